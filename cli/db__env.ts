@@ -1,0 +1,57 @@
+// Where the databases are. Every connection string can come from the
+// environment; the defaults fit a local PostgreSQL with trust authentication
+// on 127.0.0.1:5432 (the Debian package's default), so a fresh machine needs none.
+
+export interface DbUrls {
+  /** A superuser, connected to a maintenance database (never the app's). */
+  root: string;
+  /** app_owner: owns every object, runs migrations and the worker. */
+  owner: string;
+  /** Where graphile-migrate checks a commit before writing it. */
+  shadow: string;
+  /** app_authenticator: the API pool's login, which becomes a request's role. */
+  authenticator: string;
+  database: string;
+}
+
+export const DEFAULT_ROOT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function withDatabase(url: string, database: string, user?: string, password?: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  if (user !== undefined) {
+    u.username = user;
+    u.password = password ?? '';
+  }
+  return u.toString();
+}
+
+export function dbUrls(env: NodeJS.ProcessEnv = process.env, database?: string): DbUrls {
+  const root = env.ROOT_DATABASE_URL ?? DEFAULT_ROOT_URL;
+  const name = database ?? (env.DATABASE_URL ? new URL(env.DATABASE_URL).pathname.slice(1) : 'secure_my_spot');
+  const ownerPassword = env.DATABASE_OWNER_PASSWORD ?? 'app_owner_dev';
+  const authPassword = env.DATABASE_AUTHENTICATOR_PASSWORD ?? 'app_authenticator_dev';
+  const owner = database === undefined && env.DATABASE_URL
+    ? env.DATABASE_URL
+    : withDatabase(root, name, 'app_owner', ownerPassword);
+  return {
+    root,
+    owner,
+    shadow: database === undefined && env.SHADOW_DATABASE_URL
+      ? env.SHADOW_DATABASE_URL
+      : withDatabase(owner, `${name}_shadow`),
+    authenticator: database === undefined && env.AUTH_DATABASE_URL
+      ? env.AUTH_DATABASE_URL
+      : withDatabase(owner, name, 'app_authenticator', authPassword),
+    database: name,
+  };
+}
+
+/** The variables graphile-migrate and graphile-worker read. */
+export function migrateEnv(urls: DbUrls): NodeJS.ProcessEnv {
+  return {
+    DATABASE_URL: urls.owner,
+    SHADOW_DATABASE_URL: urls.shadow,
+    ROOT_DATABASE_URL: urls.root,
+  };
+}

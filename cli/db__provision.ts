@@ -1,0 +1,128 @@
+// Makes a database ready for the app: PostgreSQL reachable, PostGIS present,
+// login roles made, schema migrated. Idempotent: safe on every `npm start`.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { dbUrls, migrateEnv, DEFAULT_ROOT_URL, type DbUrls } from './db__env.ts';
+
+const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT_DIR, 'node_modules', '.bin');
+const SOCKET_ROOT_URL = 'postgres://postgres@/postgres?host=/var/run/postgresql';
+
+export class ProvisionError extends Error {}
+
+type Log = (line: string) => void;
+
+async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  return client;
+}
+
+/** A superuser connection: the configured one, else local TCP, else the Unix socket. */
+async function connectRoot(env: NodeJS.ProcessEnv): Promise<{ client: pg.Client; url: string }> {
+  const candidates = env.ROOT_DATABASE_URL ? [env.ROOT_DATABASE_URL] : [DEFAULT_ROOT_URL, SOCKET_ROOT_URL];
+  const failures: string[] = [];
+  for (const url of candidates) {
+    try {
+      return { client: await connect(url), url };
+    } catch (err) {
+      failures.push(`${new URL(url).host || 'unix socket'}: ${(err as Error).message}`);
+    }
+  }
+  throw new ProvisionError(
+    `Cannot reach PostgreSQL as a superuser (${failures.join('; ')}). ` +
+      'Start it (Debian: `pg_ctlcluster 15 main start`), or run `docker compose up db`, ' +
+      'or set ROOT_DATABASE_URL.');
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: Log): void {
+  log(`$ ${cmd} ${args.join(' ')}`);
+  const res = spawnSync(cmd, args, {
+    cwd: ROOT_DIR,
+    env: { ...process.env, ...env, PATH: `${BIN}:${process.env.PATH ?? ''}` },
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) {
+    throw new ProvisionError(`${cmd} ${args.join(' ')} failed:\n${res.stdout ?? ''}${res.stderr ?? ''}`);
+  }
+}
+
+async function ensurePostgis(root: pg.Client, log: Log): Promise<void> {
+  const has = async () =>
+    (await root.query(`select 1 from pg_available_extensions where name = 'postgis'`)).rowCount === 1;
+  if (await has()) return;
+  const major = Math.floor(Number((await root.query('show server_version_num')).rows[0].server_version_num) / 10000);
+  const pkg = `postgresql-${major}-postgis-3`;
+  const isDebian = existsSync('/etc/debian_version');
+  const isRoot = process.getuid?.() === 0;
+  if (!isDebian || !isRoot) {
+    throw new ProvisionError(
+      `PostGIS is not installed for PostgreSQL ${major}. Install it (Debian/Ubuntu: ` +
+        `\`sudo apt-get install ${pkg}\`; macOS: \`brew install postgis\`), ` +
+        'or run `docker compose up db` and point ROOT_DATABASE_URL at it.');
+  }
+  log(`PostGIS missing: installing ${pkg} with apt-get`);
+  run('apt-get', ['update', '-q'], {}, log);
+  run('apt-get', ['install', '-y', '-q', pkg], { DEBIAN_FRONTEND: 'noninteractive' }, log);
+  if (!(await has())) throw new ProvisionError(`${pkg} installed but PostGIS is still unavailable`);
+}
+
+function passwordOf(url: string): string {
+  return decodeURIComponent(new URL(url).password);
+}
+
+async function ensureLoginRoles(root: pg.Client, urls: DbUrls): Promise<void> {
+  const roles: Array<[string, string, string]> = [
+    ['app_owner', passwordOf(urls.owner), 'login'],
+    ['app_authenticator', passwordOf(urls.authenticator), 'login noinherit'],
+  ];
+  for (const [name, password, attributes] of roles) {
+    const exists = (await root.query('select 1 from pg_roles where rolname = $1', [name])).rowCount === 1;
+    const pw = password ? ` password ${pg.escapeLiteral(password)}` : '';
+    await root.query(`${exists ? 'alter' : 'create'} role ${name} ${attributes}${pw}`);
+  }
+}
+
+function currentMigrationIsEmpty(): boolean {
+  const current = readFileSync(join(ROOT_DIR, 'migrations', 'current.sql'), 'utf8');
+  return current.split('\n').every((line) => line.trim() === '' || line.trim().startsWith('--'));
+}
+
+export interface ProvisionOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Database name; defaults to DATABASE_URL's, else secure_my_spot. */
+  database?: string;
+  /** Drop and rebuild the database from the migrations. */
+  reset?: boolean;
+  /** Also run the uncommitted migrations/current.sql (development). */
+  applyCurrent?: boolean;
+  log?: Log;
+}
+
+export async function provisionDatabase(options: ProvisionOptions = {}): Promise<DbUrls> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const { client: root, url: rootUrl } = await connectRoot(env);
+  const urls = dbUrls({ ...env, ROOT_DATABASE_URL: rootUrl }, options.database);
+  try {
+    await ensurePostgis(root, log);
+    await ensureLoginRoles(root, urls);
+    const exists = (await root.query('select 1 from pg_database where datname = $1', [urls.database])).rowCount === 1;
+    const gm = join(BIN, 'graphile-migrate');
+    if (options.reset || !exists) {
+      run(gm, ['reset', '--erase'], migrateEnv(urls), log);
+    } else {
+      run(gm, ['migrate'], migrateEnv(urls), log);
+    }
+    if (options.applyCurrent && !currentMigrationIsEmpty()) {
+      run(gm, ['watch', '--once'], migrateEnv(urls), log);
+    }
+  } finally {
+    await root.end();
+  }
+  return urls;
+}

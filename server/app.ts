@@ -1,0 +1,52 @@
+// Assembles the HTTP server. Each install* adds one concern; reading this list
+// tells what the server does.
+import { createServer, type Server } from 'node:http';
+import express, { type Express } from 'express';
+import type { ServerConfig } from './config.ts';
+import { installDatabasePools } from './middleware/installDatabasePools.ts';
+import { installHealth } from './middleware/installHealth.ts';
+import { installSession } from './middleware/installSession.ts';
+import { installPostGraphile } from './middleware/installPostGraphile.ts';
+import { installErrorHandler } from './middleware/installErrorHandler.ts';
+
+export interface AppHandle {
+  app: Express;
+  httpServer: Server;
+  /** Stops accepting requests and releases pools, in reverse order of install. */
+  close(): Promise<void>;
+}
+
+export async function makeApp(config: ServerConfig): Promise<AppHandle> {
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = createServer(app);
+  const closers: Array<() => Promise<void>> = [];
+  const onClose = (fn: () => Promise<void>) => closers.unshift(fn);
+
+  installDatabasePools(app, config, onClose);
+  installHealth(app);
+  installSession(app);
+  await installPostGraphile(app, httpServer, config, onClose);
+  installErrorHandler(app);
+
+  return {
+    app,
+    httpServer,
+    async close() {
+      await new Promise<void>((resolve) => {
+        httpServer.close(() => resolve());
+        httpServer.closeAllConnections();
+      });
+      for (const fn of closers) await fn();
+    },
+  };
+}
+
+export async function listen(handle: AppHandle, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    handle.httpServer.once('error', reject);
+    handle.httpServer.listen(port, host, () => resolve());
+  });
+  const address = handle.httpServer.address();
+  return typeof address === 'object' && address ? address.port : port;
+}

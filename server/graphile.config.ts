@@ -1,0 +1,48 @@
+// The PostGraphile preset: app_public becomes the GraphQL API.
+import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
+import { makePgService } from 'postgraphile/adaptors/pg';
+import { maskError } from './mask_error.ts';
+
+export interface PresetOptions {
+  /** app_authenticator's connection string. */
+  authUrl: string;
+  /** A superuser's, for watch mode only. */
+  rootUrl?: string;
+  isDev: boolean;
+  /** Turns a request into pgSettings (role, app.session_id). */
+  pgSettings: (req: import('express').Request) => Record<string, string>;
+  poolSize?: number;
+  exportSchemaPath?: string;
+}
+
+export function makePreset(options: PresetOptions): GraphileConfig.Preset {
+  return {
+    extends: [PostGraphileAmberPreset],
+    pgServices: [
+      makePgService({
+        connectionString: options.authUrl,
+        superuserConnectionString: options.isDev ? options.rootUrl : undefined,
+        schemas: ['app_public'],
+        poolConfig: { max: options.poolSize ?? 10 },
+      }),
+    ],
+    grafast: {
+      context(requestContext) {
+        const req = requestContext.expressv4?.req;
+        return { pgSettings: req ? options.pgSettings(req) : { role: 'app_anonymous' } };
+      },
+      explain: options.isDev,
+    },
+    grafserv: {
+      graphqlPath: '/graphql',
+      graphiql: options.isDev,
+      graphiqlOnGraphQLGET: options.isDev,
+      graphiqlPath: '/graphiql',
+      watch: false,
+      maskError,
+    },
+    schema: {
+      ...(options.exportSchemaPath ? { exportSchemaSDLPath: options.exportSchemaPath, sortExport: true } : {}),
+    },
+  };
+}

@@ -1,0 +1,23 @@
+// Mounts the GraphQL API (POST /graphql) and, in development, the Ruru IDE.
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import { postgraphile } from 'postgraphile';
+import { grafserv } from 'postgraphile/grafserv/express/v4';
+import { makePreset } from '../graphile.config.ts';
+import { pgSettingsFor } from '../request_identity.ts';
+import type { ServerConfig } from '../config.ts';
+
+export async function installPostGraphile(
+  app: Express, httpServer: Server, config: ServerConfig, onClose: (fn: () => Promise<void>) => void,
+): Promise<void> {
+  const pgl = postgraphile(makePreset({
+    authUrl: config.db.authenticator,
+    rootUrl: config.db.root,
+    isDev: config.isDev,
+    pgSettings: pgSettingsFor,
+    poolSize: config.poolSize,
+  }));
+  const serv = pgl.createServ(grafserv);
+  await serv.addTo(app, httpServer);
+  onClose(async () => { await pgl.release(); });
+}

@@ -1,0 +1,39 @@
+// The real API (Express + PostGraphile) on an ephemeral port, against a test database.
+import { makeApp, listen, type AppHandle } from '../../server/app.ts';
+import { loadConfig, type ServerConfig } from '../../server/config.ts';
+import type { TestDb } from './db.ts';
+
+export interface GraphQLResponse<T = any> {
+  status: number;
+  data?: T;
+  errors?: Array<{ message: string; extensions?: { code?: string } }>;
+}
+
+export interface TestApi {
+  url: string;
+  handle: AppHandle;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  close(): Promise<void>;
+}
+
+export async function startApi(db: TestDb, overrides: Partial<ServerConfig> = {}): Promise<TestApi> {
+  process.env.GRAPHILE_ENV ??= 'development';
+  const config = loadConfig(process.env, { db: db.urls, port: 0, isDev: false, ...overrides });
+  const handle = await makeApp(config);
+  const port = await listen(handle, 0, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    handle,
+    async gql(query, variables = {}, headers = {}) {
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = await res.json() as { data?: any; errors?: GraphQLResponse['errors'] };
+      return { status: res.status, ...body };
+    },
+    close: () => handle.close(),
+  };
+}

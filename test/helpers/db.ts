@@ -1,0 +1,132 @@
+// Databases for tests. The runner (test/run.ts) migrates one template database
+// per run; each test file clones it into a database of its own, so files run
+// in parallel and leave nothing behind. Helpers that run a test body as a role
+// wrap it in a transaction that is always rolled back.
+
+import { basename } from 'node:path';
+import pg from 'pg';
+import { dbUrls, type DbUrls } from '../../cli/db__env.ts';
+import { provisionDatabase } from '../../cli/db__provision.ts';
+
+const PREFIX = process.env.TEST_DB_PREFIX ?? 'sms_test';
+export const TEMPLATE_DB = `${PREFIX}_template`;
+
+/** Migrates the template database from scratch (committed + current migrations). */
+export async function prepareTemplate(): Promise<void> {
+  await provisionDatabase({ database: TEMPLATE_DB, reset: true, applyCurrent: true, log: () => {} });
+}
+
+export interface TestDb {
+  urls: DbUrls;
+  /** app_owner: bypasses RLS, for setup and for checking what was written. */
+  owner: pg.Pool;
+  /** app_authenticator: what the API uses; switch roles with asRole(). */
+  auth: pg.Pool;
+  close(): Promise<void>;
+}
+
+function testDbName(file: string): string {
+  const stem = basename(file).replace(/\.test\.ts$/, '').replace(/[^a-z0-9]+/gi, '_').toLowerCase();
+  return `${PREFIX}_${stem}_${process.pid}`.slice(0, 63);
+}
+
+/**
+ * A fresh database cloned from the template, named after the calling test file.
+ * Outside the runner (a file run on its own) the template is rebuilt first.
+ */
+export async function createTestDb(file: string): Promise<TestDb> {
+  if (process.env.SMS_TEST_TEMPLATE_READY !== '1') {
+    await prepareTemplate();
+    process.env.SMS_TEST_TEMPLATE_READY = '1';
+  }
+  const name = testDbName(file);
+  const urls = dbUrls(process.env, name);
+  const root = new pg.Client({ connectionString: urls.root });
+  await root.connect();
+  try {
+    await root.query(`drop database if exists ${name} with (force)`);
+    await root.query(`create database ${name} template ${TEMPLATE_DB} owner app_owner`);
+  } finally {
+    await root.end();
+  }
+  const owner = new pg.Pool({ connectionString: urls.owner, max: 10 });
+  const auth = new pg.Pool({ connectionString: urls.authenticator, max: 10 });
+  return {
+    urls,
+    owner,
+    auth,
+    async close() {
+      await Promise.all([owner.end(), auth.end()]);
+      const r = new pg.Client({ connectionString: urls.root });
+      await r.connect();
+      await r.query(`drop database if exists ${name} with (force)`);
+      await r.end();
+    },
+  };
+}
+
+export interface Identity {
+  role: 'app_anonymous' | 'app_user' | 'app_operator';
+  sessionId?: string;
+}
+
+/** Runs fn in a transaction as the given API role and session, then rolls back. */
+export async function asRole<T>(pool: pg.Pool, identity: Identity, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await client.query(`select set_config('role', $1, true), set_config('app.session_id', $2, true)`,
+      [identity.role, identity.sessionId ?? '']);
+    return await fn(client);
+  } finally {
+    await client.query('rollback').catch(() => {});
+    client.release();
+  }
+}
+
+export interface TestUser {
+  id: string;
+  email: string;
+  sessionId: string;
+}
+
+let userCounter = 0;
+
+/** A user with a live session, written as the owner (committed; each file has its own database). */
+export async function createUser(db: TestDb, props: { role?: string; email?: string; verified?: boolean } = {}): Promise<TestUser> {
+  userCounter += 1;
+  const email = props.email ?? `driver${userCounter}.${process.pid}@example.test`;
+  const { rows: [user] } = await db.owner.query(
+    `insert into app_public.users (email, name, role, is_verified) values ($1, $2, $3, $4) returning id`,
+    [email, `Test ${userCounter}`, props.role ?? 'driver', props.verified ?? true]);
+  const { rows: [session] } = await db.owner.query(
+    `insert into app_private.sessions (user_id, token_hash) values ($1, gen_random_bytes(32)) returning id`,
+    [user.id]);
+  return { id: String(user.id), email, sessionId: session.id };
+}
+
+/** The API role a user's requests run as. */
+export function identityOf(user: TestUser, role = 'driver'): Identity {
+  return { role: role === 'operator' || role === 'admin' ? 'app_operator' : 'app_user', sessionId: user.sessionId };
+}
+
+/** Runs fn as a fresh signed-in driver, rolled back afterwards. */
+export async function withUserDb<T>(db: TestDb, fn: (client: pg.PoolClient, user: TestUser) => Promise<T>): Promise<T> {
+  const user = await createUser(db);
+  return asRole(db.auth, identityOf(user), (client) => fn(client, user));
+}
+
+/** Runs fn as an anonymous visitor, rolled back afterwards. */
+export async function withAnonDb<T>(db: TestDb, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return asRole(db.auth, { role: 'app_anonymous' }, fn);
+}
+
+/** The SQLSTATE of a rejected promise, for asserting on refusals. */
+export async function sqlstateOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (err) {
+    return (err as { code?: string }).code ?? 'NO_CODE';
+  }
+}

@@ -1,0 +1,29 @@
+// Starts and stops graphile-worker with the project's tasks and crontab.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, type Runner, type TaskList } from 'graphile-worker';
+import { taskList as defaultTaskList } from './task_list.ts';
+
+const CRONTAB = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'crontab'), 'utf8');
+
+export interface WorkerOptions {
+  /** app_owner's connection string: the worker queues and records as the owner. */
+  connectionString: string;
+  concurrency?: number;
+  pollInterval?: number;
+  /** Tests replace the crontab ('# none' disables cron) or the tasks. */
+  crontab?: string;
+  taskList?: TaskList;
+}
+
+export async function startWorker(options: WorkerOptions): Promise<Runner> {
+  return run({
+    connectionString: options.connectionString,
+    concurrency: options.concurrency ?? Number(process.env.WORKER_CONCURRENCY ?? 10),
+    pollInterval: options.pollInterval ?? 2000,
+    noHandleSignals: true,
+    taskList: options.taskList ?? defaultTaskList,
+    crontab: options.crontab ?? CRONTAB,
+  });
+}
