@@ -2,6 +2,7 @@
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { makePgService } from 'postgraphile/adaptors/pg';
 import { maskError } from './mask_error.ts';
+import { PostgisCodecPlugin } from './plugins/postgis_codec.ts';
 
 export interface PresetOptions {
   /** app_authenticator's connection string. */
@@ -18,6 +19,7 @@ export interface PresetOptions {
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset],
+    plugins: [PostgisCodecPlugin],
     pgServices: [
       makePgService({
         connectionString: options.authUrl,

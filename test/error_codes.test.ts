@@ -1,0 +1,14 @@
+// README's error table and the codes the API passes through are the same list.
+import { readFileSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ERROR_CODES } from '../server/error_codes.ts';
+
+test('README lists exactly the codes in server/error_codes.ts', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Errors'));
+  const listed = [...section.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+  assert.equal([...listed].sort(), Object.keys(ERROR_CODES).sort());
+});
+
+test.run();

@@ -1,0 +1,56 @@
+// The worker runs jobs that SQL queues, and the sweep task does its job.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Runner } from 'graphile-worker';
+import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
+import { startWorker } from '../worker/runner.ts';
+
+let db: TestDb;
+let runner: Runner | undefined;
+
+test.before(async () => {
+  db = await createTestDb(import.meta.filename);
+});
+
+test.after(async () => {
+  await runner?.stop();
+  await db?.close();
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('a job queued from SQL runs: sessions__sweep deletes revoked and idle sessions only', async () => {
+  // Setup: one live, one revoked, one idle session.
+  const live = await createUser(db);
+  const revoked = await createUser(db);
+  const idle = await createUser(db);
+  await db.owner.query('update app_private.sessions set revoked_at = now() where id = $1', [revoked.sessionId]);
+  await db.owner.query(`update app_private.sessions set last_active_at = now() - interval '25 hours' where id = $1`, [idle.sessionId]);
+
+  // Action: queue the job in SQL, then let the worker pick it up.
+  await db.owner.query(`select graphile_worker.add_job('sessions__sweep', '{}'::json)`);
+  runner = await startWorker({ connectionString: db.urls.owner, crontab: '# none', pollInterval: 200 });
+  await waitFor(async () =>
+    (await db.owner.query('select count(*)::int as n from graphile_worker.jobs')).rows[0].n === 0);
+
+  // Assertions
+  const { rows } = await db.owner.query('select id from app_private.sessions order by id');
+  assert.equal(rows.map((r) => r.id), [live.sessionId]);
+});
+
+test('the crontab parses and names only registered tasks', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { taskList } = await import('../worker/task_list.ts');
+  const crontab = readFileSync(new URL('../worker/crontab', import.meta.url), 'utf8');
+  const tasks = crontab.split('\n').filter((l) => l.trim() && !l.startsWith('#')).map((l) => l.trim().split(/\s+/)[5]);
+  assert.ok(tasks.length > 0);
+  for (const task of tasks) assert.ok(task in taskList, `${task} is registered`);
+});
+
+test.run();
