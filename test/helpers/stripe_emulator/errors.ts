@@ -1,0 +1,47 @@
+// Errors shaped like Stripe's: `{ error: { type, code, message, param, … } }` with its HTTP status.
+
+export type ErrorBody = { [key: string]: unknown; type: string; message: string };
+
+export class ApiError extends Error {
+  status: number;
+  error: ErrorBody;
+  constructor(status: number, error: ErrorBody) {
+    super(error.message);
+    this.status = status;
+    this.error = error;
+  }
+}
+
+export function docUrl(code: string): string {
+  return `https://stripe.com/docs/error-codes/${code.replace(/_/g, '-')}`;
+}
+
+export function invalidRequest(message: string, opts: { param?: string; code?: string; status?: number } = {}): ApiError {
+  const error: ErrorBody = { type: 'invalid_request_error', message };
+  if (opts.code) {
+    error.code = opts.code;
+    error.doc_url = docUrl(opts.code);
+  }
+  if (opts.param) error.param = opts.param;
+  return new ApiError(opts.status ?? 400, error);
+}
+
+/** 404 for an id in the URL, 400 for an id given as a parameter (what Stripe does). */
+export function resourceMissing(label: string, id: string, param: string, status = 404): ApiError {
+  return invalidRequest(`No such ${label}: '${id}'`, { code: 'resource_missing', param, status });
+}
+
+export function missingParam(param: string): ApiError {
+  return invalidRequest(`Missing required param: ${param}.`, { code: 'parameter_missing', param });
+}
+
+export function unrecognizedUrl(method: string, path: string): ApiError {
+  return invalidRequest(
+    `Unrecognized request URL (${method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
+    { status: 404 },
+  );
+}
+
+export function apiError(message = 'An unknown error occurred (emulated fault).'): ApiError {
+  return new ApiError(500, { type: 'api_error', message });
+}

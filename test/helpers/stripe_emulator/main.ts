@@ -1,0 +1,41 @@
+// Standalone emulator for `npm start` / manual use:
+//   STRIPE_EMULATOR_PORT (default 12111), STRIPE_EMULATOR_HOST (default 127.0.0.1),
+//   STRIPE_WEBHOOK_URL + STRIPE_WEBHOOK_SECRET (signed event delivery),
+//   STRIPE_EMULATOR_API_KEY (accept only this key), STRIPE_EMULATOR_QUIET=1 (no request lines).
+// Prints its URL; never prints the webhook secret or any request body.
+import { startStripeEmulator } from './server.ts';
+
+const env = process.env;
+const port = Number(env.STRIPE_EMULATOR_PORT ?? 12111);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`STRIPE_EMULATOR_PORT is not a port number: ${env.STRIPE_EMULATOR_PORT}`);
+  process.exit(2);
+}
+const webhookUrl = env.STRIPE_WEBHOOK_URL || undefined;
+const webhookSecret = env.STRIPE_WEBHOOK_SECRET || undefined;
+if (webhookUrl && !webhookSecret) {
+  console.error('STRIPE_WEBHOOK_SECRET is required when STRIPE_WEBHOOK_URL is set (the receiver must know it).');
+  process.exit(2);
+}
+const quiet = env.STRIPE_EMULATOR_QUIET === '1';
+
+const emulator = await startStripeEmulator({
+  port,
+  host: env.STRIPE_EMULATOR_HOST || '127.0.0.1',
+  webhookUrl,
+  webhookSecret,
+  apiKey: env.STRIPE_EMULATOR_API_KEY || undefined,
+  log: quiet ? undefined : (line) => console.log(`[stripe-emulator] ${line}`),
+});
+console.log(`Stripe emulator listening on ${emulator.url}`);
+console.log(webhookUrl ? `Stripe emulator delivering signed webhooks to ${webhookUrl}` : 'Stripe emulator: no webhook endpoint (set STRIPE_WEBHOOK_URL)');
+
+let stopping = false;
+const stop = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  if (!quiet) console.log(`[stripe-emulator] ${signal}: closing`);
+  void emulator.close().then(() => process.exit(0));
+};
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));

@@ -1,0 +1,316 @@
+// The HTTP front: API-key check, form parsing, faults, idempotency, routing to the resource
+// handlers, `expand[]`, and Stripe's error answers. `startStripeEmulator()` wires it all.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chargeRoutes } from './charges.ts';
+import { parseControlBody, runControl, type ControlContext } from './control.ts';
+import { customerRoutes } from './customers.ts';
+import { ApiError, apiError, invalidRequest, unrecognizedUrl } from './errors.ts';
+import { EventLog, eventRoutes } from './events.ts';
+import { applyExpand } from './expand.ts';
+import { FaultSet, type FaultSpec } from './faults.ts';
+import { expandList, parseForm, type Params } from './form.ts';
+import { IdempotencyStore } from './idempotency.ts';
+import { newId, randomToken } from './ids.ts';
+import { paymentIntentRoutes } from './payment_intents.ts';
+import { paymentMethodRoutes } from './payment_methods.ts';
+import { refundRoutes } from './refunds.ts';
+import { findRoute, type Core, type Route } from './routing.ts';
+import { setupIntentRoutes } from './setup_intents.ts';
+import { summarize, type EmulatorState } from './state.ts';
+import { Store } from './store.ts';
+import { WebhookDispatcher, type WebhookOptions } from './webhooks.ts';
+
+/** The API version stripe-node 23.1.0 sends (events carry it as `api_version`). */
+export const DEFAULT_API_VERSION = '2026-10-28.endive';
+const MAX_BODY = 1024 * 1024;
+
+export type StripeEmulatorOptions = {
+  /** 0 (default) = an ephemeral port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Where events are POSTed, signed with webhookSecret. */
+  webhookUrl?: string;
+  /** `whsec_…`; a random one is made (see `.webhookSecret`) when webhookUrl is set without it. */
+  webhookSecret?: string;
+  /** Accept only this key; otherwise any `sk_test_…` / `rk_test_…` key. */
+  apiKey?: string;
+  apiVersion?: string;
+  /** Event types delivered to the endpoint (default all). */
+  enabledEvents?: string[];
+  webhook?: WebhookOptions;
+  /** How long a `timeout` fault holds the socket before dropping it (default 120 s). */
+  timeoutHoldMs?: number;
+  /** One line per request (method, path without query, status, ms): no bodies, no keys. */
+  log?: (line: string) => void;
+};
+
+export type StripeEmulator = {
+  url: string;
+  host: string;
+  port: number;
+  /** Spread into `new Stripe(key, { ...emulator.stripeConfig })`. */
+  stripeConfig: { host: string; port: number; protocol: 'http' };
+  webhookSecret: string | null;
+  store: Store;
+  state(): EmulatorState;
+  reset(): void;
+  addFault(spec: FaultSpec): void;
+  clearFaults(): void;
+  setWebhook(url: string | null, secret?: string): void;
+  /** Resolves when no webhook delivery is queued, in flight or waiting to retry. */
+  waitForWebhooks(): Promise<void>;
+  close(): Promise<void>;
+};
+
+type Answer = { status: number; body: string; headers?: Record<string, string> };
+
+function errorAnswer(e: ApiError): Answer {
+  return { status: e.status, body: JSON.stringify({ error: e.error }) };
+}
+
+function redact(key: string): string {
+  const prefix = /^(sk|rk|pk)_(test|live)_/.exec(key)?.[0] ?? '';
+  return `${prefix}${'*'.repeat(Math.max(0, key.length - prefix.length - 4))}${key.slice(-4)}`;
+}
+
+/** The API key of the request, or the 401 to answer. */
+function authenticate(header: string | undefined, expected: string | undefined): string | ApiError {
+  let key: string | undefined;
+  if (header) {
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const basic = /^Basic\s+(\S+)\s*$/i.exec(header);
+    if (bearer) key = bearer[1];
+    else if (basic) key = Buffer.from(basic[1]!, 'base64').toString('utf8').split(':')[0];
+  }
+  if (!key) {
+    return invalidRequest(
+      "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
+      { status: 401 },
+    );
+  }
+  if (/^(sk|rk)_live_/.test(key)) return invalidRequest('The Stripe emulator only accepts test mode keys (sk_test_…).', { status: 401 });
+  if (!/^(sk|rk)_test_/.test(key) || (expected !== undefined && key !== expected)) {
+    return invalidRequest(`Invalid API Key provided: ${redact(key)}`, { status: 401 });
+  }
+  return key;
+}
+
+function readBody(req: http.IncomingMessage): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        resolve(null);
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export async function startStripeEmulator(options: StripeEmulatorOptions = {}): Promise<StripeEmulator> {
+  const host = options.host ?? '127.0.0.1';
+  const apiVersion = options.apiVersion ?? DEFAULT_API_VERSION;
+  const holdMs = options.timeoutHoldMs ?? 120_000;
+  const store = new Store();
+  const dispatcher = new WebhookDispatcher(options.webhook);
+  const events = new EventLog(store, dispatcher, apiVersion);
+  if (options.enabledEvents) events.enabledEvents = options.enabledEvents;
+  const faults = new FaultSet();
+  const idempotency = new IdempotencyStore();
+  let baseUrl = '';
+  let requests = 0;
+  let webhookSecret: string | null = null;
+  const core: Core = { store, events, apiVersion, baseUrl: () => baseUrl };
+  const routes: Route[] = [
+    ...customerRoutes, ...paymentMethodRoutes, ...setupIntentRoutes, ...paymentIntentRoutes,
+    ...chargeRoutes, ...refundRoutes, ...eventRoutes,
+  ];
+  const held = new Set<http.ServerResponse>();
+
+  const setWebhook = (url: string | null, secret?: string) => {
+    if (!url) {
+      events.endpoint = null;
+      return;
+    }
+    webhookSecret = secret ?? webhookSecret ?? `whsec_${randomToken(32)}`;
+    events.endpoint = { url, secret: webhookSecret };
+  };
+  if (options.webhookUrl) setWebhook(options.webhookUrl, options.webhookSecret);
+  else if (options.webhookSecret) webhookSecret = options.webhookSecret;
+
+  const state = () => summarize(store, dispatcher, events.endpoint?.url ?? null, faults, idempotency, requests);
+  const reset = () => {
+    dispatcher.clear();
+    faults.clear();
+    idempotency.clear();
+    Object.assign(store, new Store());
+    requests = 0;
+  };
+  const control: ControlContext = { core, faults, dispatcher, state, reset, setWebhook };
+
+  /** Runs an API call and renders its answer (the body is serialised here, synchronously). */
+  function execute(route: Route, ids: string[], params: Params, requestId: string, idempotencyKey: string | null): Answer {
+    try {
+      const result = route.handler(core, { params, ids, request: { id: requestId, idempotency_key: idempotencyKey } });
+      const expand = expandList(params);
+      const body = expand.length ? applyExpand(result.body, expand, store) : result.body;
+      return { status: result.status ?? 200, body: JSON.stringify(body) };
+    } catch (e) {
+      if (e instanceof ApiError) return errorAnswer(e);
+      console.error('[stripe-emulator] internal error:', e instanceof Error ? e.stack : e);
+      return errorAnswer(apiError('An internal error occurred in the Stripe emulator.'));
+    }
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<Answer | 'hold'> {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const path = url.pathname;
+    const raw = await readBody(req);
+    if (raw === null) return { status: 413, body: JSON.stringify({ error: { type: 'invalid_request_error', message: 'Request body too large.' } }) };
+
+    if (path.startsWith('/_emulator/')) {
+      try {
+        const result = runControl(control, method, path, { body: parseControlBody(raw, req.headers['content-type']), query: url.searchParams });
+        return { status: result.status ?? 200, body: JSON.stringify(result.body), headers: result.headers };
+      } catch (e) {
+        if (e instanceof ApiError) return errorAnswer(e);
+        throw e;
+      }
+    }
+
+    requests++;
+    const auth = authenticate(req.headers.authorization, options.apiKey);
+    if (auth instanceof ApiError) return errorAnswer(auth);
+    const apiKey = auth;
+    const found = findRoute(routes, method, path);
+    if (!found) return errorAnswer(unrecognizedUrl(method, path));
+
+    let params: Params;
+    try {
+      params = parseForm(method === 'POST' && raw ? raw : url.search.slice(1));
+    } catch (e) {
+      if (e instanceof ApiError) return errorAnswer(e);
+      throw e;
+    }
+
+    const fault = faults.take(method, path);
+    if (fault === 'error_before') return errorAnswer(apiError());
+
+    const requestId = newId('req');
+    const keyHeader = req.headers['idempotency-key'];
+    const idempotencyKey = method === 'POST' && typeof keyHeader === 'string' && keyHeader ? keyHeader : null;
+    let answer: Answer;
+    if (idempotencyKey) {
+      const check = idempotency.check(apiKey, idempotencyKey, method, path, raw);
+      if (check.kind === 'mismatch') {
+        return {
+          status: 400,
+          body: JSON.stringify({
+            error: {
+              type: 'idempotency_error',
+              message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${idempotencyKey}' if you meant to execute a different request.`,
+            },
+          }),
+        };
+      }
+      if (check.kind === 'replay') {
+        answer = {
+          status: check.stored.status, body: check.stored.response,
+          headers: { 'Idempotent-Replayed': 'true', 'Original-Request': check.stored.requestId },
+        };
+      } else {
+        answer = execute(found.route, found.ids, params, requestId, idempotencyKey);
+        if (IdempotencyStore.storable(answer.status)) {
+          idempotency.put(apiKey, idempotencyKey, { method, path, body: raw, status: answer.status, response: answer.body, requestId });
+        }
+      }
+      answer.headers = { ...answer.headers, 'Idempotency-Key': idempotencyKey };
+    } else {
+      answer = execute(found.route, found.ids, params, requestId, null);
+    }
+
+    if (fault === 'error_after') return errorAnswer(apiError());
+    if (fault === 'timeout') {
+      // The operation is done; the answer never comes. Dropped after holdMs, or by close().
+      held.add(res);
+      const timer = setTimeout(() => res.destroy(), holdMs);
+      res.on('close', () => {
+        clearTimeout(timer);
+        held.delete(res);
+      });
+      return 'hold';
+    }
+    answer.headers = { ...answer.headers, 'Request-Id': requestId };
+    return answer;
+  }
+
+  const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const started = performance.now();
+    handle(req, res)
+      .catch((e: unknown) => {
+        console.error('[stripe-emulator] internal error:', e instanceof Error ? e.stack : e);
+        return errorAnswer(apiError('An internal error occurred in the Stripe emulator.'));
+      })
+      .then((answer) => {
+        if (answer === 'hold') return;
+        if (res.destroyed) return;
+        const body = Buffer.from(answer.body, 'utf8');
+        res.writeHead(answer.status, {
+          'Content-Type': 'application/json',
+          'Content-Length': body.length,
+          'Stripe-Version': apiVersion,
+          ...(answer.headers ?? {}),
+        });
+        res.end(body);
+        options.log?.(`${req.method} ${(req.url ?? '').split('?')[0]} ${answer.status} ${(performance.now() - started).toFixed(1)}ms`);
+      });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: baseUrl,
+    host,
+    port,
+    stripeConfig: { host, port, protocol: 'http' },
+    get webhookSecret() {
+      return webhookSecret;
+    },
+    get store() {
+      return store;
+    },
+    state,
+    reset,
+    addFault: (spec) => void faults.add(spec),
+    clearFaults: () => faults.clear(),
+    setWebhook,
+    waitForWebhooks: () => dispatcher.idle(),
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        dispatcher.close();
+        for (const res of held) res.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
