@@ -1,0 +1,100 @@
+// Shared pieces of the benchmarks: a bench database, an API child process,
+// HTTP load loops and percentile arithmetic. Benchmarks print ratios against
+// baselines measured in the same run; they never assert.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { provisionDatabase } from '../cli/db__provision.ts';
+import { migrateEnv, type DbUrls } from '../cli/db__env.ts';
+
+export const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export async function benchDatabase(name: string): Promise<DbUrls> {
+  return provisionDatabase({ database: name, reset: true, applyCurrent: true, log: () => {} });
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export interface ApiProcess {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The API as `npm run api` runs it, in its own process, so load and server don't share a core's event loop. */
+export async function startApiProcess(urls: DbUrls, port: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<ApiProcess> {
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT_DIR, 'server/main.ts')], {
+    env: {
+      ...process.env, ...migrateEnv(urls), AUTH_DATABASE_URL: urls.authenticator,
+      PORT: String(port), NODE_ENV: 'production', GRAPHILE_ENV: 'production', ...extraEnv,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('API did not start');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    stop: () => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+export interface LoadResult { requests: number; errors: number; perSecond: number; p50: number; p95: number; p99: number }
+
+/** Runs `clients` loops of `once` for `seconds`; times each call. */
+export async function load(clients: number, seconds: number, once: (i: number) => Promise<boolean>): Promise<LoadResult> {
+  const times: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  let i = 0;
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      const ok = await once(i++).catch(() => false);
+      times.push(performance.now() - t);
+      if (!ok) errors += 1;
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  times.sort((a, b) => a - b);
+  return {
+    requests: times.length, errors, perSecond: times.length / elapsed,
+    p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99),
+  };
+}
+
+function pgbenchPath(): string {
+  const majors = readdirSync('/usr/lib/postgresql').map(Number).filter(Boolean).sort((a, b) => b - a);
+  return `/usr/lib/postgresql/${majors[0]}/bin/pgbench`;
+}
+
+/** pgbench's transactions per second for a script, excluding connection set-up. */
+export function pgbench(url: string, script: string, clients: number, seconds: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(pgbenchPath(),
+      ['-n', '-f', script, '-c', String(clients), '-j', '2', '-T', String(seconds), url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    child.on('close', () => {
+      const tps = out.match(/tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/);
+      if (tps) resolve(Number(tps[1])); else reject(new Error(`pgbench failed:\n${out}`));
+    });
+  });
+}
+
+export const fmt = (n: number, digits = 2) => n.toFixed(digits);
