@@ -1,0 +1,75 @@
+// Provisioning (what `npm start` and `npm run db:migrate` run first) makes a
+// usable database from nothing, is safe to run again, and explains failures.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import pg from 'pg';
+import { provisionDatabase, ProvisionError } from '../cli/db__provision.ts';
+import { dbUrls } from '../cli/db__env.ts';
+
+const NAME = `${process.env.TEST_DB_PREFIX ?? 'sms_test'}_provision_${process.pid}`;
+const urls = dbUrls(process.env, NAME);
+
+async function rootQuery(sql: string, params: unknown[] = []) {
+  const client = new pg.Client({ connectionString: urls.root });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+test.after(async () => {
+  await rootQuery(`drop database if exists ${NAME} with (force)`);
+  await rootQuery(`drop database if exists ${NAME}_shadow with (force)`);
+});
+
+test('from nothing: database, roles, extensions and migrations', async () => {
+  await rootQuery(`drop database if exists ${NAME} with (force)`);
+  await provisionDatabase({ database: NAME, log: () => {} });
+  const client = new pg.Client({ connectionString: urls.authenticator });
+  await client.connect();
+  try {
+    const { rows: ext } = await client.query(`select extname from pg_extension order by 1`);
+    for (const name of ['btree_gist', 'citext', 'pgcrypto', 'postgis']) {
+      assert.ok(ext.some((r) => r.extname === name), `${name} installed`);
+    }
+    const { rows: [owner] } = await client.query(`select pg_catalog.pg_get_userbyid(datdba) as owner from pg_database where datname = current_database()`);
+    assert.is(owner.owner, 'app_owner');
+    // The API login can become the anonymous role and search.
+    await client.query(`set role app_anonymous`);
+    const { rows } = await client.query(`select count(*)::int as n from app_public.spots`);
+    assert.is(rows[0].n, 0);
+  } finally {
+    await client.end();
+  }
+});
+
+test('again: nothing to do, data kept', async () => {
+  const owner = new pg.Client({ connectionString: urls.owner });
+  await owner.connect();
+  await owner.query(`insert into app_public.rates (code, name, hourly_price) values ('keep-me', 'Keep', 100)`);
+  await owner.end();
+  const lines: string[] = [];
+  await provisionDatabase({ database: NAME, log: (l) => lines.push(l) });
+  assert.ok(lines.some((l) => l.includes('graphile-migrate migrate')), 'second run migrates, never resets');
+  const rows = await rootQuery(`select 1 from pg_database where datname = $1`, [NAME]);
+  assert.is(rows.length, 1);
+  const check = new pg.Client({ connectionString: urls.owner });
+  await check.connect();
+  const { rowCount } = await check.query(`select 1 from app_public.rates where code = 'keep-me'`);
+  await check.end();
+  assert.is(rowCount, 1);
+});
+
+test('PostgreSQL unreachable: one clear message, no stack of internals', async () => {
+  try {
+    await provisionDatabase({ database: NAME, env: { ...process.env, ROOT_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres' }, log: () => {} });
+    assert.unreachable('should have failed');
+  } catch (err) {
+    assert.instance(err, ProvisionError);
+    assert.match((err as Error).message, /Cannot reach PostgreSQL.*docker compose up db.*ROOT_DATABASE_URL/s);
+  }
+});
+
+test.run();
