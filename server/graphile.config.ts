@@ -25,13 +25,16 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
         connectionString: options.authUrl,
         superuserConnectionString: options.isDev ? options.rootUrl : undefined,
         schemas: ['app_public'],
+        // Connections default to app_anonymous; introspect as the login role,
+        // whose memberships decide which operations the schema offers.
+        pgSettingsForIntrospection: { role: 'app_authenticator' },
         poolConfig: { max: options.poolSize ?? 10 },
       }),
     ],
     grafast: {
       context(requestContext) {
         const req = requestContext.expressv4?.req;
-        return { pgSettings: req ? options.pgSettings(req) : { role: 'app_anonymous' } };
+        return { pgSettings: req ? options.pgSettings(req) : {} };
       },
       explain: options.isDev,
     },

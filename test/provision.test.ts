@@ -36,10 +36,12 @@ test('from nothing: database, roles, extensions and migrations', async () => {
     }
     const { rows: [owner] } = await client.query(`select pg_catalog.pg_get_userbyid(datdba) as owner from pg_database where datname = current_database()`);
     assert.is(owner.owner, 'app_owner');
-    // The API login can become the anonymous role and search.
-    await client.query(`set role app_anonymous`);
+    // The API login starts as the anonymous role, which can search but has nothing more.
+    const { rows: [who] } = await client.query(`select current_user, session_user`);
+    assert.equal(who, { current_user: 'app_anonymous', session_user: 'app_authenticator' });
     const { rows } = await client.query(`select count(*)::int as n from app_public.spots`);
     assert.is(rows[0].n, 0);
+    assert.is((await client.query(`select has_table_privilege('app_public.reservations', 'select') as p`)).rows[0].p, false);
   } finally {
     await client.end();
   }
