@@ -7,7 +7,8 @@ import { makeCustomer, type Customer } from './shapes.ts';
 import { LIST_PARAMS, paginate } from './store.ts';
 
 const WRITABLE = ['email', 'name', 'phone', 'description', 'metadata', 'invoice_settings', 'expand'] as const;
-const IGNORED = ['address', 'shipping', 'preferred_locales', 'tax_exempt', 'balance', 'test_clock', 'tax', 'source', 'coupon', 'promotion_code'];
+const IGNORED = ['address', 'shipping', 'preferred_locales', 'tax_exempt', 'balance', 'test_clock', 'tax', 'source', 'coupon', 'promotion_code',
+  'business_name', 'individual_name', 'cash_balance', 'invoice_prefix', 'next_invoice_sequence', 'tax_id_data', 'validate'];
 
 /** A live (not deleted) customer named by a parameter (400) or the URL (404). */
 export function requireCustomer(core: Core, id: string, param = 'id', status = 404): Customer {

@@ -159,6 +159,34 @@ export function oneOf<T extends string>(params: Params, name: string, values: re
 }
 
 /**
+ * `allowed_payment_method_types` (the parameter of API 2026-10-28 / stripe-node 23) or the
+ * older `payment_method_types`: the allowed list as given and the resulting types (card only).
+ */
+export function methodTypes(params: Params): { allowed: string[] | null; types: string[] } | undefined {
+  const allowed = strList(params, 'allowed_payment_method_types');
+  const legacy = strList(params, 'payment_method_types');
+  if (allowed && legacy) {
+    throw invalidRequest('Pass only one of allowed_payment_method_types and payment_method_types.', { param: 'payment_method_types', code: 'parameters_exclusive' });
+  }
+  const list = allowed ?? legacy;
+  if (!list) return undefined;
+  const param = allowed ? 'allowed_payment_method_types' : 'payment_method_types';
+  if (!list.includes('card')) {
+    throw invalidRequest(`The Stripe emulator only supports card payment methods; ${param} must include 'card'.`, { param });
+  }
+  return { allowed: allowed ?? null, types: ['card'] };
+}
+
+/** Parameters Stripe has but the emulator cannot honour: a clear 400 rather than silence. */
+export function rejectUnsupported(params: Params, names: readonly string[]): void {
+  for (const name of names) {
+    if (params[name] !== undefined) {
+      throw invalidRequest(`${name} is not supported by the Stripe emulator (use a test PaymentMethod id such as pm_card_visa).`, { param: name });
+    }
+  }
+}
+
+/**
  * Metadata update: returns the new metadata given the old one. `metadata=` clears it,
  * `metadata[k]=` removes key k, anything else sets it. Limits as Stripe's (50 keys, 40/500 chars).
  */

@@ -6,7 +6,7 @@ import { recordCharge } from './charges.ts';
 import { authenticationFailure, cardError, cardErrorDetails } from './declines.ts';
 import { invalidRequest, resourceMissing } from './errors.ts';
 import type { RequestInfo } from './events.ts';
-import { applyMetadata, bool, int, nullableStr, oneOf, rejectUnknown, str, strList, type Params } from './form.ts';
+import { applyMetadata, bool, int, methodTypes, nullableStr, oneOf, rejectUnknown, rejectUnsupported, str, type Params } from './form.ts';
 import { threeDSecureAction } from './next_action.ts';
 import { cardState, setCustomer, usablePaymentMethod } from './payment_methods.ts';
 import { route, type Core, type Route } from './routing.ts';
@@ -16,7 +16,10 @@ import { LIST_PARAMS, paginate } from './store.ts';
 const ACCEPTED_BUT_IGNORED = [
   'automatic_payment_methods', 'payment_method_options', 'mandate', 'mandate_data', 'shipping', 'transfer_group', 'on_behalf_of',
   'use_stripe_sdk', 'payment_method_configuration', 'excluded_payment_method_types', 'radar_options', 'confirmation_token',
+  'customer_account', 'amount_details', 'payment_details', 'hooks',
 ];
+const METHOD_TYPES = ['allowed_payment_method_types', 'payment_method_types'];
+const UNSUPPORTED = ['payment_method_data', 'application_fee_amount', 'transfer_data'];
 const CONFIRM_PARAMS = ['payment_method', 'off_session', 'return_url', 'error_on_requires_action'];
 const CONFIRMABLE = ['requires_payment_method', 'requires_confirmation', 'requires_action'];
 const CANCELABLE = ['requires_payment_method', 'requires_capture', 'requires_confirmation', 'requires_action', 'processing'];
@@ -150,9 +153,10 @@ export const paymentIntentRoutes: Route[] = [
   route('POST', '/v1/payment_intents', (core, { params, request }) => {
     rejectUnknown(params, [
       'amount', 'currency', 'customer', 'confirm', 'metadata', 'description', 'receipt_email', 'setup_future_usage',
-      'statement_descriptor', 'statement_descriptor_suffix', 'capture_method', 'confirmation_method', 'payment_method_types',
-      'expand', ...CONFIRM_PARAMS, ...ACCEPTED_BUT_IGNORED,
+      'statement_descriptor', 'statement_descriptor_suffix', 'capture_method', 'confirmation_method', ...METHOD_TYPES,
+      'expand', ...CONFIRM_PARAMS, ...ACCEPTED_BUT_IGNORED, ...UNSUPPORTED,
     ]);
+    rejectUnsupported(params, UNSUPPORTED);
     const currencyRaw = str(params, 'currency', true);
     if (!/^[a-zA-Z]{3}$/.test(currencyRaw)) throw invalidRequest(`Invalid currency: ${currencyRaw}`, { param: 'currency' });
     const currency = currencyRaw.toLowerCase();
@@ -178,7 +182,7 @@ export const paymentIntentRoutes: Route[] = [
       amount, currency, customer: customer ?? null, paymentMethod: pm?.id ?? null, metadata: applyMetadata(params),
       description: str(params, 'description') ?? null, receiptEmail: str(params, 'receipt_email') ?? null,
       setupFutureUsage: oneOf(params, 'setup_future_usage', ['off_session', 'on_session'] as const) ?? null,
-      paymentMethodTypes: strList(params, 'payment_method_types') ?? ['card'],
+      methodTypes: methodTypes(params) ?? { allowed: null, types: ['card'] },
       statementDescriptor: str(params, 'statement_descriptor') ?? null,
       statementDescriptorSuffix: str(params, 'statement_descriptor_suffix') ?? null,
       captureMethod, confirmationMethod: oneOf(params, 'confirmation_method', ['automatic', 'manual'] as const) ?? 'automatic',
@@ -196,8 +200,9 @@ export const paymentIntentRoutes: Route[] = [
   route('POST', '/v1/payment_intents/:id', (core, { params, ids: [id] }) => {
     rejectUnknown(params, [
       'amount', 'currency', 'customer', 'metadata', 'description', 'receipt_email', 'payment_method', 'setup_future_usage',
-      'statement_descriptor', 'statement_descriptor_suffix', 'payment_method_types', 'expand', ...ACCEPTED_BUT_IGNORED,
+      'statement_descriptor', 'statement_descriptor_suffix', ...METHOD_TYPES, 'expand', ...ACCEPTED_BUT_IGNORED, ...UNSUPPORTED,
     ]);
+    rejectUnsupported(params, UNSUPPORTED);
     const pi = requirePaymentIntent(core, id!);
     const onlyMetadataLike = Object.keys(params).every((k) => ['metadata', 'description', 'receipt_email', 'expand'].includes(k));
     if (!CONFIRMABLE.includes(pi.status) && !onlyMetadataLike) {
@@ -228,14 +233,23 @@ export const paymentIntentRoutes: Route[] = [
     }
     const sfu = oneOf(params, 'setup_future_usage', ['off_session', 'on_session'] as const);
     if (sfu) pi.setup_future_usage = sfu;
-    const types = strList(params, 'payment_method_types');
-    if (types) pi.payment_method_types = types;
+    const types = methodTypes(params);
+    if (types) {
+      pi.allowed_payment_method_types = types.allowed;
+      pi.payment_method_types = types.types;
+    }
     pi.metadata = applyMetadata(params, pi.metadata);
     return { body: pi };
   }),
 
   route('POST', '/v1/payment_intents/:id/confirm', (core, { params, ids: [id], request }) => {
-    rejectUnknown(params, [...CONFIRM_PARAMS, 'expand', 'client_secret', 'mandate', 'mandate_data', 'payment_method_options', 'use_stripe_sdk', 'setup_future_usage', 'receipt_email', 'shipping', 'confirmation_token', 'radar_options', 'payment_method_types']);
+    rejectUnknown(params, [
+      ...CONFIRM_PARAMS, 'expand', 'client_secret', 'mandate', 'mandate_data', 'payment_method_options', 'use_stripe_sdk', 'setup_future_usage',
+      'receipt_email', 'shipping', 'confirmation_token', 'radar_options', 'allowed_payment_method_types', 'excluded_payment_method_types',
+      'amount_details', 'amount_to_confirm', 'capture_method', 'hooks', 'payment_details', 'payment_method_data',
+    ]);
+    rejectUnsupported(params, ['payment_method_data']);
+    if (params.capture_method === 'manual') throw invalidRequest('capture_method=manual is not supported by the Stripe emulator.', { param: 'capture_method' });
     return { body: confirmPaymentIntent(core, requirePaymentIntent(core, id!), confirmOptions(params), request) };
   }),
 
@@ -259,7 +273,7 @@ export const paymentIntentRoutes: Route[] = [
   }),
 
   route('GET', '/v1/payment_intents', (core, { params }) => {
-    rejectUnknown(params, [...LIST_PARAMS, 'customer']);
+    rejectUnknown(params, [...LIST_PARAMS, 'customer', 'customer_account']);
     return { body: paginate(core.store.paymentIntents.scope(str(params, 'customer')), params, '/v1/payment_intents') };
   }),
 ];

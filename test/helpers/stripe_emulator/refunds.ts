@@ -14,7 +14,7 @@ function format(amount: number, currency: string): string {
 
 export const refundRoutes: Route[] = [
   route('POST', '/v1/refunds', (core, { params, request }) => {
-    rejectUnknown(params, ['payment_intent', 'charge', 'amount', 'reason', 'metadata', 'expand', 'instructions_email', 'origin', 'refund_application_fee', 'reverse_transfer']);
+    rejectUnknown(params, ['payment_intent', 'charge', 'amount', 'reason', 'metadata', 'expand', 'currency', 'customer', 'instructions_email', 'origin', 'refund_application_fee', 'reverse_transfer']);
     const piId = str(params, 'payment_intent');
     const chId = str(params, 'charge');
     if (!piId && !chId) throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.', { code: 'parameter_missing' });

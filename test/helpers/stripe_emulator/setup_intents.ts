@@ -3,7 +3,7 @@
 import { authenticationFailure, cardError, cardErrorDetails } from './declines.ts';
 import { invalidRequest, resourceMissing } from './errors.ts';
 import type { RequestInfo } from './events.ts';
-import { applyMetadata, bool, nullableStr, oneOf, rejectUnknown, str, strList, type Params } from './form.ts';
+import { applyMetadata, bool, methodTypes, nullableStr, oneOf, rejectUnknown, rejectUnsupported, str, type Params } from './form.ts';
 import { threeDSecureAction } from './next_action.ts';
 import { cardState, setCustomer, usablePaymentMethod } from './payment_methods.ts';
 import { route, type Core, type Route } from './routing.ts';
@@ -13,7 +13,10 @@ import { LIST_PARAMS, paginate } from './store.ts';
 const ACCEPTED_BUT_IGNORED = [
   'automatic_payment_methods', 'payment_method_options', 'mandate_data', 'on_behalf_of', 'flow_directions', 'attach_to_self',
   'use_stripe_sdk', 'single_use', 'payment_method_configuration', 'excluded_payment_method_types', 'confirmation_token',
+  'customer_account',
 ];
+const METHOD_TYPES = ['allowed_payment_method_types', 'payment_method_types'];
+const UNSUPPORTED = ['payment_method_data'];
 
 /** Only return_url travels from create to confirm (payment_method is already resolved). */
 export function pickReturnUrl(params: Params): Params {
@@ -91,7 +94,8 @@ export function authenticateSetupIntent(core: Core, si: SetupIntent, succeed: bo
 
 export const setupIntentRoutes: Route[] = [
   route('POST', '/v1/setup_intents', (core, { params, request }) => {
-    rejectUnknown(params, ['customer', 'usage', 'payment_method_types', 'metadata', 'payment_method', 'confirm', 'description', 'return_url', 'expand', ...ACCEPTED_BUT_IGNORED]);
+    rejectUnknown(params, ['customer', 'usage', ...METHOD_TYPES, 'metadata', 'payment_method', 'confirm', 'description', 'return_url', 'expand', ...ACCEPTED_BUT_IGNORED, ...UNSUPPORTED]);
+    rejectUnsupported(params, UNSUPPORTED);
     const customer = str(params, 'customer');
     if (customer && !core.store.customers.get(customer)) throw resourceMissing('customer', customer, 'customer', 400);
     const confirm = bool(params, 'confirm') ?? false;
@@ -104,7 +108,7 @@ export const setupIntentRoutes: Route[] = [
     const si = makeSetupIntent({
       customer: customer ?? null,
       usage: oneOf(params, 'usage', ['off_session', 'on_session'] as const) ?? 'off_session',
-      paymentMethodTypes: strList(params, 'payment_method_types') ?? ['card'],
+      methodTypes: methodTypes(params) ?? { allowed: null, types: ['card'] },
       metadata: applyMetadata(params),
       description: str(params, 'description') ?? null,
       paymentMethod: pm?.id ?? null,
@@ -120,7 +124,8 @@ export const setupIntentRoutes: Route[] = [
   }),
 
   route('POST', '/v1/setup_intents/:id', (core, { params, ids: [id] }) => {
-    rejectUnknown(params, ['metadata', 'description', 'payment_method', 'payment_method_types', 'customer', 'expand', 'payment_method_options', 'attach_to_self', 'flow_directions', 'excluded_payment_method_types', 'payment_method_configuration']);
+    rejectUnknown(params, ['metadata', 'description', 'payment_method', ...METHOD_TYPES, 'customer', 'customer_account', 'expand', 'payment_method_options', 'attach_to_self', 'flow_directions', 'excluded_payment_method_types', 'payment_method_configuration', ...UNSUPPORTED]);
+    rejectUnsupported(params, UNSUPPORTED);
     const si = requireSetupIntent(core, id!);
     if (si.status === 'succeeded' || si.status === 'canceled') {
       if (params.payment_method !== undefined || params.customer !== undefined) {
@@ -142,13 +147,17 @@ export const setupIntentRoutes: Route[] = [
     const description = nullableStr(params, 'description');
     if (description !== undefined) si.description = description;
     si.metadata = applyMetadata(params, si.metadata);
-    const types = strList(params, 'payment_method_types');
-    if (types) si.payment_method_types = types;
+    const types = methodTypes(params);
+    if (types) {
+      si.allowed_payment_method_types = types.allowed;
+      si.payment_method_types = types.types;
+    }
     return { body: si };
   }),
 
   route('POST', '/v1/setup_intents/:id/confirm', (core, { params, ids: [id], request }) => {
-    rejectUnknown(params, ['payment_method', 'return_url', 'expand', 'mandate_data', 'payment_method_options', 'use_stripe_sdk', 'confirmation_token', 'client_secret', 'payment_method_data']);
+    rejectUnknown(params, ['payment_method', 'return_url', 'expand', 'mandate_data', 'payment_method_options', 'use_stripe_sdk', 'confirmation_token', 'client_secret', 'allowed_payment_method_types', ...UNSUPPORTED]);
+    rejectUnsupported(params, UNSUPPORTED);
     return { body: confirmSetupIntent(core, requireSetupIntent(core, id!), params, request) };
   }),
 

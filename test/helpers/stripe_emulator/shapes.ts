@@ -45,7 +45,7 @@ export type IntentError = {
 
 export type SetupIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_action' | 'processing' | 'canceled' | 'succeeded';
 export type SetupIntent = {
-  id: string; object: 'setup_intent'; allowed_payment_method_types: null; application: null;
+  id: string; object: 'setup_intent'; allowed_payment_method_types: Nullable<string[]>; application: null;
   automatic_payment_methods: null; cancellation_reason: Nullable<string>; client_secret: string; created: number;
   customer: Nullable<string>; customer_account: null; description: Nullable<string>; excluded_payment_method_types: null;
   flow_directions: null; last_setup_error: Nullable<IntentError>; latest_attempt: null; livemode: false;
@@ -57,7 +57,7 @@ export type SetupIntent = {
 
 export type PaymentIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_action' | 'processing' | 'requires_capture' | 'canceled' | 'succeeded';
 export type PaymentIntent = {
-  id: string; object: 'payment_intent'; allowed_payment_method_types: null; amount: number; amount_capturable: number;
+  id: string; object: 'payment_intent'; allowed_payment_method_types: Nullable<string[]>; amount: number; amount_capturable: number;
   amount_details: { tip: Record<string, never> }; amount_received: number; application: null; application_fee_amount: null;
   automatic_payment_methods: null; canceled_at: Nullable<number>; cancellation_reason: Nullable<string>;
   capture_method: 'automatic' | 'automatic_async'; client_secret: string; confirmation_method: 'automatic' | 'manual';
@@ -101,6 +101,9 @@ export type StripeEvent = {
   livemode: false; pending_webhooks: number; request: { id: string | null; idempotency_key: string | null }; type: string;
 };
 
+/** `allowed_payment_method_types` as given (null if not), and the resulting `payment_method_types`. */
+export type MethodTypes = { allowed: string[] | null; types: string[] };
+
 // ---- constructors -------------------------------------------------------------------------
 
 export function makeCustomer(f: { email?: string | null; name?: string | null; phone?: string | null; description?: string | null; metadata: Metadata }): Customer {
@@ -134,31 +137,31 @@ export function makePaymentMethod(card: TestCard, customer: string | null = null
 }
 
 export function makeSetupIntent(f: {
-  customer: string | null; usage: string; paymentMethodTypes: string[]; metadata: Metadata;
+  customer: string | null; usage: string; methodTypes: MethodTypes; metadata: Metadata;
   description: string | null; paymentMethod: string | null;
 }): SetupIntent {
   const id = newId('seti');
   return {
-    id, object: 'setup_intent', allowed_payment_method_types: null, application: null, automatic_payment_methods: null,
+    id, object: 'setup_intent', allowed_payment_method_types: f.methodTypes.allowed, application: null, automatic_payment_methods: null,
     cancellation_reason: null, client_secret: clientSecret(id), created: nowSeconds(), customer: f.customer,
     customer_account: null, description: f.description, excluded_payment_method_types: null, flow_directions: null,
     last_setup_error: null, latest_attempt: null, livemode: false, mandate: null, metadata: f.metadata, next_action: null,
     on_behalf_of: null, payment_method: f.paymentMethod, payment_method_configuration_details: null,
     payment_method_options: { card: { mandate_options: null, network: null, request_three_d_secure: 'automatic' } },
-    payment_method_types: f.paymentMethodTypes, single_use_mandate: null,
+    payment_method_types: f.methodTypes.types, single_use_mandate: null,
     status: f.paymentMethod ? 'requires_confirmation' : 'requires_payment_method', usage: f.usage,
   };
 }
 
 export function makePaymentIntent(f: {
   amount: number; currency: string; customer: string | null; paymentMethod: string | null; metadata: Metadata;
-  description: string | null; receiptEmail: string | null; setupFutureUsage: string | null; paymentMethodTypes: string[];
+  description: string | null; receiptEmail: string | null; setupFutureUsage: string | null; methodTypes: MethodTypes;
   statementDescriptor: string | null; statementDescriptorSuffix: string | null; captureMethod: 'automatic' | 'automatic_async';
   confirmationMethod: 'automatic' | 'manual';
 }): PaymentIntent {
   const id = newId('pi');
   return {
-    id, object: 'payment_intent', allowed_payment_method_types: null, amount: f.amount, amount_capturable: 0,
+    id, object: 'payment_intent', allowed_payment_method_types: f.methodTypes.allowed, amount: f.amount, amount_capturable: 0,
     amount_details: { tip: {} }, amount_received: 0, application: null, application_fee_amount: null,
     automatic_payment_methods: null, canceled_at: null, cancellation_reason: null, capture_method: f.captureMethod,
     client_secret: clientSecret(id), confirmation_method: f.confirmationMethod, created: nowSeconds(),
@@ -167,7 +170,7 @@ export function makePaymentIntent(f: {
     managed_payments: null, metadata: f.metadata, next_action: null, on_behalf_of: null, payment_method: f.paymentMethod,
     payment_method_configuration_details: null,
     payment_method_options: { card: { installments: null, mandate_options: null, network: null, request_three_d_secure: 'automatic' } },
-    payment_method_types: f.paymentMethodTypes, payment_record: null, processing: null, receipt_email: f.receiptEmail,
+    payment_method_types: f.methodTypes.types, payment_record: null, processing: null, receipt_email: f.receiptEmail,
     review: null, setup_future_usage: f.setupFutureUsage, shipping: null, source: null,
     statement_descriptor: f.statementDescriptor, statement_descriptor_suffix: f.statementDescriptorSuffix,
     status: f.paymentMethod ? 'requires_confirmation' : 'requires_payment_method', transfer_data: null, transfer_group: null,
