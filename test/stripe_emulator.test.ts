@@ -285,6 +285,55 @@ test('validation: 400 invalid_request_error with param (missing amount, amount t
   assert.is(small.code, 'amount_too_small');
 });
 
+test('on-session 3-D Secure: requires_action with redirect_to_url; opening the URL succeeds and redirects to return_url', async () => {
+  // Setup
+  const customer = await stripe.customers.create({});
+  const pi = await stripe.paymentIntents.create({
+    amount: 700, currency: 'usd', customer: customer.id, payment_method: 'pm_card_authenticationRequired', confirm: true,
+    return_url: 'http://127.0.0.1:5173/pay/return',
+  });
+  assert.is(pi.status, 'requires_action');
+  assert.is(pi.next_action!.type, 'redirect_to_url');
+  // Action: what the driver's browser does
+  const res = await fetch(pi.next_action!.redirect_to_url!.url!, { redirect: 'manual' });
+  const after = await stripe.paymentIntents.retrieve(pi.id);
+  // Assertions
+  assert.is(res.status, 302);
+  const location = new URL(res.headers.get('location')!);
+  assert.is(location.pathname, '/pay/return');
+  assert.is(location.searchParams.get('payment_intent'), pi.id);
+  assert.is(location.searchParams.get('redirect_status'), 'succeeded');
+  assert.is(after.status, 'succeeded');
+  assert.match(after.latest_charge as string, /^ch_/);
+});
+
+test('3-D Secure failed on a SetupIntent: back to requires_payment_method with setup_intent_authentication_failure', async () => {
+  // Setup
+  const customer = await stripe.customers.create({});
+  const si = await stripe.setupIntents.create({ customer: customer.id, payment_method: 'pm_card_authenticationRequired', confirm: true });
+  // Action
+  const res = await helper('POST', `/_emulator/setup_intents/${si.id}/authenticate`, { outcome: 'fail' });
+  // Assertions
+  assert.is(res.status, 200);
+  const after = await stripe.setupIntents.retrieve(si.id);
+  assert.is(after.status, 'requires_payment_method');
+  assert.is(after.last_setup_error!.code, 'setup_intent_authentication_failure');
+  const again = await helper('POST', `/_emulator/setup_intents/${si.id}/authenticate`);
+  assert.is(again.status, 400);
+});
+
+test('pm_card_authenticationRequiredOnSetup: once set up off-session, off-session charges succeed', async () => {
+  // Setup
+  const customer = await stripe.customers.create({});
+  const si = await stripe.setupIntents.create({ customer: customer.id, usage: 'off_session', payment_method: 'pm_card_authenticationRequiredOnSetup', confirm: true });
+  await helper('POST', `/_emulator/setup_intents/${si.id}/authenticate`);
+  const pmId = (await stripe.setupIntents.retrieve(si.id)).payment_method as string;
+  // Action
+  const pi = await offSessionCharge(customer.id, pmId);
+  // Assertions
+  assert.is(pi.status, 'succeeded');
+});
+
 // ---- idempotency ---------------------------------------------------------------------------
 
 test('idempotency: the same key twice gives the same PaymentIntent and one charge; another body is an error', async () => {

@@ -19,7 +19,7 @@ export type WebhookOptions = {
   retryDelayMs?: number;
   /** Per-attempt timeout (default 5000 ms). */
   timeoutMs?: number;
-  /** Deliveries in flight at once (default 4). */
+  /** Deliveries in flight at once (default 8). */
   concurrency?: number;
 };
 
@@ -57,7 +57,7 @@ export class WebhookDispatcher {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
     this.retryDelayMs = options.retryDelayMs ?? 100;
     this.timeoutMs = options.timeoutMs ?? 5000;
-    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.concurrency = Math.max(1, options.concurrency ?? 8);
   }
 
   enqueue(eventId: string, payload: string, endpoint: WebhookEndpoint, done: (delivered: boolean) => void): void {
