@@ -97,4 +97,24 @@ export function pgbench(url: string, script: string, clients: number, seconds: n
   });
 }
 
+/**
+ * wrk (a C HTTP load generator, like pgbench on the SQL side) with a Lua
+ * script; undefined when wrk is not installed (`apt-get install wrk`).
+ * Note: the response() hook runs per request in one wrk thread's Lua state;
+ * `errors` covers the thread that reports, enough to notice failures.
+ */
+export function wrk(url: string, script: string, clients: number, seconds: number): Promise<LoadResult | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn('wrk', ['-t', '1', '-c', String(clients), '-d', `${seconds}s`, '-s', script, url],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    child.on('error', () => resolve(undefined));
+    child.on('close', () => {
+      const m = out.match(/WRK_RESULT requests=(\d+) rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) errors=(\d+)/);
+      resolve(m ? { requests: +m[1], perSecond: +m[2], p50: +m[3], p95: NaN, p99: +m[4], errors: +m[5] } : undefined);
+    });
+  });
+}
+
 export const fmt = (n: number, digits = 2) => n.toFixed(digits);
