@@ -5,7 +5,11 @@ import express, { type Express } from 'express';
 import type { ServerConfig } from './config.ts';
 import { installDatabasePools } from './middleware/installDatabasePools.ts';
 import { installHealth } from './middleware/installHealth.ts';
+import { installCors } from './middleware/installCors.ts';
 import { installSession } from './middleware/installSession.ts';
+import { installCsrf } from './middleware/installCsrf.ts';
+import { installAuthRoutes } from './middleware/installAuthRoutes.ts';
+import { installOAuthRoutes } from './middleware/installOAuthRoutes.ts';
 import { installPostGraphile } from './middleware/installPostGraphile.ts';
 import { installErrorHandler } from './middleware/installErrorHandler.ts';
 
@@ -25,7 +29,11 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
 
   installDatabasePools(app, config, onClose);
   installHealth(app);
-  installSession(app);
+  installCors(app, config);
+  installSession(app, config);
+  installCsrf(app, config);
+  installAuthRoutes(app, config);
+  installOAuthRoutes(app, config);
   await installPostGraphile(app, httpServer, config, onClose);
   installErrorHandler(app);
 

@@ -12,19 +12,75 @@ export interface ServerConfig {
   corsOrigins: string[];
   /** Connections in the API's pool. */
   poolSize: number;
+  /** Origin of the web app (SPA): where emailed links and OAuth sign-ins lead. */
+  webUrl: string;
+  /** Signs the session cookie and derives CSRF tokens. Required in production. */
+  cookieSecret: string;
+  /** Cookies only over HTTPS: on when PUBLIC_URL is https, or as COOKIE_SECURE says. */
+  cookieSecure: boolean;
+  /** Express `trust proxy` (e.g. 1 behind one load balancer): makes req.ip the client's address. */
+  trustProxy: string | number | boolean;
+  /** Email domains that belong to staff: OAuth never creates accounts on them. */
+  staffEmailDomains: string[];
+  /** Google sign-in (OpenID Connect, found by discovery at the issuer); null = off. */
+  google: OidcProviderConfig | null;
+  /** Facebook sign-in (OAuth 2 code flow and a profile call); null = off. */
+  facebook: OAuthProviderConfig | null;
+}
+
+export interface OidcProviderConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface OAuthProviderConfig {
+  authorizationUrl: string;
+  tokenUrl: string;
+  profileUrl: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+const FACEBOOK_GRAPH = 'https://graph.facebook.com/v21.0';
+
+function cookieSecretOf(env: NodeJS.ProcessEnv): string {
+  if (env.COOKIE_SECRET) return env.COOKIE_SECRET;
+  if (env.NODE_ENV === 'production') throw new Error('COOKIE_SECRET must be set in production (32+ random characters)');
+  return 'development-only-cookie-secret-change-me';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServerConfig> = {}): ServerConfig {
   const port = Number(env.PORT ?? 5678);
   const host = env.HOST ?? '127.0.0.1';
+  const isDev = overrides.isDev ?? env.NODE_ENV !== 'production';
+  const publicUrl = overrides.publicUrl ?? env.PUBLIC_URL ?? `http://${host}:${port}`;
+  const corsOrigins = (env.CORS_ORIGINS ?? 'http://127.0.0.1:5173,http://localhost:5173').split(',').filter(Boolean);
   return {
     db: dbUrls(env),
     port,
     host,
-    isDev: env.NODE_ENV !== 'production',
-    publicUrl: env.PUBLIC_URL ?? `http://${host}:${port}`,
-    corsOrigins: (env.CORS_ORIGINS ?? 'http://127.0.0.1:5173,http://localhost:5173').split(',').filter(Boolean),
+    isDev,
+    publicUrl,
+    corsOrigins,
     poolSize: Number(env.API_POOL_SIZE ?? 10),
+    webUrl: env.WEB_URL ?? corsOrigins[0] ?? 'http://localhost:5173',
+    cookieSecret: overrides.cookieSecret ?? cookieSecretOf(env),
+    cookieSecure: env.COOKIE_SECURE ? env.COOKIE_SECURE !== 'false' : publicUrl.startsWith('https:'),
+    trustProxy: env.TRUST_PROXY === undefined ? false : /^\d+$/.test(env.TRUST_PROXY) ? Number(env.TRUST_PROXY) : env.TRUST_PROXY === 'true' ? true : env.TRUST_PROXY,
+    staffEmailDomains: (env.STAFF_EMAIL_DOMAINS ?? '').split(',').map((d) => d.trim().toLowerCase()).filter(Boolean),
+    google: env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET
+      ? { issuer: env.GOOGLE_ISSUER ?? 'https://accounts.google.com', clientId: env.GOOGLE_CLIENT_ID, clientSecret: env.GOOGLE_CLIENT_SECRET }
+      : null,
+    facebook: env.FACEBOOK_CLIENT_ID && env.FACEBOOK_CLIENT_SECRET
+      ? {
+          authorizationUrl: env.FACEBOOK_AUTHORIZATION_URL ?? 'https://www.facebook.com/v21.0/dialog/oauth',
+          tokenUrl: env.FACEBOOK_TOKEN_URL ?? `${FACEBOOK_GRAPH}/oauth/access_token`,
+          profileUrl: env.FACEBOOK_PROFILE_URL ?? `${FACEBOOK_GRAPH}/me`,
+          clientId: env.FACEBOOK_CLIENT_ID,
+          clientSecret: env.FACEBOOK_CLIENT_SECRET,
+        }
+      : null,
     ...overrides,
   };
 }

@@ -28,7 +28,11 @@ export function maskError(error: GraphQLError): GraphQLError {
     return error.extensions?.code ? error : withCode(error, error.message, 'GRAPHQL_VALIDATION_FAILED');
   }
   if (original.code && Object.hasOwn(ERROR_CODES, original.code)) {
-    return withCode(error, original.message, original.code, original);
+    const masked = withCode(error, original.message, original.code, original);
+    // Rate limits (SMA02) say how long to wait, in seconds, in the SQL error's detail.
+    const detail = (original as CodedError & { detail?: string }).detail;
+    if (original.code === 'SMA02' && detail) (masked.extensions as Record<string, unknown>).retryAfter = Number(detail);
+    return masked;
   }
   const reference = randomBytes(6).toString('hex');
   console.error(`[error ${reference}]`, original);

@@ -1,5 +1,56 @@
-// Decides who each request is (res.locals.identity). Until sign-in lands every
-// request is anonymous; the accounts work replaces this body.
-import type { Express } from 'express';
+// Decides who each request is (res.locals.identity): an API client sends
+// `Authorization: Bearer <token>`, a browser the signed HttpOnly session
+// cookie. The token's SHA-256 is looked up in SQL (app_private.session_lookup),
+// which also renews the session at most once a minute (sliding expiry).
+// A bad bearer token is refused (401 SMA15) so API clients notice; a dead
+// cookie is cleared and the request carries on anonymously.
+import { createHash } from 'node:crypto';
+import cookieParser from 'cookie-parser';
+import type { Express, NextFunction, Request, Response } from 'express';
+import type { ServerConfig } from '../config.ts';
+import { ownerPoolOf } from './installDatabasePools.ts';
+import { SESSION_COOKIE, clearSessionCookies } from '../auth_cookies.ts';
+import type { RequestIdentity } from '../request_identity.ts';
 
-export function installSession(_app: Express): void {}
+const BEARER = /^Bearer ([A-Za-z0-9_-]{16,128})$/;
+
+function refuse(res: Response): void {
+  res.status(401).set('WWW-Authenticate', 'Bearer error="invalid_token"')
+    .json({ error: { code: 'SMA15', message: 'Your session has expired or is not valid: sign in again' } });
+}
+
+export function installSession(app: Express, config: ServerConfig): void {
+  app.set('trust proxy', config.trustProxy);
+  app.use(cookieParser(config.cookieSecret));
+  app.use(async (req: Request, res: Response, next: NextFunction) => {
+    res.locals.requestSettings = { 'app.client_ip': req.ip ?? '', 'app.web_url': config.webUrl };
+    const header = req.get('authorization');
+    let token: string | undefined;
+    let via: RequestIdentity['via'] = 'bearer';
+    if (header !== undefined) {
+      token = BEARER.exec(header)?.[1];
+      if (!token) return refuse(res);
+    } else {
+      // false when the signature does not match: treated as no cookie.
+      const cookie = req.signedCookies?.[SESSION_COOKIE];
+      if (typeof cookie === 'string' && cookie) {
+        token = cookie;
+        via = 'cookie';
+      } else if (cookie === false || req.cookies?.[SESSION_COOKIE] !== undefined) {
+        clearSessionCookies(res, config);
+      }
+    }
+    if (!token) return next();
+    const hash = createHash('sha256').update(token).digest();
+    const { rows: [session] } = await ownerPoolOf(app).query<{ session_id: string; user_id: string; db_role: RequestIdentity['dbRole'] }>(
+      'select session_id, user_id::text, db_role from app_private.session_lookup($1)', [hash]);
+    if (!session) {
+      if (via === 'bearer') return refuse(res);
+      clearSessionCookies(res, config);
+      return next();
+    }
+    const identity: RequestIdentity = { sessionId: session.session_id, dbRole: session.db_role, userId: session.user_id, via };
+    res.locals.identity = identity;
+    next();
+  });
+}

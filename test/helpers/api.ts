@@ -22,6 +22,8 @@ export async function startApi(db: TestDb, overrides: Partial<ServerConfig> = {}
   const handle = await makeApp(config);
   const port = await listen(handle, 0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
+  // The port is known only now; OAuth callbacks are built from publicUrl at request time.
+  if (!overrides.publicUrl) config.publicUrl = url;
   return {
     url,
     handle,

@@ -92,13 +92,23 @@ export interface TestUser {
 
 let userCounter = 0;
 
-/** A user with a live session, written as the owner (committed; each file has its own database). */
-export async function createUser(db: TestDb, props: { role?: string; email?: string; verified?: boolean } = {}): Promise<TestUser> {
+/**
+ * A user with a live session, written as the owner (committed; each file has its own database).
+ * With `password`, the user can also sign in over HTTP (see test/helpers/auth.ts); the hash
+ * uses bcrypt cost 4 for speed (production hashes use cost 10).
+ */
+export async function createUser(db: TestDb, props: { role?: string; email?: string; verified?: boolean; password?: string; name?: string } = {}): Promise<TestUser> {
   userCounter += 1;
   const email = props.email ?? `driver${userCounter}.${process.pid}@example.test`;
   const { rows: [user] } = await db.owner.query(
     `insert into app_public.users (email, name, role, is_verified) values ($1, $2, $3, $4) returning id`,
-    [email, `Test ${userCounter}`, props.role ?? 'driver', props.verified ?? true]);
+    [email, props.name ?? `Test ${userCounter}`, props.role ?? 'driver', props.verified ?? true]);
+  if (props.password !== undefined) {
+    await db.owner.query(
+      `insert into app_private.user_secrets (user_id, password_hash, password_changed_at)
+       values ($1, crypt(normalize($2, NFKC), gen_salt('bf', 4)), now())`,
+      [user.id, props.password]);
+  }
   const { rows: [session] } = await db.owner.query(
     `insert into app_private.sessions (user_id, token_hash) values ($1, gen_random_bytes(32)) returning id`,
     [user.id]);

@@ -1,0 +1,91 @@
+// Password sign-up, sign-in and sign-out over plain HTTP, because Node must
+// act in these requests: set or clear the browser's cookies, answer wrong
+// credentials with 401 and rate limits with 429 + Retry-After. The rules
+// live in SQL (migrations/fixtures/accounts_password.sql).
+//
+//   POST /auth/register {email, name, password, session?}  201
+//   POST /auth/login    {email, password, session?}        200 | 401 SMA01 | 429 SMA02
+//   POST /auth/logout                                       204
+//
+// session: "cookie" sets the browser cookies and returns {csrfToken};
+// otherwise the body carries {token} for `Authorization: Bearer`.
+import express, { type Express, type Request, type Response } from 'express';
+import type { ServerConfig } from '../config.ts';
+import { ownerPoolOf } from './installDatabasePools.ts';
+import { ownerTx } from '../owner_sql.ts';
+import { clearSessionCookies, setSessionCookies } from '../auth_cookies.ts';
+import { identityOf, requestSettingsOf } from '../request_identity.ts';
+import { ERROR_CODES } from '../error_codes.ts';
+
+const STATUS: Record<string, number> = { SMA01: 401, SMA02: 429, SMA06: 409, SMA12: 403 };
+
+type PgError = Error & { code?: string; detail?: string };
+
+/** Sends a documented SQL error as {"error": {code, message}} with its HTTP status; false for any other error. */
+export function sendSqlError(res: Response, err: unknown): boolean {
+  const e = err as PgError;
+  if (!e?.code || !e.code.startsWith('SMA') || !Object.hasOwn(ERROR_CODES, e.code)) return false;
+  if (e.code === 'SMA02' && e.detail) res.set('Retry-After', e.detail);
+  res.status(STATUS[e.code] ?? 400).json({ error: { code: e.code, message: e.message } });
+  return true;
+}
+
+function str(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+export interface NewSession { user_id: string; session_id: string; token: string }
+
+/** Answers a new session: cookies for a browser, the bearer token otherwise. */
+export function sendSession(res: Response, config: ServerConfig, session: NewSession, asCookie: boolean, status = 200): void {
+  if (asCookie) {
+    const csrfToken = setSessionCookies(res, config, session.session_id, session.token);
+    res.status(status).json({ userId: session.user_id, sessionId: session.session_id, csrfToken });
+  } else {
+    res.status(status).json({ userId: session.user_id, sessionId: session.session_id, token: session.token });
+  }
+}
+
+export function installAuthRoutes(app: Express, config: ServerConfig): void {
+  const pool = ownerPoolOf(app);
+  app.use('/auth', express.json({ limit: '16kb' }));
+
+  app.post('/auth/register', async (req: Request, res: Response) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    try {
+      const session = await ownerTx(pool, requestSettingsOf(res), async (client) => (await client.query<NewSession>(
+        `select (r).user_id::text, (r).session_id, (r).token
+         from (select app_private.register($1, $2, $3, nullif($4, '')::inet) as r) x`,
+        [str(body.email), str(body.name), str(body.password), req.ip ?? ''])).rows[0]);
+      sendSession(res, config, session, body.session === 'cookie', 201);
+    } catch (err) {
+      if (!sendSqlError(res, err)) throw err;
+    }
+  });
+
+  app.post('/auth/login', async (req: Request, res: Response) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    // One statement, committed whatever the outcome: failed attempts count.
+    const { rows: [attempt] } = await pool.query<NewSession & { status: string; retry_after: number }>(
+      `select status, user_id::text, session_id, token, retry_after
+       from app_private.login_attempt($1, $2, nullif($3, '')::inet)`,
+      [str(body.email), str(body.password), req.ip ?? '']);
+    if (attempt.status === 'limited') {
+      res.set('Retry-After', String(attempt.retry_after)).status(429).json({ error: {
+        code: 'SMA02', message: `Too many attempts. Try again in ${attempt.retry_after} seconds.` } });
+      return;
+    }
+    if (attempt.status !== 'ok') {
+      res.status(401).json({ error: { code: 'SMA01', message: 'Wrong email or password' } });
+      return;
+    }
+    sendSession(res, config, attempt, body.session === 'cookie');
+  });
+
+  app.post('/auth/logout', async (_req: Request, res: Response) => {
+    const identity = identityOf(res);
+    if (identity) await pool.query('select app_private.session_revoke($1)', [identity.sessionId]);
+    clearSessionCookies(res, config);
+    res.status(204).end();
+  });
+}

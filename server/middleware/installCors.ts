@@ -1,0 +1,40 @@
+// CORS for the SPA: only configured origins get CORS headers (with
+// credentials, so the session cookie travels). A preflight from any other
+// origin is refused, and so is any state-changing request whose Origin is
+// neither configured nor this server itself — a second wall against
+// cross-site form posts, including sign-in CSRF on /auth/login.
+import type { Express, NextFunction, Request, Response } from 'express';
+import type { ServerConfig } from '../config.ts';
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function installCors(app: Express, config: ServerConfig): void {
+  const allowed = new Set(config.corsOrigins);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const origin = req.get('origin');
+    if (origin === undefined) return next();
+    res.vary('Origin');
+    const isAllowed = allowed.has(origin);
+    const isSelf = origin === `${req.protocol}://${req.get('host')}`;
+    if (isAllowed) {
+      res.set('Access-Control-Allow-Origin', origin);
+      res.set('Access-Control-Allow-Credentials', 'true');
+    }
+    if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
+      if (!isAllowed) {
+        res.status(403).json({ error: { code: 'SMA18', message: 'This origin may not call the API' } });
+        return;
+      }
+      res.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+      res.set('Access-Control-Allow-Headers', 'Content-Type, Authorization, X-CSRF-Token');
+      res.set('Access-Control-Max-Age', '600');
+      res.status(204).end();
+      return;
+    }
+    if (!SAFE.has(req.method) && !isAllowed && !isSelf) {
+      res.status(403).json({ error: { code: 'SMA18', message: 'This origin may not call the API' } });
+      return;
+    }
+    next();
+  });
+}
