@@ -6,7 +6,7 @@
 // cookie is cleared and the request carries on anonymously.
 import { createHash } from 'node:crypto';
 import cookieParser from 'cookie-parser';
-import type { Express, NextFunction, Request, Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { ServerConfig } from '../config.ts';
 import { ownerPoolOf } from './installDatabasePools.ts';
 import { SESSION_COOKIE, clearSessionCookies } from '../auth_cookies.ts';
@@ -22,6 +22,9 @@ function refuse(res: Response): void {
 export function installSession(app: Express, config: ServerConfig): void {
   app.set('trust proxy', config.trustProxy);
   app.use(cookieParser(config.cookieSecret));
+  // GraphQL bodies are parsed here (grafserv uses req.body when present) so
+  // pgSettingsFor can tell an anonymous mutation from a query.
+  app.use('/graphql', express.json({ limit: '1mb' }));
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     res.locals.requestSettings = { 'app.client_ip': req.ip ?? '', 'app.web_url': config.webUrl };
     const header = req.get('authorization');
