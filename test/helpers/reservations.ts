@@ -1,0 +1,104 @@
+// Booking helpers for tests: calling SQL as an API role in a committed
+// transaction (so a refusal can be checked against what was written), and
+// reading the side effects (audit rows, emails, jobs) as the owner.
+import type pg from 'pg';
+import type { Identity, TestDb } from './db.ts';
+
+/** Runs one statement as the role in its own transaction and commits it (rolls back on error). */
+export async function callAs<T = any>(db: TestDb, identity: Identity, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = await db.auth.connect();
+  try {
+    await client.query('begin');
+    await client.query(`select set_config('role', $1, true), set_config('app.session_id', $2, true)`,
+      [identity.role, identity.sessionId ?? '']);
+    const { rows } = await client.query(sql, params);
+    await client.query('commit');
+    return rows as T[];
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export const ANON: Identity = { role: 'app_anonymous' };
+
+export interface Reserved {
+  id: string;
+  status: string;
+  amount: number;
+  currency: string;
+  starts_at: Date;
+  ends_at: Date;
+  hold_expires_at: Date | null;
+  manage_token: string | null;
+}
+
+const RESERVE_COLUMNS = `(r.reservation).id::text as id, (r.reservation).status::text as status,
+  (r.reservation).amount, (r.reservation).currency, lower((r.reservation).period) as starts_at,
+  upper((r.reservation).period) as ends_at, (r.reservation).hold_expires_at, r.manage_token`;
+
+export interface ReserveArgs {
+  spotId: string | number | null;
+  startsAt?: Date | string | null;
+  endsAt?: Date | string | null;
+  durationMinutes?: number | null;
+  email?: string | null;
+}
+
+/** app_public.reserve as the identity, committed. */
+export async function reserve(db: TestDb, identity: Identity, a: ReserveArgs): Promise<Reserved> {
+  const [row] = await callAs<Reserved>(db, identity,
+    `select ${RESERVE_COLUMNS} from app_public.reserve($1, $2, $3, $4, $5) r`,
+    [a.spotId, a.startsAt ?? null, a.endsAt ?? null, a.durationMinutes ?? null, a.email ?? null]);
+  return row;
+}
+
+/** The same on an open client (e.g. inside asRole), not committed. */
+export async function reserveOn(client: pg.PoolClient | pg.Client, a: ReserveArgs): Promise<Reserved> {
+  const { rows: [row] } = await client.query<Reserved>(
+    `select ${RESERVE_COLUMNS} from app_public.reserve($1, $2, $3, $4, $5) r`,
+    [a.spotId, a.startsAt ?? null, a.endsAt ?? null, a.durationMinutes ?? null, a.email ?? null]);
+  return row;
+}
+
+/** Counts of everything booking writes, to show that a refusal wrote nothing. */
+export async function writeCounts(db: TestDb): Promise<Record<string, number>> {
+  const { rows: [row] } = await db.owner.query(`select
+    (select count(*) from app_public.reservations)::int as reservations,
+    (select count(*) from app_private.reservation_events)::int as events,
+    (select count(*) from app_private.reservation_secrets)::int as secrets,
+    (select count(*) from app_private.emails)::int as emails,
+    (select count(*) from graphile_worker.jobs)::int as jobs,
+    (select coalesce(sum(hashtext(r::text)), 0) from app_public.reservations r)::bigint::text as digest`);
+  return row;
+}
+
+export interface JobRow { key: string; task_identifier: string; run_at: Date; id: string; revision: number }
+
+/** The graphile-worker jobs of a reservation, by key. */
+export async function jobsOf(db: TestDb, id: string): Promise<Record<string, JobRow>> {
+  const { rows } = await db.owner.query<JobRow>(
+    `select key, task_identifier, run_at, id::text, revision from graphile_worker.jobs
+     where key = any($1)`,
+    [[`reservation_end:${id}`, `reservation_reminder:${id}`, `hold_expiry:${id}`, `reservation_charge:${id}`]]);
+  return Object.fromEntries(rows.map((r) => [r.key.split(':')[0], r]));
+}
+
+export async function emailsOf(db: TestDb, id: string): Promise<Array<{ template: string; recipient: string; data: any }>> {
+  const { rows } = await db.owner.query(
+    `select template, recipient::text, data from app_private.emails where (data->>'reservationId') = $1 order by id`, [id]);
+  return rows;
+}
+
+export async function eventsOf(db: TestDb, id: string): Promise<Array<{ action: string; actor_role: string; actor_user_id: string | null }>> {
+  const { rows } = await db.owner.query(
+    `select action, actor_role, actor_user_id::text from app_private.reservation_events where reservation_id = $1 order by id`, [id]);
+  return rows;
+}
+
+/** A whole hour from now, as a Date: stable windows for tests. */
+export function hoursFromNow(hours: number): Date {
+  return new Date(Math.ceil(Date.now() / 3600e3) * 3600e3 + hours * 3600e3);
+}
