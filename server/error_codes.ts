@@ -28,6 +28,18 @@ export const ERROR_CODES: Record<string, string> = {
   SMA16: 'Not a role change that can be made: unknown role, or an admin changing their own role.',
   SMA17: 'No such user.',
   SMA18: 'Request from an origin that is not allowed (CORS; HTTP 403).',
+  // Booking
+  SMB01: 'Spot taken: another reservation or an operator block overlaps that time (also when extending).',
+  SMB02: 'No such spot, or the spot is out of service.',
+  SMB03: 'Bad reservation window: start in the past, end not after start, both or neither of end and duration, duration under 1 minute, not a real date.',
+  SMB04: 'Longer than the spot\'s maximum stay (blocks: longer than 366 days).',
+  SMB05: 'Start more than 90 days ahead.',
+  SMB06: 'No such reservation for you: unknown id, someone else\'s, or wrong manage token.',
+  SMB07: 'The reservation can no longer be changed: it is over, cancelled, expired or completed.',
+  SMB08: 'Guest reservation without a valid email address.',
+  SMB09: 'Not at this time: new end already passed, ending one not started (cancel it), cancelling one started (end it).',
+  SMB10: 'Operators only (spot blocks).',
+  SMB11: 'Sign-in required (my reservations); guests use the reservation id and manage token.',
   // PostgreSQL's own, when a rule in the schema refuses a write
   '23505': 'A unique value is already taken (e.g. an email address).',
   '23514': 'A value breaks a rule of the schema (check constraint).',
