@@ -17,10 +17,11 @@ alter table app_public.reservations add constraint reservations_kind_check
 alter table app_public.reservations drop constraint if exists reservations_note_check;
 alter table app_public.reservations add constraint reservations_note_check
   check (length(note) <= 500);
--- Only a held reservation has a hold deadline.
+-- Only a held reservation has a hold deadline (reserve() always sets one; a
+-- row written directly, e.g. by an import, may leave it null: never expires).
 alter table app_public.reservations drop constraint if exists reservations_hold_check;
 alter table app_public.reservations add constraint reservations_hold_check
-  check ((status = 'held') = (hold_expires_at is not null) or kind = 'block');
+  check (hold_expires_at is null or status = 'held');
 
 comment on column app_public.reservations.kind is
   E'reservation (a driver''s), or block (an operator took the spot out of use for the period). Both are subject to the same no-overlap constraint.';

@@ -128,7 +128,7 @@ test('the reminder job emails the driver before the end, once', async () => {
   await callAs(db, identityOf(driver), 'select app_public.change_reservation_end($1, $2)',
     [r.id, new Date(Date.now() + 15 * 60e3 + 1500)]);
   const reminder = await until('the reminder email', async () =>
-    (await emailsOf(db, r.id)).find((m) => m.template === 'reservation_reminder'));
+    (await emailsOf(db, r.id)).find((m) => m.template === 'reservation_reminder')) as { recipient: string; data: any };
   assert.is(reminder.recipient, driver.email);
   assert.is(reminder.data.reservationId, Number(r.id));
   const { rows: [again] } = await db.owner.query('select app_private.reservation_remind($1) as o', [r.id]);

@@ -1,0 +1,120 @@
+// The booking API over HTTP (requests are anonymous until sign-in lands): a
+// guest reserves, reads, changes, ends and cancels with the manage token; bad
+// input gets a coded 4xx-class GraphQL error and writes nothing.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createTestDb, type TestDb } from './helpers/db.ts';
+import { createRate, createSpot } from './helpers/spots.ts';
+import { startApi, type TestApi } from './helpers/api.ts';
+import { emailsOf, hoursFromNow, jobsOf, writeCounts } from './helpers/reservations.ts';
+
+let db: TestDb;
+let api: TestApi;
+let rate: number;
+
+test.before(async () => {
+  db = await createTestDb(import.meta.filename);
+  rate = await createRate(db, { hourlyPrice: 400, minimumCharge: 100 });
+  api = await startApi(db);
+});
+
+test.after(async () => {
+  await api?.close();
+  await db?.close();
+});
+
+const RESERVATION = 'rowId status amount currency startsAt endsAt timeZone holdExpiresAt spotBySpotId { rowId description }';
+const RESERVE = `mutation ($spotId: BigInt, $startsAt: Datetime, $endsAt: Datetime, $durationMinutes: Int, $email: String) {
+  reserve(input: { spotId: $spotId, startsAt: $startsAt, endsAt: $endsAt, durationMinutes: $durationMinutes, email: $email }) {
+    result { manageToken reservation { ${RESERVATION} } }
+  }
+}`;
+const GUEST = `query ($id: BigInt, $token: String) { guestReservation(reservationId: $id, token: $token) { ${RESERVATION} } }`;
+const CHANGE = `mutation ($id: BigInt, $endsAt: Datetime, $token: String) {
+  changeReservationEnd(input: { reservationId: $id, endsAt: $endsAt, token: $token }) { result { ${RESERVATION} } }
+}`;
+const END = `mutation ($id: BigInt, $token: String) { endReservation(input: { reservationId: $id, token: $token }) { result { ${RESERVATION} } } }`;
+const CANCEL = `mutation ($id: BigInt, $token: String) { cancelReservation(input: { reservationId: $id, token: $token }) { result { ${RESERVATION} } } }`;
+
+test('a guest reserves over HTTP, reads it back with the token, extends it and cancels it', async () => {
+  // Setup
+  const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate, street: 'W 36 St' });
+  // Action
+  const res = await api.gql(RESERVE, { spotId, startsAt: hoursFromNow(1).toISOString(), durationMinutes: 90, email: 'guest@example.test' });
+  // Assertions
+  assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  const { manageToken, reservation } = res.data.reserve.result;
+  assert.match(manageToken, /^[A-Za-z0-9_-]{32}$/);
+  assert.equal({ status: reservation.status, amount: reservation.amount, currency: reservation.currency, tz: reservation.timeZone },
+    { status: 'held', amount: 600, currency: 'USD', tz: 'America/New_York' });
+  assert.is(new Date(reservation.endsAt).getTime() - new Date(reservation.startsAt).getTime(), 90 * 60e3);
+  assert.is(reservation.spotBySpotId.description, 'W 36 St');
+  const id = reservation.rowId;
+
+  const read = await api.gql(GUEST, { id, token: manageToken });
+  assert.is(read.data.guestReservation.rowId, id);
+  const wrong = await api.gql(GUEST, { id, token: 'nope' });
+  assert.is(wrong.errors?.[0].extensions?.code, 'SMB06');
+  assert.is(wrong.status < 500, true);
+
+  const changed = await api.gql(CHANGE, { id, endsAt: hoursFromNow(3).toISOString(), token: manageToken });
+  assert.equal(changed.errors, undefined, JSON.stringify(changed.errors));
+  assert.is(changed.data.changeReservationEnd.result.amount, 800);
+  assert.is((await jobsOf(db, id)).reservation_end.run_at.getTime(), hoursFromNow(3).getTime());
+
+  const noToken = await api.gql(CANCEL, { id });
+  assert.is(noToken.errors?.[0].extensions?.code, 'SMB06');
+  const cancelled = await api.gql(CANCEL, { id, token: manageToken });
+  assert.is(cancelled.data.cancelReservation.result.status, 'cancelled');
+  assert.is(cancelled.data.cancelReservation.result.amount, 0);
+  assert.equal((await emailsOf(db, id)).map((m) => m.template), ['reservation_held', 'reservation_changed', 'reservation_cancelled']);
+});
+
+test('a guest ends a started reservation now over HTTP: charged the minimum for a moment', async () => {
+  const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate });
+  const res = await api.gql(RESERVE, { spotId, durationMinutes: 60, email: 'now@example.test' });
+  const { manageToken, reservation } = res.data.reserve.result;
+  const ended = await api.gql(END, { id: reservation.rowId, token: manageToken });
+  assert.equal(ended.errors, undefined, JSON.stringify(ended.errors));
+  assert.equal([ended.data.endReservation.result.status, ended.data.endReservation.result.amount], ['completed', 100]);
+});
+
+test('over HTTP: spot taken, bad windows and malformed values get coded errors, never a 500, and write nothing', async () => {
+  const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate });
+  const first = await api.gql(RESERVE, { spotId, startsAt: hoursFromNow(1).toISOString(), durationMinutes: 60, email: 'a@example.test' });
+  assert.equal(first.errors, undefined);
+  const before = await writeCounts(db);
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['spot taken', { spotId, startsAt: hoursFromNow(1).toISOString(), durationMinutes: 30, email: 'b@example.test' }, 'SMB01'],
+    ['unknown spot', { spotId: '987654321', startsAt: hoursFromNow(1).toISOString(), durationMinutes: 30, email: 'b@example.test' }, 'SMB02'],
+    ['malformed timestamp', { spotId, startsAt: 'tomorrow at noon', durationMinutes: 30, email: 'b@example.test' }, '22007'],
+    ['impossible date', { spotId, startsAt: '2026-02-30T10:00:00Z', durationMinutes: 30, email: 'b@example.test' }, '22008'],
+    ['start in the past', { spotId, startsAt: '2020-01-01T10:00:00Z', durationMinutes: 30, email: 'b@example.test' }, 'SMB03'],
+    ['zero duration', { spotId, durationMinutes: 0, email: 'b@example.test' }, 'SMB03'],
+    ['negative duration', { spotId, durationMinutes: -5, email: 'b@example.test' }, 'SMB03'],
+    ['huge duration', { spotId, durationMinutes: 2147483647, email: 'b@example.test' }, 'SMB04'],
+    ['duration not an Int', { spotId, durationMinutes: 1e12, email: 'b@example.test' }, 'GRAPHQL_VALIDATION_FAILED'],
+    ['spot id not a number', { spotId: "1; drop table app_public.spots", durationMinutes: 30, email: 'b@example.test' }, '22P02'],
+    ['no email', { spotId, durationMinutes: 30 }, 'SMB08'],
+    ['SQL-looking email', { spotId, durationMinutes: 30, email: "' or 1=1 --" }, 'SMB08'],
+  ];
+  const failures: string[] = [];
+  for (const [name, variables, code] of cases) {
+    const res = await api.gql(RESERVE, variables);
+    const got = res.errors?.[0]?.extensions?.code;
+    if (got !== code || res.status >= 500) failures.push(`${name}: ${res.status} ${got} ${res.errors?.[0]?.message}`);
+  }
+  assert.equal(failures, []);
+  assert.equal(await writeCounts(db), before);
+  const taken = await api.gql(RESERVE, cases[0][1]);
+  assert.match(taken.errors![0].message, /already taken/);
+});
+
+test('over HTTP, anonymous: my reservations need a sign-in; blocks need an operator', async () => {
+  const mine = await api.gql('{ myReservations { nodes { rowId } } }');
+  assert.is(mine.errors?.[0].extensions?.code, 'SMB11');
+  const block = await api.gql(`mutation { blockSpot(input: { spotId: "1", startsAt: "2030-01-01T00:00:00Z", endsAt: "2030-01-02T00:00:00Z" }) { result { rowId } } }`);
+  assert.is(block.errors?.[0].extensions?.code, 'SMB10');
+});
+
+test.run();
