@@ -24,7 +24,8 @@
  * between Houston St and 110th St, Downtown Brooklyn/Boerum Hill, Park Slope and
  * Williamsburg — with 60 % of the meters in Manhattan. Larger counts (benchmarks) draw from
  * every area (Harlem, Washington Heights, south and central Brooklyn, Queens, the Bronx,
- * Staten Island too) in proportion to their capacity, about 1.3 million spaces in all.
+ * Staten Island too) in proportion to their capacity: a little over a million spaces in all
+ * (a larger --count is refused).
  * Commercial avenues and major crosstown streets are three times as likely to be metered.
  *
  * Meter_Hours grammar (exactly what this generator emits, and what app_private.spots_import
@@ -180,16 +181,16 @@ const H = {
 } as const;
 
 const MANHATTAN_BUSY: ReadonlyArray<readonly [string, number]> = [
-  [H.com1, 4], [H.com3, 2], [H.pas2, 2], [H.pas2sun, 2], [H.pas3, 1], [H.pas24, 0.2],
+  [H.com1, 4], [H.com3, 2], [H.pas2, 2], [H.pas2sun, 2], [H.pas3, 1], [H.pas24, 0.5],
 ];
 const MANHATTAN_QUIET: ReadonlyArray<readonly [string, number]> = [
-  [H.pas2, 3], [H.pas2sun, 3], [H.pas3, 2], [H.pas4, 1], [H.com1, 1], [H.pas24, 0.1],
+  [H.pas2, 3], [H.pas2sun, 3], [H.pas3, 2], [H.pas4, 1], [H.com1, 1], [H.pas24, 0.4],
 ];
 const MANHATTAN_UPTOWN: ReadonlyArray<readonly [string, number]> = [
   [H.pas2, 4], [H.pas1, 1], [H.pas2sun, 1], [H.pas4, 1], [H.com2, 1],
 ];
 const OUTER_BUSY: ReadonlyArray<readonly [string, number]> = [
-  [H.pas2bk, 4], [H.pas1, 1], [H.com1, 1], [H.com2, 1], [H.pas2sun, 1], [H.pas24, 0.1],
+  [H.pas2bk, 4], [H.pas1, 1], [H.com1, 1], [H.com2, 1], [H.pas2sun, 1], [H.pas24, 0.3],
 ];
 const OUTER_QUIET: ReadonlyArray<readonly [string, number]> = [
   [H.pas2, 3], [H.pas2bk, 2], [H.pas2sat, 1], [H.pas4sat, 1], [H.pas12, 0.5], [H.pas4, 0.5],
@@ -930,6 +931,11 @@ export function generate(options: GenerateOptions = {}): GenerateSummary {
   return { file, count: written, byBorough, faces: chosen.length };
 }
 
+function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') ? rel : file;
+}
+
 export default async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -952,7 +958,7 @@ export default async function main(argv: string[] = process.argv.slice(2)): Prom
   });
   const parts = Object.entries(summary.byBorough).map(([b, n]) => `${b} ${n}`).join(', ');
   console.log(`wrote ${summary.count} meters on ${summary.faces} block faces (${parts}) to ` +
-    `${relative(process.cwd(), summary.file) || summary.file} in ${Math.round(performance.now() - started)} ms`);
+    `${displayPath(summary.file)} in ${Math.round(performance.now() - started)} ms`);
 }
 
 if (import.meta.main) {
