@@ -2,7 +2,7 @@
 //
 // Loads parking meters from a CSV in the layout of New York City's open "Parking
 // Meters Locations and Status" data plus an Hourly_Rate column (see
-// cli/seed__generate.ts). Node only reads the file: it splits records (cli/csv__parse.ts),
+// cli/seed__generate.ts). Node only reads the file: it splits records (cli/csv_parse.ts),
 // maps the header to keys, and sends batches as JSON to app_private.spots_import
 // (migrations/fixtures/spots_import.sql), where every rule about rates, hours, spots and
 // rejects lives. Node itself rejects only what it cannot hand over as a row: a malformed
@@ -17,7 +17,7 @@ import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { dbUrls } from './db__env.ts';
-import { isBlank, readCsv, type CsvRecord } from './csv__parse.ts';
+import { isBlank, readCsv, type CsvRecord } from './csv_parse.ts';
 
 /** CSV header (normalised: lower case, runs of other characters → "_") → key sent to SQL. */
 const COLUMNS: Record<string, string> = {

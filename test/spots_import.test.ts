@@ -6,14 +6,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CsvParser, parseCsv } from '../cli/csv__parse.ts';
+import { CsvParser, parseCsv } from '../cli/csv_parse.ts';
 import { HEADER } from '../cli/seed__generate.ts';
 import { importSpots, ImportError, type ImportSummary } from '../cli/spots__import.ts';
 import { createTestDb, sqlstateOf, type TestDb } from './helpers/db.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SEED_FILE = join(ROOT, 'sql', 'seed', 'nyc_parking_meters.csv');
-const FIXTURE = join(ROOT, 'migrations', 'fixtures', 'spots_import.sql');
 
 // ---------------------------------------------------------------------------------------
 // CSV reader
@@ -143,10 +142,6 @@ async function importText(name: string, text: string): Promise<ImportSummary> {
 spots.before(async () => {
   db = await createTestDb(import.meta.filename);
   dir = mkdtempSync(join(tmpdir(), 'spots-import-'));
-  // Until a migration includes migrations/fixtures/spots_import.sql, load it here.
-  const { rows: [probe] } = await db.owner.query(
-    `select to_regprocedure('app_private.spots_import(jsonb)') is not null as ok`);
-  if (!probe.ok) await db.owner.query(readFileSync(FIXTURE, 'utf8'));
 });
 
 spots.after(async () => {
