@@ -1,0 +1,107 @@
+// `npm start`: everything a developer needs, in one process: the database
+// provisioned, migrated and seeded; the API; the worker; a mail sink with a web
+// inbox; the Stripe emulator. Ctrl-C stops it all. Every step is idempotent.
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { MailDev } from 'maildev';
+import { provisionDatabase, ProvisionError } from './db__provision.ts';
+import { importSpots } from './spots__import.ts';
+import { startStripeEmulator, type StripeEmulator } from '../test/helpers/stripe_emulator/index.ts';
+import { makeApp, listen } from '../server/app.ts';
+import { loadConfig } from '../server/config.ts';
+import { startWorker } from '../worker/runner.ts';
+
+const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SEED_FILE = join(ROOT_DIR, 'sql', 'seed', 'nyc_parking_meters.csv');
+const env = process.env;
+env.GRAPHILE_ENV ??= 'development';
+const stops: Array<() => Promise<unknown>> = [];
+
+async function seed(ownerUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const summary = await importSpots(client, SEED_FILE, {});
+    console.log(`Demo spots: ${summary.inserted} inserted, ${summary.updated} updated, ` +
+      `${summary.unchanged} unchanged, ${summary.rejected} rejected`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A local SMTP sink with a web inbox, unless a real SMTP server is configured. */
+async function startMailSink(): Promise<string | undefined> {
+  if (env.SMTP_HOST) return undefined;
+  const smtpPort = Number(env.MAILDEV_SMTP_PORT ?? 1025);
+  const webPort = Number(env.MAILDEV_WEB_PORT ?? 1080);
+  const maildev = new MailDev({ smtp: smtpPort, ip: '127.0.0.1', web: webPort, webIp: '127.0.0.1', silent: true });
+  await maildev.start();
+  stops.push(() => maildev.stop());
+  env.SMTP_HOST = '127.0.0.1';
+  env.SMTP_PORT = String(smtpPort);
+  return `http://127.0.0.1:${webPort}`;
+}
+
+/** The Stripe emulator, unless real Stripe keys are configured. */
+async function startStripe(apiUrl: string): Promise<StripeEmulator | undefined> {
+  if (env.STRIPE_SECRET_KEY && !env.STRIPE_API_HOST) return undefined;
+  env.STRIPE_WEBHOOK_SECRET ??= `whsec_${randomBytes(24).toString('hex')}`;
+  const emulator = await startStripeEmulator({
+    port: Number(env.STRIPE_EMULATOR_PORT ?? 12111),
+    webhookUrl: `${apiUrl}/webhooks/stripe`,
+    webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+  });
+  stops.push(() => emulator.close());
+  env.STRIPE_SECRET_KEY ??= 'sk_test_emulator';
+  env.STRIPE_API_HOST = emulator.host;
+  env.STRIPE_API_PORT = String(emulator.port);
+  env.STRIPE_API_PROTOCOL = 'http';
+  return emulator;
+}
+
+async function main(): Promise<void> {
+  const urls = await provisionDatabase({ applyCurrent: true });
+  await seed(urls.owner);
+
+  const inbox = await startMailSink();
+  const port = Number(env.PORT ?? 5678);
+  const host = env.HOST ?? '127.0.0.1';
+  const apiUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const emulator = await startStripe(apiUrl);
+
+  const handle = await makeApp(loadConfig(env));
+  await listen(handle, port, host);
+  stops.unshift(() => handle.close());
+  const runner = await startWorker({ connectionString: urls.owner });
+  stops.unshift(() => runner.stop());
+
+  console.log(`
+Secure My Spot is running.
+  GraphQL API        ${apiUrl}/graphql
+  GraphQL IDE        ${apiUrl}/graphiql
+  Health             ${apiUrl}/health
+  Mail inbox         ${inbox ?? `(SMTP ${env.SMTP_HOST}:${env.SMTP_PORT ?? 25})`}
+  Stripe emulator    ${emulator ? emulator.url : '(real Stripe)'}
+Press Ctrl-C to stop.`);
+}
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  for (const fn of stops) await fn().catch((err) => console.error(err));
+  // PostGraphile can keep the event loop alive after release (STACK-NOTES §4).
+  process.exit(0);
+}
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
+
+try {
+  await main();
+} catch (err) {
+  console.error(err instanceof ProvisionError ? err.message : err);
+  await stop();
+  process.exit(1);
+}

@@ -1,0 +1,94 @@
+// `npm start` end to end: provisions a database from nothing, seeds the demo
+// spots, answers spotsNear over HTTP with them, stops cleanly on Ctrl-C, and
+// a second run changes nothing.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import pg from 'pg';
+import { dbUrls } from '../cli/db__env.ts';
+
+const NAME = `${process.env.TEST_DB_PREFIX ?? 'sms_test'}_start_${process.pid}`;
+const urls = dbUrls(process.env, NAME);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Started { child: ChildProcess; output: () => string; apiUrl: string; inboxUrl: string }
+
+async function start(): Promise<Started> {
+  const [api, smtp, web, stripe] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, DATABASE_URL: urls.owner, PORT: String(api), MAILDEV_SMTP_PORT: String(smtp),
+    MAILDEV_WEB_PORT: String(web), STRIPE_EMULATOR_PORT: String(stripe),
+  };
+  delete env.SMTP_HOST;
+  delete env.STRIPE_SECRET_KEY;
+  delete env.STRIPE_API_HOST;
+  const child = spawn(process.execPath, ['cli/start.ts'], { env, cwd: new URL('..', import.meta.url).pathname });
+  let output = '';
+  child.stdout!.on('data', (d) => { output += d; });
+  child.stderr!.on('data', (d) => { output += d; });
+  const deadline = Date.now() + 90_000;
+  while (!output.includes('Press Ctrl-C to stop.')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, output: () => output, apiUrl: `http://127.0.0.1:${api}`, inboxUrl: `http://127.0.0.1:${web}` };
+}
+
+async function stop(s: Started): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => s.child.once('exit', (code) => resolve(code)));
+  s.child.kill('SIGINT');
+  return exited;
+}
+
+async function dropDatabases() {
+  const root = new pg.Client({ connectionString: urls.root });
+  await root.connect();
+  await root.query(`drop database if exists ${NAME} with (force)`);
+  await root.end();
+}
+
+test.before(dropDatabases);
+test.after(dropDatabases);
+
+test('first run: provisions, seeds, serves demo spots; Ctrl-C stops it', async () => {
+  const s = await start();
+  try {
+    assert.match(s.output(), /Demo spots: \d+ inserted/);
+    assert.match(s.output(), new RegExp(`GraphQL API\\s+${s.apiUrl}/graphql`));
+    // Midtown Manhattan, where the demo data has meters.
+    const res = await fetch(`${s.apiUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ spotsNear(lat: 40.754, lng: -73.984, radius: 1, first: 5) {
+        nodes { distance spot { externalId description } } } }` }),
+    });
+    const body = await res.json() as any;
+    assert.equal(body.errors, undefined);
+    const nodes = body.data.spotsNear.nodes;
+    assert.is(nodes.length, 5);
+    assert.ok(nodes.every((n: any) => n.spot.externalId && n.distance <= 1));
+    assert.ok((await fetch(`${s.inboxUrl}/api/email`)).ok, 'the mail sink web inbox answers');
+  } finally {
+    assert.is(await stop(s), 0);
+  }
+});
+
+test('second run: nothing new to provision or seed', async () => {
+  const s = await start();
+  try {
+    assert.match(s.output(), /Demo spots: 0 inserted, 0 updated, \d+ unchanged/);
+  } finally {
+    assert.is(await stop(s), 0);
+  }
+});
+
+test.run();
