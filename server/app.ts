@@ -10,6 +10,7 @@ import { installSession } from './middleware/installSession.ts';
 import { installCsrf } from './middleware/installCsrf.ts';
 import { installAuthRoutes } from './middleware/installAuthRoutes.ts';
 import { installOAuthRoutes } from './middleware/installOAuthRoutes.ts';
+import { installStripeWebhook } from './middleware/installStripeWebhook.ts';
 import { installPostGraphile } from './middleware/installPostGraphile.ts';
 import { installErrorHandler } from './middleware/installErrorHandler.ts';
 
@@ -29,6 +30,7 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
 
   installDatabasePools(app, config, onClose);
   installHealth(app);
+  installStripeWebhook(app, config);
   installCors(app, config);
   installSession(app, config);
   installCsrf(app, config);

@@ -1,5 +1,6 @@
 // Everything the server reads from the environment, in one place.
 import { dbUrls, type DbUrls } from '../cli/db__env.ts';
+import { stripeConfigFromEnv, type StripeConfig } from './stripe_client.ts';
 
 export interface ServerConfig {
   db: DbUrls;
@@ -26,6 +27,8 @@ export interface ServerConfig {
   google: OidcProviderConfig | null;
   /** Facebook sign-in (OAuth 2 code flow and a profile call); null = off. */
   facebook: OAuthProviderConfig | null;
+  /** Stripe API location, keys and webhook secret (server/stripe_client.ts). */
+  stripe: StripeConfig;
 }
 
 export interface OidcProviderConfig {
@@ -64,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     publicUrl,
     corsOrigins,
     poolSize: Number(env.API_POOL_SIZE ?? 10),
+    stripe: stripeConfigFromEnv(env),
     webUrl: env.WEB_URL ?? corsOrigins[0] ?? 'http://localhost:5173',
     cookieSecret: overrides.cookieSecret ?? cookieSecretOf(env),
     cookieSecure: env.COOKIE_SECURE ? env.COOKIE_SECURE !== 'false' : publicUrl.startsWith('https:'),

@@ -40,6 +40,15 @@ export const ERROR_CODES: Record<string, string> = {
   SMB09: 'Not at this time: new end already passed, ending one not started (cancel it), cancelling one started (end it).',
   SMB10: 'Operators only (spot blocks).',
   SMB11: 'Sign-in required (my reservations); guests use the reservation id and manage token.',
+  // Payments
+  SMP01: 'No such reservation, or not one you may pay for (sign in as its driver, or pass its guest manage token).',
+  SMP02: 'The reservation takes no card now: only a held reservation, or one whose payment failed, can be set up.',
+  SMP03: 'Card set-up not finished: call setupReservationPayment, complete it in the browser, then confirm.',
+  SMP04: 'The payment provider could not be reached or failed; nothing was changed twice — try again.',
+  SMP05: 'Only operators may refund.',
+  SMP06: 'Nothing to refund: no successful charge, or the amount is not within what remains refundable.',
+  SMP07: 'Another refund of this reservation is in progress (retry it with the same amount).',
+  SMP08: 'The card was refused by the payment provider.',
   // PostgreSQL's own, when a rule in the schema refuses a write
   '23505': 'A unique value is already taken (e.g. an email address).',
   '23514': 'A value breaks a rule of the schema (check constraint).',

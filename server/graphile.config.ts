@@ -14,12 +14,14 @@ export interface PresetOptions {
   pgSettings: (req: import('express').Request) => Record<string, string>;
   poolSize?: number;
   exportSchemaPath?: string;
+  /** Plugins that need run-time configuration (e.g. payments' Stripe client). */
+  plugins?: GraphileConfig.Plugin[];
 }
 
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset],
-    plugins: [PostgisCodecPlugin],
+    plugins: [PostgisCodecPlugin, ...(options.plugins ?? [])],
     pgServices: [
       makePgService({
         connectionString: options.authUrl,

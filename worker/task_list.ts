@@ -5,6 +5,8 @@ import { reservation__end } from '../tasks/reservation__end.ts';
 import { reservation__remind } from '../tasks/reservation__remind.ts';
 import { hold__expire } from '../tasks/hold__expire.ts';
 import { holds__sweep } from '../tasks/holds__sweep.ts';
+import { send_email } from '../tasks/send_email.ts';
+import { reservation__charge } from '../tasks/reservation__charge.ts';
 
 export const taskList: TaskList = {
   sessions__sweep,
@@ -12,4 +14,6 @@ export const taskList: TaskList = {
   reservation__remind,
   hold__expire,
   holds__sweep,
+  send_email,
+  reservation__charge,
 };

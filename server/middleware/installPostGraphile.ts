@@ -6,6 +6,7 @@ import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { makePreset } from '../graphile.config.ts';
 import { pgSettingsFor } from '../request_identity.ts';
 import type { ServerConfig } from '../config.ts';
+import { makePaymentsPlugin } from '../payments_plugin.ts';
 
 export async function installPostGraphile(
   app: Express, httpServer: Server, config: ServerConfig, onClose: (fn: () => Promise<void>) => void,
@@ -16,6 +17,7 @@ export async function installPostGraphile(
     isDev: config.isDev,
     pgSettings: pgSettingsFor,
     poolSize: config.poolSize,
+    plugins: [makePaymentsPlugin(config.stripe)],
   }));
   const serv = pgl.createServ(grafserv);
   await serv.addTo(app, httpServer);

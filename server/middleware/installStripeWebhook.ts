@@ -1,0 +1,36 @@
+// POST /webhooks/stripe: Stripe's signed events. Mounted before anything that
+// parses bodies, because the signature covers the exact bytes sent.
+// 200 once the event is recorded (or was already: replays are no-ops),
+// 400 for a missing/bad signature (logged without the secret or the body),
+// 500 when recording failed, so Stripe delivers the event again.
+import express, { type Express } from 'express';
+import type Stripe from 'stripe';
+import type { ServerConfig } from '../config.ts';
+import { stripeClient } from '../stripe_client.ts';
+import { ownerPoolOf } from './installDatabasePools.ts';
+
+export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
+
+export function installStripeWebhook(app: Express, config: ServerConfig): void {
+  const stripe = stripeClient(config.stripe);
+  app.post(STRIPE_WEBHOOK_PATH, express.raw({ type: () => true, limit: '512kb' }), async (req, res, next) => {
+    const signature = req.get('stripe-signature');
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let event: Stripe.Event;
+    try {
+      if (!signature) throw new Error('no Stripe-Signature header');
+      event = stripe.webhooks.constructEvent(body, signature, config.stripe.webhookSecret);
+    } catch (err) {
+      console.warn(`[stripe webhook] rejected: ${(err as Error).message.split('\n')[0]} (from ${req.ip}, ${body.length} bytes)`);
+      res.status(400).json({ error: { code: 'BAD_SIGNATURE', message: 'Webhook signature verification failed' } });
+      return;
+    }
+    try {
+      const { rows: [row] } = await ownerPoolOf(app).query<{ fresh: boolean }>(
+        'select app_private.stripe_webhook_receive($1::jsonb) as fresh', [JSON.stringify(event)]);
+      res.json({ received: true, duplicate: !row.fresh });
+    } catch (err) {
+      next(err);
+    }
+  });
+}

@@ -1,0 +1,230 @@
+// GraphQL mutations that must call Stripe during the request: card set-up,
+// its confirmation, and operator refunds. SQL decides who may do what (the
+// app_hidden.payment_* / refund_* functions run as the request's role and
+// re-authorise on every call); this file only sequences the Stripe calls
+// between short transactions:
+//   prepare (rows and idempotency keys committed) → Stripe → record.
+// Nothing is held open while Stripe answers, and a retried request re-sends
+// the same idempotency keys, so it never makes a second customer, SetupIntent
+// or refund.
+import { context, sideEffect } from 'postgraphile/grafast';
+import { extendSchema, gql } from 'postgraphile/utils';
+import type Stripe from 'stripe';
+import type { StripeConfig } from './stripe_client.ts';
+import { idOf, isCardError, isTransientStripeError, stripeClient } from './stripe_client.ts';
+
+export type WithPgClient = <T>(pgSettings: Record<string, string | undefined> | null,
+  callback: (client: { query<R>(q: { text: string; values?: unknown[] }): Promise<{ rows: readonly R[] }> }) => Promise<T>) => Promise<T>;
+
+export interface Db {
+  withPgClient: WithPgClient;
+  pgSettings: Record<string, string | undefined>;
+}
+
+/** One SQL function call returning jsonb, in its own transaction, as the request's role. */
+async function call<T>(db: Db, fn: string, args: unknown[]): Promise<T> {
+  const placeholders = args.map((_, i) => `$${i + 1}`).join(', ');
+  return db.withPgClient(db.pgSettings, async (client) => {
+    const { rows: [row] } = await client.query<{ result: T }>({ text: `select ${fn}(${placeholders}) as result`, values: args });
+    return row.result;
+  });
+}
+
+/** A client-visible error with a documented code (server/error_codes.ts). */
+class PaymentError extends Error {
+  code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Stripe errors a client can act on become documented codes; the rest stay internal. */
+function translateStripeError(err: unknown): never {
+  if (isCardError(err)) throw new PaymentError('SMP08', `The card was refused: ${err.message}`);
+  if (isTransientStripeError(err)) throw new PaymentError('SMP04', 'The payment provider could not be reached; try again.');
+  throw err;
+}
+
+interface SetupState {
+  reservationId: string;
+  reservationStatus: string;
+  email: string;
+  userId: string | null;
+  customerRowId: string;
+  customerKey: string;
+  stripeCustomerId: string | null;
+  generation: number;
+  setupKey: string;
+  setupIntentId: string | null;
+  clientSecret: string | null;
+  setupStatus: string;
+}
+
+function intentJson(si: Stripe.SetupIntent) {
+  return { id: si.id, client_secret: si.client_secret, status: si.status, payment_method: idOf(si.payment_method) };
+}
+
+function payload(s: SetupState) {
+  return {
+    reservationId: s.reservationId,
+    reservationStatus: s.reservationStatus,
+    setupIntentId: s.setupIntentId,
+    setupIntentStatus: s.setupStatus,
+    clientSecret: s.clientSecret,
+  };
+}
+
+async function setupReservationPayment(stripe: Stripe, db: Db, reservationId: string, manageToken: string | null) {
+  let s = await call<SetupState>(db, 'app_hidden.payment_setup_prepare', [reservationId, manageToken]);
+  if (s.setupIntentId && s.clientSecret) return payload(s);
+  try {
+    let customerId = s.stripeCustomerId;
+    if (!customerId) {
+      const customer = await stripe.customers.create({
+        email: s.email,
+        metadata: s.userId ? { user_id: String(s.userId) } : { guest: 'true' },
+      }, { idempotencyKey: s.customerKey });
+      customerId = await call<string>(db, 'app_hidden.payment_customer_record', [reservationId, manageToken, customer.id]);
+    }
+    const intent = await stripe.setupIntents.create({
+      customer: customerId,
+      usage: 'off_session',
+      metadata: { reservation_id: String(s.reservationId), generation: String(s.generation) },
+    }, { idempotencyKey: s.setupKey });
+    s = await call<SetupState>(db, 'app_hidden.payment_setup_record', [reservationId, manageToken, intentJson(intent)]);
+  } catch (err) {
+    translateStripeError(err);
+  }
+  return payload(s);
+}
+
+async function confirmReservationPayment(stripe: Stripe, db: Db, reservationId: string, manageToken: string | null) {
+  const s = await call<SetupState>(db, 'app_hidden.payment_setup_lookup', [reservationId, manageToken]);
+  if (s.setupStatus === 'succeeded') return payload(s);
+  let intent: Stripe.SetupIntent;
+  try {
+    intent = await stripe.setupIntents.retrieve(s.setupIntentId!);
+  } catch (err) {
+    translateStripeError(err);
+  }
+  const after = await call<SetupState>(db, 'app_hidden.payment_setup_record', [reservationId, manageToken, intentJson(intent)]);
+  if (after.setupStatus !== 'succeeded') {
+    throw new PaymentError('SMP03', `The card set-up is not finished (Stripe says ${intent.status}).`);
+  }
+  return payload(after);
+}
+
+interface RefundState {
+  refundId: string;
+  amount: number;
+  currency: string;
+  idempotencyKey: string;
+  paymentIntentId: string;
+}
+
+async function refundReservation(stripe: Stripe, db: Db, reservationId: string, amount: number | null) {
+  const r = await call<RefundState>(db, 'app_hidden.refund_prepare', [reservationId, amount]);
+  let refund: Stripe.Refund;
+  try {
+    refund = await stripe.refunds.create({
+      payment_intent: r.paymentIntentId,
+      amount: r.amount,
+      metadata: { reservation_id: String(reservationId), refund_id: String(r.refundId) },
+    }, { idempotencyKey: r.idempotencyKey });
+  } catch (err) {
+    if (err instanceof Error && !isTransientStripeError(err) && (err as { statusCode?: number }).statusCode === 400) {
+      // Stripe refused it for good (e.g. already refunded there): record that, then say so.
+      await call(db, 'app_hidden.refund_record', [r.refundId, null, 'failed', err.message]);
+      throw new PaymentError('SMP06', `Stripe refused the refund: ${err.message}`);
+    }
+    translateStripeError(err);
+  }
+  return call<Record<string, unknown>>(db, 'app_hidden.refund_record', [r.refundId, refund.id, refund.status, null]);
+}
+
+/** The mutations' bodies, for tests that act as a role without an HTTP session. */
+export const paymentOperations = { setupReservationPayment, confirmReservationPayment, refundReservation };
+
+export function makePaymentsPlugin(stripeConfig: StripeConfig): GraphileConfig.Plugin {
+  const stripe = () => stripeClient(stripeConfig);
+  const $db = () => {
+    const $context = context();
+    return { withPgClient: $context.get('withPgClient'), pgSettings: $context.get('pgSettings') };
+  };
+  return extendSchema(() => ({
+    typeDefs: gql`
+      input SetupReservationPaymentInput {
+        reservationId: BigInt!
+        "A guest's manage token (signed-in drivers and staff leave it out)."
+        manageToken: String
+      }
+      input ConfirmReservationPaymentInput {
+        reservationId: BigInt!
+        manageToken: String
+      }
+      input RefundReservationInput {
+        reservationId: BigInt!
+        "Minor units; leave out for everything still refundable."
+        amount: Int
+      }
+      """
+      A reservation's card set-up: pass clientSecret to Stripe.js (confirmCardSetup) in the browser.
+      """
+      type ReservationPaymentPayload {
+        reservationId: BigInt!
+        "held until the card is set up, then confirmed."
+        reservationStatus: String!
+        setupIntentId: String
+        "Stripe's SetupIntent status: requires_payment_method, requires_action, succeeded, …"
+        setupIntentStatus: String!
+        clientSecret: String
+      }
+      type RefundReservationPayload {
+        refundId: BigInt!
+        reservationId: BigInt!
+        amount: Int!
+        currency: String!
+        "succeeded or failed."
+        status: String!
+        "Everything refunded on this reservation so far, in minor units."
+        refundedTotal: Int!
+      }
+      extend type Mutation {
+        """
+        Creates (or returns) the Stripe customer and SetupIntent (usage off_session) of a held
+        reservation, or of one whose payment failed (a new card). Idempotent.
+        """
+        setupReservationPayment(input: SetupReservationPaymentInput!): ReservationPaymentPayload
+        """
+        Re-reads the reservation's SetupIntent from Stripe and confirms the reservation once it
+        succeeded (for clients that cannot wait for the webhook). Idempotent.
+        """
+        confirmReservationPayment(input: ConfirmReservationPaymentInput!): ReservationPaymentPayload
+        "Operators: refund a charged reservation, in full or in part."
+        refundReservation(input: RefundReservationInput!): RefundReservationPayload
+      }
+    `,
+    objects: {
+      Mutation: {
+        plans: {
+          setupReservationPayment(_: unknown, fieldArgs: any) {
+            const { withPgClient, pgSettings } = $db();
+            return sideEffect([fieldArgs.getRaw(['input', 'reservationId']), fieldArgs.getRaw(['input', 'manageToken']), withPgClient, pgSettings],
+              ([id, token, wpc, settings]) => setupReservationPayment(stripe(), { withPgClient: wpc as WithPgClient, pgSettings: settings as Db['pgSettings'] }, String(id), (token as string | null) ?? null));
+          },
+          confirmReservationPayment(_: unknown, fieldArgs: any) {
+            const { withPgClient, pgSettings } = $db();
+            return sideEffect([fieldArgs.getRaw(['input', 'reservationId']), fieldArgs.getRaw(['input', 'manageToken']), withPgClient, pgSettings],
+              ([id, token, wpc, settings]) => confirmReservationPayment(stripe(), { withPgClient: wpc as WithPgClient, pgSettings: settings as Db['pgSettings'] }, String(id), (token as string | null) ?? null));
+          },
+          refundReservation(_: unknown, fieldArgs: any) {
+            const { withPgClient, pgSettings } = $db();
+            return sideEffect([fieldArgs.getRaw(['input', 'reservationId']), fieldArgs.getRaw(['input', 'amount']), withPgClient, pgSettings],
+              ([id, amount, wpc, settings]) => refundReservation(stripe(), { withPgClient: wpc as WithPgClient, pgSettings: settings as Db['pgSettings'] }, String(id), (amount as number | null) ?? null));
+          },
+        },
+      },
+    },
+  }));
+}

@@ -1,0 +1,83 @@
+// The one place a Stripe client is made. Everything about where Stripe is
+// comes from configuration, so pointing the project at real Stripe instead of
+// the in-repo emulator (test/helpers/stripe_emulator/) is configuration only:
+//   STRIPE_SECRET_KEY          sk_test_… / sk_live_… (the emulator accepts any)
+//   STRIPE_API_HOST/PORT/PROTOCOL   unset = api.stripe.com:443 https
+//   STRIPE_WEBHOOK_SECRET      whsec_… that signs webhooks to POST /webhooks/stripe
+//   STRIPE_TIMEOUT_MS          per request (default 20000)
+//   STRIPE_MAX_NETWORK_RETRIES SDK-level retries of network errors/409/5xx (default 2),
+//                              always with our own idempotency key
+import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import Stripe from 'stripe';
+
+export interface StripeConfig {
+  secretKey: string;
+  host?: string;
+  port?: number;
+  protocol?: 'http' | 'https';
+  webhookSecret: string;
+  timeoutMs: number;
+  maxNetworkRetries: number;
+}
+
+export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StripeConfig {
+  const protocol = env.STRIPE_API_PROTOCOL;
+  if (protocol !== undefined && protocol !== 'http' && protocol !== 'https') {
+    throw new Error(`STRIPE_API_PROTOCOL must be http or https, not ${protocol}`);
+  }
+  return {
+    secretKey: env.STRIPE_SECRET_KEY ?? 'sk_test_emulator',
+    host: env.STRIPE_API_HOST || undefined,
+    port: env.STRIPE_API_PORT ? Number(env.STRIPE_API_PORT) : undefined,
+    protocol,
+    webhookSecret: env.STRIPE_WEBHOOK_SECRET ?? 'whsec_emulator',
+    timeoutMs: Number(env.STRIPE_TIMEOUT_MS ?? 20_000),
+    maxNetworkRetries: Number(env.STRIPE_MAX_NETWORK_RETRIES ?? 2),
+  };
+}
+
+/** True when the configuration points at Stripe itself rather than a local emulator. */
+export function isRealStripe(config: StripeConfig): boolean {
+  return !config.host || config.host.endsWith('stripe.com');
+}
+
+const clients = new Map<string, Stripe>();
+
+/** A client per configuration, reused (it keeps its connections alive). */
+export function stripeClient(config: StripeConfig = stripeConfigFromEnv()): Stripe {
+  const key = JSON.stringify(config);
+  let client = clients.get(key);
+  if (!client) {
+    const agentOptions = { keepAlive: true, maxSockets: 64 };
+    client = new Stripe(config.secretKey, {
+      host: config.host,
+      port: config.port,
+      protocol: config.protocol,
+      timeout: config.timeoutMs,
+      maxNetworkRetries: config.maxNetworkRetries,
+      httpAgent: config.protocol === 'http' ? new Agent(agentOptions) : new HttpsAgent(agentOptions),
+      telemetry: false,
+    });
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/** Stripe's own errors by kind, for deciding between "declined" and "try again". */
+export function isCardError(err: unknown): err is Stripe.errors.StripeCardError {
+  return err instanceof Stripe.errors.StripeCardError;
+}
+
+export function isTransientStripeError(err: unknown): boolean {
+  return err instanceof Stripe.errors.StripeConnectionError
+    || err instanceof Stripe.errors.StripeAPIError
+    || err instanceof Stripe.errors.StripeRateLimitError
+    || (err instanceof Stripe.errors.StripeError && (err.statusCode ?? 0) >= 500);
+}
+
+/** An id from a field Stripe may return as an id or an expanded object. */
+export function idOf(value: string | { id: string } | null | undefined): string | null {
+  if (value == null) return null;
+  return typeof value === 'string' ? value : value.id;
+}

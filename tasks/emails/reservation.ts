@@ -1,0 +1,110 @@
+// Reservation emails. Booking queues reservation_* with {reservationId, spot,
+// startsAt, endsAt (ISO), timeZone, amount, currency, manageLink?}; payments
+// queues receipt and payment_failed with the same fields and a few more.
+import { formatAmount, formatTime, frame, required, type RenderContext, type RenderedEmail } from './format.ts';
+
+type Data = Record<string, unknown>;
+
+interface Facts {
+  id: string;
+  spot: string;
+  window: string;
+  amount: string;
+  manageLink: string;
+}
+
+function facts(data: Data, ctx: RenderContext): Facts {
+  const id = String(required(data, 'reservationId'));
+  const timeZone = required<string>(data, 'timeZone');
+  const starts = formatTime(required<string>(data, 'startsAt'), timeZone);
+  const ends = formatTime(required<string>(data, 'endsAt'), timeZone);
+  return {
+    id,
+    spot: required<string>(data, 'spot'),
+    window: `${starts} – ${ends}`,
+    amount: formatAmount(Number(required(data, 'amount') ?? 0), required<string>(data, 'currency')),
+    manageLink: (data.manageLink as string | undefined) ?? `${ctx.appUrl}/reservations/${id}`,
+  };
+}
+
+function summary(f: Facts): string {
+  return `Spot: ${f.spot}\nWhen: ${f.window}`;
+}
+
+export const reservationTemplates: Record<string, (data: Data, ctx: RenderContext) => RenderedEmail> = {
+  reservation_held(data, ctx) {
+    const f = facts(data, ctx);
+    return frame(ctx, {
+      subject: `Reservation #${f.id} held — add a card to confirm`,
+      lines: ['We are holding this spot for you. Add a card to confirm the reservation; you are charged when it ends.',
+        summary(f), `Quoted price: ${f.amount}`],
+      action: { label: 'Add a card', url: f.manageLink },
+    });
+  },
+  reservation_confirmed(data, ctx) {
+    const f = facts(data, ctx);
+    return frame(ctx, {
+      subject: `Reservation #${f.id} confirmed`,
+      lines: ['Your reservation is confirmed.', summary(f),
+        `Price: ${f.amount}, charged to your card when the reservation ends.`],
+      action: { label: 'Manage your reservation', url: f.manageLink },
+    });
+  },
+  reservation_changed(data, ctx) {
+    const f = facts(data, ctx);
+    return frame(ctx, {
+      subject: `Reservation #${f.id} changed`,
+      lines: ['Your reservation was changed. It now reads:', summary(f), `New price: ${f.amount}`],
+      action: { label: 'Manage your reservation', url: f.manageLink },
+    });
+  },
+  reservation_cancelled(data, ctx) {
+    const f = facts(data, ctx);
+    return frame(ctx, {
+      subject: `Reservation #${f.id} cancelled`,
+      lines: ['Your reservation was cancelled and the spot released. Nothing will be charged for it.', summary(f)],
+    });
+  },
+  reservation_ended(data, ctx) {
+    const f = facts(data, ctx);
+    return frame(ctx, {
+      subject: `Reservation #${f.id} ended`,
+      lines: ['Your reservation has ended and the spot is released.', summary(f),
+        `Amount due: ${f.amount}. A receipt follows once your card is charged.`],
+    });
+  },
+  reservation_reminder(data, ctx) {
+    const f = facts(data, ctx);
+    return frame(ctx, {
+      subject: `Reservation #${f.id} ends soon`,
+      lines: [`Your reservation ends at ${formatTime(required<string>(data, 'endsAt'), required<string>(data, 'timeZone'))}.`,
+        summary(f), 'Need more time? Extend it before it ends.'],
+      action: { label: 'Extend your reservation', url: f.manageLink },
+    });
+  },
+  receipt(data, ctx) {
+    const f = facts(data, ctx);
+    const reference = data.paymentIntent ? `Payment reference: ${String(data.paymentIntent)}` : 'Nothing was charged.';
+    return frame(ctx, {
+      subject: `Receipt for reservation #${f.id}: ${f.amount}`,
+      lines: ['Thank you for parking with us. Here is your receipt.', summary(f), `Charged: ${f.amount}`, reference],
+      action: { label: 'View the reservation', url: f.manageLink },
+    });
+  },
+  payment_failed(data, ctx) {
+    const f = facts(data, ctx);
+    const timeZone = required<string>(data, 'timeZone');
+    const retry = data.nextRetryAt
+      ? `We will try your card again on ${formatTime(String(data.nextRetryAt), timeZone)}.`
+      : 'We will not try your card again automatically.';
+    const reason = data.failureCode === 'authentication_required'
+      ? 'Your bank asked you to confirm the payment yourself.'
+      : 'Your card was declined.';
+    return frame(ctx, {
+      subject: `Payment failed for reservation #${f.id}: ${f.amount} due`,
+      lines: [`We could not charge ${f.amount} for your reservation. ${reason}`, summary(f),
+        `${retry} To settle it now, add or confirm a card with the link below.`],
+      action: { label: 'Pay now', url: (data.payLink as string | undefined) ?? `${ctx.appUrl}/reservations/${f.id}/pay` },
+    });
+  },
+};

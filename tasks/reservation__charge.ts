@@ -1,0 +1,87 @@
+// The final charge of a completed reservation: an off-session PaymentIntent
+// (confirm: true) for the amount booking locked on the reservation.
+//
+// Exactly once, whatever fails:
+// - app_private.charge_prepare commits the charge row (unique per reservation)
+//   and its idempotency key before Stripe is called;
+// - a network error, timeout or 5xx throws: the job is retried by
+//   graphile-worker with back-off and re-sends the same key, so Stripe returns
+//   the first charge instead of making a second; the same holds when the
+//   worker dies mid-call and the job runs again;
+// - a decline or authentication_required is definitive for this attempt:
+//   app_private.charge_failed marks the reservation payment_failed, emails a
+//   pay link and schedules the next attempt (1 d, 3 d, 7 d; see
+//   app_private.charge_retry_delay), which uses a new key.
+import type { Task } from 'graphile-worker';
+import { idOf, isCardError, stripeClient } from '../server/stripe_client.ts';
+
+export interface ReservationChargePayload {
+  reservationId: number | string;
+}
+
+interface Prepared {
+  action: 'skip' | 'charge' | 'no_card';
+  reason?: string;
+  chargeId: string;
+  reservationId: string;
+  attempt: number;
+  amount: number;
+  currency: string;
+  idempotencyKey: string;
+  customer: string;
+  paymentMethod: string;
+}
+
+export const reservation__charge: Task = async (payload, helpers) => {
+  const { reservationId } = payload as ReservationChargePayload;
+  const { rows: [{ prepared }] } = await helpers.query<{ prepared: Prepared }>(
+    'select app_private.charge_prepare($1) as prepared', [reservationId]);
+  const p = prepared;
+  if (p.action === 'skip') {
+    helpers.logger.debug(`reservation ${reservationId}: not charged (${p.reason})`);
+    return;
+  }
+  if (p.action === 'no_card') {
+    await helpers.query('select app_private.charge_failed($1, $2, $3, $4, null)',
+      [p.chargeId, p.attempt, 'no_payment_method', 'No card was set up for this reservation']);
+    return;
+  }
+
+  let intent;
+  try {
+    intent = await stripeClient().paymentIntents.create({
+      amount: p.amount,
+      currency: p.currency,
+      customer: p.customer,
+      payment_method: p.paymentMethod,
+      off_session: true,
+      confirm: true,
+      description: `Secure My Spot reservation ${p.reservationId}`,
+      metadata: { reservation_id: String(p.reservationId), charge_attempt: String(p.attempt) },
+    }, { idempotencyKey: p.idempotencyKey });
+  } catch (err) {
+    if (isCardError(err)) {
+      // Declined, or the bank wants the driver present (authentication_required).
+      const pi = (err.raw as { payment_intent?: { id: string } } | undefined)?.payment_intent;
+      await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)',
+        [p.chargeId, p.attempt, err.code ?? 'card_error', err.message, pi?.id ?? null]);
+      helpers.logger.info(`reservation ${reservationId}: charge attempt ${p.attempt} failed (${err.code})`);
+      return;
+    }
+    // Anything else (network, timeout, 5xx, rate limit, our own bug): retry
+    // the job with the same key.
+    throw err;
+  }
+
+  if (intent.status === 'succeeded') {
+    await helpers.query('select app_private.charge_succeeded($1, $2, $3)', [p.chargeId, p.attempt, intent.id]);
+  } else if (intent.status === 'processing') {
+    await helpers.query('select app_private.charge_processing($1, $2, $3)', [p.chargeId, p.attempt, intent.id]);
+  } else {
+    // requires_action / requires_payment_method without an error: the same
+    // as a decline needing the driver.
+    await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)',
+      [p.chargeId, p.attempt, intent.status === 'requires_action' ? 'authentication_required' : intent.status,
+        `PaymentIntent ${intent.status}`, idOf(intent.id)]);
+  }
+};

@@ -1,0 +1,161 @@
+// Email: every template renders (text + HTML, times in the spot's zone,
+// amounts in the currency), the send_email task delivers outbox rows over a
+// real SMTP listener exactly once, and survives SMTP being down for a while.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Runner } from 'graphile-worker';
+import { createTestDb, type TestDb } from './helpers/db.ts';
+import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
+import { waitFor } from './helpers/payments.ts';
+import { renderEmail, TEMPLATE_NAMES, UnknownTemplateError } from '../tasks/emails/index.ts';
+import { closeMailTransports } from '../tasks/mail_transport.ts';
+import { startWorker } from '../worker/runner.ts';
+
+let db: TestDb;
+let smtp: SmtpSink;
+let runner: Runner | undefined;
+const ctx = { appUrl: 'https://app.example.test', productName: 'Secure My Spot' };
+
+const reservationData = {
+  reservationId: 42,
+  spot: 'W 36 St (north side) between 7 Av and 8 Av',
+  startsAt: '2026-07-01T13:00:00Z',
+  endsAt: '2026-07-01T15:30:00Z',
+  timeZone: 'America/New_York',
+  amount: 1250,
+  currency: 'USD',
+};
+
+test.before(async () => {
+  db = await createTestDb(import.meta.filename);
+  smtp = await startSmtpSink();
+  Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), MAIL_FROM: 'SMS <no-reply@sms.test>' });
+});
+
+test.after(async () => {
+  await runner?.stop();
+  closeMailTransports();
+  await smtp?.close();
+  await db?.close();
+});
+
+test('every template booking, accounts and payments queue renders text and HTML', () => {
+  const expected = ['reservation_held', 'reservation_confirmed', 'reservation_changed', 'reservation_cancelled',
+    'reservation_ended', 'reservation_reminder', 'receipt', 'payment_failed', 'verify_email', 'password_reset', 'staff_invite', 'password_changed'];
+  assert.equal([...TEMPLATE_NAMES].sort(), [...expected].sort());
+  for (const template of expected) {
+    const data = template.startsWith('reservation') || template === 'receipt' || template === 'payment_failed'
+      ? reservationData : { name: 'Ada', link: 'https://app.example.test/t/abc', expiresAt: '2026-07-01T13:00:00Z', role: 'operator' };
+    const email = renderEmail(template, data, ctx);
+    assert.ok(email.subject.length > 5, template);
+    assert.ok(email.text.length > 20 && email.html.startsWith('<!doctype html>'), template);
+  }
+});
+
+test('every template any migration or fixture queues has a renderer', async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const dirs = ['../migrations/committed/', '../migrations/fixtures/', '../migrations/'];
+  const queued = new Set<string>();
+  for (const dir of dirs) {
+    const url = new URL(dir, import.meta.url);
+    for (const f of readdirSync(url).filter((n) => n.endsWith('.sql'))) {
+      const sql = readFileSync(new URL(f, url), 'utf8');
+      for (const m of sql.matchAll(/email_enqueue\(\s*'([a-z_]+)'/g)) queued.add(m[1]);
+    }
+  }
+  assert.ok(queued.size >= 4, [...queued].join());
+  for (const template of queued) assert.ok(TEMPLATE_NAMES.includes(template), `no renderer for ${template}`);
+});
+
+test('times are shown in the data time zone and amounts in the currency', () => {
+  const email = renderEmail('reservation_confirmed', reservationData, ctx);
+  // 13:00Z in July is 9:00 EDT.
+  assert.match(email.text, /9:00\s?AM EDT/);
+  assert.match(email.text, /11:30\s?AM EDT/);
+  assert.match(email.text, /\$12\.50/);
+  const yen = renderEmail('receipt', { ...reservationData, amount: 1250, currency: 'JPY', timeZone: 'Asia/Tokyo' }, ctx);
+  assert.match(yen.text, /¥1,250/);
+  assert.match(yen.text, /10:00\s?PM GMT\+9/);
+});
+
+test('reminder links to extending; payment_failed links to paying and says when the card is retried', () => {
+  const reminder = renderEmail('reservation_reminder', { ...reservationData, manageLink: 'https://app.example.test/m/tok' }, ctx);
+  assert.match(reminder.text, /Extend your reservation: https:\/\/app\.example\.test\/m\/tok/);
+  const failed = renderEmail('payment_failed', { ...reservationData, failureCode: 'card_declined', nextRetryAt: '2026-07-02T15:30:00Z' }, ctx);
+  assert.match(failed.text, /Pay now: https:\/\/app\.example\.test\/reservations\/42\/pay/);
+  assert.match(failed.text, /try your card again on Thu, Jul 2, 2026/);
+  assert.match(failed.html, /<a href="https:\/\/app\.example\.test\/reservations\/42\/pay">Pay now<\/a>/);
+});
+
+test('HTML escapes data; unknown templates and missing data fail loudly', () => {
+  const email = renderEmail('reservation_confirmed', { ...reservationData, spot: '<script>x</script> & Co' }, ctx);
+  assert.ok(email.html.includes('&lt;script&gt;x&lt;/script&gt; &amp; Co'));
+  assert.not.ok(email.html.includes('<script>'));
+  assert.throws(() => renderEmail('no_such_template', {}, ctx), (e: Error) => e instanceof UnknownTemplateError);
+  assert.throws(() => renderEmail('reservation_confirmed', { ...reservationData, timeZone: undefined }, ctx), /timeZone/);
+});
+
+async function enqueue(template: string, to: string, data: object): Promise<string> {
+  const { rows: [r] } = await db.owner.query(
+    'select app_private.email_enqueue($1, $2, $3::jsonb)::text as id', [template, to, JSON.stringify(data)]);
+  return r.id;
+}
+
+async function sentCount(ids: string[]): Promise<number> {
+  const { rows: [r] } = await db.owner.query(
+    'select count(*)::int as n from app_private.emails where id = any($1::bigint[]) and sent_at is not null', [ids]);
+  return r.n;
+}
+
+test('send_email delivers outbox rows over SMTP once and marks them sent; a sent row is never re-sent', async () => {
+  // Setup
+  const ids = [
+    await enqueue('reservation_confirmed', 'a@example.test', reservationData),
+    await enqueue('verify_email', 'b@example.test', { name: 'B', link: 'https://x.test/v' }),
+    await enqueue('receipt', 'c@example.test', reservationData),
+  ];
+  const alreadySent = await enqueue('receipt', 'd@example.test', reservationData);
+  await db.owner.query('update app_private.emails set sent_at = now() where id = $1', [alreadySent]);
+
+  // Action
+  runner = await startWorker({ connectionString: db.urls.owner, crontab: '# none', pollInterval: 200 });
+  await waitFor(async () => (await sentCount(ids)) === 3, 15_000, 'all sent');
+  await waitFor(async () => (await db.owner.query(
+    `select count(*)::int as n from graphile_worker.jobs where task_identifier = 'send_email'`)).rows[0].n === 0);
+
+  // Assertions
+  const got = smtp.messages.filter((m) => m.emailId && [...ids, alreadySent].includes(m.emailId));
+  assert.equal(got.map((m) => m.emailId).sort(), [...ids].sort());
+  const confirmed = got.find((m) => m.emailId === ids[0])!;
+  assert.equal(confirmed.to, ['a@example.test']);
+  assert.equal(confirmed.template, 'reservation_confirmed');
+  assert.equal(confirmed.messageId, `<email-${ids[0]}@sms.test>`);
+  assert.match(confirmed.raw, /multipart\/alternative/);
+});
+
+test('SMTP down for a while: every email is delivered once after it recovers', async () => {
+  // Setup: the server refuses connections; 6 emails are queued.
+  smtp.setDown(true);
+  closeMailTransports();
+  const before = smtp.messages.length;
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) ids.push(await enqueue('reservation_changed', `down${i}@example.test`, reservationData));
+
+  // Action: every email fails at least once, then SMTP comes back.
+  await waitFor(async () => (await db.owner.query(
+    'select count(*)::int as n from app_private.emails where id = any($1::bigint[]) and attempts >= 1 and last_error is not null',
+    [ids])).rows[0].n === ids.length, 15_000, 'every email failed once');
+  assert.ok(smtp.refused >= ids.length);
+  const { rows: failing } = await db.owner.query(
+    `select attempts, last_error from graphile_worker.jobs where key = any($1)`, [ids.map((id) => `send_email:${id}`)]);
+  assert.ok(failing.every((j) => j.attempts >= 1 && j.last_error), 'the jobs failed and wait for a retry');
+  smtp.setDown(false);
+  await waitFor(async () => (await sentCount(ids)) === ids.length, 30_000, 'all sent after recovery');
+
+  // Assertions: each exactly once.
+  const got = smtp.messages.slice(before).map((m) => m.emailId).filter((id) => id && ids.includes(id));
+  assert.equal([...got].sort(), [...ids].sort());
+  assert.equal(new Set(got).size, got.length, 'no email twice');
+});
+
+test.run();

@@ -1,0 +1,121 @@
+// Fixtures for payment and email tests: reservations written as the owner
+// (booking's functions are not needed to test payments), the Stripe emulator
+// wired to the API's webhook route, the browser's part of a card set-up, and
+// polling helpers.
+import Stripe from 'stripe';
+import { startStripeEmulator, type StripeEmulator } from './stripe_emulator/index.ts';
+import type { StripeConfig } from '../../server/stripe_client.ts';
+import type { TestDb } from './db.ts';
+import { createSpot } from './spots.ts';
+
+export const WEBHOOK_SECRET = 'whsec_test_payments';
+
+export async function waitFor<T>(check: () => Promise<T | false | null | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what} not reached in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface ReservationProps {
+  spotId?: string;
+  userId?: string | null;
+  email?: string;
+  status?: 'held' | 'confirmed' | 'completed' | 'cancelled' | 'expired' | 'payment_failed';
+  amount?: number;
+  currency?: string;
+  /** Minutes from now. */
+  startsIn?: number;
+  endsIn?: number;
+}
+
+let counter = 0;
+
+export async function createReservation(db: TestDb, props: ReservationProps = {}): Promise<string> {
+  counter += 1;
+  const spotId = props.spotId ?? await createSpot(db, { lat: 40.7 + counter * 0.001, lng: -73.99 });
+  const { rows: [r] } = await db.owner.query(
+    `insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency)
+     values ($1, $2, $3, tstzrange(now() + make_interval(mins => $4), now() + make_interval(mins => $5)), $6, $7, $8)
+     returning id::text`,
+    [spotId, props.userId ?? null, props.email ?? `guest${counter}.${process.pid}@example.test`,
+      props.startsIn ?? 60, props.endsIn ?? 120, props.status ?? 'held', props.amount ?? 1250, props.currency ?? 'USD']);
+  return r.id;
+}
+
+export function stripeConfigFor(emulator: StripeEmulator, overrides: Partial<StripeConfig> = {}): StripeConfig {
+  return {
+    secretKey: 'sk_test_payments',
+    host: emulator.host,
+    port: emulator.port,
+    protocol: 'http',
+    webhookSecret: WEBHOOK_SECRET,
+    timeoutMs: 5000,
+    maxNetworkRetries: 2,
+    ...overrides,
+  };
+}
+
+/** Points the task code's Stripe client (configured from the environment) at the emulator. */
+export function useEmulatorInEnv(emulator: StripeEmulator, overrides: Record<string, string> = {}): void {
+  Object.assign(process.env, {
+    STRIPE_SECRET_KEY: 'sk_test_payments',
+    STRIPE_API_HOST: emulator.host,
+    STRIPE_API_PORT: String(emulator.port),
+    STRIPE_API_PROTOCOL: 'http',
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    STRIPE_TIMEOUT_MS: '3000',
+    STRIPE_MAX_NETWORK_RETRIES: '2',
+    ...overrides,
+  });
+}
+
+export async function startEmulator(webhookUrl?: string): Promise<StripeEmulator> {
+  return startStripeEmulator({ webhookUrl, webhookSecret: WEBHOOK_SECRET, webhook: { retryDelayMs: 50 } });
+}
+
+/** The browser's part: Stripe.js confirming the SetupIntent with a test card. */
+export async function browserConfirmsSetup(emulator: StripeEmulator, setupIntentId: string, paymentMethod: string): Promise<Stripe.SetupIntent | Stripe.errors.StripeError> {
+  const stripe = new Stripe('sk_test_browser', { ...emulator.stripeConfig, maxNetworkRetries: 0 });
+  try {
+    return await stripe.setupIntents.confirm(setupIntentId, { payment_method: paymentMethod });
+  } catch (err) {
+    return err as Stripe.errors.StripeError;
+  }
+}
+
+export async function emulatorState(emulator: StripeEmulator) {
+  return emulator.state();
+}
+
+import type pg from 'pg';
+import type { Db } from '../../server/payments_plugin.ts';
+import type { Identity } from './db.ts';
+
+/** What PostGraphile gives the payments plugin, made from a pool and an identity. */
+export function dbAs(pool: pg.Pool, identity: Identity): Db {
+  const pgSettings = { role: identity.role, 'app.session_id': identity.sessionId ?? '' };
+  return {
+    pgSettings,
+    async withPgClient(settings, callback) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        for (const [k, v] of Object.entries(settings ?? {})) {
+          await client.query('select set_config($1, $2, true)', [k, v ?? '']);
+        }
+        const result = await callback({ query: (q) => client.query(q.text, q.values as unknown[]) as never });
+        await client.query('commit');
+        return result;
+      } catch (err) {
+        await client.query('rollback').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}

@@ -1,0 +1,230 @@
+// The final charge (tasks/reservation__charge.ts) with the real SDK against
+// the emulator and a real SMTP listener: hold → set-up → end → charge →
+// receipt; declines, authentication_required and the retry schedule; Stripe
+// failing (500 before/after doing it, timing out) → same key, one charge; a
+// reservation changed twice → one charge of the final amount.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Runner } from 'graphile-worker';
+import Stripe from 'stripe';
+import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
+import type { StripeEmulator } from './helpers/stripe_emulator/index.ts';
+import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
+import {
+  browserConfirmsSetup, createReservation, dbAs, startEmulator, stripeConfigFor, useEmulatorInEnv, waitFor,
+} from './helpers/payments.ts';
+import { paymentOperations, type Db } from '../server/payments_plugin.ts';
+import { stripeClient } from '../server/stripe_client.ts';
+import { closeMailTransports } from '../tasks/mail_transport.ts';
+import { startWorker } from '../worker/runner.ts';
+
+let db: TestDb;
+let emulator: StripeEmulator;
+let smtp: SmtpSink;
+let runner: Runner;
+let staffDb: Db;
+let stripe: Stripe;
+
+test.before(async () => {
+  db = await createTestDb(import.meta.filename);
+  emulator = await startEmulator();
+  smtp = await startSmtpSink();
+  useEmulatorInEnv(emulator);
+  Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), APP_URL: 'https://app.example.test' });
+  stripe = stripeClient(stripeConfigFor(emulator));
+  staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
+  runner = await startWorker({ connectionString: db.urls.owner, crontab: '# none', pollInterval: 100, concurrency: 4 });
+});
+
+test.after(async () => {
+  await runner?.stop();
+  closeMailTransports();
+  await emulator?.close();
+  await smtp?.close();
+  await db?.close();
+});
+
+/** A reservation whose driver set up `card` (as the browser would), confirmed. */
+async function confirmedReservation(card: string, amount = 1250): Promise<string> {
+  const id = await createReservation(db, { amount, startsIn: -120, endsIn: -1 });
+  const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
+  const si = await browserConfirmsSetup(emulator, p.setupIntentId!, card) as Stripe.SetupIntent;
+  if (si.status === 'requires_action') {
+    await fetch(`${emulator.url}/_emulator/setup_intents/${si.id}/authenticate`, { method: 'POST' });
+  }
+  const c = await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null);
+  assert.equal(c.reservationStatus, 'confirmed');
+  return id;
+}
+
+/** What booking does at the end: completed, final amount, the charge job. */
+async function complete(id: string, amount?: number): Promise<void> {
+  await db.owner.query(
+    `update app_public.reservations set status = 'completed', amount = coalesce($2, amount) where id = $1`, [id, amount ?? null]);
+  await db.owner.query(
+    `select graphile_worker.add_job('reservation__charge', json_build_object('reservationId', $1::bigint),
+       job_key => 'reservation_charge:' || $1, job_key_mode => 'replace')`, [id]);
+}
+
+const charge = async (id: string) =>
+  (await db.owner.query('select * from app_private.charges where reservation_id = $1', [id])).rows[0];
+const reservationStatus = async (id: string) =>
+  (await db.owner.query('select status::text from app_public.reservations where id = $1', [id])).rows[0].status as string;
+const intentsOf = (id: string) => emulator.store.paymentIntents.all.filter((pi) => pi.metadata?.reservation_id === id);
+/** Emails of a reservation that reached the SMTP listener (matched by the outbox id header). */
+const emailIds = new Map<string, string>();
+async function refreshEmailIds() {
+  const { rows } = await db.owner.query(`select id::text, template || ':' || (data->>'reservationId') as k from app_private.emails`);
+  for (const r of rows) emailIds.set(r.id, r.k);
+}
+const mailsOf = (id: string, template: string) =>
+  smtp.messages.filter((m) => m.emailId && emailIds.get(m.emailId) === `${template}:${id}`);
+const chargeJob = async (id: string) =>
+  (await db.owner.query(`select run_at, attempts, last_error from graphile_worker.jobs where key = $1`, [`reservation_charge:${id}`])).rows[0];
+
+async function settled(id: string, statuses = ['succeeded', 'failed', 'not_required']) {
+  return waitFor(async () => {
+    const c = await charge(id);
+    return c && statuses.includes(c.status) && !(await chargeJob(id))?.attempts ? c : null;
+  }, 20_000, `charge of ${id} settled`);
+}
+
+test('happy path: hold → card set up → end → one off-session charge → receipt email', async () => {
+  const id = await confirmedReservation('pm_card_visa', 1250);
+  await complete(id);
+  const c = await settled(id);
+
+  assert.equal([c.status, c.amount, c.attempt], ['succeeded', 1250, 1]);
+  assert.match(c.idempotency_key, new RegExp(`^smp-res-${id}-\\d+-charge-1$`));
+  const intents = intentsOf(id);
+  assert.equal(intents.length, 1);
+  assert.equal([intents[0].status, intents[0].amount, intents[0].currency, intents[0].id], ['succeeded', 1250, 'usd', c.stripe_payment_intent_id]);
+  assert.equal(await reservationStatus(id), 'completed');
+  await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
+  assert.match(mailsOf(id, 'receipt')[0].decoded, /\$12\.50/);
+});
+
+test('declined card → payment_failed, an email with a pay link, a retry in 1 day; a new card charges at once', async () => {
+  const id = await confirmedReservation('pm_card_chargeCustomerFail', 900);
+  await complete(id);
+  const c = await settled(id);
+
+  assert.equal([c.status, c.failure_code, c.attempt], ['failed', 'card_declined', 1]);
+  assert.equal(await reservationStatus(id), 'payment_failed');
+  const retry = await chargeJob(id);
+  const hours = (new Date(retry.run_at).getTime() - Date.now()) / 3600e3;
+  assert.ok(hours > 23.9 && hours <= 24, `retry in ${hours} h`);
+  await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'payment_failed').length === 1), 10_000, 'payment_failed email');
+  assert.match(mailsOf(id, 'payment_failed')[0].decoded, new RegExp(`https://app\\.example\\.test/reservations/${id}/pay`));
+
+  // The driver sets up another card: the charge is retried at once with a new key.
+  const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
+  await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
+  await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null);
+  const paid = await waitFor(async () => { const x = await charge(id); return x.status === 'succeeded' ? x : null; }, 15_000, 'paid');
+  assert.equal(paid.attempt, 2);
+  assert.equal(await reservationStatus(id), 'completed');
+  assert.equal(intentsOf(id).map((pi) => pi.status).sort(), ['requires_payment_method', 'succeeded']);
+  await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
+});
+
+test('retry schedule: 1 d, 3 d, 7 d after each decline, then none; one payment_failed email per attempt', async () => {
+  const id = await confirmedReservation('pm_card_chargeCustomerFail', 700);
+  await complete(id);
+  const delays: number[] = [];
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    const c = await waitFor(async () => { const x = await charge(id); return x?.attempt === attempt && x.status === 'failed' ? x : null; },
+      15_000, `attempt ${attempt}`);
+    const job = await chargeJob(id);
+    if (c.next_retry_at) {
+      delays.push(Math.round((new Date(c.next_retry_at).getTime() - Date.now()) / 86400e3));
+      assert.equal(new Date(job.run_at).getTime(), new Date(c.next_retry_at).getTime());
+      // Time passes: the retry is due now.
+      await db.owner.query('update app_private.charges set next_retry_at = now() where reservation_id = $1', [id]);
+      await db.owner.query(`select graphile_worker.reschedule_jobs(array[(select id from graphile_worker.jobs where key = $1)], run_at => now())`,
+        [`reservation_charge:${id}`]);
+    } else {
+      assert.equal(job, undefined, 'no more retries queued');
+    }
+  }
+  assert.equal(delays, [1, 3, 7]);
+  await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'payment_failed').length === 4), 10_000, '4 emails');
+  assert.equal(intentsOf(id).length, 4);
+  assert.equal(intentsOf(id).filter((pi) => pi.status === 'succeeded').length, 0);
+});
+
+test('authentication_required off-session → payment_failed saying the bank wants the driver', async () => {
+  const id = await confirmedReservation('pm_card_authenticationRequired', 1100);
+  await complete(id);
+  const c = await settled(id);
+  assert.equal([c.status, c.failure_code], ['failed', 'authentication_required']);
+  assert.equal(await reservationStatus(id), 'payment_failed');
+  await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'payment_failed').length === 1), 10_000, 'email');
+  assert.match(mailsOf(id, 'payment_failed')[0].decoded, /bank asked you to confirm/);
+});
+
+for (const mode of ['error_before', 'error_after', 'timeout'] as const) {
+  test(`Stripe ${mode === 'timeout' ? 'timing out' : `answering 500 (${mode})`} on the charge → the job retries with the same key, one charge`, async () => {
+    const id = await confirmedReservation('pm_card_visa', 1300);
+    // The SDK's own retries off, so the job itself must retry.
+    useEmulatorInEnv(emulator, { STRIPE_MAX_NETWORK_RETRIES: '0', STRIPE_TIMEOUT_MS: '700' });
+    const fired = emulator.state().faults.fired;
+    emulator.addFault({ method: 'POST', path: '/v1/payment_intents', mode, count: 1 });
+    try {
+      await complete(id);
+      const c = await waitFor(async () => { const x = await charge(id); return x?.status === 'succeeded' ? x : null; }, 20_000, 'charged');
+      assert.equal(emulator.state().faults.fired, fired + 1);
+      assert.equal(c.attempt, 1, 'the same attempt, so the same key');
+      const intents = intentsOf(id);
+      assert.equal(intents.length, mode === 'error_before' ? 1 : 1, 'one PaymentIntent');
+      assert.equal(intents[0].status, 'succeeded');
+      assert.equal(emulator.store.charges.all.filter((ch) => ch.payment_intent === intents[0].id).length, 1, 'one charge');
+      await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
+    } finally {
+      useEmulatorInEnv(emulator);
+    }
+  });
+}
+
+test('a reservation changed twice before its end → one charge of the final amount', async () => {
+  const id = await confirmedReservation('pm_card_visa', 1000);
+  // Each change re-quotes and moves the end work (booking replaces the job by key).
+  for (const amount of [1500, 1750]) {
+    await db.owner.query('update app_public.reservations set amount = $2 where id = $1', [id, amount]);
+    await db.owner.query(
+      `select graphile_worker.add_job('reservation__charge', json_build_object('reservationId', $1::bigint),
+         run_at => now() + interval '1 hour', job_key => 'reservation_charge:' || $1, job_key_mode => 'replace')`, [id]);
+  }
+  await complete(id, 1850);
+  const c = await settled(id);
+  assert.equal([c.status, c.amount], ['succeeded', 1850]);
+  assert.equal(intentsOf(id).map((pi) => pi.amount), [1850]);
+});
+
+test('charge jobs racing for one reservation, and a job for a non-completed one → one charge, none', async () => {
+  const id = await confirmedReservation('pm_card_visa', 800);
+  await db.owner.query(`update app_public.reservations set status = 'completed' where id = $1`, [id]);
+  for (let i = 0; i < 4; i++) {
+    await db.owner.query(`select graphile_worker.add_job('reservation__charge', json_build_object('reservationId', $1::bigint))`, [id]);
+  }
+  const notEnded = await confirmedReservation('pm_card_visa', 800);
+  await db.owner.query(`select graphile_worker.add_job('reservation__charge', json_build_object('reservationId', $1::bigint))`, [notEnded]);
+  await waitFor(async () => (await db.owner.query(
+    `select count(*)::int as n from graphile_worker.jobs where task_identifier = 'reservation__charge' and run_at <= now()`)).rows[0].n === 0,
+  15_000, 'jobs drained');
+  assert.equal((await charge(id)).status, 'succeeded');
+  assert.equal(intentsOf(id).length, 1);
+  assert.equal(await charge(notEnded), undefined);
+  assert.equal(intentsOf(notEnded).length, 0);
+});
+
+test('nothing to charge (amount 0) → no Stripe call, still a receipt', async () => {
+  const id = await confirmedReservation('pm_card_visa', 0);
+  await complete(id);
+  const c = await settled(id);
+  assert.equal(c.status, 'not_required');
+  assert.equal(intentsOf(id).length, 0);
+  await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
+});
+
+test.run();
