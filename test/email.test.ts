@@ -3,17 +3,15 @@
 // real SMTP listener exactly once, and survives SMTP being down for a while.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Runner } from 'graphile-worker';
 import { createTestDb, type TestDb } from './helpers/db.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
-import { waitFor } from './helpers/payments.ts';
+import { startTestWorker, waitFor, type TestWorker } from './helpers/payments.ts';
 import { renderEmail, TEMPLATE_NAMES, UnknownTemplateError } from '../tasks/emails/index.ts';
 import { closeMailTransports } from '../tasks/mail_transport.ts';
-import { startWorker } from '../worker/runner.ts';
 
 let db: TestDb;
 let smtp: SmtpSink;
-let runner: Runner | undefined;
+let worker: TestWorker | undefined;
 const ctx = { appUrl: 'https://app.example.test', productName: 'Secure My Spot' };
 
 const reservationData = {
@@ -33,7 +31,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  await runner?.stop();
+  await worker?.stop();
   closeMailTransports();
   await smtp?.close();
   await db?.close();
@@ -118,7 +116,7 @@ test('send_email delivers outbox rows over SMTP once and marks them sent; a sent
   await db.owner.query('update app_private.emails set sent_at = now() where id = $1', [alreadySent]);
 
   // Action
-  runner = await startWorker({ connectionString: db.urls.owner, crontab: '# none', pollInterval: 200 });
+  worker = await startTestWorker(db);
   await waitFor(async () => (await sentCount(ids)) === 3, 15_000, 'all sent');
   await waitFor(async () => (await db.owner.query(
     `select count(*)::int as n from graphile_worker.jobs where task_identifier = 'send_email'`)).rows[0].n === 0);
@@ -146,9 +144,9 @@ test('SMTP down for a while: every email is delivered once after it recovers', a
     'select count(*)::int as n from app_private.emails where id = any($1::bigint[]) and attempts >= 1 and last_error is not null',
     [ids])).rows[0].n === ids.length, 15_000, 'every email failed once');
   assert.ok(smtp.refused >= ids.length);
-  const { rows: failing } = await db.owner.query(
-    `select attempts, last_error from graphile_worker.jobs where key = any($1)`, [ids.map((id) => `send_email:${id}`)]);
-  assert.ok(failing.every((j) => j.attempts >= 1 && j.last_error), 'the jobs failed and wait for a retry');
+  await waitFor(async () => (await db.owner.query(
+    `select count(*)::int as n from graphile_worker.jobs where key = any($1) and attempts >= 1 and last_error is not null`,
+    [ids.map((id) => `send_email:${id}`)])).rows[0].n === ids.length, 10_000, 'the jobs failed and wait for a retry');
   smtp.setDown(false);
   await waitFor(async () => (await sentCount(ids)) === ids.length, 30_000, 'all sent after recovery');
 

@@ -5,23 +5,22 @@
 // reservation changed twice → one charge of the final amount.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Runner } from 'graphile-worker';
 import Stripe from 'stripe';
 import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
 import type { StripeEmulator } from './helpers/stripe_emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
-  browserConfirmsSetup, createReservation, dbAs, startEmulator, stripeConfigFor, useEmulatorInEnv, waitFor,
+  browserConfirmsSetup, createReservation, dbAs, startEmulator, startTestWorker, stripeConfigFor, useEmulatorInEnv, waitFor,
+  type TestWorker,
 } from './helpers/payments.ts';
 import { paymentOperations, type Db } from '../server/payments_plugin.ts';
 import { stripeClient } from '../server/stripe_client.ts';
 import { closeMailTransports } from '../tasks/mail_transport.ts';
-import { startWorker } from '../worker/runner.ts';
 
 let db: TestDb;
 let emulator: StripeEmulator;
 let smtp: SmtpSink;
-let runner: Runner;
+let worker: TestWorker;
 let staffDb: Db;
 let stripe: Stripe;
 
@@ -33,11 +32,11 @@ test.before(async () => {
   Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), APP_URL: 'https://app.example.test' });
   stripe = stripeClient(stripeConfigFor(emulator));
   staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
-  runner = await startWorker({ connectionString: db.urls.owner, crontab: '# none', pollInterval: 100, concurrency: 4 });
+  worker = await startTestWorker(db);
 });
 
 test.after(async () => {
-  await runner?.stop();
+  await worker?.stop();
   closeMailTransports();
   await emulator?.close();
   await smtp?.close();

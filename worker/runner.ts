@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
 import { run, type Runner, type TaskList } from 'graphile-worker';
 import { taskList as defaultTaskList } from './task_list.ts';
 
@@ -15,15 +16,24 @@ export interface WorkerOptions {
   /** Tests replace the crontab ('# none' disables cron) or the tasks. */
   crontab?: string;
   taskList?: TaskList;
+  /**
+   * A pool the caller owns and ends (graphile-worker ends its own pool without
+   * awaiting it, so a test dropping its database right after stop() could
+   * kill a still-open client).
+   */
+  pgPool?: pg.Pool;
+  /** Extra graphile-worker settings, e.g. `{ worker: { localQueue: { size: 500 } } }` for bursts. */
+  preset?: GraphileConfig.Preset;
 }
 
 export async function startWorker(options: WorkerOptions): Promise<Runner> {
   return run({
-    connectionString: options.connectionString,
+    ...(options.pgPool ? { pgPool: options.pgPool } : { connectionString: options.connectionString }),
     concurrency: options.concurrency ?? Number(process.env.WORKER_CONCURRENCY ?? 10),
     pollInterval: options.pollInterval ?? 2000,
     noHandleSignals: true,
     taskList: options.taskList ?? defaultTaskList,
     crontab: options.crontab ?? CRONTAB,
+    ...(options.preset ? { preset: options.preset } : {}),
   });
 }
