@@ -85,6 +85,15 @@ test('reminder links to extending; payment_failed links to paying and says when 
   assert.match(failed.html, /<a href="https:\/\/app\.example\.test\/reservations\/42\/pay">Pay now<\/a>/);
 });
 
+test('booking data: manage link path, hold deadline, cancel reason, previous end', () => {
+  const held = renderEmail('reservation_held', { ...reservationData, manageLinkPath: '/reservations/42/manage', holdExpiresAt: '2026-07-01T12:15:00Z' }, ctx);
+  assert.match(held.text, /https:\/\/app\.example\.test\/reservations\/42\/manage/);
+  assert.match(held.text, /lapses at Wed, Jul 1, 2026, 8:15\s?AM EDT/);
+  assert.match(renderEmail('reservation_cancelled', { ...reservationData, reason: 'hold_expired' }, ctx).text, /hold on this spot lapsed/);
+  const changed = renderEmail('reservation_changed', { ...reservationData, previousEndsAt: '2026-07-01T14:00:00Z', previousAmount: 800 }, ctx);
+  assert.match(changed.text, /ended Wed, Jul 1, 2026, 10:00\s?AM EDT and cost \$8\.00/);
+});
+
 test('HTML escapes data; unknown templates and missing data fail loudly', () => {
   const email = renderEmail('reservation_confirmed', { ...reservationData, spot: '<script>x</script> & Co' }, ctx);
   assert.ok(email.html.includes('&lt;script&gt;x&lt;/script&gt; &amp; Co'));

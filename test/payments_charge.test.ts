@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import Stripe from 'stripe';
 import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
+import { createRate, createSpot } from './helpers/spots.ts';
 import type { StripeEmulator } from './helpers/stripe_emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
@@ -45,7 +46,7 @@ test.after(async () => {
 
 /** A reservation whose driver set up `card` (as the browser would), confirmed. */
 async function confirmedReservation(card: string, amount = 1250): Promise<string> {
-  const id = await createReservation(db, { amount, startsIn: -120, endsIn: -1 });
+  const id = await createReservation(db, { amount, startsIn: -120, endsIn: 60 });
   const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
   const si = await browserConfirmsSetup(emulator, p.setupIntentId!, card) as Stripe.SetupIntent;
   if (si.status === 'requires_action') {
@@ -56,13 +57,13 @@ async function confirmedReservation(card: string, amount = 1250): Promise<string
   return id;
 }
 
-/** What booking does at the end: completed, final amount, the charge job. */
+/** What booking's complete_reservation does at the end, with a chosen final amount: completed, amount, the charge job. */
 async function complete(id: string, amount?: number): Promise<void> {
   await db.owner.query(
     `update app_public.reservations set status = 'completed', amount = coalesce($2, amount) where id = $1`, [id, amount ?? null]);
   await db.owner.query(
     `select graphile_worker.add_job('reservation__charge', json_build_object('reservationId', $1::bigint),
-       job_key => 'reservation_charge:' || $1, job_key_mode => 'replace')`, [id]);
+       max_attempts => 10, job_key => 'reservation_charge:' || $1)`, [id]);
 }
 
 const charge = async (id: string) =>
@@ -103,6 +104,50 @@ test('happy path: hold → card set up → end → one off-session charge → re
   assert.match(mailsOf(id, 'receipt')[0].decoded, /\$12\.50/);
 });
 
+test('end to end with booking: a guest reserves, sets up a card, ends early → charged the used time, receipt', async () => {
+  // Setup: a spot at 6.00/h with a 3.00 minimum; the guest reserves it from now for an hour.
+  const rate = await createRate(db, { hourlyPrice: 600, minimumCharge: 300 });
+  const spot = await createSpot(db, { lat: 40.71, lng: -74.0, rateId: rate, street: 'Greenwich St' });
+  const anon = await db.auth.connect();
+  let id: string;
+  let token: string;
+  try {
+    await anon.query('set role app_anonymous');
+    const { rows: [r] } = await anon.query(
+      `select (x.reservation).id::text as id, x.manage_token as token
+       from app_public.reserve($1, null, null, 60, 'e2e.guest@example.test') x`, [spot]);
+    ({ id, token } = r);
+    await anon.query('reset role');
+  } finally {
+    anon.release();
+  }
+  assert.equal(await reservationStatus(id), 'held');
+
+  // The guest sets up a card (as the SPA: setupReservationPayment with the token, Stripe.js, confirm).
+  const guestDb = dbAs(db.auth, { role: 'app_anonymous' });
+  const p = await paymentOperations.setupReservationPayment(stripe, guestDb, id, token);
+  await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
+  assert.equal((await paymentOperations.confirmReservationPayment(stripe, guestDb, id, token)).reservationStatus, 'confirmed');
+
+  // The guest ends it early: booking completes it at the used time and queues the charge.
+  const guest = await db.auth.connect();
+  try {
+    await guest.query('set role app_anonymous');
+    await guest.query('select app_public.end_reservation($1, $2)', [id, token]);
+    await guest.query('reset role');
+  } finally {
+    guest.release();
+  }
+  const c = await settled(id);
+  assert.equal([c.status, c.amount], ['succeeded', 300], 'a few seconds used: the minimum charge');
+  assert.equal(intentsOf(id).map((pi) => [pi.amount, pi.status]), [[300, 'succeeded']]);
+  await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
+  for (const template of ['reservation_held', 'reservation_confirmed', 'reservation_ended']) {
+    await waitFor(async () => (await refreshEmailIds(), mailsOf(id, template).length === 1), 10_000, template);
+  }
+  assert.match(mailsOf(id, 'receipt')[0].decoded, /Greenwich St/);
+});
+
 test('declined card → payment_failed, an email with a pay link, a retry in 1 day; a new card charges at once', async () => {
   const id = await confirmedReservation('pm_card_chargeCustomerFail', 900);
   await complete(id);
@@ -134,8 +179,11 @@ test('retry schedule: 1 d, 3 d, 7 d after each decline, then none; one payment_f
   for (let attempt = 1; attempt <= 4; attempt++) {
     const c = await waitFor(async () => { const x = await charge(id); return x?.attempt === attempt && x.status === 'failed' ? x : null; },
       15_000, `attempt ${attempt}`);
-    const job = await chargeJob(id);
     if (c.next_retry_at) {
+      const job = await waitFor(async () => {
+        const j = await chargeJob(id);
+        return j && new Date(j.run_at).getTime() === new Date(c.next_retry_at).getTime() ? j : null;
+      }, 5_000, 'retry queued');
       delays.push(Math.round((new Date(c.next_retry_at).getTime() - Date.now()) / 86400e3));
       assert.equal(new Date(job.run_at).getTime(), new Date(c.next_retry_at).getTime());
       // Time passes: the retry is due now.
@@ -143,7 +191,7 @@ test('retry schedule: 1 d, 3 d, 7 d after each decline, then none; one payment_f
       await db.owner.query(`select graphile_worker.reschedule_jobs(array[(select id from graphile_worker.jobs where key = $1)], run_at => now())`,
         [`reservation_charge:${id}`]);
     } else {
-      assert.equal(job, undefined, 'no more retries queued');
+      await waitFor(async () => (await chargeJob(id)) === undefined, 5_000, 'no more retries queued');
     }
   }
   assert.equal(delays, [1, 3, 7]);

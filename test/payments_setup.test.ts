@@ -29,16 +29,6 @@ const REFUND = `mutation ($id: BigInt!, $amount: Int) {
 
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
-  // Stands in for booking's guest manage-token check until booking lands:
-  // the token of reservation N is "tok-N".
-  await db.owner.query(`
-    do $$ begin
-      if to_regprocedure('app_hidden.reservation_manage_token_ok(bigint,text)') is null then
-        create function app_hidden.reservation_manage_token_ok(reservation_id bigint, token text) returns boolean
-          language sql stable as $f$ select token = 'tok-' || reservation_id $f$;
-        grant execute on function app_hidden.reservation_manage_token_ok(bigint, text) to app_anonymous;
-      end if;
-    end $$`);
   emulator = await startEmulator();
   api = await startApi(db, { stripe: stripeConfigFor(emulator) });
   emulator.setWebhook(`${api.url}/webhooks/stripe`, WEBHOOK_SECRET);

@@ -1,5 +1,8 @@
-// Reservation emails. Booking queues reservation_* with {reservationId, spot,
-// startsAt, endsAt (ISO), timeZone, amount, currency, manageLink?}; payments
+// Reservation emails. Booking queues reservation_* with
+// app_hidden.reservation_email_data: {reservationId, spot, startsAt, endsAt
+// (ISO), timeZone, amount, currency, status, holdExpiresAt?, isGuest,
+// manageLinkPath? (guests)} plus reason (cancelled) or previousEndsAt /
+// previousAmount (changed); a full manageLink is also accepted. Payments
 // queues receipt and payment_failed with the same fields and a few more.
 import { formatAmount, formatTime, frame, required, type RenderContext, type RenderedEmail } from './format.ts';
 
@@ -23,7 +26,8 @@ function facts(data: Data, ctx: RenderContext): Facts {
     spot: required<string>(data, 'spot'),
     window: `${starts} – ${ends}`,
     amount: formatAmount(Number(required(data, 'amount') ?? 0), required<string>(data, 'currency')),
-    manageLink: (data.manageLink as string | undefined) ?? `${ctx.appUrl}/reservations/${id}`,
+    manageLink: (data.manageLink as string | undefined)
+      ?? (data.manageLinkPath ? `${ctx.appUrl}${String(data.manageLinkPath)}` : `${ctx.appUrl}/reservations/${id}`),
   };
 }
 
@@ -37,7 +41,8 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     return frame(ctx, {
       subject: `Reservation #${f.id} held — add a card to confirm`,
       lines: ['We are holding this spot for you. Add a card to confirm the reservation; you are charged when it ends.',
-        summary(f), `Quoted price: ${f.amount}`],
+        summary(f), `Quoted price: ${f.amount}`,
+        ...(data.holdExpiresAt ? [`The hold lapses at ${formatTime(String(data.holdExpiresAt), required<string>(data, 'timeZone'))} unless a card is added.`] : [])],
       action: { label: 'Add a card', url: f.manageLink },
     });
   },
@@ -54,7 +59,9 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     const f = facts(data, ctx);
     return frame(ctx, {
       subject: `Reservation #${f.id} changed`,
-      lines: ['Your reservation was changed. It now reads:', summary(f), `New price: ${f.amount}`],
+      lines: ['Your reservation was changed. It now reads:', summary(f), `New price: ${f.amount}`,
+        ...(data.previousEndsAt ? [`Before the change it ended ${formatTime(String(data.previousEndsAt), required<string>(data, 'timeZone'))}`
+          + (data.previousAmount != null ? ` and cost ${formatAmount(Number(data.previousAmount), required<string>(data, 'currency'))}.` : '.')] : [])],
       action: { label: 'Manage your reservation', url: f.manageLink },
     });
   },
@@ -62,7 +69,11 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     const f = facts(data, ctx);
     return frame(ctx, {
       subject: `Reservation #${f.id} cancelled`,
-      lines: ['Your reservation was cancelled and the spot released. Nothing will be charged for it.', summary(f)],
+      lines: [
+        data.reason === 'hold_expired' ? 'No card was added in time, so the hold on this spot lapsed.'
+          : data.reason === 'cancelled_by_operator' ? 'An operator cancelled your reservation.'
+          : 'Your reservation was cancelled.',
+        'The spot is released and nothing will be charged for it.', summary(f)],
     });
   },
   reservation_ended(data, ctx) {

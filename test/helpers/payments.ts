@@ -1,5 +1,5 @@
 // Fixtures for payment and email tests: reservations written as the owner
-// (booking's functions are not needed to test payments), the Stripe emulator
+// (with a guest manage token "tok-<id>" in booking's reservation_secrets), the Stripe emulator
 // wired to the API's webhook route, the browser's part of a card set-up, and
 // polling helpers.
 import Stripe from 'stripe';
@@ -43,6 +43,10 @@ export async function createReservation(db: TestDb, props: ReservationProps = {}
      returning id::text`,
     [spotId, props.userId ?? null, props.email ?? `guest${counter}.${process.pid}@example.test`,
       props.startsIn ?? 60, props.endsIn ?? 120, props.status ?? 'held', props.amount ?? 1250, props.currency ?? 'USD']);
+  // Booking's guest manage token, as reserve() would store it: "tok-<id>".
+  await db.owner.query(
+    `insert into app_private.reservation_secrets (reservation_id, manage_token_hash)
+     values ($1::bigint, app_private.manage_token_hash('tok-' || $1::text))`, [r.id]);
   return r.id;
 }
 
