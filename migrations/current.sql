@@ -6,12 +6,13 @@
 -- worker and the webhook route as the owner) are the only ways in.
 -- Written to re-run: graphile-migrate applies current.sql again on each change.
 
+-- cascade: functions taking these row types are dropped too, and remade below.
 drop function if exists app_private.stripe_webhook_receive(jsonb);
-drop table if exists app_private.stripe_webhook_events;
-drop table if exists app_private.refunds;
-drop table if exists app_private.charges;
-drop table if exists app_private.setup_intents;
-drop table if exists app_private.stripe_customers;
+drop table if exists app_private.stripe_webhook_events cascade;
+drop table if exists app_private.refunds cascade;
+drop table if exists app_private.charges cascade;
+drop table if exists app_private.setup_intents cascade;
+drop table if exists app_private.stripe_customers cascade;
 
 -- One Stripe customer per signed-in user, or per guest email address.
 create table app_private.stripe_customers (
