@@ -1,0 +1,36 @@
+-- wrk script: guest reservations through the reserve mutation, the same draw
+-- as sql/bench/booking.sql (random spot of SPOTS from SPOT_BASE+1, random slot).
+-- bench/booking.ts writes the constants line above this text.
+local mutation = "mutation ($spotId: BigInt, $startsAt: Datetime, $d: Int) { reserve(input: { spotId: $spotId, " ..
+  "startsAt: $startsAt, durationMinutes: $d, email: \\\"bench@example.test\\\" }) { result { reservation { rowId } } } }"
+ok, taken, other = 0, 0, 0  -- globals: done() reads them with thread:get()
+
+request = function()
+  local spot = SPOT_BASE + math.random(1, SPOTS)
+  local starts = os.date("!%Y-%m-%dT%H:%M:%SZ", BASE + math.random(0, SLOTS - 1) * SLOT_MINUTES * 60)
+  local body = string.format('{"query":"%s","variables":{"spotId":"%d","startsAt":"%s","d":%d}}',
+    mutation, spot, starts, SLOT_MINUTES)
+  return wrk.format("POST", "/graphql", { ["Content-Type"] = "application/json" }, body)
+end
+
+response = function(status, headers, body)
+  if status == 200 and string.find(body, '"rowId"', 1, true) then ok = ok + 1
+  elseif string.find(body, '"SMB01"', 1, true) then taken = taken + 1
+  else other = other + 1 end
+end
+
+-- request/response run in each thread's Lua state, done() in the main one:
+-- the counts come back through the thread objects setup() kept.
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+
+done = function(summary, latency, requests)
+  local ok_n, taken_n, other_n = 0, 0, 0
+  for _, t in ipairs(threads) do
+    ok_n = ok_n + t:get("ok"); taken_n = taken_n + t:get("taken"); other_n = other_n + t:get("other")
+  end
+  io.write(string.format("WRK_RESULT requests=%d rps=%.1f p50=%.3f p99=%.3f errors=%d\n",
+    summary.requests, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, other_n))
+  io.write(string.format("WRK_OUTCOMES ok=%d taken=%d other=%d non2xx=%d\n", ok_n, taken_n, other_n, summary.errors.status))
+end
