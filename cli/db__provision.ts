@@ -89,7 +89,8 @@ async function ensureLoginRoles(root: pg.Client, urls: DbUrls): Promise<void> {
 
 function currentMigrationIsEmpty(): boolean {
   const current = readFileSync(join(ROOT_DIR, 'migrations', 'current.sql'), 'utf8');
-  return current.split('\n').every((line) => line.trim() === '' || line.trim().startsWith('--'));
+  // `--!include file.sql` is content, not a comment: a current.sql of includes only is not empty.
+  return current.split('\n').every((line) => line.trim() === '' || (line.trim().startsWith('--') && !/^--!\s*include\b/.test(line.trim())));
 }
 
 export interface ProvisionOptions {

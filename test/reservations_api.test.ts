@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { createTestDb, type TestDb } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
+import { createSignedInUser } from './helpers/auth.ts';
 import { emailsOf, hoursFromNow, jobsOf, writeCounts } from './helpers/reservations.ts';
 
 let db: TestDb;
@@ -115,6 +116,41 @@ test('over HTTP, anonymous: my reservations need a sign-in; blocks need an opera
   assert.is(mine.errors?.[0].extensions?.code, 'SMB11');
   const block = await api.gql(`mutation { blockSpot(input: { spotId: "1", startsAt: "2030-01-01T00:00:00Z", endsAt: "2030-01-02T00:00:00Z" }) { result { rowId } } }`);
   assert.is(block.errors?.[0].extensions?.code, 'SMB10');
+});
+
+test('signed in over HTTP: a driver reserves without a token, lists and reads theirs; others cannot touch it', async () => {
+  // Setup
+  const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate });
+  const driver = await createSignedInUser(db, api);
+  const stranger = await createSignedInUser(db, api);
+  const operator = await createSignedInUser(db, api, { role: 'operator' });
+  // Action
+  const res = await api.gql(RESERVE, { spotId, startsAt: hoursFromNow(1).toISOString(), endsAt: hoursFromNow(2).toISOString() }, driver.headers);
+  // Assertions
+  assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  assert.is(res.data.reserve.result.manageToken, null);
+  const id = res.data.reserve.result.reservation.rowId;
+  const mine = await api.gql(`{ myReservations { totalCount nodes { rowId email } } }`, {}, driver.headers);
+  assert.equal(mine.data.myReservations.nodes, [{ rowId: id, email: driver.email }]);
+  const one = await api.gql(`query ($id: BigInt) { myReservation(reservationId: $id) { rowId status } }`, { id }, driver.headers);
+  assert.equal(one.data.myReservation, { rowId: id, status: 'held' });
+  const peek = await api.gql(`query ($id: BigInt) { myReservation(reservationId: $id) { rowId } }`, { id }, stranger.headers);
+  assert.is(peek.errors?.[0].extensions?.code, 'SMB06');
+  const theirs = await api.gql(`{ myReservations { totalCount } }`, {}, stranger.headers);
+  assert.is(theirs.data.myReservations.totalCount, 0);
+  const steal = await api.gql(CANCEL, { id }, stranger.headers);
+  assert.is(steal.errors?.[0].extensions?.code, 'SMB06');
+  const block = await api.gql(`mutation ($spotId: BigInt, $s: Datetime, $e: Datetime) {
+    blockSpot(input: { spotId: $spotId, startsAt: $s, endsAt: $e, reason: "Crane" }) { result { rowId kind } } }`,
+    { spotId, s: hoursFromNow(2).toISOString(), e: hoursFromNow(5).toISOString() }, operator.headers);
+  assert.equal(block.errors, undefined, JSON.stringify(block.errors));
+  assert.is(block.data.blockSpot.result.kind, 'block');
+  const extend = await api.gql(CHANGE, { id, endsAt: hoursFromNow(3).toISOString() }, driver.headers);
+  assert.is(extend.errors?.[0].extensions?.code, 'SMB01', 'the block starts where the reservation ends');
+  const cancel = await api.gql(CANCEL, { id }, driver.headers);
+  assert.is(cancel.data.cancelReservation.result.status, 'cancelled');
+  const past = await api.gql(`{ myPastReservations { nodes { rowId status } } }`, {}, driver.headers);
+  assert.equal(past.data.myPastReservations.nodes, [{ rowId: id, status: 'cancelled' }]);
 });
 
 test.run();
