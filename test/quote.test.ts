@@ -93,6 +93,9 @@ test('bad quotes are refused with their codes', async () => {
   assert.is(await sqlstateOf(quote('999999', '2026-12-01T10:00:00Z', '2026-12-01T11:00:00Z')), 'SMS04');
   assert.is(await sqlstateOf(quote(spots.clock, '2026-12-01T10:00:00Z', '2026-12-01T10:00:00Z')), 'SMS03');
   assert.is(await sqlstateOf(quote(spots.clock, '2026-12-01T10:00:00Z', '2026-12-09T10:00:00Z')), 'SMS03');
+  const short = await createSpot(db, { lat: 40.75, lng: -73.99, maxStay: '2 hours' });
+  assert.is(await sqlstateOf(quote(short, '2026-12-01T10:00:00Z', '2026-12-01T12:00:01Z')), 'SMB04', 'beyond the maximum stay');
+  assert.is((await quote(short, '2026-12-01T10:00:00Z', '2026-12-01T12:00:00Z')).amount, 800, 'exactly the maximum stay');
 });
 
 test('the price is locked onto the reservation when it is made', async () => {
