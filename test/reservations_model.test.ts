@@ -8,8 +8,8 @@ import pg from 'pg';
 import { createTestDb, createUser, type TestDb, type TestUser } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 
-const CLIENTS = 24;
-const OPS_PER_CLIENT = 30;
+const CLIENTS = 16;
+const OPS_PER_CLIENT = 40;
 const EXPECTED_REFUSALS = new Set(['SMB01', 'SMB03', 'SMB04', 'SMB07', 'SMB09']);
 let db: TestDb;
 let clients: pg.Client[] = [];
