@@ -63,6 +63,14 @@ export async function createTestDb(file: string): Promise<TestDb> {
       await Promise.all([owner.end(), auth.end()]);
       const r = new pg.Client({ connectionString: urls.root });
       await r.connect();
+      // Pools (ours, a worker's, an API's) end their sockets a moment after they
+      // say they are done; give them up to 2 s before forcing the rest out.
+      for (let i = 0; i < 40; i++) {
+        const { rows: [left] } = await r.query(
+          'select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+        if (left.n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       await r.query(`drop database if exists ${name} with (force)`);
       await r.end();
     },
