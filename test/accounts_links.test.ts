@@ -1,0 +1,181 @@
+// Emailed one-time links (password reset, email verification, guest
+// reservations claimed on verification) and the rate limits on sign-in and
+// reset, over HTTP and GraphQL.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
+import { startApi, type TestApi } from './helpers/api.ts';
+import { createSpot } from './helpers/spots.ts';
+import { TEST_PASSWORD, postJson, signIn } from './helpers/auth.ts';
+
+let db: TestDb;
+let api: TestApi;
+
+test.before(async () => {
+  db = await createTestDb(import.meta.filename);
+  api = await startApi(db, { webUrl: 'https://app.example.test' });
+});
+
+test.after(async () => {
+  await api?.close();
+  await db?.close();
+});
+
+const ME = `{ currentUser { rowId isVerified } }`;
+const FORGOT = `mutation ($e: String!) { forgotPassword(input: { email: $e }) { result } }`;
+const RESET = `mutation ($t: String!, $p: String!) { resetPassword(input: { token: $t, newPassword: $p }) { result } }`;
+const VERIFY = `mutation ($t: String!) { verifyEmail(input: { token: $t }) { result } }`;
+
+async function emailsTo(email: string, template: string): Promise<Array<{ data: any }>> {
+  const { rows } = await db.owner.query(
+    `select data from app_private.emails where recipient = $1 and template = $2 order by id`, [email, template]);
+  return rows;
+}
+const tokenOf = (link: string) => new URL(link).searchParams.get('token')!;
+
+test('forgot password: a link for a known email, the same answer and no email for an unknown one', async () => {
+  const user = await createUser(db, { password: TEST_PASSWORD, name: 'Rae' });
+  const known = await api.gql(FORGOT, { e: user.email.toUpperCase() });
+  const unknown = await api.gql(FORGOT, { e: 'ghost@example.com' });
+  assert.equal(known.data, unknown.data);
+  assert.equal(known.data.forgotPassword.result, true);
+  const [mail] = await emailsTo(user.email, 'password_reset');
+  assert.is(mail.data.name, 'Rae');
+  assert.match(mail.data.link, /^https:\/\/app\.example\.test\/reset-password\?token=[A-Za-z0-9_-]{43}$/);
+  assert.ok(Date.parse(mail.data.expiresAt) > Date.now() + 59 * 60e3);
+  assert.is((await emailsTo('ghost@example.com', 'password_reset')).length, 0);
+  const { rows: [{ n }] } = await db.owner.query(
+    `select count(*)::int as n from app_private.user_tokens where token_hash = digest($1, 'sha256')`, [tokenOf(mail.data.link)]);
+  assert.is(n, 1, 'stored hashed');
+});
+
+test('reset password: sets the password, signs out everywhere, verifies the email; single use', async () => {
+  const user = await createUser(db, { password: TEST_PASSWORD, verified: false });
+  const before = await signIn(api, user.email);
+  await api.gql(FORGOT, { e: user.email });
+  const token = tokenOf((await emailsTo(user.email, 'password_reset')).at(-1)!.data.link);
+  const weak = await api.gql(RESET, { t: token, p: 'short' });
+  assert.is(weak.errors?.[0].extensions?.code, 'SMA04');
+  const ok = await api.gql(RESET, { t: token, p: 'my new long password' });
+  assert.equal(ok.errors, undefined, 'a refused password did not use up the link');
+  assert.is((await api.gql(ME, {}, before.headers)).status, 401, 'old sessions are gone');
+  const after = await signIn(api, user.email, 'my new long password');
+  assert.is((await api.gql(ME, {}, after.headers)).data.currentUser.isVerified, true);
+  const again = await api.gql(RESET, { t: token, p: 'yet another password' });
+  assert.is(again.errors?.[0].extensions?.code, 'SMA07');
+  assert.is((await api.gql(RESET, { t: 'made-up', p: 'yet another password' })).errors?.[0].extensions?.code, 'SMA07');
+});
+
+test('reset links expire after an hour, and a newer link replaces an older one', async () => {
+  const user = await createUser(db, { password: TEST_PASSWORD });
+  await api.gql(FORGOT, { e: user.email });
+  await api.gql(FORGOT, { e: user.email });
+  const [first, second] = (await emailsTo(user.email, 'password_reset')).map((m) => tokenOf(m.data.link));
+  assert.is((await api.gql(RESET, { t: first, p: 'my new long password' })).errors?.[0].extensions?.code, 'SMA07');
+  await db.owner.query(`update app_private.user_tokens set created_at = created_at - interval '61 minutes',
+    expires_at = expires_at - interval '61 minutes' where token_hash = digest($1, 'sha256')`, [second]);
+  assert.is((await api.gql(RESET, { t: second, p: 'my new long password' })).errors?.[0].extensions?.code, 'SMA07');
+  await signIn(api, user.email);
+});
+
+test('email verification: register, follow the link, guest reservations with that email become the user\'s', async () => {
+  const spot = await createSpot(db, { lat: 40.7, lng: -74 });
+  const guest = async (email: string, hoursAhead: number) => (await db.owner.query(
+    `insert into app_public.reservations (spot_id, email, period, amount, currency, status)
+     values ($1, $2, tstzrange(now() + make_interval(hours => $3), now() + make_interval(hours => $3 + 1)), 0, 'USD', 'completed') returning id`,
+    [spot, email, hoursAhead])).rows[0].id as string;
+  const mine = await guest('Guest.Once@Example.com', 1);
+  const other = await guest('someone.else@example.com', 2);
+  const reg = await postJson(api, '/auth/register', { email: 'guest.once@example.com', name: 'Gus', password: 'guest now member' });
+  assert.is(reg.status, 201);
+  const headers = { authorization: `Bearer ${reg.body.token}` };
+  const { rows: [held] } = await db.owner.query('select user_id from app_public.reservations where id = $1', [mine]);
+  assert.is(held.user_id, null, 'not before the email is proved');
+
+  const [mail] = await emailsTo('guest.once@example.com', 'verify_email');
+  assert.is(mail.data.name, 'Gus');
+  assert.match(mail.data.link, /^https:\/\/app\.example\.test\/verify-email\?token=/);
+  const res = await api.gql(VERIFY, { t: tokenOf(mail.data.link) });
+  assert.equal(res.errors, undefined);
+  assert.is((await api.gql(ME, {}, headers)).data.currentUser.isVerified, true);
+  const { rows } = await db.owner.query('select id::text, user_id::text from app_public.reservations where id = any($1) order by id', [[mine, other]]);
+  assert.equal(rows, [{ id: String(mine), user_id: reg.body.userId }, { id: String(other), user_id: null }]);
+  assert.is((await api.gql(VERIFY, { t: tokenOf(mail.data.link) })).errors?.[0].extensions?.code, 'SMA07', 'single use');
+});
+
+test('resend verification: a new link replaces the old one; false once verified; needs a session', async () => {
+  const RESEND = `mutation { resendVerificationEmail(input: {}) { result } }`;
+  const user = await createUser(db, { password: TEST_PASSWORD, verified: false });
+  const s = await signIn(api, user.email);
+  assert.is((await api.gql(RESEND, {}, s.headers)).data.resendVerificationEmail.result, true);
+  assert.is((await api.gql(RESEND, {}, s.headers)).data.resendVerificationEmail.result, true);
+  const [a, b] = (await emailsTo(user.email, 'verify_email')).map((m) => tokenOf(m.data.link));
+  assert.is((await api.gql(VERIFY, { t: a })).errors?.[0].extensions?.code, 'SMA07');
+  assert.equal((await api.gql(VERIFY, { t: b })).errors, undefined);
+  assert.is((await api.gql(RESEND, {}, s.headers)).data.resendVerificationEmail.result, false);
+  assert.is((await api.gql(RESEND)).errors?.[0].extensions?.code, 'SMA08');
+});
+
+test('sign-in rate limit per email: the 11th attempt in 15 minutes gets 429 + Retry-After, even with the right password; recovers when the window passes', async () => {
+  const user = await createUser(db, { password: TEST_PASSWORD });
+  for (let i = 0; i < 10; i += 1) {
+    assert.is((await postJson(api, '/auth/login', { email: user.email, password: `guess ${i}` })).status, 401);
+  }
+  const limited = await postJson(api, '/auth/login', { email: user.email, password: TEST_PASSWORD });
+  assert.is(limited.status, 429);
+  assert.is(limited.body.error.code, 'SMA02');
+  const retry = Number(limited.headers.get('retry-after'));
+  assert.ok(retry > 800 && retry <= 900, `Retry-After ${retry}`);
+  // Another email from the same address is not affected by this email's limit.
+  const other = await createUser(db, { password: TEST_PASSWORD });
+  await signIn(api, other.email);
+  // The window passes (its start moved back 15 minutes).
+  await db.owner.query(`update app_private.rate_limits set window_start = window_start - interval '15 minutes'
+    where bucket = 'login_email' and key = lower($1)`, [user.email]);
+  await signIn(api, user.email);
+  const { rows } = await db.owner.query(`select 1 from app_private.rate_limits where bucket = 'login_email' and key = lower($1)`, [user.email]);
+  assert.is(rows.length, 0, 'a successful sign-in clears the email\'s count');
+});
+
+test('sign-in rate limit per client address: held in PostgreSQL, so a second API process sees it', async () => {
+  const second = await startApi(db);
+  try {
+    const user = await createUser(db, { password: TEST_PASSWORD });
+    // 100 attempts from this address already counted (by any process).
+    await db.owner.query(`insert into app_private.rate_limits (bucket, key, window_start, hits)
+      values ('login_ip', '127.0.0.1', now(), 100)
+      on conflict (bucket, key) do update set window_start = now(), hits = 100`);
+    const res = await postJson(second, '/auth/login', { email: user.email, password: TEST_PASSWORD });
+    assert.is(res.status, 429);
+    assert.ok(Number(res.headers.get('retry-after')) > 0);
+    await db.owner.query(`update app_private.rate_limits set window_start = window_start - interval '15 minutes' where bucket = 'login_ip'`);
+    assert.is((await postJson(api, '/auth/login', { email: user.email, password: TEST_PASSWORD })).status, 200);
+  } finally {
+    await db.owner.query(`delete from app_private.rate_limits where bucket = 'login_ip'`);
+    await second.close();
+  }
+});
+
+test('password reset rate limit: 3 an hour per email, then SMA02 with extensions.retryAfter; recovers', async () => {
+  const user = await createUser(db, { password: TEST_PASSWORD });
+  for (let i = 0; i < 3; i += 1) assert.equal((await api.gql(FORGOT, { e: user.email })).errors, undefined);
+  const limited = await api.gql(FORGOT, { e: user.email });
+  assert.is(limited.errors?.[0].extensions?.code, 'SMA02');
+  const retryAfter = (limited.errors?.[0].extensions as any).retryAfter;
+  assert.ok(retryAfter > 3500 && retryAfter <= 3600, `retryAfter ${retryAfter}`);
+  assert.is((await emailsTo(user.email, 'password_reset')).length, 3, 'no 4th email');
+  await db.owner.query(`update app_private.rate_limits set window_start = window_start - interval '1 hour'
+    where bucket = 'reset_email' and key = lower($1)`, [user.email]);
+  assert.equal((await api.gql(FORGOT, { e: user.email })).errors, undefined);
+});
+
+test('anonymous mutations carry the client address: reset limit per address across emails', async () => {
+  await db.owner.query(`delete from app_private.rate_limits where bucket = 'reset_ip'`);
+  const { rows: [{ hits: before }] } = await db.owner.query(
+    `select coalesce((select hits from app_private.rate_limits where bucket = 'reset_ip' and key = '127.0.0.1'), 0) as hits`);
+  await api.gql(FORGOT, { e: 'someone.new@example.com' });
+  const { rows: [{ hits }] } = await db.owner.query(`select hits from app_private.rate_limits where bucket = 'reset_ip' and key = '127.0.0.1'`);
+  assert.is(hits, before + 1);
+});
+
+test.run();
