@@ -57,6 +57,7 @@ export const ERROR_CODES: Record<string, string> = {
   '22P02': 'A value has the wrong format (e.g. a malformed number or id).',
   '22007': 'A date or time has the wrong format.',
   '22008': 'A date or time is out of range.',
+  '22021': 'A text value contains a NUL character or is not valid UTF-8.',
   // Added by the API itself
   GRAPHQL_VALIDATION_FAILED: 'The query does not fit the schema, or a variable has the wrong type.',
   INTERNAL: 'Unexpected error; the message carries a reference to the server log.',

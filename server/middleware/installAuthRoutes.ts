@@ -30,8 +30,9 @@ export function sendSqlError(res: Response, err: unknown): boolean {
   return true;
 }
 
+/** A string field, or null (which SQL refuses with the field's own error): PostgreSQL text cannot hold NUL. */
 function str(value: unknown): string | null {
-  return typeof value === 'string' ? value : null;
+  return typeof value === 'string' && !value.includes('\u0000') ? value : null;
 }
 
 export interface NewSession { user_id: string; session_id: string; token: string }
