@@ -1,0 +1,71 @@
+// `npm run cli -- user:create`: an invitation when there is no terminal, a
+// password from --password-stdin, clear refusals.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createTestDb, type TestDb } from './helpers/db.ts';
+import { startApi, type TestApi } from './helpers/api.ts';
+import { signIn } from './helpers/auth.ts';
+
+let db: TestDb;
+let api: TestApi;
+const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+
+test.before(async () => {
+  db = await createTestDb(import.meta.filename);
+  api = await startApi(db);
+});
+
+test.after(async () => {
+  await api?.close();
+  await db?.close();
+});
+
+function cli(args: string[], input = '') {
+  const res = spawnSync(process.execPath, [MAIN, 'user:create', ...args], {
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, DATABASE_URL: db.urls.owner, WEB_URL: 'https://app.example.test' },
+  });
+  return { status: res.status, out: res.stdout + res.stderr };
+}
+
+test('without a terminal: creates the operator and emails a staff invitation', async () => {
+  const res = cli(['--email', 'olive@example.com', '--role', 'operator', '--name', 'Olive Op']);
+  assert.is(res.status, 0, res.out);
+  assert.match(res.out, /invitation/);
+  const { rows: [user] } = await db.owner.query(`select role, name, is_verified from app_public.users where email = 'olive@example.com'`);
+  assert.equal(user, { role: 'operator', name: 'Olive Op', is_verified: false });
+  const { rows: [mail] } = await db.owner.query(`select template, data from app_private.emails where recipient = 'olive@example.com'`);
+  assert.is(mail.template, 'staff_invite');
+  assert.is(mail.data.role, 'operator');
+  assert.match(mail.data.link, /^https:\/\/app\.example\.test\/accept-invite\?token=/);
+  // Following the link sets a password (and verifies the address).
+  const token = new URL(mail.data.link).searchParams.get('token');
+  const accept = await api.gql(`mutation ($t: String!) { resetPassword(input: { token: $t, newPassword: "olive's own password" }) { result } }`, { t: token });
+  assert.equal(accept.errors, undefined);
+  await signIn(api, 'olive@example.com', "olive's own password");
+});
+
+test('--password-stdin: an admin ready to sign in, verified', async () => {
+  const res = cli(['--email', 'root@example.com', '--role', 'admin', '--password-stdin'], 'admin password 123\n');
+  assert.is(res.status, 0, res.out);
+  const s = await signIn(api, 'root@example.com', 'admin password 123');
+  const me = await api.gql(`{ currentUser { role isVerified } }`, {}, s.headers);
+  assert.equal(me.data.currentUser, { role: 'admin', isVerified: true });
+});
+
+test('refusals: taken email, unknown role, weak password, missing email', async () => {
+  const { rows: [{ n: before }] } = await db.owner.query('select count(*)::int as n from app_public.users');
+  assert.match(cli(['--email', 'root@example.com', '--role', 'operator']).out, /already exists/);
+  assert.match(cli(['--email', 'x@example.com', '--role', 'boss']).out, /A role is one of/);
+  assert.match(cli(['--email', 'y@example.com', '--role', 'admin', '--password-stdin'], 'short\n').out, /at least 10 characters/);
+  const missing = cli(['--role', 'admin']);
+  assert.is(missing.status, 1);
+  assert.match(missing.out, /Usage/);
+  const { rows: [{ n: after }] } = await db.owner.query('select count(*)::int as n from app_public.users');
+  assert.is(after, before);
+});
+
+test.run();
