@@ -1,1 +1,4 @@
--- Enter migration here
+-- Accounts, second step: staff administration needs a verified email.
+
+--!include accounts_password.sql
+--!include accounts_staff.sql

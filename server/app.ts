@@ -32,7 +32,7 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   installHealth(app);
   installStripeWebhook(app, config);
   installCors(app, config);
-  installSession(app, config);
+  installSession(app, config, onClose);
   installCsrf(app, config);
   installAuthRoutes(app, config);
   installOAuthRoutes(app, config);

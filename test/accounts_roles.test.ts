@@ -151,4 +151,12 @@ test('a role change takes effect on the next request, without signing out', asyn
   assert.is(code(none), 'SMA17');
 });
 
+test('staff administration needs a verified email: an unverified admin gets SMA11', async () => {
+  const admin = await createSignedInUser(db, api, { role: 'admin', verified: false });
+  const res = await api.gql(`mutation { inviteStaff(input: { email: "nope@example.com", name: "N", role: "operator" }) { result { rowId } } }`, {}, admin.headers);
+  assert.is(code(res), 'SMA11');
+  const { rows } = await db.owner.query(`select 1 from app_public.users where email = 'nope@example.com'`);
+  assert.is(rows.length, 0);
+});
+
 test.run();

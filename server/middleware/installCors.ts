@@ -10,12 +10,14 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export function installCors(app: Express, config: ServerConfig): void {
   const allowed = new Set(config.corsOrigins);
+  const publicOrigin = () => new URL(config.publicUrl).origin;
   app.use((req: Request, res: Response, next: NextFunction) => {
     const origin = req.get('origin');
     if (origin === undefined) return next();
     res.vary('Origin');
     const isAllowed = allowed.has(origin);
-    const isSelf = origin === `${req.protocol}://${req.get('host')}`;
+    // This server's own pages: its public URL (behind a proxy req.protocol may say http).
+    const isSelf = origin === publicOrigin() || origin === `${req.protocol}://${req.get('host')}`;
     if (isAllowed) {
       res.set('Access-Control-Allow-Origin', origin);
       res.set('Access-Control-Allow-Credentials', 'true');

@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import cookieParser from 'cookie-parser';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import pg from 'pg';
 import type { ServerConfig } from '../config.ts';
-import { ownerPoolOf } from './installDatabasePools.ts';
 import { SESSION_COOKIE, clearSessionCookies } from '../auth_cookies.ts';
 import type { RequestIdentity } from '../request_identity.ts';
 
@@ -19,7 +19,13 @@ function refuse(res: Response): void {
     .json({ error: { code: 'SMA15', message: 'Your session has expired or is not valid: sign in again' } });
 }
 
-export function installSession(app: Express, config: ServerConfig): void {
+export function installSession(app: Express, config: ServerConfig, onClose: (fn: () => Promise<void>) => void): void {
+  // Every signed-in request looks its session up first: a pool of its own, as
+  // large as the API's, so look-ups never queue behind the owner pool's few
+  // connections. Owner rights: sessions live in app_private.
+  const pool = new pg.Pool({ connectionString: config.db.owner, max: config.poolSize });
+  pool.on('error', (err) => console.error('session pool error', err.message));
+  onClose(() => pool.end());
   app.set('trust proxy', config.trustProxy);
   app.use(cookieParser(config.cookieSecret));
   // GraphQL bodies are parsed here (grafserv uses req.body when present) so
@@ -45,7 +51,7 @@ export function installSession(app: Express, config: ServerConfig): void {
     }
     if (!token) return next();
     const hash = createHash('sha256').update(token).digest();
-    const { rows: [session] } = await ownerPoolOf(app).query<{ session_id: string; user_id: string; db_role: RequestIdentity['dbRole'] }>(
+    const { rows: [session] } = await pool.query<{ session_id: string; user_id: string; db_role: RequestIdentity['dbRole'] }>(
       'select session_id, user_id::text, db_role from app_private.session_lookup($1)', [hash]);
     if (!session) {
       if (via === 'bearer') return refuse(res);
