@@ -2,6 +2,7 @@
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { makePgService } from 'postgraphile/adaptors/pg';
 import { maskError } from './mask_error.ts';
+import { LoginPlugin } from './login_plugin.ts';
 import { PostgisCodecPlugin } from './plugins/postgis_codec.ts';
 
 export interface PresetOptions {
@@ -21,7 +22,7 @@ export interface PresetOptions {
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset],
-    plugins: [PostgisCodecPlugin, ...(options.plugins ?? [])],
+    plugins: [PostgisCodecPlugin, LoginPlugin, ...(options.plugins ?? [])],
     pgServices: [
       makePgService({
         connectionString: options.authUrl,

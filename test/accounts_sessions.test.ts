@@ -73,6 +73,27 @@ test('sign-in: wrong password and unknown email get the same 401 SMA01', async (
   assert.is(ok.userId, user.id);
 });
 
+test('GraphQL login: a token once; wrong credentials SMA01; failures still count toward the limit', async () => {
+  const LOGIN = `mutation ($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { userId sessionId token } }`;
+  const user = await createUser(db, { password: TEST_PASSWORD });
+  const ok = await api.gql(LOGIN, { e: user.email, p: TEST_PASSWORD });
+  assert.equal(ok.errors, undefined);
+  assert.is(ok.data.login.userId, user.id);
+  assert.is((await api.gql(ME, {}, { authorization: `Bearer ${ok.data.login.token}` })).data.currentUser.rowId, user.id);
+  const wrong = await api.gql(LOGIN, { e: user.email, p: 'nope nope nope' });
+  const unknown = await api.gql(LOGIN, { e: 'nobody@example.com', p: TEST_PASSWORD });
+  for (const res of [wrong, unknown]) {
+    assert.is(res.data?.login ?? null, null);
+    assert.equal(res.errors?.map((e) => [e.extensions?.code, e.message]), [['SMA01', 'Wrong email or password']]);
+  }
+  const { rows: [row] } = await db.owner.query(`select hits from app_private.rate_limits where bucket = 'login_email' and key = lower($1)`, [user.email]);
+  assert.is(row.hits, 1, 'the failed attempt was committed (the success before cleared the count)');
+  for (let i = 0; i < 9; i += 1) await api.gql(LOGIN, { e: user.email, p: 'nope nope nope' });
+  const limited = await api.gql(LOGIN, { e: user.email, p: TEST_PASSWORD });
+  assert.is(limited.errors?.[0].extensions?.code, 'SMA02');
+  assert.ok((limited.errors?.[0].extensions as any).retryAfter > 0);
+});
+
 test('a bad or revoked bearer token gets 401 SMA15, not an anonymous answer', async () => {
   for (const authorization of ['Bearer nonsense-token-that-is-long-enough', 'Basic abc', 'Bearer ']) {
     const res = await api.gql(ME, {}, { authorization });
