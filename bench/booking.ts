@@ -105,13 +105,19 @@ async function viaApi(apiUrl: string, s: Scenario, clients: number): Promise<Out
   return { attempts: +r[1], perSecond: +r[2], p50: +r[3], p99: +r[4], ok: +o[1], taken: +o[2], other: +o[3] };
 }
 
-async function viaPgbench(url: string, file: string, s: Scenario, clients: number): Promise<Outcome> {
+async function viaPgbench(url: string, file: string, s: Scenario, clients: number, tries = 12): Promise<Outcome> {
   const out = await run('pgbench', ['-n', '-f', join(ROOT_DIR, 'sql/bench', file), '-c', String(clients), '-j', '2',
     '-T', String(SECONDS), '-D', `spot_base=${s.spotBase}`, '-D', `spots=${s.spots}`, '-D', `slots=${s.slots}`,
     '-D', `slot_minutes=${s.slotMinutes}`, '-D', `base=${base}`, url]);
   const tps = out.match(/tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/);
   const tx = out.match(/number of transactions actually processed: (\d+)/);
   const failed = out.match(/number of failed transactions: (\d+)/);
+  if ((!tps || !tx) && tries > 1 && /connection slots|too many clients/.test(out)) {
+    // A shared database server: wait for other clients' connections to go.
+    await new Promise((r) => setTimeout(r, 5000));
+    await reset();
+    return viaPgbench(url, file, s, clients, tries - 1);
+  }
   if (!tps || !tx) throw new Error(`pgbench failed:\n${out}`);
   const ok = await written();
   // Transactions still running at the deadline commit but are not counted: never below 0.
@@ -123,7 +129,9 @@ const line = (label: string, o: Outcome) => console.log(`  ${label.padEnd(30)} $
   (o.p50 !== undefined ? `; p50 ${fmt(o.p50)} ms, p99 ${fmt(o.p99!)} ms)` : ')'));
 
 const api = await startApiProcess(urls, 5698, {
-  API_WORKERS: String(API_WORKERS), API_POOL_SIZE: String(Math.max(...CLIENTS) / API_WORKERS),
+  // 8 connections per process: PostgreSQL on 2 cores gains nothing from more,
+  // and pgbench needs its 32 while the API's pool sits idle (max_connections 100).
+  API_WORKERS: String(API_WORKERS), API_POOL_SIZE: process.env.API_POOL_SIZE ?? '8',
   COOKIE_SECRET: randomBytes(24).toString('hex'),  // production mode insists on one
 });
 console.log(`booking bench: ${SECONDS} s per measurement, API with ${API_WORKERS} processes, wrk vs pgbench, same draw, same function`);
