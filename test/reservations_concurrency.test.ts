@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { createTestDb, createUser, identityOf, type Identity, type TestDb, type TestUser } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import { ANON, hoursFromNow, reserve } from './helpers/reservations.ts';
+import { ANON, hoursFromNow, reserve, connectClients } from './helpers/reservations.ts';
 
 const CLIENTS = 52;
 let db: TestDb;
@@ -18,8 +18,7 @@ test.before(async () => {
   db = await createTestDb(import.meta.filename);
   rate = await createRate(db, { hourlyPrice: 400 });
   users = await Promise.all(Array.from({ length: 8 }, () => createUser(db)));
-  clients = Array.from({ length: CLIENTS }, () => new pg.Client({ connectionString: db.urls.authenticator }));
-  await Promise.all(clients.map((c) => c.connect()));
+  clients = await connectClients(db.urls.authenticator, CLIENTS);
 });
 
 test.after(async () => {

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { createTestDb, createUser, type TestDb, type TestUser } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
+import { connectClients } from './helpers/reservations.ts';
 
 const CLIENTS = 16;
 const OPS_PER_CLIENT = 40;
@@ -21,8 +22,7 @@ test.before(async () => {
   const rate = await createRate(db, { hourlyPrice: 600, billingIncrement: '5 minutes', minimumCharge: 50 });
   spots = [await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate }), await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate })];
   users = await Promise.all(Array.from({ length: CLIENTS }, () => createUser(db)));
-  clients = Array.from({ length: CLIENTS }, () => new pg.Client({ connectionString: db.urls.authenticator }));
-  await Promise.all(clients.map((c) => c.connect()));
+  clients = await connectClients(db.urls.authenticator, CLIENTS);
 });
 
 test.after(async () => {

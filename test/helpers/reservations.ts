@@ -1,7 +1,7 @@
 // Booking helpers for tests: calling SQL as an API role in a committed
 // transaction (so a refusal can be checked against what was written), and
 // reading the side effects (audit rows, emails, jobs) as the owner.
-import type pg from 'pg';
+import pg from 'pg';
 import type { Identity, TestDb } from './db.ts';
 
 /** Runs one statement as the role in its own transaction and commits it (rolls back on error). */
@@ -101,4 +101,30 @@ export async function eventsOf(db: TestDb, id: string): Promise<Array<{ action: 
 /** A whole hour from now, as a Date: stable windows for tests. */
 export function hoursFromNow(hours: number): Date {
   return new Date(Math.ceil(Date.now() / 3600e3) * 3600e3 + hours * 3600e3);
+}
+
+/**
+ * n connected clients. The database server is shared (other test files and
+ * benchmarks run beside these): when its connection slots are full, wait for
+ * them rather than fail, for up to a minute.
+ */
+export async function connectClients(url: string, n: number): Promise<pg.Client[]> {
+  const clients: pg.Client[] = [];
+  const deadline = Date.now() + 60_000;
+  while (clients.length < n) {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      clients.push(client);
+    } catch (err) {
+      await client.end().catch(() => {});
+      const busy = /too many clients|connection slots are reserved/.test((err as Error).message);
+      if (!busy || Date.now() > deadline) {
+        await Promise.all(clients.map((c) => c.end().catch(() => {})));
+        throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  return clients;
 }
