@@ -18,7 +18,16 @@ test.before(async () => {
   db = await createTestDb(import.meta.filename);
   rate = await createRate(db, { hourlyPrice: 400 });
   users = await Promise.all(Array.from({ length: 8 }, () => createUser(db)));
+});
+
+// The 52 connections are held only while a test runs: the server is shared.
+test.before.each(async () => {
   clients = await connectClients(db.urls.authenticator, CLIENTS);
+});
+
+test.after.each(async () => {
+  await Promise.all(clients.map((c) => c.end().catch(() => {})));
+  clients = [];
 });
 
 test.after(async () => {

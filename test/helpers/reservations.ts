@@ -108,9 +108,24 @@ export function hoursFromNow(hours: number): Date {
  * benchmarks run beside these): when its connection slots are full, wait for
  * them rather than fail, for up to a minute.
  */
-export async function connectClients(url: string, n: number): Promise<pg.Client[]> {
+export async function connectClients(url: string, n: number, headroom = 25): Promise<pg.Client[]> {
   const clients: pg.Client[] = [];
   const deadline = Date.now() + 60_000;
+  // First wait until taking n still leaves `headroom` slots for the test files
+  // running beside this one.
+  const probe = new pg.Client({ connectionString: url });
+  await probe.connect();
+  try {
+    for (;;) {
+      const { rows: [slots] } = await probe.query(
+        `select current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+                - (select count(*) from pg_stat_activity where backend_type = 'client backend')::int as free`);
+      if (slots.free >= n + headroom || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await probe.end();
+  }
   while (clients.length < n) {
     const client = new pg.Client({ connectionString: url });
     try {
