@@ -21,6 +21,8 @@ export function installCors(app: Express, config: ServerConfig): void {
     if (isAllowed) {
       res.set('Access-Control-Allow-Origin', origin);
       res.set('Access-Control-Allow-Credentials', 'true');
+      // The SPA reads how long to wait after a 429.
+      res.set('Access-Control-Expose-Headers', 'Retry-After');
     }
     if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
       if (!isAllowed) {
