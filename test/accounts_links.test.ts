@@ -103,6 +103,22 @@ test('email verification: register, follow the link, guest reservations with tha
   assert.is((await api.gql(VERIFY, { t: tokenOf(mail.data.link) })).errors?.[0].extensions?.code, 'SMA07', 'single use');
 });
 
+test('a verified user signing in later claims guest reservations made with their email meanwhile', async () => {
+  const spot = await createSpot(db, { lat: 40.71, lng: -74 });
+  const user = await createUser(db, { email: 'returning@example.com', password: TEST_PASSWORD, verified: true });
+  const unverified = await createUser(db, { email: 'unproved@example.com', password: TEST_PASSWORD, verified: false });
+  const guest = async (email: string) => (await db.owner.query(
+    `insert into app_public.reservations (spot_id, email, period, amount, currency, status)
+     values ($1, $2, tstzrange(now() - interval '3 hours', now() - interval '2 hours'), 0, 'USD', 'completed') returning id`,
+    [spot, email])).rows[0].id as string;
+  const a = await guest('Returning@Example.com');
+  const b = await guest('unproved@example.com');
+  await signIn(api, user.email);
+  await signIn(api, unverified.email);
+  const { rows } = await db.owner.query('select user_id::text from app_public.reservations where id = any($1) order by id', [[a, b]]);
+  assert.equal(rows.map((r) => r.user_id), [user.id, null], 'only a verified address claims');
+});
+
 test('resend verification: a new link replaces the old one; false once verified; needs a session', async () => {
   const RESEND = `mutation { resendVerificationEmail(input: {}) { result } }`;
   const user = await createUser(db, { password: TEST_PASSWORD, verified: false });

@@ -263,16 +263,27 @@ test('sliding expiry over HTTP: a session idle for 24 h gets 401; one used withi
   assert.is((await api.gql(ME, {}, idle.headers)).status, 401, 'idle 24 h 01 min');
 });
 
-test('sessions__sweep deletes revoked and expired sessions only', async () => {
+test('sessions__sweep deletes revoked, idle and too old sessions, dead links and stale rate limit windows', async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
   const live = await signIn(api, user.email);
   const revoked = await signIn(api, user.email);
   const idle = await signIn(api, user.email);
   await api.gql(`mutation { logout(input: {}) { result } }`, {}, revoked.headers);
   await db.owner.query(`update app_private.sessions set last_active_at = now() - interval '25 hours' where id = $1`, [idle.sessionId]);
-  await db.owner.query('select app_private.sessions_sweep()');
-  const { rows } = await db.owner.query('select id from app_private.sessions where id = any($1)', [[live.sessionId, revoked.sessionId, idle.sessionId]]);
+  const old = await signIn(api, user.email);
+  await db.owner.query(`update app_private.sessions set created_at = now() - interval '31 days' where id = $1`, [old.sessionId]);
+  await db.owner.query(`insert into app_private.rate_limits (bucket, key, window_start, hits) values
+    ('login_email', 'stale@example.com', now() - interval '2 days', 3), ('login_email', 'fresh@example.com', now(), 3)`);
+  await db.owner.query(`insert into app_private.user_tokens (user_id, kind, token_hash, email, expires_at) values
+    ($1, 'password_reset', '\\x01', 'x@example.com', now() - interval '2 days'), ($1, 'password_reset', '\\x02', 'x@example.com', now() + interval '1 hour')`, [user.id]);
+  const { rows: [{ swept }] } = await db.owner.query('select app_private.sessions_sweep() as swept');
+  assert.ok(swept >= 3, `swept ${swept}`);
+  const { rows } = await db.owner.query('select id from app_private.sessions where id = any($1)', [[live.sessionId, revoked.sessionId, idle.sessionId, old.sessionId]]);
   assert.equal(rows.map((r) => r.id), [live.sessionId]);
+  const { rows: limits } = await db.owner.query(`select key from app_private.rate_limits where key in ('stale@example.com', 'fresh@example.com')`);
+  assert.equal(limits.map((r) => r.key), ['fresh@example.com']);
+  const { rows: tokens } = await db.owner.query(`select token_hash from app_private.user_tokens where token_hash in ('\\x01', '\\x02')`);
+  assert.is(tokens.length, 1, 'the expired link is gone, the live one kept');
 });
 
 test.run();
