@@ -1,5 +1,5 @@
---! Previous: sha1:a30e0077d60719d70cae2c98e069914fa91320a6
---! Hash: sha1:63548518309034fa628889ece09ecedb85a51de5
+--! Previous: sha1:9528290cb3761f849ed73e17888bc15fd90482bc
+--! Hash: sha1:aae952e8628bc99e229e135cf8f53411eb560bb9
 --! Message: accounts 3
 
 -- Accounts, third step: guest reservations are claimed at every sign-in of a
