@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { run, type Runner, type TaskList } from 'graphile-worker';
 import { taskList as defaultTaskList } from './task_list.ts';
+import { startLiveness } from './liveness.ts';
 
 const CRONTAB = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'crontab'), 'utf8');
 
@@ -27,7 +28,14 @@ export interface WorkerOptions {
 }
 
 export async function startWorker(options: WorkerOptions): Promise<Runner> {
-  return run({
+  // Jobs of worker processes that died (kill -9) are unlocked by the next
+  // live one instead of waiting graphile-worker's 4 hours (worker/liveness.ts).
+  const liveness = await startLiveness(options.connectionString, (line) => console.warn(`[worker] ${line}`));
+  let runner: Runner;
+  try {
+    await liveness.sweep();
+    runner = await run({
+    events: liveness.events as never,
     ...(options.pgPool ? { pgPool: options.pgPool } : { connectionString: options.connectionString }),
     concurrency: options.concurrency ?? Number(process.env.WORKER_CONCURRENCY ?? 10),
     pollInterval: options.pollInterval ?? 2000,
@@ -35,5 +43,15 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
     taskList: options.taskList ?? defaultTaskList,
     crontab: options.crontab ?? CRONTAB,
     ...(options.preset ? { preset: options.preset } : {}),
-  });
+    });
+  } catch (err) {
+    await liveness.close();
+    throw err;
+  }
+  const stop = runner.stop.bind(runner);
+  runner.stop = async (reason?: string) => {
+    await stop(reason);
+    await liveness.close();
+  };
+  return runner;
 }

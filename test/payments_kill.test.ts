@@ -1,0 +1,117 @@
+// The worker process is killed (SIGKILL) while Stripe holds the charge
+// request, then a worker starts again: the job is unlocked (its process is
+// known dead), re-sent with the same idempotency key, and there is exactly one
+// charge. Real processes, real SDK, the emulator's `timeout` fault.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import Stripe from 'stripe';
+import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
+import type { StripeEmulator } from './helpers/stripe_emulator/index.ts';
+import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
+import { browserConfirmsSetup, createReservation, dbAs, startEmulator, stripeConfigFor, waitFor, WEBHOOK_SECRET } from './helpers/payments.ts';
+import { paymentOperations } from '../server/payments_plugin.ts';
+import { stripeClient } from '../server/stripe_client.ts';
+import { startLiveness } from '../worker/liveness.ts';
+
+let db: TestDb;
+let emulator: StripeEmulator;
+let smtp: SmtpSink;
+const children = new Set<ChildProcess>();
+
+test.before(async () => {
+  db = await createTestDb(import.meta.filename);
+  emulator = await startEmulator();
+  smtp = await startSmtpSink();
+});
+
+test.after(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 100));
+  await emulator?.close();
+  await smtp?.close();
+  await db?.close();
+});
+
+function startWorkerProcess(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [new URL('./helpers/worker_process.ts', import.meta.url).pathname], {
+    env: {
+      ...process.env,
+      DATABASE_URL: db.urls.owner,
+      STRIPE_SECRET_KEY: 'sk_test_payments', STRIPE_API_HOST: emulator.host, STRIPE_API_PORT: String(emulator.port),
+      STRIPE_API_PROTOCOL: 'http', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port),
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 20_000);
+    const onData = (d: Buffer) => {
+      output += d;
+      if (output.includes('worker ready')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => { output += d; });
+  });
+}
+
+test('worker killed mid-charge and restarted → exactly one charge, nothing left locked', async () => {
+  // Setup: a confirmed reservation with a card on file.
+  const stripe = stripeClient(stripeConfigFor(emulator));
+  const staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
+  const id = await createReservation(db, { amount: 1450, startsIn: -60, endsIn: 60 });
+  const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
+  await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
+  assert.equal((await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null)).reservationStatus, 'confirmed');
+  const intents = () => emulator.store.paymentIntents.all.filter((pi) => pi.metadata?.reservation_id === id);
+
+  // Stripe will make the charge and then never answer; the worker waits (60 s timeout).
+  emulator.addFault({ method: 'POST', path: '/v1/payment_intents', mode: 'timeout', count: 1 });
+  const first = await startWorkerProcess({ STRIPE_TIMEOUT_MS: '60000', STRIPE_MAX_NETWORK_RETRIES: '0' });
+  await db.owner.query(`update app_public.reservations set status = 'completed' where id = $1`, [id]);
+  await db.owner.query(`select graphile_worker.add_job('reservation__charge', json_build_object('reservationId', $1::bigint),
+    max_attempts => 10, job_key => 'reservation_charge:' || $1)`, [id]);
+
+  // Action: once Stripe has made the charge (the answer is being held), kill -9.
+  await waitFor(async () => intents().length === 1, 15_000, 'charge made at Stripe');
+  const { rows: [pending] } = await db.owner.query('select status, idempotency_key from app_private.charges where reservation_id = $1', [id]);
+  assert.equal(pending.status, 'pending', 'the key was stored before the call; the outcome is not known yet');
+  // A sweep while that process lives unlocks nothing.
+  const probe = await startLiveness(db.urls.owner);
+  assert.equal(await probe.sweep(), 0, 'a live process is never swept');
+  await probe.close();
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  const { rows: [locked] } = await db.owner.query('select locked_by from graphile_worker.jobs where key = $1', [`reservation_charge:${id}`]);
+  assert.ok(locked.locked_by, 'the dead worker still holds the job');
+
+  const second = await startWorkerProcess({ STRIPE_TIMEOUT_MS: '5000' });
+
+  // Assertions: the new process unlocked the job, re-sent the same key, got the first charge back.
+  const c = await waitFor(async () => {
+    const { rows: [x] } = await db.owner.query('select * from app_private.charges where reservation_id = $1', [id]);
+    return x.status === 'succeeded' ? x : null;
+  }, 20_000, 'charged after restart');
+  assert.equal([c.attempt, c.idempotency_key], [1, pending.idempotency_key]);
+  assert.equal(intents().length, 1, 'one PaymentIntent');
+  assert.equal(emulator.store.charges.all.filter((ch) => ch.payment_intent === intents()[0].id).length, 1, 'one charge');
+  assert.equal(c.stripe_payment_intent_id, intents()[0].id);
+  await waitFor(async () => (await db.owner.query('select count(*)::int as n from graphile_worker.jobs')).rows[0].n === 0
+    || (await db.owner.query(`select count(*)::int as n from graphile_worker.jobs where locked_at is not null`)).rows[0].n === 0,
+  10_000, 'no job left locked');
+  await waitFor(async () => smtp.messages.filter((m) => m.template === 'receipt').length === 1, 10_000, 'one receipt');
+  const { rows: procs } = await db.owner.query('select pid from app_private.worker_processes');
+  assert.equal(procs.map((r) => r.pid), [second.pid], 'the dead process was forgotten');
+
+  second.kill('SIGTERM');
+  await new Promise((r) => second.once('exit', r));
+});
+
+test.run();
