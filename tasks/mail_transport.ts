@@ -1,7 +1,8 @@
 // The SMTP connection the send_email task uses. Configuration:
 //   SMTP_HOST (default 127.0.0.1), SMTP_PORT (default 1025, maildev's),
 //   SMTP_SECURE=1 for implicit TLS, SMTP_USER/SMTP_PASS when the server wants
-//   a login, MAIL_FROM (default "Secure My Spot <no-reply@securemyspot.test>").
+//   a login, MAIL_FROM (default "Secure My Spot <no-reply@securemyspot.test>"),
+//   SMTP_POOL_SIZE connections kept open (default 8).
 import nodemailer, { type Transporter } from 'nodemailer';
 
 export interface MailConfig {
@@ -11,6 +12,7 @@ export interface MailConfig {
   user?: string;
   pass?: string;
   from: string;
+  poolSize: number;
 }
 
 export function mailConfigFromEnv(env: NodeJS.ProcessEnv = process.env): MailConfig {
@@ -21,6 +23,7 @@ export function mailConfigFromEnv(env: NodeJS.ProcessEnv = process.env): MailCon
     user: env.SMTP_USER || undefined,
     pass: env.SMTP_PASS || undefined,
     from: env.MAIL_FROM ?? 'Secure My Spot <no-reply@securemyspot.test>',
+    poolSize: Number(env.SMTP_POOL_SIZE ?? 8),
   };
 }
 
@@ -40,7 +43,9 @@ export function mailTransport(config: MailConfig = mailConfigFromEnv()): Transpo
       ignoreTLS: !config.secure && (config.host === '127.0.0.1' || config.host === 'localhost'),
       auth: config.user ? { user: config.user, pass: config.pass ?? '' } : undefined,
       pool: true,
-      maxConnections: 4,
+      // Connections kept open to the SMTP server (SMTP_POOL_SIZE): sends beyond
+      // these wait for one, holding a worker slot.
+      maxConnections: config.poolSize,
       maxMessages: Infinity,
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
