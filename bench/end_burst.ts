@@ -24,7 +24,7 @@ const arg = (name: string, fallback: number) => {
 };
 const N = arg('count', 10_000);
 const SPREAD_S = arg('spread', 60);
-const TIMEOUT_S = arg('timeout', 240);
+const TIMEOUT_S = arg('timeout', 600);
 const children: ChildProcess[] = [];
 const cleanup = () => { for (const c of children) c.kill('SIGKILL'); };
 process.on('exit', cleanup);
@@ -112,27 +112,38 @@ async function phase(label: string, spreadS: number): Promise<PhaseResult> {
   await owner.query(`delete from graphile_worker._private_jobs`);
   const before = await emulatorState();
   const sentBefore = smtp.messages.length;
-  // Ends start 20 s from now (after set-up), all at once or spread evenly.
-  const { rows: [{ first_end }] } = await owner.query(`
-    with ins as (
+  // The state booking leaves behind for N confirmed reservations, written in
+  // bulk: booking's triggers are off while the rows are written (their
+  // "held" emails are not part of the end burst), and the reservation_end
+  // jobs they would queue are queued here, due at each end.
+  await owner.query('alter table app_public.reservations disable trigger user');
+  try {
+    await owner.query(`
       insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency)
-      select s.id, $1, 'bench.driver@example.test',
-             tstzrange(e.ends_at - interval '1 hour', e.ends_at), 'confirmed', 600, 'USD'
-      from (select id, row_number() over (order by id) as i from app_public.spots) s
-      cross join lateral (select date_trunc('second', now()) + interval '20 seconds'
-                                 + ($2::float8 * (s.i - 1) / $3) * interval '1 second' as ends_at) e
-      returning id, upper(period) as ends_at)
-    select min(ends_at) as first_end from ins`, [driver.id, spreadS, N]);
-  await owner.query(`
-    insert into app_private.setup_intents (reservation_id, customer_id, idempotency_key, stripe_setup_intent_id, status, payment_method, succeeded_at)
-    select r.id, $1, 'bench-setup-' || r.id, 'seti_bench_' || r.id, 'succeeded', $2, now() from app_public.reservations r`,
-  [cust.id, si.payment_method]);
-  // The "held" emails of the inserts are not part of the end burst.
-  await owner.query(`update app_private.emails set sent_at = now()`);
-  await owner.query(`delete from graphile_worker._private_jobs j using graphile_worker._private_tasks t
-                     where t.id = j.task_id and t.identifier = 'send_email'`);
+      select s.id, $1, 'bench.driver@example.test', tstzrange(now(), now() + interval '1 hour'), 'confirmed', 600, 'USD'
+      from app_public.spots s`, [driver.id]);
+    await owner.query(`
+      insert into app_private.setup_intents (reservation_id, customer_id, idempotency_key, stripe_setup_intent_id, status, payment_method, succeeded_at)
+      select r.id, $1, 'bench-setup-' || r.id, 'seti_bench_' || r.id, 'succeeded', $2, now() from app_public.reservations r`,
+    [cust.id, si.payment_method]);
+    // Ends 3 s from now, all at once or spread evenly over spreadS.
+    await owner.query(`
+      update app_public.reservations r
+      set period = tstzrange(e.ends_at - interval '1 hour', e.ends_at)
+      from (select id, date_trunc('second', now()) + interval '3 seconds'
+                       + ($1::float8 * (row_number() over (order by id) - 1) / $2) * interval '1 second' as ends_at
+            from app_public.reservations) e
+      where e.id = r.id`, [spreadS, N]);
+  } finally {
+    await owner.query('alter table app_public.reservations enable trigger user');
+  }
+  await owner.query(`select graphile_worker.add_jobs(array(
+    select ('reservation__end', json_build_object('reservationId', r.id), null, upper(r.period), 10,
+            'reservation_end:' || r.id, null, null)::graphile_worker.job_spec
+    from app_public.reservations r))`);
+  const { rows: [{ first_end }] } = await owner.query('select min(upper(period)) as first_end from app_public.reservations');
   const firstEnd = new Date(first_end).getTime();
-  if (firstEnd - Date.now() < 2000) throw new Error('set-up took longer than 18 s; raise the 20 s lead');
+  if (firstEnd < Date.now()) console.warn(`(set-up ran ${fmt((Date.now() - firstEnd) / 1000)} s past the first end)`);
 
   const charged = async () => (await owner.query(
     `select count(*)::int as n from app_private.charges where status = 'succeeded'`)).rows[0].n as number;

@@ -1,16 +1,13 @@
 // The worker process of bench/end_burst.ts: the project's worker (every task,
 // plus a no-op task for the baseline) with the burst settings given by the
 // environment: BENCH_CONCURRENCY, BENCH_LOCAL_QUEUE (0 = off), BENCH_POOL.
-import pg from 'pg';
 import { Logger } from 'graphile-worker';
-import { startWorker } from '../worker/runner.ts';
+import { makeWorkerPool, startWorker } from '../worker/runner.ts';
 import { taskList } from '../worker/task_list.ts';
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 24);
 const localQueue = Number(process.env.BENCH_LOCAL_QUEUE ?? 500);
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.BENCH_POOL ?? concurrency + 6) });
-pool.on('error', () => {});
-pool.on('connect', (client) => client.on('error', () => {}));
+const pool = makeWorkerPool(process.env.DATABASE_URL!, Number(process.env.BENCH_POOL ?? concurrency + 6));
 // Per-job INFO lines would cost more than the jobs: warnings and errors only.
 const logger = new Logger(() => (level, message) => {
   if (level === 'error' || level === 'warning' || process.env.BENCH_WORKER_LOG) console.error(`[worker ${level}] ${message}`);

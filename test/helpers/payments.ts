@@ -124,9 +124,8 @@ export function dbAs(pool: pg.Pool, identity: Identity): Db {
   };
 }
 
-import pgModule from 'pg';
 import type { Runner } from 'graphile-worker';
-import { startWorker, type WorkerOptions } from '../../worker/runner.ts';
+import { makeWorkerPool, startWorker, type WorkerOptions } from '../../worker/runner.ts';
 
 export interface TestWorker {
   runner: Runner;
@@ -136,9 +135,7 @@ export interface TestWorker {
 /** The project's worker on a pool this test owns, so stop() leaves no client behind. */
 export async function startTestWorker(db: TestDb, options: Partial<WorkerOptions> = {}): Promise<TestWorker> {
   const concurrency = options.concurrency ?? 4;
-  const pool = new pgModule.Pool({ connectionString: db.urls.owner, max: concurrency + 4 });
-  pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
+  const pool = makeWorkerPool(db.urls.owner, concurrency + 4);
   const runner = await startWorker({ connectionString: db.urls.owner, crontab: '# none', pollInterval: 100, pgPool: pool, ...options, concurrency });
   return {
     runner,
