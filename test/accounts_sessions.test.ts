@@ -102,6 +102,13 @@ test('a bad or revoked bearer token gets 401 SMA15, not an anonymous answer', as
   }
 });
 
+test('a stale bearer token does not stop signing in again at /auth/login', async () => {
+  const user = await createUser(db, { password: TEST_PASSWORD });
+  const res = await postJson(api, '/auth/login', { email: user.email, password: TEST_PASSWORD },
+    { authorization: 'Bearer revoked-or-expired-token-value' });
+  assert.is(res.status, 200);
+});
+
 test('sign-out over GraphQL (bearer) revokes that session only', async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
   const a = await signIn(api, user.email);

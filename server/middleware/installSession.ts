@@ -30,15 +30,17 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
   app.use(cookieParser(config.cookieSecret));
   // GraphQL bodies are parsed here (grafserv uses req.body when present) so
   // pgSettingsFor can tell an anonymous mutation from a query.
-  app.use('/graphql', express.json({ limit: '1mb' }));
+  app.use('/graphql', express.json({ limit: '100kb' }));
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     res.locals.requestSettings = { 'app.client_ip': req.ip ?? '', 'app.web_url': config.webUrl };
     const header = req.get('authorization');
     let token: string | undefined;
     let via: RequestIdentity['via'] = 'bearer';
+    // On /auth/* a stale token must not stop the client from signing in again.
+    const lenient = req.path.startsWith('/auth/');
     if (header !== undefined) {
       token = BEARER.exec(header)?.[1];
-      if (!token) return refuse(res);
+      if (!token) return lenient ? next() : refuse(res);
     } else {
       // false when the signature does not match: treated as no cookie.
       const cookie = req.signedCookies?.[SESSION_COOKIE];
@@ -54,7 +56,7 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
     const { rows: [session] } = await pool.query<{ session_id: string; user_id: string; db_role: RequestIdentity['dbRole'] }>(
       'select session_id, user_id::text, db_role from app_private.session_lookup($1)', [hash]);
     if (!session) {
-      if (via === 'bearer') return refuse(res);
+      if (via === 'bearer') return lenient ? next() : refuse(res);
       clearSessionCookies(res, config);
       return next();
     }
