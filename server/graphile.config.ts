@@ -2,8 +2,9 @@
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { makePgService } from 'postgraphile/adaptors/pg';
 import { maskError } from './mask_error.ts';
-import { LoginPlugin } from './login_plugin.ts';
+import { LoginPlugin } from './plugins/login.ts';
 import { PostgisCodecPlugin } from './plugins/postgis_codec.ts';
+import { ValidationErrorCodePlugin } from './plugins/validation_error_code.ts';
 
 export interface PresetOptions {
   /** app_authenticator's connection string. */
@@ -22,7 +23,7 @@ export interface PresetOptions {
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset],
-    plugins: [PostgisCodecPlugin, LoginPlugin, ...(options.plugins ?? [])],
+    plugins: [PostgisCodecPlugin, ValidationErrorCodePlugin, LoginPlugin, ...(options.plugins ?? [])],
     pgServices: [
       makePgService({
         connectionString: options.authUrl,

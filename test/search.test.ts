@@ -128,6 +128,11 @@ test('over HTTP: bad input gets a code and message, not a 500', async () => {
   const typed = await api.gql(SEARCH, { lat: 'north', lng: 0, radius: 1 });
   assert.is(typed.errors?.[0].extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
   assert.ok(typed.status < 500);
+  const unknownField = await api.gql(`{ spotsNear(lat: 1, lng: 1, radius: 1) { nodes { colour } } }`);
+  assert.is(unknownField.errors?.[0].extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
+  assert.match(unknownField.errors![0].message, /colour/);
+  const unparsable = await api.gql(`{ spotsNear(`);
+  assert.is(unparsable.errors?.[0].extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
 });
 
 test('over HTTP: the plain list of spots available now', async () => {
