@@ -33,7 +33,8 @@ export const ValidationErrorCodePlugin: GraphileConfig.Plugin = {
         const getExecutionConfig = dynamicOptions.getExecutionConfig;
         dynamicOptions.getExecutionConfig = function (ctx) {
           const config = getExecutionConfig.call(this, ctx);
-          return config instanceof Promise ? config.then(coded) : coded(config);
+          // Keep the synchronous path synchronous: grafserv calls this per request.
+          return 'then' in config ? Promise.resolve(config).then(coded) : coded(config);
         };
         return next();
       },
