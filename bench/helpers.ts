@@ -3,6 +3,7 @@
 // baselines measured in the same run; they never assert.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +31,8 @@ export async function startApiProcess(urls: DbUrls, port: number, extraEnv: Node
   const child: ChildProcess = spawn(process.execPath, [join(ROOT_DIR, 'server/main.ts')], {
     env: {
       ...process.env, ...migrateEnv(urls), AUTH_DATABASE_URL: urls.authenticator,
-      PORT: String(port), NODE_ENV: 'production', GRAPHILE_ENV: 'production', ...extraEnv,
+      PORT: String(port), NODE_ENV: 'production', GRAPHILE_ENV: 'production',
+      COOKIE_SECRET: randomBytes(32).toString('hex'), ...extraEnv,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
