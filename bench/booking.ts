@@ -4,9 +4,10 @@
 // app_public.reserve, with the same random draw, in the same run:
 //   distinct: 2,000 spots, 5-minute slots over 88 days (almost never a conflict);
 //   hot:      3 spots, 30-minute slots over 88 days (every writer queues on 3 spot
-//             locks; "spot taken" grows as the slots fill).
-// For the hot case it also runs the bare insert without the per-spot lock (the
-// exclusion constraint alone) to show what the lock buys. Each measurement
+//             locks; "spot taken" grows as the slots fill);
+//   hot, one day: 3 spots, 48 slots: nearly every attempt ends "spot taken".
+// For the hot cases it also runs the bare insert with and without the per-spot
+// lock (the exclusion constraint alone) to show what the lock costs or buys. Each measurement
 // starts from an empty reservations table. 127.0.0.1 only; bounded by
 // --seconds per measurement (default 5; ~14 measurements).
 import { spawn } from 'node:child_process';
@@ -51,13 +52,17 @@ await owner.query(`
     return 'taken';
   end $$;
   grant execute on function bench.reserve(bigint, timestamptz, int) to app_anonymous;
-  -- The same row reserve() writes, without app_hidden.lock_spot: only the constraint.
-  create function bench.insert_without_lock(spot_id bigint, starts_at timestamptz, minutes int) returns text
+  -- The same row reserve() writes, bare (no validation, no guest token), with
+  -- or without app_hidden.lock_spot: what the per-spot lock costs or buys.
+  create function bench.insert_row(spot_id bigint, starts_at timestamptz, minutes int, take_lock boolean) returns text
     language plpgsql volatile as $$
   declare
     v_window tstzrange := tstzrange(starts_at, starts_at + make_interval(mins => minutes), '[)');
     v_quote app_public.price_quote;
   begin
+    if take_lock then
+      perform app_hidden.lock_spot(spot_id);
+    end if;
     v_quote := app_hidden.quote_rate((select s.rate_id from app_public.spots s where s.id = spot_id), v_window);
     insert into app_public.reservations (spot_id, email, period, status, amount, currency, hold_expires_at)
     values (spot_id, 'bench@example.test', v_window, 'held', v_quote.amount, v_quote.currency, now() + interval '15 minutes');
@@ -70,6 +75,9 @@ const base = Math.ceil(Date.now() / 3600e3) * 3600 + 86400;  // epoch seconds: a
 const scenarios: Scenario[] = [
   { name: 'distinct spots', spotBase: ids.lo - 1, spots: 2000, slotMinutes: 5, slots: DAYS * 24 * 12 },
   { name: '3 hot spots', spotBase: ids.lo - 1 + 2000, spots: 3, slotMinutes: 30, slots: DAYS * 48 },
+  // One day of 30-minute slots: full after 144 bookings, then nearly every
+  // attempt is "spot taken" -- where failed inserts made others wait without the lock.
+  { name: '3 hot spots, one day', spotBase: ids.lo - 1 + 2000, spots: 3, slotMinutes: 30, slots: 48 },
 ];
 
 async function reset(): Promise<void> {
@@ -105,8 +113,8 @@ async function viaApi(apiUrl: string, s: Scenario, clients: number): Promise<Out
   return { attempts: +r[1], perSecond: +r[2], p50: +r[3], p99: +r[4], ok: +o[1], taken: +o[2], other: +o[3] };
 }
 
-async function viaPgbench(url: string, file: string, s: Scenario, clients: number, tries = 12): Promise<Outcome> {
-  const out = await run('pgbench', ['-n', '-f', join(ROOT_DIR, 'sql/bench', file), '-c', String(clients), '-j', '2',
+async function viaPgbench(url: string, file: string, s: Scenario, clients: number, tries = 12, lock = 'true'): Promise<Outcome> {
+  const out = await run('pgbench', ['-n', '-f', join(ROOT_DIR, 'sql/bench', file), '-c', String(clients), '-j', '2', '-D', `lock=${lock}`,
     '-T', String(SECONDS), '-D', `spot_base=${s.spotBase}`, '-D', `spots=${s.spots}`, '-D', `slots=${s.slots}`,
     '-D', `slot_minutes=${s.slotMinutes}`, '-D', `base=${base}`, url]);
   const tps = out.match(/tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/);
@@ -116,12 +124,15 @@ async function viaPgbench(url: string, file: string, s: Scenario, clients: numbe
     // A shared database server: wait for other clients' connections to go.
     await new Promise((r) => setTimeout(r, 5000));
     await reset();
-    return viaPgbench(url, file, s, clients, tries - 1);
+    return viaPgbench(url, file, s, clients, tries - 1, lock);
   }
   if (!tps || !tx) throw new Error(`pgbench failed:\n${out}`);
   const ok = await written();
   // Transactions still running at the deadline commit but are not counted: never below 0.
-  return { attempts: +tx[1], perSecond: +tps[1], ok, taken: Math.max(0, +tx[1] - ok), other: failed ? +failed[1] : 0 };
+  // A client that hits an error other than the caught "spot taken" (e.g. a deadlock) is aborted.
+  const aborted = (out.match(/aborted in command/g) ?? []).length;
+  if (aborted > 0) console.log(`  (${aborted} pgbench clients aborted: ${out.match(/aborted in command[^\n]*ERROR:\s*([^\n]*)/)?.[1] ?? '?'})`);
+  return { attempts: +tx[1], perSecond: +tps[1], ok, taken: Math.max(0, +tx[1] - ok), other: (failed ? +failed[1] : 0) + aborted };
 }
 
 const line = (label: string, o: Outcome) => console.log(`  ${label.padEnd(30)} ${fmt(o.perSecond, 0).padStart(6)} attempts/s` +
@@ -139,7 +150,7 @@ try {
   await reset();
   await viaApi(api.url, scenarios[0], 4);  // warm up: schema, plans, pools
   for (const s of scenarios) {
-    console.log(`\n${s.name} (${s.spots} spots, ${s.slotMinutes}-min slots over ${DAYS} days)`);
+    console.log(`\n${s.name} (${s.spots} spots, ${s.slots} slots of ${s.slotMinutes} min)`);
     for (const clients of CLIENTS) {
       await reset();
       const viaHttp = await viaApi(api.url, s, clients);
@@ -152,8 +163,12 @@ try {
       console.log(`  ratio API / pgbench: ${fmt(viaHttp.perSecond / direct.perSecond)}x`);
       if (s.spots < 10) {
         await reset();
-        const bare = await viaPgbench(urls.owner, 'booking_nolock.sql', s, clients);
-        line(`pgbench, no spot lock:`, bare);
+        const locked = await viaPgbench(urls.owner, 'booking_insert.sql', s, clients, 12, 'true');
+        await reset();
+        const bare = await viaPgbench(urls.owner, 'booking_insert.sql', s, clients, 12, 'false');
+        line(`bare insert + spot lock:`, locked);
+        line(`bare insert, no lock:`, bare);
+        console.log(`  ratio lock / no lock: ${fmt(locked.perSecond / bare.perSecond)}x`);
       }
     }
   }
