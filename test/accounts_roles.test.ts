@@ -42,7 +42,7 @@ const EXPECTED: Record<string, Record<Role, unknown>> = {
   'allUsers: other staff':                { anonymous: '42501', driver: false, operator: false, admin: true, analyst: false },
   'rename self':                          { anonymous: '42501', driver: true, operator: true, admin: true, analyst: true },
   'rename another user':                  { anonymous: '42501', driver: false, operator: false, admin: false, analyst: false },
-  'change a role column directly':        { anonymous: 'no such field', driver: 'no such field', operator: 'no such field', admin: 'no such field', analyst: 'no such field' },
+  'change a role column directly':        { anonymous: 'GRAPHQL_VALIDATION_FAILED', driver: 'GRAPHQL_VALIDATION_FAILED', operator: 'GRAPHQL_VALIDATION_FAILED', admin: 'GRAPHQL_VALIDATION_FAILED', analyst: 'GRAPHQL_VALIDATION_FAILED' },
   'setUserRole of another user':          { anonymous: 'SMA08', driver: 'SMA10', operator: 'SMA10', admin: true, analyst: 'SMA10' },
   'setUserRole of self':                  { anonymous: 'SMA08', driver: 'SMA10', operator: 'SMA10', admin: 'SMA16', analyst: 'SMA10' },
   'inviteStaff':                          { anonymous: 'SMA08', driver: 'SMA10', operator: 'SMA10', admin: true, analyst: 'SMA10' },
@@ -88,7 +88,7 @@ async function attempt(role: Role, operation: string): Promise<unknown> {
     }
     case 'change a role column directly': {
       const res = await gql(`mutation ($id: BigInt!) { updateUserByRowId(input: { rowId: $id, userPatch: { role: "admin" } }) { user { role } } }`, { id: a.id ?? '1' });
-      // A schema validation error (UserPatch has no role field); see the report: such errors carry no code yet.
+      // A schema validation error (UserPatch has no role field), coded GRAPHQL_VALIDATION_FAILED since f70b768.
       return res.errors ? (code(res) ?? 'no such field') : true;
     }
     case 'setUserRole of another user':
