@@ -5,9 +5,9 @@ import { Logger } from 'graphile-worker';
 import { makeWorkerPool, startWorker } from '../worker/runner.ts';
 import { taskList } from '../worker/task_list.ts';
 
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 24);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 48);
 const localQueue = Number(process.env.BENCH_LOCAL_QUEUE ?? 500);
-const pool = makeWorkerPool(process.env.DATABASE_URL!, Number(process.env.BENCH_POOL ?? concurrency + 6));
+const pool = makeWorkerPool(process.env.DATABASE_URL!, Number(process.env.BENCH_POOL ?? Math.min(concurrency + 2, 30)));
 // Per-job INFO lines would cost more than the jobs: warnings and errors only.
 const logger = new Logger(() => (level, message) => {
   if (level === 'error' || level === 'warning' || process.env.BENCH_WORKER_LOG) console.error(`[worker ${level}] ${message}`);

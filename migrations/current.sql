@@ -1,1 +1,2 @@
--- Enter migration here
+-- Emails queue at priority 10, behind the charges and other work of a burst.
+--!include email_enqueue.sql
