@@ -1,2 +1,1 @@
--- Emails queue at priority 10, behind the charges and other work of a burst.
---!include email_enqueue.sql
+-- Enter migration here
