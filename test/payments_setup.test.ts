@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import Stripe from 'stripe';
 import { asRole, createTestDb, createUser, identityOf, sqlstateOf, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
+import { createSignedInUser } from './helpers/auth.ts';
 import type { StripeEmulator } from './helpers/stripe_emulator/index.ts';
 import { signatureHeader } from './helpers/stripe_emulator/index.ts';
 import {
@@ -265,6 +266,32 @@ test('refunds: operators only, full or partial, never more than charged, same an
   const retried = await paymentOperations.refundReservation(failing, staffDb, id2, null);
   assert.equal([retried.amount, retried.status], [900, 'succeeded']);
   assert.equal((await stripe.refunds.list({ payment_intent: pi2.id })).data.length, 1);
+});
+
+test('over HTTP as signed-in users: the driver sets up their card, another driver cannot, an operator refunds', async () => {
+  const driver = await createSignedInUser(db, api);
+  const other = await createSignedInUser(db, api);
+  const operator = await createSignedInUser(db, api, { role: 'operator' });
+  const id = await createReservation(db, { userId: driver.id, email: driver.email, amount: 1600 });
+
+  const mine = await api.gql(SETUP, { id }, driver.headers);
+  assert.equal(mine.errors, undefined, JSON.stringify(mine.errors));
+  assert.equal((await api.gql(SETUP, { id }, other.headers)).errors?.[0].extensions?.code, 'SMP01');
+  await browserConfirmsSetup(emulator, mine.data.setupReservationPayment.setupIntentId, 'pm_card_visa');
+  await waitFor(async () => (await status(id)) === 'confirmed', 10_000, 'confirmed by webhook');
+
+  // Charged at the end (as the charge task does), then refunded in part by the operator.
+  const stripe = stripeClient(stripeConfigFor(emulator));
+  await db.owner.query(`update app_public.reservations set status = 'completed' where id = $1`, [id]);
+  const { rows: [prep] } = await db.owner.query('select app_private.charge_prepare($1) as p', [id]);
+  const pi = await stripe.paymentIntents.create({ amount: 1600, currency: 'usd', customer: prep.p.customer,
+    payment_method: prep.p.paymentMethod, off_session: true, confirm: true }, { idempotencyKey: prep.p.idempotencyKey });
+  await db.owner.query('select app_private.charge_succeeded($1, 1, $2)', [prep.p.chargeId, pi.id]);
+  assert.equal((await api.gql(REFUND, { id, amount: 600 }, driver.headers)).errors?.[0].extensions?.code, 'SMP05');
+  const refund = await api.gql(REFUND, { id, amount: 600 }, operator.headers);
+  assert.equal(refund.errors, undefined, JSON.stringify(refund.errors));
+  assert.equal([refund.data.refundReservation.amount, refund.data.refundReservation.status, refund.data.refundReservation.refundedTotal],
+    [600, 'succeeded', 600]);
 });
 
 test.run();
