@@ -1,6 +1,6 @@
-// Runs accounts SQL for the auth routes: one owner-pool transaction, with the
-// request's settings (client address, web app origin) set locally as
-// PostGraphile would set them for a GraphQL request.
+// One owner-pool transaction with request settings set locally, as PostGraphile
+// sets them for a GraphQL request: the auth routes run accounts SQL this way,
+// and payments tests stand in for PostGraphile with it.
 import type pg from 'pg';
 
 export async function ownerTx<T>(pool: pg.Pool, settings: Record<string, string>, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {

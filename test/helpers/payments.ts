@@ -5,7 +5,12 @@
 import Stripe from 'stripe';
 import { startStripeEmulator, type StripeEmulator } from './stripe_emulator/index.ts';
 import type { StripeConfig } from '../../server/stripe_client.ts';
-import type { TestDb } from './db.ts';
+import type { Identity, TestDb } from './db.ts';
+import type pg from 'pg';
+import type { Runner } from 'graphile-worker';
+import type { Db } from '../../server/payments_plugin.ts';
+import { ownerTx } from '../../server/owner_sql.ts';
+import { makeWorkerPool, startWorker, type WorkerOptions } from '../../worker/runner.ts';
 import { createSpot } from './spots.ts';
 
 export const WEBHOOK_SECRET = 'whsec_test_payments';
@@ -95,37 +100,18 @@ export async function emulatorState(emulator: StripeEmulator) {
   return emulator.state();
 }
 
-import type pg from 'pg';
-import type { Db } from '../../server/payments_plugin.ts';
-import type { Identity } from './db.ts';
-
 /** What PostGraphile gives the payments plugin, made from a pool and an identity. */
 export function dbAs(pool: pg.Pool, identity: Identity): Db {
   const pgSettings = { role: identity.role, 'app.session_id': identity.sessionId ?? '' };
   return {
     pgSettings,
-    async withPgClient(settings, callback) {
-      const client = await pool.connect();
-      try {
-        await client.query('begin');
-        for (const [k, v] of Object.entries(settings ?? {})) {
-          await client.query('select set_config($1, $2, true)', [k, v ?? '']);
-        }
-        const result = await callback({ query: (q) => client.query(q.text, q.values as unknown[]) as never });
-        await client.query('commit');
-        return result;
-      } catch (err) {
-        await client.query('rollback').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
+    withPgClient(settings, callback) {
+      const values = Object.fromEntries(Object.entries(settings ?? {}).map(([k, v]) => [k, v ?? '']));
+      return ownerTx(pool, values, (client) =>
+        callback({ query: (q) => client.query(q.text, q.values as unknown[]) as never }));
     },
   };
 }
-
-import type { Runner } from 'graphile-worker';
-import { makeWorkerPool, startWorker, type WorkerOptions } from '../../worker/runner.ts';
 
 export interface TestWorker {
   runner: Runner;
