@@ -53,12 +53,23 @@ function cookieSecretOf(env: NodeJS.ProcessEnv): string {
   return 'development-only-cookie-secret-change-me';
 }
 
+const DEFAULT_CORS_ORIGINS = 'http://127.0.0.1:5173,http://localhost:5173';
+
+function corsOriginsOf(env: NodeJS.ProcessEnv): string[] {
+  return (env.CORS_ORIGINS ?? DEFAULT_CORS_ORIGINS).split(',').filter(Boolean);
+}
+
+/** The web app's address, which emailed links (verification, manage, pay) point at. */
+export function webUrlOf(env: NodeJS.ProcessEnv = process.env): string {
+  return (env.WEB_URL ?? corsOriginsOf(env)[0] ?? 'http://localhost:5173').replace(/\/+$/, '');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServerConfig> = {}): ServerConfig {
   const port = Number(env.PORT ?? 5678);
   const host = env.HOST ?? '127.0.0.1';
   const isDev = overrides.isDev ?? env.NODE_ENV !== 'production';
   const publicUrl = overrides.publicUrl ?? env.PUBLIC_URL ?? `http://${host}:${port}`;
-  const corsOrigins = (env.CORS_ORIGINS ?? 'http://127.0.0.1:5173,http://localhost:5173').split(',').filter(Boolean);
+  const corsOrigins = corsOriginsOf(env);
   return {
     db: dbUrls(env),
     port,
@@ -68,7 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     corsOrigins,
     poolSize: Number(env.API_POOL_SIZE ?? 10),
     stripe: stripeConfigFromEnv(env),
-    webUrl: env.WEB_URL ?? corsOrigins[0] ?? 'http://localhost:5173',
+    webUrl: webUrlOf(env),
     cookieSecret: overrides.cookieSecret ?? cookieSecretOf(env),
     cookieSecure: env.COOKIE_SECURE ? env.COOKIE_SECURE !== 'false' : publicUrl.startsWith('https:'),
     trustProxy: env.TRUST_PROXY === undefined ? false : /^\d+$/.test(env.TRUST_PROXY) ? Number(env.TRUST_PROXY) : env.TRUST_PROXY === 'true' ? true : env.TRUST_PROXY,

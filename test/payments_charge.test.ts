@@ -30,7 +30,7 @@ test.before(async () => {
   emulator = await startEmulator();
   smtp = await startSmtpSink();
   useEmulatorInEnv(emulator);
-  Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), APP_URL: 'https://app.example.test' });
+  Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), WEB_URL: 'https://app.example.test' });
   stripe = stripeClient(stripeConfigFor(emulator));
   staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
   worker = await startTestWorker(db);

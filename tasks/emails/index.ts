@@ -3,6 +3,7 @@
 import { accountTemplates } from './account.ts';
 import { reservationTemplates } from './reservation.ts';
 import type { RenderContext, RenderedEmail } from './format.ts';
+import { webUrlOf } from '../../server/config.ts';
 
 export type { RenderContext, RenderedEmail } from './format.ts';
 export { EmailDataError } from './format.ts';
@@ -20,6 +21,5 @@ export function renderEmail(template: string, data: Record<string, unknown>, ctx
 }
 
 export function renderContextFromEnv(env: NodeJS.ProcessEnv = process.env): RenderContext {
-  const appUrl = (env.APP_URL ?? env.PUBLIC_URL ?? `http://127.0.0.1:${env.PORT ?? 5678}`).replace(/\/+$/, '');
-  return { appUrl, productName: 'Secure My Spot' };
+  return { appUrl: webUrlOf(env), productName: 'Secure My Spot' };
 }
