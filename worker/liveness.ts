@@ -37,9 +37,17 @@ export async function startLiveness(connectionString: string, log: (line: string
     'insert into app_private.worker_processes (hostname, pid) values ($1, $2) returning id', [hostname(), process.pid]);
   await client.query('select pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS, me.id]);
 
-  // Queries on one client run in order, so ids are recorded in the order seen.
+  // One connection serves the recording and the sweeps: run them one at a
+  // time, in the order asked (pg no longer queues overlapping queries for us).
+  let tail: Promise<unknown> = Promise.resolve();
+  const serially = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = tail.then(fn);
+    tail = next.catch(() => {});
+    return next;
+  };
   const record = (id: string) => {
-    client.query('update app_private.worker_processes set worker_ids = array_append(worker_ids, $2) where id = $1', [me.id, id])
+    serially(() => client.query(
+      'update app_private.worker_processes set worker_ids = array_append(worker_ids, $2) where id = $1', [me.id, id]))
       .catch((err: Error) => log(`could not record worker ${id}: ${err.message}`));
   };
   const events = new EventEmitter();
@@ -66,7 +74,7 @@ export async function startLiveness(connectionString: string, log: (line: string
     }
     return dead;
   };
-  const sweep = () => (sweeping ??= sweepOnce().finally(() => { sweeping = null; }));
+  const sweep = () => (sweeping ??= serially(sweepOnce).finally(() => { sweeping = null; }));
   const timer = setInterval(() => { sweep().catch((err: Error) => log(`liveness sweep failed: ${err.message}`)); }, SWEEP_MS);
   timer.unref();
 
@@ -75,8 +83,7 @@ export async function startLiveness(connectionString: string, log: (line: string
     sweep,
     async close() {
       clearInterval(timer);
-      await sweeping?.catch(() => {});
-      await client.query('delete from app_private.worker_processes where id = $1', [me.id]).catch(() => {});
+      await serially(() => client.query('delete from app_private.worker_processes where id = $1', [me.id])).catch(() => {});
       await client.end().catch(() => {});
     },
   };
