@@ -14,7 +14,7 @@ import {
   browserConfirmsSetup, createReservation, dbAs, startEmulator, startTestWorker, stripeConfigFor, useEmulatorInEnv, waitFor,
   type TestWorker,
 } from './helpers/payments.ts';
-import { paymentOperations, type Db } from '../server/payments_plugin.ts';
+import { paymentOperations, type Db } from '../server/plugins/payments.ts';
 import { stripeClient } from '../server/stripe_client.ts';
 import { closeMailTransports } from '../tasks/mail_transport.ts';
 

@@ -10,7 +10,7 @@ import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.
 import type { StripeEmulator } from './helpers/stripe_emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import { browserConfirmsSetup, createReservation, dbAs, startEmulator, stripeConfigFor, waitFor, WEBHOOK_SECRET } from './helpers/payments.ts';
-import { paymentOperations } from '../server/payments_plugin.ts';
+import { paymentOperations } from '../server/plugins/payments.ts';
 import { stripeClient } from '../server/stripe_client.ts';
 import { startLiveness } from '../worker/liveness.ts';
 

@@ -12,7 +12,7 @@ import { signatureHeader } from './helpers/stripe_emulator/index.ts';
 import {
   browserConfirmsSetup, createReservation, dbAs, startEmulator, stripeConfigFor, waitFor, WEBHOOK_SECRET,
 } from './helpers/payments.ts';
-import { paymentOperations } from '../server/payments_plugin.ts';
+import { paymentOperations } from '../server/plugins/payments.ts';
 import { stripeClient } from '../server/stripe_client.ts';
 
 let db: TestDb;

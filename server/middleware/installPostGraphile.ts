@@ -6,7 +6,7 @@ import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { makePreset } from '../graphile.config.ts';
 import { pgSettingsFor } from '../request_identity.ts';
 import type { ServerConfig } from '../config.ts';
-import { makePaymentsPlugin } from '../payments_plugin.ts';
+import { makePaymentsPlugin } from '../plugins/payments.ts';
 
 export async function installPostGraphile(
   app: Express, httpServer: Server, config: ServerConfig, onClose: (fn: () => Promise<void>) => void,

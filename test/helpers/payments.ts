@@ -8,7 +8,7 @@ import type { StripeConfig } from '../../server/stripe_client.ts';
 import type { Identity, TestDb } from './db.ts';
 import type pg from 'pg';
 import type { Runner } from 'graphile-worker';
-import type { Db } from '../../server/payments_plugin.ts';
+import type { Db } from '../../server/plugins/payments.ts';
 import { ownerTx } from '../../server/owner_sql.ts';
 import { makeWorkerPool, startWorker, type WorkerOptions } from '../../worker/runner.ts';
 import { createSpot } from './spots.ts';
