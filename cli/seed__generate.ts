@@ -324,18 +324,12 @@ function manhattan(name: string, tier: 'core' | 'extended', minStreet: number, m
 
 // --- Generic grids ----------------------------------------------------------------------
 
-interface GridSpec {
-  name: string;
-  borough: Borough;
-  tier: 'core' | 'extended';
-  lat0: number;
-  lng0: number;
-  bearing: number;
+/** An area laid out as a regular grid: where it sits (as an Area), then its streets. */
+interface GridSpec extends Pick<Area, 'name' | 'borough' | 'tier' | 'lat0' | 'lng0' | 'bearing' | 'exclude'> {
   /** Streets along the u axis ("avenues"), at v metres. */
   avenues: ReadonlyArray<readonly [string, number, StreetOptions?]>;
   /** Cross streets along the v axis, at u metres. */
   streets: ReadonlyArray<readonly [string, number, StreetOptions?]>;
-  exclude?: (u: number, v: number) => boolean;
   rate: (face: Face, mid: { u: number; v: number }) => number;
   hours?: (face: Face, rng: Rng) => string;
 }
