@@ -59,14 +59,14 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
   try {
     await liveness.sweep();
     runner = await run({
-    events: liveness.events as never,
-    pgPool,
-    concurrency,
-    pollInterval: options.pollInterval ?? 2000,
-    noHandleSignals: true,
-    taskList: options.taskList ?? defaultTaskList,
-    crontab: options.crontab ?? CRONTAB,
-    ...(options.preset ? { preset: options.preset } : {}),
+      events: liveness.events as never,
+      pgPool,
+      concurrency,
+      pollInterval: options.pollInterval ?? 2000,
+      noHandleSignals: true,
+      taskList: options.taskList ?? defaultTaskList,
+      crontab: options.crontab ?? CRONTAB,
+      ...(options.preset ? { preset: options.preset } : {}),
     });
   } catch (err) {
     await liveness.close();
