@@ -1,4 +1,5 @@
 // The PostGraphile preset: app_public becomes the GraphQL API.
+import { PgSimplifyInflectionPreset } from '@graphile/simplify-inflection';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { makePgService } from 'postgraphile/adaptors/pg';
 import { maskError } from './mask_error.ts';
@@ -22,7 +23,9 @@ export interface PresetOptions {
 
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   return {
-    extends: [PostGraphileAmberPreset],
+    // graphile/starter's names: `spots`, `spot(rowId)`, `spot.rate` instead of
+    // `allSpots`, `spotByRowId`, `spot.rateByRateId`.
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
     plugins: [PostgisCodecPlugin, ValidationErrorCodePlugin, LoginPlugin, ...(options.plugins ?? [])],
     pgServices: [
       makePgService({

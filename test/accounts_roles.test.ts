@@ -37,9 +37,9 @@ const code = (res: any) => res.errors?.[0]?.extensions?.code;
 const EXPECTED: Record<string, Record<Role, unknown>> = {
   'database role':                        { anonymous: 'app_anonymous', driver: 'app_user', operator: 'app_operator', admin: 'app_operator', analyst: 'app_user' },
   'currentUser is self':                  { anonymous: false, driver: true, operator: true, admin: true, analyst: true },
-  'allUsers: self':                       { anonymous: '42501', driver: true, operator: true, admin: true, analyst: true },
-  'allUsers: other drivers':              { anonymous: '42501', driver: false, operator: true, admin: true, analyst: false },
-  'allUsers: other staff':                { anonymous: '42501', driver: false, operator: false, admin: true, analyst: false },
+  'users: self':                       { anonymous: '42501', driver: true, operator: true, admin: true, analyst: true },
+  'users: other drivers':              { anonymous: '42501', driver: false, operator: true, admin: true, analyst: false },
+  'users: other staff':                { anonymous: '42501', driver: false, operator: false, admin: true, analyst: false },
   'rename self':                          { anonymous: '42501', driver: true, operator: true, admin: true, analyst: true },
   'rename another user':                  { anonymous: '42501', driver: false, operator: false, admin: false, analyst: false },
   'change a role column directly':        { anonymous: 'GRAPHQL_VALIDATION_FAILED', driver: 'GRAPHQL_VALIDATION_FAILED', operator: 'GRAPHQL_VALIDATION_FAILED', admin: 'GRAPHQL_VALIDATION_FAILED', analyst: 'GRAPHQL_VALIDATION_FAILED' },
@@ -64,14 +64,14 @@ async function attempt(role: Role, operation: string): Promise<unknown> {
       const res = await gql(`{ currentUser { rowId } }`);
       return res.data.currentUser?.rowId === a.id && a.id !== undefined;
     }
-    case 'allUsers: self':
-    case 'allUsers: other drivers':
-    case 'allUsers: other staff': {
-      const res = await gql(`{ allUsers { nodes { rowId } } }`);
+    case 'users: self':
+    case 'users: other drivers':
+    case 'users: other staff': {
+      const res = await gql(`{ users { nodes { rowId } } }`);
       if (res.errors) return code(res);
-      const seen = new Set(res.data.allUsers.nodes.map((n: any) => n.rowId));
-      if (operation === 'allUsers: self') return seen.has(a.id);
-      if (operation === 'allUsers: other drivers') return seen.has(others.driver.id);
+      const seen = new Set(res.data.users.nodes.map((n: any) => n.rowId));
+      if (operation === 'users: self') return seen.has(a.id);
+      if (operation === 'users: other drivers') return seen.has(others.driver.id);
       const staff = [others.operator.id, others.admin.id, others.analyst.id];
       const count = staff.filter((id) => seen.has(id)).length;
       assert.ok(count === 0 || count === 3, `${role} sees some staff but not all`);
@@ -80,14 +80,14 @@ async function attempt(role: Role, operation: string): Promise<unknown> {
     case 'rename self':
     case 'rename another user': {
       const target = operation === 'rename self' ? (a.id ?? others.driver.id) : others.driver.id;
-      const res = await gql(`mutation ($id: BigInt!) { updateUserByRowId(input: { rowId: $id, userPatch: { name: "Renamed" } }) { user { rowId } } }`, { id: target });
+      const res = await gql(`mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { name: "Renamed" } }) { user { rowId } } }`, { id: target });
       const { rows: [u] } = await db.owner.query('select name from app_public.users where id = $1', [target]);
       await db.owner.query(`update app_public.users set name = 'Restored' where id = $1`, [target]);
       if (res.errors && code(res) !== 'SMA17' && u.name !== 'Renamed') return code(res) ?? false;
       return u.name === 'Renamed';
     }
     case 'change a role column directly': {
-      const res = await gql(`mutation ($id: BigInt!) { updateUserByRowId(input: { rowId: $id, userPatch: { role: "admin" } }) { user { role } } }`, { id: a.id ?? '1' });
+      const res = await gql(`mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { role: "admin" } }) { user { role } } }`, { id: a.id ?? '1' });
       // A schema validation error (UserPatch has no role field), coded GRAPHQL_VALIDATION_FAILED since f70b768.
       return res.errors ? (code(res) ?? 'no such field') : true;
     }
@@ -141,7 +141,7 @@ for (const operation of Object.keys(EXPECTED)) {
 test('a role change takes effect on the next request, without signing out', async () => {
   const user = await createSignedInUser(db, api, { role: 'driver' });
   const admin = await createSignedInUser(db, api, { role: 'admin' });
-  const seesDrivers = async () => (await api.gql(`{ allUsers { totalCount } }`, {}, user.headers)).data.allUsers.totalCount > 1;
+  const seesDrivers = async () => (await api.gql(`{ users { totalCount } }`, {}, user.headers)).data.users.totalCount > 1;
   assert.is(await seesDrivers(), false);
   await api.gql(`mutation ($id: BigInt!) { setUserRole(input: { userId: $id, role: "operator" }) { result { role } } }`, { id: user.id }, admin.headers);
   assert.is(await seesDrivers(), true);

@@ -136,7 +136,7 @@ test('cookie session: HttpOnly signed cookie, CSRF cookie; every POST needs X-CS
 
   assert.is((await api.gql(ME, {}, { cookie })).status, 403, 'GraphQL POST (even a query) without the header');
   assert.is((await api.gql(ME, {}, { cookie, 'x-csrf-token': jar.sms_csrf })).data.currentUser.rowId, user.id);
-  const rename = `mutation ($id: BigInt!) { updateUserByRowId(input: { rowId: $id, userPatch: { name: "Renamed" } }) { user { name } } }`;
+  const rename = `mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { name: "Renamed" } }) { user { name } } }`;
   const noHeader = await api.gql(rename, { id: user.id }, { cookie });
   assert.is(noHeader.status, 403);
   assert.is((noHeader as any).error.code, 'SMA14');
@@ -148,7 +148,7 @@ test('cookie session: HttpOnly signed cookie, CSRF cookie; every POST needs X-CS
   assert.is.not(before.name, 'Renamed', 'nothing written without the header');
   const ok = await api.gql(rename, { id: user.id }, { cookie, 'x-csrf-token': res.body.csrfToken });
   assert.equal(ok.errors, undefined);
-  assert.is(ok.data.updateUserByRowId.user.name, 'Renamed');
+  assert.is(ok.data.updateUser.user.name, 'Renamed');
 });
 
 test('a tampered cookie is ignored (anonymous) and cleared', async () => {

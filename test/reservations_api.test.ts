@@ -24,7 +24,7 @@ test.after(async () => {
   await db?.close();
 });
 
-const RESERVATION = 'rowId status amount currency startsAt endsAt timeZone holdExpiresAt spotBySpotId { rowId description }';
+const RESERVATION = 'rowId status amount currency startsAt endsAt timeZone holdExpiresAt spot { rowId description }';
 const RESERVE = `mutation ($spotId: BigInt, $startsAt: Datetime, $endsAt: Datetime, $durationMinutes: Int, $email: String) {
   reserve(input: { spotId: $spotId, startsAt: $startsAt, endsAt: $endsAt, durationMinutes: $durationMinutes, email: $email }) {
     result { manageToken reservation { ${RESERVATION} } }
@@ -49,7 +49,7 @@ test('a guest reserves over HTTP, reads it back with the token, extends it and c
   assert.equal({ status: reservation.status, amount: reservation.amount, currency: reservation.currency, tz: reservation.timeZone },
     { status: 'held', amount: 600, currency: 'USD', tz: 'America/New_York' });
   assert.is(new Date(reservation.endsAt).getTime() - new Date(reservation.startsAt).getTime(), 90 * 60e3);
-  assert.is(reservation.spotBySpotId.description, 'W 36 St');
+  assert.is(reservation.spot.description, 'W 36 St');
   const id = reservation.rowId;
 
   const read = await api.gql(GUEST, { id, token: manageToken });
