@@ -64,7 +64,7 @@ console.log(`end_burst: ${N} reservations; database ${dbName}`);
 const urls = await benchDatabase(dbName);
 const owner = new pg.Pool({ connectionString: urls.owner, max: 4 });
 const smtp = await startSmtpSink();
-const { match: [, stripeUrl] } = await spawnNode('test/helpers/stripe_emulator/main.ts',
+const { match: [, stripeUrl] } = await spawnNode('stripe-emulator/main.ts',
   { STRIPE_EMULATOR_PORT: '0', STRIPE_EMULATOR_QUIET: '1', STRIPE_WEBHOOK_URL: '', STRIPE_WEBHOOK_SECRET: '' },
   /listening on (http:\/\/\S+)/);
 const stripeHost = new URL(stripeUrl);

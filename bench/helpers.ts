@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { provisionDatabase } from '../cli/db__provision.ts';
-import { migrateEnv, type DbUrls } from '../cli/db__env.ts';
+import { migrateEnv, type DbUrls } from '../lib/db_urls.ts';
 
 export const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 

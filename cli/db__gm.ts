@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dbUrls, migrateEnv } from './db__env.ts';
+import { dbUrls, migrateEnv } from '../lib/db_urls.ts';
 
 export default function main(args: string[]): void {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { dbUrls, migrateEnv, DEFAULT_ROOT_URL, type DbUrls } from './db__env.ts';
+import { dbUrls, migrateEnv, DEFAULT_ROOT_URL, type DbUrls } from '../lib/db_urls.ts';
 
 const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT_DIR, 'node_modules', '.bin');

@@ -16,7 +16,7 @@ import { stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { dbUrls } from './db__env.ts';
+import { dbUrls } from '../lib/db_urls.ts';
 import { isBlank, readCsv, type CsvRecord } from './csv_parse.ts';
 
 /** CSV header (normalised: lower case, runs of other characters → "_") → key sent to SQL. */

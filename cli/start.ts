@@ -8,7 +8,7 @@ import pg from 'pg';
 import { MailDev } from 'maildev';
 import { provisionDatabase, ProvisionError } from './db__provision.ts';
 import { importSpots } from './spots__import.ts';
-import { startStripeEmulator, type StripeEmulator } from '../test/helpers/stripe_emulator/index.ts';
+import { startStripeEmulator, type StripeEmulator } from '../stripe-emulator/index.ts';
 import { makeApp, listen } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { startWorker } from '../worker/runner.ts';

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
-import { dbUrls } from './db__env.ts';
+import { dbUrls } from '../lib/db_urls.ts';
 import { loadConfig } from '../server/config.ts';
 
 const USAGE = 'Usage: npm run cli -- user:create --email <email> --role driver|operator|admin|analyst [--name <name>] [--invite | --password-stdin]';

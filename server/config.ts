@@ -1,6 +1,7 @@
 // Everything the server reads from the environment, in one place.
-import { dbUrls, type DbUrls } from '../cli/db__env.ts';
-import { stripeConfigFromEnv, type StripeConfig } from './stripe_client.ts';
+import { dbUrls, type DbUrls } from '../lib/db_urls.ts';
+import { stripeConfigFromEnv, type StripeConfig } from '../lib/stripe_client.ts';
+import { corsOriginsOf, webUrlOf } from '../lib/web_urls.ts';
 
 export interface ServerConfig {
   db: DbUrls;
@@ -27,7 +28,7 @@ export interface ServerConfig {
   google: OidcProviderConfig | null;
   /** Facebook sign-in (OAuth 2 code flow and a profile call); null = off. */
   facebook: OAuthProviderConfig | null;
-  /** Stripe API location, keys and webhook secret (server/stripe_client.ts). */
+  /** Stripe API location, keys and webhook secret (lib/stripe_client.ts). */
   stripe: StripeConfig;
 }
 
@@ -51,17 +52,6 @@ function cookieSecretOf(env: NodeJS.ProcessEnv): string {
   if (env.COOKIE_SECRET) return env.COOKIE_SECRET;
   if (env.NODE_ENV === 'production') throw new Error('COOKIE_SECRET must be set in production (32+ random characters)');
   return 'development-only-cookie-secret-change-me';
-}
-
-const DEFAULT_CORS_ORIGINS = 'http://127.0.0.1:5173,http://localhost:5173';
-
-function corsOriginsOf(env: NodeJS.ProcessEnv): string[] {
-  return (env.CORS_ORIGINS ?? DEFAULT_CORS_ORIGINS).split(',').filter(Boolean);
-}
-
-/** The web app's address, which emailed links (verification, manage, pay) point at. */
-export function webUrlOf(env: NodeJS.ProcessEnv = process.env): string {
-  return (env.WEB_URL ?? corsOriginsOf(env)[0] ?? 'http://localhost:5173').replace(/\/+$/, '');
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServerConfig> = {}): ServerConfig {

@@ -13,7 +13,7 @@
 //   pay link and schedules the next attempt (1 d, 3 d, 7 d; see
 //   app_private.charge_retry_delay), which uses a new key.
 import type { Task } from 'graphile-worker';
-import { idOf, isCardError, stripeClient } from '../server/stripe_client.ts';
+import { idOf, isCardError, stripeClient } from '../lib/stripe_client.ts';
 
 export interface ReservationChargePayload {
   reservationId: number | string;

@@ -7,8 +7,8 @@
 // one duplicate SMTP allows (the server accepted, then we crashed before
 // committing) carries the same Message-ID and can be recognised.
 import type { Task } from 'graphile-worker';
-import { renderContextFromEnv, renderEmail } from './emails/index.ts';
-import { mailConfigFromEnv, mailTransport } from './mail_transport.ts';
+import { renderContextFromEnv, renderEmail } from '../emails/index.ts';
+import { mailConfigFromEnv, mailTransport } from '../lib/mail_transport.ts';
 
 export interface SendEmailPayload {
   emailId: number | string;

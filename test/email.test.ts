@@ -6,8 +6,8 @@ import * as assert from 'uvu/assert';
 import { createTestDb, type TestDb } from './helpers/db.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import { startTestWorker, waitFor, type TestWorker } from './helpers/payments.ts';
-import { renderEmail, TEMPLATE_NAMES, UnknownTemplateError } from '../tasks/emails/index.ts';
-import { closeMailTransports } from '../tasks/mail_transport.ts';
+import { renderEmail, TEMPLATE_NAMES, UnknownTemplateError } from '../emails/index.ts';
+import { closeMailTransports } from '../lib/mail_transport.ts';
 
 let db: TestDb;
 let smtp: SmtpSink;

@@ -8,15 +8,15 @@ import * as assert from 'uvu/assert';
 import Stripe from 'stripe';
 import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import type { StripeEmulator } from './helpers/stripe_emulator/index.ts';
+import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
   browserConfirmsSetup, createReservation, dbAs, startEmulator, startTestWorker, stripeConfigFor, useEmulatorInEnv, waitFor,
   type TestWorker,
 } from './helpers/payments.ts';
 import { paymentOperations, type Db } from '../server/plugins/payments.ts';
-import { stripeClient } from '../server/stripe_client.ts';
-import { closeMailTransports } from '../tasks/mail_transport.ts';
+import { stripeClient } from '../lib/stripe_client.ts';
+import { closeMailTransports } from '../lib/mail_transport.ts';
 
 let db: TestDb;
 let emulator: StripeEmulator;

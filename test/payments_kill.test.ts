@@ -7,11 +7,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import Stripe from 'stripe';
 import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
-import type { StripeEmulator } from './helpers/stripe_emulator/index.ts';
+import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import { browserConfirmsSetup, createReservation, dbAs, startEmulator, stripeConfigFor, waitFor, WEBHOOK_SECRET } from './helpers/payments.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
-import { stripeClient } from '../server/stripe_client.ts';
+import { stripeClient } from '../lib/stripe_client.ts';
 import { startLiveness } from '../worker/liveness.ts';
 
 let db: TestDb;

@@ -7,13 +7,13 @@ import Stripe from 'stripe';
 import { asRole, createTestDb, createUser, identityOf, sqlstateOf, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
-import type { StripeEmulator } from './helpers/stripe_emulator/index.ts';
-import { signatureHeader } from './helpers/stripe_emulator/index.ts';
+import type { StripeEmulator } from '../stripe-emulator/index.ts';
+import { signatureHeader } from '../stripe-emulator/index.ts';
 import {
   browserConfirmsSetup, createReservation, dbAs, startEmulator, stripeConfigFor, waitFor, WEBHOOK_SECRET,
 } from './helpers/payments.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
-import { stripeClient } from '../server/stripe_client.ts';
+import { stripeClient } from '../lib/stripe_client.ts';
 
 let db: TestDb;
 let api: TestApi;

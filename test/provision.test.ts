@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { provisionDatabase, ProvisionError } from '../cli/db__provision.ts';
-import { dbUrls } from '../cli/db__env.ts';
+import { dbUrls } from '../lib/db_urls.ts';
 
 const NAME = `${process.env.TEST_DB_PREFIX ?? 'sms_test'}_provision_${process.pid}`;
 const urls = dbUrls(process.env, NAME);

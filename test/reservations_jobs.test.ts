@@ -8,10 +8,9 @@ import { createTestDb, createUser, identityOf, type TestDb, type TestUser } from
 import { createRate, createSpot } from './helpers/spots.ts';
 import { ANON, callAs, emailsOf, eventsOf, hoursFromNow, jobsOf, reserve } from './helpers/reservations.ts';
 import { startWorker } from '../worker/runner.ts';
-import { reservation__end } from '../tasks/reservation__end.ts';
-import { reservation__remind } from '../tasks/reservation__remind.ts';
-import { hold__expire } from '../tasks/hold__expire.ts';
-import { holds__sweep } from '../tasks/holds__sweep.ts';
+import { taskList } from '../worker/task_list.ts';
+
+const { reservation__end, reservation__remind, hold__expire, holds__sweep } = taskList;
 
 let db: TestDb;
 let worker: Runner;

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
-import { dbUrls } from '../cli/db__env.ts';
+import { dbUrls } from '../lib/db_urls.ts';
 
 const NAME = `${process.env.TEST_DB_PREFIX ?? 'sms_test'}_start_${process.pid}`;
 const urls = dbUrls(process.env, NAME);

@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startStripeEmulator, type StripeEmulator } from './helpers/stripe_emulator/index.ts';
-import { parseForm } from './helpers/stripe_emulator/form.ts';
+import { startStripeEmulator, type StripeEmulator } from '../stripe-emulator/index.ts';
+import { parseForm } from '../stripe-emulator/form.ts';
 
 const WEBHOOK_SECRET = 'whsec_test_emulator_suite';
 

@@ -1,5 +1,5 @@
 // `npm run worker`: the worker on its own, for deployments that scale it apart from the API.
-import { dbUrls } from '../cli/db__env.ts';
+import { dbUrls } from '../lib/db_urls.ts';
 import { startWorker } from './runner.ts';
 
 const runner = await startWorker({ connectionString: dbUrls().owner });

@@ -6,7 +6,7 @@
 import express, { type Express } from 'express';
 import type Stripe from 'stripe';
 import type { ServerConfig } from '../config.ts';
-import { stripeClient } from '../stripe_client.ts';
+import { stripeClient } from '../../lib/stripe_client.ts';
 import { ownerPoolOf } from './installDatabasePools.ts';
 
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';

@@ -10,8 +10,8 @@
 import { context, sideEffect } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type Stripe from 'stripe';
-import type { StripeConfig } from '../stripe_client.ts';
-import { idOf, isCardError, isTransientStripeError, stripeClient } from '../stripe_client.ts';
+import type { StripeConfig } from '../../lib/stripe_client.ts';
+import { idOf, isCardError, isTransientStripeError, stripeClient } from '../../lib/stripe_client.ts';
 
 export type WithPgClient = <T>(pgSettings: Record<string, string | undefined> | null,
   callback: (client: { query<R>(q: { text: string; values?: unknown[] }): Promise<{ rows: readonly R[] }> }) => Promise<T>) => Promise<T>;

@@ -5,7 +5,7 @@
 
 import { basename } from 'node:path';
 import pg from 'pg';
-import { dbUrls, type DbUrls } from '../../cli/db__env.ts';
+import { dbUrls, type DbUrls } from '../../lib/db_urls.ts';
 import { provisionDatabase } from '../../cli/db__provision.ts';
 
 const PREFIX = process.env.TEST_DB_PREFIX ?? 'sms_test';

@@ -3,8 +3,8 @@
 // wired to the API's webhook route, the browser's part of a card set-up, and
 // polling helpers.
 import Stripe from 'stripe';
-import { startStripeEmulator, type StripeEmulator } from './stripe_emulator/index.ts';
-import type { StripeConfig } from '../../server/stripe_client.ts';
+import { startStripeEmulator, type StripeEmulator } from '../../stripe-emulator/index.ts';
+import type { StripeConfig } from '../../lib/stripe_client.ts';
 import type { Identity, TestDb } from './db.ts';
 import type pg from 'pg';
 import type { Runner } from 'graphile-worker';

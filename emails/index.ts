@@ -3,7 +3,7 @@
 import { accountTemplates } from './account.ts';
 import { reservationTemplates } from './reservation.ts';
 import type { RenderContext, RenderedEmail } from './format.ts';
-import { webUrlOf } from '../../server/config.ts';
+import { webUrlOf } from '../lib/web_urls.ts';
 
 export type { RenderContext, RenderedEmail } from './format.ts';
 export { EmailDataError } from './format.ts';

@@ -1,6 +1,6 @@
 // The one place a Stripe client is made. Everything about where Stripe is
 // comes from configuration, so pointing the project at real Stripe instead of
-// the in-repo emulator (test/helpers/stripe_emulator/) is configuration only:
+// the in-repo emulator (stripe-emulator/) is configuration only:
 //   STRIPE_SECRET_KEY          sk_test_… / sk_live_… (the emulator accepts any)
 //   STRIPE_API_HOST/PORT/PROTOCOL   unset = api.stripe.com:443 https
 //   STRIPE_WEBHOOK_SECRET      whsec_… that signs webhooks to POST /webhooks/stripe

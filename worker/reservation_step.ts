@@ -1,6 +1,6 @@
 // Reservation jobs whose whole work is one SQL function of the reservation id
 // (the rules live in SQL; the function is idempotent, so a job run twice is
-// harmless). Each such task file names its function through this.
+// harmless). worker/task_list.ts names each such job with its function.
 import type { Task } from 'graphile-worker';
 
 export interface ReservationJobPayload {
