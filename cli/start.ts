@@ -92,7 +92,7 @@ async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
   for (const fn of stops) await fn().catch((err) => console.error(err));
-  // PostGraphile can keep the event loop alive after release (STACK-NOTES §4).
+  // PostGraphile can keep the event loop alive after its instance is released.
   process.exit(0);
 }
 process.once('SIGINT', stop);
