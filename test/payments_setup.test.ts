@@ -19,11 +19,11 @@ let db: TestDb;
 let api: TestApi;
 let emulator: StripeEmulator;
 
-const SETUP = `mutation ($id: BigInt!, $token: String) {
-  setupReservationPayment(input: { reservationId: $id, manageToken: $token }) {
+const SETUP = `mutation ($id: BigInt!, $manageToken: String) {
+  setupReservationPayment(input: { reservationId: $id, manageToken: $manageToken }) {
     reservationId reservationStatus setupIntentId setupIntentStatus clientSecret } }`;
-const CONFIRM = `mutation ($id: BigInt!, $token: String) {
-  confirmReservationPayment(input: { reservationId: $id, manageToken: $token }) {
+const CONFIRM = `mutation ($id: BigInt!, $manageToken: String) {
+  confirmReservationPayment(input: { reservationId: $id, manageToken: $manageToken }) {
     reservationId reservationStatus setupIntentId setupIntentStatus } }`;
 const REFUND = `mutation ($id: BigInt!, $amount: Int) {
   refundReservation(input: { reservationId: $id, amount: $amount }) { refundId amount status refundedTotal } }`;
@@ -53,8 +53,8 @@ test('guest: set-up returns a client secret, twice the same; the signed webhook 
   const before = emulator.state();
 
   // Action
-  const first = await api.gql(SETUP, { id, token: `tok-${id}` });
-  const again = await api.gql(SETUP, { id, token: `tok-${id}` });
+  const first = await api.gql(SETUP, { id, manageToken: `tok-${id}` });
+  const again = await api.gql(SETUP, { id, manageToken: `tok-${id}` });
 
   // Assertions: one customer, one SetupIntent (usage off_session), same answer.
   assert.equal(first.errors, undefined, JSON.stringify(first.errors));
@@ -82,24 +82,24 @@ test('guest: set-up returns a client secret, twice the same; the signed webhook 
   assert.match(row.payment_method, /^pm_/);
   assert.equal(await emails(id, 'reservation_confirmed'), 1);
   // confirm afterwards (a client that did not wait) is a no-op that says so.
-  const late = await api.gql(CONFIRM, { id, token: `tok-${id}` });
+  const late = await api.gql(CONFIRM, { id, manageToken: `tok-${id}` });
   assert.equal(late.data.confirmReservationPayment.reservationStatus, 'confirmed');
   assert.equal(late.data.confirmReservationPayment.setupIntentStatus, 'succeeded');
   // set-up after confirmation returns the same intent again.
-  assert.equal((await api.gql(SETUP, { id, token: `tok-${id}` })).data.setupReservationPayment.setupIntentId, p.setupIntentId);
+  assert.equal((await api.gql(SETUP, { id, manageToken: `tok-${id}` })).data.setupReservationPayment.setupIntentId, p.setupIntentId);
 });
 
 test('confirm mutation without the webhook: re-reads the intent from Stripe; twice is the same', async () => {
   emulator.setWebhook(null);
   try {
     const id = await createReservation(db);
-    const p = (await api.gql(SETUP, { id, token: `tok-${id}` })).data.setupReservationPayment;
-    const early = await api.gql(CONFIRM, { id, token: `tok-${id}` });
+    const p = (await api.gql(SETUP, { id, manageToken: `tok-${id}` })).data.setupReservationPayment;
+    const early = await api.gql(CONFIRM, { id, manageToken: `tok-${id}` });
     assert.equal(early.errors?.[0].extensions?.code, 'SMP03', 'not set up yet');
     await browserConfirmsSetup(emulator, p.setupIntentId, 'pm_card_visa');
     assert.equal(await status(id), 'held', 'no webhook');
-    const one = await api.gql(CONFIRM, { id, token: `tok-${id}` });
-    const two = await api.gql(CONFIRM, { id, token: `tok-${id}` });
+    const one = await api.gql(CONFIRM, { id, manageToken: `tok-${id}` });
+    const two = await api.gql(CONFIRM, { id, manageToken: `tok-${id}` });
     assert.equal(one.errors, undefined, JSON.stringify(one.errors));
     assert.equal(one.data.confirmReservationPayment.reservationStatus, 'confirmed');
     assert.equal(two.data, one.data);
@@ -111,31 +111,31 @@ test('confirm mutation without the webhook: re-reads the intent from Stripe; twi
 
 test('a card needing 3-D Secure confirms only after authentication; a declined card leaves it held', async () => {
   const id = await createReservation(db);
-  const p = (await api.gql(SETUP, { id, token: `tok-${id}` })).data.setupReservationPayment;
+  const p = (await api.gql(SETUP, { id, manageToken: `tok-${id}` })).data.setupReservationPayment;
   const si = await browserConfirmsSetup(emulator, p.setupIntentId, 'pm_card_authenticationRequired') as Stripe.SetupIntent;
   assert.equal(si.status, 'requires_action');
-  assert.equal((await api.gql(CONFIRM, { id, token: `tok-${id}` })).errors?.[0].extensions?.code, 'SMP03');
+  assert.equal((await api.gql(CONFIRM, { id, manageToken: `tok-${id}` })).errors?.[0].extensions?.code, 'SMP03');
   await fetch(`${emulator.url}/_emulator/setup_intents/${p.setupIntentId}/authenticate`, { method: 'POST' });
   await waitFor(async () => (await status(id)) === 'confirmed', 10_000, 'confirmed after 3DS');
 
   const declined = await createReservation(db);
-  const d = (await api.gql(SETUP, { id: declined, token: `tok-${declined}` })).data.setupReservationPayment;
+  const d = (await api.gql(SETUP, { id: declined, manageToken: `tok-${declined}` })).data.setupReservationPayment;
   const err = await browserConfirmsSetup(emulator, d.setupIntentId, 'pm_card_chargeDeclined');
   assert.ok(err instanceof Stripe.errors.StripeCardError);
   await emulator.waitForWebhooks();
   assert.equal(await status(declined), 'held');
-  assert.equal((await api.gql(CONFIRM, { id: declined, token: `tok-${declined}` })).errors?.[0].extensions?.code, 'SMP03');
+  assert.equal((await api.gql(CONFIRM, { id: declined, manageToken: `tok-${declined}` })).errors?.[0].extensions?.code, 'SMP03');
 });
 
-test('who may set up: no token, a wrong token, or someone else → SMP01; a cancelled reservation → SMP02', async () => {
+test('who may set up: no token, a wrong token, or someone else → SMB06 (as every reservation operation); a cancelled reservation → SMP02', async () => {
   const id = await createReservation(db);
-  for (const token of [null, 'tok-0', `tok-${id}x`]) {
-    const res = await api.gql(SETUP, { id, token });
-    assert.equal(res.errors?.[0].extensions?.code, 'SMP01', String(token));
+  for (const manageToken of [null, 'tok-0', `tok-${id}x`]) {
+    const res = await api.gql(SETUP, { id, manageToken });
+    assert.equal(res.errors?.[0].extensions?.code, 'SMB06', String(manageToken));
   }
-  assert.equal((await api.gql(SETUP, { id: '999999', token: 'tok-999999' })).errors?.[0].extensions?.code, 'SMP01');
+  assert.equal((await api.gql(SETUP, { id: '999999', manageToken: 'tok-999999' })).errors?.[0].extensions?.code, 'SMB06');
   const cancelled = await createReservation(db, { status: 'cancelled' });
-  assert.equal((await api.gql(SETUP, { id: cancelled, token: `tok-${cancelled}` })).errors?.[0].extensions?.code, 'SMP02');
+  assert.equal((await api.gql(SETUP, { id: cancelled, manageToken: `tok-${cancelled}` })).errors?.[0].extensions?.code, 'SMP02');
 
   // Signed-in drivers: their own reservation yes, another's no (SQL as the role).
   const owner = await createUser(db);
@@ -144,7 +144,7 @@ test('who may set up: no token, a wrong token, or someone else → SMP01; a canc
   const stripe = stripeClient(stripeConfigFor(emulator));
   const ok = await paymentOperations.setupReservationPayment(stripe, dbAs(db.auth, identityOf(owner)), mine, null);
   assert.match(ok.clientSecret!, /_secret_/);
-  assert.equal(await sqlstateOf(paymentOperations.setupReservationPayment(stripe, dbAs(db.auth, identityOf(other)), mine, null)), 'SMP01');
+  assert.equal(await sqlstateOf(paymentOperations.setupReservationPayment(stripe, dbAs(db.auth, identityOf(other)), mine, null)), 'SMB06');
   // The API roles cannot read any payment table.
   for (const table of ['stripe_customers', 'setup_intents', 'charges', 'refunds', 'stripe_webhook_events']) {
     assert.equal(await sqlstateOf(asRole(db.auth, identityOf(owner), (c) => c.query(`select * from app_private.${table}`))), '42501', table);
@@ -163,7 +163,7 @@ test('webhook replayed 3 times → one confirmation', async () => {
   // Setup: a held reservation whose card Stripe has set up, webhook delivery off.
   emulator.setWebhook(null);
   const id = await createReservation(db);
-  const p = (await api.gql(SETUP, { id, token: `tok-${id}` })).data.setupReservationPayment;
+  const p = (await api.gql(SETUP, { id, manageToken: `tok-${id}` })).data.setupReservationPayment;
   const si = await browserConfirmsSetup(emulator, p.setupIntentId, 'pm_card_visa') as Stripe.SetupIntent;
   emulator.setWebhook(`${api.url}/webhooks/stripe`, WEBHOOK_SECRET);
   const event = {
@@ -276,7 +276,7 @@ test('over HTTP as signed-in users: the driver sets up their card, another drive
 
   const mine = await api.gql(SETUP, { id }, driver.headers);
   assert.equal(mine.errors, undefined, JSON.stringify(mine.errors));
-  assert.equal((await api.gql(SETUP, { id }, other.headers)).errors?.[0].extensions?.code, 'SMP01');
+  assert.equal((await api.gql(SETUP, { id }, other.headers)).errors?.[0].extensions?.code, 'SMB06');
   await browserConfirmsSetup(emulator, mine.data.setupReservationPayment.setupIntentId, 'pm_card_visa');
   await waitFor(async () => (await status(id)) === 'confirmed', 10_000, 'confirmed by webhook');
 

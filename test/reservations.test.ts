@@ -129,7 +129,7 @@ test('change the end: extend and shorten re-price, move reservation_end (same jo
   await confirm(r.id);
   const before = await jobsOf(db, r.id);
   const [changed] = await callAs(db, identityOf(driver),
-    'select amount, upper(period) as e from app_public.change_reservation_end($1, $2)', [r.id, hoursFromNow(3)]);
+    'select amount, upper(period) as e from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r', [r.id, hoursFromNow(3)]);
   assert.is(changed.amount, 1200);
   assert.is(changed.e.getTime(), hoursFromNow(3).getTime());
   const after = await jobsOf(db, r.id);
@@ -139,7 +139,7 @@ test('change the end: extend and shorten re-price, move reservation_end (same jo
   const { rows: [count] } = await db.owner.query(`select count(*)::int as n from graphile_worker.jobs where key = $1`, [`reservation_end:${r.id}`]);
   assert.is(count.n, 1);
   const [shorter] = await callAs(db, identityOf(driver),
-    'select amount from app_public.change_reservation_end($1, $2)', [r.id, new Date(hoursFromNow(1).getTime() + 20 * 60e3)]);
+    'select amount from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r', [r.id, new Date(hoursFromNow(1).getTime() + 20 * 60e3)]);
   assert.is(shorter.amount, 300, '20 min billed as 30 min (15-min increments) at 600/h');
   assert.equal((await eventsOf(db, r.id)).map((e) => e.action), ['reserved', 'confirmed', 'end_changed', 'end_changed']);
   const mails = await emailsOf(db, r.id);
@@ -182,7 +182,7 @@ test('end now: charged for the time used with the minimum charge, charge queued,
   const r = await reserve(db, identityOf(driver), { spotId, durationMinutes: 120 });
   await confirm(r.id);
   const [ended] = await callAs(db, identityOf(driver),
-    'select status::text, amount, upper(period) as e from app_public.end_reservation($1)', [r.id]);
+    'select status::text, amount, upper(period) as e from app_public.end_reservation($1) x, lateral (select (x.reservation).*) r', [r.id]);
   assert.is(ended.status, 'completed');
   assert.is(ended.amount, 150, 'a moment used: 15 min = 150, and the minimum is 150');
   assert.ok(Math.abs(ended.e.getTime() - Date.now()) < 5000);
@@ -203,7 +203,7 @@ test('cancel before the start: free, every job removed; after the start: refused
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2) });
   await confirm(r.id);
   assert.equal(Object.keys(await jobsOf(db, r.id)).length, 2);
-  const [c] = await callAs(db, identityOf(driver), 'select status::text, amount from app_public.cancel_reservation($1)', [r.id]);
+  const [c] = await callAs(db, identityOf(driver), 'select status::text, amount from app_public.cancel_reservation($1) x, lateral (select (x.reservation).*) r', [r.id]);
   assert.equal(c, { status: 'cancelled', amount: 0 });
   assert.equal(await jobsOf(db, r.id), {}, 'no job of a cancelled reservation remains');
   const mails = await emailsOf(db, r.id);
@@ -221,16 +221,16 @@ test('cancel before the start: free, every job removed; after the start: refused
 test('guests change, end and cancel with their token, never without it', async () => {
   const spotId = await spot();
   const g = await reserve(db, ANON, { spotId, startsAt: hoursFromNow(1), durationMinutes: 60, email: 'g@example.test' });
-  const [changed] = await callAs(db, ANON, 'select amount from app_public.change_reservation_end($1, $2, $3)', [g.id, hoursFromNow(2.5), g.manage_token]);
+  const [changed] = await callAs(db, ANON, 'select amount from app_public.change_reservation_end($1, $2, $3) x, lateral (select (x.reservation).*) r', [g.id, hoursFromNow(2.5), g.manage_token]);
   assert.is(changed.amount, 900);
   assert.is(await sqlstateOf(callAs(db, ANON, 'select app_public.cancel_reservation($1, $2)', [g.id, 'wrong'])), 'SMB06');
   // A signed-in stranger with the right token? The token is what counts.
   const other = await createUser(db);
   assert.is(await sqlstateOf(callAs(db, identityOf(other), 'select app_public.cancel_reservation($1)', [g.id])), 'SMB06');
-  const [c] = await callAs(db, ANON, 'select status::text from app_public.cancel_reservation($1, $2)', [g.id, g.manage_token]);
+  const [c] = await callAs(db, ANON, 'select status::text from app_public.cancel_reservation($1, $2) x, lateral (select (x.reservation).*) r', [g.id, g.manage_token]);
   assert.is(c.status, 'cancelled');
   const now = await reserve(db, ANON, { spotId, durationMinutes: 60, email: 'g@example.test' });
-  const [e] = await callAs(db, ANON, 'select status::text from app_public.end_reservation($1, $2)', [now.id, now.manage_token]);
+  const [e] = await callAs(db, ANON, 'select status::text from app_public.end_reservation($1, $2) x, lateral (select (x.reservation).*) r', [now.id, now.manage_token]);
   assert.is(e.status, 'completed');
   // A token opens only its own reservation.
   const g2 = await reserve(db, ANON, { spotId, startsAt: hoursFromNow(5), durationMinutes: 60, email: 'g@example.test' });
@@ -286,7 +286,7 @@ test('operators can act on any driver’s reservation; the email says so', async
   const op = await createUser(db, { role: 'operator' });
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), durationMinutes: 60 });
-  const [c] = await callAs(db, identityOf(op, 'operator'), 'select status::text from app_public.cancel_reservation($1)', [r.id]);
+  const [c] = await callAs(db, identityOf(op, 'operator'), 'select status::text from app_public.cancel_reservation($1) x, lateral (select (x.reservation).*) r', [r.id]);
   assert.is(c.status, 'cancelled');
   assert.is((await emailsOf(db, r.id)).at(-1)!.data.reason, 'cancelled_by_operator');
 });

@@ -30,12 +30,13 @@ const RESERVE = `mutation ($spotId: BigInt, $startsAt: Datetime, $endsAt: Dateti
     result { manageToken reservation { ${RESERVATION} } }
   }
 }`;
-const GUEST = `query ($id: BigInt, $token: String) { guestReservation(reservationId: $id, token: $token) { ${RESERVATION} } }`;
-const CHANGE = `mutation ($id: BigInt, $endsAt: Datetime, $token: String) {
-  changeReservationEnd(input: { reservationId: $id, endsAt: $endsAt, token: $token }) { result { ${RESERVATION} } }
+const GUEST = `query ($id: BigInt, $manageToken: String) { guestReservation(reservationId: $id, manageToken: $manageToken) { ${RESERVATION} } }`;
+// Every reservation mutation answers the same shape as reserve: result { reservation manageToken }.
+const CHANGE = `mutation ($id: BigInt, $endsAt: Datetime, $manageToken: String) {
+  changeReservationEnd(input: { reservationId: $id, endsAt: $endsAt, manageToken: $manageToken }) { result { manageToken reservation { ${RESERVATION} } } }
 }`;
-const END = `mutation ($id: BigInt, $token: String) { endReservation(input: { reservationId: $id, token: $token }) { result { ${RESERVATION} } } }`;
-const CANCEL = `mutation ($id: BigInt, $token: String) { cancelReservation(input: { reservationId: $id, token: $token }) { result { ${RESERVATION} } } }`;
+const END = `mutation ($id: BigInt, $manageToken: String) { endReservation(input: { reservationId: $id, manageToken: $manageToken }) { result { manageToken reservation { ${RESERVATION} } } } }`;
+const CANCEL = `mutation ($id: BigInt, $manageToken: String) { cancelReservation(input: { reservationId: $id, manageToken: $manageToken }) { result { manageToken reservation { ${RESERVATION} } } } }`;
 
 test('a guest reserves over HTTP, reads it back with the token, extends it and cancels it', async () => {
   // Setup
@@ -52,22 +53,22 @@ test('a guest reserves over HTTP, reads it back with the token, extends it and c
   assert.is(reservation.spot.description, 'W 36 St');
   const id = reservation.rowId;
 
-  const read = await api.gql(GUEST, { id, token: manageToken });
+  const read = await api.gql(GUEST, { id, manageToken });
   assert.is(read.data.guestReservation.rowId, id);
-  const wrong = await api.gql(GUEST, { id, token: 'nope' });
+  const wrong = await api.gql(GUEST, { id, manageToken: 'nope' });
   assert.is(wrong.errors?.[0].extensions?.code, 'SMB06');
   assert.is(wrong.status < 500, true);
 
-  const changed = await api.gql(CHANGE, { id, endsAt: hoursFromNow(3).toISOString(), token: manageToken });
+  const changed = await api.gql(CHANGE, { id, endsAt: hoursFromNow(3).toISOString(), manageToken });
   assert.equal(changed.errors, undefined, JSON.stringify(changed.errors));
-  assert.is(changed.data.changeReservationEnd.result.amount, 800);
+  assert.is(changed.data.changeReservationEnd.result.reservation.amount, 800);
   assert.is((await jobsOf(db, id)).reservation_end.run_at.getTime(), hoursFromNow(3).getTime());
 
   const noToken = await api.gql(CANCEL, { id });
   assert.is(noToken.errors?.[0].extensions?.code, 'SMB06');
-  const cancelled = await api.gql(CANCEL, { id, token: manageToken });
-  assert.is(cancelled.data.cancelReservation.result.status, 'cancelled');
-  assert.is(cancelled.data.cancelReservation.result.amount, 0);
+  const cancelled = await api.gql(CANCEL, { id, manageToken });
+  assert.is(cancelled.data.cancelReservation.result.reservation.status, 'cancelled');
+  assert.is(cancelled.data.cancelReservation.result.reservation.amount, 0);
   assert.equal((await emailsOf(db, id)).map((m) => m.template), ['reservation_held', 'reservation_changed', 'reservation_cancelled']);
 });
 
@@ -75,9 +76,9 @@ test('a guest ends a started reservation now over HTTP: charged the minimum for 
   const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate });
   const res = await api.gql(RESERVE, { spotId, durationMinutes: 60, email: 'now@example.test' });
   const { manageToken, reservation } = res.data.reserve.result;
-  const ended = await api.gql(END, { id: reservation.rowId, token: manageToken });
+  const ended = await api.gql(END, { id: reservation.rowId, manageToken });
   assert.equal(ended.errors, undefined, JSON.stringify(ended.errors));
-  assert.equal([ended.data.endReservation.result.status, ended.data.endReservation.result.amount], ['completed', 100]);
+  assert.equal([ended.data.endReservation.result.reservation.status, ended.data.endReservation.result.reservation.amount], ['completed', 100]);
 });
 
 test('over HTTP: spot taken, bad windows and malformed values get coded errors, never a 500, and write nothing', async () => {
@@ -148,7 +149,7 @@ test('signed in over HTTP: a driver reserves without a token, lists and reads th
   const extend = await api.gql(CHANGE, { id, endsAt: hoursFromNow(3).toISOString() }, driver.headers);
   assert.is(extend.errors?.[0].extensions?.code, 'SMB01', 'the block starts where the reservation ends');
   const cancel = await api.gql(CANCEL, { id }, driver.headers);
-  assert.is(cancel.data.cancelReservation.result.status, 'cancelled');
+  assert.is(cancel.data.cancelReservation.result.reservation.status, 'cancelled');
   const past = await api.gql(`{ myPastReservations { nodes { rowId status } } }`, {}, driver.headers);
   assert.equal(past.data.myPastReservations.nodes, [{ rowId: id, status: 'cancelled' }]);
 });

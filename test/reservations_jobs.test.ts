@@ -93,7 +93,7 @@ test('at its end the reservation completes by its job: amount fixed, charge queu
   const first = await jobsOf(db, r.id);
   const end = new Date(Date.now() + 2000);
   const [changed] = await callAs(db, identityOf(driver),
-    'select amount from app_public.change_reservation_end($1, $2)', [r.id, end]);
+    'select amount from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r', [r.id, end]);
   const moved = await jobsOf(db, r.id);
   assert.is(moved.reservation_end.id, first.reservation_end.id, 'one reservation_end job, moved');
   assert.is(moved.reservation_end.run_at.getTime(), end.getTime());

@@ -80,7 +80,7 @@ test('random concurrent operations on two hot spots: no overlap, documented refu
         if (op === 'change') {
           const end = grid + Math.floor(rand() * 48) * 600e3 + 600e3;
           if (end === m.end) continue;
-          const r = await call('select extract(epoch from upper(period)) * 1000 as e from app_public.change_reservation_end($1, $2)', [id, new Date(end)]);
+          const r = await call('select extract(epoch from upper(period)) * 1000 as e from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r', [id, new Date(end)]);
           if (r.ok) { m.end = end; m.ops += 1; }
         } else if (op === 'confirm') {
           // The payments code's call, as the owner.
@@ -93,10 +93,10 @@ test('random concurrent operations on two hot spots: no overlap, documented refu
             if (!EXPECTED_REFUSALS.has(code)) unexpected.push(`${code}: ${(err as Error).message}`);
           }
         } else if (op === 'cancel') {
-          const r = await call('select status::text from app_public.cancel_reservation($1)', [id]);
+          const r = await call('select status::text from app_public.cancel_reservation($1) x, lateral (select (x.reservation).*) r', [id]);
           if (r.ok) { m.status = 'cancelled'; m.ops += 1; }
         } else {
-          const r = await call('select extract(epoch from upper(period)) * 1000 as e from app_public.end_reservation($1)', [id]);
+          const r = await call('select extract(epoch from upper(period)) * 1000 as e from app_public.end_reservation($1) x, lateral (select (x.reservation).*) r', [id]);
           if (r.ok) { m.status = 'completed'; m.end = Number(r.row.e); m.ops += 1; }
         }
       }
