@@ -10,12 +10,12 @@ import Stripe from 'stripe';
 import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
-import type { StripeEmulator } from './helpers/stripe_emulator/index.ts';
+import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { browserConfirmsSetup, dbAs, startEmulator, stripeConfigFor, WEBHOOK_SECRET } from './helpers/payments.ts';
 import { ANON, callAs, hoursFromNow, reserve, writeCounts } from './helpers/reservations.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
-import { stripeClient } from '../server/stripe_client.ts';
+import { stripeClient } from '../lib/stripe_client.ts';
 
 let db: TestDb;
 let api: TestApi;
