@@ -1,7 +1,7 @@
 // `npm run bench -- end_burst [--count N] [--spread S]`
 // 10,000 reservations ending in the same minute, charged by the worker
-// (booking's reservation__end → reservation__charge → Stripe emulator, receipt
-// and "ended" emails to a real SMTP listener). Measured in one run, on one
+// (the due-work sweep ends them → reservation__charge → Stripe emulator,
+// receipt and "ended" emails to a real SMTP listener). Measured in one run, on one
 // machine, 127.0.0.1 only:
 //   baseline   the same worker process draining N no-op jobs due at once;
 //   charges    N completed reservations whose charge jobs fall due at once
@@ -111,20 +111,19 @@ console.log(`baseline   ${N} no-op jobs due at once: ${fmt(noopPerSecond, 0)} jo
 interface PhaseResult { chargesPerSecond: number; p50: number; p99: number; max: number; duplicates: number; emailsPerSecond: number }
 
 /**
- * mode 'end': booking's reservation__end job at each end completes the
- * reservation and queues the charge (the product's real path);
+ * mode 'end': the due-work sweep completes each reservation at its end and
+ * queues the charges (the product's real path);
  * mode 'charge': the reservations are already completed and their
  * reservation__charge jobs fall due at the end (payments' part alone).
  */
 async function phase(label: string, spreadS: number, mode: 'end' | 'charge' = 'end'): Promise<PhaseResult> {
   await owner.query('truncate app_public.reservations, app_private.charges, app_private.setup_intents, app_private.emails cascade');
-  await owner.query(`delete from graphile_worker._private_jobs`);
+  await owner.query(`delete from graphile_worker._private_jobs where key is distinct from 'due_work_sweep'`);
   const before = await emulatorState();
   const sentBefore = smtp.messages.length;
   // The state booking leaves behind for N confirmed reservations, written in
   // bulk: booking's triggers are off while the rows are written (their
-  // "held" emails are not part of the end burst), and the reservation_end
-  // jobs they would queue are queued here, due at each end.
+  // "held" emails are not part of the end burst).
   await owner.query('alter table app_public.reservations disable trigger user');
   try {
     await owner.query(`
@@ -146,11 +145,11 @@ async function phase(label: string, spreadS: number, mode: 'end' | 'charge' = 'e
   } finally {
     await owner.query('alter table app_public.reservations enable trigger user');
   }
-  await owner.query(`select graphile_worker.add_jobs(array(
-    select ($1, json_build_object('reservationId', r.id), null, upper(r.period), 10,
-            $2 || r.id, null, null)::graphile_worker.job_spec
-    from app_public.reservations r))`,
-  mode === 'end' ? ['reservation__end', 'reservation_end:'] : ['reservation__charge', 'reservation_charge:']);
+  if (mode === 'charge') {
+    // Payments' part alone: the charge jobs the end would queue, due at each end.
+    await owner.query(`select app_private.queue_reservation_jobs('reservation__charge', array_agg(r.id), max(upper(r.period)))
+      from app_public.reservations r`);
+  }  // mode 'end': the due-work sweep finds the ends in the rows.
   const { rows: [{ first_end }] } = await owner.query('select min(upper(period)) as first_end from app_public.reservations');
   const firstEnd = new Date(first_end).getTime();
   if (firstEnd < Date.now()) console.warn(`(set-up ran ${fmt((Date.now() - firstEnd) / 1000)} s past the first end)`);

@@ -19,7 +19,8 @@ const runner = await startWorker({
   pollInterval: 500,
   crontab: '# none',
   taskList: { ...taskList, bench__noop: async () => {} },
-  preset: { worker: { ...(localQueue > 0 ? { localQueue: { size: localQueue } } : {}), logger } } as GraphileConfig.Preset,
+  logger,
+  preset: { worker: { ...(localQueue > 0 ? { localQueue: { size: localQueue } } : {}) } } as GraphileConfig.Preset,
 });
 console.log('worker ready');
 process.once('SIGTERM', () => { void runner.stop().then(() => pool.end()).then(() => process.exit(0)); });

@@ -1,4 +1,5 @@
-// Sends one outbox email (app_private.emails) over SMTP and marks it sent.
+// Sends one outbox email (app_private.emails) over SMTP and marks it sent,
+// through the outbox's SQL functions (migrations/fixtures/email_enqueue.sql).
 // The row stays locked while it is sent and is marked in the same
 // transaction, so a row already marked sent is never sent again. A failed send
 // throws: graphile-worker retries it with exponential back-off (about
@@ -29,8 +30,7 @@ export const send_email: Task = async (payload, helpers) => {
     await client.query('begin');
     try {
       const { rows: [email] } = await client.query<EmailRow>(
-        `select id::text, template, recipient::text, data, sent_at
-         from app_private.emails where id = $1 for update`, [emailId]);
+        'select id::text, template, recipient, data, sent_at from app_private.email_to_send($1)', [emailId]);
       if (!email || email.sent_at) {
         await client.query('commit');
         return email ? 'already sent' : 'no such email';
@@ -46,16 +46,12 @@ export const send_email: Task = async (payload, helpers) => {
         messageId: `<email-${email.id}@${domain}>`,
         headers: { 'X-SMS-Email-Id': email.id, 'X-SMS-Template': email.template },
       });
-      await client.query(
-        'update app_private.emails set sent_at = now(), attempts = attempts + 1, last_error = null where id = $1',
-        [email.id]);
+      await client.query('select app_private.email_sent($1)', [email.id]);
       await client.query('commit');
       return 'sent';
     } catch (err) {
       await client.query('rollback');
-      await client.query(
-        'update app_private.emails set attempts = attempts + 1, last_error = left($2, 500) where id = $1',
-        [emailId, (err as Error).message]);
+      await client.query('select app_private.email_send_failed($1, $2)', [emailId, (err as Error).message]);
       throw err;
     }
   });

@@ -1,12 +1,12 @@
 // Booking core in SQL: reserve (driver and guest), read, confirm, change the
-// end, end now, cancel, operator blocks; with the audit rows, emails and jobs
+// end, end now, cancel, operator blocks; with the audit rows, emails and scheduled work
 // each change leaves behind.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTestDb, createUser, identityOf, sqlstateOf, type TestDb, type TestUser } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import {
-  ANON, callAs, emailsOf, eventsOf, hoursFromNow, jobsOf, reserve, writeCounts,
+  ANON, callAs, emailsOf, eventsOf, hoursFromNow, scheduledOf, reserve, writeCounts,
 } from './helpers/reservations.ts';
 
 let db: TestDb;
@@ -30,7 +30,7 @@ test.after(async () => {
   await db?.close();
 });
 
-test('a driver reserves by start and end: held, priced, audited, emailed, jobs queued', async () => {
+test('a driver reserves by start and end: held, priced, audited, emailed, end and hold expiry scheduled', async () => {
   // Setup
   const spotId = await spot();
   // Action
@@ -54,11 +54,12 @@ test('a driver reserves by start and end: held, priced, audited, emailed, jobs q
   assert.is(mail.data.startsAt, hoursFromNow(2).toISOString().replace('.000', ''));
   assert.is(mail.data.timeZone, 'America/New_York');
   assert.is(mail.data.spot, 'W 36 St');
-  const jobs = await jobsOf(db, r.id);
+  const jobs = await scheduledOf(db, r.id);
   assert.equal(Object.keys(jobs).sort(), ['hold_expiry', 'reservation_end']);
   assert.is(jobs.reservation_end.run_at.getTime(), hoursFromNow(3).getTime());
-  assert.is(jobs.reservation_end.task_identifier, 'reservation__end');
   assert.is(jobs.hold_expiry.run_at.getTime(), r.hold_expires_at!.getTime());
+  const { rows: [queued] } = await db.owner.query('select count(*)::int as n from graphile_worker.jobs');
+  assert.is(queued.n, 0, 'booking queues no job: the due-work sweep finds the row');
 });
 
 test('a guest reserves by start and duration: one-time token, only its hash stored', async () => {
@@ -108,13 +109,13 @@ test('windows that touch end-to-start do not conflict; overlapping ones get SMB0
   assert.equal(await writeCounts(db), before, 'nothing written');
 });
 
-test('confirm: held -> confirmed, hold job gone, reminder queued 15 min before the end; idempotent', async () => {
+test('confirm: held -> confirmed, hold expiry gone, reminder scheduled 15 min before the end; idempotent', async () => {
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2) });
   await confirm(r.id);
   await confirm(r.id);
   assert.is((await statusOf(r.id)).status, 'confirmed');
-  const jobs = await jobsOf(db, r.id);
+  const jobs = await scheduledOf(db, r.id);
   assert.equal(Object.keys(jobs).sort(), ['reservation_end', 'reservation_reminder']);
   assert.is(jobs.reservation_reminder.run_at.getTime(), hoursFromNow(2).getTime() - 15 * 60e3);
   assert.equal((await emailsOf(db, r.id)).map((m) => m.template), ['reservation_held', 'reservation_confirmed']);
@@ -123,21 +124,18 @@ test('confirm: held -> confirmed, hold job gone, reminder queued 15 min before t
   assert.is((await db.owner.query('select hold_expires_at from app_public.reservations where id = $1', [r.id])).rows[0].hold_expires_at, null);
 });
 
-test('change the end: extend and shorten re-price, move reservation_end (same job, new run_at)', async () => {
+test('change the end: extend and shorten re-price, move the end and the reminder', async () => {
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2) });
   await confirm(r.id);
-  const before = await jobsOf(db, r.id);
   const [changed] = await callAs(db, identityOf(driver),
     'select amount, upper(period) as e from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r', [r.id, hoursFromNow(3)]);
   assert.is(changed.amount, 1200);
   assert.is(changed.e.getTime(), hoursFromNow(3).getTime());
-  const after = await jobsOf(db, r.id);
-  assert.is(after.reservation_end.id, before.reservation_end.id, 'one job, replaced in place');
+  const after = await scheduledOf(db, r.id);
+  assert.equal(Object.keys(after).sort(), ['reservation_end', 'reservation_reminder']);
   assert.is(after.reservation_end.run_at.getTime(), hoursFromNow(3).getTime());
   assert.is(after.reservation_reminder.run_at.getTime(), hoursFromNow(3).getTime() - 15 * 60e3);
-  const { rows: [count] } = await db.owner.query(`select count(*)::int as n from graphile_worker.jobs where key = $1`, [`reservation_end:${r.id}`]);
-  assert.is(count.n, 1);
   const [shorter] = await callAs(db, identityOf(driver),
     'select amount from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r', [r.id, new Date(hoursFromNow(1).getTime() + 20 * 60e3)]);
   assert.is(shorter.amount, 300, '20 min billed as 30 min (15-min increments) at 600/h');
@@ -177,7 +175,7 @@ test('change the end: each refusal has its code and writes nothing', async () =>
   assert.is(before.reservations + 1, mid.reservations);
 });
 
-test('end now: charged for the time used with the minimum charge, charge queued, jobs removed, spot free', async () => {
+test('end now: charged for the time used with the minimum charge, charge queued, nothing else scheduled, spot free', async () => {
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, durationMinutes: 120 });
   await confirm(r.id);
@@ -186,8 +184,8 @@ test('end now: charged for the time used with the minimum charge, charge queued,
   assert.is(ended.status, 'completed');
   assert.is(ended.amount, 150, 'a moment used: 15 min = 150, and the minimum is 150');
   assert.ok(Math.abs(ended.e.getTime() - Date.now()) < 5000);
-  const jobs = await jobsOf(db, r.id);
-  assert.equal(Object.keys(jobs), ['reservation_charge'], 'end, reminder and hold jobs gone; the charge queued');
+  const jobs = await scheduledOf(db, r.id);
+  assert.equal(Object.keys(jobs), ['reservation_charge'], 'end, reminder and hold expiry gone; the charge queued');
   assert.is(jobs.reservation_charge.task_identifier, 'reservation__charge');
   assert.equal((await emailsOf(db, r.id)).map((m) => m.template).at(-1), 'reservation_ended');
   const again = await reserve(db, ANON, { spotId, durationMinutes: 30, email: 'next@example.test' });
@@ -198,24 +196,24 @@ test('end now: charged for the time used with the minimum charge, charge queued,
   assert.is(await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.end_reservation($1)', [r.id])), 'SMB07', 'already ended');
 });
 
-test('cancel before the start: free, every job removed; after the start: refused (end it instead)', async () => {
+test('cancel before the start: free, nothing left scheduled; after the start: refused (end it instead)', async () => {
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2) });
   await confirm(r.id);
-  assert.equal(Object.keys(await jobsOf(db, r.id)).length, 2);
+  assert.equal(Object.keys(await scheduledOf(db, r.id)).length, 2);
   const [c] = await callAs(db, identityOf(driver), 'select status::text, amount from app_public.cancel_reservation($1) x, lateral (select (x.reservation).*) r', [r.id]);
   assert.equal(c, { status: 'cancelled', amount: 0 });
-  assert.equal(await jobsOf(db, r.id), {}, 'no job of a cancelled reservation remains');
+  assert.equal(await scheduledOf(db, r.id), {}, 'nothing of a cancelled reservation remains scheduled');
   const mails = await emailsOf(db, r.id);
   assert.is(mails.at(-1)!.template, 'reservation_cancelled');
   assert.is(mails.at(-1)!.data.reason, 'cancelled');
   assert.is(await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.cancel_reservation($1)', [r.id])), 'SMB07');
   const started = await reserve(db, identityOf(driver), { spotId, durationMinutes: 30 });
   assert.is(await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.cancel_reservation($1)', [started.id])), 'SMB09');
-  // A held reservation cancels the same way, and its hold job goes too.
+  // A held reservation cancels the same way, and its hold expiry goes too.
   const held = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(3), durationMinutes: 30 });
   await callAs(db, identityOf(driver), 'select app_public.cancel_reservation($1)', [held.id]);
-  assert.equal(await jobsOf(db, held.id), {});
+  assert.equal(await scheduledOf(db, held.id), {});
 });
 
 test('guests change, end and cancel with their token, never without it', async () => {
@@ -267,7 +265,7 @@ test('operator blocks: nothing can be reserved over a block, and a block cannot 
   assert.is(await sqlstateOf(reserve(db, ANON, { spotId, startsAt: hoursFromNow(3), durationMinutes: 30, email: 'x@example.test' })), 'SMB01');
   assert.is(await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.change_reservation_end($1, $2)', [r.id, hoursFromNow(2.5)])), 'SMB01');
   assert.equal(await writeCounts(db), before);
-  assert.equal(await jobsOf(db, block.id), {}, 'a block has no jobs');
+  assert.equal(await scheduledOf(db, block.id), {}, 'a block has no scheduled work');
   assert.equal(await emailsOf(db, block.id), []);
   const { rows: near } = await db.owner.query(
     `select (m.spot).id::text as id from app_public.spots_near($1, $2, 1, 'km', $3, $4) m`, [LAT, LNG, hoursFromNow(3), hoursFromNow(4)]);

@@ -7,7 +7,7 @@ import { createTestDb, type TestDb } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
-import { emailsOf, hoursFromNow, jobsOf, writeCounts } from './helpers/reservations.ts';
+import { emailsOf, hoursFromNow, scheduledOf, writeCounts } from './helpers/reservations.ts';
 
 let db: TestDb;
 let api: TestApi;
@@ -62,7 +62,7 @@ test('a guest reserves over HTTP, reads it back with the token, extends it and c
   const changed = await api.gql(CHANGE, { id, endsAt: hoursFromNow(3).toISOString(), manageToken });
   assert.equal(changed.errors, undefined, JSON.stringify(changed.errors));
   assert.is(changed.data.changeReservationEnd.result.reservation.amount, 800);
-  assert.is((await jobsOf(db, id)).reservation_end.run_at.getTime(), hoursFromNow(3).getTime());
+  assert.is((await scheduledOf(db, id)).reservation_end.run_at.getTime(), hoursFromNow(3).getTime());
 
   const noToken = await api.gql(CANCEL, { id });
   assert.is(noToken.errors?.[0].extensions?.code, 'SMB06');

@@ -1,22 +1,21 @@
-// Scheduled work, run for real: graphile-worker in this process executes the
-// jobs the reservation triggers queued (hold expiry, end, reminder), and the
-// spot is free again afterwards.
+// Scheduled work, run for real: graphile-worker in this process runs the
+// due-work sweep, which finds what fell due in the reservation rows (hold
+// expiry, end, reminder), and the spot is free again afterwards.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Runner } from 'graphile-worker';
 import { createTestDb, createUser, identityOf, type TestDb, type TestUser } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import { ANON, callAs, emailsOf, eventsOf, hoursFromNow, jobsOf, reserve } from './helpers/reservations.ts';
+import { ANON, callAs, emailsOf, eventsOf, hoursFromNow, scheduledOf, reserve } from './helpers/reservations.ts';
 import { startWorker } from '../worker/runner.ts';
 import { taskList } from '../worker/task_list.ts';
 
-const { reservation__end, reservation__remind, hold__expire, holds__sweep } = taskList;
+const { due_work__sweep } = taskList;
 
 let db: TestDb;
 let worker: Runner;
 let driver: TestUser;
 let rate: number;
-const done: string[] = [];
 const spot = () => createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate });
 const confirm = (id: string) => db.owner.query('select app_private.confirm_reservation_payment($1)', [id]);
 const statusOf = async (id: string) =>
@@ -37,13 +36,12 @@ test.before(async () => {
   db = await createTestDb(import.meta.filename);
   driver = await createUser(db);
   rate = await createRate(db, { hourlyPrice: 600, billingIncrement: '1 minute', minimumCharge: 100 });
-  // Only this issue's tasks: the charge and email tasks belong to the payments
-  // work, and their jobs must stay queued here for the assertions below.
+  // Only the sweep: the charge and email jobs it queues must stay queued here
+  // for the assertions below.
   worker = await startWorker({
     connectionString: db.urls.owner, crontab: '# none', pollInterval: 200, concurrency: 4,
-    taskList: { reservation__end, reservation__remind, hold__expire, holds__sweep },
+    taskList: { due_work__sweep },
   });
-  worker.events.on('job:success', ({ job }) => { done.push(`${job.task_identifier}:${JSON.stringify(job.payload)}`); });
 });
 
 test.after(async () => {
@@ -51,22 +49,19 @@ test.after(async () => {
   await db?.close();
 });
 
-test('a hold not confirmed by its deadline expires by its job, and the spot is free again', async () => {
+test('a hold not confirmed by its deadline expires by the sweep, and the spot is free again', async () => {
   // Setup: a guest's hold, its deadline brought to now (a test cannot wait 15 minutes).
   const spotId = await spot();
   const g = await reserve(db, ANON, { spotId, startsAt: hoursFromNow(1), durationMinutes: 60, email: 'late@example.test' });
   const blocked = await reserve(db, ANON, { spotId, startsAt: hoursFromNow(1), durationMinutes: 60, email: 'x@example.test' }).catch((e) => e.code);
   assert.is(blocked, 'SMB01');
-  const before = await jobsOf(db, g.id);
-  await db.owner.query('update app_public.reservations set hold_expires_at = now() where id = $1', [g.id]);
-  const moved = await jobsOf(db, g.id);
-  assert.is(moved.hold_expiry.id, before.hold_expiry.id, 'the same job, moved');
-  // Action: the worker runs hold__expire.
+  const { rows: [{ deadline }] } = await db.owner.query(
+    'update app_public.reservations set hold_expires_at = now() where id = $1 returning hold_expires_at as deadline', [g.id]);
+  assert.is((await scheduledOf(db, g.id)).hold_expiry.run_at.getTime(), deadline.getTime(), 'the hold expiry moved with the deadline');
+  // Action: the worker's sweep finds it.
   await until('the hold to expire', async () => (await statusOf(g.id)) === 'expired');
   // Assertions
-  // The worker reports success after its own bookkeeping, a moment after the row changed.
-  await until('the job to report success', async () => done.includes(`hold__expire:{"reservationId":${g.id}}`));
-  assert.equal(await jobsOf(db, g.id), {}, 'no job left for an expired hold');
+  assert.equal(await scheduledOf(db, g.id), {}, 'nothing left scheduled for an expired hold');
   const mail = (await emailsOf(db, g.id)).at(-1)!;
   assert.equal([mail.template, mail.data.reason], ['reservation_cancelled', 'hold_expired']);
   assert.equal((await eventsOf(db, g.id)).map((e) => [e.action, e.actor_role]),
@@ -75,34 +70,31 @@ test('a hold not confirmed by its deadline expires by its job, and the spot is f
   assert.is(again.status, 'held', 'the spot can be reserved again');
 });
 
-test('a confirmed hold does not expire: its hold job was removed at confirmation', async () => {
+test('a confirmed hold does not expire: its hold deadline was cleared at confirmation', async () => {
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), durationMinutes: 60 });
   await confirm(r.id);
-  assert.not.ok((await jobsOf(db, r.id)).hold_expiry);
-  const { rows: [direct] } = await db.owner.query('select app_private.hold_expire($1) as o', [r.id]);
-  assert.is(direct.o, 'nothing to do', 'even a stray run does nothing');
+  assert.not.ok((await scheduledOf(db, r.id)).hold_expiry);
+  const { rows: [direct] } = await db.owner.query('select app_private.holds_expire_due(1000) as n');
+  assert.is(direct.n, 0, 'even a sweep run right now expires nothing');
   assert.is(await statusOf(r.id), 'confirmed');
 });
 
-test('at its end the reservation completes by its job: amount fixed, charge queued, spot free', async () => {
+test('at its end the reservation completes by the sweep: amount fixed, charge queued, spot free', async () => {
   // Setup: a reservation running now, its end moved to two seconds from now.
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, durationMinutes: 60 });
   await confirm(r.id);
-  const first = await jobsOf(db, r.id);
   const end = new Date(Date.now() + 2000);
   const [changed] = await callAs(db, identityOf(driver),
     'select amount from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r', [r.id, end]);
-  const moved = await jobsOf(db, r.id);
-  assert.is(moved.reservation_end.id, first.reservation_end.id, 'one reservation_end job, moved');
-  assert.is(moved.reservation_end.run_at.getTime(), end.getTime());
+  const moved = await scheduledOf(db, r.id);
+  assert.is(moved.reservation_end.run_at.getTime(), end.getTime(), 'the end moved');
   assert.is(changed.amount, 100, 'two seconds: the minimum charge');
-  // Action: the worker runs reservation__end when it is due.
+  // Action: the worker's sweep ends it when it is due.
   await until('the reservation to complete', async () => (await statusOf(r.id)) === 'completed');
   // Assertions
-  await until('the job to report success', async () => done.includes(`reservation__end:{"reservationId":${r.id}}`));
-  const jobs = await jobsOf(db, r.id);
+  const jobs = await scheduledOf(db, r.id);
   assert.equal(Object.keys(jobs), ['reservation_charge']);
   assert.is(jobs.reservation_charge.task_identifier, 'reservation__charge');
   const { rows: [row] } = await db.owner.query('select amount, upper(period) as e from app_public.reservations where id = $1', [r.id]);
@@ -117,10 +109,10 @@ test('a hold still unconfirmed at its end expires there, without a charge', asyn
   const r = await reserve(db, ANON, { spotId, durationMinutes: 60, email: 'nopay@example.test' });
   await callAs(db, ANON, 'select app_public.change_reservation_end($1, $2, $3)', [r.id, new Date(Date.now() + 1500), r.manage_token]);
   await until('the hold to expire', async () => (await statusOf(r.id)) === 'expired');
-  assert.equal(await jobsOf(db, r.id), {}, 'no charge for a reservation that was never confirmed');
+  assert.equal(await scheduledOf(db, r.id), {}, 'no charge for a reservation that was never confirmed');
 });
 
-test('the reminder job emails the driver before the end, once', async () => {
+test('the sweep emails the reminder before the end, once', async () => {
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, durationMinutes: 60 });
   await confirm(r.id);
@@ -131,29 +123,50 @@ test('the reminder job emails the driver before the end, once', async () => {
     (await emailsOf(db, r.id)).find((m) => m.template === 'reservation_reminder')) as { recipient: string; data: any };
   assert.is(reminder.recipient, driver.email);
   assert.is(reminder.data.reservationId, Number(r.id));
-  const { rows: [again] } = await db.owner.query('select app_private.reservation_remind($1) as o', [r.id]);
-  assert.is(again.o, 'reminded');
+  const { rows: [again] } = await db.owner.query('select app_private.reminders_send_due(1000) as n');
+  assert.is(again.n, 0, 'a sweep run again sends nothing');
   const reminders = (await emailsOf(db, r.id)).filter((m) => m.template === 'reservation_reminder');
   assert.is(reminders.length, 1, 'deduplicated per end time');
   assert.is(await statusOf(r.id), 'confirmed');
 });
 
-test('the sweep expires holds whose job never ran; cancelling removes every job', async () => {
+test('a hold whose sweep was missed for minutes expires at the next one; cancelling leaves nothing scheduled', async () => {
   const spotId = await spot();
   const r = await reserve(db, ANON, { spotId, startsAt: hoursFromNow(2), durationMinutes: 60, email: 'lost@example.test' });
-  // A lost job: removed behind the trigger's back, deadline long gone.
-  await db.owner.query(`select graphile_worker.remove_job('hold_expiry:' || $1::text)`, [r.id]);
-  await db.owner.query(`alter table app_public.reservations disable trigger _600_schedule_jobs`);
-  await db.owner.query(`update app_public.reservations set hold_expires_at = now() - interval '2 minutes' where id = $1`, [r.id]);
-  await db.owner.query(`alter table app_public.reservations enable trigger _600_schedule_jobs`);
-  const { rows: [swept] } = await db.owner.query('select app_private.holds_sweep() as n');
-  assert.ok(swept.n >= 1);
-  assert.is(await statusOf(r.id), 'expired');
+  // A worker down for a while: the deadline went long ago.
+  await db.owner.query(`update app_public.reservations set hold_expires_at = now() - interval '10 minutes' where id = $1`, [r.id]);
+  await until('the hold to expire', async () => (await statusOf(r.id)) === 'expired');
   const c = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(5), durationMinutes: 60 });
   await confirm(c.id);
-  assert.equal(Object.keys(await jobsOf(db, c.id)).sort(), ['reservation_end', 'reservation_reminder']);
+  assert.equal(Object.keys(await scheduledOf(db, c.id)).sort(), ['reservation_end', 'reservation_reminder']);
   await callAs(db, identityOf(driver), 'select app_public.cancel_reservation($1)', [c.id]);
-  assert.equal(await jobsOf(db, c.id), {});
+  assert.equal(await scheduledOf(db, c.id), {});
+});
+
+test('many due at once are ended in batches, each exactly once, with one job per charge', async () => {
+  // Setup: 1,200 confirmed reservations whose end passed (more than two of the sweep's batches).
+  const { rows: spots } = await db.owner.query(`
+    insert into app_public.spots (location, street, rate_id, max_stay)
+    select st_setsrid(st_makepoint(-73.99 + g * 1e-5, 40.75), 4326)::geography, 'Batch St', $1, interval '4 hours'
+    from generate_series(1, 1200) g returning id`, [rate]);
+  await worker.stop();  // so that all of them are due before a sweep sees any
+  await db.owner.query(`
+    insert into app_public.reservations (spot_id, email, period, status, amount, currency)
+    select id, 'batch@example.test', tstzrange(now() - interval '1 hour', now() - interval '1 second'), 'confirmed', 600, 'USD'
+    from unnest($1::bigint[]) id`, [spots.map((s: { id: string }) => s.id)]);
+  // Action
+  worker = await startWorker({ connectionString: db.urls.owner, crontab: '# none', pollInterval: 200, concurrency: 4,
+    taskList: { due_work__sweep } });
+  await until('all ended', async () => (await db.owner.query(
+    `select count(*)::int as n from app_public.reservations where email = 'batch@example.test' and status = 'completed'`)).rows[0].n === 1200);
+  // Assertions
+  const { rows: [counts] } = await db.owner.query(`select
+    (select count(*) from graphile_worker.jobs where task_identifier = 'reservation__charge'
+       and key in (select 'reservation_charge:' || id from app_public.reservations where email = 'batch@example.test'))::int as charges,
+    (select count(*) from app_private.reservation_events e join app_public.reservations r on r.id = e.reservation_id
+       where r.email = 'batch@example.test' and e.action = 'completed')::int as events,
+    (select count(*) from app_private.emails where recipient = 'batch@example.test' and template = 'reservation_ended')::int as emails`);
+  assert.equal(counts, { charges: 1200, events: 1200, emails: 1200 });
 });
 
 test.run();

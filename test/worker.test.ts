@@ -37,7 +37,7 @@ test('a job queued from SQL runs: sessions__sweep deletes revoked and idle sessi
   await db.owner.query(`select graphile_worker.add_job('sessions__sweep', '{}'::json)`);
   runner = await startWorker({ connectionString: db.urls.owner, crontab: '# none', pollInterval: 200 });
   await waitFor(async () =>
-    (await db.owner.query('select count(*)::int as n from graphile_worker.jobs')).rows[0].n === 0);
+    (await db.owner.query(`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'sessions__sweep'`)).rows[0].n === 0);
 
   // Assertions
   const { rows } = await db.owner.query('select id from app_private.sessions order by id');

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { run, type Runner, type TaskList } from 'graphile-worker';
+import { consoleLogFactory, Logger, run, type Runner, type TaskList } from 'graphile-worker';
 import { taskList as defaultTaskList } from './task_list.ts';
 import { startLiveness } from './liveness.ts';
 
@@ -23,6 +23,8 @@ export interface WorkerOptions {
    * kill a still-open client).
    */
   pgPool?: pg.Pool;
+  /** Replaces the console logger (benchmarks keep only warnings and errors). */
+  logger?: Logger;
   /** Extra graphile-worker settings, e.g. `{ worker: { localQueue: { size: 500 } } }` for bursts. */
   preset?: GraphileConfig.Preset;
 }
@@ -48,6 +50,19 @@ export function makeWorkerPool(connectionString: string, max: number): pg.Pool {
   return pool;
 }
 
+/**
+ * graphile-worker's console logger without the success line of each
+ * due-work sweep: it runs every second, and those lines would bury the rest.
+ */
+const quietSweepLogger = new Logger((scope) => {
+  const log = consoleLogFactory(scope);
+  return (level, message, meta) => {
+    const job = (meta as { job?: { task_identifier?: string }; success?: boolean } | undefined);
+    if (job?.success && job.job?.task_identifier === 'due_work__sweep') return;
+    log(level, message, meta);
+  };
+});
+
 export async function startWorker(options: WorkerOptions): Promise<Runner> {
   // Jobs of worker processes that died (kill -9) are unlocked by the next
   // live one instead of waiting graphile-worker's 4 hours (worker/liveness.ts).
@@ -58,14 +73,22 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
   let runner: Runner;
   try {
     await liveness.sweep();
+    const taskList = options.taskList ?? defaultTaskList;
+    if ('due_work__sweep' in taskList) {
+      // Start the due-work chain now rather than at the crontab's next minute
+      // (preserve_run_at: a sweep already waiting keeps its time).
+      await pgPool.query(`select graphile_worker.add_job('due_work__sweep', '{}', job_key => 'due_work_sweep',
+        job_key_mode => 'preserve_run_at')`);
+    }
     runner = await run({
       events: liveness.events as never,
       pgPool,
       concurrency,
       pollInterval: options.pollInterval ?? 2000,
       noHandleSignals: true,
-      taskList: options.taskList ?? defaultTaskList,
+      taskList,
       crontab: options.crontab ?? CRONTAB,
+      logger: options.logger ?? quietSweepLogger,
       ...(options.preset ? { preset: options.preset } : {}),
     });
   } catch (err) {

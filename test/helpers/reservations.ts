@@ -1,6 +1,6 @@
 // Booking helpers for tests: calling SQL as an API role in a committed
 // transaction (so a refusal can be checked against what was written), and
-// reading the side effects (audit rows, emails, jobs) as the owner.
+// reading the side effects (audit rows, emails, scheduled work) as the owner.
 import pg from 'pg';
 import type { Identity, TestDb } from './db.ts';
 
@@ -75,15 +75,21 @@ export async function writeCounts(db: TestDb): Promise<Record<string, number>> {
   return row;
 }
 
-export interface JobRow { key: string; task_identifier: string; run_at: Date; id: string; revision: number }
+export interface Scheduled { run_at: Date; task_identifier: string }
 
-/** The graphile-worker jobs of a reservation, by key. */
-export async function jobsOf(db: TestDb, id: string): Promise<Record<string, JobRow>> {
-  const { rows } = await db.owner.query<JobRow>(
-    `select key, task_identifier, run_at, id::text, revision from graphile_worker.jobs
-     where key = any($1)`,
-    [[`reservation_end:${id}`, `reservation_reminder:${id}`, `hold_expiry:${id}`, `reservation_charge:${id}`]]);
-  return Object.fromEntries(rows.map((r) => [r.key.split(':')[0], r]));
+/**
+ * What is scheduled for a reservation, by kind: its due work (end, hold
+ * expiry, reminder: times in its row, run by the due_work__sweep task) and
+ * its queued graphile-worker jobs (the charge).
+ */
+export async function scheduledOf(db: TestDb, id: string): Promise<Record<string, Scheduled>> {
+  const { rows } = await db.owner.query<Scheduled & { kind: string }>(
+    `select work as kind, due_at as run_at, 'due_work__sweep' as task_identifier
+     from app_private.due_work where reservation_id = $1
+     union all
+     select split_part(key, ':', 1), run_at, task_identifier from graphile_worker.jobs where key = any($2)`,
+    [id, [`reservation_charge:${id}`]]);
+  return Object.fromEntries(rows.map(({ kind, ...r }) => [kind, r]));
 }
 
 export async function emailsOf(db: TestDb, id: string): Promise<Array<{ template: string; recipient: string; data: any }>> {
