@@ -70,7 +70,7 @@ const ops: Record<string, Op> = {
   'delete a row directly': (who, f) => callAs(db, who, 'delete from app_public.reservations where id = $1', [f.mine.id]),
   'read the audit trail': (who) => callAs(db, who, 'select * from app_private.reservation_events'),
   'read the token hashes': (who) => callAs(db, who, 'select * from app_private.reservation_secrets'),
-  'queue a job': (who) => callAs(db, who, `select graphile_worker.add_job('reservation__end', '{}')`),
+  'queue a job': (who) => callAs(db, who, `select graphile_worker.add_job('reservation__charge', '{}')`),
 };
 
 // ok, or the SQLSTATE expected; columns: anonymous, owner, otherDriver, operator.
