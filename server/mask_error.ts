@@ -4,11 +4,8 @@
 // Nothing else (SQL text, constraint internals of unexpected errors, stack
 // traces, secrets in messages) reaches a client.
 
-import { randomBytes } from 'node:crypto';
 import { GraphQLError } from 'postgraphile/graphql';
-import { ERROR_CODES } from './error_codes.ts';
-
-type CodedError = Error & { code?: string };
+import { internalError, isDocumented } from './errors.ts';
 
 function withCode(error: GraphQLError, message: string, code: string, originalError?: Error): GraphQLError {
   return new GraphQLError(message, {
@@ -22,19 +19,17 @@ function withCode(error: GraphQLError, message: string, code: string, originalEr
 }
 
 export function maskError(error: GraphQLError): GraphQLError {
-  const original = error.originalError as CodedError | undefined;
+  const original = error.originalError;
   if (!original || original instanceof GraphQLError) {
     // Parse and validation errors: already safe, only lacking a code.
     return error.extensions?.code ? error : withCode(error, error.message, 'GRAPHQL_VALIDATION_FAILED');
   }
-  if (original.code && Object.hasOwn(ERROR_CODES, original.code)) {
+  if (isDocumented(original)) {
     const masked = withCode(error, original.message, original.code, original);
-    // Rate limits (SMA02) say how long to wait, in seconds, in the SQL error's detail.
-    const detail = (original as CodedError & { detail?: string }).detail;
-    if (original.code === 'SMA02' && detail) (masked.extensions as Record<string, unknown>).retryAfter = Number(detail);
+    // Rate limits (SMA02) say how long to wait, in seconds, in the error's detail.
+    if (original.code === 'SMA02' && original.detail) (masked.extensions as Record<string, unknown>).retryAfter = Number(original.detail);
     return masked;
   }
-  const reference = randomBytes(6).toString('hex');
-  console.error(`[error ${reference}]`, original);
-  return withCode(error, `Internal error (reference ${reference})`, 'INTERNAL');
+  const internal = internalError(original);
+  return withCode(error, internal.message, internal.code);
 }

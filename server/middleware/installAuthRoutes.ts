@@ -15,20 +15,7 @@ import { ownerPoolOf } from './installDatabasePools.ts';
 import { ownerTx } from '../owner_sql.ts';
 import { clearSessionCookies, setSessionCookies } from '../auth_cookies.ts';
 import { identityOf, requestSettingsOf } from '../request_identity.ts';
-import { ERROR_CODES } from '../error_codes.ts';
-
-const STATUS: Record<string, number> = { SMA01: 401, SMA02: 429, SMA06: 409, SMA12: 403 };
-
-type PgError = Error & { code?: string; detail?: string };
-
-/** Sends a documented SQL error as {"error": {code, message}} with its HTTP status; false for any other error. */
-export function sendSqlError(res: Response, err: unknown): boolean {
-  const e = err as PgError;
-  if (!e?.code || !e.code.startsWith('SMA') || !Object.hasOwn(ERROR_CODES, e.code)) return false;
-  if (e.code === 'SMA02' && e.detail) res.set('Retry-After', e.detail);
-  res.status(STATUS[e.code] ?? 400).json({ error: { code: e.code, message: e.message } });
-  return true;
-}
+import { CodedError } from '../errors.ts';
 
 /** A string field, or null (which SQL refuses with the field's own error): PostgreSQL text cannot hold NUL. */
 function str(value: unknown): string | null {
@@ -53,15 +40,12 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
 
   app.post('/auth/register', async (req: Request, res: Response) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    try {
-      const session = await ownerTx(pool, requestSettingsOf(res), async (client) => (await client.query<NewSession>(
-        `select (r).user_id::text, (r).session_id, (r).token
-         from (select app_private.register($1, $2, $3, nullif($4, '')::inet) as r) x`,
-        [str(body.email), str(body.name), str(body.password), req.ip ?? ''])).rows[0]);
-      sendSession(res, config, session, body.session === 'cookie', 201);
-    } catch (err) {
-      if (!sendSqlError(res, err)) throw err;
-    }
+    // SQL's refusals (SMA02…SMA06) reach the client through installErrorHandler.
+    const session = await ownerTx(pool, requestSettingsOf(res), async (client) => (await client.query<NewSession>(
+      `select (r).user_id::text, (r).session_id, (r).token
+       from (select app_private.register($1, $2, $3, nullif($4, '')::inet) as r) x`,
+      [str(body.email), str(body.name), str(body.password), req.ip ?? ''])).rows[0]);
+    sendSession(res, config, session, body.session === 'cookie', 201);
   });
 
   app.post('/auth/login', async (req: Request, res: Response) => {
@@ -72,14 +56,9 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
        from app_private.login_attempt($1, $2, nullif($3, '')::inet)`,
       [str(body.email), str(body.password), req.ip ?? '']);
     if (attempt.status === 'limited') {
-      res.set('Retry-After', String(attempt.retry_after)).status(429).json({ error: {
-        code: 'SMA02', message: `Too many attempts. Try again in ${attempt.retry_after} seconds.` } });
-      return;
+      throw new CodedError('SMA02', `Too many attempts. Try again in ${attempt.retry_after} seconds.`, String(attempt.retry_after));
     }
-    if (attempt.status !== 'ok') {
-      res.status(401).json({ error: { code: 'SMA01', message: 'Wrong email or password' } });
-      return;
-    }
+    if (attempt.status !== 'ok') throw new CodedError('SMA01', 'Wrong email or password');
     sendSession(res, config, attempt, body.session === 'cookie');
   });
 

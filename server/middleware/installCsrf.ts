@@ -6,6 +6,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import type { ServerConfig } from '../config.ts';
 import { CSRF_COOKIE, CSRF_HEADER, csrfTokenFor, sameSecret } from '../auth_cookies.ts';
 import { identityOf } from '../request_identity.ts';
+import { CodedError } from '../errors.ts';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -16,8 +17,7 @@ export function installCsrf(app: Express, config: ServerConfig): void {
     const header = req.get(CSRF_HEADER);
     const cookie = req.cookies?.[CSRF_COOKIE] as string | undefined;
     if (!sameSecret(header, cookie) || !sameSecret(header, csrfTokenFor(config, identity.sessionId))) {
-      res.status(403).json({ error: { code: 'SMA14', message: "Missing or wrong CSRF token: send the sms_csrf cookie's value in X-CSRF-Token" } });
-      return;
+      throw new CodedError('SMA14', "Missing or wrong CSRF token: send the sms_csrf cookie's value in X-CSRF-Token");
     }
     next();
   });

@@ -21,20 +21,13 @@ import { ownerPoolOf } from './installDatabasePools.ts';
 import { ownerTx } from '../owner_sql.ts';
 import { OAUTH_COOKIE, oauthCookieOptions, sameSecret, setSessionCookies } from '../auth_cookies.ts';
 import { requestSettingsOf } from '../request_identity.ts';
+import { CodedError } from '../errors.ts';
 
 type Provider = 'google' | 'facebook';
 
 interface Profile { subject: string; email: string | null; emailVerified: boolean; name: string | null }
 
 interface StateRow { code_verifier: string; nonce: string | null; intent: 'sign_in' | 'staff'; redirect_to: string | null }
-
-class OAuthFailure extends Error {
-  code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
 
 /** Only a path inside the web app: never another site (open redirect). */
 function safeRedirect(value: unknown): string | null {
@@ -112,9 +105,9 @@ export function installOAuthRoutes(app: Express, config: ServerConfig): void {
     // appsecret_proof: Facebook refuses profile calls with a stolen token that lack it.
     url.searchParams.set('appsecret_proof', createHmac('sha256', f.clientSecret).update(tokens.access_token).digest('hex'));
     const response = await fetch(url, { headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json' } });
-    if (!response.ok) throw new OAuthFailure('SMA13', `Facebook profile call answered ${response.status}`);
+    if (!response.ok) throw new CodedError('SMA13', `Facebook profile call answered ${response.status}`);
     const me = await response.json() as { id?: unknown; name?: unknown; email?: unknown };
-    if (typeof me.id !== 'string' && typeof me.id !== 'number') throw new OAuthFailure('SMA13', 'Facebook profile without an id');
+    if (typeof me.id !== 'string' && typeof me.id !== 'number') throw new CodedError('SMA13', 'Facebook profile without an id');
     // Facebook only returns a confirmed primary address.
     const email = typeof me.email === 'string' ? me.email : null;
     return { subject: String(me.id), email, emailVerified: email !== null, name: typeof me.name === 'string' ? me.name : null };
@@ -126,12 +119,12 @@ export function installOAuthRoutes(app: Express, config: ServerConfig): void {
     res.clearCookie(OAUTH_COOKIE, { ...oauthCookieOptions(config), maxAge: undefined });
     try {
       const state = typeof req.query.state === 'string' ? req.query.state : '';
-      if (typeof req.query.error === 'string') throw new OAuthFailure('SMA13', `provider answered ${req.query.error}`);
-      if (!state || !sameSecret(state, cookieState || undefined)) throw new OAuthFailure('SMA13', 'state missing or not this browser\'s');
+      if (typeof req.query.error === 'string') throw new CodedError('SMA13', `provider answered ${req.query.error}`);
+      if (!state || !sameSecret(state, cookieState || undefined)) throw new CodedError('SMA13', 'state missing or not this browser\'s');
       const { rows: [row] } = await pool.query<StateRow>(
         'select code_verifier, nonce, intent, redirect_to from app_private.oauth_state_consume($1, $2) where state_hash is not null',
         [provider, state]);
-      if (!row) throw new OAuthFailure('SMA13', 'state unknown, expired or already used');
+      if (!row) throw new CodedError('SMA13', 'state unknown, expired or already used');
       const cfg = await providerConfig(provider);
       const currentUrl = new URL(callbackUrl(provider));
       currentUrl.search = new URL(req.originalUrl, 'http://x').search;
@@ -141,8 +134,8 @@ export function installOAuthRoutes(app: Express, config: ServerConfig): void {
           ? await googleProfile(cfg, currentUrl, state, row)
           : await facebookProfile(cfg, currentUrl, state, row);
       } catch (err) {
-        if (err instanceof OAuthFailure) throw err;
-        throw new OAuthFailure('SMA13', `${provider} exchange failed: ${(err as Error).message}`);
+        if (err instanceof CodedError) throw err;
+        throw new CodedError('SMA13', `${provider} exchange failed: ${(err as Error).message}`);
       }
       const session = await ownerTx(pool, requestSettingsOf(res), async (client) => (await client.query<{ session_id: string; token: string }>(
         `select (s).session_id, (s).token from (select app_private.oauth_sign_in($1, $2, $3, $4, $5, $6, $7, nullif($8, '')::inet) as s) x`,
@@ -150,7 +143,7 @@ export function installOAuthRoutes(app: Express, config: ServerConfig): void {
       setSessionCookies(res, config, session.session_id, session.token);
       res.redirect(302, `${webUrl}${row.redirect_to ?? '/'}`);
     } catch (err) {
-      const code = err instanceof OAuthFailure ? err.code : (err as { code?: string }).code;
+      const code = (err as { code?: string }).code;
       if (code !== 'SMA12' && code !== 'SMA13') throw err;
       console.warn(`[auth] ${provider} sign-in refused (${code}): ${(err as Error).message}`);
       res.redirect(302, `${webUrl}/sign-in?error=${code}`);
@@ -160,7 +153,7 @@ export function installOAuthRoutes(app: Express, config: ServerConfig): void {
   for (const provider of ['google', 'facebook'] as const) {
     const enabled = (_req: Request, res: Response, next: () => void) => {
       if (config[provider]) return next();
-      res.status(404).json({ error: { code: 'NOT_FOUND', message: `Sign-in with ${provider} is not configured` } });
+      throw new CodedError('NOT_FOUND', `Sign-in with ${provider} is not configured`);
     };
     app.get(`/auth/${provider}`, enabled, start(provider));
     app.get(`/auth/${provider}/callback`, enabled, callback(provider));

@@ -8,12 +8,13 @@ import type Stripe from 'stripe';
 import type { ServerConfig } from '../config.ts';
 import { stripeClient } from '../../lib/stripe_client.ts';
 import { ownerPoolOf } from './installDatabasePools.ts';
+import { CodedError } from '../errors.ts';
 
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
 
 export function installStripeWebhook(app: Express, config: ServerConfig): void {
   const stripe = stripeClient(config.stripe);
-  app.post(STRIPE_WEBHOOK_PATH, express.raw({ type: () => true, limit: '512kb' }), async (req, res, next) => {
+  app.post(STRIPE_WEBHOOK_PATH, express.raw({ type: () => true, limit: '512kb' }), async (req, res) => {
     const signature = req.get('stripe-signature');
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let event: Stripe.Event;
@@ -22,15 +23,10 @@ export function installStripeWebhook(app: Express, config: ServerConfig): void {
       event = stripe.webhooks.constructEvent(body, signature, config.stripe.webhookSecret);
     } catch (err) {
       console.warn(`[stripe webhook] rejected: ${(err as Error).message.split('\n')[0]} (from ${req.ip}, ${body.length} bytes)`);
-      res.status(400).json({ error: { code: 'BAD_SIGNATURE', message: 'Webhook signature verification failed' } });
-      return;
+      throw new CodedError('BAD_SIGNATURE', 'Webhook signature verification failed');
     }
-    try {
-      const { rows: [row] } = await ownerPoolOf(app).query<{ fresh: boolean }>(
-        'select app_private.stripe_webhook_receive($1::jsonb) as fresh', [JSON.stringify(event)]);
-      res.json({ received: true, duplicate: !row.fresh });
-    } catch (err) {
-      next(err);
-    }
+    const { rows: [row] } = await ownerPoolOf(app).query<{ fresh: boolean }>(
+      'select app_private.stripe_webhook_receive($1::jsonb) as fresh', [JSON.stringify(event)]);
+    res.json({ received: true, duplicate: !row.fresh });
   });
 }

@@ -7,18 +7,9 @@
 import { extendSchema, gql } from 'postgraphile/utils';
 import { lambda } from 'postgraphile/grafast';
 import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
+import { CodedError } from '../errors.ts';
 
 interface Attempt { status: string; user_id: string | null; session_id: string | null; token: string | null; retry_after: number }
-
-class CodedError extends Error {
-  code: string;
-  detail?: string;
-  constructor(code: string, message: string, detail?: string) {
-    super(message);
-    this.code = code;
-    this.detail = detail;
-  }
-}
 
 export const LoginPlugin = extendSchema((build) => {
   const executor = build.input.pgRegistry.pgExecutors.main;

@@ -1,0 +1,51 @@
+// One kind of client-visible error, and the one way a non-GraphQL route answers it.
+//
+// A CodedError carries a documented code (server/error_codes.ts, or one of the
+// HTTP-only codes below) and a message meant for the person using the app.
+// SQL raises the same shape (SQLSTATE in `code`, seconds to wait in `detail`
+// for SMA02). GraphQL passes documented errors through (server/mask_error.ts);
+// the HTTP routes throw them and installErrorHandler answers with sendError:
+// {"error": {"code", "message"}} and the code's HTTP status.
+import { randomBytes } from 'node:crypto';
+import type { Response } from 'express';
+import { ERROR_CODES } from './error_codes.ts';
+
+export class CodedError extends Error {
+  readonly code: string;
+  /** For SMA02, the seconds to wait (as SQL puts them in an error's detail). */
+  readonly detail?: string;
+  constructor(code: string, message: string, detail?: string) {
+    super(message);
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+/** HTTP status by code; every other code is 400. */
+const HTTP_STATUS: Record<string, number> = {
+  SMA01: 401, SMA02: 429, SMA06: 409, SMA12: 403, SMA14: 403, SMA15: 401, SMA18: 403,
+  NOT_FOUND: 404, INTERNAL: 500,
+};
+
+/** An error a client may see as it is: ours, or SQL's with a documented SQLSTATE. */
+export function isDocumented(err: unknown): err is CodedError {
+  if (err instanceof CodedError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
+
+/**
+ * Any other error: logged with a fresh reference, replaced by a message that
+ * carries only that reference, so nothing about it leaves the server.
+ */
+export function internalError(err: unknown): CodedError {
+  const reference = randomBytes(6).toString('hex');
+  console.error(`[error ${reference}]`, err);
+  return new CodedError('INTERNAL', `Internal error (reference ${reference})`);
+}
+
+/** The JSON error answer of every non-GraphQL route; the status follows the code unless given. */
+export function sendError(res: Response, err: CodedError, status = HTTP_STATUS[err.code] ?? 400): void {
+  if (err.code === 'SMA02' && err.detail) res.set('Retry-After', err.detail);
+  res.status(status).json({ error: { code: err.code, message: err.message } });
+}
