@@ -6,6 +6,8 @@ import type { ServerConfig } from './config.ts';
 import { installDatabasePools } from './middleware/installDatabasePools.ts';
 import { installHealth } from './middleware/installHealth.ts';
 import { installCors } from './middleware/installCors.ts';
+import { installCookies } from './middleware/installCookies.ts';
+import { installRequestSettings } from './middleware/installRequestSettings.ts';
 import { installSession } from './middleware/installSession.ts';
 import { installCsrf } from './middleware/installCsrf.ts';
 import { installAuthRoutes } from './middleware/installAuthRoutes.ts';
@@ -24,6 +26,8 @@ export interface AppHandle {
 export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   const app = express();
   app.disable('x-powered-by');
+  // req.ip is the client's address behind TRUST_PROXY proxies (rate limits use it).
+  app.set('trust proxy', config.trustProxy);
   const httpServer = createServer(app);
   const closers: Array<() => Promise<void>> = [];
   const onClose = (fn: () => Promise<void>) => closers.unshift(fn);
@@ -32,6 +36,8 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   installHealth(app);
   installStripeWebhook(app, config);
   installCors(app, config);
+  installCookies(app, config);
+  installRequestSettings(app, config);
   installSession(app, config, onClose);
   installCsrf(app, config);
   installAuthRoutes(app, config);

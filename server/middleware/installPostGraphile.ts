@@ -1,6 +1,6 @@
 // Mounts the GraphQL API (POST /graphql) and, in development, the Ruru IDE.
 import type { Server } from 'node:http';
-import type { Express } from 'express';
+import express, { type Express } from 'express';
 import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { makePreset } from '../graphile.config.ts';
@@ -19,6 +19,9 @@ export async function installPostGraphile(
     poolSize: config.poolSize,
     plugins: [makePaymentsPlugin(config.stripe)],
   }));
+  // Bodies parsed here, before grafserv (which uses req.body when present), so
+  // pgSettingsFor can tell an anonymous mutation from a query. The limit is grafserv's.
+  app.use('/graphql', express.json({ limit: '100kb' }));
   const serv = pgl.createServ(grafserv);
   await serv.addTo(app, httpServer);
   onClose(async () => { await pgl.release(); });

@@ -5,18 +5,18 @@
 // A bad bearer token is refused (401 SMA15) so API clients notice; a dead
 // cookie is cleared and the request carries on anonymously.
 import { createHash } from 'node:crypto';
-import cookieParser from 'cookie-parser';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
 import pg from 'pg';
 import type { ServerConfig } from '../config.ts';
 import { SESSION_COOKIE, clearSessionCookies } from '../auth_cookies.ts';
 import type { RequestIdentity } from '../request_identity.ts';
+import { CodedError } from '../errors.ts';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{16,128})$/;
 
-function refuse(res: Response): void {
-  res.status(401).set('WWW-Authenticate', 'Bearer error="invalid_token"')
-    .json({ error: { code: 'SMA15', message: 'Your session has expired or is not valid: sign in again' } });
+function refused(res: Response): CodedError {
+  res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+  return new CodedError('SMA15', 'Your session has expired or is not valid: sign in again');
 }
 
 export function installSession(app: Express, config: ServerConfig, onClose: (fn: () => Promise<void>) => void): void {
@@ -26,13 +26,7 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
   const pool = new pg.Pool({ connectionString: config.db.owner, max: config.poolSize });
   pool.on('error', (err) => console.error('session pool error', err.message));
   onClose(() => pool.end());
-  app.set('trust proxy', config.trustProxy);
-  app.use(cookieParser(config.cookieSecret));
-  // GraphQL bodies are parsed here (grafserv uses req.body when present) so
-  // pgSettingsFor can tell an anonymous mutation from a query.
-  app.use('/graphql', express.json({ limit: '100kb' }));
   app.use(async (req: Request, res: Response, next: NextFunction) => {
-    res.locals.requestSettings = { 'app.client_ip': req.ip ?? '', 'app.web_url': config.webUrl };
     const header = req.get('authorization');
     let token: string | undefined;
     let via: RequestIdentity['via'] = 'bearer';
@@ -40,7 +34,7 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
     const lenient = req.path.startsWith('/auth/');
     if (header !== undefined) {
       token = BEARER.exec(header)?.[1];
-      if (!token) return lenient ? next() : refuse(res);
+      if (!token) return lenient ? next() : next(refused(res));
     } else {
       // false when the signature does not match: treated as no cookie.
       const cookie = req.signedCookies?.[SESSION_COOKIE];
@@ -56,7 +50,7 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
     const { rows: [session] } = await pool.query<{ session_id: string; user_id: string; db_role: RequestIdentity['dbRole'] }>(
       'select session_id, user_id::text, db_role from app_private.session_lookup($1)', [hash]);
     if (!session) {
-      if (via === 'bearer') return lenient ? next() : refuse(res);
+      if (via === 'bearer') return lenient ? next() : next(refused(res));
       clearSessionCookies(res, config);
       return next();
     }
