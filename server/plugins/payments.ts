@@ -7,11 +7,12 @@
 // Nothing is held open while Stripe answers, and a retried request re-sends
 // the same idempotency keys, so it never makes a second customer, SetupIntent
 // or refund.
-import { context, sideEffect } from 'postgraphile/grafast';
+import { context, sideEffect, type FieldArgs } from 'postgraphile/grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type Stripe from 'stripe';
 import type { StripeConfig } from '../../lib/stripe_client.ts';
 import { idOf, isCardError, isTransientStripeError, stripeClient } from '../../lib/stripe_client.ts';
+import { CodedError } from '../errors.ts';
 
 export type WithPgClient = <T>(pgSettings: Record<string, string | undefined> | null,
   callback: (client: { query<R>(q: { text: string; values?: unknown[] }): Promise<{ rows: readonly R[] }> }) => Promise<T>) => Promise<T>;
@@ -30,19 +31,10 @@ async function call<T>(db: Db, fn: string, args: unknown[]): Promise<T> {
   });
 }
 
-/** A client-visible error with a documented code (server/error_codes.ts). */
-class PaymentError extends Error {
-  code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
 /** Stripe errors a client can act on become documented codes; the rest stay internal. */
 function translateStripeError(err: unknown): never {
-  if (isCardError(err)) throw new PaymentError('SMP08', `The card was refused: ${err.message}`);
-  if (isTransientStripeError(err)) throw new PaymentError('SMP04', 'The payment provider could not be reached; try again.');
+  if (isCardError(err)) throw new CodedError('SMP08', `The card was refused: ${err.message}`);
+  if (isTransientStripeError(err)) throw new CodedError('SMP04', 'The payment provider could not be reached; try again.');
   throw err;
 }
 
@@ -110,7 +102,7 @@ async function confirmReservationPayment(stripe: Stripe, db: Db, reservationId: 
   }
   const after = await call<SetupState>(db, 'app_hidden.payment_setup_record', [reservationId, manageToken, intentJson(intent)]);
   if (after.setupStatus !== 'succeeded') {
-    throw new PaymentError('SMP03', `The card set-up is not finished (Stripe says ${intent.status}).`);
+    throw new CodedError('SMP03', `The card set-up is not finished (Stripe says ${intent.status}).`);
   }
   return payload(after);
 }
@@ -136,7 +128,7 @@ async function refundReservation(stripe: Stripe, db: Db, reservationId: string, 
     if (err instanceof Error && !isTransientStripeError(err) && (err as { statusCode?: number }).statusCode === 400) {
       // Stripe refused it for good (e.g. already refunded there): record that, then say so.
       await call(db, 'app_hidden.refund_record', [r.refundId, null, 'failed', err.message]);
-      throw new PaymentError('SMP06', `Stripe refused the refund: ${err.message}`);
+      throw new CodedError('SMP06', `Stripe refused the refund: ${err.message}`);
     }
     translateStripeError(err);
   }
@@ -146,11 +138,23 @@ async function refundReservation(stripe: Stripe, db: Db, reservationId: string, 
 /** The mutations' bodies, for tests that act as a role without an HTTP session. */
 export const paymentOperations = { setupReservationPayment, confirmReservationPayment, refundReservation };
 
+/** What each mutation body receives besides the Stripe client and the request's database access. */
+type PaymentOperation<A> = (stripe: Stripe, db: Db, reservationId: string, arg: A | null) => Promise<unknown>;
+
 export function makePaymentsPlugin(stripeConfig: StripeConfig): GraphileConfig.Plugin {
-  const stripe = () => stripeClient(stripeConfig);
-  const $db = () => {
+  /**
+   * The plan of a mutation whose whole body is `operation`: it runs once, as a
+   * side effect, with the request's withPgClient and pgSettings (so SQL sees the
+   * request's role), the input's reservationId and one more input field.
+   */
+  const plan = <A>(operation: PaymentOperation<A>, argName: string) => (_: unknown, fieldArgs: FieldArgs) => {
     const $context = context();
-    return { withPgClient: $context.get('withPgClient'), pgSettings: $context.get('pgSettings') };
+    return sideEffect(
+      [fieldArgs.getRaw(['input', 'reservationId']), fieldArgs.getRaw(['input', argName]), $context.get('withPgClient'), $context.get('pgSettings')],
+      ([reservationId, arg, withPgClient, pgSettings]) => operation(
+        stripeClient(stripeConfig),
+        { withPgClient: withPgClient as WithPgClient, pgSettings: pgSettings as Db['pgSettings'] },
+        String(reservationId), (arg as A | null | undefined) ?? null));
   };
   return extendSchema(() => ({
     typeDefs: gql`
@@ -208,21 +212,9 @@ export function makePaymentsPlugin(stripeConfig: StripeConfig): GraphileConfig.P
     objects: {
       Mutation: {
         plans: {
-          setupReservationPayment(_: unknown, fieldArgs: any) {
-            const { withPgClient, pgSettings } = $db();
-            return sideEffect([fieldArgs.getRaw(['input', 'reservationId']), fieldArgs.getRaw(['input', 'manageToken']), withPgClient, pgSettings],
-              ([id, token, wpc, settings]) => setupReservationPayment(stripe(), { withPgClient: wpc as WithPgClient, pgSettings: settings as Db['pgSettings'] }, String(id), (token as string | null) ?? null));
-          },
-          confirmReservationPayment(_: unknown, fieldArgs: any) {
-            const { withPgClient, pgSettings } = $db();
-            return sideEffect([fieldArgs.getRaw(['input', 'reservationId']), fieldArgs.getRaw(['input', 'manageToken']), withPgClient, pgSettings],
-              ([id, token, wpc, settings]) => confirmReservationPayment(stripe(), { withPgClient: wpc as WithPgClient, pgSettings: settings as Db['pgSettings'] }, String(id), (token as string | null) ?? null));
-          },
-          refundReservation(_: unknown, fieldArgs: any) {
-            const { withPgClient, pgSettings } = $db();
-            return sideEffect([fieldArgs.getRaw(['input', 'reservationId']), fieldArgs.getRaw(['input', 'amount']), withPgClient, pgSettings],
-              ([id, amount, wpc, settings]) => refundReservation(stripe(), { withPgClient: wpc as WithPgClient, pgSettings: settings as Db['pgSettings'] }, String(id), (amount as number | null) ?? null));
-          },
+          setupReservationPayment: plan(setupReservationPayment, 'manageToken'),
+          confirmReservationPayment: plan(confirmReservationPayment, 'manageToken'),
+          refundReservation: plan(refundReservation, 'amount'),
         },
       },
     },
