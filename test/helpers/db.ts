@@ -82,16 +82,27 @@ export interface Identity {
   sessionId?: string;
 }
 
-/** Runs fn in a transaction as the given API role and session, then rolls back. */
-export async function asRole<T>(pool: pg.Pool, identity: Identity, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs fn in one transaction as the API role and session, as PostGraphile runs a
+ * request: rolled back afterwards, or committed with `{ commit: true }` (then an
+ * error rolls it back), so a test can check what a refusal did or did not write.
+ */
+export async function asRole<T>(pool: pg.Pool, identity: Identity, fn: (client: pg.PoolClient) => Promise<T>,
+  options: { commit?: boolean } = {}): Promise<T> {
   const client = await pool.connect();
+  let done = false;
   try {
     await client.query('begin');
     await client.query(`select set_config('role', $1, true), set_config('app.session_id', $2, true)`,
       [identity.role, identity.sessionId ?? '']);
-    return await fn(client);
+    const result = await fn(client);
+    if (options.commit) {
+      await client.query('commit');
+      done = true;
+    }
+    return result;
   } finally {
-    await client.query('rollback').catch(() => {});
+    if (!done) await client.query('rollback').catch(() => {});
     client.release();
   }
 }

@@ -2,24 +2,11 @@
 // transaction (so a refusal can be checked against what was written), and
 // reading the side effects (audit rows, emails, scheduled work) as the owner.
 import pg from 'pg';
-import type { Identity, TestDb } from './db.ts';
+import { asRole, type Identity, type TestDb } from './db.ts';
 
 /** Runs one statement as the role in its own transaction and commits it (rolls back on error). */
 export async function callAs<T = any>(db: TestDb, identity: Identity, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = await db.auth.connect();
-  try {
-    await client.query('begin');
-    await client.query(`select set_config('role', $1, true), set_config('app.session_id', $2, true)`,
-      [identity.role, identity.sessionId ?? '']);
-    const { rows } = await client.query(sql, params);
-    await client.query('commit');
-    return rows as T[];
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  return asRole(db.auth, identity, async (client) => (await client.query(sql, params)).rows as T[], { commit: true });
 }
 
 export const ANON: Identity = { role: 'app_anonymous' };
