@@ -1,6 +1,7 @@
 // `npm start`: everything a developer needs, in one process: the database
 // provisioned, migrated and seeded; the API; the worker; a mail sink with a web
 // inbox; the Stripe emulator. Ctrl-C stops it all. Every step is idempotent.
+import './graphile_development.ts';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,6 @@ import { startWorker } from '../worker/runner.ts';
 const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SEED_FILE = join(ROOT_DIR, 'sql', 'seed', 'nyc_parking_meters.csv');
 const env = process.env;
-env.GRAPHILE_ENV ??= 'development';
 const stops: Array<() => Promise<unknown>> = [];
 
 async function seed(ownerUrl: string): Promise<void> {
