@@ -17,7 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import Stripe from 'stripe';
-import { benchDatabase, fmt, percentile, ROOT_DIR } from './helpers.ts';
+import { benchDatabase, fmt, ROOT_DIR } from './helpers.ts';
 import { startSmtpSink } from '../test/helpers/smtp_sink.ts';
 
 const args = process.argv.slice(2);

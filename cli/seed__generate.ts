@@ -865,7 +865,7 @@ export function generate(options: GenerateOptions = {}): GenerateSummary {
   }
   const chosen: Array<{ face: Face; order: number; positions: number[] }> = [];
   const orderOf = new Map<Face, number>();
-  allFaces.forEach((f, i) => orderOf.set(f, i));
+  for (const [i, f] of allFaces.entries()) orderOf.set(f, i);
   for (const g of groups) {
     const keyed = g.faces.map((face) => ({ face, key: -Math.log(1 - rng()) / face.weight }));
     keyed.sort((a, b) => a.key - b.key);

@@ -13,6 +13,7 @@
 //   pay link and schedules the next attempt (1 d, 3 d, 7 d; see
 //   app_private.charge_retry_delay), which uses a new key.
 import type { Task } from 'graphile-worker';
+import type Stripe from 'stripe';
 import { idOf, isCardError, stripeClient } from '../lib/stripe_client.ts';
 
 export interface ReservationChargePayload {
@@ -47,7 +48,7 @@ export const reservation__charge: Task = async (payload, helpers) => {
     return;
   }
 
-  let intent;
+  let intent: Stripe.PaymentIntent;
   try {
     intent = await stripeClient().paymentIntents.create({
       amount: p.amount,

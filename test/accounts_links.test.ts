@@ -177,7 +177,7 @@ test('password reset rate limit: 3 an hour per email, then SMA02 with extensions
   for (let i = 0; i < 3; i += 1) assert.equal((await api.gql(FORGOT, { e: user.email })).errors, undefined);
   const limited = await api.gql(FORGOT, { e: user.email });
   assert.is(limited.errors?.[0].extensions?.code, 'SMA02');
-  const retryAfter = (limited.errors?.[0].extensions as any).retryAfter;
+  const retryAfter = (limited.errors![0].extensions as any).retryAfter;
   assert.ok(retryAfter > 3500 && retryAfter <= 3600, `retryAfter ${retryAfter}`);
   assert.is((await emailsTo(user.email, 'password_reset')).length, 3, 'no 4th email');
   await db.owner.query(`update app_private.rate_limits set window_start = window_start - interval '1 hour'

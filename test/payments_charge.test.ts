@@ -5,7 +5,7 @@
 // reservation changed twice → one charge of the final amount.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';

@@ -3,7 +3,7 @@
 // moment; then extensions race new reservations for the time after them.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import pg from 'pg';
+import type pg from 'pg';
 import { createTestDb, createUser, identityOf, type Identity, type TestDb, type TestUser } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { ANON, hoursFromNow, reserve, connectClients } from './helpers/reservations.ts';

@@ -4,7 +4,7 @@
 // matches a model replayed from the operations that succeeded on it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import pg from 'pg';
+import type pg from 'pg';
 import { createTestDb, createUser, type TestDb, type TestUser } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { connectClients } from './helpers/reservations.ts';

@@ -13,7 +13,7 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function installCsrf(app: Express, config: ServerConfig): void {
   app.use((req: Request, res: Response, next: NextFunction) => {
     const identity = identityOf(res);
-    if (!identity || identity.via !== 'cookie' || SAFE.has(req.method)) return next();
+    if (identity?.via !== 'cookie' || SAFE.has(req.method)) return next();
     const header = req.get(CSRF_HEADER);
     const cookie = req.cookies?.[CSRF_COOKIE] as string | undefined;
     if (!sameSecret(header, cookie) || !sameSecret(header, csrfTokenFor(config, identity.sessionId))) {
