@@ -1,29 +1,22 @@
-// `npm run cli -- <command> [args]`: the ops and analyst CLI. A command `a:b`
-// lives in cli/a__b.ts, whose default export receives the remaining arguments.
-import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// `npm run cli -- <command> [args]`: the ops and analyst CLI. Commands are
+// listed in cli/commands.ts; `<command> --help` prints its usage.
+import { COMMANDS, commandList, usageOf } from './commands.ts';
 
-const CLI_DIR = dirname(fileURLToPath(import.meta.url));
 const [command, ...args] = process.argv.slice(2);
 
-function commands(): string[] {
-  return readdirSync(CLI_DIR)
-    .filter((f) => /^[a-z]+__[a-z_]+\.ts$/.test(f))
-    .map((f) => f.replace(/\.ts$/, '').replace('__', ':'))
-    .sort();
+if (!command || command === '--help' || command === '-h') {
+  console.log(commandList());
+  process.exit(0);
 }
-
-const file = command && /^[a-z]+:[a-z_]+$/.test(command) ? join(CLI_DIR, `${command.replace(':', '__')}.ts`) : undefined;
-if (!file || !existsSync(file)) {
-  console.error(`Usage: npm run cli -- <command> [args]\nCommands: ${commands().join(', ')}`);
-  process.exit(command ? 2 : 0);
-}
-const mod = await import(file) as { default?: (args: string[]) => Promise<void> | void };
-if (typeof mod.default !== 'function') {
-  console.error(`${command} is a helper module, not a command`);
+if (!Object.hasOwn(COMMANDS, command)) {
+  console.error(`Unknown command: ${command}\n${commandList()}`);
   process.exit(2);
 }
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(usageOf(command));
+  process.exit(0);
+}
+const mod = (await import(`./${command.replace(':', '__')}.ts`)) as { default: (args: string[]) => Promise<void> | void };
 try {
   await mod.default(args);
 } catch (err) {

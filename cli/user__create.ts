@@ -10,8 +10,8 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { dbUrls } from '../lib/db_urls.ts';
 import { loadConfig } from '../server/config.ts';
+import { usageOf } from './commands.ts';
 
-const USAGE = 'Usage: npm run cli -- user:create --email <email> --role driver|operator|admin|analyst [--name <name>] [--invite | --password-stdin]';
 
 /** Reads a line without echoing it (a password on a terminal). */
 function askHidden(question: string): Promise<string> {
@@ -51,7 +51,7 @@ export default async function main(args: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (!values.email) throw new Error(USAGE);
+  if (!values.email) throw new Error(`--email is required.\n${usageOf('user:create')}`);
 
   let password: string | null = null;
   if (values['password-stdin']) {

@@ -1,0 +1,33 @@
+// The CLI's commands: the only modules `npm run cli -- <command>` runs, with
+// the usage line and summary that `--help` and the command list print. A
+// command `a:b` lives in cli/a__b.ts, whose default export receives the
+// remaining arguments.
+
+export interface Command {
+  /** Arguments after the command's name. */
+  args: string;
+  summary: string;
+}
+
+export const COMMANDS: Record<string, Command> = {
+  'db:migrate': { args: '', summary: 'Provision the database if needed and run the committed migrations.' },
+  'db:reset': { args: '', summary: 'Drop and rebuild the development database, including migrations/current.sql.' },
+  'db:gm': { args: '<graphile-migrate arguments>', summary: 'graphile-migrate with this project\'s connection strings (status, commit, watch).' },
+  'seed:generate': { args: '[--count N] [--out FILE] [--seed S]', summary: 'Write deterministic demo parking meters as a CSV (sql/seed/nyc_parking_meters.csv by default).' },
+  'spots:import': { args: 'FILE [--batch-size N] [--show N]', summary: 'Upsert spots from a city meter CSV; prints inserted / updated / unchanged / rejected.' },
+  'user:create': {
+    args: '--email <email> --role driver|operator|admin|analyst [--name <name>] [--invite | --password-stdin]',
+    summary: 'Create a user with a role: a password prompt on a terminal, else an emailed invitation.',
+  },
+};
+
+export function usageOf(name: string): string {
+  const command = COMMANDS[name];
+  return `Usage: npm run cli -- ${name}${command.args ? ` ${command.args}` : ''}\n${command.summary}`;
+}
+
+export function commandList(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: npm run cli -- <command> [args]   (<command> --help for its arguments)\nCommands:\n${lines.join('\n')}`;
+}
