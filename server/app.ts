@@ -5,6 +5,7 @@ import express, { type Express } from 'express';
 import type { ServerConfig } from './config.ts';
 import { installDatabasePools } from './middleware/installDatabasePools.ts';
 import { installHealth } from './middleware/installHealth.ts';
+import { installApiDocs } from './middleware/installApiDocs.ts';
 import { installCors } from './middleware/installCors.ts';
 import { installCookies } from './middleware/installCookies.ts';
 import { installRequestSettings } from './middleware/installRequestSettings.ts';
@@ -34,6 +35,7 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
 
   installDatabasePools(app, config, onClose);
   installHealth(app);
+  installApiDocs(app);
   installStripeWebhook(app, config);
   installCors(app, config);
   installCookies(app, config);

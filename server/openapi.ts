@@ -1,0 +1,264 @@
+// The OpenAPI 3.1 description of the API's plain HTTP routes (everything but
+// the GraphQL schema, which documents itself through introspection). Served
+// as GET /openapi.json and rendered as GET /docs (server/openapi_page.ts);
+// test/openapi.test.ts holds it to the Express router: every route is
+// described here and every operation here answers as described.
+
+type Json = Record<string, unknown>;
+
+const json = (schema: Json) => ({ 'application/json': { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+/** GraphQL over HTTP: application/graphql-response+json unless the client accepts only application/json. */
+const graphqlJson = () => ({ 'application/graphql-response+json': { schema: ref('GraphQLResponse') }, ...json(ref('GraphQLResponse')) });
+const error = (description: string) => ({ description, content: json(ref('Error')) });
+const redirect = (description: string) => ({
+  description,
+  headers: { Location: { schema: { type: 'string' }, description: 'Where the browser goes next.' } },
+});
+
+/** What a POST may get before its route runs (CSRF and CORS checks). */
+const FORBIDDEN = {
+  '403': error('SMA14: a cookie-authenticated request without the right X-CSRF-Token header; SMA18: an origin CORS does not allow.'),
+};
+
+const credentials = (withName: boolean) => ({
+  required: true,
+  content: json({
+    type: 'object',
+    required: withName ? ['email', 'name', 'password'] : ['email', 'password'],
+    properties: {
+      email: { type: 'string', format: 'email' },
+      ...(withName ? { name: { type: 'string', minLength: 1, maxLength: 100 } } : {}),
+      password: { type: 'string', minLength: 10, description: 'At most 72 bytes.' },
+      session: {
+        type: 'string',
+        enum: ['cookie'],
+        description: '"cookie": set the HttpOnly session cookie and the CSRF cookie instead of returning a bearer token.',
+      },
+    },
+  }),
+});
+
+const sessionAnswer = (description: string) => ({ description, content: json(ref('Session')) });
+
+function oauthStart(provider: string, name: string) {
+  return {
+    get: {
+      operationId: `${provider}SignIn`,
+      tags: ['Sign-in'],
+      summary: `Start sign-in with ${name}`,
+      description: `Redirects to ${name} (authorization code flow with state and PKCE${provider === 'google' ? ' and a nonce' : ''}); the round trip is bound to the browser by a signed cookie.`,
+      parameters: [
+        { name: 'intent', in: 'query', schema: { type: 'string', enum: ['staff'] }, description: 'staff: never create an account; the email must be pre-registered by an admin.' },
+        { name: 'redirect', in: 'query', schema: { type: 'string' }, description: 'A path inside the web app to land on afterwards (other values are ignored).' },
+      ],
+      responses: {
+        '302': redirect(`To ${name}'s consent page.`),
+        '404': error(`NOT_FOUND: sign-in with ${name} is not configured.`),
+      },
+    },
+  };
+}
+
+function oauthCallback(provider: string, name: string) {
+  return {
+    get: {
+      operationId: `${provider}SignInCallback`,
+      tags: ['Sign-in'],
+      summary: `${name} returns here`,
+      description: `Exchanges the code, checks state, PKCE${provider === 'google' ? ', nonce and the id_token signature' : ''}, then signs the browser in with the session cookie.`,
+      parameters: [
+        { name: 'code', in: 'query', schema: { type: 'string' } },
+        { name: 'state', in: 'query', schema: { type: 'string' } },
+        { name: 'error', in: 'query', schema: { type: 'string' }, description: 'Set by the provider when the person refused.' },
+      ],
+      responses: {
+        '302': redirect('To WEB_URL + the redirect path, signed in; or to WEB_URL/sign-in?error=SMA12 (refused) or SMA13 (failed).'),
+        '404': error(`NOT_FOUND: sign-in with ${name} is not configured.`),
+      },
+    },
+  };
+}
+
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Secure My Spot HTTP routes',
+    version: '1',
+    description:
+      'The plain HTTP routes beside the GraphQL API. Errors are `{"error": {"code", "message"}}` with the codes of README\'s error table. ' +
+      'API clients authenticate with `Authorization: Bearer <token>`; browsers with the `sms_session` cookie and, on every POST, ' +
+      'the `sms_csrf` cookie echoed in an `X-CSRF-Token` header.',
+  },
+  tags: [
+    { name: 'Service', description: 'Probes and descriptions for operators.' },
+    { name: 'Sign-in', description: 'Password and Google/Facebook sign-in.' },
+    { name: 'Webhooks', description: 'Events from the payment provider.' },
+    { name: 'GraphQL', description: 'The API itself; its schema documents every type and field.' },
+  ],
+  paths: {
+    '/health': {
+      get: {
+        operationId: 'health',
+        tags: ['Service'],
+        summary: 'Liveness',
+        description: 'The process is up and serving HTTP. 200 when the database answers, 503 otherwise.',
+        responses: {
+          '200': { description: 'Up.', content: json(ref('Status')) },
+          '503': { description: 'The database does not answer.', content: json(ref('Status')) },
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        operationId: 'openApiDocument',
+        tags: ['Service'],
+        summary: 'This document',
+        responses: { '200': { description: 'OpenAPI 3.1.', content: json({ type: 'object', required: ['openapi', 'paths'] }) } },
+      },
+    },
+    '/docs': {
+      get: {
+        operationId: 'openApiReference',
+        tags: ['Service'],
+        summary: 'This document as a web page',
+        description: 'Self-contained HTML (no scripts or assets from elsewhere): works offline.',
+        responses: { '200': { description: 'The reference page.', content: { 'text/html': { schema: { type: 'string' } } } } },
+      },
+    },
+    '/graphql': {
+      post: {
+        operationId: 'graphql',
+        tags: ['GraphQL'],
+        summary: 'The GraphQL API',
+        description: 'Every query and mutation. Errors carry `extensions.code`; the IDE at /graphiql (development) documents the schema.',
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object',
+            required: ['query'],
+            properties: {
+              query: { type: 'string' },
+              variables: { type: 'object' },
+              operationName: { type: 'string' },
+            },
+          }),
+        },
+        responses: {
+          '200': { description: 'A GraphQL response.', content: graphqlJson() },
+          '400': { description: 'A query that does not parse or validate.', content: graphqlJson() },
+          '401': error('SMA15: the bearer token is unknown, revoked or expired (sign in again).'),
+          ...FORBIDDEN,
+        },
+      },
+    },
+    '/auth/register': {
+      post: {
+        operationId: 'register',
+        tags: ['Sign-in'],
+        summary: 'Create an account and sign in',
+        requestBody: credentials(true),
+        responses: {
+          '201': sessionAnswer('Signed in: a bearer token, or cookies and a CSRF token with `session: "cookie"`.'),
+          '400': error('SMA03 email, SMA04 password or SMA05 name not accepted; BAD_REQUEST for a body that is not JSON.'),
+          '409': error('SMA06: an account with this email already exists.'),
+          '429': { ...error('SMA02: too many sign-ups from this address; retry after Retry-After seconds.'), headers: { 'Retry-After': { schema: { type: 'integer' } } } },
+          ...FORBIDDEN,
+        },
+      },
+    },
+    '/auth/login': {
+      post: {
+        operationId: 'login',
+        tags: ['Sign-in'],
+        summary: 'Sign in with email and password',
+        requestBody: credentials(false),
+        responses: {
+          '200': sessionAnswer('Signed in.'),
+          '400': error('BAD_REQUEST: a body that is not JSON.'),
+          '401': error('SMA01: wrong email or password (the same answer for both).'),
+          ...FORBIDDEN,
+          '429': { ...error('SMA02: too many attempts; retry after Retry-After seconds.'), headers: { 'Retry-After': { schema: { type: 'integer' } } } },
+        },
+      },
+    },
+    '/auth/logout': {
+      post: {
+        operationId: 'logout',
+        tags: ['Sign-in'],
+        summary: 'Sign out',
+        description: 'Revokes the current session (if any) and clears the cookies.',
+        responses: { '204': { description: 'Signed out.' }, ...FORBIDDEN },
+      },
+    },
+    '/auth/google': oauthStart('google', 'Google'),
+    '/auth/google/callback': oauthCallback('google', 'Google'),
+    '/auth/facebook': oauthStart('facebook', 'Facebook'),
+    '/auth/facebook/callback': oauthCallback('facebook', 'Facebook'),
+    '/webhooks/stripe': {
+      post: {
+        operationId: 'stripeWebhook',
+        tags: ['Webhooks'],
+        summary: 'Stripe events',
+        description: 'The raw body must verify against the Stripe-Signature header and STRIPE_WEBHOOK_SECRET. Replays are recorded once.',
+        parameters: [{ name: 'Stripe-Signature', in: 'header', required: true, schema: { type: 'string' } }],
+        requestBody: { required: true, content: json({ type: 'object', description: 'A Stripe event.' }) },
+        responses: {
+          '200': {
+            description: 'Recorded (or already recorded).',
+            content: json({ type: 'object', required: ['received', 'duplicate'], properties: { received: { type: 'boolean' }, duplicate: { type: 'boolean' } } }),
+          },
+          '400': error('BAD_SIGNATURE: missing or wrong signature, or a stale timestamp.'),
+          '500': error('INTERNAL: recording failed; Stripe delivers the event again.'),
+        },
+      },
+    },
+  },
+  components: {
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['error'],
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: {
+              code: { type: 'string', description: "A code of README's error table, or NOT_FOUND, BAD_REQUEST, BAD_SIGNATURE, INTERNAL." },
+              message: { type: 'string' },
+            },
+          },
+        },
+      },
+      Status: {
+        type: 'object',
+        required: ['status'],
+        properties: { status: { type: 'string', enum: ['ok', 'unavailable'] } },
+      },
+      Session: {
+        type: 'object',
+        required: ['userId', 'sessionId'],
+        properties: {
+          userId: { type: 'string' },
+          sessionId: { type: 'string' },
+          token: { type: 'string', description: 'For `Authorization: Bearer`; absent with `session: "cookie"`.' },
+          csrfToken: { type: 'string', description: 'With `session: "cookie"`: send it as X-CSRF-Token on every POST.' },
+        },
+      },
+      GraphQLResponse: {
+        type: 'object',
+        properties: {
+          data: { type: ['object', 'null'] },
+          errors: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['message'],
+              properties: { message: { type: 'string' }, extensions: { type: 'object', properties: { code: { type: 'string' } } } },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const satisfies Json;
