@@ -20,35 +20,35 @@ interface Document {
   components?: { schemas?: Record<string, unknown> };
 }
 
-const escape = (text: string) =>
+const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 /** Markdown's inline code only: `x` becomes <code>x</code>. */
-const prose = (text = '') => escape(text).replace(/`([^`]+)`/g, '<code>$1</code>');
+const prose = (text = '') => escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
 
 function schemaHtml(schema: unknown): string {
-  const text = escape(JSON.stringify(schema, null, 2));
+  const text = escapeHtml(JSON.stringify(schema, null, 2));
   return `<pre>${text.replace(/&quot;#\/components\/schemas\/(\w+)&quot;/g, '<a href="#schema-$1">$1</a>')}</pre>`;
 }
 
 function contentHtml(content?: Record<string, { schema: unknown }>): string {
   return Object.entries(content ?? {})
-    .map(([type, { schema }]) => `<div class="type">${escape(type)}</div>${schemaHtml(schema)}`)
+    .map(([type, { schema }]) => `<div class="type">${escapeHtml(type)}</div>${schemaHtml(schema)}`)
     .join('');
 }
 
 function operationHtml(path: string, method: string, op: Operation): string {
   const params = op.parameters?.length
     ? `<table><tr><th>parameter</th><th>in</th><th>what</th></tr>${op.parameters
-        .map((p) => `<tr><td><code>${escape(p.name)}</code>${p.required ? ' (required)' : ''}</td><td>${p.in}</td><td>${prose(p.description)}</td></tr>`)
+        .map((p) => `<tr><td><code>${escapeHtml(p.name)}</code>${p.required ? ' (required)' : ''}</td><td>${p.in}</td><td>${prose(p.description)}</td></tr>`)
         .join('')}</table>`
     : '';
   const body = op.requestBody ? `<h4>Request body</h4>${contentHtml(op.requestBody.content)}` : '';
   const responses = Object.entries(op.responses)
     .map(([status, r]) => `<tr><td class="status">${status}</td><td>${prose(r.description)}${contentHtml(r.content)}</td></tr>`)
     .join('');
-  return `<section class="op" id="${escape(op.operationId)}">
-<h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escape(path)}</code> ${prose(op.summary)}</h3>
+  return `<section class="op" id="${escapeHtml(op.operationId)}">
+<h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code> ${prose(op.summary)}</h3>
 <p>${prose(op.description)}</p>${params}${body}
 <h4>Responses</h4><table>${responses}</table></section>`;
 }
@@ -59,14 +59,14 @@ export function renderOpenApiPage(doc: Document): string {
   );
   const sections = (doc.tags ?? []).map((tag) => {
     const ops = operations.filter(({ op }) => op.tags?.includes(tag.name));
-    return `<h2>${escape(tag.name)}</h2><p>${prose(tag.description)}</p>${ops.map(({ path, method, op }) => operationHtml(path, method, op)).join('\n')}`;
+    return `<h2>${escapeHtml(tag.name)}</h2><p>${prose(tag.description)}</p>${ops.map(({ path, method, op }) => operationHtml(path, method, op)).join('\n')}`;
   });
   const schemas = Object.entries(doc.components?.schemas ?? {})
-    .map(([name, schema]) => `<section id="schema-${escape(name)}"><h3>${escape(name)}</h3>${schemaHtml(schema)}</section>`)
+    .map(([name, schema]) => `<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3>${schemaHtml(schema)}</section>`)
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(doc.info.title)}</title><link rel="icon" href="data:,">
+<title>${escapeHtml(doc.info.title)}</title><link rel="icon" href="data:,">
 <style>
 body { font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1d2330; }
 code, pre { font: 13px/1.4 ui-monospace, monospace; } pre { background: #f4f5f7; padding: .5rem; overflow-x: auto; }
@@ -76,7 +76,7 @@ code, pre { font: 13px/1.4 ui-monospace, monospace; } pre { background: #f4f5f7;
 table { border-collapse: collapse; width: 100%; } td, th { border-top: 1px solid #e5e7eb; padding: .3rem; text-align: left; vertical-align: top; }
 .status { font-weight: 600; width: 4rem; } .type { color: #57606a; font-size: 13px; }
 </style></head><body>
-<h1>${escape(doc.info.title)} <small>v${escape(doc.info.version)}</small></h1>
+<h1>${escapeHtml(doc.info.title)} <small>v${escapeHtml(doc.info.version)}</small></h1>
 <p>${prose(doc.info.description)}</p><p>Machine-readable: <a href="/openapi.json">/openapi.json</a></p>
 ${sections.join('\n')}
 <h2>Schemas</h2>${schemas}
