@@ -58,7 +58,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const port = Number(env.PORT ?? 5678);
   const host = env.HOST ?? '127.0.0.1';
   const isDev = overrides.isDev ?? env.NODE_ENV !== 'production';
-  const publicUrl = overrides.publicUrl ?? env.PUBLIC_URL ?? `http://${host}:${port}`;
+  // Listening on every interface (0.0.0.0, ::) says nothing of how clients reach
+  // the API: derive a URL that works on this machine instead.
+  const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const publicUrl = overrides.publicUrl ?? env.PUBLIC_URL ?? `http://${reachableHost}:${port}`;
   const corsOrigins = corsOriginsOf(env);
   return {
     db: dbUrls(env),
