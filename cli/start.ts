@@ -81,7 +81,8 @@ async function main(): Promise<void> {
 Secure My Spot is running.
   GraphQL API        ${apiUrl}/graphql
   GraphQL IDE        ${apiUrl}/graphiql
-  Health             ${apiUrl}/health
+  Readiness          ${apiUrl}/ready
+  HTTP routes (docs) ${apiUrl}/docs
   Mail inbox         ${inbox ?? `(SMTP ${env.SMTP_HOST}:${env.SMTP_PORT ?? 25})`}
   Stripe emulator    ${emulator ? emulator.url : '(real Stripe)'}
 Press Ctrl-C to stop.`);

@@ -102,10 +102,19 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'health',
         tags: ['Service'],
         summary: 'Liveness',
-        description: 'The process is up and serving HTTP. 200 when the database answers, 503 otherwise.',
+        description: 'The process is up and serving HTTP; nothing else is checked, so a database outage does not get the API restarted.',
+        responses: { '200': { description: 'Up.', content: json(ref('Status')) } },
+      },
+    },
+    '/ready': {
+      get: {
+        operationId: 'ready',
+        tags: ['Service'],
+        summary: 'Readiness',
+        description: 'The database answers (within 2 s), every committed migration has run, and the GraphQL schema is built.',
         responses: {
-          '200': { description: 'Up.', content: json(ref('Status')) },
-          '503': { description: 'The database does not answer.', content: json(ref('Status')) },
+          '200': { description: 'Ready for traffic.', content: json(ref('Readiness')) },
+          '503': { description: 'Not ready: `checks` says which check failed and why.', content: json(ref('Readiness')) },
         },
       },
     },
@@ -233,7 +242,19 @@ export const OPENAPI_DOCUMENT = {
       Status: {
         type: 'object',
         required: ['status'],
-        properties: { status: { type: 'string', enum: ['ok', 'unavailable'] } },
+        properties: { status: { type: 'string', enum: ['ok'] } },
+      },
+      Readiness: {
+        type: 'object',
+        required: ['status', 'checks'],
+        properties: {
+          status: { type: 'string', enum: ['ready', 'unavailable'] },
+          checks: {
+            type: 'object',
+            description: '"ok", or why not: database ("unavailable: …"), migrations ("N pending (from 000015)"), graphql.',
+            properties: { database: { type: 'string' }, migrations: { type: 'string' }, graphql: { type: 'string' } },
+          },
+        },
       },
       Session: {
         type: 'object',

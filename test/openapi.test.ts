@@ -48,6 +48,7 @@ const json = (body: unknown) => ({ headers: { 'content-type': 'application/json'
 /** At least one real request per documented operation (a new operation without one fails the last test). */
 const SAMPLES: Array<[string, RequestInit]> = [
   ['GET /health', {}],
+  ['GET /ready', {}],
   ['GET /openapi.json', {}],
   ['GET /docs', {}],
   ['POST /graphql', { method: 'POST', ...json({ query: '{ __typename }' }) }],

@@ -7,6 +7,7 @@ import { makePreset } from '../graphile.config.ts';
 import { pgSettingsFor } from '../request_identity.ts';
 import type { ServerConfig } from '../config.ts';
 import { makePaymentsPlugin } from '../plugins/payments.ts';
+import { markGraphqlReady } from './installHealth.ts';
 
 export async function installPostGraphile(
   app: Express, httpServer: Server, config: ServerConfig, onClose: (fn: () => Promise<void>) => void,
@@ -24,5 +25,6 @@ export async function installPostGraphile(
   app.use('/graphql', express.json({ limit: '100kb' }));
   const serv = pgl.createServ(grafserv);
   await serv.addTo(app, httpServer);
+  markGraphqlReady(app);
   onClose(async () => { await pgl.release(); });
 }

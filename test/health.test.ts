@@ -1,0 +1,134 @@
+// Liveness and readiness: /health answers while the process runs; /ready
+// fails while the database cannot be reached (the API's connections go
+// through a TCP relay the test closes: the shared PostgreSQL keeps running)
+// or while a committed migration has not run, and recovers after; the
+// worker's own /ready fails once its job runner stopped.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createTestDb, type TestDb } from './helpers/db.ts';
+import { startApi, type TestApi } from './helpers/api.ts';
+import { makeWorkerPool, startWorker } from '../worker/runner.ts';
+import { startHealthServer } from '../worker/health_server.ts';
+
+let db: TestDb;
+let api: TestApi;
+
+test.before(async () => {
+  db = await createTestDb(import.meta.filename);
+  api = await startApi(db);
+});
+
+test.after(async () => {
+  await api?.close();
+  await db?.close();
+});
+
+async function probe(base: string, path: string) {
+  const res = await fetch(`${base}${path}`);
+  return { status: res.status, body: (await res.json()) as { status: string; checks?: Record<string, string> } };
+}
+
+test('/health and /ready when everything is up', async () => {
+  assert.equal(await probe(api.url, '/health'), { status: 200, body: { status: 'ok' } });
+  assert.equal(await probe(api.url, '/ready'), {
+    status: 200,
+    body: { status: 'ready', checks: { database: 'ok', migrations: 'ok', graphql: 'ok' } },
+  });
+});
+
+test('/ready fails while a committed migration has not run, /health does not', async () => {
+  const { rows: [last] } = await db.owner.query(
+    'delete from graphile_migrate.migrations where hash = (select hash from graphile_migrate.migrations order by filename desc limit 1) returning *');
+  try {
+    const ready = await probe(api.url, '/ready');
+    assert.is(ready.status, 503);
+    assert.is(ready.body.status, 'unavailable');
+    assert.is(ready.body.checks?.migrations, `1 pending (from ${last.filename.replace('.sql', '')})`);
+    assert.is(ready.body.checks?.database, 'ok');
+    assert.is((await probe(api.url, '/health')).status, 200);
+  } finally {
+    await db.owner.query('insert into graphile_migrate.migrations (hash, previous_hash, filename, date) values ($1, $2, $3, $4)',
+      [last.hash, last.previous_hash, last.filename, last.date]);
+  }
+  assert.is((await probe(api.url, '/ready')).status, 200);
+});
+
+/** A TCP relay to PostgreSQL that can be cut (every connection dropped, port closed) and restored. */
+async function startRelay(target: { host: string; port: number }) {
+  const sockets = new Set<Socket>();
+  let server: Server;
+  const open = (port: number) => new Promise<number>((resolve) => {
+    server = createServer((client) => {
+      const upstream = connect(target.port, target.host);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+  const port = await open(0);
+  return {
+    port,
+    cut: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    }),
+    restore: () => open(port),
+  };
+}
+
+test('/ready fails while the database is unreachable and recovers after', async () => {
+  const owner = new URL(db.urls.owner);
+  const relay = await startRelay({ host: owner.hostname, port: Number(owner.port || 5432) });
+  const via = (url: string) => {
+    const u = new URL(url);
+    u.port = String(relay.port);
+    return u.toString();
+  };
+  const relayed = await startApi(db, { db: { ...db.urls, owner: via(db.urls.owner), authenticator: via(db.urls.authenticator) } });
+  try {
+    assert.is((await probe(relayed.url, '/ready')).status, 200, 'ready through the relay');
+    await relay.cut();
+    const down = await probe(relayed.url, '/ready');
+    assert.is(down.status, 503);
+    assert.match(down.body.checks?.database ?? '', /^unavailable: /);
+    assert.is(down.body.checks?.migrations, 'unknown');
+    assert.is((await probe(relayed.url, '/health')).status, 200, 'still alive: nothing to restart');
+    await relay.restore();
+    // A pooled connection cut with the relay may fail one more probe before the pool replaces it.
+    let again = await probe(relayed.url, '/ready');
+    for (let i = 0; i < 3 && again.status !== 200; i++) again = await probe(relayed.url, '/ready');
+    assert.is(again.status, 200, `ready again: ${JSON.stringify(again.body)}`);
+  } finally {
+    await relayed.close();
+    await relay.cut();
+  }
+});
+
+test("the worker's /ready: ready while its runner runs, not after it stopped", async () => {
+  const pool = makeWorkerPool(db.urls.owner, 4);
+  const runner = await startWorker({ connectionString: db.urls.owner, crontab: '# none', concurrency: 1, pgPool: pool });
+  const server = await startHealthServer(0, '127.0.0.1', pool, runner);
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    assert.equal(await probe(base, '/ready'), {
+      status: 200,
+      body: { status: 'ready', checks: { database: 'ok', migrations: 'ok', runner: 'ok' } },
+    });
+    await runner.stop();
+    const stopped = await probe(base, '/ready');
+    assert.is(stopped.status, 503);
+    assert.is(stopped.body.checks?.runner, 'stopped');
+    assert.is((await probe(base, '/health')).status, 200);
+  } finally {
+    server.close();
+    await pool.end();
+  }
+});
+
+test.run();
