@@ -3,7 +3,9 @@
 import { createServer, type Server } from 'node:http';
 import express, { type Express } from 'express';
 import type { ServerConfig } from './config.ts';
+import { installRequestLog } from './middleware/installRequestLog.ts';
 import { installDatabasePools } from './middleware/installDatabasePools.ts';
+import { installMetrics } from './middleware/installMetrics.ts';
 import { installHealth } from './middleware/installHealth.ts';
 import { installApiDocs } from './middleware/installApiDocs.ts';
 import { installCors } from './middleware/installCors.ts';
@@ -33,7 +35,9 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   const closers: Array<() => Promise<void>> = [];
   const onClose = (fn: () => Promise<void>) => closers.unshift(fn);
 
+  installRequestLog(app);
   installDatabasePools(app, config, onClose);
+  installMetrics(app, config);
   installHealth(app);
   installApiDocs(app);
   installStripeWebhook(app, config);

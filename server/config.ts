@@ -28,6 +28,8 @@ export interface ServerConfig {
   google: OidcProviderConfig | null;
   /** Facebook sign-in (OAuth 2 code flow and a profile call); null = off. */
   facebook: OAuthProviderConfig | null;
+  /** Bearer token GET /metrics requires; null: open in development, off in production. */
+  metricsToken: string | null;
   /** Stripe API location, keys and webhook secret (lib/stripe_client.ts). */
   stripe: StripeConfig;
 }
@@ -71,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     publicUrl,
     corsOrigins,
     poolSize: Number(env.API_POOL_SIZE ?? 10),
+    metricsToken: env.METRICS_TOKEN || null,
     stripe: stripeConfigFromEnv(env),
     webUrl: webUrlOf(env),
     cookieSecret: overrides.cookieSecret ?? cookieSecretOf(env),

@@ -48,6 +48,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMP06: 'Nothing to refund: no successful charge, or the amount is not within what remains refundable.',
   SMP07: 'Another refund of this reservation is in progress (retry it with the same amount).',
   SMP08: 'The card was refused by the payment provider.',
+  SMH01: 'GET /metrics without the METRICS_TOKEN bearer token (HTTP 401).',
   // PostgreSQL's own, when a rule in the schema refuses a write
   '23505': 'A unique value is already taken (e.g. an email address).',
   '23514': 'A value breaks a rule of the schema (check constraint).',

@@ -118,6 +118,21 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    '/metrics': {
+      get: {
+        operationId: 'metrics',
+        tags: ['Service'],
+        summary: 'Prometheus metrics',
+        description:
+          'Request latency by route and GraphQL operation, database pools, job queue depth and lateness by task, emails pending, charges by outcome. ' +
+          'With METRICS_TOKEN set, send `Authorization: Bearer <METRICS_TOKEN>`; without it the route is open in development and absent in production.',
+        responses: {
+          '200': { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          '401': error('SMH01: the METRICS_TOKEN bearer token is missing or wrong.'),
+          '404': error('NOT_FOUND: production without METRICS_TOKEN.'),
+        },
+      },
+    },
     '/openapi.json': {
       get: {
         operationId: 'openApiDocument',

@@ -49,6 +49,7 @@ const json = (body: unknown) => ({ headers: { 'content-type': 'application/json'
 const SAMPLES: Array<[string, RequestInit]> = [
   ['GET /health', {}],
   ['GET /ready', {}],
+  ['GET /metrics', {}],
   ['GET /openapi.json', {}],
   ['GET /docs', {}],
   ['POST /graphql', { method: 'POST', ...json({ query: '{ __typename }' }) }],

@@ -1,0 +1,89 @@
+// GET /metrics: refused without the token (and absent in production without
+// one); scraped before and after a booking, the figures move by exactly what
+// the booking did: one more `Book` GraphQL request, one more hold-expiry job
+// queued, one more email pending; a charge prepared and failed shows up by outcome.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createTestDb, type TestDb } from './helpers/db.ts';
+import { startApi, type TestApi } from './helpers/api.ts';
+import { createSpot } from './helpers/spots.ts';
+import { hoursFromNow } from './helpers/reservations.ts';
+import { createReservation } from './helpers/payments.ts';
+
+const TOKEN = 'metrics-scrape-token-for-tests';
+let db: TestDb;
+let api: TestApi;
+
+test.before(async () => {
+  db = await createTestDb(import.meta.filename);
+  api = await startApi(db, { metricsToken: TOKEN });
+});
+
+test.after(async () => {
+  await api?.close();
+  await db?.close();
+});
+
+/** One scrape, as sample name with labels → value. */
+async function scrape(): Promise<Map<string, number>> {
+  const res = await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.is(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  const samples = new Map<string, number>();
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m) samples.set(m[1], Number(m[2]));
+  }
+  return samples;
+}
+
+const value = (s: Map<string, number>, key: string) => s.get(key) ?? 0;
+
+test('without the token: 401 SMH01; in production without a token configured: no such route', async () => {
+  const none = await fetch(`${api.url}/metrics`);
+  assert.is(none.status, 401);
+  assert.is((await none.json()).error.code, 'SMH01');
+  const wrong = await fetch(`${api.url}/metrics`, { headers: { authorization: 'Bearer nope' } });
+  assert.is(wrong.status, 401);
+  const closed = await startApi(db, { metricsToken: null, isDev: false });
+  try {
+    assert.is((await fetch(`${closed.url}/metrics`)).status, 404);
+  } finally {
+    await closed.close();
+  }
+});
+
+test('a booking moves the request, job and email figures by one', async () => {
+  const spotId = await createSpot(db, { lat: 40.75, lng: -73.99 });
+  const before = await scrape();
+  const res = await api.gql(
+    `mutation Book($spotId: BigInt, $startsAt: Datetime, $email: String) {
+      reserve(input: { spotId: $spotId, startsAt: $startsAt, durationMinutes: 60, email: $email }) { result { reservation { rowId } } } }`,
+    { spotId, startsAt: hoursFromNow(1).toISOString(), email: 'metrics@example.test' },
+  );
+  assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  const after = await scrape();
+
+  const book = 'sms_graphql_request_duration_seconds_count{operation="Book"}';
+  assert.is(value(after, book) - value(before, book), 1);
+  const http = 'sms_http_request_duration_seconds_count{method="POST",route="/graphql",status="200"}';
+  assert.is(value(after, http) - value(before, http), 1);
+  // A held reservation queues its hold expiry (and end and reminder jobs) and a "held" email.
+  const holdJobs = 'sms_jobs_queued{task="hold__expire"}';
+  assert.is(value(after, holdJobs) - value(before, holdJobs), 1, [...after.keys()].filter((k) => k.startsWith('sms_jobs_queued')).join(' '));
+  assert.is(value(after, 'sms_emails_pending') - value(before, 'sms_emails_pending'), 1);
+  // The pools are reported.
+  assert.ok(after.has('sms_db_pool_connections{pool="owner",state="total"}'));
+  assert.ok(after.has('sms_db_pool_waiting_clients{pool="owner"}'));
+});
+
+test('charges by outcome', async () => {
+  const before = await scrape();
+  const id = await createReservation(db, { status: 'completed', startsIn: -120, endsIn: -60 });
+  const { rows: [{ plan }] } = await db.owner.query('select app_private.charge_prepare($1) as plan', [id]);
+  await db.owner.query('select app_private.charge_failed($1, $2, $3, $4, null)', [plan.chargeId, plan.attempt, 'card_declined', 'declined']);
+  const after = await scrape();
+  assert.is(value(after, 'sms_charges{status="failed"}') - value(before, 'sms_charges{status="failed"}'), 1);
+});
+
+test.run();
