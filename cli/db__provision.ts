@@ -7,6 +7,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { dbUrls, migrateEnv, DEFAULT_ROOT_URL, type DbUrls } from '../lib/db_urls.ts';
+import { loggerFor } from '../lib/logger.ts';
+
+const provisionLog = loggerFor('provision');
 
 const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT_DIR, 'node_modules', '.bin');
@@ -106,7 +109,7 @@ export interface ProvisionOptions {
 
 export async function provisionDatabase(options: ProvisionOptions = {}): Promise<DbUrls> {
   const env = options.env ?? process.env;
-  const log = options.log ?? ((line: string) => console.log(line));
+  const log = options.log ?? ((line: string) => provisionLog.info(line));
   const { client: root, url: rootUrl } = await connectRoot(env);
   const urls = dbUrls({ ...env, ROOT_DATABASE_URL: rootUrl }, options.database);
   try {

@@ -1,5 +1,7 @@
 // `npm run cli -- <command> [args]`: the ops and analyst CLI. Commands are
-// listed in cli/commands.ts; `<command> --help` prints its usage.
+// listed in cli/commands.ts; `<command> --help` prints its usage. Commands
+// report through the logger (lib/logger.ts); help and reports go to stdout.
+import { loggerFor } from '../lib/logger.ts';
 import { COMMANDS, commandList, usageOf } from './commands.ts';
 
 const [command, ...args] = process.argv.slice(2);
@@ -20,6 +22,9 @@ const mod = (await import(`./${command.replace(':', '__')}.ts`)) as { default: (
 try {
   await mod.default(args);
 } catch (err) {
-  console.error((err as Error).message);
+  // What went wrong, as a log line (JSON, or pretty on a terminal); the stack only at LOG_LEVEL=debug.
+  const log = loggerFor('cli').child({ command });
+  log.debug({ err }, 'failed');
+  log.error((err as Error).message);
   process.exit(1);
 }

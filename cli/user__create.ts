@@ -11,6 +11,7 @@ import pg from 'pg';
 import { dbUrls } from '../lib/db_urls.ts';
 import { loadConfig } from '../server/config.ts';
 import { usageOf } from './commands.ts';
+import { loggerFor } from '../lib/logger.ts';
 
 
 /** Reads a line without echoing it (a password on a terminal). */
@@ -71,7 +72,7 @@ export default async function main(args: string[]): Promise<void> {
       'select app_private.user_create($1, $2, $3, $4, $5)::text as id',
       [values.email, values.name ?? null, values.role, password, 'the operations team']);
     await client.query('commit');
-    console.log(password === null
+    loggerFor('cli').info({ command: 'user:create', userId: user.id, role: values.role }, password === null
       ? `Created ${values.role} ${values.email} (user ${user.id}); an invitation to set a password was emailed (valid 7 days).`
       : `Created ${values.role} ${values.email} (user ${user.id}) with the password given; the email counts as verified.`);
   } catch (err) {

@@ -9,6 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Response } from 'express';
 import { ERROR_CODES } from './error_codes.ts';
+import { loggerFor } from '../lib/logger.ts';
+import { currentRequest } from './request_context.ts';
 
 export class CodedError extends Error {
   readonly code: string;
@@ -35,12 +37,15 @@ export function isDocumented(err: unknown): err is CodedError {
 }
 
 /**
- * Any other error: logged with a fresh reference, replaced by a message that
- * carries only that reference, so nothing about it leaves the server.
+ * Any other error: logged with a reference, replaced by a message that carries
+ * only that reference, so nothing about it leaves the server. The reference is
+ * the request's id (X-Request-Id; every log line of the request carries it),
+ * or a fresh one outside a request.
  */
 export function internalError(err: unknown): CodedError {
-  const reference = randomBytes(6).toString('hex');
-  console.error(`[error ${reference}]`, err);
+  const request = currentRequest();
+  const reference = request?.id ?? randomBytes(6).toString('hex');
+  (request?.log ?? loggerFor('api')).error({ err, reference }, 'internal error');
   return new CodedError('INTERNAL', `Internal error (reference ${reference})`);
 }
 

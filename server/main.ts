@@ -4,6 +4,7 @@
 import cluster from 'node:cluster';
 import { makeApp, listen } from './app.ts';
 import { loadConfig } from './config.ts';
+import { loggerFor } from '../lib/logger.ts';
 
 const workers = Number(process.env.API_WORKERS ?? 1);
 
@@ -21,7 +22,7 @@ if (workers > 1 && cluster.isPrimary) {
   const config = loadConfig();
   const handle = await makeApp(config);
   const port = await listen(handle, config.port, config.host);
-  if (!cluster.isWorker || cluster.worker?.id === 1) console.log(`GraphQL API: http://${config.host}:${port}/graphql`);
+  loggerFor('api').info({ url: `http://${config.host}:${port}` }, 'listening');
   const stop = async () => {
     await handle.close();
     process.exit(0);

@@ -3,9 +3,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { consoleLogFactory, Logger, run, type Runner, type TaskList } from 'graphile-worker';
+import { type Logger, run, type Runner, type TaskList } from 'graphile-worker';
 import { taskList as defaultTaskList } from './task_list.ts';
 import { startLiveness } from './liveness.ts';
+import { loggerFor } from '../lib/logger.ts';
+import { workerLoggerFrom } from './worker_logger.ts';
+
+const log = loggerFor('worker');
 
 const CRONTAB = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'crontab'), 'utf8');
 
@@ -23,7 +27,7 @@ export interface WorkerOptions {
    * kill a still-open client).
    */
   pgPool?: pg.Pool;
-  /** Replaces the console logger (benchmarks keep only warnings and errors). */
+  /** Replaces the project's logger (benchmarks keep only warnings and errors). */
   logger?: Logger;
   /** Extra graphile-worker settings, e.g. `{ worker: { localQueue: { size: 500 } } }` for bursts. */
   preset?: GraphileConfig.Preset;
@@ -51,22 +55,19 @@ export function makeWorkerPool(connectionString: string, max: number): pg.Pool {
 }
 
 /**
- * graphile-worker's console logger without the success line of each
- * due-work sweep: it runs every second, and those lines would bury the rest.
+ * graphile-worker's lines through the project's logger, without the success
+ * line of each due-work sweep: it runs every second, and those lines would
+ * bury the rest.
  */
-const quietSweepLogger = new Logger((scope) => {
-  const log = consoleLogFactory(scope);
-  return (level, message, meta) => {
-    const job = (meta as { job?: { task_identifier?: string }; success?: boolean } | undefined);
-    if (job?.success && job.job?.task_identifier === 'due_work__sweep') return;
-    log(level, message, meta);
-  };
+const workerLogger = workerLoggerFrom(log, (meta) => {
+  const m = meta as { job?: { task_identifier?: string }; success?: boolean } | undefined;
+  return m?.success === true && m.job?.task_identifier === 'due_work__sweep';
 });
 
 export async function startWorker(options: WorkerOptions): Promise<Runner> {
   // Jobs of worker processes that died (kill -9) are unlocked by the next
   // live one instead of waiting graphile-worker's 4 hours (worker/liveness.ts).
-  const liveness = await startLiveness(options.connectionString, (line) => console.warn(`[worker] ${line}`));
+  const liveness = await startLiveness(options.connectionString, (line) => log.warn(line));
   const concurrency = options.concurrency ?? Number(process.env.WORKER_CONCURRENCY ?? 10);
   const ownPool = options.pgPool ? undefined : makeWorkerPool(options.connectionString, concurrency + 2);
   const pgPool = options.pgPool ?? ownPool!;
@@ -88,7 +89,7 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
       noHandleSignals: true,
       taskList,
       crontab: options.crontab ?? CRONTAB,
-      logger: options.logger ?? quietSweepLogger,
+      logger: options.logger ?? workerLogger,
       ...(options.preset ? { preset: options.preset } : {}),
     });
   } catch (err) {

@@ -4,10 +4,11 @@
 import pg from 'pg';
 import type { Express } from 'express';
 import type { ServerConfig } from '../config.ts';
+import { loggerFor } from '../../lib/logger.ts';
 
 export function installDatabasePools(app: Express, config: ServerConfig, onClose: (fn: () => Promise<void>) => void): pg.Pool {
   const ownerPool = new pg.Pool({ connectionString: config.db.owner, max: 4 });
-  ownerPool.on('error', (err) => console.error('owner pool error', err.message));
+  ownerPool.on('error', (err) => loggerFor('api').error({ pool: 'owner' }, `idle connection lost: ${err.message}`));
   app.locals.ownerPool = ownerPool;
   onClose(() => ownerPool.end());
   return ownerPool;

@@ -22,6 +22,7 @@ import { ownerTx } from '../owner_sql.ts';
 import { OAUTH_COOKIE, oauthCookieOptions, sameSecret, setSessionCookies } from '../auth_cookies.ts';
 import { requestSettingsOf } from '../request_identity.ts';
 import { CodedError } from '../errors.ts';
+import { currentRequest } from '../request_context.ts';
 
 type Provider = 'google' | 'facebook';
 
@@ -145,7 +146,7 @@ export function installOAuthRoutes(app: Express, config: ServerConfig): void {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code !== 'SMA12' && code !== 'SMA13') throw err;
-      console.warn(`[auth] ${provider} sign-in refused (${code}): ${(err as Error).message}`);
+      currentRequest()?.log.warn({ provider, code }, `sign-in refused: ${(err as Error).message}`);
       res.redirect(302, `${webUrl}/sign-in?error=${code}`);
     }
   };

@@ -11,6 +11,7 @@ import type { ServerConfig } from '../config.ts';
 import { SESSION_COOKIE, clearSessionCookies } from '../auth_cookies.ts';
 import type { RequestIdentity } from '../request_identity.ts';
 import { CodedError } from '../errors.ts';
+import { loggerFor } from '../../lib/logger.ts';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{16,128})$/;
 
@@ -24,7 +25,7 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
   // large as the API's, so look-ups never queue behind the owner pool's few
   // connections. Owner rights: sessions live in app_private.
   const pool = new pg.Pool({ connectionString: config.db.owner, max: config.poolSize });
-  pool.on('error', (err) => console.error('session pool error', err.message));
+  pool.on('error', (err) => loggerFor('api').error({ pool: 'session' }, `idle connection lost: ${err.message}`));
   onClose(() => pool.end());
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     const header = req.get('authorization');

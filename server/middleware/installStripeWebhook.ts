@@ -9,6 +9,7 @@ import type { ServerConfig } from '../config.ts';
 import { stripeClient } from '../../lib/stripe_client.ts';
 import { ownerPoolOf } from './installDatabasePools.ts';
 import { CodedError } from '../errors.ts';
+import { currentRequest } from '../request_context.ts';
 
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
 
@@ -22,7 +23,7 @@ export function installStripeWebhook(app: Express, config: ServerConfig): void {
       if (!signature) throw new Error('no Stripe-Signature header');
       event = stripe.webhooks.constructEvent(body, signature, config.stripe.webhookSecret);
     } catch (err) {
-      console.warn(`[stripe webhook] rejected: ${(err as Error).message.split('\n')[0]} (from ${req.ip}, ${body.length} bytes)`);
+      currentRequest()?.log.warn({ ip: req.ip, bytes: body.length }, `stripe webhook rejected: ${(err as Error).message.split('\n')[0]}`);
       throw new CodedError('BAD_SIGNATURE', 'Webhook signature verification failed');
     }
     const { rows: [row] } = await ownerPoolOf(app).query<{ fresh: boolean }>(
