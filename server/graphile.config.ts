@@ -8,14 +8,13 @@ import { PostgisCodecPlugin } from './plugins/postgis_codec.ts';
 import { ValidationErrorCodePlugin } from './plugins/validation_error_code.ts';
 
 export interface PresetOptions {
-  /** app_authenticator's connection string. */
-  authUrl: string;
+  /** The pool of app_authenticator connections GraphQL requests run on (the caller owns and ends it). */
+  pool: import('pg').Pool;
   /** A superuser's, for watch mode only. */
   rootUrl?: string;
   isDev: boolean;
   /** Turns a request into pgSettings (role, app.session_id). */
   pgSettings: (req: import('express').Request) => Record<string, string>;
-  poolSize?: number;
   exportSchemaPath?: string;
   /** Plugins that need run-time configuration (e.g. payments' Stripe client). */
   plugins?: GraphileConfig.Plugin[];
@@ -29,13 +28,12 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     plugins: [PostgisCodecPlugin, ValidationErrorCodePlugin, LoginPlugin, ...(options.plugins ?? [])],
     pgServices: [
       makePgService({
-        connectionString: options.authUrl,
+        pool: options.pool,
         superuserConnectionString: options.isDev ? options.rootUrl : undefined,
         schemas: ['app_public'],
         // Connections default to app_anonymous; introspect as the login role,
         // whose memberships decide which operations the schema offers.
         pgSettingsForIntrospection: { role: 'app_authenticator' },
-        poolConfig: { max: options.poolSize ?? 10 },
       }),
     ],
     grafast: {

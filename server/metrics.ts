@@ -29,7 +29,6 @@ interface QueueRow {
 
 export class Metrics {
   readonly registry = new client.Registry();
-  private readonly pools = new Map<string, pg.Pool>();
   private readonly operations = new Set<string>();
 
   private readonly http = new client.Histogram({
@@ -57,13 +56,12 @@ export class Metrics {
   private readonly emailsPending = this.gauge('sms_emails_pending', 'Emails in the outbox not sent yet.');
   private readonly charges = this.gauge('sms_charges', 'Charges by status (pending, processing, succeeded, failed, not_required).', ['status']);
 
-  constructor() {
-    client.collectDefaultMetrics({ register: this.registry });
-  }
+  /** The pools whose connections each scrape reports, by name. */
+  private readonly pools: ReadonlyMap<string, pg.Pool>;
 
-  /** Reports a pool's connections at each scrape. */
-  watchPool(name: string, pool: pg.Pool): void {
-    this.pools.set(name, pool);
+  constructor(pools: ReadonlyMap<string, pg.Pool>) {
+    this.pools = pools;
+    client.collectDefaultMetrics({ register: this.registry });
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number, operation?: string): void {

@@ -9,7 +9,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import type { ServerConfig } from '../config.ts';
 import { graphqlOperationName } from '../graphql_operation.ts';
 import { Metrics } from '../metrics.ts';
-import { ownerPoolOf } from './installDatabasePools.ts';
+import { ownerPoolOf, poolsOf } from './installDatabasePools.ts';
 
 /** Paths served without an Express route (grafserv mounts GraphQL itself). */
 const MOUNTED = new Set(['/graphql', '/graphiql']);
@@ -20,14 +20,8 @@ function sameToken(given: string | undefined, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function metricsOf(app: Express): Metrics {
-  return app.locals.metrics as Metrics;
-}
-
 export function installMetrics(app: Express, config: ServerConfig): void {
-  const metrics = new Metrics();
-  app.locals.metrics = metrics;
-  metrics.watchPool('owner', ownerPoolOf(app));
+  const metrics = new Metrics(poolsOf(app));
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();

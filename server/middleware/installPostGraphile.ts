@@ -8,16 +8,17 @@ import { pgSettingsFor } from '../request_identity.ts';
 import type { ServerConfig } from '../config.ts';
 import { makePaymentsPlugin } from '../plugins/payments.ts';
 import { markGraphqlReady } from './installHealth.ts';
+import { makePool } from './installDatabasePools.ts';
 
 export async function installPostGraphile(
   app: Express, httpServer: Server, config: ServerConfig, onClose: (fn: () => Promise<void>) => void,
 ): Promise<void> {
+  const pool = makePool(app, 'graphql', { connectionString: config.db.authenticator, max: config.poolSize }, onClose);
   const pgl = postgraphile(makePreset({
-    authUrl: config.db.authenticator,
+    pool,
     rootUrl: config.db.root,
     isDev: config.isDev,
     pgSettings: pgSettingsFor,
-    poolSize: config.poolSize,
     plugins: [makePaymentsPlugin(config.stripe)],
   }));
   // Bodies parsed here, before grafserv (which uses req.body when present), so

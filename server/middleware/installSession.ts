@@ -6,12 +6,11 @@
 // cookie is cleared and the request carries on anonymously.
 import { createHash } from 'node:crypto';
 import type { Express, NextFunction, Request, Response } from 'express';
-import pg from 'pg';
 import type { ServerConfig } from '../config.ts';
 import { SESSION_COOKIE, clearSessionCookies } from '../auth_cookies.ts';
 import type { RequestIdentity } from '../request_identity.ts';
 import { CodedError } from '../errors.ts';
-import { loggerFor } from '../../lib/logger.ts';
+import { makePool } from './installDatabasePools.ts';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{16,128})$/;
 
@@ -24,9 +23,7 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
   // Every signed-in request looks its session up first: a pool of its own, as
   // large as the API's, so look-ups never queue behind the owner pool's few
   // connections. Owner rights: sessions live in app_private.
-  const pool = new pg.Pool({ connectionString: config.db.owner, max: config.poolSize });
-  pool.on('error', (err) => loggerFor('api').error({ pool: 'session' }, `idle connection lost: ${err.message}`));
-  onClose(() => pool.end());
+  const pool = makePool(app, 'session', { connectionString: config.db.owner, max: config.poolSize }, onClose);
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     const header = req.get('authorization');
     let token: string | undefined;
