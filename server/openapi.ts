@@ -124,7 +124,7 @@ export const OPENAPI_DOCUMENT = {
         tags: ['Service'],
         summary: 'Prometheus metrics',
         description:
-          'Request latency by route and GraphQL operation, database pools, job queue depth and lateness by task, emails pending, charges by outcome. ' +
+          'Request latency by route and GraphQL operation, database pools, job queue depth and lateness by task, work due in the rows and its lateness, emails pending, charges by outcome. ' +
           'With METRICS_TOKEN set, send `Authorization: Bearer <METRICS_TOKEN>`; without it the route is open in development and absent in production.',
         responses: {
           '200': { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } },

@@ -104,8 +104,8 @@ test('API, worker and CLI: JSON lines, request ids, no secrets', async () => {
     }));
     const { manageToken, reservation } = book.body.data.reserve.result;
     const read = await call('POST', '/graphql', json({
-      query: 'query Guest($id: BigInt, $token: String) { guestReservation(reservationId: $id, token: $token) { rowId } }',
-      variables: { id: reservation.rowId, token: manageToken },
+      query: 'query Guest($id: BigInt, $manageToken: String) { guestReservation(reservationId: $id, manageToken: $manageToken) { rowId } }',
+      variables: { id: reservation.rowId, manageToken },
     }));
     assert.ok(read.body.data.guestReservation);
 

@@ -1,7 +1,7 @@
 // GET /metrics: refused without the token (and absent in production without
 // one); scraped before and after a booking, the figures move by exactly what
-// the booking did: one more `Book` GraphQL request, one more hold-expiry job
-// queued, one more email pending; a charge prepared and failed shows up by outcome.
+// the booking did: one more `Book` GraphQL request, its hold expiry and end
+// scheduled, one more email pending; a charge prepared and failed shows up by outcome.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTestDb, type TestDb } from './helpers/db.ts';
@@ -68,9 +68,11 @@ test('a booking moves the request, job and email figures by one', async () => {
   assert.is(value(after, book) - value(before, book), 1);
   const http = 'sms_http_request_duration_seconds_count{method="POST",route="/graphql",status="200"}';
   assert.is(value(after, http) - value(before, http), 1);
-  // A held reservation queues its hold expiry (and end and reminder jobs) and a "held" email.
-  const holdJobs = 'sms_jobs_queued{task="hold__expire"}';
-  assert.is(value(after, holdJobs) - value(before, holdJobs), 1, [...after.keys()].filter((k) => k.startsWith('sms_jobs_queued')).join(' '));
+  // A held reservation schedules its hold expiry and its end in its row, and a "held" email.
+  for (const work of ['hold_expiry', 'reservation_end']) {
+    const key = `sms_due_work{work="${work}"}`;
+    assert.is(value(after, key) - value(before, key), 1, key);
+  }
   assert.is(value(after, 'sms_emails_pending') - value(before, 'sms_emails_pending'), 1);
   // The pools are reported.
   assert.ok(after.has('sms_db_pool_connections{pool="owner",state="total"}'));

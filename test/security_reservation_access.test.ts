@@ -6,12 +6,11 @@
 // refusal and nothing is written — not in the database, not at Stripe.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import Stripe from 'stripe';
 import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
-import { browserConfirmsSetup, dbAs, startEmulator, stripeConfigFor, WEBHOOK_SECRET } from './helpers/payments.ts';
+import { browserConfirmsSetup, dbAs, startEmulator, stripeConfigFor } from './helpers/payments.ts';
 import { ANON, callAs, hoursFromNow, reserve, writeCounts } from './helpers/reservations.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
