@@ -9,6 +9,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import type { ServerConfig } from '../config.ts';
 import { graphqlOperationName } from '../graphql_operation.ts';
 import { Metrics } from '../metrics.ts';
+import { CodedError } from '../errors.ts';
 import { ownerPoolOf, poolsOf } from './installDatabasePools.ts';
 
 /** Paths served without an Express route (grafserv mounts GraphQL itself). */
@@ -39,13 +40,9 @@ export function installMetrics(app: Express, config: ServerConfig): void {
     if (config.metricsToken === null) {
       if (!config.isDev) return next(); // production without a token: no such route
     } else if (!sameToken(req.get('authorization'), config.metricsToken)) {
-      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: { code: 'SMH01', message: 'Metrics need the METRICS_TOKEN bearer token' } });
-      return;
+      res.set('WWW-Authenticate', 'Bearer');
+      throw new CodedError('SMH01', 'Metrics need the METRICS_TOKEN bearer token');
     }
-    try {
-      res.type(metrics.registry.contentType).send(await metrics.render(ownerPoolOf(app)));
-    } catch (err) {
-      next(err);
-    }
+    res.type(metrics.registry.contentType).send(await metrics.render(ownerPoolOf(app)));
   });
 }

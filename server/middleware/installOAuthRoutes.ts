@@ -152,7 +152,7 @@ export function installOAuthRoutes(app: Express, config: ServerConfig): void {
   };
 
   for (const provider of ['google', 'facebook'] as const) {
-    const enabled = (_req: Request, res: Response, next: () => void) => {
+    const enabled = (_req: Request, _res: Response, next: () => void) => {
       if (config[provider]) return next();
       throw new CodedError('NOT_FOUND', `Sign-in with ${provider} is not configured`);
     };
