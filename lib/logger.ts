@@ -52,12 +52,15 @@ function prettyTransport(): pino.TransportSingleOptions | undefined {
 
 const transport = prettyTransport();
 
-export const logger: Logger = pino({
+const options: pino.LoggerOptions = {
   level: process.env.LOG_LEVEL ?? 'info',
   timestamp: pino.stdTimeFunctions.isoTime,
   redact: { paths: REDACT, censor: '[redacted]' },
-  ...(transport ? { transport } : {}),
-});
+};
+
+// JSON lines go through process.stdout (synchronous for files and pipes on
+// Linux), so a test can read what its in-process server logged.
+export const logger: Logger = transport ? pino({ ...options, transport }) : pino(options, process.stdout);
 
 /** A logger whose lines say which part of the system wrote them (api, worker, cli, …). */
 export function loggerFor(component: string): Logger {

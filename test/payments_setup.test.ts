@@ -14,6 +14,7 @@ import {
 } from './helpers/payments.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
+import { captureLogs } from './helpers/logs.ts';
 
 let db: TestDb;
 let api: TestApi;
@@ -194,23 +195,19 @@ test('bad or missing signature → 400 and nothing changed; unknown events → 2
   const body = JSON.stringify(event);
   const count = async () => (await db.owner.query('select count(*)::int as n from app_private.stripe_webhook_events')).rows[0].n;
   const before = await count();
-  const logged: string[] = [];
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => { logged.push(args.join(' ')); };
-  try {
+  const { lines } = await captureLogs(async () => {
     for (const header of [signatureHeader(body, 'whsec_wrong'), signatureHeader(body, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) - 3600), 'garbage', undefined]) {
       const res = await signedPost(body, header);
       assert.equal(res.status, 400, String(header));
     }
     // Signed for another body.
     assert.equal((await signedPost(body.replace('succeeded', 'canceled'), signatureHeader(body, WEBHOOK_SECRET))).status, 400);
-  } finally {
-    console.warn = warn;
-  }
+  });
   assert.equal(await count(), before);
   assert.equal(await status(id), 'held');
-  assert.equal(logged.length, 5);
-  assert.ok(logged.every((l) => l.includes('[stripe webhook] rejected') && !l.includes(WEBHOOK_SECRET) && !l.includes('seti_forged')));
+  const rejected = lines.filter((l) => l.msg.startsWith('stripe webhook rejected'));
+  assert.equal(rejected.length, 5);
+  assert.ok(lines.every((l) => !JSON.stringify(l).includes(WEBHOOK_SECRET) && !JSON.stringify(l).includes('seti_forged')));
 
   const unknown = JSON.stringify({ id: `evt_unknown_${id}`, object: 'event', type: 'customer.tax_id.created', data: { object: {} } });
   const res = await signedPost(unknown, signatureHeader(unknown, WEBHOOK_SECRET));
