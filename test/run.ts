@@ -1,12 +1,14 @@
 // The test command's runner: migrates the template database once, then runs
 // every test file in a process of its own (two at a time, one per core), and
-// ends with the line `N passed, N failed, N skipped`.
+// ends with the line `N passed, N failed, N skipped` and the time taken. A file
+// that runs no test or skips any fails (test/helpers/run_file.ts): a suite that
+// quietly stops running its tests proves nothing.
 
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { prepareTemplate } from './helpers/db.ts';
+import { dropTemplate, prepareTemplate } from './helpers/db.ts';
+import { runFile, type FileResult } from './helpers/run_file.ts';
 
 const TEST_DIR = dirname(fileURLToPath(import.meta.url));
 const filter = process.argv[2] ? new RegExp(process.argv[2]) : undefined;
@@ -16,43 +18,13 @@ const files = readdirSync(TEST_DIR)
   .map((f) => join(TEST_DIR, f));
 const parallel = Number(process.env.TEST_PARALLEL ?? 2);
 
-interface FileResult { file: string; passed: number; failed: number; skipped: number; output: string; ms: number }
-
-function runFile(file: string): Promise<FileResult> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], {
-      env: { ...process.env, NO_COLOR: '1', SMS_TEST_TEMPLATE_READY: '1', GRAPHILE_ENV: 'development' },
-    });
-    let output = '';
-    child.stdout.on('data', (d) => { output += d; });
-    child.stderr.on('data', (d) => { output += d; });
-    // A file that hangs (an unclosed server) counts as failed rather than stalling CI.
-    const timer = setTimeout(() => { output += '\n[runner] timed out after 240 s'; child.kill('SIGKILL'); }, 240_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const num = (label: string) => Number(output.match(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'm'))?.[1] ?? NaN);
-      const total = num('Total');
-      const passed = num('Passed');
-      const skipped = num('Skipped');
-      const ms = Date.now() - started;
-      if (Number.isNaN(total) || Number.isNaN(passed)) {
-        // No summary: the file crashed before or while running its tests.
-        resolve({ file, passed: 0, failed: 1, skipped: 0, output, ms });
-      } else {
-        const failed = total - passed + (code !== 0 && total === passed ? 1 : 0);
-        resolve({ file, passed, failed, skipped: Number.isNaN(skipped) ? 0 : skipped, output, ms });
-      }
-    });
-  });
-}
-
-await prepareTemplate();
+const runStarted = Date.now();
+const template = await prepareTemplate();
 const results: FileResult[] = [];
 const queue = [...files];
 await Promise.all(Array.from({ length: parallel }, async () => {
   for (let file = queue.shift(); file; file = queue.shift()) {
-    const result = await runFile(file);
+    const result = await runFile(file, { SMS_TEST_TEMPLATE: template, GRAPHILE_ENV: 'development' });
     results.push(result);
     const name = relative(process.cwd(), file);
     const mark = result.failed > 0 ? 'FAIL' : 'ok  ';
@@ -61,6 +33,7 @@ await Promise.all(Array.from({ length: parallel }, async () => {
   }
 }));
 
+await dropTemplate();
 const sum = (k: 'passed' | 'failed' | 'skipped') => results.reduce((n, r) => n + r[k], 0);
-console.log(`${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped`);
+console.log(`${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped (${((Date.now() - runStarted) / 1000).toFixed(0)} s)`);
 process.exit(sum('failed') > 0 ? 1 : 0);

@@ -9,11 +9,60 @@ import { dbUrls, type DbUrls } from '../../lib/db_urls.ts';
 import { provisionDatabase } from '../../cli/db__provision.ts';
 
 const PREFIX = process.env.TEST_DB_PREFIX ?? 'sms_test';
-export const TEMPLATE_DB = `${PREFIX}_template`;
+const TEMPLATE_PREFIX = `${PREFIX}_tpl_`;
+/**
+ * The template of this run: named after the process that built it (the runner, or
+ * a test file run on its own), so a single file run never rebuilds the template a
+ * full run is cloning from at the same time.
+ */
+const TEMPLATE_DB = process.env.SMS_TEST_TEMPLATE ?? `${TEMPLATE_PREFIX}${process.pid}`;
 
-/** Migrates the template database from scratch (committed + current migrations). */
-export async function prepareTemplate(): Promise<void> {
+async function withRoot<T>(fn: (root: pg.Client) => Promise<T>): Promise<T> {
+  const root = new pg.Client({ connectionString: dbUrls(process.env, TEMPLATE_DB).root });
+  await root.connect();
+  try {
+    return await fn(root);
+  } finally {
+    await root.end();
+  }
+}
+
+/**
+ * Migrates this run's template database from scratch (committed + current
+ * migrations), after dropping the templates of runs whose process is gone.
+ * Returns its name, which test processes receive as SMS_TEST_TEMPLATE.
+ */
+export async function prepareTemplate(): Promise<string> {
+  await withRoot(async (root) => {
+    const { rows } = await root.query<{ datname: string }>(
+      `select datname from pg_database where starts_with(datname, $1)`, [TEMPLATE_PREFIX]);
+    for (const { datname } of rows) {
+      const pid = datname.slice(TEMPLATE_PREFIX.length);
+      if (/^\d+$/.test(pid) && Number(pid) !== process.pid && !processAlive(Number(pid))) {
+        await root.query(`drop database if exists ${datname} with (force)`);
+        await root.query(`drop database if exists ${datname}_shadow with (force)`);
+      }
+    }
+  });
   await provisionDatabase({ database: TEMPLATE_DB, reset: true, applyCurrent: true, log: () => {} });
+  return TEMPLATE_DB;
+}
+
+/** Drops this run's template (the runner's last step; a lone file's close()). */
+export async function dropTemplate(): Promise<void> {
+  await withRoot(async (root) => {
+    await root.query(`drop database if exists ${TEMPLATE_DB} with (force)`);
+    await root.query(`drop database if exists ${TEMPLATE_DB}_shadow with (force)`);
+  });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export interface TestDb {
@@ -32,13 +81,11 @@ function testDbName(file: string): string {
 
 /**
  * A fresh database cloned from the template, named after the calling test file.
- * Outside the runner (a file run on its own) the template is rebuilt first.
+ * Outside the runner (a file run on its own) the file builds a template of its own first.
  */
 export async function createTestDb(file: string): Promise<TestDb> {
-  if (process.env.SMS_TEST_TEMPLATE_READY !== '1') {
-    await prepareTemplate();
-    process.env.SMS_TEST_TEMPLATE_READY = '1';
-  }
+  const ownTemplate = process.env.SMS_TEST_TEMPLATE === undefined;
+  if (ownTemplate) await prepareTemplate();
   const name = testDbName(file);
   const urls = dbUrls(process.env, name);
   const root = new pg.Client({ connectionString: urls.root });
@@ -73,6 +120,7 @@ export async function createTestDb(file: string): Promise<TestDb> {
       }
       await r.query(`drop database if exists ${name} with (force)`);
       await r.end();
+      if (ownTemplate) await dropTemplate();
     },
   };
 }
