@@ -1,1 +1,1 @@
--- Enter migration here
+--!include accounts_core.sql

@@ -60,6 +60,7 @@ test('refusals: taken email, unknown role, weak password, missing email', async 
   const { rows: [{ n: before }] } = await db.owner.query('select count(*)::int as n from app_public.users');
   assert.match(cli(['--email', 'root@example.com', '--role', 'operator']).out, /already exists/);
   assert.match(cli(['--email', 'x@example.com', '--role', 'boss']).out, /A role is one of/);
+  assert.match(cli(['--email', 'z@example.com', '--role', 'operator', '--name', 'Bob\u202Egnp.exe']).out, /1 to 100 characters without control/);
   assert.match(cli(['--email', 'y@example.com', '--role', 'admin', '--password-stdin'], 'short\n').out, /at least 10 characters/);
   const missing = cli(['--role', 'admin']);
   assert.is(missing.status, 1);
