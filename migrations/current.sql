@@ -1,1 +1,1 @@
---!include accounts_core.sql
+-- Enter migration here
