@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTestDb, identityOf, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
-import { createSignedInUser, signIn, type BearerSession } from './helpers/auth.ts';
+import { createSignedInUser, signIn } from './helpers/auth.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import { browserConfirmsSetup, startEmulator, startTestWorker, stripeConfigFor, useEmulatorInEnv, waitFor } from './helpers/payments.ts';
@@ -286,7 +286,7 @@ for (const [name, op] of Object.entries(OPERATIONS)) {
       for (const caller of CALLERS) if (op.refusal(caller, target) === null) allowedCells.push([caller, target]);
     }
     const made = await rowsFor([...TARGETS.map((t) => [t, op.state] as [Target, State]), ...allowedCells.map(([, t]) => [t, op.state] as [Target, State])]);
-    TARGETS.forEach((t, i) => refusedRows.set(t, made[i]));
+    for (const [i, t] of TARGETS.entries()) refusedRows.set(t, made[i]);
     const fresh = made.slice(TARGETS.length);
 
     const wrong: string[] = [];
