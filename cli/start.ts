@@ -1,6 +1,7 @@
 // `npm start`: everything a developer needs, in one process: the database
 // provisioned, migrated and seeded; the API; the worker; a mail sink with a web
-// inbox; the Stripe emulator. Ctrl-C stops it all. Every step is idempotent.
+// inbox; the Stripe emulator; the web app's development server at WEB_URL.
+// Ctrl-C stops it all. Every step is idempotent.
 import './graphile_development.ts';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -13,6 +14,8 @@ import { startStripeEmulator, type StripeEmulator } from '../stripe-emulator/ind
 import { makeApp, listen } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { startWorker } from '../worker/runner.ts';
+import { webUrlOf } from '../lib/web_urls.ts';
+import { startWebDevServer } from './web_dev_server.ts';
 
 const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SEED_FILE = join(ROOT_DIR, 'sql', 'seed', 'nyc_parking_meters.csv');
@@ -70,15 +73,21 @@ async function main(): Promise<void> {
   const host = env.HOST ?? '127.0.0.1';
   const apiUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const emulator = await startStripe(apiUrl);
+  // Emailed links and OAuth sign-ins lead to the web app, served below at this address.
+  env.WEB_URL = webUrlOf(env);
+  const webUrl = new URL(env.WEB_URL);
 
   const handle = await makeApp(loadConfig(env));
   await listen(handle, port, host);
   stops.unshift(() => handle.close());
   const runner = await startWorker({ connectionString: urls.owner });
   stops.unshift(() => runner.stop());
+  const web = await startWebDevServer({ apiUrl, host: webUrl.hostname, port: Number(webUrl.port || 80) });
+  stops.unshift(() => web.close());
 
   console.log(`
 Secure My Spot is running.
+  Web app            ${env.WEB_URL}
   GraphQL API        ${apiUrl}/graphql
   GraphQL IDE        ${apiUrl}/graphiql
   Readiness          ${apiUrl}/ready

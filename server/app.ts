@@ -17,6 +17,7 @@ import { installAuthRoutes } from './middleware/installAuthRoutes.ts';
 import { installOAuthRoutes } from './middleware/installOAuthRoutes.ts';
 import { installStripeWebhook } from './middleware/installStripeWebhook.ts';
 import { installPostGraphile } from './middleware/installPostGraphile.ts';
+import { installWebApp } from './middleware/installWebApp.ts';
 import { installErrorHandler } from './middleware/installErrorHandler.ts';
 
 export interface AppHandle {
@@ -49,6 +50,7 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   installAuthRoutes(app, config);
   installOAuthRoutes(app, config);
   await installPostGraphile(app, httpServer, config, onClose);
+  installWebApp(app, config);
   installErrorHandler(app);
 
   return {

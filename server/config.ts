@@ -1,4 +1,6 @@
 // Everything the server reads from the environment, in one place.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { dbUrls, type DbUrls } from '../lib/db_urls.ts';
 import { stripeConfigFromEnv, type StripeConfig } from '../lib/stripe_client.ts';
 import { corsOriginsOf, webUrlOf } from '../lib/web_urls.ts';
@@ -30,6 +32,8 @@ export interface ServerConfig {
   facebook: OAuthProviderConfig | null;
   /** Bearer token GET /metrics requires; null: open in development, off in production. */
   metricsToken: string | null;
+  /** The built web app the API serves when it exists (server/middleware/installWebApp.ts). */
+  webDistDir: string;
   /** Stripe API location, keys and webhook secret (lib/stripe_client.ts). */
   stripe: StripeConfig;
 }
@@ -49,6 +53,7 @@ export interface OAuthProviderConfig {
 }
 
 const FACEBOOK_GRAPH = 'https://graph.facebook.com/v21.0';
+const DEFAULT_WEB_DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'web', 'dist');
 
 function cookieSecretOf(env: NodeJS.ProcessEnv): string {
   if (env.COOKIE_SECRET) return env.COOKIE_SECRET;
@@ -76,6 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     metricsToken: env.METRICS_TOKEN || null,
     stripe: stripeConfigFromEnv(env),
     webUrl: webUrlOf(env),
+    webDistDir: env.WEB_DIST_DIR ?? DEFAULT_WEB_DIST,
     cookieSecret: overrides.cookieSecret ?? cookieSecretOf(env),
     cookieSecure: env.COOKIE_SECURE ? env.COOKIE_SECURE !== 'false' : publicUrl.startsWith('https:'),
     trustProxy: env.TRUST_PROXY === undefined ? false : /^\d+$/.test(env.TRUST_PROXY) ? Number(env.TRUST_PROXY) : env.TRUST_PROXY === 'true' ? true : env.TRUST_PROXY,

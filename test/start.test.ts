@@ -1,8 +1,11 @@
 // `npm start` end to end: provisions a database from nothing, seeds the demo
-// spots, answers spotsNear over HTTP with them, stops cleanly on Ctrl-C, and
-// a second run changes nothing.
+// spots, answers spotsNear over HTTP with them, serves the web app at WEB_URL
+// (deep links included), stops cleanly on Ctrl-C, and a second run changes nothing.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
@@ -20,13 +23,15 @@ async function freePort(): Promise<number> {
   });
 }
 
-interface Started { child: ChildProcess; output: () => string; apiUrl: string; inboxUrl: string }
+interface Started { child: ChildProcess; output: () => string; apiUrl: string; inboxUrl: string; webUrl: string }
+
+const viteCache = mkdtempSync(join(tmpdir(), 'sms-start-vite-'));
 
 async function start(): Promise<Started> {
-  const [api, smtp, web, stripe] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [api, smtp, web, stripe, app] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
     ...process.env, DATABASE_URL: urls.owner, PORT: String(api), MAILDEV_SMTP_PORT: String(smtp),
-    MAILDEV_WEB_PORT: String(web), STRIPE_EMULATOR_PORT: String(stripe),
+    MAILDEV_WEB_PORT: String(web), STRIPE_EMULATOR_PORT: String(stripe), WEB_URL: `http://127.0.0.1:${app}`, WEB_CACHE_DIR: viteCache,
   };
   delete env.SMTP_HOST;
   delete env.STRIPE_SECRET_KEY;
@@ -40,7 +45,7 @@ async function start(): Promise<Started> {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, output: () => output, apiUrl: `http://127.0.0.1:${api}`, inboxUrl: `http://127.0.0.1:${web}` };
+  return { child, output: () => output, apiUrl: `http://127.0.0.1:${api}`, inboxUrl: `http://127.0.0.1:${web}`, webUrl: `http://127.0.0.1:${app}` };
 }
 
 async function stop(s: Started): Promise<number | null> {
@@ -57,7 +62,10 @@ async function dropDatabases() {
 }
 
 test.before(dropDatabases);
-test.after(dropDatabases);
+test.after(async () => {
+  await dropDatabases();
+  rmSync(viteCache, { recursive: true, force: true });
+});
 
 test('first run: provisions, seeds, serves demo spots; Ctrl-C stops it', async () => {
   const s = await start();
@@ -77,6 +85,13 @@ test('first run: provisions, seeds, serves demo spots; Ctrl-C stops it', async (
     assert.is(nodes.length, 5);
     assert.ok(nodes.every((n: any) => n.spot.externalId && n.distance <= 1));
     assert.ok((await fetch(`${s.inboxUrl}/api/email`)).ok, 'the mail sink web inbox answers');
+    // The web app at WEB_URL: an emailed deep link gets the app, and the app reaches the API through it.
+    assert.match(s.output(), new RegExp(`Web app\\s+${s.webUrl}`));
+    const page = await fetch(`${s.webUrl}/reservations/7/manage`, { headers: { accept: 'text/html' } });
+    assert.is(page.status, 200);
+    assert.match(await page.text(), /<div id="app"><\/div>/);
+    const health = await fetch(`${s.webUrl}/health`);
+    assert.equal(await health.json(), { status: 'ok' });
   } finally {
     assert.is(await stop(s), 0);
   }

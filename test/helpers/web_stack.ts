@@ -1,0 +1,135 @@
+// The whole product as `npm start` runs it (cli/start.ts in a child process:
+// API, worker, Stripe emulator, mail sink, web app dev server) on a database
+// cloned for the calling test file, and Debian's Chromium driven by
+// playwright-core, kept off the network: only 127.0.0.1 resolves.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, devices, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import AxeBuilder from '@axe-core/playwright';
+import { createTestDb, type TestDb } from './db.ts';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export type Size = 'phone' | 'desktop';
+
+export const SIZES: Record<Size, Parameters<Browser['newContext']>[0]> = {
+  phone: { ...devices['iPhone X'], deviceScaleFactor: 2 },
+  desktop: { viewport: { width: 1280, height: 860 } },
+};
+
+export interface Mail {
+  id: string;
+  subject: string;
+  to: string[];
+  text: string;
+  /** Absolute links in the text, in order. */
+  links: string[];
+}
+
+export interface WebStack {
+  webUrl: string;
+  apiUrl: string;
+  inboxUrl: string;
+  db: TestDb;
+  browser: Browser;
+  /** A fresh browser profile (no cookies, no storage) at a size, in New York's time zone. */
+  newPage(size?: Size): Promise<{ context: BrowserContext; page: Page }>;
+  mails(): Promise<Mail[]>;
+  /** The first mail to `to` whose subject matches, waiting for the worker to send it. */
+  waitForMail(to: string, subject: RegExp): Promise<Mail>;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitUntil<T>(check: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function startProduct(db: TestDb, cacheDir: string): Promise<{ child: ChildProcess; webUrl: string; apiUrl: string; inboxUrl: string; output: () => string }> {
+  const [api, smtp, inbox, stripe, web] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, DATABASE_URL: db.urls.owner, PORT: String(api), MAILDEV_SMTP_PORT: String(smtp), MAILDEV_WEB_PORT: String(inbox),
+    STRIPE_EMULATOR_PORT: String(stripe), WEB_URL: `http://127.0.0.1:${web}`, WEB_CACHE_DIR: cacheDir,
+  };
+  for (const name of ['SMTP_HOST', 'STRIPE_SECRET_KEY', 'STRIPE_API_HOST', 'CORS_ORIGINS', 'PUBLIC_URL']) delete env[name];
+  const child = spawn(process.execPath, ['cli/start.ts'], { env, cwd: new URL('../..', import.meta.url).pathname });
+  let output = '';
+  child.stdout!.on('data', (d) => { output += d; });
+  child.stderr!.on('data', (d) => { output += d; });
+  await waitUntil(async () => {
+    if (child.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
+    return output.includes('Press Ctrl-C to stop.');
+  }, `npm start coming up\n${output}`, 120_000);
+  return { child, output: () => output, webUrl: `http://127.0.0.1:${web}`, apiUrl: `http://127.0.0.1:${api}`, inboxUrl: `http://127.0.0.1:${inbox}` };
+}
+
+export async function startWebStack(testFile: string): Promise<WebStack> {
+  const db = await createTestDb(testFile);
+  const cacheDir = mkdtempSync(join(tmpdir(), 'sms-vite-'));
+  const product = await startProduct(db, cacheDir);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // Every host but 127.0.0.1 fails to resolve: map tiles and anything else stay offline.
+    args: ['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
+  });
+  const contexts: BrowserContext[] = [];
+  const mails = async (): Promise<Mail[]> => {
+    const res = await fetch(`${product.inboxUrl}/api/email`);
+    const list = await res.json() as Array<{ id: string; subject: string; to: Array<{ address: string }>; text: string }>;
+    return list.map((m) => ({
+      id: m.id, subject: m.subject, to: m.to.map((t) => t.address), text: m.text ?? '',
+      links: [...(m.text ?? '').matchAll(/https?:\/\/[^\s<>)"]+/g)].map((x) => x[0]),
+    }));
+  };
+  return {
+    ...product,
+    db,
+    browser,
+    async newPage(size: Size = 'desktop') {
+      const context = await browser.newContext({ ...SIZES[size], timezoneId: 'America/New_York', locale: 'en-US' });
+      contexts.push(context);
+      const page = await context.newPage();
+      page.setDefaultTimeout(20_000);
+      return { context, page };
+    },
+    mails,
+    waitForMail: (to, subject) => waitUntil(async () => (await mails()).find((m) => m.to.includes(to) && subject.test(m.subject)),
+      `an email to ${to} with subject ${subject}`),
+    async close() {
+      for (const context of contexts) await context.close().catch(() => {});
+      await browser.close();
+      const exited = new Promise((resolve) => product.child.once('exit', resolve));
+      product.child.kill('SIGINT');
+      await exited;
+      rmSync(cacheDir, { recursive: true, force: true });
+      await db.close();
+    },
+  };
+}
+
+export interface A11yViolation { id: string; impact: string; help: string; targets: string[] }
+
+/** axe-core's serious and critical findings on the page as it is now (WCAG 2 A and AA rules). */
+export async function seriousA11yViolations(page: Page): Promise<A11yViolation[]> {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({ id: v.id, impact: v.impact!, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+}

@@ -1,0 +1,99 @@
+// The web app's Find page in Chromium against the running product (offline:
+// no map tiles): spots listed nearest first with prices, one marker each,
+// errors next to the field that caused them, a spot turning "taken" when
+// someone else books it, and no serious accessibility finding at either size.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ERROR_SENTENCES } from '../web/src/error_messages.ts';
+import { seriousA11yViolations, startWebStack, waitUntil, type WebStack } from './helpers/web_stack.ts';
+
+let stack: WebStack;
+const MIDTOWN = '/?lat=40.75360&lng=-73.98320&radius=0.3&unit=km&minutes=60';
+
+test.before(async () => { stack = await startWebStack(import.meta.filename); });
+test.after(async () => { await stack?.close(); });
+
+async function api(query: string, variables: Record<string, unknown> = {}) {
+  const res = await fetch(`${stack.apiUrl}/graphql`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }),
+  });
+  return await res.json() as { data?: any; errors?: Array<{ extensions?: { code?: string } }> };
+}
+
+test('Find lists the free spots nearest first with their price, and a marker for each, with no map tiles', async () => {
+  const { page } = await stack.newPage('desktop');
+  await page.goto(stack.webUrl + MIDTOWN);
+  const items = page.locator('li.spot');
+  await items.first().waitFor();
+  const distances = (await items.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-distance')))));
+  assert.ok(distances.length > 1, 'several spots listed');
+  assert.equal(distances, [...distances].sort((a, b) => a - b), 'nearest first');
+  for (const text of await page.locator('li.spot .price').allTextContents()) assert.match(text, /^\$\d+\.\d\d$/);
+
+  // The same spots, in the same order, as the API's own answer for that window.
+  const ids = await items.evaluateAll((els) => els.map((e) => e.getAttribute('data-spot-id')));
+  const count = await page.locator('.count').textContent();
+  const total = Number(/^(\d+) free/.exec(count ?? '')?.[1]);
+  const now = new Date();
+  const direct = await api(`query($s: Datetime!, $e: Datetime!) { spotsNear(lat: 40.7536, lng: -73.9832, radius: 0.3, unit: km, startsAt: $s, endsAt: $e, first: 100) {
+    totalCount nodes { spot { rowId } } } }`, { s: now.toISOString(), e: new Date(now.getTime() + 3600_000).toISOString() });
+  assert.is(total, direct.data.spotsNear.totalCount);
+  assert.equal(ids, direct.data.spotsNear.nodes.slice(0, ids.length).map((n: any) => n.spot.rowId));
+
+  // Markers on the map: one per spot found (the list shows the first page of them).
+  assert.is(await page.locator('path.marker[data-state="free"]').count(), Math.min(total, 100));
+  // Tiles cannot load here: the plain grid and its note, markers still placed.
+  await page.locator('.map-offline').waitFor();
+  assert.match(await page.locator('.map-note').textContent() ?? '', /spots are still placed/);
+});
+
+test('Typed coordinates, miles and a bad radius: the error sits next to the field that caused it', async () => {
+  const { page } = await stack.newPage('desktop');
+  await page.goto(stack.webUrl + MIDTOWN);
+  await page.locator('li.spot').first().waitFor();
+  await page.getByLabel('Latitude').fill('40.7527');
+  await page.getByLabel('Longitude').fill('-73.9772');
+  await page.getByLabel('Radius').fill('0.2');
+  await page.getByLabel('Unit').selectOption('mi');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.waitForURL(/lat=40\.75270&lng=-73\.97720&radius=0\.2&unit=mi/);
+  await waitUntil(async () => /within 0\.2 mi/.test(await page.locator('.count').textContent() ?? ''), 'a search in miles');
+  for (const d of await page.locator('li.spot .distance').allTextContents()) assert.match(d, /^\d+ ft$|^0\.\d\d mi$/);
+
+  await page.getByLabel('Radius').fill('80');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('#radius-error').waitFor();
+  assert.is(await page.locator('#radius-error').textContent(), ERROR_SENTENCES.SMS02);
+  assert.is(await page.getByLabel('Radius').getAttribute('aria-invalid'), 'true');
+
+  await page.getByLabel('Radius').fill('0.5');
+  await page.getByLabel('Latitude').fill('95');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('#lat-error').waitFor();
+  assert.is(await page.locator('#lat-error').textContent(), ERROR_SENTENCES.SMS01);
+});
+
+test('A listed spot that someone else books turns taken, in the list and on the map', async () => {
+  const { page } = await stack.newPage('desktop');
+  await page.goto(stack.webUrl + MIDTOWN);
+  const first = page.locator('li.spot').first();
+  await first.waitFor();
+  const spotId = await first.getAttribute('data-spot-id');
+  const booked = await api(`mutation($id: BigInt!) { reserve(input: { spotId: $id, durationMinutes: 60, email: "other.driver@example.test" }) {
+    result { reservation { rowId status } } } }`, { id: spotId });
+  assert.is(booked.errors, undefined);
+  await page.locator(`li.spot[data-spot-id="${spotId}"][data-state="taken"]`).waitFor();
+  await page.locator(`path.marker[data-spot-id="${spotId}"][data-state="taken"]`).waitFor({ state: 'attached' });
+  assert.match(await page.locator(`li.spot[data-spot-id="${spotId}"]`).textContent() ?? '', /Taken/);
+});
+
+for (const size of ['phone', 'desktop'] as const) {
+  test(`Find has no serious or critical accessibility finding (${size})`, async () => {
+    const { page } = await stack.newPage(size);
+    await page.goto(stack.webUrl + MIDTOWN);
+    await page.locator('li.spot').first().waitFor();
+    assert.equal(await seriousA11yViolations(page), []);
+  });
+}
+
+test.run();

@@ -1,0 +1,68 @@
+// The page frame (skip link, header with navigation, main) and the route table.
+import type { ComponentType } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
+import { Link, match, useLocation } from './router.tsx';
+import { session, signOut } from './session.ts';
+import { FindPage } from './pages/find.tsx';
+import { NotFoundPage } from './pages/not_found.tsx';
+
+type Page = ComponentType<{ params: Record<string, string> }>;
+
+const ROUTES: Array<[string, Page]> = [
+  ['/', FindPage],
+];
+
+function resolve(path: string): { Page: Page; params: Record<string, string> } {
+  for (const [pattern, Page] of ROUTES) {
+    const params = match(pattern, path === '' ? '/' : path);
+    if (params) return { Page, params };
+  }
+  return { Page: NotFoundPage, params: {} };
+}
+
+function Header() {
+  const state = session.use();
+  return (
+    <header class="top">
+      <Link href="/" class="brand">Secure My Spot</Link>
+      <nav aria-label="Main">
+        <ul>
+          <li><Link href="/">Find</Link></li>
+          {state.status === 'signed-in' ? (
+            <>
+              <li><Link href="/reservations">My reservations</Link></li>
+              <li><Link href="/account">Account</Link></li>
+              <li><button type="button" class="link-button" onClick={() => signOut()}>Sign out</button></li>
+            </>
+          ) : (
+            <>
+              <li><Link href="/sign-in">Sign in</Link></li>
+              <li><Link href="/sign-up">Sign up</Link></li>
+            </>
+          )}
+        </ul>
+      </nav>
+    </header>
+  );
+}
+
+export function App() {
+  const url = useLocation();
+  const { Page, params } = resolve(url.pathname);
+  const main = useRef<HTMLElement>(null);
+  const first = useRef(true);
+  // After a navigation, move focus to the new page's heading (screen readers announce it).
+  useEffect(() => {
+    if (first.current) { first.current = false; return; }
+    (main.current?.querySelector('h1') as HTMLElement | null)?.focus();
+  }, [url.pathname]);
+  return (
+    <>
+      <a class="skip-link" href="#main">Skip to content</a>
+      <Header />
+      <main id="main" ref={main}>
+        <Page params={params} />
+      </main>
+    </>
+  );
+}

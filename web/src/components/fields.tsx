@@ -1,0 +1,66 @@
+// Labelled form controls whose error sentence sits right under the control
+// that caused it (aria-describedby + aria-invalid), and form-level messages.
+import type { ComponentChildren, InputHTMLAttributes, SelectHTMLAttributes } from 'preact';
+import type { AppError } from '../api/errors.ts';
+
+/** Which codes belong next to which field of a form: { email: ['SMA03', 'SMA06'] }. */
+export type FieldCodes = Record<string, string[]>;
+
+export interface PlacedError {
+  field(name: string): string | undefined;
+  /** The message when it belongs to no field of this form. */
+  general: string | undefined;
+}
+
+export function placeError(error: AppError | null, codes: FieldCodes): PlacedError {
+  const owner = error ? Object.keys(codes).find((name) => codes[name]!.includes(error.code)) : undefined;
+  return {
+    field: (name) => (error && owner === name ? error.message : undefined),
+    general: error && !owner ? error.message : undefined,
+  };
+}
+
+type InputProps = InputHTMLAttributes<HTMLInputElement> & { id: string; label: string; error?: string; hint?: string };
+
+export function TextField({ id, label, error, hint, ...input }: InputProps) {
+  const describedBy = [hint && `${id}-hint`, error && `${id}-error`].filter(Boolean).join(' ') || undefined;
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <input id={id} name={id} aria-invalid={error ? 'true' : undefined} aria-describedby={describedBy} {...input} />
+      {hint && <p class="hint" id={`${id}-hint`}>{hint}</p>}
+      {error && <p class="field-error" id={`${id}-error`}>{error}</p>}
+    </div>
+  );
+}
+
+type SelectProps = SelectHTMLAttributes<HTMLSelectElement> & { id: string; label: string; error?: string; children: ComponentChildren };
+
+export function SelectField({ id, label, error, children, ...select }: SelectProps) {
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <select id={id} name={id} aria-invalid={error ? 'true' : undefined} aria-describedby={error ? `${id}-error` : undefined} {...select}>
+        {children}
+      </select>
+      {error && <p class="field-error" id={`${id}-error`}>{error}</p>}
+    </div>
+  );
+}
+
+/** A message about the whole form (or page), announced when it appears. */
+export function FormError({ message }: { message: string | undefined }) {
+  return <div role="alert" class={message ? 'form-error' : undefined}>{message}</div>;
+}
+
+export function Notice({ children }: { children: ComponentChildren }) {
+  return <div role="status" class="notice">{children}</div>;
+}
+
+export function Loading({ what }: { what: string }) {
+  return <p class="loading" role="status"><span class="spinner" aria-hidden="true"></span>Loading {what}…</p>;
+}
+
+export function SubmitButton({ busy, children }: { busy: boolean; children: ComponentChildren }) {
+  return <button type="submit" class="primary" disabled={busy} aria-busy={busy ? 'true' : undefined}>{children}</button>;
+}

@@ -1,0 +1,217 @@
+// Find: a search (where, how far, when), the spots as markers and as a list
+// nearest first with the price for the window, and spots turning "taken"
+// when someone else books them (re-checked every few seconds).
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { run } from '../api/client.ts';
+import { makeError, type AppError } from '../api/errors.ts';
+import { SPOTS_NEAR, SPOTS_NEAR_IDS, spotTitle, type SpotMatch, type SpotsNearData, type SpotsNearIdsData, type SpotsNearVars } from '../api/search.ts';
+import { FormError, Loading, placeError, SelectField, SubmitButton, TextField } from '../components/fields.tsx';
+import { SpotMap } from '../components/spot_map.tsx';
+import { WindowFields } from '../components/window_fields.tsx';
+import { formatDistance, formatMinutes, formatMoney, intervalMinutes, type Unit } from '../format.ts';
+import { Link, navigate, useLocation } from '../router.tsx';
+import { windowFromParams, windowParams, windowRange, type TimeWindow } from '../window.ts';
+
+/** Midtown Manhattan, where the demo data's meters are. */
+const DEFAULT_CENTER = { lat: 40.7536, lng: -73.9832 };
+const POLL_MS = 5000;
+const PAGE = 20;
+/** Phones see the results first; the search form folds into one line. */
+const WIDE = () => window.matchMedia('(min-width: 900px)').matches;
+
+interface Search { lat: number; lng: number; radius: number; unit: Unit; window: TimeWindow }
+
+function searchFromUrl(url: URL): Search {
+  const p = url.searchParams;
+  const num = (name: string, fallback: number) => {
+    const v = p.get(name);
+    return v !== null && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : fallback;
+  };
+  return {
+    lat: num('lat', DEFAULT_CENTER.lat),
+    lng: num('lng', DEFAULT_CENTER.lng),
+    radius: num('radius', 0.5),
+    unit: p.get('unit') === 'mi' ? 'mi' : 'km',
+    window: windowFromParams(p),
+  };
+}
+
+function searchUrl(s: Search): string {
+  const params = new URLSearchParams({ lat: s.lat.toFixed(5), lng: s.lng.toFixed(5), radius: String(s.radius), unit: s.unit, ...windowParams(s.window) });
+  return `/?${params}`;
+}
+
+const FIELD_CODES = { coordinates: ['SMS01'], radius: ['SMS02'], window: ['SMS03'] };
+
+interface Results { search: Search; vars: SpotsNearVars; total: number; matches: SpotMatch[] }
+
+export function FindPage() {
+  const url = useLocation();
+  const search = searchFromUrl(url);
+  const [form, setForm] = useState({ lat: String(search.lat), lng: String(search.lng), radius: String(search.radius), unit: search.unit, window: search.window });
+  const [results, setResults] = useState<Results | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<AppError | null>(null);
+  const [taken, setTaken] = useState<Set<string>>(new Set());
+  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const [locating, setLocating] = useState(false);
+  const [shown, setShown] = useState(PAGE);
+  const mapCenter = useRef(DEFAULT_CENTER);
+
+  // The URL is the search: running one is navigating to it (the back button returns to the last).
+  const key = url.search;
+  useEffect(() => {
+    const s = searchFromUrl(new URL(location.href));
+    setForm({ lat: String(s.lat), lng: String(s.lng), radius: String(s.radius), unit: s.unit, window: s.window });
+    const { startsAt, endsAt } = windowRange(s.window);
+    const vars: SpotsNearVars = { lat: s.lat, lng: s.lng, radius: s.radius, unit: s.unit, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString() };
+    let current = true;
+    setLoading(true);
+    setError(null);
+    run<SpotsNearData>(SPOTS_NEAR, vars).then((r) => {
+      if (!current) return;
+      setLoading(false);
+      if (r.error) { setError(r.error); setResults(null); return; }
+      setResults({ search: s, vars, total: r.data.spotsNear?.totalCount ?? 0, matches: r.data.spotsNear?.nodes ?? [] });
+      setTaken(new Set());
+      setSelectedId(null);
+      setShown(PAGE);
+    });
+    return () => { current = false; };
+  }, [key]);
+
+  // Someone else booking a listed spot takes it out of a fresh search: mark it taken.
+  useEffect(() => {
+    if (!results) return;
+    const timer = setInterval(async () => {
+      if (document.hidden) return;
+      const r = await run<SpotsNearIdsData>(SPOTS_NEAR_IDS, results.vars);
+      if (!r.data?.spotsNear) return;
+      const free = new Set(r.data.spotsNear.nodes.map((n) => n.spot.rowId));
+      setTaken(new Set(results.matches.map((m) => m.spot.rowId).filter((id) => !free.has(id))));
+    }, POLL_MS);
+    return () => clearInterval(timer);
+  }, [results]);
+
+  function submit(event: Event) {
+    event.preventDefault();
+    const lat = Number(form.lat);
+    const lng = Number(form.lng);
+    const radius = Number(form.radius);
+    if (form.lat.trim() === '' || form.lng.trim() === '' || !Number.isFinite(lat) || !Number.isFinite(lng)) {
+      setError(makeError('SMS01'));
+      return;
+    }
+    if (!Number.isFinite(radius)) {
+      setError(makeError('SMS02'));
+      return;
+    }
+    navigate(searchUrl({ lat, lng, radius, unit: form.unit, window: form.window }));
+  }
+
+  const searchAt = (lat: number, lng: number) => navigate(searchUrl({ ...search, lat, lng, radius: Number(form.radius) || search.radius, unit: form.unit, window: form.window }));
+
+  function nearMe() {
+    if (!navigator.geolocation) { setError(makeError('GEOLOCATION')); return; }
+    setLocating(true);
+    navigator.geolocation.getCurrentPosition(
+      (pos) => { setLocating(false); searchAt(pos.coords.latitude, pos.coords.longitude); },
+      () => { setLocating(false); setError(makeError('GEOLOCATION')); },
+      { timeout: 10_000 },
+    );
+  }
+
+  const placed = placeError(error, FIELD_CODES);
+  const coordinateError = placed.field('coordinates');
+  const matches = results?.matches ?? [];
+  const unit = results?.search.unit ?? search.unit;
+  const radiusKm = (results?.search.radius ?? search.radius) * (unit === 'mi' ? 1.609344 : 1);
+
+  return (
+    <div class="find">
+      <h1 tabIndex={-1}>Find a spot</h1>
+      <details class="search-panel" open={WIDE() || undefined}>
+      <summary>Search: {search.radius} {search.unit} around {search.lat.toFixed(4)}, {search.lng.toFixed(4)}, {search.window.start === 'now' ? 'now' : search.window.start.replace('T', ' ')} for {formatMinutes(search.window.minutes)}</summary>
+      <form class="search" onSubmit={submit} noValidate aria-label="Search for spots">
+        <fieldset class="where">
+          <legend>Where</legend>
+          <TextField id="lat" label="Latitude" inputMode="decimal" value={form.lat} error={coordinateError}
+            onInput={(e) => setForm({ ...form, lat: e.currentTarget.value })} />
+          <TextField id="lng" label="Longitude" inputMode="decimal" value={form.lng}
+            aria-invalid={coordinateError ? 'true' : undefined} aria-describedby={coordinateError ? 'lat-error' : undefined}
+            onInput={(e) => setForm({ ...form, lng: e.currentTarget.value })} />
+          <div class="where-buttons">
+            <button type="button" onClick={() => searchAt(mapCenter.current.lat, mapCenter.current.lng)}>Map centre</button>
+            <button type="button" onClick={nearMe} disabled={locating}>{locating ? 'Locating…' : 'Near me'}</button>
+          </div>
+        </fieldset>
+        <fieldset class="how-far">
+          <legend>How far</legend>
+          <TextField id="radius" label="Radius" inputMode="decimal" value={form.radius} error={placed.field('radius')}
+            onInput={(e) => setForm({ ...form, radius: e.currentTarget.value })} />
+          <SelectField id="unit" label="Unit" value={form.unit} onChange={(e) => setForm({ ...form, unit: e.currentTarget.value as Unit })}>
+            <option value="km">kilometres</option>
+            <option value="mi">miles</option>
+          </SelectField>
+        </fieldset>
+        <WindowFields idPrefix="search" value={form.window} error={placed.field('window')} onChange={(w) => setForm({ ...form, window: w })} />
+        <FormError message={placed.general} />
+        <SubmitButton busy={loading}>Search</SubmitButton>
+      </form>
+      </details>
+
+      <div class="results">
+        <SpotMap
+          center={{ lat: results?.search.lat ?? search.lat, lng: results?.search.lng ?? search.lng }}
+          radiusKm={radiusKm}
+          spots={matches.map((m) => ({ id: m.spot.rowId, lat: m.spot.lat, lng: m.spot.lng, label: m.price ? formatMoney(m.price.amount, m.price.currency) : spotTitle(m.spot), taken: taken.has(m.spot.rowId) }))}
+          selectedId={selectedId}
+          onSelect={(id) => { setSelectedId(id); document.getElementById(`spot-${id}`)?.scrollIntoView({ block: 'nearest' }); }}
+          onMoveEnd={(c) => { mapCenter.current = c; }}
+        />
+        <section class="spot-list" aria-labelledby="spot-list-title">
+          <h2 id="spot-list-title">Spots nearest first</h2>
+          {loading && <Loading what="spots" />}
+          {!loading && results && (
+            <p role="status" class="count">
+              {results.total === 0 ? 'No free spot in this area for that time. Try a larger radius or another time.'
+                : `${results.total} free ${results.total === 1 ? 'spot' : 'spots'} within ${results.search.radius} ${unit}${results.total > matches.length ? `, the nearest ${matches.length} shown` : ''}.`}
+            </p>
+          )}
+          <ol class="spots">
+            {matches.slice(0, shown).map((m) => {
+              const isTaken = taken.has(m.spot.rowId);
+              const params = new URLSearchParams(windowParams(results!.search.window));
+              return (
+                <li key={m.spot.rowId} id={`spot-${m.spot.rowId}`} class={`spot${m.spot.rowId === selectedId ? ' selected' : ''}${isTaken ? ' taken' : ''}`}
+                  data-spot-id={m.spot.rowId} data-distance={String(m.distance)} data-state={isTaken ? 'taken' : 'free'}>
+                  <div class="spot-head">
+                    <span class="distance">{formatDistance(m.distance, unit)}</span>
+                    <span class="price">{m.price ? formatMoney(m.price.amount, m.price.currency) : ''}</span>
+                  </div>
+                  <p class="spot-title">{spotTitle(m.spot)}</p>
+                  <p class="spot-facts">
+                    Up to {formatMinutes(intervalMinutes(m.spot.maxStay))}
+                    {m.spot.isAccessible && ' · accessible'}{m.spot.hasEvCharger && ' · EV charger'}
+                  </p>
+                  {isTaken
+                    ? <p class="badge-taken">Taken: someone else just booked it</p>
+                    : (
+                      <div class="spot-actions">
+                        <button type="button" class="link-button" onClick={() => setSelectedId(m.spot.rowId)}
+                          aria-pressed={m.spot.rowId === selectedId}>Show on map</button>
+                        <Link class="button primary" href={`/spots/${m.spot.rowId}?${params}`}>Reserve<span class="visually-hidden"> {spotTitle(m.spot)}, {formatDistance(m.distance, unit)} away</span></Link>
+                      </div>
+                    )}
+                </li>
+              );
+            })}
+          </ol>
+          {matches.length > shown && (
+            <button type="button" onClick={() => setShown(shown + PAGE)}>Show {Math.min(PAGE, matches.length - shown)} more</button>
+          )}
+        </section>
+      </div>
+    </div>
+  );
+}
