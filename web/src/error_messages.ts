@@ -37,7 +37,6 @@ export const ERROR_SENTENCES: Record<string, string> = {
   SMB09: 'Not possible right now: a new end must still be ahead, a reservation that has not started is cancelled rather than ended, and one that has started is ended rather than cancelled.',
   SMB10: 'Only operators may block spots.',
   SMB11: 'Sign in to see your reservations. As a guest, open the link from your email.',
-  SMP01: 'We could not find this reservation to pay for. Sign in as its driver, or open the link from your email.',
   SMP02: 'This reservation takes no card now.',
   SMP03: 'The card set-up is not finished yet. Complete it, then try again.',
   SMP04: 'The payment service could not be reached. Nothing was charged twice; please try again.',
