@@ -7,6 +7,7 @@ import { makePreset } from '../graphile.config.ts';
 import { pgSettingsFor } from '../request_identity.ts';
 import type { ServerConfig } from '../config.ts';
 import { makePaymentsPlugin } from '../plugins/payments.ts';
+import { makeSignInProvidersPlugin } from '../plugins/sign_in_providers.ts';
 import { markGraphqlReady } from './installHealth.ts';
 import { makePool } from './installDatabasePools.ts';
 
@@ -19,7 +20,7 @@ export async function installPostGraphile(
     rootUrl: config.db.root,
     isDev: config.isDev,
     pgSettings: pgSettingsFor,
-    plugins: [makePaymentsPlugin(config.stripe)],
+    plugins: [makePaymentsPlugin(config.stripe), makeSignInProvidersPlugin(config)],
   }));
   // Bodies parsed here, before grafserv (which uses req.body when present), so
   // pgSettingsFor can tell an anonymous mutation from a query. The limit is grafserv's.

@@ -1,15 +1,34 @@
 // The page frame (skip link, header with navigation, main) and the route table.
 import type { ComponentType } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
-import { Link, match, useLocation } from './router.tsx';
+import { Link, match, navigate, useLocation } from './router.tsx';
 import { session, signOut } from './session.ts';
+import { AccountPage } from './pages/account.tsx';
+import { AcceptInvitePage, ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from './pages/email_links.tsx';
 import { FindPage } from './pages/find.tsx';
+import { MyReservationsPage } from './pages/my_reservations.tsx';
 import { NotFoundPage } from './pages/not_found.tsx';
+import { ReservationPage } from './pages/reservation.tsx';
+import { SignInPage } from './pages/sign_in.tsx';
+import { SignUpPage } from './pages/sign_up.tsx';
+import { SpotPage } from './pages/spot.tsx';
 
 type Page = ComponentType<{ params: Record<string, string> }>;
 
 const ROUTES: Array<[string, Page]> = [
   ['/', FindPage],
+  ['/spots/:id', SpotPage],
+  ['/reservations', MyReservationsPage],
+  ['/reservations/:id', ReservationPage],
+  ['/reservations/:id/manage', ReservationPage],
+  ['/reservations/:id/pay', ReservationPage],
+  ['/sign-in', SignInPage],
+  ['/sign-up', SignUpPage],
+  ['/account', AccountPage],
+  ['/verify-email', VerifyEmailPage],
+  ['/forgot-password', ForgotPasswordPage],
+  ['/reset-password', ResetPasswordPage],
+  ['/accept-invite', AcceptInvitePage],
 ];
 
 function resolve(path: string): { Page: Page; params: Record<string, string> } {
@@ -32,7 +51,7 @@ function Header() {
             <>
               <li><Link href="/reservations">My reservations</Link></li>
               <li><Link href="/account">Account</Link></li>
-              <li><button type="button" class="link-button" onClick={() => signOut()}>Sign out</button></li>
+              <li><button type="button" class="link-button" onClick={async () => { await signOut(); navigate('/'); }}>Sign out</button></li>
             </>
           ) : (
             <>

@@ -1,0 +1,89 @@
+// Reservation documents: reserve, read (signed in or with a guest's manage
+// token), change the end, end now, cancel, and card set-up.
+import type { Interval, Price } from './search.ts';
+
+export type ReservationStatus = 'held' | 'confirmed' | 'completed' | 'cancelled' | 'expired' | 'payment_failed';
+
+export interface Reservation {
+  rowId: string;
+  status: ReservationStatus;
+  amount: number;
+  currency: string;
+  startsAt: string;
+  endsAt: string;
+  timeZone: string | null;
+  holdExpiresAt: string | null;
+  email: string;
+  spot: { rowId: string; description: string | null; street: string; maxStay: Interval } | null;
+}
+
+const RESERVATION_FIELDS = `rowId status amount currency startsAt endsAt timeZone holdExpiresAt email
+  spot { rowId description street maxStay { days hours minutes } }`;
+
+export const MY_RESERVATION = `query MyReservation($id: BigInt!) { myReservation(reservationId: $id) { ${RESERVATION_FIELDS} } }`;
+export interface MyReservationData { myReservation: Reservation | null }
+
+export const GUEST_RESERVATION = `query GuestReservation($id: BigInt!, $token: String!) {
+  guestReservation(reservationId: $id, manageToken: $token) { ${RESERVATION_FIELDS} }
+}`;
+export interface GuestReservationData { guestReservation: Reservation | null }
+
+export const MY_RESERVATIONS = `query MyReservations {
+  myReservations(first: 50) { nodes { ${RESERVATION_FIELDS} } }
+  myPastReservations(first: 50) { nodes { ${RESERVATION_FIELDS} } }
+}`;
+export interface MyReservationsData { myReservations: { nodes: Reservation[] } | null; myPastReservations: { nodes: Reservation[] } | null }
+
+/** Every reservation mutation answers the same shape. */
+export interface ReservationResult { result: { reservation: Reservation | null; manageToken: string | null } | null }
+
+export const RESERVE = `mutation Reserve($spotId: BigInt!, $startsAt: Datetime, $minutes: Int!, $email: String) {
+  reserve(input: { spotId: $spotId, startsAt: $startsAt, durationMinutes: $minutes, email: $email }) {
+    result { reservation { ${RESERVATION_FIELDS} } manageToken }
+  }
+}`;
+export type ReserveData = { reserve: ReservationResult | null };
+
+export const CHANGE_END = `mutation ChangeEnd($id: BigInt!, $endsAt: Datetime!, $token: String) {
+  changeReservationEnd(input: { reservationId: $id, endsAt: $endsAt, manageToken: $token }) { result { reservation { ${RESERVATION_FIELDS} } } }
+}`;
+export const END_NOW = `mutation EndNow($id: BigInt!, $token: String) {
+  endReservation(input: { reservationId: $id, manageToken: $token }) { result { reservation { ${RESERVATION_FIELDS} } } }
+}`;
+export const CANCEL = `mutation Cancel($id: BigInt!, $token: String) {
+  cancelReservation(input: { reservationId: $id, manageToken: $token }) { result { reservation { ${RESERVATION_FIELDS} } } }
+}`;
+
+export const SETUP_PAYMENT = `mutation SetupPayment($id: BigInt!, $token: String) {
+  setupReservationPayment(input: { reservationId: $id, manageToken: $token }) { reservationStatus setupIntentStatus clientSecret }
+}`;
+export interface SetupPaymentData { setupReservationPayment: { reservationStatus: string; setupIntentStatus: string; clientSecret: string | null } | null }
+
+export const CONFIRM_PAYMENT = `mutation ConfirmPayment($id: BigInt!, $token: String) {
+  confirmReservationPayment(input: { reservationId: $id, manageToken: $token }) { reservationStatus setupIntentStatus }
+}`;
+
+export const PAYMENT_CONFIG = `query PaymentConfig { paymentConfig { publishableKey stripeJsUrl testMode } }`;
+export interface PaymentConfigData { paymentConfig: { publishableKey: string; stripeJsUrl: string; testMode: boolean } }
+
+export type { Price };
+
+/** Where a guest's manage token is kept in this browser, per reservation. */
+const tokenKey = (id: string) => `sms.manageToken.${id}`;
+
+export function rememberManageToken(id: string, token: string): void {
+  try { localStorage.setItem(tokenKey(id), token); } catch { /* private mode: the link still works */ }
+}
+
+export function rememberedManageToken(id: string): string | null {
+  try { return localStorage.getItem(tokenKey(id)); } catch { return null; }
+}
+
+export const STATUS_TEXT: Record<ReservationStatus, string> = {
+  held: 'Held: add a card to confirm',
+  confirmed: 'Confirmed',
+  completed: 'Completed',
+  cancelled: 'Cancelled',
+  expired: 'Expired: no card was added in time',
+  payment_failed: 'Payment failed',
+};

@@ -1,0 +1,87 @@
+// Adds a card to a reservation: setupReservationPayment gives the SetupIntent's
+// client secret, Stripe.js's card element collects the card and confirms the
+// set-up in the browser, then confirmReservationPayment tells the API (the
+// webhook would too). A refused card's message appears under the card field.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { mutate } from '../api/client.ts';
+import { makeError, type AppError } from '../api/errors.ts';
+import { CONFIRM_PAYMENT, SETUP_PAYMENT, type SetupPaymentData } from '../api/reservations.ts';
+import { loadStripe, type CardElement, type StripeClient } from '../stripe.ts';
+import { FormError, Loading, SubmitButton } from './fields.tsx';
+
+interface Props {
+  reservationId: string;
+  manageToken: string | null;
+  /** After the card is set up: the page re-reads the reservation. */
+  onDone(): void;
+  submitLabel: string;
+}
+
+export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: Props) {
+  const mount = useRef<HTMLDivElement>(null);
+  const stripe = useRef<StripeClient | null>(null);
+  const card = useRef<CardElement | null>(null);
+  const [clientSecret, setClientSecret] = useState<string | null>(null);
+  const [ready, setReady] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [cardError, setCardError] = useState<string | null>(null);
+  const [error, setError] = useState<AppError | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    (async () => {
+      const setup = await mutate<SetupPaymentData>(SETUP_PAYMENT, { id: reservationId, token: manageToken });
+      if (!live) return;
+      if (setup.error) { setError(setup.error); return; }
+      try {
+        stripe.current = await loadStripe();
+      } catch (err) {
+        if (live) setError(err as AppError);
+        return;
+      }
+      if (!live || !mount.current) return;
+      setClientSecret(setup.data.setupReservationPayment?.clientSecret ?? null);
+      card.current = stripe.current.elements().create('card');
+      card.current.mount(mount.current);
+      card.current.on('change', (e) => setCardError(e.error?.message ?? null));
+      setReady(true);
+    })();
+    return () => { live = false; card.current?.destroy(); };
+  }, [reservationId, manageToken]);
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    if (!stripe.current || !card.current || !clientSecret) return;
+    setBusy(true);
+    setCardError(null);
+    setError(null);
+    const result = await stripe.current.confirmCardSetup(clientSecret, { payment_method: { card: card.current } });
+    if (result.error) {
+      setBusy(false);
+      // Stripe's own message says what is wrong with the card ("Your card was declined.").
+      if (result.error.type === 'card_error' || result.error.type === 'validation_error') setCardError(result.error.message ?? makeError('SMP08').message);
+      else setError(makeError('SMP04'));
+      return;
+    }
+    const confirmed = await mutate(CONFIRM_PAYMENT, { id: reservationId, token: manageToken });
+    setBusy(false);
+    // Not finished yet (SMP03) is fine: the webhook confirms it and the page is watching.
+    if (confirmed.error && confirmed.error.code !== 'SMP03') { setError(confirmed.error); return; }
+    onDone();
+  }
+
+  return (
+    <form class="card-setup" onSubmit={submit} noValidate aria-labelledby="card-title">
+      <h2 id="card-title">Card</h2>
+      <p>Your card is charged when the reservation ends, for the time you used.</p>
+      {!ready && !error && <Loading what="the payment form" />}
+      <div class="field">
+        <div id="card-element" class="card-element" ref={mount} role="group" aria-label="Card details"
+          aria-describedby={cardError ? 'card-error' : undefined} hidden={!ready} />
+        {cardError && <p class="field-error" id="card-error" role="alert">{cardError}</p>}
+      </div>
+      <FormError message={error?.message} />
+      {ready && <SubmitButton busy={busy}>{busy ? 'Checking the card…' : submitLabel}</SubmitButton>}
+    </form>
+  );
+}

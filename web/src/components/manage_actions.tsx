@@ -1,0 +1,109 @@
+// Change the end, end now, or cancel a reservation; each shows what it will
+// cost (a fresh quote) and waits for the driver to accept it.
+import { useState } from 'preact/hooks';
+import { mutate, run } from '../api/client.ts';
+import type { AppError } from '../api/errors.ts';
+import { CANCEL, CHANGE_END, END_NOW, type Reservation } from '../api/reservations.ts';
+import { QUOTE, type QuoteData } from '../api/search.ts';
+import { formatMinutes, formatMoney, formatTime, intervalMinutes } from '../format.ts';
+import { FormError, placeError, SelectField } from './fields.tsx';
+
+type Pending =
+  | { kind: 'change'; endsAt: Date; amount: number }
+  | { kind: 'end'; amount: number }
+  | { kind: 'cancel' };
+
+const STEPS = [-60, -30, -15, 15, 30, 60, 120];
+
+interface Props { r: Reservation; manageToken: string | null; onChanged(r: Reservation): void }
+
+export function ManageActions({ r, manageToken, onChanged }: Props) {
+  const [pending, setPending] = useState<Pending | null>(null);
+  const [step, setStep] = useState('30');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<AppError | null>(null);
+  const now = Date.now();
+  const started = new Date(r.startsAt).getTime() <= now;
+  const maxMinutes = r.spot ? intervalMinutes(r.spot.maxStay) : Infinity;
+  const currentMinutes = (new Date(r.endsAt).getTime() - new Date(r.startsAt).getTime()) / 60_000;
+  const steps = STEPS.filter((m) => currentMinutes + m > 0 && currentMinutes + m <= maxMinutes && new Date(r.endsAt).getTime() + m * 60_000 > now);
+
+  async function quote(endsAt: Date): Promise<number | null> {
+    const q = await run<QuoteData>(QUOTE, { id: r.spot!.rowId, startsAt: r.startsAt, endsAt: endsAt.toISOString() });
+    if (q.error) { setError(q.error); return null; }
+    return q.data.quote?.amount ?? null;
+  }
+
+  // The chosen step, or the first one on offer when it is not (any more).
+  const chosen = steps.includes(Number(step)) ? step : String(steps.find((m) => m > 0) ?? steps[0]);
+
+  async function askChange() {
+    setError(null);
+    const endsAt = new Date(new Date(r.endsAt).getTime() + Number(chosen) * 60_000);
+    const amount = await quote(endsAt);
+    if (amount !== null) setPending({ kind: 'change', endsAt, amount });
+  }
+
+  async function askEnd() {
+    setError(null);
+    const amount = await quote(new Date());
+    if (amount !== null) setPending({ kind: 'end', amount });
+  }
+
+  async function accept() {
+    if (!pending) return;
+    setBusy(true);
+    const vars = { id: r.rowId, token: manageToken };
+    const result = pending.kind === 'change'
+      ? await mutate<Record<string, { result: { reservation: Reservation } }>>(CHANGE_END, { ...vars, endsAt: pending.endsAt.toISOString() })
+      : await mutate<Record<string, { result: { reservation: Reservation } }>>(pending.kind === 'end' ? END_NOW : CANCEL, vars);
+    setBusy(false);
+    setPending(null);
+    if (result.error) { setError(result.error); return; }
+    const payload = Object.values(result.data)[0];
+    if (payload?.result?.reservation) onChanged(payload.result.reservation);
+  }
+
+  const placed = placeError(error, { step: ['SMB01', 'SMB04', 'SMB03'] });
+  return (
+    <section class="manage" aria-labelledby="manage-title">
+      <h2 id="manage-title">Change this reservation</h2>
+      {pending ? (
+        <div class="requote" role="region" aria-labelledby="requote-title">
+          <h3 id="requote-title">
+            {pending.kind === 'change' ? 'Change the end?' : pending.kind === 'end' ? 'End it now?' : 'Cancel this reservation?'}
+          </h3>
+          <p class="requote-text">
+            {pending.kind === 'change' && <>New end {formatTime(pending.endsAt.toISOString(), r.timeZone)}: {formatMoney(pending.amount, r.currency)} instead of {formatMoney(r.amount, r.currency)}.</>}
+            {pending.kind === 'end' && <>You pay for the time used: {formatMoney(pending.amount, r.currency)} instead of {formatMoney(r.amount, r.currency)}, and the spot is free again.</>}
+            {pending.kind === 'cancel' && <>It has not started: cancelling costs nothing.</>}
+          </p>
+          <div class="button-row">
+            <button type="button" class="primary" disabled={busy} onClick={accept}>
+              {pending.kind === 'change' ? 'Accept new end' : pending.kind === 'end' ? 'End now' : 'Cancel reservation'}
+            </button>
+            <button type="button" disabled={busy} onClick={() => setPending(null)}>Keep it as it is</button>
+          </div>
+        </div>
+      ) : (
+        <>
+          {steps.length > 0 && (
+            <div class="change-end">
+              <SelectField id="step" label={`Change the end (now ${formatTime(r.endsAt, r.timeZone)}, longest stay ${formatMinutes(maxMinutes)})`}
+                value={chosen} error={placed.field('step')} onChange={(e) => setStep(e.currentTarget.value)}>
+                {steps.map((m) => <option key={m} value={String(m)}>{m > 0 ? `${formatMinutes(m)} later` : `${formatMinutes(-m)} earlier`}</option>)}
+              </SelectField>
+              <button type="button" onClick={askChange}>See the new price</button>
+            </div>
+          )}
+          <div class="button-row">
+            {started
+              ? <button type="button" class="danger" onClick={askEnd}>End now…</button>
+              : <button type="button" class="danger" onClick={() => { setError(null); setPending({ kind: 'cancel' }); }}>Cancel reservation…</button>}
+          </div>
+        </>
+      )}
+      <FormError message={placed.general} />
+    </section>
+  );
+}

@@ -1,0 +1,105 @@
+// The pages emailed links open: verify an email address, choose a new
+// password (reset or staff invitation), and asking for a reset link.
+import { useEffect, useState } from 'preact/hooks';
+import { mutate } from '../api/client.ts';
+import type { AppError } from '../api/errors.ts';
+import { FORGOT_PASSWORD, RESET_PASSWORD, VERIFY_EMAIL } from '../api/account.ts';
+import { FormError, Loading, Notice, placeError, SubmitButton, TextField } from '../components/fields.tsx';
+import { Link, useLocation } from '../router.tsx';
+import { refreshSession } from '../session.ts';
+
+const TOKEN_CODES = { token: ['SMA07'] };
+
+export function VerifyEmailPage() {
+  const token = useLocation().searchParams.get('token') ?? '';
+  const [state, setState] = useState<'working' | 'done' | AppError>('working');
+  useEffect(() => {
+    mutate<{ verifyEmail: { result: boolean } }>(VERIFY_EMAIL, { token }).then((r) => {
+      setState(r.error ?? 'done');
+      if (!r.error) refreshSession();
+    });
+  }, [token]);
+  return (
+    <div class="page narrow">
+      <h1 tabIndex={-1}>Verify your email</h1>
+      {state === 'working' && <Loading what="your verification" />}
+      {state === 'done' && <Notice>Thank you: your email address is verified.</Notice>}
+      {typeof state === 'object' && <FormError message={state.message} />}
+      <p><Link href="/">Find a spot</Link></p>
+    </div>
+  );
+}
+
+/** /reset-password and /accept-invite: both set a password with the emailed token. */
+export function SetPasswordPage({ invitation }: { invitation: boolean }) {
+  const token = useLocation().searchParams.get('token') ?? '';
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState(false);
+  const [error, setError] = useState<AppError | null>(null);
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    setBusy(true);
+    const r = await mutate(RESET_PASSWORD, { token, password });
+    setBusy(false);
+    setError(r.error);
+    setDone(!r.error);
+  }
+
+  const placed = placeError(error, { password: ['SMA04'], ...TOKEN_CODES });
+  return (
+    <div class="page narrow">
+      <h1 tabIndex={-1}>{invitation ? 'Accept your invitation' : 'Choose a new password'}</h1>
+      {done ? (
+        <Notice>Your password is set. <Link href="/sign-in">Sign in</Link> with it.</Notice>
+      ) : (
+        <form onSubmit={submit} noValidate>
+          {invitation && <p>You were invited to join the Secure My Spot staff. Choose a password to finish.</p>}
+          <TextField id="password" label="New password" type="password" autoComplete="new-password" required value={password}
+            hint="At least 10 characters, not one character repeated, not your email." error={placed.field('password')}
+            onInput={(e) => setPassword(e.currentTarget.value)} />
+          <FormError message={placed.field('token') ?? placed.general} />
+          <SubmitButton busy={busy}>Set password</SubmitButton>
+        </form>
+      )}
+      {placed.field('token') && !invitation && <p><Link href="/forgot-password">Ask for a new link</Link></p>}
+    </div>
+  );
+}
+
+export const ResetPasswordPage = () => <SetPasswordPage invitation={false} />;
+export const AcceptInvitePage = () => <SetPasswordPage invitation={true} />;
+
+export function ForgotPasswordPage() {
+  const [email, setEmail] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [sent, setSent] = useState(false);
+  const [error, setError] = useState<AppError | null>(null);
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    setBusy(true);
+    const r = await mutate(FORGOT_PASSWORD, { email });
+    setBusy(false);
+    setError(r.error);
+    setSent(!r.error);
+  }
+
+  const placed = placeError(error, { email: ['SMA03'] });
+  return (
+    <div class="page narrow">
+      <h1 tabIndex={-1}>Forgot your password?</h1>
+      {sent ? (
+        <Notice>If an account has this email, we sent it a link to choose a new password. The link works for an hour.</Notice>
+      ) : (
+        <form onSubmit={submit} noValidate>
+          <TextField id="email" label="Email" type="email" autoComplete="email" required value={email} error={placed.field('email')}
+            onInput={(e) => setEmail(e.currentTarget.value)} />
+          <FormError message={placed.general} />
+          <SubmitButton busy={busy}>Email me a link</SubmitButton>
+        </form>
+      )}
+    </div>
+  );
+}

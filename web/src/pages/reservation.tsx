@@ -1,0 +1,116 @@
+// One reservation: /reservations/:id (signed-in drivers' emails),
+// /reservations/:id/manage (guests' emails; the manage token comes in the
+// link as #token=… or ?token=…, or was kept by this browser when booking) and
+// /reservations/:id/pay (a payment that failed). Shows the status as it
+// changes (held → confirmed), card set-up while one is needed, and the
+// changes a driver can still make.
+import { useEffect, useState } from 'preact/hooks';
+import { run } from '../api/client.ts';
+import type { AppError } from '../api/errors.ts';
+import {
+  GUEST_RESERVATION, MY_RESERVATION, rememberedManageToken, rememberManageToken,
+  type GuestReservationData, type MyReservationData, type Reservation,
+} from '../api/reservations.ts';
+import { CardSetup } from '../components/card_setup.tsx';
+import { FormError, Loading, Notice } from '../components/fields.tsx';
+import { ManageActions } from '../components/manage_actions.tsx';
+import { ReservationFacts, StatusBadge } from '../components/reservation_summary.tsx';
+import { Link, useLocation } from '../router.tsx';
+import { session } from '../session.ts';
+import { ERROR_SENTENCES } from '../error_messages.ts';
+
+const WATCH_MS = 2000;
+
+/** The guest's token from the link (then kept, and taken out of the address bar) or from this browser. */
+function manageTokenFor(id: string, url: URL): string | null {
+  const fromLink = new URLSearchParams(url.hash.slice(1)).get('token') ?? url.searchParams.get('token');
+  if (fromLink) {
+    rememberManageToken(id, fromLink);
+    history.replaceState(null, '', url.pathname);
+    return fromLink;
+  }
+  return rememberedManageToken(id);
+}
+
+async function fetchReservation(id: string, token: string | null): Promise<{ r: Reservation | null; error: AppError | null }> {
+  if (token) {
+    const res = await run<GuestReservationData>(GUEST_RESERVATION, { id, token });
+    return { r: res.data?.guestReservation ?? null, error: res.error };
+  }
+  const res = await run<MyReservationData>(MY_RESERVATION, { id });
+  return { r: res.data?.myReservation ?? null, error: res.error };
+}
+
+export function ReservationPage({ params }: { params: Record<string, string> }) {
+  const id = params.id!;
+  const url = useLocation();
+  const sessionState = session.use();
+  const [token] = useState(() => manageTokenFor(id, url));
+  const [r, setR] = useState<Reservation | null>(null);
+  const [error, setError] = useState<AppError | null>(null);
+  const [loaded, setLoaded] = useState(false);
+  const [changed, setChanged] = useState<string | null>(null);
+
+  const load = async () => {
+    const got = await fetchReservation(id, token);
+    setR(got.r);
+    setError(got.error);
+    setLoaded(true);
+  };
+
+  useEffect(() => {
+    if (!token && sessionState.status === 'loading') return;
+    load();
+  }, [id, token, sessionState.status]);
+
+  // While the reservation waits on the payment provider, watch it change.
+  const waiting = r?.status === 'held' || r?.status === 'payment_failed';
+  useEffect(() => {
+    if (!waiting) return;
+    const timer = setInterval(load, WATCH_MS);
+    return () => clearInterval(timer);
+  }, [waiting]);
+
+  const title = `Reservation #${id}`;
+  if (!loaded) return <div class="page narrow"><h1 tabIndex={-1}>{title}</h1><Loading what="the reservation" /></div>;
+  if (!r) {
+    const here = location.pathname;
+    return (
+      <div class="page narrow">
+        <h1 tabIndex={-1}>{title}</h1>
+        <FormError message={error?.message ?? ERROR_SENTENCES.SMB06} />
+        {!token && sessionState.status === 'anonymous' && (
+          <p><Link href={`/sign-in?next=${encodeURIComponent(here)}`}>Sign in</Link> if it is yours, or open the link in the email we sent you.</p>
+        )}
+      </div>
+    );
+  }
+
+  const open = r.status === 'held' || r.status === 'confirmed';
+  const over = new Date(r.endsAt).getTime() <= Date.now();
+  return (
+    <div class="page narrow">
+      <h1 tabIndex={-1}>{r.status === 'payment_failed' ? `Pay for reservation #${id}` : title}</h1>
+      <p aria-live="polite" class="status-line">Status: <StatusBadge r={r} /></p>
+      <ReservationFacts r={r} />
+      {r.status === 'held' && (
+        <CardSetup reservationId={id} manageToken={token} onDone={load} submitLabel="Save card and confirm" />
+      )}
+      {r.status === 'payment_failed' && (
+        <>
+          <p>Charging your card failed. Add a card: we charge it for this reservation right away.</p>
+          <CardSetup reservationId={id} manageToken={token} onDone={load} submitLabel={`Pay with this card`} />
+        </>
+      )}
+      {r.status === 'confirmed' && <Notice>Your spot is reserved. We emailed you the details.</Notice>}
+      {changed && <Notice>{changed}</Notice>}
+      {open && !over && (
+        <ManageActions r={r} manageToken={token} onChanged={(next) => {
+          setR(next);
+          setChanged(next.status === 'cancelled' ? 'Reservation cancelled.' : next.status === 'completed' ? 'Reservation ended. We email you the receipt.' : 'New end saved.');
+        }} />
+      )}
+      <p>{sessionState.status === 'signed-in' ? <Link href="/reservations">All my reservations</Link> : <Link href="/">Find another spot</Link>}</p>
+    </div>
+  );
+}
