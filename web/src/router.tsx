@@ -1,7 +1,7 @@
 // A small History-API router: paths are matched against patterns such as
 // '/reservations/:id/pay'; links navigate without reloading; the back button works.
 import type { AnchorHTMLAttributes, ComponentChildren } from 'preact';
-import { useEffect, useReducer } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 
 const listeners = new Set<() => void>();
 
@@ -19,9 +19,9 @@ export function navigate(to: string, options: { replace?: boolean } = {}): void 
 
 /** The current URL; the calling component re-renders when it changes. */
 export function useLocation(): URL {
-  const [, bump] = useReducer((n: number, _: void) => n + 1, 0);
+  const [, setVersion] = useState(0);
   useEffect(() => {
-    const rerender = () => bump();
+    const rerender = () => setVersion((v) => v + 1);
     listeners.add(rerender);
     return () => { listeners.delete(rerender); };
   }, []);

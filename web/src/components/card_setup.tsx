@@ -75,11 +75,11 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: P
       <h2 id="card-title">Card</h2>
       <p>Your card is charged when the reservation ends, for the time you used.</p>
       {!ready && !error && <Loading what="the payment form" />}
-      <div class="field">
-        <div id="card-element" class="card-element" ref={mount} role="group" aria-label="Card details"
-          aria-describedby={cardError ? 'card-error' : undefined} hidden={!ready} />
+      <fieldset class="card-fieldset" hidden={!ready} aria-describedby={cardError ? 'card-error' : undefined}>
+        <legend>Card details</legend>
+        <div id="card-element" class="card-element" ref={mount} />
         {cardError && <p class="field-error" id="card-error" role="alert">{cardError}</p>}
-      </div>
+      </fieldset>
       <FormError message={error?.message} />
       {ready && <SubmitButton busy={busy}>{busy ? 'Checking the card…' : submitLabel}</SubmitButton>}
     </form>

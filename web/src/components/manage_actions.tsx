@@ -69,7 +69,7 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
     <section class="manage" aria-labelledby="manage-title">
       <h2 id="manage-title">Change this reservation</h2>
       {pending ? (
-        <div class="requote" role="region" aria-labelledby="requote-title">
+        <section class="requote" aria-labelledby="requote-title">
           <h3 id="requote-title">
             {pending.kind === 'change' ? 'Change the end?' : pending.kind === 'end' ? 'End it now?' : 'Cancel this reservation?'}
           </h3>
@@ -84,7 +84,7 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
             </button>
             <button type="button" disabled={busy} onClick={() => setPending(null)}>Keep it as it is</button>
           </div>
-        </div>
+        </section>
       ) : (
         <>
           {steps.length > 0 && (

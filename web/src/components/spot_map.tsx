@@ -37,7 +37,7 @@ function markerStyle(spot: MapSpot, selected: boolean): L.CircleMarkerOptions {
 }
 
 export function SpotMap({ center, radiusKm, spots, selectedId, onSelect, onMoveEnd }: Props) {
-  const element = useRef<HTMLDivElement>(null);
+  const element = useRef<HTMLElement>(null);
   const map = useRef<L.Map | null>(null);
   const layer = useRef<L.LayerGroup | null>(null);
   const circle = useRef<L.Circle | null>(null);
@@ -84,7 +84,7 @@ export function SpotMap({ center, radiusKm, spots, selectedId, onSelect, onMoveE
 
   return (
     <div class={offline ? 'map-frame map-offline' : 'map-frame'}>
-      <div ref={element} class="map" role="region" />
+      <section ref={element} class="map" />
       {offline && <p class="map-note">Map images could not be loaded; spots are still placed on this grid.</p>}
     </div>
   );
