@@ -82,8 +82,11 @@ async function main(): Promise<void> {
   stops.unshift(() => handle.close());
   const runner = await startWorker({ connectionString: urls.owner });
   stops.unshift(() => runner.stop());
-  const web = await startWebDevServer({ apiUrl, host: webUrl.hostname, port: Number(webUrl.port || 80) });
-  stops.unshift(() => web.close());
+  // WEB_URL at the API's own address: the API serves the built app (WEB_DIST_DIR) itself.
+  if (webUrl.origin !== new URL(apiUrl).origin) {
+    const web = await startWebDevServer({ apiUrl, host: webUrl.hostname, port: Number(webUrl.port || 80) });
+    stops.unshift(() => web.close());
+  }
 
   console.log(`
 Secure My Spot is running.

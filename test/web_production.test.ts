@@ -1,29 +1,21 @@
 // The production build served by the API process (WEB_DIST_DIR): the app's
 // files, index.html for every page an email links to, JSON 404s for API
-// clients, and the built app running in Chromium against that same origin.
+// clients. (The browser tests, test/web_*.test.ts, run the app this way.)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { build } from 'vite';
-import { chromium } from 'playwright-core';
-import { WEB_DIR } from '../cli/web_dev_server.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createTestDb, type TestDb } from './helpers/db.ts';
-import { createSpot } from './helpers/spots.ts';
-import { CHROMIUM } from './helpers/web_stack.ts';
+import { buildWebApp } from './helpers/web_stack.ts';
 
 let db: TestDb;
 let api: TestApi;
 const outDir = mkdtempSync(join(tmpdir(), 'sms-web-dist-'));
 
 test.before(async () => {
-  const nodeEnv = process.env.NODE_ENV;
-  await build({ root: WEB_DIR, configFile: join(WEB_DIR, 'vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true } });
-  // vite build sets NODE_ENV=production for the process; the API under test is not a production one.
-  if (nodeEnv === undefined) delete process.env.NODE_ENV;
-  else process.env.NODE_ENV = nodeEnv;
+  await buildWebApp(outDir);
   db = await createTestDb(import.meta.filename);
   api = await startApi(db, { webDistDir: outDir });
 });
@@ -55,19 +47,6 @@ test('built assets are served and cached for good; API clients still get JSON 40
   assert.equal(await route.json(), { error: { code: 'NOT_FOUND', message: 'No such route' } });
   const gql = await api.gql('{ __typename }');
   assert.equal(gql.data, { __typename: 'Query' });
-});
-
-test('the built app runs in a browser on the same origin and finds a spot', async () => {
-  await createSpot(db, { lat: 40.7536, lng: -73.9832, street: 'Production Street' });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'] });
-  try {
-    const page = await (await browser.newContext()).newPage();
-    await page.goto(`${api.url}/?lat=40.7536&lng=-73.9832&radius=0.1&unit=km`);
-    await page.locator('li.spot').first().waitFor({ timeout: 20_000 });
-    assert.match(await page.locator('li.spot .spot-title').first().textContent() ?? '', /Production Street/);
-  } finally {
-    await browser.close();
-  }
 });
 
 test.run();

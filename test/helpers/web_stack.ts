@@ -1,7 +1,10 @@
 // The whole product as `npm start` runs it (cli/start.ts in a child process:
-// API, worker, Stripe emulator, mail sink, web app dev server) on a database
-// cloned for the calling test file, and Debian's Chromium driven by
-// playwright-core, kept off the network: only 127.0.0.1 resolves.
+// API, worker, Stripe emulator, mail sink) on a database cloned for the
+// calling test file, with the web app built once and served by the API at
+// WEB_URL (npm start's production-like mode: each page is three requests
+// instead of the dev server's module waterfall), and Debian's Chromium driven
+// by playwright-core, kept off the network: only 127.0.0.1 resolves.
+// test/start.test.ts covers npm start's Vite dev server.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, devices, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import AxeBuilder from '@axe-core/playwright';
+import { build } from 'vite';
+import { WEB_DIR } from '../../cli/web_dev_server.ts';
 import { createTestDb, type TestDb } from './db.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -62,13 +67,22 @@ export async function waitUntil<T>(check: () => Promise<T | undefined | null | f
   }
 }
 
-async function startProduct(db: TestDb, cacheDir: string): Promise<{ child: ChildProcess; webUrl: string; apiUrl: string; inboxUrl: string; output: () => string }> {
-  const [api, smtp, inbox, stripe, web] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+/** `npm run web:build` into a folder of the caller's. */
+export async function buildWebApp(outDir: string): Promise<void> {
+  const nodeEnv = process.env.NODE_ENV;
+  await build({ root: WEB_DIR, configFile: join(WEB_DIR, 'vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  // vite build sets NODE_ENV=production in this process; what runs next here is not production.
+  if (nodeEnv === undefined) delete process.env.NODE_ENV;
+  else process.env.NODE_ENV = nodeEnv;
+}
+
+async function startProduct(db: TestDb, distDir: string): Promise<{ child: ChildProcess; webUrl: string; apiUrl: string; inboxUrl: string; output: () => string }> {
+  const [api, smtp, inbox, stripe] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
     ...process.env, DATABASE_URL: db.urls.owner, PORT: String(api), MAILDEV_SMTP_PORT: String(smtp), MAILDEV_WEB_PORT: String(inbox),
-    STRIPE_EMULATOR_PORT: String(stripe), WEB_URL: `http://127.0.0.1:${web}`, WEB_CACHE_DIR: cacheDir,
+    STRIPE_EMULATOR_PORT: String(stripe), WEB_URL: `http://127.0.0.1:${api}`, WEB_DIST_DIR: distDir,
   };
-  for (const name of ['SMTP_HOST', 'STRIPE_SECRET_KEY', 'STRIPE_API_HOST', 'CORS_ORIGINS', 'PUBLIC_URL']) delete env[name];
+  for (const name of ['SMTP_HOST', 'STRIPE_SECRET_KEY', 'STRIPE_API_HOST', 'CORS_ORIGINS', 'PUBLIC_URL', 'NODE_ENV']) delete env[name];
   const child = spawn(process.execPath, ['cli/start.ts'], { env, cwd: new URL('../..', import.meta.url).pathname });
   let output = '';
   child.stdout!.on('data', (d) => { output += d; });
@@ -77,13 +91,13 @@ async function startProduct(db: TestDb, cacheDir: string): Promise<{ child: Chil
     if (child.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
     return output.includes('Press Ctrl-C to stop.');
   }, `npm start coming up\n${output}`, 120_000);
-  return { child, output: () => output, webUrl: `http://127.0.0.1:${web}`, apiUrl: `http://127.0.0.1:${api}`, inboxUrl: `http://127.0.0.1:${inbox}` };
+  return { child, output: () => output, webUrl: `http://127.0.0.1:${api}`, apiUrl: `http://127.0.0.1:${api}`, inboxUrl: `http://127.0.0.1:${inbox}` };
 }
 
 export async function startWebStack(testFile: string): Promise<WebStack> {
-  const db = await createTestDb(testFile);
-  const cacheDir = mkdtempSync(join(tmpdir(), 'sms-vite-'));
-  const product = await startProduct(db, cacheDir);
+  const distDir = mkdtempSync(join(tmpdir(), 'sms-web-dist-'));
+  const [db] = await Promise.all([createTestDb(testFile), buildWebApp(distDir)]);
+  const product = await startProduct(db, distDir);
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     // Every host but 127.0.0.1 fails to resolve: map tiles and anything else stay offline.
@@ -118,7 +132,7 @@ export async function startWebStack(testFile: string): Promise<WebStack> {
       const exited = new Promise((resolve) => product.child.once('exit', resolve));
       product.child.kill('SIGINT');
       await exited;
-      rmSync(cacheDir, { recursive: true, force: true });
+      rmSync(distDir, { recursive: true, force: true });
       await db.close();
     },
   };

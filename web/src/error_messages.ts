@@ -44,6 +44,7 @@ export const ERROR_SENTENCES: Record<string, string> = {
   SMP06: 'There is nothing left to refund.',
   SMP07: 'Another refund of this reservation is in progress.',
   SMP08: 'Your card was refused. Try another card.',
+  SMH01: 'This page needs the metrics token.',
   '23505': 'That value is already taken.',
   '23514': 'One of the values is not allowed here.',
   '23P01': 'Someone else has this spot for part of that time.',
