@@ -108,9 +108,11 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     const retry = data.nextRetryAt
       ? `We will try your card again on ${formatTime(String(data.nextRetryAt), timeZone)}.`
       : 'We will not try your card again automatically.';
-    const reason = data.failureCode === 'authentication_required'
-      ? 'Your bank asked you to confirm the payment yourself.'
-      : 'Your card was declined.';
+    const reason = data.providerRefused
+      ? 'The payment provider refused the charge.'
+      : data.failureCode === 'authentication_required'
+        ? 'Your bank asked you to confirm the payment yourself.'
+        : 'Your card was declined.';
     return frame(ctx, {
       subject: `Payment failed for reservation #${f.id}: ${f.amount} due`,
       lines: [`We could not charge ${f.amount} for your reservation. ${reason}`, summary(f),

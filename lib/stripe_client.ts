@@ -69,6 +69,15 @@ export function isCardError(err: unknown): err is Stripe.errors.StripeCardError 
   return err instanceof Stripe.errors.StripeCardError;
 }
 
+/**
+ * A request Stripe refused as such (400/404 invalid_request_error, or an
+ * idempotency key reused with other parameters): sending it again gets the
+ * same answer, so callers must not retry it.
+ */
+export function isRefusedRequest(err: unknown): err is Stripe.errors.StripeInvalidRequestError | Stripe.errors.StripeIdempotencyError {
+  return err instanceof Stripe.errors.StripeInvalidRequestError || err instanceof Stripe.errors.StripeIdempotencyError;
+}
+
 export function isTransientStripeError(err: unknown): boolean {
   return err instanceof Stripe.errors.StripeConnectionError
     || err instanceof Stripe.errors.StripeAPIError

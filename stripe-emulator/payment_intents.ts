@@ -23,7 +23,12 @@ const UNSUPPORTED = ['payment_method_data', 'application_fee_amount', 'transfer_
 const CONFIRM_PARAMS = ['payment_method', 'off_session', 'return_url', 'error_on_requires_action'];
 const CONFIRMABLE = ['requires_payment_method', 'requires_confirmation', 'requires_action'];
 const CANCELABLE = ['requires_payment_method', 'requires_capture', 'requires_confirmation', 'requires_action', 'processing'];
-const MIN_AMOUNT = 50;
+// Stripe's least charge per currency in minor units (its "minimum charge amounts"
+// table); other currencies: 50.
+const MIN_AMOUNTS: Record<string, number> = {
+  gbp: 30, bgn: 100, aed: 200, myr: 200, pln: 200, ron: 200, dkk: 250, nok: 300, sek: 300,
+  hkd: 400, mxn: 1000, thb: 1000, czk: 1500, huf: 17500,
+};
 const MAX_AMOUNT = 99_999_999;
 
 export function requirePaymentIntent(core: Core, id: string, param = 'intent', status = 404): PaymentIntent {
@@ -40,8 +45,9 @@ function money(amount: number, currency: string): string {
 
 function readAmount(params: Params, currency: string): number {
   const amount = int(params, 'amount', true);
-  if (amount < MIN_AMOUNT) {
-    throw invalidRequest(`Amount must be at least ${money(MIN_AMOUNT, currency)} ${currency}`, { param: 'amount', code: 'amount_too_small' });
+  const minimum = MIN_AMOUNTS[currency] ?? 50;
+  if (amount < minimum) {
+    throw invalidRequest(`Amount must be at least ${money(minimum, currency)} ${currency}`, { param: 'amount', code: 'amount_too_small' });
   }
   if (amount > MAX_AMOUNT) {
     throw invalidRequest(`Amount must be no more than ${money(MAX_AMOUNT, currency)}`, { param: 'amount', code: 'amount_too_large' });

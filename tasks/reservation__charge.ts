@@ -11,10 +11,15 @@
 // - a decline or authentication_required is definitive for this attempt:
 //   app_private.charge_failed marks the reservation payment_failed, emails a
 //   pay link and schedules the next attempt (1 d, 3 d, 7 d; see
-//   app_private.charge_retry_delay), which uses a new key.
+//   app_private.charge_retry_delay), which uses a new key;
+// - a request Stripe refuses as such (invalid_request_error: an amount below
+//   the currency's minimum, a card or customer gone; an idempotency key
+//   reused with other parameters) fails the same way however often it is
+//   sent: charge_failed(retryable => false) ends it at once, payment_failed
+//   with the pay link, and no automatic retry.
 import type { Task } from 'graphile-worker';
 import type Stripe from 'stripe';
-import { idOf, isCardError, stripeClient } from '../lib/stripe_client.ts';
+import { idOf, isCardError, isRefusedRequest, stripeClient } from '../lib/stripe_client.ts';
 
 export interface ReservationChargePayload {
   reservationId: number | string;
@@ -67,6 +72,12 @@ export const reservation__charge: Task = async (payload, helpers) => {
       await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)',
         [p.chargeId, p.attempt, err.code ?? 'card_error', err.message, pi?.id ?? null]);
       helpers.logger.info(`reservation ${reservationId}: charge attempt ${p.attempt} failed (${err.code})`);
+      return;
+    }
+    if (isRefusedRequest(err)) {
+      await helpers.query('select app_private.charge_failed($1, $2, $3, $4, null, retryable => false)',
+        [p.chargeId, p.attempt, err.code ?? err.rawType ?? 'invalid_request_error', err.message]);
+      helpers.logger.error(`reservation ${reservationId}: Stripe refused charge attempt ${p.attempt} (${err.code ?? err.rawType}): ${err.message}`);
       return;
     }
     // Anything else (network, timeout, 5xx, rate limit, our own bug): retry

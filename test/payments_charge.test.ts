@@ -210,6 +210,36 @@ test('authentication_required off-session → payment_failed saying the bank wan
   assert.match(mailsOf(id, 'payment_failed')[0].decoded, /bank asked you to confirm/);
 });
 
+// Requests Stripe refuses as such: the same request gets the same answer, so
+// the job ends at once (no graphile-worker retry, no scheduled retry).
+const refusals: Array<[string, string, (id: string) => Promise<void>]> = [
+  // A reservation priced before quotes respected Stripe's minimum (13¢).
+  ['an amount below the currency\'s minimum', 'amount_too_small', async (id) => complete(id, 13)],
+  // The card on file no longer exists at Stripe.
+  ['a card that no longer exists', 'resource_missing', async (id) => {
+    await db.owner.query(`update app_private.setup_intents set payment_method = 'pm_gone' where reservation_id = $1`, [id]);
+    await complete(id);
+  }],
+];
+for (const [what, code, arrange] of refusals) {
+  test(`Stripe refusing the request (${what}) → failed at once, payment_failed, the pay-link email, no retry`, async () => {
+    const id = await confirmedReservation('pm_card_visa', 900);
+    const requestsBefore = emulator.state().requests;
+    await arrange(id);
+    const c = await settled(id, ['failed']);
+    assert.equal([c.status, c.failure_code, c.attempt, c.next_retry_at], ['failed', code, 1, null]);
+    assert.equal(await reservationStatus(id), 'payment_failed');
+    assert.equal(await chargeJob(id), undefined, 'no job left to retry');
+    assert.equal(emulator.state().requests - requestsBefore, 1, 'Stripe asked once');
+    assert.equal(intentsOf(id).length, 0);
+    await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'payment_failed').length === 1), 10_000, 'payment_failed email');
+    const mail = mailsOf(id, 'payment_failed')[0].decoded;
+    assert.match(mail, /payment provider refused the charge/);
+    assert.match(mail, /will not try your card again automatically/);
+    assert.match(mail, new RegExp(`https://app\\.example\\.test/reservations/${id}/pay`));
+  });
+}
+
 for (const mode of ['error_before', 'error_after', 'timeout'] as const) {
   test(`Stripe ${mode === 'timeout' ? 'timing out' : `answering 500 (${mode})`} on the charge → the job retries with the same key, one charge`, async () => {
     const id = await confirmedReservation('pm_card_visa', 1300);

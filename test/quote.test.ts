@@ -1,6 +1,7 @@
 // Prices: operating hours read in the rate's time zone (whatever the session's),
-// billing increments, the minimum charge, DST windows priced by real elapsed
-// time, and the amount locked onto a reservation when it is made.
+// billing increments, the minimum charge and the payment provider's, DST
+// windows priced by real elapsed time, and the amount locked onto a
+// reservation when it is made.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTestDb, createUser, identityOf, sqlstateOf, withAnonDb, type TestDb } from './helpers/db.ts';
@@ -86,7 +87,42 @@ test('billing increment rounds up; minimum charge applies to any metered time', 
   assert.is((await quote(spots.increments, at, plus(60))).amount, 600);
   assert.is((await quote(spots.increments, at, plus(5))).amount, 150, '5 min -> 15 min = 150, the minimum');
   assert.is((await quote(spots.increments, at, plus(1))).amount, 150, 'the minimum charge');
-  assert.is((await quote(spots.clock, at, new Date(new Date(at).getTime() + 1000).toISOString())).amount, 6, 'a second bills a minute');
+  assert.is((await quote(spots.clock, at, new Date(new Date(at).getTime() + 9 * 60e3 + 1000).toISOString())).amount, 60,
+    'a second more bills a whole minute: 9 min 1 s at 6 a minute -> 10 min');
+});
+
+test('never below the payment provider\'s minimum for the currency: quote, search, booking, early end', async () => {
+  // 4.00/h billed per minute with no minimum of its own: a minute would be 7¢, which Stripe never charges.
+  const cheap = await createSpot(db, { lat: 40.7512, lng: -73.9912, rateId: await createRate(db, { hourlyPrice: 400 }) });
+  const at = '2026-12-01T10:00:00-05:00';
+  const plus = (minutes: number) => new Date(new Date(at).getTime() + minutes * 60e3).toISOString();
+  assert.is((await quote(cheap, at, plus(1))).amount, 50, 'USD: 50¢');
+  assert.is((await quote(cheap, at, plus(8))).amount, 53, 'above the minimum: the metered price');
+  const pound = await createRate(db, { hourlyPrice: 400 });
+  await db.owner.query(`update app_public.rates set currency = 'GBP' where id = $1`, [pound]);
+  const gbp = await createSpot(db, { lat: 40.7512, lng: -73.9912, rateId: pound });
+  assert.equal(await quote(gbp, at, plus(1)), { amount: 30, currency: 'GBP', metered: 60 }, 'GBP: 30p');
+
+  // Search shows the same price for the same window.
+  const from = hoursFromNow(1);
+  const to = new Date(from.getTime() + 2 * 60e3);
+  const found = await withAnonDb(db, async (c) => (await c.query(
+    `select (m.price).amount from app_public.spots_near(40.7512, -73.9912, 0.01, 'km', $1, $2) m where (m.spot).id = $3`,
+    [from, to, cheap])).rows[0]);
+  assert.is(found.amount, 50, 'spotsNear price');
+
+  // Booking locks it; ending early (a second used) charges it, not 7¢.
+  const driver = await createUser(db);
+  const r = await reserve(db, identityOf(driver), { spotId: cheap, startsAt: new Date(), durationMinutes: 2 });
+  assert.is(r.amount, 50, 'reserve');
+  await db.owner.query(`update app_public.reservations set status = 'confirmed', hold_expires_at = null where id = $1`, [r.id]);
+  const { rows: [ended] } = await db.owner.query('select amount from app_private.complete_reservation($1, now())', [r.id]);
+  assert.is(ended.amount, 50, 'ended early');
+});
+
+test('a rate in a currency the payment provider does not charge is refused', async () => {
+  const rate = await createRate(db, { hourlyPrice: 400 });
+  assert.is(await sqlstateOf(db.owner.query(`update app_public.rates set currency = 'XTS' where id = $1`, [rate])), '23503');
 });
 
 test('bad quotes are refused with their codes', async () => {
