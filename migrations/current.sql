@@ -32,3 +32,5 @@ comment on column app_public.rates.minimum_charge is
 
 drop function if exists app_private.charge_failed(bigint, int, text, text, text);
 --!include payments_charge.sql
+
+--!include spots_near.sql

@@ -96,13 +96,45 @@ test('bad input is refused with a documented code', async () => {
   }
 });
 
+test('a dense area: strictly nearest first by the very distance reported, within the radius', async () => {
+  // 400 spots scattered (reproducibly) over ~1.5 km around a point 6 km from the others.
+  const [lat, lng] = [40.70, -73.93];
+  await db.owner.query(`
+    with seed as (select setseed(0.42))
+    insert into app_public.spots (location, street, rate_id, max_stay)
+    select st_setsrid(st_makepoint($2 + (random() - 0.5) * 0.018, $1 + (random() - 0.5) * 0.0135), 4326)::geography,
+           'Dense St', (select min(id) from app_public.rates), interval '4 hours'
+    from seed, generate_series(1, 400)`, [lat, lng]);
+  try {
+    const rows = await withAnonDb(db, async (c) => (await c.query<{ distance: number; sphere: number; spheroid: number }>(
+      `select m.distance, st_distance((m.spot).location, st_makepoint($2, $1)::geography, false) / 1000 as sphere,
+              st_distance((m.spot).location, st_makepoint($2, $1)::geography) / 1000 as spheroid
+       from app_public.spots_near($1, $2, 1) m`, [lat, lng])).rows);
+    assert.ok(rows.length > 250, `${rows.length} spots within 1 km`);
+    const outOfOrder = rows.filter((r, i) => i > 0 && !(r.distance > rows[i - 1].distance));
+    assert.equal(outOfOrder.length, 0, 'each distance strictly above the one before');
+    assert.ok(rows.every((r) => r.distance <= 1), 'all within the radius');
+    assert.ok(rows.every((r) => Math.abs(r.distance - r.sphere) < 1e-7), 'the great-circle distance');
+    // What the field reported before: the spheroid's distance, which the KNN order does not follow.
+    assert.ok(rows.some((r, i) => i > 0 && r.spheroid < rows[i - 1].spheroid), 'the spheroid would be out of order here');
+
+    // Over HTTP, a page as a client gets it.
+    const res = await api.gql(SEARCH, { lat, lng, radius: 1, unit: 'km', first: 100 });
+    const distances: number[] = res.data.spotsNear.nodes.map((n: { distance: number }) => n.distance);
+    assert.equal(distances, rows.slice(0, 100).map((r) => r.distance));
+  } finally {
+    await db.owner.query(`delete from app_public.spots where street = 'Dense St'`);  // the other tests count spots
+  }
+});
+
 test('the search uses the GiST index on location', async () => {
   const plan = await withAnonDb(db, async (c) => {
     await c.query('set local enable_seqscan = off');  // 5 rows: make the planner show what it can use
     const { rows } = await c.query(`explain select * from app_public.spots_near(40.75, -73.99, 1) limit 20`);
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   });
-  assert.match(plan, /spots_location_idx/);
+  assert.match(plan, /Index Scan using spots_location_idx/);
+  assert.match(plan, /Order By: \(location <-> /, 'the KNN order comes from the index');
 });
 
 const SEARCH = `query ($lat: Float, $lng: Float, $radius: Float, $unit: DistanceUnit, $first: Int) {
