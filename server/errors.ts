@@ -5,7 +5,10 @@
 // SQL raises the same shape (SQLSTATE in `code`, seconds to wait in `detail`
 // for SMA02). GraphQL passes documented errors through (server/mask_error.ts);
 // the HTTP routes throw them and installErrorHandler answers with sendError:
-// {"error": {"code", "message"}} and the code's HTTP status.
+// {"error": {"code", "message"}} and the code's HTTP status — except on
+// /graphql, where a request refused before GraphQL runs (bad bearer token,
+// CSRF, CORS) is answered in GraphQL's own response shape, so a GraphQL client
+// reads errors[0].extensions.code instead of seeing a network failure.
 import { randomBytes } from 'node:crypto';
 import type { Response } from 'express';
 import { ERROR_CODES } from './error_codes.ts';
@@ -49,8 +52,22 @@ export function internalError(err: unknown): CodedError {
   return new CodedError('INTERNAL', `Internal error (reference ${reference})`);
 }
 
-/** The JSON error answer of every non-GraphQL route; the status follows the code unless given. */
+const GRAPHQL_RESPONSE = 'application/graphql-response+json';
+
+/**
+ * The JSON error answer of every route; the status follows the code unless given. On /graphql
+ * the body is a GraphQL response, `{"errors": [{"message", "extensions": {"code"}}]}`, with the
+ * same status (the GraphQL-over-HTTP spec lets a server refuse a request, e.g. for
+ * authentication, with a 4xx), as application/graphql-response+json when the client accepts it.
+ */
 export function sendError(res: Response, err: CodedError, status = HTTP_STATUS[err.code] ?? 400): void {
   if (err.code === 'SMA02' && err.detail) res.set('Retry-After', err.detail);
-  res.status(status).json({ error: { code: err.code, message: err.message } });
+  res.status(status);
+  const req = res.req;
+  if (req?.path !== '/graphql') {
+    res.json({ error: { code: err.code, message: err.message } });
+    return;
+  }
+  const type = req.accepts(['application/json', GRAPHQL_RESPONSE]) === GRAPHQL_RESPONSE ? GRAPHQL_RESPONSE : 'application/json';
+  res.type(`${type}; charset=utf-8`).send(JSON.stringify({ errors: [{ message: err.message, extensions: { code: err.code } }] }));
 }

@@ -94,12 +94,27 @@ test('GraphQL login: a token once; wrong credentials SMA01; failures still count
   assert.ok((limited.errors![0].extensions as any).retryAfter > 0);
 });
 
-test('a bad or revoked bearer token gets 401 SMA15, not an anonymous answer', async () => {
-  for (const authorization of ['Bearer nonsense-token-that-is-long-enough', 'Basic abc', 'Bearer ']) {
+test('a bad or revoked bearer token gets 401 SMA15 in GraphQL\'s response shape, not an anonymous answer', async () => {
+  const user = await createUser(db, { password: TEST_PASSWORD });
+  const revoked = await signIn(api, user.email);
+  await api.gql(`mutation { logout(input: {}) { result } }`, {}, revoked.headers);
+  for (const authorization of ['Bearer nonsense-token-that-is-long-enough', 'Basic abc', 'Bearer ', revoked.headers.authorization]) {
     const res = await api.gql(ME, {}, { authorization });
     assert.is(res.status, 401, authorization);
-    assert.is((res as any).error.code, 'SMA15');
+    assert.equal(res.errors?.map((e) => e.extensions?.code), ['SMA15'], authorization);
+    assert.match(res.errors![0].message, /sign in again/);
+    assert.is((res as { data?: unknown }).data, undefined, 'not executed');
   }
+  // A client of the GraphQL-over-HTTP spec's own media type gets it back.
+  const res = await fetch(`${api.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json;q=0.9', authorization: 'Bearer nonsense-token-that-is-long-enough' },
+    body: JSON.stringify({ query: ME }),
+  });
+  assert.is(res.status, 401);
+  assert.match(res.headers.get('content-type')!, /^application\/graphql-response\+json/);
+  assert.match(res.headers.get('www-authenticate')!, /invalid_token/);
+  assert.is((await res.json()).errors[0].extensions.code, 'SMA15');
 });
 
 test('a stale bearer token does not stop signing in again at /auth/login', async () => {
@@ -139,7 +154,7 @@ test('cookie session: HttpOnly signed cookie, CSRF cookie; every POST needs X-CS
   const rename = `mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { name: "Renamed" } }) { user { name } } }`;
   const noHeader = await api.gql(rename, { id: user.id }, { cookie });
   assert.is(noHeader.status, 403);
-  assert.is((noHeader as any).error.code, 'SMA14');
+  assert.is(noHeader.errors?.[0].extensions?.code, 'SMA14', 'in GraphQL\'s response shape');
   const wrongHeader = await api.gql(rename, { id: user.id }, { cookie, 'x-csrf-token': 'guess' });
   assert.is(wrongHeader.status, 403);
   const noCookie = await api.gql(rename, { id: user.id }, { cookie: cookieHeader({ sms_session: jar.sms_session }), 'x-csrf-token': jar.sms_csrf });
