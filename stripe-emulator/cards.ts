@@ -1,5 +1,7 @@
 // Stripe's test PaymentMethod ids and how each behaves. Only the last four digits are kept:
-// there are no card numbers here, and nothing here is ever logged.
+// there are no card numbers here, and nothing here is ever logged. A card number typed into
+// the emulator's Stripe.js card element (Stripe's published test numbers: 4242 4242 4242 4242,
+// 4000 0000 0000 0002, …) behaves as the test card with the same last four digits.
 
 /** What confirming a SetupIntent (or attaching) with the card does. */
 export type SetupOutcome = 'succeed' | 'decline' | 'authenticate';
@@ -61,4 +63,28 @@ export const TEST_CARDS: Record<string, TestCard> = {
 
 export function isTestPaymentMethodId(id: string): boolean {
   return id.startsWith('pm_card_');
+}
+
+/** Luhn's check digit test, what Stripe applies before anything else. */
+function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/**
+ * The test card a typed number stands for: 'invalid' when it is not a card number at all,
+ * null when it is a well-formed number that is not one of Stripe's test cards.
+ */
+export function testCardForNumber(number: string): TestCard | 'invalid' | null {
+  const digits = number.replace(/[\s-]/g, '');
+  if (!/^\d{13,19}$/.test(digits) || !luhnValid(digits)) return 'invalid';
+  return Object.values(TEST_CARDS).find((card) => card.last4 === digits.slice(-4)) ?? null;
 }

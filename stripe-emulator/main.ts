@@ -1,7 +1,9 @@
 // Standalone emulator for `npm start` / manual use:
 //   STRIPE_EMULATOR_PORT (default 12111), STRIPE_EMULATOR_HOST (default 127.0.0.1),
 //   STRIPE_WEBHOOK_URL + STRIPE_WEBHOOK_SECRET (signed event delivery),
-//   STRIPE_EMULATOR_API_KEY (accept only this key), STRIPE_EMULATOR_QUIET=1 (no request lines).
+//   STRIPE_EMULATOR_API_KEY (accept only this key), STRIPE_EMULATOR_PUBLISHABLE_KEY (accept only
+//   this pk_test_… for Stripe.js's calls), STRIPE_EMULATOR_QUIET=1 (no request lines).
+// Serves its Stripe.js-compatible script at /v3/.
 // Prints its URL; never prints the webhook secret or any request body.
 import { startStripeEmulator } from './server.ts';
 
@@ -25,9 +27,10 @@ const emulator = await startStripeEmulator({
   webhookUrl,
   webhookSecret,
   apiKey: env.STRIPE_EMULATOR_API_KEY || undefined,
+  publishableKey: env.STRIPE_EMULATOR_PUBLISHABLE_KEY || undefined,
   log: quiet ? undefined : (line) => console.log(`[stripe-emulator] ${line}`),
 });
-console.log(`Stripe emulator listening on ${emulator.url}`);
+console.log(`Stripe emulator listening on ${emulator.url} (Stripe.js: ${emulator.url}/v3/)`);
 console.log(webhookUrl ? `Stripe emulator delivering signed webhooks to ${webhookUrl}` : 'Stripe emulator: no webhook endpoint (set STRIPE_WEBHOOK_URL)');
 
 let stopping = false;

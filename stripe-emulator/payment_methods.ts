@@ -1,9 +1,10 @@
 // /v1/payment_methods: test ids (`pm_card_visa`, …) become concrete `pm_…` objects when used,
-// like on Stripe; retrieve, list per customer, attach, detach, update.
-import { TEST_CARDS, isTestPaymentMethodId } from './cards.ts';
+// like on Stripe; create from a typed test card number (what Stripe.js's card element does),
+// retrieve, list per customer, attach, detach, update.
+import { TEST_CARDS, isTestPaymentMethodId, testCardForNumber } from './cards.ts';
 import { cardErrorDetails, cardError } from './declines.ts';
-import { invalidRequest, resourceMissing } from './errors.ts';
-import { applyMetadata, hash, nullableStr, oneOf, rejectUnknown, str } from './form.ts';
+import { ApiError, docUrl, invalidRequest, resourceMissing } from './errors.ts';
+import { applyMetadata, hash, nullableStr, oneOf, rejectUnknown, str, type Params } from './form.ts';
 import { route, type Core, type Route } from './routing.ts';
 import { makePaymentMethod, type Customer, type PaymentMethod } from './shapes.ts';
 import { LIST_PARAMS, paginate, type CardState } from './store.ts';
@@ -64,7 +65,57 @@ export function attachPaymentMethod(core: Core, id: string, customer: Customer, 
   return pm;
 }
 
+/** A 402 card_error about the typed card itself, worded like Stripe's. */
+function typedCardError(code: string, message: string, param: string): ApiError {
+  return new ApiError(402, { type: 'card_error', code, doc_url: docUrl(code), message, param });
+}
+
+/** The card of `POST /v1/payment_methods`: number, expiry and CVC checked as Stripe checks them. */
+function typedCard(card: Params) {
+  const number = str(card, 'number', true);
+  const found = testCardForNumber(number);
+  if (found === 'invalid') throw typedCardError('incorrect_number', 'Your card number is incorrect.', 'card[number]');
+  const month = Number(str(card, 'exp_month', true));
+  if (!Number.isInteger(month) || month < 1 || month > 12) {
+    throw typedCardError('invalid_expiry_month', "Your card's expiration month is invalid.", 'card[exp_month]');
+  }
+  let year = Number(str(card, 'exp_year', true));
+  if (year < 100) year += 2000;
+  const now = new Date();
+  if (!Number.isInteger(year) || year < now.getUTCFullYear() || (year === now.getUTCFullYear() && month < now.getUTCMonth() + 1)) {
+    throw typedCardError('invalid_expiry_year', "Your card's expiration year is invalid.", 'card[exp_year]');
+  }
+  const cvc = str(card, 'cvc');
+  if (cvc !== undefined && !/^\d{3,4}$/.test(cvc)) throw typedCardError('invalid_cvc', "Your card's security code is invalid.", 'card[cvc]');
+  if (found === null) {
+    throw typedCardError('card_declined',
+      'Your card was declined. Your request was in test mode, but used a non test card. For a list of valid test cards, visit: https://stripe.com/docs/testing.',
+      'card[number]');
+  }
+  return { card: found, month, year };
+}
+
 export const paymentMethodRoutes: Route[] = [
+  route('POST', '/v1/payment_methods', (core, { params }) => {
+    rejectUnknown(params, ['type', 'card', 'billing_details', 'metadata', 'allow_redisplay', 'expand']);
+    if (oneOf(params, 'type', ['card'] as const) === undefined) throw invalidRequest('Missing required param: type.', { param: 'type', code: 'parameter_missing' });
+    const card = hash(params, 'card');
+    if (!card) throw invalidRequest('Missing required param: card.', { param: 'card', code: 'parameter_missing' });
+    const typed = typedCard(card);
+    const pm = makePaymentMethod(typed.card);
+    pm.card.exp_month = typed.month;
+    pm.card.exp_year = typed.year;
+    pm.metadata = applyMetadata(params);
+    const billing = hash(params, 'billing_details');
+    for (const f of ['email', 'name', 'phone'] as const) {
+      const v = billing ? nullableStr(billing, f) : undefined;
+      if (v !== undefined) pm.billing_details[f] = v;
+    }
+    core.store.paymentMethods.add(pm);
+    core.store.cardStates.set(pm.id, { card: typed.card, setUp: false });
+    return { body: pm };
+  }),
+
   route('GET', '/v1/payment_methods/:id', (core, { ids: [id] }) => ({ body: findPaymentMethod(core, id!, 'id', 404) })),
 
   route('GET', '/v1/payment_methods', (core, { params }) => {

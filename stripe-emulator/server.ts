@@ -1,5 +1,7 @@
-// The HTTP front: API-key check, form parsing, faults, idempotency, routing to the resource
-// handlers, `expand[]`, and Stripe's error answers. `startStripeEmulator()` wires it all.
+// The HTTP front: API-key check (secret keys, and publishable keys for what Stripe.js does),
+// form parsing, faults, idempotency, routing to the resource handlers, `expand[]`, and Stripe's
+// error answers; CORS and the Stripe.js-compatible script (GET /v3/) for browsers.
+// `startStripeEmulator()` wires it all.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chargeRoutes } from './charges.ts';
@@ -14,11 +16,13 @@ import { IdempotencyStore } from './idempotency.ts';
 import { newId, randomToken } from './ids.ts';
 import { paymentIntentRoutes } from './payment_intents.ts';
 import { paymentMethodRoutes } from './payment_methods.ts';
+import { publishableKeyRefusal } from './publishable.ts';
 import { refundRoutes } from './refunds.ts';
 import { findRoute, type Core, type Route } from './routing.ts';
 import { setupIntentRoutes } from './setup_intents.ts';
 import { summarize, type EmulatorState } from './state.ts';
 import { Store } from './store.ts';
+import { stripeJsSource } from './stripe_js.ts';
 import { WebhookDispatcher, type WebhookOptions } from './webhooks.ts';
 
 /** The API version stripe-node 23.1.0 sends (events carry it as `api_version`). */
@@ -36,6 +40,8 @@ export type StripeEmulatorOptions = {
   webhookSecret?: string;
   /** Accept only this key; otherwise any `sk_test_…` / `rk_test_…` key. */
   apiKey?: string;
+  /** Accept only this publishable key (Stripe.js's calls); otherwise any `pk_test_…` key. */
+  publishableKey?: string;
   apiVersion?: string;
   /** Event types delivered to the endpoint (default all). */
   enabledEvents?: string[];
@@ -75,14 +81,25 @@ function redact(key: string): string {
   return `${prefix}${'*'.repeat(Math.max(0, key.length - prefix.length - 4))}${key.slice(-4)}`;
 }
 
-/** The API key of the request, or the 401 to answer. */
-function authenticate(header: string | undefined, expected: string | undefined): string | ApiError {
+type Credential = { key: string; publishable: boolean };
+
+/** The API key of the request (Authorization header, or Stripe.js's `key` parameter), or the 401 to answer. */
+function authenticate(header: string | undefined, keyParam: unknown, expected: { secret?: string; publishable?: string }): Credential | ApiError {
   let key: string | undefined;
   if (header) {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const basic = /^Basic\s+(\S+)\s*$/i.exec(header);
     if (bearer) key = bearer[1];
     else if (basic) key = Buffer.from(basic[1]!, 'base64').toString('utf8').split(':')[0];
+  } else if (typeof keyParam === 'string' && keyParam) {
+    key = keyParam;
+  }
+  if (key && /^pk_/.test(key)) {
+    if (/^pk_live_/.test(key)) return invalidRequest('The Stripe emulator only accepts test mode keys (pk_test_…).', { status: 401 });
+    if (!/^pk_test_\w+$/.test(key) || (expected.publishable !== undefined && key !== expected.publishable)) {
+      return invalidRequest(`Invalid API Key provided: ${redact(key)}`, { status: 401 });
+    }
+    return { key, publishable: true };
   }
   if (!key) {
     return invalidRequest(
@@ -91,11 +108,24 @@ function authenticate(header: string | undefined, expected: string | undefined):
     );
   }
   if (/^(sk|rk)_live_/.test(key)) return invalidRequest('The Stripe emulator only accepts test mode keys (sk_test_…).', { status: 401 });
-  if (!/^(sk|rk)_test_/.test(key) || (expected !== undefined && key !== expected)) {
+  if (!/^(sk|rk)_test_/.test(key) || (expected.secret !== undefined && key !== expected.secret)) {
     return invalidRequest(`Invalid API Key provided: ${redact(key)}`, { status: 401 });
   }
-  return key;
+  return { key, publishable: false };
 }
+
+/** The host a browser reached the emulator at, when it is a plain host[:port] (it goes into a script). */
+function requestOrigin(req: http.IncomingMessage, fallback: string): string {
+  const host = req.headers.host;
+  return host && /^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host) ? `http://${host}` : fallback;
+}
+
+const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'Authorization, Content-Type, Idempotency-Key, Stripe-Version',
+  'Access-Control-Max-Age': '600',
+};
 
 function readBody(req: http.IncomingMessage): Promise<string | null> {
   return new Promise((resolve, reject) => {
@@ -187,19 +217,34 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       }
     }
 
-    requests++;
-    const auth = authenticate(req.headers.authorization, options.apiKey);
-    if (auth instanceof ApiError) return errorAnswer(auth);
-    const apiKey = auth;
-    const found = findRoute(routes, method, path);
-    if (!found) return errorAnswer(unrecognizedUrl(method, path));
+    // Stripe.js, from a page on another origin: its requests are simple (form body, no
+    // custom headers), so a preflight only comes from other clients; answer it anyway.
+    if (method === 'OPTIONS') return { status: 204, body: '', headers: CORS_HEADERS };
+    if (method === 'GET' && (path === '/v3' || path === '/v3/')) {
+      return {
+        status: 200,
+        body: stripeJsSource(requestOrigin(req, baseUrl)),
+        headers: { 'Content-Type': 'application/javascript; charset=utf-8', 'Cache-Control': 'no-cache' },
+      };
+    }
 
+    requests++;
     let params: Params;
     try {
       params = parseForm(method === 'POST' && raw ? raw : url.search.slice(1));
     } catch (e) {
       if (e instanceof ApiError) return errorAnswer(e);
       throw e;
+    }
+    const auth = authenticate(req.headers.authorization, params.key, { secret: options.apiKey, publishable: options.publishableKey });
+    if (auth instanceof ApiError) return errorAnswer(auth);
+    delete params.key;
+    const apiKey = auth.key;
+    const found = findRoute(routes, method, path);
+    if (!found) return errorAnswer(unrecognizedUrl(method, path));
+    if (auth.publishable) {
+      const refusal = publishableKeyRefusal(core, method, path, params);
+      if (refusal) return errorAnswer(refusal);
     }
 
     const fault = faults.take(method, path);
@@ -268,6 +313,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
           'Content-Type': 'application/json',
           'Content-Length': body.length,
           'Stripe-Version': apiVersion,
+          ...(req.headers.origin ? { 'Access-Control-Allow-Origin': '*' } : {}),
           ...(answer.headers ?? {}),
         });
         res.end(body);
