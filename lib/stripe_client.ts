@@ -7,6 +7,10 @@
 //   STRIPE_TIMEOUT_MS          per request (default 20000)
 //   STRIPE_MAX_NETWORK_RETRIES SDK-level retries of network errors/409/5xx (default 2),
 //                              always with our own idempotency key
+//   STRIPE_PUBLISHABLE_KEY     pk_test_… / pk_live_… that browsers use with Stripe.js
+//                              (the emulator accepts any pk_test_…; required with real Stripe)
+//   STRIPE_JS_URL              where browsers load Stripe.js: unset = the emulator's /v3/
+//                              when it is configured, else https://js.stripe.com/v3/
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import Stripe from 'stripe';
@@ -19,6 +23,9 @@ export interface StripeConfig {
   webhookSecret: string;
   timeoutMs: number;
   maxNetworkRetries: number;
+  /** What a browser needs for card set-up (the paymentConfig query). */
+  publishableKey: string;
+  jsUrl: string;
 }
 
 export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StripeConfig {
@@ -26,19 +33,30 @@ export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Strip
   if (protocol !== undefined && protocol !== 'http' && protocol !== 'https') {
     throw new Error(`STRIPE_API_PROTOCOL must be http or https, not ${protocol}`);
   }
+  const host = env.STRIPE_API_HOST || undefined;
+  const port = env.STRIPE_API_PORT ? Number(env.STRIPE_API_PORT) : undefined;
   return {
     secretKey: env.STRIPE_SECRET_KEY ?? 'sk_test_emulator',
-    host: env.STRIPE_API_HOST || undefined,
-    port: env.STRIPE_API_PORT ? Number(env.STRIPE_API_PORT) : undefined,
+    host,
+    port,
     protocol,
     webhookSecret: env.STRIPE_WEBHOOK_SECRET ?? 'whsec_emulator',
     timeoutMs: Number(env.STRIPE_TIMEOUT_MS ?? 20_000),
     maxNetworkRetries: Number(env.STRIPE_MAX_NETWORK_RETRIES ?? 2),
+    publishableKey: env.STRIPE_PUBLISHABLE_KEY ?? 'pk_test_emulator',
+    jsUrl: env.STRIPE_JS_URL || (isRealStripe({ host }) ? 'https://js.stripe.com/v3/' : emulatorJsUrl(host!, port, protocol)),
   };
 }
 
+/** The emulator's Stripe.js-compatible script, beside its API. */
+export function emulatorJsUrl(host: string, port: number | undefined, protocol: 'http' | 'https' | undefined): string {
+  const scheme = protocol ?? 'https';
+  const name = host.includes(':') ? `[${host}]` : host;
+  return `${scheme}://${name}${port ? `:${port}` : ''}/v3/`;
+}
+
 /** True when the configuration points at Stripe itself rather than a local emulator. */
-export function isRealStripe(config: StripeConfig): boolean {
+export function isRealStripe(config: Pick<StripeConfig, 'host'>): boolean {
   return !config.host || config.host.endsWith('stripe.com');
 }
 

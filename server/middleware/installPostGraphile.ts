@@ -6,6 +6,7 @@ import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { makePreset } from '../graphile.config.ts';
 import { pgSettingsFor } from '../request_identity.ts';
 import type { ServerConfig } from '../config.ts';
+import { makePaymentConfigPlugin } from '../plugins/payment_config.ts';
 import { makePaymentsPlugin } from '../plugins/payments.ts';
 import { makeSignInProvidersPlugin } from '../plugins/sign_in_providers.ts';
 import { markGraphqlReady } from './installHealth.ts';
@@ -20,7 +21,7 @@ export async function installPostGraphile(
     rootUrl: config.db.root,
     isDev: config.isDev,
     pgSettings: pgSettingsFor,
-    plugins: [makePaymentsPlugin(config.stripe), makeSignInProvidersPlugin(config)],
+    plugins: [makePaymentsPlugin(config.stripe), makePaymentConfigPlugin(config.stripe), makeSignInProvidersPlugin(config)],
   }));
   // Bodies parsed here, before grafserv (which uses req.body when present), so
   // pgSettingsFor can tell an anonymous mutation from a query. The limit is grafserv's.

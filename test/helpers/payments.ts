@@ -64,6 +64,8 @@ export function stripeConfigFor(emulator: StripeEmulator, overrides: Partial<Str
     webhookSecret: WEBHOOK_SECRET,
     timeoutMs: 5000,
     maxNetworkRetries: 2,
+    publishableKey: 'pk_test_payments',
+    jsUrl: `${emulator.url}/v3/`,
     ...overrides,
   };
 }
