@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { MailDev } from 'maildev';
 import { provisionDatabase, ProvisionError } from './db__provision.ts';
 import { importSpots } from './spots__import.ts';
+import { startMailSink } from './mail_sink.ts';
 import { startStripeEmulator, type StripeEmulator } from '../stripe-emulator/index.ts';
 import { makeApp, listen } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
@@ -35,16 +35,13 @@ async function seed(ownerUrl: string): Promise<void> {
 }
 
 /** A local SMTP sink with a web inbox, unless a real SMTP server is configured. */
-async function startMailSink(): Promise<string | undefined> {
+async function startInbox(): Promise<string | undefined> {
   if (env.SMTP_HOST) return undefined;
-  const smtpPort = Number(env.MAILDEV_SMTP_PORT ?? 1025);
-  const webPort = Number(env.MAILDEV_WEB_PORT ?? 1080);
-  const maildev = new MailDev({ smtp: smtpPort, ip: '127.0.0.1', web: webPort, webIp: '127.0.0.1', silent: true });
-  await maildev.start();
-  stops.push(() => maildev.stop());
+  const sink = await startMailSink(Number(env.MAILDEV_SMTP_PORT ?? 1025), Number(env.MAILDEV_WEB_PORT ?? 1080));
+  stops.push(() => sink.stop());
   env.SMTP_HOST = '127.0.0.1';
-  env.SMTP_PORT = String(smtpPort);
-  return `http://127.0.0.1:${webPort}`;
+  env.SMTP_PORT = String(sink.smtpPort);
+  return sink.url;
 }
 
 /** The Stripe emulator, unless real Stripe keys are configured. */
@@ -68,7 +65,7 @@ async function main(): Promise<void> {
   const urls = await provisionDatabase({ applyCurrent: true });
   await seed(urls.owner);
 
-  const inbox = await startMailSink();
+  const inbox = await startInbox();
   const port = Number(env.PORT ?? 5678);
   const host = env.HOST ?? '127.0.0.1';
   const apiUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
@@ -96,7 +93,7 @@ Secure My Spot is running.
   Readiness          ${apiUrl}/ready
   HTTP routes (docs) ${apiUrl}/docs
   Mail inbox         ${inbox ?? `(SMTP ${env.SMTP_HOST}:${env.SMTP_PORT ?? 25})`}
-  Stripe emulator    ${emulator ? emulator.url : '(real Stripe)'}
+  Stripe emulator    ${emulator ? `${emulator.url} (Stripe.js: ${emulator.url}/v3/)` : '(real Stripe)'}
 Press Ctrl-C to stop.`);
 }
 

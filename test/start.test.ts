@@ -92,6 +92,16 @@ test('first run: provisions, seeds, serves demo spots; Ctrl-C stops it', async (
     assert.match(await page.text(), /<div id="app"><\/div>/);
     const health = await fetch(`${s.webUrl}/health`);
     assert.equal(await health.json(), { status: 'ok' });
+    // The printed inbox URL opens the inbox, whoever asks (maildev alone 404s `/` without Accept: text/html).
+    assert.match(s.output(), new RegExp(`Mail inbox\\s+${s.inboxUrl}\\n`));
+    const inbox = await fetch(`${s.inboxUrl}/`);
+    assert.is(inbox.status, 200);
+    assert.match(await inbox.text(), /<html/i);
+    assert.not.match(s.output(), /MailDev API running/, 'only the address to use is printed');
+    // The emulator's Stripe.js is printed and served.
+    const stripeJs = /Stripe\.js: (http:\/\/\S+\/v3\/)/.exec(s.output())?.[1];
+    assert.ok(stripeJs, s.output());
+    assert.match(await (await fetch(stripeJs!)).text(), /confirmCardSetup/);
   } finally {
     assert.is(await stop(s), 0);
   }

@@ -1,0 +1,65 @@
+// The local mail sink of `npm start`: maildev's SMTP server and web inbox. maildev answers
+// its own root with the inbox only when the request accepts text/html (a browser) and with
+// 404 otherwise (curl, a link checker, a first look from a script), so the inbox runs on a
+// port of its own and a thin front on MAILDEV_WEB_PORT passes everything through — HTTP and
+// the inbox's live-update websocket — reading `/` as the inbox page.
+import http from 'node:http';
+import net from 'node:net';
+import { MailDev } from 'maildev';
+
+export interface MailSink {
+  smtpPort: number;
+  /** The inbox, as printed: `/` opens it. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+function front(innerPort: number): http.Server {
+  const server = http.createServer((req, res) => {
+    const headers = { ...req.headers };
+    if (req.method === 'GET' && (req.url === '/' || req.url === '')) headers.accept = 'text/html';
+    const upstream = http.request({ host: '127.0.0.1', port: innerPort, method: req.method, path: req.url, headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
+    req.pipe(upstream);
+  });
+  // Websocket upgrades: the request line and headers as received, then bytes both ways.
+  server.on('upgrade', (req, socket, head) => {
+    const upstream = net.connect(innerPort, '127.0.0.1', () => {
+      const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      upstream.write(head);
+      socket.pipe(upstream).pipe(socket);
+    });
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
+  });
+  return server;
+}
+
+export async function startMailSink(smtpPort: number, webPort: number): Promise<MailSink> {
+  const maildev = new MailDev({ smtp: smtpPort, ip: '127.0.0.1', web: 0, webIp: '127.0.0.1', silent: true });
+  // maildev prints the inner address unconditionally (silent or not); the one to use is the
+  // front's, which npm start prints. Nothing else runs yet while it starts.
+  const info = console.info;
+  console.info = () => {};
+  const servers = await maildev.start().finally(() => { console.info = info; });
+  const innerPort = servers.api?.getPort();
+  if (!innerPort) throw new Error('the mail sink\'s web inbox did not start');
+  const server = front(innerPort);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(webPort, '127.0.0.1', () => resolve());
+  });
+  return {
+    smtpPort,
+    url: `http://127.0.0.1:${webPort}`,
+    async stop() {
+      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await maildev.stop();
+    },
+  };
+}
