@@ -40,6 +40,17 @@ export function isDocumented(err: unknown): err is CodedError {
 }
 
 /**
+ * What a client reads of a documented error. The project's own codes (SMS…, SMA…, SMB…, SMP…)
+ * keep the message SQL or the server wrote for the person using the app. PostgreSQL's own
+ * (SQLSTATEs starting with two digits: 42501, 22P02, 23505, …) get the documented message:
+ * theirs is written for developers and names tables, constraints and the offending text
+ * ("permission denied for table reservations", "invalid input syntax for type bigint: …").
+ */
+export function publicMessage(err: CodedError): string {
+  return /^\d\d/.test(err.code) ? ERROR_CODES[err.code] ?? err.message : err.message;
+}
+
+/**
  * Any other error: logged with a reference, replaced by a message that carries
  * only that reference, so nothing about it leaves the server. The reference is
  * the request's id (X-Request-Id; every log line of the request carries it),
@@ -65,9 +76,9 @@ export function sendError(res: Response, err: CodedError, status = HTTP_STATUS[e
   res.status(status);
   const req = res.req;
   if (req?.path !== '/graphql') {
-    res.json({ error: { code: err.code, message: err.message } });
+    res.json({ error: { code: err.code, message: publicMessage(err) } });
     return;
   }
   const type = req.accepts(['application/json', GRAPHQL_RESPONSE]) === GRAPHQL_RESPONSE ? GRAPHQL_RESPONSE : 'application/json';
-  res.type(`${type}; charset=utf-8`).send(JSON.stringify({ errors: [{ message: err.message, extensions: { code: err.code } }] }));
+  res.type(`${type}; charset=utf-8`).send(JSON.stringify({ errors: [{ message: publicMessage(err), extensions: { code: err.code } }] }));
 }

@@ -8,6 +8,7 @@ import { createRate, createSpot } from './helpers/spots.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import { emailsOf, hoursFromNow, scheduledOf, writeCounts } from './helpers/reservations.ts';
+import { ERROR_CODES } from '../server/error_codes.ts';
 
 let db: TestDb;
 let api: TestApi;
@@ -105,6 +106,8 @@ test('over HTTP: spot taken, bad windows and malformed values get coded errors, 
     const res = await api.gql(RESERVE, variables);
     const got = res.errors?.[0]?.extensions?.code;
     if (got !== code || res.status >= 500) failures.push(`${name}: ${res.status} ${got} ${res.errors?.[0]?.message}`);
+    // PostgreSQL's own codes carry the documented message, never PostgreSQL's wording.
+    if (/^\d\d/.test(code) && res.errors?.[0]?.message !== ERROR_CODES[code]) failures.push(`${name}: message ${res.errors?.[0]?.message}`);
   }
   assert.equal(failures, []);
   assert.equal(await writeCounts(db), before);
@@ -117,6 +120,10 @@ test('over HTTP, anonymous: my reservations need a sign-in; blocks need an opera
   assert.is(mine.errors?.[0].extensions?.code, 'SMB11');
   const block = await api.gql(`mutation { blockSpot(input: { spotId: "1", startsAt: "2030-01-01T00:00:00Z", endsAt: "2030-01-02T00:00:00Z" }) { result { rowId } } }`);
   assert.is(block.errors?.[0].extensions?.code, 'SMB10');
+  // What row level security or a missing grant refuses: the documented words, not PostgreSQL's.
+  const users = await api.gql('{ users { nodes { email } } }');
+  assert.equal(users.errors?.map((e) => [e.extensions?.code, e.message]), [['42501', ERROR_CODES['42501']]]);
+  assert.not.match(JSON.stringify(users), /permission denied|table/);
 });
 
 test('signed in over HTTP: a driver reserves without a token, lists and reads theirs; others cannot touch it', async () => {
