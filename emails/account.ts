@@ -1,6 +1,6 @@
 // Account emails, queued by the accounts issue with {name, link, expiresAt?}
 // (staff_invite adds role and invitedBy; password_changed has only name).
-import { frame, required, type RenderContext, type RenderedEmail } from './format.ts';
+import { formatTime, frame, required, type RenderContext, type RenderedEmail } from './format.ts';
 
 type Data = Record<string, unknown>;
 
@@ -8,26 +8,29 @@ function greeting(data: Data): string {
   return data.name ? `Hello ${String(data.name)},` : 'Hello,';
 }
 
-/** "The link works until …" in UTC (account emails carry no time zone). */
-function expiry(data: Data): string[] {
+/**
+ * "The link works until …", written like every other email's times: account emails concern no
+ * spot, so they use the product's home time zone (RenderContext.timeZone, APP_TIME_ZONE).
+ */
+function expiry(data: Data, ctx: RenderContext): string[] {
   if (!data.expiresAt) return [];
   const at = new Date(String(data.expiresAt));
   if (Number.isNaN(at.getTime())) return [];
-  return [`The link works until ${at.toUTCString().replace('GMT', 'UTC')}.`];
+  return [`The link works until ${formatTime(at.toISOString(), ctx.timeZone)}.`];
 }
 
 export const accountTemplates: Record<string, (data: Data, ctx: RenderContext) => RenderedEmail> = {
   verify_email(data, ctx) {
     return frame(ctx, {
       subject: `Verify your email for ${ctx.productName}`,
-      lines: [greeting(data), 'Please confirm that this address is yours. If you did not sign up, ignore this email.', ...expiry(data)],
+      lines: [greeting(data), 'Please confirm that this address is yours. If you did not sign up, ignore this email.', ...expiry(data, ctx)],
       action: { label: 'Verify my email', url: required<string>(data, 'link') },
     });
   },
   password_reset(data, ctx) {
     return frame(ctx, {
       subject: `Reset your ${ctx.productName} password`,
-      lines: [greeting(data), 'Someone asked to reset your password. If it was not you, ignore this email: your password stays as it is.', ...expiry(data)],
+      lines: [greeting(data), 'Someone asked to reset your password. If it was not you, ignore this email: your password stays as it is.', ...expiry(data, ctx)],
       action: { label: 'Choose a new password', url: required<string>(data, 'link') },
     });
   },
@@ -36,7 +39,7 @@ export const accountTemplates: Record<string, (data: Data, ctx: RenderContext) =
       subject: `You are invited to ${ctx.productName}`,
       lines: [greeting(data),
         `${data.invitedBy ? String(data.invitedBy) : 'An administrator'} invited you to join ${ctx.productName} as ${data.role ? String(data.role) : 'staff'}.`,
-        ...expiry(data)],
+        ...expiry(data, ctx)],
       action: { label: 'Accept the invitation', url: required<string>(data, 'link') },
     });
   },

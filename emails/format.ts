@@ -11,6 +11,8 @@ export interface RenderContext {
   /** Where links in emails point (the SPA), without a trailing slash. */
   appUrl: string;
   productName: string;
+  /** The product's home time zone (IANA), for emails about no spot in particular (accounts). */
+  timeZone: string;
 }
 
 export class EmailDataError extends Error {}

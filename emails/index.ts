@@ -20,6 +20,17 @@ export function renderEmail(template: string, data: Record<string, unknown>, ctx
   return render(data, ctx);
 }
 
+/** APP_TIME_ZONE: the product's home time zone, where its spots are (default New York's). */
+export function appTimeZoneOf(env: NodeJS.ProcessEnv = process.env): string {
+  const timeZone = env.APP_TIME_ZONE || 'America/New_York';
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+  } catch {
+    throw new Error(`APP_TIME_ZONE is not an IANA time zone: ${timeZone}`);
+  }
+  return timeZone;
+}
+
 export function renderContextFromEnv(env: NodeJS.ProcessEnv = process.env): RenderContext {
-  return { appUrl: webUrlOf(env), productName: 'Secure My Spot' };
+  return { appUrl: webUrlOf(env), productName: 'Secure My Spot', timeZone: appTimeZoneOf(env) };
 }

@@ -70,10 +70,17 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     return frame(ctx, {
       subject: `Reservation #${f.id} cancelled`,
       lines: [
-        data.reason === 'hold_expired' ? 'No card was added in time, so the hold on this spot lapsed.'
-          : data.reason === 'cancelled_by_operator' ? 'An operator cancelled your reservation.'
-          : 'Your reservation was cancelled.',
+        data.reason === 'cancelled_by_operator' ? 'An operator cancelled your reservation.' : 'Your reservation was cancelled.',
         'The spot is released and nothing will be charged for it.', summary(f)],
+    });
+  },
+  reservation_expired(data, ctx) {
+    const f = facts(data, ctx);
+    return frame(ctx, {
+      subject: `Hold on reservation #${f.id} expired`,
+      lines: ['No card was added in time, so the hold on this spot lapsed: the reservation was not made.',
+        'The spot is released and nothing will be charged for it.', summary(f)],
+      action: { label: 'Find a spot', url: ctx.appUrl },
     });
   },
   reservation_ended(data, ctx) {

@@ -34,3 +34,18 @@ drop function if exists app_private.charge_failed(bigint, int, text, text, text)
 --!include payments_charge.sql
 
 --!include spots_near.sql
+
+-- Emails and reminders a user sees: an expired hold has its own email
+-- (reservation_expired, not "cancelled"); short stays get a reminder a quarter
+-- of the stay before the end.
+--!include reservations_rules.sql
+--!include reservations_triggers.sql
+
+-- One name per job: booking's held -> confirmed is confirm_held_reservation;
+-- the payments wrapper that mirrored its name is gone (setup_intent_apply
+-- hands a held reservation over itself).
+--!include reservations_lifecycle.sql
+--!include payments_access.sql
+--!include payments_setup.sql
+drop function if exists app_private.payment_confirm_reservation(bigint);
+drop function if exists app_private.confirm_reservation_payment(bigint);

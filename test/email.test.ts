@@ -12,7 +12,7 @@ import { closeMailTransports } from '../lib/mail_transport.ts';
 let db: TestDb;
 let smtp: SmtpSink;
 let worker: TestWorker | undefined;
-const ctx = { appUrl: 'https://app.example.test', productName: 'Secure My Spot' };
+const ctx = { appUrl: 'https://app.example.test', productName: 'Secure My Spot', timeZone: 'America/New_York' };
 
 const reservationData = {
   reservationId: 42,
@@ -38,7 +38,7 @@ test.after(async () => {
 });
 
 test('every template booking, accounts and payments queue renders text and HTML', () => {
-  const expected = ['reservation_held', 'reservation_confirmed', 'reservation_changed', 'reservation_cancelled',
+  const expected = ['reservation_held', 'reservation_confirmed', 'reservation_changed', 'reservation_cancelled', 'reservation_expired',
     'reservation_ended', 'reservation_reminder', 'receipt', 'payment_failed', 'verify_email', 'password_reset', 'staff_invite', 'password_changed'];
   assert.equal([...TEMPLATE_NAMES].sort(), [...expected].sort());
   for (const template of expected) {
@@ -65,6 +65,15 @@ test('every template any migration or fixture queues has a renderer', async () =
   for (const template of queued) assert.ok(TEMPLATE_NAMES.includes(template), `no renderer for ${template}`);
 });
 
+test('account emails show times like the others: in the product\'s time zone, not UTC', () => {
+  // 13:00Z in July is 9:00 EDT in New York, the default home time zone.
+  const verify = renderEmail('verify_email', { name: 'Ada', link: 'https://x.test/v', expiresAt: '2026-07-01T13:00:00Z' }, ctx);
+  assert.match(verify.text, /works until Wed, Jul 1, 2026, 9:00\s?AM EDT/);
+  assert.not.match(verify.text, /UTC|GMT/);
+  const tokyo = renderEmail('password_reset', { name: 'Ada', link: 'https://x.test/r', expiresAt: '2026-07-01T13:00:00Z' }, { ...ctx, timeZone: 'Asia/Tokyo' });
+  assert.match(tokyo.text, /10:00\s?PM GMT\+9/);
+});
+
 test('times are shown in the data time zone and amounts in the currency', () => {
   const email = renderEmail('reservation_confirmed', reservationData, ctx);
   // 13:00Z in July is 9:00 EDT.
@@ -89,7 +98,10 @@ test('booking data: manage link path, hold deadline, cancel reason, previous end
   const held = renderEmail('reservation_held', { ...reservationData, manageLinkPath: '/reservations/42/manage', holdExpiresAt: '2026-07-01T12:15:00Z' }, ctx);
   assert.match(held.text, /https:\/\/app\.example\.test\/reservations\/42\/manage/);
   assert.match(held.text, /lapses at Wed, Jul 1, 2026, 8:15\s?AM EDT/);
-  assert.match(renderEmail('reservation_cancelled', { ...reservationData, reason: 'hold_expired' }, ctx).text, /hold on this spot lapsed/);
+  const expired = renderEmail('reservation_expired', reservationData, ctx);
+  assert.match(expired.subject, /^Hold on reservation #42 expired$/);
+  assert.match(expired.text, /hold on this spot lapsed/);
+  assert.not.match(expired.subject + expired.text, /cancel/i, 'an expired hold is not a cancellation');
   const changed = renderEmail('reservation_changed', { ...reservationData, previousEndsAt: '2026-07-01T14:00:00Z', previousAmount: 800 }, ctx);
   assert.match(changed.text, /ended Wed, Jul 1, 2026, 10:00\s?AM EDT and cost \$8\.00/);
 });

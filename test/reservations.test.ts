@@ -15,7 +15,7 @@ let rate: number;
 const LAT = 40.75;
 const LNG = -73.99;
 const spot = () => createSpot(db, { lat: LAT, lng: LNG, rateId: rate, street: 'W 36 St' });
-const confirm = (id: string) => db.owner.query('select app_private.confirm_reservation_payment($1)', [id]);
+const confirm = (id: string) => db.owner.query('select app_private.confirm_held_reservation($1)', [id]);
 const statusOf = async (id: string) =>
   (await db.owner.query('select status::text, amount, lower(period) as s, upper(period) as e from app_public.reservations where id = $1', [id])).rows[0];
 

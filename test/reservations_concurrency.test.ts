@@ -97,7 +97,7 @@ test('extensions race new reservations for the time after them: one wins each ro
     const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate });
     const owner = users[round % users.length];
     const r = await reserve(db, identityOf(owner), { spotId, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2) });
-    await db.owner.query('select app_private.confirm_reservation_payment($1)', [r.id]);
+    await db.owner.query('select app_private.confirm_held_reservation($1)', [r.id]);
     // Action: the extension to 3h sits at a different position each round among 51 new reservations of 2h-3h.
     const extensionAt = (round * 10) % CLIENTS;
     const work = clients.map((_, i) => i === extensionAt

@@ -17,7 +17,7 @@ let worker: Runner;
 let driver: TestUser;
 let rate: number;
 const spot = () => createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate });
-const confirm = (id: string) => db.owner.query('select app_private.confirm_reservation_payment($1)', [id]);
+const confirm = (id: string) => db.owner.query('select app_private.confirm_held_reservation($1)', [id]);
 const statusOf = async (id: string) =>
   (await db.owner.query('select status::text from app_public.reservations where id = $1', [id])).rows[0].status as string;
 
@@ -63,7 +63,7 @@ test('a hold not confirmed by its deadline expires by the sweep, and the spot is
   // Assertions
   assert.equal(await scheduledOf(db, g.id), {}, 'nothing left scheduled for an expired hold');
   const mail = (await emailsOf(db, g.id)).at(-1)!;
-  assert.equal([mail.template, mail.data.reason], ['reservation_cancelled', 'hold_expired']);
+  assert.equal([mail.template, mail.data.reason], ['reservation_expired', undefined]);
   assert.equal((await eventsOf(db, g.id)).map((e) => [e.action, e.actor_role]),
     [['reserved', 'app_anonymous'], ['updated', 'system:app_owner'], ['expired', 'system:app_owner']]);
   const again = await reserve(db, ANON, { spotId, startsAt: hoursFromNow(1), durationMinutes: 60, email: 'x@example.test' });
@@ -115,6 +115,8 @@ test('a hold still unconfirmed at its end expires there, without a charge', asyn
 test('the sweep emails the reminder before the end, once', async () => {
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, durationMinutes: 60 });
+  // A stay that began an hour ago (so it is long enough for the full 15-minute lead).
+  await db.owner.query(`update app_public.reservations set period = tstzrange(now() - interval '1 hour', upper(period)) where id = $1`, [r.id]);
   await confirm(r.id);
   // The reminder is due 15 minutes before the end: bring the end to 15 min + 1.5 s from now.
   await callAs(db, identityOf(driver), 'select app_public.change_reservation_end($1, $2)',
@@ -128,6 +130,18 @@ test('the sweep emails the reminder before the end, once', async () => {
   const reminders = (await emailsOf(db, r.id)).filter((m) => m.template === 'reservation_reminder');
   assert.is(reminders.length, 1, 'deduplicated per end time');
   assert.is(await statusOf(r.id), 'confirmed');
+});
+
+test('stays under an hour are reminded a quarter of the stay before the end; longer ones 15 minutes before', async () => {
+  const leads: Record<number, number> = {};
+  for (const minutes of [2, 20, 120]) {
+    const r = await reserve(db, identityOf(driver), { spotId: await spot(), startsAt: hoursFromNow(1), durationMinutes: minutes });
+    await confirm(r.id);
+    const { rows: [row] } = await db.owner.query(
+      `select extract(epoch from upper(r.period) - r.remind_at)::int as lead from app_public.reservations r where r.id = $1`, [r.id]);
+    leads[minutes] = row.lead;
+  }
+  assert.equal(leads, { 2: 30, 20: 300, 120: 900 }, 'seconds before the end');
 });
 
 test('a hold whose sweep was missed for minutes expires at the next one; cancelling leaves nothing scheduled', async () => {

@@ -86,7 +86,7 @@ test('random concurrent operations on two hot spots: no overlap, documented refu
           // The payments code's call, as the owner.
           try {
             const before = m.status;
-            await db.owner.query('select app_private.confirm_reservation_payment($1)', [id]);
+            await db.owner.query('select app_private.confirm_held_reservation($1)', [id]);
             if (before === 'held') { m.status = 'confirmed'; m.ops += 1; }
           } catch (err) {
             const code = (err as { code?: string }).code ?? 'NO_CODE';
