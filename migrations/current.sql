@@ -49,3 +49,6 @@ drop function if exists app_private.charge_failed(bigint, int, text, text, text)
 --!include payments_setup.sql
 drop function if exists app_private.payment_confirm_reservation(bigint);
 drop function if exists app_private.confirm_reservation_payment(bigint);
+
+-- Sign-up answers the user with the token (auth_session.user).
+--!include accounts_password.sql

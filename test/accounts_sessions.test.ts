@@ -28,6 +28,8 @@ test('register over HTTP: 201, a bearer token that works, password stored only a
   const res = await postJson(api, '/auth/register', { email: ' New.Driver@Example.com ', name: 'Nia', password: 'a fine long password' });
   assert.is(res.status, 201, JSON.stringify(res.body));
   assert.type(res.body.token, 'string');
+  assert.equal(res.body.user, { rowId: res.body.userId, email: 'New.Driver@Example.com', name: 'Nia', role: 'driver', isVerified: false },
+    'the new user comes with the token');
   const me = await api.gql(ME, {}, { authorization: `Bearer ${res.body.token}` });
   assert.equal(me.data.currentUser, { rowId: res.body.userId, email: 'New.Driver@Example.com', role: 'driver', isVerified: false });
   const { rows: [secret] } = await db.owner.query(
@@ -50,11 +52,13 @@ test('register: the same email in another case is taken (409 SMA06)', async () =
   assert.is(res.body.error.code, 'SMA06');
 });
 
-test('register over GraphQL returns the token once', async () => {
+test('register over GraphQL returns the token once, with the new user', async () => {
   const res = await api.gql(`mutation ($e: String!, $n: String!, $p: String!) {
-    register(input: { email: $e, name: $n, password: $p }) { result { userId sessionId token } } }`,
+    register(input: { email: $e, name: $n, password: $p }) { result { userId sessionId token user { rowId email name role isVerified } } } }`,
   { e: 'gql.reg@example.com', n: 'Gil', p: 'another long password' });
   assert.equal(res.errors, undefined);
+  assert.equal(res.data.register.result.user,
+    { rowId: res.data.register.result.userId, email: 'gql.reg@example.com', name: 'Gil', role: 'driver', isVerified: false });
   const token = res.data.register.result.token;
   const me = await api.gql(ME, {}, { authorization: `Bearer ${token}` });
   assert.is(me.data.currentUser.email, 'gql.reg@example.com');

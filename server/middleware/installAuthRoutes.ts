@@ -22,15 +22,16 @@ function str(value: unknown): string | null {
   return typeof value === 'string' && !value.includes('\u0000') ? value : null;
 }
 
-export interface NewSession { user_id: string; session_id: string; token: string }
+export interface NewSession { user_id: string; session_id: string; token: string; user?: Record<string, unknown> }
 
-/** Answers a new session: cookies for a browser, the bearer token otherwise. */
+/** Answers a new session: cookies for a browser, the bearer token otherwise (and the user, after sign-up). */
 export function sendSession(res: Response, config: ServerConfig, session: NewSession, asCookie: boolean, status = 200): void {
+  const user = session.user ? { user: session.user } : {};
   if (asCookie) {
     const csrfToken = setSessionCookies(res, config, session.session_id, session.token);
-    res.status(status).json({ userId: session.user_id, sessionId: session.session_id, csrfToken });
+    res.status(status).json({ userId: session.user_id, sessionId: session.session_id, csrfToken, ...user });
   } else {
-    res.status(status).json({ userId: session.user_id, sessionId: session.session_id, token: session.token });
+    res.status(status).json({ userId: session.user_id, sessionId: session.session_id, token: session.token, ...user });
   }
 }
 
@@ -41,10 +42,18 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
   app.post('/auth/register', async (req: Request, res: Response) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     // SQL's refusals (SMA02…SMA06) reach the client through installErrorHandler.
-    const session = await ownerTx(pool, requestSettingsOf(res), async (client) => (await client.query<NewSession>(
-      `select (r).user_id::text, (r).session_id, (r).token
-       from (select app_private.register($1, $2, $3, nullif($4, '')::inet) as r) x`,
-      [str(body.email), str(body.name), str(body.password), req.ip ?? ''])).rows[0]);
+    const session = await ownerTx(pool, requestSettingsOf(res), async (client) => {
+      const { rows: [made] } = await client.query<NewSession>(
+        `select (r).user_id::text, (r).session_id, (r).token
+         from (select app_private.register($1, $2, $3, nullif($4, '')::inet) as r) x`,
+        [str(body.email), str(body.name), str(body.password), req.ip ?? '']);
+      // A statement of its own: the one that made the user cannot see it yet.
+      const { rows: [{ user }] } = await client.query<{ user: Record<string, unknown> }>(
+        `select jsonb_build_object('rowId', u.id::text, 'email', u.email, 'name', u.name, 'role', u.role, 'isVerified', u.is_verified) as user
+         from app_public.auth_session_user(($1::bigint, $2::uuid, $3)::app_public.auth_session) u`,
+        [made.user_id, made.session_id, made.token]);
+      return { ...made, user };
+    });
     sendSession(res, config, session, body.session === 'cookie', 201);
   });
 
