@@ -35,6 +35,11 @@ function summary(f: Facts): string {
   return `Spot: ${f.spot}\nWhen: ${f.window}`;
 }
 
+/** Guests manage with a token they may lose: the manage page sends a new link (sendManageLink). */
+function guestWayBack(data: Data): string[] {
+  return data.isGuest ? ['Lost your manage code? Open the link below and ask for a new one: we email it to this address.'] : [];
+}
+
 export const reservationTemplates: Record<string, (data: Data, ctx: RenderContext) => RenderedEmail> = {
   reservation_held(data, ctx) {
     const f = facts(data, ctx);
@@ -42,7 +47,7 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
       subject: `Reservation #${f.id} held — add a card to confirm`,
       lines: ['We are holding this spot for you. Add a card to confirm the reservation; you are charged when it ends.',
         summary(f), `Quoted price: ${f.amount}`,
-        ...(data.holdExpiresAt ? [`The hold lapses at ${formatTime(String(data.holdExpiresAt), required<string>(data, 'timeZone'))} unless a card is added.`] : [])],
+        ...(data.holdExpiresAt ? [`The hold lapses at ${formatTime(String(data.holdExpiresAt), required<string>(data, 'timeZone'))} unless a card is added.`] : []), ...guestWayBack(data)],
       action: { label: 'Add a card', url: f.manageLink },
     });
   },
@@ -51,7 +56,7 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     return frame(ctx, {
       subject: `Reservation #${f.id} confirmed`,
       lines: ['Your reservation is confirmed.', summary(f),
-        `Price: ${f.amount}, charged to your card when the reservation ends.`],
+        `Price: ${f.amount}, charged to your card when the reservation ends.`, ...guestWayBack(data)],
       action: { label: 'Manage your reservation', url: f.manageLink },
     });
   },
@@ -83,6 +88,15 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
       action: { label: 'Find a spot', url: ctx.appUrl },
     });
   },
+  reservation_link(data, ctx) {
+    const f = facts(data, ctx);
+    return frame(ctx, {
+      subject: `Your link to manage reservation #${f.id}`,
+      lines: ['Here is a new link to manage your reservation (someone asked for it with this email address).',
+        'Earlier links and manage codes for this reservation no longer work.', summary(f)],
+      action: { label: 'Manage your reservation', url: f.manageLink },
+    });
+  },
   reservation_ended(data, ctx) {
     const f = facts(data, ctx);
     return frame(ctx, {
@@ -96,7 +110,7 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     return frame(ctx, {
       subject: `Reservation #${f.id} ends soon`,
       lines: [`Your reservation ends at ${formatTime(required<string>(data, 'endsAt'), required<string>(data, 'timeZone'))}.`,
-        summary(f), 'Need more time? Extend it before it ends.'],
+        summary(f), 'Need more time? Extend it before it ends.', ...guestWayBack(data)],
       action: { label: 'Extend your reservation', url: f.manageLink },
     });
   },

@@ -52,3 +52,7 @@ drop function if exists app_private.confirm_reservation_payment(bigint);
 
 -- Sign-up answers the user with the token (auth_session.user).
 --!include accounts_password.sql
+
+-- Guests who lost the manage token: sendManageLink mails a new one.
+--!include accounts_core.sql
+--!include reservations_guest_link.sql

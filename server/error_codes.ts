@@ -11,7 +11,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMS04: 'No such spot.',
   // Accounts and sign-in
   SMA01: 'Wrong email or password (the same answer for both); HTTP 401 from POST /auth/login.',
-  SMA02: 'Too many attempts (sign-in, sign-up, password reset, verification email); retry after the seconds given (Retry-After header on /auth routes, extensions.retryAfter in GraphQL).',
+  SMA02: 'Too many attempts (sign-in, sign-up, password reset, verification email, guest manage link); retry after the seconds given (Retry-After header on /auth routes, extensions.retryAfter in GraphQL).',
   SMA03: 'Not an email address we accept: plain ASCII local@domain.tld, at most 254 characters.',
   SMA04: 'Password rule not met: at least 10 characters, at most 72 bytes, not one repeated character, not the email.',
   SMA05: 'Name must be 1 to 100 characters without control or invisible formatting characters.',
