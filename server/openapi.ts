@@ -279,6 +279,14 @@ export const OPENAPI_DOCUMENT = {
           sessionId: { type: 'string' },
           token: { type: 'string', description: 'For `Authorization: Bearer`; absent with `session: "cookie"`.' },
           csrfToken: { type: 'string', description: 'With `session: "cookie"`: send it as X-CSRF-Token on every POST.' },
+          user: {
+            type: 'object',
+            description: 'After sign-up: the new user.',
+            properties: {
+              rowId: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' },
+              role: { type: 'string' }, isVerified: { type: 'boolean' },
+            },
+          },
         },
       },
       GraphQLResponse: {
