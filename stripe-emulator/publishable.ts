@@ -2,7 +2,7 @@
 // browser. It may create a card PaymentMethod, and read or confirm the one SetupIntent or
 // PaymentIntent whose client_secret it presents; nothing else. Stripe.js sends the key as the
 // `key` parameter (no Authorization header, so no CORS preflight).
-import { ApiError, invalidRequest, resourceMissing } from './errors.ts';
+import { type ApiError, invalidRequest, resourceMissing } from './errors.ts';
 import { str, type Params } from './form.ts';
 import type { Core } from './routing.ts';
 

@@ -117,7 +117,7 @@ function authenticate(header: string | undefined, keyParam: unknown, expected: {
 /** The host a browser reached the emulator at, when it is a plain host[:port] (it goes into a script). */
 function requestOrigin(req: http.IncomingMessage, fallback: string): string {
   const host = req.headers.host;
-  return host && /^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host) ? `http://${host}` : fallback;
+  return host && /^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host) ? `http://${host}` : fallback;
 }
 
 const CORS_HEADERS = {

@@ -14,15 +14,15 @@
 // key travels as the `key` parameter of form-encoded requests, as Stripe.js sends it. A
 // 3-D Secure step (test card pm_card_authenticationRequiredOnSetup, 4000 0025 0000 3155)
 // asks the person with window.confirm, where there is one, and completes it at the emulator.
-(function (root) {
-  'use strict';
+((root) => {
+  
   var API = "__STRIPE_EMULATOR_URL__";
 
   /** Stripe's form encoding: nested objects as a[b][c]=v. */
   function encode(value, prefix, out) {
     if (value === undefined || value === null) return out;
     if (typeof value === 'object') {
-      Object.keys(value).forEach(function (k) { encode(value[k], prefix ? prefix + '[' + k + ']' : k, out); });
+      Object.keys(value).forEach((k) => { encode(value[k], prefix ? prefix + '[' + k + ']' : k, out); });
     } else {
       out.append(prefix, String(value));
     }
@@ -34,11 +34,7 @@
     var request = method === 'GET'
       ? fetch(API + path + '?' + body.toString())
       : fetch(API + path, { method: method, body: body.toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
-    return request.then(function (res) {
-      return res.json().then(function (json) { return res.ok ? { object: json } : { error: json.error }; });
-    }, function (err) {
-      return { error: { type: 'api_connection_error', message: 'Could not reach the payment provider: ' + err.message } };
-    });
+    return request.then((res) => res.json().then((json) => res.ok ? { object: json } : { error: json.error }), (err) => ({ error: { type: 'api_connection_error', message: 'Could not reach the payment provider: ' + err.message } }));
   }
 
   /** seti_… out of seti_…_secret_…. */
@@ -48,7 +44,7 @@
   }
 
   function invalidSecret() {
-    return Promise.resolve({ error: { type: 'invalid_request_error', code: 'parameter_invalid', message: 'Invalid value for confirmCardSetup: clientSecret should be a client secret of the form ${id}_secret_${secret}.' } });
+    return Promise.resolve({ error: { type: 'invalid_request_error', code: 'parameter_invalid', message: 'Invalid value for confirmCardSetup: clientSecret should be a client secret of the form <id>_secret_<secret>.' } });
   }
 
   // --- Elements: a minimal card element (number, expiry MM/YY, CVC) ---------------------------
@@ -62,21 +58,20 @@
     var doc = root.document;
     var parent = typeof target === 'string' ? doc.querySelector(target) : target;
     if (!parent) throw new Error('Stripe emulator: no element to mount the card element into: ' + target);
-    var self = this;
     var node = doc.createElement('div');
     node.setAttribute('class', 'StripeElement StripeElement--emulator');
     [['number', 'Card number', 'cc-number', '4242 4242 4242 4242'],
       ['expiry', 'Expiry (MM / YY)', 'cc-exp', 'MM / YY'],
-      ['cvc', 'CVC', 'cc-csc', 'CVC']].forEach(function (f) {
+      ['cvc', 'CVC', 'cc-csc', 'CVC']].forEach((f) => {
       var input = doc.createElement('input');
       input.setAttribute('name', 'card-' + f[0]);
       input.setAttribute('aria-label', f[1]);
       input.setAttribute('autocomplete', f[2]);
       input.setAttribute('inputmode', 'numeric');
       input.setAttribute('placeholder', f[3]);
-      input.addEventListener('input', function () {
-        self._values[f[0]] = input.value;
-        self._emit('change', self._state());
+      input.addEventListener('input', () => {
+        this._values[f[0]] = input.value;
+        this._emit('change', this._state());
       });
       node.appendChild(input);
     });
@@ -85,7 +80,7 @@
     this._emit('ready', {});
   };
   CardElement.prototype.unmount = function () {
-    if (this._node && this._node.parentNode) this._node.parentNode.removeChild(this._node);
+    if (this._node?.parentNode) this._node.parentNode.removeChild(this._node);
     this._node = null;
   };
   CardElement.prototype.destroy = CardElement.prototype.unmount;
@@ -94,7 +89,7 @@
     return this;
   };
   CardElement.prototype._emit = function (event, payload) {
-    (this._handlers[event] || []).forEach(function (h) { h(payload); });
+    (this._handlers[event] || []).forEach((h) => { h(payload); });
   };
   CardElement.prototype._state = function () {
     var v = this._values;
@@ -122,54 +117,52 @@
     this._key = publishableKey;
   }
 
-  Stripe.prototype.elements = function () { return new Elements(); };
+  Stripe.prototype.elements = () => new Elements();
 
   Stripe.prototype.createPaymentMethod = function (data) {
-    var card = data && data.card;
+    var card = data?.card;
     if (!(card instanceof CardElement)) {
       return Promise.resolve({ error: { type: 'invalid_request_error', message: 'createPaymentMethod needs { type: "card", card: cardElement }.' } });
     }
     return call(this._key, 'POST', '/v1/payment_methods', { type: 'card', card: card._card(), billing_details: data.billing_details })
-      .then(function (r) { return r.error ? { error: r.error } : { paymentMethod: r.object }; });
+      .then((r) => r.error ? { error: r.error } : { paymentMethod: r.object });
   };
 
   Stripe.prototype.retrieveSetupIntent = function (clientSecret) {
     var id = intentId(clientSecret);
     if (!id) return invalidSecret();
     return call(this._key, 'GET', '/v1/setup_intents/' + id, { client_secret: clientSecret })
-      .then(function (r) { return r.error ? { error: r.error } : { setupIntent: r.object }; });
+      .then((r) => r.error ? { error: r.error } : { setupIntent: r.object });
   };
 
   /** The payment_method parameter: an id as given, or a new PaymentMethod from the card element. */
   Stripe.prototype._paymentMethodId = function (data) {
-    var pm = data && data.payment_method;
+    var pm = data?.payment_method;
     if (pm === undefined || typeof pm === 'string') return Promise.resolve({ id: pm });
     return this.createPaymentMethod({ type: 'card', card: pm.card, billing_details: pm.billing_details })
-      .then(function (r) { return r.error ? { error: r.error } : { id: r.paymentMethod.id }; });
+      .then((r) => r.error ? { error: r.error } : { id: r.paymentMethod.id });
   };
 
   Stripe.prototype.confirmCardSetup = function (clientSecret, data) {
-    var self = this;
     var id = intentId(clientSecret);
     if (!id) return invalidSecret();
-    return this._paymentMethodId(data).then(function (pm) {
+    return this._paymentMethodId(data).then((pm) => {
       if (pm.error) return { error: pm.error };
-      var params = { client_secret: clientSecret, payment_method: pm.id, return_url: data && data.return_url };
-      return call(self._key, 'POST', '/v1/setup_intents/' + id + '/confirm', params).then(function (r) {
+      var params = { client_secret: clientSecret, payment_method: pm.id, return_url: data?.return_url };
+      return call(this._key, 'POST', '/v1/setup_intents/' + id + '/confirm', params).then((r) => {
         if (r.error) return { error: r.error };
         if (r.object.status !== 'requires_action') return { setupIntent: r.object };
-        return self._authenticate(id, clientSecret);
+        return this._authenticate(id, clientSecret);
       });
     });
   };
 
   /** The 3-D Secure step: the person says yes or no; the emulator records it. */
   Stripe.prototype._authenticate = function (id, clientSecret) {
-    var self = this;
     var ok = typeof root.confirm === 'function' ? root.confirm('Stripe emulator: complete the 3-D Secure authentication of this test card?') : true;
     return fetch(API + '/_emulator/setup_intents/' + id + '/authenticate?outcome=' + (ok ? 'succeed' : 'fail'), { method: 'POST' })
-      .then(function () { return self.retrieveSetupIntent(clientSecret); })
-      .then(function (r) {
+      .then(() => this.retrieveSetupIntent(clientSecret))
+      .then((r) => {
         if (r.error) return r;
         var si = r.setupIntent;
         return si.status === 'succeeded' ? { setupIntent: si } : { error: Object.assign({ setup_intent: si }, si.last_setup_error) };
