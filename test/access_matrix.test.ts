@@ -15,7 +15,7 @@ import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser, signIn } from './helpers/auth.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
-import { browserConfirmsSetup, startEmulator, startTestWorker, stripeConfigFor, useEmulatorInEnv, waitFor } from './helpers/payments.ts';
+import { browserConfirmsSetup, chargeThroughWorker, startEmulator, stripeConfigFor, useEmulatorInEnv } from './helpers/payments.ts';
 import { ANON, callAs, hoursFromNow, reserve } from './helpers/reservations.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { closeMailTransports } from '../lib/mail_transport.ts';
@@ -260,18 +260,7 @@ async function rowsFor(needs: Array<[Target, State]>): Promise<Row[]> {
   const rows: Row[] = [];
   for (const [target, state] of needs) rows.push(await makeRow(target, state));
   const charged = rows.filter((r, i) => needs[i][1] === 'charged' && r.target !== 'block');
-  if (charged.length > 0) {
-    const worker = await startTestWorker(db);
-    try {
-      await waitFor(async () => {
-        const { rows: [c] } = await db.owner.query(
-          `select count(*)::int as n from app_private.charges where status = 'succeeded' and reservation_id = any($1::bigint[])`, [charged.map((r) => r.id)]);
-        return c.n === charged.length;
-      }, 60_000, `${charged.length} charges`);
-    } finally {
-      await worker.stop();
-    }
-  }
+  if (charged.length > 0) await chargeThroughWorker(db, charged.map((r) => r.id));
   return rows;
 }
 

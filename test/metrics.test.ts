@@ -8,7 +8,7 @@ import { createTestDb, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSpot } from './helpers/spots.ts';
 import { hoursFromNow } from './helpers/reservations.ts';
-import { createReservation } from './helpers/payments.ts';
+import { completeAtEnd, createReservation } from './helpers/payments.ts';
 
 const TOKEN = 'metrics-scrape-token-for-tests';
 let db: TestDb;
@@ -81,7 +81,8 @@ test('a booking moves the request, job and email figures by one', async () => {
 
 test('charges by outcome', async () => {
   const before = await scrape();
-  const id = await createReservation(db, { status: 'completed', startsIn: -120, endsIn: -60 });
+  const { id } = await createReservation(db);
+  await completeAtEnd(db, id);
   const { rows: [{ plan }] } = await db.owner.query('select app_private.charge_prepare($1) as plan', [id]);
   await db.owner.query('select app_private.charge_failed($1, $2, $3, $4, null)', [plan.chargeId, plan.attempt, 'card_declined', 'declined']);
   const after = await scrape();

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
-import { browserConfirmsSetup, createReservation, dbAs, startEmulator, stripeConfigFor, waitFor, WEBHOOK_SECRET } from './helpers/payments.ts';
+import { browserConfirmsSetup, completeAtEnd, createReservation, dbAs, startEmulator, stripeConfigFor, waitFor, WEBHOOK_SECRET } from './helpers/payments.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
 import { startLiveness } from '../worker/liveness.ts';
@@ -65,7 +65,7 @@ test('worker killed mid-charge and restarted → exactly one charge, nothing lef
   // Setup: a confirmed reservation with a card on file.
   const stripe = stripeClient(stripeConfigFor(emulator));
   const staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
-  const id = await createReservation(db, { amount: 1450, startsIn: -60, endsIn: 60 });
+  const { id } = await createReservation(db, { hourlyPrice: 1450 });
   const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
   await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
   assert.equal((await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null)).reservationStatus, 'confirmed');
@@ -74,9 +74,7 @@ test('worker killed mid-charge and restarted → exactly one charge, nothing lef
   // Stripe will make the charge and then never answer; the worker waits (60 s timeout).
   emulator.addFault({ method: 'POST', path: '/v1/payment_intents', mode: 'timeout', count: 1 });
   const first = await startWorkerProcess({ STRIPE_TIMEOUT_MS: '60000', STRIPE_MAX_NETWORK_RETRIES: '0' });
-  await db.owner.query(`update app_public.reservations set status = 'completed' where id = $1`, [id]);
-  await db.owner.query(`select graphile_worker.add_job('reservation__charge', json_build_object('reservationId', $1::bigint),
-    max_attempts => 10, job_key => 'reservation_charge:' || $1)`, [id]);
+  await completeAtEnd(db, id);
 
   // Action: once Stripe has made the charge (the answer is being held), kill -9.
   await waitFor(async () => intents().length === 1, 15_000, 'charge made at Stripe');

@@ -10,8 +10,12 @@ import { createSignedInUser } from './helpers/auth.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { signatureHeader } from '../stripe-emulator/index.ts';
 import {
-  browserConfirmsSetup, createReservation, dbAs, startEmulator, stripeConfigFor, waitFor, WEBHOOK_SECRET,
+  browserConfirmsSetup, chargeThroughWorker, completeAtEnd, createReservation, dbAs, startEmulator, stripeConfigFor,
+  useEmulatorInEnv, waitFor, WEBHOOK_SECRET,
 } from './helpers/payments.ts';
+import { ANON, callAs } from './helpers/reservations.ts';
+import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
+import { closeMailTransports } from '../lib/mail_transport.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
 import { captureLogs } from './helpers/logs.ts';
@@ -19,6 +23,7 @@ import { captureLogs } from './helpers/logs.ts';
 let db: TestDb;
 let api: TestApi;
 let emulator: StripeEmulator;
+let smtp: SmtpSink;
 
 const SETUP = `mutation ($id: BigInt!, $manageToken: String) {
   setupReservationPayment(input: { reservationId: $id, manageToken: $manageToken }) {
@@ -32,13 +37,19 @@ const REFUND = `mutation ($id: BigInt!, $amount: Int) {
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
   emulator = await startEmulator();
+  // The worker's charge task (refund tests) talks to the emulator and mails through a real listener.
+  smtp = await startSmtpSink();
+  useEmulatorInEnv(emulator);
+  Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port) });
   api = await startApi(db, { stripe: stripeConfigFor(emulator) });
   emulator.setWebhook(`${api.url}/webhooks/stripe`, WEBHOOK_SECRET);
 });
 
 test.after(async () => {
   await api?.close();
+  closeMailTransports();
   await emulator?.close();
+  await smtp?.close();
   await db?.close();
 });
 
@@ -50,12 +61,12 @@ const emails = async (id: string, template: string) =>
 
 test('guest: set-up returns a client secret, twice the same; the signed webhook confirms the reservation', async () => {
   // Setup
-  const id = await createReservation(db);
+  const { id, manageToken } = await createReservation(db);
   const before = emulator.state();
 
   // Action
-  const first = await api.gql(SETUP, { id, manageToken: `tok-${id}` });
-  const again = await api.gql(SETUP, { id, manageToken: `tok-${id}` });
+  const first = await api.gql(SETUP, { id, manageToken });
+  const again = await api.gql(SETUP, { id, manageToken });
 
   // Assertions: one customer, one SetupIntent (usage off_session), same answer.
   assert.equal(first.errors, undefined, JSON.stringify(first.errors));
@@ -83,24 +94,24 @@ test('guest: set-up returns a client secret, twice the same; the signed webhook 
   assert.match(row.payment_method, /^pm_/);
   assert.equal(await emails(id, 'reservation_confirmed'), 1);
   // confirm afterwards (a client that did not wait) is a no-op that says so.
-  const late = await api.gql(CONFIRM, { id, manageToken: `tok-${id}` });
+  const late = await api.gql(CONFIRM, { id, manageToken });
   assert.equal(late.data.confirmReservationPayment.reservationStatus, 'confirmed');
   assert.equal(late.data.confirmReservationPayment.setupIntentStatus, 'succeeded');
   // set-up after confirmation returns the same intent again.
-  assert.equal((await api.gql(SETUP, { id, manageToken: `tok-${id}` })).data.setupReservationPayment.setupIntentId, p.setupIntentId);
+  assert.equal((await api.gql(SETUP, { id, manageToken })).data.setupReservationPayment.setupIntentId, p.setupIntentId);
 });
 
 test('confirm mutation without the webhook: re-reads the intent from Stripe; twice is the same', async () => {
   emulator.setWebhook(null);
   try {
-    const id = await createReservation(db);
-    const p = (await api.gql(SETUP, { id, manageToken: `tok-${id}` })).data.setupReservationPayment;
-    const early = await api.gql(CONFIRM, { id, manageToken: `tok-${id}` });
+    const { id, manageToken } = await createReservation(db);
+    const p = (await api.gql(SETUP, { id, manageToken })).data.setupReservationPayment;
+    const early = await api.gql(CONFIRM, { id, manageToken });
     assert.equal(early.errors?.[0].extensions?.code, 'SMP03', 'not set up yet');
     await browserConfirmsSetup(emulator, p.setupIntentId, 'pm_card_visa');
     assert.equal(await status(id), 'held', 'no webhook');
-    const one = await api.gql(CONFIRM, { id, manageToken: `tok-${id}` });
-    const two = await api.gql(CONFIRM, { id, manageToken: `tok-${id}` });
+    const one = await api.gql(CONFIRM, { id, manageToken });
+    const two = await api.gql(CONFIRM, { id, manageToken });
     assert.equal(one.errors, undefined, JSON.stringify(one.errors));
     assert.equal(one.data.confirmReservationPayment.reservationStatus, 'confirmed');
     assert.equal(two.data, one.data);
@@ -111,37 +122,41 @@ test('confirm mutation without the webhook: re-reads the intent from Stripe; twi
 });
 
 test('a card needing 3-D Secure confirms only after authentication; a declined card leaves it held', async () => {
-  const id = await createReservation(db);
-  const p = (await api.gql(SETUP, { id, manageToken: `tok-${id}` })).data.setupReservationPayment;
+  const { id, manageToken } = await createReservation(db);
+  const p = (await api.gql(SETUP, { id, manageToken })).data.setupReservationPayment;
   const si = await browserConfirmsSetup(emulator, p.setupIntentId, 'pm_card_authenticationRequired') as Stripe.SetupIntent;
   assert.equal(si.status, 'requires_action');
-  assert.equal((await api.gql(CONFIRM, { id, manageToken: `tok-${id}` })).errors?.[0].extensions?.code, 'SMP03');
+  assert.equal((await api.gql(CONFIRM, { id, manageToken })).errors?.[0].extensions?.code, 'SMP03');
   await fetch(`${emulator.url}/_emulator/setup_intents/${p.setupIntentId}/authenticate`, { method: 'POST' });
   await waitFor(async () => (await status(id)) === 'confirmed', 10_000, 'confirmed after 3DS');
 
-  const declined = await createReservation(db);
-  const d = (await api.gql(SETUP, { id: declined, manageToken: `tok-${declined}` })).data.setupReservationPayment;
+  const { id: declined, manageToken: declinedToken } = await createReservation(db);
+  const d = (await api.gql(SETUP, { id: declined, manageToken: declinedToken })).data.setupReservationPayment;
   const err = await browserConfirmsSetup(emulator, d.setupIntentId, 'pm_card_chargeDeclined');
   assert.ok(err instanceof Stripe.errors.StripeCardError);
   await emulator.waitForWebhooks();
   assert.equal(await status(declined), 'held');
-  assert.equal((await api.gql(CONFIRM, { id: declined, manageToken: `tok-${declined}` })).errors?.[0].extensions?.code, 'SMP03');
+  assert.equal((await api.gql(CONFIRM, { id: declined, manageToken: declinedToken })).errors?.[0].extensions?.code, 'SMP03');
 });
 
 test('who may set up: no token, a wrong token, or someone else → SMB06 (as every reservation operation); a cancelled reservation → SMP02', async () => {
-  const id = await createReservation(db);
-  for (const manageToken of [null, 'tok-0', `tok-${id}x`]) {
-    const res = await api.gql(SETUP, { id, manageToken });
-    assert.equal(res.errors?.[0].extensions?.code, 'SMB06', String(manageToken));
+  const { id, manageToken } = await createReservation(db);
+  const someoneElse = await createReservation(db);
+  const stripeRequests = emulator.state().requests;
+  for (const wrong of [null, '', someoneElse.manageToken, `${manageToken}x`, manageToken!.slice(1)]) {
+    const res = await api.gql(SETUP, { id, manageToken: wrong });
+    assert.equal(res.errors?.[0].extensions?.code, 'SMB06', String(wrong));
   }
-  assert.equal((await api.gql(SETUP, { id: '999999', manageToken: 'tok-999999' })).errors?.[0].extensions?.code, 'SMB06');
-  const cancelled = await createReservation(db, { status: 'cancelled' });
-  assert.equal((await api.gql(SETUP, { id: cancelled, manageToken: `tok-${cancelled}` })).errors?.[0].extensions?.code, 'SMP02');
+  assert.equal((await api.gql(SETUP, { id: '999999', manageToken })).errors?.[0].extensions?.code, 'SMB06');
+  const cancelled = await createReservation(db, { startsIn: 120 });
+  await callAs(db, ANON, 'select app_public.cancel_reservation($1, $2)', [cancelled.id, cancelled.manageToken]);
+  assert.equal((await api.gql(SETUP, { id: cancelled.id, manageToken: cancelled.manageToken })).errors?.[0].extensions?.code, 'SMP02');
+  assert.equal(emulator.state().requests, stripeRequests, 'no refused call reached Stripe');
 
   // Signed-in drivers: their own reservation yes, another's no (SQL as the role).
   const owner = await createUser(db);
   const other = await createUser(db);
-  const mine = await createReservation(db, { userId: owner.id, email: owner.email });
+  const { id: mine } = await createReservation(db, { as: identityOf(owner) });
   const stripe = stripeClient(stripeConfigFor(emulator));
   const ok = await paymentOperations.setupReservationPayment(stripe, dbAs(db.auth, identityOf(owner)), mine, null);
   assert.match(ok.clientSecret!, /_secret_/);
@@ -161,12 +176,16 @@ function signedPost(body: string, header?: string) {
 }
 
 test('webhook replayed 3 times → one confirmation', async () => {
-  // Setup: a held reservation whose card Stripe has set up, webhook delivery off.
+  // Setup: a held reservation whose card Stripe has set up, webhook delivery off meanwhile.
+  const { id, manageToken } = await createReservation(db);
+  const p = (await api.gql(SETUP, { id, manageToken })).data.setupReservationPayment;
   emulator.setWebhook(null);
-  const id = await createReservation(db);
-  const p = (await api.gql(SETUP, { id, manageToken: `tok-${id}` })).data.setupReservationPayment;
-  const si = await browserConfirmsSetup(emulator, p.setupIntentId, 'pm_card_visa') as Stripe.SetupIntent;
-  emulator.setWebhook(`${api.url}/webhooks/stripe`, WEBHOOK_SECRET);
+  let si: Stripe.SetupIntent;
+  try {
+    si = await browserConfirmsSetup(emulator, p.setupIntentId, 'pm_card_visa') as Stripe.SetupIntent;
+  } finally {
+    emulator.setWebhook(`${api.url}/webhooks/stripe`, WEBHOOK_SECRET);
+  }
   const event = {
     id: `evt_replay_${id}`, object: 'event', type: 'setup_intent.succeeded', api_version: '2026-10-28.endive',
     created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null },
@@ -189,7 +208,7 @@ test('webhook replayed 3 times → one confirmation', async () => {
 });
 
 test('bad or missing signature → 400 and nothing changed; unknown events → 200', async () => {
-  const id = await createReservation(db);
+  const { id } = await createReservation(db);
   const event = { id: `evt_forged_${id}`, object: 'event', type: 'setup_intent.succeeded',
     data: { object: { id: 'seti_forged', object: 'setup_intent', status: 'succeeded', metadata: { reservation_id: id } } } };
   const body = JSON.stringify(event);
@@ -199,9 +218,11 @@ test('bad or missing signature → 400 and nothing changed; unknown events → 2
     for (const header of [signatureHeader(body, 'whsec_wrong'), signatureHeader(body, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) - 3600), 'garbage', undefined]) {
       const res = await signedPost(body, header);
       assert.equal(res.status, 400, String(header));
+      assert.equal((await res.json()).error.code, 'BAD_SIGNATURE', String(header));
     }
     // Signed for another body.
-    assert.equal((await signedPost(body.replace('succeeded', 'canceled'), signatureHeader(body, WEBHOOK_SECRET))).status, 400);
+    const other = await signedPost(body.replace('succeeded', 'canceled'), signatureHeader(body, WEBHOOK_SECRET));
+    assert.equal([other.status, (await other.json()).error.code], [400, 'BAD_SIGNATURE']);
   });
   assert.equal(await count(), before);
   assert.equal(await status(id), 'held');
@@ -216,20 +237,22 @@ test('bad or missing signature → 400 and nothing changed; unknown events → 2
 });
 
 test('refunds: operators only, full or partial, never more than charged, same answer on retry', async () => {
-  // Setup: a completed reservation charged 2000 (charge row and PaymentIntent made directly).
+  // Setup: a driver's hour at 20.00/h, set up, ended and charged by the worker's charge task.
   const stripe = stripeClient(stripeConfigFor(emulator));
   const staff = await createUser(db, { role: 'operator' });
   const driver = await createUser(db);
   const staffDb = dbAs(db.auth, identityOf(staff, 'operator'));
-  const id = await createReservation(db, { userId: driver.id, email: driver.email, amount: 2000 });
-  const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
-  await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
-  await waitFor(async () => (await status(id)) === 'confirmed');
-  await db.owner.query(`update app_public.reservations set status = 'completed' where id = $1`, [id]);
-  const { rows: [prep] } = await db.owner.query('select app_private.charge_prepare($1) as p', [id]);
-  const pi = await stripe.paymentIntents.create({ amount: 2000, currency: 'usd', customer: prep.p.customer,
-    payment_method: prep.p.paymentMethod, off_session: true, confirm: true }, { idempotencyKey: prep.p.idempotencyKey });
-  await db.owner.query('select app_private.charge_succeeded($1, 1, $2)', [prep.p.chargeId, pi.id]);
+  const charged = async (hourlyPrice: number) => {
+    const { id } = await createReservation(db, { as: identityOf(driver), hourlyPrice });
+    const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
+    await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
+    await waitFor(async () => (await status(id)) === 'confirmed');
+    await completeAtEnd(db, id);
+    return { id, pi: (await chargeThroughWorker(db, [id]))[id] };
+  };
+  const { id, pi } = await charged(2000);
+  const { rows: [c] } = await db.owner.query('select amount from app_private.charges where reservation_id = $1', [id]);
+  assert.is(c.amount, 2000, 'an hour at 20.00/h, as booking quoted it');
 
   // A driver (or anonymous) cannot refund.
   assert.equal(await sqlstateOf(paymentOperations.refundReservation(stripe, dbAs(db.auth, identityOf(driver)), id, null)), 'SMP05');
@@ -242,34 +265,41 @@ test('refunds: operators only, full or partial, never more than charged, same an
   const rest = await paymentOperations.refundReservation(stripe, staffDb, id, null);
   assert.equal([rest.amount, rest.refundedTotal], [1500, 2000]);
   assert.equal(await sqlstateOf(paymentOperations.refundReservation(stripe, staffDb, id, null)), 'SMP06');
-  const refunds = await stripe.refunds.list({ payment_intent: pi.id });
+  const refunds = await stripe.refunds.list({ payment_intent: pi });
   assert.equal(refunds.data.map((r) => r.amount).sort(), [1500, 500]);
 
   // Stripe answers 500 after refunding: the retry re-sends the same key, one refund.
-  const id2 = await createReservation(db, { userId: driver.id, email: driver.email, amount: 900 });
-  const p2 = await paymentOperations.setupReservationPayment(stripe, staffDb, id2, null);
-  await browserConfirmsSetup(emulator, p2.setupIntentId!, 'pm_card_visa');
-  await waitFor(async () => (await status(id2)) === 'confirmed');
-  await db.owner.query(`update app_public.reservations set status = 'completed' where id = $1`, [id2]);
-  const { rows: [prep2] } = await db.owner.query('select app_private.charge_prepare($1) as p', [id2]);
-  const pi2 = await stripe.paymentIntents.create({ amount: 900, currency: 'usd', customer: prep2.p.customer,
-    payment_method: prep2.p.paymentMethod, off_session: true, confirm: true }, { idempotencyKey: prep2.p.idempotencyKey });
-  await db.owner.query('select app_private.charge_succeeded($1, 1, $2)', [prep2.p.chargeId, pi2.id]);
+  const second = await charged(900);
   emulator.addFault({ method: 'POST', path: '/v1/refunds', mode: 'error_after', count: 3 });
   const failing = stripeClient(stripeConfigFor(emulator, { maxNetworkRetries: 0 }));
-  assert.equal(await sqlstateOf(paymentOperations.refundReservation(failing, staffDb, id2, null)), 'SMP04');
-  assert.equal(await sqlstateOf(paymentOperations.refundReservation(failing, staffDb, id2, 100)), 'SMP07', 'another amount while one is in flight');
-  emulator.clearFaults();
-  const retried = await paymentOperations.refundReservation(failing, staffDb, id2, null);
+  try {
+    assert.equal(await sqlstateOf(paymentOperations.refundReservation(failing, staffDb, second.id, null)), 'SMP04');
+    assert.equal(await sqlstateOf(paymentOperations.refundReservation(failing, staffDb, second.id, 100)), 'SMP07', 'another amount while one is in flight');
+  } finally {
+    emulator.clearFaults();
+  }
+  const retried = await paymentOperations.refundReservation(failing, staffDb, second.id, null);
   assert.equal([retried.amount, retried.status], [900, 'succeeded']);
-  assert.equal((await stripe.refunds.list({ payment_intent: pi2.id })).data.length, 1);
+  assert.equal((await stripe.refunds.list({ payment_intent: second.pi })).data.length, 1);
+
+  // Amounts that are not a refund: SMP06, nothing sent to Stripe.
+  const third = await charged(700);
+  const requests = emulator.state().requests;
+  for (const amount of [0, -1, -700, 701]) {
+    assert.equal(await sqlstateOf(paymentOperations.refundReservation(stripe, staffDb, third.id, amount)), 'SMP06', String(amount));
+    assert.equal((await api.gql(REFUND, { id: third.id, amount }, {})).errors?.[0].extensions?.code, 'SMP05', 'anonymous first');
+  }
+  assert.is(emulator.state().requests, requests);
+  const { rows: [{ n }] } = await db.owner.query(
+    `select count(*)::int as n from app_private.refunds f join app_private.charges c on c.id = f.charge_id where c.reservation_id = $1`, [third.id]);
+  assert.is(n, 0);
 });
 
 test('over HTTP as signed-in users: the driver sets up their card, another driver cannot, an operator refunds', async () => {
   const driver = await createSignedInUser(db, api);
   const other = await createSignedInUser(db, api);
   const operator = await createSignedInUser(db, api, { role: 'operator' });
-  const id = await createReservation(db, { userId: driver.id, email: driver.email, amount: 1600 });
+  const { id } = await createReservation(db, { as: identityOf(driver), hourlyPrice: 1600 });
 
   const mine = await api.gql(SETUP, { id }, driver.headers);
   assert.equal(mine.errors, undefined, JSON.stringify(mine.errors));
@@ -277,14 +307,13 @@ test('over HTTP as signed-in users: the driver sets up their card, another drive
   await browserConfirmsSetup(emulator, mine.data.setupReservationPayment.setupIntentId, 'pm_card_visa');
   await waitFor(async () => (await status(id)) === 'confirmed', 10_000, 'confirmed by webhook');
 
-  // Charged at the end (as the charge task does), then refunded in part by the operator.
-  const stripe = stripeClient(stripeConfigFor(emulator));
-  await db.owner.query(`update app_public.reservations set status = 'completed' where id = $1`, [id]);
-  const { rows: [prep] } = await db.owner.query('select app_private.charge_prepare($1) as p', [id]);
-  const pi = await stripe.paymentIntents.create({ amount: 1600, currency: 'usd', customer: prep.p.customer,
-    payment_method: prep.p.paymentMethod, off_session: true, confirm: true }, { idempotencyKey: prep.p.idempotencyKey });
-  await db.owner.query('select app_private.charge_succeeded($1, 1, $2)', [prep.p.chargeId, pi.id]);
+  // Charged at the end by the worker, then refunded in part by the operator.
+  await completeAtEnd(db, id);
+  await chargeThroughWorker(db, [id]);
   assert.equal((await api.gql(REFUND, { id, amount: 600 }, driver.headers)).errors?.[0].extensions?.code, 'SMP05');
+  for (const amount of [0, -600, 1601]) {
+    assert.equal((await api.gql(REFUND, { id, amount }, operator.headers)).errors?.[0].extensions?.code, 'SMP06', String(amount));
+  }
   const refund = await api.gql(REFUND, { id, amount: 600 }, operator.headers);
   assert.equal(refund.errors, undefined, JSON.stringify(refund.errors));
   assert.equal([refund.data.refundReservation.amount, refund.data.refundReservation.status, refund.data.refundReservation.refundedTotal],

@@ -1,7 +1,8 @@
-// Fixtures for payment and email tests: reservations written as the owner
-// (with a guest manage token "tok-<id>" in booking's reservation_secrets), the Stripe emulator
-// wired to the API's webhook route, the browser's part of a card set-up, and
-// polling helpers.
+// Fixtures for payment and email tests: reservations made by booking's own
+// reserve() (a guest's gets the manage token reserve() returns; the price is
+// the rate's quote), the end of a reservation as booking does it, the Stripe
+// emulator wired to the API's webhook route, the browser's part of a card
+// set-up, and polling helpers.
 import Stripe from 'stripe';
 import { startStripeEmulator, type StripeEmulator } from '../../stripe-emulator/index.ts';
 import type { StripeConfig } from '../../lib/stripe_client.ts';
@@ -11,7 +12,8 @@ import type { Runner } from 'graphile-worker';
 import type { Db } from '../../server/plugins/payments.ts';
 import { ownerTx } from '../../server/owner_sql.ts';
 import { makeWorkerPool, startWorker, type WorkerOptions } from '../../worker/runner.ts';
-import { createSpot } from './spots.ts';
+import { createRate, createSpot } from './spots.ts';
+import { ANON, reserve } from './reservations.ts';
 
 export const WEBHOOK_SECRET = 'whsec_test_payments';
 
@@ -26,33 +28,51 @@ export async function waitFor<T>(check: () => Promise<T | false | null | undefin
 }
 
 export interface ReservationProps {
-  spotId?: string;
-  userId?: string | null;
+  /** Who reserves: a guest (the default, with `email`) or a signed-in user's identity. */
+  as?: Identity;
   email?: string;
-  status?: 'held' | 'confirmed' | 'completed' | 'cancelled' | 'expired' | 'payment_failed';
-  amount?: number;
-  currency?: string;
-  /** Minutes from now. */
+  spotId?: string;
+  /** The rate of a new spot (minor units per hour), when no spotId is given. */
+  hourlyPrice?: number;
+  minimumCharge?: number;
+  /** Minutes from now to the start; 0 (the default) starts now. */
   startsIn?: number;
-  endsIn?: number;
+  durationMinutes?: number;
 }
+
+export interface Made { id: string; manageToken: string | null }
 
 let counter = 0;
 
-export async function createReservation(db: TestDb, props: ReservationProps = {}): Promise<string> {
+/**
+ * A held reservation made by app_public.reserve as the caller, priced by the
+ * spot's rate (a fresh spot at `hourlyPrice`, 60 minutes by default, so the
+ * quote is the hourly price).
+ */
+export async function createReservation(db: TestDb, props: ReservationProps = {}): Promise<Made> {
   counter += 1;
-  const spotId = props.spotId ?? await createSpot(db, { lat: 40.7 + counter * 0.001, lng: -73.99 });
-  const { rows: [r] } = await db.owner.query(
-    `insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency)
-     values ($1, $2, $3, tstzrange(now() + make_interval(mins => $4), now() + make_interval(mins => $5)), $6, $7, $8)
-     returning id::text`,
-    [spotId, props.userId ?? null, props.email ?? `guest${counter}.${process.pid}@example.test`,
-      props.startsIn ?? 60, props.endsIn ?? 120, props.status ?? 'held', props.amount ?? 1250, props.currency ?? 'USD']);
-  // Booking's guest manage token, as reserve() would store it: "tok-<id>".
+  const spotId = props.spotId ?? await createSpot(db, {
+    lat: 40.7 + counter * 0.001, lng: -73.99,
+    rateId: await createRate(db, { hourlyPrice: props.hourlyPrice ?? 1250, minimumCharge: props.minimumCharge ?? 0 }),
+  });
+  const identity = props.as ?? ANON;
+  const r = await reserve(db, identity, {
+    spotId,
+    startsAt: props.startsIn ? new Date(Date.now() + props.startsIn * 60e3) : null,
+    durationMinutes: props.durationMinutes ?? 60,
+    email: identity === ANON ? props.email ?? `guest${counter}.${process.pid}@example.test` : null,
+  });
+  return { id: r.id, manageToken: r.manage_token };
+}
+
+/**
+ * The end of a reservation as booking does it when its time is up
+ * (app_private.complete_reservation at its end): completed at the quoted
+ * amount, its charge queued.
+ */
+export async function completeAtEnd(db: TestDb, id: string): Promise<void> {
   await db.owner.query(
-    `insert into app_private.reservation_secrets (reservation_id, manage_token_hash)
-     values ($1::bigint, app_private.manage_token_hash('tok-' || $1::text))`, [r.id]);
-  return r.id;
+    'select app_private.complete_reservation(r.id, upper(r.period)) from app_public.reservations r where r.id = $1', [id]);
 }
 
 export function stripeConfigFor(emulator: StripeEmulator, overrides: Partial<StripeConfig> = {}): StripeConfig {
@@ -113,6 +133,26 @@ export function dbAs(pool: pg.Pool, identity: Identity): Db {
         callback({ query: (q) => client.query(q.text, q.values as unknown[]) as never }));
     },
   };
+}
+
+/**
+ * Runs the project's worker until every one of the completed reservations has a
+ * succeeded charge (the real charge task against the emulator), then stops it.
+ * Returns each charge's PaymentIntent id, by reservation id.
+ */
+export async function chargeThroughWorker(db: TestDb, ids: string[]): Promise<Record<string, string>> {
+  const worker = await startTestWorker(db);
+  try {
+    const rows = await waitFor(async () => {
+      const { rows: charged } = await db.owner.query<{ id: string; pi: string }>(
+        `select reservation_id::text as id, stripe_payment_intent_id as pi from app_private.charges
+         where status = 'succeeded' and reservation_id = any($1::bigint[])`, [ids]);
+      return charged.length === ids.length ? charged : null;
+    }, 60_000, `${ids.length} charge(s) by the worker`);
+    return Object.fromEntries(rows.map((r) => [r.id, r.pi]));
+  } finally {
+    await worker.stop();
+  }
 }
 
 export interface TestWorker {
