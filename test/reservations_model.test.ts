@@ -1,7 +1,8 @@
 // Randomized concurrent reserve / change end / confirm / cancel / end on two
 // hot spots: afterwards no two spot-holding reservations overlap, every
 // refusal was one of the documented codes, and each reservation's final row
-// matches a model replayed from the operations that succeeded on it.
+// matches a model replayed from the operations that succeeded on it. The seed
+// is printed; SEED=<n> replays the same operations.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type pg from 'pg';
@@ -41,6 +42,8 @@ function rng(seed: number): () => number {
 test('random concurrent operations on two hot spots: no overlap, documented refusals, state matches the model', async () => {
   // Setup
   const seed = Number(process.env.SEED ?? Date.now() % 1e6);
+  // Printed on every run, so a failure seen in CI can be replayed: SEED=<n> node test/reservations_model.test.ts
+  console.log(`reservations_model: SEED=${seed}`);
   const grid = Math.ceil(Date.now() / 600e3) * 600e3 + 3600e3;   // a 10-minute mark, an hour from now
   const models = new Map<string, Model>();
   const unexpected: string[] = [];
