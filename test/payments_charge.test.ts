@@ -49,8 +49,8 @@ test.after(async () => {
  * A guest's hour, started now, at a rate of `hourlyPrice` (so booking quotes
  * exactly that), whose card (`card`) was set up as the browser would: confirmed.
  */
-async function confirmedReservation(card: string, hourlyPrice = 1250): Promise<string> {
-  const { id } = await createReservation(db, { hourlyPrice });
+async function confirmedReservation(card: string, hourlyPrice = 1250, currency = 'USD'): Promise<string> {
+  const { id } = await createReservation(db, { hourlyPrice, currency });
   const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
   const si = await browserConfirmsSetup(emulator, p.setupIntentId!, card) as Stripe.SetupIntent;
   if (si.status === 'requires_action') {
@@ -294,6 +294,21 @@ test('charge jobs racing for one reservation, and a job for a non-completed one 
   assert.equal(await charge(notEnded), undefined);
   assert.equal(intentsOf(notEnded).length, 0);
 });
+
+for (const [currency, shown] of [['EUR', '€9.00'], ['JPY', '¥900'], ['GBP', '£9.00']] as const) {
+  test(`a spot priced in ${currency}: quoted, charged and receipted in ${currency} (${shown} for an hour at 900 minor units)`, async () => {
+    const id = await confirmedReservation('pm_card_visa', 900, currency);
+    const { rows: [r] } = await db.owner.query('select amount, currency from app_public.reservations where id = $1', [id]);
+    assert.equal(r, { amount: 900, currency });
+    await complete(id);
+    const c = await settled(id);
+    assert.equal([c.status, c.amount, c.currency], ['succeeded', 900, currency]);
+    assert.equal(intentsOf(id).map((pi) => [pi.amount, pi.currency]), [[900, currency.toLowerCase()]]);
+    await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
+    assert.ok(mailsOf(id, 'receipt')[0].decoded.includes(shown), mailsOf(id, 'receipt')[0].decoded);
+    assert.not.ok(mailsOf(id, 'receipt')[0].decoded.includes('$'), 'no dollar sign on a non-dollar receipt');
+  });
+}
 
 test('nothing to charge (a free spot: amount 0) → no Stripe call, still a receipt', async () => {
   const id = await confirmedReservation('pm_card_visa', 0);

@@ -35,6 +35,7 @@ export interface ReservationProps {
   /** The rate of a new spot (minor units per hour), when no spotId is given. */
   hourlyPrice?: number;
   minimumCharge?: number;
+  currency?: string;
   /** Minutes from now to the start; 0 (the default) starts now. */
   startsIn?: number;
   durationMinutes?: number;
@@ -53,7 +54,7 @@ export async function createReservation(db: TestDb, props: ReservationProps = {}
   counter += 1;
   const spotId = props.spotId ?? await createSpot(db, {
     lat: 40.7 + counter * 0.001, lng: -73.99,
-    rateId: await createRate(db, { hourlyPrice: props.hourlyPrice ?? 1250, minimumCharge: props.minimumCharge ?? 0 }),
+    rateId: await createRate(db, { hourlyPrice: props.hourlyPrice ?? 1250, minimumCharge: props.minimumCharge ?? 0, currency: props.currency }),
   });
   const identity = props.as ?? ANON;
   const r = await reserve(db, identity, {

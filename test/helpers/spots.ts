@@ -5,6 +5,8 @@ export interface RateProps {
   hourlyPrice?: number;
   billingIncrement?: string;
   minimumCharge?: number;
+  /** ISO 4217 code; USD by default. */
+  currency?: string;
   /** [isodow, opens, closes] rows; none = metered around the clock. */
   hours?: Array<[number, string, string]>;
 }
@@ -14,10 +16,10 @@ let rateCounter = 0;
 export async function createRate(db: TestDb, props: RateProps = {}): Promise<number> {
   rateCounter += 1;
   const { rows: [rate] } = await db.owner.query(
-    `insert into app_public.rates (code, name, hourly_price, billing_increment, minimum_charge)
-     values ($1, $2, $3, $4, $5) returning id`,
+    `insert into app_public.rates (code, name, hourly_price, billing_increment, minimum_charge, currency)
+     values ($1, $2, $3, $4, $5, $6) returning id`,
     [`test-${process.pid}-${rateCounter}`, `Test rate ${rateCounter}`, props.hourlyPrice ?? 400,
-      props.billingIncrement ?? '1 minute', props.minimumCharge ?? 0]);
+      props.billingIncrement ?? '1 minute', props.minimumCharge ?? 0, props.currency ?? 'USD']);
   for (const [isodow, opens, closes] of props.hours ?? []) {
     await db.owner.query(
       'insert into app_public.rate_hours (rate_id, isodow, opens, closes) values ($1, $2, $3, $4)',
