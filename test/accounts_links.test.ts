@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSpot } from './helpers/spots.ts';
-import { TEST_PASSWORD, postJson, signIn } from './helpers/auth.ts';
+import { TEST_PASSWORD, postJson, signIn, assertRefused } from './helpers/auth.ts';
 
 let db: TestDb;
 let api: TestApi;
@@ -58,7 +58,7 @@ test('reset password: sets the password, signs out everywhere, verifies the emai
   assert.is(weak.errors?.[0].extensions?.code, 'SMA04');
   const ok = await api.gql(RESET, { t: token, p: 'my new long password' });
   assert.equal(ok.errors, undefined, 'a refused password did not use up the link');
-  assert.is((await api.gql(ME, {}, before.headers)).status, 401, 'old sessions are gone');
+  assertRefused(await api.gql(ME, {}, before.headers), 401, 'SMA15', 'old sessions are gone');
   const after = await signIn(api, user.email, 'my new long password');
   assert.is((await api.gql(ME, {}, after.headers)).data.currentUser.isVerified, true);
   const again = await api.gql(RESET, { t: token, p: 'yet another password' });
@@ -135,7 +135,7 @@ test('resend verification: a new link replaces the old one; false once verified;
 test('sign-in rate limit per email: the 11th attempt in 15 minutes gets 429 + Retry-After, even with the right password; recovers when the window passes', async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
   for (let i = 0; i < 10; i += 1) {
-    assert.is((await postJson(api, '/auth/login', { email: user.email, password: `guess ${i}` })).status, 401);
+    assertRefused(await postJson(api, '/auth/login', { email: user.email, password: `guess ${i}` }), 401, 'SMA01');
   }
   const limited = await postJson(api, '/auth/login', { email: user.email, password: TEST_PASSWORD });
   assert.is(limited.status, 429);
@@ -162,7 +162,7 @@ test('sign-in rate limit per client address: held in PostgreSQL, so a second API
       values ('login_ip', '127.0.0.1', now(), 100)
       on conflict (bucket, key) do update set window_start = now(), hits = 100`);
     const res = await postJson(second, '/auth/login', { email: user.email, password: TEST_PASSWORD });
-    assert.is(res.status, 429);
+    assertRefused(res, 429, 'SMA02');
     assert.ok(Number(res.headers.get('retry-after')) > 0);
     await db.owner.query(`update app_private.rate_limits set window_start = window_start - interval '15 minutes' where bucket = 'login_ip'`);
     assert.is((await postJson(api, '/auth/login', { email: user.email, password: TEST_PASSWORD })).status, 200);

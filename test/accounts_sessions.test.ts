@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
-import { TEST_PASSWORD, cookieHeader, cookiesOf, postJson, signIn, signInWithCookie } from './helpers/auth.ts';
+import { TEST_PASSWORD, cookieHeader, cookiesOf, postJson, signIn, signInWithCookie, assertRefused } from './helpers/auth.ts';
 
 let db: TestDb;
 let api: TestApi;
@@ -134,7 +134,7 @@ test('sign-out over GraphQL (bearer) revokes that session only', async () => {
   const b = await signIn(api, user.email);
   const out = await api.gql(`mutation { logout(input: {}) { result } }`, {}, a.headers);
   assert.is(out.data.logout.result, true);
-  assert.is((await api.gql(ME, {}, a.headers)).status, 401);
+  assertRefused(await api.gql(ME, {}, a.headers), 401, 'SMA15');
   assert.is((await api.gql(ME, {}, b.headers)).data.currentUser.rowId, user.id);
 });
 
@@ -153,16 +153,16 @@ test('cookie session: HttpOnly signed cookie, CSRF cookie; every POST needs X-CS
   const jar = cookiesOf(res.headers);
   const cookie = cookieHeader(jar);
 
-  assert.is((await api.gql(ME, {}, { cookie })).status, 403, 'GraphQL POST (even a query) without the header');
+  assertRefused(await api.gql(ME, {}, { cookie }), 403, 'SMA14', 'GraphQL POST (even a query) without the header');
   assert.is((await api.gql(ME, {}, { cookie, 'x-csrf-token': jar.sms_csrf })).data.currentUser.rowId, user.id);
   const rename = `mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { name: "Renamed" } }) { user { name } } }`;
   const noHeader = await api.gql(rename, { id: user.id }, { cookie });
   assert.is(noHeader.status, 403);
   assert.is(noHeader.errors?.[0].extensions?.code, 'SMA14', 'in GraphQL\'s response shape');
   const wrongHeader = await api.gql(rename, { id: user.id }, { cookie, 'x-csrf-token': 'guess' });
-  assert.is(wrongHeader.status, 403);
+  assertRefused(wrongHeader, 403, 'SMA14');
   const noCookie = await api.gql(rename, { id: user.id }, { cookie: cookieHeader({ sms_session: jar.sms_session }), 'x-csrf-token': jar.sms_csrf });
-  assert.is(noCookie.status, 403, 'double submit: the header alone is not enough');
+  assertRefused(noCookie, 403, 'SMA14', 'double submit: the header alone is not enough');
   const { rows: [before] } = await db.owner.query('select name from app_public.users where id = $1', [user.id]);
   assert.is.not(before.name, 'Renamed', 'nothing written without the header');
   const ok = await api.gql(rename, { id: user.id }, { cookie, 'x-csrf-token': res.body.csrfToken });
@@ -207,8 +207,8 @@ test('change password: needs the old one (SMA09), keeps this session, revokes th
   const ok = await api.gql(CHANGE, { o: TEST_PASSWORD, n: 'brand new password' }, keep.headers);
   assert.is(ok.data.changePassword.result, true);
   assert.is((await api.gql(ME, {}, keep.headers)).data.currentUser.rowId, user.id);
-  assert.is((await api.gql(ME, {}, other.headers)).status, 401);
-  assert.is((await postJson(api, '/auth/login', { email: user.email, password: TEST_PASSWORD })).status, 401);
+  assertRefused(await api.gql(ME, {}, other.headers), 401, 'SMA15');
+  assertRefused(await postJson(api, '/auth/login', { email: user.email, password: TEST_PASSWORD }), 401, 'SMA01');
   await signIn(api, user.email, 'brand new password');
   const { rows } = await db.owner.query(`select template from app_private.emails where recipient = $1`, [user.email]);
   assert.equal(rows.map((r) => r.template), ['password_changed']);
@@ -224,6 +224,7 @@ test('my sessions: lists live ones; revokeSession ends one of mine, not someone 
   const s = await signIn(api, stranger.email);
   const list = await api.gql(`{ mySessions { nodes { rowId method isCurrent expiresAt } } }`, {}, a.headers);
   const nodes = list.data.mySessions.nodes;
+  assert.is(nodes.length, 3, 'createUser’s session and the two sign-ins, nothing of the stranger’s');
   assert.ok(nodes.some((n: any) => n.rowId === a.sessionId && n.isCurrent && n.method === 'password'));
   assert.ok(nodes.some((n: any) => n.rowId === b.sessionId && !n.isCurrent));
   assert.not.ok(nodes.some((n: any) => n.rowId === s.sessionId));
@@ -231,7 +232,7 @@ test('my sessions: lists live ones; revokeSession ends one of mine, not someone 
   assert.is((await api.gql(REVOKE, { id: s.sessionId }, a.headers)).data.revokeSession.result, null);
   assert.is((await api.gql(ME, {}, s.headers)).status, 200);
   assert.is((await api.gql(REVOKE, { id: b.sessionId }, a.headers)).data.revokeSession.result, true);
-  assert.is((await api.gql(ME, {}, b.headers)).status, 401);
+  assertRefused(await api.gql(ME, {}, b.headers), 401, 'SMA15');
 });
 
 // The clock: SQL reads app.test_now (app_hidden.clock_now()). Over HTTP the
@@ -286,7 +287,7 @@ test('sliding expiry over HTTP: a session idle for 24 h gets 401; one used withi
   await db.owner.query(`update app_private.sessions set created_at = created_at - interval '2 minutes',
     last_active_at = last_active_at - interval '2 minutes' where id = any($1)`, [[used.sessionId, idle.sessionId]]);
   assert.is((await api.gql(ME, {}, used.headers)).data.currentUser.rowId, user.id, 'renewed by the previous request');
-  assert.is((await api.gql(ME, {}, idle.headers)).status, 401, 'idle 24 h 01 min');
+  assertRefused(await api.gql(ME, {}, idle.headers), 401, 'SMA15', 'idle 24 h 01 min');
 });
 
 test('sessions__sweep deletes revoked, idle and too old sessions, dead links and stale rate limit windows', async () => {

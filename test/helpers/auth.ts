@@ -29,6 +29,18 @@ export interface HttpResult<T = any> {
   body: T;
 }
 
+/**
+ * Asserts a refusal at the HTTP level (auth routes, CSRF, bearer tokens): the
+ * status and the documented code of the {"error": {"code"}} answer, from
+ * postJson (res.body.error) or api.gql (res.error).
+ */
+export function assertRefused(res: { status: number; body?: any; error?: any }, status: number, code: string, label = ''): void {
+  const got = res.body?.error?.code ?? res.error?.code;
+  if (res.status !== status || got !== code) {
+    throw new Error(`${label ? `${label}: ` : ''}expected ${status} ${code}, got ${res.status} ${got ?? JSON.stringify(res.body ?? res)}`);
+  }
+}
+
 /** POST JSON to a path of the API. */
 export async function postJson<T = any>(api: TestApi, path: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
   const res = await fetch(`${api.url}${path}`, {
