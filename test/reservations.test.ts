@@ -87,7 +87,8 @@ test('a guest reserves by start and duration: one-time token, only its hash stor
 test('start now: no start means now, a start a minute ago reads as now', async () => {
   const spotA = await spot();
   const r = await reserve(db, identityOf(driver), { spotId: spotA, durationMinutes: 30 });
-  assert.ok(Math.abs(r.starts_at.getTime() - Date.now()) < 5000);
+  const { rows: [made] } = await db.owner.query('select lower(period) = created_at as now from app_public.reservations where id = $1', [r.id]);
+  assert.ok(made.now, 'starts at the instant of the booking transaction');
   const spotB = await spot();
   const late = await reserve(db, identityOf(driver), { spotId: spotB, startsAt: new Date(Date.now() - 60e3), durationMinutes: 30 });
   assert.ok(late.starts_at.getTime() > Date.now() - 5000, 'clamped to now');
@@ -183,7 +184,9 @@ test('end now: charged for the time used with the minimum charge, charge queued,
     'select status::text, amount, upper(period) as e from app_public.end_reservation($1) x, lateral (select (x.reservation).*) r', [r.id]);
   assert.is(ended.status, 'completed');
   assert.is(ended.amount, 150, 'a moment used: 15 min = 150, and the minimum is 150');
-  assert.ok(Math.abs(ended.e.getTime() - Date.now()) < 5000);
+  const { rows: [ev] } = await db.owner.query(
+    `select at from app_private.reservation_events where reservation_id = $1 and new_status = 'completed'`, [r.id]);
+  assert.is(ended.e.getTime(), ev.at.getTime(), 'ends at the instant of the ending transaction');
   const jobs = await scheduledOf(db, r.id);
   assert.equal(Object.keys(jobs), ['reservation_charge'], 'end, reminder and hold expiry gone; the charge queued');
   assert.is(jobs.reservation_charge.task_identifier, 'reservation__charge');

@@ -91,9 +91,15 @@ export async function eventsOf(db: TestDb, id: string): Promise<Array<{ action: 
   return rows;
 }
 
-/** A whole hour from now, as a Date: stable windows for tests. */
+// The next whole hour, fixed the first time a test process asks: windows built
+// from it never shift against each other when an hour boundary passes mid-test
+// (recomputing it per call made a window and its assertion disagree).
+let baseHour: number | undefined;
+
+/** `hours` after the process's base hour (the whole hour after its first call), as a Date. */
 export function hoursFromNow(hours: number): Date {
-  return new Date(Math.ceil(Date.now() / 3600e3) * 3600e3 + hours * 3600e3);
+  baseHour ??= Math.ceil(Date.now() / 3600e3) * 3600e3;
+  return new Date(baseHour + hours * 3600e3);
 }
 
 /**
@@ -123,6 +129,10 @@ export async function connectClients(url: string, n: number, headroom = 25): Pro
     const client = new pg.Client({ connectionString: url });
     try {
       await client.connect();
+      // These tests check what concurrency decides, not how fast: on a loaded
+      // machine 50 bookers queued on one spot's lock can wait longer than the
+      // API role's statement_timeout, which would turn a correct wait into 57014.
+      await client.query('set statement_timeout = 0');
       clients.push(client);
     } catch (err) {
       await client.end().catch(() => {});
