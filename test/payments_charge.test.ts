@@ -212,7 +212,11 @@ test('authentication_required off-session → payment_failed saying the bank wan
 // the job ends at once (no graphile-worker retry, no scheduled retry).
 const refusals: Array<[string, string, (id: string) => Promise<void>]> = [
   // A reservation priced before quotes respected Stripe's minimum (13¢).
-  ['an amount below the currency\'s minimum', 'amount_too_small', async (id) => complete(id, 13)],
+  ['an amount below the currency\'s minimum', 'amount_too_small', async (id) => {
+    // A row priced before quotes respected the minimum: only such old data can hold 13¢ now.
+    await db.owner.query('update app_public.reservations set amount = 13 where id = $1', [id]);
+    await complete(id);
+  }],
   // The card on file no longer exists at Stripe.
   ['a card that no longer exists', 'resource_missing', async (id) => {
     await db.owner.query(`update app_private.setup_intents set payment_method = 'pm_gone' where reservation_id = $1`, [id]);
