@@ -44,8 +44,17 @@ export async function prepareTemplate(): Promise<string> {
       }
     }
   });
-  await provisionDatabase({ database: TEMPLATE_DB, reset: true, applyCurrent: true, log: () => {} });
-  return TEMPLATE_DB;
+  // Roles and grants are cluster-wide: another run resetting its own database at
+  // the same moment can make afterReset's role statements fail with "tuple
+  // concurrently updated". That says nothing about this code; build again.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await provisionDatabase({ database: TEMPLATE_DB, reset: true, applyCurrent: true, log: () => {} });
+      return TEMPLATE_DB;
+    } catch (err) {
+      if (attempt >= 3 || !/tuple concurrently updated/.test((err as Error).message)) throw err;
+    }
+  }
 }
 
 /** Drops this run's template (the runner's last step; a lone file's close()). */
