@@ -49,8 +49,8 @@ test.after(async () => {
  * A guest's hour, started now, at a rate of `hourlyPrice` (so booking quotes
  * exactly that), whose card (`card`) was set up as the browser would: confirmed.
  */
-async function confirmedReservation(card: string, hourlyPrice = 1250, currency = 'USD'): Promise<string> {
-  const { id } = await createReservation(db, { hourlyPrice, currency });
+async function confirmedReservation(card: string, hourlyPrice = 1250, currency = 'USD', spotId?: string): Promise<string> {
+  const { id } = await createReservation(db, { hourlyPrice, currency, spotId });
   const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
   const si = await browserConfirmsSetup(emulator, p.setupIntentId!, card) as Stripe.SetupIntent;
   if (si.status === 'requires_action') {
@@ -314,8 +314,13 @@ for (const [currency, shown] of [['EUR', '€9.00'], ['JPY', '¥900'], ['GBP', '
   });
 }
 
-test('nothing to charge (a free spot: amount 0) → no Stripe call, still a receipt', async () => {
-  const id = await confirmedReservation('pm_card_visa', 0);
+test('nothing to charge (no metered minute in the window: amount 0) → no Stripe call, still a receipt', async () => {
+  // A rate metered one hour a week, three days from today: the coming hour is free.
+  const isoDow = ((new Date().getUTCDay() + 6) % 7 + 3) % 7 + 1;
+  const rate = await createRate(db, { hourlyPrice: 600, hours: [[isoDow, '09:00', '10:00']] });
+  const id = await confirmedReservation('pm_card_visa', 600, 'USD', await createSpot(db, { lat: 40.72, lng: -74.0, rateId: rate }));
+  const { rows: [r] } = await db.owner.query('select amount from app_public.reservations where id = $1', [id]);
+  assert.is(r.amount, 0, 'quoted 0: nothing metered');
   await complete(id);
   const c = await settled(id);
   assert.equal(c.status, 'not_required');

@@ -31,11 +31,11 @@ export interface HttpResult<T = any> {
 
 /**
  * Asserts a refusal at the HTTP level (auth routes, CSRF, bearer tokens): the
- * status and the documented code of the {"error": {"code"}} answer, from
- * postJson (res.body.error) or api.gql (res.error).
+ * status and the documented code, from a route's {"error": {"code"}} answer
+ * (postJson: res.body.error) or a GraphQL answer (api.gql: res.errors[0].extensions).
  */
-export function assertRefused(res: { status: number; body?: any; error?: any }, status: number, code: string, label = ''): void {
-  const got = res.body?.error?.code ?? res.error?.code;
+export function assertRefused(res: { status: number; body?: any; errors?: any }, status: number, code: string, label = ''): void {
+  const got = res.body?.error?.code ?? res.errors?.[0]?.extensions?.code;
   if (res.status !== status || got !== code) {
     throw new Error(`${label ? `${label}: ` : ''}expected ${status} ${code}, got ${res.status} ${got ?? JSON.stringify(res.body ?? res)}`);
   }
