@@ -14,7 +14,12 @@ export const COMMANDS: Record<string, Command> = {
   'db:reset': { args: '', summary: 'Drop and rebuild the development database, including migrations/current.sql.' },
   'db:gm': { args: '<graphile-migrate arguments>', summary: 'graphile-migrate with this project\'s connection strings (status, commit, watch).' },
   'seed:generate': { args: '[--count N] [--out FILE] [--seed S]', summary: 'Write deterministic demo parking meters as a CSV (sql/seed/nyc_parking_meters.csv by default).' },
-  'spots:import': { args: 'FILE [--batch-size N] [--show N]', summary: 'Upsert spots from a city meter CSV; prints inserted / updated / unchanged / rejected.' },
+  'spots:import': {
+    args: 'FILE [--batch-size N] [--show N]',
+    summary:
+      'Upsert spots from a CSV in the layout of NYC "Parking Meters Locations and Status" plus Hourly_Rate; ' +
+      'prints inserted / updated / unchanged / rejected. --batch-size: rows per SQL call (1000); --show: reject reasons printed (20).',
+  },
   'user:create': {
     args: '--email <email> --role driver|operator|admin|analyst [--name <name>] [--invite | --password-stdin]',
     summary: 'Create a user with a role: a password prompt on a terminal, else an emailed invitation.',

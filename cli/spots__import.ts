@@ -18,6 +18,8 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { dbUrls } from '../lib/db_urls.ts';
 import { isBlank, readCsv, type CsvRecord } from './csv_parse.ts';
+import { loggerFor } from '../lib/logger.ts';
+import { usageOf } from './commands.ts';
 
 /** CSV header (normalised: lower case, runs of other characters → "_") → key sent to SQL. */
 const COLUMNS: Record<string, string> = {
@@ -215,16 +217,9 @@ export default async function main(argv: string[] = process.argv.slice(2)): Prom
     options: {
       'batch-size': { type: 'string' },
       show: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help || positionals.length !== 1) {
-    console.log('usage: npm run cli -- spots:import FILE [--batch-size N] [--show N]\n' +
-      '  FILE: CSV in the layout of NYC "Parking Meters Locations and Status" plus Hourly_Rate\n' +
-      '  --batch-size N: rows per SQL call (default 1000)   --show N: reject reasons to print (default 20)');
-    if (!values.help) process.exitCode = 2;
-    return;
-  }
+  if (positionals.length !== 1) throw new ImportError(`One FILE, please.\n${usageOf('spots:import')}`);
   const show = Number(values.show ?? 20);
   const batchSize = Number(values['batch-size'] ?? 1000);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ImportError('--batch-size must be a positive integer');
@@ -246,7 +241,7 @@ export default async function main(argv: string[] = process.argv.slice(2)): Prom
 
 if (import.meta.main) {
   main().catch((err) => {
-    console.error(err instanceof Error ? err.message : err);
+    loggerFor('cli').error(err instanceof Error ? err.message : String(err));
     process.exitCode = 1;
   });
 }

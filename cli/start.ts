@@ -16,6 +16,9 @@ import { loadConfig } from '../server/config.ts';
 import { startWorker } from '../worker/runner.ts';
 import { webUrlOf } from '../lib/web_urls.ts';
 import { startWebDevServer } from './web_dev_server.ts';
+import { loggerFor } from '../lib/logger.ts';
+
+const log = loggerFor('cli');
 
 const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SEED_FILE = join(ROOT_DIR, 'sql', 'seed', 'nyc_parking_meters.csv');
@@ -27,7 +30,8 @@ async function seed(ownerUrl: string): Promise<void> {
   await client.connect();
   try {
     const summary = await importSpots(client, SEED_FILE, {});
-    console.log(`Demo spots: ${summary.inserted} inserted, ${summary.updated} updated, ` +
+    const { inserted, updated, unchanged, rejected } = summary;
+    log.info({ inserted, updated, unchanged, rejected }, `Demo spots: ${summary.inserted} inserted, ${summary.updated} updated, ` +
       `${summary.unchanged} unchanged, ${summary.rejected} rejected`);
   } finally {
     await client.end();
@@ -101,7 +105,7 @@ let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
-  for (const fn of stops) await fn().catch((err) => console.error(err));
+  for (const fn of stops) await fn().catch((err) => log.error({ err }, 'stopping failed'));
   // PostGraphile can keep the event loop alive after its instance is released.
   process.exit(0);
 }
@@ -111,7 +115,8 @@ process.once('SIGTERM', stop);
 try {
   await main();
 } catch (err) {
-  console.error(err instanceof ProvisionError ? err.message : err);
+  if (err instanceof ProvisionError) log.error(err.message);
+  else log.error({ err }, 'npm start failed');
   await stop();
   process.exit(1);
 }
