@@ -76,10 +76,13 @@ test('production code imports only production dependencies', () => {
 test('.nvmrc, engines and .editorconfig agree with the tooling', () => {
   const nvmrc = readFileSync(join(ROOT, '.nvmrc'), 'utf8').trim();
   assert.is(nvmrc, pkg.devDependencies.node.replace(/^\^/, '').split('.')[0]);
-  const biome = JSON.parse(readFileSync(join(ROOT, 'biome.json'), 'utf8'));
+  // biome.jsonc without its comment lines is JSON.
+  const biome = JSON.parse(readFileSync(join(ROOT, 'biome.jsonc'), 'utf8').replace(/^\s*\/\/.*$/gm, ''));
   const editorconfig = readFileSync(join(ROOT, '.editorconfig'), 'utf8');
   assert.is(biome.formatter.indentStyle, 'space');
   assert.match(editorconfig, new RegExp(`indent_size = ${biome.formatter.indentWidth}\\n`));
+  assert.match(editorconfig, new RegExp(`max_line_length = ${biome.formatter.lineWidth}\\n`));
+  assert.is(biome.javascript.formatter.quoteStyle, 'single');
   for (const script of ['start', 'api', 'worker', 'cli', 'db:migrate']) {
     assert.match(pkg.scripts[script], /^node --env-file-if-exists=\.env /, `${script} reads .env`);
   }
