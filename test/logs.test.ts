@@ -15,6 +15,8 @@ import { createSpot } from './helpers/spots.ts';
 import { hoursFromNow } from './helpers/reservations.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import { waitFor } from './helpers/payments.ts';
+import { startApi } from './helpers/api.ts';
+import { captureLogs } from './helpers/logs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const PASSWORD = 'a password nobody logs 4821';
@@ -170,6 +172,27 @@ test('API, worker and CLI: JSON lines, request ids, no secrets', async () => {
   } finally {
     if (worker) await stopProcess(worker);
     await stopProcess(api);
+  }
+});
+
+test("GraphQL: an internal error's reference is the request id, and its log line carries it", async () => {
+  const api = await startApi(db);
+  try {
+    // A value PostgreSQL refuses with a code no client is meant to see (22003, out of range).
+    const { result: res, lines } = await captureLogs(() => fetch(`${api.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ spot(rowId: "99999999999999999999") { rowId } }' }),
+    }));
+    const id = res.headers.get('x-request-id');
+    const body = await res.json();
+    assert.equal(body.errors[0].extensions, { code: 'INTERNAL' });
+    assert.is(body.errors[0].message, `Internal error (reference ${id})`);
+    const logged = lines.find((l) => l.level === 50 && l.reqId === id);
+    assert.ok(logged, 'an error line with the request id');
+    assert.match(JSON.stringify(logged.err), /out of range for type bigint/);
+  } finally {
+    await api.close();
   }
 });
 
