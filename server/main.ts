@@ -1,15 +1,27 @@
 // `npm run api`: the API alone (the worker runs apart with `npm run worker`).
 // API_WORKERS=N forks N processes sharing the port (node:cluster): one Node
-// process saturates one core long before PostgreSQL does.
+// process saturates one core long before PostgreSQL does. METRICS_PORT serves
+// the metrics of all of them apart (server/metrics_server.ts).
 import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
 import { makeApp, listen } from './app.ts';
 import { loadConfig } from './config.ts';
+import { serveMetrics } from './metrics_server.ts';
+import { metricsOf } from './middleware/installMetrics.ts';
 import { loggerFor } from '../lib/logger.ts';
 
-const workers = Number(process.env.API_WORKERS ?? 1);
+const env = process.env;
+const workers = Number(env.API_WORKERS ?? 1);
+const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : undefined;
+const metricsHost = env.METRICS_HOST ?? '127.0.0.1';
+const metricsToken = env.METRICS_TOKEN || null;
 
 if (workers > 1 && cluster.isPrimary) {
   for (let i = 0; i < workers; i++) cluster.fork();
+  if (metricsPort !== undefined) {
+    const aggregator = new AggregatorRegistry();
+    await serveMetrics(metricsPort, metricsHost, metricsToken, () => aggregator.clusterMetrics(), aggregator.contentType);
+  }
   const stop = () => {
     for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
   };
@@ -23,6 +35,10 @@ if (workers > 1 && cluster.isPrimary) {
   const handle = await makeApp(config);
   const port = await listen(handle, config.port, config.host);
   loggerFor('api').info({ url: `http://${config.host}:${port}` }, 'listening');
+  if (metricsPort !== undefined && !cluster.isWorker) {
+    const metrics = metricsOf(handle.app);
+    await serveMetrics(metricsPort, metricsHost, metricsToken, () => metrics.render(), metrics.registry.contentType);
+  }
   const stop = async () => {
     await handle.close();
     process.exit(0);
