@@ -89,4 +89,15 @@ test('.nvmrc, engines and .editorconfig agree with the tooling', () => {
   assert.match(pkg.scripts.test, /npm run lint/);
 });
 
+test('git hooks come with npm ci: format staged files on commit, type-check on push', () => {
+  // simple-git-hooks installs them from its postinstall script, which npm must be allowed to run.
+  assert.ok(pkg.devDependencies['simple-git-hooks']);
+  assert.is(pkg.allowScripts['simple-git-hooks'], true);
+  const hooks = pkg['simple-git-hooks'];
+  assert.match(hooks['pre-commit'], /biome format --write --staged/);
+  assert.match(hooks['pre-push'], /npm run typecheck/);
+  // Without node_modules (a fresh clone before npm ci) a hook steps aside instead of failing.
+  for (const hook of Object.values(hooks) as string[]) assert.match(hook, /^test -x node_modules\/\.bin\//);
+});
+
 test.run();
