@@ -1,0 +1,6935 @@
+--
+-- PostgreSQL database dump
+--
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: analytics; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA analytics;
+
+--
+-- Name: app_hidden; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA app_hidden;
+
+--
+-- Name: app_private; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA app_private;
+
+--
+-- Name: app_public; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA app_public;
+
+--
+-- Name: SCHEMA app_public; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA app_public IS 'Secure My Spot: find, reserve and pay for on-street parking.';
+
+--
+-- Name: btree_gist; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public;
+
+--
+-- Name: EXTENSION btree_gist; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION btree_gist IS 'support for indexing common datatypes in GiST';
+
+--
+-- Name: citext; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;
+
+--
+-- Name: EXTENSION citext; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION citext IS 'data type for case-insensitive character strings';
+
+--
+-- Name: pgcrypto; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public;
+
+--
+-- Name: EXTENSION pgcrypto; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION pgcrypto IS 'cryptographic functions';
+
+--
+-- Name: postgis; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS postgis WITH SCHEMA public;
+
+--
+-- Name: EXTENSION postgis; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION postgis IS 'PostGIS geometry and geography spatial types and functions';
+
+--
+-- Name: auth_session; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.auth_session AS (
+	user_id bigint,
+	session_id uuid,
+	token text
+);
+
+--
+-- Name: TYPE auth_session; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.auth_session IS 'A new session: the user, the session id and its bearer token (shown only this once).';
+
+--
+-- Name: distance_unit; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.distance_unit AS ENUM (
+    'km',
+    'mi'
+);
+
+--
+-- Name: TYPE distance_unit; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.distance_unit IS 'Kilometres or statute miles.';
+
+--
+-- Name: price_quote; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.price_quote AS (
+	amount integer,
+	currency text,
+	metered interval
+);
+
+--
+-- Name: TYPE price_quote; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.price_quote IS 'A price for a window: amount in minor units, currency, and how much of the window is metered.';
+
+--
+-- Name: reservation_status; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.reservation_status AS ENUM (
+    'held',
+    'confirmed',
+    'completed',
+    'cancelled',
+    'expired',
+    'payment_failed'
+);
+
+--
+-- Name: TYPE reservation_status; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.reservation_status IS 'held: waiting for card set-up; confirmed: paid for by a set-up card; completed: ended and charged; cancelled; expired: hold never confirmed; payment_failed: the final charge failed.';
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: reservations; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.reservations (
+    id bigint NOT NULL,
+    spot_id bigint NOT NULL,
+    user_id bigint,
+    email public.citext NOT NULL,
+    period tstzrange NOT NULL,
+    status app_public.reservation_status DEFAULT 'held'::app_public.reservation_status NOT NULL,
+    amount integer NOT NULL,
+    currency text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    kind text DEFAULT 'reservation'::text NOT NULL,
+    hold_expires_at timestamp with time zone,
+    note text,
+    remind_at timestamp with time zone,
+    CONSTRAINT reservations_amount_check CHECK ((amount >= 0)),
+    CONSTRAINT reservations_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT reservations_email_check CHECK ((length((email)::text) <= 254)),
+    CONSTRAINT reservations_hold_check CHECK (((hold_expires_at IS NULL) OR (status = 'held'::app_public.reservation_status))),
+    CONSTRAINT reservations_kind_check CHECK ((kind = ANY (ARRAY['reservation'::text, 'block'::text]))),
+    CONSTRAINT reservations_note_check CHECK ((length(note) <= 500)),
+    CONSTRAINT reservations_period_check CHECK (((NOT isempty(period)) AND lower_inc(period) AND (NOT upper_inc(period)) AND (NOT lower_inf(period)) AND (NOT upper_inf(period))))
+);
+
+--
+-- Name: TABLE reservations; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.reservations IS 'A spot reserved for a time window by a signed-in driver or a guest.';
+
+--
+-- Name: COLUMN reservations.period; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.period IS 'The reserved window, start included, end excluded.';
+
+--
+-- Name: COLUMN reservations.amount; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.amount IS 'Price in minor units, quoted and locked when the window was set.';
+
+--
+-- Name: COLUMN reservations.kind; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.kind IS 'reservation (a driver''s), or block (an operator took the spot out of use for the period). Both are subject to the same no-overlap constraint.';
+
+--
+-- Name: COLUMN reservations.hold_expires_at; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.hold_expires_at IS 'While held: when the hold lapses unless payment set-up confirms it.';
+
+--
+-- Name: COLUMN reservations.note; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.note IS 'An operator''s reason for a block.';
+
+--
+-- Name: COLUMN reservations.remind_at; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.remind_at IS '@behavior -*
+When the due-work sweep emails the reminder of this confirmed reservation; null when none is due.';
+
+--
+-- Name: reservation_result; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.reservation_result AS (
+	reservation app_public.reservations,
+	manage_token text
+);
+
+--
+-- Name: TYPE reservation_result; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.reservation_result IS 'What every reservation mutation returns: the reservation as it left it, and the one-time guest manage token when one was issued (reserve as a guest); null otherwise.';
+
+--
+-- Name: COLUMN reservation_result.manage_token; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservation_result.manage_token IS 'Only when one is issued (a guest''s reserve): the secret that, with the reservation id, reads, changes, ends, cancels or pays for it. Shown once; keep it.';
+
+--
+-- Name: session_info; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.session_info AS (
+	id uuid,
+	method text,
+	created_at timestamp with time zone,
+	last_active_at timestamp with time zone,
+	expires_at timestamp with time zone,
+	is_current boolean
+);
+
+--
+-- Name: TYPE session_info; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.session_info IS 'One of your sessions: how it was opened, when, when last used (to the minute), when it will end unless used, and whether it is this one.';
+
+--
+-- Name: spots; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.spots (
+    id bigint NOT NULL,
+    external_id text,
+    location public.geography(Point,4326) NOT NULL,
+    street text NOT NULL,
+    side_of_street text,
+    from_street text,
+    to_street text,
+    borough text,
+    zone text,
+    rate_id integer NOT NULL,
+    max_stay interval DEFAULT '02:00:00'::interval NOT NULL,
+    is_accessible boolean DEFAULT false NOT NULL,
+    has_ev_charger boolean DEFAULT false NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    meter_hours text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT spots_borough_check CHECK ((length(borough) <= 50)),
+    CONSTRAINT spots_from_street_check CHECK ((length(from_street) <= 200)),
+    CONSTRAINT spots_max_stay_check CHECK (((max_stay > '00:00:00'::interval) AND (max_stay <= '7 days'::interval))),
+    CONSTRAINT spots_side_of_street_check CHECK ((length(side_of_street) <= 20)),
+    CONSTRAINT spots_status_check CHECK ((status = ANY (ARRAY['active'::text, 'out_of_service'::text]))),
+    CONSTRAINT spots_street_check CHECK (((length(street) >= 1) AND (length(street) <= 200))),
+    CONSTRAINT spots_to_street_check CHECK ((length(to_street) <= 200)),
+    CONSTRAINT spots_zone_check CHECK ((length(zone) <= 50))
+);
+
+--
+-- Name: TABLE spots; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.spots IS 'One on-street parking space (a meter position).';
+
+--
+-- Name: COLUMN spots.external_id; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spots.external_id IS 'The city''s meter number, used to match imports.';
+
+--
+-- Name: COLUMN spots.location; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spots.location IS '@behavior -*
+WGS 84 point; exposed as lat/lng.';
+
+--
+-- Name: COLUMN spots.zone; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spots.zone IS 'Operator zone the spot belongs to.';
+
+--
+-- Name: COLUMN spots.max_stay; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spots.max_stay IS 'Longest reservation this spot accepts.';
+
+--
+-- Name: COLUMN spots.status; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spots.status IS 'active, or out_of_service (never offered).';
+
+--
+-- Name: COLUMN spots.meter_hours; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spots.meter_hours IS 'The meter''s posted hours as published by the city, e.g. "2HR Pas Mon-Sat 0900-1900".';
+
+--
+-- Name: spot_match; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.spot_match AS (
+	spot app_public.spots,
+	distance double precision,
+	price app_public.price_quote
+);
+
+--
+-- Name: TYPE spot_match; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.spot_match IS 'A spot available for the asked window, its distance in the asked unit and its price for the window.';
+
+--
+-- Name: assert_admin(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_admin() RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_user_id bigint := app_hidden.assert_signed_in();
+begin
+  if not app_hidden.current_user_is_admin() then
+    raise exception 'Only an admin may do this' using errcode = 'SMA10';
+  end if;
+  -- Staff administration is one of the actions that need a verified email.
+  perform app_hidden.assert_verified();
+  return v_user_id;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_admin(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_admin() IS 'The current user''s id when a verified admin, else error SMA10 (not an admin), SMA11 (email not verified) or SMA08 (signed out).';
+
+--
+-- Name: assert_email(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_email(email text) RETURNS public.citext
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if not app_hidden.email_is_valid(btrim(email)) then
+    raise exception 'That is not an email address we can use (plain ASCII, like name@example.com)'
+      using errcode = 'SMA03';
+  end if;
+  return btrim(email)::citext;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_email(email text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_email(email text) IS 'The trimmed address, or error SMA03.';
+
+--
+-- Name: assert_max_stay(app_public.spots, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_window tstzrange) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if upper(time_window) - lower(time_window) > spot.max_stay then
+    raise exception 'This spot can be reserved for at most %', app_hidden.human_duration(spot.max_stay)
+      using errcode = 'SMB04';
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_max_stay(spot app_public.spots, time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_window tstzrange) IS 'Error SMB04 when the window is longer than the spot''s maximum stay.';
+
+--
+-- Name: assert_name(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_name(name text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+declare
+  v_name text := btrim(normalize(coalesce(name, ''), NFC));
+begin
+  -- Control and format characters (including bidi overrides and zero-width
+  -- joiners) let a name display as something else: refused.
+  if length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]' then
+    raise exception 'A name must be 1 to 100 characters without control characters' using errcode = 'SMA05';
+  end if;
+  return v_name;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_name(name text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_name(name text) IS 'The trimmed, NFC-normalised name, or error SMA05.';
+
+--
+-- Name: assert_password(text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_password(password text, email text DEFAULT NULL::text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+declare
+  -- NFKC, as NIST SP 800-63B advises: the same password typed on another
+  -- keyboard (composed or decomposed accents, full-width digits) still matches.
+  v_password text := normalize(coalesce(password, ''), NFKC);
+begin
+  if length(v_password) < 10 or octet_length(v_password) > 72 then
+    raise exception 'A password must be at least 10 characters and at most 72 bytes' using errcode = 'SMA04';
+  end if;
+  if btrim(v_password) = '' or v_password ~ '^(.)\1*$' then
+    raise exception 'A password must not be only one repeated character' using errcode = 'SMA04';
+  end if;
+  if email is not null and lower(v_password) = lower(btrim(email)) then
+    raise exception 'A password must not be your email address' using errcode = 'SMA04';
+  end if;
+  return v_password;
+end;
+$_$;
+
+--
+-- Name: FUNCTION assert_password(password text, email text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_password(password text, email text) IS 'The NFKC-normalised password when it meets the rule (10 characters to 72 bytes, not one repeated character, not the email), else error SMA04.';
+
+--
+-- Name: assert_role(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_role(role text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if role is null or role not in ('driver', 'operator', 'admin', 'analyst') then
+    raise exception 'A role is one of driver, operator, admin, analyst' using errcode = 'SMA16';
+  end if;
+  return role;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_role(role text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_role(role text) IS 'The role when it is one of the four, else error SMA16.';
+
+--
+-- Name: assert_signed_in(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_signed_in() RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_user_id bigint := app_public.current_user_id();
+begin
+  if v_user_id is null then
+    raise exception 'Sign in first' using errcode = 'SMA08';
+  end if;
+  return v_user_id;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_signed_in(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_signed_in() IS 'The current user''s id, or error SMA08.';
+
+--
+-- Name: assert_verified(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_verified() RETURNS bigint
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user_id bigint := app_hidden.assert_signed_in();
+begin
+  if not exists (select from app_public.users u where u.id = v_user_id and u.is_verified) then
+    raise exception 'Verify your email address first: follow the link we sent you' using errcode = 'SMA11';
+  end if;
+  return v_user_id;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_verified(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_verified() IS 'The current user''s id when their email is verified, else error SMA11 (or SMA08 when signed out). Functions for actions that need a verified email call it.';
+
+--
+-- Name: assert_window(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_window(starts_at timestamp with time zone, ends_at timestamp with time zone) RETURNS tstzrange
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if starts_at is null or ends_at is null then
+    raise exception 'A window needs a start and an end' using errcode = 'SMS03';
+  end if;
+  if ends_at <= starts_at then
+    raise exception 'The end of a window must be after its start' using errcode = 'SMS03';
+  end if;
+  if ends_at - starts_at > interval '7 days' then
+    raise exception 'A window may last at most 7 days' using errcode = 'SMS03';
+  end if;
+  if starts_at > now() + interval '90 days' then
+    raise exception 'A window may start at most 90 days ahead' using errcode = 'SMS03';
+  end if;
+  return tstzrange(starts_at, ends_at, '[)');
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_window(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_window(starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'The window [starts_at, ends_at) when it is one the product can price and book, else error SMS03.';
+
+--
+-- Name: block_max_length(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.block_max_length() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$ select interval '366 days' $$;
+
+--
+-- Name: FUNCTION block_max_length(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.block_max_length() IS 'Longest single operator block.';
+
+--
+-- Name: booking_hold_time(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.booking_hold_time() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$ select interval '15 minutes' $$;
+
+--
+-- Name: FUNCTION booking_hold_time(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.booking_hold_time() IS 'How long a new reservation stays held without confirmed payment set-up before it expires (capped at its end).';
+
+--
+-- Name: booking_horizon(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.booking_horizon() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$ select interval '90 days' $$;
+
+--
+-- Name: FUNCTION booking_horizon(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.booking_horizon() IS 'How far ahead a reservation may start (the same as search''s horizon).';
+
+--
+-- Name: booking_reminder_lead(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.booking_reminder_lead() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$ select interval '15 minutes' $$;
+
+--
+-- Name: FUNCTION booking_reminder_lead(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.booking_reminder_lead() IS 'How long before a confirmed reservation ends its driver gets a reminder.';
+
+--
+-- Name: booking_start_grace(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.booking_start_grace() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$ select interval '5 minutes' $$;
+
+--
+-- Name: FUNCTION booking_start_grace(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.booking_start_grace() IS 'A start this little in the past (a slow phone, a skewed clock) is read as "now"; earlier is refused.';
+
+--
+-- Name: booking_window(timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.booking_window(starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer) RETURNS tstzrange
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_start timestamptz := coalesce(booking_window.starts_at, now());
+  v_end   timestamptz;
+begin
+  if not isfinite(v_start) then
+    raise exception 'The start time is not a real date and time' using errcode = 'SMB03';
+  end if;
+  if v_start < now() - app_hidden.booking_start_grace() then
+    raise exception 'The start time is in the past; pick a time from now on' using errcode = 'SMB03';
+  end if;
+  v_start := greatest(v_start, now());
+  if v_start > now() + app_hidden.booking_horizon() then
+    raise exception 'Reservations can start at most % days ahead',
+      extract(day from app_hidden.booking_horizon()) using errcode = 'SMB05';
+  end if;
+  if booking_window.ends_at is not null and booking_window.duration_minutes is not null then
+    raise exception 'Give an end time or a duration, not both' using errcode = 'SMB03';
+  elsif booking_window.duration_minutes is not null then
+    if booking_window.duration_minutes <= 0 then
+      raise exception 'The duration must be at least one minute' using errcode = 'SMB03';
+    end if;
+    v_end := v_start + make_interval(mins => booking_window.duration_minutes);
+  elsif booking_window.ends_at is not null then
+    if not isfinite(booking_window.ends_at) then
+      raise exception 'The end time is not a real date and time' using errcode = 'SMB03';
+    end if;
+    v_end := booking_window.ends_at;
+  else
+    raise exception 'Give an end time or a duration' using errcode = 'SMB03';
+  end if;
+  if v_end <= v_start then
+    raise exception 'The end time must be after the start time' using errcode = 'SMB03';
+  end if;
+  return tstzrange(v_start, v_end, '[)');
+end;
+$$;
+
+--
+-- Name: FUNCTION booking_window(starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.booking_window(starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer) IS 'The window [start, end) a reservation asks for: start defaults to now, the end is given or start + duration. Errors SMB03 (bad window) or SMB05 (beyond the horizon).';
+
+--
+-- Name: client_ip(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.client_ip() RETURNS inet
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  return nullif(current_setting('app.client_ip', true), '')::inet;
+exception when invalid_text_representation then
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION client_ip(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.client_ip() IS 'The request''s client address (pgSettings app.client_ip), or null.';
+
+--
+-- Name: clock_now(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.clock_now() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce(nullif(current_setting('app.test_now', true), '')::timestamptz, now());
+$$;
+
+--
+-- Name: FUNCTION clock_now(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.clock_now() IS 'The time accounts rules use: the setting app.test_now when a test set it, else now().';
+
+--
+-- Name: current_user_is_admin(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.current_user_is_admin() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select coalesce(
+    (select u.role = 'admin' from app_public.users u where u.id = app_public.current_user_id()),
+    false);
+$$;
+
+--
+-- Name: FUNCTION current_user_is_admin(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.current_user_is_admin() IS 'True when the signed-in user is an admin.';
+
+--
+-- Name: current_user_is_staff(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.current_user_is_staff() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select coalesce(
+    (select u.role in ('operator', 'admin') from app_public.users u where u.id = app_public.current_user_id()),
+    false);
+$$;
+
+--
+-- Name: FUNCTION current_user_is_staff(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.current_user_is_staff() IS 'True when the signed-in user is an operator or an admin (the roles whose requests run as app_operator).';
+
+--
+-- Name: db_role_for(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.db_role_for(role text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case when role in ('operator', 'admin') then 'app_operator' else 'app_user' end;
+$$;
+
+--
+-- Name: FUNCTION db_role_for(role text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.db_role_for(role text) IS 'The database role a user''s requests run as: app_operator for operators and admins, app_user otherwise (drivers and analysts).';
+
+--
+-- Name: email_is_valid(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.email_is_valid(email text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+  -- ASCII only: internationalised addresses are refused rather than risk
+  -- look-alike characters (Cyrillic "а" for Latin "a") naming another account.
+  select email is not null
+    and length(email) <= 254
+    and email ~ '^[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$'
+    and length(split_part(email, '@', 1)) <= 64;
+$_$;
+
+--
+-- Name: FUNCTION email_is_valid(email text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.email_is_valid(email text) IS 'True for a plain ASCII address local@domain.tld (local part at most 64, whole at most 254 characters).';
+
+--
+-- Name: guest_email(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.guest_email(email text) RETURNS public.citext
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+begin
+  if email is null or btrim(email) = '' then
+    raise exception 'Sign in, or give an email address to reserve as a guest' using errcode = 'SMB08';
+  end if;
+  -- The same rule as users.email.
+  if length(btrim(email)) > 254 or btrim(email) !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' then
+    raise exception 'That email address does not look right' using errcode = 'SMB08';
+  end if;
+  return btrim(email)::citext;
+end;
+$_$;
+
+--
+-- Name: FUNCTION guest_email(email text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.guest_email(email text) IS 'A guest''s email, trimmed, or error SMB08.';
+
+--
+-- Name: holds_spot(app_public.reservation_status); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.holds_spot(status app_public.reservation_status) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  -- The statuses the exclusion constraint and spot_occupancy count as taking
+  -- the spot (their predicates in committed migrations spell out the same pair).
+  select status in ('held', 'confirmed');
+$$;
+
+--
+-- Name: FUNCTION holds_spot(status app_public.reservation_status); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.holds_spot(status app_public.reservation_status) IS 'True for the statuses in which a reservation takes its spot (held, confirmed); false for null.';
+
+--
+-- Name: human_duration(interval); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.human_duration(d interval) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  -- 90 minutes -> "1 h 30 min"; 2 hours -> "2 h"; days are written as hours.
+  select concat_ws(' ',
+    case when floor(extract(epoch from d) / 3600) > 0 then floor(extract(epoch from d) / 3600)::bigint || ' h' end,
+    case when floor(extract(epoch from d) / 60)::bigint % 60 > 0 then (floor(extract(epoch from d) / 60)::bigint % 60) || ' min' end);
+$$;
+
+--
+-- Name: FUNCTION human_duration(d interval); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.human_duration(d interval) IS 'A length of time in words a driver reads (h, min).';
+
+--
+-- Name: iso_time(timestamp with time zone); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.iso_time(t timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
+$$;
+
+--
+-- Name: FUNCTION iso_time(t timestamp with time zone); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.iso_time(t timestamp with time zone) IS 'ISO 8601 in UTC, whatever the session time zone.';
+
+--
+-- Name: link(text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.link(path text, token text) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  -- The SPA's origin comes from the request (pgSettings app.web_url, set by
+  -- the server from WEB_URL); the default fits local development.
+  select rtrim(coalesce(nullif(current_setting('app.web_url', true), ''), 'http://localhost:5173'), '/')
+    || path || '?token=' || token;
+$$;
+
+--
+-- Name: FUNCTION link(path text, token text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.link(path text, token text) IS 'An absolute link into the web app carrying a token.';
+
+--
+-- Name: lock_spot(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.lock_spot(spot_id bigint) RETURNS void
+    LANGUAGE sql
+    AS $$
+  -- One advisory lock per spot, held to the end of the transaction. Writers of
+  -- a spot's periods queue here instead of on each other's uncommitted index
+  -- entries in the exclusion constraint (which collapses throughput under
+  -- contention); the constraint stays the guarantee. Key space 7340 = 'booking'.
+  -- Rule: every write that leaves a row spot-holding (insert, new period,
+  -- held -> confirmed) takes this lock first, after the row lock if it has
+  -- one; writes that free a spot (cancel, end, expire) need not.
+  -- Otherwise two writers can wait on each other's index entries: a deadlock.
+  select pg_advisory_xact_lock(7340, (lock_spot.spot_id % 2147483647)::int);
+$$;
+
+--
+-- Name: FUNCTION lock_spot(spot_id bigint); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.lock_spot(spot_id bigint) IS 'Serialises the writers of one spot''s reservations until the transaction ends.';
+
+--
+-- Name: login(text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.login(email text, password text) RETURNS TABLE(status text, user_id bigint, session_id uuid, token text, retry_after integer)
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select * from app_private.login_attempt(login.email, login.password, app_hidden.client_ip());
+$$;
+
+--
+-- Name: FUNCTION login(email text, password text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.login(email text, password text) IS 'app_private.login_attempt for the GraphQL login mutation (server/login_plugin.ts): never raises, so a failed attempt''s count commits with the request; the plugin turns the status into SMA01/SMA02 afterwards.';
+
+--
+-- Name: metered_time(integer, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) RETURNS interval
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_time_zone text;
+  v_metered interval;
+begin
+  if not exists (select from app_public.rate_hours h where h.rate_id = metered_time.rate_id) then
+    return upper(time_window) - lower(time_window);
+  end if;
+  select r.time_zone into v_time_zone from app_public.rates r where r.id = metered_time.rate_id;
+  select sum(upper(o.overlap) - lower(o.overlap)) into v_metered
+  -- The local calendar days (dates in the rate's zone) the window touches.
+  -- Dates, not timestamptz: a timestamptz day starts at midnight of the
+  -- *session's* time zone and would shift every opening hour with it.
+  from generate_series(0,
+         (upper(time_window) at time zone v_time_zone)::date
+           - (lower(time_window) at time zone v_time_zone)::date) as i(n)
+  cross join lateral (select (lower(time_window) at time zone v_time_zone)::date + i.n as day) d
+  join app_public.rate_hours h
+    on h.rate_id = metered_time.rate_id and h.isodow = extract(isodow from d.day)
+  -- `date + time` is a local timestamp; `at time zone` turns it into the real
+  -- instant, DST included (24:00 is the next midnight). A local time that
+  -- happens twice (01:30 when clocks fall back) reads as the later instant,
+  -- right for closing; a meter opens at the earlier one: the local time an
+  -- hour before, plus an hour (least(): never later than the plain reading).
+  cross join lateral (
+    select time_window * tstzrange(
+      least((d.day + h.opens) at time zone v_time_zone,
+            ((d.day + h.opens) - interval '1 hour') at time zone v_time_zone + interval '1 hour'),
+      (d.day + h.closes) at time zone v_time_zone, '[)') as overlap
+  ) o
+  where not isempty(o.overlap);
+  return coalesce(v_metered, interval '0');
+end;
+$$;
+
+--
+-- Name: FUNCTION metered_time(rate_id integer, time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) IS 'How much of the window falls in the rate''s metered hours (all of it for a rate metered around the clock).';
+
+--
+-- Name: payment_customer_record(bigint, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.payment_customer_record(reservation_id bigint, manage_token text, stripe_customer_id text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.reservations;
+  v_id text;
+begin
+  v_r := app_private.reservation_for_caller(payment_customer_record.reservation_id, payment_customer_record.manage_token, true);
+  -- A concurrent request made the same call with the same key and got the same
+  -- customer; the first one recorded wins either way.
+  update app_private.stripe_customers c
+  set stripe_customer_id = coalesce(c.stripe_customer_id, payment_customer_record.stripe_customer_id)
+  from app_private.setup_intents si
+  where si.reservation_id = v_r.id and c.id = si.customer_id
+  returning c.stripe_customer_id into v_id;
+  return v_id;
+end;
+$$;
+
+--
+-- Name: FUNCTION payment_customer_record(reservation_id bigint, manage_token text, stripe_customer_id text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.payment_customer_record(reservation_id bigint, manage_token text, stripe_customer_id text) IS 'Records the Stripe customer id of the reservation''s customer (first write wins); returns the recorded id.';
+
+--
+-- Name: payment_setup_lookup(bigint, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.payment_setup_lookup(reservation_id bigint, manage_token text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.reservations;
+  v_si app_private.setup_intents;
+begin
+  v_r := app_private.reservation_for_caller(payment_setup_lookup.reservation_id, payment_setup_lookup.manage_token, true);
+  select * into v_si from app_private.setup_intents si where si.reservation_id = v_r.id;
+  if v_si.stripe_setup_intent_id is null then
+    raise exception 'Reservation % has no card set-up to confirm: call setupReservationPayment first', v_r.id
+      using errcode = 'SMP03';
+  end if;
+  return app_private.setup_intent_json(v_si, v_r);
+end;
+$$;
+
+--
+-- Name: FUNCTION payment_setup_lookup(reservation_id bigint, manage_token text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.payment_setup_lookup(reservation_id bigint, manage_token text) IS 'Authorises the caller and returns the reservation''s set-up (error SMP03 when none was started).';
+
+--
+-- Name: payment_setup_prepare(bigint, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.payment_setup_prepare(reservation_id bigint, manage_token text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.reservations;
+  v_customer_id bigint;
+  v_si app_private.setup_intents;
+begin
+  v_r := app_private.reservation_for_caller(payment_setup_prepare.reservation_id, payment_setup_prepare.manage_token, true);
+  select * into v_si from app_private.setup_intents si where si.reservation_id = v_r.id for update;
+
+  if v_r.status not in ('held', 'payment_failed') then
+    -- Asking again once the card is set up returns the same answer.
+    if v_si.status = 'succeeded' then
+      return app_private.setup_intent_json(v_si, v_r);
+    end if;
+    raise exception 'Reservation % is %: only a held reservation, or one whose payment failed, takes a card',
+      v_r.id, v_r.status using errcode = 'SMP02';
+  end if;
+
+  if v_r.user_id is not null then
+    insert into app_private.stripe_customers (user_id, idempotency_key)
+    values (v_r.user_id, 'smp-cus-' || gen_random_uuid())
+    on conflict (user_id) do nothing;
+    select c.id into v_customer_id from app_private.stripe_customers c where c.user_id = v_r.user_id;
+  else
+    insert into app_private.stripe_customers (guest_email, idempotency_key)
+    values (v_r.email, 'smp-cus-' || gen_random_uuid())
+    on conflict (guest_email) do nothing;
+    select c.id into v_customer_id from app_private.stripe_customers c where c.guest_email = v_r.email;
+  end if;
+
+  if v_si.reservation_id is null then
+    insert into app_private.setup_intents (reservation_id, customer_id, idempotency_key)
+    values (v_r.id, v_customer_id, app_private.payment_key(v_r.id, 'setup-1'))
+    returning * into v_si;
+  elsif v_r.status = 'payment_failed' and v_si.status = 'succeeded' then
+    -- The card on file was declined: set up a new one under a new key.
+    update app_private.setup_intents si
+    set generation = si.generation + 1,
+        idempotency_key = app_private.payment_key(v_r.id, 'setup-' || (si.generation + 1)),
+        customer_id = v_customer_id,
+        stripe_setup_intent_id = null, client_secret = null, status = 'new',
+        payment_method = null, succeeded_at = null
+    where si.reservation_id = v_r.id
+    returning * into v_si;
+  end if;
+  return app_private.setup_intent_json(v_si, v_r);
+end;
+$$;
+
+--
+-- Name: FUNCTION payment_setup_prepare(reservation_id bigint, manage_token text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.payment_setup_prepare(reservation_id bigint, manage_token text) IS 'Authorises the caller, makes (or finds) the Stripe customer and set-up rows of a held or payment-failed reservation with their idempotency keys, and returns what the Stripe calls need.';
+
+--
+-- Name: payment_setup_record(bigint, text, jsonb); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.payment_setup_record(reservation_id bigint, manage_token text, intent jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.reservations;
+  v_si app_private.setup_intents;
+begin
+  v_r := app_private.reservation_for_caller(payment_setup_record.reservation_id, payment_setup_record.manage_token, true);
+  v_si := app_private.setup_intent_apply(v_r.id, payment_setup_record.intent);
+  select r.* into v_r from app_public.reservations r where r.id = v_r.id;
+  if v_si.reservation_id is null then
+    select * into v_si from app_private.setup_intents si where si.reservation_id = v_r.id;
+  end if;
+  return app_private.setup_intent_json(v_si, v_r);
+end;
+$$;
+
+--
+-- Name: FUNCTION payment_setup_record(reservation_id bigint, manage_token text, intent jsonb); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.payment_setup_record(reservation_id bigint, manage_token text, intent jsonb) IS 'Authorises the caller and records the reservation''s SetupIntent as Stripe returned it (confirming the reservation once it succeeded).';
+
+--
+-- Name: quote_rate(integer, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) RETURNS app_public.price_quote
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_rate app_public.rates;
+  v_metered interval;
+  v_increment numeric;
+  v_amount int;
+begin
+  select * into v_rate from app_public.rates r where r.id = quote_rate.rate_id;
+  if not found then
+    return null;
+  end if;
+  v_metered := app_hidden.metered_time(v_rate.id, time_window);
+  v_increment := extract(epoch from v_rate.billing_increment);
+  v_amount := case
+    when v_metered = interval '0' then 0
+    else greatest(
+      v_rate.minimum_charge,
+      round(ceil(extract(epoch from v_metered) / v_increment) * v_increment * v_rate.hourly_price / 3600.0)::int)
+  end;
+  return (v_amount, v_rate.currency, v_metered)::app_public.price_quote;
+end;
+$$;
+
+--
+-- Name: FUNCTION quote_rate(rate_id integer, time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) IS 'The price of a window at a rate, in the rate''s minor units.';
+
+--
+-- Name: refund_prepare(bigint, integer); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.refund_prepare(reservation_id bigint, amount integer DEFAULT NULL::integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_private.charges;
+  v_refunded int;
+  v_amount int;
+  v_f app_private.refunds;
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators may refund' using errcode = 'SMP05';
+  end if;
+  select c.* into v_c from app_private.charges c
+  where c.reservation_id = refund_prepare.reservation_id and c.status = 'succeeded'
+  for update;
+  if v_c.id is null then
+    raise exception 'Reservation % has no successful charge to refund', refund_prepare.reservation_id
+      using errcode = 'SMP06';
+  end if;
+
+  select * into v_f from app_private.refunds f where f.charge_id = v_c.id and f.status = 'pending';
+  if v_f.id is not null then
+    if refund_prepare.amount is not null and refund_prepare.amount <> v_f.amount then
+      raise exception 'A refund of % is already in progress for reservation %', v_f.amount, refund_prepare.reservation_id
+        using errcode = 'SMP07';
+    end if;
+  else
+    select coalesce(sum(f.amount), 0) into v_refunded from app_private.refunds f
+    where f.charge_id = v_c.id and f.status = 'succeeded';
+    v_amount := coalesce(refund_prepare.amount, v_c.amount - v_refunded);
+    if v_amount <= 0 or v_amount > v_c.amount - v_refunded then
+      raise exception 'A refund must be more than 0 and at most the % still refundable', v_c.amount - v_refunded
+        using errcode = 'SMP06';
+    end if;
+    insert into app_private.refunds (charge_id, amount, idempotency_key, requested_by)
+    values (v_c.id, v_amount, 'smp-ref-' || gen_random_uuid(), app_public.current_user_id())
+    returning * into v_f;
+  end if;
+  return jsonb_build_object(
+    'refundId', v_f.id, 'amount', v_f.amount, 'currency', v_c.currency,
+    'idempotencyKey', v_f.idempotency_key, 'paymentIntentId', v_c.stripe_payment_intent_id);
+end;
+$$;
+
+--
+-- Name: FUNCTION refund_prepare(reservation_id bigint, amount integer); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.refund_prepare(reservation_id bigint, amount integer) IS 'Staff only (SMP05): makes the refund row (amount defaults to what remains refundable; SMP06 when nothing does, SMP07 when another refund is in flight) and returns what refunds.create needs.';
+
+--
+-- Name: refund_record(bigint, text, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_f app_private.refunds;
+  v_c app_private.charges;
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators may refund' using errcode = 'SMP05';
+  end if;
+  update app_private.refunds f
+  set stripe_refund_id = coalesce(f.stripe_refund_id, refund_record.stripe_refund_id),
+      status = case when refund_record.status in ('succeeded', 'pending') then 'succeeded' else 'failed' end,
+      failure_message = refund_record.failure_message
+  where f.id = refund_record.refund_id and f.status = 'pending'
+  returning * into v_f;
+  if v_f.id is null then
+    select * into v_f from app_private.refunds f where f.id = refund_record.refund_id;
+  end if;
+  select * into v_c from app_private.charges c where c.id = v_f.charge_id;
+  return jsonb_build_object(
+    'refundId', v_f.id, 'reservationId', v_c.reservation_id, 'amount', v_f.amount, 'currency', v_c.currency,
+    'status', v_f.status, 'stripeRefundId', v_f.stripe_refund_id,
+    'refundedTotal', (select coalesce(sum(f.amount), 0) from app_private.refunds f
+                      where f.charge_id = v_c.id and f.status = 'succeeded'));
+end;
+$$;
+
+--
+-- Name: FUNCTION refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text) IS 'Staff only: records Stripe''s answer to a refund (a pending Stripe refund counts as made).';
+
+--
+-- Name: require_sign_in(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.require_sign_in() RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_id bigint := app_public.current_user_id();
+begin
+  if v_id is null then
+    raise exception 'Sign in to see your reservations (guests: use the reservation number and manage code)'
+      using errcode = 'SMB11';
+  end if;
+  return v_id;
+end;
+$$;
+
+--
+-- Name: FUNCTION require_sign_in(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.require_sign_in() IS 'The signed-in user''s id, or error SMB11.';
+
+--
+-- Name: reservation_email_data(app_public.reservations); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.reservation_email_data(r app_public.reservations) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select jsonb_strip_nulls(jsonb_build_object(
+    'reservationId', r.id,
+    'spotId', r.spot_id,
+    'spot', app_public.spots_description(s),
+    'startsAt', app_hidden.iso_time(lower(r.period)),
+    'endsAt', app_hidden.iso_time(upper(r.period)),
+    'timeZone', rt.time_zone,
+    'amount', r.amount,
+    'currency', r.currency,
+    'status', r.status,
+    'holdExpiresAt', app_hidden.iso_time(r.hold_expires_at),
+    'isGuest', r.user_id is null,
+    -- The SPA page that asks for the manage code; the token itself is never stored.
+    'manageLinkPath', case when r.user_id is null then '/reservations/' || r.id || '/manage' end))
+  from app_public.spots s
+  join app_public.rates rt on rt.id = s.rate_id
+  where s.id = r.spot_id;
+$$;
+
+--
+-- Name: FUNCTION reservation_email_data(r app_public.reservations); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.reservation_email_data(r app_public.reservations) IS 'What every reservation email''s template receives (see README: email data keys).';
+
+--
+-- Name: search_point(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.search_point(lat double precision, lng double precision) RETURNS public.geography
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if lat is null or lng is null or not (lat between -90 and 90) or not (lng between -180 and 180) then
+    raise exception 'Latitude must be between -90 and 90 and longitude between -180 and 180'
+      using errcode = 'SMS01';
+  end if;
+  return st_setsrid(st_makepoint(lng, lat), 4326)::geography;
+end;
+$$;
+
+--
+-- Name: FUNCTION search_point(lat double precision, lng double precision); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.search_point(lat double precision, lng double precision) IS 'The point to search around, or error SMS01 for coordinates off the globe.';
+
+--
+-- Name: search_radius_metres(double precision, app_public.distance_unit); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.search_radius_metres(radius double precision, unit app_public.distance_unit) RETURNS double precision
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  -- 'NaN' sorts above every number in PostgreSQL, so it is refused by name.
+  if radius is null or radius = 'NaN' or radius <= 0
+     or radius * app_hidden.unit_metres(coalesce(unit, 'km')) > 50000 then
+    raise exception 'The radius must be more than 0 and at most 50 km (31 mi)' using errcode = 'SMS02';
+  end if;
+  return radius * app_hidden.unit_metres(coalesce(unit, 'km'));
+end;
+$$;
+
+--
+-- Name: FUNCTION search_radius_metres(radius double precision, unit app_public.distance_unit); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.search_radius_metres(radius double precision, unit app_public.distance_unit) IS 'The radius in metres, or error SMS02 unless 0 < radius <= 50 km.';
+
+--
+-- Name: search_window(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.search_window(starts_at timestamp with time zone, ends_at timestamp with time zone) RETURNS tstzrange
+    LANGUAGE sql STABLE
+    AS $$
+  select app_hidden.assert_window(
+    coalesce(starts_at, now()),
+    coalesce(ends_at, coalesce(starts_at, now()) + interval '1 hour'));
+$$;
+
+--
+-- Name: FUNCTION search_window(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.search_window(starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'The window a search asks about: from now unless a start is given, one hour long unless an end is given.';
+
+--
+-- Name: session_idle_timeout(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.session_idle_timeout() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$ select interval '24 hours' $$;
+
+--
+-- Name: FUNCTION session_idle_timeout(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.session_idle_timeout() IS 'A session unused this long is over.';
+
+--
+-- Name: session_max_age(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.session_max_age() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$ select interval '30 days' $$;
+
+--
+-- Name: FUNCTION session_max_age(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.session_max_age() IS 'No session lives longer than this, however busy.';
+
+--
+-- Name: session_touch_interval(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.session_touch_interval() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$ select interval '1 minute' $$;
+
+--
+-- Name: FUNCTION session_touch_interval(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.session_touch_interval() IS 'last_active_at is written at most this often, so busy sessions do not write on every request.';
+
+--
+-- Name: unit_metres(app_public.distance_unit); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) RETURNS double precision
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case unit when 'mi' then 1609.344 else 1000.0 end;
+$$;
+
+--
+-- Name: FUNCTION unit_metres(unit app_public.distance_unit); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) IS 'Metres in one unit.';
+
+--
+-- Name: window_length(tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.window_length(time_window tstzrange) RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select upper(time_window) - lower(time_window);
+$$;
+
+--
+-- Name: FUNCTION window_length(time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.window_length(time_window tstzrange) IS 'Elapsed time from the start to the end of a window.';
+
+--
+-- Name: charge_failed(bigint, integer, text, text, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text) RETURNS timestamp with time zone
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_private.charges;
+  v_retry timestamptz := now() + app_private.charge_retry_delay(charge_failed.attempt);
+begin
+  update app_private.charges c
+  set status = 'failed', failure_code = charge_failed.failure_code,
+      failure_message = left(charge_failed.failure_message, 500),
+      stripe_payment_intent_id = coalesce(charge_failed.payment_intent_id, c.stripe_payment_intent_id),
+      next_retry_at = v_retry
+  where c.id = charge_failed.charge_id and c.attempt = charge_failed.attempt and c.status = 'pending'
+  returning * into v_c;
+  if v_c.id is null then
+    return null;
+  end if;
+  update app_public.reservations r set status = 'payment_failed'
+  where r.id = v_c.reservation_id and r.status = 'completed';
+  perform app_private.email_enqueue('payment_failed', r.email,
+    app_private.payment_email_data(r.id)
+      || jsonb_build_object('amount', v_c.amount, 'currency', v_c.currency,
+                            'failureCode', v_c.failure_code, 'attempt', v_c.attempt, 'nextRetryAt', v_retry),
+    'payment_failed:' || r.id || ':' || v_c.attempt)
+  from app_public.reservations r where r.id = v_c.reservation_id;
+  if v_retry is not null then
+    -- Priority 5: when it falls due in a burst, new charges go first.
+    perform app_private.queue_reservation_jobs('reservation__charge', array[v_c.reservation_id],
+      run_at => v_retry, priority => 5);
+  end if;
+  return v_retry;
+end;
+$$;
+
+--
+-- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text) IS 'Records a declined attempt: the reservation becomes payment_failed, the driver is emailed a link to pay, and the next retry is scheduled (see charge_retry_delay).';
+
+--
+-- Name: charge_prepare(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charge_prepare(reservation_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.reservations;
+  v_c app_private.charges;
+  v_customer text;
+  v_pm text;
+begin
+  select r.* into v_r from app_public.reservations r where r.id = charge_prepare.reservation_id for update;
+  if v_r.id is null then
+    return jsonb_build_object('action', 'skip', 'reason', 'no such reservation');
+  end if;
+  select c.* into v_c from app_private.charges c where c.reservation_id = v_r.id for update;
+
+  if v_c.id is not null then
+    if v_c.status in ('succeeded', 'not_required', 'processing') then
+      return jsonb_build_object('action', 'skip', 'reason', 'charge ' || v_c.status);
+    elsif v_c.status = 'failed' then
+      if v_r.status <> 'payment_failed' or v_c.next_retry_at is null then
+        return jsonb_build_object('action', 'skip', 'reason', 'no retry scheduled');
+      end if;
+      if v_c.next_retry_at > now() then
+        return jsonb_build_object('action', 'skip', 'reason', 'retry not due until ' || v_c.next_retry_at);
+      end if;
+      -- A new attempt after a decline is a new request: a new key (the old
+      -- key would only replay the decline).
+      update app_private.charges c
+      set attempt = c.attempt + 1,
+          idempotency_key = app_private.payment_key(v_r.id, 'charge-' || (c.attempt + 1)),
+          status = 'pending', next_retry_at = null, stripe_payment_intent_id = null
+      where c.id = v_c.id
+      returning * into v_c;
+    end if;
+    -- 'pending': an earlier run died or lost its answer; same key again.
+  else
+    if v_r.status <> 'completed' then
+      return jsonb_build_object('action', 'skip', 'reason', 'reservation is ' || v_r.status);
+    end if;
+    insert into app_private.charges (reservation_id, amount, currency, idempotency_key)
+    values (v_r.id, v_r.amount, v_r.currency, app_private.payment_key(v_r.id, 'charge-1'))
+    returning * into v_c;
+  end if;
+
+  if v_c.amount = 0 then
+    -- Nothing to charge (all of it free time): no Stripe call, still a receipt.
+    update app_private.charges c set status = 'not_required', succeeded_at = now() where c.id = v_c.id;
+    perform app_private.email_enqueue('receipt', v_r.email,
+      app_private.payment_email_data(v_r.id) || jsonb_build_object('amount', 0),
+      'receipt:' || v_r.id);
+    return jsonb_build_object('action', 'skip', 'reason', 'nothing to charge');
+  end if;
+
+  select cu.stripe_customer_id, si.payment_method into v_customer, v_pm
+  from app_private.setup_intents si
+  join app_private.stripe_customers cu on cu.id = si.customer_id
+  where si.reservation_id = v_r.id and si.status = 'succeeded';
+
+  return jsonb_build_object(
+    'action', case when v_pm is null or v_customer is null then 'no_card' else 'charge' end,
+    'chargeId', v_c.id,
+    'reservationId', v_r.id,
+    'attempt', v_c.attempt,
+    'amount', v_c.amount,
+    'currency', lower(v_c.currency),
+    'idempotencyKey', v_c.idempotency_key,
+    'customer', v_customer,
+    'paymentMethod', v_pm);
+end;
+$$;
+
+--
+-- Name: FUNCTION charge_prepare(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charge_prepare(reservation_id bigint) IS 'Makes (or finds) the charge row of a completed reservation and commits its idempotency key before Stripe is called; says whether to charge, and with what.';
+
+--
+-- Name: charge_processing(bigint, integer, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charge_processing(charge_id bigint, attempt integer, payment_intent_id text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  update app_private.charges c
+  set status = 'processing', stripe_payment_intent_id = charge_processing.payment_intent_id
+  where c.id = charge_processing.charge_id and c.attempt = charge_processing.attempt and c.status = 'pending';
+$$;
+
+--
+-- Name: FUNCTION charge_processing(charge_id bigint, attempt integer, payment_intent_id text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charge_processing(charge_id bigint, attempt integer, payment_intent_id text) IS 'Stripe accepted the charge but has not settled it; the payment_intent.* webhook finishes it.';
+
+--
+-- Name: charge_requeue(bigint, timestamp with time zone, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- The running job's key moves to this new job (graphile-worker gives a
+  -- locked job's key to the new one), so the running one just ends.
+  select app_private.queue_reservation_jobs('reservation__charge', array[charge_requeue.reservation_id],
+    run_at => charge_requeue.run_at, priority => charge_requeue.priority,
+    max_attempts => charge_requeue.max_attempts);
+$$;
+
+--
+-- Name: FUNCTION charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer) IS 'Runs a charge job again at run_at without counting the attempt that is ending (Stripe answered 429: nothing was charged); max_attempts is what the job had left, priority what it had.';
+
+--
+-- Name: charge_retry_delay(integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charge_retry_delay(attempt integer) RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  -- After a decline or authentication_required: retry 1 day, then 3 days,
+  -- then 7 days after each failed attempt; after the 4th attempt stop and
+  -- leave it to the driver's pay link (or an operator).
+  select case charge_retry_delay.attempt
+    when 1 then interval '1 day'
+    when 2 then interval '3 days'
+    when 3 then interval '7 days'
+  end;
+$$;
+
+--
+-- Name: FUNCTION charge_retry_delay(attempt integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charge_retry_delay(attempt integer) IS 'How long after failed attempt N the charge is retried (1 d, 3 d, 7 d); null = no more automatic retries.';
+
+--
+-- Name: charge_retry_now(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charge_retry_now(reservation_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  update app_private.charges c set next_retry_at = now()
+  where c.reservation_id = charge_retry_now.reservation_id and c.status = 'failed'
+    and exists (select from app_public.reservations r
+                where r.id = charge_retry_now.reservation_id and r.status = 'payment_failed');
+  if found then
+    perform app_private.queue_reservation_jobs('reservation__charge', array[charge_retry_now.reservation_id]);
+  end if;
+  return found;
+end;
+$$;
+
+--
+-- Name: FUNCTION charge_retry_now(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charge_retry_now(reservation_id bigint) IS 'A failed charge whose reservation got a new card: its next attempt is due now and queued; false when there is no failed charge to retry.';
+
+--
+-- Name: charge_succeeded(bigint, integer, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_private.charges;
+begin
+  update app_private.charges c
+  set status = 'succeeded', stripe_payment_intent_id = charge_succeeded.payment_intent_id,
+      succeeded_at = now(), failure_code = null, failure_message = null, next_retry_at = null
+  where c.id = charge_succeeded.charge_id and c.attempt = charge_succeeded.attempt
+    and c.status in ('pending', 'processing')
+  returning * into v_c;
+  if v_c.id is null then
+    return false;
+  end if;
+  -- Paid after a failure: the reservation is complete again.
+  update app_public.reservations r set status = 'completed'
+  where r.id = v_c.reservation_id and r.status = 'payment_failed';
+  perform app_private.email_enqueue('receipt', r.email,
+    app_private.payment_email_data(r.id)
+      || jsonb_build_object('amount', v_c.amount, 'currency', v_c.currency, 'paymentIntent', v_c.stripe_payment_intent_id),
+    'receipt:' || r.id)
+  from app_public.reservations r where r.id = v_c.reservation_id;
+  return true;
+end;
+$$;
+
+--
+-- Name: FUNCTION charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) IS 'Records a successful charge attempt and queues the receipt email (once per reservation).';
+
+--
+-- Name: claim_guest_reservations(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.claim_guest_reservations(user_id bigint) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  with claimed as (
+    update app_public.reservations r set user_id = u.id
+    from app_public.users u
+    where u.id = claim_guest_reservations.user_id and u.is_verified
+      and r.user_id is null and r.email = u.email
+    returning 1
+  )
+  select count(*)::int from claimed;
+$$;
+
+--
+-- Name: FUNCTION claim_guest_reservations(user_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.claim_guest_reservations(user_id bigint) IS 'Gives a verified user the guest reservations made with their email; returns how many.';
+
+--
+-- Name: complete_reservation(bigint, timestamp with time zone); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.complete_reservation(reservation_id bigint, ended_at timestamp with time zone) RETURNS app_public.reservations
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r     app_public.reservations;
+  v_end   timestamptz;
+  v_quote app_public.price_quote;
+begin
+  select r.* into v_r from app_public.reservations r
+  where r.id = complete_reservation.reservation_id for update;
+  -- Never an empty period: one microsecond is the least a started reservation lasts.
+  v_end := greatest(least(complete_reservation.ended_at, upper(v_r.period)),
+                    lower(v_r.period) + interval '1 microsecond');
+  if v_end = upper(v_r.period) then
+    v_quote := row(v_r.amount, v_r.currency, null)::app_public.price_quote;  -- ran its course: as quoted
+  else
+    v_quote := app_hidden.quote_rate((select s.rate_id from app_public.spots s where s.id = v_r.spot_id),
+                                     tstzrange(lower(v_r.period), v_end, '[)'));
+  end if;
+  update app_public.reservations r
+  set status = 'completed', period = tstzrange(lower(v_r.period), v_end, '[)'),
+      amount = v_quote.amount, currency = v_quote.currency, hold_expires_at = null
+  where r.id = v_r.id
+  returning * into v_r;
+  -- The final charge: implemented by the payments code (task reservation__charge).
+  perform app_private.queue_reservation_jobs('reservation__charge', array[v_r.id]);
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION complete_reservation(reservation_id bigint, ended_at timestamp with time zone); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.complete_reservation(reservation_id bigint, ended_at timestamp with time zone) IS 'Marks a reservation completed at ended_at (at most its end), fixes the final amount (the time used, minimum charge included, when it ends early) and queues its charge.';
+
+--
+-- Name: confirm_reservation_payment(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.confirm_reservation_payment(reservation_id bigint) RETURNS app_public.reservations
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.reservations;
+begin
+  select r.* into v_r from app_public.reservations r
+  where r.id = confirm_reservation_payment.reservation_id and r.kind = 'reservation'
+  for update;
+  if not found then
+    raise exception 'There is no reservation %', confirm_reservation_payment.reservation_id using errcode = 'SMB06';
+  end if;
+  if v_r.status = 'confirmed' then
+    return v_r;  -- a replayed webhook or a second confirm: nothing to do
+  end if;
+  if v_r.status <> 'held' then
+    raise exception 'This reservation is % and can no longer be confirmed', v_r.status using errcode = 'SMB07';
+  end if;
+  -- The confirmed row is a new entry in the exclusion index: without the spot
+  -- lock, this update and a concurrent reserve() of an overlapping window
+  -- could each wait for the other (a deadlock, seen in the randomized test).
+  perform app_hidden.lock_spot(v_r.spot_id);
+  update app_public.reservations r
+  set status = 'confirmed', hold_expires_at = null
+  where r.id = v_r.id
+  returning * into v_r;
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION confirm_reservation_payment(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.confirm_reservation_payment(reservation_id bigint) IS 'held -> confirmed once payment set-up succeeded (called by the payments code). Idempotent; SMB07 when the hold already expired or the reservation was cancelled.';
+
+--
+-- Name: due_work_schedule(integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.due_work_schedule(every_ms integer) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- One waiting sweep at a time (its key); queued by the running sweep for
+  -- its successor, at worker start, and each minute by the crontab in case
+  -- the chain broke.
+  select graphile_worker.add_job('due_work__sweep', '{}'::json,
+    run_at => now() + make_interval(secs => due_work_schedule.every_ms / 1000.0),
+    max_attempts => 25, job_key => 'due_work_sweep', job_key_mode => 'replace');
+$$;
+
+--
+-- Name: FUNCTION due_work_schedule(every_ms integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.due_work_schedule(every_ms integer) IS 'Queues the next due-work sweep every_ms milliseconds from now (replacing a waiting one).';
+
+--
+-- Name: email_enqueue(text, public.citext, jsonb, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.email_enqueue(template text, recipient public.citext, data jsonb DEFAULT '{}'::jsonb, dedupe_key text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_id bigint;
+begin
+  -- The same dedupe key twice (a retried job, a replayed webhook) is one email.
+  -- No job here: queuing one NOTIFYs, and the writer's commit would then
+  -- serialise with every other NOTIFYing commit (booking writes an email).
+  insert into app_private.emails (template, recipient, data, dedupe_key)
+  values (email_enqueue.template, email_enqueue.recipient, coalesce(email_enqueue.data, '{}'), email_enqueue.dedupe_key)
+  on conflict on constraint emails_dedupe_key_key do nothing
+  returning id into v_id;
+  return v_id;
+end;
+$$;
+
+--
+-- Name: FUNCTION email_enqueue(template text, recipient public.citext, data jsonb, dedupe_key text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.email_enqueue(template text, recipient public.citext, data jsonb, dedupe_key text) IS 'Writes an email to the outbox in the caller''s transaction (the due-work sweep queues its sending within about a second); returns its id, or null when dedupe_key was already used.';
+
+--
+-- Name: email_send_failed(bigint, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.email_send_failed(email_id bigint, error text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  update app_private.emails e
+  set attempts = e.attempts + 1, last_error = left(email_send_failed.error, 500)
+  where e.id = email_send_failed.email_id;
+$$;
+
+--
+-- Name: FUNCTION email_send_failed(email_id bigint, error text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.email_send_failed(email_id bigint, error text) IS 'Records a failed sending attempt of an outbox row (the send_email job is retried with back-off).';
+
+--
+-- Name: email_sent(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.email_sent(email_id bigint) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  update app_private.emails e
+  set sent_at = now(), attempts = e.attempts + 1, last_error = null
+  where e.id = email_sent.email_id;
+$$;
+
+--
+-- Name: FUNCTION email_sent(email_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.email_sent(email_id bigint) IS 'Marks an outbox row sent (in the transaction that locked it with email_to_send).';
+
+--
+-- Name: email_to_send(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.email_to_send(email_id bigint) RETURNS TABLE(id bigint, template text, recipient text, data jsonb, sent_at timestamp with time zone)
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- Locked until the sender's transaction ends: a second run of the same job
+  -- waits, then sees sent_at and sends nothing.
+  select e.id, e.template, e.recipient::text, e.data, e.sent_at
+  from app_private.emails e where e.id = email_to_send.email_id
+  for update;
+$$;
+
+--
+-- Name: FUNCTION email_to_send(email_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.email_to_send(email_id bigint) IS 'The outbox row to send, locked for the rest of the transaction; sent_at set means it was already sent.';
+
+--
+-- Name: emails_queue_due(integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.emails_queue_due(max_rows integer DEFAULT 1000) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_ids bigint[];
+begin
+  with due as (
+    select e.id from app_private.emails e
+    where e.queued_at is null
+    order by e.id
+    limit emails_queue_due.max_rows
+    for update skip locked
+  ), queued as (
+    update app_private.emails e set queued_at = now()
+    from due where e.id = due.id
+    returning e.id
+  )
+  select array_agg(q.id) into v_ids from queued q;
+  if v_ids is not null then
+    -- One add_jobs call for the batch. Priority 10 (graphile-worker runs lower
+    -- numbers first): in a burst the charges (0) go first, their emails after.
+    perform graphile_worker.add_jobs(array(
+      select ('send_email', json_build_object('emailId', id), null, now(), 25, 'send_email:' || id, 10, null)::graphile_worker.job_spec
+      from unnest(v_ids) id));
+  end if;
+  return coalesce(cardinality(v_ids), 0);
+end;
+$$;
+
+--
+-- Name: FUNCTION emails_queue_due(max_rows integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.emails_queue_due(max_rows integer) IS 'Queues a send_email job for each outbox row not yet queued (at most max_rows, oldest first); returns how many.';
+
+--
+-- Name: holds_expire_due(integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.holds_expire_due(max_rows integer DEFAULT 500) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  with due as (
+    select r.id from app_public.reservations r
+    where r.status = 'held' and r.hold_expires_at <= now()
+    order by r.hold_expires_at
+    limit holds_expire_due.max_rows
+    for update skip locked
+  ), expired as (
+    update app_public.reservations r
+    set status = 'expired', hold_expires_at = null
+    from due where r.id = due.id
+    returning 1
+  )
+  select count(*)::int from expired;
+$$;
+
+--
+-- Name: FUNCTION holds_expire_due(max_rows integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.holds_expire_due(max_rows integer) IS 'Expires holds whose deadline passed without a confirmed card, freeing their spots. At most max_rows; returns how many.';
+
+--
+-- Name: login_attempt(text, text, inet); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.login_attempt(email text, password text, client_ip inet) RETURNS TABLE(status text, user_id bigint, session_id uuid, token text, retry_after integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_key text := left(lower(btrim(coalesce(email, ''))), 254);
+  v_retry int;
+  v_user_id bigint;
+  v_session record;
+begin
+  v_retry := greatest(
+    app_private.rate_limit_hit('login_email', v_key),
+    app_private.rate_limit_hit('login_ip', host(client_ip)));
+  if v_retry > 0 then
+    return query select 'limited'::text, null::bigint, null::uuid, null::text, v_retry;
+    return;
+  end if;
+  select u.id into v_user_id from app_public.users u where u.email = v_key::citext;
+  -- password_matches does the bcrypt work even for an unknown user.
+  if not app_private.password_matches(coalesce(v_user_id, -1), password) then
+    return query select 'invalid'::text, null::bigint, null::uuid, null::text, 0;
+    return;
+  end if;
+  delete from app_private.rate_limits r where r.bucket = 'login_email' and r.key = v_key;
+  -- Guest reservations made with a verified user's address since last time.
+  perform app_private.claim_guest_reservations(v_user_id);
+  select * into v_session from app_private.session_create(v_user_id, 'password', client_ip);
+  return query select 'ok'::text, v_user_id, v_session.session_id, v_session.token, 0;
+end;
+$$;
+
+--
+-- Name: FUNCTION login_attempt(email text, password text, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.login_attempt(email text, password text, client_ip inet) IS 'One sign-in attempt, counted per email and per client address: status ok (with a new session and its token), invalid (wrong email or password, the same answer for both), or limited (retry_after seconds).';
+
+--
+-- Name: manage_token_hash(text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.manage_token_hash(token text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select public.digest(convert_to(token, 'UTF8'), 'sha256');
+$$;
+
+--
+-- Name: FUNCTION manage_token_hash(token text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.manage_token_hash(token text) IS 'What is stored of a guest manage token.';
+
+--
+-- Name: mark_verified(bigint, public.citext); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.mark_verified(user_id bigint, email public.citext) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- Only the address the proof was sent to counts.
+  update app_public.users u set is_verified = true
+  where u.id = mark_verified.user_id and u.email = mark_verified.email and not u.is_verified;
+  perform app_private.claim_guest_reservations(mark_verified.user_id);
+end;
+$$;
+
+--
+-- Name: FUNCTION mark_verified(user_id bigint, email public.citext); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.mark_verified(user_id bigint, email public.citext) IS 'Marks the user verified when email is still their address, and claims their guest reservations.';
+
+--
+-- Name: meter_hours_parse(text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.meter_hours_parse(meter_hours text, OUT max_stay interval, OUT vehicle_class text, OUT schedule text, OUT hours jsonb, OUT error text) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+  v_days constant text[] := array['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+  v_day_re constant text := '(mon|tue|wed|thu|fri|sat|sun)';
+  v_window_re text;
+  v_head text[];
+  v_part text[];
+  v_first int;
+  v_last int;
+  v_day int;
+  v_opens time;
+  v_closes time;
+  v_isodows int[] := '{}';
+  v_openings time[] := '{}';
+  v_closings time[] := '{}';
+  v_overlap int;
+  v_by_day text[] := array_fill(''::text, array[7]);
+  v_segments text[] := '{}';
+  v_start int;
+begin
+  if meter_hours is null or btrim(meter_hours) = '' then
+    error := 'empty';
+    return;
+  end if;
+
+  -- "<N>HR <class> <schedules>"
+  v_head := regexp_match(meter_hours, '^\s*([0-9]{1,2})HR\s+(com|pas)\s+(.*\S)\s*$', 'i');
+  if v_head is null then
+    error := 'expected "<N>HR Com|Pas <days> <hhmm>-<hhmm>"';
+    return;
+  end if;
+  if v_head[1]::int not between 1 and 24 or v_head[1] like '0%' then
+    error := 'time limit must be 1HR to 24HR';
+    return;
+  end if;
+  max_stay := make_interval(hours => v_head[1]::int);
+  vehicle_class := case lower(v_head[2]) when 'com' then 'commercial' else 'passenger' end;
+
+  -- The schedule list must consist of nothing but "<days> <hhmm>-<hhmm>" items.
+  v_window_re := v_day_re || '(?:-' || v_day_re || ')?\s+([0-9]{2})([0-9]{2})-([0-9]{2})([0-9]{2})';
+  if v_head[3] !~* ('^' || v_window_re || '(\s+' || v_window_re || ')*$') then
+    error := 'expected "<days> <hhmm>-<hhmm>" after "' || v_head[1] || 'HR ' || v_head[2] || '"';
+    return;
+  end if;
+
+  for v_part in select m from regexp_matches(v_head[3], v_window_re, 'gi') as m loop
+    v_first := array_position(v_days, initcap(v_part[1]));
+    v_last := coalesce(array_position(v_days, initcap(v_part[2])), v_first);
+    if v_part[3]::int > 23 or v_part[4]::int > 59 then
+      error := 'bad opening time ' || v_part[3] || v_part[4];
+      return;
+    end if;
+    if (v_part[5]::int > 23 or v_part[6]::int > 59) and v_part[5] || v_part[6] <> '2400' then
+      error := 'bad closing time ' || v_part[5] || v_part[6];
+      return;
+    end if;
+    v_opens := make_time(v_part[3]::int, v_part[4]::int, 0);
+    v_closes := case when v_part[5] || v_part[6] = '2400' then time '24:00'
+                     else make_time(v_part[5]::int, v_part[6]::int, 0) end;
+    if v_closes <= v_opens then
+      error := 'closing time ' || v_part[5] || v_part[6] || ' is not after opening time '
+        || v_part[3] || v_part[4] || ' (windows past midnight are not supported)';
+      return;
+    end if;
+    -- Every day of the range, wrapping from Sun to Mon.
+    v_day := v_first;
+    loop
+      v_isodows := v_isodows || v_day;
+      v_openings := v_openings || v_opens;
+      v_closings := v_closings || v_closes;
+      exit when v_day = v_last;
+      v_day := v_day % 7 + 1;
+    end loop;
+  end loop;
+
+  -- No two windows of the same day may overlap (this also catches a day named twice).
+  select a.d into v_overlap
+  from unnest(v_isodows, v_openings, v_closings) with ordinality as a(d, o, c, i)
+  join unnest(v_isodows, v_openings, v_closings) with ordinality as b(d, o, c, i)
+    on a.d = b.d and a.i < b.i and a.o < b.c and b.o < a.c
+  limit 1;
+  if v_overlap is not null then
+    error := 'overlapping hours on ' || v_days[v_overlap];
+    return;
+  end if;
+
+  -- Metered all day every day: no rate_hours rows at all.
+  if (select count(*) from unnest(v_isodows, v_openings, v_closings) as w(d, o, c)
+      where o = time '00:00' and c = time '24:00') = 7 then
+    schedule := '24x7';
+    hours := '[]';
+    return;
+  end if;
+
+  hours := (
+    select jsonb_agg(jsonb_build_object('isodow', d, 'opens', o, 'closes', c) order by d, o)
+    from unnest(v_isodows, v_openings, v_closings) as w(d, o, c));
+
+  -- Canonical text: each day's windows, then runs of consecutive days with the
+  -- same windows, e.g. 'Mon-Sat 0800-2200, Sun 1200-1900'. Equal hours written
+  -- differently ("Mon-Fri … Sat …" vs "Mon-Sat …") give the same schedule.
+  for v_day in 1..7 loop
+    v_by_day[v_day] := coalesce((
+      select string_agg(to_char(o, 'HH24MI') || '-' || case when c = time '24:00' then '2400' else to_char(c, 'HH24MI') end,
+                        ' ' order by o)
+      from unnest(v_isodows, v_openings, v_closings) as w(d, o, c)
+      where d = v_day), '');
+  end loop;
+  v_start := 1;
+  for v_day in 1..7 loop
+    if v_day = 7 or v_by_day[v_day + 1] <> v_by_day[v_day] then
+      if v_by_day[v_day] <> '' then
+        v_segments := v_segments || (
+          v_days[v_start] || case when v_day > v_start then '-' || v_days[v_day] else '' end
+          || ' ' || v_by_day[v_day]);
+      end if;
+      v_start := v_day + 1;
+    end if;
+  end loop;
+  schedule := array_to_string(v_segments, ', ');
+end;
+$_$;
+
+--
+-- Name: FUNCTION meter_hours_parse(meter_hours text, OUT max_stay interval, OUT vehicle_class text, OUT schedule text, OUT hours jsonb, OUT error text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.meter_hours_parse(meter_hours text, OUT max_stay interval, OUT vehicle_class text, OUT schedule text, OUT hours jsonb, OUT error text) IS 'Parses a city Meter_Hours text such as "2HR Pas Mon-Sat 0800-2200 Sun 1200-1900": the maximum stay, the vehicle class, a canonical schedule (''24x7'' when metered around the clock), the metered windows as [{isodow, opens, closes}] (empty when 24x7), or why it cannot be read.';
+
+--
+-- Name: new_manage_token(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.new_manage_token() RETURNS text
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- 24 random bytes, URL-safe base64 (32 characters).
+  select translate(encode(public.gen_random_bytes(24), 'base64'), '+/', '-_');
+$$;
+
+--
+-- Name: FUNCTION new_manage_token(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.new_manage_token() IS 'A fresh guest manage token.';
+
+--
+-- Name: new_token(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.new_token() RETURNS text
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select rtrim(translate(encode(gen_random_bytes(32), 'base64'), '+/', '-_'), '=');
+$$;
+
+--
+-- Name: FUNCTION new_token(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.new_token() IS 'A fresh 256-bit token, base64url without padding.';
+
+--
+-- Name: oauth_sign_in(text, text, text, boolean, text, text, text[], inet); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.oauth_sign_in(provider text, subject text, email text, email_verified boolean, name text, intent text, staff_domains text[], client_ip inet) RETURNS app_public.auth_session
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user app_public.users;
+  v_email citext;
+  v_session record;
+begin
+  if subject is null or subject = '' then
+    raise exception 'The provider did not say who you are' using errcode = 'SMA13';
+  end if;
+  select u.* into v_user
+  from app_private.user_identities i join app_public.users u on u.id = i.user_id
+  where i.provider = oauth_sign_in.provider and i.subject = oauth_sign_in.subject;
+
+  if v_user.id is null then
+    if email is null or not app_hidden.email_is_valid(btrim(email)) then
+      raise exception 'Your % account has no usable email address', provider using errcode = 'SMA12';
+    end if;
+    v_email := btrim(email)::citext;
+    select u.* into v_user from app_public.users u where u.email = v_email;
+    if v_user.id is not null and not coalesce(email_verified, false) then
+      -- Linking to an existing account on an address the provider has not
+      -- checked would let anyone claim it.
+      raise exception 'Your % email address is not verified; sign in with your password', provider using errcode = 'SMA12';
+    end if;
+    if v_user.id is null then
+      if intent = 'staff' or split_part(v_email::text, '@', 2) ilike any (coalesce(staff_domains, '{}')) then
+        raise exception 'This email is not registered as staff; ask an admin to invite you' using errcode = 'SMA12';
+      end if;
+      insert into app_public.users (email, name, is_verified)
+      values (v_email, app_hidden.assert_name(coalesce(nullif(btrim(name), ''), split_part(v_email::text, '@', 1))),
+              coalesce(email_verified, false))
+      returning * into v_user;
+    end if;
+    insert into app_private.user_identities (user_id, provider, subject, email, created_at)
+    values (v_user.id, provider, subject, v_email, app_hidden.clock_now());
+  end if;
+
+  if intent = 'staff' and v_user.role = 'driver' then
+    raise exception 'This email is not registered as staff; ask an admin to invite you' using errcode = 'SMA12';
+  end if;
+  update app_private.user_identities i set last_sign_in_at = app_hidden.clock_now()
+  where i.provider = oauth_sign_in.provider and i.subject = oauth_sign_in.subject;
+  if coalesce(email_verified, false) and email is not null then
+    perform app_private.mark_verified(v_user.id, btrim(email)::citext);
+  end if;
+  perform app_private.claim_guest_reservations(v_user.id);
+  select * into v_session from app_private.session_create(v_user.id, provider, client_ip);
+  return (v_user.id, v_session.session_id, v_session.token)::app_public.auth_session;
+end;
+$$;
+
+--
+-- Name: FUNCTION oauth_sign_in(provider text, subject text, email text, email_verified boolean, name text, intent text, staff_domains text[], client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.oauth_sign_in(provider text, subject text, email text, email_verified boolean, name text, intent text, staff_domains text[], client_ip inet) IS 'Signs in the person a provider vouched for: their linked account, else the account with their (provider-verified) email, else a new driver — but never a new account on intent ''staff'' or on a staff email domain (error SMA12). Opens a session.';
+
+--
+-- Name: oauth_states; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.oauth_states (
+    state_hash bytea NOT NULL,
+    provider text NOT NULL,
+    code_verifier text NOT NULL,
+    nonce text,
+    intent text NOT NULL,
+    redirect_to text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT oauth_states_intent_check CHECK ((intent = ANY (ARRAY['sign_in'::text, 'staff'::text]))),
+    CONSTRAINT oauth_states_provider_check CHECK ((provider = ANY (ARRAY['google'::text, 'facebook'::text])))
+);
+
+--
+-- Name: TABLE oauth_states; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.oauth_states IS 'OAuth round trips in flight: state (hashed), PKCE verifier and nonce; single use, 10 minutes.';
+
+--
+-- Name: oauth_state_consume(text, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.oauth_state_consume(provider text, state text) RETURNS app_private.oauth_states
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  update app_private.oauth_states s set used_at = app_hidden.clock_now()
+  where s.state_hash = app_private.token_hash(oauth_state_consume.state)
+    and s.provider = oauth_state_consume.provider
+    and s.used_at is null
+    and s.expires_at > app_hidden.clock_now()
+  returning s.*;
+$$;
+
+--
+-- Name: FUNCTION oauth_state_consume(provider text, state text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.oauth_state_consume(provider text, state text) IS 'The round trip a callback''s state belongs to, once: null when unknown, expired or already used.';
+
+--
+-- Name: oauth_state_create(text, text, text, text, text, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.oauth_state_create(provider text, state text, code_verifier text, nonce text, intent text, redirect_to text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  insert into app_private.oauth_states (state_hash, provider, code_verifier, nonce, intent, redirect_to, created_at, expires_at)
+  values (app_private.token_hash(state), provider, code_verifier, nonce, intent, redirect_to,
+          app_hidden.clock_now(), app_hidden.clock_now() + interval '10 minutes');
+$$;
+
+--
+-- Name: FUNCTION oauth_state_create(provider text, state text, code_verifier text, nonce text, intent text, redirect_to text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.oauth_state_create(provider text, state text, code_verifier text, nonce text, intent text, redirect_to text) IS 'Remembers an OAuth round trip''s state, PKCE verifier and nonce for 10 minutes.';
+
+--
+-- Name: password_hash(text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.password_hash(password text) RETURNS text
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select crypt(password, gen_salt('bf', 10));
+$$;
+
+--
+-- Name: FUNCTION password_hash(password text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.password_hash(password text) IS 'bcrypt hash (cost 10) of an already normalised password.';
+
+--
+-- Name: password_matches(bigint, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.password_matches(user_id bigint, password text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_hash text;
+  v_password text := normalize(coalesce(password, ''), NFKC);
+begin
+  select s.password_hash into v_hash from app_private.user_secrets s where s.user_id = password_matches.user_id;
+  if v_hash is null then
+    -- Same work as a real check, so timing does not tell whether the account
+    -- exists or has a password.
+    perform crypt(v_password, gen_salt('bf', 10));
+    return false;
+  end if;
+  return crypt(v_password, v_hash) = v_hash;
+end;
+$$;
+
+--
+-- Name: FUNCTION password_matches(user_id bigint, password text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.password_matches(user_id bigint, password text) IS 'True when the password is the user''s; false for a user without one (after the same bcrypt work).';
+
+--
+-- Name: password_set(bigint, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.password_set(user_id bigint, password text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  insert into app_private.user_secrets (user_id, password_hash, password_changed_at)
+  values (password_set.user_id, app_private.password_hash(password_set.password), app_hidden.clock_now())
+  on conflict (user_id) do update
+    set password_hash = excluded.password_hash, password_changed_at = excluded.password_changed_at;
+$$;
+
+--
+-- Name: FUNCTION password_set(user_id bigint, password text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.password_set(user_id bigint, password text) IS 'Stores a new (already validated) password for a user.';
+
+--
+-- Name: payment_confirm_reservation(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.payment_confirm_reservation(reservation_id bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- Booking owns the held → confirmed transition (and its email). Only a held
+  -- reservation is handed over, so a replayed webhook, a second confirm, or a
+  -- set-up finishing after the hold expired changes nothing.
+  if exists (select from app_public.reservations r
+             where r.id = payment_confirm_reservation.reservation_id and r.status = 'held') then
+    perform app_private.confirm_reservation_payment(payment_confirm_reservation.reservation_id);
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION payment_confirm_reservation(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.payment_confirm_reservation(reservation_id bigint) IS 'Confirms a held reservation whose card is set up (booking''s app_private.confirm_reservation_payment); no-op otherwise.';
+
+--
+-- Name: payment_email_data(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.payment_email_data(reservation_id bigint) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- The same fields as booking's emails (spot, window, time zone, amount, manage link path).
+  select app_hidden.reservation_email_data(r)
+  from app_public.reservations r
+  where r.id = payment_email_data.reservation_id;
+$$;
+
+--
+-- Name: FUNCTION payment_email_data(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.payment_email_data(reservation_id bigint) IS 'What receipt and payment_failed emails show: booking''s reservation email data.';
+
+--
+-- Name: payment_key(bigint, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.payment_key(reservation_id bigint, what text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- Derived from the reservation: its id plus its creation instant, so that a
+  -- rebuilt database reusing id 1 never replays another database's request
+  -- at Stripe (keys live there for 24 hours).
+  select 'smp-res-' || r.id || '-' || (extract(epoch from r.created_at) * 1000)::bigint || '-' || payment_key.what
+  from app_public.reservations r where r.id = payment_key.reservation_id;
+$$;
+
+--
+-- Name: FUNCTION payment_key(reservation_id bigint, what text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.payment_key(reservation_id bigint, what text) IS 'The Stripe idempotency key of one request about a reservation (what: setup-1, charge-2, …).';
+
+--
+-- Name: queue_reservation_jobs(text, bigint[], timestamp with time zone, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.queue_reservation_jobs(task text, reservation_ids bigint[], run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, priority integer DEFAULT 0, max_attempts integer DEFAULT 10) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+begin
+  if coalesce(cardinality(queue_reservation_jobs.reservation_ids), 0) = 0 then
+    return;
+  end if;
+  -- One add_jobs call, one NOTIFY, however many reservations.
+  perform graphile_worker.add_jobs(array(
+    select (queue_reservation_jobs.task, json_build_object('reservationId', id), null,
+            coalesce(queue_reservation_jobs.run_at, now()), queue_reservation_jobs.max_attempts,
+            app_private.reservation_job_key(queue_reservation_jobs.task, id),
+            queue_reservation_jobs.priority, null)::graphile_worker.job_spec
+    from unnest(queue_reservation_jobs.reservation_ids) id));
+end;
+$$;
+
+--
+-- Name: FUNCTION queue_reservation_jobs(task text, reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.queue_reservation_jobs(task text, reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer) IS 'Every job of a reservation is queued here, keyed by reservation_job_key: one add_jobs call for many reservations. Priority: lower runs first (new charges 0, retries of old failures 5, emails 10).';
+
+--
+-- Name: rate_limit_hit(text, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.rate_limit_hit(bucket text, key text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_now timestamptz := app_hidden.clock_now();
+  v_rule record := app_private.rate_limit_rule(bucket);
+  v_hits int;
+  v_start timestamptz;
+begin
+  if key is null then
+    return 0;
+  end if;
+  insert into app_private.rate_limits as r (bucket, key, window_start, hits)
+  values (rate_limit_hit.bucket, rate_limit_hit.key, v_now, 1)
+  on conflict on constraint rate_limits_pkey do update set
+    window_start = case when r.window_start <= v_now - v_rule.period then v_now else r.window_start end,
+    hits = case when r.window_start <= v_now - v_rule.period then 1 else r.hits + 1 end
+  returning r.hits, r.window_start into v_hits, v_start;
+  if v_hits > v_rule.max_hits then
+    return greatest(1, ceil(extract(epoch from (v_start + v_rule.period - v_now))))::int;
+  end if;
+  return 0;
+end;
+$$;
+
+--
+-- Name: FUNCTION rate_limit_hit(bucket text, key text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.rate_limit_hit(bucket text, key text) IS 'Counts one hit on (bucket, key); returns 0 when allowed, else the seconds until the window ends.';
+
+--
+-- Name: rate_limit_raise(integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.rate_limit_raise(retry_after integer) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if retry_after > 0 then
+    raise exception 'Too many attempts. Try again in % seconds.', retry_after
+      using errcode = 'SMA02', detail = retry_after::text;
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION rate_limit_raise(retry_after integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.rate_limit_raise(retry_after integer) IS 'Raises SMA02 (detail = seconds to wait) when retry_after > 0.';
+
+--
+-- Name: rate_limit_rule(text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval) RETURNS record
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select r.max_hits, r.period
+  from (values
+    ('login_email',    10, interval '15 minutes'),
+    ('login_ip',      100, interval '15 minutes'),
+    ('reset_email',     3, interval '1 hour'),
+    ('reset_ip',       20, interval '1 hour'),
+    ('register_ip',    20, interval '1 hour'),
+    ('verify_resend',   3, interval '1 hour')
+  ) as r(bucket, max_hits, period)
+  where r.bucket = rate_limit_rule.bucket;
+$$;
+
+--
+-- Name: FUNCTION rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval) IS 'How many hits a bucket allows per period (the documented limits).';
+
+--
+-- Name: register(text, text, text, inet); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.register(email text, name text, password text, client_ip inet) RETURNS app_public.auth_session
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_email citext := app_hidden.assert_email(email);
+  v_name text := app_hidden.assert_name(name);
+  v_password text := app_hidden.assert_password(password, email);
+  v_user_id bigint;
+  v_session record;
+begin
+  perform app_private.rate_limit_raise(app_private.rate_limit_hit('register_ip', host(client_ip)));
+  begin
+    insert into app_public.users (email, name) values (v_email, v_name) returning id into v_user_id;
+  exception when unique_violation then
+    raise exception 'An account with this email already exists: sign in, or reset your password'
+      using errcode = 'SMA06';
+  end;
+  insert into app_private.user_secrets (user_id, password_hash, password_changed_at)
+  values (v_user_id, app_private.password_hash(v_password), app_hidden.clock_now());
+  perform app_private.send_verification(v_user_id);
+  select * into v_session from app_private.session_create(v_user_id, 'password', client_ip);
+  return (v_user_id, v_session.session_id, v_session.token)::app_public.auth_session;
+end;
+$$;
+
+--
+-- Name: FUNCTION register(email text, name text, password text, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.register(email text, name text, password text, client_ip inet) IS 'Creates a driver with a password, queues the verification email and opens a session.';
+
+--
+-- Name: reminders_send_due(integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.reminders_send_due(max_rows integer DEFAULT 500) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  with due as (
+    select r.id from app_public.reservations r
+    where r.remind_at <= now()
+    order by r.remind_at
+    limit reminders_send_due.max_rows
+    for update skip locked
+  ), reminded as (
+    update app_public.reservations r
+    set remind_at = null
+    from due where r.id = due.id
+    returning r.*
+  )
+  -- Once per end time: a reminder re-armed by a changed end is a new email.
+  select count(app_private.email_enqueue('reservation_reminder', m.email,
+           app_hidden.reservation_email_data(m::app_public.reservations),
+           'reservation_reminder:' || m.id || ':' || extract(epoch from upper(m.period))::bigint))::int
+  from reminded m
+  where m.status = 'confirmed' and upper(m.period) > now();
+$$;
+
+--
+-- Name: FUNCTION reminders_send_due(max_rows integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.reminders_send_due(max_rows integer) IS 'Emails the reminder of confirmed reservations whose remind_at has come (once per end time). At most max_rows; returns how many.';
+
+--
+-- Name: reservation_for_caller(bigint, text, boolean); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.reservation_for_caller(reservation_id bigint, manage_token text, lock_row boolean) RETURNS app_public.reservations
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.reservations;
+begin
+  -- Blocks (kind 'block') are operators' business, handled by unblock_spot.
+  if reservation_for_caller.lock_row then
+    select r.* into v_r from app_public.reservations r
+    where r.id = reservation_for_caller.reservation_id and r.kind = 'reservation'
+    for update;
+  else
+    select r.* into v_r from app_public.reservations r
+    where r.id = reservation_for_caller.reservation_id and r.kind = 'reservation';
+  end if;
+  -- Each alternative is coalesced on its own: signed out, current_user_id()
+  -- is null, and `null or false` is null, which `if not …` would let through.
+  if (found
+      and (coalesce(v_r.user_id = app_public.current_user_id(), false)
+           or coalesce(app_hidden.current_user_is_staff(), false)
+           or coalesce(reservation_for_caller.manage_token <> '' and exists (
+                    select from app_private.reservation_secrets s
+                    where s.reservation_id = v_r.id
+                      and s.manage_token_hash = app_private.manage_token_hash(reservation_for_caller.manage_token)),
+                  false))) is not true
+  then
+    -- One answer for "no such id", "not yours" and "wrong token": an id says
+    -- nothing about whether it exists.
+    raise exception 'We could not find that reservation for you; check its number (and, as a guest, the manage code from your booking)'
+      using errcode = 'SMB06';
+  end if;
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION reservation_for_caller(reservation_id bigint, manage_token text, lock_row boolean); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.reservation_for_caller(reservation_id bigint, manage_token text, lock_row boolean) IS 'The reservation (locked for update when lock_row) when the caller owns it, is staff, or gives its guest manage token; else error SMB06. The one access decision for a single reservation.';
+
+--
+-- Name: reservation_job_key(text, bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.reservation_job_key(task text, reservation_id bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  -- reservation__charge -> reservation_charge:<id>
+  select replace(reservation_job_key.task, '__', '_') || ':' || reservation_job_key.reservation_id;
+$$;
+
+--
+-- Name: FUNCTION reservation_job_key(task text, reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.reservation_job_key(task text, reservation_id bigint) IS 'The graphile-worker job key of a reservation''s job: one waiting job per task and reservation (queuing again replaces it).';
+
+--
+-- Name: reservations_end_due(integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.reservations_end_due(max_rows integer DEFAULT 500) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_ended int;
+  v_completed bigint[];
+begin
+  with due as (
+    select r.id from app_public.reservations r
+    where r.kind = 'reservation' and app_hidden.holds_spot(r.status) and upper(r.period) <= now()
+    order by upper(r.period)
+    limit reservations_end_due.max_rows
+    for update skip locked
+  ), ended as (
+    -- Ran its course: charged as quoted. Still held at its end: expired, no charge.
+    update app_public.reservations r
+    set status = case when r.status = 'held' then 'expired' else 'completed' end::app_public.reservation_status,
+        hold_expires_at = null
+    from due where r.id = due.id
+    returning r.id, r.status
+  )
+  select count(*)::int, array_agg(e.id) filter (where e.status = 'completed')
+  into v_ended, v_completed from ended e;
+  -- Their charges, in one add_jobs call.
+  perform app_private.queue_reservation_jobs('reservation__charge', v_completed);
+  return v_ended;
+end;
+$$;
+
+--
+-- Name: FUNCTION reservations_end_due(max_rows integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.reservations_end_due(max_rows integer) IS 'Ends reservations whose end has come: confirmed -> completed (spot free, charge queued), still held -> expired. At most max_rows; returns how many.';
+
+--
+-- Name: send_verification(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.send_verification(user_id bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user app_public.users;
+  v_token text;
+begin
+  select u.* into v_user from app_public.users u where u.id = send_verification.user_id;
+  v_token := app_private.user_token_issue(v_user.id, 'verify_email', v_user.email, interval '3 days');
+  perform app_private.email_enqueue('verify_email', v_user.email,
+    jsonb_build_object('name', v_user.name, 'link', app_hidden.link('/verify-email', v_token),
+                       'expiresAt', app_hidden.clock_now() + interval '3 days'));
+end;
+$$;
+
+--
+-- Name: FUNCTION send_verification(user_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.send_verification(user_id bigint) IS 'Issues an email verification link (3 days) and queues the verify_email email.';
+
+--
+-- Name: session_create(bigint, text, inet); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.session_create(user_id bigint, method text, client_ip inet DEFAULT NULL::inet) RETURNS TABLE(session_id uuid, token text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_token text := app_private.new_token();
+  v_id uuid;
+begin
+  insert into app_private.sessions (user_id, token_hash, created_at, last_active_at, method, client_ip)
+  values (session_create.user_id, app_private.token_hash(v_token), app_hidden.clock_now(), app_hidden.clock_now(),
+          session_create.method, session_create.client_ip)
+  returning id into v_id;
+  return query select v_id, v_token;
+end;
+$$;
+
+--
+-- Name: FUNCTION session_create(user_id bigint, method text, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.session_create(user_id bigint, method text, client_ip inet) IS 'Opens a session for a user; returns its id and its token (the only time the token exists outside the client).';
+
+--
+-- Name: session_lookup(bytea); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.session_lookup(token_hash bytea) RETURNS TABLE(session_id uuid, user_id bigint, db_role text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_now timestamptz := app_hidden.clock_now();
+  v_session app_private.sessions;
+  v_role text;
+begin
+  select s.* into v_session from app_private.sessions s
+  where s.token_hash = session_lookup.token_hash
+    and s.revoked_at is null
+    and s.last_active_at > v_now - app_hidden.session_idle_timeout()
+    and s.created_at > v_now - app_hidden.session_max_age();
+  if v_session.id is null then
+    return;
+  end if;
+  -- Sliding expiry: use renews the session, but at most once a minute, so a
+  -- busy client does not turn every read into a write.
+  if v_session.last_active_at < v_now - app_hidden.session_touch_interval() then
+    update app_private.sessions s set last_active_at = v_now where s.id = v_session.id;
+  end if;
+  select u.role into v_role from app_public.users u where u.id = v_session.user_id;
+  return query select v_session.id, v_session.user_id, app_hidden.db_role_for(v_role);
+end;
+$$;
+
+--
+-- Name: FUNCTION session_lookup(token_hash bytea); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.session_lookup(token_hash bytea) IS 'The live session a token hash opens (renewing it when last renewed over a minute ago), with the database role its requests use; no row when the token is unknown, revoked, idle over 24 h or older than 30 days.';
+
+--
+-- Name: session_revoke(uuid); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.session_revoke(session_id uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  update app_private.sessions s set revoked_at = app_hidden.clock_now()
+  where s.id = session_revoke.session_id and s.revoked_at is null;
+  return found;
+end;
+$$;
+
+--
+-- Name: FUNCTION session_revoke(session_id uuid); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.session_revoke(session_id uuid) IS 'Revokes one session; true when it was live.';
+
+--
+-- Name: sessions_sweep(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.sessions_sweep() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_now timestamptz := app_hidden.clock_now();
+  v_count int;
+begin
+  -- A session no request can use any more is only a liability: drop it.
+  delete from app_private.sessions
+  where revoked_at is not null
+     or last_active_at < v_now - app_hidden.session_idle_timeout()
+     or created_at < v_now - app_hidden.session_max_age();
+  get diagnostics v_count = row_count;
+  -- Dead one-time links, OAuth round trips and rate limit windows go too.
+  delete from app_private.user_tokens where expires_at < v_now - interval '1 day';
+  delete from app_private.oauth_states where expires_at < v_now - interval '1 hour';
+  delete from app_private.rate_limits where window_start < v_now - interval '1 day';
+  return v_count;
+end;
+$$;
+
+--
+-- Name: FUNCTION sessions_sweep(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.sessions_sweep() IS 'Deletes revoked, idle and too old sessions (returns how many), and expired one-time tokens, OAuth states and rate limit windows. Run by the sessions__sweep cron task.';
+
+--
+-- Name: setup_intents; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.setup_intents (
+    reservation_id bigint NOT NULL,
+    customer_id bigint NOT NULL,
+    generation integer DEFAULT 1 NOT NULL,
+    idempotency_key text NOT NULL,
+    stripe_setup_intent_id text,
+    client_secret text,
+    status text DEFAULT 'new'::text NOT NULL,
+    payment_method text,
+    succeeded_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT setup_intents_generation_check CHECK ((generation >= 1)),
+    CONSTRAINT setup_intents_status_check CHECK ((status = ANY (ARRAY['new'::text, 'requires_payment_method'::text, 'requires_confirmation'::text, 'requires_action'::text, 'processing'::text, 'canceled'::text, 'succeeded'::text])))
+);
+
+--
+-- Name: TABLE setup_intents; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.setup_intents IS 'Card set-up (Stripe SetupIntent, usage off_session) of one reservation.';
+
+--
+-- Name: setup_intent_apply(bigint, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.setup_intent_apply(reservation_id bigint, intent jsonb) RETURNS app_private.setup_intents
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_si app_private.setup_intents;
+  v_status text := intent->>'status';
+begin
+  update app_private.setup_intents si
+  set stripe_setup_intent_id = coalesce(si.stripe_setup_intent_id, intent->>'id'),
+      client_secret = coalesce(si.client_secret, intent->>'client_secret'),
+      -- Never back from succeeded: a stale read must not undo a set-up.
+      status = case when si.status = 'succeeded' then si.status else v_status end,
+      payment_method = case when si.status = 'succeeded' then si.payment_method
+                            else coalesce(intent->>'payment_method', si.payment_method) end,
+      succeeded_at = case when si.status <> 'succeeded' and v_status = 'succeeded' then now() else si.succeeded_at end
+  where si.reservation_id = setup_intent_apply.reservation_id
+    and (si.stripe_setup_intent_id is null or si.stripe_setup_intent_id = intent->>'id')
+  returning * into v_si;
+
+  if v_si.status = 'succeeded' then
+    perform app_private.payment_confirm_reservation(setup_intent_apply.reservation_id);
+    -- A new card after a failed charge: charge it now rather than at the next
+    -- scheduled retry.
+    perform app_private.charge_retry_now(setup_intent_apply.reservation_id);
+  end if;
+  return v_si;
+end;
+$$;
+
+--
+-- Name: FUNCTION setup_intent_apply(reservation_id bigint, intent jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.setup_intent_apply(reservation_id bigint, intent jsonb) IS 'Records what Stripe says of a reservation''s SetupIntent; on success confirms the reservation (or retries a failed charge with the new card). Idempotent.';
+
+--
+-- Name: setup_intent_json(app_private.setup_intents, app_public.reservations); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.setup_intent_json(si app_private.setup_intents, reservation app_public.reservations) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select jsonb_build_object(
+    'reservationId', reservation.id,
+    'reservationStatus', reservation.status,
+    'email', reservation.email,
+    'userId', reservation.user_id,
+    'customerRowId', c.id,
+    'customerKey', c.idempotency_key,
+    'stripeCustomerId', c.stripe_customer_id,
+    'generation', si.generation,
+    'setupKey', si.idempotency_key,
+    'setupIntentId', si.stripe_setup_intent_id,
+    'clientSecret', si.client_secret,
+    'setupStatus', si.status)
+  from app_private.stripe_customers c
+  where c.id = si.customer_id;
+$$;
+
+--
+-- Name: spots_import(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_import(rows jsonb) RETURNS TABLE(row_number integer, outcome text, reason text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+#variable_conflict use_column
+declare
+  -- Plain decimals only (no exponent; the rules below also cap the length), so
+  -- the casts can never fail. Unbounded repeats: PostgreSQL's regex engine is
+  -- several times slower on {m,n} counts, and this runs twice per row.
+  v_number_re constant text := '^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$';
+begin
+  if jsonb_typeof(spots_import.rows) is distinct from 'array' then
+    raise exception 'spots_import expects a JSON array of row objects' using errcode = '22023';
+  end if;
+
+  -- One staging row per input row, in input order. The temporary table is made
+  -- once per session and emptied at every commit, so the statements below keep
+  -- their cached plans from one batch to the next (a table created per call
+  -- would make every call plan them again). Rename it when its columns change:
+  -- a session that outlived a migration still holds the old one.
+  if to_regclass('pg_temp.spots_import_rows_v1') is null then
+    create temp table spots_import_rows_v1 (
+      ord            int primary key,
+      line           int not null,
+      external_id    text,
+      status         text,
+      zone           text,
+      meter_hours    text,
+      borough        text,
+      street         text,
+      side_of_street text,
+      from_street    text,
+      to_street      text,
+      lat            double precision,
+      lng            double precision,
+      price          int,
+      max_stay       interval,
+      schedule       text,
+      hours          jsonb,
+      rate_code      text,
+      why            text
+    ) on commit delete rows;
+  end if;
+  -- Rows of an earlier call in this transaction (none after a commit). Not
+  -- truncate: that would make the cached plans stale too.
+  delete from pg_temp.spots_import_rows_v1;
+
+  -- 1. Fields, trimmed (blank = missing), and the field rules: the first rule a
+  --    row breaks is its reason. Coordinates come from Latitude/Longitude, or
+  --    when both are blank from Location, which the city has written both as
+  --    "(lat, lng)" and as "POINT (lng lat)". (->> on anything but a JSON object
+  --    gives null, so a stray scalar is a row with every field missing.)
+  insert into pg_temp.spots_import_rows_v1 (
+    ord, line, external_id, status, zone, meter_hours, borough, street,
+    side_of_street, from_street, to_street, lat, lng, price, why)
+  select
+    r.ord,
+    case when r.e ->> 'row_number' ~ '^[0-9]{1,9}$' then (r.e ->> 'row_number')::int else r.ord::int end,
+    f.meter_number, f.status, f.pay_by_cell_number, f.meter_hours, f.borough, f.on_street,
+    upper(f.side_of_street), f.from_street, f.to_street,
+    -- The casts only run for rows that passed the rules, so they cannot fail.
+    case when v.why is null then c.lat_text::double precision end,
+    case when v.why is null then c.lng_text::double precision end,
+    case when v.why is null then round(ltrim(f.hourly_rate, '$ ')::numeric * 100)::int end,
+    v.why
+  from jsonb_array_elements(spots_import.rows) with ordinality as r(e, ord)
+  cross join lateral (
+    select
+      nullif(btrim(r.e ->> 'meter_number'), '') as meter_number,
+      nullif(btrim(r.e ->> 'status'), '') as status,
+      nullif(btrim(r.e ->> 'pay_by_cell_number'), '') as pay_by_cell_number,
+      nullif(btrim(r.e ->> 'meter_hours'), '') as meter_hours,
+      nullif(btrim(r.e ->> 'borough'), '') as borough,
+      nullif(btrim(r.e ->> 'on_street'), '') as on_street,
+      nullif(btrim(r.e ->> 'side_of_street'), '') as side_of_street,
+      nullif(btrim(r.e ->> 'from_street'), '') as from_street,
+      nullif(btrim(r.e ->> 'to_street'), '') as to_street,
+      nullif(btrim(r.e ->> 'latitude'), '') as latitude,
+      nullif(btrim(r.e ->> 'longitude'), '') as longitude,
+      nullif(btrim(r.e ->> 'location'), '') as location,
+      nullif(btrim(r.e ->> 'hourly_rate'), '') as hourly_rate
+  ) f
+  cross join lateral (
+    select
+      case when m.from_location then coalesce(m.lp[1], m.pp[2]) else f.latitude end as lat_text,
+      case when m.from_location then coalesce(m.lp[2], m.pp[1]) else f.longitude end as lng_text
+    from (
+      select
+        f.latitude is null and f.longitude is null as from_location,
+        case when f.latitude is null and f.longitude is null then
+          regexp_match(f.location, '^\(\s*([^,\s]+)\s*,\s*([^,\s)]+)\s*\)$') end as lp,
+        case when f.latitude is null and f.longitude is null then
+          regexp_match(f.location, '^POINT\s*\(\s*(\S+)\s+([^\s)]+)\s*\)$', 'i') end as pp
+    ) m
+  ) c
+  cross join lateral (
+    select case
+      when f.meter_number is null then 'missing meter number'
+      when length(f.meter_number) > 50 or f.meter_number !~ '^[A-Za-z0-9][A-Za-z0-9._/-]*$' then 'malformed meter number'
+      when c.lat_text is null then 'missing latitude'
+      when length(c.lat_text) > 30 or c.lat_text !~ v_number_re then 'latitude is not a number'
+      when c.lat_text::double precision not between -90 and 90 then 'latitude out of range'
+      when c.lng_text is null then 'missing longitude'
+      when length(c.lng_text) > 30 or c.lng_text !~ v_number_re then 'longitude is not a number'
+      when c.lng_text::double precision not between -180 and 180 then 'longitude out of range'
+      when f.on_street is null then 'missing On_Street'
+      when length(f.on_street) > 200 then 'On_Street longer than 200 characters'
+      when length(f.from_street) > 200 then 'From_Street longer than 200 characters'
+      when length(f.to_street) > 200 then 'To_Street longer than 200 characters'
+      when length(f.side_of_street) > 20 then 'Side_of_Street longer than 20 characters'
+      when length(f.borough) > 50 then 'Borough longer than 50 characters'
+      when length(f.pay_by_cell_number) > 50 then 'Pay By Cell Number longer than 50 characters'
+      when f.hourly_rate is null then 'missing Hourly_Rate'
+      when f.hourly_rate !~ '^\$?\s*[0-9]{1,4}(\.[0-9]{1,2})?$' then 'Hourly_Rate is not a price in dollars'
+      when f.meter_hours is null then 'missing Meter_Hours'
+    end as why
+  ) v;
+
+  -- 2. A meter number twice in one call: the first row counts, the others are
+  --    rejected (the upsert below could not touch one spot twice anyway).
+  if exists (
+    select from pg_temp.spots_import_rows_v1
+    where why is null
+    group by external_id
+    having count(*) > 1
+  ) then
+    update pg_temp.spots_import_rows_v1 t
+    set why = 'duplicate meter number (first on row ' || d.first_line || ')'
+    from (
+      select ord,
+             first_value(line) over (partition by external_id order by ord) as first_line,
+             row_number() over (partition by external_id order by ord) as n
+      from pg_temp.spots_import_rows_v1
+      where why is null
+    ) d
+    where d.ord = t.ord and d.n > 1;
+  end if;
+
+  -- 3. Meter_Hours, parsed once per distinct text (a batch has a handful); the
+  --    materialized CTE keeps the planner from calling the parser once per row.
+  --    The rate code is the price and the canonical schedule.
+  with parsed as materialized (
+    select d.meter_hours, h.*
+    from (select distinct meter_hours from pg_temp.spots_import_rows_v1 where why is null) d
+    cross join lateral app_private.meter_hours_parse(d.meter_hours) h
+  )
+  update pg_temp.spots_import_rows_v1 t
+  set max_stay = p.max_stay,
+      schedule = p.schedule,
+      hours = p.hours,
+      why = case when p.error is not null then 'unparseable Meter_Hours: ' || p.error end,
+      rate_code = case when p.error is null then
+        'meter-' || t.price || '-' || lower(regexp_replace(p.schedule, '[^A-Za-z0-9]+', '-', 'g')) end
+  from parsed p
+  where p.meter_hours = t.meter_hours and t.why is null;
+
+  -- 4. Rates of the accepted rows: created on first sight, with their hours;
+  --    an existing rate (and any edit an operator made to it) is left alone.
+  insert into app_public.rates (code, name, hourly_price)
+  select distinct on (t.rate_code)
+    t.rate_code,
+    '$' || to_char(t.price / 100.0, 'FM9990.00') || '/h, '
+      || case when t.schedule = '24x7' then 'around the clock' else t.schedule end,
+    t.price
+  from pg_temp.spots_import_rows_v1 t
+  where t.why is null
+  order by t.rate_code
+  on conflict (code) do nothing;
+
+  insert into app_public.rate_hours (rate_id, isodow, opens, closes)
+  select r.id, (h ->> 'isodow')::int, (h ->> 'opens')::time, (h ->> 'closes')::time
+  from (select distinct rate_code, hours from pg_temp.spots_import_rows_v1 where why is null) t
+  join app_public.rates r on r.code = t.rate_code
+  cross join lateral jsonb_array_elements(t.hours) as h
+  on conflict (rate_id, isodow, opens) do nothing;
+
+  -- 5. Spots: insert new meter numbers; update a known one only when something
+  --    differs, so an unchanged row writes nothing (xmax = 0 tells a fresh
+  --    insert from an update). One row per input row comes back, in order.
+  return query
+  with written as (
+    insert into app_public.spots as s (
+      external_id, location, street, side_of_street, from_street, to_street,
+      borough, zone, rate_id, max_stay, status, meter_hours)
+    select
+      t.external_id,
+      st_setsrid(st_makepoint(t.lng, t.lat), 4326)::geography,
+      t.street, t.side_of_street, t.from_street, t.to_street, t.borough, t.zone,
+      r.id, t.max_stay,
+      case when lower(t.status) = 'active' then 'active' else 'out_of_service' end,
+      t.meter_hours
+    from pg_temp.spots_import_rows_v1 t
+    join app_public.rates r on r.code = t.rate_code
+    where t.why is null
+    on conflict (external_id) do update
+    set location = excluded.location,
+        street = excluded.street,
+        side_of_street = excluded.side_of_street,
+        from_street = excluded.from_street,
+        to_street = excluded.to_street,
+        borough = excluded.borough,
+        zone = excluded.zone,
+        rate_id = excluded.rate_id,
+        max_stay = excluded.max_stay,
+        status = excluded.status,
+        meter_hours = excluded.meter_hours
+    where (st_asbinary(s.location), s.street, s.side_of_street, s.from_street, s.to_street,
+           s.borough, s.zone, s.rate_id, s.max_stay, s.status, s.meter_hours)
+          is distinct from
+          (st_asbinary(excluded.location), excluded.street, excluded.side_of_street,
+           excluded.from_street, excluded.to_street, excluded.borough, excluded.zone,
+           excluded.rate_id, excluded.max_stay, excluded.status, excluded.meter_hours)
+    returning s.external_id, s.xmax = 0 as is_new
+  )
+  select t.line,
+         case
+           when t.why is not null then 'rejected'
+           when w.is_new then 'inserted'
+           when w.is_new is not null then 'updated'
+           else 'unchanged'
+         end,
+         t.why
+  from pg_temp.spots_import_rows_v1 t
+  left join written w on w.external_id = t.external_id and t.why is null
+  order by t.ord;
+end;
+$_$;
+
+--
+-- Name: FUNCTION spots_import(rows jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_import(rows jsonb) IS 'Imports parking meters: rows is a JSON array of objects keyed by the city CSV''s column names in snake_case (meter_number, status, pay_by_cell_number, meter_hours, borough, on_street, side_of_street, from_street, to_street, latitude, longitude, location, hourly_rate) plus an optional row_number for reporting. Derives each row''s rate (price + Meter_Hours), upserts rates, rate_hours and spots (on external_id), and returns one row per input row: inserted, updated, unchanged, or rejected with a reason. Rejected rows write nothing. Idempotent.';
+
+--
+-- Name: stripe_webhook_receive(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.stripe_webhook_receive(event jsonb) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+  v_obj jsonb := event->'data'->'object';
+  v_reservation_id bigint;
+  v_c app_private.charges;
+begin
+  insert into app_private.stripe_webhook_events (id, type, payload)
+  values (event->>'id', event->>'type', event)
+  on conflict (id) do nothing;
+  if not found then
+    return false;   -- a replay
+  end if;
+
+  if event->>'type' in ('setup_intent.succeeded', 'setup_intent.setup_failed', 'setup_intent.requires_action',
+                        'setup_intent.canceled') then
+    select si.reservation_id into v_reservation_id
+    from app_private.setup_intents si where si.stripe_setup_intent_id = v_obj->>'id';
+    if v_reservation_id is null and (v_obj->'metadata'->>'reservation_id') ~ '^[0-9]{1,18}$' then
+      v_reservation_id := (v_obj->'metadata'->>'reservation_id')::bigint;
+    end if;
+    if v_reservation_id is not null then
+      perform app_private.setup_intent_apply(v_reservation_id,
+        v_obj - 'payment_method' || jsonb_build_object('payment_method',
+          case jsonb_typeof(v_obj->'payment_method') when 'object' then v_obj->'payment_method'->'id'
+                                                     else v_obj->'payment_method' end));
+    end if;
+  elsif event->>'type' in ('payment_intent.succeeded', 'payment_intent.payment_failed') then
+    -- Only charges left 'processing' wait for these; the charge task records
+    -- the synchronous outcome of card charges itself.
+    select c.* into v_c from app_private.charges c
+    where c.stripe_payment_intent_id = v_obj->>'id' and c.status = 'processing';
+    if v_c.id is not null then
+      update app_private.charges c set status = 'pending' where c.id = v_c.id;
+      if event->>'type' = 'payment_intent.succeeded' then
+        perform app_private.charge_succeeded(v_c.id, v_c.attempt, v_obj->>'id');
+      else
+        perform app_private.charge_failed(v_c.id, v_c.attempt,
+          coalesce(v_obj->'last_payment_error'->>'code', 'payment_failed'),
+          v_obj->'last_payment_error'->>'message', v_obj->>'id');
+      end if;
+    end if;
+  end if;
+  -- Every other type is acknowledged and kept in the inbox, unhandled.
+  update app_private.stripe_webhook_events e set processed_at = now() where e.id = event->>'id';
+  return true;
+end;
+$_$;
+
+--
+-- Name: FUNCTION stripe_webhook_receive(event jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.stripe_webhook_receive(event jsonb) IS 'Records a verified Stripe event once (false for a replay) and applies it: setup_intent.* → card set-up (confirming the reservation on success), payment_intent.* → a charge left processing.';
+
+--
+-- Name: tg__timestamps(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg__timestamps() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  new.created_at := case when tg_op = 'INSERT' then now() else old.created_at end;
+  new.updated_at := case
+    when tg_op = 'UPDATE' and old.updated_at >= now() then old.updated_at + interval '1 millisecond'
+    else now()
+  end;
+  return new;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg__timestamps(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg__timestamps() IS 'Keeps created_at fixed and updated_at strictly increasing on every write.';
+
+--
+-- Name: tg_reservations__audit(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_reservations__audit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+declare
+  v_action text;
+begin
+  if tg_op = 'INSERT' then
+    v_action := case when new.kind = 'block' then 'blocked' else 'reserved' end;
+  elsif new.status is distinct from old.status then
+    v_action := new.status::text;                  -- confirmed, cancelled, completed, expired, …
+  elsif new.period is distinct from old.period then
+    v_action := 'end_changed';
+  elsif new.amount is distinct from old.amount or new.hold_expires_at is distinct from old.hold_expires_at then
+    v_action := 'updated';
+  else
+    return null;                                   -- nothing a person would call a change
+  end if;
+  insert into app_private.reservation_events
+    (reservation_id, action, old_status, new_status, old_period, new_period, old_amount, new_amount,
+     actor_user_id, actor_role)
+  values
+    (new.id, v_action,
+     case when tg_op = 'UPDATE' then old.status end, new.status,
+     case when tg_op = 'UPDATE' then old.period end, new.period,
+     case when tg_op = 'UPDATE' then old.amount end, new.amount,
+     app_public.current_user_id(),
+     -- SECURITY DEFINER changes current_user, not the `role` setting the API set.
+     coalesce(nullif(current_setting('role', true), 'none'), 'system:' || session_user));
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_reservations__audit(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_reservations__audit() IS 'Writes the audit row of each insert and change.';
+
+--
+-- Name: tg_reservations__notify(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_reservations__notify() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+declare
+  v_template text;
+  v_key      text;
+  v_data     jsonb;
+begin
+  if new.kind <> 'reservation' then
+    return null;
+  end if;
+  if tg_op = 'INSERT' then
+    v_template := 'reservation_held';
+    v_key := v_template || ':' || new.id;
+  elsif new.status is distinct from old.status then
+    v_template := case new.status
+      when 'confirmed' then 'reservation_confirmed'
+      when 'cancelled' then 'reservation_cancelled'
+      when 'expired'   then 'reservation_cancelled'
+      when 'completed' then 'reservation_ended'
+    end;  -- payment_failed: the payments code writes that email
+    v_key := v_template || ':' || new.id;
+  elsif new.period is distinct from old.period and app_hidden.holds_spot(new.status) then
+    v_template := 'reservation_changed';
+    v_key := v_template || ':' || new.id || ':' || extract(epoch from new.updated_at);
+  end if;
+  if v_template is null then
+    return null;
+  end if;
+  v_data := app_hidden.reservation_email_data(new);
+  if v_template = 'reservation_cancelled' then
+    v_data := v_data || jsonb_build_object('reason',
+      case when new.status = 'expired' then 'hold_expired'
+           when app_hidden.current_user_is_staff() and new.user_id is distinct from app_public.current_user_id() then 'cancelled_by_operator'
+           else 'cancelled' end);
+  elsif v_template = 'reservation_changed' then
+    v_data := v_data || jsonb_build_object(
+      'previousEndsAt', app_hidden.iso_time(upper(old.period)), 'previousAmount', old.amount);
+  end if;
+  perform app_private.email_enqueue(v_template, new.email, v_data, v_key);
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_reservations__notify(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_reservations__notify() IS 'Queues the email of each change: reservation_held, _confirmed, _changed, _cancelled (also when a hold expires), _ended.';
+
+--
+-- Name: tg_reservations__remind_at(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_reservations__remind_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_remind_at timestamptz;
+begin
+  if new.kind <> 'reservation' or new.status <> 'confirmed' then
+    new.remind_at := null;
+  elsif tg_op = 'INSERT' or new.status is distinct from old.status or new.period is distinct from old.period then
+    -- A reminder only when it would come after the start and in the future
+    -- (a 10-minute stay, or one confirmed in its last minutes, gets none).
+    v_remind_at := upper(new.period) - app_hidden.booking_reminder_lead();
+    new.remind_at := case when v_remind_at > greatest(now(), lower(new.period)) then v_remind_at end;
+  end if;
+  return new;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_reservations__remind_at(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_reservations__remind_at() IS 'Sets remind_at, when the due-work sweep emails a confirmed reservation''s reminder (15 minutes before its end); moved with the end, cleared once it is no longer confirmed.';
+
+--
+-- Name: token_hash(text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.token_hash(token text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select digest(coalesce(token, ''), 'sha256');
+$$;
+
+--
+-- Name: FUNCTION token_hash(token text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.token_hash(token text) IS 'SHA-256 of a token: what tables keep instead of the token.';
+
+--
+-- Name: user_create(text, text, text, text, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.user_create(email text, name text, role text, password text DEFAULT NULL::text, invited_by text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_email citext := app_hidden.assert_email(email);
+  v_name text := app_hidden.assert_name(coalesce(nullif(btrim(name), ''), split_part(btrim(email), '@', 1)));
+  v_user_id bigint;
+  v_token text;
+begin
+  perform app_hidden.assert_role(role);
+  begin
+    -- Whoever creates the account vouches for the address only with a
+    -- password; an invitation is verified when its link is followed.
+    insert into app_public.users (email, name, role, is_verified)
+    values (v_email, v_name, role, password is not null)
+    returning id into v_user_id;
+  exception when unique_violation then
+    raise exception 'An account with this email already exists' using errcode = 'SMA06';
+  end;
+  if password is not null then
+    perform app_private.password_set(v_user_id, app_hidden.assert_password(password, email));
+  else
+    v_token := app_private.user_token_issue(v_user_id, 'invite', v_email, interval '7 days');
+    perform app_private.email_enqueue('staff_invite', v_email, jsonb_build_object(
+      'name', v_name, 'role', role, 'invitedBy', coalesce(invited_by, 'Secure My Spot'),
+      'link', app_hidden.link('/accept-invite', v_token),
+      'expiresAt', app_hidden.clock_now() + interval '7 days'));
+  end if;
+  return v_user_id;
+end;
+$$;
+
+--
+-- Name: FUNCTION user_create(email text, name text, role text, password text, invited_by text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.user_create(email text, name text, role text, password text, invited_by text) IS 'Creates a user with a role (pre-registration): with a password (verified at once), or else with a 7-day invitation link emailed as staff_invite. Used by `npm run cli -- user:create` and invite_staff.';
+
+--
+-- Name: user_token_issue(bigint, text, public.citext, interval); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_token text := app_private.new_token();
+begin
+  -- A new link replaces older unused ones of the same kind.
+  update app_private.user_tokens t set expires_at = least(t.expires_at, app_hidden.clock_now())
+  where t.user_id = user_token_issue.user_id and t.kind = user_token_issue.kind and t.used_at is null;
+  insert into app_private.user_tokens (user_id, kind, token_hash, email, created_at, expires_at)
+  values (user_token_issue.user_id, user_token_issue.kind, app_private.token_hash(v_token), user_token_issue.email,
+          app_hidden.clock_now(), app_hidden.clock_now() + valid_for);
+  return v_token;
+end;
+$$;
+
+--
+-- Name: FUNCTION user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval) IS 'Issues a one-time token of a kind for a user (older unused ones of that kind stop working); returns the token.';
+
+--
+-- Name: user_tokens; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.user_tokens (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    kind text NOT NULL,
+    token_hash bytea NOT NULL,
+    email public.citext NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT user_tokens_kind_check CHECK ((kind = ANY (ARRAY['verify_email'::text, 'password_reset'::text, 'invite'::text])))
+);
+
+--
+-- Name: TABLE user_tokens; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.user_tokens IS 'One-time links sent by email (SHA-256 of the token only): email verification, password reset, staff invitation.';
+
+--
+-- Name: user_token_use(text, text[]); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.user_token_use(token text, kinds text[]) RETURNS app_private.user_tokens
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_row app_private.user_tokens;
+begin
+  -- Marking it used in the same statement that finds it makes it single use
+  -- even under concurrent clicks.
+  update app_private.user_tokens t set used_at = app_hidden.clock_now()
+  where t.token_hash = app_private.token_hash(user_token_use.token)
+    and t.kind = any(user_token_use.kinds)
+    and t.used_at is null
+    and t.expires_at > app_hidden.clock_now()
+  returning t.* into v_row;
+  if v_row.id is null then
+    raise exception 'This link is invalid, was already used, or has expired' using errcode = 'SMA07';
+  end if;
+  return v_row;
+end;
+$$;
+
+--
+-- Name: FUNCTION user_token_use(token text, kinds text[]); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.user_token_use(token text, kinds text[]) IS 'Consumes a one-time token of one of the kinds, or error SMA07.';
+
+--
+-- Name: available_spots(); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.available_spots() RETURNS SETOF app_public.spots
+    LANGUAGE sql STABLE
+    AS $$
+  select s.*
+  from app_public.spots s
+  where s.status = 'active'
+    and not exists (
+      select from app_hidden.spot_occupancy o
+      where o.spot_id = s.id and o.period @> now())
+  order by s.id;
+$$;
+
+--
+-- Name: FUNCTION available_spots(); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.available_spots() IS 'Spots in service that nobody holds right now, by id.';
+
+--
+-- Name: block_spot(bigint, timestamp with time zone, timestamp with time zone, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text DEFAULT NULL::text) RETURNS app_public.reservations
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user  app_public.users;
+  v_start timestamptz := greatest(coalesce(block_spot.starts_at, now()), now());
+  v_spot  app_public.spots;
+  v_r     app_public.reservations;
+begin
+  select u.* into v_user from app_public.users u where u.id = app_public.current_user_id();
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators can block a spot' using errcode = 'SMB10';
+  end if;
+  if block_spot.ends_at is null or not isfinite(block_spot.ends_at) or not isfinite(v_start)
+     or block_spot.ends_at <= v_start then
+    raise exception 'A block needs an end after its start, and after now' using errcode = 'SMB03';
+  end if;
+  if block_spot.ends_at - v_start > app_hidden.block_max_length() then
+    raise exception 'A block may last at most 366 days' using errcode = 'SMB04';
+  end if;
+  perform app_hidden.lock_spot(block_spot.spot_id);
+  select s.* into v_spot from app_public.spots s where s.id = block_spot.spot_id;
+  if not found then
+    raise exception 'There is no such spot' using errcode = 'SMB02';
+  end if;
+  begin
+    insert into app_public.reservations (kind, spot_id, user_id, email, period, status, amount, currency, note)
+    values ('block', v_spot.id, v_user.id, v_user.email, tstzrange(v_start, block_spot.ends_at, '[)'),
+            'confirmed', 0, (select r.currency from app_public.rates r where r.id = v_spot.rate_id),
+            block_spot.reason)
+    returning * into v_r;
+  exception when exclusion_violation then
+    raise exception 'The spot is reserved during that time; cancel those reservations first'
+      using errcode = 'SMB01';
+  end;
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) IS 'Operators: takes a spot out of use from startsAt (default now) to endsAt. Refused (SMB01) while a reservation overlaps; no reservation can overlap it afterwards.';
+
+--
+-- Name: cancel_reservation(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.cancel_reservation(reservation_id bigint, manage_token text DEFAULT NULL::text) RETURNS app_public.reservation_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.reservations;
+begin
+  v_r := app_private.reservation_for_caller(cancel_reservation.reservation_id, cancel_reservation.manage_token, true);
+  if not app_hidden.holds_spot(v_r.status) then
+    raise exception 'This reservation is % and cannot be cancelled', v_r.status using errcode = 'SMB07';
+  end if;
+  if lower(v_r.period) <= now() then
+    raise exception 'This reservation has already started; end it now instead (you pay only for the time used)'
+      using errcode = 'SMB09';
+  end if;
+  update app_public.reservations r
+  set status = 'cancelled', amount = 0, hold_expires_at = null
+  where r.id = v_r.id
+  returning * into v_r;
+  return row(v_r, null)::app_public.reservation_result;
+end;
+$$;
+
+--
+-- Name: FUNCTION cancel_reservation(reservation_id bigint, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.cancel_reservation(reservation_id bigint, manage_token text) IS 'Cancels a reservation before it starts, free of charge (nothing is ever charged for a cancelled reservation). Once it has started, end it instead (SMB09). Guests pass the manage token.';
+
+--
+-- Name: change_password(text, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.change_password(old_password text, new_password text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user app_public.users;
+  v_password text;
+begin
+  select u.* into v_user from app_public.users u where u.id = app_hidden.assert_signed_in();
+  if not app_private.password_matches(v_user.id, old_password) then
+    raise exception 'Your current password is not correct' using errcode = 'SMA09';
+  end if;
+  v_password := app_hidden.assert_password(new_password, v_user.email);
+  perform app_private.password_set(v_user.id, v_password);
+  -- Whoever else holds a session (perhaps the reason for the change) is out.
+  update app_private.sessions s set revoked_at = app_hidden.clock_now()
+  where s.user_id = v_user.id and s.id is distinct from app_public.current_session_id() and s.revoked_at is null;
+  perform app_private.email_enqueue('password_changed', v_user.email, jsonb_build_object('name', v_user.name));
+  return true;
+end;
+$$;
+
+--
+-- Name: FUNCTION change_password(old_password text, new_password text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.change_password(old_password text, new_password text) IS 'Changes your password (the current one is required) and signs out all your other sessions.';
+
+--
+-- Name: change_reservation_end(bigint, timestamp with time zone, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text DEFAULT NULL::text) RETURNS app_public.reservation_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r      app_public.reservations;
+  v_spot   app_public.spots;
+  v_window tstzrange;
+  v_quote  app_public.price_quote;
+begin
+  v_r := app_private.reservation_for_caller(change_reservation_end.reservation_id, change_reservation_end.manage_token, true);
+  if not app_hidden.holds_spot(v_r.status) or upper(v_r.period) <= now() then
+    raise exception 'This reservation is %, so it can no longer be changed',
+      case when app_hidden.holds_spot(v_r.status) then 'over' else v_r.status::text end
+      using errcode = 'SMB07';
+  end if;
+  if change_reservation_end.ends_at is null or not isfinite(change_reservation_end.ends_at) then
+    raise exception 'Give the new end time' using errcode = 'SMB03';
+  end if;
+  if change_reservation_end.ends_at <= now() then
+    raise exception 'The new end time has already passed' using errcode = 'SMB09';
+  end if;
+  if change_reservation_end.ends_at <= lower(v_r.period) then
+    raise exception 'The end time must be after the start time' using errcode = 'SMB03';
+  end if;
+  if change_reservation_end.ends_at = upper(v_r.period) then
+    return row(v_r, null)::app_public.reservation_result;
+  end if;
+  v_window := tstzrange(lower(v_r.period), change_reservation_end.ends_at, '[)');
+  select s.* into v_spot from app_public.spots s where s.id = v_r.spot_id;
+  perform app_hidden.assert_max_stay(v_spot, v_window);
+  v_quote := app_hidden.quote_rate(v_spot.rate_id, v_window);
+
+  -- Row lock first (above), then the spot's: every writer takes them in this order.
+  perform app_hidden.lock_spot(v_r.spot_id);
+  begin
+    update app_public.reservations r
+    set period = v_window, amount = v_quote.amount, currency = v_quote.currency,
+        -- A hold never outlives the reservation it holds.
+        hold_expires_at = case when r.status = 'held'
+          then least(r.hold_expires_at, upper(v_window)) end
+    where r.id = v_r.id
+    returning * into v_r;
+  exception when exclusion_violation then
+    raise exception 'Sorry, the spot is taken by someone else after your current end time'
+      using errcode = 'SMB01';
+  end;
+  return row(v_r, null)::app_public.reservation_result;
+end;
+$$;
+
+--
+-- Name: FUNCTION change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'Moves the end of your reservation (longer or shorter) and re-prices it. Guests pass the manage token. Refused when the spot is taken after the current end (SMB01), the new end has passed (SMB09), is not after the start (SMB03), exceeds the spot''s maximum stay (SMB04), or the reservation is over, cancelled or expired (SMB07).';
+
+--
+-- Name: current_session_id(); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.current_session_id() RETURNS uuid
+    LANGUAGE sql STABLE
+    AS $$
+  -- A pooled connection that once saw the setting reports '' rather than null.
+  select nullif(current_setting('app.session_id', true), '')::uuid;
+$$;
+
+--
+-- Name: FUNCTION current_session_id(); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.current_session_id() IS '@behavior -queryField
+The session of the current request, or null when signed out.';
+
+--
+-- Name: users; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.users (
+    id bigint NOT NULL,
+    email public.citext NOT NULL,
+    name text,
+    role text DEFAULT 'driver'::text NOT NULL,
+    is_verified boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_email_check CHECK (((length((email)::text) <= 254) AND (email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::public.citext))),
+    CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['driver'::text, 'operator'::text, 'admin'::text, 'analyst'::text])))
+);
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.users IS 'A person who can sign in: a driver, or staff (operator, admin, analyst).';
+
+--
+-- Name: COLUMN users.email; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.email IS 'Unique, compared case-insensitively.';
+
+--
+-- Name: COLUMN users.name; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.name IS 'How the user is addressed (1–100 characters). Users may change their own.';
+
+--
+-- Name: COLUMN users.role; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.role IS 'driver (default), operator, admin or analyst.';
+
+--
+-- Name: COLUMN users.is_verified; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.is_verified IS 'True once the user has proved they own their email address.';
+
+--
+-- Name: current_user(); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public."current_user"() RETURNS app_public.users
+    LANGUAGE sql STABLE
+    AS $$
+  select u.* from app_public.users u where u.id = app_public.current_user_id();
+$$;
+
+--
+-- Name: FUNCTION "current_user"(); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public."current_user"() IS 'The signed-in user, or null when signed out.';
+
+--
+-- Name: current_user_id(); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.current_user_id() RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- The server only sets live sessions, but a request can outlive its
+  -- session's revocation or expiry: checked again here.
+  select s.user_id
+  from app_private.sessions s
+  where s.id = app_public.current_session_id()
+    and s.revoked_at is null
+    and s.last_active_at > app_hidden.clock_now() - app_hidden.session_idle_timeout()
+    and s.created_at > app_hidden.clock_now() - app_hidden.session_max_age();
+$$;
+
+--
+-- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.current_user_id() IS '@behavior -queryField
+The signed-in user''s id, or null.';
+
+--
+-- Name: end_reservation(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text DEFAULT NULL::text) RETURNS app_public.reservation_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.reservations;
+begin
+  v_r := app_private.reservation_for_caller(end_reservation.reservation_id, end_reservation.manage_token, true);
+  if not app_hidden.holds_spot(v_r.status) then
+    raise exception 'This reservation is % and cannot be ended', v_r.status using errcode = 'SMB07';
+  end if;
+  if lower(v_r.period) > now() then
+    raise exception 'This reservation has not started yet; cancel it instead (free of charge)'
+      using errcode = 'SMB09';
+  end if;
+  return row(app_private.complete_reservation(v_r.id, now()), null)::app_public.reservation_result;
+end;
+$$;
+
+--
+-- Name: FUNCTION end_reservation(reservation_id bigint, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) IS 'Ends a reservation that has started, now: it is charged for the time used (never less than the rate''s minimum charge) and the spot is free again. Guests pass the manage token. A reservation that has not started is cancelled instead (SMB09).';
+
+--
+-- Name: forgot_password(text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.forgot_password(email text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_email citext := app_hidden.assert_email(email);
+  v_user app_public.users;
+  v_token text;
+begin
+  perform app_private.rate_limit_raise(greatest(
+    app_private.rate_limit_hit('reset_email', lower(v_email::text)),
+    app_private.rate_limit_hit('reset_ip', host(app_hidden.client_ip()))));
+  select u.* into v_user from app_public.users u where u.email = v_email;
+  -- The answer is the same whether or not the account exists.
+  if v_user.id is not null then
+    v_token := app_private.user_token_issue(v_user.id, 'password_reset', v_user.email, interval '1 hour');
+    perform app_private.email_enqueue('password_reset', v_user.email,
+      jsonb_build_object('name', v_user.name, 'link', app_hidden.link('/reset-password', v_token),
+                         'expiresAt', app_hidden.clock_now() + interval '1 hour'));
+  end if;
+  return true;
+end;
+$$;
+
+--
+-- Name: FUNCTION forgot_password(email text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.forgot_password(email text) IS 'Emails a one-time password reset link (valid 1 hour) when an account has this email; answers the same either way. Limited to 3 an hour per email and 20 per client address.';
+
+--
+-- Name: guest_reservation(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.guest_reservation(reservation_id bigint, manage_token text) RETURNS app_public.reservations
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select app_private.reservation_for_caller(guest_reservation.reservation_id, guest_reservation.manage_token, false);
+$$;
+
+--
+-- Name: FUNCTION guest_reservation(reservation_id bigint, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.guest_reservation(reservation_id bigint, manage_token text) IS 'A guest''s reservation, by its id and the manage token reserve() returned (error SMB06 otherwise).';
+
+--
+-- Name: invite_staff(text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.invite_staff(email text, name text, role text) RETURNS app_public.users
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_admin app_public.users;
+  v_user_id bigint;
+  v_user app_public.users;
+begin
+  select u.* into v_admin from app_public.users u where u.id = app_hidden.assert_admin();
+  if role is distinct from 'operator' and role is distinct from 'admin' and role is distinct from 'analyst' then
+    raise exception 'Staff are operators, admins or analysts' using errcode = 'SMA16';
+  end if;
+  v_user_id := app_private.user_create(email, name, role, null, v_admin.name);
+  select u.* into v_user from app_public.users u where u.id = v_user_id;
+  return v_user;
+end;
+$$;
+
+--
+-- Name: FUNCTION invite_staff(email text, name text, role text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.invite_staff(email text, name text, role text) IS 'Admins only: pre-registers a staff member (operator, admin or analyst) and emails them a link to set a password (7 days). Only pre-registered staff may sign in with Google or Facebook.';
+
+--
+-- Name: logout(); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.logout() RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select coalesce(app_private.session_revoke(app_public.current_session_id()), false);
+$$;
+
+--
+-- Name: FUNCTION logout(); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.logout() IS 'Signs out: revokes the session this request came with. Browsers should use POST /auth/logout, which also clears the cookie.';
+
+--
+-- Name: my_past_reservations(); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.my_past_reservations() RETURNS SETOF app_public.reservations
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_user_id bigint := app_hidden.require_sign_in();
+begin
+  return query
+    select r.* from app_public.reservations r
+    where r.user_id = v_user_id and r.kind = 'reservation'
+      and (not app_hidden.holds_spot(r.status) or upper(r.period) <= now())
+    order by upper(r.period) desc, r.id desc;
+end;
+$$;
+
+--
+-- Name: FUNCTION my_past_reservations(); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.my_past_reservations() IS 'Your ended, cancelled and expired reservations, latest first.';
+
+--
+-- Name: my_reservation(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.my_reservation(reservation_id bigint) RETURNS app_public.reservations
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_r app_public.reservations;
+begin
+  perform app_hidden.require_sign_in();
+  -- Row level security decides: the owner, or staff.
+  select r.* into v_r from app_public.reservations r where r.id = my_reservation.reservation_id;
+  if not found then
+    raise exception 'We could not find that reservation for you; check its number' using errcode = 'SMB06';
+  end if;
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION my_reservation(reservation_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.my_reservation(reservation_id bigint) IS 'One of your reservations by its id (staff: anyone''s). Guests use guestReservation with the manage token.';
+
+--
+-- Name: my_reservations(); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.my_reservations() RETURNS SETOF app_public.reservations
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_user_id bigint := app_hidden.require_sign_in();
+begin
+  return query
+    select r.* from app_public.reservations r
+    where r.user_id = v_user_id and r.kind = 'reservation'
+      and app_hidden.holds_spot(r.status) and upper(r.period) > now()
+    order by lower(r.period), r.id;
+end;
+$$;
+
+--
+-- Name: FUNCTION my_reservations(); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.my_reservations() IS 'Your current and upcoming reservations (held or confirmed, not yet ended), soonest first.';
+
+--
+-- Name: my_sessions(); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.my_sessions() RETURNS SETOF app_public.session_info
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select s.id, s.method, s.created_at, s.last_active_at,
+         least(s.last_active_at + app_hidden.session_idle_timeout(), s.created_at + app_hidden.session_max_age()),
+         s.id = app_public.current_session_id()
+  from app_private.sessions s
+  where s.user_id = app_public.current_user_id()
+    and s.revoked_at is null
+    and s.last_active_at > app_hidden.clock_now() - app_hidden.session_idle_timeout()
+    and s.created_at > app_hidden.clock_now() - app_hidden.session_max_age()
+  order by s.created_at desc;
+$$;
+
+--
+-- Name: FUNCTION my_sessions(); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.my_sessions() IS 'The signed-in user''s live sessions, newest first.';
+
+--
+-- Name: quote(bigint, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.quote(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone) RETURNS app_public.price_quote
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_spot   app_public.spots;
+  v_window tstzrange;
+begin
+  select s.* into v_spot from app_public.spots s where s.id = quote.spot_id;
+  if not found then
+    raise exception 'There is no spot %', quote.spot_id using errcode = 'SMS04';
+  end if;
+  v_window := app_hidden.assert_window(quote.starts_at, quote.ends_at);
+  -- A window the spot would not accept has no price (the spot's maximum stay).
+  perform app_hidden.assert_max_stay(v_spot, v_window);
+  return app_hidden.quote_rate(v_spot.rate_id, v_window);
+end;
+$$;
+
+--
+-- Name: FUNCTION quote(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.quote(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'What parking at a spot from startsAt to endsAt costs, in minor units of the spot''s currency. Refused (SMB04) beyond the spot''s maximum stay.';
+
+--
+-- Name: register(text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.register(email text, name text, password text) RETURNS app_public.auth_session
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select app_private.register(register.email, register.name, register.password, app_hidden.client_ip());
+$$;
+
+--
+-- Name: FUNCTION register(email text, name text, password text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.register(email text, name text, password text) IS 'Signs up a driver: email (unique, plain ASCII), name (1–100 characters), password (at least 10 characters, at most 72 bytes, not one repeated character, not the email). A verification email is sent. Returns a session token, shown only this once: send it as `Authorization: Bearer <token>`. Browsers use POST /auth/register instead, which sets the session cookie.';
+
+--
+-- Name: resend_verification_email(); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.resend_verification_email() RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user_id bigint := app_hidden.assert_signed_in();
+begin
+  if exists (select from app_public.users u where u.id = v_user_id and u.is_verified) then
+    return false;
+  end if;
+  perform app_private.rate_limit_raise(app_private.rate_limit_hit('verify_resend', v_user_id::text));
+  perform app_private.send_verification(v_user_id);
+  return true;
+end;
+$$;
+
+--
+-- Name: FUNCTION resend_verification_email(); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.resend_verification_email() IS 'Sends a new verification link (older ones stop working); false when already verified. At most 3 an hour.';
+
+--
+-- Name: reservations_ends_at(app_public.reservations); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.reservations_ends_at(r app_public.reservations) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    AS $$ select upper(r.period) $$;
+
+--
+-- Name: FUNCTION reservations_ends_at(r app_public.reservations); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.reservations_ends_at(r app_public.reservations) IS 'When the reservation ends (for a completed one: when it really ended).';
+
+--
+-- Name: reservations_starts_at(app_public.reservations); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.reservations_starts_at(r app_public.reservations) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    AS $$ select lower(r.period) $$;
+
+--
+-- Name: FUNCTION reservations_starts_at(r app_public.reservations); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.reservations_starts_at(r app_public.reservations) IS 'When the reservation starts.';
+
+--
+-- Name: reservations_time_zone(app_public.reservations); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.reservations_time_zone(r app_public.reservations) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  select rt.time_zone from app_public.spots s join app_public.rates rt on rt.id = s.rate_id where s.id = r.spot_id;
+$$;
+
+--
+-- Name: FUNCTION reservations_time_zone(r app_public.reservations); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.reservations_time_zone(r app_public.reservations) IS 'The spot''s time zone, to show the times as the street signs read.';
+
+--
+-- Name: reserve(bigint, timestamp with time zone, timestamp with time zone, integer, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone DEFAULT NULL::timestamp with time zone, ends_at timestamp with time zone DEFAULT NULL::timestamp with time zone, duration_minutes integer DEFAULT NULL::integer, email text DEFAULT NULL::text) RETURNS app_public.reservation_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user_id bigint := app_public.current_user_id();
+  v_email   citext;
+  v_window  tstzrange;
+  v_spot    app_public.spots;
+  v_quote   app_public.price_quote;
+  v_token   text;
+  v_r       app_public.reservations;
+begin
+  if v_user_id is not null then
+    -- A signed-in driver's reservation goes to their account's address.
+    select u.email into v_email from app_public.users u where u.id = v_user_id;
+  else
+    v_email := app_hidden.guest_email(reserve.email);
+  end if;
+  v_window := app_hidden.booking_window(reserve.starts_at, reserve.ends_at, reserve.duration_minutes);
+  if reserve.spot_id is null then
+    raise exception 'There is no such spot' using errcode = 'SMB02';
+  end if;
+
+  perform app_hidden.lock_spot(reserve.spot_id);
+  select s.* into v_spot from app_public.spots s where s.id = reserve.spot_id;
+  if not found then
+    raise exception 'There is no such spot' using errcode = 'SMB02';
+  elsif v_spot.status <> 'active' then
+    raise exception 'This spot is out of service and cannot be reserved' using errcode = 'SMB02';
+  end if;
+  perform app_hidden.assert_max_stay(v_spot, v_window);
+  v_quote := app_hidden.quote_rate(v_spot.rate_id, v_window);
+
+  begin
+    insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency, hold_expires_at)
+    values (v_spot.id, v_user_id, v_email, v_window, 'held', v_quote.amount, v_quote.currency,
+            least(now() + app_hidden.booking_hold_time(), upper(v_window)))
+    returning * into v_r;
+  exception when exclusion_violation then
+    raise exception 'Sorry, this spot is already taken for part of that time' using errcode = 'SMB01';
+  end;
+
+  if v_user_id is null then
+    v_token := app_private.new_manage_token();
+    insert into app_private.reservation_secrets (reservation_id, manage_token_hash)
+    values (v_r.id, app_private.manage_token_hash(v_token));
+  end if;
+  return row(v_r, v_token)::app_public.reservation_result;
+end;
+$$;
+
+--
+-- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you. Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes.';
+
+--
+-- Name: reset_password(text, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.reset_password(token text, new_password text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_token app_private.user_tokens := app_private.user_token_use(token, array['password_reset', 'invite']);
+  v_user app_public.users;
+begin
+  select u.* into v_user from app_public.users u where u.id = v_token.user_id;
+  perform app_private.password_set(v_user.id, app_hidden.assert_password(new_password, v_user.email));
+  -- The link went to this address: following it proves the user owns it.
+  perform app_private.mark_verified(v_user.id, v_token.email);
+  update app_private.sessions s set revoked_at = app_hidden.clock_now()
+  where s.user_id = v_user.id and s.revoked_at is null;
+  return true;
+end;
+$$;
+
+--
+-- Name: FUNCTION reset_password(token text, new_password text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS 'Sets a new password with the token from a password reset or staff invitation link (single use), verifies the email it was sent to, and signs out every session of the account. Sign in afterwards.';
+
+--
+-- Name: revoke_session(uuid); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.revoke_session(session_id uuid) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  update app_private.sessions s set revoked_at = app_hidden.clock_now()
+  where s.id = revoke_session.session_id and s.user_id = app_public.current_user_id() and s.revoked_at is null
+  returning true;
+$$;
+
+--
+-- Name: FUNCTION revoke_session(session_id uuid); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.revoke_session(session_id uuid) IS 'Signs out one of your own sessions (e.g. a lost phone); null when it is not one of your live sessions.';
+
+--
+-- Name: set_user_role(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.set_user_role(user_id bigint, role text) RETURNS app_public.users
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_admin_id bigint := app_hidden.assert_admin();
+  v_user app_public.users;
+begin
+  perform app_hidden.assert_role(role);
+  if set_user_role.user_id = v_admin_id then
+    -- Keeps at least one admin: an admin cannot demote themselves.
+    raise exception 'You cannot change your own role; ask another admin' using errcode = 'SMA16';
+  end if;
+  -- The role is read at every request's session look-up, so it takes effect
+  -- on the user's next request without signing them out.
+  update app_public.users u set role = set_user_role.role
+  where u.id = set_user_role.user_id
+  returning u.* into v_user;
+  if v_user.id is null then
+    raise exception 'There is no user %', set_user_role.user_id using errcode = 'SMA17';
+  end if;
+  return v_user;
+end;
+$$;
+
+--
+-- Name: FUNCTION set_user_role(user_id bigint, role text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.set_user_role(user_id bigint, role text) IS 'Admins only: gives a user another role (driver, operator, admin, analyst); not your own. Takes effect on the user''s next request.';
+
+--
+-- Name: spots_description(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.spots_description(s app_public.spots) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  select concat_ws(' ',
+    s.street,
+    case when s.side_of_street is not null then '(' || s.side_of_street || ' side)' end,
+    case when s.from_street is not null and s.to_street is not null
+      then 'between ' || s.from_street || ' and ' || s.to_street end);
+$$;
+
+--
+-- Name: FUNCTION spots_description(s app_public.spots); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.spots_description(s app_public.spots) IS 'Where the spot is, in words: street, side and cross streets.';
+
+--
+-- Name: spots_lat(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.spots_lat(s app_public.spots) RETURNS double precision
+    LANGUAGE sql STABLE
+    AS $$
+  select st_y(s.location::geometry);
+$$;
+
+--
+-- Name: FUNCTION spots_lat(s app_public.spots); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.spots_lat(s app_public.spots) IS 'Latitude (WGS 84).';
+
+--
+-- Name: spots_lng(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.spots_lng(s app_public.spots) RETURNS double precision
+    LANGUAGE sql STABLE
+    AS $$
+  select st_x(s.location::geometry);
+$$;
+
+--
+-- Name: FUNCTION spots_lng(s app_public.spots); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.spots_lng(s app_public.spots) IS 'Longitude (WGS 84).';
+
+--
+-- Name: spots_near(double precision, double precision, double precision, app_public.distance_unit, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.spots_near(lat double precision, lng double precision, radius double precision, unit app_public.distance_unit DEFAULT 'km'::app_public.distance_unit, starts_at timestamp with time zone DEFAULT NULL::timestamp with time zone, ends_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF app_public.spot_match
+    LANGUAGE sql STABLE
+    AS $$
+  -- Each uncorrelated sub-select becomes an init plan: validated and computed
+  -- once per query, and usable by the index scan as a constant.
+  select
+    s,
+    st_distance(s.location, (select app_hidden.search_point(spots_near.lat, spots_near.lng)))
+      / app_hidden.unit_metres(coalesce(spots_near.unit, 'km')),
+    app_hidden.quote_rate(s.rate_id, (select app_hidden.search_window(spots_near.starts_at, spots_near.ends_at)))
+  from app_public.spots s
+  -- Checked before any row is read, so a bad window is refused even where
+  -- there are no spots to look at (init plans otherwise run only when used).
+  where (select app_hidden.search_window(spots_near.starts_at, spots_near.ends_at)) is not null
+    and st_dwithin(
+          s.location,
+          (select app_hidden.search_point(spots_near.lat, spots_near.lng)),
+          (select app_hidden.search_radius_metres(spots_near.radius, spots_near.unit)))
+    and s.status = 'active'
+    and s.max_stay >= (select app_hidden.window_length(app_hidden.search_window(spots_near.starts_at, spots_near.ends_at)))
+    and not exists (
+      select from app_hidden.spot_occupancy o
+      where o.spot_id = s.id
+        and o.period && (select app_hidden.search_window(spots_near.starts_at, spots_near.ends_at)))
+  order by s.location <-> (select app_hidden.search_point(spots_near.lat, spots_near.lng));
+$$;
+
+--
+-- Name: FUNCTION spots_near(lat double precision, lng double precision, radius double precision, unit app_public.distance_unit, starts_at timestamp with time zone, ends_at timestamp with time zone); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.spots_near(lat double precision, lng double precision, radius double precision, unit app_public.distance_unit, starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'Spots free for the whole window [startsAt, endsAt) within radius of (lat, lng), nearest first. The window defaults to the next hour from now; the radius is in unit (km unless asked) and at most 50 km.';
+
+--
+-- Name: unblock_spot(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.unblock_spot(block_id bigint) RETURNS app_public.reservations
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.reservations;
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators can unblock a spot' using errcode = 'SMB10';
+  end if;
+  update app_public.reservations r set status = 'cancelled'
+  where r.id = unblock_spot.block_id and r.kind = 'block' and r.status = 'confirmed'
+  returning * into v_r;
+  if not found then
+    raise exception 'There is no active block %', unblock_spot.block_id using errcode = 'SMB06';
+  end if;
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION unblock_spot(block_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.unblock_spot(block_id bigint) IS 'Operators: lifts a block; the spot can be reserved again.';
+
+--
+-- Name: verify_email(text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.verify_email(token text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_token app_private.user_tokens := app_private.user_token_use(token, array['verify_email']);
+begin
+  perform app_private.mark_verified(v_token.user_id, v_token.email);
+  return true;
+end;
+$$;
+
+--
+-- Name: FUNCTION verify_email(token text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.verify_email(token text) IS 'Verifies an email address with the token from its verification link (single use, 3 days). Guest reservations made with that address become the account''s.';
+
+--
+-- Name: charges; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.charges (
+    id bigint NOT NULL,
+    reservation_id bigint NOT NULL,
+    amount integer NOT NULL,
+    currency text NOT NULL,
+    attempt integer DEFAULT 1 NOT NULL,
+    idempotency_key text NOT NULL,
+    stripe_payment_intent_id text,
+    status text DEFAULT 'pending'::text NOT NULL,
+    failure_code text,
+    failure_message text,
+    next_retry_at timestamp with time zone,
+    succeeded_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT charges_amount_check CHECK ((amount >= 0)),
+    CONSTRAINT charges_attempt_check CHECK ((attempt >= 1)),
+    CONSTRAINT charges_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT charges_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'succeeded'::text, 'failed'::text, 'not_required'::text])))
+);
+
+--
+-- Name: TABLE charges; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.charges IS 'The final off-session charge of a reservation (one per reservation; attempts move to a new idempotency key only after a decline).';
+
+--
+-- Name: refunds; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.refunds (
+    id bigint NOT NULL,
+    charge_id bigint NOT NULL,
+    amount integer NOT NULL,
+    idempotency_key text NOT NULL,
+    stripe_refund_id text,
+    status text DEFAULT 'pending'::text NOT NULL,
+    failure_message text,
+    requested_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT refunds_amount_check CHECK ((amount > 0)),
+    CONSTRAINT refunds_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text])))
+);
+
+--
+-- Name: TABLE refunds; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.refunds IS 'Operator refunds (full or partial) of a reservation''s charge.';
+
+--
+-- Name: charges; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.charges AS
+ SELECT c.reservation_id,
+    c.amount,
+    c.currency,
+    c.status,
+    c.attempt,
+    c.failure_code,
+    c.succeeded_at,
+    c.created_at,
+    (COALESCE(( SELECT sum(f.amount) AS sum
+           FROM app_private.refunds f
+          WHERE ((f.charge_id = c.id) AND (f.status = 'succeeded'::text))), (0)::bigint))::integer AS refunded
+   FROM app_private.charges c;
+
+--
+-- Name: VIEW charges; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.charges IS 'One row per reservation charged (or trying to be), with what was refunded.';
+
+--
+-- Name: daily_revenue; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.daily_revenue AS
+ SELECT ((c.succeeded_at AT TIME ZONE 'America/New_York'::text))::date AS day,
+    c.currency,
+    count(*) AS charges,
+    sum(c.amount) AS charged,
+    sum(c.refunded) AS refunded,
+    sum((c.amount - c.refunded)) AS net
+   FROM analytics.charges c
+  WHERE (c.status = 'succeeded'::text)
+  GROUP BY (((c.succeeded_at AT TIME ZONE 'America/New_York'::text))::date), c.currency;
+
+--
+-- Name: VIEW daily_revenue; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.daily_revenue IS 'Money taken per day (New York time) and currency, net of refunds.';
+
+--
+-- Name: reservations; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.reservations AS
+ SELECT reservations.id,
+    reservations.spot_id,
+    reservations.kind,
+    reservations.status,
+    (reservations.user_id IS NULL) AS is_guest,
+    lower(reservations.period) AS starts_at,
+    upper(reservations.period) AS ends_at,
+    (upper(reservations.period) - lower(reservations.period)) AS duration,
+    reservations.amount,
+    reservations.currency,
+    reservations.created_at,
+    reservations.updated_at
+   FROM app_public.reservations;
+
+--
+-- Name: VIEW reservations; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.reservations IS 'Every reservation and operator block, without the driver''s identity.';
+
+--
+-- Name: rates; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.rates (
+    id integer NOT NULL,
+    code text NOT NULL,
+    name text NOT NULL,
+    hourly_price integer NOT NULL,
+    currency text DEFAULT 'USD'::text NOT NULL,
+    billing_increment interval DEFAULT '00:01:00'::interval NOT NULL,
+    minimum_charge integer DEFAULT 0 NOT NULL,
+    time_zone text DEFAULT 'America/New_York'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT rates_billing_increment_check CHECK (((billing_increment > '00:00:00'::interval) AND (billing_increment <= '01:00:00'::interval))),
+    CONSTRAINT rates_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT rates_hourly_price_check CHECK ((hourly_price >= 0)),
+    CONSTRAINT rates_minimum_charge_check CHECK ((minimum_charge >= 0))
+);
+
+--
+-- Name: TABLE rates; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.rates IS 'A meter tariff: price per hour in minor units, billed per increment, metered during its hours.';
+
+--
+-- Name: COLUMN rates.hourly_price; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.hourly_price IS 'Price of one metered hour in minor units (cents).';
+
+--
+-- Name: COLUMN rates.billing_increment; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.billing_increment IS 'Metered time is rounded up to a whole number of these.';
+
+--
+-- Name: COLUMN rates.minimum_charge; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.minimum_charge IS 'Least amount charged for a reservation that has any metered time.';
+
+--
+-- Name: COLUMN rates.time_zone; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.time_zone IS 'IANA time zone in which the operating hours are read.';
+
+--
+-- Name: spots; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.spots AS
+ SELECT s.id,
+    s.external_id,
+    s.borough,
+    s.zone,
+    s.street,
+    s.side_of_street,
+    s.from_street,
+    s.to_street,
+    s.status,
+    s.max_stay,
+    s.is_accessible,
+    s.has_ev_charger,
+    public.st_y((s.location)::public.geometry) AS lat,
+    public.st_x((s.location)::public.geometry) AS lng,
+    r.code AS rate_code,
+    r.hourly_price,
+    r.currency,
+    r.time_zone
+   FROM (app_public.spots s
+     JOIN app_public.rates r ON ((r.id = s.rate_id)));
+
+--
+-- Name: VIEW spots; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.spots IS 'Every spot with its position and tariff.';
+
+--
+-- Name: spot_occupancy; Type: VIEW; Schema: app_hidden; Owner: -
+--
+
+CREATE VIEW app_hidden.spot_occupancy AS
+ SELECT reservations.spot_id,
+    reservations.period
+   FROM app_public.reservations
+  WHERE (reservations.status = ANY (ARRAY['held'::app_public.reservation_status, 'confirmed'::app_public.reservation_status]));
+
+--
+-- Name: charges_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.charges ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_private.charges_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: due_work; Type: VIEW; Schema: app_private; Owner: -
+--
+
+CREATE VIEW app_private.due_work AS
+ SELECT 'reservation_end'::text AS work,
+    r.id AS reservation_id,
+    upper(r.period) AS due_at
+   FROM app_public.reservations r
+  WHERE ((r.kind = 'reservation'::text) AND app_hidden.holds_spot(r.status))
+UNION ALL
+ SELECT 'hold_expiry'::text AS work,
+    r.id AS reservation_id,
+    r.hold_expires_at AS due_at
+   FROM app_public.reservations r
+  WHERE ((r.status = 'held'::app_public.reservation_status) AND (r.hold_expires_at IS NOT NULL))
+UNION ALL
+ SELECT 'reservation_reminder'::text AS work,
+    r.id AS reservation_id,
+    r.remind_at AS due_at
+   FROM app_public.reservations r
+  WHERE (r.remind_at IS NOT NULL);
+
+--
+-- Name: VIEW due_work; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON VIEW app_private.due_work IS 'What the due-work sweep will do to each reservation, and when: its end, its hold expiry, its reminder.';
+
+--
+-- Name: emails; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.emails (
+    id bigint NOT NULL,
+    template text NOT NULL,
+    recipient public.citext NOT NULL,
+    data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    dedupe_key text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    queued_at timestamp with time zone,
+    CONSTRAINT emails_recipient_check CHECK ((length((recipient)::text) <= 254)),
+    CONSTRAINT emails_template_check CHECK ((template ~ '^[a-z_]+$'::text))
+);
+
+--
+-- Name: TABLE emails; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.emails IS 'Outbox: one row per email, sent by the send_email task.';
+
+--
+-- Name: COLUMN emails.template; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.emails.template IS 'Which message (reservation_confirmed, receipt, verify_email, …); tasks/send_email.ts renders it.';
+
+--
+-- Name: COLUMN emails.dedupe_key; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.emails.dedupe_key IS 'Makes enqueueing idempotent, e.g. receipt:<reservation id>.';
+
+--
+-- Name: COLUMN emails.queued_at; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.emails.queued_at IS 'When the due-work sweep queued its send_email job; null = not yet.';
+
+--
+-- Name: emails_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.emails ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_private.emails_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: rate_limits; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.rate_limits (
+    bucket text NOT NULL,
+    key text NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    hits integer NOT NULL
+);
+
+--
+-- Name: TABLE rate_limits; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.rate_limits IS 'Fixed-window counters of sign-in, sign-up and reset attempts per email and per client address.';
+
+--
+-- Name: refunds_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.refunds ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_private.refunds_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: reservation_events; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.reservation_events (
+    id bigint NOT NULL,
+    reservation_id bigint NOT NULL,
+    action text NOT NULL,
+    old_status app_public.reservation_status,
+    new_status app_public.reservation_status NOT NULL,
+    old_period tstzrange,
+    new_period tstzrange NOT NULL,
+    old_amount integer,
+    new_amount integer NOT NULL,
+    actor_user_id bigint,
+    actor_role text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE reservation_events; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.reservation_events IS 'Audit trail: who changed which reservation how (action, before/after status, period and amount).';
+
+--
+-- Name: reservation_events_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.reservation_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_private.reservation_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: reservation_secrets; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.reservation_secrets (
+    reservation_id bigint NOT NULL,
+    manage_token_hash bytea NOT NULL
+);
+
+--
+-- Name: TABLE reservation_secrets; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.reservation_secrets IS 'SHA-256 of a guest reservation''s manage token; the token itself is shown once, by reserve().';
+
+--
+-- Name: sessions; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id bigint NOT NULL,
+    token_hash bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_active_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
+    method text DEFAULT 'password'::text NOT NULL,
+    client_ip inet,
+    CONSTRAINT sessions_method_check CHECK ((method = ANY (ARRAY['password'::text, 'google'::text, 'facebook'::text])))
+);
+
+--
+-- Name: COLUMN sessions.method; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.sessions.method IS 'How the session was opened.';
+
+--
+-- Name: stripe_customers; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.stripe_customers (
+    id bigint NOT NULL,
+    user_id bigint,
+    guest_email public.citext,
+    idempotency_key text NOT NULL,
+    stripe_customer_id text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT stripe_customers_guest_email_check CHECK ((length((guest_email)::text) <= 254)),
+    CONSTRAINT stripe_customers_one_owner CHECK (((user_id IS NULL) <> (guest_email IS NULL)))
+);
+
+--
+-- Name: TABLE stripe_customers; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.stripe_customers IS 'The Stripe customer of a user (user_id) or of a guest email address (guest_email).';
+
+--
+-- Name: stripe_customers_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.stripe_customers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_private.stripe_customers_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: stripe_webhook_events; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.stripe_webhook_events (
+    id text NOT NULL,
+    type text NOT NULL,
+    payload jsonb NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    processed_at timestamp with time zone
+);
+
+--
+-- Name: TABLE stripe_webhook_events; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.stripe_webhook_events IS 'Every verified Stripe webhook event, once (by event id).';
+
+--
+-- Name: user_identities; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.user_identities (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    provider text NOT NULL,
+    subject text NOT NULL,
+    email public.citext,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_sign_in_at timestamp with time zone,
+    CONSTRAINT user_identities_provider_check CHECK ((provider = ANY (ARRAY['google'::text, 'facebook'::text]))),
+    CONSTRAINT user_identities_subject_check CHECK ((length(subject) <= 255))
+);
+
+--
+-- Name: TABLE user_identities; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.user_identities IS 'Google and Facebook accounts linked to users, by the provider''s stable subject id.';
+
+--
+-- Name: user_identities_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.user_identities ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_private.user_identities_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: user_secrets; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.user_secrets (
+    user_id bigint NOT NULL,
+    password_hash text,
+    password_changed_at timestamp with time zone
+);
+
+--
+-- Name: TABLE user_secrets; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.user_secrets IS 'Password hashes, apart from users so no API role can ever select them.';
+
+--
+-- Name: user_tokens_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.user_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_private.user_tokens_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: worker_processes; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.worker_processes (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    worker_ids text[] DEFAULT '{}'::text[] NOT NULL,
+    hostname text NOT NULL,
+    pid integer NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE worker_processes; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.worker_processes IS 'Live worker processes and the graphile-worker ids they lock jobs under; a row whose advisory lock (classid 7366, hashtext(id)) is free belongs to a dead process.';
+
+--
+-- Name: rate_hours; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.rate_hours (
+    rate_id integer NOT NULL,
+    isodow integer NOT NULL,
+    opens time without time zone NOT NULL,
+    closes time without time zone NOT NULL,
+    CONSTRAINT rate_hours_check CHECK ((closes > opens)),
+    CONSTRAINT rate_hours_isodow_check CHECK (((isodow >= 1) AND (isodow <= 7)))
+);
+
+--
+-- Name: TABLE rate_hours; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.rate_hours IS 'Metered hours of a rate, per ISO weekday (1 = Monday). A rate without rows is metered around the clock; outside these hours parking is free.';
+
+--
+-- Name: COLUMN rate_hours.closes; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rate_hours.closes IS 'Local closing time; 24:00 means midnight at the end of the day.';
+
+--
+-- Name: rates_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.rates ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.rates_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: reservations_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.reservations ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.reservations_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: spots_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.spots ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.spots_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: users_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.users_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: charges charges_idempotency_key_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.charges
+    ADD CONSTRAINT charges_idempotency_key_key UNIQUE (idempotency_key);
+
+--
+-- Name: charges charges_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.charges
+    ADD CONSTRAINT charges_pkey PRIMARY KEY (id);
+
+--
+-- Name: charges charges_reservation_id_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.charges
+    ADD CONSTRAINT charges_reservation_id_key UNIQUE (reservation_id);
+
+--
+-- Name: emails emails_dedupe_key_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.emails
+    ADD CONSTRAINT emails_dedupe_key_key UNIQUE (dedupe_key);
+
+--
+-- Name: emails emails_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.emails
+    ADD CONSTRAINT emails_pkey PRIMARY KEY (id);
+
+--
+-- Name: oauth_states oauth_states_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.oauth_states
+    ADD CONSTRAINT oauth_states_pkey PRIMARY KEY (state_hash);
+
+--
+-- Name: rate_limits rate_limits_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.rate_limits
+    ADD CONSTRAINT rate_limits_pkey PRIMARY KEY (bucket, key);
+
+--
+-- Name: refunds refunds_idempotency_key_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.refunds
+    ADD CONSTRAINT refunds_idempotency_key_key UNIQUE (idempotency_key);
+
+--
+-- Name: refunds refunds_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.refunds
+    ADD CONSTRAINT refunds_pkey PRIMARY KEY (id);
+
+--
+-- Name: refunds refunds_stripe_refund_id_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.refunds
+    ADD CONSTRAINT refunds_stripe_refund_id_key UNIQUE (stripe_refund_id);
+
+--
+-- Name: reservation_events reservation_events_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.reservation_events
+    ADD CONSTRAINT reservation_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: reservation_secrets reservation_secrets_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.reservation_secrets
+    ADD CONSTRAINT reservation_secrets_pkey PRIMARY KEY (reservation_id);
+
+--
+-- Name: sessions sessions_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+
+--
+-- Name: sessions sessions_token_hash_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.sessions
+    ADD CONSTRAINT sessions_token_hash_key UNIQUE (token_hash);
+
+--
+-- Name: setup_intents setup_intents_idempotency_key_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.setup_intents
+    ADD CONSTRAINT setup_intents_idempotency_key_key UNIQUE (idempotency_key);
+
+--
+-- Name: setup_intents setup_intents_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.setup_intents
+    ADD CONSTRAINT setup_intents_pkey PRIMARY KEY (reservation_id);
+
+--
+-- Name: setup_intents setup_intents_stripe_setup_intent_id_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.setup_intents
+    ADD CONSTRAINT setup_intents_stripe_setup_intent_id_key UNIQUE (stripe_setup_intent_id);
+
+--
+-- Name: stripe_customers stripe_customers_guest_email_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.stripe_customers
+    ADD CONSTRAINT stripe_customers_guest_email_key UNIQUE (guest_email);
+
+--
+-- Name: stripe_customers stripe_customers_idempotency_key_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.stripe_customers
+    ADD CONSTRAINT stripe_customers_idempotency_key_key UNIQUE (idempotency_key);
+
+--
+-- Name: stripe_customers stripe_customers_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.stripe_customers
+    ADD CONSTRAINT stripe_customers_pkey PRIMARY KEY (id);
+
+--
+-- Name: stripe_customers stripe_customers_stripe_customer_id_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.stripe_customers
+    ADD CONSTRAINT stripe_customers_stripe_customer_id_key UNIQUE (stripe_customer_id);
+
+--
+-- Name: stripe_customers stripe_customers_user_id_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.stripe_customers
+    ADD CONSTRAINT stripe_customers_user_id_key UNIQUE (user_id);
+
+--
+-- Name: stripe_webhook_events stripe_webhook_events_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.stripe_webhook_events
+    ADD CONSTRAINT stripe_webhook_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_identities user_identities_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.user_identities
+    ADD CONSTRAINT user_identities_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_identities user_identities_provider_subject_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.user_identities
+    ADD CONSTRAINT user_identities_provider_subject_key UNIQUE (provider, subject);
+
+--
+-- Name: user_secrets user_secrets_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.user_secrets
+    ADD CONSTRAINT user_secrets_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: user_tokens user_tokens_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.user_tokens
+    ADD CONSTRAINT user_tokens_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_tokens user_tokens_token_hash_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.user_tokens
+    ADD CONSTRAINT user_tokens_token_hash_key UNIQUE (token_hash);
+
+--
+-- Name: worker_processes worker_processes_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.worker_processes
+    ADD CONSTRAINT worker_processes_pkey PRIMARY KEY (id);
+
+--
+-- Name: rate_hours rate_hours_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.rate_hours
+    ADD CONSTRAINT rate_hours_pkey PRIMARY KEY (rate_id, isodow, opens);
+
+--
+-- Name: rates rates_code_key; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.rates
+    ADD CONSTRAINT rates_code_key UNIQUE (code);
+
+--
+-- Name: rates rates_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.rates
+    ADD CONSTRAINT rates_pkey PRIMARY KEY (id);
+
+--
+-- Name: reservations reservations_no_overlap; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.reservations
+    ADD CONSTRAINT reservations_no_overlap EXCLUDE USING gist (spot_id WITH =, period WITH &&) WHERE ((status = ANY (ARRAY['held'::app_public.reservation_status, 'confirmed'::app_public.reservation_status])));
+
+--
+-- Name: reservations reservations_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.reservations
+    ADD CONSTRAINT reservations_pkey PRIMARY KEY (id);
+
+--
+-- Name: spots spots_external_id_key; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.spots
+    ADD CONSTRAINT spots_external_id_key UNIQUE (external_id);
+
+--
+-- Name: spots spots_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.spots
+    ADD CONSTRAINT spots_pkey PRIMARY KEY (id);
+
+--
+-- Name: users users_email_key; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.users
+    ADD CONSTRAINT users_email_key UNIQUE (email);
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+--
+-- Name: charges_payment_intent_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX charges_payment_intent_idx ON app_private.charges USING btree (stripe_payment_intent_id);
+
+--
+-- Name: emails_unqueued_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX emails_unqueued_idx ON app_private.emails USING btree (id) WHERE (queued_at IS NULL);
+
+--
+-- Name: refunds_one_pending_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE UNIQUE INDEX refunds_one_pending_idx ON app_private.refunds USING btree (charge_id) WHERE (status = 'pending'::text);
+
+--
+-- Name: reservation_events_reservation_id_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX reservation_events_reservation_id_idx ON app_private.reservation_events USING btree (reservation_id, id);
+
+--
+-- Name: sessions_user_id_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX sessions_user_id_idx ON app_private.sessions USING btree (user_id);
+
+--
+-- Name: setup_intents_customer_id_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX setup_intents_customer_id_idx ON app_private.setup_intents USING btree (customer_id);
+
+--
+-- Name: user_identities_user_id_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX user_identities_user_id_idx ON app_private.user_identities USING btree (user_id);
+
+--
+-- Name: user_tokens_user_id_kind_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX user_tokens_user_id_kind_idx ON app_private.user_tokens USING btree (user_id, kind);
+
+--
+-- Name: reservations_due_end_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_due_end_idx ON app_public.reservations USING btree (upper(period)) WHERE ((kind = 'reservation'::text) AND app_hidden.holds_spot(status));
+
+--
+-- Name: reservations_guest_email_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_guest_email_idx ON app_public.reservations USING btree (email) WHERE (user_id IS NULL);
+
+--
+-- Name: reservations_held_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_held_idx ON app_public.reservations USING btree (hold_expires_at) WHERE (status = 'held'::app_public.reservation_status);
+
+--
+-- Name: reservations_remind_at_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_remind_at_idx ON app_public.reservations USING btree (remind_at) WHERE (remind_at IS NOT NULL);
+
+--
+-- Name: reservations_spot_id_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_spot_id_idx ON app_public.reservations USING btree (spot_id);
+
+--
+-- Name: reservations_user_id_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_user_id_idx ON app_public.reservations USING btree (user_id);
+
+--
+-- Name: spots_location_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX spots_location_idx ON app_public.spots USING gist (location);
+
+--
+-- Name: spots_rate_id_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX spots_rate_id_idx ON app_public.spots USING btree (rate_id);
+
+--
+-- Name: charges _100_timestamps; Type: TRIGGER; Schema: app_private; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_private.charges FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
+-- Name: refunds _100_timestamps; Type: TRIGGER; Schema: app_private; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_private.refunds FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
+-- Name: setup_intents _100_timestamps; Type: TRIGGER; Schema: app_private; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_private.setup_intents FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
+-- Name: stripe_customers _100_timestamps; Type: TRIGGER; Schema: app_private; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_private.stripe_customers FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
+-- Name: rates _100_timestamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.rates FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
+-- Name: reservations _100_timestamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
+-- Name: spots _100_timestamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.spots FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
+-- Name: users _100_timestamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
+-- Name: reservations _200_remind_at; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _200_remind_at BEFORE INSERT OR UPDATE OF status, period ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__remind_at();
+
+--
+-- Name: reservations _500_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _500_audit AFTER INSERT OR UPDATE ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__audit();
+
+--
+-- Name: reservations _700_notify; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _700_notify AFTER INSERT OR UPDATE OF status, period ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__notify();
+
+--
+-- Name: charges charges_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.charges
+    ADD CONSTRAINT charges_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES app_public.reservations(id) ON DELETE RESTRICT;
+
+--
+-- Name: refunds refunds_charge_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.refunds
+    ADD CONSTRAINT refunds_charge_id_fkey FOREIGN KEY (charge_id) REFERENCES app_private.charges(id) ON DELETE RESTRICT;
+
+--
+-- Name: refunds refunds_requested_by_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.refunds
+    ADD CONSTRAINT refunds_requested_by_fkey FOREIGN KEY (requested_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: reservation_events reservation_events_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.reservation_events
+    ADD CONSTRAINT reservation_events_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES app_public.reservations(id) ON DELETE CASCADE;
+
+--
+-- Name: reservation_secrets reservation_secrets_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.reservation_secrets
+    ADD CONSTRAINT reservation_secrets_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES app_public.reservations(id) ON DELETE CASCADE;
+
+--
+-- Name: sessions sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.sessions
+    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: setup_intents setup_intents_customer_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.setup_intents
+    ADD CONSTRAINT setup_intents_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app_private.stripe_customers(id) ON DELETE RESTRICT;
+
+--
+-- Name: setup_intents setup_intents_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.setup_intents
+    ADD CONSTRAINT setup_intents_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES app_public.reservations(id) ON DELETE CASCADE;
+
+--
+-- Name: stripe_customers stripe_customers_user_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.stripe_customers
+    ADD CONSTRAINT stripe_customers_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: user_identities user_identities_user_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.user_identities
+    ADD CONSTRAINT user_identities_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: user_secrets user_secrets_user_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.user_secrets
+    ADD CONSTRAINT user_secrets_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: user_tokens user_tokens_user_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.user_tokens
+    ADD CONSTRAINT user_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: rate_hours rate_hours_rate_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.rate_hours
+    ADD CONSTRAINT rate_hours_rate_id_fkey FOREIGN KEY (rate_id) REFERENCES app_public.rates(id) ON DELETE CASCADE;
+
+--
+-- Name: reservations reservations_spot_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.reservations
+    ADD CONSTRAINT reservations_spot_id_fkey FOREIGN KEY (spot_id) REFERENCES app_public.spots(id) ON DELETE RESTRICT;
+
+--
+-- Name: reservations reservations_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.reservations
+    ADD CONSTRAINT reservations_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: spots spots_rate_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.spots
+    ADD CONSTRAINT spots_rate_id_fkey FOREIGN KEY (rate_id) REFERENCES app_public.rates(id) ON DELETE RESTRICT;
+
+--
+-- Name: charges; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.charges ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: emails; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.emails ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: oauth_states; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.oauth_states ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rate_limits; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.rate_limits ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: refunds; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.refunds ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: reservation_events; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.reservation_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: reservation_secrets; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.reservation_secrets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: sessions; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.sessions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: setup_intents; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.setup_intents ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: stripe_customers; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.stripe_customers ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: stripe_webhook_events; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.stripe_webhook_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_identities; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.user_identities ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_secrets; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.user_secrets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_tokens; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.user_tokens ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: worker_processes; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.worker_processes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rate_hours; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.rate_hours ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rates; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.rates ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: reservations; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.reservations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rate_hours select_all; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_all ON app_public.rate_hours FOR SELECT TO app_anonymous USING (true);
+
+--
+-- Name: rates select_all; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_all ON app_public.rates FOR SELECT TO app_anonymous USING (true);
+
+--
+-- Name: spots select_all; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_all ON app_public.spots FOR SELECT TO app_anonymous USING (true);
+
+--
+-- Name: reservations select_own; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_own ON app_public.reservations FOR SELECT TO app_user USING (((user_id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff)));
+
+--
+-- Name: users select_visible; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_visible ON app_public.users FOR SELECT TO app_user USING (((id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_admin() AS current_user_is_admin) OR ((role = 'driver'::text) AND ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff))));
+
+--
+-- Name: spots; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.spots ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: users update_self; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY update_self ON app_public.users FOR UPDATE TO app_user USING ((id = ( SELECT app_public.current_user_id() AS current_user_id)));
+
+--
+-- Name: users; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.users ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: SCHEMA analytics; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA analytics TO app_analyst;
+
+--
+-- Name: SCHEMA app_hidden; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA app_hidden TO app_anonymous;
+
+--
+-- Name: SCHEMA app_public; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA app_public TO app_anonymous;
+
+--
+-- Name: TABLE reservations; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.reservations TO app_user;
+
+--
+-- Name: TABLE spots; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.spots TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_admin(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_admin() TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_email(email text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_email(email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_email(email text) TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_max_stay(spot app_public.spots, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_window tstzrange) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_name(name text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_name(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_name(name text) TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_password(password text, email text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_password(password text, email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_password(password text, email text) TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_role(role text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_role(role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_role(role text) TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_signed_in(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_signed_in() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_signed_in() TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_verified(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_verified() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_verified() TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_window(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_window(starts_at timestamp with time zone, ends_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_window(starts_at timestamp with time zone, ends_at timestamp with time zone) TO app_anonymous;
+
+--
+-- Name: FUNCTION block_max_length(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.block_max_length() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.block_max_length() TO app_anonymous;
+
+--
+-- Name: FUNCTION booking_hold_time(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.booking_hold_time() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.booking_hold_time() TO app_anonymous;
+
+--
+-- Name: FUNCTION booking_horizon(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.booking_horizon() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.booking_horizon() TO app_anonymous;
+
+--
+-- Name: FUNCTION booking_reminder_lead(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.booking_reminder_lead() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.booking_reminder_lead() TO app_anonymous;
+
+--
+-- Name: FUNCTION booking_start_grace(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.booking_start_grace() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.booking_start_grace() TO app_anonymous;
+
+--
+-- Name: FUNCTION booking_window(starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.booking_window(starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.booking_window(starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer) TO app_anonymous;
+
+--
+-- Name: FUNCTION client_ip(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.client_ip() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.client_ip() TO app_anonymous;
+
+--
+-- Name: FUNCTION clock_now(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.clock_now() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.clock_now() TO app_anonymous;
+
+--
+-- Name: FUNCTION current_user_is_admin(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.current_user_is_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_user_is_admin() TO app_anonymous;
+
+--
+-- Name: FUNCTION current_user_is_staff(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.current_user_is_staff() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_user_is_staff() TO app_anonymous;
+
+--
+-- Name: FUNCTION db_role_for(role text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.db_role_for(role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.db_role_for(role text) TO app_anonymous;
+
+--
+-- Name: FUNCTION email_is_valid(email text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.email_is_valid(email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.email_is_valid(email text) TO app_anonymous;
+
+--
+-- Name: FUNCTION guest_email(email text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.guest_email(email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.guest_email(email text) TO app_anonymous;
+
+--
+-- Name: FUNCTION holds_spot(status app_public.reservation_status); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.holds_spot(status app_public.reservation_status) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.holds_spot(status app_public.reservation_status) TO app_anonymous;
+
+--
+-- Name: FUNCTION human_duration(d interval); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.human_duration(d interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.human_duration(d interval) TO app_anonymous;
+
+--
+-- Name: FUNCTION iso_time(t timestamp with time zone); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.iso_time(t timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.iso_time(t timestamp with time zone) TO app_anonymous;
+
+--
+-- Name: FUNCTION link(path text, token text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.link(path text, token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.link(path text, token text) TO app_anonymous;
+
+--
+-- Name: FUNCTION lock_spot(spot_id bigint); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.lock_spot(spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.lock_spot(spot_id bigint) TO app_anonymous;
+
+--
+-- Name: FUNCTION login(email text, password text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.login(email text, password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.login(email text, password text) TO app_anonymous;
+
+--
+-- Name: FUNCTION metered_time(rate_id integer, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION payment_customer_record(reservation_id bigint, manage_token text, stripe_customer_id text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.payment_customer_record(reservation_id bigint, manage_token text, stripe_customer_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.payment_customer_record(reservation_id bigint, manage_token text, stripe_customer_id text) TO app_anonymous;
+
+--
+-- Name: FUNCTION payment_setup_lookup(reservation_id bigint, manage_token text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.payment_setup_lookup(reservation_id bigint, manage_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.payment_setup_lookup(reservation_id bigint, manage_token text) TO app_anonymous;
+
+--
+-- Name: FUNCTION payment_setup_prepare(reservation_id bigint, manage_token text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.payment_setup_prepare(reservation_id bigint, manage_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.payment_setup_prepare(reservation_id bigint, manage_token text) TO app_anonymous;
+
+--
+-- Name: FUNCTION payment_setup_record(reservation_id bigint, manage_token text, intent jsonb); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.payment_setup_record(reservation_id bigint, manage_token text, intent jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.payment_setup_record(reservation_id bigint, manage_token text, intent jsonb) TO app_anonymous;
+
+--
+-- Name: FUNCTION quote_rate(rate_id integer, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION refund_prepare(reservation_id bigint, amount integer); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.refund_prepare(reservation_id bigint, amount integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.refund_prepare(reservation_id bigint, amount integer) TO app_anonymous;
+
+--
+-- Name: FUNCTION refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text) TO app_anonymous;
+
+--
+-- Name: FUNCTION require_sign_in(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.require_sign_in() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.require_sign_in() TO app_anonymous;
+
+--
+-- Name: FUNCTION reservation_email_data(r app_public.reservations); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.reservation_email_data(r app_public.reservations) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.reservation_email_data(r app_public.reservations) TO app_anonymous;
+
+--
+-- Name: FUNCTION search_point(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.search_point(lat double precision, lng double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.search_point(lat double precision, lng double precision) TO app_anonymous;
+
+--
+-- Name: FUNCTION search_radius_metres(radius double precision, unit app_public.distance_unit); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.search_radius_metres(radius double precision, unit app_public.distance_unit) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.search_radius_metres(radius double precision, unit app_public.distance_unit) TO app_anonymous;
+
+--
+-- Name: FUNCTION search_window(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.search_window(starts_at timestamp with time zone, ends_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.search_window(starts_at timestamp with time zone, ends_at timestamp with time zone) TO app_anonymous;
+
+--
+-- Name: FUNCTION session_idle_timeout(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.session_idle_timeout() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.session_idle_timeout() TO app_anonymous;
+
+--
+-- Name: FUNCTION session_max_age(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.session_max_age() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.session_max_age() TO app_anonymous;
+
+--
+-- Name: FUNCTION session_touch_interval(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.session_touch_interval() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.session_touch_interval() TO app_anonymous;
+
+--
+-- Name: FUNCTION unit_metres(unit app_public.distance_unit); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) TO app_anonymous;
+
+--
+-- Name: FUNCTION window_length(time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION charge_prepare(reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charge_prepare(reservation_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION charge_processing(charge_id bigint, attempt integer, payment_intent_id text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charge_processing(charge_id bigint, attempt integer, payment_intent_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION charge_retry_delay(attempt integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charge_retry_delay(attempt integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION charge_retry_now(reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charge_retry_now(reservation_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION claim_guest_reservations(user_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.claim_guest_reservations(user_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION complete_reservation(reservation_id bigint, ended_at timestamp with time zone); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.complete_reservation(reservation_id bigint, ended_at timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION confirm_reservation_payment(reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.confirm_reservation_payment(reservation_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION due_work_schedule(every_ms integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.due_work_schedule(every_ms integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION email_enqueue(template text, recipient public.citext, data jsonb, dedupe_key text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.email_enqueue(template text, recipient public.citext, data jsonb, dedupe_key text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION email_send_failed(email_id bigint, error text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.email_send_failed(email_id bigint, error text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION email_sent(email_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.email_sent(email_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION email_to_send(email_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.email_to_send(email_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION emails_queue_due(max_rows integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.emails_queue_due(max_rows integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_expire_due(max_rows integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.holds_expire_due(max_rows integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION login_attempt(email text, password text, client_ip inet); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.login_attempt(email text, password text, client_ip inet) FROM PUBLIC;
+
+--
+-- Name: FUNCTION manage_token_hash(token text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.manage_token_hash(token text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION mark_verified(user_id bigint, email public.citext); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.mark_verified(user_id bigint, email public.citext) FROM PUBLIC;
+
+--
+-- Name: FUNCTION meter_hours_parse(meter_hours text, OUT max_stay interval, OUT vehicle_class text, OUT schedule text, OUT hours jsonb, OUT error text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.meter_hours_parse(meter_hours text, OUT max_stay interval, OUT vehicle_class text, OUT schedule text, OUT hours jsonb, OUT error text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION new_manage_token(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.new_manage_token() FROM PUBLIC;
+
+--
+-- Name: FUNCTION new_token(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.new_token() FROM PUBLIC;
+
+--
+-- Name: FUNCTION oauth_sign_in(provider text, subject text, email text, email_verified boolean, name text, intent text, staff_domains text[], client_ip inet); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.oauth_sign_in(provider text, subject text, email text, email_verified boolean, name text, intent text, staff_domains text[], client_ip inet) FROM PUBLIC;
+
+--
+-- Name: FUNCTION oauth_state_consume(provider text, state text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.oauth_state_consume(provider text, state text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION oauth_state_create(provider text, state text, code_verifier text, nonce text, intent text, redirect_to text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.oauth_state_create(provider text, state text, code_verifier text, nonce text, intent text, redirect_to text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION password_hash(password text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.password_hash(password text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION password_matches(user_id bigint, password text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.password_matches(user_id bigint, password text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION password_set(user_id bigint, password text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.password_set(user_id bigint, password text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION payment_confirm_reservation(reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.payment_confirm_reservation(reservation_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION payment_email_data(reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.payment_email_data(reservation_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION payment_key(reservation_id bigint, what text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.payment_key(reservation_id bigint, what text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION queue_reservation_jobs(task text, reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.queue_reservation_jobs(task text, reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION rate_limit_hit(bucket text, key text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.rate_limit_hit(bucket text, key text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION rate_limit_raise(retry_after integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.rate_limit_raise(retry_after integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval) FROM PUBLIC;
+
+--
+-- Name: FUNCTION register(email text, name text, password text, client_ip inet); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.register(email text, name text, password text, client_ip inet) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reminders_send_due(max_rows integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.reminders_send_due(max_rows integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reservation_for_caller(reservation_id bigint, manage_token text, lock_row boolean); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.reservation_for_caller(reservation_id bigint, manage_token text, lock_row boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reservation_job_key(task text, reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.reservation_job_key(task text, reservation_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reservations_end_due(max_rows integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.reservations_end_due(max_rows integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION send_verification(user_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.send_verification(user_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION session_create(user_id bigint, method text, client_ip inet); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.session_create(user_id bigint, method text, client_ip inet) FROM PUBLIC;
+
+--
+-- Name: FUNCTION session_lookup(token_hash bytea); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.session_lookup(token_hash bytea) FROM PUBLIC;
+
+--
+-- Name: FUNCTION session_revoke(session_id uuid); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.session_revoke(session_id uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION sessions_sweep(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.sessions_sweep() FROM PUBLIC;
+
+--
+-- Name: FUNCTION setup_intent_apply(reservation_id bigint, intent jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.setup_intent_apply(reservation_id bigint, intent jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION setup_intent_json(si app_private.setup_intents, reservation app_public.reservations); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.setup_intent_json(si app_private.setup_intents, reservation app_public.reservations) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_import(rows jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_import(rows jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION stripe_webhook_receive(event jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.stripe_webhook_receive(event jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__timestamps(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg__timestamps() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_reservations__audit(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_reservations__audit() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_reservations__notify(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_reservations__notify() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_reservations__remind_at(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_reservations__remind_at() FROM PUBLIC;
+
+--
+-- Name: FUNCTION token_hash(token text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.token_hash(token text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION user_create(email text, name text, role text, password text, invited_by text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.user_create(email text, name text, role text, password text, invited_by text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval) FROM PUBLIC;
+
+--
+-- Name: FUNCTION user_token_use(token text, kinds text[]); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.user_token_use(token text, kinds text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION available_spots(); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.available_spots() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.available_spots() TO app_anonymous;
+
+--
+-- Name: FUNCTION block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) TO app_anonymous;
+
+--
+-- Name: FUNCTION cancel_reservation(reservation_id bigint, manage_token text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.cancel_reservation(reservation_id bigint, manage_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.cancel_reservation(reservation_id bigint, manage_token text) TO app_anonymous;
+
+--
+-- Name: FUNCTION change_password(old_password text, new_password text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.change_password(old_password text, new_password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.change_password(old_password text, new_password text) TO app_anonymous;
+
+--
+-- Name: FUNCTION change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) TO app_anonymous;
+
+--
+-- Name: FUNCTION current_session_id(); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.current_session_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.current_session_id() TO app_anonymous;
+
+--
+-- Name: TABLE users; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.users TO app_user;
+
+--
+-- Name: COLUMN users.name; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT UPDATE(name) ON TABLE app_public.users TO app_user;
+
+--
+-- Name: FUNCTION "current_user"(); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public."current_user"() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public."current_user"() TO app_anonymous;
+
+--
+-- Name: FUNCTION current_user_id(); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.current_user_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.current_user_id() TO app_anonymous;
+
+--
+-- Name: FUNCTION end_reservation(reservation_id bigint, manage_token text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) TO app_anonymous;
+
+--
+-- Name: FUNCTION forgot_password(email text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.forgot_password(email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.forgot_password(email text) TO app_anonymous;
+
+--
+-- Name: FUNCTION guest_reservation(reservation_id bigint, manage_token text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.guest_reservation(reservation_id bigint, manage_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.guest_reservation(reservation_id bigint, manage_token text) TO app_anonymous;
+
+--
+-- Name: FUNCTION invite_staff(email text, name text, role text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.invite_staff(email text, name text, role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.invite_staff(email text, name text, role text) TO app_anonymous;
+
+--
+-- Name: FUNCTION logout(); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.logout() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.logout() TO app_anonymous;
+
+--
+-- Name: FUNCTION my_past_reservations(); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.my_past_reservations() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.my_past_reservations() TO app_anonymous;
+
+--
+-- Name: FUNCTION my_reservation(reservation_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.my_reservation(reservation_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.my_reservation(reservation_id bigint) TO app_anonymous;
+
+--
+-- Name: FUNCTION my_reservations(); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.my_reservations() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.my_reservations() TO app_anonymous;
+
+--
+-- Name: FUNCTION my_sessions(); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.my_sessions() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.my_sessions() TO app_anonymous;
+
+--
+-- Name: FUNCTION quote(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.quote(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.quote(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone) TO app_anonymous;
+
+--
+-- Name: FUNCTION register(email text, name text, password text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.register(email text, name text, password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.register(email text, name text, password text) TO app_anonymous;
+
+--
+-- Name: FUNCTION resend_verification_email(); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.resend_verification_email() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.resend_verification_email() TO app_anonymous;
+
+--
+-- Name: FUNCTION reservations_ends_at(r app_public.reservations); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.reservations_ends_at(r app_public.reservations) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.reservations_ends_at(r app_public.reservations) TO app_anonymous;
+
+--
+-- Name: FUNCTION reservations_starts_at(r app_public.reservations); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.reservations_starts_at(r app_public.reservations) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.reservations_starts_at(r app_public.reservations) TO app_anonymous;
+
+--
+-- Name: FUNCTION reservations_time_zone(r app_public.reservations); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.reservations_time_zone(r app_public.reservations) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.reservations_time_zone(r app_public.reservations) TO app_anonymous;
+
+--
+-- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text) TO app_anonymous;
+
+--
+-- Name: FUNCTION reset_password(token text, new_password text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.reset_password(token text, new_password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO app_anonymous;
+
+--
+-- Name: FUNCTION revoke_session(session_id uuid); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.revoke_session(session_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.revoke_session(session_id uuid) TO app_anonymous;
+
+--
+-- Name: FUNCTION set_user_role(user_id bigint, role text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.set_user_role(user_id bigint, role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.set_user_role(user_id bigint, role text) TO app_anonymous;
+
+--
+-- Name: FUNCTION spots_description(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.spots_description(s app_public.spots) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.spots_description(s app_public.spots) TO app_anonymous;
+
+--
+-- Name: FUNCTION spots_lat(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.spots_lat(s app_public.spots) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.spots_lat(s app_public.spots) TO app_anonymous;
+
+--
+-- Name: FUNCTION spots_lng(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.spots_lng(s app_public.spots) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.spots_lng(s app_public.spots) TO app_anonymous;
+
+--
+-- Name: FUNCTION spots_near(lat double precision, lng double precision, radius double precision, unit app_public.distance_unit, starts_at timestamp with time zone, ends_at timestamp with time zone); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.spots_near(lat double precision, lng double precision, radius double precision, unit app_public.distance_unit, starts_at timestamp with time zone, ends_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.spots_near(lat double precision, lng double precision, radius double precision, unit app_public.distance_unit, starts_at timestamp with time zone, ends_at timestamp with time zone) TO app_anonymous;
+
+--
+-- Name: FUNCTION unblock_spot(block_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.unblock_spot(block_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.unblock_spot(block_id bigint) TO app_anonymous;
+
+--
+-- Name: FUNCTION verify_email(token text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.verify_email(token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.verify_email(token text) TO app_anonymous;
+
+--
+-- Name: TABLE charges; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.charges TO app_analyst;
+
+--
+-- Name: TABLE daily_revenue; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.daily_revenue TO app_analyst;
+
+--
+-- Name: TABLE reservations; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.reservations TO app_analyst;
+
+--
+-- Name: TABLE rates; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.rates TO app_anonymous;
+
+--
+-- Name: TABLE spots; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.spots TO app_analyst;
+
+--
+-- Name: TABLE spot_occupancy; Type: ACL; Schema: app_hidden; Owner: -
+--
+
+GRANT SELECT ON TABLE app_hidden.spot_occupancy TO app_anonymous;
+
+--
+-- Name: TABLE rate_hours; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.rate_hours TO app_anonymous;
+
+--
+-- Name: SEQUENCE rates_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.rates_id_seq TO app_anonymous;
+
+--
+-- Name: SEQUENCE reservations_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.reservations_id_seq TO app_anonymous;
+
+--
+-- Name: SEQUENCE spots_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.spots_id_seq TO app_anonymous;
+
+--
+-- Name: SEQUENCE users_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.users_id_seq TO app_anonymous;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: app_hidden; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA app_hidden GRANT SELECT,USAGE ON SEQUENCES  TO app_anonymous;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: app_hidden; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA app_hidden GRANT ALL ON FUNCTIONS  TO app_anonymous;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: app_public; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA app_public GRANT SELECT,USAGE ON SEQUENCES  TO app_anonymous;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: app_public; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA app_public GRANT ALL ON FUNCTIONS  TO app_anonymous;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: -; Owner: -
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE app_owner REVOKE ALL ON FUNCTIONS  FROM PUBLIC;
+
+--
+-- PostgreSQL database dump complete
+--
+
