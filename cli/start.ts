@@ -13,9 +13,11 @@ import { startMailSink } from './mail_sink.ts';
 import { startStripeEmulator, type StripeEmulator } from '../stripe-emulator/index.ts';
 import { makeApp, listen } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
-import { startWorker } from '../worker/runner.ts';
+import { startWorker, workerSettingsFromEnv } from '../worker/runner.ts';
 import { webUrlOf } from '../lib/web_urls.ts';
 import { startWebDevServer } from './web_dev_server.ts';
+import { configOrExit, intVar } from '../lib/env.ts';
+import { mailConfigFromEnv } from '../lib/mail_transport.ts';
 import { loggerFor } from '../lib/logger.ts';
 
 const log = loggerFor('cli');
@@ -23,6 +25,15 @@ const log = loggerFor('cli');
 const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SEED_FILE = join(ROOT_DIR, 'sql', 'seed', 'nyc_parking_meters.csv');
 const env = process.env;
+// Every variable the API, the worker and this script read, checked before anything starts.
+const settings = configOrExit(() => ({
+  api: loadConfig(env),
+  worker: workerSettingsFromEnv(env),
+  mail: mailConfigFromEnv(env),
+  mailSinkSmtpPort: intVar(env, 'MAILDEV_SMTP_PORT', 1025, 1, 65535),
+  mailSinkWebPort: intVar(env, 'MAILDEV_WEB_PORT', 1080, 1, 65535),
+  stripeEmulatorPort: intVar(env, 'STRIPE_EMULATOR_PORT', 12111, 0, 65535),
+}));
 const stops: Array<() => Promise<unknown>> = [];
 
 async function seed(ownerUrl: string): Promise<void> {
@@ -41,7 +52,7 @@ async function seed(ownerUrl: string): Promise<void> {
 /** A local SMTP sink with a web inbox, unless a real SMTP server is configured. */
 async function startInbox(): Promise<string | undefined> {
   if (env.SMTP_HOST) return undefined;
-  const sink = await startMailSink(Number(env.MAILDEV_SMTP_PORT ?? 1025), Number(env.MAILDEV_WEB_PORT ?? 1080));
+  const sink = await startMailSink(settings.mailSinkSmtpPort, settings.mailSinkWebPort);
   stops.push(() => sink.stop());
   env.SMTP_HOST = '127.0.0.1';
   env.SMTP_PORT = String(sink.smtpPort);
@@ -53,7 +64,7 @@ async function startStripe(apiUrl: string): Promise<StripeEmulator | undefined> 
   if (env.STRIPE_SECRET_KEY && !env.STRIPE_API_HOST) return undefined;
   env.STRIPE_WEBHOOK_SECRET ??= `whsec_${randomBytes(24).toString('hex')}`;
   const emulator = await startStripeEmulator({
-    port: Number(env.STRIPE_EMULATOR_PORT ?? 12111),
+    port: settings.stripeEmulatorPort,
     webhookUrl: `${apiUrl}/webhooks/stripe`,
     webhookSecret: env.STRIPE_WEBHOOK_SECRET,
   });
@@ -70,8 +81,7 @@ async function main(): Promise<void> {
   await seed(urls.owner);
 
   const inbox = await startInbox();
-  const port = Number(env.PORT ?? 5678);
-  const host = env.HOST ?? '127.0.0.1';
+  const { port, host } = settings.api;
   const apiUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const emulator = await startStripe(apiUrl);
   // Emailed links and OAuth sign-ins lead to the web app, served below at this address.

@@ -1,6 +1,9 @@
 // Where the databases are. Every connection string can come from the
 // environment; the defaults fit a local PostgreSQL with trust authentication
 // on 127.0.0.1:5432 (the Debian package's default), so a fresh machine needs none.
+import { urlVar } from './env.ts';
+
+const PG = ['postgres:', 'postgresql:'] as const;
 
 export interface DbUrls {
   /** A superuser, connected to a maintenance database (never the app's). */
@@ -27,22 +30,20 @@ function withDatabase(url: string, database: string, user?: string, password?: s
 }
 
 export function dbUrls(env: NodeJS.ProcessEnv = process.env, database?: string): DbUrls {
-  const root = env.ROOT_DATABASE_URL ?? DEFAULT_ROOT_URL;
-  const name = database ?? (env.DATABASE_URL ? new URL(env.DATABASE_URL).pathname.slice(1) : 'secure_my_spot');
+  const root = urlVar(env, 'ROOT_DATABASE_URL', DEFAULT_ROOT_URL, PG);
+  const ownerUrl = urlVar(env, 'DATABASE_URL', '', PG);
+  const name = database ?? (ownerUrl ? new URL(ownerUrl).pathname.slice(1) : 'secure_my_spot');
   const ownerPassword = env.DATABASE_OWNER_PASSWORD ?? 'app_owner_dev';
   const authPassword = env.DATABASE_AUTHENTICATOR_PASSWORD ?? 'app_authenticator_dev';
-  const owner = database === undefined && env.DATABASE_URL
-    ? env.DATABASE_URL
+  const owner = database === undefined && ownerUrl
+    ? ownerUrl
     : withDatabase(root, name, 'app_owner', ownerPassword);
   return {
     root,
     owner,
-    shadow: database === undefined && env.SHADOW_DATABASE_URL
-      ? env.SHADOW_DATABASE_URL
-      : withDatabase(owner, `${name}_shadow`),
-    authenticator: database === undefined && env.AUTH_DATABASE_URL
-      ? env.AUTH_DATABASE_URL
-      : withDatabase(owner, name, 'app_authenticator', authPassword),
+    shadow: (database === undefined && urlVar(env, 'SHADOW_DATABASE_URL', '', PG)) || withDatabase(owner, `${name}_shadow`),
+    authenticator: (database === undefined && urlVar(env, 'AUTH_DATABASE_URL', '', PG))
+      || withDatabase(owner, name, 'app_authenticator', authPassword),
     database: name,
   };
 }

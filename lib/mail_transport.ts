@@ -4,6 +4,7 @@
 //   a login, MAIL_FROM (default "Secure My Spot <no-reply@securemyspot.test>"),
 //   SMTP_POOL_SIZE connections kept open (default 8).
 import nodemailer, { type Transporter } from 'nodemailer';
+import { boolVar, intVar } from './env.ts';
 
 export interface MailConfig {
   host: string;
@@ -18,12 +19,12 @@ export interface MailConfig {
 export function mailConfigFromEnv(env: NodeJS.ProcessEnv = process.env): MailConfig {
   return {
     host: env.SMTP_HOST ?? '127.0.0.1',
-    port: Number(env.SMTP_PORT ?? 1025),
-    secure: env.SMTP_SECURE === '1' || env.SMTP_SECURE === 'true',
+    port: intVar(env, 'SMTP_PORT', 1025, 1, 65535),
+    secure: boolVar(env, 'SMTP_SECURE', false),
     user: env.SMTP_USER || undefined,
     pass: env.SMTP_PASS || undefined,
     from: env.MAIL_FROM ?? 'Secure My Spot <no-reply@securemyspot.test>',
-    poolSize: Number(env.SMTP_POOL_SIZE ?? 8),
+    poolSize: intVar(env, 'SMTP_POOL_SIZE', 8, 1, 1000),
   };
 }
 

@@ -14,6 +14,7 @@
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import Stripe from 'stripe';
+import { intVar, oneOfVar, urlVar } from './env.ts';
 
 export interface StripeConfig {
   secretKey: string;
@@ -29,22 +30,19 @@ export interface StripeConfig {
 }
 
 export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StripeConfig {
-  const protocol = env.STRIPE_API_PROTOCOL;
-  if (protocol !== undefined && protocol !== 'http' && protocol !== 'https') {
-    throw new Error(`STRIPE_API_PROTOCOL must be http or https, not ${protocol}`);
-  }
+  const protocol = oneOfVar(env, 'STRIPE_API_PROTOCOL', ['http', 'https']);
   const host = env.STRIPE_API_HOST || undefined;
-  const port = env.STRIPE_API_PORT ? Number(env.STRIPE_API_PORT) : undefined;
+  const port = intVar(env, 'STRIPE_API_PORT', 0, 1, 65535) || undefined;
   return {
     secretKey: env.STRIPE_SECRET_KEY ?? 'sk_test_emulator',
     host,
     port,
     protocol,
     webhookSecret: env.STRIPE_WEBHOOK_SECRET ?? 'whsec_emulator',
-    timeoutMs: Number(env.STRIPE_TIMEOUT_MS ?? 20_000),
-    maxNetworkRetries: Number(env.STRIPE_MAX_NETWORK_RETRIES ?? 2),
+    timeoutMs: intVar(env, 'STRIPE_TIMEOUT_MS', 20_000, 1),
+    maxNetworkRetries: intVar(env, 'STRIPE_MAX_NETWORK_RETRIES', 2, 0, 10),
     publishableKey: env.STRIPE_PUBLISHABLE_KEY ?? 'pk_test_emulator',
-    jsUrl: env.STRIPE_JS_URL || (isRealStripe({ host }) ? 'https://js.stripe.com/v3/' : emulatorJsUrl(host!, port, protocol)),
+    jsUrl: urlVar(env, 'STRIPE_JS_URL', '') || (isRealStripe({ host }) ? 'https://js.stripe.com/v3/' : emulatorJsUrl(host!, port, protocol)),
   };
 }
 

@@ -2,6 +2,8 @@
 // and its origins are the ones CORS lets in. Read by the API, the worker's
 // emails and the CLI alike.
 
+import { urlVar } from './env.ts';
+
 const DEFAULT_CORS_ORIGINS = 'http://127.0.0.1:5173,http://localhost:5173';
 
 /** Origins allowed by CORS (CORS_ORIGINS, comma-separated). */
@@ -11,5 +13,5 @@ export function corsOriginsOf(env: NodeJS.ProcessEnv = process.env): string[] {
 
 /** The web app's address, which emailed links (verification, manage, pay) point at. */
 export function webUrlOf(env: NodeJS.ProcessEnv = process.env): string {
-  return (env.WEB_URL ?? corsOriginsOf(env)[0] ?? 'http://localhost:5173').replace(/\/+$/, '');
+  return urlVar(env, 'WEB_URL', corsOriginsOf(env)[0] ?? 'http://localhost:5173').replace(/\/+$/, '');
 }

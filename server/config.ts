@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { dbUrls, type DbUrls } from '../lib/db_urls.ts';
 import { stripeConfigFromEnv, type StripeConfig } from '../lib/stripe_client.ts';
 import { corsOriginsOf, webUrlOf } from '../lib/web_urls.ts';
+import { boolVar, ConfigError, intVar, urlVar } from '../lib/env.ts';
 
 export interface ServerConfig {
   db: DbUrls;
@@ -57,18 +58,18 @@ const DEFAULT_WEB_DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'we
 
 function cookieSecretOf(env: NodeJS.ProcessEnv): string {
   if (env.COOKIE_SECRET) return env.COOKIE_SECRET;
-  if (env.NODE_ENV === 'production') throw new Error('COOKIE_SECRET must be set in production (32+ random characters)');
+  if (env.NODE_ENV === 'production') throw new ConfigError('Configuration: COOKIE_SECRET must be set in production (32+ random characters)');
   return 'development-only-cookie-secret-change-me';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServerConfig> = {}): ServerConfig {
-  const port = Number(env.PORT ?? 5678);
+  const port = intVar(env, 'PORT', 5678, 0, 65535);
   const host = env.HOST ?? '127.0.0.1';
   const isDev = overrides.isDev ?? env.NODE_ENV !== 'production';
   // Listening on every interface (0.0.0.0, ::) says nothing of how clients reach
   // the API: derive a URL that works on this machine instead.
   const reachableHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const publicUrl = overrides.publicUrl ?? env.PUBLIC_URL ?? `http://${reachableHost}:${port}`;
+  const publicUrl = overrides.publicUrl ?? urlVar(env, 'PUBLIC_URL', `http://${reachableHost}:${port}`);
   const corsOrigins = corsOriginsOf(env);
   return {
     db: dbUrls(env),
@@ -77,23 +78,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     isDev,
     publicUrl,
     corsOrigins,
-    poolSize: Number(env.API_POOL_SIZE ?? 10),
+    poolSize: intVar(env, 'API_POOL_SIZE', 10, 1, 1000),
     metricsToken: env.METRICS_TOKEN || null,
     stripe: stripeConfigFromEnv(env),
     webUrl: webUrlOf(env),
     webDistDir: env.WEB_DIST_DIR ?? DEFAULT_WEB_DIST,
     cookieSecret: overrides.cookieSecret ?? cookieSecretOf(env),
-    cookieSecure: env.COOKIE_SECURE ? env.COOKIE_SECURE !== 'false' : publicUrl.startsWith('https:'),
+    cookieSecure: boolVar(env, 'COOKIE_SECURE', publicUrl.startsWith('https:')),
     trustProxy: env.TRUST_PROXY === undefined ? false : /^\d+$/.test(env.TRUST_PROXY) ? Number(env.TRUST_PROXY) : env.TRUST_PROXY === 'true' ? true : env.TRUST_PROXY,
     staffEmailDomains: (env.STAFF_EMAIL_DOMAINS ?? '').split(',').map((d) => d.trim().toLowerCase()).filter(Boolean),
     google: env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET
-      ? { issuer: env.GOOGLE_ISSUER ?? 'https://accounts.google.com', clientId: env.GOOGLE_CLIENT_ID, clientSecret: env.GOOGLE_CLIENT_SECRET }
+      ? { issuer: urlVar(env, 'GOOGLE_ISSUER', 'https://accounts.google.com'), clientId: env.GOOGLE_CLIENT_ID, clientSecret: env.GOOGLE_CLIENT_SECRET }
       : null,
     facebook: env.FACEBOOK_CLIENT_ID && env.FACEBOOK_CLIENT_SECRET
       ? {
-          authorizationUrl: env.FACEBOOK_AUTHORIZATION_URL ?? 'https://www.facebook.com/v21.0/dialog/oauth',
-          tokenUrl: env.FACEBOOK_TOKEN_URL ?? `${FACEBOOK_GRAPH}/oauth/access_token`,
-          profileUrl: env.FACEBOOK_PROFILE_URL ?? `${FACEBOOK_GRAPH}/me`,
+          authorizationUrl: urlVar(env, 'FACEBOOK_AUTHORIZATION_URL', 'https://www.facebook.com/v21.0/dialog/oauth'),
+          tokenUrl: urlVar(env, 'FACEBOOK_TOKEN_URL', `${FACEBOOK_GRAPH}/oauth/access_token`),
+          profileUrl: urlVar(env, 'FACEBOOK_PROFILE_URL', `${FACEBOOK_GRAPH}/me`),
           clientId: env.FACEBOOK_CLIENT_ID,
           clientSecret: env.FACEBOOK_CLIENT_SECRET,
         }

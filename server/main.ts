@@ -9,10 +9,15 @@ import { loadConfig } from './config.ts';
 import { serveMetrics } from './metrics_server.ts';
 import { metricsOf } from './middleware/installMetrics.ts';
 import { loggerFor } from '../lib/logger.ts';
+import { configOrExit, intVar } from '../lib/env.ts';
 
 const env = process.env;
-const workers = Number(env.API_WORKERS ?? 1);
-const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : undefined;
+// Checked once, before any process is forked.
+const { config, workers, metricsPort } = configOrExit(() => ({
+  config: loadConfig(env),
+  workers: intVar(env, 'API_WORKERS', 1, 1, 256),
+  metricsPort: env.METRICS_PORT ? intVar(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
+}));
 const metricsHost = env.METRICS_HOST ?? '127.0.0.1';
 const metricsToken = env.METRICS_TOKEN || null;
 
@@ -31,7 +36,6 @@ if (workers > 1 && cluster.isPrimary) {
     if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
   });
 } else {
-  const config = loadConfig();
   const handle = await makeApp(config);
   const port = await listen(handle, config.port, config.host);
   loggerFor('api').info({ url: `http://${config.host}:${port}` }, 'listening');

@@ -8,7 +8,7 @@
 //      for as long as it lives — PostgreSQL drops the lock when the process
 //      or its connection dies;
 //   2. records every worker and pool id graphile-worker creates for it;
-//   3. at start and every SWEEP_MS, tries each other row's lock: a lock it can
+//   3. at start and every sweepMs (WORKER_LIVENESS_SWEEP_MS), tries each other row's lock: a lock it can
 //      take belongs to a dead process, whose jobs it unlocks
 //      (graphile_worker.force_unlock_workers) before deleting the row.
 // A live process's lock can never be taken, so a live job is never unlocked.
@@ -17,7 +17,6 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 
 const LOCK_CLASS = 7366;
-const SWEEP_MS = Number(process.env.WORKER_LIVENESS_SWEEP_MS ?? 30_000);
 
 export interface Liveness {
   /** Pass to graphile-worker's `events` option so pool and worker ids are recorded. */
@@ -27,7 +26,7 @@ export interface Liveness {
   close(): Promise<void>;
 }
 
-export async function startLiveness(connectionString: string, log: (line: string) => void = () => {}): Promise<Liveness> {
+export async function startLiveness(connectionString: string, log: (line: string) => void = () => {}, sweepMs = 30_000): Promise<Liveness> {
   const client = new pg.Client({ connectionString, application_name: 'sms-worker-liveness' });
   // A dying connection must not crash the worker; the process simply stops
   // counting as alive for the others.
@@ -75,7 +74,7 @@ export async function startLiveness(connectionString: string, log: (line: string
     return dead;
   };
   const sweep = () => (sweeping ??= serially(sweepOnce).finally(() => { sweeping = null; }));
-  const timer = setInterval(() => { sweep().catch((err: Error) => log(`liveness sweep failed: ${err.message}`)); }, SWEEP_MS);
+  const timer = setInterval(() => { sweep().catch((err: Error) => log(`liveness sweep failed: ${err.message}`)); }, sweepMs);
   timer.unref();
 
   return {

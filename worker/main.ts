@@ -2,15 +2,26 @@
 // from the API. WORKER_HEALTH_PORT (and WORKER_HEALTH_HOST, default 127.0.0.1)
 // serve its /health and /ready probes (worker/health_server.ts).
 import { dbUrls } from '../lib/db_urls.ts';
-import { makeWorkerPool, startWorker } from './runner.ts';
+import { configOrExit, intVar } from '../lib/env.ts';
+import { mailConfigFromEnv } from '../lib/mail_transport.ts';
+import { stripeConfigFromEnv } from '../lib/stripe_client.ts';
+import { webUrlOf } from '../lib/web_urls.ts';
+import { makeWorkerPool, startWorker, workerSettingsFromEnv } from './runner.ts';
 import { startHealthServer } from './health_server.ts';
 
-const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 10);
-const pgPool = makeWorkerPool(dbUrls().owner, concurrency + 2);
-const runner = await startWorker({ connectionString: dbUrls().owner, concurrency, pgPool });
-const healthPort = process.env.WORKER_HEALTH_PORT;
-const health = healthPort
-  ? await startHealthServer(Number(healthPort), process.env.WORKER_HEALTH_HOST ?? '127.0.0.1', pgPool, runner)
+// Everything the worker and its tasks read, checked once before it starts.
+const { db, worker, healthPort } = configOrExit(() => ({
+  db: dbUrls(),
+  worker: workerSettingsFromEnv(),
+  mail: mailConfigFromEnv(),
+  stripe: stripeConfigFromEnv(),
+  webUrl: webUrlOf(),
+  healthPort: intVar(process.env, 'WORKER_HEALTH_PORT', 0, 0, 65535),
+}));
+const pgPool = makeWorkerPool(db.owner, worker.concurrency + 2);
+const runner = await startWorker({ connectionString: db.owner, concurrency: worker.concurrency, pgPool });
+const health = process.env.WORKER_HEALTH_PORT
+  ? await startHealthServer(healthPort, process.env.WORKER_HEALTH_HOST ?? '127.0.0.1', pgPool, runner)
   : undefined;
 const stop = async () => {
   health?.close();

@@ -9,9 +9,28 @@ import { startLiveness } from './liveness.ts';
 import { loggerFor } from '../lib/logger.ts';
 import { workerLoggerFrom } from './worker_logger.ts';
 
+import { intVar, oneOfVar } from '../lib/env.ts';
+
 const log = loggerFor('worker');
 
 const CRONTAB = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'crontab'), 'utf8');
+
+export interface WorkerSettings {
+  /** Jobs run at once by this process (WORKER_CONCURRENCY). */
+  concurrency: number;
+  /** The worker pool's synchronous_commit (WORKER_SYNCHRONOUS_COMMIT): see makeWorkerPool. */
+  synchronousCommit: 'on' | 'off' | 'local' | 'remote_write' | 'remote_apply';
+  /** How often dead worker processes' jobs are looked for (WORKER_LIVENESS_SWEEP_MS). */
+  livenessSweepMs: number;
+}
+
+export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
+  return {
+    concurrency: intVar(env, 'WORKER_CONCURRENCY', 10, 1, 1000),
+    synchronousCommit: oneOfVar(env, 'WORKER_SYNCHRONOUS_COMMIT', ['on', 'off', 'local', 'remote_write', 'remote_apply'], 'off'),
+    livenessSweepMs: intVar(env, 'WORKER_LIVENESS_SWEEP_MS', 30_000, 100),
+  };
+}
 
 export interface WorkerOptions {
   /** app_owner's connection string: the worker queues and records as the owner. */
@@ -46,7 +65,7 @@ export interface WorkerOptions {
  * lost job completion re-runs the job. The API keeps synchronous commits.
  */
 export function makeWorkerPool(connectionString: string, max: number): pg.Pool {
-  const sync = process.env.WORKER_SYNCHRONOUS_COMMIT ?? 'off';
+  const sync = workerSettingsFromEnv().synchronousCommit;
   const pool = new pg.Pool({ connectionString, max, options: `-c synchronous_commit=${sync}` });
   // graphile-worker expects these; a lost connection is replaced by the pool.
   pool.on('error', () => {});
@@ -67,8 +86,9 @@ const workerLogger = workerLoggerFrom(log, (meta) => {
 export async function startWorker(options: WorkerOptions): Promise<Runner> {
   // Jobs of worker processes that died (kill -9) are unlocked by the next
   // live one instead of waiting graphile-worker's 4 hours (worker/liveness.ts).
-  const liveness = await startLiveness(options.connectionString, (line) => log.warn(line));
-  const concurrency = options.concurrency ?? Number(process.env.WORKER_CONCURRENCY ?? 10);
+  const settings = workerSettingsFromEnv();
+  const liveness = await startLiveness(options.connectionString, (line) => log.warn(line), settings.livenessSweepMs);
+  const concurrency = options.concurrency ?? settings.concurrency;
   const ownPool = options.pgPool ? undefined : makeWorkerPool(options.connectionString, concurrency + 2);
   const pgPool = options.pgPool ?? ownPool!;
   let runner: Runner;
