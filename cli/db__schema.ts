@@ -16,9 +16,9 @@ import pg from 'pg';
 import { makeSchema } from 'postgraphile';
 import { lexicographicSortSchema, printSchema } from 'postgraphile/graphql';
 import { dbUrls, type DbUrls } from '../lib/db_urls.ts';
-import { stripeConfigFromEnv } from '../lib/stripe_client.ts';
+import { loadConfig } from '../server/config.ts';
 import { makePreset } from '../server/graphile.config.ts';
-import { makePaymentsPlugin } from '../server/plugins/payments.ts';
+import { configuredPlugins } from '../server/middleware/installPostGraphile.ts';
 import { provisionDatabase } from './db__provision.ts';
 
 const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,17 +46,15 @@ export function dumpSchema(urls: DbUrls): string {
 
 /** The GraphQL API's SDL as PostGraphile builds it for this database, types and fields sorted. */
 export async function printSdl(urls: DbUrls): Promise<string> {
-  const preset = makePreset({
-    authUrl: urls.authenticator,
-    isDev: false,
-    pgSettings: () => ({}),
-    poolSize: 2,
-    plugins: [makePaymentsPlugin(stripeConfigFromEnv({}))],
-  });
-  const { schema } = await makeSchema(preset);
-  // makeSchema leaves its pool open; the preset's service releases it.
-  for (const service of preset.pgServices ?? []) await service.release?.();
-  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+  // The default configuration: the SDL does not depend on its values.
+  const config = loadConfig({}, { db: urls });
+  const pool = new pg.Pool({ connectionString: urls.authenticator, max: 2 });
+  try {
+    const { schema } = await makeSchema(makePreset({ pool, isDev: false, pgSettings: () => ({}), plugins: configuredPlugins(config) }));
+    return `${printSchema(lexicographicSortSchema(schema))}\n`;
+  } finally {
+    await pool.end();
+  }
 }
 
 export default async function main(): Promise<void> {

@@ -12,6 +12,11 @@ import { makeSignInProvidersPlugin } from '../plugins/sign_in_providers.ts';
 import { markGraphqlReady } from './installHealth.ts';
 import { makePool } from './installDatabasePools.ts';
 
+/** The schema plugins that need this server's configuration (also used by `npm run db:schema`). */
+export function configuredPlugins(config: ServerConfig): GraphileConfig.Plugin[] {
+  return [makePaymentsPlugin(config.stripe), makePaymentConfigPlugin(config.stripe), makeSignInProvidersPlugin(config)];
+}
+
 export async function installPostGraphile(
   app: Express, httpServer: Server, config: ServerConfig, onClose: (fn: () => Promise<void>) => void,
 ): Promise<void> {
@@ -21,7 +26,7 @@ export async function installPostGraphile(
     rootUrl: config.db.root,
     isDev: config.isDev,
     pgSettings: pgSettingsFor,
-    plugins: [makePaymentsPlugin(config.stripe), makePaymentConfigPlugin(config.stripe), makeSignInProvidersPlugin(config)],
+    plugins: configuredPlugins(config),
   }));
   // Bodies parsed here, before grafserv (which uses req.body when present), so
   // pgSettingsFor can tell an anonymous mutation from a query. The limit is grafserv's.
