@@ -12,6 +12,7 @@ export interface Command {
 export const COMMANDS: Record<string, Command> = {
   'db:migrate': { args: '', summary: 'Provision the database if needed and run the committed migrations.' },
   'db:reset': { args: '', summary: 'Drop and rebuild the development database, including migrations/current.sql.' },
+  'db:schema': { args: '', summary: 'Rewrite data/schema.sql and data/schema.graphql from a fresh migrate (commit them with the change).' },
   'db:gm': { args: '<graphile-migrate arguments>', summary: 'graphile-migrate with this project\'s connection strings (status, commit, watch).' },
   'seed:generate': { args: '[--count N] [--out FILE] [--seed S]', summary: 'Write deterministic demo parking meters as a CSV (sql/seed/nyc_parking_meters.csv by default).' },
   'spots:import': {

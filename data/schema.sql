@@ -437,24 +437,35 @@ COMMENT ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_windo
 
 CREATE FUNCTION app_hidden.assert_name(name text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
-    AS $$
+    AS $_$
 declare
-  v_name text := btrim(normalize(coalesce(name, ''), NFC));
+  -- Unicode spaces (Zs), listed because the C.UTF-8 locale's [[:space:]] misses some.
+  c_space constant text := '\u0020\u00A0\u1680\u2000-\u200A\u202F\u205F\u3000';
+  -- Controls (C0, DEL, C1), line/paragraph separators and every format
+  -- character (Cf: soft hyphen, zero-width and bidi controls, word joiners,
+  -- invisible operators, tags): they let a name display as something else.
+  c_refused constant text := '[\u0001-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2'
+    '\u180E\u200B-\u200F\u2028-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB'
+    '\U000110BD\U000110CD\U00013430-\U0001343F\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0001\U000E0020-\U000E007F]';
+  -- Letters and symbols that print nothing (Hangul fillers, the blank Braille
+  -- pattern, combining grapheme joiner, Khmer inherent vowels, variation
+  -- selectors): allowed beside visible characters, not as a whole name.
+  c_blank constant text := '[' || c_space || '\u034F\u115F\u1160\u17B4\u17B5\u2800\u3164\uFFA0\uFE00-\uFE0F\U000E0100-\U000E01EF]';
+  v_name text := regexp_replace(normalize(coalesce(name, ''), NFC), '^[' || c_space || ']+|[' || c_space || ']+$', '', 'g');
 begin
-  -- Control and format characters (including bidi overrides and zero-width
-  -- joiners) let a name display as something else: refused.
-  if length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]' then
-    raise exception 'A name must be 1 to 100 characters without control characters' using errcode = 'SMA05';
+  if length(v_name) not between 1 and 100 or v_name ~ c_refused or regexp_replace(v_name, c_blank, '', 'g') = '' then
+    raise exception 'A name must be 1 to 100 characters without control or invisible formatting characters'
+      using errcode = 'SMA05';
   end if;
   return v_name;
 end;
-$$;
+$_$;
 
 --
 -- Name: FUNCTION assert_name(name text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.assert_name(name text) IS 'The trimmed, NFC-normalised name, or error SMA05.';
+COMMENT ON FUNCTION app_hidden.assert_name(name text) IS 'The one rule for names: trimmed of spaces, NFC-normalised, 1 to 100 characters, no control or format character, not only invisible ones; else error SMA05.';
 
 --
 -- Name: assert_password(text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -628,6 +639,25 @@ CREATE FUNCTION app_hidden.booking_horizon() RETURNS interval
 COMMENT ON FUNCTION app_hidden.booking_horizon() IS 'How far ahead a reservation may start (the same as search''s horizon).';
 
 --
+-- Name: booking_reminder_at(tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.booking_reminder_at(period tstzrange) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  -- A stay under an hour is reminded a quarter of its length before its end
+  -- (a 2-minute stay: 30 s before), so a short stay still gets its reminder
+  -- while there is time left to extend.
+  select upper(period) - least(app_hidden.booking_reminder_lead(), (upper(period) - lower(period)) / 4);
+$$;
+
+--
+-- Name: FUNCTION booking_reminder_at(period tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.booking_reminder_at(period tstzrange) IS 'When the reminder of a stay is due: 15 minutes before its end, or a quarter of the stay before its end when it lasts under an hour.';
+
+--
 -- Name: booking_reminder_lead(); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -639,7 +669,7 @@ CREATE FUNCTION app_hidden.booking_reminder_lead() RETURNS interval
 -- Name: FUNCTION booking_reminder_lead(); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.booking_reminder_lead() IS 'How long before a confirmed reservation ends its driver gets a reminder.';
+COMMENT ON FUNCTION app_hidden.booking_reminder_lead() IS 'How long before a confirmed reservation ends its driver gets a reminder (less for stays under an hour: booking_reminder_at).';
 
 --
 -- Name: booking_start_grace(); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1172,6 +1202,7 @@ begin
     when v_metered = interval '0' then 0
     else greatest(
       v_rate.minimum_charge,
+      (select m.minimum_amount from app_hidden.payment_minimums m where m.currency = v_rate.currency),
       round(ceil(extract(epoch from v_metered) / v_increment) * v_increment * v_rate.hourly_price / 3600.0)::int)
   end;
   return (v_amount, v_rate.currency, v_metered)::app_public.price_quote;
@@ -1182,7 +1213,7 @@ $$;
 -- Name: FUNCTION quote_rate(rate_id integer, time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) IS 'The price of a window at a rate, in the rate''s minor units.';
+COMMENT ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) IS 'The price of a window at a rate, in the rate''s minor units: nothing when none of it is metered, else never below the rate''s minimum charge or the payment provider''s minimum for the currency.';
 
 --
 -- Name: refund_prepare(bigint, integer); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1472,16 +1503,20 @@ $$;
 COMMENT ON FUNCTION app_hidden.window_length(time_window tstzrange) IS 'Elapsed time from the start to the end of a window.';
 
 --
--- Name: charge_failed(bigint, integer, text, text, text); Type: FUNCTION; Schema: app_private; Owner: -
+-- Name: charge_failed(bigint, integer, text, text, text, boolean); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text) RETURNS timestamp with time zone
+CREATE FUNCTION app_private.charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean DEFAULT true) RETURNS timestamp with time zone
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_c app_private.charges;
-  v_retry timestamptz := now() + app_private.charge_retry_delay(charge_failed.attempt);
+  -- A request the provider refuses as such (amount below its minimum, a card
+  -- or customer gone) fails the same way every time: no automatic retry, only
+  -- the driver's new card (or an operator) can settle it.
+  v_retry timestamptz := case when charge_failed.retryable
+    then now() + app_private.charge_retry_delay(charge_failed.attempt) end;
 begin
   update app_private.charges c
   set status = 'failed', failure_code = charge_failed.failure_code,
@@ -1498,7 +1533,8 @@ begin
   perform app_private.email_enqueue('payment_failed', r.email,
     app_private.payment_email_data(r.id)
       || jsonb_build_object('amount', v_c.amount, 'currency', v_c.currency,
-                            'failureCode', v_c.failure_code, 'attempt', v_c.attempt, 'nextRetryAt', v_retry),
+                            'failureCode', v_c.failure_code, 'attempt', v_c.attempt, 'nextRetryAt', v_retry,
+                            'providerRefused', not charge_failed.retryable),
     'payment_failed:' || r.id || ':' || v_c.attempt)
   from app_public.reservations r where r.id = v_c.reservation_id;
   if v_retry is not null then
@@ -1511,10 +1547,10 @@ end;
 $$;
 
 --
--- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text) IS 'Records a declined attempt: the reservation becomes payment_failed, the driver is emailed a link to pay, and the next retry is scheduled (see charge_retry_delay).';
+COMMENT ON FUNCTION app_private.charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean) IS 'Records a failed attempt: the reservation becomes payment_failed, the driver is emailed a link to pay, and for a decline (retryable) the next retry is scheduled (see charge_retry_delay); a request the provider refused as such (not retryable) is not retried.';
 
 --
 -- Name: charge_prepare(bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -1791,10 +1827,10 @@ $$;
 COMMENT ON FUNCTION app_private.complete_reservation(reservation_id bigint, ended_at timestamp with time zone) IS 'Marks a reservation completed at ended_at (at most its end), fixes the final amount (the time used, minimum charge included, when it ends early) and queues its charge.';
 
 --
--- Name: confirm_reservation_payment(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+-- Name: confirm_held_reservation(bigint); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.confirm_reservation_payment(reservation_id bigint) RETURNS app_public.reservations
+CREATE FUNCTION app_private.confirm_held_reservation(reservation_id bigint) RETURNS app_public.reservations
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -1802,10 +1838,10 @@ declare
   v_r app_public.reservations;
 begin
   select r.* into v_r from app_public.reservations r
-  where r.id = confirm_reservation_payment.reservation_id and r.kind = 'reservation'
+  where r.id = confirm_held_reservation.reservation_id and r.kind = 'reservation'
   for update;
   if not found then
-    raise exception 'There is no reservation %', confirm_reservation_payment.reservation_id using errcode = 'SMB06';
+    raise exception 'There is no reservation %', confirm_held_reservation.reservation_id using errcode = 'SMB06';
   end if;
   if v_r.status = 'confirmed' then
     return v_r;  -- a replayed webhook or a second confirm: nothing to do
@@ -1826,10 +1862,10 @@ end;
 $$;
 
 --
--- Name: FUNCTION confirm_reservation_payment(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION confirm_held_reservation(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.confirm_reservation_payment(reservation_id bigint) IS 'held -> confirmed once payment set-up succeeded (called by the payments code). Idempotent; SMB07 when the hold already expired or the reservation was cancelled.';
+COMMENT ON FUNCTION app_private.confirm_held_reservation(reservation_id bigint) IS 'held -> confirmed (the payments code calls it once the card is set up). Idempotent; SMB07 when the hold already expired or the reservation was cancelled.';
 
 --
 -- Name: due_work_schedule(integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2456,31 +2492,6 @@ $$;
 COMMENT ON FUNCTION app_private.password_set(user_id bigint, password text) IS 'Stores a new (already validated) password for a user.';
 
 --
--- Name: payment_confirm_reservation(bigint); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.payment_confirm_reservation(reservation_id bigint) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-begin
-  -- Booking owns the held → confirmed transition (and its email). Only a held
-  -- reservation is handed over, so a replayed webhook, a second confirm, or a
-  -- set-up finishing after the hold expired changes nothing.
-  if exists (select from app_public.reservations r
-             where r.id = payment_confirm_reservation.reservation_id and r.status = 'held') then
-    perform app_private.confirm_reservation_payment(payment_confirm_reservation.reservation_id);
-  end if;
-end;
-$$;
-
---
--- Name: FUNCTION payment_confirm_reservation(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.payment_confirm_reservation(reservation_id bigint) IS 'Confirms a held reservation whose card is set up (booking''s app_private.confirm_reservation_payment); no-op otherwise.';
-
---
 -- Name: payment_email_data(bigint); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -2621,7 +2632,9 @@ CREATE FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, O
     ('reset_email',     3, interval '1 hour'),
     ('reset_ip',       20, interval '1 hour'),
     ('register_ip',    20, interval '1 hour'),
-    ('verify_resend',   3, interval '1 hour')
+    ('verify_resend',   3, interval '1 hour'),
+    ('manage_link_reservation', 3, interval '1 hour'),
+    ('manage_link_ip', 20, interval '1 hour')
   ) as r(bucket, max_hits, period)
   where r.bucket = rate_limit_rule.bucket;
 $$;
@@ -2998,7 +3011,13 @@ begin
   returning * into v_si;
 
   if v_si.status = 'succeeded' then
-    perform app_private.payment_confirm_reservation(setup_intent_apply.reservation_id);
+    -- Booking owns the held → confirmed transition (and its email). Only a held
+    -- reservation is handed over, so a replayed webhook, a second confirm, or a
+    -- set-up finishing after the hold expired changes nothing.
+    if exists (select from app_public.reservations r
+               where r.id = setup_intent_apply.reservation_id and r.status = 'held') then
+      perform app_private.confirm_held_reservation(setup_intent_apply.reservation_id);
+    end if;
     -- A new card after a failed charge: charge it now rather than at the next
     -- scheduled retry.
     perform app_private.charge_retry_now(setup_intent_apply.reservation_id);
@@ -3429,7 +3448,7 @@ begin
     v_template := case new.status
       when 'confirmed' then 'reservation_confirmed'
       when 'cancelled' then 'reservation_cancelled'
-      when 'expired'   then 'reservation_cancelled'
+      when 'expired'   then 'reservation_expired'
       when 'completed' then 'reservation_ended'
     end;  -- payment_failed: the payments code writes that email
     v_key := v_template || ':' || new.id;
@@ -3443,8 +3462,7 @@ begin
   v_data := app_hidden.reservation_email_data(new);
   if v_template = 'reservation_cancelled' then
     v_data := v_data || jsonb_build_object('reason',
-      case when new.status = 'expired' then 'hold_expired'
-           when app_hidden.current_user_is_staff() and new.user_id is distinct from app_public.current_user_id() then 'cancelled_by_operator'
+      case when app_hidden.current_user_is_staff() and new.user_id is distinct from app_public.current_user_id() then 'cancelled_by_operator'
            else 'cancelled' end);
   elsif v_template = 'reservation_changed' then
     v_data := v_data || jsonb_build_object(
@@ -3459,7 +3477,7 @@ $$;
 -- Name: FUNCTION tg_reservations__notify(); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.tg_reservations__notify() IS 'Queues the email of each change: reservation_held, _confirmed, _changed, _cancelled (also when a hold expires), _ended.';
+COMMENT ON FUNCTION app_private.tg_reservations__notify() IS 'Queues the email of each change: reservation_held, _confirmed, _changed, _cancelled, _expired (a hold never confirmed), _ended.';
 
 --
 -- Name: tg_reservations__remind_at(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3476,8 +3494,9 @@ begin
     new.remind_at := null;
   elsif tg_op = 'INSERT' or new.status is distinct from old.status or new.period is distinct from old.period then
     -- A reminder only when it would come after the start and in the future
-    -- (a 10-minute stay, or one confirmed in its last minutes, gets none).
-    v_remind_at := upper(new.period) - app_hidden.booking_reminder_lead();
+    -- (one confirmed too late for it gets none); a stay under an hour is
+    -- reminded a quarter of its length before its end (booking_reminder_at).
+    v_remind_at := app_hidden.booking_reminder_at(new.period);
     new.remind_at := case when v_remind_at > greatest(now(), lower(new.period)) then v_remind_at end;
   end if;
   return new;
@@ -3488,7 +3507,29 @@ $$;
 -- Name: FUNCTION tg_reservations__remind_at(); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.tg_reservations__remind_at() IS 'Sets remind_at, when the due-work sweep emails a confirmed reservation''s reminder (15 minutes before its end); moved with the end, cleared once it is no longer confirmed.';
+COMMENT ON FUNCTION app_private.tg_reservations__remind_at() IS 'Sets remind_at, when the due-work sweep emails a confirmed reservation''s reminder (booking_reminder_at: 15 minutes before its end, a quarter of the stay for one under an hour); moved with the end, cleared once it is no longer confirmed.';
+
+--
+-- Name: tg_users__name(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_users__name() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- Every path that writes a name (sign-up, updateUser, invitations, OAuth,
+  -- the CLI, a migration) passes this trigger, so none can skip the rule.
+  new.name := app_hidden.assert_name(new.name);
+  return new;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_users__name(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_users__name() IS 'Stores users.name as app_hidden.assert_name returns it, or refuses the write with SMA05.';
 
 --
 -- Name: token_hash(text); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3630,6 +3671,77 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.user_token_use(token text, kinds text[]) IS 'Consumes a one-time token of one of the kinds, or error SMA07.';
+
+--
+-- Name: users; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.users (
+    id bigint NOT NULL,
+    email public.citext NOT NULL,
+    name text,
+    role text DEFAULT 'driver'::text NOT NULL,
+    is_verified boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_email_check CHECK (((length((email)::text) <= 254) AND (email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::public.citext))),
+    CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['driver'::text, 'operator'::text, 'admin'::text, 'analyst'::text])))
+);
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.users IS 'A person who can sign in: a driver, or staff (operator, admin, analyst).';
+
+--
+-- Name: COLUMN users.email; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.email IS 'Unique, compared case-insensitively.';
+
+--
+-- Name: COLUMN users.name; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.name IS 'How the user is addressed (1–100 characters). Users may change their own.';
+
+--
+-- Name: COLUMN users.role; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.role IS 'driver (default), operator, admin or analyst.';
+
+--
+-- Name: COLUMN users.is_verified; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.is_verified IS 'True once the user has proved they own their email address.';
+
+--
+-- Name: auth_session_user(app_public.auth_session); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.auth_session_user(session app_public.auth_session) RETURNS app_public.users
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- The user of a session just opened (sign-up), for the holder of its token
+  -- only: the row is not visible to the still-anonymous request otherwise.
+  select u.*
+  from app_private.sessions s
+  join app_public.users u on u.id = s.user_id
+  where s.id = session.session_id and s.user_id = session.user_id
+    and s.token_hash = app_private.token_hash(session.token) and s.revoked_at is null;
+$$;
+
+--
+-- Name: FUNCTION auth_session_user(session app_public.auth_session); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.auth_session_user(session app_public.auth_session) IS '@behavior -queryField
+The signed-in user of this session (email, name, role, whether the email is verified).';
 
 --
 -- Name: available_spots(); Type: FUNCTION; Schema: app_public; Owner: -
@@ -3846,53 +3958,6 @@ $$;
 
 COMMENT ON FUNCTION app_public.current_session_id() IS '@behavior -queryField
 The session of the current request, or null when signed out.';
-
---
--- Name: users; Type: TABLE; Schema: app_public; Owner: -
---
-
-CREATE TABLE app_public.users (
-    id bigint NOT NULL,
-    email public.citext NOT NULL,
-    name text,
-    role text DEFAULT 'driver'::text NOT NULL,
-    is_verified boolean DEFAULT false NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT users_email_check CHECK (((length((email)::text) <= 254) AND (email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::public.citext))),
-    CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
-    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['driver'::text, 'operator'::text, 'admin'::text, 'analyst'::text])))
-);
-
---
--- Name: TABLE users; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TABLE app_public.users IS 'A person who can sign in: a driver, or staff (operator, admin, analyst).';
-
---
--- Name: COLUMN users.email; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.users.email IS 'Unique, compared case-insensitively.';
-
---
--- Name: COLUMN users.name; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.users.name IS 'How the user is addressed (1–100 characters). Users may change their own.';
-
---
--- Name: COLUMN users.role; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.users.role IS 'driver (default), operator, admin or analyst.';
-
---
--- Name: COLUMN users.is_verified; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.users.is_verified IS 'True once the user has proved they own their email address.';
 
 --
 -- Name: current_user(); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4186,7 +4251,7 @@ $$;
 -- Name: FUNCTION quote(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.quote(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'What parking at a spot from startsAt to endsAt costs, in minor units of the spot''s currency. Refused (SMB04) beyond the spot''s maximum stay.';
+COMMENT ON FUNCTION app_public.quote(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'What parking at a spot from startsAt to endsAt costs, in minor units of the spot''s currency (at least the rate''s minimum charge and the payment provider''s minimum, e.g. 50 for USD, when any of the window is metered). Refused (SMB04) beyond the spot''s maximum stay.';
 
 --
 -- Name: register(text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4385,6 +4450,46 @@ $$;
 COMMENT ON FUNCTION app_public.revoke_session(session_id uuid) IS 'Signs out one of your own sessions (e.g. a lost phone); null when it is not one of your live sessions.';
 
 --
+-- Name: send_manage_link(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.send_manage_link(reservation_id bigint, email text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_email citext := app_hidden.assert_email(email);
+  v_r app_public.reservations;
+  v_token text;
+begin
+  perform app_private.rate_limit_raise(greatest(
+    app_private.rate_limit_hit('manage_link_reservation', send_manage_link.reservation_id::text),
+    app_private.rate_limit_hit('manage_link_ip', host(app_hidden.client_ip()))));
+  select r.* into v_r from app_public.reservations r
+  where r.id = send_manage_link.reservation_id and r.kind = 'reservation' and r.user_id is null
+    and r.email::citext = v_email
+  for update;
+  if v_r.id is not null then
+    v_token := app_private.new_manage_token();
+    -- One live token per reservation: the new hash replaces the old one.
+    update app_private.reservation_secrets s set manage_token_hash = app_private.manage_token_hash(v_token)
+    where s.reservation_id = v_r.id;
+    -- The token rides in the link's fragment (#…), which browsers never send to a server.
+    perform app_private.email_enqueue('reservation_link', v_r.email,
+      app_hidden.reservation_email_data(v_r)
+        || jsonb_build_object('manageLinkPath', '/reservations/' || v_r.id || '/manage#manageToken=' || v_token));
+  end if;
+  return true;
+end;
+$$;
+
+--
+-- Name: FUNCTION send_manage_link(reservation_id bigint, email text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.send_manage_link(reservation_id bigint, email text) IS 'Guests who lost their manage token: emails a link with a new token to the reservation''s address when reservationId and email match a guest reservation (the old token stops working), and answers true either way. At most 3 an hour per reservation and 20 per client address (SMA02).';
+
+--
 -- Name: set_user_role(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4482,7 +4587,7 @@ CREATE FUNCTION app_public.spots_near(lat double precision, lng double precision
   -- once per query, and usable by the index scan as a constant.
   select
     s,
-    st_distance(s.location, (select app_hidden.search_point(spots_near.lat, spots_near.lng)))
+    (s.location <-> (select app_hidden.search_point(spots_near.lat, spots_near.lng)))
       / app_hidden.unit_metres(coalesce(spots_near.unit, 'km')),
     app_hidden.quote_rate(s.rate_id, (select app_hidden.search_window(spots_near.starts_at, spots_near.ends_at)))
   from app_public.spots s
@@ -4492,7 +4597,8 @@ CREATE FUNCTION app_public.spots_near(lat double precision, lng double precision
     and st_dwithin(
           s.location,
           (select app_hidden.search_point(spots_near.lat, spots_near.lng)),
-          (select app_hidden.search_radius_metres(spots_near.radius, spots_near.unit)))
+          (select app_hidden.search_radius_metres(spots_near.radius, spots_near.unit)),
+          false)
     and s.status = 'active'
     and s.max_stay >= (select app_hidden.window_length(app_hidden.search_window(spots_near.starts_at, spots_near.ends_at)))
     and not exists (
@@ -4506,7 +4612,7 @@ $$;
 -- Name: FUNCTION spots_near(lat double precision, lng double precision, radius double precision, unit app_public.distance_unit, starts_at timestamp with time zone, ends_at timestamp with time zone); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.spots_near(lat double precision, lng double precision, radius double precision, unit app_public.distance_unit, starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'Spots free for the whole window [startsAt, endsAt) within radius of (lat, lng), nearest first. The window defaults to the next hour from now; the radius is in unit (km unless asked) and at most 50 km.';
+COMMENT ON FUNCTION app_public.spots_near(lat double precision, lng double precision, radius double precision, unit app_public.distance_unit, starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'Spots free for the whole window [startsAt, endsAt) within radius of (lat, lng), nearest first by the distance reported (great-circle, on a sphere of the Earth''s mean radius). The window defaults to the next hour from now; the radius is in unit (km unless asked) and at most 50 km.';
 
 --
 -- Name: unblock_spot(bigint); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4729,7 +4835,7 @@ COMMENT ON COLUMN app_public.rates.billing_increment IS 'Metered time is rounded
 -- Name: COLUMN rates.minimum_charge; Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON COLUMN app_public.rates.minimum_charge IS 'Least amount charged for a reservation that has any metered time.';
+COMMENT ON COLUMN app_public.rates.minimum_charge IS 'Least amount charged for a reservation that has any metered time (the payment provider''s minimum for the currency applies as well).';
 
 --
 -- Name: COLUMN rates.time_zone; Type: COMMENT; Schema: app_public; Owner: -
@@ -4768,6 +4874,23 @@ CREATE VIEW analytics.spots AS
 --
 
 COMMENT ON VIEW analytics.spots IS 'Every spot with its position and tariff.';
+
+--
+-- Name: payment_minimums; Type: TABLE; Schema: app_hidden; Owner: -
+--
+
+CREATE TABLE app_hidden.payment_minimums (
+    currency text NOT NULL,
+    minimum_amount integer NOT NULL,
+    CONSTRAINT payment_minimums_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT payment_minimums_minimum_amount_check CHECK ((minimum_amount > 0))
+);
+
+--
+-- Name: TABLE payment_minimums; Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON TABLE app_hidden.payment_minimums IS 'The payment provider''s least charge per currency, in minor units (Stripe''s published minimums).';
 
 --
 -- Name: spot_occupancy; Type: VIEW; Schema: app_hidden; Owner: -
@@ -5195,6 +5318,13 @@ ALTER TABLE app_public.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: payment_minimums payment_minimums_pkey; Type: CONSTRAINT; Schema: app_hidden; Owner: -
+--
+
+ALTER TABLE ONLY app_hidden.payment_minimums
+    ADD CONSTRAINT payment_minimums_pkey PRIMARY KEY (currency);
+
+--
 -- Name: charges charges_idempotency_key_key; Type: CONSTRAINT; Schema: app_private; Owner: -
 --
 
@@ -5605,6 +5735,12 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.spots FOR E
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 
 --
+-- Name: users _200_name; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _200_name BEFORE INSERT OR UPDATE OF name ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_users__name();
+
+--
 -- Name: reservations _200_remind_at; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
@@ -5712,6 +5848,13 @@ ALTER TABLE ONLY app_private.user_tokens
 
 ALTER TABLE ONLY app_public.rate_hours
     ADD CONSTRAINT rate_hours_rate_id_fkey FOREIGN KEY (rate_id) REFERENCES app_public.rates(id) ON DELETE CASCADE;
+
+--
+-- Name: rates rates_currency_chargeable_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.rates
+    ADD CONSTRAINT rates_currency_chargeable_fkey FOREIGN KEY (currency) REFERENCES app_hidden.payment_minimums(currency);
 
 --
 -- Name: reservations reservations_spot_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
@@ -6005,6 +6148,13 @@ REVOKE ALL ON FUNCTION app_hidden.booking_horizon() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.booking_horizon() TO app_anonymous;
 
 --
+-- Name: FUNCTION booking_reminder_at(period tstzrange); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.booking_reminder_at(period tstzrange) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.booking_reminder_at(period tstzrange) TO app_anonymous;
+
+--
 -- Name: FUNCTION booking_reminder_lead(); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -6243,10 +6393,10 @@ REVOKE ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) FROM PUBL
 GRANT ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) TO app_anonymous;
 
 --
--- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean) FROM PUBLIC;
 
 --
 -- Name: FUNCTION charge_prepare(reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
@@ -6297,10 +6447,10 @@ REVOKE ALL ON FUNCTION app_private.claim_guest_reservations(user_id bigint) FROM
 REVOKE ALL ON FUNCTION app_private.complete_reservation(reservation_id bigint, ended_at timestamp with time zone) FROM PUBLIC;
 
 --
--- Name: FUNCTION confirm_reservation_payment(reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION confirm_held_reservation(reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.confirm_reservation_payment(reservation_id bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.confirm_held_reservation(reservation_id bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION due_work_schedule(every_ms integer); Type: ACL; Schema: app_private; Owner: -
@@ -6415,12 +6565,6 @@ REVOKE ALL ON FUNCTION app_private.password_matches(user_id bigint, password tex
 --
 
 REVOKE ALL ON FUNCTION app_private.password_set(user_id bigint, password text) FROM PUBLIC;
-
---
--- Name: FUNCTION payment_confirm_reservation(reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.payment_confirm_reservation(reservation_id bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION payment_email_data(reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
@@ -6567,6 +6711,12 @@ REVOKE ALL ON FUNCTION app_private.tg_reservations__notify() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg_reservations__remind_at() FROM PUBLIC;
 
 --
+-- Name: FUNCTION tg_users__name(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_users__name() FROM PUBLIC;
+
+--
 -- Name: FUNCTION token_hash(token text); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -6589,6 +6739,25 @@ REVOKE ALL ON FUNCTION app_private.user_token_issue(user_id bigint, kind text, e
 --
 
 REVOKE ALL ON FUNCTION app_private.user_token_use(token text, kinds text[]) FROM PUBLIC;
+
+--
+-- Name: TABLE users; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.users TO app_user;
+
+--
+-- Name: COLUMN users.name; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT UPDATE(name) ON TABLE app_public.users TO app_user;
+
+--
+-- Name: FUNCTION auth_session_user(session app_public.auth_session); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.auth_session_user(session app_public.auth_session) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.auth_session_user(session app_public.auth_session) TO app_anonymous;
 
 --
 -- Name: FUNCTION available_spots(); Type: ACL; Schema: app_public; Owner: -
@@ -6631,18 +6800,6 @@ GRANT ALL ON FUNCTION app_public.change_reservation_end(reservation_id bigint, e
 
 REVOKE ALL ON FUNCTION app_public.current_session_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.current_session_id() TO app_anonymous;
-
---
--- Name: TABLE users; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT SELECT ON TABLE app_public.users TO app_user;
-
---
--- Name: COLUMN users.name; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT UPDATE(name) ON TABLE app_public.users TO app_user;
 
 --
 -- Name: FUNCTION "current_user"(); Type: ACL; Schema: app_public; Owner: -
@@ -6785,6 +6942,13 @@ REVOKE ALL ON FUNCTION app_public.revoke_session(session_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.revoke_session(session_id uuid) TO app_anonymous;
 
 --
+-- Name: FUNCTION send_manage_link(reservation_id bigint, email text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.send_manage_link(reservation_id bigint, email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.send_manage_link(reservation_id bigint, email text) TO app_anonymous;
+
+--
 -- Name: FUNCTION set_user_role(user_id bigint, role text); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -6862,6 +7026,12 @@ GRANT SELECT ON TABLE app_public.rates TO app_anonymous;
 --
 
 GRANT SELECT ON TABLE analytics.spots TO app_analyst;
+
+--
+-- Name: TABLE payment_minimums; Type: ACL; Schema: app_hidden; Owner: -
+--
+
+GRANT SELECT ON TABLE app_hidden.payment_minimums TO app_anonymous;
 
 --
 -- Name: TABLE spot_occupancy; Type: ACL; Schema: app_hidden; Owner: -
