@@ -1,1 +1,3 @@
--- Enter migration here
+-- Grants and row level security of every table in one fixture (after every
+-- table and function it names).
+--!include table_access.sql
