@@ -1,3 +1,1 @@
--- Grants and row level security of every table in one fixture (after every
--- table and function it names).
---!include table_access.sql
+-- Enter migration here
