@@ -3,6 +3,7 @@
 import { ApiError, invalidRequest, resourceMissing } from './errors.ts';
 import type { FaultMode, FaultSet, FaultSpec } from './faults.ts';
 import { parseForm } from './form.ts';
+import { advanceClock, nowSeconds } from './ids.ts';
 import { authenticatePaymentIntent, requirePaymentIntent } from './payment_intents.ts';
 import type { Core } from './routing.ts';
 import { authenticateSetupIntent, requireSetupIntent } from './setup_intents.ts';
@@ -82,6 +83,18 @@ const routes: ControlRoute[] = [
   r('DELETE', '/_emulator/faults', (ctx) => {
     ctx.faults.clear();
     return { body: { cleared: true } };
+  }),
+
+  // The emulator's clock: `{"advance_seconds": 90000}` moves it forward (objects' `created`,
+  // idempotency keys' 24-hour lifetime). reset puts it back.
+  r('GET', '/_emulator/clock', () => ({ body: { now: nowSeconds() } })),
+  r('POST', '/_emulator/clock', (_ctx, { body }) => {
+    const seconds = Number(body.advance_seconds);
+    if (!Number.isInteger(seconds) || seconds < 0) {
+      throw invalidRequest('advance_seconds must be a non-negative integer', { param: 'advance_seconds' });
+    }
+    const offset = advanceClock(seconds);
+    return { body: { now: nowSeconds(), offset_seconds: offset } };
   }),
 
   r('POST', '/_emulator/setup_intents/:id/authenticate', (ctx, input) => ({

@@ -25,8 +25,26 @@ export function clientSecret(id: string): string {
   return `${id}_secret_${randomToken(25)}`;
 }
 
+/**
+ * Seconds the emulator's clock runs ahead of the machine's (POST /_emulator/clock), so a
+ * test can age what Stripe ages (idempotency keys after 24 hours) without waiting. One
+ * clock per process: emulators started in the same process share it.
+ */
+let clockOffsetSeconds = 0;
+
+/** The emulator's time in Unix seconds: every `created` and the age of idempotency keys. */
 export function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
+  return Math.floor(Date.now() / 1000) + clockOffsetSeconds;
+}
+
+/** Moves the emulator's clock forward (never back: Stripe's time does not run backwards). */
+export function advanceClock(seconds: number): number {
+  clockOffsetSeconds += seconds;
+  return clockOffsetSeconds;
+}
+
+export function resetClock(): void {
+  clockOffsetSeconds = 0;
 }
 
 /** A stable 16-character fingerprint for a test card number's stand-in. */

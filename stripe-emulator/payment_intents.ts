@@ -10,6 +10,8 @@ import { applyMetadata, bool, int, methodTypes, nullableStr, oneOf, rejectUnknow
 import { threeDSecureAction } from './next_action.ts';
 import { cardState, setCustomer, usablePaymentMethod } from './payment_methods.ts';
 import { route, type Core, type Route } from './routing.ts';
+import { nowSeconds } from './ids.ts';
+import { searchResult } from './search.ts';
 import { makePaymentIntent, type PaymentIntent, type PaymentMethod } from './shapes.ts';
 import { LIST_PARAMS, paginate } from './store.ts';
 
@@ -156,6 +158,11 @@ export function authenticatePaymentIntent(core: Core, pi: PaymentIntent, succeed
 }
 
 export const paymentIntentRoutes: Route[] = [
+  // Before `/:id`, which would take "search" for an id.
+  route('GET', '/v1/payment_intents/search', (core, { params }) => ({
+    body: searchResult(core.store.paymentIntents.all, params, '/v1/payment_intents/search', ['amount', 'currency', 'customer', 'status']),
+  })),
+
   route('POST', '/v1/payment_intents', (core, { params, request }) => {
     rejectUnknown(params, [
       'amount', 'currency', 'customer', 'confirm', 'metadata', 'description', 'receipt_email', 'setup_future_usage',
@@ -270,7 +277,7 @@ export const paymentIntentRoutes: Route[] = [
       );
     }
     pi.status = 'canceled';
-    pi.canceled_at = Math.floor(Date.now() / 1000);
+    pi.canceled_at = nowSeconds();
     pi.next_action = null;
     pi.cancellation_reason =
       oneOf(params, 'cancellation_reason', ['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'] as const) ?? null;

@@ -13,7 +13,7 @@ import { applyExpand } from './expand.ts';
 import { FaultSet, type FaultSpec } from './faults.ts';
 import { expandList, parseForm, type Params } from './form.ts';
 import { IdempotencyStore } from './idempotency.ts';
-import { newId, randomToken } from './ids.ts';
+import { newId, randomToken, resetClock } from './ids.ts';
 import { paymentIntentRoutes } from './payment_intents.ts';
 import { paymentMethodRoutes } from './payment_methods.ts';
 import { publishableKeyRefusal } from './publishable.ts';
@@ -182,6 +182,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     faults.clear();
     idempotency.clear();
     Object.assign(store, new Store());
+    resetClock();
     requests = 0;
   };
   const control: ControlContext = { core, faults, dispatcher, state, reset, setWebhook };

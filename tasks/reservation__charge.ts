@@ -16,7 +16,12 @@
 //   the currency's minimum, a card or customer gone; an idempotency key
 //   reused with other parameters) fails the same way however often it is
 //   sent: charge_failed(retryable => false) ends it at once, payment_failed
-//   with the pay link, and no automatic retry.
+//   with the pay link, and no automatic retry;
+// - Stripe forgets an idempotency key 24 hours after its first use, so a key
+//   first sent that long ago (charge_prepare's lookUpFirst, an hour early)
+//   no longer protects a re-send: the PaymentIntent the lost answer was about
+//   is searched for by its metadata and customer and adopted when found;
+//   only when there is none is the charge sent again.
 import type { Task } from 'graphile-worker';
 import type Stripe from 'stripe';
 import { idOf, isCardError, isRefusedRequest, stripeClient } from '../lib/stripe_client.ts';
@@ -36,6 +41,21 @@ interface Prepared {
   idempotencyKey: string;
   customer: string;
   paymentMethod: string;
+  lookUpFirst: boolean;
+}
+
+/**
+ * The PaymentIntent an earlier run of this attempt made, if Stripe has one
+ * (searched: a lost answer left no id to retrieve). The customer belongs to
+ * this database alone, so an equal reservation id elsewhere cannot match.
+ */
+async function earlierIntent(p: Prepared): Promise<Stripe.PaymentIntent | null> {
+  const found = await stripeClient().paymentIntents.search({
+    query: `metadata['reservation_id']:'${p.reservationId}' AND metadata['charge_attempt']:'${p.attempt}' AND customer:'${p.customer}'`,
+    limit: 10,
+  });
+  const intents = found.data.filter((pi) => pi.amount === p.amount);
+  return intents.find((pi) => pi.status === 'succeeded') ?? intents.find((pi) => pi.status !== 'canceled') ?? null;
 }
 
 export const reservation__charge: Task = async (payload, helpers) => {
@@ -53,9 +73,12 @@ export const reservation__charge: Task = async (payload, helpers) => {
     return;
   }
 
-  let intent: Stripe.PaymentIntent;
+  // Outside the try below: a search that fails is retried as a job, never
+  // taken for the charge's own answer.
+  let intent = p.lookUpFirst ? await earlierIntent(p) : null;
+  if (intent) helpers.logger.info(`reservation ${reservationId}: adopted ${intent.id} (${intent.status}) instead of re-sending a key Stripe may have forgotten`);
   try {
-    intent = await stripeClient().paymentIntents.create({
+    intent ??= await stripeClient().paymentIntents.create({
       amount: p.amount,
       currency: p.currency,
       customer: p.customer,
@@ -92,8 +115,9 @@ export const reservation__charge: Task = async (payload, helpers) => {
   } else {
     // requires_action / requires_payment_method without an error: the same
     // as a decline needing the driver.
+    // (An adopted intent that was declined carries the decline's code.)
+    const code = intent.status === 'requires_action' ? 'authentication_required' : intent.last_payment_error?.code ?? intent.status;
     await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)',
-      [p.chargeId, p.attempt, intent.status === 'requires_action' ? 'authentication_required' : intent.status,
-        `PaymentIntent ${intent.status}`, idOf(intent.id)]);
+      [p.chargeId, p.attempt, code, `PaymentIntent ${intent.status}`, idOf(intent.id)]);
   }
 };

@@ -9,7 +9,8 @@ import type { StripeConfig } from '../../lib/stripe_client.ts';
 import type { Identity, TestDb } from './db.ts';
 import type pg from 'pg';
 import type { Runner } from 'graphile-worker';
-import type { Db } from '../../server/plugins/payments.ts';
+import * as assert from 'uvu/assert';
+import { paymentOperations, type Db } from '../../server/plugins/payments.ts';
 import { ownerTx } from '../../server/owner_sql.ts';
 import { makeWorkerPool, startWorker, type WorkerOptions } from '../../worker/runner.ts';
 import { createRate, createSpot } from './spots.ts';
@@ -173,4 +174,26 @@ export async function startTestWorker(db: TestDb, options: Partial<WorkerOptions
       await pool.end();
     },
   };
+}
+
+/** What a charge test needs to make reservations with a card set up. */
+export interface CardContext {
+  db: TestDb;
+  emulator: StripeEmulator;
+  stripe: Stripe;
+  /** An operator's database access (may set up any reservation's card). */
+  staffDb: Db;
+}
+
+/** A guest's hour at `hourlyPrice` (so that is its amount), whose card was set up as the browser would: confirmed. */
+export async function confirmedReservation(ctx: CardContext, card: string, hourlyPrice = 1250): Promise<string> {
+  const { id } = await createReservation(ctx.db, { hourlyPrice });
+  const p = await paymentOperations.setupReservationPayment(ctx.stripe, ctx.staffDb, id, null);
+  const si = await browserConfirmsSetup(ctx.emulator, p.setupIntentId!, card) as Stripe.SetupIntent;
+  if (si.status === 'requires_action') {
+    await fetch(`${ctx.emulator.url}/_emulator/setup_intents/${si.id}/authenticate`, { method: 'POST' });
+  }
+  const c = await paymentOperations.confirmReservationPayment(ctx.stripe, ctx.staffDb, id, null);
+  assert.equal(c.reservationStatus, 'confirmed');
+  return id;
 }
