@@ -1,6 +1,9 @@
 // A real SMTP listener for tests (smtp-server), keeping what arrives. It can
 // be "down": while down it refuses every connection with 421, as a server that
-// is not accepting mail does, so senders see a real SMTP failure.
+// is not accepting mail does, so senders see a real SMTP failure. dropNext(n)
+// makes it take the next n messages and then answer 421 and close the
+// connection, as a server failing after the data arrived: the sender cannot
+// know the message got through and sends it again (SMTP's at-least-once).
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
@@ -23,6 +26,8 @@ export interface SmtpSink {
   /** Connections refused while down. */
   refused: number;
   setDown(down: boolean): void;
+  /** The next n messages are kept but answered 421 (connection closed). */
+  dropNext(n: number): void;
   close(): Promise<void>;
 }
 
@@ -38,6 +43,7 @@ function decodeQuotedPrintable(raw: string): string {
 
 export async function startSmtpSink(options: { port?: number } = {}): Promise<SmtpSink> {
   let down = false;
+  let drops = 0;
   const messages: ReceivedMail[] = [];
   const sink = { refused: 0 };
   const server = new SMTPServer({
@@ -70,6 +76,13 @@ export async function startSmtpSink(options: { port?: number } = {}): Promise<Sm
           emailId: header(raw, 'X-SMS-Email-Id') || null,
           template: header(raw, 'X-SMS-Template') || null,
         });
+        if (drops > 0) {
+          drops--;
+          const err = new Error('Connection dropped after the data') as Error & { responseCode: number };
+          err.responseCode = 421;
+          callback(err);
+          return;
+        }
         callback();
       });
     },
@@ -85,6 +98,7 @@ export async function startSmtpSink(options: { port?: number } = {}): Promise<Sm
     messages,
     get refused() { return sink.refused; },
     setDown(value: boolean) { down = value; },
+    dropNext(n: number) { drops += n; },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
