@@ -39,6 +39,8 @@ interface Modelled {
   status: Status;
   startsNow: boolean;
   startsAt: Date;
+  /** As the API last answered it. */
+  endsAt: number;
   /** Templates the reservation's history calls for, in order. */
   emails: string[];
 }
@@ -149,7 +151,8 @@ async function runProgram(program: Program, spotIds: string[], ownSpots: string[
         if (codeOf(a) === 'SMB01') { totals.refused++; continue; }
         expect('reserve', a, null);
         const r = a.data.reserve.result;
-        const m: Modelled = { id: r.reservation.rowId, token: r.manageToken, status: 'held', startsNow, startsAt, emails: ['reservation_held'] };
+        const m: Modelled = { id: r.reservation.rowId, token: r.manageToken, status: 'held', startsNow, startsAt,
+          endsAt: Date.parse(r.reservation.endsAt), emails: ['reservation_held'] };
         mine.push(m);
         all.push(m);
         continue;
@@ -176,7 +179,10 @@ async function runProgram(program: Program, spotIds: string[], ownSpots: string[
         if (!open) { expect(`changeEnd ${m.id} (${m.status})`, a, 'SMB07'); continue; }
         if (codeOf(a) === 'SMB01') { totals.refused++; continue; }
         expect(`changeEnd ${m.id}`, a, null);
-        m.emails.push('reservation_changed');
+        // The same end again changes nothing, and says nothing.
+        const endsAt = Date.parse(a.data.changeReservationEnd.result.reservation.endsAt);
+        if (endsAt !== m.endsAt) m.emails.push('reservation_changed');
+        m.endsAt = endsAt;
       } else if (op.kind === 'endNow') {
         const a = await endNow(api.url, m.id, m.token);
         if (!open) { expect(`endNow ${m.id} (${m.status})`, a, 'SMB07'); continue; }
