@@ -7,7 +7,16 @@
 // email_enqueue allows 25 attempts). The Message-ID is fixed per row, so the
 // one duplicate SMTP allows (the server accepted, then we crashed before
 // committing) carries the same Message-ID and can be recognised.
-import type { Task } from 'graphile-worker';
+//
+// A database crash must not re-send (test/reliability_crash.test.ts counted
+// one email delivered twice per crash before this): the marking transaction
+// commits synchronously although the worker's sessions do not
+// (WORKER_SYNCHRONOUS_COMMIT=off would lose the last "sent" marks of a crash),
+// and a mark that fails after SMTP accepted the message (the database went
+// away mid-send) is retried on a new connection until the database is back,
+// instead of failing the job and sending again. Only the worker process dying
+// between SMTP's answer and the mark can still re-send, with the same Message-ID.
+import type { JobHelpers, Task } from 'graphile-worker';
 import { renderContextFromEnv, renderEmail } from '../emails/index.ts';
 import { mailConfigFromEnv, mailTransport } from '../lib/mail_transport.ts';
 
@@ -23,12 +32,36 @@ interface EmailRow {
   sent_at: Date | null;
 }
 
+/** How long a mark that failed after the send is retried (the database restarting). */
+const MARK_RETRY_MS = 120_000;
+
+async function markSentWhenBack(helpers: JobHelpers, emailId: string): Promise<void> {
+  const deadline = Date.now() + MARK_RETRY_MS;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
+    try {
+      await helpers.withPgClient(async (client) => {
+        await client.query('begin');
+        await client.query('set local synchronous_commit = on');
+        await client.query('select app_private.email_sent($1)', [emailId]);
+        await client.query('commit');
+      });
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      helpers.logger.warn(`email ${emailId}: sent, but not yet marked (${(err as Error).message}); retrying`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
 export const send_email: Task = async (payload, helpers) => {
   const { emailId } = payload as SendEmailPayload;
   const config = mailConfigFromEnv();
+  let accepted: string | null = null;
   const sent = await helpers.withPgClient(async (client) => {
     await client.query('begin');
     try {
+      await client.query('set local synchronous_commit = on');
       const { rows: [email] } = await client.query<EmailRow>(
         'select id::text, template, recipient, data, sent_at from app_private.email_to_send($1)', [emailId]);
       if (!email || email.sent_at) {
@@ -46,14 +79,24 @@ export const send_email: Task = async (payload, helpers) => {
         messageId: `<email-${email.id}@${domain}>`,
         headers: { 'X-SMS-Email-Id': email.id, 'X-SMS-Template': email.template },
       });
+      accepted = email.id;
       await client.query('select app_private.email_sent($1)', [email.id]);
       await client.query('commit');
       return 'sent';
     } catch (err) {
+      if (accepted !== null) return 'sent, mark lost';
       await client.query('rollback');
       await client.query('select app_private.email_send_failed($1, $2)', [emailId, (err as Error).message]);
       throw err;
     }
+  }).catch((err: Error) => {
+    // The connection itself failed (the database went away) after the SMTP server took it.
+    if (accepted !== null) return 'sent, mark lost';
+    throw err;
   });
+  if (sent === 'sent, mark lost') {
+    await markSentWhenBack(helpers, accepted!);
+    return;
+  }
   if (sent !== 'sent') helpers.logger.info(`email ${emailId}: ${sent}`);
 };

@@ -17,6 +17,8 @@ export interface ReceivedMail {
   messageId: string;
   emailId: string | null;
   template: string | null;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
 export interface SmtpSink {
@@ -75,6 +77,7 @@ export async function startSmtpSink(options: { port?: number } = {}): Promise<Sm
           messageId: header(raw, 'Message-ID'),
           emailId: header(raw, 'X-SMS-Email-Id') || null,
           template: header(raw, 'X-SMS-Template') || null,
+          at: Date.now(),
         });
         if (drops > 0) {
           drops--;
@@ -87,6 +90,9 @@ export async function startSmtpSink(options: { port?: number } = {}): Promise<Sm
       });
     },
   });
+  // A client that dies mid-conversation (a worker killed with SIGKILL) resets
+  // its connection; a real server lives on.
+  server.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     server.server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());

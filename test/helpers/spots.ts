@@ -13,7 +13,7 @@ export interface RateProps {
 
 let rateCounter = 0;
 
-export async function createRate(db: TestDb, props: RateProps = {}): Promise<number> {
+export async function createRate(db: Pick<TestDb, 'owner'>, props: RateProps = {}): Promise<number> {
   rateCounter += 1;
   const { rows: [rate] } = await db.owner.query(
     `insert into app_public.rates (code, name, hourly_price, billing_increment, minimum_charge, currency)
@@ -37,7 +37,7 @@ export interface SpotProps {
   maxStay?: string;
 }
 
-export async function createSpot(db: TestDb, props: SpotProps): Promise<string> {
+export async function createSpot(db: Pick<TestDb, 'owner'>, props: SpotProps): Promise<string> {
   const rateId = props.rateId ?? await createRate(db);
   const { rows: [spot] } = await db.owner.query(
     `insert into app_public.spots (location, street, rate_id, status, max_stay)
