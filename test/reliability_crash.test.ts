@@ -15,7 +15,7 @@ import pg from 'pg';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import { startEmulator } from './helpers/payments.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
-import { childEnv, spawnApi, spawnWorker, type ApiChild, type Child } from './helpers/processes.ts';
+import { childEnv, freePort, spawnApi, spawnWorker, type ApiChild, type Child } from './helpers/processes.ts';
 import { codeOf, endNow, reserveGuest, setUpCard } from './helpers/driver_client.ts';
 import { audit, NO_VIOLATIONS, waitQuiet } from './helpers/ledger.ts';
 import { createCluster, type Cluster } from './helpers/pg_cluster.ts';
@@ -25,7 +25,7 @@ import { createRate, createSpot } from './helpers/spots.ts';
 const FULL = process.env.RELIABILITY_SIZE === 'full';
 const CLIENTS = FULL ? 8 : 3;
 const CRASHES = FULL ? 3 : 1;
-const PORT = Number(process.env.RELIABILITY_PG_PORT ?? 5493);
+
 /** A request not answered in this long is a hang. */
 const HANG_MS = 20_000;
 
@@ -38,7 +38,8 @@ let worker: Child;
 let env: NodeJS.ProcessEnv;
 
 test.before(async () => {
-  cluster = createCluster(PORT);
+  // A free port unless one is given: several test runs may run this file at once.
+  cluster = createCluster(Number(process.env.RELIABILITY_PG_PORT ?? await freePort()));
   const urls = dbUrls({ ROOT_DATABASE_URL: cluster.rootUrl }, 'sms_crash');
   // The project's provisioning and committed migrations, as npm run db:migrate runs them.
   execFileSync(process.execPath, [new URL('../cli/main.ts', import.meta.url).pathname, 'db:migrate'], {
