@@ -1565,6 +1565,7 @@ declare
   v_c app_private.charges;
   v_customer text;
   v_pm text;
+  v_key_age interval;
 begin
   select r.* into v_r from app_public.reservations r where r.id = charge_prepare.reservation_id for update;
   if v_r.id is null then
@@ -1587,6 +1588,7 @@ begin
       update app_private.charges c
       set attempt = c.attempt + 1,
           idempotency_key = app_private.payment_key(v_r.id, 'charge-' || (c.attempt + 1)),
+          key_first_sent_at = null,
           status = 'pending', next_retry_at = null, stripe_payment_intent_id = null
       where c.id = v_c.id
       returning * into v_c;
@@ -1615,6 +1617,15 @@ begin
   join app_private.stripe_customers cu on cu.id = si.customer_id
   where si.reservation_id = v_r.id and si.status = 'succeeded';
 
+  if v_pm is not null and v_customer is not null then
+    -- The key's first use, kept across re-sends: Stripe forgets a key 24
+    -- hours after it first saw it, and after that a re-send would charge again.
+    v_key_age := now() - coalesce(v_c.key_first_sent_at, now());
+    if v_c.key_first_sent_at is null then
+      update app_private.charges c set key_first_sent_at = now() where c.id = v_c.id;
+    end if;
+  end if;
+
   return jsonb_build_object(
     'action', case when v_pm is null or v_customer is null then 'no_card' else 'charge' end,
     'chargeId', v_c.id,
@@ -1624,7 +1635,10 @@ begin
     'currency', lower(v_c.currency),
     'idempotencyKey', v_c.idempotency_key,
     'customer', v_customer,
-    'paymentMethod', v_pm);
+    'paymentMethod', v_pm,
+    -- An hour's margin before Stripe's 24: the worker looks the PaymentIntent up
+    -- (and adopts it) instead of trusting the key.
+    'lookUpFirst', coalesce(v_key_age >= interval '23 hours', false));
 end;
 $$;
 
@@ -1632,7 +1646,7 @@ $$;
 -- Name: FUNCTION charge_prepare(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.charge_prepare(reservation_id bigint) IS 'Makes (or finds) the charge row of a completed reservation and commits its idempotency key before Stripe is called; says whether to charge, and with what.';
+COMMENT ON FUNCTION app_private.charge_prepare(reservation_id bigint) IS 'Makes (or finds) the charge row of a completed reservation and commits its idempotency key (and when it was first sent) before Stripe is called; says whether to charge, with what, and whether the key is old enough that Stripe may have forgotten it (lookUpFirst).';
 
 --
 -- Name: charge_processing(bigint, integer, text); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4685,6 +4699,7 @@ CREATE TABLE app_private.charges (
     succeeded_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    key_first_sent_at timestamp with time zone,
     CONSTRAINT charges_amount_check CHECK ((amount >= 0)),
     CONSTRAINT charges_attempt_check CHECK ((attempt >= 1)),
     CONSTRAINT charges_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
@@ -4696,6 +4711,12 @@ CREATE TABLE app_private.charges (
 --
 
 COMMENT ON TABLE app_private.charges IS 'The final off-session charge of a reservation (one per reservation; attempts move to a new idempotency key only after a decline).';
+
+--
+-- Name: COLUMN charges.key_first_sent_at; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.charges.key_first_sent_at IS 'When the current idempotency key was first sent to Stripe (null: not yet); reset with a new key.';
 
 --
 -- Name: refunds; Type: TABLE; Schema: app_private; Owner: -
