@@ -12,7 +12,7 @@ import { ANON, callAs } from './helpers/reservations.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
-  browserConfirmsSetup, completeAtEnd, createReservation, dbAs, startEmulator, startTestWorker, stripeConfigFor, useEmulatorInEnv, waitFor,
+  browserConfirmsSetup, completeAtEnd, confirmedReservation as confirmedCard, createReservation, dbAs, startEmulator, startTestWorker, stripeConfigFor, useEmulatorInEnv, waitFor,
   type TestWorker,
 } from './helpers/payments.ts';
 import { paymentOperations, type Db } from '../server/plugins/payments.ts';
@@ -45,21 +45,9 @@ test.after(async () => {
   await db?.close();
 });
 
-/**
- * A guest's hour, started now, at a rate of `hourlyPrice` (so booking quotes
- * exactly that), whose card (`card`) was set up as the browser would: confirmed.
- */
-async function confirmedReservation(card: string, hourlyPrice = 1250, currency = 'USD', spotId?: string): Promise<string> {
-  const { id } = await createReservation(db, { hourlyPrice, currency, spotId });
-  const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
-  const si = await browserConfirmsSetup(emulator, p.setupIntentId!, card) as Stripe.SetupIntent;
-  if (si.status === 'requires_action') {
-    await fetch(`${emulator.url}/_emulator/setup_intents/${si.id}/authenticate`, { method: 'POST' });
-  }
-  const c = await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null);
-  assert.equal(c.reservationStatus, 'confirmed');
-  return id;
-}
+/** A guest's hour started now, its card confirmed (test/helpers/payments.ts). */
+const confirmedReservation = (card: string, hourlyPrice = 1250, currency = 'USD', spotId?: string) =>
+  confirmedCard({ db, emulator, stripe, staffDb }, card, hourlyPrice, { currency, spotId });
 
 /** The reservation's time is up: booking completes it at the quoted amount and queues its charge. */
 const complete = (id: string) => completeAtEnd(db, id);

@@ -185,9 +185,14 @@ export interface CardContext {
   staffDb: Db;
 }
 
-/** A guest's hour at `hourlyPrice` (so that is its amount), whose card was set up as the browser would: confirmed. */
-export async function confirmedReservation(ctx: CardContext, card: string, hourlyPrice = 1250): Promise<string> {
-  const { id } = await createReservation(ctx.db, { hourlyPrice });
+/**
+ * A guest's hour at `hourlyPrice` (so that is its amount; `currency` and `spotId` as for
+ * createReservation), whose card was set up as the browser would: confirmed.
+ */
+export async function confirmedReservation(
+  ctx: CardContext, card: string, hourlyPrice = 1250, more: Pick<ReservationProps, 'currency' | 'spotId'> = {},
+): Promise<string> {
+  const { id } = await createReservation(ctx.db, { hourlyPrice, ...more });
   const p = await paymentOperations.setupReservationPayment(ctx.stripe, ctx.staffDb, id, null);
   const si = await browserConfirmsSetup(ctx.emulator, p.setupIntentId!, card) as Stripe.SetupIntent;
   if (si.status === 'requires_action') {
