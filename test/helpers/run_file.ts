@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 export interface FileResult { file: string; passed: number; failed: number; skipped: number; output: string; ms: number }
 
 const TIMEOUT_MS = 240_000;
+// A browser file starts the whole product and Chromium, and builds the web app: give it longer.
+const BROWSER_TIMEOUT_MS = 480_000;
 
 export function runFile(file: string, env: NodeJS.ProcessEnv): Promise<FileResult> {
   const started = Date.now();
@@ -16,7 +18,8 @@ export function runFile(file: string, env: NodeJS.ProcessEnv): Promise<FileResul
     child.stdout.on('data', (d) => { output += d; });
     child.stderr.on('data', (d) => { output += d; });
     // A file that hangs (an unclosed server) counts as failed rather than stalling CI.
-    const timer = setTimeout(() => { output += `\n[runner] timed out after ${TIMEOUT_MS / 1000} s`; child.kill('SIGKILL'); }, TIMEOUT_MS);
+    const limit = /\/web_[^/]*\.test\.ts$/.test(file) ? BROWSER_TIMEOUT_MS : TIMEOUT_MS;
+    const timer = setTimeout(() => { output += `\n[runner] timed out after ${limit / 1000} s`; child.kill('SIGKILL'); }, limit);
     child.on('close', (code) => {
       clearTimeout(timer);
       const verdict = judge(output, code);

@@ -63,6 +63,10 @@ export const CONFIRM_PAYMENT = `mutation ConfirmPayment($id: BigInt!, $token: St
   confirmReservationPayment(input: { reservationId: $id, manageToken: $token }) { reservationStatus setupIntentStatus }
 }`;
 
+export const SEND_MANAGE_LINK = `mutation SendManageLink($id: BigInt!, $email: String!) {
+  sendManageLink(input: { reservationId: $id, email: $email }) { result }
+}`;
+
 export const PAYMENT_CONFIG = `query PaymentConfig { paymentConfig { publishableKey stripeJsUrl testMode } }`;
 export interface PaymentConfigData { paymentConfig: { publishableKey: string; stripeJsUrl: string; testMode: boolean } }
 

@@ -1,6 +1,8 @@
 // One reservation: /reservations/:id (signed-in drivers' emails),
 // /reservations/:id/manage (guests' emails; the manage token comes in the
-// link as #token=… or ?token=…, or was kept by this browser when booking) and
+// link as #manageToken=… (or token=…, in the fragment or the query), or was
+// kept by this browser when booking; without one, the guest can have a fresh
+// link emailed) and
 // /reservations/:id/pay (a payment that failed). Shows the status as it
 // changes (held → confirmed), card set-up while one is needed, and the
 // changes a driver can still make.
@@ -14,6 +16,7 @@ import {
 import { CardSetup } from '../components/card_setup.tsx';
 import { FormError, Loading, Notice } from '../components/fields.tsx';
 import { ManageActions } from '../components/manage_actions.tsx';
+import { ManageLinkRequest } from '../components/manage_link_request.tsx';
 import { ReservationFacts, StatusBadge } from '../components/reservation_summary.tsx';
 import { Link, useLocation } from '../router.tsx';
 import { session } from '../session.ts';
@@ -23,7 +26,8 @@ const WATCH_MS = 2000;
 
 /** The guest's token from the link (then kept, and taken out of the address bar) or from this browser. */
 function manageTokenFor(id: string, url: URL): string | null {
-  const fromLink = new URLSearchParams(url.hash.slice(1)).get('token') ?? url.searchParams.get('token');
+  const fragment = new URLSearchParams(url.hash.slice(1));
+  const fromLink = fragment.get('manageToken') ?? fragment.get('token') ?? url.searchParams.get('manageToken') ?? url.searchParams.get('token');
   if (fromLink) {
     rememberManageToken(id, fromLink);
     history.replaceState(null, '', url.pathname);
@@ -45,7 +49,12 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
   const id = params.id!;
   const url = useLocation();
   const sessionState = session.use();
-  const [token] = useState(() => manageTokenFor(id, url));
+  const [token, setToken] = useState(() => manageTokenFor(id, url));
+  // A fresh manage link opened in this same tab changes only the fragment: no reload.
+  useEffect(() => {
+    const fromLink = manageTokenFor(id, url);
+    if (fromLink !== token) setToken(fromLink);
+  }, [url.hash]);
   const [r, setR] = useState<Reservation | null>(null);
   const [error, setError] = useState<AppError | null>(null);
   const [loaded, setLoaded] = useState(false);
@@ -80,7 +89,10 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
         <h1 tabIndex={-1}>{title}</h1>
         <FormError message={error?.message ?? ERROR_SENTENCES.SMB06} />
         {!token && sessionState.status === 'anonymous' && (
-          <p><Link href={`/sign-in?next=${encodeURIComponent(here)}`}>Sign in</Link> if it is yours, or open the link in the email we sent you.</p>
+          <>
+            <p><Link href={`/sign-in?next=${encodeURIComponent(here)}`}>Sign in</Link> if you booked it with your account.</p>
+            <ManageLinkRequest reservationId={id} />
+          </>
         )}
       </div>
     );
