@@ -124,7 +124,8 @@ export async function startWebStack(testFile: string): Promise<WebStack> {
       return { context, page };
     },
     mails,
-    waitForMail: (to, subject) => waitUntil(async () => (await mails()).find((m) => m.to.includes(to) && subject.test(m.subject)),
+    // The inbox is a separate process that can miss a request under load: ask again until the deadline.
+    waitForMail: (to, subject) => waitUntil(async () => (await mails().catch(() => [])).find((m) => m.to.includes(to) && subject.test(m.subject)),
       `an email to ${to} with subject ${subject}`),
     async close() {
       for (const context of contexts) await context.close().catch(() => {});

@@ -1,0 +1,137 @@
+// Accounts and a signed-in driver's reservation in the web app, in Chromium
+// against the running product: sign up and follow the verification email;
+// reserve, change the end after seeing the new price, end now, and follow the
+// receipt's link; forgot and reset password; every account page accessible at
+// phone and desktop sizes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Page } from 'playwright-core';
+import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
+
+let stack: WebStack;
+const MIDTOWN = '/?lat=40.75360&lng=-73.98320&radius=0.3&unit=km&minutes=60';
+const PASSWORD = 'correct horse battery 9';
+
+test.before(async () => { stack = await startWebStack(import.meta.filename); });
+test.after(async () => { await stack?.close(); });
+
+async function signUp(page: Page, name: string, email: string): Promise<void> {
+  await page.goto(`${stack.webUrl}/sign-up`);
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.locator('.notice', { hasText: `Welcome, ${name}!` }).waitFor();
+}
+
+async function statusIs(page: Page, status: string): Promise<void> {
+  await page.locator(`.status-line [data-status="${status}"]`).waitFor({ timeout: 30_000 });
+}
+
+test('A new user signs up and follows the verification link from the email', async () => {
+  const { page } = await stack.newPage('phone');
+  await signUp(page, 'Vera Verify', 'vera@example.test');
+  assert.match(await page.locator('main').textContent() ?? '', /not verified yet/);
+  const mail = await stack.waitForMail('vera@example.test', /^Verify your email for /);
+  const link = mail.links.find((l) => l.includes('/verify-email'));
+  assert.ok(link, `a verification link in:\n${mail.text}`);
+  await page.goto(link!);
+  await page.locator('.notice', { hasText: 'your email address is verified' }).waitFor();
+  await page.goto(`${stack.webUrl}/account`);
+  await page.locator('main', { hasText: '(verified).' }).waitFor();
+  // The same link a second time is refused with its sentence, not raw JSON.
+  await page.goto(link!);
+  await page.locator('.form-error').waitFor();
+  assert.not.match(await page.locator('main').textContent() ?? '', /[{}]/);
+});
+
+test('A signed-in driver reserves, changes the end after seeing the new price, ends it, and opens the receipt', async () => {
+  const { page } = await stack.newPage('desktop');
+  await signUp(page, 'Dora Driver', 'dora@example.test');
+  await page.goto(stack.webUrl + MIDTOWN);
+  const item = page.locator('li.spot[data-state="free"]').first();
+  await item.waitFor();
+  await item.getByRole('link', { name: /^Reserve/ }).click();
+  await page.locator('[data-price]').filter({ hasText: /^\$\d+\.\d\d$/ }).waitFor();
+  assert.is(await page.getByLabel('Your email').count(), 0, 'signed in: no email asked');
+  await page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  await page.waitForURL(/\/reservations\/\d+$/);
+  const id = /\/reservations\/(\d+)$/.exec(page.url())![1]!;
+  await page.getByLabel('Card number').fill('4242 4242 4242 4242');
+  await page.getByLabel('Expiry (MM / YY)').fill('12 / 34');
+  await page.getByLabel('CVC').fill('123');
+  await page.getByRole('button', { name: 'Save card and confirm' }).click();
+  await statusIs(page, 'confirmed');
+
+  // Change the end: the new price is shown first, and nothing changes until it is accepted.
+  await page.getByRole('button', { name: 'See the new price' }).click();
+  const requote = await page.locator('.requote-text').textContent() ?? '';
+  assert.match(requote, /^New end .+: \$\d+\.\d\d instead of \$\d+\.\d\d\.$/);
+  await page.getByRole('button', { name: 'Accept new end' }).click();
+  await page.locator('.notice', { hasText: 'New end saved.' }).waitFor();
+  const changed = await stack.waitForMail('dora@example.test', new RegExp(`^Reservation #${id} changed$`));
+  assert.match(changed.text, /New price: \$\d+\.\d\d/);
+
+  // My reservations lists it.
+  await page.getByRole('link', { name: 'My reservations', exact: true }).click();
+  await page.locator(`a[href="/reservations/${id}"]`).first().waitFor();
+  await page.locator(`a[href="/reservations/${id}"]`).first().click();
+  await statusIs(page, 'confirmed');
+
+  await page.getByRole('button', { name: 'End now…' }).click();
+  assert.match(await page.locator('.requote-text').textContent() ?? '', /^You pay for the time used: \$\d+\.\d\d instead of/);
+  await page.getByRole('button', { name: 'End now', exact: true }).click();
+  await page.locator('.notice', { hasText: 'Reservation ended' }).waitFor();
+  await stack.waitForMail('dora@example.test', new RegExp(`^Reservation #${id} ended$`));
+  const receipt = await stack.waitForMail('dora@example.test', new RegExp(`^Receipt for reservation #${id}: \\$\\d+\\.\\d\\d$`));
+  const link = receipt.links.find((l) => l.endsWith(`/reservations/${id}`));
+  assert.ok(link, `a link to the reservation in:\n${receipt.text}\n${receipt.links}`);
+  await page.goto(link!);
+  await statusIs(page, 'completed');
+});
+
+test('Forgot password: the emailed link sets a new password, and it signs in', async () => {
+  const { page } = await stack.newPage('desktop');
+  await signUp(page, 'Reese Reset', 'reese@example.test');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('link', { name: 'Sign in' }).first().waitFor();
+  await page.goto(`${stack.webUrl}/forgot-password`);
+  await page.getByLabel('Email').fill('reese@example.test');
+  await page.getByRole('button', { name: 'Email me a link' }).click();
+  const mail = await stack.waitForMail('reese@example.test', /^Reset your .* password$/);
+  const link = mail.links.find((l) => l.includes('/reset-password'));
+  assert.ok(link, `a reset link in:\n${mail.text}`);
+  await page.goto(link!);
+  await page.getByLabel('New password').fill('another long passphrase 7');
+  await page.getByRole('button', { name: 'Set password' }).click();
+  await page.locator('.notice').first().waitFor();
+
+  await page.goto(`${stack.webUrl}/sign-in`);
+  await page.getByLabel('Email').fill('reese@example.test');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.locator('#password-error, .form-error').first().waitFor();
+  await page.getByLabel('Password').fill('another long passphrase 7');
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+});
+
+async function assertAccessible(page: Page, paths: string[]): Promise<void> {
+  for (const path of paths) {
+    await page.goto(stack.webUrl + path);
+    await page.locator('h1').first().waitFor();
+    await page.locator('.loading').waitFor({ state: 'detached' });
+    assert.equal(await seriousA11yViolations(page), [], path);
+  }
+}
+
+for (const size of ['phone', 'desktop'] as Size[]) {
+  test(`Account pages have no serious or critical accessibility finding (${size})`, async () => {
+    const { page } = await stack.newPage(size);
+    await assertAccessible(page, ['/sign-in', '/sign-up', '/forgot-password', '/reset-password?token=unknown', '/verify-email?token=unknown']);
+    await signUp(page, `Ally ${size}`, `ally.${size}@example.test`);
+    await assertAccessible(page, ['/account', '/reservations']);
+  });
+}
+
+test.run();

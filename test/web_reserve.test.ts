@@ -1,0 +1,155 @@
+// Booking in the web app, in Chromium against the running product: a guest
+// finds a spot, reserves it and adds a card while a second browser watches the
+// spot turn taken; a declined card's message; the guest's emailed link in a
+// fresh browser; a charge that fails at the end and is settled on the pay page
+// the email links to. Cards are typed into the emulator's Stripe.js card
+// element exactly as a person would.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Page } from 'playwright-core';
+import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
+
+let stack: WebStack;
+const MIDTOWN = '/?lat=40.75360&lng=-73.98320&radius=0.3&unit=km&minutes=60';
+
+test.before(async () => { stack = await startWebStack(import.meta.filename); });
+test.after(async () => { await stack?.close(); });
+
+/** The n-th free spot of the Midtown search (each test books its own). */
+async function openFind(page: Page): Promise<void> {
+  await page.goto(stack.webUrl + MIDTOWN);
+  await page.locator('li.spot').first().waitFor();
+}
+
+/** From Find, the Reserve link of the n-th free spot, for a guest when `email` is given. */
+async function reserveNth(page: Page, n: number, email?: string, prepare?: (spotId: string) => Promise<void>): Promise<{ spotId: string; reservationId: string }> {
+  await openFind(page);
+  const item = page.locator('li.spot[data-state="free"]').nth(n);
+  const spotId = (await item.getAttribute('data-spot-id'))!;
+  await prepare?.(spotId);
+  await item.getByRole('link', { name: /^Reserve/ }).click();
+  await page.waitForURL(new RegExp(`/spots/${spotId}`));
+  await page.locator('[data-price]').filter({ hasText: /^\$\d+\.\d\d$/ }).waitFor();
+  if (email) await page.getByLabel('Your email').fill(email);
+  await page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  await page.waitForURL(/\/reservations\/\d+$/);
+  const reservationId = /\/reservations\/(\d+)$/.exec(page.url())![1]!;
+  return { spotId, reservationId };
+}
+
+async function typeCard(page: Page, number: string): Promise<void> {
+  await page.getByLabel('Card number').fill(number);
+  await page.getByLabel('Expiry (MM / YY)').fill('12 / 34');
+  await page.getByLabel('CVC').fill('123');
+}
+
+/**
+ * A guest's emailed link opened in a browser that holds no manage token: the
+ * page offers to email a fresh link, and that link opens the reservation.
+ */
+async function openAsGuestElsewhere(page: Page, link: string, email: string, reservationId: string): Promise<void> {
+  await page.goto(link);
+  await page.getByLabel('The email you booked with').fill(email);
+  await page.getByRole('button', { name: 'Email me a link to manage it' }).click();
+  await page.locator('.notice', { hasText: 'a link to manage it is on its way' }).waitFor();
+  const mail = await stack.waitForMail(email, new RegExp(`^Your link to manage reservation #${reservationId}$`));
+  const manageLink = mail.links.find((l) => l.includes(`/reservations/${reservationId}/manage#`));
+  assert.ok(manageLink, `a manage link in:\n${mail.text}`);
+  await page.goto(manageLink!);
+}
+
+async function statusIs(page: Page, status: string): Promise<void> {
+  await page.locator(`.status-line [data-status="${status}"]`).waitFor({ timeout: 30_000 });
+}
+
+test('A guest reserves and adds a card; it turns confirmed while another browser sees the spot taken', async () => {
+  const watcher = await stack.newPage('desktop');
+  await openFind(watcher.page);
+  const guest = await stack.newPage('phone');
+  const { spotId, reservationId } = await reserveNth(guest.page, 0, 'web.guest@example.test');
+  await statusIs(guest.page, 'held');
+  assert.equal(await seriousA11yViolations(guest.page), [], 'the reservation page with its card form');
+
+  await typeCard(guest.page, '4242 4242 4242 4242');
+  await guest.page.getByRole('button', { name: 'Save card and confirm' }).click();
+  await statusIs(guest.page, 'confirmed');
+  assert.match(await guest.page.locator('.notice').first().textContent() ?? '', /Your spot is reserved/);
+
+  // The other browser's list and map turn the spot taken without a reload.
+  await watcher.page.locator(`li.spot[data-spot-id="${spotId}"][data-state="taken"]`).waitFor({ timeout: 30_000 });
+  await watcher.page.locator(`path.marker[data-spot-id="${spotId}"][data-state="taken"]`).waitFor({ state: 'attached' });
+
+  // The confirmation email's link, in a browser that has never seen the reservation, leads to it
+  // by way of a fresh manage link.
+  const mail = await stack.waitForMail('web.guest@example.test', new RegExp(`^Reservation #${reservationId} confirmed$`));
+  const link = mail.links.find((l) => l.includes(`/reservations/${reservationId}`));
+  assert.ok(link, `a link to the reservation in:\n${mail.text}`);
+  const fresh = await stack.newPage('desktop');
+  await openAsGuestElsewhere(fresh.page, link!, 'web.guest@example.test', reservationId);
+  await statusIs(fresh.page, 'confirmed');
+  assert.not.match(fresh.page.url(), /Token=/i, 'the token is taken out of the address bar');
+  // A guest can change what they booked from there.
+  await fresh.page.getByRole('button', { name: 'See the new price' }).waitFor();
+});
+
+test('A declined card shows the provider\'s message next to the card, and the reservation stays held', async () => {
+  const { page } = await stack.newPage('desktop');
+  const { reservationId } = await reserveNth(page, 1, 'web.declined@example.test');
+  await statusIs(page, 'held');
+  await typeCard(page, '4000 0000 0000 0002');
+  await page.getByRole('button', { name: 'Save card and confirm' }).click();
+  const error = page.locator('#card-error');
+  await error.waitFor();
+  assert.is(await error.textContent(), 'Your card was declined.');
+  assert.is(await page.locator('.status-line [data-status]').getAttribute('data-status'), 'held');
+  // A second card, one that works, still confirms it.
+  await typeCard(page, '4242 4242 4242 4242');
+  await page.getByRole('button', { name: 'Save card and confirm' }).click();
+  await statusIs(page, 'confirmed');
+  assert.ok(reservationId);
+});
+
+test('A charge refused at the end: the emailed link opens the pay page, where another card settles it', async () => {
+  const { page } = await stack.newPage('desktop');
+  const email = 'web.payfail@example.test';
+  // The spot's meter charges round the clock with a $1.00 minimum (as an operator may set it),
+  // so that ending at once costs something whatever the hour the test runs at.
+  const { reservationId } = await reserveNth(page, 2, email, async (spotId) => {
+    await stack.db.owner.query(`with rate as (
+        insert into app_public.rates (code, name, hourly_price, minimum_charge) values ('WEB24', 'Round the clock', 400, 100) returning id),
+      hours as (insert into app_public.rate_hours (rate_id, isodow, opens, closes) select id, d, '00:00', '23:59:59.999999' from rate, generate_series(1, 7) d)
+      update app_public.spots set rate_id = (select id from rate) where id = $1`, [spotId]);
+  });
+  // Set up succeeds with this card; every charge on it is declined (Stripe's 4000 0000 0000 0341).
+  await typeCard(page, '4000 0000 0000 0341');
+  await page.getByRole('button', { name: 'Save card and confirm' }).click();
+  await statusIs(page, 'confirmed');
+  await page.getByRole('button', { name: 'End now…' }).click();
+  await page.getByRole('button', { name: 'End now', exact: true }).click();
+  await page.locator('.notice', { hasText: 'Reservation ended' }).waitFor();
+
+  const failed = await stack.waitForMail(email, new RegExp(`^Payment failed for reservation #${reservationId}`));
+  const link = failed.links.find((l) => l.includes(`/reservations/${reservationId}`));
+  assert.ok(link, `a link to the reservation in:\n${failed.text}`);
+  const fresh = await stack.newPage('phone');
+  await openAsGuestElsewhere(fresh.page, link!, email, reservationId);
+  await fresh.page.getByRole('heading', { name: `Pay for reservation #${reservationId}` }).waitFor();
+  assert.equal(await seriousA11yViolations(fresh.page), [], 'the pay page');
+  await typeCard(fresh.page, '4242 4242 4242 4242');
+  await fresh.page.getByRole('button', { name: 'Pay with this card' }).click();
+  await statusIs(fresh.page, 'completed');
+  const receipt = await stack.waitForMail(email, new RegExp(`^Receipt for reservation #${reservationId}: \\$`));
+  assert.match(receipt.text, /Payment reference: pi_/);
+});
+
+for (const size of ['phone', 'desktop'] as Size[]) {
+  test(`The spot page has no serious or critical accessibility finding (${size})`, async () => {
+    const { page } = await stack.newPage(size);
+    await openFind(page);
+    await page.locator('li.spot[data-state="free"]').first().getByRole('link', { name: /^Reserve/ }).click();
+    await page.locator('[data-price]').filter({ hasText: /^\$\d+\.\d\d$/ }).waitFor();
+    assert.equal(await seriousA11yViolations(page), []);
+  });
+}
+
+test.run();
