@@ -1032,6 +1032,44 @@ $$;
 COMMENT ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) IS 'How much of the window falls in the rate''s metered hours (all of it for a rate metered around the clock).';
 
 --
+-- Name: payment_customer_forget(bigint, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r  app_public.reservations;
+  v_si app_private.setup_intents;
+begin
+  v_r := app_private.reservation_for_caller(payment_customer_forget.reservation_id, payment_customer_forget.manage_token, true);
+  select * into v_si from app_private.setup_intents si where si.reservation_id = v_r.id for update;
+  -- Only the id Stripe just called unknown, and only once: a concurrent request
+  -- may already have made its replacement.
+  update app_private.stripe_customers c
+  set stripe_customer_id = null, idempotency_key = 'smp-cus-' || gen_random_uuid()
+  where c.id = v_si.customer_id and c.stripe_customer_id = payment_customer_forget.stripe_customer_id;
+  -- Stripe keeps the refused set-up call under its idempotency key: the next
+  -- set-up needs a key of its own.
+  if v_si.stripe_setup_intent_id is null then
+    update app_private.setup_intents si
+    set generation = si.generation + 1,
+        idempotency_key = app_private.payment_key(v_r.id, 'setup-' || (si.generation + 1))
+    where si.reservation_id = v_r.id
+    returning * into v_si;
+  end if;
+  return app_private.setup_intent_json(v_si, v_r);
+end;
+$$;
+
+--
+-- Name: FUNCTION payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text) IS 'Forgets a Stripe customer id that Stripe no longer knows (deleted there, or a development emulator restarted), with fresh idempotency keys for the customer and the set-up, so the next card set-up makes a new customer.';
+
+--
 -- Name: payment_customer_record(bigint, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -6293,6 +6331,13 @@ GRANT ALL ON FUNCTION app_hidden.login(email text, password text) TO app_anonymo
 
 REVOKE ALL ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text) TO app_anonymous;
 
 --
 -- Name: FUNCTION payment_customer_record(reservation_id bigint, manage_token text, stripe_customer_id text); Type: ACL; Schema: app_hidden; Owner: -

@@ -101,6 +101,29 @@ test('guest: set-up returns a client secret, twice the same; the signed webhook 
   assert.equal((await api.gql(SETUP, { id, manageToken })).data.setupReservationPayment.setupIntentId, p.setupIntentId);
 });
 
+test('a returning guest whose Stripe customer is gone at Stripe (deleted there, or an emulator restart) gets a new one', async () => {
+  // Setup: a first reservation makes the guest's customer; then Stripe no longer knows that id.
+  const email = `returning.${process.pid}@example.test`;
+  const first = await createReservation(db, { email });
+  assert.equal((await api.gql(SETUP, { id: first.id, manageToken: first.manageToken })).errors, undefined);
+  await db.owner.query(`update app_private.stripe_customers set stripe_customer_id = 'cus_gone' where guest_email = $1`, [email]);
+  const second = await createReservation(db, { email });
+  const before = emulator.state();
+
+  // Action
+  const res = await api.gql(SETUP, { id: second.id, manageToken: second.manageToken });
+
+  // Assertions: a client secret for a new customer, recorded for the next time.
+  assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  assert.match(res.data.setupReservationPayment.clientSecret, /^seti_.+_secret_/);
+  assert.equal(emulator.state().customers - before.customers, 1);
+  const { rows: [c] } = await db.owner.query('select stripe_customer_id from app_private.stripe_customers where guest_email = $1', [email]);
+  assert.match(c.stripe_customer_id, /^cus_/);
+  assert.is.not(c.stripe_customer_id, 'cus_gone');
+  const si = await stripeClient(stripeConfigFor(emulator)).setupIntents.retrieve(res.data.setupReservationPayment.setupIntentId);
+  assert.is(si.customer, c.stripe_customer_id);
+});
+
 test('confirm mutation without the webhook: re-reads the intent from Stripe; twice is the same', async () => {
   emulator.setWebhook(null);
   try {

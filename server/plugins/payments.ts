@@ -67,28 +67,42 @@ function payload(s: SetupState) {
   };
 }
 
+/** Stripe's answer when the customer on file no longer exists there. */
+function isMissingCustomer(err: unknown): boolean {
+  const e = err as { code?: string; param?: string };
+  return e?.code === 'resource_missing' && e.param === 'customer';
+}
+
 async function setupReservationPayment(stripe: Stripe, db: Db, reservationId: string, manageToken: string | null) {
   let s = await call<SetupState>(db, 'app_hidden.payment_setup_prepare', [reservationId, manageToken]);
   if (s.setupIntentId && s.clientSecret) return payload(s);
-  try {
-    let customerId = s.stripeCustomerId;
-    if (!customerId) {
-      const customer = await stripe.customers.create({
-        email: s.email,
-        metadata: s.userId ? { user_id: String(s.userId) } : { guest: 'true' },
-      }, { idempotencyKey: s.customerKey });
-      customerId = await call<string>(db, 'app_hidden.payment_customer_record', [reservationId, manageToken, customer.id]);
+  // Twice at most: a customer recorded here but gone at Stripe (deleted there, or the
+  // development emulator restarted) is forgotten and made again, once.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      let customerId = s.stripeCustomerId;
+      if (!customerId) {
+        const customer = await stripe.customers.create({
+          email: s.email,
+          metadata: s.userId ? { user_id: String(s.userId) } : { guest: 'true' },
+        }, { idempotencyKey: s.customerKey });
+        customerId = await call<string>(db, 'app_hidden.payment_customer_record', [reservationId, manageToken, customer.id]);
+      }
+      const intent = await stripe.setupIntents.create({
+        customer: customerId,
+        usage: 'off_session',
+        metadata: { reservation_id: String(s.reservationId), generation: String(s.generation) },
+      }, { idempotencyKey: s.setupKey });
+      s = await call<SetupState>(db, 'app_hidden.payment_setup_record', [reservationId, manageToken, intentJson(intent)]);
+      return payload(s);
+    } catch (err) {
+      if (attempt === 1 && isMissingCustomer(err) && s.stripeCustomerId) {
+        s = await call<SetupState>(db, 'app_hidden.payment_customer_forget', [reservationId, manageToken, s.stripeCustomerId]);
+        continue;
+      }
+      translateStripeError(err);
     }
-    const intent = await stripe.setupIntents.create({
-      customer: customerId,
-      usage: 'off_session',
-      metadata: { reservation_id: String(s.reservationId), generation: String(s.generation) },
-    }, { idempotencyKey: s.setupKey });
-    s = await call<SetupState>(db, 'app_hidden.payment_setup_record', [reservationId, manageToken, intentJson(intent)]);
-  } catch (err) {
-    translateStripeError(err);
   }
-  return payload(s);
 }
 
 async function confirmReservationPayment(stripe: Stripe, db: Db, reservationId: string, manageToken: string | null) {
