@@ -4,7 +4,7 @@
 // someone else books it, and no serious accessibility finding at either size.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ERROR_SENTENCES } from '../web/src/error_messages.ts';
+import { APP_ONLY_SENTENCES, ERROR_SENTENCES } from '../web/src/error_messages.ts';
 import { seriousA11yViolations, startWebStack, waitUntil, type WebStack } from './helpers/web_stack.ts';
 
 let stack: WebStack;
@@ -85,6 +85,24 @@ test('A listed spot that someone else books turns taken, in the list and on the 
   await page.locator(`li.spot[data-spot-id="${spotId}"][data-state="taken"]`).waitFor();
   await page.locator(`path.marker[data-spot-id="${spotId}"][data-state="taken"]`).waitFor({ state: 'attached' });
   assert.match(await page.locator(`li.spot[data-spot-id="${spotId}"]`).textContent() ?? '', /Taken/);
+});
+
+test('"Near me" searches at the browser\'s location; a refused location says so next to the button', async () => {
+  const allowed = await stack.newPage('phone', { geolocation: { latitude: 40.7527, longitude: -73.9772 }, permissions: ['geolocation'] });
+  await allowed.page.goto(stack.webUrl + MIDTOWN);
+  await allowed.page.locator('li.spot').first().waitFor();
+  // On a phone the search form folds away under its summary.
+  await allowed.page.locator('summary').click();
+  await allowed.page.getByRole('button', { name: 'Near me' }).click();
+  await allowed.page.waitForURL(/lat=40\.75270&lng=-73\.97720/);
+  assert.is(await allowed.page.getByLabel('Latitude').inputValue(), '40.7527');
+
+  const refused = await stack.newPage('desktop');  // no permission granted: the browser refuses
+  await refused.page.goto(stack.webUrl + MIDTOWN);
+  await refused.page.locator('li.spot').first().waitFor();
+  await refused.page.getByRole('button', { name: 'Near me' }).click();
+  await refused.page.getByText(APP_ONLY_SENTENCES.GEOLOCATION!).waitFor();
+  assert.match(refused.page.url(), /lat=40\.75360/, 'the search stays where it was');
 });
 
 for (const size of ['phone', 'desktop'] as const) {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, devices, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, devices, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import AxeBuilder from '@axe-core/playwright';
 import { build } from 'vite';
 import { WEB_DIR } from '../../cli/web_dev_server.ts';
@@ -40,8 +40,8 @@ export interface WebStack {
   inboxUrl: string;
   db: TestDb;
   browser: Browser;
-  /** A fresh browser profile (no cookies, no storage) at a size, in New York's time zone. */
-  newPage(size?: Size): Promise<{ context: BrowserContext; page: Page }>;
+  /** A fresh browser profile (no cookies, no storage) at a size, in New York's time zone; `options` add to it (e.g. a location). */
+  newPage(size?: Size, options?: BrowserContextOptions): Promise<{ context: BrowserContext; page: Page }>;
   mails(): Promise<Mail[]>;
   /** The first mail to `to` whose subject matches, waiting for the worker to send it. */
   waitForMail(to: string, subject: RegExp): Promise<Mail>;
@@ -116,8 +116,8 @@ export async function startWebStack(testFile: string): Promise<WebStack> {
     ...product,
     db,
     browser,
-    async newPage(size: Size = 'desktop') {
-      const context = await browser.newContext({ ...SIZES[size], timezoneId: 'America/New_York', locale: 'en-US' });
+    async newPage(size: Size = 'desktop', options: BrowserContextOptions = {}) {
+      const context = await browser.newContext({ ...SIZES[size], timezoneId: 'America/New_York', locale: 'en-US', ...options });
       contexts.push(context);
       const page = await context.newPage();
       page.setDefaultTimeout(20_000);
