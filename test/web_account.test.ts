@@ -1,19 +1,38 @@
 // Accounts and a signed-in driver's reservation in the web app, in Chromium
 // against the running product: sign up and follow the verification email;
 // reserve, change the end after seeing the new price, end now, and follow the
-// receipt's link; forgot and reset password; every account page accessible at
-// phone and desktop sizes.
+// receipt's link; forgot and reset password; Google's button, round trip
+// through a local OpenID Connect provider (oauth2-mock-server); every account
+// page accessible at phone and desktop sizes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'playwright-core';
+import { OAuth2Server } from 'oauth2-mock-server';
 import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
 
 let stack: WebStack;
+let google: OAuth2Server;
 const MIDTOWN = '/?lat=40.75360&lng=-73.98320&radius=0.3&unit=km&minutes=60';
 const PASSWORD = 'correct horse battery 9';
 
-test.before(async () => { stack = await startWebStack(import.meta.filename); });
-test.after(async () => { await stack?.close(); });
+test.before(async () => {
+  google = new OAuth2Server();
+  await google.issuer.keys.generate('RS256');
+  await google.start(0, '127.0.0.1');
+  // The browser resolves only 127.0.0.1 (web_stack.ts), and the mock names itself localhost.
+  google.issuer.url = google.issuer.url!.replace('//localhost:', '//127.0.0.1:');
+  // The mock signs in whoever asks; these claims are who that is.
+  google.service.on('beforeTokenSigning', (token) => {
+    Object.assign(token.payload, { email: 'gil.google@example.test', email_verified: true, name: 'Gil Google' });
+  });
+  stack = await startWebStack(import.meta.filename, {
+    GOOGLE_CLIENT_ID: 'sms-web', GOOGLE_CLIENT_SECRET: 'google-secret', GOOGLE_ISSUER: google.issuer.url!,
+  });
+});
+test.after(async () => {
+  await stack?.close();
+  await google?.stop();
+});
 
 async function signUp(page: Page, name: string, email: string): Promise<void> {
   await page.goto(`${stack.webUrl}/sign-up`);
@@ -114,6 +133,19 @@ test('Forgot password: the emailed link sets a new password, and it signs in', a
   await page.getByLabel('Password').fill('another long passphrase 7');
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
+});
+
+test('Sign in with Google: the button appears when configured and the round trip ends signed in where it started', async () => {
+  const { page } = await stack.newPage('desktop');
+  await page.goto(`${stack.webUrl}/sign-in?next=${encodeURIComponent('/reservations')}`);
+  await page.getByRole('link', { name: 'Google' }).click();
+  // The provider answers at once (no consent screen in the mock) and sends the browser back.
+  await page.waitForURL(`${stack.webUrl}/reservations`);
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await page.goto(`${stack.webUrl}/account`);
+  await page.locator('main', { hasText: 'gil.google@example.test' }).waitFor();
+  assert.match(await page.locator('main').textContent() ?? '', /\(verified\)\./);
+  assert.is(await page.getByRole('link', { name: 'Facebook' }).count(), 0, 'Facebook is not configured here');
 });
 
 async function assertAccessible(page: Page, paths: string[]): Promise<void> {

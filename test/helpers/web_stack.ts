@@ -76,13 +76,14 @@ export async function buildWebApp(outDir: string): Promise<void> {
   else process.env.NODE_ENV = nodeEnv;
 }
 
-async function startProduct(db: TestDb, distDir: string): Promise<{ child: ChildProcess; webUrl: string; apiUrl: string; inboxUrl: string; output: () => string }> {
+async function startProduct(db: TestDb, distDir: string, extraEnv: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; webUrl: string; apiUrl: string; inboxUrl: string; output: () => string }> {
   const [api, smtp, inbox, stripe] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
     ...process.env, DATABASE_URL: db.urls.owner, PORT: String(api), MAILDEV_SMTP_PORT: String(smtp), MAILDEV_WEB_PORT: String(inbox),
     STRIPE_EMULATOR_PORT: String(stripe), WEB_URL: `http://127.0.0.1:${api}`, WEB_DIST_DIR: distDir,
   };
   for (const name of ['SMTP_HOST', 'STRIPE_SECRET_KEY', 'STRIPE_API_HOST', 'CORS_ORIGINS', 'PUBLIC_URL', 'NODE_ENV']) delete env[name];
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, ['cli/start.ts'], { env, cwd: new URL('../..', import.meta.url).pathname });
   let output = '';
   child.stdout!.on('data', (d) => { output += d; });
@@ -94,10 +95,11 @@ async function startProduct(db: TestDb, distDir: string): Promise<{ child: Child
   return { child, output: () => output, webUrl: `http://127.0.0.1:${api}`, apiUrl: `http://127.0.0.1:${api}`, inboxUrl: `http://127.0.0.1:${inbox}` };
 }
 
-export async function startWebStack(testFile: string): Promise<WebStack> {
+/** The product for one test file; `extraEnv` configures it further (e.g. sign-in providers). */
+export async function startWebStack(testFile: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<WebStack> {
   const distDir = mkdtempSync(join(tmpdir(), 'sms-web-dist-'));
   const [db] = await Promise.all([createTestDb(testFile), buildWebApp(distDir)]);
-  const product = await startProduct(db, distDir);
+  const product = await startProduct(db, distDir, extraEnv);
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     // Every host but 127.0.0.1 fails to resolve: map tiles and anything else stay offline.
