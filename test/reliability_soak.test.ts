@@ -141,7 +141,9 @@ test(`soak: ${DURATION_S} s of mixed traffic at ${OPS_PER_S} operations a second
 
   // Figures, for reading (not judged here).
   console.log(`soak: ${total} operations in ${((Date.now() - started) / 1000).toFixed(0)} s; answers ${JSON.stringify(Object.fromEntries(codes))}`);
-  latencies.forEach((xs, w) => console.log(`  window ${w} (${w * WINDOW_S}-${(w + 1) * WINDOW_S} s): ${xs.length} ops, p50 ${percentile(xs, 0.5).toFixed(0)} ms, p99 ${percentile(xs, 0.99).toFixed(0)} ms`));
+  for (const [w, xs] of latencies.entries()) {
+    console.log(`  window ${w} (${w * WINDOW_S}-${(w + 1) * WINDOW_S} s): ${xs.length} ops, p50 ${percentile(xs, 0.5).toFixed(0)} ms, p99 ${percentile(xs, 0.99).toFixed(0)} ms`);
+  }
   console.log(`  memory MB (api/worker) and connections: ${samples.filter((_, i) => i % 5 === 0 || i === samples.length - 1).map((s) => `${s.at}s ${s.api}/${s.worker} ${s.connections}`).join(', ')}`);
 
   // Every request answered with a result or a documented refusal: no hang, no INTERNAL.
