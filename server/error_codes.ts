@@ -40,7 +40,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMB09: 'Not at this time: new end already passed, ending one not started (cancel it), cancelling one started (end it).',
   SMB10: 'Operators only (spot blocks).',
   SMB11: 'Sign-in required (my reservations); guests use the reservation id and manage token.',
-  SMB12: 'Too many active holds: at most 3 held reservations per email address or signed-in driver, and 10 per client address, at once.',
+  SMB12: 'Too many active holds: at most 3 held reservations per email address or signed-in driver, and 10 per client address (HOLDS_PER_ADDRESS), at once.',
   // Payments
   SMP02: 'The reservation takes no card now: only a held reservation, or one whose payment failed, can be set up.',
   SMP03: 'Card set-up not finished: call setupReservationPayment, complete it in the browser, then confirm.',

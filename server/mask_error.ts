@@ -15,7 +15,7 @@ import { CodedError, internalError, isDocumented, publicMessage } from './errors
  * stay unexpected.
  */
 function knownSafeError(err: Error): CodedError | undefined {
-  if (err instanceof SafeError && err.message.startsWith('Invalid cursor')) {
+  if (err instanceof SafeError && /^Invalid\b.*\bcursor\b/.test(err.message)) {
     return new CodedError('SMQ07', 'This cursor was not given out by this list: use pageInfo.endCursor or startCursor of the same query');
   }
   return undefined;
