@@ -1547,13 +1547,11 @@ begin
   -- per address, always in that order, so concurrent bookings cannot each
   -- see room for one more.
   perform pg_advisory_xact_lock(hashtextextended('holds:email:' || lower(email::text), 0));
-  if client_ip is not null then
-    perform pg_advisory_xact_lock(hashtextextended('holds:ip:' || host(client_ip), 0));
-  end if;
+  perform pg_advisory_xact_lock(hashtextextended('holds:ip:' || host(client_ip), 0));
   if (select count(*) from app_public.reservations r
       where r.status = 'held' and r.hold_expires_at > now()
         and (r.email = assert_hold_allowed.email or r.user_id = assert_hold_allowed.user_id)) >= 3
-     or (client_ip is not null and (select count(*) from app_private.reservation_origins o
+     or ((select count(*) from app_private.reservation_origins o
          join app_public.reservations r on r.id = o.reservation_id
          where o.client_ip = assert_hold_allowed.client_ip and r.status = 'held' and r.hold_expires_at > now())
          >= coalesce(nullif(current_setting('app.holds_per_address', true), '')::int, 10)) then
@@ -4562,7 +4560,12 @@ begin
   end if;
   perform app_hidden.assert_max_stay(v_spot, v_window);
   v_quote := app_hidden.quote_rate(v_spot.rate_id, v_window);
-  perform app_private.assert_hold_allowed(v_email, v_user_id, app_hidden.client_ip());
+  -- Bookings through the API carry the client's address (every mutation does:
+  -- server/request_identity.ts) and are bounded; SQL run by the owner (tests,
+  -- maintenance, the CLI) has no client and is not.
+  if app_hidden.client_ip() is not null then
+    perform app_private.assert_hold_allowed(v_email, v_user_id, app_hidden.client_ip());
+  end if;
 
   begin
     insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency, hold_expires_at)

@@ -26,6 +26,8 @@ let emulator: StripeEmulator;
 let smtp: SmtpSink;
 
 type User = Awaited<ReturnType<typeof createSignedInUser>>;
+let driver: User;
+let claimant: User;
 let blocker: User;
 let callers: Record<Caller, { headers: Record<string, string>; token: string | null }>;
 let rate: number;
@@ -47,6 +49,8 @@ test.before(async () => {
   // No webhooks: a card set up at Stripe stays unconfirmed until confirmReservationPayment.
   emulator.setWebhook(null);
   rate = await createRate(db, { hourlyPrice: 300, minimumCharge: 500 });
+  driver = await createSignedInUser(db, api);
+  claimant = await createSignedInUser(db, api, { email: 'claimant@example.com' });
   blocker = await createSignedInUser(db, api, { role: 'operator' });
   const attackerToken = (await reserve(db, ANON, { spotId: await spot(), startsAt: at(30), durationMinutes: 30, email: 'attacker@example.com' })).manage_token!;
   callers = {
@@ -89,21 +93,14 @@ async function makeRow(target: Target, state: State): Promise<Row> {
     const [b] = await callAs(db, identityOf(blocker, 'operator'), 'select (app_public.block_spot($1, $2, $3)).id::text as id', [await spot(), from, to]);
     return { id: b.id, target, rightful: { headers: blocker.headers, token: null } };
   }
-  // Each row its own driver, guest address or claimant: a person holds at most 3
-  // reservations waiting for a card at once (SMB12), and this file makes dozens.
-  // That is well over 100 sign-ins from 127.0.0.1 in 15 minutes, the per-address
-  // sign-in limit, which is not what this file tests (security_sign_in_throttle does).
-  await db.owner.query(`delete from app_private.rate_limits where bucket = 'login_ip'`);
   if (target === 'driver') {
-    const driver = await createSignedInUser(db, api);
     const r = await reserve(db, identityOf(driver), { spotId: await spot(), ...window });
     row = { id: r.id, target, rightful: { headers: driver.headers, token: null } };
   } else if (target === 'guest') {
-    const r = await reserve(db, ANON, { spotId: await spot(), email: `guest${spots}@example.com`, ...window });
+    const r = await reserve(db, ANON, { spotId: await spot(), email: 'guest@example.com', ...window });
     row = { id: r.id, target, rightful: { headers: {}, token: r.manage_token } };
   } else {
     // A guest reservation on the claimant's address, claimed when the claimant signs in.
-    const claimant = await createSignedInUser(db, api);
     const r = await reserve(db, ANON, { spotId: await spot(), email: claimant.email, ...window });
     const session = await signIn(api, claimant.email);
     const { rows: [claimed] } = await db.owner.query('select user_id::text from app_public.reservations where id = $1', [r.id]);
