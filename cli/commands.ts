@@ -15,6 +15,7 @@ export const COMMANDS: Record<string, Command> = {
   'db:schema': { args: '', summary: 'Rewrite data/schema.sql and data/schema.graphql from a fresh migrate (commit them with the change).' },
   'db:gm': { args: '<graphile-migrate arguments>', summary: 'graphile-migrate with this project\'s connection strings (status, commit, watch).' },
   'seed:generate': { args: '[--count N] [--out FILE] [--seed S]', summary: 'Write deterministic demo parking meters as a CSV (sql/seed/nyc_parking_meters.csv by default).' },
+  'passwords:generate': { args: '[--top N]', summary: 'Rewrite migrations/fixtures/common_passwords.sql, the common passwords sign-up refuses (the N most common, 100000).' },
   'spots:import': {
     args: 'FILE [--batch-size N] [--show N]',
     summary:

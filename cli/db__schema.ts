@@ -50,7 +50,7 @@ export async function printSdl(urls: DbUrls): Promise<string> {
   const config = loadConfig({}, { db: urls });
   const pool = new pg.Pool({ connectionString: urls.authenticator, max: 2 });
   try {
-    const { schema } = await makeSchema(makePreset({ pool, isDev: false, pgSettings: () => ({}), plugins: configuredPlugins(config) }));
+    const { schema } = await makeSchema(makePreset({ pool, isDev: false, ide: false, introspection: true, pgSettings: () => ({}), plugins: configuredPlugins(config) }));
     return `${printSchema(lexicographicSortSchema(schema))}\n`;
   } finally {
     await pool.end();

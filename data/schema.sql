@@ -182,7 +182,6 @@ CREATE TABLE app_public.reservations (
     remind_at timestamp with time zone,
     CONSTRAINT reservations_amount_check CHECK ((amount >= 0)),
     CONSTRAINT reservations_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT reservations_email_check CHECK ((length((email)::text) <= 254)),
     CONSTRAINT reservations_hold_check CHECK (((hold_expires_at IS NULL) OR (status = 'held'::app_public.reservation_status))),
     CONSTRAINT reservations_kind_check CHECK ((kind = ANY (ARRAY['reservation'::text, 'block'::text]))),
     CONSTRAINT reservations_note_check CHECK ((length(note) <= 500)),
@@ -472,12 +471,17 @@ COMMENT ON FUNCTION app_hidden.assert_name(name text) IS 'The one rule for names
 --
 
 CREATE FUNCTION app_hidden.assert_password(password text, email text DEFAULT NULL::text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
 declare
   -- NFKC, as NIST SP 800-63B advises: the same password typed on another
   -- keyboard (composed or decomposed accents, full-width digits) still matches.
   v_password text := normalize(coalesce(password, ''), NFKC);
+  -- What guessers try first: the password itself, and its stem without the
+  -- digits and symbols people append ("basketball1!" is "basketball").
+  v_lower text := lower(v_password);
+  v_stem text := regexp_replace(lower(v_password), '[0-9[:punct:][:space:]]+$', '');
 begin
   if length(v_password) < 10 or octet_length(v_password) > 72 then
     raise exception 'A password must be at least 10 characters and at most 72 bytes' using errcode = 'SMA04';
@@ -488,6 +492,14 @@ begin
   if email is not null and lower(v_password) = lower(btrim(email)) then
     raise exception 'A password must not be your email address' using errcode = 'SMA04';
   end if;
+  -- NIST SP 800-63B: refuse passwords from lists of commonly used ones
+  -- (migrations/fixtures/common_passwords.sql), and digits alone, which are
+  -- dates, phone numbers and keyboard runs far more often than not.
+  if v_password ~ '^[0-9[:space:]]+$'
+     or exists (select from app_private.common_passwords c where c.password in (v_lower, v_stem)) then
+    raise exception 'This password is too common or too easy to guess: choose another, e.g. a few unrelated words'
+      using errcode = 'SMA04';
+  end if;
   return v_password;
 end;
 $_$;
@@ -496,7 +508,7 @@ $_$;
 -- Name: FUNCTION assert_password(password text, email text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.assert_password(password text, email text) IS 'The NFKC-normalised password when it meets the rule (10 characters to 72 bytes, not one repeated character, not the email), else error SMA04.';
+COMMENT ON FUNCTION app_hidden.assert_password(password text, email text) IS 'The NFKC-normalised password when it meets the rule (10 characters to 72 bytes, not one repeated character, not the email, not digits only, not a common password or one with digits or symbols appended), else error SMA04.';
 
 --
 -- Name: assert_role(text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -852,18 +864,19 @@ COMMENT ON FUNCTION app_hidden.email_is_valid(email text) IS 'True for a plain A
 
 CREATE FUNCTION app_hidden.guest_email(email text) RETURNS public.citext
     LANGUAGE plpgsql IMMUTABLE
-    AS $_$
+    AS $$
 begin
   if email is null or btrim(email) = '' then
     raise exception 'Sign in, or give an email address to reserve as a guest' using errcode = 'SMB08';
   end if;
-  -- The same rule as users.email.
-  if length(btrim(email)) > 254 or btrim(email) !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' then
+  -- The one rule for addresses (accounts use it too): a looser pattern let
+  -- `x<victim@example.com>` through, and the mail went to the victim.
+  if not app_hidden.email_is_valid(btrim(email)) then
     raise exception 'That email address does not look right' using errcode = 'SMB08';
   end if;
   return btrim(email)::citext;
 end;
-$_$;
+$$;
 
 --
 -- Name: FUNCTION guest_email(email text); Type: COMMENT; Schema: app_hidden; Owner: -
@@ -1434,8 +1447,9 @@ CREATE FUNCTION app_hidden.search_radius_metres(radius double precision, unit ap
     AS $$
 begin
   -- 'NaN' sorts above every number in PostgreSQL, so it is refused by name.
+  -- Compared in the radius's own unit: multiplying first overflows for huge radii (1e308).
   if radius is null or radius = 'NaN' or radius <= 0
-     or radius * app_hidden.unit_metres(coalesce(unit, 'km')) > 50000 then
+     or radius > 50000 / app_hidden.unit_metres(coalesce(unit, 'km')) then
     raise exception 'The radius must be more than 0 and at most 50 km (31 mi)' using errcode = 'SMS02';
   end if;
   return radius * app_hidden.unit_metres(coalesce(unit, 'km'));
@@ -1509,6 +1523,23 @@ CREATE FUNCTION app_hidden.session_touch_interval() RETURNS interval
 COMMENT ON FUNCTION app_hidden.session_touch_interval() IS 'last_active_at is written at most this often, so busy sessions do not write on every request.';
 
 --
+-- Name: sign_up_gate(text, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.sign_up_gate(email text, name text, password text) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select app_private.sign_up_gate(sign_up_gate.email, sign_up_gate.name, sign_up_gate.password, app_hidden.client_ip());
+$$;
+
+--
+-- Name: FUNCTION sign_up_gate(email text, name text, password text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.sign_up_gate(email text, name text, password text) IS 'app_private.sign_up_gate for the GraphQL register mutation (server/plugins/sign_up_gate.ts), which runs it in a transaction of its own before register: 0, or the seconds to wait.';
+
+--
 -- Name: unit_metres(app_public.distance_unit); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -1539,6 +1570,40 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.window_length(time_window tstzrange) IS 'Elapsed time from the start to the end of a window.';
+
+--
+-- Name: assert_hold_allowed(public.citext, bigint, inet); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- One script must not hold every spot in the city (a hold costs nothing for
+  -- 15 minutes) nor mail-bomb an address. Counted under a lock per email and
+  -- per address, always in that order, so concurrent bookings cannot each
+  -- see room for one more.
+  perform pg_advisory_xact_lock(hashtextextended('holds:email:' || lower(email::text), 0));
+  perform pg_advisory_xact_lock(hashtextextended('holds:ip:' || host(client_ip), 0));
+  if (select count(*) from app_public.reservations r
+      where r.status = 'held' and r.hold_expires_at > now()
+        and (r.email = assert_hold_allowed.email or r.user_id = assert_hold_allowed.user_id)) >= 3
+     or ((select count(*) from app_private.reservation_origins o
+         join app_public.reservations r on r.id = o.reservation_id
+         where o.client_ip = assert_hold_allowed.client_ip and r.status = 'held' and r.hold_expires_at > now())
+         >= coalesce(nullif(current_setting('app.holds_per_address', true), '')::int, 10)) then
+    raise exception 'Too many reservations waiting for a card: finish or cancel one first (at most 3 per email or account, and a limit per network address)'
+      using errcode = 'SMB12';
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_hold_allowed(email public.citext, user_id bigint, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) IS 'Error SMB12 when one more hold would give an email or a signed-in driver more than 3 active holds (held, not yet expired), or a client address more than app.holds_per_address (the server''s HOLDS_PER_ADDRESS, 10 by default).';
 
 --
 -- Name: charge_failed(bigint, integer, text, text, text, boolean); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2107,11 +2172,13 @@ CREATE FUNCTION app_private.login_attempt(email text, password text, client_ip i
     AS $$
 declare
   v_key text := left(lower(btrim(coalesce(email, ''))), 254);
+  v_pair text := v_key || ' ' || coalesce(host(client_ip), '');
   v_retry int;
   v_user_id bigint;
   v_session record;
 begin
   v_retry := greatest(
+    app_private.rate_limit_hit('login_pair', v_pair),
     app_private.rate_limit_hit('login_email', v_key),
     app_private.rate_limit_hit('login_ip', host(client_ip)));
   if v_retry > 0 then
@@ -2124,7 +2191,9 @@ begin
     return query select 'invalid'::text, null::bigint, null::uuid, null::text, 0;
     return;
   end if;
-  delete from app_private.rate_limits r where r.bucket = 'login_email' and r.key = v_key;
+  -- The owner is in: this email's counts start again (the pair's strikes too).
+  delete from app_private.rate_limits r
+  where (r.bucket = 'login_email' and r.key = v_key) or (r.bucket = 'login_pair' and r.key = v_pair);
   -- Guest reservations made with a verified user's address since last time.
   perform app_private.claim_guest_reservations(v_user_id);
   select * into v_session from app_private.session_create(v_user_id, 'password', client_ip);
@@ -2136,7 +2205,7 @@ $$;
 -- Name: FUNCTION login_attempt(email text, password text, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.login_attempt(email text, password text, client_ip inet) IS 'One sign-in attempt, counted per email and per client address: status ok (with a new session and its token), invalid (wrong email or password, the same answer for both), or limited (retry_after seconds).';
+COMMENT ON FUNCTION app_private.login_attempt(email text, password text, client_ip inet) IS 'One sign-in attempt, counted per (email, client address), per email and per client address: status ok (with a new session and its token), invalid (wrong email or password, the same answer for both), or limited (retry_after seconds).';
 
 --
 -- Name: manage_token_hash(text); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2379,6 +2448,12 @@ begin
       -- checked would let anyone claim it.
       raise exception 'Your % email address is not verified; sign in with your password', provider using errcode = 'SMA12';
     end if;
+    if v_user.id is not null and not v_user.is_verified then
+      -- The provider proved the address; whoever made this account did not.
+      -- It may be an attacker's, waiting for its owner (pre-hijack): keep
+      -- nothing they set.
+      perform app_private.reclaim_unverified_account(v_user.id, provider, name);
+    end if;
     if v_user.id is null then
       if intent = 'staff' or split_part(v_email::text, '@', 2) ilike any (coalesce(staff_domains, '{}')) then
         raise exception 'This email is not registered as staff; ask an admin to invite you' using errcode = 'SMA12';
@@ -2410,7 +2485,7 @@ $$;
 -- Name: FUNCTION oauth_sign_in(provider text, subject text, email text, email_verified boolean, name text, intent text, staff_domains text[], client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.oauth_sign_in(provider text, subject text, email text, email_verified boolean, name text, intent text, staff_domains text[], client_ip inet) IS 'Signs in the person a provider vouched for: their linked account, else the account with their (provider-verified) email, else a new driver — but never a new account on intent ''staff'' or on a staff email domain (error SMA12). Opens a session.';
+COMMENT ON FUNCTION app_private.oauth_sign_in(provider text, subject text, email text, email_verified boolean, name text, intent text, staff_domains text[], client_ip inet) IS 'Signs in the person a provider vouched for: their linked account, else the account with their (provider-verified) email (an unverified one is first reclaimed: app_private.reclaim_unverified_account), else a new driver — but never a new account on intent ''staff'' or on a staff email domain (error SMA12). Opens a session.';
 
 --
 -- Name: oauth_states; Type: TABLE; Schema: app_private; Owner: -
@@ -2535,13 +2610,17 @@ CREATE FUNCTION app_private.password_set(user_id bigint, password text) RETURNS 
   values (password_set.user_id, app_private.password_hash(password_set.password), app_hidden.clock_now())
   on conflict (user_id) do update
     set password_hash = excluded.password_hash, password_changed_at = excluded.password_changed_at;
+  -- A reset link asked for before the change must not undo it (it may be the
+  -- reason for the change): every unused one stops working.
+  update app_private.user_tokens t set expires_at = least(t.expires_at, app_hidden.clock_now())
+  where t.user_id = password_set.user_id and t.kind in ('password_reset', 'invite') and t.used_at is null;
 $$;
 
 --
 -- Name: FUNCTION password_set(user_id bigint, password text); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.password_set(user_id bigint, password text) IS 'Stores a new (already validated) password for a user.';
+COMMENT ON FUNCTION app_private.password_set(user_id bigint, password text) IS 'Stores a new (already validated) password for a user and voids their unused password reset and invitation links.';
 
 --
 -- Name: payment_email_data(bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2626,18 +2705,26 @@ declare
   v_rule record := app_private.rate_limit_rule(bucket);
   v_hits int;
   v_start timestamptz;
+  v_strikes int;
 begin
   if key is null then
     return 0;
   end if;
-  insert into app_private.rate_limits as r (bucket, key, window_start, hits)
-  values (rate_limit_hit.bucket, rate_limit_hit.key, v_now, 1)
+  -- A window ends after its period, doubled for each window in a row that
+  -- went over (escalating buckets only, at most a day); a new window starts
+  -- the count again and keeps the strike if the last one went over.
+  insert into app_private.rate_limits as r (bucket, key, window_start, hits, strikes)
+  values (rate_limit_hit.bucket, rate_limit_hit.key, v_now, 1, 0)
   on conflict on constraint rate_limits_pkey do update set
-    window_start = case when r.window_start <= v_now - v_rule.period then v_now else r.window_start end,
-    hits = case when r.window_start <= v_now - v_rule.period then 1 else r.hits + 1 end
-  returning r.hits, r.window_start into v_hits, v_start;
+    window_start = case when r.window_start <= v_now - app_private.rate_limit_period(v_rule.period, v_rule.escalates, r.strikes) then v_now else r.window_start end,
+    strikes = case
+      when r.window_start > v_now - app_private.rate_limit_period(v_rule.period, v_rule.escalates, r.strikes) then r.strikes
+      when v_rule.escalates and r.hits > v_rule.max_hits then r.strikes + 1
+      else 0 end,
+    hits = case when r.window_start <= v_now - app_private.rate_limit_period(v_rule.period, v_rule.escalates, r.strikes) then 1 else r.hits + 1 end
+  returning r.hits, r.window_start, r.strikes into v_hits, v_start, v_strikes;
   if v_hits > v_rule.max_hits then
-    return greatest(1, ceil(extract(epoch from (v_start + v_rule.period - v_now))))::int;
+    return greatest(1, ceil(extract(epoch from (v_start + app_private.rate_limit_period(v_rule.period, v_rule.escalates, v_strikes) - v_now))))::int;
   end if;
   return 0;
 end;
@@ -2648,6 +2735,22 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.rate_limit_hit(bucket text, key text) IS 'Counts one hit on (bucket, key); returns 0 when allowed, else the seconds until the window ends.';
+
+--
+-- Name: rate_limit_period(interval, boolean, integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.rate_limit_period(period interval, escalates boolean, strikes integer) RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case when escalates then least(period * power(2, least(strikes, 16)), interval '24 hours') else period end;
+$$;
+
+--
+-- Name: FUNCTION rate_limit_period(period interval, escalates boolean, strikes integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.rate_limit_period(period interval, escalates boolean, strikes integer) IS 'A window''s length: the bucket''s period, doubled per strike (windows in a row that went over) for escalating buckets, at most 24 hours.';
 
 --
 -- Name: rate_limit_raise(integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2674,28 +2777,69 @@ COMMENT ON FUNCTION app_private.rate_limit_raise(retry_after integer) IS 'Raises
 -- Name: rate_limit_rule(text); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval) RETURNS record
+CREATE FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval, OUT escalates boolean) RETURNS record
     LANGUAGE sql IMMUTABLE
     AS $$
-  select r.max_hits, r.period
+  select r.max_hits, r.period, r.escalates
   from (values
-    ('login_email',    10, interval '15 minutes'),
-    ('login_ip',      100, interval '15 minutes'),
-    ('reset_email',     3, interval '1 hour'),
-    ('reset_ip',       20, interval '1 hour'),
-    ('register_ip',    20, interval '1 hour'),
-    ('verify_resend',   3, interval '1 hour'),
-    ('manage_link_reservation', 3, interval '1 hour'),
-    ('manage_link_ip', 20, interval '1 hour')
-  ) as r(bucket, max_hits, period)
+    -- Sign-in is counted per (email, client address) first: an attacker's
+    -- failures lock out only that pair, not the owner elsewhere. A pair that
+    -- keeps failing waits twice as long each time (15 min, 30 min, 1 h … 24 h).
+    -- The per-email ceiling is ten times higher: it takes ten addresses to
+    -- hold an email back, and the owner's successful sign-in clears it.
+    ('login_pair',     10, interval '15 minutes', true),
+    ('login_email',   100, interval '15 minutes', false),
+    ('login_ip',      100, interval '15 minutes', false),
+    ('reset_email',     3, interval '1 hour', false),
+    ('reset_ip',       20, interval '1 hour', false),
+    ('register_ip',    20, interval '1 hour', false),
+    ('verify_resend',   3, interval '1 hour', false),
+    ('manage_link_reservation', 3, interval '1 hour', false),
+    ('manage_link_ip', 20, interval '1 hour', false)
+  ) as r(bucket, max_hits, period, escalates)
   where r.bucket = rate_limit_rule.bucket;
 $$;
 
 --
--- Name: FUNCTION rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval, OUT escalates boolean); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval) IS 'How many hits a bucket allows per period (the documented limits).';
+COMMENT ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval, OUT escalates boolean) IS 'How many hits a bucket allows per period (the documented limits), and whether a key that went over waits twice as long each time.';
+
+--
+-- Name: reclaim_unverified_account(bigint, text, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user app_public.users;
+begin
+  select u.* into v_user from app_public.users u where u.id = reclaim_unverified_account.user_id;
+  -- Their password, sessions, pending email links, other sign-in links and the
+  -- name they chose go; the name becomes the one the provider gave.
+  update app_public.users u
+  set name = coalesce(nullif(btrim(reclaim_unverified_account.name), ''), split_part(u.email::text, '@', 1))
+  where u.id = v_user.id
+  returning u.* into v_user;
+  delete from app_private.user_secrets s where s.user_id = v_user.id;
+  update app_private.sessions s set revoked_at = app_hidden.clock_now()
+  where s.user_id = v_user.id and s.revoked_at is null;
+  update app_private.user_tokens t set expires_at = least(t.expires_at, app_hidden.clock_now())
+  where t.user_id = v_user.id and t.used_at is null;
+  delete from app_private.user_identities i where i.user_id = v_user.id;
+  perform app_private.email_enqueue('account_secured', v_user.email,
+    jsonb_build_object('name', v_user.name, 'provider', reclaim_unverified_account.provider));
+end;
+$$;
+
+--
+-- Name: FUNCTION reclaim_unverified_account(user_id bigint, provider text, name text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) IS 'When a provider-verified sign-in meets an unverified account with its email: takes the provider''s name, removes the password, revokes every session, voids pending email links and other provider links, and emails the owner (account_secured). The caller then links the provider and marks the email verified.';
 
 --
 -- Name: register(text, text, text, inet); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2712,7 +2856,7 @@ declare
   v_user_id bigint;
   v_session record;
 begin
-  perform app_private.rate_limit_raise(app_private.rate_limit_hit('register_ip', host(client_ip)));
+  -- Counted beforehand by app_private.sign_up_gate (its own transaction).
   begin
     insert into app_public.users (email, name) values (v_email, v_name) returning id into v_user_id;
   exception when unique_violation then
@@ -2731,7 +2875,7 @@ $$;
 -- Name: FUNCTION register(email text, name text, password text, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.register(email text, name text, password text, client_ip inet) IS 'Creates a driver with a password, queues the verification email and opens a session.';
+COMMENT ON FUNCTION app_private.register(email text, name text, password text, client_ip inet) IS 'Creates a driver with a password, queues the verification email and opens a session. The attempt is counted by app_private.sign_up_gate first.';
 
 --
 -- Name: reminders_send_due(integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3108,6 +3252,28 @@ CREATE FUNCTION app_private.setup_intent_json(si app_private.setup_intents, rese
   from app_private.stripe_customers c
   where c.id = si.customer_id;
 $$;
+
+--
+-- Name: sign_up_gate(text, text, text, inet); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.sign_up_gate(email text, name text, password text, client_ip inet) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- Input that register would refuse is refused here with its own code, uncounted:
+  -- it says nothing about which accounts exist.
+  perform app_hidden.assert_email(email), app_hidden.assert_name(name), app_hidden.assert_password(password, email);
+  return app_private.rate_limit_hit('register_ip', host(sign_up_gate.client_ip));
+end;
+$$;
+
+--
+-- Name: FUNCTION sign_up_gate(email text, name text, password text, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.sign_up_gate(email text, name text, password text, client_ip inet) IS 'Checks a sign-up''s input (SMA03–SMA05) and counts the attempt from its client address (20 an hour); returns 0, or the seconds to wait. Callers run it in a statement of its own, committed before app_private.register, so a sign-up register refuses with SMA06 (the email has an account) still counts: else trying addresses one by one would tell which have accounts, for free.';
 
 --
 -- Name: spots_import(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3736,7 +3902,6 @@ CREATE TABLE app_public.users (
     is_verified boolean DEFAULT false NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT users_email_check CHECK (((length((email)::text) <= 254) AND (email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::public.citext))),
     CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
     CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['driver'::text, 'operator'::text, 'admin'::text, 'analyst'::text])))
 );
@@ -4016,8 +4181,12 @@ The session of the current request, or null when signed out.';
 --
 
 CREATE FUNCTION app_public."current_user"() RETURNS app_public.users
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+  -- Security definer so that a visitor, who may not read users at all, gets
+  -- null (signed out) rather than a permission error; the row is only ever
+  -- the caller's own.
   select u.* from app_public.users u where u.id = app_public.current_user_id();
 $$;
 
@@ -4429,6 +4598,12 @@ begin
   end if;
   perform app_hidden.assert_max_stay(v_spot, v_window);
   v_quote := app_hidden.quote_rate(v_spot.rate_id, v_window);
+  -- Bookings through the API carry the client's address (every mutation does:
+  -- server/request_identity.ts) and are bounded; SQL run by the owner (tests,
+  -- maintenance, the CLI) has no client and is not.
+  if app_hidden.client_ip() is not null then
+    perform app_private.assert_hold_allowed(v_email, v_user_id, app_hidden.client_ip());
+  end if;
 
   begin
     insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency, hold_expires_at)
@@ -4439,6 +4614,9 @@ begin
     raise exception 'Sorry, this spot is already taken for part of that time' using errcode = 'SMB01';
   end;
 
+  if app_hidden.client_ip() is not null then
+    insert into app_private.reservation_origins (reservation_id, client_ip) values (v_r.id, app_hidden.client_ip());
+  end if;
   if v_user_id is null then
     v_token := app_private.new_manage_token();
     insert into app_private.reservation_secrets (reservation_id, manage_token_hash)
@@ -4452,7 +4630,7 @@ $$;
 -- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you. Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes.';
+COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you. Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes. At most 3 holds at once per email or account and 10 per client address (SMB12).';
 
 --
 -- Name: reset_password(text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4975,6 +5153,20 @@ ALTER TABLE app_private.charges ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
 );
 
 --
+-- Name: common_passwords; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.common_passwords (
+    password text NOT NULL
+);
+
+--
+-- Name: TABLE common_passwords; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.common_passwords IS 'Common passwords (lowercased, NFKC) that app_hidden.assert_password refuses; generated, see migrations/fixtures/common_passwords.sql.';
+
+--
 -- Name: due_work; Type: VIEW; Schema: app_private; Owner: -
 --
 
@@ -5067,7 +5259,8 @@ CREATE TABLE app_private.rate_limits (
     bucket text NOT NULL,
     key text NOT NULL,
     window_start timestamp with time zone NOT NULL,
-    hits integer NOT NULL
+    hits integer NOT NULL,
+    strikes integer DEFAULT 0 NOT NULL
 );
 
 --
@@ -5075,6 +5268,12 @@ CREATE TABLE app_private.rate_limits (
 --
 
 COMMENT ON TABLE app_private.rate_limits IS 'Fixed-window counters of sign-in, sign-up and reset attempts per email and per client address.';
+
+--
+-- Name: COLUMN rate_limits.strikes; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.rate_limits.strikes IS 'Windows in a row this key went over the limit (escalating buckets wait period × 2^strikes).';
 
 --
 -- Name: refunds_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
@@ -5126,6 +5325,21 @@ ALTER TABLE app_private.reservation_events ALTER COLUMN id ADD GENERATED ALWAYS 
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: reservation_origins; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.reservation_origins (
+    reservation_id bigint NOT NULL,
+    client_ip inet NOT NULL
+);
+
+--
+-- Name: TABLE reservation_origins; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.reservation_origins IS 'The client address each reservation was made from (when the request carried one): holds per address are bounded (SMB12).';
 
 --
 -- Name: reservation_secrets; Type: TABLE; Schema: app_private; Owner: -
@@ -5405,6 +5619,13 @@ ALTER TABLE ONLY app_private.charges
     ADD CONSTRAINT charges_reservation_id_key UNIQUE (reservation_id);
 
 --
+-- Name: common_passwords common_passwords_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.common_passwords
+    ADD CONSTRAINT common_passwords_pkey PRIMARY KEY (password);
+
+--
 -- Name: emails emails_dedupe_key_key; Type: CONSTRAINT; Schema: app_private; Owner: -
 --
 
@@ -5459,6 +5680,13 @@ ALTER TABLE ONLY app_private.refunds
 
 ALTER TABLE ONLY app_private.reservation_events
     ADD CONSTRAINT reservation_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: reservation_origins reservation_origins_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.reservation_origins
+    ADD CONSTRAINT reservation_origins_pkey PRIMARY KEY (reservation_id);
 
 --
 -- Name: reservation_secrets reservation_secrets_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
@@ -5608,6 +5836,13 @@ ALTER TABLE ONLY app_public.rates
     ADD CONSTRAINT rates_pkey PRIMARY KEY (id);
 
 --
+-- Name: reservations reservations_email_check; Type: CHECK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.reservations
+    ADD CONSTRAINT reservations_email_check CHECK (app_hidden.email_is_valid((email)::text)) NOT VALID;
+
+--
 -- Name: reservations reservations_no_overlap; Type: CONSTRAINT; Schema: app_public; Owner: -
 --
 
@@ -5634,6 +5869,13 @@ ALTER TABLE ONLY app_public.spots
 
 ALTER TABLE ONLY app_public.spots
     ADD CONSTRAINT spots_pkey PRIMARY KEY (id);
+
+--
+-- Name: users users_email_check; Type: CHECK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.users
+    ADD CONSTRAINT users_email_check CHECK (app_hidden.email_is_valid((email)::text)) NOT VALID;
 
 --
 -- Name: users users_email_key; Type: CONSTRAINT; Schema: app_public; Owner: -
@@ -5674,6 +5916,12 @@ CREATE UNIQUE INDEX refunds_one_pending_idx ON app_private.refunds USING btree (
 CREATE INDEX reservation_events_reservation_id_idx ON app_private.reservation_events USING btree (reservation_id, id);
 
 --
+-- Name: reservation_origins_client_ip_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX reservation_origins_client_ip_idx ON app_private.reservation_origins USING btree (client_ip);
+
+--
 -- Name: sessions_user_id_idx; Type: INDEX; Schema: app_private; Owner: -
 --
 
@@ -5710,10 +5958,22 @@ CREATE INDEX reservations_due_end_idx ON app_public.reservations USING btree (up
 CREATE INDEX reservations_guest_email_idx ON app_public.reservations USING btree (email) WHERE (user_id IS NULL);
 
 --
+-- Name: reservations_held_email_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_held_email_idx ON app_public.reservations USING btree (email) WHERE (status = 'held'::app_public.reservation_status);
+
+--
 -- Name: reservations_held_idx; Type: INDEX; Schema: app_public; Owner: -
 --
 
 CREATE INDEX reservations_held_idx ON app_public.reservations USING btree (hold_expires_at) WHERE (status = 'held'::app_public.reservation_status);
+
+--
+-- Name: reservations_held_user_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_held_user_idx ON app_public.reservations USING btree (user_id) WHERE (status = 'held'::app_public.reservation_status);
 
 --
 -- Name: reservations_remind_at_idx; Type: INDEX; Schema: app_public; Owner: -
@@ -5846,6 +6106,13 @@ ALTER TABLE ONLY app_private.reservation_events
     ADD CONSTRAINT reservation_events_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES app_public.reservations(id) ON DELETE CASCADE;
 
 --
+-- Name: reservation_origins reservation_origins_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.reservation_origins
+    ADD CONSTRAINT reservation_origins_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES app_public.reservations(id) ON DELETE CASCADE;
+
+--
 -- Name: reservation_secrets reservation_secrets_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
 --
 
@@ -5943,6 +6210,12 @@ ALTER TABLE ONLY app_public.spots
 ALTER TABLE app_private.charges ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: common_passwords; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.common_passwords ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: emails; Type: ROW SECURITY; Schema: app_private; Owner: -
 --
 
@@ -5971,6 +6244,12 @@ ALTER TABLE app_private.refunds ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE app_private.reservation_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: reservation_origins; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.reservation_origins ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: reservation_secrets; Type: ROW SECURITY; Schema: app_private; Owner: -
@@ -6445,6 +6724,13 @@ REVOKE ALL ON FUNCTION app_hidden.session_touch_interval() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.session_touch_interval() TO app_anonymous;
 
 --
+-- Name: FUNCTION sign_up_gate(email text, name text, password text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.sign_up_gate(email text, name text, password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.sign_up_gate(email text, name text, password text) TO app_anonymous;
+
+--
 -- Name: FUNCTION unit_metres(unit app_public.distance_unit); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -6457,6 +6743,12 @@ GRANT ALL ON FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) TO a
 
 REVOKE ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_hold_allowed(email public.citext, user_id bigint, client_ip inet); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) FROM PUBLIC;
 
 --
 -- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean); Type: ACL; Schema: app_private; Owner: -
@@ -6657,16 +6949,28 @@ REVOKE ALL ON FUNCTION app_private.queue_reservation_jobs(task text, reservation
 REVOKE ALL ON FUNCTION app_private.rate_limit_hit(bucket text, key text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION rate_limit_period(period interval, escalates boolean, strikes integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.rate_limit_period(period interval, escalates boolean, strikes integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION rate_limit_raise(retry_after integer); Type: ACL; Schema: app_private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_private.rate_limit_raise(retry_after integer) FROM PUBLIC;
 
 --
--- Name: FUNCTION rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval, OUT escalates boolean); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval, OUT escalates boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reclaim_unverified_account(user_id bigint, provider text, name text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION register(email text, name text, password text, client_ip inet); Type: ACL; Schema: app_private; Owner: -
@@ -6739,6 +7043,12 @@ REVOKE ALL ON FUNCTION app_private.setup_intent_apply(reservation_id bigint, int
 --
 
 REVOKE ALL ON FUNCTION app_private.setup_intent_json(si app_private.setup_intents, reservation app_public.reservations) FROM PUBLIC;
+
+--
+-- Name: FUNCTION sign_up_gate(email text, name text, password text, client_ip inet); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.sign_up_gate(email text, name text, password text, client_ip inet) FROM PUBLIC;
 
 --
 -- Name: FUNCTION spots_import(rows jsonb); Type: ACL; Schema: app_private; Owner: -

@@ -1,5 +1,5 @@
 // Account emails, queued by the accounts issue with {name, link, expiresAt?}
-// (staff_invite adds role and invitedBy; password_changed has only name).
+// (staff_invite adds role and invitedBy; password_changed has only name; account_secured has name and provider).
 import { formatTime, frame, required, type RenderContext, type RenderedEmail } from './format.ts';
 
 type Data = Record<string, unknown>;
@@ -41,6 +41,15 @@ export const accountTemplates: Record<string, (data: Data, ctx: RenderContext) =
         `${data.invitedBy ? String(data.invitedBy) : 'An administrator'} invited you to join ${ctx.productName} as ${data.role ? String(data.role) : 'staff'}.`,
         ...expiry(data, ctx)],
       action: { label: 'Accept the invitation', url: required<string>(data, 'link') },
+    });
+  },
+  account_secured(data, ctx) {
+    const provider = data.provider === 'facebook' ? 'Facebook' : data.provider === 'google' ? 'Google' : 'your provider';
+    return frame(ctx, {
+      subject: `Your ${ctx.productName} account was secured`,
+      lines: [greeting(data),
+        `You just signed in with ${provider}, which confirmed this email address. Someone had created this account with your address before, without confirming it.`,
+        'To keep it yours, we removed its password, signed out every session and cancelled pending email links. Sign in with ' + provider + ' from now on, or choose a password with "Forgot password".'],
     });
   },
   password_changed(data, ctx) {

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import express, { type Express } from 'express';
 import type { ServerConfig } from './config.ts';
 import { installRequestLog } from './middleware/installRequestLog.ts';
+import { installSecurityHeaders } from './middleware/installSecurityHeaders.ts';
 import { installDatabasePools } from './middleware/installDatabasePools.ts';
 import { installMetrics } from './middleware/installMetrics.ts';
 import { installHealth } from './middleware/installHealth.ts';
@@ -37,6 +38,7 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   const onClose = (fn: () => Promise<void>) => closers.unshift(fn);
 
   installRequestLog(app);
+  installSecurityHeaders(app);
   installDatabasePools(app, config, onClose);
   installMetrics(app, config);
   installHealth(app);

@@ -37,6 +37,12 @@ export interface ServerConfig {
   webDistDir: string;
   /** Stripe API location, keys and webhook secret (lib/stripe_client.ts). */
   stripe: StripeConfig;
+  /** GRAPHQL_IDE: the IDE at /graphiql, and `extensions.explain` for requests that ask (X-PostGraphile-Explain: on). */
+  graphqlIde: boolean;
+  /** GRAPHQL_INTROSPECTION: `__schema`/`__type` answered, else refused with SMQ06. */
+  graphqlIntrospection: boolean;
+  /** HOLDS_PER_ADDRESS: reservations held at once per client address (SMB12); SQL reads it as app.holds_per_address. */
+  holdsPerAddress: number;
 }
 
 export interface OidcProviderConfig {
@@ -86,6 +92,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     cookieSecret: overrides.cookieSecret ?? cookieSecretOf(env),
     cookieSecure: boolVar(env, 'COOKIE_SECURE', publicUrl.startsWith('https:')),
     trustProxy: env.TRUST_PROXY === undefined ? false : /^\d+$/.test(env.TRUST_PROXY) ? Number(env.TRUST_PROXY) : env.TRUST_PROXY === 'true' ? true : env.TRUST_PROXY,
+    // Both on in development, off in production unless asked for.
+    graphqlIde: boolVar(env, 'GRAPHQL_IDE', isDev),
+    graphqlIntrospection: boolVar(env, 'GRAPHQL_INTROSPECTION', isDev),
+    holdsPerAddress: intVar(env, 'HOLDS_PER_ADDRESS', 10, 1, 1_000_000),
     staffEmailDomains: (env.STAFF_EMAIL_DOMAINS ?? '').split(',').map((d) => d.trim().toLowerCase()).filter(Boolean),
     google: env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET
       ? { issuer: urlVar(env, 'GOOGLE_ISSUER', 'https://accounts.google.com'), clientId: env.GOOGLE_CLIENT_ID, clientSecret: env.GOOGLE_CLIENT_SECRET }

@@ -6,6 +6,10 @@ import { maskError } from './mask_error.ts';
 import { LoginPlugin } from './plugins/login.ts';
 import { PostgisCodecPlugin } from './plugins/postgis_codec.ts';
 import { ValidationErrorCodePlugin } from './plugins/validation_error_code.ts';
+import { RequestShapePlugin } from './plugins/request_shape.ts';
+import { SignUpGatePlugin } from './plugins/sign_up_gate.ts';
+import { makeQueryLimitsPlugin, PageSizePlugin } from './query_limits.ts';
+import { getOperationAST, type OperationTypeNode } from 'postgraphile/graphql';
 
 export interface PresetOptions {
   /** The pool of app_authenticator connections GraphQL requests run on (the caller owns and ends it). */
@@ -13,8 +17,12 @@ export interface PresetOptions {
   /** A superuser's, for watch mode only. */
   rootUrl?: string;
   isDev: boolean;
-  /** Turns a request into pgSettings (role, app.session_id). */
-  pgSettings: (req: import('express').Request) => Record<string, string>;
+  /** The in-browser IDE (Ruru at /graphiql), and `extensions.explain` when a request asks for it. */
+  ide: boolean;
+  /** Whether `__schema`/`__type` are answered (else SMQ06). */
+  introspection: boolean;
+  /** Turns a request, and the kind of operation it runs, into pgSettings (role, app.session_id, client address). */
+  pgSettings: (req: import('express').Request, operation: OperationTypeNode | undefined) => Record<string, string>;
   exportSchemaPath?: string;
   /** Plugins that need run-time configuration (e.g. payments' Stripe client). */
   plugins?: GraphileConfig.Plugin[];
@@ -25,7 +33,11 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     // graphile/starter's names: `spots`, `spot(rowId)`, `spot.rate` instead of
     // `allSpots`, `spotByRowId`, `spot.rateByRateId`.
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
-    plugins: [PostgisCodecPlugin, ValidationErrorCodePlugin, LoginPlugin, ...(options.plugins ?? [])],
+    plugins: [
+      PostgisCodecPlugin, ValidationErrorCodePlugin, RequestShapePlugin, PageSizePlugin,
+      makeQueryLimitsPlugin({ introspection: options.introspection, explainAllowed: options.ide }),
+      LoginPlugin, SignUpGatePlugin, ...(options.plugins ?? []),
+    ],
     pgServices: [
       makePgService({
         pool: options.pool,
@@ -37,16 +49,19 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       }),
     ],
     grafast: {
-      context(requestContext) {
+      // The operation comes from the parsed document, whatever the body's media type was.
+      context(requestContext, args) {
         const req = requestContext.expressv4?.req;
-        return { pgSettings: req ? options.pgSettings(req) : {} };
+        const operation = args.document ? getOperationAST(args.document, args.operationName)?.operation : undefined;
+        return { pgSettings: req ? options.pgSettings(req, operation) : {} };
       },
-      explain: options.isDev,
+      // Off unless a request asks for it (server/query_limits.ts).
+      explain: false,
     },
     grafserv: {
       graphqlPath: '/graphql',
-      graphiql: options.isDev,
-      graphiqlOnGraphQLGET: options.isDev,
+      graphiql: options.ide,
+      graphiqlOnGraphQLGET: options.ide,
       graphiqlPath: '/graphiql',
       watch: false,
       maskError,

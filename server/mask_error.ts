@@ -6,7 +6,20 @@
 // PostgreSQL's own codes carry the documented message (publicMessage).
 
 import { GraphQLError } from 'postgraphile/graphql';
-import { internalError, isDocumented, publicMessage } from './errors.ts';
+import { SafeError } from 'postgraphile/grafast';
+import { CodedError, internalError, isDocumented, publicMessage } from './errors.ts';
+
+/**
+ * PostGraphile's refusal of an `after`/`before` cursor it did not give out (garbage, another
+ * list's, or another order's) is a SafeError without a code: it gets SMQ07. Other SafeErrors
+ * stay unexpected.
+ */
+function knownSafeError(err: Error): CodedError | undefined {
+  if (err instanceof SafeError && /^Invalid\b.*\bcursor\b/.test(err.message)) {
+    return new CodedError('SMQ07', 'This cursor was not given out by this list: use pageInfo.endCursor or startCursor of the same query');
+  }
+  return undefined;
+}
 
 function withCode(error: GraphQLError, message: string, code: string, originalError?: Error): GraphQLError {
   return new GraphQLError(message, {
@@ -25,6 +38,8 @@ export function maskError(error: GraphQLError): GraphQLError {
     // Parse and validation errors: already safe, only lacking a code.
     return error.extensions?.code ? error : withCode(error, error.message, 'GRAPHQL_VALIDATION_FAILED');
   }
+  const known = knownSafeError(original);
+  if (known) return withCode(error, known.message, known.code, original);
   if (isDocumented(original)) {
     const masked = withCode(error, publicMessage(original), original.code, original);
     // Rate limits (SMA02) say how long to wait, in seconds, in the error's detail.

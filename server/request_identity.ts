@@ -1,6 +1,7 @@
 // Who a request is, as decided by the session middleware, and the pgSettings
 // that carry it into SQL. A request without a valid session is anonymous.
 import type { Request, Response } from 'express';
+import type { OperationTypeNode } from 'postgraphile/graphql';
 
 export interface RequestIdentity {
   sessionId: string;
@@ -20,12 +21,6 @@ export function requestSettingsOf(res: Response): Record<string, string> {
   return (res.locals.requestSettings as Record<string, string> | undefined) ?? {};
 }
 
-/** An anonymous GraphQL mutation (register, forgotPassword…): the only anonymous requests SQL needs request facts for. */
-function isMutation(req: Request): boolean {
-  const query = (req.body as { query?: unknown } | undefined)?.query;
-  return typeof query === 'string' && /\bmutation\b/.test(query);
-}
-
 /**
  * Anonymous requests get no settings: app_authenticator's connections already
  * run as app_anonymous (migrations/afterReset.sql), and without settings
@@ -33,8 +28,10 @@ function isMutation(req: Request): boolean {
  * Anonymous mutations are the exception: they carry the client address and
  * the web app's origin (rate limits, links in emails).
  */
-export function pgSettingsFor(req: Request): Record<string, string> {
+export function pgSettingsFor(req: Request, operation: OperationTypeNode | undefined): Record<string, string> {
   const identity = req.res ? identityOf(req.res) : undefined;
-  if (!identity) return req.res && isMutation(req) ? requestSettingsOf(req.res) : {};
+  // `operation` is read from the parsed document (server/graphile.config.ts), so every body
+  // type (JSON, application/graphql) and every way of naming the operation is seen alike.
+  if (!identity) return req.res && operation === 'mutation' ? requestSettingsOf(req.res) : {};
   return { role: identity.dbRole, 'app.session_id': identity.sessionId, ...requestSettingsOf(req.res!) };
 }

@@ -132,7 +132,7 @@ test('resend verification: a new link replaces the old one; false once verified;
   assert.is((await api.gql(RESEND)).errors?.[0].extensions?.code, 'SMA08');
 });
 
-test('sign-in rate limit per email: the 11th attempt in 15 minutes gets 429 + Retry-After, even with the right password; recovers when the window passes', async () => {
+test('sign-in rate limit per email and address: the 11th attempt in 15 minutes gets 429 + Retry-After, even with the right password; recovers when the window passes', async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
   for (let i = 0; i < 10; i += 1) {
     assertRefused(await postJson(api, '/auth/login', { email: user.email, password: `guess ${i}` }), 401, 'SMA01');
@@ -147,10 +147,11 @@ test('sign-in rate limit per email: the 11th attempt in 15 minutes gets 429 + Re
   await signIn(api, other.email);
   // The window passes (its start moved back 15 minutes).
   await db.owner.query(`update app_private.rate_limits set window_start = window_start - interval '15 minutes'
-    where bucket = 'login_email' and key = lower($1)`, [user.email]);
+    where bucket = 'login_pair' and key = lower($1) || ' 127.0.0.1'`, [user.email]);
   await signIn(api, user.email);
-  const { rows } = await db.owner.query(`select 1 from app_private.rate_limits where bucket = 'login_email' and key = lower($1)`, [user.email]);
-  assert.is(rows.length, 0, 'a successful sign-in clears the email\'s count');
+  const { rows } = await db.owner.query(`select bucket from app_private.rate_limits
+    where (bucket = 'login_email' and key = lower($1)) or (bucket = 'login_pair' and key = lower($1) || ' 127.0.0.1')`, [user.email]);
+  assert.equal(rows, [], 'a successful sign-in clears the email\'s counts');
 });
 
 test('sign-in rate limit per client address: held in PostgreSQL, so a second API process sees it', async () => {

@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
-import { TEST_PASSWORD, cookieHeader, cookiesOf } from './helpers/auth.ts';
+import { TEST_PASSWORD, cookieHeader, cookiesOf, postJson } from './helpers/auth.ts';
+import { createReservation } from './helpers/payments.ts';
 import { facebookConfigFor, startFacebookFixture, type FacebookFixture } from './helpers/facebook_fixture.ts';
 
 const WEB = 'http://127.0.0.1:5173';
@@ -194,6 +195,47 @@ test('Google: an existing password account is linked only when Google verified t
   const b = await begin('google');
   const done = await finish(b.callback, b.cookie);
   assert.is((await api.gql(ME, {}, done.headers)).data.currentUser.rowId, user.id);
+});
+
+test('pre-hijack: an unverified password account with the victim\'s email is reclaimed at a Google-verified sign-in, and the victim\'s guest reservations are claimed', async () => {
+  // Setup: the victim booked as a guest; then an attacker signed up with the victim's address and a password.
+  const victim = 'victim.owner@example.com';
+  const guest = await createReservation(db, { email: victim, startsIn: 120 });
+  const signUp = await postJson(api, '/auth/register', { email: victim, name: 'Attacker', password: 'attacker passphrase 1' });
+  assert.is(signUp.status, 201, JSON.stringify(signUp.body));
+  const attacker = { authorization: `Bearer ${signUp.body.token}` };
+  const accountId = signUp.body.userId;
+  assert.is((await api.gql(ME, {}, attacker)).data.currentUser.rowId, accountId);
+  const { rows: [pending] } = await db.owner.query(
+    `select count(*)::int as n from app_private.user_tokens where user_id = $1 and used_at is null and expires_at > now()`, [accountId]);
+  assert.is(pending.n, 1, 'the sign-up left a verification link pending');
+  const { rows: [unclaimed] } = await db.owner.query('select user_id from app_public.reservations where id = $1', [guest.id]);
+  assert.is(unclaimed.user_id, null, 'an unverified account does not get the guest reservation');
+
+  // Action: the victim signs in with Google, which verified the address.
+  claims = { sub: 'google-sub-victim', email: victim, email_verified: true, name: 'Real Owner' };
+  const b = await begin('google');
+  const done = await finish(b.callback, b.cookie);
+
+  // Assertions: the victim is in the same account, verified, with their guest reservation…
+  const me = await api.gql(ME, {}, done.headers);
+  assert.equal(me.data.currentUser, { rowId: accountId, email: victim, role: 'driver', isVerified: true, name: 'Real Owner' });
+  const { rows: [claimed] } = await db.owner.query('select user_id::text from app_public.reservations where id = $1', [guest.id]);
+  assert.is(claimed.user_id, accountId, 'the guest reservation is claimed at that sign-in');
+  // …and the attacker holds nothing: session revoked, password gone, links void, no other identity.
+  const theirs = await api.gql(ME, {}, attacker);
+  assert.is(theirs.errors?.[0]?.extensions?.code, 'SMA15');
+  const login = await postJson(api, '/auth/login', { email: victim, password: 'attacker passphrase 1' });
+  assert.equal([login.status, login.body.error?.code], [401, 'SMA01']);
+  const { rows: [left] } = await db.owner.query(`select
+      (select count(*) from app_private.user_secrets where user_id = $1)::int as passwords,
+      (select count(*) from app_private.user_tokens where user_id = $1 and used_at is null and expires_at > now())::int as links,
+      (select count(*) from app_private.sessions where user_id = $1 and revoked_at is null)::int as sessions,
+      (select array_agg(subject) from app_private.user_identities where user_id = $1) as identities`, [accountId]);
+  assert.equal(left, { passwords: 0, links: 0, sessions: 1, identities: ['google-sub-victim'] });
+  const { rows: mail } = await db.owner.query(
+    `select data from app_private.emails where recipient = $1 and template = 'account_secured'`, [victim]);
+  assert.equal(mail.map((m) => m.data), [{ name: 'Real Owner', provider: 'google' }], 'the owner is told');
 });
 
 test('open redirects are ignored: only paths inside the web app', async () => {

@@ -36,7 +36,7 @@ const code = (res: any) => res.errors?.[0]?.extensions?.code;
 // What each role may do. `true` = allowed; a string = the error code refusing it.
 const EXPECTED: Record<string, Record<Role, unknown>> = {
   'database role':                        { anonymous: 'app_anonymous', driver: 'app_user', operator: 'app_operator', admin: 'app_operator', analyst: 'app_user' },
-  'currentUser is self':                  { anonymous: false, driver: true, operator: true, admin: true, analyst: true },
+  'currentUser is self':                  { anonymous: null, driver: true, operator: true, admin: true, analyst: true },
   'users: self':                       { anonymous: '42501', driver: true, operator: true, admin: true, analyst: true },
   'users: other drivers':              { anonymous: '42501', driver: false, operator: true, admin: true, analyst: false },
   'users: other staff':                { anonymous: '42501', driver: false, operator: false, admin: true, analyst: false },
@@ -61,8 +61,10 @@ async function attempt(role: Role, operation: string): Promise<unknown> {
       return s.db_role;
     }
     case 'currentUser is self': {
+      // Signed out: null, not an error (it was 42501 once).
       const res = await gql(`{ currentUser { rowId } }`);
-      return res.data.currentUser?.rowId === a.id && a.id !== undefined;
+      if (res.errors) return code(res);
+      return res.data.currentUser === null ? null : res.data.currentUser.rowId === a.id;
     }
     case 'users: self':
     case 'users: other drivers':

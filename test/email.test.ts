@@ -39,7 +39,7 @@ test.after(async () => {
 
 test('every template booking, accounts and payments queue renders text and HTML', () => {
   const expected = ['reservation_held', 'reservation_confirmed', 'reservation_changed', 'reservation_cancelled', 'reservation_expired',
-    'reservation_link', 'reservation_ended', 'reservation_reminder', 'receipt', 'payment_failed', 'verify_email', 'password_reset', 'staff_invite', 'password_changed'];
+    'reservation_link', 'reservation_ended', 'reservation_reminder', 'receipt', 'payment_failed', 'verify_email', 'password_reset', 'staff_invite', 'password_changed', 'account_secured'];
   assert.equal([...TEMPLATE_NAMES].sort(), [...expected].sort());
   for (const template of expected) {
     const data = template.startsWith('reservation') || template === 'receipt' || template === 'payment_failed'

@@ -177,12 +177,23 @@ test('API, worker and CLI: JSON lines, request ids, no secrets', async () => {
 
 test("GraphQL: an internal error's reference is the request id, and its log line carries it", async () => {
   const api = await startApi(db);
+  // A fault no client can cause on purpose (every bad input has a documented code,
+  // test/api_bad_input_matrix.test.ts): a spot trigger failing with an undocumented SQLSTATE.
+  const spotId = await createSpot(db, { lat: 40.75, lng: -73.99 });
+  await db.owner.query(`create or replace function app_private.tg_logs_test_fault() returns trigger language plpgsql as $$
+    begin raise exception 'the spot row is out of range for type bigint' using errcode = 'XX124'; end $$`);
+  await db.owner.query(`create trigger _999_logs_test_fault before update on app_public.reservations for each row execute procedure app_private.tg_logs_test_fault()`);
   try {
-    // A value PostgreSQL refuses with a code no client is meant to see (22003, out of range).
+    const booked = await fetch(`${api.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `mutation { reserve(input: { spotId: "${spotId}", startsAt: "${hoursFromNow(2).toISOString()}", durationMinutes: 30, email: "logs.fault@example.com" }) { result { reservation { rowId } manageToken } } }` }),
+    });
+    const { reservation, manageToken } = ((await booked.json()) as any).data.reserve.result;
     const { result: res, lines } = await captureLogs(() => fetch(`${api.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: '{ spot(rowId: "99999999999999999999") { rowId } }' }),
+      body: JSON.stringify({ query: `mutation { cancelReservation(input: { reservationId: "${reservation.rowId}", manageToken: "${manageToken}" }) { clientMutationId } }` }),
     }));
     const id = res.headers.get('x-request-id');
     const body = await res.json();
@@ -192,6 +203,7 @@ test("GraphQL: an internal error's reference is the request id, and its log line
     assert.ok(logged, 'an error line with the request id');
     assert.match(JSON.stringify(logged.err), /out of range for type bigint/);
   } finally {
+    await db.owner.query('drop trigger _999_logs_test_fault on app_public.reservations');
     await api.close();
   }
 });

@@ -16,6 +16,8 @@ import { ownerTx } from '../owner_sql.ts';
 import { clearSessionCookies, setSessionCookies } from '../auth_cookies.ts';
 import { identityOf, requestSettingsOf } from '../request_identity.ts';
 import { CodedError } from '../errors.ts';
+import { clientAddress } from './installRequestSettings.ts';
+import { signUpLimited } from '../plugins/sign_up_gate.ts';
 
 /** A string field, or null (which SQL refuses with the field's own error): PostgreSQL text cannot hold NUL. */
 function str(value: unknown): string | null {
@@ -41,12 +43,17 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
 
   app.post('/auth/register', async (req: Request, res: Response) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    // SQL's refusals (SMA02…SMA06) reach the client through installErrorHandler.
+    // Checked, counted and committed first, so a sign-up refused for a taken email counts too (app_private.sign_up_gate).
+    const { rows: [gate] } = await pool.query<{ retry_after: number }>(
+      `select app_private.sign_up_gate($1, $2, $3, nullif($4, '')::inet) as retry_after`,
+      [str(body.email), str(body.name), str(body.password), clientAddress(req)]);
+    if (gate.retry_after > 0) throw signUpLimited(gate.retry_after);
+    // SQL's refusals (SMA03…SMA06) reach the client through installErrorHandler.
     const session = await ownerTx(pool, requestSettingsOf(res), async (client) => {
       const { rows: [made] } = await client.query<NewSession>(
         `select (r).user_id::text, (r).session_id, (r).token
          from (select app_private.register($1, $2, $3, nullif($4, '')::inet) as r) x`,
-        [str(body.email), str(body.name), str(body.password), req.ip ?? '']);
+        [str(body.email), str(body.name), str(body.password), clientAddress(req)]);
       // A statement of its own: the one that made the user cannot see it yet.
       const { rows: [{ user }] } = await client.query<{ user: Record<string, unknown> }>(
         `select jsonb_build_object('rowId', u.id::text, 'email', u.email, 'name', u.name, 'role', u.role, 'isVerified', u.is_verified) as user
@@ -63,7 +70,7 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
     const { rows: [attempt] } = await pool.query<NewSession & { status: string; retry_after: number }>(
       `select status, user_id::text, session_id, token, retry_after
        from app_private.login_attempt($1, $2, nullif($3, '')::inet)`,
-      [str(body.email), str(body.password), req.ip ?? '']);
+      [str(body.email), str(body.password), clientAddress(req)]);
     if (attempt.status === 'limited') {
       throw new CodedError('SMA02', `Too many attempts. Try again in ${attempt.retry_after} seconds.`, String(attempt.retry_after));
     }

@@ -19,8 +19,9 @@ export function installCors(app: Express, config: ServerConfig): void {
     if (origin === undefined) return next();
     res.vary('Origin');
     const isAllowed = allowed.has(origin);
-    // This server's own pages: its public URL (behind a proxy req.protocol may say http).
-    const isSelf = origin === publicOrigin() || origin === `${req.protocol}://${req.get('host')}`;
+    // This server's own pages: its configured public URL. Never the Host header, which
+    // the client writes: a page elsewhere could send Host to match its own Origin.
+    const isSelf = origin === publicOrigin();
     if (isAllowed) {
       res.set('Access-Control-Allow-Origin', origin);
       res.set('Access-Control-Allow-Credentials', 'true');

@@ -22,6 +22,7 @@ import { ownerTx } from '../owner_sql.ts';
 import { OAUTH_COOKIE, oauthCookieOptions, sameSecret, setSessionCookies } from '../auth_cookies.ts';
 import { requestSettingsOf } from '../request_identity.ts';
 import { CodedError } from '../errors.ts';
+import { clientAddress } from './installRequestSettings.ts';
 import { currentRequest } from '../request_context.ts';
 
 type Provider = 'google' | 'facebook';
@@ -140,7 +141,7 @@ export function installOAuthRoutes(app: Express, config: ServerConfig): void {
       }
       const session = await ownerTx(pool, requestSettingsOf(res), async (client) => (await client.query<{ session_id: string; token: string }>(
         `select (s).session_id, (s).token from (select app_private.oauth_sign_in($1, $2, $3, $4, $5, $6, $7, nullif($8, '')::inet) as s) x`,
-        [provider, profile.subject, profile.email, profile.emailVerified, profile.name, row.intent, config.staffEmailDomains, req.ip ?? ''])).rows[0]);
+        [provider, profile.subject, profile.email, profile.emailVerified, profile.name, row.intent, config.staffEmailDomains, clientAddress(req)])).rows[0]);
       setSessionCookies(res, config, session.session_id, session.token);
       res.redirect(302, `${webUrl}${row.redirect_to ?? '/'}`);
     } catch (err) {

@@ -25,6 +25,8 @@ export async function installPostGraphile(
     pool,
     rootUrl: config.db.root,
     isDev: config.isDev,
+    ide: config.graphqlIde,
+    introspection: config.graphqlIntrospection,
     pgSettings: pgSettingsFor,
     plugins: configuredPlugins(config),
   }));

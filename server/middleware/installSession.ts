@@ -12,7 +12,8 @@ import type { RequestIdentity } from '../request_identity.ts';
 import { CodedError } from '../errors.ts';
 import { makePool } from './installDatabasePools.ts';
 
-const BEARER = /^Bearer ([A-Za-z0-9_-]{16,128})$/;
+// The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are the same.
+const BEARER = /^Bearer +([A-Za-z0-9_-]{16,128})$/i;
 
 function refused(res: Response): CodedError {
   res.set('WWW-Authenticate', 'Bearer error="invalid_token"');

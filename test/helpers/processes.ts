@@ -35,6 +35,9 @@ export function childEnv(urls: DbUrls, emulator: StripeEmulator, smtp: { host: s
     WEB_URL: 'https://app.example.test',
     LOG_LEVEL: 'warn', LOG_FORMAT: 'json',
     GRAPHILE_ENV: 'production',
+    // Every simulated client books from 127.0.0.1 at once: the per-address hold
+    // limit (SMB12, 10 in production) would refuse them (test/security_holds.test.ts covers it).
+    HOLDS_PER_ADDRESS: '100000',
     ...extra,
   };
 }
