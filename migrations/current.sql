@@ -1,1 +1,3 @@
 -- Enter migration here
+--!include rate_budgets.sql
+--!include table_access.sql

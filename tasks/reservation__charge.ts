@@ -22,9 +22,16 @@
 //   no longer protects a re-send: the PaymentIntent the lost answer was about
 //   is searched for by its metadata and customer and adopted when found;
 //   only when there is none is the charge sent again.
-import type { Task } from 'graphile-worker';
+//
+// Under Stripe's rate limit (lib/stripe_budget.ts): every call first takes its
+// turn from the budget all worker processes share; a turn further off than
+// STRIPE_RATE_MAX_WAIT_MS, or a 429 from Stripe (nothing was done there),
+// reschedules the job without counting this attempt (charge_requeue) and with
+// the same key, so it can neither become a failed payment nor a second charge.
+import type { JobHelpers, Task } from 'graphile-worker';
 import type Stripe from 'stripe';
-import { idOf, isCardError, isRefusedRequest, stripeClient } from '../lib/stripe_client.ts';
+import { stripeBudgetFromEnv, takeStripeTurn } from '../lib/stripe_budget.ts';
+import { idOf, isCardError, isRateLimited, isRefusedRequest, stripeClient, stripeConfigFromEnv } from '../lib/stripe_client.ts';
 
 export interface ReservationChargePayload {
   reservationId: number | string;
@@ -58,8 +65,50 @@ async function earlierIntent(p: Prepared): Promise<Stripe.PaymentIntent | null> 
   return intents.find((pi) => pi.status === 'succeeded') ?? intents.find((pi) => pi.status !== 'canceled') ?? null;
 }
 
+/** Rescheduled after a 429 when Stripe gave no better time: about a second, spread so the retries do not arrive together. */
+const RATE_LIMITED_RETRY_MS = 1000;
+
+/** Thrown (and caught below) when a Stripe call must wait for a later run of the job. */
+class NotNow extends Error {
+  readonly retryInMs: number;
+  constructor(retryInMs: number) {
+    super('Stripe rate limit');
+    this.retryInMs = retryInMs;
+  }
+}
+
+/** One Stripe call, made when the shared budget gives it its turn. */
+async function inTurn<T>(helpers: JobHelpers, call: () => Promise<T>): Promise<T> {
+  const config = stripeConfigFromEnv();
+  const turn = await takeStripeTurn((text, values) => helpers.query(text, values), stripeBudgetFromEnv(config));
+  if (!turn.granted) throw new NotNow(turn.retryInMs);
+  try {
+    return await call();
+  } catch (err) {
+    if (isRateLimited(err)) throw new NotNow(RATE_LIMITED_RETRY_MS * (1 + Math.random()));
+    throw err;
+  }
+}
+
+/** The same job again later, this attempt not counted (it did nothing at Stripe). */
+async function requeue(helpers: JobHelpers, reservationId: number | string, retryInMs: number): Promise<void> {
+  const { job } = helpers;
+  await helpers.query('select app_private.charge_requeue($1, now() + make_interval(secs => $2 / 1000.0), $3, $4)',
+    [reservationId, retryInMs, job.max_attempts - job.attempts + 1, job.priority]);
+}
+
 export const reservation__charge: Task = async (payload, helpers) => {
-  const { reservationId } = payload as ReservationChargePayload;
+  try {
+    await charge(payload as ReservationChargePayload, helpers);
+  } catch (err) {
+    if (!(err instanceof NotNow)) throw err;
+    helpers.logger.debug(`reservation ${(payload as ReservationChargePayload).reservationId}: Stripe's rate limit, again in ${Math.round(err.retryInMs)} ms`);
+    await requeue(helpers, (payload as ReservationChargePayload).reservationId, err.retryInMs);
+  }
+};
+
+async function charge(payload: ReservationChargePayload, helpers: JobHelpers): Promise<void> {
+  const { reservationId } = payload;
   const { rows: [{ prepared }] } = await helpers.query<{ prepared: Prepared }>(
     'select app_private.charge_prepare($1) as prepared', [reservationId]);
   const p = prepared;
@@ -75,10 +124,10 @@ export const reservation__charge: Task = async (payload, helpers) => {
 
   // Outside the try below: a search that fails is retried as a job, never
   // taken for the charge's own answer.
-  let intent = p.lookUpFirst ? await earlierIntent(p) : null;
+  let intent = p.lookUpFirst ? await inTurn(helpers, () => earlierIntent(p)) : null;
   if (intent) helpers.logger.info(`reservation ${reservationId}: adopted ${intent.id} (${intent.status}) instead of re-sending a key Stripe may have forgotten`);
   try {
-    intent ??= await stripeClient().paymentIntents.create({
+    intent ??= await inTurn(helpers, () => stripeClient().paymentIntents.create({
       amount: p.amount,
       currency: p.currency,
       customer: p.customer,
@@ -87,7 +136,7 @@ export const reservation__charge: Task = async (payload, helpers) => {
       confirm: true,
       description: `Secure My Spot reservation ${p.reservationId}`,
       metadata: { reservation_id: String(p.reservationId), charge_attempt: String(p.attempt) },
-    }, { idempotencyKey: p.idempotencyKey });
+    }, { idempotencyKey: p.idempotencyKey }));
   } catch (err) {
     if (isCardError(err)) {
       // Declined, or the bank wants the driver present (authentication_required).
@@ -103,8 +152,8 @@ export const reservation__charge: Task = async (payload, helpers) => {
       helpers.logger.error(`reservation ${reservationId}: Stripe refused charge attempt ${p.attempt} (${err.code ?? err.rawType}): ${err.message}`);
       return;
     }
-    // Anything else (network, timeout, 5xx, rate limit, our own bug): retry
-    // the job with the same key.
+    // Anything else (network, timeout, 5xx, our own bug): retry the job with
+    // the same key. (A rate limit is NotNow, handled by the caller.)
     throw err;
   }
 
@@ -120,4 +169,4 @@ export const reservation__charge: Task = async (payload, helpers) => {
     await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)',
       [p.chargeId, p.attempt, code, `PaymentIntent ${intent.status}`, idOf(intent.id)]);
   }
-};
+}
