@@ -1,3 +1,5 @@
 -- Enter migration here
 --!include rate_budgets.sql
+--!include payments_charge.sql
+--!include reservations_lifecycle.sql
 --!include table_access.sql

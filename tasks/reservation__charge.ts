@@ -23,6 +23,10 @@
 //   is searched for by its metadata and customer and adopted when found;
 //   only when there is none is the charge sent again.
 //
+// A batch (the end-of-day burst: an array payload) is prepared in one
+// statement and its successes recorded in one; each charge still has its own
+// key and its own outcome: graphile-worker retries only the entries that threw.
+//
 // Under Stripe's rate limit (lib/stripe_budget.ts): every call first takes its
 // turn from the budget all worker processes share; a turn further off than
 // STRIPE_RATE_MAX_WAIT_MS, or a 429 from Stripe (nothing was done there),
@@ -36,6 +40,8 @@ import { idOf, isCardError, isRateLimited, isRefusedRequest, stripeClient, strip
 export interface ReservationChargePayload {
   reservationId: number | string;
 }
+/** One reservation (keyed job reservation_charge:<id>), or a batch queued by the due-work sweep (app_private.queue_charge_batches). */
+export type ReservationChargeJob = ReservationChargePayload | ReservationChargePayload[];
 
 interface Prepared {
   action: 'skip' | 'charge' | 'no_card';
@@ -67,8 +73,10 @@ async function earlierIntent(p: Prepared): Promise<Stripe.PaymentIntent | null> 
 
 /** Rescheduled after a 429 when Stripe gave no better time: about a second, spread so the retries do not arrive together. */
 const RATE_LIMITED_RETRY_MS = 1000;
+/** Stripe calls in flight at once for one batch job. */
+const BATCH_CONCURRENCY = 8;
 
-/** Thrown (and caught below) when a Stripe call must wait for a later run of the job. */
+/** Thrown when a Stripe call must wait for a later run of the job (the shared budget or a 429 said so). */
 class NotNow extends Error {
   readonly retryInMs: number;
   constructor(retryInMs: number) {
@@ -90,36 +98,24 @@ async function inTurn<T>(helpers: JobHelpers, call: () => Promise<T>): Promise<T
   }
 }
 
-/** The same job again later, this attempt not counted (it did nothing at Stripe). */
-async function requeue(helpers: JobHelpers, reservationId: number | string, retryInMs: number): Promise<void> {
-  const { job } = helpers;
-  await helpers.query('select app_private.charge_requeue($1, now() + make_interval(secs => $2 / 1000.0), $3, $4)',
-    [reservationId, retryInMs, job.max_attempts - job.attempts + 1, job.priority]);
-}
+/** What became of one prepared charge; a success is recorded by the caller (alone, or with its batch). */
+type Outcome = { recorded: true } | { recorded: false; chargeId: string; attempt: number; paymentIntentId: string };
 
-export const reservation__charge: Task = async (payload, helpers) => {
-  try {
-    await charge(payload as ReservationChargePayload, helpers);
-  } catch (err) {
-    if (!(err instanceof NotNow)) throw err;
-    helpers.logger.debug(`reservation ${(payload as ReservationChargePayload).reservationId}: Stripe's rate limit, again in ${Math.round(err.retryInMs)} ms`);
-    await requeue(helpers, (payload as ReservationChargePayload).reservationId, err.retryInMs);
-  }
-};
-
-async function charge(payload: ReservationChargePayload, helpers: JobHelpers): Promise<void> {
-  const { reservationId } = payload;
-  const { rows: [{ prepared }] } = await helpers.query<{ prepared: Prepared }>(
-    'select app_private.charge_prepare($1) as prepared', [reservationId]);
-  const p = prepared;
+/**
+ * The Stripe part of one charge: skip, no card, or the PaymentIntent (with its
+ * key); every answer but a success is recorded here. Throws NotNow (nothing
+ * was done at Stripe) or a transient error (retry with the same key).
+ */
+async function send(p: Prepared, helpers: JobHelpers): Promise<Outcome> {
+  const { reservationId } = p;
   if (p.action === 'skip') {
     helpers.logger.debug(`reservation ${reservationId}: not charged (${p.reason})`);
-    return;
+    return { recorded: true };
   }
   if (p.action === 'no_card') {
     await helpers.query('select app_private.charge_failed($1, $2, $3, $4, null)',
       [p.chargeId, p.attempt, 'no_payment_method', 'No card was set up for this reservation']);
-    return;
+    return { recorded: true };
   }
 
   // Outside the try below: a search that fails is retried as a job, never
@@ -144,22 +140,23 @@ async function charge(payload: ReservationChargePayload, helpers: JobHelpers): P
       await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)',
         [p.chargeId, p.attempt, err.code ?? 'card_error', err.message, pi?.id ?? null]);
       helpers.logger.info(`reservation ${reservationId}: charge attempt ${p.attempt} failed (${err.code})`);
-      return;
+      return { recorded: true };
     }
     if (isRefusedRequest(err)) {
       await helpers.query('select app_private.charge_failed($1, $2, $3, $4, null, retryable => false)',
         [p.chargeId, p.attempt, err.code ?? err.rawType ?? 'invalid_request_error', err.message]);
       helpers.logger.error(`reservation ${reservationId}: Stripe refused charge attempt ${p.attempt} (${err.code ?? err.rawType}): ${err.message}`);
-      return;
+      return { recorded: true };
     }
-    // Anything else (network, timeout, 5xx, our own bug): retry the job with
-    // the same key. (A rate limit is NotNow, handled by the caller.)
+    // Anything else (network, timeout, 5xx, our own bug; NotNow): retry the
+    // job with the same key.
     throw err;
   }
 
   if (intent.status === 'succeeded') {
-    await helpers.query('select app_private.charge_succeeded($1, $2, $3)', [p.chargeId, p.attempt, intent.id]);
-  } else if (intent.status === 'processing') {
+    return { recorded: false, chargeId: p.chargeId, attempt: p.attempt, paymentIntentId: intent.id };
+  }
+  if (intent.status === 'processing') {
     await helpers.query('select app_private.charge_processing($1, $2, $3)', [p.chargeId, p.attempt, intent.id]);
   } else {
     // requires_action / requires_payment_method without an error: the same
@@ -169,4 +166,82 @@ async function charge(payload: ReservationChargePayload, helpers: JobHelpers): P
     await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)',
       [p.chargeId, p.attempt, code, `PaymentIntent ${intent.status}`, idOf(intent.id)]);
   }
+  return { recorded: true };
 }
+
+/** Records successes: one statement however many. */
+async function recordSucceeded(helpers: JobHelpers, outcomes: Outcome[]): Promise<void> {
+  const succeeded = outcomes.filter((o) => !o.recorded);
+  if (succeeded.length > 0) await helpers.query('select app_private.charges_succeeded($1::jsonb)', [JSON.stringify(succeeded)]);
+}
+
+/**
+ * The same charges again later in one job, this attempt not counted (it did
+ * nothing at Stripe): a reservation's keyed job, or a batch job.
+ */
+async function requeue(helpers: JobHelpers, reservationIds: Array<number | string>, retryInMs: number, batch: boolean): Promise<void> {
+  const { job } = helpers;
+  const left = job.max_attempts - job.attempts + 1;
+  helpers.logger.debug(`${reservationIds.length} charge(s): Stripe's rate limit, again in ${Math.round(retryInMs)} ms`);
+  if (batch) {
+    await helpers.query('select app_private.queue_charge_batches($1::bigint[], now() + make_interval(secs => $2 / 1000.0), $3, $4, $5)',
+      [reservationIds, retryInMs, job.priority, left, reservationIds.length]);
+  } else {
+    await helpers.query('select app_private.charge_requeue($1, now() + make_interval(secs => $2 / 1000.0), $3, $4)',
+      [reservationIds[0], retryInMs, left, job.priority]);
+  }
+}
+
+async function chargeOne({ reservationId }: ReservationChargePayload, helpers: JobHelpers): Promise<void> {
+  const { rows: [{ prepared }] } = await helpers.query<{ prepared: Prepared }>(
+    'select app_private.charge_prepare($1) as prepared', [reservationId]);
+  try {
+    await recordSucceeded(helpers, [await send(prepared, helpers)]);
+  } catch (err) {
+    if (!(err instanceof NotNow)) throw err;
+    await requeue(helpers, [reservationId], err.retryInMs, false);
+  }
+}
+
+/**
+ * A batch: prepared together, sent BATCH_CONCURRENCY at a time, successes
+ * recorded together. Returns one promise per entry (graphile-worker's batch
+ * jobs): an entry that threw is retried alone, with the same key. Once the
+ * rate limit says "not now", the entries not yet sent go back in one job.
+ */
+async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelpers): Promise<Array<Promise<void>>> {
+  const ids = batch.map((b) => b.reservationId);
+  const { rows } = await helpers.query<{ prepared: Prepared }>('select app_private.charges_prepare($1::bigint[]) as prepared', [ids]);
+  const results: Array<{ outcome?: Outcome; error?: unknown; notNow?: boolean }> = rows.map(() => ({}));
+  let notNowMs = 0;
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < rows.length; i = next++) {
+      if (notNowMs > 0) {
+        results[i] = { notNow: true };
+        continue;
+      }
+      try {
+        results[i] = { outcome: await send(rows[i]!.prepared, helpers) };
+      } catch (err) {
+        if (err instanceof NotNow) {
+          notNowMs = Math.max(notNowMs, err.retryInMs);
+          results[i] = { notNow: true };
+        } else {
+          results[i] = { error: err };
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, rows.length) }, lane));
+  await recordSucceeded(helpers, results.flatMap((r) => (r.outcome ? [r.outcome] : [])));
+  const later = ids.filter((_, i) => results[i]!.notNow);
+  if (later.length > 0) await requeue(helpers, later, notNowMs, true);
+  return results.map((r) => (r.error ? Promise.reject(r.error) : Promise.resolve()));
+}
+
+export const reservation__charge: Task = async (payload, helpers) => {
+  const job = payload as ReservationChargeJob;
+  if (Array.isArray(job)) return chargeBatch(job, helpers);
+  await chargeOne(job, helpers);
+};

@@ -42,15 +42,24 @@ test.after(async () => {
 const call = (path: string, init: RequestInit = {}) =>
   fetch(`${emulator.url}${path}`, { ...init, headers: { Authorization: 'Bearer sk_test_limits', ...init.headers } });
 
-/** `count` reservations with a confirmed card, completed: their charge jobs are queued (each may run once: max_attempts 1). */
-async function completedReservations(count: number): Promise<string[]> {
+/**
+ * `count` reservations with a confirmed card, completed: their charge jobs are
+ * queued, one a reservation or (batch) as the due-work sweep queues them, in
+ * batch jobs. Each job may run once (max_attempts 1): a job that spent an
+ * attempt on a 429 would fail for good.
+ */
+async function completedReservations(count: number, batch = false): Promise<string[]> {
   emulator.setRateLimits({ profile: 'off' });
   const ids: string[] = [];
   for (let i = 0; i < count; i++) ids.push(await confirmedReservation(cards, 'pm_card_visa', 900));
   for (const id of ids) await completeAtEnd(db, id);
-  // A job that spent an attempt on a 429 would fail for good.
-  await db.owner.query(`update graphile_worker._private_jobs set max_attempts = 1 where key = any($1)`,
-    [ids.map((id) => `reservation_charge:${id}`)]);
+  const keys = ids.map((id) => `reservation_charge:${id}`);
+  if (batch) {
+    await db.owner.query('delete from graphile_worker._private_jobs where key = any($1)', [keys]);
+    await db.owner.query('select app_private.queue_charge_batches($1::bigint[], max_attempts => 1, batch_size => 5)', [ids]);
+  } else {
+    await db.owner.query('update graphile_worker._private_jobs set max_attempts = 1 where key = any($1)', [keys]);
+  }
   return ids;
 }
 
@@ -59,7 +68,7 @@ async function allCharged(ids: string[], timeoutMs = 60_000) {
     const { rows } = await db.owner.query(
       `select status, extract(epoch from succeeded_at)::float8 as at from app_private.charges where reservation_id = any($1::bigint[])`, [ids]);
     const { rows: [{ jobs }] } = await db.owner.query(
-      `select count(*)::int as jobs from graphile_worker.jobs where key = any($1)`, [ids.map((id) => `reservation_charge:${id}`)]);
+      `select count(*)::int as jobs from graphile_worker.jobs where task_identifier = 'reservation__charge'`);
     return rows.length === ids.length && rows.every((r) => r.status === 'succeeded') && jobs === 0 ? rows : null;
   }, timeoutMs, `${ids.length} charges`);
 }
@@ -149,28 +158,30 @@ test('budget: granted at once while tokens last, then with the wait for the next
   assert.is((await take('2026-12-01 18:01:00+00', '0 seconds')).granted, false);
 });
 
-test('a 429 reschedules the charge without spending an attempt: every charge succeeds once, none fails, no job is left', async () => {
-  const ids = await completedReservations(8);
-  const before = emulator.state().rate_limits.limited;
-  emulator.setRateLimits({ profile: 'off', global: 2 });
-  process.env.STRIPE_RATE_LIMIT = '0';  // no budget: the worker meets Stripe's 429s
-  const worker = await startTestWorker(db, { concurrency: 4 });
-  try {
-    await allCharged(ids);
-  } finally {
-    await worker.stop();
-    emulator.setRateLimits({ profile: 'off' });
-    delete process.env.STRIPE_RATE_LIMIT;
-  }
-  assert.ok(emulator.state().rate_limits.limited > before, 'Stripe answered 429 at least once');
-  assert.equal(intentsPer(ids), ids.map(() => 1), 'one succeeded PaymentIntent per reservation');
-  const { rows: [r] } = await db.owner.query(
-    `select (select count(*)::int from app_public.reservations where id = any($1::bigint[]) and status <> 'completed') as not_completed,
-            (select count(*)::int from app_private.charges where reservation_id = any($1::bigint[]) and attempt <> 1) as later_attempts,
-            (select count(*)::int from app_private.emails where template = 'payment_failed' and data->>'reservationId' = any($1::text[])) as failed_emails,
-            (select count(*)::int from graphile_worker.jobs where task_identifier = 'reservation__charge') as jobs`, [ids]);
-  assert.equal(r, { not_completed: 0, later_attempts: 0, failed_emails: 0, jobs: 0 });
-});
+for (const batch of [false, true]) {
+  test(`a 429 reschedules the charge without spending an attempt (${batch ? 'batch jobs of 5' : 'a job a reservation'}): every charge succeeds once, none fails, no job is left`, async () => {
+    const ids = await completedReservations(8, batch);
+    const before = emulator.state().rate_limits.limited;
+    emulator.setRateLimits({ profile: 'off', global: 2 });
+    process.env.STRIPE_RATE_LIMIT = '0';  // no budget: the worker meets Stripe's 429s
+    const worker = await startTestWorker(db, { concurrency: 4 });
+    try {
+      await allCharged(ids);
+    } finally {
+      await worker.stop();
+      emulator.setRateLimits({ profile: 'off' });
+      delete process.env.STRIPE_RATE_LIMIT;
+    }
+    assert.ok(emulator.state().rate_limits.limited > before, 'Stripe answered 429 at least once');
+    assert.equal(intentsPer(ids), ids.map(() => 1), 'one succeeded PaymentIntent per reservation');
+    const { rows: [r] } = await db.owner.query(
+      `select (select count(*)::int from app_public.reservations where id = any($1::bigint[]) and status <> 'completed') as not_completed,
+              (select count(*)::int from app_private.charges where reservation_id = any($1::bigint[]) and attempt <> 1) as later_attempts,
+              (select count(*)::int from app_private.emails where template = 'payment_failed' and data->>'reservationId' = any($1::text[])) as failed_emails,
+              (select count(*)::int from graphile_worker.jobs where task_identifier = 'reservation__charge') as jobs`, [ids]);
+    assert.equal(r, { not_completed: 0, later_attempts: 0, failed_emails: 0, jobs: 0 });
+  });
+}
 
 test('two worker processes share one budget: together they stay under the emulator\'s limit (no 429) at the budget\'s pace', async () => {
   const ids = await completedReservations(16);
