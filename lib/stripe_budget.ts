@@ -6,8 +6,9 @@
 //                            live key and 20 with a test key at real Stripe
 //                            (under its 100 and 25, leaving room for the API's
 //                            own calls: card set-up, webhooks' look-ups)
-//   STRIPE_RATE_MAX_WAIT_MS  the longest a job waits for its turn before it is
-//                            rescheduled instead (default 2000)
+//   STRIPE_RATE_MAX_WAIT_MS  the longest a call waits for its turn before its job is
+//                            rescheduled instead (default 10000: a burst's calls
+//                            queue for their turns in the worker, paced exactly)
 import { intVar } from './env.ts';
 import { isRealStripe, type StripeConfig } from './stripe_client.ts';
 
@@ -26,26 +27,30 @@ export function stripeBudgetFromEnv(config: Pick<StripeConfig, 'host' | 'secretK
     // Stripe counts calls over any one second: at most burst + perSecond
     // leave within one, so the burst stays a twentieth of the rate.
     burst: Math.max(1, Math.floor(perSecond / 20)),
-    maxWaitMs: intVar(env, 'STRIPE_RATE_MAX_WAIT_MS', 2000, 0, 600_000),
+    maxWaitMs: intVar(env, 'STRIPE_RATE_MAX_WAIT_MS', 10_000, 0, 600_000),
   };
 }
 
-type Query = (text: string, values: unknown[]) => Promise<{ rows: Array<{ granted: boolean; wait_ms: number }> }>;
-
-/** What the budget answered: go now (after waiting waitMs), or come back in retryInMs. */
-export type Turn = { granted: true } | { granted: false; retryInMs: number };
+type Query = (text: string, values: unknown[]) => Promise<{ rows: Array<{ waits: number[]; retry_after: number | null }> }>;
 
 /**
- * Reserves one Stripe call; when granted, resolves once the call may leave.
- * No budget configured: always granted at once, no database call.
+ * Turns for `calls` Stripe calls: the milliseconds each granted call waits
+ * before it leaves (in order; fewer than asked when the later ones are too far
+ * off), and when to ask again for the rest (null: all granted).
+ * No budget configured: all granted at once, no database call.
  */
-export async function takeStripeTurn(query: Query, budget: StripeBudget): Promise<Turn> {
-  if (budget.perSecond <= 0) return { granted: true };
-  const { rows: [turn] } = await query(
-    `select granted, (extract(epoch from wait) * 1000)::float8 as wait_ms
-     from app_private.rate_budget_take('stripe', $1, $2, make_interval(secs => $3 / 1000.0))`,
-    [budget.perSecond, budget.burst, budget.maxWaitMs]);
-  if (!turn!.granted) return { granted: false, retryInMs: Math.ceil(turn!.wait_ms) };
-  if (turn!.wait_ms > 0) await new Promise((resolve) => setTimeout(resolve, turn!.wait_ms));
-  return { granted: true };
+export interface Turns {
+  waitsMs: number[];
+  retryInMs: number | null;
+}
+
+export async function takeStripeTurns(query: Query, budget: StripeBudget, calls = 1): Promise<Turns> {
+  if (budget.perSecond <= 0 || calls <= 0) return { waitsMs: Array(Math.max(0, calls)).fill(0), retryInMs: null };
+  const { rows: [turns] } = await query(
+    `select waits, retry_after from app_private.rate_budget_take('stripe', $1, $2, make_interval(secs => $3 / 1000.0), $4)`,
+    [budget.perSecond, budget.burst, budget.maxWaitMs, calls]);
+  return {
+    waitsMs: turns!.waits.map((w) => w * 1000),
+    retryInMs: turns!.retry_after === null ? null : Math.ceil(turns!.retry_after * 1000),
+  };
 }

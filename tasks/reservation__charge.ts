@@ -34,7 +34,7 @@
 // the same key, so it can neither become a failed payment nor a second charge.
 import type { JobHelpers, Task } from 'graphile-worker';
 import type Stripe from 'stripe';
-import { stripeBudgetFromEnv, takeStripeTurn } from '../lib/stripe_budget.ts';
+import { stripeBudgetFromEnv, takeStripeTurns } from '../lib/stripe_budget.ts';
 import { idOf, isCardError, isRateLimited, isRefusedRequest, stripeClient, stripeConfigFromEnv } from '../lib/stripe_client.ts';
 
 export interface ReservationChargePayload {
@@ -85,11 +85,24 @@ class NotNow extends Error {
   }
 }
 
-/** One Stripe call, made when the shared budget gives it its turn. */
-async function inTurn<T>(helpers: JobHelpers, call: () => Promise<T>): Promise<T> {
-  const config = stripeConfigFromEnv();
-  const turn = await takeStripeTurn((text, values) => helpers.query(text, values), stripeBudgetFromEnv(config));
-  if (!turn.granted) throw new NotNow(turn.retryInMs);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Turns for `calls` Stripe calls from the budget every worker process shares. */
+function takeTurns(helpers: JobHelpers, calls: number) {
+  return takeStripeTurns((text, values) => helpers.query(text, values), stripeBudgetFromEnv(stripeConfigFromEnv()), calls);
+}
+
+/**
+ * One Stripe call, made at its turn: `leaveAt` (Date.now() ms) when the turn
+ * was reserved with its batch, else one taken now from the shared budget.
+ */
+async function inTurn<T>(helpers: JobHelpers, call: () => Promise<T>, leaveAt?: number): Promise<T> {
+  if (leaveAt === undefined) {
+    const turn = await takeTurns(helpers, 1);
+    if (turn.waitsMs.length === 0) throw new NotNow(turn.retryInMs ?? RATE_LIMITED_RETRY_MS);
+    leaveAt = Date.now() + turn.waitsMs[0]!;
+  }
+  if (leaveAt > Date.now()) await sleep(leaveAt - Date.now());
   try {
     return await call();
   } catch (err) {
@@ -106,7 +119,7 @@ type Outcome = { recorded: true } | { recorded: false; chargeId: string; attempt
  * key); every answer but a success is recorded here. Throws NotNow (nothing
  * was done at Stripe) or a transient error (retry with the same key).
  */
-async function send(p: Prepared, helpers: JobHelpers): Promise<Outcome> {
+async function send(p: Prepared, helpers: JobHelpers, leaveAt?: number): Promise<Outcome> {
   const { reservationId } = p;
   if (p.action === 'skip') {
     helpers.logger.debug(`reservation ${reservationId}: not charged (${p.reason})`);
@@ -120,6 +133,7 @@ async function send(p: Prepared, helpers: JobHelpers): Promise<Outcome> {
 
   // Outside the try below: a search that fails is retried as a job, never
   // taken for the charge's own answer.
+  // (A look-up first takes its own turns: its batch reserved one call.)
   let intent = p.lookUpFirst ? await inTurn(helpers, () => earlierIntent(p)) : null;
   if (intent) helpers.logger.info(`reservation ${reservationId}: adopted ${intent.id} (${intent.status}) instead of re-sending a key Stripe may have forgotten`);
   try {
@@ -132,7 +146,7 @@ async function send(p: Prepared, helpers: JobHelpers): Promise<Outcome> {
       confirm: true,
       description: `Secure My Spot reservation ${p.reservationId}`,
       metadata: { reservation_id: String(p.reservationId), charge_attempt: String(p.attempt) },
-    }, { idempotencyKey: p.idempotencyKey }));
+    }, { idempotencyKey: p.idempotencyKey }), p.lookUpFirst ? undefined : leaveAt);
   } catch (err) {
     if (isCardError(err)) {
       // Declined, or the bank wants the driver present (authentication_required).
@@ -203,26 +217,43 @@ async function chargeOne({ reservationId }: ReservationChargePayload, helpers: J
   }
 }
 
+/** Successes recorded together, but not held longer than this many (so a long batch's first charges show up early). */
+const RECORD_EVERY = 10;
+
 /**
- * A batch: prepared together, sent BATCH_CONCURRENCY at a time, successes
- * recorded together. Returns one promise per entry (graphile-worker's batch
- * jobs): an entry that threw is retried alone, with the same key. Once the
- * rate limit says "not now", the entries not yet sent go back in one job.
+ * A batch: prepared together, the turns of its Stripe calls reserved together
+ * (one budget statement), sent BATCH_CONCURRENCY at a time, successes
+ * recorded RECORD_EVERY at a time. Returns one promise per entry
+ * (graphile-worker's batch jobs): an entry that threw is retried alone, with
+ * the same key. Entries whose turn is too far off, or that met a 429, go back
+ * in one job, no attempt spent.
  */
 async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelpers): Promise<Array<Promise<void>>> {
   const ids = batch.map((b) => b.reservationId);
   const { rows } = await helpers.query<{ prepared: Prepared }>('select app_private.charges_prepare($1::bigint[]) as prepared', [ids]);
-  const results: Array<{ outcome?: Outcome; error?: unknown; notNow?: boolean }> = rows.map(() => ({}));
-  let notNowMs = 0;
+  const calling = rows.flatMap((r, i) => (r.prepared.action === 'charge' && !r.prepared.lookUpFirst ? [i] : []));
+  const turns = await takeTurns(helpers, calling.length);
+  const now = Date.now();
+  const leaveAt = new Map(calling.slice(0, turns.waitsMs.length).map((i, k) => [i, now + turns.waitsMs[k]!]));
+  let notNowMs = turns.retryInMs ?? 0;
+  const results: Array<{ error?: unknown; notNow?: boolean }> = rows.map(() => ({}));
+  let unrecorded: Outcome[] = [];
+  const flush = async (atLeast: number) => {
+    if (unrecorded.length < atLeast || unrecorded.length === 0) return;
+    const taken = unrecorded;
+    unrecorded = [];
+    await recordSucceeded(helpers, taken);
+  };
   let next = 0;
   const lane = async () => {
     for (let i = next++; i < rows.length; i = next++) {
-      if (notNowMs > 0) {
+      const p = rows[i]!.prepared;
+      if (p.action === 'charge' && !p.lookUpFirst && !leaveAt.has(i)) {
         results[i] = { notNow: true };
         continue;
       }
       try {
-        results[i] = { outcome: await send(rows[i]!.prepared, helpers) };
+        unrecorded.push(await send(p, helpers, leaveAt.get(i)));
       } catch (err) {
         if (err instanceof NotNow) {
           notNowMs = Math.max(notNowMs, err.retryInMs);
@@ -231,10 +262,13 @@ async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelper
           results[i] = { error: err };
         }
       }
+      // Outside the try: successes that could not be recorded fail the whole
+      // job, so every entry runs again (Stripe replays its answer to the key).
+      await flush(RECORD_EVERY);
     }
   };
   await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, rows.length) }, lane));
-  await recordSucceeded(helpers, results.flatMap((r) => (r.outcome ? [r.outcome] : [])));
+  await flush(1);
   const later = ids.filter((_, i) => results[i]!.notNow);
   if (later.length > 0) await requeue(helpers, later, notNowMs, true);
   return results.map((r) => (r.error ? Promise.reject(r.error) : Promise.resolve()));

@@ -137,25 +137,20 @@ test('emulator: the concurrency limit refuses a request while others are in flig
   assert.match(customer.id, /^cus_/);
 });
 
-test('budget: granted at once while tokens last, then with the wait for the next token; refused (nothing taken) beyond max_wait; refilled over time', async () => {
-  const take = async (at: string, maxWait = '150 milliseconds') => (await db.owner.query(
-    `select granted, extract(epoch from wait)::float8 as wait from app_private.rate_budget_take('test_budget', 10, 2, $1::interval, $2::timestamptz)`,
-    [maxWait, at])).rows[0] as { granted: boolean; wait: number };
+test('budget: granted at once while tokens last, then per_second apart; calls beyond max_wait refused (nothing taken) with when to ask again; refilled over time', async () => {
+  const take = async (at: string, calls = 1, maxWait = '150 milliseconds') => {
+    const { rows: [r] } = await db.owner.query(
+      `select waits, retry_after from app_private.rate_budget_take('test_budget', 10, 2, $1::interval, $2, $3::timestamptz)`,
+      [maxWait, calls, at]);
+    return { waits: (r.waits as number[]).map((w) => Math.round(w * 1000)), retryAfterMs: r.retry_after === null ? null : Math.round(r.retry_after * 1000) };
+  };
   const t0 = '2026-12-01 18:00:00+00';
-  assert.equal(await take(t0), { granted: true, wait: 0 });
-  assert.equal(await take(t0), { granted: true, wait: 0 });
-  const third = await take(t0);
-  assert.ok(third.granted);
-  assert.ok(Math.abs(third.wait - 0.1) < 1e-9, `third waits one token's time (0.1 s), got ${third.wait}`);
-  const fourth = await take(t0);
-  assert.is(fourth.granted, false, 'the next token is 0.2 s away, beyond max_wait');
-  assert.ok(Math.abs(fourth.wait - 0.2) < 1e-9);
-  // Had the refused call taken a token, the next would still wait 0.1 s.
-  assert.equal(await take('2026-12-01 18:00:00.2+00'), { granted: true, wait: 0 }, 'the refused call took nothing');
-  // A quiet second refills to the burst, never beyond.
-  assert.equal(await take('2026-12-01 18:01:00+00'), { granted: true, wait: 0 });
-  assert.equal(await take('2026-12-01 18:01:00+00'), { granted: true, wait: 0 });
-  assert.is((await take('2026-12-01 18:01:00+00', '0 seconds')).granted, false);
+  // 10 a second, 2 at once: two now, the third after one token's time (100 ms), the fourth (200 ms) beyond max_wait.
+  assert.equal(await take(t0, 4), { waits: [0, 0, 100], retryAfterMs: 200 });
+  // Had the refused call taken a token, the next would wait 100 ms at +200 ms.
+  assert.equal(await take('2026-12-01 18:00:00.2+00'), { waits: [0], retryAfterMs: null }, 'the refused call took nothing');
+  // A quiet minute refills to the burst, never beyond.
+  assert.equal(await take('2026-12-01 18:01:00+00', 3, '0 seconds'), { waits: [0, 0], retryAfterMs: 100 });
 });
 
 for (const batch of [false, true]) {
