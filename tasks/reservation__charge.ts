@@ -253,7 +253,10 @@ async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelper
         continue;
       }
       try {
-        unrecorded.push(await send(p, helpers, leaveAt.get(i)));
+        // (Not `unrecorded.push(await …)`: that would push into the array a
+        // flush took meanwhile, and the success would never be recorded.)
+        const outcome = await send(p, helpers, leaveAt.get(i));
+        unrecorded.push(outcome);
       } catch (err) {
         if (err instanceof NotNow) {
           notNowMs = Math.max(notNowMs, err.retryInMs);

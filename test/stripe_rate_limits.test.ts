@@ -56,7 +56,8 @@ async function completedReservations(count: number, batch = false): Promise<stri
   const keys = ids.map((id) => `reservation_charge:${id}`);
   if (batch) {
     await db.owner.query('delete from graphile_worker._private_jobs where key = any($1)', [keys]);
-    await db.owner.query('select app_private.queue_charge_batches($1::bigint[], max_attempts => 1, batch_size => 5)', [ids]);
+    // One batch larger than the task records at once (RECORD_EVERY): successes are recorded in several statements.
+    await db.owner.query('select app_private.queue_charge_batches($1::bigint[], max_attempts => 1, batch_size => $2)', [ids, ids.length]);
   } else {
     await db.owner.query('update graphile_worker._private_jobs set max_attempts = 1 where key = any($1)', [keys]);
   }
@@ -153,9 +154,20 @@ test('budget: granted at once while tokens last, then per_second apart; calls be
   assert.equal(await take('2026-12-01 18:01:00+00', 3, '0 seconds'), { waits: [0, 0], retryAfterMs: 100 });
 });
 
+test('a batch job of 14 without limits: every charge is sent once and recorded, the job done in one attempt', async () => {
+  const ids = await completedReservations(14, true);
+  const worker = await startTestWorker(db, { concurrency: 2 });
+  try {
+    await allCharged(ids, 30_000);
+  } finally {
+    await worker.stop();
+  }
+  assert.equal(intentsPer(ids), ids.map(() => 1));
+});
+
 for (const batch of [false, true]) {
-  test(`a 429 reschedules the charge without spending an attempt (${batch ? 'batch jobs of 5' : 'a job a reservation'}): every charge succeeds once, none fails, no job is left`, async () => {
-    const ids = await completedReservations(8, batch);
+  test(`a 429 reschedules the charge without spending an attempt (${batch ? 'one batch job of 14' : 'a job a reservation'}): every charge succeeds once, none fails, no job is left`, async () => {
+    const ids = await completedReservations(batch ? 14 : 8, batch);
     const before = emulator.state().rate_limits.limited;
     emulator.setRateLimits({ profile: 'off', global: 2 });
     process.env.STRIPE_RATE_LIMIT = '0';  // no budget: the worker meets Stripe's 429s
