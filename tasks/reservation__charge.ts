@@ -86,6 +86,8 @@ class NotNow extends Error {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How late a call may leave after its reserved turn and still use it. */
+const LATE_MS = 50;
 
 /** Turns for `calls` Stripe calls from the budget every worker process shares. */
 function takeTurns(helpers: JobHelpers, calls: number) {
@@ -97,7 +99,10 @@ function takeTurns(helpers: JobHelpers, calls: number) {
  * was reserved with its batch, else one taken now from the shared budget.
  */
 async function inTurn<T>(helpers: JobHelpers, call: () => Promise<T>, leaveAt?: number): Promise<T> {
-  if (leaveAt === undefined) {
+  if (leaveAt !== undefined && leaveAt > Date.now()) await sleep(leaveAt - Date.now());
+  // A reserved turn missed by more than LATE_MS (a busy process) would land
+  // among later calls' turns and push that second over the limit: take a new one.
+  if (leaveAt === undefined || Date.now() - leaveAt > LATE_MS) {
     const turn = await takeTurns(helpers, 1);
     if (turn.waitsMs.length === 0) throw new NotNow(turn.retryInMs ?? RATE_LIMITED_RETRY_MS);
     leaveAt = Date.now() + turn.waitsMs[0]!;
