@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import { benchDatabase, fmt, startApiProcess, ROOT_DIR } from './helpers.ts';
+import { BenchReport } from './report.ts';
 
 const args = process.argv.slice(2);
 const secondsArg = args.indexOf('--seconds');
@@ -28,7 +29,9 @@ const DAYS = 88;
 interface Scenario { name: string; spotBase: number; spots: number; slotMinutes: number; slots: number }
 interface Outcome { attempts: number; perSecond: number; ok: number; taken: number; other: number; p50?: number; p99?: number }
 
-const urls = await benchDatabase('sms_bench_booking');
+const report = new BenchReport('booking');
+const points: Array<{ clients: number; perSecond: number; series: string }> = [];
+const urls = await benchDatabase('booking');
 const owner = new pg.Pool({ connectionString: urls.owner, max: 2 });
 
 // Inventory and the bench-only helpers (this database only, never a migration).
@@ -135,23 +138,23 @@ async function viaPgbench(url: string, file: string, s: Scenario, clients: numbe
   return { attempts: +tx[1], perSecond: +tps[1], ok, taken: Math.max(0, +tx[1] - ok), other: (failed ? +failed[1] : 0) + aborted };
 }
 
-const line = (label: string, o: Outcome) => console.log(`  ${label.padEnd(30)} ${fmt(o.perSecond, 0).padStart(6)} attempts/s` +
+const line = (label: string, o: Outcome) => report.line(`  ${label.padEnd(30)} ${fmt(o.perSecond, 0).padStart(6)} attempts/s` +
   `  (${o.ok} booked, ${o.taken} spot taken, ${o.other} other errors` +
   (o.p50 !== undefined ? `; p50 ${fmt(o.p50)} ms, p99 ${fmt(o.p99!)} ms)` : ')'));
 
-const api = await startApiProcess(urls, 5698, {
+const api = await startApiProcess(urls, {
   // 8 connections per process: PostgreSQL on 2 cores gains nothing from more,
   // and pgbench needs its 32 while the API's pool sits idle (max_connections 100).
   API_WORKERS: String(API_WORKERS), API_POOL_SIZE: process.env.API_POOL_SIZE ?? '8',
   COOKIE_SECRET: randomBytes(24).toString('hex'),  // production mode insists on one
   HOLDS_PER_ADDRESS: '1000000',  // wrk books from one address; the limit is not what is measured
 });
-console.log(`booking bench: ${SECONDS} s per measurement, API with ${API_WORKERS} processes, wrk vs pgbench, same draw, same function`);
+report.line(`booking bench: ${SECONDS} s per measurement, API with ${API_WORKERS} processes, wrk vs pgbench, same draw, same function`);
 try {
   await reset();
   await viaApi(api.url, scenarios[0], 4);  // warm up: schema, plans, pools
   for (const s of scenarios) {
-    console.log(`\n${s.name} (${s.spots} spots, ${s.slots} slots of ${s.slotMinutes} min)`);
+    report.line(`\n${s.name} (${s.spots} spots, ${s.slots} slots of ${s.slotMinutes} min)`);
     for (const clients of CLIENTS) {
       await reset();
       const viaHttp = await viaApi(api.url, s, clients);
@@ -161,7 +164,9 @@ try {
       const direct = await viaPgbench(urls.authenticator, 'booking.sql', s, clients);
       line(`API, ${clients} clients:`, viaHttp);
       line(`pgbench reserve(), ${clients} clients:`, direct);
-      console.log(`  ratio API / pgbench: ${fmt(viaHttp.perSecond / direct.perSecond)}x`);
+      report.line(`  ratio API / pgbench: ${fmt(viaHttp.perSecond / direct.perSecond)}x`);
+      points.push({ clients, perSecond: viaHttp.perSecond, series: `API, ${s.name}` },
+        { clients, perSecond: direct.perSecond, series: `pgbench, ${s.name}` });
       if (s.spots < 10) {
         await reset();
         const locked = await viaPgbench(urls.owner, 'booking_insert.sql', s, clients, 12, 'true');
@@ -169,10 +174,13 @@ try {
         const bare = await viaPgbench(urls.owner, 'booking_insert.sql', s, clients, 12, 'false');
         line(`bare insert + spot lock:`, locked);
         line(`bare insert, no lock:`, bare);
-        console.log(`  ratio lock / no lock: ${fmt(locked.perSecond / bare.perSecond)}x`);
+        report.line(`  ratio lock / no lock: ${fmt(locked.perSecond / bare.perSecond)}x`);
       }
     }
   }
+  report.chart('throughput', 'Booking: attempts/s vs clients (API vs pgbench of reserve())', points,
+    { x: 'clients', y: 'perSecond', series: 'series', xLabel: 'clients', yLabel: 'attempts/s', xType: 'log', dots: true });
+  report.save();
 } finally {
   await api.stop();
   await reset();

@@ -1,16 +1,21 @@
-// `npm run bench -- end_burst [--count N] [--spread S]`
-// 10,000 reservations ending in the same minute, charged by the worker
-// (the due-work sweep ends them → reservation__charge → Stripe emulator,
-// receipt and "ended" emails to a real SMTP listener). Measured in one run, on one
-// machine, 127.0.0.1 only:
-//   baseline   the same worker process draining N no-op jobs due at once;
-//   charges    N completed reservations whose charge jobs fall due at once
-//              (payments' part alone: charge, receipt email);
-//   burst      N reservations ending at the same instant (the worst minute);
-//   minute     N reservations ending spread over 60 s.
-// Prints charge lateness after each end (p50/p99/max), charges/s against
-// no-op jobs/s, emails, and duplicates (PaymentIntents and charges at the
-// emulator beyond one per reservation; must be 0).
+// `npm run bench -- end_burst [--count N] [--phases noop,burst,live,charges,minute] [--spread S]`
+// N reservations ending at the same instant, charged by the worker (the
+// due-work sweep ends them and queues their charges in batch jobs →
+// reservation__charge → Stripe emulator; receipt and "ended" emails to a real
+// SMTP listener). Measured in one run, on one machine, 127.0.0.1 only:
+//   noop     the worker process draining N no-op jobs due at once (the baseline);
+//   burst    N ending at one instant, the emulator unlimited;
+//   live     N ending at one instant against Stripe's live-mode limit (the
+//            emulator at 100 requests/s), two worker processes sharing the
+//            budget (STRIPE_RATE_LIMIT = BENCH_BUDGET, default 95);
+//   charges  N completed reservations whose keyed charge jobs fall due at
+//            once (one job a reservation: the path of ends one at a time);
+//   minute   N ending spread over --spread seconds (default 60).
+// Default phases: noop,burst,live. Prints charge lateness after the end
+// (p50/p99/max), charges/s against no-op jobs/s or the limit, 429s, emails
+// and duplicates (PaymentIntents and charges at the emulator beyond one per
+// reservation, emails sent twice; must be 0). Appends to bench/RESULTS.md and
+// draws bench/charts/end_burst_*.svg. Stops itself after BENCH_MAX_S (600).
 // Worker settings: BENCH_CONCURRENCY (48), BENCH_LOCAL_QUEUE (500), BENCH_POOL (≤ 30
 // connections, to leave the shared cluster's slots to others).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,6 +23,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import Stripe from 'stripe';
 import { benchDatabase, fmt, ROOT_DIR } from './helpers.ts';
+import { BenchReport } from './report.ts';
 import { startSmtpSink } from '../test/helpers/smtp_sink.ts';
 
 const args = process.argv.slice(2);
@@ -28,9 +34,18 @@ const arg = (name: string, fallback: number) => {
 const N = arg('count', 10_000);
 const SPREAD_S = arg('spread', 60);
 const TIMEOUT_S = arg('timeout', 600);
+const phasesArg = args.indexOf('--phases');
+const PHASES = (phasesArg >= 0 ? args[phasesArg + 1]! : 'noop,burst,live').split(',');
+const LIVE_LIMIT = 100;
+const BUDGET = Number(process.env.BENCH_BUDGET ?? 95);
 const children: ChildProcess[] = [];
 const cleanup = () => { for (const c of children) c.kill('SIGKILL'); };
 process.on('exit', cleanup);
+// Bounded in time whatever happens: a bench never runs on unattended.
+setTimeout(() => {
+  console.error(`end_burst: stopped after BENCH_MAX_S (${process.env.BENCH_MAX_S ?? 600} s)`);
+  process.exit(1);
+}, Number(process.env.BENCH_MAX_S ?? 600) * 1000).unref();
 
 function spawnNode(file: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
   const child = spawn(process.execPath, [join(ROOT_DIR, file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -59,9 +74,8 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 }
 
 // --- set-up ---------------------------------------------------------------
-const dbName = process.env.BENCH_DB ?? `${process.env.TEST_DB_PREFIX ?? 'sms'}_bench_end_burst`;
-console.log(`end_burst: ${N} reservations; database ${dbName}`);
-const urls = await benchDatabase(dbName);
+const report = new BenchReport('end_burst');
+const urls = await benchDatabase('end_burst');
 const owner = new pg.Pool({ connectionString: urls.owner, max: 4 });
 const smtp = await startSmtpSink();
 const { match: [, stripeUrl] } = await spawnNode('stripe-emulator/main.ts',
@@ -70,8 +84,10 @@ const { match: [, stripeUrl] } = await spawnNode('stripe-emulator/main.ts',
 const stripeHost = new URL(stripeUrl);
 const stripe = new Stripe('sk_test_bench', { host: stripeHost.hostname, port: Number(stripeHost.port), protocol: 'http' });
 const emulatorState = async () => (await (await fetch(`${stripeUrl}/_emulator/state`)).json()) as {
-  payment_intents: { total: number; by_status: Record<string, number> }; charges: { total: number; succeeded: number };
+  requests: number; payment_intents: { total: number; by_status: Record<string, number> }; charges: { total: number; succeeded: number };
+  rate_limits: { limited: number; accepted_per_second: Record<string, number> };
 };
+const setLimits = (limits: object) => fetch(`${stripeUrl}/_emulator/rate_limits`, { method: 'POST', body: JSON.stringify(limits) });
 
 // One driver and one card set up off-session, used by every reservation.
 const customer = await stripe.customers.create({ email: 'bench.driver@example.test' });
@@ -88,27 +104,39 @@ await owner.query(`
          'Bench St', (select id from app_public.rates where code = 'bench'), interval '4 hours'
   from generate_series(1, $1) g`, [N]);
 
-const worker = await spawnNode('bench/end_burst_worker.ts', {
+const workerEnv = {
   DATABASE_URL: urls.owner, STRIPE_SECRET_KEY: 'sk_test_bench', STRIPE_API_HOST: stripeHost.hostname,
   STRIPE_API_PORT: stripeHost.port, STRIPE_API_PROTOCOL: 'http', STRIPE_TIMEOUT_MS: '20000',
   SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), WORKER_LIVENESS_SWEEP_MS: '600000',
-}, /worker ready/);
-const workerEnv = `concurrency ${process.env.BENCH_CONCURRENCY ?? 48}, localQueue ${process.env.BENCH_LOCAL_QUEUE ?? 500}`;
+};
+const startWorkers = (count: number, env: Record<string, string> = {}) =>
+  Promise.all(Array.from({ length: count }, () => spawnNode('bench/end_burst_worker.ts', { ...workerEnv, ...env }, /worker ready/)));
+const stopWorkers = async (running: Array<{ child: ChildProcess }>) => {
+  await Promise.all(running.map(({ child }) => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); })));
+};
+let workers = await startWorkers(1);
+const workerSettings = `concurrency ${process.env.BENCH_CONCURRENCY ?? 48}, localQueue ${process.env.BENCH_LOCAL_QUEUE ?? 500}`;
+report.line(`end_burst: ${N} reservations; worker ${workerSettings}; batch jobs of 50 charges`);
 
 const pending = async (task: string) => (await owner.query(
   `select count(*)::int as n from graphile_worker.jobs where task_identifier = $1`, [task])).rows[0].n as number;
 
 // --- baseline: no-op jobs --------------------------------------------------
-await owner.query(`select graphile_worker.add_jobs(array(
-  select ('bench__noop', '{}'::json, null, now(), null, null, null, null)::graphile_worker.job_spec
-  from generate_series(1, $1)))`, [N]);
-const noopStart = performance.now();
-await until(async () => (await pending('bench__noop')) === 0, 'no-op jobs');
-const noopPerSecond = N / ((performance.now() - noopStart) / 1000);
-console.log(`baseline   ${N} no-op jobs due at once: ${fmt(noopPerSecond, 0)} jobs/s (${workerEnv})`);
+let noopPerSecond = Number.NaN;
+if (PHASES.includes('noop')) {
+  await owner.query(`select graphile_worker.add_jobs(array(
+    select ('bench__noop', '{}'::json, null, now(), null, null, null, null)::graphile_worker.job_spec
+    from generate_series(1, $1)))`, [N]);
+  const noopStart = performance.now();
+  await until(async () => (await pending('bench__noop')) === 0, 'no-op jobs');
+  noopPerSecond = N / ((performance.now() - noopStart) / 1000);
+  report.line(`noop     ${N} no-op jobs due at once: ${fmt(noopPerSecond, 0)} jobs/s`);
+}
 
 // --- a phase: N reservations ending within `spread` seconds ---------------
-interface PhaseResult { chargesPerSecond: number; p50: number; p99: number; max: number; duplicates: number; emailsPerSecond: number }
+interface PhaseResult { chargesPerSecond: number; p50: number; p99: number; max: number; duplicates: number; calls: number; limited: number; maxCallsPerSecond: number }
+/** Charges completed in each second after the first end, by phase (the charts). */
+const progress: Array<{ second: number; charges: number; share: number; phase: string }> = [];
 
 /**
  * mode 'end': the due-work sweep completes each reservation at its end and
@@ -172,29 +200,68 @@ async function phase(label: string, spreadS: number, mode: 'end' | 'charge' = 'e
   const stripeCharges = after.charges.succeeded - before.charges.succeeded;
   const { rows: [db] } = await owner.query(
     `select count(*)::int as n, count(distinct stripe_payment_intent_id)::int as pis from app_private.charges where status = 'succeeded'`);
-  const duplicates = (intents - N) + (stripeCharges - N) + (db.n - db.pis);
   const ids = new Set(smtp.messages.slice(sentBefore).map((m) => m.emailId));
   const emailDuplicates = smtp.messages.length - sentBefore - ids.size;
+  const duplicates = (intents - N) + (stripeCharges - N) + (db.n - db.pis) + emailDuplicates;
   const chargesPerSecond = N / span;
-  console.log(`${label.padEnd(10)} ${N} ending ${spreadS ? `over ${spreadS} s` : 'at the same instant'}: ` +
+  const calls = after.requests - before.requests;
+  const limited = after.rate_limits.limited - before.rate_limits.limited;
+  const perSecond = Object.entries(after.rate_limits.accepted_per_second)
+    .map(([second, n]) => n - (before.rate_limits.accepted_per_second[second] ?? 0)).filter((n) => n > 0);
+  const maxCallsPerSecond = Math.max(0, ...perSecond);
+  const { rows: bins } = await owner.query(`
+    select floor(extract(epoch from c.succeeded_at - $1::timestamptz))::int as second, count(*)::int as charges
+    from app_private.charges c group by 1 order by 1`, [new Date(firstEnd)]);
+  let done = 0;
+  for (const b of bins) {
+    done += b.charges;
+    progress.push({ second: b.second, charges: b.charges, share: (100 * done) / N, phase: label });
+  }
+  report.line(`${label.padEnd(8)} ${N} ending ${spreadS ? `over ${spreadS} s` : 'at the same instant'}: ` +
     `lateness p50 ${fmt(Number(t.p50))} s, p99 ${fmt(Number(t.p99))} s, max ${fmt(Number(t.max))} s; ` +
     `${fmt(chargesPerSecond, 0)} charges/s over ${fmt(span, 1)} s; ` +
-    `PaymentIntents ${intents}, Stripe charges ${stripeCharges}, duplicates ${duplicates}; ` +
-    `emails ${smtp.messages.length - sentBefore} (${emailDuplicates} twice) all sent ${fmt(emailSpan, 1)} s after the first end`);
-  return { chargesPerSecond, p50: Number(t.p50), p99: Number(t.p99), max: Number(t.max), duplicates, emailsPerSecond: 0 };
+    `Stripe calls ${calls}, 429s ${limited} (${fmt((100 * limited) / Math.max(1, calls))} %), most accepted in one second ${maxCallsPerSecond}; ` +
+    `PaymentIntents ${intents}, Stripe charges ${stripeCharges}; ` +
+    `emails ${smtp.messages.length - sentBefore} (${emailDuplicates} twice) all sent ${fmt(emailSpan, 1)} s after the first end; duplicates ${duplicates}`);
+  return { chargesPerSecond, p50: Number(t.p50), p99: Number(t.p99), max: Number(t.max), duplicates, calls, limited, maxCallsPerSecond };
 }
 
-const chargeOnly = await phase('charges', 0, 'charge');
-const burst = await phase('burst', 0);
-const minute = SPREAD_S > 0 ? await phase('minute', SPREAD_S) : undefined;
+const results: Record<string, PhaseResult> = {};
+if (PHASES.includes('charges')) results.charges = await phase('charges', 0, 'charge');
+if (PHASES.includes('burst')) results.burst = await phase('burst', 0);
+if (PHASES.includes('minute') && SPREAD_S > 0) results.minute = await phase('minute', SPREAD_S);
+if (PHASES.includes('live')) {
+  // Stripe's live mode: 100 requests/s; two worker processes share one budget.
+  await stopWorkers(workers);
+  await setLimits({ profile: 'live' });
+  workers = await startWorkers(2, { STRIPE_RATE_LIMIT: String(BUDGET) });
+  report.line(`live     emulator at Stripe's live-mode limit (${LIVE_LIMIT} requests/s), 2 worker processes, shared budget ${BUDGET}/s`);
+  results.live = await phase('live', 0);
+  await setLimits({ profile: 'off' });
+}
 
-console.log(`ratio      charge jobs alone: ${fmt(chargeOnly.chargesPerSecond / noopPerSecond)} × no-op jobs/s; ` +
-  `through booking's end: ${fmt(burst.chargesPerSecond / noopPerSecond)} × (target ≥ 0.40); ` +
-  `p99 lateness ${fmt(burst.p99)} s at once${minute ? `, ${fmt(minute.p99)} s over a minute` : ''} (target ≤ 10 s); ` +
-  `duplicates ${chargeOnly.duplicates + burst.duplicates + (minute?.duplicates ?? 0)} (target 0)`);
+const { burst, live } = results;
+const duplicates = Object.values(results).reduce((sum, r) => sum + r.duplicates, 0);
+if (burst) {
+  report.line(`goal     unlimited: ${fmt(burst.chargesPerSecond / noopPerSecond)} × no-op jobs/s (≥ 0.40), ` +
+    `p99 lateness ${fmt(burst.p99)} s (≤ 10 s)`);
+}
+if (results.charges) report.line(`         a keyed job a charge: ${fmt(results.charges.chargesPerSecond / noopPerSecond)} × no-op jobs/s`);
+if (live) {
+  report.line(`goal     live limit: ${fmt(live.chargesPerSecond / LIVE_LIMIT)} × the limit (≥ 0.90), ` +
+    `429s ${fmt((100 * live.limited) / Math.max(1, live.calls))} % of calls (≤ 1 %), ` +
+    `p99 lateness ${fmt(live.p99)} s against ${fmt(N / LIVE_LIMIT, 0)} s (within 10 %: ≤ ${fmt((1.1 * N) / LIVE_LIMIT, 0)} s)`);
+}
+report.line(`goal     duplicate charges or emails, all phases: ${duplicates} (0)`);
 
-worker.child.kill('SIGTERM');
-await sleep(500);
+report.chart('rate', 'End-of-day burst: charges per second after the instant', progress,
+  { x: 'second', y: 'charges', series: 'phase', xLabel: 'seconds after the reservations ended', yLabel: 'charges/s',
+    rules: live ? [{ y: LIVE_LIMIT, label: `Stripe live-mode limit ${LIVE_LIMIT}/s` }] : [] });
+report.chart('lateness', 'End-of-day burst: share charged over time (lateness)', progress,
+  { x: 'second', y: 'share', series: 'phase', xLabel: 'seconds after the reservations ended', yLabel: '% charged' });
+report.save();
+
+await stopWorkers(workers);
 await owner.end();
 await smtp.close();
 cleanup();

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { provisionDatabase } from '../cli/db__provision.ts';
@@ -12,8 +13,26 @@ import { migrateEnv, type DbUrls } from '../lib/db_urls.ts';
 
 export const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export async function benchDatabase(name: string): Promise<DbUrls> {
-  return provisionDatabase({ database: name, reset: true, applyCurrent: true, log: () => {} });
+/**
+ * A bench's own database, recreated: `<prefix>_bench_<bench>`, the prefix from
+ * BENCH_DB_PREFIX or TEST_DB_PREFIX (default sms), so runs of several
+ * checkouts on one cluster never share one.
+ */
+export async function benchDatabase(bench: string): Promise<DbUrls> {
+  const prefix = process.env.BENCH_DB_PREFIX ?? process.env.TEST_DB_PREFIX ?? 'sms';
+  return provisionDatabase({ database: `${prefix}_bench_${bench}`, reset: true, applyCurrent: true, log: () => {} });
+}
+
+/** A free TCP port on 127.0.0.1 (a bench never uses a fixed one another run could hold). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -27,7 +46,8 @@ export interface ApiProcess {
 }
 
 /** The API as `npm run api` runs it, in its own process, so load and server don't share a core's event loop. */
-export async function startApiProcess(urls: DbUrls, port: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<ApiProcess> {
+export async function startApiProcess(urls: DbUrls, extraEnv: NodeJS.ProcessEnv = {}): Promise<ApiProcess> {
+  const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, [join(ROOT_DIR, 'server/main.ts')], {
     env: {
       ...process.env, ...migrateEnv(urls), AUTH_DATABASE_URL: urls.authenticator,

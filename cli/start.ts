@@ -18,6 +18,7 @@ import { webUrlOf } from '../lib/web_urls.ts';
 import { startWebDevServer } from './web_dev_server.ts';
 import { configOrExit, intVar } from '../lib/env.ts';
 import { mailConfigFromEnv } from '../lib/mail_transport.ts';
+import { emulatorLimitsFromEnv } from '../lib/stripe_emulator_env.ts';
 import { loggerFor } from '../lib/logger.ts';
 
 const log = loggerFor('cli');
@@ -33,6 +34,7 @@ const settings = configOrExit(() => ({
   mailSinkSmtpPort: intVar(env, 'MAILDEV_SMTP_PORT', 1025, 1, 65535),
   mailSinkWebPort: intVar(env, 'MAILDEV_WEB_PORT', 1080, 1, 65535),
   stripeEmulatorPort: intVar(env, 'STRIPE_EMULATOR_PORT', 12111, 0, 65535),
+  stripeEmulatorLimits: emulatorLimitsFromEnv(env),
 }));
 const stops: Array<() => Promise<unknown>> = [];
 
@@ -67,6 +69,7 @@ async function startStripe(apiUrl: string): Promise<StripeEmulator | undefined> 
     port: settings.stripeEmulatorPort,
     webhookUrl: `${apiUrl}/webhooks/stripe`,
     webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+    ...settings.stripeEmulatorLimits,
   });
   stops.push(() => emulator.close());
   env.STRIPE_SECRET_KEY ??= 'sk_test_emulator';

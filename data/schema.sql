@@ -1879,6 +1879,44 @@ $$;
 COMMENT ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) IS 'Records a successful charge attempt and queues the receipt email (once per reservation).';
 
 --
+-- Name: charges_prepare(bigint[]); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charges_prepare(reservation_ids bigint[]) RETURNS SETOF jsonb
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select app_private.charge_prepare(u.id)
+  from unnest(charges_prepare.reservation_ids) with ordinality as u(id, n)
+  order by u.n;
+$$;
+
+--
+-- Name: FUNCTION charges_prepare(reservation_ids bigint[]); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charges_prepare(reservation_ids bigint[]) IS 'charge_prepare of each reservation, in order, in one statement (one commit for a batch of charges).';
+
+--
+-- Name: charges_succeeded(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charges_succeeded(outcomes jsonb) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select count(*) filter (where app_private.charge_succeeded(
+    (o->>'chargeId')::bigint, (o->>'attempt')::int, o->>'paymentIntentId'))::int
+  from jsonb_array_elements(charges_succeeded.outcomes) o;
+$$;
+
+--
+-- Name: FUNCTION charges_succeeded(outcomes jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charges_succeeded(outcomes jsonb) IS 'charge_succeeded of each [{chargeId, attempt, paymentIntentId}] in one statement; returns how many were recorded (not already recorded).';
+
+--
 -- Name: claim_guest_reservations(bigint); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -2664,6 +2702,34 @@ $$;
 COMMENT ON FUNCTION app_private.payment_key(reservation_id bigint, what text) IS 'The Stripe idempotency key of one request about a reservation (what: setup-1, charge-2, …).';
 
 --
+-- Name: queue_charge_batches(bigint[], timestamp with time zone, integer, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.queue_charge_batches(reservation_ids bigint[], run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, priority integer DEFAULT 0, max_attempts integer DEFAULT 10, batch_size integer DEFAULT 50) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if coalesce(cardinality(queue_charge_batches.reservation_ids), 0) = 0 then
+    return;
+  end if;
+  -- One add_jobs call (one NOTIFY) for all the batches.
+  perform graphile_worker.add_jobs(array(
+    select ('reservation__charge', json_agg(json_build_object('reservationId', u.id) order by u.n), null,
+            coalesce(queue_charge_batches.run_at, now()), queue_charge_batches.max_attempts, null,
+            queue_charge_batches.priority, null)::graphile_worker.job_spec
+    from unnest(queue_charge_batches.reservation_ids) with ordinality as u(id, n)
+    group by (u.n - 1) / queue_charge_batches.batch_size));
+end;
+$$;
+
+--
+-- Name: FUNCTION queue_charge_batches(reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer, batch_size integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.queue_charge_batches(reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer, batch_size integer) IS 'Queues the charges of many reservations as reservation__charge batch jobs of batch_size each (payload: an array of {reservationId}), in one add_jobs call. Priority as queue_reservation_jobs (new charges 0).';
+
+--
 -- Name: queue_reservation_jobs(text, bigint[], timestamp with time zone, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -2691,6 +2757,55 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.queue_reservation_jobs(task text, reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer) IS 'Every job of a reservation is queued here, keyed by reservation_job_key: one add_jobs call for many reservations. Priority: lower runs first (new charges 0, retries of old failures 5, emails 10).';
+
+--
+-- Name: rate_budget_take(text, double precision, double precision, interval, integer, timestamp with time zone); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer DEFAULT 1, at timestamp with time zone DEFAULT clock_timestamp(), OUT waits double precision[], OUT retry_after double precision) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_b app_private.rate_budgets;
+  v_tokens float8;
+  v_max float8 := extract(epoch from rate_budget_take.max_wait);
+  v_wait float8;
+begin
+  -- The configuration comes with each call (every process reads the same
+  -- settings), so a changed limit takes effect at the next call.
+  insert into app_private.rate_budgets as b (name, per_second, burst, tokens, updated_at)
+  values (rate_budget_take.name, rate_budget_take.per_second, rate_budget_take.burst, rate_budget_take.burst, rate_budget_take.at)
+  on conflict on constraint rate_budgets_pkey do update
+    set per_second = excluded.per_second, burst = excluded.burst
+  returning * into v_b;
+  -- Refilled since the last call (never above burst; a clock read earlier by
+  -- another session does not take tokens back).
+  v_tokens := least(v_b.burst,
+    v_b.tokens + greatest(0, extract(epoch from rate_budget_take.at - v_b.updated_at)) * v_b.per_second);
+  -- Call k (from 0) may leave when the bucket has had k + 1 tokens: the calls
+  -- granted leave per_second apart once the burst is spent.
+  waits := '{}';
+  for k in 0 .. rate_budget_take.calls - 1 loop
+    v_wait := greatest(0, (k + 1 - v_tokens) / v_b.per_second);
+    if v_wait > v_max then
+      retry_after := v_wait;
+      exit;
+    end if;
+    waits := waits || v_wait;
+  end loop;
+  update app_private.rate_budgets b
+  set tokens = v_tokens - cardinality(waits),
+      updated_at = greatest(b.updated_at, rate_budget_take.at)
+  where b.name = rate_budget_take.name;
+end;
+$$;
+
+--
+-- Name: FUNCTION rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision) IS 'Reserves up to `calls` calls from the named budget (per_second, up to burst at once): waits holds, for each call granted, the seconds before it may leave (0 while tokens last, then per_second apart); calls whose turn is further off than max_wait are not granted (nothing taken) and retry_after says when the first of them would be. One row lock per reservation, shared by every worker process.';
 
 --
 -- Name: rate_limit_hit(text, text); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3002,8 +3117,8 @@ begin
   )
   select count(*)::int, array_agg(e.id) filter (where e.status = 'completed')
   into v_ended, v_completed from ended e;
-  -- Their charges, in one add_jobs call.
-  perform app_private.queue_reservation_jobs('reservation__charge', v_completed);
+  -- Their charges, in batch jobs queued by one add_jobs call.
+  perform app_private.queue_charge_batches(v_completed);
   return v_ended;
 end;
 $$;
@@ -3012,7 +3127,7 @@ $$;
 -- Name: FUNCTION reservations_end_due(max_rows integer); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.reservations_end_due(max_rows integer) IS 'Ends reservations whose end has come: confirmed -> completed (spot free, charge queued), still held -> expired. At most max_rows; returns how many.';
+COMMENT ON FUNCTION app_private.reservations_end_due(max_rows integer) IS 'Ends reservations whose end has come: confirmed -> completed (spot free, charge queued in a batch job), still held -> expired. At most max_rows; returns how many.';
 
 --
 -- Name: send_verification(bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -5252,6 +5367,26 @@ ALTER TABLE app_private.emails ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY 
 );
 
 --
+-- Name: rate_budgets; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.rate_budgets (
+    name text NOT NULL,
+    per_second double precision NOT NULL,
+    burst double precision NOT NULL,
+    tokens double precision NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT rate_budgets_burst_check CHECK ((burst >= (1)::double precision)),
+    CONSTRAINT rate_budgets_per_second_check CHECK ((per_second > (0)::double precision))
+);
+
+--
+-- Name: TABLE rate_budgets; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.rate_budgets IS 'Token buckets of outside calls shared by every worker process (e.g. stripe): tokens left at updated_at, refilled per_second up to burst.';
+
+--
 -- Name: rate_limits; Type: TABLE; Schema: app_private; Owner: -
 --
 
@@ -5645,6 +5780,13 @@ ALTER TABLE ONLY app_private.emails
 
 ALTER TABLE ONLY app_private.oauth_states
     ADD CONSTRAINT oauth_states_pkey PRIMARY KEY (state_hash);
+
+--
+-- Name: rate_budgets rate_budgets_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.rate_budgets
+    ADD CONSTRAINT rate_budgets_pkey PRIMARY KEY (name);
 
 --
 -- Name: rate_limits rate_limits_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
@@ -6228,6 +6370,12 @@ ALTER TABLE app_private.emails ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.oauth_states ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: rate_budgets; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.rate_budgets ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: rate_limits; Type: ROW SECURITY; Schema: app_private; Owner: -
 --
 
@@ -6793,6 +6941,18 @@ REVOKE ALL ON FUNCTION app_private.charge_retry_now(reservation_id bigint) FROM 
 REVOKE ALL ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION charges_prepare(reservation_ids bigint[]); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charges_prepare(reservation_ids bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION charges_succeeded(outcomes jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charges_succeeded(outcomes jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION claim_guest_reservations(user_id bigint); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -6937,10 +7097,22 @@ REVOKE ALL ON FUNCTION app_private.payment_email_data(reservation_id bigint) FRO
 REVOKE ALL ON FUNCTION app_private.payment_key(reservation_id bigint, what text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION queue_charge_batches(reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer, batch_size integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.queue_charge_batches(reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer, batch_size integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION queue_reservation_jobs(task text, reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer); Type: ACL; Schema: app_private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_private.queue_reservation_jobs(task text, reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision) FROM PUBLIC;
 
 --
 -- Name: FUNCTION rate_limit_hit(bucket text, key text); Type: ACL; Schema: app_private; Owner: -

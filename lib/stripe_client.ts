@@ -94,6 +94,11 @@ export function isRefusedRequest(err: unknown): err is Stripe.errors.StripeInval
   return err instanceof Stripe.errors.StripeInvalidRequestError || err instanceof Stripe.errors.StripeIdempotencyError;
 }
 
+/** Stripe's limiters said no (429: rate_limit, or lock_timeout once the SDK's own retries are spent): nothing was done. */
+export function isRateLimited(err: unknown): err is Stripe.errors.StripeRateLimitError {
+  return err instanceof Stripe.errors.StripeRateLimitError;
+}
+
 export function isTransientStripeError(err: unknown): boolean {
   return err instanceof Stripe.errors.StripeConnectionError
     || err instanceof Stripe.errors.StripeAPIError

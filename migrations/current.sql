@@ -36,4 +36,8 @@ alter table app_public.users add constraint users_email_check check (app_hidden.
 alter table app_public.reservations drop constraint if exists reservations_email_check;
 alter table app_public.reservations add constraint reservations_email_check check (app_hidden.email_is_valid(email::text)) not valid;
 
+-- Stripe budget and batched charges (issue 16).
+--!include rate_budgets.sql
+--!include payments_charge.sql
+--!include reservations_lifecycle.sql
 --!include table_access.sql

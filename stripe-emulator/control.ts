@@ -9,11 +9,13 @@ import type { Core } from './routing.ts';
 import { authenticateSetupIntent, requireSetupIntent } from './setup_intents.ts';
 import type { EmulatorState } from './state.ts';
 import type { NextAction } from './shapes.ts';
+import type { RateLimiter, RateLimitProfile } from './rate_limits.ts';
 import type { WebhookDispatcher } from './webhooks.ts';
 
 export type ControlContext = {
   core: Core;
   faults: FaultSet;
+  limiter: RateLimiter;
   dispatcher: WebhookDispatcher;
   state: () => EmulatorState;
   reset: () => void;
@@ -83,6 +85,18 @@ const routes: ControlRoute[] = [
   r('DELETE', '/_emulator/faults', (ctx) => {
     ctx.faults.clear();
     return { body: { cleared: true } };
+  }),
+
+  // Stripe's limiters: `{"profile": "live"}` and/or `{"global": 100, "per_endpoint": 25, "concurrency": 0}`
+  // (0 = no limit). The answer is the limits now in force.
+  r('GET', '/_emulator/rate_limits', (ctx) => ({ body: ctx.limiter.stats() })),
+  r('POST', '/_emulator/rate_limits', (ctx, { body }) => {
+    const number = (v: unknown) => (v === undefined ? undefined : Number(v));
+    ctx.limiter.set({
+      profile: body.profile as RateLimitProfile | undefined,
+      global: number(body.global), perEndpoint: number(body.per_endpoint), concurrency: number(body.concurrency),
+    });
+    return { body: ctx.limiter.stats() };
   }),
 
   // The emulator's clock: `{"advance_seconds": 90000}` moves it forward (objects' `created`,

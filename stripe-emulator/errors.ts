@@ -45,3 +45,13 @@ export function unrecognizedUrl(method: string, path: string): ApiError {
 export function apiError(message = 'An unknown error occurred (emulated fault).'): ApiError {
   return new ApiError(500, { type: 'api_error', message });
 }
+
+/** 429 lock_timeout: another request holds the object; retrying helps (Stripe says so with `Stripe-Should-Retry: true`). */
+export function lockTimeout(): ApiError {
+  return new ApiError(429, {
+    type: 'invalid_request_error',
+    code: 'lock_timeout',
+    doc_url: docUrl('lock_timeout'),
+    message: 'This object cannot be accessed right now because another API request or Stripe process is currently accessing it. If you see this error intermittently, retry the request. If you see this error frequently and are making multiple concurrent requests to a single object, make your requests serially or at a lower rate.',
+  });
+}

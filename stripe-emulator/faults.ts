@@ -2,11 +2,13 @@
 // when it ends in `*`) and fires `count` times:
 //   error_before – answer 500 api_error, do nothing;
 //   error_after  – do the operation (stored under the idempotency key), answer 500;
-//   timeout      – do the operation, never answer (the socket is held until the client gives up).
+//   timeout      – do the operation, never answer (the socket is held until the client gives up);
+//   lock_timeout – answer 429 lock_timeout with `Stripe-Should-Retry: true`, do nothing (Stripe's
+//                  answer when another request holds the object; its libraries retry it).
 import { invalidRequest } from './errors.ts';
 
-export type FaultMode = 'error_before' | 'error_after' | 'timeout';
-export const FAULT_MODES: readonly FaultMode[] = ['error_before', 'error_after', 'timeout'];
+export type FaultMode = 'error_before' | 'error_after' | 'timeout' | 'lock_timeout';
+export const FAULT_MODES: readonly FaultMode[] = ['error_before', 'error_after', 'timeout', 'lock_timeout'];
 
 export type FaultSpec = { method?: string; path: string; mode: FaultMode; count?: number };
 export type Fault = { id: number; method: string; path: string; mode: FaultMode; remaining: number };

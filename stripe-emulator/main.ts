@@ -2,9 +2,13 @@
 //   STRIPE_EMULATOR_PORT (default 12111), STRIPE_EMULATOR_HOST (default 127.0.0.1),
 //   STRIPE_WEBHOOK_URL + STRIPE_WEBHOOK_SECRET (signed event delivery),
 //   STRIPE_EMULATOR_API_KEY (accept only this key), STRIPE_EMULATOR_PUBLISHABLE_KEY (accept only
-//   this pk_test_… for Stripe.js's calls), STRIPE_EMULATOR_QUIET=1 (no request lines).
+//   this pk_test_… for Stripe.js's calls), STRIPE_EMULATOR_QUIET=1 (no request lines),
+//   STRIPE_EMULATOR_RATE_LIMITS / _RATE_GLOBAL / _RATE_ENDPOINT / _CONCURRENCY / _LATENCY_MS
+//   (Stripe's limiters, off unless set: lib/stripe_emulator_env.ts).
 // Serves its Stripe.js-compatible script at /v3/.
 // Prints its URL; never prints the webhook secret or any request body.
+import { configOrExit } from '../lib/env.ts';
+import { emulatorLimitsFromEnv } from '../lib/stripe_emulator_env.ts';
 import { startStripeEmulator } from './server.ts';
 
 const env = process.env;
@@ -20,6 +24,7 @@ if (webhookUrl && !webhookSecret) {
   process.exit(2);
 }
 const quiet = env.STRIPE_EMULATOR_QUIET === '1';
+const limits = configOrExit(() => emulatorLimitsFromEnv(env));
 
 const emulator = await startStripeEmulator({
   port,
@@ -28,6 +33,7 @@ const emulator = await startStripeEmulator({
   webhookSecret,
   apiKey: env.STRIPE_EMULATOR_API_KEY || undefined,
   publishableKey: env.STRIPE_EMULATOR_PUBLISHABLE_KEY || undefined,
+  ...limits,
   log: quiet ? undefined : (line) => console.log(`[stripe-emulator] ${line}`),
 });
 console.log(`Stripe emulator listening on ${emulator.url} (Stripe.js: ${emulator.url}/v3/)`);

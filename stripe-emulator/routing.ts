@@ -16,11 +16,12 @@ export type Call = {
 export type Result = { status?: number; body: unknown };
 export type Handler = (core: Core, call: Call) => Result;
 export type Method = 'GET' | 'POST' | 'DELETE';
-export type Route = { method: Method; pattern: RegExp; handler: Handler };
+/** `path` is the pattern as written (`/v1/payment_intents/:id`): the endpoint a rate limit counts. */
+export type Route = { method: Method; path: string; pattern: RegExp; handler: Handler };
 
 export function route(method: Method, path: string, handler: Handler): Route {
   const source = path.split('/').map((seg) => (seg.startsWith(':') ? '([^/]+)' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
-  return { method, pattern: new RegExp(`^${source}$`), handler };
+  return { method, path, pattern: new RegExp(`^${source}$`), handler };
 }
 
 /** The route for method+path, `'method'` when only the path matches, or undefined. */

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { chargeRoutes } from './charges.ts';
 import { parseControlBody, runControl, type ControlContext } from './control.ts';
 import { customerRoutes } from './customers.ts';
-import { ApiError, apiError, invalidRequest, unrecognizedUrl } from './errors.ts';
+import { ApiError, apiError, invalidRequest, lockTimeout, unrecognizedUrl } from './errors.ts';
 import { EventLog, eventRoutes } from './events.ts';
 import { applyExpand } from './expand.ts';
 import { FaultSet, type FaultSpec } from './faults.ts';
@@ -17,6 +17,7 @@ import { newId, randomToken, resetClock } from './ids.ts';
 import { paymentIntentRoutes } from './payment_intents.ts';
 import { paymentMethodRoutes } from './payment_methods.ts';
 import { publishableKeyRefusal } from './publishable.ts';
+import { RateLimiter, type RateLimitSettings } from './rate_limits.ts';
 import { refundRoutes } from './refunds.ts';
 import { findRoute, type Core, type Route } from './routing.ts';
 import { setupIntentRoutes } from './setup_intents.ts';
@@ -48,6 +49,10 @@ export type StripeEmulatorOptions = {
   webhook?: WebhookOptions;
   /** How long a `timeout` fault holds the socket before dropping it (default 120 s). */
   timeoutHoldMs?: number;
+  /** Stripe's rate and concurrency limits (rate_limits.ts); default none. */
+  rateLimits?: RateLimitSettings;
+  /** Milliseconds each API request takes before it is answered (what the concurrency limit counts); default 0. */
+  latencyMs?: number;
   /** One line per request (method, path without query, status, ms): no bodies, no keys. */
   log?: (line: string) => void;
 };
@@ -63,6 +68,8 @@ export type StripeEmulator = {
   state(): EmulatorState;
   reset(): void;
   addFault(spec: FaultSpec): void;
+  /** Changes the rate limits (unset fields keep their value); also `POST /_emulator/rate_limits`. */
+  setRateLimits(limits: RateLimitSettings): void;
   clearFaults(): void;
   setWebhook(url: string | null, secret?: string): void;
   /** Resolves when no webhook delivery is queued, in flight or waiting to retry. */
@@ -155,6 +162,9 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   if (options.enabledEvents) events.enabledEvents = options.enabledEvents;
   const faults = new FaultSet();
   const idempotency = new IdempotencyStore();
+  const limiter = new RateLimiter();
+  if (options.rateLimits) limiter.set(options.rateLimits);
+  const latencyMs = options.latencyMs ?? 0;
   let baseUrl = '';
   let requests = 0;
   let webhookSecret: string | null = null;
@@ -176,16 +186,17 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   if (options.webhookUrl) setWebhook(options.webhookUrl, options.webhookSecret);
   else if (options.webhookSecret) webhookSecret = options.webhookSecret;
 
-  const state = () => summarize(store, dispatcher, events.endpoint?.url ?? null, faults, idempotency, requests);
+  const state = () => summarize(store, dispatcher, events.endpoint?.url ?? null, faults, idempotency, requests, limiter);
   const reset = () => {
     dispatcher.clear();
     faults.clear();
     idempotency.clear();
     Object.assign(store, new Store());
     resetClock();
+    limiter.reset();
     requests = 0;
   };
-  const control: ControlContext = { core, faults, dispatcher, state, reset, setWebhook };
+  const control: ControlContext = { core, faults, limiter, dispatcher, state, reset, setWebhook };
 
   /** Runs an API call and renders its answer (the body is serialised here, synchronously). */
   function execute(route: Route, ids: string[], params: Params, requestId: string, idempotencyKey: string | null): Answer {
@@ -248,8 +259,16 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       if (refusal) return errorAnswer(refusal);
     }
 
+    // Stripe's limiters come before anything is done; an admitted request
+    // counts as in flight until its answer is sent (or its socket closes).
+    const admitted = limiter.admit(`${found.route.method} ${found.route.path}`);
+    if (admitted instanceof ApiError) return errorAnswer(admitted);
+    res.once('close', admitted.done);
+    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+
     const fault = faults.take(method, path);
     if (fault === 'error_before') return errorAnswer(apiError());
+    if (fault === 'lock_timeout') return { ...errorAnswer(lockTimeout()), headers: { 'Stripe-Should-Retry': 'true' } };
 
     const requestId = newId('req');
     const keyHeader = req.headers['idempotency-key'];
@@ -347,6 +366,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     state,
     reset,
     addFault: (spec) => void faults.add(spec),
+    setRateLimits: (limits) => limiter.set(limits),
     clearFaults: () => faults.clear(),
     setWebhook,
     waitForWebhooks: () => dispatcher.idle(),

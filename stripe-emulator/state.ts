@@ -1,6 +1,7 @@
 // `GET /_emulator/state`: counts for tests and benchmarks.
 import type { FaultSet } from './faults.ts';
 import type { IdempotencyStore } from './idempotency.ts';
+import type { RateLimiter, RateLimitStats } from './rate_limits.ts';
 import type { Store } from './store.ts';
 import type { WebhookDispatcher, WebhookStats } from './webhooks.ts';
 
@@ -16,6 +17,7 @@ export type EmulatorState = {
   webhooks: WebhookStats & { endpoint: string | null };
   idempotency_keys: number;
   faults: { pending: number; fired: number };
+  rate_limits: RateLimitStats;
 };
 
 function byStatus(items: readonly { status: string }[]): Record<string, number> {
@@ -26,6 +28,7 @@ function byStatus(items: readonly { status: string }[]): Record<string, number> 
 
 export function summarize(
   store: Store, dispatcher: WebhookDispatcher, endpoint: string | null, faults: FaultSet, idempotency: IdempotencyStore, requests: number,
+  limiter: RateLimiter,
 ): EmulatorState {
   const charges = { total: store.charges.size, succeeded: 0, failed: 0, amount_captured: 0, amount_refunded: 0 };
   for (const ch of store.charges.all) {
@@ -48,5 +51,6 @@ export function summarize(
     webhooks: { ...dispatcher.snapshot(), endpoint },
     idempotency_keys: idempotency.size,
     faults: { pending: faults.list().reduce((s, f) => s + f.remaining, 0), fired: faults.fired },
+    rate_limits: limiter.stats(),
   };
 }

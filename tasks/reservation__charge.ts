@@ -22,13 +22,26 @@
 //   no longer protects a re-send: the PaymentIntent the lost answer was about
 //   is searched for by its metadata and customer and adopted when found;
 //   only when there is none is the charge sent again.
-import type { Task } from 'graphile-worker';
+//
+// A batch (the end-of-day burst: an array payload) is prepared in one
+// statement and its successes recorded in one; each charge still has its own
+// key and its own outcome: graphile-worker retries only the entries that threw.
+//
+// Under Stripe's rate limit (lib/stripe_budget.ts): every call first takes its
+// turn from the budget all worker processes share; a turn further off than
+// STRIPE_RATE_MAX_WAIT_MS, or a 429 from Stripe (nothing was done there),
+// reschedules the job without counting this attempt (charge_requeue) and with
+// the same key, so it can neither become a failed payment nor a second charge.
+import type { JobHelpers, Task } from 'graphile-worker';
 import type Stripe from 'stripe';
-import { idOf, isCardError, isRefusedRequest, stripeClient } from '../lib/stripe_client.ts';
+import { stripeBudgetFromEnv, takeStripeTurns } from '../lib/stripe_budget.ts';
+import { idOf, isCardError, isRateLimited, isRefusedRequest, stripeClient, stripeConfigFromEnv } from '../lib/stripe_client.ts';
 
 export interface ReservationChargePayload {
   reservationId: number | string;
 }
+/** One reservation (keyed job reservation_charge:<id>), or a batch queued by the due-work sweep (app_private.queue_charge_batches). */
+export type ReservationChargeJob = ReservationChargePayload | ReservationChargePayload[];
 
 interface Prepared {
   action: 'skip' | 'charge' | 'no_card';
@@ -58,27 +71,78 @@ async function earlierIntent(p: Prepared): Promise<Stripe.PaymentIntent | null> 
   return intents.find((pi) => pi.status === 'succeeded') ?? intents.find((pi) => pi.status !== 'canceled') ?? null;
 }
 
-export const reservation__charge: Task = async (payload, helpers) => {
-  const { reservationId } = payload as ReservationChargePayload;
-  const { rows: [{ prepared }] } = await helpers.query<{ prepared: Prepared }>(
-    'select app_private.charge_prepare($1) as prepared', [reservationId]);
-  const p = prepared;
+/** Rescheduled after a 429 when Stripe gave no better time: about a second, spread so the retries do not arrive together. */
+const RATE_LIMITED_RETRY_MS = 1000;
+/** Stripe calls in flight at once for one batch job. */
+const BATCH_CONCURRENCY = 8;
+
+/** Thrown when a Stripe call must wait for a later run of the job (the shared budget or a 429 said so). */
+class NotNow extends Error {
+  readonly retryInMs: number;
+  constructor(retryInMs: number) {
+    super('Stripe rate limit');
+    this.retryInMs = retryInMs;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How late a call may leave after its reserved turn and still use it. */
+const LATE_MS = 50;
+
+/** Turns for `calls` Stripe calls from the budget every worker process shares. */
+function takeTurns(helpers: JobHelpers, calls: number) {
+  return takeStripeTurns((text, values) => helpers.query(text, values), stripeBudgetFromEnv(stripeConfigFromEnv()), calls);
+}
+
+/**
+ * One Stripe call, made at its turn: `leaveAt` (Date.now() ms) when the turn
+ * was reserved with its batch, else one taken now from the shared budget.
+ */
+async function inTurn<T>(helpers: JobHelpers, call: () => Promise<T>, leaveAt?: number): Promise<T> {
+  if (leaveAt !== undefined && leaveAt > Date.now()) await sleep(leaveAt - Date.now());
+  // A reserved turn missed by more than LATE_MS (a busy process) would land
+  // among later calls' turns and push that second over the limit: take a new one.
+  if (leaveAt === undefined || Date.now() - leaveAt > LATE_MS) {
+    const turn = await takeTurns(helpers, 1);
+    if (turn.waitsMs.length === 0) throw new NotNow(turn.retryInMs ?? RATE_LIMITED_RETRY_MS);
+    leaveAt = Date.now() + turn.waitsMs[0]!;
+  }
+  if (leaveAt > Date.now()) await sleep(leaveAt - Date.now());
+  try {
+    return await call();
+  } catch (err) {
+    if (isRateLimited(err)) throw new NotNow(RATE_LIMITED_RETRY_MS * (1 + Math.random()));
+    throw err;
+  }
+}
+
+/** What became of one prepared charge; a success is recorded by the caller (alone, or with its batch). */
+type Outcome = { recorded: true } | { recorded: false; chargeId: string; attempt: number; paymentIntentId: string };
+
+/**
+ * The Stripe part of one charge: skip, no card, or the PaymentIntent (with its
+ * key); every answer but a success is recorded here. Throws NotNow (nothing
+ * was done at Stripe) or a transient error (retry with the same key).
+ */
+async function send(p: Prepared, helpers: JobHelpers, leaveAt?: number): Promise<Outcome> {
+  const { reservationId } = p;
   if (p.action === 'skip') {
     helpers.logger.debug(`reservation ${reservationId}: not charged (${p.reason})`);
-    return;
+    return { recorded: true };
   }
   if (p.action === 'no_card') {
     await helpers.query('select app_private.charge_failed($1, $2, $3, $4, null)',
       [p.chargeId, p.attempt, 'no_payment_method', 'No card was set up for this reservation']);
-    return;
+    return { recorded: true };
   }
 
   // Outside the try below: a search that fails is retried as a job, never
   // taken for the charge's own answer.
-  let intent = p.lookUpFirst ? await earlierIntent(p) : null;
+  // (A look-up first takes its own turns: its batch reserved one call.)
+  let intent = p.lookUpFirst ? await inTurn(helpers, () => earlierIntent(p)) : null;
   if (intent) helpers.logger.info(`reservation ${reservationId}: adopted ${intent.id} (${intent.status}) instead of re-sending a key Stripe may have forgotten`);
   try {
-    intent ??= await stripeClient().paymentIntents.create({
+    intent ??= await inTurn(helpers, () => stripeClient().paymentIntents.create({
       amount: p.amount,
       currency: p.currency,
       customer: p.customer,
@@ -87,7 +151,7 @@ export const reservation__charge: Task = async (payload, helpers) => {
       confirm: true,
       description: `Secure My Spot reservation ${p.reservationId}`,
       metadata: { reservation_id: String(p.reservationId), charge_attempt: String(p.attempt) },
-    }, { idempotencyKey: p.idempotencyKey });
+    }, { idempotencyKey: p.idempotencyKey }), p.lookUpFirst ? undefined : leaveAt);
   } catch (err) {
     if (isCardError(err)) {
       // Declined, or the bank wants the driver present (authentication_required).
@@ -95,22 +159,23 @@ export const reservation__charge: Task = async (payload, helpers) => {
       await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)',
         [p.chargeId, p.attempt, err.code ?? 'card_error', err.message, pi?.id ?? null]);
       helpers.logger.info(`reservation ${reservationId}: charge attempt ${p.attempt} failed (${err.code})`);
-      return;
+      return { recorded: true };
     }
     if (isRefusedRequest(err)) {
       await helpers.query('select app_private.charge_failed($1, $2, $3, $4, null, retryable => false)',
         [p.chargeId, p.attempt, err.code ?? err.rawType ?? 'invalid_request_error', err.message]);
       helpers.logger.error(`reservation ${reservationId}: Stripe refused charge attempt ${p.attempt} (${err.code ?? err.rawType}): ${err.message}`);
-      return;
+      return { recorded: true };
     }
-    // Anything else (network, timeout, 5xx, rate limit, our own bug): retry
-    // the job with the same key.
+    // Anything else (network, timeout, 5xx, our own bug; NotNow): retry the
+    // job with the same key.
     throw err;
   }
 
   if (intent.status === 'succeeded') {
-    await helpers.query('select app_private.charge_succeeded($1, $2, $3)', [p.chargeId, p.attempt, intent.id]);
-  } else if (intent.status === 'processing') {
+    return { recorded: false, chargeId: p.chargeId, attempt: p.attempt, paymentIntentId: intent.id };
+  }
+  if (intent.status === 'processing') {
     await helpers.query('select app_private.charge_processing($1, $2, $3)', [p.chargeId, p.attempt, intent.id]);
   } else {
     // requires_action / requires_payment_method without an error: the same
@@ -120,4 +185,105 @@ export const reservation__charge: Task = async (payload, helpers) => {
     await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)',
       [p.chargeId, p.attempt, code, `PaymentIntent ${intent.status}`, idOf(intent.id)]);
   }
+  return { recorded: true };
+}
+
+/** Records successes: one statement however many. */
+async function recordSucceeded(helpers: JobHelpers, outcomes: Outcome[]): Promise<void> {
+  const succeeded = outcomes.filter((o) => !o.recorded);
+  if (succeeded.length > 0) await helpers.query('select app_private.charges_succeeded($1::jsonb)', [JSON.stringify(succeeded)]);
+}
+
+/**
+ * The same charges again later in one job, this attempt not counted (it did
+ * nothing at Stripe): a reservation's keyed job, or a batch job.
+ */
+async function requeue(helpers: JobHelpers, reservationIds: Array<number | string>, retryInMs: number, batch: boolean): Promise<void> {
+  const { job } = helpers;
+  const left = job.max_attempts - job.attempts + 1;
+  helpers.logger.debug(`${reservationIds.length} charge(s): Stripe's rate limit, again in ${Math.round(retryInMs)} ms`);
+  if (batch) {
+    await helpers.query('select app_private.queue_charge_batches($1::bigint[], now() + make_interval(secs => $2 / 1000.0), $3, $4, $5)',
+      [reservationIds, retryInMs, job.priority, left, reservationIds.length]);
+  } else {
+    await helpers.query('select app_private.charge_requeue($1, now() + make_interval(secs => $2 / 1000.0), $3, $4)',
+      [reservationIds[0], retryInMs, left, job.priority]);
+  }
+}
+
+async function chargeOne({ reservationId }: ReservationChargePayload, helpers: JobHelpers): Promise<void> {
+  const { rows: [{ prepared }] } = await helpers.query<{ prepared: Prepared }>(
+    'select app_private.charge_prepare($1) as prepared', [reservationId]);
+  try {
+    await recordSucceeded(helpers, [await send(prepared, helpers)]);
+  } catch (err) {
+    if (!(err instanceof NotNow)) throw err;
+    await requeue(helpers, [reservationId], err.retryInMs, false);
+  }
+}
+
+/** Successes recorded together, but not held longer than this many (so a long batch's first charges show up early). */
+const RECORD_EVERY = 10;
+
+/**
+ * A batch: prepared together, the turns of its Stripe calls reserved together
+ * (one budget statement), sent BATCH_CONCURRENCY at a time, successes
+ * recorded RECORD_EVERY at a time. Returns one promise per entry
+ * (graphile-worker's batch jobs): an entry that threw is retried alone, with
+ * the same key. Entries whose turn is too far off, or that met a 429, go back
+ * in one job, no attempt spent.
+ */
+async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelpers): Promise<Array<Promise<void>>> {
+  const ids = batch.map((b) => b.reservationId);
+  const { rows } = await helpers.query<{ prepared: Prepared }>('select app_private.charges_prepare($1::bigint[]) as prepared', [ids]);
+  const calling = rows.flatMap((r, i) => (r.prepared.action === 'charge' && !r.prepared.lookUpFirst ? [i] : []));
+  const turns = await takeTurns(helpers, calling.length);
+  const now = Date.now();
+  const leaveAt = new Map(calling.slice(0, turns.waitsMs.length).map((i, k) => [i, now + turns.waitsMs[k]!]));
+  let notNowMs = turns.retryInMs ?? 0;
+  const results: Array<{ error?: unknown; notNow?: boolean }> = rows.map(() => ({}));
+  let unrecorded: Outcome[] = [];
+  const flush = async (atLeast: number) => {
+    if (unrecorded.length < atLeast || unrecorded.length === 0) return;
+    const taken = unrecorded;
+    unrecorded = [];
+    await recordSucceeded(helpers, taken);
+  };
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < rows.length; i = next++) {
+      const p = rows[i]!.prepared;
+      if (p.action === 'charge' && !p.lookUpFirst && !leaveAt.has(i)) {
+        results[i] = { notNow: true };
+        continue;
+      }
+      try {
+        // (Not `unrecorded.push(await …)`: that would push into the array a
+        // flush took meanwhile, and the success would never be recorded.)
+        const outcome = await send(p, helpers, leaveAt.get(i));
+        unrecorded.push(outcome);
+      } catch (err) {
+        if (err instanceof NotNow) {
+          notNowMs = Math.max(notNowMs, err.retryInMs);
+          results[i] = { notNow: true };
+        } else {
+          results[i] = { error: err };
+        }
+      }
+      // Outside the try: successes that could not be recorded fail the whole
+      // job, so every entry runs again (Stripe replays its answer to the key).
+      await flush(RECORD_EVERY);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, rows.length) }, lane));
+  await flush(1);
+  const later = ids.filter((_, i) => results[i]!.notNow);
+  if (later.length > 0) await requeue(helpers, later, notNowMs, true);
+  return results.map((r) => (r.error ? Promise.reject(r.error) : Promise.resolve()));
+}
+
+export const reservation__charge: Task = async (payload, helpers) => {
+  const job = payload as ReservationChargeJob;
+  if (Array.isArray(job)) return chargeBatch(job, helpers);
+  await chargeOne(job, helpers);
 };

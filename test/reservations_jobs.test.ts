@@ -157,7 +157,7 @@ test('a hold whose sweep was missed for minutes expires at the next one; cancell
   assert.equal(await scheduledOf(db, c.id), {});
 });
 
-test('many due at once are ended in batches, each exactly once, with one job per charge', async () => {
+test('many due at once are ended in batches, each exactly once, their charges queued in batch jobs holding each reservation once', async () => {
   // Setup: 1,200 confirmed reservations whose end passed (more than two of the sweep's batches).
   const { rows: spots } = await db.owner.query(`
     insert into app_public.spots (location, street, rate_id, max_stay)
@@ -174,13 +174,20 @@ test('many due at once are ended in batches, each exactly once, with one job per
   await until('all ended', async () => (await db.owner.query(
     `select count(*)::int as n from app_public.reservations where email = 'batch@example.test' and status = 'completed'`)).rows[0].n === 1200);
   // Assertions
-  const { rows: [counts] } = await db.owner.query(`select
-    (select count(*) from graphile_worker.jobs where task_identifier = 'reservation__charge'
-       and key in (select 'reservation_charge:' || id from app_public.reservations where email = 'batch@example.test'))::int as charges,
+  const { rows: [counts] } = await db.owner.query(`
+    with charge_batches as (
+      select j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+      where t.identifier = 'reservation__charge' and json_typeof(j.payload) = 'array')
+    select
+    (select count(distinct e->>'reservationId') from charge_batches j, json_array_elements(j.payload) e
+       where (e->>'reservationId')::bigint in (select id from app_public.reservations where email = 'batch@example.test'))::int as charges,
+    (select count(*) from charge_batches j, json_array_elements(j.payload) e
+       where (e->>'reservationId')::bigint in (select id from app_public.reservations where email = 'batch@example.test'))::int as entries,
+    (select max(json_array_length(j.payload)) from charge_batches j)::int as largest,
     (select count(*) from app_private.reservation_events e join app_public.reservations r on r.id = e.reservation_id
        where r.email = 'batch@example.test' and e.action = 'completed')::int as events,
     (select count(*) from app_private.emails where recipient = 'batch@example.test' and template = 'reservation_ended')::int as emails`);
-  assert.equal(counts, { charges: 1200, events: 1200, emails: 1200 });
+  assert.equal(counts, { charges: 1200, entries: 1200, largest: 50, events: 1200, emails: 1200 });
 });
 
 test.run();

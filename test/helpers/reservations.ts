@@ -74,7 +74,13 @@ export async function scheduledOf(db: TestDb, id: string): Promise<Record<string
     `select work as kind, due_at as run_at, 'due_work__sweep' as task_identifier
      from app_private.due_work where reservation_id = $1
      union all
-     select split_part(key, ':', 1), run_at, task_identifier from graphile_worker.jobs where key = any($2)`,
+     select split_part(key, ':', 1), run_at, task_identifier from graphile_worker.jobs where key = any($2)
+     union all
+     -- The due-work sweep queues ended reservations' charges in batch jobs (an array payload).
+     select 'reservation_charge', j.run_at, t.identifier from graphile_worker._private_jobs j
+     join graphile_worker._private_tasks t on t.id = j.task_id
+     where t.identifier = 'reservation__charge' and j.key is null
+       and j.payload::jsonb @> jsonb_build_array(jsonb_build_object('reservationId', $1::bigint))`,
     [id, [`reservation_charge:${id}`]]);
   return Object.fromEntries(rows.map(({ kind, ...r }) => [kind, r]));
 }
