@@ -254,25 +254,6 @@ COMMENT ON TYPE app_public.reservation_result IS 'What every reservation mutatio
 COMMENT ON COLUMN app_public.reservation_result.manage_token IS 'Only when one is issued (a guest''s reserve): the secret that, with the reservation id, reads, changes, ends, cancels or pays for it. Shown once; keep it.';
 
 --
--- Name: session_info; Type: TYPE; Schema: app_public; Owner: -
---
-
-CREATE TYPE app_public.session_info AS (
-	id uuid,
-	method text,
-	created_at timestamp with time zone,
-	last_active_at timestamp with time zone,
-	expires_at timestamp with time zone,
-	is_current boolean
-);
-
---
--- Name: TYPE session_info; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TYPE app_public.session_info IS 'One of your sessions: how it was opened, when, when last used (to the minute), when it will end unless used, and whether it is this one.';
-
---
 -- Name: spots; Type: TABLE; Schema: app_public; Owner: -
 --
 
@@ -346,6 +327,42 @@ COMMENT ON COLUMN app_public.spots.status IS 'active, or out_of_service (never o
 --
 
 COMMENT ON COLUMN app_public.spots.meter_hours IS 'The meter''s posted hours as published by the city, e.g. "2HR Pas Mon-Sat 0900-1900".';
+
+--
+-- Name: saved_spot_status; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.saved_spot_status AS (
+	spot app_public.spots,
+	saved_at timestamp with time zone,
+	available boolean,
+	price app_public.price_quote
+);
+
+--
+-- Name: TYPE saved_spot_status; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.saved_spot_status IS 'A saved spot, when it was saved, whether it is free for the asked window, and its price for that window.';
+
+--
+-- Name: session_info; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.session_info AS (
+	id uuid,
+	method text,
+	created_at timestamp with time zone,
+	last_active_at timestamp with time zone,
+	expires_at timestamp with time zone,
+	is_current boolean
+);
+
+--
+-- Name: TYPE session_info; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.session_info IS 'One of your sessions: how it was opened, when, when last used (to the minute), when it will end unless used, and whether it is this one.';
 
 --
 -- Name: spot_match; Type: TYPE; Schema: app_public; Owner: -
@@ -942,6 +959,22 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.link(path text, token text) IS 'An absolute link into the web app carrying a token.';
+
+--
+-- Name: live_tile(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.live_tile(lat double precision, lng double precision) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select floor(lat / 0.05)::int || ':' || floor(lng / 0.05)::int;
+$$;
+
+--
+-- Name: FUNCTION live_tile(lat double precision, lng double precision); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) IS 'The live-event tile of a point: "<floor(lat / 0.05)>:<floor(lng / 0.05)>".';
 
 --
 -- Name: lock_spot(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -2060,6 +2093,113 @@ $$;
 COMMENT ON FUNCTION app_private.holds_expire_due(max_rows integer) IS 'Expires holds whose deadline passed without a confirmed card, freeing their spots. At most max_rows; returns how many.';
 
 --
+-- Name: live_event(bigint, text, tstzrange); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_lat  double precision;
+  v_lng  double precision;
+  v_tile text;
+  v_id   bigint;
+begin
+  select st_y(s.location::geometry), st_x(s.location::geometry) into v_lat, v_lng
+  from app_public.spots s where s.id = live_event.spot_id;
+  v_tile := app_hidden.live_tile(v_lat, v_lng);
+  -- Watched: a listener refreshed it within 90 s (listeners refresh every 30 s).
+  if v_tile is null or not exists (
+    select from app_private.live_watched_tiles w
+    where w.tile = v_tile and w.seen_at > now() - interval '90 seconds') then
+    return;
+  end if;
+  insert into app_private.live_events (tile, spot_id, lat, lng, reason, starts_at, ends_at)
+  values (v_tile, live_event.spot_id, v_lat, v_lng, live_event.reason, lower(time_window), upper(time_window))
+  returning id into v_id;
+  perform pg_notify('live:' || v_tile, json_build_object(
+    'id', v_id, 'spotId', live_event.spot_id::text, 'lat', v_lat, 'lng', v_lng, 'reason', live_event.reason,
+    'startsAt', lower(time_window), 'endsAt', upper(time_window))::text);
+end;
+$$;
+
+--
+-- Name: FUNCTION live_event(spot_id bigint, reason text, time_window tstzrange); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) IS 'Records and NOTIFYs an availability event of a spot when its tile is watched by a live API process; otherwise does nothing.';
+
+--
+-- Name: live_events; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.live_events (
+    id bigint NOT NULL,
+    tile text NOT NULL,
+    spot_id bigint NOT NULL,
+    lat double precision NOT NULL,
+    lng double precision NOT NULL,
+    reason text NOT NULL,
+    starts_at timestamp with time zone,
+    ends_at timestamp with time zone,
+    at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE live_events; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.live_events IS 'Availability events of watched tiles, kept for LIVE_EVENT_RETENTION so SSE clients can resume (Last-Event-ID). Ids and positions only: no reservation, user or email.';
+
+--
+-- Name: live_events_since(bigint, text[]); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) RETURNS SETOF app_private.live_events
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select e.* from app_private.live_events e
+  where e.id > live_events_since.after_id and e.tile = any (live_events_since.tiles)
+  order by e.id
+  limit 1000;
+$$;
+
+--
+-- Name: FUNCTION live_events_since(after_id bigint, tiles text[]); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) IS 'Events of the given tiles after an event id, oldest first (at most 1,000): what an SSE client that resumes with Last-Event-ID missed.';
+
+--
+-- Name: live_watch(uuid, text[], interval); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.live_watch(listener uuid, tiles text[], retention interval) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- This listener's tiles are exactly `tiles`, seen now.
+  delete from app_private.live_watched_tiles w
+  where w.listener = live_watch.listener and w.tile <> all (live_watch.tiles);
+  insert into app_private.live_watched_tiles (tile, listener)
+  select distinct t, live_watch.listener from unnest(live_watch.tiles) t
+  on conflict (tile, listener) do update set seen_at = now();
+  -- Listeners that died without saying so, and events no client can resume from.
+  delete from app_private.live_watched_tiles w where w.seen_at < now() - interval '10 minutes';
+  delete from app_private.live_events e where e.at < now() - live_watch.retention;
+end;
+$$;
+
+--
+-- Name: FUNCTION live_watch(listener uuid, tiles text[], retention interval); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.live_watch(listener uuid, tiles text[], retention interval) IS 'An API process''s live tiles (replacing its earlier list, refreshing their time), and housekeeping: stale listeners and events older than retention removed.';
+
+--
 -- Name: login_attempt(text, text, inet); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3072,6 +3212,36 @@ CREATE FUNCTION app_private.setup_intent_json(si app_private.setup_intents, rese
 $$;
 
 --
+-- Name: spot_history_fields(app_public.spots); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spot_history_fields(s app_public.spots) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select jsonb_build_object(
+    'location', round(st_y(s.location::geometry)::numeric, 7) || ',' || round(st_x(s.location::geometry)::numeric, 7),
+    'street', s.street,
+    'side_of_street', s.side_of_street,
+    'from_street', s.from_street,
+    'to_street', s.to_street,
+    'borough', s.borough,
+    'zone', s.zone,
+    'rate', (select r.code from app_public.rates r where r.id = s.rate_id),
+    'max_stay', s.max_stay::text,
+    'status', s.status,
+    'meter_hours', s.meter_hours,
+    'is_accessible', s.is_accessible,
+    'has_ev_charger', s.has_ev_charger);
+$$;
+
+--
+-- Name: FUNCTION spot_history_fields(s app_public.spots); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spot_history_fields(s app_public.spots) IS 'The fields of a spot the change history follows, as text values (location as "lat,lng", rate as its code).';
+
+--
 -- Name: spots_import(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3138,7 +3308,8 @@ begin
     -- The casts only run for rows that passed the rules, so they cannot fail.
     case when v.why is null then c.lat_text::double precision end,
     case when v.why is null then c.lng_text::double precision end,
-    case when v.why is null then round(ltrim(f.hourly_rate, '$ ')::numeric * 100)::int end,
+    case when v.why is null then
+      coalesce(round(ltrim(f.hourly_rate, '$ ')::numeric * 100)::int, z.zone_price) end,
     v.why
   from jsonb_array_elements(spots_import.rows) with ordinality as r(e, ord)
   cross join lateral (
@@ -3170,6 +3341,13 @@ begin
           regexp_match(f.location, '^POINT\s*\(\s*(\S+)\s+([^\s)]+)\s*\)$', 'i') end as pp
     ) m
   ) c
+  -- The city's own file has no Hourly_Rate: such rows take their zone's price
+  -- (app_private.meter_zone_prices; zone '*' for every other zone).
+  cross join lateral (
+    select coalesce(
+      (select p.hourly_price from app_private.meter_zone_prices p where p.zone = f.pay_by_cell_number),
+      (select p.hourly_price from app_private.meter_zone_prices p where p.zone = '*')) as zone_price
+  ) z
   cross join lateral (
     select case
       when f.meter_number is null then 'missing meter number'
@@ -3187,7 +3365,7 @@ begin
       when length(f.side_of_street) > 20 then 'Side_of_Street longer than 20 characters'
       when length(f.borough) > 50 then 'Borough longer than 50 characters'
       when length(f.pay_by_cell_number) > 50 then 'Pay By Cell Number longer than 50 characters'
-      when f.hourly_rate is null then 'missing Hourly_Rate'
+      when f.hourly_rate is null and z.zone_price is null then 'missing Hourly_Rate and no price for its zone'
       when f.hourly_rate !~ '^\$?\s*[0-9]{1,4}(\.[0-9]{1,2})?$' then 'Hourly_Rate is not a price in dollars'
       when f.meter_hours is null then 'missing Meter_Hours'
     end as why
@@ -3307,7 +3485,191 @@ $_$;
 -- Name: FUNCTION spots_import(rows jsonb); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.spots_import(rows jsonb) IS 'Imports parking meters: rows is a JSON array of objects keyed by the city CSV''s column names in snake_case (meter_number, status, pay_by_cell_number, meter_hours, borough, on_street, side_of_street, from_street, to_street, latitude, longitude, location, hourly_rate) plus an optional row_number for reporting. Derives each row''s rate (price + Meter_Hours), upserts rates, rate_hours and spots (on external_id), and returns one row per input row: inserted, updated, unchanged, or rejected with a reason. Rejected rows write nothing. Idempotent.';
+COMMENT ON FUNCTION app_private.spots_import(rows jsonb) IS 'Imports parking meters: rows is a JSON array of objects keyed by the city CSV''s column names in snake_case (meter_number, status, pay_by_cell_number, meter_hours, borough, on_street, side_of_street, from_street, to_street, latitude, longitude, location, hourly_rate) plus an optional row_number for reporting; without hourly_rate the zone''s price (app_private.meter_zone_prices) applies. Derives each row''s rate (price + Meter_Hours), upserts rates, rate_hours and spots (on external_id), and returns one row per input row: inserted, updated, unchanged, or rejected with a reason. Rejected rows write nothing. Idempotent.';
+
+--
+-- Name: spots_sync_batch(bigint, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_batch(run_id bigint, rows jsonb) RETURNS TABLE(row_number integer, outcome text, reason text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_fresh jsonb;
+  v_dups  jsonb;
+begin
+  if current_setting('app.sync_run_id', true) is distinct from spots_sync_batch.run_id::text then
+    raise exception 'spots_sync_batch: set app.sync_run_id to the run id in this transaction first' using errcode = '22023';
+  end if;
+  -- The meter numbers this run has seen, for spots_sync_finish; gone at commit.
+  if to_regclass('pg_temp.spots_sync_seen') is null then
+    create temp table spots_sync_seen (external_id text primary key) on commit drop;
+  end if;
+  -- A meter listed twice in one snapshot: the first row counts.
+  select coalesce(jsonb_agg(r.e order by r.ord) filter (where s.external_id is null), '[]'),
+         coalesce(jsonb_agg(r.e order by r.ord) filter (where s.external_id is not null), '[]')
+    into v_fresh, v_dups
+  from jsonb_array_elements(spots_sync_batch.rows) with ordinality as r(e, ord)
+  left join pg_temp.spots_sync_seen s on s.external_id = nullif(btrim(r.e ->> 'meter_number'), '');
+  return query
+    select (d ->> 'row_number')::int, 'rejected'::text, 'duplicate meter number (listed earlier in the snapshot)'::text
+    from jsonb_array_elements(v_dups) d;
+  return query select * from app_private.spots_import(v_fresh);
+  -- Every listed meter counts as seen, even a row rejected for a bad field:
+  -- a typo in the feed must not take a meter out of service.
+  insert into pg_temp.spots_sync_seen (external_id)
+  select distinct t.external_id from pg_temp.spots_import_rows_v1 t where t.external_id is not null
+  on conflict do nothing;
+end;
+$$;
+
+--
+-- Name: FUNCTION spots_sync_batch(run_id bigint, rows jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_batch(run_id bigint, rows jsonb) IS 'Imports one batch of a sync run through app_private.spots_import (same rows, same answers) and remembers the meter numbers seen; a meter already seen in this run is rejected as a duplicate.';
+
+--
+-- Name: spots_sync_begin(text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  select s.etag, s.last_modified, s.retry_at into etag, last_modified, retry_at
+  from app_private.spot_sync_sources s where s.source_url = spots_sync_begin.source_url;
+  if retry_at > now() then
+    return;  -- backing off: no run
+  end if;
+  retry_at := null;
+  insert into app_public.spot_sync_runs (source_url) values (spots_sync_begin.source_url) returning id into run_id;
+end;
+$$;
+
+--
+-- Name: FUNCTION spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) IS 'Starts a sync run of a source: the run id and the validators to send (If-None-Match / If-Modified-Since), or no run and the time to retry while the source is backed off.';
+
+--
+-- Name: spots_sync_failed(bigint, text, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer) RETURNS timestamp with time zone
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_source   text;
+  v_failures int;
+  v_retry_at timestamptz;
+begin
+  update app_public.spot_sync_runs set finished_at = now(), outcome = 'failed', error = left(spots_sync_failed.error, 2000)
+  where id = spots_sync_failed.run_id returning source_url into v_source;
+  insert into app_private.spot_sync_sources as s (source_url, failures, last_error)
+  values (v_source, 1, left(spots_sync_failed.error, 2000))
+  on conflict (source_url) do update
+  set failures = s.failures + 1, last_error = excluded.last_error, updated_at = now()
+  returning s.failures into v_failures;
+  -- backoff_seconds, doubling with each failure in a row, at most backoff_max_seconds.
+  v_retry_at := now() + make_interval(secs => least(
+    spots_sync_failed.backoff_max_seconds::double precision,
+    spots_sync_failed.backoff_seconds * power(2, least(v_failures - 1, 30))));
+  update app_private.spot_sync_sources set retry_at = v_retry_at where source_url = v_source;
+  return v_retry_at;
+end;
+$$;
+
+--
+-- Name: FUNCTION spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer) IS 'Records a failed sync run (its transaction already rolled back: nothing changed) and backs the source off: backoff_seconds, doubling per failure in a row, at most backoff_max_seconds; returns when to try again.';
+
+--
+-- Name: spots_sync_finish(bigint, text, text, integer, integer, integer, integer, integer, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_removed int;
+  v_source  text;
+begin
+  if to_regclass('pg_temp.spots_sync_seen') is null then
+    raise exception 'spots_sync_finish: no batch of this run in this transaction' using errcode = '22023';
+  end if;
+  update app_public.spots s set status = 'out_of_service'
+  where s.external_id is not null and s.status = 'active'
+    and not exists (select from pg_temp.spots_sync_seen x where x.external_id = s.external_id);
+  get diagnostics v_removed = row_count;
+  update app_public.spot_sync_runs r
+  set finished_at = now(), outcome = 'succeeded', rows_seen = spots_sync_finish.rows_seen,
+      inserted = spots_sync_finish.inserted, changed = spots_sync_finish.changed,
+      unchanged = spots_sync_finish.unchanged, removed = v_removed,
+      rejected = spots_sync_finish.rejected, rejects = spots_sync_finish.rejects
+  where r.id = spots_sync_finish.run_id
+  returning r.source_url into v_source;
+  insert into app_private.spot_sync_sources as s (source_url, etag, last_modified)
+  values (v_source, spots_sync_finish.etag, spots_sync_finish.last_modified)
+  on conflict (source_url) do update
+  set etag = excluded.etag, last_modified = excluded.last_modified, failures = 0, retry_at = null,
+      last_error = null, updated_at = now();
+  return v_removed;
+end;
+$$;
+
+--
+-- Name: FUNCTION spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb) IS 'Ends a successful sync run inside its transaction: puts active meters the snapshot did not list out of service (returns how many), writes the run''s summary, keeps the source''s validators and clears its back-off.';
+
+--
+-- Name: spots_sync_not_modified(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_not_modified(run_id bigint) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  with run as (
+    update app_public.spot_sync_runs set finished_at = now(), outcome = 'not_modified'
+    where id = spots_sync_not_modified.run_id returning source_url)
+  update app_private.spot_sync_sources s set failures = 0, retry_at = null, last_error = null, updated_at = now()
+  from run where s.source_url = run.source_url;
+$$;
+
+--
+-- Name: FUNCTION spots_sync_not_modified(run_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_not_modified(run_id bigint) IS 'Ends a sync run whose source answered 304 Not Modified: nothing read, back-off cleared.';
+
+--
+-- Name: spots_sync_schedule(timestamp with time zone); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_schedule(run_at timestamp with time zone) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- One waiting sync (job key), in a queue of its own so two never run at once.
+  select graphile_worker.add_job('spots__sync', '{}'::json, queue_name => 'spots_sync',
+    run_at => spots_sync_schedule.run_at, max_attempts => 3, job_key => 'spots_sync', job_key_mode => 'replace');
+$$;
+
+--
+-- Name: FUNCTION spots_sync_schedule(run_at timestamp with time zone); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_schedule(run_at timestamp with time zone) IS 'Queues the next inventory sync at run_at (replacing a waiting one).';
 
 --
 -- Name: stripe_webhook_receive(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3439,6 +3801,36 @@ $$;
 COMMENT ON FUNCTION app_private.tg_reservations__audit() IS 'Writes the audit row of each insert and change.';
 
 --
+-- Name: tg_reservations__live(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_reservations__live() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+declare
+  v_now_holds boolean := app_hidden.holds_spot(new.status);
+  v_was_holds boolean := tg_op = 'UPDATE' and app_hidden.holds_spot(old.status);
+begin
+  if v_now_holds and not v_was_holds then
+    perform app_private.live_event(new.spot_id, 'taken', new.period);
+  elsif v_was_holds and not v_now_holds then
+    perform app_private.live_event(new.spot_id, 'freed', old.period);
+  elsif v_now_holds and new.period is distinct from old.period then
+    perform app_private.live_event(new.spot_id, 'changed', new.period);
+  end if;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_reservations__live(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_reservations__live() IS 'Live event of a reservation or block: taken (starts holding its spot), freed (cancelled, expired, ended, payment failed), changed (its window moved).';
+
+--
 -- Name: tg_reservations__notify(); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3522,6 +3914,62 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.tg_reservations__remind_at() IS 'Sets remind_at, when the due-work sweep emails a confirmed reservation''s reminder (booking_reminder_at: 15 minutes before its end, a quarter of the stay for one under an hour); moved with the end, cleared once it is no longer confirmed.';
+
+--
+-- Name: tg_spots__history(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_spots__history() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_run    bigint := nullif(current_setting('app.sync_run_id', true), '')::bigint;
+  v_source text := case
+    when v_run is not null then 'sync'
+    when current_setting('app.change_source', true) = 'import' then 'import'
+    else 'edit' end;
+begin
+  if tg_op = 'INSERT' then
+    insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
+    values (new.id, 'created', null, new.external_id, v_run, v_source);
+    return null;
+  end if;
+  insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
+  select new.id, n.key, o.value #>> '{}', n.value #>> '{}', v_run, v_source
+  from jsonb_each(app_private.spot_history_fields(new)) n
+  join jsonb_each(app_private.spot_history_fields(old)) o using (key)
+  where n.value is distinct from o.value;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_spots__history(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_spots__history() IS 'Writes one spot_changes row per followed field that a write really changed (one ''created'' row for a new spot), with the sync run or source from the transaction''s settings.';
+
+--
+-- Name: tg_spots__live(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_spots__live() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.live_event(new.id,
+    case new.status when 'active' then 'in_service' else 'out_of_service' end, null);
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_spots__live(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_spots__live() IS 'Live event of a spot put out of service or back in service.';
 
 --
 -- Name: tg_users__name(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4215,6 +4663,30 @@ $$;
 COMMENT ON FUNCTION app_public.my_reservations() IS 'Your current and upcoming reservations (held or confirmed, not yet ended), soonest first.';
 
 --
+-- Name: my_saved_spots(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone DEFAULT NULL::timestamp with time zone, ends_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF app_public.saved_spot_status
+    LANGUAGE sql STABLE
+    AS $$
+  select s, v.saved_at,
+    s.status = 'active'
+      and s.max_stay >= app_hidden.window_length(w.w)
+      and not exists (select from app_hidden.spot_occupancy o where o.spot_id = s.id and o.period && w.w),
+    app_hidden.quote_rate(s.rate_id, w.w)
+  from (select app_hidden.search_window(my_saved_spots.starts_at, my_saved_spots.ends_at) as w) w
+  join app_public.saved_spots v on v.user_id = app_public.current_user_id()
+  join app_public.spots s on s.id = v.spot_id
+  order by v.saved_at desc, s.id;
+$$;
+
+--
+-- Name: FUNCTION my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'The signed-in driver''s saved spots, newest first, each with whether it is free for the window [startsAt, endsAt) (default: the next hour) and its price for it. Empty when signed out.';
+
+--
 -- Name: my_sessions(); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4464,6 +4936,50 @@ $$;
 COMMENT ON FUNCTION app_public.revoke_session(session_id uuid) IS 'Signs out one of your own sessions (e.g. a lost phone); null when it is not one of your live sessions.';
 
 --
+-- Name: saved_spots; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.saved_spots (
+    user_id bigint NOT NULL,
+    spot_id bigint NOT NULL,
+    saved_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE saved_spots; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.saved_spots IS 'Spots a driver saved (bookmarks); each driver sees only their own.
+@behavior -insert -update -delete';
+
+--
+-- Name: save_spot(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.save_spot(spot_id bigint) RETURNS app_public.saved_spots
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_user bigint := app_hidden.assert_signed_in();
+  v_row  app_public.saved_spots;
+begin
+  if not exists (select from app_public.spots s where s.id = save_spot.spot_id) then
+    raise exception 'No such spot' using errcode = 'SMS04';
+  end if;
+  insert into app_public.saved_spots (user_id, spot_id) values (v_user, save_spot.spot_id)
+  on conflict (user_id, spot_id) do nothing;
+  select * into v_row from app_public.saved_spots s where s.user_id = v_user and s.spot_id = save_spot.spot_id;
+  return v_row;
+end;
+$$;
+
+--
+-- Name: FUNCTION save_spot(spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.save_spot(spot_id bigint) IS 'Saves a spot for the signed-in driver; saving it again changes nothing and answers the same row. SMS04 for an unknown spot, SMA08 when signed out.';
+
+--
 -- Name: send_manage_link(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4539,6 +5055,70 @@ $$;
 COMMENT ON FUNCTION app_public.set_user_role(user_id bigint, role text) IS 'Admins only: gives a user another role (driver, operator, admin, analyst); not your own. Takes effect on the user''s next request.';
 
 --
+-- Name: spot_changes; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.spot_changes (
+    id bigint NOT NULL,
+    spot_id bigint NOT NULL,
+    field text NOT NULL,
+    old_value text,
+    new_value text,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    sync_run_id bigint,
+    source text NOT NULL,
+    CONSTRAINT spot_changes_source_check CHECK ((source = ANY (ARRAY['sync'::text, 'import'::text, 'edit'::text])))
+);
+
+--
+-- Name: TABLE spot_changes; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.spot_changes IS 'Every real change of a spot''s inventory fields (a write that changes nothing leaves no row): which spot, which field, old and new value, when, and from which sync run or source.';
+
+--
+-- Name: COLUMN spot_changes.field; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spot_changes.field IS 'created (a new spot), or the field that changed: location, street, side_of_street, from_street, to_street, borough, zone, rate, max_stay, status, meter_hours, is_accessible, has_ev_charger.';
+
+--
+-- Name: COLUMN spot_changes.source; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spot_changes.source IS 'sync (the inventory sync), import (spots:import) or edit (anything else, e.g. an operator).';
+
+--
+-- Name: spot_change_history(text, text, text, timestamp with time zone, timestamp with time zone, bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.spot_change_history(borough text DEFAULT NULL::text, street text DEFAULT NULL::text, meter text DEFAULT NULL::text, since timestamp with time zone DEFAULT NULL::timestamp with time zone, until timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id bigint DEFAULT NULL::bigint) RETURNS SETOF app_public.spot_changes
+    LANGUAGE sql STABLE
+    AS $$
+  -- Keyset pagination: newest first, 50 a page; the next page passes the last
+  -- row's id as before_id. Filters: borough and meter exactly (case-insensitive
+  -- borough), street as a case-insensitive substring, [since, until).
+  select c.*
+  from app_public.spot_changes c
+  join app_public.spots s on s.id = c.spot_id
+  where (spot_change_history.before_id is null or c.id < spot_change_history.before_id)
+    and (spot_change_history.borough is null or lower(s.borough) = lower(spot_change_history.borough))
+    and (spot_change_history.street is null or s.street ilike '%' || spot_change_history.street || '%')
+    and (spot_change_history.meter is null or s.external_id = spot_change_history.meter)
+    and (spot_change_history.since is null or c.changed_at >= spot_change_history.since)
+    and (spot_change_history.until is null or c.changed_at < spot_change_history.until)
+  order by c.id desc
+  limit 50;
+$$;
+
+--
+-- Name: FUNCTION spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) IS 'Spot inventory changes, newest first, 50 a page: filter by borough, street (part of the name), meter number and time range [since, until); for the next page pass the last rowId as beforeId.
+@behavior -connection +list';
+
+--
 -- Name: spots_description(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4557,6 +5137,24 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.spots_description(s app_public.spots) IS 'Where the spot is, in words: street, side and cross streets.';
+
+--
+-- Name: spots_is_saved(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.spots_is_saved(s app_public.spots) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+  select exists (
+    select from app_public.saved_spots v
+    where v.user_id = app_public.current_user_id() and v.spot_id = s.id);
+$$;
+
+--
+-- Name: FUNCTION spots_is_saved(s app_public.spots); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.spots_is_saved(s app_public.spots) IS 'Whether the signed-in driver saved this spot (false when signed out).';
 
 --
 -- Name: spots_lat(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4657,6 +5255,29 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.unblock_spot(block_id bigint) IS 'Operators: lifts a block; the spot can be reserved again.';
+
+--
+-- Name: unsave_spot(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.unsave_spot(spot_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_user bigint := app_hidden.assert_signed_in();
+  v_n    int;
+begin
+  delete from app_public.saved_spots s where s.user_id = v_user and s.spot_id = unsave_spot.spot_id;
+  get diagnostics v_n = row_count;
+  return v_n > 0;
+end;
+$$;
+
+--
+-- Name: FUNCTION unsave_spot(spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.unsave_spot(spot_id bigint) IS 'Removes a spot from the signed-in driver''s saved spots: true when it was saved, false otherwise (another driver''s saved spots are never touched).';
 
 --
 -- Name: verify_email(text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -5022,6 +5643,52 @@ ALTER TABLE app_private.emails ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY 
 );
 
 --
+-- Name: live_events_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.live_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_private.live_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: live_watched_tiles; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.live_watched_tiles (
+    tile text NOT NULL,
+    listener uuid NOT NULL,
+    seen_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE live_watched_tiles; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.live_watched_tiles IS 'Map tiles (0.05° squares, "<floor(lat/0.05)>:<floor(lng/0.05)>") that a live API process listens to, refreshed while it does: spot changes elsewhere send no NOTIFY.';
+
+--
+-- Name: meter_zone_prices; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.meter_zone_prices (
+    zone text NOT NULL,
+    hourly_price integer NOT NULL,
+    CONSTRAINT meter_zone_prices_hourly_price_check CHECK (((hourly_price > 0) AND (hourly_price <= 100000))),
+    CONSTRAINT meter_zone_prices_zone_check CHECK (((length(zone) >= 1) AND (length(zone) <= 50)))
+);
+
+--
+-- Name: TABLE meter_zone_prices; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.meter_zone_prices IS 'Hourly price in cents for meter rows without an Hourly_Rate, by Pay By Cell zone; zone ''*'' applies to every other zone.';
+
+--
 -- Name: rate_limits; Type: TABLE; Schema: app_private; Owner: -
 --
 
@@ -5125,6 +5792,26 @@ CREATE TABLE app_private.sessions (
 --
 
 COMMENT ON COLUMN app_private.sessions.method IS 'How the session was opened.';
+
+--
+-- Name: spot_sync_sources; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.spot_sync_sources (
+    source_url text NOT NULL,
+    etag text,
+    last_modified text,
+    failures integer DEFAULT 0 NOT NULL,
+    retry_at timestamp with time zone,
+    last_error text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE spot_sync_sources; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.spot_sync_sources IS 'Per source URL: the ETag / Last-Modified of the last snapshot applied (sent back as If-None-Match / If-Modified-Since), consecutive failures and when to try again (back-off).';
 
 --
 -- Name: stripe_customers; Type: TABLE; Schema: app_private; Owner: -
@@ -5313,6 +6000,72 @@ ALTER TABLE app_public.reservations ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
 );
 
 --
+-- Name: spot_changes_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.spot_changes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.spot_changes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: spot_sync_runs; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.spot_sync_runs (
+    id bigint NOT NULL,
+    source_url text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    outcome text DEFAULT 'running'::text NOT NULL,
+    rows_seen integer DEFAULT 0 NOT NULL,
+    inserted integer DEFAULT 0 NOT NULL,
+    changed integer DEFAULT 0 NOT NULL,
+    unchanged integer DEFAULT 0 NOT NULL,
+    removed integer DEFAULT 0 NOT NULL,
+    rejected integer DEFAULT 0 NOT NULL,
+    rejects jsonb DEFAULT '[]'::jsonb NOT NULL,
+    error text,
+    CONSTRAINT spot_sync_runs_outcome_check CHECK ((outcome = ANY (ARRAY['running'::text, 'succeeded'::text, 'not_modified'::text, 'failed'::text]))),
+    CONSTRAINT spot_sync_runs_source_url_check CHECK ((length(source_url) <= 2000))
+);
+
+--
+-- Name: TABLE spot_sync_runs; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.spot_sync_runs IS 'One run of the inventory sync from the city''s meter data: rows seen, inserted, changed, unchanged, removed (put out of service because the snapshot no longer lists them), rejected (the first 100 with reasons), or why it failed. Operators only.';
+
+--
+-- Name: COLUMN spot_sync_runs.outcome; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spot_sync_runs.outcome IS 'running, succeeded, not_modified (the source answered 304: nothing read), or failed (nothing changed; see error).';
+
+--
+-- Name: COLUMN spot_sync_runs.rejects; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spot_sync_runs.rejects IS 'The first 100 rejected rows: [{line, reason}].';
+
+--
+-- Name: spot_sync_runs_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.spot_sync_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.spot_sync_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: spots_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
 --
 
@@ -5379,6 +6132,27 @@ ALTER TABLE ONLY app_private.emails
 
 ALTER TABLE ONLY app_private.emails
     ADD CONSTRAINT emails_pkey PRIMARY KEY (id);
+
+--
+-- Name: live_events live_events_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.live_events
+    ADD CONSTRAINT live_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: live_watched_tiles live_watched_tiles_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.live_watched_tiles
+    ADD CONSTRAINT live_watched_tiles_pkey PRIMARY KEY (tile, listener);
+
+--
+-- Name: meter_zone_prices meter_zone_prices_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.meter_zone_prices
+    ADD CONSTRAINT meter_zone_prices_pkey PRIMARY KEY (zone);
 
 --
 -- Name: oauth_states oauth_states_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
@@ -5463,6 +6237,13 @@ ALTER TABLE ONLY app_private.setup_intents
 
 ALTER TABLE ONLY app_private.setup_intents
     ADD CONSTRAINT setup_intents_stripe_setup_intent_id_key UNIQUE (stripe_setup_intent_id);
+
+--
+-- Name: spot_sync_sources spot_sync_sources_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.spot_sync_sources
+    ADD CONSTRAINT spot_sync_sources_pkey PRIMARY KEY (source_url);
 
 --
 -- Name: stripe_customers stripe_customers_guest_email_key; Type: CONSTRAINT; Schema: app_private; Owner: -
@@ -5584,6 +6365,27 @@ ALTER TABLE ONLY app_public.reservations
     ADD CONSTRAINT reservations_pkey PRIMARY KEY (id);
 
 --
+-- Name: saved_spots saved_spots_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.saved_spots
+    ADD CONSTRAINT saved_spots_pkey PRIMARY KEY (user_id, spot_id);
+
+--
+-- Name: spot_changes spot_changes_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.spot_changes
+    ADD CONSTRAINT spot_changes_pkey PRIMARY KEY (id);
+
+--
+-- Name: spot_sync_runs spot_sync_runs_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.spot_sync_runs
+    ADD CONSTRAINT spot_sync_runs_pkey PRIMARY KEY (id);
+
+--
 -- Name: spots spots_external_id_key; Type: CONSTRAINT; Schema: app_public; Owner: -
 --
 
@@ -5622,6 +6424,12 @@ CREATE INDEX charges_payment_intent_idx ON app_private.charges USING btree (stri
 --
 
 CREATE INDEX emails_unqueued_idx ON app_private.emails USING btree (id) WHERE (queued_at IS NULL);
+
+--
+-- Name: live_events_tile_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX live_events_tile_idx ON app_private.live_events USING btree (tile, id);
 
 --
 -- Name: refunds_one_pending_idx; Type: INDEX; Schema: app_private; Owner: -
@@ -5694,6 +6502,36 @@ CREATE INDEX reservations_spot_id_idx ON app_public.reservations USING btree (sp
 --
 
 CREATE INDEX reservations_user_id_idx ON app_public.reservations USING btree (user_id);
+
+--
+-- Name: saved_spots_spot_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX saved_spots_spot_idx ON app_public.saved_spots USING btree (spot_id);
+
+--
+-- Name: spot_changes_changed_at_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX spot_changes_changed_at_idx ON app_public.spot_changes USING btree (changed_at, id);
+
+--
+-- Name: spot_changes_run_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX spot_changes_run_idx ON app_public.spot_changes USING btree (sync_run_id);
+
+--
+-- Name: spot_changes_spot_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX spot_changes_spot_idx ON app_public.spot_changes USING btree (spot_id, id);
+
+--
+-- Name: spot_sync_runs_started_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX spot_sync_runs_started_idx ON app_public.spot_sync_runs USING btree (started_at DESC);
 
 --
 -- Name: spots_location_idx; Type: INDEX; Schema: app_public; Owner: -
@@ -5774,10 +6612,28 @@ CREATE TRIGGER _200_remind_at BEFORE INSERT OR UPDATE OF status, period ON app_p
 CREATE TRIGGER _500_audit AFTER INSERT OR UPDATE ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__audit();
 
 --
+-- Name: spots _600_history; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _600_history AFTER INSERT OR UPDATE ON app_public.spots FOR EACH ROW EXECUTE FUNCTION app_private.tg_spots__history();
+
+--
 -- Name: reservations _700_notify; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
 CREATE TRIGGER _700_notify AFTER INSERT OR UPDATE OF status, period ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__notify();
+
+--
+-- Name: reservations _800_live; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _800_live AFTER INSERT OR UPDATE OF status, period ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__live();
+
+--
+-- Name: spots _800_live; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _800_live AFTER UPDATE OF status ON app_public.spots FOR EACH ROW WHEN ((new.status IS DISTINCT FROM old.status)) EXECUTE FUNCTION app_private.tg_spots__live();
 
 --
 -- Name: charges charges_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
@@ -5892,6 +6748,34 @@ ALTER TABLE ONLY app_public.reservations
     ADD CONSTRAINT reservations_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
 
 --
+-- Name: saved_spots saved_spots_spot_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.saved_spots
+    ADD CONSTRAINT saved_spots_spot_id_fkey FOREIGN KEY (spot_id) REFERENCES app_public.spots(id) ON DELETE CASCADE;
+
+--
+-- Name: saved_spots saved_spots_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.saved_spots
+    ADD CONSTRAINT saved_spots_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: spot_changes spot_changes_spot_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.spot_changes
+    ADD CONSTRAINT spot_changes_spot_id_fkey FOREIGN KEY (spot_id) REFERENCES app_public.spots(id) ON DELETE CASCADE;
+
+--
+-- Name: spot_changes spot_changes_sync_run_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.spot_changes
+    ADD CONSTRAINT spot_changes_sync_run_id_fkey FOREIGN KEY (sync_run_id) REFERENCES app_public.spot_sync_runs(id) ON DELETE SET NULL;
+
+--
 -- Name: spots spots_rate_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
 --
 
@@ -5909,6 +6793,24 @@ ALTER TABLE app_private.charges ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE app_private.emails ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: live_events; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.live_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: live_watched_tiles; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.live_watched_tiles ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: meter_zone_prices; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.meter_zone_prices ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: oauth_states; Type: ROW SECURITY; Schema: app_private; Owner: -
@@ -5953,6 +6855,12 @@ ALTER TABLE app_private.sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.setup_intents ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: spot_sync_sources; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.spot_sync_sources ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: stripe_customers; Type: ROW SECURITY; Schema: app_private; Owner: -
 --
 
@@ -5989,6 +6897,18 @@ ALTER TABLE app_private.user_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.worker_processes ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: saved_spots delete_own; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY delete_own ON app_public.saved_spots FOR DELETE TO app_user USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
+
+--
+-- Name: saved_spots insert_own; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY insert_own ON app_public.saved_spots FOR INSERT TO app_user WITH CHECK ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
+
+--
 -- Name: rate_hours; Type: ROW SECURITY; Schema: app_public; Owner: -
 --
 
@@ -6007,6 +6927,12 @@ ALTER TABLE app_public.rates ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_public.reservations ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: saved_spots; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.saved_spots ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: rate_hours select_all; Type: POLICY; Schema: app_public; Owner: -
 --
 
@@ -6017,6 +6943,12 @@ CREATE POLICY select_all ON app_public.rate_hours FOR SELECT TO app_anonymous US
 --
 
 CREATE POLICY select_all ON app_public.rates FOR SELECT TO app_anonymous USING (true);
+
+--
+-- Name: spot_changes select_all; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_all ON app_public.spot_changes FOR SELECT TO app_anonymous USING (true);
 
 --
 -- Name: spots select_all; Type: POLICY; Schema: app_public; Owner: -
@@ -6031,10 +6963,34 @@ CREATE POLICY select_all ON app_public.spots FOR SELECT TO app_anonymous USING (
 CREATE POLICY select_own ON app_public.reservations FOR SELECT TO app_user USING (((user_id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff)));
 
 --
+-- Name: saved_spots select_own; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_own ON app_public.saved_spots FOR SELECT TO app_user USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
+
+--
+-- Name: spot_sync_runs select_staff; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_staff ON app_public.spot_sync_runs FOR SELECT TO app_operator USING (( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff));
+
+--
 -- Name: users select_visible; Type: POLICY; Schema: app_public; Owner: -
 --
 
 CREATE POLICY select_visible ON app_public.users FOR SELECT TO app_user USING (((id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_admin() AS current_user_is_admin) OR ((role = 'driver'::text) AND ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff))));
+
+--
+-- Name: spot_changes; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.spot_changes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: spot_sync_runs; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.spot_sync_runs ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: spots; Type: ROW SECURITY; Schema: app_public; Owner: -
@@ -6272,6 +7228,13 @@ GRANT ALL ON FUNCTION app_hidden.iso_time(t timestamp with time zone) TO app_ano
 
 REVOKE ALL ON FUNCTION app_hidden.link(path text, token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.link(path text, token text) TO app_anonymous;
+
+--
+-- Name: FUNCTION live_tile(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) TO app_anonymous;
 
 --
 -- Name: FUNCTION lock_spot(spot_id bigint); Type: ACL; Schema: app_hidden; Owner: -
@@ -6516,6 +7479,24 @@ REVOKE ALL ON FUNCTION app_private.emails_queue_due(max_rows integer) FROM PUBLI
 REVOKE ALL ON FUNCTION app_private.holds_expire_due(max_rows integer) FROM PUBLIC;
 
 --
+-- Name: FUNCTION live_event(spot_id bigint, reason text, time_window tstzrange); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) FROM PUBLIC;
+
+--
+-- Name: FUNCTION live_events_since(after_id bigint, tiles text[]); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION live_watch(listener uuid, tiles text[], retention interval); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.live_watch(listener uuid, tiles text[], retention interval) FROM PUBLIC;
+
+--
 -- Name: FUNCTION login_attempt(email text, password text, client_ip inet); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -6696,10 +7677,52 @@ REVOKE ALL ON FUNCTION app_private.setup_intent_apply(reservation_id bigint, int
 REVOKE ALL ON FUNCTION app_private.setup_intent_json(si app_private.setup_intents, reservation app_public.reservations) FROM PUBLIC;
 
 --
+-- Name: FUNCTION spot_history_fields(s app_public.spots); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spot_history_fields(s app_public.spots) FROM PUBLIC;
+
+--
 -- Name: FUNCTION spots_import(rows jsonb); Type: ACL; Schema: app_private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_private.spots_import(rows jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_batch(run_id bigint, rows jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_batch(run_id bigint, rows jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_not_modified(run_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_not_modified(run_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_schedule(run_at timestamp with time zone); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_schedule(run_at timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION stripe_webhook_receive(event jsonb); Type: ACL; Schema: app_private; Owner: -
@@ -6720,6 +7743,12 @@ REVOKE ALL ON FUNCTION app_private.tg__timestamps() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg_reservations__audit() FROM PUBLIC;
 
 --
+-- Name: FUNCTION tg_reservations__live(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_reservations__live() FROM PUBLIC;
+
+--
 -- Name: FUNCTION tg_reservations__notify(); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -6730,6 +7759,18 @@ REVOKE ALL ON FUNCTION app_private.tg_reservations__notify() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app_private.tg_reservations__remind_at() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_spots__history(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_spots__history() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_spots__live(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_spots__live() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg_users__name(); Type: ACL; Schema: app_private; Owner: -
@@ -6893,6 +7934,13 @@ REVOKE ALL ON FUNCTION app_public.my_reservations() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.my_reservations() TO app_anonymous;
 
 --
+-- Name: FUNCTION my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone) TO app_anonymous;
+
+--
 -- Name: FUNCTION my_sessions(); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -6963,6 +8011,31 @@ REVOKE ALL ON FUNCTION app_public.revoke_session(session_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.revoke_session(session_id uuid) TO app_anonymous;
 
 --
+-- Name: TABLE saved_spots; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,DELETE ON TABLE app_public.saved_spots TO app_user;
+
+--
+-- Name: COLUMN saved_spots.user_id; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(user_id) ON TABLE app_public.saved_spots TO app_user;
+
+--
+-- Name: COLUMN saved_spots.spot_id; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(spot_id) ON TABLE app_public.saved_spots TO app_user;
+
+--
+-- Name: FUNCTION save_spot(spot_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.save_spot(spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.save_spot(spot_id bigint) TO app_anonymous;
+
+--
 -- Name: FUNCTION send_manage_link(reservation_id bigint, email text); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -6977,11 +8050,31 @@ REVOKE ALL ON FUNCTION app_public.set_user_role(user_id bigint, role text) FROM 
 GRANT ALL ON FUNCTION app_public.set_user_role(user_id bigint, role text) TO app_anonymous;
 
 --
+-- Name: TABLE spot_changes; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.spot_changes TO app_anonymous;
+
+--
+-- Name: FUNCTION spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) TO app_anonymous;
+
+--
 -- Name: FUNCTION spots_description(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_public.spots_description(s app_public.spots) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.spots_description(s app_public.spots) TO app_anonymous;
+
+--
+-- Name: FUNCTION spots_is_saved(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.spots_is_saved(s app_public.spots) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.spots_is_saved(s app_public.spots) TO app_anonymous;
 
 --
 -- Name: FUNCTION spots_lat(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
@@ -7010,6 +8103,13 @@ GRANT ALL ON FUNCTION app_public.spots_near(lat double precision, lng double pre
 
 REVOKE ALL ON FUNCTION app_public.unblock_spot(block_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.unblock_spot(block_id bigint) TO app_anonymous;
+
+--
+-- Name: FUNCTION unsave_spot(spot_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.unsave_spot(spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.unsave_spot(spot_id bigint) TO app_anonymous;
 
 --
 -- Name: FUNCTION verify_email(token text); Type: ACL; Schema: app_public; Owner: -
@@ -7077,6 +8177,24 @@ GRANT SELECT,USAGE ON SEQUENCE app_public.rates_id_seq TO app_anonymous;
 --
 
 GRANT SELECT,USAGE ON SEQUENCE app_public.reservations_id_seq TO app_anonymous;
+
+--
+-- Name: SEQUENCE spot_changes_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.spot_changes_id_seq TO app_anonymous;
+
+--
+-- Name: TABLE spot_sync_runs; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.spot_sync_runs TO app_operator;
+
+--
+-- Name: SEQUENCE spot_sync_runs_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.spot_sync_runs_id_seq TO app_anonymous;
 
 --
 -- Name: SEQUENCE spots_id_seq; Type: ACL; Schema: app_public; Owner: -

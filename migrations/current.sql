@@ -104,8 +104,6 @@ create table if not exists app_public.saved_spots (
 );
 comment on table app_public.saved_spots is E'Spots a driver saved (bookmarks); each driver sees only their own.';
 create index if not exists saved_spots_spot_idx on app_public.saved_spots (spot_id);
--- Written only through save_spot / unsave_spot.
-comment on table app_public.saved_spots is E'Spots a driver saved (bookmarks); each driver sees only their own.\n@behavior -insert -update -delete';
 
 drop type if exists app_public.saved_spot_status cascade;
 create type app_public.saved_spot_status as (

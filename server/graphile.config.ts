@@ -6,6 +6,7 @@ import { maskError } from './mask_error.ts';
 import { LoginPlugin } from './plugins/login.ts';
 import { PostgisCodecPlugin } from './plugins/postgis_codec.ts';
 import { ValidationErrorCodePlugin } from './plugins/validation_error_code.ts';
+import { LiveSubscriptionPlugin, WebsocketSubscriptionsOnlyPlugin } from './plugins/live_subscription.ts';
 
 export interface PresetOptions {
   /** The pool of app_authenticator connections GraphQL requests run on (the caller owns and ends it). */
@@ -15,6 +16,13 @@ export interface PresetOptions {
   isDev: boolean;
   /** Turns a request into pgSettings (role, app.session_id). */
   pgSettings: (req: import('express').Request) => Record<string, string>;
+  /**
+   * The same for a websocket (GraphQL subscriptions): Express middleware never
+   * runs there, so identity comes from the upgrade request (server/live/websocket_guard.ts).
+   */
+  websocketPgSettings?: (request: import('node:http').IncomingMessage) => Record<string, string>;
+  /** What subscriptions need in their context: the live hub and who counts as one client. */
+  liveContext?: (requestContext: Partial<Grafast.RequestContext>) => Record<string, unknown>;
   exportSchemaPath?: string;
   /** Plugins that need run-time configuration (e.g. payments' Stripe client). */
   plugins?: GraphileConfig.Plugin[];
@@ -25,7 +33,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     // graphile/starter's names: `spots`, `spot(rowId)`, `spot.rate` instead of
     // `allSpots`, `spotByRowId`, `spot.rateByRateId`.
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
-    plugins: [PostgisCodecPlugin, ValidationErrorCodePlugin, LoginPlugin, ...(options.plugins ?? [])],
+    plugins: [PostgisCodecPlugin, ValidationErrorCodePlugin, LoginPlugin, LiveSubscriptionPlugin,
+      WebsocketSubscriptionsOnlyPlugin, ...(options.plugins ?? [])],
     pgServices: [
       makePgService({
         pool: options.pool,
@@ -39,7 +48,9 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     grafast: {
       context(requestContext) {
         const req = requestContext.expressv4?.req;
-        return { pgSettings: req ? options.pgSettings(req) : {} };
+        const ws = requestContext.ws?.request;
+        const pgSettings = req ? options.pgSettings(req) : ws && options.websocketPgSettings ? options.websocketPgSettings(ws) : {};
+        return { pgSettings, ...options.liveContext?.(requestContext) };
       },
       explain: options.isDev,
     },
@@ -50,6 +61,9 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlPath: '/graphiql',
       watch: false,
       maskError,
+      // Subscriptions (graphql-ws on graphqlPath); the upgrade is guarded by
+      // server/live/websocket_guard.ts and carries subscriptions only.
+      websockets: true,
     },
     schema: {
       ...(options.exportSchemaPath ? { exportSchemaSDLPath: options.exportSchemaPath, sortExport: true } : {}),
