@@ -2180,6 +2180,7 @@ CREATE FUNCTION app_private.live_watch(listener uuid, tiles text[], retention in
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+#variable_conflict use_column
 begin
   -- This listener's tiles are exactly `tiles`, seen now.
   delete from app_private.live_watched_tiles w
@@ -4949,16 +4950,17 @@ CREATE TABLE app_public.saved_spots (
 -- Name: TABLE saved_spots; Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON TABLE app_public.saved_spots IS 'Spots a driver saved (bookmarks); each driver sees only their own.
-@behavior -insert -update -delete';
+COMMENT ON TABLE app_public.saved_spots IS 'Spots a driver saved (bookmarks); each driver sees only their own.';
 
 --
 -- Name: save_spot(bigint); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
 CREATE FUNCTION app_public.save_spot(spot_id bigint) RETURNS app_public.saved_spots
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+#variable_conflict use_column
 declare
   v_user bigint := app_hidden.assert_signed_in();
   v_row  app_public.saved_spots;
@@ -5261,8 +5263,10 @@ COMMENT ON FUNCTION app_public.unblock_spot(block_id bigint) IS 'Operators: lift
 --
 
 CREATE FUNCTION app_public.unsave_spot(spot_id bigint) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+#variable_conflict use_column
 declare
   v_user bigint := app_hidden.assert_signed_in();
   v_n    int;
@@ -6897,18 +6901,6 @@ ALTER TABLE app_private.user_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.worker_processes ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: saved_spots delete_own; Type: POLICY; Schema: app_public; Owner: -
---
-
-CREATE POLICY delete_own ON app_public.saved_spots FOR DELETE TO app_user USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
-
---
--- Name: saved_spots insert_own; Type: POLICY; Schema: app_public; Owner: -
---
-
-CREATE POLICY insert_own ON app_public.saved_spots FOR INSERT TO app_user WITH CHECK ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
-
---
 -- Name: rate_hours; Type: ROW SECURITY; Schema: app_public; Owner: -
 --
 
@@ -8014,19 +8006,7 @@ GRANT ALL ON FUNCTION app_public.revoke_session(session_id uuid) TO app_anonymou
 -- Name: TABLE saved_spots; Type: ACL; Schema: app_public; Owner: -
 --
 
-GRANT SELECT,DELETE ON TABLE app_public.saved_spots TO app_user;
-
---
--- Name: COLUMN saved_spots.user_id; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT INSERT(user_id) ON TABLE app_public.saved_spots TO app_user;
-
---
--- Name: COLUMN saved_spots.spot_id; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT INSERT(spot_id) ON TABLE app_public.saved_spots TO app_user;
+GRANT SELECT ON TABLE app_public.saved_spots TO app_user;
 
 --
 -- Name: FUNCTION save_spot(spot_id bigint); Type: ACL; Schema: app_public; Owner: -
