@@ -5117,8 +5117,7 @@ $$;
 -- Name: FUNCTION spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) IS 'Spot inventory changes, newest first, 50 a page: filter by borough, street (part of the name), meter number and time range [since, until); for the next page pass the last rowId as beforeId.
-@behavior -connection +list';
+COMMENT ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) IS 'Spot inventory changes, newest first, 50 a page: filter by borough, street (part of the name), meter number and time range [since, until); for the next page pass the last rowId as beforeId.';
 
 --
 -- Name: spots_description(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
@@ -5145,7 +5144,8 @@ COMMENT ON FUNCTION app_public.spots_description(s app_public.spots) IS 'Where t
 --
 
 CREATE FUNCTION app_public.spots_is_saved(s app_public.spots) RETURNS boolean
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
   select exists (
     select from app_public.saved_spots v
