@@ -1,9 +1,10 @@
 // `npm run cli -- spots:import FILE [--batch-size N] [--show N]`
 //
 // Loads parking meters from a CSV in the layout of New York City's open "Parking
-// Meters Locations and Status" data plus an Hourly_Rate column (see
-// cli/seed__generate.ts). Node only reads the file: it splits records (cli/csv_parse.ts),
-// maps the header to keys, and sends batches as JSON to app_private.spots_import
+// Meters Locations and Status" data, with an Hourly_Rate column (see
+// cli/seed__generate.ts) or without (the zone's price applies). Node only reads
+// the file: lib/meter_rows.ts splits records, maps the header to keys, and sends
+// batches as JSON to app_private.spots_import
 // (migrations/fixtures/spots_import.sql), where every rule about rates, hours, spots and
 // rejects lives. Node itself rejects only what it cannot hand over as a row: a malformed
 // CSV record, a record with the wrong number of fields, or a meter number already seen
@@ -17,31 +18,11 @@ import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { dbUrls } from '../lib/db_urls.ts';
-import { isBlank, readCsv, type CsvRecord } from './csv_parse.ts';
+import { csvMeterRows, importMeterRows, MeterDataError, type SqlOutcome } from '../lib/meter_rows.ts';
 import { loggerFor } from '../lib/logger.ts';
 import { usageOf } from './commands.ts';
 
-/** CSV header (normalised: lower case, runs of other characters → "_") → key sent to SQL. */
-const COLUMNS: Record<string, string> = {
-  meter_number: 'meter_number',
-  status: 'status',
-  pay_by_cell_number: 'pay_by_cell_number',
-  meter_hours: 'meter_hours',
-  parking_facility_name: 'parking_facility_name',
-  facility: 'facility',
-  borough: 'borough',
-  on_street: 'on_street',
-  side_of_street: 'side_of_street',
-  from_street: 'from_street',
-  to_street: 'to_street',
-  latitude: 'latitude',
-  longitude: 'longitude',
-  location: 'location',
-  hourly_rate: 'hourly_rate',
-};
-const REQUIRED = ['meter_number', 'meter_hours', 'on_street', 'hourly_rate'];
-
-export type Outcome = 'inserted' | 'updated' | 'unchanged' | 'rejected';
+export type Outcome = SqlOutcome['outcome'];
 
 export interface ImportProgress {
   bytesRead: number;
@@ -75,42 +56,26 @@ export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
-export function normaliseHeader(name: string): string {
-  return name.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
-}
+/** A file the import cannot read as meter data (a missing column, an empty file), or missing migrations. */
+export class ImportError extends MeterDataError {}
 
-export class ImportError extends Error {}
+// One batch, marked as an import for the change history (spot_changes.source)
+// by a setting local to the statement's transaction: the function's argument
+// depends on set_config's result, so the setting is made before the import
+// runs, on whatever connection of a pool the statement lands.
+const IMPORT_BATCH = `select r.row_number, r.outcome, r.reason
+  from (select set_config('app.change_source', 'import', true) as source) c,
+  lateral app_private.spots_import(case when c.source is not null then $1::jsonb end) r`;
 
 export async function importSpots(client: Queryable, file: string, options: ImportOptions = {}): Promise<ImportSummary> {
   const started = performance.now();
-  const batchSize = options.batchSize ?? 1000;
-  const keepRejects = options.keepRejects ?? 100;
   const path = resolve(file);
   const totalBytes = (await stat(path)).size;
-  const summary: ImportSummary = {
-    file: path, rows: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, rejects: [], ms: 0,
-  };
-  // Node's own rejects of a batch come before SQL's for the same batch, so keep a
-  // margin and cut to the first keepRejects lines at the end.
-  const trim = () => {
-    summary.rejects.sort((a, b) => a.line - b.line);
-    summary.rejects.length = Math.min(summary.rejects.length, keepRejects);
-  };
-  const reject = (line: number, reason: string) => {
-    summary.rejected++;
-    if (keepRejects <= 0) return;
-    summary.rejects.push({ line, reason });
-    if (summary.rejects.length >= keepRejects + batchSize + 100) trim();
-  };
 
   const probe = await client.query(`select to_regprocedure('app_private.spots_import(jsonb)') is not null as ok`);
   if (!probe.rows[0]?.ok) {
     throw new ImportError('app_private.spots_import(jsonb) is missing: run the migrations (npm run db:migrate)');
   }
-
-  let keys: Array<string | undefined> | undefined;
-  const seen = new Map<string, number>(); // meter number → line where first seen
-  let batch: Array<Record<string, string | number>> = [];
   const stream = createReadStream(path);
   let bytesRead = 0;
   async function* counted(): AsyncGenerator<Buffer> {
@@ -119,66 +84,25 @@ export async function importSpots(client: Queryable, file: string, options: Impo
       yield chunk as Buffer;
     }
   }
-
-  const flush = async () => {
-    if (!batch.length) return;
-    const { rows } = await client.query<{ row_number: number; outcome: Outcome; reason: string | null }>(
-      'select row_number, outcome, reason from app_private.spots_import($1::jsonb)', [JSON.stringify(batch)]);
-    for (const r of rows) {
-      if (r.outcome === 'rejected') reject(r.row_number, r.reason ?? 'rejected');
-      else summary[r.outcome]++;
-    }
-    batch = [];
-    options.onProgress?.({ bytesRead, totalBytes, rows: summary.rows });
-  };
-
-  const take = async (record: CsvRecord) => {
-    if (!keys) {
-      keys = record.fields.map((f) => COLUMNS[normaliseHeader(f)]);
-      const present = new Set(keys);
-      const missing = REQUIRED.filter((k) => !present.has(k));
-      if (!present.has('location') && !(present.has('latitude') && present.has('longitude'))) {
-        missing.push('latitude', 'longitude');
-      }
-      if (missing.length) {
-        throw new ImportError(`${displayPath(path)}: the header lacks ${missing.join(', ')} ` +
-          `(found: ${record.fields.join(', ')})`);
-      }
-      return;
-    }
-    summary.rows++;
-    if (record.error) return reject(record.line, `malformed CSV: ${record.error}`);
-    if (record.fields.length !== keys.length) {
-      return reject(record.line, `expected ${keys.length} fields, found ${record.fields.length}`);
-    }
-    const row: Record<string, string | number> = { row_number: record.line };
-    keys.forEach((key, i) => { if (key) row[key] = record.fields[i]; });
-    const meter = String(row.meter_number ?? '').trim();
-    if (meter) {
-      const first = seen.get(meter);
-      if (first !== undefined) return reject(record.line, `duplicate meter number (first on row ${first})`);
-      seen.set(meter, record.line);
-    }
-    batch.push(row);
-    if (batch.length >= batchSize) await flush();
-  };
-
   try {
-    for await (const records of readCsv(counted())) {
-      for (const record of records) {
-        if (isBlank(record)) continue;
-        await take(record);
-      }
-    }
-    if (!keys) throw new ImportError(`${displayPath(path)} is empty`);
-    await flush();
+    const totals = await importMeterRows(
+      csvMeterRows(counted(), displayPath(path)),
+      async (batch) => (await client.query<SqlOutcome>(IMPORT_BATCH, [JSON.stringify(batch)])).rows,
+      {
+        batchSize: options.batchSize,
+        keepRejects: options.keepRejects,
+        rejectDuplicates: true,
+        onBatch: (rows) => options.onProgress?.({ bytesRead, totalBytes, rows }),
+      });
+    options.onProgress?.({ bytesRead: totalBytes, totalBytes, rows: totals.rows });
+    const { maxRowsHeld: _held, ...counts } = totals;
+    return { file: path, ...counts, ms: Math.round(performance.now() - started) };
+  } catch (err) {
+    if (err instanceof MeterDataError && !(err instanceof ImportError)) throw new ImportError(err.message);
+    throw err;
   } finally {
     stream.destroy();
   }
-  options.onProgress?.({ bytesRead: totalBytes, totalBytes, rows: summary.rows });
-  summary.ms = Math.round(performance.now() - started);
-  trim();
-  return summary;
 }
 
 function progressBar(p: ImportProgress, width = 30): string {

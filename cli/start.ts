@@ -17,6 +17,7 @@ import { startWorker, workerSettingsFromEnv } from '../worker/runner.ts';
 import { webUrlOf } from '../lib/web_urls.ts';
 import { startWebDevServer } from './web_dev_server.ts';
 import { configOrExit, intVar } from '../lib/env.ts';
+import { spotsSyncConfigFromEnv } from '../lib/spots_sync_config.ts';
 import { mailConfigFromEnv } from '../lib/mail_transport.ts';
 import { emulatorLimitsFromEnv } from '../lib/stripe_emulator_env.ts';
 import { loggerFor } from '../lib/logger.ts';
@@ -30,6 +31,7 @@ const env = process.env;
 const settings = configOrExit(() => ({
   api: loadConfig(env),
   worker: workerSettingsFromEnv(env),
+  spotsSync: spotsSyncConfigFromEnv(env),
   mail: mailConfigFromEnv(env),
   mailSinkSmtpPort: intVar(env, 'MAILDEV_SMTP_PORT', 1025, 1, 65535),
   mailSinkWebPort: intVar(env, 'MAILDEV_WEB_PORT', 1080, 1, 65535),

@@ -17,6 +17,7 @@ import { installCsrf } from './middleware/installCsrf.ts';
 import { installAuthRoutes } from './middleware/installAuthRoutes.ts';
 import { installOAuthRoutes } from './middleware/installOAuthRoutes.ts';
 import { installStripeWebhook } from './middleware/installStripeWebhook.ts';
+import { installLiveEvents } from './middleware/installLiveEvents.ts';
 import { installPostGraphile } from './middleware/installPostGraphile.ts';
 import { installWebApp } from './middleware/installWebApp.ts';
 import { installErrorHandler } from './middleware/installErrorHandler.ts';
@@ -51,6 +52,7 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   installCsrf(app, config);
   installAuthRoutes(app, config);
   installOAuthRoutes(app, config);
+  installLiveEvents(app, config, onClose);
   await installPostGraphile(app, httpServer, config, onClose);
   installWebApp(app, config);
   installErrorHandler(app);
@@ -59,6 +61,8 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
     app,
     httpServer,
     async close() {
+      // Upgraded sockets (websockets) keep the server open: end them first.
+      for (const fn of (app.locals.beforeClose ?? []) as Array<() => void>) fn();
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         httpServer.closeAllConnections();

@@ -5,6 +5,7 @@ import { dbUrls, type DbUrls } from '../lib/db_urls.ts';
 import { stripeConfigFromEnv, type StripeConfig } from '../lib/stripe_client.ts';
 import { corsOriginsOf, webUrlOf } from '../lib/web_urls.ts';
 import { boolVar, ConfigError, intVar, urlVar } from '../lib/env.ts';
+import type { LiveSettings } from './live/hub.ts';
 
 export interface ServerConfig {
   db: DbUrls;
@@ -43,6 +44,8 @@ export interface ServerConfig {
   graphqlIntrospection: boolean;
   /** HOLDS_PER_ADDRESS: reservations held at once per client address (SMB12); SQL reads it as app.holds_per_address. */
   holdsPerAddress: number;
+  /** Live availability events: SSE and GraphQL subscriptions (server/live/hub.ts). */
+  live: LiveSettings;
 }
 
 export interface OidcProviderConfig {
@@ -87,6 +90,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     poolSize: intVar(env, 'API_POOL_SIZE', 10, 1, 1000),
     metricsToken: env.METRICS_TOKEN || null,
     stripe: stripeConfigFromEnv(env),
+    live: {
+      maxTiles: intVar(env, 'LIVE_MAX_TILES', 64, 1, 10_000),
+      maxPerClient: intVar(env, 'LIVE_MAX_PER_CLIENT', 10, 1, 10_000),
+      retentionSeconds: intVar(env, 'LIVE_EVENT_RETENTION', 600, 1, 7 * 24 * 3600),
+      heartbeatSeconds: intVar(env, 'LIVE_HEARTBEAT', 15, 1, 3600),
+    },
     webUrl: webUrlOf(env),
     webDistDir: env.WEB_DIST_DIR ?? DEFAULT_WEB_DIST,
     cookieSecret: overrides.cookieSecret ?? cookieSecretOf(env),

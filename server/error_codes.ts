@@ -58,6 +58,11 @@ export const ERROR_CODES: Record<string, string> = {
   SMQ06: 'Introspection is turned off (GRAPHQL_INTROSPECTION; off in production).',
   SMQ07: 'A cursor (after/before) this list did not give out: use pageInfo.endCursor or startCursor of the same query.',
   SMH01: 'GET /metrics without the METRICS_TOKEN bearer token (HTTP 401).',
+  // Live availability (GET /live/spots, Subscription.spotAvailability)
+  SMV01: 'Bad live area: give minLat, minLng, maxLat, maxLng or lat, lng, radius (km, at most 50), on the globe, covering at most LIVE_MAX_TILES tiles of 0.05°.',
+  SMV02: 'Too many live streams for this client: at most LIVE_MAX_PER_CLIENT SSE streams, subscriptions and websockets at once (HTTP 429).',
+  SMV03: 'Websockets carry subscriptions only: send queries and mutations with HTTP POST /graphql.',
+  SMV04: 'Last-Event-ID is not an event id of this stream.',
   // PostgreSQL's own, when a rule in the schema refuses a write
   '23505': 'A unique value is already taken (e.g. an email address).',
   '23514': 'A value breaks a rule of the schema (check constraint).',

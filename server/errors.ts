@@ -29,7 +29,7 @@ export class CodedError extends Error {
 /** HTTP status by code; every other code is 400. */
 const HTTP_STATUS: Record<string, number> = {
   SMA01: 401, SMA02: 429, SMA06: 409, SMA12: 403, SMA14: 403, SMA15: 401, SMA18: 403,
-  SMH01: 401, NOT_FOUND: 404, INTERNAL: 500,
+  SMH01: 401, SMV02: 429, NOT_FOUND: 404, INTERNAL: 500,
 };
 
 /** An error a client may see as it is: ours, or SQL's with a documented SQLSTATE. */

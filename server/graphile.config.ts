@@ -10,6 +10,7 @@ import { RequestShapePlugin } from './plugins/request_shape.ts';
 import { SignUpGatePlugin } from './plugins/sign_up_gate.ts';
 import { makeQueryLimitsPlugin, PageSizePlugin } from './query_limits.ts';
 import { getOperationAST, type OperationTypeNode } from 'postgraphile/graphql';
+import { LiveSubscriptionPlugin, WebsocketSubscriptionsOnlyPlugin } from './plugins/live_subscription.ts';
 
 export interface PresetOptions {
   /** The pool of app_authenticator connections GraphQL requests run on (the caller owns and ends it). */
@@ -23,6 +24,13 @@ export interface PresetOptions {
   introspection: boolean;
   /** Turns a request, and the kind of operation it runs, into pgSettings (role, app.session_id, client address). */
   pgSettings: (req: import('express').Request, operation: OperationTypeNode | undefined) => Record<string, string>;
+  /**
+   * The same for a websocket (GraphQL subscriptions): Express middleware never
+   * runs there, so identity comes from the upgrade request (server/live/websocket_guard.ts).
+   */
+  websocketPgSettings?: (request: import('node:http').IncomingMessage) => Record<string, string>;
+  /** What subscriptions need in their context: the live hub and who counts as one client. */
+  liveContext?: (requestContext: Partial<Grafast.RequestContext>) => Record<string, unknown>;
   exportSchemaPath?: string;
   /** Plugins that need run-time configuration (e.g. payments' Stripe client). */
   plugins?: GraphileConfig.Plugin[];
@@ -36,7 +44,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     plugins: [
       PostgisCodecPlugin, ValidationErrorCodePlugin, RequestShapePlugin, PageSizePlugin,
       makeQueryLimitsPlugin({ introspection: options.introspection, explainAllowed: options.ide }),
-      LoginPlugin, SignUpGatePlugin, ...(options.plugins ?? []),
+      LoginPlugin, SignUpGatePlugin, LiveSubscriptionPlugin, WebsocketSubscriptionsOnlyPlugin,
+      ...(options.plugins ?? []),
     ],
     pgServices: [
       makePgService({
@@ -52,8 +61,10 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       // The operation comes from the parsed document, whatever the body's media type was.
       context(requestContext, args) {
         const req = requestContext.expressv4?.req;
+        const ws = requestContext.ws?.request;
         const operation = args.document ? getOperationAST(args.document, args.operationName)?.operation : undefined;
-        return { pgSettings: req ? options.pgSettings(req, operation) : {} };
+        const pgSettings = req ? options.pgSettings(req, operation) : ws && options.websocketPgSettings ? options.websocketPgSettings(ws) : {};
+        return { pgSettings, ...options.liveContext?.(requestContext) };
       },
       // Off unless a request asks for it (server/query_limits.ts).
       explain: false,
@@ -65,6 +76,9 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlPath: '/graphiql',
       watch: false,
       maskError,
+      // Subscriptions (graphql-ws on graphqlPath); the upgrade is guarded by
+      // server/live/websocket_guard.ts and carries subscriptions only.
+      websockets: true,
     },
     schema: {
       ...(options.exportSchemaPath ? { exportSchemaSDLPath: options.exportSchemaPath, sortExport: true } : {}),

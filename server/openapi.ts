@@ -95,6 +95,7 @@ export const OPENAPI_DOCUMENT = {
     { name: 'Sign-in', description: 'Password and Google/Facebook sign-in.' },
     { name: 'Webhooks', description: 'Events from the payment provider.' },
     { name: 'GraphQL', description: 'The API itself; its schema documents every type and field.' },
+    { name: 'Live', description: 'Availability pushed as it changes.' },
   ],
   paths: {
     '/health': {
@@ -173,6 +174,27 @@ export const OPENAPI_DOCUMENT = {
           '400': { description: 'A query that does not parse or validate.', content: graphqlJson() },
           '401': error('SMA15: the bearer token is unknown, revoked or expired (sign in again).'),
           ...FORBIDDEN,
+        },
+      },
+    },
+    '/live/spots': {
+      get: {
+        operationId: 'liveSpots',
+        tags: ['Live'],
+        summary: 'Live availability of an area (Server-Sent Events)',
+        description: 'A text/event-stream of `availability` events (`id: <event id>`, `data: {id, spotId, lat, lng, reason, startsAt, endsAt}`; reason taken, freed, changed, out_of_service or in_service) for spots in a box or within a radius; ids and positions only. '
+          + 'Reconnecting with `Last-Event-ID` first sends what was missed (events are kept LIVE_EVENT_RETENTION seconds), then `event: ready`, then live events; a comment line every LIVE_HEARTBEAT seconds. '
+          + 'The same events reach GraphQL clients as `Subscription.spotAvailability` over a websocket on /graphql (graphql-transport-ws; subscriptions only).',
+        parameters: [
+          ...['minLat', 'minLng', 'maxLat', 'maxLng'].map((name) => ({ name, in: 'query', schema: { type: 'number' }, description: 'The box (all four), or lat, lng and radius.' })),
+          ...['lat', 'lng'].map((name) => ({ name, in: 'query', schema: { type: 'number' }, description: 'Centre of a circle.' })),
+          { name: 'radius', in: 'query', schema: { type: 'number', exclusiveMinimum: 0, maximum: 50 }, description: 'Radius of the circle in km.' },
+          { name: 'Last-Event-ID', in: 'header', schema: { type: 'string', pattern: '^[0-9]{1,18}$' }, description: 'Resume after this event.' },
+        ],
+        responses: {
+          '200': { description: 'The event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          '400': error('SMV01: a bad area (missing or off-globe coordinates, radius above 50 km, more than LIVE_MAX_TILES tiles); SMV04: a Last-Event-ID that is not an event id.'),
+          '429': error('SMV02: this client already holds LIVE_MAX_PER_CLIENT live streams and subscriptions.'),
         },
       },
     },

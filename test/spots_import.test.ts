@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CsvParser, parseCsv } from '../cli/csv_parse.ts';
+import { CsvParser, parseCsv } from '../lib/csv_parse.ts';
 import { HEADER } from '../cli/seed__generate.ts';
 import { importSpots, ImportError, type ImportSummary } from '../cli/spots__import.ts';
 import { createTestDb, sqlstateOf, type TestDb } from './helpers/db.ts';
@@ -307,10 +307,27 @@ spots('Location is used when Latitude and Longitude are blank', async () => {
 });
 
 spots('a file without a required column is refused before anything is written', async () => {
-  const header = HEADER.filter((h) => h !== 'Hourly_Rate');
-  const err = await importText('no_rate.csv', toCsv([rows[0]], header)).catch((e) => e);
+  const header = HEADER.filter((h) => h !== 'Meter_Hours');
+  const err = await importText('no_hours.csv', toCsv([rows[0]], header)).catch((e) => e);
   assert.instance(err, ImportError);
-  assert.match(err.message, /lacks hourly_rate/);
+  assert.match(err.message, /lacks meter_hours/);
+});
+
+spots('the city\'s own layout (no Hourly_Rate): the zone\'s price, else the default zone\'s', async () => {
+  // Setup: a price for one pay-by-cell zone; the '*' default comes with the migration
+  await db.owner.query(`insert into app_private.meter_zone_prices (zone, hourly_price) values ('7700001', 725)`);
+  const header = HEADER.filter((h) => h !== 'Hourly_Rate');
+  const zoned = { ...rows[3], 'Meter Number': '9900031', 'Pay By Cell Number': '7700001' };
+  const other = { ...rows[3], 'Meter Number': '9900032', 'Pay By Cell Number': '7700002' };
+  // Action
+  const summary = await importText('city_layout.csv', toCsv([zoned, other], header));
+  // Assertions
+  assert.is(summary.inserted, 2, JSON.stringify(summary.rejects));
+  const { rows: prices } = await db.owner.query(
+    `select s.external_id, r.hourly_price from app_public.spots s join app_public.rates r on r.id = s.rate_id
+     where s.external_id in ('9900031', '9900032') order by 1`);
+  const { rows: [fallback] } = await db.owner.query(`select hourly_price from app_private.meter_zone_prices where zone = '*'`);
+  assert.equal(prices, [{ external_id: '9900031', hourly_price: 725 }, { external_id: '9900032', hourly_price: fallback.hourly_price }]);
 });
 
 spots('the SQL function on its own: order kept, duplicates in one call, not an array', async () => {

@@ -53,12 +53,15 @@ test('the crontab parses and names only registered tasks', async () => {
   for (const task of tasks) assert.ok(task in taskList, `${task} is registered`);
 });
 
-test('the schedule: due_work__sweep (hold expiries, ends, reminders, emails) every minute, keyed so it never doubles; sessions__sweep at minute 7 of every hour', async () => {
+test('the schedule: due_work__sweep (hold expiries, ends, reminders, emails) every minute, keyed so it never doubles; sessions__sweep at minute 7 of every hour; the spots sync chain restarted every minute', async () => {
   const { readFileSync } = await import('node:fs');
   const { parseCrontab } = await import('graphile-worker');
   const items = parseCrontab(readFileSync(new URL('../worker/crontab', import.meta.url), 'utf8'));
   const byTask = Object.fromEntries(items.map((i) => [i.task, i]));
-  assert.equal(Object.keys(byTask).sort(), ['due_work__sweep', 'sessions__sweep']);
+  assert.equal(Object.keys(byTask).sort(), ['due_work__sweep', 'sessions__sweep', 'spots__sync']);
+  // The inventory sync's chain restarter: same key and queue as the job it queues itself.
+  assert.equal([byTask.spots__sync.options.jobKey, byTask.spots__sync.options.jobKeyMode, byTask.spots__sync.options.queueName],
+    ['spots_sync', 'preserve_run_at', 'spots_sync']);
   assert.equal([byTask.due_work__sweep.options.jobKey, byTask.due_work__sweep.options.jobKeyMode], ['due_work_sweep', 'preserve_run_at']);
   const minutesMatched = (task: string) => Array.from({ length: 120 }, (_, k) => k).filter((k) =>
     byTask[task].match({ min: k % 60, hour: Math.floor(k / 60), date: 1, month: 12, dow: 2 })).length;

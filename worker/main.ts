@@ -6,6 +6,7 @@ import { configOrExit, intVar } from '../lib/env.ts';
 import { mailConfigFromEnv } from '../lib/mail_transport.ts';
 import { stripeConfigFromEnv } from '../lib/stripe_client.ts';
 import { webUrlOf } from '../lib/web_urls.ts';
+import { spotsSyncConfigFromEnv } from '../lib/spots_sync_config.ts';
 import { makeWorkerPool, startWorker, workerSettingsFromEnv } from './runner.ts';
 import { startHealthServer } from './health_server.ts';
 
@@ -16,6 +17,7 @@ const { db, worker, healthPort } = configOrExit(() => ({
   mail: mailConfigFromEnv(),
   stripe: stripeConfigFromEnv(),
   webUrl: webUrlOf(),
+  spotsSync: spotsSyncConfigFromEnv(),
   healthPort: intVar(process.env, 'WORKER_HEALTH_PORT', 0, 0, 65535),
 }));
 const pgPool = makeWorkerPool(db.owner, worker.concurrency + 2);

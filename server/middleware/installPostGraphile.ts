@@ -4,7 +4,10 @@ import express, { type Express } from 'express';
 import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { makePreset } from '../graphile.config.ts';
-import { pgSettingsFor } from '../request_identity.ts';
+import { identityOf, pgSettingsFor } from '../request_identity.ts';
+import { makeWebsocketGuard, websocketIdentityOf } from '../live/websocket_guard.ts';
+import { liveClientKey, liveHubOf } from './installLiveEvents.ts';
+import { sessionLookupOf } from './installSession.ts';
 import type { ServerConfig } from '../config.ts';
 import { makePaymentConfigPlugin } from '../plugins/payment_config.ts';
 import { makePaymentsPlugin } from '../plugins/payments.ts';
@@ -28,13 +31,30 @@ export async function installPostGraphile(
     ide: config.graphqlIde,
     introspection: config.graphqlIntrospection,
     pgSettings: pgSettingsFor,
+    websocketPgSettings: (request): Record<string, string> => {
+      const identity = websocketIdentityOf(request);
+      return identity ? { role: identity.dbRole, 'app.session_id': identity.sessionId } : {};
+    },
+    liveContext: (rc) => ({
+      liveHub: liveHubOf(app),
+      liveClientKey: rc.ws
+        ? liveClientKey(websocketIdentityOf(rc.ws.request)?.userId, rc.ws.request?.socket.remoteAddress)
+        : liveClientKey(rc.expressv4?.res ? identityOf(rc.expressv4.res)?.userId : undefined, rc.expressv4?.req.ip),
+    }),
     plugins: configuredPlugins(config),
   }));
   // Bodies parsed here, before grafserv (which uses req.body when present), so
   // pgSettingsFor can tell an anonymous mutation from a query. The limit is grafserv's.
   app.use('/graphql', express.json({ limit: '100kb' }));
   const serv = pgl.createServ(grafserv);
-  await serv.addTo(app, httpServer);
+  // Websocket upgrades go through the guard (origin, identity, bound) first.
+  await serv.addTo(app, httpServer, false);
+  const upgrade = await serv.getUpgradeHandler();
+  if (upgrade) {
+    const guard = makeWebsocketGuard(config, sessionLookupOf(app), '/graphql', upgrade);
+    httpServer.on('upgrade', guard.onUpgrade);
+    app.locals.beforeClose = [...(app.locals.beforeClose ?? []), () => guard.closeAll()];
+  }
   markGraphqlReady(app);
   onClose(async () => { await pgl.release(); });
 }

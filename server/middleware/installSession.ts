@@ -13,7 +13,16 @@ import { CodedError } from '../errors.ts';
 import { makePool } from './installDatabasePools.ts';
 
 // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are the same.
-const BEARER = /^Bearer +([A-Za-z0-9_-]{16,128})$/i;
+/** The bearer token of an Authorization header, or undefined when the header is not one. */
+export const BEARER = /^Bearer +([A-Za-z0-9_-]{16,128})$/i;
+
+/** A session token → who it is (undefined: unknown, revoked or expired). */
+export type SessionLookup = (token: string, via: RequestIdentity['via']) => Promise<RequestIdentity | undefined>;
+
+/** The look-up installSession made, for requests that skip Express's middleware (websocket upgrades). */
+export function sessionLookupOf(app: Express): SessionLookup {
+  return app.locals.sessionLookup as SessionLookup;
+}
 
 function refused(res: Response): CodedError {
   res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
@@ -25,6 +34,13 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
   // large as the API's, so look-ups never queue behind the owner pool's few
   // connections. Owner rights: sessions live in app_private.
   const pool = makePool(app, 'session', { connectionString: config.db.owner, max: config.poolSize }, onClose);
+  const lookup: SessionLookup = async (token, via) => {
+    const hash = createHash('sha256').update(token).digest();
+    const { rows: [session] } = await pool.query<{ session_id: string; user_id: string; db_role: RequestIdentity['dbRole'] }>(
+      'select session_id, user_id::text, db_role from app_private.session_lookup($1)', [hash]);
+    return session ? { sessionId: session.session_id, dbRole: session.db_role, userId: session.user_id, via } : undefined;
+  };
+  app.locals.sessionLookup = lookup;
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     const header = req.get('authorization');
     let token: string | undefined;
@@ -45,15 +61,12 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
       }
     }
     if (!token) return next();
-    const hash = createHash('sha256').update(token).digest();
-    const { rows: [session] } = await pool.query<{ session_id: string; user_id: string; db_role: RequestIdentity['dbRole'] }>(
-      'select session_id, user_id::text, db_role from app_private.session_lookup($1)', [hash]);
-    if (!session) {
+    const identity = await lookup(token, via);
+    if (!identity) {
       if (via === 'bearer') return lenient ? next() : next(refused(res));
       clearSessionCookies(res, config);
       return next();
     }
-    const identity: RequestIdentity = { sessionId: session.session_id, dbRole: session.db_role, userId: session.user_id, via };
     res.locals.identity = identity;
     next();
   });

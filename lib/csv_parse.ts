@@ -2,7 +2,7 @@
 // CRLF, LF or a lone CR; a field in double quotes may hold commas, line breaks and
 // doubled quotes (""). Lenient where the RFC is silent: a quote inside an unquoted
 // field is kept as text. A UTF-8 byte order mark before the first record is dropped.
-// Used by spots:import; a helper module, not a command.
+// Used by spots:import and the inventory sync (lib/meter_rows.ts).
 
 export interface CsvRecord {
   /** 1-based line of the file on which the record starts. */
@@ -153,7 +153,7 @@ export function parseCsv(text: string): CsvRecord[] {
 }
 
 /** Records of a text stream (e.g. fs.createReadStream(file, 'utf8')), in batches as chunks arrive. */
-export async function* readCsv(stream: AsyncIterable<string | Buffer>): AsyncGenerator<CsvRecord[]> {
+export async function* readCsv(stream: AsyncIterable<string | Uint8Array>): AsyncGenerator<CsvRecord[]> {
   const parser = new CsvParser();
   const decoder = new TextDecoder('utf-8');
   for await (const chunk of stream) {

@@ -1,0 +1,91 @@
+// The second door: websocket upgrades of /graphql (GraphQL subscriptions over
+// graphql-ws) skip every Express middleware, so this guard does their share
+// before grafserv takes the socket:
+//   * Origin: a browser always sends it on a websocket; one that is neither a
+//     CORS_ORIGINS origin nor this server is refused (403 SMA18), so a foreign
+//     page cannot open a socket riding on a victim's cookie (cross-site
+//     websocket hijacking). Non-browser clients send no Origin.
+//   * Identity: `Authorization: Bearer` (401 SMA15 when bad) or the signed
+//     session cookie, looked up like any request (installSession); the
+//     identity rides on the upgrade request into the GraphQL context
+//     (graphile.config.ts), so subscriptions load rows as that user.
+//   * Bound: at most LIVE_MAX_PER_CLIENT sockets per client (429 SMV02).
+// Queries and mutations over the socket are refused by
+// server/plugins/live_subscription.ts (only subscriptions), so rate limits
+// and CSRF, which live on the HTTP path, never need a websocket twin.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import cookieParser from 'cookie-parser';
+import type { Request, Response } from 'express';
+import type { ServerConfig } from '../config.ts';
+import { SESSION_COOKIE } from '../auth_cookies.ts';
+import { ERROR_CODES } from '../error_codes.ts';
+import type { RequestIdentity } from '../request_identity.ts';
+import { BEARER, type SessionLookup } from '../middleware/installSession.ts';
+import { liveClientKey } from '../middleware/installLiveEvents.ts';
+
+type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+const IDENTITY = Symbol('sms.identity');
+
+/** The identity the guard found for a websocket's upgrade request (undefined: anonymous). */
+export function websocketIdentityOf(req: IncomingMessage | undefined): RequestIdentity | undefined {
+  return (req as (IncomingMessage & { [IDENTITY]?: RequestIdentity }) | undefined)?.[IDENTITY];
+}
+
+function refuse(socket: Duplex, status: number, reason: string, code: string): void {
+  const body = JSON.stringify({ error: { code, message: ERROR_CODES[code] ?? code } });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+export function makeWebsocketGuard(config: ServerConfig, lookup: SessionLookup, graphqlPath: string, upgrade: UpgradeHandler) {
+  const parseCookies = cookieParser(config.cookieSecret);
+  const ownOrigin = new URL(config.publicUrl).origin;
+  const perClient = new Map<string, number>();
+  const open = new Set<Duplex>();
+
+  const guard = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    if ((req.url ?? '').split('?')[0] !== graphqlPath) return void socket.destroy();
+    const origin = req.headers.origin;
+    const host = req.headers.host;
+    if (origin !== undefined && !config.corsOrigins.includes(origin) && origin !== ownOrigin
+        && origin !== `http://${host}` && origin !== `https://${host}`) {
+      return refuse(socket, 403, 'Forbidden', 'SMA18');
+    }
+    let identity: RequestIdentity | undefined;
+    const header = req.headers.authorization;
+    if (header !== undefined) {
+      const token = BEARER.exec(header)?.[1];
+      identity = token ? await lookup(token, 'bearer') : undefined;
+      if (!identity) return refuse(socket, 401, 'Unauthorized', 'SMA15');
+    } else {
+      const r = req as unknown as Request;
+      parseCookies(r, {} as Response, () => {});
+      const cookie = r.signedCookies?.[SESSION_COOKIE];
+      if (typeof cookie === 'string' && cookie) identity = await lookup(cookie, 'cookie');
+    }
+    const key = liveClientKey(identity?.userId, req.socket.remoteAddress);
+    const held = perClient.get(key) ?? 0;
+    if (held >= config.live.maxPerClient) return refuse(socket, 429, 'Too Many Requests', 'SMV02');
+    perClient.set(key, held + 1);
+    open.add(socket);
+    socket.once('close', () => {
+      open.delete(socket);
+      const n = (perClient.get(key) ?? 1) - 1;
+      if (n > 0) perClient.set(key, n);
+      else perClient.delete(key);
+    });
+    if (identity) (req as IncomingMessage & { [IDENTITY]?: RequestIdentity })[IDENTITY] = identity;
+    upgrade(req, socket, head);
+  };
+
+  return {
+    onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+      guard(req, socket, head).catch(() => refuse(socket, 500, 'Internal Server Error', 'INTERNAL'));
+    },
+    /** Ends every open websocket (server shutdown). */
+    closeAll(): void {
+      for (const socket of open) socket.destroy();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// Live availability for clients without GraphQL subscriptions: GET /live/spots
+// is a Server-Sent Events stream of the events of an area (minLat, minLng,
+// maxLat, maxLng, or lat, lng, radius in km). Each event: `id: <event id>`,
+// `event: availability`, `data: {id, spotId, lat, lng, reason, startsAt,
+// endsAt}` — ids and positions, nothing about who booked. A client that
+// reconnects with Last-Event-ID (EventSource does it by itself) first gets
+// what it missed (events are kept LIVE_EVENT_RETENTION seconds), then the
+// live ones. A comment line every LIVE_HEARTBEAT seconds keeps proxies from
+// closing the stream; a client holds at most LIVE_MAX_PER_CLIENT streams and
+// subscriptions together (429 SMV02). The process's LiveHub (server/live/hub.ts)
+// is made here and shared with the GraphQL subscription.
+import type { Express, NextFunction, Request, Response } from 'express';
+import type { ServerConfig } from '../config.ts';
+import { CodedError } from '../errors.ts';
+import { areaOf, type LiveEvent, LiveHub } from '../live/hub.ts';
+import { ownerPoolOf } from './installDatabasePools.ts';
+
+export function liveHubOf(app: Express): LiveHub {
+  return app.locals.liveHub as LiveHub;
+}
+
+/** Who counts as one client for the per-client bound: the signed-in user, else the address. */
+export function liveClientKey(userId: string | undefined, address: string | undefined): string {
+  return userId ? `user:${userId}` : `ip:${address ?? ''}`;
+}
+
+const EVENT_ID = /^\d{1,18}$/;
+
+function frame(e: LiveEvent): string {
+  return `id: ${e.id}\nevent: availability\ndata: ${JSON.stringify(e)}\n\n`;
+}
+
+export function installLiveEvents(app: Express, config: ServerConfig, onClose: (fn: () => Promise<void>) => void): void {
+  const hub = new LiveHub(config.db.owner, ownerPoolOf(app), config.live);
+  app.locals.liveHub = hub;
+  onClose(() => hub.close());
+
+  app.get('/live/spots', async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const area = areaOf(req.query as Record<string, unknown>, config.live.maxTiles);
+      const lastEventId = req.get('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
+      if (lastEventId !== undefined && !EVENT_ID.test(lastEventId)) {
+        throw new CodedError('SMV04', 'Last-Event-ID must be the id of an event this stream sent');
+      }
+      // Live events are held back until what was missed has been sent, then
+      // sent in order without repeats.
+      let lastSent = lastEventId === undefined ? -1n : BigInt(lastEventId);
+      let replaying = true;
+      const held: LiveEvent[] = [];
+      const send = (e: LiveEvent) => {
+        if (BigInt(e.id) <= lastSent) return;
+        lastSent = BigInt(e.id);
+        res.write(frame(e));
+      };
+      const identity = res.locals.identity as { userId?: string } | undefined;
+      const stop = await hub.watch(area, liveClientKey(identity?.userId, req.ip), (e) => (replaying ? held.push(e) : send(e)));
+      let heartbeat: NodeJS.Timeout | undefined;
+      res.on('close', () => {
+        clearInterval(heartbeat);
+        void stop();
+      });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+        connection: 'keep-alive',
+      });
+      res.write(`retry: 3000\n: watching ${area.minLat},${area.minLng} to ${area.maxLat},${area.maxLng}\n\n`);
+      if (lastEventId !== undefined) for (const e of await hub.since(lastEventId, area)) send(e);
+      replaying = false;
+      for (const e of held.splice(0)) send(e);
+      res.write('event: ready\ndata: {}\n\n');
+      heartbeat = setInterval(() => res.write(': heartbeat\n\n'), config.live.heartbeatSeconds * 1000);
+    } catch (err) {
+      // Once the stream has started, an error can only end it (the client reconnects and resumes).
+      if (res.headersSent) res.end();
+      else next(err);
+    }
+  });
+}

@@ -1,0 +1,284 @@
+// Live availability through the real API: SSE and GraphQL-over-websocket
+// clients get an event when a spot in their area is reserved, when a stay ends
+// and when a hold expires, and nothing for spots outside their area; SSE
+// resumes with Last-Event-ID; a websocket from a foreign origin carrying the
+// victim's cookie is refused; websockets carry no queries or mutations.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import WebSocket from 'ws';
+import { createClient, type Client } from 'graphql-ws';
+import { createTestDb, type TestDb } from './helpers/db.ts';
+import { startApi, type TestApi } from './helpers/api.ts';
+import { createSignedInUser, signInWithCookie } from './helpers/auth.ts';
+import { createRate, createSpot } from './helpers/spots.ts';
+
+// Inside the watched box, outside it but in the same tile, and in another tile.
+const BOX = { minLat: 40.70, minLng: -74.00, maxLat: 40.72, maxLng: -73.98 };
+const BOX_QUERY = new URLSearchParams(Object.entries(BOX).map(([k, v]) => [k, String(v)])).toString();
+let db: TestDb;
+let api: TestApi;
+let spotIn: string;
+let spotIn2: string;
+let spotSameTileOutside: string;
+let spotFar: string;
+let spotFar2: string;
+let driver: Awaited<ReturnType<typeof createSignedInUser>>;
+
+test.before(async () => {
+  db = await createTestDb(import.meta.filename);
+  api = await startApi(db, {
+    corsOrigins: ['http://app.example.test'],
+    live: { maxTiles: 64, maxPerClient: 4, retentionSeconds: 600, heartbeatSeconds: 1 },
+  });
+  const rate = await createRate(db, { hourlyPrice: 300 });
+  spotIn = await createSpot(db, { lat: 40.705, lng: -73.99, rateId: rate });
+  spotIn2 = await createSpot(db, { lat: 40.715, lng: -73.985, rateId: rate });
+  spotSameTileOutside = await createSpot(db, { lat: 40.745, lng: -73.99, rateId: rate });
+  spotFar = await createSpot(db, { lat: 41.5, lng: -73.5, rateId: rate });
+  spotFar2 = await createSpot(db, { lat: 41.6, lng: -73.5, rateId: rate });
+  driver = await createSignedInUser(db, api, { email: 'live-driver@example.test' });
+});
+
+test.after(async () => {
+  await api?.close();
+  await db?.close();
+});
+
+/** An SSE client reading the raw stream: events as they arrive, plus whether `ready` came. */
+function sse(query: string, headers: Record<string, string> = {}) {
+  const controller = new AbortController();
+  const events: Array<{ id?: string; event?: string; data: any }> = [];
+  const waiters: Array<() => void> = [];
+  let status = 0;
+  let ready = false;
+  const done = (async () => {
+    const res = await fetch(`${api.url}/live/spots?${query}`, { headers, signal: controller.signal });
+    status = res.status;
+    if (!res.ok || !res.body) {
+      events.push({ event: 'error', data: await res.json() });
+      for (const w of waiters.splice(0)) w();
+      return;
+    }
+    let buf = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const msg: { id?: string; event?: string; data?: string } = {};
+        for (const line of block.split('\n')) {
+          const m = /^(id|event|data): (.*)$/.exec(line);
+          if (m) msg[m[1] as 'id' | 'event' | 'data'] = m[2];
+        }
+        if (msg.event === 'ready') ready = true;
+        else if (msg.event) events.push({ id: msg.id, event: msg.event, data: JSON.parse(msg.data ?? 'null') });
+        for (const w of waiters.splice(0)) w();
+      }
+    }
+  })().catch(() => {});
+  const until = async (check: () => boolean, what: string) => {
+    const deadline = Date.now() + 5000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`SSE: timed out waiting for ${what}; got ${JSON.stringify(events)}`);
+      await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, 200); });
+    }
+  };
+  return {
+    events,
+    get status() { return status; },
+    ready: () => until(() => ready || status >= 400, 'ready'),
+    next: (n: number) => until(() => events.length >= n, `${n} events`),
+    close: async () => { controller.abort(); await done; },
+  };
+}
+
+async function reserveOverHttp(spotId: string, minutes = 60): Promise<string> {
+  const res = await api.gql(`mutation($s: BigInt!, $m: Int) { reserve(input: { spotId: $s, durationMinutes: $m }) { result { reservation { rowId } } } }`,
+    { s: spotId, m: minutes }, driver.headers);
+  assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  return res.data.reserve.result.reservation.rowId;
+}
+
+/** A reservation written as the owner whose period (and hold) are already over, for the due-work functions. */
+async function pastReservation(spotId: string, status: 'confirmed' | 'held'): Promise<string> {
+  const { rows: [r] } = await db.owner.query(
+    `insert into app_public.reservations (spot_id, email, period, amount, currency, status, hold_expires_at)
+     values ($1, 'past@example.test', tstzrange(now() - interval '2 hours', now() - interval '1 hour'), 300, 'USD',
+       $2::app_public.reservation_status, case when $2::text = 'held' then now() - interval '1 hour' end)
+     returning id::text`, [spotId, status]);
+  return r.id;
+}
+
+test('SSE: events after a reservation is made, after it ends, after a hold expires; none outside the area', async () => {
+  const stream = sse(BOX_QUERY);
+  await stream.ready();
+  // Outside the box (same tile, and another tile): nothing delivered
+  await reserveOverHttp(spotSameTileOutside);
+  await reserveOverHttp(spotFar);
+  // Reserve inside
+  await reserveOverHttp(spotIn);
+  await stream.next(1);
+  assert.equal(stream.events[0].data.spotId, spotIn);
+  assert.is(stream.events[0].data.reason, 'taken');
+  assert.equal(Object.keys(stream.events[0].data).sort(), ['endsAt', 'id', 'lat', 'lng', 'reason', 'spotId', 'startsAt'],
+    'ids and positions only');
+  // A stay that ends (the due-work sweep's function)
+  await pastReservation(spotIn2, 'confirmed');
+  await db.owner.query('select app_private.reservations_end_due(500)');
+  // A hold that expires
+  const held = await pastReservation(spotIn2, 'held');
+  await db.owner.query(`update app_public.reservations set period = tstzrange(now() + interval '1 hour', now() + interval '2 hours') where id = $1`, [held]);
+  await db.owner.query('select app_private.holds_expire_due(500)');
+  await stream.next(6);
+  assert.equal(stream.events.map((e) => [e.data.spotId, e.data.reason]), [
+    [spotIn, 'taken'],
+    [spotIn2, 'taken'], [spotIn2, 'freed'],   // the ended stay: written, then completed
+    [spotIn2, 'taken'], [spotIn2, 'changed'], [spotIn2, 'freed'], // the hold: written, moved, expired
+  ]);
+  assert.ok(stream.events.every((e) => e.data.spotId !== spotFar && e.data.spotId !== spotSameTileOutside));
+  const { rows: [far] } = await db.owner.query(
+    `select count(*)::int as n from app_private.live_events where spot_id = $1`, [spotFar]);
+  assert.is(far.n, 0, 'an unwatched tile records and NOTIFYs nothing');
+  await stream.close();
+});
+
+test('SSE: resume after a dropped connection with Last-Event-ID', async () => {
+  const first = sse(BOX_QUERY);
+  await first.ready();
+  await db.owner.query(`update app_public.spots set status = 'out_of_service' where id = $1`, [spotIn]);
+  await first.next(1);
+  const lastId = first.events[0].id!;
+  await first.close();
+  // Missed while disconnected
+  await db.owner.query(`update app_public.spots set status = 'active' where id = $1`, [spotIn]);
+  await db.owner.query(`update app_public.spots set status = 'out_of_service' where id = $1`, [spotIn2]);
+  const again = sse(BOX_QUERY, { 'last-event-id': lastId });
+  await again.ready();
+  assert.equal(again.events.map((e) => [e.data.spotId, e.data.reason]), [[spotIn, 'in_service'], [spotIn2, 'out_of_service']]);
+  assert.ok(again.events.every((e) => BigInt(e.id!) > BigInt(lastId)));
+  await db.owner.query(`update app_public.spots set status = 'active' where id = $1`, [spotIn2]);
+  await again.next(3);
+  assert.equal(again.events[2].data.reason, 'in_service');
+  await again.close();
+});
+
+test('SSE: a bad area, a bad Last-Event-ID and too many streams are refused with codes', async () => {
+  const bad = sse('minLat=1');
+  await bad.ready();
+  assert.equal([bad.status, bad.events[0].data.error.code], [400, 'SMV01']);
+  const huge = sse('minLat=40&minLng=-75&maxLat=42&maxLng=-73');
+  await huge.ready();
+  assert.equal([huge.status, huge.events[0].data.error.code], [400, 'SMV01']);
+  const badId = sse(BOX_QUERY, { 'last-event-id': 'abc' });
+  await badId.ready();
+  assert.equal([badId.status, badId.events[0].data.error.code], [400, 'SMV04']);
+  // The bound is per client: a signed-in user of their own here.
+  const other = await createSignedInUser(db, api, { email: 'live-many@example.test' });
+  const open = [];
+  for (let i = 0; i < 4; i++) {
+    const s = sse(BOX_QUERY, other.headers);
+    await s.ready();
+    open.push(s);
+  }
+  const fifth = sse(BOX_QUERY, other.headers);
+  await fifth.ready();
+  assert.equal([fifth.status, fifth.events[0]?.data.error.code], [429, 'SMV02']);
+  for (const s of open) await s.close();
+});
+
+function wsClient(headers: Record<string, string>): Client {
+  return createClient({
+    url: `${api.url.replace('http', 'ws')}/graphql`,
+    lazy: false,
+    retryAttempts: 0,
+    onNonLazyError: () => {},
+    webSocketImpl: class extends WebSocket {
+      constructor(url: string, protocols: string | string[]) {
+        super(url, protocols, { headers });
+      }
+    },
+  });
+}
+
+async function tileWatched(lat: number, lng: number): Promise<void> {
+  const tile = `${Math.floor(lat / 0.05)}:${Math.floor(lng / 0.05)}`;
+  for (let i = 0; i < 100; i++) {
+    const { rows: [w] } = await db.owner.query('select count(*)::int as n from app_private.live_watched_tiles where tile = $1', [tile]);
+    if (w.n > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`tile ${tile} never watched`);
+}
+
+test('GraphQL subscription over a websocket: the event, with the spot read as the subscriber (isSaved)', async () => {
+  await api.gql(`mutation($s: BigInt!) { saveSpot(input: { spotId: $s }) { clientMutationId } }`, { s: spotIn2 }, driver.headers);
+  const client = wsClient({ authorization: `Bearer ${driver.token}` });
+  const got: any[] = [];
+  const finished = new Promise<void>((resolve, reject) => {
+    const stop = client.subscribe({
+      query: `subscription($b: Float!, $c: Float!, $d: Float!, $e: Float!) {
+        spotAvailability(minLat: $b, minLng: $c, maxLat: $d, maxLng: $e) { eventId spotId reason spot { rowId isSaved } } }`,
+      variables: { b: BOX.minLat, c: BOX.minLng, d: BOX.maxLat, e: BOX.maxLng },
+    }, {
+      next: (msg) => { got.push(msg); if (got.length === 2) { stop(); resolve(); } },
+      error: reject,
+      complete: () => resolve(),
+    });
+  });
+  finished.catch(() => {}); // raced below; a late error must not go unhandled
+  await tileWatched(40.705, -73.99);
+  await reserveOverHttp(spotFar2);
+  await reserveOverHttp(spotIn2, 30);
+  await pastReservation(spotIn, 'confirmed');
+  try {
+    await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(got)}`)), 5000))]);
+  } finally {
+    await client.dispose();
+  }
+  assert.equal(got.map((m) => [m.data.spotAvailability.spotId, m.data.spotAvailability.reason, m.data.spotAvailability.spot.isSaved]),
+    [[spotIn2, 'taken', true], [spotIn, 'taken', false]]);
+});
+
+test('websockets: a foreign origin with the victim\'s cookie is refused; the own origin is not', async () => {
+  const victim = await signInWithCookie(api, driver.email);
+  const attempt = (origin: string) => new Promise<number>((resolve) => {
+    const socket = new WebSocket(`${api.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws',
+      { headers: { cookie: victim.cookie, origin } });
+    socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    socket.on('open', () => { socket.close(); resolve(101); });
+    socket.on('error', () => {});
+  });
+  assert.is(await attempt('http://evil.example.test'), 403);
+  assert.is(await attempt('http://app.example.test'), 101);
+  assert.is(await attempt(api.url), 101);
+  // A bad bearer token is refused at the door too
+  const bad = await new Promise<number>((resolve) => {
+    const socket = new WebSocket(`${api.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws',
+      { headers: { authorization: 'Bearer not-a-real-token-at-all' } });
+    socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    socket.on('open', () => { socket.close(); resolve(101); });
+    socket.on('error', () => {});
+  });
+  assert.is(bad, 401);
+});
+
+test('websockets carry no queries or mutations, whoever sends them (SMV03); nothing is written', async () => {
+  const client = wsClient({ authorization: `Bearer ${driver.token}` });
+  const run = (query: string) => new Promise<any>((resolve, reject) => {
+    client.subscribe({ query }, { next: resolve, error: resolve, complete: () => {} });
+    setTimeout(() => reject(new Error(`no answer to ${query}`)), 5000);
+  });
+  const { rows: [before] } = await db.owner.query('select count(*)::int as n from app_public.reservations');
+  const mutation = await run(`mutation { reserve(input: { spotId: "${spotIn}", durationMinutes: 30 }) { result { reservation { rowId } } } }`);
+  const query = await run('{ currentUser { email } }');
+  const errs = (r: any) => (Array.isArray(r) ? r : r.errors ?? []).map((e: any) => e.extensions?.code);
+  assert.equal(errs(mutation), ['SMV03']);
+  assert.equal(errs(query), ['SMV03']);
+  const { rows: [after] } = await db.owner.query('select count(*)::int as n from app_public.reservations');
+  assert.is(after.n, before.n);
+  await client.dispose();
+});
+
+test.run();
