@@ -68,6 +68,18 @@ CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;
 COMMENT ON EXTENSION citext IS 'data type for case-insensitive character strings';
 
 --
+-- Name: pg_trgm; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+
+--
+-- Name: EXTENSION pg_trgm; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION pg_trgm IS 'text similarity measurement and index searching based on trigrams';
+
+--
 -- Name: pgcrypto; Type: EXTENSION; Schema: -; Owner: -
 --
 
@@ -108,6 +120,37 @@ CREATE TYPE app_public.auth_session AS (
 COMMENT ON TYPE app_public.auth_session IS 'A new session: the user, the session id and its bearer token (shown only this once).';
 
 --
+-- Name: customer_payment; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.customer_payment AS (
+	reservation_id bigint,
+	kind text,
+	amount integer,
+	currency text,
+	status text,
+	at timestamp with time zone
+);
+
+--
+-- Name: TYPE customer_payment; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.customer_payment IS 'A charge or a refund of one of a customer''s reservations.';
+
+--
+-- Name: COLUMN customer_payment.kind; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customer_payment.kind IS 'charge or refund.';
+
+--
+-- Name: COLUMN customer_payment.status; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customer_payment.status IS 'pending, processing, succeeded, failed, not_required (charges); pending, succeeded, failed (refunds).';
+
+--
 -- Name: distance_unit; Type: TYPE; Schema: app_public; Owner: -
 --
 
@@ -121,6 +164,43 @@ CREATE TYPE app_public.distance_unit AS ENUM (
 --
 
 COMMENT ON TYPE app_public.distance_unit IS 'Kilometres or statute miles.';
+
+--
+-- Name: enforcement_answer; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.enforcement_answer AS (
+	plate text,
+	plate_state text,
+	spot_id bigint,
+	valid boolean,
+	valid_until timestamp with time zone,
+	checked_at timestamp with time zone
+);
+
+--
+-- Name: TYPE enforcement_answer; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.enforcement_answer IS 'Whether a plate holds a valid reservation now; nothing about who holds it.';
+
+--
+-- Name: COLUMN enforcement_answer.spot_id; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.enforcement_answer.spot_id IS 'The spot asked about, or (asked without one) the spot the valid reservation is at.';
+
+--
+-- Name: COLUMN enforcement_answer.valid; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.enforcement_answer.valid IS 'True while a held or confirmed reservation for this plate covers now.';
+
+--
+-- Name: COLUMN enforcement_answer.valid_until; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.enforcement_answer.valid_until IS 'When that reservation ends (null when not valid).';
 
 --
 -- Name: price_quote; Type: TYPE; Schema: app_public; Owner: -
@@ -180,13 +260,17 @@ CREATE TABLE app_public.reservations (
     hold_expires_at timestamp with time zone,
     note text,
     remind_at timestamp with time zone,
+    plate text,
+    plate_state text,
     CONSTRAINT reservations_amount_check CHECK ((amount >= 0)),
     CONSTRAINT reservations_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
     CONSTRAINT reservations_email_check CHECK ((length((email)::text) <= 254)),
     CONSTRAINT reservations_hold_check CHECK (((hold_expires_at IS NULL) OR (status = 'held'::app_public.reservation_status))),
     CONSTRAINT reservations_kind_check CHECK ((kind = ANY (ARRAY['reservation'::text, 'block'::text]))),
     CONSTRAINT reservations_note_check CHECK ((length(note) <= 500)),
-    CONSTRAINT reservations_period_check CHECK (((NOT isempty(period)) AND lower_inc(period) AND (NOT upper_inc(period)) AND (NOT lower_inf(period)) AND (NOT upper_inf(period))))
+    CONSTRAINT reservations_period_check CHECK (((NOT isempty(period)) AND lower_inc(period) AND (NOT upper_inc(period)) AND (NOT lower_inf(period)) AND (NOT upper_inf(period)))),
+    CONSTRAINT reservations_plate_check CHECK ((plate ~ '^[A-Z0-9]{1,10}$'::text)),
+    CONSTRAINT reservations_plate_state_check CHECK ((plate_state ~ '^[A-Z]{2,3}$'::text))
 );
 
 --
@@ -231,6 +315,18 @@ COMMENT ON COLUMN app_public.reservations.note IS 'An operator''s reason for a b
 
 COMMENT ON COLUMN app_public.reservations.remind_at IS '@behavior -*
 When the due-work sweep emails the reminder of this confirmed reservation; null when none is due.';
+
+--
+-- Name: COLUMN reservations.plate; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.plate IS 'The licence plate of the vehicle parked on it (normalised), when the driver gave one.';
+
+--
+-- Name: COLUMN reservations.plate_state; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.plate_state IS 'The plate''s state or province code, e.g. NY.';
 
 --
 -- Name: reservation_result; Type: TYPE; Schema: app_public; Owner: -
@@ -308,7 +404,8 @@ CREATE TABLE app_public.spots (
 -- Name: TABLE spots; Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON TABLE app_public.spots IS 'One on-street parking space (a meter position).';
+COMMENT ON TABLE app_public.spots IS '@behavior -insert -update -delete
+One on-street parking space (a meter position).';
 
 --
 -- Name: COLUMN spots.external_id; Type: COMMENT; Schema: app_public; Owner: -
@@ -411,6 +508,120 @@ $$;
 COMMENT ON FUNCTION app_hidden.assert_email(email text) IS 'The trimmed address, or error SMA03.';
 
 --
+-- Name: rates; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.rates (
+    id integer NOT NULL,
+    code text NOT NULL,
+    name text NOT NULL,
+    hourly_price integer NOT NULL,
+    currency text DEFAULT 'USD'::text NOT NULL,
+    billing_increment interval DEFAULT '00:01:00'::interval NOT NULL,
+    minimum_charge integer DEFAULT 0 NOT NULL,
+    time_zone text DEFAULT 'America/New_York'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT rates_billing_increment_check CHECK (((billing_increment > '00:00:00'::interval) AND (billing_increment <= '01:00:00'::interval))),
+    CONSTRAINT rates_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT rates_hourly_price_check CHECK ((hourly_price >= 0)),
+    CONSTRAINT rates_minimum_charge_check CHECK ((minimum_charge >= 0))
+);
+
+--
+-- Name: TABLE rates; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.rates IS '@behavior -insert -update -delete
+A meter tariff: price per hour in minor units, billed per increment, metered during its hours.';
+
+--
+-- Name: COLUMN rates.hourly_price; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.hourly_price IS 'Price of one metered hour in minor units (cents).';
+
+--
+-- Name: COLUMN rates.billing_increment; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.billing_increment IS 'Metered time is rounded up to a whole number of these.';
+
+--
+-- Name: COLUMN rates.minimum_charge; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.minimum_charge IS 'Least amount charged for a reservation that has any metered time (the payment provider''s minimum for the currency applies as well).';
+
+--
+-- Name: COLUMN rates.time_zone; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.time_zone IS 'IANA time zone in which the operating hours are read.';
+
+--
+-- Name: assert_manages_rate(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_manages_rate(rate_id integer) RETURNS app_public.rates
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.rates;
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators and admins manage rates' using errcode = 'SMO01';
+  end if;
+  select r.* into v_r from app_public.rates r where r.id = assert_manages_rate.rate_id;
+  if v_r.id is null then
+    raise exception 'There is no rate %', assert_manages_rate.rate_id using errcode = 'SMO06';
+  end if;
+  if not app_hidden.current_user_may_manage_rate(v_r.id) then
+    raise exception 'Rate % is used by spots outside your zones', assert_manages_rate.rate_id using errcode = 'SMO02';
+  end if;
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_manages_rate(rate_id integer); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_manages_rate(rate_id integer) IS 'The rate, when the current user may change it; else SMO01 (not staff), SMO06 (no such rate) or SMO02 (used outside their zones).';
+
+--
+-- Name: assert_manages_spot(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_manages_spot(spot_id bigint) RETURNS app_public.spots
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_s app_public.spots;
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators and admins manage spots' using errcode = 'SMO01';
+  end if;
+  select s.* into v_s from app_public.spots s where s.id = assert_manages_spot.spot_id;
+  if v_s.id is null then
+    raise exception 'There is no spot %', assert_manages_spot.spot_id using errcode = 'SMO03';
+  end if;
+  if not app_hidden.current_user_may_manage(v_s.borough) then
+    raise exception 'Spot % is outside your zones', assert_manages_spot.spot_id using errcode = 'SMO02';
+  end if;
+  return v_s;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_manages_spot(spot_id bigint); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_manages_spot(spot_id bigint) IS 'The spot, when the current user may act on it; else SMO01 (not staff), SMO03 (no such spot) or SMO02 (outside their zones).';
+
+--
 -- Name: assert_max_stay(app_public.spots, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -499,6 +710,29 @@ $_$;
 COMMENT ON FUNCTION app_hidden.assert_password(password text, email text) IS 'The NFKC-normalised password when it meets the rule (10 characters to 72 bytes, not one repeated character, not the email), else error SMA04.';
 
 --
+-- Name: assert_rate_money(integer, integer, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if hourly_price is null or hourly_price < 0 or minimum_charge is null or minimum_charge < 0 then
+    raise exception 'Prices are whole minor units, 0 or more' using errcode = 'SMO08';
+  end if;
+  if not exists (select from app_hidden.payment_minimums m where m.currency = assert_rate_money.currency) then
+    raise exception 'Currency % cannot be charged', currency using errcode = 'SMO08';
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_rate_money(hourly_price integer, minimum_charge integer, currency text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) IS 'Error SMO08 unless prices are 0 or more and the currency is chargeable.';
+
+--
 -- Name: assert_role(text); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -506,8 +740,8 @@ CREATE FUNCTION app_hidden.assert_role(role text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
     AS $$
 begin
-  if role is null or role not in ('driver', 'operator', 'admin', 'analyst') then
-    raise exception 'A role is one of driver, operator, admin, analyst' using errcode = 'SMA16';
+  if role is null or role not in ('driver', 'operator', 'admin', 'analyst', 'enforcement') then
+    raise exception 'A role is one of driver, operator, admin, analyst, enforcement' using errcode = 'SMA16';
   end if;
   return role;
 end;
@@ -517,7 +751,7 @@ $$;
 -- Name: FUNCTION assert_role(role text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.assert_role(role text) IS 'The role when it is one of the four, else error SMA16.';
+COMMENT ON FUNCTION app_hidden.assert_role(role text) IS 'The role when it is one of the five, else error SMA16.';
 
 --
 -- Name: assert_signed_in(); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -541,6 +775,27 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.assert_signed_in() IS 'The current user''s id, or error SMA08.';
+
+--
+-- Name: assert_staff(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_staff() RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators and admins may manage customers' using errcode = 'SMC01';
+  end if;
+  return app_public.current_user_id();
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_staff(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_staff() IS 'The current user''s id when an operator or admin, else error SMC01.';
 
 --
 -- Name: assert_verified(); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -772,6 +1027,28 @@ $$;
 COMMENT ON FUNCTION app_hidden.clock_now() IS 'The time accounts rules use: the setting app.test_now when a test set it, else now().';
 
 --
+-- Name: current_actor_role(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.current_actor_role() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- A connection that never took an API role (the owner's: CLI, worker,
+  -- imports) is the system. Security definer functions change current_user
+  -- but not the `role` setting, so this sees the request's role inside them.
+  select coalesce(
+    (select u.role from app_public.users u where u.id = app_public.current_user_id()),
+    case when coalesce(current_setting('role', true), 'none') in ('none', '') then 'system' else 'anonymous' end);
+$$;
+
+--
+-- Name: FUNCTION current_actor_role(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.current_actor_role() IS 'The role of whoever is making the current change: a user''s role, ''system'' for the owner''s own connections, ''anonymous'' for signed-out API requests.';
+
+--
 -- Name: current_user_is_admin(); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -808,6 +1085,159 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.current_user_is_staff() IS 'True when the signed-in user is an operator or an admin (the roles whose requests run as app_operator).';
+
+--
+-- Name: current_user_may_manage(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.current_user_may_manage(borough text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select coalesce((
+    select case
+      when u.role = 'admin' then true
+      when u.role = 'operator' then
+        not exists (select from app_public.operator_zones z where z.user_id = u.id)
+        or exists (select from app_public.operator_zones z
+                   where z.user_id = u.id and z.borough = current_user_may_manage.borough)
+      else false
+    end
+    from app_public.users u where u.id = app_public.current_user_id()), false);
+$$;
+
+--
+-- Name: FUNCTION current_user_may_manage(borough text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.current_user_may_manage(borough text) IS 'True when the signed-in user may act on spots in this borough: admins always, operators without zones always, operators with zones in theirs.';
+
+--
+-- Name: current_user_may_manage_rate(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.current_user_may_manage_rate(rate_id integer) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- A rate is shared by spots: changing it changes their prices, so an
+  -- operator may change only a rate whose spots are all in their zones.
+  select app_hidden.current_user_is_staff()
+     and not exists (select from app_public.spots s
+                     where s.rate_id = current_user_may_manage_rate.rate_id
+                       and not app_hidden.current_user_may_manage(s.borough));
+$$;
+
+--
+-- Name: FUNCTION current_user_may_manage_rate(rate_id integer); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.current_user_may_manage_rate(rate_id integer) IS 'True when the signed-in staff member may change this rate: every spot using it is in their zones.';
+
+--
+-- Name: customers; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.customers (
+    id bigint NOT NULL,
+    email public.citext NOT NULL,
+    name text,
+    surname text,
+    user_id bigint,
+    deleted_at timestamp with time zone,
+    created_by bigint,
+    updated_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    search_text text GENERATED ALWAYS AS (lower(((((COALESCE(name, ''::text) || ' '::text) || COALESCE(surname, ''::text)) || ' '::text) || (email)::text))) STORED NOT NULL,
+    CONSTRAINT customers_email_check CHECK ((length((email)::text) <= 254)),
+    CONSTRAINT customers_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT customers_surname_check CHECK (((length(surname) >= 1) AND (length(surname) <= 100)))
+);
+
+--
+-- Name: TABLE customers; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.customers IS '@behavior -insert -update -delete
+A customer: an account or a guest email, with the name staff know them by. Staff only; soft-deleted ones are hidden everywhere but the audit log.';
+
+--
+-- Name: COLUMN customers.user_id; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.user_id IS 'The customer''s account, when they have one (null: a guest email).';
+
+--
+-- Name: COLUMN customers.deleted_at; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.deleted_at IS '@behavior -*
+Soft deletion: set, the row is hidden from staff.';
+
+--
+-- Name: COLUMN customers.created_by; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.created_by IS 'The staff member who created the record (null: made by a booking or sign-up). Set by trigger.';
+
+--
+-- Name: COLUMN customers.updated_by; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.updated_by IS 'The staff member who last changed it. Set by trigger.';
+
+--
+-- Name: COLUMN customers.search_text; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.search_text IS '@behavior -*';
+
+--
+-- Name: customer_live(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.customer_live(customer_id bigint) RETURNS app_public.customers
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_public.customers;
+begin
+  select c.* into v_c from app_public.customers c where c.id = customer_live.customer_id and c.deleted_at is null;
+  if v_c.id is null then
+    raise exception 'There is no customer %', customer_live.customer_id using errcode = 'SMC03';
+  end if;
+  return v_c;
+end;
+$$;
+
+--
+-- Name: FUNCTION customer_live(customer_id bigint); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.customer_live(customer_id bigint) IS 'The customer when it exists and is not deleted, else error SMC03.';
+
+--
+-- Name: customer_name(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.customer_name(value text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if value is null or value ~ '[[:cntrl:]]' or length(btrim(value)) not between 1 and 100 then
+    raise exception 'A customer needs a name and a surname of 1 to 100 characters' using errcode = 'SMC04';
+  end if;
+  return btrim(value);
+end;
+$$;
+
+--
+-- Name: FUNCTION customer_name(value text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.customer_name(value text) IS 'A trimmed name or surname of 1–100 characters without control characters, else error SMC04.';
 
 --
 -- Name: db_role_for(text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1180,6 +1610,55 @@ $$;
 COMMENT ON FUNCTION app_hidden.payment_setup_record(reservation_id bigint, manage_token text, intent jsonb) IS 'Authorises the caller and records the reservation''s SetupIntent as Stripe returned it (confirming the reservation once it succeeded).';
 
 --
+-- Name: plate(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.plate(plate text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+declare
+  -- Plates are compared as officers read them: upper case, without spaces,
+  -- dashes or dots.
+  v_plate text := upper(regexp_replace(coalesce(plate, ''), '[\s.\-]', '', 'g'));
+begin
+  if v_plate !~ '^[A-Z0-9]{1,10}$' then
+    raise exception 'A licence plate is 1 to 10 letters and digits' using errcode = 'SME01';
+  end if;
+  return v_plate;
+end;
+$_$;
+
+--
+-- Name: FUNCTION plate(plate text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.plate(plate text) IS 'A licence plate normalised (upper case, no spaces, dashes or dots), else error SME01.';
+
+--
+-- Name: plate_state(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.plate_state(state text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+begin
+  if state is null then
+    return null;
+  end if;
+  if upper(btrim(state)) !~ '^[A-Z]{2,3}$' then
+    raise exception 'A plate''s state is a 2 or 3 letter code, e.g. NY' using errcode = 'SME01';
+  end if;
+  return upper(btrim(state));
+end;
+$_$;
+
+--
+-- Name: FUNCTION plate_state(state text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.plate_state(state text) IS 'A state or province code (2–3 letters) in upper case, null when not given, else error SME01.';
+
+--
 -- Name: quote_rate(integer, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -1214,6 +1693,27 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) IS 'The price of a window at a rate, in the rate''s minor units: nothing when none of it is metered, else never below the rate''s minimum charge or the payment provider''s minimum for the currency.';
+
+--
+-- Name: rate_increment(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.rate_increment(minutes integer) RETURNS interval
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if minutes is null or minutes not between 1 and 60 then
+    raise exception 'A billing increment is 1 to 60 minutes' using errcode = 'SMO08';
+  end if;
+  return make_interval(mins => minutes);
+end;
+$$;
+
+--
+-- Name: FUNCTION rate_increment(minutes integer); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.rate_increment(minutes integer) IS 'A billing increment of 1 to 60 minutes, else error SMO08.';
 
 --
 -- Name: refund_prepare(bigint, integer); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1471,6 +1971,48 @@ CREATE FUNCTION app_hidden.session_touch_interval() RETURNS interval
 COMMENT ON FUNCTION app_hidden.session_touch_interval() IS 'last_active_at is written at most this often, so busy sessions do not write on every request.';
 
 --
+-- Name: spot_max_stay(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.spot_max_stay(minutes integer) RETURNS interval
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if minutes is null or minutes not between 1 and 7 * 24 * 60 then
+    raise exception 'A maximum stay is 1 minute to 7 days' using errcode = 'SMO05';
+  end if;
+  return make_interval(mins => minutes);
+end;
+$$;
+
+--
+-- Name: FUNCTION spot_max_stay(minutes integer); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.spot_max_stay(minutes integer) IS 'A maximum stay of 1 minute to 7 days, else error SMO05.';
+
+--
+-- Name: spot_position(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.spot_position(lat double precision, lng double precision) RETURNS public.geography
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if lat is null or lng is null or lat not between -90 and 90 or lng not between -180 and 180 then
+    raise exception 'Coordinates must be latitude -90…90 and longitude -180…180' using errcode = 'SMS01';
+  end if;
+  return st_setsrid(st_makepoint(lng, lat), 4326)::geography;
+end;
+$$;
+
+--
+-- Name: FUNCTION spot_position(lat double precision, lng double precision); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) IS 'A WGS 84 point, or error SMS01 off the globe.';
+
+--
 -- Name: unit_metres(app_public.distance_unit); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -1501,6 +2043,25 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.window_length(time_window tstzrange) IS 'Elapsed time from the start to the end of a window.';
+
+--
+-- Name: audit_write(text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  insert into app_public.audit_log (actor_user_id, actor_role, table_name, record_id, action, old_values, new_values)
+  values (app_public.current_user_id(), app_hidden.current_actor_role(),
+          audit_write.table_name, audit_write.record_id, audit_write.action, audit_write.old_values, audit_write.new_values);
+$$;
+
+--
+-- Name: FUNCTION audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb) IS 'Appends one audit row for the current actor.';
 
 --
 -- Name: charge_failed(bigint, integer, text, text, text, boolean); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3371,6 +3932,106 @@ $_$;
 COMMENT ON FUNCTION app_private.stripe_webhook_receive(event jsonb) IS 'Records a verified Stripe event once (false for a replay) and applies it: setup_intent.* → card set-up (confirming the reservation on success), payment_intent.* → a charge left processing.';
 
 --
+-- Name: tg__audit(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg__audit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_old jsonb := case when tg_op in ('UPDATE', 'DELETE') then to_jsonb(old) end;
+  v_new jsonb := case when tg_op in ('INSERT', 'UPDATE') then to_jsonb(new) end;
+  v_row_id text := coalesce(v_new, v_old) ->> coalesce(tg_argv[1], 'id');
+  v_changed text[];
+begin
+  -- Staff and the system are audited; a driver's or guest's own side effects
+  -- (their customer record appearing when they book) are their history, not
+  -- a staff change.
+  if app_hidden.current_actor_role() not in ('operator', 'admin', 'enforcement', 'system') then
+    return null;
+  end if;
+  if tg_op = 'UPDATE' then
+    -- Only what changed, without the bookkeeping columns every write touches.
+    select array_agg(k) into v_changed
+    from jsonb_object_keys(v_new) k
+    where k not in ('updated_at', 'updated_by', 'search_text') and (v_old -> k) is distinct from (v_new -> k);
+    if v_changed is null then
+      return null;
+    end if;
+    select jsonb_object_agg(k, v_old -> k) into v_old from unnest(v_changed) k;
+    select jsonb_object_agg(k, v_new -> k) into v_new from unnest(v_changed) k;
+  end if;
+  perform app_private.audit_write(
+    coalesce(tg_argv[0], tg_table_name),
+    v_row_id,
+    lower(tg_op), v_old, v_new);
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg__audit(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg__audit() IS 'AFTER row trigger: writes the change (changed columns only, for updates) to app_public.audit_log when staff or the system made it. Arguments: the audited name (default the table''s) and the key column (default id).';
+
+--
+-- Name: tg__customer_from_booker(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg__customer_from_booker() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if tg_table_name = 'users' then
+    insert into app_public.customers (email, name, user_id)
+    values (new.email, new.name, new.id)
+    on conflict (email) do update set user_id = excluded.user_id
+      where app_public.customers.user_id is null;
+  else
+    insert into app_public.customers (email) values (new.email) on conflict (email) do nothing;
+  end if;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg__customer_from_booker(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg__customer_from_booker() IS 'AFTER INSERT trigger on users (drivers) and reservations: makes sure the account or guest email has a customer row (a soft-deleted one stays deleted).';
+
+--
+-- Name: tg__staff_stamps(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg__staff_stamps() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- From the session, never from the client.
+  if tg_op = 'INSERT' then
+    new.created_by := app_public.current_user_id();
+  else
+    new.created_by := old.created_by;
+    if to_jsonb(new) ? 'updated_by' then
+      new := jsonb_populate_record(new, jsonb_build_object('updated_by', app_public.current_user_id()));
+    end if;
+  end if;
+  return new;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg__staff_stamps(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg__staff_stamps() IS 'BEFORE trigger: created_by (insert) and updated_by (update, when the table has it) from the current session.';
+
+--
 -- Name: tg__timestamps(); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3687,6 +4348,155 @@ $$;
 COMMENT ON FUNCTION app_private.user_token_use(token text, kinds text[]) IS 'Consumes a one-time token of one of the kinds, or error SMA07.';
 
 --
+-- Name: customer_notes; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.customer_notes (
+    id bigint NOT NULL,
+    customer_id bigint NOT NULL,
+    body text NOT NULL,
+    created_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT customer_notes_body_check CHECK (((length(body) >= 1) AND (length(body) <= 2000)))
+);
+
+--
+-- Name: TABLE customer_notes; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.customer_notes IS '@behavior -insert -update -delete
+Staff notes on a customer, newest last.';
+
+--
+-- Name: add_customer_note(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.add_customer_note(customer_id bigint, body text) RETURNS app_public.customer_notes
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_n app_public.customer_notes;
+begin
+  perform app_hidden.assert_staff();
+  perform app_hidden.customer_live(customer_id);
+  if body is null or length(btrim(body)) not between 1 and 2000 then
+    raise exception 'A note has 1 to 2000 characters' using errcode = 'SMC05';
+  end if;
+  insert into app_public.customer_notes (customer_id, body) values (add_customer_note.customer_id, btrim(body))
+  returning * into v_n;
+  return v_n;
+end;
+$$;
+
+--
+-- Name: FUNCTION add_customer_note(customer_id bigint, body text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.add_customer_note(customer_id bigint, body text) IS 'Staff (SMC01): adds a note (1–2000 characters, SMC05) to a customer (SMC03 unknown or deleted).';
+
+--
+-- Name: audit_log; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.audit_log (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    actor_user_id bigint,
+    actor_role text NOT NULL,
+    table_name text NOT NULL,
+    record_id text,
+    action text NOT NULL,
+    old_values jsonb,
+    new_values jsonb,
+    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'lookup'::text])))
+);
+
+--
+-- Name: TABLE audit_log; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.audit_log IS '@behavior -insert -update -delete
+Who changed what and when: one row per staff change (customers, notes, spots, rates, blocks, refunds, roles, zones) or enforcement lookup, written in the same transaction. Admins only; read-only.';
+
+--
+-- Name: COLUMN audit_log.at; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.at IS 'When the change was made (its transaction''s time).';
+
+--
+-- Name: COLUMN audit_log.actor_user_id; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.actor_user_id IS 'The signed-in user who made it; null for the system (imports, the worker, the CLI).';
+
+--
+-- Name: COLUMN audit_log.actor_role; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.actor_role IS 'The actor''s role then: operator, admin, enforcement, or system.';
+
+--
+-- Name: COLUMN audit_log.table_name; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.table_name IS 'What was changed: customers, customer_notes, spots, rates, blocks, refunds, users (roles), operator_zones, or enforcement_lookups.';
+
+--
+-- Name: COLUMN audit_log.record_id; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.record_id IS 'The changed row''s id (as text; users and zones: the user id).';
+
+--
+-- Name: COLUMN audit_log.action; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.action IS 'insert, update, delete, or lookup (enforcement).';
+
+--
+-- Name: COLUMN audit_log.old_values; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.old_values IS 'The changed columns before (update, delete).';
+
+--
+-- Name: COLUMN audit_log.new_values; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.new_values IS 'The changed columns after (insert, update), or a lookup''s question and answer.';
+
+--
+-- Name: audit_entries(text, text, bigint, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.audit_entries(table_name text DEFAULT NULL::text, record_id text DEFAULT NULL::text, actor_user_id bigint DEFAULT NULL::bigint, since timestamp with time zone DEFAULT NULL::timestamp with time zone, until timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF app_public.audit_log
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- The only way to read the log: no API role has a grant on the table.
+  perform app_hidden.assert_admin();
+  return query
+  select a.* from app_public.audit_log a
+  where (audit_entries.table_name is null or a.table_name = audit_entries.table_name)
+    and (audit_entries.record_id is null or a.record_id = audit_entries.record_id)
+    and (audit_entries.actor_user_id is null or a.actor_user_id = audit_entries.actor_user_id)
+    and (audit_entries.since is null or a.at >= audit_entries.since)
+    and (audit_entries.until is null or a.at < audit_entries.until)
+  order by a.at desc, a.id desc;
+end;
+$$;
+
+--
+-- Name: FUNCTION audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone) IS 'Admins only (SMA10): the audit log, newest first, filtered by what was changed (table name, row id), who changed it, and a time range [since, until).';
+
+--
 -- Name: users; Type: TABLE; Schema: app_public; Owner: -
 --
 
@@ -3700,7 +4510,7 @@ CREATE TABLE app_public.users (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT users_email_check CHECK (((length((email)::text) <= 254) AND (email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::public.citext))),
     CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
-    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['driver'::text, 'operator'::text, 'admin'::text, 'analyst'::text])))
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['driver'::text, 'operator'::text, 'admin'::text, 'analyst'::text, 'enforcement'::text])))
 );
 
 --
@@ -3809,6 +4619,9 @@ begin
   if not found then
     raise exception 'There is no such spot' using errcode = 'SMB02';
   end if;
+  if not app_hidden.current_user_may_manage(v_spot.borough) then
+    raise exception 'Spot % is outside your zones', v_spot.id using errcode = 'SMO02';
+  end if;
   begin
     insert into app_public.reservations (kind, spot_id, user_id, email, period, status, amount, currency, note)
     values ('block', v_spot.id, v_user.id, v_user.email, tstzrange(v_start, block_spot.ends_at, '[)'),
@@ -3827,7 +4640,7 @@ $$;
 -- Name: FUNCTION block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) IS 'Operators: takes a spot out of use from startsAt (default now) to endsAt. Refused (SMB01) while a reservation overlaps; no reservation can overlap it afterwards.';
+COMMENT ON FUNCTION app_public.block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) IS 'Operators (in the spot''s zone, SMO02) and admins: takes a spot out of use from startsAt (default now) to endsAt, e.g. for maintenance. Refused (SMB01) while a reservation overlaps; no reservation can overlap it afterwards.';
 
 --
 -- Name: cancel_reservation(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -3956,6 +4769,107 @@ $$;
 COMMENT ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'Moves the end of your reservation (longer or shorter) and re-prices it. Guests pass the manage token. Refused when the spot is taken after the current end (SMB01), the new end has passed (SMB09), is not after the start (SMB03), exceeds the spot''s maximum stay (SMB04), or the reservation is over, cancelled or expired (SMB07).';
 
 --
+-- Name: create_customer(text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.create_customer(email text, name text, surname text) RETURNS app_public.customers
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_public.customers;
+begin
+  perform app_hidden.assert_staff();
+  begin
+    insert into app_public.customers (email, name, surname)
+    values (app_hidden.assert_email(email), app_hidden.customer_name(name), app_hidden.customer_name(surname))
+    returning * into v_c;
+  exception when unique_violation then
+    raise exception 'A customer with this email already exists' using errcode = 'SMC02';
+  end;
+  return v_c;
+end;
+$$;
+
+--
+-- Name: FUNCTION create_customer(email text, name text, surname text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.create_customer(email text, name text, surname text) IS 'Staff (SMC01): a new customer record with a unique email (SMC02; SMA03 when not an email) and a name and surname (SMC04).';
+
+--
+-- Name: create_rate(text, text, integer, text, integer, integer, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.create_rate(code text, name text, hourly_price integer, currency text DEFAULT 'USD'::text, billing_increment_minutes integer DEFAULT 1, minimum_charge integer DEFAULT 0, time_zone text DEFAULT 'America/New_York'::text) RETURNS app_public.rates
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_r app_public.rates;
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators and admins manage rates' using errcode = 'SMO01';
+  end if;
+  perform app_hidden.assert_rate_money(hourly_price, minimum_charge, currency);
+  if not exists (select from pg_timezone_names t where t.name = create_rate.time_zone)
+     or code is null or length(btrim(code)) not between 1 and 50 or name is null or length(btrim(name)) not between 1 and 100 then
+    raise exception 'A rate needs a code, a name and a time zone' using errcode = 'SMO08';
+  end if;
+  begin
+    insert into app_public.rates (code, name, hourly_price, currency, billing_increment, minimum_charge, time_zone)
+    values (btrim(code), btrim(name), hourly_price, currency, app_hidden.rate_increment(billing_increment_minutes),
+            minimum_charge, time_zone)
+    returning * into v_r;
+  exception when unique_violation then
+    raise exception 'Rate code % is taken', code using errcode = 'SMO09';
+  end;
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text) IS 'Operators and admins: a new rate metered around the clock (setRateHours limits it). SMO08 bad values, SMO09 code taken.';
+
+--
+-- Name: create_spot(double precision, double precision, text, integer, text, text, text, text, text, integer, boolean, boolean); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text DEFAULT NULL::text, zone text DEFAULT NULL::text, side_of_street text DEFAULT NULL::text, from_street text DEFAULT NULL::text, to_street text DEFAULT NULL::text, max_stay_minutes integer DEFAULT 120, is_accessible boolean DEFAULT false, has_ev_charger boolean DEFAULT false) RETURNS app_public.spots
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_s app_public.spots;
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators and admins manage spots' using errcode = 'SMO01';
+  end if;
+  if not app_hidden.current_user_may_manage(create_spot.borough) then
+    raise exception 'Borough % is outside your zones', coalesce(create_spot.borough, '(none)') using errcode = 'SMO02';
+  end if;
+  if not exists (select from app_public.rates r where r.id = create_spot.rate_id) then
+    raise exception 'There is no rate %', create_spot.rate_id using errcode = 'SMO06';
+  end if;
+  -- Written as the request's role: row level security checks the zone again.
+  insert into app_public.spots (location, street, rate_id, borough, zone, side_of_street, from_street, to_street,
+                                max_stay, is_accessible, has_ev_charger)
+  values (app_hidden.spot_position(lat, lng), street, rate_id, nullif(btrim(borough), ''), zone, side_of_street,
+          from_street, to_street, app_hidden.spot_max_stay(max_stay_minutes),
+          coalesce(is_accessible, false), coalesce(has_ev_charger, false))
+  returning * into v_s;
+  return v_s;
+end;
+$$;
+
+--
+-- Name: FUNCTION create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the borough''s zone and admins: a new active spot at (lat, lng). SMO01 not staff, SMO02 outside your zones, SMO06 no such rate, SMO05 bad maximum stay, SMS01 bad coordinates.';
+
+--
 -- Name: current_session_id(); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4015,6 +4929,79 @@ COMMENT ON FUNCTION app_public.current_user_id() IS '@behavior -queryField
 The signed-in user''s id, or null.';
 
 --
+-- Name: customers_payments(app_public.customers); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.customers_payments(c app_public.customers) RETURNS SETOF app_public.customer_payment
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_hidden.assert_staff();
+  return query
+  select x.reservation_id, x.kind, x.amount, x.currency, x.status, x.at
+  from app_public.customers_reservations(c) r
+  cross join lateral (
+    select ch.reservation_id, 'charge'::text as kind, ch.amount, ch.currency, ch.status, ch.created_at as at
+    from app_private.charges ch where ch.reservation_id = r.id
+    union all
+    select ch.reservation_id, 'refund', f.amount, ch.currency, f.status, f.created_at
+    from app_private.charges ch join app_private.refunds f on f.charge_id = ch.id
+    where ch.reservation_id = r.id
+  ) x
+  order by x.at;
+end;
+$$;
+
+--
+-- Name: FUNCTION customers_payments(c app_public.customers); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.customers_payments(c app_public.customers) IS 'Staff (SMC01): the charges and refunds of the customer''s reservations, oldest first.';
+
+--
+-- Name: customers_reservations(app_public.customers); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.customers_reservations(c app_public.customers) RETURNS SETOF app_public.reservations
+    LANGUAGE sql STABLE
+    AS $$
+  select r.* from app_public.reservations r
+  where r.kind = 'reservation' and (r.email = c.email or r.user_id = c.user_id)
+  order by lower(r.period) desc;
+$$;
+
+--
+-- Name: FUNCTION customers_reservations(c app_public.customers); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.customers_reservations(c app_public.customers) IS 'The customer''s reservations, latest start first.';
+
+--
+-- Name: delete_customer(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.delete_customer(customer_id bigint) RETURNS app_public.customers
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_public.customers;
+begin
+  perform app_hidden.assert_staff();
+  v_c := app_hidden.customer_live(customer_id);
+  update app_public.customers c set deleted_at = now() where c.id = v_c.id returning * into v_c;
+  return v_c;
+end;
+$$;
+
+--
+-- Name: FUNCTION delete_customer(customer_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.delete_customer(customer_id bigint) IS 'Staff (SMC01): soft-deletes a customer: gone from every list and search, kept with its reservations and audit rows; restoreCustomer brings it back. SMC03 unknown or already deleted.';
+
+--
 -- Name: end_reservation(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4042,6 +5029,48 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) IS 'Ends a reservation that has started, now: it is charged for the time used (never less than the rate''s minimum charge) and the spot is free again. Guests pass the manage token. A reservation that has not started is cancelled instead (SMB09).';
+
+--
+-- Name: enforcement_lookup(text, text, bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.enforcement_lookup(plate text, plate_state text DEFAULT NULL::text, spot_id bigint DEFAULT NULL::bigint) RETURNS app_public.enforcement_answer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_role text := app_hidden.current_actor_role();
+  v_plate text;
+  v_state text;
+  v_r app_public.reservations;
+  v_now timestamptz := now();
+  v_answer app_public.enforcement_answer;
+begin
+  if v_role is distinct from 'enforcement' and v_role is distinct from 'admin' then
+    raise exception 'Only enforcement officers may look plates up' using errcode = 'SME02';
+  end if;
+  v_plate := app_hidden.plate(plate);
+  v_state := app_hidden.plate_state(plate_state);
+  -- A held reservation counts: its driver has booked and is giving a card
+  -- (a hold lasts 15 minutes at most, then it expires and stops counting).
+  select r.* into v_r from app_public.reservations r
+  where r.plate = v_plate and (v_state is null or r.plate_state = v_state)
+    and (enforcement_lookup.spot_id is null or r.spot_id = enforcement_lookup.spot_id)
+    and r.kind = 'reservation' and r.status in ('held', 'confirmed') and r.period @> v_now
+  order by upper(r.period) desc
+  limit 1;
+  v_answer := (v_plate, v_state, coalesce(enforcement_lookup.spot_id, v_r.spot_id), v_r.id is not null,
+               upper(v_r.period), v_now)::app_public.enforcement_answer;
+  perform app_private.audit_write('enforcement_lookups', v_r.id::text, 'lookup', null, to_jsonb(v_answer));
+  return v_answer;
+end;
+$$;
+
+--
+-- Name: FUNCTION enforcement_lookup(plate text, plate_state text, spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) IS 'Enforcement officers and admins (SME02 otherwise): does this plate (state optional; SME01 when malformed) hold a held or confirmed reservation covering now, at this spot when one is given? Answers without personal data; every lookup is written to the audit log.';
 
 --
 -- Name: forgot_password(text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4108,8 +5137,8 @@ declare
   v_user app_public.users;
 begin
   select u.* into v_admin from app_public.users u where u.id = app_hidden.assert_admin();
-  if role is distinct from 'operator' and role is distinct from 'admin' and role is distinct from 'analyst' then
-    raise exception 'Staff are operators, admins or analysts' using errcode = 'SMA16';
+  if role is null or role not in ('operator', 'admin', 'analyst', 'enforcement') then
+    raise exception 'Staff are operators, admins, analysts or enforcement officers' using errcode = 'SMA16';
   end if;
   v_user_id := app_private.user_create(email, name, role, null, v_admin.name);
   select u.* into v_user from app_public.users u where u.id = v_user_id;
@@ -4121,7 +5150,7 @@ $$;
 -- Name: FUNCTION invite_staff(email text, name text, role text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.invite_staff(email text, name text, role text) IS 'Admins only: pre-registers a staff member (operator, admin or analyst) and emails them a link to set a password (7 days). Only pre-registered staff may sign in with Google or Facebook.';
+COMMENT ON FUNCTION app_public.invite_staff(email text, name text, role text) IS 'Admins only: pre-registers a staff member (operator, admin, analyst or enforcement officer) and emails them a link to set a password (7 days). Only pre-registered staff may sign in with Google or Facebook.';
 
 --
 -- Name: logout(); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4285,6 +5314,56 @@ $$;
 COMMENT ON FUNCTION app_public.register(email text, name text, password text) IS 'Signs up a driver: email (unique, plain ASCII), name (1–100 characters), password (at least 10 characters, at most 72 bytes, not one repeated character, not the email). A verification email is sent. Returns a session token, shown only this once: send it as `Authorization: Bearer <token>`. Browsers use POST /auth/register instead, which sets the session cookie.';
 
 --
+-- Name: vehicles; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.vehicles (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    plate text NOT NULL,
+    plate_state text,
+    label text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT vehicles_label_check CHECK (((length(label) >= 1) AND (length(label) <= 50))),
+    CONSTRAINT vehicles_plate_check CHECK ((plate ~ '^[A-Z0-9]{1,10}$'::text)),
+    CONSTRAINT vehicles_plate_state_check CHECK ((plate_state ~ '^[A-Z]{2,3}$'::text))
+);
+
+--
+-- Name: TABLE vehicles; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.vehicles IS '@behavior -insert -update -delete
+A driver''s saved vehicles (their own only).';
+
+--
+-- Name: remove_vehicle(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.remove_vehicle(vehicle_id bigint) RETURNS app_public.vehicles
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_v app_public.vehicles;
+begin
+  delete from app_public.vehicles v
+  where v.id = remove_vehicle.vehicle_id and v.user_id = app_public.current_user_id()
+  returning * into v_v;
+  if v_v.id is null then
+    raise exception 'You have no vehicle %', remove_vehicle.vehicle_id using errcode = 'SME03';
+  end if;
+  return v_v;
+end;
+$$;
+
+--
+-- Name: FUNCTION remove_vehicle(vehicle_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.remove_vehicle(vehicle_id bigint) IS 'Removes one of your saved vehicles (SME03 when it is not yours or does not exist).';
+
+--
 -- Name: resend_verification_email(); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4355,10 +5434,10 @@ $$;
 COMMENT ON FUNCTION app_public.reservations_time_zone(r app_public.reservations) IS 'The spot''s time zone, to show the times as the street signs read.';
 
 --
--- Name: reserve(bigint, timestamp with time zone, timestamp with time zone, integer, text); Type: FUNCTION; Schema: app_public; Owner: -
+-- Name: reserve(bigint, timestamp with time zone, timestamp with time zone, integer, text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
-CREATE FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone DEFAULT NULL::timestamp with time zone, ends_at timestamp with time zone DEFAULT NULL::timestamp with time zone, duration_minutes integer DEFAULT NULL::integer, email text DEFAULT NULL::text) RETURNS app_public.reservation_result
+CREATE FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone DEFAULT NULL::timestamp with time zone, ends_at timestamp with time zone DEFAULT NULL::timestamp with time zone, duration_minutes integer DEFAULT NULL::integer, email text DEFAULT NULL::text, plate text DEFAULT NULL::text, plate_state text DEFAULT NULL::text) RETURNS app_public.reservation_result
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -4370,6 +5449,9 @@ declare
   v_quote   app_public.price_quote;
   v_token   text;
   v_r       app_public.reservations;
+  -- The vehicle is optional; a malformed plate is refused (SME01) before anything is written.
+  v_plate   text := case when reserve.plate is null then null else app_hidden.plate(reserve.plate) end;
+  v_state   text := case when reserve.plate is null then null else app_hidden.plate_state(reserve.plate_state) end;
 begin
   if v_user_id is not null then
     -- A signed-in driver's reservation goes to their account's address.
@@ -4393,9 +5475,10 @@ begin
   v_quote := app_hidden.quote_rate(v_spot.rate_id, v_window);
 
   begin
-    insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency, hold_expires_at)
+    insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency, hold_expires_at,
+                                         plate, plate_state)
     values (v_spot.id, v_user_id, v_email, v_window, 'held', v_quote.amount, v_quote.currency,
-            least(now() + app_hidden.booking_hold_time(), upper(v_window)))
+            least(now() + app_hidden.booking_hold_time(), upper(v_window)), v_plate, v_state)
     returning * into v_r;
   exception when exclusion_violation then
     raise exception 'Sorry, this spot is already taken for part of that time' using errcode = 'SMB01';
@@ -4411,10 +5494,10 @@ end;
 $$;
 
 --
--- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text); Type: COMMENT; Schema: app_public; Owner: -
+-- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you. Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes.';
+COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you. Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes. plate and plateState (optional) name the vehicle parked on it, for enforcement (SME01 when malformed).';
 
 --
 -- Name: reset_password(text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4445,6 +5528,34 @@ $$;
 COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS 'Sets a new password with the token from a password reset or staff invitation link (single use), verifies the email it was sent to, and signs out every session of the account. Sign in afterwards.';
 
 --
+-- Name: restore_customer(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.restore_customer(customer_id bigint) RETURNS app_public.customers
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_public.customers;
+begin
+  perform app_hidden.assert_staff();
+  update app_public.customers c set deleted_at = null
+  where c.id = restore_customer.customer_id and c.deleted_at is not null
+  returning * into v_c;
+  if v_c.id is null then
+    raise exception 'There is no deleted customer %', restore_customer.customer_id using errcode = 'SMC03';
+  end if;
+  return v_c;
+end;
+$$;
+
+--
+-- Name: FUNCTION restore_customer(customer_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.restore_customer(customer_id bigint) IS 'Staff (SMC01): undoes deleteCustomer. SMC03 when no deleted customer has this id.';
+
+--
 -- Name: revoke_session(uuid); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4462,6 +5573,70 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.revoke_session(session_id uuid) IS 'Signs out one of your own sessions (e.g. a lost phone); null when it is not one of your live sessions.';
+
+--
+-- Name: save_vehicle(text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.save_vehicle(plate text, plate_state text DEFAULT NULL::text, label text DEFAULT NULL::text) RETURNS app_public.vehicles
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user_id bigint := app_public.current_user_id();
+  v_v app_public.vehicles;
+begin
+  if v_user_id is null then
+    raise exception 'Sign in to save a vehicle' using errcode = 'SMA08';
+  end if;
+  if label is not null and length(btrim(label)) not between 1 and 50 then
+    raise exception 'A vehicle''s label is 1 to 50 characters' using errcode = 'SME01';
+  end if;
+  insert into app_public.vehicles as v (user_id, plate, plate_state, label)
+  values (v_user_id, app_hidden.plate(plate), app_hidden.plate_state(plate_state), nullif(btrim(label), ''))
+  on conflict (user_id, plate, plate_state) do update set label = coalesce(excluded.label, v.label)
+  returning * into v_v;
+  return v_v;
+end;
+$$;
+
+--
+-- Name: FUNCTION save_vehicle(plate text, plate_state text, label text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.save_vehicle(plate text, plate_state text, label text) IS 'Signed in (SMA08): saves a vehicle on your account (saving it again changes its label). SME01 for a bad plate or state.';
+
+--
+-- Name: search_customers(text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.search_customers(query text) RETURNS SETOF app_public.customers
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET "pg_trgm.word_similarity_threshold" TO '0.3'
+    AS $$
+declare
+  v_q text := lower(btrim(coalesce(query, '')));
+begin
+  perform app_hidden.assert_staff();
+  if length(v_q) not between 1 and 200 then
+    raise exception 'Search for 1 to 200 characters' using errcode = 'SMC06';
+  end if;
+  -- Typo-tolerant: trigram similarity of the query with the closest part of
+  -- name + surname + email, so "smiht" finds Smith. Row level security hides
+  -- soft-deleted rows.
+  return query
+  select c.* from app_public.customers c
+  where strpos(c.search_text, v_q) > 0 or v_q <% c.search_text
+  order by word_similarity(v_q, c.search_text) desc, c.surname nulls last, c.name, c.id;
+end;
+$$;
+
+--
+-- Name: FUNCTION search_customers(query text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.search_customers(query text) IS 'Staff (SMC01): customers whose name, surname or email match the query, typos allowed (trigram similarity), best first. SMC06 for an empty or overlong query.';
 
 --
 -- Name: send_manage_link(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4504,6 +5679,109 @@ $$;
 COMMENT ON FUNCTION app_public.send_manage_link(reservation_id bigint, email text) IS 'Guests who lost their manage token: emails a link with a new token to the reservation''s address when reservationId and email match a guest reservation (the old token stops working), and answers true either way. At most 3 an hour per reservation and 20 per client address (SMA02).';
 
 --
+-- Name: operator_zones; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.operator_zones (
+    user_id bigint NOT NULL,
+    borough text NOT NULL,
+    CONSTRAINT operator_zones_borough_check CHECK (((length(borough) >= 1) AND (length(borough) <= 50)))
+);
+
+--
+-- Name: TABLE operator_zones; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.operator_zones IS '@behavior -insert -update -delete
+The boroughs an operator may act in (no rows: everywhere). Set by admins with setOperatorZones.';
+
+--
+-- Name: set_operator_zones(bigint, text[]); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) RETURNS SETOF app_public.operator_zones
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_hidden.assert_admin();
+  if not exists (select from app_public.users u where u.id = set_operator_zones.user_id and u.role = 'operator') then
+    raise exception 'User % is not an operator', set_operator_zones.user_id using errcode = 'SMO04';
+  end if;
+  delete from app_public.operator_zones z
+  where z.user_id = set_operator_zones.user_id and z.borough <> all (coalesce(boroughs, '{}'));
+  insert into app_public.operator_zones (user_id, borough)
+  select set_operator_zones.user_id, btrim(b) from unnest(coalesce(boroughs, '{}')) b
+  on conflict do nothing;
+  return query select z.* from app_public.operator_zones z where z.user_id = set_operator_zones.user_id order by z.borough;
+end;
+$$;
+
+--
+-- Name: FUNCTION set_operator_zones(user_id bigint, boroughs text[]); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) IS 'Admins only (SMA10): the boroughs an operator may act in, replacing the previous list (empty: everywhere). SMO04 when the user is not an operator.';
+
+--
+-- Name: set_rate_hours(integer, jsonb); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) RETURNS app_public.rates
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  v_r app_public.rates := app_hidden.assert_manages_rate(rate_id);
+begin
+  if hours is null or jsonb_typeof(hours) <> 'array' or exists (
+    select from jsonb_array_elements(hours) h
+    where jsonb_typeof(h -> 'isodow') is distinct from 'number' or (h ->> 'isodow')::numeric not in (1, 2, 3, 4, 5, 6, 7)
+       or (h ->> 'opens') !~ '^\d{2}:\d{2}$' or (h ->> 'closes') !~ '^\d{2}:\d{2}$'
+       or (h ->> 'opens') >= (h ->> 'closes')) then
+    raise exception 'Hours are [{isodow: 1..7, opens: "HH:MM", closes: "HH:MM"}] with opens before closes' using errcode = 'SMO08';
+  end if;
+  delete from app_public.rate_hours h where h.rate_id = v_r.id;
+  insert into app_public.rate_hours (rate_id, isodow, opens, closes)
+  select v_r.id, (h ->> 'isodow')::int, (h ->> 'opens')::time, (h ->> 'closes')::time
+  from jsonb_array_elements(hours) h;
+  return v_r;
+end;
+$_$;
+
+--
+-- Name: FUNCTION set_rate_hours(rate_id integer, hours jsonb); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) IS 'Operators as for updateRate, and admins: the rate''s metered hours, replacing the old ones (empty list: metered around the clock). Example: [{"isodow": 1, "opens": "09:00", "closes": "19:00"}].';
+
+--
+-- Name: set_spot_status(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.set_spot_status(spot_id bigint, status text) RETURNS app_public.spots
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_s app_public.spots := app_hidden.assert_manages_spot(spot_id);
+begin
+  if set_spot_status.status is null or set_spot_status.status not in ('active', 'out_of_service') then
+    raise exception 'A spot is active or out_of_service' using errcode = 'SMO07';
+  end if;
+  -- Reservations already made are kept and honoured (listed by
+  -- spotAffectedReservations): the spot only stops taking new ones. An
+  -- operator who cannot honour one cancels it with cancelReservation.
+  update app_public.spots s set status = set_spot_status.status where s.id = v_s.id returning * into v_s;
+  return v_s;
+end;
+$$;
+
+--
+-- Name: FUNCTION set_spot_status(spot_id bigint, status text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.set_spot_status(spot_id bigint, status text) IS 'Operators in the spot''s zone and admins: takes a spot out of service (no new reservations; existing ones are kept — see spotAffectedReservations) or back into service. SMO07 for another status.';
+
+--
 -- Name: set_user_role(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4536,7 +5814,30 @@ $$;
 -- Name: FUNCTION set_user_role(user_id bigint, role text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.set_user_role(user_id bigint, role text) IS 'Admins only: gives a user another role (driver, operator, admin, analyst); not your own. Takes effect on the user''s next request.';
+COMMENT ON FUNCTION app_public.set_user_role(user_id bigint, role text) IS 'Admins only: gives a user another role (driver, operator, admin, analyst, enforcement); not your own. Takes effect on the user''s next request.';
+
+--
+-- Name: spot_affected_reservations(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.spot_affected_reservations(spot_id bigint) RETURNS SETOF app_public.reservations
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  perform app_hidden.assert_manages_spot(spot_id);
+  return query
+  select r.* from app_public.reservations r
+  where r.spot_id = spot_affected_reservations.spot_id and r.kind = 'reservation'
+    and r.status in ('held', 'confirmed') and upper(r.period) > now()
+  order by lower(r.period);
+end;
+$$;
+
+--
+-- Name: FUNCTION spot_affected_reservations(spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.spot_affected_reservations(spot_id bigint) IS 'Operators in the spot''s zone and admins: the held or confirmed reservations not yet over on this spot — the ones taking it out of service affects.';
 
 --
 -- Name: spots_description(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4642,6 +5943,11 @@ begin
   if not app_hidden.current_user_is_staff() then
     raise exception 'Only operators can unblock a spot' using errcode = 'SMB10';
   end if;
+  if exists (select from app_public.reservations r join app_public.spots s on s.id = r.spot_id
+             where r.id = unblock_spot.block_id and r.kind = 'block'
+               and not app_hidden.current_user_may_manage(s.borough)) then
+    raise exception 'This block is on a spot outside your zones' using errcode = 'SMO02';
+  end if;
   update app_public.reservations r set status = 'cancelled'
   where r.id = unblock_spot.block_id and r.kind = 'block' and r.status = 'confirmed'
   returning * into v_r;
@@ -4656,7 +5962,113 @@ $$;
 -- Name: FUNCTION unblock_spot(block_id bigint); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.unblock_spot(block_id bigint) IS 'Operators: lifts a block; the spot can be reserved again.';
+COMMENT ON FUNCTION app_public.unblock_spot(block_id bigint) IS 'Operators (in the spot''s zone, SMO02) and admins: lifts a block; the spot can be reserved again.';
+
+--
+-- Name: update_customer(bigint, text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.update_customer(customer_id bigint, email text DEFAULT NULL::text, name text DEFAULT NULL::text, surname text DEFAULT NULL::text) RETURNS app_public.customers
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_public.customers;
+begin
+  perform app_hidden.assert_staff();
+  v_c := app_hidden.customer_live(customer_id);
+  begin
+    update app_public.customers c
+    set email = case when update_customer.email is null then c.email else app_hidden.assert_email(update_customer.email) end,
+        name = case when update_customer.name is null then c.name else app_hidden.customer_name(update_customer.name) end,
+        surname = case when update_customer.surname is null then c.surname else app_hidden.customer_name(update_customer.surname) end
+    where c.id = v_c.id
+    returning * into v_c;
+  exception when unique_violation then
+    raise exception 'A customer with this email already exists' using errcode = 'SMC02';
+  end;
+  return v_c;
+end;
+$$;
+
+--
+-- Name: FUNCTION update_customer(customer_id bigint, email text, name text, surname text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.update_customer(customer_id bigint, email text, name text, surname text) IS 'Staff (SMC01): changes a customer''s email, name or surname (null: unchanged). SMC03 unknown or deleted, SMC02 email taken, SMC04 bad name.';
+
+--
+-- Name: update_rate(integer, text, integer, integer, integer); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.update_rate(rate_id integer, name text DEFAULT NULL::text, hourly_price integer DEFAULT NULL::integer, billing_increment_minutes integer DEFAULT NULL::integer, minimum_charge integer DEFAULT NULL::integer) RETURNS app_public.rates
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_r app_public.rates := app_hidden.assert_manages_rate(rate_id);
+begin
+  perform app_hidden.assert_rate_money(coalesce(hourly_price, v_r.hourly_price),
+                                       coalesce(minimum_charge, v_r.minimum_charge), v_r.currency);
+  update app_public.rates r set
+    name = coalesce(nullif(btrim(update_rate.name), ''), r.name),
+    hourly_price = coalesce(update_rate.hourly_price, r.hourly_price),
+    billing_increment = case when billing_increment_minutes is null then r.billing_increment
+                             else app_hidden.rate_increment(billing_increment_minutes) end,
+    minimum_charge = coalesce(update_rate.minimum_charge, r.minimum_charge)
+  where r.id = v_r.id
+  returning * into v_r;
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer) IS 'Operators whose zones hold every spot on the rate, and admins: changes its name or prices (null: unchanged). New quotes use it; reservations keep the price they were quoted.';
+
+--
+-- Name: update_spot(bigint, double precision, double precision, text, integer, text, text, text, text, text, integer, boolean, boolean); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.update_spot(spot_id bigint, lat double precision DEFAULT NULL::double precision, lng double precision DEFAULT NULL::double precision, street text DEFAULT NULL::text, rate_id integer DEFAULT NULL::integer, borough text DEFAULT NULL::text, zone text DEFAULT NULL::text, side_of_street text DEFAULT NULL::text, from_street text DEFAULT NULL::text, to_street text DEFAULT NULL::text, max_stay_minutes integer DEFAULT NULL::integer, is_accessible boolean DEFAULT NULL::boolean, has_ev_charger boolean DEFAULT NULL::boolean) RETURNS app_public.spots
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_s app_public.spots := app_hidden.assert_manages_spot(spot_id);
+begin
+  if update_spot.borough is not null and not app_hidden.current_user_may_manage(update_spot.borough) then
+    raise exception 'Borough % is outside your zones', update_spot.borough using errcode = 'SMO02';
+  end if;
+  if update_spot.rate_id is not null and not exists (select from app_public.rates r where r.id = update_spot.rate_id) then
+    raise exception 'There is no rate %', update_spot.rate_id using errcode = 'SMO06';
+  end if;
+  if (lat is null) <> (lng is null) then
+    raise exception 'Give both latitude and longitude' using errcode = 'SMS01';
+  end if;
+  update app_public.spots s set
+    location = case when lat is null then s.location else app_hidden.spot_position(lat, lng) end,
+    street = coalesce(update_spot.street, s.street),
+    rate_id = coalesce(update_spot.rate_id, s.rate_id),
+    borough = coalesce(update_spot.borough, s.borough),
+    zone = coalesce(update_spot.zone, s.zone),
+    side_of_street = coalesce(update_spot.side_of_street, s.side_of_street),
+    from_street = coalesce(update_spot.from_street, s.from_street),
+    to_street = coalesce(update_spot.to_street, s.to_street),
+    max_stay = case when max_stay_minutes is null then s.max_stay else app_hidden.spot_max_stay(max_stay_minutes) end,
+    is_accessible = coalesce(update_spot.is_accessible, s.is_accessible),
+    has_ev_charger = coalesce(update_spot.has_ev_charger, s.has_ev_charger)
+  where s.id = v_s.id
+  returning * into v_s;
+  return v_s;
+end;
+$$;
+
+--
+-- Name: FUNCTION update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the spot''s zone and admins: changes what is given (null: unchanged). Reservations already made keep their quoted price. SMO01/SMO02/SMO03 as for every spot operation.';
 
 --
 -- Name: verify_email(text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4812,57 +6224,6 @@ CREATE VIEW analytics.reservations AS
 --
 
 COMMENT ON VIEW analytics.reservations IS 'Every reservation and operator block, without the driver''s identity.';
-
---
--- Name: rates; Type: TABLE; Schema: app_public; Owner: -
---
-
-CREATE TABLE app_public.rates (
-    id integer NOT NULL,
-    code text NOT NULL,
-    name text NOT NULL,
-    hourly_price integer NOT NULL,
-    currency text DEFAULT 'USD'::text NOT NULL,
-    billing_increment interval DEFAULT '00:01:00'::interval NOT NULL,
-    minimum_charge integer DEFAULT 0 NOT NULL,
-    time_zone text DEFAULT 'America/New_York'::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT rates_billing_increment_check CHECK (((billing_increment > '00:00:00'::interval) AND (billing_increment <= '01:00:00'::interval))),
-    CONSTRAINT rates_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT rates_hourly_price_check CHECK ((hourly_price >= 0)),
-    CONSTRAINT rates_minimum_charge_check CHECK ((minimum_charge >= 0))
-);
-
---
--- Name: TABLE rates; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TABLE app_public.rates IS 'A meter tariff: price per hour in minor units, billed per increment, metered during its hours.';
-
---
--- Name: COLUMN rates.hourly_price; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.rates.hourly_price IS 'Price of one metered hour in minor units (cents).';
-
---
--- Name: COLUMN rates.billing_increment; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.rates.billing_increment IS 'Metered time is rounded up to a whole number of these.';
-
---
--- Name: COLUMN rates.minimum_charge; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.rates.minimum_charge IS 'Least amount charged for a reservation that has any metered time (the payment provider''s minimum for the currency applies as well).';
-
---
--- Name: COLUMN rates.time_zone; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.rates.time_zone IS 'IANA time zone in which the operating hours are read.';
 
 --
 -- Name: spots; Type: VIEW; Schema: analytics; Owner: -
@@ -5262,6 +6623,45 @@ CREATE TABLE app_private.worker_processes (
 COMMENT ON TABLE app_private.worker_processes IS 'Live worker processes and the graphile-worker ids they lock jobs under; a row whose advisory lock (classid 7366, hashtext(id)) is free belongs to a dead process.';
 
 --
+-- Name: audit_log_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.audit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: customer_notes_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.customer_notes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.customer_notes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: customers_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.customers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.customers_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: rate_hours; Type: TABLE; Schema: app_public; Owner: -
 --
 
@@ -5278,7 +6678,8 @@ CREATE TABLE app_public.rate_hours (
 -- Name: TABLE rate_hours; Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON TABLE app_public.rate_hours IS 'Metered hours of a rate, per ISO weekday (1 = Monday). A rate without rows is metered around the clock; outside these hours parking is free.';
+COMMENT ON TABLE app_public.rate_hours IS '@behavior -insert -update -delete
+Metered hours of a rate, per ISO weekday (1 = Monday). A rate without rows is metered around the clock; outside these hours parking is free.';
 
 --
 -- Name: COLUMN rate_hours.closes; Type: COMMENT; Schema: app_public; Owner: -
@@ -5331,6 +6732,19 @@ ALTER TABLE app_public.spots ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 ALTER TABLE app_public.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME app_public.users_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: vehicles_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.vehicles ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.vehicles_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -5549,6 +6963,48 @@ ALTER TABLE ONLY app_private.worker_processes
     ADD CONSTRAINT worker_processes_pkey PRIMARY KEY (id);
 
 --
+-- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
+--
+-- Name: customer_notes customer_notes_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customer_notes
+    ADD CONSTRAINT customer_notes_pkey PRIMARY KEY (id);
+
+--
+-- Name: customers customers_email_key; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_email_key UNIQUE (email);
+
+--
+-- Name: customers customers_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_pkey PRIMARY KEY (id);
+
+--
+-- Name: customers customers_user_id_key; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_user_id_key UNIQUE (user_id);
+
+--
+-- Name: operator_zones operator_zones_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.operator_zones
+    ADD CONSTRAINT operator_zones_pkey PRIMARY KEY (user_id, borough);
+
+--
 -- Name: rate_hours rate_hours_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
 --
 
@@ -5612,6 +7068,20 @@ ALTER TABLE ONLY app_public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 --
+-- Name: vehicles vehicles_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.vehicles
+    ADD CONSTRAINT vehicles_pkey PRIMARY KEY (id);
+
+--
+-- Name: vehicles vehicles_user_id_plate_plate_state_key; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.vehicles
+    ADD CONSTRAINT vehicles_user_id_plate_plate_state_key UNIQUE (user_id, plate, plate_state);
+
+--
 -- Name: charges_payment_intent_idx; Type: INDEX; Schema: app_private; Owner: -
 --
 
@@ -5660,6 +7130,42 @@ CREATE INDEX user_identities_user_id_idx ON app_private.user_identities USING bt
 CREATE INDEX user_tokens_user_id_kind_idx ON app_private.user_tokens USING btree (user_id, kind);
 
 --
+-- Name: audit_log_actor_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX audit_log_actor_idx ON app_public.audit_log USING btree (actor_user_id, at);
+
+--
+-- Name: audit_log_at_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX audit_log_at_idx ON app_public.audit_log USING btree (at);
+
+--
+-- Name: audit_log_row_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX audit_log_row_idx ON app_public.audit_log USING btree (table_name, record_id, at);
+
+--
+-- Name: customer_notes_customer_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX customer_notes_customer_idx ON app_public.customer_notes USING btree (customer_id, created_at);
+
+--
+-- Name: customers_search_trgm; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX customers_search_trgm ON app_public.customers USING gin (search_text public.gin_trgm_ops);
+
+--
+-- Name: customers_surname_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX customers_surname_idx ON app_public.customers USING btree (surname, name, id);
+
+--
 -- Name: reservations_due_end_idx; Type: INDEX; Schema: app_public; Owner: -
 --
 
@@ -5676,6 +7182,12 @@ CREATE INDEX reservations_guest_email_idx ON app_public.reservations USING btree
 --
 
 CREATE INDEX reservations_held_idx ON app_public.reservations USING btree (hold_expires_at) WHERE (status = 'held'::app_public.reservation_status);
+
+--
+-- Name: reservations_plate_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_plate_idx ON app_public.reservations USING btree (plate, period) WHERE ((plate IS NOT NULL) AND (status = ANY (ARRAY['held'::app_public.reservation_status, 'confirmed'::app_public.reservation_status])));
 
 --
 -- Name: reservations_remind_at_idx; Type: INDEX; Schema: app_public; Owner: -
@@ -5732,6 +7244,24 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_private.setup_inte
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_private.stripe_customers FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 
 --
+-- Name: refunds _900_audit; Type: TRIGGER; Schema: app_private; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_private.refunds FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('refunds');
+
+--
+-- Name: customer_notes _100_timestamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.customer_notes FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
+-- Name: customers _100_timestamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.customers FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
 -- Name: rates _100_timestamps; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
@@ -5756,6 +7286,18 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.spots FOR E
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 
 --
+-- Name: customer_notes _110_staff_stamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _110_staff_stamps BEFORE INSERT OR UPDATE ON app_public.customer_notes FOR EACH ROW EXECUTE FUNCTION app_private.tg__staff_stamps();
+
+--
+-- Name: customers _110_staff_stamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _110_staff_stamps BEFORE INSERT OR UPDATE ON app_public.customers FOR EACH ROW EXECUTE FUNCTION app_private.tg__staff_stamps();
+
+--
 -- Name: users _200_name; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
@@ -5778,6 +7320,66 @@ CREATE TRIGGER _500_audit AFTER INSERT OR UPDATE ON app_public.reservations FOR 
 --
 
 CREATE TRIGGER _700_notify AFTER INSERT OR UPDATE OF status, period ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__notify();
+
+--
+-- Name: reservations _800_customer; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _800_customer AFTER INSERT ON app_public.reservations FOR EACH ROW WHEN (((new.kind = 'reservation'::text) AND (new.user_id IS NULL))) EXECUTE FUNCTION app_private.tg__customer_from_booker();
+
+--
+-- Name: users _800_customer; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _800_customer AFTER INSERT ON app_public.users FOR EACH ROW WHEN ((new.role = 'driver'::text)) EXECUTE FUNCTION app_private.tg__customer_from_booker();
+
+--
+-- Name: customer_notes _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.customer_notes FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+
+--
+-- Name: customers _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.customers FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+
+--
+-- Name: operator_zones _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE ON app_public.operator_zones FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('operator_zones', 'user_id');
+
+--
+-- Name: rate_hours _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.rate_hours FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('rate_hours', 'rate_id');
+
+--
+-- Name: rates _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.rates FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+
+--
+-- Name: spots _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.spots FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+
+--
+-- Name: reservations _900_audit_blocks; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit_blocks AFTER INSERT OR UPDATE ON app_public.reservations FOR EACH ROW WHEN ((new.kind = 'block'::text)) EXECUTE FUNCTION app_private.tg__audit('blocks');
+
+--
+-- Name: users _900_audit_role; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit_role AFTER UPDATE OF role ON app_public.users FOR EACH ROW WHEN ((old.role IS DISTINCT FROM new.role)) EXECUTE FUNCTION app_private.tg__audit('users');
 
 --
 -- Name: charges charges_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
@@ -5864,6 +7466,55 @@ ALTER TABLE ONLY app_private.user_tokens
     ADD CONSTRAINT user_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
 --
+-- Name: audit_log audit_log_actor_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.audit_log
+    ADD CONSTRAINT audit_log_actor_user_id_fkey FOREIGN KEY (actor_user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: customer_notes customer_notes_created_by_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customer_notes
+    ADD CONSTRAINT customer_notes_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: customer_notes customer_notes_customer_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customer_notes
+    ADD CONSTRAINT customer_notes_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app_public.customers(id) ON DELETE CASCADE;
+
+--
+-- Name: customers customers_created_by_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: customers customers_updated_by_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_updated_by_fkey FOREIGN KEY (updated_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: customers customers_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: operator_zones operator_zones_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.operator_zones
+    ADD CONSTRAINT operator_zones_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+--
 -- Name: rate_hours rate_hours_rate_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
 --
 
@@ -5897,6 +7548,13 @@ ALTER TABLE ONLY app_public.reservations
 
 ALTER TABLE ONLY app_public.spots
     ADD CONSTRAINT spots_rate_id_fkey FOREIGN KEY (rate_id) REFERENCES app_public.rates(id) ON DELETE RESTRICT;
+
+--
+-- Name: vehicles vehicles_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.vehicles
+    ADD CONSTRAINT vehicles_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
 --
 -- Name: charges; Type: ROW SECURITY; Schema: app_private; Owner: -
@@ -5989,6 +7647,54 @@ ALTER TABLE app_private.user_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.worker_processes ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: audit_log; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.audit_log ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: customer_notes; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.customer_notes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: customers; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.customers ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rate_hours delete_in_zone; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY delete_in_zone ON app_public.rate_hours FOR DELETE TO app_operator USING (app_hidden.current_user_may_manage_rate(rate_id));
+
+--
+-- Name: rate_hours insert_in_zone; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY insert_in_zone ON app_public.rate_hours FOR INSERT TO app_operator WITH CHECK (app_hidden.current_user_may_manage_rate(rate_id));
+
+--
+-- Name: spots insert_in_zone; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY insert_in_zone ON app_public.spots FOR INSERT TO app_operator WITH CHECK (app_hidden.current_user_may_manage(borough));
+
+--
+-- Name: rates insert_staff; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY insert_staff ON app_public.rates FOR INSERT TO app_operator WITH CHECK (( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff));
+
+--
+-- Name: operator_zones; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.operator_zones ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: rate_hours; Type: ROW SECURITY; Schema: app_public; Owner: -
 --
 
@@ -6025,10 +7731,36 @@ CREATE POLICY select_all ON app_public.rates FOR SELECT TO app_anonymous USING (
 CREATE POLICY select_all ON app_public.spots FOR SELECT TO app_anonymous USING (true);
 
 --
+-- Name: customer_notes select_live; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_live ON app_public.customer_notes FOR SELECT TO app_operator USING ((( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff) AND (EXISTS ( SELECT
+   FROM app_public.customers c
+  WHERE ((c.id = customer_notes.customer_id) AND (c.deleted_at IS NULL))))));
+
+--
+-- Name: customers select_live; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_live ON app_public.customers FOR SELECT TO app_operator USING (((deleted_at IS NULL) AND ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff)));
+
+--
+-- Name: operator_zones select_own; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_own ON app_public.operator_zones FOR SELECT TO app_operator USING (((user_id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_admin() AS current_user_is_admin)));
+
+--
 -- Name: reservations select_own; Type: POLICY; Schema: app_public; Owner: -
 --
 
 CREATE POLICY select_own ON app_public.reservations FOR SELECT TO app_user USING (((user_id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff)));
+
+--
+-- Name: vehicles select_own; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_own ON app_public.vehicles FOR SELECT TO app_user USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
 
 --
 -- Name: users select_visible; Type: POLICY; Schema: app_public; Owner: -
@@ -6043,6 +7775,18 @@ CREATE POLICY select_visible ON app_public.users FOR SELECT TO app_user USING ((
 ALTER TABLE app_public.spots ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: rates update_in_zone; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY update_in_zone ON app_public.rates FOR UPDATE TO app_operator USING (app_hidden.current_user_may_manage_rate(id));
+
+--
+-- Name: spots update_in_zone; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY update_in_zone ON app_public.spots FOR UPDATE TO app_operator USING (app_hidden.current_user_may_manage(borough)) WITH CHECK (app_hidden.current_user_may_manage(borough));
+
+--
 -- Name: users update_self; Type: POLICY; Schema: app_public; Owner: -
 --
 
@@ -6053,6 +7797,12 @@ CREATE POLICY update_self ON app_public.users FOR UPDATE TO app_user USING ((id 
 --
 
 ALTER TABLE app_public.users ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: vehicles; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.vehicles ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: SCHEMA analytics; Type: ACL; Schema: -; Owner: -
@@ -6085,6 +7835,78 @@ GRANT SELECT ON TABLE app_public.reservations TO app_user;
 GRANT SELECT ON TABLE app_public.spots TO app_anonymous;
 
 --
+-- Name: COLUMN spots.location; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(location),UPDATE(location) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.street; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(street),UPDATE(street) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.side_of_street; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(side_of_street),UPDATE(side_of_street) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.from_street; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(from_street),UPDATE(from_street) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.to_street; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(to_street),UPDATE(to_street) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.borough; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(borough),UPDATE(borough) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.zone; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(zone),UPDATE(zone) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.rate_id; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(rate_id),UPDATE(rate_id) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.max_stay; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(max_stay),UPDATE(max_stay) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.is_accessible; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(is_accessible),UPDATE(is_accessible) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.has_ev_charger; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(has_ev_charger),UPDATE(has_ev_charger) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.status; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT UPDATE(status) ON TABLE app_public.spots TO app_operator;
+
+--
 -- Name: FUNCTION assert_admin(); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -6097,6 +7919,68 @@ GRANT ALL ON FUNCTION app_hidden.assert_admin() TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_hidden.assert_email(email text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.assert_email(email text) TO app_anonymous;
+
+--
+-- Name: TABLE rates; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.rates TO app_anonymous;
+
+--
+-- Name: COLUMN rates.code; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(code) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.name; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.hourly_price; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(hourly_price),UPDATE(hourly_price) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.currency; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(currency) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.billing_increment; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(billing_increment),UPDATE(billing_increment) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.minimum_charge; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(minimum_charge),UPDATE(minimum_charge) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.time_zone; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(time_zone) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: FUNCTION assert_manages_rate(rate_id integer); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_manages_rate(rate_id integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_manages_rate(rate_id integer) TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_manages_spot(spot_id bigint); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_manages_spot(spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_manages_spot(spot_id bigint) TO app_anonymous;
 
 --
 -- Name: FUNCTION assert_max_stay(spot app_public.spots, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
@@ -6120,6 +8004,13 @@ REVOKE ALL ON FUNCTION app_hidden.assert_password(password text, email text) FRO
 GRANT ALL ON FUNCTION app_hidden.assert_password(password text, email text) TO app_anonymous;
 
 --
+-- Name: FUNCTION assert_rate_money(hourly_price integer, minimum_charge integer, currency text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) TO app_anonymous;
+
+--
 -- Name: FUNCTION assert_role(role text); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -6132,6 +8023,13 @@ GRANT ALL ON FUNCTION app_hidden.assert_role(role text) TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_hidden.assert_signed_in() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.assert_signed_in() TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_staff(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_staff() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_staff() TO app_anonymous;
 
 --
 -- Name: FUNCTION assert_verified(); Type: ACL; Schema: app_hidden; Owner: -
@@ -6211,6 +8109,13 @@ REVOKE ALL ON FUNCTION app_hidden.clock_now() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.clock_now() TO app_anonymous;
 
 --
+-- Name: FUNCTION current_actor_role(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.current_actor_role() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_actor_role() TO app_anonymous;
+
+--
 -- Name: FUNCTION current_user_is_admin(); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -6223,6 +8128,40 @@ GRANT ALL ON FUNCTION app_hidden.current_user_is_admin() TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_hidden.current_user_is_staff() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.current_user_is_staff() TO app_anonymous;
+
+--
+-- Name: FUNCTION current_user_may_manage(borough text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.current_user_may_manage(borough text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_user_may_manage(borough text) TO app_anonymous;
+
+--
+-- Name: FUNCTION current_user_may_manage_rate(rate_id integer); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.current_user_may_manage_rate(rate_id integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_user_may_manage_rate(rate_id integer) TO app_anonymous;
+
+--
+-- Name: TABLE customers; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.customers TO app_operator;
+
+--
+-- Name: FUNCTION customer_live(customer_id bigint); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.customer_live(customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.customer_live(customer_id bigint) TO app_anonymous;
+
+--
+-- Name: FUNCTION customer_name(value text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.customer_name(value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.customer_name(value text) TO app_anonymous;
 
 --
 -- Name: FUNCTION db_role_for(role text); Type: ACL; Schema: app_hidden; Owner: -
@@ -6323,11 +8262,32 @@ REVOKE ALL ON FUNCTION app_hidden.payment_setup_record(reservation_id bigint, ma
 GRANT ALL ON FUNCTION app_hidden.payment_setup_record(reservation_id bigint, manage_token text, intent jsonb) TO app_anonymous;
 
 --
+-- Name: FUNCTION plate(plate text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.plate(plate text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.plate(plate text) TO app_anonymous;
+
+--
+-- Name: FUNCTION plate_state(state text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.plate_state(state text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.plate_state(state text) TO app_anonymous;
+
+--
 -- Name: FUNCTION quote_rate(rate_id integer, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION rate_increment(minutes integer); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.rate_increment(minutes integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.rate_increment(minutes integer) TO app_anonymous;
 
 --
 -- Name: FUNCTION refund_prepare(reservation_id bigint, amount integer); Type: ACL; Schema: app_hidden; Owner: -
@@ -6400,6 +8360,20 @@ REVOKE ALL ON FUNCTION app_hidden.session_touch_interval() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.session_touch_interval() TO app_anonymous;
 
 --
+-- Name: FUNCTION spot_max_stay(minutes integer); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.spot_max_stay(minutes integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.spot_max_stay(minutes integer) TO app_anonymous;
+
+--
+-- Name: FUNCTION spot_position(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) TO app_anonymous;
+
+--
 -- Name: FUNCTION unit_metres(unit app_public.distance_unit); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -6412,6 +8386,12 @@ GRANT ALL ON FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) TO a
 
 REVOKE ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean); Type: ACL; Schema: app_private; Owner: -
@@ -6708,6 +8688,24 @@ REVOKE ALL ON FUNCTION app_private.spots_import(rows jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.stripe_webhook_receive(event jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION tg__audit(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg__audit() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__customer_from_booker(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg__customer_from_booker() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__staff_stamps(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg__staff_stamps() FROM PUBLIC;
+
+--
 -- Name: FUNCTION tg__timestamps(); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -6760,6 +8758,26 @@ REVOKE ALL ON FUNCTION app_private.user_token_issue(user_id bigint, kind text, e
 --
 
 REVOKE ALL ON FUNCTION app_private.user_token_use(token text, kinds text[]) FROM PUBLIC;
+
+--
+-- Name: TABLE customer_notes; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.customer_notes TO app_operator;
+
+--
+-- Name: FUNCTION add_customer_note(customer_id bigint, body text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.add_customer_note(customer_id bigint, body text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.add_customer_note(customer_id bigint, body text) TO app_anonymous;
+
+--
+-- Name: FUNCTION audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone) TO app_anonymous;
 
 --
 -- Name: TABLE users; Type: ACL; Schema: app_public; Owner: -
@@ -6816,6 +8834,27 @@ REVOKE ALL ON FUNCTION app_public.change_reservation_end(reservation_id bigint, 
 GRANT ALL ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) TO app_anonymous;
 
 --
+-- Name: FUNCTION create_customer(email text, name text, surname text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.create_customer(email text, name text, surname text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.create_customer(email text, name text, surname text) TO app_anonymous;
+
+--
+-- Name: FUNCTION create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text) TO app_anonymous;
+
+--
+-- Name: FUNCTION create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) TO app_anonymous;
+
+--
 -- Name: FUNCTION current_session_id(); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -6837,11 +8876,39 @@ REVOKE ALL ON FUNCTION app_public.current_user_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.current_user_id() TO app_anonymous;
 
 --
+-- Name: FUNCTION customers_payments(c app_public.customers); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.customers_payments(c app_public.customers) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.customers_payments(c app_public.customers) TO app_anonymous;
+
+--
+-- Name: FUNCTION customers_reservations(c app_public.customers); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.customers_reservations(c app_public.customers) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.customers_reservations(c app_public.customers) TO app_anonymous;
+
+--
+-- Name: FUNCTION delete_customer(customer_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.delete_customer(customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.delete_customer(customer_id bigint) TO app_anonymous;
+
+--
 -- Name: FUNCTION end_reservation(reservation_id bigint, manage_token text); Type: ACL; Schema: app_public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) TO app_anonymous;
+
+--
+-- Name: FUNCTION enforcement_lookup(plate text, plate_state text, spot_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) TO app_anonymous;
 
 --
 -- Name: FUNCTION forgot_password(email text); Type: ACL; Schema: app_public; Owner: -
@@ -6914,6 +8981,19 @@ REVOKE ALL ON FUNCTION app_public.register(email text, name text, password text)
 GRANT ALL ON FUNCTION app_public.register(email text, name text, password text) TO app_anonymous;
 
 --
+-- Name: TABLE vehicles; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.vehicles TO app_user;
+
+--
+-- Name: FUNCTION remove_vehicle(vehicle_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.remove_vehicle(vehicle_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.remove_vehicle(vehicle_id bigint) TO app_anonymous;
+
+--
 -- Name: FUNCTION resend_verification_email(); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -6942,11 +9022,11 @@ REVOKE ALL ON FUNCTION app_public.reservations_time_zone(r app_public.reservatio
 GRANT ALL ON FUNCTION app_public.reservations_time_zone(r app_public.reservations) TO app_anonymous;
 
 --
--- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text); Type: ACL; Schema: app_public; Owner: -
+-- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text); Type: ACL; Schema: app_public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text) TO app_anonymous;
+REVOKE ALL ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) TO app_anonymous;
 
 --
 -- Name: FUNCTION reset_password(token text, new_password text); Type: ACL; Schema: app_public; Owner: -
@@ -6956,11 +9036,32 @@ REVOKE ALL ON FUNCTION app_public.reset_password(token text, new_password text) 
 GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO app_anonymous;
 
 --
+-- Name: FUNCTION restore_customer(customer_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.restore_customer(customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.restore_customer(customer_id bigint) TO app_anonymous;
+
+--
 -- Name: FUNCTION revoke_session(session_id uuid); Type: ACL; Schema: app_public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_public.revoke_session(session_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.revoke_session(session_id uuid) TO app_anonymous;
+
+--
+-- Name: FUNCTION save_vehicle(plate text, plate_state text, label text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.save_vehicle(plate text, plate_state text, label text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.save_vehicle(plate text, plate_state text, label text) TO app_anonymous;
+
+--
+-- Name: FUNCTION search_customers(query text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.search_customers(query text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.search_customers(query text) TO app_anonymous;
 
 --
 -- Name: FUNCTION send_manage_link(reservation_id bigint, email text); Type: ACL; Schema: app_public; Owner: -
@@ -6970,11 +9071,45 @@ REVOKE ALL ON FUNCTION app_public.send_manage_link(reservation_id bigint, email 
 GRANT ALL ON FUNCTION app_public.send_manage_link(reservation_id bigint, email text) TO app_anonymous;
 
 --
+-- Name: TABLE operator_zones; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.operator_zones TO app_operator;
+
+--
+-- Name: FUNCTION set_operator_zones(user_id bigint, boroughs text[]); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) TO app_anonymous;
+
+--
+-- Name: FUNCTION set_rate_hours(rate_id integer, hours jsonb); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) TO app_anonymous;
+
+--
+-- Name: FUNCTION set_spot_status(spot_id bigint, status text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.set_spot_status(spot_id bigint, status text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.set_spot_status(spot_id bigint, status text) TO app_anonymous;
+
+--
 -- Name: FUNCTION set_user_role(user_id bigint, role text); Type: ACL; Schema: app_public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_public.set_user_role(user_id bigint, role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.set_user_role(user_id bigint, role text) TO app_anonymous;
+
+--
+-- Name: FUNCTION spot_affected_reservations(spot_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.spot_affected_reservations(spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.spot_affected_reservations(spot_id bigint) TO app_anonymous;
 
 --
 -- Name: FUNCTION spots_description(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
@@ -7012,6 +9147,27 @@ REVOKE ALL ON FUNCTION app_public.unblock_spot(block_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.unblock_spot(block_id bigint) TO app_anonymous;
 
 --
+-- Name: FUNCTION update_customer(customer_id bigint, email text, name text, surname text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.update_customer(customer_id bigint, email text, name text, surname text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.update_customer(customer_id bigint, email text, name text, surname text) TO app_anonymous;
+
+--
+-- Name: FUNCTION update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer) TO app_anonymous;
+
+--
+-- Name: FUNCTION update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) TO app_anonymous;
+
+--
 -- Name: FUNCTION verify_email(token text); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -7037,12 +9193,6 @@ GRANT SELECT ON TABLE analytics.daily_revenue TO app_analyst;
 GRANT SELECT ON TABLE analytics.reservations TO app_analyst;
 
 --
--- Name: TABLE rates; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT SELECT ON TABLE app_public.rates TO app_anonymous;
-
---
 -- Name: TABLE spots; Type: ACL; Schema: analytics; Owner: -
 --
 
@@ -7061,10 +9211,53 @@ GRANT SELECT ON TABLE app_hidden.payment_minimums TO app_anonymous;
 GRANT SELECT ON TABLE app_hidden.spot_occupancy TO app_anonymous;
 
 --
+-- Name: SEQUENCE audit_log_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.audit_log_id_seq TO app_anonymous;
+
+--
+-- Name: SEQUENCE customer_notes_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.customer_notes_id_seq TO app_anonymous;
+
+--
+-- Name: SEQUENCE customers_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.customers_id_seq TO app_anonymous;
+
+--
 -- Name: TABLE rate_hours; Type: ACL; Schema: app_public; Owner: -
 --
 
 GRANT SELECT ON TABLE app_public.rate_hours TO app_anonymous;
+GRANT DELETE ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.rate_id; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(rate_id) ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.isodow; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(isodow) ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.opens; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(opens) ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.closes; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(closes) ON TABLE app_public.rate_hours TO app_operator;
 
 --
 -- Name: SEQUENCE rates_id_seq; Type: ACL; Schema: app_public; Owner: -
@@ -7089,6 +9282,12 @@ GRANT SELECT,USAGE ON SEQUENCE app_public.spots_id_seq TO app_anonymous;
 --
 
 GRANT SELECT,USAGE ON SEQUENCE app_public.users_id_seq TO app_anonymous;
+
+--
+-- Name: SEQUENCE vehicles_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.vehicles_id_seq TO app_anonymous;
 
 --
 -- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: app_hidden; Owner: -
