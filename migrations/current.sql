@@ -10,4 +10,5 @@
 -- reserve() gained the optional plate and plate_state arguments.
 drop function if exists app_public.reserve(bigint, timestamptz, timestamptz, int, text);
 --!include reservations_booking.sql
+--!include analytics.sql
 --!include table_access.sql
