@@ -1,7 +1,7 @@
 // The CLI's commands: the only modules `npm run cli -- <command>` runs, with
 // the usage line and summary that `--help` and the command list print. A
-// command `a:b` lives in cli/a__b.ts, whose default export receives the
-// remaining arguments.
+// command `a:b` lives in cli/a__b.ts (a one-word command in cli/<word>.ts),
+// whose default export receives the remaining arguments.
 
 export interface Command {
   /** Arguments after the command's name. */
@@ -26,7 +26,7 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'Run an analyst report of sql/reports/ for [from, to): occupancy_by_hour, revenue_by_day_and_rate, booking_funnel, stays_by_day.',
   },
   'user:create': {
-    args: '--email <email> --role driver|operator|admin|analyst [--name <name>] [--invite | --password-stdin]',
+    args: '--email <email> --role driver|operator|admin|analyst|enforcement [--name <name>] [--invite | --password-stdin]',
     summary: 'Create a user with a role: a password prompt on a terminal, else an emailed invitation.',
   },
 };

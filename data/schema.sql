@@ -5589,12 +5589,13 @@ begin
   if v_user_id is null then
     raise exception 'Sign in to save a vehicle' using errcode = 'SMA08';
   end if;
-  if label is not null and length(btrim(label)) not between 1 and 50 then
+  if save_vehicle.label is not null and length(btrim(save_vehicle.label)) not between 1 and 50 then
     raise exception 'A vehicle''s label is 1 to 50 characters' using errcode = 'SME01';
   end if;
   insert into app_public.vehicles as v (user_id, plate, plate_state, label)
-  values (v_user_id, app_hidden.plate(plate), app_hidden.plate_state(plate_state), nullif(btrim(label), ''))
-  on conflict (user_id, plate, plate_state) do update set label = coalesce(excluded.label, v.label)
+  values (v_user_id, app_hidden.plate(save_vehicle.plate), app_hidden.plate_state(save_vehicle.plate_state),
+          nullif(btrim(save_vehicle.label), ''))
+  on conflict on constraint vehicles_user_plate_key do update set label = coalesce(excluded.label, v.label)
   returning * into v_v;
   return v_v;
 end;
@@ -5623,11 +5624,12 @@ begin
     raise exception 'Search for 1 to 200 characters' using errcode = 'SMC06';
   end if;
   -- Typo-tolerant: trigram similarity of the query with the closest part of
-  -- name + surname + email, so "smiht" finds Smith. Row level security hides
-  -- soft-deleted rows.
+  -- name + surname + email, so "smiht" finds Smith. A query with an @ is an
+  -- email and matches as typed (trigrams of a shared domain would match
+  -- everyone). Row level security hides soft-deleted rows.
   return query
   select c.* from app_public.customers c
-  where strpos(c.search_text, v_q) > 0 or v_q <% c.search_text
+  where strpos(c.search_text, v_q) > 0 or (strpos(v_q, '@') = 0 and v_q <% c.search_text)
   order by word_similarity(v_q, c.search_text) desc, c.surname nulls last, c.name, c.id;
 end;
 $$;
@@ -5636,7 +5638,7 @@ $$;
 -- Name: FUNCTION search_customers(query text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.search_customers(query text) IS 'Staff (SMC01): customers whose name, surname or email match the query, typos allowed (trigram similarity), best first. SMC06 for an empty or overlong query.';
+COMMENT ON FUNCTION app_public.search_customers(query text) IS 'Staff (SMC01): customers whose name, surname or email match the query, best first; typos allowed (trigram similarity) unless the query contains an @. SMC06 for an empty or overlong query.';
 
 --
 -- Name: send_manage_link(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -6093,6 +6095,55 @@ $$;
 COMMENT ON FUNCTION app_public.verify_email(token text) IS 'Verifies an email address with the token from its verification link (single use, 3 days). Guest reservations made with that address become the account''s.';
 
 --
+-- Name: reservation_events; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.reservation_events (
+    id bigint NOT NULL,
+    reservation_id bigint NOT NULL,
+    action text NOT NULL,
+    old_status app_public.reservation_status,
+    new_status app_public.reservation_status NOT NULL,
+    old_period tstzrange,
+    new_period tstzrange NOT NULL,
+    old_amount integer,
+    new_amount integer NOT NULL,
+    actor_user_id bigint,
+    actor_role text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE reservation_events; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.reservation_events IS 'Audit trail: who changed which reservation how (action, before/after status, period and amount).';
+
+--
+-- Name: booking_funnel; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.booking_funnel AS
+ SELECT ((r.created_at AT TIME ZONE 'America/New_York'::text))::date AS day,
+    count(*) AS held,
+    count(*) FILTER (WHERE ((r.status = ANY (ARRAY['confirmed'::app_public.reservation_status, 'completed'::app_public.reservation_status, 'payment_failed'::app_public.reservation_status])) OR (EXISTS ( SELECT
+           FROM app_private.reservation_events e
+          WHERE ((e.reservation_id = r.id) AND (e.new_status = 'confirmed'::app_public.reservation_status)))))) AS confirmed,
+    count(*) FILTER (WHERE (r.status = 'completed'::app_public.reservation_status)) AS completed,
+    count(*) FILTER (WHERE (r.status = 'expired'::app_public.reservation_status)) AS expired,
+    count(*) FILTER (WHERE (r.status = 'cancelled'::app_public.reservation_status)) AS cancelled,
+    count(*) FILTER (WHERE (r.status = 'payment_failed'::app_public.reservation_status)) AS payment_failed
+   FROM app_public.reservations r
+  WHERE (r.kind = 'reservation'::text)
+  GROUP BY (((r.created_at AT TIME ZONE 'America/New_York'::text))::date);
+
+--
+-- Name: VIEW booking_funnel; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.booking_funnel IS 'Per day a reservation was made (New York time): held (every reservation starts held), confirmed (ever), completed, and the other endings: expired holds, cancellations, payment failures.';
+
+--
 -- Name: charges; Type: TABLE; Schema: app_private; Owner: -
 --
 
@@ -6201,6 +6252,46 @@ CREATE VIEW analytics.daily_revenue AS
 COMMENT ON VIEW analytics.daily_revenue IS 'Money taken per day (New York time) and currency, net of refunds.';
 
 --
+-- Name: occupancy_by_hour; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.occupancy_by_hour AS
+ WITH used AS (
+         SELECT r.spot_id,
+            r.period
+           FROM app_public.reservations r
+          WHERE ((r.kind = 'reservation'::text) AND (r.status = ANY (ARRAY['confirmed'::app_public.reservation_status, 'completed'::app_public.reservation_status, 'payment_failed'::app_public.reservation_status])))
+        ), hours AS (
+         SELECT s.borough,
+            h_1.hour,
+            (EXTRACT(epoch FROM (LEAST(upper(u.period), h_1.hour_end) - GREATEST(lower(u.period), h_1.hour_start))) / (60)::numeric) AS minutes
+           FROM ((used u
+             JOIN app_public.spots s ON ((s.id = u.spot_id)))
+             CROSS JOIN LATERAL ( SELECT g.g AS hour,
+                    (g.g AT TIME ZONE 'America/New_York'::text) AS hour_start,
+                    ((g.g + '01:00:00'::interval) AT TIME ZONE 'America/New_York'::text) AS hour_end
+                   FROM generate_series(date_trunc('hour'::text, (lower(u.period) AT TIME ZONE 'America/New_York'::text)), ((upper(u.period) AT TIME ZONE 'America/New_York'::text) - '00:00:00.000001'::interval), '01:00:00'::interval) g(g)) h_1)
+        )
+ SELECT h.borough,
+    h.hour,
+    count(*) AS reservations,
+    round(sum(h.minutes), 2) AS reserved_minutes,
+    ( SELECT count(*) AS count
+           FROM app_public.spots s
+          WHERE (NOT (s.borough IS DISTINCT FROM h.borough))) AS spots,
+    round((sum(h.minutes) / (60.0 * (( SELECT count(*) AS count
+           FROM app_public.spots s
+          WHERE (NOT (s.borough IS DISTINCT FROM h.borough))))::numeric)), 4) AS occupancy
+   FROM hours h
+  GROUP BY h.borough, h.hour;
+
+--
+-- Name: VIEW occupancy_by_hour; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.occupancy_by_hour IS 'Per borough and local (New York) clock hour with any use: reservations overlapping it, minutes reserved, spots in the borough, and occupancy = minutes reserved / (spots × 60). Counts confirmed, completed and payment_failed stays.';
+
+--
 -- Name: reservations; Type: VIEW; Schema: analytics; Owner: -
 --
 
@@ -6224,6 +6315,41 @@ CREATE VIEW analytics.reservations AS
 --
 
 COMMENT ON VIEW analytics.reservations IS 'Every reservation and operator block, without the driver''s identity.';
+
+--
+-- Name: revenue_by_day_and_rate; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.revenue_by_day_and_rate AS
+ SELECT c.day,
+    r.code AS rate_code,
+    c.currency,
+    count(*) AS charges,
+    sum(c.amount) AS charged,
+    sum(c.refunded) AS refunded,
+    sum((c.amount - c.refunded)) AS net
+   FROM (((( SELECT ((ch.succeeded_at AT TIME ZONE 'America/New_York'::text))::date AS day,
+            ch.reservation_id,
+            ch.amount,
+            ch.currency,
+            ch.status,
+            ch.attempt,
+            ch.failure_code,
+            ch.succeeded_at,
+            ch.created_at,
+            ch.refunded
+           FROM analytics.charges ch
+          WHERE (ch.status = 'succeeded'::text)) c
+     JOIN app_public.reservations res ON ((res.id = c.reservation_id)))
+     JOIN app_public.spots s ON ((s.id = res.spot_id)))
+     JOIN app_public.rates r ON ((r.id = s.rate_id)))
+  GROUP BY c.day, r.code, c.currency;
+
+--
+-- Name: VIEW revenue_by_day_and_rate; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.revenue_by_day_and_rate IS 'Money taken per day (New York time of the charge), rate (the spot''s current rate) and currency, net of refunds.';
 
 --
 -- Name: spots; Type: VIEW; Schema: analytics; Owner: -
@@ -6256,6 +6382,27 @@ CREATE VIEW analytics.spots AS
 --
 
 COMMENT ON VIEW analytics.spots IS 'Every spot with its position and tariff.';
+
+--
+-- Name: stays_by_day; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.stays_by_day AS
+ SELECT ((lower(r.period) AT TIME ZONE 'America/New_York'::text))::date AS day,
+    s.borough,
+    count(*) AS stays,
+    round(avg((EXTRACT(epoch FROM (upper(r.period) - lower(r.period))) / (60)::numeric)), 2) AS avg_stay_minutes,
+    round(avg((EXTRACT(epoch FROM GREATEST((lower(r.period) - r.created_at), '00:00:00'::interval)) / (60)::numeric)), 2) AS avg_lead_minutes
+   FROM (app_public.reservations r
+     JOIN app_public.spots s ON ((s.id = r.spot_id)))
+  WHERE ((r.kind = 'reservation'::text) AND (r.status = 'completed'::app_public.reservation_status))
+  GROUP BY (((lower(r.period) AT TIME ZONE 'America/New_York'::text))::date), s.borough;
+
+--
+-- Name: VIEW stays_by_day; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.stays_by_day IS 'Completed stays per day of their start (New York time) and borough: how many, their average length, and the average lead time between booking and start (minutes).';
 
 --
 -- Name: payment_minimums; Type: TABLE; Schema: app_hidden; Owner: -
@@ -6411,31 +6558,6 @@ ALTER TABLE app_private.refunds ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
     NO MAXVALUE
     CACHE 1
 );
-
---
--- Name: reservation_events; Type: TABLE; Schema: app_private; Owner: -
---
-
-CREATE TABLE app_private.reservation_events (
-    id bigint NOT NULL,
-    reservation_id bigint NOT NULL,
-    action text NOT NULL,
-    old_status app_public.reservation_status,
-    new_status app_public.reservation_status NOT NULL,
-    old_period tstzrange,
-    new_period tstzrange NOT NULL,
-    old_amount integer,
-    new_amount integer NOT NULL,
-    actor_user_id bigint,
-    actor_role text NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL
-);
-
---
--- Name: TABLE reservation_events; Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON TABLE app_private.reservation_events IS 'Audit trail: who changed which reservation how (action, before/after status, period and amount).';
 
 --
 -- Name: reservation_events_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
@@ -7075,11 +7197,11 @@ ALTER TABLE ONLY app_public.vehicles
     ADD CONSTRAINT vehicles_pkey PRIMARY KEY (id);
 
 --
--- Name: vehicles vehicles_user_id_plate_plate_state_key; Type: CONSTRAINT; Schema: app_public; Owner: -
+-- Name: vehicles vehicles_user_plate_key; Type: CONSTRAINT; Schema: app_public; Owner: -
 --
 
 ALTER TABLE ONLY app_public.vehicles
-    ADD CONSTRAINT vehicles_user_id_plate_plate_state_key UNIQUE (user_id, plate, plate_state);
+    ADD CONSTRAINT vehicles_user_plate_key UNIQUE NULLS NOT DISTINCT (user_id, plate, plate_state);
 
 --
 -- Name: charges_payment_intent_idx; Type: INDEX; Schema: app_private; Owner: -
@@ -7464,13 +7586,6 @@ ALTER TABLE ONLY app_private.user_secrets
 
 ALTER TABLE ONLY app_private.user_tokens
     ADD CONSTRAINT user_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
-
---
--- Name: audit_log audit_log_actor_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
---
-
-ALTER TABLE ONLY app_public.audit_log
-    ADD CONSTRAINT audit_log_actor_user_id_fkey FOREIGN KEY (actor_user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
 
 --
 -- Name: customer_notes customer_notes_created_by_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
@@ -9175,6 +9290,12 @@ REVOKE ALL ON FUNCTION app_public.verify_email(token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.verify_email(token text) TO app_anonymous;
 
 --
+-- Name: TABLE booking_funnel; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.booking_funnel TO app_analyst;
+
+--
 -- Name: TABLE charges; Type: ACL; Schema: analytics; Owner: -
 --
 
@@ -9187,16 +9308,34 @@ GRANT SELECT ON TABLE analytics.charges TO app_analyst;
 GRANT SELECT ON TABLE analytics.daily_revenue TO app_analyst;
 
 --
+-- Name: TABLE occupancy_by_hour; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.occupancy_by_hour TO app_analyst;
+
+--
 -- Name: TABLE reservations; Type: ACL; Schema: analytics; Owner: -
 --
 
 GRANT SELECT ON TABLE analytics.reservations TO app_analyst;
 
 --
+-- Name: TABLE revenue_by_day_and_rate; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.revenue_by_day_and_rate TO app_analyst;
+
+--
 -- Name: TABLE spots; Type: ACL; Schema: analytics; Owner: -
 --
 
 GRANT SELECT ON TABLE analytics.spots TO app_analyst;
+
+--
+-- Name: TABLE stays_by_day; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.stays_by_day TO app_analyst;
 
 --
 -- Name: TABLE payment_minimums; Type: ACL; Schema: app_hidden; Owner: -
