@@ -3,6 +3,7 @@
 -- the enforcement role, analysts' views.
 --!include staff_audit.sql
 --!include customers.sql
+--!include customer_photos.sql
 --!include spots_admin.sql
 --!include reservations_blocks.sql
 --!include accounts_staff.sql

@@ -17,6 +17,7 @@ import { installAuthRoutes } from './middleware/installAuthRoutes.ts';
 import { installOAuthRoutes } from './middleware/installOAuthRoutes.ts';
 import { installStripeWebhook } from './middleware/installStripeWebhook.ts';
 import { installPostGraphile } from './middleware/installPostGraphile.ts';
+import { installCustomerPhotos } from './middleware/installCustomerPhotos.ts';
 import { installWebApp } from './middleware/installWebApp.ts';
 import { installErrorHandler } from './middleware/installErrorHandler.ts';
 
@@ -50,6 +51,7 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   installAuthRoutes(app, config);
   installOAuthRoutes(app, config);
   await installPostGraphile(app, httpServer, config, onClose);
+  installCustomerPhotos(app, config, onClose);
   installWebApp(app, config);
   installErrorHandler(app);
 

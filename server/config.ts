@@ -5,6 +5,7 @@ import { dbUrls, type DbUrls } from '../lib/db_urls.ts';
 import { stripeConfigFromEnv, type StripeConfig } from '../lib/stripe_client.ts';
 import { corsOriginsOf, webUrlOf } from '../lib/web_urls.ts';
 import { boolVar, ConfigError, intVar, urlVar } from '../lib/env.ts';
+import { photoConfigFromEnv, type PhotoConfig } from './photos/config.ts';
 
 export interface ServerConfig {
   db: DbUrls;
@@ -37,6 +38,8 @@ export interface ServerConfig {
   webDistDir: string;
   /** Stripe API location, keys and webhook secret (lib/stripe_client.ts). */
   stripe: StripeConfig;
+  /** Customer photo uploads: limits and storage (server/photos/config.ts). */
+  photos: PhotoConfig;
 }
 
 export interface OidcProviderConfig {
@@ -81,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     poolSize: intVar(env, 'API_POOL_SIZE', 10, 1, 1000),
     metricsToken: env.METRICS_TOKEN || null,
     stripe: stripeConfigFromEnv(env),
+    photos: photoConfigFromEnv(env),
     webUrl: webUrlOf(env),
     webDistDir: env.WEB_DIST_DIR ?? DEFAULT_WEB_DIST,
     cookieSecret: overrides.cookieSecret ?? cookieSecretOf(env),

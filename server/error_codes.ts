@@ -67,6 +67,11 @@ export const ERROR_CODES: Record<string, string> = {
   SME01: 'Bad vehicle: a plate is 1 to 10 letters and digits (spaces, dashes and dots ignored), a state 2 or 3 letters, a label 1 to 50 characters.',
   SME02: 'Only enforcement officers (and admins) may look plates up.',
   SME03: 'No such vehicle of yours.',
+  SMU01: 'Photo upload larger than PHOTO_MAX_BYTES (HTTP 413).',
+  SMU02: 'Not a JPEG, PNG or WebP photo, judged from its content; or sent under another image type than its content (a renamed file) (HTTP 415).',
+  SMU03: 'The image declares more pixels than PHOTO_MAX_PIXELS (a decompression bomb) (HTTP 422).',
+  SMU04: 'The image could not be decoded (HTTP 422).',
+  SMU05: 'The customer has no photo (HTTP 404).',
   SMH01: 'GET /metrics without the METRICS_TOKEN bearer token (HTTP 401).',
   // PostgreSQL's own, when a rule in the schema refuses a write
   '23505': 'A unique value is already taken (e.g. an email address).',
