@@ -1150,6 +1150,9 @@ CREATE TABLE app_public.customers (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     search_text text GENERATED ALWAYS AS (lower(((((COALESCE(name, ''::text) || ' '::text) || COALESCE(surname, ''::text)) || ' '::text) || (email)::text))) STORED NOT NULL,
+    photo_key text,
+    photo_content_type text,
+    photo_updated_at timestamp with time zone,
     CONSTRAINT customers_email_check CHECK ((length((email)::text) <= 254)),
     CONSTRAINT customers_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
     CONSTRAINT customers_surname_check CHECK (((length(surname) >= 1) AND (length(surname) <= 100)))
@@ -1192,6 +1195,25 @@ COMMENT ON COLUMN app_public.customers.updated_by IS 'The staff member who last 
 --
 
 COMMENT ON COLUMN app_public.customers.search_text IS '@behavior -*';
+
+--
+-- Name: COLUMN customers.photo_key; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.photo_key IS '@behavior -*
+Where the photo''s bytes are stored.';
+
+--
+-- Name: COLUMN customers.photo_content_type; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.photo_content_type IS '@behavior -*';
+
+--
+-- Name: COLUMN customers.photo_updated_at; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.photo_updated_at IS 'When the photo was last replaced (null: no photo).';
 
 --
 -- Name: customer_live(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1238,6 +1260,52 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.customer_name(value text) IS 'A trimmed name or surname of 1–100 characters without control characters, else error SMC04.';
+
+--
+-- Name: customer_photo_attach(bigint, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.customer_photo_attach(customer_id bigint, photo_key text, content_type text) RETURNS app_public.customers
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_public.customers := app_hidden.customer_photo_check(customer_id);
+begin
+  update app_public.customers c
+  set photo_key = customer_photo_attach.photo_key, photo_content_type = customer_photo_attach.content_type,
+      photo_updated_at = now()
+  where c.id = v_c.id
+  returning * into v_c;
+  return v_c;
+end;
+$$;
+
+--
+-- Name: FUNCTION customer_photo_attach(customer_id bigint, photo_key text, content_type text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.customer_photo_attach(customer_id bigint, photo_key text, content_type text) IS 'Staff: records a stored photo as the customer''s (after the same checks as customer_photo_check). The customer''s audit row shows the old and new key.';
+
+--
+-- Name: customer_photo_check(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.customer_photo_check(customer_id bigint) RETURNS app_public.customers
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_hidden.assert_staff();
+  return app_hidden.customer_live(customer_id);
+end;
+$$;
+
+--
+-- Name: FUNCTION customer_photo_check(customer_id bigint); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.customer_photo_check(customer_id bigint) IS 'The customer when the current user is staff (SMC01) and the customer exists and is not deleted (SMC03): asked before an upload is processed and before a photo is served.';
 
 --
 -- Name: db_role_for(text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -4960,6 +5028,25 @@ $$;
 COMMENT ON FUNCTION app_public.customers_payments(c app_public.customers) IS 'Staff (SMC01): the charges and refunds of the customer''s reservations, oldest first.';
 
 --
+-- Name: customers_photo_url(app_public.customers); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.customers_photo_url(c app_public.customers) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  -- The version in the query string changes with every upload, so a cached
+  -- copy of an old photo is never shown for a new one.
+  select case when c.photo_key is not null
+    then '/customers/' || c.id || '/photo?v=' || (extract(epoch from c.photo_updated_at) * 1000)::bigint end;
+$$;
+
+--
+-- Name: FUNCTION customers_photo_url(c app_public.customers); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.customers_photo_url(c app_public.customers) IS 'The photo''s path on the API (GET, staff only), or null without a photo. Upload with POST /customers/{id}/photo.';
+
+--
 -- Name: customers_reservations(app_public.customers); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -6610,6 +6697,24 @@ CREATE TABLE app_private.sessions (
 COMMENT ON COLUMN app_private.sessions.method IS 'How the session was opened.';
 
 --
+-- Name: stored_objects; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.stored_objects (
+    key text NOT NULL,
+    content_type text NOT NULL,
+    bytes bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT stored_objects_key_check CHECK (((length(key) >= 1) AND (length(key) <= 300)))
+);
+
+--
+-- Name: TABLE stored_objects; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.stored_objects IS 'Bytes of stored files (customer photos) when PHOTO_STORAGE=postgres; written and read by the API''s owner pool after SQL checked the request.';
+
+--
 -- Name: stripe_customers; Type: TABLE; Schema: app_private; Owner: -
 --
 
@@ -6999,6 +7104,13 @@ ALTER TABLE ONLY app_private.setup_intents
 
 ALTER TABLE ONLY app_private.setup_intents
     ADD CONSTRAINT setup_intents_stripe_setup_intent_id_key UNIQUE (stripe_setup_intent_id);
+
+--
+-- Name: stored_objects stored_objects_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.stored_objects
+    ADD CONSTRAINT stored_objects_pkey PRIMARY KEY (key);
 
 --
 -- Name: stripe_customers stripe_customers_guest_email_key; Type: CONSTRAINT; Schema: app_private; Owner: -
@@ -7726,6 +7838,12 @@ ALTER TABLE app_private.sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.setup_intents ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: stored_objects; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.stored_objects ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: stripe_customers; Type: ROW SECURITY; Schema: app_private; Owner: -
 --
 
@@ -8277,6 +8395,20 @@ GRANT ALL ON FUNCTION app_hidden.customer_live(customer_id bigint) TO app_anonym
 
 REVOKE ALL ON FUNCTION app_hidden.customer_name(value text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.customer_name(value text) TO app_anonymous;
+
+--
+-- Name: FUNCTION customer_photo_attach(customer_id bigint, photo_key text, content_type text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.customer_photo_attach(customer_id bigint, photo_key text, content_type text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.customer_photo_attach(customer_id bigint, photo_key text, content_type text) TO app_anonymous;
+
+--
+-- Name: FUNCTION customer_photo_check(customer_id bigint); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.customer_photo_check(customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.customer_photo_check(customer_id bigint) TO app_anonymous;
 
 --
 -- Name: FUNCTION db_role_for(role text); Type: ACL; Schema: app_hidden; Owner: -
@@ -8996,6 +9128,13 @@ GRANT ALL ON FUNCTION app_public.current_user_id() TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_public.customers_payments(c app_public.customers) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.customers_payments(c app_public.customers) TO app_anonymous;
+
+--
+-- Name: FUNCTION customers_photo_url(c app_public.customers); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.customers_photo_url(c app_public.customers) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.customers_photo_url(c app_public.customers) TO app_anonymous;
 
 --
 -- Name: FUNCTION customers_reservations(c app_public.customers); Type: ACL; Schema: app_public; Owner: -
