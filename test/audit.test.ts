@@ -4,51 +4,37 @@
 // through auditEntries; no API role can write, change or delete a row.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { asRole, createTestDb, identityOf, sqlstateOf, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import { asRole, identityOf, sqlstateOf } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import { type Callers, staffCallers, ZONE } from './helpers/staff.ts';
+import { useStaffApi, ZONE } from './helpers/staff.ts';
 import { ANON, hoursFromNow, reserve } from './helpers/reservations.ts';
 
-let db: TestDb;
-let api: TestApi;
-let callers: Callers;
-
-test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
-  callers = await staffCallers(db, api);
-});
-
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+const ctx = useStaffApi(import.meta.filename, test);
 
 const ENTRIES = `query ($table: String, $record: String, $actor: BigInt, $since: Datetime, $until: Datetime) {
   auditEntries(tableName: $table, recordId: $record, actorUserId: $actor, since: $since, until: $until) {
     nodes { at actorUserId actorRole tableName recordId action oldValues newValues } } }`;
 
 async function entries(vars: Record<string, unknown>) {
-  const res = await api.gql(ENTRIES, vars, callers.admin.headers);
+  const res = await ctx.api.gql(ENTRIES, vars, ctx.callers.admin.headers);
   assert.is(res.errors, undefined, JSON.stringify(res.errors));
   return res.data.auditEntries.nodes as Array<Record<string, any>>;
 }
 
 async function gqlOk(query: string, vars: Record<string, unknown>, headers: Record<string, string>) {
-  const res = await api.gql(query, vars, headers);
+  const res = await ctx.api.gql(query, vars, headers);
   assert.is(res.errors, undefined, JSON.stringify(res.errors));
   return res.data;
 }
 
-const operator = () => callers['operator in zone'];
+const operator = () => ctx.callers['operator in zone'];
 
 test('every kind of staff change writes who, when and old → new', async () => {
   // Setup
   const started = new Date();
   const op = operator();
-  const rate = await createRate(db);
-  const spot = await createSpot(db, { lat: 40.68, lng: -73.95, rateId: rate, borough: ZONE });
+  const rate = await createRate(ctx.db);
+  const spot = await createSpot(ctx.db, { lat: 40.68, lng: -73.95, rateId: rate, borough: ZONE });
 
   // Action: one change of each kind, through the API.
   const customer = (await gqlOk(`mutation { createCustomer(input: { email: "audit@example.test", name: "Ann", surname: "Audit" }) { result { rowId } } }`,
@@ -63,15 +49,15 @@ test('every kind of staff change writes who, when and old → new', async () => 
   const block = (await gqlOk(`mutation ($id: BigInt!, $from: Datetime!, $to: Datetime!) { blockSpot(input: { spotId: $id, startsAt: $from, endsAt: $to }) { result { rowId } } }`,
     { id: spot, from: hoursFromNow(3), to: hoursFromNow(4) }, op.headers)).blockSpot.result.rowId;
   await gqlOk(`mutation ($id: BigInt!) { setUserRole(input: { userId: $id, role: "analyst" }) { clientMutationId } }`,
-    { id: callers.driver.user!.id }, callers.admin.headers);
+    { id: ctx.callers.driver.user!.id }, ctx.callers.admin.headers);
   await gqlOk(`mutation ($id: BigInt!) { setOperatorZones(input: { userId: $id, boroughs: ["${ZONE}", "Bronx"] }) { clientMutationId } }`,
-    { id: op.user!.id }, callers.admin.headers);
+    { id: op.user!.id }, ctx.callers.admin.headers);
   // A refund is prepared in SQL before Stripe is called: its row is the staff change.
-  const { rows: [r] } = await db.owner.query(`insert into app_public.reservations (spot_id, email, period, status, amount, currency)
+  const { rows: [r] } = await ctx.db.owner.query(`insert into app_public.reservations (spot_id, email, period, status, amount, currency)
     values ($1, 'paid@example.test', tstzrange(now() - interval '3 hours', now() - interval '2 hours'), 'completed', 700, 'USD') returning id`, [spot]);
-  await db.owner.query(`insert into app_private.charges (reservation_id, amount, currency, idempotency_key, status, succeeded_at)
+  await ctx.db.owner.query(`insert into app_private.charges (reservation_id, amount, currency, idempotency_key, status, succeeded_at)
     values ($1, 700, 'USD', 'k-audit', 'succeeded', now())`, [r.id]);
-  await asRole(db.auth, identityOf(op.user!, 'operator'), (c) => c.query('select app_hidden.refund_prepare($1, 200)', [r.id]), { commit: true });
+  await asRole(ctx.db.auth, identityOf(op.user!, 'operator'), (c) => c.query('select app_hidden.refund_prepare($1, 200)', [r.id]), { commit: true });
 
   // Assertions
   const opId = op.user!.id;
@@ -91,7 +77,7 @@ test('every kind of staff change writes who, when and old → new', async () => 
   assert.equal([one('rates', 'update', String(rate)).oldValues, one('rates', 'update', String(rate)).newValues], [{ hourly_price: 400 }, { hourly_price: 650 }]);
   assert.is(one('rate_hours', 'insert', String(rate)).newValues.opens, '08:00:00');
   assert.is(one('blocks', 'insert', block).actorUserId, opId);
-  const role = one('users', 'update', callers.driver.user!.id);
+  const role = one('users', 'update', ctx.callers.driver.user!.id);
   assert.equal([role.actorRole, role.oldValues, role.newValues], ['admin', { role: 'driver' }, { role: 'analyst' }]);
   assert.is(one('operator_zones', 'insert', opId).newValues.borough, 'Bronx');
   const refund = one('refunds', 'insert');
@@ -102,47 +88,47 @@ test('every kind of staff change writes who, when and old → new', async () => 
 test('filters: by table, record, actor and time range', async () => {
   const before = new Date(Date.now() - 1000).toISOString();
   const c = (await gqlOk(`mutation { createCustomer(input: { email: "filter@example.test", name: "F", surname: "Ilter" }) { result { rowId } } }`,
-    {}, callers.admin.headers)).createCustomer.result.rowId;
+    {}, ctx.callers.admin.headers)).createCustomer.result.rowId;
   const byRecord = await entries({ table: 'customers', record: c });
   assert.equal(byRecord.map((e) => e.action), ['insert']);
-  assert.equal((await entries({ actor: callers.admin.user!.id, table: 'customers', since: before })).map((e) => e.recordId), [c]);
+  assert.equal((await entries({ actor: ctx.callers.admin.user!.id, table: 'customers', since: before })).map((e) => e.recordId), [c]);
   assert.equal(await entries({ table: 'customers', record: c, until: before }), []);
 });
 
 test('a change rolled back leaves no audit row; a driver booking is not a staff change', async () => {
-  const count = async () => (await db.owner.query('select count(*)::int as n from app_public.audit_log')).rows[0].n;
+  const count = async () => (await ctx.db.owner.query('select count(*)::int as n from app_public.audit_log')).rows[0].n;
   const n = await count();
-  await asRole(db.auth, identityOf(operator().user!, 'operator'), async (client) => {
+  await asRole(ctx.db.auth, identityOf(operator().user!, 'operator'), async (client) => {
     await client.query(`select app_public.create_customer('rolled.back@example.test', 'Roll', 'Back')`);
     assert.is((await client.query(`select count(*)::int as n from app_public.customers where email = 'rolled.back@example.test'`)).rows[0].n, 1);
   }); // rolled back
   assert.is(await count(), n);
-  const spot = await createSpot(db, { lat: 40.7, lng: -73.9 });
+  const spot = await createSpot(ctx.db, { lat: 40.7, lng: -73.9 });
   const afterSpot = await count(); // the owner made the spot: a system change, audited
-  await reserve(db, ANON, { spotId: spot, startsAt: hoursFromNow(2), durationMinutes: 30, email: 'guest.booker@example.test' });
+  await reserve(ctx.db, ANON, { spotId: spot, startsAt: hoursFromNow(2), durationMinutes: 30, email: 'guest.booker@example.test' });
   assert.is(await count(), afterSpot, 'a guest becoming a customer by booking is history, not a staff change');
-  const { rows } = await db.owner.query(`select 1 from app_public.customers where email = 'guest.booker@example.test'`);
+  const { rows } = await ctx.db.owner.query(`select 1 from app_public.customers where email = 'guest.booker@example.test'`);
   assert.is(rows.length, 1);
 });
 
 test('no API role can write, change, delete or read the log directly', async () => {
-  const schema = await api.gql(`query { __type(name: "Mutation") { fields { name } } }`);
+  const schema = await ctx.api.gql(`query { __type(name: "Mutation") { fields { name } } }`);
   const mutations: string[] = schema.data.__type.fields.map((f: any) => f.name);
   assert.equal(mutations.filter((m) => /audit/i.test(m)), []);
-  const { rows: [row] } = await db.owner.query('select id from app_public.audit_log limit 1');
-  for (const [who, identity] of [['anonymous', ANON], ['driver', identityOf(callers.driver.user!)],
-    ['admin', identityOf(callers.admin.user!, 'admin')]] as const) {
+  const { rows: [row] } = await ctx.db.owner.query('select id from app_public.audit_log limit 1');
+  for (const [who, identity] of [['anonymous', ANON], ['driver', identityOf(ctx.callers.driver.user!)],
+    ['admin', identityOf(ctx.callers.admin.user!, 'admin')]] as const) {
     for (const sql of [
       `insert into app_public.audit_log (actor_role, table_name, action) values ('admin', 'x', 'insert')`,
       `update app_public.audit_log set actor_role = 'x' where id = ${row.id}`,
       `delete from app_public.audit_log where id = ${row.id}`,
       'select * from app_public.audit_log',
     ]) {
-      const code = await sqlstateOf(asRole(db.auth, identity, (c) => c.query(sql)));
+      const code = await sqlstateOf(asRole(ctx.db.auth, identity, (c) => c.query(sql)));
       assert.is(code, '42501', `${who}: ${sql}`);
     }
   }
-  const res = await api.gql(`mutation { createAuditLog(input: {}) { clientMutationId } }`, {}, callers.admin.headers);
+  const res = await ctx.api.gql(`mutation { createAuditLog(input: {}) { clientMutationId } }`, {}, ctx.callers.admin.headers);
   assert.is(res.errors?.[0]?.extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
 });
 

@@ -5,32 +5,17 @@
 // with a code and nothing written.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
 import { postJson } from './helpers/auth.ts';
 import { createSpot } from './helpers/spots.ts';
-import { type Callers, staffCallers, staffTablesDigest } from './helpers/staff.ts';
+import { staffTablesDigest, useStaffApi } from './helpers/staff.ts';
 import { ANON, hoursFromNow, reserve } from './helpers/reservations.ts';
 
-let db: TestDb;
-let api: TestApi;
-let callers: Callers;
+const ctx = useStaffApi(import.meta.filename, test);
 
-test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
-  callers = await staffCallers(db, api);
-});
-
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
-
-const staff = () => callers['operator out of zone'].headers;
+const staff = () => ctx.callers['operator out of zone'].headers;
 
 async function ok(query: string, vars: Record<string, unknown> = {}, headers = staff()) {
-  const res = await api.gql(query, vars, headers);
+  const res = await ctx.api.gql(query, vars, headers);
   assert.is(res.errors, undefined, JSON.stringify(res.errors));
   return res.data;
 }
@@ -45,13 +30,13 @@ const search = async (q: string) =>
 
 test('accounts and guest emails become customers, with their reservations and payments', async () => {
   // Setup: a driver signs up; a guest books and is charged and refunded.
-  const reg = await postJson(api, '/auth/register', { email: 'signed.up@example.test', name: 'Sign Up', password: 'a long passphrase 1' });
+  const reg = await postJson(ctx.api, '/auth/register', { email: 'signed.up@example.test', name: 'Sign Up', password: 'a long passphrase 1' });
   assert.is(reg.status, 201);
-  const spot = await createSpot(db, { lat: 40.7, lng: -73.9 });
-  const r = await reserve(db, ANON, { spotId: spot, startsAt: hoursFromNow(2), durationMinutes: 60, email: 'guest.only@example.test' });
-  const { rows: [charge] } = await db.owner.query(`insert into app_private.charges (reservation_id, amount, currency, idempotency_key, status, succeeded_at)
+  const spot = await createSpot(ctx.db, { lat: 40.7, lng: -73.9 });
+  const r = await reserve(ctx.db, ANON, { spotId: spot, startsAt: hoursFromNow(2), durationMinutes: 60, email: 'guest.only@example.test' });
+  const { rows: [charge] } = await ctx.db.owner.query(`insert into app_private.charges (reservation_id, amount, currency, idempotency_key, status, succeeded_at)
     values ($1, 400, 'USD', 'k-cust', 'succeeded', now()) returning id`, [r.id]);
-  await db.owner.query(`insert into app_private.refunds (charge_id, amount, idempotency_key, status) values ($1, 150, 'rk-cust', 'succeeded')`, [charge.id]);
+  await ctx.db.owner.query(`insert into app_private.refunds (charge_id, amount, idempotency_key, status) values ($1, 150, 'rk-cust', 'succeeded')`, [charge.id]);
 
   // Action
   const data = await ok(`query { customers(condition: { email: "guest.only@example.test" }) { nodes {
@@ -109,11 +94,11 @@ test('soft-deleted customers vanish from every list and search, stay in the audi
   for (const q of ['vanish', 'vera', 'vanishing@example.test', 'vanihs']) {
     assert.not.ok((await search(q)).includes('vanishing@example.test'), q);
   }
-  const res = await api.gql(`mutation ($id: BigInt!) { updateCustomer(input: { customerId: $id, name: "X" }) { clientMutationId } }`, { id }, staff());
+  const res = await ctx.api.gql(`mutation ($id: BigInt!) { updateCustomer(input: { customerId: $id, name: "X" }) { clientMutationId } }`, { id }, staff());
   assert.is(res.errors?.[0]?.extensions?.code, 'SMC03');
 
   const audit = await ok(`query ($id: String!) { auditEntries(tableName: "customers", recordId: $id) { nodes { action newValues } } }`,
-    { id }, callers.admin.headers);
+    { id }, ctx.callers.admin.headers);
   assert.equal(audit.auditEntries.nodes.map((e: any) => e.action), ['update', 'insert']);
   assert.ok(audit.auditEntries.nodes[0].newValues.deleted_at, 'the deletion is recorded');
 
@@ -122,8 +107,8 @@ test('soft-deleted customers vanish from every list and search, stay in the audi
 });
 
 test('created_by, updated_by and timestamps come from the session', async () => {
-  const creator = callers['operator in zone'];
-  const editor = callers.admin;
+  const creator = ctx.callers['operator in zone'];
+  const editor = ctx.callers.admin;
   const id = (await ok(`mutation { createCustomer(input: { email: "stamped@example.test", name: "Stan", surname: "Stamp" }) {
     result { rowId createdBy updatedBy createdAt } } }`, {}, creator.headers)).createCustomer.result;
   assert.equal([id.createdBy, id.updatedBy], [creator.user!.id, null]);
@@ -151,10 +136,10 @@ test('bad input: a code, and nothing written', async () => {
     ['query { searchCustomers(query: "  ") { totalCount } }', {}, 'SMC06'],
   ];
   for (const [query, vars, code] of cases) {
-    const before = await staffTablesDigest(db);
-    const res = await api.gql(query, vars, staff());
+    const before = await staffTablesDigest(ctx.db);
+    const res = await ctx.api.gql(query, vars, staff());
     assert.is(res.errors?.[0]?.extensions?.code, code, query);
-    assert.equal(await staffTablesDigest(db), before, query);
+    assert.equal(await staffTablesDigest(ctx.db), before, query);
   }
 });
 

@@ -4,26 +4,11 @@
 // enforcement role sees nothing else.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
 import { createSpot } from './helpers/spots.ts';
-import { type Callers, staffCallers } from './helpers/staff.ts';
+import { useStaffApi } from './helpers/staff.ts';
 import { hoursFromNow, writeCounts } from './helpers/reservations.ts';
 
-let db: TestDb;
-let api: TestApi;
-let callers: Callers;
-
-test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
-  callers = await staffCallers(db, api);
-});
-
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+const ctx = useStaffApi(import.meta.filename, test);
 
 const RESERVE = `mutation ($spot: BigInt!, $from: Datetime, $plate: String, $state: String) {
   reserve(input: { spotId: $spot, startsAt: $from, durationMinutes: 60, plate: $plate, plateState: $state }) {
@@ -32,34 +17,34 @@ const LOOKUP = `mutation ($plate: String!, $state: String, $spot: BigInt) {
   enforcementLookup(input: { plate: $plate, plateState: $state, spotId: $spot }) { result { plate plateState spotId valid validUntil } } }`;
 
 async function lookup(plate: string, spot?: string, state: string | null = 'NY') {
-  const res = await api.gql(LOOKUP, { plate, state, spot }, callers.enforcement.headers);
+  const res = await ctx.api.gql(LOOKUP, { plate, state, spot }, ctx.callers.enforcement.headers);
   assert.is(res.errors, undefined, JSON.stringify(res.errors));
   return res.data.enforcementLookup.result;
 }
 
 let n = 0;
-const spot = () => createSpot(db, { lat: 40.71 + (n += 1) * 1e-3, lng: -73.99 });
+const spot = () => createSpot(ctx.db, { lat: 40.71 + (n += 1) * 1e-3, lng: -73.99 });
 
 test('reserve takes an optional plate; a malformed one is refused and nothing written', async () => {
   const s = await spot();
-  const res = await api.gql(RESERVE, { spot: s, plate: 'ab-12 cd', state: 'ny' }, callers.driver.headers);
+  const res = await ctx.api.gql(RESERVE, { spot: s, plate: 'ab-12 cd', state: 'ny' }, ctx.callers.driver.headers);
   assert.equal(res.data.reserve.result.reservation.plate, 'AB12CD');
   assert.is(res.data.reserve.result.reservation.plateState, 'NY');
-  const none = await api.gql(RESERVE, { spot: await spot() }, callers.driver.headers);
+  const none = await ctx.api.gql(RESERVE, { spot: await spot() }, ctx.callers.driver.headers);
   assert.is(none.data.reserve.result.reservation.plate, null, 'the plate stays optional');
-  const before = await writeCounts(db);
-  const bad = await api.gql(RESERVE, { spot: await spot(), plate: 'NOT A PLATE!' }, callers.driver.headers);
+  const before = await writeCounts(ctx.db);
+  const bad = await ctx.api.gql(RESERVE, { spot: await spot(), plate: 'NOT A PLATE!' }, ctx.callers.driver.headers);
   assert.is(bad.errors?.[0]?.extensions?.code, 'SME01');
-  assert.equal(await writeCounts(db), before);
+  assert.equal(await writeCounts(ctx.db), before);
 });
 
 test('the lookup before, during and after a reservation, and at another spot', async () => {
   // Setup: a reservation starting in two hours for plate TAXI42 (NY).
   const s = await spot();
   const other = await spot();
-  const made = await api.gql(RESERVE, { spot: s, from: hoursFromNow(2), plate: 'TAXI42', state: 'NY' }, callers.driver.headers);
+  const made = await ctx.api.gql(RESERVE, { spot: s, from: hoursFromNow(2), plate: 'TAXI42', state: 'NY' }, ctx.callers.driver.headers);
   const id = made.data.reserve.result.reservation.rowId;
-  const audited = async () => (await db.owner.query(
+  const audited = async () => (await ctx.db.owner.query(
     `select count(*)::int as n from app_public.audit_log where table_name = 'enforcement_lookups' and action = 'lookup'`)).rows[0].n;
   const auditedBefore = await audited();
 
@@ -67,11 +52,11 @@ test('the lookup before, during and after a reservation, and at another spot', a
   assert.equal(await lookup('taxi 42', s), { plate: 'TAXI42', plateState: 'NY', spotId: s, valid: false, validUntil: null });
 
   // During: the owner moves the window over now (the clock of the database decides).
-  await db.owner.query(`update app_public.reservations set period = tstzrange(now() - interval '10 minutes', now() + interval '50 minutes'),
+  await ctx.db.owner.query(`update app_public.reservations set period = tstzrange(now() - interval '10 minutes', now() + interval '50 minutes'),
     status = 'confirmed', hold_expires_at = null where id = $1`, [id]);
   const during = await lookup('TAXI42', s);
   assert.is(during.valid, true);
-  const { rows: [r] } = await db.owner.query('select upper(period) as ends from app_public.reservations where id = $1', [id]);
+  const { rows: [r] } = await ctx.db.owner.query('select upper(period) as ends from app_public.reservations where id = $1', [id]);
   assert.is(new Date(during.validUntil).getTime(), r.ends.getTime());
   assert.equal(await lookup('TAXI42'), { ...during, spotId: s }, 'without a spot: the spot it holds');
   assert.is((await lookup('TAXI42', other)).valid, false, 'another spot');
@@ -79,38 +64,38 @@ test('the lookup before, during and after a reservation, and at another spot', a
   assert.is((await lookup('TAXI42', s, null)).valid, true, 'state not given');
 
   // After: ended and completed.
-  await db.owner.query(`update app_public.reservations set period = tstzrange(now() - interval '2 hours', now() - interval '1 hour'),
+  await ctx.db.owner.query(`update app_public.reservations set period = tstzrange(now() - interval '2 hours', now() - interval '1 hour'),
     status = 'completed' where id = $1`, [id]);
   assert.is((await lookup('TAXI42', s)).valid, false);
 
   // Every lookup is in the audit log.
   assert.is(await audited(), auditedBefore + 7);
-  const { rows: [entry] } = await db.owner.query(
+  const { rows: [entry] } = await ctx.db.owner.query(
     `select actor_user_id::text, actor_role, new_values from app_public.audit_log where table_name = 'enforcement_lookups' order by id desc limit 1`);
   assert.equal([entry.actor_user_id, entry.actor_role, entry.new_values.plate, entry.new_values.valid],
-    [callers.enforcement.user!.id, 'enforcement', 'TAXI42', false]);
+    [ctx.callers.enforcement.user!.id, 'enforcement', 'TAXI42', false]);
 });
 
 test('saved vehicles: own only', async () => {
-  const saved = await api.gql(`mutation { saveVehicle(input: { plate: "own 1", plateState: "ny" }) { result { rowId } } }`, {}, callers.driver.headers);
+  const saved = await ctx.api.gql(`mutation { saveVehicle(input: { plate: "own 1", plateState: "ny" }) { result { rowId } } }`, {}, ctx.callers.driver.headers);
   const id = saved.data.saveVehicle.result.rowId;
-  const again = await api.gql(`mutation { saveVehicle(input: { plate: "OWN1", plateState: "NY", label: "Car" }) { result { rowId label } } }`, {}, callers.driver.headers);
+  const again = await ctx.api.gql(`mutation { saveVehicle(input: { plate: "OWN1", plateState: "NY", label: "Car" }) { result { rowId label } } }`, {}, ctx.callers.driver.headers);
   assert.equal(again.data.saveVehicle.result, { rowId: id, label: 'Car' }, 'saving again updates the label');
-  const mine = await api.gql(`query { vehicles { nodes { rowId plate } } }`, {}, callers.driver.headers);
+  const mine = await ctx.api.gql(`query { vehicles { nodes { rowId plate } } }`, {}, ctx.callers.driver.headers);
   assert.equal(mine.data.vehicles.nodes, [{ rowId: id, plate: 'OWN1' }]);
-  const theirs = await api.gql(`query { vehicles { nodes { rowId } } }`, {}, callers.analyst.headers);
+  const theirs = await ctx.api.gql(`query { vehicles { nodes { rowId } } }`, {}, ctx.callers.analyst.headers);
   assert.equal(theirs.data.vehicles.nodes, []);
-  const steal = await api.gql(`mutation ($id: BigInt!) { removeVehicle(input: { vehicleId: $id }) { clientMutationId } }`, { id }, callers.analyst.headers);
+  const steal = await ctx.api.gql(`mutation ($id: BigInt!) { removeVehicle(input: { vehicleId: $id }) { clientMutationId } }`, { id }, ctx.callers.analyst.headers);
   assert.is(steal.errors?.[0]?.extensions?.code, 'SME03');
 });
 
 test('an enforcement officer sees nothing else: no customers, other reservations, users or audit', async () => {
-  const h = callers.enforcement.headers;
-  const res = await api.gql(`query { reservations { totalCount } users { totalCount } }`, {}, h);
+  const h = ctx.callers.enforcement.headers;
+  const res = await ctx.api.gql(`query { reservations { totalCount } users { totalCount } }`, {}, h);
   assert.equal(res.data, { reservations: { totalCount: 0 }, users: { totalCount: 1 } }, 'only themself');
-  assert.is((await api.gql(`query { customers { totalCount } }`, {}, h)).errors?.[0]?.extensions?.code, '42501');
-  assert.is((await api.gql(`query { auditEntries { totalCount } }`, {}, h)).errors?.[0]?.extensions?.code, 'SMA10');
-  assert.is((await api.gql(`query { searchCustomers(query: "a") { totalCount } }`, {}, h)).errors?.[0]?.extensions?.code, 'SMC01');
+  assert.is((await ctx.api.gql(`query { customers { totalCount } }`, {}, h)).errors?.[0]?.extensions?.code, '42501');
+  assert.is((await ctx.api.gql(`query { auditEntries { totalCount } }`, {}, h)).errors?.[0]?.extensions?.code, 'SMA10');
+  assert.is((await ctx.api.gql(`query { searchCustomers(query: "a") { totalCount } }`, {}, h)).errors?.[0]?.extensions?.code, 'SMC01');
 });
 
 test.run();

@@ -6,26 +6,11 @@
 // code and that no staff table (audit log included) changed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import { type Callers, STAFF_CALLERS, type StaffCaller, staffCallers, staffTablesDigest, ZONE } from './helpers/staff.ts';
+import { STAFF_CALLERS, type StaffCaller, staffTablesDigest, useStaffApi, ZONE } from './helpers/staff.ts';
 import { hoursFromNow } from './helpers/reservations.ts';
 
-let db: TestDb;
-let api: TestApi;
-let callers: Callers;
-
-test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
-  callers = await staffCallers(db, api);
-});
-
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+const ctx = useStaffApi(import.meta.filename, test);
 
 const STAFF: StaffCaller[] = ['admin', 'operator in zone', 'operator out of zone'];
 const SIGNED_IN: StaffCaller[] = STAFF_CALLERS.filter((c) => c !== 'anonymous');
@@ -41,20 +26,20 @@ let made = 0;
 const unique = () => `${process.pid}-${(made += 1)}`;
 
 async function customer(): Promise<string> {
-  const { rows: [c] } = await db.owner.query(
+  const { rows: [c] } = await ctx.db.owner.query(
     `insert into app_public.customers (email, name, surname) values ($1, 'Grace', 'Hopper') returning id::text`,
     [`customer-${unique()}@example.test`]);
   return c.id;
 }
 /** A spot in the in-zone operator's borough, on a rate of its own. */
 async function zoneSpot(): Promise<{ spot: string; rate: number }> {
-  const rate = await createRate(db);
-  const spot = await createSpot(db, { lat: 40.68 + made * 1e-4, lng: -73.95, rateId: rate, borough: ZONE });
+  const rate = await createRate(ctx.db);
+  const spot = await createSpot(ctx.db, { lat: 40.68 + made * 1e-4, lng: -73.95, rateId: rate, borough: ZONE });
   made += 1;
   return { spot, rate };
 }
 async function ownerQuery(sql: string, params: unknown[]) {
-  return (await db.owner.query(sql, params)).rows;
+  return (await ctx.db.owner.query(sql, params)).rows;
 }
 
 interface Operation {
@@ -65,7 +50,7 @@ interface Operation {
   check(data: any, vars: Record<string, any>, caller: StaffCaller): Promise<void>;
 }
 
-const userIdOf = (c: StaffCaller) => callers[c].user?.id ?? null;
+const userIdOf = (c: StaffCaller) => ctx.callers[c].user?.id ?? null;
 
 const OPERATIONS: Record<string, Operation> = {
   createCustomer: {
@@ -101,7 +86,7 @@ const OPERATIONS: Record<string, Operation> = {
     expect: only(STAFF, 'SMC01'),
     async vars() {
       const id = await customer();
-      await db.owner.query('update app_public.customers set deleted_at = now() where id = $1', [id]);
+      await ctx.db.owner.query('update app_public.customers set deleted_at = now() where id = $1', [id]);
       return { id };
     },
     async check(data, vars) {
@@ -124,7 +109,7 @@ const OPERATIONS: Record<string, Operation> = {
     expect: only(STAFF, 'SMC01'),
     async vars() {
       const id = await customer();
-      await db.owner.query(`update app_public.customers set surname = 'Zyxwvut' where id = $1`, [id]);
+      await ctx.db.owner.query(`update app_public.customers set surname = 'Zyxwvut' where id = $1`, [id]);
       return { q: 'zyxwvt', id };
     },
     async check(data, vars) {
@@ -301,8 +286,8 @@ for (const [name, op] of Object.entries(OPERATIONS)) {
     for (const caller of STAFF_CALLERS) {
       const vars = await op.vars(caller);
       const expected = op.expect(caller);
-      const before = expected === null ? null : await staffTablesDigest(db);
-      const res = await api.gql(op.query, vars, callers[caller].headers);
+      const before = expected === null ? null : await staffTablesDigest(ctx.db);
+      const res = await ctx.api.gql(op.query, vars, ctx.callers[caller].headers);
       cells += 1;
       if (expected === null) {
         if (res.errors) {
@@ -317,7 +302,7 @@ for (const [name, op] of Object.entries(OPERATIONS)) {
       } else {
         const got = res.errors?.[0]?.extensions?.code;
         if (got !== expected || res.status >= 500) wrong.push(`${caller}: expected ${expected}, got ${res.status} ${got ?? JSON.stringify(res.data)}`);
-        const after = await staffTablesDigest(db);
+        const after = await staffTablesDigest(ctx.db);
         if (JSON.stringify(after) !== JSON.stringify(before)) wrong.push(`${caller}: refused but changed something`);
       }
     }

@@ -1,9 +1,9 @@
 // Staff callers for the operators' API tests: one signed-in user per role,
 // operators scoped to a zone (Brooklyn) and to another (Queens), and what a
 // refused call must leave unchanged.
-import type { TestApi } from './api.ts';
+import { startApi, type TestApi } from './api.ts';
 import { createSignedInUser } from './auth.ts';
-import type { TestDb } from './db.ts';
+import { createTestDb, type TestDb } from './db.ts';
 
 export const STAFF_CALLERS = ['admin', 'operator in zone', 'operator out of zone', 'enforcement', 'driver', 'analyst', 'anonymous'] as const;
 export type StaffCaller = typeof STAFF_CALLERS[number];
@@ -38,4 +38,28 @@ export async function staffTablesDigest(db: TestDb): Promise<Record<string, stri
   const { rows: [row] } = await db.owner.query(`select ${tables.map((t, i) =>
     `(select count(*) || ':' || coalesce(sum(hashtext(x::text)), 0) from ${t} x) as t${i}`).join(', ')}`);
   return Object.fromEntries(tables.map((t, i) => [t, row[`t${i}`]]));
+}
+
+export interface StaffApi {
+  db: TestDb;
+  api: TestApi;
+  callers: Callers;
+}
+
+/**
+ * A test file's database, the API on it and the staff callers: made before
+ * the file's tests and closed after them (uvu's hooks of the given suite).
+ */
+export function useStaffApi(file: string, suite: { before(fn: () => Promise<void>): void; after(fn: () => Promise<void>): void }): StaffApi {
+  const ctx = {} as StaffApi;
+  suite.before(async () => {
+    ctx.db = await createTestDb(file);
+    ctx.api = await startApi(ctx.db);
+    ctx.callers = await staffCallers(ctx.db, ctx.api);
+  });
+  suite.after(async () => {
+    await ctx.api?.close();
+    await ctx.db?.close();
+  });
+  return ctx;
 }
