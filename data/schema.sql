@@ -4013,10 +4013,11 @@ declare
   v_row_id text := coalesce(v_new, v_old) ->> coalesce(tg_argv[1], 'id');
   v_changed text[];
 begin
-  -- Staff and the system are audited; a driver's or guest's own side effects
-  -- (their customer record appearing when they book) are their history, not
-  -- a staff change.
-  if app_hidden.current_actor_role() not in ('operator', 'admin', 'enforcement', 'system') then
+  -- Staff changes only. A driver's or guest's own side effects (their
+  -- customer record appearing when they book) are their history, and the
+  -- system's bulk work (the meter import rewriting thousands of spots, the
+  -- CLI) would drown the log: neither is a staff change.
+  if app_hidden.current_actor_role() not in ('operator', 'admin', 'enforcement') then
     return null;
   end if;
   if tg_op = 'UPDATE' then
@@ -4042,7 +4043,7 @@ $$;
 -- Name: FUNCTION tg__audit(); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.tg__audit() IS 'AFTER row trigger: writes the change (changed columns only, for updates) to app_public.audit_log when staff or the system made it. Arguments: the audited name (default the table''s) and the key column (default id).';
+COMMENT ON FUNCTION app_private.tg__audit() IS 'AFTER row trigger: writes the change (changed columns only, for updates) to app_public.audit_log when staff (operator, admin, enforcement) made it. Arguments: the audited name (default the table''s) and the key column (default id).';
 
 --
 -- Name: tg__customer_from_booker(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4498,13 +4499,13 @@ COMMENT ON COLUMN app_public.audit_log.at IS 'When the change was made (its tran
 -- Name: COLUMN audit_log.actor_user_id; Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON COLUMN app_public.audit_log.actor_user_id IS 'The signed-in user who made it; null for the system (imports, the worker, the CLI).';
+COMMENT ON COLUMN app_public.audit_log.actor_user_id IS 'The signed-in staff member who made it.';
 
 --
 -- Name: COLUMN audit_log.actor_role; Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON COLUMN app_public.audit_log.actor_role IS 'The actor''s role then: operator, admin, enforcement, or system.';
+COMMENT ON COLUMN app_public.audit_log.actor_role IS 'The actor''s role then: operator, admin or enforcement.';
 
 --
 -- Name: COLUMN audit_log.table_name; Type: COMMENT; Schema: app_public; Owner: -
@@ -5701,7 +5702,6 @@ COMMENT ON FUNCTION app_public.save_vehicle(plate text, plate_state text, label 
 CREATE FUNCTION app_public.search_customers(query text) RETURNS SETOF app_public.customers
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    SET "pg_trgm.word_similarity_threshold" TO '0.3'
     AS $$
 declare
   v_q text := lower(btrim(coalesce(query, '')));
@@ -5716,7 +5716,11 @@ begin
   -- everyone). Row level security hides soft-deleted rows.
   return query
   select c.* from app_public.customers c
-  where strpos(c.search_text, v_q) > 0 or (strpos(v_q, '@') = 0 and v_q <% c.search_text)
+  -- 0.3 lets one swapped or wrong letter in a 5-letter name through ("smiht",
+  -- "smyth" → smith) without matching unrelated short words. (Written out
+  -- rather than as a function's `set pg_trgm.word_similarity_threshold`: a
+  -- migration re-run in a session that has not loaded pg_trgm may not set it.)
+  where strpos(c.search_text, v_q) > 0 or (strpos(v_q, '@') = 0 and word_similarity(v_q, c.search_text) >= 0.3)
   order by word_similarity(v_q, c.search_text) desc, c.surname nulls last, c.name, c.id;
 end;
 $$;

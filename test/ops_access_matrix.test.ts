@@ -129,7 +129,10 @@ const OPERATIONS: Record<string, Operation> = {
     query: `query { auditEntries(tableName: "customers", first: 1) { nodes { tableName action } } }`,
     expect: only(['admin'], (c) => (c === 'anonymous' ? 'SMA08' : 'SMA10')),
     async vars() {
-      await customer();
+      // A staff change, so that the newest customers entry is an insert.
+      const made = await ctx.api.gql(`mutation ($e: String!) { createCustomer(input: { email: $e, name: "Au", surname: "Dit" }) { clientMutationId } }`,
+        { e: `audited-${unique()}@example.test` }, ctx.callers['operator in zone'].headers);
+      assert.is(made.errors, undefined);
       return {};
     },
     async check(data) {
