@@ -17,8 +17,9 @@ let stack: WebStack;
 test.before(async () => { stack = await startWebStack(import.meta.filename); });
 test.after(async () => { await stack?.close(); });
 
-async function signIn(page: Page, role: string, next: string): Promise<void> {
+async function signIn(page: Page, role: string, next: string, zone?: string): Promise<void> {
   const user = await createUser(stack.db, { role, password: TEST_PASSWORD });
+  if (zone) await stack.db.owner.query('insert into app_public.operator_zones (user_id, borough) values ($1, $2)', [user.id, zone]);
   await page.goto(`${stack.webUrl}/sign-in?next=${encodeURIComponent(next)}`);
   await page.getByLabel('Email').fill(user.email);
   await page.getByLabel('Password').fill(TEST_PASSWORD);
@@ -75,6 +76,31 @@ test('an enforcement officer checks a plate on a phone', async () => {
   await page.getByRole('button', { name: 'Check' }).click();
   await page.locator('.enforcement-invalid').waitFor();
   assert.equal(await seriousA11yViolations(page), []);
+});
+
+test('an operator edits a spot in their zone, takes it out of service and blocks it; outside their zone they are refused', async () => {
+  const spot = await createSpot(stack.db, { lat: 40.68, lng: -73.95, borough: 'Brooklyn' });
+  const { rows: [kept] } = await stack.db.owner.query(`insert into app_public.reservations (spot_id, email, period, status, amount, currency)
+    values ($1, 'kept@example.test', tstzrange(now() + interval '1 day', now() + interval '1 day 1 hour'), 'confirmed', 300, 'USD') returning id::text`, [spot]);
+  const { page } = await stack.newPage('desktop');
+  await signIn(page, 'operator', `/staff/spots/${spot}`, 'Brooklyn');
+  await page.getByLabel('Street').fill('Court Street');
+  await page.getByRole('button', { name: 'Save spot' }).click();
+  await page.getByRole('status').filter({ hasText: 'Spot saved.' }).waitFor();
+  await page.locator('ul.affected li', { hasText: `#${kept.id}` }).waitFor();
+  await page.getByRole('button', { name: 'Take out of service' }).click();
+  await page.locator('.spot-status', { hasText: 'Out of service' }).waitFor();
+  await page.getByRole('button', { name: 'Block' }).click();
+  await page.getByRole('status').filter({ hasText: 'Blocked.' }).waitFor();
+  const { rows: [row] } = await stack.db.owner.query(`select s.street, s.status, (select status::text from app_public.reservations where id = $2) as kept,
+    (select count(*)::int from app_public.reservations where spot_id = $1 and kind = 'block') as blocks from app_public.spots s where s.id = $1`, [spot, kept.id]);
+  assert.equal(row, { street: 'Court Street', status: 'out_of_service', kept: 'confirmed', blocks: 1 });
+
+  const other = await stack.newPage('desktop');
+  await signIn(other.page, 'operator', `/staff/spots/${spot}`, 'Queens');
+  // The page asks for the reservations the spot affects, which only its zone's operators may see.
+  await other.page.getByRole('alert').filter({ hasText: ERROR_SENTENCES.SMO02 }).waitFor();
+  assert.is(await other.page.getByRole('button', { name: 'Save spot' }).count(), 0);
 });
 
 test('a driver is told the customers page is for staff', async () => {

@@ -15,6 +15,7 @@ import { SpotPage } from './pages/spot.tsx';
 import { StaffCustomerPage } from './pages/staff_customer.tsx';
 import { STAFF_ROLES, StaffCustomersPage } from './pages/staff_customers.tsx';
 import { StaffEnforcementPage } from './pages/staff_enforcement.tsx';
+import { StaffSpotPage } from './pages/staff_spot.tsx';
 
 type Page = ComponentType<{ params: Record<string, string> }>;
 
@@ -35,6 +36,7 @@ const ROUTES: Array<[string, Page]> = [
   ['/staff/customers', StaffCustomersPage],
   ['/staff/customers/:id', StaffCustomerPage],
   ['/staff/enforcement', StaffEnforcementPage],
+  ['/staff/spots/:id', StaffSpotPage],
 ];
 
 function resolve(path: string): { Page: Page; params: Record<string, string> } {

@@ -35,3 +35,25 @@ export interface EnforcementAnswer { plate: string; plateState: string | null; s
 
 export const ENFORCEMENT_LOOKUP = `mutation EnforcementLookup($plate: String!, $state: String, $spot: BigInt) {
   enforcementLookup(input: { plate: $plate, plateState: $state, spotId: $spot }) { result { plate plateState spotId valid validUntil } } }`;
+
+export interface StaffSpot {
+  rowId: string;
+  street: string;
+  borough: string | null;
+  status: string;
+  description: string | null;
+  maxStay: { days: number | null; hours: number | null; minutes: number | null };
+  rate: { rowId: number; code: string; hourlyPrice: number; currency: string } | null;
+}
+
+export const STAFF_SPOT = `query StaffSpot($id: BigInt!) {
+  spot(rowId: $id) { rowId street borough status description maxStay { days hours minutes } rate { rowId code hourlyPrice currency } }
+  spotAffectedReservations(spotId: $id) { nodes { rowId status startsAt endsAt } } }`;
+export const UPDATE_SPOT = `mutation UpdateSpot($id: BigInt!, $street: String, $maxStay: Int) {
+  updateSpot(input: { spotId: $id, street: $street, maxStayMinutes: $maxStay }) { result { rowId } } }`;
+export const SET_SPOT_STATUS = `mutation SetSpotStatus($id: BigInt!, $status: String!) {
+  setSpotStatus(input: { spotId: $id, status: $status }) { result { rowId status } } }`;
+export const UPDATE_RATE = `mutation UpdateRate($id: Int!, $hourlyPrice: Int!) {
+  updateRate(input: { rateId: $id, hourlyPrice: $hourlyPrice }) { result { rowId hourlyPrice } } }`;
+export const BLOCK_SPOT = `mutation BlockSpot($id: BigInt!, $from: Datetime!, $to: Datetime!, $reason: String) {
+  blockSpot(input: { spotId: $id, startsAt: $from, endsAt: $to, reason: $reason }) { result { rowId } } }`;
