@@ -4017,7 +4017,12 @@ begin
   -- customer record appearing when they book) are their history, and the
   -- system's bulk work (the meter import rewriting thousands of spots, the
   -- CLI) would drown the log: neither is a staff change.
-  if app_hidden.current_actor_role() not in ('operator', 'admin', 'enforcement') then
+  -- Operators and admins are the requests that run as app_operator (the only
+  -- staff whose writes reach these triggers: enforcement officers write
+  -- lookups through audit_write): everything else returns before any query,
+  -- which keeps a guest's booking as cheap as before.
+  if current_setting('role', true) is distinct from 'app_operator'
+     or app_hidden.current_actor_role() not in ('operator', 'admin') then
     return null;
   end if;
   if tg_op = 'UPDATE' then
@@ -4080,14 +4085,17 @@ CREATE FUNCTION app_private.tg__staff_stamps() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+declare
+  -- From the session, never from the client; only staff requests (they run
+  -- as app_operator) stamp a name: a row a booking or sign-up adds has none.
+  v_staff bigint := case when current_setting('role', true) = 'app_operator' then app_public.current_user_id() end;
 begin
-  -- From the session, never from the client.
   if tg_op = 'INSERT' then
-    new.created_by := app_public.current_user_id();
+    new.created_by := v_staff;
   else
     new.created_by := old.created_by;
     if to_jsonb(new) ? 'updated_by' then
-      new := jsonb_populate_record(new, jsonb_build_object('updated_by', app_public.current_user_id()));
+      new := jsonb_populate_record(new, jsonb_build_object('updated_by', v_staff));
     end if;
   end if;
   return new;
@@ -4098,7 +4106,7 @@ $$;
 -- Name: FUNCTION tg__staff_stamps(); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.tg__staff_stamps() IS 'BEFORE trigger: created_by (insert) and updated_by (update, when the table has it) from the current session.';
+COMMENT ON FUNCTION app_private.tg__staff_stamps() IS 'BEFORE trigger: created_by (insert) and updated_by (update, when the table has it) from the current session when it is staff''s, else null.';
 
 --
 -- Name: tg__timestamps(); Type: FUNCTION; Schema: app_private; Owner: -
