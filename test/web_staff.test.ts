@@ -92,9 +92,15 @@ test('an operator edits a spot in their zone, takes it out of service and blocks
   await page.locator('.spot-status', { hasText: 'Out of service' }).waitFor();
   await page.getByRole('button', { name: 'Block' }).click();
   await page.getByRole('status').filter({ hasText: 'Blocked.' }).waitFor();
+  const listed = page.locator('ul.blocks li[data-block-id]');
+  await listed.waitFor();
+  assert.is(await listed.count(), 1);
   const { rows: [row] } = await stack.db.owner.query(`select s.street, s.status, (select status::text from app_public.reservations where id = $2) as kept,
     (select count(*)::int from app_public.reservations where spot_id = $1 and kind = 'block') as blocks from app_public.spots s where s.id = $1`, [spot, kept.id]);
   assert.equal(row, { street: 'Court Street', status: 'out_of_service', kept: 'confirmed', blocks: 1 });
+  await page.getByRole('button', { name: /^Lift block #/ }).click();
+  await page.getByRole('status').filter({ hasText: 'Block lifted.' }).waitFor();
+  await page.locator('ul.blocks li').first().waitFor({ state: 'detached' });
 
   const other = await stack.newPage('desktop');
   await signIn(other.page, 'operator', `/staff/spots/${spot}`, 'Queens');

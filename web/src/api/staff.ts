@@ -44,10 +44,12 @@ export interface StaffSpot {
   description: string | null;
   maxStay: { days: number | null; hours: number | null; minutes: number | null };
   rate: { rowId: number; code: string; hourlyPrice: number; currency: string } | null;
+  reservations: { nodes: Array<{ rowId: string; kind: string; status: string; startsAt: string; endsAt: string; note: string | null }> };
 }
 
 export const STAFF_SPOT = `query StaffSpot($id: BigInt!) {
-  spot(rowId: $id) { rowId street borough status description maxStay { days hours minutes } rate { rowId code hourlyPrice currency } }
+  spot(rowId: $id) { rowId street borough status description maxStay { days hours minutes } rate { rowId code hourlyPrice currency }
+    reservations(first: 200, orderBy: [PRIMARY_KEY_DESC]) { nodes { rowId kind status startsAt endsAt note } } }
   spotAffectedReservations(spotId: $id) { nodes { rowId status startsAt endsAt } } }`;
 export const UPDATE_SPOT = `mutation UpdateSpot($id: BigInt!, $street: String, $maxStay: Int) {
   updateSpot(input: { spotId: $id, street: $street, maxStayMinutes: $maxStay }) { result { rowId } } }`;
@@ -57,3 +59,4 @@ export const UPDATE_RATE = `mutation UpdateRate($id: Int!, $hourlyPrice: Int!) {
   updateRate(input: { rateId: $id, hourlyPrice: $hourlyPrice }) { result { rowId hourlyPrice } } }`;
 export const BLOCK_SPOT = `mutation BlockSpot($id: BigInt!, $from: Datetime!, $to: Datetime!, $reason: String) {
   blockSpot(input: { spotId: $id, startsAt: $from, endsAt: $to, reason: $reason }) { result { rowId } } }`;
+export const UNBLOCK_SPOT = `mutation UnblockSpot($id: BigInt!) { unblockSpot(input: { blockId: $id }) { result { rowId status } } }`;

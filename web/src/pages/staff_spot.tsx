@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
-import { BLOCK_SPOT, SET_SPOT_STATUS, STAFF_SPOT, type StaffSpot, UPDATE_RATE, UPDATE_SPOT } from '../api/staff.ts';
+import { BLOCK_SPOT, SET_SPOT_STATUS, STAFF_SPOT, type StaffSpot, UNBLOCK_SPOT, UPDATE_RATE, UPDATE_SPOT } from '../api/staff.ts';
 import { FormError, Loading, Notice, SubmitButton, TextField } from '../components/fields.tsx';
 import { RequireStaff } from '../components/require_staff.tsx';
 import { formatMoney, formatWindow, intervalMinutes, toLocalInput } from '../format.ts';
@@ -52,6 +52,10 @@ function Spot({ id }: { id: string }) {
   const { spot, affected } = data;
   if (!spot) return <p role="alert">There is no such spot.</p>;
   const outOfService = spot.status === 'out_of_service';
+  // Blocks in force or ahead, soonest first.
+  const blocks = spot.reservations.nodes
+    .filter((r) => r.kind === 'block' && r.status === 'confirmed' && new Date(r.endsAt) > new Date())
+    .sort((a, b) => a.startsAt.localeCompare(b.startsAt));
   return (
     <>
       <p class="spot-facts">{spot.description} · {spot.borough ?? 'no borough'} · <span class="spot-status">{outOfService ? 'Out of service' : 'Active'}</span>
@@ -84,6 +88,14 @@ function Spot({ id }: { id: string }) {
       </section>
       <section aria-labelledby="block-title">
         <h2 id="block-title">Maintenance block</h2>
+        <ul class="plain blocks">
+          {blocks.map((b) => (
+            <li key={b.rowId} data-block-id={b.rowId}>{formatWindow(b.startsAt, b.endsAt)}{b.note ? ` · ${b.note}` : ''}{' '}
+              <button type="button" disabled={busy} onClick={() => act(UNBLOCK_SPOT, { id: b.rowId }, 'Block lifted.')}>Lift block #{b.rowId}</button>
+            </li>
+          ))}
+        </ul>
+        {blocks.length === 0 && <p class="empty">No blocks ahead.</p>}
         <form onSubmit={(e) => { e.preventDefault(); act(BLOCK_SPOT, { id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), reason: 'Maintenance' }, 'Blocked.'); }} noValidate>
           <TextField id="block-from" label="From" type="datetime-local" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
           <TextField id="block-to" label="Until" type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
