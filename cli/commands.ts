@@ -1,7 +1,7 @@
 // The CLI's commands: the only modules `npm run cli -- <command>` runs, with
 // the usage line and summary that `--help` and the command list print. A
-// command `a:b` lives in cli/a__b.ts, whose default export receives the
-// remaining arguments.
+// command `a:b` lives in cli/a__b.ts (a one-word command in cli/<word>.ts),
+// whose default export receives the remaining arguments.
 
 export interface Command {
   /** Arguments after the command's name. */
@@ -22,8 +22,12 @@ export const COMMANDS: Record<string, Command> = {
       'Upsert spots from a CSV in the layout of NYC "Parking Meters Locations and Status" plus Hourly_Rate; ' +
       'prints inserted / updated / unchanged / rejected. --batch-size: rows per SQL call (1000); --show: reject reasons printed (20).',
   },
+  report: {
+    args: 'NAME --from YYYY-MM-DD --to YYYY-MM-DD [--format table|csv]',
+    summary: 'Run an analyst report of sql/reports/ for [from, to): occupancy_by_hour, revenue_by_day_and_rate, booking_funnel, stays_by_day.',
+  },
   'user:create': {
-    args: '--email <email> --role driver|operator|admin|analyst [--name <name>] [--invite | --password-stdin]',
+    args: '--email <email> --role driver|operator|admin|analyst|enforcement [--name <name>] [--invite | --password-stdin]',
     summary: 'Create a user with a role: a password prompt on a terminal, else an emailed invitation.',
   },
 };

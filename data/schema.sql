@@ -68,6 +68,18 @@ CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;
 COMMENT ON EXTENSION citext IS 'data type for case-insensitive character strings';
 
 --
+-- Name: pg_trgm; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+
+--
+-- Name: EXTENSION pg_trgm; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION pg_trgm IS 'text similarity measurement and index searching based on trigrams';
+
+--
 -- Name: pgcrypto; Type: EXTENSION; Schema: -; Owner: -
 --
 
@@ -108,6 +120,37 @@ CREATE TYPE app_public.auth_session AS (
 COMMENT ON TYPE app_public.auth_session IS 'A new session: the user, the session id and its bearer token (shown only this once).';
 
 --
+-- Name: customer_payment; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.customer_payment AS (
+	reservation_id bigint,
+	kind text,
+	amount integer,
+	currency text,
+	status text,
+	at timestamp with time zone
+);
+
+--
+-- Name: TYPE customer_payment; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.customer_payment IS 'A charge or a refund of one of a customer''s reservations.';
+
+--
+-- Name: COLUMN customer_payment.kind; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customer_payment.kind IS 'charge or refund.';
+
+--
+-- Name: COLUMN customer_payment.status; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customer_payment.status IS 'pending, processing, succeeded, failed, not_required (charges); pending, succeeded, failed (refunds).';
+
+--
 -- Name: distance_unit; Type: TYPE; Schema: app_public; Owner: -
 --
 
@@ -121,6 +164,43 @@ CREATE TYPE app_public.distance_unit AS ENUM (
 --
 
 COMMENT ON TYPE app_public.distance_unit IS 'Kilometres or statute miles.';
+
+--
+-- Name: enforcement_answer; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.enforcement_answer AS (
+	plate text,
+	plate_state text,
+	spot_id bigint,
+	valid boolean,
+	valid_until timestamp with time zone,
+	checked_at timestamp with time zone
+);
+
+--
+-- Name: TYPE enforcement_answer; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.enforcement_answer IS 'Whether a plate holds a valid reservation now; nothing about who holds it.';
+
+--
+-- Name: COLUMN enforcement_answer.spot_id; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.enforcement_answer.spot_id IS 'The spot asked about, or (asked without one) the spot the valid reservation is at.';
+
+--
+-- Name: COLUMN enforcement_answer.valid; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.enforcement_answer.valid IS 'True while a held or confirmed reservation for this plate covers now.';
+
+--
+-- Name: COLUMN enforcement_answer.valid_until; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.enforcement_answer.valid_until IS 'When that reservation ends (null when not valid).';
 
 --
 -- Name: price_quote; Type: TYPE; Schema: app_public; Owner: -
@@ -180,13 +260,17 @@ CREATE TABLE app_public.reservations (
     hold_expires_at timestamp with time zone,
     note text,
     remind_at timestamp with time zone,
+    plate text,
+    plate_state text,
     CONSTRAINT reservations_amount_check CHECK ((amount >= 0)),
     CONSTRAINT reservations_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
     CONSTRAINT reservations_email_check CHECK ((length((email)::text) <= 254)),
     CONSTRAINT reservations_hold_check CHECK (((hold_expires_at IS NULL) OR (status = 'held'::app_public.reservation_status))),
     CONSTRAINT reservations_kind_check CHECK ((kind = ANY (ARRAY['reservation'::text, 'block'::text]))),
     CONSTRAINT reservations_note_check CHECK ((length(note) <= 500)),
-    CONSTRAINT reservations_period_check CHECK (((NOT isempty(period)) AND lower_inc(period) AND (NOT upper_inc(period)) AND (NOT lower_inf(period)) AND (NOT upper_inf(period))))
+    CONSTRAINT reservations_period_check CHECK (((NOT isempty(period)) AND lower_inc(period) AND (NOT upper_inc(period)) AND (NOT lower_inf(period)) AND (NOT upper_inf(period)))),
+    CONSTRAINT reservations_plate_check CHECK ((plate ~ '^[A-Z0-9]{1,10}$'::text)),
+    CONSTRAINT reservations_plate_state_check CHECK ((plate_state ~ '^[A-Z]{2,3}$'::text))
 );
 
 --
@@ -233,6 +317,18 @@ COMMENT ON COLUMN app_public.reservations.remind_at IS '@behavior -*
 When the due-work sweep emails the reminder of this confirmed reservation; null when none is due.';
 
 --
+-- Name: COLUMN reservations.plate; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.plate IS 'The licence plate of the vehicle parked on it (normalised), when the driver gave one.';
+
+--
+-- Name: COLUMN reservations.plate_state; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.plate_state IS 'The plate''s state or province code, e.g. NY.';
+
+--
 -- Name: reservation_result; Type: TYPE; Schema: app_public; Owner: -
 --
 
@@ -252,6 +348,25 @@ COMMENT ON TYPE app_public.reservation_result IS 'What every reservation mutatio
 --
 
 COMMENT ON COLUMN app_public.reservation_result.manage_token IS 'Only when one is issued (a guest''s reserve): the secret that, with the reservation id, reads, changes, ends, cancels or pays for it. Shown once; keep it.';
+
+--
+-- Name: session_info; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.session_info AS (
+	id uuid,
+	method text,
+	created_at timestamp with time zone,
+	last_active_at timestamp with time zone,
+	expires_at timestamp with time zone,
+	is_current boolean
+);
+
+--
+-- Name: TYPE session_info; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.session_info IS 'One of your sessions: how it was opened, when, when last used (to the minute), when it will end unless used, and whether it is this one.';
 
 --
 -- Name: spots; Type: TABLE; Schema: app_public; Owner: -
@@ -289,7 +404,8 @@ CREATE TABLE app_public.spots (
 -- Name: TABLE spots; Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON TABLE app_public.spots IS 'One on-street parking space (a meter position).';
+COMMENT ON TABLE app_public.spots IS '@behavior -insert -update -delete
+One on-street parking space (a meter position).';
 
 --
 -- Name: COLUMN spots.external_id; Type: COMMENT; Schema: app_public; Owner: -
@@ -327,42 +443,6 @@ COMMENT ON COLUMN app_public.spots.status IS 'active, or out_of_service (never o
 --
 
 COMMENT ON COLUMN app_public.spots.meter_hours IS 'The meter''s posted hours as published by the city, e.g. "2HR Pas Mon-Sat 0900-1900".';
-
---
--- Name: saved_spot_status; Type: TYPE; Schema: app_public; Owner: -
---
-
-CREATE TYPE app_public.saved_spot_status AS (
-	spot app_public.spots,
-	saved_at timestamp with time zone,
-	available boolean,
-	price app_public.price_quote
-);
-
---
--- Name: TYPE saved_spot_status; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TYPE app_public.saved_spot_status IS 'A saved spot, when it was saved, whether it is free for the asked window, and its price for that window.';
-
---
--- Name: session_info; Type: TYPE; Schema: app_public; Owner: -
---
-
-CREATE TYPE app_public.session_info AS (
-	id uuid,
-	method text,
-	created_at timestamp with time zone,
-	last_active_at timestamp with time zone,
-	expires_at timestamp with time zone,
-	is_current boolean
-);
-
---
--- Name: TYPE session_info; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TYPE app_public.session_info IS 'One of your sessions: how it was opened, when, when last used (to the minute), when it will end unless used, and whether it is this one.';
 
 --
 -- Name: spot_match; Type: TYPE; Schema: app_public; Owner: -
@@ -426,6 +506,120 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.assert_email(email text) IS 'The trimmed address, or error SMA03.';
+
+--
+-- Name: rates; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.rates (
+    id integer NOT NULL,
+    code text NOT NULL,
+    name text NOT NULL,
+    hourly_price integer NOT NULL,
+    currency text DEFAULT 'USD'::text NOT NULL,
+    billing_increment interval DEFAULT '00:01:00'::interval NOT NULL,
+    minimum_charge integer DEFAULT 0 NOT NULL,
+    time_zone text DEFAULT 'America/New_York'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT rates_billing_increment_check CHECK (((billing_increment > '00:00:00'::interval) AND (billing_increment <= '01:00:00'::interval))),
+    CONSTRAINT rates_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT rates_hourly_price_check CHECK ((hourly_price >= 0)),
+    CONSTRAINT rates_minimum_charge_check CHECK ((minimum_charge >= 0))
+);
+
+--
+-- Name: TABLE rates; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.rates IS '@behavior -insert -update -delete
+A meter tariff: price per hour in minor units, billed per increment, metered during its hours.';
+
+--
+-- Name: COLUMN rates.hourly_price; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.hourly_price IS 'Price of one metered hour in minor units (cents).';
+
+--
+-- Name: COLUMN rates.billing_increment; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.billing_increment IS 'Metered time is rounded up to a whole number of these.';
+
+--
+-- Name: COLUMN rates.minimum_charge; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.minimum_charge IS 'Least amount charged for a reservation that has any metered time (the payment provider''s minimum for the currency applies as well).';
+
+--
+-- Name: COLUMN rates.time_zone; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rates.time_zone IS 'IANA time zone in which the operating hours are read.';
+
+--
+-- Name: assert_manages_rate(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_manages_rate(rate_id integer) RETURNS app_public.rates
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.rates;
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators and admins manage rates' using errcode = 'SMO01';
+  end if;
+  select r.* into v_r from app_public.rates r where r.id = assert_manages_rate.rate_id;
+  if v_r.id is null then
+    raise exception 'There is no rate %', assert_manages_rate.rate_id using errcode = 'SMO06';
+  end if;
+  if not app_hidden.current_user_may_manage_rate(v_r.id) then
+    raise exception 'Rate % is used by spots outside your zones', assert_manages_rate.rate_id using errcode = 'SMO02';
+  end if;
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_manages_rate(rate_id integer); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_manages_rate(rate_id integer) IS 'The rate, when the current user may change it; else SMO01 (not staff), SMO06 (no such rate) or SMO02 (used outside their zones).';
+
+--
+-- Name: assert_manages_spot(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_manages_spot(spot_id bigint) RETURNS app_public.spots
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_s app_public.spots;
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators and admins manage spots' using errcode = 'SMO01';
+  end if;
+  select s.* into v_s from app_public.spots s where s.id = assert_manages_spot.spot_id;
+  if v_s.id is null then
+    raise exception 'There is no spot %', assert_manages_spot.spot_id using errcode = 'SMO03';
+  end if;
+  if not app_hidden.current_user_may_manage(v_s.borough) then
+    raise exception 'Spot % is outside your zones', assert_manages_spot.spot_id using errcode = 'SMO02';
+  end if;
+  return v_s;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_manages_spot(spot_id bigint); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_manages_spot(spot_id bigint) IS 'The spot, when the current user may act on it; else SMO01 (not staff), SMO03 (no such spot) or SMO02 (outside their zones).';
 
 --
 -- Name: assert_max_stay(app_public.spots, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -516,6 +710,29 @@ $_$;
 COMMENT ON FUNCTION app_hidden.assert_password(password text, email text) IS 'The NFKC-normalised password when it meets the rule (10 characters to 72 bytes, not one repeated character, not the email), else error SMA04.';
 
 --
+-- Name: assert_rate_money(integer, integer, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if hourly_price is null or hourly_price < 0 or minimum_charge is null or minimum_charge < 0 then
+    raise exception 'Prices are whole minor units, 0 or more' using errcode = 'SMO08';
+  end if;
+  if not exists (select from app_hidden.payment_minimums m where m.currency = assert_rate_money.currency) then
+    raise exception 'Currency % cannot be charged', currency using errcode = 'SMO08';
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_rate_money(hourly_price integer, minimum_charge integer, currency text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) IS 'Error SMO08 unless prices are 0 or more and the currency is chargeable.';
+
+--
 -- Name: assert_role(text); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -523,8 +740,8 @@ CREATE FUNCTION app_hidden.assert_role(role text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
     AS $$
 begin
-  if role is null or role not in ('driver', 'operator', 'admin', 'analyst') then
-    raise exception 'A role is one of driver, operator, admin, analyst' using errcode = 'SMA16';
+  if role is null or role not in ('driver', 'operator', 'admin', 'analyst', 'enforcement') then
+    raise exception 'A role is one of driver, operator, admin, analyst, enforcement' using errcode = 'SMA16';
   end if;
   return role;
 end;
@@ -534,7 +751,7 @@ $$;
 -- Name: FUNCTION assert_role(role text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.assert_role(role text) IS 'The role when it is one of the four, else error SMA16.';
+COMMENT ON FUNCTION app_hidden.assert_role(role text) IS 'The role when it is one of the five, else error SMA16.';
 
 --
 -- Name: assert_signed_in(); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -558,6 +775,27 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.assert_signed_in() IS 'The current user''s id, or error SMA08.';
+
+--
+-- Name: assert_staff(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_staff() RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators and admins may manage customers' using errcode = 'SMC01';
+  end if;
+  return app_public.current_user_id();
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_staff(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_staff() IS 'The current user''s id when an operator or admin, else error SMC01.';
 
 --
 -- Name: assert_verified(); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -789,6 +1027,28 @@ $$;
 COMMENT ON FUNCTION app_hidden.clock_now() IS 'The time accounts rules use: the setting app.test_now when a test set it, else now().';
 
 --
+-- Name: current_actor_role(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.current_actor_role() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- A connection that never took an API role (the owner's: CLI, worker,
+  -- imports) is the system. Security definer functions change current_user
+  -- but not the `role` setting, so this sees the request's role inside them.
+  select coalesce(
+    (select u.role from app_public.users u where u.id = app_public.current_user_id()),
+    case when coalesce(current_setting('role', true), 'none') in ('none', '') then 'system' else 'anonymous' end);
+$$;
+
+--
+-- Name: FUNCTION current_actor_role(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.current_actor_role() IS 'The role of whoever is making the current change: a user''s role, ''system'' for the owner''s own connections, ''anonymous'' for signed-out API requests.';
+
+--
 -- Name: current_user_is_admin(); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -825,6 +1085,227 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.current_user_is_staff() IS 'True when the signed-in user is an operator or an admin (the roles whose requests run as app_operator).';
+
+--
+-- Name: current_user_may_manage(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.current_user_may_manage(borough text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select coalesce((
+    select case
+      when u.role = 'admin' then true
+      when u.role = 'operator' then
+        not exists (select from app_public.operator_zones z where z.user_id = u.id)
+        or exists (select from app_public.operator_zones z
+                   where z.user_id = u.id and z.borough = current_user_may_manage.borough)
+      else false
+    end
+    from app_public.users u where u.id = app_public.current_user_id()), false);
+$$;
+
+--
+-- Name: FUNCTION current_user_may_manage(borough text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.current_user_may_manage(borough text) IS 'True when the signed-in user may act on spots in this borough: admins always, operators without zones always, operators with zones in theirs.';
+
+--
+-- Name: current_user_may_manage_rate(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.current_user_may_manage_rate(rate_id integer) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- A rate is shared by spots: changing it changes their prices, so an
+  -- operator may change only a rate whose spots are all in their zones.
+  select app_hidden.current_user_is_staff()
+     and not exists (select from app_public.spots s
+                     where s.rate_id = current_user_may_manage_rate.rate_id
+                       and not app_hidden.current_user_may_manage(s.borough));
+$$;
+
+--
+-- Name: FUNCTION current_user_may_manage_rate(rate_id integer); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.current_user_may_manage_rate(rate_id integer) IS 'True when the signed-in staff member may change this rate: every spot using it is in their zones.';
+
+--
+-- Name: customers; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.customers (
+    id bigint NOT NULL,
+    email public.citext NOT NULL,
+    name text,
+    surname text,
+    user_id bigint,
+    deleted_at timestamp with time zone,
+    created_by bigint,
+    updated_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    search_text text GENERATED ALWAYS AS (lower(((((COALESCE(name, ''::text) || ' '::text) || COALESCE(surname, ''::text)) || ' '::text) || (email)::text))) STORED NOT NULL,
+    photo_key text,
+    photo_content_type text,
+    photo_updated_at timestamp with time zone,
+    CONSTRAINT customers_email_check CHECK ((length((email)::text) <= 254)),
+    CONSTRAINT customers_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT customers_surname_check CHECK (((length(surname) >= 1) AND (length(surname) <= 100)))
+);
+
+--
+-- Name: TABLE customers; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.customers IS '@behavior -insert -update -delete
+A customer: an account or a guest email, with the name staff know them by. Staff only; soft-deleted ones are hidden everywhere but the audit log.';
+
+--
+-- Name: COLUMN customers.user_id; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.user_id IS 'The customer''s account, when they have one (null: a guest email).';
+
+--
+-- Name: COLUMN customers.deleted_at; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.deleted_at IS '@behavior -*
+Soft deletion: set, the row is hidden from staff.';
+
+--
+-- Name: COLUMN customers.created_by; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.created_by IS 'The staff member who created the record (null: made by a booking or sign-up). Set by trigger.';
+
+--
+-- Name: COLUMN customers.updated_by; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.updated_by IS 'The staff member who last changed it. Set by trigger.';
+
+--
+-- Name: COLUMN customers.search_text; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.search_text IS '@behavior -*';
+
+--
+-- Name: COLUMN customers.photo_key; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.photo_key IS '@behavior -*
+Where the photo''s bytes are stored.';
+
+--
+-- Name: COLUMN customers.photo_content_type; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.photo_content_type IS '@behavior -*';
+
+--
+-- Name: COLUMN customers.photo_updated_at; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.customers.photo_updated_at IS 'When the photo was last replaced (null: no photo).';
+
+--
+-- Name: customer_live(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.customer_live(customer_id bigint) RETURNS app_public.customers
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_public.customers;
+begin
+  select c.* into v_c from app_public.customers c where c.id = customer_live.customer_id and c.deleted_at is null;
+  if v_c.id is null then
+    raise exception 'There is no customer %', customer_live.customer_id using errcode = 'SMC03';
+  end if;
+  return v_c;
+end;
+$$;
+
+--
+-- Name: FUNCTION customer_live(customer_id bigint); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.customer_live(customer_id bigint) IS 'The customer when it exists and is not deleted, else error SMC03.';
+
+--
+-- Name: customer_name(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.customer_name(value text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if value is null or value ~ '[[:cntrl:]]' or length(btrim(value)) not between 1 and 100 then
+    raise exception 'A customer needs a name and a surname of 1 to 100 characters' using errcode = 'SMC04';
+  end if;
+  return btrim(value);
+end;
+$$;
+
+--
+-- Name: FUNCTION customer_name(value text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.customer_name(value text) IS 'A trimmed name or surname of 1–100 characters without control characters, else error SMC04.';
+
+--
+-- Name: customer_photo_attach(bigint, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.customer_photo_attach(customer_id bigint, photo_key text, content_type text) RETURNS app_public.customers
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_public.customers := app_hidden.customer_photo_check(customer_id);
+begin
+  update app_public.customers c
+  set photo_key = customer_photo_attach.photo_key, photo_content_type = customer_photo_attach.content_type,
+      photo_updated_at = now()
+  where c.id = v_c.id
+  returning * into v_c;
+  return v_c;
+end;
+$$;
+
+--
+-- Name: FUNCTION customer_photo_attach(customer_id bigint, photo_key text, content_type text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.customer_photo_attach(customer_id bigint, photo_key text, content_type text) IS 'Staff: records a stored photo as the customer''s (after the same checks as customer_photo_check). The customer''s audit row shows the old and new key.';
+
+--
+-- Name: customer_photo_check(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.customer_photo_check(customer_id bigint) RETURNS app_public.customers
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_hidden.assert_staff();
+  return app_hidden.customer_live(customer_id);
+end;
+$$;
+
+--
+-- Name: FUNCTION customer_photo_check(customer_id bigint); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.customer_photo_check(customer_id bigint) IS 'The customer when the current user is staff (SMC01) and the customer exists and is not deleted (SMC03): asked before an upload is processed and before a photo is served.';
 
 --
 -- Name: db_role_for(text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -959,22 +1440,6 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.link(path text, token text) IS 'An absolute link into the web app carrying a token.';
-
---
--- Name: live_tile(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
---
-
-CREATE FUNCTION app_hidden.live_tile(lat double precision, lng double precision) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    AS $$
-  select floor(lat / 0.05)::int || ':' || floor(lng / 0.05)::int;
-$$;
-
---
--- Name: FUNCTION live_tile(lat double precision, lng double precision); Type: COMMENT; Schema: app_hidden; Owner: -
---
-
-COMMENT ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) IS 'The live-event tile of a point: "<floor(lat / 0.05)>:<floor(lng / 0.05)>".';
 
 --
 -- Name: lock_spot(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1213,6 +1678,55 @@ $$;
 COMMENT ON FUNCTION app_hidden.payment_setup_record(reservation_id bigint, manage_token text, intent jsonb) IS 'Authorises the caller and records the reservation''s SetupIntent as Stripe returned it (confirming the reservation once it succeeded).';
 
 --
+-- Name: plate(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.plate(plate text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+declare
+  -- Plates are compared as officers read them: upper case, without spaces,
+  -- dashes or dots.
+  v_plate text := upper(regexp_replace(coalesce(plate, ''), '[\s.\-]', '', 'g'));
+begin
+  if v_plate !~ '^[A-Z0-9]{1,10}$' then
+    raise exception 'A licence plate is 1 to 10 letters and digits' using errcode = 'SME01';
+  end if;
+  return v_plate;
+end;
+$_$;
+
+--
+-- Name: FUNCTION plate(plate text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.plate(plate text) IS 'A licence plate normalised (upper case, no spaces, dashes or dots), else error SME01.';
+
+--
+-- Name: plate_state(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.plate_state(state text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+begin
+  if state is null then
+    return null;
+  end if;
+  if upper(btrim(state)) !~ '^[A-Z]{2,3}$' then
+    raise exception 'A plate''s state is a 2 or 3 letter code, e.g. NY' using errcode = 'SME01';
+  end if;
+  return upper(btrim(state));
+end;
+$_$;
+
+--
+-- Name: FUNCTION plate_state(state text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.plate_state(state text) IS 'A state or province code (2–3 letters) in upper case, null when not given, else error SME01.';
+
+--
 -- Name: quote_rate(integer, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -1247,6 +1761,27 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) IS 'The price of a window at a rate, in the rate''s minor units: nothing when none of it is metered, else never below the rate''s minimum charge or the payment provider''s minimum for the currency.';
+
+--
+-- Name: rate_increment(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.rate_increment(minutes integer) RETURNS interval
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if minutes is null or minutes not between 1 and 60 then
+    raise exception 'A billing increment is 1 to 60 minutes' using errcode = 'SMO08';
+  end if;
+  return make_interval(mins => minutes);
+end;
+$$;
+
+--
+-- Name: FUNCTION rate_increment(minutes integer); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.rate_increment(minutes integer) IS 'A billing increment of 1 to 60 minutes, else error SMO08.';
 
 --
 -- Name: refund_prepare(bigint, integer); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1504,6 +2039,48 @@ CREATE FUNCTION app_hidden.session_touch_interval() RETURNS interval
 COMMENT ON FUNCTION app_hidden.session_touch_interval() IS 'last_active_at is written at most this often, so busy sessions do not write on every request.';
 
 --
+-- Name: spot_max_stay(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.spot_max_stay(minutes integer) RETURNS interval
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if minutes is null or minutes not between 1 and 7 * 24 * 60 then
+    raise exception 'A maximum stay is 1 minute to 7 days' using errcode = 'SMO05';
+  end if;
+  return make_interval(mins => minutes);
+end;
+$$;
+
+--
+-- Name: FUNCTION spot_max_stay(minutes integer); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.spot_max_stay(minutes integer) IS 'A maximum stay of 1 minute to 7 days, else error SMO05.';
+
+--
+-- Name: spot_position(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.spot_position(lat double precision, lng double precision) RETURNS public.geography
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if lat is null or lng is null or lat not between -90 and 90 or lng not between -180 and 180 then
+    raise exception 'Coordinates must be latitude -90…90 and longitude -180…180' using errcode = 'SMS01';
+  end if;
+  return st_setsrid(st_makepoint(lng, lat), 4326)::geography;
+end;
+$$;
+
+--
+-- Name: FUNCTION spot_position(lat double precision, lng double precision); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) IS 'A WGS 84 point, or error SMS01 off the globe.';
+
+--
 -- Name: unit_metres(app_public.distance_unit); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -1534,6 +2111,25 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.window_length(time_window tstzrange) IS 'Elapsed time from the start to the end of a window.';
+
+--
+-- Name: audit_write(text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  insert into app_public.audit_log (actor_user_id, actor_role, table_name, record_id, action, old_values, new_values)
+  values (app_public.current_user_id(), app_hidden.current_actor_role(),
+          audit_write.table_name, audit_write.record_id, audit_write.action, audit_write.old_values, audit_write.new_values);
+$$;
+
+--
+-- Name: FUNCTION audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb) IS 'Appends one audit row for the current actor.';
 
 --
 -- Name: charge_failed(bigint, integer, text, text, text, boolean); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2091,114 +2687,6 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.holds_expire_due(max_rows integer) IS 'Expires holds whose deadline passed without a confirmed card, freeing their spots. At most max_rows; returns how many.';
-
---
--- Name: live_event(bigint, text, tstzrange); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-declare
-  v_lat  double precision;
-  v_lng  double precision;
-  v_tile text;
-  v_id   bigint;
-begin
-  select st_y(s.location::geometry), st_x(s.location::geometry) into v_lat, v_lng
-  from app_public.spots s where s.id = live_event.spot_id;
-  v_tile := app_hidden.live_tile(v_lat, v_lng);
-  -- Watched: a listener refreshed it within 90 s (listeners refresh every 30 s).
-  if v_tile is null or not exists (
-    select from app_private.live_watched_tiles w
-    where w.tile = v_tile and w.seen_at > now() - interval '90 seconds') then
-    return;
-  end if;
-  insert into app_private.live_events (tile, spot_id, lat, lng, reason, starts_at, ends_at)
-  values (v_tile, live_event.spot_id, v_lat, v_lng, live_event.reason, lower(time_window), upper(time_window))
-  returning id into v_id;
-  perform pg_notify('live:' || v_tile, json_build_object(
-    'id', v_id, 'spotId', live_event.spot_id::text, 'lat', v_lat, 'lng', v_lng, 'reason', live_event.reason,
-    'startsAt', lower(time_window), 'endsAt', upper(time_window))::text);
-end;
-$$;
-
---
--- Name: FUNCTION live_event(spot_id bigint, reason text, time_window tstzrange); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) IS 'Records and NOTIFYs an availability event of a spot when its tile is watched by a live API process; otherwise does nothing.';
-
---
--- Name: live_events; Type: TABLE; Schema: app_private; Owner: -
---
-
-CREATE TABLE app_private.live_events (
-    id bigint NOT NULL,
-    tile text NOT NULL,
-    spot_id bigint NOT NULL,
-    lat double precision NOT NULL,
-    lng double precision NOT NULL,
-    reason text NOT NULL,
-    starts_at timestamp with time zone,
-    ends_at timestamp with time zone,
-    at timestamp with time zone DEFAULT now() NOT NULL
-);
-
---
--- Name: TABLE live_events; Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON TABLE app_private.live_events IS 'Availability events of watched tiles, kept for LIVE_EVENT_RETENTION so SSE clients can resume (Last-Event-ID). Ids and positions only: no reservation, user or email.';
-
---
--- Name: live_events_since(bigint, text[]); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) RETURNS SETOF app_private.live_events
-    LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-  select e.* from app_private.live_events e
-  where e.id > live_events_since.after_id and e.tile = any (live_events_since.tiles)
-  order by e.id
-  limit 1000;
-$$;
-
---
--- Name: FUNCTION live_events_since(after_id bigint, tiles text[]); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) IS 'Events of the given tiles after an event id, oldest first (at most 1,000): what an SSE client that resumes with Last-Event-ID missed.';
-
---
--- Name: live_watch(uuid, text[], interval); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.live_watch(listener uuid, tiles text[], retention interval) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-#variable_conflict use_column
-begin
-  -- This listener's tiles are exactly `tiles`, seen now.
-  delete from app_private.live_watched_tiles w
-  where w.listener = live_watch.listener and w.tile <> all (live_watch.tiles);
-  insert into app_private.live_watched_tiles (tile, listener)
-  select distinct t, live_watch.listener from unnest(live_watch.tiles) t
-  on conflict (tile, listener) do update set seen_at = now();
-  -- Listeners that died without saying so, and events no client can resume from.
-  delete from app_private.live_watched_tiles w where w.seen_at < now() - interval '10 minutes';
-  delete from app_private.live_events e where e.at < now() - live_watch.retention;
-end;
-$$;
-
---
--- Name: FUNCTION live_watch(listener uuid, tiles text[], retention interval); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.live_watch(listener uuid, tiles text[], retention interval) IS 'An API process''s live tiles (replacing its earlier list, refreshing their time), and housekeeping: stale listeners and events older than retention removed.';
 
 --
 -- Name: login_attempt(text, text, inet); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3213,36 +3701,6 @@ CREATE FUNCTION app_private.setup_intent_json(si app_private.setup_intents, rese
 $$;
 
 --
--- Name: spot_history_fields(app_public.spots); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.spot_history_fields(s app_public.spots) RETURNS jsonb
-    LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-  select jsonb_build_object(
-    'location', round(st_y(s.location::geometry)::numeric, 7) || ',' || round(st_x(s.location::geometry)::numeric, 7),
-    'street', s.street,
-    'side_of_street', s.side_of_street,
-    'from_street', s.from_street,
-    'to_street', s.to_street,
-    'borough', s.borough,
-    'zone', s.zone,
-    'rate', (select r.code from app_public.rates r where r.id = s.rate_id),
-    'max_stay', s.max_stay::text,
-    'status', s.status,
-    'meter_hours', s.meter_hours,
-    'is_accessible', s.is_accessible,
-    'has_ev_charger', s.has_ev_charger);
-$$;
-
---
--- Name: FUNCTION spot_history_fields(s app_public.spots); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.spot_history_fields(s app_public.spots) IS 'The fields of a spot the change history follows, as text values (location as "lat,lng", rate as its code).';
-
---
 -- Name: spots_import(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3309,8 +3767,7 @@ begin
     -- The casts only run for rows that passed the rules, so they cannot fail.
     case when v.why is null then c.lat_text::double precision end,
     case when v.why is null then c.lng_text::double precision end,
-    case when v.why is null then
-      coalesce(round(ltrim(f.hourly_rate, '$ ')::numeric * 100)::int, z.zone_price) end,
+    case when v.why is null then round(ltrim(f.hourly_rate, '$ ')::numeric * 100)::int end,
     v.why
   from jsonb_array_elements(spots_import.rows) with ordinality as r(e, ord)
   cross join lateral (
@@ -3342,13 +3799,6 @@ begin
           regexp_match(f.location, '^POINT\s*\(\s*(\S+)\s+([^\s)]+)\s*\)$', 'i') end as pp
     ) m
   ) c
-  -- The city's own file has no Hourly_Rate: such rows take their zone's price
-  -- (app_private.meter_zone_prices; zone '*' for every other zone).
-  cross join lateral (
-    select coalesce(
-      (select p.hourly_price from app_private.meter_zone_prices p where p.zone = f.pay_by_cell_number),
-      (select p.hourly_price from app_private.meter_zone_prices p where p.zone = '*')) as zone_price
-  ) z
   cross join lateral (
     select case
       when f.meter_number is null then 'missing meter number'
@@ -3366,7 +3816,7 @@ begin
       when length(f.side_of_street) > 20 then 'Side_of_Street longer than 20 characters'
       when length(f.borough) > 50 then 'Borough longer than 50 characters'
       when length(f.pay_by_cell_number) > 50 then 'Pay By Cell Number longer than 50 characters'
-      when f.hourly_rate is null and z.zone_price is null then 'missing Hourly_Rate and no price for its zone'
+      when f.hourly_rate is null then 'missing Hourly_Rate'
       when f.hourly_rate !~ '^\$?\s*[0-9]{1,4}(\.[0-9]{1,2})?$' then 'Hourly_Rate is not a price in dollars'
       when f.meter_hours is null then 'missing Meter_Hours'
     end as why
@@ -3486,191 +3936,7 @@ $_$;
 -- Name: FUNCTION spots_import(rows jsonb); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.spots_import(rows jsonb) IS 'Imports parking meters: rows is a JSON array of objects keyed by the city CSV''s column names in snake_case (meter_number, status, pay_by_cell_number, meter_hours, borough, on_street, side_of_street, from_street, to_street, latitude, longitude, location, hourly_rate) plus an optional row_number for reporting; without hourly_rate the zone''s price (app_private.meter_zone_prices) applies. Derives each row''s rate (price + Meter_Hours), upserts rates, rate_hours and spots (on external_id), and returns one row per input row: inserted, updated, unchanged, or rejected with a reason. Rejected rows write nothing. Idempotent.';
-
---
--- Name: spots_sync_batch(bigint, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.spots_sync_batch(run_id bigint, rows jsonb) RETURNS TABLE(row_number integer, outcome text, reason text)
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-declare
-  v_fresh jsonb;
-  v_dups  jsonb;
-begin
-  if current_setting('app.sync_run_id', true) is distinct from spots_sync_batch.run_id::text then
-    raise exception 'spots_sync_batch: set app.sync_run_id to the run id in this transaction first' using errcode = '22023';
-  end if;
-  -- The meter numbers this run has seen, for spots_sync_finish; gone at commit.
-  if to_regclass('pg_temp.spots_sync_seen') is null then
-    create temp table spots_sync_seen (external_id text primary key) on commit drop;
-  end if;
-  -- A meter listed twice in one snapshot: the first row counts.
-  select coalesce(jsonb_agg(r.e order by r.ord) filter (where s.external_id is null), '[]'),
-         coalesce(jsonb_agg(r.e order by r.ord) filter (where s.external_id is not null), '[]')
-    into v_fresh, v_dups
-  from jsonb_array_elements(spots_sync_batch.rows) with ordinality as r(e, ord)
-  left join pg_temp.spots_sync_seen s on s.external_id = nullif(btrim(r.e ->> 'meter_number'), '');
-  return query
-    select (d ->> 'row_number')::int, 'rejected'::text, 'duplicate meter number (listed earlier in the snapshot)'::text
-    from jsonb_array_elements(v_dups) d;
-  return query select * from app_private.spots_import(v_fresh);
-  -- Every listed meter counts as seen, even a row rejected for a bad field:
-  -- a typo in the feed must not take a meter out of service.
-  insert into pg_temp.spots_sync_seen (external_id)
-  select distinct t.external_id from pg_temp.spots_import_rows_v1 t where t.external_id is not null
-  on conflict do nothing;
-end;
-$$;
-
---
--- Name: FUNCTION spots_sync_batch(run_id bigint, rows jsonb); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.spots_sync_batch(run_id bigint, rows jsonb) IS 'Imports one batch of a sync run through app_private.spots_import (same rows, same answers) and remembers the meter numbers seen; a meter already seen in this run is rejected as a duplicate.';
-
---
--- Name: spots_sync_begin(text); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) RETURNS record
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-begin
-  select s.etag, s.last_modified, s.retry_at into etag, last_modified, retry_at
-  from app_private.spot_sync_sources s where s.source_url = spots_sync_begin.source_url;
-  if retry_at > now() then
-    return;  -- backing off: no run
-  end if;
-  retry_at := null;
-  insert into app_public.spot_sync_runs (source_url) values (spots_sync_begin.source_url) returning id into run_id;
-end;
-$$;
-
---
--- Name: FUNCTION spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) IS 'Starts a sync run of a source: the run id and the validators to send (If-None-Match / If-Modified-Since), or no run and the time to retry while the source is backed off.';
-
---
--- Name: spots_sync_failed(bigint, text, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer) RETURNS timestamp with time zone
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-declare
-  v_source   text;
-  v_failures int;
-  v_retry_at timestamptz;
-begin
-  update app_public.spot_sync_runs set finished_at = now(), outcome = 'failed', error = left(spots_sync_failed.error, 2000)
-  where id = spots_sync_failed.run_id returning source_url into v_source;
-  insert into app_private.spot_sync_sources as s (source_url, failures, last_error)
-  values (v_source, 1, left(spots_sync_failed.error, 2000))
-  on conflict (source_url) do update
-  set failures = s.failures + 1, last_error = excluded.last_error, updated_at = now()
-  returning s.failures into v_failures;
-  -- backoff_seconds, doubling with each failure in a row, at most backoff_max_seconds.
-  v_retry_at := now() + make_interval(secs => least(
-    spots_sync_failed.backoff_max_seconds::double precision,
-    spots_sync_failed.backoff_seconds * power(2, least(v_failures - 1, 30))));
-  update app_private.spot_sync_sources set retry_at = v_retry_at where source_url = v_source;
-  return v_retry_at;
-end;
-$$;
-
---
--- Name: FUNCTION spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer) IS 'Records a failed sync run (its transaction already rolled back: nothing changed) and backs the source off: backoff_seconds, doubling per failure in a row, at most backoff_max_seconds; returns when to try again.';
-
---
--- Name: spots_sync_finish(bigint, text, text, integer, integer, integer, integer, integer, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb) RETURNS integer
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-declare
-  v_removed int;
-  v_source  text;
-begin
-  if to_regclass('pg_temp.spots_sync_seen') is null then
-    raise exception 'spots_sync_finish: no batch of this run in this transaction' using errcode = '22023';
-  end if;
-  update app_public.spots s set status = 'out_of_service'
-  where s.external_id is not null and s.status = 'active'
-    and not exists (select from pg_temp.spots_sync_seen x where x.external_id = s.external_id);
-  get diagnostics v_removed = row_count;
-  update app_public.spot_sync_runs r
-  set finished_at = now(), outcome = 'succeeded', rows_seen = spots_sync_finish.rows_seen,
-      inserted = spots_sync_finish.inserted, changed = spots_sync_finish.changed,
-      unchanged = spots_sync_finish.unchanged, removed = v_removed,
-      rejected = spots_sync_finish.rejected, rejects = spots_sync_finish.rejects
-  where r.id = spots_sync_finish.run_id
-  returning r.source_url into v_source;
-  insert into app_private.spot_sync_sources as s (source_url, etag, last_modified)
-  values (v_source, spots_sync_finish.etag, spots_sync_finish.last_modified)
-  on conflict (source_url) do update
-  set etag = excluded.etag, last_modified = excluded.last_modified, failures = 0, retry_at = null,
-      last_error = null, updated_at = now();
-  return v_removed;
-end;
-$$;
-
---
--- Name: FUNCTION spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb) IS 'Ends a successful sync run inside its transaction: puts active meters the snapshot did not list out of service (returns how many), writes the run''s summary, keeps the source''s validators and clears its back-off.';
-
---
--- Name: spots_sync_not_modified(bigint); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.spots_sync_not_modified(run_id bigint) RETURNS void
-    LANGUAGE sql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-  with run as (
-    update app_public.spot_sync_runs set finished_at = now(), outcome = 'not_modified'
-    where id = spots_sync_not_modified.run_id returning source_url)
-  update app_private.spot_sync_sources s set failures = 0, retry_at = null, last_error = null, updated_at = now()
-  from run where s.source_url = run.source_url;
-$$;
-
---
--- Name: FUNCTION spots_sync_not_modified(run_id bigint); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.spots_sync_not_modified(run_id bigint) IS 'Ends a sync run whose source answered 304 Not Modified: nothing read, back-off cleared.';
-
---
--- Name: spots_sync_schedule(timestamp with time zone); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.spots_sync_schedule(run_at timestamp with time zone) RETURNS void
-    LANGUAGE sql
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-  -- One waiting sync (job key), in a queue of its own so two never run at once.
-  select graphile_worker.add_job('spots__sync', '{}'::json, queue_name => 'spots_sync',
-    run_at => spots_sync_schedule.run_at, max_attempts => 3, job_key => 'spots_sync', job_key_mode => 'replace');
-$$;
-
---
--- Name: FUNCTION spots_sync_schedule(run_at timestamp with time zone); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.spots_sync_schedule(run_at timestamp with time zone) IS 'Queues the next inventory sync at run_at (replacing a waiting one).';
+COMMENT ON FUNCTION app_private.spots_import(rows jsonb) IS 'Imports parking meters: rows is a JSON array of objects keyed by the city CSV''s column names in snake_case (meter_number, status, pay_by_cell_number, meter_hours, borough, on_street, side_of_street, from_street, to_street, latitude, longitude, location, hourly_rate) plus an optional row_number for reporting. Derives each row''s rate (price + Meter_Hours), upserts rates, rate_hours and spots (on external_id), and returns one row per input row: inserted, updated, unchanged, or rejected with a reason. Rejected rows write nothing. Idempotent.';
 
 --
 -- Name: stripe_webhook_receive(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3732,6 +3998,115 @@ $_$;
 --
 
 COMMENT ON FUNCTION app_private.stripe_webhook_receive(event jsonb) IS 'Records a verified Stripe event once (false for a replay) and applies it: setup_intent.* → card set-up (confirming the reservation on success), payment_intent.* → a charge left processing.';
+
+--
+-- Name: tg__audit(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg__audit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_old jsonb := case when tg_op in ('UPDATE', 'DELETE') then to_jsonb(old) end;
+  v_new jsonb := case when tg_op in ('INSERT', 'UPDATE') then to_jsonb(new) end;
+  v_row_id text := coalesce(v_new, v_old) ->> coalesce(tg_argv[1], 'id');
+  v_changed text[];
+begin
+  -- Staff changes only. A driver's or guest's own side effects (their
+  -- customer record appearing when they book) are their history, and the
+  -- system's bulk work (the meter import rewriting thousands of spots, the
+  -- CLI) would drown the log: neither is a staff change.
+  -- Operators and admins are the requests that run as app_operator (the only
+  -- staff whose writes reach these triggers: enforcement officers write
+  -- lookups through audit_write): everything else returns before any query,
+  -- which keeps a guest's booking as cheap as before.
+  if current_setting('role', true) is distinct from 'app_operator'
+     or app_hidden.current_actor_role() not in ('operator', 'admin') then
+    return null;
+  end if;
+  if tg_op = 'UPDATE' then
+    -- Only what changed, without the bookkeeping columns every write touches.
+    select array_agg(k) into v_changed
+    from jsonb_object_keys(v_new) k
+    where k not in ('updated_at', 'updated_by', 'search_text') and (v_old -> k) is distinct from (v_new -> k);
+    if v_changed is null then
+      return null;
+    end if;
+    select jsonb_object_agg(k, v_old -> k) into v_old from unnest(v_changed) k;
+    select jsonb_object_agg(k, v_new -> k) into v_new from unnest(v_changed) k;
+  end if;
+  perform app_private.audit_write(
+    coalesce(tg_argv[0], tg_table_name),
+    v_row_id,
+    lower(tg_op), v_old, v_new);
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg__audit(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg__audit() IS 'AFTER row trigger: writes the change (changed columns only, for updates) to app_public.audit_log when staff (operator, admin, enforcement) made it. Arguments: the audited name (default the table''s) and the key column (default id).';
+
+--
+-- Name: tg__customer_from_booker(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg__customer_from_booker() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if tg_table_name = 'users' then
+    insert into app_public.customers (email, name, user_id)
+    values (new.email, new.name, new.id)
+    on conflict (email) do update set user_id = excluded.user_id
+      where app_public.customers.user_id is null;
+  else
+    insert into app_public.customers (email) values (new.email) on conflict (email) do nothing;
+  end if;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg__customer_from_booker(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg__customer_from_booker() IS 'AFTER INSERT trigger on users (drivers) and reservations: makes sure the account or guest email has a customer row (a soft-deleted one stays deleted).';
+
+--
+-- Name: tg__staff_stamps(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg__staff_stamps() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  -- From the session, never from the client; only staff requests (they run
+  -- as app_operator) stamp a name: a row a booking or sign-up adds has none.
+  v_staff bigint := case when current_setting('role', true) = 'app_operator' then app_public.current_user_id() end;
+begin
+  if tg_op = 'INSERT' then
+    new.created_by := v_staff;
+  else
+    new.created_by := old.created_by;
+    if to_jsonb(new) ? 'updated_by' then
+      new := jsonb_populate_record(new, jsonb_build_object('updated_by', v_staff));
+    end if;
+  end if;
+  return new;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg__staff_stamps(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg__staff_stamps() IS 'BEFORE trigger: created_by (insert) and updated_by (update, when the table has it) from the current session when it is staff''s, else null.';
 
 --
 -- Name: tg__timestamps(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3800,36 +4175,6 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.tg_reservations__audit() IS 'Writes the audit row of each insert and change.';
-
---
--- Name: tg_reservations__live(); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.tg_reservations__live() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
-    AS $$
-declare
-  v_now_holds boolean := app_hidden.holds_spot(new.status);
-  v_was_holds boolean := tg_op = 'UPDATE' and app_hidden.holds_spot(old.status);
-begin
-  if v_now_holds and not v_was_holds then
-    perform app_private.live_event(new.spot_id, 'taken', new.period);
-  elsif v_was_holds and not v_now_holds then
-    perform app_private.live_event(new.spot_id, 'freed', old.period);
-  elsif v_now_holds and new.period is distinct from old.period then
-    perform app_private.live_event(new.spot_id, 'changed', new.period);
-  end if;
-  return null;
-end;
-$$;
-
---
--- Name: FUNCTION tg_reservations__live(); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.tg_reservations__live() IS 'Live event of a reservation or block: taken (starts holding its spot), freed (cancelled, expired, ended, payment failed), changed (its window moved).';
 
 --
 -- Name: tg_reservations__notify(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3915,62 +4260,6 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.tg_reservations__remind_at() IS 'Sets remind_at, when the due-work sweep emails a confirmed reservation''s reminder (booking_reminder_at: 15 minutes before its end, a quarter of the stay for one under an hour); moved with the end, cleared once it is no longer confirmed.';
-
---
--- Name: tg_spots__history(); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.tg_spots__history() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-declare
-  v_run    bigint := nullif(current_setting('app.sync_run_id', true), '')::bigint;
-  v_source text := case
-    when v_run is not null then 'sync'
-    when current_setting('app.change_source', true) = 'import' then 'import'
-    else 'edit' end;
-begin
-  if tg_op = 'INSERT' then
-    insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
-    values (new.id, 'created', null, new.external_id, v_run, v_source);
-    return null;
-  end if;
-  insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
-  select new.id, n.key, o.value #>> '{}', n.value #>> '{}', v_run, v_source
-  from jsonb_each(app_private.spot_history_fields(new)) n
-  join jsonb_each(app_private.spot_history_fields(old)) o using (key)
-  where n.value is distinct from o.value;
-  return null;
-end;
-$$;
-
---
--- Name: FUNCTION tg_spots__history(); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.tg_spots__history() IS 'Writes one spot_changes row per followed field that a write really changed (one ''created'' row for a new spot), with the sync run or source from the transaction''s settings.';
-
---
--- Name: tg_spots__live(); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.tg_spots__live() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-begin
-  perform app_private.live_event(new.id,
-    case new.status when 'active' then 'in_service' else 'out_of_service' end, null);
-  return null;
-end;
-$$;
-
---
--- Name: FUNCTION tg_spots__live(); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.tg_spots__live() IS 'Live event of a spot put out of service or back in service.';
 
 --
 -- Name: tg_users__name(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4136,6 +4425,155 @@ $$;
 COMMENT ON FUNCTION app_private.user_token_use(token text, kinds text[]) IS 'Consumes a one-time token of one of the kinds, or error SMA07.';
 
 --
+-- Name: customer_notes; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.customer_notes (
+    id bigint NOT NULL,
+    customer_id bigint NOT NULL,
+    body text NOT NULL,
+    created_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT customer_notes_body_check CHECK (((length(body) >= 1) AND (length(body) <= 2000)))
+);
+
+--
+-- Name: TABLE customer_notes; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.customer_notes IS '@behavior -insert -update -delete
+Staff notes on a customer, newest last.';
+
+--
+-- Name: add_customer_note(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.add_customer_note(customer_id bigint, body text) RETURNS app_public.customer_notes
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_n app_public.customer_notes;
+begin
+  perform app_hidden.assert_staff();
+  perform app_hidden.customer_live(customer_id);
+  if body is null or length(btrim(body)) not between 1 and 2000 then
+    raise exception 'A note has 1 to 2000 characters' using errcode = 'SMC05';
+  end if;
+  insert into app_public.customer_notes (customer_id, body) values (add_customer_note.customer_id, btrim(body))
+  returning * into v_n;
+  return v_n;
+end;
+$$;
+
+--
+-- Name: FUNCTION add_customer_note(customer_id bigint, body text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.add_customer_note(customer_id bigint, body text) IS 'Staff (SMC01): adds a note (1–2000 characters, SMC05) to a customer (SMC03 unknown or deleted).';
+
+--
+-- Name: audit_log; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.audit_log (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    actor_user_id bigint,
+    actor_role text NOT NULL,
+    table_name text NOT NULL,
+    record_id text,
+    action text NOT NULL,
+    old_values jsonb,
+    new_values jsonb,
+    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text, 'lookup'::text])))
+);
+
+--
+-- Name: TABLE audit_log; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.audit_log IS '@behavior -insert -update -delete
+Who changed what and when: one row per staff change (customers, notes, spots, rates, blocks, refunds, roles, zones) or enforcement lookup, written in the same transaction. Admins only; read-only.';
+
+--
+-- Name: COLUMN audit_log.at; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.at IS 'When the change was made (its transaction''s time).';
+
+--
+-- Name: COLUMN audit_log.actor_user_id; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.actor_user_id IS 'The signed-in staff member who made it.';
+
+--
+-- Name: COLUMN audit_log.actor_role; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.actor_role IS 'The actor''s role then: operator, admin or enforcement.';
+
+--
+-- Name: COLUMN audit_log.table_name; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.table_name IS 'What was changed: customers, customer_notes, spots, rates, blocks, refunds, users (roles), operator_zones, or enforcement_lookups.';
+
+--
+-- Name: COLUMN audit_log.record_id; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.record_id IS 'The changed row''s id (as text; users and zones: the user id).';
+
+--
+-- Name: COLUMN audit_log.action; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.action IS 'insert, update, delete, or lookup (enforcement).';
+
+--
+-- Name: COLUMN audit_log.old_values; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.old_values IS 'The changed columns before (update, delete).';
+
+--
+-- Name: COLUMN audit_log.new_values; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.audit_log.new_values IS 'The changed columns after (insert, update), or a lookup''s question and answer.';
+
+--
+-- Name: audit_entries(text, text, bigint, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.audit_entries(table_name text DEFAULT NULL::text, record_id text DEFAULT NULL::text, actor_user_id bigint DEFAULT NULL::bigint, since timestamp with time zone DEFAULT NULL::timestamp with time zone, until timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF app_public.audit_log
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- The only way to read the log: no API role has a grant on the table.
+  perform app_hidden.assert_admin();
+  return query
+  select a.* from app_public.audit_log a
+  where (audit_entries.table_name is null or a.table_name = audit_entries.table_name)
+    and (audit_entries.record_id is null or a.record_id = audit_entries.record_id)
+    and (audit_entries.actor_user_id is null or a.actor_user_id = audit_entries.actor_user_id)
+    and (audit_entries.since is null or a.at >= audit_entries.since)
+    and (audit_entries.until is null or a.at < audit_entries.until)
+  order by a.at desc, a.id desc;
+end;
+$$;
+
+--
+-- Name: FUNCTION audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone) IS 'Admins only (SMA10): the audit log, newest first, filtered by what was changed (table name, row id), who changed it, and a time range [since, until).';
+
+--
 -- Name: users; Type: TABLE; Schema: app_public; Owner: -
 --
 
@@ -4149,7 +4587,7 @@ CREATE TABLE app_public.users (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT users_email_check CHECK (((length((email)::text) <= 254) AND (email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::public.citext))),
     CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
-    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['driver'::text, 'operator'::text, 'admin'::text, 'analyst'::text])))
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['driver'::text, 'operator'::text, 'admin'::text, 'analyst'::text, 'enforcement'::text])))
 );
 
 --
@@ -4258,6 +4696,9 @@ begin
   if not found then
     raise exception 'There is no such spot' using errcode = 'SMB02';
   end if;
+  if not app_hidden.current_user_may_manage(v_spot.borough) then
+    raise exception 'Spot % is outside your zones', v_spot.id using errcode = 'SMO02';
+  end if;
   begin
     insert into app_public.reservations (kind, spot_id, user_id, email, period, status, amount, currency, note)
     values ('block', v_spot.id, v_user.id, v_user.email, tstzrange(v_start, block_spot.ends_at, '[)'),
@@ -4276,7 +4717,7 @@ $$;
 -- Name: FUNCTION block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) IS 'Operators: takes a spot out of use from startsAt (default now) to endsAt. Refused (SMB01) while a reservation overlaps; no reservation can overlap it afterwards.';
+COMMENT ON FUNCTION app_public.block_spot(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, reason text) IS 'Operators (in the spot''s zone, SMO02) and admins: takes a spot out of use from startsAt (default now) to endsAt, e.g. for maintenance. Refused (SMB01) while a reservation overlaps; no reservation can overlap it afterwards.';
 
 --
 -- Name: cancel_reservation(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4405,6 +4846,107 @@ $$;
 COMMENT ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'Moves the end of your reservation (longer or shorter) and re-prices it. Guests pass the manage token. Refused when the spot is taken after the current end (SMB01), the new end has passed (SMB09), is not after the start (SMB03), exceeds the spot''s maximum stay (SMB04), or the reservation is over, cancelled or expired (SMB07).';
 
 --
+-- Name: create_customer(text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.create_customer(email text, name text, surname text) RETURNS app_public.customers
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_public.customers;
+begin
+  perform app_hidden.assert_staff();
+  begin
+    insert into app_public.customers (email, name, surname)
+    values (app_hidden.assert_email(email), app_hidden.customer_name(name), app_hidden.customer_name(surname))
+    returning * into v_c;
+  exception when unique_violation then
+    raise exception 'A customer with this email already exists' using errcode = 'SMC02';
+  end;
+  return v_c;
+end;
+$$;
+
+--
+-- Name: FUNCTION create_customer(email text, name text, surname text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.create_customer(email text, name text, surname text) IS 'Staff (SMC01): a new customer record with a unique email (SMC02; SMA03 when not an email) and a name and surname (SMC04).';
+
+--
+-- Name: create_rate(text, text, integer, text, integer, integer, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.create_rate(code text, name text, hourly_price integer, currency text DEFAULT 'USD'::text, billing_increment_minutes integer DEFAULT 1, minimum_charge integer DEFAULT 0, time_zone text DEFAULT 'America/New_York'::text) RETURNS app_public.rates
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_r app_public.rates;
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators and admins manage rates' using errcode = 'SMO01';
+  end if;
+  perform app_hidden.assert_rate_money(hourly_price, minimum_charge, currency);
+  if not exists (select from pg_timezone_names t where t.name = create_rate.time_zone)
+     or code is null or length(btrim(code)) not between 1 and 50 or name is null or length(btrim(name)) not between 1 and 100 then
+    raise exception 'A rate needs a code, a name and a time zone' using errcode = 'SMO08';
+  end if;
+  begin
+    insert into app_public.rates (code, name, hourly_price, currency, billing_increment, minimum_charge, time_zone)
+    values (btrim(code), btrim(name), hourly_price, currency, app_hidden.rate_increment(billing_increment_minutes),
+            minimum_charge, time_zone)
+    returning * into v_r;
+  exception when unique_violation then
+    raise exception 'Rate code % is taken', code using errcode = 'SMO09';
+  end;
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text) IS 'Operators and admins: a new rate metered around the clock (setRateHours limits it). SMO08 bad values, SMO09 code taken.';
+
+--
+-- Name: create_spot(double precision, double precision, text, integer, text, text, text, text, text, integer, boolean, boolean); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text DEFAULT NULL::text, zone text DEFAULT NULL::text, side_of_street text DEFAULT NULL::text, from_street text DEFAULT NULL::text, to_street text DEFAULT NULL::text, max_stay_minutes integer DEFAULT 120, is_accessible boolean DEFAULT false, has_ev_charger boolean DEFAULT false) RETURNS app_public.spots
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_s app_public.spots;
+begin
+  if not app_hidden.current_user_is_staff() then
+    raise exception 'Only operators and admins manage spots' using errcode = 'SMO01';
+  end if;
+  if not app_hidden.current_user_may_manage(create_spot.borough) then
+    raise exception 'Borough % is outside your zones', coalesce(create_spot.borough, '(none)') using errcode = 'SMO02';
+  end if;
+  if not exists (select from app_public.rates r where r.id = create_spot.rate_id) then
+    raise exception 'There is no rate %', create_spot.rate_id using errcode = 'SMO06';
+  end if;
+  -- Written as the request's role: row level security checks the zone again.
+  insert into app_public.spots (location, street, rate_id, borough, zone, side_of_street, from_street, to_street,
+                                max_stay, is_accessible, has_ev_charger)
+  values (app_hidden.spot_position(lat, lng), street, rate_id, nullif(btrim(borough), ''), zone, side_of_street,
+          from_street, to_street, app_hidden.spot_max_stay(max_stay_minutes),
+          coalesce(is_accessible, false), coalesce(has_ev_charger, false))
+  returning * into v_s;
+  return v_s;
+end;
+$$;
+
+--
+-- Name: FUNCTION create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the borough''s zone and admins: a new active spot at (lat, lng). SMO01 not staff, SMO02 outside your zones, SMO06 no such rate, SMO05 bad maximum stay, SMS01 bad coordinates.';
+
+--
 -- Name: current_session_id(); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4464,6 +5006,98 @@ COMMENT ON FUNCTION app_public.current_user_id() IS '@behavior -queryField
 The signed-in user''s id, or null.';
 
 --
+-- Name: customers_payments(app_public.customers); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.customers_payments(c app_public.customers) RETURNS SETOF app_public.customer_payment
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_hidden.assert_staff();
+  return query
+  select x.reservation_id, x.kind, x.amount, x.currency, x.status, x.at
+  from app_public.customers_reservations(c) r
+  cross join lateral (
+    select ch.reservation_id, 'charge'::text as kind, ch.amount, ch.currency, ch.status, ch.created_at as at
+    from app_private.charges ch where ch.reservation_id = r.id
+    union all
+    select ch.reservation_id, 'refund', f.amount, ch.currency, f.status, f.created_at
+    from app_private.charges ch join app_private.refunds f on f.charge_id = ch.id
+    where ch.reservation_id = r.id
+  ) x
+  order by x.at;
+end;
+$$;
+
+--
+-- Name: FUNCTION customers_payments(c app_public.customers); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.customers_payments(c app_public.customers) IS 'Staff (SMC01): the charges and refunds of the customer''s reservations, oldest first.';
+
+--
+-- Name: customers_photo_url(app_public.customers); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.customers_photo_url(c app_public.customers) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  -- The version in the query string changes with every upload, so a cached
+  -- copy of an old photo is never shown for a new one.
+  select case when c.photo_key is not null
+    then '/customers/' || c.id || '/photo?v=' || (extract(epoch from c.photo_updated_at) * 1000)::bigint end;
+$$;
+
+--
+-- Name: FUNCTION customers_photo_url(c app_public.customers); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.customers_photo_url(c app_public.customers) IS 'The photo''s path on the API (GET, staff only), or null without a photo. Upload with POST /customers/{id}/photo.';
+
+--
+-- Name: customers_reservations(app_public.customers); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.customers_reservations(c app_public.customers) RETURNS SETOF app_public.reservations
+    LANGUAGE sql STABLE
+    AS $$
+  select r.* from app_public.reservations r
+  where r.kind = 'reservation' and (r.email = c.email or r.user_id = c.user_id)
+  order by lower(r.period) desc;
+$$;
+
+--
+-- Name: FUNCTION customers_reservations(c app_public.customers); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.customers_reservations(c app_public.customers) IS 'The customer''s reservations, latest start first.';
+
+--
+-- Name: delete_customer(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.delete_customer(customer_id bigint) RETURNS app_public.customers
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_public.customers;
+begin
+  perform app_hidden.assert_staff();
+  v_c := app_hidden.customer_live(customer_id);
+  update app_public.customers c set deleted_at = now() where c.id = v_c.id returning * into v_c;
+  return v_c;
+end;
+$$;
+
+--
+-- Name: FUNCTION delete_customer(customer_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.delete_customer(customer_id bigint) IS 'Staff (SMC01): soft-deletes a customer: gone from every list and search, kept with its reservations and audit rows; restoreCustomer brings it back. SMC03 unknown or already deleted.';
+
+--
 -- Name: end_reservation(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4491,6 +5125,48 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) IS 'Ends a reservation that has started, now: it is charged for the time used (never less than the rate''s minimum charge) and the spot is free again. Guests pass the manage token. A reservation that has not started is cancelled instead (SMB09).';
+
+--
+-- Name: enforcement_lookup(text, text, bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.enforcement_lookup(plate text, plate_state text DEFAULT NULL::text, spot_id bigint DEFAULT NULL::bigint) RETURNS app_public.enforcement_answer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_role text := app_hidden.current_actor_role();
+  v_plate text;
+  v_state text;
+  v_r app_public.reservations;
+  v_now timestamptz := now();
+  v_answer app_public.enforcement_answer;
+begin
+  if v_role is distinct from 'enforcement' and v_role is distinct from 'admin' then
+    raise exception 'Only enforcement officers may look plates up' using errcode = 'SME02';
+  end if;
+  v_plate := app_hidden.plate(plate);
+  v_state := app_hidden.plate_state(plate_state);
+  -- A held reservation counts: its driver has booked and is giving a card
+  -- (a hold lasts 15 minutes at most, then it expires and stops counting).
+  select r.* into v_r from app_public.reservations r
+  where r.plate = v_plate and (v_state is null or r.plate_state = v_state)
+    and (enforcement_lookup.spot_id is null or r.spot_id = enforcement_lookup.spot_id)
+    and r.kind = 'reservation' and r.status in ('held', 'confirmed') and r.period @> v_now
+  order by upper(r.period) desc
+  limit 1;
+  v_answer := (v_plate, v_state, coalesce(enforcement_lookup.spot_id, v_r.spot_id), v_r.id is not null,
+               upper(v_r.period), v_now)::app_public.enforcement_answer;
+  perform app_private.audit_write('enforcement_lookups', v_r.id::text, 'lookup', null, to_jsonb(v_answer));
+  return v_answer;
+end;
+$$;
+
+--
+-- Name: FUNCTION enforcement_lookup(plate text, plate_state text, spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) IS 'Enforcement officers and admins (SME02 otherwise): does this plate (state optional; SME01 when malformed) hold a held or confirmed reservation covering now, at this spot when one is given? Answers without personal data; every lookup is written to the audit log.';
 
 --
 -- Name: forgot_password(text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4557,8 +5233,8 @@ declare
   v_user app_public.users;
 begin
   select u.* into v_admin from app_public.users u where u.id = app_hidden.assert_admin();
-  if role is distinct from 'operator' and role is distinct from 'admin' and role is distinct from 'analyst' then
-    raise exception 'Staff are operators, admins or analysts' using errcode = 'SMA16';
+  if role is null or role not in ('operator', 'admin', 'analyst', 'enforcement') then
+    raise exception 'Staff are operators, admins, analysts or enforcement officers' using errcode = 'SMA16';
   end if;
   v_user_id := app_private.user_create(email, name, role, null, v_admin.name);
   select u.* into v_user from app_public.users u where u.id = v_user_id;
@@ -4570,7 +5246,7 @@ $$;
 -- Name: FUNCTION invite_staff(email text, name text, role text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.invite_staff(email text, name text, role text) IS 'Admins only: pre-registers a staff member (operator, admin or analyst) and emails them a link to set a password (7 days). Only pre-registered staff may sign in with Google or Facebook.';
+COMMENT ON FUNCTION app_public.invite_staff(email text, name text, role text) IS 'Admins only: pre-registers a staff member (operator, admin, analyst or enforcement officer) and emails them a link to set a password (7 days). Only pre-registered staff may sign in with Google or Facebook.';
 
 --
 -- Name: logout(); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4664,30 +5340,6 @@ $$;
 COMMENT ON FUNCTION app_public.my_reservations() IS 'Your current and upcoming reservations (held or confirmed, not yet ended), soonest first.';
 
 --
--- Name: my_saved_spots(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: app_public; Owner: -
---
-
-CREATE FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone DEFAULT NULL::timestamp with time zone, ends_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF app_public.saved_spot_status
-    LANGUAGE sql STABLE
-    AS $$
-  select s, v.saved_at,
-    s.status = 'active'
-      and s.max_stay >= app_hidden.window_length(w.w)
-      and not exists (select from app_hidden.spot_occupancy o where o.spot_id = s.id and o.period && w.w),
-    app_hidden.quote_rate(s.rate_id, w.w)
-  from (select app_hidden.search_window(my_saved_spots.starts_at, my_saved_spots.ends_at) as w) w
-  join app_public.saved_spots v on v.user_id = app_public.current_user_id()
-  join app_public.spots s on s.id = v.spot_id
-  order by v.saved_at desc, s.id;
-$$;
-
---
--- Name: FUNCTION my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'The signed-in driver''s saved spots, newest first, each with whether it is free for the window [startsAt, endsAt) (default: the next hour) and its price for it. Empty when signed out.';
-
---
 -- Name: my_sessions(); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4756,6 +5408,56 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.register(email text, name text, password text) IS 'Signs up a driver: email (unique, plain ASCII), name (1–100 characters), password (at least 10 characters, at most 72 bytes, not one repeated character, not the email). A verification email is sent. Returns a session token, shown only this once: send it as `Authorization: Bearer <token>`. Browsers use POST /auth/register instead, which sets the session cookie.';
+
+--
+-- Name: vehicles; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.vehicles (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    plate text NOT NULL,
+    plate_state text,
+    label text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT vehicles_label_check CHECK (((length(label) >= 1) AND (length(label) <= 50))),
+    CONSTRAINT vehicles_plate_check CHECK ((plate ~ '^[A-Z0-9]{1,10}$'::text)),
+    CONSTRAINT vehicles_plate_state_check CHECK ((plate_state ~ '^[A-Z]{2,3}$'::text))
+);
+
+--
+-- Name: TABLE vehicles; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.vehicles IS '@behavior -insert -update -delete
+A driver''s saved vehicles (their own only).';
+
+--
+-- Name: remove_vehicle(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.remove_vehicle(vehicle_id bigint) RETURNS app_public.vehicles
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_v app_public.vehicles;
+begin
+  delete from app_public.vehicles v
+  where v.id = remove_vehicle.vehicle_id and v.user_id = app_public.current_user_id()
+  returning * into v_v;
+  if v_v.id is null then
+    raise exception 'You have no vehicle %', remove_vehicle.vehicle_id using errcode = 'SME03';
+  end if;
+  return v_v;
+end;
+$$;
+
+--
+-- Name: FUNCTION remove_vehicle(vehicle_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.remove_vehicle(vehicle_id bigint) IS 'Removes one of your saved vehicles (SME03 when it is not yours or does not exist).';
 
 --
 -- Name: resend_verification_email(); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4828,10 +5530,10 @@ $$;
 COMMENT ON FUNCTION app_public.reservations_time_zone(r app_public.reservations) IS 'The spot''s time zone, to show the times as the street signs read.';
 
 --
--- Name: reserve(bigint, timestamp with time zone, timestamp with time zone, integer, text); Type: FUNCTION; Schema: app_public; Owner: -
+-- Name: reserve(bigint, timestamp with time zone, timestamp with time zone, integer, text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
-CREATE FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone DEFAULT NULL::timestamp with time zone, ends_at timestamp with time zone DEFAULT NULL::timestamp with time zone, duration_minutes integer DEFAULT NULL::integer, email text DEFAULT NULL::text) RETURNS app_public.reservation_result
+CREATE FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone DEFAULT NULL::timestamp with time zone, ends_at timestamp with time zone DEFAULT NULL::timestamp with time zone, duration_minutes integer DEFAULT NULL::integer, email text DEFAULT NULL::text, plate text DEFAULT NULL::text, plate_state text DEFAULT NULL::text) RETURNS app_public.reservation_result
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -4843,6 +5545,9 @@ declare
   v_quote   app_public.price_quote;
   v_token   text;
   v_r       app_public.reservations;
+  -- The vehicle is optional; a malformed plate is refused (SME01) before anything is written.
+  v_plate   text := case when reserve.plate is null then null else app_hidden.plate(reserve.plate) end;
+  v_state   text := case when reserve.plate is null then null else app_hidden.plate_state(reserve.plate_state) end;
 begin
   if v_user_id is not null then
     -- A signed-in driver's reservation goes to their account's address.
@@ -4866,9 +5571,10 @@ begin
   v_quote := app_hidden.quote_rate(v_spot.rate_id, v_window);
 
   begin
-    insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency, hold_expires_at)
+    insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency, hold_expires_at,
+                                         plate, plate_state)
     values (v_spot.id, v_user_id, v_email, v_window, 'held', v_quote.amount, v_quote.currency,
-            least(now() + app_hidden.booking_hold_time(), upper(v_window)))
+            least(now() + app_hidden.booking_hold_time(), upper(v_window)), v_plate, v_state)
     returning * into v_r;
   exception when exclusion_violation then
     raise exception 'Sorry, this spot is already taken for part of that time' using errcode = 'SMB01';
@@ -4884,10 +5590,10 @@ end;
 $$;
 
 --
--- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text); Type: COMMENT; Schema: app_public; Owner: -
+-- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you. Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes.';
+COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you. Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes. plate and plateState (optional) name the vehicle parked on it, for enforcement (SME01 when malformed).';
 
 --
 -- Name: reset_password(text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -4918,6 +5624,34 @@ $$;
 COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS 'Sets a new password with the token from a password reset or staff invitation link (single use), verifies the email it was sent to, and signs out every session of the account. Sign in afterwards.';
 
 --
+-- Name: restore_customer(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.restore_customer(customer_id bigint) RETURNS app_public.customers
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_public.customers;
+begin
+  perform app_hidden.assert_staff();
+  update app_public.customers c set deleted_at = null
+  where c.id = restore_customer.customer_id and c.deleted_at is not null
+  returning * into v_c;
+  if v_c.id is null then
+    raise exception 'There is no deleted customer %', restore_customer.customer_id using errcode = 'SMC03';
+  end if;
+  return v_c;
+end;
+$$;
+
+--
+-- Name: FUNCTION restore_customer(customer_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.restore_customer(customer_id bigint) IS 'Staff (SMC01): undoes deleteCustomer. SMC03 when no deleted customer has this id.';
+
+--
 -- Name: revoke_session(uuid); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -4937,49 +5671,73 @@ $$;
 COMMENT ON FUNCTION app_public.revoke_session(session_id uuid) IS 'Signs out one of your own sessions (e.g. a lost phone); null when it is not one of your live sessions.';
 
 --
--- Name: saved_spots; Type: TABLE; Schema: app_public; Owner: -
+-- Name: save_vehicle(text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
-CREATE TABLE app_public.saved_spots (
-    user_id bigint NOT NULL,
-    spot_id bigint NOT NULL,
-    saved_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
---
--- Name: TABLE saved_spots; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TABLE app_public.saved_spots IS 'Spots a driver saved (bookmarks); each driver sees only their own.';
-
---
--- Name: save_spot(bigint); Type: FUNCTION; Schema: app_public; Owner: -
---
-
-CREATE FUNCTION app_public.save_spot(spot_id bigint) RETURNS app_public.saved_spots
+CREATE FUNCTION app_public.save_vehicle(plate text, plate_state text DEFAULT NULL::text, label text DEFAULT NULL::text) RETURNS app_public.vehicles
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-#variable_conflict use_column
 declare
-  v_user bigint := app_hidden.assert_signed_in();
-  v_row  app_public.saved_spots;
+  v_user_id bigint := app_public.current_user_id();
+  v_v app_public.vehicles;
 begin
-  if not exists (select from app_public.spots s where s.id = save_spot.spot_id) then
-    raise exception 'No such spot' using errcode = 'SMS04';
+  if v_user_id is null then
+    raise exception 'Sign in to save a vehicle' using errcode = 'SMA08';
   end if;
-  insert into app_public.saved_spots (user_id, spot_id) values (v_user, save_spot.spot_id)
-  on conflict (user_id, spot_id) do nothing;
-  select * into v_row from app_public.saved_spots s where s.user_id = v_user and s.spot_id = save_spot.spot_id;
-  return v_row;
+  if save_vehicle.label is not null and length(btrim(save_vehicle.label)) not between 1 and 50 then
+    raise exception 'A vehicle''s label is 1 to 50 characters' using errcode = 'SME01';
+  end if;
+  insert into app_public.vehicles as v (user_id, plate, plate_state, label)
+  values (v_user_id, app_hidden.plate(save_vehicle.plate), app_hidden.plate_state(save_vehicle.plate_state),
+          nullif(btrim(save_vehicle.label), ''))
+  on conflict on constraint vehicles_user_plate_key do update set label = coalesce(excluded.label, v.label)
+  returning * into v_v;
+  return v_v;
 end;
 $$;
 
 --
--- Name: FUNCTION save_spot(spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+-- Name: FUNCTION save_vehicle(plate text, plate_state text, label text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.save_spot(spot_id bigint) IS 'Saves a spot for the signed-in driver; saving it again changes nothing and answers the same row. SMS04 for an unknown spot, SMA08 when signed out.';
+COMMENT ON FUNCTION app_public.save_vehicle(plate text, plate_state text, label text) IS 'Signed in (SMA08): saves a vehicle on your account (saving it again changes its label). SME01 for a bad plate or state.';
+
+--
+-- Name: search_customers(text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.search_customers(query text) RETURNS SETOF app_public.customers
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_q text := lower(btrim(coalesce(query, '')));
+begin
+  perform app_hidden.assert_staff();
+  if length(v_q) not between 1 and 200 then
+    raise exception 'Search for 1 to 200 characters' using errcode = 'SMC06';
+  end if;
+  -- Typo-tolerant: trigram similarity of the query with the closest part of
+  -- name + surname + email, so "smiht" finds Smith. A query with an @ is an
+  -- email and matches as typed (trigrams of a shared domain would match
+  -- everyone). Row level security hides soft-deleted rows.
+  return query
+  select c.* from app_public.customers c
+  -- 0.3 lets one swapped or wrong letter in a 5-letter name through ("smiht",
+  -- "smyth" → smith) without matching unrelated short words. (Written out
+  -- rather than as a function's `set pg_trgm.word_similarity_threshold`: a
+  -- migration re-run in a session that has not loaded pg_trgm may not set it.)
+  where strpos(c.search_text, v_q) > 0 or (strpos(v_q, '@') = 0 and word_similarity(v_q, c.search_text) >= 0.3)
+  order by word_similarity(v_q, c.search_text) desc, c.surname nulls last, c.name, c.id;
+end;
+$$;
+
+--
+-- Name: FUNCTION search_customers(query text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.search_customers(query text) IS 'Staff (SMC01): customers whose name, surname or email match the query, best first; typos allowed (trigram similarity) unless the query contains an @. SMC06 for an empty or overlong query.';
 
 --
 -- Name: send_manage_link(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -5022,6 +5780,109 @@ $$;
 COMMENT ON FUNCTION app_public.send_manage_link(reservation_id bigint, email text) IS 'Guests who lost their manage token: emails a link with a new token to the reservation''s address when reservationId and email match a guest reservation (the old token stops working), and answers true either way. At most 3 an hour per reservation and 20 per client address (SMA02).';
 
 --
+-- Name: operator_zones; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.operator_zones (
+    user_id bigint NOT NULL,
+    borough text NOT NULL,
+    CONSTRAINT operator_zones_borough_check CHECK (((length(borough) >= 1) AND (length(borough) <= 50)))
+);
+
+--
+-- Name: TABLE operator_zones; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.operator_zones IS '@behavior -insert -update -delete
+The boroughs an operator may act in (no rows: everywhere). Set by admins with setOperatorZones.';
+
+--
+-- Name: set_operator_zones(bigint, text[]); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) RETURNS SETOF app_public.operator_zones
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_hidden.assert_admin();
+  if not exists (select from app_public.users u where u.id = set_operator_zones.user_id and u.role = 'operator') then
+    raise exception 'User % is not an operator', set_operator_zones.user_id using errcode = 'SMO04';
+  end if;
+  delete from app_public.operator_zones z
+  where z.user_id = set_operator_zones.user_id and z.borough <> all (coalesce(boroughs, '{}'));
+  insert into app_public.operator_zones (user_id, borough)
+  select set_operator_zones.user_id, btrim(b) from unnest(coalesce(boroughs, '{}')) b
+  on conflict do nothing;
+  return query select z.* from app_public.operator_zones z where z.user_id = set_operator_zones.user_id order by z.borough;
+end;
+$$;
+
+--
+-- Name: FUNCTION set_operator_zones(user_id bigint, boroughs text[]); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) IS 'Admins only (SMA10): the boroughs an operator may act in, replacing the previous list (empty: everywhere). SMO04 when the user is not an operator.';
+
+--
+-- Name: set_rate_hours(integer, jsonb); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) RETURNS app_public.rates
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  v_r app_public.rates := app_hidden.assert_manages_rate(rate_id);
+begin
+  if hours is null or jsonb_typeof(hours) <> 'array' or exists (
+    select from jsonb_array_elements(hours) h
+    where jsonb_typeof(h -> 'isodow') is distinct from 'number' or (h ->> 'isodow')::numeric not in (1, 2, 3, 4, 5, 6, 7)
+       or (h ->> 'opens') !~ '^\d{2}:\d{2}$' or (h ->> 'closes') !~ '^\d{2}:\d{2}$'
+       or (h ->> 'opens') >= (h ->> 'closes')) then
+    raise exception 'Hours are [{isodow: 1..7, opens: "HH:MM", closes: "HH:MM"}] with opens before closes' using errcode = 'SMO08';
+  end if;
+  delete from app_public.rate_hours h where h.rate_id = v_r.id;
+  insert into app_public.rate_hours (rate_id, isodow, opens, closes)
+  select v_r.id, (h ->> 'isodow')::int, (h ->> 'opens')::time, (h ->> 'closes')::time
+  from jsonb_array_elements(hours) h;
+  return v_r;
+end;
+$_$;
+
+--
+-- Name: FUNCTION set_rate_hours(rate_id integer, hours jsonb); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) IS 'Operators as for updateRate, and admins: the rate''s metered hours, replacing the old ones (empty list: metered around the clock). Example: [{"isodow": 1, "opens": "09:00", "closes": "19:00"}].';
+
+--
+-- Name: set_spot_status(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.set_spot_status(spot_id bigint, status text) RETURNS app_public.spots
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_s app_public.spots := app_hidden.assert_manages_spot(spot_id);
+begin
+  if set_spot_status.status is null or set_spot_status.status not in ('active', 'out_of_service') then
+    raise exception 'A spot is active or out_of_service' using errcode = 'SMO07';
+  end if;
+  -- Reservations already made are kept and honoured (listed by
+  -- spotAffectedReservations): the spot only stops taking new ones. An
+  -- operator who cannot honour one cancels it with cancelReservation.
+  update app_public.spots s set status = set_spot_status.status where s.id = v_s.id returning * into v_s;
+  return v_s;
+end;
+$$;
+
+--
+-- Name: FUNCTION set_spot_status(spot_id bigint, status text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.set_spot_status(spot_id bigint, status text) IS 'Operators in the spot''s zone and admins: takes a spot out of service (no new reservations; existing ones are kept — see spotAffectedReservations) or back into service. SMO07 for another status.';
+
+--
 -- Name: set_user_role(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -5054,70 +5915,30 @@ $$;
 -- Name: FUNCTION set_user_role(user_id bigint, role text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.set_user_role(user_id bigint, role text) IS 'Admins only: gives a user another role (driver, operator, admin, analyst); not your own. Takes effect on the user''s next request.';
+COMMENT ON FUNCTION app_public.set_user_role(user_id bigint, role text) IS 'Admins only: gives a user another role (driver, operator, admin, analyst, enforcement); not your own. Takes effect on the user''s next request.';
 
 --
--- Name: spot_changes; Type: TABLE; Schema: app_public; Owner: -
+-- Name: spot_affected_reservations(bigint); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
-CREATE TABLE app_public.spot_changes (
-    id bigint NOT NULL,
-    spot_id bigint NOT NULL,
-    field text NOT NULL,
-    old_value text,
-    new_value text,
-    changed_at timestamp with time zone DEFAULT now() NOT NULL,
-    sync_run_id bigint,
-    source text NOT NULL,
-    CONSTRAINT spot_changes_source_check CHECK ((source = ANY (ARRAY['sync'::text, 'import'::text, 'edit'::text])))
-);
-
---
--- Name: TABLE spot_changes; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TABLE app_public.spot_changes IS 'Every real change of a spot''s inventory fields (a write that changes nothing leaves no row): which spot, which field, old and new value, when, and from which sync run or source.';
-
---
--- Name: COLUMN spot_changes.field; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.spot_changes.field IS 'created (a new spot), or the field that changed: location, street, side_of_street, from_street, to_street, borough, zone, rate, max_stay, status, meter_hours, is_accessible, has_ev_charger.';
-
---
--- Name: COLUMN spot_changes.source; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.spot_changes.source IS 'sync (the inventory sync), import (spots:import) or edit (anything else, e.g. an operator).';
-
---
--- Name: spot_change_history(text, text, text, timestamp with time zone, timestamp with time zone, bigint); Type: FUNCTION; Schema: app_public; Owner: -
---
-
-CREATE FUNCTION app_public.spot_change_history(borough text DEFAULT NULL::text, street text DEFAULT NULL::text, meter text DEFAULT NULL::text, since timestamp with time zone DEFAULT NULL::timestamp with time zone, until timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id bigint DEFAULT NULL::bigint) RETURNS SETOF app_public.spot_changes
-    LANGUAGE sql STABLE
+CREATE FUNCTION app_public.spot_affected_reservations(spot_id bigint) RETURNS SETOF app_public.reservations
+    LANGUAGE plpgsql STABLE
     AS $$
-  -- Keyset pagination: newest first, 50 a page; the next page passes the last
-  -- row's id as before_id. Filters: borough and meter exactly (case-insensitive
-  -- borough), street as a case-insensitive substring, [since, until).
-  select c.*
-  from app_public.spot_changes c
-  join app_public.spots s on s.id = c.spot_id
-  where (spot_change_history.before_id is null or c.id < spot_change_history.before_id)
-    and (spot_change_history.borough is null or lower(s.borough) = lower(spot_change_history.borough))
-    and (spot_change_history.street is null or s.street ilike '%' || spot_change_history.street || '%')
-    and (spot_change_history.meter is null or s.external_id = spot_change_history.meter)
-    and (spot_change_history.since is null or c.changed_at >= spot_change_history.since)
-    and (spot_change_history.until is null or c.changed_at < spot_change_history.until)
-  order by c.id desc
-  limit 50;
+begin
+  perform app_hidden.assert_manages_spot(spot_id);
+  return query
+  select r.* from app_public.reservations r
+  where r.spot_id = spot_affected_reservations.spot_id and r.kind = 'reservation'
+    and r.status in ('held', 'confirmed') and upper(r.period) > now()
+  order by lower(r.period);
+end;
 $$;
 
 --
--- Name: FUNCTION spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+-- Name: FUNCTION spot_affected_reservations(spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) IS 'Spot inventory changes, newest first, 50 a page: filter by borough, street (part of the name), meter number and time range [since, until); for the next page pass the last rowId as beforeId.';
+COMMENT ON FUNCTION app_public.spot_affected_reservations(spot_id bigint) IS 'Operators in the spot''s zone and admins: the held or confirmed reservations not yet over on this spot — the ones taking it out of service affects.';
 
 --
 -- Name: spots_description(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
@@ -5138,25 +5959,6 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.spots_description(s app_public.spots) IS 'Where the spot is, in words: street, side and cross streets.';
-
---
--- Name: spots_is_saved(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
---
-
-CREATE FUNCTION app_public.spots_is_saved(s app_public.spots) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-  select exists (
-    select from app_public.saved_spots v
-    where v.user_id = app_public.current_user_id() and v.spot_id = s.id);
-$$;
-
---
--- Name: FUNCTION spots_is_saved(s app_public.spots); Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON FUNCTION app_public.spots_is_saved(s app_public.spots) IS 'Whether the signed-in driver saved this spot (false when signed out).';
 
 --
 -- Name: spots_lat(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
@@ -5242,6 +6044,11 @@ begin
   if not app_hidden.current_user_is_staff() then
     raise exception 'Only operators can unblock a spot' using errcode = 'SMB10';
   end if;
+  if exists (select from app_public.reservations r join app_public.spots s on s.id = r.spot_id
+             where r.id = unblock_spot.block_id and r.kind = 'block'
+               and not app_hidden.current_user_may_manage(s.borough)) then
+    raise exception 'This block is on a spot outside your zones' using errcode = 'SMO02';
+  end if;
   update app_public.reservations r set status = 'cancelled'
   where r.id = unblock_spot.block_id and r.kind = 'block' and r.status = 'confirmed'
   returning * into v_r;
@@ -5256,32 +6063,113 @@ $$;
 -- Name: FUNCTION unblock_spot(block_id bigint); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.unblock_spot(block_id bigint) IS 'Operators: lifts a block; the spot can be reserved again.';
+COMMENT ON FUNCTION app_public.unblock_spot(block_id bigint) IS 'Operators (in the spot''s zone, SMO02) and admins: lifts a block; the spot can be reserved again.';
 
 --
--- Name: unsave_spot(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+-- Name: update_customer(bigint, text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
-CREATE FUNCTION app_public.unsave_spot(spot_id bigint) RETURNS boolean
+CREATE FUNCTION app_public.update_customer(customer_id bigint, email text DEFAULT NULL::text, name text DEFAULT NULL::text, surname text DEFAULT NULL::text) RETURNS app_public.customers
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-#variable_conflict use_column
 declare
-  v_user bigint := app_hidden.assert_signed_in();
-  v_n    int;
+  v_c app_public.customers;
 begin
-  delete from app_public.saved_spots s where s.user_id = v_user and s.spot_id = unsave_spot.spot_id;
-  get diagnostics v_n = row_count;
-  return v_n > 0;
+  perform app_hidden.assert_staff();
+  v_c := app_hidden.customer_live(customer_id);
+  begin
+    update app_public.customers c
+    set email = case when update_customer.email is null then c.email else app_hidden.assert_email(update_customer.email) end,
+        name = case when update_customer.name is null then c.name else app_hidden.customer_name(update_customer.name) end,
+        surname = case when update_customer.surname is null then c.surname else app_hidden.customer_name(update_customer.surname) end
+    where c.id = v_c.id
+    returning * into v_c;
+  exception when unique_violation then
+    raise exception 'A customer with this email already exists' using errcode = 'SMC02';
+  end;
+  return v_c;
 end;
 $$;
 
 --
--- Name: FUNCTION unsave_spot(spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+-- Name: FUNCTION update_customer(customer_id bigint, email text, name text, surname text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.unsave_spot(spot_id bigint) IS 'Removes a spot from the signed-in driver''s saved spots: true when it was saved, false otherwise (another driver''s saved spots are never touched).';
+COMMENT ON FUNCTION app_public.update_customer(customer_id bigint, email text, name text, surname text) IS 'Staff (SMC01): changes a customer''s email, name or surname (null: unchanged). SMC03 unknown or deleted, SMC02 email taken, SMC04 bad name.';
+
+--
+-- Name: update_rate(integer, text, integer, integer, integer); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.update_rate(rate_id integer, name text DEFAULT NULL::text, hourly_price integer DEFAULT NULL::integer, billing_increment_minutes integer DEFAULT NULL::integer, minimum_charge integer DEFAULT NULL::integer) RETURNS app_public.rates
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_r app_public.rates := app_hidden.assert_manages_rate(rate_id);
+begin
+  perform app_hidden.assert_rate_money(coalesce(hourly_price, v_r.hourly_price),
+                                       coalesce(minimum_charge, v_r.minimum_charge), v_r.currency);
+  update app_public.rates r set
+    name = coalesce(nullif(btrim(update_rate.name), ''), r.name),
+    hourly_price = coalesce(update_rate.hourly_price, r.hourly_price),
+    billing_increment = case when billing_increment_minutes is null then r.billing_increment
+                             else app_hidden.rate_increment(billing_increment_minutes) end,
+    minimum_charge = coalesce(update_rate.minimum_charge, r.minimum_charge)
+  where r.id = v_r.id
+  returning * into v_r;
+  return v_r;
+end;
+$$;
+
+--
+-- Name: FUNCTION update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer) IS 'Operators whose zones hold every spot on the rate, and admins: changes its name or prices (null: unchanged). New quotes use it; reservations keep the price they were quoted.';
+
+--
+-- Name: update_spot(bigint, double precision, double precision, text, integer, text, text, text, text, text, integer, boolean, boolean); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.update_spot(spot_id bigint, lat double precision DEFAULT NULL::double precision, lng double precision DEFAULT NULL::double precision, street text DEFAULT NULL::text, rate_id integer DEFAULT NULL::integer, borough text DEFAULT NULL::text, zone text DEFAULT NULL::text, side_of_street text DEFAULT NULL::text, from_street text DEFAULT NULL::text, to_street text DEFAULT NULL::text, max_stay_minutes integer DEFAULT NULL::integer, is_accessible boolean DEFAULT NULL::boolean, has_ev_charger boolean DEFAULT NULL::boolean) RETURNS app_public.spots
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_s app_public.spots := app_hidden.assert_manages_spot(spot_id);
+begin
+  if update_spot.borough is not null and not app_hidden.current_user_may_manage(update_spot.borough) then
+    raise exception 'Borough % is outside your zones', update_spot.borough using errcode = 'SMO02';
+  end if;
+  if update_spot.rate_id is not null and not exists (select from app_public.rates r where r.id = update_spot.rate_id) then
+    raise exception 'There is no rate %', update_spot.rate_id using errcode = 'SMO06';
+  end if;
+  if (lat is null) <> (lng is null) then
+    raise exception 'Give both latitude and longitude' using errcode = 'SMS01';
+  end if;
+  update app_public.spots s set
+    location = case when lat is null then s.location else app_hidden.spot_position(lat, lng) end,
+    street = coalesce(update_spot.street, s.street),
+    rate_id = coalesce(update_spot.rate_id, s.rate_id),
+    borough = coalesce(update_spot.borough, s.borough),
+    zone = coalesce(update_spot.zone, s.zone),
+    side_of_street = coalesce(update_spot.side_of_street, s.side_of_street),
+    from_street = coalesce(update_spot.from_street, s.from_street),
+    to_street = coalesce(update_spot.to_street, s.to_street),
+    max_stay = case when max_stay_minutes is null then s.max_stay else app_hidden.spot_max_stay(max_stay_minutes) end,
+    is_accessible = coalesce(update_spot.is_accessible, s.is_accessible),
+    has_ev_charger = coalesce(update_spot.has_ev_charger, s.has_ev_charger)
+  where s.id = v_s.id
+  returning * into v_s;
+  return v_s;
+end;
+$$;
+
+--
+-- Name: FUNCTION update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the spot''s zone and admins: changes what is given (null: unchanged). Reservations already made keep their quoted price. SMO01/SMO02/SMO03 as for every spot operation.';
 
 --
 -- Name: verify_email(text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -5304,6 +6192,55 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.verify_email(token text) IS 'Verifies an email address with the token from its verification link (single use, 3 days). Guest reservations made with that address become the account''s.';
+
+--
+-- Name: reservation_events; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.reservation_events (
+    id bigint NOT NULL,
+    reservation_id bigint NOT NULL,
+    action text NOT NULL,
+    old_status app_public.reservation_status,
+    new_status app_public.reservation_status NOT NULL,
+    old_period tstzrange,
+    new_period tstzrange NOT NULL,
+    old_amount integer,
+    new_amount integer NOT NULL,
+    actor_user_id bigint,
+    actor_role text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE reservation_events; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.reservation_events IS 'Audit trail: who changed which reservation how (action, before/after status, period and amount).';
+
+--
+-- Name: booking_funnel; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.booking_funnel AS
+ SELECT ((r.created_at AT TIME ZONE 'America/New_York'::text))::date AS day,
+    count(*) AS held,
+    count(*) FILTER (WHERE ((r.status = ANY (ARRAY['confirmed'::app_public.reservation_status, 'completed'::app_public.reservation_status, 'payment_failed'::app_public.reservation_status])) OR (EXISTS ( SELECT
+           FROM app_private.reservation_events e
+          WHERE ((e.reservation_id = r.id) AND (e.new_status = 'confirmed'::app_public.reservation_status)))))) AS confirmed,
+    count(*) FILTER (WHERE (r.status = 'completed'::app_public.reservation_status)) AS completed,
+    count(*) FILTER (WHERE (r.status = 'expired'::app_public.reservation_status)) AS expired,
+    count(*) FILTER (WHERE (r.status = 'cancelled'::app_public.reservation_status)) AS cancelled,
+    count(*) FILTER (WHERE (r.status = 'payment_failed'::app_public.reservation_status)) AS payment_failed
+   FROM app_public.reservations r
+  WHERE (r.kind = 'reservation'::text)
+  GROUP BY (((r.created_at AT TIME ZONE 'America/New_York'::text))::date);
+
+--
+-- Name: VIEW booking_funnel; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.booking_funnel IS 'Per day a reservation was made (New York time): held (every reservation starts held), confirmed (ever), completed, and the other endings: expired holds, cancellations, payment failures.';
 
 --
 -- Name: charges; Type: TABLE; Schema: app_private; Owner: -
@@ -5414,6 +6351,46 @@ CREATE VIEW analytics.daily_revenue AS
 COMMENT ON VIEW analytics.daily_revenue IS 'Money taken per day (New York time) and currency, net of refunds.';
 
 --
+-- Name: occupancy_by_hour; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.occupancy_by_hour AS
+ WITH used AS (
+         SELECT r.spot_id,
+            r.period
+           FROM app_public.reservations r
+          WHERE ((r.kind = 'reservation'::text) AND (r.status = ANY (ARRAY['confirmed'::app_public.reservation_status, 'completed'::app_public.reservation_status, 'payment_failed'::app_public.reservation_status])))
+        ), hours AS (
+         SELECT s.borough,
+            h_1.hour,
+            (EXTRACT(epoch FROM (LEAST(upper(u.period), h_1.hour_end) - GREATEST(lower(u.period), h_1.hour_start))) / (60)::numeric) AS minutes
+           FROM ((used u
+             JOIN app_public.spots s ON ((s.id = u.spot_id)))
+             CROSS JOIN LATERAL ( SELECT g.g AS hour,
+                    (g.g AT TIME ZONE 'America/New_York'::text) AS hour_start,
+                    ((g.g + '01:00:00'::interval) AT TIME ZONE 'America/New_York'::text) AS hour_end
+                   FROM generate_series(date_trunc('hour'::text, (lower(u.period) AT TIME ZONE 'America/New_York'::text)), ((upper(u.period) AT TIME ZONE 'America/New_York'::text) - '00:00:00.000001'::interval), '01:00:00'::interval) g(g)) h_1)
+        )
+ SELECT h.borough,
+    h.hour,
+    count(*) AS reservations,
+    round(sum(h.minutes), 2) AS reserved_minutes,
+    ( SELECT count(*) AS count
+           FROM app_public.spots s
+          WHERE (NOT (s.borough IS DISTINCT FROM h.borough))) AS spots,
+    round((sum(h.minutes) / (60.0 * (( SELECT count(*) AS count
+           FROM app_public.spots s
+          WHERE (NOT (s.borough IS DISTINCT FROM h.borough))))::numeric)), 4) AS occupancy
+   FROM hours h
+  GROUP BY h.borough, h.hour;
+
+--
+-- Name: VIEW occupancy_by_hour; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.occupancy_by_hour IS 'Per borough and local (New York) clock hour with any use: reservations overlapping it, minutes reserved, spots in the borough, and occupancy = minutes reserved / (spots × 60). Counts confirmed, completed and payment_failed stays.';
+
+--
 -- Name: reservations; Type: VIEW; Schema: analytics; Owner: -
 --
 
@@ -5439,55 +6416,39 @@ CREATE VIEW analytics.reservations AS
 COMMENT ON VIEW analytics.reservations IS 'Every reservation and operator block, without the driver''s identity.';
 
 --
--- Name: rates; Type: TABLE; Schema: app_public; Owner: -
+-- Name: revenue_by_day_and_rate; Type: VIEW; Schema: analytics; Owner: -
 --
 
-CREATE TABLE app_public.rates (
-    id integer NOT NULL,
-    code text NOT NULL,
-    name text NOT NULL,
-    hourly_price integer NOT NULL,
-    currency text DEFAULT 'USD'::text NOT NULL,
-    billing_increment interval DEFAULT '00:01:00'::interval NOT NULL,
-    minimum_charge integer DEFAULT 0 NOT NULL,
-    time_zone text DEFAULT 'America/New_York'::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT rates_billing_increment_check CHECK (((billing_increment > '00:00:00'::interval) AND (billing_increment <= '01:00:00'::interval))),
-    CONSTRAINT rates_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT rates_hourly_price_check CHECK ((hourly_price >= 0)),
-    CONSTRAINT rates_minimum_charge_check CHECK ((minimum_charge >= 0))
-);
+CREATE VIEW analytics.revenue_by_day_and_rate AS
+ SELECT c.day,
+    r.code AS rate_code,
+    c.currency,
+    count(*) AS charges,
+    sum(c.amount) AS charged,
+    sum(c.refunded) AS refunded,
+    sum((c.amount - c.refunded)) AS net
+   FROM (((( SELECT ((ch.succeeded_at AT TIME ZONE 'America/New_York'::text))::date AS day,
+            ch.reservation_id,
+            ch.amount,
+            ch.currency,
+            ch.status,
+            ch.attempt,
+            ch.failure_code,
+            ch.succeeded_at,
+            ch.created_at,
+            ch.refunded
+           FROM analytics.charges ch
+          WHERE (ch.status = 'succeeded'::text)) c
+     JOIN app_public.reservations res ON ((res.id = c.reservation_id)))
+     JOIN app_public.spots s ON ((s.id = res.spot_id)))
+     JOIN app_public.rates r ON ((r.id = s.rate_id)))
+  GROUP BY c.day, r.code, c.currency;
 
 --
--- Name: TABLE rates; Type: COMMENT; Schema: app_public; Owner: -
+-- Name: VIEW revenue_by_day_and_rate; Type: COMMENT; Schema: analytics; Owner: -
 --
 
-COMMENT ON TABLE app_public.rates IS 'A meter tariff: price per hour in minor units, billed per increment, metered during its hours.';
-
---
--- Name: COLUMN rates.hourly_price; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.rates.hourly_price IS 'Price of one metered hour in minor units (cents).';
-
---
--- Name: COLUMN rates.billing_increment; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.rates.billing_increment IS 'Metered time is rounded up to a whole number of these.';
-
---
--- Name: COLUMN rates.minimum_charge; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.rates.minimum_charge IS 'Least amount charged for a reservation that has any metered time (the payment provider''s minimum for the currency applies as well).';
-
---
--- Name: COLUMN rates.time_zone; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.rates.time_zone IS 'IANA time zone in which the operating hours are read.';
+COMMENT ON VIEW analytics.revenue_by_day_and_rate IS 'Money taken per day (New York time of the charge), rate (the spot''s current rate) and currency, net of refunds.';
 
 --
 -- Name: spots; Type: VIEW; Schema: analytics; Owner: -
@@ -5520,6 +6481,27 @@ CREATE VIEW analytics.spots AS
 --
 
 COMMENT ON VIEW analytics.spots IS 'Every spot with its position and tariff.';
+
+--
+-- Name: stays_by_day; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.stays_by_day AS
+ SELECT ((lower(r.period) AT TIME ZONE 'America/New_York'::text))::date AS day,
+    s.borough,
+    count(*) AS stays,
+    round(avg((EXTRACT(epoch FROM (upper(r.period) - lower(r.period))) / (60)::numeric)), 2) AS avg_stay_minutes,
+    round(avg((EXTRACT(epoch FROM GREATEST((lower(r.period) - r.created_at), '00:00:00'::interval)) / (60)::numeric)), 2) AS avg_lead_minutes
+   FROM (app_public.reservations r
+     JOIN app_public.spots s ON ((s.id = r.spot_id)))
+  WHERE ((r.kind = 'reservation'::text) AND (r.status = 'completed'::app_public.reservation_status))
+  GROUP BY (((lower(r.period) AT TIME ZONE 'America/New_York'::text))::date), s.borough;
+
+--
+-- Name: VIEW stays_by_day; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.stays_by_day IS 'Completed stays per day of their start (New York time) and borough: how many, their average length, and the average lead time between booking and start (minutes).';
 
 --
 -- Name: payment_minimums; Type: TABLE; Schema: app_hidden; Owner: -
@@ -5647,52 +6629,6 @@ ALTER TABLE app_private.emails ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY 
 );
 
 --
--- Name: live_events_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
---
-
-ALTER TABLE app_private.live_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME app_private.live_events_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
---
--- Name: live_watched_tiles; Type: TABLE; Schema: app_private; Owner: -
---
-
-CREATE TABLE app_private.live_watched_tiles (
-    tile text NOT NULL,
-    listener uuid NOT NULL,
-    seen_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
---
--- Name: TABLE live_watched_tiles; Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON TABLE app_private.live_watched_tiles IS 'Map tiles (0.05° squares, "<floor(lat/0.05)>:<floor(lng/0.05)>") that a live API process listens to, refreshed while it does: spot changes elsewhere send no NOTIFY.';
-
---
--- Name: meter_zone_prices; Type: TABLE; Schema: app_private; Owner: -
---
-
-CREATE TABLE app_private.meter_zone_prices (
-    zone text NOT NULL,
-    hourly_price integer NOT NULL,
-    CONSTRAINT meter_zone_prices_hourly_price_check CHECK (((hourly_price > 0) AND (hourly_price <= 100000))),
-    CONSTRAINT meter_zone_prices_zone_check CHECK (((length(zone) >= 1) AND (length(zone) <= 50)))
-);
-
---
--- Name: TABLE meter_zone_prices; Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON TABLE app_private.meter_zone_prices IS 'Hourly price in cents for meter rows without an Hourly_Rate, by Pay By Cell zone; zone ''*'' applies to every other zone.';
-
---
 -- Name: rate_limits; Type: TABLE; Schema: app_private; Owner: -
 --
 
@@ -5721,31 +6657,6 @@ ALTER TABLE app_private.refunds ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
     NO MAXVALUE
     CACHE 1
 );
-
---
--- Name: reservation_events; Type: TABLE; Schema: app_private; Owner: -
---
-
-CREATE TABLE app_private.reservation_events (
-    id bigint NOT NULL,
-    reservation_id bigint NOT NULL,
-    action text NOT NULL,
-    old_status app_public.reservation_status,
-    new_status app_public.reservation_status NOT NULL,
-    old_period tstzrange,
-    new_period tstzrange NOT NULL,
-    old_amount integer,
-    new_amount integer NOT NULL,
-    actor_user_id bigint,
-    actor_role text NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL
-);
-
---
--- Name: TABLE reservation_events; Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON TABLE app_private.reservation_events IS 'Audit trail: who changed which reservation how (action, before/after status, period and amount).';
 
 --
 -- Name: reservation_events_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
@@ -5798,24 +6709,22 @@ CREATE TABLE app_private.sessions (
 COMMENT ON COLUMN app_private.sessions.method IS 'How the session was opened.';
 
 --
--- Name: spot_sync_sources; Type: TABLE; Schema: app_private; Owner: -
+-- Name: stored_objects; Type: TABLE; Schema: app_private; Owner: -
 --
 
-CREATE TABLE app_private.spot_sync_sources (
-    source_url text NOT NULL,
-    etag text,
-    last_modified text,
-    failures integer DEFAULT 0 NOT NULL,
-    retry_at timestamp with time zone,
-    last_error text,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
+CREATE TABLE app_private.stored_objects (
+    key text NOT NULL,
+    content_type text NOT NULL,
+    bytes bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT stored_objects_key_check CHECK (((length(key) >= 1) AND (length(key) <= 300)))
 );
 
 --
--- Name: TABLE spot_sync_sources; Type: COMMENT; Schema: app_private; Owner: -
+-- Name: TABLE stored_objects; Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON TABLE app_private.spot_sync_sources IS 'Per source URL: the ETag / Last-Modified of the last snapshot applied (sent back as If-None-Match / If-Modified-Since), consecutive failures and when to try again (back-off).';
+COMMENT ON TABLE app_private.stored_objects IS 'Bytes of stored files (customer photos) when PHOTO_STORAGE=postgres; written and read by the API''s owner pool after SQL checked the request.';
 
 --
 -- Name: stripe_customers; Type: TABLE; Schema: app_private; Owner: -
@@ -5953,6 +6862,45 @@ CREATE TABLE app_private.worker_processes (
 COMMENT ON TABLE app_private.worker_processes IS 'Live worker processes and the graphile-worker ids they lock jobs under; a row whose advisory lock (classid 7366, hashtext(id)) is free belongs to a dead process.';
 
 --
+-- Name: audit_log_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.audit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: customer_notes_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.customer_notes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.customer_notes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: customers_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.customers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.customers_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: rate_hours; Type: TABLE; Schema: app_public; Owner: -
 --
 
@@ -5969,7 +6917,8 @@ CREATE TABLE app_public.rate_hours (
 -- Name: TABLE rate_hours; Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON TABLE app_public.rate_hours IS 'Metered hours of a rate, per ISO weekday (1 = Monday). A rate without rows is metered around the clock; outside these hours parking is free.';
+COMMENT ON TABLE app_public.rate_hours IS '@behavior -insert -update -delete
+Metered hours of a rate, per ISO weekday (1 = Monday). A rate without rows is metered around the clock; outside these hours parking is free.';
 
 --
 -- Name: COLUMN rate_hours.closes; Type: COMMENT; Schema: app_public; Owner: -
@@ -6004,72 +6953,6 @@ ALTER TABLE app_public.reservations ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
 );
 
 --
--- Name: spot_changes_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
---
-
-ALTER TABLE app_public.spot_changes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME app_public.spot_changes_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
---
--- Name: spot_sync_runs; Type: TABLE; Schema: app_public; Owner: -
---
-
-CREATE TABLE app_public.spot_sync_runs (
-    id bigint NOT NULL,
-    source_url text NOT NULL,
-    started_at timestamp with time zone DEFAULT now() NOT NULL,
-    finished_at timestamp with time zone,
-    outcome text DEFAULT 'running'::text NOT NULL,
-    rows_seen integer DEFAULT 0 NOT NULL,
-    inserted integer DEFAULT 0 NOT NULL,
-    changed integer DEFAULT 0 NOT NULL,
-    unchanged integer DEFAULT 0 NOT NULL,
-    removed integer DEFAULT 0 NOT NULL,
-    rejected integer DEFAULT 0 NOT NULL,
-    rejects jsonb DEFAULT '[]'::jsonb NOT NULL,
-    error text,
-    CONSTRAINT spot_sync_runs_outcome_check CHECK ((outcome = ANY (ARRAY['running'::text, 'succeeded'::text, 'not_modified'::text, 'failed'::text]))),
-    CONSTRAINT spot_sync_runs_source_url_check CHECK ((length(source_url) <= 2000))
-);
-
---
--- Name: TABLE spot_sync_runs; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TABLE app_public.spot_sync_runs IS 'One run of the inventory sync from the city''s meter data: rows seen, inserted, changed, unchanged, removed (put out of service because the snapshot no longer lists them), rejected (the first 100 with reasons), or why it failed. Operators only.';
-
---
--- Name: COLUMN spot_sync_runs.outcome; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.spot_sync_runs.outcome IS 'running, succeeded, not_modified (the source answered 304: nothing read), or failed (nothing changed; see error).';
-
---
--- Name: COLUMN spot_sync_runs.rejects; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.spot_sync_runs.rejects IS 'The first 100 rejected rows: [{line, reason}].';
-
---
--- Name: spot_sync_runs_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
---
-
-ALTER TABLE app_public.spot_sync_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME app_public.spot_sync_runs_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
---
 -- Name: spots_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
 --
 
@@ -6088,6 +6971,19 @@ ALTER TABLE app_public.spots ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 ALTER TABLE app_public.users ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME app_public.users_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: vehicles_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.vehicles ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.vehicles_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -6136,27 +7032,6 @@ ALTER TABLE ONLY app_private.emails
 
 ALTER TABLE ONLY app_private.emails
     ADD CONSTRAINT emails_pkey PRIMARY KEY (id);
-
---
--- Name: live_events live_events_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
---
-
-ALTER TABLE ONLY app_private.live_events
-    ADD CONSTRAINT live_events_pkey PRIMARY KEY (id);
-
---
--- Name: live_watched_tiles live_watched_tiles_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
---
-
-ALTER TABLE ONLY app_private.live_watched_tiles
-    ADD CONSTRAINT live_watched_tiles_pkey PRIMARY KEY (tile, listener);
-
---
--- Name: meter_zone_prices meter_zone_prices_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
---
-
-ALTER TABLE ONLY app_private.meter_zone_prices
-    ADD CONSTRAINT meter_zone_prices_pkey PRIMARY KEY (zone);
 
 --
 -- Name: oauth_states oauth_states_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
@@ -6243,11 +7118,11 @@ ALTER TABLE ONLY app_private.setup_intents
     ADD CONSTRAINT setup_intents_stripe_setup_intent_id_key UNIQUE (stripe_setup_intent_id);
 
 --
--- Name: spot_sync_sources spot_sync_sources_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+-- Name: stored_objects stored_objects_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
 --
 
-ALTER TABLE ONLY app_private.spot_sync_sources
-    ADD CONSTRAINT spot_sync_sources_pkey PRIMARY KEY (source_url);
+ALTER TABLE ONLY app_private.stored_objects
+    ADD CONSTRAINT stored_objects_pkey PRIMARY KEY (key);
 
 --
 -- Name: stripe_customers stripe_customers_guest_email_key; Type: CONSTRAINT; Schema: app_private; Owner: -
@@ -6334,6 +7209,48 @@ ALTER TABLE ONLY app_private.worker_processes
     ADD CONSTRAINT worker_processes_pkey PRIMARY KEY (id);
 
 --
+-- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
+--
+-- Name: customer_notes customer_notes_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customer_notes
+    ADD CONSTRAINT customer_notes_pkey PRIMARY KEY (id);
+
+--
+-- Name: customers customers_email_key; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_email_key UNIQUE (email);
+
+--
+-- Name: customers customers_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_pkey PRIMARY KEY (id);
+
+--
+-- Name: customers customers_user_id_key; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_user_id_key UNIQUE (user_id);
+
+--
+-- Name: operator_zones operator_zones_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.operator_zones
+    ADD CONSTRAINT operator_zones_pkey PRIMARY KEY (user_id, borough);
+
+--
 -- Name: rate_hours rate_hours_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
 --
 
@@ -6369,27 +7286,6 @@ ALTER TABLE ONLY app_public.reservations
     ADD CONSTRAINT reservations_pkey PRIMARY KEY (id);
 
 --
--- Name: saved_spots saved_spots_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
---
-
-ALTER TABLE ONLY app_public.saved_spots
-    ADD CONSTRAINT saved_spots_pkey PRIMARY KEY (user_id, spot_id);
-
---
--- Name: spot_changes spot_changes_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
---
-
-ALTER TABLE ONLY app_public.spot_changes
-    ADD CONSTRAINT spot_changes_pkey PRIMARY KEY (id);
-
---
--- Name: spot_sync_runs spot_sync_runs_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
---
-
-ALTER TABLE ONLY app_public.spot_sync_runs
-    ADD CONSTRAINT spot_sync_runs_pkey PRIMARY KEY (id);
-
---
 -- Name: spots spots_external_id_key; Type: CONSTRAINT; Schema: app_public; Owner: -
 --
 
@@ -6418,6 +7314,20 @@ ALTER TABLE ONLY app_public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 --
+-- Name: vehicles vehicles_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.vehicles
+    ADD CONSTRAINT vehicles_pkey PRIMARY KEY (id);
+
+--
+-- Name: vehicles vehicles_user_plate_key; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.vehicles
+    ADD CONSTRAINT vehicles_user_plate_key UNIQUE NULLS NOT DISTINCT (user_id, plate, plate_state);
+
+--
 -- Name: charges_payment_intent_idx; Type: INDEX; Schema: app_private; Owner: -
 --
 
@@ -6428,12 +7338,6 @@ CREATE INDEX charges_payment_intent_idx ON app_private.charges USING btree (stri
 --
 
 CREATE INDEX emails_unqueued_idx ON app_private.emails USING btree (id) WHERE (queued_at IS NULL);
-
---
--- Name: live_events_tile_idx; Type: INDEX; Schema: app_private; Owner: -
---
-
-CREATE INDEX live_events_tile_idx ON app_private.live_events USING btree (tile, id);
 
 --
 -- Name: refunds_one_pending_idx; Type: INDEX; Schema: app_private; Owner: -
@@ -6472,6 +7376,42 @@ CREATE INDEX user_identities_user_id_idx ON app_private.user_identities USING bt
 CREATE INDEX user_tokens_user_id_kind_idx ON app_private.user_tokens USING btree (user_id, kind);
 
 --
+-- Name: audit_log_actor_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX audit_log_actor_idx ON app_public.audit_log USING btree (actor_user_id, at);
+
+--
+-- Name: audit_log_at_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX audit_log_at_idx ON app_public.audit_log USING btree (at);
+
+--
+-- Name: audit_log_row_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX audit_log_row_idx ON app_public.audit_log USING btree (table_name, record_id, at);
+
+--
+-- Name: customer_notes_customer_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX customer_notes_customer_idx ON app_public.customer_notes USING btree (customer_id, created_at);
+
+--
+-- Name: customers_search_trgm; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX customers_search_trgm ON app_public.customers USING gin (search_text public.gin_trgm_ops);
+
+--
+-- Name: customers_surname_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX customers_surname_idx ON app_public.customers USING btree (surname, name, id);
+
+--
 -- Name: reservations_due_end_idx; Type: INDEX; Schema: app_public; Owner: -
 --
 
@@ -6490,6 +7430,12 @@ CREATE INDEX reservations_guest_email_idx ON app_public.reservations USING btree
 CREATE INDEX reservations_held_idx ON app_public.reservations USING btree (hold_expires_at) WHERE (status = 'held'::app_public.reservation_status);
 
 --
+-- Name: reservations_plate_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_plate_idx ON app_public.reservations USING btree (plate, period) WHERE ((plate IS NOT NULL) AND (status = ANY (ARRAY['held'::app_public.reservation_status, 'confirmed'::app_public.reservation_status])));
+
+--
 -- Name: reservations_remind_at_idx; Type: INDEX; Schema: app_public; Owner: -
 --
 
@@ -6506,36 +7452,6 @@ CREATE INDEX reservations_spot_id_idx ON app_public.reservations USING btree (sp
 --
 
 CREATE INDEX reservations_user_id_idx ON app_public.reservations USING btree (user_id);
-
---
--- Name: saved_spots_spot_idx; Type: INDEX; Schema: app_public; Owner: -
---
-
-CREATE INDEX saved_spots_spot_idx ON app_public.saved_spots USING btree (spot_id);
-
---
--- Name: spot_changes_changed_at_idx; Type: INDEX; Schema: app_public; Owner: -
---
-
-CREATE INDEX spot_changes_changed_at_idx ON app_public.spot_changes USING btree (changed_at, id);
-
---
--- Name: spot_changes_run_idx; Type: INDEX; Schema: app_public; Owner: -
---
-
-CREATE INDEX spot_changes_run_idx ON app_public.spot_changes USING btree (sync_run_id);
-
---
--- Name: spot_changes_spot_idx; Type: INDEX; Schema: app_public; Owner: -
---
-
-CREATE INDEX spot_changes_spot_idx ON app_public.spot_changes USING btree (spot_id, id);
-
---
--- Name: spot_sync_runs_started_idx; Type: INDEX; Schema: app_public; Owner: -
---
-
-CREATE INDEX spot_sync_runs_started_idx ON app_public.spot_sync_runs USING btree (started_at DESC);
 
 --
 -- Name: spots_location_idx; Type: INDEX; Schema: app_public; Owner: -
@@ -6574,6 +7490,24 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_private.setup_inte
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_private.stripe_customers FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 
 --
+-- Name: refunds _900_audit; Type: TRIGGER; Schema: app_private; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON app_private.refunds FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('refunds');
+
+--
+-- Name: customer_notes _100_timestamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.customer_notes FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
+-- Name: customers _100_timestamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.customers FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
+
+--
 -- Name: rates _100_timestamps; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
@@ -6598,6 +7532,18 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.spots FOR E
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg__timestamps();
 
 --
+-- Name: customer_notes _110_staff_stamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _110_staff_stamps BEFORE INSERT OR UPDATE ON app_public.customer_notes FOR EACH ROW EXECUTE FUNCTION app_private.tg__staff_stamps();
+
+--
+-- Name: customers _110_staff_stamps; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _110_staff_stamps BEFORE INSERT OR UPDATE ON app_public.customers FOR EACH ROW EXECUTE FUNCTION app_private.tg__staff_stamps();
+
+--
 -- Name: users _200_name; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
@@ -6616,28 +7562,70 @@ CREATE TRIGGER _200_remind_at BEFORE INSERT OR UPDATE OF status, period ON app_p
 CREATE TRIGGER _500_audit AFTER INSERT OR UPDATE ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__audit();
 
 --
--- Name: spots _600_history; Type: TRIGGER; Schema: app_public; Owner: -
---
-
-CREATE TRIGGER _600_history AFTER INSERT OR UPDATE ON app_public.spots FOR EACH ROW EXECUTE FUNCTION app_private.tg_spots__history();
-
---
 -- Name: reservations _700_notify; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
 CREATE TRIGGER _700_notify AFTER INSERT OR UPDATE OF status, period ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__notify();
 
 --
--- Name: reservations _800_live; Type: TRIGGER; Schema: app_public; Owner: -
+-- Name: reservations _800_customer; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
-CREATE TRIGGER _800_live AFTER INSERT OR UPDATE OF status, period ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__live();
+CREATE TRIGGER _800_customer AFTER INSERT ON app_public.reservations FOR EACH ROW WHEN (((new.kind = 'reservation'::text) AND (new.user_id IS NULL))) EXECUTE FUNCTION app_private.tg__customer_from_booker();
 
 --
--- Name: spots _800_live; Type: TRIGGER; Schema: app_public; Owner: -
+-- Name: users _800_customer; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
-CREATE TRIGGER _800_live AFTER UPDATE OF status ON app_public.spots FOR EACH ROW WHEN ((new.status IS DISTINCT FROM old.status)) EXECUTE FUNCTION app_private.tg_spots__live();
+CREATE TRIGGER _800_customer AFTER INSERT ON app_public.users FOR EACH ROW WHEN ((new.role = 'driver'::text)) EXECUTE FUNCTION app_private.tg__customer_from_booker();
+
+--
+-- Name: customer_notes _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.customer_notes FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+
+--
+-- Name: customers _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.customers FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+
+--
+-- Name: operator_zones _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE ON app_public.operator_zones FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('operator_zones', 'user_id');
+
+--
+-- Name: rate_hours _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.rate_hours FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit('rate_hours', 'rate_id');
+
+--
+-- Name: rates _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.rates FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+
+--
+-- Name: spots _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.spots FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+
+--
+-- Name: reservations _900_audit_blocks; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit_blocks AFTER INSERT OR UPDATE ON app_public.reservations FOR EACH ROW WHEN ((new.kind = 'block'::text)) EXECUTE FUNCTION app_private.tg__audit('blocks');
+
+--
+-- Name: users _900_audit_role; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit_role AFTER UPDATE OF role ON app_public.users FOR EACH ROW WHEN ((old.role IS DISTINCT FROM new.role)) EXECUTE FUNCTION app_private.tg__audit('users');
 
 --
 -- Name: charges charges_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
@@ -6724,6 +7712,48 @@ ALTER TABLE ONLY app_private.user_tokens
     ADD CONSTRAINT user_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
 --
+-- Name: customer_notes customer_notes_created_by_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customer_notes
+    ADD CONSTRAINT customer_notes_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: customer_notes customer_notes_customer_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customer_notes
+    ADD CONSTRAINT customer_notes_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES app_public.customers(id) ON DELETE CASCADE;
+
+--
+-- Name: customers customers_created_by_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: customers customers_updated_by_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_updated_by_fkey FOREIGN KEY (updated_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: customers customers_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.customers
+    ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: operator_zones operator_zones_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.operator_zones
+    ADD CONSTRAINT operator_zones_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+--
 -- Name: rate_hours rate_hours_rate_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
 --
 
@@ -6752,39 +7782,18 @@ ALTER TABLE ONLY app_public.reservations
     ADD CONSTRAINT reservations_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
 
 --
--- Name: saved_spots saved_spots_spot_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
---
-
-ALTER TABLE ONLY app_public.saved_spots
-    ADD CONSTRAINT saved_spots_spot_id_fkey FOREIGN KEY (spot_id) REFERENCES app_public.spots(id) ON DELETE CASCADE;
-
---
--- Name: saved_spots saved_spots_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
---
-
-ALTER TABLE ONLY app_public.saved_spots
-    ADD CONSTRAINT saved_spots_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
-
---
--- Name: spot_changes spot_changes_spot_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
---
-
-ALTER TABLE ONLY app_public.spot_changes
-    ADD CONSTRAINT spot_changes_spot_id_fkey FOREIGN KEY (spot_id) REFERENCES app_public.spots(id) ON DELETE CASCADE;
-
---
--- Name: spot_changes spot_changes_sync_run_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
---
-
-ALTER TABLE ONLY app_public.spot_changes
-    ADD CONSTRAINT spot_changes_sync_run_id_fkey FOREIGN KEY (sync_run_id) REFERENCES app_public.spot_sync_runs(id) ON DELETE SET NULL;
-
---
 -- Name: spots spots_rate_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
 --
 
 ALTER TABLE ONLY app_public.spots
     ADD CONSTRAINT spots_rate_id_fkey FOREIGN KEY (rate_id) REFERENCES app_public.rates(id) ON DELETE RESTRICT;
+
+--
+-- Name: vehicles vehicles_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.vehicles
+    ADD CONSTRAINT vehicles_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 
 --
 -- Name: charges; Type: ROW SECURITY; Schema: app_private; Owner: -
@@ -6797,24 +7806,6 @@ ALTER TABLE app_private.charges ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE app_private.emails ENABLE ROW LEVEL SECURITY;
-
---
--- Name: live_events; Type: ROW SECURITY; Schema: app_private; Owner: -
---
-
-ALTER TABLE app_private.live_events ENABLE ROW LEVEL SECURITY;
-
---
--- Name: live_watched_tiles; Type: ROW SECURITY; Schema: app_private; Owner: -
---
-
-ALTER TABLE app_private.live_watched_tiles ENABLE ROW LEVEL SECURITY;
-
---
--- Name: meter_zone_prices; Type: ROW SECURITY; Schema: app_private; Owner: -
---
-
-ALTER TABLE app_private.meter_zone_prices ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: oauth_states; Type: ROW SECURITY; Schema: app_private; Owner: -
@@ -6859,10 +7850,10 @@ ALTER TABLE app_private.sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.setup_intents ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: spot_sync_sources; Type: ROW SECURITY; Schema: app_private; Owner: -
+-- Name: stored_objects; Type: ROW SECURITY; Schema: app_private; Owner: -
 --
 
-ALTER TABLE app_private.spot_sync_sources ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app_private.stored_objects ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: stripe_customers; Type: ROW SECURITY; Schema: app_private; Owner: -
@@ -6901,6 +7892,54 @@ ALTER TABLE app_private.user_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.worker_processes ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: audit_log; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.audit_log ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: customer_notes; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.customer_notes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: customers; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.customers ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rate_hours delete_in_zone; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY delete_in_zone ON app_public.rate_hours FOR DELETE TO app_operator USING (app_hidden.current_user_may_manage_rate(rate_id));
+
+--
+-- Name: rate_hours insert_in_zone; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY insert_in_zone ON app_public.rate_hours FOR INSERT TO app_operator WITH CHECK (app_hidden.current_user_may_manage_rate(rate_id));
+
+--
+-- Name: spots insert_in_zone; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY insert_in_zone ON app_public.spots FOR INSERT TO app_operator WITH CHECK (app_hidden.current_user_may_manage(borough));
+
+--
+-- Name: rates insert_staff; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY insert_staff ON app_public.rates FOR INSERT TO app_operator WITH CHECK (( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff));
+
+--
+-- Name: operator_zones; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.operator_zones ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: rate_hours; Type: ROW SECURITY; Schema: app_public; Owner: -
 --
 
@@ -6919,12 +7958,6 @@ ALTER TABLE app_public.rates ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_public.reservations ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: saved_spots; Type: ROW SECURITY; Schema: app_public; Owner: -
---
-
-ALTER TABLE app_public.saved_spots ENABLE ROW LEVEL SECURITY;
-
---
 -- Name: rate_hours select_all; Type: POLICY; Schema: app_public; Owner: -
 --
 
@@ -6937,16 +7970,30 @@ CREATE POLICY select_all ON app_public.rate_hours FOR SELECT TO app_anonymous US
 CREATE POLICY select_all ON app_public.rates FOR SELECT TO app_anonymous USING (true);
 
 --
--- Name: spot_changes select_all; Type: POLICY; Schema: app_public; Owner: -
---
-
-CREATE POLICY select_all ON app_public.spot_changes FOR SELECT TO app_anonymous USING (true);
-
---
 -- Name: spots select_all; Type: POLICY; Schema: app_public; Owner: -
 --
 
 CREATE POLICY select_all ON app_public.spots FOR SELECT TO app_anonymous USING (true);
+
+--
+-- Name: customer_notes select_live; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_live ON app_public.customer_notes FOR SELECT TO app_operator USING ((( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff) AND (EXISTS ( SELECT
+   FROM app_public.customers c
+  WHERE ((c.id = customer_notes.customer_id) AND (c.deleted_at IS NULL))))));
+
+--
+-- Name: customers select_live; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_live ON app_public.customers FOR SELECT TO app_operator USING (((deleted_at IS NULL) AND ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff)));
+
+--
+-- Name: operator_zones select_own; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_own ON app_public.operator_zones FOR SELECT TO app_operator USING (((user_id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_admin() AS current_user_is_admin)));
 
 --
 -- Name: reservations select_own; Type: POLICY; Schema: app_public; Owner: -
@@ -6955,16 +8002,10 @@ CREATE POLICY select_all ON app_public.spots FOR SELECT TO app_anonymous USING (
 CREATE POLICY select_own ON app_public.reservations FOR SELECT TO app_user USING (((user_id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff)));
 
 --
--- Name: saved_spots select_own; Type: POLICY; Schema: app_public; Owner: -
+-- Name: vehicles select_own; Type: POLICY; Schema: app_public; Owner: -
 --
 
-CREATE POLICY select_own ON app_public.saved_spots FOR SELECT TO app_user USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
-
---
--- Name: spot_sync_runs select_staff; Type: POLICY; Schema: app_public; Owner: -
---
-
-CREATE POLICY select_staff ON app_public.spot_sync_runs FOR SELECT TO app_operator USING (( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff));
+CREATE POLICY select_own ON app_public.vehicles FOR SELECT TO app_user USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
 
 --
 -- Name: users select_visible; Type: POLICY; Schema: app_public; Owner: -
@@ -6973,22 +8014,22 @@ CREATE POLICY select_staff ON app_public.spot_sync_runs FOR SELECT TO app_operat
 CREATE POLICY select_visible ON app_public.users FOR SELECT TO app_user USING (((id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_admin() AS current_user_is_admin) OR ((role = 'driver'::text) AND ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff))));
 
 --
--- Name: spot_changes; Type: ROW SECURITY; Schema: app_public; Owner: -
---
-
-ALTER TABLE app_public.spot_changes ENABLE ROW LEVEL SECURITY;
-
---
--- Name: spot_sync_runs; Type: ROW SECURITY; Schema: app_public; Owner: -
---
-
-ALTER TABLE app_public.spot_sync_runs ENABLE ROW LEVEL SECURITY;
-
---
 -- Name: spots; Type: ROW SECURITY; Schema: app_public; Owner: -
 --
 
 ALTER TABLE app_public.spots ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rates update_in_zone; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY update_in_zone ON app_public.rates FOR UPDATE TO app_operator USING (app_hidden.current_user_may_manage_rate(id));
+
+--
+-- Name: spots update_in_zone; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY update_in_zone ON app_public.spots FOR UPDATE TO app_operator USING (app_hidden.current_user_may_manage(borough)) WITH CHECK (app_hidden.current_user_may_manage(borough));
 
 --
 -- Name: users update_self; Type: POLICY; Schema: app_public; Owner: -
@@ -7001,6 +8042,12 @@ CREATE POLICY update_self ON app_public.users FOR UPDATE TO app_user USING ((id 
 --
 
 ALTER TABLE app_public.users ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: vehicles; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.vehicles ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: SCHEMA analytics; Type: ACL; Schema: -; Owner: -
@@ -7033,6 +8080,78 @@ GRANT SELECT ON TABLE app_public.reservations TO app_user;
 GRANT SELECT ON TABLE app_public.spots TO app_anonymous;
 
 --
+-- Name: COLUMN spots.location; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(location),UPDATE(location) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.street; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(street),UPDATE(street) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.side_of_street; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(side_of_street),UPDATE(side_of_street) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.from_street; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(from_street),UPDATE(from_street) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.to_street; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(to_street),UPDATE(to_street) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.borough; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(borough),UPDATE(borough) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.zone; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(zone),UPDATE(zone) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.rate_id; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(rate_id),UPDATE(rate_id) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.max_stay; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(max_stay),UPDATE(max_stay) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.is_accessible; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(is_accessible),UPDATE(is_accessible) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.has_ev_charger; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(has_ev_charger),UPDATE(has_ev_charger) ON TABLE app_public.spots TO app_operator;
+
+--
+-- Name: COLUMN spots.status; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT UPDATE(status) ON TABLE app_public.spots TO app_operator;
+
+--
 -- Name: FUNCTION assert_admin(); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -7045,6 +8164,68 @@ GRANT ALL ON FUNCTION app_hidden.assert_admin() TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_hidden.assert_email(email text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.assert_email(email text) TO app_anonymous;
+
+--
+-- Name: TABLE rates; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.rates TO app_anonymous;
+
+--
+-- Name: COLUMN rates.code; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(code) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.name; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.hourly_price; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(hourly_price),UPDATE(hourly_price) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.currency; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(currency) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.billing_increment; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(billing_increment),UPDATE(billing_increment) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.minimum_charge; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(minimum_charge),UPDATE(minimum_charge) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: COLUMN rates.time_zone; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(time_zone) ON TABLE app_public.rates TO app_operator;
+
+--
+-- Name: FUNCTION assert_manages_rate(rate_id integer); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_manages_rate(rate_id integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_manages_rate(rate_id integer) TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_manages_spot(spot_id bigint); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_manages_spot(spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_manages_spot(spot_id bigint) TO app_anonymous;
 
 --
 -- Name: FUNCTION assert_max_stay(spot app_public.spots, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
@@ -7068,6 +8249,13 @@ REVOKE ALL ON FUNCTION app_hidden.assert_password(password text, email text) FRO
 GRANT ALL ON FUNCTION app_hidden.assert_password(password text, email text) TO app_anonymous;
 
 --
+-- Name: FUNCTION assert_rate_money(hourly_price integer, minimum_charge integer, currency text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) TO app_anonymous;
+
+--
 -- Name: FUNCTION assert_role(role text); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -7080,6 +8268,13 @@ GRANT ALL ON FUNCTION app_hidden.assert_role(role text) TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_hidden.assert_signed_in() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.assert_signed_in() TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_staff(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_staff() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_staff() TO app_anonymous;
 
 --
 -- Name: FUNCTION assert_verified(); Type: ACL; Schema: app_hidden; Owner: -
@@ -7159,6 +8354,13 @@ REVOKE ALL ON FUNCTION app_hidden.clock_now() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.clock_now() TO app_anonymous;
 
 --
+-- Name: FUNCTION current_actor_role(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.current_actor_role() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_actor_role() TO app_anonymous;
+
+--
 -- Name: FUNCTION current_user_is_admin(); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -7171,6 +8373,54 @@ GRANT ALL ON FUNCTION app_hidden.current_user_is_admin() TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_hidden.current_user_is_staff() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.current_user_is_staff() TO app_anonymous;
+
+--
+-- Name: FUNCTION current_user_may_manage(borough text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.current_user_may_manage(borough text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_user_may_manage(borough text) TO app_anonymous;
+
+--
+-- Name: FUNCTION current_user_may_manage_rate(rate_id integer); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.current_user_may_manage_rate(rate_id integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_user_may_manage_rate(rate_id integer) TO app_anonymous;
+
+--
+-- Name: TABLE customers; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.customers TO app_operator;
+
+--
+-- Name: FUNCTION customer_live(customer_id bigint); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.customer_live(customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.customer_live(customer_id bigint) TO app_anonymous;
+
+--
+-- Name: FUNCTION customer_name(value text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.customer_name(value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.customer_name(value text) TO app_anonymous;
+
+--
+-- Name: FUNCTION customer_photo_attach(customer_id bigint, photo_key text, content_type text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.customer_photo_attach(customer_id bigint, photo_key text, content_type text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.customer_photo_attach(customer_id bigint, photo_key text, content_type text) TO app_anonymous;
+
+--
+-- Name: FUNCTION customer_photo_check(customer_id bigint); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.customer_photo_check(customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.customer_photo_check(customer_id bigint) TO app_anonymous;
 
 --
 -- Name: FUNCTION db_role_for(role text); Type: ACL; Schema: app_hidden; Owner: -
@@ -7222,13 +8472,6 @@ REVOKE ALL ON FUNCTION app_hidden.link(path text, token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.link(path text, token text) TO app_anonymous;
 
 --
--- Name: FUNCTION live_tile(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) TO app_anonymous;
-
---
 -- Name: FUNCTION lock_spot(spot_id bigint); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -7278,11 +8521,32 @@ REVOKE ALL ON FUNCTION app_hidden.payment_setup_record(reservation_id bigint, ma
 GRANT ALL ON FUNCTION app_hidden.payment_setup_record(reservation_id bigint, manage_token text, intent jsonb) TO app_anonymous;
 
 --
+-- Name: FUNCTION plate(plate text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.plate(plate text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.plate(plate text) TO app_anonymous;
+
+--
+-- Name: FUNCTION plate_state(state text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.plate_state(state text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.plate_state(state text) TO app_anonymous;
+
+--
 -- Name: FUNCTION quote_rate(rate_id integer, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION rate_increment(minutes integer); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.rate_increment(minutes integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.rate_increment(minutes integer) TO app_anonymous;
 
 --
 -- Name: FUNCTION refund_prepare(reservation_id bigint, amount integer); Type: ACL; Schema: app_hidden; Owner: -
@@ -7355,6 +8619,20 @@ REVOKE ALL ON FUNCTION app_hidden.session_touch_interval() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.session_touch_interval() TO app_anonymous;
 
 --
+-- Name: FUNCTION spot_max_stay(minutes integer); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.spot_max_stay(minutes integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.spot_max_stay(minutes integer) TO app_anonymous;
+
+--
+-- Name: FUNCTION spot_position(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) TO app_anonymous;
+
+--
 -- Name: FUNCTION unit_metres(unit app_public.distance_unit); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -7367,6 +8645,12 @@ GRANT ALL ON FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) TO a
 
 REVOKE ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean); Type: ACL; Schema: app_private; Owner: -
@@ -7469,24 +8753,6 @@ REVOKE ALL ON FUNCTION app_private.emails_queue_due(max_rows integer) FROM PUBLI
 --
 
 REVOKE ALL ON FUNCTION app_private.holds_expire_due(max_rows integer) FROM PUBLIC;
-
---
--- Name: FUNCTION live_event(spot_id bigint, reason text, time_window tstzrange); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) FROM PUBLIC;
-
---
--- Name: FUNCTION live_events_since(after_id bigint, tiles text[]); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) FROM PUBLIC;
-
---
--- Name: FUNCTION live_watch(listener uuid, tiles text[], retention interval); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.live_watch(listener uuid, tiles text[], retention interval) FROM PUBLIC;
 
 --
 -- Name: FUNCTION login_attempt(email text, password text, client_ip inet); Type: ACL; Schema: app_private; Owner: -
@@ -7669,58 +8935,34 @@ REVOKE ALL ON FUNCTION app_private.setup_intent_apply(reservation_id bigint, int
 REVOKE ALL ON FUNCTION app_private.setup_intent_json(si app_private.setup_intents, reservation app_public.reservations) FROM PUBLIC;
 
 --
--- Name: FUNCTION spot_history_fields(s app_public.spots); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.spot_history_fields(s app_public.spots) FROM PUBLIC;
-
---
 -- Name: FUNCTION spots_import(rows jsonb); Type: ACL; Schema: app_private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_private.spots_import(rows jsonb) FROM PUBLIC;
 
 --
--- Name: FUNCTION spots_sync_batch(run_id bigint, rows jsonb); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.spots_sync_batch(run_id bigint, rows jsonb) FROM PUBLIC;
-
---
--- Name: FUNCTION spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) FROM PUBLIC;
-
---
--- Name: FUNCTION spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer) FROM PUBLIC;
-
---
--- Name: FUNCTION spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb) FROM PUBLIC;
-
---
--- Name: FUNCTION spots_sync_not_modified(run_id bigint); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.spots_sync_not_modified(run_id bigint) FROM PUBLIC;
-
---
--- Name: FUNCTION spots_sync_schedule(run_at timestamp with time zone); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.spots_sync_schedule(run_at timestamp with time zone) FROM PUBLIC;
-
---
 -- Name: FUNCTION stripe_webhook_receive(event jsonb); Type: ACL; Schema: app_private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_private.stripe_webhook_receive(event jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__audit(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg__audit() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__customer_from_booker(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg__customer_from_booker() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__staff_stamps(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg__staff_stamps() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg__timestamps(); Type: ACL; Schema: app_private; Owner: -
@@ -7735,12 +8977,6 @@ REVOKE ALL ON FUNCTION app_private.tg__timestamps() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg_reservations__audit() FROM PUBLIC;
 
 --
--- Name: FUNCTION tg_reservations__live(); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.tg_reservations__live() FROM PUBLIC;
-
---
 -- Name: FUNCTION tg_reservations__notify(); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -7751,18 +8987,6 @@ REVOKE ALL ON FUNCTION app_private.tg_reservations__notify() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app_private.tg_reservations__remind_at() FROM PUBLIC;
-
---
--- Name: FUNCTION tg_spots__history(); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.tg_spots__history() FROM PUBLIC;
-
---
--- Name: FUNCTION tg_spots__live(); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.tg_spots__live() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg_users__name(); Type: ACL; Schema: app_private; Owner: -
@@ -7793,6 +9017,26 @@ REVOKE ALL ON FUNCTION app_private.user_token_issue(user_id bigint, kind text, e
 --
 
 REVOKE ALL ON FUNCTION app_private.user_token_use(token text, kinds text[]) FROM PUBLIC;
+
+--
+-- Name: TABLE customer_notes; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.customer_notes TO app_operator;
+
+--
+-- Name: FUNCTION add_customer_note(customer_id bigint, body text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.add_customer_note(customer_id bigint, body text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.add_customer_note(customer_id bigint, body text) TO app_anonymous;
+
+--
+-- Name: FUNCTION audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone) TO app_anonymous;
 
 --
 -- Name: TABLE users; Type: ACL; Schema: app_public; Owner: -
@@ -7849,6 +9093,27 @@ REVOKE ALL ON FUNCTION app_public.change_reservation_end(reservation_id bigint, 
 GRANT ALL ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) TO app_anonymous;
 
 --
+-- Name: FUNCTION create_customer(email text, name text, surname text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.create_customer(email text, name text, surname text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.create_customer(email text, name text, surname text) TO app_anonymous;
+
+--
+-- Name: FUNCTION create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text) TO app_anonymous;
+
+--
+-- Name: FUNCTION create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) TO app_anonymous;
+
+--
 -- Name: FUNCTION current_session_id(); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -7870,11 +9135,46 @@ REVOKE ALL ON FUNCTION app_public.current_user_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.current_user_id() TO app_anonymous;
 
 --
+-- Name: FUNCTION customers_payments(c app_public.customers); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.customers_payments(c app_public.customers) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.customers_payments(c app_public.customers) TO app_anonymous;
+
+--
+-- Name: FUNCTION customers_photo_url(c app_public.customers); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.customers_photo_url(c app_public.customers) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.customers_photo_url(c app_public.customers) TO app_anonymous;
+
+--
+-- Name: FUNCTION customers_reservations(c app_public.customers); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.customers_reservations(c app_public.customers) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.customers_reservations(c app_public.customers) TO app_anonymous;
+
+--
+-- Name: FUNCTION delete_customer(customer_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.delete_customer(customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.delete_customer(customer_id bigint) TO app_anonymous;
+
+--
 -- Name: FUNCTION end_reservation(reservation_id bigint, manage_token text); Type: ACL; Schema: app_public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) TO app_anonymous;
+
+--
+-- Name: FUNCTION enforcement_lookup(plate text, plate_state text, spot_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) TO app_anonymous;
 
 --
 -- Name: FUNCTION forgot_password(email text); Type: ACL; Schema: app_public; Owner: -
@@ -7926,13 +9226,6 @@ REVOKE ALL ON FUNCTION app_public.my_reservations() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.my_reservations() TO app_anonymous;
 
 --
--- Name: FUNCTION my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: ACL; Schema: app_public; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone) TO app_anonymous;
-
---
 -- Name: FUNCTION my_sessions(); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -7952,6 +9245,19 @@ GRANT ALL ON FUNCTION app_public.quote(spot_id bigint, starts_at timestamp with 
 
 REVOKE ALL ON FUNCTION app_public.register(email text, name text, password text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.register(email text, name text, password text) TO app_anonymous;
+
+--
+-- Name: TABLE vehicles; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.vehicles TO app_user;
+
+--
+-- Name: FUNCTION remove_vehicle(vehicle_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.remove_vehicle(vehicle_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.remove_vehicle(vehicle_id bigint) TO app_anonymous;
 
 --
 -- Name: FUNCTION resend_verification_email(); Type: ACL; Schema: app_public; Owner: -
@@ -7982,11 +9288,11 @@ REVOKE ALL ON FUNCTION app_public.reservations_time_zone(r app_public.reservatio
 GRANT ALL ON FUNCTION app_public.reservations_time_zone(r app_public.reservations) TO app_anonymous;
 
 --
--- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text); Type: ACL; Schema: app_public; Owner: -
+-- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text); Type: ACL; Schema: app_public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text) TO app_anonymous;
+REVOKE ALL ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) TO app_anonymous;
 
 --
 -- Name: FUNCTION reset_password(token text, new_password text); Type: ACL; Schema: app_public; Owner: -
@@ -7996,6 +9302,13 @@ REVOKE ALL ON FUNCTION app_public.reset_password(token text, new_password text) 
 GRANT ALL ON FUNCTION app_public.reset_password(token text, new_password text) TO app_anonymous;
 
 --
+-- Name: FUNCTION restore_customer(customer_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.restore_customer(customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.restore_customer(customer_id bigint) TO app_anonymous;
+
+--
 -- Name: FUNCTION revoke_session(session_id uuid); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -8003,17 +9316,18 @@ REVOKE ALL ON FUNCTION app_public.revoke_session(session_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.revoke_session(session_id uuid) TO app_anonymous;
 
 --
--- Name: TABLE saved_spots; Type: ACL; Schema: app_public; Owner: -
+-- Name: FUNCTION save_vehicle(plate text, plate_state text, label text); Type: ACL; Schema: app_public; Owner: -
 --
 
-GRANT SELECT ON TABLE app_public.saved_spots TO app_user;
+REVOKE ALL ON FUNCTION app_public.save_vehicle(plate text, plate_state text, label text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.save_vehicle(plate text, plate_state text, label text) TO app_anonymous;
 
 --
--- Name: FUNCTION save_spot(spot_id bigint); Type: ACL; Schema: app_public; Owner: -
+-- Name: FUNCTION search_customers(query text); Type: ACL; Schema: app_public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_public.save_spot(spot_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.save_spot(spot_id bigint) TO app_anonymous;
+REVOKE ALL ON FUNCTION app_public.search_customers(query text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.search_customers(query text) TO app_anonymous;
 
 --
 -- Name: FUNCTION send_manage_link(reservation_id bigint, email text); Type: ACL; Schema: app_public; Owner: -
@@ -8023,6 +9337,33 @@ REVOKE ALL ON FUNCTION app_public.send_manage_link(reservation_id bigint, email 
 GRANT ALL ON FUNCTION app_public.send_manage_link(reservation_id bigint, email text) TO app_anonymous;
 
 --
+-- Name: TABLE operator_zones; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.operator_zones TO app_operator;
+
+--
+-- Name: FUNCTION set_operator_zones(user_id bigint, boroughs text[]); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) TO app_anonymous;
+
+--
+-- Name: FUNCTION set_rate_hours(rate_id integer, hours jsonb); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) TO app_anonymous;
+
+--
+-- Name: FUNCTION set_spot_status(spot_id bigint, status text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.set_spot_status(spot_id bigint, status text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.set_spot_status(spot_id bigint, status text) TO app_anonymous;
+
+--
 -- Name: FUNCTION set_user_role(user_id bigint, role text); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -8030,17 +9371,11 @@ REVOKE ALL ON FUNCTION app_public.set_user_role(user_id bigint, role text) FROM 
 GRANT ALL ON FUNCTION app_public.set_user_role(user_id bigint, role text) TO app_anonymous;
 
 --
--- Name: TABLE spot_changes; Type: ACL; Schema: app_public; Owner: -
+-- Name: FUNCTION spot_affected_reservations(spot_id bigint); Type: ACL; Schema: app_public; Owner: -
 --
 
-GRANT SELECT ON TABLE app_public.spot_changes TO app_anonymous;
-
---
--- Name: FUNCTION spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint); Type: ACL; Schema: app_public; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) TO app_anonymous;
+REVOKE ALL ON FUNCTION app_public.spot_affected_reservations(spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.spot_affected_reservations(spot_id bigint) TO app_anonymous;
 
 --
 -- Name: FUNCTION spots_description(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
@@ -8048,13 +9383,6 @@ GRANT ALL ON FUNCTION app_public.spot_change_history(borough text, street text, 
 
 REVOKE ALL ON FUNCTION app_public.spots_description(s app_public.spots) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.spots_description(s app_public.spots) TO app_anonymous;
-
---
--- Name: FUNCTION spots_is_saved(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_public.spots_is_saved(s app_public.spots) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.spots_is_saved(s app_public.spots) TO app_anonymous;
 
 --
 -- Name: FUNCTION spots_lat(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
@@ -8085,11 +9413,25 @@ REVOKE ALL ON FUNCTION app_public.unblock_spot(block_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.unblock_spot(block_id bigint) TO app_anonymous;
 
 --
--- Name: FUNCTION unsave_spot(spot_id bigint); Type: ACL; Schema: app_public; Owner: -
+-- Name: FUNCTION update_customer(customer_id bigint, email text, name text, surname text); Type: ACL; Schema: app_public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_public.unsave_spot(spot_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.unsave_spot(spot_id bigint) TO app_anonymous;
+REVOKE ALL ON FUNCTION app_public.update_customer(customer_id bigint, email text, name text, surname text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.update_customer(customer_id bigint, email text, name text, surname text) TO app_anonymous;
+
+--
+-- Name: FUNCTION update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer) TO app_anonymous;
+
+--
+-- Name: FUNCTION update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) TO app_anonymous;
 
 --
 -- Name: FUNCTION verify_email(token text); Type: ACL; Schema: app_public; Owner: -
@@ -8097,6 +9439,12 @@ GRANT ALL ON FUNCTION app_public.unsave_spot(spot_id bigint) TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_public.verify_email(token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.verify_email(token text) TO app_anonymous;
+
+--
+-- Name: TABLE booking_funnel; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.booking_funnel TO app_analyst;
 
 --
 -- Name: TABLE charges; Type: ACL; Schema: analytics; Owner: -
@@ -8111,22 +9459,34 @@ GRANT SELECT ON TABLE analytics.charges TO app_analyst;
 GRANT SELECT ON TABLE analytics.daily_revenue TO app_analyst;
 
 --
+-- Name: TABLE occupancy_by_hour; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.occupancy_by_hour TO app_analyst;
+
+--
 -- Name: TABLE reservations; Type: ACL; Schema: analytics; Owner: -
 --
 
 GRANT SELECT ON TABLE analytics.reservations TO app_analyst;
 
 --
--- Name: TABLE rates; Type: ACL; Schema: app_public; Owner: -
+-- Name: TABLE revenue_by_day_and_rate; Type: ACL; Schema: analytics; Owner: -
 --
 
-GRANT SELECT ON TABLE app_public.rates TO app_anonymous;
+GRANT SELECT ON TABLE analytics.revenue_by_day_and_rate TO app_analyst;
 
 --
 -- Name: TABLE spots; Type: ACL; Schema: analytics; Owner: -
 --
 
 GRANT SELECT ON TABLE analytics.spots TO app_analyst;
+
+--
+-- Name: TABLE stays_by_day; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.stays_by_day TO app_analyst;
 
 --
 -- Name: TABLE payment_minimums; Type: ACL; Schema: app_hidden; Owner: -
@@ -8141,10 +9501,53 @@ GRANT SELECT ON TABLE app_hidden.payment_minimums TO app_anonymous;
 GRANT SELECT ON TABLE app_hidden.spot_occupancy TO app_anonymous;
 
 --
+-- Name: SEQUENCE audit_log_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.audit_log_id_seq TO app_anonymous;
+
+--
+-- Name: SEQUENCE customer_notes_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.customer_notes_id_seq TO app_anonymous;
+
+--
+-- Name: SEQUENCE customers_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.customers_id_seq TO app_anonymous;
+
+--
 -- Name: TABLE rate_hours; Type: ACL; Schema: app_public; Owner: -
 --
 
 GRANT SELECT ON TABLE app_public.rate_hours TO app_anonymous;
+GRANT DELETE ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.rate_id; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(rate_id) ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.isodow; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(isodow) ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.opens; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(opens) ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.closes; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(closes) ON TABLE app_public.rate_hours TO app_operator;
 
 --
 -- Name: SEQUENCE rates_id_seq; Type: ACL; Schema: app_public; Owner: -
@@ -8159,24 +9562,6 @@ GRANT SELECT,USAGE ON SEQUENCE app_public.rates_id_seq TO app_anonymous;
 GRANT SELECT,USAGE ON SEQUENCE app_public.reservations_id_seq TO app_anonymous;
 
 --
--- Name: SEQUENCE spot_changes_id_seq; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT SELECT,USAGE ON SEQUENCE app_public.spot_changes_id_seq TO app_anonymous;
-
---
--- Name: TABLE spot_sync_runs; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT SELECT ON TABLE app_public.spot_sync_runs TO app_operator;
-
---
--- Name: SEQUENCE spot_sync_runs_id_seq; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT SELECT,USAGE ON SEQUENCE app_public.spot_sync_runs_id_seq TO app_anonymous;
-
---
 -- Name: SEQUENCE spots_id_seq; Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -8187,6 +9572,12 @@ GRANT SELECT,USAGE ON SEQUENCE app_public.spots_id_seq TO app_anonymous;
 --
 
 GRANT SELECT,USAGE ON SEQUENCE app_public.users_id_seq TO app_anonymous;
+
+--
+-- Name: SEQUENCE vehicles_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.vehicles_id_seq TO app_anonymous;
 
 --
 -- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: app_hidden; Owner: -

@@ -163,4 +163,19 @@ comment on type app_public.saved_spot_status is
 --!include spots_sync.sql
 --!include live_events.sql
 --!include saved_spots.sql
+
+-- Operators and analysts (issue 14): the staff audit log, customers, operator
+-- zones and the spot and rate functions, blocks scoped to zones, vehicles and
+-- the enforcement role, analysts' views.
+--!include staff_audit.sql
+--!include customers.sql
+--!include customer_photos.sql
+--!include spots_admin.sql
+--!include reservations_blocks.sql
+--!include accounts_staff.sql
+--!include vehicles_enforcement.sql
+-- reserve() gained the optional plate and plate_state arguments.
+drop function if exists app_public.reserve(bigint, timestamptz, timestamptz, int, text);
+--!include reservations_booking.sql
+--!include analytics.sql
 --!include table_access.sql

@@ -19,6 +19,7 @@ import { installOAuthRoutes } from './middleware/installOAuthRoutes.ts';
 import { installStripeWebhook } from './middleware/installStripeWebhook.ts';
 import { installLiveEvents } from './middleware/installLiveEvents.ts';
 import { installPostGraphile } from './middleware/installPostGraphile.ts';
+import { installCustomerPhotos } from './middleware/installCustomerPhotos.ts';
 import { installWebApp } from './middleware/installWebApp.ts';
 import { installErrorHandler } from './middleware/installErrorHandler.ts';
 
@@ -54,6 +55,7 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   installOAuthRoutes(app, config);
   installLiveEvents(app, config, onClose);
   await installPostGraphile(app, httpServer, config, onClose);
+  installCustomerPhotos(app, config, onClose);
   installWebApp(app, config);
   installErrorHandler(app);
 

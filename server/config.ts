@@ -6,6 +6,7 @@ import { stripeConfigFromEnv, type StripeConfig } from '../lib/stripe_client.ts'
 import { corsOriginsOf, webUrlOf } from '../lib/web_urls.ts';
 import { boolVar, ConfigError, intVar, urlVar } from '../lib/env.ts';
 import type { LiveSettings } from './live/hub.ts';
+import { photoConfigFromEnv, type PhotoConfig } from './photos/config.ts';
 
 export interface ServerConfig {
   db: DbUrls;
@@ -46,6 +47,8 @@ export interface ServerConfig {
   holdsPerAddress: number;
   /** Live availability events: SSE and GraphQL subscriptions (server/live/hub.ts). */
   live: LiveSettings;
+  /** Customer photo uploads: limits and storage (server/photos/config.ts). */
+  photos: PhotoConfig;
 }
 
 export interface OidcProviderConfig {
@@ -96,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       retentionSeconds: intVar(env, 'LIVE_EVENT_RETENTION', 600, 1, 7 * 24 * 3600),
       heartbeatSeconds: intVar(env, 'LIVE_HEARTBEAT', 15, 1, 3600),
     },
+    photos: photoConfigFromEnv(env),
     webUrl: webUrlOf(env),
     webDistDir: env.WEB_DIST_DIR ?? DEFAULT_WEB_DIST,
     cookieSecret: overrides.cookieSecret ?? cookieSecretOf(env),

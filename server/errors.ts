@@ -30,6 +30,8 @@ export class CodedError extends Error {
 const HTTP_STATUS: Record<string, number> = {
   SMA01: 401, SMA02: 429, SMA06: 409, SMA12: 403, SMA14: 403, SMA15: 401, SMA18: 403,
   SMH01: 401, SMV02: 429, NOT_FOUND: 404, INTERNAL: 500,
+  // Customer photo routes (server/middleware/installCustomerPhotos.ts).
+  SMA08: 401, SMC01: 403, SMC03: 404, SMU01: 413, SMU02: 415, SMU03: 422, SMU04: 422, SMU05: 404,
 };
 
 /** An error a client may see as it is: ours, or SQL's with a documented SQLSTATE. */

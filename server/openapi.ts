@@ -17,6 +17,8 @@ const redirect = (description: string) => ({
 });
 
 /** What a POST may get before its route runs (CSRF and CORS checks). */
+const CUSTOMER_ID = [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d+$' }, description: 'The customer\'s rowId.' }];
+
 const FORBIDDEN = {
   '403': error('SMA14: a cookie-authenticated request without the right X-CSRF-Token header; SMA18: an origin CORS does not allow.'),
 };
@@ -96,6 +98,7 @@ export const OPENAPI_DOCUMENT = {
     { name: 'Webhooks', description: 'Events from the payment provider.' },
     { name: 'GraphQL', description: 'The API itself; its schema documents every type and field.' },
     { name: 'Live', description: 'Availability pushed as it changes.' },
+    { name: 'Customers', description: 'Customer photos (staff only; everything else about customers is GraphQL).' },
   ],
   paths: {
     '/health': {
@@ -241,6 +244,49 @@ export const OPENAPI_DOCUMENT = {
     '/auth/google/callback': oauthCallback('google', 'Google'),
     '/auth/facebook': oauthStart('facebook', 'Facebook'),
     '/auth/facebook/callback': oauthCallback('facebook', 'Facebook'),
+    '/customers/{id}/photo': {
+      post: {
+        operationId: 'uploadCustomerPhoto',
+        parameters: CUSTOMER_ID,
+        tags: ['Customers'],
+        summary: 'Upload a customer\'s photo (staff)',
+        description:
+          'The request body is the image file itself (no multipart). Its type is decided from its bytes: JPEG, PNG or WebP; ' +
+          'an image Content-Type that disagrees with the bytes is a renamed file. At most PHOTO_MAX_BYTES bytes and PHOTO_MAX_PIXELS pixels ' +
+          '(checked from the header, before decoding). Stored re-encoded as a JPEG at most PHOTO_SIZE pixels on its longer side, ' +
+          'rotated upright and without metadata, replacing the previous photo. Bearer token, or cookie + X-CSRF-Token.',
+        requestBody: { required: true, content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } }, 'image/png': { schema: { type: 'string', format: 'binary' } }, 'image/webp': { schema: { type: 'string', format: 'binary' } } } },
+        responses: {
+          '201': {
+            description: 'Stored.',
+            content: json({
+              type: 'object', required: ['customerId', 'photoUrl', 'contentType', 'bytes'],
+              properties: { customerId: { type: 'string' }, photoUrl: { type: 'string' }, contentType: { type: 'string' }, bytes: { type: 'integer' } },
+            }),
+          },
+          '401': error('SMA08: not signed in.'),
+          '403': error('SMC01: not an operator or admin; SMA14: cookie without the CSRF header.'),
+          '404': error('SMC03: no such customer, or soft-deleted.'),
+          '413': error('SMU01: larger than PHOTO_MAX_BYTES.'),
+          '415': error('SMU02: not JPEG, PNG or WebP by its content, or sent as another image type.'),
+          '422': error('SMU03: more pixels than PHOTO_MAX_PIXELS (decompression bomb); SMU04: not decodable.'),
+        },
+      },
+      get: {
+        operationId: 'customerPhoto',
+        parameters: CUSTOMER_ID,
+        tags: ['Customers'],
+        summary: 'A customer\'s photo (staff)',
+        description: 'The stored JPEG with Cache-Control: private, max-age=86400 (the URL GraphQL gives as Customer.photoUrl changes with every upload), an ETag (If-None-Match → 304) and X-Content-Type-Options: nosniff.',
+        responses: {
+          '200': { description: 'The photo.', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
+          '304': { description: 'Not modified.' },
+          '401': error('SMA08: not signed in.'),
+          '403': error('SMC01: not an operator or admin.'),
+          '404': error('SMC03: no such customer (or soft-deleted); SMU05: no photo.'),
+        },
+      },
+    },
     '/webhooks/stripe': {
       post: {
         operationId: 'stripeWebhook',

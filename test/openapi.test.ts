@@ -40,7 +40,8 @@ const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
 function expressRoutes(): string[] {
   const stack = (api.handle.app as unknown as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router.stack;
   return stack.flatMap((layer) =>
-    layer.route ? Object.keys(layer.route.methods).map((m) => `${m.toUpperCase()} ${layer.route?.path}`) : [],
+    // Express writes a path parameter :id, OpenAPI {id}.
+    layer.route ? Object.keys(layer.route.methods).map((m) => `${m.toUpperCase()} ${layer.route?.path.replace(/:(\w+)/g, '{$1}')}`) : [],
   );
 }
 
@@ -64,6 +65,8 @@ const SAMPLES: Array<[string, RequestInit]> = [
   ['GET /auth/google/callback', { redirect: 'manual' }],
   ['GET /auth/facebook', { redirect: 'manual' }],
   ['GET /auth/facebook/callback', { redirect: 'manual' }],
+  ['POST /customers/{id}/photo', { method: 'POST', headers: { 'content-type': 'image/png' }, body: 'x' }],
+  ['GET /customers/{id}/photo', {}],
   ['POST /webhooks/stripe', { method: 'POST', headers: { 'stripe-signature': 't=1,v1=00' }, body: '{}' }],
   ['GET /live/spots', {}], // no area: 400 SMV01 (a stream that answers 200 never ends)
 ];

@@ -35,14 +35,16 @@ export interface SpotProps {
   street?: string;
   status?: 'active' | 'out_of_service';
   maxStay?: string;
+  borough?: string;
 }
 
 export async function createSpot(db: Pick<TestDb, 'owner'>, props: SpotProps): Promise<string> {
   const rateId = props.rateId ?? await createRate(db);
   const { rows: [spot] } = await db.owner.query(
-    `insert into app_public.spots (location, street, rate_id, status, max_stay)
-     values (st_setsrid(st_makepoint($1, $2), 4326)::geography, $3, $4, $5, $6) returning id`,
-    [props.lng, props.lat, props.street ?? 'Test Street', rateId, props.status ?? 'active', props.maxStay ?? '4 hours']);
+    `insert into app_public.spots (location, street, rate_id, status, max_stay, borough)
+     values (st_setsrid(st_makepoint($1, $2), 4326)::geography, $3, $4, $5, $6, $7) returning id`,
+    [props.lng, props.lat, props.street ?? 'Test Street', rateId, props.status ?? 'active', props.maxStay ?? '4 hours',
+      props.borough ?? null]);
   return String(spot.id);
 }
 

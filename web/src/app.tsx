@@ -12,6 +12,10 @@ import { ReservationPage } from './pages/reservation.tsx';
 import { SignInPage } from './pages/sign_in.tsx';
 import { SignUpPage } from './pages/sign_up.tsx';
 import { SpotPage } from './pages/spot.tsx';
+import { StaffCustomerPage } from './pages/staff_customer.tsx';
+import { STAFF_ROLES, StaffCustomersPage } from './pages/staff_customers.tsx';
+import { StaffEnforcementPage } from './pages/staff_enforcement.tsx';
+import { StaffSpotPage } from './pages/staff_spot.tsx';
 
 type Page = ComponentType<{ params: Record<string, string> }>;
 
@@ -29,6 +33,10 @@ const ROUTES: Array<[string, Page]> = [
   ['/forgot-password', ForgotPasswordPage],
   ['/reset-password', ResetPasswordPage],
   ['/accept-invite', AcceptInvitePage],
+  ['/staff/customers', StaffCustomersPage],
+  ['/staff/customers/:id', StaffCustomerPage],
+  ['/staff/enforcement', StaffEnforcementPage],
+  ['/staff/spots/:id', StaffSpotPage],
 ];
 
 function resolve(path: string): { Page: Page; params: Record<string, string> } {
@@ -49,6 +57,8 @@ function Header() {
           <li><Link href="/">Find</Link></li>
           {state.status === 'signed-in' ? (
             <>
+              {STAFF_ROLES.includes(state.user.role) && <li><Link href="/staff/customers">Customers</Link></li>}
+              {(state.user.role === 'enforcement' || state.user.role === 'admin') && <li><Link href="/staff/enforcement">Plate check</Link></li>}
               <li><Link href="/reservations">My reservations</Link></li>
               <li><Link href="/account">Account</Link></li>
               <li><button type="button" class="link-button" onClick={async () => { await signOut(); navigate('/'); }}>Sign out</button></li>

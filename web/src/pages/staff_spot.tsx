@@ -1,0 +1,120 @@
+// Operators and admins: one spot — street and maximum stay, its rate's hourly
+// price, out of service (with the reservations that keeps), and a maintenance
+// block. Zones are the API's rule: outside them every change answers SMO02.
+import { useEffect, useState } from 'preact/hooks';
+import { mutate, run } from '../api/client.ts';
+import type { AppError } from '../api/errors.ts';
+import { BLOCK_SPOT, SET_SPOT_STATUS, STAFF_SPOT, type StaffSpot, UNBLOCK_SPOT, UPDATE_RATE, UPDATE_SPOT } from '../api/staff.ts';
+import { FormError, Loading, Notice, SubmitButton, TextField } from '../components/fields.tsx';
+import { RequireStaff } from '../components/require_staff.tsx';
+import { formatMoney, formatWindow, intervalMinutes, toLocalInput } from '../format.ts';
+import { STAFF_ROLES } from './staff_customers.tsx';
+
+type Affected = Array<{ rowId: string; status: string; startsAt: string; endsAt: string }>;
+
+function useAction(reload: () => void) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<AppError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  async function act(document: string, variables: Record<string, unknown>, message: string) {
+    setBusy(true);
+    setDone(null);
+    const r = await mutate(document, variables);
+    setBusy(false);
+    setError(r.error);
+    if (!r.error) { setDone(message); reload(); }
+  }
+  return { busy, error, done, act };
+}
+
+function Spot({ id }: { id: string }) {
+  const [data, setData] = useState<{ spot: StaffSpot | null; affected: Affected } | null>(null);
+  const [loadError, setLoadError] = useState<AppError | null>(null);
+  const [version, setVersion] = useState(0);
+  const [street, setStreet] = useState('');
+  const [maxStay, setMaxStay] = useState('');
+  const [price, setPrice] = useState('');
+  const [from, setFrom] = useState(toLocalInput(new Date(Date.now() + 3600e3)));
+  const [to, setTo] = useState(toLocalInput(new Date(Date.now() + 3 * 3600e3)));
+  const { busy, error, done, act } = useAction(() => setVersion((v) => v + 1));
+  useEffect(() => {
+    run<{ spot: StaffSpot | null; spotAffectedReservations: { nodes: Affected } }>(STAFF_SPOT, { id }).then((r) => {
+      setLoadError(r.error);
+      if (!r.data) return;
+      setData({ spot: r.data.spot, affected: r.data.spotAffectedReservations.nodes });
+      setStreet(r.data.spot?.street ?? '');
+      setMaxStay(String(intervalMinutes(r.data.spot?.maxStay)));
+      setPrice(String(r.data.spot?.rate?.hourlyPrice ?? ''));
+    });
+  }, [id, version]);
+  if (loadError) return <FormError message={loadError.message} />;
+  if (!data) return <Loading what="the spot" />;
+  const { spot, affected } = data;
+  if (!spot) return <p role="alert">There is no such spot.</p>;
+  const outOfService = spot.status === 'out_of_service';
+  // Blocks in force or ahead, soonest first.
+  const blocks = spot.reservations.nodes
+    .filter((r) => r.kind === 'block' && r.status === 'confirmed' && new Date(r.endsAt) > new Date())
+    .sort((a, b) => a.startsAt.localeCompare(b.startsAt));
+  return (
+    <>
+      <p class="spot-facts">{spot.description} · {spot.borough ?? 'no borough'} · <span class="spot-status">{outOfService ? 'Out of service' : 'Active'}</span>
+        {spot.rate && <> · {formatMoney(spot.rate.hourlyPrice, spot.rate.currency)} an hour ({spot.rate.code})</>}</p>
+      <FormError message={error?.message} />
+      {done && <Notice>{done}</Notice>}
+      <form onSubmit={(e) => { e.preventDefault(); act(UPDATE_SPOT, { id, street, maxStay: Number(maxStay) }, 'Spot saved.'); }} noValidate>
+        <TextField id="street" label="Street" value={street} onInput={(e) => setStreet(e.currentTarget.value)} />
+        <TextField id="max-stay" label="Maximum stay (minutes)" inputMode="numeric" value={maxStay} onInput={(e) => setMaxStay(e.currentTarget.value)} />
+        <div class="button-row"><SubmitButton busy={busy}>Save spot</SubmitButton></div>
+      </form>
+      {spot.rate && (
+        <form onSubmit={(e) => { e.preventDefault(); act(UPDATE_RATE, { id: spot.rate!.rowId, hourlyPrice: Number(price) }, 'Rate saved.'); }} noValidate>
+          <TextField id="hourly-price" label={`Hourly price of rate ${spot.rate.code} (cents, every spot on it)`} inputMode="numeric" value={price}
+            onInput={(e) => setPrice(e.currentTarget.value)} />
+          <div class="button-row"><SubmitButton busy={busy}>Save rate</SubmitButton></div>
+        </form>
+      )}
+      <section aria-labelledby="service-title">
+        <h2 id="service-title">Service</h2>
+        <p>Reservations already made stay valid when a spot goes out of service; it only takes no new ones.</p>
+        <ul class="plain affected">
+          {affected.map((r) => <li key={r.rowId}>#{r.rowId} · {r.status} · {formatWindow(r.startsAt, r.endsAt)}</li>)}
+        </ul>
+        {affected.length === 0 && <p class="empty">No upcoming reservations.</p>}
+        <button type="button" disabled={busy} onClick={() => act(SET_SPOT_STATUS, { id, status: outOfService ? 'active' : 'out_of_service' },
+          outOfService ? 'Back in service.' : 'Out of service.')}>
+          {outOfService ? 'Put back in service' : 'Take out of service'}
+        </button>
+      </section>
+      <section aria-labelledby="block-title">
+        <h2 id="block-title">Maintenance block</h2>
+        <ul class="plain blocks">
+          {blocks.map((b) => (
+            <li key={b.rowId} data-block-id={b.rowId}>{formatWindow(b.startsAt, b.endsAt)}{b.note ? ` · ${b.note}` : ''}{' '}
+              <button type="button" disabled={busy} onClick={() => act(UNBLOCK_SPOT, { id: b.rowId }, 'Block lifted.')}>Lift block #{b.rowId}</button>
+            </li>
+          ))}
+        </ul>
+        {blocks.length === 0 && <p class="empty">No blocks ahead.</p>}
+        <form onSubmit={(e) => { e.preventDefault(); act(BLOCK_SPOT, { id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), reason: 'Maintenance' }, 'Blocked.'); }} noValidate>
+          <TextField id="block-from" label="From" type="datetime-local" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+          <TextField id="block-to" label="Until" type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+          <div class="button-row"><SubmitButton busy={busy}>Block</SubmitButton></div>
+        </form>
+      </section>
+    </>
+  );
+}
+
+export function StaffSpotPage({ params }: { params: Record<string, string> }) {
+  return (
+    <RequireStaff title="Spot" roles={STAFF_ROLES} refusal="SMO01">
+      {() => (
+        <div class="page narrow">
+          <h1 tabIndex={-1}>Spot #{params.id}</h1>
+          <Spot id={params.id!} />
+        </div>
+      )}
+    </RequireStaff>
+  );
+}
