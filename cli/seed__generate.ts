@@ -275,8 +275,9 @@ function manhattanStreets(minStreet: number, maxStreet: number): Street[] {
     else if (n <= 90) add(`EAST ${n} STREET`, n, 0, 1500);
     else if (n <= 125) add(`EAST ${n} STREET`, n, 0, 1080);
     else if (n <= 135) add(`EAST ${n} STREET`, n, 0, 580);
-    // West side
-    if (n >= 14 && n <= 58) add(`WEST ${n} STREET`, n, -1680, 0);
+    // West side: from 14th St (below it no west-side avenue would end a face)
+    if (n < 14) continue;
+    if (n <= 58) add(`WEST ${n} STREET`, n, -1680, 0);
     else if (n === 59) {
       add('CENTRAL PARK SOUTH', n, -840, 0, { noSide: 'N', busy: true });
       add('WEST 59 STREET', n, -1680, -840);
