@@ -264,7 +264,6 @@ CREATE TABLE app_public.reservations (
     plate_state text,
     CONSTRAINT reservations_amount_check CHECK ((amount >= 0)),
     CONSTRAINT reservations_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT reservations_email_check CHECK ((length((email)::text) <= 254)),
     CONSTRAINT reservations_hold_check CHECK (((hold_expires_at IS NULL) OR (status = 'held'::app_public.reservation_status))),
     CONSTRAINT reservations_kind_check CHECK ((kind = ANY (ARRAY['reservation'::text, 'block'::text]))),
     CONSTRAINT reservations_note_check CHECK ((length(note) <= 500)),
@@ -350,25 +349,6 @@ COMMENT ON TYPE app_public.reservation_result IS 'What every reservation mutatio
 COMMENT ON COLUMN app_public.reservation_result.manage_token IS 'Only when one is issued (a guest''s reserve): the secret that, with the reservation id, reads, changes, ends, cancels or pays for it. Shown once; keep it.';
 
 --
--- Name: session_info; Type: TYPE; Schema: app_public; Owner: -
---
-
-CREATE TYPE app_public.session_info AS (
-	id uuid,
-	method text,
-	created_at timestamp with time zone,
-	last_active_at timestamp with time zone,
-	expires_at timestamp with time zone,
-	is_current boolean
-);
-
---
--- Name: TYPE session_info; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TYPE app_public.session_info IS 'One of your sessions: how it was opened, when, when last used (to the minute), when it will end unless used, and whether it is this one.';
-
---
 -- Name: spots; Type: TABLE; Schema: app_public; Owner: -
 --
 
@@ -443,6 +423,42 @@ COMMENT ON COLUMN app_public.spots.status IS 'active, or out_of_service (never o
 --
 
 COMMENT ON COLUMN app_public.spots.meter_hours IS 'The meter''s posted hours as published by the city, e.g. "2HR Pas Mon-Sat 0900-1900".';
+
+--
+-- Name: saved_spot_status; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.saved_spot_status AS (
+	spot app_public.spots,
+	saved_at timestamp with time zone,
+	available boolean,
+	price app_public.price_quote
+);
+
+--
+-- Name: TYPE saved_spot_status; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.saved_spot_status IS 'A saved spot, when it was saved, whether it is free for the asked window, and its price for that window.';
+
+--
+-- Name: session_info; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.session_info AS (
+	id uuid,
+	method text,
+	created_at timestamp with time zone,
+	last_active_at timestamp with time zone,
+	expires_at timestamp with time zone,
+	is_current boolean
+);
+
+--
+-- Name: TYPE session_info; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.session_info IS 'One of your sessions: how it was opened, when, when last used (to the minute), when it will end unless used, and whether it is this one.';
 
 --
 -- Name: spot_match; Type: TYPE; Schema: app_public; Owner: -
@@ -683,12 +699,17 @@ COMMENT ON FUNCTION app_hidden.assert_name(name text) IS 'The one rule for names
 --
 
 CREATE FUNCTION app_hidden.assert_password(password text, email text DEFAULT NULL::text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
 declare
   -- NFKC, as NIST SP 800-63B advises: the same password typed on another
   -- keyboard (composed or decomposed accents, full-width digits) still matches.
   v_password text := normalize(coalesce(password, ''), NFKC);
+  -- What guessers try first: the password itself, and its stem without the
+  -- digits and symbols people append ("basketball1!" is "basketball").
+  v_lower text := lower(v_password);
+  v_stem text := regexp_replace(lower(v_password), '[0-9[:punct:][:space:]]+$', '');
 begin
   if length(v_password) < 10 or octet_length(v_password) > 72 then
     raise exception 'A password must be at least 10 characters and at most 72 bytes' using errcode = 'SMA04';
@@ -699,6 +720,14 @@ begin
   if email is not null and lower(v_password) = lower(btrim(email)) then
     raise exception 'A password must not be your email address' using errcode = 'SMA04';
   end if;
+  -- NIST SP 800-63B: refuse passwords from lists of commonly used ones
+  -- (migrations/fixtures/common_passwords.sql), and digits alone, which are
+  -- dates, phone numbers and keyboard runs far more often than not.
+  if v_password ~ '^[0-9[:space:]]+$'
+     or exists (select from app_private.common_passwords c where c.password in (v_lower, v_stem)) then
+    raise exception 'This password is too common or too easy to guess: choose another, e.g. a few unrelated words'
+      using errcode = 'SMA04';
+  end if;
   return v_password;
 end;
 $_$;
@@ -707,7 +736,7 @@ $_$;
 -- Name: FUNCTION assert_password(password text, email text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.assert_password(password text, email text) IS 'The NFKC-normalised password when it meets the rule (10 characters to 72 bytes, not one repeated character, not the email), else error SMA04.';
+COMMENT ON FUNCTION app_hidden.assert_password(password text, email text) IS 'The NFKC-normalised password when it meets the rule (10 characters to 72 bytes, not one repeated character, not the email, not digits only, not a common password or one with digits or symbols appended), else error SMA04.';
 
 --
 -- Name: assert_rate_money(integer, integer, text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1350,18 +1379,19 @@ COMMENT ON FUNCTION app_hidden.email_is_valid(email text) IS 'True for a plain A
 
 CREATE FUNCTION app_hidden.guest_email(email text) RETURNS public.citext
     LANGUAGE plpgsql IMMUTABLE
-    AS $_$
+    AS $$
 begin
   if email is null or btrim(email) = '' then
     raise exception 'Sign in, or give an email address to reserve as a guest' using errcode = 'SMB08';
   end if;
-  -- The same rule as users.email.
-  if length(btrim(email)) > 254 or btrim(email) !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' then
+  -- The one rule for addresses (accounts use it too): a looser pattern let
+  -- `x<victim@example.com>` through, and the mail went to the victim.
+  if not app_hidden.email_is_valid(btrim(email)) then
     raise exception 'That email address does not look right' using errcode = 'SMB08';
   end if;
   return btrim(email)::citext;
 end;
-$_$;
+$$;
 
 --
 -- Name: FUNCTION guest_email(email text); Type: COMMENT; Schema: app_hidden; Owner: -
@@ -1440,6 +1470,22 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.link(path text, token text) IS 'An absolute link into the web app carrying a token.';
+
+--
+-- Name: live_tile(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.live_tile(lat double precision, lng double precision) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select floor(lat / 0.05)::int || ':' || floor(lng / 0.05)::int;
+$$;
+
+--
+-- Name: FUNCTION live_tile(lat double precision, lng double precision); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) IS 'The live-event tile of a point: "<floor(lat / 0.05)>:<floor(lng / 0.05)>".';
 
 --
 -- Name: lock_spot(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1528,6 +1574,44 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) IS 'How much of the window falls in the rate''s metered hours (all of it for a rate metered around the clock).';
+
+--
+-- Name: payment_customer_forget(bigint, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r  app_public.reservations;
+  v_si app_private.setup_intents;
+begin
+  v_r := app_private.reservation_for_caller(payment_customer_forget.reservation_id, payment_customer_forget.manage_token, true);
+  select * into v_si from app_private.setup_intents si where si.reservation_id = v_r.id for update;
+  -- Only the id Stripe just called unknown, and only once: a concurrent request
+  -- may already have made its replacement.
+  update app_private.stripe_customers c
+  set stripe_customer_id = null, idempotency_key = 'smp-cus-' || gen_random_uuid()
+  where c.id = v_si.customer_id and c.stripe_customer_id = payment_customer_forget.stripe_customer_id;
+  -- Stripe keeps the refused set-up call under its idempotency key: the next
+  -- set-up needs a key of its own.
+  if v_si.stripe_setup_intent_id is null then
+    update app_private.setup_intents si
+    set generation = si.generation + 1,
+        idempotency_key = app_private.payment_key(v_r.id, 'setup-' || (si.generation + 1))
+    where si.reservation_id = v_r.id
+    returning * into v_si;
+  end if;
+  return app_private.setup_intent_json(v_si, v_r);
+end;
+$$;
+
+--
+-- Name: FUNCTION payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text) IS 'Forgets a Stripe customer id that Stripe no longer knows (deleted there, or a development emulator restarted), with fresh idempotency keys for the customer and the set-up, so the next card set-up makes a new customer.';
 
 --
 -- Name: payment_customer_record(bigint, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1964,8 +2048,9 @@ CREATE FUNCTION app_hidden.search_radius_metres(radius double precision, unit ap
     AS $$
 begin
   -- 'NaN' sorts above every number in PostgreSQL, so it is refused by name.
+  -- Compared in the radius's own unit: multiplying first overflows for huge radii (1e308).
   if radius is null or radius = 'NaN' or radius <= 0
-     or radius * app_hidden.unit_metres(coalesce(unit, 'km')) > 50000 then
+     or radius > 50000 / app_hidden.unit_metres(coalesce(unit, 'km')) then
     raise exception 'The radius must be more than 0 and at most 50 km (31 mi)' using errcode = 'SMS02';
   end if;
   return radius * app_hidden.unit_metres(coalesce(unit, 'km'));
@@ -2037,6 +2122,23 @@ CREATE FUNCTION app_hidden.session_touch_interval() RETURNS interval
 --
 
 COMMENT ON FUNCTION app_hidden.session_touch_interval() IS 'last_active_at is written at most this often, so busy sessions do not write on every request.';
+
+--
+-- Name: sign_up_gate(text, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.sign_up_gate(email text, name text, password text) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select app_private.sign_up_gate(sign_up_gate.email, sign_up_gate.name, sign_up_gate.password, app_hidden.client_ip());
+$$;
+
+--
+-- Name: FUNCTION sign_up_gate(email text, name text, password text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.sign_up_gate(email text, name text, password text) IS 'app_private.sign_up_gate for the GraphQL register mutation (server/plugins/sign_up_gate.ts), which runs it in a transaction of its own before register: 0, or the seconds to wait.';
 
 --
 -- Name: spot_max_stay(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -2111,6 +2213,40 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.window_length(time_window tstzrange) IS 'Elapsed time from the start to the end of a window.';
+
+--
+-- Name: assert_hold_allowed(public.citext, bigint, inet); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- One script must not hold every spot in the city (a hold costs nothing for
+  -- 15 minutes) nor mail-bomb an address. Counted under a lock per email and
+  -- per address, always in that order, so concurrent bookings cannot each
+  -- see room for one more.
+  perform pg_advisory_xact_lock(hashtextextended('holds:email:' || lower(email::text), 0));
+  perform pg_advisory_xact_lock(hashtextextended('holds:ip:' || host(client_ip), 0));
+  if (select count(*) from app_public.reservations r
+      where r.status = 'held' and r.hold_expires_at > now()
+        and (r.email = assert_hold_allowed.email or r.user_id = assert_hold_allowed.user_id)) >= 3
+     or ((select count(*) from app_private.reservation_origins o
+         join app_public.reservations r on r.id = o.reservation_id
+         where o.client_ip = assert_hold_allowed.client_ip and r.status = 'held' and r.hold_expires_at > now())
+         >= coalesce(nullif(current_setting('app.holds_per_address', true), '')::int, 10)) then
+    raise exception 'Too many reservations waiting for a card: finish or cancel one first (at most 3 per email or account, and a limit per network address)'
+      using errcode = 'SMB12';
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_hold_allowed(email public.citext, user_id bigint, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) IS 'Error SMB12 when one more hold would give an email or a signed-in driver more than 3 active holds (held, not yet expired), or a client address more than app.holds_per_address (the server''s HOLDS_PER_ADDRESS, 10 by default).';
 
 --
 -- Name: audit_write(text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2405,6 +2541,44 @@ $$;
 COMMENT ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) IS 'Records a successful charge attempt and queues the receipt email (once per reservation).';
 
 --
+-- Name: charges_prepare(bigint[]); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charges_prepare(reservation_ids bigint[]) RETURNS SETOF jsonb
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select app_private.charge_prepare(u.id)
+  from unnest(charges_prepare.reservation_ids) with ordinality as u(id, n)
+  order by u.n;
+$$;
+
+--
+-- Name: FUNCTION charges_prepare(reservation_ids bigint[]); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charges_prepare(reservation_ids bigint[]) IS 'charge_prepare of each reservation, in order, in one statement (one commit for a batch of charges).';
+
+--
+-- Name: charges_succeeded(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charges_succeeded(outcomes jsonb) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select count(*) filter (where app_private.charge_succeeded(
+    (o->>'chargeId')::bigint, (o->>'attempt')::int, o->>'paymentIntentId'))::int
+  from jsonb_array_elements(charges_succeeded.outcomes) o;
+$$;
+
+--
+-- Name: FUNCTION charges_succeeded(outcomes jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charges_succeeded(outcomes jsonb) IS 'charge_succeeded of each [{chargeId, attempt, paymentIntentId}] in one statement; returns how many were recorded (not already recorded).';
+
+--
 -- Name: claim_guest_reservations(bigint); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -2689,6 +2863,114 @@ $$;
 COMMENT ON FUNCTION app_private.holds_expire_due(max_rows integer) IS 'Expires holds whose deadline passed without a confirmed card, freeing their spots. At most max_rows; returns how many.';
 
 --
+-- Name: live_event(bigint, text, tstzrange); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_lat  double precision;
+  v_lng  double precision;
+  v_tile text;
+  v_id   bigint;
+begin
+  select st_y(s.location::geometry), st_x(s.location::geometry) into v_lat, v_lng
+  from app_public.spots s where s.id = live_event.spot_id;
+  v_tile := app_hidden.live_tile(v_lat, v_lng);
+  -- Watched: a listener refreshed it within 90 s (listeners refresh every 30 s).
+  if v_tile is null or not exists (
+    select from app_private.live_watched_tiles w
+    where w.tile = v_tile and w.seen_at > now() - interval '90 seconds') then
+    return;
+  end if;
+  insert into app_private.live_events (tile, spot_id, lat, lng, reason, starts_at, ends_at)
+  values (v_tile, live_event.spot_id, v_lat, v_lng, live_event.reason, lower(time_window), upper(time_window))
+  returning id into v_id;
+  perform pg_notify('live:' || v_tile, json_build_object(
+    'id', v_id, 'spotId', live_event.spot_id::text, 'lat', v_lat, 'lng', v_lng, 'reason', live_event.reason,
+    'startsAt', lower(time_window), 'endsAt', upper(time_window))::text);
+end;
+$$;
+
+--
+-- Name: FUNCTION live_event(spot_id bigint, reason text, time_window tstzrange); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) IS 'Records and NOTIFYs an availability event of a spot when its tile is watched by a live API process; otherwise does nothing.';
+
+--
+-- Name: live_events; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.live_events (
+    id bigint NOT NULL,
+    tile text NOT NULL,
+    spot_id bigint NOT NULL,
+    lat double precision NOT NULL,
+    lng double precision NOT NULL,
+    reason text NOT NULL,
+    starts_at timestamp with time zone,
+    ends_at timestamp with time zone,
+    at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE live_events; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.live_events IS 'Availability events of watched tiles, kept for LIVE_EVENT_RETENTION so SSE clients can resume (Last-Event-ID). Ids and positions only: no reservation, user or email.';
+
+--
+-- Name: live_events_since(bigint, text[]); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) RETURNS SETOF app_private.live_events
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select e.* from app_private.live_events e
+  where e.id > live_events_since.after_id and e.tile = any (live_events_since.tiles)
+  order by e.id
+  limit 1000;
+$$;
+
+--
+-- Name: FUNCTION live_events_since(after_id bigint, tiles text[]); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) IS 'Events of the given tiles after an event id, oldest first (at most 1,000): what an SSE client that resumes with Last-Event-ID missed.';
+
+--
+-- Name: live_watch(uuid, text[], interval); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.live_watch(listener uuid, tiles text[], retention interval) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+begin
+  -- This listener's tiles are exactly `tiles`, seen now.
+  delete from app_private.live_watched_tiles w
+  where w.listener = live_watch.listener and w.tile <> all (live_watch.tiles);
+  insert into app_private.live_watched_tiles (tile, listener)
+  select distinct t, live_watch.listener from unnest(live_watch.tiles) t
+  on conflict (tile, listener) do update set seen_at = now();
+  -- Listeners that died without saying so, and events no client can resume from.
+  delete from app_private.live_watched_tiles w where w.seen_at < now() - interval '10 minutes';
+  delete from app_private.live_events e where e.at < now() - live_watch.retention;
+end;
+$$;
+
+--
+-- Name: FUNCTION live_watch(listener uuid, tiles text[], retention interval); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.live_watch(listener uuid, tiles text[], retention interval) IS 'An API process''s live tiles (replacing its earlier list, refreshing their time), and housekeeping: stale listeners and events older than retention removed.';
+
+--
 -- Name: login_attempt(text, text, inet); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -2698,11 +2980,13 @@ CREATE FUNCTION app_private.login_attempt(email text, password text, client_ip i
     AS $$
 declare
   v_key text := left(lower(btrim(coalesce(email, ''))), 254);
+  v_pair text := v_key || ' ' || coalesce(host(client_ip), '');
   v_retry int;
   v_user_id bigint;
   v_session record;
 begin
   v_retry := greatest(
+    app_private.rate_limit_hit('login_pair', v_pair),
     app_private.rate_limit_hit('login_email', v_key),
     app_private.rate_limit_hit('login_ip', host(client_ip)));
   if v_retry > 0 then
@@ -2715,7 +2999,9 @@ begin
     return query select 'invalid'::text, null::bigint, null::uuid, null::text, 0;
     return;
   end if;
-  delete from app_private.rate_limits r where r.bucket = 'login_email' and r.key = v_key;
+  -- The owner is in: this email's counts start again (the pair's strikes too).
+  delete from app_private.rate_limits r
+  where (r.bucket = 'login_email' and r.key = v_key) or (r.bucket = 'login_pair' and r.key = v_pair);
   -- Guest reservations made with a verified user's address since last time.
   perform app_private.claim_guest_reservations(v_user_id);
   select * into v_session from app_private.session_create(v_user_id, 'password', client_ip);
@@ -2727,7 +3013,7 @@ $$;
 -- Name: FUNCTION login_attempt(email text, password text, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.login_attempt(email text, password text, client_ip inet) IS 'One sign-in attempt, counted per email and per client address: status ok (with a new session and its token), invalid (wrong email or password, the same answer for both), or limited (retry_after seconds).';
+COMMENT ON FUNCTION app_private.login_attempt(email text, password text, client_ip inet) IS 'One sign-in attempt, counted per (email, client address), per email and per client address: status ok (with a new session and its token), invalid (wrong email or password, the same answer for both), or limited (retry_after seconds).';
 
 --
 -- Name: manage_token_hash(text); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2970,6 +3256,12 @@ begin
       -- checked would let anyone claim it.
       raise exception 'Your % email address is not verified; sign in with your password', provider using errcode = 'SMA12';
     end if;
+    if v_user.id is not null and not v_user.is_verified then
+      -- The provider proved the address; whoever made this account did not.
+      -- It may be an attacker's, waiting for its owner (pre-hijack): keep
+      -- nothing they set.
+      perform app_private.reclaim_unverified_account(v_user.id, provider, name);
+    end if;
     if v_user.id is null then
       if intent = 'staff' or split_part(v_email::text, '@', 2) ilike any (coalesce(staff_domains, '{}')) then
         raise exception 'This email is not registered as staff; ask an admin to invite you' using errcode = 'SMA12';
@@ -3001,7 +3293,7 @@ $$;
 -- Name: FUNCTION oauth_sign_in(provider text, subject text, email text, email_verified boolean, name text, intent text, staff_domains text[], client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.oauth_sign_in(provider text, subject text, email text, email_verified boolean, name text, intent text, staff_domains text[], client_ip inet) IS 'Signs in the person a provider vouched for: their linked account, else the account with their (provider-verified) email, else a new driver — but never a new account on intent ''staff'' or on a staff email domain (error SMA12). Opens a session.';
+COMMENT ON FUNCTION app_private.oauth_sign_in(provider text, subject text, email text, email_verified boolean, name text, intent text, staff_domains text[], client_ip inet) IS 'Signs in the person a provider vouched for: their linked account, else the account with their (provider-verified) email (an unverified one is first reclaimed: app_private.reclaim_unverified_account), else a new driver — but never a new account on intent ''staff'' or on a staff email domain (error SMA12). Opens a session.';
 
 --
 -- Name: oauth_states; Type: TABLE; Schema: app_private; Owner: -
@@ -3126,13 +3418,17 @@ CREATE FUNCTION app_private.password_set(user_id bigint, password text) RETURNS 
   values (password_set.user_id, app_private.password_hash(password_set.password), app_hidden.clock_now())
   on conflict (user_id) do update
     set password_hash = excluded.password_hash, password_changed_at = excluded.password_changed_at;
+  -- A reset link asked for before the change must not undo it (it may be the
+  -- reason for the change): every unused one stops working.
+  update app_private.user_tokens t set expires_at = least(t.expires_at, app_hidden.clock_now())
+  where t.user_id = password_set.user_id and t.kind in ('password_reset', 'invite') and t.used_at is null;
 $$;
 
 --
 -- Name: FUNCTION password_set(user_id bigint, password text); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.password_set(user_id bigint, password text) IS 'Stores a new (already validated) password for a user.';
+COMMENT ON FUNCTION app_private.password_set(user_id bigint, password text) IS 'Stores a new (already validated) password for a user and voids their unused password reset and invitation links.';
 
 --
 -- Name: payment_email_data(bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3176,6 +3472,34 @@ $$;
 COMMENT ON FUNCTION app_private.payment_key(reservation_id bigint, what text) IS 'The Stripe idempotency key of one request about a reservation (what: setup-1, charge-2, …).';
 
 --
+-- Name: queue_charge_batches(bigint[], timestamp with time zone, integer, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.queue_charge_batches(reservation_ids bigint[], run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, priority integer DEFAULT 0, max_attempts integer DEFAULT 10, batch_size integer DEFAULT 50) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if coalesce(cardinality(queue_charge_batches.reservation_ids), 0) = 0 then
+    return;
+  end if;
+  -- One add_jobs call (one NOTIFY) for all the batches.
+  perform graphile_worker.add_jobs(array(
+    select ('reservation__charge', json_agg(json_build_object('reservationId', u.id) order by u.n), null,
+            coalesce(queue_charge_batches.run_at, now()), queue_charge_batches.max_attempts, null,
+            queue_charge_batches.priority, null)::graphile_worker.job_spec
+    from unnest(queue_charge_batches.reservation_ids) with ordinality as u(id, n)
+    group by (u.n - 1) / queue_charge_batches.batch_size));
+end;
+$$;
+
+--
+-- Name: FUNCTION queue_charge_batches(reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer, batch_size integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.queue_charge_batches(reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer, batch_size integer) IS 'Queues the charges of many reservations as reservation__charge batch jobs of batch_size each (payload: an array of {reservationId}), in one add_jobs call. Priority as queue_reservation_jobs (new charges 0).';
+
+--
 -- Name: queue_reservation_jobs(text, bigint[], timestamp with time zone, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3205,6 +3529,55 @@ $$;
 COMMENT ON FUNCTION app_private.queue_reservation_jobs(task text, reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer) IS 'Every job of a reservation is queued here, keyed by reservation_job_key: one add_jobs call for many reservations. Priority: lower runs first (new charges 0, retries of old failures 5, emails 10).';
 
 --
+-- Name: rate_budget_take(text, double precision, double precision, interval, integer, timestamp with time zone); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer DEFAULT 1, at timestamp with time zone DEFAULT clock_timestamp(), OUT waits double precision[], OUT retry_after double precision) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_b app_private.rate_budgets;
+  v_tokens float8;
+  v_max float8 := extract(epoch from rate_budget_take.max_wait);
+  v_wait float8;
+begin
+  -- The configuration comes with each call (every process reads the same
+  -- settings), so a changed limit takes effect at the next call.
+  insert into app_private.rate_budgets as b (name, per_second, burst, tokens, updated_at)
+  values (rate_budget_take.name, rate_budget_take.per_second, rate_budget_take.burst, rate_budget_take.burst, rate_budget_take.at)
+  on conflict on constraint rate_budgets_pkey do update
+    set per_second = excluded.per_second, burst = excluded.burst
+  returning * into v_b;
+  -- Refilled since the last call (never above burst; a clock read earlier by
+  -- another session does not take tokens back).
+  v_tokens := least(v_b.burst,
+    v_b.tokens + greatest(0, extract(epoch from rate_budget_take.at - v_b.updated_at)) * v_b.per_second);
+  -- Call k (from 0) may leave when the bucket has had k + 1 tokens: the calls
+  -- granted leave per_second apart once the burst is spent.
+  waits := '{}';
+  for k in 0 .. rate_budget_take.calls - 1 loop
+    v_wait := greatest(0, (k + 1 - v_tokens) / v_b.per_second);
+    if v_wait > v_max then
+      retry_after := v_wait;
+      exit;
+    end if;
+    waits := waits || v_wait;
+  end loop;
+  update app_private.rate_budgets b
+  set tokens = v_tokens - cardinality(waits),
+      updated_at = greatest(b.updated_at, rate_budget_take.at)
+  where b.name = rate_budget_take.name;
+end;
+$$;
+
+--
+-- Name: FUNCTION rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision) IS 'Reserves up to `calls` calls from the named budget (per_second, up to burst at once): waits holds, for each call granted, the seconds before it may leave (0 while tokens last, then per_second apart); calls whose turn is further off than max_wait are not granted (nothing taken) and retry_after says when the first of them would be. One row lock per reservation, shared by every worker process.';
+
+--
 -- Name: rate_limit_hit(text, text); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3217,18 +3590,26 @@ declare
   v_rule record := app_private.rate_limit_rule(bucket);
   v_hits int;
   v_start timestamptz;
+  v_strikes int;
 begin
   if key is null then
     return 0;
   end if;
-  insert into app_private.rate_limits as r (bucket, key, window_start, hits)
-  values (rate_limit_hit.bucket, rate_limit_hit.key, v_now, 1)
+  -- A window ends after its period, doubled for each window in a row that
+  -- went over (escalating buckets only, at most a day); a new window starts
+  -- the count again and keeps the strike if the last one went over.
+  insert into app_private.rate_limits as r (bucket, key, window_start, hits, strikes)
+  values (rate_limit_hit.bucket, rate_limit_hit.key, v_now, 1, 0)
   on conflict on constraint rate_limits_pkey do update set
-    window_start = case when r.window_start <= v_now - v_rule.period then v_now else r.window_start end,
-    hits = case when r.window_start <= v_now - v_rule.period then 1 else r.hits + 1 end
-  returning r.hits, r.window_start into v_hits, v_start;
+    window_start = case when r.window_start <= v_now - app_private.rate_limit_period(v_rule.period, v_rule.escalates, r.strikes) then v_now else r.window_start end,
+    strikes = case
+      when r.window_start > v_now - app_private.rate_limit_period(v_rule.period, v_rule.escalates, r.strikes) then r.strikes
+      when v_rule.escalates and r.hits > v_rule.max_hits then r.strikes + 1
+      else 0 end,
+    hits = case when r.window_start <= v_now - app_private.rate_limit_period(v_rule.period, v_rule.escalates, r.strikes) then 1 else r.hits + 1 end
+  returning r.hits, r.window_start, r.strikes into v_hits, v_start, v_strikes;
   if v_hits > v_rule.max_hits then
-    return greatest(1, ceil(extract(epoch from (v_start + v_rule.period - v_now))))::int;
+    return greatest(1, ceil(extract(epoch from (v_start + app_private.rate_limit_period(v_rule.period, v_rule.escalates, v_strikes) - v_now))))::int;
   end if;
   return 0;
 end;
@@ -3239,6 +3620,22 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.rate_limit_hit(bucket text, key text) IS 'Counts one hit on (bucket, key); returns 0 when allowed, else the seconds until the window ends.';
+
+--
+-- Name: rate_limit_period(interval, boolean, integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.rate_limit_period(period interval, escalates boolean, strikes integer) RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case when escalates then least(period * power(2, least(strikes, 16)), interval '24 hours') else period end;
+$$;
+
+--
+-- Name: FUNCTION rate_limit_period(period interval, escalates boolean, strikes integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.rate_limit_period(period interval, escalates boolean, strikes integer) IS 'A window''s length: the bucket''s period, doubled per strike (windows in a row that went over) for escalating buckets, at most 24 hours.';
 
 --
 -- Name: rate_limit_raise(integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3265,28 +3662,69 @@ COMMENT ON FUNCTION app_private.rate_limit_raise(retry_after integer) IS 'Raises
 -- Name: rate_limit_rule(text); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval) RETURNS record
+CREATE FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval, OUT escalates boolean) RETURNS record
     LANGUAGE sql IMMUTABLE
     AS $$
-  select r.max_hits, r.period
+  select r.max_hits, r.period, r.escalates
   from (values
-    ('login_email',    10, interval '15 minutes'),
-    ('login_ip',      100, interval '15 minutes'),
-    ('reset_email',     3, interval '1 hour'),
-    ('reset_ip',       20, interval '1 hour'),
-    ('register_ip',    20, interval '1 hour'),
-    ('verify_resend',   3, interval '1 hour'),
-    ('manage_link_reservation', 3, interval '1 hour'),
-    ('manage_link_ip', 20, interval '1 hour')
-  ) as r(bucket, max_hits, period)
+    -- Sign-in is counted per (email, client address) first: an attacker's
+    -- failures lock out only that pair, not the owner elsewhere. A pair that
+    -- keeps failing waits twice as long each time (15 min, 30 min, 1 h … 24 h).
+    -- The per-email ceiling is ten times higher: it takes ten addresses to
+    -- hold an email back, and the owner's successful sign-in clears it.
+    ('login_pair',     10, interval '15 minutes', true),
+    ('login_email',   100, interval '15 minutes', false),
+    ('login_ip',      100, interval '15 minutes', false),
+    ('reset_email',     3, interval '1 hour', false),
+    ('reset_ip',       20, interval '1 hour', false),
+    ('register_ip',    20, interval '1 hour', false),
+    ('verify_resend',   3, interval '1 hour', false),
+    ('manage_link_reservation', 3, interval '1 hour', false),
+    ('manage_link_ip', 20, interval '1 hour', false)
+  ) as r(bucket, max_hits, period, escalates)
   where r.bucket = rate_limit_rule.bucket;
 $$;
 
 --
--- Name: FUNCTION rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval, OUT escalates boolean); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval) IS 'How many hits a bucket allows per period (the documented limits).';
+COMMENT ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval, OUT escalates boolean) IS 'How many hits a bucket allows per period (the documented limits), and whether a key that went over waits twice as long each time.';
+
+--
+-- Name: reclaim_unverified_account(bigint, text, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user app_public.users;
+begin
+  select u.* into v_user from app_public.users u where u.id = reclaim_unverified_account.user_id;
+  -- Their password, sessions, pending email links, other sign-in links and the
+  -- name they chose go; the name becomes the one the provider gave.
+  update app_public.users u
+  set name = coalesce(nullif(btrim(reclaim_unverified_account.name), ''), split_part(u.email::text, '@', 1))
+  where u.id = v_user.id
+  returning u.* into v_user;
+  delete from app_private.user_secrets s where s.user_id = v_user.id;
+  update app_private.sessions s set revoked_at = app_hidden.clock_now()
+  where s.user_id = v_user.id and s.revoked_at is null;
+  update app_private.user_tokens t set expires_at = least(t.expires_at, app_hidden.clock_now())
+  where t.user_id = v_user.id and t.used_at is null;
+  delete from app_private.user_identities i where i.user_id = v_user.id;
+  perform app_private.email_enqueue('account_secured', v_user.email,
+    jsonb_build_object('name', v_user.name, 'provider', reclaim_unverified_account.provider));
+end;
+$$;
+
+--
+-- Name: FUNCTION reclaim_unverified_account(user_id bigint, provider text, name text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) IS 'When a provider-verified sign-in meets an unverified account with its email: takes the provider''s name, removes the password, revokes every session, voids pending email links and other provider links, and emails the owner (account_secured). The caller then links the provider and marks the email verified.';
 
 --
 -- Name: register(text, text, text, inet); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3303,7 +3741,7 @@ declare
   v_user_id bigint;
   v_session record;
 begin
-  perform app_private.rate_limit_raise(app_private.rate_limit_hit('register_ip', host(client_ip)));
+  -- Counted beforehand by app_private.sign_up_gate (its own transaction).
   begin
     insert into app_public.users (email, name) values (v_email, v_name) returning id into v_user_id;
   exception when unique_violation then
@@ -3322,7 +3760,7 @@ $$;
 -- Name: FUNCTION register(email text, name text, password text, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.register(email text, name text, password text, client_ip inet) IS 'Creates a driver with a password, queues the verification email and opens a session.';
+COMMENT ON FUNCTION app_private.register(email text, name text, password text, client_ip inet) IS 'Creates a driver with a password, queues the verification email and opens a session. The attempt is counted by app_private.sign_up_gate first.';
 
 --
 -- Name: reminders_send_due(integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3449,8 +3887,8 @@ begin
   )
   select count(*)::int, array_agg(e.id) filter (where e.status = 'completed')
   into v_ended, v_completed from ended e;
-  -- Their charges, in one add_jobs call.
-  perform app_private.queue_reservation_jobs('reservation__charge', v_completed);
+  -- Their charges, in batch jobs queued by one add_jobs call.
+  perform app_private.queue_charge_batches(v_completed);
   return v_ended;
 end;
 $$;
@@ -3459,7 +3897,7 @@ $$;
 -- Name: FUNCTION reservations_end_due(max_rows integer); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.reservations_end_due(max_rows integer) IS 'Ends reservations whose end has come: confirmed -> completed (spot free, charge queued), still held -> expired. At most max_rows; returns how many.';
+COMMENT ON FUNCTION app_private.reservations_end_due(max_rows integer) IS 'Ends reservations whose end has come: confirmed -> completed (spot free, charge queued in a batch job), still held -> expired. At most max_rows; returns how many.';
 
 --
 -- Name: send_verification(bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3701,6 +4139,58 @@ CREATE FUNCTION app_private.setup_intent_json(si app_private.setup_intents, rese
 $$;
 
 --
+-- Name: sign_up_gate(text, text, text, inet); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.sign_up_gate(email text, name text, password text, client_ip inet) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- Input that register would refuse is refused here with its own code, uncounted:
+  -- it says nothing about which accounts exist.
+  perform app_hidden.assert_email(email), app_hidden.assert_name(name), app_hidden.assert_password(password, email);
+  return app_private.rate_limit_hit('register_ip', host(sign_up_gate.client_ip));
+end;
+$$;
+
+--
+-- Name: FUNCTION sign_up_gate(email text, name text, password text, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.sign_up_gate(email text, name text, password text, client_ip inet) IS 'Checks a sign-up''s input (SMA03–SMA05) and counts the attempt from its client address (20 an hour); returns 0, or the seconds to wait. Callers run it in a statement of its own, committed before app_private.register, so a sign-up register refuses with SMA06 (the email has an account) still counts: else trying addresses one by one would tell which have accounts, for free.';
+
+--
+-- Name: spot_history_fields(app_public.spots); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spot_history_fields(s app_public.spots) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select jsonb_build_object(
+    'location', round(st_y(s.location::geometry)::numeric, 7) || ',' || round(st_x(s.location::geometry)::numeric, 7),
+    'street', s.street,
+    'side_of_street', s.side_of_street,
+    'from_street', s.from_street,
+    'to_street', s.to_street,
+    'borough', s.borough,
+    'zone', s.zone,
+    'rate', (select r.code from app_public.rates r where r.id = s.rate_id),
+    'max_stay', s.max_stay::text,
+    'status', s.status,
+    'meter_hours', s.meter_hours,
+    'is_accessible', s.is_accessible,
+    'has_ev_charger', s.has_ev_charger);
+$$;
+
+--
+-- Name: FUNCTION spot_history_fields(s app_public.spots); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spot_history_fields(s app_public.spots) IS 'The fields of a spot the change history follows, as text values (location as "lat,lng", rate as its code).';
+
+--
 -- Name: spots_import(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3767,7 +4257,8 @@ begin
     -- The casts only run for rows that passed the rules, so they cannot fail.
     case when v.why is null then c.lat_text::double precision end,
     case when v.why is null then c.lng_text::double precision end,
-    case when v.why is null then round(ltrim(f.hourly_rate, '$ ')::numeric * 100)::int end,
+    case when v.why is null then
+      coalesce(round(ltrim(f.hourly_rate, '$ ')::numeric * 100)::int, z.zone_price) end,
     v.why
   from jsonb_array_elements(spots_import.rows) with ordinality as r(e, ord)
   cross join lateral (
@@ -3799,6 +4290,13 @@ begin
           regexp_match(f.location, '^POINT\s*\(\s*(\S+)\s+([^\s)]+)\s*\)$', 'i') end as pp
     ) m
   ) c
+  -- The city's own file has no Hourly_Rate: such rows take their zone's price
+  -- (app_private.meter_zone_prices; zone '*' for every other zone).
+  cross join lateral (
+    select coalesce(
+      (select p.hourly_price from app_private.meter_zone_prices p where p.zone = f.pay_by_cell_number),
+      (select p.hourly_price from app_private.meter_zone_prices p where p.zone = '*')) as zone_price
+  ) z
   cross join lateral (
     select case
       when f.meter_number is null then 'missing meter number'
@@ -3816,7 +4314,7 @@ begin
       when length(f.side_of_street) > 20 then 'Side_of_Street longer than 20 characters'
       when length(f.borough) > 50 then 'Borough longer than 50 characters'
       when length(f.pay_by_cell_number) > 50 then 'Pay By Cell Number longer than 50 characters'
-      when f.hourly_rate is null then 'missing Hourly_Rate'
+      when f.hourly_rate is null and z.zone_price is null then 'missing Hourly_Rate and no price for its zone'
       when f.hourly_rate !~ '^\$?\s*[0-9]{1,4}(\.[0-9]{1,2})?$' then 'Hourly_Rate is not a price in dollars'
       when f.meter_hours is null then 'missing Meter_Hours'
     end as why
@@ -3936,7 +4434,191 @@ $_$;
 -- Name: FUNCTION spots_import(rows jsonb); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.spots_import(rows jsonb) IS 'Imports parking meters: rows is a JSON array of objects keyed by the city CSV''s column names in snake_case (meter_number, status, pay_by_cell_number, meter_hours, borough, on_street, side_of_street, from_street, to_street, latitude, longitude, location, hourly_rate) plus an optional row_number for reporting. Derives each row''s rate (price + Meter_Hours), upserts rates, rate_hours and spots (on external_id), and returns one row per input row: inserted, updated, unchanged, or rejected with a reason. Rejected rows write nothing. Idempotent.';
+COMMENT ON FUNCTION app_private.spots_import(rows jsonb) IS 'Imports parking meters: rows is a JSON array of objects keyed by the city CSV''s column names in snake_case (meter_number, status, pay_by_cell_number, meter_hours, borough, on_street, side_of_street, from_street, to_street, latitude, longitude, location, hourly_rate) plus an optional row_number for reporting; without hourly_rate the zone''s price (app_private.meter_zone_prices) applies. Derives each row''s rate (price + Meter_Hours), upserts rates, rate_hours and spots (on external_id), and returns one row per input row: inserted, updated, unchanged, or rejected with a reason. Rejected rows write nothing. Idempotent.';
+
+--
+-- Name: spots_sync_batch(bigint, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_batch(run_id bigint, rows jsonb) RETURNS TABLE(row_number integer, outcome text, reason text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_fresh jsonb;
+  v_dups  jsonb;
+begin
+  if current_setting('app.sync_run_id', true) is distinct from spots_sync_batch.run_id::text then
+    raise exception 'spots_sync_batch: set app.sync_run_id to the run id in this transaction first' using errcode = '22023';
+  end if;
+  -- The meter numbers this run has seen, for spots_sync_finish; gone at commit.
+  if to_regclass('pg_temp.spots_sync_seen') is null then
+    create temp table spots_sync_seen (external_id text primary key) on commit drop;
+  end if;
+  -- A meter listed twice in one snapshot: the first row counts.
+  select coalesce(jsonb_agg(r.e order by r.ord) filter (where s.external_id is null), '[]'),
+         coalesce(jsonb_agg(r.e order by r.ord) filter (where s.external_id is not null), '[]')
+    into v_fresh, v_dups
+  from jsonb_array_elements(spots_sync_batch.rows) with ordinality as r(e, ord)
+  left join pg_temp.spots_sync_seen s on s.external_id = nullif(btrim(r.e ->> 'meter_number'), '');
+  return query
+    select (d ->> 'row_number')::int, 'rejected'::text, 'duplicate meter number (listed earlier in the snapshot)'::text
+    from jsonb_array_elements(v_dups) d;
+  return query select * from app_private.spots_import(v_fresh);
+  -- Every listed meter counts as seen, even a row rejected for a bad field:
+  -- a typo in the feed must not take a meter out of service.
+  insert into pg_temp.spots_sync_seen (external_id)
+  select distinct t.external_id from pg_temp.spots_import_rows_v1 t where t.external_id is not null
+  on conflict do nothing;
+end;
+$$;
+
+--
+-- Name: FUNCTION spots_sync_batch(run_id bigint, rows jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_batch(run_id bigint, rows jsonb) IS 'Imports one batch of a sync run through app_private.spots_import (same rows, same answers) and remembers the meter numbers seen; a meter already seen in this run is rejected as a duplicate.';
+
+--
+-- Name: spots_sync_begin(text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  select s.etag, s.last_modified, s.retry_at into etag, last_modified, retry_at
+  from app_private.spot_sync_sources s where s.source_url = spots_sync_begin.source_url;
+  if retry_at > now() then
+    return;  -- backing off: no run
+  end if;
+  retry_at := null;
+  insert into app_public.spot_sync_runs (source_url) values (spots_sync_begin.source_url) returning id into run_id;
+end;
+$$;
+
+--
+-- Name: FUNCTION spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) IS 'Starts a sync run of a source: the run id and the validators to send (If-None-Match / If-Modified-Since), or no run and the time to retry while the source is backed off.';
+
+--
+-- Name: spots_sync_failed(bigint, text, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer) RETURNS timestamp with time zone
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_source   text;
+  v_failures int;
+  v_retry_at timestamptz;
+begin
+  update app_public.spot_sync_runs set finished_at = now(), outcome = 'failed', error = left(spots_sync_failed.error, 2000)
+  where id = spots_sync_failed.run_id returning source_url into v_source;
+  insert into app_private.spot_sync_sources as s (source_url, failures, last_error)
+  values (v_source, 1, left(spots_sync_failed.error, 2000))
+  on conflict (source_url) do update
+  set failures = s.failures + 1, last_error = excluded.last_error, updated_at = now()
+  returning s.failures into v_failures;
+  -- backoff_seconds, doubling with each failure in a row, at most backoff_max_seconds.
+  v_retry_at := now() + make_interval(secs => least(
+    spots_sync_failed.backoff_max_seconds::double precision,
+    spots_sync_failed.backoff_seconds * power(2, least(v_failures - 1, 30))));
+  update app_private.spot_sync_sources set retry_at = v_retry_at where source_url = v_source;
+  return v_retry_at;
+end;
+$$;
+
+--
+-- Name: FUNCTION spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer) IS 'Records a failed sync run (its transaction already rolled back: nothing changed) and backs the source off: backoff_seconds, doubling per failure in a row, at most backoff_max_seconds; returns when to try again.';
+
+--
+-- Name: spots_sync_finish(bigint, text, text, integer, integer, integer, integer, integer, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_removed int;
+  v_source  text;
+begin
+  if to_regclass('pg_temp.spots_sync_seen') is null then
+    raise exception 'spots_sync_finish: no batch of this run in this transaction' using errcode = '22023';
+  end if;
+  update app_public.spots s set status = 'out_of_service'
+  where s.external_id is not null and s.status = 'active'
+    and not exists (select from pg_temp.spots_sync_seen x where x.external_id = s.external_id);
+  get diagnostics v_removed = row_count;
+  update app_public.spot_sync_runs r
+  set finished_at = now(), outcome = 'succeeded', rows_seen = spots_sync_finish.rows_seen,
+      inserted = spots_sync_finish.inserted, changed = spots_sync_finish.changed,
+      unchanged = spots_sync_finish.unchanged, removed = v_removed,
+      rejected = spots_sync_finish.rejected, rejects = spots_sync_finish.rejects
+  where r.id = spots_sync_finish.run_id
+  returning r.source_url into v_source;
+  insert into app_private.spot_sync_sources as s (source_url, etag, last_modified)
+  values (v_source, spots_sync_finish.etag, spots_sync_finish.last_modified)
+  on conflict (source_url) do update
+  set etag = excluded.etag, last_modified = excluded.last_modified, failures = 0, retry_at = null,
+      last_error = null, updated_at = now();
+  return v_removed;
+end;
+$$;
+
+--
+-- Name: FUNCTION spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb) IS 'Ends a successful sync run inside its transaction: puts active meters the snapshot did not list out of service (returns how many), writes the run''s summary, keeps the source''s validators and clears its back-off.';
+
+--
+-- Name: spots_sync_not_modified(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_not_modified(run_id bigint) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  with run as (
+    update app_public.spot_sync_runs set finished_at = now(), outcome = 'not_modified'
+    where id = spots_sync_not_modified.run_id returning source_url)
+  update app_private.spot_sync_sources s set failures = 0, retry_at = null, last_error = null, updated_at = now()
+  from run where s.source_url = run.source_url;
+$$;
+
+--
+-- Name: FUNCTION spots_sync_not_modified(run_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_not_modified(run_id bigint) IS 'Ends a sync run whose source answered 304 Not Modified: nothing read, back-off cleared.';
+
+--
+-- Name: spots_sync_schedule(timestamp with time zone); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_schedule(run_at timestamp with time zone) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- One waiting sync (job key), in a queue of its own so two never run at once.
+  select graphile_worker.add_job('spots__sync', '{}'::json, queue_name => 'spots_sync',
+    run_at => spots_sync_schedule.run_at, max_attempts => 3, job_key => 'spots_sync', job_key_mode => 'replace');
+$$;
+
+--
+-- Name: FUNCTION spots_sync_schedule(run_at timestamp with time zone); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_schedule(run_at timestamp with time zone) IS 'Queues the next inventory sync at run_at (replacing a waiting one).';
 
 --
 -- Name: stripe_webhook_receive(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4177,6 +4859,36 @@ $$;
 COMMENT ON FUNCTION app_private.tg_reservations__audit() IS 'Writes the audit row of each insert and change.';
 
 --
+-- Name: tg_reservations__live(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_reservations__live() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+declare
+  v_now_holds boolean := app_hidden.holds_spot(new.status);
+  v_was_holds boolean := tg_op = 'UPDATE' and app_hidden.holds_spot(old.status);
+begin
+  if v_now_holds and not v_was_holds then
+    perform app_private.live_event(new.spot_id, 'taken', new.period);
+  elsif v_was_holds and not v_now_holds then
+    perform app_private.live_event(new.spot_id, 'freed', old.period);
+  elsif v_now_holds and new.period is distinct from old.period then
+    perform app_private.live_event(new.spot_id, 'changed', new.period);
+  end if;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_reservations__live(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_reservations__live() IS 'Live event of a reservation or block: taken (starts holding its spot), freed (cancelled, expired, ended, payment failed), changed (its window moved).';
+
+--
 -- Name: tg_reservations__notify(); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -4260,6 +4972,62 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.tg_reservations__remind_at() IS 'Sets remind_at, when the due-work sweep emails a confirmed reservation''s reminder (booking_reminder_at: 15 minutes before its end, a quarter of the stay for one under an hour); moved with the end, cleared once it is no longer confirmed.';
+
+--
+-- Name: tg_spots__history(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_spots__history() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_run    bigint := nullif(current_setting('app.sync_run_id', true), '')::bigint;
+  v_source text := case
+    when v_run is not null then 'sync'
+    when current_setting('app.change_source', true) = 'import' then 'import'
+    else 'edit' end;
+begin
+  if tg_op = 'INSERT' then
+    insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
+    values (new.id, 'created', null, new.external_id, v_run, v_source);
+    return null;
+  end if;
+  insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
+  select new.id, n.key, o.value #>> '{}', n.value #>> '{}', v_run, v_source
+  from jsonb_each(app_private.spot_history_fields(new)) n
+  join jsonb_each(app_private.spot_history_fields(old)) o using (key)
+  where n.value is distinct from o.value;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_spots__history(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_spots__history() IS 'Writes one spot_changes row per followed field that a write really changed (one ''created'' row for a new spot), with the sync run or source from the transaction''s settings.';
+
+--
+-- Name: tg_spots__live(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_spots__live() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  perform app_private.live_event(new.id,
+    case new.status when 'active' then 'in_service' else 'out_of_service' end, null);
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_spots__live(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_spots__live() IS 'Live event of a spot put out of service or back in service.';
 
 --
 -- Name: tg_users__name(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4585,7 +5353,6 @@ CREATE TABLE app_public.users (
     is_verified boolean DEFAULT false NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT users_email_check CHECK (((length((email)::text) <= 254) AND (email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::public.citext))),
     CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
     CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['driver'::text, 'operator'::text, 'admin'::text, 'analyst'::text, 'enforcement'::text])))
 );
@@ -4969,8 +5736,12 @@ The session of the current request, or null when signed out.';
 --
 
 CREATE FUNCTION app_public."current_user"() RETURNS app_public.users
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+  -- Security definer so that a visitor, who may not read users at all, gets
+  -- null (signed out) rather than a permission error; the row is only ever
+  -- the caller's own.
   select u.* from app_public.users u where u.id = app_public.current_user_id();
 $$;
 
@@ -5340,6 +6111,30 @@ $$;
 COMMENT ON FUNCTION app_public.my_reservations() IS 'Your current and upcoming reservations (held or confirmed, not yet ended), soonest first.';
 
 --
+-- Name: my_saved_spots(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone DEFAULT NULL::timestamp with time zone, ends_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF app_public.saved_spot_status
+    LANGUAGE sql STABLE
+    AS $$
+  select s, v.saved_at,
+    s.status = 'active'
+      and s.max_stay >= app_hidden.window_length(w.w)
+      and not exists (select from app_hidden.spot_occupancy o where o.spot_id = s.id and o.period && w.w),
+    app_hidden.quote_rate(s.rate_id, w.w)
+  from (select app_hidden.search_window(my_saved_spots.starts_at, my_saved_spots.ends_at) as w) w
+  join app_public.saved_spots v on v.user_id = app_public.current_user_id()
+  join app_public.spots s on s.id = v.spot_id
+  order by v.saved_at desc, s.id;
+$$;
+
+--
+-- Name: FUNCTION my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'The signed-in driver''s saved spots, newest first, each with whether it is free for the window [startsAt, endsAt) (default: the next hour) and its price for it. Empty when signed out.';
+
+--
 -- Name: my_sessions(); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -5569,6 +6364,12 @@ begin
   end if;
   perform app_hidden.assert_max_stay(v_spot, v_window);
   v_quote := app_hidden.quote_rate(v_spot.rate_id, v_window);
+  -- Bookings through the API carry the client's address (every mutation does:
+  -- server/request_identity.ts) and are bounded; SQL run by the owner (tests,
+  -- maintenance, the CLI) has no client and is not.
+  if app_hidden.client_ip() is not null then
+    perform app_private.assert_hold_allowed(v_email, v_user_id, app_hidden.client_ip());
+  end if;
 
   begin
     insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency, hold_expires_at,
@@ -5580,6 +6381,9 @@ begin
     raise exception 'Sorry, this spot is already taken for part of that time' using errcode = 'SMB01';
   end;
 
+  if app_hidden.client_ip() is not null then
+    insert into app_private.reservation_origins (reservation_id, client_ip) values (v_r.id, app_hidden.client_ip());
+  end if;
   if v_user_id is null then
     v_token := app_private.new_manage_token();
     insert into app_private.reservation_secrets (reservation_id, manage_token_hash)
@@ -5593,7 +6397,7 @@ $$;
 -- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you. Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes. plate and plateState (optional) name the vehicle parked on it, for enforcement (SME01 when malformed).';
+COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you. Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes. plate and plateState (optional) name the vehicle parked on it, for enforcement (SME01 when malformed). At most 3 holds at once per email or account and 10 per client address (SMB12).';
 
 --
 -- Name: reset_password(text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -5669,6 +6473,51 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.revoke_session(session_id uuid) IS 'Signs out one of your own sessions (e.g. a lost phone); null when it is not one of your live sessions.';
+
+--
+-- Name: saved_spots; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.saved_spots (
+    user_id bigint NOT NULL,
+    spot_id bigint NOT NULL,
+    saved_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE saved_spots; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.saved_spots IS 'Spots a driver saved (bookmarks); each driver sees only their own.';
+
+--
+-- Name: save_spot(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.save_spot(spot_id bigint) RETURNS app_public.saved_spots
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_user bigint := app_hidden.assert_signed_in();
+  v_row  app_public.saved_spots;
+begin
+  if not exists (select from app_public.spots s where s.id = save_spot.spot_id) then
+    raise exception 'No such spot' using errcode = 'SMS04';
+  end if;
+  insert into app_public.saved_spots (user_id, spot_id) values (v_user, save_spot.spot_id)
+  on conflict (user_id, spot_id) do nothing;
+  select * into v_row from app_public.saved_spots s where s.user_id = v_user and s.spot_id = save_spot.spot_id;
+  return v_row;
+end;
+$$;
+
+--
+-- Name: FUNCTION save_spot(spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.save_spot(spot_id bigint) IS 'Saves a spot for the signed-in driver; saving it again changes nothing and answers the same row. SMS04 for an unknown spot, SMA08 when signed out.';
 
 --
 -- Name: save_vehicle(text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -5941,6 +6790,69 @@ $$;
 COMMENT ON FUNCTION app_public.spot_affected_reservations(spot_id bigint) IS 'Operators in the spot''s zone and admins: the held or confirmed reservations not yet over on this spot — the ones taking it out of service affects.';
 
 --
+-- Name: spot_changes; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.spot_changes (
+    id bigint NOT NULL,
+    spot_id bigint NOT NULL,
+    field text NOT NULL,
+    old_value text,
+    new_value text,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    sync_run_id bigint,
+    source text NOT NULL,
+    CONSTRAINT spot_changes_source_check CHECK ((source = ANY (ARRAY['sync'::text, 'import'::text, 'edit'::text])))
+);
+
+--
+-- Name: TABLE spot_changes; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.spot_changes IS 'Every real change of a spot''s inventory fields (a write that changes nothing leaves no row): which spot, which field, old and new value, when, and from which sync run or source.';
+
+--
+-- Name: COLUMN spot_changes.field; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spot_changes.field IS 'created (a new spot), or the field that changed: location, street, side_of_street, from_street, to_street, borough, zone, rate, max_stay, status, meter_hours, is_accessible, has_ev_charger.';
+
+--
+-- Name: COLUMN spot_changes.source; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spot_changes.source IS 'sync (the inventory sync), import (spots:import) or edit (anything else, e.g. an operator).';
+
+--
+-- Name: spot_change_history(text, text, text, timestamp with time zone, timestamp with time zone, bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.spot_change_history(borough text DEFAULT NULL::text, street text DEFAULT NULL::text, meter text DEFAULT NULL::text, since timestamp with time zone DEFAULT NULL::timestamp with time zone, until timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id bigint DEFAULT NULL::bigint) RETURNS SETOF app_public.spot_changes
+    LANGUAGE sql STABLE
+    AS $$
+  -- Keyset pagination: newest first, 50 a page; the next page passes the last
+  -- row's id as before_id. Filters: borough and meter exactly (case-insensitive
+  -- borough), street as a case-insensitive substring, [since, until).
+  select c.*
+  from app_public.spot_changes c
+  join app_public.spots s on s.id = c.spot_id
+  where (spot_change_history.before_id is null or c.id < spot_change_history.before_id)
+    and (spot_change_history.borough is null or lower(s.borough) = lower(spot_change_history.borough))
+    and (spot_change_history.street is null or s.street ilike '%' || spot_change_history.street || '%')
+    and (spot_change_history.meter is null or s.external_id = spot_change_history.meter)
+    and (spot_change_history.since is null or c.changed_at >= spot_change_history.since)
+    and (spot_change_history.until is null or c.changed_at < spot_change_history.until)
+  order by c.id desc
+  limit 50;
+$$;
+
+--
+-- Name: FUNCTION spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) IS 'Spot inventory changes, newest first, 50 a page: filter by borough, street (part of the name), meter number and time range [since, until); for the next page pass the last rowId as beforeId.';
+
+--
 -- Name: spots_description(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -5959,6 +6871,25 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.spots_description(s app_public.spots) IS 'Where the spot is, in words: street, side and cross streets.';
+
+--
+-- Name: spots_is_saved(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.spots_is_saved(s app_public.spots) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select exists (
+    select from app_public.saved_spots v
+    where v.user_id = app_public.current_user_id() and v.spot_id = s.id);
+$$;
+
+--
+-- Name: FUNCTION spots_is_saved(s app_public.spots); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.spots_is_saved(s app_public.spots) IS 'Whether the signed-in driver saved this spot (false when signed out).';
 
 --
 -- Name: spots_lat(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
@@ -6064,6 +6995,31 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.unblock_spot(block_id bigint) IS 'Operators (in the spot''s zone, SMO02) and admins: lifts a block; the spot can be reserved again.';
+
+--
+-- Name: unsave_spot(bigint); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.unsave_spot(spot_id bigint) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_user bigint := app_hidden.assert_signed_in();
+  v_n    int;
+begin
+  delete from app_public.saved_spots s where s.user_id = v_user and s.spot_id = unsave_spot.spot_id;
+  get diagnostics v_n = row_count;
+  return v_n > 0;
+end;
+$$;
+
+--
+-- Name: FUNCTION unsave_spot(spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.unsave_spot(spot_id bigint) IS 'Removes a spot from the signed-in driver''s saved spots: true when it was saved, false otherwise (another driver''s saved spots are never touched).';
 
 --
 -- Name: update_customer(bigint, text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -6544,6 +7500,20 @@ ALTER TABLE app_private.charges ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
 );
 
 --
+-- Name: common_passwords; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.common_passwords (
+    password text NOT NULL
+);
+
+--
+-- Name: TABLE common_passwords; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.common_passwords IS 'Common passwords (lowercased, NFKC) that app_hidden.assert_password refuses; generated, see migrations/fixtures/common_passwords.sql.';
+
+--
 -- Name: due_work; Type: VIEW; Schema: app_private; Owner: -
 --
 
@@ -6629,6 +7599,72 @@ ALTER TABLE app_private.emails ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY 
 );
 
 --
+-- Name: live_events_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.live_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_private.live_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: live_watched_tiles; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.live_watched_tiles (
+    tile text NOT NULL,
+    listener uuid NOT NULL,
+    seen_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE live_watched_tiles; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.live_watched_tiles IS 'Map tiles (0.05° squares, "<floor(lat/0.05)>:<floor(lng/0.05)>") that a live API process listens to, refreshed while it does: spot changes elsewhere send no NOTIFY.';
+
+--
+-- Name: meter_zone_prices; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.meter_zone_prices (
+    zone text NOT NULL,
+    hourly_price integer NOT NULL,
+    CONSTRAINT meter_zone_prices_hourly_price_check CHECK (((hourly_price > 0) AND (hourly_price <= 100000))),
+    CONSTRAINT meter_zone_prices_zone_check CHECK (((length(zone) >= 1) AND (length(zone) <= 50)))
+);
+
+--
+-- Name: TABLE meter_zone_prices; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.meter_zone_prices IS 'Hourly price in cents for meter rows without an Hourly_Rate, by Pay By Cell zone; zone ''*'' applies to every other zone.';
+
+--
+-- Name: rate_budgets; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.rate_budgets (
+    name text NOT NULL,
+    per_second double precision NOT NULL,
+    burst double precision NOT NULL,
+    tokens double precision NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT rate_budgets_burst_check CHECK ((burst >= (1)::double precision)),
+    CONSTRAINT rate_budgets_per_second_check CHECK ((per_second > (0)::double precision))
+);
+
+--
+-- Name: TABLE rate_budgets; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.rate_budgets IS 'Token buckets of outside calls shared by every worker process (e.g. stripe): tokens left at updated_at, refilled per_second up to burst.';
+
+--
 -- Name: rate_limits; Type: TABLE; Schema: app_private; Owner: -
 --
 
@@ -6636,7 +7672,8 @@ CREATE TABLE app_private.rate_limits (
     bucket text NOT NULL,
     key text NOT NULL,
     window_start timestamp with time zone NOT NULL,
-    hits integer NOT NULL
+    hits integer NOT NULL,
+    strikes integer DEFAULT 0 NOT NULL
 );
 
 --
@@ -6644,6 +7681,12 @@ CREATE TABLE app_private.rate_limits (
 --
 
 COMMENT ON TABLE app_private.rate_limits IS 'Fixed-window counters of sign-in, sign-up and reset attempts per email and per client address.';
+
+--
+-- Name: COLUMN rate_limits.strikes; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.rate_limits.strikes IS 'Windows in a row this key went over the limit (escalating buckets wait period × 2^strikes).';
 
 --
 -- Name: refunds_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
@@ -6670,6 +7713,21 @@ ALTER TABLE app_private.reservation_events ALTER COLUMN id ADD GENERATED ALWAYS 
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: reservation_origins; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.reservation_origins (
+    reservation_id bigint NOT NULL,
+    client_ip inet NOT NULL
+);
+
+--
+-- Name: TABLE reservation_origins; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.reservation_origins IS 'The client address each reservation was made from (when the request carried one): holds per address are bounded (SMB12).';
 
 --
 -- Name: reservation_secrets; Type: TABLE; Schema: app_private; Owner: -
@@ -6707,6 +7765,26 @@ CREATE TABLE app_private.sessions (
 --
 
 COMMENT ON COLUMN app_private.sessions.method IS 'How the session was opened.';
+
+--
+-- Name: spot_sync_sources; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.spot_sync_sources (
+    source_url text NOT NULL,
+    etag text,
+    last_modified text,
+    failures integer DEFAULT 0 NOT NULL,
+    retry_at timestamp with time zone,
+    last_error text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE spot_sync_sources; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.spot_sync_sources IS 'Per source URL: the ETag / Last-Modified of the last snapshot applied (sent back as If-None-Match / If-Modified-Since), consecutive failures and when to try again (back-off).';
 
 --
 -- Name: stored_objects; Type: TABLE; Schema: app_private; Owner: -
@@ -6953,6 +8031,72 @@ ALTER TABLE app_public.reservations ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
 );
 
 --
+-- Name: spot_changes_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.spot_changes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.spot_changes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: spot_sync_runs; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.spot_sync_runs (
+    id bigint NOT NULL,
+    source_url text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    outcome text DEFAULT 'running'::text NOT NULL,
+    rows_seen integer DEFAULT 0 NOT NULL,
+    inserted integer DEFAULT 0 NOT NULL,
+    changed integer DEFAULT 0 NOT NULL,
+    unchanged integer DEFAULT 0 NOT NULL,
+    removed integer DEFAULT 0 NOT NULL,
+    rejected integer DEFAULT 0 NOT NULL,
+    rejects jsonb DEFAULT '[]'::jsonb NOT NULL,
+    error text,
+    CONSTRAINT spot_sync_runs_outcome_check CHECK ((outcome = ANY (ARRAY['running'::text, 'succeeded'::text, 'not_modified'::text, 'failed'::text]))),
+    CONSTRAINT spot_sync_runs_source_url_check CHECK ((length(source_url) <= 2000))
+);
+
+--
+-- Name: TABLE spot_sync_runs; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.spot_sync_runs IS 'One run of the inventory sync from the city''s meter data: rows seen, inserted, changed, unchanged, removed (put out of service because the snapshot no longer lists them), rejected (the first 100 with reasons), or why it failed. Operators only.';
+
+--
+-- Name: COLUMN spot_sync_runs.outcome; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spot_sync_runs.outcome IS 'running, succeeded, not_modified (the source answered 304: nothing read), or failed (nothing changed; see error).';
+
+--
+-- Name: COLUMN spot_sync_runs.rejects; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.spot_sync_runs.rejects IS 'The first 100 rejected rows: [{line, reason}].';
+
+--
+-- Name: spot_sync_runs_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.spot_sync_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME app_public.spot_sync_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: spots_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
 --
 
@@ -7020,6 +8164,13 @@ ALTER TABLE ONLY app_private.charges
     ADD CONSTRAINT charges_reservation_id_key UNIQUE (reservation_id);
 
 --
+-- Name: common_passwords common_passwords_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.common_passwords
+    ADD CONSTRAINT common_passwords_pkey PRIMARY KEY (password);
+
+--
 -- Name: emails emails_dedupe_key_key; Type: CONSTRAINT; Schema: app_private; Owner: -
 --
 
@@ -7034,11 +8185,39 @@ ALTER TABLE ONLY app_private.emails
     ADD CONSTRAINT emails_pkey PRIMARY KEY (id);
 
 --
+-- Name: live_events live_events_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.live_events
+    ADD CONSTRAINT live_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: live_watched_tiles live_watched_tiles_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.live_watched_tiles
+    ADD CONSTRAINT live_watched_tiles_pkey PRIMARY KEY (tile, listener);
+
+--
+-- Name: meter_zone_prices meter_zone_prices_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.meter_zone_prices
+    ADD CONSTRAINT meter_zone_prices_pkey PRIMARY KEY (zone);
+
+--
 -- Name: oauth_states oauth_states_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
 --
 
 ALTER TABLE ONLY app_private.oauth_states
     ADD CONSTRAINT oauth_states_pkey PRIMARY KEY (state_hash);
+
+--
+-- Name: rate_budgets rate_budgets_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.rate_budgets
+    ADD CONSTRAINT rate_budgets_pkey PRIMARY KEY (name);
 
 --
 -- Name: rate_limits rate_limits_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
@@ -7074,6 +8253,13 @@ ALTER TABLE ONLY app_private.refunds
 
 ALTER TABLE ONLY app_private.reservation_events
     ADD CONSTRAINT reservation_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: reservation_origins reservation_origins_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.reservation_origins
+    ADD CONSTRAINT reservation_origins_pkey PRIMARY KEY (reservation_id);
 
 --
 -- Name: reservation_secrets reservation_secrets_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
@@ -7116,6 +8302,13 @@ ALTER TABLE ONLY app_private.setup_intents
 
 ALTER TABLE ONLY app_private.setup_intents
     ADD CONSTRAINT setup_intents_stripe_setup_intent_id_key UNIQUE (stripe_setup_intent_id);
+
+--
+-- Name: spot_sync_sources spot_sync_sources_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.spot_sync_sources
+    ADD CONSTRAINT spot_sync_sources_pkey PRIMARY KEY (source_url);
 
 --
 -- Name: stored_objects stored_objects_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
@@ -7272,6 +8465,13 @@ ALTER TABLE ONLY app_public.rates
     ADD CONSTRAINT rates_pkey PRIMARY KEY (id);
 
 --
+-- Name: reservations reservations_email_check; Type: CHECK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.reservations
+    ADD CONSTRAINT reservations_email_check CHECK (app_hidden.email_is_valid((email)::text)) NOT VALID;
+
+--
 -- Name: reservations reservations_no_overlap; Type: CONSTRAINT; Schema: app_public; Owner: -
 --
 
@@ -7286,6 +8486,27 @@ ALTER TABLE ONLY app_public.reservations
     ADD CONSTRAINT reservations_pkey PRIMARY KEY (id);
 
 --
+-- Name: saved_spots saved_spots_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.saved_spots
+    ADD CONSTRAINT saved_spots_pkey PRIMARY KEY (user_id, spot_id);
+
+--
+-- Name: spot_changes spot_changes_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.spot_changes
+    ADD CONSTRAINT spot_changes_pkey PRIMARY KEY (id);
+
+--
+-- Name: spot_sync_runs spot_sync_runs_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.spot_sync_runs
+    ADD CONSTRAINT spot_sync_runs_pkey PRIMARY KEY (id);
+
+--
 -- Name: spots spots_external_id_key; Type: CONSTRAINT; Schema: app_public; Owner: -
 --
 
@@ -7298,6 +8519,13 @@ ALTER TABLE ONLY app_public.spots
 
 ALTER TABLE ONLY app_public.spots
     ADD CONSTRAINT spots_pkey PRIMARY KEY (id);
+
+--
+-- Name: users users_email_check; Type: CHECK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.users
+    ADD CONSTRAINT users_email_check CHECK (app_hidden.email_is_valid((email)::text)) NOT VALID;
 
 --
 -- Name: users users_email_key; Type: CONSTRAINT; Schema: app_public; Owner: -
@@ -7340,6 +8568,12 @@ CREATE INDEX charges_payment_intent_idx ON app_private.charges USING btree (stri
 CREATE INDEX emails_unqueued_idx ON app_private.emails USING btree (id) WHERE (queued_at IS NULL);
 
 --
+-- Name: live_events_tile_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX live_events_tile_idx ON app_private.live_events USING btree (tile, id);
+
+--
 -- Name: refunds_one_pending_idx; Type: INDEX; Schema: app_private; Owner: -
 --
 
@@ -7350,6 +8584,12 @@ CREATE UNIQUE INDEX refunds_one_pending_idx ON app_private.refunds USING btree (
 --
 
 CREATE INDEX reservation_events_reservation_id_idx ON app_private.reservation_events USING btree (reservation_id, id);
+
+--
+-- Name: reservation_origins_client_ip_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX reservation_origins_client_ip_idx ON app_private.reservation_origins USING btree (client_ip);
 
 --
 -- Name: sessions_user_id_idx; Type: INDEX; Schema: app_private; Owner: -
@@ -7424,10 +8664,22 @@ CREATE INDEX reservations_due_end_idx ON app_public.reservations USING btree (up
 CREATE INDEX reservations_guest_email_idx ON app_public.reservations USING btree (email) WHERE (user_id IS NULL);
 
 --
+-- Name: reservations_held_email_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_held_email_idx ON app_public.reservations USING btree (email) WHERE (status = 'held'::app_public.reservation_status);
+
+--
 -- Name: reservations_held_idx; Type: INDEX; Schema: app_public; Owner: -
 --
 
 CREATE INDEX reservations_held_idx ON app_public.reservations USING btree (hold_expires_at) WHERE (status = 'held'::app_public.reservation_status);
+
+--
+-- Name: reservations_held_user_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_held_user_idx ON app_public.reservations USING btree (user_id) WHERE (status = 'held'::app_public.reservation_status);
 
 --
 -- Name: reservations_plate_idx; Type: INDEX; Schema: app_public; Owner: -
@@ -7452,6 +8704,36 @@ CREATE INDEX reservations_spot_id_idx ON app_public.reservations USING btree (sp
 --
 
 CREATE INDEX reservations_user_id_idx ON app_public.reservations USING btree (user_id);
+
+--
+-- Name: saved_spots_spot_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX saved_spots_spot_idx ON app_public.saved_spots USING btree (spot_id);
+
+--
+-- Name: spot_changes_changed_at_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX spot_changes_changed_at_idx ON app_public.spot_changes USING btree (changed_at, id);
+
+--
+-- Name: spot_changes_run_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX spot_changes_run_idx ON app_public.spot_changes USING btree (sync_run_id);
+
+--
+-- Name: spot_changes_spot_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX spot_changes_spot_idx ON app_public.spot_changes USING btree (spot_id, id);
+
+--
+-- Name: spot_sync_runs_started_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX spot_sync_runs_started_idx ON app_public.spot_sync_runs USING btree (started_at DESC);
 
 --
 -- Name: spots_location_idx; Type: INDEX; Schema: app_public; Owner: -
@@ -7562,6 +8844,12 @@ CREATE TRIGGER _200_remind_at BEFORE INSERT OR UPDATE OF status, period ON app_p
 CREATE TRIGGER _500_audit AFTER INSERT OR UPDATE ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__audit();
 
 --
+-- Name: spots _600_history; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _600_history AFTER INSERT OR UPDATE ON app_public.spots FOR EACH ROW EXECUTE FUNCTION app_private.tg_spots__history();
+
+--
 -- Name: reservations _700_notify; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
@@ -7578,6 +8866,18 @@ CREATE TRIGGER _800_customer AFTER INSERT ON app_public.reservations FOR EACH RO
 --
 
 CREATE TRIGGER _800_customer AFTER INSERT ON app_public.users FOR EACH ROW WHEN ((new.role = 'driver'::text)) EXECUTE FUNCTION app_private.tg__customer_from_booker();
+
+--
+-- Name: reservations _800_live; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _800_live AFTER INSERT OR UPDATE OF status, period ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__live();
+
+--
+-- Name: spots _800_live; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _800_live AFTER UPDATE OF status ON app_public.spots FOR EACH ROW WHEN ((new.status IS DISTINCT FROM old.status)) EXECUTE FUNCTION app_private.tg_spots__live();
 
 --
 -- Name: customer_notes _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
@@ -7654,6 +8954,13 @@ ALTER TABLE ONLY app_private.refunds
 
 ALTER TABLE ONLY app_private.reservation_events
     ADD CONSTRAINT reservation_events_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES app_public.reservations(id) ON DELETE CASCADE;
+
+--
+-- Name: reservation_origins reservation_origins_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.reservation_origins
+    ADD CONSTRAINT reservation_origins_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES app_public.reservations(id) ON DELETE CASCADE;
 
 --
 -- Name: reservation_secrets reservation_secrets_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
@@ -7782,6 +9089,34 @@ ALTER TABLE ONLY app_public.reservations
     ADD CONSTRAINT reservations_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE SET NULL;
 
 --
+-- Name: saved_spots saved_spots_spot_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.saved_spots
+    ADD CONSTRAINT saved_spots_spot_id_fkey FOREIGN KEY (spot_id) REFERENCES app_public.spots(id) ON DELETE CASCADE;
+
+--
+-- Name: saved_spots saved_spots_user_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.saved_spots
+    ADD CONSTRAINT saved_spots_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: spot_changes spot_changes_spot_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.spot_changes
+    ADD CONSTRAINT spot_changes_spot_id_fkey FOREIGN KEY (spot_id) REFERENCES app_public.spots(id) ON DELETE CASCADE;
+
+--
+-- Name: spot_changes spot_changes_sync_run_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.spot_changes
+    ADD CONSTRAINT spot_changes_sync_run_id_fkey FOREIGN KEY (sync_run_id) REFERENCES app_public.spot_sync_runs(id) ON DELETE SET NULL;
+
+--
 -- Name: spots spots_rate_id_fkey; Type: FK CONSTRAINT; Schema: app_public; Owner: -
 --
 
@@ -7802,16 +9137,46 @@ ALTER TABLE ONLY app_public.vehicles
 ALTER TABLE app_private.charges ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: common_passwords; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.common_passwords ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: emails; Type: ROW SECURITY; Schema: app_private; Owner: -
 --
 
 ALTER TABLE app_private.emails ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: live_events; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.live_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: live_watched_tiles; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.live_watched_tiles ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: meter_zone_prices; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.meter_zone_prices ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: oauth_states; Type: ROW SECURITY; Schema: app_private; Owner: -
 --
 
 ALTER TABLE app_private.oauth_states ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rate_budgets; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.rate_budgets ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: rate_limits; Type: ROW SECURITY; Schema: app_private; Owner: -
@@ -7832,6 +9197,12 @@ ALTER TABLE app_private.refunds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_private.reservation_events ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: reservation_origins; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.reservation_origins ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: reservation_secrets; Type: ROW SECURITY; Schema: app_private; Owner: -
 --
 
@@ -7848,6 +9219,12 @@ ALTER TABLE app_private.sessions ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE app_private.setup_intents ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: spot_sync_sources; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.spot_sync_sources ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: stored_objects; Type: ROW SECURITY; Schema: app_private; Owner: -
@@ -7958,6 +9335,12 @@ ALTER TABLE app_public.rates ENABLE ROW LEVEL SECURITY;
 ALTER TABLE app_public.reservations ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: saved_spots; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.saved_spots ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: rate_hours select_all; Type: POLICY; Schema: app_public; Owner: -
 --
 
@@ -7968,6 +9351,12 @@ CREATE POLICY select_all ON app_public.rate_hours FOR SELECT TO app_anonymous US
 --
 
 CREATE POLICY select_all ON app_public.rates FOR SELECT TO app_anonymous USING (true);
+
+--
+-- Name: spot_changes select_all; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_all ON app_public.spot_changes FOR SELECT TO app_anonymous USING (true);
 
 --
 -- Name: spots select_all; Type: POLICY; Schema: app_public; Owner: -
@@ -8002,16 +9391,40 @@ CREATE POLICY select_own ON app_public.operator_zones FOR SELECT TO app_operator
 CREATE POLICY select_own ON app_public.reservations FOR SELECT TO app_user USING (((user_id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff)));
 
 --
+-- Name: saved_spots select_own; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_own ON app_public.saved_spots FOR SELECT TO app_user USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
+
+--
 -- Name: vehicles select_own; Type: POLICY; Schema: app_public; Owner: -
 --
 
 CREATE POLICY select_own ON app_public.vehicles FOR SELECT TO app_user USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
 
 --
+-- Name: spot_sync_runs select_staff; Type: POLICY; Schema: app_public; Owner: -
+--
+
+CREATE POLICY select_staff ON app_public.spot_sync_runs FOR SELECT TO app_operator USING (( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff));
+
+--
 -- Name: users select_visible; Type: POLICY; Schema: app_public; Owner: -
 --
 
 CREATE POLICY select_visible ON app_public.users FOR SELECT TO app_user USING (((id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_admin() AS current_user_is_admin) OR ((role = 'driver'::text) AND ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff))));
+
+--
+-- Name: spot_changes; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.spot_changes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: spot_sync_runs; Type: ROW SECURITY; Schema: app_public; Owner: -
+--
+
+ALTER TABLE app_public.spot_sync_runs ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: spots; Type: ROW SECURITY; Schema: app_public; Owner: -
@@ -8472,6 +9885,13 @@ REVOKE ALL ON FUNCTION app_hidden.link(path text, token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.link(path text, token text) TO app_anonymous;
 
 --
+-- Name: FUNCTION live_tile(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) TO app_anonymous;
+
+--
 -- Name: FUNCTION lock_spot(spot_id bigint); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -8491,6 +9911,13 @@ GRANT ALL ON FUNCTION app_hidden.login(email text, password text) TO app_anonymo
 
 REVOKE ALL ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text) TO app_anonymous;
 
 --
 -- Name: FUNCTION payment_customer_record(reservation_id bigint, manage_token text, stripe_customer_id text); Type: ACL; Schema: app_hidden; Owner: -
@@ -8619,6 +10046,13 @@ REVOKE ALL ON FUNCTION app_hidden.session_touch_interval() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.session_touch_interval() TO app_anonymous;
 
 --
+-- Name: FUNCTION sign_up_gate(email text, name text, password text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.sign_up_gate(email text, name text, password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.sign_up_gate(email text, name text, password text) TO app_anonymous;
+
+--
 -- Name: FUNCTION spot_max_stay(minutes integer); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -8645,6 +10079,12 @@ GRANT ALL ON FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) TO a
 
 REVOKE ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_hold_allowed(email public.citext, user_id bigint, client_ip inet); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) FROM PUBLIC;
 
 --
 -- Name: FUNCTION audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb); Type: ACL; Schema: app_private; Owner: -
@@ -8693,6 +10133,18 @@ REVOKE ALL ON FUNCTION app_private.charge_retry_now(reservation_id bigint) FROM 
 --
 
 REVOKE ALL ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION charges_prepare(reservation_ids bigint[]); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charges_prepare(reservation_ids bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION charges_succeeded(outcomes jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charges_succeeded(outcomes jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION claim_guest_reservations(user_id bigint); Type: ACL; Schema: app_private; Owner: -
@@ -8753,6 +10205,24 @@ REVOKE ALL ON FUNCTION app_private.emails_queue_due(max_rows integer) FROM PUBLI
 --
 
 REVOKE ALL ON FUNCTION app_private.holds_expire_due(max_rows integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION live_event(spot_id bigint, reason text, time_window tstzrange); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) FROM PUBLIC;
+
+--
+-- Name: FUNCTION live_events_since(after_id bigint, tiles text[]); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION live_watch(listener uuid, tiles text[], retention interval); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.live_watch(listener uuid, tiles text[], retention interval) FROM PUBLIC;
 
 --
 -- Name: FUNCTION login_attempt(email text, password text, client_ip inet); Type: ACL; Schema: app_private; Owner: -
@@ -8839,10 +10309,22 @@ REVOKE ALL ON FUNCTION app_private.payment_email_data(reservation_id bigint) FRO
 REVOKE ALL ON FUNCTION app_private.payment_key(reservation_id bigint, what text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION queue_charge_batches(reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer, batch_size integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.queue_charge_batches(reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer, batch_size integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION queue_reservation_jobs(task text, reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer); Type: ACL; Schema: app_private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_private.queue_reservation_jobs(task text, reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision) FROM PUBLIC;
 
 --
 -- Name: FUNCTION rate_limit_hit(bucket text, key text); Type: ACL; Schema: app_private; Owner: -
@@ -8851,16 +10333,28 @@ REVOKE ALL ON FUNCTION app_private.queue_reservation_jobs(task text, reservation
 REVOKE ALL ON FUNCTION app_private.rate_limit_hit(bucket text, key text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION rate_limit_period(period interval, escalates boolean, strikes integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.rate_limit_period(period interval, escalates boolean, strikes integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION rate_limit_raise(retry_after integer); Type: ACL; Schema: app_private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_private.rate_limit_raise(retry_after integer) FROM PUBLIC;
 
 --
--- Name: FUNCTION rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval, OUT escalates boolean); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, OUT period interval, OUT escalates boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reclaim_unverified_account(user_id bigint, provider text, name text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION register(email text, name text, password text, client_ip inet); Type: ACL; Schema: app_private; Owner: -
@@ -8935,10 +10429,58 @@ REVOKE ALL ON FUNCTION app_private.setup_intent_apply(reservation_id bigint, int
 REVOKE ALL ON FUNCTION app_private.setup_intent_json(si app_private.setup_intents, reservation app_public.reservations) FROM PUBLIC;
 
 --
+-- Name: FUNCTION sign_up_gate(email text, name text, password text, client_ip inet); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.sign_up_gate(email text, name text, password text, client_ip inet) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spot_history_fields(s app_public.spots); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spot_history_fields(s app_public.spots) FROM PUBLIC;
+
+--
 -- Name: FUNCTION spots_import(rows jsonb); Type: ACL; Schema: app_private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_private.spots_import(rows jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_batch(run_id bigint, rows jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_batch(run_id bigint, rows jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_failed(run_id bigint, error text, backoff_seconds integer, backoff_max_seconds integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_not_modified(run_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_not_modified(run_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_schedule(run_at timestamp with time zone); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_schedule(run_at timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION stripe_webhook_receive(event jsonb); Type: ACL; Schema: app_private; Owner: -
@@ -8977,6 +10519,12 @@ REVOKE ALL ON FUNCTION app_private.tg__timestamps() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg_reservations__audit() FROM PUBLIC;
 
 --
+-- Name: FUNCTION tg_reservations__live(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_reservations__live() FROM PUBLIC;
+
+--
 -- Name: FUNCTION tg_reservations__notify(); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -8987,6 +10535,18 @@ REVOKE ALL ON FUNCTION app_private.tg_reservations__notify() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app_private.tg_reservations__remind_at() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_spots__history(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_spots__history() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_spots__live(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_spots__live() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg_users__name(); Type: ACL; Schema: app_private; Owner: -
@@ -9226,6 +10786,13 @@ REVOKE ALL ON FUNCTION app_public.my_reservations() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.my_reservations() TO app_anonymous;
 
 --
+-- Name: FUNCTION my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone) TO app_anonymous;
+
+--
 -- Name: FUNCTION my_sessions(); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -9316,6 +10883,19 @@ REVOKE ALL ON FUNCTION app_public.revoke_session(session_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.revoke_session(session_id uuid) TO app_anonymous;
 
 --
+-- Name: TABLE saved_spots; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.saved_spots TO app_user;
+
+--
+-- Name: FUNCTION save_spot(spot_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.save_spot(spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.save_spot(spot_id bigint) TO app_anonymous;
+
+--
 -- Name: FUNCTION save_vehicle(plate text, plate_state text, label text); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -9378,11 +10958,31 @@ REVOKE ALL ON FUNCTION app_public.spot_affected_reservations(spot_id bigint) FRO
 GRANT ALL ON FUNCTION app_public.spot_affected_reservations(spot_id bigint) TO app_anonymous;
 
 --
+-- Name: TABLE spot_changes; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.spot_changes TO app_anonymous;
+
+--
+-- Name: FUNCTION spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) TO app_anonymous;
+
+--
 -- Name: FUNCTION spots_description(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_public.spots_description(s app_public.spots) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.spots_description(s app_public.spots) TO app_anonymous;
+
+--
+-- Name: FUNCTION spots_is_saved(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.spots_is_saved(s app_public.spots) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.spots_is_saved(s app_public.spots) TO app_anonymous;
 
 --
 -- Name: FUNCTION spots_lat(s app_public.spots); Type: ACL; Schema: app_public; Owner: -
@@ -9411,6 +11011,13 @@ GRANT ALL ON FUNCTION app_public.spots_near(lat double precision, lng double pre
 
 REVOKE ALL ON FUNCTION app_public.unblock_spot(block_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.unblock_spot(block_id bigint) TO app_anonymous;
+
+--
+-- Name: FUNCTION unsave_spot(spot_id bigint); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.unsave_spot(spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.unsave_spot(spot_id bigint) TO app_anonymous;
 
 --
 -- Name: FUNCTION update_customer(customer_id bigint, email text, name text, surname text); Type: ACL; Schema: app_public; Owner: -
@@ -9560,6 +11167,24 @@ GRANT SELECT,USAGE ON SEQUENCE app_public.rates_id_seq TO app_anonymous;
 --
 
 GRANT SELECT,USAGE ON SEQUENCE app_public.reservations_id_seq TO app_anonymous;
+
+--
+-- Name: SEQUENCE spot_changes_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.spot_changes_id_seq TO app_anonymous;
+
+--
+-- Name: TABLE spot_sync_runs; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.spot_sync_runs TO app_operator;
+
+--
+-- Name: SEQUENCE spot_sync_runs_id_seq; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE app_public.spot_sync_runs_id_seq TO app_anonymous;
 
 --
 -- Name: SEQUENCE spots_id_seq; Type: ACL; Schema: app_public; Owner: -

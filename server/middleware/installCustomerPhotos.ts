@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type pg from 'pg';
+import { OperationTypeNode } from 'postgraphile/graphql';
 import type { ServerConfig } from '../config.ts';
 import { makePool, ownerPoolOf } from './installDatabasePools.ts';
 import { ownerTx } from '../owner_sql.ts';
@@ -30,7 +31,8 @@ export function installCustomerPhotos(app: Express, config: ServerConfig, onClos
   /** fn in a transaction as the caller (role and session, as PostGraphile runs a request). */
   function asCaller<T>(req: Request, res: Response, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     if (!identityOf(res)) throw new CodedError('SMA08', 'Sign in first');
-    return ownerTx(pool, pgSettingsFor(req), fn);
+    // A signed-in caller's settings do not depend on the kind of operation; an upload writes.
+    return ownerTx(pool, pgSettingsFor(req, req.method === 'GET' ? OperationTypeNode.QUERY : OperationTypeNode.MUTATION), fn);
   }
 
   function customerId(req: Request): string {
