@@ -3546,6 +3546,10 @@ begin
     return;  -- backing off: no run
   end if;
   retry_at := null;
+  -- A 30 s interval makes 2,880 runs a day, nearly all 304s: those are kept a
+  -- week (runs that changed something stay, with the history they wrote).
+  delete from app_public.spot_sync_runs r
+  where r.outcome = 'not_modified' and r.started_at < now() - interval '7 days';
   insert into app_public.spot_sync_runs (source_url) values (spots_sync_begin.source_url) returning id into run_id;
 end;
 $$;
@@ -3554,7 +3558,7 @@ $$;
 -- Name: FUNCTION spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) IS 'Starts a sync run of a source: the run id and the validators to send (If-None-Match / If-Modified-Since), or no run and the time to retry while the source is backed off.';
+COMMENT ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) IS 'Starts a sync run of a source: the run id and the validators to send (If-None-Match / If-Modified-Since), or no run and the time to retry while the source is backed off. Forgets 304 runs older than a week.';
 
 --
 -- Name: spots_sync_failed(bigint, text, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -

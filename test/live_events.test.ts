@@ -51,6 +51,7 @@ function sse(query: string, headers: Record<string, string> = {}) {
   const waiters: Array<() => void> = [];
   let status = 0;
   let ready = false;
+  let heartbeats = 0;
   const done = (async () => {
     const res = await fetch(`${api.url}/live/spots?${query}`, { headers, signal: controller.signal });
     status = res.status;
@@ -72,6 +73,7 @@ function sse(query: string, headers: Record<string, string> = {}) {
           const m = /^(id|event|data): (.*)$/.exec(line);
           if (m) msg[m[1] as 'id' | 'event' | 'data'] = m[2];
         }
+        if (block.split('\n').includes(': heartbeat')) heartbeats++;
         if (msg.event === 'ready') ready = true;
         else if (msg.event) events.push({ id: msg.id, event: msg.event, data: JSON.parse(msg.data ?? 'null') });
         for (const w of waiters.splice(0)) w();
@@ -90,6 +92,7 @@ function sse(query: string, headers: Record<string, string> = {}) {
     get status() { return status; },
     ready: () => until(() => ready || status >= 400, 'ready'),
     next: (n: number) => until(() => events.length >= n, `${n} events`),
+    heartbeat: () => until(() => heartbeats > 0, 'a heartbeat'),
     close: async () => { controller.abort(); await done; },
   };
 }
@@ -144,7 +147,7 @@ test('SSE: events after a reservation is made, after it ends, after a hold expir
   await stream.close();
 });
 
-test('SSE: resume after a dropped connection with Last-Event-ID', async () => {
+test('SSE: resume after a dropped connection with Last-Event-ID; heartbeats', async () => {
   const first = sse(BOX_QUERY);
   await first.ready();
   await db.owner.query(`update app_public.spots set status = 'out_of_service' where id = $1`, [spotIn]);
@@ -161,6 +164,7 @@ test('SSE: resume after a dropped connection with Last-Event-ID', async () => {
   await db.owner.query(`update app_public.spots set status = 'active' where id = $1`, [spotIn2]);
   await again.next(3);
   assert.equal(again.events[2].data.reason, 'in_service');
+  await again.heartbeat(); // LIVE_HEARTBEAT is 1 s here
   await again.close();
 });
 
