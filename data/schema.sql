@@ -3213,6 +3213,27 @@ CREATE FUNCTION app_private.setup_intent_json(si app_private.setup_intents, rese
 $$;
 
 --
+-- Name: spot_change_source(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spot_change_source(OUT sync_run_id bigint, OUT source text) RETURNS record
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select r.id, case
+    when r.id is not null then 'sync'
+    when current_setting('app.change_source', true) = 'import' then 'import'
+    else 'edit' end
+  from (select nullif(current_setting('app.sync_run_id', true), '')::bigint as id) r;
+$$;
+
+--
+-- Name: FUNCTION spot_change_source(OUT sync_run_id bigint, OUT source text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spot_change_source(OUT sync_run_id bigint, OUT source text) IS 'Where the spot writes of this transaction come from: the sync run (app.sync_run_id), an import (app.change_source), else an edit.';
+
+--
 -- Name: spot_history_fields(app_public.spots); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3921,39 +3942,57 @@ $$;
 COMMENT ON FUNCTION app_private.tg_reservations__remind_at() IS 'Sets remind_at, when the due-work sweep emails a confirmed reservation''s reminder (booking_reminder_at: 15 minutes before its end, a quarter of the stay for one under an hour); moved with the end, cleared once it is no longer confirmed.';
 
 --
--- Name: tg_spots__history(); Type: FUNCTION; Schema: app_private; Owner: -
+-- Name: tg_spots__history_inserted(); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.tg_spots__history() RETURNS trigger
+CREATE FUNCTION app_private.tg_spots__history_inserted() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-declare
-  v_run    bigint := nullif(current_setting('app.sync_run_id', true), '')::bigint;
-  v_source text := case
-    when v_run is not null then 'sync'
-    when current_setting('app.change_source', true) = 'import' then 'import'
-    else 'edit' end;
 begin
-  if tg_op = 'INSERT' then
-    insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
-    values (new.id, 'created', null, new.external_id, v_run, v_source);
-    return null;
-  end if;
   insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
-  select new.id, n.key, o.value #>> '{}', n.value #>> '{}', v_run, v_source
-  from jsonb_each(app_private.spot_history_fields(new)) n
-  join jsonb_each(app_private.spot_history_fields(old)) o using (key)
-  where n.value is distinct from o.value;
+  select n.id, 'created', null, n.external_id, src.sync_run_id, src.source
+  from new_spots n cross join app_private.spot_change_source() src;
   return null;
 end;
 $$;
 
 --
--- Name: FUNCTION tg_spots__history(); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION tg_spots__history_inserted(); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.tg_spots__history() IS 'Writes one spot_changes row per followed field that a write really changed (one ''created'' row for a new spot), with the sync run or source from the transaction''s settings.';
+COMMENT ON FUNCTION app_private.tg_spots__history_inserted() IS 'One ''created'' spot_changes row per new spot, with the sync run or source from the transaction''s settings.';
+
+--
+-- Name: tg_spots__history_updated(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_spots__history_updated() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
+  select n.id, f.key, f.old_value, f.new_value, src.sync_run_id, src.source
+  from new_spots n
+  join old_spots o on o.id = n.id
+  cross join lateral (
+    select nv.key, ov.value #>> '{}' as old_value, nv.value #>> '{}' as new_value
+    from jsonb_each(app_private.spot_history_fields(n)) nv
+    join jsonb_each(app_private.spot_history_fields(o)) ov using (key)
+    where nv.value is distinct from ov.value
+  ) f
+  cross join app_private.spot_change_source() src
+  order by n.id;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_spots__history_updated(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_spots__history_updated() IS 'One spot_changes row per followed field that an update really changed (a write that changes nothing leaves none), with the sync run or source from the transaction''s settings.';
 
 --
 -- Name: tg_spots__live(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -6620,10 +6659,16 @@ CREATE TRIGGER _200_remind_at BEFORE INSERT OR UPDATE OF status, period ON app_p
 CREATE TRIGGER _500_audit AFTER INSERT OR UPDATE ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__audit();
 
 --
--- Name: spots _600_history; Type: TRIGGER; Schema: app_public; Owner: -
+-- Name: spots _600_history_inserted; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
-CREATE TRIGGER _600_history AFTER INSERT OR UPDATE ON app_public.spots FOR EACH ROW EXECUTE FUNCTION app_private.tg_spots__history();
+CREATE TRIGGER _600_history_inserted AFTER INSERT ON app_public.spots REFERENCING NEW TABLE AS new_spots FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_spots__history_inserted();
+
+--
+-- Name: spots _600_history_updated; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _600_history_updated AFTER UPDATE ON app_public.spots REFERENCING OLD TABLE AS old_spots NEW TABLE AS new_spots FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_spots__history_updated();
 
 --
 -- Name: reservations _700_notify; Type: TRIGGER; Schema: app_public; Owner: -
@@ -7673,6 +7718,12 @@ REVOKE ALL ON FUNCTION app_private.setup_intent_apply(reservation_id bigint, int
 REVOKE ALL ON FUNCTION app_private.setup_intent_json(si app_private.setup_intents, reservation app_public.reservations) FROM PUBLIC;
 
 --
+-- Name: FUNCTION spot_change_source(OUT sync_run_id bigint, OUT source text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spot_change_source(OUT sync_run_id bigint, OUT source text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION spot_history_fields(s app_public.spots); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -7757,10 +7808,16 @@ REVOKE ALL ON FUNCTION app_private.tg_reservations__notify() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg_reservations__remind_at() FROM PUBLIC;
 
 --
--- Name: FUNCTION tg_spots__history(); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION tg_spots__history_inserted(); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.tg_spots__history() FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.tg_spots__history_inserted() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_spots__history_updated(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_spots__history_updated() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg_spots__live(); Type: ACL; Schema: app_private; Owner: -
