@@ -11,6 +11,7 @@ import { createTestDb, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser, signInWithCookie } from './helpers/auth.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
+import { liveHubOf } from '../server/middleware/installLiveEvents.ts';
 
 // Inside the watched box, outside it but in the same tile, and in another tile.
 const BOX = { minLat: 40.70, minLng: -74.00, maxLat: 40.72, maxLng: -73.98 };
@@ -81,7 +82,7 @@ function sse(query: string, headers: Record<string, string> = {}) {
     }
   })().catch(() => {});
   const until = async (check: () => boolean, what: string) => {
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 20_000; // a bound for a loaded machine, not a timing
     while (!check()) {
       if (Date.now() > deadline) throw new Error(`SSE: timed out waiting for ${what}; got ${JSON.stringify(events)}`);
       await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, 200); });
@@ -206,18 +207,16 @@ function wsClient(headers: Record<string, string>): Client {
   });
 }
 
-async function tileWatched(lat: number, lng: number): Promise<void> {
-  const tile = `${Math.floor(lat / 0.05)}:${Math.floor(lng / 0.05)}`;
-  for (let i = 0; i < 100; i++) {
-    const { rows: [w] } = await db.owner.query('select count(*)::int as n from app_private.live_watched_tiles where tile = $1', [tile]);
-    if (w.n > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`tile ${tile} never watched`);
+/** Waits until the API process delivers to `n` watchers (a subscription is registered once its tiles are watched). */
+async function watchers(n: number): Promise<void> {
+  const hub = liveHubOf(api.handle.app);
+  for (let i = 0; i < 400 && hub.watcherCount !== n; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.is(hub.watcherCount, n, 'watchers registered');
 }
 
 test('GraphQL subscription over a websocket: the event, with the spot read as the subscriber (isSaved)', async () => {
   await api.gql(`mutation($s: BigInt!) { saveSpot(input: { spotId: $s }) { clientMutationId } }`, { s: spotIn2 }, driver.headers);
+  await watchers(0); // the earlier tests' streams are gone
   const client = wsClient({ authorization: `Bearer ${driver.token}` });
   const got: any[] = [];
   const finished = new Promise<void>((resolve, reject) => {
@@ -232,12 +231,12 @@ test('GraphQL subscription over a websocket: the event, with the spot read as th
     });
   });
   finished.catch(() => {}); // raced below; a late error must not go unhandled
-  await tileWatched(40.705, -73.99);
+  await watchers(1);
   await reserveOverHttp(spotFar2);
   await reserveOverHttp(spotIn2, 30);
   await pastReservation(spotIn, 'confirmed');
   try {
-    await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(got)}`)), 5000))]);
+    await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(got)}`)), 20_000))]);
   } finally {
     await client.dispose();
   }
@@ -272,7 +271,7 @@ test('websockets carry no queries or mutations, whoever sends them (SMV03); noth
   const client = wsClient({ authorization: `Bearer ${driver.token}` });
   const run = (query: string) => new Promise<any>((resolve, reject) => {
     client.subscribe({ query }, { next: resolve, error: resolve, complete: () => {} });
-    setTimeout(() => reject(new Error(`no answer to ${query}`)), 5000);
+    setTimeout(() => reject(new Error(`no answer to ${query}`)), 20_000);
   });
   const { rows: [before] } = await db.owner.query('select count(*)::int as n from app_public.reservations');
   const mutation = await run(`mutation { reserve(input: { spotId: "${spotIn}", durationMinutes: 30 }) { result { reservation { rowId } } } }`);
