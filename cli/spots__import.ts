@@ -18,7 +18,7 @@ import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { dbUrls } from '../lib/db_urls.ts';
-import { csvMeterRows, importMeterRows, MeterDataError, type SqlOutcome } from '../lib/meter_rows.ts';
+import { csvMeterRows, importMeterRows, MeterDataError, type MeterTotals, type SqlOutcome } from '../lib/meter_rows.ts';
 import { loggerFor } from '../lib/logger.ts';
 import { usageOf } from './commands.ts';
 
@@ -38,18 +38,8 @@ export interface ImportOptions {
   keepRejects?: number;
 }
 
-export interface ImportSummary {
-  file: string;
-  /** Data rows read (blank lines not counted). */
-  rows: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  rejected: number;
-  /** The first keepRejects rejects, by line of the file (the header is line 1). */
-  rejects: Array<{ line: number; reason: string }>;
-  ms: number;
-}
+/** The outcome counts and first rejects (by line of the file; the header is line 1), the file and the time taken. */
+export type ImportSummary = Omit<MeterTotals, 'maxRowsHeld'> & { file: string; ms: number };
 
 /** Anything with pg's query(): a Client, a PoolClient or a Pool. */
 export interface Queryable {

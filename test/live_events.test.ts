@@ -11,6 +11,7 @@ import { createTestDb, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser, signInWithCookie } from './helpers/auth.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
+import { liveHubOf } from '../server/middleware/installLiveEvents.ts';
 
 // Inside the watched box, outside it but in the same tile, and in another tile.
 const BOX = { minLat: 40.70, minLng: -74.00, maxLat: 40.72, maxLng: -73.98 };
@@ -51,6 +52,7 @@ function sse(query: string, headers: Record<string, string> = {}) {
   const waiters: Array<() => void> = [];
   let status = 0;
   let ready = false;
+  let heartbeats = 0;
   const done = (async () => {
     const res = await fetch(`${api.url}/live/spots?${query}`, { headers, signal: controller.signal });
     status = res.status;
@@ -72,6 +74,7 @@ function sse(query: string, headers: Record<string, string> = {}) {
           const m = /^(id|event|data): (.*)$/.exec(line);
           if (m) msg[m[1] as 'id' | 'event' | 'data'] = m[2];
         }
+        if (block.split('\n').includes(': heartbeat')) heartbeats++;
         if (msg.event === 'ready') ready = true;
         else if (msg.event) events.push({ id: msg.id, event: msg.event, data: JSON.parse(msg.data ?? 'null') });
         for (const w of waiters.splice(0)) w();
@@ -79,7 +82,7 @@ function sse(query: string, headers: Record<string, string> = {}) {
     }
   })().catch(() => {});
   const until = async (check: () => boolean, what: string) => {
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 20_000; // a bound for a loaded machine, not a timing
     while (!check()) {
       if (Date.now() > deadline) throw new Error(`SSE: timed out waiting for ${what}; got ${JSON.stringify(events)}`);
       await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, 200); });
@@ -90,6 +93,7 @@ function sse(query: string, headers: Record<string, string> = {}) {
     get status() { return status; },
     ready: () => until(() => ready || status >= 400, 'ready'),
     next: (n: number) => until(() => events.length >= n, `${n} events`),
+    heartbeat: () => until(() => heartbeats > 0, 'a heartbeat'),
     close: async () => { controller.abort(); await done; },
   };
 }
@@ -144,7 +148,7 @@ test('SSE: events after a reservation is made, after it ends, after a hold expir
   await stream.close();
 });
 
-test('SSE: resume after a dropped connection with Last-Event-ID', async () => {
+test('SSE: resume after a dropped connection with Last-Event-ID; heartbeats', async () => {
   const first = sse(BOX_QUERY);
   await first.ready();
   await db.owner.query(`update app_public.spots set status = 'out_of_service' where id = $1`, [spotIn]);
@@ -161,6 +165,7 @@ test('SSE: resume after a dropped connection with Last-Event-ID', async () => {
   await db.owner.query(`update app_public.spots set status = 'active' where id = $1`, [spotIn2]);
   await again.next(3);
   assert.equal(again.events[2].data.reason, 'in_service');
+  await again.heartbeat(); // LIVE_HEARTBEAT is 1 s here
   await again.close();
 });
 
@@ -202,18 +207,16 @@ function wsClient(headers: Record<string, string>): Client {
   });
 }
 
-async function tileWatched(lat: number, lng: number): Promise<void> {
-  const tile = `${Math.floor(lat / 0.05)}:${Math.floor(lng / 0.05)}`;
-  for (let i = 0; i < 100; i++) {
-    const { rows: [w] } = await db.owner.query('select count(*)::int as n from app_private.live_watched_tiles where tile = $1', [tile]);
-    if (w.n > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`tile ${tile} never watched`);
+/** Waits until the API process delivers to `n` watchers (a subscription is registered once its tiles are watched). */
+async function watchers(n: number): Promise<void> {
+  const hub = liveHubOf(api.handle.app);
+  for (let i = 0; i < 400 && hub.watcherCount !== n; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.is(hub.watcherCount, n, 'watchers registered');
 }
 
 test('GraphQL subscription over a websocket: the event, with the spot read as the subscriber (isSaved)', async () => {
   await api.gql(`mutation($s: BigInt!) { saveSpot(input: { spotId: $s }) { clientMutationId } }`, { s: spotIn2 }, driver.headers);
+  await watchers(0); // the earlier tests' streams are gone
   const client = wsClient({ authorization: `Bearer ${driver.token}` });
   const got: any[] = [];
   const finished = new Promise<void>((resolve, reject) => {
@@ -228,12 +231,12 @@ test('GraphQL subscription over a websocket: the event, with the spot read as th
     });
   });
   finished.catch(() => {}); // raced below; a late error must not go unhandled
-  await tileWatched(40.705, -73.99);
+  await watchers(1);
   await reserveOverHttp(spotFar2);
   await reserveOverHttp(spotIn2, 30);
   await pastReservation(spotIn, 'confirmed');
   try {
-    await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(got)}`)), 5000))]);
+    await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(got)}`)), 20_000))]);
   } finally {
     await client.dispose();
   }
@@ -268,7 +271,7 @@ test('websockets carry no queries or mutations, whoever sends them (SMV03); noth
   const client = wsClient({ authorization: `Bearer ${driver.token}` });
   const run = (query: string) => new Promise<any>((resolve, reject) => {
     client.subscribe({ query }, { next: resolve, error: resolve, complete: () => {} });
-    setTimeout(() => reject(new Error(`no answer to ${query}`)), 5000);
+    setTimeout(() => reject(new Error(`no answer to ${query}`)), 20_000);
   });
   const { rows: [before] } = await db.owner.query('select count(*)::int as n from app_public.reservations');
   const mutation = await run(`mutation { reserve(input: { spotId: "${spotIn}", durationMinutes: 30 }) { result { reservation { rowId } } } }`);

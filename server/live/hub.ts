@@ -257,6 +257,11 @@ export class LiveHub {
     }).catch((err) => log.warn({ err: (err as Error).message }, 'live: could not unwatch'));
   }
 
+  /** Live streams and subscriptions this process delivers to now. */
+  get watcherCount(): number {
+    return this.watchers.size;
+  }
+
   /** The area's events after an event id (what a resuming SSE client missed), oldest first. */
   async since(afterId: string, area: Area): Promise<LiveEvent[]> {
     const { rows } = await this.pool.query<LiveEvent>(
