@@ -524,6 +524,28 @@ $$;
 COMMENT ON FUNCTION app_hidden.assert_email(email text) IS 'The trimmed address, or error SMA03.';
 
 --
+-- Name: assert_filter_length(text, integer, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_filter_length(value text, max_chars integer, what text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if length(assert_filter_length.value) > assert_filter_length.max_chars then
+    raise exception '% is longer than % characters', assert_filter_length.what, assert_filter_length.max_chars
+      using errcode = '22001';
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_filter_length(value text, max_chars integer, what text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_filter_length(value text, max_chars integer, what text) IS 'Refuses (22001) a text filter longer than max_chars characters; what names the filter in the message.';
+
+--
 -- Name: rates; Type: TABLE; Schema: app_public; Owner: -
 --
 
@@ -4161,6 +4183,27 @@ $$;
 COMMENT ON FUNCTION app_private.sign_up_gate(email text, name text, password text, client_ip inet) IS 'Checks a sign-up''s input (SMA03–SMA05) and counts the attempt from its client address (20 an hour); returns 0, or the seconds to wait. Callers run it in a statement of its own, committed before app_private.register, so a sign-up register refuses with SMA06 (the email has an account) still counts: else trying addresses one by one would tell which have accounts, for free.';
 
 --
+-- Name: spot_change_source(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spot_change_source(OUT sync_run_id bigint, OUT source text) RETURNS record
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select r.id, case
+    when r.id is not null then 'sync'
+    when current_setting('app.change_source', true) = 'import' then 'import'
+    else 'edit' end
+  from (select nullif(current_setting('app.sync_run_id', true), '')::bigint as id) r;
+$$;
+
+--
+-- Name: FUNCTION spot_change_source(OUT sync_run_id bigint, OUT source text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spot_change_source(OUT sync_run_id bigint, OUT source text) IS 'Where the spot writes of this transaction come from: the sync run (app.sync_run_id), an import (app.change_source), else an edit.';
+
+--
 -- Name: spot_history_fields(app_public.spots); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -4494,6 +4537,10 @@ begin
     return;  -- backing off: no run
   end if;
   retry_at := null;
+  -- A 30 s interval makes 2,880 runs a day, nearly all 304s: those are kept a
+  -- week (runs that changed something stay, with the history they wrote).
+  delete from app_public.spot_sync_runs r
+  where r.outcome = 'not_modified' and r.started_at < now() - interval '7 days';
   insert into app_public.spot_sync_runs (source_url) values (spots_sync_begin.source_url) returning id into run_id;
 end;
 $$;
@@ -4502,7 +4549,7 @@ $$;
 -- Name: FUNCTION spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) IS 'Starts a sync run of a source: the run id and the validators to send (If-None-Match / If-Modified-Since), or no run and the time to retry while the source is backed off.';
+COMMENT ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) IS 'Starts a sync run of a source: the run id and the validators to send (If-None-Match / If-Modified-Since), or no run and the time to retry while the source is backed off. Forgets 304 runs older than a week.';
 
 --
 -- Name: spots_sync_failed(bigint, text, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4974,39 +5021,57 @@ $$;
 COMMENT ON FUNCTION app_private.tg_reservations__remind_at() IS 'Sets remind_at, when the due-work sweep emails a confirmed reservation''s reminder (booking_reminder_at: 15 minutes before its end, a quarter of the stay for one under an hour); moved with the end, cleared once it is no longer confirmed.';
 
 --
--- Name: tg_spots__history(); Type: FUNCTION; Schema: app_private; Owner: -
+-- Name: tg_spots__history_inserted(); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.tg_spots__history() RETURNS trigger
+CREATE FUNCTION app_private.tg_spots__history_inserted() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-declare
-  v_run    bigint := nullif(current_setting('app.sync_run_id', true), '')::bigint;
-  v_source text := case
-    when v_run is not null then 'sync'
-    when current_setting('app.change_source', true) = 'import' then 'import'
-    else 'edit' end;
 begin
-  if tg_op = 'INSERT' then
-    insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
-    values (new.id, 'created', null, new.external_id, v_run, v_source);
-    return null;
-  end if;
   insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
-  select new.id, n.key, o.value #>> '{}', n.value #>> '{}', v_run, v_source
-  from jsonb_each(app_private.spot_history_fields(new)) n
-  join jsonb_each(app_private.spot_history_fields(old)) o using (key)
-  where n.value is distinct from o.value;
+  select n.id, 'created', null, n.external_id, src.sync_run_id, src.source
+  from new_spots n cross join app_private.spot_change_source() src;
   return null;
 end;
 $$;
 
 --
--- Name: FUNCTION tg_spots__history(); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION tg_spots__history_inserted(); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.tg_spots__history() IS 'Writes one spot_changes row per followed field that a write really changed (one ''created'' row for a new spot), with the sync run or source from the transaction''s settings.';
+COMMENT ON FUNCTION app_private.tg_spots__history_inserted() IS 'One ''created'' spot_changes row per new spot, with the sync run or source from the transaction''s settings.';
+
+--
+-- Name: tg_spots__history_updated(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_spots__history_updated() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  insert into app_public.spot_changes (spot_id, field, old_value, new_value, sync_run_id, source)
+  select n.id, f.key, f.old_value, f.new_value, src.sync_run_id, src.source
+  from new_spots n
+  join old_spots o on o.id = n.id
+  cross join lateral (
+    select nv.key, ov.value #>> '{}' as old_value, nv.value #>> '{}' as new_value
+    from jsonb_each(app_private.spot_history_fields(n)) nv
+    join jsonb_each(app_private.spot_history_fields(o)) ov using (key)
+    where nv.value is distinct from ov.value
+  ) f
+  cross join app_private.spot_change_source() src
+  order by n.id;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_spots__history_updated(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_spots__history_updated() IS 'One spot_changes row per followed field that an update really changed (a write that changes nothing leaves none), with the sync run or source from the transaction''s settings.';
 
 --
 -- Name: tg_spots__live(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -5324,6 +5389,8 @@ CREATE FUNCTION app_public.audit_entries(table_name text DEFAULT NULL::text, rec
 begin
   -- The only way to read the log: no API role has a grant on the table.
   perform app_hidden.assert_admin();
+  perform app_hidden.assert_filter_length(audit_entries.table_name, 63, 'tableName'),
+          app_hidden.assert_filter_length(audit_entries.record_id, 100, 'recordId');
   return query
   select a.* from app_public.audit_log a
   where (audit_entries.table_name is null or a.table_name = audit_entries.table_name)
@@ -5339,7 +5406,7 @@ $$;
 -- Name: FUNCTION audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone) IS 'Admins only (SMA10): the audit log, newest first, filtered by what was changed (table name, row id), who changed it, and a time range [since, until).';
+COMMENT ON FUNCTION app_public.audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone) IS 'Admins only (SMA10): the audit log, newest first, filtered by what was changed (table name, row id), who changed it, and a time range [since, until). A table name over 63 characters or a row id over 100 is refused (22001).';
 
 --
 -- Name: users; Type: TABLE; Schema: app_public; Owner: -
@@ -6828,11 +6895,17 @@ COMMENT ON COLUMN app_public.spot_changes.source IS 'sync (the inventory sync), 
 --
 
 CREATE FUNCTION app_public.spot_change_history(borough text DEFAULT NULL::text, street text DEFAULT NULL::text, meter text DEFAULT NULL::text, since timestamp with time zone DEFAULT NULL::timestamp with time zone, until timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id bigint DEFAULT NULL::bigint) RETURNS SETOF app_public.spot_changes
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+begin
+  perform app_hidden.assert_filter_length(spot_change_history.borough, 50, 'borough'),
+          app_hidden.assert_filter_length(spot_change_history.street, 200, 'street'),
+          app_hidden.assert_filter_length(spot_change_history.meter, 50, 'meter');
   -- Keyset pagination: newest first, 50 a page; the next page passes the last
   -- row's id as before_id. Filters: borough and meter exactly (case-insensitive
   -- borough), street as a case-insensitive substring, [since, until).
+  return query
   select c.*
   from app_public.spot_changes c
   join app_public.spots s on s.id = c.spot_id
@@ -6844,13 +6917,14 @@ CREATE FUNCTION app_public.spot_change_history(borough text DEFAULT NULL::text, 
     and (spot_change_history.until is null or c.changed_at < spot_change_history.until)
   order by c.id desc
   limit 50;
+end;
 $$;
 
 --
 -- Name: FUNCTION spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) IS 'Spot inventory changes, newest first, 50 a page: filter by borough, street (part of the name), meter number and time range [since, until); for the next page pass the last rowId as beforeId.';
+COMMENT ON FUNCTION app_public.spot_change_history(borough text, street text, meter text, since timestamp with time zone, until timestamp with time zone, before_id bigint) IS 'Spot inventory changes, newest first, 50 a page: filter by borough, street (part of the name), meter number and time range [since, until); for the next page pass the last rowId as beforeId. Text filters longer than 50 characters (street: 200) are refused (22001).';
 
 --
 -- Name: spots_description(app_public.spots); Type: FUNCTION; Schema: app_public; Owner: -
@@ -8844,10 +8918,16 @@ CREATE TRIGGER _200_remind_at BEFORE INSERT OR UPDATE OF status, period ON app_p
 CREATE TRIGGER _500_audit AFTER INSERT OR UPDATE ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__audit();
 
 --
--- Name: spots _600_history; Type: TRIGGER; Schema: app_public; Owner: -
+-- Name: spots _600_history_inserted; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
-CREATE TRIGGER _600_history AFTER INSERT OR UPDATE ON app_public.spots FOR EACH ROW EXECUTE FUNCTION app_private.tg_spots__history();
+CREATE TRIGGER _600_history_inserted AFTER INSERT ON app_public.spots REFERENCING NEW TABLE AS new_spots FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_spots__history_inserted();
+
+--
+-- Name: spots _600_history_updated; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _600_history_updated AFTER UPDATE ON app_public.spots REFERENCING OLD TABLE AS old_spots NEW TABLE AS new_spots FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_spots__history_updated();
 
 --
 -- Name: reservations _700_notify; Type: TRIGGER; Schema: app_public; Owner: -
@@ -9577,6 +9657,13 @@ GRANT ALL ON FUNCTION app_hidden.assert_admin() TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_hidden.assert_email(email text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.assert_email(email text) TO app_anonymous;
+
+--
+-- Name: FUNCTION assert_filter_length(value text, max_chars integer, what text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_filter_length(value text, max_chars integer, what text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_filter_length(value text, max_chars integer, what text) TO app_anonymous;
 
 --
 -- Name: TABLE rates; Type: ACL; Schema: app_public; Owner: -
@@ -10435,6 +10522,12 @@ REVOKE ALL ON FUNCTION app_private.setup_intent_json(si app_private.setup_intent
 REVOKE ALL ON FUNCTION app_private.sign_up_gate(email text, name text, password text, client_ip inet) FROM PUBLIC;
 
 --
+-- Name: FUNCTION spot_change_source(OUT sync_run_id bigint, OUT source text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spot_change_source(OUT sync_run_id bigint, OUT source text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION spot_history_fields(s app_public.spots); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -10537,10 +10630,16 @@ REVOKE ALL ON FUNCTION app_private.tg_reservations__notify() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg_reservations__remind_at() FROM PUBLIC;
 
 --
--- Name: FUNCTION tg_spots__history(); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION tg_spots__history_inserted(); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.tg_spots__history() FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.tg_spots__history_inserted() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_spots__history_updated(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_spots__history_updated() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg_spots__live(); Type: ACL; Schema: app_private; Owner: -

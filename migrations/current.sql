@@ -158,6 +158,7 @@ create type app_public.saved_spot_status as (
 comment on type app_public.saved_spot_status is
   E'A saved spot, when it was saved, whether it is free for the asked window, and its price for that window.';
 
+--!include filters.sql
 --!include spots_import.sql
 --!include spot_changes.sql
 --!include spots_sync.sql

@@ -96,10 +96,11 @@ export const ERROR_CODES: Record<string, string> = {
   '22007': 'A date or time has the wrong format.',
   '22008': 'A date or time is out of range.',
   '22021': 'A text value contains a NUL character or is not valid UTF-8.',
+  '22001': 'A text is longer than the field or filter allows (e.g. a history or audit filter).',
   '22003': 'A number is out of range (e.g. an id past 9223372036854775807).',
   '22009': 'A time zone offset is out of range (at most ±15:59).',
   '57014': 'The request ran longer than the database allows (15 s) and was cancelled; nothing was changed.',
   // Added by the API itself
-  GRAPHQL_VALIDATION_FAILED: 'The query does not fit the schema, or a variable has the wrong type.',
+  GRAPHQL_VALIDATION_FAILED: 'The query does not fit the schema, or a variable has the wrong type (a Datetime must be ISO 8601, e.g. 2026-12-03T10:00:00Z: words such as `yesterday` are refused).',
   INTERNAL: 'Unexpected error; the message carries a reference to the server log.',
 };

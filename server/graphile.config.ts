@@ -6,6 +6,7 @@ import { maskError } from './mask_error.ts';
 import { LoginPlugin } from './plugins/login.ts';
 import { PostgisCodecPlugin } from './plugins/postgis_codec.ts';
 import { ValidationErrorCodePlugin } from './plugins/validation_error_code.ts';
+import { StrictDatetimePlugin } from './plugins/strict_datetime.ts';
 import { RequestShapePlugin } from './plugins/request_shape.ts';
 import { SignUpGatePlugin } from './plugins/sign_up_gate.ts';
 import { makeQueryLimitsPlugin, PageSizePlugin } from './query_limits.ts';
@@ -42,7 +43,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     // `allSpots`, `spotByRowId`, `spot.rateByRateId`.
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
     plugins: [
-      PostgisCodecPlugin, ValidationErrorCodePlugin, RequestShapePlugin, PageSizePlugin,
+      PostgisCodecPlugin, ValidationErrorCodePlugin, StrictDatetimePlugin, RequestShapePlugin, PageSizePlugin,
       makeQueryLimitsPlugin({ introspection: options.introspection, explainAllowed: options.ide }),
       LoginPlugin, SignUpGatePlugin, LiveSubscriptionPlugin, WebsocketSubscriptionsOnlyPlugin,
       ...(options.plugins ?? []),

@@ -8,6 +8,8 @@ import * as assert from 'uvu/assert';
 import { postJson } from './helpers/auth.ts';
 import { createSpot } from './helpers/spots.ts';
 import { staffTablesDigest, useStaffApi } from './helpers/staff.ts';
+import { committedSchema } from './helpers/committed_schema.ts';
+import type { GraphQLInputObjectType } from 'postgraphile/graphql';
 import { ANON, hoursFromNow, reserve } from './helpers/reservations.ts';
 
 const ctx = useStaffApi(import.meta.filename, test);
@@ -39,9 +41,9 @@ test('accounts and guest emails become customers, with their reservations and pa
   await ctx.db.owner.query(`insert into app_private.refunds (charge_id, amount, idempotency_key, status) values ($1, 150, 'rk-cust', 'succeeded')`, [charge.id]);
 
   // Action
-  const data = await ok(`query { customers(condition: { email: "guest.only@example.test" }) { nodes {
-      email userId reservations { nodes { rowId status } } payments { nodes { reservationId kind amount status } } } }
-    account: customers(condition: { email: "signed.up@example.test" }) { nodes { email name userId } } }`);
+  const data = await ok(`query { customers(first: 1, condition: { email: "guest.only@example.test" }) { nodes {
+      email userId reservations(first: 10) { nodes { rowId status } } payments(first: 10) { nodes { reservationId kind amount status } } } }
+    account: customers(first: 1, condition: { email: "signed.up@example.test" }) { nodes { email name userId } } }`);
 
   // Assertions
   const [guest] = data.customers.nodes;
@@ -117,8 +119,8 @@ test('created_by, updated_by and timestamps come from the session', async () => 
   assert.equal([edited.createdBy, edited.updatedBy, edited.createdAt], [creator.user!.id, editor.user!.id, id.createdAt]);
   assert.ok(new Date(edited.updatedAt) > new Date(id.createdAt));
   // The API offers no way to set them: not among createCustomer's inputs.
-  const input = await ok(`query { __type(name: "CreateCustomerInput") { inputFields { name } } }`);
-  assert.equal(input.__type.inputFields.map((f: any) => f.name).sort(), ['clientMutationId', 'email', 'name', 'surname']);
+  const input = committedSchema().getType('CreateCustomerInput') as GraphQLInputObjectType;
+  assert.equal(Object.keys(input.getFields()).sort(), ['clientMutationId', 'email', 'name', 'surname']);
 });
 
 test('bad input: a code, and nothing written', async () => {

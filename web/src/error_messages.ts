@@ -88,6 +88,7 @@ export const ERROR_SENTENCES: Record<string, string> = {
   '22007': 'A date or time has the wrong format.',
   '22008': 'A date or time is out of range.',
   '22021': 'A text contains characters that are not allowed.',
+  '22001': 'This text is too long.',
   '22003': 'A number is too large.',
   '22009': 'That time zone offset does not exist.',
   '57014': 'That took too long and was stopped; nothing was changed. Please try again.',
