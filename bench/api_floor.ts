@@ -13,7 +13,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { benchDatabase, fmt, load, pgbench, startApiProcess } from './helpers.ts';
+import { benchDatabase, fmt, load, pgbench, startApiProcess, stopAfterMaxSeconds } from './helpers.ts';
 import { BenchReport } from './report.ts';
 
 const args = process.argv.slice(2);
@@ -22,6 +22,7 @@ const SECONDS = secondsArg >= 0 ? Number(args[secondsArg + 1]) : 5;
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,8,32').split(',').map(Number);
 const API_WORKERS = Number(process.env.API_WORKERS ?? 2);
 
+stopAfterMaxSeconds('api_floor');
 const report = new BenchReport('api_floor');
 const urls = await benchDatabase('api_floor');
 const script = join(mkdtempSync(join(tmpdir(), 'sms-bench-floor-')), 'select1.sql');

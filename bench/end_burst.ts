@@ -22,7 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import Stripe from 'stripe';
-import { benchDatabase, fmt, ROOT_DIR } from './helpers.ts';
+import { benchDatabase, fmt, ROOT_DIR, stopAfterMaxSeconds } from './helpers.ts';
 import { BenchReport } from './report.ts';
 import { startSmtpSink } from '../test/helpers/smtp_sink.ts';
 
@@ -41,11 +41,7 @@ const BUDGET = Number(process.env.BENCH_BUDGET ?? 95);
 const children: ChildProcess[] = [];
 const cleanup = () => { for (const c of children) c.kill('SIGKILL'); };
 process.on('exit', cleanup);
-// Bounded in time whatever happens: a bench never runs on unattended.
-setTimeout(() => {
-  console.error(`end_burst: stopped after BENCH_MAX_S (${process.env.BENCH_MAX_S ?? 600} s)`);
-  process.exit(1);
-}, Number(process.env.BENCH_MAX_S ?? 600) * 1000).unref();
+stopAfterMaxSeconds('end_burst');
 
 function spawnNode(file: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
   const child = spawn(process.execPath, [join(ROOT_DIR, file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -57,6 +57,8 @@ export async function startApiProcess(urls: DbUrls, extraEnv: NodeJS.ProcessEnv 
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  // Never left behind, even when the bench is stopped (stopAfterMaxSeconds).
+  process.once('exit', () => child.kill('SIGKILL'));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -141,3 +143,12 @@ export function wrk(url: string, script: string, clients: number, seconds: numbe
 }
 
 export const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
+/** Ends the bench after BENCH_MAX_S seconds (default 600) whatever it is doing: a bench never runs on unattended. */
+export function stopAfterMaxSeconds(bench: string): void {
+  const seconds = Number(process.env.BENCH_MAX_S ?? 600);
+  setTimeout(() => {
+    console.error(`${bench}: stopped after BENCH_MAX_S (${seconds} s)`);
+    process.exit(1);
+  }, seconds * 1000).unref();
+}

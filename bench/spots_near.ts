@@ -7,7 +7,7 @@
 // written: spots and reservations need none of their side effects here), so
 // 1M spots and their 100k reservations set up in minutes.
 import pg from 'pg';
-import { benchDatabase, fmt, load, pgbench, startApiProcess, wrk, ROOT_DIR } from './helpers.ts';
+import { benchDatabase, fmt, load, pgbench, startApiProcess, stopAfterMaxSeconds, wrk, ROOT_DIR } from './helpers.ts';
 import { BenchReport } from './report.ts';
 
 const args = process.argv.slice(2);
@@ -71,6 +71,7 @@ async function naiveSearch(owner: pg.Pool, lat: number, lng: number): Promise<nu
   return near.length;
 }
 
+stopAfterMaxSeconds('spots_near');
 const report = new BenchReport('spots_near');
 const latency: Array<{ spots: number; ms: number; series: string }> = [];
 const urls = await benchDatabase('spots_near');

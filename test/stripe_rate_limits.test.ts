@@ -165,6 +165,22 @@ test('a batch job of 14 without limits: every charge is sent once and recorded, 
   assert.equal(intentsPer(ids), ids.map(() => 1));
 });
 
+test('a batch entry Stripe fails (500 after doing it, three times: the SDK\'s retries too) is retried alone with its key: one charge each, the others not sent again', async () => {
+  const ids = await completedReservations(3, true);
+  const requestsBefore = emulator.state().requests;
+  emulator.addFault({ method: 'POST', path: '/v1/payment_intents', mode: 'error_after', count: 3 });
+  const worker = await startTestWorker(db, { concurrency: 1 });
+  try {
+    await allCharged(ids, 30_000);
+  } finally {
+    await worker.stop();
+    emulator.clearFaults();
+  }
+  assert.equal(intentsPer(ids), ids.map(() => 1), 'the failed entry was done at Stripe once: its retry got the same PaymentIntent back');
+  // 3 first sends (one of them answered 500 three times by the SDK's own retries) + the entry's retry, alone.
+  assert.is(emulator.state().requests - requestsBefore, 3 + 2 + 1);
+});
+
 for (const batch of [false, true]) {
   test(`a 429 reschedules the charge without spending an attempt (${batch ? 'one batch job of 14' : 'a job a reservation'}): every charge succeeds once, none fails, no job is left`, async () => {
     const ids = await completedReservations(batch ? 14 : 8, batch);
