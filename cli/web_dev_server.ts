@@ -8,7 +8,7 @@ import { createServer } from 'vite';
 export const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'web');
 
 /** Paths the API answers; everything else is the web app. */
-const API_PATHS = ['^/graphql', '^/graphiql', '^/auth/', '^/health$', '^/ready$', '^/metrics$', '^/docs', '^/webhooks/'];
+const API_PATHS = ['^/graphql', '^/graphiql', '^/auth/', '^/health$', '^/ready$', '^/metrics$', '^/docs', '^/webhooks/', '^/live/', '^/customers/\\d+/photo'];
 
 export interface WebDevServer {
   url: string;

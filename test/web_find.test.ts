@@ -73,11 +73,13 @@ test('Typed coordinates, miles and a bad radius: the error sits next to the fiel
   assert.is(await page.locator('#lat-error').textContent(), ERROR_SENTENCES.SMS01);
 });
 
-test('A listed spot that someone else books turns taken, in the list and on the map', async () => {
+test('A listed spot that someone else books turns taken, in the list and on the map, pushed by the live stream', async () => {
   const { page } = await stack.newPage('desktop');
   await page.goto(stack.webUrl + MIDTOWN);
   const first = page.locator('li.spot').first();
   await first.waitFor();
+  // The page listens to GET /live/spots for its area; while it does, it does not poll.
+  await page.locator('.count[data-live="on"]').waitFor();
   const spotId = await first.getAttribute('data-spot-id');
   const booked = await api(`mutation($id: BigInt!) { reserve(input: { spotId: $id, durationMinutes: 60, email: "other.driver@example.test" }) {
     result { reservation { rowId status } } } }`, { id: spotId });

@@ -1,6 +1,6 @@
 // Find: a search (where, how far, when), the spots as markers and as a list
 // nearest first with the price for the window, and spots turning "taken"
-// when someone else books them (re-checked every few seconds).
+// when someone else books them (pushed by the live stream; polled without it).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { run } from '../api/client.ts';
 import { makeError, type AppError } from '../api/errors.ts';
@@ -15,6 +15,7 @@ import { windowFromParams, windowParams, windowRange, type TimeWindow } from '..
 /** Midtown Manhattan, where the demo data's meters are. */
 const DEFAULT_CENTER = { lat: 40.7536, lng: -73.9832 };
 const POLL_MS = 5000;
+const KM_PER_MILE = 1.609344;
 const PAGE = 20;
 /** Phones see the results first; the search form folds into one line. */
 const WIDE = () => window.matchMedia('(min-width: 900px)').matches;
@@ -53,6 +54,7 @@ export function FindPage() {
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
   const [taken, setTaken] = useState<Set<string>>(new Set());
+  const [live, setLive] = useState(false);
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [locating, setLocating] = useState(false);
   const [shown, setShown] = useState(PAGE);
@@ -80,17 +82,35 @@ export function FindPage() {
     return () => { current = false; };
   }, [key]);
 
-  // Someone else booking a listed spot takes it out of a fresh search: mark it taken.
+  // Someone else booking a listed spot takes it out of a fresh search: mark it taken. The
+  // server pushes the area's availability events (GET /live/spots, Server-Sent Events); an
+  // event about a listed spot re-checks the list at once. Polling stays as the fallback while
+  // the stream is not open (an area too big for it, a proxy that drops it, a reconnect).
   useEffect(() => {
     if (!results) return;
-    const timer = setInterval(async () => {
-      if (document.hidden) return;
+    const listed = results.matches.map((m) => m.spot.rowId);
+    const recheck = async () => {
       const r = await run<SpotsNearIdsData>(SPOTS_NEAR_IDS, results.vars);
       if (!r.data?.spotsNear) return;
       const free = new Set(r.data.spotsNear.nodes.map((n) => n.spot.rowId));
-      setTaken(new Set(results.matches.map((m) => m.spot.rowId).filter((id) => !free.has(id))));
-    }, POLL_MS);
-    return () => clearInterval(timer);
+      setTaken(new Set(listed.filter((id) => !free.has(id))));
+    };
+    const { lat, lng, radius, unit } = results.search;
+    const area = new URLSearchParams({ lat: String(lat), lng: String(lng), radius: String(radius * (unit === 'mi' ? KM_PER_MILE : 1)) });
+    const stream = typeof EventSource === 'function' ? new EventSource(`/live/spots?${area}`) : null;
+    let streaming = false;
+    let soon: ReturnType<typeof setTimeout> | undefined;
+    stream?.addEventListener('ready', () => { streaming = true; setLive(true); });
+    stream?.addEventListener('error', () => { streaming = false; setLive(false); });
+    stream?.addEventListener('availability', (event) => {
+      const { spotId } = JSON.parse((event as MessageEvent<string>).data) as { spotId: string | number };
+      if (!listed.includes(String(spotId))) return;
+      // Several events at once (a block over many spots) make one re-check.
+      clearTimeout(soon);
+      soon = setTimeout(recheck, 150);
+    });
+    const timer = setInterval(() => { if (!streaming && !document.hidden) recheck(); }, POLL_MS);
+    return () => { stream?.close(); setLive(false); clearInterval(timer); clearTimeout(soon); };
   }, [results]);
 
   function submit(event: Event) {
@@ -125,7 +145,7 @@ export function FindPage() {
   const coordinateError = placed.field('coordinates');
   const matches = results?.matches ?? [];
   const unit = results?.search.unit ?? search.unit;
-  const radiusKm = (results?.search.radius ?? search.radius) * (unit === 'mi' ? 1.609344 : 1);
+  const radiusKm = (results?.search.radius ?? search.radius) * (unit === 'mi' ? KM_PER_MILE : 1);
 
   return (
     <div class="find">
@@ -173,7 +193,7 @@ export function FindPage() {
           <h2 id="spot-list-title">Spots nearest first</h2>
           {loading && <Loading what="spots" />}
           {!loading && results && (
-            <p role="status" class="count">
+            <p role="status" class="count" data-live={live ? 'on' : 'off'}>
               {results.total === 0 ? 'No free spot in this area for that time. Try a larger radius or another time.'
                 : `${results.total} free ${results.total === 1 ? 'spot' : 'spots'} within ${results.search.radius} ${unit}${results.total > matches.length ? `, the nearest ${matches.length} shown` : ''}.`}
             </p>
