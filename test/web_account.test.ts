@@ -160,7 +160,7 @@ async function assertAccessible(page: Page, paths: string[]): Promise<void> {
 for (const size of ['phone', 'desktop'] as Size[]) {
   test(`Account pages have no serious or critical accessibility finding (${size})`, async () => {
     const { page } = await stack.newPage(size);
-    await assertAccessible(page, ['/sign-in', '/sign-up', '/forgot-password', '/reset-password?token=unknown', '/verify-email?token=unknown']);
+    await assertAccessible(page, ['/sign-in', '/sign-up', '/forgot-password', '/reset-password?token=unknown', '/verify-email?token=unknown', '/accept-invite?token=unknown']);
     await signUp(page, `Ally ${size}`, `ally.${size}@example.test`);
     await assertAccessible(page, ['/account', '/reservations']);
   });

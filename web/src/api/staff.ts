@@ -49,7 +49,7 @@ export interface StaffSpot {
 
 export const STAFF_SPOT = `query StaffSpot($id: BigInt!) {
   spot(rowId: $id) { rowId street borough status description maxStay { days hours minutes } rate { rowId code hourlyPrice currency }
-    reservations(first: 200, orderBy: [PRIMARY_KEY_DESC]) { nodes { rowId kind status startsAt endsAt note } } }
+    reservations(first: 100, orderBy: [PRIMARY_KEY_DESC]) { nodes { rowId kind status startsAt endsAt note } } }
   spotAffectedReservations(spotId: $id) { nodes { rowId status startsAt endsAt } } }`;
 export const UPDATE_SPOT = `mutation UpdateSpot($id: BigInt!, $street: String, $maxStay: Int) {
   updateSpot(input: { spotId: $id, street: $street, maxStayMinutes: $maxStay }) { result { rowId } } }`;
