@@ -78,6 +78,9 @@ function passwordOf(url: string): string {
   return decodeURIComponent(new URL(url).password);
 }
 
+/** How long one API statement may run (app_authenticator's statement_timeout). */
+export const API_STATEMENT_TIMEOUT = '15s';
+
 async function ensureLoginRoles(root: pg.Client, urls: DbUrls): Promise<void> {
   const roles: Array<[string, string, string]> = [
     ['app_owner', passwordOf(urls.owner), 'login'],
@@ -88,6 +91,12 @@ async function ensureLoginRoles(root: pg.Client, urls: DbUrls): Promise<void> {
     const pw = password ? ` password ${pg.escapeLiteral(password)}` : '';
     await root.query(`${exists ? 'alter' : 'create'} role ${name} ${attributes}${pw}`);
   }
+  // No API statement holds a connection for long: the last of the query cost limits
+  // (server/query_limits.ts), answered as 57014. 15 s, not less: bookings on one hot
+  // spot queue on its advisory lock, and under load a correct wait of several seconds
+  // must not turn into an error. Here, not in afterReset.sql, so that a database
+  // made before this setting gets it at its next start.
+  await root.query(`alter role app_authenticator set statement_timeout to '${API_STATEMENT_TIMEOUT}'`);
 }
 
 function currentMigrationIsEmpty(): boolean {

@@ -41,11 +41,8 @@ grant app_anonymous, app_user, app_operator to app_authenticator;
 -- round trips). Signed-in requests still SET LOCAL ROLE in a transaction, which
 -- PostgreSQL checks against the login role, app_authenticator.
 alter role app_authenticator set role to 'app_anonymous';
--- No API statement holds a connection for long: the last of the query cost
--- limits (server/query_limits.ts), answered as 57014. 15 s, not less: bookings
--- on one hot spot queue on its advisory lock, and under load a correct wait
--- of several seconds must not turn into an error.
-alter role app_authenticator set statement_timeout to '15s';
+-- app_authenticator's statement_timeout is set by cli/db__provision.ts, which
+-- runs on every start: this file runs only when a database is (re)created.
 
 -- Nobody but the owner creates objects in public (PostgreSQL 15 already
 -- revokes CREATE; this keeps older clusters honest too).
