@@ -29,18 +29,25 @@ const script = join(mkdtempSync(join(tmpdir(), 'sms-bench-floor-')), 'select1.sq
 writeFileSync(script, 'select 1;\n');
 const pool = new pg.Pool({ connectionString: urls.authenticator, max: Math.max(...CLIENTS) });
 const api = await startApiProcess(urls, { API_WORKERS: String(API_WORKERS), API_POOL_SIZE: '8' });
-const graphql = () => fetch(`${api.url}/graphql`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json', accept: 'application/json' },
-  body: JSON.stringify({ query: '{ currentUser { id } }' }),
-}).then(async (r) => r.ok && (await r.json() as { data?: { currentUser: null } }).data?.currentUser === null);
-const health = () => fetch(`${api.url}/health`).then(async (r) => { await r.arrayBuffer(); return r.ok; });
+const graphql = () =>
+  fetch(`${api.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ query: '{ currentUser { id } }' }),
+  }).then(async (r) => r.ok && ((await r.json()) as { data?: { currentUser: null } }).data?.currentUser === null);
+const health = () =>
+  fetch(`${api.url}/health`).then(async (r) => {
+    await r.arrayBuffer();
+    return r.ok;
+  });
 const select1 = () => pool.query('select 1').then(() => true);
 
-report.line(`api_floor: ${SECONDS} s per measurement; API with ${API_WORKERS} processes; Node load loops for HTTP and pg, pgbench for PostgreSQL`);
+report.line(
+  `api_floor: ${SECONDS} s per measurement; API with ${API_WORKERS} processes; Node load loops for HTTP and pg, pgbench for PostgreSQL`,
+);
 const points: Array<{ clients: number; perSecond: number; series: string }> = [];
 try {
-  await load(4, 1, graphql);  // warm up: schema, plans, pools
+  await load(4, 1, graphql); // warm up: schema, plans, pools
   for (const clients of CLIENTS) {
     const pgbenchTps = await pgbench(urls.authenticator, script, clients, SECONDS);
     const driver = await load(clients, SECONDS, select1);
@@ -48,15 +55,35 @@ try {
     const api1 = await load(clients, SECONDS, graphql);
     report.line(`\n${clients} client(s)`);
     report.line(`  pgbench SELECT 1:     ${fmt(pgbenchTps, 0).padStart(7)} /s`);
-    report.line(`  pg SELECT 1 (Node):   ${fmt(driver.perSecond, 0).padStart(7)} /s  p50 ${fmt(driver.p50)} ms, p99 ${fmt(driver.p99)} ms`);
-    report.line(`  API GET /health:      ${fmt(http.perSecond, 0).padStart(7)} /s  p50 ${fmt(http.p50)} ms, p99 ${fmt(http.p99)} ms (${http.errors} errors)`);
-    report.line(`  API GraphQL trivial:  ${fmt(api1.perSecond, 0).padStart(7)} /s  p50 ${fmt(api1.p50)} ms, p99 ${fmt(api1.p99)} ms (${api1.errors} errors)`);
-    report.line(`  ratios: GraphQL / pgbench SELECT 1 = ${fmt(api1.perSecond / pgbenchTps, 3)}x; GraphQL / pg SELECT 1 = ${fmt(api1.perSecond / driver.perSecond)}x; GraphQL / GET /health = ${fmt(api1.perSecond / http.perSecond)}x`);
-    points.push({ clients, perSecond: pgbenchTps, series: 'pgbench SELECT 1' }, { clients, perSecond: driver.perSecond, series: 'pg SELECT 1 (Node)' },
-      { clients, perSecond: http.perSecond, series: 'API GET /health' }, { clients, perSecond: api1.perSecond, series: 'API GraphQL trivial' });
+    report.line(
+      `  pg SELECT 1 (Node):   ${fmt(driver.perSecond, 0).padStart(7)} /s  p50 ${fmt(driver.p50)} ms, p99 ${fmt(driver.p99)} ms`,
+    );
+    report.line(
+      `  API GET /health:      ${fmt(http.perSecond, 0).padStart(7)} /s  p50 ${fmt(http.p50)} ms, p99 ${fmt(http.p99)} ms (${http.errors} errors)`,
+    );
+    report.line(
+      `  API GraphQL trivial:  ${fmt(api1.perSecond, 0).padStart(7)} /s  p50 ${fmt(api1.p50)} ms, p99 ${fmt(api1.p99)} ms (${api1.errors} errors)`,
+    );
+    report.line(
+      `  ratios: GraphQL / pgbench SELECT 1 = ${fmt(api1.perSecond / pgbenchTps, 3)}x; GraphQL / pg SELECT 1 = ${fmt(api1.perSecond / driver.perSecond)}x; GraphQL / GET /health = ${fmt(api1.perSecond / http.perSecond)}x`,
+    );
+    points.push(
+      { clients, perSecond: pgbenchTps, series: 'pgbench SELECT 1' },
+      { clients, perSecond: driver.perSecond, series: 'pg SELECT 1 (Node)' },
+      { clients, perSecond: http.perSecond, series: 'API GET /health' },
+      { clients, perSecond: api1.perSecond, series: 'API GraphQL trivial' },
+    );
   }
-  report.chart('throughput', 'The floor: requests/s vs clients (whole stack vs SELECT 1)', points,
-    { x: 'clients', y: 'perSecond', series: 'series', xLabel: 'clients', yLabel: 'per second', xType: 'log', yType: 'log', dots: true });
+  report.chart('throughput', 'The floor: requests/s vs clients (whole stack vs SELECT 1)', points, {
+    x: 'clients',
+    y: 'perSecond',
+    series: 'series',
+    xLabel: 'clients',
+    yLabel: 'per second',
+    xType: 'log',
+    yType: 'log',
+    dots: true,
+  });
   report.save();
 } finally {
   await api.stop();

@@ -26,8 +26,22 @@ const CLIENTS = (process.env.BENCH_CLIENTS ?? '8,32').split(',').map(Number);
 const API_WORKERS = Number(process.env.API_WORKERS ?? 2);
 const DAYS = 88;
 
-interface Scenario { name: string; spotBase: number; spots: number; slotMinutes: number; slots: number }
-interface Outcome { attempts: number; perSecond: number; ok: number; taken: number; other: number; p50?: number; p99?: number }
+interface Scenario {
+  name: string;
+  spotBase: number;
+  spots: number;
+  slotMinutes: number;
+  slots: number;
+}
+interface Outcome {
+  attempts: number;
+  perSecond: number;
+  ok: number;
+  taken: number;
+  other: number;
+  p50?: number;
+  p99?: number;
+}
 
 const report = new BenchReport('booking');
 const points: Array<{ clients: number; perSecond: number; series: string }> = [];
@@ -35,13 +49,17 @@ const urls = await benchDatabase('booking');
 const owner = new pg.Pool({ connectionString: urls.owner, max: 2 });
 
 // Inventory and the bench-only helpers (this database only, never a migration).
-await owner.query(`insert into app_public.rates (code, name, hourly_price, billing_increment) values ('bench', 'Bench', 450, '5 minutes')`);
+await owner.query(
+  `insert into app_public.rates (code, name, hourly_price, billing_increment) values ('bench', 'Bench', 450, '5 minutes')`,
+);
 await owner.query(`
   insert into app_public.spots (location, street, rate_id, max_stay)
   select st_setsrid(st_makepoint(-74.0 + random() * 0.1, 40.7 + random() * 0.1), 4326)::geography,
          'Bench St', (select id from app_public.rates where code = 'bench'), interval '4 hours'
   from generate_series(1, 2003)`);
-const { rows: [ids] } = await owner.query(`select min(id)::int as lo from app_public.spots`);
+const {
+  rows: [ids],
+} = await owner.query(`select min(id)::int as lo from app_public.spots`);
 await owner.query(`
   drop schema if exists bench cascade;
   create schema bench;
@@ -74,7 +92,7 @@ await owner.query(`
     return 'taken';
   end $$;`);
 
-const base = Math.ceil(Date.now() / 3600e3) * 3600 + 86400;  // epoch seconds: a whole hour, tomorrow
+const base = Math.ceil(Date.now() / 3600e3) * 3600 + 86400; // epoch seconds: a whole hour, tomorrow
 const scenarios: Scenario[] = [
   { name: 'distinct spots', spotBase: ids.lo - 1, spots: 2000, slotMinutes: 5, slots: DAYS * 24 * 12 },
   { name: '3 hot spots', spotBase: ids.lo - 1 + 2000, spots: 3, slotMinutes: 30, slots: DAYS * 48 },
@@ -96,8 +114,12 @@ function run(cmd: string, argv: string[]): Promise<string> {
   return new Promise((resolve) => {
     const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
     child.on('close', () => resolve(out));
   });
 }
@@ -107,19 +129,60 @@ const luaBody = readFileSync(join(ROOT_DIR, 'bench/booking.lua'), 'utf8');
 
 async function viaApi(apiUrl: string, s: Scenario, clients: number): Promise<Outcome> {
   const script = join(tmp, `${s.spots}.lua`);
-  writeFileSync(script, `SPOT_BASE, SPOTS, SLOTS, SLOT_MINUTES, BASE = ${s.spotBase}, ${s.spots}, ${s.slots}, ${s.slotMinutes}, ${base}\n` +
-    `math.randomseed(${Date.now() % 100000})\n${luaBody}`);
-  const out = await run('wrk', ['-t', '1', '-c', String(clients), '-d', `${SECONDS}s`, '-s', script, `${apiUrl}/graphql`]);
+  writeFileSync(
+    script,
+    `SPOT_BASE, SPOTS, SLOTS, SLOT_MINUTES, BASE = ${s.spotBase}, ${s.spots}, ${s.slots}, ${s.slotMinutes}, ${base}\n` +
+      `math.randomseed(${Date.now() % 100000})\n${luaBody}`,
+  );
+  const out = await run('wrk', [
+    '-t',
+    '1',
+    '-c',
+    String(clients),
+    '-d',
+    `${SECONDS}s`,
+    '-s',
+    script,
+    `${apiUrl}/graphql`,
+  ]);
   const r = out.match(/WRK_RESULT requests=(\d+) rps=([\d.]+) p50=([\d.]+) p99=([\d.]+)/);
   const o = out.match(/WRK_OUTCOMES ok=(\d+) taken=(\d+) other=(\d+)/);
   if (!r || !o) throw new Error(`wrk failed:\n${out}`);
   return { attempts: +r[1], perSecond: +r[2], p50: +r[3], p99: +r[4], ok: +o[1], taken: +o[2], other: +o[3] };
 }
 
-async function viaPgbench(url: string, file: string, s: Scenario, clients: number, tries = 12, lock = 'true'): Promise<Outcome> {
-  const out = await run('pgbench', ['-n', '-f', join(ROOT_DIR, 'sql/bench', file), '-c', String(clients), '-j', '2', '-D', `lock=${lock}`,
-    '-T', String(SECONDS), '-D', `spot_base=${s.spotBase}`, '-D', `spots=${s.spots}`, '-D', `slots=${s.slots}`,
-    '-D', `slot_minutes=${s.slotMinutes}`, '-D', `base=${base}`, url]);
+async function viaPgbench(
+  url: string,
+  file: string,
+  s: Scenario,
+  clients: number,
+  tries = 12,
+  lock = 'true',
+): Promise<Outcome> {
+  const out = await run('pgbench', [
+    '-n',
+    '-f',
+    join(ROOT_DIR, 'sql/bench', file),
+    '-c',
+    String(clients),
+    '-j',
+    '2',
+    '-D',
+    `lock=${lock}`,
+    '-T',
+    String(SECONDS),
+    '-D',
+    `spot_base=${s.spotBase}`,
+    '-D',
+    `spots=${s.spots}`,
+    '-D',
+    `slots=${s.slots}`,
+    '-D',
+    `slot_minutes=${s.slotMinutes}`,
+    '-D',
+    `base=${base}`,
+    url,
+  ]);
   const tps = out.match(/tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/);
   const tx = out.match(/number of transactions actually processed: (\d+)/);
   const failed = out.match(/number of failed transactions: (\d+)/);
@@ -134,25 +197,40 @@ async function viaPgbench(url: string, file: string, s: Scenario, clients: numbe
   // Transactions still running at the deadline commit but are not counted: never below 0.
   // A client that hits an error other than the caught "spot taken" (e.g. a deadlock) is aborted.
   const aborted = (out.match(/aborted in command/g) ?? []).length;
-  if (aborted > 0) console.log(`  (${aborted} pgbench clients aborted: ${out.match(/aborted in command[^\n]*ERROR:\s*([^\n]*)/)?.[1] ?? '?'})`);
-  return { attempts: +tx[1], perSecond: +tps[1], ok, taken: Math.max(0, +tx[1] - ok), other: (failed ? +failed[1] : 0) + aborted };
+  if (aborted > 0)
+    console.log(
+      `  (${aborted} pgbench clients aborted: ${out.match(/aborted in command[^\n]*ERROR:\s*([^\n]*)/)?.[1] ?? '?'})`,
+    );
+  return {
+    attempts: +tx[1],
+    perSecond: +tps[1],
+    ok,
+    taken: Math.max(0, +tx[1] - ok),
+    other: (failed ? +failed[1] : 0) + aborted,
+  };
 }
 
-const line = (label: string, o: Outcome) => report.line(`  ${label.padEnd(30)} ${fmt(o.perSecond, 0).padStart(6)} attempts/s` +
-  `  (${o.ok} booked, ${o.taken} spot taken, ${o.other} other errors` +
-  (o.p50 !== undefined ? `; p50 ${fmt(o.p50)} ms, p99 ${fmt(o.p99!)} ms)` : ')'));
+const line = (label: string, o: Outcome) =>
+  report.line(
+    `  ${label.padEnd(30)} ${fmt(o.perSecond, 0).padStart(6)} attempts/s` +
+      `  (${o.ok} booked, ${o.taken} spot taken, ${o.other} other errors` +
+      (o.p50 !== undefined ? `; p50 ${fmt(o.p50)} ms, p99 ${fmt(o.p99!)} ms)` : ')'),
+  );
 
 const api = await startApiProcess(urls, {
   // 8 connections per process: PostgreSQL on 2 cores gains nothing from more,
   // and pgbench needs its 32 while the API's pool sits idle (max_connections 100).
-  API_WORKERS: String(API_WORKERS), API_POOL_SIZE: process.env.API_POOL_SIZE ?? '8',
-  COOKIE_SECRET: randomBytes(24).toString('hex'),  // production mode insists on one
-  HOLDS_PER_ADDRESS: '1000000',  // wrk books from one address; the limit is not what is measured
+  API_WORKERS: String(API_WORKERS),
+  API_POOL_SIZE: process.env.API_POOL_SIZE ?? '8',
+  COOKIE_SECRET: randomBytes(24).toString('hex'), // production mode insists on one
+  HOLDS_PER_ADDRESS: '1000000', // wrk books from one address; the limit is not what is measured
 });
-report.line(`booking bench: ${SECONDS} s per measurement, API with ${API_WORKERS} processes, wrk vs pgbench, same draw, same function`);
+report.line(
+  `booking bench: ${SECONDS} s per measurement, API with ${API_WORKERS} processes, wrk vs pgbench, same draw, same function`,
+);
 try {
   await reset();
-  await viaApi(api.url, scenarios[0], 4);  // warm up: schema, plans, pools
+  await viaApi(api.url, scenarios[0], 4); // warm up: schema, plans, pools
   for (const s of scenarios) {
     report.line(`\n${s.name} (${s.spots} spots, ${s.slots} slots of ${s.slotMinutes} min)`);
     for (const clients of CLIENTS) {
@@ -165,8 +243,10 @@ try {
       line(`API, ${clients} clients:`, viaHttp);
       line(`pgbench reserve(), ${clients} clients:`, direct);
       report.line(`  ratio API / pgbench: ${fmt(viaHttp.perSecond / direct.perSecond)}x`);
-      points.push({ clients, perSecond: viaHttp.perSecond, series: `API, ${s.name}` },
-        { clients, perSecond: direct.perSecond, series: `pgbench, ${s.name}` });
+      points.push(
+        { clients, perSecond: viaHttp.perSecond, series: `API, ${s.name}` },
+        { clients, perSecond: direct.perSecond, series: `pgbench, ${s.name}` },
+      );
       if (s.spots < 10) {
         await reset();
         const locked = await viaPgbench(urls.owner, 'booking_insert.sql', s, clients, 12, 'true');
@@ -178,8 +258,15 @@ try {
       }
     }
   }
-  report.chart('throughput', 'Booking: attempts/s vs clients (API vs pgbench of reserve())', points,
-    { x: 'clients', y: 'perSecond', series: 'series', xLabel: 'clients', yLabel: 'attempts/s', xType: 'log', dots: true });
+  report.chart('throughput', 'Booking: attempts/s vs clients (API vs pgbench of reserve())', points, {
+    x: 'clients',
+    y: 'perSecond',
+    series: 'series',
+    xLabel: 'clients',
+    yLabel: 'attempts/s',
+    xType: 'log',
+    dots: true,
+  });
   report.save();
 } finally {
   await api.stop();

@@ -10,7 +10,8 @@ const localQueue = Number(process.env.BENCH_LOCAL_QUEUE ?? 500);
 const pool = makeWorkerPool(process.env.DATABASE_URL!, Number(process.env.BENCH_POOL ?? Math.min(concurrency + 2, 30)));
 // Per-job INFO lines would cost more than the jobs: warnings and errors only.
 const logger = new Logger(() => (level, message) => {
-  if (level === 'error' || level === 'warning' || process.env.BENCH_WORKER_LOG) console.error(`[worker ${level}] ${message}`);
+  if (level === 'error' || level === 'warning' || process.env.BENCH_WORKER_LOG)
+    console.error(`[worker ${level}] ${message}`);
 });
 const runner = await startWorker({
   connectionString: process.env.DATABASE_URL!,
@@ -23,5 +24,10 @@ const runner = await startWorker({
   preset: { worker: { ...(localQueue > 0 ? { localQueue: { size: localQueue } } : {}) } } as GraphileConfig.Preset,
 });
 console.log('worker ready');
-process.once('SIGTERM', () => { void runner.stop().then(() => pool.end()).then(() => process.exit(0)); });
+process.once('SIGTERM', () => {
+  void runner
+    .stop()
+    .then(() => pool.end())
+    .then(() => process.exit(0));
+});
 await runner.promise;

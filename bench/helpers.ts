@@ -50,10 +50,16 @@ export async function startApiProcess(urls: DbUrls, extraEnv: NodeJS.ProcessEnv 
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, [join(ROOT_DIR, 'server/main.ts')], {
     env: {
-      ...process.env, ...migrateEnv(urls), AUTH_DATABASE_URL: urls.authenticator,
-      PORT: String(port), NODE_ENV: 'production', GRAPHILE_ENV: 'production',
+      ...process.env,
+      ...migrateEnv(urls),
+      AUTH_DATABASE_URL: urls.authenticator,
+      PORT: String(port),
+      NODE_ENV: 'production',
+      GRAPHILE_ENV: 'production',
       // One access line per request would flood the terminal the bench prints to.
-      COOKIE_SECRET: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn', ...extraEnv,
+      COOKIE_SECRET: randomBytes(32).toString('hex'),
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -64,60 +70,93 @@ export async function startApiProcess(urls: DbUrls, extraEnv: NodeJS.ProcessEnv 
   for (;;) {
     try {
       if ((await fetch(`${url}/health`)).ok) break;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline || child.exitCode !== null) throw new Error('API did not start');
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
     url,
-    stop: () => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
-export interface LoadResult { requests: number; errors: number; perSecond: number; p50: number; p95: number; p99: number }
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
 
 /** Runs `clients` loops of `once` for `seconds`; times each call. */
-export async function load(clients: number, seconds: number, once: (i: number) => Promise<boolean>): Promise<LoadResult> {
+export async function load(
+  clients: number,
+  seconds: number,
+  once: (i: number) => Promise<boolean>,
+): Promise<LoadResult> {
   const times: number[] = [];
   let errors = 0;
   const started = performance.now();
   const end = started + seconds * 1000;
   let i = 0;
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (performance.now() < end) {
-      const t = performance.now();
-      const ok = await once(i++).catch(() => false);
-      times.push(performance.now() - t);
-      if (!ok) errors += 1;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        const ok = await once(i++).catch(() => false);
+        times.push(performance.now() - t);
+        if (!ok) errors += 1;
+      }
+    }),
+  );
   const elapsed = (performance.now() - started) / 1000;
   times.sort((a, b) => a - b);
   return {
-    requests: times.length, errors, perSecond: times.length / elapsed,
-    p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99),
+    requests: times.length,
+    errors,
+    perSecond: times.length / elapsed,
+    p50: percentile(times, 50),
+    p95: percentile(times, 95),
+    p99: percentile(times, 99),
   };
 }
 
 function pgbenchPath(): string {
-  const majors = readdirSync('/usr/lib/postgresql').map(Number).filter(Boolean).sort((a, b) => b - a);
+  const majors = readdirSync('/usr/lib/postgresql')
+    .map(Number)
+    .filter(Boolean)
+    .sort((a, b) => b - a);
   return `/usr/lib/postgresql/${majors[0]}/bin/pgbench`;
 }
 
 /** pgbench's transactions per second for a script, excluding connection set-up. */
 export function pgbench(url: string, script: string, clients: number, seconds: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(pgbenchPath(),
-      ['-n', '-f', script, '-c', String(clients), '-j', '2', '-T', String(seconds), url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      pgbenchPath(),
+      ['-n', '-f', script, '-c', String(clients), '-j', '2', '-T', String(seconds), url],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
-    child.stdout!.on('data', (d) => { out += d; });
-    child.stderr!.on('data', (d) => { out += d; });
+    child.stdout!.on('data', (d) => {
+      out += d;
+    });
+    child.stderr!.on('data', (d) => {
+      out += d;
+    });
     child.on('close', () => {
-      const tps = out.match(/tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/);
-      if (tps) resolve(Number(tps[1])); else reject(new Error(`pgbench failed:\n${out}`));
+      const tps = out.match(
+        /tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/,
+      );
+      if (tps) resolve(Number(tps[1]));
+      else reject(new Error(`pgbench failed:\n${out}`));
     });
   });
 }
@@ -130,10 +169,13 @@ export function pgbench(url: string, script: string, clients: number, seconds: n
  */
 export function wrk(url: string, script: string, clients: number, seconds: number): Promise<LoadResult | undefined> {
   return new Promise((resolve) => {
-    const child = spawn('wrk', ['-t', '1', '-c', String(clients), '-d', `${seconds}s`, '-s', script, url],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('wrk', ['-t', '1', '-c', String(clients), '-d', `${seconds}s`, '-s', script, url], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
-    child.stdout!.on('data', (d) => { out += d; });
+    child.stdout!.on('data', (d) => {
+      out += d;
+    });
     child.on('error', () => resolve(undefined));
     child.on('close', () => {
       const m = out.match(/WRK_RESULT requests=(\d+) rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) errors=(\d+)/);

@@ -14,14 +14,20 @@ import { ROOT_DIR } from './helpers.ts';
 const RESULTS = join(ROOT_DIR, 'bench', 'RESULTS.md');
 const CHARTS = join(ROOT_DIR, 'bench', 'charts');
 
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 function commit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT_DIR, encoding: 'utf8' }).trim();
     // The benches' own output does not make the code a different one.
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/RESULTS.md', ':!bench/charts'],
-      { cwd: ROOT_DIR, encoding: 'utf8' }).trim();
+    const dirty = execFileSync(
+      'git',
+      ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/RESULTS.md', ':!bench/charts'],
+      { cwd: ROOT_DIR, encoding: 'utf8' },
+    ).trim();
     return dirty ? `${sha} (with uncommitted changes)` : sha;
   } catch {
     return 'unknown';
@@ -50,17 +56,30 @@ export class BenchReport {
    * field that tells lines apart (labelled at their last point); `rules` are
    * horizontal reference lines (a limit, a target).
    */
-  chart(name: string, title: string, data: Array<Record<string, unknown>>, opts: {
-    x: string; y: string; series?: string; xLabel: string; yLabel: string;
-    xType?: 'linear' | 'log'; yType?: 'linear' | 'log'; dots?: boolean;
-    rules?: Array<{ y: number; label: string }>;
-  }): void {
+  chart(
+    name: string,
+    title: string,
+    data: Array<Record<string, unknown>>,
+    opts: {
+      x: string;
+      y: string;
+      series?: string;
+      xLabel: string;
+      yLabel: string;
+      xType?: 'linear' | 'log';
+      yType?: 'linear' | 'log';
+      dots?: boolean;
+      rules?: Array<{ y: number; label: string }>;
+    },
+  ): void {
     const { document } = parseHTML('<!doctype html><html><body></body></html>');
     const z = opts.series;
     const marks: Plot.Markish[] = [
       Plot.lineY(data, { x: opts.x, y: opts.y, z, stroke: z ?? 'steelblue', strokeWidth: 1.5 }),
       ...(opts.dots ? [Plot.dot(data, { x: opts.x, y: opts.y, stroke: z ?? 'steelblue', r: 2.5 })] : []),
-      ...(z ? [Plot.text(data, Plot.selectLast({ x: opts.x, y: opts.y, z, text: z, fill: z, textAnchor: 'start', dx: 4 }))] : []),
+      ...(z
+        ? [Plot.text(data, Plot.selectLast({ x: opts.x, y: opts.y, z, text: z, fill: z, textAnchor: 'start', dx: 4 }))]
+        : []),
       ...(opts.rules ?? []).flatMap((r) => [
         Plot.ruleY([r.y], { stroke: 'firebrick', strokeDasharray: '4,3' }),
         Plot.text([r.label], { y: r.y, frameAnchor: 'left', dy: -6, dx: 4, fill: 'firebrick', textAnchor: 'start' }),
@@ -68,7 +87,11 @@ export class BenchReport {
     ];
     const svg = Plot.plot({
       document: document as unknown as Document,
-      width: 760, height: 400, marginTop: 50, marginRight: 150, marginLeft: 60,
+      width: 760,
+      height: 400,
+      marginTop: 50,
+      marginRight: 150,
+      marginLeft: 60,
       style: { background: 'white' },
       x: { label: opts.xLabel, type: opts.xType ?? 'linear', grid: true },
       y: { label: opts.yLabel, type: opts.yType ?? 'linear', grid: true, zero: (opts.yType ?? 'linear') === 'linear' },
@@ -82,7 +105,13 @@ export class BenchReport {
     svg.insertBefore(label, svg.firstChild);
     // The title, above the plot (Plot's own title makes an HTML figure, not an SVG file).
     const heading = document.createElementNS('http://www.w3.org/2000/svg', 'text');
-    for (const [k, v] of Object.entries({ x: '10', y: '20', 'text-anchor': 'start', 'font-size': '14', 'font-weight': 'bold' })) {
+    for (const [k, v] of Object.entries({
+      x: '10',
+      y: '20',
+      'text-anchor': 'start',
+      'font-size': '14',
+      'font-weight': 'bold',
+    })) {
       heading.setAttribute(k, v);
     }
     heading.textContent = title;
@@ -96,20 +125,31 @@ export class BenchReport {
   /** Appends this run to bench/RESULTS.md. */
   save(): void {
     const cpu = cpus();
-    const head = existsSync(RESULTS) ? '' : '# Bench results\n\nEvery run of a bench appends its figures here (newest last). Figures taken while the machine was loaded by other work (see each load average) do not judge the goals.\n';
-    const command = `node ${process.argv.slice(1).map((a) => a.replace(`${ROOT_DIR}/`, '')).join(' ')}`;
-    appendFileSync(RESULTS, `${head}
+    const head = existsSync(RESULTS)
+      ? ''
+      : '# Bench results\n\nEvery run of a bench appends its figures here (newest last). Figures taken while the machine was loaded by other work (see each load average) do not judge the goals.\n';
+    const command = `node ${process.argv
+      .slice(1)
+      .map((a) => a.replace(`${ROOT_DIR}/`, ''))
+      .join(' ')}`;
+    appendFileSync(
+      RESULTS,
+      `${head}
 ## ${this.bench}, ${this.started.toISOString().replace(/\.\d+Z$/, 'Z')}
 
 - machine: ${hostname()}, ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${type()} ${release()}
 - commit: ${commit()}
 - load average (1, 5, 15 min): ${this.loadAtStart} at the start, ${load()} at the end
-- command: \`${command}\`${Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => ` ${k}=${v}`).join('')}
+- command: \`${command}\`${Object.entries(process.env)
+        .filter(([k]) => k.startsWith('BENCH_'))
+        .map(([k, v]) => ` ${k}=${v}`)
+        .join('')}
 
 \`\`\`
 ${this.lines.join('\n')}
 \`\`\`
-${this.charts.length ? `\nCharts: ${this.charts.join(', ')}\n` : ''}`);
+${this.charts.length ? `\nCharts: ${this.charts.join(', ')}\n` : ''}`,
+    );
     console.log(`(appended to bench/RESULTS.md${this.charts.length ? `; charts in bench/charts/` : ''})`);
   }
 }

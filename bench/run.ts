@@ -8,7 +8,9 @@ const dir = dirname(fileURLToPath(import.meta.url));
 const [name, ...args] = process.argv.slice(2);
 const file = name ? join(dir, `${name}.ts`) : '';
 if (!name || !existsSync(file) || name === 'run' || name === 'helpers') {
-  const names = readdirSync(dir).filter((f) => f.endsWith('.ts') && !['run.ts', 'helpers.ts'].includes(f)).map((f) => f.slice(0, -3));
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && !['run.ts', 'helpers.ts'].includes(f))
+    .map((f) => f.slice(0, -3));
   console.error(`Usage: npm run bench -- <${names.join('|')}> [args]`);
   process.exit(2);
 }

@@ -30,11 +30,14 @@ async function fillSpots(owner: pg.Pool, count: number): Promise<number> {
   await owner.query('alter table app_public.reservations disable trigger user');
   try {
     // Spread over New York City's extent; one in ten spots held right now, so availability filters for real.
-    await owner.query(`
+    await owner.query(
+      `
       insert into app_public.spots (location, street, rate_id, max_stay)
       select st_setsrid(st_makepoint(-74.05 + random() * 0.25, 40.57 + random() * 0.33), 4326)::geography,
              'Bench St', (select id from app_public.rates), interval '4 hours'
-      from generate_series(1, $1)`, [count]);
+      from generate_series(1, $1)`,
+      [count],
+    );
     await owner.query(`
       insert into app_public.reservations (spot_id, email, period, amount, currency, status)
       select id, 'bench@example.test', tstzrange(now() - interval '1 hour', now() + interval '3 hours'), 0, 'USD', 'confirmed'
@@ -77,43 +80,73 @@ const latency: Array<{ spots: number; ms: number; series: string }> = [];
 const urls = await benchDatabase('spots_near');
 const owner = new pg.Pool({ connectionString: urls.owner, max: 2 });
 const API_WORKERS = Number(process.env.API_WORKERS ?? 1);
-const api = await startApiProcess(urls, { API_WORKERS: String(API_WORKERS), API_POOL_SIZE: String(Math.ceil(CLIENTS / API_WORKERS)) });
-report.line(`spots_near bench: ${API_WORKERS} API processes, ${CLIENTS} clients, ${seconds} s per measurement, radius 0.5 km, first 10`);
+const api = await startApiProcess(urls, {
+  API_WORKERS: String(API_WORKERS),
+  API_POOL_SIZE: String(Math.ceil(CLIENTS / API_WORKERS)),
+});
+report.line(
+  `spots_near bench: ${API_WORKERS} API processes, ${CLIENTS} clients, ${seconds} s per measurement, radius 0.5 km, first 10`,
+);
 const p50s: number[] = [];
 try {
   for (const size of sizes) {
     const setUp = await fillSpots(owner, size);
-    const request = () => fetch(`${api.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ query: QUERY, variables: randomPoint() }),
-    }).then(async (r) => r.ok && !(await r.json() as { errors?: unknown }).errors);
-    await load(4, 1, request);  // warm up: schema, plans, pools
-    const single = await wrk(`${api.url}/graphql`, `${ROOT_DIR}/bench/spots_near.lua`, 1, seconds / 2)
-      ?? await load(1, seconds / 2, request);
+    const request = () =>
+      fetch(`${api.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ query: QUERY, variables: randomPoint() }),
+      }).then(async (r) => r.ok && !((await r.json()) as { errors?: unknown }).errors);
+    await load(4, 1, request); // warm up: schema, plans, pools
+    const single =
+      (await wrk(`${api.url}/graphql`, `${ROOT_DIR}/bench/spots_near.lua`, 1, seconds / 2)) ??
+      (await load(1, seconds / 2, request));
     // Throughput with a C client when there is one, so the load generator
     // does not take the cores the API and PostgreSQL need (pgbench is C too).
-    const many = await wrk(`${api.url}/graphql`, `${ROOT_DIR}/bench/spots_near.lua`, CLIENTS, seconds)
-      ?? await load(CLIENTS, seconds, request);
+    const many =
+      (await wrk(`${api.url}/graphql`, `${ROOT_DIR}/bench/spots_near.lua`, CLIENTS, seconds)) ??
+      (await load(CLIENTS, seconds, request));
     const pgTps = await pgbench(urls.authenticator, `${ROOT_DIR}/sql/bench/spots_near.sql`, CLIENTS, seconds);
     const naiveRuns = size >= 500_000 ? 3 : 10;
     const naiveStart = performance.now();
-    for (let i = 0; i < naiveRuns; i++) { const p = randomPoint(); await naiveSearch(owner, p.lat, p.lng); }
+    for (let i = 0; i < naiveRuns; i++) {
+      const p = randomPoint();
+      await naiveSearch(owner, p.lat, p.lng);
+    }
     const naiveMs = (performance.now() - naiveStart) / naiveRuns;
     p50s.push(single.p50);
     report.line(`\n${size.toLocaleString('en')} spots (set up in ${fmt(setUp, 1)} s)`);
-    report.line(`  API, 1 client:      p50 ${fmt(single.p50)} ms, p99 ${fmt(single.p99)} ms (${single.requests} requests, ${single.errors} errors)`);
-    report.line(`  API, ${CLIENTS} clients:    ${fmt(many.perSecond, 0)} req/s, p50 ${fmt(many.p50)} ms, p99 ${fmt(many.p99)} ms (${many.errors} errors)`);
+    report.line(
+      `  API, 1 client:      p50 ${fmt(single.p50)} ms, p99 ${fmt(single.p99)} ms (${single.requests} requests, ${single.errors} errors)`,
+    );
+    report.line(
+      `  API, ${CLIENTS} clients:    ${fmt(many.perSecond, 0)} req/s, p50 ${fmt(many.p50)} ms, p99 ${fmt(many.p99)} ms (${many.errors} errors)`,
+    );
     report.line(`  pgbench, same SQL:  ${fmt(pgTps, 0)} tx/s`);
     report.line(`  original method:    ${fmt(naiveMs, 1)} ms/query`);
     report.line(`  p99 / p50 at ${CLIENTS} clients: ${fmt(many.p99 / many.p50, 1)}x (target ≤ 5x)`);
-    latency.push({ spots: size, ms: single.p50, series: 'p50, 1 client' }, { spots: size, ms: single.p99, series: 'p99, 1 client' },
-      { spots: size, ms: many.p50, series: `p50, ${CLIENTS} clients` }, { spots: size, ms: many.p99, series: `p99, ${CLIENTS} clients` });
-    report.line(`  ratios: API throughput / pgbench = ${fmt(many.perSecond / pgTps)}x; original / API p50 = ${fmt(naiveMs / single.p50, 0)}x faster`);
+    latency.push(
+      { spots: size, ms: single.p50, series: 'p50, 1 client' },
+      { spots: size, ms: single.p99, series: 'p99, 1 client' },
+      { spots: size, ms: many.p50, series: `p50, ${CLIENTS} clients` },
+      { spots: size, ms: many.p99, series: `p99, ${CLIENTS} clients` },
+    );
+    report.line(
+      `  ratios: API throughput / pgbench = ${fmt(many.perSecond / pgTps)}x; original / API p50 = ${fmt(naiveMs / single.p50, 0)}x faster`,
+    );
   }
-  if (p50s.length > 1) report.line(`\np50 growth ${sizes[0]} -> ${sizes.at(-1)} spots: ${fmt(p50s.at(-1)! / p50s[0])}x`);
-  report.chart('latency', 'spotsNear through the API: latency vs number of spots', latency,
-    { x: 'spots', y: 'ms', series: 'series', xLabel: 'spots', yLabel: 'ms', xType: 'log', yType: 'log', dots: true });
+  if (p50s.length > 1)
+    report.line(`\np50 growth ${sizes[0]} -> ${sizes.at(-1)} spots: ${fmt(p50s.at(-1)! / p50s[0])}x`);
+  report.chart('latency', 'spotsNear through the API: latency vs number of spots', latency, {
+    x: 'spots',
+    y: 'ms',
+    series: 'series',
+    xLabel: 'spots',
+    yLabel: 'ms',
+    xType: 'log',
+    yType: 'log',
+    dots: true,
+  });
   report.save();
 } finally {
   await api.stop();

@@ -12,10 +12,23 @@ export interface Command {
 export const COMMANDS: Record<string, Command> = {
   'db:migrate': { args: '', summary: 'Provision the database if needed and run the committed migrations.' },
   'db:reset': { args: '', summary: 'Drop and rebuild the development database, including migrations/current.sql.' },
-  'db:schema': { args: '', summary: 'Rewrite data/schema.sql and data/schema.graphql from a fresh migrate (commit them with the change).' },
-  'db:gm': { args: '<graphile-migrate arguments>', summary: 'graphile-migrate with this project\'s connection strings (status, commit, watch).' },
-  'seed:generate': { args: '[--count N] [--out FILE] [--seed S]', summary: 'Write deterministic demo parking meters as a CSV (sql/seed/nyc_parking_meters.csv by default).' },
-  'passwords:generate': { args: '[--top N]', summary: 'Rewrite migrations/fixtures/common_passwords.sql, the common passwords sign-up refuses (the N most common, 100000).' },
+  'db:schema': {
+    args: '',
+    summary: 'Rewrite data/schema.sql and data/schema.graphql from a fresh migrate (commit them with the change).',
+  },
+  'db:gm': {
+    args: '<graphile-migrate arguments>',
+    summary: "graphile-migrate with this project's connection strings (status, commit, watch).",
+  },
+  'seed:generate': {
+    args: '[--count N] [--out FILE] [--seed S]',
+    summary: 'Write deterministic demo parking meters as a CSV (sql/seed/nyc_parking_meters.csv by default).',
+  },
+  'passwords:generate': {
+    args: '[--top N]',
+    summary:
+      'Rewrite migrations/fixtures/common_passwords.sql, the common passwords sign-up refuses (the N most common, 100000).',
+  },
   'spots:import': {
     args: 'FILE [--batch-size N] [--show N]',
     summary:
@@ -24,7 +37,8 @@ export const COMMANDS: Record<string, Command> = {
   },
   report: {
     args: 'NAME --from YYYY-MM-DD --to YYYY-MM-DD [--format table|csv]',
-    summary: 'Run an analyst report of sql/reports/ for [from, to): occupancy_by_hour, revenue_by_day_and_rate, booking_funnel, stays_by_day.',
+    summary:
+      'Run an analyst report of sql/reports/ for [from, to): occupancy_by_hour, revenue_by_day_and_rate, booking_funnel, stays_by_day.',
   },
   'user:create': {
     args: '--email <email> --role driver|operator|admin|analyst|enforcement [--name <name>] [--invite | --password-stdin]',

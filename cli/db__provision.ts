@@ -39,7 +39,8 @@ async function connectRoot(env: NodeJS.ProcessEnv): Promise<{ client: pg.Client;
   throw new ProvisionError(
     `Cannot reach PostgreSQL as a superuser (${failures.join('; ')}). ` +
       'Start it (Debian: `pg_ctlcluster 15 main start`), or run `docker compose up db`, ' +
-      'or set ROOT_DATABASE_URL.');
+      'or set ROOT_DATABASE_URL.',
+  );
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: Log): void {
@@ -66,7 +67,8 @@ async function ensurePostgis(root: pg.Client, log: Log): Promise<void> {
     throw new ProvisionError(
       `PostGIS is not installed for PostgreSQL ${major}. Install it (Debian/Ubuntu: ` +
         `\`sudo apt-get install ${pkg}\`; macOS: \`brew install postgis\`), ` +
-        'or run `docker compose up db` and point ROOT_DATABASE_URL at it.');
+        'or run `docker compose up db` and point ROOT_DATABASE_URL at it.',
+    );
   }
   log(`PostGIS missing: installing ${pkg} with apt-get`);
   run('apt-get', ['update', '-q'], {}, log);
@@ -102,7 +104,9 @@ async function ensureLoginRoles(root: pg.Client, urls: DbUrls): Promise<void> {
 function currentMigrationIsEmpty(): boolean {
   const current = readFileSync(join(ROOT_DIR, 'migrations', 'current.sql'), 'utf8');
   // `--!include file.sql` is content, not a comment: a current.sql of includes only is not empty.
-  return current.split('\n').every((line) => line.trim() === '' || (line.trim().startsWith('--') && !/^--!\s*include\b/.test(line.trim())));
+  return current
+    .split('\n')
+    .every((line) => line.trim() === '' || (line.trim().startsWith('--') && !/^--!\s*include\b/.test(line.trim())));
 }
 
 export interface ProvisionOptions {

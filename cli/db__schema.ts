@@ -34,8 +34,18 @@ export const REGENERATE = 'npm run db:schema';
 export function dumpSchema(urls: DbUrls): string {
   const url = new URL(urls.root);
   url.pathname = `/${urls.database}`;
-  const res = spawnSync('pg_dump', ['--schema-only', '--no-owner', '--restrict-key=schema',
-    '--exclude-schema=graphile_worker', '--exclude-schema=graphile_migrate', url.toString()], { encoding: 'utf8' });
+  const res = spawnSync(
+    'pg_dump',
+    [
+      '--schema-only',
+      '--no-owner',
+      '--restrict-key=schema',
+      '--exclude-schema=graphile_worker',
+      '--exclude-schema=graphile_migrate',
+      url.toString(),
+    ],
+    { encoding: 'utf8' },
+  );
   if (res.status !== 0) throw new Error(`pg_dump failed: ${res.stderr}`);
   return res.stdout
     .split('\n')
@@ -50,7 +60,16 @@ export async function printSdl(urls: DbUrls): Promise<string> {
   const config = loadConfig({}, { db: urls });
   const pool = new pg.Pool({ connectionString: urls.authenticator, max: 2 });
   try {
-    const { schema } = await makeSchema(makePreset({ pool, isDev: false, ide: false, introspection: true, pgSettings: () => ({}), plugins: configuredPlugins(config) }));
+    const { schema } = await makeSchema(
+      makePreset({
+        pool,
+        isDev: false,
+        ide: false,
+        introspection: true,
+        pgSettings: () => ({}),
+        plugins: configuredPlugins(config),
+      }),
+    );
     return `${printSchema(lexicographicSortSchema(schema))}\n`;
   } finally {
     await pool.end();

@@ -18,11 +18,17 @@ function front(innerPort: number): http.Server {
   const server = http.createServer((req, res) => {
     const headers = { ...req.headers };
     if (req.method === 'GET' && (req.url === '/' || req.url === '')) headers.accept = 'text/html';
-    const upstream = http.request({ host: '127.0.0.1', port: innerPort, method: req.method, path: req.url, headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
+    const upstream = http.request(
+      { host: '127.0.0.1', port: innerPort, method: req.method, path: req.url, headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
     });
-    upstream.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
     req.pipe(upstream);
   });
   // Websocket upgrades: the request line and headers as received, then bytes both ways.
@@ -46,9 +52,11 @@ export async function startMailSink(smtpPort: number, webPort: number): Promise<
   // front's, which npm start prints. Nothing else runs yet while it starts.
   const info = console.info;
   console.info = () => {};
-  const servers = await maildev.start().finally(() => { console.info = info; });
+  const servers = await maildev.start().finally(() => {
+    console.info = info;
+  });
   const innerPort = servers.api?.getPort();
-  if (!innerPort) throw new Error('the mail sink\'s web inbox did not start');
+  if (!innerPort) throw new Error("the mail sink's web inbox did not start");
   const server = front(innerPort);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -58,7 +66,10 @@ export async function startMailSink(smtpPort: number, webPort: number): Promise<
     smtpPort,
     url: `http://127.0.0.1:${webPort}`,
     async stop() {
-      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
       await maildev.stop();
     },
   };

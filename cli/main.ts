@@ -18,7 +18,9 @@ if (args.includes('--help') || args.includes('-h')) {
   console.log(usageOf(command));
   process.exit(0);
 }
-const mod = (await import(`./${command.replace(':', '__')}.ts`)) as { default: (args: string[]) => Promise<void> | void };
+const mod = (await import(`./${command.replace(':', '__')}.ts`)) as {
+  default: (args: string[]) => Promise<void> | void;
+};
 try {
   await mod.default(args);
 } catch (err) {

@@ -31,14 +31,31 @@ export interface ReportResult {
 }
 
 /** Runs one report on a client; every value comes back as PostgreSQL's text (null as ''). */
-export async function runReport(client: pg.Client | pg.PoolClient, name: string, from: string, to: string): Promise<ReportResult> {
-  if (!reportNames().includes(name)) throw new ReportUsageError(`Unknown report ${JSON.stringify(name)}; reports: ${reportNames().join(', ')}`);
-  for (const [flag, value] of [['--from', from], ['--to', to]]) {
-    if (!DATE.test(value ?? '') || Number.isNaN(Date.parse(value))) throw new ReportUsageError(`${flag} must be a date YYYY-MM-DD`);
+export async function runReport(
+  client: pg.Client | pg.PoolClient,
+  name: string,
+  from: string,
+  to: string,
+): Promise<ReportResult> {
+  if (!reportNames().includes(name))
+    throw new ReportUsageError(`Unknown report ${JSON.stringify(name)}; reports: ${reportNames().join(', ')}`);
+  for (const [flag, value] of [
+    ['--from', from],
+    ['--to', to],
+  ]) {
+    if (!DATE.test(value ?? '') || Number.isNaN(Date.parse(value)))
+      throw new ReportUsageError(`${flag} must be a date YYYY-MM-DD`);
   }
   if (from >= to) throw new ReportUsageError('--from must be before --to (the period is [from, to))');
-  const sql = readFileSync(new URL(`${name}.sql`, REPORTS_DIR), 'utf8').replaceAll(":'from'", '$1').replaceAll(":'to'", '$2');
-  const result = await client.query({ text: sql, values: [from, to], rowMode: 'array', types: { getTypeParser: () => (v: string) => v } });
+  const sql = readFileSync(new URL(`${name}.sql`, REPORTS_DIR), 'utf8')
+    .replaceAll(":'from'", '$1')
+    .replaceAll(":'to'", '$2');
+  const result = await client.query({
+    text: sql,
+    values: [from, to],
+    rowMode: 'array',
+    types: { getTypeParser: () => (v: string) => v },
+  });
   return {
     columns: result.fields.map((f) => f.name),
     rows: (result.rows as Array<Array<string | null>>).map((row) => row.map((v) => v ?? '')),
@@ -52,15 +69,26 @@ export function asCsv(report: ReportResult): string {
 /** Columns padded to their widest value; numbers right-aligned. */
 export function asTable(report: ReportResult): string {
   const widths = report.columns.map((c, i) => Math.max(c.length, ...report.rows.map((r) => r[i].length)));
-  const numeric = report.columns.map((_, i) => report.rows.length > 0 && report.rows.every((r) => r[i] === '' || /^-?\d+(\.\d+)?$/.test(r[i])));
-  const line = (cells: string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(report.columns), widths.map((w) => '-'.repeat(w)).join('  '), ...report.rows.map(line),
-    `(${report.rows.length} row${report.rows.length === 1 ? '' : 's'})`].join('\n');
+  const numeric = report.columns.map(
+    (_, i) => report.rows.length > 0 && report.rows.every((r) => r[i] === '' || /^-?\d+(\.\d+)?$/.test(r[i])),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(report.columns),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...report.rows.map(line),
+    `(${report.rows.length} row${report.rows.length === 1 ? '' : 's'})`,
+  ].join('\n');
 }
 
 export default async function main(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
-    args, allowPositionals: true,
+    args,
+    allowPositionals: true,
     options: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', default: 'table' } },
   });
   const [name] = positionals;
@@ -68,7 +96,9 @@ export default async function main(args: string[]): Promise<void> {
     console.error(`${usageOf('report')}\nReports: ${reportNames().join(', ')}`);
     process.exit(2);
   }
-  const client = new pg.Client({ connectionString: urlVar(process.env, 'REPORTS_DATABASE_URL', dbUrls().owner, ['postgres:', 'postgresql:']) });
+  const client = new pg.Client({
+    connectionString: urlVar(process.env, 'REPORTS_DATABASE_URL', dbUrls().owner, ['postgres:', 'postgresql:']),
+  });
   await client.connect();
   try {
     const report = await runReport(client, name, values.from, values.to);

@@ -60,9 +60,21 @@ export const DEFAULT_SEED = 20261123;
 const CORE_LIMIT = 10_000;
 
 export const HEADER = [
-  'Meter Number', 'Status', 'Pay By Cell Number', 'Meter_Hours', 'Parking_Facility_Name',
-  'Facility', 'Borough', 'On_Street', 'Side_of_Street', 'From_Street', 'To_Street',
-  'Latitude', 'Longitude', 'Location', 'Hourly_Rate',
+  'Meter Number',
+  'Status',
+  'Pay By Cell Number',
+  'Meter_Hours',
+  'Parking_Facility_Name',
+  'Facility',
+  'Borough',
+  'On_Street',
+  'Side_of_Street',
+  'From_Street',
+  'To_Street',
+  'Latitude',
+  'Longitude',
+  'Location',
+  'Hourly_Rate',
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -103,7 +115,11 @@ function pick<T>(rng: Rng, choices: ReadonlyArray<readonly [T, number]>): T {
 type Axis = 'u' | 'v';
 type Borough = 'Manhattan' | 'Bronx' | 'Brooklyn' | 'Queens' | 'Staten Island';
 const BOROUGH_DIGIT: Record<Borough, string> = {
-  Manhattan: '1', Bronx: '2', Brooklyn: '3', Queens: '4', 'Staten Island': '5',
+  Manhattan: '1',
+  Bronx: '2',
+  Brooklyn: '3',
+  Queens: '4',
+  'Staten Island': '5',
 };
 
 interface Street {
@@ -159,9 +175,15 @@ interface StreetOptions {
 
 function street(name: string, axis: Axis, at: number, lo: number, hi: number, o: StreetOptions = {}): Street {
   return {
-    name, axis, at, lo: Math.min(lo, hi), hi: Math.max(lo, hi),
-    halfWidth: o.halfWidth ?? (axis === 'u' ? 12 : 9), busy: o.busy ?? false,
-    noSide: o.noSide ?? '', crossOnly: false,
+    name,
+    axis,
+    at,
+    lo: Math.min(lo, hi),
+    hi: Math.max(lo, hi),
+    halfWidth: o.halfWidth ?? (axis === 'u' ? 12 : 9),
+    busy: o.busy ?? false,
+    noSide: o.noSide ?? '',
+    crossOnly: false,
   };
 }
 
@@ -183,19 +205,43 @@ const H = {
 } as const;
 
 const MANHATTAN_BUSY: ReadonlyArray<readonly [string, number]> = [
-  [H.com1, 4], [H.com3, 2], [H.pas2, 2], [H.pas2sun, 2], [H.pas3, 1], [H.pas24, 0.5],
+  [H.com1, 4],
+  [H.com3, 2],
+  [H.pas2, 2],
+  [H.pas2sun, 2],
+  [H.pas3, 1],
+  [H.pas24, 0.5],
 ];
 const MANHATTAN_QUIET: ReadonlyArray<readonly [string, number]> = [
-  [H.pas2, 3], [H.pas2sun, 3], [H.pas3, 2], [H.pas4, 1], [H.com1, 1], [H.pas24, 0.4],
+  [H.pas2, 3],
+  [H.pas2sun, 3],
+  [H.pas3, 2],
+  [H.pas4, 1],
+  [H.com1, 1],
+  [H.pas24, 0.4],
 ];
 const MANHATTAN_UPTOWN: ReadonlyArray<readonly [string, number]> = [
-  [H.pas2, 4], [H.pas1, 1], [H.pas2sun, 1], [H.pas4, 1], [H.com2, 1],
+  [H.pas2, 4],
+  [H.pas1, 1],
+  [H.pas2sun, 1],
+  [H.pas4, 1],
+  [H.com2, 1],
 ];
 const OUTER_BUSY: ReadonlyArray<readonly [string, number]> = [
-  [H.pas2bk, 4], [H.pas1, 1], [H.com1, 1], [H.com2, 1], [H.pas2sun, 1], [H.pas24, 0.3],
+  [H.pas2bk, 4],
+  [H.pas1, 1],
+  [H.com1, 1],
+  [H.com2, 1],
+  [H.pas2sun, 1],
+  [H.pas24, 0.3],
 ];
 const OUTER_QUIET: ReadonlyArray<readonly [string, number]> = [
-  [H.pas2, 3], [H.pas2bk, 2], [H.pas2sat, 1], [H.pas4sat, 1], [H.pas12, 0.5], [H.pas4, 0.5],
+  [H.pas2, 3],
+  [H.pas2bk, 2],
+  [H.pas2sat, 1],
+  [H.pas4sat, 1],
+  [H.pas12, 0.5],
+  [H.pas4, 0.5],
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -330,11 +376,18 @@ function grid(g: GridData): Area {
   const streets = g.streets.flatMap(entriesOf);
   const vs = avenues.map(([, v]) => v);
   const us = streets.map(([, u]) => u);
-  const vLo = Math.min(...vs), vHi = Math.max(...vs);
-  const uLo = Math.min(...us), uHi = Math.max(...us);
+  const vLo = Math.min(...vs),
+    vHi = Math.max(...vs);
+  const uLo = Math.min(...us),
+    uHi = Math.max(...us);
   const boxes = g.exclude ?? [];
   return {
-    name: g.name, borough: g.borough, tier: g.tier, lat0: g.origin[0], lng0: g.origin[1], bearing: g.bearing,
+    name: g.name,
+    borough: g.borough,
+    tier: g.tier,
+    lat0: g.origin[0],
+    lng0: g.origin[1],
+    bearing: g.bearing,
     streets: [
       ...avenues.map(([name, v, kind]) => street(name, 'u', v, uLo, uHi, optionsOf(kind))),
       ...streets.map(([name, u, kind]) => street(name, 'v', u, vLo, vHi, optionsOf(kind))),
@@ -372,8 +425,13 @@ function manhattan(m: ManhattanData, slice: ManhattanSlice): Area {
   const streetNumber = (u: number) => n0 + u / block;
   const [midtownFrom, midtownTo] = m.midtownHours;
   return {
-    name: slice.name, borough: 'Manhattan', tier: slice.tier, lat0: m.origin[0], lng0: m.origin[1],
-    bearing: m.bearing, streets: [...avenues, ...crossStreets(minStreet, maxStreet), ...edge],
+    name: slice.name,
+    borough: 'Manhattan',
+    tier: slice.tier,
+    lat0: m.origin[0],
+    lng0: m.origin[1],
+    bearing: m.bearing,
+    streets: [...avenues, ...crossStreets(minStreet, maxStreet), ...edge],
     rate: (_face, mid) => {
       const n = streetNumber(mid.u);
       const band = m.rates.find(([below]) => n < below);
@@ -428,10 +486,22 @@ function toLocal(area: Area, lat: number, lng: number): { u: number; v: number }
 /** Whether a point falls inside the rectangle an area's streets span (plus a margin). */
 function covers(area: Area, lat: number, lng: number, margin = 30): boolean {
   const { u, v } = toLocal(area, lat, lng);
-  let uLo = Infinity, uHi = -Infinity, vLo = Infinity, vHi = -Infinity;
+  let uLo = Infinity,
+    uHi = -Infinity,
+    vLo = Infinity,
+    vHi = -Infinity;
   for (const st of area.streets) {
-    if (st.axis === 'u') { vLo = Math.min(vLo, st.at); vHi = Math.max(vHi, st.at); uLo = Math.min(uLo, st.lo); uHi = Math.max(uHi, st.hi); }
-    else { uLo = Math.min(uLo, st.at); uHi = Math.max(uHi, st.at); vLo = Math.min(vLo, st.lo); vHi = Math.max(vHi, st.hi); }
+    if (st.axis === 'u') {
+      vLo = Math.min(vLo, st.at);
+      vHi = Math.max(vHi, st.at);
+      uLo = Math.min(uLo, st.lo);
+      uHi = Math.max(uHi, st.hi);
+    } else {
+      uLo = Math.min(uLo, st.at);
+      uHi = Math.max(uHi, st.at);
+      vLo = Math.min(vLo, st.lo);
+      vHi = Math.max(vHi, st.hi);
+    }
   }
   return u > uLo - margin && u < uHi + margin && v > vLo - margin && v < vHi + margin;
 }
@@ -450,7 +520,8 @@ export function facesOf(area: Area): Face[] {
     const others = area.streets.filter((t) => t.axis !== st.axis);
     for (const side of [1, -1] as const) {
       // The side's outward direction: +v (bearing + 90°) for u streets, +u for v streets.
-      const sideBearing = st.axis === 'u' ? area.bearing + (side === 1 ? 90 : 270) : area.bearing + (side === 1 ? 0 : 180);
+      const sideBearing =
+        st.axis === 'u' ? area.bearing + (side === 1 ? 90 : 270) : area.bearing + (side === 1 ? 0 : 180);
       const sideLetter = compass(sideBearing);
       if (st.noSide.includes(sideLetter)) continue;
       const probe = st.at + side; // a crossing street must exist on this side of the street
@@ -458,7 +529,8 @@ export function facesOf(area: Area): Face[] {
         .filter((t) => t.lo <= probe && probe <= t.hi && t.at >= st.lo && t.at <= st.hi)
         .sort((a, b) => a.at - b.at || a.name.localeCompare(b.name));
       const unique: Street[] = [];
-      for (const t of crossings) if (!unique.length || Math.abs(unique[unique.length - 1].at - t.at) > 1) unique.push(t);
+      for (const t of crossings)
+        if (!unique.length || Math.abs(unique[unique.length - 1].at - t.at) > 1) unique.push(t);
       for (let i = 0; i + 1 < unique.length; i++) {
         const from = unique[i];
         const to = unique[i + 1];
@@ -554,10 +626,12 @@ export function generate(options: GenerateOptions = {}): GenerateSummary {
   const useCore = count <= CORE_LIMIT;
   const all = areas().filter((a) => !useCore || a.tier === 'core');
   // Grids are rectangles; where one would overlap an earlier one, the earlier one wins.
-  const facesByArea = all.map((area, i) => facesOf(area).filter((face) => {
-    const [lat, lng] = midpoint(face);
-    return !all.slice(0, i).some((other) => covers(other, lat, lng));
-  }));
+  const facesByArea = all.map((area, i) =>
+    facesOf(area).filter((face) => {
+      const [lat, lng] = midpoint(face);
+      return !all.slice(0, i).some((other) => covers(other, lat, lng));
+    }),
+  );
   const allFaces = facesByArea.flat();
   const spaces = new Map<Face, number[]>();
   const seed = options.seed ?? DEFAULT_SEED;
@@ -634,8 +708,21 @@ export function generate(options: GenerateOptions = {}): GenerateSummary {
       seq[digit] += 1;
       const status = faceInactive || frng() < 0.025 ? 'Inactive' : 'Active';
       w.line([
-        meterNumber, status, zone, hours, '', 'On Street', area.borough, st.name, face.sideLetter,
-        face.from.name, face.to.name, la, ln, `(${la}, ${ln})`, (rate / 100).toFixed(2),
+        meterNumber,
+        status,
+        zone,
+        hours,
+        '',
+        'On Street',
+        area.borough,
+        st.name,
+        face.sideLetter,
+        face.from.name,
+        face.to.name,
+        la,
+        ln,
+        `(${la}, ${ln})`,
+        (rate / 100).toFixed(2),
       ]);
       written++;
       byBorough[area.borough] = (byBorough[area.borough] ?? 0) + 1;
@@ -670,9 +757,13 @@ export default async function main(argv: string[] = process.argv.slice(2)): Prom
     out: values.out,
     seed: values.seed === undefined ? undefined : Number(values.seed),
   });
-  const parts = Object.entries(summary.byBorough).map(([b, n]) => `${b} ${n}`).join(', ');
-  console.log(`wrote ${summary.count} meters on ${summary.faces} block faces (${parts}) to ` +
-    `${displayPath(summary.file)} in ${Math.round(performance.now() - started)} ms`);
+  const parts = Object.entries(summary.byBorough)
+    .map(([b, n]) => `${b} ${n}`)
+    .join(', ');
+  console.log(
+    `wrote ${summary.count} meters on ${summary.faces} block faces (${parts}) to ` +
+      `${displayPath(summary.file)} in ${Math.round(performance.now() - started)} ms`,
+  );
 }
 
 if (import.meta.main) {

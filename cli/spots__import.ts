@@ -57,7 +57,11 @@ const IMPORT_BATCH = `select r.row_number, r.outcome, r.reason
   from (select set_config('app.change_source', 'import', true) as source) c,
   lateral app_private.spots_import(case when c.source is not null then $1::jsonb end) r`;
 
-export async function importSpots(client: Queryable, file: string, options: ImportOptions = {}): Promise<ImportSummary> {
+export async function importSpots(
+  client: Queryable,
+  file: string,
+  options: ImportOptions = {},
+): Promise<ImportSummary> {
   const started = performance.now();
   const path = resolve(file);
   const totalBytes = (await stat(path)).size;
@@ -83,7 +87,8 @@ export async function importSpots(client: Queryable, file: string, options: Impo
         keepRejects: options.keepRejects,
         rejectDuplicates: true,
         onBatch: (rows) => options.onProgress?.({ bytesRead, totalBytes, rows }),
-      });
+      },
+    );
     options.onProgress?.({ bytesRead: totalBytes, totalBytes, rows: totals.rows });
     const { maxRowsHeld: _held, ...counts } = totals;
     return { file: path, ...counts, ms: Math.round(performance.now() - started) };
@@ -98,8 +103,10 @@ export async function importSpots(client: Queryable, file: string, options: Impo
 function progressBar(p: ImportProgress, width = 30): string {
   const ratio = p.totalBytes ? Math.min(1, p.bytesRead / p.totalBytes) : 1;
   const done = Math.round(ratio * width);
-  return `\r[${'#'.repeat(done)}${'-'.repeat(width - done)}] ${String(Math.floor(ratio * 100)).padStart(3)}%  ` +
-    `${p.rows.toLocaleString('en-US')} rows`;
+  return (
+    `\r[${'#'.repeat(done)}${'-'.repeat(width - done)}] ${String(Math.floor(ratio * 100)).padStart(3)}%  ` +
+    `${p.rows.toLocaleString('en-US')} rows`
+  );
 }
 
 function displayPath(file: string): string {

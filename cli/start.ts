@@ -46,8 +46,11 @@ async function seed(ownerUrl: string): Promise<void> {
   try {
     const summary = await importSpots(client, SEED_FILE, {});
     const { inserted, updated, unchanged, rejected } = summary;
-    log.info({ inserted, updated, unchanged, rejected }, `Demo spots: ${summary.inserted} inserted, ${summary.updated} updated, ` +
-      `${summary.unchanged} unchanged, ${summary.rejected} rejected`);
+    log.info(
+      { inserted, updated, unchanged, rejected },
+      `Demo spots: ${summary.inserted} inserted, ${summary.updated} updated, ` +
+        `${summary.unchanged} unchanged, ${summary.rejected} rejected`,
+    );
   } finally {
     await client.end();
   }

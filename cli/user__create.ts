@@ -13,7 +13,6 @@ import { loadConfig } from '../server/config.ts';
 import { usageOf } from './commands.ts';
 import { loggerFor } from '../lib/logger.ts';
 
-
 /** Reads a line without echoing it (a password on a terminal). */
 function askHidden(question: string): Promise<string> {
   return new Promise((resolve) => {
@@ -21,7 +20,10 @@ function askHidden(question: string): Promise<string> {
     const output = rl as unknown as { _writeToOutput: (s: string) => void; output: NodeJS.WriteStream };
     let asked = false;
     output._writeToOutput = (s: string) => {
-      if (!asked) { asked = true; process.stdout.write(s); }
+      if (!asked) {
+        asked = true;
+        process.stdout.write(s);
+      }
     };
     rl.question(question, (answer) => {
       rl.close();
@@ -59,7 +61,8 @@ export default async function main(args: string[]): Promise<void> {
     password = await firstLineOfStdin();
   } else if (!values.invite && process.stdin.isTTY) {
     password = await askHidden(`Password for ${values.email} (at least 10 characters): `);
-    if (await askHidden('Same password again: ') !== password) throw new Error('The passwords differ; nothing was created.');
+    if ((await askHidden('Same password again: ')) !== password)
+      throw new Error('The passwords differ; nothing was created.');
   }
 
   const config = loadConfig(process.env, { cookieSecret: 'unused-by-the-cli' });
@@ -68,13 +71,22 @@ export default async function main(args: string[]): Promise<void> {
   try {
     await client.query('begin');
     await client.query(`select set_config('app.web_url', $1, true)`, [config.webUrl]);
-    const { rows: [user] } = await client.query<{ id: string }>(
-      'select app_private.user_create($1, $2, $3, $4, $5)::text as id',
-      [values.email, values.name ?? null, values.role, password, 'the operations team']);
+    const {
+      rows: [user],
+    } = await client.query<{ id: string }>('select app_private.user_create($1, $2, $3, $4, $5)::text as id', [
+      values.email,
+      values.name ?? null,
+      values.role,
+      password,
+      'the operations team',
+    ]);
     await client.query('commit');
-    loggerFor('cli').info({ command: 'user:create', userId: user.id, role: values.role }, password === null
-      ? `Created ${values.role} ${values.email} (user ${user.id}); an invitation to set a password was emailed (valid 7 days).`
-      : `Created ${values.role} ${values.email} (user ${user.id}) with the password given; the email counts as verified.`);
+    loggerFor('cli').info(
+      { command: 'user:create', userId: user.id, role: values.role },
+      password === null
+        ? `Created ${values.role} ${values.email} (user ${user.id}); an invitation to set a password was emailed (valid 7 days).`
+        : `Created ${values.role} ${values.email} (user ${user.id}) with the password given; the email counts as verified.`,
+    );
   } catch (err) {
     await client.query('rollback').catch(() => {});
     throw err;

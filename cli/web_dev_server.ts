@@ -8,14 +8,29 @@ import { createServer } from 'vite';
 export const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'web');
 
 /** Paths the API answers; everything else is the web app. */
-const API_PATHS = ['^/graphql', '^/graphiql', '^/auth/', '^/health$', '^/ready$', '^/metrics$', '^/docs', '^/webhooks/', '^/live/', '^/customers/\\d+/photo'];
+const API_PATHS = [
+  '^/graphql',
+  '^/graphiql',
+  '^/auth/',
+  '^/health$',
+  '^/ready$',
+  '^/metrics$',
+  '^/docs',
+  '^/webhooks/',
+  '^/live/',
+  '^/customers/\\d+/photo',
+];
 
 export interface WebDevServer {
   url: string;
   close(): Promise<void>;
 }
 
-export async function startWebDevServer(options: { apiUrl: string; host: string; port: number }): Promise<WebDevServer> {
+export async function startWebDevServer(options: {
+  apiUrl: string;
+  host: string;
+  port: number;
+}): Promise<WebDevServer> {
   const server = await createServer({
     root: WEB_DIR,
     configFile: join(WEB_DIR, 'vite.config.ts'),
@@ -33,5 +48,8 @@ export async function startWebDevServer(options: { apiUrl: string; host: string;
   await server.listen();
   const address = server.httpServer!.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  return { url: `http://${options.host === '0.0.0.0' ? '127.0.0.1' : options.host}:${port}`, close: () => server.close() };
+  return {
+    url: `http://${options.host === '0.0.0.0' ? '127.0.0.1' : options.host}:${port}`,
+    close: () => server.close(),
+  };
 }

@@ -23,39 +23,57 @@ export const accountTemplates: Record<string, (data: Data, ctx: RenderContext) =
   verify_email(data, ctx) {
     return frame(ctx, {
       subject: `Verify your email for ${ctx.productName}`,
-      lines: [greeting(data), 'Please confirm that this address is yours. If you did not sign up, ignore this email.', ...expiry(data, ctx)],
+      lines: [
+        greeting(data),
+        'Please confirm that this address is yours. If you did not sign up, ignore this email.',
+        ...expiry(data, ctx),
+      ],
       action: { label: 'Verify my email', url: required<string>(data, 'link') },
     });
   },
   password_reset(data, ctx) {
     return frame(ctx, {
       subject: `Reset your ${ctx.productName} password`,
-      lines: [greeting(data), 'Someone asked to reset your password. If it was not you, ignore this email: your password stays as it is.', ...expiry(data, ctx)],
+      lines: [
+        greeting(data),
+        'Someone asked to reset your password. If it was not you, ignore this email: your password stays as it is.',
+        ...expiry(data, ctx),
+      ],
       action: { label: 'Choose a new password', url: required<string>(data, 'link') },
     });
   },
   staff_invite(data, ctx) {
     return frame(ctx, {
       subject: `You are invited to ${ctx.productName}`,
-      lines: [greeting(data),
+      lines: [
+        greeting(data),
         `${data.invitedBy ? String(data.invitedBy) : 'An administrator'} invited you to join ${ctx.productName} as ${data.role ? String(data.role) : 'staff'}.`,
-        ...expiry(data, ctx)],
+        ...expiry(data, ctx),
+      ],
       action: { label: 'Accept the invitation', url: required<string>(data, 'link') },
     });
   },
   account_secured(data, ctx) {
-    const provider = data.provider === 'facebook' ? 'Facebook' : data.provider === 'google' ? 'Google' : 'your provider';
+    const provider =
+      data.provider === 'facebook' ? 'Facebook' : data.provider === 'google' ? 'Google' : 'your provider';
     return frame(ctx, {
       subject: `Your ${ctx.productName} account was secured`,
-      lines: [greeting(data),
+      lines: [
+        greeting(data),
         `You just signed in with ${provider}, which confirmed this email address. Someone had created this account with your address before, without confirming it.`,
-        'To keep it yours, we removed its password, signed out every session and cancelled pending email links. Sign in with ' + provider + ' from now on, or choose a password with "Forgot password".'],
+        'To keep it yours, we removed its password, signed out every session and cancelled pending email links. Sign in with ' +
+          provider +
+          ' from now on, or choose a password with "Forgot password".',
+      ],
     });
   },
   password_changed(data, ctx) {
     return frame(ctx, {
       subject: `Your ${ctx.productName} password was changed`,
-      lines: [greeting(data), 'Your password was just changed. If this was not you, reset your password at once and contact us.'],
+      lines: [
+        greeting(data),
+        'Your password was just changed. If this was not you, reset your password at once and contact us.',
+      ],
     });
   },
 };

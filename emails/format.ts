@@ -18,7 +18,10 @@ export interface RenderContext {
 export class EmailDataError extends Error {}
 
 export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return value.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 export function required<T>(data: Record<string, unknown>, key: string): T {
@@ -34,8 +37,14 @@ export function formatTime(iso: string, timeZone: string): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) throw new EmailDataError(`not a time: ${iso}`);
   return new Intl.DateTimeFormat('en-US', {
-    timeZone, weekday: 'short', year: 'numeric', month: 'short', day: 'numeric',
-    hour: 'numeric', minute: '2-digit', timeZoneName: 'short',
+    timeZone,
+    weekday: 'short',
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
+    timeZoneName: 'short',
   }).format(date);
 }
 
@@ -56,12 +65,10 @@ export interface Paragraphs {
 }
 
 export function frame(ctx: RenderContext, p: Paragraphs): RenderedEmail {
-  const text = [
-    ...p.lines,
-    ...(p.action ? [`${p.action.label}: ${p.action.url}`] : []),
-    '',
-    `— ${ctx.productName}`,
-  ].join('\n\n').replace(/\n{3,}/g, '\n\n') + '\n';
+  const text =
+    [...p.lines, ...(p.action ? [`${p.action.label}: ${p.action.url}`] : []), '', `— ${ctx.productName}`]
+      .join('\n\n')
+      .replace(/\n{3,}/g, '\n\n') + '\n';
   const html = [
     '<!doctype html><html><body style="font-family:sans-serif;line-height:1.5">',
     ...p.lines.map((l) => `<p>${escapeHtml(l).replace(/\n/g, '<br>')}</p>`),

@@ -26,8 +26,9 @@ function facts(data: Data, ctx: RenderContext): Facts {
     spot: required<string>(data, 'spot'),
     window: `${starts} – ${ends}`,
     amount: formatAmount(Number(required(data, 'amount') ?? 0), required<string>(data, 'currency')),
-    manageLink: (data.manageLink as string | undefined)
-      ?? (data.manageLinkPath ? `${ctx.appUrl}${String(data.manageLinkPath)}` : `${ctx.appUrl}/reservations/${id}`),
+    manageLink:
+      (data.manageLink as string | undefined) ??
+      (data.manageLinkPath ? `${ctx.appUrl}${String(data.manageLinkPath)}` : `${ctx.appUrl}/reservations/${id}`),
   };
 }
 
@@ -37,7 +38,9 @@ function summary(f: Facts): string {
 
 /** Guests manage with a token they may lose: the manage page sends a new link (sendManageLink). */
 function guestWayBack(data: Data): string[] {
-  return data.isGuest ? ['Lost your manage code? Open the link below and ask for a new one: we email it to this address.'] : [];
+  return data.isGuest
+    ? ['Lost your manage code? Open the link below and ask for a new one: we email it to this address.']
+    : [];
 }
 
 export const reservationTemplates: Record<string, (data: Data, ctx: RenderContext) => RenderedEmail> = {
@@ -45,9 +48,17 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     const f = facts(data, ctx);
     return frame(ctx, {
       subject: `Reservation #${f.id} held — add a card to confirm`,
-      lines: ['We are holding this spot for you. Add a card to confirm the reservation; you are charged when it ends.',
-        summary(f), `Quoted price: ${f.amount}`,
-        ...(data.holdExpiresAt ? [`The hold lapses at ${formatTime(String(data.holdExpiresAt), required<string>(data, 'timeZone'))} unless a card is added.`] : []), ...guestWayBack(data)],
+      lines: [
+        'We are holding this spot for you. Add a card to confirm the reservation; you are charged when it ends.',
+        summary(f),
+        `Quoted price: ${f.amount}`,
+        ...(data.holdExpiresAt
+          ? [
+              `The hold lapses at ${formatTime(String(data.holdExpiresAt), required<string>(data, 'timeZone'))} unless a card is added.`,
+            ]
+          : []),
+        ...guestWayBack(data),
+      ],
       action: { label: 'Add a card', url: f.manageLink },
     });
   },
@@ -55,8 +66,12 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     const f = facts(data, ctx);
     return frame(ctx, {
       subject: `Reservation #${f.id} confirmed`,
-      lines: ['Your reservation is confirmed.', summary(f),
-        `Price: ${f.amount}, charged to your card when the reservation ends.`, ...guestWayBack(data)],
+      lines: [
+        'Your reservation is confirmed.',
+        summary(f),
+        `Price: ${f.amount}, charged to your card when the reservation ends.`,
+        ...guestWayBack(data),
+      ],
       action: { label: 'Manage your reservation', url: f.manageLink },
     });
   },
@@ -64,9 +79,19 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     const f = facts(data, ctx);
     return frame(ctx, {
       subject: `Reservation #${f.id} changed`,
-      lines: ['Your reservation was changed. It now reads:', summary(f), `New price: ${f.amount}`,
-        ...(data.previousEndsAt ? [`Before the change it ended ${formatTime(String(data.previousEndsAt), required<string>(data, 'timeZone'))}`
-          + (data.previousAmount != null ? ` and cost ${formatAmount(Number(data.previousAmount), required<string>(data, 'currency'))}.` : '.')] : [])],
+      lines: [
+        'Your reservation was changed. It now reads:',
+        summary(f),
+        `New price: ${f.amount}`,
+        ...(data.previousEndsAt
+          ? [
+              `Before the change it ended ${formatTime(String(data.previousEndsAt), required<string>(data, 'timeZone'))}` +
+                (data.previousAmount != null
+                  ? ` and cost ${formatAmount(Number(data.previousAmount), required<string>(data, 'currency'))}.`
+                  : '.'),
+            ]
+          : []),
+      ],
       action: { label: 'Manage your reservation', url: f.manageLink },
     });
   },
@@ -75,16 +100,23 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     return frame(ctx, {
       subject: `Reservation #${f.id} cancelled`,
       lines: [
-        data.reason === 'cancelled_by_operator' ? 'An operator cancelled your reservation.' : 'Your reservation was cancelled.',
-        'The spot is released and nothing will be charged for it.', summary(f)],
+        data.reason === 'cancelled_by_operator'
+          ? 'An operator cancelled your reservation.'
+          : 'Your reservation was cancelled.',
+        'The spot is released and nothing will be charged for it.',
+        summary(f),
+      ],
     });
   },
   reservation_expired(data, ctx) {
     const f = facts(data, ctx);
     return frame(ctx, {
       subject: `Hold on reservation #${f.id} expired`,
-      lines: ['No card was added in time, so the hold on this spot lapsed: the reservation was not made.',
-        'The spot is released and nothing will be charged for it.', summary(f)],
+      lines: [
+        'No card was added in time, so the hold on this spot lapsed: the reservation was not made.',
+        'The spot is released and nothing will be charged for it.',
+        summary(f),
+      ],
       action: { label: 'Find a spot', url: ctx.appUrl },
     });
   },
@@ -92,8 +124,11 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     const f = facts(data, ctx);
     return frame(ctx, {
       subject: `Your link to manage reservation #${f.id}`,
-      lines: ['Here is a new link to manage your reservation (someone asked for it with this email address).',
-        'Earlier links and manage codes for this reservation no longer work.', summary(f)],
+      lines: [
+        'Here is a new link to manage your reservation (someone asked for it with this email address).',
+        'Earlier links and manage codes for this reservation no longer work.',
+        summary(f),
+      ],
       action: { label: 'Manage your reservation', url: f.manageLink },
     });
   },
@@ -101,16 +136,23 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     const f = facts(data, ctx);
     return frame(ctx, {
       subject: `Reservation #${f.id} ended`,
-      lines: ['Your reservation has ended and the spot is released.', summary(f),
-        `Amount due: ${f.amount}. A receipt follows once your card is charged.`],
+      lines: [
+        'Your reservation has ended and the spot is released.',
+        summary(f),
+        `Amount due: ${f.amount}. A receipt follows once your card is charged.`,
+      ],
     });
   },
   reservation_reminder(data, ctx) {
     const f = facts(data, ctx);
     return frame(ctx, {
       subject: `Reservation #${f.id} ends soon`,
-      lines: [`Your reservation ends at ${formatTime(required<string>(data, 'endsAt'), required<string>(data, 'timeZone'))}.`,
-        summary(f), 'Need more time? Extend it before it ends.', ...guestWayBack(data)],
+      lines: [
+        `Your reservation ends at ${formatTime(required<string>(data, 'endsAt'), required<string>(data, 'timeZone'))}.`,
+        summary(f),
+        'Need more time? Extend it before it ends.',
+        ...guestWayBack(data),
+      ],
       action: { label: 'Extend your reservation', url: f.manageLink },
     });
   },
@@ -136,9 +178,15 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
         : 'Your card was declined.';
     return frame(ctx, {
       subject: `Payment failed for reservation #${f.id}: ${f.amount} due`,
-      lines: [`We could not charge ${f.amount} for your reservation. ${reason}`, summary(f),
-        `${retry} To settle it now, add or confirm a card with the link below.`],
-      action: { label: 'Pay now', url: (data.payLink as string | undefined) ?? `${ctx.appUrl}/reservations/${f.id}/pay` },
+      lines: [
+        `We could not charge ${f.amount} for your reservation. ${reason}`,
+        summary(f),
+        `${retry} To settle it now, add or confirm a card with the link below.`,
+      ],
+      action: {
+        label: 'Pay now',
+        url: (data.payLink as string | undefined) ?? `${ctx.appUrl}/reservations/${f.id}/pay`,
+      },
     });
   },
 };

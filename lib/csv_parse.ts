@@ -64,8 +64,11 @@ export class CsvParser {
   }
 
   /** One record starting at pos, or null when the buffer ends inside it and more may come. */
-  private record(buf: string, start: number, final: boolean):
-    { record: CsvRecord; next: number; innerBreaks: number } | null {
+  private record(
+    buf: string,
+    start: number,
+    final: boolean,
+  ): { record: CsvRecord; next: number; innerBreaks: number } | null {
     const fields: string[] = [];
     let error: string | undefined;
     let innerBreaks = 0;

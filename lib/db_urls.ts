@@ -35,15 +35,15 @@ export function dbUrls(env: NodeJS.ProcessEnv = process.env, database?: string):
   const name = database ?? (ownerUrl ? new URL(ownerUrl).pathname.slice(1) : 'secure_my_spot');
   const ownerPassword = env.DATABASE_OWNER_PASSWORD ?? 'app_owner_dev';
   const authPassword = env.DATABASE_AUTHENTICATOR_PASSWORD ?? 'app_authenticator_dev';
-  const owner = database === undefined && ownerUrl
-    ? ownerUrl
-    : withDatabase(root, name, 'app_owner', ownerPassword);
+  const owner = database === undefined && ownerUrl ? ownerUrl : withDatabase(root, name, 'app_owner', ownerPassword);
   return {
     root,
     owner,
-    shadow: (database === undefined && urlVar(env, 'SHADOW_DATABASE_URL', '', PG)) || withDatabase(owner, `${name}_shadow`),
-    authenticator: (database === undefined && urlVar(env, 'AUTH_DATABASE_URL', '', PG))
-      || withDatabase(owner, name, 'app_authenticator', authPassword),
+    shadow:
+      (database === undefined && urlVar(env, 'SHADOW_DATABASE_URL', '', PG)) || withDatabase(owner, `${name}_shadow`),
+    authenticator:
+      (database === undefined && urlVar(env, 'AUTH_DATABASE_URL', '', PG)) ||
+      withDatabase(owner, name, 'app_authenticator', authPassword),
     database: name,
   };
 }

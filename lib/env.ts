@@ -16,7 +16,11 @@ export function intVar(env: Env, name: string, fallback: number, min = 0, max = 
   const value = env[name];
   if (value === undefined || value === '') return fallback;
   if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
-    throw bad(name, value, max === Number.MAX_SAFE_INTEGER ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`);
+    throw bad(
+      name,
+      value,
+      max === Number.MAX_SAFE_INTEGER ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`,
+    );
   }
   return Number(value);
 }
@@ -42,7 +46,12 @@ export function oneOfVar<T extends string>(env: Env, name: string, choices: read
 }
 
 /** An absolute URL (checked by parsing it), with one of the given protocols. */
-export function urlVar(env: Env, name: string, fallback: string, protocols: readonly string[] = ['http:', 'https:']): string {
+export function urlVar(
+  env: Env,
+  name: string,
+  fallback: string,
+  protocols: readonly string[] = ['http:', 'https:'],
+): string {
   const value = env[name];
   if (value === undefined || value === '') return fallback;
   let url: URL;
@@ -51,7 +60,8 @@ export function urlVar(env: Env, name: string, fallback: string, protocols: read
   } catch {
     throw bad(name, value, `an absolute URL (${protocols.map((p) => `${p}//…`).join(' or ')})`);
   }
-  if (!protocols.includes(url.protocol)) throw bad(name, value, `a URL starting ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  if (!protocols.includes(url.protocol))
+    throw bad(name, value, `a URL starting ${protocols.map((p) => `${p}//`).join(' or ')}`);
   return value;
 }
 

@@ -47,7 +47,11 @@ export interface MeterItem {
 }
 
 export function normaliseHeader(name: string): string {
-  return name.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  return name
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
 }
 
 function checkColumns(present: Set<string | undefined>, found: string[], where: string): void {
@@ -55,7 +59,8 @@ function checkColumns(present: Set<string | undefined>, found: string[], where: 
   if (!present.has('location') && !(present.has('latitude') && present.has('longitude'))) {
     missing.push('latitude', 'longitude');
   }
-  if (missing.length) throw new MeterDataError(`${where}: the header lacks ${missing.join(', ')} (found: ${found.join(', ')})`);
+  if (missing.length)
+    throw new MeterDataError(`${where}: the header lacks ${missing.join(', ')} (found: ${found.join(', ')})`);
 }
 
 /** Input cut into pieces of at most 16 kB (views, not copies), so one piece holds a few hundred rows at most. */
@@ -69,7 +74,10 @@ async function* pieces(input: AsyncIterable<string | Uint8Array>): AsyncGenerato
 }
 
 /** CSV: the first record is the header; yields the rows of each piece read. */
-export async function* csvMeterRows(input: AsyncIterable<string | Uint8Array>, where: string): AsyncGenerator<MeterItem[]> {
+export async function* csvMeterRows(
+  input: AsyncIterable<string | Uint8Array>,
+  where: string,
+): AsyncGenerator<MeterItem[]> {
   let keys: Array<string | undefined> | undefined;
   for await (const records of readCsv(pieces(input))) {
     const items: MeterItem[] = [];
@@ -86,7 +94,9 @@ export async function* csvMeterRows(input: AsyncIterable<string | Uint8Array>, w
         items.push({ line: record.line, reject: `expected ${keys.length} fields, found ${record.fields.length}` });
       } else {
         const row: MeterRow = { row_number: record.line };
-        keys.forEach((key, i) => { if (key) row[key] = record.fields[i]; });
+        keys.forEach((key, i) => {
+          if (key) row[key] = record.fields[i];
+        });
         items.push({ line: record.line, row });
       }
     }
@@ -104,7 +114,8 @@ function jsonRow(value: unknown, line: number): MeterItem {
     if (!key) continue;
     if (key === 'location' && typeof v === 'object' && v !== null) {
       const o = v as { type?: string; coordinates?: unknown[]; latitude?: unknown; longitude?: unknown };
-      if (o.type === 'Point' && Array.isArray(o.coordinates)) row.location = `POINT (${o.coordinates[0]} ${o.coordinates[1]})`;
+      if (o.type === 'Point' && Array.isArray(o.coordinates))
+        row.location = `POINT (${o.coordinates[0]} ${o.coordinates[1]})`;
       else if (o.latitude !== undefined) row.location = `(${o.latitude}, ${o.longitude})`;
     } else if (typeof v === 'string' || typeof v === 'number') {
       row[key] = String(v);
@@ -117,7 +128,10 @@ function jsonRow(value: unknown, line: number): MeterItem {
  * A JSON array of objects, parsed one element at a time: the scanner keeps only
  * the text of the element being read. line = the element's position (1-based).
  */
-export async function* jsonMeterRows(input: AsyncIterable<string | Uint8Array>, where: string): AsyncGenerator<MeterItem[]> {
+export async function* jsonMeterRows(
+  input: AsyncIterable<string | Uint8Array>,
+  where: string,
+): AsyncGenerator<MeterItem[]> {
   const decoder = new TextDecoder();
   let state = 'before' as 'before' | 'between' | 'inside' | 'after';
   let depth = 0;
@@ -214,7 +228,15 @@ export async function importMeterRows(
 ): Promise<MeterTotals> {
   const batchSize = options.batchSize ?? 1000;
   const keepRejects = options.keepRejects ?? 100;
-  const totals: MeterTotals = { rows: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, rejects: [], maxRowsHeld: 0 };
+  const totals: MeterTotals = {
+    rows: 0,
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    rejected: 0,
+    rejects: [],
+    maxRowsHeld: 0,
+  };
   // Node's own rejects of a batch come before SQL's for the same batch, so keep
   // a margin and cut to the first keepRejects lines at the end.
   const trim = () => {

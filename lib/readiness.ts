@@ -39,12 +39,14 @@ export async function checkReadiness(pool: pg.Pool, extra: Record<string, true |
   const checks: Record<string, string> = {};
   try {
     // graphile-migrate records a committed migration as 000014.sql.
-    const { rows } = await withDeadline(pool.query<{ n: number }>(
-      `select substring(filename from '^\\d+')::int as n from graphile_migrate.migrations`));
+    const { rows } = await withDeadline(
+      pool.query<{ n: number }>(`select substring(filename from '^\\d+')::int as n from graphile_migrate.migrations`),
+    );
     checks.database = 'ok';
     const applied = new Set(rows.map((r) => r.n));
     const pending = shippedMigrations().filter((n) => !applied.has(n));
-    checks.migrations = pending.length === 0 ? 'ok' : `${pending.length} pending (from ${String(pending[0]).padStart(6, '0')})`;
+    checks.migrations =
+      pending.length === 0 ? 'ok' : `${pending.length} pending (from ${String(pending[0]).padStart(6, '0')})`;
   } catch (err) {
     checks.database = `unavailable: ${(err as Error).message}`;
     checks.migrations = 'unknown';

@@ -19,7 +19,10 @@ export interface StripeBudget {
   maxWaitMs: number;
 }
 
-export function stripeBudgetFromEnv(config: Pick<StripeConfig, 'host' | 'secretKey'>, env: NodeJS.ProcessEnv = process.env): StripeBudget {
+export function stripeBudgetFromEnv(
+  config: Pick<StripeConfig, 'host' | 'secretKey'>,
+  env: NodeJS.ProcessEnv = process.env,
+): StripeBudget {
   const fallback = !isRealStripe(config) ? 0 : /^(sk|rk)_live_/.test(config.secretKey) ? 90 : 20;
   const perSecond = intVar(env, 'STRIPE_RATE_LIMIT', fallback, 0, 100_000);
   return {
@@ -31,7 +34,10 @@ export function stripeBudgetFromEnv(config: Pick<StripeConfig, 'host' | 'secretK
   };
 }
 
-type Query = (text: string, values: unknown[]) => Promise<{ rows: Array<{ waits: number[]; retry_after: number | null }> }>;
+type Query = (
+  text: string,
+  values: unknown[],
+) => Promise<{ rows: Array<{ waits: number[]; retry_after: number | null }> }>;
 
 /**
  * Turns for `calls` Stripe calls: the milliseconds each granted call waits
@@ -46,9 +52,12 @@ export interface Turns {
 
 export async function takeStripeTurns(query: Query, budget: StripeBudget, calls = 1): Promise<Turns> {
   if (budget.perSecond <= 0 || calls <= 0) return { waitsMs: Array(Math.max(0, calls)).fill(0), retryInMs: null };
-  const { rows: [turns] } = await query(
+  const {
+    rows: [turns],
+  } = await query(
     `select waits, retry_after from app_private.rate_budget_take('stripe', $1, $2, make_interval(secs => $3 / 1000.0), $4)`,
-    [budget.perSecond, budget.burst, budget.maxWaitMs, calls]);
+    [budget.perSecond, budget.burst, budget.maxWaitMs, calls],
+  );
   return {
     waitsMs: turns!.waits.map((w) => w * 1000),
     retryInMs: turns!.retry_after === null ? null : Math.ceil(turns!.retry_after * 1000),

@@ -42,7 +42,9 @@ export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Strip
     timeoutMs: intVar(env, 'STRIPE_TIMEOUT_MS', 20_000, 1),
     maxNetworkRetries: intVar(env, 'STRIPE_MAX_NETWORK_RETRIES', 2, 0, 10),
     publishableKey: env.STRIPE_PUBLISHABLE_KEY ?? 'pk_test_emulator',
-    jsUrl: urlVar(env, 'STRIPE_JS_URL', '') || (isRealStripe({ host }) ? 'https://js.stripe.com/v3/' : emulatorJsUrl(host!, port, protocol)),
+    jsUrl:
+      urlVar(env, 'STRIPE_JS_URL', '') ||
+      (isRealStripe({ host }) ? 'https://js.stripe.com/v3/' : emulatorJsUrl(host!, port, protocol)),
   };
 }
 
@@ -90,7 +92,9 @@ export function isCardError(err: unknown): err is Stripe.errors.StripeCardError 
  * idempotency key reused with other parameters): sending it again gets the
  * same answer, so callers must not retry it.
  */
-export function isRefusedRequest(err: unknown): err is Stripe.errors.StripeInvalidRequestError | Stripe.errors.StripeIdempotencyError {
+export function isRefusedRequest(
+  err: unknown,
+): err is Stripe.errors.StripeInvalidRequestError | Stripe.errors.StripeIdempotencyError {
   return err instanceof Stripe.errors.StripeInvalidRequestError || err instanceof Stripe.errors.StripeIdempotencyError;
 }
 
@@ -100,10 +104,12 @@ export function isRateLimited(err: unknown): err is Stripe.errors.StripeRateLimi
 }
 
 export function isTransientStripeError(err: unknown): boolean {
-  return err instanceof Stripe.errors.StripeConnectionError
-    || err instanceof Stripe.errors.StripeAPIError
-    || err instanceof Stripe.errors.StripeRateLimitError
-    || (err instanceof Stripe.errors.StripeError && (err.statusCode ?? 0) >= 500);
+  return (
+    err instanceof Stripe.errors.StripeConnectionError ||
+    err instanceof Stripe.errors.StripeAPIError ||
+    err instanceof Stripe.errors.StripeRateLimitError ||
+    (err instanceof Stripe.errors.StripeError && (err.statusCode ?? 0) >= 500)
+  );
 }
 
 /** An id from a field Stripe may return as an id or an expanded object. */

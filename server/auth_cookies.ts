@@ -32,7 +32,12 @@ export function sameSecret(a: string | undefined, b: string | undefined): boolea
 /** Sets the session and CSRF cookies; returns the CSRF token for the response body. */
 export function setSessionCookies(res: Response, config: ServerConfig, sessionId: string, token: string): string {
   const csrf = csrfTokenFor(config, sessionId);
-  res.cookie(SESSION_COOKIE, token, { ...base(config), httpOnly: true, signed: true, maxAge: SESSION_COOKIE_MAX_AGE_MS });
+  res.cookie(SESSION_COOKIE, token, {
+    ...base(config),
+    httpOnly: true,
+    signed: true,
+    maxAge: SESSION_COOKIE_MAX_AGE_MS,
+  });
   res.cookie(CSRF_COOKIE, csrf, { ...base(config), httpOnly: false, maxAge: SESSION_COOKIE_MAX_AGE_MS });
   return csrf;
 }
@@ -44,5 +49,12 @@ export function clearSessionCookies(res: Response, config: ServerConfig): void {
 
 export function oauthCookieOptions(config: ServerConfig): CookieOptions {
   // Lax: the provider's redirect back is a top-level GET from another site.
-  return { secure: config.cookieSecure, sameSite: 'lax', path: '/auth', httpOnly: true, signed: true, maxAge: 10 * 60 * 1000 };
+  return {
+    secure: config.cookieSecure,
+    sameSite: 'lax',
+    path: '/auth',
+    httpOnly: true,
+    signed: true,
+    maxAge: 10 * 60 * 1000,
+  };
 }

@@ -70,7 +70,8 @@ const DEFAULT_WEB_DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'we
 
 function cookieSecretOf(env: NodeJS.ProcessEnv): string {
   if (env.COOKIE_SECRET) return env.COOKIE_SECRET;
-  if (env.NODE_ENV === 'production') throw new ConfigError('Configuration: COOKIE_SECRET must be set in production (32+ random characters)');
+  if (env.NODE_ENV === 'production')
+    throw new ConfigError('Configuration: COOKIE_SECRET must be set in production (32+ random characters)');
   return 'development-only-cookie-secret-change-me';
 }
 
@@ -104,24 +105,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webDistDir: env.WEB_DIST_DIR ?? DEFAULT_WEB_DIST,
     cookieSecret: overrides.cookieSecret ?? cookieSecretOf(env),
     cookieSecure: boolVar(env, 'COOKIE_SECURE', publicUrl.startsWith('https:')),
-    trustProxy: env.TRUST_PROXY === undefined ? false : /^\d+$/.test(env.TRUST_PROXY) ? Number(env.TRUST_PROXY) : env.TRUST_PROXY === 'true' ? true : env.TRUST_PROXY,
+    trustProxy:
+      env.TRUST_PROXY === undefined
+        ? false
+        : /^\d+$/.test(env.TRUST_PROXY)
+          ? Number(env.TRUST_PROXY)
+          : env.TRUST_PROXY === 'true'
+            ? true
+            : env.TRUST_PROXY,
     // Both on in development, off in production unless asked for.
     graphqlIde: boolVar(env, 'GRAPHQL_IDE', isDev),
     graphqlIntrospection: boolVar(env, 'GRAPHQL_INTROSPECTION', isDev),
     holdsPerAddress: intVar(env, 'HOLDS_PER_ADDRESS', 10, 1, 1_000_000),
-    staffEmailDomains: (env.STAFF_EMAIL_DOMAINS ?? '').split(',').map((d) => d.trim().toLowerCase()).filter(Boolean),
-    google: env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET
-      ? { issuer: urlVar(env, 'GOOGLE_ISSUER', 'https://accounts.google.com'), clientId: env.GOOGLE_CLIENT_ID, clientSecret: env.GOOGLE_CLIENT_SECRET }
-      : null,
-    facebook: env.FACEBOOK_CLIENT_ID && env.FACEBOOK_CLIENT_SECRET
-      ? {
-          authorizationUrl: urlVar(env, 'FACEBOOK_AUTHORIZATION_URL', 'https://www.facebook.com/v21.0/dialog/oauth'),
-          tokenUrl: urlVar(env, 'FACEBOOK_TOKEN_URL', `${FACEBOOK_GRAPH}/oauth/access_token`),
-          profileUrl: urlVar(env, 'FACEBOOK_PROFILE_URL', `${FACEBOOK_GRAPH}/me`),
-          clientId: env.FACEBOOK_CLIENT_ID,
-          clientSecret: env.FACEBOOK_CLIENT_SECRET,
-        }
-      : null,
+    staffEmailDomains: (env.STAFF_EMAIL_DOMAINS ?? '')
+      .split(',')
+      .map((d) => d.trim().toLowerCase())
+      .filter(Boolean),
+    google:
+      env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET
+        ? {
+            issuer: urlVar(env, 'GOOGLE_ISSUER', 'https://accounts.google.com'),
+            clientId: env.GOOGLE_CLIENT_ID,
+            clientSecret: env.GOOGLE_CLIENT_SECRET,
+          }
+        : null,
+    facebook:
+      env.FACEBOOK_CLIENT_ID && env.FACEBOOK_CLIENT_SECRET
+        ? {
+            authorizationUrl: urlVar(env, 'FACEBOOK_AUTHORIZATION_URL', 'https://www.facebook.com/v21.0/dialog/oauth'),
+            tokenUrl: urlVar(env, 'FACEBOOK_TOKEN_URL', `${FACEBOOK_GRAPH}/oauth/access_token`),
+            profileUrl: urlVar(env, 'FACEBOOK_PROFILE_URL', `${FACEBOOK_GRAPH}/me`),
+            clientId: env.FACEBOOK_CLIENT_ID,
+            clientSecret: env.FACEBOOK_CLIENT_SECRET,
+          }
+        : null,
     ...overrides,
   };
 }

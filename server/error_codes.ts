@@ -7,13 +7,16 @@ export const ERROR_CODES: Record<string, string> = {
   // Search and prices
   SMS01: 'Coordinates off the globe (latitude −90…90, longitude −180…180).',
   SMS02: 'Radius not above 0, or above the 50 km (31 mi) maximum.',
-  SMS03: 'Time window not bookable: missing bound, end not after start, longer than 7 days, or starting more than 90 days ahead.',
+  SMS03:
+    'Time window not bookable: missing bound, end not after start, longer than 7 days, or starting more than 90 days ahead.',
   SMS04: 'No such spot.',
   // Accounts and sign-in
   SMA01: 'Wrong email or password (the same answer for both); HTTP 401 from POST /auth/login.',
-  SMA02: 'Too many attempts (sign-in, sign-up, password reset, verification email, guest manage link); retry after the seconds given (Retry-After header on /auth routes, extensions.retryAfter in GraphQL).',
+  SMA02:
+    'Too many attempts (sign-in, sign-up, password reset, verification email, guest manage link); retry after the seconds given (Retry-After header on /auth routes, extensions.retryAfter in GraphQL).',
   SMA03: 'Not an email address we accept: plain ASCII local@domain.tld, at most 254 characters.',
-  SMA04: 'Password rule not met: at least 10 characters, at most 72 bytes, not one repeated character, not the email, not digits only, not a common password (alone or with digits or symbols appended).',
+  SMA04:
+    'Password rule not met: at least 10 characters, at most 72 bytes, not one repeated character, not the email, not digits only, not a common password (alone or with digits or symbols appended).',
   SMA05: 'Name must be 1 to 100 characters without control or invisible formatting characters.',
   SMA06: 'An account with this email already exists.',
   SMA07: 'Email link (verification, password reset, invitation) unknown, already used or expired.',
@@ -21,8 +24,10 @@ export const ERROR_CODES: Record<string, string> = {
   SMA09: 'The current password given to changePassword is wrong.',
   SMA10: 'Only an admin may do this.',
   SMA11: 'Verify your email address first.',
-  SMA12: 'Sign-in with Google/Facebook refused: staff email not pre-registered by an admin, or the provider did not verify the email of an existing account.',
-  SMA13: 'Sign-in with Google/Facebook failed: state missing, wrong or reused, provider error, or a token that does not verify.',
+  SMA12:
+    'Sign-in with Google/Facebook refused: staff email not pre-registered by an admin, or the provider did not verify the email of an existing account.',
+  SMA13:
+    'Sign-in with Google/Facebook failed: state missing, wrong or reused, provider error, or a token that does not verify.',
   SMA14: 'Cookie-authenticated request without the right X-CSRF-Token header (HTTP 403).',
   SMA15: 'Bearer token unknown, revoked or expired: sign in again (HTTP 401).',
   SMA16: 'Not a role change that can be made: unknown role, or an admin changing their own role.',
@@ -31,16 +36,20 @@ export const ERROR_CODES: Record<string, string> = {
   // Booking
   SMB01: 'Spot taken: another reservation or an operator block overlaps that time (also when extending).',
   SMB02: 'No such spot, or the spot is out of service.',
-  SMB03: 'Bad reservation window: start in the past, end not after start, both or neither of end and duration, duration under 1 minute, not a real date.',
-  SMB04: 'Longer than the spot\'s maximum stay (blocks: longer than 366 days).',
+  SMB03:
+    'Bad reservation window: start in the past, end not after start, both or neither of end and duration, duration under 1 minute, not a real date.',
+  SMB04: "Longer than the spot's maximum stay (blocks: longer than 366 days).",
   SMB05: 'Start more than 90 days ahead.',
-  SMB06: 'No such reservation for you: unknown id, someone else\'s, a block, or wrong manage token (every read, change, end, cancel and card set-up of a reservation answers this).',
+  SMB06:
+    "No such reservation for you: unknown id, someone else's, a block, or wrong manage token (every read, change, end, cancel and card set-up of a reservation answers this).",
   SMB07: 'The reservation can no longer be changed: it is over, cancelled, expired or completed.',
   SMB08: 'Guest reservation without a valid email address (the rule of SMA03: plain ASCII local@domain.tld).',
-  SMB09: 'Not at this time: new end already passed, ending one not started (cancel it), cancelling one started (end it).',
+  SMB09:
+    'Not at this time: new end already passed, ending one not started (cancel it), cancelling one started (end it).',
   SMB10: 'Operators only (spot blocks).',
   SMB11: 'Sign-in required (my reservations); guests use the reservation id and manage token.',
-  SMB12: 'Too many active holds: at most 3 held reservations per email address or signed-in driver, and 10 per client address (HOLDS_PER_ADDRESS), at once.',
+  SMB12:
+    'Too many active holds: at most 3 held reservations per email address or signed-in driver, and 10 per client address (HOLDS_PER_ADDRESS), at once.',
   // Payments
   SMP02: 'The reservation takes no card now: only a held reservation, or one whose payment failed, can be set up.',
   SMP03: 'Card set-up not finished: call setupReservationPayment, complete it in the browser, then confirm.',
@@ -52,8 +61,10 @@ export const ERROR_CODES: Record<string, string> = {
   // Query cost (server/query_limits.ts)
   SMQ01: 'Query nested too deep: fields at most 10 deep.',
   SMQ02: 'Too many aliases: at most 20 in one operation.',
-  SMQ03: 'Query too big: at most 250 fields, and at most 2,000 rows from its connections (page sizes multiplied through nested connections).',
-  SMQ04: 'Page size out of range: first and last from 0 to 100 on every connection (100 when neither is given); offset not negative.',
+  SMQ03:
+    'Query too big: at most 250 fields, and at most 2,000 rows from its connections (page sizes multiplied through nested connections).',
+  SMQ04:
+    'Page size out of range: first and last from 0 to 100 on every connection (100 when neither is given); offset not negative.',
   SMQ05: 'Batched request (a JSON array of operations): send one operation per request.',
   SMQ06: 'Introspection is turned off (GRAPHQL_INTROSPECTION; off in production).',
   SMQ07: 'A cursor (after/before) this list did not give out: use pageInfo.endCursor or startCursor of the same query.',
@@ -71,20 +82,25 @@ export const ERROR_CODES: Record<string, string> = {
   SMO05: 'A maximum stay is 1 minute to 7 days.',
   SMO06: 'No such rate.',
   SMO07: 'A spot status is active or out_of_service.',
-  SMO08: 'Bad rate: prices below 0, a currency that cannot be charged, billing increment outside 1–60 minutes, missing code, name or time zone, or malformed metered hours.',
+  SMO08:
+    'Bad rate: prices below 0, a currency that cannot be charged, billing increment outside 1–60 minutes, missing code, name or time zone, or malformed metered hours.',
   SMO09: 'A rate with this code already exists.',
-  SME01: 'Bad vehicle: a plate is 1 to 10 letters and digits (spaces, dashes and dots ignored), a state 2 or 3 letters, a label 1 to 50 characters.',
+  SME01:
+    'Bad vehicle: a plate is 1 to 10 letters and digits (spaces, dashes and dots ignored), a state 2 or 3 letters, a label 1 to 50 characters.',
   SME02: 'Only enforcement officers (and admins) may look plates up.',
   SME03: 'No such vehicle of yours.',
   SMU01: 'Photo upload larger than PHOTO_MAX_BYTES (HTTP 413).',
-  SMU02: 'Not a JPEG, PNG or WebP photo, judged from its content; or sent under another image type than its content (a renamed file) (HTTP 415).',
+  SMU02:
+    'Not a JPEG, PNG or WebP photo, judged from its content; or sent under another image type than its content (a renamed file) (HTTP 415).',
   SMU03: 'The image declares more pixels than PHOTO_MAX_PIXELS (a decompression bomb) (HTTP 422).',
   SMU04: 'The image could not be decoded (HTTP 422).',
   SMU05: 'The customer has no photo (HTTP 404).',
   SMH01: 'GET /metrics without the METRICS_TOKEN bearer token (HTTP 401).',
   // Live availability (GET /live/spots, Subscription.spotAvailability)
-  SMV01: 'Bad live area: give minLat, minLng, maxLat, maxLng or lat, lng, radius (km, at most 50), on the globe, covering at most LIVE_MAX_TILES tiles of 0.05°.',
-  SMV02: 'Too many live streams for this client: at most LIVE_MAX_PER_CLIENT SSE streams, subscriptions and websockets at once (HTTP 429).',
+  SMV01:
+    'Bad live area: give minLat, minLng, maxLat, maxLng or lat, lng, radius (km, at most 50), on the globe, covering at most LIVE_MAX_TILES tiles of 0.05°.',
+  SMV02:
+    'Too many live streams for this client: at most LIVE_MAX_PER_CLIENT SSE streams, subscriptions and websockets at once (HTTP 429).',
   SMV03: 'Websockets carry subscriptions only: send queries and mutations with HTTP POST /graphql.',
   SMV04: 'Last-Event-ID is not an event id of this stream.',
   // PostgreSQL's own, when a rule in the schema refuses a write
@@ -101,6 +117,7 @@ export const ERROR_CODES: Record<string, string> = {
   '22009': 'A time zone offset is out of range (at most ±15:59).',
   '57014': 'The request ran longer than the database allows (15 s) and was cancelled; nothing was changed.',
   // Added by the API itself
-  GRAPHQL_VALIDATION_FAILED: 'The query does not fit the schema, or a variable has the wrong type (a Datetime must be ISO 8601, e.g. 2026-12-03T10:00:00Z: words such as `yesterday` are refused).',
+  GRAPHQL_VALIDATION_FAILED:
+    'The query does not fit the schema, or a variable has the wrong type (a Datetime must be ISO 8601, e.g. 2026-12-03T10:00:00Z: words such as `yesterday` are refused).',
   INTERNAL: 'Unexpected error; the message carries a reference to the server log.',
 };

@@ -28,10 +28,26 @@ export class CodedError extends Error {
 
 /** HTTP status by code; every other code is 400. */
 const HTTP_STATUS: Record<string, number> = {
-  SMA01: 401, SMA02: 429, SMA06: 409, SMA12: 403, SMA14: 403, SMA15: 401, SMA18: 403,
-  SMH01: 401, SMV02: 429, NOT_FOUND: 404, INTERNAL: 500,
+  SMA01: 401,
+  SMA02: 429,
+  SMA06: 409,
+  SMA12: 403,
+  SMA14: 403,
+  SMA15: 401,
+  SMA18: 403,
+  SMH01: 401,
+  SMV02: 429,
+  NOT_FOUND: 404,
+  INTERNAL: 500,
   // Customer photo routes (server/middleware/installCustomerPhotos.ts).
-  SMA08: 401, SMC01: 403, SMC03: 404, SMU01: 413, SMU02: 415, SMU03: 422, SMU04: 422, SMU05: 404,
+  SMA08: 401,
+  SMC01: 403,
+  SMC03: 404,
+  SMU01: 413,
+  SMU02: 415,
+  SMU03: 422,
+  SMU04: 422,
+  SMU05: 404,
 };
 
 /** An error a client may see as it is: ours, or SQL's with a documented SQLSTATE. */
@@ -49,7 +65,7 @@ export function isDocumented(err: unknown): err is CodedError {
  * ("permission denied for table reservations", "invalid input syntax for type bigint: …").
  */
 export function publicMessage(err: CodedError): string {
-  return /^\d\d/.test(err.code) ? ERROR_CODES[err.code] ?? err.message : err.message;
+  return /^\d\d/.test(err.code) ? (ERROR_CODES[err.code] ?? err.message) : err.message;
 }
 
 /**
@@ -81,6 +97,9 @@ export function sendError(res: Response, err: CodedError, status = HTTP_STATUS[e
     res.json({ error: { code: err.code, message: publicMessage(err) } });
     return;
   }
-  const type = req.accepts(['application/json', GRAPHQL_RESPONSE]) === GRAPHQL_RESPONSE ? GRAPHQL_RESPONSE : 'application/json';
-  res.type(`${type}; charset=utf-8`).send(JSON.stringify({ errors: [{ message: publicMessage(err), extensions: { code: err.code } }] }));
+  const type =
+    req.accepts(['application/json', GRAPHQL_RESPONSE]) === GRAPHQL_RESPONSE ? GRAPHQL_RESPONSE : 'application/json';
+  res
+    .type(`${type}; charset=utf-8`)
+    .send(JSON.stringify({ errors: [{ message: publicMessage(err), extensions: { code: err.code } }] }));
 }

@@ -43,9 +43,16 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     // `allSpots`, `spotByRowId`, `spot.rateByRateId`.
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
     plugins: [
-      PostgisCodecPlugin, ValidationErrorCodePlugin, StrictDatetimePlugin, RequestShapePlugin, PageSizePlugin,
+      PostgisCodecPlugin,
+      ValidationErrorCodePlugin,
+      StrictDatetimePlugin,
+      RequestShapePlugin,
+      PageSizePlugin,
       makeQueryLimitsPlugin({ introspection: options.introspection, explainAllowed: options.ide }),
-      LoginPlugin, SignUpGatePlugin, LiveSubscriptionPlugin, WebsocketSubscriptionsOnlyPlugin,
+      LoginPlugin,
+      SignUpGatePlugin,
+      LiveSubscriptionPlugin,
+      WebsocketSubscriptionsOnlyPlugin,
       ...(options.plugins ?? []),
     ],
     pgServices: [
@@ -64,7 +71,11 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
         const req = requestContext.expressv4?.req;
         const ws = requestContext.ws?.request;
         const operation = args.document ? getOperationAST(args.document, args.operationName)?.operation : undefined;
-        const pgSettings = req ? options.pgSettings(req, operation) : ws && options.websocketPgSettings ? options.websocketPgSettings(ws) : {};
+        const pgSettings = req
+          ? options.pgSettings(req, operation)
+          : ws && options.websocketPgSettings
+            ? options.websocketPgSettings(ws)
+            : {};
         return { pgSettings, ...options.liveContext?.(requestContext) };
       },
       // Off unless a request asks for it (server/query_limits.ts).

@@ -25,7 +25,13 @@ if (workers > 1 && cluster.isPrimary) {
   for (let i = 0; i < workers; i++) cluster.fork();
   if (metricsPort !== undefined) {
     const aggregator = new AggregatorRegistry();
-    await serveMetrics(metricsPort, metricsHost, metricsToken, () => aggregator.clusterMetrics(), aggregator.contentType);
+    await serveMetrics(
+      metricsPort,
+      metricsHost,
+      metricsToken,
+      () => aggregator.clusterMetrics(),
+      aggregator.contentType,
+    );
   }
   const stop = () => {
     for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');

@@ -16,7 +16,10 @@ import { CodedError, internalError, isDocumented, publicMessage } from './errors
  */
 function knownSafeError(err: Error): CodedError | undefined {
   if (err instanceof SafeError && /^Invalid\b.*\bcursor\b/.test(err.message)) {
-    return new CodedError('SMQ07', 'This cursor was not given out by this list: use pageInfo.endCursor or startCursor of the same query');
+    return new CodedError(
+      'SMQ07',
+      'This cursor was not given out by this list: use pageInfo.endCursor or startCursor of the same query',
+    );
   }
   return undefined;
 }
@@ -43,7 +46,8 @@ export function maskError(error: GraphQLError): GraphQLError {
   if (isDocumented(original)) {
     const masked = withCode(error, publicMessage(original), original.code, original);
     // Rate limits (SMA02) say how long to wait, in seconds, in the error's detail.
-    if (original.code === 'SMA02' && original.detail) (masked.extensions as Record<string, unknown>).retryAfter = Number(original.detail);
+    if (original.code === 'SMA02' && original.detail)
+      (masked.extensions as Record<string, unknown>).retryAfter = Number(original.detail);
     return masked;
   }
   const internal = internalError(original);

@@ -33,7 +33,9 @@ interface Snapshot {
 }
 
 async function readSnapshot(owner: pg.Pool): Promise<Snapshot> {
-  const { rows: [snapshot] } = await owner.query<Snapshot>(`
+  const {
+    rows: [snapshot],
+  } = await owner.query<Snapshot>(`
     select
       (select coalesce(json_agg(j), '[]') from (
         select task_identifier as task,
@@ -110,34 +112,81 @@ export class Metrics {
     // all collect() calls together, so they find the same one in flight.
     let inFlight: Promise<Snapshot> | null = null;
     const snapshot = () => {
-      inFlight ??= readSnapshot(pools.get('owner') as pg.Pool).finally(() => { inFlight = null; });
+      inFlight ??= readSnapshot(pools.get('owner') as pg.Pool).finally(() => {
+        inFlight = null;
+      });
       return inFlight;
     };
-    const fromDatabase = (name: string, help: string, labelNames: string[], fill: (g: client.Gauge, s: Snapshot) => void) =>
+    const fromDatabase = (
+      name: string,
+      help: string,
+      labelNames: string[],
+      fill: (g: client.Gauge, s: Snapshot) => void,
+    ) =>
       new client.Gauge({
-        name, help, labelNames, registers, aggregator: 'first',
+        name,
+        help,
+        labelNames,
+        registers,
+        aggregator: 'first',
         async collect() {
           const s = await snapshot();
           this.reset();
           fill(this, s);
         },
       });
-    fromDatabase('sms_jobs_queued', 'graphile-worker jobs waiting to run (not locked, attempts left), by task.', ['task'],
-      (g, s) => { for (const j of s.jobs) g.set({ task: j.task }, Number(j.queued)); });
-    fromDatabase('sms_jobs_due', 'Jobs whose run_at has passed and that no worker holds, by task.', ['task'],
-      (g, s) => { for (const j of s.jobs) g.set({ task: j.task }, Number(j.due)); });
-    fromDatabase('sms_jobs_due_lateness_seconds', 'Seconds since the oldest due job of a task should have run.', ['task'],
-      (g, s) => { for (const j of s.jobs) g.set({ task: j.task }, Number(j.lateness)); });
-    fromDatabase('sms_jobs_failed', 'Jobs that used all their attempts, by task.', ['task'],
-      (g, s) => { for (const j of s.jobs) g.set({ task: j.task }, Number(j.failed)); });
-    fromDatabase('sms_due_work', 'Work scheduled in the rows, due or not (app_private.due_work), by kind.', ['work'],
-      (g, s) => { for (const w of s.due_work) g.set({ work: w.work }, Number(w.scheduled)); });
-    fromDatabase('sms_due_work_lateness_seconds', 'Seconds since the oldest due, not yet done work of a kind was due.', ['work'],
-      (g, s) => { for (const w of s.due_work) g.set({ work: w.work }, Number(w.lateness)); });
-    fromDatabase('sms_emails_pending', 'Emails in the outbox not sent yet.', [],
-      (g, s) => g.set(s.emails_pending));
-    fromDatabase('sms_charges', 'Charges by status (pending, processing, succeeded, failed, not_required).', ['status'],
-      (g, s) => { for (const [status, n] of Object.entries(s.charges)) g.set({ status }, n); });
+    fromDatabase(
+      'sms_jobs_queued',
+      'graphile-worker jobs waiting to run (not locked, attempts left), by task.',
+      ['task'],
+      (g, s) => {
+        for (const j of s.jobs) g.set({ task: j.task }, Number(j.queued));
+      },
+    );
+    fromDatabase(
+      'sms_jobs_due',
+      'Jobs whose run_at has passed and that no worker holds, by task.',
+      ['task'],
+      (g, s) => {
+        for (const j of s.jobs) g.set({ task: j.task }, Number(j.due));
+      },
+    );
+    fromDatabase(
+      'sms_jobs_due_lateness_seconds',
+      'Seconds since the oldest due job of a task should have run.',
+      ['task'],
+      (g, s) => {
+        for (const j of s.jobs) g.set({ task: j.task }, Number(j.lateness));
+      },
+    );
+    fromDatabase('sms_jobs_failed', 'Jobs that used all their attempts, by task.', ['task'], (g, s) => {
+      for (const j of s.jobs) g.set({ task: j.task }, Number(j.failed));
+    });
+    fromDatabase(
+      'sms_due_work',
+      'Work scheduled in the rows, due or not (app_private.due_work), by kind.',
+      ['work'],
+      (g, s) => {
+        for (const w of s.due_work) g.set({ work: w.work }, Number(w.scheduled));
+      },
+    );
+    fromDatabase(
+      'sms_due_work_lateness_seconds',
+      'Seconds since the oldest due, not yet done work of a kind was due.',
+      ['work'],
+      (g, s) => {
+        for (const w of s.due_work) g.set({ work: w.work }, Number(w.lateness));
+      },
+    );
+    fromDatabase('sms_emails_pending', 'Emails in the outbox not sent yet.', [], (g, s) => g.set(s.emails_pending));
+    fromDatabase(
+      'sms_charges',
+      'Charges by status (pending, processing, succeeded, failed, not_required).',
+      ['status'],
+      (g, s) => {
+        for (const [status, n] of Object.entries(s.charges)) g.set({ status }, n);
+      },
+    );
 
     // Under API_WORKERS, the primary process asks each worker for this registry (server/main.ts).
     if (cluster.isWorker) {

@@ -9,15 +9,22 @@ import { isScraper } from './metrics.ts';
 import { loggerFor } from '../lib/logger.ts';
 
 export async function serveMetrics(
-  port: number, host: string, token: string | null, render: () => Promise<string>, contentType: string,
+  port: number,
+  host: string,
+  token: string | null,
+  render: () => Promise<string>,
+  contentType: string,
 ): Promise<Server> {
   const server = createServer(async (req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'No such route' } }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'No such route' } }));
       return;
     }
     if (token !== null && !isScraper(req.headers.authorization, token)) {
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
+      res
+        .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
         .end(JSON.stringify({ error: { code: 'SMH01', message: 'Metrics need the METRICS_TOKEN bearer token' } }));
       return;
     }
@@ -25,7 +32,9 @@ export async function serveMetrics(
       const text = await render();
       res.writeHead(200, { 'content-type': contentType }).end(text);
     } catch {
-      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'INTERNAL', message: 'Metrics unavailable' } }));
+      res
+        .writeHead(503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'INTERNAL', message: 'Metrics unavailable' } }));
     }
   });
   await new Promise<void>((resolve, reject) => {

@@ -9,7 +9,10 @@ type Json = Record<string, unknown>;
 const json = (schema: Json) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 /** GraphQL over HTTP: application/graphql-response+json unless the client accepts only application/json. */
-const graphqlJson = () => ({ 'application/graphql-response+json': { schema: ref('GraphQLResponse') }, ...json(ref('GraphQLResponse')) });
+const graphqlJson = () => ({
+  'application/graphql-response+json': { schema: ref('GraphQLResponse') },
+  ...json(ref('GraphQLResponse')),
+});
 const error = (description: string) => ({ description, content: json(ref('Error')) });
 const redirect = (description: string) => ({
   description,
@@ -17,10 +20,20 @@ const redirect = (description: string) => ({
 });
 
 /** What a POST may get before its route runs (CSRF and CORS checks). */
-const CUSTOMER_ID = [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d+$' }, description: 'The customer\'s rowId.' }];
+const CUSTOMER_ID = [
+  {
+    name: 'id',
+    in: 'path',
+    required: true,
+    schema: { type: 'string', pattern: '^\\d+$' },
+    description: "The customer's rowId.",
+  },
+];
 
 const FORBIDDEN = {
-  '403': error('SMA14: a cookie-authenticated request without the right X-CSRF-Token header; SMA18: an origin CORS does not allow.'),
+  '403': error(
+    'SMA14: a cookie-authenticated request without the right X-CSRF-Token header; SMA18: an origin CORS does not allow.',
+  ),
 };
 
 const credentials = (withName: boolean) => ({
@@ -35,7 +48,8 @@ const credentials = (withName: boolean) => ({
       session: {
         type: 'string',
         enum: ['cookie'],
-        description: '"cookie": set the HttpOnly session cookie and the CSRF cookie instead of returning a bearer token.',
+        description:
+          '"cookie": set the HttpOnly session cookie and the CSRF cookie instead of returning a bearer token.',
       },
     },
   }),
@@ -51,8 +65,18 @@ function oauthStart(provider: string, name: string) {
       summary: `Start sign-in with ${name}`,
       description: `Redirects to ${name} (authorization code flow with state and PKCE${provider === 'google' ? ' and a nonce' : ''}); the round trip is bound to the browser by a signed cookie.`,
       parameters: [
-        { name: 'intent', in: 'query', schema: { type: 'string', enum: ['staff'] }, description: 'staff: never create an account; the email must be pre-registered by an admin.' },
-        { name: 'redirect', in: 'query', schema: { type: 'string' }, description: 'A path inside the web app to land on afterwards (other values are ignored).' },
+        {
+          name: 'intent',
+          in: 'query',
+          schema: { type: 'string', enum: ['staff'] },
+          description: 'staff: never create an account; the email must be pre-registered by an admin.',
+        },
+        {
+          name: 'redirect',
+          in: 'query',
+          schema: { type: 'string' },
+          description: 'A path inside the web app to land on afterwards (other values are ignored).',
+        },
       ],
       responses: {
         '302': redirect(`To ${name}'s consent page.`),
@@ -72,10 +96,17 @@ function oauthCallback(provider: string, name: string) {
       parameters: [
         { name: 'code', in: 'query', schema: { type: 'string' } },
         { name: 'state', in: 'query', schema: { type: 'string' } },
-        { name: 'error', in: 'query', schema: { type: 'string' }, description: 'Set by the provider when the person refused.' },
+        {
+          name: 'error',
+          in: 'query',
+          schema: { type: 'string' },
+          description: 'Set by the provider when the person refused.',
+        },
       ],
       responses: {
-        '302': redirect('To WEB_URL + the redirect path, signed in; or to WEB_URL/sign-in?error=SMA12 (refused) or SMA13 (failed).'),
+        '302': redirect(
+          'To WEB_URL + the redirect path, signed in; or to WEB_URL/sign-in?error=SMA12 (refused) or SMA13 (failed).',
+        ),
         '404': error(`NOT_FOUND: sign-in with ${name} is not configured.`),
       },
     },
@@ -106,7 +137,8 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'health',
         tags: ['Service'],
         summary: 'Liveness',
-        description: 'The process is up and serving HTTP; nothing else is checked, so a database outage does not get the API restarted.',
+        description:
+          'The process is up and serving HTTP; nothing else is checked, so a database outage does not get the API restarted.',
         responses: { '200': { description: 'Up.', content: json(ref('Status')) } },
       },
     },
@@ -115,10 +147,14 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'ready',
         tags: ['Service'],
         summary: 'Readiness',
-        description: 'The database answers (within 2 s), every committed migration has run, and the GraphQL schema is built.',
+        description:
+          'The database answers (within 2 s), every committed migration has run, and the GraphQL schema is built.',
         responses: {
           '200': { description: 'Ready for traffic.', content: json(ref('Readiness')) },
-          '503': { description: 'Not ready: `checks` says which check failed and why.', content: json(ref('Readiness')) },
+          '503': {
+            description: 'Not ready: `checks` says which check failed and why.',
+            content: json(ref('Readiness')),
+          },
         },
       },
     },
@@ -131,7 +167,10 @@ export const OPENAPI_DOCUMENT = {
           'Request latency by route and GraphQL operation, database pools, job queue depth and lateness by task, work due in the rows and its lateness, emails pending, charges by outcome. ' +
           'With METRICS_TOKEN set, send `Authorization: Bearer <METRICS_TOKEN>`; without it the route is open in development and absent in production.',
         responses: {
-          '200': { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          '200': {
+            description: 'Prometheus text format 0.0.4.',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
           '401': error('SMH01: the METRICS_TOKEN bearer token is missing or wrong.'),
           '404': error('NOT_FOUND: production without METRICS_TOKEN.'),
         },
@@ -142,7 +181,9 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'openApiDocument',
         tags: ['Service'],
         summary: 'This document',
-        responses: { '200': { description: 'OpenAPI 3.1.', content: json({ type: 'object', required: ['openapi', 'paths'] }) } },
+        responses: {
+          '200': { description: 'OpenAPI 3.1.', content: json({ type: 'object', required: ['openapi', 'paths'] }) },
+        },
       },
     },
     '/docs': {
@@ -151,7 +192,9 @@ export const OPENAPI_DOCUMENT = {
         tags: ['Service'],
         summary: 'This document as a web page',
         description: 'Self-contained HTML (no scripts or assets from elsewhere): works offline.',
-        responses: { '200': { description: 'The reference page.', content: { 'text/html': { schema: { type: 'string' } } } } },
+        responses: {
+          '200': { description: 'The reference page.', content: { 'text/html': { schema: { type: 'string' } } } },
+        },
       },
     },
     '/graphql': {
@@ -159,7 +202,8 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'graphql',
         tags: ['GraphQL'],
         summary: 'The GraphQL API',
-        description: 'Every query and mutation. Errors carry `extensions.code`; the IDE at /graphiql (development) documents the schema.',
+        description:
+          'Every query and mutation. Errors carry `extensions.code`; the IDE at /graphiql (development) documents the schema.',
         requestBody: {
           required: true,
           content: json({
@@ -185,18 +229,41 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'liveSpots',
         tags: ['Live'],
         summary: 'Live availability of an area (Server-Sent Events)',
-        description: 'A text/event-stream of `availability` events (`id: <event id>`, `data: {id, spotId, lat, lng, reason, startsAt, endsAt}`; reason taken, freed, changed, out_of_service or in_service) for spots in a box or within a radius; ids and positions only. '
-          + 'Reconnecting with `Last-Event-ID` first sends what was missed (events are kept LIVE_EVENT_RETENTION seconds), then `event: ready`, then live events; a comment line every LIVE_HEARTBEAT seconds. '
-          + 'The same events reach GraphQL clients as `Subscription.spotAvailability` over a websocket on /graphql (graphql-transport-ws; subscriptions only).',
+        description:
+          'A text/event-stream of `availability` events (`id: <event id>`, `data: {id, spotId, lat, lng, reason, startsAt, endsAt}`; reason taken, freed, changed, out_of_service or in_service) for spots in a box or within a radius; ids and positions only. ' +
+          'Reconnecting with `Last-Event-ID` first sends what was missed (events are kept LIVE_EVENT_RETENTION seconds), then `event: ready`, then live events; a comment line every LIVE_HEARTBEAT seconds. ' +
+          'The same events reach GraphQL clients as `Subscription.spotAvailability` over a websocket on /graphql (graphql-transport-ws; subscriptions only).',
         parameters: [
-          ...['minLat', 'minLng', 'maxLat', 'maxLng'].map((name) => ({ name, in: 'query', schema: { type: 'number' }, description: 'The box (all four), or lat, lng and radius.' })),
-          ...['lat', 'lng'].map((name) => ({ name, in: 'query', schema: { type: 'number' }, description: 'Centre of a circle.' })),
-          { name: 'radius', in: 'query', schema: { type: 'number', exclusiveMinimum: 0, maximum: 50 }, description: 'Radius of the circle in km.' },
-          { name: 'Last-Event-ID', in: 'header', schema: { type: 'string', pattern: '^[0-9]{1,18}$' }, description: 'Resume after this event.' },
+          ...['minLat', 'minLng', 'maxLat', 'maxLng'].map((name) => ({
+            name,
+            in: 'query',
+            schema: { type: 'number' },
+            description: 'The box (all four), or lat, lng and radius.',
+          })),
+          ...['lat', 'lng'].map((name) => ({
+            name,
+            in: 'query',
+            schema: { type: 'number' },
+            description: 'Centre of a circle.',
+          })),
+          {
+            name: 'radius',
+            in: 'query',
+            schema: { type: 'number', exclusiveMinimum: 0, maximum: 50 },
+            description: 'Radius of the circle in km.',
+          },
+          {
+            name: 'Last-Event-ID',
+            in: 'header',
+            schema: { type: 'string', pattern: '^[0-9]{1,18}$' },
+            description: 'Resume after this event.',
+          },
         ],
         responses: {
           '200': { description: 'The event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
-          '400': error('SMV01: a bad area (missing or off-globe coordinates, radius above 50 km, more than LIVE_MAX_TILES tiles); SMV04: a Last-Event-ID that is not an event id.'),
+          '400': error(
+            'SMV01: a bad area (missing or off-globe coordinates, radius above 50 km, more than LIVE_MAX_TILES tiles); SMV04: a Last-Event-ID that is not an event id.',
+          ),
           '429': error('SMV02: this client already holds LIVE_MAX_PER_CLIENT live streams and subscriptions.'),
         },
       },
@@ -209,9 +276,14 @@ export const OPENAPI_DOCUMENT = {
         requestBody: credentials(true),
         responses: {
           '201': sessionAnswer('Signed in: a bearer token, or cookies and a CSRF token with `session: "cookie"`.'),
-          '400': error('SMA03 email, SMA04 password or SMA05 name not accepted; BAD_REQUEST for a body that is not JSON.'),
+          '400': error(
+            'SMA03 email, SMA04 password or SMA05 name not accepted; BAD_REQUEST for a body that is not JSON.',
+          ),
           '409': error('SMA06: an account with this email already exists.'),
-          '429': { ...error('SMA02: too many sign-ups from this address; retry after Retry-After seconds.'), headers: { 'Retry-After': { schema: { type: 'integer' } } } },
+          '429': {
+            ...error('SMA02: too many sign-ups from this address; retry after Retry-After seconds.'),
+            headers: { 'Retry-After': { schema: { type: 'integer' } } },
+          },
           ...FORBIDDEN,
         },
       },
@@ -227,7 +299,10 @@ export const OPENAPI_DOCUMENT = {
           '400': error('BAD_REQUEST: a body that is not JSON.'),
           '401': error('SMA01: wrong email or password (the same answer for both).'),
           ...FORBIDDEN,
-          '429': { ...error('SMA02: too many attempts; retry after Retry-After seconds.'), headers: { 'Retry-After': { schema: { type: 'integer' } } } },
+          '429': {
+            ...error('SMA02: too many attempts; retry after Retry-After seconds.'),
+            headers: { 'Retry-After': { schema: { type: 'integer' } } },
+          },
         },
       },
     },
@@ -249,19 +324,32 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'uploadCustomerPhoto',
         parameters: CUSTOMER_ID,
         tags: ['Customers'],
-        summary: 'Upload a customer\'s photo (staff)',
+        summary: "Upload a customer's photo (staff)",
         description:
           'The request body is the image file itself (no multipart). Its type is decided from its bytes: JPEG, PNG or WebP; ' +
           'an image Content-Type that disagrees with the bytes is a renamed file. At most PHOTO_MAX_BYTES bytes and PHOTO_MAX_PIXELS pixels ' +
           '(checked from the header, before decoding). Stored re-encoded as a JPEG at most PHOTO_SIZE pixels on its longer side, ' +
           'rotated upright and without metadata, replacing the previous photo. Bearer token, or cookie + X-CSRF-Token.',
-        requestBody: { required: true, content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } }, 'image/png': { schema: { type: 'string', format: 'binary' } }, 'image/webp': { schema: { type: 'string', format: 'binary' } } } },
+        requestBody: {
+          required: true,
+          content: {
+            'image/jpeg': { schema: { type: 'string', format: 'binary' } },
+            'image/png': { schema: { type: 'string', format: 'binary' } },
+            'image/webp': { schema: { type: 'string', format: 'binary' } },
+          },
+        },
         responses: {
           '201': {
             description: 'Stored.',
             content: json({
-              type: 'object', required: ['customerId', 'photoUrl', 'contentType', 'bytes'],
-              properties: { customerId: { type: 'string' }, photoUrl: { type: 'string' }, contentType: { type: 'string' }, bytes: { type: 'integer' } },
+              type: 'object',
+              required: ['customerId', 'photoUrl', 'contentType', 'bytes'],
+              properties: {
+                customerId: { type: 'string' },
+                photoUrl: { type: 'string' },
+                contentType: { type: 'string' },
+                bytes: { type: 'integer' },
+              },
             }),
           },
           '401': error('SMA08: not signed in.'),
@@ -276,10 +364,14 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'customerPhoto',
         parameters: CUSTOMER_ID,
         tags: ['Customers'],
-        summary: 'A customer\'s photo (staff)',
-        description: 'The stored JPEG with Cache-Control: private, max-age=86400 (the URL GraphQL gives as Customer.photoUrl changes with every upload), an ETag (If-None-Match → 304) and X-Content-Type-Options: nosniff.',
+        summary: "A customer's photo (staff)",
+        description:
+          'The stored JPEG with Cache-Control: private, max-age=86400 (the URL GraphQL gives as Customer.photoUrl changes with every upload), an ETag (If-None-Match → 304) and X-Content-Type-Options: nosniff.',
         responses: {
-          '200': { description: 'The photo.', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
+          '200': {
+            description: 'The photo.',
+            content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } },
+          },
           '304': { description: 'Not modified.' },
           '401': error('SMA08: not signed in.'),
           '403': error('SMC01: not an operator or admin.'),
@@ -292,13 +384,18 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'stripeWebhook',
         tags: ['Webhooks'],
         summary: 'Stripe events',
-        description: 'The raw body must verify against the Stripe-Signature header and STRIPE_WEBHOOK_SECRET. Replays are recorded once.',
+        description:
+          'The raw body must verify against the Stripe-Signature header and STRIPE_WEBHOOK_SECRET. Replays are recorded once.',
         parameters: [{ name: 'Stripe-Signature', in: 'header', required: true, schema: { type: 'string' } }],
         requestBody: { required: true, content: json({ type: 'object', description: 'A Stripe event.' }) },
         responses: {
           '200': {
             description: 'Recorded (or already recorded).',
-            content: json({ type: 'object', required: ['received', 'duplicate'], properties: { received: { type: 'boolean' }, duplicate: { type: 'boolean' } } }),
+            content: json({
+              type: 'object',
+              required: ['received', 'duplicate'],
+              properties: { received: { type: 'boolean' }, duplicate: { type: 'boolean' } },
+            }),
           },
           '400': error('BAD_SIGNATURE: missing or wrong signature, or a stale timestamp.'),
           '500': error('INTERNAL: recording failed; Stripe delivers the event again.'),
@@ -316,7 +413,10 @@ export const OPENAPI_DOCUMENT = {
             type: 'object',
             required: ['code', 'message'],
             properties: {
-              code: { type: 'string', description: "A code of README's error table, or NOT_FOUND, BAD_REQUEST, BAD_SIGNATURE, INTERNAL." },
+              code: {
+                type: 'string',
+                description: "A code of README's error table, or NOT_FOUND, BAD_REQUEST, BAD_SIGNATURE, INTERNAL.",
+              },
               message: { type: 'string' },
             },
           },
@@ -334,7 +434,8 @@ export const OPENAPI_DOCUMENT = {
           status: { type: 'string', enum: ['ready', 'unavailable'] },
           checks: {
             type: 'object',
-            description: '"ok", or why not: database ("unavailable: …"), migrations ("N pending (from 000015)"), graphql.',
+            description:
+              '"ok", or why not: database ("unavailable: …"), migrations ("N pending (from 000015)"), graphql.',
             properties: { database: { type: 'string' }, migrations: { type: 'string' }, graphql: { type: 'string' } },
           },
         },
@@ -346,13 +447,19 @@ export const OPENAPI_DOCUMENT = {
           userId: { type: 'string' },
           sessionId: { type: 'string' },
           token: { type: 'string', description: 'For `Authorization: Bearer`; absent with `session: "cookie"`.' },
-          csrfToken: { type: 'string', description: 'With `session: "cookie"`: send it as X-CSRF-Token on every POST.' },
+          csrfToken: {
+            type: 'string',
+            description: 'With `session: "cookie"`: send it as X-CSRF-Token on every POST.',
+          },
           user: {
             type: 'object',
             description: 'After sign-up: the new user.',
             properties: {
-              rowId: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' },
-              role: { type: 'string' }, isVerified: { type: 'boolean' },
+              rowId: { type: 'string' },
+              email: { type: 'string' },
+              name: { type: 'string' },
+              role: { type: 'string' },
+              isVerified: { type: 'boolean' },
             },
           },
         },
@@ -366,7 +473,10 @@ export const OPENAPI_DOCUMENT = {
             items: {
               type: 'object',
               required: ['message'],
-              properties: { message: { type: 'string' }, extensions: { type: 'object', properties: { code: { type: 'string' } } } },
+              properties: {
+                message: { type: 'string' },
+                extensions: { type: 'object', properties: { code: { type: 'string' } } },
+              },
             },
           },
         },

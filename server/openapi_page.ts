@@ -21,7 +21,10 @@ interface Document {
 }
 
 const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 
 /** Markdown's inline code only: `x` becomes <code>x</code>. */
 const prose = (text = '') => escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
@@ -40,12 +43,18 @@ function contentHtml(content?: Record<string, { schema: unknown }>): string {
 function operationHtml(path: string, method: string, op: Operation): string {
   const params = op.parameters?.length
     ? `<table><tr><th>parameter</th><th>in</th><th>what</th></tr>${op.parameters
-        .map((p) => `<tr><td><code>${escapeHtml(p.name)}</code>${p.required ? ' (required)' : ''}</td><td>${p.in}</td><td>${prose(p.description)}</td></tr>`)
+        .map(
+          (p) =>
+            `<tr><td><code>${escapeHtml(p.name)}</code>${p.required ? ' (required)' : ''}</td><td>${p.in}</td><td>${prose(p.description)}</td></tr>`,
+        )
         .join('')}</table>`
     : '';
   const body = op.requestBody ? `<h4>Request body</h4>${contentHtml(op.requestBody.content)}` : '';
   const responses = Object.entries(op.responses)
-    .map(([status, r]) => `<tr><td class="status">${status}</td><td>${prose(r.description)}${contentHtml(r.content)}</td></tr>`)
+    .map(
+      ([status, r]) =>
+        `<tr><td class="status">${status}</td><td>${prose(r.description)}${contentHtml(r.content)}</td></tr>`,
+    )
     .join('');
   return `<section class="op" id="${escapeHtml(op.operationId)}">
 <h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code> ${prose(op.summary)}</h3>
@@ -62,7 +71,10 @@ export function renderOpenApiPage(doc: Document): string {
     return `<h2>${escapeHtml(tag.name)}</h2><p>${prose(tag.description)}</p>${ops.map(({ path, method, op }) => operationHtml(path, method, op)).join('\n')}`;
   });
   const schemas = Object.entries(doc.components?.schemas ?? {})
-    .map(([name, schema]) => `<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3>${schemaHtml(schema)}</section>`)
+    .map(
+      ([name, schema]) =>
+        `<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3>${schemaHtml(schema)}</section>`,
+    )
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -3,7 +3,11 @@
 // and payments tests stand in for PostGraphile with it.
 import type pg from 'pg';
 
-export async function ownerTx<T>(pool: pg.Pool, settings: Record<string, string>, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function ownerTx<T>(
+  pool: pg.Pool,
+  settings: Record<string, string>,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('begin');

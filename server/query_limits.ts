@@ -52,7 +52,12 @@ function refusal(code: string, message: string, node?: OperationDefinitionNode |
   return new GraphQLError(message, { nodes: node ? [node] : undefined, extensions: { code } });
 }
 
-interface Measure { depth: number; aliases: number; fields: number; rows: number }
+interface Measure {
+  depth: number;
+  aliases: number;
+  fields: number;
+  rows: number;
+}
 
 /** The page size a connection field asks for, as far as can be told before the variables are known. */
 function pageSizeOf(field: FieldNode): number {
@@ -82,7 +87,13 @@ function measure(context: ValidationContext, operation: OperationDefinitionNode)
   }
   const total: Measure = { depth: 0, aliases: 0, fields: 0, rows: 0 };
   // Fragment cycles are another rule's error; `seen` only keeps this walk finite.
-  const walk = (set: SelectionSetNode, parent: GraphQLNamedType | undefined, depth: number, rowsAround: number, seen: Set<string>) => {
+  const walk = (
+    set: SelectionSetNode,
+    parent: GraphQLNamedType | undefined,
+    depth: number,
+    rowsAround: number,
+    seen: Set<string>,
+  ) => {
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) {
         const name = selection.name.value;
@@ -90,7 +101,8 @@ function measure(context: ValidationContext, operation: OperationDefinitionNode)
         total.fields += 1;
         if (selection.alias) total.aliases += 1;
         total.depth = Math.max(total.depth, depth);
-        const fieldDef = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[name] : undefined;
+        const fieldDef =
+          parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[name] : undefined;
         const type = fieldDef ? getNamedType(fieldDef.type) : undefined;
         let rows = rowsAround;
         if (type && isConnection(type)) {
@@ -112,9 +124,12 @@ function measure(context: ValidationContext, operation: OperationDefinitionNode)
       }
     }
   };
-  const root = operation.operation === 'query' ? context.getSchema().getQueryType()
-    : operation.operation === 'mutation' ? context.getSchema().getMutationType()
-    : context.getSchema().getSubscriptionType();
+  const root =
+    operation.operation === 'query'
+      ? context.getSchema().getQueryType()
+      : operation.operation === 'mutation'
+        ? context.getSchema().getMutationType()
+        : context.getSchema().getSubscriptionType();
   walk(operation.selectionSet, root ?? undefined, 1, 1, new Set());
   return total;
 }
@@ -125,12 +140,21 @@ export const QueryCostRule: ValidationRule = (context: ValidationContext): ASTVi
     const m = measure(context, operation);
     const L = QUERY_LIMITS;
     if (m.depth > L.maxDepth) {
-      context.reportError(refusal('SMQ01', `This query nests fields ${m.depth} deep; at most ${L.maxDepth} are allowed`, operation));
+      context.reportError(
+        refusal('SMQ01', `This query nests fields ${m.depth} deep; at most ${L.maxDepth} are allowed`, operation),
+      );
     } else if (m.aliases > L.maxAliases) {
-      context.reportError(refusal('SMQ02', `This query uses ${m.aliases} aliases; at most ${L.maxAliases} are allowed`, operation));
+      context.reportError(
+        refusal('SMQ02', `This query uses ${m.aliases} aliases; at most ${L.maxAliases} are allowed`, operation),
+      );
     } else if (m.fields > L.maxFields || m.rows > L.maxRows) {
-      context.reportError(refusal('SMQ03',
-        `This query is too big: at most ${L.maxFields} fields and ${L.maxRows} rows (page sizes multiplied through nested connections)`, operation));
+      context.reportError(
+        refusal(
+          'SMQ03',
+          `This query is too big: at most ${L.maxFields} fields and ${L.maxRows} rows (page sizes multiplied through nested connections)`,
+          operation,
+        ),
+      );
     }
     return false;
   },
@@ -138,15 +162,18 @@ export const QueryCostRule: ValidationRule = (context: ValidationContext): ASTVi
 
 /** Introspection off: `__schema` and `__type` refused (SMQ06); `__typename` stays. */
 const NoIntrospectionRule: ValidationRule = (context) => {
-  const inner = NoSchemaIntrospectionCustomRule(new Proxy(context, {
-    get(target, key) {
-      if (key === 'reportError') {
-        return () => target.reportError(refusal('SMQ06', 'Introspection is turned off on this server (GRAPHQL_INTROSPECTION)'));
-      }
-      const value = Reflect.get(target, key, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  }));
+  const inner = NoSchemaIntrospectionCustomRule(
+    new Proxy(context, {
+      get(target, key) {
+        if (key === 'reportError') {
+          return () =>
+            target.reportError(refusal('SMQ06', 'Introspection is turned off on this server (GRAPHQL_INTROSPECTION)'));
+        }
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }),
+  );
   return inner;
 };
 
@@ -162,7 +189,8 @@ function checkedPageSize([first, last]: readonly [unknown, unknown]): number | n
 }
 
 function checkedOffset(offset: unknown): unknown {
-  if (offset != null && (typeof offset !== 'number' || offset < 0)) throw new CodedError('SMQ04', 'offset must not be negative');
+  if (offset != null && (typeof offset !== 'number' || offset < 0))
+    throw new CodedError('SMQ04', 'offset must not be negative');
   return offset;
 }
 
@@ -187,14 +215,20 @@ export const PageSizePlugin: GraphileConfig.Plugin = {
         const bounded = { ...args } as Record<string, any>;
         if (bounded.first) bounded.first = { ...bounded.first, applyPlan() {} };
         if (bounded.last) {
-          bounded.last = { ...bounded.last, applyPlan(_$p: any, $connection: any, value: any) {
-            $connection.setLast(lambda(value.getRaw(), checkedLast, false));
-          } };
+          bounded.last = {
+            ...bounded.last,
+            applyPlan(_$p: any, $connection: any, value: any) {
+              $connection.setLast(lambda(value.getRaw(), checkedLast, false));
+            },
+          };
         }
         if (bounded.offset) {
-          bounded.offset = { ...bounded.offset, applyPlan(_$p: any, $connection: any, value: any) {
-            $connection.setOffset(lambda(value.getRaw(), checkedOffset, false));
-          } };
+          bounded.offset = {
+            ...bounded.offset,
+            applyPlan(_$p: any, $connection: any, value: any) {
+              $connection.setOffset(lambda(value.getRaw(), checkedOffset, false));
+            },
+          };
         }
         return bounded as typeof args;
       },
@@ -206,7 +240,9 @@ export const PageSizePlugin: GraphileConfig.Plugin = {
           plan(this: unknown, $parent: any, fieldArgs: any, info: any) {
             const $connection = plan.call(this, $parent, fieldArgs, info);
             fieldArgs.autoApply($connection);
-            const hasFirst = (info as { field?: { args?: Array<{ name: string }> } } | undefined)?.field?.args?.some((a) => a.name === 'first');
+            const hasFirst = (info as { field?: { args?: Array<{ name: string }> } } | undefined)?.field?.args?.some(
+              (a) => a.name === 'first',
+            );
             const $first = hasFirst ? fieldArgs.getRaw('first') : constant(null);
             $connection.setFirst(lambda([$first, $connection.getLast() ?? constant(null)], checkedPageSize, false));
             return $connection;

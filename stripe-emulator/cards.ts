@@ -20,7 +20,11 @@ export type TestCard = {
   decline?: Decline;
 };
 
-export const GENERIC_DECLINE: Decline = { code: 'card_declined', declineCode: 'generic_decline', message: 'Your card was declined.' };
+export const GENERIC_DECLINE: Decline = {
+  code: 'card_declined',
+  declineCode: 'generic_decline',
+  message: 'Your card was declined.',
+};
 export const AUTHENTICATION_REQUIRED: Decline = {
   code: 'authentication_required',
   declineCode: 'authentication_required',
@@ -28,10 +32,21 @@ export const AUTHENTICATION_REQUIRED: Decline = {
 };
 
 const ok = (brand: string, last4: string, funding: 'credit' | 'debit' = 'credit'): TestCard => ({
-  brand, last4, funding, country: 'US', setup: 'succeed', charge: 'succeed',
+  brand,
+  last4,
+  funding,
+  country: 'US',
+  setup: 'succeed',
+  charge: 'succeed',
 });
 const declined = (last4: string, decline: Decline): TestCard => ({
-  brand: 'visa', last4, funding: 'credit', country: 'US', setup: 'decline', charge: 'decline', decline,
+  brand: 'visa',
+  last4,
+  funding: 'credit',
+  country: 'US',
+  setup: 'decline',
+  charge: 'decline',
+  decline,
 });
 
 export const TEST_CARDS: Record<string, TestCard> = {
@@ -42,23 +57,45 @@ export const TEST_CARDS: Record<string, TestCard> = {
   pm_card_chargeDeclined: declined('0002', GENERIC_DECLINE),
   pm_card_visa_chargeDeclined: declined('0002', GENERIC_DECLINE),
   pm_card_visa_chargeDeclinedInsufficientFunds: declined('9995', {
-    code: 'card_declined', declineCode: 'insufficient_funds', message: 'Your card has insufficient funds.',
+    code: 'card_declined',
+    declineCode: 'insufficient_funds',
+    message: 'Your card has insufficient funds.',
   }),
-  pm_card_visa_chargeDeclinedLostCard: declined('9987', { code: 'card_declined', declineCode: 'lost_card', message: 'Your card was declined.' }),
-  pm_card_visa_chargeDeclinedStolenCard: declined('9979', { code: 'card_declined', declineCode: 'stolen_card', message: 'Your card was declined.' }),
-  pm_card_chargeDeclinedExpiredCard: declined('0069', { code: 'expired_card', declineCode: 'expired_card', message: 'Your card has expired.' }),
+  pm_card_visa_chargeDeclinedLostCard: declined('9987', {
+    code: 'card_declined',
+    declineCode: 'lost_card',
+    message: 'Your card was declined.',
+  }),
+  pm_card_visa_chargeDeclinedStolenCard: declined('9979', {
+    code: 'card_declined',
+    declineCode: 'stolen_card',
+    message: 'Your card was declined.',
+  }),
+  pm_card_chargeDeclinedExpiredCard: declined('0069', {
+    code: 'expired_card',
+    declineCode: 'expired_card',
+    message: 'Your card has expired.',
+  }),
   pm_card_chargeDeclinedIncorrectCvc: declined('0127', {
-    code: 'incorrect_cvc', declineCode: 'incorrect_cvc', message: "Your card's security code is incorrect.",
+    code: 'incorrect_cvc',
+    declineCode: 'incorrect_cvc',
+    message: "Your card's security code is incorrect.",
   }),
   pm_card_chargeDeclinedProcessingError: declined('0119', {
-    code: 'processing_error', declineCode: 'processing_error', message: 'An error occurred while processing your card. Try again in a little bit.',
+    code: 'processing_error',
+    declineCode: 'processing_error',
+    message: 'An error occurred while processing your card. Try again in a little bit.',
   }),
   // Attaching / setting up succeeds; every later charge is declined.
   pm_card_chargeCustomerFail: { ...ok('visa', '0341'), charge: 'decline', decline: GENERIC_DECLINE },
   // 3-D Secure on setup and on every payment; off-session payments fail with authentication_required.
   pm_card_authenticationRequired: { ...ok('visa', '3184'), setup: 'authenticate', charge: 'authenticate_always' },
   // 3-D Secure on setup; once set up, off-session payments succeed.
-  pm_card_authenticationRequiredOnSetup: { ...ok('visa', '3155'), setup: 'authenticate', charge: 'authenticate_unless_set_up' },
+  pm_card_authenticationRequiredOnSetup: {
+    ...ok('visa', '3155'),
+    setup: 'authenticate',
+    charge: 'authenticate_unless_set_up',
+  },
 };
 
 export function isTestPaymentMethodId(id: string): boolean {

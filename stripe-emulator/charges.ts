@@ -24,7 +24,15 @@ export const chargeRoutes: Route[] = [
   }),
 
   route('POST', '/v1/charges/:id', (core, { params, ids: [id] }) => {
-    rejectUnknown(params, ['metadata', 'description', 'receipt_email', 'expand', 'fraud_details', 'shipping', 'transfer_group']);
+    rejectUnknown(params, [
+      'metadata',
+      'description',
+      'receipt_email',
+      'expand',
+      'fraud_details',
+      'shipping',
+      'transfer_group',
+    ]);
     const ch = requireCharge(core, id!);
     ch.metadata = applyMetadata(params, ch.metadata);
     const description = nullableStr(params, 'description');
@@ -39,6 +47,8 @@ export const chargeRoutes: Route[] = [
     const pi = str(params, 'payment_intent');
     const customer = str(params, 'customer');
     const scope = pi ? core.store.charges.scope(pi) : core.store.charges.scope(customer);
-    return { body: paginate(scope, params, '/v1/charges', pi && customer ? (ch) => ch.customer === customer : undefined) };
+    return {
+      body: paginate(scope, params, '/v1/charges', pi && customer ? (ch) => ch.customer === customer : undefined),
+    };
   }),
 ];

@@ -43,11 +43,19 @@ export function parseControlBody(raw: string, contentType: string | undefined): 
 
 function outcome(input: Input): boolean {
   const v = input.body.outcome ?? input.query.get('outcome') ?? 'succeed';
-  if (v !== 'succeed' && v !== 'fail') throw invalidRequest("outcome must be 'succeed' or 'fail'", { param: 'outcome' });
+  if (v !== 'succeed' && v !== 'fail')
+    throw invalidRequest("outcome must be 'succeed' or 'fail'", { param: 'outcome' });
   return v === 'succeed';
 }
 
-function authenticate(ctx: ControlContext, id: string, succeed: boolean): { object: { id: string; next_action: NextAction | null; client_secret: string; status: string }; kind: 'setup_intent' | 'payment_intent' } {
+function authenticate(
+  ctx: ControlContext,
+  id: string,
+  succeed: boolean,
+): {
+  object: { id: string; next_action: NextAction | null; client_secret: string; status: string };
+  kind: 'setup_intent' | 'payment_intent';
+} {
   if (id.startsWith('seti_')) {
     const si = requireSetupIntent(ctx.core, id);
     const action = si.next_action;
@@ -79,7 +87,12 @@ const routes: ControlRoute[] = [
   r('GET', '/_emulator/faults', (ctx) => ({ body: { object: 'list', data: ctx.faults.list() } })),
   r('POST', '/_emulator/faults', (ctx, { body }) => {
     const count = body.count === undefined ? undefined : Number(body.count);
-    const spec: FaultSpec = { method: body.method as string | undefined, path: body.path as string, mode: body.mode as FaultMode, count };
+    const spec: FaultSpec = {
+      method: body.method as string | undefined,
+      path: body.path as string,
+      mode: body.mode as FaultMode,
+      count,
+    };
     return { body: ctx.faults.add(spec) };
   }),
   r('DELETE', '/_emulator/faults', (ctx) => {
@@ -94,7 +107,9 @@ const routes: ControlRoute[] = [
     const number = (v: unknown) => (v === undefined ? undefined : Number(v));
     ctx.limiter.set({
       profile: body.profile as RateLimitProfile | undefined,
-      global: number(body.global), perEndpoint: number(body.per_endpoint), concurrency: number(body.concurrency),
+      global: number(body.global),
+      perEndpoint: number(body.per_endpoint),
+      concurrency: number(body.concurrency),
     });
     return { body: ctx.limiter.stats() };
   }),
@@ -120,7 +135,8 @@ const routes: ControlRoute[] = [
   // The URL in next_action: what the browser would open. Redirects to return_url when given.
   r('GET', '/_emulator/authenticate/:id', (ctx, input) => {
     const { object, kind } = authenticate(ctx, input.ids[0]!, outcome(input));
-    const returnUrl = object.next_action?.type === 'redirect_to_url' ? object.next_action.redirect_to_url.return_url : null;
+    const returnUrl =
+      object.next_action?.type === 'redirect_to_url' ? object.next_action.redirect_to_url.return_url : null;
     if (!returnUrl) return { body: { id: object.id, status: object.status } };
     const target = new URL(returnUrl);
     target.searchParams.set(kind, object.id);
@@ -141,8 +157,10 @@ const routes: ControlRoute[] = [
   }),
   r('POST', '/_emulator/webhook', (ctx, { body }) => {
     const url = body.url;
-    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) throw invalidRequest('url must be an http(s) URL', { param: 'url' });
-    if (body.secret !== undefined && typeof body.secret !== 'string') throw invalidRequest('secret must be a string', { param: 'secret' });
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url))
+      throw invalidRequest('url must be an http(s) URL', { param: 'url' });
+    if (body.secret !== undefined && typeof body.secret !== 'string')
+      throw invalidRequest('secret must be a string', { param: 'secret' });
     ctx.setWebhook(url, body.secret as string | undefined);
     return { body: { url } };
   }),
@@ -152,7 +170,12 @@ const routes: ControlRoute[] = [
   }),
 ];
 
-export function runControl(ctx: ControlContext, method: string, path: string, input: Omit<Input, 'ids'>): ControlResult {
+export function runControl(
+  ctx: ControlContext,
+  method: string,
+  path: string,
+  input: Omit<Input, 'ids'>,
+): ControlResult {
   let pathMatched = false;
   for (const route of routes) {
     const m = route.pattern.exec(path);
@@ -161,5 +184,8 @@ export function runControl(ctx: ControlContext, method: string, path: string, in
     if (route.method !== method) continue;
     return route.run(ctx, { ...input, ids: m.slice(1).map(decodeURIComponent) });
   }
-  throw new ApiError(pathMatched ? 405 : 404, { type: 'invalid_request_error', message: `Unknown emulator route (${method}: ${path}).` });
+  throw new ApiError(pathMatched ? 405 : 404, {
+    type: 'invalid_request_error',
+    message: `Unknown emulator route (${method}: ${path}).`,
+  });
 }

@@ -7,8 +7,25 @@ import { makeCustomer, type Customer } from './shapes.ts';
 import { LIST_PARAMS, paginate } from './store.ts';
 
 const WRITABLE = ['email', 'name', 'phone', 'description', 'metadata', 'invoice_settings', 'expand'] as const;
-const IGNORED = ['address', 'shipping', 'preferred_locales', 'tax_exempt', 'balance', 'test_clock', 'tax', 'source', 'coupon', 'promotion_code',
-  'business_name', 'individual_name', 'cash_balance', 'invoice_prefix', 'next_invoice_sequence', 'tax_id_data', 'validate'];
+const IGNORED = [
+  'address',
+  'shipping',
+  'preferred_locales',
+  'tax_exempt',
+  'balance',
+  'test_clock',
+  'tax',
+  'source',
+  'coupon',
+  'promotion_code',
+  'business_name',
+  'individual_name',
+  'cash_balance',
+  'invoice_prefix',
+  'next_invoice_sequence',
+  'tax_id_data',
+  'validate',
+];
 
 /** A live (not deleted) customer named by a parameter (400) or the URL (404). */
 export function requireCustomer(core: Core, id: string, param = 'id', status = 404): Customer {
@@ -25,9 +42,13 @@ function applyInvoiceSettings(core: Core, c: Customer, params: Params): void {
   if (pm !== null) {
     const found = findPaymentMethod(core, pm, 'invoice_settings[default_payment_method]');
     if (found.customer !== c.id) {
-      throw invalidRequest(`The customer does not have a payment method with the ID ${pm}. The payment method must be attached to the customer.`, {
-        param: 'invoice_settings[default_payment_method]', code: 'resource_missing',
-      });
+      throw invalidRequest(
+        `The customer does not have a payment method with the ID ${pm}. The payment method must be attached to the customer.`,
+        {
+          param: 'invoice_settings[default_payment_method]',
+          code: 'resource_missing',
+        },
+      );
     }
   }
   c.invoice_settings.default_payment_method = pm;
@@ -37,8 +58,11 @@ export const customerRoutes: Route[] = [
   route('POST', '/v1/customers', (core, { params }) => {
     rejectUnknown(params, [...WRITABLE, 'payment_method', ...IGNORED]);
     const c = makeCustomer({
-      email: str(params, 'email'), name: str(params, 'name'), phone: str(params, 'phone'),
-      description: str(params, 'description'), metadata: applyMetadata(params),
+      email: str(params, 'email'),
+      name: str(params, 'name'),
+      phone: str(params, 'phone'),
+      description: str(params, 'description'),
+      metadata: applyMetadata(params),
     });
     core.store.customers.add(c);
     const pmId = str(params, 'payment_method');
@@ -81,7 +105,12 @@ export const customerRoutes: Route[] = [
     rejectUnknown(params, [...LIST_PARAMS, 'email', 'test_clock']);
     const email = str(params, 'email');
     return {
-      body: paginate(core.store.customers.all, params, '/v1/customers', (c) => core.store.customers.byId.has(c.id) && (email === undefined || c.email === email)),
+      body: paginate(
+        core.store.customers.all,
+        params,
+        '/v1/customers',
+        (c) => core.store.customers.byId.has(c.id) && (email === undefined || c.email === email),
+      ),
     };
   }),
 ];

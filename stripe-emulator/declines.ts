@@ -6,8 +6,13 @@ import type { IntentError, PaymentMethod } from './shapes.ts';
 
 export function cardErrorDetails(decline: Decline, pm: PaymentMethod, chargeId?: string): IntentError {
   const e: IntentError = {
-    code: decline.code, decline_code: decline.declineCode, doc_url: docUrl(decline.code), message: decline.message,
-    payment_method: structuredClone(pm), payment_method_type: 'card', type: 'card_error',
+    code: decline.code,
+    decline_code: decline.declineCode,
+    doc_url: docUrl(decline.code),
+    message: decline.message,
+    payment_method: structuredClone(pm),
+    payment_method_type: 'card',
+    type: 'card_error',
   };
   return chargeId ? { charge: chargeId, ...e } : e;
 }
@@ -15,9 +20,13 @@ export function cardErrorDetails(decline: Decline, pm: PaymentMethod, chargeId?:
 export function authenticationFailure(kind: 'setup_intent' | 'payment_intent', pm: PaymentMethod): IntentError {
   const code = `${kind}_authentication_failure`;
   return {
-    code, doc_url: docUrl(code),
-    message: 'We are unable to authenticate your payment method. Please choose a different payment method and try again.',
-    payment_method: structuredClone(pm), payment_method_type: 'card', type: 'invalid_request_error',
+    code,
+    doc_url: docUrl(code),
+    message:
+      'We are unable to authenticate your payment method. Please choose a different payment method and try again.',
+    payment_method: structuredClone(pm),
+    payment_method_type: 'card',
+    type: 'invalid_request_error',
   };
 }
 

@@ -16,7 +16,10 @@ export function docUrl(code: string): string {
   return `https://stripe.com/docs/error-codes/${code.replace(/_/g, '-')}`;
 }
 
-export function invalidRequest(message: string, opts: { param?: string; code?: string; status?: number } = {}): ApiError {
+export function invalidRequest(
+  message: string,
+  opts: { param?: string; code?: string; status?: number } = {},
+): ApiError {
   const error: ErrorBody = { type: 'invalid_request_error', message };
   if (opts.code) {
     error.code = opts.code;
@@ -52,6 +55,7 @@ export function lockTimeout(): ApiError {
     type: 'invalid_request_error',
     code: 'lock_timeout',
     doc_url: docUrl('lock_timeout'),
-    message: 'This object cannot be accessed right now because another API request or Stripe process is currently accessing it. If you see this error intermittently, retry the request. If you see this error frequently and are making multiple concurrent requests to a single object, make your requests serially or at a lower rate.',
+    message:
+      'This object cannot be accessed right now because another API request or Stripe process is currently accessing it. If you see this error intermittently, retry the request. If you see this error frequently and are making multiple concurrent requests to a single object, make your requests serially or at a lower rate.',
   });
 }

@@ -24,11 +24,24 @@ export class EventLog {
     this.apiVersion = apiVersion;
   }
 
-  emit(type: string, object: unknown, request: RequestInfo | null, previousAttributes?: Record<string, unknown>): StripeEvent {
+  emit(
+    type: string,
+    object: unknown,
+    request: RequestInfo | null,
+    previousAttributes?: Record<string, unknown>,
+  ): StripeEvent {
     const event: StripeEvent = {
-      id: newId('evt'), object: 'event', api_version: this.apiVersion, created: nowSeconds(),
-      data: previousAttributes ? { object: structuredClone(object), previous_attributes: previousAttributes } : { object: structuredClone(object) },
-      livemode: false, pending_webhooks: 0, request: request ?? { id: null, idempotency_key: null }, type,
+      id: newId('evt'),
+      object: 'event',
+      api_version: this.apiVersion,
+      created: nowSeconds(),
+      data: previousAttributes
+        ? { object: structuredClone(object), previous_attributes: previousAttributes }
+        : { object: structuredClone(object) },
+      livemode: false,
+      pending_webhooks: 0,
+      request: request ?? { id: null, idempotency_key: null },
+      type,
     };
     this.store.events.add(event, type);
     if (this.endpoint && (this.enabledEvents.includes('*') || this.enabledEvents.includes(type))) this.deliver(event);
@@ -64,10 +77,16 @@ export const eventRoutes: Route[] = [
     const delivered = bool(params, 'delivery_success');
     // `type` may end in `.*` (e.g. `payment_intent.*`), like Stripe's filter.
     const matches = (t: string) =>
-      (type === undefined || (type.endsWith('.*') ? t.startsWith(type.slice(0, -1)) : t === type)) && (types === undefined || types.includes(t));
+      (type === undefined || (type.endsWith('.*') ? t.startsWith(type.slice(0, -1)) : t === type)) &&
+      (types === undefined || types.includes(t));
     const scope = type !== undefined && !type.endsWith('.*') ? core.store.events.scope(type) : core.store.events.all;
     return {
-      body: paginate(scope, params, '/v1/events', (e) => matches(e.type) && (delivered === undefined || (e.pending_webhooks === 0) === delivered)),
+      body: paginate(
+        scope,
+        params,
+        '/v1/events',
+        (e) => matches(e.type) && (delivered === undefined || (e.pending_webhooks === 0) === delivered),
+      ),
     };
   }),
 ];

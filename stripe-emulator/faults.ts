@@ -20,10 +20,13 @@ export class FaultSet {
 
   add(spec: FaultSpec): Fault {
     const method = (spec.method ?? '*').toUpperCase();
-    if (typeof spec.path !== 'string' || !spec.path.startsWith('/')) throw invalidRequest('path must be a string starting with /', { param: 'path' });
-    if (!FAULT_MODES.includes(spec.mode)) throw invalidRequest(`mode must be one of ${FAULT_MODES.join(', ')}`, { param: 'mode' });
+    if (typeof spec.path !== 'string' || !spec.path.startsWith('/'))
+      throw invalidRequest('path must be a string starting with /', { param: 'path' });
+    if (!FAULT_MODES.includes(spec.mode))
+      throw invalidRequest(`mode must be one of ${FAULT_MODES.join(', ')}`, { param: 'mode' });
     const count = spec.count ?? 1;
-    if (!Number.isInteger(count) || count < 1) throw invalidRequest('count must be a positive integer', { param: 'count' });
+    if (!Number.isInteger(count) || count < 1)
+      throw invalidRequest('count must be a positive integer', { param: 'count' });
     const fault: Fault = { id: this.nextId++, method, path: spec.path, mode: spec.mode, remaining: count };
     this.faults.push(fault);
     return fault;

@@ -104,7 +104,8 @@ export function str(params: Params, name: string, required = false): string | un
     if (required) throw missingParam(name);
     return undefined;
   }
-  if (typeof v !== 'string') throw invalidRequest(`Invalid string: ${name}`, { param: name, code: 'parameter_invalid_string' });
+  if (typeof v !== 'string')
+    throw invalidRequest(`Invalid string: ${name}`, { param: name, code: 'parameter_invalid_string' });
   return v;
 }
 
@@ -153,7 +154,10 @@ export function oneOf<T extends string>(params: Params, name: string, values: re
   const v = str(params, name);
   if (v === undefined) return undefined;
   if (!(values as readonly string[]).includes(v)) {
-    throw invalidRequest(`Invalid ${name}: must be one of ${values.join(', ')}`, { param: name, code: 'parameter_invalid_string' });
+    throw invalidRequest(`Invalid ${name}: must be one of ${values.join(', ')}`, {
+      param: name,
+      code: 'parameter_invalid_string',
+    });
   }
   return v as T;
 }
@@ -166,13 +170,18 @@ export function methodTypes(params: Params): { allowed: string[] | null; types: 
   const allowed = strList(params, 'allowed_payment_method_types');
   const legacy = strList(params, 'payment_method_types');
   if (allowed && legacy) {
-    throw invalidRequest('Pass only one of allowed_payment_method_types and payment_method_types.', { param: 'payment_method_types', code: 'parameters_exclusive' });
+    throw invalidRequest('Pass only one of allowed_payment_method_types and payment_method_types.', {
+      param: 'payment_method_types',
+      code: 'parameters_exclusive',
+    });
   }
   const list = allowed ?? legacy;
   if (!list) return undefined;
   const param = allowed ? 'allowed_payment_method_types' : 'payment_method_types';
   if (!list.includes('card')) {
-    throw invalidRequest(`The Stripe emulator only supports card payment methods; ${param} must include 'card'.`, { param });
+    throw invalidRequest(`The Stripe emulator only supports card payment methods; ${param} must include 'card'.`, {
+      param,
+    });
   }
   return { allowed: allowed ?? null, types: ['card'] };
 }
@@ -181,7 +190,10 @@ export function methodTypes(params: Params): { allowed: string[] | null; types: 
 export function rejectUnsupported(params: Params, names: readonly string[]): void {
   for (const name of names) {
     if (params[name] !== undefined) {
-      throw invalidRequest(`${name} is not supported by the Stripe emulator (use a test PaymentMethod id such as pm_card_visa).`, { param: name });
+      throw invalidRequest(
+        `${name} is not supported by the Stripe emulator (use a test PaymentMethod id such as pm_card_visa).`,
+        { param: name },
+      );
     }
   }
 }
@@ -198,8 +210,10 @@ export function applyMetadata(params: Params, current: Metadata = {}): Metadata 
   const next: Metadata = { ...current };
   for (const [k, val] of Object.entries(v)) {
     if (typeof val !== 'string') throw invalidRequest(`Invalid metadata value for ${k}`, { param: `metadata[${k}]` });
-    if (k.length > 40) throw invalidRequest('Metadata keys can have a maximum length of 40 characters.', { param: `metadata[${k}]` });
-    if (val.length > 500) throw invalidRequest('Metadata values can have a maximum length of 500 characters.', { param: `metadata[${k}]` });
+    if (k.length > 40)
+      throw invalidRequest('Metadata keys can have a maximum length of 40 characters.', { param: `metadata[${k}]` });
+    if (val.length > 500)
+      throw invalidRequest('Metadata values can have a maximum length of 500 characters.', { param: `metadata[${k}]` });
     if (val === '') delete next[k];
     else next[k] = val;
   }

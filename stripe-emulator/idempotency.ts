@@ -9,7 +9,14 @@ import { nowSeconds } from './ids.ts';
 /** How long Stripe keeps an idempotency key. */
 export const IDEMPOTENCY_KEY_LIFETIME_SECONDS = 24 * 3600;
 
-export type StoredResponse = { method: string; path: string; body: string; status: number; response: string; requestId: string };
+export type StoredResponse = {
+  method: string;
+  path: string;
+  body: string;
+  status: number;
+  response: string;
+  requestId: string;
+};
 type Entry = StoredResponse & { storedAt: number };
 
 export type IdempotencyCheck =

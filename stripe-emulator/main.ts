@@ -37,7 +37,11 @@ const emulator = await startStripeEmulator({
   log: quiet ? undefined : (line) => console.log(`[stripe-emulator] ${line}`),
 });
 console.log(`Stripe emulator listening on ${emulator.url} (Stripe.js: ${emulator.url}/v3/)`);
-console.log(webhookUrl ? `Stripe emulator delivering signed webhooks to ${webhookUrl}` : 'Stripe emulator: no webhook endpoint (set STRIPE_WEBHOOK_URL)');
+console.log(
+  webhookUrl
+    ? `Stripe emulator delivering signed webhooks to ${webhookUrl}`
+    : 'Stripe emulator: no webhook endpoint (set STRIPE_WEBHOOK_URL)',
+);
 
 let stopping = false;
 const stop = (signal: string) => {

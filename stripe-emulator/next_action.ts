@@ -11,5 +11,8 @@ export function authenticationUrl(core: Core, intentId: string): string {
 export function threeDSecureAction(core: Core, intentId: string, returnUrl: string | undefined): NextAction {
   const url = authenticationUrl(core, intentId);
   if (returnUrl) return { type: 'redirect_to_url', redirect_to_url: { return_url: returnUrl, url } };
-  return { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: url, source: newId('src') } };
+  return {
+    type: 'use_stripe_sdk',
+    use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: url, source: newId('src') },
+  };
 }

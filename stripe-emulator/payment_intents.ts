@@ -6,7 +6,18 @@ import { recordCharge } from './charges.ts';
 import { authenticationFailure, cardError, cardErrorDetails } from './declines.ts';
 import { invalidRequest, resourceMissing } from './errors.ts';
 import type { RequestInfo } from './events.ts';
-import { applyMetadata, bool, int, methodTypes, nullableStr, oneOf, rejectUnknown, rejectUnsupported, str, type Params } from './form.ts';
+import {
+  applyMetadata,
+  bool,
+  int,
+  methodTypes,
+  nullableStr,
+  oneOf,
+  rejectUnknown,
+  rejectUnsupported,
+  str,
+  type Params,
+} from './form.ts';
 import { threeDSecureAction } from './next_action.ts';
 import { cardState, setCustomer, usablePaymentMethod } from './payment_methods.ts';
 import { route, type Core, type Route } from './routing.ts';
@@ -16,20 +27,51 @@ import { makePaymentIntent, type PaymentIntent, type PaymentMethod } from './sha
 import { LIST_PARAMS, paginate } from './store.ts';
 
 const ACCEPTED_BUT_IGNORED = [
-  'automatic_payment_methods', 'payment_method_options', 'mandate', 'mandate_data', 'shipping', 'transfer_group', 'on_behalf_of',
-  'use_stripe_sdk', 'payment_method_configuration', 'excluded_payment_method_types', 'radar_options', 'confirmation_token',
-  'customer_account', 'amount_details', 'payment_details', 'hooks',
+  'automatic_payment_methods',
+  'payment_method_options',
+  'mandate',
+  'mandate_data',
+  'shipping',
+  'transfer_group',
+  'on_behalf_of',
+  'use_stripe_sdk',
+  'payment_method_configuration',
+  'excluded_payment_method_types',
+  'radar_options',
+  'confirmation_token',
+  'customer_account',
+  'amount_details',
+  'payment_details',
+  'hooks',
 ];
 const METHOD_TYPES = ['allowed_payment_method_types', 'payment_method_types'];
 const UNSUPPORTED = ['payment_method_data', 'application_fee_amount', 'transfer_data'];
 const CONFIRM_PARAMS = ['payment_method', 'off_session', 'return_url', 'error_on_requires_action'];
 const CONFIRMABLE = ['requires_payment_method', 'requires_confirmation', 'requires_action'];
-const CANCELABLE = ['requires_payment_method', 'requires_capture', 'requires_confirmation', 'requires_action', 'processing'];
+const CANCELABLE = [
+  'requires_payment_method',
+  'requires_capture',
+  'requires_confirmation',
+  'requires_action',
+  'processing',
+];
 // Stripe's least charge per currency in minor units (its "minimum charge amounts"
 // table); other currencies: 50.
 const MIN_AMOUNTS: Record<string, number> = {
-  gbp: 30, bgn: 100, aed: 200, myr: 200, pln: 200, ron: 200, dkk: 250, nok: 300, sek: 300,
-  hkd: 400, mxn: 1000, thb: 1000, czk: 1500, huf: 17500,
+  gbp: 30,
+  bgn: 100,
+  aed: 200,
+  myr: 200,
+  pln: 200,
+  ron: 200,
+  dkk: 250,
+  nok: 300,
+  sek: 300,
+  hkd: 400,
+  mxn: 1000,
+  thb: 1000,
+  czk: 1500,
+  huf: 17500,
 };
 const MAX_AMOUNT = 99_999_999;
 
@@ -49,10 +91,16 @@ function readAmount(params: Params, currency: string): number {
   const amount = int(params, 'amount', true);
   const minimum = MIN_AMOUNTS[currency] ?? 50;
   if (amount < minimum) {
-    throw invalidRequest(`Amount must be at least ${money(minimum, currency)} ${currency}`, { param: 'amount', code: 'amount_too_small' });
+    throw invalidRequest(`Amount must be at least ${money(minimum, currency)} ${currency}`, {
+      param: 'amount',
+      code: 'amount_too_small',
+    });
   }
   if (amount > MAX_AMOUNT) {
-    throw invalidRequest(`Amount must be no more than ${money(MAX_AMOUNT, currency)}`, { param: 'amount', code: 'amount_too_large' });
+    throw invalidRequest(`Amount must be no more than ${money(MAX_AMOUNT, currency)}`, {
+      param: 'amount',
+      code: 'amount_too_large',
+    });
   }
   return amount;
 }
@@ -63,7 +111,12 @@ function readOffSession(params: Params): boolean {
   return bool(params, 'off_session') ?? false;
 }
 
-type ConfirmOptions = { paymentMethod?: string; offSession: boolean; returnUrl?: string; errorOnRequiresAction: boolean };
+type ConfirmOptions = {
+  paymentMethod?: string;
+  offSession: boolean;
+  returnUrl?: string;
+  errorOnRequiresAction: boolean;
+};
 
 function confirmOptions(params: Params): ConfirmOptions {
   return {
@@ -74,7 +127,12 @@ function confirmOptions(params: Params): ConfirmOptions {
   };
 }
 
-function confirmPaymentIntent(core: Core, pi: PaymentIntent, opts: ConfirmOptions, request: RequestInfo): PaymentIntent {
+function confirmPaymentIntent(
+  core: Core,
+  pi: PaymentIntent,
+  opts: ConfirmOptions,
+  request: RequestInfo,
+): PaymentIntent {
   if (!CONFIRMABLE.includes(pi.status)) {
     throw invalidRequest(
       `You cannot confirm this PaymentIntent because it has a status of ${pi.status}. ` +
@@ -98,10 +156,18 @@ function confirmPaymentIntent(core: Core, pi: PaymentIntent, opts: ConfirmOption
 
   let outcome: 'succeed' | 'decline' | 'action';
   switch (state.card.charge) {
-    case 'succeed': outcome = 'succeed'; break;
-    case 'decline': outcome = 'decline'; break;
-    case 'authenticate_always': outcome = 'action'; break;
-    case 'authenticate_unless_set_up': outcome = opts.offSession && state.setUp ? 'succeed' : 'action'; break;
+    case 'succeed':
+      outcome = 'succeed';
+      break;
+    case 'decline':
+      outcome = 'decline';
+      break;
+    case 'authenticate_always':
+      outcome = 'action';
+      break;
+    case 'authenticate_unless_set_up':
+      outcome = opts.offSession && state.setUp ? 'succeed' : 'action';
+      break;
   }
   if (outcome === 'succeed') return succeedPayment(core, pi, pm, request);
   if (outcome === 'decline') return failPayment(core, pi, pm, state.card.decline!, request);
@@ -129,7 +195,13 @@ function succeedPayment(core: Core, pi: PaymentIntent, pm: PaymentMethod, reques
   return pi;
 }
 
-function failPayment(core: Core, pi: PaymentIntent, pm: PaymentMethod, decline: Decline, request: RequestInfo | null): never {
+function failPayment(
+  core: Core,
+  pi: PaymentIntent,
+  pm: PaymentMethod,
+  decline: Decline,
+  request: RequestInfo | null,
+): never {
   const charge = recordCharge(core, pi, pm, decline);
   pi.status = 'requires_payment_method';
   pi.payment_method = null;
@@ -143,9 +215,12 @@ function failPayment(core: Core, pi: PaymentIntent, pm: PaymentMethod, decline: 
 /** Completes (or fails) the 3-D Secure step of a PaymentIntent in requires_action. */
 export function authenticatePaymentIntent(core: Core, pi: PaymentIntent, succeed: boolean): PaymentIntent {
   if (pi.status !== 'requires_action') {
-    throw invalidRequest(`PaymentIntent ${pi.id} has status ${pi.status}; only one in requires_action can be authenticated.`, {
-      code: 'payment_intent_unexpected_state',
-    });
+    throw invalidRequest(
+      `PaymentIntent ${pi.id} has status ${pi.status}; only one in requires_action can be authenticated.`,
+      {
+        code: 'payment_intent_unexpected_state',
+      },
+    );
   }
   const pm = core.store.paymentMethods.get(pi.payment_method!)!;
   if (succeed) return succeedPayment(core, pi, pm, null);
@@ -160,18 +235,38 @@ export function authenticatePaymentIntent(core: Core, pi: PaymentIntent, succeed
 export const paymentIntentRoutes: Route[] = [
   // Before `/:id`, which would take "search" for an id.
   route('GET', '/v1/payment_intents/search', (core, { params }) => ({
-    body: searchResult(core.store.paymentIntents.all, params, '/v1/payment_intents/search', ['amount', 'currency', 'customer', 'status']),
+    body: searchResult(core.store.paymentIntents.all, params, '/v1/payment_intents/search', [
+      'amount',
+      'currency',
+      'customer',
+      'status',
+    ]),
   })),
 
   route('POST', '/v1/payment_intents', (core, { params, request }) => {
     rejectUnknown(params, [
-      'amount', 'currency', 'customer', 'confirm', 'metadata', 'description', 'receipt_email', 'setup_future_usage',
-      'statement_descriptor', 'statement_descriptor_suffix', 'capture_method', 'confirmation_method', ...METHOD_TYPES,
-      'expand', ...CONFIRM_PARAMS, ...ACCEPTED_BUT_IGNORED, ...UNSUPPORTED,
+      'amount',
+      'currency',
+      'customer',
+      'confirm',
+      'metadata',
+      'description',
+      'receipt_email',
+      'setup_future_usage',
+      'statement_descriptor',
+      'statement_descriptor_suffix',
+      'capture_method',
+      'confirmation_method',
+      ...METHOD_TYPES,
+      'expand',
+      ...CONFIRM_PARAMS,
+      ...ACCEPTED_BUT_IGNORED,
+      ...UNSUPPORTED,
     ]);
     rejectUnsupported(params, UNSUPPORTED);
     const currencyRaw = str(params, 'currency', true);
-    if (!/^[a-zA-Z]{3}$/.test(currencyRaw)) throw invalidRequest(`Invalid currency: ${currencyRaw}`, { param: 'currency' });
+    if (!/^[a-zA-Z]{3}$/.test(currencyRaw))
+      throw invalidRequest(`Invalid currency: ${currencyRaw}`, { param: 'currency' });
     const currency = currencyRaw.toLowerCase();
     const amount = readAmount(params, currency);
     const customer = str(params, 'customer');
@@ -182,23 +277,37 @@ export const paymentIntentRoutes: Route[] = [
         if (params[p] !== undefined) throw invalidRequest(`You can only pass ${p} when confirm=true.`, { param: p });
       }
     }
-    const captureMethod = oneOf(params, 'capture_method', ['automatic', 'automatic_async', 'manual'] as const) ?? 'automatic_async';
+    const captureMethod =
+      oneOf(params, 'capture_method', ['automatic', 'automatic_async', 'manual'] as const) ?? 'automatic_async';
     if (captureMethod === 'manual') {
-      throw invalidRequest('capture_method=manual is not supported by the Stripe emulator.', { param: 'capture_method' });
+      throw invalidRequest('capture_method=manual is not supported by the Stripe emulator.', {
+        param: 'capture_method',
+      });
     }
     const opts = confirmOptions(params);
     if (confirm && !opts.paymentMethod) {
-      throw invalidRequest('A payment_method is required when confirm=true.', { param: 'payment_method', code: 'parameter_missing' });
+      throw invalidRequest('A payment_method is required when confirm=true.', {
+        param: 'payment_method',
+        code: 'parameter_missing',
+      });
     }
-    const pm = opts.paymentMethod ? usablePaymentMethod(core, opts.paymentMethod, customer ?? null, 'payment_method') : null;
+    const pm = opts.paymentMethod
+      ? usablePaymentMethod(core, opts.paymentMethod, customer ?? null, 'payment_method')
+      : null;
     const pi = makePaymentIntent({
-      amount, currency, customer: customer ?? null, paymentMethod: pm?.id ?? null, metadata: applyMetadata(params),
-      description: str(params, 'description') ?? null, receiptEmail: str(params, 'receipt_email') ?? null,
+      amount,
+      currency,
+      customer: customer ?? null,
+      paymentMethod: pm?.id ?? null,
+      metadata: applyMetadata(params),
+      description: str(params, 'description') ?? null,
+      receiptEmail: str(params, 'receipt_email') ?? null,
       setupFutureUsage: oneOf(params, 'setup_future_usage', ['off_session', 'on_session'] as const) ?? null,
       methodTypes: methodTypes(params) ?? { allowed: null, types: ['card'] },
       statementDescriptor: str(params, 'statement_descriptor') ?? null,
       statementDescriptorSuffix: str(params, 'statement_descriptor_suffix') ?? null,
-      captureMethod, confirmationMethod: oneOf(params, 'confirmation_method', ['automatic', 'manual'] as const) ?? 'automatic',
+      captureMethod,
+      confirmationMethod: oneOf(params, 'confirmation_method', ['automatic', 'manual'] as const) ?? 'automatic',
     });
     core.store.paymentIntents.add(pi, pi.customer);
     if (confirm) confirmPaymentIntent(core, pi, { ...opts, paymentMethod: undefined }, request);
@@ -212,12 +321,26 @@ export const paymentIntentRoutes: Route[] = [
 
   route('POST', '/v1/payment_intents/:id', (core, { params, ids: [id] }) => {
     rejectUnknown(params, [
-      'amount', 'currency', 'customer', 'metadata', 'description', 'receipt_email', 'payment_method', 'setup_future_usage',
-      'statement_descriptor', 'statement_descriptor_suffix', ...METHOD_TYPES, 'expand', ...ACCEPTED_BUT_IGNORED, ...UNSUPPORTED,
+      'amount',
+      'currency',
+      'customer',
+      'metadata',
+      'description',
+      'receipt_email',
+      'payment_method',
+      'setup_future_usage',
+      'statement_descriptor',
+      'statement_descriptor_suffix',
+      ...METHOD_TYPES,
+      'expand',
+      ...ACCEPTED_BUT_IGNORED,
+      ...UNSUPPORTED,
     ]);
     rejectUnsupported(params, UNSUPPORTED);
     const pi = requirePaymentIntent(core, id!);
-    const onlyMetadataLike = Object.keys(params).every((k) => ['metadata', 'description', 'receipt_email', 'expand'].includes(k));
+    const onlyMetadataLike = Object.keys(params).every((k) =>
+      ['metadata', 'description', 'receipt_email', 'expand'].includes(k),
+    );
     if (!CONFIRMABLE.includes(pi.status) && !onlyMetadataLike) {
       throw invalidRequest(
         `This PaymentIntent could not be updated because it has a status of ${pi.status}. ` +
@@ -231,7 +354,8 @@ export const paymentIntentRoutes: Route[] = [
     const customer = str(params, 'customer');
     if (customer) {
       if (!core.store.customers.get(customer)) throw resourceMissing('customer', customer, 'customer', 400);
-      if (pi.customer && pi.customer !== customer) throw invalidRequest('The customer of a PaymentIntent cannot be changed.', { param: 'customer' });
+      if (pi.customer && pi.customer !== customer)
+        throw invalidRequest('The customer of a PaymentIntent cannot be changed.', { param: 'customer' });
       if (!pi.customer) core.store.paymentIntents.index(pi, customer);
       pi.customer = customer;
     }
@@ -257,12 +381,32 @@ export const paymentIntentRoutes: Route[] = [
 
   route('POST', '/v1/payment_intents/:id/confirm', (core, { params, ids: [id], request }) => {
     rejectUnknown(params, [
-      ...CONFIRM_PARAMS, 'expand', 'client_secret', 'mandate', 'mandate_data', 'payment_method_options', 'use_stripe_sdk', 'setup_future_usage',
-      'receipt_email', 'shipping', 'confirmation_token', 'radar_options', 'allowed_payment_method_types', 'excluded_payment_method_types',
-      'amount_details', 'amount_to_confirm', 'capture_method', 'hooks', 'payment_details', 'payment_method_data',
+      ...CONFIRM_PARAMS,
+      'expand',
+      'client_secret',
+      'mandate',
+      'mandate_data',
+      'payment_method_options',
+      'use_stripe_sdk',
+      'setup_future_usage',
+      'receipt_email',
+      'shipping',
+      'confirmation_token',
+      'radar_options',
+      'allowed_payment_method_types',
+      'excluded_payment_method_types',
+      'amount_details',
+      'amount_to_confirm',
+      'capture_method',
+      'hooks',
+      'payment_details',
+      'payment_method_data',
     ]);
     rejectUnsupported(params, ['payment_method_data']);
-    if (params.capture_method === 'manual') throw invalidRequest('capture_method=manual is not supported by the Stripe emulator.', { param: 'capture_method' });
+    if (params.capture_method === 'manual')
+      throw invalidRequest('capture_method=manual is not supported by the Stripe emulator.', {
+        param: 'capture_method',
+      });
     return { body: confirmPaymentIntent(core, requirePaymentIntent(core, id!), confirmOptions(params), request) };
   }),
 
@@ -280,7 +424,12 @@ export const paymentIntentRoutes: Route[] = [
     pi.canceled_at = nowSeconds();
     pi.next_action = null;
     pi.cancellation_reason =
-      oneOf(params, 'cancellation_reason', ['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'] as const) ?? null;
+      oneOf(params, 'cancellation_reason', [
+        'duplicate',
+        'fraudulent',
+        'requested_by_customer',
+        'abandoned',
+      ] as const) ?? null;
     core.events.emit('payment_intent.canceled', pi, request);
     return { body: pi };
   }),

@@ -57,7 +57,10 @@ export function attachPaymentMethod(core: Core, id: string, customer: Customer, 
   const pm = findPaymentMethod(core, id, param);
   if (pm.customer === customer.id) return pm;
   if (pm.customer) {
-    throw invalidRequest('The payment method you provided has already been attached to a customer.', { param, code: 'payment_method_unexpected_state' });
+    throw invalidRequest('The payment method you provided has already been attached to a customer.', {
+      param,
+      code: 'payment_method_unexpected_state',
+    });
   }
   const state = cardState(core, pm);
   if (state.card.setup === 'decline') throw cardError(cardErrorDetails(state.card.decline!, pm));
@@ -82,15 +85,22 @@ function typedCard(card: Params) {
   let year = Number(str(card, 'exp_year', true));
   if (year < 100) year += 2000;
   const now = new Date();
-  if (!Number.isInteger(year) || year < now.getUTCFullYear() || (year === now.getUTCFullYear() && month < now.getUTCMonth() + 1)) {
+  if (
+    !Number.isInteger(year) ||
+    year < now.getUTCFullYear() ||
+    (year === now.getUTCFullYear() && month < now.getUTCMonth() + 1)
+  ) {
     throw typedCardError('invalid_expiry_year', "Your card's expiration year is invalid.", 'card[exp_year]');
   }
   const cvc = str(card, 'cvc');
-  if (cvc !== undefined && !/^\d{3,4}$/.test(cvc)) throw typedCardError('invalid_cvc', "Your card's security code is invalid.", 'card[cvc]');
+  if (cvc !== undefined && !/^\d{3,4}$/.test(cvc))
+    throw typedCardError('invalid_cvc', "Your card's security code is invalid.", 'card[cvc]');
   if (found === null) {
-    throw typedCardError('card_declined',
+    throw typedCardError(
+      'card_declined',
       'Your card was declined. Your request was in test mode, but used a non test card. For a list of valid test cards, visit: https://stripe.com/docs/testing.',
-      'card[number]');
+      'card[number]',
+    );
   }
   return { card: found, month, year };
 }
@@ -98,7 +108,8 @@ function typedCard(card: Params) {
 export const paymentMethodRoutes: Route[] = [
   route('POST', '/v1/payment_methods', (core, { params }) => {
     rejectUnknown(params, ['type', 'card', 'billing_details', 'metadata', 'allow_redisplay', 'expand']);
-    if (oneOf(params, 'type', ['card'] as const) === undefined) throw invalidRequest('Missing required param: type.', { param: 'type', code: 'parameter_missing' });
+    if (oneOf(params, 'type', ['card'] as const) === undefined)
+      throw invalidRequest('Missing required param: type.', { param: 'type', code: 'parameter_missing' });
     const card = hash(params, 'card');
     if (!card) throw invalidRequest('Missing required param: card.', { param: 'card', code: 'parameter_missing' });
     const typed = typedCard(card);
@@ -138,7 +149,8 @@ export const paymentMethodRoutes: Route[] = [
     const customerId = str(params, 'customer', true);
     const customer = core.store.customers.get(customerId);
     if (!customer) throw resourceMissing('customer', customerId, 'customer', 400);
-    if (!isTestPaymentMethodId(id!) && !core.store.paymentMethods.get(id!)) throw resourceMissing('PaymentMethod', id!, 'id');
+    if (!isTestPaymentMethodId(id!) && !core.store.paymentMethods.get(id!))
+      throw resourceMissing('PaymentMethod', id!, 'id');
     return { body: attachPaymentMethod(core, id!, customer, 'id') };
   }),
 

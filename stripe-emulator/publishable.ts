@@ -9,7 +9,10 @@ import type { Core } from './routing.ts';
 const INTENT_PATH = /^\/v1\/(setup_intents|payment_intents)\/([^/]+)(\/confirm)?$/;
 
 function notWithPublishableKey(): ApiError {
-  return invalidRequest('This API call cannot be made with a publishable API key. Please use a secret API key. You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys.', { status: 401 });
+  return invalidRequest(
+    'This API call cannot be made with a publishable API key. Please use a secret API key. You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys.',
+    { status: 401 },
+  );
 }
 
 /** Null when a publishable-key request may go on; else the error to answer. */
@@ -23,9 +26,15 @@ export function publishableKeyRefusal(core: Core, method: string, path: string, 
   const intent = m[1] === 'setup_intents' ? core.store.setupIntents.get(id) : core.store.paymentIntents.get(id);
   if (!intent) return resourceMissing(m[1] === 'setup_intents' ? 'setupintent' : 'payment_intent', id, 'intent');
   const secret = str(params, 'client_secret');
-  if (!secret) return invalidRequest(`A client_secret is required to use a ${kind} with a publishable key.`, { param: 'client_secret', code: 'parameter_missing' });
+  if (!secret)
+    return invalidRequest(`A client_secret is required to use a ${kind} with a publishable key.`, {
+      param: 'client_secret',
+      code: 'parameter_missing',
+    });
   if (secret !== intent.client_secret) {
-    return invalidRequest(`The client_secret provided does not match any associated ${kind} on this account.`, { param: 'client_secret' });
+    return invalidRequest(`The client_secret provided does not match any associated ${kind} on this account.`, {
+      param: 'client_secret',
+    });
   }
   return null;
 }

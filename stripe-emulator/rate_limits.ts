@@ -76,10 +76,13 @@ export class RateLimiter {
     for (const [name, value] of Object.entries(limits)) {
       if (value === undefined) continue;
       if (!(name in this.limits)) throw invalidRequest(`unknown rate limit ${name}`);
-      if (!Number.isInteger(value) || value < 0) throw invalidRequest(`rate limit ${name} must be a whole number ≥ 0`, { param: name });
+      if (!Number.isInteger(value) || value < 0)
+        throw invalidRequest(`rate limit ${name} must be a whole number ≥ 0`, { param: name });
     }
     if (profile !== undefined && !Object.hasOwn(RATE_LIMIT_PROFILES, profile)) {
-      throw invalidRequest(`profile must be one of ${Object.keys(RATE_LIMIT_PROFILES).join(', ')}`, { param: 'profile' });
+      throw invalidRequest(`profile must be one of ${Object.keys(RATE_LIMIT_PROFILES).join(', ')}`, {
+        param: 'profile',
+      });
     }
     const defined = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
     this.limits = { ...this.limits, ...(profile ? RATE_LIMIT_PROFILES[profile] : {}), ...defined };
@@ -106,7 +109,8 @@ export class RateLimiter {
     let refusal: string | null = null;
     if (concurrency > 0 && this.inFlight >= concurrency) refusal = 'Too many concurrent requests.';
     else if (global > 0 && this.global.count(now) >= global) refusal = 'Request rate limit exceeded.';
-    else if (perEndpoint > 0 && window.count(now) >= perEndpoint) refusal = `Request rate limit exceeded on ${endpoint}.`;
+    else if (perEndpoint > 0 && window.count(now) >= perEndpoint)
+      refusal = `Request rate limit exceeded on ${endpoint}.`;
     if (refusal) {
       this.limited++;
       return new ApiError(429, {
@@ -131,6 +135,10 @@ export class RateLimiter {
   }
 
   stats(): RateLimitStats {
-    return { limits: { ...this.limits }, limited: this.limited, accepted_per_second: Object.fromEntries(this.perSecond) };
+    return {
+      limits: { ...this.limits },
+      limited: this.limited,
+      accepted_per_second: Object.fromEntries(this.perSecond),
+    };
   }
 }

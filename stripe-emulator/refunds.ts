@@ -9,33 +9,60 @@ import { makeRefund, type Charge, type Refund } from './shapes.ts';
 import { LIST_PARAMS, paginate } from './store.ts';
 
 function format(amount: number, currency: string): string {
-  return currency === 'usd' ? `$${(amount / 100).toFixed(2)}` : `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
+  return currency === 'usd'
+    ? `$${(amount / 100).toFixed(2)}`
+    : `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
 }
 
 export const refundRoutes: Route[] = [
   route('POST', '/v1/refunds', (core, { params, request }) => {
-    rejectUnknown(params, ['payment_intent', 'charge', 'amount', 'reason', 'metadata', 'expand', 'currency', 'customer', 'instructions_email', 'origin', 'refund_application_fee', 'reverse_transfer']);
+    rejectUnknown(params, [
+      'payment_intent',
+      'charge',
+      'amount',
+      'reason',
+      'metadata',
+      'expand',
+      'currency',
+      'customer',
+      'instructions_email',
+      'origin',
+      'refund_application_fee',
+      'reverse_transfer',
+    ]);
     const piId = str(params, 'payment_intent');
     const chId = str(params, 'charge');
-    if (!piId && !chId) throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.', { code: 'parameter_missing' });
+    if (!piId && !chId)
+      throw invalidRequest(
+        'One of the following params should be provided for this request: payment_intent or charge.',
+        { code: 'parameter_missing' },
+      );
     let charge: Charge;
     if (piId) {
       const pi = requirePaymentIntent(core, piId, 'payment_intent', 400);
       if (pi.status !== 'succeeded' || !pi.latest_charge) {
-        throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, { param: 'payment_intent' });
+        throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, {
+          param: 'payment_intent',
+        });
       }
       charge = requireCharge(core, pi.latest_charge, 'payment_intent', 400);
-      if (chId && chId !== charge.id) throw invalidRequest('The charge does not belong to this PaymentIntent.', { param: 'charge' });
+      if (chId && chId !== charge.id)
+        throw invalidRequest('The charge does not belong to this PaymentIntent.', { param: 'charge' });
     } else {
       charge = requireCharge(core, chId!, 'charge', 400);
-      if (charge.status !== 'succeeded') throw invalidRequest(`Charge ${charge.id} has not succeeded and cannot be refunded.`, { param: 'charge' });
+      if (charge.status !== 'succeeded')
+        throw invalidRequest(`Charge ${charge.id} has not succeeded and cannot be refunded.`, { param: 'charge' });
     }
     const remaining = charge.amount_captured - charge.amount_refunded;
     if (remaining <= 0) {
       throw invalidRequest(`Charge ${charge.id} has already been refunded.`, { code: 'charge_already_refunded' });
     }
     const amount = int(params, 'amount') ?? remaining;
-    if (amount <= 0) throw invalidRequest('Refund amount must be a positive integer.', { param: 'amount', code: 'parameter_invalid_integer' });
+    if (amount <= 0)
+      throw invalidRequest('Refund amount must be a positive integer.', {
+        param: 'amount',
+        code: 'parameter_invalid_integer',
+      });
     if (amount > remaining) {
       throw invalidRequest(
         `Refund amount (${format(amount, charge.currency)}) is greater than unrefunded amount on charge (${format(remaining, charge.currency)})`,

@@ -20,12 +20,19 @@ export type Method = 'GET' | 'POST' | 'DELETE';
 export type Route = { method: Method; path: string; pattern: RegExp; handler: Handler };
 
 export function route(method: Method, path: string, handler: Handler): Route {
-  const source = path.split('/').map((seg) => (seg.startsWith(':') ? '([^/]+)' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+  const source = path
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '([^/]+)' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
   return { method, path, pattern: new RegExp(`^${source}$`), handler };
 }
 
 /** The route for method+path, `'method'` when only the path matches, or undefined. */
-export function findRoute(routes: readonly Route[], method: string, path: string): { route: Route; ids: string[] } | undefined {
+export function findRoute(
+  routes: readonly Route[],
+  method: string,
+  path: string,
+): { route: Route; ids: string[] } | undefined {
   for (const r of routes) {
     if (r.method !== method) continue;
     const m = r.pattern.exec(path);

@@ -9,7 +9,13 @@ import { int, rejectUnknown, str, type Params } from './form.ts';
 type Searchable = { id: string; metadata?: Record<string, string> | null };
 type Clause = { field: string; metadataKey: string | null; value: string };
 
-export type SearchResult<T> = { object: 'search_result'; data: T[]; has_more: boolean; next_page: string | null; url: string };
+export type SearchResult<T> = {
+  object: 'search_result';
+  data: T[];
+  has_more: boolean;
+  next_page: string | null;
+  url: string;
+};
 
 const CLAUSE = /^(?:metadata\['([^']+)'\]|metadata\["([^"]+)"\]|([a-z_]+)):(?:'([^']*)'|"([^"]*)"|(-?\d+))$/;
 
@@ -18,12 +24,18 @@ function parseQuery(query: string, fields: readonly string[]): Clause[] {
   return parts.map((part) => {
     const m = CLAUSE.exec(part.trim());
     if (!m) {
-      throw invalidRequest(`The emulator's search supports field:'value' and metadata['key']:'value' clauses joined by AND, not: ${part}`, { param: 'query' });
+      throw invalidRequest(
+        `The emulator's search supports field:'value' and metadata['key']:'value' clauses joined by AND, not: ${part}`,
+        { param: 'query' },
+      );
     }
     const metadataKey = m[1] ?? m[2] ?? null;
     const field = metadataKey === null ? m[3]! : 'metadata';
     if (metadataKey === null && !fields.includes(field)) {
-      throw invalidRequest(`Field '${field}' is an unsupported search field. Supported: ${[...fields, 'metadata'].join(', ')}.`, { param: 'query' });
+      throw invalidRequest(
+        `Field '${field}' is an unsupported search field. Supported: ${[...fields, 'metadata'].join(', ')}.`,
+        { param: 'query' },
+      );
     }
     return { field, metadataKey, value: m[4] ?? m[5] ?? m[6]! };
   });
@@ -36,11 +48,19 @@ function matches(obj: Searchable, clause: Clause): boolean {
 }
 
 /** The search answer over `items` (newest first, like Stripe's). */
-export function searchResult<T extends Searchable>(items: readonly T[], params: Params, url: string, fields: readonly string[]): SearchResult<T> {
+export function searchResult<T extends Searchable>(
+  items: readonly T[],
+  params: Params,
+  url: string,
+  fields: readonly string[],
+): SearchResult<T> {
   rejectUnknown(params, ['query', 'limit', 'page', 'expand']);
   const clauses = parseQuery(str(params, 'query', true), fields);
   const limit = int(params, 'limit') ?? 10;
-  if (limit < 1 || limit > 100) throw invalidRequest('This value must be greater than or equal to 1 and less than or equal to 100.', { param: 'limit' });
+  if (limit < 1 || limit > 100)
+    throw invalidRequest('This value must be greater than or equal to 1 and less than or equal to 100.', {
+      param: 'limit',
+    });
   const page = str(params, 'page');
   const skip = page === undefined ? 0 : Number(/^page_(\d+)$/.exec(page)?.[1] ?? Number.NaN);
   if (!Number.isInteger(skip)) throw invalidRequest(`Invalid page: ${page}`, { param: 'page' });

@@ -91,7 +91,11 @@ function redact(key: string): string {
 type Credential = { key: string; publishable: boolean };
 
 /** The API key of the request (Authorization header, or Stripe.js's `key` parameter), or the 401 to answer. */
-function authenticate(header: string | undefined, keyParam: unknown, expected: { secret?: string; publishable?: string }): Credential | ApiError {
+function authenticate(
+  header: string | undefined,
+  keyParam: unknown,
+  expected: { secret?: string; publishable?: string },
+): Credential | ApiError {
   let key: string | undefined;
   if (header) {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -102,7 +106,8 @@ function authenticate(header: string | undefined, keyParam: unknown, expected: {
     key = keyParam;
   }
   if (key && /^pk_/.test(key)) {
-    if (/^pk_live_/.test(key)) return invalidRequest('The Stripe emulator only accepts test mode keys (pk_test_…).', { status: 401 });
+    if (/^pk_live_/.test(key))
+      return invalidRequest('The Stripe emulator only accepts test mode keys (pk_test_…).', { status: 401 });
     if (!/^pk_test_\w+$/.test(key) || (expected.publishable !== undefined && key !== expected.publishable)) {
       return invalidRequest(`Invalid API Key provided: ${redact(key)}`, { status: 401 });
     }
@@ -114,7 +119,8 @@ function authenticate(header: string | undefined, keyParam: unknown, expected: {
       { status: 401 },
     );
   }
-  if (/^(sk|rk)_live_/.test(key)) return invalidRequest('The Stripe emulator only accepts test mode keys (sk_test_…).', { status: 401 });
+  if (/^(sk|rk)_live_/.test(key))
+    return invalidRequest('The Stripe emulator only accepts test mode keys (sk_test_…).', { status: 401 });
   if (!/^(sk|rk)_test_/.test(key) || (expected.secret !== undefined && key !== expected.secret)) {
     return invalidRequest(`Invalid API Key provided: ${redact(key)}`, { status: 401 });
   }
@@ -170,8 +176,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   let webhookSecret: string | null = null;
   const core: Core = { store, events, apiVersion, baseUrl: () => baseUrl };
   const routes: Route[] = [
-    ...customerRoutes, ...paymentMethodRoutes, ...setupIntentRoutes, ...paymentIntentRoutes,
-    ...chargeRoutes, ...refundRoutes, ...eventRoutes,
+    ...customerRoutes,
+    ...paymentMethodRoutes,
+    ...setupIntentRoutes,
+    ...paymentIntentRoutes,
+    ...chargeRoutes,
+    ...refundRoutes,
+    ...eventRoutes,
   ];
   const held = new Set<http.ServerResponse>();
 
@@ -186,7 +197,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   if (options.webhookUrl) setWebhook(options.webhookUrl, options.webhookSecret);
   else if (options.webhookSecret) webhookSecret = options.webhookSecret;
 
-  const state = () => summarize(store, dispatcher, events.endpoint?.url ?? null, faults, idempotency, requests, limiter);
+  const state = () =>
+    summarize(store, dispatcher, events.endpoint?.url ?? null, faults, idempotency, requests, limiter);
   const reset = () => {
     dispatcher.clear();
     faults.clear();
@@ -199,7 +211,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   const control: ControlContext = { core, faults, limiter, dispatcher, state, reset, setWebhook };
 
   /** Runs an API call and renders its answer (the body is serialised here, synchronously). */
-  function execute(route: Route, ids: string[], params: Params, requestId: string, idempotencyKey: string | null): Answer {
+  function execute(
+    route: Route,
+    ids: string[],
+    params: Params,
+    requestId: string,
+    idempotencyKey: string | null,
+  ): Answer {
     try {
       const result = route.handler(core, { params, ids, request: { id: requestId, idempotency_key: idempotencyKey } });
       const expand = expandList(params);
@@ -217,11 +235,18 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     const url = new URL(req.url ?? '/', 'http://emulator');
     const path = url.pathname;
     const raw = await readBody(req);
-    if (raw === null) return { status: 413, body: JSON.stringify({ error: { type: 'invalid_request_error', message: 'Request body too large.' } }) };
+    if (raw === null)
+      return {
+        status: 413,
+        body: JSON.stringify({ error: { type: 'invalid_request_error', message: 'Request body too large.' } }),
+      };
 
     if (path.startsWith('/_emulator/')) {
       try {
-        const result = runControl(control, method, path, { body: parseControlBody(raw, req.headers['content-type']), query: url.searchParams });
+        const result = runControl(control, method, path, {
+          body: parseControlBody(raw, req.headers['content-type']),
+          query: url.searchParams,
+        });
         return { status: result.status ?? 200, body: JSON.stringify(result.body), headers: result.headers };
       } catch (e) {
         if (e instanceof ApiError) return errorAnswer(e);
@@ -248,7 +273,10 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       if (e instanceof ApiError) return errorAnswer(e);
       throw e;
     }
-    const auth = authenticate(req.headers.authorization, params.key, { secret: options.apiKey, publishable: options.publishableKey });
+    const auth = authenticate(req.headers.authorization, params.key, {
+      secret: options.apiKey,
+      publishable: options.publishableKey,
+    });
     if (auth instanceof ApiError) return errorAnswer(auth);
     delete params.key;
     const apiKey = auth.key;
@@ -289,13 +317,21 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       }
       if (check.kind === 'replay') {
         answer = {
-          status: check.stored.status, body: check.stored.response,
+          status: check.stored.status,
+          body: check.stored.response,
           headers: { 'Idempotent-Replayed': 'true', 'Original-Request': check.stored.requestId },
         };
       } else {
         answer = execute(found.route, found.ids, params, requestId, idempotencyKey);
         if (IdempotencyStore.storable(answer.status)) {
-          idempotency.put(apiKey, idempotencyKey, { method, path, body: raw, status: answer.status, response: answer.body, requestId });
+          idempotency.put(apiKey, idempotencyKey, {
+            method,
+            path,
+            body: raw,
+            status: answer.status,
+            response: answer.body,
+            requestId,
+          });
         }
       }
       answer.headers = { ...answer.headers, 'Idempotency-Key': idempotencyKey };
@@ -337,7 +373,9 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
           ...(answer.headers ?? {}),
         });
         res.end(body);
-        options.log?.(`${req.method} ${(req.url ?? '').split('?')[0]} ${answer.status} ${(performance.now() - started).toFixed(1)}ms`);
+        options.log?.(
+          `${req.method} ${(req.url ?? '').split('?')[0]} ${answer.status} ${(performance.now() - started).toFixed(1)}ms`,
+        );
       });
   });
 

@@ -3,7 +3,17 @@
 import { authenticationFailure, cardError, cardErrorDetails } from './declines.ts';
 import { invalidRequest, resourceMissing } from './errors.ts';
 import type { RequestInfo } from './events.ts';
-import { applyMetadata, bool, methodTypes, nullableStr, oneOf, rejectUnknown, rejectUnsupported, str, type Params } from './form.ts';
+import {
+  applyMetadata,
+  bool,
+  methodTypes,
+  nullableStr,
+  oneOf,
+  rejectUnknown,
+  rejectUnsupported,
+  str,
+  type Params,
+} from './form.ts';
 import { threeDSecureAction } from './next_action.ts';
 import { cardState, setCustomer, usablePaymentMethod } from './payment_methods.ts';
 import { route, type Core, type Route } from './routing.ts';
@@ -11,8 +21,17 @@ import { makeSetupIntent, type IntentError, type PaymentMethod, type SetupIntent
 import { LIST_PARAMS, paginate } from './store.ts';
 
 const ACCEPTED_BUT_IGNORED = [
-  'automatic_payment_methods', 'payment_method_options', 'mandate_data', 'on_behalf_of', 'flow_directions', 'attach_to_self',
-  'use_stripe_sdk', 'single_use', 'payment_method_configuration', 'excluded_payment_method_types', 'confirmation_token',
+  'automatic_payment_methods',
+  'payment_method_options',
+  'mandate_data',
+  'on_behalf_of',
+  'flow_directions',
+  'attach_to_self',
+  'use_stripe_sdk',
+  'single_use',
+  'payment_method_configuration',
+  'excluded_payment_method_types',
+  'confirmation_token',
   'customer_account',
 ];
 const METHOD_TYPES = ['allowed_payment_method_types', 'payment_method_types'];
@@ -82,9 +101,12 @@ function failSetup(core: Core, si: SetupIntent, error: IntentError, request: Req
 /** Completes (or fails) the 3-D Secure step of a SetupIntent in requires_action. */
 export function authenticateSetupIntent(core: Core, si: SetupIntent, succeed: boolean): SetupIntent {
   if (si.status !== 'requires_action') {
-    throw invalidRequest(`SetupIntent ${si.id} has status ${si.status}; only one in requires_action can be authenticated.`, {
-      code: 'setup_intent_unexpected_state',
-    });
+    throw invalidRequest(
+      `SetupIntent ${si.id} has status ${si.status}; only one in requires_action can be authenticated.`,
+      {
+        code: 'setup_intent_unexpected_state',
+      },
+    );
   }
   const pm = core.store.paymentMethods.get(si.payment_method!)!;
   if (succeed) return succeedSetup(core, si, pm, null);
@@ -94,7 +116,19 @@ export function authenticateSetupIntent(core: Core, si: SetupIntent, succeed: bo
 
 export const setupIntentRoutes: Route[] = [
   route('POST', '/v1/setup_intents', (core, { params, request }) => {
-    rejectUnknown(params, ['customer', 'usage', ...METHOD_TYPES, 'metadata', 'payment_method', 'confirm', 'description', 'return_url', 'expand', ...ACCEPTED_BUT_IGNORED, ...UNSUPPORTED]);
+    rejectUnknown(params, [
+      'customer',
+      'usage',
+      ...METHOD_TYPES,
+      'metadata',
+      'payment_method',
+      'confirm',
+      'description',
+      'return_url',
+      'expand',
+      ...ACCEPTED_BUT_IGNORED,
+      ...UNSUPPORTED,
+    ]);
     rejectUnsupported(params, UNSUPPORTED);
     const customer = str(params, 'customer');
     if (customer && !core.store.customers.get(customer)) throw resourceMissing('customer', customer, 'customer', 400);
@@ -103,7 +137,11 @@ export const setupIntentRoutes: Route[] = [
     if (str(params, 'return_url') && !confirm) {
       throw invalidRequest('You may only specify a return_url when confirm=true.', { param: 'return_url' });
     }
-    if (confirm && !pmId) throw invalidRequest('A payment_method is required when confirm=true.', { param: 'payment_method', code: 'parameter_missing' });
+    if (confirm && !pmId)
+      throw invalidRequest('A payment_method is required when confirm=true.', {
+        param: 'payment_method',
+        code: 'parameter_missing',
+      });
     const pm = pmId ? usablePaymentMethod(core, pmId, customer ?? null, 'payment_method') : null;
     const si = makeSetupIntent({
       customer: customer ?? null,
@@ -124,18 +162,35 @@ export const setupIntentRoutes: Route[] = [
   }),
 
   route('POST', '/v1/setup_intents/:id', (core, { params, ids: [id] }) => {
-    rejectUnknown(params, ['metadata', 'description', 'payment_method', ...METHOD_TYPES, 'customer', 'customer_account', 'expand', 'payment_method_options', 'attach_to_self', 'flow_directions', 'excluded_payment_method_types', 'payment_method_configuration', ...UNSUPPORTED]);
+    rejectUnknown(params, [
+      'metadata',
+      'description',
+      'payment_method',
+      ...METHOD_TYPES,
+      'customer',
+      'customer_account',
+      'expand',
+      'payment_method_options',
+      'attach_to_self',
+      'flow_directions',
+      'excluded_payment_method_types',
+      'payment_method_configuration',
+      ...UNSUPPORTED,
+    ]);
     rejectUnsupported(params, UNSUPPORTED);
     const si = requireSetupIntent(core, id!);
     if (si.status === 'succeeded' || si.status === 'canceled') {
       if (params.payment_method !== undefined || params.customer !== undefined) {
-        throw invalidRequest(`You cannot update this SetupIntent because it has a status of ${si.status}.`, { code: 'setup_intent_unexpected_state' });
+        throw invalidRequest(`You cannot update this SetupIntent because it has a status of ${si.status}.`, {
+          code: 'setup_intent_unexpected_state',
+        });
       }
     }
     const customer = str(params, 'customer');
     if (customer) {
       if (!core.store.customers.get(customer)) throw resourceMissing('customer', customer, 'customer', 400);
-      if (si.customer && si.customer !== customer) throw invalidRequest('The customer of a SetupIntent cannot be changed.', { param: 'customer' });
+      if (si.customer && si.customer !== customer)
+        throw invalidRequest('The customer of a SetupIntent cannot be changed.', { param: 'customer' });
       if (!si.customer) core.store.setupIntents.index(si, customer);
       si.customer = customer;
     }
@@ -156,7 +211,18 @@ export const setupIntentRoutes: Route[] = [
   }),
 
   route('POST', '/v1/setup_intents/:id/confirm', (core, { params, ids: [id], request }) => {
-    rejectUnknown(params, ['payment_method', 'return_url', 'expand', 'mandate_data', 'payment_method_options', 'use_stripe_sdk', 'confirmation_token', 'client_secret', 'allowed_payment_method_types', ...UNSUPPORTED]);
+    rejectUnknown(params, [
+      'payment_method',
+      'return_url',
+      'expand',
+      'mandate_data',
+      'payment_method_options',
+      'use_stripe_sdk',
+      'confirmation_token',
+      'client_secret',
+      'allowed_payment_method_types',
+      ...UNSUPPORTED,
+    ]);
     rejectUnsupported(params, UNSUPPORTED);
     return { body: confirmSetupIntent(core, requireSetupIntent(core, id!), params, request) };
   }),
@@ -173,7 +239,8 @@ export const setupIntentRoutes: Route[] = [
     }
     si.status = 'canceled';
     si.next_action = null;
-    si.cancellation_reason = oneOf(params, 'cancellation_reason', ['abandoned', 'requested_by_customer', 'duplicate'] as const) ?? null;
+    si.cancellation_reason =
+      oneOf(params, 'cancellation_reason', ['abandoned', 'requested_by_customer', 'duplicate'] as const) ?? null;
     core.events.emit('setup_intent.canceled', si, request);
     return { body: si };
   }),
@@ -182,7 +249,12 @@ export const setupIntentRoutes: Route[] = [
     rejectUnknown(params, [...LIST_PARAMS, 'customer', 'payment_method', 'attach_to_self']);
     const pm = str(params, 'payment_method');
     return {
-      body: paginate(core.store.setupIntents.scope(str(params, 'customer')), params, '/v1/setup_intents', pm ? (si) => si.payment_method === pm : undefined),
+      body: paginate(
+        core.store.setupIntents.scope(str(params, 'customer')),
+        params,
+        '/v1/setup_intents',
+        pm ? (si) => si.payment_method === pm : undefined,
+      ),
     };
   }),
 ];

@@ -27,7 +27,12 @@ function byStatus(items: readonly { status: string }[]): Record<string, number> 
 }
 
 export function summarize(
-  store: Store, dispatcher: WebhookDispatcher, endpoint: string | null, faults: FaultSet, idempotency: IdempotencyStore, requests: number,
+  store: Store,
+  dispatcher: WebhookDispatcher,
+  endpoint: string | null,
+  faults: FaultSet,
+  idempotency: IdempotencyStore,
+  requests: number,
   limiter: RateLimiter,
 ): EmulatorState {
   const charges = { total: store.charges.size, succeeded: 0, failed: 0, amount_captured: 0, amount_refunded: 0 };

@@ -4,7 +4,14 @@ import type { TestCard } from './cards.ts';
 import { invalidRequest } from './errors.ts';
 import { int, hash, str, type Params } from './form.ts';
 import type {
-  Charge, Customer, DeletedCustomer, PaymentIntent, PaymentMethod, Refund, SetupIntent, StripeEvent,
+  Charge,
+  Customer,
+  DeletedCustomer,
+  PaymentIntent,
+  PaymentMethod,
+  Refund,
+  SetupIntent,
+  StripeEvent,
 } from './shapes.ts';
 
 type Stored = { id: string; created: number };
@@ -67,14 +74,22 @@ export class Store {
   lookup(id: string): Stored | undefined {
     const prefix = id.slice(0, id.indexOf('_'));
     switch (prefix) {
-      case 'cus': return this.customers.get(id) ?? this.deletedCustomers.get(id) as Stored | undefined;
-      case 'pm': return this.paymentMethods.get(id);
-      case 'seti': return this.setupIntents.get(id);
-      case 'pi': return this.paymentIntents.get(id);
-      case 'ch': return this.charges.get(id);
-      case 're': return this.refunds.get(id);
-      case 'evt': return this.events.get(id);
-      default: return undefined;
+      case 'cus':
+        return this.customers.get(id) ?? (this.deletedCustomers.get(id) as Stored | undefined);
+      case 'pm':
+        return this.paymentMethods.get(id);
+      case 'seti':
+        return this.setupIntents.get(id);
+      case 'pi':
+        return this.paymentIntents.get(id);
+      case 'ch':
+        return this.charges.get(id);
+      case 're':
+        return this.refunds.get(id);
+      case 'evt':
+        return this.events.get(id);
+      default:
+        return undefined;
     }
   }
 }
@@ -87,10 +102,17 @@ export const LIST_PARAMS = ['limit', 'starting_after', 'ending_before', 'created
  * Stripe's list: newest first, `limit` 1..100 (default 10), `starting_after` / `ending_before`
  * cursors, `created[gt|gte|lt|lte]` or `created=<ts>`.
  */
-export function paginate<T extends Stored>(items: readonly T[], params: Params, url: string, filter?: (o: T) => boolean): ListObject<T> {
+export function paginate<T extends Stored>(
+  items: readonly T[],
+  params: Params,
+  url: string,
+  filter?: (o: T) => boolean,
+): ListObject<T> {
   const limit = int(params, 'limit') ?? 10;
   if (limit < 1 || limit > 100) {
-    throw invalidRequest('This value must be greater than or equal to 1 and less than or equal to 100.', { param: 'limit' });
+    throw invalidRequest('This value must be greater than or equal to 1 and less than or equal to 100.', {
+      param: 'limit',
+    });
   }
   const createdFilter = createdRange(params);
   const keep = (o: T) => (!filter || filter(o)) && (!createdFilter || createdFilter(o.created));
@@ -104,7 +126,10 @@ export function paginate<T extends Stored>(items: readonly T[], params: Params, 
     for (; i < items.length; i++) {
       const o = items[i]!;
       if (!keep(o)) continue;
-      if (data.length === limit) { hasMore = true; break; }
+      if (data.length === limit) {
+        hasMore = true;
+        break;
+      }
       data.push(o);
     }
     data.reverse();
@@ -113,7 +138,10 @@ export function paginate<T extends Stored>(items: readonly T[], params: Params, 
     for (; i >= 0; i--) {
       const o = items[i]!;
       if (!keep(o)) continue;
-      if (data.length === limit) { hasMore = true; break; }
+      if (data.length === limit) {
+        hasMore = true;
+        break;
+      }
       data.push(o);
     }
   }
@@ -135,9 +163,17 @@ function createdRange(params: Params): ((t: number) => boolean) | undefined {
   const bound = (k: string) => {
     const v = h[k];
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || !/^\d+$/.test(v)) throw invalidRequest(`Invalid integer: ${String(v)}`, { param: `created[${k}]` });
+    if (typeof v !== 'string' || !/^\d+$/.test(v))
+      throw invalidRequest(`Invalid integer: ${String(v)}`, { param: `created[${k}]` });
     return Number(v);
   };
-  const gt = bound('gt'), gte = bound('gte'), lt = bound('lt'), lte = bound('lte');
-  return (t) => (gt === undefined || t > gt) && (gte === undefined || t >= gte) && (lt === undefined || t < lt) && (lte === undefined || t <= lte);
+  const gt = bound('gt'),
+    gte = bound('gte'),
+    lt = bound('lt'),
+    lte = bound('lte');
+  return (t) =>
+    (gt === undefined || t > gt) &&
+    (gte === undefined || t >= gte) &&
+    (lt === undefined || t < lt) &&
+    (lte === undefined || t <= lte);
 }

@@ -15,14 +15,15 @@
 // 3-D Secure step (test card pm_card_authenticationRequiredOnSetup, 4000 0025 0000 3155)
 // asks the person with window.confirm, where there is one, and completes it at the emulator.
 ((root) => {
-  
-  var API = "__STRIPE_EMULATOR_URL__";
+  var API = '__STRIPE_EMULATOR_URL__';
 
   /** Stripe's form encoding: nested objects as a[b][c]=v. */
   function encode(value, prefix, out) {
     if (value === undefined || value === null) return out;
     if (typeof value === 'object') {
-      Object.keys(value).forEach((k) => { encode(value[k], prefix ? prefix + '[' + k + ']' : k, out); });
+      Object.keys(value).forEach((k) => {
+        encode(value[k], prefix ? prefix + '[' + k + ']' : k, out);
+      });
     } else {
       out.append(prefix, String(value));
     }
@@ -31,10 +32,20 @@
 
   function call(key, method, path, params) {
     var body = encode(Object.assign({ key: key }, params || {}), '', new URLSearchParams());
-    var request = method === 'GET'
-      ? fetch(API + path + '?' + body.toString())
-      : fetch(API + path, { method: method, body: body.toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
-    return request.then((res) => res.json().then((json) => res.ok ? { object: json } : { error: json.error }), (err) => ({ error: { type: 'api_connection_error', message: 'Could not reach the payment provider: ' + err.message } }));
+    var request =
+      method === 'GET'
+        ? fetch(API + path + '?' + body.toString())
+        : fetch(API + path, {
+            method: method,
+            body: body.toString(),
+            headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          });
+    return request.then(
+      (res) => res.json().then((json) => (res.ok ? { object: json } : { error: json.error })),
+      (err) => ({
+        error: { type: 'api_connection_error', message: 'Could not reach the payment provider: ' + err.message },
+      }),
+    );
   }
 
   /** seti_… out of seti_…_secret_…. */
@@ -44,7 +55,14 @@
   }
 
   function invalidSecret() {
-    return Promise.resolve({ error: { type: 'invalid_request_error', code: 'parameter_invalid', message: 'Invalid value for confirmCardSetup: clientSecret should be a client secret of the form <id>_secret_<secret>.' } });
+    return Promise.resolve({
+      error: {
+        type: 'invalid_request_error',
+        code: 'parameter_invalid',
+        message:
+          'Invalid value for confirmCardSetup: clientSecret should be a client secret of the form <id>_secret_<secret>.',
+      },
+    });
   }
 
   // --- Elements: a minimal card element (number, expiry MM/YY, CVC) ---------------------------
@@ -60,9 +78,11 @@
     if (!parent) throw new Error('Stripe emulator: no element to mount the card element into: ' + target);
     var node = doc.createElement('div');
     node.setAttribute('class', 'StripeElement StripeElement--emulator');
-    [['number', 'Card number', 'cc-number', '4242 4242 4242 4242'],
+    [
+      ['number', 'Card number', 'cc-number', '4242 4242 4242 4242'],
       ['expiry', 'Expiry (MM / YY)', 'cc-exp', 'MM / YY'],
-      ['cvc', 'CVC', 'cc-csc', 'CVC']].forEach((f) => {
+      ['cvc', 'CVC', 'cc-csc', 'CVC'],
+    ].forEach((f) => {
       var input = doc.createElement('input');
       input.setAttribute('name', 'card-' + f[0]);
       input.setAttribute('aria-label', f[1]);
@@ -89,11 +109,14 @@
     return this;
   };
   CardElement.prototype._emit = function (event, payload) {
-    (this._handlers[event] || []).forEach((h) => { h(payload); });
+    (this._handlers[event] || []).forEach((h) => {
+      h(payload);
+    });
   };
   CardElement.prototype._state = function () {
     var v = this._values;
-    var complete = /^[\d\s-]{13,23}$/.test(v.number) && /^\s*\d{1,2}\s*\/\s*\d{2,4}\s*$/.test(v.expiry) && /^\d{3,4}$/.test(v.cvc);
+    var complete =
+      /^[\d\s-]{13,23}$/.test(v.number) && /^\s*\d{1,2}\s*\/\s*\d{2,4}\s*$/.test(v.expiry) && /^\d{3,4}$/.test(v.cvc);
     return { elementType: 'card', empty: !v.number && !v.expiry && !v.cvc, complete: complete, error: undefined };
   };
   CardElement.prototype._card = function () {
@@ -101,19 +124,24 @@
     return { number: this._values.number, exp_month: exp[1], exp_year: exp[2], cvc: this._values.cvc };
   };
 
-  function Elements() { this._card = null; }
+  function Elements() {
+    this._card = null;
+  }
   Elements.prototype.create = function (type) {
     if (type !== 'card') throw new Error('Stripe emulator: only the card element is available, not ' + type);
     this._card = new CardElement();
     return this._card;
   };
-  Elements.prototype.getElement = function (type) { return type === 'card' ? this._card : null; };
+  Elements.prototype.getElement = function (type) {
+    return type === 'card' ? this._card : null;
+  };
 
   // --- Stripe(pk) ---------------------------------------------------------------------------
 
   function Stripe(publishableKey) {
     if (!(this instanceof Stripe)) return new Stripe(publishableKey);
-    if (!/^pk_/.test(String(publishableKey || ''))) throw new Error('Stripe emulator: Stripe() needs a publishable key (pk_test_…).');
+    if (!/^pk_/.test(String(publishableKey || '')))
+      throw new Error('Stripe emulator: Stripe() needs a publishable key (pk_test_…).');
     this._key = publishableKey;
   }
 
@@ -122,25 +150,35 @@
   Stripe.prototype.createPaymentMethod = function (data) {
     var card = data?.card;
     if (!(card instanceof CardElement)) {
-      return Promise.resolve({ error: { type: 'invalid_request_error', message: 'createPaymentMethod needs { type: "card", card: cardElement }.' } });
+      return Promise.resolve({
+        error: {
+          type: 'invalid_request_error',
+          message: 'createPaymentMethod needs { type: "card", card: cardElement }.',
+        },
+      });
     }
-    return call(this._key, 'POST', '/v1/payment_methods', { type: 'card', card: card._card(), billing_details: data.billing_details })
-      .then((r) => r.error ? { error: r.error } : { paymentMethod: r.object });
+    return call(this._key, 'POST', '/v1/payment_methods', {
+      type: 'card',
+      card: card._card(),
+      billing_details: data.billing_details,
+    }).then((r) => (r.error ? { error: r.error } : { paymentMethod: r.object }));
   };
 
   Stripe.prototype.retrieveSetupIntent = function (clientSecret) {
     var id = intentId(clientSecret);
     if (!id) return invalidSecret();
-    return call(this._key, 'GET', '/v1/setup_intents/' + id, { client_secret: clientSecret })
-      .then((r) => r.error ? { error: r.error } : { setupIntent: r.object });
+    return call(this._key, 'GET', '/v1/setup_intents/' + id, { client_secret: clientSecret }).then((r) =>
+      r.error ? { error: r.error } : { setupIntent: r.object },
+    );
   };
 
   /** The payment_method parameter: an id as given, or a new PaymentMethod from the card element. */
   Stripe.prototype._paymentMethodId = function (data) {
     var pm = data?.payment_method;
     if (pm === undefined || typeof pm === 'string') return Promise.resolve({ id: pm });
-    return this.createPaymentMethod({ type: 'card', card: pm.card, billing_details: pm.billing_details })
-      .then((r) => r.error ? { error: r.error } : { id: r.paymentMethod.id });
+    return this.createPaymentMethod({ type: 'card', card: pm.card, billing_details: pm.billing_details }).then((r) =>
+      r.error ? { error: r.error } : { id: r.paymentMethod.id },
+    );
   };
 
   Stripe.prototype.confirmCardSetup = function (clientSecret, data) {
@@ -159,13 +197,20 @@
 
   /** The 3-D Secure step: the person says yes or no; the emulator records it. */
   Stripe.prototype._authenticate = function (id, clientSecret) {
-    var ok = typeof root.confirm === 'function' ? root.confirm('Stripe emulator: complete the 3-D Secure authentication of this test card?') : true;
-    return fetch(API + '/_emulator/setup_intents/' + id + '/authenticate?outcome=' + (ok ? 'succeed' : 'fail'), { method: 'POST' })
+    var ok =
+      typeof root.confirm === 'function'
+        ? root.confirm('Stripe emulator: complete the 3-D Secure authentication of this test card?')
+        : true;
+    return fetch(API + '/_emulator/setup_intents/' + id + '/authenticate?outcome=' + (ok ? 'succeed' : 'fail'), {
+      method: 'POST',
+    })
       .then(() => this.retrieveSetupIntent(clientSecret))
       .then((r) => {
         if (r.error) return r;
         var si = r.setupIntent;
-        return si.status === 'succeeded' ? { setupIntent: si } : { error: Object.assign({ setup_intent: si }, si.last_setup_error) };
+        return si.status === 'succeeded'
+          ? { setupIntent: si }
+          : { error: Object.assign({ setup_intent: si }, si.last_setup_error) };
       });
   };
 

@@ -25,7 +25,9 @@ export const due_work__sweep: Task = async (_payload, helpers) => {
   for (const step of STEPS) {
     let total = 0;
     for (;;) {
-      const { rows: [{ n }] } = await helpers.query<{ n: number }>(`select ${step}($1) as n`, [BATCH]);
+      const {
+        rows: [{ n }],
+      } = await helpers.query<{ n: number }>(`select ${step}($1) as n`, [BATCH]);
       total += n;
       if (n < BATCH) break;
     }

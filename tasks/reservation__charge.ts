@@ -35,7 +35,14 @@
 import type { JobHelpers, Task } from 'graphile-worker';
 import type Stripe from 'stripe';
 import { stripeBudgetFromEnv, takeStripeTurns } from '../lib/stripe_budget.ts';
-import { idOf, isCardError, isRateLimited, isRefusedRequest, stripeClient, stripeConfigFromEnv } from '../lib/stripe_client.ts';
+import {
+  idOf,
+  isCardError,
+  isRateLimited,
+  isRefusedRequest,
+  stripeClient,
+  stripeConfigFromEnv,
+} from '../lib/stripe_client.ts';
 
 export interface ReservationChargePayload {
   reservationId: number | string;
@@ -91,7 +98,11 @@ const LATE_MS = 50;
 
 /** Turns for `calls` Stripe calls from the budget every worker process shares. */
 function takeTurns(helpers: JobHelpers, calls: number) {
-  return takeStripeTurns((text, values) => helpers.query(text, values), stripeBudgetFromEnv(stripeConfigFromEnv()), calls);
+  return takeStripeTurns(
+    (text, values) => helpers.query(text, values),
+    stripeBudgetFromEnv(stripeConfigFromEnv()),
+    calls,
+  );
 }
 
 /**
@@ -131,8 +142,12 @@ async function send(p: Prepared, helpers: JobHelpers, leaveAt?: number): Promise
     return { recorded: true };
   }
   if (p.action === 'no_card') {
-    await helpers.query('select app_private.charge_failed($1, $2, $3, $4, null)',
-      [p.chargeId, p.attempt, 'no_payment_method', 'No card was set up for this reservation']);
+    await helpers.query('select app_private.charge_failed($1, $2, $3, $4, null)', [
+      p.chargeId,
+      p.attempt,
+      'no_payment_method',
+      'No card was set up for this reservation',
+    ]);
     return { recorded: true };
   }
 
@@ -140,31 +155,53 @@ async function send(p: Prepared, helpers: JobHelpers, leaveAt?: number): Promise
   // taken for the charge's own answer.
   // (A look-up first takes its own turns: its batch reserved one call.)
   let intent = p.lookUpFirst ? await inTurn(helpers, () => earlierIntent(p)) : null;
-  if (intent) helpers.logger.info(`reservation ${reservationId}: adopted ${intent.id} (${intent.status}) instead of re-sending a key Stripe may have forgotten`);
+  if (intent)
+    helpers.logger.info(
+      `reservation ${reservationId}: adopted ${intent.id} (${intent.status}) instead of re-sending a key Stripe may have forgotten`,
+    );
   try {
-    intent ??= await inTurn(helpers, () => stripeClient().paymentIntents.create({
-      amount: p.amount,
-      currency: p.currency,
-      customer: p.customer,
-      payment_method: p.paymentMethod,
-      off_session: true,
-      confirm: true,
-      description: `Secure My Spot reservation ${p.reservationId}`,
-      metadata: { reservation_id: String(p.reservationId), charge_attempt: String(p.attempt) },
-    }, { idempotencyKey: p.idempotencyKey }), p.lookUpFirst ? undefined : leaveAt);
+    intent ??= await inTurn(
+      helpers,
+      () =>
+        stripeClient().paymentIntents.create(
+          {
+            amount: p.amount,
+            currency: p.currency,
+            customer: p.customer,
+            payment_method: p.paymentMethod,
+            off_session: true,
+            confirm: true,
+            description: `Secure My Spot reservation ${p.reservationId}`,
+            metadata: { reservation_id: String(p.reservationId), charge_attempt: String(p.attempt) },
+          },
+          { idempotencyKey: p.idempotencyKey },
+        ),
+      p.lookUpFirst ? undefined : leaveAt,
+    );
   } catch (err) {
     if (isCardError(err)) {
       // Declined, or the bank wants the driver present (authentication_required).
       const pi = (err.raw as { payment_intent?: { id: string } } | undefined)?.payment_intent;
-      await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)',
-        [p.chargeId, p.attempt, err.code ?? 'card_error', err.message, pi?.id ?? null]);
+      await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)', [
+        p.chargeId,
+        p.attempt,
+        err.code ?? 'card_error',
+        err.message,
+        pi?.id ?? null,
+      ]);
       helpers.logger.info(`reservation ${reservationId}: charge attempt ${p.attempt} failed (${err.code})`);
       return { recorded: true };
     }
     if (isRefusedRequest(err)) {
-      await helpers.query('select app_private.charge_failed($1, $2, $3, $4, null, retryable => false)',
-        [p.chargeId, p.attempt, err.code ?? err.rawType ?? 'invalid_request_error', err.message]);
-      helpers.logger.error(`reservation ${reservationId}: Stripe refused charge attempt ${p.attempt} (${err.code ?? err.rawType}): ${err.message}`);
+      await helpers.query('select app_private.charge_failed($1, $2, $3, $4, null, retryable => false)', [
+        p.chargeId,
+        p.attempt,
+        err.code ?? err.rawType ?? 'invalid_request_error',
+        err.message,
+      ]);
+      helpers.logger.error(
+        `reservation ${reservationId}: Stripe refused charge attempt ${p.attempt} (${err.code ?? err.rawType}): ${err.message}`,
+      );
       return { recorded: true };
     }
     // Anything else (network, timeout, 5xx, our own bug; NotNow): retry the
@@ -181,9 +218,17 @@ async function send(p: Prepared, helpers: JobHelpers, leaveAt?: number): Promise
     // requires_action / requires_payment_method without an error: the same
     // as a decline needing the driver.
     // (An adopted intent that was declined carries the decline's code.)
-    const code = intent.status === 'requires_action' ? 'authentication_required' : intent.last_payment_error?.code ?? intent.status;
-    await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)',
-      [p.chargeId, p.attempt, code, `PaymentIntent ${intent.status}`, idOf(intent.id)]);
+    const code =
+      intent.status === 'requires_action'
+        ? 'authentication_required'
+        : (intent.last_payment_error?.code ?? intent.status);
+    await helpers.query('select app_private.charge_failed($1, $2, $3, $4, $5)', [
+      p.chargeId,
+      p.attempt,
+      code,
+      `PaymentIntent ${intent.status}`,
+      idOf(intent.id),
+    ]);
   }
   return { recorded: true };
 }
@@ -191,29 +236,42 @@ async function send(p: Prepared, helpers: JobHelpers, leaveAt?: number): Promise
 /** Records successes: one statement however many. */
 async function recordSucceeded(helpers: JobHelpers, outcomes: Outcome[]): Promise<void> {
   const succeeded = outcomes.filter((o) => !o.recorded);
-  if (succeeded.length > 0) await helpers.query('select app_private.charges_succeeded($1::jsonb)', [JSON.stringify(succeeded)]);
+  if (succeeded.length > 0)
+    await helpers.query('select app_private.charges_succeeded($1::jsonb)', [JSON.stringify(succeeded)]);
 }
 
 /**
  * The same charges again later in one job, this attempt not counted (it did
  * nothing at Stripe): a reservation's keyed job, or a batch job.
  */
-async function requeue(helpers: JobHelpers, reservationIds: Array<number | string>, retryInMs: number, batch: boolean): Promise<void> {
+async function requeue(
+  helpers: JobHelpers,
+  reservationIds: Array<number | string>,
+  retryInMs: number,
+  batch: boolean,
+): Promise<void> {
   const { job } = helpers;
   const left = job.max_attempts - job.attempts + 1;
   helpers.logger.debug(`${reservationIds.length} charge(s): Stripe's rate limit, again in ${Math.round(retryInMs)} ms`);
   if (batch) {
-    await helpers.query('select app_private.queue_charge_batches($1::bigint[], now() + make_interval(secs => $2 / 1000.0), $3, $4, $5)',
-      [reservationIds, retryInMs, job.priority, left, reservationIds.length]);
+    await helpers.query(
+      'select app_private.queue_charge_batches($1::bigint[], now() + make_interval(secs => $2 / 1000.0), $3, $4, $5)',
+      [reservationIds, retryInMs, job.priority, left, reservationIds.length],
+    );
   } else {
-    await helpers.query('select app_private.charge_requeue($1, now() + make_interval(secs => $2 / 1000.0), $3, $4)',
-      [reservationIds[0], retryInMs, left, job.priority]);
+    await helpers.query('select app_private.charge_requeue($1, now() + make_interval(secs => $2 / 1000.0), $3, $4)', [
+      reservationIds[0],
+      retryInMs,
+      left,
+      job.priority,
+    ]);
   }
 }
 
 async function chargeOne({ reservationId }: ReservationChargePayload, helpers: JobHelpers): Promise<void> {
-  const { rows: [{ prepared }] } = await helpers.query<{ prepared: Prepared }>(
-    'select app_private.charge_prepare($1) as prepared', [reservationId]);
+  const {
+    rows: [{ prepared }],
+  } = await helpers.query<{ prepared: Prepared }>('select app_private.charge_prepare($1) as prepared', [reservationId]);
   try {
     await recordSucceeded(helpers, [await send(prepared, helpers)]);
   } catch (err) {
@@ -235,7 +293,10 @@ const RECORD_EVERY = 10;
  */
 async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelpers): Promise<Array<Promise<void>>> {
   const ids = batch.map((b) => b.reservationId);
-  const { rows } = await helpers.query<{ prepared: Prepared }>('select app_private.charges_prepare($1::bigint[]) as prepared', [ids]);
+  const { rows } = await helpers.query<{ prepared: Prepared }>(
+    'select app_private.charges_prepare($1::bigint[]) as prepared',
+    [ids],
+  );
   const calling = rows.flatMap((r, i) => (r.prepared.action === 'charge' && !r.prepared.lookUpFirst ? [i] : []));
   const turns = await takeTurns(helpers, calling.length);
   const now = Date.now();

@@ -58,42 +58,48 @@ export const send_email: Task = async (payload, helpers) => {
   const { emailId } = payload as SendEmailPayload;
   const config = mailConfigFromEnv();
   let accepted: string | null = null;
-  const sent = await helpers.withPgClient(async (client) => {
-    await client.query('begin');
-    try {
-      await client.query('set local synchronous_commit = on');
-      const { rows: [email] } = await client.query<EmailRow>(
-        'select id::text, template, recipient, data, sent_at from app_private.email_to_send($1)', [emailId]);
-      if (!email || email.sent_at) {
+  const sent = await helpers
+    .withPgClient(async (client) => {
+      await client.query('begin');
+      try {
+        await client.query('set local synchronous_commit = on');
+        const {
+          rows: [email],
+        } = await client.query<EmailRow>(
+          'select id::text, template, recipient, data, sent_at from app_private.email_to_send($1)',
+          [emailId],
+        );
+        if (!email || email.sent_at) {
+          await client.query('commit');
+          return email ? 'already sent' : 'no such email';
+        }
+        const rendered = renderEmail(email.template, email.data, renderContextFromEnv());
+        const domain = config.from.match(/@([^>\s]+)/)?.[1] ?? 'securemyspot.test';
+        await mailTransport(config).sendMail({
+          from: config.from,
+          to: email.recipient,
+          subject: rendered.subject,
+          text: rendered.text,
+          html: rendered.html,
+          messageId: `<email-${email.id}@${domain}>`,
+          headers: { 'X-SMS-Email-Id': email.id, 'X-SMS-Template': email.template },
+        });
+        accepted = email.id;
+        await client.query('select app_private.email_sent($1)', [email.id]);
         await client.query('commit');
-        return email ? 'already sent' : 'no such email';
+        return 'sent';
+      } catch (err) {
+        if (accepted !== null) return 'sent, mark lost';
+        await client.query('rollback');
+        await client.query('select app_private.email_send_failed($1, $2)', [emailId, (err as Error).message]);
+        throw err;
       }
-      const rendered = renderEmail(email.template, email.data, renderContextFromEnv());
-      const domain = config.from.match(/@([^>\s]+)/)?.[1] ?? 'securemyspot.test';
-      await mailTransport(config).sendMail({
-        from: config.from,
-        to: email.recipient,
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-        messageId: `<email-${email.id}@${domain}>`,
-        headers: { 'X-SMS-Email-Id': email.id, 'X-SMS-Template': email.template },
-      });
-      accepted = email.id;
-      await client.query('select app_private.email_sent($1)', [email.id]);
-      await client.query('commit');
-      return 'sent';
-    } catch (err) {
+    })
+    .catch((err: Error) => {
+      // The connection itself failed (the database went away) after the SMTP server took it.
       if (accepted !== null) return 'sent, mark lost';
-      await client.query('rollback');
-      await client.query('select app_private.email_send_failed($1, $2)', [emailId, (err as Error).message]);
       throw err;
-    }
-  }).catch((err: Error) => {
-    // The connection itself failed (the database went away) after the SMTP server took it.
-    if (accepted !== null) return 'sent, mark lost';
-    throw err;
-  });
+    });
   if (sent === 'sent, mark lost') {
     await markSentWhenBack(helpers, accepted!);
     return;

@@ -49,9 +49,19 @@ function isJson(res: Response, url: string): boolean {
 }
 
 /** One sync of config.url on a client of its own (a transaction spans the run). */
-export async function syncSpotsOnce(client: pg.ClientBase, config: SpotsSyncConfig & { url: string }, log: Log): Promise<SyncResult> {
-  const { rows: [begin] } = await client.query<{ run_id: string | null; etag: string | null; last_modified: string | null; retry_at: Date | null }>(
-    'select run_id::text, etag, last_modified, retry_at from app_private.spots_sync_begin($1)', [config.url]);
+export async function syncSpotsOnce(
+  client: pg.ClientBase,
+  config: SpotsSyncConfig & { url: string },
+  log: Log,
+): Promise<SyncResult> {
+  const {
+    rows: [begin],
+  } = await client.query<{
+    run_id: string | null;
+    etag: string | null;
+    last_modified: string | null;
+    retry_at: Date | null;
+  }>('select run_id::text, etag, last_modified, retry_at from app_private.spots_sync_begin($1)', [config.url]);
   if (!begin.run_id) return { outcome: 'backing_off', runId: null, nextRunAt: begin.retry_at ?? new Date() };
   const runId = begin.run_id;
   const next = () => new Date(Date.now() + config.intervalSeconds * 1000);
@@ -76,34 +86,72 @@ export async function syncSpotsOnce(client: pg.ClientBase, config: SpotsSyncConf
     await client.query('begin');
     inTransaction = true;
     await client.query(`select set_config('app.sync_run_id', $1, true)`, [runId]);
-    const totals = await importMeterRows(items,
-      async (batch) => (await client.query<SqlOutcome>(
-        'select row_number, outcome, reason from app_private.spots_sync_batch($1, $2::jsonb)', [runId, JSON.stringify(batch)])).rows,
-      { batchSize: config.batchSize });
+    const totals = await importMeterRows(
+      items,
+      async (batch) =>
+        (
+          await client.query<SqlOutcome>(
+            'select row_number, outcome, reason from app_private.spots_sync_batch($1, $2::jsonb)',
+            [runId, JSON.stringify(batch)],
+          )
+        ).rows,
+      { batchSize: config.batchSize },
+    );
     if (totals.inserted + totals.updated + totals.unchanged === 0) {
-      throw new MeterDataError(`no usable row among ${totals.rows} (first reject: ${totals.rejects[0]?.reason ?? 'none'})`);
+      throw new MeterDataError(
+        `no usable row among ${totals.rows} (first reject: ${totals.rejects[0]?.reason ?? 'none'})`,
+      );
     }
-    const { rows: [finish] } = await client.query<{ removed: number }>(
+    const {
+      rows: [finish],
+    } = await client.query<{ removed: number }>(
       'select app_private.spots_sync_finish($1, $2, $3, $4, $5, $6, $7, $8, $9) as removed',
-      [runId, res.headers.get('etag'), res.headers.get('last-modified'), totals.rows, totals.inserted, totals.updated,
-        totals.unchanged, totals.rejected, JSON.stringify(totals.rejects)]);
+      [
+        runId,
+        res.headers.get('etag'),
+        res.headers.get('last-modified'),
+        totals.rows,
+        totals.inserted,
+        totals.updated,
+        totals.unchanged,
+        totals.rejected,
+        JSON.stringify(totals.rejects),
+      ],
+    );
     await client.query('commit');
     inTransaction = false;
-    log.info(`spots sync ${runId}: ${totals.rows} rows, ${totals.inserted} inserted, ${totals.updated} changed, ` +
-      `${finish.removed} removed, ${totals.rejected} rejected`);
+    log.info(
+      `spots sync ${runId}: ${totals.rows} rows, ${totals.inserted} inserted, ${totals.updated} changed, ` +
+        `${finish.removed} removed, ${totals.rejected} rejected`,
+    );
     return {
-      outcome: 'succeeded', runId, nextRunAt: next(), rows: totals.rows, inserted: totals.inserted, changed: totals.updated,
-      unchanged: totals.unchanged, removed: finish.removed, rejected: totals.rejected, maxRowsHeld: totals.maxRowsHeld,
+      outcome: 'succeeded',
+      runId,
+      nextRunAt: next(),
+      rows: totals.rows,
+      inserted: totals.inserted,
+      changed: totals.updated,
+      unchanged: totals.unchanged,
+      removed: finish.removed,
+      rejected: totals.rejected,
+      maxRowsHeld: totals.maxRowsHeld,
     };
   } catch (err) {
     if (inTransaction) await client.query('rollback');
     const known = err instanceof SourceError || err instanceof MeterDataError;
-    const error = known ? (err as Error).message
-      : (err as Error).name === 'TimeoutError' ? `no answer within ${config.timeoutSeconds} s`
-      : `could not fetch: ${(err as Error).message}`;
-    const { rows: [failed] } = await client.query<{ retry_at: Date }>(
-      'select app_private.spots_sync_failed($1, $2, $3, $4) as retry_at',
-      [runId, error, config.backoffSeconds, config.backoffMaxSeconds]);
+    const error = known
+      ? (err as Error).message
+      : (err as Error).name === 'TimeoutError'
+        ? `no answer within ${config.timeoutSeconds} s`
+        : `could not fetch: ${(err as Error).message}`;
+    const {
+      rows: [failed],
+    } = await client.query<{ retry_at: Date }>('select app_private.spots_sync_failed($1, $2, $3, $4) as retry_at', [
+      runId,
+      error,
+      config.backoffSeconds,
+      config.backoffMaxSeconds,
+    ]);
     log.warn(`spots sync ${runId} failed, nothing changed, next try at ${failed.retry_at.toISOString()}: ${error}`);
     return { outcome: 'failed', runId, nextRunAt: failed.retry_at, error };
   }
@@ -114,7 +162,9 @@ export const spots__sync: Task = async (_payload, helpers) => {
   const url = config.url;
   if (!url) return; // SPOTS_SYNC_URL unset: the sync is off (the crontab's tick does nothing).
   await helpers.withPgClient(async (client) => {
-    const { rows: [lock] } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [SYNC_LOCK]);
+    const {
+      rows: [lock],
+    } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [SYNC_LOCK]);
     if (!lock.ok) return; // another worker is syncing; it queues the next run
     try {
       const result = await syncSpotsOnce(client, { ...config, url }, helpers.logger);

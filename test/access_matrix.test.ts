@@ -15,7 +15,13 @@ import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser, signIn } from './helpers/auth.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
-import { browserConfirmsSetup, chargeThroughWorker, startEmulator, stripeConfigFor, useEmulatorInEnv } from './helpers/payments.ts';
+import {
+  browserConfirmsSetup,
+  chargeThroughWorker,
+  startEmulator,
+  stripeConfigFor,
+  useEmulatorInEnv,
+} from './helpers/payments.ts';
 import { ANON, callAs, hoursFromNow, reserve } from './helpers/reservations.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { closeMailTransports } from '../lib/mail_transport.ts';
@@ -32,10 +38,18 @@ let blocker: User;
 let callers: Record<Caller, { headers: Record<string, string>; token: string | null }>;
 let rate: number;
 
-const CALLERS = ['anonymous', 'anonymous with another token', 'another driver', 'analyst', 'operator', 'admin', 'rightful party'] as const;
-type Caller = typeof CALLERS[number];
+const CALLERS = [
+  'anonymous',
+  'anonymous with another token',
+  'another driver',
+  'analyst',
+  'operator',
+  'admin',
+  'rightful party',
+] as const;
+type Caller = (typeof CALLERS)[number];
 const TARGETS = ['driver', 'guest', 'block', 'claimed'] as const;
-type Target = typeof TARGETS[number];
+type Target = (typeof TARGETS)[number];
 /** What state an operation needs its row in. */
 type State = 'upcoming' | 'started' | 'setUp' | 'charged';
 
@@ -52,7 +66,14 @@ test.before(async () => {
   driver = await createSignedInUser(db, api);
   claimant = await createSignedInUser(db, api, { email: 'claimant@example.com' });
   blocker = await createSignedInUser(db, api, { role: 'operator' });
-  const attackerToken = (await reserve(db, ANON, { spotId: await spot(), startsAt: at(30), durationMinutes: 30, email: 'attacker@example.com' })).manage_token!;
+  const attackerToken = (
+    await reserve(db, ANON, {
+      spotId: await spot(),
+      startsAt: at(30),
+      durationMinutes: 30,
+      email: 'attacker@example.com',
+    })
+  ).manage_token!;
   callers = {
     anonymous: { headers: {}, token: null },
     'anonymous with another token': { headers: {}, token: attackerToken },
@@ -79,18 +100,27 @@ const BASE = hoursFromNow(0);
 const at = (hours: number) => new Date(BASE.getTime() + hours * 3600e3);
 
 let spots = 0;
-const spot = () => createSpot(db, { lat: 40.70 + (spots += 1) * 0.0005, lng: -73.99, rateId: rate });
+const spot = () => createSpot(db, { lat: 40.7 + (spots += 1) * 0.0005, lng: -73.99, rateId: rate });
 
-interface Row { id: string; target: Target; rightful: { headers: Record<string, string>; token: string | null } }
+interface Row {
+  id: string;
+  target: Target;
+  rightful: { headers: Record<string, string>; token: string | null };
+}
 
 /** A row of one kind in one state, made as the product makes it. */
 async function makeRow(target: Target, state: State): Promise<Row> {
-  const window = state === 'started' || state === 'charged'
-    ? { durationMinutes: 60 } : { startsAt: at(2), durationMinutes: 60 };
+  const window =
+    state === 'started' || state === 'charged' ? { durationMinutes: 60 } : { startsAt: at(2), durationMinutes: 60 };
   let row: Row;
   if (target === 'block') {
     const [from, to] = 'startsAt' in window ? [at(2), at(3)] : [new Date(), at(1)];
-    const [b] = await callAs(db, identityOf(blocker, 'operator'), 'select (app_public.block_spot($1, $2, $3)).id::text as id', [await spot(), from, to]);
+    const [b] = await callAs(
+      db,
+      identityOf(blocker, 'operator'),
+      'select (app_public.block_spot($1, $2, $3)).id::text as id',
+      [await spot(), from, to],
+    );
     return { id: b.id, target, rightful: { headers: blocker.headers, token: null } };
   }
   if (target === 'driver') {
@@ -103,7 +133,9 @@ async function makeRow(target: Target, state: State): Promise<Row> {
     // A guest reservation on the claimant's address, claimed when the claimant signs in.
     const r = await reserve(db, ANON, { spotId: await spot(), email: claimant.email, ...window });
     const session = await signIn(api, claimant.email);
-    const { rows: [claimed] } = await db.owner.query('select user_id::text from app_public.reservations where id = $1', [r.id]);
+    const {
+      rows: [claimed],
+    } = await db.owner.query('select user_id::text from app_public.reservations where id = $1', [r.id]);
     assert.is(claimed.user_id, claimant.id, 'claimed at sign-in');
     row = { id: r.id, target, rightful: { headers: session.headers, token: null } };
   }
@@ -139,21 +171,30 @@ function call(query: string, row: Row, who: { headers: Record<string, string>; t
 
 /** The row and everything hanging off it, plus Stripe's counts: what a refusal must leave alone. */
 async function snapshot(id: string): Promise<unknown> {
-  const { rows: [s] } = await db.owner.query(`select
+  const {
+    rows: [s],
+  } = await db.owner.query(
+    `select
     (select to_jsonb(r) from app_public.reservations r where r.id = $1) as row,
     (select count(*) from app_private.reservation_events e where e.reservation_id = $1)::int as events,
     (select count(*) from app_private.emails)::int as emails,
     (select count(*) from graphile_worker.jobs)::int as jobs,
     (select count(*) from app_private.setup_intents si where si.reservation_id = $1)::int as setup_intents,
     (select count(*) from app_private.charges c where c.reservation_id = $1)::int as charges,
-    (select count(*) from app_private.refunds)::int as refunds`, [id]);
+    (select count(*) from app_private.refunds)::int as refunds`,
+    [id],
+  );
   const { requests, customers, setup_intents, payment_intents, refunds } = emulator.state();
   return { ...s, stripe: { requests, customers, setup_intents, payment_intents, refunds } };
 }
 
 async function dbRow(id: string) {
-  const { rows: [r] } = await db.owner.query(
-    `select status::text, upper(period) as ends_at, user_id::text from app_public.reservations where id = $1`, [id]);
+  const {
+    rows: [r],
+  } = await db.owner.query(
+    `select status::text, upper(period) as ends_at, user_id::text from app_public.reservations where id = $1`,
+    [id],
+  );
   return r;
 }
 
@@ -174,7 +215,8 @@ const onReservation = (rightfulToo: boolean) => (c: Caller, t: Target) =>
 
 const OPERATIONS: Record<string, Operation> = {
   myReservation: {
-    query: MY_READ, state: 'upcoming',
+    query: MY_READ,
+    state: 'upcoming',
     refusal: (c, t) => {
       if (c.startsWith('anonymous') || (c === 'rightful party' && t === 'guest')) return 'SMB11';
       // Every other rightful party is signed in: the owner, the claimant, the blocking operator.
@@ -185,13 +227,17 @@ const OPERATIONS: Record<string, Operation> = {
     },
   },
   guestReservation: {
-    query: GUEST_READ, state: 'upcoming', refusal: onReservation(true),
+    query: GUEST_READ,
+    state: 'upcoming',
+    refusal: onReservation(true),
     async allowed(row, data) {
       assert.equal(data.guestReservation, { rowId: row.id, status: 'held' });
     },
   },
   changeReservationEnd: {
-    query: CHANGE, state: 'upcoming', refusal: onReservation(true),
+    query: CHANGE,
+    state: 'upcoming',
+    refusal: onReservation(true),
     async allowed(row, data) {
       const r = data.changeReservationEnd.result.reservation;
       assert.is(r.rowId, row.id);
@@ -200,53 +246,81 @@ const OPERATIONS: Record<string, Operation> = {
     },
   },
   endReservation: {
-    query: END, state: 'started', refusal: onReservation(true),
+    query: END,
+    state: 'started',
+    refusal: onReservation(true),
     async allowed(row, data) {
       assert.equal(data.endReservation.result.reservation, { rowId: row.id, status: 'completed' });
       assert.is((await dbRow(row.id)).status, 'completed');
     },
   },
   cancelReservation: {
-    query: CANCEL, state: 'upcoming', refusal: onReservation(true),
+    query: CANCEL,
+    state: 'upcoming',
+    refusal: onReservation(true),
     async allowed(row, data) {
       assert.equal(data.cancelReservation.result.reservation, { rowId: row.id, status: 'cancelled' });
       assert.is((await dbRow(row.id)).status, 'cancelled');
     },
   },
   setupReservationPayment: {
-    query: SETUP, state: 'upcoming', refusal: onReservation(true),
+    query: SETUP,
+    state: 'upcoming',
+    refusal: onReservation(true),
     async allowed(row, data) {
       const p = data.setupReservationPayment;
       assert.is(p.reservationId, row.id);
       assert.is(p.reservationStatus, 'held');
       assert.is(p.setupIntentStatus, 'requires_payment_method');
       assert.ok(p.clientSecret?.startsWith(`${p.setupIntentId}_secret`), p.clientSecret);
-      const { rows } = await db.owner.query('select stripe_setup_intent_id from app_private.setup_intents where reservation_id = $1', [row.id]);
-      assert.equal(rows.map((r) => r.stripe_setup_intent_id), [p.setupIntentId]);
+      const { rows } = await db.owner.query(
+        'select stripe_setup_intent_id from app_private.setup_intents where reservation_id = $1',
+        [row.id],
+      );
+      assert.equal(
+        rows.map((r) => r.stripe_setup_intent_id),
+        [p.setupIntentId],
+      );
     },
   },
   confirmReservationPayment: {
-    query: CONFIRM, state: 'setUp', refusal: onReservation(true),
+    query: CONFIRM,
+    state: 'setUp',
+    refusal: onReservation(true),
     async allowed(row, data) {
       assert.equal(data.confirmReservationPayment, { reservationId: row.id, reservationStatus: 'confirmed' });
       assert.is((await dbRow(row.id)).status, 'confirmed');
     },
   },
   refundReservation: {
-    query: REFUND, state: 'charged',
+    query: REFUND,
+    state: 'charged',
     refusal: (c, t) => (!staffOn(c, t) ? 'SMP05' : t === 'block' ? 'SMP06' : null),
     async allowed(row, data) {
-      const { rows: [charge] } = await db.owner.query(
-        `select amount, currency from app_private.charges where reservation_id = $1 and status = 'succeeded'`, [row.id]);
+      const {
+        rows: [charge],
+      } = await db.owner.query(
+        `select amount, currency from app_private.charges where reservation_id = $1 and status = 'succeeded'`,
+        [row.id],
+      );
       assert.is(charge.amount, 500, 'the rate’s minimum charge, computed by the product');
-      assert.equal(data.refundReservation, { reservationId: row.id, amount: charge.amount, currency: charge.currency, status: 'succeeded', refundedTotal: charge.amount });
+      assert.equal(data.refundReservation, {
+        reservationId: row.id,
+        amount: charge.amount,
+        currency: charge.currency,
+        status: 'succeeded',
+        refundedTotal: charge.amount,
+      });
       const { rows } = await db.owner.query(
-        `select f.amount, f.status from app_private.refunds f join app_private.charges c on c.id = f.charge_id where c.reservation_id = $1`, [row.id]);
+        `select f.amount, f.status from app_private.refunds f join app_private.charges c on c.id = f.charge_id where c.reservation_id = $1`,
+        [row.id],
+      );
       assert.equal(rows, [{ amount: 500, status: 'succeeded' }]);
     },
   },
   unblockSpot: {
-    query: UNBLOCK, state: 'upcoming',
+    query: UNBLOCK,
+    state: 'upcoming',
     refusal: (c, t) => (!staffOn(c, t) ? 'SMB10' : t === 'block' ? null : 'SMB06'),
     async allowed(row, data) {
       assert.equal(data.unblockSpot.result, { rowId: row.id, status: 'cancelled' });
@@ -260,7 +334,11 @@ async function rowsFor(needs: Array<[Target, State]>): Promise<Row[]> {
   const rows: Row[] = [];
   for (const [target, state] of needs) rows.push(await makeRow(target, state));
   const charged = rows.filter((r, i) => needs[i][1] === 'charged' && r.target !== 'block');
-  if (charged.length > 0) await chargeThroughWorker(db, charged.map((r) => r.id));
+  if (charged.length > 0)
+    await chargeThroughWorker(
+      db,
+      charged.map((r) => r.id),
+    );
   return rows;
 }
 
@@ -274,7 +352,10 @@ for (const [name, op] of Object.entries(OPERATIONS)) {
     for (const target of TARGETS) {
       for (const caller of CALLERS) if (op.refusal(caller, target) === null) allowedCells.push([caller, target]);
     }
-    const made = await rowsFor([...TARGETS.map((t) => [t, op.state] as [Target, State]), ...allowedCells.map(([, t]) => [t, op.state] as [Target, State])]);
+    const made = await rowsFor([
+      ...TARGETS.map((t) => [t, op.state] as [Target, State]),
+      ...allowedCells.map(([, t]) => [t, op.state] as [Target, State]),
+    ]);
     for (const [i, t] of TARGETS.entries()) refusedRows.set(t, made[i]);
     const fresh = made.slice(TARGETS.length);
 
@@ -290,9 +371,15 @@ for (const [name, op] of Object.entries(OPERATIONS)) {
         const res = await call(op.query, row, who);
         cells += 1;
         const got = res.errors?.[0]?.extensions?.code;
-        if (got !== expected || res.status >= 500) wrong.push(`${caller} on ${target}: expected ${expected}, got ${res.status} ${got ?? JSON.stringify(res.data)}`);
+        if (got !== expected || res.status >= 500)
+          wrong.push(
+            `${caller} on ${target}: expected ${expected}, got ${res.status} ${got ?? JSON.stringify(res.data)}`,
+          );
         const after = await snapshot(row.id);
-        if (JSON.stringify(after) !== JSON.stringify(before)) wrong.push(`${caller} on ${target}: refused but changed ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
+        if (JSON.stringify(after) !== JSON.stringify(before))
+          wrong.push(
+            `${caller} on ${target}: refused but changed ${JSON.stringify(before)} → ${JSON.stringify(after)}`,
+          );
       }
     }
     // Allowed cells: the row returned, and the change made.
@@ -302,7 +389,9 @@ for (const [name, op] of Object.entries(OPERATIONS)) {
       const res = await call(op.query, row, who);
       cells += 1;
       if (res.errors) {
-        wrong.push(`${caller} on ${target}: expected it allowed, got ${res.errors[0].extensions?.code} ${res.errors[0].message}`);
+        wrong.push(
+          `${caller} on ${target}: expected it allowed, got ${res.errors[0].extensions?.code} ${res.errors[0].message}`,
+        );
         continue;
       }
       try {

@@ -35,15 +35,22 @@ test('without a terminal: creates the operator and emails a staff invitation', a
   const res = cli(['--email', 'olive@example.com', '--role', 'operator', '--name', 'Olive Op']);
   assert.is(res.status, 0, res.out);
   assert.match(res.out, /invitation/);
-  const { rows: [user] } = await db.owner.query(`select role, name, is_verified from app_public.users where email = 'olive@example.com'`);
+  const {
+    rows: [user],
+  } = await db.owner.query(`select role, name, is_verified from app_public.users where email = 'olive@example.com'`);
   assert.equal(user, { role: 'operator', name: 'Olive Op', is_verified: false });
-  const { rows: [mail] } = await db.owner.query(`select template, data from app_private.emails where recipient = 'olive@example.com'`);
+  const {
+    rows: [mail],
+  } = await db.owner.query(`select template, data from app_private.emails where recipient = 'olive@example.com'`);
   assert.is(mail.template, 'staff_invite');
   assert.is(mail.data.role, 'operator');
   assert.match(mail.data.link, /^https:\/\/app\.example\.test\/accept-invite\?token=/);
   // Following the link sets a password (and verifies the address).
   const token = new URL(mail.data.link).searchParams.get('token');
-  const accept = await api.gql(`mutation ($t: String!) { resetPassword(input: { token: $t, newPassword: "olive's own password" }) { result } }`, { t: token });
+  const accept = await api.gql(
+    `mutation ($t: String!) { resetPassword(input: { token: $t, newPassword: "olive's own password" }) { result } }`,
+    { t: token },
+  );
   assert.equal(accept.errors, undefined);
   await signIn(api, 'olive@example.com', "olive's own password");
 });
@@ -57,15 +64,25 @@ test('--password-stdin: an admin ready to sign in, verified', async () => {
 });
 
 test('refusals: taken email, unknown role, weak password, missing email', async () => {
-  const { rows: [{ n: before }] } = await db.owner.query('select count(*)::int as n from app_public.users');
+  const {
+    rows: [{ n: before }],
+  } = await db.owner.query('select count(*)::int as n from app_public.users');
   assert.match(cli(['--email', 'root@example.com', '--role', 'operator']).out, /already exists/);
   assert.match(cli(['--email', 'x@example.com', '--role', 'boss']).out, /A role is one of/);
-  assert.match(cli(['--email', 'z@example.com', '--role', 'operator', '--name', 'Bob\u202Egnp.exe']).out, /1 to 100 characters without control/);
-  assert.match(cli(['--email', 'y@example.com', '--role', 'admin', '--password-stdin'], 'short\n').out, /at least 10 characters/);
+  assert.match(
+    cli(['--email', 'z@example.com', '--role', 'operator', '--name', 'Bob\u202Egnp.exe']).out,
+    /1 to 100 characters without control/,
+  );
+  assert.match(
+    cli(['--email', 'y@example.com', '--role', 'admin', '--password-stdin'], 'short\n').out,
+    /at least 10 characters/,
+  );
   const missing = cli(['--role', 'admin']);
   assert.is(missing.status, 1);
   assert.match(missing.out, /Usage/);
-  const { rows: [{ n: after }] } = await db.owner.query('select count(*)::int as n from app_public.users');
+  const {
+    rows: [{ n: after }],
+  } = await db.owner.query('select count(*)::int as n from app_public.users');
   assert.is(after, before);
 });
 

@@ -22,7 +22,9 @@ test.after(async () => {
 });
 
 async function written() {
-  const { rows: [row] } = await db.owner.query(`select
+  const {
+    rows: [row],
+  } = await db.owner.query(`select
     (select count(*)::int from app_public.users) as users,
     (select count(*)::int from app_private.user_secrets) as secrets,
     (select count(*)::int from app_private.sessions) as sessions,
@@ -91,7 +93,7 @@ test('sign-up over GraphQL: the same cases, the same codes, nothing written', as
   const before = await written();
   for (const [label, patch, code] of CASES) {
     const vars = { ...GOOD, ...patch };
-    if (typeof vars.email !== 'string' && vars.email !== undefined) continue;   // a type error, below
+    if (typeof vars.email !== 'string' && vars.email !== undefined) continue; // a type error, below
     if (typeof vars.name !== 'string' && vars.name !== undefined) continue;
     const res = await api.gql(REGISTER, vars);
     const expected = label === 'NUL character' ? '22021' : code;
@@ -105,8 +107,12 @@ test('sign-up over GraphQL: the same cases, the same codes, nothing written', as
 
 test('malformed requests to /auth routes: 4xx, nothing written', async () => {
   const before = await written();
-  const raw = (body: string, type = 'application/json') => fetch(`${api.url}/auth/register`, {
-    method: 'POST', headers: { 'content-type': type }, body });
+  const raw = (body: string, type = 'application/json') =>
+    fetch(`${api.url}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': type },
+      body,
+    });
   const broken = await raw('{"email": ');
   assert.is(broken.status, 400);
   assert.is((await broken.json()).error.code, 'BAD_REQUEST');
@@ -120,14 +126,24 @@ test('malformed requests to /auth routes: 4xx, nothing written', async () => {
 });
 
 test('sign-in with bad input: always the uniform 401, never a session', async () => {
-  const { rows: [{ n: before }] } = await db.owner.query('select count(*)::int as n from app_private.sessions');
-  for (const body of [{}, { email: 'аnna@example.com', password: 'x' }, { email: 12, password: [] }, { email: long(5000), password: long(5000) },
-    { email: 'anna@example.com', password: '' }, { email: 'anna@example.com\u0000', password: 'x' }]) {
+  const {
+    rows: [{ n: before }],
+  } = await db.owner.query('select count(*)::int as n from app_private.sessions');
+  for (const body of [
+    {},
+    { email: 'аnna@example.com', password: 'x' },
+    { email: 12, password: [] },
+    { email: long(5000), password: long(5000) },
+    { email: 'anna@example.com', password: '' },
+    { email: 'anna@example.com\u0000', password: 'x' },
+  ]) {
     const res = await postJson(api, '/auth/login', body);
     assert.is(res.status, 401, JSON.stringify(body).slice(0, 60));
     assert.is(res.body.error.code, 'SMA01');
   }
-  const { rows: [{ n: after }] } = await db.owner.query('select count(*)::int as n from app_private.sessions');
+  const {
+    rows: [{ n: after }],
+  } = await db.owner.query('select count(*)::int as n from app_private.sessions');
   assert.is(after, before);
 });
 

@@ -28,7 +28,9 @@ const VERIFY = `mutation ($t: String!) { verifyEmail(input: { token: $t }) { res
 
 async function emailsTo(email: string, template: string): Promise<Array<{ data: any }>> {
   const { rows } = await db.owner.query(
-    `select data from app_private.emails where recipient = $1 and template = $2 order by id`, [email, template]);
+    `select data from app_private.emails where recipient = $1 and template = $2 order by id`,
+    [email, template],
+  );
   return rows;
 }
 const tokenOf = (link: string) => new URL(link).searchParams.get('token')!;
@@ -44,8 +46,12 @@ test('forgot password: a link for a known email, the same answer and no email fo
   assert.match(mail.data.link, /^https:\/\/app\.example\.test\/reset-password\?token=[A-Za-z0-9_-]{43}$/);
   assert.ok(Date.parse(mail.data.expiresAt) > Date.now() + 59 * 60e3);
   assert.is((await emailsTo('ghost@example.com', 'password_reset')).length, 0);
-  const { rows: [{ n }] } = await db.owner.query(
-    `select count(*)::int as n from app_private.user_tokens where token_hash = digest($1, 'sha256')`, [tokenOf(mail.data.link)]);
+  const {
+    rows: [{ n }],
+  } = await db.owner.query(
+    `select count(*)::int as n from app_private.user_tokens where token_hash = digest($1, 'sha256')`,
+    [tokenOf(mail.data.link)],
+  );
   assert.is(n, 1, 'stored hashed');
 });
 
@@ -72,24 +78,37 @@ test('reset links expire after an hour, and a newer link replaces an older one',
   await api.gql(FORGOT, { e: user.email });
   const [first, second] = (await emailsTo(user.email, 'password_reset')).map((m) => tokenOf(m.data.link));
   assert.is((await api.gql(RESET, { t: first, p: 'my new long password' })).errors?.[0].extensions?.code, 'SMA07');
-  await db.owner.query(`update app_private.user_tokens set created_at = created_at - interval '61 minutes',
-    expires_at = expires_at - interval '61 minutes' where token_hash = digest($1, 'sha256')`, [second]);
+  await db.owner.query(
+    `update app_private.user_tokens set created_at = created_at - interval '61 minutes',
+    expires_at = expires_at - interval '61 minutes' where token_hash = digest($1, 'sha256')`,
+    [second],
+  );
   assert.is((await api.gql(RESET, { t: second, p: 'my new long password' })).errors?.[0].extensions?.code, 'SMA07');
   await signIn(api, user.email);
 });
 
-test('email verification: register, follow the link, guest reservations with that email become the user\'s', async () => {
+test("email verification: register, follow the link, guest reservations with that email become the user's", async () => {
   const spot = await createSpot(db, { lat: 40.7, lng: -74 });
-  const guest = async (email: string, hoursAhead: number) => (await db.owner.query(
-    `insert into app_public.reservations (spot_id, email, period, amount, currency, status)
+  const guest = async (email: string, hoursAhead: number) =>
+    (
+      await db.owner.query(
+        `insert into app_public.reservations (spot_id, email, period, amount, currency, status)
      values ($1, $2, tstzrange(now() + make_interval(hours => $3), now() + make_interval(hours => $3 + 1)), 0, 'USD', 'completed') returning id`,
-    [spot, email, hoursAhead])).rows[0].id as string;
+        [spot, email, hoursAhead],
+      )
+    ).rows[0].id as string;
   const mine = await guest('Guest.Once@Example.com', 1);
   const other = await guest('someone.else@example.com', 2);
-  const reg = await postJson(api, '/auth/register', { email: 'guest.once@example.com', name: 'Gus', password: 'guest now member' });
+  const reg = await postJson(api, '/auth/register', {
+    email: 'guest.once@example.com',
+    name: 'Gus',
+    password: 'guest now member',
+  });
   assert.is(reg.status, 201);
   const headers = { authorization: `Bearer ${reg.body.token}` };
-  const { rows: [held] } = await db.owner.query('select user_id from app_public.reservations where id = $1', [mine]);
+  const {
+    rows: [held],
+  } = await db.owner.query('select user_id from app_public.reservations where id = $1', [mine]);
   assert.is(held.user_id, null, 'not before the email is proved');
 
   const [mail] = await emailsTo('guest.once@example.com', 'verify_email');
@@ -98,25 +117,46 @@ test('email verification: register, follow the link, guest reservations with tha
   const res = await api.gql(VERIFY, { t: tokenOf(mail.data.link) });
   assert.equal(res.errors, undefined);
   assert.is((await api.gql(ME, {}, headers)).data.currentUser.isVerified, true);
-  const { rows } = await db.owner.query('select id::text, user_id::text from app_public.reservations where id = any($1) order by id', [[mine, other]]);
-  assert.equal(rows, [{ id: String(mine), user_id: reg.body.userId }, { id: String(other), user_id: null }]);
-  assert.is((await api.gql(VERIFY, { t: tokenOf(mail.data.link) })).errors?.[0].extensions?.code, 'SMA07', 'single use');
+  const { rows } = await db.owner.query(
+    'select id::text, user_id::text from app_public.reservations where id = any($1) order by id',
+    [[mine, other]],
+  );
+  assert.equal(rows, [
+    { id: String(mine), user_id: reg.body.userId },
+    { id: String(other), user_id: null },
+  ]);
+  assert.is(
+    (await api.gql(VERIFY, { t: tokenOf(mail.data.link) })).errors?.[0].extensions?.code,
+    'SMA07',
+    'single use',
+  );
 });
 
 test('a verified user signing in later claims guest reservations made with their email meanwhile', async () => {
   const spot = await createSpot(db, { lat: 40.71, lng: -74 });
   const user = await createUser(db, { email: 'returning@example.com', password: TEST_PASSWORD, verified: true });
   const unverified = await createUser(db, { email: 'unproved@example.com', password: TEST_PASSWORD, verified: false });
-  const guest = async (email: string) => (await db.owner.query(
-    `insert into app_public.reservations (spot_id, email, period, amount, currency, status)
+  const guest = async (email: string) =>
+    (
+      await db.owner.query(
+        `insert into app_public.reservations (spot_id, email, period, amount, currency, status)
      values ($1, $2, tstzrange(now() - interval '3 hours', now() - interval '2 hours'), 0, 'USD', 'completed') returning id`,
-    [spot, email])).rows[0].id as string;
+        [spot, email],
+      )
+    ).rows[0].id as string;
   const a = await guest('Returning@Example.com');
   const b = await guest('unproved@example.com');
   await signIn(api, user.email);
   await signIn(api, unverified.email);
-  const { rows } = await db.owner.query('select user_id::text from app_public.reservations where id = any($1) order by id', [[a, b]]);
-  assert.equal(rows.map((r) => r.user_id), [user.id, null], 'only a verified address claims');
+  const { rows } = await db.owner.query(
+    'select user_id::text from app_public.reservations where id = any($1) order by id',
+    [[a, b]],
+  );
+  assert.equal(
+    rows.map((r) => r.user_id),
+    [user.id, null],
+    'only a verified address claims',
+  );
 });
 
 test('resend verification: a new link replaces the old one; false once verified; needs a session', async () => {
@@ -146,12 +186,18 @@ test('sign-in rate limit per email and address: the 11th attempt in 15 minutes g
   const other = await createUser(db, { password: TEST_PASSWORD });
   await signIn(api, other.email);
   // The window passes (its start moved back 15 minutes).
-  await db.owner.query(`update app_private.rate_limits set window_start = window_start - interval '15 minutes'
-    where bucket = 'login_pair' and key = lower($1) || ' 127.0.0.1'`, [user.email]);
+  await db.owner.query(
+    `update app_private.rate_limits set window_start = window_start - interval '15 minutes'
+    where bucket = 'login_pair' and key = lower($1) || ' 127.0.0.1'`,
+    [user.email],
+  );
   await signIn(api, user.email);
-  const { rows } = await db.owner.query(`select bucket from app_private.rate_limits
-    where (bucket = 'login_email' and key = lower($1)) or (bucket = 'login_pair' and key = lower($1) || ' 127.0.0.1')`, [user.email]);
-  assert.equal(rows, [], 'a successful sign-in clears the email\'s counts');
+  const { rows } = await db.owner.query(
+    `select bucket from app_private.rate_limits
+    where (bucket = 'login_email' and key = lower($1)) or (bucket = 'login_pair' and key = lower($1) || ' 127.0.0.1')`,
+    [user.email],
+  );
+  assert.equal(rows, [], "a successful sign-in clears the email's counts");
 });
 
 test('sign-in rate limit per client address: held in PostgreSQL, so a second API process sees it', async () => {
@@ -165,7 +211,9 @@ test('sign-in rate limit per client address: held in PostgreSQL, so a second API
     const res = await postJson(second, '/auth/login', { email: user.email, password: TEST_PASSWORD });
     assertRefused(res, 429, 'SMA02');
     assert.ok(Number(res.headers.get('retry-after')) > 0);
-    await db.owner.query(`update app_private.rate_limits set window_start = window_start - interval '15 minutes' where bucket = 'login_ip'`);
+    await db.owner.query(
+      `update app_private.rate_limits set window_start = window_start - interval '15 minutes' where bucket = 'login_ip'`,
+    );
     assert.is((await postJson(api, '/auth/login', { email: user.email, password: TEST_PASSWORD })).status, 200);
   } finally {
     await db.owner.query(`delete from app_private.rate_limits where bucket = 'login_ip'`);
@@ -181,17 +229,25 @@ test('password reset rate limit: 3 an hour per email, then SMA02 with extensions
   const retryAfter = (limited.errors![0].extensions as any).retryAfter;
   assert.ok(retryAfter > 3500 && retryAfter <= 3600, `retryAfter ${retryAfter}`);
   assert.is((await emailsTo(user.email, 'password_reset')).length, 3, 'no 4th email');
-  await db.owner.query(`update app_private.rate_limits set window_start = window_start - interval '1 hour'
-    where bucket = 'reset_email' and key = lower($1)`, [user.email]);
+  await db.owner.query(
+    `update app_private.rate_limits set window_start = window_start - interval '1 hour'
+    where bucket = 'reset_email' and key = lower($1)`,
+    [user.email],
+  );
   assert.equal((await api.gql(FORGOT, { e: user.email })).errors, undefined);
 });
 
 test('anonymous mutations carry the client address: reset limit per address across emails', async () => {
   await db.owner.query(`delete from app_private.rate_limits where bucket = 'reset_ip'`);
-  const { rows: [{ hits: before }] } = await db.owner.query(
-    `select coalesce((select hits from app_private.rate_limits where bucket = 'reset_ip' and key = '127.0.0.1'), 0) as hits`);
+  const {
+    rows: [{ hits: before }],
+  } = await db.owner.query(
+    `select coalesce((select hits from app_private.rate_limits where bucket = 'reset_ip' and key = '127.0.0.1'), 0) as hits`,
+  );
   await api.gql(FORGOT, { e: 'someone.new@example.com' });
-  const { rows: [{ hits }] } = await db.owner.query(`select hits from app_private.rate_limits where bucket = 'reset_ip' and key = '127.0.0.1'`);
+  const {
+    rows: [{ hits }],
+  } = await db.owner.query(`select hits from app_private.rate_limits where bucket = 'reset_ip' and key = '127.0.0.1'`);
   assert.is(hits, before + 1);
 });
 

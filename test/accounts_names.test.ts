@@ -85,38 +85,56 @@ const PATHS: Record<string, (name: string) => Promise<{ code?: string; stored?: 
   },
   async 'GraphQL register'(name) {
     const email = freshEmail();
-    const res = await api.gql(`mutation ($e: String!, $n: String!, $p: String!) {
-      register(input: { email: $e, name: $n, password: $p }) { result { userId } } }`, { e: email, n: name, p: TEST_PASSWORD });
+    const res = await api.gql(
+      `mutation ($e: String!, $n: String!, $p: String!) {
+      register(input: { email: $e, name: $n, password: $p }) { result { userId } } }`,
+      { e: email, n: name, p: TEST_PASSWORD },
+    );
     return res.errors ? { code: code(res) } : { stored: await nameOf(email) };
   },
   async 'updateUser (own name)'(name) {
-    const res = await api.gql(`mutation ($id: BigInt!, $n: String!) { updateUser(input: { rowId: $id, patch: { name: $n } }) { user { name } } }`,
-      { id: driver.id, n: name }, driver.headers);
+    const res = await api.gql(
+      `mutation ($id: BigInt!, $n: String!) { updateUser(input: { rowId: $id, patch: { name: $n } }) { user { name } } }`,
+      { id: driver.id, n: name },
+      driver.headers,
+    );
     if (res.errors) return { code: code(res) };
     const out = { stored: res.data.updateUser.user.name as string };
     assert.is(await nameOfId(driver.id), out.stored, 'the row holds what the API answered');
     return out;
   },
-  async 'inviteStaff'(name) {
+  async inviteStaff(name) {
     const email = freshEmail();
-    const res = await api.gql(`mutation ($e: String!, $n: String!) { inviteStaff(input: { email: $e, name: $n, role: "operator" }) { result { rowId } } }`,
-      { e: email, n: name }, admin.headers);
+    const res = await api.gql(
+      `mutation ($e: String!, $n: String!) { inviteStaff(input: { email: $e, name: $n, role: "operator" }) { result { rowId } } }`,
+      { e: email, n: name },
+      admin.headers,
+    );
     return res.errors ? { code: code(res) } : { stored: await nameOf(email) };
   },
   async 'OAuth sign-up (app_private.oauth_sign_in)'(name) {
     const email = freshEmail();
-    const failed = await sqlstateOf(db.owner.query(
-      `select * from app_private.oauth_sign_in('google', $1, $2, true, $3, null, '{}', '127.0.0.1')`, [`sub-${email}`, email, name]));
+    const failed = await sqlstateOf(
+      db.owner.query(`select * from app_private.oauth_sign_in('google', $1, $2, true, $3, null, '{}', '127.0.0.1')`, [
+        `sub-${email}`,
+        email,
+        name,
+      ]),
+    );
     return failed ? { code: failed } : { stored: await nameOf(email) };
   },
   async 'CLI user:create (app_private.user_create)'(name) {
     const email = freshEmail();
-    const failed = await sqlstateOf(db.owner.query(`select app_private.user_create($1, $2, 'operator', $3)`, [email, name, TEST_PASSWORD]));
+    const failed = await sqlstateOf(
+      db.owner.query(`select app_private.user_create($1, $2, 'operator', $3)`, [email, name, TEST_PASSWORD]),
+    );
     return failed ? { code: failed } : { stored: await nameOf(email) };
   },
   async 'a direct write as the owner (migration, console)'(name) {
     const email = freshEmail();
-    const failed = await sqlstateOf(db.owner.query(`insert into app_public.users (email, name) values ($1, $2)`, [email, name]));
+    const failed = await sqlstateOf(
+      db.owner.query(`insert into app_public.users (email, name) values ($1, $2)`, [email, name]),
+    );
     return failed ? { code: failed } : { stored: await nameOf(email) };
   },
 };
@@ -127,12 +145,18 @@ async function nameOf(email: string): Promise<string> {
   return rows[0].name;
 }
 async function nameOfId(id: string): Promise<string> {
-  const { rows: [row] } = await db.owner.query('select name from app_public.users where id = $1', [id]);
+  const {
+    rows: [row],
+  } = await db.owner.query('select name from app_public.users where id = $1', [id]);
   return row.name;
 }
 
 // Staff invitations, OAuth and the CLI may be given no name: the email's local part stands in.
-const BLANK_IS_DEFAULT = new Set(['inviteStaff', 'OAuth sign-up (app_private.oauth_sign_in)', 'CLI user:create (app_private.user_create)']);
+const BLANK_IS_DEFAULT = new Set([
+  'inviteStaff',
+  'OAuth sign-up (app_private.oauth_sign_in)',
+  'CLI user:create (app_private.user_create)',
+]);
 const BLANK = new Set(['', '    ']);
 
 for (const [path, write] of Object.entries(PATHS)) {
@@ -145,7 +169,8 @@ for (const [path, write] of Object.entries(PATHS)) {
     }
     assert.equal(await snapshot(), before, 'nothing written by any of them');
     if (BLANK_IS_DEFAULT.has(path)) {
-      for (const name of BLANK) assert.equal(await write(name), { stored: `names${n}` }, `${JSON.stringify(name)}: the email's local part`);
+      for (const name of BLANK)
+        assert.equal(await write(name), { stored: `names${n}` }, `${JSON.stringify(name)}: the email's local part`);
     }
   });
 
@@ -160,7 +185,10 @@ for (const [path, write] of Object.entries(PATHS)) {
 
 test('updateUser cannot clear a name to null', async () => {
   const user = await createUser(db, { name: 'Kept' });
-  assert.is(await sqlstateOf(db.owner.query('update app_public.users set name = null where id = $1', [user.id])), 'SMA05');
+  assert.is(
+    await sqlstateOf(db.owner.query('update app_public.users set name = null where id = $1', [user.id])),
+    'SMA05',
+  );
   assert.is(await nameOfId(user.id), 'Kept');
 });
 

@@ -23,7 +23,9 @@ test.before(async () => {
   idp = new OAuth2Server();
   await idp.issuer.keys.generate('RS256');
   await idp.start(0, '127.0.0.1');
-  idp.service.on('beforeTokenSigning', (token) => { Object.assign(token.payload, claims); });
+  idp.service.on('beforeTokenSigning', (token) => {
+    Object.assign(token.payload, claims);
+  });
   fb = await startFacebookFixture();
   api = await startApi(db, {
     webUrl: WEB,
@@ -42,7 +44,11 @@ test.after(async () => {
 
 const ME = `{ currentUser { rowId email role isVerified name } }`;
 
-interface Started { callback: string; cookie: string; authorizeUrl: URL }
+interface Started {
+  callback: string;
+  cookie: string;
+  authorizeUrl: URL;
+}
 
 /** The browser goes to /auth/<provider>, then to the provider, which sends it back with a code. */
 async function begin(provider: 'google' | 'facebook', query = ''): Promise<Started> {
@@ -55,7 +61,11 @@ async function begin(provider: 'google' | 'facebook', query = ''): Promise<Start
   return { callback: atProvider.headers.get('location')!, cookie, authorizeUrl };
 }
 
-interface Finished { location: string; jar: Record<string, string>; headers?: Record<string, string> }
+interface Finished {
+  location: string;
+  jar: Record<string, string>;
+  headers?: Record<string, string>;
+}
 
 async function finish(callback: string, cookie: string): Promise<Finished> {
   const res = await fetch(callback, { redirect: 'manual', headers: cookie ? { cookie } : {} });
@@ -68,7 +78,9 @@ async function finish(callback: string, cookie: string): Promise<Finished> {
 }
 
 async function counts() {
-  const { rows: [row] } = await db.owner.query(`select
+  const {
+    rows: [row],
+  } = await db.owner.query(`select
     (select count(*)::int from app_public.users) as users,
     (select count(*)::int from app_private.sessions) as sessions,
     (select count(*)::int from app_private.user_identities) as identities`);
@@ -91,8 +103,17 @@ test('Google: discovery, PKCE + state + nonce sent; a new driver is signed in wi
   const done = await finish(callback, cookie);
   assert.is(done.location, `${WEB}/reservations`);
   const me = await api.gql(ME, {}, done.headers);
-  assert.equal(me.data.currentUser, { rowId: me.data.currentUser.rowId, email: 'ann.google@example.com', role: 'driver', isVerified: true, name: 'Ann Google' });
-  const { rows } = await db.owner.query(`select provider, subject from app_private.user_identities where user_id = $1`, [me.data.currentUser.rowId]);
+  assert.equal(me.data.currentUser, {
+    rowId: me.data.currentUser.rowId,
+    email: 'ann.google@example.com',
+    role: 'driver',
+    isVerified: true,
+    name: 'Ann Google',
+  });
+  const { rows } = await db.owner.query(
+    `select provider, subject from app_private.user_identities where user_id = $1`,
+    [me.data.currentUser.rowId],
+  );
   assert.equal(rows, [{ provider: 'google', subject: 'google-sub-1' }]);
   // Next time the same Google account signs in to the same user, even with another email.
   claims = { sub: 'google-sub-1', email: 'ann.renamed@example.com', email_verified: true };
@@ -174,8 +195,9 @@ test('Google: staff sign-in only for emails an admin pre-registered', async () =
   assert.is(after.users, before.users + 1, 'only the driver made by the test');
   assert.is(after.identities, before.identities);
   // Pre-registered by an admin (invite): signs in as staff and runs as an operator.
-  const { rows: [{ id }] } = await db.owner.query(
-    `select app_private.user_create('op@securemyspot.example', 'Olive Op', 'operator') as id`);
+  const {
+    rows: [{ id }],
+  } = await db.owner.query(`select app_private.user_create('op@securemyspot.example', 'Olive Op', 'operator') as id`);
   claims = { sub: 'google-sub-8', email: 'OP@securemyspot.example', email_verified: true };
   const d = await begin('google', '?intent=staff');
   const done = await finish(d.callback, d.cookie);
@@ -197,19 +219,29 @@ test('Google: an existing password account is linked only when Google verified t
   assert.is((await api.gql(ME, {}, done.headers)).data.currentUser.rowId, user.id);
 });
 
-test('pre-hijack: an unverified password account with the victim\'s email is reclaimed at a Google-verified sign-in, and the victim\'s guest reservations are claimed', async () => {
+test("pre-hijack: an unverified password account with the victim's email is reclaimed at a Google-verified sign-in, and the victim's guest reservations are claimed", async () => {
   // Setup: the victim booked as a guest; then an attacker signed up with the victim's address and a password.
   const victim = 'victim.owner@example.com';
   const guest = await createReservation(db, { email: victim, startsIn: 120 });
-  const signUp = await postJson(api, '/auth/register', { email: victim, name: 'Attacker', password: 'attacker passphrase 1' });
+  const signUp = await postJson(api, '/auth/register', {
+    email: victim,
+    name: 'Attacker',
+    password: 'attacker passphrase 1',
+  });
   assert.is(signUp.status, 201, JSON.stringify(signUp.body));
   const attacker = { authorization: `Bearer ${signUp.body.token}` };
   const accountId = signUp.body.userId;
   assert.is((await api.gql(ME, {}, attacker)).data.currentUser.rowId, accountId);
-  const { rows: [pending] } = await db.owner.query(
-    `select count(*)::int as n from app_private.user_tokens where user_id = $1 and used_at is null and expires_at > now()`, [accountId]);
+  const {
+    rows: [pending],
+  } = await db.owner.query(
+    `select count(*)::int as n from app_private.user_tokens where user_id = $1 and used_at is null and expires_at > now()`,
+    [accountId],
+  );
   assert.is(pending.n, 1, 'the sign-up left a verification link pending');
-  const { rows: [unclaimed] } = await db.owner.query('select user_id from app_public.reservations where id = $1', [guest.id]);
+  const {
+    rows: [unclaimed],
+  } = await db.owner.query('select user_id from app_public.reservations where id = $1', [guest.id]);
   assert.is(unclaimed.user_id, null, 'an unverified account does not get the guest reservation');
 
   // Action: the victim signs in with Google, which verified the address.
@@ -219,23 +251,42 @@ test('pre-hijack: an unverified password account with the victim\'s email is rec
 
   // Assertions: the victim is in the same account, verified, with their guest reservation…
   const me = await api.gql(ME, {}, done.headers);
-  assert.equal(me.data.currentUser, { rowId: accountId, email: victim, role: 'driver', isVerified: true, name: 'Real Owner' });
-  const { rows: [claimed] } = await db.owner.query('select user_id::text from app_public.reservations where id = $1', [guest.id]);
+  assert.equal(me.data.currentUser, {
+    rowId: accountId,
+    email: victim,
+    role: 'driver',
+    isVerified: true,
+    name: 'Real Owner',
+  });
+  const {
+    rows: [claimed],
+  } = await db.owner.query('select user_id::text from app_public.reservations where id = $1', [guest.id]);
   assert.is(claimed.user_id, accountId, 'the guest reservation is claimed at that sign-in');
   // …and the attacker holds nothing: session revoked, password gone, links void, no other identity.
   const theirs = await api.gql(ME, {}, attacker);
   assert.is(theirs.errors?.[0]?.extensions?.code, 'SMA15');
   const login = await postJson(api, '/auth/login', { email: victim, password: 'attacker passphrase 1' });
   assert.equal([login.status, login.body.error?.code], [401, 'SMA01']);
-  const { rows: [left] } = await db.owner.query(`select
+  const {
+    rows: [left],
+  } = await db.owner.query(
+    `select
       (select count(*) from app_private.user_secrets where user_id = $1)::int as passwords,
       (select count(*) from app_private.user_tokens where user_id = $1 and used_at is null and expires_at > now())::int as links,
       (select count(*) from app_private.sessions where user_id = $1 and revoked_at is null)::int as sessions,
-      (select array_agg(subject) from app_private.user_identities where user_id = $1) as identities`, [accountId]);
+      (select array_agg(subject) from app_private.user_identities where user_id = $1) as identities`,
+    [accountId],
+  );
   assert.equal(left, { passwords: 0, links: 0, sessions: 1, identities: ['google-sub-victim'] });
   const { rows: mail } = await db.owner.query(
-    `select data from app_private.emails where recipient = $1 and template = 'account_secured'`, [victim]);
-  assert.equal(mail.map((m) => m.data), [{ name: 'Real Owner', provider: 'google' }], 'the owner is told');
+    `select data from app_private.emails where recipient = $1 and template = 'account_secured'`,
+    [victim],
+  );
+  assert.equal(
+    mail.map((m) => m.data),
+    [{ name: 'Real Owner', provider: 'google' }],
+    'the owner is told',
+  );
 });
 
 test('open redirects are ignored: only paths inside the web app', async () => {
@@ -256,9 +307,13 @@ test('Facebook: code flow with PKCE and an appsecret_proof profile call signs in
   assert.is(done.location, `${WEB}/`);
   assert.equal(fb.calls, ['dialog', 'token', 'me']);
   const me = (await api.gql(ME, {}, done.headers)).data.currentUser;
-  assert.equal({ email: me.email, name: me.name, role: me.role, isVerified: me.isVerified },
-    { email: 'fay@example.com', name: 'Fay Book', role: 'driver', isVerified: true });
-  const { rows: [session] } = await db.owner.query(`select method from app_private.sessions where user_id = $1`, [me.rowId]);
+  assert.equal(
+    { email: me.email, name: me.name, role: me.role, isVerified: me.isVerified },
+    { email: 'fay@example.com', name: 'Fay Book', role: 'driver', isVerified: true },
+  );
+  const {
+    rows: [session],
+  } = await db.owner.query(`select method from app_private.sessions where user_id = $1`, [me.rowId]);
   assert.is(session.method, 'facebook');
 });
 

@@ -35,20 +35,44 @@ const code = (res: any) => res.errors?.[0]?.extensions?.code;
 
 // What each role may do. `true` = allowed; a string = the error code refusing it.
 const EXPECTED: Record<string, Record<Role, unknown>> = {
-  'database role':                        { anonymous: 'app_anonymous', driver: 'app_user', operator: 'app_operator', admin: 'app_operator', analyst: 'app_user' },
-  'currentUser is self':                  { anonymous: null, driver: true, operator: true, admin: true, analyst: true },
-  'users: self':                       { anonymous: '42501', driver: true, operator: true, admin: true, analyst: true },
-  'users: other drivers':              { anonymous: '42501', driver: false, operator: true, admin: true, analyst: false },
-  'users: other staff':                { anonymous: '42501', driver: false, operator: false, admin: true, analyst: false },
-  'rename self':                          { anonymous: '42501', driver: true, operator: true, admin: true, analyst: true },
-  'rename another user':                  { anonymous: '42501', driver: false, operator: false, admin: false, analyst: false },
-  'change a role column directly':        { anonymous: 'GRAPHQL_VALIDATION_FAILED', driver: 'GRAPHQL_VALIDATION_FAILED', operator: 'GRAPHQL_VALIDATION_FAILED', admin: 'GRAPHQL_VALIDATION_FAILED', analyst: 'GRAPHQL_VALIDATION_FAILED' },
-  'setUserRole of another user':          { anonymous: 'SMA08', driver: 'SMA10', operator: 'SMA10', admin: true, analyst: 'SMA10' },
-  'setUserRole of self':                  { anonymous: 'SMA08', driver: 'SMA10', operator: 'SMA10', admin: 'SMA16', analyst: 'SMA10' },
-  'inviteStaff':                          { anonymous: 'SMA08', driver: 'SMA10', operator: 'SMA10', admin: true, analyst: 'SMA10' },
-  'mySessions lists own sessions only':   { anonymous: 'empty', driver: true, operator: true, admin: true, analyst: true },
-  'revokeSession of another user':        { anonymous: false, driver: false, operator: false, admin: false, analyst: false },
-  'logout':                               { anonymous: false, driver: true, operator: true, admin: true, analyst: true },
+  'database role': {
+    anonymous: 'app_anonymous',
+    driver: 'app_user',
+    operator: 'app_operator',
+    admin: 'app_operator',
+    analyst: 'app_user',
+  },
+  'currentUser is self': { anonymous: null, driver: true, operator: true, admin: true, analyst: true },
+  'users: self': { anonymous: '42501', driver: true, operator: true, admin: true, analyst: true },
+  'users: other drivers': { anonymous: '42501', driver: false, operator: true, admin: true, analyst: false },
+  'users: other staff': { anonymous: '42501', driver: false, operator: false, admin: true, analyst: false },
+  'rename self': { anonymous: '42501', driver: true, operator: true, admin: true, analyst: true },
+  'rename another user': { anonymous: '42501', driver: false, operator: false, admin: false, analyst: false },
+  'change a role column directly': {
+    anonymous: 'GRAPHQL_VALIDATION_FAILED',
+    driver: 'GRAPHQL_VALIDATION_FAILED',
+    operator: 'GRAPHQL_VALIDATION_FAILED',
+    admin: 'GRAPHQL_VALIDATION_FAILED',
+    analyst: 'GRAPHQL_VALIDATION_FAILED',
+  },
+  'setUserRole of another user': {
+    anonymous: 'SMA08',
+    driver: 'SMA10',
+    operator: 'SMA10',
+    admin: true,
+    analyst: 'SMA10',
+  },
+  'setUserRole of self': { anonymous: 'SMA08', driver: 'SMA10', operator: 'SMA10', admin: 'SMA16', analyst: 'SMA10' },
+  inviteStaff: { anonymous: 'SMA08', driver: 'SMA10', operator: 'SMA10', admin: true, analyst: 'SMA10' },
+  'mySessions lists own sessions only': {
+    anonymous: 'empty',
+    driver: true,
+    operator: true,
+    admin: true,
+    analyst: true,
+  },
+  'revokeSession of another user': { anonymous: false, driver: false, operator: false, admin: false, analyst: false },
+  logout: { anonymous: false, driver: true, operator: true, admin: true, analyst: true },
 };
 
 async function attempt(role: Role, operation: string): Promise<unknown> {
@@ -57,7 +81,11 @@ async function attempt(role: Role, operation: string): Promise<unknown> {
   switch (operation) {
     case 'database role': {
       if (!a.token) return 'app_anonymous';
-      const { rows: [s] } = await db.owner.query('select db_role from app_private.session_lookup($1)', [createHash('sha256').update(a.token).digest()]);
+      const {
+        rows: [s],
+      } = await db.owner.query('select db_role from app_private.session_lookup($1)', [
+        createHash('sha256').update(a.token).digest(),
+      ]);
       return s.db_role;
     }
     case 'currentUser is self': {
@@ -82,32 +110,53 @@ async function attempt(role: Role, operation: string): Promise<unknown> {
     case 'rename self':
     case 'rename another user': {
       const target = operation === 'rename self' ? (a.id ?? others.driver.id) : others.driver.id;
-      const res = await gql(`mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { name: "Renamed" } }) { user { rowId } } }`, { id: target });
-      const { rows: [u] } = await db.owner.query('select name from app_public.users where id = $1', [target]);
+      const res = await gql(
+        `mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { name: "Renamed" } }) { user { rowId } } }`,
+        { id: target },
+      );
+      const {
+        rows: [u],
+      } = await db.owner.query('select name from app_public.users where id = $1', [target]);
       await db.owner.query(`update app_public.users set name = 'Restored' where id = $1`, [target]);
       if (res.errors && code(res) !== 'SMA17' && u.name !== 'Renamed') return code(res) ?? false;
       return u.name === 'Renamed';
     }
     case 'change a role column directly': {
-      const res = await gql(`mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { role: "admin" } }) { user { role } } }`, { id: a.id ?? '1' });
+      const res = await gql(
+        `mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { role: "admin" } }) { user { role } } }`,
+        { id: a.id ?? '1' },
+      );
       // A schema validation error (UserPatch has no role field), coded GRAPHQL_VALIDATION_FAILED since f70b768.
       return res.errors ? (code(res) ?? 'no such field') : true;
     }
     case 'setUserRole of another user':
     case 'setUserRole of self': {
       const target = operation === 'setUserRole of self' ? (a.id ?? others.driver.id) : others.driver.id;
-      const res = await gql(`mutation ($id: BigInt!) { setUserRole(input: { userId: $id, role: "operator" }) { result { role } } }`, { id: target });
-      const { rows: [u] } = await db.owner.query('select role from app_public.users where id = $1', [target]);
+      const res = await gql(
+        `mutation ($id: BigInt!) { setUserRole(input: { userId: $id, role: "operator" }) { result { role } } }`,
+        { id: target },
+      );
+      const {
+        rows: [u],
+      } = await db.owner.query('select role from app_public.users where id = $1', [target]);
       const original = operation === 'setUserRole of self' ? role : 'driver';
-      await db.owner.query('update app_public.users set role = $2 where id = $1', [target, original === 'anonymous' ? 'driver' : original]);
+      await db.owner.query('update app_public.users set role = $2 where id = $1', [
+        target,
+        original === 'anonymous' ? 'driver' : original,
+      ]);
       if (res.errors) return code(res);
       return u.role === 'operator';
     }
     case 'inviteStaff': {
       const email = `invited.by.${role}@example.com`;
-      const res = await gql(`mutation ($e: String!) { inviteStaff(input: { email: $e, name: "New Op", role: "operator" }) { result { rowId role } } }`, { e: email });
+      const res = await gql(
+        `mutation ($e: String!) { inviteStaff(input: { email: $e, name: "New Op", role: "operator" }) { result { rowId role } } }`,
+        { e: email },
+      );
       if (res.errors) return code(res);
-      const { rows } = await db.owner.query(`select template, data from app_private.emails where recipient = $1`, [email]);
+      const { rows } = await db.owner.query(`select template, data from app_private.emails where recipient = $1`, [
+        email,
+      ]);
       assert.is(rows[0].template, 'staff_invite');
       assert.equal(Object.keys(rows[0].data).sort(), ['expiresAt', 'invitedBy', 'link', 'name', 'role']);
       return res.data.inviteStaff.result.role === 'operator';
@@ -116,11 +165,18 @@ async function attempt(role: Role, operation: string): Promise<unknown> {
       const res = await gql(`{ mySessions { nodes { rowId isCurrent } } }`);
       const nodes = res.data.mySessions.nodes;
       if (nodes.length === 0) return 'empty';
-      return nodes.every((n: any) => n.rowId !== others.driver.sessionId) && nodes.some((n: any) => n.rowId === a.sessionId && n.isCurrent);
+      return (
+        nodes.every((n: any) => n.rowId !== others.driver.sessionId) &&
+        nodes.some((n: any) => n.rowId === a.sessionId && n.isCurrent)
+      );
     }
     case 'revokeSession of another user': {
-      const res = await gql(`mutation ($id: UUID!) { revokeSession(input: { sessionId: $id }) { result } }`, { id: others.driver.sessionId });
-      const { rows: [s] } = await db.owner.query('select revoked_at from app_private.sessions where id = $1', [others.driver.sessionId]);
+      const res = await gql(`mutation ($id: UUID!) { revokeSession(input: { sessionId: $id }) { result } }`, {
+        id: others.driver.sessionId,
+      });
+      const {
+        rows: [s],
+      } = await db.owner.query('select revoked_at from app_private.sessions where id = $1', [others.driver.sessionId]);
       return res.data?.revokeSession.result === true || s.revoked_at !== null;
     }
     case 'logout': {
@@ -143,19 +199,36 @@ for (const operation of Object.keys(EXPECTED)) {
 test('a role change takes effect on the next request, without signing out', async () => {
   const user = await createSignedInUser(db, api, { role: 'driver' });
   const admin = await createSignedInUser(db, api, { role: 'admin' });
-  const seesDrivers = async () => (await api.gql(`{ users { totalCount } }`, {}, user.headers)).data.users.totalCount > 1;
+  const seesDrivers = async () =>
+    (await api.gql(`{ users { totalCount } }`, {}, user.headers)).data.users.totalCount > 1;
   assert.is(await seesDrivers(), false);
-  await api.gql(`mutation ($id: BigInt!) { setUserRole(input: { userId: $id, role: "operator" }) { result { role } } }`, { id: user.id }, admin.headers);
+  await api.gql(
+    `mutation ($id: BigInt!) { setUserRole(input: { userId: $id, role: "operator" }) { result { role } } }`,
+    { id: user.id },
+    admin.headers,
+  );
   assert.is(await seesDrivers(), true);
-  const bad = await api.gql(`mutation ($id: BigInt!) { setUserRole(input: { userId: $id, role: "superuser" }) { result { role } } }`, { id: user.id }, admin.headers);
+  const bad = await api.gql(
+    `mutation ($id: BigInt!) { setUserRole(input: { userId: $id, role: "superuser" }) { result { role } } }`,
+    { id: user.id },
+    admin.headers,
+  );
   assert.is(code(bad), 'SMA16');
-  const none = await api.gql(`mutation { setUserRole(input: { userId: "999999", role: "driver" }) { result { role } } }`, {}, admin.headers);
+  const none = await api.gql(
+    `mutation { setUserRole(input: { userId: "999999", role: "driver" }) { result { role } } }`,
+    {},
+    admin.headers,
+  );
   assert.is(code(none), 'SMA17');
 });
 
 test('staff administration needs a verified email: an unverified admin gets SMA11', async () => {
   const admin = await createSignedInUser(db, api, { role: 'admin', verified: false });
-  const res = await api.gql(`mutation { inviteStaff(input: { email: "nope@example.com", name: "N", role: "operator" }) { result { rowId } } }`, {}, admin.headers);
+  const res = await api.gql(
+    `mutation { inviteStaff(input: { email: "nope@example.com", name: "N", role: "operator" }) { result { rowId } } }`,
+    {},
+    admin.headers,
+  );
   assert.is(code(res), 'SMA11');
   const { rows } = await db.owner.query(`select 1 from app_public.users where email = 'nope@example.com'`);
   assert.is(rows.length, 0);

@@ -6,7 +6,15 @@ import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
-import { TEST_PASSWORD, cookieHeader, cookiesOf, postJson, signIn, signInWithCookie, assertRefused } from './helpers/auth.ts';
+import {
+  TEST_PASSWORD,
+  cookieHeader,
+  cookiesOf,
+  postJson,
+  signIn,
+  signInWithCookie,
+  assertRefused,
+} from './helpers/auth.ts';
 
 let db: TestDb;
 let api: TestApi;
@@ -25,20 +33,37 @@ const ME = `{ currentUser { rowId email role isVerified } }`;
 const hashOf = (token: string) => createHash('sha256').update(token).digest();
 
 test('register over HTTP: 201, a bearer token that works, password stored only as bcrypt', async () => {
-  const res = await postJson(api, '/auth/register', { email: ' New.Driver@Example.com ', name: 'Nia', password: 'a fine long password' });
+  const res = await postJson(api, '/auth/register', {
+    email: ' New.Driver@Example.com ',
+    name: 'Nia',
+    password: 'a fine long password',
+  });
   assert.is(res.status, 201, JSON.stringify(res.body));
   assert.type(res.body.token, 'string');
-  assert.equal(res.body.user, { rowId: res.body.userId, email: 'New.Driver@Example.com', name: 'Nia', role: 'driver', isVerified: false },
-    'the new user comes with the token');
+  assert.equal(
+    res.body.user,
+    { rowId: res.body.userId, email: 'New.Driver@Example.com', name: 'Nia', role: 'driver', isVerified: false },
+    'the new user comes with the token',
+  );
   const me = await api.gql(ME, {}, { authorization: `Bearer ${res.body.token}` });
-  assert.equal(me.data.currentUser, { rowId: res.body.userId, email: 'New.Driver@Example.com', role: 'driver', isVerified: false });
-  const { rows: [secret] } = await db.owner.query(
-    `select password_hash from app_private.user_secrets where user_id = $1`, [res.body.userId]);
+  assert.equal(me.data.currentUser, {
+    rowId: res.body.userId,
+    email: 'New.Driver@Example.com',
+    role: 'driver',
+    isVerified: false,
+  });
+  const {
+    rows: [secret],
+  } = await db.owner.query(`select password_hash from app_private.user_secrets where user_id = $1`, [res.body.userId]);
   assert.match(secret.password_hash, /^\$2a\$10\$/);
   assert.not.match(secret.password_hash, /fine long/);
-  const { rows: [session] } = await db.owner.query(`select token_hash from app_private.sessions where id = $1`, [res.body.sessionId]);
-  assert.equal(session.token_hash, hashOf(res.body.token), 'only the token\'s SHA-256 is stored');
-  const { rows: emails } = await db.owner.query(`select template, data from app_private.emails where recipient = 'new.driver@example.com'`);
+  const {
+    rows: [session],
+  } = await db.owner.query(`select token_hash from app_private.sessions where id = $1`, [res.body.sessionId]);
+  assert.equal(session.token_hash, hashOf(res.body.token), "only the token's SHA-256 is stored");
+  const { rows: emails } = await db.owner.query(
+    `select template, data from app_private.emails where recipient = 'new.driver@example.com'`,
+  );
   assert.is(emails.length, 1);
   assert.is(emails[0].template, 'verify_email');
   assert.is(emails[0].data.name, 'Nia');
@@ -47,18 +72,29 @@ test('register over HTTP: 201, a bearer token that works, password stored only a
 
 test('register: the same email in another case is taken (409 SMA06)', async () => {
   await createUser(db, { email: 'taken@example.com' });
-  const res = await postJson(api, '/auth/register', { email: 'TAKEN@example.com', name: 'X', password: 'a fine long password' });
+  const res = await postJson(api, '/auth/register', {
+    email: 'TAKEN@example.com',
+    name: 'X',
+    password: 'a fine long password',
+  });
   assert.is(res.status, 409);
   assert.is(res.body.error.code, 'SMA06');
 });
 
 test('register over GraphQL returns the token once, with the new user', async () => {
-  const res = await api.gql(`mutation ($e: String!, $n: String!, $p: String!) {
+  const res = await api.gql(
+    `mutation ($e: String!, $n: String!, $p: String!) {
     register(input: { email: $e, name: $n, password: $p }) { result { userId sessionId token user { rowId email name role isVerified } } } }`,
-  { e: 'gql.reg@example.com', n: 'Gil', p: 'another long password' });
+    { e: 'gql.reg@example.com', n: 'Gil', p: 'another long password' },
+  );
   assert.equal(res.errors, undefined);
-  assert.equal(res.data.register.result.user,
-    { rowId: res.data.register.result.userId, email: 'gql.reg@example.com', name: 'Gil', role: 'driver', isVerified: false });
+  assert.equal(res.data.register.result.user, {
+    rowId: res.data.register.result.userId,
+    email: 'gql.reg@example.com',
+    name: 'Gil',
+    role: 'driver',
+    isVerified: false,
+  });
   const token = res.data.register.result.token;
   const me = await api.gql(ME, {}, { authorization: `Bearer ${token}` });
   assert.is(me.data.currentUser.email, 'gql.reg@example.com');
@@ -83,14 +119,25 @@ test('GraphQL login: a token once; wrong credentials SMA01; failures still count
   const ok = await api.gql(LOGIN, { e: user.email, p: TEST_PASSWORD });
   assert.equal(ok.errors, undefined);
   assert.is(ok.data.login.userId, user.id);
-  assert.is((await api.gql(ME, {}, { authorization: `Bearer ${ok.data.login.token}` })).data.currentUser.rowId, user.id);
+  assert.is(
+    (await api.gql(ME, {}, { authorization: `Bearer ${ok.data.login.token}` })).data.currentUser.rowId,
+    user.id,
+  );
   const wrong = await api.gql(LOGIN, { e: user.email, p: 'nope nope nope' });
   const unknown = await api.gql(LOGIN, { e: 'nobody@example.com', p: TEST_PASSWORD });
   for (const res of [wrong, unknown]) {
     assert.is(res.data?.login ?? null, null);
-    assert.equal(res.errors?.map((e) => [e.extensions?.code, e.message]), [['SMA01', 'Wrong email or password']]);
+    assert.equal(
+      res.errors?.map((e) => [e.extensions?.code, e.message]),
+      [['SMA01', 'Wrong email or password']],
+    );
   }
-  const { rows: [row] } = await db.owner.query(`select hits from app_private.rate_limits where bucket = 'login_email' and key = lower($1)`, [user.email]);
+  const {
+    rows: [row],
+  } = await db.owner.query(
+    `select hits from app_private.rate_limits where bucket = 'login_email' and key = lower($1)`,
+    [user.email],
+  );
   assert.is(row.hits, 1, 'the failed attempt was committed (the success before cleared the count)');
   for (let i = 0; i < 9; i += 1) await api.gql(LOGIN, { e: user.email, p: 'nope nope nope' });
   const limited = await api.gql(LOGIN, { e: user.email, p: TEST_PASSWORD });
@@ -98,21 +145,34 @@ test('GraphQL login: a token once; wrong credentials SMA01; failures still count
   assert.ok((limited.errors![0].extensions as any).retryAfter > 0);
 });
 
-test('a bad or revoked bearer token gets 401 SMA15 in GraphQL\'s response shape, not an anonymous answer', async () => {
+test("a bad or revoked bearer token gets 401 SMA15 in GraphQL's response shape, not an anonymous answer", async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
   const revoked = await signIn(api, user.email);
   await api.gql(`mutation { logout(input: {}) { result } }`, {}, revoked.headers);
-  for (const authorization of ['Bearer nonsense-token-that-is-long-enough', 'Basic abc', 'Bearer ', revoked.headers.authorization]) {
+  for (const authorization of [
+    'Bearer nonsense-token-that-is-long-enough',
+    'Basic abc',
+    'Bearer ',
+    revoked.headers.authorization,
+  ]) {
     const res = await api.gql(ME, {}, { authorization });
     assert.is(res.status, 401, authorization);
-    assert.equal(res.errors?.map((e) => e.extensions?.code), ['SMA15'], authorization);
+    assert.equal(
+      res.errors?.map((e) => e.extensions?.code),
+      ['SMA15'],
+      authorization,
+    );
     assert.match(res.errors![0].message, /sign in again/);
     assert.is((res as { data?: unknown }).data, undefined, 'not executed');
   }
   // A client of the GraphQL-over-HTTP spec's own media type gets it back.
   const res = await fetch(`${api.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json;q=0.9', authorization: 'Bearer nonsense-token-that-is-long-enough' },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json;q=0.9',
+      authorization: 'Bearer nonsense-token-that-is-long-enough',
+    },
     body: JSON.stringify({ query: ME }),
   });
   assert.is(res.status, 401);
@@ -123,8 +183,12 @@ test('a bad or revoked bearer token gets 401 SMA15 in GraphQL\'s response shape,
 
 test('a stale bearer token does not stop signing in again at /auth/login', async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
-  const res = await postJson(api, '/auth/login', { email: user.email, password: TEST_PASSWORD },
-    { authorization: 'Bearer revoked-or-expired-token-value' });
+  const res = await postJson(
+    api,
+    '/auth/login',
+    { email: user.email, password: TEST_PASSWORD },
+    { authorization: 'Bearer revoked-or-expired-token-value' },
+  );
   assert.is(res.status, 200);
 });
 
@@ -158,12 +222,18 @@ test('cookie session: HttpOnly signed cookie, CSRF cookie; every POST needs X-CS
   const rename = `mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { name: "Renamed" } }) { user { name } } }`;
   const noHeader = await api.gql(rename, { id: user.id }, { cookie });
   assert.is(noHeader.status, 403);
-  assert.is(noHeader.errors?.[0].extensions?.code, 'SMA14', 'in GraphQL\'s response shape');
+  assert.is(noHeader.errors?.[0].extensions?.code, 'SMA14', "in GraphQL's response shape");
   const wrongHeader = await api.gql(rename, { id: user.id }, { cookie, 'x-csrf-token': 'guess' });
   assertRefused(wrongHeader, 403, 'SMA14');
-  const noCookie = await api.gql(rename, { id: user.id }, { cookie: cookieHeader({ sms_session: jar.sms_session }), 'x-csrf-token': jar.sms_csrf });
+  const noCookie = await api.gql(
+    rename,
+    { id: user.id },
+    { cookie: cookieHeader({ sms_session: jar.sms_session }), 'x-csrf-token': jar.sms_csrf },
+  );
   assertRefused(noCookie, 403, 'SMA14', 'double submit: the header alone is not enough');
-  const { rows: [before] } = await db.owner.query('select name from app_public.users where id = $1', [user.id]);
+  const {
+    rows: [before],
+  } = await db.owner.query('select name from app_public.users where id = $1', [user.id]);
   assert.is.not(before.name, 'Renamed', 'nothing written without the header');
   const ok = await api.gql(rename, { id: user.id }, { cookie, 'x-csrf-token': res.body.csrfToken });
   assert.equal(ok.errors, undefined);
@@ -174,10 +244,17 @@ test('a tampered cookie is ignored (anonymous) and cleared', async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
   const s = await signInWithCookie(api, user.email);
   const forged = s.cookie.replace(/sms_session=s%3A([^.;]+)/, 'sms_session=s%3AXX$1');
-  const res = await fetch(`${api.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: forged }, body: JSON.stringify({ query: ME }) });
+  const res = await fetch(`${api.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie: forged },
+    body: JSON.stringify({ query: ME }),
+  });
   assert.is(res.status, 200);
   assert.is((await res.json()).data.currentUser, null);
-  assert.ok(res.headers.getSetCookie().some((l) => /^sms_session=;/.test(l)), 'cleared');
+  assert.ok(
+    res.headers.getSetCookie().some((l) => /^sms_session=;/.test(l)),
+    'cleared',
+  );
 });
 
 test('POST /auth/logout with the cookie: needs CSRF, revokes, clears cookies', async () => {
@@ -189,7 +266,9 @@ test('POST /auth/logout with the cookie: needs CSRF, revokes, clears cookies', a
   const out = await postJson(api, '/auth/logout', {}, s.headers);
   assert.is(out.status, 204);
   assert.ok(out.headers.getSetCookie().some((l) => /^sms_session=;/.test(l)));
-  const { rows: [row] } = await db.owner.query('select revoked_at from app_private.sessions where id = $1', [s.sessionId]);
+  const {
+    rows: [row],
+  } = await db.owner.query('select revoked_at from app_private.sessions where id = $1', [s.sessionId]);
   assert.ok(row.revoked_at, 'revoked in the database');
   assert.is((await api.gql(ME, {}, { cookie: s.cookie })).data.currentUser, null, 'the old cookie signs in no one');
 });
@@ -211,12 +290,15 @@ test('change password: needs the old one (SMA09), keeps this session, revokes th
   assertRefused(await postJson(api, '/auth/login', { email: user.email, password: TEST_PASSWORD }), 401, 'SMA01');
   await signIn(api, user.email, 'brand new password');
   const { rows } = await db.owner.query(`select template from app_private.emails where recipient = $1`, [user.email]);
-  assert.equal(rows.map((r) => r.template), ['password_changed']);
+  assert.equal(
+    rows.map((r) => r.template),
+    ['password_changed'],
+  );
   const anon = await api.gql(CHANGE, { o: 'x', n: 'brand new password 2' });
   assert.is(anon.errors?.[0].extensions?.code, 'SMA08');
 });
 
-test('my sessions: lists live ones; revokeSession ends one of mine, not someone else\'s', async () => {
+test("my sessions: lists live ones; revokeSession ends one of mine, not someone else's", async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
   const a = await signIn(api, user.email);
   const b = await signIn(api, user.email);
@@ -253,9 +335,14 @@ const lookup = async (token: string, now: string) => {
 test('sliding expiry (clock in SQL): renewed while used, at most once a minute; 24 h idle ends it; 30 days is the maximum', async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
   const s = await signIn(api, user.email);
-  const { rows: [{ created_at: t0 }] } = await db.owner.query('select created_at from app_private.sessions where id = $1', [s.sessionId]);
+  const {
+    rows: [{ created_at: t0 }],
+  } = await db.owner.query('select created_at from app_private.sessions where id = $1', [s.sessionId]);
   const at = (ms: number) => new Date(t0.getTime() + ms).toISOString();
-  const lastActive = async () => (await db.owner.query('select last_active_at from app_private.sessions where id = $1', [s.sessionId])).rows[0].last_active_at.getTime();
+  const lastActive = async () =>
+    (
+      await db.owner.query('select last_active_at from app_private.sessions where id = $1', [s.sessionId])
+    ).rows[0].last_active_at.getTime();
   const H = 3600e3;
 
   assert.ok(await lookup(s.token, at(30e3)));
@@ -272,7 +359,9 @@ test('sliding expiry (clock in SQL): renewed while used, at most once a minute; 
   assert.not.ok(await lookup(s.token, at(30 * 24 * H + 1000)));
   // Another session left idle for 24 hours is over.
   const idle = await signIn(api, user.email);
-  const { rows: [{ created_at: i0 }] } = await db.owner.query('select created_at from app_private.sessions where id = $1', [idle.sessionId]);
+  const {
+    rows: [{ created_at: i0 }],
+  } = await db.owner.query('select created_at from app_private.sessions where id = $1', [idle.sessionId]);
   assert.ok(await lookup(idle.token, new Date(i0.getTime() + 24 * H - 1000).toISOString()));
   assert.not.ok(await lookup(idle.token, new Date(i0.getTime() + 48 * H).toISOString()));
 });
@@ -281,11 +370,17 @@ test('sliding expiry over HTTP: a session idle for 24 h gets 401; one used withi
   const user = await createUser(db, { password: TEST_PASSWORD });
   const used = await signIn(api, user.email);
   const idle = await signIn(api, user.email);
-  await db.owner.query(`update app_private.sessions set created_at = created_at - interval '23 hours 59 minutes',
-    last_active_at = last_active_at - interval '23 hours 59 minutes' where id = any($1)`, [[used.sessionId, idle.sessionId]]);
+  await db.owner.query(
+    `update app_private.sessions set created_at = created_at - interval '23 hours 59 minutes',
+    last_active_at = last_active_at - interval '23 hours 59 minutes' where id = any($1)`,
+    [[used.sessionId, idle.sessionId]],
+  );
   assert.is((await api.gql(ME, {}, used.headers)).data.currentUser.rowId, user.id, 'still alive after 23 h 59 min');
-  await db.owner.query(`update app_private.sessions set created_at = created_at - interval '2 minutes',
-    last_active_at = last_active_at - interval '2 minutes' where id = any($1)`, [[used.sessionId, idle.sessionId]]);
+  await db.owner.query(
+    `update app_private.sessions set created_at = created_at - interval '2 minutes',
+    last_active_at = last_active_at - interval '2 minutes' where id = any($1)`,
+    [[used.sessionId, idle.sessionId]],
+  );
   assert.is((await api.gql(ME, {}, used.headers)).data.currentUser.rowId, user.id, 'renewed by the previous request');
   assertRefused(await api.gql(ME, {}, idle.headers), 401, 'SMA15', 'idle 24 h 01 min');
 });
@@ -296,20 +391,41 @@ test('sessions__sweep deletes revoked, idle and too old sessions, dead links and
   const revoked = await signIn(api, user.email);
   const idle = await signIn(api, user.email);
   await api.gql(`mutation { logout(input: {}) { result } }`, {}, revoked.headers);
-  await db.owner.query(`update app_private.sessions set last_active_at = now() - interval '25 hours' where id = $1`, [idle.sessionId]);
+  await db.owner.query(`update app_private.sessions set last_active_at = now() - interval '25 hours' where id = $1`, [
+    idle.sessionId,
+  ]);
   const old = await signIn(api, user.email);
-  await db.owner.query(`update app_private.sessions set created_at = now() - interval '31 days' where id = $1`, [old.sessionId]);
+  await db.owner.query(`update app_private.sessions set created_at = now() - interval '31 days' where id = $1`, [
+    old.sessionId,
+  ]);
   await db.owner.query(`insert into app_private.rate_limits (bucket, key, window_start, hits) values
     ('login_email', 'stale@example.com', now() - interval '2 days', 3), ('login_email', 'fresh@example.com', now(), 3)`);
-  await db.owner.query(`insert into app_private.user_tokens (user_id, kind, token_hash, email, expires_at) values
-    ($1, 'password_reset', '\\x01', 'x@example.com', now() - interval '2 days'), ($1, 'password_reset', '\\x02', 'x@example.com', now() + interval '1 hour')`, [user.id]);
-  const { rows: [{ swept }] } = await db.owner.query('select app_private.sessions_sweep() as swept');
+  await db.owner.query(
+    `insert into app_private.user_tokens (user_id, kind, token_hash, email, expires_at) values
+    ($1, 'password_reset', '\\x01', 'x@example.com', now() - interval '2 days'), ($1, 'password_reset', '\\x02', 'x@example.com', now() + interval '1 hour')`,
+    [user.id],
+  );
+  const {
+    rows: [{ swept }],
+  } = await db.owner.query('select app_private.sessions_sweep() as swept');
   assert.ok(swept >= 3, `swept ${swept}`);
-  const { rows } = await db.owner.query('select id from app_private.sessions where id = any($1)', [[live.sessionId, revoked.sessionId, idle.sessionId, old.sessionId]]);
-  assert.equal(rows.map((r) => r.id), [live.sessionId]);
-  const { rows: limits } = await db.owner.query(`select key from app_private.rate_limits where key in ('stale@example.com', 'fresh@example.com')`);
-  assert.equal(limits.map((r) => r.key), ['fresh@example.com']);
-  const { rows: tokens } = await db.owner.query(`select token_hash from app_private.user_tokens where token_hash in ('\\x01', '\\x02')`);
+  const { rows } = await db.owner.query('select id from app_private.sessions where id = any($1)', [
+    [live.sessionId, revoked.sessionId, idle.sessionId, old.sessionId],
+  ]);
+  assert.equal(
+    rows.map((r) => r.id),
+    [live.sessionId],
+  );
+  const { rows: limits } = await db.owner.query(
+    `select key from app_private.rate_limits where key in ('stale@example.com', 'fresh@example.com')`,
+  );
+  assert.equal(
+    limits.map((r) => r.key),
+    ['fresh@example.com'],
+  );
+  const { rows: tokens } = await db.owner.query(
+    `select token_hash from app_private.user_tokens where token_hash in ('\\x01', '\\x02')`,
+  );
   assert.is(tokens.length, 1, 'the expired link is gone, the live one kept');
 });
 

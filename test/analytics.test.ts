@@ -37,7 +37,9 @@ async function asAnalyst<T>(fn: (q: (sql: string) => Promise<any[]>) => Promise<
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   try {
-    const { rows: [who] } = await client.query('select current_user');
+    const {
+      rows: [who],
+    } = await client.query('select current_user');
     assert.is(who.current_user, ANALYST);
     return await fn(async (sql) => (await client.query(sql)).rows);
   } finally {
@@ -48,15 +50,25 @@ async function asAnalyst<T>(fn: (q: (sql: string) => Promise<any[]>) => Promise<
 test('a completed, charged and partly refunded reservation shows in every view', async () => {
   // Setup: written as the owner, as the booking and payment code would leave it.
   const spot = await createSpot(db, { lat: 40.75, lng: -73.99 });
-  const { rows: [r] } = await db.owner.query(
+  const {
+    rows: [r],
+  } = await db.owner.query(
     `insert into app_public.reservations (spot_id, email, period, status, amount, currency)
      values ($1, 'secret.driver@example.test', tstzrange('2026-11-20 15:00Z', '2026-11-20 17:00Z'), 'completed', 900, 'USD')
-     returning id`, [spot]);
-  const { rows: [c] } = await db.owner.query(
+     returning id`,
+    [spot],
+  );
+  const {
+    rows: [c],
+  } = await db.owner.query(
     `insert into app_private.charges (reservation_id, amount, currency, idempotency_key, status, succeeded_at)
-     values ($1, 900, 'USD', 'charge-key', 'succeeded', '2026-11-20 17:00:05Z') returning id`, [r.id]);
+     values ($1, 900, 'USD', 'charge-key', 'succeeded', '2026-11-20 17:00:05Z') returning id`,
+    [r.id],
+  );
   await db.owner.query(
-    `insert into app_private.refunds (charge_id, amount, idempotency_key, status) values ($1, 200, 'refund-key', 'succeeded')`, [c.id]);
+    `insert into app_private.refunds (charge_id, amount, idempotency_key, status) values ($1, 200, 'refund-key', 'succeeded')`,
+    [c.id],
+  );
 
   // Action + Assertions
   await asAnalyst(async (q) => {
@@ -64,7 +76,9 @@ test('a completed, charged and partly refunded reservation shows in every view',
     assert.is(res.status, 'completed');
     assert.is(res.is_guest, true);
     assert.is(res.amount, 900);
-    const [day] = await q(`select day::text, charges::int, charged::int, refunded::int, net::int from analytics.daily_revenue`);
+    const [day] = await q(
+      `select day::text, charges::int, charged::int, refunded::int, net::int from analytics.daily_revenue`,
+    );
     assert.equal(day, { day: '2026-11-20', charges: 1, charged: 900, refunded: 200, net: 700 });
     const [s] = await q(`select lat, lng from analytics.spots`);
     assert.ok(Math.abs(s.lat - 40.75) < 1e-9 && Math.abs(s.lng + 73.99) < 1e-9);
@@ -73,19 +87,30 @@ test('a completed, charged and partly refunded reservation shows in every view',
 
 test('no view has a column that identifies a person or holds a secret', async () => {
   const { rows } = await db.owner.query(
-    `select table_name, column_name from information_schema.columns where table_schema = 'analytics'`);
+    `select table_name, column_name from information_schema.columns where table_schema = 'analytics'`,
+  );
   assert.ok(rows.length > 20);
-  const suspicious = rows.filter((c) => /email|name$|token|hash|secret|password|stripe|idempotency|ip/.test(c.column_name)
-    && c.column_name !== 'street');
+  const suspicious = rows.filter(
+    (c) =>
+      /email|name$|token|hash|secret|password|stripe|idempotency|ip/.test(c.column_name) && c.column_name !== 'street',
+  );
   assert.equal(suspicious, []);
 });
 
 test('analysts read nothing outside analytics, and write nothing', async () => {
-  for (const table of ['app_public.reservations', 'app_public.users', 'app_private.sessions', 'app_private.charges', 'app_private.emails']) {
+  for (const table of [
+    'app_public.reservations',
+    'app_public.users',
+    'app_private.sessions',
+    'app_private.charges',
+    'app_private.emails',
+  ]) {
     assert.is(await sqlstateOf(asAnalyst((q) => q(`select 1 from ${table} limit 1`))), '42501', table);
   }
   for (const view of VIEWS) {
-    const [p] = await asAnalyst((q) => q(`select has_table_privilege('analytics.${view}', 'insert, update, delete, truncate') as w`));
+    const [p] = await asAnalyst((q) =>
+      q(`select has_table_privilege('analytics.${view}', 'insert, update, delete, truncate') as w`),
+    );
     assert.is(p.w, false, view);
     // Refused: views PostgreSQL could write through say 42501 (no privilege); the
     // others (joins, aggregates) cannot take writes at all (55000).

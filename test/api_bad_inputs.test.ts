@@ -31,7 +31,12 @@ test.before(async () => {
   unverified = await createSignedInUser(db, api, { verified: false });
   operator = await createSignedInUser(db, api, { role: 'operator' });
   admin = await createSignedInUser(db, api, { role: 'admin' });
-  spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: await createRate(db, { hourlyPrice: 400 }), maxStay: '4 hours' });
+  spotId = await createSpot(db, {
+    lat: 40.75,
+    lng: -73.99,
+    rateId: await createRate(db, { hourlyPrice: 400 }),
+    maxStay: '4 hours',
+  });
 });
 
 test.after(async () => {
@@ -42,7 +47,9 @@ test.after(async () => {
 
 /** Every table a bad request could write to, and Stripe's request count. */
 async function everything(): Promise<unknown> {
-  const { rows: [s] } = await db.owner.query(`select
+  const {
+    rows: [s],
+  } = await db.owner.query(`select
     (select coalesce(sum(hashtext(u::text)), 0) from app_public.users u)::bigint::text as users,
     (select coalesce(sum(hashtext(r::text)), 0) from app_public.reservations r)::bigint::text as reservations,
     (select count(*) from app_private.sessions where revoked_at is null)::int as live_sessions,
@@ -53,7 +60,13 @@ async function everything(): Promise<unknown> {
   return { ...s, stripe: emulator.state().requests };
 }
 
-type Case = [label: string, query: string, variables: Record<string, unknown>, who: () => Record<string, string>, code: string];
+type Case = [
+  label: string,
+  query: string,
+  variables: Record<string, unknown>,
+  who: () => Record<string, string>,
+  code: string,
+];
 
 const anonymous = () => ({});
 const asDriver = () => driver.headers;
@@ -75,19 +88,35 @@ const CONFIRM = `mutation ($id: BigInt!, $t: String) { confirmReservationPayment
 test('each bad input: its documented code, no 5xx, nothing written', async () => {
   // Setup: rows for the refusals to point at.
   const other = await createSignedInUser(db, api);
-  const [block] = await callAs(db, { role: 'app_operator', sessionId: operator.sessionId }, 'select (app_public.block_spot($1, $2, $3)).id::text as id',
-    [spotId, hoursFromNow(50), hoursFromNow(51)]);
-  const [lifted] = await callAs(db, { role: 'app_operator', sessionId: operator.sessionId }, 'select (app_public.block_spot($1, $2, $3)).id::text as id',
-    [spotId, hoursFromNow(60), hoursFromNow(61)]);
-  await callAs(db, { role: 'app_operator', sessionId: operator.sessionId }, 'select app_public.unblock_spot($1)', [lifted.id]);
+  const [block] = await callAs(
+    db,
+    { role: 'app_operator', sessionId: operator.sessionId },
+    'select (app_public.block_spot($1, $2, $3)).id::text as id',
+    [spotId, hoursFromNow(50), hoursFromNow(51)],
+  );
+  const [lifted] = await callAs(
+    db,
+    { role: 'app_operator', sessionId: operator.sessionId },
+    'select (app_public.block_spot($1, $2, $3)).id::text as id',
+    [spotId, hoursFromNow(60), hoursFromNow(61)],
+  );
+  await callAs(db, { role: 'app_operator', sessionId: operator.sessionId }, 'select app_public.unblock_spot($1)', [
+    lifted.id,
+  ]);
   const held = await createReservation(db, { spotId, startsIn: 120 });
   // A card set up at Stripe, then the reservation cancelled: there is nothing left to confirm.
   const cancelled = await createReservation(db, { spotId, startsIn: 600 });
-  const setUp = await api.gql(`mutation ($id: BigInt!, $t: String) { setupReservationPayment(input: { reservationId: $id, manageToken: $t }) { setupIntentId } }`,
-    { id: cancelled.id, t: cancelled.manageToken });
+  const setUp = await api.gql(
+    `mutation ($id: BigInt!, $t: String) { setupReservationPayment(input: { reservationId: $id, manageToken: $t }) { setupIntentId } }`,
+    { id: cancelled.id, t: cancelled.manageToken },
+  );
   await browserConfirmsSetup(emulator, setUp.data.setupReservationPayment.setupIntentId, 'pm_card_visa');
   await callAs(db, ANON, 'select app_public.cancel_reservation($1, $2)', [cancelled.id, cancelled.manageToken]);
-  const mine = await createReservation(db, { spotId, startsIn: 300, as: { role: 'app_user', sessionId: driver.sessionId } });
+  const mine = await createReservation(db, {
+    spotId,
+    startsIn: 300,
+    as: { role: 'app_user', sessionId: driver.sessionId },
+  });
 
   const cases: Case[] = [
     // updateUser
@@ -101,18 +130,41 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
     ['inviteStaff: bad email', INVITE, { e: 'not-an-email', n: 'Op', r: 'operator' }, asAdmin, 'SMA03'],
     ['inviteStaff: look-alike email', INVITE, { e: 'оps@example.com', n: 'Op', r: 'operator' }, asAdmin, 'SMA03'],
     ['inviteStaff: unknown role', INVITE, { e: 'new.op@example.com', n: 'Op', r: 'superuser' }, asAdmin, 'SMA16'],
-    ['inviteStaff: driver is not a staff role', INVITE, { e: 'new.op@example.com', n: 'Op', r: 'driver' }, asAdmin, 'SMA16'],
+    [
+      'inviteStaff: driver is not a staff role',
+      INVITE,
+      { e: 'new.op@example.com', n: 'Op', r: 'driver' },
+      asAdmin,
+      'SMA16',
+    ],
     ['inviteStaff: taken email', INVITE, { e: driver.email, n: 'Op', r: 'operator' }, asAdmin, 'SMA06'],
     ['inviteStaff: invisible name', INVITE, { e: 'new.op@example.com', n: '\u3164', r: 'operator' }, asAdmin, 'SMA05'],
-    ['inviteStaff: by an unverified admin', INVITE, { e: 'new.op@example.com', n: 'Op', r: 'operator' },
-      () => ({ authorization: unverifiedAdminToken }), 'SMA11'],
+    [
+      'inviteStaff: by an unverified admin',
+      INVITE,
+      { e: 'new.op@example.com', n: 'Op', r: 'operator' },
+      () => ({ authorization: unverifiedAdminToken }),
+      'SMA11',
+    ],
     // blockSpot windows
     ['blockSpot: end before start', BLOCK, { s: spotId, from: at(10), to: at(9) }, asOperator, 'SMB03'],
     ['blockSpot: end equals start', BLOCK, { s: spotId, from: at(10), to: at(10) }, asOperator, 'SMB03'],
-    ['blockSpot: end already passed', BLOCK, { s: spotId, from: null, to: new Date(Date.now() - 60e3).toISOString() }, asOperator, 'SMB03'],
+    [
+      'blockSpot: end already passed',
+      BLOCK,
+      { s: spotId, from: null, to: new Date(Date.now() - 60e3).toISOString() },
+      asOperator,
+      'SMB03',
+    ],
     ['blockSpot: longer than 366 days', BLOCK, { s: spotId, from: at(10), to: at(10 + 367 * 24) }, asOperator, 'SMB04'],
     // PostgreSQL's words for instants ('infinity', 'yesterday') are not ISO 8601: refused before SQL sees them.
-    ['blockSpot: end at infinity', BLOCK, { s: spotId, from: at(10), to: 'infinity' }, asOperator, 'GRAPHQL_VALIDATION_FAILED'],
+    [
+      'blockSpot: end at infinity',
+      BLOCK,
+      { s: spotId, from: at(10), to: 'infinity' },
+      asOperator,
+      'GRAPHQL_VALIDATION_FAILED',
+    ],
     ['blockSpot: unknown spot', BLOCK, { s: '99999999', from: at(10), to: at(11) }, asOperator, 'SMB02'],
     ['blockSpot: over a reservation', BLOCK, { s: spotId, from: at(1), to: at(4) }, asOperator, 'SMB01'],
     ['blockSpot: over another block', BLOCK, { s: spotId, from: at(50), to: at(52) }, asOperator, 'SMB01'],
@@ -133,7 +185,13 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
     ['quote: no end', QUOTE, { s: spotId, from: at(1), to: null }, anonymous, 'SMS03'],
     ['quote: end before start', QUOTE, { s: spotId, from: at(2), to: at(1) }, anonymous, 'SMS03'],
     ['quote: longer than 7 days', QUOTE, { s: spotId, from: at(1), to: at(1 + 24 * 7 + 1) }, anonymous, 'SMS03'],
-    ['quote: more than 90 days ahead', QUOTE, { s: spotId, from: at(24 * 91), to: at(24 * 91 + 1) }, anonymous, 'SMS03'],
+    [
+      'quote: more than 90 days ahead',
+      QUOTE,
+      { s: spotId, from: at(24 * 91), to: at(24 * 91 + 1) },
+      anonymous,
+      'SMS03',
+    ],
     ['quote: malformed date', QUOTE, { s: spotId, from: 'soon', to: at(2) }, anonymous, 'GRAPHQL_VALIDATION_FAILED'],
     ['quote: date out of range', QUOTE, { s: spotId, from: '2026-13-45T10:00:00Z', to: at(2) }, anonymous, '22008'],
     // forgotPassword
@@ -146,7 +204,13 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
     ['resendVerificationEmail: signed out', RESEND, {}, anonymous, 'SMA08'],
     // confirmReservationPayment
     ['confirmReservationPayment: card never set up', CONFIRM, { id: held.id, t: held.manageToken }, anonymous, 'SMP03'],
-    ['confirmReservationPayment: unknown reservation', CONFIRM, { id: '99999999', t: held.manageToken }, anonymous, 'SMB06'],
+    [
+      'confirmReservationPayment: unknown reservation',
+      CONFIRM,
+      { id: '99999999', t: held.manageToken },
+      anonymous,
+      'SMB06',
+    ],
     ['confirmReservationPayment: no token', CONFIRM, { id: held.id, t: null }, anonymous, 'SMB06'],
   ];
   const unverifiedAdmin = await createSignedInUser(db, api, { role: 'admin', verified: false });
@@ -157,19 +221,26 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
   for (const [label, query, variables, who, code] of cases) {
     const res = await api.gql(query, variables, who());
     const got = res.errors?.[0]?.extensions?.code;
-    if (got !== code || res.status >= 500) wrong.push(`${label}: expected ${code}, got ${res.status} ${got ?? JSON.stringify(res.data)}`);
+    if (got !== code || res.status >= 500)
+      wrong.push(`${label}: expected ${code}, got ${res.status} ${got ?? JSON.stringify(res.data)}`);
   }
   assert.equal(wrong, []);
   assert.equal(await everything(), before, 'nothing written by any of them');
   // Confirming a cancelled reservation whose card was set up is no error, and no confirmation: it stays cancelled.
-  assert.equal((await api.gql(CONFIRM, { id: cancelled.id, t: cancelled.manageToken })).data, { confirmReservationPayment: { reservationStatus: 'cancelled' } });
-  const { rows: [c] } = await db.owner.query('select status::text from app_public.reservations where id = $1', [cancelled.id]);
+  assert.equal((await api.gql(CONFIRM, { id: cancelled.id, t: cancelled.manageToken })).data, {
+    confirmReservationPayment: { reservationStatus: 'cancelled' },
+  });
+  const {
+    rows: [c],
+  } = await db.owner.query('select status::text from app_public.reservations where id = $1', [cancelled.id]);
   assert.is(c.status, 'cancelled');
 });
 
 test('answers that are not errors: revokeSession of no session is null; resend when verified is false; forgotPassword of an unknown address is true and sends nothing', async () => {
   const before = await everything();
-  assert.equal((await api.gql(REVOKE, { id: '00000000-0000-0000-0000-000000000000' }, driver.headers)).data, { revokeSession: { result: null } });
+  assert.equal((await api.gql(REVOKE, { id: '00000000-0000-0000-0000-000000000000' }, driver.headers)).data, {
+    revokeSession: { result: null },
+  });
   assert.equal((await api.gql(RESEND, {}, driver.headers)).data, { resendVerificationEmail: { result: false } });
   assert.equal((await api.gql(FORGOT, { e: 'no.such.person@example.com' })).data, { forgotPassword: { result: true } });
   assert.equal(await everything(), before);

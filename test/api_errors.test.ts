@@ -31,11 +31,18 @@ test('an unexpected SQL error: INTERNAL with a reference the log has, and not a 
   const SECRET = 'table app_private.user_secrets, password hunter2, host db-internal.example:5432';
   await db.owner.query(`create or replace function app_private.tg_test_fault() returns trigger language plpgsql as $$
     begin raise exception '${SECRET}' using errcode = 'XX123', detail = 'detail ${SECRET}', hint = 'hint ${SECRET}'; end $$`);
-  await db.owner.query(`create trigger _999_test_fault before update on app_public.users for each row execute procedure app_private.tg_test_fault()`);
+  await db.owner.query(
+    `create trigger _999_test_fault before update on app_public.users for each row execute procedure app_private.tg_test_fault()`,
+  );
   try {
     // Action
-    const { result: res, lines } = await captureLogs(() => api.gql(
-      `mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { name: "Whoever" } }) { user { name } } }`, { id: driver.id }, driver.headers));
+    const { result: res, lines } = await captureLogs(() =>
+      api.gql(
+        `mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { name: "Whoever" } }) { user { name } } }`,
+        { id: driver.id },
+        driver.headers,
+      ),
+    );
     // Assertions
     assert.is(res.errors?.length, 1);
     const [error] = res.errors!;
@@ -44,13 +51,24 @@ test('an unexpected SQL error: INTERNAL with a reference the log has, and not a 
     assert.ok(reference, error.message);
     assert.equal(Object.keys(error.extensions!).sort(), ['code'], 'no other extension (no SQL, no detail, no stack)');
     const body = JSON.stringify(res);
-    for (const leak of ['hunter2', 'user_secrets', 'db-internal', 'XX123', 'tg_test_fault', 'detail', 'hint', 'stack']) {
+    for (const leak of [
+      'hunter2',
+      'user_secrets',
+      'db-internal',
+      'XX123',
+      'tg_test_fault',
+      'detail',
+      'hint',
+      'stack',
+    ]) {
       assert.not.ok(body.includes(leak), `the answer carries "${leak}": ${body}`);
     }
     const logged = lines.filter((l) => l.reference === reference);
     assert.is(logged.length, 1, 'one log line with the reference');
     assert.match(JSON.stringify(logged[0]), 'hunter2', 'the log has the real error');
-    const { rows: [u] } = await db.owner.query('select name from app_public.users where id = $1', [driver.id]);
+    const {
+      rows: [u],
+    } = await db.owner.query('select name from app_public.users where id = $1', [driver.id]);
     assert.is.not(u.name, 'Whoever');
   } finally {
     await db.owner.query('drop trigger _999_test_fault on app_public.users');
@@ -58,7 +76,12 @@ test('an unexpected SQL error: INTERNAL with a reference the log has, and not a 
 });
 
 test('a route that does not exist: 404 NOT_FOUND, in the uniform JSON shape', async () => {
-  for (const [method, path] of [['GET', '/nope'], ['POST', '/auth/nope'], ['GET', '/graphql/extra'], ['DELETE', '/health']]) {
+  for (const [method, path] of [
+    ['GET', '/nope'],
+    ['POST', '/auth/nope'],
+    ['GET', '/graphql/extra'],
+    ['DELETE', '/health'],
+  ]) {
     const res = await fetch(`${api.url}${path}`, { method });
     assert.is(res.status, 404, `${method} ${path}`);
     assert.equal(await res.json(), { error: { code: 'NOT_FOUND', message: 'No such route' } }, `${method} ${path}`);
@@ -70,7 +93,9 @@ test('/ready: 200 while the database answers, 503 when it does not (/health stay
   assert.is(ok.status, 200);
   assert.is((await ok.json()).status, 'ready');
   // An API whose owner connection points at a database that does not exist.
-  const broken = await startApi(db, { db: { ...db.urls, owner: db.urls.owner.replace(/\/[^/?]+(\?|$)/, '/sms_no_such_database$1') } });
+  const broken = await startApi(db, {
+    db: { ...db.urls, owner: db.urls.owner.replace(/\/[^/?]+(\?|$)/, '/sms_no_such_database$1') },
+  });
   try {
     const res = await fetch(`${broken.url}/ready`);
     assert.is(res.status, 503);

@@ -26,7 +26,9 @@ function refusal(load: () => unknown): string {
 
 test('npm run api with API_POOL_SIZE=abc exits 1 naming the variable, before listening', () => {
   const res = spawnSync(process.execPath, [join(ROOT, 'server', 'main.ts')], {
-    env: { ...process.env, API_POOL_SIZE: 'abc', PORT: '0' }, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, API_POOL_SIZE: 'abc', PORT: '0' },
+    encoding: 'utf8',
+    timeout: 60_000,
   });
   assert.is(res.status, 1);
   assert.match(res.stderr, 'Configuration: API_POOL_SIZE must be a whole number from 1 to 1000, not "abc"');
@@ -35,22 +37,51 @@ test('npm run api with API_POOL_SIZE=abc exits 1 naming the variable, before lis
 
 test('npm run worker with WORKER_CONCURRENCY=0 exits 1 naming the variable', () => {
   const res = spawnSync(process.execPath, [join(ROOT, 'worker', 'main.ts')], {
-    env: { ...process.env, WORKER_CONCURRENCY: '0' }, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, WORKER_CONCURRENCY: '0' },
+    encoding: 'utf8',
+    timeout: 60_000,
   });
   assert.is(res.status, 1);
   assert.match(res.stderr, 'WORKER_CONCURRENCY');
 });
 
 test('each bad variable is named, with what it must be', () => {
-  assert.match(refusal(() => loadConfig({ PORT: '80a' })), 'PORT must be a whole number from 0 to 65535, not "80a"');
-  assert.match(refusal(() => loadConfig({ PUBLIC_URL: 'localhost:5678' })), 'PUBLIC_URL must be a URL starting http:// or https://');
-  assert.match(refusal(() => loadConfig({ COOKIE_SECURE: 'maybe' })), 'COOKIE_SECURE must be true or false');
-  assert.match(refusal(() => loadConfig({ DATABASE_URL: 'app_owner@db' })), 'DATABASE_URL must be an absolute URL');
-  assert.match(refusal(() => loadConfig({ NODE_ENV: 'production' })), 'COOKIE_SECRET must be set in production');
-  assert.match(refusal(() => stripeConfigFromEnv({ STRIPE_API_PROTOCOL: 'ftp' })), 'STRIPE_API_PROTOCOL must be http or https');
-  assert.match(refusal(() => stripeConfigFromEnv({ STRIPE_TIMEOUT_MS: '-5' })), 'STRIPE_TIMEOUT_MS');
-  assert.match(refusal(() => mailConfigFromEnv({ SMTP_PORT: 'smtp' })), 'SMTP_PORT');
-  assert.match(refusal(() => workerSettingsFromEnv({ WORKER_SYNCHRONOUS_COMMIT: 'maybe' })), 'WORKER_SYNCHRONOUS_COMMIT must be on or off');
+  assert.match(
+    refusal(() => loadConfig({ PORT: '80a' })),
+    'PORT must be a whole number from 0 to 65535, not "80a"',
+  );
+  assert.match(
+    refusal(() => loadConfig({ PUBLIC_URL: 'localhost:5678' })),
+    'PUBLIC_URL must be a URL starting http:// or https://',
+  );
+  assert.match(
+    refusal(() => loadConfig({ COOKIE_SECURE: 'maybe' })),
+    'COOKIE_SECURE must be true or false',
+  );
+  assert.match(
+    refusal(() => loadConfig({ DATABASE_URL: 'app_owner@db' })),
+    'DATABASE_URL must be an absolute URL',
+  );
+  assert.match(
+    refusal(() => loadConfig({ NODE_ENV: 'production' })),
+    'COOKIE_SECRET must be set in production',
+  );
+  assert.match(
+    refusal(() => stripeConfigFromEnv({ STRIPE_API_PROTOCOL: 'ftp' })),
+    'STRIPE_API_PROTOCOL must be http or https',
+  );
+  assert.match(
+    refusal(() => stripeConfigFromEnv({ STRIPE_TIMEOUT_MS: '-5' })),
+    'STRIPE_TIMEOUT_MS',
+  );
+  assert.match(
+    refusal(() => mailConfigFromEnv({ SMTP_PORT: 'smtp' })),
+    'SMTP_PORT',
+  );
+  assert.match(
+    refusal(() => workerSettingsFromEnv({ WORKER_SYNCHRONOUS_COMMIT: 'maybe' })),
+    'WORKER_SYNCHRONOUS_COMMIT must be on or off',
+  );
 });
 
 test('unset or empty variables take their defaults; good values are read', () => {

@@ -121,7 +121,9 @@ test('the mail sink is the maildev of package-lock.json', () => {
 });
 
 test('every command runs a file the image has', () => {
-  const ignored = read('.dockerignore').split('\n').filter((l) => l && !l.startsWith('#'));
+  const ignored = read('.dockerignore')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'));
   for (const [name, s] of Object.entries(services)) {
     const file = s.command?.find((arg) => /\.(ts|js)$/.test(arg));
     if (!file) continue;
@@ -144,8 +146,14 @@ test('Dockerfile: multi-stage, production dependencies only, non-root, Node as .
   const source = /--from=(\S+)/.exec(copy?.args ?? '')?.[1];
   const depsStage = all.find((s) => s.name === source);
   assert.ok(depsStage, `node_modules copied from stage ${source}`);
-  assert.ok(depsStage.steps.some((s) => s.keyword === 'RUN' && /npm ci\b.*--omit=dev/.test(s.args)), 'npm ci --omit=dev');
-  assert.not.ok(runtime.steps.some((s) => s.keyword === 'RUN' && /npm (ci|install)/.test(s.args)), 'no install in the runtime stage');
+  assert.ok(
+    depsStage.steps.some((s) => s.keyword === 'RUN' && /npm ci\b.*--omit=dev/.test(s.args)),
+    'npm ci --omit=dev',
+  );
+  assert.not.ok(
+    runtime.steps.some((s) => s.keyword === 'RUN' && /npm (ci|install)/.test(s.args)),
+    'no install in the runtime stage',
+  );
   assert.ok(runtime.steps.some((s) => s.keyword === 'ENV' && /NODE_ENV=production/.test(s.args)));
   // Node's major version: the ARG default of the base image.
   const nodeImage = /NODE_IMAGE=node:(\d+)/.exec(read('Dockerfile'))?.[1];

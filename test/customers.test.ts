@@ -23,22 +23,45 @@ async function ok(query: string, vars: Record<string, unknown> = {}, headers = s
 }
 
 async function create(email: string, name: string, surname: string): Promise<string> {
-  return (await ok(`mutation ($e: String!, $n: String!, $s: String!) { createCustomer(input: { email: $e, name: $n, surname: $s }) { result { rowId } } }`,
-    { e: email, n: name, s: surname })).createCustomer.result.rowId;
+  return (
+    await ok(
+      `mutation ($e: String!, $n: String!, $s: String!) { createCustomer(input: { email: $e, name: $n, surname: $s }) { result { rowId } } }`,
+      { e: email, n: name, s: surname },
+    )
+  ).createCustomer.result.rowId;
 }
 
 const search = async (q: string) =>
-  (await ok(`query ($q: String!) { searchCustomers(query: $q) { nodes { email } } }`, { q })).searchCustomers.nodes.map((n: any) => n.email);
+  (await ok(`query ($q: String!) { searchCustomers(query: $q) { nodes { email } } }`, { q })).searchCustomers.nodes.map(
+    (n: any) => n.email,
+  );
 
 test('accounts and guest emails become customers, with their reservations and payments', async () => {
   // Setup: a driver signs up; a guest books and is charged and refunded.
-  const reg = await postJson(ctx.api, '/auth/register', { email: 'signed.up@example.test', name: 'Sign Up', password: 'a long passphrase 1' });
+  const reg = await postJson(ctx.api, '/auth/register', {
+    email: 'signed.up@example.test',
+    name: 'Sign Up',
+    password: 'a long passphrase 1',
+  });
   assert.is(reg.status, 201);
   const spot = await createSpot(ctx.db, { lat: 40.7, lng: -73.9 });
-  const r = await reserve(ctx.db, ANON, { spotId: spot, startsAt: hoursFromNow(2), durationMinutes: 60, email: 'guest.only@example.test' });
-  const { rows: [charge] } = await ctx.db.owner.query(`insert into app_private.charges (reservation_id, amount, currency, idempotency_key, status, succeeded_at)
-    values ($1, 400, 'USD', 'k-cust', 'succeeded', now()) returning id`, [r.id]);
-  await ctx.db.owner.query(`insert into app_private.refunds (charge_id, amount, idempotency_key, status) values ($1, 150, 'rk-cust', 'succeeded')`, [charge.id]);
+  const r = await reserve(ctx.db, ANON, {
+    spotId: spot,
+    startsAt: hoursFromNow(2),
+    durationMinutes: 60,
+    email: 'guest.only@example.test',
+  });
+  const {
+    rows: [charge],
+  } = await ctx.db.owner.query(
+    `insert into app_private.charges (reservation_id, amount, currency, idempotency_key, status, succeeded_at)
+    values ($1, 400, 'USD', 'k-cust', 'succeeded', now()) returning id`,
+    [r.id],
+  );
+  await ctx.db.owner.query(
+    `insert into app_private.refunds (charge_id, amount, idempotency_key, status) values ($1, 150, 'rk-cust', 'succeeded')`,
+    [charge.id],
+  );
 
   // Action
   const data = await ok(`query { customers(first: 1, condition: { email: "guest.only@example.test" }) { nodes {
@@ -71,8 +94,14 @@ test('search by name, surname or email, with typos; sort and page', async () => 
   assert.equal(await search('pierre@'), ['pierre@example.test'], 'an email matches as typed');
   assert.equal(await search('qqqqq'), []);
 
-  const page = async (offset: number) => (await ok(`query ($o: Int!) { customers(condition: { surname: "Curie" }, orderBy: [NAME_DESC], first: 1, offset: $o) {
-    totalCount nodes { name } pageInfo { hasNextPage } } }`, { o: offset })).customers;
+  const page = async (offset: number) =>
+    (
+      await ok(
+        `query ($o: Int!) { customers(condition: { surname: "Curie" }, orderBy: [NAME_DESC], first: 1, offset: $o) {
+    totalCount nodes { name } pageInfo { hasNextPage } } }`,
+        { o: offset },
+      )
+    ).customers;
   assert.equal(await page(0), { totalCount: 2, nodes: [{ name: 'Pierre' }], pageInfo: { hasNextPage: true } });
   assert.equal(await page(1), { totalCount: 2, nodes: [{ name: 'Marie' }], pageInfo: { hasNextPage: false } });
 });
@@ -80,28 +109,47 @@ test('search by name, surname or email, with typos; sort and page', async () => 
 test('soft-deleted customers vanish from every list and search, stay in the audit log, and come back', async () => {
   // Setup
   const id = await create('vanishing@example.test', 'Vera', 'Vanish');
-  await ok(`mutation ($id: BigInt!) { addCustomerNote(input: { customerId: $id, body: "Asked to be forgotten" }) { clientMutationId } }`, { id });
+  await ok(
+    `mutation ($id: BigInt!) { addCustomerNote(input: { customerId: $id, body: "Asked to be forgotten" }) { clientMutationId } }`,
+    { id },
+  );
 
   // Action
   await ok(`mutation ($id: BigInt!) { deleteCustomer(input: { customerId: $id }) { clientMutationId } }`, { id });
 
   // Assertions: every way staff can list or find a customer.
-  const lists = await ok(`query ($id: BigInt!) { customer(rowId: $id) { rowId }
+  const lists = await ok(
+    `query ($id: BigInt!) { customer(rowId: $id) { rowId }
     all: customers { nodes { rowId } } byEmail: customers(condition: { email: "vanishing@example.test" }) { totalCount }
-    customerNotes { nodes { customerId } } }`, { id });
+    customerNotes { nodes { customerId } } }`,
+    { id },
+  );
   assert.is(lists.customer, null);
   assert.not.ok(lists.all.nodes.some((n: any) => n.rowId === id));
   assert.is(lists.byEmail.totalCount, 0);
-  assert.not.ok(lists.customerNotes.nodes.some((n: any) => n.customerId === id), 'its notes too');
+  assert.not.ok(
+    lists.customerNotes.nodes.some((n: any) => n.customerId === id),
+    'its notes too',
+  );
   for (const q of ['vanish', 'vera', 'vanishing@example.test', 'vanihs']) {
     assert.not.ok((await search(q)).includes('vanishing@example.test'), q);
   }
-  const res = await ctx.api.gql(`mutation ($id: BigInt!) { updateCustomer(input: { customerId: $id, name: "X" }) { clientMutationId } }`, { id }, staff());
+  const res = await ctx.api.gql(
+    `mutation ($id: BigInt!) { updateCustomer(input: { customerId: $id, name: "X" }) { clientMutationId } }`,
+    { id },
+    staff(),
+  );
   assert.is(res.errors?.[0]?.extensions?.code, 'SMC03');
 
-  const audit = await ok(`query ($id: String!) { auditEntries(tableName: "customers", recordId: $id) { nodes { action newValues } } }`,
-    { id }, ctx.callers.admin.headers);
-  assert.equal(audit.auditEntries.nodes.map((e: any) => e.action), ['update', 'insert']);
+  const audit = await ok(
+    `query ($id: String!) { auditEntries(tableName: "customers", recordId: $id) { nodes { action newValues } } }`,
+    { id },
+    ctx.callers.admin.headers,
+  );
+  assert.equal(
+    audit.auditEntries.nodes.map((e: any) => e.action),
+    ['update', 'insert'],
+  );
   assert.ok(audit.auditEntries.nodes[0].newValues.deleted_at, 'the deletion is recorded');
 
   await ok(`mutation ($id: BigInt!) { restoreCustomer(input: { customerId: $id }) { clientMutationId } }`, { id });
@@ -111,12 +159,27 @@ test('soft-deleted customers vanish from every list and search, stay in the audi
 test('created_by, updated_by and timestamps come from the session', async () => {
   const creator = ctx.callers['operator in zone'];
   const editor = ctx.callers.admin;
-  const id = (await ok(`mutation { createCustomer(input: { email: "stamped@example.test", name: "Stan", surname: "Stamp" }) {
-    result { rowId createdBy updatedBy createdAt } } }`, {}, creator.headers)).createCustomer.result;
+  const id = (
+    await ok(
+      `mutation { createCustomer(input: { email: "stamped@example.test", name: "Stan", surname: "Stamp" }) {
+    result { rowId createdBy updatedBy createdAt } } }`,
+      {},
+      creator.headers,
+    )
+  ).createCustomer.result;
   assert.equal([id.createdBy, id.updatedBy], [creator.user!.id, null]);
-  const edited = (await ok(`mutation ($id: BigInt!) { updateCustomer(input: { customerId: $id, email: "stamped2@example.test" }) {
-    result { createdBy updatedBy createdAt updatedAt } } }`, { id: id.rowId }, editor.headers)).updateCustomer.result;
-  assert.equal([edited.createdBy, edited.updatedBy, edited.createdAt], [creator.user!.id, editor.user!.id, id.createdAt]);
+  const edited = (
+    await ok(
+      `mutation ($id: BigInt!) { updateCustomer(input: { customerId: $id, email: "stamped2@example.test" }) {
+    result { createdBy updatedBy createdAt updatedAt } } }`,
+      { id: id.rowId },
+      editor.headers,
+    )
+  ).updateCustomer.result;
+  assert.equal(
+    [edited.createdBy, edited.updatedBy, edited.createdAt],
+    [creator.user!.id, editor.user!.id, id.createdAt],
+  );
   assert.ok(new Date(edited.updatedAt) > new Date(id.createdAt));
   // The API offers no way to set them: not among createCustomer's inputs.
   const input = committedSchema().getType('CreateCustomerInput') as GraphQLInputObjectType;
@@ -127,13 +190,33 @@ test('bad input: a code, and nothing written', async () => {
   await create('taken@example.test', 'Tak', 'En');
   const id = await create('editable@example.test', 'Ed', 'It');
   const cases: Array<[string, Record<string, unknown>, string]> = [
-    ['mutation { createCustomer(input: { email: "TAKEN@example.test", name: "A", surname: "B" }) { clientMutationId } }', {}, 'SMC02'],
-    ['mutation { createCustomer(input: { email: "not-an-email", name: "A", surname: "B" }) { clientMutationId } }', {}, 'SMA03'],
-    ['mutation { createCustomer(input: { email: "new@example.test", name: "A", surname: "  " }) { clientMutationId } }', {}, 'SMC04'],
+    [
+      'mutation { createCustomer(input: { email: "TAKEN@example.test", name: "A", surname: "B" }) { clientMutationId } }',
+      {},
+      'SMC02',
+    ],
+    [
+      'mutation { createCustomer(input: { email: "not-an-email", name: "A", surname: "B" }) { clientMutationId } }',
+      {},
+      'SMA03',
+    ],
+    [
+      'mutation { createCustomer(input: { email: "new@example.test", name: "A", surname: "  " }) { clientMutationId } }',
+      {},
+      'SMC04',
+    ],
     ['mutation { createCustomer(input: { email: "new@example.test", name: "A" }) { clientMutationId } }', {}, 'SMC04'],
-    ['mutation ($id: BigInt!) { updateCustomer(input: { customerId: $id, email: "taken@example.test" }) { clientMutationId } }', { id }, 'SMC02'],
+    [
+      'mutation ($id: BigInt!) { updateCustomer(input: { customerId: $id, email: "taken@example.test" }) { clientMutationId } }',
+      { id },
+      'SMC02',
+    ],
     ['mutation { updateCustomer(input: { customerId: "999999", name: "A" }) { clientMutationId } }', {}, 'SMC03'],
-    ['mutation ($id: BigInt!) { addCustomerNote(input: { customerId: $id, body: "" }) { clientMutationId } }', { id }, 'SMC05'],
+    [
+      'mutation ($id: BigInt!) { addCustomerNote(input: { customerId: $id, body: "" }) { clientMutationId } }',
+      { id },
+      'SMC05',
+    ],
     ['mutation { restoreCustomer(input: { customerId: "999999" }) { clientMutationId } }', {}, 'SMC03'],
     ['query { searchCustomers(query: "  ") { totalCount } }', {}, 'SMC06'],
   ];

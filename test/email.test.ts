@@ -27,7 +27,11 @@ const reservationData = {
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
   smtp = await startSmtpSink();
-  Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), MAIL_FROM: 'SMS <no-reply@sms.test>' });
+  Object.assign(process.env, {
+    SMTP_HOST: smtp.host,
+    SMTP_PORT: String(smtp.port),
+    MAIL_FROM: 'SMS <no-reply@sms.test>',
+  });
 });
 
 test.after(async () => {
@@ -38,12 +42,29 @@ test.after(async () => {
 });
 
 test('every template booking, accounts and payments queue renders text and HTML', () => {
-  const expected = ['reservation_held', 'reservation_confirmed', 'reservation_changed', 'reservation_cancelled', 'reservation_expired',
-    'reservation_link', 'reservation_ended', 'reservation_reminder', 'receipt', 'payment_failed', 'verify_email', 'password_reset', 'staff_invite', 'password_changed', 'account_secured'];
+  const expected = [
+    'reservation_held',
+    'reservation_confirmed',
+    'reservation_changed',
+    'reservation_cancelled',
+    'reservation_expired',
+    'reservation_link',
+    'reservation_ended',
+    'reservation_reminder',
+    'receipt',
+    'payment_failed',
+    'verify_email',
+    'password_reset',
+    'staff_invite',
+    'password_changed',
+    'account_secured',
+  ];
   assert.equal([...TEMPLATE_NAMES].sort(), [...expected].sort());
   for (const template of expected) {
-    const data = template.startsWith('reservation') || template === 'receipt' || template === 'payment_failed'
-      ? reservationData : { name: 'Ada', link: 'https://app.example.test/t/abc', expiresAt: '2026-07-01T13:00:00Z', role: 'operator' };
+    const data =
+      template.startsWith('reservation') || template === 'receipt' || template === 'payment_failed'
+        ? reservationData
+        : { name: 'Ada', link: 'https://app.example.test/t/abc', expiresAt: '2026-07-01T13:00:00Z', role: 'operator' };
     const email = renderEmail(template, data, ctx);
     assert.ok(email.subject.length > 5, template);
     assert.ok(email.text.length > 20 && email.html.startsWith('<!doctype html>'), template);
@@ -65,12 +86,20 @@ test('every template any migration or fixture queues has a renderer', async () =
   for (const template of queued) assert.ok(TEMPLATE_NAMES.includes(template), `no renderer for ${template}`);
 });
 
-test('account emails show times like the others: in the product\'s time zone, not UTC', () => {
+test("account emails show times like the others: in the product's time zone, not UTC", () => {
   // 13:00Z in July is 9:00 EDT in New York, the default home time zone.
-  const verify = renderEmail('verify_email', { name: 'Ada', link: 'https://x.test/v', expiresAt: '2026-07-01T13:00:00Z' }, ctx);
+  const verify = renderEmail(
+    'verify_email',
+    { name: 'Ada', link: 'https://x.test/v', expiresAt: '2026-07-01T13:00:00Z' },
+    ctx,
+  );
   assert.match(verify.text, /works until Wed, Jul 1, 2026, 9:00\s?AM EDT/);
   assert.not.match(verify.text, /UTC|GMT/);
-  const tokyo = renderEmail('password_reset', { name: 'Ada', link: 'https://x.test/r', expiresAt: '2026-07-01T13:00:00Z' }, { ...ctx, timeZone: 'Asia/Tokyo' });
+  const tokyo = renderEmail(
+    'password_reset',
+    { name: 'Ada', link: 'https://x.test/r', expiresAt: '2026-07-01T13:00:00Z' },
+    { ...ctx, timeZone: 'Asia/Tokyo' },
+  );
   assert.match(tokyo.text, /10:00\s?PM GMT\+9/);
 });
 
@@ -80,29 +109,49 @@ test('times are shown in the data time zone and amounts in the currency', () => 
   assert.match(email.text, /9:00\s?AM EDT/);
   assert.match(email.text, /11:30\s?AM EDT/);
   assert.match(email.text, /\$12\.50/);
-  const yen = renderEmail('receipt', { ...reservationData, amount: 1250, currency: 'JPY', timeZone: 'Asia/Tokyo' }, ctx);
+  const yen = renderEmail(
+    'receipt',
+    { ...reservationData, amount: 1250, currency: 'JPY', timeZone: 'Asia/Tokyo' },
+    ctx,
+  );
   assert.match(yen.text, /¥1,250/);
   assert.match(yen.text, /10:00\s?PM GMT\+9/);
 });
 
 test('reminder links to extending; payment_failed links to paying and says when the card is retried', () => {
-  const reminder = renderEmail('reservation_reminder', { ...reservationData, manageLink: 'https://app.example.test/m/tok' }, ctx);
+  const reminder = renderEmail(
+    'reservation_reminder',
+    { ...reservationData, manageLink: 'https://app.example.test/m/tok' },
+    ctx,
+  );
   assert.match(reminder.text, /Extend your reservation: https:\/\/app\.example\.test\/m\/tok/);
-  const failed = renderEmail('payment_failed', { ...reservationData, failureCode: 'card_declined', nextRetryAt: '2026-07-02T15:30:00Z' }, ctx);
+  const failed = renderEmail(
+    'payment_failed',
+    { ...reservationData, failureCode: 'card_declined', nextRetryAt: '2026-07-02T15:30:00Z' },
+    ctx,
+  );
   assert.match(failed.text, /Pay now: https:\/\/app\.example\.test\/reservations\/42\/pay/);
   assert.match(failed.text, /try your card again on Thu, Jul 2, 2026/);
   assert.match(failed.html, /<a href="https:\/\/app\.example\.test\/reservations\/42\/pay">Pay now<\/a>/);
 });
 
 test('booking data: manage link path, hold deadline, cancel reason, previous end', () => {
-  const held = renderEmail('reservation_held', { ...reservationData, manageLinkPath: '/reservations/42/manage', holdExpiresAt: '2026-07-01T12:15:00Z' }, ctx);
+  const held = renderEmail(
+    'reservation_held',
+    { ...reservationData, manageLinkPath: '/reservations/42/manage', holdExpiresAt: '2026-07-01T12:15:00Z' },
+    ctx,
+  );
   assert.match(held.text, /https:\/\/app\.example\.test\/reservations\/42\/manage/);
   assert.match(held.text, /lapses at Wed, Jul 1, 2026, 8:15\s?AM EDT/);
   const expired = renderEmail('reservation_expired', reservationData, ctx);
   assert.match(expired.subject, /^Hold on reservation #42 expired$/);
   assert.match(expired.text, /hold on this spot lapsed/);
   assert.not.match(expired.subject + expired.text, /cancel/i, 'an expired hold is not a cancellation');
-  const changed = renderEmail('reservation_changed', { ...reservationData, previousEndsAt: '2026-07-01T14:00:00Z', previousAmount: 800 }, ctx);
+  const changed = renderEmail(
+    'reservation_changed',
+    { ...reservationData, previousEndsAt: '2026-07-01T14:00:00Z', previousAmount: 800 },
+    ctx,
+  );
   assert.match(changed.text, /ended Wed, Jul 1, 2026, 10:00\s?AM EDT and cost \$8\.00/);
 });
 
@@ -110,19 +159,34 @@ test('HTML escapes data; unknown templates and missing data fail loudly', () => 
   const email = renderEmail('reservation_confirmed', { ...reservationData, spot: '<script>x</script> & Co' }, ctx);
   assert.ok(email.html.includes('&lt;script&gt;x&lt;/script&gt; &amp; Co'));
   assert.not.ok(email.html.includes('<script>'));
-  assert.throws(() => renderEmail('no_such_template', {}, ctx), (e: Error) => e instanceof UnknownTemplateError);
-  assert.throws(() => renderEmail('reservation_confirmed', { ...reservationData, timeZone: undefined }, ctx), /timeZone/);
+  assert.throws(
+    () => renderEmail('no_such_template', {}, ctx),
+    (e: Error) => e instanceof UnknownTemplateError,
+  );
+  assert.throws(
+    () => renderEmail('reservation_confirmed', { ...reservationData, timeZone: undefined }, ctx),
+    /timeZone/,
+  );
 });
 
 async function enqueue(template: string, to: string, data: object): Promise<string> {
-  const { rows: [r] } = await db.owner.query(
-    'select app_private.email_enqueue($1, $2, $3::jsonb)::text as id', [template, to, JSON.stringify(data)]);
+  const {
+    rows: [r],
+  } = await db.owner.query('select app_private.email_enqueue($1, $2, $3::jsonb)::text as id', [
+    template,
+    to,
+    JSON.stringify(data),
+  ]);
   return r.id;
 }
 
 async function sentCount(ids: string[]): Promise<number> {
-  const { rows: [r] } = await db.owner.query(
-    'select count(*)::int as n from app_private.emails where id = any($1::bigint[]) and sent_at is not null', [ids]);
+  const {
+    rows: [r],
+  } = await db.owner.query(
+    'select count(*)::int as n from app_private.emails where id = any($1::bigint[]) and sent_at is not null',
+    [ids],
+  );
   return r.n;
 }
 
@@ -139,8 +203,11 @@ test('send_email delivers outbox rows over SMTP once and marks them sent; a sent
   // Action
   worker = await startTestWorker(db);
   await waitFor(async () => (await sentCount(ids)) === 3, 15_000, 'all sent');
-  await waitFor(async () => (await db.owner.query(
-    `select count(*)::int as n from graphile_worker.jobs where task_identifier = 'send_email'`)).rows[0].n === 0);
+  await waitFor(
+    async () =>
+      (await db.owner.query(`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'send_email'`))
+        .rows[0].n === 0,
+  );
 
   // Assertions
   const got = smtp.messages.filter((m) => m.emailId && [...ids, alreadySent].includes(m.emailId));
@@ -161,18 +228,37 @@ test('SMTP down for a while: every email is delivered once after it recovers', a
   for (let i = 0; i < 6; i++) ids.push(await enqueue('reservation_changed', `down${i}@example.test`, reservationData));
 
   // Action: every email fails at least once, then SMTP comes back.
-  await waitFor(async () => (await db.owner.query(
-    'select count(*)::int as n from app_private.emails where id = any($1::bigint[]) and attempts >= 1 and last_error is not null',
-    [ids])).rows[0].n === ids.length, 15_000, 'every email failed once');
+  await waitFor(
+    async () =>
+      (
+        await db.owner.query(
+          'select count(*)::int as n from app_private.emails where id = any($1::bigint[]) and attempts >= 1 and last_error is not null',
+          [ids],
+        )
+      ).rows[0].n === ids.length,
+    15_000,
+    'every email failed once',
+  );
   assert.ok(smtp.refused >= ids.length);
-  await waitFor(async () => (await db.owner.query(
-    `select count(*)::int as n from graphile_worker.jobs where key = any($1) and attempts >= 1 and last_error is not null`,
-    [ids.map((id) => `send_email:${id}`)])).rows[0].n === ids.length, 10_000, 'the jobs failed and wait for a retry');
+  await waitFor(
+    async () =>
+      (
+        await db.owner.query(
+          `select count(*)::int as n from graphile_worker.jobs where key = any($1) and attempts >= 1 and last_error is not null`,
+          [ids.map((id) => `send_email:${id}`)],
+        )
+      ).rows[0].n === ids.length,
+    10_000,
+    'the jobs failed and wait for a retry',
+  );
   smtp.setDown(false);
   await waitFor(async () => (await sentCount(ids)) === ids.length, 30_000, 'all sent after recovery');
 
   // Assertions: each exactly once.
-  const got = smtp.messages.slice(before).map((m) => m.emailId).filter((id) => id && ids.includes(id));
+  const got = smtp.messages
+    .slice(before)
+    .map((m) => m.emailId)
+    .filter((id) => id && ids.includes(id));
   assert.equal([...got].sort(), [...ids].sort());
   assert.equal(new Set(got).size, got.length, 'no email twice');
 });

@@ -8,7 +8,15 @@ import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
-  browserConfirmsSetup, completeAtEnd, createReservation, dbAs, startEmulator, startTestWorker, stripeConfigFor, useEmulatorInEnv, waitFor,
+  browserConfirmsSetup,
+  completeAtEnd,
+  createReservation,
+  dbAs,
+  startEmulator,
+  startTestWorker,
+  stripeConfigFor,
+  useEmulatorInEnv,
+  waitFor,
 } from './helpers/payments.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
@@ -46,33 +54,57 @@ test('a burst of emails queued before a burst of charges: every charge runs firs
     ids.push(id);
   }
   // The outbox rows become send_email jobs first, then the reservations end and their charges are queued.
-  const { rows: [{ queued }] } = await db.owner.query('select app_private.emails_queue_due(1000) as queued');
+  const {
+    rows: [{ queued }],
+  } = await db.owner.query('select app_private.emails_queue_due(1000) as queued');
   assert.is(queued, 8, 'reservation_held and reservation_confirmed for each of the 4');
   for (const id of ids) await completeAtEnd(db, id);
   const { rows: jobs } = await db.owner.query(
     `select task_identifier as task, priority, max_attempts from graphile_worker.jobs
-     where task_identifier in ('send_email', 'reservation__charge') order by id`);
-  assert.equal(jobs.map((j) => j.task), [...Array(8).fill('send_email'), ...Array(4).fill('reservation__charge')], 'emails queued first');
-  assert.equal(new Set(jobs.filter((j) => j.task === 'send_email').map((j) => `${j.priority}/${j.max_attempts}`)), new Set(['10/25']));
+     where task_identifier in ('send_email', 'reservation__charge') order by id`,
+  );
+  assert.equal(
+    jobs.map((j) => j.task),
+    [...Array(8).fill('send_email'), ...Array(4).fill('reservation__charge')],
+    'emails queued first',
+  );
+  assert.equal(
+    new Set(jobs.filter((j) => j.task === 'send_email').map((j) => `${j.priority}/${j.max_attempts}`)),
+    new Set(['10/25']),
+  );
   assert.equal(new Set(jobs.filter((j) => j.task === 'reservation__charge').map((j) => j.priority)), new Set([0]));
 
   // Action: one worker slot, so jobs run one at a time in the queue's order.
   const worker = await startTestWorker(db, { concurrency: 1 });
   try {
-    await waitFor(async () => (await db.owner.query(
-      `select count(*)::int as n from app_private.emails where sent_at is null and template in ('reservation_held', 'reservation_confirmed')`)).rows[0].n === 0,
-    60_000, 'the 8 emails sent');
+    await waitFor(
+      async () =>
+        (
+          await db.owner.query(
+            `select count(*)::int as n from app_private.emails where sent_at is null and template in ('reservation_held', 'reservation_confirmed')`,
+          )
+        ).rows[0].n === 0,
+      60_000,
+      'the 8 emails sent',
+    );
   } finally {
     await worker.stop();
   }
 
   // Assertions: the last charge succeeded before the first of those emails was sent.
-  const { rows: [t] } = await db.owner.query(
+  const {
+    rows: [t],
+  } = await db.owner.query(
     `select (select max(succeeded_at) from app_private.charges where reservation_id = any($1::bigint[])) as last_charge,
             (select min(sent_at) from app_private.emails where template in ('reservation_held', 'reservation_confirmed')) as first_email,
-            (select count(*)::int from app_private.charges where reservation_id = any($1::bigint[]) and status = 'succeeded') as charged`, [ids]);
+            (select count(*)::int from app_private.charges where reservation_id = any($1::bigint[]) and status = 'succeeded') as charged`,
+    [ids],
+  );
   assert.is(t.charged, 4);
-  assert.ok(t.last_charge < t.first_email, `last charge ${t.last_charge.toISOString()}, first email ${t.first_email.toISOString()}`);
+  assert.ok(
+    t.last_charge < t.first_email,
+    `last charge ${t.last_charge.toISOString()}, first email ${t.first_email.toISOString()}`,
+  );
 });
 
 test.run();

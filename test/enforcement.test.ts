@@ -42,21 +42,40 @@ test('the lookup before, during and after a reservation, and at another spot', a
   // Setup: a reservation starting in two hours for plate TAXI42 (NY).
   const s = await spot();
   const other = await spot();
-  const made = await ctx.api.gql(RESERVE, { spot: s, from: hoursFromNow(2), plate: 'TAXI42', state: 'NY' }, ctx.callers.driver.headers);
+  const made = await ctx.api.gql(
+    RESERVE,
+    { spot: s, from: hoursFromNow(2), plate: 'TAXI42', state: 'NY' },
+    ctx.callers.driver.headers,
+  );
   const id = made.data.reserve.result.reservation.rowId;
-  const audited = async () => (await ctx.db.owner.query(
-    `select count(*)::int as n from app_public.audit_log where table_name = 'enforcement_lookups' and action = 'lookup'`)).rows[0].n;
+  const audited = async () =>
+    (
+      await ctx.db.owner.query(
+        `select count(*)::int as n from app_public.audit_log where table_name = 'enforcement_lookups' and action = 'lookup'`,
+      )
+    ).rows[0].n;
   const auditedBefore = await audited();
 
   // Before: not yet valid.
-  assert.equal(await lookup('taxi 42', s), { plate: 'TAXI42', plateState: 'NY', spotId: s, valid: false, validUntil: null });
+  assert.equal(await lookup('taxi 42', s), {
+    plate: 'TAXI42',
+    plateState: 'NY',
+    spotId: s,
+    valid: false,
+    validUntil: null,
+  });
 
   // During: the owner moves the window over now (the clock of the database decides).
-  await ctx.db.owner.query(`update app_public.reservations set period = tstzrange(now() - interval '10 minutes', now() + interval '50 minutes'),
-    status = 'confirmed', hold_expires_at = null where id = $1`, [id]);
+  await ctx.db.owner.query(
+    `update app_public.reservations set period = tstzrange(now() - interval '10 minutes', now() + interval '50 minutes'),
+    status = 'confirmed', hold_expires_at = null where id = $1`,
+    [id],
+  );
   const during = await lookup('TAXI42', s);
   assert.is(during.valid, true);
-  const { rows: [r] } = await ctx.db.owner.query('select upper(period) as ends from app_public.reservations where id = $1', [id]);
+  const {
+    rows: [r],
+  } = await ctx.db.owner.query('select upper(period) as ends from app_public.reservations where id = $1', [id]);
   assert.is(new Date(during.validUntil).getTime(), r.ends.getTime());
   assert.equal(await lookup('TAXI42'), { ...during, spotId: s }, 'without a spot: the spot it holds');
   assert.is((await lookup('TAXI42', other)).valid, false, 'another spot');
@@ -64,28 +83,48 @@ test('the lookup before, during and after a reservation, and at another spot', a
   assert.is((await lookup('TAXI42', s, null)).valid, true, 'state not given');
 
   // After: ended and completed.
-  await ctx.db.owner.query(`update app_public.reservations set period = tstzrange(now() - interval '2 hours', now() - interval '1 hour'),
-    status = 'completed' where id = $1`, [id]);
+  await ctx.db.owner.query(
+    `update app_public.reservations set period = tstzrange(now() - interval '2 hours', now() - interval '1 hour'),
+    status = 'completed' where id = $1`,
+    [id],
+  );
   assert.is((await lookup('TAXI42', s)).valid, false);
 
   // Every lookup is in the audit log.
   assert.is(await audited(), auditedBefore + 7);
-  const { rows: [entry] } = await ctx.db.owner.query(
-    `select actor_user_id::text, actor_role, new_values from app_public.audit_log where table_name = 'enforcement_lookups' order by id desc limit 1`);
-  assert.equal([entry.actor_user_id, entry.actor_role, entry.new_values.plate, entry.new_values.valid],
-    [ctx.callers.enforcement.user!.id, 'enforcement', 'TAXI42', false]);
+  const {
+    rows: [entry],
+  } = await ctx.db.owner.query(
+    `select actor_user_id::text, actor_role, new_values from app_public.audit_log where table_name = 'enforcement_lookups' order by id desc limit 1`,
+  );
+  assert.equal(
+    [entry.actor_user_id, entry.actor_role, entry.new_values.plate, entry.new_values.valid],
+    [ctx.callers.enforcement.user!.id, 'enforcement', 'TAXI42', false],
+  );
 });
 
 test('saved vehicles: own only', async () => {
-  const saved = await ctx.api.gql(`mutation { saveVehicle(input: { plate: "own 1", plateState: "ny" }) { result { rowId } } }`, {}, ctx.callers.driver.headers);
+  const saved = await ctx.api.gql(
+    `mutation { saveVehicle(input: { plate: "own 1", plateState: "ny" }) { result { rowId } } }`,
+    {},
+    ctx.callers.driver.headers,
+  );
   const id = saved.data.saveVehicle.result.rowId;
-  const again = await ctx.api.gql(`mutation { saveVehicle(input: { plate: "OWN1", plateState: "NY", label: "Car" }) { result { rowId label } } }`, {}, ctx.callers.driver.headers);
+  const again = await ctx.api.gql(
+    `mutation { saveVehicle(input: { plate: "OWN1", plateState: "NY", label: "Car" }) { result { rowId label } } }`,
+    {},
+    ctx.callers.driver.headers,
+  );
   assert.equal(again.data.saveVehicle.result, { rowId: id, label: 'Car' }, 'saving again updates the label');
   const mine = await ctx.api.gql(`query { vehicles { nodes { rowId plate } } }`, {}, ctx.callers.driver.headers);
   assert.equal(mine.data.vehicles.nodes, [{ rowId: id, plate: 'OWN1' }]);
   const theirs = await ctx.api.gql(`query { vehicles { nodes { rowId } } }`, {}, ctx.callers.analyst.headers);
   assert.equal(theirs.data.vehicles.nodes, []);
-  const steal = await ctx.api.gql(`mutation ($id: BigInt!) { removeVehicle(input: { vehicleId: $id }) { clientMutationId } }`, { id }, ctx.callers.analyst.headers);
+  const steal = await ctx.api.gql(
+    `mutation ($id: BigInt!) { removeVehicle(input: { vehicleId: $id }) { clientMutationId } }`,
+    { id },
+    ctx.callers.analyst.headers,
+  );
   assert.is(steal.errors?.[0]?.extensions?.code, 'SME03');
 });
 
@@ -95,7 +134,10 @@ test('an enforcement officer sees nothing else: no customers, other reservations
   assert.equal(res.data, { reservations: { totalCount: 0 }, users: { totalCount: 1 } }, 'only themself');
   assert.is((await ctx.api.gql(`query { customers { totalCount } }`, {}, h)).errors?.[0]?.extensions?.code, '42501');
   assert.is((await ctx.api.gql(`query { auditEntries { totalCount } }`, {}, h)).errors?.[0]?.extensions?.code, 'SMA10');
-  assert.is((await ctx.api.gql(`query { searchCustomers(query: "a") { totalCount } }`, {}, h)).errors?.[0]?.extensions?.code, 'SMC01');
+  assert.is(
+    (await ctx.api.gql(`query { searchCustomers(query: "a") { totalCount } }`, {}, h)).errors?.[0]?.extensions?.code,
+    'SMC01',
+  );
 });
 
 test.run();

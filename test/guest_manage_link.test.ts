@@ -39,7 +39,8 @@ async function guestReservation(email: string): Promise<{ id: string; token: str
 }
 
 const links = async (id: string) => (await emailsOf(db, id)).filter((m) => m.template === 'reservation_link');
-const reads = async (id: string, token: string) => (await api.gql(READ, { id, token })).errors?.[0]?.extensions?.code ?? 'ok';
+const reads = async (id: string, token: string) =>
+  (await api.gql(READ, { id, token })).errors?.[0]?.extensions?.code ?? 'ok';
 
 test('the right reservation and email: a new token by email, the old one stops working', async () => {
   const g = await guestReservation('lost.token@example.test');
@@ -50,20 +51,35 @@ test('the right reservation and email: a new token by email, the old one stops w
   assert.is(mail.recipient, 'lost.token@example.test');
   const fresh = /#manageToken=([A-Za-z0-9_-]+)$/.exec(mail.data.manageLinkPath)?.[1];
   assert.ok(fresh, mail.data.manageLinkPath);
-  assert.match(mail.data.manageLinkPath, new RegExp(`^/reservations/${g.id}/manage#`), 'the token in the fragment, never sent to a server');
+  assert.match(
+    mail.data.manageLinkPath,
+    new RegExp(`^/reservations/${g.id}/manage#`),
+    'the token in the fragment, never sent to a server',
+  );
   assert.is(await reads(g.id, fresh!), 'ok');
   assert.is(await reads(g.id, g.token), 'SMB06', 'the old token is revoked');
-  const rendered = renderEmail('reservation_link', mail.data, { appUrl: 'https://app.example.test', productName: 'Secure My Spot', timeZone: 'America/New_York' });
-  assert.match(rendered.text, new RegExp(`https://app\\.example\\.test/reservations/${g.id}/manage#manageToken=${fresh}`));
+  const rendered = renderEmail('reservation_link', mail.data, {
+    appUrl: 'https://app.example.test',
+    productName: 'Secure My Spot',
+    timeZone: 'America/New_York',
+  });
+  assert.match(
+    rendered.text,
+    new RegExp(`https://app\\.example\\.test/reservations/${g.id}/manage#manageToken=${fresh}`),
+  );
 });
 
-test('a wrong email, an unknown id or a driver\'s reservation: the same answer, nothing sent or changed', async () => {
+test("a wrong email, an unknown id or a driver's reservation: the same answer, nothing sent or changed", async () => {
   const g = await guestReservation('mine@example.test');
   const driver = await createSignedInUser(db, api);
   const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate });
   const own = await api.gql(RESERVE, { spotId, startsAt: hoursFromNow(1).toISOString() }, driver.headers);
   const ownId = own.data.reserve.result.reservation.rowId;
-  for (const [id, email] of [[g.id, 'someone.else@example.test'], ['987654321', 'mine@example.test'], [ownId, driver.email]]) {
+  for (const [id, email] of [
+    [g.id, 'someone.else@example.test'],
+    ['987654321', 'mine@example.test'],
+    [ownId, driver.email],
+  ]) {
     const res = await api.gql(SEND, { id, email });
     assert.equal([res.errors, res.data?.sendManageLink.result], [undefined, true], `${id} ${email}`);
   }
@@ -76,7 +92,8 @@ test('a wrong email, an unknown id or a driver\'s reservation: the same answer, 
 
 test('at most 3 an hour per reservation: then SMA02 with retryAfter, and no new token', async () => {
   const g = await guestReservation('eager@example.test');
-  for (let i = 0; i < 3; i++) assert.equal((await api.gql(SEND, { id: g.id, email: 'eager@example.test' })).errors, undefined);
+  for (let i = 0; i < 3; i++)
+    assert.equal((await api.gql(SEND, { id: g.id, email: 'eager@example.test' })).errors, undefined);
   const limited = await api.gql(SEND, { id: g.id, email: 'eager@example.test' });
   assert.is(limited.errors?.[0].extensions?.code, 'SMA02');
   assert.ok(Number((limited.errors?.[0].extensions as { retryAfter?: number } | undefined)?.retryAfter) > 0);
@@ -86,11 +103,23 @@ test('at most 3 an hour per reservation: then SMA02 with retryAfter, and no new 
   assert.is(await reads(g.id, last), 'ok', 'the refused request revoked nothing');
 });
 
-test('guest emails say how to get a new link; drivers\' do not', async () => {
-  const data = { reservationId: 7, spot: 'W 36 St', startsAt: '2026-07-01T13:00:00Z', endsAt: '2026-07-01T15:00:00Z', timeZone: 'America/New_York', amount: 900, currency: 'USD' };
+test("guest emails say how to get a new link; drivers' do not", async () => {
+  const data = {
+    reservationId: 7,
+    spot: 'W 36 St',
+    startsAt: '2026-07-01T13:00:00Z',
+    endsAt: '2026-07-01T15:00:00Z',
+    timeZone: 'America/New_York',
+    amount: 900,
+    currency: 'USD',
+  };
   const ctx = { appUrl: 'https://app.example.test', productName: 'Secure My Spot', timeZone: 'America/New_York' };
   for (const template of ['reservation_held', 'reservation_confirmed', 'reservation_reminder']) {
-    assert.match(renderEmail(template, { ...data, isGuest: true, manageLinkPath: '/reservations/7/manage' }, ctx).text, /Lost your manage code\?/, template);
+    assert.match(
+      renderEmail(template, { ...data, isGuest: true, manageLinkPath: '/reservations/7/manage' }, ctx).text,
+      /Lost your manage code\?/,
+      template,
+    );
     assert.not.match(renderEmail(template, { ...data, isGuest: false }, ctx).text, /manage code/, template);
   }
 });

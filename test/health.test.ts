@@ -50,8 +50,11 @@ test('/health and /ready when everything is up', async () => {
 });
 
 test('/ready fails while a committed migration has not run, /health does not', async () => {
-  const { rows: [last] } = await db.owner.query(
-    'delete from graphile_migrate.migrations where hash = (select hash from graphile_migrate.migrations order by filename desc limit 1) returning *');
+  const {
+    rows: [last],
+  } = await db.owner.query(
+    'delete from graphile_migrate.migrations where hash = (select hash from graphile_migrate.migrations order by filename desc limit 1) returning *',
+  );
   try {
     const ready = await probe(api.url, '/ready');
     assert.is(ready.status, 503);
@@ -60,8 +63,10 @@ test('/ready fails while a committed migration has not run, /health does not', a
     assert.is(ready.body.checks?.database, 'ok');
     assert.is((await probe(api.url, '/health')).status, 200);
   } finally {
-    await db.owner.query('insert into graphile_migrate.migrations (hash, previous_hash, filename, date) values ($1, $2, $3, $4)',
-      [last.hash, last.previous_hash, last.filename, last.date]);
+    await db.owner.query(
+      'insert into graphile_migrate.migrations (hash, previous_hash, filename, date) values ($1, $2, $3, $4)',
+      [last.hash, last.previous_hash, last.filename, last.date],
+    );
   }
   assert.is((await whenReady(api.url)).status, 200);
 });
@@ -70,25 +75,27 @@ test('/ready fails while a committed migration has not run, /health does not', a
 async function startRelay(target: { host: string; port: number }) {
   const sockets = new Set<Socket>();
   let server: Server;
-  const open = (port: number) => new Promise<number>((resolve) => {
-    server = createServer((client) => {
-      const upstream = connect(target.port, target.host);
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('error', () => {});
-        s.on('close', () => sockets.delete(s));
-      }
-      client.pipe(upstream).pipe(client);
+  const open = (port: number) =>
+    new Promise<number>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(target.port, target.host);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => {});
+          s.on('close', () => sockets.delete(s));
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
     });
-    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
   const port = await open(0);
   return {
     port,
-    cut: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy();
-    }),
+    cut: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
     restore: () => open(port),
   };
 }
@@ -101,7 +108,9 @@ test('/ready fails while the database is unreachable and recovers after', async 
     u.port = String(relay.port);
     return u.toString();
   };
-  const relayed = await startApi(db, { db: { ...db.urls, owner: via(db.urls.owner), authenticator: via(db.urls.authenticator) } });
+  const relayed = await startApi(db, {
+    db: { ...db.urls, owner: via(db.urls.owner), authenticator: via(db.urls.authenticator) },
+  });
   try {
     const up = await whenReady(relayed.url);
     assert.is(up.status, 200, `ready through the relay: ${JSON.stringify(up.body)}`);
@@ -122,7 +131,12 @@ test('/ready fails while the database is unreachable and recovers after', async 
 
 test("the worker's /ready: ready while its runner runs, not after it stopped", async () => {
   const pool = makeWorkerPool(db.urls.owner, 4);
-  const runner = await startWorker({ connectionString: db.urls.owner, crontab: '# none', concurrency: 1, pgPool: pool });
+  const runner = await startWorker({
+    connectionString: db.urls.owner,
+    crontab: '# none',
+    concurrency: 1,
+    pgPool: pool,
+  });
   const server = await startHealthServer(0, '127.0.0.1', pool, runner);
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {

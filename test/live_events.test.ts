@@ -14,7 +14,7 @@ import { createRate, createSpot } from './helpers/spots.ts';
 import { liveHubOf } from '../server/middleware/installLiveEvents.ts';
 
 // Inside the watched box, outside it but in the same tile, and in another tile.
-const BOX = { minLat: 40.70, minLng: -74.00, maxLat: 40.72, maxLng: -73.98 };
+const BOX = { minLat: 40.7, minLng: -74.0, maxLat: 40.72, maxLng: -73.98 };
 const BOX_QUERY = new URLSearchParams(Object.entries(BOX).map(([k, v]) => [k, String(v)])).toString();
 let db: TestDb;
 let api: TestApi;
@@ -85,16 +85,24 @@ function sse(query: string, headers: Record<string, string> = {}) {
     const deadline = Date.now() + 20_000; // a bound for a loaded machine, not a timing
     while (!check()) {
       if (Date.now() > deadline) throw new Error(`SSE: timed out waiting for ${what}; got ${JSON.stringify(events)}`);
-      await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, 200); });
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 200);
+      });
     }
   };
   return {
     events,
-    get status() { return status; },
+    get status() {
+      return status;
+    },
     ready: () => until(() => ready || status >= 400, 'ready'),
     next: (n: number) => until(() => events.length >= n, `${n} events`),
     heartbeat: () => until(() => heartbeats > 0, 'a heartbeat'),
-    close: async () => { controller.abort(); await done; },
+    close: async () => {
+      controller.abort();
+      await done;
+    },
   };
 }
 
@@ -103,19 +111,25 @@ let guests = 0;
 /** A guest's booking over HTTP, each from a new email: a driver may hold only 3 at once (SMB12). */
 async function reserveOverHttp(spotId: string, minutes = 60): Promise<string> {
   guests += 1;
-  const res = await api.gql(`mutation($s: BigInt!, $m: Int, $e: String) { reserve(input: { spotId: $s, durationMinutes: $m, email: $e }) { result { reservation { rowId } } } }`,
-    { s: spotId, m: minutes, e: `live.guest${guests}@example.test` });
+  const res = await api.gql(
+    `mutation($s: BigInt!, $m: Int, $e: String) { reserve(input: { spotId: $s, durationMinutes: $m, email: $e }) { result { reservation { rowId } } } }`,
+    { s: spotId, m: minutes, e: `live.guest${guests}@example.test` },
+  );
   assert.equal(res.errors, undefined, JSON.stringify(res.errors));
   return res.data.reserve.result.reservation.rowId;
 }
 
 /** A reservation written as the owner whose period (and hold) are already over, for the due-work functions. */
 async function pastReservation(spotId: string, status: 'confirmed' | 'held'): Promise<string> {
-  const { rows: [r] } = await db.owner.query(
+  const {
+    rows: [r],
+  } = await db.owner.query(
     `insert into app_public.reservations (spot_id, email, period, amount, currency, status, hold_expires_at)
      values ($1, 'past@example.test', tstzrange(now() - interval '2 hours', now() - interval '1 hour'), 300, 'USD',
        $2::app_public.reservation_status, case when $2::text = 'held' then now() - interval '1 hour' end)
-     returning id::text`, [spotId, status]);
+     returning id::text`,
+    [spotId, status],
+  );
   return r.id;
 }
 
@@ -130,24 +144,37 @@ test('SSE: events after a reservation is made, after it ends, after a hold expir
   await stream.next(1);
   assert.equal(stream.events[0].data.spotId, spotIn);
   assert.is(stream.events[0].data.reason, 'taken');
-  assert.equal(Object.keys(stream.events[0].data).sort(), ['endsAt', 'id', 'lat', 'lng', 'reason', 'spotId', 'startsAt'],
-    'ids and positions only');
+  assert.equal(
+    Object.keys(stream.events[0].data).sort(),
+    ['endsAt', 'id', 'lat', 'lng', 'reason', 'spotId', 'startsAt'],
+    'ids and positions only',
+  );
   // A stay that ends (the due-work sweep's function)
   await pastReservation(spotIn2, 'confirmed');
   await db.owner.query('select app_private.reservations_end_due(500)');
   // A hold that expires
   const held = await pastReservation(spotIn2, 'held');
-  await db.owner.query(`update app_public.reservations set period = tstzrange(now() + interval '1 hour', now() + interval '2 hours') where id = $1`, [held]);
+  await db.owner.query(
+    `update app_public.reservations set period = tstzrange(now() + interval '1 hour', now() + interval '2 hours') where id = $1`,
+    [held],
+  );
   await db.owner.query('select app_private.holds_expire_due(500)');
   await stream.next(6);
-  assert.equal(stream.events.map((e) => [e.data.spotId, e.data.reason]), [
-    [spotIn, 'taken'],
-    [spotIn2, 'taken'], [spotIn2, 'freed'],   // the ended stay: written, then completed
-    [spotIn2, 'taken'], [spotIn2, 'changed'], [spotIn2, 'freed'], // the hold: written, moved, expired
-  ]);
+  assert.equal(
+    stream.events.map((e) => [e.data.spotId, e.data.reason]),
+    [
+      [spotIn, 'taken'],
+      [spotIn2, 'taken'],
+      [spotIn2, 'freed'], // the ended stay: written, then completed
+      [spotIn2, 'taken'],
+      [spotIn2, 'changed'],
+      [spotIn2, 'freed'], // the hold: written, moved, expired
+    ],
+  );
   assert.ok(stream.events.every((e) => e.data.spotId !== spotFar && e.data.spotId !== spotSameTileOutside));
-  const { rows: [far] } = await db.owner.query(
-    `select count(*)::int as n from app_private.live_events where spot_id = $1`, [spotFar]);
+  const {
+    rows: [far],
+  } = await db.owner.query(`select count(*)::int as n from app_private.live_events where spot_id = $1`, [spotFar]);
   assert.is(far.n, 0, 'an unwatched tile records and NOTIFYs nothing');
   await stream.close();
 });
@@ -164,7 +191,13 @@ test('SSE: resume after a dropped connection with Last-Event-ID; heartbeats', as
   await db.owner.query(`update app_public.spots set status = 'out_of_service' where id = $1`, [spotIn2]);
   const again = sse(BOX_QUERY, { 'last-event-id': lastId });
   await again.ready();
-  assert.equal(again.events.map((e) => [e.data.spotId, e.data.reason]), [[spotIn, 'in_service'], [spotIn2, 'out_of_service']]);
+  assert.equal(
+    again.events.map((e) => [e.data.spotId, e.data.reason]),
+    [
+      [spotIn, 'in_service'],
+      [spotIn2, 'out_of_service'],
+    ],
+  );
   assert.ok(again.events.every((e) => BigInt(e.id!) > BigInt(lastId)));
   await db.owner.query(`update app_public.spots set status = 'active' where id = $1`, [spotIn2]);
   await again.next(3);
@@ -219,20 +252,33 @@ async function watchers(n: number): Promise<void> {
 }
 
 test('GraphQL subscription over a websocket: the event, with the spot read as the subscriber (isSaved)', async () => {
-  await api.gql(`mutation($s: BigInt!) { saveSpot(input: { spotId: $s }) { clientMutationId } }`, { s: spotIn2 }, driver.headers);
+  await api.gql(
+    `mutation($s: BigInt!) { saveSpot(input: { spotId: $s }) { clientMutationId } }`,
+    { s: spotIn2 },
+    driver.headers,
+  );
   await watchers(0); // the earlier tests' streams are gone
   const client = wsClient({ authorization: `Bearer ${driver.token}` });
   const got: any[] = [];
   const finished = new Promise<void>((resolve, reject) => {
-    const stop = client.subscribe({
-      query: `subscription($b: Float!, $c: Float!, $d: Float!, $e: Float!) {
+    const stop = client.subscribe(
+      {
+        query: `subscription($b: Float!, $c: Float!, $d: Float!, $e: Float!) {
         spotAvailability(minLat: $b, minLng: $c, maxLat: $d, maxLng: $e) { eventId spotId reason spot { rowId isSaved } } }`,
-      variables: { b: BOX.minLat, c: BOX.minLng, d: BOX.maxLat, e: BOX.maxLng },
-    }, {
-      next: (msg) => { got.push(msg); if (got.length === 2) { stop(); resolve(); } },
-      error: reject,
-      complete: () => resolve(),
-    });
+        variables: { b: BOX.minLat, c: BOX.minLng, d: BOX.maxLat, e: BOX.maxLng },
+      },
+      {
+        next: (msg) => {
+          got.push(msg);
+          if (got.length === 2) {
+            stop();
+            resolve();
+          }
+        },
+        error: reject,
+        complete: () => resolve(),
+      },
+    );
   });
   finished.catch(() => {}); // raced below; a late error must not go unhandled
   await watchers(1);
@@ -240,32 +286,53 @@ test('GraphQL subscription over a websocket: the event, with the spot read as th
   await reserveOverHttp(spotIn2, 30);
   await pastReservation(spotIn, 'confirmed');
   try {
-    await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(got)}`)), 20_000))]);
+    await Promise.race([
+      finished,
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(got)}`)), 20_000)),
+    ]);
   } finally {
     await client.dispose();
   }
-  assert.equal(got.map((m) => [m.data.spotAvailability.spotId, m.data.spotAvailability.reason, m.data.spotAvailability.spot.isSaved]),
-    [[spotIn2, 'taken', true], [spotIn, 'taken', false]]);
+  assert.equal(
+    got.map((m) => [
+      m.data.spotAvailability.spotId,
+      m.data.spotAvailability.reason,
+      m.data.spotAvailability.spot.isSaved,
+    ]),
+    [
+      [spotIn2, 'taken', true],
+      [spotIn, 'taken', false],
+    ],
+  );
 });
 
-test('websockets: a foreign origin with the victim\'s cookie is refused; the own origin is not', async () => {
+test("websockets: a foreign origin with the victim's cookie is refused; the own origin is not", async () => {
   const victim = await signInWithCookie(api, driver.email);
-  const attempt = (origin: string) => new Promise<number>((resolve) => {
-    const socket = new WebSocket(`${api.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws',
-      { headers: { cookie: victim.cookie, origin } });
-    socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    socket.on('open', () => { socket.close(); resolve(101); });
-    socket.on('error', () => {});
-  });
+  const attempt = (origin: string) =>
+    new Promise<number>((resolve) => {
+      const socket = new WebSocket(`${api.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', {
+        headers: { cookie: victim.cookie, origin },
+      });
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.on('open', () => {
+        socket.close();
+        resolve(101);
+      });
+      socket.on('error', () => {});
+    });
   assert.is(await attempt('http://evil.example.test'), 403);
   assert.is(await attempt('http://app.example.test'), 101);
   assert.is(await attempt(api.url), 101);
   // A bad bearer token is refused at the door too
   const bad = await new Promise<number>((resolve) => {
-    const socket = new WebSocket(`${api.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws',
-      { headers: { authorization: 'Bearer not-a-real-token-at-all' } });
+    const socket = new WebSocket(`${api.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', {
+      headers: { authorization: 'Bearer not-a-real-token-at-all' },
+    });
     socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    socket.on('open', () => { socket.close(); resolve(101); });
+    socket.on('open', () => {
+      socket.close();
+      resolve(101);
+    });
     socket.on('error', () => {});
   });
   assert.is(bad, 401);
@@ -273,17 +340,24 @@ test('websockets: a foreign origin with the victim\'s cookie is refused; the own
 
 test('websockets carry no queries or mutations, whoever sends them (SMV03); nothing is written', async () => {
   const client = wsClient({ authorization: `Bearer ${driver.token}` });
-  const run = (query: string) => new Promise<any>((resolve, reject) => {
-    client.subscribe({ query }, { next: resolve, error: resolve, complete: () => {} });
-    setTimeout(() => reject(new Error(`no answer to ${query}`)), 20_000);
-  });
-  const { rows: [before] } = await db.owner.query('select count(*)::int as n from app_public.reservations');
-  const mutation = await run(`mutation { reserve(input: { spotId: "${spotIn}", durationMinutes: 30 }) { result { reservation { rowId } } } }`);
+  const run = (query: string) =>
+    new Promise<any>((resolve, reject) => {
+      client.subscribe({ query }, { next: resolve, error: resolve, complete: () => {} });
+      setTimeout(() => reject(new Error(`no answer to ${query}`)), 20_000);
+    });
+  const {
+    rows: [before],
+  } = await db.owner.query('select count(*)::int as n from app_public.reservations');
+  const mutation = await run(
+    `mutation { reserve(input: { spotId: "${spotIn}", durationMinutes: 30 }) { result { reservation { rowId } } } }`,
+  );
   const query = await run('{ currentUser { email } }');
-  const errs = (r: any) => (Array.isArray(r) ? r : r.errors ?? []).map((e: any) => e.extensions?.code);
+  const errs = (r: any) => (Array.isArray(r) ? r : (r.errors ?? [])).map((e: any) => e.extensions?.code);
   assert.equal(errs(mutation), ['SMV03']);
   assert.equal(errs(query), ['SMV03']);
-  const { rows: [after] } = await db.owner.query('select count(*)::int as n from app_public.reservations');
+  const {
+    rows: [after],
+  } = await db.owner.query('select count(*)::int as n from app_public.reservations');
   assert.is(after.n, before.n);
   await client.dispose();
 });

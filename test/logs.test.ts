@@ -27,19 +27,32 @@ const COOKIE_SECRET = 'cookie-secret-for-the-logs-test-5566';
 let db: TestDb;
 let smtp: SmtpSink;
 
-interface Proc { child: ChildProcess; output: () => string }
+interface Proc {
+  child: ChildProcess;
+  output: () => string;
+}
 
 function startProcess(file: string, env: NodeJS.ProcessEnv): Proc {
   const child = spawn(process.execPath, [join(ROOT, file)], {
     env: {
-      ...process.env, DATABASE_URL: db.urls.owner, LOG_FORMAT: 'json', COOKIE_SECRET,
-      STRIPE_SECRET_KEY: 'sk_test_logs', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port), ...env,
+      ...process.env,
+      DATABASE_URL: db.urls.owner,
+      LOG_FORMAT: 'json',
+      COOKIE_SECRET,
+      STRIPE_SECRET_KEY: 'sk_test_logs',
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(smtp.port),
+      ...env,
     },
   });
   let output = '';
-  child.stdout?.on('data', (d) => { output += d; });
-  child.stderr?.on('data', (d) => { output += d; });
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
   return { child, output: () => output };
 }
 
@@ -53,13 +66,16 @@ async function stopProcess(p: Proc): Promise<void> {
 type Line = Record<string, unknown> & { level: number; msg: string };
 
 function lines(text: string): Line[] {
-  return text.split('\n').filter((l) => l.trim() !== '').map((l) => {
-    try {
-      return JSON.parse(l) as Line;
-    } catch {
-      throw new Error(`not a JSON line: ${l}`);
-    }
-  });
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Line;
+      } catch {
+        throw new Error(`not a JSON line: ${l}`);
+      }
+    });
 }
 
 test.before(async () => {
@@ -84,31 +100,57 @@ test('API, worker and CLI: JSON lines, request ids, no secrets', async () => {
   };
   let url = '';
   try {
-    const listening = await waitFor(async () => lines(api.output()).find((l) => l.msg === 'listening'), 60_000, 'API listening');
+    const listening = await waitFor(
+      async () => lines(api.output()).find((l) => l.msg === 'listening'),
+      60_000,
+      'API listening',
+    );
     url = listening.url as string;
-    const json = (body: unknown, headers: Record<string, string> = {}) =>
-      ({ headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const json = (body: unknown, headers: Record<string, string> = {}) => ({
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
 
     // Sign-up, a signed-in query, a wrong password.
-    const register = await call('POST', '/auth/register', json({ email: 'logs@example.test', name: 'Log Reader', password: PASSWORD }));
+    const register = await call(
+      'POST',
+      '/auth/register',
+      json({ email: 'logs@example.test', name: 'Log Reader', password: PASSWORD }),
+    );
     assert.is(register.res.status, 201);
     const bearer: string = register.body.token;
-    const me = await call('POST', '/graphql', json({ query: 'query Me { currentUser { rowId } }' }, { authorization: `Bearer ${bearer}` }));
+    const me = await call(
+      'POST',
+      '/graphql',
+      json({ query: 'query Me { currentUser { rowId } }' }, { authorization: `Bearer ${bearer}` }),
+    );
     assert.ok(me.body.data.currentUser.rowId);
-    assert.is((await call('POST', '/auth/login', json({ email: 'logs@example.test', password: `${PASSWORD}!` }))).res.status, 401);
+    assert.is(
+      (await call('POST', '/auth/login', json({ email: 'logs@example.test', password: `${PASSWORD}!` }))).res.status,
+      401,
+    );
 
     // A guest booking and a read with its manage token.
     const spotId = await createSpot(db, { lat: 40.75, lng: -73.99 });
-    const book = await call('POST', '/graphql', json({
-      query: `mutation Book($spotId: BigInt, $startsAt: Datetime) { reserve(input: { spotId: $spotId, startsAt: $startsAt,
+    const book = await call(
+      'POST',
+      '/graphql',
+      json({
+        query: `mutation Book($spotId: BigInt, $startsAt: Datetime) { reserve(input: { spotId: $spotId, startsAt: $startsAt,
         durationMinutes: 60, email: "guest.logs@example.test" }) { result { manageToken reservation { rowId } } } }`,
-      variables: { spotId, startsAt: hoursFromNow(2).toISOString() },
-    }));
+        variables: { spotId, startsAt: hoursFromNow(2).toISOString() },
+      }),
+    );
     const { manageToken, reservation } = book.body.data.reserve.result;
-    const read = await call('POST', '/graphql', json({
-      query: 'query Guest($id: BigInt, $manageToken: String) { guestReservation(reservationId: $id, manageToken: $manageToken) { rowId } }',
-      variables: { id: reservation.rowId, manageToken },
-    }));
+    const read = await call(
+      'POST',
+      '/graphql',
+      json({
+        query:
+          'query Guest($id: BigInt, $manageToken: String) { guestReservation(reservationId: $id, manageToken: $manageToken) { rowId } }',
+        variables: { id: reservation.rowId, manageToken },
+      }),
+    );
     assert.ok(read.body.data.guestReservation);
 
     // The caller's own request id is kept.
@@ -119,14 +161,23 @@ test('API, worker and CLI: JSON lines, request ids, no secrets', async () => {
     // An unexpected failure (a signed event the inbox cannot record): its reference is the request id.
     const payload = JSON.stringify({ type: 'no.id' });
     const signature = new Stripe('sk_test_logs').webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET });
-    const failed = await call('POST', '/webhooks/stripe', { headers: { 'stripe-signature': signature, 'content-type': 'application/json' }, body: payload });
+    const failed = await call('POST', '/webhooks/stripe', {
+      headers: { 'stripe-signature': signature, 'content-type': 'application/json' },
+      body: payload,
+    });
     assert.is(failed.res.status, 500);
     const failedId = answered.at(-1)?.id ?? '';
     assert.is(failed.body.error.message, `Internal error (reference ${failedId})`);
 
     // The worker sends the verification and booking emails.
     worker = startProcess('worker/main.ts', { WORKER_CONCURRENCY: '2' });
-    await waitFor(async () => (await db.owner.query('select count(*)::int as n from app_private.emails where sent_at is null')).rows[0].n === 0 || null, 60_000, 'emails sent');
+    await waitFor(
+      async () =>
+        (await db.owner.query('select count(*)::int as n from app_private.emails where sent_at is null')).rows[0].n ===
+          0 || null,
+      60_000,
+      'emails sent',
+    );
     await stopProcess(worker);
     await stopProcess(api);
 
@@ -136,7 +187,10 @@ test('API, worker and CLI: JSON lines, request ids, no secrets', async () => {
     for (const a of answered) {
       const mine = access.filter((l) => l.reqId === a.id);
       assert.is(mine.length, 1, `one access line for ${a.method} ${a.path} (${a.id})`);
-      assert.equal({ method: mine[0].method, path: mine[0].path, status: mine[0].status }, { method: a.method, path: a.path, status: a.status });
+      assert.equal(
+        { method: mine[0].method, path: mine[0].path, status: mine[0].status },
+        { method: a.method, path: a.path, status: a.status },
+      );
       assert.type(mine[0].durationMs, 'number');
     }
     assert.is(access.length, answered.length, 'no other requests were made');
@@ -154,15 +208,31 @@ test('API, worker and CLI: JSON lines, request ids, no secrets', async () => {
     }
 
     // The CLI: a user created with a password from stdin.
-    const cli = spawnSync(process.execPath, [join(ROOT, 'cli/main.ts'), 'user:create', '--email', 'ops.logs@example.test', '--role', 'operator', '--password-stdin'], {
-      input: `${CLI_PASSWORD}\n`, encoding: 'utf8', env: { ...process.env, DATABASE_URL: db.urls.owner, LOG_FORMAT: 'json' },
-    });
+    const cli = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'cli/main.ts'),
+        'user:create',
+        '--email',
+        'ops.logs@example.test',
+        '--role',
+        'operator',
+        '--password-stdin',
+      ],
+      {
+        input: `${CLI_PASSWORD}\n`,
+        encoding: 'utf8',
+        env: { ...process.env, DATABASE_URL: db.urls.owner, LOG_FORMAT: 'json' },
+      },
+    );
     assert.is(cli.status, 0, cli.stdout + cli.stderr);
     const cliLines = lines(cli.stdout + cli.stderr);
     assert.ok(cliLines.some((l) => l.component === 'cli' && /Created operator/.test(l.msg)));
 
     // No secret anywhere.
-    const { rows: links } = await db.owner.query<{ link: string }>(`select data->>'link' as link from app_private.emails where data ? 'link'`);
+    const { rows: links } = await db.owner.query<{ link: string }>(
+      `select data->>'link' as link from app_private.emails where data ? 'link'`,
+    );
     const linkTokens = links.map((l) => new URL(l.link).searchParams.get('token')).filter((t): t is string => !!t);
     assert.ok(linkTokens.length >= 1, 'the verification email carried a token');
     const everything = api.output() + worker.output() + cli.stdout + cli.stderr;
@@ -182,19 +252,27 @@ test("GraphQL: an internal error's reference is the request id, and its log line
   const spotId = await createSpot(db, { lat: 40.75, lng: -73.99 });
   await db.owner.query(`create or replace function app_private.tg_logs_test_fault() returns trigger language plpgsql as $$
     begin raise exception 'the spot row is out of range for type bigint' using errcode = 'XX124'; end $$`);
-  await db.owner.query(`create trigger _999_logs_test_fault before update on app_public.reservations for each row execute procedure app_private.tg_logs_test_fault()`);
+  await db.owner.query(
+    `create trigger _999_logs_test_fault before update on app_public.reservations for each row execute procedure app_private.tg_logs_test_fault()`,
+  );
   try {
     const booked = await fetch(`${api.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: `mutation { reserve(input: { spotId: "${spotId}", startsAt: "${hoursFromNow(2).toISOString()}", durationMinutes: 30, email: "logs.fault@example.com" }) { result { reservation { rowId } manageToken } } }` }),
+      body: JSON.stringify({
+        query: `mutation { reserve(input: { spotId: "${spotId}", startsAt: "${hoursFromNow(2).toISOString()}", durationMinutes: 30, email: "logs.fault@example.com" }) { result { reservation { rowId } manageToken } } }`,
+      }),
     });
     const { reservation, manageToken } = ((await booked.json()) as any).data.reserve.result;
-    const { result: res, lines } = await captureLogs(() => fetch(`${api.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: `mutation { cancelReservation(input: { reservationId: "${reservation.rowId}", manageToken: "${manageToken}" }) { clientMutationId } }` }),
-    }));
+    const { result: res, lines } = await captureLogs(() =>
+      fetch(`${api.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          query: `mutation { cancelReservation(input: { reservationId: "${reservation.rowId}", manageToken: "${manageToken}" }) { clientMutationId } }`,
+        }),
+      }),
+    );
     const id = res.headers.get('x-request-id');
     const body = await res.json();
     assert.equal(body.errors[0].extensions, { code: 'INTERNAL' });

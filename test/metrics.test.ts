@@ -86,8 +86,15 @@ test('charges by outcome', async () => {
   const before = await scrape();
   const { id } = await createReservation(db);
   await completeAtEnd(db, id);
-  const { rows: [{ plan }] } = await db.owner.query('select app_private.charge_prepare($1) as plan', [id]);
-  await db.owner.query('select app_private.charge_failed($1, $2, $3, $4, null)', [plan.chargeId, plan.attempt, 'card_declined', 'declined']);
+  const {
+    rows: [{ plan }],
+  } = await db.owner.query('select app_private.charge_prepare($1) as plan', [id]);
+  await db.owner.query('select app_private.charge_failed($1, $2, $3, $4, null)', [
+    plan.chargeId,
+    plan.attempt,
+    'card_declined',
+    'declined',
+  ]);
   const after = await scrape();
   assert.is(value(after, 'sms_charges{status="failed"}') - value(before, 'sms_charges{status="failed"}'), 1);
 });
@@ -104,13 +111,22 @@ async function freePort(): Promise<number> {
 test('METRICS_PORT under API_WORKERS=2: requests add up across the processes, database figures are taken once', async () => {
   const [port, metricsPort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'server', 'main.ts')], {
-    env: { ...process.env, DATABASE_URL: db.urls.owner, API_WORKERS: '2', PORT: String(port), METRICS_PORT: String(metricsPort),
-      METRICS_TOKEN: TOKEN, LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      DATABASE_URL: db.urls.owner,
+      API_WORKERS: '2',
+      PORT: String(port),
+      METRICS_PORT: String(metricsPort),
+      METRICS_TOKEN: TOKEN,
+      LOG_LEVEL: 'warn',
+    },
     stdio: 'ignore',
   });
   try {
     const scrapeCluster = async () => {
-      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
       return res.ok ? res.text() : null;
     };
     // Both workers listening: each has reported its pools once it served a request; until then, wait.
@@ -118,7 +134,9 @@ test('METRICS_PORT under API_WORKERS=2: requests add up across the processes, da
     const N = 12;
     for (let i = 0; i < N; i++) {
       const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'query Ping { __typename }' }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'query Ping { __typename }' }),
       });
       assert.is(res.status, 200);
     }
@@ -126,8 +144,14 @@ test('METRICS_PORT under API_WORKERS=2: requests add up across the processes, da
     const text = await waitFor(scrapeCluster, 30_000, 'cluster metrics');
     const count = Number(/^sms_graphql_request_duration_seconds_count\{operation="Ping"\} (\d+)$/m.exec(text)?.[1]);
     assert.is(count, N, 'every request counted once, whichever worker served it');
-    const { rows: [{ n }] } = await db.owner.query('select count(*)::int as n from app_private.emails where sent_at is null');
-    assert.match(text, new RegExp(`^sms_emails_pending ${n}$`, 'm'), 'a database figure is not multiplied by the workers');
+    const {
+      rows: [{ n }],
+    } = await db.owner.query('select count(*)::int as n from app_private.emails where sent_at is null');
+    assert.match(
+      text,
+      new RegExp(`^sms_emails_pending ${n}$`, 'm'),
+      'a database figure is not multiplied by the workers',
+    );
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');

@@ -38,10 +38,18 @@ const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
 
 /** Express 5's routes: "METHOD /path" for every app.get/app.post/…. */
 function expressRoutes(): string[] {
-  const stack = (api.handle.app as unknown as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router.stack;
+  const stack = (
+    api.handle.app as unknown as {
+      router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> };
+    }
+  ).router.stack;
   return stack.flatMap((layer) =>
     // Express writes a path parameter :id, OpenAPI {id}.
-    layer.route ? Object.keys(layer.route.methods).map((m) => `${m.toUpperCase()} ${layer.route?.path.replace(/:(\w+)/g, '{$1}')}`) : [],
+    layer.route
+      ? Object.keys(layer.route.methods).map(
+          (m) => `${m.toUpperCase()} ${layer.route?.path.replace(/:(\w+)/g, '{$1}')}`,
+        )
+      : [],
   );
 }
 
@@ -56,7 +64,10 @@ const SAMPLES: Array<[string, RequestInit]> = [
   ['GET /docs', {}],
   ['POST /graphql', { method: 'POST', ...json({ query: '{ __typename }' }) }],
   ['POST /graphql', { method: 'POST', ...json({ query: '{ nope' }) }],
-  ['POST /auth/register', { method: 'POST', ...json({ email: 'openapi@example.com', name: 'Open Api', password: TEST_PASSWORD }) }],
+  [
+    'POST /auth/register',
+    { method: 'POST', ...json({ email: 'openapi@example.com', name: 'Open Api', password: TEST_PASSWORD }) },
+  ],
   ['POST /auth/register', { method: 'POST', ...json({ email: 'not an email', name: 'X', password: TEST_PASSWORD }) }],
   ['POST /auth/login', { method: 'POST', ...json({ email: 'openapi@example.com', password: TEST_PASSWORD }) }],
   ['POST /auth/login', { method: 'POST', ...json({ email: 'openapi@example.com', password: 'wrong password!' }) }],
@@ -79,12 +90,18 @@ test('every Express route is documented with its method', () => {
   const documented = new Set(operations.map((o) => o.key));
   const routes = expressRoutes();
   assert.ok(routes.length >= 10, `found ${routes.length} routes`);
-  assert.equal(routes.filter((r) => !documented.has(r)), []);
+  assert.equal(
+    routes.filter((r) => !documented.has(r)),
+    [],
+  );
 });
 
 test('every documented operation is served: an Express route, or GraphQL mounted by grafserv', () => {
   const routes = new Set(expressRoutes());
-  assert.equal(operations.map((o) => o.key).filter((k) => !routes.has(k)), ['POST /graphql']);
+  assert.equal(
+    operations.map((o) => o.key).filter((k) => !routes.has(k)),
+    ['POST /graphql'],
+  );
 });
 
 test('every sample answers with a documented status, content type and required fields', async () => {
@@ -110,7 +127,11 @@ test('every sample answers with a documented status, content type and required f
       }
     }
   }
-  assert.equal(operations.map((o) => o.key).filter((k) => !seen.has(k)), [], 'operations without a sample');
+  assert.equal(
+    operations.map((o) => o.key).filter((k) => !seen.has(k)),
+    [],
+    'operations without a sample',
+  );
 });
 
 test('/openapi.json is the document; /docs renders every operation without outside assets', async () => {

@@ -16,19 +16,25 @@ const STAFF: StaffCaller[] = ['admin', 'operator in zone', 'operator out of zone
 const SIGNED_IN: StaffCaller[] = STAFF_CALLERS.filter((c) => c !== 'anonymous');
 
 /** Expected outcome per caller: null = allowed, else the code. */
-function only(allowed: StaffCaller[], refused: string | ((c: StaffCaller) => string)): (c: StaffCaller) => string | null {
+function only(
+  allowed: StaffCaller[],
+  refused: string | ((c: StaffCaller) => string),
+): (c: StaffCaller) => string | null {
   return (c) => (allowed.includes(c) ? null : typeof refused === 'string' ? refused : refused(c));
 }
-const zoned = (otherCode: string) => only(['admin', 'operator in zone'],
-  (c) => (c === 'operator out of zone' ? 'SMO02' : otherCode));
+const zoned = (otherCode: string) =>
+  only(['admin', 'operator in zone'], (c) => (c === 'operator out of zone' ? 'SMO02' : otherCode));
 
 let made = 0;
 const unique = () => `${process.pid}-${(made += 1)}`;
 
 async function customer(): Promise<string> {
-  const { rows: [c] } = await ctx.db.owner.query(
+  const {
+    rows: [c],
+  } = await ctx.db.owner.query(
     `insert into app_public.customers (email, name, surname) values ($1, 'Grace', 'Hopper') returning id::text`,
-    [`customer-${unique()}@example.test`]);
+    [`customer-${unique()}@example.test`],
+  );
   return c.id;
 }
 /** A spot in the in-zone operator's borough, on a rate of its own. */
@@ -69,7 +75,11 @@ const OPERATIONS: Record<string, Operation> = {
     expect: only(STAFF, 'SMC01'),
     vars: async () => ({ id: await customer() }),
     async check(data, vars, caller) {
-      assert.equal(data.updateCustomer.result, { rowId: vars.id, surname: 'Hopper-Murray', updatedBy: userIdOf(caller) });
+      assert.equal(data.updateCustomer.result, {
+        rowId: vars.id,
+        surname: 'Hopper-Murray',
+        updatedBy: userIdOf(caller),
+      });
     },
   },
   deleteCustomer: {
@@ -77,7 +87,10 @@ const OPERATIONS: Record<string, Operation> = {
     expect: only(STAFF, 'SMC01'),
     vars: async () => ({ id: await customer() }),
     async check(_data, vars) {
-      const [row] = await ownerQuery('select deleted_at is not null as deleted from app_public.customers where id = $1', [vars.id]);
+      const [row] = await ownerQuery(
+        'select deleted_at is not null as deleted from app_public.customers where id = $1',
+        [vars.id],
+      );
       assert.ok(row.deleted);
     },
   },
@@ -101,7 +114,11 @@ const OPERATIONS: Record<string, Operation> = {
     expect: only(STAFF, 'SMC01'),
     vars: async () => ({ id: await customer() }),
     async check(data, vars, caller) {
-      assert.equal(data.addCustomerNote.result, { customerId: vars.id, body: 'Called about a refund', createdBy: userIdOf(caller) });
+      assert.equal(data.addCustomerNote.result, {
+        customerId: vars.id,
+        body: 'Called about a refund',
+        createdBy: userIdOf(caller),
+      });
     },
   },
   searchCustomers: {
@@ -113,7 +130,10 @@ const OPERATIONS: Record<string, Operation> = {
       return { q: 'zyxwvt', id };
     },
     async check(data, vars) {
-      assert.ok(data.searchCustomers.nodes.some((n: any) => n.rowId === vars.id), 'found despite the typo');
+      assert.ok(
+        data.searchCustomers.nodes.some((n: any) => n.rowId === vars.id),
+        'found despite the typo',
+      );
     },
   },
   customers: {
@@ -130,8 +150,11 @@ const OPERATIONS: Record<string, Operation> = {
     expect: only(['admin'], (c) => (c === 'anonymous' ? 'SMA08' : 'SMA10')),
     async vars() {
       // A staff change, so that the newest customers entry is an insert.
-      const made = await ctx.api.gql(`mutation ($e: String!) { createCustomer(input: { email: $e, name: "Au", surname: "Dit" }) { clientMutationId } }`,
-        { e: `audited-${unique()}@example.test` }, ctx.callers['operator in zone'].headers);
+      const made = await ctx.api.gql(
+        `mutation ($e: String!) { createCustomer(input: { email: $e, name: "Au", surname: "Dit" }) { clientMutationId } }`,
+        { e: `audited-${unique()}@example.test` },
+        ctx.callers['operator in zone'].headers,
+      );
       assert.is(made.errors, undefined);
       return {};
     },
@@ -143,14 +166,24 @@ const OPERATIONS: Record<string, Operation> = {
     query: `mutation ($id: BigInt!) { setOperatorZones(input: { userId: $id, boroughs: ["Bronx", "Manhattan"] }) { result { borough } } }`,
     expect: only(['admin'], (c) => (c === 'anonymous' ? 'SMA08' : 'SMA10')),
     async vars() {
-      const [op] = await ownerQuery(`insert into app_public.users (email, name, role, is_verified) values ($1, 'Op', 'operator', true) returning id::text`,
-        [`op-${unique()}@example.test`]);
+      const [op] = await ownerQuery(
+        `insert into app_public.users (email, name, role, is_verified) values ($1, 'Op', 'operator', true) returning id::text`,
+        [`op-${unique()}@example.test`],
+      );
       return { id: op.id };
     },
     async check(data, vars) {
-      assert.equal(data.setOperatorZones.result.map((z: any) => z.borough), ['Bronx', 'Manhattan']);
-      const rows = await ownerQuery('select borough from app_public.operator_zones where user_id = $1 order by 1', [vars.id]);
-      assert.equal(rows.map((r) => r.borough), ['Bronx', 'Manhattan']);
+      assert.equal(
+        data.setOperatorZones.result.map((z: any) => z.borough),
+        ['Bronx', 'Manhattan'],
+      );
+      const rows = await ownerQuery('select borough from app_public.operator_zones where user_id = $1 order by 1', [
+        vars.id,
+      ]);
+      assert.equal(
+        rows.map((r) => r.borough),
+        ['Bronx', 'Manhattan'],
+      );
     },
   },
   createSpot: {
@@ -160,7 +193,10 @@ const OPERATIONS: Record<string, Operation> = {
     vars: async () => ({ rate: (await zoneSpot()).rate, street: `Street ${unique()}` }),
     async check(data, vars) {
       const r = data.createSpot.result;
-      assert.equal([r.street, r.borough, r.status, r.maxStay, Math.round(r.lat * 100)], [vars.street, ZONE, 'active', { hours: 1, minutes: 30 }, 4069]);
+      assert.equal(
+        [r.street, r.borough, r.status, r.maxStay, Math.round(r.lat * 100)],
+        [vars.street, ZONE, 'active', { hours: 1, minutes: 30 }, 4069],
+      );
     },
   },
   updateSpot: {
@@ -170,7 +206,10 @@ const OPERATIONS: Record<string, Operation> = {
     vars: async () => ({ id: (await zoneSpot()).spot }),
     async check(data, vars) {
       assert.equal(data.updateSpot.result, { rowId: vars.id, street: 'Atlantic Avenue' });
-      const [row] = await ownerQuery(`select street, max_stay = interval '1 hour' as hour from app_public.spots where id = $1`, [vars.id]);
+      const [row] = await ownerQuery(
+        `select street, max_stay = interval '1 hour' as hour from app_public.spots where id = $1`,
+        [vars.id],
+      );
       assert.equal(row, { street: 'Atlantic Avenue', hour: true });
     },
   },
@@ -187,9 +226,11 @@ const OPERATIONS: Record<string, Operation> = {
     expect: zoned('SMO01'),
     async vars() {
       const { spot } = await zoneSpot();
-      const [r] = await ownerQuery(`insert into app_public.reservations (spot_id, email, period, status, amount, currency)
+      const [r] = await ownerQuery(
+        `insert into app_public.reservations (spot_id, email, period, status, amount, currency)
         values ($1, 'affected@example.test', tstzrange($2, $3), 'confirmed', 100, 'USD') returning id::text`,
-      [spot, hoursFromNow(2), hoursFromNow(3)]);
+        [spot, hoursFromNow(2), hoursFromNow(3)],
+      );
       return { id: spot, reservation: r.id };
     },
     async check(data, vars) {
@@ -202,7 +243,13 @@ const OPERATIONS: Record<string, Operation> = {
     expect: only(STAFF, 'SMO01'),
     vars: async () => ({ code: `evening-${unique()}` }),
     async check(data, vars) {
-      assert.equal(data.createRate.result, { code: vars.code, hourlyPrice: 250, billingIncrement: { minutes: 15 }, minimumCharge: 50, currency: 'USD' });
+      assert.equal(data.createRate.result, {
+        code: vars.code,
+        hourlyPrice: 250,
+        billingIncrement: { minutes: 15 },
+        minimumCharge: 50,
+        currency: 'USD',
+      });
     },
   },
   updateRate: {
@@ -219,7 +266,10 @@ const OPERATIONS: Record<string, Operation> = {
     expect: zoned('SMO01'),
     vars: async () => ({ id: (await zoneSpot()).rate }),
     async check(_data, vars) {
-      const rows = await ownerQuery('select isodow, opens::text, closes::text from app_public.rate_hours where rate_id = $1', [vars.id]);
+      const rows = await ownerQuery(
+        'select isodow, opens::text, closes::text from app_public.rate_hours where rate_id = $1',
+        [vars.id],
+      );
       assert.equal(rows, [{ isodow: 1, opens: '09:00:00', closes: '19:00:00' }]);
     },
   },
@@ -237,9 +287,11 @@ const OPERATIONS: Record<string, Operation> = {
     expect: zoned('SMB10'),
     async vars() {
       const { spot } = await zoneSpot();
-      const [b] = await ownerQuery(`insert into app_public.reservations (kind, spot_id, email, period, status, amount, currency)
+      const [b] = await ownerQuery(
+        `insert into app_public.reservations (kind, spot_id, email, period, status, amount, currency)
         values ('block', $1, 'ops@example.test', tstzrange($2, $3), 'confirmed', 0, 'USD') returning id::text`,
-      [spot, hoursFromNow(5), hoursFromNow(6)]);
+        [spot, hoursFromNow(5), hoursFromNow(6)],
+      );
       return { id: b.id };
     },
     async check(data, vars) {
@@ -252,7 +304,10 @@ const OPERATIONS: Record<string, Operation> = {
     vars: async () => ({ plate: 'abc 123' }),
     async check(data) {
       assert.equal(data.enforcementLookup.result, { plate: 'ABC123', plateState: 'NY', valid: false });
-      const [row] = await ownerQuery(`select count(*)::int as n from app_public.audit_log where table_name = 'enforcement_lookups'`, []);
+      const [row] = await ownerQuery(
+        `select count(*)::int as n from app_public.audit_log where table_name = 'enforcement_lookups'`,
+        [],
+      );
       assert.ok(row.n >= 1);
     },
   },
@@ -261,7 +316,12 @@ const OPERATIONS: Record<string, Operation> = {
     expect: only(SIGNED_IN, 'SMA08'),
     vars: async () => ({}),
     async check(data, _vars, caller) {
-      assert.equal(data.saveVehicle.result, { plate: 'XYZ789', plateState: 'NJ', label: 'Van', userId: userIdOf(caller) });
+      assert.equal(data.saveVehicle.result, {
+        plate: 'XYZ789',
+        plateState: 'NJ',
+        label: 'Van',
+        userId: userIdOf(caller),
+      });
     },
   },
   removeVehicle: {
@@ -270,8 +330,10 @@ const OPERATIONS: Record<string, Operation> = {
     expect: only(SIGNED_IN, 'SME03'),
     async vars(caller) {
       const owner = userIdOf(caller) ?? userIdOf('driver');
-      const [v] = await ownerQuery(`insert into app_public.vehicles (user_id, plate) values ($1, $2) returning id::text`,
-        [owner, `R${made += 1}`]);
+      const [v] = await ownerQuery(
+        `insert into app_public.vehicles (user_id, plate) values ($1, $2) returning id::text`,
+        [owner, `R${(made += 1)}`],
+      );
       return { id: v.id };
     },
     async check(data, vars) {
@@ -304,7 +366,8 @@ for (const [name, op] of Object.entries(OPERATIONS)) {
         }
       } else {
         const got = res.errors?.[0]?.extensions?.code;
-        if (got !== expected || res.status >= 500) wrong.push(`${caller}: expected ${expected}, got ${res.status} ${got ?? JSON.stringify(res.data)}`);
+        if (got !== expected || res.status >= 500)
+          wrong.push(`${caller}: expected ${expected}, got ${res.status} ${got ?? JSON.stringify(res.data)}`);
         const after = await staffTablesDigest(ctx.db);
         if (JSON.stringify(after) !== JSON.stringify(before)) wrong.push(`${caller}: refused but changed something`);
       }

@@ -20,47 +20,109 @@ test('row level security keeps an operator to their zones, whatever SQL they run
   const rate = await createRate(ctx.db);
   const update = `update app_public.spots set street = 'Direct' where id = $1`;
   // The out-of-zone operator's direct update sees no row; the in-zone one's changes it.
-  const outside = await asRole(ctx.db.auth, asOperator('operator out of zone'), async (c) => (await c.query(update, [spot])).rowCount);
-  const inside = await asRole(ctx.db.auth, asOperator('operator in zone'), async (c) => (await c.query(update, [spot])).rowCount);
+  const outside = await asRole(
+    ctx.db.auth,
+    asOperator('operator out of zone'),
+    async (c) => (await c.query(update, [spot])).rowCount,
+  );
+  const inside = await asRole(
+    ctx.db.auth,
+    asOperator('operator in zone'),
+    async (c) => (await c.query(update, [spot])).rowCount,
+  );
   assert.equal([outside, inside], [0, 1]);
   const insert = `insert into app_public.spots (location, street, rate_id, borough)
     values (st_setsrid(st_makepoint(-73.9, 40.6), 4326)::geography, 'New', $1, $2)`;
-  assert.is(await sqlstateOf(asRole(ctx.db.auth, asOperator('operator out of zone'), (c) => c.query(insert, [rate, ZONE]))), '42501');
-  assert.is(await sqlstateOf(asRole(ctx.db.auth, asOperator('operator in zone'), (c) => c.query(insert, [rate, ZONE]))), undefined);
+  assert.is(
+    await sqlstateOf(asRole(ctx.db.auth, asOperator('operator out of zone'), (c) => c.query(insert, [rate, ZONE]))),
+    '42501',
+  );
+  assert.is(
+    await sqlstateOf(asRole(ctx.db.auth, asOperator('operator in zone'), (c) => c.query(insert, [rate, ZONE]))),
+    undefined,
+  );
   // Moving a spot out of one's zones is refused too (with check).
-  assert.is(await sqlstateOf(asRole(ctx.db.auth, asOperator('operator in zone'),
-    (c) => c.query(`update app_public.spots set borough = 'Queens' where id = $1`, [spot]))), '42501');
+  assert.is(
+    await sqlstateOf(
+      asRole(ctx.db.auth, asOperator('operator in zone'), (c) =>
+        c.query(`update app_public.spots set borough = 'Queens' where id = $1`, [spot]),
+      ),
+    ),
+    '42501',
+  );
   // Drivers have no write grant at all.
-  assert.is(await sqlstateOf(asRole(ctx.db.auth, identityOf(ctx.callers.driver.user!), (c) => c.query(update, [spot]))), '42501');
+  assert.is(
+    await sqlstateOf(asRole(ctx.db.auth, identityOf(ctx.callers.driver.user!), (c) => c.query(update, [spot]))),
+    '42501',
+  );
 });
 
 test('a spot out of service takes no new reservation and keeps the ones it has', async () => {
   const spot = await zoneSpot();
-  const kept = await reserve(ctx.db, identityOf(ctx.callers.driver.user!), { spotId: spot, startsAt: hoursFromNow(2), durationMinutes: 60 });
-  const affected = await ctx.api.gql(`query ($id: BigInt!) { spotAffectedReservations(spotId: $id) { nodes { rowId status } } }`,
-    { id: spot }, ctx.callers['operator in zone'].headers);
+  const kept = await reserve(ctx.db, identityOf(ctx.callers.driver.user!), {
+    spotId: spot,
+    startsAt: hoursFromNow(2),
+    durationMinutes: 60,
+  });
+  const affected = await ctx.api.gql(
+    `query ($id: BigInt!) { spotAffectedReservations(spotId: $id) { nodes { rowId status } } }`,
+    { id: spot },
+    ctx.callers['operator in zone'].headers,
+  );
   assert.equal(affected.data.spotAffectedReservations.nodes, [{ rowId: kept.id, status: 'held' }]);
 
-  const res = await ctx.api.gql(`mutation ($id: BigInt!) { setSpotStatus(input: { spotId: $id, status: "out_of_service" }) { result { status } } }`,
-    { id: spot }, ctx.callers['operator in zone'].headers);
+  const res = await ctx.api.gql(
+    `mutation ($id: BigInt!) { setSpotStatus(input: { spotId: $id, status: "out_of_service" }) { result { status } } }`,
+    { id: spot },
+    ctx.callers['operator in zone'].headers,
+  );
   assert.is(res.data.setSpotStatus.result.status, 'out_of_service');
 
-  const again = await sqlstateOf(reserve(ctx.db, identityOf(ctx.callers.driver.user!), { spotId: spot, startsAt: hoursFromNow(5), durationMinutes: 30 }));
+  const again = await sqlstateOf(
+    reserve(ctx.db, identityOf(ctx.callers.driver.user!), {
+      spotId: spot,
+      startsAt: hoursFromNow(5),
+      durationMinutes: 30,
+    }),
+  );
   assert.is(again, 'SMB02');
-  const { rows: [row] } = await ctx.db.owner.query('select status::text from app_public.reservations where id = $1', [kept.id]);
+  const {
+    rows: [row],
+  } = await ctx.db.owner.query('select status::text from app_public.reservations where id = $1', [kept.id]);
   assert.is(row.status, 'held', 'the reservation made before is kept');
-  const bad = await ctx.api.gql(`mutation ($id: BigInt!) { setSpotStatus(input: { spotId: $id, status: "closed" }) { clientMutationId } }`,
-    { id: spot }, ctx.callers['operator in zone'].headers);
+  const bad = await ctx.api.gql(
+    `mutation ($id: BigInt!) { setSpotStatus(input: { spotId: $id, status: "closed" }) { clientMutationId } }`,
+    { id: spot },
+    ctx.callers['operator in zone'].headers,
+  );
   assert.is(bad.errors?.[0]?.extensions?.code, 'SMO07');
 });
 
 test('maintenance blocks and reservations exclude each other', async () => {
   const spot = await zoneSpot();
   const op = asOperator('operator in zone');
-  await reserve(ctx.db, identityOf(ctx.callers.driver.user!), { spotId: spot, startsAt: hoursFromNow(2), durationMinutes: 60 });
-  assert.is(await sqlstateOf(callAs(ctx.db, op, 'select app_public.block_spot($1, $2, $3)', [spot, hoursFromNow(2.5), hoursFromNow(4)])), 'SMB01');
+  await reserve(ctx.db, identityOf(ctx.callers.driver.user!), {
+    spotId: spot,
+    startsAt: hoursFromNow(2),
+    durationMinutes: 60,
+  });
+  assert.is(
+    await sqlstateOf(
+      callAs(ctx.db, op, 'select app_public.block_spot($1, $2, $3)', [spot, hoursFromNow(2.5), hoursFromNow(4)]),
+    ),
+    'SMB01',
+  );
   await callAs(ctx.db, op, 'select app_public.block_spot($1, $2, $3)', [spot, hoursFromNow(4), hoursFromNow(6)]);
-  assert.is(await sqlstateOf(reserve(ctx.db, identityOf(ctx.callers.driver.user!), { spotId: spot, startsAt: hoursFromNow(5), durationMinutes: 30 })), 'SMB01');
+  assert.is(
+    await sqlstateOf(
+      reserve(ctx.db, identityOf(ctx.callers.driver.user!), {
+        spotId: spot,
+        startsAt: hoursFromNow(5),
+        durationMinutes: 30,
+      }),
+    ),
+    'SMB01',
+  );
 });
 
 test('spot and rate input: codes, and nothing written', async () => {
@@ -68,28 +130,60 @@ test('spot and rate input: codes, and nothing written', async () => {
   const spot = await zoneSpot();
   const op = ctx.callers['operator in zone'].headers;
   const cases: Array<[string, string]> = [
-    [`mutation { createSpot(input: { lat: 95, lng: 0, street: "X", rateId: ${rate}, borough: "${ZONE}" }) { clientMutationId } }`, 'SMS01'],
-    [`mutation { createSpot(input: { lat: 40, lng: -73, street: "X", rateId: 999999, borough: "${ZONE}" }) { clientMutationId } }`, 'SMO06'],
-    [`mutation { createSpot(input: { lat: 40, lng: -73, street: "X", rateId: ${rate}, borough: "${ZONE}", maxStayMinutes: 0 }) { clientMutationId } }`, 'SMO05'],
+    [
+      `mutation { createSpot(input: { lat: 95, lng: 0, street: "X", rateId: ${rate}, borough: "${ZONE}" }) { clientMutationId } }`,
+      'SMS01',
+    ],
+    [
+      `mutation { createSpot(input: { lat: 40, lng: -73, street: "X", rateId: 999999, borough: "${ZONE}" }) { clientMutationId } }`,
+      'SMO06',
+    ],
+    [
+      `mutation { createSpot(input: { lat: 40, lng: -73, street: "X", rateId: ${rate}, borough: "${ZONE}", maxStayMinutes: 0 }) { clientMutationId } }`,
+      'SMO05',
+    ],
     [`mutation { updateSpot(input: { spotId: "999999", street: "X" }) { clientMutationId } }`, 'SMO03'],
     [`mutation { updateSpot(input: { spotId: "${spot}", borough: "Queens" }) { clientMutationId } }`, 'SMO02'],
     [`mutation { createRate(input: { code: "x", name: "X", hourlyPrice: -1 }) { clientMutationId } }`, 'SMO08'],
-    [`mutation { createRate(input: { code: "x", name: "X", hourlyPrice: 100, currency: "XXX" }) { clientMutationId } }`, 'SMO08'],
-    [`mutation { createRate(input: { code: "x", name: "X", hourlyPrice: 100, billingIncrementMinutes: 61 }) { clientMutationId } }`, 'SMO08'],
-    [`mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 8, opens: "09:00", closes: "10:00" }] }) { clientMutationId } }`, 'SMO08'],
-    [`mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 1, opens: "10:00", closes: "09:00" }] }) { clientMutationId } }`, 'SMO08'],
+    [
+      `mutation { createRate(input: { code: "x", name: "X", hourlyPrice: 100, currency: "XXX" }) { clientMutationId } }`,
+      'SMO08',
+    ],
+    [
+      `mutation { createRate(input: { code: "x", name: "X", hourlyPrice: 100, billingIncrementMinutes: 61 }) { clientMutationId } }`,
+      'SMO08',
+    ],
+    [
+      `mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 8, opens: "09:00", closes: "10:00" }] }) { clientMutationId } }`,
+      'SMO08',
+    ],
+    [
+      `mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 1, opens: "10:00", closes: "09:00" }] }) { clientMutationId } }`,
+      'SMO08',
+    ],
   ];
-  const digest = async () => (await ctx.db.owner.query(`select (select count(*) from app_public.spots) || '/' || (select count(*) from app_public.rates)
-    || '/' || (select count(*) from app_public.rate_hours) || '/' || (select count(*) from app_public.audit_log) as d`)).rows[0].d;
+  const digest = async () =>
+    (
+      await ctx.db.owner.query(`select (select count(*) from app_public.spots) || '/' || (select count(*) from app_public.rates)
+    || '/' || (select count(*) from app_public.rate_hours) || '/' || (select count(*) from app_public.audit_log) as d`)
+    ).rows[0].d;
   for (const [query, code] of cases) {
     const before = await digest();
     const res = await ctx.api.gql(query, {}, op);
     assert.is(res.errors?.[0]?.extensions?.code, code, query);
     assert.is(await digest(), before, query);
   }
-  const taken = await ctx.api.gql(`mutation { createRate(input: { code: "dup", name: "D", hourlyPrice: 1 }) { clientMutationId } }`, {}, op);
+  const taken = await ctx.api.gql(
+    `mutation { createRate(input: { code: "dup", name: "D", hourlyPrice: 1 }) { clientMutationId } }`,
+    {},
+    op,
+  );
   assert.is(taken.errors, undefined);
-  const dup = await ctx.api.gql(`mutation { createRate(input: { code: "dup", name: "D", hourlyPrice: 1 }) { clientMutationId } }`, {}, op);
+  const dup = await ctx.api.gql(
+    `mutation { createRate(input: { code: "dup", name: "D", hourlyPrice: 1 }) { clientMutationId } }`,
+    {},
+    op,
+  );
   assert.is(dup.errors?.[0]?.extensions?.code, 'SMO09');
 });
 

@@ -12,7 +12,16 @@ import { ANON, callAs } from './helpers/reservations.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
-  browserConfirmsSetup, completeAtEnd, confirmedReservation as confirmedCard, createReservation, dbAs, startEmulator, startTestWorker, stripeConfigFor, useEmulatorInEnv, waitFor,
+  browserConfirmsSetup,
+  completeAtEnd,
+  confirmedReservation as confirmedCard,
+  createReservation,
+  dbAs,
+  startEmulator,
+  startTestWorker,
+  stripeConfigFor,
+  useEmulatorInEnv,
+  waitFor,
   type TestWorker,
 } from './helpers/payments.ts';
 import { paymentOperations, type Db } from '../server/plugins/payments.ts';
@@ -31,7 +40,11 @@ test.before(async () => {
   emulator = await startEmulator();
   smtp = await startSmtpSink();
   useEmulatorInEnv(emulator);
-  Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), WEB_URL: 'https://app.example.test' });
+  Object.assign(process.env, {
+    SMTP_HOST: smtp.host,
+    SMTP_PORT: String(smtp.port),
+    WEB_URL: 'https://app.example.test',
+  });
   stripe = stripeClient(stripeConfigFor(emulator));
   staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
   worker = await startTestWorker(db);
@@ -55,24 +68,35 @@ const complete = (id: string) => completeAtEnd(db, id);
 const charge = async (id: string) =>
   (await db.owner.query('select * from app_private.charges where reservation_id = $1', [id])).rows[0];
 const reservationStatus = async (id: string) =>
-  (await db.owner.query('select status::text from app_public.reservations where id = $1', [id])).rows[0].status as string;
+  (await db.owner.query('select status::text from app_public.reservations where id = $1', [id])).rows[0]
+    .status as string;
 const intentsOf = (id: string) => emulator.store.paymentIntents.all.filter((pi) => pi.metadata?.reservation_id === id);
 /** Emails of a reservation that reached the SMTP listener (matched by the outbox id header). */
 const emailIds = new Map<string, string>();
 async function refreshEmailIds() {
-  const { rows } = await db.owner.query(`select id::text, template || ':' || (data->>'reservationId') as k from app_private.emails`);
+  const { rows } = await db.owner.query(
+    `select id::text, template || ':' || (data->>'reservationId') as k from app_private.emails`,
+  );
   for (const r of rows) emailIds.set(r.id, r.k);
 }
 const mailsOf = (id: string, template: string) =>
   smtp.messages.filter((m) => m.emailId && emailIds.get(m.emailId) === `${template}:${id}`);
 const chargeJob = async (id: string) =>
-  (await db.owner.query(`select run_at, attempts, last_error from graphile_worker.jobs where key = $1`, [`reservation_charge:${id}`])).rows[0];
+  (
+    await db.owner.query(`select run_at, attempts, last_error from graphile_worker.jobs where key = $1`, [
+      `reservation_charge:${id}`,
+    ])
+  ).rows[0];
 
 async function settled(id: string, statuses = ['succeeded', 'failed', 'not_required']) {
-  return waitFor(async () => {
-    const c = await charge(id);
-    return c && statuses.includes(c.status) && !(await chargeJob(id))?.attempts ? c : null;
-  }, 20_000, `charge of ${id} settled`);
+  return waitFor(
+    async () => {
+      const c = await charge(id);
+      return c && statuses.includes(c.status) && !(await chargeJob(id))?.attempts ? c : null;
+    },
+    20_000,
+    `charge of ${id} settled`,
+  );
 }
 
 test('happy path: hold → card set up → end → one off-session charge → receipt email', async () => {
@@ -84,7 +108,10 @@ test('happy path: hold → card set up → end → one off-session charge → re
   assert.match(c.idempotency_key, new RegExp(`^smp-res-${id}-\\d+-charge-1$`));
   const intents = intentsOf(id);
   assert.equal(intents.length, 1);
-  assert.equal([intents[0].status, intents[0].amount, intents[0].currency, intents[0].id], ['succeeded', 1250, 'usd', c.stripe_payment_intent_id]);
+  assert.equal(
+    [intents[0].status, intents[0].amount, intents[0].currency, intents[0].id],
+    ['succeeded', 1250, 'usd', c.stripe_payment_intent_id],
+  );
   assert.equal(await reservationStatus(id), 'completed');
   await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
   assert.match(mailsOf(id, 'receipt')[0].decoded, /\$12\.50/);
@@ -99,9 +126,13 @@ test('end to end with booking: a guest reserves, sets up a card, ends early → 
   let token: string;
   try {
     await anon.query('set role app_anonymous');
-    const { rows: [r] } = await anon.query(
+    const {
+      rows: [r],
+    } = await anon.query(
       `select (x.reservation).id::text as id, x.manage_token as token
-       from app_public.reserve($1, null, null, 60, 'e2e.guest@example.test') x`, [spot]);
+       from app_public.reserve($1, null, null, 60, 'e2e.guest@example.test') x`,
+      [spot],
+    );
     ({ id, token } = r);
     await anon.query('reset role');
   } finally {
@@ -113,7 +144,10 @@ test('end to end with booking: a guest reserves, sets up a card, ends early → 
   const guestDb = dbAs(db.auth, { role: 'app_anonymous' });
   const p = await paymentOperations.setupReservationPayment(stripe, guestDb, id, token);
   await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
-  assert.equal((await paymentOperations.confirmReservationPayment(stripe, guestDb, id, token)).reservationStatus, 'confirmed');
+  assert.equal(
+    (await paymentOperations.confirmReservationPayment(stripe, guestDb, id, token)).reservationStatus,
+    'confirmed',
+  );
 
   // The guest ends it early: booking completes it at the used time and queues the charge.
   const guest = await db.auth.connect();
@@ -126,7 +160,10 @@ test('end to end with booking: a guest reserves, sets up a card, ends early → 
   }
   const c = await settled(id);
   assert.equal([c.status, c.amount], ['succeeded', 300], 'a few seconds used: the minimum charge');
-  assert.equal(intentsOf(id).map((pi) => [pi.amount, pi.status]), [[300, 'succeeded']]);
+  assert.equal(
+    intentsOf(id).map((pi) => [pi.amount, pi.status]),
+    [[300, 'succeeded']],
+  );
   await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
   for (const template of ['reservation_held', 'reservation_confirmed', 'reservation_ended']) {
     await waitFor(async () => (await refreshEmailIds(), mailsOf(id, template).length === 1), 10_000, template);
@@ -145,17 +182,36 @@ test('declined card → payment_failed, an email with a pay link, a retry in 1 d
   // Measured from when the decline was recorded, not from the test's clock.
   const hours = (new Date(retry.run_at).getTime() - new Date(c.updated_at).getTime()) / 3600e3;
   assert.ok(Math.abs(hours - 24) < 0.001, `retry in ${hours} h`);
-  await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'payment_failed').length === 1), 10_000, 'payment_failed email');
-  assert.match(mailsOf(id, 'payment_failed')[0].decoded, new RegExp(`https://app\\.example\\.test/reservations/${id}/pay`));
+  await waitFor(
+    async () => (await refreshEmailIds(), mailsOf(id, 'payment_failed').length === 1),
+    10_000,
+    'payment_failed email',
+  );
+  assert.match(
+    mailsOf(id, 'payment_failed')[0].decoded,
+    new RegExp(`https://app\\.example\\.test/reservations/${id}/pay`),
+  );
 
   // The driver sets up another card: the charge is retried at once with a new key.
   const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
   await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
   await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null);
-  const paid = await waitFor(async () => { const x = await charge(id); return x.status === 'succeeded' ? x : null; }, 15_000, 'paid');
+  const paid = await waitFor(
+    async () => {
+      const x = await charge(id);
+      return x.status === 'succeeded' ? x : null;
+    },
+    15_000,
+    'paid',
+  );
   assert.equal(paid.attempt, 2);
   assert.equal(await reservationStatus(id), 'completed');
-  assert.equal(intentsOf(id).map((pi) => pi.status).sort(), ['requires_payment_method', 'succeeded']);
+  assert.equal(
+    intentsOf(id)
+      .map((pi) => pi.status)
+      .sort(),
+    ['requires_payment_method', 'succeeded'],
+  );
   await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
 });
 
@@ -164,19 +220,33 @@ test('retry schedule: 1 d, 3 d, 7 d after each decline, then none; one payment_f
   await complete(id);
   const delays: number[] = [];
   for (let attempt = 1; attempt <= 4; attempt++) {
-    const c = await waitFor(async () => { const x = await charge(id); return x?.attempt === attempt && x.status === 'failed' ? x : null; },
-      15_000, `attempt ${attempt}`);
+    const c = await waitFor(
+      async () => {
+        const x = await charge(id);
+        return x?.attempt === attempt && x.status === 'failed' ? x : null;
+      },
+      15_000,
+      `attempt ${attempt}`,
+    );
     if (c.next_retry_at) {
-      const job = await waitFor(async () => {
-        const j = await chargeJob(id);
-        return j && new Date(j.run_at).getTime() === new Date(c.next_retry_at).getTime() ? j : null;
-      }, 5_000, 'retry queued');
-      delays.push(Math.round((new Date(c.next_retry_at).getTime() - new Date(c.updated_at).getTime()) / 86400e3 * 1000) / 1000);
+      const job = await waitFor(
+        async () => {
+          const j = await chargeJob(id);
+          return j && new Date(j.run_at).getTime() === new Date(c.next_retry_at).getTime() ? j : null;
+        },
+        5_000,
+        'retry queued',
+      );
+      delays.push(
+        Math.round(((new Date(c.next_retry_at).getTime() - new Date(c.updated_at).getTime()) / 86400e3) * 1000) / 1000,
+      );
       assert.equal(new Date(job.run_at).getTime(), new Date(c.next_retry_at).getTime());
       // Time passes: the retry is due now.
       await db.owner.query('update app_private.charges set next_retry_at = now() where reservation_id = $1', [id]);
-      await db.owner.query(`select graphile_worker.reschedule_jobs(array[(select id from graphile_worker.jobs where key = $1)], run_at => now())`,
-        [`reservation_charge:${id}`]);
+      await db.owner.query(
+        `select graphile_worker.reschedule_jobs(array[(select id from graphile_worker.jobs where key = $1)], run_at => now())`,
+        [`reservation_charge:${id}`],
+      );
     } else {
       await waitFor(async () => (await chargeJob(id)) === undefined, 5_000, 'no more retries queued');
     }
@@ -201,16 +271,27 @@ test('authentication_required off-session → payment_failed saying the bank wan
 // the job ends at once (no graphile-worker retry, no scheduled retry).
 const refusals: Array<[string, string, (id: string) => Promise<void>]> = [
   // A reservation priced before quotes respected Stripe's minimum (13¢).
-  ['an amount below the currency\'s minimum', 'amount_too_small', async (id) => {
-    // A row priced before quotes respected the minimum: only such old data can hold 13¢ now.
-    await db.owner.query('update app_public.reservations set amount = 13 where id = $1', [id]);
-    await complete(id);
-  }],
+  [
+    "an amount below the currency's minimum",
+    'amount_too_small',
+    async (id) => {
+      // A row priced before quotes respected the minimum: only such old data can hold 13¢ now.
+      await db.owner.query('update app_public.reservations set amount = 13 where id = $1', [id]);
+      await complete(id);
+    },
+  ],
   // The card on file no longer exists at Stripe.
-  ['a card that no longer exists', 'resource_missing', async (id) => {
-    await db.owner.query(`update app_private.setup_intents set payment_method = 'pm_gone' where reservation_id = $1`, [id]);
-    await complete(id);
-  }],
+  [
+    'a card that no longer exists',
+    'resource_missing',
+    async (id) => {
+      await db.owner.query(
+        `update app_private.setup_intents set payment_method = 'pm_gone' where reservation_id = $1`,
+        [id],
+      );
+      await complete(id);
+    },
+  ],
 ];
 for (const [what, code, arrange] of refusals) {
   test(`Stripe refusing the request (${what}) → failed at once, payment_failed, the pay-link email, no retry`, async () => {
@@ -223,7 +304,11 @@ for (const [what, code, arrange] of refusals) {
     assert.equal(await chargeJob(id), undefined, 'no job left to retry');
     assert.equal(emulator.state().requests - requestsBefore, 1, 'Stripe asked once');
     assert.equal(intentsOf(id).length, 0);
-    await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'payment_failed').length === 1), 10_000, 'payment_failed email');
+    await waitFor(
+      async () => (await refreshEmailIds(), mailsOf(id, 'payment_failed').length === 1),
+      10_000,
+      'payment_failed email',
+    );
     const mail = mailsOf(id, 'payment_failed')[0].decoded;
     assert.match(mail, /payment provider refused the charge/);
     assert.match(mail, /will not try your card again automatically/);
@@ -240,13 +325,24 @@ for (const mode of ['error_before', 'error_after', 'timeout'] as const) {
     emulator.addFault({ method: 'POST', path: '/v1/payment_intents', mode, count: 1 });
     try {
       await complete(id);
-      const c = await waitFor(async () => { const x = await charge(id); return x?.status === 'succeeded' ? x : null; }, 20_000, 'charged');
+      const c = await waitFor(
+        async () => {
+          const x = await charge(id);
+          return x?.status === 'succeeded' ? x : null;
+        },
+        20_000,
+        'charged',
+      );
       assert.equal(emulator.state().faults.fired, fired + 1);
       assert.equal(c.attempt, 1, 'the same attempt, so the same key');
       const intents = intentsOf(id);
       assert.equal(intents.length, 1, 'one PaymentIntent, whether Stripe failed before or after making it');
       assert.equal(intents[0].status, 'succeeded');
-      assert.equal(emulator.store.charges.all.filter((ch) => ch.payment_intent === intents[0].id).length, 1, 'one charge');
+      assert.equal(
+        emulator.store.charges.all.filter((ch) => ch.payment_intent === intents[0].id).length,
+        1,
+        'one charge',
+      );
       await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
     } finally {
       useEmulatorInEnv(emulator);
@@ -260,14 +356,23 @@ test('a reservation changed twice before its end → one charge of the final amo
   const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
   await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
   await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null);
-  const { rows: [{ start }] } = await db.owner.query('select lower(period) as start from app_public.reservations where id = $1', [id]);
+  const {
+    rows: [{ start }],
+  } = await db.owner.query('select lower(period) as start from app_public.reservations where id = $1', [id]);
   for (const minutes of [90, 105]) {
-    await callAs(db, ANON, 'select app_public.change_reservation_end($1, $2, $3)', [id, new Date(start.getTime() + minutes * 60e3), manageToken]);
+    await callAs(db, ANON, 'select app_public.change_reservation_end($1, $2, $3)', [
+      id,
+      new Date(start.getTime() + minutes * 60e3),
+      manageToken,
+    ]);
   }
   await complete(id);
   const c = await settled(id);
   assert.equal([c.status, c.amount], ['succeeded', 1750], '105 minutes at 10.00/h');
-  assert.equal(intentsOf(id).map((pi) => pi.amount), [1750]);
+  assert.equal(
+    intentsOf(id).map((pi) => pi.amount),
+    [1750],
+  );
 });
 
 test('charge jobs racing for one reservation, and a job for a non-completed one → one charge, none', async () => {
@@ -275,28 +380,50 @@ test('charge jobs racing for one reservation, and a job for a non-completed one 
   await complete(id);
   // Three more jobs for the same charge, as a replayed queue or an operator's retry would add.
   for (let i = 0; i < 3; i++) {
-    await db.owner.query(`select graphile_worker.add_job('reservation__charge', json_build_object('reservationId', $1::bigint))`, [id]);
+    await db.owner.query(
+      `select graphile_worker.add_job('reservation__charge', json_build_object('reservationId', $1::bigint))`,
+      [id],
+    );
   }
   const notEnded = await confirmedReservation('pm_card_visa', 800);
-  await db.owner.query(`select graphile_worker.add_job('reservation__charge', json_build_object('reservationId', $1::bigint))`, [notEnded]);
-  await waitFor(async () => (await db.owner.query(
-    `select count(*)::int as n from graphile_worker.jobs where task_identifier = 'reservation__charge' and run_at <= now()`)).rows[0].n === 0,
-  15_000, 'jobs drained');
+  await db.owner.query(
+    `select graphile_worker.add_job('reservation__charge', json_build_object('reservationId', $1::bigint))`,
+    [notEnded],
+  );
+  await waitFor(
+    async () =>
+      (
+        await db.owner.query(
+          `select count(*)::int as n from graphile_worker.jobs where task_identifier = 'reservation__charge' and run_at <= now()`,
+        )
+      ).rows[0].n === 0,
+    15_000,
+    'jobs drained',
+  );
   assert.equal((await charge(id)).status, 'succeeded');
   assert.equal(intentsOf(id).length, 1);
   assert.equal(await charge(notEnded), undefined);
   assert.equal(intentsOf(notEnded).length, 0);
 });
 
-for (const [currency, shown] of [['EUR', '€9.00'], ['JPY', '¥900'], ['GBP', '£9.00']] as const) {
+for (const [currency, shown] of [
+  ['EUR', '€9.00'],
+  ['JPY', '¥900'],
+  ['GBP', '£9.00'],
+] as const) {
   test(`a spot priced in ${currency}: quoted, charged and receipted in ${currency} (${shown} for an hour at 900 minor units)`, async () => {
     const id = await confirmedReservation('pm_card_visa', 900, currency);
-    const { rows: [r] } = await db.owner.query('select amount, currency from app_public.reservations where id = $1', [id]);
+    const {
+      rows: [r],
+    } = await db.owner.query('select amount, currency from app_public.reservations where id = $1', [id]);
     assert.equal(r, { amount: 900, currency });
     await complete(id);
     const c = await settled(id);
     assert.equal([c.status, c.amount, c.currency], ['succeeded', 900, currency]);
-    assert.equal(intentsOf(id).map((pi) => [pi.amount, pi.currency]), [[900, currency.toLowerCase()]]);
+    assert.equal(
+      intentsOf(id).map((pi) => [pi.amount, pi.currency]),
+      [[900, currency.toLowerCase()]],
+    );
     await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
     assert.ok(mailsOf(id, 'receipt')[0].decoded.includes(shown), mailsOf(id, 'receipt')[0].decoded);
     assert.not.ok(mailsOf(id, 'receipt')[0].decoded.includes('$'), 'no dollar sign on a non-dollar receipt');
@@ -305,10 +432,17 @@ for (const [currency, shown] of [['EUR', '€9.00'], ['JPY', '¥900'], ['GBP', '
 
 test('nothing to charge (no metered minute in the window: amount 0) → no Stripe call, still a receipt', async () => {
   // A rate metered one hour a week, three days from today: the coming hour is free.
-  const isoDow = ((new Date().getUTCDay() + 6) % 7 + 3) % 7 + 1;
+  const isoDow = ((((new Date().getUTCDay() + 6) % 7) + 3) % 7) + 1;
   const rate = await createRate(db, { hourlyPrice: 600, hours: [[isoDow, '09:00', '10:00']] });
-  const id = await confirmedReservation('pm_card_visa', 600, 'USD', await createSpot(db, { lat: 40.72, lng: -74.0, rateId: rate }));
-  const { rows: [r] } = await db.owner.query('select amount from app_public.reservations where id = $1', [id]);
+  const id = await confirmedReservation(
+    'pm_card_visa',
+    600,
+    'USD',
+    await createSpot(db, { lat: 40.72, lng: -74.0, rateId: rate }),
+  );
+  const {
+    rows: [r],
+  } = await db.owner.query('select amount from app_public.reservations where id = $1', [id]);
   assert.is(r.amount, 0, 'quoted 0: nothing metered');
   await complete(id);
   const c = await settled(id);

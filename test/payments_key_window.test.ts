@@ -11,8 +11,16 @@ import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
-  completeAtEnd, confirmedReservation, dbAs, startEmulator, startTestWorker, stripeConfigFor, useEmulatorInEnv, waitFor,
-  type CardContext, type TestWorker,
+  completeAtEnd,
+  confirmedReservation,
+  dbAs,
+  startEmulator,
+  startTestWorker,
+  stripeConfigFor,
+  useEmulatorInEnv,
+  waitFor,
+  type CardContext,
+  type TestWorker,
 } from './helpers/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
 import { closeMailTransports } from '../lib/mail_transport.ts';
@@ -31,7 +39,11 @@ test.before(async () => {
   smtp = await startSmtpSink();
   // The SDK's own retries off: the job's retry is the re-send under test.
   useEmulatorInEnv(emulator, { STRIPE_MAX_NETWORK_RETRIES: '0', STRIPE_TIMEOUT_MS: '700' });
-  Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), WEB_URL: 'https://app.example.test' });
+  Object.assign(process.env, {
+    SMTP_HOST: smtp.host,
+    SMTP_PORT: String(smtp.port),
+    WEB_URL: 'https://app.example.test',
+  });
   const staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
   ctx = { db, emulator, stripe: stripeClient(stripeConfigFor(emulator)), staffDb };
 });
@@ -47,9 +59,15 @@ test.after(async () => {
 const chargeRow = async (id: string) =>
   (await db.owner.query('select * from app_private.charges where reservation_id = $1', [id])).rows[0];
 const intentsOf = (id: string) => emulator.store.paymentIntents.all.filter((pi) => pi.metadata?.reservation_id === id);
-const chargesOf = (id: string) => emulator.store.charges.all.filter((ch) => intentsOf(id).some((pi) => pi.id === ch.payment_intent));
+const chargesOf = (id: string) =>
+  emulator.store.charges.all.filter((ch) => intentsOf(id).some((pi) => pi.id === ch.payment_intent));
 const advanceEmulatorClock = async (seconds: number) =>
-  (await fetch(`${emulator.url}/_emulator/clock`, { method: 'POST', body: JSON.stringify({ advance_seconds: seconds }) })).json();
+  (
+    await fetch(`${emulator.url}/_emulator/clock`, {
+      method: 'POST',
+      body: JSON.stringify({ advance_seconds: seconds }),
+    })
+  ).json();
 
 /**
  * The first attempt fails with `mode` (the worker running), then the worker is
@@ -60,9 +78,17 @@ async function chargeRetriedAfterADay(id: string, mode: 'error_before' | 'error_
   emulator.addFault({ method: 'POST', path: '/v1/payment_intents', mode, count: 1 });
   worker = await startTestWorker(db);
   await completeAtEnd(db, id);
-  await waitFor(async () => (await db.owner.query(
-    `select 1 from graphile_worker.jobs where key = $1 and attempts = 1 and last_error is not null`, [`reservation_charge:${id}`])).rowCount,
-  15_000, 'first attempt failed');
+  await waitFor(
+    async () =>
+      (
+        await db.owner.query(
+          `select 1 from graphile_worker.jobs where key = $1 and attempts = 1 and last_error is not null`,
+          [`reservation_charge:${id}`],
+        )
+      ).rowCount,
+    15_000,
+    'first attempt failed',
+  );
   await worker.stop();
   worker = undefined;
   const first = await chargeRow(id);
@@ -70,11 +96,23 @@ async function chargeRetriedAfterADay(id: string, mode: 'error_before' | 'error_
   assert.ok(first.key_first_sent_at, 'the first send is recorded before the call');
 
   await advanceEmulatorClock(DAY_AND_HOUR);
-  await db.owner.query(`update app_private.charges set key_first_sent_at = key_first_sent_at - make_interval(secs => $2)
-    where reservation_id = $1`, [id, DAY_AND_HOUR]);
-  await db.owner.query(`update graphile_worker._private_jobs set run_at = now() where key = $1`, [`reservation_charge:${id}`]);
+  await db.owner.query(
+    `update app_private.charges set key_first_sent_at = key_first_sent_at - make_interval(secs => $2)
+    where reservation_id = $1`,
+    [id, DAY_AND_HOUR],
+  );
+  await db.owner.query(`update graphile_worker._private_jobs set run_at = now() where key = $1`, [
+    `reservation_charge:${id}`,
+  ]);
   worker = await startTestWorker(db);
-  const settled = await waitFor(async () => { const c = await chargeRow(id); return c.status !== 'pending' ? c : null; }, 15_000, 'charge settled');
+  const settled = await waitFor(
+    async () => {
+      const c = await chargeRow(id);
+      return c.status !== 'pending' ? c : null;
+    },
+    15_000,
+    'charge settled',
+  );
   await worker.stop();
   worker = undefined;
   return settled;
@@ -95,13 +133,35 @@ test('the emulator forgets an idempotency key after 24 hours: the same request t
 
 test('search by metadata and customer finds the PaymentIntent; an unsupported clause is refused', async () => {
   const stripe = new Stripe('sk_test_payments', { ...emulator.stripeConfig, maxNetworkRetries: 0 });
-  const mine = await stripe.paymentIntents.create({ amount: 900, currency: 'usd', metadata: { reservation_id: 'search-1', charge_attempt: '2' } });
-  await stripe.paymentIntents.create({ amount: 900, currency: 'usd', metadata: { reservation_id: 'search-1', charge_attempt: '1' } });
-  const found = await stripe.paymentIntents.search({ query: `metadata['reservation_id']:'search-1' AND metadata['charge_attempt']:'2'` });
-  assert.equal(found.data.map((pi) => pi.id), [mine.id]);
-  assert.equal((await stripe.paymentIntents.search({ query: `metadata['reservation_id']:'search-1' AND amount:900` })).data.length, 2);
-  assert.equal((await stripe.paymentIntents.search({ query: `metadata['reservation_id']:'search-1' AND customer:'cus_none'` })).data.length, 0);
-  const refused = await stripe.paymentIntents.search({ query: `metadata['reservation_id']:'search-1' OR amount:900` }).catch((e) => e);
+  const mine = await stripe.paymentIntents.create({
+    amount: 900,
+    currency: 'usd',
+    metadata: { reservation_id: 'search-1', charge_attempt: '2' },
+  });
+  await stripe.paymentIntents.create({
+    amount: 900,
+    currency: 'usd',
+    metadata: { reservation_id: 'search-1', charge_attempt: '1' },
+  });
+  const found = await stripe.paymentIntents.search({
+    query: `metadata['reservation_id']:'search-1' AND metadata['charge_attempt']:'2'`,
+  });
+  assert.equal(
+    found.data.map((pi) => pi.id),
+    [mine.id],
+  );
+  assert.equal(
+    (await stripe.paymentIntents.search({ query: `metadata['reservation_id']:'search-1' AND amount:900` })).data.length,
+    2,
+  );
+  assert.equal(
+    (await stripe.paymentIntents.search({ query: `metadata['reservation_id']:'search-1' AND customer:'cus_none'` }))
+      .data.length,
+    0,
+  );
+  const refused = await stripe.paymentIntents
+    .search({ query: `metadata['reservation_id']:'search-1' OR amount:900` })
+    .catch((e) => e);
   assert.instance(refused, Stripe.errors.StripeInvalidRequestError);
 });
 
@@ -110,17 +170,32 @@ test('answer lost (500 after charging), re-sent a day later: the existing Paymen
   const c = await chargeRetriedAfterADay(id, 'error_after');
   const intents = intentsOf(id);
   assert.equal(intents.length, 1, 'no second PaymentIntent');
-  assert.equal(chargesOf(id).map((ch) => [ch.status, ch.amount]), [['succeeded', 1450]]);
+  assert.equal(
+    chargesOf(id).map((ch) => [ch.status, ch.amount]),
+    [['succeeded', 1450]],
+  );
   assert.equal([c.status, c.attempt, c.stripe_payment_intent_id], ['succeeded', 1, intents[0].id]);
-  await waitFor(async () => (await db.owner.query(
-    `select 1 from app_private.emails where template = 'receipt' and data->>'reservationId' = $1`, [id])).rowCount, 5000, 'receipt queued');
+  await waitFor(
+    async () =>
+      (
+        await db.owner.query(
+          `select 1 from app_private.emails where template = 'receipt' and data->>'reservationId' = $1`,
+          [id],
+        )
+      ).rowCount,
+    5000,
+    'receipt queued',
+  );
 });
 
 test('answer lost by a timeout, re-sent a day later: adopted, one charge', async () => {
   const id = await confirmedReservation(ctx, 'pm_card_visa', 1550);
   const c = await chargeRetriedAfterADay(id, 'timeout');
   assert.equal(intentsOf(id).length, 1);
-  assert.equal(chargesOf(id).map((ch) => [ch.status, ch.amount]), [['succeeded', 1550]]);
+  assert.equal(
+    chargesOf(id).map((ch) => [ch.status, ch.amount]),
+    [['succeeded', 1550]],
+  );
   assert.equal(c.status, 'succeeded');
 });
 
@@ -128,7 +203,10 @@ test('nothing was made (500 before charging), re-sent a day later: the search fi
   const id = await confirmedReservation(ctx, 'pm_card_visa', 1650);
   const c = await chargeRetriedAfterADay(id, 'error_before');
   assert.equal(intentsOf(id).length, 1);
-  assert.equal(chargesOf(id).map((ch) => [ch.status, ch.amount]), [['succeeded', 1650]]);
+  assert.equal(
+    chargesOf(id).map((ch) => [ch.status, ch.amount]),
+    [['succeeded', 1650]],
+  );
   assert.equal(c.status, 'succeeded');
 });
 
@@ -137,7 +215,8 @@ test('a declined charge whose answer was lost is adopted as a decline a day late
   const c = await chargeRetriedAfterADay(id, 'error_after');
   assert.equal(intentsOf(id).length, 1, 'the declined PaymentIntent was adopted, not made again');
   assert.equal([c.status, c.attempt, c.failure_code], ['failed', 1, 'card_declined']);
-  const reservation = (await db.owner.query('select status::text from app_public.reservations where id = $1', [id])).rows[0];
+  const reservation = (await db.owner.query('select status::text from app_public.reservations where id = $1', [id]))
+    .rows[0];
   assert.is(reservation.status, 'payment_failed');
 });
 

@@ -8,7 +8,16 @@ import * as assert from 'uvu/assert';
 import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
-import { browserConfirmsSetup, completeAtEnd, createReservation, dbAs, startEmulator, stripeConfigFor, waitFor, WEBHOOK_SECRET } from './helpers/payments.ts';
+import {
+  browserConfirmsSetup,
+  completeAtEnd,
+  createReservation,
+  dbAs,
+  startEmulator,
+  stripeConfigFor,
+  waitFor,
+  WEBHOOK_SECRET,
+} from './helpers/payments.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
 import { startLiveness } from '../worker/liveness.ts';
@@ -37,9 +46,13 @@ function startWorkerProcess(extraEnv: Record<string, string> = {}): Promise<Chil
     env: {
       ...process.env,
       DATABASE_URL: db.urls.owner,
-      STRIPE_SECRET_KEY: 'sk_test_payments', STRIPE_API_HOST: emulator.host, STRIPE_API_PORT: String(emulator.port),
-      STRIPE_API_PROTOCOL: 'http', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port),
+      STRIPE_SECRET_KEY: 'sk_test_payments',
+      STRIPE_API_HOST: emulator.host,
+      STRIPE_API_PORT: String(emulator.port),
+      STRIPE_API_PROTOCOL: 'http',
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      SMTP_HOST: smtp.host,
+      SMTP_PORT: String(smtp.port),
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,7 +70,9 @@ function startWorkerProcess(extraEnv: Record<string, string> = {}): Promise<Chil
       }
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => { output += d; });
+    child.stderr!.on('data', (d: Buffer) => {
+      output += d;
+    });
   });
 }
 
@@ -68,7 +83,10 @@ test('worker killed mid-charge and restarted → exactly one charge, nothing lef
   const { id } = await createReservation(db, { hourlyPrice: 1450 });
   const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
   await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
-  assert.equal((await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null)).reservationStatus, 'confirmed');
+  assert.equal(
+    (await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null)).reservationStatus,
+    'confirmed',
+  );
   const intents = () => emulator.store.paymentIntents.all.filter((pi) => pi.metadata?.reservation_id === id);
 
   // Stripe will make the charge and then never answer; the worker waits (60 s timeout).
@@ -78,7 +96,9 @@ test('worker killed mid-charge and restarted → exactly one charge, nothing lef
 
   // Action: once Stripe has made the charge (the answer is being held), kill -9.
   await waitFor(async () => intents().length === 1, 15_000, 'charge made at Stripe');
-  const { rows: [pending] } = await db.owner.query('select status, idempotency_key from app_private.charges where reservation_id = $1', [id]);
+  const {
+    rows: [pending],
+  } = await db.owner.query('select status, idempotency_key from app_private.charges where reservation_id = $1', [id]);
   assert.equal(pending.status, 'pending', 'the key was stored before the call; the outcome is not known yet');
   // A sweep while that process lives unlocks nothing.
   const probe = await startLiveness(db.urls.owner);
@@ -86,26 +106,47 @@ test('worker killed mid-charge and restarted → exactly one charge, nothing lef
   await probe.close();
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
-  const { rows: [locked] } = await db.owner.query('select locked_by from graphile_worker.jobs where key = $1', [`reservation_charge:${id}`]);
+  const {
+    rows: [locked],
+  } = await db.owner.query('select locked_by from graphile_worker.jobs where key = $1', [`reservation_charge:${id}`]);
   assert.ok(locked.locked_by, 'the dead worker still holds the job');
 
   const second = await startWorkerProcess({ STRIPE_TIMEOUT_MS: '5000' });
 
   // Assertions: the new process unlocked the job, re-sent the same key, got the first charge back.
-  const c = await waitFor(async () => {
-    const { rows: [x] } = await db.owner.query('select * from app_private.charges where reservation_id = $1', [id]);
-    return x.status === 'succeeded' ? x : null;
-  }, 20_000, 'charged after restart');
+  const c = await waitFor(
+    async () => {
+      const {
+        rows: [x],
+      } = await db.owner.query('select * from app_private.charges where reservation_id = $1', [id]);
+      return x.status === 'succeeded' ? x : null;
+    },
+    20_000,
+    'charged after restart',
+  );
   assert.equal([c.attempt, c.idempotency_key], [1, pending.idempotency_key]);
   assert.equal(intents().length, 1, 'one PaymentIntent');
-  assert.equal(emulator.store.charges.all.filter((ch) => ch.payment_intent === intents()[0].id).length, 1, 'one charge');
+  assert.equal(
+    emulator.store.charges.all.filter((ch) => ch.payment_intent === intents()[0].id).length,
+    1,
+    'one charge',
+  );
   assert.equal(c.stripe_payment_intent_id, intents()[0].id);
-  await waitFor(async () => (await db.owner.query('select count(*)::int as n from graphile_worker.jobs')).rows[0].n === 0
-    || (await db.owner.query(`select count(*)::int as n from graphile_worker.jobs where locked_at is not null`)).rows[0].n === 0,
-  10_000, 'no job left locked');
+  await waitFor(
+    async () =>
+      (await db.owner.query('select count(*)::int as n from graphile_worker.jobs')).rows[0].n === 0 ||
+      (await db.owner.query(`select count(*)::int as n from graphile_worker.jobs where locked_at is not null`)).rows[0]
+        .n === 0,
+    10_000,
+    'no job left locked',
+  );
   await waitFor(async () => smtp.messages.filter((m) => m.template === 'receipt').length === 1, 10_000, 'one receipt');
   const { rows: procs } = await db.owner.query('select pid from app_private.worker_processes');
-  assert.equal(procs.map((r) => r.pid), [second.pid], 'the dead process was forgotten');
+  assert.equal(
+    procs.map((r) => r.pid),
+    [second.pid],
+    'the dead process was forgotten',
+  );
 
   second.kill('SIGTERM');
   await new Promise((r) => second.once('exit', r));

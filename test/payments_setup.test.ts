@@ -10,8 +10,16 @@ import { createSignedInUser } from './helpers/auth.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { signatureHeader } from '../stripe-emulator/index.ts';
 import {
-  browserConfirmsSetup, chargeThroughWorker, completeAtEnd, createReservation, dbAs, startEmulator, stripeConfigFor,
-  useEmulatorInEnv, waitFor, WEBHOOK_SECRET,
+  browserConfirmsSetup,
+  chargeThroughWorker,
+  completeAtEnd,
+  createReservation,
+  dbAs,
+  startEmulator,
+  stripeConfigFor,
+  useEmulatorInEnv,
+  waitFor,
+  WEBHOOK_SECRET,
 } from './helpers/payments.ts';
 import { ANON, callAs } from './helpers/reservations.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
@@ -54,10 +62,15 @@ test.after(async () => {
 });
 
 const status = async (id: string) =>
-  (await db.owner.query('select status::text from app_public.reservations where id = $1', [id])).rows[0].status as string;
+  (await db.owner.query('select status::text from app_public.reservations where id = $1', [id])).rows[0]
+    .status as string;
 const emails = async (id: string, template: string) =>
-  (await db.owner.query(`select count(*)::int as n from app_private.emails where template = $1 and (data->>'reservationId') = $2`,
-    [template, id])).rows[0].n as number;
+  (
+    await db.owner.query(
+      `select count(*)::int as n from app_private.emails where template = $1 and (data->>'reservationId') = $2`,
+      [template, id],
+    )
+  ).rows[0].n as number;
 
 test('guest: set-up returns a client secret, twice the same; the signed webhook confirms the reservation', async () => {
   // Setup
@@ -88,8 +101,11 @@ test('guest: set-up returns a client secret, twice the same; the signed webhook 
   await emulator.waitForWebhooks();
 
   // Assertions
-  const { rows: [row] } = await db.owner.query(
-    'select status, payment_method from app_private.setup_intents where reservation_id = $1', [id]);
+  const {
+    rows: [row],
+  } = await db.owner.query('select status, payment_method from app_private.setup_intents where reservation_id = $1', [
+    id,
+  ]);
   assert.equal(row.status, 'succeeded');
   assert.match(row.payment_method, /^pm_/);
   assert.equal(await emails(id, 'reservation_confirmed'), 1);
@@ -106,7 +122,10 @@ test('a returning guest whose Stripe customer is gone at Stripe (deleted there, 
   const email = `returning.${process.pid}@example.test`;
   const first = await createReservation(db, { email });
   assert.equal((await api.gql(SETUP, { id: first.id, manageToken: first.manageToken })).errors, undefined);
-  await db.owner.query(`update app_private.stripe_customers set stripe_customer_id = 'cus_gone' where guest_email = $1`, [email]);
+  await db.owner.query(
+    `update app_private.stripe_customers set stripe_customer_id = 'cus_gone' where guest_email = $1`,
+    [email],
+  );
   const second = await createReservation(db, { email });
   const before = emulator.state();
 
@@ -117,10 +136,16 @@ test('a returning guest whose Stripe customer is gone at Stripe (deleted there, 
   assert.equal(res.errors, undefined, JSON.stringify(res.errors));
   assert.match(res.data.setupReservationPayment.clientSecret, /^seti_.+_secret_/);
   assert.equal(emulator.state().customers - before.customers, 1);
-  const { rows: [c] } = await db.owner.query('select stripe_customer_id from app_private.stripe_customers where guest_email = $1', [email]);
+  const {
+    rows: [c],
+  } = await db.owner.query('select stripe_customer_id from app_private.stripe_customers where guest_email = $1', [
+    email,
+  ]);
   assert.match(c.stripe_customer_id, /^cus_/);
   assert.is.not(c.stripe_customer_id, 'cus_gone');
-  const si = await stripeClient(stripeConfigFor(emulator)).setupIntents.retrieve(res.data.setupReservationPayment.setupIntentId);
+  const si = await stripeClient(stripeConfigFor(emulator)).setupIntents.retrieve(
+    res.data.setupReservationPayment.setupIntentId,
+  );
   assert.is(si.customer, c.stripe_customer_id);
 });
 
@@ -147,7 +172,11 @@ test('confirm mutation without the webhook: re-reads the intent from Stripe; twi
 test('a card needing 3-D Secure confirms only after authentication; a declined card leaves it held', async () => {
   const { id, manageToken } = await createReservation(db);
   const p = (await api.gql(SETUP, { id, manageToken })).data.setupReservationPayment;
-  const si = await browserConfirmsSetup(emulator, p.setupIntentId, 'pm_card_authenticationRequired') as Stripe.SetupIntent;
+  const si = (await browserConfirmsSetup(
+    emulator,
+    p.setupIntentId,
+    'pm_card_authenticationRequired',
+  )) as Stripe.SetupIntent;
   assert.equal(si.status, 'requires_action');
   assert.equal((await api.gql(CONFIRM, { id, manageToken })).errors?.[0].extensions?.code, 'SMP03');
   await fetch(`${emulator.url}/_emulator/setup_intents/${p.setupIntentId}/authenticate`, { method: 'POST' });
@@ -159,7 +188,10 @@ test('a card needing 3-D Secure confirms only after authentication; a declined c
   assert.ok(err instanceof Stripe.errors.StripeCardError);
   await emulator.waitForWebhooks();
   assert.equal(await status(declined), 'held');
-  assert.equal((await api.gql(CONFIRM, { id: declined, manageToken: declinedToken })).errors?.[0].extensions?.code, 'SMP03');
+  assert.equal(
+    (await api.gql(CONFIRM, { id: declined, manageToken: declinedToken })).errors?.[0].extensions?.code,
+    'SMP03',
+  );
 });
 
 test('who may set up: no token, a wrong token, or someone else → SMB06 (as every reservation operation); a cancelled reservation → SMP02', async () => {
@@ -173,7 +205,10 @@ test('who may set up: no token, a wrong token, or someone else → SMB06 (as eve
   assert.equal((await api.gql(SETUP, { id: '999999', manageToken })).errors?.[0].extensions?.code, 'SMB06');
   const cancelled = await createReservation(db, { startsIn: 120 });
   await callAs(db, ANON, 'select app_public.cancel_reservation($1, $2)', [cancelled.id, cancelled.manageToken]);
-  assert.equal((await api.gql(SETUP, { id: cancelled.id, manageToken: cancelled.manageToken })).errors?.[0].extensions?.code, 'SMP02');
+  assert.equal(
+    (await api.gql(SETUP, { id: cancelled.id, manageToken: cancelled.manageToken })).errors?.[0].extensions?.code,
+    'SMP02',
+  );
   assert.equal(emulator.state().requests, stripeRequests, 'no refused call reached Stripe');
 
   // Signed-in drivers: their own reservation yes, another's no (SQL as the role).
@@ -183,10 +218,17 @@ test('who may set up: no token, a wrong token, or someone else → SMB06 (as eve
   const stripe = stripeClient(stripeConfigFor(emulator));
   const ok = await paymentOperations.setupReservationPayment(stripe, dbAs(db.auth, identityOf(owner)), mine, null);
   assert.match(ok.clientSecret!, /_secret_/);
-  assert.equal(await sqlstateOf(paymentOperations.setupReservationPayment(stripe, dbAs(db.auth, identityOf(other)), mine, null)), 'SMB06');
+  assert.equal(
+    await sqlstateOf(paymentOperations.setupReservationPayment(stripe, dbAs(db.auth, identityOf(other)), mine, null)),
+    'SMB06',
+  );
   // The API roles cannot read any payment table.
   for (const table of ['stripe_customers', 'setup_intents', 'charges', 'refunds', 'stripe_webhook_events']) {
-    assert.equal(await sqlstateOf(asRole(db.auth, identityOf(owner), (c) => c.query(`select * from app_private.${table}`))), '42501', table);
+    assert.equal(
+      await sqlstateOf(asRole(db.auth, identityOf(owner), (c) => c.query(`select * from app_private.${table}`))),
+      '42501',
+      table,
+    );
   }
 });
 
@@ -205,13 +247,19 @@ test('webhook replayed 3 times → one confirmation', async () => {
   emulator.setWebhook(null);
   let si: Stripe.SetupIntent;
   try {
-    si = await browserConfirmsSetup(emulator, p.setupIntentId, 'pm_card_visa') as Stripe.SetupIntent;
+    si = (await browserConfirmsSetup(emulator, p.setupIntentId, 'pm_card_visa')) as Stripe.SetupIntent;
   } finally {
     emulator.setWebhook(`${api.url}/webhooks/stripe`, WEBHOOK_SECRET);
   }
   const event = {
-    id: `evt_replay_${id}`, object: 'event', type: 'setup_intent.succeeded', api_version: '2026-10-28.endive',
-    created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null },
+    id: `evt_replay_${id}`,
+    object: 'event',
+    type: 'setup_intent.succeeded',
+    api_version: '2026-10-28.endive',
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
     data: { object: si },
   };
   const body = JSON.stringify(event);
@@ -220,25 +268,43 @@ test('webhook replayed 3 times → one confirmation', async () => {
   const answers = await Promise.all([1, 2, 3].map(() => signedPost(body, signatureHeader(body, WEBHOOK_SECRET))));
 
   // Assertions
-  assert.equal(answers.map((a) => a.status), [200, 200, 200]);
+  assert.equal(
+    answers.map((a) => a.status),
+    [200, 200, 200],
+  );
   const bodies = await Promise.all(answers.map((a) => a.json() as Promise<{ duplicate: boolean }>));
   assert.equal(bodies.filter((b) => !b.duplicate).length, 1);
   assert.equal(await status(id), 'confirmed');
   assert.equal(await emails(id, 'reservation_confirmed'), 1);
-  const { rows: [inbox] } = await db.owner.query(
-    'select count(*)::int as n from app_private.stripe_webhook_events where id = $1', [event.id]);
+  const {
+    rows: [inbox],
+  } = await db.owner.query('select count(*)::int as n from app_private.stripe_webhook_events where id = $1', [
+    event.id,
+  ]);
   assert.equal(inbox.n, 1);
 });
 
 test('bad or missing signature → 400 and nothing changed; unknown events → 200', async () => {
   const { id } = await createReservation(db);
-  const event = { id: `evt_forged_${id}`, object: 'event', type: 'setup_intent.succeeded',
-    data: { object: { id: 'seti_forged', object: 'setup_intent', status: 'succeeded', metadata: { reservation_id: id } } } };
+  const event = {
+    id: `evt_forged_${id}`,
+    object: 'event',
+    type: 'setup_intent.succeeded',
+    data: {
+      object: { id: 'seti_forged', object: 'setup_intent', status: 'succeeded', metadata: { reservation_id: id } },
+    },
+  };
   const body = JSON.stringify(event);
-  const count = async () => (await db.owner.query('select count(*)::int as n from app_private.stripe_webhook_events')).rows[0].n;
+  const count = async () =>
+    (await db.owner.query('select count(*)::int as n from app_private.stripe_webhook_events')).rows[0].n;
   const before = await count();
   const { lines } = await captureLogs(async () => {
-    for (const header of [signatureHeader(body, 'whsec_wrong'), signatureHeader(body, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) - 3600), 'garbage', undefined]) {
+    for (const header of [
+      signatureHeader(body, 'whsec_wrong'),
+      signatureHeader(body, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) - 3600),
+      'garbage',
+      undefined,
+    ]) {
       const res = await signedPost(body, header);
       assert.equal(res.status, 400, String(header));
       assert.equal((await res.json()).error.code, 'BAD_SIGNATURE', String(header));
@@ -251,9 +317,16 @@ test('bad or missing signature → 400 and nothing changed; unknown events → 2
   assert.equal(await status(id), 'held');
   const rejected = lines.filter((l) => l.msg.startsWith('stripe webhook rejected'));
   assert.equal(rejected.length, 5);
-  assert.ok(lines.every((l) => !JSON.stringify(l).includes(WEBHOOK_SECRET) && !JSON.stringify(l).includes('seti_forged')));
+  assert.ok(
+    lines.every((l) => !JSON.stringify(l).includes(WEBHOOK_SECRET) && !JSON.stringify(l).includes('seti_forged')),
+  );
 
-  const unknown = JSON.stringify({ id: `evt_unknown_${id}`, object: 'event', type: 'customer.tax_id.created', data: { object: {} } });
+  const unknown = JSON.stringify({
+    id: `evt_unknown_${id}`,
+    object: 'event',
+    type: 'customer.tax_id.created',
+    data: { object: {} },
+  });
   const res = await signedPost(unknown, signatureHeader(unknown, WEBHOOK_SECRET));
   assert.equal(res.status, 200);
   assert.equal(await count(), before + 1);
@@ -274,11 +347,16 @@ test('refunds: operators only, full or partial, never more than charged, same an
     return { id, pi: (await chargeThroughWorker(db, [id]))[id] };
   };
   const { id, pi } = await charged(2000);
-  const { rows: [c] } = await db.owner.query('select amount from app_private.charges where reservation_id = $1', [id]);
+  const {
+    rows: [c],
+  } = await db.owner.query('select amount from app_private.charges where reservation_id = $1', [id]);
   assert.is(c.amount, 2000, 'an hour at 20.00/h, as booking quoted it');
 
   // A driver (or anonymous) cannot refund.
-  assert.equal(await sqlstateOf(paymentOperations.refundReservation(stripe, dbAs(db.auth, identityOf(driver)), id, null)), 'SMP05');
+  assert.equal(
+    await sqlstateOf(paymentOperations.refundReservation(stripe, dbAs(db.auth, identityOf(driver)), id, null)),
+    'SMP05',
+  );
   assert.equal((await api.gql(REFUND, { id })).errors?.[0].extensions?.code, 'SMP05');
 
   // Partial, then the rest; then nothing is left.
@@ -297,7 +375,11 @@ test('refunds: operators only, full or partial, never more than charged, same an
   const failing = stripeClient(stripeConfigFor(emulator, { maxNetworkRetries: 0 }));
   try {
     assert.equal(await sqlstateOf(paymentOperations.refundReservation(failing, staffDb, second.id, null)), 'SMP04');
-    assert.equal(await sqlstateOf(paymentOperations.refundReservation(failing, staffDb, second.id, 100)), 'SMP07', 'another amount while one is in flight');
+    assert.equal(
+      await sqlstateOf(paymentOperations.refundReservation(failing, staffDb, second.id, 100)),
+      'SMP07',
+      'another amount while one is in flight',
+    );
   } finally {
     emulator.clearFaults();
   }
@@ -309,12 +391,24 @@ test('refunds: operators only, full or partial, never more than charged, same an
   const third = await charged(700);
   const requests = emulator.state().requests;
   for (const amount of [0, -1, -700, 701]) {
-    assert.equal(await sqlstateOf(paymentOperations.refundReservation(stripe, staffDb, third.id, amount)), 'SMP06', String(amount));
-    assert.equal((await api.gql(REFUND, { id: third.id, amount }, {})).errors?.[0].extensions?.code, 'SMP05', 'anonymous first');
+    assert.equal(
+      await sqlstateOf(paymentOperations.refundReservation(stripe, staffDb, third.id, amount)),
+      'SMP06',
+      String(amount),
+    );
+    assert.equal(
+      (await api.gql(REFUND, { id: third.id, amount }, {})).errors?.[0].extensions?.code,
+      'SMP05',
+      'anonymous first',
+    );
   }
   assert.is(emulator.state().requests, requests);
-  const { rows: [{ n }] } = await db.owner.query(
-    `select count(*)::int as n from app_private.refunds f join app_private.charges c on c.id = f.charge_id where c.reservation_id = $1`, [third.id]);
+  const {
+    rows: [{ n }],
+  } = await db.owner.query(
+    `select count(*)::int as n from app_private.refunds f join app_private.charges c on c.id = f.charge_id where c.reservation_id = $1`,
+    [third.id],
+  );
   assert.is(n, 0);
 });
 
@@ -335,12 +429,22 @@ test('over HTTP as signed-in users: the driver sets up their card, another drive
   await chargeThroughWorker(db, [id]);
   assert.equal((await api.gql(REFUND, { id, amount: 600 }, driver.headers)).errors?.[0].extensions?.code, 'SMP05');
   for (const amount of [0, -600, 1601]) {
-    assert.equal((await api.gql(REFUND, { id, amount }, operator.headers)).errors?.[0].extensions?.code, 'SMP06', String(amount));
+    assert.equal(
+      (await api.gql(REFUND, { id, amount }, operator.headers)).errors?.[0].extensions?.code,
+      'SMP06',
+      String(amount),
+    );
   }
   const refund = await api.gql(REFUND, { id, amount: 600 }, operator.headers);
   assert.equal(refund.errors, undefined, JSON.stringify(refund.errors));
-  assert.equal([refund.data.refundReservation.amount, refund.data.refundReservation.status, refund.data.refundReservation.refundedTotal],
-    [600, 'succeeded', 600]);
+  assert.equal(
+    [
+      refund.data.refundReservation.amount,
+      refund.data.refundReservation.status,
+      refund.data.refundReservation.refundedTotal,
+    ],
+    [600, 'succeeded', 600],
+  );
 });
 
 test.run();

@@ -27,13 +27,23 @@ let s3Dir: string;
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
   s3Dir = mkdtempSync(join(tmpdir(), 'sms-s3-'));
-  s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir, configureBuckets: [{ name: 'photos', configs: [] }] });
+  s3 = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory: s3Dir,
+    configureBuckets: [{ name: 'photos', configs: [] }],
+  });
   const { port } = await s3.run();
   const postgres = await startApi(db, { photos: photoConfigFromEnv({ PHOTO_MAX_BYTES: String(MAX_BYTES) }) });
   const s3Api = await startApi(db, {
     photos: photoConfigFromEnv({
-      PHOTO_MAX_BYTES: String(MAX_BYTES), PHOTO_STORAGE: 's3', S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_BUCKET: 'photos',
-      S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER',
+      PHOTO_MAX_BYTES: String(MAX_BYTES),
+      PHOTO_STORAGE: 's3',
+      S3_ENDPOINT: `http://127.0.0.1:${port}`,
+      S3_BUCKET: 'photos',
+      S3_ACCESS_KEY_ID: 'S3RVER',
+      S3_SECRET_ACCESS_KEY: 'S3RVER',
     }),
   });
   apis = { postgres, s3: s3Api };
@@ -49,18 +59,30 @@ test.after(async () => {
 
 let made = 0;
 async function customer(): Promise<string> {
-  const { rows: [c] } = await db.owner.query(
-    `insert into app_public.customers (email, name, surname) values ($1, 'Pic', 'Ture') returning id::text`, [`photo-${made += 1}@example.test`]);
+  const {
+    rows: [c],
+  } = await db.owner.query(
+    `insert into app_public.customers (email, name, surname) values ($1, 'Pic', 'Ture') returning id::text`,
+    [`photo-${(made += 1)}@example.test`],
+  );
   return c.id;
 }
 
-const jpeg = () => sharp({ create: { width: 1200, height: 800, channels: 3, background: { r: 200, g: 30, b: 30 } } })
-  .withExif({ IFD0: { Copyright: 'secret-owner', ImageDescription: 'home address' } }).jpeg().toBuffer();
-const png = () => sharp({ create: { width: 300, height: 200, channels: 4, background: { r: 0, g: 0, b: 255, alpha: 1 } } }).png().toBuffer();
+const jpeg = () =>
+  sharp({ create: { width: 1200, height: 800, channels: 3, background: { r: 200, g: 30, b: 30 } } })
+    .withExif({ IFD0: { Copyright: 'secret-owner', ImageDescription: 'home address' } })
+    .jpeg()
+    .toBuffer();
+const png = () =>
+  sharp({ create: { width: 300, height: 200, channels: 4, background: { r: 0, g: 0, b: 255, alpha: 1 } } })
+    .png()
+    .toBuffer();
 
 /** A real 1×1 PNG whose header claims 100000 × 100000 pixels (10 gigapixels): a decompression bomb. */
 async function bomb(): Promise<Buffer> {
-  const small = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).png().toBuffer();
+  const small = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
+    .png()
+    .toBuffer();
   const out = Buffer.from(small);
   out.writeUInt32BE(100_000, 16);
   out.writeUInt32BE(100_000, 20);
@@ -69,12 +91,18 @@ async function bomb(): Promise<Buffer> {
 }
 
 async function upload(api: TestApi, id: string, bytes: Buffer, contentType: string, headers: Record<string, string>) {
-  const res = await fetch(`${api.url}/customers/${id}/photo`, { method: 'POST', body: new Uint8Array(bytes), headers: { 'content-type': contentType, ...headers } });
-  return { status: res.status, body: await res.json() as any };
+  const res = await fetch(`${api.url}/customers/${id}/photo`, {
+    method: 'POST',
+    body: new Uint8Array(bytes),
+    headers: { 'content-type': contentType, ...headers },
+  });
+  return { status: res.status, body: (await res.json()) as any };
 }
 
 async function stored(): Promise<string> {
-  const { rows: [r] } = await db.owner.query(`select (select count(*) from app_private.stored_objects)
+  const {
+    rows: [r],
+  } = await db.owner.query(`select (select count(*) from app_private.stored_objects)
     || '/' || (select coalesce(sum(hashtext(c::text)), 0) from app_public.customers c) as d`);
   const files = readdirSync(s3Dir, { recursive: true }).filter((f) => String(f).endsWith('.jpg._S3rver_object')).length;
   return `${r.d}/${files}`;
@@ -84,7 +112,10 @@ for (const kind of ['postgres', 's3'] as const) {
   test(`${kind}: a JPEG and a PNG are stored re-encoded, resized, without metadata, and served to staff`, async () => {
     const api = apis[kind];
     const op = callers['operator in zone'].headers;
-    for (const [bytes, type] of [[await jpeg(), 'image/jpeg'], [await png(), 'image/png']] as const) {
+    for (const [bytes, type] of [
+      [await jpeg(), 'image/jpeg'],
+      [await png(), 'image/png'],
+    ] as const) {
       const id = await customer();
       const up = await upload(api, id, bytes, type, op);
       assert.is(up.status, 201, JSON.stringify(up.body));
@@ -102,14 +133,20 @@ for (const kind of ['postgres', 's3'] as const) {
       assert.ok(!served.includes('secret-owner'), 'EXIF gone');
       if (type === 'image/jpeg') assert.equal([meta.width, meta.height], [512, 341], 'resized to fit 512');
       else assert.equal([meta.width, meta.height], [300, 200], 'never enlarged');
-      const again = await fetch(`${api.url}${up.body.photoUrl}`, { headers: { ...op, 'if-none-match': got.headers.get('etag')! } });
+      const again = await fetch(`${api.url}${up.body.photoUrl}`, {
+        headers: { ...op, 'if-none-match': got.headers.get('etag')! },
+      });
       assert.is(again.status, 304);
 
       // The customer's API record points at it; the bytes are where the storage keeps them.
       const q = await api.gql(`query ($id: BigInt!) { customer(rowId: $id) { photoUrl photoUpdatedAt } }`, { id }, op);
       assert.is(q.data.customer.photoUrl, up.body.photoUrl);
-      const { rows: [c] } = await db.owner.query('select photo_key from app_public.customers where id = $1', [id]);
-      const { rows: inPg } = await db.owner.query('select 1 from app_private.stored_objects where key = $1', [c.photo_key]);
+      const {
+        rows: [c],
+      } = await db.owner.query('select photo_key from app_public.customers where id = $1', [id]);
+      const { rows: inPg } = await db.owner.query('select 1 from app_private.stored_objects where key = $1', [
+        c.photo_key,
+      ]);
       assert.is(inPg.length, kind === 'postgres' ? 1 : 0);
     }
   });
@@ -140,8 +177,12 @@ test('only staff upload and see photos; a customer without a photo or unknown an
   const api = apis.postgres;
   const id = await customer();
   const bytes = await jpeg();
-  for (const [who, status, code] of [['anonymous', 401, 'SMA08'], ['driver', 403, 'SMC01'], ['enforcement', 403, 'SMC01'],
-    ['analyst', 403, 'SMC01']] as const) {
+  for (const [who, status, code] of [
+    ['anonymous', 401, 'SMA08'],
+    ['driver', 403, 'SMC01'],
+    ['enforcement', 403, 'SMC01'],
+    ['analyst', 403, 'SMC01'],
+  ] as const) {
     const before = await stored();
     const res = await upload(api, id, bytes, 'image/jpeg', callers[who].headers);
     assert.equal([res.status, res.body.error?.code], [status, code], who);
@@ -149,9 +190,9 @@ test('only staff upload and see photos; a customer without a photo or unknown an
   }
   const op = callers['operator out of zone'].headers;
   const none = await fetch(`${api.url}/customers/${id}/photo`, { headers: op });
-  assert.equal([none.status, (await none.json() as any).error.code], [404, 'SMU05']);
+  assert.equal([none.status, ((await none.json()) as any).error.code], [404, 'SMU05']);
   const unknown = await fetch(`${api.url}/customers/999999/photo`, { headers: op });
-  assert.equal([unknown.status, (await unknown.json() as any).error.code], [404, 'SMC03']);
+  assert.equal([unknown.status, ((await unknown.json()) as any).error.code], [404, 'SMC03']);
   assert.equal((await upload(api, id, bytes, 'image/jpeg', op)).status, 201);
   for (const who of ['driver', 'anonymous'] as const) {
     const res = await fetch(`${api.url}/customers/${id}/photo`, { headers: callers[who].headers });
@@ -167,12 +208,19 @@ test('replacing a photo removes the old bytes and is audited', async () => {
   const op = callers['operator in zone'].headers;
   const id = await customer();
   await upload(api, id, await png(), 'image/png', op);
-  const { rows: [first] } = await db.owner.query('select photo_key from app_public.customers where id = $1', [id]);
+  const {
+    rows: [first],
+  } = await db.owner.query('select photo_key from app_public.customers where id = $1', [id]);
   await upload(api, id, await jpeg(), 'image/jpeg', op);
-  const { rows: old } = await db.owner.query('select 1 from app_private.stored_objects where key = $1', [first.photo_key]);
+  const { rows: old } = await db.owner.query('select 1 from app_private.stored_objects where key = $1', [
+    first.photo_key,
+  ]);
   assert.is(old.length, 0);
-  const { rows } = await db.owner.query(`select old_values, new_values from app_public.audit_log
-    where table_name = 'customers' and record_id = $1 and action = 'update' order by id`, [id]);
+  const { rows } = await db.owner.query(
+    `select old_values, new_values from app_public.audit_log
+    where table_name = 'customers' and record_id = $1 and action = 'update' order by id`,
+    [id],
+  );
   assert.is(rows.length, 2);
   assert.is(rows[1].old_values.photo_key, first.photo_key);
 });

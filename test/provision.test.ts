@@ -32,16 +32,28 @@ test('from nothing: database, roles, extensions and migrations', async () => {
   try {
     const { rows: ext } = await client.query(`select extname from pg_extension order by 1`);
     for (const name of ['btree_gist', 'citext', 'pgcrypto', 'postgis']) {
-      assert.ok(ext.some((r) => r.extname === name), `${name} installed`);
+      assert.ok(
+        ext.some((r) => r.extname === name),
+        `${name} installed`,
+      );
     }
-    const { rows: [owner] } = await client.query(`select pg_catalog.pg_get_userbyid(datdba) as owner from pg_database where datname = current_database()`);
+    const {
+      rows: [owner],
+    } = await client.query(
+      `select pg_catalog.pg_get_userbyid(datdba) as owner from pg_database where datname = current_database()`,
+    );
     assert.is(owner.owner, 'app_owner');
     // The API login starts as the anonymous role, which can search but has nothing more.
-    const { rows: [who] } = await client.query(`select current_user, session_user`);
+    const {
+      rows: [who],
+    } = await client.query(`select current_user, session_user`);
     assert.equal(who, { current_user: 'app_anonymous', session_user: 'app_authenticator' });
     const { rows } = await client.query(`select count(*)::int as n from app_public.spots`);
     assert.is(rows[0].n, 0);
-    assert.is((await client.query(`select has_table_privilege('app_public.reservations', 'select') as p`)).rows[0].p, false);
+    assert.is(
+      (await client.query(`select has_table_privilege('app_public.reservations', 'select') as p`)).rows[0].p,
+      false,
+    );
   } finally {
     await client.end();
   }
@@ -54,7 +66,10 @@ test('again: nothing to do, data kept', async () => {
   await owner.end();
   const lines: string[] = [];
   await provisionDatabase({ database: NAME, log: (l) => lines.push(l) });
-  assert.ok(lines.some((l) => l.includes('graphile-migrate migrate')), 'second run migrates, never resets');
+  assert.ok(
+    lines.some((l) => l.includes('graphile-migrate migrate')),
+    'second run migrates, never resets',
+  );
   const rows = await rootQuery(`select 1 from pg_database where datname = $1`, [NAME]);
   assert.is(rows.length, 1);
   const check = new pg.Client({ connectionString: urls.owner });
@@ -66,7 +81,11 @@ test('again: nothing to do, data kept', async () => {
 
 test('PostgreSQL unreachable: one clear message, no stack of internals', async () => {
   try {
-    await provisionDatabase({ database: NAME, env: { ...process.env, ROOT_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres' }, log: () => {} });
+    await provisionDatabase({
+      database: NAME,
+      env: { ...process.env, ROOT_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres' },
+      log: () => {},
+    });
     assert.unreachable('should have failed');
   } catch (err) {
     assert.instance(err, ProvisionError);

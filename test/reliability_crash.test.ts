@@ -39,11 +39,12 @@ let env: NodeJS.ProcessEnv;
 
 test.before(async () => {
   // A free port unless one is given: several test runs may run this file at once.
-  cluster = createCluster(Number(process.env.RELIABILITY_PG_PORT ?? await freePort()));
+  cluster = createCluster(Number(process.env.RELIABILITY_PG_PORT ?? (await freePort())));
   const urls = dbUrls({ ROOT_DATABASE_URL: cluster.rootUrl }, 'sms_crash');
   // The project's provisioning and committed migrations, as npm run db:migrate runs them.
   execFileSync(process.execPath, [new URL('../cli/main.ts', import.meta.url).pathname, 'db:migrate'], {
-    env: { ...process.env, ROOT_DATABASE_URL: cluster.rootUrl, DATABASE_URL: urls.owner, LOG_LEVEL: 'warn' }, stdio: 'pipe',
+    env: { ...process.env, ROOT_DATABASE_URL: cluster.rootUrl, DATABASE_URL: urls.owner, LOG_LEVEL: 'warn' },
+    stdio: 'pipe',
   });
   owner = new pg.Pool({ connectionString: urls.owner, max: 4 });
   owner.on('error', () => {});
@@ -67,9 +68,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('API, worker and PostgreSQL crash during load: nothing accepted is lost, nothing hangs, emails and charges go out', async () => {
   const rate = await createRate({ owner }, { hourlyPrice: 600 });
-  const spots = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => createSpot({ owner }, { lat: 40.7 + i * 0.001, lng: -73.95, rateId: rate })));
+  const spots = await Promise.all(
+    Array.from({ length: CLIENTS }, (_, i) =>
+      createSpot({ owner }, { lat: 40.7 + i * 0.001, lng: -73.95, rateId: rate }),
+    ),
+  );
   const accepted: string[] = [];
-  const figures = { requests: 0, errors: 0, hangs: 0, slowestErrorMs: 0, crashes: 0, apiRestarts: 0, workerRestarts: 0 };
+  const figures = {
+    requests: 0,
+    errors: 0,
+    hangs: 0,
+    slowestErrorMs: 0,
+    crashes: 0,
+    apiRestarts: 0,
+    workerRestarts: 0,
+  };
   let running = true;
   const events: Array<{ what: string; at: number }> = [];
   const timed = async <T>(call: () => Promise<T & { errors?: unknown }>) => {
@@ -87,7 +100,10 @@ test('API, worker and PostgreSQL crash during load: nothing accepted is lost, no
   const load = spots.map(async (spot, c) => {
     for (let n = 0; running; n++) {
       const booked = await timed(() => reserveGuest(api.url, spot, new Date(), 60, `crash${c}.${n}@example.test`));
-      if (booked.errors) { await sleep(200); continue; }
+      if (booked.errors) {
+        await sleep(200);
+        continue;
+      }
       const { rowId } = booked.data.reserve.result.reservation;
       const token = booked.data.reserve.result.manageToken;
       accepted.push(rowId);
@@ -124,21 +140,32 @@ test('API, worker and PostgreSQL crash during load: nothing accepted is lost, no
   await Promise.all(load);
 
   await waitQuiet(owner);
-  const { rows } = await owner.query('select id::text from app_public.reservations where id = any($1::bigint[])', [accepted]);
+  const { rows } = await owner.query('select id::text from app_public.reservations where id = any($1::bigint[])', [
+    accepted,
+  ]);
   const { violations, figures: done } = await audit(owner, emulator, smtp);
-  console.log(`reliability_crash (${FULL ? 'full' : 'reduced'}, WORKER_SYNCHRONOUS_COMMIT=${env.WORKER_SYNCHRONOUS_COMMIT ?? 'off'}): `
-    + `${figures.requests} requests, ${figures.errors} answered with an error, slowest error ${figures.slowestErrorMs} ms, ${figures.hangs} hangs; `
-    + `${figures.crashes} PostgreSQL crashes, ${figures.apiRestarts} API and ${figures.workerRestarts} worker restarts; `
-    + `${accepted.length} bookings accepted, ${accepted.length - rows.length} lost; ${done.completed} completed, ${done.charged} charged, `
-    + `${done.emails} emails, ${done.redeliveries} delivered twice under one Message-ID`);
+  console.log(
+    `reliability_crash (${FULL ? 'full' : 'reduced'}, WORKER_SYNCHRONOUS_COMMIT=${env.WORKER_SYNCHRONOUS_COMMIT ?? 'off'}): ` +
+      `${figures.requests} requests, ${figures.errors} answered with an error, slowest error ${figures.slowestErrorMs} ms, ${figures.hangs} hangs; ` +
+      `${figures.crashes} PostgreSQL crashes, ${figures.apiRestarts} API and ${figures.workerRestarts} worker restarts; ` +
+      `${accepted.length} bookings accepted, ${accepted.length - rows.length} lost; ${done.completed} completed, ${done.charged} charged, ` +
+      `${done.emails} emails, ${done.redeliveries} delivered twice under one Message-ID`,
+  );
   // Each email delivered twice, by the fault between its two deliveries.
   const firstAt = new Map<string, number>();
   const twiceAfter: Record<string, number> = {};
   for (const m of smtp.messages) {
     if (!m.emailId) continue;
     const first = firstAt.get(m.emailId);
-    if (first === undefined) { firstAt.set(m.emailId, m.at); continue; }
-    const cause = events.filter((e) => e.at >= first - 1000 && e.at <= m.at).map((e) => e.what).join(' + ') || 'no fault';
+    if (first === undefined) {
+      firstAt.set(m.emailId, m.at);
+      continue;
+    }
+    const cause =
+      events
+        .filter((e) => e.at >= first - 1000 && e.at <= m.at)
+        .map((e) => e.what)
+        .join(' + ') || 'no fault';
     twiceAfter[cause] = (twiceAfter[cause] ?? 0) + 1;
   }
   console.log(`delivered twice, by the fault between the deliveries: ${JSON.stringify(twiceAfter)}`);

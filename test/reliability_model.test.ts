@@ -50,23 +50,57 @@ type Op =
   | { kind: 'confirm' | 'endNow' | 'cancel' | 'expireHold'; pick: number }
   | { kind: 'changeEnd'; pick: number; minutes: number };
 
-const opArb = (spots: number): fc.Arbitrary<Op> => fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('reserve' as const), spot: fc.nat(spots - 1), slot: fc.constantFrom(0, 0, 1, 2, 3), minutes: fc.constantFrom(30, 60, 90) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('confirm' as const), pick: fc.nat(2) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('changeEnd' as const), pick: fc.nat(2), minutes: fc.constantFrom(30, 60, 120) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('endNow' as const, 'cancel' as const, 'expireHold' as const), pick: fc.nat(2) }) },
-);
+const opArb = (spots: number): fc.Arbitrary<Op> =>
+  fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        kind: fc.constant('reserve' as const),
+        spot: fc.nat(spots - 1),
+        slot: fc.constantFrom(0, 0, 1, 2, 3),
+        minutes: fc.constantFrom(30, 60, 90),
+      }),
+    },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('confirm' as const), pick: fc.nat(2) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('changeEnd' as const),
+        pick: fc.nat(2),
+        minutes: fc.constantFrom(30, 60, 120),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constantFrom('endNow' as const, 'cancel' as const, 'expireHold' as const),
+        pick: fc.nat(2),
+      }),
+    },
+  );
 
 const FAULT_PATHS = ['/v1/customers', '/v1/setup_intents', '/v1/setup_intents/*', '/v1/payment_intents'];
-const faultArb = fc.record({ at: fc.nat(), path: fc.constantFrom(...FAULT_PATHS), mode: fc.constantFrom<FaultMode>('error_before', 'error_after', 'timeout') });
+const faultArb = fc.record({
+  at: fc.nat(),
+  path: fc.constantFrom(...FAULT_PATHS),
+  mode: fc.constantFrom<FaultMode>('error_before', 'error_after', 'timeout'),
+});
 
 const programArb: fc.Arbitrary<Program> = fc.record({
-  clients: fc.array(fc.array(opArb(SIZE.spots), { minLength: SIZE.ops, maxLength: SIZE.ops }), { minLength: SIZE.clients, maxLength: SIZE.clients }),
+  clients: fc.array(fc.array(opArb(SIZE.spots), { minLength: SIZE.ops, maxLength: SIZE.ops }), {
+    minLength: SIZE.clients,
+    maxLength: SIZE.clients,
+  }),
   faults: fc.array(faultArb, { maxLength: SIZE.faults }),
   kills: fc.array(fc.nat(), { minLength: 1, maxLength: SIZE.kills }),
   drops: fc.array(fc.nat(), { maxLength: SIZE.drops }),
 });
-interface Program { clients: Op[][]; faults: Array<{ at: number; path: string; mode: FaultMode }>; kills: number[]; drops: number[] }
+interface Program {
+  clients: Op[][];
+  faults: Array<{ at: number; path: string; mode: FaultMode }>;
+  kills: number[];
+  drops: number[];
+}
 
 let db: TestDb;
 let emulator: StripeEmulator;
@@ -81,7 +115,11 @@ test.before(async () => {
   emulator = await startEmulator();
   smtp = await startSmtpSink();
   // Short Stripe timeouts so a held socket fails fast; no webhook: only confirmReservationPayment confirms.
-  env = childEnv(db.urls, emulator, smtp, { STRIPE_TIMEOUT_MS: '1500', STRIPE_MAX_NETWORK_RETRIES: '1', WORKER_LIVENESS_SWEEP_MS: '2000' });
+  env = childEnv(db.urls, emulator, smtp, {
+    STRIPE_TIMEOUT_MS: '1500',
+    STRIPE_MAX_NETWORK_RETRIES: '1',
+    WORKER_LIVENESS_SWEEP_MS: '2000',
+  });
   api = await spawnApi(env);
   worker = await spawnWorker(env);
 });
@@ -131,83 +169,133 @@ async function runProgram(program: Program, spotIds: string[], ownSpots: string[
 
   const expect = (what: string, answer: Answer, code: string | null) => {
     const got = codeOf(answer);
-    if (got !== code) throw new Error(`${what}: expected ${code ?? 'success'}, got ${got} ${JSON.stringify(answer.errors ?? answer.data)}`);
+    if (got !== code)
+      throw new Error(
+        `${what}: expected ${code ?? 'success'}, got ${got} ${JSON.stringify(answer.errors ?? answer.data)}`,
+      );
     if (code === null) totals.accepted++;
     else totals.refused++;
   };
 
-  await Promise.all(program.clients.map(async (ops, c) => {
-    const mine: Modelled[] = [];
-    for (const op of ops) {
-      inject(counter++);
-      totals.operations++;
-      if (op.kind === 'reserve') {
-        const startsNow = op.slot === 0;
-        const startsAt = startsNow ? new Date() : new Date(later.getTime() + (op.slot - 1) * 45 * 60_000);
-        // Later windows on the shared hot spots (contention); now on the client's own spot, so stays can start, end and be charged.
-        const spot = startsNow ? ownSpots[c]! : spotIds[op.spot]!;
-        const a = await reserveGuest(api.url, spot, startsAt, op.minutes, `c${c}.${mine.length}.${process.pid}@example.test`);
-        // Other clients hold the same hot spots: taken is an answer the model cannot order, both are allowed.
-        if (codeOf(a) === 'SMB01') { totals.refused++; continue; }
-        expect('reserve', a, null);
-        const r = a.data.reserve.result;
-        const m: Modelled = { id: r.reservation.rowId, token: r.manageToken, status: 'held', startsNow, startsAt,
-          endsAt: Date.parse(r.reservation.endsAt), emails: ['reservation_held'] };
-        mine.push(m);
-        all.push(m);
-        continue;
-      }
-      // pick 0 is the client's newest reservation, 1 the one before, …: most operations follow up.
-      const m = mine.length > 0 ? mine[mine.length - 1 - (op.pick % mine.length)]! : undefined;
-      if (!m) continue;
-      const open = m.status === 'held' || m.status === 'confirmed';
-      if (op.kind === 'confirm') {
-        if (m.status !== 'held') continue;
-        // Stripe may fail any step (SMP04 or the browser's call): the driver tries again, up to 5 times.
-        let a: Answer = {};
-        for (let i = 0; i < 5; i++) {
-          a = await setUpCard(api.url, emulator, m.id, m.token);
-          if (!a.errors) break;
-          if (!['SMP04', 'BROWSER'].includes(codeOf(a)!)) break;
+  await Promise.all(
+    program.clients.map(async (ops, c) => {
+      const mine: Modelled[] = [];
+      for (const op of ops) {
+        inject(counter++);
+        totals.operations++;
+        if (op.kind === 'reserve') {
+          const startsNow = op.slot === 0;
+          const startsAt = startsNow ? new Date() : new Date(later.getTime() + (op.slot - 1) * 45 * 60_000);
+          // Later windows on the shared hot spots (contention); now on the client's own spot, so stays can start, end and be charged.
+          const spot = startsNow ? ownSpots[c]! : spotIds[op.spot]!;
+          const a = await reserveGuest(
+            api.url,
+            spot,
+            startsAt,
+            op.minutes,
+            `c${c}.${mine.length}.${process.pid}@example.test`,
+          );
+          // Other clients hold the same hot spots: taken is an answer the model cannot order, both are allowed.
+          if (codeOf(a) === 'SMB01') {
+            totals.refused++;
+            continue;
+          }
+          expect('reserve', a, null);
+          const r = a.data.reserve.result;
+          const m: Modelled = {
+            id: r.reservation.rowId,
+            token: r.manageToken,
+            status: 'held',
+            startsNow,
+            startsAt,
+            endsAt: Date.parse(r.reservation.endsAt),
+            emails: ['reservation_held'],
+          };
+          mine.push(m);
+          all.push(m);
+          continue;
         }
-        if (a.errors && ['SMP04', 'BROWSER'].includes(codeOf(a)!)) { totals.refused++; continue; }
-        expect(`confirm ${m.id}`, a, null);
-        m.status = 'confirmed';
-        m.emails.push('reservation_confirmed');
-      } else if (op.kind === 'changeEnd') {
-        const a = await changeEnd(api.url, m.id, m.token, new Date(Math.max(m.startsAt.getTime(), Date.now()) + op.minutes * 60_000));
-        if (!open) { expect(`changeEnd ${m.id} (${m.status})`, a, 'SMB07'); continue; }
-        if (codeOf(a) === 'SMB01') { totals.refused++; continue; }
-        expect(`changeEnd ${m.id}`, a, null);
-        // The same end again changes nothing, and says nothing.
-        const endsAt = Date.parse(a.data.changeReservationEnd.result.reservation.endsAt);
-        if (endsAt !== m.endsAt) m.emails.push('reservation_changed');
-        m.endsAt = endsAt;
-      } else if (op.kind === 'endNow') {
-        const a = await endNow(api.url, m.id, m.token);
-        if (!open) { expect(`endNow ${m.id} (${m.status})`, a, 'SMB07'); continue; }
-        if (!m.startsNow) { expect(`endNow ${m.id} (not started)`, a, 'SMB09'); continue; }
-        expect(`endNow ${m.id}`, a, null);
-        // No card (still held): the charge fails and the driver is sent the pay link.
-        m.emails.push('reservation_ended', ...(m.status === 'held' ? ['payment_failed'] : ['receipt']));
-        m.status = m.status === 'held' ? 'payment_failed' : 'completed';
-      } else if (op.kind === 'cancel') {
-        const a = await cancel(api.url, m.id, m.token);
-        if (!open) { expect(`cancel ${m.id} (${m.status})`, a, 'SMB07'); continue; }
-        if (m.startsNow) { expect(`cancel ${m.id} (started)`, a, 'SMB09'); continue; }
-        expect(`cancel ${m.id}`, a, null);
-        m.status = 'cancelled';
-        m.emails.push('reservation_cancelled');
-      } else if (op.kind === 'expireHold') {
-        if (m.status !== 'held') continue;
-        // The 15 minutes pass: the deadline moved to now; the sweep (whichever worker is alive) expires it.
-        await db.owner.query(`update app_public.reservations set hold_expires_at = now() where id = $1 and status = 'held'`, [m.id]);
-        await waitFor(async () => (await statusOf(m.id)) === 'expired', 60_000, `hold of ${m.id} expired`);
-        m.status = 'expired';
-        m.emails.push('reservation_expired');
+        // pick 0 is the client's newest reservation, 1 the one before, …: most operations follow up.
+        const m = mine.length > 0 ? mine[mine.length - 1 - (op.pick % mine.length)]! : undefined;
+        if (!m) continue;
+        const open = m.status === 'held' || m.status === 'confirmed';
+        if (op.kind === 'confirm') {
+          if (m.status !== 'held') continue;
+          // Stripe may fail any step (SMP04 or the browser's call): the driver tries again, up to 5 times.
+          let a: Answer = {};
+          for (let i = 0; i < 5; i++) {
+            a = await setUpCard(api.url, emulator, m.id, m.token);
+            if (!a.errors) break;
+            if (!['SMP04', 'BROWSER'].includes(codeOf(a)!)) break;
+          }
+          if (a.errors && ['SMP04', 'BROWSER'].includes(codeOf(a)!)) {
+            totals.refused++;
+            continue;
+          }
+          expect(`confirm ${m.id}`, a, null);
+          m.status = 'confirmed';
+          m.emails.push('reservation_confirmed');
+        } else if (op.kind === 'changeEnd') {
+          const a = await changeEnd(
+            api.url,
+            m.id,
+            m.token,
+            new Date(Math.max(m.startsAt.getTime(), Date.now()) + op.minutes * 60_000),
+          );
+          if (!open) {
+            expect(`changeEnd ${m.id} (${m.status})`, a, 'SMB07');
+            continue;
+          }
+          if (codeOf(a) === 'SMB01') {
+            totals.refused++;
+            continue;
+          }
+          expect(`changeEnd ${m.id}`, a, null);
+          // The same end again changes nothing, and says nothing.
+          const endsAt = Date.parse(a.data.changeReservationEnd.result.reservation.endsAt);
+          if (endsAt !== m.endsAt) m.emails.push('reservation_changed');
+          m.endsAt = endsAt;
+        } else if (op.kind === 'endNow') {
+          const a = await endNow(api.url, m.id, m.token);
+          if (!open) {
+            expect(`endNow ${m.id} (${m.status})`, a, 'SMB07');
+            continue;
+          }
+          if (!m.startsNow) {
+            expect(`endNow ${m.id} (not started)`, a, 'SMB09');
+            continue;
+          }
+          expect(`endNow ${m.id}`, a, null);
+          // No card (still held): the charge fails and the driver is sent the pay link.
+          m.emails.push('reservation_ended', ...(m.status === 'held' ? ['payment_failed'] : ['receipt']));
+          m.status = m.status === 'held' ? 'payment_failed' : 'completed';
+        } else if (op.kind === 'cancel') {
+          const a = await cancel(api.url, m.id, m.token);
+          if (!open) {
+            expect(`cancel ${m.id} (${m.status})`, a, 'SMB07');
+            continue;
+          }
+          if (m.startsNow) {
+            expect(`cancel ${m.id} (started)`, a, 'SMB09');
+            continue;
+          }
+          expect(`cancel ${m.id}`, a, null);
+          m.status = 'cancelled';
+          m.emails.push('reservation_cancelled');
+        } else if (op.kind === 'expireHold') {
+          if (m.status !== 'held') continue;
+          // The 15 minutes pass: the deadline moved to now; the sweep (whichever worker is alive) expires it.
+          await db.owner.query(
+            `update app_public.reservations set hold_expires_at = now() where id = $1 and status = 'held'`,
+            [m.id],
+          );
+          await waitFor(async () => (await statusOf(m.id)) === 'expired', 60_000, `hold of ${m.id} expired`);
+          m.status = 'expired';
+          m.emails.push('reservation_expired');
+        }
       }
-    }
-  }));
+    }),
+  );
   await restarting;
   return all;
 }
@@ -217,32 +305,51 @@ test('random operations from many clients on hot spots, with Stripe, SMTP and wo
   const seed = process.env.RELIABILITY_SEED ? Number(process.env.RELIABILITY_SEED) : undefined;
   const path = process.env.RELIABILITY_PATH;
   let run = 0;
-  const result = await fc.check(fc.asyncProperty(programArb, async (program) => {
-    run++;
-    const spotIds = await Promise.all(Array.from({ length: SIZE.spots }, (_, i) =>
-      createSpot(db, { lat: 40.7 + run * 0.01 + i * 0.001, lng: -73.95, rateId: rate })));
-    const ownSpots = await Promise.all(Array.from({ length: SIZE.clients }, (_, i) =>
-      createSpot(db, { lat: 40.6 + run * 0.01 + i * 0.001, lng: -73.95, rateId: rate })));
-    const modelled = await runProgram(program, spotIds, ownSpots);
-    emulator.clearFaults();
-    await waitQuiet(db.owner);
-    const { violations } = await audit(db.owner, emulator, smtp);
-    assert.equal(violations, NO_VIOLATIONS);
-    for (const m of modelled) {
-      assert.is(await statusOf(m.id), m.status, `reservation ${m.id}: status`);
-      const { rows } = await db.owner.query(`select id::text, template from app_private.emails where data->>'reservationId' = $1 order by id`, [m.id]);
-      const delivered = rows.filter((e) => smtp.messages.some((msg) => msg.emailId === e.id)).map((e) => e.template).sort();
-      assert.equal(delivered, [...m.emails].sort(), `reservation ${m.id}: emails delivered`);
-    }
-  }), { numRuns: SIZE.runs, seed, path, endOnFailure: true, interruptAfterTimeLimit: FULL ? 1_500_000 : 240_000 });
+  const result = await fc.check(
+    fc.asyncProperty(programArb, async (program) => {
+      run++;
+      const spotIds = await Promise.all(
+        Array.from({ length: SIZE.spots }, (_, i) =>
+          createSpot(db, { lat: 40.7 + run * 0.01 + i * 0.001, lng: -73.95, rateId: rate }),
+        ),
+      );
+      const ownSpots = await Promise.all(
+        Array.from({ length: SIZE.clients }, (_, i) =>
+          createSpot(db, { lat: 40.6 + run * 0.01 + i * 0.001, lng: -73.95, rateId: rate }),
+        ),
+      );
+      const modelled = await runProgram(program, spotIds, ownSpots);
+      emulator.clearFaults();
+      await waitQuiet(db.owner);
+      const { violations } = await audit(db.owner, emulator, smtp);
+      assert.equal(violations, NO_VIOLATIONS);
+      for (const m of modelled) {
+        assert.is(await statusOf(m.id), m.status, `reservation ${m.id}: status`);
+        const { rows } = await db.owner.query(
+          `select id::text, template from app_private.emails where data->>'reservationId' = $1 order by id`,
+          [m.id],
+        );
+        const delivered = rows
+          .filter((e) => smtp.messages.some((msg) => msg.emailId === e.id))
+          .map((e) => e.template)
+          .sort();
+        assert.equal(delivered, [...m.emails].sort(), `reservation ${m.id}: emails delivered`);
+      }
+    }),
+    { numRuns: SIZE.runs, seed, path, endOnFailure: true, interruptAfterTimeLimit: FULL ? 1_500_000 : 240_000 },
+  );
   const { figures } = await audit(db.owner, emulator, smtp);
-  console.log(`reliability_model (${FULL ? 'full' : 'reduced'}): seed ${result.seed}, ${result.numRuns} runs, ${totals.operations} operations `
-    + `(${totals.accepted} accepted, ${totals.refused} refused as the model said), faults: ${totals.stripeFaults} Stripe, `
-    + `${totals.workerKills} worker kills, ${totals.smtpDrops} SMTP drops; ${figures.reservations} reservations, ${figures.completed} completed, `
-    + `${figures.charged} charged, ${figures.emails} emails, ${figures.redeliveries} redelivered under the same Message-ID`);
+  console.log(
+    `reliability_model (${FULL ? 'full' : 'reduced'}): seed ${result.seed}, ${result.numRuns} runs, ${totals.operations} operations ` +
+      `(${totals.accepted} accepted, ${totals.refused} refused as the model said), faults: ${totals.stripeFaults} Stripe, ` +
+      `${totals.workerKills} worker kills, ${totals.smtpDrops} SMTP drops; ${figures.reservations} reservations, ${figures.completed} completed, ` +
+      `${figures.charged} charged, ${figures.emails} emails, ${figures.redeliveries} redelivered under the same Message-ID`,
+  );
   if (result.failed) {
     const cause = result.errorInstance as (Error & { details?: string }) | undefined;
-    throw new Error(`${cause?.message ?? String(result.errorInstance)}\n${cause?.details ?? ''}\nReplay: RELIABILITY_SEED=${result.seed} RELIABILITY_PATH=${result.counterexamplePath ?? ''}\n${(fc.defaultReportMessage(result) ?? "").slice(0, 4000)}`);
+    throw new Error(
+      `${cause?.message ?? String(result.errorInstance)}\n${cause?.details ?? ''}\nReplay: RELIABILITY_SEED=${result.seed} RELIABILITY_PATH=${result.counterexamplePath ?? ''}\n${(fc.defaultReportMessage(result) ?? '').slice(0, 4000)}`,
+    );
   }
 });
 

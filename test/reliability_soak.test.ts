@@ -70,24 +70,36 @@ const percentile = (xs: number[], p: number) => {
 
 test(`soak: ${DURATION_S} s of mixed traffic at ${OPS_PER_S} operations a second; memory and connections stay bounded`, async () => {
   const rate = await createRate(db, { hourlyPrice: 500 });
-  const spots = await Promise.all(Array.from({ length: SPOTS }, (_, i) =>
-    createSpot(db, { lat: 40.74 + (i % 5) * 0.0005, lng: -73.99 + Math.floor(i / 5) * 0.0005, rateId: rate })));
+  const spots = await Promise.all(
+    Array.from({ length: SPOTS }, (_, i) =>
+      createSpot(db, { lat: 40.74 + (i % 5) * 0.0005, lng: -73.99 + Math.floor(i / 5) * 0.0005, rateId: rate }),
+    ),
+  );
   const driver = await createUser(db, { password: PASSWORD });
 
   let n = 0;
   const bookingStart = (k: number) => new Date(Date.now() + (2 + (k % 48)) * 3600e3);
   const operations: Array<() => Promise<Answer>> = [
     // A driver searching around the spots.
-    () => gqlAt(api.url, `query ($s: Datetime!, $e: Datetime!) { spotsNear(lat: 40.741, lng: -73.989, radius: 0.5, unit: km,
+    () =>
+      gqlAt(
+        api.url,
+        `query ($s: Datetime!, $e: Datetime!) { spotsNear(lat: 40.741, lng: -73.989, radius: 0.5, unit: km,
       startsAt: $s, endsAt: $e, first: 20) { nodes { distance spot { rowId } } } }`,
-    { s: new Date(Date.now() + 3600e3).toISOString(), e: new Date(Date.now() + 7200e3).toISOString() }),
+        { s: new Date(Date.now() + 3600e3).toISOString(), e: new Date(Date.now() + 7200e3).toISOString() },
+      ),
     // A guest books a future hour, moves its end, then cancels: no hold is left behind.
     async () => {
       const k = n++;
       const booked = await reserveGuest(api.url, spots[k % SPOTS]!, bookingStart(k), 30, `soak${k}@example.test`);
       const made = booked.data?.reserve?.result;
       if (!made) return booked;
-      const moved = await changeEnd(api.url, made.reservation.rowId, made.manageToken, new Date(new Date(made.reservation.startsAt).getTime() + 45 * 60e3));
+      const moved = await changeEnd(
+        api.url,
+        made.reservation.rowId,
+        made.manageToken,
+        new Date(new Date(made.reservation.startsAt).getTime() + 45 * 60e3),
+      );
       if (moved.errors) return moved;
       return cancel(api.url, made.reservation.rowId, made.manageToken);
     },
@@ -95,11 +107,15 @@ test(`soak: ${DURATION_S} s of mixed traffic at ${OPS_PER_S} operations a second
     async () => {
       try {
         const res = await fetch(`${api.url}/auth/login`, {
-          method: 'POST', headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ email: driver.email, password: PASSWORD }), signal: AbortSignal.timeout(15_000),
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: driver.email, password: PASSWORD }),
+          signal: AbortSignal.timeout(15_000),
         });
-        const body = await res.json() as { error?: { code: string; message: string } };
-        return body.error ? { errors: [{ message: body.error.message, extensions: { code: body.error.code } }] } : { data: body };
+        const body = (await res.json()) as { error?: { code: string; message: string } };
+        return body.error
+          ? { errors: [{ message: body.error.message, extensions: { code: body.error.code } }] }
+          : { data: body };
       } catch (err) {
         return { errors: [{ message: (err as Error).message, extensions: { code: 'TRANSPORT' } }] };
       }
@@ -111,12 +127,22 @@ test(`soak: ${DURATION_S} s of mixed traffic at ${OPS_PER_S} operations a second
   const samples: Array<{ at: number; api: number; worker: number; connections: number }> = [];
   const started = Date.now();
   const sample = async () => {
-    const { rows: [c] } = await db.owner.query<{ n: number }>(
-      `select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`);
-    samples.push({ at: Math.round((Date.now() - started) / 1000), api: rssMb(api.process.pid!), worker: rssMb(worker.process.pid!), connections: c!.n });
+    const {
+      rows: [c],
+    } = await db.owner.query<{ n: number }>(
+      `select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
+    );
+    samples.push({
+      at: Math.round((Date.now() - started) / 1000),
+      api: rssMb(api.process.pid!),
+      worker: rssMb(worker.process.pid!),
+      connections: c!.n,
+    });
   };
   await sample();
-  const sampler = setInterval(() => { sample().catch(() => {}); }, 2000);
+  const sampler = setInterval(() => {
+    sample().catch(() => {});
+  }, 2000);
 
   const inFlight: Promise<void>[] = [];
   const total = DURATION_S * OPS_PER_S;
@@ -127,28 +153,42 @@ test(`soak: ${DURATION_S} s of mixed traffic at ${OPS_PER_S} operations a second
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const op = operations[i % operations.length]!;
     const window = Math.floor((Date.now() - started) / 1000 / WINDOW_S);
-    inFlight.push((async () => {
-      const t0 = performance.now();
-      const answer = await op();
-      (latencies[window] ??= []).push(performance.now() - t0);
-      const code = codeOf(answer) ?? 'ok';
-      codes.set(code, (codes.get(code) ?? 0) + 1);
-    })());
+    inFlight.push(
+      (async () => {
+        const t0 = performance.now();
+        const answer = await op();
+        (latencies[window] ??= []).push(performance.now() - t0);
+        const code = codeOf(answer) ?? 'ok';
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+      })(),
+    );
   }
   await Promise.all(inFlight);
   clearInterval(sampler);
   await sample();
 
   // Figures, for reading (not judged here).
-  console.log(`soak: ${total} operations in ${((Date.now() - started) / 1000).toFixed(0)} s; answers ${JSON.stringify(Object.fromEntries(codes))}`);
+  console.log(
+    `soak: ${total} operations in ${((Date.now() - started) / 1000).toFixed(0)} s; answers ${JSON.stringify(Object.fromEntries(codes))}`,
+  );
   for (const [w, xs] of latencies.entries()) {
-    console.log(`  window ${w} (${w * WINDOW_S}-${(w + 1) * WINDOW_S} s): ${xs.length} ops, p50 ${percentile(xs, 0.5).toFixed(0)} ms, p99 ${percentile(xs, 0.99).toFixed(0)} ms`);
+    console.log(
+      `  window ${w} (${w * WINDOW_S}-${(w + 1) * WINDOW_S} s): ${xs.length} ops, p50 ${percentile(xs, 0.5).toFixed(0)} ms, p99 ${percentile(xs, 0.99).toFixed(0)} ms`,
+    );
   }
-  console.log(`  memory MB (api/worker) and connections: ${samples.filter((_, i) => i % 5 === 0 || i === samples.length - 1).map((s) => `${s.at}s ${s.api}/${s.worker} ${s.connections}`).join(', ')}`);
+  console.log(
+    `  memory MB (api/worker) and connections: ${samples
+      .filter((_, i) => i % 5 === 0 || i === samples.length - 1)
+      .map((s) => `${s.at}s ${s.api}/${s.worker} ${s.connections}`)
+      .join(', ')}`,
+  );
 
   // Every request answered with a result or a documented refusal: no hang, no INTERNAL.
   for (const bad of ['TRANSPORT', 'INTERNAL', 'UNKNOWN']) assert.is(codes.get(bad) ?? 0, 0, `${bad} answers`);
-  assert.is([...codes.values()].reduce((a, b) => a + b, 0), total);
+  assert.is(
+    [...codes.values()].reduce((a, b) => a + b, 0),
+    total,
+  );
   // Memory: after the first window (warm-up: JIT, pools, caches), growth stays within the bound.
   const warm = samples.find((s) => s.at >= WINDOW_S) ?? samples[0]!;
   const last = samples.at(-1)!;
@@ -157,8 +197,11 @@ test(`soak: ${DURATION_S} s of mixed traffic at ${OPS_PER_S} operations a second
   // Connections: never above what the pools may hold, and not growing after warm-up.
   const most = Math.max(...samples.map((s) => s.connections));
   assert.ok(most <= CONNECTION_CEILING, `at most ${most} connections (pools allow ${CONNECTION_CEILING})`);
-  assert.ok(last.connections <= Math.max(...samples.filter((s) => s.at <= WINDOW_S).map((s) => s.connections), warm.connections) + 2,
-    `connections at the end (${last.connections}) not above warm-up`);
+  assert.ok(
+    last.connections <=
+      Math.max(...samples.filter((s) => s.at <= WINDOW_S).map((s) => s.connections), warm.connections) + 2,
+    `connections at the end (${last.connections}) not above warm-up`,
+  );
 });
 
 test.run();

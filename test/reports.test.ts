@@ -19,32 +19,78 @@ test.before(async () => {
   await client.connect();
   const one = await createRate(db);
   const two = await createRate(db);
-  await db.owner.query(`update app_public.rates set code = case id when $1 then 'r-one' else 'r-two' end where id in ($1, $2)`, [one, two]);
+  await db.owner.query(
+    `update app_public.rates set code = case id when $1 then 'r-one' else 'r-two' end where id in ($1, $2)`,
+    [one, two],
+  );
   const a = await createSpot(db, { lat: 40.68, lng: -73.95, rateId: one, borough: 'Brooklyn' });
   const b = await createSpot(db, { lat: 40.681, lng: -73.95, rateId: one, borough: 'Brooklyn' });
   const c = await createSpot(db, { lat: 40.75, lng: -73.98, rateId: two, borough: MIDTOWN });
   // created_at is the booking instant here, so the trigger that stamps it with now() is off while the fixture is written.
   await db.owner.query('alter table app_public.reservations disable trigger _100_timestamps');
-  const add = async (spot: string, created: string, from: string, to: string, statuses: string[], amount: number, kind = 'reservation') => {
-    const { rows: [r] } = await db.owner.query(`insert into app_public.reservations (kind, spot_id, email, period, status, amount, currency, created_at, updated_at)
+  const add = async (
+    spot: string,
+    created: string,
+    from: string,
+    to: string,
+    statuses: string[],
+    amount: number,
+    kind = 'reservation',
+  ) => {
+    const {
+      rows: [r],
+    } = await db.owner.query(
+      `insert into app_public.reservations (kind, spot_id, email, period, status, amount, currency, created_at, updated_at)
       values ($1, $2, 'fixture@example.test', tstzrange($3, $4), $5, $6, 'USD', $7, $7) returning id`,
-    [kind, spot, from, to, statuses[0], amount, created]);
-    for (const status of statuses.slice(1)) await db.owner.query('update app_public.reservations set status = $2 where id = $1', [r.id, status]);
+      [kind, spot, from, to, statuses[0], amount, created],
+    );
+    for (const status of statuses.slice(1))
+      await db.owner.query('update app_public.reservations set status = $2 where id = $1', [r.id, status]);
     return r.id as string;
   };
   const charge = async (reservation: string, amount: number, status: string, at: string | null, refund = 0) => {
-    const { rows: [ch] } = await db.owner.query(`insert into app_private.charges (reservation_id, amount, currency, idempotency_key, status, succeeded_at)
-      values ($1, $2, 'USD', $5, $3, $4) returning id`, [reservation, amount, status, at, `k-${reservation}`]);
-    if (refund) await db.owner.query(`insert into app_private.refunds (charge_id, amount, idempotency_key, status) values ($1, $2, $3, 'succeeded')`, [ch.id, refund, `rk-${ch.id}`]);
+    const {
+      rows: [ch],
+    } = await db.owner.query(
+      `insert into app_private.charges (reservation_id, amount, currency, idempotency_key, status, succeeded_at)
+      values ($1, $2, 'USD', $5, $3, $4) returning id`,
+      [reservation, amount, status, at, `k-${reservation}`],
+    );
+    if (refund)
+      await db.owner.query(
+        `insert into app_private.refunds (charge_id, amount, idempotency_key, status) values ($1, $2, $3, 'succeeded')`,
+        [ch.id, refund, `rk-${ch.id}`],
+      );
   };
   // r1: Brooklyn A, booked 08:00 NY, 10:00–11:30 NY, completed; charged 600, refunded 100.
-  const r1 = await add(a, '2026-11-20T13:00Z', '2026-11-20T15:00Z', '2026-11-20T16:30Z', ['confirmed', 'completed'], 600);
+  const r1 = await add(
+    a,
+    '2026-11-20T13:00Z',
+    '2026-11-20T15:00Z',
+    '2026-11-20T16:30Z',
+    ['confirmed', 'completed'],
+    600,
+  );
   await charge(r1, 600, 'succeeded', '2026-11-20T16:30:05Z', 100);
   // r2: Brooklyn B, booked 09:00 NY, 10:30–11:00 NY, completed; charged 200.
-  const r2 = await add(b, '2026-11-20T14:00Z', '2026-11-20T15:30Z', '2026-11-20T16:00Z', ['confirmed', 'completed'], 200);
+  const r2 = await add(
+    b,
+    '2026-11-20T14:00Z',
+    '2026-11-20T15:30Z',
+    '2026-11-20T16:00Z',
+    ['confirmed', 'completed'],
+    200,
+  );
   await charge(r2, 200, 'succeeded', '2026-11-20T16:00:05Z');
   // r3: Midtown C, booked 10:00 NY, 10:00–10:45 NY, payment failed.
-  const r3 = await add(c, '2026-11-20T15:00Z', '2026-11-20T15:00Z', '2026-11-20T15:45Z', ['confirmed', 'payment_failed'], 300);
+  const r3 = await add(
+    c,
+    '2026-11-20T15:00Z',
+    '2026-11-20T15:00Z',
+    '2026-11-20T15:45Z',
+    ['confirmed', 'payment_failed'],
+    300,
+  );
   await charge(r3, 300, 'failed', null);
   // r4: booked 11:00 NY on the 20th, hold expired.
   await add(a, '2026-11-20T16:00Z', '2026-11-21T15:00Z', '2026-11-21T16:00Z', ['held', 'expired'], 400);
@@ -81,7 +127,17 @@ test('revenue by day and rate', async () => {
 
 test('booking funnel', async () => {
   const r = await runReport(client, 'booking_funnel', '2026-11-20', '2026-11-22');
-  assert.equal(r.columns, ['day', 'held', 'confirmed', 'completed', 'expired', 'cancelled', 'payment_failed', 'confirm_rate', 'complete_rate']);
+  assert.equal(r.columns, [
+    'day',
+    'held',
+    'confirmed',
+    'completed',
+    'expired',
+    'cancelled',
+    'payment_failed',
+    'confirm_rate',
+    'complete_rate',
+  ]);
   assert.equal(r.rows, [
     // 20th: r1–r4 held; r1, r2, r3 confirmed; r1, r2 completed; r4 expired; r3 payment failed.
     ['2026-11-20', '4', '3', '2', '1', '0', '1', '0.7500', '0.6667'],
@@ -98,25 +154,41 @@ test('length of stay and lead time', async () => {
 });
 
 test('the CLI prints a table or CSV (quoted by the library), and refuses bad arguments', () => {
-  const cli = (...args: string[]) => spawnSync(process.execPath, ['cli/main.ts', 'report', ...args], {
-    env: { ...process.env, DATABASE_URL: db.urls.owner, LOG_FORMAT: 'json' }, encoding: 'utf8' });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['cli/main.ts', 'report', ...args], {
+      env: { ...process.env, DATABASE_URL: db.urls.owner, LOG_FORMAT: 'json' },
+      encoding: 'utf8',
+    });
   const csv = cli('occupancy_by_hour', '--from', '2026-11-20', '--to', '2026-11-21', '--format', 'csv');
   assert.is(csv.status, 0, csv.stderr);
-  assert.is(csv.stdout, [
-    'borough,hour,reservations,reserved_minutes,spots,occupancy',
-    'Brooklyn,2026-11-20 10:00:00,2,90.00,2,0.7500',
-    `"${MIDTOWN}",2026-11-20 10:00:00,1,45.00,1,0.7500`,
-    'Brooklyn,2026-11-20 11:00:00,1,30.00,2,0.2500', ''].join('\n'));
+  assert.is(
+    csv.stdout,
+    [
+      'borough,hour,reservations,reserved_minutes,spots,occupancy',
+      'Brooklyn,2026-11-20 10:00:00,2,90.00,2,0.7500',
+      `"${MIDTOWN}",2026-11-20 10:00:00,1,45.00,1,0.7500`,
+      'Brooklyn,2026-11-20 11:00:00,1,30.00,2,0.2500',
+      '',
+    ].join('\n'),
+  );
   const table = cli('revenue_by_day_and_rate', '--from', '2026-11-20', '--to', '2026-11-21');
   assert.is(table.status, 0, table.stderr);
-  assert.is(table.stdout, `${[
-    'day         rate_code  currency  charges  charged  refunded  net',
-    '----------  ---------  --------  -------  -------  --------  ---',
-    '2026-11-20  r-one      USD             2      800       100  700',
-    '(1 row)'].join('\n')}\n`);
-  for (const bad of [['nope', '--from', '2026-11-20', '--to', '2026-11-21'], ['booking_funnel', '--from', '2026-11-21', '--to', '2026-11-20'],
-    ['booking_funnel', '--from', 'yesterday', '--to', '2026-11-20'], ['booking_funnel', '--from', '2026-11-20'],
-    ['booking_funnel', '--from', '2026-11-20', '--to', '2026-11-21', '--format', 'xml']]) {
+  assert.is(
+    table.stdout,
+    `${[
+      'day         rate_code  currency  charges  charged  refunded  net',
+      '----------  ---------  --------  -------  -------  --------  ---',
+      '2026-11-20  r-one      USD             2      800       100  700',
+      '(1 row)',
+    ].join('\n')}\n`,
+  );
+  for (const bad of [
+    ['nope', '--from', '2026-11-20', '--to', '2026-11-21'],
+    ['booking_funnel', '--from', '2026-11-21', '--to', '2026-11-20'],
+    ['booking_funnel', '--from', 'yesterday', '--to', '2026-11-20'],
+    ['booking_funnel', '--from', '2026-11-20'],
+    ['booking_funnel', '--from', '2026-11-20', '--to', '2026-11-21', '--format', 'xml'],
+  ]) {
     const res = cli(...bad);
     assert.is(res.status, 2, bad.join(' '));
     assert.is(res.stdout, '', bad.join(' '));
@@ -131,8 +203,13 @@ test('the table and CSV writers agree on an empty report', () => {
 
 test('analysts may read the new views; the API roles may not', async () => {
   for (const view of ['occupancy_by_hour', 'revenue_by_day_and_rate', 'booking_funnel', 'stays_by_day']) {
-    const { rows: [p] } = await db.owner.query(`select has_table_privilege('app_analyst', $1, 'select') as analyst,
-      has_table_privilege('app_operator', $1, 'select') as operator, has_table_privilege('app_analyst', $1, 'insert') as writes`, [`analytics.${view}`]);
+    const {
+      rows: [p],
+    } = await db.owner.query(
+      `select has_table_privilege('app_analyst', $1, 'select') as analyst,
+      has_table_privilege('app_operator', $1, 'select') as operator, has_table_privilege('app_analyst', $1, 'insert') as writes`,
+      [`analytics.${view}`],
+    );
     assert.equal(p, { analyst: true, operator: false, writes: false }, view);
   }
 });

@@ -6,7 +6,14 @@ import * as assert from 'uvu/assert';
 import { createTestDb, createUser, identityOf, sqlstateOf, type TestDb, type TestUser } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import {
-  ANON, callAs, emailsOf, eventsOf, hoursFromNow, scheduledOf, reserve, writeCounts,
+  ANON,
+  callAs,
+  emailsOf,
+  eventsOf,
+  hoursFromNow,
+  scheduledOf,
+  reserve,
+  writeCounts,
 } from './helpers/reservations.ts';
 
 let db: TestDb;
@@ -17,7 +24,12 @@ const LNG = -73.99;
 const spot = () => createSpot(db, { lat: LAT, lng: LNG, rateId: rate, street: 'W 36 St' });
 const confirm = (id: string) => db.owner.query('select app_private.confirm_held_reservation($1)', [id]);
 const statusOf = async (id: string) =>
-  (await db.owner.query('select status::text, amount, lower(period) as s, upper(period) as e from app_public.reservations where id = $1', [id])).rows[0];
+  (
+    await db.owner.query(
+      'select status::text, amount, lower(period) as s, upper(period) as e from app_public.reservations where id = $1',
+      [id],
+    )
+  ).rows[0];
 
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
@@ -42,15 +54,33 @@ test('a driver reserves by start and end: held, priced, audited, emailed, end an
   assert.is(r.manage_token, null, 'signed-in drivers get no token');
   const holdMs = r.hold_expires_at!.getTime() - Date.now();
   assert.ok(holdMs > 14 * 60e3 && holdMs <= 15 * 60e3, `hold lasts 15 min, got ${holdMs} ms`);
-  const { rows: [row] } = await db.owner.query('select user_id::text, email::text from app_public.reservations where id = $1', [r.id]);
+  const {
+    rows: [row],
+  } = await db.owner.query('select user_id::text, email::text from app_public.reservations where id = $1', [r.id]);
   assert.equal(row, { user_id: driver.id, email: driver.email });
-  assert.equal((await eventsOf(db, r.id)).map((e) => [e.action, e.actor_role, e.actor_user_id]),
-    [['reserved', 'app_user', driver.id]]);
+  assert.equal(
+    (await eventsOf(db, r.id)).map((e) => [e.action, e.actor_role, e.actor_user_id]),
+    [['reserved', 'app_user', driver.id]],
+  );
   const [mail] = await emailsOf(db, r.id);
   assert.is(mail.template, 'reservation_held');
   assert.is(mail.recipient, driver.email);
-  assert.equal(Object.keys(mail.data).sort(), ['amount', 'currency', 'endsAt', 'holdExpiresAt', 'isGuest', 'reservationId',
-    'spot', 'spotId', 'startsAt', 'status', 'timeZone'].sort());
+  assert.equal(
+    Object.keys(mail.data).sort(),
+    [
+      'amount',
+      'currency',
+      'endsAt',
+      'holdExpiresAt',
+      'isGuest',
+      'reservationId',
+      'spot',
+      'spotId',
+      'startsAt',
+      'status',
+      'timeZone',
+    ].sort(),
+  );
   assert.is(mail.data.startsAt, hoursFromNow(2).toISOString().replace('.000', ''));
   assert.is(mail.data.timeZone, 'America/New_York');
   assert.is(mail.data.spot, 'W 36 St');
@@ -58,19 +88,30 @@ test('a driver reserves by start and end: held, priced, audited, emailed, end an
   assert.equal(Object.keys(jobs).sort(), ['hold_expiry', 'reservation_end']);
   assert.is(jobs.reservation_end.run_at.getTime(), hoursFromNow(3).getTime());
   assert.is(jobs.hold_expiry.run_at.getTime(), r.hold_expires_at!.getTime());
-  const { rows: [queued] } = await db.owner.query('select count(*)::int as n from graphile_worker.jobs');
+  const {
+    rows: [queued],
+  } = await db.owner.query('select count(*)::int as n from graphile_worker.jobs');
   assert.is(queued.n, 0, 'booking queues no job: the due-work sweep finds the row');
 });
 
 test('a guest reserves by start and duration: one-time token, only its hash stored', async () => {
   const spotId = await spot();
-  const r = await reserve(db, ANON, { spotId, startsAt: hoursFromNow(1), durationMinutes: 90, email: ' Guest@Example.test ' });
+  const r = await reserve(db, ANON, {
+    spotId,
+    startsAt: hoursFromNow(1),
+    durationMinutes: 90,
+    email: ' Guest@Example.test ',
+  });
   assert.is(r.ends_at.getTime() - r.starts_at.getTime(), 90 * 60e3);
   assert.is(r.amount, 900);
   assert.match(r.manage_token!, /^[A-Za-z0-9_-]{32}$/);
-  const { rows: [secret] } = await db.owner.query(
+  const {
+    rows: [secret],
+  } = await db.owner.query(
     `select encode(manage_token_hash, 'hex') as h, position($2::bytea in manage_token_hash) as found
-     from app_private.reservation_secrets where reservation_id = $1`, [r.id, Buffer.from(r.manage_token!)]);
+     from app_private.reservation_secrets where reservation_id = $1`,
+    [r.id, Buffer.from(r.manage_token!)],
+  );
   assert.is(secret.h.length, 64, 'a sha-256');
   assert.is(secret.found, 0, 'the token itself is nowhere in the row');
   const [mail] = await emailsOf(db, r.id);
@@ -78,22 +119,43 @@ test('a guest reserves by start and duration: one-time token, only its hash stor
   assert.is(mail.data.manageLinkPath, `/reservations/${r.id}/manage`);
   assert.is(mail.data.isGuest, true);
   // The guest reads it back with id + token, and only so.
-  const [read] = await callAs(db, ANON, 'select id::text, status::text from app_public.guest_reservation($1, $2)', [r.id, r.manage_token]);
+  const [read] = await callAs(db, ANON, 'select id::text, status::text from app_public.guest_reservation($1, $2)', [
+    r.id,
+    r.manage_token,
+  ]);
   assert.equal(read, { id: r.id, status: 'held' });
-  assert.is(await sqlstateOf(callAs(db, ANON, 'select * from app_public.guest_reservation($1, $2)', [r.id, 'x'.repeat(32)])), 'SMB06');
-  assert.is(await sqlstateOf(callAs(db, ANON, 'select * from app_public.guest_reservation($1, null)', [r.id])), 'SMB06');
+  assert.is(
+    await sqlstateOf(callAs(db, ANON, 'select * from app_public.guest_reservation($1, $2)', [r.id, 'x'.repeat(32)])),
+    'SMB06',
+  );
+  assert.is(
+    await sqlstateOf(callAs(db, ANON, 'select * from app_public.guest_reservation($1, null)', [r.id])),
+    'SMB06',
+  );
 });
 
 test('start now: no start means now, a start a minute ago reads as now', async () => {
   const spotA = await spot();
   const r = await reserve(db, identityOf(driver), { spotId: spotA, durationMinutes: 30 });
-  const { rows: [made] } = await db.owner.query('select lower(period) = created_at as now from app_public.reservations where id = $1', [r.id]);
+  const {
+    rows: [made],
+  } = await db.owner.query('select lower(period) = created_at as now from app_public.reservations where id = $1', [
+    r.id,
+  ]);
   assert.ok(made.now, 'starts at the instant of the booking transaction');
   const spotB = await spot();
-  const late = await reserve(db, identityOf(driver), { spotId: spotB, startsAt: new Date(Date.now() - 60e3), durationMinutes: 30 });
+  const late = await reserve(db, identityOf(driver), {
+    spotId: spotB,
+    startsAt: new Date(Date.now() - 60e3),
+    durationMinutes: 30,
+  });
   assert.ok(late.starts_at.getTime() > Date.now() - 5000, 'clamped to now');
-  const { rows: [r1] } = await db.owner.query('select hold_expires_at = upper(period) as capped from app_public.reservations where id = $1',
-    [(await reserve(db, identityOf(driver), { spotId: await spot(), durationMinutes: 10 })).id]);
+  const {
+    rows: [r1],
+  } = await db.owner.query(
+    'select hold_expires_at = upper(period) as capped from app_public.reservations where id = $1',
+    [(await reserve(db, identityOf(driver), { spotId: await spot(), durationMinutes: 10 })).id],
+  );
   assert.ok(r1.capped, 'a hold never outlives a 10-minute reservation');
 });
 
@@ -103,8 +165,12 @@ test('windows that touch end-to-start do not conflict; overlapping ones get SMB0
   await reserve(db, ANON, { spotId, startsAt: hoursFromNow(3), endsAt: hoursFromNow(4), email: 'a@example.test' });
   await reserve(db, ANON, { spotId, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2), email: 'b@example.test' });
   const before = await writeCounts(db);
-  const err = await reserve(db, ANON, { spotId, startsAt: new Date(hoursFromNow(2).getTime() + 30 * 60e3), durationMinutes: 60, email: 'c@example.test' })
-    .catch((e) => e);
+  const err = await reserve(db, ANON, {
+    spotId,
+    startsAt: new Date(hoursFromNow(2).getTime() + 30 * 60e3),
+    durationMinutes: 60,
+    email: 'c@example.test',
+  }).catch((e) => e);
   assert.is(err.code, 'SMB01');
   assert.match(err.message, /already taken/);
   assert.equal(await writeCounts(db), before, 'nothing written');
@@ -119,30 +185,56 @@ test('confirm: held -> confirmed, hold expiry gone, reminder scheduled 15 min be
   const jobs = await scheduledOf(db, r.id);
   assert.equal(Object.keys(jobs).sort(), ['reservation_end', 'reservation_reminder']);
   assert.is(jobs.reservation_reminder.run_at.getTime(), hoursFromNow(2).getTime() - 15 * 60e3);
-  assert.equal((await emailsOf(db, r.id)).map((m) => m.template), ['reservation_held', 'reservation_confirmed']);
-  assert.equal((await eventsOf(db, r.id)).map((e) => [e.action, e.actor_role]),
-    [['reserved', 'app_user'], ['confirmed', 'system:app_owner']]);
-  assert.is((await db.owner.query('select hold_expires_at from app_public.reservations where id = $1', [r.id])).rows[0].hold_expires_at, null);
+  assert.equal(
+    (await emailsOf(db, r.id)).map((m) => m.template),
+    ['reservation_held', 'reservation_confirmed'],
+  );
+  assert.equal(
+    (await eventsOf(db, r.id)).map((e) => [e.action, e.actor_role]),
+    [
+      ['reserved', 'app_user'],
+      ['confirmed', 'system:app_owner'],
+    ],
+  );
+  assert.is(
+    (await db.owner.query('select hold_expires_at from app_public.reservations where id = $1', [r.id])).rows[0]
+      .hold_expires_at,
+    null,
+  );
 });
 
 test('change the end: extend and shorten re-price, move the end and the reminder', async () => {
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2) });
   await confirm(r.id);
-  const [changed] = await callAs(db, identityOf(driver),
-    'select amount, upper(period) as e from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r', [r.id, hoursFromNow(3)]);
+  const [changed] = await callAs(
+    db,
+    identityOf(driver),
+    'select amount, upper(period) as e from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r',
+    [r.id, hoursFromNow(3)],
+  );
   assert.is(changed.amount, 1200);
   assert.is(changed.e.getTime(), hoursFromNow(3).getTime());
   const after = await scheduledOf(db, r.id);
   assert.equal(Object.keys(after).sort(), ['reservation_end', 'reservation_reminder']);
   assert.is(after.reservation_end.run_at.getTime(), hoursFromNow(3).getTime());
   assert.is(after.reservation_reminder.run_at.getTime(), hoursFromNow(3).getTime() - 15 * 60e3);
-  const [shorter] = await callAs(db, identityOf(driver),
-    'select amount from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r', [r.id, new Date(hoursFromNow(1).getTime() + 20 * 60e3)]);
+  const [shorter] = await callAs(
+    db,
+    identityOf(driver),
+    'select amount from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r',
+    [r.id, new Date(hoursFromNow(1).getTime() + 20 * 60e3)],
+  );
   assert.is(shorter.amount, 300, '20 min billed as 30 min (15-min increments) at 600/h');
-  assert.equal((await eventsOf(db, r.id)).map((e) => e.action), ['reserved', 'confirmed', 'end_changed', 'end_changed']);
+  assert.equal(
+    (await eventsOf(db, r.id)).map((e) => e.action),
+    ['reserved', 'confirmed', 'end_changed', 'end_changed'],
+  );
   const mails = await emailsOf(db, r.id);
-  assert.equal(mails.map((m) => m.template), ['reservation_held', 'reservation_confirmed', 'reservation_changed', 'reservation_changed']);
+  assert.equal(
+    mails.map((m) => m.template),
+    ['reservation_held', 'reservation_confirmed', 'reservation_changed', 'reservation_changed'],
+  );
   assert.is(mails[2].data.previousAmount, 600);
   assert.is(mails[2].data.amount, 1200);
 });
@@ -151,7 +243,11 @@ test('change the end: each refusal has its code and writes nothing', async () =>
   const spotId = await createSpot(db, { lat: LAT, lng: LNG, rateId: rate, maxStay: '3 hours' });
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2) });
   await reserve(db, ANON, { spotId, startsAt: hoursFromNow(3), endsAt: hoursFromNow(4), email: 'next@example.test' });
-  const cancelled = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(6), endsAt: hoursFromNow(7) });
+  const cancelled = await reserve(db, identityOf(driver), {
+    spotId,
+    startsAt: hoursFromNow(6),
+    endsAt: hoursFromNow(7),
+  });
   await callAs(db, identityOf(driver), 'select app_public.cancel_reservation($1)', [cancelled.id]);
   const other = await createUser(db);
   const change = (who: any, id: string, end: unknown) =>
@@ -159,7 +255,11 @@ test('change the end: each refusal has its code and writes nothing', async () =>
   const before = await writeCounts(db);
   assert.is(await change(identityOf(driver), r.id, hoursFromNow(3.5)), 'SMB01', 'the next reservation starts at +3 h');
   assert.is(await change(identityOf(driver), r.id, new Date(Date.now() - 60e3)), 'SMB09', 'in the past');
-  assert.is(await change(identityOf(driver), r.id, new Date(hoursFromNow(1).getTime() - 1)), 'SMB03', 'before the start');
+  assert.is(
+    await change(identityOf(driver), r.id, new Date(hoursFromNow(1).getTime() - 1)),
+    'SMB03',
+    'before the start',
+  );
   assert.is(await change(identityOf(driver), r.id, hoursFromNow(1)), 'SMB03', 'an empty window');
   assert.is(await change(identityOf(driver), r.id, null), 'SMB03');
   assert.is(await change(identityOf(driver), r.id, 'infinity'), 'SMB03');
@@ -167,9 +267,16 @@ test('change the end: each refusal has its code and writes nothing', async () =>
   assert.is(await change(identityOf(other), r.id, hoursFromNow(2.5)), 'SMB06', 'another driver’s');
   assert.is(await change(ANON, r.id, hoursFromNow(2.5)), 'SMB06', 'anonymous without a token');
   const maxStay = await createSpot(db, { lat: LAT, lng: LNG, rateId: rate, maxStay: '2 hours' });
-  const r2 = await reserve(db, identityOf(driver), { spotId: maxStay, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2) });
+  const r2 = await reserve(db, identityOf(driver), {
+    spotId: maxStay,
+    startsAt: hoursFromNow(1),
+    endsAt: hoursFromNow(2),
+  });
   const mid = await writeCounts(db);
-  const err = await callAs(db, identityOf(driver), 'select app_public.change_reservation_end($1, $2)', [r2.id, hoursFromNow(3.5)]).catch((e) => e);
+  const err = await callAs(db, identityOf(driver), 'select app_public.change_reservation_end($1, $2)', [
+    r2.id,
+    hoursFromNow(3.5),
+  ]).catch((e) => e);
   assert.is(err.code, 'SMB04');
   assert.match(err.message, /at most 2 h/);
   assert.equal(await writeCounts(db), mid);
@@ -180,12 +287,20 @@ test('end now: charged for the time used with the minimum charge, charge queued,
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, durationMinutes: 120 });
   await confirm(r.id);
-  const [ended] = await callAs(db, identityOf(driver),
-    'select status::text, amount, upper(period) as e from app_public.end_reservation($1) x, lateral (select (x.reservation).*) r', [r.id]);
+  const [ended] = await callAs(
+    db,
+    identityOf(driver),
+    'select status::text, amount, upper(period) as e from app_public.end_reservation($1) x, lateral (select (x.reservation).*) r',
+    [r.id],
+  );
   assert.is(ended.status, 'completed');
   assert.is(ended.amount, 150, 'a moment used: 15 min = 150, and the minimum is 150');
-  const { rows: [ev] } = await db.owner.query(
-    `select at from app_private.reservation_events where reservation_id = $1 and new_status = 'completed'`, [r.id]);
+  const {
+    rows: [ev],
+  } = await db.owner.query(
+    `select at from app_private.reservation_events where reservation_id = $1 and new_status = 'completed'`,
+    [r.id],
+  );
   assert.is(ended.e.getTime(), ev.at.getTime(), 'ends at the instant of the ending transaction');
   const jobs = await scheduledOf(db, r.id);
   assert.equal(Object.keys(jobs), ['reservation_charge'], 'end, reminder and hold expiry gone; the charge queued');
@@ -195,8 +310,15 @@ test('end now: charged for the time used with the minimum charge, charge queued,
   assert.is(again.status, 'held', 'the spot is free again');
   // A reservation that has not started is cancelled, not ended.
   const future = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(5), durationMinutes: 30 });
-  assert.is(await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.end_reservation($1)', [future.id])), 'SMB09');
-  assert.is(await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.end_reservation($1)', [r.id])), 'SMB07', 'already ended');
+  assert.is(
+    await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.end_reservation($1)', [future.id])),
+    'SMB09',
+  );
+  assert.is(
+    await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.end_reservation($1)', [r.id])),
+    'SMB07',
+    'already ended',
+  );
 });
 
 test('cancel before the start: free, nothing left scheduled; after the start: refused (end it instead)', async () => {
@@ -204,15 +326,26 @@ test('cancel before the start: free, nothing left scheduled; after the start: re
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2) });
   await confirm(r.id);
   assert.equal(Object.keys(await scheduledOf(db, r.id)).length, 2);
-  const [c] = await callAs(db, identityOf(driver), 'select status::text, amount from app_public.cancel_reservation($1) x, lateral (select (x.reservation).*) r', [r.id]);
+  const [c] = await callAs(
+    db,
+    identityOf(driver),
+    'select status::text, amount from app_public.cancel_reservation($1) x, lateral (select (x.reservation).*) r',
+    [r.id],
+  );
   assert.equal(c, { status: 'cancelled', amount: 0 });
   assert.equal(await scheduledOf(db, r.id), {}, 'nothing of a cancelled reservation remains scheduled');
   const mails = await emailsOf(db, r.id);
   assert.is(mails.at(-1)!.template, 'reservation_cancelled');
   assert.is(mails.at(-1)!.data.reason, 'cancelled');
-  assert.is(await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.cancel_reservation($1)', [r.id])), 'SMB07');
+  assert.is(
+    await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.cancel_reservation($1)', [r.id])),
+    'SMB07',
+  );
   const started = await reserve(db, identityOf(driver), { spotId, durationMinutes: 30 });
-  assert.is(await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.cancel_reservation($1)', [started.id])), 'SMB09');
+  assert.is(
+    await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.cancel_reservation($1)', [started.id])),
+    'SMB09',
+  );
   // A held reservation cancels the same way, and its hold expiry goes too.
   const held = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(3), durationMinutes: 30 });
   await callAs(db, identityOf(driver), 'select app_public.cancel_reservation($1)', [held.id]);
@@ -221,21 +354,55 @@ test('cancel before the start: free, nothing left scheduled; after the start: re
 
 test('guests change, end and cancel with their token, never without it', async () => {
   const spotId = await spot();
-  const g = await reserve(db, ANON, { spotId, startsAt: hoursFromNow(1), durationMinutes: 60, email: 'g@example.test' });
-  const [changed] = await callAs(db, ANON, 'select amount from app_public.change_reservation_end($1, $2, $3) x, lateral (select (x.reservation).*) r', [g.id, hoursFromNow(2.5), g.manage_token]);
+  const g = await reserve(db, ANON, {
+    spotId,
+    startsAt: hoursFromNow(1),
+    durationMinutes: 60,
+    email: 'g@example.test',
+  });
+  const [changed] = await callAs(
+    db,
+    ANON,
+    'select amount from app_public.change_reservation_end($1, $2, $3) x, lateral (select (x.reservation).*) r',
+    [g.id, hoursFromNow(2.5), g.manage_token],
+  );
   assert.is(changed.amount, 900);
-  assert.is(await sqlstateOf(callAs(db, ANON, 'select app_public.cancel_reservation($1, $2)', [g.id, 'wrong'])), 'SMB06');
+  assert.is(
+    await sqlstateOf(callAs(db, ANON, 'select app_public.cancel_reservation($1, $2)', [g.id, 'wrong'])),
+    'SMB06',
+  );
   // A signed-in stranger with the right token? The token is what counts.
   const other = await createUser(db);
-  assert.is(await sqlstateOf(callAs(db, identityOf(other), 'select app_public.cancel_reservation($1)', [g.id])), 'SMB06');
-  const [c] = await callAs(db, ANON, 'select status::text from app_public.cancel_reservation($1, $2) x, lateral (select (x.reservation).*) r', [g.id, g.manage_token]);
+  assert.is(
+    await sqlstateOf(callAs(db, identityOf(other), 'select app_public.cancel_reservation($1)', [g.id])),
+    'SMB06',
+  );
+  const [c] = await callAs(
+    db,
+    ANON,
+    'select status::text from app_public.cancel_reservation($1, $2) x, lateral (select (x.reservation).*) r',
+    [g.id, g.manage_token],
+  );
   assert.is(c.status, 'cancelled');
   const now = await reserve(db, ANON, { spotId, durationMinutes: 60, email: 'g@example.test' });
-  const [e] = await callAs(db, ANON, 'select status::text from app_public.end_reservation($1, $2) x, lateral (select (x.reservation).*) r', [now.id, now.manage_token]);
+  const [e] = await callAs(
+    db,
+    ANON,
+    'select status::text from app_public.end_reservation($1, $2) x, lateral (select (x.reservation).*) r',
+    [now.id, now.manage_token],
+  );
   assert.is(e.status, 'completed');
   // A token opens only its own reservation.
-  const g2 = await reserve(db, ANON, { spotId, startsAt: hoursFromNow(5), durationMinutes: 60, email: 'g@example.test' });
-  assert.is(await sqlstateOf(callAs(db, ANON, 'select app_public.cancel_reservation($1, $2)', [g2.id, g.manage_token])), 'SMB06');
+  const g2 = await reserve(db, ANON, {
+    spotId,
+    startsAt: hoursFromNow(5),
+    durationMinutes: 60,
+    email: 'g@example.test',
+  });
+  assert.is(
+    await sqlstateOf(callAs(db, ANON, 'select app_public.cancel_reservation($1, $2)', [g2.id, g.manage_token])),
+    'SMB06',
+  );
 });
 
 test('my reservations (current and upcoming) and my past ones; anonymous must sign in', async () => {
@@ -247,7 +414,10 @@ test('my reservations (current and upcoming) and my past ones; anonymous must si
   await callAs(db, identityOf(me), 'select app_public.cancel_reservation($1)', [gone.id]);
   await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(7), durationMinutes: 60 });
   const current = await callAs(db, identityOf(me), 'select id::text from app_public.my_reservations()');
-  assert.equal(current.map((r) => r.id), [now.id, up.id]);
+  assert.equal(
+    current.map((r) => r.id),
+    [now.id, up.id],
+  );
   const past = await callAs(db, identityOf(me), 'select id::text, status::text from app_public.my_past_reservations()');
   assert.equal(past, [{ id: gone.id, status: 'cancelled' }]);
   assert.is(await sqlstateOf(callAs(db, ANON, 'select * from app_public.my_reservations()')), 'SMB11');
@@ -259,35 +429,95 @@ test('operator blocks: nothing can be reserved over a block, and a block cannot 
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), durationMinutes: 60 });
   const opId = identityOf(op, 'operator');
-  assert.is(await sqlstateOf(callAs(db, opId, 'select app_public.block_spot($1, $2, $3, $4)',
-    [spotId, hoursFromNow(0), hoursFromNow(4), 'Road works'])), 'SMB01');
-  const [block] = await callAs(db, opId, `select id::text, kind, status::text from app_public.block_spot($1, $2, $3, 'Road works')`,
-    [spotId, hoursFromNow(2), hoursFromNow(30)]);
+  assert.is(
+    await sqlstateOf(
+      callAs(db, opId, 'select app_public.block_spot($1, $2, $3, $4)', [
+        spotId,
+        hoursFromNow(0),
+        hoursFromNow(4),
+        'Road works',
+      ]),
+    ),
+    'SMB01',
+  );
+  const [block] = await callAs(
+    db,
+    opId,
+    `select id::text, kind, status::text from app_public.block_spot($1, $2, $3, 'Road works')`,
+    [spotId, hoursFromNow(2), hoursFromNow(30)],
+  );
   assert.equal({ kind: block.kind, status: block.status }, { kind: 'block', status: 'confirmed' });
   const before = await writeCounts(db);
-  assert.is(await sqlstateOf(reserve(db, ANON, { spotId, startsAt: hoursFromNow(3), durationMinutes: 30, email: 'x@example.test' })), 'SMB01');
-  assert.is(await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.change_reservation_end($1, $2)', [r.id, hoursFromNow(2.5)])), 'SMB01');
+  assert.is(
+    await sqlstateOf(
+      reserve(db, ANON, { spotId, startsAt: hoursFromNow(3), durationMinutes: 30, email: 'x@example.test' }),
+    ),
+    'SMB01',
+  );
+  assert.is(
+    await sqlstateOf(
+      callAs(db, identityOf(driver), 'select app_public.change_reservation_end($1, $2)', [r.id, hoursFromNow(2.5)]),
+    ),
+    'SMB01',
+  );
   assert.equal(await writeCounts(db), before);
   assert.equal(await scheduledOf(db, block.id), {}, 'a block has no scheduled work');
   assert.equal(await emailsOf(db, block.id), []);
   const { rows: near } = await db.owner.query(
-    `select (m.spot).id::text as id from app_public.spots_near($1, $2, 1, 'km', $3, $4) m`, [LAT, LNG, hoursFromNow(3), hoursFromNow(4)]);
-  assert.not.ok(near.some((n: any) => n.id === spotId), 'search does not offer a blocked spot');
-  assert.is(await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.block_spot($1, $2, $3)', [spotId, hoursFromNow(40), hoursFromNow(41)])), 'SMB10');
-  assert.is(await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.unblock_spot($1)', [block.id])), 'SMB10');
-  assert.is(await sqlstateOf(callAs(db, ANON, 'select app_public.block_spot($1, $2, $3)', [spotId, hoursFromNow(40), hoursFromNow(41)])), 'SMB10');
+    `select (m.spot).id::text as id from app_public.spots_near($1, $2, 1, 'km', $3, $4) m`,
+    [LAT, LNG, hoursFromNow(3), hoursFromNow(4)],
+  );
+  assert.not.ok(
+    near.some((n: any) => n.id === spotId),
+    'search does not offer a blocked spot',
+  );
+  assert.is(
+    await sqlstateOf(
+      callAs(db, identityOf(driver), 'select app_public.block_spot($1, $2, $3)', [
+        spotId,
+        hoursFromNow(40),
+        hoursFromNow(41),
+      ]),
+    ),
+    'SMB10',
+  );
+  assert.is(
+    await sqlstateOf(callAs(db, identityOf(driver), 'select app_public.unblock_spot($1)', [block.id])),
+    'SMB10',
+  );
+  assert.is(
+    await sqlstateOf(
+      callAs(db, ANON, 'select app_public.block_spot($1, $2, $3)', [spotId, hoursFromNow(40), hoursFromNow(41)]),
+    ),
+    'SMB10',
+  );
   await callAs(db, opId, 'select app_public.unblock_spot($1)', [block.id]);
-  const after = await reserve(db, ANON, { spotId, startsAt: hoursFromNow(3), durationMinutes: 30, email: 'x@example.test' });
+  const after = await reserve(db, ANON, {
+    spotId,
+    startsAt: hoursFromNow(3),
+    durationMinutes: 30,
+    email: 'x@example.test',
+  });
   assert.is(after.status, 'held');
-  assert.equal((await eventsOf(db, block.id)).map((e) => [e.action, e.actor_role, e.actor_user_id]),
-    [['blocked', 'app_operator', op.id], ['cancelled', 'app_operator', op.id]]);
+  assert.equal(
+    (await eventsOf(db, block.id)).map((e) => [e.action, e.actor_role, e.actor_user_id]),
+    [
+      ['blocked', 'app_operator', op.id],
+      ['cancelled', 'app_operator', op.id],
+    ],
+  );
 });
 
 test('operators can act on any driver’s reservation; the email says so', async () => {
   const op = await createUser(db, { role: 'operator' });
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), durationMinutes: 60 });
-  const [c] = await callAs(db, identityOf(op, 'operator'), 'select status::text from app_public.cancel_reservation($1) x, lateral (select (x.reservation).*) r', [r.id]);
+  const [c] = await callAs(
+    db,
+    identityOf(op, 'operator'),
+    'select status::text from app_public.cancel_reservation($1) x, lateral (select (x.reservation).*) r',
+    [r.id],
+  );
   assert.is(c.status, 'cancelled');
   assert.is((await emailsOf(db, r.id)).at(-1)!.data.reason, 'cancelled_by_operator');
 });

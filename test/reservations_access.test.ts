@@ -3,7 +3,15 @@
 // operation is test/access_matrix.test.ts, through the API.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, createUser, identityOf, sqlstateOf, type Identity, type TestDb, type TestUser } from './helpers/db.ts';
+import {
+  createTestDb,
+  createUser,
+  identityOf,
+  sqlstateOf,
+  type Identity,
+  type TestDb,
+  type TestUser,
+} from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { ANON, callAs, hoursFromNow, reserve, writeCounts, type Reserved } from './helpers/reservations.ts';
 
@@ -31,7 +39,12 @@ test.after(async () => {
   await db?.close();
 });
 
-interface Fixture { spotId: string; mine: Reserved; started: Reserved; guest: Reserved }
+interface Fixture {
+  spotId: string;
+  mine: Reserved;
+  started: Reserved;
+  guest: Reserved;
+}
 
 /** A fresh spot with the owner's future and started reservations and a guest's. */
 async function fixture(): Promise<Fixture> {
@@ -40,7 +53,12 @@ async function fixture(): Promise<Fixture> {
     spotId,
     mine: await reserve(db, identityOf(owner), { spotId, startsAt: hoursFromNow(2), durationMinutes: 60 }),
     started: await reserve(db, identityOf(owner), { spotId, durationMinutes: 60 }),
-    guest: await reserve(db, ANON, { spotId, startsAt: hoursFromNow(4), durationMinutes: 60, email: 'guest@example.test' }),
+    guest: await reserve(db, ANON, {
+      spotId,
+      startsAt: hoursFromNow(4),
+      durationMinutes: 60,
+      email: 'guest@example.test',
+    }),
   };
 }
 
@@ -48,10 +66,17 @@ async function fixture(): Promise<Fixture> {
 // directly, reading secrets and the audit trail, queueing jobs. Each refused
 // with 42501 for every API role, and nothing written.
 const DIRECT: Record<string, (who: Identity, f: Fixture) => Promise<unknown>> = {
-  'insert a row directly': (who, f) => callAs(db, who,
-    `insert into app_public.reservations (spot_id, email, period, amount, currency) values ($1, 'x@example.test', tstzrange(now() + interval '9 hours', now() + interval '10 hours'), 0, 'USD')`, [f.spotId]),
-  'update a row directly (amount)': (who, f) => callAs(db, who, 'update app_public.reservations set amount = 0 where id = $1', [f.mine.id]),
-  'delete a row directly': (who, f) => callAs(db, who, 'delete from app_public.reservations where id = $1', [f.mine.id]),
+  'insert a row directly': (who, f) =>
+    callAs(
+      db,
+      who,
+      `insert into app_public.reservations (spot_id, email, period, amount, currency) values ($1, 'x@example.test', tstzrange(now() + interval '9 hours', now() + interval '10 hours'), 0, 'USD')`,
+      [f.spotId],
+    ),
+  'update a row directly (amount)': (who, f) =>
+    callAs(db, who, 'update app_public.reservations set amount = 0 where id = $1', [f.mine.id]),
+  'delete a row directly': (who, f) =>
+    callAs(db, who, 'delete from app_public.reservations where id = $1', [f.mine.id]),
   'read the audit trail': (who) => callAs(db, who, 'select * from app_private.reservation_events'),
   'read the token hashes': (who) => callAs(db, who, 'select * from app_private.reservation_secrets'),
   'queue a job': (who) => callAs(db, who, `select graphile_worker.add_job('reservation__charge', '{}')`),
@@ -73,8 +98,9 @@ test('direct SQL writes, secrets, the audit trail and the job queue: 42501 for e
 
 test('a signed-in driver reads only their own rows; staff read all', async () => {
   const f = await fixture();
-  const count = async (who: Identity) => (await callAs(db, who,
-    'select count(*)::int as n from app_public.reservations where spot_id = $1', [f.spotId]))[0].n;
+  const count = async (who: Identity) =>
+    (await callAs(db, who, 'select count(*)::int as n from app_public.reservations where spot_id = $1', [f.spotId]))[0]
+      .n;
   assert.is(await count(identityOf(owner)), 2, 'the owner’s two; not the guest’s');
   assert.is(await count(identityOf(other)), 0);
   assert.is(await count(identityOf(operator, 'operator')), 3);
@@ -85,11 +111,21 @@ test('bad input: each refusal has its code, and nothing is written', async () =>
   const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate, maxStay: '4 hours' });
   const closed = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate, status: 'out_of_service' });
   const r = await reserve(db, identityOf(owner), { spotId, startsAt: hoursFromNow(1), durationMinutes: 60 });
-  const g = await reserve(db, ANON, { spotId, startsAt: hoursFromNow(3), durationMinutes: 30, email: 'g@example.test' });
+  const g = await reserve(db, ANON, {
+    spotId,
+    startsAt: hoursFromNow(3),
+    durationMinutes: 30,
+    email: 'g@example.test',
+  });
   const start = hoursFromNow(5);
   const reserveSql = 'select app_public.reserve($1, $2, $3, $4, $5)';
-  const R = (spot: unknown, s: unknown, e: unknown, d: unknown, email: unknown = 'bad@example.test'): [string, unknown[]] =>
-    [reserveSql, [spot, s, e, d, email]];
+  const R = (
+    spot: unknown,
+    s: unknown,
+    e: unknown,
+    d: unknown,
+    email: unknown = 'bad@example.test',
+  ): [string, unknown[]] => [reserveSql, [spot, s, e, d, email]];
   const cases: Array<[string, Identity, [string, unknown[]], string]> = [
     ['unknown spot', ANON, R(99999999, start, null, 60), 'SMB02'],
     ['no spot', ANON, R(null, start, null, 60), 'SMB02'],
@@ -119,12 +155,37 @@ test('bad input: each refusal has its code, and nothing is written', async () =>
     ['overlap', ANON, R(spotId, hoursFromNow(1.5), null, 60), 'SMB01'],
     ['wrong token', ANON, ['select app_public.cancel_reservation($1, $2)', [g.id, 'A'.repeat(32)]], 'SMB06'],
     ['SQL as the token', ANON, ['select app_public.cancel_reservation($1, $2)', [g.id, `' or '1'='1`]], 'SMB06'],
-    ['another reservation’s token', ANON, ['select app_public.change_reservation_end($1, $2, $3)', [r.id, hoursFromNow(2.5), g.manage_token]], 'SMB06'],
-    ['another user’s reservation', identityOf(other), ['select app_public.change_reservation_end($1, $2)', [r.id, hoursFromNow(2.5)]], 'SMB06'],
+    [
+      'another reservation’s token',
+      ANON,
+      ['select app_public.change_reservation_end($1, $2, $3)', [r.id, hoursFromNow(2.5), g.manage_token]],
+      'SMB06',
+    ],
+    [
+      'another user’s reservation',
+      identityOf(other),
+      ['select app_public.change_reservation_end($1, $2)', [r.id, hoursFromNow(2.5)]],
+      'SMB06',
+    ],
     ['unknown reservation', identityOf(owner), ['select app_public.cancel_reservation($1)', [99999999]], 'SMB06'],
-    ['malformed reservation id', identityOf(owner), ['select app_public.cancel_reservation($1)', ['1; drop table app_public.spots']], '22P02'],
-    ['new end in the past', identityOf(owner), ['select app_public.change_reservation_end($1, $2)', [r.id, new Date(Date.now() - 60e3)]], 'SMB09'],
-    ['new end malformed', identityOf(owner), ['select app_public.change_reservation_end($1, $2)', [r.id, 'half past never']], '22007'],
+    [
+      'malformed reservation id',
+      identityOf(owner),
+      ['select app_public.cancel_reservation($1)', ['1; drop table app_public.spots']],
+      '22P02',
+    ],
+    [
+      'new end in the past',
+      identityOf(owner),
+      ['select app_public.change_reservation_end($1, $2)', [r.id, new Date(Date.now() - 60e3)]],
+      'SMB09',
+    ],
+    [
+      'new end malformed',
+      identityOf(owner),
+      ['select app_public.change_reservation_end($1, $2)', [r.id, 'half past never']],
+      '22007',
+    ],
   ];
   const before = await writeCounts(db);
   const failures: string[] = [];

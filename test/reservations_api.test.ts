@@ -43,13 +43,25 @@ test('a guest reserves over HTTP, reads it back with the token, extends it and c
   // Setup
   const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate, street: 'W 36 St' });
   // Action
-  const res = await api.gql(RESERVE, { spotId, startsAt: hoursFromNow(1).toISOString(), durationMinutes: 90, email: 'guest@example.test' });
+  const res = await api.gql(RESERVE, {
+    spotId,
+    startsAt: hoursFromNow(1).toISOString(),
+    durationMinutes: 90,
+    email: 'guest@example.test',
+  });
   // Assertions
   assert.equal(res.errors, undefined, JSON.stringify(res.errors));
   const { manageToken, reservation } = res.data.reserve.result;
   assert.match(manageToken, /^[A-Za-z0-9_-]{32}$/);
-  assert.equal({ status: reservation.status, amount: reservation.amount, currency: reservation.currency, tz: reservation.timeZone },
-    { status: 'held', amount: 600, currency: 'USD', tz: 'America/New_York' });
+  assert.equal(
+    {
+      status: reservation.status,
+      amount: reservation.amount,
+      currency: reservation.currency,
+      tz: reservation.timeZone,
+    },
+    { status: 'held', amount: 600, currency: 'USD', tz: 'America/New_York' },
+  );
   assert.is(new Date(reservation.endsAt).getTime() - new Date(reservation.startsAt).getTime(), 90 * 60e3);
   assert.is(reservation.spot.description, 'W 36 St');
   const id = reservation.rowId;
@@ -70,7 +82,10 @@ test('a guest reserves over HTTP, reads it back with the token, extends it and c
   const cancelled = await api.gql(CANCEL, { id, manageToken });
   assert.is(cancelled.data.cancelReservation.result.reservation.status, 'cancelled');
   assert.is(cancelled.data.cancelReservation.result.reservation.amount, 0);
-  assert.equal((await emailsOf(db, id)).map((m) => m.template), ['reservation_held', 'reservation_changed', 'reservation_cancelled']);
+  assert.equal(
+    (await emailsOf(db, id)).map((m) => m.template),
+    ['reservation_held', 'reservation_changed', 'reservation_cancelled'],
+  );
 });
 
 test('a guest ends a started reservation now over HTTP: charged the minimum for a moment', async () => {
@@ -79,25 +94,57 @@ test('a guest ends a started reservation now over HTTP: charged the minimum for 
   const { manageToken, reservation } = res.data.reserve.result;
   const ended = await api.gql(END, { id: reservation.rowId, manageToken });
   assert.equal(ended.errors, undefined, JSON.stringify(ended.errors));
-  assert.equal([ended.data.endReservation.result.reservation.status, ended.data.endReservation.result.reservation.amount], ['completed', 100]);
+  assert.equal(
+    [ended.data.endReservation.result.reservation.status, ended.data.endReservation.result.reservation.amount],
+    ['completed', 100],
+  );
 });
 
 test('over HTTP: spot taken, bad windows and malformed values get coded errors, never a 500, and write nothing', async () => {
   const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate });
-  const first = await api.gql(RESERVE, { spotId, startsAt: hoursFromNow(1).toISOString(), durationMinutes: 60, email: 'a@example.test' });
+  const first = await api.gql(RESERVE, {
+    spotId,
+    startsAt: hoursFromNow(1).toISOString(),
+    durationMinutes: 60,
+    email: 'a@example.test',
+  });
   assert.equal(first.errors, undefined);
   const before = await writeCounts(db);
   const cases: Array<[string, Record<string, unknown>, string]> = [
-    ['spot taken', { spotId, startsAt: hoursFromNow(1).toISOString(), durationMinutes: 30, email: 'b@example.test' }, 'SMB01'],
-    ['unknown spot', { spotId: '987654321', startsAt: hoursFromNow(1).toISOString(), durationMinutes: 30, email: 'b@example.test' }, 'SMB02'],
-    ['malformed timestamp', { spotId, startsAt: 'tomorrow at noon', durationMinutes: 30, email: 'b@example.test' }, '22007'],
-    ['impossible date', { spotId, startsAt: '2026-02-30T10:00:00Z', durationMinutes: 30, email: 'b@example.test' }, '22008'],
-    ['start in the past', { spotId, startsAt: '2020-01-01T10:00:00Z', durationMinutes: 30, email: 'b@example.test' }, 'SMB03'],
+    [
+      'spot taken',
+      { spotId, startsAt: hoursFromNow(1).toISOString(), durationMinutes: 30, email: 'b@example.test' },
+      'SMB01',
+    ],
+    [
+      'unknown spot',
+      { spotId: '987654321', startsAt: hoursFromNow(1).toISOString(), durationMinutes: 30, email: 'b@example.test' },
+      'SMB02',
+    ],
+    [
+      'malformed timestamp',
+      { spotId, startsAt: 'tomorrow at noon', durationMinutes: 30, email: 'b@example.test' },
+      '22007',
+    ],
+    [
+      'impossible date',
+      { spotId, startsAt: '2026-02-30T10:00:00Z', durationMinutes: 30, email: 'b@example.test' },
+      '22008',
+    ],
+    [
+      'start in the past',
+      { spotId, startsAt: '2020-01-01T10:00:00Z', durationMinutes: 30, email: 'b@example.test' },
+      'SMB03',
+    ],
     ['zero duration', { spotId, durationMinutes: 0, email: 'b@example.test' }, 'SMB03'],
     ['negative duration', { spotId, durationMinutes: -5, email: 'b@example.test' }, 'SMB03'],
     ['huge duration', { spotId, durationMinutes: 2147483647, email: 'b@example.test' }, 'SMB04'],
     ['duration not an Int', { spotId, durationMinutes: 1e12, email: 'b@example.test' }, 'GRAPHQL_VALIDATION_FAILED'],
-    ['spot id not a number', { spotId: "1; drop table app_public.spots", durationMinutes: 30, email: 'b@example.test' }, '22P02'],
+    [
+      'spot id not a number',
+      { spotId: '1; drop table app_public.spots', durationMinutes: 30, email: 'b@example.test' },
+      '22P02',
+    ],
     ['no email', { spotId, durationMinutes: 30 }, 'SMB08'],
     ['SQL-looking email', { spotId, durationMinutes: 30, email: "' or 1=1 --" }, 'SMB08'],
   ];
@@ -107,7 +154,8 @@ test('over HTTP: spot taken, bad windows and malformed values get coded errors, 
     const got = res.errors?.[0]?.extensions?.code;
     if (got !== code || res.status >= 500) failures.push(`${name}: ${res.status} ${got} ${res.errors?.[0]?.message}`);
     // PostgreSQL's own codes carry the documented message, never PostgreSQL's wording.
-    if (/^\d\d/.test(code) && res.errors?.[0]?.message !== ERROR_CODES[code]) failures.push(`${name}: message ${res.errors?.[0]?.message}`);
+    if (/^\d\d/.test(code) && res.errors?.[0]?.message !== ERROR_CODES[code])
+      failures.push(`${name}: message ${res.errors?.[0]?.message}`);
   }
   assert.equal(failures, []);
   assert.equal(await writeCounts(db), before);
@@ -118,11 +166,16 @@ test('over HTTP: spot taken, bad windows and malformed values get coded errors, 
 test('over HTTP, anonymous: my reservations need a sign-in; blocks need an operator', async () => {
   const mine = await api.gql('{ myReservations { nodes { rowId } } }');
   assert.is(mine.errors?.[0].extensions?.code, 'SMB11');
-  const block = await api.gql(`mutation { blockSpot(input: { spotId: "1", startsAt: "2030-01-01T00:00:00Z", endsAt: "2030-01-02T00:00:00Z" }) { result { rowId } } }`);
+  const block = await api.gql(
+    `mutation { blockSpot(input: { spotId: "1", startsAt: "2030-01-01T00:00:00Z", endsAt: "2030-01-02T00:00:00Z" }) { result { rowId } } }`,
+  );
   assert.is(block.errors?.[0].extensions?.code, 'SMB10');
   // What row level security or a missing grant refuses: the documented words, not PostgreSQL's.
   const users = await api.gql('{ users { nodes { email } } }');
-  assert.equal(users.errors?.map((e) => [e.extensions?.code, e.message]), [['42501', ERROR_CODES['42501']]]);
+  assert.equal(
+    users.errors?.map((e) => [e.extensions?.code, e.message]),
+    [['42501', ERROR_CODES['42501']]],
+  );
   assert.not.match(JSON.stringify(users), /permission denied|table/);
 });
 
@@ -133,24 +186,39 @@ test('signed in over HTTP: a driver reserves without a token, lists and reads th
   const stranger = await createSignedInUser(db, api);
   const operator = await createSignedInUser(db, api, { role: 'operator' });
   // Action
-  const res = await api.gql(RESERVE, { spotId, startsAt: hoursFromNow(1).toISOString(), endsAt: hoursFromNow(2).toISOString() }, driver.headers);
+  const res = await api.gql(
+    RESERVE,
+    { spotId, startsAt: hoursFromNow(1).toISOString(), endsAt: hoursFromNow(2).toISOString() },
+    driver.headers,
+  );
   // Assertions
   assert.equal(res.errors, undefined, JSON.stringify(res.errors));
   assert.is(res.data.reserve.result.manageToken, null);
   const id = res.data.reserve.result.reservation.rowId;
   const mine = await api.gql(`{ myReservations { totalCount nodes { rowId email } } }`, {}, driver.headers);
   assert.equal(mine.data.myReservations.nodes, [{ rowId: id, email: driver.email }]);
-  const one = await api.gql(`query ($id: BigInt) { myReservation(reservationId: $id) { rowId status } }`, { id }, driver.headers);
+  const one = await api.gql(
+    `query ($id: BigInt) { myReservation(reservationId: $id) { rowId status } }`,
+    { id },
+    driver.headers,
+  );
   assert.equal(one.data.myReservation, { rowId: id, status: 'held' });
-  const peek = await api.gql(`query ($id: BigInt) { myReservation(reservationId: $id) { rowId } }`, { id }, stranger.headers);
+  const peek = await api.gql(
+    `query ($id: BigInt) { myReservation(reservationId: $id) { rowId } }`,
+    { id },
+    stranger.headers,
+  );
   assert.is(peek.errors?.[0].extensions?.code, 'SMB06');
   const theirs = await api.gql(`{ myReservations { totalCount } }`, {}, stranger.headers);
   assert.is(theirs.data.myReservations.totalCount, 0);
   const steal = await api.gql(CANCEL, { id }, stranger.headers);
   assert.is(steal.errors?.[0].extensions?.code, 'SMB06');
-  const block = await api.gql(`mutation ($spotId: BigInt, $s: Datetime, $e: Datetime) {
+  const block = await api.gql(
+    `mutation ($spotId: BigInt, $s: Datetime, $e: Datetime) {
     blockSpot(input: { spotId: $spotId, startsAt: $s, endsAt: $e, reason: "Crane" }) { result { rowId kind } } }`,
-    { spotId, s: hoursFromNow(2).toISOString(), e: hoursFromNow(5).toISOString() }, operator.headers);
+    { spotId, s: hoursFromNow(2).toISOString(), e: hoursFromNow(5).toISOString() },
+    operator.headers,
+  );
   assert.equal(block.errors, undefined, JSON.stringify(block.errors));
   assert.is(block.data.blockSpot.result.kind, 'block');
   const extend = await api.gql(CHANGE, { id, endsAt: hoursFromNow(3).toISOString() }, driver.headers);

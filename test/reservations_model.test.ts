@@ -21,7 +21,10 @@ let spots: string[] = [];
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
   const rate = await createRate(db, { hourlyPrice: 600, billingIncrement: '5 minutes', minimumCharge: 50 });
-  spots = [await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate }), await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate })];
+  spots = [
+    await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate }),
+    await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate }),
+  ];
   users = await Promise.all(Array.from({ length: CLIENTS }, () => createUser(db)));
   clients = await connectClients(db.urls.authenticator, CLIENTS);
 });
@@ -31,12 +34,19 @@ test.after(async () => {
   await db?.close();
 });
 
-interface Model { status: string; end: number; ops: number }
+interface Model {
+  status: string;
+  end: number;
+  ops: number;
+}
 
 /** A small seeded generator, so a failure can be replayed with the same SEED. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32; };
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
 }
 
 test('random concurrent operations on two hot spots: no overlap, documented refusals, state matches the model', async () => {
@@ -44,71 +54,105 @@ test('random concurrent operations on two hot spots: no overlap, documented refu
   const seed = Number(process.env.SEED ?? Date.now() % 1e6);
   // Printed on every run, so a failure seen in CI can be replayed: SEED=<n> node test/reservations_model.test.ts
   console.log(`reservations_model: SEED=${seed}`);
-  const grid = Math.ceil(Date.now() / 600e3) * 600e3 + 3600e3;   // a 10-minute mark, an hour from now
+  const grid = Math.ceil(Date.now() / 600e3) * 600e3 + 3600e3; // a 10-minute mark, an hour from now
   const models = new Map<string, Model>();
   const unexpected: string[] = [];
 
   // Action: every client runs its own random sequence, all at once.
-  await Promise.all(clients.map(async (client, i) => {
-    const rand = rng(seed + i);
-    const pick = <T,>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
-    const mine: string[] = [];
-    const call = async (sql: string, params: unknown[]) => {
-      await client.query('begin');
-      await client.query(`select set_config('role', 'app_user', true), set_config('app.session_id', $1, true)`, [users[i].sessionId]);
-      try {
-        const { rows } = await client.query(sql, params);
-        await client.query('commit');
-        return { ok: true as const, row: rows[0] };
-      } catch (err) {
-        await client.query('rollback');
-        const code = (err as { code?: string }).code ?? 'NO_CODE';
-        if (!EXPECTED_REFUSALS.has(code)) unexpected.push(`${code}: ${(err as Error).message}`);
-        return { ok: false as const, code };
-      }
-    };
-    for (let n = 0; n < OPS_PER_CLIENT; n++) {
-      const op = mine.length === 0 ? 'reserve' : pick(['reserve', 'reserve', 'change', 'change', 'confirm', 'cancel', 'end']);
-      if (op === 'reserve') {
-        const startNow = rand() < 0.1;
-        const start = grid + Math.floor(rand() * 36) * 600e3;
-        const minutes = 10 * (1 + Math.floor(rand() * 12));
-        const r = await call(`select (x).id::text as id, extract(epoch from upper((x).period)) * 1000 as e
+  await Promise.all(
+    clients.map(async (client, i) => {
+      const rand = rng(seed + i);
+      const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+      const mine: string[] = [];
+      const call = async (sql: string, params: unknown[]) => {
+        await client.query('begin');
+        await client.query(`select set_config('role', 'app_user', true), set_config('app.session_id', $1, true)`, [
+          users[i].sessionId,
+        ]);
+        try {
+          const { rows } = await client.query(sql, params);
+          await client.query('commit');
+          return { ok: true as const, row: rows[0] };
+        } catch (err) {
+          await client.query('rollback');
+          const code = (err as { code?: string }).code ?? 'NO_CODE';
+          if (!EXPECTED_REFUSALS.has(code)) unexpected.push(`${code}: ${(err as Error).message}`);
+          return { ok: false as const, code };
+        }
+      };
+      for (let n = 0; n < OPS_PER_CLIENT; n++) {
+        const op =
+          mine.length === 0 ? 'reserve' : pick(['reserve', 'reserve', 'change', 'change', 'confirm', 'cancel', 'end']);
+        if (op === 'reserve') {
+          const startNow = rand() < 0.1;
+          const start = grid + Math.floor(rand() * 36) * 600e3;
+          const minutes = 10 * (1 + Math.floor(rand() * 12));
+          const r = await call(
+            `select (x).id::text as id, extract(epoch from upper((x).period)) * 1000 as e
           from (select (app_public.reserve($1, $2, null, $3)).reservation as x) q`,
-          [pick(spots), startNow ? null : new Date(start), minutes]);
-        if (r.ok) { mine.push(r.row.id); models.set(r.row.id, { status: 'held', end: Number(r.row.e), ops: 1 }); }
-      } else {
-        const id = pick(mine);
-        const m = models.get(id)!;
-        if (op === 'change') {
-          const end = grid + Math.floor(rand() * 48) * 600e3 + 600e3;
-          if (end === m.end) continue;
-          const r = await call('select extract(epoch from upper(period)) * 1000 as e from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r', [id, new Date(end)]);
-          if (r.ok) { m.end = end; m.ops += 1; }
-        } else if (op === 'confirm') {
-          // The payments code's call, as the owner.
-          try {
-            const before = m.status;
-            await db.owner.query('select app_private.confirm_held_reservation($1)', [id]);
-            if (before === 'held') { m.status = 'confirmed'; m.ops += 1; }
-          } catch (err) {
-            const code = (err as { code?: string }).code ?? 'NO_CODE';
-            if (!EXPECTED_REFUSALS.has(code)) unexpected.push(`${code}: ${(err as Error).message}`);
+            [pick(spots), startNow ? null : new Date(start), minutes],
+          );
+          if (r.ok) {
+            mine.push(r.row.id);
+            models.set(r.row.id, { status: 'held', end: Number(r.row.e), ops: 1 });
           }
-        } else if (op === 'cancel') {
-          const r = await call('select status::text from app_public.cancel_reservation($1) x, lateral (select (x.reservation).*) r', [id]);
-          if (r.ok) { m.status = 'cancelled'; m.ops += 1; }
         } else {
-          const r = await call('select extract(epoch from upper(period)) * 1000 as e from app_public.end_reservation($1) x, lateral (select (x.reservation).*) r', [id]);
-          if (r.ok) { m.status = 'completed'; m.end = Number(r.row.e); m.ops += 1; }
+          const id = pick(mine);
+          const m = models.get(id)!;
+          if (op === 'change') {
+            const end = grid + Math.floor(rand() * 48) * 600e3 + 600e3;
+            if (end === m.end) continue;
+            const r = await call(
+              'select extract(epoch from upper(period)) * 1000 as e from app_public.change_reservation_end($1, $2) x, lateral (select (x.reservation).*) r',
+              [id, new Date(end)],
+            );
+            if (r.ok) {
+              m.end = end;
+              m.ops += 1;
+            }
+          } else if (op === 'confirm') {
+            // The payments code's call, as the owner.
+            try {
+              const before = m.status;
+              await db.owner.query('select app_private.confirm_held_reservation($1)', [id]);
+              if (before === 'held') {
+                m.status = 'confirmed';
+                m.ops += 1;
+              }
+            } catch (err) {
+              const code = (err as { code?: string }).code ?? 'NO_CODE';
+              if (!EXPECTED_REFUSALS.has(code)) unexpected.push(`${code}: ${(err as Error).message}`);
+            }
+          } else if (op === 'cancel') {
+            const r = await call(
+              'select status::text from app_public.cancel_reservation($1) x, lateral (select (x.reservation).*) r',
+              [id],
+            );
+            if (r.ok) {
+              m.status = 'cancelled';
+              m.ops += 1;
+            }
+          } else {
+            const r = await call(
+              'select extract(epoch from upper(period)) * 1000 as e from app_public.end_reservation($1) x, lateral (select (x.reservation).*) r',
+              [id],
+            );
+            if (r.ok) {
+              m.status = 'completed';
+              m.end = Number(r.row.e);
+              m.ops += 1;
+            }
+          }
         }
       }
-    }
-  }));
+    }),
+  );
 
   // Assertions
   assert.equal(unexpected, [], `seed ${seed}`);
-  const { rows: [overlap] } = await db.owner.query(`
+  const {
+    rows: [overlap],
+  } = await db.owner.query(`
     select count(*)::int as n from app_public.reservations a join app_public.reservations b
       on a.spot_id = b.spot_id and a.id < b.id and a.period && b.period
     where a.status in ('held', 'confirmed') and b.status in ('held', 'confirmed')`);
@@ -122,7 +166,10 @@ test('random concurrent operations on two hot spots: no overlap, documented refu
   const mismatches: string[] = [];
   for (const row of rows) {
     const m = models.get(row.id);
-    if (!m) { mismatches.push(`${row.id}: in the database, not in the model`); continue; }
+    if (!m) {
+      mismatches.push(`${row.id}: in the database, not in the model`);
+      continue;
+    }
     if (row.status !== m.status) mismatches.push(`${row.id}: status ${row.status}, model ${m.status}`);
     if (Number(row.e) !== m.end) mismatches.push(`${row.id}: end ${row.e}, model ${m.end}`);
     if (row.events !== m.ops) mismatches.push(`${row.id}: ${row.events} audit rows, model ${m.ops} changes`);

@@ -22,18 +22,24 @@ const runStarted = Date.now();
 const template = await prepareTemplate();
 const results: FileResult[] = [];
 const queue = [...files];
-await Promise.all(Array.from({ length: parallel }, async () => {
-  for (let file = queue.shift(); file; file = queue.shift()) {
-    const result = await runFile(file, { SMS_TEST_TEMPLATE: template, GRAPHILE_ENV: 'development' });
-    results.push(result);
-    const name = relative(process.cwd(), file);
-    const mark = result.failed > 0 ? 'FAIL' : 'ok  ';
-    console.log(`${mark} ${name}  ${result.passed} passed, ${result.failed} failed (${(result.ms / 1000).toFixed(1)} s)`);
-    if (result.failed > 0) console.log(result.output.replace(/^/gm, '    '));
-  }
-}));
+await Promise.all(
+  Array.from({ length: parallel }, async () => {
+    for (let file = queue.shift(); file; file = queue.shift()) {
+      const result = await runFile(file, { SMS_TEST_TEMPLATE: template, GRAPHILE_ENV: 'development' });
+      results.push(result);
+      const name = relative(process.cwd(), file);
+      const mark = result.failed > 0 ? 'FAIL' : 'ok  ';
+      console.log(
+        `${mark} ${name}  ${result.passed} passed, ${result.failed} failed (${(result.ms / 1000).toFixed(1)} s)`,
+      );
+      if (result.failed > 0) console.log(result.output.replace(/^/gm, '    '));
+    }
+  }),
+);
 
 await dropTemplate();
 const sum = (k: 'passed' | 'failed' | 'skipped') => results.reduce((n, r) => n + r[k], 0);
-console.log(`${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped (${((Date.now() - runStarted) / 1000).toFixed(0)} s)`);
+console.log(
+  `${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped (${((Date.now() - runStarted) / 1000).toFixed(0)} s)`,
+);
 process.exit(sum('failed') > 0 ? 1 : 0);

@@ -22,7 +22,11 @@ const EXPECTED: Array<[string, { passed: number; failed: number; skipped: number
 const results = new Map<string, FileResult>();
 test.before(async () => {
   // The fixtures need no database: run them all at once.
-  await Promise.all(EXPECTED.map(async ([name]) => { results.set(name, await runFile(fixture(name), {})); }));
+  await Promise.all(
+    EXPECTED.map(async ([name]) => {
+      results.set(name, await runFile(fixture(name), {}));
+    }),
+  );
 });
 
 for (const [name, counts, note] of EXPECTED) {

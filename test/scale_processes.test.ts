@@ -47,31 +47,41 @@ const api = (i: number) => apis[i % apis.length]!.url;
 
 test('drivers book, pay and end through both APIs, served by both workers: every charge and email exactly once', async () => {
   const rate = await createRate(db, { hourlyPrice: 600 });
-  const spots = await Promise.all(Array.from({ length: DRIVERS + 1 }, (_, i) => createSpot(db, { lat: 40.75 + i * 0.001, lng: -73.98, rateId: rate })));
+  const spots = await Promise.all(
+    Array.from({ length: DRIVERS + 1 }, (_, i) =>
+      createSpot(db, { lat: 40.75 + i * 0.001, lng: -73.98, rateId: rate }),
+    ),
+  );
   const hot = spots.pop()!;
 
   // The hot spot: one booking per API at the same instant for the same window, repeated.
   const from = new Date(Date.now() + 3_600_000);
-  const fights = await Promise.all(Array.from({ length: 2 * DRIVERS }, (_, i) =>
-    reserveGuest(api(i), hot, from, 60, `hot${i}@example.test`)));
+  const fights = await Promise.all(
+    Array.from({ length: 2 * DRIVERS }, (_, i) => reserveGuest(api(i), hot, from, 60, `hot${i}@example.test`)),
+  );
   assert.equal(fights.filter((a) => !a.errors).length, 1, 'one of the concurrent bookings of one window wins');
-  assert.ok(fights.every((a) => !a.errors || codeOf(a) === 'SMB01'), JSON.stringify(fights.find((a) => a.errors && codeOf(a) !== 'SMB01')));
+  assert.ok(
+    fights.every((a) => !a.errors || codeOf(a) === 'SMB01'),
+    JSON.stringify(fights.find((a) => a.errors && codeOf(a) !== 'SMB01')),
+  );
 
   // Each driver: reserve (API i), set up a card (API i+1), end it (API i): STAYS times, one after the other.
   const accepted: string[] = [];
-  await Promise.all(spots.map(async (spot, d) => {
-    for (let s = 0; s < STAYS; s++) {
-      const booked = await reserveGuest(api(d + s), spot, new Date(), 60, `driver${d}.${s}@example.test`);
-      assert.equal(booked.errors, undefined, JSON.stringify(booked.errors));
-      const { rowId } = booked.data.reserve.result.reservation;
-      const token = booked.data.reserve.result.manageToken;
-      accepted.push(rowId);
-      const paid = await setUpCard(api(d + s + 1), emulator, rowId, token);
-      assert.equal(paid.errors, undefined, JSON.stringify(paid.errors));
-      const ended = await endNow(api(d + s), rowId, token);
-      assert.equal(ended.errors, undefined, JSON.stringify(ended.errors));
-    }
-  }));
+  await Promise.all(
+    spots.map(async (spot, d) => {
+      for (let s = 0; s < STAYS; s++) {
+        const booked = await reserveGuest(api(d + s), spot, new Date(), 60, `driver${d}.${s}@example.test`);
+        assert.equal(booked.errors, undefined, JSON.stringify(booked.errors));
+        const { rowId } = booked.data.reserve.result.reservation;
+        const token = booked.data.reserve.result.manageToken;
+        accepted.push(rowId);
+        const paid = await setUpCard(api(d + s + 1), emulator, rowId, token);
+        assert.equal(paid.errors, undefined, JSON.stringify(paid.errors));
+        const ended = await endNow(api(d + s), rowId, token);
+        assert.equal(ended.errors, undefined, JSON.stringify(ended.errors));
+      }
+    }),
+  );
 
   await waitQuiet(db.owner);
   const { violations, figures } = await audit(db.owner, emulator, smtp);
@@ -86,11 +96,12 @@ test('drivers book, pay and end through both APIs, served by both workers: every
 test('a session made on one API is valid on the other, and revoked there by a logout on the first', async () => {
   const email = `both.apis.${process.pid}@example.test`;
   const reg = await fetch(`${api(0)}/auth/register`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email, name: 'Two', password: 'a long passphrase' }),
   });
   assert.is(reg.status, 201);
-  const { token } = await reg.json() as { token: string };
+  const { token } = (await reg.json()) as { token: string };
   const bearer = { authorization: `Bearer ${token}` };
   const me = await gqlAt(api(1), '{ currentUser { email } }', {}, bearer);
   assert.is(me.data?.currentUser?.email, email);
@@ -102,13 +113,15 @@ test('a session made on one API is valid on the other, and revoked there by a lo
 test('sign-in attempts are limited across both APIs: the 11th wrong password is refused whichever process answers', async () => {
   const email = `limited.${process.pid}@example.test`;
   await fetch(`${api(0)}/auth/register`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email, name: 'Limit', password: 'a long passphrase' }),
   });
   const codes: string[] = [];
   for (let i = 0; i < 11; i++) {
     const res = await fetch(`${api(i)}/auth/login`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email, password: `wrong passphrase ${i}` }),
     });
     codes.push(((await res.json()) as { error: { code: string } }).error.code);

@@ -19,13 +19,19 @@ test.after(async () => {
 });
 
 test('data/schema.sql is the database a fresh migrate makes', () => {
-  assert.fixture(dumpSchema(db.urls), readFileSync(SCHEMA_SQL, 'utf8'),
-    `data/schema.sql is out of date: run \`${REGENERATE}\` and commit data/`);
+  assert.fixture(
+    dumpSchema(db.urls),
+    readFileSync(SCHEMA_SQL, 'utf8'),
+    `data/schema.sql is out of date: run \`${REGENERATE}\` and commit data/`,
+  );
 });
 
 test('data/schema.graphql is the API PostGraphile builds from it', async () => {
-  assert.fixture(await printSdl(db.urls), readFileSync(SCHEMA_GRAPHQL, 'utf8'),
-    `data/schema.graphql is out of date: run \`${REGENERATE}\` and commit data/`);
+  assert.fixture(
+    await printSdl(db.urls),
+    readFileSync(SCHEMA_GRAPHQL, 'utf8'),
+    `data/schema.graphql is out of date: run \`${REGENERATE}\` and commit data/`,
+  );
 });
 
 test.run();

@@ -27,8 +27,15 @@ try {
     await page.locator('li.spot').first().waitFor();
     await shoot(page, 'find', size);
 
-    await page.locator('li.spot[data-state="free"]').first().getByRole('link', { name: /^Reserve/ }).click();
-    await page.locator('[data-price]').filter({ hasText: /^\$\d+\.\d\d$/ }).waitFor();
+    await page
+      .locator('li.spot[data-state="free"]')
+      .first()
+      .getByRole('link', { name: /^Reserve/ })
+      .click();
+    await page
+      .locator('[data-price]')
+      .filter({ hasText: /^\$\d+\.\d\d$/ })
+      .waitFor();
     await page.getByLabel('Your email').fill(`guest.${size}@example.test`);
     await shoot(page, 'reserve', size);
 

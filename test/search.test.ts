@@ -29,12 +29,24 @@ test.after(async () => {
 });
 
 type Row = { id: string; distance: number; amount: number };
-const near = (sql: string, params: unknown[]) => withAnonDb(db, async (c) =>
-  (await c.query<Row>(`select (m.spot).id::text as id, m.distance, (m.price).amount as amount from ${sql} m`, params)).rows);
+const near = (sql: string, params: unknown[]) =>
+  withAnonDb(
+    db,
+    async (c) =>
+      (
+        await c.query<Row>(
+          `select (m.spot).id::text as id, m.distance, (m.price).amount as amount from ${sql} m`,
+          params,
+        )
+      ).rows,
+  );
 
 test('nearest first, only within the radius, out-of-service spots left out', async () => {
   const rows = await near(`app_public.spots_near($1, $2, 0.5)`, [LAT, LNG]);
-  assert.equal(rows.map((r) => r.id), [spots.at50, spots.at100, spots.at300]);
+  assert.equal(
+    rows.map((r) => r.id),
+    [spots.at50, spots.at100, spots.at300],
+  );
   assert.ok(Math.abs(rows[0].distance - 0.05) < 0.001, `50 m is 0.05 km, got ${rows[0].distance}`);
 });
 
@@ -55,14 +67,25 @@ test('a spot held for an overlapping window is not available; a touching one is'
   await db.owner.query(
     `insert into app_public.reservations (spot_id, email, period, amount, currency)
      values ($1, 'x@example.test', tstzrange($2, $3), 0, 'USD')`,
-    [spots.at50, at(2), at(3)]);
-  const window = (from: number, to: number) => near(`app_public.spots_near($1, $2, 0.5, 'km', $3, $4)`, [LAT, LNG, at(from), at(to)]);
+    [spots.at50, at(2), at(3)],
+  );
+  const window = (from: number, to: number) =>
+    near(`app_public.spots_near($1, $2, 0.5, 'km', $3, $4)`, [LAT, LNG, at(from), at(to)]);
   assert.not.ok((await window(2.5, 4)).some((r) => r.id === spots.at50));
-  assert.ok((await window(1, 2)).some((r) => r.id === spots.at50), 'a window ending as the reservation starts does not overlap');
-  assert.ok((await window(3, 4)).some((r) => r.id === spots.at50), 'nor one starting as it ends');
+  assert.ok(
+    (await window(1, 2)).some((r) => r.id === spots.at50),
+    'a window ending as the reservation starts does not overlap',
+  );
+  assert.ok(
+    (await window(3, 4)).some((r) => r.id === spots.at50),
+    'nor one starting as it ends',
+  );
   await db.owner.query(`update app_public.reservations set status = 'cancelled' where spot_id = $1`, [spots.at50]);
   const afterCancel = await window(2.5, 4);
-  assert.ok(afterCancel.some((r) => r.id === spots.at50), 'a cancelled reservation frees the spot');
+  assert.ok(
+    afterCancel.some((r) => r.id === spots.at50),
+    'a cancelled reservation frees the spot',
+  );
 });
 
 test('price for the window at the spot rate', async () => {
@@ -98,38 +121,61 @@ test('bad input is refused with a documented code', async () => {
 
 test('a dense area: strictly nearest first by the very distance reported, within the radius', async () => {
   // 400 spots scattered (reproducibly) over ~1.5 km around a point 6 km from the others.
-  const [lat, lng] = [40.70, -73.93];
-  await db.owner.query(`
+  const [lat, lng] = [40.7, -73.93];
+  await db.owner.query(
+    `
     with seed as (select setseed(0.42))
     insert into app_public.spots (location, street, rate_id, max_stay)
     select st_setsrid(st_makepoint($2 + (random() - 0.5) * 0.018, $1 + (random() - 0.5) * 0.0135), 4326)::geography,
            'Dense St', (select min(id) from app_public.rates), interval '4 hours'
-    from seed, generate_series(1, 400)`, [lat, lng]);
+    from seed, generate_series(1, 400)`,
+    [lat, lng],
+  );
   try {
-    const rows = await withAnonDb(db, async (c) => (await c.query<{ distance: number; sphere: number; spheroid: number }>(
-      `select m.distance, st_distance((m.spot).location, st_makepoint($2, $1)::geography, false) / 1000 as sphere,
+    const rows = await withAnonDb(
+      db,
+      async (c) =>
+        (
+          await c.query<{ distance: number; sphere: number; spheroid: number }>(
+            `select m.distance, st_distance((m.spot).location, st_makepoint($2, $1)::geography, false) / 1000 as sphere,
               st_distance((m.spot).location, st_makepoint($2, $1)::geography) / 1000 as spheroid
-       from app_public.spots_near($1, $2, 1) m`, [lat, lng])).rows);
+       from app_public.spots_near($1, $2, 1) m`,
+            [lat, lng],
+          )
+        ).rows,
+    );
     assert.ok(rows.length > 250, `${rows.length} spots within 1 km`);
     const outOfOrder = rows.filter((r, i) => i > 0 && !(r.distance > rows[i - 1].distance));
     assert.equal(outOfOrder.length, 0, 'each distance strictly above the one before');
-    assert.ok(rows.every((r) => r.distance <= 1), 'all within the radius');
-    assert.ok(rows.every((r) => Math.abs(r.distance - r.sphere) < 1e-7), 'the great-circle distance');
+    assert.ok(
+      rows.every((r) => r.distance <= 1),
+      'all within the radius',
+    );
+    assert.ok(
+      rows.every((r) => Math.abs(r.distance - r.sphere) < 1e-7),
+      'the great-circle distance',
+    );
     // What the field reported before: the spheroid's distance, which the KNN order does not follow.
-    assert.ok(rows.some((r, i) => i > 0 && r.spheroid < rows[i - 1].spheroid), 'the spheroid would be out of order here');
+    assert.ok(
+      rows.some((r, i) => i > 0 && r.spheroid < rows[i - 1].spheroid),
+      'the spheroid would be out of order here',
+    );
 
     // Over HTTP, a page as a client gets it.
     const res = await api.gql(SEARCH, { lat, lng, radius: 1, unit: 'km', first: 100 });
     const distances: number[] = res.data.spotsNear.nodes.map((n: { distance: number }) => n.distance);
-    assert.equal(distances, rows.slice(0, 100).map((r) => r.distance));
+    assert.equal(
+      distances,
+      rows.slice(0, 100).map((r) => r.distance),
+    );
   } finally {
-    await db.owner.query(`delete from app_public.spots where street = 'Dense St'`);  // the other tests count spots
+    await db.owner.query(`delete from app_public.spots where street = 'Dense St'`); // the other tests count spots
   }
 });
 
 test('the search uses the GiST index on location', async () => {
   const plan = await withAnonDb(db, async (c) => {
-    await c.query('set local enable_seqscan = off');  // 5 rows: make the planner show what it can use
+    await c.query('set local enable_seqscan = off'); // 5 rows: make the planner show what it can use
     const { rows } = await c.query(`explain select * from app_public.spots_near(40.75, -73.99, 1) limit 20`);
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   });
@@ -144,10 +190,13 @@ const SEARCH = `query ($lat: Float, $lng: Float, $radius: Float, $unit: Distance
 }`;
 
 test('over HTTP: spotsNear answers with spots, distances, prices', async () => {
-  const res = await api.gql(SEARCH, { lat: LAT, lng: LNG, radius: 0.5, unit: "km", first: 2 });
+  const res = await api.gql(SEARCH, { lat: LAT, lng: LNG, radius: 0.5, unit: 'km', first: 2 });
   assert.equal(res.errors, undefined);
   const nodes = res.data.spotsNear.nodes;
-  assert.equal(nodes.map((n: any) => n.spot.rowId), [spots.at50, spots.at100]);
+  assert.equal(
+    nodes.map((n: any) => n.spot.rowId),
+    [spots.at50, spots.at100],
+  );
   assert.ok(Math.abs(nodes[1].spot.lat - north(LAT, 100)) < 1e-9);
   assert.is(nodes[1].spot.description, 'W 36 St');
   assert.is(nodes[1].price.currency, 'USD');

@@ -35,11 +35,17 @@ const nextWindow = () => new Date(Date.now() + (2 + slot++) * 3600e3).toISOStrin
 
 async function hold(target: TestApi, email: string | null, headers: Record<string, string> = {}) {
   const res = await target.gql(RESERVE, { s: spotId, at: nextWindow(), e: email }, headers);
-  return { code: res.errors?.[0]?.extensions?.code, id: res.data?.reserve?.result?.reservation?.rowId as string | undefined, token: res.data?.reserve?.result?.manageToken };
+  return {
+    code: res.errors?.[0]?.extensions?.code,
+    id: res.data?.reserve?.result?.reservation?.rowId as string | undefined,
+    token: res.data?.reserve?.result?.manageToken,
+  };
 }
 
 async function written() {
-  const { rows: [w] } = await db.owner.query(`select (select count(*) from app_public.reservations)::int as reservations,
+  const {
+    rows: [w],
+  } = await db.owner.query(`select (select count(*) from app_public.reservations)::int as reservations,
     (select count(*) from app_private.emails)::int as emails, (select count(*) from app_private.reservation_events)::int as events`);
   return w;
 }
@@ -47,17 +53,25 @@ async function written() {
 test('per email: a guest address gets 3 holds, the 4th is SMB12 and writes nothing; a cancelled one makes room', async () => {
   const held = [];
   for (let i = 0; i < 3; i += 1) held.push(await hold(api, 'Holder@Example.com'));
-  assert.equal(held.map((h) => h.code), [undefined, undefined, undefined]);
+  assert.equal(
+    held.map((h) => h.code),
+    [undefined, undefined, undefined],
+  );
   const before = await written();
   const fourth = await hold(api, 'holder@example.com');
   assert.is(fourth.code, 'SMB12', 'the same address in another case is the same address');
   assert.equal(await written(), before, 'no row, no email, no event');
-  const cancel = await api.gql('mutation ($id: BigInt!, $t: String) { cancelReservation(input: { reservationId: $id, manageToken: $t }) { result { reservation { status } } } }',
-    { id: held[0].id, t: held[0].token });
+  const cancel = await api.gql(
+    'mutation ($id: BigInt!, $t: String) { cancelReservation(input: { reservationId: $id, manageToken: $t }) { result { reservation { status } } } }',
+    { id: held[0].id, t: held[0].token },
+  );
   assert.is(cancel.data.cancelReservation.result.reservation.status, 'cancelled');
   assert.is((await hold(api, 'holder@example.com')).code, undefined);
   // An expired hold does not count either (the sweep may not have marked it yet).
-  await db.owner.query(`update app_public.reservations set hold_expires_at = now() - interval '1 second' where id = $1`, [held[1].id]);
+  await db.owner.query(
+    `update app_public.reservations set hold_expires_at = now() - interval '1 second' where id = $1`,
+    [held[1].id],
+  );
   assert.is((await hold(api, 'holder@example.com')).code, undefined);
   assert.is((await hold(api, 'holder@example.com')).code, 'SMB12');
 });
@@ -67,8 +81,15 @@ test('per signed-in driver: 3 holds, then SMB12; a confirmed reservation is no l
   const ips = ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4'];
   const held = [];
   for (const ip of ips.slice(0, 3)) held.push(await hold(proxied, null, { ...driver.headers, 'x-forwarded-for': ip }));
-  assert.equal(held.map((h) => h.code), [undefined, undefined, undefined]);
-  assert.is((await hold(proxied, null, { ...driver.headers, 'x-forwarded-for': ips[3] })).code, 'SMB12', 'from any address');
+  assert.equal(
+    held.map((h) => h.code),
+    [undefined, undefined, undefined],
+  );
+  assert.is(
+    (await hold(proxied, null, { ...driver.headers, 'x-forwarded-for': ips[3] })).code,
+    'SMB12',
+    'from any address',
+  );
   // A guest hold on the driver's own address counts against the same 3.
   assert.is((await hold(proxied, driver.email, { 'x-forwarded-for': ips[3] })).code, 'SMB12');
   await db.owner.query('select app_private.confirm_held_reservation($1)', [held[0].id]);
@@ -81,7 +102,11 @@ test('per client address: 10 holds from one address with ten emails, the 11th is
   for (let i = 0; i < 11; i += 1) codes.push((await hold(proxied, `addr${i}@example.com`, from)).code);
   assert.equal(codes, [...Array(10).fill(undefined), 'SMB12']);
   assert.is((await hold(proxied, 'addr11@example.com', { 'x-forwarded-for': '203.0.113.51' })).code, undefined);
-  const { rows: [o] } = await db.owner.query(`select count(*)::int as n from app_private.reservation_origins where client_ip = '203.0.113.50'`);
+  const {
+    rows: [o],
+  } = await db.owner.query(
+    `select count(*)::int as n from app_private.reservation_origins where client_ip = '203.0.113.50'`,
+  );
   assert.is(o.n, 10, 'each accepted hold recorded where it came from, the refused one not');
 });
 

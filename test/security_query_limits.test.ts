@@ -6,7 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildSchema, getNamedType, GraphQLError, isNonNullType, isObjectType, type GraphQLField } from 'postgraphile/graphql';
+import {
+  buildSchema,
+  getNamedType,
+  GraphQLError,
+  isNonNullType,
+  isObjectType,
+  type GraphQLField,
+} from 'postgraphile/graphql';
 import { createTestDb, type TestDb } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
@@ -38,7 +45,11 @@ const at = (h: number) => new Date(Date.now() + h * 3600e3).toISOString();
 
 /** Sends a raw body to /graphql; returns status, headers and the parsed answer. */
 async function raw(target: TestApi, body: string, headers: Record<string, string>, method = 'POST') {
-  const res = await fetch(`${target.url}/graphql`, { method, headers: { accept: 'application/json', ...headers }, body: method === 'GET' ? undefined : body });
+  const res = await fetch(`${target.url}/graphql`, {
+    method,
+    headers: { accept: 'application/json', ...headers },
+    body: method === 'GET' ? undefined : body,
+  });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
@@ -54,7 +65,7 @@ function ofDepth(depth: number): string {
   return `{ ${query} }`;
 }
 
-test('the issue\'s queries are refused before they run, within a second, while a trivial query still answers', async () => {
+test("the issue's queries are refused before they run, within a second, while a trivial query still answers", async () => {
   // The nested query: 50 × 50 × 50 rows asked for.
   const nestedQuery = `{ spots(first: 50) { nodes { rate { spots(first: 50) { nodes { rate { spots(first: 50) { nodes { rowId description } } } } } } } } }`;
   // 600 aliased spotsNear, each a full search.
@@ -62,7 +73,10 @@ test('the issue\'s queries are refused before they run, within a second, while a
   const aliased = `{ ${Array.from({ length: 600 }, (_, i) => `s${i}: spotsNear(lat: 40.75, lng: -73.99, radius: 50, first: 100) { nodes { distance } }`).join(' ')} }`;
   assert.ok(aliased.length < 100_000, `${aliased.length} bytes`);
   await api.gql('{ spots(first: 1) { totalCount } }'); // a warm API: the first request also builds caches
-  for (const [label, query, expected] of [['nested', nestedQuery, 'SMQ03'], ['600 aliases', aliased, 'SMQ02']] as const) {
+  for (const [label, query, expected] of [
+    ['nested', nestedQuery, 'SMQ03'],
+    ['600 aliases', aliased, 'SMQ02'],
+  ] as const) {
     let ms = 0;
     const timed = async () => {
       const started = performance.now();
@@ -93,7 +107,8 @@ test('depth, aliases and size: the limit itself passes, one more is refused', as
   const manyFields = `{ spots(first: 1) { nodes { ...F rate { spots(first: 1) { nodes { ...F rate { spots(first: 1) { nodes { ...F ...F ...F ...F } } } } } } } } } ${fragment}`;
   assert.is(code(await api.gql(manyFields)), 'SMQ03');
   // Rows: 100 + 100 × 19 = 2,000 is the most; 100 + 100 × 20 is refused.
-  const rows = (inner: number) => `{ spots(first: 100) { nodes { rate { spots(first: ${inner}) { nodes { rowId } } } } } }`;
+  const rows = (inner: number) =>
+    `{ spots(first: 100) { nodes { rate { spots(first: ${inner}) { nodes { rowId } } } } } }`;
   assert.is(code(await api.gql(rows(19))), undefined);
   assert.is(code(await api.gql(rows(20))), 'SMQ03');
 });
@@ -110,8 +125,18 @@ function rootConnections(): Array<GraphQLField<unknown, unknown>> {
 
 /** Values for a field's required arguments that are well formed (the page size is checked first anyway). */
 function requiredArgs(field: GraphQLField<unknown, unknown>): string {
-  const sample: Record<string, string> = { BigInt: '"1"', Float: '1', Int: '1', String: '"x"', Datetime: `"${at(1)}"`, Boolean: 'true' };
-  return field.args.filter((a) => isNonNullType(a.type)).map((a) => `${a.name}: ${sample[getNamedType(a.type).name] ?? '"1"'}`).join(', ');
+  const sample: Record<string, string> = {
+    BigInt: '"1"',
+    Float: '1',
+    Int: '1',
+    String: '"x"',
+    Datetime: `"${at(1)}"`,
+    Boolean: 'true',
+  };
+  return field.args
+    .filter((a) => isNonNullType(a.type))
+    .map((a) => `${a.name}: ${sample[getNamedType(a.type).name] ?? '"1"'}`)
+    .join(', ');
 }
 
 test('every connection of the schema: first/last past 0…100 and a negative offset are SMQ04, literal or variable; none given reads 100', async () => {
@@ -127,11 +152,14 @@ test('every connection of the schema: first/last past 0…100 and a negative off
       ['first: 101', `{ ${call('first: 101')} }`, {}],
       ['first: $n = 1000', `query ($n: Int) { ${call('first: $n')} }`, { n: 1000 }],
       ['offset: -1', `{ ${call('offset: -1')} }`, {}],
-      ...(field.args.some((a) => a.name === 'last') ? [['last: 101', `{ ${call('last: 101')} }`, {}] as [string, string, Record<string, unknown>]] : []),
+      ...(field.args.some((a) => a.name === 'last')
+        ? [['last: 101', `{ ${call('last: 101')} }`, {}] as [string, string, Record<string, unknown>]]
+        : []),
     ];
     for (const [label, query, variables] of cases) {
       const res = await api.gql(query, variables, driver.headers);
-      if (code(res) !== 'SMQ04') wrong.push(`${field.name} ${label}: ${res.status} ${JSON.stringify(res.errors ?? res.data)}`);
+      if (code(res) !== 'SMQ04')
+        wrong.push(`${field.name} ${label}: ${res.status} ${JSON.stringify(res.errors ?? res.data)}`);
     }
     const ok = await api.gql(`{ ${call('first: 100')} }`, {}, driver.headers);
     if (ok.errors?.some((e) => e.extensions?.code === 'SMQ04')) wrong.push(`${field.name} first: 100 refused`);
@@ -139,13 +167,18 @@ test('every connection of the schema: first/last past 0…100 and a negative off
   assert.equal(wrong, []);
   // No page size given: 100 rows, and pageInfo says there are more.
   const all = await api.gql('{ spots { totalCount pageInfo { hasNextPage } nodes { rowId } } }');
-  assert.equal([all.data.spots.totalCount, all.data.spots.nodes.length, all.data.spots.pageInfo.hasNextPage], [120, 100, true]);
+  assert.equal(
+    [all.data.spots.totalCount, all.data.spots.nodes.length, all.data.spots.pageInfo.hasNextPage],
+    [120, 100, true],
+  );
   // Nested connections are bounded too.
   assert.is(code(await api.gql('{ rates(first: 1) { nodes { spots(first: 500) { totalCount } } } }')), 'SMQ04');
 });
 
-test('one operation per request: a batch is SMQ05; grafserv\'s own refusals carry a code', async () => {
-  const batch = await raw(api, JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]), { 'content-type': 'application/json' });
+test("one operation per request: a batch is SMQ05; grafserv's own refusals carry a code", async () => {
+  const batch = await raw(api, JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]), {
+    'content-type': 'application/json',
+  });
   assert.equal([batch.status, batch.body.errors[0].extensions.code], [400, 'SMQ05']);
   const form = await raw(api, 'query=%7B__typename%7D', { 'content-type': 'application/x-www-form-urlencoded' });
   assert.equal([form.status, form.body.errors[0].extensions.code], [415, 'BAD_REQUEST']);
@@ -169,7 +202,10 @@ test('introspection and explain: off in production, on in development, explain o
   // Explain: never in production; in development only with the IDE's header.
   const SEARCH = '{ spots(first: 1) { nodes { rowId } } }';
   const explained = async (target: TestApi, headers: Record<string, string>) => {
-    const res = await raw(target, JSON.stringify({ query: SEARCH }), { 'content-type': 'application/json', ...headers });
+    const res = await raw(target, JSON.stringify({ query: SEARCH }), {
+      'content-type': 'application/json',
+      ...headers,
+    });
     return res.body.extensions?.explain !== undefined;
   };
   assert.is(await explained(api, { 'x-postgraphile-explain': 'on' }), false, 'production ignores the header');
@@ -180,16 +216,23 @@ test('introspection and explain: off in production, on in development, explain o
   assert.is((await fetch(`${dev.url}/graphiql`, { headers: { accept: 'text/html' } })).status, 200);
 });
 
-test('statement_timeout: 15 s on the API\'s login role, and a cancelled statement is answered 57014 with the documented message', async () => {
-  const { rows: [role] } = await db.owner.query(
-    `select setconfig from pg_db_role_setting where setrole = 'app_authenticator'::regrole and setdatabase = 0`);
+test("statement_timeout: 15 s on the API's login role, and a cancelled statement is answered 57014 with the documented message", async () => {
+  const {
+    rows: [role],
+  } = await db.owner.query(
+    `select setconfig from pg_db_role_setting where setrole = 'app_authenticator'::regrole and setdatabase = 0`,
+  );
   assert.ok(role.setconfig.includes('statement_timeout=15s'), JSON.stringify(role.setconfig));
-  const { rows: [seen] } = await db.auth.query('show statement_timeout');
+  const {
+    rows: [seen],
+  } = await db.auth.query('show statement_timeout');
   assert.is(seen.statement_timeout, '15s', 'a fresh API connection runs with it');
   const cancelled = Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
   const masked = maskError(new GraphQLError('x', { originalError: cancelled }));
-  assert.equal([masked.extensions.code, masked.message],
-    ['57014', 'The request ran longer than the database allows (15 s) and was cancelled; nothing was changed.']);
+  assert.equal(
+    [masked.extensions.code, masked.message],
+    ['57014', 'The request ran longer than the database allows (15 s) and was cancelled; nothing was changed.'],
+  );
 });
 
 test.run();

@@ -49,24 +49,39 @@ const CONFIRM = `mutation ($id: BigInt!, $manageToken: String) {
 const REFUND = `mutation ($id: BigInt!) { refundReservation(input: { reservationId: $id }) { refundId } }`;
 
 /** One kind of row, in the states the operations need: upcoming (with a card set up at Stripe, unconfirmed), started, charged. */
-interface Target { upcoming: string; started: string; charged: string }
+interface Target {
+  upcoming: string;
+  started: string;
+  charged: string;
+}
 
 /** Everything a refused operation must leave alone: booking's rows, payment rows, Stripe's objects. */
 async function everything(): Promise<unknown> {
-  const { rows: [payments] } = await db.owner.query(`select
+  const {
+    rows: [payments],
+  } = await db.owner.query(`select
     (select count(*) from app_private.stripe_customers)::int as customers,
     (select coalesce(sum(hashtext(si::text)), 0) from app_private.setup_intents si)::bigint::text as setup_intents,
     (select count(*) from app_private.charges)::int as charges,
     (select count(*) from app_private.refunds)::int as refunds`);
   const { requests, customers, setup_intents, payment_intents, refunds } = emulator.state();
-  return { booking: await writeCounts(db), payments, stripe: { requests, customers, setup_intents, payment_intents, refunds } };
+  return {
+    booking: await writeCounts(db),
+    payments,
+    stripe: { requests, customers, setup_intents, payment_intents, refunds },
+  };
 }
 
 async function charge(id: string): Promise<void> {
-  await db.owner.query(`update app_public.reservations set status = 'completed', hold_expires_at = null where id = $1`, [id]);
+  await db.owner.query(
+    `update app_public.reservations set status = 'completed', hold_expires_at = null where id = $1`,
+    [id],
+  );
   await db.owner.query(
     `insert into app_private.charges (reservation_id, amount, currency, idempotency_key, stripe_payment_intent_id, status, succeeded_at)
-     values ($1::bigint, 500, 'USD', 'test-charge-' || $1::text, 'pi_test_' || $1::text, 'succeeded', now())`, [id]);
+     values ($1::bigint, 500, 'USD', 'test-charge-' || $1::text, 'pi_test_' || $1::text, 'succeeded', now())`,
+    [id],
+  );
 }
 
 test('no operation on a reservation or block is allowed to a caller without a right to it, and none writes anything', async () => {
@@ -81,8 +96,11 @@ test('no operation on a reservation or block is allowed to a caller without a ri
   const driverDb = dbAs(db.auth, identityOf(driver));
   const asDriver = async (a: { startsAt?: Date; durationMinutes: number }) =>
     (await reserve(db, identityOf(driver), { spotId: await spot(), ...a })).id;
-  const driverRow: Target = { upcoming: await asDriver({ startsAt: hoursFromNow(2), durationMinutes: 60 }),
-    started: await asDriver({ durationMinutes: 60 }), charged: await asDriver({ durationMinutes: 60 }) };
+  const driverRow: Target = {
+    upcoming: await asDriver({ startsAt: hoursFromNow(2), durationMinutes: 60 }),
+    started: await asDriver({ durationMinutes: 60 }),
+    charged: await asDriver({ durationMinutes: 60 }),
+  };
   const setUp = await paymentOperations.setupReservationPayment(stripe, driverDb, driverRow.upcoming, null);
   await browserConfirmsSetup(emulator, setUp.setupIntentId!, 'pm_card_visa');
   await charge(driverRow.charged);
@@ -90,18 +108,39 @@ test('no operation on a reservation or block is allowed to a caller without a ri
   const guestReserve = async (a: { startsAt?: Date; durationMinutes: number }) =>
     reserve(db, ANON, { spotId: await spot(), email: 'guest@example.test', ...a });
   const guestUpcoming = await guestReserve({ startsAt: hoursFromNow(2), durationMinutes: 60 });
-  const guestRow: Target = { upcoming: guestUpcoming.id, started: (await guestReserve({ durationMinutes: 60 })).id,
-    charged: (await guestReserve({ durationMinutes: 60 })).id };
-  const guestSetUp = await paymentOperations.setupReservationPayment(stripe, dbAs(db.auth, ANON), guestRow.upcoming, guestUpcoming.manage_token);
+  const guestRow: Target = {
+    upcoming: guestUpcoming.id,
+    started: (await guestReserve({ durationMinutes: 60 })).id,
+    charged: (await guestReserve({ durationMinutes: 60 })).id,
+  };
+  const guestSetUp = await paymentOperations.setupReservationPayment(
+    stripe,
+    dbAs(db.auth, ANON),
+    guestRow.upcoming,
+    guestUpcoming.manage_token,
+  );
   await browserConfirmsSetup(emulator, guestSetUp.setupIntentId!, 'pm_card_visa');
   await charge(guestRow.charged);
 
-  const block = async (from: number, to: number) => (await callAs(db, identityOf(operator, 'operator'),
-    'select (app_public.block_spot($1, $2, $3)).id::text as id', [await spot(), hoursFromNow(from), hoursFromNow(to)]))[0].id as string;
+  const block = async (from: number, to: number) =>
+    (
+      await callAs(db, identityOf(operator, 'operator'), 'select (app_public.block_spot($1, $2, $3)).id::text as id', [
+        await spot(),
+        hoursFromNow(from),
+        hoursFromNow(to),
+      ])
+    )[0].id as string;
   const blockRow: Target = { upcoming: await block(2, 3), started: await block(0, 1), charged: await block(0, 1) };
 
   // Someone else's real token: a guest reservation of the attacker's own.
-  const attackerToken = (await reserve(db, ANON, { spotId: await spot(), startsAt: hoursFromNow(5), durationMinutes: 30, email: 'attacker@example.test' })).manage_token!;
+  const attackerToken = (
+    await reserve(db, ANON, {
+      spotId: await spot(),
+      startsAt: hoursFromNow(5),
+      durationMinutes: 30,
+      email: 'attacker@example.test',
+    })
+  ).manage_token!;
   const otherDriver = await createSignedInUser(db, api);
   const analyst = await createSignedInUser(db, api, { role: 'analyst' });
   const callers: Record<string, { headers: Record<string, string>; manageToken: string | null }> = {
@@ -119,7 +158,11 @@ test('no operation on a reservation or block is allowed to a caller without a ri
     confirm: [CONFIRM, (t) => ({ id: t.upcoming }), 'SMB06'],
     refund: [REFUND, (t) => ({ id: t.charged }), 'SMP05'],
   };
-  const targets: Record<string, Target> = { 'a driver’s reservation': driverRow, 'a guest’s reservation': guestRow, 'a block': blockRow };
+  const targets: Record<string, Target> = {
+    'a driver’s reservation': driverRow,
+    'a guest’s reservation': guestRow,
+    'a block': blockRow,
+  };
   const before = await everything();
 
   // Action: 7 operations × 4 callers × 3 rows.
@@ -131,7 +174,8 @@ test('no operation on a reservation or block is allowed to a caller without a ri
         const res = await api.gql(query, { ...args(target), manageToken: caller.manageToken }, caller.headers);
         tried += 1;
         const got = res.errors?.[0]?.extensions?.code;
-        if (got !== code || res.status >= 500) wrong.push(`${opName} by ${callerName} on ${targetName}: ${res.status} ${got ?? JSON.stringify(res.data)}`);
+        if (got !== code || res.status >= 500)
+          wrong.push(`${opName} by ${callerName} on ${targetName}: ${res.status} ${got ?? JSON.stringify(res.data)}`);
       }
     }
   }
@@ -140,15 +184,27 @@ test('no operation on a reservation or block is allowed to a caller without a ri
   assert.is(tried, 84);
   assert.equal(wrong, []);
   assert.equal(await everything(), before);
-  const { rows } = await db.owner.query(`select status::text from app_public.reservations where id = any($1::bigint[]) order by id`,
-    [[driverRow.upcoming, guestRow.upcoming]]);
-  assert.equal(rows.map((r) => r.status), ['held', 'held'], 'set up at Stripe but never confirmed by an outsider');
+  const { rows } = await db.owner.query(
+    `select status::text from app_public.reservations where id = any($1::bigint[]) order by id`,
+    [[driverRow.upcoming, guestRow.upcoming]],
+  );
+  assert.equal(
+    rows.map((r) => r.status),
+    ['held', 'held'],
+    'set up at Stripe but never confirmed by an outsider',
+  );
 
   // Control: the rightful callers get through the same operations.
   const owner = await createSignedInUser(db, api);
-  const mine = (await reserve(db, identityOf(owner), { spotId: await spot(), startsAt: hoursFromNow(2), durationMinutes: 60 })).id;
+  const mine = (
+    await reserve(db, identityOf(owner), { spotId: await spot(), startsAt: hoursFromNow(2), durationMinutes: 60 })
+  ).id;
   assert.equal((await api.gql(SETUP, { id: mine }, owner.headers)).errors, undefined);
-  assert.equal((await api.gql(CONFIRM, { id: guestRow.upcoming, manageToken: guestUpcoming.manage_token })).data?.confirmReservationPayment.reservationStatus, 'confirmed');
+  assert.equal(
+    (await api.gql(CONFIRM, { id: guestRow.upcoming, manageToken: guestUpcoming.manage_token })).data
+      ?.confirmReservationPayment.reservationStatus,
+    'confirmed',
+  );
   assert.equal((await api.gql(CANCEL, { id: mine }, owner.headers)).errors, undefined);
 });
 

@@ -37,22 +37,30 @@ test('a write that changes nothing leaves no row; each changed field one row', a
   await db.owner.query(`update app_public.spots set street = 'BROADWAY ', max_stay = '3 hours' where id = $1`, [busy]);
   const { data, errors } = await api.gql(HISTORY, { meter: '7000001' });
   assert.equal(errors, undefined, JSON.stringify(errors));
-  assert.equal(data.spotChangeHistory.nodes.map((c: any) => [c.field, c.oldValue, c.newValue, c.source]), [
-    ['max_stay', '02:00:00', '03:00:00', 'edit'],
-    ['street', 'BROADWAY', 'BROADWAY ', 'edit'],
-    ['created', null, '7000001', 'edit'],
-  ]);
+  assert.equal(
+    data.spotChangeHistory.nodes.map((c: any) => [c.field, c.oldValue, c.newValue, c.source]),
+    [
+      ['max_stay', '02:00:00', '03:00:00', 'edit'],
+      ['street', 'BROADWAY', 'BROADWAY ', 'edit'],
+      ['created', null, '7000001', 'edit'],
+    ],
+  );
 });
 
 test('50 a page, newest first, the next page after the last rowId', async () => {
-  for (let i = 0; i < 60; i++) await db.owner.query(`update app_public.spots set street = $2 where id = $1`, [busy, `BROADWAY ${i}`]);
+  for (let i = 0; i < 60; i++)
+    await db.owner.query(`update app_public.spots set street = $2 where id = $1`, [busy, `BROADWAY ${i}`]);
   const first = (await api.gql(HISTORY, { meter: '7000001' })).data.spotChangeHistory.nodes;
   assert.is(first.length, 50);
   assert.is(first[0].newValue, 'BROADWAY 59');
   const second = (await api.gql(HISTORY, { meter: '7000001', before: first[49].rowId })).data.spotChangeHistory.nodes;
   assert.is(second.length, 63 - 50);
   const ids = [...first, ...second].map((c: any) => Number(c.rowId));
-  assert.equal(ids, [...ids].sort((a, b) => b - a), 'newest first, no repeats');
+  assert.equal(
+    ids,
+    [...ids].sort((a, b) => b - a),
+    'newest first, no repeats',
+  );
   assert.is(new Set(ids).size, 63);
 });
 
@@ -68,7 +76,9 @@ test('filters: borough, street, meter, time range', async () => {
 });
 
 test('sync runs: staff read them, drivers do not', async () => {
-  await db.owner.query(`insert into app_public.spot_sync_runs (source_url, outcome) values ('http://example.test/m.csv', 'failed')`);
+  await db.owner.query(
+    `insert into app_public.spot_sync_runs (source_url, outcome) values ('http://example.test/m.csv', 'failed')`,
+  );
   const operator = await createSignedInUser(db, api, { role: 'operator' });
   const driver = await createSignedInUser(db, api);
   const q = '{ spotSyncRuns { nodes { sourceUrl outcome } } }';

@@ -25,29 +25,62 @@ csv('splits fields and records; quotes hold commas, quotes and line breaks', () 
   // Action
   const records = parseCsv(text);
   // Assertions
-  assert.equal(records.map((r) => r.fields), [
-    ['a', 'b', 'c'],
-    ['1', 'two, 2', 'say "hi"'],
-    ['multi\nline', '', 'x'],
-    [''],
-    ['last', '', 'end'],
-  ]);
-  assert.equal(records.map((r) => r.line), [1, 2, 3, 5, 6]);
+  assert.equal(
+    records.map((r) => r.fields),
+    [['a', 'b', 'c'], ['1', 'two, 2', 'say "hi"'], ['multi\nline', '', 'x'], [''], ['last', '', 'end']],
+  );
+  assert.equal(
+    records.map((r) => r.line),
+    [1, 2, 3, 5, 6],
+  );
   assert.ok(records.every((r) => r.error === undefined));
 });
 
 csv('LF, CRLF and lone CR all end a record; no empty record after the final break', () => {
-  assert.equal(parseCsv('a,b\nc,d\n').map((r) => r.fields), [['a', 'b'], ['c', 'd']]);
-  assert.equal(parseCsv('a,b\r\nc,d\r\n').map((r) => r.fields), [['a', 'b'], ['c', 'd']]);
-  assert.equal(parseCsv('a,b\rc,d').map((r) => r.fields), [['a', 'b'], ['c', 'd']]);
-  assert.equal(parseCsv('a,b\rc,d').map((r) => r.line), [1, 2]);
+  assert.equal(
+    parseCsv('a,b\nc,d\n').map((r) => r.fields),
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+    ],
+  );
+  assert.equal(
+    parseCsv('a,b\r\nc,d\r\n').map((r) => r.fields),
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+    ],
+  );
+  assert.equal(
+    parseCsv('a,b\rc,d').map((r) => r.fields),
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+    ],
+  );
+  assert.equal(
+    parseCsv('a,b\rc,d').map((r) => r.line),
+    [1, 2],
+  );
   assert.equal(parseCsv(''), []);
-  assert.equal(parseCsv('x,').map((r) => r.fields), [['x', '']]);
+  assert.equal(
+    parseCsv('x,').map((r) => r.fields),
+    [['x', '']],
+  );
 });
 
 csv('a byte order mark is dropped; a quote inside an unquoted field is kept', () => {
-  assert.equal(parseCsv('\ufeffMeter Number,b\n1,2').map((r) => r.fields), [['Meter Number', 'b'], ['1', '2']]);
-  assert.equal(parseCsv('5" pipe,x').map((r) => r.fields), [['5" pipe', 'x']]);
+  assert.equal(
+    parseCsv('\ufeffMeter Number,b\n1,2').map((r) => r.fields),
+    [
+      ['Meter Number', 'b'],
+      ['1', '2'],
+    ],
+  );
+  assert.equal(
+    parseCsv('5" pipe,x').map((r) => r.fields),
+    [['5" pipe', 'x']],
+  );
 });
 
 csv('malformed records carry an error and the reader goes on', () => {
@@ -82,7 +115,10 @@ csv('the same records whatever the chunk boundaries', () => {
       assert.equal(records, whole, `cut at ${cut}, then chunks of ${size}`);
     }
   }
-  assert.equal(whole.map((r) => r.line), [1, 2, 4, 5]);
+  assert.equal(
+    whole.map((r) => r.line),
+    [1, 2, 4, 5],
+  );
 });
 
 csv('reads the shipped demo file: a header and rows of 15 fields with unique meter numbers', () => {
@@ -97,7 +133,9 @@ csv('reads the shipped demo file: a header and rows of 15 fields with unique met
 // ---------------------------------------------------------------------------------------
 // Import
 
-interface SeedRow { [column: string]: string }
+interface SeedRow {
+  [column: string]: string;
+}
 
 function seedRows(): SeedRow[] {
   const [header, ...rows] = parseCsv(readFileSync(SEED_FILE, 'utf8'));
@@ -106,7 +144,9 @@ function seedRows(): SeedRow[] {
 
 function toCsv(rows: SeedRow[], header = HEADER): string {
   const esc = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-  return [header, ...rows.map((r) => header.map((h) => r[h] ?? ''))].map((f) => f.map(esc).join(',')).join('\r\n') + '\r\n';
+  return (
+    [header, ...rows.map((r) => header.map((h) => r[h] ?? ''))].map((f) => f.map(esc).join(',')).join('\r\n') + '\r\n'
+  );
 }
 
 /** The metered windows a Meter_Hours text stands for, as "isodow HHMM-HHMM", written independently of the SQL. */
@@ -158,15 +198,19 @@ spots('the shipped demo file: every row inserted, with its rate and hours', asyn
   assert.equal([summary.inserted, summary.updated, summary.unchanged, summary.rejected], [rows.length, 0, 0, 0]);
   assert.equal(summary.rejects, []);
   assert.is(progress.at(-1), rows.length);
-  const { rows: [count] } = await db.owner.query('select count(*)::int as n from app_public.spots');
+  const {
+    rows: [count],
+  } = await db.owner.query('select count(*)::int as n from app_public.spots');
   assert.is(count.n, rows.length);
   // One rate per price and schedule (the schedule is Meter_Hours without "<N>HR Com|Pas").
   const rateKeys = new Set(rows.map((r) => `${r.Hourly_Rate} ${r.Meter_Hours.replace(/^\S+ \S+ /, '')}`));
-  const { rows: [rates] } = await db.owner.query(`select count(*)::int as n from app_public.rates where code like 'meter-%'`);
+  const {
+    rows: [rates],
+  } = await db.owner.query(`select count(*)::int as n from app_public.rates where code like 'meter-%'`);
   assert.is(rates.n, rateKeys.size);
 });
 
-spots('spots carry the file\'s values: location, street, status, zone, max stay, price and hours', async () => {
+spots("spots carry the file's values: location, street, status, zone, max stay, price and hours", async () => {
   // Setup
   const { rows: stored } = await db.owner.query(`
     select s.external_id, st_y(s.location::geometry) as lat, st_x(s.location::geometry) as lng,
@@ -186,15 +230,30 @@ spots('spots carry the file\'s values: location, street, status, zone, max stay,
     assert.ok(Math.abs(s.lng - Number(row.Longitude)) < 1e-9, `longitude of ${row['Meter Number']}`);
     assert.equal(
       [s.street, s.side_of_street, s.from_street, s.to_street, s.borough, s.zone, s.meter_hours],
-      [row.On_Street, row.Side_of_Street, row.From_Street, row.To_Street, row.Borough, row['Pay By Cell Number'], row.Meter_Hours]);
+      [
+        row.On_Street,
+        row.Side_of_Street,
+        row.From_Street,
+        row.To_Street,
+        row.Borough,
+        row['Pay By Cell Number'],
+        row.Meter_Hours,
+      ],
+    );
     assert.is(s.status, row.Status === 'Active' ? 'active' : 'out_of_service');
     assert.is(s.max_hours, Number(/^(\d+)HR/.exec(row.Meter_Hours)![1]));
     assert.is(s.hourly_price, Math.round(Number(row.Hourly_Rate) * 100));
     assert.is(s.currency, 'USD');
     assert.equal([...s.windows].sort(), expectedWindows(row.Meter_Hours), `hours of ${row.Meter_Hours}`);
   }
-  assert.ok(rows.some((r) => r.Status !== 'Active'), 'the demo file has inactive meters');
-  assert.ok(rows.some((r) => r.Meter_Hours.startsWith('24HR')), 'the demo file has a 24/7 meter');
+  assert.ok(
+    rows.some((r) => r.Status !== 'Active'),
+    'the demo file has inactive meters',
+  );
+  assert.ok(
+    rows.some((r) => r.Meter_Hours.startsWith('24HR')),
+    'the demo file has a 24/7 meter',
+  );
 });
 
 spots('importing the same file again changes nothing', async () => {
@@ -229,7 +288,8 @@ spots('a changed row is updated, its neighbours unchanged', async () => {
     `select s.external_id, st_y(s.location::geometry) as lat, s.status, s.max_stay::text, r.code, r.hourly_price
      from app_public.spots s join app_public.rates r on r.id = s.rate_id
      where s.external_id = any($1) order by s.external_id`,
-    [changed.map((r) => r['Meter Number'])]);
+    [changed.map((r) => r['Meter Number'])],
+  );
   const get = (id: string) => stored.find((s) => s.external_id === id)!;
   assert.ok(Math.abs(get(moved['Meter Number']).lat - Number(newLat)) < 1e-9);
   assert.is(get(stopped['Meter Number']).status, 'out_of_service');
@@ -239,10 +299,19 @@ spots('a changed row is updated, its neighbours unchanged', async () => {
   const { rows: hours } = await db.owner.query(
     `select h.isodow, h.opens::text, h.closes::text from app_public.rate_hours h
      join app_public.rates r on r.id = h.rate_id where r.code = $1 order by 1`,
-    ['meter-925-mon-fri-0800-1800-sat-1000-1400']);
-  assert.equal(hours.map((h) => `${h.isodow} ${h.opens}-${h.closes}`), [
-    '1 08:00:00-18:00:00', '2 08:00:00-18:00:00', '3 08:00:00-18:00:00', '4 08:00:00-18:00:00',
-    '5 08:00:00-18:00:00', '6 10:00:00-14:00:00']);
+    ['meter-925-mon-fri-0800-1800-sat-1000-1400'],
+  );
+  assert.equal(
+    hours.map((h) => `${h.isodow} ${h.opens}-${h.closes}`),
+    [
+      '1 08:00:00-18:00:00',
+      '2 08:00:00-18:00:00',
+      '3 08:00:00-18:00:00',
+      '4 08:00:00-18:00:00',
+      '5 08:00:00-18:00:00',
+      '6 10:00:00-14:00:00',
+    ],
+  );
   // Put the demo file back, for the tests after this one.
   const restored = await importSpots(db.owner, SEED_FILE);
   assert.equal([restored.updated, restored.unchanged], [3, rows.length - 3]);
@@ -262,10 +331,18 @@ spots('bad rows are rejected with a reason and write nothing, not even a rate', 
     { ...base, 'Meter Number': '9900008', Meter_Hours: '2HR Pas Mon-Fri 0900-1900 Wed 1200-1300' },
     { ...base, 'Meter Number': '9900009', Meter_Hours: '2HR Pas Mon 2200-0200' },
   ];
-  const good = { ...rows[1], 'Meter Number': '9900010', Status: 'Active', Hourly_Rate: '4.75', On_Street: 'BROADWAY, UPPER' };
-  const text = toCsv([...bad, good]) +
-    '9900011,Active,too,few,fields\r\n' +                    // wrong field count (Node)
-    toCsv([{ ...good, Status: 'Inactive' }]).split('\r\n')[1] + '\r\n'; // duplicate meter number (Node)
+  const good = {
+    ...rows[1],
+    'Meter Number': '9900010',
+    Status: 'Active',
+    Hourly_Rate: '4.75',
+    On_Street: 'BROADWAY, UPPER',
+  };
+  const text =
+    toCsv([...bad, good]) +
+    '9900011,Active,too,few,fields\r\n' + // wrong field count (Node)
+    toCsv([{ ...good, Status: 'Inactive' }]).split('\r\n')[1] +
+    '\r\n'; // duplicate meter number (Node)
   const countBefore = await db.owner.query('select count(*)::int as n from app_public.spots');
   // Action
   const summary = await importText('bad.csv', text);
@@ -280,7 +357,11 @@ spots('bad rows are rejected with a reason and write nothing, not even a rate', 
     { line: 7, reason: 'missing On_Street' },
     { line: 8, reason: 'Hourly_Rate is not a price in dollars' },
     { line: 9, reason: 'unparseable Meter_Hours: overlapping hours on Wed' },
-    { line: 10, reason: 'unparseable Meter_Hours: closing time 0200 is not after opening time 2200 (windows past midnight are not supported)' },
+    {
+      line: 10,
+      reason:
+        'unparseable Meter_Hours: closing time 0200 is not after opening time 2200 (windows past midnight are not supported)',
+    },
     { line: 12, reason: 'expected 15 fields, found 5' },
     { line: 13, reason: 'duplicate meter number (first on row 11)' },
   ]);
@@ -288,21 +369,37 @@ spots('bad rows are rejected with a reason and write nothing, not even a rate', 
   const countAfter = await db.owner.query('select count(*)::int as n from app_public.spots');
   assert.is(countAfter.rows[0].n, countBefore.rows[0].n + 1);
   const { rows: stray } = await db.owner.query(
-    `select external_id from app_public.spots where external_id like '99000%' order by 1`);
-  assert.equal(stray.map((s) => s.external_id), ['9900010']);
-  const { rows: [street] } = await db.owner.query(
-    `select street, status from app_public.spots where external_id = '9900010'`);
+    `select external_id from app_public.spots where external_id like '99000%' order by 1`,
+  );
+  assert.equal(
+    stray.map((s) => s.external_id),
+    ['9900010'],
+  );
+  const {
+    rows: [street],
+  } = await db.owner.query(`select street, status from app_public.spots where external_id = '9900010'`);
   assert.equal(street, { street: 'BROADWAY, UPPER', status: 'active' });
-  const { rows: [rates] } = await db.owner.query('select count(*)::int as n from app_public.rates where hourly_price = 888');
+  const {
+    rows: [rates],
+  } = await db.owner.query('select count(*)::int as n from app_public.rates where hourly_price = 888');
   assert.is(rates.n, 0);
 });
 
 spots('Location is used when Latitude and Longitude are blank', async () => {
-  const row = { ...rows[2], 'Meter Number': '9900020', Latitude: '', Longitude: '', Location: '(40.7001234, -73.9001234)' };
+  const row = {
+    ...rows[2],
+    'Meter Number': '9900020',
+    Latitude: '',
+    Longitude: '',
+    Location: '(40.7001234, -73.9001234)',
+  };
   const summary = await importText('location.csv', toCsv([row]));
   assert.is(summary.inserted, 1);
-  const { rows: [s] } = await db.owner.query(
-    `select st_y(location::geometry) as lat, st_x(location::geometry) as lng from app_public.spots where external_id = '9900020'`);
+  const {
+    rows: [s],
+  } = await db.owner.query(
+    `select st_y(location::geometry) as lat, st_x(location::geometry) as lng from app_public.spots where external_id = '9900020'`,
+  );
   assert.equal(s, { lat: 40.7001234, lng: -73.9001234 });
 });
 
@@ -313,7 +410,7 @@ spots('a file without a required column is refused before anything is written', 
   assert.match(err.message, /lacks meter_hours/);
 });
 
-spots('the city\'s own layout (no Hourly_Rate): the zone\'s price, else the default zone\'s', async () => {
+spots("the city's own layout (no Hourly_Rate): the zone's price, else the default zone's", async () => {
   // Setup: a price for one pay-by-cell zone; the '*' default comes with the migration
   await db.owner.query(`insert into app_private.meter_zone_prices (zone, hourly_price) values ('7700001', 725)`);
   const header = HEADER.filter((h) => h !== 'Hourly_Rate');
@@ -325,19 +422,33 @@ spots('the city\'s own layout (no Hourly_Rate): the zone\'s price, else the defa
   assert.is(summary.inserted, 2, JSON.stringify(summary.rejects));
   const { rows: prices } = await db.owner.query(
     `select s.external_id, r.hourly_price from app_public.spots s join app_public.rates r on r.id = s.rate_id
-     where s.external_id in ('9900031', '9900032') order by 1`);
-  const { rows: [fallback] } = await db.owner.query(`select hourly_price from app_private.meter_zone_prices where zone = '*'`);
-  assert.equal(prices, [{ external_id: '9900031', hourly_price: 725 }, { external_id: '9900032', hourly_price: fallback.hourly_price }]);
+     where s.external_id in ('9900031', '9900032') order by 1`,
+  );
+  const {
+    rows: [fallback],
+  } = await db.owner.query(`select hourly_price from app_private.meter_zone_prices where zone = '*'`);
+  assert.equal(prices, [
+    { external_id: '9900031', hourly_price: 725 },
+    { external_id: '9900032', hourly_price: fallback.hourly_price },
+  ]);
 });
 
 spots('the SQL function on its own: order kept, duplicates in one call, not an array', async () => {
   // Setup
-  const one = { meter_number: '9900030', latitude: '40.75', longitude: '-73.99', on_street: 'TEST STREET',
-    meter_hours: '1HR Com Mon-Fri 0700-1900', hourly_rate: '$5.00', status: 'Active' };
+  const one = {
+    meter_number: '9900030',
+    latitude: '40.75',
+    longitude: '-73.99',
+    on_street: 'TEST STREET',
+    meter_hours: '1HR Com Mon-Fri 0700-1900',
+    hourly_rate: '$5.00',
+    status: 'Active',
+  };
   // Action
   const { rows: out } = await db.owner.query(
     'select row_number, outcome, reason from app_private.spots_import($1::jsonb)',
-    [JSON.stringify([{ ...one }, { ...one, on_street: 'OTHER' }, 42])]);
+    [JSON.stringify([{ ...one }, { ...one, on_street: 'OTHER' }, 42])],
+  );
   // Assertions: without row_number, rows are numbered by position.
   assert.equal(out, [
     { row_number: 1, outcome: 'inserted', reason: null },
@@ -348,7 +459,9 @@ spots('the SQL function on its own: order kept, duplicates in one call, not an a
 });
 
 spots('the import function is not callable by the API roles', async () => {
-  const { rows: [r] } = await db.owner.query(`
+  const {
+    rows: [r],
+  } = await db.owner.query(`
     select has_function_privilege('app_anonymous', 'app_private.spots_import(jsonb)', 'execute') as anon,
            has_function_privilege('app_user', 'app_private.spots_import(jsonb)', 'execute') as usr,
            has_function_privilege('app_operator', 'app_private.spots_import(jsonb)', 'execute') as op`);

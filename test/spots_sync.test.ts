@@ -13,15 +13,23 @@ import { createTestDb, type TestDb } from './helpers/db.ts';
 import { syncSpotsOnce, spots__sync, type SyncResult } from '../tasks/spots__sync.ts';
 import type { SpotsSyncConfig } from '../lib/spots_sync_config.ts';
 
-const HEADER = 'Meter Number,Status,Pay By Cell Number,Meter_Hours,Parking_Facility_Name,Facility,Borough,On_Street,Side_of_Street,From_Street,To_Street,Latitude,Longitude,Location';
+const HEADER =
+  'Meter Number,Status,Pay By Cell Number,Meter_Hours,Parking_Facility_Name,Facility,Borough,On_Street,Side_of_Street,From_Street,To_Street,Latitude,Longitude,Location';
 
-interface Meter { meter: string; street: string; status?: string; lat?: number }
+interface Meter {
+  meter: string;
+  street: string;
+  status?: string;
+  lat?: number;
+}
 
 function csvOf(meters: Meter[]): string {
-  return `${HEADER}\r\n${meters.map((m, i) => {
-    const lat = m.lat ?? 40.70 + i * 0.0001;
-    return `${m.meter},${m.status ?? 'Active'},1130000,2HR Pas Mon-Sat 0800-2200,,On Street,Brooklyn,${m.street},E,A ST,B ST,${lat},-73.95,`;
-  }).join('\r\n')}\r\n`;
+  return `${HEADER}\r\n${meters
+    .map((m, i) => {
+      const lat = m.lat ?? 40.7 + i * 0.0001;
+      return `${m.meter},${m.status ?? 'Active'},1130000,2HR Pas Mon-Sat 0800-2200,,On Street,Brooklyn,${m.street},E,A ST,B ST,${lat},-73.95,`;
+    })
+    .join('\r\n')}\r\n`;
 }
 
 const METERS: Meter[] = [
@@ -54,23 +62,41 @@ function serve(body: string, etag: string | null, contentType = 'text/csv'): voi
 }
 
 function config(over: Partial<SpotsSyncConfig> & { url?: string } = {}): SpotsSyncConfig & { url: string } {
-  return { url: `${baseUrl}/meters.csv`, intervalSeconds: 30, backoffSeconds: 300, backoffMaxSeconds: 3600, timeoutSeconds: 30, batchSize: 1000, ...over };
+  return {
+    url: `${baseUrl}/meters.csv`,
+    intervalSeconds: 30,
+    backoffSeconds: 300,
+    backoffMaxSeconds: 3600,
+    timeoutSeconds: 30,
+    batchSize: 1000,
+    ...over,
+  };
 }
 
-const sync = (over: Partial<SpotsSyncConfig> & { url?: string } = {}): Promise<SyncResult> => syncSpotsOnce(client, config(over), log);
+const sync = (over: Partial<SpotsSyncConfig> & { url?: string } = {}): Promise<SyncResult> =>
+  syncSpotsOnce(client, config(over), log);
 
-async function changes(runId: string | null): Promise<Array<{ meter: string; field: string; old_value: string | null; new_value: string | null; source: string }>> {
+async function changes(
+  runId: string | null,
+): Promise<
+  Array<{ meter: string; field: string; old_value: string | null; new_value: string | null; source: string }>
+> {
   const { rows } = await db.owner.query(
     `select s.external_id as meter, c.field, c.old_value, c.new_value, c.source
      from app_public.spot_changes c join app_public.spots s on s.id = c.spot_id
-     where c.sync_run_id is not distinct from $1::bigint order by c.id`, [runId]);
+     where c.sync_run_id is not distinct from $1::bigint order by c.id`,
+    [runId],
+  );
   return rows;
 }
 
 async function snapshot(): Promise<string> {
   const { rows } = await db.owner.query(
-    `select external_id, street, status, st_astext(location) as at from app_public.spots order by external_id`);
-  const { rows: [n] } = await db.owner.query('select count(*)::int as n from app_public.spot_changes');
+    `select external_id, street, status, st_astext(location) as at from app_public.spots order by external_id`,
+  );
+  const {
+    rows: [n],
+  } = await db.owner.query('select count(*)::int as n from app_public.spot_changes');
   return JSON.stringify({ rows, changes: n.n });
 }
 
@@ -87,7 +113,9 @@ test.before(async () => {
       res.writeHead(304, { etag: source.etag }).end();
       return;
     }
-    res.writeHead(200, { 'content-type': source.contentType, ...(source.etag ? { etag: source.etag } : {}) }).end(source.body);
+    res
+      .writeHead(200, { 'content-type': source.contentType, ...(source.etag ? { etag: source.etag } : {}) })
+      .end(source.body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -106,12 +134,20 @@ test('first sync inserts every meter at the default zone price and summarises th
   const result = await sync();
   assert.is(result.outcome, 'succeeded', result.error);
   assert.equal([result.rows, result.inserted, result.changed, result.removed, result.rejected], [3, 3, 0, 0, 0]);
-  const { rows: [run] } = await db.owner.query('select outcome, rows_seen, inserted, changed, removed, rejected from app_public.spot_sync_runs where id = $1', [result.runId]);
+  const {
+    rows: [run],
+  } = await db.owner.query(
+    'select outcome, rows_seen, inserted, changed, removed, rejected from app_public.spot_sync_runs where id = $1',
+    [result.runId],
+  );
   assert.equal(run, { outcome: 'succeeded', rows_seen: 3, inserted: 3, changed: 0, removed: 0, rejected: 0 });
-  assert.equal((await changes(result.runId)).map((c) => [c.meter, c.field, c.source]),
-    METERS.map((m) => [m.meter, 'created', 'sync']));
+  assert.equal(
+    (await changes(result.runId)).map((c) => [c.meter, c.field, c.source]),
+    METERS.map((m) => [m.meter, 'created', 'sync']),
+  );
   const { rows: prices } = await db.owner.query(
-    `select distinct r.hourly_price from app_public.spots s join app_public.rates r on r.id = s.rate_id`);
+    `select distinct r.hourly_price from app_public.spots s join app_public.rates r on r.id = s.rate_id`,
+  );
   assert.equal(prices, [{ hourly_price: 450 }]);
 });
 
@@ -140,17 +176,21 @@ test('one changed field gives exactly one history row with old and new value', a
   serve(csvOf([METERS[0], { ...METERS[1], street: 'FULTON MALL' }, METERS[2]]), '"v2"');
   const result = await sync();
   assert.is(result.changed, 1);
-  assert.equal(await changes(result.runId),
-    [{ meter: '5000002', field: 'street', old_value: 'FULTON STREET', new_value: 'FULTON MALL', source: 'sync' }]);
+  assert.equal(await changes(result.runId), [
+    { meter: '5000002', field: 'street', old_value: 'FULTON STREET', new_value: 'FULTON MALL', source: 'sync' },
+  ]);
 });
 
 test('a meter missing from the snapshot goes out of service, with one history row', async () => {
   serve(csvOf([METERS[0], { ...METERS[1], street: 'FULTON MALL' }]), '"v3"');
   const result = await sync();
   assert.is(result.removed, 1);
-  assert.equal(await changes(result.runId),
-    [{ meter: '5000003', field: 'status', old_value: 'active', new_value: 'out_of_service', source: 'sync' }]);
-  const { rows: [run] } = await db.owner.query('select removed from app_public.spot_sync_runs where id = $1', [result.runId]);
+  assert.equal(await changes(result.runId), [
+    { meter: '5000003', field: 'status', old_value: 'active', new_value: 'out_of_service', source: 'sync' },
+  ]);
+  const {
+    rows: [run],
+  } = await db.owner.query('select removed from app_public.spot_sync_runs where id = $1', [result.runId]);
   assert.is(run.removed, 1);
 });
 
@@ -170,26 +210,37 @@ test('a failing source: nothing changes, the back-off grows, and the sync recove
   // Second failure in a row (time moved past the back-off): a file cut short
   // after a first batch was written — rolled back, and the wait doubles.
   await db.owner.query(`update app_private.spot_sync_sources set retry_at = now() - interval '1 second'`);
-  Object.assign(source, { status: 200, stream: (res: ServerResponse) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end('[{"meter_number": "5000009", "status": "Active", "meter_hours": "2HR Pas Mon-Sat 0800-2200", "on_street": "NEW ST", "lat": "40.71", "long": "-73.95"}, {"meter_number": "50');
-  } });
+  Object.assign(source, {
+    status: 200,
+    stream: (res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        '[{"meter_number": "5000009", "status": "Active", "meter_hours": "2HR Pas Mon-Sat 0800-2200", "on_street": "NEW ST", "lat": "40.71", "long": "-73.95"}, {"meter_number": "50',
+      );
+    },
+  });
   const second = await sync({ batchSize: 1 });
   assert.is(second.outcome, 'failed');
   assert.match(second.error ?? '', /cut short/);
   assert.ok(Math.abs(wait(second) - 600) <= 5, `second back-off ${wait(second)} s`);
   assert.is(await snapshot(), before, 'nothing changed by either failure');
-  const { rows: runs } = await db.owner.query(`select outcome, error from app_public.spot_sync_runs where outcome = 'failed' order by id`);
+  const { rows: runs } = await db.owner.query(
+    `select outcome, error from app_public.spot_sync_runs where outcome = 'failed' order by id`,
+  );
   assert.is(runs.length, 2);
   // Recovery: the source is back and the back-off over
   await db.owner.query(`update app_private.spot_sync_sources set retry_at = now() - interval '1 second'`);
   serve(csvOf(METERS), '"v4"');
   const third = await sync();
   assert.is(third.outcome, 'succeeded');
-  const { rows: [state] } = await db.owner.query('select failures, retry_at from app_private.spot_sync_sources');
+  const {
+    rows: [state],
+  } = await db.owner.query('select failures, retry_at from app_private.spot_sync_sources');
   assert.equal(state, { failures: 0, retry_at: null });
-  assert.equal((await changes(third.runId)).map((c) => [c.meter, c.field, c.new_value]).sort(),
-    [['5000002', 'street', 'FULTON STREET'], ['5000003', 'status', 'active']]);
+  assert.equal((await changes(third.runId)).map((c) => [c.meter, c.field, c.new_value]).sort(), [
+    ['5000002', 'street', 'FULTON STREET'],
+    ['5000003', 'status', 'active'],
+  ]);
 });
 
 test('a snapshot without one usable row fails instead of putting the whole city out of service', async () => {
@@ -204,14 +255,36 @@ test('a snapshot without one usable row fails instead of putting the whole city 
 
 test('the city JSON API layout: lat/long and a GeoJSON location', async () => {
   const json = JSON.stringify([
-    ...METERS.map((m, i) => ({ meter_number: m.meter, status: 'Active', pay_by_cell_number: '1130000', meter_hours: '2HR Pas Mon-Sat 0800-2200', borough: 'Brooklyn', on_street: m.street, side_of_street: 'E', from_street: 'A ST', to_street: 'B ST', lat: String(40.70 + i * 0.0001), long: '-73.95' })),
-    { meter_number: '5000004', status: 'Active', meter_hours: '1HR Pas Mon-Sun 0000-2400', on_street: 'SMITH STREET', location: { type: 'Point', coordinates: [-73.99, 40.68] } },
+    ...METERS.map((m, i) => ({
+      meter_number: m.meter,
+      status: 'Active',
+      pay_by_cell_number: '1130000',
+      meter_hours: '2HR Pas Mon-Sat 0800-2200',
+      borough: 'Brooklyn',
+      on_street: m.street,
+      side_of_street: 'E',
+      from_street: 'A ST',
+      to_street: 'B ST',
+      lat: String(40.7 + i * 0.0001),
+      long: '-73.95',
+    })),
+    {
+      meter_number: '5000004',
+      status: 'Active',
+      meter_hours: '1HR Pas Mon-Sun 0000-2400',
+      on_street: 'SMITH STREET',
+      location: { type: 'Point', coordinates: [-73.99, 40.68] },
+    },
   ]);
   serve(json, '"v6"', 'application/json');
   const result = await sync({ url: `${baseUrl}/meters` });
   assert.is(result.outcome, 'succeeded', result.error);
   assert.equal([result.inserted, result.unchanged], [1, 3]);
-  const { rows: [s] } = await db.owner.query(`select st_y(location::geometry) as lat, st_x(location::geometry) as lng from app_public.spots where external_id = '5000004'`);
+  const {
+    rows: [s],
+  } = await db.owner.query(
+    `select st_y(location::geometry) as lat, st_x(location::geometry) as lng from app_public.spots where external_id = '5000004'`,
+  );
   assert.equal(s, { lat: 40.68, lng: -73.99 });
 });
 
@@ -226,19 +299,30 @@ test('the task re-queues itself, and skips while another worker holds the sync',
     const other = new pg.Client({ connectionString: db.urls.owner });
     await other.connect();
     await other.query('select pg_advisory_lock($1)', [0x73706f7473]);
-    const { rows: [before] } = await db.owner.query('select count(*)::int as n from app_public.spot_sync_runs');
-    await db.owner.query(`select graphile_worker.add_job('spots__sync', '{}', queue_name => 'spots_sync', job_key => 'spots_sync')`);
+    const {
+      rows: [before],
+    } = await db.owner.query('select count(*)::int as n from app_public.spot_sync_runs');
+    await db.owner.query(
+      `select graphile_worker.add_job('spots__sync', '{}', queue_name => 'spots_sync', job_key => 'spots_sync')`,
+    );
     await runOnce({ pgPool: pool, taskList: { spots__sync } });
-    const { rows: [during] } = await db.owner.query('select count(*)::int as n from app_public.spot_sync_runs');
+    const {
+      rows: [during],
+    } = await db.owner.query('select count(*)::int as n from app_public.spot_sync_runs');
     assert.is(during.n, before.n, 'no run while the lock is held');
     await other.end();
     // Alone: it syncs and queues the next run SPOTS_SYNC_INTERVAL later.
-    await db.owner.query(`select graphile_worker.add_job('spots__sync', '{}', queue_name => 'spots_sync', job_key => 'spots_sync')`);
+    await db.owner.query(
+      `select graphile_worker.add_job('spots__sync', '{}', queue_name => 'spots_sync', job_key => 'spots_sync')`,
+    );
     await runOnce({ pgPool: pool, taskList: { spots__sync } });
-    const { rows: [after] } = await db.owner.query('select count(*)::int as n from app_public.spot_sync_runs');
+    const {
+      rows: [after],
+    } = await db.owner.query('select count(*)::int as n from app_public.spot_sync_runs');
     assert.is(after.n, before.n + 1);
     const { rows: jobs } = await db.owner.query(
-      `select extract(epoch from run_at - now())::int as wait from graphile_worker.jobs where key = 'spots_sync'`);
+      `select extract(epoch from run_at - now())::int as wait from graphile_worker.jobs where key = 'spots_sync'`,
+    );
     assert.is(jobs.length, 1);
     assert.ok(jobs[0].wait > 35 && jobs[0].wait <= 45, `next run in ${jobs[0].wait} s`);
   } finally {
@@ -250,20 +334,23 @@ test('the task re-queues itself, and skips while another worker holds the sync',
 test('a 100,000-row file is streamed: a bounded number of rows held, every row seen', async () => {
   // Setup: the file is generated as it is sent, 500 rows a write
   const ROWS = 100_000;
-  Object.assign(source, { stream: (res: ServerResponse) => {
-    res.writeHead(200, { 'content-type': 'text/csv', etag: '"big"' });
-    let i = 0;
-    const more = () => {
-      while (i < ROWS) {
-        const part: Meter[] = [];
-        for (let k = 0; k < 500 && i < ROWS; k++, i++) part.push({ meter: String(6_000_000 + i), street: `STREET ${i % 97}`, lat: 40.5 + (i % 1000) * 0.0005 });
-        const text = csvOf(part).slice(HEADER.length + 2);
-        if (!res.write(i <= 500 ? `${HEADER}\r\n${text}` : text)) return void res.once('drain', more);
-      }
-      res.end();
-    };
-    more();
-  } });
+  Object.assign(source, {
+    stream: (res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'text/csv', etag: '"big"' });
+      let i = 0;
+      const more = () => {
+        while (i < ROWS) {
+          const part: Meter[] = [];
+          for (let k = 0; k < 500 && i < ROWS; k++, i++)
+            part.push({ meter: String(6_000_000 + i), street: `STREET ${i % 97}`, lat: 40.5 + (i % 1000) * 0.0005 });
+          const text = csvOf(part).slice(HEADER.length + 2);
+          if (!res.write(i <= 500 ? `${HEADER}\r\n${text}` : text)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    },
+  });
   const started = performance.now();
   const result = await sync({ url: `${baseUrl}/big.csv`, timeoutSeconds: 600 });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);

@@ -23,29 +23,57 @@ async function freePort(): Promise<number> {
   });
 }
 
-interface Started { child: ChildProcess; output: () => string; apiUrl: string; inboxUrl: string; webUrl: string }
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  apiUrl: string;
+  inboxUrl: string;
+  webUrl: string;
+}
 
 const viteCache = mkdtempSync(join(tmpdir(), 'sms-start-vite-'));
 
 async function start(): Promise<Started> {
-  const [api, smtp, web, stripe, app] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [api, smtp, web, stripe, app] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const env: NodeJS.ProcessEnv = {
-    ...process.env, DATABASE_URL: urls.owner, PORT: String(api), MAILDEV_SMTP_PORT: String(smtp),
-    MAILDEV_WEB_PORT: String(web), STRIPE_EMULATOR_PORT: String(stripe), WEB_URL: `http://127.0.0.1:${app}`, WEB_CACHE_DIR: viteCache,
+    ...process.env,
+    DATABASE_URL: urls.owner,
+    PORT: String(api),
+    MAILDEV_SMTP_PORT: String(smtp),
+    MAILDEV_WEB_PORT: String(web),
+    STRIPE_EMULATOR_PORT: String(stripe),
+    WEB_URL: `http://127.0.0.1:${app}`,
+    WEB_CACHE_DIR: viteCache,
   };
   delete env.SMTP_HOST;
   delete env.STRIPE_SECRET_KEY;
   delete env.STRIPE_API_HOST;
   const child = spawn(process.execPath, ['cli/start.ts'], { env, cwd: new URL('..', import.meta.url).pathname });
   let output = '';
-  child.stdout!.on('data', (d) => { output += d; });
-  child.stderr!.on('data', (d) => { output += d; });
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
+  child.stderr!.on('data', (d) => {
+    output += d;
+  });
   const deadline = Date.now() + 90_000;
   while (!output.includes('Press Ctrl-C to stop.')) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, output: () => output, apiUrl: `http://127.0.0.1:${api}`, inboxUrl: `http://127.0.0.1:${web}`, webUrl: `http://127.0.0.1:${app}` };
+  return {
+    child,
+    output: () => output,
+    apiUrl: `http://127.0.0.1:${api}`,
+    inboxUrl: `http://127.0.0.1:${web}`,
+    webUrl: `http://127.0.0.1:${app}`,
+  };
 }
 
 async function stop(s: Started): Promise<number | null> {
@@ -76,10 +104,12 @@ test('first run: provisions, seeds, serves demo spots; Ctrl-C stops it', async (
     const res = await fetch(`${s.apiUrl}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: `{ spotsNear(lat: 40.754, lng: -73.984, radius: 1, first: 5) {
-        nodes { distance spot { externalId description } } } }` }),
+      body: JSON.stringify({
+        query: `{ spotsNear(lat: 40.754, lng: -73.984, radius: 1, first: 5) {
+        nodes { distance spot { externalId description } } } }`,
+      }),
     });
-    const body = await res.json() as any;
+    const body = (await res.json()) as any;
     assert.equal(body.errors, undefined);
     const nodes = body.data.spotsNear.nodes;
     assert.is(nodes.length, 5);

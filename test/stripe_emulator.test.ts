@@ -27,7 +27,10 @@ class WebhookReceiver {
         res.writeHead(500).end('try later');
         return;
       }
-      this.received.push({ raw: Buffer.concat(chunks).toString('utf8'), signature: String(req.headers['stripe-signature']) });
+      this.received.push({
+        raw: Buffer.concat(chunks).toString('utf8'),
+        signature: String(req.headers['stripe-signature']),
+      });
       res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"received":true}');
     });
   });
@@ -57,7 +60,13 @@ let emulator: StripeEmulator;
 let stripe: Stripe;
 
 function client(options: Stripe.StripeConfig = {}): Stripe {
-  return new Stripe('sk_test_emulator_suite', { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0, ...options });
+  return new Stripe('sk_test_emulator_suite', {
+    host: '127.0.0.1',
+    port: emulator.port,
+    protocol: 'http',
+    maxNetworkRetries: 0,
+    ...options,
+  });
 }
 
 async function helper(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
@@ -79,23 +88,42 @@ async function rejection(promise: Promise<unknown>): Promise<any> {
 }
 
 /** A customer with a card saved off-session through a SetupIntent. */
-async function customerWithCard(testPm = 'pm_card_visa'): Promise<{ customer: Stripe.Customer; paymentMethod: string }> {
+async function customerWithCard(
+  testPm = 'pm_card_visa',
+): Promise<{ customer: Stripe.Customer; paymentMethod: string }> {
   const customer = await stripe.customers.create({ email: 'driver@example.test' });
-  const si = await stripe.setupIntents.create({ customer: customer.id, usage: 'off_session', allowed_payment_method_types: ['card'] });
+  const si = await stripe.setupIntents.create({
+    customer: customer.id,
+    usage: 'off_session',
+    allowed_payment_method_types: ['card'],
+  });
   const confirmed = await stripe.setupIntents.confirm(si.id, { payment_method: testPm });
   return { customer, paymentMethod: confirmed.payment_method as string };
 }
 
 function offSessionCharge(customer: string, paymentMethod: string, amount = 1500, options?: Stripe.RequestOptions) {
   return stripe.paymentIntents.create(
-    { amount, currency: 'usd', customer, payment_method: paymentMethod, off_session: true, confirm: true, metadata: { reservation: '42' } },
+    {
+      amount,
+      currency: 'usd',
+      customer,
+      payment_method: paymentMethod,
+      off_session: true,
+      confirm: true,
+      metadata: { reservation: '42' },
+    },
     options,
   );
 }
 
 test.before(async () => {
   await receiver.start();
-  emulator = await startStripeEmulator({ port: 0, webhookUrl: receiver.url, webhookSecret: WEBHOOK_SECRET, webhook: { retryDelayMs: 20 } });
+  emulator = await startStripeEmulator({
+    port: 0,
+    webhookUrl: receiver.url,
+    webhookSecret: WEBHOOK_SECRET,
+    webhook: { retryDelayMs: 20 },
+  });
   stripe = client();
 });
 
@@ -108,10 +136,17 @@ test.after(async () => {
 
 test('form bodies: nested brackets, indexed and appended arrays, percent-encoding', () => {
   // Action
-  const params = parseForm('metadata[reservation]=42&payment_method_types[0]=card&expand[]=a&expand[]=b.c&confirm=true&name=A%20B+C&x[y][z]=1');
+  const params = parseForm(
+    'metadata[reservation]=42&payment_method_types[0]=card&expand[]=a&expand[]=b.c&confirm=true&name=A%20B+C&x[y][z]=1',
+  );
   // Assertions
   assert.equal(params, {
-    metadata: { reservation: '42' }, payment_method_types: ['card'], expand: ['a', 'b.c'], confirm: 'true', name: 'A B C', x: { y: { z: '1' } },
+    metadata: { reservation: '42' },
+    payment_method_types: ['card'],
+    expand: ['a', 'b.c'],
+    confirm: 'true',
+    name: 'A B C',
+    x: { y: { z: '1' } },
   });
 });
 
@@ -121,12 +156,17 @@ test('raw form request: legacy payment_method_types[0], metadata[…], expand[] 
   const customer = await stripe.customers.create({});
   // Action
   const ok = await fetch(`${emulator.url}/v1/setup_intents`, {
-    method: 'POST', headers,
+    method: 'POST',
+    headers,
     body: `customer=${customer.id}&usage=off_session&payment_method_types[0]=card&metadata[reservation]=42&payment_method=pm_card_visa&confirm=true&expand[]=payment_method`,
   });
   const unknown = await fetch(`${emulator.url}/v1/setup_intents`, { method: 'POST', headers, body: 'colour=blue' });
   // Assertions
-  const si = (await ok.json()) as { status: string; metadata: object; payment_method: { object: string; customer: string } };
+  const si = (await ok.json()) as {
+    status: string;
+    metadata: object;
+    payment_method: { object: string; customer: string };
+  };
   assert.is(ok.status, 200);
   assert.is(si.status, 'succeeded');
   assert.equal(si.metadata, { reservation: '42' });
@@ -134,8 +174,11 @@ test('raw form request: legacy payment_method_types[0], metadata[…], expand[] 
   assert.is(si.payment_method.customer, customer.id);
   assert.is(unknown.status, 400);
   assert.equal(((await unknown.json()) as { error: object }).error, {
-    type: 'invalid_request_error', message: 'Received unknown parameter: colour', code: 'parameter_unknown',
-    doc_url: 'https://stripe.com/docs/error-codes/parameter-unknown', param: 'colour',
+    type: 'invalid_request_error',
+    message: 'Received unknown parameter: colour',
+    code: 'parameter_unknown',
+    doc_url: 'https://stripe.com/docs/error-codes/parameter-unknown',
+    param: 'colour',
   });
 });
 
@@ -143,7 +186,11 @@ test('raw form request: legacy payment_method_types[0], metadata[…], expand[] 
 
 test('customers: create, retrieve, update merges metadata', async () => {
   // Setup
-  const created = await stripe.customers.create({ email: 'ann@example.test', name: 'Ann', metadata: { user_id: '7', plan: 'x' } });
+  const created = await stripe.customers.create({
+    email: 'ann@example.test',
+    name: 'Ann',
+    metadata: { user_id: '7', plan: 'x' },
+  });
   // Action
   const fetched = await stripe.customers.retrieve(created.id);
   const updated = await stripe.customers.update(created.id, { name: 'Ann B', metadata: { plan: '' } });
@@ -163,7 +210,10 @@ test('SetupIntent with pm_card_visa: requires_payment_method → succeeded, card
   // Setup
   const customer = await stripe.customers.create({ email: 'bo@example.test' });
   const si = await stripe.setupIntents.create({
-    customer: customer.id, usage: 'off_session', allowed_payment_method_types: ['card'], metadata: { reservation: '42' },
+    customer: customer.id,
+    usage: 'off_session',
+    allowed_payment_method_types: ['card'],
+    metadata: { reservation: '42' },
   });
   // Action
   const confirmed = await stripe.setupIntents.confirm(si.id, { payment_method: 'pm_card_visa' });
@@ -209,7 +259,12 @@ test('SetupIntent with pm_card_chargeDeclined: 402 StripeCardError, intent back 
 test('pm_card_authenticationRequired: requires_action → authenticate → succeeded; off-session charge then fails authentication_required', async () => {
   // Setup
   const customer = await stripe.customers.create({});
-  const si = await stripe.setupIntents.create({ customer: customer.id, usage: 'off_session', payment_method: 'pm_card_authenticationRequired', confirm: true });
+  const si = await stripe.setupIntents.create({
+    customer: customer.id,
+    usage: 'off_session',
+    payment_method: 'pm_card_authenticationRequired',
+    confirm: true,
+  });
   assert.is(si.status, 'requires_action');
   assert.is(si.next_action!.type, 'use_stripe_sdk');
   // Action: the browser's 3-D Secure step
@@ -271,12 +326,17 @@ test('off-session PaymentIntent: succeeded with a latest_charge; listed per cust
   assert.is(list.object, 'list');
   assert.is(list.url, '/v1/payment_intents');
   assert.is(list.has_more, false);
-  assert.equal(list.data.map((p) => p.id), [pi.id]);
+  assert.equal(
+    list.data.map((p) => p.id),
+    [pi.id],
+  );
 });
 
 test('validation: 400 invalid_request_error with param (missing amount, amount too small)', async () => {
   // Action
-  const missing = await rejection(stripe.paymentIntents.create({ currency: 'usd' } as Stripe.PaymentIntentCreateParams));
+  const missing = await rejection(
+    stripe.paymentIntents.create({ currency: 'usd' } as Stripe.PaymentIntentCreateParams),
+  );
   const small = await rejection(stripe.paymentIntents.create({ amount: 10, currency: 'usd' }));
   // Assertions
   assert.instance(missing, Stripe.errors.StripeInvalidRequestError);
@@ -289,7 +349,11 @@ test('on-session 3-D Secure: requires_action with redirect_to_url; opening the U
   // Setup
   const customer = await stripe.customers.create({});
   const pi = await stripe.paymentIntents.create({
-    amount: 700, currency: 'usd', customer: customer.id, payment_method: 'pm_card_authenticationRequired', confirm: true,
+    amount: 700,
+    currency: 'usd',
+    customer: customer.id,
+    payment_method: 'pm_card_authenticationRequired',
+    confirm: true,
     return_url: 'http://127.0.0.1:5173/pay/return',
   });
   assert.is(pi.status, 'requires_action');
@@ -310,7 +374,11 @@ test('on-session 3-D Secure: requires_action with redirect_to_url; opening the U
 test('3-D Secure failed on a SetupIntent: back to requires_payment_method with setup_intent_authentication_failure', async () => {
   // Setup
   const customer = await stripe.customers.create({});
-  const si = await stripe.setupIntents.create({ customer: customer.id, payment_method: 'pm_card_authenticationRequired', confirm: true });
+  const si = await stripe.setupIntents.create({
+    customer: customer.id,
+    payment_method: 'pm_card_authenticationRequired',
+    confirm: true,
+  });
   // Action
   const res = await helper('POST', `/_emulator/setup_intents/${si.id}/authenticate`, { outcome: 'fail' });
   // Assertions
@@ -325,7 +393,12 @@ test('3-D Secure failed on a SetupIntent: back to requires_payment_method with s
 test('pm_card_authenticationRequiredOnSetup: once set up off-session, off-session charges succeed', async () => {
   // Setup
   const customer = await stripe.customers.create({});
-  const si = await stripe.setupIntents.create({ customer: customer.id, usage: 'off_session', payment_method: 'pm_card_authenticationRequiredOnSetup', confirm: true });
+  const si = await stripe.setupIntents.create({
+    customer: customer.id,
+    usage: 'off_session',
+    payment_method: 'pm_card_authenticationRequiredOnSetup',
+    confirm: true,
+  });
   await helper('POST', `/_emulator/setup_intents/${si.id}/authenticate`);
   const pmId = (await stripe.setupIntents.retrieve(si.id)).payment_method as string;
   // Action
@@ -343,7 +416,9 @@ test('idempotency: the same key twice gives the same PaymentIntent and one charg
   // Action
   const first = await offSessionCharge(customer.id, paymentMethod, 1500, { idempotencyKey: 'charge-res-1' });
   const second = await offSessionCharge(customer.id, paymentMethod, 1500, { idempotencyKey: 'charge-res-1' });
-  const conflict = await rejection(offSessionCharge(customer.id, paymentMethod, 9900, { idempotencyKey: 'charge-res-1' }));
+  const conflict = await rejection(
+    offSessionCharge(customer.id, paymentMethod, 9900, { idempotencyKey: 'charge-res-1' }),
+  );
   // Assertions
   assert.is(second.id, first.id);
   assert.is(second.latest_charge, first.latest_charge);
@@ -383,11 +458,23 @@ test('fault error_after: the SDK retries with its key and gets the original resu
   // Setup
   const { customer, paymentMethod } = await customerWithCard();
   const before = emulator.state();
-  const { status } = await helper('POST', '/_emulator/faults', { method: 'POST', path: '/v1/payment_intents', mode: 'error_after', count: 1 });
+  const { status } = await helper('POST', '/_emulator/faults', {
+    method: 'POST',
+    path: '/v1/payment_intents',
+    mode: 'error_after',
+    count: 1,
+  });
   const retrying = client({ maxNetworkRetries: 1 });
   // Action
   const pi = await retrying.paymentIntents.create(
-    { amount: 1800, currency: 'usd', customer: customer.id, payment_method: paymentMethod, off_session: true, confirm: true },
+    {
+      amount: 1800,
+      currency: 'usd',
+      customer: customer.id,
+      payment_method: paymentMethod,
+      off_session: true,
+      confirm: true,
+    },
     { idempotencyKey: 'reservation-99-final' },
   );
   // Assertions
@@ -412,7 +499,10 @@ test('fault error_after without SDK retries: the caller sees 500, a retry with t
   assert.is(retried.status, 'succeeded');
   assert.is(emulator.state().charges.total - before, 1);
   const list = await stripe.paymentIntents.list({ customer: customer.id });
-  assert.equal(list.data.map((p) => p.id), [retried.id]);
+  assert.equal(
+    list.data.map((p) => p.id),
+    [retried.id],
+  );
 });
 
 test('fault timeout: the SDK gives up (StripeConnectionError) although the charge happened; the same key then returns it', async () => {
@@ -424,12 +514,26 @@ test('fault timeout: the SDK gives up (StripeConnectionError) although the charg
   // Action
   const err = await rejection(
     impatient.paymentIntents.create(
-      { amount: 1500, currency: 'usd', customer: customer.id, payment_method: paymentMethod, off_session: true, confirm: true },
+      {
+        amount: 1500,
+        currency: 'usd',
+        customer: customer.id,
+        payment_method: paymentMethod,
+        off_session: true,
+        confirm: true,
+      },
       { idempotencyKey: 'timeout-1' },
     ),
   );
   const retried = await impatient.paymentIntents.create(
-    { amount: 1500, currency: 'usd', customer: customer.id, payment_method: paymentMethod, off_session: true, confirm: true },
+    {
+      amount: 1500,
+      currency: 'usd',
+      customer: customer.id,
+      payment_method: paymentMethod,
+      off_session: true,
+      confirm: true,
+    },
     { idempotencyKey: 'timeout-1' },
   );
   // Assertions
@@ -442,7 +546,10 @@ test('close() returns while a timeout fault holds a socket', async () => {
   // Setup
   const other = await startStripeEmulator();
   other.addFault({ path: '/v1/customers', mode: 'timeout' });
-  const pending = fetch(`${other.url}/v1/customers`, { method: 'POST', headers: { Authorization: 'Bearer sk_test_x' } }).catch((e: unknown) => e);
+  const pending = fetch(`${other.url}/v1/customers`, {
+    method: 'POST',
+    headers: { Authorization: 'Bearer sk_test_x' },
+  }).catch((e: unknown) => e);
   await new Promise((r) => setTimeout(r, 100));
   // Action
   const started = Date.now();
@@ -499,7 +606,10 @@ test('webhooks: signed events verify with stripe.webhooks.constructEvent; a tamp
   assert.is((event.data.object as Stripe.PaymentIntent).status, 'succeeded');
   assert.equal(await stripe.events.retrieve(event.id), { ...event, pending_webhooks: 0 });
   const tampered = delivery!.raw.raw.replace('"succeeded"', '"canceled"');
-  assert.throws(() => stripe.webhooks.constructEvent(tampered, delivery!.raw.signature, WEBHOOK_SECRET), (e: unknown) => e instanceof Stripe.errors.StripeSignatureVerificationError);
+  assert.throws(
+    () => stripe.webhooks.constructEvent(tampered, delivery!.raw.signature, WEBHOOK_SECRET),
+    (e: unknown) => e instanceof Stripe.errors.StripeSignatureVerificationError,
+  );
   assert.throws(() => stripe.webhooks.constructEvent(delivery!.raw.raw, delivery!.raw.signature, 'whsec_wrong'));
 });
 
@@ -509,15 +619,31 @@ test('webhooks: setup_intent.succeeded / setup_failed and payment_intent.payment
   const ok = await stripe.setupIntents.create({ customer: customer.id, payment_method: 'pm_card_visa', confirm: true });
   const bad = await stripe.setupIntents.create({ customer: customer.id });
   await rejection(stripe.setupIntents.confirm(bad.id, { payment_method: 'pm_card_chargeDeclined' }));
-  const failed = await rejection(stripe.paymentIntents.create({
-    amount: 900, currency: 'eur', customer: customer.id, payment_method: 'pm_card_chargeDeclined', off_session: true, confirm: true,
-  }));
+  const failed = await rejection(
+    stripe.paymentIntents.create({
+      amount: 900,
+      currency: 'eur',
+      customer: customer.id,
+      payment_method: 'pm_card_chargeDeclined',
+      off_session: true,
+      confirm: true,
+    }),
+  );
   // Action
   await emulator.waitForWebhooks();
   // Assertions
-  assert.equal(receiver.eventsFor(ok.id).map(({ event }) => event.type), ['setup_intent.succeeded']);
-  assert.equal(receiver.eventsFor(bad.id).map(({ event }) => event.type), ['setup_intent.setup_failed']);
-  assert.equal(receiver.eventsFor(failed.payment_intent.id).map(({ event }) => event.type), ['payment_intent.payment_failed']);
+  assert.equal(
+    receiver.eventsFor(ok.id).map(({ event }) => event.type),
+    ['setup_intent.succeeded'],
+  );
+  assert.equal(
+    receiver.eventsFor(bad.id).map(({ event }) => event.type),
+    ['setup_intent.setup_failed'],
+  );
+  assert.equal(
+    receiver.eventsFor(failed.payment_intent.id).map(({ event }) => event.type),
+    ['payment_intent.payment_failed'],
+  );
   const listed = await stripe.events.list({ type: 'setup_intent.setup_failed', limit: 1 });
   assert.is((listed.data[0]!.data.object as Stripe.SetupIntent).id, bad.id);
 });
@@ -536,7 +662,10 @@ test('webhooks: a failing endpoint is retried; resend re-delivers the same event
   const deliveries = await helper('GET', `/_emulator/events/${first!.event.id}/deliveries`);
   // Assertions
   assert.is(resend.status, 200);
-  assert.equal(deliveries.json.data.map((d: { status: number }) => d.status), [500, 500, 200, 200]);
+  assert.equal(
+    deliveries.json.data.map((d: { status: number }) => d.status),
+    [500, 500, 200, 200],
+  );
   const received = receiver.eventsFor(si.id);
   assert.is(received.length, 2);
   assert.is(received[1]!.event.id, first!.event.id);
@@ -564,7 +693,9 @@ test('API key: missing → 401; not a test key → StripeAuthenticationError', a
   // Action
   const res = await fetch(`${emulator.url}/v1/customers`);
   const body = (await res.json()) as { error: { type: string; message: string } };
-  const err = await rejection(new Stripe('sk_live_nope', { ...emulator.stripeConfig, maxNetworkRetries: 0 }).customers.list());
+  const err = await rejection(
+    new Stripe('sk_live_nope', { ...emulator.stripeConfig, maxNetworkRetries: 0 }).customers.list(),
+  );
   // Assertions
   assert.is(res.status, 401);
   assert.is(body.error.type, 'invalid_request_error');

@@ -30,17 +30,26 @@ async function serverSetupIntent(): Promise<Stripe.SetupIntent> {
 /** A form-encoded call as Stripe.js makes it: the publishable key as the `key` parameter. */
 async function browserCall(method: 'GET' | 'POST', path: string, params: Record<string, string>) {
   const body = new URLSearchParams({ key: PK, ...params }).toString();
-  const res = method === 'GET'
-    ? await fetch(`${emulator.url}${path}?${body}`)
-    : await fetch(`${emulator.url}${path}`, { method, body, headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://web.example.test' } });
-  return { status: res.status, headers: res.headers, body: await res.json() as any };
+  const res =
+    method === 'GET'
+      ? await fetch(`${emulator.url}${path}?${body}`)
+      : await fetch(`${emulator.url}${path}`, {
+          method,
+          body,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://web.example.test' },
+        });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as any };
 }
 
 test('the script is served at /v3/ as JavaScript', async () => {
   const res = await fetch(`${emulator.url}/v3/`);
   assert.is(res.status, 200);
   assert.match(res.headers.get('content-type')!, /^application\/javascript/);
-  assert.match(await res.text(), new RegExp(`"${emulator.url.replace(/[.]/g, '\\.')}"`), 'calls go back to the emulator');
+  assert.match(
+    await res.text(),
+    new RegExp(`"${emulator.url.replace(/[.]/g, '\\.')}"`),
+    'calls go back to the emulator',
+  );
 });
 
 test('confirmCardSetup with a test payment method id: succeeded, the card is on the intent', async () => {
@@ -55,7 +64,7 @@ test('confirmCardSetup with a test payment method id: succeeded, the card is on 
   assert.is((after.payment_method as Stripe.PaymentMethod).customer, si.customer, 'attached to the customer');
 });
 
-test('the card element: a typed test number sets up that card; a declining one answers Stripe\'s error', async () => {
+test("the card element: a typed test number sets up that card; a declining one answers Stripe's error", async () => {
   const page = await loadStripeJs(`${emulator.url}/v3/`);
   const js = page.Stripe(PK);
   const card = js.elements().create('card');
@@ -63,7 +72,7 @@ test('the card element: a typed test number sets up that card; a declining one a
   card.on('change', (e: unknown) => changes.push(e));
   card.mount('#card');
   const slot = page.cardSlot.children[0];
-  slot.input('number').type('4000 0025 0000 3155');   // 3-D Secure on set-up, then off-session payments succeed
+  slot.input('number').type('4000 0025 0000 3155'); // 3-D Secure on set-up, then off-session payments succeed
   slot.input('expiry').type('12 / 34');
   slot.input('cvc').type('123');
   assert.is(changes.at(-1).complete, true);
@@ -86,10 +95,12 @@ test('the card element: a typed test number sets up that card; a declining one a
   assert.is((await stripe.setupIntents.retrieve(declinedIntent.id)).status, 'requires_payment_method', 'unchanged');
 });
 
-test('3-D Secure refused by the person → Stripe\'s authentication failure, nothing set up', async () => {
+test("3-D Secure refused by the person → Stripe's authentication failure, nothing set up", async () => {
   const si = await serverSetupIntent();
   const { Stripe: StripeJs } = await loadStripeJs(`${emulator.url}/v3/`, () => false);
-  const result = await StripeJs(PK).confirmCardSetup(si.client_secret, { payment_method: 'pm_card_authenticationRequiredOnSetup' });
+  const result = await StripeJs(PK).confirmCardSetup(si.client_secret, {
+    payment_method: 'pm_card_authenticationRequiredOnSetup',
+  });
   assert.is(result.error?.code, 'setup_intent_authentication_failure');
   assert.is((await stripe.setupIntents.retrieve(si.id)).status, 'requires_payment_method');
 });
@@ -98,7 +109,10 @@ test('a publishable key works only with the intent whose client secret it presen
   const mine = await serverSetupIntent();
   const theirs = await serverSetupIntent();
   // My secret against their intent: refused, their intent untouched.
-  const confirm = await browserCall('POST', `/v1/setup_intents/${theirs.id}/confirm`, { client_secret: mine.client_secret!, payment_method: 'pm_card_visa' });
+  const confirm = await browserCall('POST', `/v1/setup_intents/${theirs.id}/confirm`, {
+    client_secret: mine.client_secret!,
+    payment_method: 'pm_card_visa',
+  });
   assert.is(confirm.status, 400);
   assert.equal([confirm.body.error.type, confirm.body.error.param], ['invalid_request_error', 'client_secret']);
   const read = await browserCall('GET', `/v1/setup_intents/${theirs.id}`, { client_secret: mine.client_secret! });
@@ -113,7 +127,10 @@ test('a publishable key works only with the intent whose client secret it presen
   const after = await stripe.setupIntents.retrieve(theirs.id);
   assert.equal([after.status, after.payment_method], ['requires_payment_method', null]);
   // With the right secret, the browser's call goes through, with a CORS header for the page.
-  const right = await browserCall('POST', `/v1/setup_intents/${mine.id}/confirm`, { client_secret: mine.client_secret!, payment_method: 'pm_card_visa' });
+  const right = await browserCall('POST', `/v1/setup_intents/${mine.id}/confirm`, {
+    client_secret: mine.client_secret!,
+    payment_method: 'pm_card_visa',
+  });
   assert.is(right.status, 200);
   assert.is(right.body.status, 'succeeded');
   assert.is(right.headers.get('access-control-allow-origin'), '*');
@@ -131,7 +148,7 @@ test('a publishable key cannot do what a secret key does; live and malformed key
   assert.is(list.status, 401);
   const live = await fetch(`${emulator.url}/v1/payment_methods`, { method: 'POST', body: 'key=pk_live_abc&type=card' });
   assert.is(live.status, 401);
-  assert.is(emulator.state().customers, before + 1, 'only the server\'s customer was made');
+  assert.is(emulator.state().customers, before + 1, "only the server's customer was made");
 });
 
 test.run();

@@ -9,7 +9,14 @@ import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
-  completeAtEnd, confirmedReservation, dbAs, startEmulator, startTestWorker, stripeConfigFor, useEmulatorInEnv, waitFor,
+  completeAtEnd,
+  confirmedReservation,
+  dbAs,
+  startEmulator,
+  startTestWorker,
+  stripeConfigFor,
+  useEmulatorInEnv,
+  waitFor,
   type CardContext,
 } from './helpers/payments.ts';
 import { childEnv, spawnWorker } from './helpers/processes.ts';
@@ -26,7 +33,11 @@ test.before(async () => {
   emulator = await startEmulator();
   smtp = await startSmtpSink();
   useEmulatorInEnv(emulator);
-  Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), WEB_URL: 'https://app.example.test' });
+  Object.assign(process.env, {
+    SMTP_HOST: smtp.host,
+    SMTP_PORT: String(smtp.port),
+    WEB_URL: 'https://app.example.test',
+  });
   const staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
   cards = { db, emulator, stripe: stripeClient(stripeConfigFor(emulator)), staffDb };
 });
@@ -57,7 +68,10 @@ async function completedReservations(count: number, batch = false): Promise<stri
   if (batch) {
     await db.owner.query('delete from graphile_worker._private_jobs where key = any($1)', [keys]);
     // One batch larger than the task records at once (RECORD_EVERY): successes are recorded in several statements.
-    await db.owner.query('select app_private.queue_charge_batches($1::bigint[], max_attempts => 1, batch_size => $2)', [ids, ids.length]);
+    await db.owner.query('select app_private.queue_charge_batches($1::bigint[], max_attempts => 1, batch_size => $2)', [
+      ids,
+      ids.length,
+    ]);
   } else {
     await db.owner.query('update graphile_worker._private_jobs set max_attempts = 1 where key = any($1)', [keys]);
   }
@@ -65,28 +79,47 @@ async function completedReservations(count: number, batch = false): Promise<stri
 }
 
 async function allCharged(ids: string[], timeoutMs = 60_000) {
-  return waitFor(async () => {
-    const { rows } = await db.owner.query(
-      `select status, extract(epoch from succeeded_at)::float8 as at from app_private.charges where reservation_id = any($1::bigint[])`, [ids]);
-    const { rows: [{ jobs }] } = await db.owner.query(
-      `select count(*)::int as jobs from graphile_worker.jobs where task_identifier = 'reservation__charge'`);
-    return rows.length === ids.length && rows.every((r) => r.status === 'succeeded') && jobs === 0 ? rows : null;
-  }, timeoutMs, `${ids.length} charges`);
+  return waitFor(
+    async () => {
+      const { rows } = await db.owner.query(
+        `select status, extract(epoch from succeeded_at)::float8 as at from app_private.charges where reservation_id = any($1::bigint[])`,
+        [ids],
+      );
+      const {
+        rows: [{ jobs }],
+      } = await db.owner.query(
+        `select count(*)::int as jobs from graphile_worker.jobs where task_identifier = 'reservation__charge'`,
+      );
+      return rows.length === ids.length && rows.every((r) => r.status === 'succeeded') && jobs === 0 ? rows : null;
+    },
+    timeoutMs,
+    `${ids.length} charges`,
+  );
 }
 
 /** PaymentIntents at the emulator per reservation (exactly one each: no double charge). */
 function intentsPer(ids: string[]): number[] {
-  return ids.map((id) => emulator.store.paymentIntents.all.filter((pi) => pi.metadata?.reservation_id === id && pi.status === 'succeeded').length);
+  return ids.map(
+    (id) =>
+      emulator.store.paymentIntents.all.filter((pi) => pi.metadata?.reservation_id === id && pi.status === 'succeeded')
+        .length,
+  );
 }
 
 test('emulator: above the global limit a request is answered 429 invalid_request_error rate_limit, without Stripe-Should-Retry, and does nothing', async () => {
   emulator.setRateLimits({ profile: 'off', global: 3 });
   const before = emulator.state();
   const answers = [];
-  for (let i = 0; i < 4; i++) answers.push(await call('/v1/customers', { method: 'POST', body: new URLSearchParams({ email: `c${i}@example.test` }) }));
-  assert.equal(answers.map((a) => a.status), [200, 200, 200, 429]);
+  for (let i = 0; i < 4; i++)
+    answers.push(
+      await call('/v1/customers', { method: 'POST', body: new URLSearchParams({ email: `c${i}@example.test` }) }),
+    );
+  assert.equal(
+    answers.map((a) => a.status),
+    [200, 200, 200, 429],
+  );
   const refused = answers[3]!;
-  const body = await refused.json() as { error: { type: string; code: string; message: string } };
+  const body = (await refused.json()) as { error: { type: string; code: string; message: string } };
   assert.is(body.error.type, 'invalid_request_error');
   assert.is(body.error.code, 'rate_limit');
   assert.match(body.error.message, /rate limit/i);
@@ -108,20 +141,33 @@ test('emulator: the per-endpoint limit counts each method and route apart (every
   // Unknown ids: the limiter counts the call before the lookup answers 404.
   for (const id of ['cus_a', 'cus_b', 'cus_c']) statuses.push((await call(`/v1/customers/${id}`)).status);
   assert.equal(statuses, [404, 404, 429], 'GET /v1/customers/:id: two a second, whatever the id');
-  assert.is.not((await call('/v1/customers/cus_a', { method: 'DELETE' })).status, 429, 'DELETE /v1/customers/:id is another endpoint');
+  assert.is.not(
+    (await call('/v1/customers/cus_a', { method: 'DELETE' })).status,
+    429,
+    'DELETE /v1/customers/:id is another endpoint',
+  );
   emulator.setRateLimits({ profile: 'test' });
-  const limits = await (await fetch(`${emulator.url}/_emulator/rate_limits`)).json() as { limits: Record<string, number> };
+  const limits = (await (await fetch(`${emulator.url}/_emulator/rate_limits`)).json()) as {
+    limits: Record<string, number>;
+  };
   assert.equal(limits.limits, { global: 25, perEndpoint: 25, concurrency: 25 });
-  const bad = await fetch(`${emulator.url}/_emulator/rate_limits`, { method: 'POST', body: JSON.stringify({ global: -1 }) });
+  const bad = await fetch(`${emulator.url}/_emulator/rate_limits`, {
+    method: 'POST',
+    body: JSON.stringify({ global: -1 }),
+  });
   assert.is(bad.status, 400);
   emulator.setRateLimits({ profile: 'off' });
 });
 
 test('emulator: the concurrency limit refuses a request while others are in flight; a lock_timeout fault carries Stripe-Should-Retry: true and the SDK retries it', async () => {
   emulator.setRateLimits({ profile: 'off' });
-  const slow = await (await import('../stripe-emulator/index.ts')).startStripeEmulator({ rateLimits: { concurrency: 2 }, latencyMs: 300 });
+  const slow = await (await import('../stripe-emulator/index.ts')).startStripeEmulator({
+    rateLimits: { concurrency: 2 },
+    latencyMs: 300,
+  });
   try {
-    const post = () => fetch(`${slow.url}/v1/customers`, { method: 'POST', headers: { Authorization: 'Bearer sk_test_limits' } });
+    const post = () =>
+      fetch(`${slow.url}/v1/customers`, { method: 'POST', headers: { Authorization: 'Bearer sk_test_limits' } });
     const statuses = (await Promise.all([post(), post(), post()])).map((r) => r.status).sort();
     assert.equal(statuses, [200, 200, 429]);
   } finally {
@@ -140,16 +186,26 @@ test('emulator: the concurrency limit refuses a request while others are in flig
 
 test('budget: granted at once while tokens last, then per_second apart; calls beyond max_wait refused (nothing taken) with when to ask again; refilled over time', async () => {
   const take = async (at: string, calls = 1, maxWait = '150 milliseconds') => {
-    const { rows: [r] } = await db.owner.query(
+    const {
+      rows: [r],
+    } = await db.owner.query(
       `select waits, retry_after from app_private.rate_budget_take('test_budget', 10, 2, $1::interval, $2, $3::timestamptz)`,
-      [maxWait, calls, at]);
-    return { waits: (r.waits as number[]).map((w) => Math.round(w * 1000)), retryAfterMs: r.retry_after === null ? null : Math.round(r.retry_after * 1000) };
+      [maxWait, calls, at],
+    );
+    return {
+      waits: (r.waits as number[]).map((w) => Math.round(w * 1000)),
+      retryAfterMs: r.retry_after === null ? null : Math.round(r.retry_after * 1000),
+    };
   };
   const t0 = '2026-12-01 18:00:00+00';
   // 10 a second, 2 at once: two now, the third after one token's time (100 ms), the fourth (200 ms) beyond max_wait.
   assert.equal(await take(t0, 4), { waits: [0, 0, 100], retryAfterMs: 200 });
   // Had the refused call taken a token, the next would wait 100 ms at +200 ms.
-  assert.equal(await take('2026-12-01 18:00:00.2+00'), { waits: [0], retryAfterMs: null }, 'the refused call took nothing');
+  assert.equal(
+    await take('2026-12-01 18:00:00.2+00'),
+    { waits: [0], retryAfterMs: null },
+    'the refused call took nothing',
+  );
   // A quiet minute refills to the burst, never beyond.
   assert.equal(await take('2026-12-01 18:01:00+00', 3, '0 seconds'), { waits: [0, 0], retryAfterMs: 100 });
 });
@@ -162,10 +218,13 @@ test('a batch job of 14 without limits: every charge is sent once and recorded, 
   } finally {
     await worker.stop();
   }
-  assert.equal(intentsPer(ids), ids.map(() => 1));
+  assert.equal(
+    intentsPer(ids),
+    ids.map(() => 1),
+  );
 });
 
-test('a batch entry Stripe fails (500 after doing it, three times: the SDK\'s retries too) is retried alone with its key: one charge each, the others not sent again', async () => {
+test("a batch entry Stripe fails (500 after doing it, three times: the SDK's retries too) is retried alone with its key: one charge each, the others not sent again", async () => {
   const ids = await completedReservations(3, true);
   const requestsBefore = emulator.state().requests;
   emulator.addFault({ method: 'POST', path: '/v1/payment_intents', mode: 'error_after', count: 3 });
@@ -176,7 +235,11 @@ test('a batch entry Stripe fails (500 after doing it, three times: the SDK\'s re
     await worker.stop();
     emulator.clearFaults();
   }
-  assert.equal(intentsPer(ids), ids.map(() => 1), 'the failed entry was done at Stripe once: its retry got the same PaymentIntent back');
+  assert.equal(
+    intentsPer(ids),
+    ids.map(() => 1),
+    'the failed entry was done at Stripe once: its retry got the same PaymentIntent back',
+  );
   // 3 first sends (one of them answered 500 three times by the SDK's own retries) + the entry's retry, alone.
   assert.is(emulator.state().requests - requestsBefore, 3 + 2 + 1);
 });
@@ -186,7 +249,7 @@ for (const batch of [false, true]) {
     const ids = await completedReservations(batch ? 14 : 8, batch);
     const before = emulator.state().rate_limits.limited;
     emulator.setRateLimits({ profile: 'off', global: 2 });
-    process.env.STRIPE_RATE_LIMIT = '0';  // no budget: the worker meets Stripe's 429s
+    process.env.STRIPE_RATE_LIMIT = '0'; // no budget: the worker meets Stripe's 429s
     const worker = await startTestWorker(db, { concurrency: 4 });
     try {
       await allCharged(ids);
@@ -196,17 +259,25 @@ for (const batch of [false, true]) {
       delete process.env.STRIPE_RATE_LIMIT;
     }
     assert.ok(emulator.state().rate_limits.limited > before, 'Stripe answered 429 at least once');
-    assert.equal(intentsPer(ids), ids.map(() => 1), 'one succeeded PaymentIntent per reservation');
-    const { rows: [r] } = await db.owner.query(
+    assert.equal(
+      intentsPer(ids),
+      ids.map(() => 1),
+      'one succeeded PaymentIntent per reservation',
+    );
+    const {
+      rows: [r],
+    } = await db.owner.query(
       `select (select count(*)::int from app_public.reservations where id = any($1::bigint[]) and status <> 'completed') as not_completed,
               (select count(*)::int from app_private.charges where reservation_id = any($1::bigint[]) and attempt <> 1) as later_attempts,
               (select count(*)::int from app_private.emails where template = 'payment_failed' and data->>'reservationId' = any($1::text[])) as failed_emails,
-              (select count(*)::int from graphile_worker.jobs where task_identifier = 'reservation__charge') as jobs`, [ids]);
+              (select count(*)::int from graphile_worker.jobs where task_identifier = 'reservation__charge') as jobs`,
+      [ids],
+    );
     assert.equal(r, { not_completed: 0, later_attempts: 0, failed_emails: 0, jobs: 0 });
   });
 }
 
-test('two worker processes share one budget: together they stay under the emulator\'s limit (no 429) at the budget\'s pace', async () => {
+test("two worker processes share one budget: together they stay under the emulator's limit (no 429) at the budget's pace", async () => {
   const ids = await completedReservations(16);
   emulator.setRateLimits({ profile: 'off', global: 6 });
   const before = structuredClone(emulator.state().rate_limits);
@@ -221,12 +292,20 @@ test('two worker processes share one budget: together they stay under the emulat
   }
   const after = emulator.state().rate_limits;
   assert.is(after.limited - before.limited, 0, 'no call was refused');
-  const perSecond = Object.entries(after.accepted_per_second).map(([s, n]) => n - (before.accepted_per_second[s] ?? 0)).filter((n) => n > 0);
+  const perSecond = Object.entries(after.accepted_per_second)
+    .map(([s, n]) => n - (before.accepted_per_second[s] ?? 0))
+    .filter((n) => n > 0);
   assert.ok(Math.max(...perSecond) <= 6, `calls in any second ≤ the limit: ${perSecond.join(' ')}`);
   // 16 calls at 4 a second (one may go at once): they cannot all be done in under 3.5 s.
   const times = charged.map((c) => c.at);
-  assert.ok(Math.max(...times) - Math.min(...times) >= 3.5, `the budget paced the calls: ${Math.max(...times) - Math.min(...times)} s`);
-  assert.equal(intentsPer(ids), ids.map(() => 1));
+  assert.ok(
+    Math.max(...times) - Math.min(...times) >= 3.5,
+    `the budget paced the calls: ${Math.max(...times) - Math.min(...times)} s`,
+  );
+  assert.equal(
+    intentsPer(ids),
+    ids.map(() => 1),
+  );
 });
 
 test.run();

@@ -55,7 +55,11 @@ test('production code imports only production dependencies', () => {
   // The development entry points (npm start: mail sink and its front, emulator, web dev server; demo data) may use dev tools.
   const DEV_ONLY = new Set(['cli/start.ts', 'cli/mail_sink.ts', 'cli/web_dev_server.ts', 'cli/seed__generate.ts']);
   const folders = ['server', 'worker', 'tasks', 'cli', 'lib', 'emails'].filter((d) => {
-    try { return statSync(join(ROOT, d)).isDirectory(); } catch { return false; }
+    try {
+      return statSync(join(ROOT, d)).isDirectory();
+    } catch {
+      return false;
+    }
   });
   const allowed = new Set([...Object.keys(pkg.dependencies), ...builtinModules]);
   const offenders: string[] = [];

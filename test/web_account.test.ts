@@ -26,7 +26,9 @@ test.before(async () => {
     Object.assign(token.payload, { email: 'gil.google@example.test', email_verified: true, name: 'Gil Google' });
   });
   stack = await startWebStack(import.meta.filename, {
-    GOOGLE_CLIENT_ID: 'sms-web', GOOGLE_CLIENT_SECRET: 'google-secret', GOOGLE_ISSUER: google.issuer.url!,
+    GOOGLE_CLIENT_ID: 'sms-web',
+    GOOGLE_CLIENT_SECRET: 'google-secret',
+    GOOGLE_ISSUER: google.issuer.url!,
   });
 });
 test.after(async () => {
@@ -50,7 +52,7 @@ async function statusIs(page: Page, status: string): Promise<void> {
 test('A new user signs up and follows the verification link from the email', async () => {
   const { page } = await stack.newPage('phone');
   await signUp(page, 'Vera Verify', 'vera@example.test');
-  assert.match(await page.locator('main').textContent() ?? '', /not verified yet/);
+  assert.match((await page.locator('main').textContent()) ?? '', /not verified yet/);
   const mail = await stack.waitForMail('vera@example.test', /^Verify your email for /);
   const link = mail.links.find((l) => l.includes('/verify-email'));
   assert.ok(link, `a verification link in:\n${mail.text}`);
@@ -61,7 +63,7 @@ test('A new user signs up and follows the verification link from the email', asy
   // The same link a second time is refused with its sentence, not raw JSON.
   await page.goto(link!);
   await page.locator('.form-error').waitFor();
-  assert.not.match(await page.locator('main').textContent() ?? '', /[{}]/);
+  assert.not.match((await page.locator('main').textContent()) ?? '', /[{}]/);
 });
 
 test('A signed-in driver reserves, changes the end after seeing the new price, ends it, and opens the receipt', async () => {
@@ -71,7 +73,10 @@ test('A signed-in driver reserves, changes the end after seeing the new price, e
   const item = page.locator('li.spot[data-state="free"]').first();
   await item.waitFor();
   await item.getByRole('link', { name: /^Reserve/ }).click();
-  await page.locator('[data-price]').filter({ hasText: /^\$\d+\.\d\d$/ }).waitFor();
+  await page
+    .locator('[data-price]')
+    .filter({ hasText: /^\$\d+\.\d\d$/ })
+    .waitFor();
   assert.is(await page.getByLabel('Your email').count(), 0, 'signed in: no email asked');
   await page.getByRole('button', { name: 'Reserve and add a card' }).click();
   await page.waitForURL(/\/reservations\/\d+$/);
@@ -84,7 +89,7 @@ test('A signed-in driver reserves, changes the end after seeing the new price, e
 
   // Change the end: the new price is shown first, and nothing changes until it is accepted.
   await page.getByRole('button', { name: 'See the new price' }).click();
-  const requote = await page.locator('.requote-text').textContent() ?? '';
+  const requote = (await page.locator('.requote-text').textContent()) ?? '';
   assert.match(requote, /^New end .+: \$\d+\.\d\d instead of \$\d+\.\d\d\.$/);
   await page.getByRole('button', { name: 'Accept new end' }).click();
   await page.locator('.notice', { hasText: 'New end saved.' }).waitFor();
@@ -98,11 +103,17 @@ test('A signed-in driver reserves, changes the end after seeing the new price, e
   await statusIs(page, 'confirmed');
 
   await page.getByRole('button', { name: 'End now…' }).click();
-  assert.match(await page.locator('.requote-text').textContent() ?? '', /^You pay for the time used: \$\d+\.\d\d instead of/);
+  assert.match(
+    (await page.locator('.requote-text').textContent()) ?? '',
+    /^You pay for the time used: \$\d+\.\d\d instead of/,
+  );
   await page.getByRole('button', { name: 'End now', exact: true }).click();
   await page.locator('.notice', { hasText: 'Reservation ended' }).waitFor();
   await stack.waitForMail('dora@example.test', new RegExp(`^Reservation #${id} ended$`));
-  const receipt = await stack.waitForMail('dora@example.test', new RegExp(`^Receipt for reservation #${id}: \\$\\d+\\.\\d\\d$`));
+  const receipt = await stack.waitForMail(
+    'dora@example.test',
+    new RegExp(`^Receipt for reservation #${id}: \\$\\d+\\.\\d\\d$`),
+  );
   const link = receipt.links.find((l) => l.endsWith(`/reservations/${id}`));
   assert.ok(link, `a link to the reservation in:\n${receipt.text}\n${receipt.links}`);
   await page.goto(link!);
@@ -144,7 +155,7 @@ test('Sign in with Google: the button appears when configured and the round trip
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
   await page.goto(`${stack.webUrl}/account`);
   await page.locator('main', { hasText: 'gil.google@example.test' }).waitFor();
-  assert.match(await page.locator('main').textContent() ?? '', /\(verified\)\./);
+  assert.match((await page.locator('main').textContent()) ?? '', /\(verified\)\./);
   assert.is(await page.getByRole('link', { name: 'Facebook' }).count(), 0, 'Facebook is not configured here');
 });
 
@@ -160,7 +171,14 @@ async function assertAccessible(page: Page, paths: string[]): Promise<void> {
 for (const size of ['phone', 'desktop'] as Size[]) {
   test(`Account pages have no serious or critical accessibility finding (${size})`, async () => {
     const { page } = await stack.newPage(size);
-    await assertAccessible(page, ['/sign-in', '/sign-up', '/forgot-password', '/reset-password?token=unknown', '/verify-email?token=unknown', '/accept-invite?token=unknown']);
+    await assertAccessible(page, [
+      '/sign-in',
+      '/sign-up',
+      '/forgot-password',
+      '/reset-password?token=unknown',
+      '/verify-email?token=unknown',
+      '/accept-invite?token=unknown',
+    ]);
     await signUp(page, `Ally ${size}`, `ally.${size}@example.test`);
     await assertAccessible(page, ['/account', '/reservations']);
   });

@@ -19,7 +19,10 @@ test('sentences are sentences: capitalised, ending with a full stop, no code or 
 
 test('waiting time and log reference come from the answer; unknown codes keep the API message', () => {
   assert.is(sentenceFor('SMA02', 'Too many attempts', 42), 'Too many attempts. Try again in 42 seconds.');
-  assert.is(sentenceFor('INTERNAL', 'Internal error (reference abc123)'), 'Something went wrong on our side (reference abc123). Please try again.');
+  assert.is(
+    sentenceFor('INTERNAL', 'Internal error (reference abc123)'),
+    'Something went wrong on our side (reference abc123). Please try again.',
+  );
   assert.is(sentenceFor('SMX99', 'A future message.'), 'A future message.');
 });
 

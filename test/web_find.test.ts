@@ -10,14 +10,20 @@ import { seriousA11yViolations, startWebStack, waitUntil, type WebStack } from '
 let stack: WebStack;
 const MIDTOWN = '/?lat=40.75360&lng=-73.98320&radius=0.3&unit=km&minutes=60';
 
-test.before(async () => { stack = await startWebStack(import.meta.filename); });
-test.after(async () => { await stack?.close(); });
+test.before(async () => {
+  stack = await startWebStack(import.meta.filename);
+});
+test.after(async () => {
+  await stack?.close();
+});
 
 async function api(query: string, variables: Record<string, unknown> = {}) {
   const res = await fetch(`${stack.apiUrl}/graphql`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
   });
-  return await res.json() as { data?: any; errors?: Array<{ extensions?: { code?: string } }> };
+  return (await res.json()) as { data?: any; errors?: Array<{ extensions?: { code?: string } }> };
 }
 
 test('Find lists the free spots nearest first with their price, and a marker for each, with no map tiles', async () => {
@@ -25,9 +31,13 @@ test('Find lists the free spots nearest first with their price, and a marker for
   await page.goto(stack.webUrl + MIDTOWN);
   const items = page.locator('li.spot');
   await items.first().waitFor();
-  const distances = (await items.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-distance')))));
+  const distances = await items.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-distance'))));
   assert.ok(distances.length > 1, 'several spots listed');
-  assert.equal(distances, [...distances].sort((a, b) => a - b), 'nearest first');
+  assert.equal(
+    distances,
+    [...distances].sort((a, b) => a - b),
+    'nearest first',
+  );
   for (const text of await page.locator('li.spot .price').allTextContents()) assert.match(text, /^\$\d+\.\d\d$/);
 
   // The same spots, in the same order, as the API's own answer for that window.
@@ -35,16 +45,22 @@ test('Find lists the free spots nearest first with their price, and a marker for
   const count = await page.locator('.count').textContent();
   const total = Number(/^(\d+) free/.exec(count ?? '')?.[1]);
   const now = new Date();
-  const direct = await api(`query($s: Datetime!, $e: Datetime!) { spotsNear(lat: 40.7536, lng: -73.9832, radius: 0.3, unit: km, startsAt: $s, endsAt: $e, first: 100) {
-    totalCount nodes { spot { rowId } } } }`, { s: now.toISOString(), e: new Date(now.getTime() + 3600_000).toISOString() });
+  const direct = await api(
+    `query($s: Datetime!, $e: Datetime!) { spotsNear(lat: 40.7536, lng: -73.9832, radius: 0.3, unit: km, startsAt: $s, endsAt: $e, first: 100) {
+    totalCount nodes { spot { rowId } } } }`,
+    { s: now.toISOString(), e: new Date(now.getTime() + 3600_000).toISOString() },
+  );
   assert.is(total, direct.data.spotsNear.totalCount);
-  assert.equal(ids, direct.data.spotsNear.nodes.slice(0, ids.length).map((n: any) => n.spot.rowId));
+  assert.equal(
+    ids,
+    direct.data.spotsNear.nodes.slice(0, ids.length).map((n: any) => n.spot.rowId),
+  );
 
   // Markers on the map: one per spot found (the list shows the first page of them).
   assert.is(await page.locator('path.marker[data-state="free"]').count(), Math.min(total, 100));
   // Tiles cannot load here: the plain grid and its note, markers still placed.
   await page.locator('.map-offline').waitFor();
-  assert.match(await page.locator('.map-note').textContent() ?? '', /spots are still placed/);
+  assert.match((await page.locator('.map-note').textContent()) ?? '', /spots are still placed/);
 });
 
 test('Typed coordinates, miles and a bad radius: the error sits next to the field that caused it', async () => {
@@ -57,7 +73,10 @@ test('Typed coordinates, miles and a bad radius: the error sits next to the fiel
   await page.getByLabel('Unit').selectOption('mi');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.waitForURL(/lat=40\.75270&lng=-73\.97720&radius=0\.2&unit=mi/);
-  await waitUntil(async () => /within 0\.2 mi/.test(await page.locator('.count').textContent() ?? ''), 'a search in miles');
+  await waitUntil(
+    async () => /within 0\.2 mi/.test((await page.locator('.count').textContent()) ?? ''),
+    'a search in miles',
+  );
   for (const d of await page.locator('li.spot .distance').allTextContents()) assert.match(d, /^\d+ ft$|^0\.\d\d mi$/);
 
   await page.getByLabel('Radius').fill('80');
@@ -81,16 +100,22 @@ test('A listed spot that someone else books turns taken, in the list and on the 
   // The page listens to GET /live/spots for its area; while it does, it does not poll.
   await page.locator('.count[data-live="on"]').waitFor();
   const spotId = await first.getAttribute('data-spot-id');
-  const booked = await api(`mutation($id: BigInt!) { reserve(input: { spotId: $id, durationMinutes: 60, email: "other.driver@example.test" }) {
-    result { reservation { rowId status } } } }`, { id: spotId });
+  const booked = await api(
+    `mutation($id: BigInt!) { reserve(input: { spotId: $id, durationMinutes: 60, email: "other.driver@example.test" }) {
+    result { reservation { rowId status } } } }`,
+    { id: spotId },
+  );
   assert.is(booked.errors, undefined);
   await page.locator(`li.spot[data-spot-id="${spotId}"][data-state="taken"]`).waitFor();
   await page.locator(`path.marker[data-spot-id="${spotId}"][data-state="taken"]`).waitFor({ state: 'attached' });
-  assert.match(await page.locator(`li.spot[data-spot-id="${spotId}"]`).textContent() ?? '', /Taken/);
+  assert.match((await page.locator(`li.spot[data-spot-id="${spotId}"]`).textContent()) ?? '', /Taken/);
 });
 
 test('"Near me" searches at the browser\'s location; a refused location says so next to the button', async () => {
-  const allowed = await stack.newPage('phone', { geolocation: { latitude: 40.7527, longitude: -73.9772 }, permissions: ['geolocation'] });
+  const allowed = await stack.newPage('phone', {
+    geolocation: { latitude: 40.7527, longitude: -73.9772 },
+    permissions: ['geolocation'],
+  });
   await allowed.page.goto(stack.webUrl + MIDTOWN);
   await allowed.page.locator('li.spot').first().waitFor();
   // On a phone the search form folds away under its summary.
@@ -99,7 +124,7 @@ test('"Near me" searches at the browser\'s location; a refused location says so 
   await allowed.page.waitForURL(/lat=40\.75270&lng=-73\.97720/);
   assert.is(await allowed.page.getByLabel('Latitude').inputValue(), '40.7527');
 
-  const refused = await stack.newPage('desktop');  // no permission granted: the browser refuses
+  const refused = await stack.newPage('desktop'); // no permission granted: the browser refuses
   await refused.page.goto(stack.webUrl + MIDTOWN);
   await refused.page.locator('li.spot').first().waitFor();
   await refused.page.getByRole('button', { name: 'Near me' }).click();

@@ -27,7 +27,14 @@ test.after(async () => {
 });
 
 test('every page an email links to answers with the app', async () => {
-  for (const path of ['/', '/verify-email?token=x', '/reset-password?token=x', '/accept-invite?token=x', '/reservations/7/manage', '/reservations/7/pay']) {
+  for (const path of [
+    '/',
+    '/verify-email?token=x',
+    '/reset-password?token=x',
+    '/accept-invite?token=x',
+    '/reservations/7/manage',
+    '/reservations/7/pay',
+  ]) {
     const res = await fetch(api.url + path, { headers: { accept: 'text/html,application/xhtml+xml' } });
     assert.is(res.status, 200, path);
     assert.is(res.headers.get('cache-control'), 'no-cache', path);

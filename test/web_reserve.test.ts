@@ -12,8 +12,12 @@ import { seriousA11yViolations, startWebStack, type Size, type WebStack } from '
 let stack: WebStack;
 const MIDTOWN = '/?lat=40.75360&lng=-73.98320&radius=0.3&unit=km&minutes=60';
 
-test.before(async () => { stack = await startWebStack(import.meta.filename); });
-test.after(async () => { await stack?.close(); });
+test.before(async () => {
+  stack = await startWebStack(import.meta.filename);
+});
+test.after(async () => {
+  await stack?.close();
+});
 
 /** The n-th free spot of the Midtown search (each test books its own). */
 async function openFind(page: Page): Promise<void> {
@@ -22,14 +26,22 @@ async function openFind(page: Page): Promise<void> {
 }
 
 /** From Find, the Reserve link of the n-th free spot, for a guest when `email` is given. */
-async function reserveNth(page: Page, n: number, email?: string, prepare?: (spotId: string) => Promise<void>): Promise<{ spotId: string; reservationId: string }> {
+async function reserveNth(
+  page: Page,
+  n: number,
+  email?: string,
+  prepare?: (spotId: string) => Promise<void>,
+): Promise<{ spotId: string; reservationId: string }> {
   await openFind(page);
   const item = page.locator('li.spot[data-state="free"]').nth(n);
   const spotId = (await item.getAttribute('data-spot-id'))!;
   await prepare?.(spotId);
   await item.getByRole('link', { name: /^Reserve/ }).click();
   await page.waitForURL(new RegExp(`/spots/${spotId}`));
-  await page.locator('[data-price]').filter({ hasText: /^\$\d+\.\d\d$/ }).waitFor();
+  await page
+    .locator('[data-price]')
+    .filter({ hasText: /^\$\d+\.\d\d$/ })
+    .waitFor();
   if (email) await page.getByLabel('Your email').fill(email);
   await page.getByRole('button', { name: 'Reserve and add a card' }).click();
   await page.waitForURL(/\/reservations\/\d+$/);
@@ -73,15 +85,20 @@ test('A guest reserves and adds a card; it turns confirmed while another browser
   await typeCard(guest.page, '4242 4242 4242 4242');
   await guest.page.getByRole('button', { name: 'Save card and confirm' }).click();
   await statusIs(guest.page, 'confirmed');
-  assert.match(await guest.page.locator('.notice').first().textContent() ?? '', /Your spot is reserved/);
+  assert.match((await guest.page.locator('.notice').first().textContent()) ?? '', /Your spot is reserved/);
 
   // The other browser's list and map turn the spot taken without a reload.
   await watcher.page.locator(`li.spot[data-spot-id="${spotId}"][data-state="taken"]`).waitFor({ timeout: 30_000 });
-  await watcher.page.locator(`path.marker[data-spot-id="${spotId}"][data-state="taken"]`).waitFor({ state: 'attached' });
+  await watcher.page
+    .locator(`path.marker[data-spot-id="${spotId}"][data-state="taken"]`)
+    .waitFor({ state: 'attached' });
 
   // The confirmation email's link, in a browser that has never seen the reservation, leads to it
   // by way of a fresh manage link.
-  const mail = await stack.waitForMail('web.guest@example.test', new RegExp(`^Reservation #${reservationId} confirmed$`));
+  const mail = await stack.waitForMail(
+    'web.guest@example.test',
+    new RegExp(`^Reservation #${reservationId} confirmed$`),
+  );
   const link = mail.links.find((l) => l.includes(`/reservations/${reservationId}`));
   assert.ok(link, `a link to the reservation in:\n${mail.text}`);
   const fresh = await stack.newPage('desktop');
@@ -92,7 +109,7 @@ test('A guest reserves and adds a card; it turns confirmed while another browser
   await fresh.page.getByRole('button', { name: 'See the new price' }).waitFor();
 });
 
-test('A declined card shows the provider\'s message next to the card, and the reservation stays held', async () => {
+test("A declined card shows the provider's message next to the card, and the reservation stays held", async () => {
   const { page } = await stack.newPage('desktop');
   const { reservationId } = await reserveNth(page, 1, 'web.declined@example.test');
   await statusIs(page, 'held');
@@ -115,10 +132,13 @@ test('A charge refused at the end: the emailed link opens the pay page, where an
   // The spot's meter charges round the clock with a $1.00 minimum (as an operator may set it),
   // so that ending at once costs something whatever the hour the test runs at.
   const { reservationId } = await reserveNth(page, 2, email, async (spotId) => {
-    await stack.db.owner.query(`with rate as (
+    await stack.db.owner.query(
+      `with rate as (
         insert into app_public.rates (code, name, hourly_price, minimum_charge) values ('WEB24', 'Round the clock', 400, 100) returning id),
       hours as (insert into app_public.rate_hours (rate_id, isodow, opens, closes) select id, d, '00:00', '23:59:59.999999' from rate, generate_series(1, 7) d)
-      update app_public.spots set rate_id = (select id from rate) where id = $1`, [spotId]);
+      update app_public.spots set rate_id = (select id from rate) where id = $1`,
+      [spotId],
+    );
   });
   // Set up succeeds with this card; every charge on it is declined (Stripe's 4000 0000 0000 0341).
   await typeCard(page, '4000 0000 0000 0341');
@@ -146,8 +166,15 @@ for (const size of ['phone', 'desktop'] as Size[]) {
   test(`The spot page has no serious or critical accessibility finding (${size})`, async () => {
     const { page } = await stack.newPage(size);
     await openFind(page);
-    await page.locator('li.spot[data-state="free"]').first().getByRole('link', { name: /^Reserve/ }).click();
-    await page.locator('[data-price]').filter({ hasText: /^\$\d+\.\d\d$/ }).waitFor();
+    await page
+      .locator('li.spot[data-state="free"]')
+      .first()
+      .getByRole('link', { name: /^Reserve/ })
+      .click();
+    await page
+      .locator('[data-price]')
+      .filter({ hasText: /^\$\d+\.\d\d$/ })
+      .waitFor();
     assert.equal(await seriousA11yViolations(page), []);
   });
 }

@@ -31,24 +31,38 @@ test('a job queued from SQL runs: sessions__sweep deletes revoked and idle sessi
   const revoked = await createUser(db);
   const idle = await createUser(db);
   await db.owner.query('update app_private.sessions set revoked_at = now() where id = $1', [revoked.sessionId]);
-  await db.owner.query(`update app_private.sessions set last_active_at = now() - interval '25 hours' where id = $1`, [idle.sessionId]);
+  await db.owner.query(`update app_private.sessions set last_active_at = now() - interval '25 hours' where id = $1`, [
+    idle.sessionId,
+  ]);
 
   // Action: queue the job in SQL, then let the worker pick it up.
   await db.owner.query(`select graphile_worker.add_job('sessions__sweep', '{}'::json)`);
   runner = await startWorker({ connectionString: db.urls.owner, crontab: '# none', pollInterval: 200 });
-  await waitFor(async () =>
-    (await db.owner.query(`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'sessions__sweep'`)).rows[0].n === 0);
+  await waitFor(
+    async () =>
+      (
+        await db.owner.query(
+          `select count(*)::int as n from graphile_worker.jobs where task_identifier = 'sessions__sweep'`,
+        )
+      ).rows[0].n === 0,
+  );
 
   // Assertions
   const { rows } = await db.owner.query('select id from app_private.sessions order by id');
-  assert.equal(rows.map((r) => r.id), [live.sessionId]);
+  assert.equal(
+    rows.map((r) => r.id),
+    [live.sessionId],
+  );
 });
 
 test('the crontab parses and names only registered tasks', async () => {
   const { readFileSync } = await import('node:fs');
   const { taskList } = await import('../worker/task_list.ts');
   const crontab = readFileSync(new URL('../worker/crontab', import.meta.url), 'utf8');
-  const tasks = crontab.split('\n').filter((l) => l.trim() && !l.startsWith('#')).map((l) => l.trim().split(/\s+/)[5]);
+  const tasks = crontab
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'))
+    .map((l) => l.trim().split(/\s+/)[5]);
   assert.ok(tasks.length > 0);
   for (const task of tasks) assert.ok(task in taskList, `${task} is registered`);
 });
@@ -60,11 +74,18 @@ test('the schedule: due_work__sweep (hold expiries, ends, reminders, emails) eve
   const byTask = Object.fromEntries(items.map((i) => [i.task, i]));
   assert.equal(Object.keys(byTask).sort(), ['due_work__sweep', 'sessions__sweep', 'spots__sync']);
   // The inventory sync's chain restarter: same key and queue as the job it queues itself.
-  assert.equal([byTask.spots__sync.options.jobKey, byTask.spots__sync.options.jobKeyMode, byTask.spots__sync.options.queueName],
-    ['spots_sync', 'preserve_run_at', 'spots_sync']);
-  assert.equal([byTask.due_work__sweep.options.jobKey, byTask.due_work__sweep.options.jobKeyMode], ['due_work_sweep', 'preserve_run_at']);
-  const minutesMatched = (task: string) => Array.from({ length: 120 }, (_, k) => k).filter((k) =>
-    byTask[task].match({ min: k % 60, hour: Math.floor(k / 60), date: 1, month: 12, dow: 2 })).length;
+  assert.equal(
+    [byTask.spots__sync.options.jobKey, byTask.spots__sync.options.jobKeyMode, byTask.spots__sync.options.queueName],
+    ['spots_sync', 'preserve_run_at', 'spots_sync'],
+  );
+  assert.equal(
+    [byTask.due_work__sweep.options.jobKey, byTask.due_work__sweep.options.jobKeyMode],
+    ['due_work_sweep', 'preserve_run_at'],
+  );
+  const minutesMatched = (task: string) =>
+    Array.from({ length: 120 }, (_, k) => k).filter((k) =>
+      byTask[task].match({ min: k % 60, hour: Math.floor(k / 60), date: 1, month: 12, dow: 2 }),
+    ).length;
   assert.is(minutesMatched('due_work__sweep'), 120, 'every minute of two hours');
   assert.is(minutesMatched('sessions__sweep'), 2, 'once an hour');
   assert.ok(byTask.sessions__sweep.match({ min: 7, hour: 3, date: 1, month: 12, dow: 2 }));

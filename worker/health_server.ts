@@ -9,8 +9,12 @@ import { checkReadiness } from '../lib/readiness.ts';
 export async function startHealthServer(port: number, host: string, pool: pg.Pool, runner: Runner): Promise<Server> {
   let stopped = false;
   runner.promise.then(
-    () => { stopped = true; },
-    () => { stopped = true; },
+    () => {
+      stopped = true;
+    },
+    () => {
+      stopped = true;
+    },
   );
   const server = createServer(async (req, res) => {
     const reply = (status: number, body: unknown) => {

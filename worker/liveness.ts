@@ -26,14 +26,22 @@ export interface Liveness {
   close(): Promise<void>;
 }
 
-export async function startLiveness(connectionString: string, log: (line: string) => void = () => {}, sweepMs = 30_000): Promise<Liveness> {
+export async function startLiveness(
+  connectionString: string,
+  log: (line: string) => void = () => {},
+  sweepMs = 30_000,
+): Promise<Liveness> {
   const client = new pg.Client({ connectionString, application_name: 'sms-worker-liveness' });
   // A dying connection must not crash the worker; the process simply stops
   // counting as alive for the others.
   client.on('error', (err) => log(`liveness connection lost: ${err.message}`));
   await client.connect();
-  const { rows: [me] } = await client.query<{ id: string }>(
-    'insert into app_private.worker_processes (hostname, pid) values ($1, $2) returning id', [hostname(), process.pid]);
+  const {
+    rows: [me],
+  } = await client.query<{ id: string }>(
+    'insert into app_private.worker_processes (hostname, pid) values ($1, $2) returning id',
+    [hostname(), process.pid],
+  );
   await client.query('select pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS, me.id]);
 
   // One connection serves the recording and the sweeps: run them one at a
@@ -45,9 +53,12 @@ export async function startLiveness(connectionString: string, log: (line: string
     return next;
   };
   const record = (id: string) => {
-    serially(() => client.query(
-      'update app_private.worker_processes set worker_ids = array_append(worker_ids, $2) where id = $1', [me.id, id]))
-      .catch((err: Error) => log(`could not record worker ${id}: ${err.message}`));
+    serially(() =>
+      client.query('update app_private.worker_processes set worker_ids = array_append(worker_ids, $2) where id = $1', [
+        me.id,
+        id,
+      ]),
+    ).catch((err: Error) => log(`could not record worker ${id}: ${err.message}`));
   };
   const events = new EventEmitter();
   events.on('pool:create', ({ workerPool }: { workerPool: { id: string } }) => record(workerPool.id));
@@ -56,11 +67,17 @@ export async function startLiveness(connectionString: string, log: (line: string
   let sweeping: Promise<number> | null = null;
   const sweepOnce = async (): Promise<number> => {
     const { rows } = await client.query<{ id: string; worker_ids: string[] }>(
-      'select id, worker_ids from app_private.worker_processes where id <> $1', [me.id]);
+      'select id, worker_ids from app_private.worker_processes where id <> $1',
+      [me.id],
+    );
     let dead = 0;
     for (const row of rows) {
-      const { rows: [{ got }] } = await client.query<{ got: boolean }>(
-        'select pg_try_advisory_lock($1, hashtext($2)) as got', [LOCK_CLASS, row.id]);
+      const {
+        rows: [{ got }],
+      } = await client.query<{ got: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as got', [
+        LOCK_CLASS,
+        row.id,
+      ]);
       if (!got) continue;
       try {
         await client.query('select graphile_worker.force_unlock_workers($1::text[])', [row.worker_ids]);
@@ -73,8 +90,13 @@ export async function startLiveness(connectionString: string, log: (line: string
     }
     return dead;
   };
-  const sweep = () => (sweeping ??= serially(sweepOnce).finally(() => { sweeping = null; }));
-  const timer = setInterval(() => { sweep().catch((err: Error) => log(`liveness sweep failed: ${err.message}`)); }, sweepMs);
+  const sweep = () =>
+    (sweeping ??= serially(sweepOnce).finally(() => {
+      sweeping = null;
+    }));
+  const timer = setInterval(() => {
+    sweep().catch((err: Error) => log(`liveness sweep failed: ${err.message}`));
+  }, sweepMs);
   timer.unref();
 
   return {
@@ -82,7 +104,9 @@ export async function startLiveness(connectionString: string, log: (line: string
     sweep,
     async close() {
       clearInterval(timer);
-      await serially(() => client.query('delete from app_private.worker_processes where id = $1', [me.id])).catch(() => {});
+      await serially(() => client.query('delete from app_private.worker_processes where id = $1', [me.id])).catch(
+        () => {},
+      );
       await client.end().catch(() => {});
     },
   };

@@ -27,7 +27,12 @@ export interface WorkerSettings {
 export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
   return {
     concurrency: intVar(env, 'WORKER_CONCURRENCY', 10, 1, 1000),
-    synchronousCommit: oneOfVar(env, 'WORKER_SYNCHRONOUS_COMMIT', ['on', 'off', 'local', 'remote_write', 'remote_apply'], 'off'),
+    synchronousCommit: oneOfVar(
+      env,
+      'WORKER_SYNCHRONOUS_COMMIT',
+      ['on', 'off', 'local', 'remote_write', 'remote_apply'],
+      'off',
+    ),
     livenessSweepMs: intVar(env, 'WORKER_LIVENESS_SWEEP_MS', 30_000, 100),
   };
 }

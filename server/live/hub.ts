@@ -62,8 +62,15 @@ const num = (v: unknown): number | undefined => {
 
 /** An area from {minLat, minLng, maxLat, maxLng} or {lat, lng, radius (km)}; SMV01 when neither is whole and sane. */
 export function areaOf(args: Record<string, unknown>, maxTiles: number): Area {
-  const [minLat, minLng, maxLat, maxLng, lat, lng, radius] =
-    ['minLat', 'minLng', 'maxLat', 'maxLng', 'lat', 'lng', 'radius'].map((k) => num(args[k]));
+  const [minLat, minLng, maxLat, maxLng, lat, lng, radius] = [
+    'minLat',
+    'minLng',
+    'maxLat',
+    'maxLng',
+    'lat',
+    'lng',
+    'radius',
+  ].map((k) => num(args[k]));
   let area: Area;
   if ([minLat, minLng, maxLat, maxLng].every((v) => v !== undefined)) {
     area = { minLat: minLat!, minLng: minLng!, maxLat: maxLat!, maxLng: maxLng! };
@@ -71,8 +78,13 @@ export function areaOf(args: Record<string, unknown>, maxTiles: number): Area {
     if (!(radius! > 0 && radius! <= 50)) throw badArea('radius must be above 0 and at most 50 km');
     const dLat = (radius! * 1000) / 111_195;
     const dLng = dLat / Math.max(Math.cos((lat! * Math.PI) / 180), 0.01);
-    area = { minLat: lat! - dLat, maxLat: lat! + dLat, minLng: lng! - dLng, maxLng: lng! + dLng,
-      circle: { lat: lat!, lng: lng!, radiusMetres: radius! * 1000 } };
+    area = {
+      minLat: lat! - dLat,
+      maxLat: lat! + dLat,
+      minLng: lng! - dLng,
+      maxLng: lng! + dLng,
+      circle: { lat: lat!, lng: lng!, radiusMetres: radius! * 1000 },
+    };
   } else {
     throw badArea('give minLat, minLng, maxLat and maxLng, or lat, lng and radius (km)');
   }
@@ -96,7 +108,9 @@ export function tilesOf(area: Area): string[] {
 /** Great-circle distance in metres on PostGIS's sphere. */
 function metresBetween(lat1: number, lng1: number, lat2: number, lng2: number): number {
   const r = Math.PI / 180;
-  const h = Math.sin(((lat2 - lat1) * r) / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(((lng2 - lng1) * r) / 2) ** 2;
+  const h =
+    Math.sin(((lat2 - lat1) * r) / 2) ** 2 +
+    Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(((lng2 - lng1) * r) / 2) ** 2;
   return 2 * 6_371_008.8 * Math.asin(Math.sqrt(h));
 }
 
@@ -147,7 +161,9 @@ export class LiveHub {
       client.on('notification', (msg) => this.dispatch(msg.payload));
       await client.connect();
       this.client = client;
-      this.timer ??= setInterval(() => { void this.resync(); }, REFRESH_MS).unref();
+      this.timer ??= setInterval(() => {
+        void this.resync();
+      }, REFRESH_MS).unref();
       return client;
     })();
     return this.connecting;
@@ -171,8 +187,11 @@ export class LiveHub {
   }
 
   private saveTiles(): Promise<unknown> {
-    return this.pool.query('select app_private.live_watch($1, $2, make_interval(secs => $3))',
-      [this.listener, this.watchedTiles(), this.settings.retentionSeconds]);
+    return this.pool.query('select app_private.live_watch($1, $2, make_interval(secs => $3))', [
+      this.listener,
+      this.watchedTiles(),
+      this.settings.retentionSeconds,
+    ]);
   }
 
   private run<T>(fn: () => Promise<T>): Promise<T> {
@@ -187,7 +206,9 @@ export class LiveHub {
       try {
         const fresh = !this.client;
         const client = await this.connection();
-        if (fresh) for (const tile of this.tileCounts.keys()) await client.query(`listen ${client.escapeIdentifier(`live:${tile}`)}`);
+        if (fresh)
+          for (const tile of this.tileCounts.keys())
+            await client.query(`listen ${client.escapeIdentifier(`live:${tile}`)}`);
         const now = Date.now();
         for (const [tile, until] of this.lingering) if (until <= now) this.lingering.delete(tile);
         await this.saveTiles();
@@ -253,7 +274,9 @@ export class LiveHub {
     // recording the tile while it lingers (the periodic refresh drops it).
     await this.run(async () => {
       const client = this.client;
-      if (client) for (const tile of gone) if (!this.tileCounts.has(tile)) await client.query(`unlisten ${client.escapeIdentifier(`live:${tile}`)}`);
+      if (client)
+        for (const tile of gone)
+          if (!this.tileCounts.has(tile)) await client.query(`unlisten ${client.escapeIdentifier(`live:${tile}`)}`);
     }).catch((err) => log.warn({ err: (err as Error).message }, 'live: could not unwatch'));
   }
 
@@ -266,8 +289,12 @@ export class LiveHub {
   async since(afterId: string, area: Area): Promise<LiveEvent[]> {
     const { rows } = await this.pool.query<LiveEvent>(
       `select id::text, spot_id::text as "spotId", lat, lng, reason, starts_at as "startsAt", ends_at as "endsAt"
-       from app_private.live_events_since($1, $2)`, [afterId, tilesOf(area)]);
-    return rows.map((r) => ({ ...r, startsAt: isoOrNull(r.startsAt), endsAt: isoOrNull(r.endsAt) })).filter((e) => inArea(e, area));
+       from app_private.live_events_since($1, $2)`,
+      [afterId, tilesOf(area)],
+    );
+    return rows
+      .map((r) => ({ ...r, startsAt: isoOrNull(r.startsAt), endsAt: isoOrNull(r.endsAt) }))
+      .filter((e) => inArea(e, area));
   }
 
   /** An async iterator of the area's events (GraphQL subscriptions); return() stops it. */
@@ -280,9 +307,14 @@ export class LiveHub {
       wake?.();
     });
     const iterator: AsyncIterableIterator<LiveEvent> = {
-      [Symbol.asyncIterator]() { return iterator; },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
       async next() {
-        while (!done && buffered.length === 0) await new Promise<void>((resolve) => { wake = resolve; });
+        while (!done && buffered.length === 0)
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
         wake = undefined;
         if (done) return { done: true, value: undefined };
         return { done: false, value: buffered.shift()! };

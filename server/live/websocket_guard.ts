@@ -35,10 +35,17 @@ export function websocketIdentityOf(req: IncomingMessage | undefined): RequestId
 
 function refuse(socket: Duplex, status: number, reason: string, code: string): void {
   const body = JSON.stringify({ error: { code, message: ERROR_CODES[code] ?? code } });
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
-export function makeWebsocketGuard(config: ServerConfig, lookup: SessionLookup, graphqlPath: string, upgrade: UpgradeHandler) {
+export function makeWebsocketGuard(
+  config: ServerConfig,
+  lookup: SessionLookup,
+  graphqlPath: string,
+  upgrade: UpgradeHandler,
+) {
   const parseCookies = cookieParser(config.cookieSecret);
   const ownOrigin = new URL(config.publicUrl).origin;
   const perClient = new Map<string, number>();
@@ -48,8 +55,13 @@ export function makeWebsocketGuard(config: ServerConfig, lookup: SessionLookup, 
     if ((req.url ?? '').split('?')[0] !== graphqlPath) return void socket.destroy();
     const origin = req.headers.origin;
     const host = req.headers.host;
-    if (origin !== undefined && !config.corsOrigins.includes(origin) && origin !== ownOrigin
-        && origin !== `http://${host}` && origin !== `https://${host}`) {
+    if (
+      origin !== undefined &&
+      !config.corsOrigins.includes(origin) &&
+      origin !== ownOrigin &&
+      origin !== `http://${host}` &&
+      origin !== `https://${host}`
+    ) {
       return refuse(socket, 403, 'Forbidden', 'SMA18');
     }
     let identity: RequestIdentity | undefined;

@@ -10,6 +10,9 @@ export function installApiDocs(app: Express): void {
     res.json(OPENAPI_DOCUMENT);
   });
   app.get('/docs', (_req, res) => {
-    res.type('html').set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:").send(page);
+    res
+      .type('html')
+      .set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+      .send(page);
   });
 }

@@ -24,10 +24,21 @@ function str(value: unknown): string | null {
   return typeof value === 'string' && !value.includes('\u0000') ? value : null;
 }
 
-export interface NewSession { user_id: string; session_id: string; token: string; user?: Record<string, unknown> }
+export interface NewSession {
+  user_id: string;
+  session_id: string;
+  token: string;
+  user?: Record<string, unknown>;
+}
 
 /** Answers a new session: cookies for a browser, the bearer token otherwise (and the user, after sign-up). */
-export function sendSession(res: Response, config: ServerConfig, session: NewSession, asCookie: boolean, status = 200): void {
+export function sendSession(
+  res: Response,
+  config: ServerConfig,
+  session: NewSession,
+  asCookie: boolean,
+  status = 200,
+): void {
   const user = session.user ? { user: session.user } : {};
   if (asCookie) {
     const csrfToken = setSessionCookies(res, config, session.session_id, session.token);
@@ -44,21 +55,30 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
   app.post('/auth/register', async (req: Request, res: Response) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     // Checked, counted and committed first, so a sign-up refused for a taken email counts too (app_private.sign_up_gate).
-    const { rows: [gate] } = await pool.query<{ retry_after: number }>(
+    const {
+      rows: [gate],
+    } = await pool.query<{ retry_after: number }>(
       `select app_private.sign_up_gate($1, $2, $3, nullif($4, '')::inet) as retry_after`,
-      [str(body.email), str(body.name), str(body.password), clientAddress(req)]);
+      [str(body.email), str(body.name), str(body.password), clientAddress(req)],
+    );
     if (gate.retry_after > 0) throw signUpLimited(gate.retry_after);
     // SQL's refusals (SMA03…SMA06) reach the client through installErrorHandler.
     const session = await ownerTx(pool, requestSettingsOf(res), async (client) => {
-      const { rows: [made] } = await client.query<NewSession>(
+      const {
+        rows: [made],
+      } = await client.query<NewSession>(
         `select (r).user_id::text, (r).session_id, (r).token
          from (select app_private.register($1, $2, $3, nullif($4, '')::inet) as r) x`,
-        [str(body.email), str(body.name), str(body.password), clientAddress(req)]);
+        [str(body.email), str(body.name), str(body.password), clientAddress(req)],
+      );
       // A statement of its own: the one that made the user cannot see it yet.
-      const { rows: [{ user }] } = await client.query<{ user: Record<string, unknown> }>(
+      const {
+        rows: [{ user }],
+      } = await client.query<{ user: Record<string, unknown> }>(
         `select jsonb_build_object('rowId', u.id::text, 'email', u.email, 'name', u.name, 'role', u.role, 'isVerified', u.is_verified) as user
          from app_public.auth_session_user(($1::bigint, $2::uuid, $3)::app_public.auth_session) u`,
-        [made.user_id, made.session_id, made.token]);
+        [made.user_id, made.session_id, made.token],
+      );
       return { ...made, user };
     });
     sendSession(res, config, session, body.session === 'cookie', 201);
@@ -67,12 +87,19 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
   app.post('/auth/login', async (req: Request, res: Response) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     // One statement, committed whatever the outcome: failed attempts count.
-    const { rows: [attempt] } = await pool.query<NewSession & { status: string; retry_after: number }>(
+    const {
+      rows: [attempt],
+    } = await pool.query<NewSession & { status: string; retry_after: number }>(
       `select status, user_id::text, session_id, token, retry_after
        from app_private.login_attempt($1, $2, nullif($3, '')::inet)`,
-      [str(body.email), str(body.password), clientAddress(req)]);
+      [str(body.email), str(body.password), clientAddress(req)],
+    );
     if (attempt.status === 'limited') {
-      throw new CodedError('SMA02', `Too many attempts. Try again in ${attempt.retry_after} seconds.`, String(attempt.retry_after));
+      throw new CodedError(
+        'SMA02',
+        `Too many attempts. Try again in ${attempt.retry_after} seconds.`,
+        String(attempt.retry_after),
+      );
     }
     if (attempt.status !== 'ok') throw new CodedError('SMA01', 'Wrong email or password');
     sendSession(res, config, attempt, body.session === 'cookie');

@@ -23,7 +23,11 @@ import { photoStorageFor } from '../photos/storage.ts';
 /** Photos are versioned by URL (?v=…), so a browser may keep one for a day; private: never a shared cache. */
 const CACHE_CONTROL = 'private, max-age=86400';
 
-export function installCustomerPhotos(app: Express, config: ServerConfig, onClose: (fn: () => Promise<void>) => void): void {
+export function installCustomerPhotos(
+  app: Express,
+  config: ServerConfig,
+  onClose: (fn: () => Promise<void>) => void,
+): void {
   const pool = makePool(app, 'photos', { connectionString: config.db.authenticator, max: 2 }, onClose);
   const storage = photoStorageFor(config.photos, ownerPoolOf(app));
   const readBody = express.raw({ type: () => true, limit: config.photos.maxBytes });
@@ -32,7 +36,11 @@ export function installCustomerPhotos(app: Express, config: ServerConfig, onClos
   function asCaller<T>(req: Request, res: Response, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     if (!identityOf(res)) throw new CodedError('SMA08', 'Sign in first');
     // A signed-in caller's settings do not depend on the kind of operation; an upload writes.
-    return ownerTx(pool, pgSettingsFor(req, req.method === 'GET' ? OperationTypeNode.QUERY : OperationTypeNode.MUTATION), fn);
+    return ownerTx(
+      pool,
+      pgSettingsFor(req, req.method === 'GET' ? OperationTypeNode.QUERY : OperationTypeNode.MUTATION),
+      fn,
+    );
   }
 
   function customerId(req: Request): string {
@@ -66,10 +74,15 @@ export function installCustomerPhotos(app: Express, config: ServerConfig, onClos
       let customer: { photo_url: string };
       try {
         ({ previous, customer } = await asCaller(req, res, async (c) => {
-          const { rows: [old] } = await c.query('select photo_key from app_public.customers where id = $1', [id]);
-          const { rows: [row] } = await c.query(
+          const {
+            rows: [old],
+          } = await c.query('select photo_key from app_public.customers where id = $1', [id]);
+          const {
+            rows: [row],
+          } = await c.query(
             'select app_public.customers_photo_url(x) as photo_url from app_hidden.customer_photo_attach($1, $2, $3) x',
-            [id, key, photo.contentType]);
+            [id, key, photo.contentType],
+          );
           return { previous: old?.photo_key ?? null, customer: row };
         }));
       } catch (err) {
@@ -78,7 +91,12 @@ export function installCustomerPhotos(app: Express, config: ServerConfig, onClos
       }
       // The replaced photo's bytes are no longer reachable; the audit log keeps its key.
       if (previous) await storage.delete(previous).catch(() => {});
-      res.status(201).json({ customerId: id, photoUrl: customer.photo_url, contentType: photo.contentType, bytes: photo.bytes.length });
+      res.status(201).json({
+        customerId: id,
+        photoUrl: customer.photo_url,
+        contentType: photo.contentType,
+        bytes: photo.bytes.length,
+      });
     } catch (err) {
       next(err);
     }
@@ -87,12 +105,20 @@ export function installCustomerPhotos(app: Express, config: ServerConfig, onClos
   app.get('/customers/:id/photo', async (req: Request, res: Response, next: NextFunction) => {
     try {
       const id = customerId(req);
-      const { rows: [row] } = await asCaller(req, res, (c) =>
-        c.query<{ photo_key: string | null }>('select photo_key from app_hidden.customer_photo_check($1)', [id]));
+      const {
+        rows: [row],
+      } = await asCaller(req, res, (c) =>
+        c.query<{ photo_key: string | null }>('select photo_key from app_hidden.customer_photo_check($1)', [id]),
+      );
       const photo = row.photo_key ? await storage.get(row.photo_key) : null;
       if (!photo) throw new CodedError('SMU05', 'This customer has no photo');
       const etag = `"${row.photo_key}"`;
-      res.set({ 'Cache-Control': CACHE_CONTROL, ETag: etag, 'X-Content-Type-Options': 'nosniff', Vary: 'Cookie, Authorization' });
+      res.set({
+        'Cache-Control': CACHE_CONTROL,
+        ETag: etag,
+        'X-Content-Type-Options': 'nosniff',
+        Vary: 'Cookie, Authorization',
+      });
       if (req.get('if-none-match') === etag) {
         res.status(304).end();
         return;

@@ -13,7 +13,12 @@ export function poolsOf(app: Express): Map<string, pg.Pool> {
   return app.locals.pools as Map<string, pg.Pool>;
 }
 
-export function makePool(app: Express, name: string, poolConfig: pg.PoolConfig, onClose: (fn: () => Promise<void>) => void): pg.Pool {
+export function makePool(
+  app: Express,
+  name: string,
+  poolConfig: pg.PoolConfig,
+  onClose: (fn: () => Promise<void>) => void,
+): pg.Pool {
   const pool = new pg.Pool(poolConfig);
   const log = loggerFor('api').child({ pool: name });
   pool.on('error', (err) => log.error(`idle connection lost: ${err.message}`));
@@ -23,7 +28,11 @@ export function makePool(app: Express, name: string, poolConfig: pg.PoolConfig, 
   return pool;
 }
 
-export function installDatabasePools(app: Express, config: ServerConfig, onClose: (fn: () => Promise<void>) => void): pg.Pool {
+export function installDatabasePools(
+  app: Express,
+  config: ServerConfig,
+  onClose: (fn: () => Promise<void>) => void,
+): pg.Pool {
   return makePool(app, 'owner', { connectionString: config.db.owner, max: 4 }, onClose);
 }
 

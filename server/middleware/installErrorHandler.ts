@@ -12,7 +12,8 @@ export function installErrorHandler(app: Express): void {
     if (isDocumented(err)) return sendError(res, err);
     // Express's own 4xx (a body that does not parse, or is too large).
     const status = (err as { status?: number }).status;
-    if (status && status >= 400 && status < 500) return sendError(res, new CodedError('BAD_REQUEST', 'Malformed request'), status);
+    if (status && status >= 400 && status < 500)
+      return sendError(res, new CodedError('BAD_REQUEST', 'Malformed request'), status);
     sendError(res, internalError(err));
   });
 }

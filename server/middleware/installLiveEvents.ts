@@ -30,7 +30,11 @@ function frame(e: LiveEvent): string {
   return `id: ${e.id}\nevent: availability\ndata: ${JSON.stringify(e)}\n\n`;
 }
 
-export function installLiveEvents(app: Express, config: ServerConfig, onClose: (fn: () => Promise<void>) => void): void {
+export function installLiveEvents(
+  app: Express,
+  config: ServerConfig,
+  onClose: (fn: () => Promise<void>) => void,
+): void {
   const hub = new LiveHub(config.db.owner, ownerPoolOf(app), config.live);
   app.locals.liveHub = hub;
   onClose(() => hub.close());
@@ -38,7 +42,8 @@ export function installLiveEvents(app: Express, config: ServerConfig, onClose: (
   app.get('/live/spots', async (req: Request, res: Response, next: NextFunction) => {
     try {
       const area = areaOf(req.query as Record<string, unknown>, config.live.maxTiles);
-      const lastEventId = req.get('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
+      const lastEventId =
+        req.get('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
       if (lastEventId !== undefined && !EVENT_ID.test(lastEventId)) {
         throw new CodedError('SMV04', 'Last-Event-ID must be the id of an event this stream sent');
       }
@@ -53,7 +58,9 @@ export function installLiveEvents(app: Express, config: ServerConfig, onClose: (
         res.write(frame(e));
       };
       const identity = res.locals.identity as { userId?: string } | undefined;
-      const stop = await hub.watch(area, liveClientKey(identity?.userId, req.ip), (e) => (replaying ? held.push(e) : send(e)));
+      const stop = await hub.watch(area, liveClientKey(identity?.userId, req.ip), (e) =>
+        replaying ? held.push(e) : send(e),
+      );
       let heartbeat: NodeJS.Timeout | undefined;
       res.on('close', () => {
         clearInterval(heartbeat);

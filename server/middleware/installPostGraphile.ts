@@ -21,28 +21,33 @@ export function configuredPlugins(config: ServerConfig): GraphileConfig.Plugin[]
 }
 
 export async function installPostGraphile(
-  app: Express, httpServer: Server, config: ServerConfig, onClose: (fn: () => Promise<void>) => void,
+  app: Express,
+  httpServer: Server,
+  config: ServerConfig,
+  onClose: (fn: () => Promise<void>) => void,
 ): Promise<void> {
   const pool = makePool(app, 'graphql', { connectionString: config.db.authenticator, max: config.poolSize }, onClose);
-  const pgl = postgraphile(makePreset({
-    pool,
-    rootUrl: config.db.root,
-    isDev: config.isDev,
-    ide: config.graphqlIde,
-    introspection: config.graphqlIntrospection,
-    pgSettings: pgSettingsFor,
-    websocketPgSettings: (request): Record<string, string> => {
-      const identity = websocketIdentityOf(request);
-      return identity ? { role: identity.dbRole, 'app.session_id': identity.sessionId } : {};
-    },
-    liveContext: (rc) => ({
-      liveHub: liveHubOf(app),
-      liveClientKey: rc.ws
-        ? liveClientKey(websocketIdentityOf(rc.ws.request)?.userId, rc.ws.request?.socket.remoteAddress)
-        : liveClientKey(rc.expressv4?.res ? identityOf(rc.expressv4.res)?.userId : undefined, rc.expressv4?.req.ip),
+  const pgl = postgraphile(
+    makePreset({
+      pool,
+      rootUrl: config.db.root,
+      isDev: config.isDev,
+      ide: config.graphqlIde,
+      introspection: config.graphqlIntrospection,
+      pgSettings: pgSettingsFor,
+      websocketPgSettings: (request): Record<string, string> => {
+        const identity = websocketIdentityOf(request);
+        return identity ? { role: identity.dbRole, 'app.session_id': identity.sessionId } : {};
+      },
+      liveContext: (rc) => ({
+        liveHub: liveHubOf(app),
+        liveClientKey: rc.ws
+          ? liveClientKey(websocketIdentityOf(rc.ws.request)?.userId, rc.ws.request?.socket.remoteAddress)
+          : liveClientKey(rc.expressv4?.res ? identityOf(rc.expressv4.res)?.userId : undefined, rc.expressv4?.req.ip),
+      }),
+      plugins: configuredPlugins(config),
     }),
-    plugins: configuredPlugins(config),
-  }));
+  );
   // Bodies parsed here, before grafserv (which uses req.body when present), so
   // pgSettingsFor can tell an anonymous mutation from a query. The limit is grafserv's.
   app.use('/graphql', express.json({ limit: '100kb' }));
@@ -56,5 +61,7 @@ export async function installPostGraphile(
     app.locals.beforeClose = [...(app.locals.beforeClose ?? []), () => guard.closeAll()];
   }
   markGraphqlReady(app);
-  onClose(async () => { await pgl.release(); });
+  onClose(async () => {
+    await pgl.release();
+  });
 }

@@ -22,13 +22,16 @@ export function installRequestLog(app: Express): void {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const path = req.originalUrl.split('?')[0];
-      requestLog.info({
-        method: req.method,
-        path,
-        status: res.statusCode,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-        ...(path === '/graphql' ? { operation: graphqlOperationName(req.body) } : {}),
-      }, 'request');
+      requestLog.info(
+        {
+          method: req.method,
+          path,
+          status: res.statusCode,
+          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+          ...(path === '/graphql' ? { operation: graphqlOperationName(req.body) } : {}),
+        },
+        'request',
+      );
     });
     runInRequest({ id, log: requestLog }, next);
   });

@@ -22,7 +22,9 @@ export function clientAddress(req: Request): string {
 export function installRequestSettings(app: Express, config: ServerConfig): void {
   app.use((req: Request, res: Response, next: NextFunction) => {
     res.locals.requestSettings = {
-      'app.client_ip': clientAddress(req), 'app.web_url': config.webUrl, 'app.holds_per_address': String(config.holdsPerAddress),
+      'app.client_ip': clientAddress(req),
+      'app.web_url': config.webUrl,
+      'app.holds_per_address': String(config.holdsPerAddress),
     };
     next();
   });

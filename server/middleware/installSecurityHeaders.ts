@@ -14,10 +14,18 @@ import helmet from 'helmet';
 const API_PATHS = ['/graphql', '/auth/'];
 
 export function installSecurityHeaders(app: Express): void {
-  app.use(helmet({
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: helmet.contentSecurityPolicy.dangerouslyDisableDefaultSrc, frameAncestors: ["'none'"] } },
-    frameguard: { action: 'deny' },
-  }));
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: helmet.contentSecurityPolicy.dangerouslyDisableDefaultSrc,
+          frameAncestors: ["'none'"],
+        },
+      },
+      frameguard: { action: 'deny' },
+    }),
+  );
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (API_PATHS.some((p) => req.path === p || req.path.startsWith(p))) res.set('Cache-Control', 'no-store');
     next();

@@ -36,9 +36,15 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
   const pool = makePool(app, 'session', { connectionString: config.db.owner, max: config.poolSize }, onClose);
   const lookup: SessionLookup = async (token, via) => {
     const hash = createHash('sha256').update(token).digest();
-    const { rows: [session] } = await pool.query<{ session_id: string; user_id: string; db_role: RequestIdentity['dbRole'] }>(
-      'select session_id, user_id::text, db_role from app_private.session_lookup($1)', [hash]);
-    return session ? { sessionId: session.session_id, dbRole: session.db_role, userId: session.user_id, via } : undefined;
+    const {
+      rows: [session],
+    } = await pool.query<{ session_id: string; user_id: string; db_role: RequestIdentity['dbRole'] }>(
+      'select session_id, user_id::text, db_role from app_private.session_lookup($1)',
+      [hash],
+    );
+    return session
+      ? { sessionId: session.session_id, dbRole: session.db_role, userId: session.user_id, via }
+      : undefined;
   };
   app.locals.sessionLookup = lookup;
   app.use(async (req: Request, res: Response, next: NextFunction) => {

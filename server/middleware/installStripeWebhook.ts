@@ -23,11 +23,18 @@ export function installStripeWebhook(app: Express, config: ServerConfig): void {
       if (!signature) throw new Error('no Stripe-Signature header');
       event = stripe.webhooks.constructEvent(body, signature, config.stripe.webhookSecret);
     } catch (err) {
-      currentRequest()?.log.warn({ ip: req.ip, bytes: body.length }, `stripe webhook rejected: ${(err as Error).message.split('\n')[0]}`);
+      currentRequest()?.log.warn(
+        { ip: req.ip, bytes: body.length },
+        `stripe webhook rejected: ${(err as Error).message.split('\n')[0]}`,
+      );
       throw new CodedError('BAD_SIGNATURE', 'Webhook signature verification failed');
     }
-    const { rows: [row] } = await ownerPoolOf(app).query<{ fresh: boolean }>(
-      'select app_private.stripe_webhook_receive($1::jsonb) as fresh', [JSON.stringify(event)]);
+    const {
+      rows: [row],
+    } = await ownerPoolOf(app).query<{ fresh: boolean }>(
+      'select app_private.stripe_webhook_receive($1::jsonb) as fresh',
+      [JSON.stringify(event)],
+    );
     res.json({ received: true, duplicate: !row.fresh });
   });
 }

@@ -27,8 +27,11 @@ export function photoConfigFromEnv(env: NodeJS.ProcessEnv): PhotoConfig {
     const missing = ['S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].filter((k) => !env[k]);
     if (missing.length > 0) throw new ConfigError(`Configuration: PHOTO_STORAGE=s3 needs ${missing.join(', ')}`);
     s3 = {
-      endpoint: urlVar(env, 'S3_ENDPOINT', ''), bucket: env.S3_BUCKET!, region: env.S3_REGION || 'us-east-1',
-      accessKeyId: env.S3_ACCESS_KEY_ID!, secretAccessKey: env.S3_SECRET_ACCESS_KEY!,
+      endpoint: urlVar(env, 'S3_ENDPOINT', ''),
+      bucket: env.S3_BUCKET!,
+      region: env.S3_REGION || 'us-east-1',
+      accessKeyId: env.S3_ACCESS_KEY_ID!,
+      secretAccessKey: env.S3_SECRET_ACCESS_KEY!,
     };
   }
   return {

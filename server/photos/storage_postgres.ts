@@ -13,12 +13,17 @@ export class PostgresPhotoStorage implements PhotoStorage {
     await this.#pool.query(
       `insert into app_private.stored_objects (key, content_type, bytes) values ($1, $2, $3)
        on conflict (key) do update set content_type = excluded.content_type, bytes = excluded.bytes`,
-      [key, photo.contentType, photo.bytes]);
+      [key, photo.contentType, photo.bytes],
+    );
   }
 
   async get(key: string): Promise<StoredPhoto | null> {
-    const { rows: [row] } = await this.#pool.query<{ bytes: Buffer; content_type: string }>(
-      'select bytes, content_type from app_private.stored_objects where key = $1', [key]);
+    const {
+      rows: [row],
+    } = await this.#pool.query<{ bytes: Buffer; content_type: string }>(
+      'select bytes, content_type from app_private.stored_objects where key = $1',
+      [key],
+    );
     return row ? { bytes: row.bytes, contentType: row.content_type } : null;
   }
 

@@ -10,7 +10,10 @@ export class S3PhotoStorage implements PhotoStorage {
 
   constructor(config: S3Config) {
     this.#client = new AwsClient({
-      accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey, service: 's3', region: config.region,
+      accessKeyId: config.accessKeyId,
+      secretAccessKey: config.secretAccessKey,
+      service: 's3',
+      region: config.region,
     });
     this.#base = `${config.endpoint.replace(/\/$/, '')}/${encodeURIComponent(config.bucket)}/`;
   }
@@ -21,7 +24,9 @@ export class S3PhotoStorage implements PhotoStorage {
 
   async put(key: string, photo: StoredPhoto): Promise<void> {
     const res = await this.#client.fetch(this.#url(key), {
-      method: 'PUT', body: new Uint8Array(photo.bytes), headers: { 'content-type': photo.contentType },
+      method: 'PUT',
+      body: new Uint8Array(photo.bytes),
+      headers: { 'content-type': photo.contentType },
     });
     if (!res.ok) throw new Error(`S3 PUT ${key}: ${res.status} ${await res.text()}`);
   }
@@ -30,7 +35,10 @@ export class S3PhotoStorage implements PhotoStorage {
     const res = await this.#client.fetch(this.#url(key));
     if (res.status === 404) return null;
     if (!res.ok) throw new Error(`S3 GET ${key}: ${res.status}`);
-    return { bytes: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
+    return {
+      bytes: Buffer.from(await res.arrayBuffer()),
+      contentType: res.headers.get('content-type') ?? 'application/octet-stream',
+    };
   }
 
   async delete(key: string): Promise<void> {

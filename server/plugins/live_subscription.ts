@@ -55,7 +55,8 @@ export const LiveSubscriptionPlugin: GraphileConfig.Plugin = extendSchema((build
                   const live = hub as unknown as LiveHub;
                   const area = areaOf(args as Record<string, unknown>, live.settings.maxTiles);
                   return { subscribe: () => live.stream(area, clientKey as unknown as string) };
-                });
+                },
+              );
               return listen($subscriber as never, 'spotAvailability');
             },
             plan($event) {
@@ -67,8 +68,12 @@ export const LiveSubscriptionPlugin: GraphileConfig.Plugin = extendSchema((build
       SpotAvailabilityEvent: {
         plans: {
           // The other fields are the event's own properties (grafast's default plan).
-          eventId($e) { return access($e, 'id'); },
-          spot($e) { return spots.get({ id: access($e, 'spotId') }); },
+          eventId($e) {
+            return access($e, 'id');
+          },
+          spot($e) {
+            return spots.get({ id: access($e, 'spotId') });
+          },
         },
       },
     },

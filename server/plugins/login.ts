@@ -9,7 +9,13 @@ import { lambda } from 'postgraphile/grafast';
 import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
 import { CodedError } from '../errors.ts';
 
-interface Attempt { status: string; user_id: string | null; session_id: string | null; token: string | null; retry_after: number }
+interface Attempt {
+  status: string;
+  user_id: string | null;
+  session_id: string | null;
+  token: string | null;
+  retry_after: number;
+}
 
 export const LoginPlugin = extendSchema((build) => {
   const executor = build.input.pgRegistry.pgExecutors.main;
@@ -46,7 +52,11 @@ export const LoginPlugin = extendSchema((build) => {
           });
           return lambda($attempt, (attempt: Attempt) => {
             if (attempt.status === 'limited') {
-              throw new CodedError('SMA02', `Too many attempts. Try again in ${attempt.retry_after} seconds.`, String(attempt.retry_after));
+              throw new CodedError(
+                'SMA02',
+                `Too many attempts. Try again in ${attempt.retry_after} seconds.`,
+                String(attempt.retry_after),
+              );
             }
             if (attempt.status !== 'ok') throw new CodedError('SMA01', 'Wrong email or password');
             return { userId: attempt.user_id, sessionId: attempt.session_id, token: attempt.token };

@@ -14,8 +14,12 @@ import type { StripeConfig } from '../../lib/stripe_client.ts';
 import { idOf, isCardError, isTransientStripeError, stripeClient } from '../../lib/stripe_client.ts';
 import { CodedError } from '../errors.ts';
 
-export type WithPgClient = <T>(pgSettings: Record<string, string | undefined> | null,
-  callback: (client: { query<R>(q: { text: string; values?: unknown[] }): Promise<{ rows: readonly R[] }> }) => Promise<T>) => Promise<T>;
+export type WithPgClient = <T>(
+  pgSettings: Record<string, string | undefined> | null,
+  callback: (client: {
+    query<R>(q: { text: string; values?: unknown[] }): Promise<{ rows: readonly R[] }>;
+  }) => Promise<T>,
+) => Promise<T>;
 
 export interface Db {
   withPgClient: WithPgClient;
@@ -26,7 +30,9 @@ export interface Db {
 async function call<T>(db: Db, fn: string, args: unknown[]): Promise<T> {
   const placeholders = args.map((_, i) => `$${i + 1}`).join(', ');
   return db.withPgClient(db.pgSettings, async (client) => {
-    const { rows: [row] } = await client.query<{ result: T }>({ text: `select ${fn}(${placeholders}) as result`, values: args });
+    const {
+      rows: [row],
+    } = await client.query<{ result: T }>({ text: `select ${fn}(${placeholders}) as result`, values: args });
     return row.result;
   });
 }
@@ -34,7 +40,8 @@ async function call<T>(db: Db, fn: string, args: unknown[]): Promise<T> {
 /** Stripe errors a client can act on become documented codes; the rest stay internal. */
 function translateStripeError(err: unknown): never {
   if (isCardError(err)) throw new CodedError('SMP08', `The card was refused: ${err.message}`);
-  if (isTransientStripeError(err)) throw new CodedError('SMP04', 'The payment provider could not be reached; try again.');
+  if (isTransientStripeError(err))
+    throw new CodedError('SMP04', 'The payment provider could not be reached; try again.');
   throw err;
 }
 
@@ -82,22 +89,40 @@ async function setupReservationPayment(stripe: Stripe, db: Db, reservationId: st
     try {
       let customerId = s.stripeCustomerId;
       if (!customerId) {
-        const customer = await stripe.customers.create({
-          email: s.email,
-          metadata: s.userId ? { user_id: String(s.userId) } : { guest: 'true' },
-        }, { idempotencyKey: s.customerKey });
-        customerId = await call<string>(db, 'app_hidden.payment_customer_record', [reservationId, manageToken, customer.id]);
+        const customer = await stripe.customers.create(
+          {
+            email: s.email,
+            metadata: s.userId ? { user_id: String(s.userId) } : { guest: 'true' },
+          },
+          { idempotencyKey: s.customerKey },
+        );
+        customerId = await call<string>(db, 'app_hidden.payment_customer_record', [
+          reservationId,
+          manageToken,
+          customer.id,
+        ]);
       }
-      const intent = await stripe.setupIntents.create({
-        customer: customerId,
-        usage: 'off_session',
-        metadata: { reservation_id: String(s.reservationId), generation: String(s.generation) },
-      }, { idempotencyKey: s.setupKey });
-      s = await call<SetupState>(db, 'app_hidden.payment_setup_record', [reservationId, manageToken, intentJson(intent)]);
+      const intent = await stripe.setupIntents.create(
+        {
+          customer: customerId,
+          usage: 'off_session',
+          metadata: { reservation_id: String(s.reservationId), generation: String(s.generation) },
+        },
+        { idempotencyKey: s.setupKey },
+      );
+      s = await call<SetupState>(db, 'app_hidden.payment_setup_record', [
+        reservationId,
+        manageToken,
+        intentJson(intent),
+      ]);
       return payload(s);
     } catch (err) {
       if (attempt === 1 && isMissingCustomer(err) && s.stripeCustomerId) {
-        s = await call<SetupState>(db, 'app_hidden.payment_customer_forget', [reservationId, manageToken, s.stripeCustomerId]);
+        s = await call<SetupState>(db, 'app_hidden.payment_customer_forget', [
+          reservationId,
+          manageToken,
+          s.stripeCustomerId,
+        ]);
         continue;
       }
       translateStripeError(err);
@@ -114,7 +139,11 @@ async function confirmReservationPayment(stripe: Stripe, db: Db, reservationId: 
   } catch (err) {
     translateStripeError(err);
   }
-  const after = await call<SetupState>(db, 'app_hidden.payment_setup_record', [reservationId, manageToken, intentJson(intent)]);
+  const after = await call<SetupState>(db, 'app_hidden.payment_setup_record', [
+    reservationId,
+    manageToken,
+    intentJson(intent),
+  ]);
   if (after.setupStatus !== 'succeeded') {
     throw new CodedError('SMP03', `The card set-up is not finished (Stripe says ${intent.status}).`);
   }
@@ -133,11 +162,14 @@ async function refundReservation(stripe: Stripe, db: Db, reservationId: string, 
   const r = await call<RefundState>(db, 'app_hidden.refund_prepare', [reservationId, amount]);
   let refund: Stripe.Refund;
   try {
-    refund = await stripe.refunds.create({
-      payment_intent: r.paymentIntentId,
-      amount: r.amount,
-      metadata: { reservation_id: String(reservationId), refund_id: String(r.refundId) },
-    }, { idempotencyKey: r.idempotencyKey });
+    refund = await stripe.refunds.create(
+      {
+        payment_intent: r.paymentIntentId,
+        amount: r.amount,
+        metadata: { reservation_id: String(reservationId), refund_id: String(r.refundId) },
+      },
+      { idempotencyKey: r.idempotencyKey },
+    );
   } catch (err) {
     if (err instanceof Error && !isTransientStripeError(err) && (err as { statusCode?: number }).statusCode === 400) {
       // Stripe refused it for good (e.g. already refunded there): record that, then say so.
@@ -161,15 +193,26 @@ export function makePaymentsPlugin(stripeConfig: StripeConfig): GraphileConfig.P
    * side effect, with the request's withPgClient and pgSettings (so SQL sees the
    * request's role), the input's reservationId and one more input field.
    */
-  const plan = <A>(operation: PaymentOperation<A>, argName: string) => (_: unknown, fieldArgs: FieldArgs) => {
-    const $context = context();
-    return sideEffect(
-      [fieldArgs.getRaw(['input', 'reservationId']), fieldArgs.getRaw(['input', argName]), $context.get('withPgClient'), $context.get('pgSettings')],
-      ([reservationId, arg, withPgClient, pgSettings]) => operation(
-        stripeClient(stripeConfig),
-        { withPgClient: withPgClient as WithPgClient, pgSettings: pgSettings as Db['pgSettings'] },
-        String(reservationId), (arg as A | null | undefined) ?? null));
-  };
+  const plan =
+    <A>(operation: PaymentOperation<A>, argName: string) =>
+    (_: unknown, fieldArgs: FieldArgs) => {
+      const $context = context();
+      return sideEffect(
+        [
+          fieldArgs.getRaw(['input', 'reservationId']),
+          fieldArgs.getRaw(['input', argName]),
+          $context.get('withPgClient'),
+          $context.get('pgSettings'),
+        ],
+        ([reservationId, arg, withPgClient, pgSettings]) =>
+          operation(
+            stripeClient(stripeConfig),
+            { withPgClient: withPgClient as WithPgClient, pgSettings: pgSettings as Db['pgSettings'] },
+            String(reservationId),
+            (arg as A | null | undefined) ?? null,
+          ),
+      );
+    };
   return extendSchema(() => ({
     typeDefs: gql`
       input SetupReservationPaymentInput {

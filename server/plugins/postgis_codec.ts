@@ -22,7 +22,10 @@ export const PostgisCodecPlugin: GraphileConfig.Plugin = {
           toPg: (value: string) => value,
           attributes: undefined,
           executor: null,
-          extensions: { oid: pgType._id, pg: { serviceName: event.serviceName, schemaName: schema, name: pgType.typname } },
+          extensions: {
+            oid: pgType._id,
+            pg: { serviceName: event.serviceName, schemaName: schema, name: pgType.typname },
+          },
         };
       },
     },

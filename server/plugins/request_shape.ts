@@ -10,11 +10,25 @@ import type { Result } from 'postgraphile/grafserv';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-interface ErrorBody { errors?: Array<{ message?: string; extensions?: Record<string, unknown> }> }
+interface ErrorBody {
+  errors?: Array<{ message?: string; extensions?: Record<string, unknown> }>;
+}
 
 function batchRefused(): Result {
-  const body = { errors: [{ message: 'Send one operation per request: batches (a JSON array) are not accepted', extensions: { code: 'SMQ05' } }] };
-  return { type: 'buffer', statusCode: 400, headers: { 'content-type': JSON_TYPE }, buffer: Buffer.from(JSON.stringify(body), 'utf8') };
+  const body = {
+    errors: [
+      {
+        message: 'Send one operation per request: batches (a JSON array) are not accepted',
+        extensions: { code: 'SMQ05' },
+      },
+    ],
+  };
+  return {
+    type: 'buffer',
+    statusCode: 400,
+    headers: { 'content-type': JSON_TYPE },
+    buffer: Buffer.from(JSON.stringify(body), 'utf8'),
+  };
 }
 
 function codedBody(body: ErrorBody, statusCode: number): ErrorBody {
@@ -28,7 +42,8 @@ function codedBody(body: ErrorBody, statusCode: number): ErrorBody {
 /** An error answer whose errors lack a code, given one; any other result unchanged. */
 function withCodes(result: Result | null): Result | null {
   if (!result || !('statusCode' in result) || (result.statusCode ?? 200) < 400) return result;
-  if (result.type === 'json') return { ...result, json: codedBody(result.json as ErrorBody, result.statusCode ?? 400) as any };
+  if (result.type === 'json')
+    return { ...result, json: codedBody(result.json as ErrorBody, result.statusCode ?? 400) as any };
   if (result.type !== 'buffer' || !String(result.headers['content-type'] ?? '').includes('json')) return result;
   let body: ErrorBody;
   try {
@@ -48,7 +63,8 @@ export const RequestShapePlugin: GraphileConfig.Plugin = {
     middleware: {
       processRequest(next, event) {
         // Express parsed JSON bodies already (server/middleware/installPostGraphile.ts).
-        const req = (event.requestDigest.requestContext as { expressv4?: { req?: Request } } | undefined)?.expressv4?.req;
+        const req = (event.requestDigest.requestContext as { expressv4?: { req?: Request } } | undefined)?.expressv4
+          ?.req;
         const graphqlPath = event.resolvedPreset.grafserv?.graphqlPath ?? '/graphql';
         if (event.requestDigest.path === graphqlPath && Array.isArray(req?.body)) return batchRefused();
         const result = next();

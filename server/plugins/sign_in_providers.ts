@@ -6,7 +6,9 @@ import { extendSchema, gql } from 'postgraphile/utils';
 import type { ServerConfig } from '../config.ts';
 
 export function makeSignInProvidersPlugin(config: Pick<ServerConfig, 'google' | 'facebook'>): GraphileConfig.Plugin {
-  const providers = [config.google ? 'google' : null, config.facebook ? 'facebook' : null].filter((p): p is string => p !== null);
+  const providers = [config.google ? 'google' : null, config.facebook ? 'facebook' : null].filter(
+    (p): p is string => p !== null,
+  );
   return extendSchema(() => ({
     typeDefs: gql`
       extend type Query {

@@ -10,7 +10,11 @@ import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
 import { CodedError } from '../errors.ts';
 
 export function signUpLimited(retryAfter: number): CodedError {
-  return new CodedError('SMA02', `Too many sign-ups from your address. Try again in ${retryAfter} seconds.`, String(retryAfter));
+  return new CodedError(
+    'SMA02',
+    `Too many sign-ups from your address. Try again in ${retryAfter} seconds.`,
+    String(retryAfter),
+  );
 }
 
 export const SignUpGatePlugin: GraphileConfig.Plugin = {
@@ -27,7 +31,9 @@ export const SignUpGatePlugin: GraphileConfig.Plugin = {
           plan(this: unknown, $parent: any, fieldArgs: any, info: any) {
             // Steps planned after a side effect depend on it: register's runs only if this one succeeded.
             sideEffectWithPgClient(executor, fieldArgs.getRaw('input'), async (client, input: any) => {
-              const { rows: [gate] } = await client.query<{ retry_after: number }>({
+              const {
+                rows: [gate],
+              } = await client.query<{ retry_after: number }>({
                 text: 'select app_hidden.sign_up_gate($1, $2, $3) as retry_after',
                 values: [input?.email ?? null, input?.name ?? null, input?.password ?? null],
               });

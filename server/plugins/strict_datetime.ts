@@ -11,8 +11,9 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(
 function checked(value: unknown): string {
   if (typeof value !== 'string' || !ISO_8601.test(value)) {
     const shown = JSON.stringify(value)?.slice(0, 40) ?? String(value);
-    throw new GraphQLError(`Datetime must be an ISO 8601 date-time such as 2026-12-03T10:00:00Z, not ${shown}`,
-      { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    throw new GraphQLError(`Datetime must be an ISO 8601 date-time such as 2026-12-03T10:00:00Z, not ${shown}`, {
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
   }
   return value;
 }

@@ -8,7 +8,10 @@ import type { ExecutionConfig } from 'postgraphile/grafserv';
 function withValidationCode(error: GraphQLError): GraphQLError {
   if (error.extensions?.code) return error;
   return new GraphQLError(error.message, {
-    nodes: error.nodes, source: error.source, positions: error.positions, path: error.path,
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
     extensions: { ...error.extensions, code: 'GRAPHQL_VALIDATION_FAILED' },
   });
 }

@@ -12,7 +12,11 @@ export interface GraphQLResponse<T = any> {
 export interface TestApi {
   url: string;
   handle: AppHandle;
-  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  gql<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<GraphQLResponse<T>>;
   close(): Promise<void>;
 }
 
@@ -33,7 +37,7 @@ export async function startApi(db: TestDb, overrides: Partial<ServerConfig> = {}
         headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
         body: JSON.stringify({ query, variables }),
       });
-      const body = await res.json() as { data?: any; errors?: GraphQLResponse['errors'] };
+      const body = (await res.json()) as { data?: any; errors?: GraphQLResponse['errors'] };
       return { status: res.status, ...body };
     },
     close: () => handle.close(),

@@ -34,15 +34,27 @@ export interface HttpResult<T = any> {
  * status and the documented code, from a route's {"error": {"code"}} answer
  * (postJson: res.body.error) or a GraphQL answer (api.gql: res.errors[0].extensions).
  */
-export function assertRefused(res: { status: number; body?: any; errors?: any }, status: number, code: string, label = ''): void {
+export function assertRefused(
+  res: { status: number; body?: any; errors?: any },
+  status: number,
+  code: string,
+  label = '',
+): void {
   const got = res.body?.error?.code ?? res.errors?.[0]?.extensions?.code;
   if (res.status !== status || got !== code) {
-    throw new Error(`${label ? `${label}: ` : ''}expected ${status} ${code}, got ${res.status} ${got ?? JSON.stringify(res.body ?? res)}`);
+    throw new Error(
+      `${label ? `${label}: ` : ''}expected ${status} ${code}, got ${res.status} ${got ?? JSON.stringify(res.body ?? res)}`,
+    );
   }
 }
 
 /** POST JSON to a path of the API. */
-export async function postJson<T = any>(api: TestApi, path: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+export async function postJson<T = any>(
+  api: TestApi,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpResult<T>> {
   const res = await fetch(`${api.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
@@ -65,7 +77,10 @@ export function cookiesOf(headers: Headers): Record<string, string> {
 }
 
 export function cookieHeader(jar: Record<string, string>): string {
-  return Object.entries(jar).filter(([, v]) => v !== '').map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
+  return Object.entries(jar)
+    .filter(([, v]) => v !== '')
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+    .join('; ');
 }
 
 /** Signs in with email and password; returns a bearer token. Throws unless the API says 200. */
@@ -85,7 +100,9 @@ export async function signInWithCookie(api: TestApi, email: string, password = T
 
 /** A new user of the given role, signed in over HTTP with a bearer token. */
 export async function createSignedInUser(
-  db: TestDb, api: TestApi, props: { role?: string; email?: string; verified?: boolean; name?: string } = {},
+  db: TestDb,
+  api: TestApi,
+  props: { role?: string; email?: string; verified?: boolean; name?: string } = {},
 ): Promise<TestUser & BearerSession> {
   const user = await createUser(db, { ...props, password: TEST_PASSWORD });
   const session = await signIn(api, user.email);

@@ -35,7 +35,9 @@ async function withRoot<T>(fn: (root: pg.Client) => Promise<T>): Promise<T> {
 export async function prepareTemplate(): Promise<string> {
   await withRoot(async (root) => {
     const { rows } = await root.query<{ datname: string }>(
-      `select datname from pg_database where starts_with(datname, $1)`, [TEMPLATE_PREFIX]);
+      `select datname from pg_database where starts_with(datname, $1)`,
+      [TEMPLATE_PREFIX],
+    );
     for (const { datname } of rows) {
       const pid = datname.slice(TEMPLATE_PREFIX.length);
       if (/^\d+$/.test(pid) && Number(pid) !== process.pid && !processAlive(Number(pid))) {
@@ -84,7 +86,10 @@ export interface TestDb {
 }
 
 function testDbName(file: string): string {
-  const stem = basename(file).replace(/\.test\.ts$/, '').replace(/[^a-z0-9]+/gi, '_').toLowerCase();
+  const stem = basename(file)
+    .replace(/\.test\.ts$/, '')
+    .replace(/[^a-z0-9]+/gi, '_')
+    .toLowerCase();
   return `${PREFIX}_${stem}_${process.pid}`.slice(0, 63);
 }
 
@@ -122,8 +127,12 @@ export async function createTestDb(file: string): Promise<TestDb> {
       // Pools (ours, a worker's, an API's) end their sockets a moment after they
       // say they are done; give them up to 2 s before forcing the rest out.
       for (let i = 0; i < 40; i++) {
-        const { rows: [left] } = await r.query(
-          'select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+        const {
+          rows: [left],
+        } = await r.query(
+          'select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+          [name],
+        );
         if (left.n === 0) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -144,14 +153,20 @@ export interface Identity {
  * request: rolled back afterwards, or committed with `{ commit: true }` (then an
  * error rolls it back), so a test can check what a refusal did or did not write.
  */
-export async function asRole<T>(pool: pg.Pool, identity: Identity, fn: (client: pg.PoolClient) => Promise<T>,
-  options: { commit?: boolean } = {}): Promise<T> {
+export async function asRole<T>(
+  pool: pg.Pool,
+  identity: Identity,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  options: { commit?: boolean } = {},
+): Promise<T> {
   const client = await pool.connect();
   let done = false;
   try {
     await client.query('begin');
-    await client.query(`select set_config('role', $1, true), set_config('app.session_id', $2, true)`,
-      [identity.role, identity.sessionId ?? '']);
+    await client.query(`select set_config('role', $1, true), set_config('app.session_id', $2, true)`, [
+      identity.role,
+      identity.sessionId ?? '',
+    ]);
     const result = await fn(client);
     if (options.commit) {
       await client.query('commit');
@@ -177,21 +192,31 @@ let userCounter = 0;
  * With `password`, the user can also sign in over HTTP (see test/helpers/auth.ts); the hash
  * uses bcrypt cost 4 for speed (production hashes use cost 10).
  */
-export async function createUser(db: TestDb, props: { role?: string; email?: string; verified?: boolean; password?: string; name?: string } = {}): Promise<TestUser> {
+export async function createUser(
+  db: TestDb,
+  props: { role?: string; email?: string; verified?: boolean; password?: string; name?: string } = {},
+): Promise<TestUser> {
   userCounter += 1;
   const email = props.email ?? `driver${userCounter}.${process.pid}@example.test`;
-  const { rows: [user] } = await db.owner.query(
+  const {
+    rows: [user],
+  } = await db.owner.query(
     `insert into app_public.users (email, name, role, is_verified) values ($1, $2, $3, $4) returning id`,
-    [email, props.name ?? `Test ${userCounter}`, props.role ?? 'driver', props.verified ?? true]);
+    [email, props.name ?? `Test ${userCounter}`, props.role ?? 'driver', props.verified ?? true],
+  );
   if (props.password !== undefined) {
     await db.owner.query(
       `insert into app_private.user_secrets (user_id, password_hash, password_changed_at)
        values ($1, crypt(normalize($2, NFKC), gen_salt('bf', 4)), now())`,
-      [user.id, props.password]);
+      [user.id, props.password],
+    );
   }
-  const { rows: [session] } = await db.owner.query(
+  const {
+    rows: [session],
+  } = await db.owner.query(
     `insert into app_private.sessions (user_id, token_hash) values ($1, gen_random_bytes(32)) returning id`,
-    [user.id]);
+    [user.id],
+  );
   return { id: String(user.id), email, sessionId: session.id };
 }
 

@@ -14,8 +14,13 @@ export interface Answer<T = any> {
 export const RESULT = 'result { reservation { rowId status amount startsAt endsAt } manageToken }';
 
 /** One GraphQL request; never throws, never waits longer than timeoutMs. */
-export async function gqlAt<T = any>(url: string, query: string, variables: Record<string, unknown> = {},
-  headers: Record<string, string> = {}, timeoutMs = 15_000): Promise<Answer<T>> {
+export async function gqlAt<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<Answer<T>> {
   try {
     const res = await fetch(`${url}/graphql`, {
       method: 'POST',
@@ -23,7 +28,7 @@ export async function gqlAt<T = any>(url: string, query: string, variables: Reco
       body: JSON.stringify({ query, variables }),
       signal: AbortSignal.timeout(timeoutMs),
     });
-    return await res.json() as Answer<T>;
+    return (await res.json()) as Answer<T>;
   } catch (err) {
     return { errors: [{ message: (err as Error).message, extensions: { code: 'TRANSPORT' } }] };
   }
@@ -32,35 +37,57 @@ export async function gqlAt<T = any>(url: string, query: string, variables: Reco
 export const codeOf = (a: Answer): string | null => a.errors?.[0]?.extensions?.code ?? (a.errors ? 'UNKNOWN' : null);
 
 export function reserveGuest(url: string, spotId: string, startsAt: Date, minutes: number, email: string) {
-  return gqlAt(url, `mutation ($spotId: BigInt!, $startsAt: Datetime, $minutes: Int!, $email: String) {
+  return gqlAt(
+    url,
+    `mutation ($spotId: BigInt!, $startsAt: Datetime, $minutes: Int!, $email: String) {
     reserve(input: { spotId: $spotId, startsAt: $startsAt, durationMinutes: $minutes, email: $email }) { ${RESULT} } }`,
-  { spotId, startsAt: startsAt.toISOString(), minutes, email });
+    { spotId, startsAt: startsAt.toISOString(), minutes, email },
+  );
 }
 
 export function changeEnd(url: string, id: string, token: string, endsAt: Date) {
-  return gqlAt(url, `mutation ($id: BigInt!, $endsAt: Datetime!, $token: String) {
+  return gqlAt(
+    url,
+    `mutation ($id: BigInt!, $endsAt: Datetime!, $token: String) {
     changeReservationEnd(input: { reservationId: $id, endsAt: $endsAt, manageToken: $token }) { ${RESULT} } }`,
-  { id, endsAt: endsAt.toISOString(), token });
+    { id, endsAt: endsAt.toISOString(), token },
+  );
 }
 
 export function endNow(url: string, id: string, token: string) {
-  return gqlAt(url, `mutation ($id: BigInt!, $token: String) {
-    endReservation(input: { reservationId: $id, manageToken: $token }) { ${RESULT} } }`, { id, token });
+  return gqlAt(
+    url,
+    `mutation ($id: BigInt!, $token: String) {
+    endReservation(input: { reservationId: $id, manageToken: $token }) { ${RESULT} } }`,
+    { id, token },
+  );
 }
 
 export function cancel(url: string, id: string, token: string) {
-  return gqlAt(url, `mutation ($id: BigInt!, $token: String) {
-    cancelReservation(input: { reservationId: $id, manageToken: $token }) { ${RESULT} } }`, { id, token });
+  return gqlAt(
+    url,
+    `mutation ($id: BigInt!, $token: String) {
+    cancelReservation(input: { reservationId: $id, manageToken: $token }) { ${RESULT} } }`,
+    { id, token },
+  );
 }
 
 /** Card set-up, the browser's confirmation (pm_card_visa) and confirmReservationPayment. */
 export async function setUpCard(url: string, emulator: StripeEmulator, id: string, token: string): Promise<Answer> {
-  const setup = await gqlAt(url, `mutation ($id: BigInt!, $token: String) {
-    setupReservationPayment(input: { reservationId: $id, manageToken: $token }) { clientSecret setupIntentStatus } }`, { id, token });
+  const setup = await gqlAt(
+    url,
+    `mutation ($id: BigInt!, $token: String) {
+    setupReservationPayment(input: { reservationId: $id, manageToken: $token }) { clientSecret setupIntentStatus } }`,
+    { id, token },
+  );
   if (setup.errors) return setup;
   const secret: string = setup.data.setupReservationPayment.clientSecret;
   const confirmed = await browserConfirmsSetup(emulator, secret.split('_secret_')[0]!, 'pm_card_visa');
   if (confirmed instanceof Error) return { errors: [{ message: confirmed.message, extensions: { code: 'BROWSER' } }] };
-  return gqlAt(url, `mutation ($id: BigInt!, $token: String) {
-    confirmReservationPayment(input: { reservationId: $id, manageToken: $token }) { reservationStatus setupIntentStatus } }`, { id, token });
+  return gqlAt(
+    url,
+    `mutation ($id: BigInt!, $token: String) {
+    confirmReservationPayment(input: { reservationId: $id, manageToken: $token }) { reservationStatus setupIntentStatus } }`,
+    { id, token },
+  );
 }

@@ -5,7 +5,11 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 
-export interface FacebookProfile { id: string; name?: string; email?: string }
+export interface FacebookProfile {
+  id: string;
+  name?: string;
+  email?: string;
+}
 
 export interface FacebookFixture {
   url: string;
@@ -46,11 +50,20 @@ export async function startFacebookFixture(): Promise<FacebookFixture> {
     if (req.method === 'GET' && url.pathname === '/dialog/oauth') {
       fixture.calls.push('dialog');
       const p = url.searchParams;
-      if (p.get('client_id') !== clientId || p.get('code_challenge_method') !== 'S256' || !p.get('code_challenge') || !p.get('state')) {
+      if (
+        p.get('client_id') !== clientId ||
+        p.get('code_challenge_method') !== 'S256' ||
+        !p.get('code_challenge') ||
+        !p.get('state')
+      ) {
         return json(400, { error: { message: 'bad dialog request' } });
       }
       const code = randomBytes(16).toString('hex');
-      codes.set(code, { challenge: p.get('code_challenge')!, redirectUri: p.get('redirect_uri')!, profile: { ...fixture.nextProfile } });
+      codes.set(code, {
+        challenge: p.get('code_challenge')!,
+        redirectUri: p.get('redirect_uri')!,
+        profile: { ...fixture.nextProfile },
+      });
       const back = new URL(p.get('redirect_uri')!);
       back.searchParams.set('code', code);
       back.searchParams.set('state', p.get('state')!);
@@ -62,12 +75,16 @@ export async function startFacebookFixture(): Promise<FacebookFixture> {
       const p = new URLSearchParams(await bodyOf(req));
       const grant = codes.get(p.get('code') ?? '');
       codes.delete(p.get('code') ?? '');
-      const challenge = createHash('sha256').update(p.get('code_verifier') ?? '').digest('base64url');
+      const challenge = createHash('sha256')
+        .update(p.get('code_verifier') ?? '')
+        .digest('base64url');
       if (p.get('client_id') !== clientId || p.get('client_secret') !== clientSecret) {
         return json(400, { error: { message: 'Error validating client secret.', type: 'OAuthException', code: 1 } });
       }
       if (!grant || grant.redirectUri !== p.get('redirect_uri') || grant.challenge !== challenge) {
-        return json(400, { error: { message: 'This authorization code has been used or is invalid.', type: 'OAuthException', code: 100 } });
+        return json(400, {
+          error: { message: 'This authorization code has been used or is invalid.', type: 'OAuthException', code: 100 },
+        });
       }
       const token = randomBytes(24).toString('hex');
       tokens.set(token, grant.profile);
@@ -75,11 +92,14 @@ export async function startFacebookFixture(): Promise<FacebookFixture> {
     }
     if (req.method === 'GET' && url.pathname === '/me') {
       fixture.calls.push('me');
-      const token = (req.headers.authorization ?? '').replace(/^Bearer /, '') || url.searchParams.get('access_token') || '';
+      const token =
+        (req.headers.authorization ?? '').replace(/^Bearer /, '') || url.searchParams.get('access_token') || '';
       const profile = tokens.get(token);
       const proof = createHmac('sha256', clientSecret).update(token).digest('hex');
       if (!profile || url.searchParams.get('appsecret_proof') !== proof) {
-        return json(400, { error: { message: 'Invalid OAuth access token or appsecret_proof.', type: 'OAuthException', code: 190 } });
+        return json(400, {
+          error: { message: 'Invalid OAuth access token or appsecret_proof.', type: 'OAuthException', code: 190 },
+        });
       }
       const fields = (url.searchParams.get('fields') ?? 'id,name').split(',');
       return json(200, Object.fromEntries(Object.entries(profile).filter(([k]) => fields.includes(k))));
@@ -89,7 +109,11 @@ export async function startFacebookFixture(): Promise<FacebookFixture> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   fixture.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  fixture.close = () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+  fixture.close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return fixture;
 }
 

@@ -39,37 +39,70 @@ export interface Figures {
 }
 
 /** Templates a reservation gets at most once (reservation_changed may repeat, payment_failed is per attempt). */
-const ONCE_PER_RESERVATION = ['reservation_held', 'reservation_confirmed', 'reservation_cancelled', 'reservation_expired',
-  'reservation_ended', 'reservation_reminder', 'receipt'];
+const ONCE_PER_RESERVATION = [
+  'reservation_held',
+  'reservation_confirmed',
+  'reservation_cancelled',
+  'reservation_expired',
+  'reservation_ended',
+  'reservation_reminder',
+  'receipt',
+];
 
-const q = async <T = any>(pool: pg.Pool, sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[];
+const q = async <T = any>(pool: pg.Pool, sql: string, params: unknown[] = []) =>
+  (await pool.query(sql, params)).rows as T[];
 
 /** Resolves once no job but the sweep chain is queued, no email is unsent and no work is overdue (or after timeoutMs). */
 export async function waitQuiet(owner: pg.Pool, timeoutMs = 120_000): Promise<void> {
-  await waitFor(async () => {
-    const [row] = await q(owner, `select
+  await waitFor(
+    async () => {
+      const [row] = await q(
+        owner,
+        `select
       (select count(*) from graphile_worker.jobs where task_identifier <> 'due_work__sweep' and run_at < now() + interval '1 minute'
          and attempts < max_attempts)::int as jobs,
       (select count(*) from app_private.emails where sent_at is null)::int as unsent,
-      (select count(*) from app_private.due_work where due_at < now() - interval '2 seconds')::int as due`);
-    return row.jobs === 0 && row.unsent === 0 && row.due === 0;
-  }, timeoutMs, 'quiet (no job, unsent email or overdue work left)').catch(() => {});
+      (select count(*) from app_private.due_work where due_at < now() - interval '2 seconds')::int as due`,
+      );
+      return row.jobs === 0 && row.unsent === 0 && row.due === 0;
+    },
+    timeoutMs,
+    'quiet (no job, unsent email or overdue work left)',
+  ).catch(() => {});
 }
 
-export async function audit(owner: pg.Pool, emulator: StripeEmulator, smtp: SmtpSink): Promise<{ violations: Violations; figures: Figures }> {
-  const [overlap] = await q(owner, `select count(*)::int as n from app_public.reservations a
+export async function audit(
+  owner: pg.Pool,
+  emulator: StripeEmulator,
+  smtp: SmtpSink,
+): Promise<{ violations: Violations; figures: Figures }> {
+  const [overlap] = await q(
+    owner,
+    `select count(*)::int as n from app_public.reservations a
     join app_public.reservations b on a.spot_id = b.spot_id and a.id < b.id and a.period && b.period
-    where app_hidden.holds_spot(a.status) and app_hidden.holds_spot(b.status)`);
-  const reservations = await q<{ id: string; status: string; amount: number; charge_status: string | null; charge_amount: number | null }>(owner,
+    where app_hidden.holds_spot(a.status) and app_hidden.holds_spot(b.status)`,
+  );
+  const reservations = await q<{
+    id: string;
+    status: string;
+    amount: number;
+    charge_status: string | null;
+    charge_amount: number | null;
+  }>(
+    owner,
     `select r.id::text, r.status::text, r.amount, c.status as charge_status, c.amount as charge_amount
-     from app_public.reservations r left join app_private.charges c on c.reservation_id = r.id where r.kind = 'reservation'`);
+     from app_public.reservations r left join app_private.charges c on c.reservation_id = r.id where r.kind = 'reservation'`,
+  );
   const succeeded = new Map<string, number[]>();
   for (const pi of emulator.store.paymentIntents.all) {
     if (pi.status !== 'succeeded') continue;
     const id = pi.metadata?.reservation_id;
     if (id) succeeded.set(id, [...(succeeded.get(id) ?? []), pi.amount]);
   }
-  let chargesMissingInDb = 0, chargesNotExactlyOnceAtStripe = 0, chargesOfUncompleted = 0, completed = 0;
+  let chargesMissingInDb = 0,
+    chargesNotExactlyOnceAtStripe = 0,
+    chargesOfUncompleted = 0,
+    completed = 0;
   for (const r of reservations) {
     const atStripe = succeeded.get(r.id) ?? [];
     if (r.status === 'completed' && r.amount > 0) {
@@ -80,17 +113,30 @@ export async function audit(owner: pg.Pool, emulator: StripeEmulator, smtp: Smtp
       chargesOfUncompleted++;
     }
   }
-  const emails = await q<{ id: string; sent: boolean }>(owner, `select id::text, sent_at is not null as sent from app_private.emails`);
+  const emails = await q<{ id: string; sent: boolean }>(
+    owner,
+    `select id::text, sent_at is not null as sent from app_private.emails`,
+  );
   const deliveries = new Map<string, number>();
   for (const m of smtp.messages) if (m.emailId) deliveries.set(m.emailId, (deliveries.get(m.emailId) ?? 0) + 1);
   let redeliveries = 0;
   for (const n of deliveries.values()) redeliveries += n - 1;
-  const [dupes] = await q(owner, `select coalesce(sum(n - 1), 0)::int as n from (
+  const [dupes] = await q(
+    owner,
+    `select coalesce(sum(n - 1), 0)::int as n from (
     select count(*) as n from app_private.emails where data ? 'reservationId' and template = any($1)
-    group by template, data->>'reservationId' having count(*) > 1) d`, [ONCE_PER_RESERVATION]);
-  const [jobs] = await q(owner, `select count(*)::int as n from graphile_worker.jobs where task_identifier <> 'due_work__sweep'
-    and (run_at < now() + interval '1 minute' or attempts >= max_attempts)`);
-  const [late] = await q(owner, `select count(*)::int as n from app_private.due_work where due_at < now() - interval '5 seconds'`);
+    group by template, data->>'reservationId' having count(*) > 1) d`,
+    [ONCE_PER_RESERVATION],
+  );
+  const [jobs] = await q(
+    owner,
+    `select count(*)::int as n from graphile_worker.jobs where task_identifier <> 'due_work__sweep'
+    and (run_at < now() + interval '1 minute' or attempts >= max_attempts)`,
+  );
+  const [late] = await q(
+    owner,
+    `select count(*)::int as n from app_private.due_work where due_at < now() - interval '5 seconds'`,
+  );
   return {
     violations: {
       overlaps: overlap.n,
@@ -114,6 +160,13 @@ export async function audit(owner: pg.Pool, emulator: StripeEmulator, smtp: Smtp
 }
 
 export const NO_VIOLATIONS: Violations = {
-  overlaps: 0, chargesMissingInDb: 0, chargesNotExactlyOnceAtStripe: 0, chargesOfUncompleted: 0,
-  emailsLost: 0, emailsUnsent: 0, emailsDuplicated: 0, jobsLeft: 0, dueWorkLate: 0,
+  overlaps: 0,
+  chargesMissingInDb: 0,
+  chargesNotExactlyOnceAtStripe: 0,
+  chargesOfUncompleted: 0,
+  emailsLost: 0,
+  emailsUnsent: 0,
+  emailsDuplicated: 0,
+  jobsLeft: 0,
+  dueWorkLate: 0,
 };

@@ -18,7 +18,11 @@ import { ANON, reserve } from './reservations.ts';
 
 export const WEBHOOK_SECRET = 'whsec_test_payments';
 
-export async function waitFor<T>(check: () => Promise<T | false | null | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | false | null | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -42,7 +46,10 @@ export interface ReservationProps {
   durationMinutes?: number;
 }
 
-export interface Made { id: string; manageToken: string | null }
+export interface Made {
+  id: string;
+  manageToken: string | null;
+}
 
 let counter = 0;
 
@@ -53,16 +60,23 @@ let counter = 0;
  */
 export async function createReservation(db: TestDb, props: ReservationProps = {}): Promise<Made> {
   counter += 1;
-  const spotId = props.spotId ?? await createSpot(db, {
-    lat: 40.7 + counter * 0.001, lng: -73.99,
-    rateId: await createRate(db, { hourlyPrice: props.hourlyPrice ?? 1250, minimumCharge: props.minimumCharge ?? 0, currency: props.currency }),
-  });
+  const spotId =
+    props.spotId ??
+    (await createSpot(db, {
+      lat: 40.7 + counter * 0.001,
+      lng: -73.99,
+      rateId: await createRate(db, {
+        hourlyPrice: props.hourlyPrice ?? 1250,
+        minimumCharge: props.minimumCharge ?? 0,
+        currency: props.currency,
+      }),
+    }));
   const identity = props.as ?? ANON;
   const r = await reserve(db, identity, {
     spotId,
     startsAt: props.startsIn ? new Date(Date.now() + props.startsIn * 60e3) : null,
     durationMinutes: props.durationMinutes ?? 60,
-    email: identity === ANON ? props.email ?? `guest${counter}.${process.pid}@example.test` : null,
+    email: identity === ANON ? (props.email ?? `guest${counter}.${process.pid}@example.test`) : null,
   });
   return { id: r.id, manageToken: r.manage_token };
 }
@@ -74,7 +88,9 @@ export async function createReservation(db: TestDb, props: ReservationProps = {}
  */
 export async function completeAtEnd(db: TestDb, id: string): Promise<void> {
   await db.owner.query(
-    'select app_private.complete_reservation(r.id, upper(r.period)) from app_public.reservations r where r.id = $1', [id]);
+    'select app_private.complete_reservation(r.id, upper(r.period)) from app_public.reservations r where r.id = $1',
+    [id],
+  );
 }
 
 export function stripeConfigFor(emulator: StripeEmulator, overrides: Partial<StripeConfig> = {}): StripeConfig {
@@ -111,7 +127,11 @@ export async function startEmulator(webhookUrl?: string): Promise<StripeEmulator
 }
 
 /** The browser's part: Stripe.js confirming the SetupIntent with a test card. */
-export async function browserConfirmsSetup(emulator: StripeEmulator, setupIntentId: string, paymentMethod: string): Promise<Stripe.SetupIntent | Stripe.errors.StripeError> {
+export async function browserConfirmsSetup(
+  emulator: StripeEmulator,
+  setupIntentId: string,
+  paymentMethod: string,
+): Promise<Stripe.SetupIntent | Stripe.errors.StripeError> {
   const stripe = new Stripe('sk_test_browser', { ...emulator.stripeConfig, maxNetworkRetries: 0 });
   try {
     return await stripe.setupIntents.confirm(setupIntentId, { payment_method: paymentMethod });
@@ -132,7 +152,8 @@ export function dbAs(pool: pg.Pool, identity: Identity): Db {
     withPgClient(settings, callback) {
       const values = Object.fromEntries(Object.entries(settings ?? {}).map(([k, v]) => [k, v ?? '']));
       return ownerTx(pool, values, (client) =>
-        callback({ query: (q) => client.query(q.text, q.values as unknown[]) as never }));
+        callback({ query: (q) => client.query(q.text, q.values as unknown[]) as never }),
+      );
     },
   };
 }
@@ -145,12 +166,18 @@ export function dbAs(pool: pg.Pool, identity: Identity): Db {
 export async function chargeThroughWorker(db: TestDb, ids: string[]): Promise<Record<string, string>> {
   const worker = await startTestWorker(db);
   try {
-    const rows = await waitFor(async () => {
-      const { rows: charged } = await db.owner.query<{ id: string; pi: string }>(
-        `select reservation_id::text as id, stripe_payment_intent_id as pi from app_private.charges
-         where status = 'succeeded' and reservation_id = any($1::bigint[])`, [ids]);
-      return charged.length === ids.length ? charged : null;
-    }, 60_000, `${ids.length} charge(s) by the worker`);
+    const rows = await waitFor(
+      async () => {
+        const { rows: charged } = await db.owner.query<{ id: string; pi: string }>(
+          `select reservation_id::text as id, stripe_payment_intent_id as pi from app_private.charges
+         where status = 'succeeded' and reservation_id = any($1::bigint[])`,
+          [ids],
+        );
+        return charged.length === ids.length ? charged : null;
+      },
+      60_000,
+      `${ids.length} charge(s) by the worker`,
+    );
     return Object.fromEntries(rows.map((r) => [r.id, r.pi]));
   } finally {
     await worker.stop();
@@ -166,7 +193,14 @@ export interface TestWorker {
 export async function startTestWorker(db: TestDb, options: Partial<WorkerOptions> = {}): Promise<TestWorker> {
   const concurrency = options.concurrency ?? 4;
   const pool = makeWorkerPool(db.urls.owner, concurrency + 4);
-  const runner = await startWorker({ connectionString: db.urls.owner, crontab: '# none', pollInterval: 100, pgPool: pool, ...options, concurrency });
+  const runner = await startWorker({
+    connectionString: db.urls.owner,
+    crontab: '# none',
+    pollInterval: 100,
+    pgPool: pool,
+    ...options,
+    concurrency,
+  });
   return {
     runner,
     async stop() {
@@ -190,11 +224,14 @@ export interface CardContext {
  * createReservation), whose card was set up as the browser would: confirmed.
  */
 export async function confirmedReservation(
-  ctx: CardContext, card: string, hourlyPrice = 1250, more: Pick<ReservationProps, 'currency' | 'spotId'> = {},
+  ctx: CardContext,
+  card: string,
+  hourlyPrice = 1250,
+  more: Pick<ReservationProps, 'currency' | 'spotId'> = {},
 ): Promise<string> {
   const { id } = await createReservation(ctx.db, { hourlyPrice, ...more });
   const p = await paymentOperations.setupReservationPayment(ctx.stripe, ctx.staffDb, id, null);
-  const si = await browserConfirmsSetup(ctx.emulator, p.setupIntentId!, card) as Stripe.SetupIntent;
+  const si = (await browserConfirmsSetup(ctx.emulator, p.setupIntentId!, card)) as Stripe.SetupIntent;
   if (si.status === 'requires_action') {
     await fetch(`${ctx.emulator.url}/_emulator/setup_intents/${si.id}/authenticate`, { method: 'POST' });
   }

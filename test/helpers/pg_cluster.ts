@@ -39,13 +39,25 @@ function makeCluster(dir: string, port: number): Cluster {
     port,
     dir,
     rootUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    stop: (mode = 'fast') => { ctl(['stop', '-m', mode, '-w']); },
+    stop: (mode = 'fast') => {
+      ctl(['stop', '-m', mode, '-w']);
+    },
     start: () => {
-      ctl(['start', '-w', '-t', '60', '-l', join(dir, 'server.log'),
-        '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c wal_level=replica -c max_wal_senders=4 -c hot_standby=on`]);
+      ctl([
+        'start',
+        '-w',
+        '-t',
+        '60',
+        '-l',
+        join(dir, 'server.log'),
+        '-o',
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c wal_level=replica -c max_wal_senders=4 -c hot_standby=on`,
+      ]);
     },
     destroy: () => {
-      spawnSync('runuser', ['-u', 'postgres', '--', join(BIN, 'pg_ctl'), '-D', dir, 'stop', '-m', 'immediate'], { stdio: 'ignore' });
+      spawnSync('runuser', ['-u', 'postgres', '--', join(BIN, 'pg_ctl'), '-D', dir, 'stop', '-m', 'immediate'], {
+        stdio: 'ignore',
+      });
       rmSync(join(dir, '..'), { recursive: true, force: true });
     },
   };
@@ -57,7 +69,17 @@ export function createCluster(port: number): Cluster {
   const parent = mkdtempSync(join(tmpdir(), 'sms-pg-'));
   ownedByPostgres(parent);
   const dir = join(parent, 'data');
-  asPostgres(join(BIN, 'initdb'), ['-D', dir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8']);
+  asPostgres(join(BIN, 'initdb'), [
+    '-D',
+    dir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '--no-sync',
+    '-E',
+    'UTF8',
+    '--locale=C.UTF-8',
+  ]);
   asPostgres('sh', ['-c', `echo "host replication all 127.0.0.1/32 trust" >> ${dir}/pg_hba.conf`]);
   const cluster = makeCluster(dir, port);
   cluster.start();
@@ -69,7 +91,21 @@ export function createReplica(primary: Cluster, port: number): Cluster {
   const parent = mkdtempSync(join(tmpdir(), 'sms-pg-replica-'));
   ownedByPostgres(parent);
   const dir = join(parent, 'data');
-  asPostgres(join(BIN, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dir, '-R', '-X', 'stream', '-c', 'fast']);
+  asPostgres(join(BIN, 'pg_basebackup'), [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(primary.port),
+    '-U',
+    'postgres',
+    '-D',
+    dir,
+    '-R',
+    '-X',
+    'stream',
+    '-c',
+    'fast',
+  ]);
   const cluster = makeCluster(dir, port);
   cluster.start();
   return cluster;

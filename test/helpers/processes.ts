@@ -23,17 +23,27 @@ export interface ApiChild extends Child {
 }
 
 /** The environment `npm run api` / `npm run worker` read, pointing at the test's parts. */
-export function childEnv(urls: DbUrls, emulator: StripeEmulator, smtp: { host: string; port: number }, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function childEnv(
+  urls: DbUrls,
+  emulator: StripeEmulator,
+  smtp: { host: string; port: number },
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   return {
     ...process.env,
     DATABASE_URL: urls.owner,
     AUTH_DATABASE_URL: urls.authenticator,
     ROOT_DATABASE_URL: urls.root,
-    STRIPE_SECRET_KEY: 'sk_test_payments', STRIPE_API_HOST: emulator.host, STRIPE_API_PORT: String(emulator.port),
-    STRIPE_API_PROTOCOL: 'http', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port),
+    STRIPE_SECRET_KEY: 'sk_test_payments',
+    STRIPE_API_HOST: emulator.host,
+    STRIPE_API_PORT: String(emulator.port),
+    STRIPE_API_PROTOCOL: 'http',
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    SMTP_HOST: smtp.host,
+    SMTP_PORT: String(smtp.port),
     WEB_URL: 'https://app.example.test',
-    LOG_LEVEL: 'warn', LOG_FORMAT: 'json',
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
     GRAPHILE_ENV: 'production',
     // Every simulated client books from 127.0.0.1 at once: the per-address hold
     // limit (SMB12, 10 in production) would refuse them (test/security_holds.test.ts covers it).
@@ -55,18 +65,25 @@ export function freePort(): Promise<number> {
 }
 
 const live = new Set<ChildProcess>();
-process.once('exit', () => { for (const c of live) c.kill('SIGKILL'); });
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
 
 function track(file: string, env: NodeJS.ProcessEnv): Child {
   const child = spawn(process.execPath, [file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let out = '';
-  const keep = (d: Buffer) => { out = (out + d).slice(-20_000); };
+  const keep = (d: Buffer) => {
+    out = (out + d).slice(-20_000);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null) resolve();
-    child.once('exit', () => { live.delete(child); resolve(); });
+    child.once('exit', () => {
+      live.delete(child);
+      resolve();
+    });
   });
   return {
     process: child,
@@ -79,7 +96,12 @@ function track(file: string, env: NodeJS.ProcessEnv): Child {
   };
 }
 
-async function until(check: () => Promise<boolean> | boolean, child: Child, what: string, timeoutMs = 60_000): Promise<void> {
+async function until(
+  check: () => Promise<boolean> | boolean,
+  child: Child,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -91,9 +113,13 @@ async function until(check: () => Promise<boolean> | boolean, child: Child, what
 
 /** `npm run api` on `port` (a free one by default); resolves once /health answers. */
 export async function spawnApi(env: NodeJS.ProcessEnv, port?: number): Promise<ApiChild> {
-  const p = port ?? await freePort();
-  const child = track(new URL('../../server/main.ts', import.meta.url).pathname,
-    { ...env, PORT: String(p), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${p}` });
+  const p = port ?? (await freePort());
+  const child = track(new URL('../../server/main.ts', import.meta.url).pathname, {
+    ...env,
+    PORT: String(p),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: `http://127.0.0.1:${p}`,
+  });
   const url = `http://127.0.0.1:${p}`;
   await until(async () => (await fetch(`${url}/health`).catch(() => null))?.ok === true, child, `API on ${p}`);
   return { ...child, url, port: p };

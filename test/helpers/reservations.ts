@@ -5,7 +5,12 @@ import pg from 'pg';
 import { asRole, type Identity, type TestDb } from './db.ts';
 
 /** Runs one statement as the role in its own transaction and commits it (rolls back on error). */
-export async function callAs<T = any>(db: TestDb, identity: Identity, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function callAs<T = any>(
+  db: TestDb,
+  identity: Identity,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   return asRole(db.auth, identity, async (client) => (await client.query(sql, params)).rows as T[], { commit: true });
 }
 
@@ -36,23 +41,34 @@ export interface ReserveArgs {
 
 /** app_public.reserve as the identity, committed. */
 export async function reserve(db: TestDb, identity: Identity, a: ReserveArgs): Promise<Reserved> {
-  const [row] = await callAs<Reserved>(db, identity,
+  const [row] = await callAs<Reserved>(
+    db,
+    identity,
     `select ${RESERVE_COLUMNS} from app_public.reserve($1, $2, $3, $4, $5) r`,
-    [a.spotId, a.startsAt ?? null, a.endsAt ?? null, a.durationMinutes ?? null, a.email ?? null]);
+    [a.spotId, a.startsAt ?? null, a.endsAt ?? null, a.durationMinutes ?? null, a.email ?? null],
+  );
   return row;
 }
 
 /** The same on an open client (e.g. inside asRole), not committed. */
 export async function reserveOn(client: pg.PoolClient | pg.Client, a: ReserveArgs): Promise<Reserved> {
-  const { rows: [row] } = await client.query<Reserved>(
-    `select ${RESERVE_COLUMNS} from app_public.reserve($1, $2, $3, $4, $5) r`,
-    [a.spotId, a.startsAt ?? null, a.endsAt ?? null, a.durationMinutes ?? null, a.email ?? null]);
+  const {
+    rows: [row],
+  } = await client.query<Reserved>(`select ${RESERVE_COLUMNS} from app_public.reserve($1, $2, $3, $4, $5) r`, [
+    a.spotId,
+    a.startsAt ?? null,
+    a.endsAt ?? null,
+    a.durationMinutes ?? null,
+    a.email ?? null,
+  ]);
   return row;
 }
 
 /** Counts of everything booking writes, to show that a refusal wrote nothing. */
 export async function writeCounts(db: TestDb): Promise<Record<string, number>> {
-  const { rows: [row] } = await db.owner.query(`select
+  const {
+    rows: [row],
+  } = await db.owner.query(`select
     (select count(*) from app_public.reservations)::int as reservations,
     (select count(*) from app_private.reservation_events)::int as events,
     (select count(*) from app_private.reservation_secrets)::int as secrets,
@@ -62,7 +78,10 @@ export async function writeCounts(db: TestDb): Promise<Record<string, number>> {
   return row;
 }
 
-export interface Scheduled { run_at: Date; task_identifier: string }
+export interface Scheduled {
+  run_at: Date;
+  task_identifier: string;
+}
 
 /**
  * What is scheduled for a reservation, by kind: its due work (end, hold
@@ -81,19 +100,30 @@ export async function scheduledOf(db: TestDb, id: string): Promise<Record<string
      join graphile_worker._private_tasks t on t.id = j.task_id
      where t.identifier = 'reservation__charge' and j.key is null
        and j.payload::jsonb @> jsonb_build_array(jsonb_build_object('reservationId', $1::bigint))`,
-    [id, [`reservation_charge:${id}`]]);
+    [id, [`reservation_charge:${id}`]],
+  );
   return Object.fromEntries(rows.map(({ kind, ...r }) => [kind, r]));
 }
 
-export async function emailsOf(db: TestDb, id: string): Promise<Array<{ template: string; recipient: string; data: any }>> {
+export async function emailsOf(
+  db: TestDb,
+  id: string,
+): Promise<Array<{ template: string; recipient: string; data: any }>> {
   const { rows } = await db.owner.query(
-    `select template, recipient::text, data from app_private.emails where (data->>'reservationId') = $1 order by id`, [id]);
+    `select template, recipient::text, data from app_private.emails where (data->>'reservationId') = $1 order by id`,
+    [id],
+  );
   return rows;
 }
 
-export async function eventsOf(db: TestDb, id: string): Promise<Array<{ action: string; actor_role: string; actor_user_id: string | null }>> {
+export async function eventsOf(
+  db: TestDb,
+  id: string,
+): Promise<Array<{ action: string; actor_role: string; actor_user_id: string | null }>> {
   const { rows } = await db.owner.query(
-    `select action, actor_role, actor_user_id::text from app_private.reservation_events where reservation_id = $1 order by id`, [id]);
+    `select action, actor_role, actor_user_id::text from app_private.reservation_events where reservation_id = $1 order by id`,
+    [id],
+  );
   return rows;
 }
 
@@ -122,9 +152,12 @@ export async function connectClients(url: string, n: number, headroom = 25): Pro
   await probe.connect();
   try {
     for (;;) {
-      const { rows: [slots] } = await probe.query(
+      const {
+        rows: [slots],
+      } = await probe.query(
         `select current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
-                - (select count(*) from pg_stat_activity where backend_type = 'client backend')::int as free`);
+                - (select count(*) from pg_stat_activity where backend_type = 'client backend')::int as free`,
+      );
       if (slots.free >= n + headroom || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

@@ -39,7 +39,9 @@ function header(raw: string, name: string): string {
 }
 
 function decodeQuotedPrintable(raw: string): string {
-  const bytes = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  const bytes = raw
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   return Buffer.from(bytes, 'latin1').toString('utf8');
 }
 
@@ -102,9 +104,15 @@ export async function startSmtpSink(options: { port?: number } = {}): Promise<Sm
     host: '127.0.0.1',
     port,
     messages,
-    get refused() { return sink.refused; },
-    setDown(value: boolean) { down = value; },
-    dropNext(n: number) { drops += n; },
+    get refused() {
+      return sink.refused;
+    },
+    setDown(value: boolean) {
+      down = value;
+    },
+    dropNext(n: number) {
+      drops += n;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -10,12 +10,27 @@ export class FakeElement {
   parentNode: FakeElement | null = null;
   value = '';
   private listeners: Record<string, Array<() => void>> = {};
-  setAttribute(name: string, value: string) { this.attributes[name] = value; }
-  appendChild(child: FakeElement) { child.parentNode = this; this.children.push(child); return child; }
-  removeChild(child: FakeElement) { this.children = this.children.filter((c) => c !== child); child.parentNode = null; return child; }
-  addEventListener(event: string, fn: () => void) { (this.listeners[event] ??= []).push(fn); }
+  setAttribute(name: string, value: string) {
+    this.attributes[name] = value;
+  }
+  appendChild(child: FakeElement) {
+    child.parentNode = this;
+    this.children.push(child);
+    return child;
+  }
+  removeChild(child: FakeElement) {
+    this.children = this.children.filter((c) => c !== child);
+    child.parentNode = null;
+    return child;
+  }
+  addEventListener(event: string, fn: () => void) {
+    (this.listeners[event] ??= []).push(fn);
+  }
   /** What typing into an input does: a new value, then an input event. */
-  type(value: string) { this.value = value; for (const fn of this.listeners.input ?? []) fn(); }
+  type(value: string) {
+    this.value = value;
+    for (const fn of this.listeners.input ?? []) fn();
+  }
   /** The input named `card-<field>` inside this element. */
   input(field: 'number' | 'expiry' | 'cvc'): FakeElement {
     const found = this.children.flatMap((c) => [c, ...c.children]).find((c) => c.attributes.name === `card-${field}`);

@@ -10,7 +10,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, devices, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import {
+  chromium,
+  devices,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Page,
+} from 'playwright-core';
 import AxeBuilder from '@axe-core/playwright';
 import { build } from 'vite';
 import { WEB_DIR } from '../../cli/web_dev_server.ts';
@@ -57,7 +64,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function waitUntil<T>(check: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 30_000): Promise<T> {
+export async function waitUntil<T>(
+  check: () => Promise<T | undefined | null | false>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -70,29 +81,59 @@ export async function waitUntil<T>(check: () => Promise<T | undefined | null | f
 /** `npm run web:build` into a folder of the caller's. */
 export async function buildWebApp(outDir: string): Promise<void> {
   const nodeEnv = process.env.NODE_ENV;
-  await build({ root: WEB_DIR, configFile: join(WEB_DIR, 'vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  await build({
+    root: WEB_DIR,
+    configFile: join(WEB_DIR, 'vite.config.ts'),
+    logLevel: 'warn',
+    build: { outDir, emptyOutDir: true },
+  });
   // vite build sets NODE_ENV=production in this process; what runs next here is not production.
   if (nodeEnv === undefined) delete process.env.NODE_ENV;
   else process.env.NODE_ENV = nodeEnv;
 }
 
-async function startProduct(db: TestDb, distDir: string, extraEnv: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; webUrl: string; apiUrl: string; inboxUrl: string; output: () => string }> {
+async function startProduct(
+  db: TestDb,
+  distDir: string,
+  extraEnv: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; webUrl: string; apiUrl: string; inboxUrl: string; output: () => string }> {
   const [api, smtp, inbox, stripe] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
-    ...process.env, DATABASE_URL: db.urls.owner, PORT: String(api), MAILDEV_SMTP_PORT: String(smtp), MAILDEV_WEB_PORT: String(inbox),
-    STRIPE_EMULATOR_PORT: String(stripe), WEB_URL: `http://127.0.0.1:${api}`, WEB_DIST_DIR: distDir,
+    ...process.env,
+    DATABASE_URL: db.urls.owner,
+    PORT: String(api),
+    MAILDEV_SMTP_PORT: String(smtp),
+    MAILDEV_WEB_PORT: String(inbox),
+    STRIPE_EMULATOR_PORT: String(stripe),
+    WEB_URL: `http://127.0.0.1:${api}`,
+    WEB_DIST_DIR: distDir,
   };
-  for (const name of ['SMTP_HOST', 'STRIPE_SECRET_KEY', 'STRIPE_API_HOST', 'CORS_ORIGINS', 'PUBLIC_URL', 'NODE_ENV']) delete env[name];
+  for (const name of ['SMTP_HOST', 'STRIPE_SECRET_KEY', 'STRIPE_API_HOST', 'CORS_ORIGINS', 'PUBLIC_URL', 'NODE_ENV'])
+    delete env[name];
   Object.assign(env, extraEnv);
   const child = spawn(process.execPath, ['cli/start.ts'], { env, cwd: new URL('../..', import.meta.url).pathname });
   let output = '';
-  child.stdout!.on('data', (d) => { output += d; });
-  child.stderr!.on('data', (d) => { output += d; });
-  await waitUntil(async () => {
-    if (child.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
-    return output.includes('Press Ctrl-C to stop.');
-  }, `npm start coming up\n${output}`, 120_000);
-  return { child, output: () => output, webUrl: `http://127.0.0.1:${api}`, apiUrl: `http://127.0.0.1:${api}`, inboxUrl: `http://127.0.0.1:${inbox}` };
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
+  child.stderr!.on('data', (d) => {
+    output += d;
+  });
+  await waitUntil(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
+      return output.includes('Press Ctrl-C to stop.');
+    },
+    `npm start coming up\n${output}`,
+    120_000,
+  );
+  return {
+    child,
+    output: () => output,
+    webUrl: `http://127.0.0.1:${api}`,
+    apiUrl: `http://127.0.0.1:${api}`,
+    inboxUrl: `http://127.0.0.1:${inbox}`,
+  };
 }
 
 /** The product for one test file; `extraEnv` configures it further (e.g. sign-in providers). */
@@ -108,9 +149,17 @@ export async function startWebStack(testFile: string, extraEnv: NodeJS.ProcessEn
   const contexts: BrowserContext[] = [];
   const mails = async (): Promise<Mail[]> => {
     const res = await fetch(`${product.inboxUrl}/api/email`);
-    const list = await res.json() as Array<{ id: string; subject: string; to: Array<{ address: string }>; text: string }>;
+    const list = (await res.json()) as Array<{
+      id: string;
+      subject: string;
+      to: Array<{ address: string }>;
+      text: string;
+    }>;
     return list.map((m) => ({
-      id: m.id, subject: m.subject, to: m.to.map((t) => t.address), text: m.text ?? '',
+      id: m.id,
+      subject: m.subject,
+      to: m.to.map((t) => t.address),
+      text: m.text ?? '',
       links: [...(m.text ?? '').matchAll(/https?:\/\/[^\s<>)"]+/g)].map((x) => x[0]),
     }));
   };
@@ -119,7 +168,12 @@ export async function startWebStack(testFile: string, extraEnv: NodeJS.ProcessEn
     db,
     browser,
     async newPage(size: Size = 'desktop', options: BrowserContextOptions = {}) {
-      const context = await browser.newContext({ ...SIZES[size], timezoneId: 'America/New_York', locale: 'en-US', ...options });
+      const context = await browser.newContext({
+        ...SIZES[size],
+        timezoneId: 'America/New_York',
+        locale: 'en-US',
+        ...options,
+      });
       contexts.push(context);
       const page = await context.newPage();
       page.setDefaultTimeout(20_000);
@@ -127,8 +181,11 @@ export async function startWebStack(testFile: string, extraEnv: NodeJS.ProcessEn
     },
     mails,
     // The inbox is a separate process that can miss a request under load: ask again until the deadline.
-    waitForMail: (to, subject) => waitUntil(async () => (await mails().catch(() => [])).find((m) => m.to.includes(to) && subject.test(m.subject)),
-      `an email to ${to} with subject ${subject}`),
+    waitForMail: (to, subject) =>
+      waitUntil(
+        async () => (await mails().catch(() => [])).find((m) => m.to.includes(to) && subject.test(m.subject)),
+        `an email to ${to} with subject ${subject}`,
+      ),
     async close() {
       for (const context of contexts) await context.close().catch(() => {});
       await browser.close();
@@ -141,7 +198,12 @@ export async function startWebStack(testFile: string, extraEnv: NodeJS.ProcessEn
   };
 }
 
-export interface A11yViolation { id: string; impact: string; help: string; targets: string[] }
+export interface A11yViolation {
+  id: string;
+  impact: string;
+  help: string;
+  targets: string[];
+}
 
 /** axe-core's serious and critical findings on the page as it is now (WCAG 2 A and AA rules). */
 export async function seriousA11yViolations(page: Page): Promise<A11yViolation[]> {

@@ -10,5 +10,7 @@ const runner = await startWorker({
   concurrency: 2,
 });
 console.log('worker ready');
-process.once('SIGTERM', () => { void runner.stop().then(() => process.exit(0)); });
+process.once('SIGTERM', () => {
+  void runner.stop().then(() => process.exit(0));
+});
 await runner.promise;

@@ -51,22 +51,53 @@ function Header() {
   const state = session.use();
   return (
     <header class="top">
-      <Link href="/" class="brand">Secure My Spot</Link>
+      <Link href="/" class="brand">
+        Secure My Spot
+      </Link>
       <nav aria-label="Main">
         <ul>
-          <li><Link href="/">Find</Link></li>
+          <li>
+            <Link href="/">Find</Link>
+          </li>
           {state.status === 'signed-in' ? (
             <>
-              {STAFF_ROLES.includes(state.user.role) && <li><Link href="/staff/customers">Customers</Link></li>}
-              {(state.user.role === 'enforcement' || state.user.role === 'admin') && <li><Link href="/staff/enforcement">Plate check</Link></li>}
-              <li><Link href="/reservations">My reservations</Link></li>
-              <li><Link href="/account">Account</Link></li>
-              <li><button type="button" class="link-button" onClick={async () => { await signOut(); navigate('/'); }}>Sign out</button></li>
+              {STAFF_ROLES.includes(state.user.role) && (
+                <li>
+                  <Link href="/staff/customers">Customers</Link>
+                </li>
+              )}
+              {(state.user.role === 'enforcement' || state.user.role === 'admin') && (
+                <li>
+                  <Link href="/staff/enforcement">Plate check</Link>
+                </li>
+              )}
+              <li>
+                <Link href="/reservations">My reservations</Link>
+              </li>
+              <li>
+                <Link href="/account">Account</Link>
+              </li>
+              <li>
+                <button
+                  type="button"
+                  class="link-button"
+                  onClick={async () => {
+                    await signOut();
+                    navigate('/');
+                  }}
+                >
+                  Sign out
+                </button>
+              </li>
             </>
           ) : (
             <>
-              <li><Link href="/sign-in">Sign in</Link></li>
-              <li><Link href="/sign-up">Sign up</Link></li>
+              <li>
+                <Link href="/sign-in">Sign in</Link>
+              </li>
+              <li>
+                <Link href="/sign-up">Sign up</Link>
+              </li>
             </>
           )}
         </ul>
@@ -82,12 +113,17 @@ export function App() {
   const first = useRef(true);
   // After a navigation, move focus to the new page's heading (screen readers announce it).
   useEffect(() => {
-    if (first.current) { first.current = false; return; }
+    if (first.current) {
+      first.current = false;
+      return;
+    }
     (main.current?.querySelector('h1') as HTMLElement | null)?.focus();
   }, [url.pathname]);
   return (
     <>
-      <a class="skip-link" href="#main">Skip to content</a>
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
       <Header />
       <main id="main" ref={main}>
         <Page params={params} />

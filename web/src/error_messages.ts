@@ -6,12 +6,14 @@
 export const ERROR_SENTENCES: Record<string, string> = {
   SMS01: 'Those coordinates are not on the globe: latitude goes from −90 to 90 and longitude from −180 to 180.',
   SMS02: 'Choose a radius above 0 and at most 50 km (31 mi).',
-  SMS03: 'That time window cannot be searched: the end must be after the start, a stay lasts at most 7 days, and it must start within 90 days.',
+  SMS03:
+    'That time window cannot be searched: the end must be after the start, a stay lasts at most 7 days, and it must start within 90 days.',
   SMS04: 'This spot does not exist.',
   SMA01: 'Wrong email or password.',
   SMA02: 'Too many attempts. Wait a little and try again.',
   SMA03: 'Enter a plain email address such as name@example.com (at most 254 characters).',
-  SMA04: 'Choose a password of at least 10 characters (at most 72 bytes) that is not common, not only digits, not one character repeated and not your email. A few unrelated words work well.',
+  SMA04:
+    'Choose a password of at least 10 characters (at most 72 bytes) that is not common, not only digits, not one character repeated and not your email. A few unrelated words work well.',
   SMA05: 'Enter a name of 1 to 100 characters, without control characters.',
   SMA06: 'An account with this email already exists. Sign in, or reset your password if you forgot it.',
   SMA07: 'This link is unknown, already used or expired. Ask for a new one.',
@@ -19,7 +21,8 @@ export const ERROR_SENTENCES: Record<string, string> = {
   SMA09: 'Your current password is not right.',
   SMA10: 'Only an admin may do this.',
   SMA11: 'Verify your email address first: follow the link we emailed you.',
-  SMA12: 'Sign-in with Google or Facebook was refused: staff must be invited by an admin first, and the provider must have confirmed your email.',
+  SMA12:
+    'Sign-in with Google or Facebook was refused: staff must be invited by an admin first, and the provider must have confirmed your email.',
   SMA13: 'Sign-in with Google or Facebook did not complete. Please try again.',
   SMA14: 'Your session could not be confirmed. Reload the page and try again.',
   SMA15: 'Your session has ended. Sign in again.',
@@ -34,7 +37,8 @@ export const ERROR_SENTENCES: Record<string, string> = {
   SMB06: 'We could not find this reservation for you. Sign in as its driver, or open the link from your email.',
   SMB07: 'This reservation can no longer be changed: it is over, cancelled or expired.',
   SMB08: 'Enter a valid email address: we send the reservation there.',
-  SMB09: 'Not possible right now: a new end must still be ahead, a reservation that has not started is cancelled rather than ended, and one that has started is ended rather than cancelled.',
+  SMB09:
+    'Not possible right now: a new end must still be ahead, a reservation that has not started is cancelled rather than ended, and one that has started is ended rather than cancelled.',
   SMB10: 'Only operators may block spots.',
   SMB11: 'Sign in to see your reservations. As a guest, open the link from your email.',
   SMB12: 'You already have several reservations waiting for a card. Finish or cancel one of them first.',
@@ -107,7 +111,9 @@ export function sentenceFor(code: string, serverMessage = '', retryAfter?: numbe
   if (code === 'SMA02' && retryAfter) return `Too many attempts. Try again in ${retryAfter} seconds.`;
   if (code === 'INTERNAL') {
     const reference = /reference ([\w-]+)/i.exec(serverMessage)?.[1];
-    return reference ? `Something went wrong on our side (reference ${reference}). Please try again.` : ERROR_SENTENCES.INTERNAL!;
+    return reference
+      ? `Something went wrong on our side (reference ${reference}). Please try again.`
+      : ERROR_SENTENCES.INTERNAL!;
   }
   // A code added to the API after this build: the API's own message is still meant for people.
   return ERROR_SENTENCES[code] ?? APP_ONLY_SENTENCES[code] ?? (serverMessage || ERROR_SENTENCES.INTERNAL!);

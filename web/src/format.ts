@@ -20,14 +20,21 @@ export function formatMinutes(minutes: number): string {
 }
 
 /** PostGraphile's Interval object as minutes. */
-export function intervalMinutes(i: { days?: number | null; hours?: number | null; minutes?: number | null } | null | undefined): number {
+export function intervalMinutes(
+  i: { days?: number | null; hours?: number | null; minutes?: number | null } | null | undefined,
+): number {
   return ((i?.days ?? 0) * 24 + (i?.hours ?? 0)) * 60 + (i?.minutes ?? 0);
 }
 
 /** A time in the spot's time zone, with the zone's short name ("Dec 2, 3:00 PM EST"). */
 export function formatTime(iso: string, timeZone?: string | null): string {
   return new Intl.DateTimeFormat('en-US', {
-    timeZone: timeZone ?? undefined, month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short',
+    timeZone: timeZone ?? undefined,
+    month: 'short',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
+    timeZoneName: 'short',
   }).format(new Date(iso));
 }
 

@@ -23,7 +23,9 @@ export function useLocation(): URL {
   useEffect(() => {
     const rerender = () => setVersion((v) => v + 1);
     listeners.add(rerender);
-    return () => { listeners.delete(rerender); };
+    return () => {
+      listeners.delete(rerender);
+    };
   }, []);
   return new URL(location.href);
 }
@@ -45,9 +47,21 @@ type LinkProps = AnchorHTMLAttributes<HTMLAnchorElement> & { href: string; child
 
 export function Link({ href, children, ...rest }: LinkProps) {
   const onClick = (event: MouseEvent) => {
-    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    if (
+      event.defaultPrevented ||
+      event.button !== 0 ||
+      event.metaKey ||
+      event.ctrlKey ||
+      event.shiftKey ||
+      event.altKey
+    )
+      return;
     event.preventDefault();
     navigate(href);
   };
-  return <a href={href} onClick={onClick} {...rest}>{children}</a>;
+  return (
+    <a href={href} onClick={onClick} {...rest}>
+      {children}
+    </a>
+  );
 }

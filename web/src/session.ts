@@ -20,7 +20,9 @@ const CURRENT_USER = `query CurrentUser { currentUser { rowId email name role is
 
 export async function refreshSession(): Promise<SessionState> {
   const result = await run<{ currentUser: CurrentUser | null }>(CURRENT_USER);
-  const state: SessionState = result.data?.currentUser ? { status: 'signed-in', user: result.data.currentUser } : { status: 'anonymous' };
+  const state: SessionState = result.data?.currentUser
+    ? { status: 'signed-in', user: result.data.currentUser }
+    : { status: 'anonymous' };
   session.set(state);
   return state;
 }
@@ -42,9 +44,11 @@ async function postAuth(path: string, body: unknown): Promise<AppError | null> {
 }
 
 /** Signs in with a password; the session arrives as cookies. */
-export const signIn = (email: string, password: string) => postAuth('/auth/login', { email, password, session: 'cookie' });
+export const signIn = (email: string, password: string) =>
+  postAuth('/auth/login', { email, password, session: 'cookie' });
 
 /** Creates a driver account and signs it in; the API emails a verification link. */
-export const signUp = (email: string, name: string, password: string) => postAuth('/auth/register', { email, name, password, session: 'cookie' });
+export const signUp = (email: string, name: string, password: string) =>
+  postAuth('/auth/register', { email, name, password, session: 'cookie' });
 
 export const signOut = () => postAuth('/auth/logout', {});

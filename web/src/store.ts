@@ -21,7 +21,9 @@ export function createStore<T>(initial: T): Store<T> {
       useEffect(() => {
         listeners.add(setCurrent);
         setCurrent(value);
-        return () => { listeners.delete(setCurrent); };
+        return () => {
+          listeners.delete(setCurrent);
+        };
       }, []);
       return current;
     },

@@ -6,7 +6,12 @@ import { run } from './api/client.ts';
 import { PAYMENT_CONFIG, type PaymentConfigData } from './api/reservations.ts';
 import type { AppError } from './api/errors.ts';
 
-export interface StripeError { type?: string; code?: string; decline_code?: string; message?: string }
+export interface StripeError {
+  type?: string;
+  code?: string;
+  decline_code?: string;
+  message?: string;
+}
 export interface CardElement {
   mount(target: HTMLElement | string): void;
   destroy(): void;
@@ -14,11 +19,16 @@ export interface CardElement {
 }
 export interface StripeClient {
   elements(): { create(type: 'card', options?: Record<string, unknown>): CardElement };
-  confirmCardSetup(clientSecret: string, data: { payment_method: { card: CardElement } }): Promise<{ setupIntent?: { status: string }; error?: StripeError }>;
+  confirmCardSetup(
+    clientSecret: string,
+    data: { payment_method: { card: CardElement } },
+  ): Promise<{ setupIntent?: { status: string }; error?: StripeError }>;
 }
 
 declare global {
-  interface Window { Stripe?: (publishableKey: string) => StripeClient }
+  interface Window {
+    Stripe?: (publishableKey: string) => StripeClient;
+  }
 }
 
 let loading: Promise<StripeClient> | null = null;
@@ -42,7 +52,12 @@ export function loadStripe(): Promise<StripeClient> {
     return window.Stripe!(config.data.paymentConfig.publishableKey);
   })().catch((err: unknown) => {
     loading = null;
-    throw (err as AppError).code ? err : ({ code: 'SMP04', message: 'The payment form could not be loaded. Check your connection and try again.' } satisfies AppError);
+    throw (err as AppError).code
+      ? err
+      : ({
+          code: 'SMP04',
+          message: 'The payment form could not be loaded. Check your connection and try again.',
+        } satisfies AppError);
   });
   return loading;
 }

@@ -22,8 +22,12 @@ export interface SessionInfo {
   isCurrent: boolean;
 }
 export const MY_SESSIONS = `query MySessions { mySessions(first: 50) { nodes { rowId method createdAt lastActiveAt expiresAt isCurrent } } }`;
-export interface MySessionsData { mySessions: { nodes: SessionInfo[] } | null }
+export interface MySessionsData {
+  mySessions: { nodes: SessionInfo[] } | null;
+}
 export const REVOKE_SESSION = `mutation RevokeSession($id: UUID!) { revokeSession(input: { sessionId: $id }) { result } }`;
 
 export const SIGN_IN_PROVIDERS = `query SignInProviders { signInProviders }`;
-export interface SignInProvidersData { signInProviders: string[] }
+export interface SignInProvidersData {
+  signInProviders: string[];
+}

@@ -22,10 +22,16 @@ export function csrfHeaders(): Record<string, string> {
 async function apiFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const res = await fetch(input, init);
   if (res.ok || !res.headers.get('content-type')?.includes('json')) return res;
-  const body = await res.clone().json().catch(() => null) as { error?: { code?: string; message?: string } } | null;
+  const body = (await res
+    .clone()
+    .json()
+    .catch(() => null)) as { error?: { code?: string; message?: string } } | null;
   if (!body?.error?.code) return res;
   const errors = [{ message: body.error.message ?? '', extensions: { code: body.error.code } }];
-  return new Response(JSON.stringify({ data: null, errors }), { status: 200, headers: { 'content-type': 'application/json' } });
+  return new Response(JSON.stringify({ data: null, errors }), {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+  });
 }
 
 export const client = new Client({
@@ -40,7 +46,11 @@ export const client = new Client({
 export type Result<T> = { data: T; error: null } | { data: null; error: AppError };
 
 /** Runs a query or mutation; a GraphQL or network error becomes an AppError with a sentence for people. */
-export async function run<T, V extends AnyVariables = AnyVariables>(document: string, variables?: V, mutation = false): Promise<Result<T>> {
+export async function run<T, V extends AnyVariables = AnyVariables>(
+  document: string,
+  variables?: V,
+  mutation = false,
+): Promise<Result<T>> {
   const op = mutation ? client.mutation<T, V>(document, variables as V) : client.query<T, V>(document, variables as V);
   const result = await op.toPromise();
   if (result.error) return { data: null, error: errorFromResult(result.error) };
@@ -48,4 +58,5 @@ export async function run<T, V extends AnyVariables = AnyVariables>(document: st
   return { data: result.data, error: null };
 }
 
-export const mutate = <T, V extends AnyVariables = AnyVariables>(document: string, variables?: V) => run<T, V>(document, variables, true);
+export const mutate = <T, V extends AnyVariables = AnyVariables>(document: string, variables?: V) =>
+  run<T, V>(document, variables, true);

@@ -31,7 +31,11 @@ export function errorFromResult(error: CombinedError): AppError {
 
 /** An error answered by the /auth routes: {"error": {code, message}} and maybe Retry-After. */
 export async function errorFromResponse(res: Response): Promise<AppError> {
-  const body = await res.json().catch(() => null) as { error?: { code?: string; message?: string } } | null;
+  const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
   const retry = Number(res.headers.get('retry-after'));
-  return makeError(body?.error?.code ?? 'INTERNAL', body?.error?.message ?? '', Number.isFinite(retry) && retry > 0 ? retry : undefined);
+  return makeError(
+    body?.error?.code ?? 'INTERNAL',
+    body?.error?.message ?? '',
+    Number.isFinite(retry) && retry > 0 ? retry : undefined,
+  );
 }

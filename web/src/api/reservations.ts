@@ -21,21 +21,30 @@ const RESERVATION_FIELDS = `rowId status amount currency startsAt endsAt timeZon
   spot { rowId description street maxStay { days hours minutes } }`;
 
 export const MY_RESERVATION = `query MyReservation($id: BigInt!) { myReservation(reservationId: $id) { ${RESERVATION_FIELDS} } }`;
-export interface MyReservationData { myReservation: Reservation | null }
+export interface MyReservationData {
+  myReservation: Reservation | null;
+}
 
 export const GUEST_RESERVATION = `query GuestReservation($id: BigInt!, $token: String!) {
   guestReservation(reservationId: $id, manageToken: $token) { ${RESERVATION_FIELDS} }
 }`;
-export interface GuestReservationData { guestReservation: Reservation | null }
+export interface GuestReservationData {
+  guestReservation: Reservation | null;
+}
 
 export const MY_RESERVATIONS = `query MyReservations {
   myReservations(first: 50) { nodes { ${RESERVATION_FIELDS} } }
   myPastReservations(first: 50) { nodes { ${RESERVATION_FIELDS} } }
 }`;
-export interface MyReservationsData { myReservations: { nodes: Reservation[] } | null; myPastReservations: { nodes: Reservation[] } | null }
+export interface MyReservationsData {
+  myReservations: { nodes: Reservation[] } | null;
+  myPastReservations: { nodes: Reservation[] } | null;
+}
 
 /** Every reservation mutation answers the same shape. */
-export interface ReservationResult { result: { reservation: Reservation | null; manageToken: string | null } | null }
+export interface ReservationResult {
+  result: { reservation: Reservation | null; manageToken: string | null } | null;
+}
 
 export const RESERVE = `mutation Reserve($spotId: BigInt!, $startsAt: Datetime, $minutes: Int!, $email: String) {
   reserve(input: { spotId: $spotId, startsAt: $startsAt, durationMinutes: $minutes, email: $email }) {
@@ -57,7 +66,9 @@ export const CANCEL = `mutation Cancel($id: BigInt!, $token: String) {
 export const SETUP_PAYMENT = `mutation SetupPayment($id: BigInt!, $token: String) {
   setupReservationPayment(input: { reservationId: $id, manageToken: $token }) { reservationStatus setupIntentStatus clientSecret }
 }`;
-export interface SetupPaymentData { setupReservationPayment: { reservationStatus: string; setupIntentStatus: string; clientSecret: string | null } | null }
+export interface SetupPaymentData {
+  setupReservationPayment: { reservationStatus: string; setupIntentStatus: string; clientSecret: string | null } | null;
+}
 
 export const CONFIRM_PAYMENT = `mutation ConfirmPayment($id: BigInt!, $token: String) {
   confirmReservationPayment(input: { reservationId: $id, manageToken: $token }) { reservationStatus setupIntentStatus }
@@ -68,7 +79,9 @@ export const SEND_MANAGE_LINK = `mutation SendManageLink($id: BigInt!, $email: S
 }`;
 
 export const PAYMENT_CONFIG = `query PaymentConfig { paymentConfig { publishableKey stripeJsUrl testMode } }`;
-export interface PaymentConfigData { paymentConfig: { publishableKey: string; stripeJsUrl: string; testMode: boolean } }
+export interface PaymentConfigData {
+  paymentConfig: { publishableKey: string; stripeJsUrl: string; testMode: boolean };
+}
 
 export type { Price };
 
@@ -76,11 +89,19 @@ export type { Price };
 const tokenKey = (id: string) => `sms.manageToken.${id}`;
 
 export function rememberManageToken(id: string, token: string): void {
-  try { localStorage.setItem(tokenKey(id), token); } catch { /* private mode: the link still works */ }
+  try {
+    localStorage.setItem(tokenKey(id), token);
+  } catch {
+    /* private mode: the link still works */
+  }
 }
 
 export function rememberedManageToken(id: string): string | null {
-  try { return localStorage.getItem(tokenKey(id)); } catch { return null; }
+  try {
+    return localStorage.getItem(tokenKey(id));
+  } catch {
+    return null;
+  }
 }
 
 export const STATUS_TEXT: Record<ReservationStatus, string> = {

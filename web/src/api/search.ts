@@ -1,7 +1,11 @@
 // Search documents: spots free for a window near a point, one spot, a quote.
 import type { Unit } from '../format.ts';
 
-export interface Interval { days?: number | null; hours?: number | null; minutes?: number | null }
+export interface Interval {
+  days?: number | null;
+  hours?: number | null;
+  minutes?: number | null;
+}
 
 export interface Spot {
   rowId: string;
@@ -18,9 +22,16 @@ export interface Spot {
   rate: { name: string; hourlyPrice: number; currency: string; timeZone: string } | null;
 }
 
-export interface Price { amount: number; currency: string }
+export interface Price {
+  amount: number;
+  currency: string;
+}
 
-export interface SpotMatch { distance: number; price: Price | null; spot: Spot }
+export interface SpotMatch {
+  distance: number;
+  price: Price | null;
+  spot: Spot;
+}
 
 const SPOT_FIELDS = `rowId lat lng description street borough maxStay { days hours minutes } meterHours isAccessible hasEvCharger status
   rate { name hourlyPrice currency timeZone }`;
@@ -32,8 +43,17 @@ export const SPOTS_NEAR = `query SpotsNear($lat: Float!, $lng: Float!, $radius: 
   }
 }`;
 
-export interface SpotsNearVars { lat: number; lng: number; radius: number; unit: Unit; startsAt: string; endsAt: string }
-export interface SpotsNearData { spotsNear: { totalCount: number; nodes: SpotMatch[] } | null }
+export interface SpotsNearVars {
+  lat: number;
+  lng: number;
+  radius: number;
+  unit: Unit;
+  startsAt: string;
+  endsAt: string;
+}
+export interface SpotsNearData {
+  spotsNear: { totalCount: number; nodes: SpotMatch[] } | null;
+}
 
 /** Which spots of a search are still free: a light query for polling. */
 export const SPOTS_NEAR_IDS = `query SpotsNearIds($lat: Float!, $lng: Float!, $radius: Float!, $unit: DistanceUnit!, $startsAt: Datetime!, $endsAt: Datetime!) {
@@ -41,15 +61,21 @@ export const SPOTS_NEAR_IDS = `query SpotsNearIds($lat: Float!, $lng: Float!, $r
     nodes { spot { rowId } }
   }
 }`;
-export interface SpotsNearIdsData { spotsNear: { nodes: Array<{ spot: { rowId: string } }> } | null }
+export interface SpotsNearIdsData {
+  spotsNear: { nodes: Array<{ spot: { rowId: string } }> } | null;
+}
 
 export const SPOT = `query Spot($id: BigInt!) { spot(rowId: $id) { ${SPOT_FIELDS} } }`;
-export interface SpotData { spot: Spot | null }
+export interface SpotData {
+  spot: Spot | null;
+}
 
 export const QUOTE = `query Quote($id: BigInt!, $startsAt: Datetime!, $endsAt: Datetime!) {
   quote(spotId: $id, startsAt: $startsAt, endsAt: $endsAt) { amount currency }
 }`;
-export interface QuoteData { quote: Price | null }
+export interface QuoteData {
+  quote: Price | null;
+}
 
 export function spotTitle(spot: Pick<Spot, 'description' | 'street'>): string {
   return spot.description ?? spot.street;

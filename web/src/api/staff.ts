@@ -1,7 +1,12 @@
 // The staff console's GraphQL: customers, their history and notes, the audit
 // log (admins), and the enforcement plate lookup.
 
-export interface CustomerListItem { rowId: string; email: string; name: string | null; surname: string | null }
+export interface CustomerListItem {
+  rowId: string;
+  email: string;
+  name: string | null;
+  surname: string | null;
+}
 
 export const SEARCH_CUSTOMERS = `query SearchCustomers($q: String!) {
   searchCustomers(query: $q, first: 50) { nodes { rowId email name surname } } }`;
@@ -14,8 +19,12 @@ export interface CustomerDetail extends CustomerListItem {
   photoUrl: string | null;
   createdAt: string;
   updatedAt: string;
-  reservations: { nodes: Array<{ rowId: string; status: string; startsAt: string; endsAt: string; amount: number; currency: string }> };
-  payments: { nodes: Array<{ reservationId: string; kind: string; amount: number; currency: string; status: string; at: string }> };
+  reservations: {
+    nodes: Array<{ rowId: string; status: string; startsAt: string; endsAt: string; amount: number; currency: string }>;
+  };
+  payments: {
+    nodes: Array<{ reservationId: string; kind: string; amount: number; currency: string; status: string; at: string }>;
+  };
   customerNotes: { nodes: Array<{ rowId: string; body: string; createdAt: string }> };
 }
 
@@ -29,9 +38,21 @@ export const ADD_NOTE = `mutation AddCustomerNote($id: BigInt!, $body: String!) 
 export const CUSTOMER_AUDIT = `query CustomerAudit($id: String!) {
   auditEntries(tableName: "customers", recordId: $id, first: 50) { nodes { at actorRole action oldValues newValues } } }`;
 
-export interface AuditEntry { at: string; actorRole: string; action: string; oldValues: Record<string, unknown> | null; newValues: Record<string, unknown> | null }
+export interface AuditEntry {
+  at: string;
+  actorRole: string;
+  action: string;
+  oldValues: Record<string, unknown> | null;
+  newValues: Record<string, unknown> | null;
+}
 
-export interface EnforcementAnswer { plate: string; plateState: string | null; spotId: string | null; valid: boolean; validUntil: string | null }
+export interface EnforcementAnswer {
+  plate: string;
+  plateState: string | null;
+  spotId: string | null;
+  valid: boolean;
+  validUntil: string | null;
+}
 
 export const ENFORCEMENT_LOOKUP = `mutation EnforcementLookup($plate: String!, $state: String, $spot: BigInt) {
   enforcementLookup(input: { plate: $plate, plateState: $state, spotId: $spot }) { result { plate plateState spotId valid validUntil } } }`;
@@ -44,7 +65,16 @@ export interface StaffSpot {
   description: string | null;
   maxStay: { days: number | null; hours: number | null; minutes: number | null };
   rate: { rowId: number; code: string; hourlyPrice: number; currency: string } | null;
-  reservations: { nodes: Array<{ rowId: string; kind: string; status: string; startsAt: string; endsAt: string; note: string | null }> };
+  reservations: {
+    nodes: Array<{
+      rowId: string;
+      kind: string;
+      status: string;
+      startsAt: string;
+      endsAt: string;
+      note: string | null;
+    }>;
+  };
 }
 
 export const STAFF_SPOT = `query StaffSpot($id: BigInt!) {

@@ -32,7 +32,10 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: P
     (async () => {
       const setup = await mutate<SetupPaymentData>(SETUP_PAYMENT, { id: reservationId, token: manageToken });
       if (!live) return;
-      if (setup.error) { setError(setup.error); return; }
+      if (setup.error) {
+        setError(setup.error);
+        return;
+      }
       try {
         stripe.current = await loadStripe();
       } catch (err) {
@@ -46,7 +49,10 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: P
       card.current.on('change', (e) => setCardError(e.error?.message ?? null));
       setReady(true);
     })();
-    return () => { live = false; card.current?.destroy(); };
+    return () => {
+      live = false;
+      card.current?.destroy();
+    };
   }, [reservationId, manageToken]);
 
   async function submit(event: Event) {
@@ -59,14 +65,18 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: P
     if (result.error) {
       setBusy(false);
       // Stripe's own message says what is wrong with the card ("Your card was declined.").
-      if (result.error.type === 'card_error' || result.error.type === 'validation_error') setCardError(result.error.message ?? makeError('SMP08').message);
+      if (result.error.type === 'card_error' || result.error.type === 'validation_error')
+        setCardError(result.error.message ?? makeError('SMP08').message);
       else setError(makeError('SMP04'));
       return;
     }
     const confirmed = await mutate(CONFIRM_PAYMENT, { id: reservationId, token: manageToken });
     setBusy(false);
     // Not finished yet (SMP03) is fine: the webhook confirms it and the page is watching.
-    if (confirmed.error && confirmed.error.code !== 'SMP03') { setError(confirmed.error); return; }
+    if (confirmed.error && confirmed.error.code !== 'SMP03') {
+      setError(confirmed.error);
+      return;
+    }
     onDone();
   }
 
@@ -78,7 +88,11 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: P
       <fieldset class="card-fieldset" hidden={!ready} aria-describedby={cardError ? 'card-error' : undefined}>
         <legend>Card details</legend>
         <div id="card-element" class="card-element" ref={mount} />
-        {cardError && <p class="field-error" id="card-error" role="alert">{cardError}</p>}
+        {cardError && (
+          <p class="field-error" id="card-error" role="alert">
+            {cardError}
+          </p>
+        )}
       </fieldset>
       <FormError message={error?.message} />
       {ready && <SubmitButton busy={busy}>{busy ? 'Checking the card…' : submitLabel}</SubmitButton>}

@@ -28,39 +28,78 @@ export function TextField({ id, label, error, hint, ...input }: InputProps) {
     <div class="field">
       <label for={id}>{label}</label>
       <input id={id} name={id} aria-invalid={error ? 'true' : undefined} aria-describedby={describedBy} {...input} />
-      {hint && <p class="hint" id={`${id}-hint`}>{hint}</p>}
-      {error && <p class="field-error" id={`${id}-error`}>{error}</p>}
+      {hint && (
+        <p class="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      )}
+      {error && (
+        <p class="field-error" id={`${id}-error`}>
+          {error}
+        </p>
+      )}
     </div>
   );
 }
 
-type SelectProps = SelectHTMLAttributes<HTMLSelectElement> & { id: string; label: string; error?: string; children: ComponentChildren };
+type SelectProps = SelectHTMLAttributes<HTMLSelectElement> & {
+  id: string;
+  label: string;
+  error?: string;
+  children: ComponentChildren;
+};
 
 export function SelectField({ id, label, error, children, ...select }: SelectProps) {
   return (
     <div class="field">
       <label for={id}>{label}</label>
-      <select id={id} name={id} aria-invalid={error ? 'true' : undefined} aria-describedby={error ? `${id}-error` : undefined} {...select}>
+      <select
+        id={id}
+        name={id}
+        aria-invalid={error ? 'true' : undefined}
+        aria-describedby={error ? `${id}-error` : undefined}
+        {...select}
+      >
         {children}
       </select>
-      {error && <p class="field-error" id={`${id}-error`}>{error}</p>}
+      {error && (
+        <p class="field-error" id={`${id}-error`}>
+          {error}
+        </p>
+      )}
     </div>
   );
 }
 
 /** A message about the whole form (or page), announced when it appears. */
 export function FormError({ message }: { message: string | undefined }) {
-  return <div role="alert" class={message ? 'form-error' : undefined}>{message}</div>;
+  return (
+    <div role="alert" class={message ? 'form-error' : undefined}>
+      {message}
+    </div>
+  );
 }
 
 export function Notice({ children }: { children: ComponentChildren }) {
-  return <div role="status" class="notice">{children}</div>;
+  return (
+    <div role="status" class="notice">
+      {children}
+    </div>
+  );
 }
 
 export function Loading({ what }: { what: string }) {
-  return <p class="loading" role="status"><span class="spinner" aria-hidden="true"></span>Loading {what}…</p>;
+  return (
+    <p class="loading" role="status">
+      <span class="spinner" aria-hidden="true"></span>Loading {what}…
+    </p>
+  );
 }
 
 export function SubmitButton({ busy, children }: { busy: boolean; children: ComponentChildren }) {
-  return <button type="submit" class="primary" disabled={busy} aria-busy={busy ? 'true' : undefined}>{children}</button>;
+  return (
+    <button type="submit" class="primary" disabled={busy} aria-busy={busy ? 'true' : undefined}>
+      {children}
+    </button>
+  );
 }

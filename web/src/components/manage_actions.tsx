@@ -8,14 +8,15 @@ import { QUOTE, type QuoteData } from '../api/search.ts';
 import { formatMinutes, formatMoney, formatTime, intervalMinutes } from '../format.ts';
 import { FormError, placeError, SelectField } from './fields.tsx';
 
-type Pending =
-  | { kind: 'change'; endsAt: Date; amount: number }
-  | { kind: 'end'; amount: number }
-  | { kind: 'cancel' };
+type Pending = { kind: 'change'; endsAt: Date; amount: number } | { kind: 'end'; amount: number } | { kind: 'cancel' };
 
 const STEPS = [-60, -30, -15, 15, 30, 60, 120];
 
-interface Props { r: Reservation; manageToken: string | null; onChanged(r: Reservation): void }
+interface Props {
+  r: Reservation;
+  manageToken: string | null;
+  onChanged(r: Reservation): void;
+}
 
 export function ManageActions({ r, manageToken, onChanged }: Props) {
   const [pending, setPending] = useState<Pending | null>(null);
@@ -26,11 +27,17 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
   const started = new Date(r.startsAt).getTime() <= now;
   const maxMinutes = r.spot ? intervalMinutes(r.spot.maxStay) : Infinity;
   const currentMinutes = (new Date(r.endsAt).getTime() - new Date(r.startsAt).getTime()) / 60_000;
-  const steps = STEPS.filter((m) => currentMinutes + m > 0 && currentMinutes + m <= maxMinutes && new Date(r.endsAt).getTime() + m * 60_000 > now);
+  const steps = STEPS.filter(
+    (m) =>
+      currentMinutes + m > 0 && currentMinutes + m <= maxMinutes && new Date(r.endsAt).getTime() + m * 60_000 > now,
+  );
 
   async function quote(endsAt: Date): Promise<number | null> {
     const q = await run<QuoteData>(QUOTE, { id: r.spot!.rowId, startsAt: r.startsAt, endsAt: endsAt.toISOString() });
-    if (q.error) { setError(q.error); return null; }
+    if (q.error) {
+      setError(q.error);
+      return null;
+    }
     return q.data.quote?.amount ?? null;
   }
 
@@ -54,12 +61,22 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
     if (!pending) return;
     setBusy(true);
     const vars = { id: r.rowId, token: manageToken };
-    const result = pending.kind === 'change'
-      ? await mutate<Record<string, { result: { reservation: Reservation } }>>(CHANGE_END, { ...vars, endsAt: pending.endsAt.toISOString() })
-      : await mutate<Record<string, { result: { reservation: Reservation } }>>(pending.kind === 'end' ? END_NOW : CANCEL, vars);
+    const result =
+      pending.kind === 'change'
+        ? await mutate<Record<string, { result: { reservation: Reservation } }>>(CHANGE_END, {
+            ...vars,
+            endsAt: pending.endsAt.toISOString(),
+          })
+        : await mutate<Record<string, { result: { reservation: Reservation } }>>(
+            pending.kind === 'end' ? END_NOW : CANCEL,
+            vars,
+          );
     setBusy(false);
     setPending(null);
-    if (result.error) { setError(result.error); return; }
+    if (result.error) {
+      setError(result.error);
+      return;
+    }
     const payload = Object.values(result.data)[0];
     if (payload?.result?.reservation) onChanged(payload.result.reservation);
   }
@@ -71,35 +88,75 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
       {pending ? (
         <section class="requote" aria-labelledby="requote-title">
           <h3 id="requote-title">
-            {pending.kind === 'change' ? 'Change the end?' : pending.kind === 'end' ? 'End it now?' : 'Cancel this reservation?'}
+            {pending.kind === 'change'
+              ? 'Change the end?'
+              : pending.kind === 'end'
+                ? 'End it now?'
+                : 'Cancel this reservation?'}
           </h3>
           <p class="requote-text">
-            {pending.kind === 'change' && <>New end {formatTime(pending.endsAt.toISOString(), r.timeZone)}: {formatMoney(pending.amount, r.currency)} instead of {formatMoney(r.amount, r.currency)}.</>}
-            {pending.kind === 'end' && <>You pay for the time used: {formatMoney(pending.amount, r.currency)} instead of {formatMoney(r.amount, r.currency)}, and the spot is free again.</>}
+            {pending.kind === 'change' && (
+              <>
+                New end {formatTime(pending.endsAt.toISOString(), r.timeZone)}:{' '}
+                {formatMoney(pending.amount, r.currency)} instead of {formatMoney(r.amount, r.currency)}.
+              </>
+            )}
+            {pending.kind === 'end' && (
+              <>
+                You pay for the time used: {formatMoney(pending.amount, r.currency)} instead of{' '}
+                {formatMoney(r.amount, r.currency)}, and the spot is free again.
+              </>
+            )}
             {pending.kind === 'cancel' && <>It has not started: cancelling costs nothing.</>}
           </p>
           <div class="button-row">
             <button type="button" class="primary" disabled={busy} onClick={accept}>
               {pending.kind === 'change' ? 'Accept new end' : pending.kind === 'end' ? 'End now' : 'Cancel reservation'}
             </button>
-            <button type="button" disabled={busy} onClick={() => setPending(null)}>Keep it as it is</button>
+            <button type="button" disabled={busy} onClick={() => setPending(null)}>
+              Keep it as it is
+            </button>
           </div>
         </section>
       ) : (
         <>
           {steps.length > 0 && (
             <div class="change-end">
-              <SelectField id="step" label={`Change the end (now ${formatTime(r.endsAt, r.timeZone)}, longest stay ${formatMinutes(maxMinutes)})`}
-                value={chosen} error={placed.field('step')} onChange={(e) => setStep(e.currentTarget.value)}>
-                {steps.map((m) => <option key={m} value={String(m)}>{m > 0 ? `${formatMinutes(m)} later` : `${formatMinutes(-m)} earlier`}</option>)}
+              <SelectField
+                id="step"
+                label={`Change the end (now ${formatTime(r.endsAt, r.timeZone)}, longest stay ${formatMinutes(maxMinutes)})`}
+                value={chosen}
+                error={placed.field('step')}
+                onChange={(e) => setStep(e.currentTarget.value)}
+              >
+                {steps.map((m) => (
+                  <option key={m} value={String(m)}>
+                    {m > 0 ? `${formatMinutes(m)} later` : `${formatMinutes(-m)} earlier`}
+                  </option>
+                ))}
               </SelectField>
-              <button type="button" onClick={askChange}>See the new price</button>
+              <button type="button" onClick={askChange}>
+                See the new price
+              </button>
             </div>
           )}
           <div class="button-row">
-            {started
-              ? <button type="button" class="danger" onClick={askEnd}>End now…</button>
-              : <button type="button" class="danger" onClick={() => { setError(null); setPending({ kind: 'cancel' }); }}>Cancel reservation…</button>}
+            {started ? (
+              <button type="button" class="danger" onClick={askEnd}>
+                End now…
+              </button>
+            ) : (
+              <button
+                type="button"
+                class="danger"
+                onClick={() => {
+                  setError(null);
+                  setPending({ kind: 'cancel' });
+                }}
+              >
+                Cancel reservation…
+              </button>
+            )}
           </div>
         </>
       )}

@@ -28,8 +28,16 @@ export function ManageLinkRequest({ reservationId }: { reservationId: string }) 
   return (
     <form class="manage-link-request" onSubmit={submit} noValidate aria-labelledby="manage-link-title">
       <h2 id="manage-link-title">Booked as a guest?</h2>
-      <TextField id="manage-email" label="The email you booked with" type="email" autoComplete="email" required value={email}
-        error={placed.field('email')} onInput={(e) => setEmail(e.currentTarget.value)} />
+      <TextField
+        id="manage-email"
+        label="The email you booked with"
+        type="email"
+        autoComplete="email"
+        required
+        value={email}
+        error={placed.field('email')}
+        onInput={(e) => setEmail(e.currentTarget.value)}
+      />
       <FormError message={placed.general} />
       <SubmitButton busy={busy}>Email me a link to manage it</SubmitButton>
     </form>

@@ -5,15 +5,30 @@ import { session, type CurrentUser } from '../session.ts';
 import { Loading } from './fields.tsx';
 import { ERROR_SENTENCES } from '../error_messages.ts';
 
-export function RequireSignIn({ title, children }: { title: string; children: (user: CurrentUser) => ComponentChildren }) {
+export function RequireSignIn({
+  title,
+  children,
+}: {
+  title: string;
+  children: (user: CurrentUser) => ComponentChildren;
+}) {
   const state = session.use();
-  if (state.status === 'loading') return <div class="page"><h1 tabIndex={-1}>{title}</h1><Loading what="your account" /></div>;
+  if (state.status === 'loading')
+    return (
+      <div class="page">
+        <h1 tabIndex={-1}>{title}</h1>
+        <Loading what="your account" />
+      </div>
+    );
   if (state.status === 'anonymous') {
     const here = location.pathname + location.search;
     return (
       <div class="page narrow">
         <h1 tabIndex={-1}>{title}</h1>
-        <p>{ERROR_SENTENCES.SMA08} <Link href={`/sign-in?next=${encodeURIComponent(here)}`}>Sign in</Link> or <Link href={`/sign-up?next=${encodeURIComponent(here)}`}>create an account</Link>.</p>
+        <p>
+          {ERROR_SENTENCES.SMA08} <Link href={`/sign-in?next=${encodeURIComponent(here)}`}>Sign in</Link> or{' '}
+          <Link href={`/sign-up?next=${encodeURIComponent(here)}`}>create an account</Link>.
+        </p>
       </div>
     );
   }

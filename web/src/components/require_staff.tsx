@@ -5,14 +5,29 @@ import { ERROR_SENTENCES } from '../error_messages.ts';
 import type { CurrentUser } from '../session.ts';
 import { RequireSignIn } from './require_sign_in.tsx';
 
-export function RequireStaff({ title, roles, refusal, children }: {
-  title: string; roles: string[]; refusal: string; children: (user: CurrentUser) => ComponentChildren;
+export function RequireStaff({
+  title,
+  roles,
+  refusal,
+  children,
+}: {
+  title: string;
+  roles: string[];
+  refusal: string;
+  children: (user: CurrentUser) => ComponentChildren;
 }) {
   return (
     <RequireSignIn title={title}>
-      {(user) => (roles.includes(user.role) ? children(user) : (
-        <div class="page narrow"><h1 tabIndex={-1}>{title}</h1><p role="alert">{ERROR_SENTENCES[refusal]}</p></div>
-      ))}
+      {(user) =>
+        roles.includes(user.role) ? (
+          children(user)
+        ) : (
+          <div class="page narrow">
+            <h1 tabIndex={-1}>{title}</h1>
+            <p role="alert">{ERROR_SENTENCES[refusal]}</p>
+          </div>
+        )
+      }
     </RequireSignIn>
   );
 }

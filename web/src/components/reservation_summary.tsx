@@ -4,17 +4,28 @@ import { STATUS_TEXT, type Reservation } from '../api/reservations.ts';
 import { formatMoney, formatTime, formatWindow } from '../format.ts';
 
 export function StatusBadge({ r }: { r: Reservation }) {
-  return <span class={`status status-${r.status}`} data-status={r.status}>{STATUS_TEXT[r.status]}</span>;
+  return (
+    <span class={`status status-${r.status}`} data-status={r.status}>
+      {STATUS_TEXT[r.status]}
+    </span>
+  );
 }
 
 export function ReservationFacts({ r }: { r: Reservation }) {
   return (
     <dl class="facts">
-      <dt>Spot</dt><dd>{r.spot ? spotTitle(r.spot) : '—'}</dd>
-      <dt>When</dt><dd>{formatWindow(r.startsAt, r.endsAt, r.timeZone)}</dd>
+      <dt>Spot</dt>
+      <dd>{r.spot ? spotTitle(r.spot) : '—'}</dd>
+      <dt>When</dt>
+      <dd>{formatWindow(r.startsAt, r.endsAt, r.timeZone)}</dd>
       <dt>{r.status === 'completed' || r.status === 'payment_failed' ? 'Price' : 'Quoted price'}</dt>
       <dd data-amount={r.amount}>{formatMoney(r.amount, r.currency)}</dd>
-      {r.status === 'held' && r.holdExpiresAt && <><dt>Hold ends</dt><dd>{formatTime(r.holdExpiresAt, r.timeZone)}</dd></>}
+      {r.status === 'held' && r.holdExpiresAt && (
+        <>
+          <dt>Hold ends</dt>
+          <dd>{formatTime(r.holdExpiresAt, r.timeZone)}</dd>
+        </>
+      )}
     </dl>
   );
 }

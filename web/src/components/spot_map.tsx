@@ -8,8 +8,9 @@ import 'leaflet/dist/leaflet.css';
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 const TILE_URL = import.meta.env.SMS_WEB_TILE_URL || 'https://tile.openstreetmap.org/{z}/{x}/{y}.png';
-const TILE_ATTRIBUTION = import.meta.env.SMS_WEB_TILE_ATTRIBUTION
-  || '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
+const TILE_ATTRIBUTION =
+  import.meta.env.SMS_WEB_TILE_ATTRIBUTION ||
+  '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
 
 export interface MapSpot {
   id: string;
@@ -29,10 +30,22 @@ interface Props {
 }
 
 function markerStyle(spot: MapSpot, selected: boolean): L.CircleMarkerOptions {
-  if (spot.taken) return { radius: 7, color: '#4b5563', weight: 2, fillColor: '#9ca3af', fillOpacity: 0.9, className: 'marker marker-taken' };
+  if (spot.taken)
+    return {
+      radius: 7,
+      color: '#4b5563',
+      weight: 2,
+      fillColor: '#9ca3af',
+      fillOpacity: 0.9,
+      className: 'marker marker-taken',
+    };
   return {
-    radius: selected ? 10 : 7, color: selected ? '#7c2d12' : '#1e3a8a', weight: selected ? 3 : 2,
-    fillColor: selected ? '#f97316' : '#2563eb', fillOpacity: 0.9, className: selected ? 'marker marker-free marker-selected' : 'marker marker-free',
+    radius: selected ? 10 : 7,
+    color: selected ? '#7c2d12' : '#1e3a8a',
+    weight: selected ? 3 : 2,
+    fillColor: selected ? '#f97316' : '#2563eb',
+    fillOpacity: 0.9,
+    className: selected ? 'marker marker-free marker-selected' : 'marker marker-free',
   };
 }
 
@@ -49,13 +62,27 @@ export function SpotMap({ center, radiusKm, spots, selectedId, onSelect, onMoveE
     const m = L.map(element.current!, { zoomControl: true }).setView([center.lat, center.lng], 16);
     const tiles = L.tileLayer(TILE_URL, { maxZoom: 19, attribution: TILE_ATTRIBUTION });
     let loaded = 0;
-    tiles.on('tileload', () => { loaded++; setOffline(false); });
+    tiles.on('tileload', () => {
+      loaded++;
+      setOffline(false);
+    });
     // Leaflet fires `load` even when every tile failed, so failures are counted instead.
-    tiles.on('tileerror', () => { if (loaded === 0) setOffline(true); });
+    tiles.on('tileerror', () => {
+      if (loaded === 0) setOffline(true);
+    });
     tiles.addTo(m);
     layer.current = L.layerGroup().addTo(m);
-    circle.current = L.circle([center.lat, center.lng], { radius: radiusKm * 1000, color: '#1e3a8a', weight: 1, fill: false, interactive: false }).addTo(m);
-    m.on('moveend', () => { const c = m.getCenter(); moveEnd.current({ lat: c.lat, lng: c.lng }); });
+    circle.current = L.circle([center.lat, center.lng], {
+      radius: radiusKm * 1000,
+      color: '#1e3a8a',
+      weight: 1,
+      fill: false,
+      interactive: false,
+    }).addTo(m);
+    m.on('moveend', () => {
+      const c = m.getCenter();
+      moveEnd.current({ lat: c.lat, lng: c.lng });
+    });
     m.getContainer().setAttribute('aria-label', 'Map of the spots found; the list of spots has the same spots');
     map.current = m;
     return () => m.remove();

@@ -3,7 +3,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
-import { CHANGE_PASSWORD, MY_SESSIONS, RESEND_VERIFICATION, REVOKE_SESSION, UPDATE_NAME, type MySessionsData, type SessionInfo } from '../api/account.ts';
+import {
+  CHANGE_PASSWORD,
+  MY_SESSIONS,
+  RESEND_VERIFICATION,
+  REVOKE_SESSION,
+  UPDATE_NAME,
+  type MySessionsData,
+  type SessionInfo,
+} from '../api/account.ts';
 import { FormError, Loading, Notice, placeError, SubmitButton, TextField } from '../components/fields.tsx';
 import { RequireSignIn } from '../components/require_sign_in.tsx';
 import { formatTime } from '../format.ts';
@@ -36,14 +44,30 @@ function Profile({ user }: { user: CurrentUser }) {
   return (
     <section aria-labelledby="profile-title">
       <h2 id="profile-title">Profile</h2>
-      <p>Signed in as <strong>{user.email}</strong>{user.isVerified ? ' (verified).' : ' (not verified yet).'}</p>
+      <p>
+        Signed in as <strong>{user.email}</strong>
+        {user.isVerified ? ' (verified).' : ' (not verified yet).'}
+      </p>
       {!user.isVerified && (
-        <p><button type="button" onClick={resend}>Send the verification email again</button></p>
+        <p>
+          <button type="button" onClick={resend}>
+            Send the verification email again
+          </button>
+        </p>
       )}
       {resent && <Notice>{resent}</Notice>}
       <form onSubmit={save} noValidate>
-        <TextField id="name" label="Name" autoComplete="name" value={name} error={placed.field('name')}
-          onInput={(e) => { setName(e.currentTarget.value); setSaved(false); }} />
+        <TextField
+          id="name"
+          label="Name"
+          autoComplete="name"
+          value={name}
+          error={placed.field('name')}
+          onInput={(e) => {
+            setName(e.currentTarget.value);
+            setSaved(false);
+          }}
+        />
         <FormError message={placed.general} />
         {saved && <Notice>Name saved.</Notice>}
         <SubmitButton busy={busy}>Save name</SubmitButton>
@@ -73,11 +97,25 @@ function ChangePassword() {
     <section aria-labelledby="password-title">
       <h2 id="password-title">Change password</h2>
       <form onSubmit={submit} noValidate>
-        <TextField id="oldPassword" label="Current password" type="password" autoComplete="current-password" value={form.old}
-          error={placed.field('oldPassword')} onInput={(e) => setForm({ ...form, old: e.currentTarget.value })} />
-        <TextField id="newPassword" label="New password" type="password" autoComplete="new-password" value={form.new}
-          hint="At least 10 characters, not one character repeated, not your email." error={placed.field('newPassword')}
-          onInput={(e) => setForm({ ...form, new: e.currentTarget.value })} />
+        <TextField
+          id="oldPassword"
+          label="Current password"
+          type="password"
+          autoComplete="current-password"
+          value={form.old}
+          error={placed.field('oldPassword')}
+          onInput={(e) => setForm({ ...form, old: e.currentTarget.value })}
+        />
+        <TextField
+          id="newPassword"
+          label="New password"
+          type="password"
+          autoComplete="new-password"
+          value={form.new}
+          hint="At least 10 characters, not one character repeated, not your email."
+          error={placed.field('newPassword')}
+          onInput={(e) => setForm({ ...form, new: e.currentTarget.value })}
+        />
         <FormError message={placed.general} />
         {done && <Notice>Password changed. Your other devices were signed out.</Notice>}
         <SubmitButton busy={busy}>Change password</SubmitButton>
@@ -89,8 +127,14 @@ function ChangePassword() {
 function Sessions() {
   const [sessions, setSessions] = useState<SessionInfo[] | null>(null);
   const [error, setError] = useState<AppError | null>(null);
-  const load = () => run<MySessionsData>(MY_SESSIONS).then((r) => { setError(r.error); setSessions(r.data?.mySessions?.nodes ?? []); });
-  useEffect(() => { load(); }, []);
+  const load = () =>
+    run<MySessionsData>(MY_SESSIONS).then((r) => {
+      setError(r.error);
+      setSessions(r.data?.mySessions?.nodes ?? []);
+    });
+  useEffect(() => {
+    load();
+  }, []);
 
   async function revoke(id: string) {
     const r = await mutate(REVOKE_SESSION, { id });
@@ -101,14 +145,24 @@ function Sessions() {
   return (
     <section aria-labelledby="sessions-title">
       <h2 id="sessions-title">Where you are signed in</h2>
-      {sessions === null ? <Loading what="your sessions" /> : (
+      {sessions === null ? (
+        <Loading what="your sessions" />
+      ) : (
         <ul class="plain sessions">
           {sessions.map((s) => (
             <li key={s.rowId} data-session-id={s.rowId}>
               <strong>{s.isCurrent ? 'This browser' : `Signed in with ${s.method ?? 'password'}`}</strong>
-              <span class="spot-facts"> · since {formatTime(s.createdAt)}{s.lastActiveAt ? `, last active ${formatTime(s.lastActiveAt)}` : ''}</span>
+              <span class="spot-facts">
+                {' '}
+                · since {formatTime(s.createdAt)}
+                {s.lastActiveAt ? `, last active ${formatTime(s.lastActiveAt)}` : ''}
+              </span>
               {!s.isCurrent && (
-                <div><button type="button" class="danger" onClick={() => revoke(s.rowId)}>Sign out this session<span class="visually-hidden"> started {formatTime(s.createdAt)}</span></button></div>
+                <div>
+                  <button type="button" class="danger" onClick={() => revoke(s.rowId)}>
+                    Sign out this session<span class="visually-hidden"> started {formatTime(s.createdAt)}</span>
+                  </button>
+                </div>
               )}
             </li>
           ))}

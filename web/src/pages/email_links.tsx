@@ -25,7 +25,9 @@ export function VerifyEmailPage() {
       {state === 'working' && <Loading what="your verification" />}
       {state === 'done' && <Notice>Thank you: your email address is verified.</Notice>}
       {typeof state === 'object' && <FormError message={state.message} />}
-      <p><Link href="/">Find a spot</Link></p>
+      <p>
+        <Link href="/">Find a spot</Link>
+      </p>
     </div>
   );
 }
@@ -52,18 +54,32 @@ export function SetPasswordPage({ invitation }: { invitation: boolean }) {
     <div class="page narrow">
       <h1 tabIndex={-1}>{invitation ? 'Accept your invitation' : 'Choose a new password'}</h1>
       {done ? (
-        <Notice>Your password is set. <Link href="/sign-in">Sign in</Link> with it.</Notice>
+        <Notice>
+          Your password is set. <Link href="/sign-in">Sign in</Link> with it.
+        </Notice>
       ) : (
         <form onSubmit={submit} noValidate>
           {invitation && <p>You were invited to join the Secure My Spot staff. Choose a password to finish.</p>}
-          <TextField id="password" label="New password" type="password" autoComplete="new-password" required value={password}
-            hint="At least 10 characters, not one character repeated, not your email." error={placed.field('password')}
-            onInput={(e) => setPassword(e.currentTarget.value)} />
+          <TextField
+            id="password"
+            label="New password"
+            type="password"
+            autoComplete="new-password"
+            required
+            value={password}
+            hint="At least 10 characters, not one character repeated, not your email."
+            error={placed.field('password')}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
           <FormError message={placed.field('token') ?? placed.general} />
           <SubmitButton busy={busy}>Set password</SubmitButton>
         </form>
       )}
-      {placed.field('token') && !invitation && <p><Link href="/forgot-password">Ask for a new link</Link></p>}
+      {placed.field('token') && !invitation && (
+        <p>
+          <Link href="/forgot-password">Ask for a new link</Link>
+        </p>
+      )}
     </div>
   );
 }
@@ -91,11 +107,21 @@ export function ForgotPasswordPage() {
     <div class="page narrow">
       <h1 tabIndex={-1}>Forgot your password?</h1>
       {sent ? (
-        <Notice>If an account has this email, we sent it a link to choose a new password. The link works for an hour.</Notice>
+        <Notice>
+          If an account has this email, we sent it a link to choose a new password. The link works for an hour.
+        </Notice>
       ) : (
         <form onSubmit={submit} noValidate>
-          <TextField id="email" label="Email" type="email" autoComplete="email" required value={email} error={placed.field('email')}
-            onInput={(e) => setEmail(e.currentTarget.value)} />
+          <TextField
+            id="email"
+            label="Email"
+            type="email"
+            autoComplete="email"
+            required
+            value={email}
+            error={placed.field('email')}
+            onInput={(e) => setEmail(e.currentTarget.value)}
+          />
           <FormError message={placed.general} />
           <SubmitButton busy={busy}>Email me a link</SubmitButton>
         </form>

@@ -4,7 +4,15 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { run } from '../api/client.ts';
 import { makeError, type AppError } from '../api/errors.ts';
-import { SPOTS_NEAR, SPOTS_NEAR_IDS, spotTitle, type SpotMatch, type SpotsNearData, type SpotsNearIdsData, type SpotsNearVars } from '../api/search.ts';
+import {
+  SPOTS_NEAR,
+  SPOTS_NEAR_IDS,
+  spotTitle,
+  type SpotMatch,
+  type SpotsNearData,
+  type SpotsNearIdsData,
+  type SpotsNearVars,
+} from '../api/search.ts';
 import { FormError, Loading, placeError, SelectField, SubmitButton, TextField } from '../components/fields.tsx';
 import { SpotMap } from '../components/spot_map.tsx';
 import { WindowFields } from '../components/window_fields.tsx';
@@ -20,7 +28,13 @@ const PAGE = 20;
 /** Phones see the results first; the search form folds into one line. */
 const WIDE = () => window.matchMedia('(min-width: 900px)').matches;
 
-interface Search { lat: number; lng: number; radius: number; unit: Unit; window: TimeWindow }
+interface Search {
+  lat: number;
+  lng: number;
+  radius: number;
+  unit: Unit;
+  window: TimeWindow;
+}
 
 function searchFromUrl(url: URL): Search {
   const p = url.searchParams;
@@ -38,18 +52,35 @@ function searchFromUrl(url: URL): Search {
 }
 
 function searchUrl(s: Search): string {
-  const params = new URLSearchParams({ lat: s.lat.toFixed(5), lng: s.lng.toFixed(5), radius: String(s.radius), unit: s.unit, ...windowParams(s.window) });
+  const params = new URLSearchParams({
+    lat: s.lat.toFixed(5),
+    lng: s.lng.toFixed(5),
+    radius: String(s.radius),
+    unit: s.unit,
+    ...windowParams(s.window),
+  });
   return `/?${params}`;
 }
 
 const FIELD_CODES = { coordinates: ['SMS01'], radius: ['SMS02'], window: ['SMS03'] };
 
-interface Results { search: Search; vars: SpotsNearVars; total: number; matches: SpotMatch[] }
+interface Results {
+  search: Search;
+  vars: SpotsNearVars;
+  total: number;
+  matches: SpotMatch[];
+}
 
 export function FindPage() {
   const url = useLocation();
   const search = searchFromUrl(url);
-  const [form, setForm] = useState({ lat: String(search.lat), lng: String(search.lng), radius: String(search.radius), unit: search.unit, window: search.window });
+  const [form, setForm] = useState({
+    lat: String(search.lat),
+    lng: String(search.lng),
+    radius: String(search.radius),
+    unit: search.unit,
+    window: search.window,
+  });
   const [results, setResults] = useState<Results | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
@@ -66,20 +97,33 @@ export function FindPage() {
     const s = searchFromUrl(new URL(location.href));
     setForm({ lat: String(s.lat), lng: String(s.lng), radius: String(s.radius), unit: s.unit, window: s.window });
     const { startsAt, endsAt } = windowRange(s.window);
-    const vars: SpotsNearVars = { lat: s.lat, lng: s.lng, radius: s.radius, unit: s.unit, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString() };
+    const vars: SpotsNearVars = {
+      lat: s.lat,
+      lng: s.lng,
+      radius: s.radius,
+      unit: s.unit,
+      startsAt: startsAt.toISOString(),
+      endsAt: endsAt.toISOString(),
+    };
     let current = true;
     setLoading(true);
     setError(null);
     run<SpotsNearData>(SPOTS_NEAR, vars).then((r) => {
       if (!current) return;
       setLoading(false);
-      if (r.error) { setError(r.error); setResults(null); return; }
+      if (r.error) {
+        setError(r.error);
+        setResults(null);
+        return;
+      }
       setResults({ search: s, vars, total: r.data.spotsNear?.totalCount ?? 0, matches: r.data.spotsNear?.nodes ?? [] });
       setTaken(new Set());
       setSelectedId(null);
       setShown(PAGE);
     });
-    return () => { current = false; };
+    return () => {
+      current = false;
+    };
   }, [key]);
 
   // Someone else booking a listed spot takes it out of a fresh search: mark it taken. The
@@ -96,12 +140,22 @@ export function FindPage() {
       setTaken(new Set(listed.filter((id) => !free.has(id))));
     };
     const { lat, lng, radius, unit } = results.search;
-    const area = new URLSearchParams({ lat: String(lat), lng: String(lng), radius: String(radius * (unit === 'mi' ? KM_PER_MILE : 1)) });
+    const area = new URLSearchParams({
+      lat: String(lat),
+      lng: String(lng),
+      radius: String(radius * (unit === 'mi' ? KM_PER_MILE : 1)),
+    });
     const stream = typeof EventSource === 'function' ? new EventSource(`/live/spots?${area}`) : null;
     let streaming = false;
     let soon: ReturnType<typeof setTimeout> | undefined;
-    stream?.addEventListener('ready', () => { streaming = true; setLive(true); });
-    stream?.addEventListener('error', () => { streaming = false; setLive(false); });
+    stream?.addEventListener('ready', () => {
+      streaming = true;
+      setLive(true);
+    });
+    stream?.addEventListener('error', () => {
+      streaming = false;
+      setLive(false);
+    });
     stream?.addEventListener('availability', (event) => {
       const { spotId } = JSON.parse((event as MessageEvent<string>).data) as { spotId: string | number };
       if (!listed.includes(String(spotId))) return;
@@ -109,8 +163,15 @@ export function FindPage() {
       clearTimeout(soon);
       soon = setTimeout(recheck, 150);
     });
-    const timer = setInterval(() => { if (!streaming && !document.hidden) recheck(); }, POLL_MS);
-    return () => { stream?.close(); setLive(false); clearInterval(timer); clearTimeout(soon); };
+    const timer = setInterval(() => {
+      if (!streaming && !document.hidden) recheck();
+    }, POLL_MS);
+    return () => {
+      stream?.close();
+      setLive(false);
+      clearInterval(timer);
+      clearTimeout(soon);
+    };
   }, [results]);
 
   function submit(event: Event) {
@@ -129,14 +190,33 @@ export function FindPage() {
     navigate(searchUrl({ lat, lng, radius, unit: form.unit, window: form.window }));
   }
 
-  const searchAt = (lat: number, lng: number) => navigate(searchUrl({ ...search, lat, lng, radius: Number(form.radius) || search.radius, unit: form.unit, window: form.window }));
+  const searchAt = (lat: number, lng: number) =>
+    navigate(
+      searchUrl({
+        ...search,
+        lat,
+        lng,
+        radius: Number(form.radius) || search.radius,
+        unit: form.unit,
+        window: form.window,
+      }),
+    );
 
   function nearMe() {
-    if (!navigator.geolocation) { setError(makeError('GEOLOCATION')); return; }
+    if (!navigator.geolocation) {
+      setError(makeError('GEOLOCATION'));
+      return;
+    }
     setLocating(true);
     navigator.geolocation.getCurrentPosition(
-      (pos) => { setLocating(false); searchAt(pos.coords.latitude, pos.coords.longitude); },
-      () => { setLocating(false); setError(makeError('GEOLOCATION')); },
+      (pos) => {
+        setLocating(false);
+        searchAt(pos.coords.latitude, pos.coords.longitude);
+      },
+      () => {
+        setLocating(false);
+        setError(makeError('GEOLOCATION'));
+      },
       { timeout: 10_000 },
     );
   }
@@ -151,50 +231,98 @@ export function FindPage() {
     <div class="find">
       <h1 tabIndex={-1}>Find a spot</h1>
       <details class="search-panel" open={WIDE() || undefined}>
-      <summary>Search: {search.radius} {search.unit} around {search.lat.toFixed(4)}, {search.lng.toFixed(4)}, {search.window.start === 'now' ? 'now' : search.window.start.replace('T', ' ')} for {formatMinutes(search.window.minutes)}</summary>
-      <form class="search" onSubmit={submit} noValidate aria-label="Search for spots">
-        <fieldset class="where">
-          <legend>Where</legend>
-          <TextField id="lat" label="Latitude" inputMode="decimal" value={form.lat} error={coordinateError}
-            onInput={(e) => setForm({ ...form, lat: e.currentTarget.value })} />
-          <TextField id="lng" label="Longitude" inputMode="decimal" value={form.lng}
-            aria-invalid={coordinateError ? 'true' : undefined} aria-describedby={coordinateError ? 'lat-error' : undefined}
-            onInput={(e) => setForm({ ...form, lng: e.currentTarget.value })} />
-          <div class="where-buttons">
-            <button type="button" onClick={() => searchAt(mapCenter.current.lat, mapCenter.current.lng)}>Map centre</button>
-            <button type="button" onClick={nearMe} disabled={locating}>{locating ? 'Locating…' : 'Near me'}</button>
-          </div>
-        </fieldset>
-        <fieldset class="how-far">
-          <legend>How far</legend>
-          <TextField id="radius" label="Radius" inputMode="decimal" value={form.radius} error={placed.field('radius')}
-            onInput={(e) => setForm({ ...form, radius: e.currentTarget.value })} />
-          <SelectField id="unit" label="Unit" value={form.unit} onChange={(e) => setForm({ ...form, unit: e.currentTarget.value as Unit })}>
-            <option value="km">kilometres</option>
-            <option value="mi">miles</option>
-          </SelectField>
-        </fieldset>
-        <WindowFields idPrefix="search" value={form.window} error={placed.field('window')} onChange={(w) => setForm({ ...form, window: w })} />
-        <FormError message={placed.general} />
-        <SubmitButton busy={loading}>Search</SubmitButton>
-      </form>
+        <summary>
+          Search: {search.radius} {search.unit} around {search.lat.toFixed(4)}, {search.lng.toFixed(4)},{' '}
+          {search.window.start === 'now' ? 'now' : search.window.start.replace('T', ' ')} for{' '}
+          {formatMinutes(search.window.minutes)}
+        </summary>
+        <form class="search" onSubmit={submit} noValidate aria-label="Search for spots">
+          <fieldset class="where">
+            <legend>Where</legend>
+            <TextField
+              id="lat"
+              label="Latitude"
+              inputMode="decimal"
+              value={form.lat}
+              error={coordinateError}
+              onInput={(e) => setForm({ ...form, lat: e.currentTarget.value })}
+            />
+            <TextField
+              id="lng"
+              label="Longitude"
+              inputMode="decimal"
+              value={form.lng}
+              aria-invalid={coordinateError ? 'true' : undefined}
+              aria-describedby={coordinateError ? 'lat-error' : undefined}
+              onInput={(e) => setForm({ ...form, lng: e.currentTarget.value })}
+            />
+            <div class="where-buttons">
+              <button type="button" onClick={() => searchAt(mapCenter.current.lat, mapCenter.current.lng)}>
+                Map centre
+              </button>
+              <button type="button" onClick={nearMe} disabled={locating}>
+                {locating ? 'Locating…' : 'Near me'}
+              </button>
+            </div>
+          </fieldset>
+          <fieldset class="how-far">
+            <legend>How far</legend>
+            <TextField
+              id="radius"
+              label="Radius"
+              inputMode="decimal"
+              value={form.radius}
+              error={placed.field('radius')}
+              onInput={(e) => setForm({ ...form, radius: e.currentTarget.value })}
+            />
+            <SelectField
+              id="unit"
+              label="Unit"
+              value={form.unit}
+              onChange={(e) => setForm({ ...form, unit: e.currentTarget.value as Unit })}
+            >
+              <option value="km">kilometres</option>
+              <option value="mi">miles</option>
+            </SelectField>
+          </fieldset>
+          <WindowFields
+            idPrefix="search"
+            value={form.window}
+            error={placed.field('window')}
+            onChange={(w) => setForm({ ...form, window: w })}
+          />
+          <FormError message={placed.general} />
+          <SubmitButton busy={loading}>Search</SubmitButton>
+        </form>
       </details>
 
       <div class="results">
         <SpotMap
           center={{ lat: results?.search.lat ?? search.lat, lng: results?.search.lng ?? search.lng }}
           radiusKm={radiusKm}
-          spots={matches.map((m) => ({ id: m.spot.rowId, lat: m.spot.lat, lng: m.spot.lng, label: m.price ? formatMoney(m.price.amount, m.price.currency) : spotTitle(m.spot), taken: taken.has(m.spot.rowId) }))}
+          spots={matches.map((m) => ({
+            id: m.spot.rowId,
+            lat: m.spot.lat,
+            lng: m.spot.lng,
+            label: m.price ? formatMoney(m.price.amount, m.price.currency) : spotTitle(m.spot),
+            taken: taken.has(m.spot.rowId),
+          }))}
           selectedId={selectedId}
-          onSelect={(id) => { setSelectedId(id); document.getElementById(`spot-${id}`)?.scrollIntoView({ block: 'nearest' }); }}
-          onMoveEnd={(c) => { mapCenter.current = c; }}
+          onSelect={(id) => {
+            setSelectedId(id);
+            document.getElementById(`spot-${id}`)?.scrollIntoView({ block: 'nearest' });
+          }}
+          onMoveEnd={(c) => {
+            mapCenter.current = c;
+          }}
         />
         <section class="spot-list" aria-labelledby="spot-list-title">
           <h2 id="spot-list-title">Spots nearest first</h2>
           {loading && <Loading what="spots" />}
           {!loading && results && (
             <p role="status" class="count" data-live={live ? 'on' : 'off'}>
-              {results.total === 0 ? 'No free spot in this area for that time. Try a larger radius or another time.'
+              {results.total === 0
+                ? 'No free spot in this area for that time. Try a larger radius or another time.'
                 : `${results.total} free ${results.total === 1 ? 'spot' : 'spots'} within ${results.search.radius} ${unit}${results.total > matches.length ? `, the nearest ${matches.length} shown` : ''}.`}
             </p>
           )}
@@ -203,8 +331,14 @@ export function FindPage() {
               const isTaken = taken.has(m.spot.rowId);
               const params = new URLSearchParams(windowParams(results!.search.window));
               return (
-                <li key={m.spot.rowId} id={`spot-${m.spot.rowId}`} class={`spot${m.spot.rowId === selectedId ? ' selected' : ''}${isTaken ? ' taken' : ''}`}
-                  data-spot-id={m.spot.rowId} data-distance={String(m.distance)} data-state={isTaken ? 'taken' : 'free'}>
+                <li
+                  key={m.spot.rowId}
+                  id={`spot-${m.spot.rowId}`}
+                  class={`spot${m.spot.rowId === selectedId ? ' selected' : ''}${isTaken ? ' taken' : ''}`}
+                  data-spot-id={m.spot.rowId}
+                  data-distance={String(m.distance)}
+                  data-state={isTaken ? 'taken' : 'free'}
+                >
                   <div class="spot-head">
                     <span class="distance">{formatDistance(m.distance, unit)}</span>
                     <span class="price">{m.price ? formatMoney(m.price.amount, m.price.currency) : ''}</span>
@@ -212,23 +346,38 @@ export function FindPage() {
                   <p class="spot-title">{spotTitle(m.spot)}</p>
                   <p class="spot-facts">
                     Up to {formatMinutes(intervalMinutes(m.spot.maxStay))}
-                    {m.spot.isAccessible && ' · accessible'}{m.spot.hasEvCharger && ' · EV charger'}
+                    {m.spot.isAccessible && ' · accessible'}
+                    {m.spot.hasEvCharger && ' · EV charger'}
                   </p>
-                  {isTaken
-                    ? <p class="badge-taken">Taken: someone else just booked it</p>
-                    : (
-                      <div class="spot-actions">
-                        <button type="button" class="link-button" onClick={() => setSelectedId(m.spot.rowId)}
-                          aria-pressed={m.spot.rowId === selectedId}>Show on map</button>
-                        <Link class="button primary" href={`/spots/${m.spot.rowId}?${params}`}>Reserve<span class="visually-hidden"> {spotTitle(m.spot)}, {formatDistance(m.distance, unit)} away</span></Link>
-                      </div>
-                    )}
+                  {isTaken ? (
+                    <p class="badge-taken">Taken: someone else just booked it</p>
+                  ) : (
+                    <div class="spot-actions">
+                      <button
+                        type="button"
+                        class="link-button"
+                        onClick={() => setSelectedId(m.spot.rowId)}
+                        aria-pressed={m.spot.rowId === selectedId}
+                      >
+                        Show on map
+                      </button>
+                      <Link class="button primary" href={`/spots/${m.spot.rowId}?${params}`}>
+                        Reserve
+                        <span class="visually-hidden">
+                          {' '}
+                          {spotTitle(m.spot)}, {formatDistance(m.distance, unit)} away
+                        </span>
+                      </Link>
+                    </div>
+                  )}
                 </li>
               );
             })}
           </ol>
           {matches.length > shown && (
-            <button type="button" onClick={() => setShown(shown + PAGE)}>Show {Math.min(PAGE, matches.length - shown)} more</button>
+            <button type="button" onClick={() => setShown(shown + PAGE)}>
+              Show {Math.min(PAGE, matches.length - shown)} more
+            </button>
           )}
         </section>
       </div>

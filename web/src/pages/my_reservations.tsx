@@ -18,7 +18,9 @@ function ReservationList({ items, empty }: { items: Reservation[]; empty: string
         <li key={r.rowId} data-reservation-id={r.rowId}>
           <Link href={`/reservations/${r.rowId}`}>Reservation #{r.rowId}</Link> <StatusBadge r={r} />
           <p class="spot-title">{r.spot ? spotTitle(r.spot) : ''}</p>
-          <p class="spot-facts">{formatWindow(r.startsAt, r.endsAt, r.timeZone)} · {formatMoney(r.amount, r.currency)}</p>
+          <p class="spot-facts">
+            {formatWindow(r.startsAt, r.endsAt, r.timeZone)} · {formatMoney(r.amount, r.currency)}
+          </p>
         </li>
       ))}
     </ul>
@@ -28,7 +30,12 @@ function ReservationList({ items, empty }: { items: Reservation[]; empty: string
 function Lists() {
   const [data, setData] = useState<MyReservationsData | null>(null);
   const [error, setError] = useState<AppError | null>(null);
-  useEffect(() => { run<MyReservationsData>(MY_RESERVATIONS).then((r) => { setData(r.data); setError(r.error); }); }, []);
+  useEffect(() => {
+    run<MyReservationsData>(MY_RESERVATIONS).then((r) => {
+      setData(r.data);
+      setError(r.error);
+    });
+  }, []);
   if (error) return <FormError message={error.message} />;
   if (!data) return <Loading what="your reservations" />;
   return (
@@ -36,7 +43,9 @@ function Lists() {
       <section aria-labelledby="current-title">
         <h2 id="current-title">Current and upcoming</h2>
         <ReservationList items={data.myReservations?.nodes ?? []} empty="Nothing booked right now." />
-        <p><Link href="/">Find a spot</Link></p>
+        <p>
+          <Link href="/">Find a spot</Link>
+        </p>
       </section>
       <section aria-labelledby="past-title">
         <h2 id="past-title">Past</h2>

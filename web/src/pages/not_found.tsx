@@ -4,7 +4,9 @@ export function NotFoundPage() {
   return (
     <div class="page narrow">
       <h1 tabIndex={-1}>Page not found</h1>
-      <p>There is no page at this address. <Link href="/">Find a spot</Link> instead.</p>
+      <p>
+        There is no page at this address. <Link href="/">Find a spot</Link> instead.
+      </p>
     </div>
   );
 }

@@ -10,8 +10,13 @@ import { useEffect, useState } from 'preact/hooks';
 import { run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
 import {
-  GUEST_RESERVATION, MY_RESERVATION, rememberedManageToken, rememberManageToken,
-  type GuestReservationData, type MyReservationData, type Reservation,
+  GUEST_RESERVATION,
+  MY_RESERVATION,
+  rememberedManageToken,
+  rememberManageToken,
+  type GuestReservationData,
+  type MyReservationData,
+  type Reservation,
 } from '../api/reservations.ts';
 import { CardSetup } from '../components/card_setup.tsx';
 import { FormError, Loading, Notice } from '../components/fields.tsx';
@@ -27,7 +32,11 @@ const WATCH_MS = 2000;
 /** The guest's token from the link (then kept, and taken out of the address bar) or from this browser. */
 function manageTokenFor(id: string, url: URL): string | null {
   const fragment = new URLSearchParams(url.hash.slice(1));
-  const fromLink = fragment.get('manageToken') ?? fragment.get('token') ?? url.searchParams.get('manageToken') ?? url.searchParams.get('token');
+  const fromLink =
+    fragment.get('manageToken') ??
+    fragment.get('token') ??
+    url.searchParams.get('manageToken') ??
+    url.searchParams.get('token');
   if (fromLink) {
     rememberManageToken(id, fromLink);
     history.replaceState(null, '', url.pathname);
@@ -36,7 +45,10 @@ function manageTokenFor(id: string, url: URL): string | null {
   return rememberedManageToken(id);
 }
 
-async function fetchReservation(id: string, token: string | null): Promise<{ r: Reservation | null; error: AppError | null }> {
+async function fetchReservation(
+  id: string,
+  token: string | null,
+): Promise<{ r: Reservation | null; error: AppError | null }> {
   if (token) {
     const res = await run<GuestReservationData>(GUEST_RESERVATION, { id, token });
     return { r: res.data?.guestReservation ?? null, error: res.error };
@@ -81,7 +93,13 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
   }, [waiting]);
 
   const title = `Reservation #${id}`;
-  if (!loaded) return <div class="page narrow"><h1 tabIndex={-1}>{title}</h1><Loading what="the reservation" /></div>;
+  if (!loaded)
+    return (
+      <div class="page narrow">
+        <h1 tabIndex={-1}>{title}</h1>
+        <Loading what="the reservation" />
+      </div>
+    );
   if (!r) {
     const here = location.pathname;
     return (
@@ -90,7 +108,10 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
         <FormError message={error?.message ?? ERROR_SENTENCES.SMB06} />
         {!token && sessionState.status === 'anonymous' && (
           <>
-            <p><Link href={`/sign-in?next=${encodeURIComponent(here)}`}>Sign in</Link> if you booked it with your account.</p>
+            <p>
+              <Link href={`/sign-in?next=${encodeURIComponent(here)}`}>Sign in</Link> if you booked it with your
+              account.
+            </p>
             <ManageLinkRequest reservationId={id} />
           </>
         )}
@@ -103,7 +124,9 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
   return (
     <div class="page narrow">
       <h1 tabIndex={-1}>{r.status === 'payment_failed' ? `Pay for reservation #${id}` : title}</h1>
-      <p aria-live="polite" class="status-line">Status: <StatusBadge r={r} /></p>
+      <p aria-live="polite" class="status-line">
+        Status: <StatusBadge r={r} />
+      </p>
       <ReservationFacts r={r} />
       {r.status === 'held' && (
         <CardSetup reservationId={id} manageToken={token} onDone={load} submitLabel="Save card and confirm" />
@@ -117,12 +140,28 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
       {r.status === 'confirmed' && <Notice>Your spot is reserved. We emailed you the details.</Notice>}
       {changed && <Notice>{changed}</Notice>}
       {open && !over && (
-        <ManageActions r={r} manageToken={token} onChanged={(next) => {
-          setR(next);
-          setChanged(next.status === 'cancelled' ? 'Reservation cancelled.' : next.status === 'completed' ? 'Reservation ended. We email you the receipt.' : 'New end saved.');
-        }} />
+        <ManageActions
+          r={r}
+          manageToken={token}
+          onChanged={(next) => {
+            setR(next);
+            setChanged(
+              next.status === 'cancelled'
+                ? 'Reservation cancelled.'
+                : next.status === 'completed'
+                  ? 'Reservation ended. We email you the receipt.'
+                  : 'New end saved.',
+            );
+          }}
+        />
       )}
-      <p>{sessionState.status === 'signed-in' ? <Link href="/reservations">All my reservations</Link> : <Link href="/">Find another spot</Link>}</p>
+      <p>
+        {sessionState.status === 'signed-in' ? (
+          <Link href="/reservations">All my reservations</Link>
+        ) : (
+          <Link href="/">Find another spot</Link>
+        )}
+      </p>
     </div>
   );
 }

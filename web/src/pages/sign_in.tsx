@@ -35,7 +35,10 @@ export function SignInPage() {
     setBusy(true);
     const failure = await signIn(email, password);
     setBusy(false);
-    if (failure) { setError(failure); return; }
+    if (failure) {
+      setError(failure);
+      return;
+    }
     navigate(next, { replace: true });
   }
 
@@ -44,10 +47,26 @@ export function SignInPage() {
     <div class="page narrow">
       <h1 tabIndex={-1}>Sign in</h1>
       <form onSubmit={submit} noValidate>
-        <TextField id="email" label="Email" type="email" autoComplete="email" required value={email} error={placed.field('email')}
-          onInput={(e) => setEmail(e.currentTarget.value)} />
-        <TextField id="password" label="Password" type="password" autoComplete="current-password" required value={password}
-          error={placed.field('password')} onInput={(e) => setPassword(e.currentTarget.value)} />
+        <TextField
+          id="email"
+          label="Email"
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          error={placed.field('email')}
+          onInput={(e) => setEmail(e.currentTarget.value)}
+        />
+        <TextField
+          id="password"
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          error={placed.field('password')}
+          onInput={(e) => setPassword(e.currentTarget.value)}
+        />
         <FormError message={placed.general} />
         <div class="button-row">
           <SubmitButton busy={busy}>Sign in</SubmitButton>
@@ -59,12 +78,17 @@ export function SignInPage() {
           <h2 id="other-ways">Or sign in with</h2>
           <div class="button-row">
             {providers.map((p) => (
-              <a key={p} class="button" href={`/auth/${p}?redirect=${encodeURIComponent(next)}`}>{PROVIDER_NAMES[p] ?? p}</a>
+              <a key={p} class="button" href={`/auth/${p}?redirect=${encodeURIComponent(next)}`}>
+                {PROVIDER_NAMES[p] ?? p}
+              </a>
             ))}
           </div>
         </section>
       )}
-      <p>New here? <Link href={`/sign-up${next !== '/' ? `?next=${encodeURIComponent(next)}` : ''}`}>Create an account</Link>.</p>
+      <p>
+        New here?{' '}
+        <Link href={`/sign-up${next !== '/' ? `?next=${encodeURIComponent(next)}` : ''}`}>Create an account</Link>.
+      </p>
     </div>
   );
 }

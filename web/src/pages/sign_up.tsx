@@ -19,7 +19,10 @@ export function SignUpPage() {
     setBusy(true);
     const failure = await signUp(form.email, form.name, form.password);
     setBusy(false);
-    if (failure) { setError(failure); return; }
+    if (failure) {
+      setError(failure);
+      return;
+    }
     navigate(next === '/' ? '/account?welcome=1' : next, { replace: true });
   }
 
@@ -28,17 +31,42 @@ export function SignUpPage() {
     <div class="page narrow">
       <h1 tabIndex={-1}>Create an account</h1>
       <form onSubmit={submit} noValidate>
-        <TextField id="name" label="Name" autoComplete="name" required value={form.name} error={placed.field('name')}
-          onInput={(e) => setForm({ ...form, name: e.currentTarget.value })} />
-        <TextField id="email" label="Email" type="email" autoComplete="email" required value={form.email} error={placed.field('email')}
-          onInput={(e) => setForm({ ...form, email: e.currentTarget.value })} />
-        <TextField id="password" label="Password" type="password" autoComplete="new-password" required value={form.password}
-          hint="At least 10 characters, not one character repeated, not your email." error={placed.field('password')}
-          onInput={(e) => setForm({ ...form, password: e.currentTarget.value })} />
+        <TextField
+          id="name"
+          label="Name"
+          autoComplete="name"
+          required
+          value={form.name}
+          error={placed.field('name')}
+          onInput={(e) => setForm({ ...form, name: e.currentTarget.value })}
+        />
+        <TextField
+          id="email"
+          label="Email"
+          type="email"
+          autoComplete="email"
+          required
+          value={form.email}
+          error={placed.field('email')}
+          onInput={(e) => setForm({ ...form, email: e.currentTarget.value })}
+        />
+        <TextField
+          id="password"
+          label="Password"
+          type="password"
+          autoComplete="new-password"
+          required
+          value={form.password}
+          hint="At least 10 characters, not one character repeated, not your email."
+          error={placed.field('password')}
+          onInput={(e) => setForm({ ...form, password: e.currentTarget.value })}
+        />
         <FormError message={placed.general} />
         <SubmitButton busy={busy}>Create account</SubmitButton>
       </form>
-      <p>Already have an account? <Link href="/sign-in">Sign in</Link>.</p>
+      <p>
+        Already have an account? <Link href="/sign-in">Sign in</Link>.
+      </p>
     </div>
   );
 }

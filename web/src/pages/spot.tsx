@@ -26,7 +26,10 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
   const [error, setError] = useState<AppError | null>(null);
 
   useEffect(() => {
-    run<SpotData>(SPOT, { id }).then((r) => { setSpot(r.data?.spot ?? null); if (r.error) setError(r.error); });
+    run<SpotData>(SPOT, { id }).then((r) => {
+      setSpot(r.data?.spot ?? null);
+      if (r.error) setError(r.error);
+    });
   }, [id]);
 
   // The price for the window as it is chosen.
@@ -38,29 +41,47 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
       setPrice(r.data?.quote ?? null);
       setError(r.error);
     });
-    return () => { live = false; };
+    return () => {
+      live = false;
+    };
   }, [id, w.start, w.minutes]);
 
   async function submit(event: Event) {
     event.preventDefault();
     setBusy(true);
     const startsAt = w.start === 'now' ? null : new Date(w.start).toISOString();
-    const r = await mutate<ReserveData>(RESERVE, { spotId: id, startsAt, minutes: w.minutes, email: state.status === 'signed-in' ? null : email });
+    const r = await mutate<ReserveData>(RESERVE, {
+      spotId: id,
+      startsAt,
+      minutes: w.minutes,
+      email: state.status === 'signed-in' ? null : email,
+    });
     setBusy(false);
-    if (r.error) { setError(r.error); return; }
+    if (r.error) {
+      setError(r.error);
+      return;
+    }
     const result = r.data.reserve?.result;
     const reservationId = result!.reservation!.rowId;
     if (result!.manageToken) rememberManageToken(reservationId, result!.manageToken);
     navigate(`/reservations/${reservationId}`);
   }
 
-  if (spot === undefined) return <div class="page narrow"><h1 tabIndex={-1}>Reserve a spot</h1><Loading what="the spot" /></div>;
+  if (spot === undefined)
+    return (
+      <div class="page narrow">
+        <h1 tabIndex={-1}>Reserve a spot</h1>
+        <Loading what="the spot" />
+      </div>
+    );
   if (spot === null) {
     return (
       <div class="page narrow">
         <h1 tabIndex={-1}>Reserve a spot</h1>
         <FormError message={error?.message ?? 'This spot does not exist.'} />
-        <p><Link href="/">Find another spot</Link></p>
+        <p>
+          <Link href="/">Find another spot</Link>
+        </p>
       </div>
     );
   }
@@ -69,21 +90,42 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
   return (
     <div class="page narrow">
       <h1 tabIndex={-1}>Reserve a spot</h1>
-      <p class="spot-title"><strong>{spotTitle(spot)}</strong></p>
+      <p class="spot-title">
+        <strong>{spotTitle(spot)}</strong>
+      </p>
       <p class="spot-facts">
-        {spot.borough && `${spot.borough} · `}Up to {formatMinutes(maxMinutes)}{spot.rate && ` · ${spot.rate.name}`}
+        {spot.borough && `${spot.borough} · `}Up to {formatMinutes(maxMinutes)}
+        {spot.rate && ` · ${spot.rate.name}`}
         {spot.meterHours && ` · posted: ${spot.meterHours}`}
       </p>
       <form onSubmit={submit} noValidate>
-        <WindowFields idPrefix="reserve" value={w} onChange={setW} maxMinutes={maxMinutes} error={placed.field('window')} />
+        <WindowFields
+          idPrefix="reserve"
+          value={w}
+          onChange={setW}
+          maxMinutes={maxMinutes}
+          error={placed.field('window')}
+        />
         <p class="price-line" aria-live="polite">
           Price for this time: <strong data-price>{price ? formatMoney(price.amount, price.currency) : '…'}</strong>
         </p>
         {state.status !== 'signed-in' && (
           <>
-            <TextField id="email" label="Your email" type="email" autoComplete="email" required value={email} error={placed.field('email')}
-              hint="We send the reservation and its link there." onInput={(e) => setEmail(e.currentTarget.value)} />
-            <p class="hint">Or <Link href={`/sign-in?next=${encodeURIComponent(url.pathname + url.search)}`}>sign in</Link> to keep it in your account.</p>
+            <TextField
+              id="email"
+              label="Your email"
+              type="email"
+              autoComplete="email"
+              required
+              value={email}
+              error={placed.field('email')}
+              hint="We send the reservation and its link there."
+              onInput={(e) => setEmail(e.currentTarget.value)}
+            />
+            <p class="hint">
+              Or <Link href={`/sign-in?next=${encodeURIComponent(url.pathname + url.search)}`}>sign in</Link> to keep it
+              in your account.
+            </p>
           </>
         )}
         <FormError message={placed.general} />

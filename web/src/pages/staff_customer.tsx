@@ -19,7 +19,10 @@ function Photo({ customer, reload }: { customer: CustomerDetail; reload: () => v
     if (!file) return;
     setBusy(true);
     const res = await fetch(`/customers/${customer.rowId}/photo`, {
-      method: 'POST', credentials: 'same-origin', body: file, headers: { 'content-type': file.type || 'application/octet-stream', ...csrfHeaders() },
+      method: 'POST',
+      credentials: 'same-origin',
+      body: file,
+      headers: { 'content-type': file.type || 'application/octet-stream', ...csrfHeaders() },
     });
     setBusy(false);
     setError(res.ok ? null : await errorFromResponse(res));
@@ -28,12 +31,27 @@ function Photo({ customer, reload }: { customer: CustomerDetail; reload: () => v
   return (
     <section aria-labelledby="photo-title">
       <h2 id="photo-title">Photo</h2>
-      {customer.photoUrl ? <img class="customer-photo" src={customer.photoUrl} alt={customer.name ?? customer.email} width={160} /> : <p class="empty">No photo yet.</p>}
+      {customer.photoUrl ? (
+        <img class="customer-photo" src={customer.photoUrl} alt={customer.name ?? customer.email} width={160} />
+      ) : (
+        <p class="empty">No photo yet.</p>
+      )}
       <div class="field">
         <label for="photo-file">Upload a photo (JPEG, PNG or WebP)</label>
-        <input id="photo-file" type="file" accept="image/jpeg,image/png,image/webp" disabled={busy} onChange={upload}
-          aria-describedby={error ? 'photo-file-error' : undefined} aria-invalid={error ? 'true' : undefined} />
-        {error && <p class="field-error" id="photo-file-error">{error.message}</p>}
+        <input
+          id="photo-file"
+          type="file"
+          accept="image/jpeg,image/png,image/webp"
+          disabled={busy}
+          onChange={upload}
+          aria-describedby={error ? 'photo-file-error' : undefined}
+          aria-invalid={error ? 'true' : undefined}
+        />
+        {error && (
+          <p class="field-error" id="photo-file-error">
+            {error.message}
+          </p>
+        )}
       </div>
     </section>
   );
@@ -49,13 +67,21 @@ function Notes({ customer, reload }: { customer: CustomerDetail; reload: () => v
     const r = await mutate(ADD_NOTE, { id: customer.rowId, body });
     setBusy(false);
     setError(r.error);
-    if (!r.error) { setBody(''); reload(); }
+    if (!r.error) {
+      setBody('');
+      reload();
+    }
   }
   return (
     <section aria-labelledby="notes-title">
       <h2 id="notes-title">Notes</h2>
       <ul class="plain notes">
-        {customer.customerNotes.nodes.map((n) => <li key={n.rowId}><p>{n.body}</p><p class="hint">{formatTime(n.createdAt)}</p></li>)}
+        {customer.customerNotes.nodes.map((n) => (
+          <li key={n.rowId}>
+            <p>{n.body}</p>
+            <p class="hint">{formatTime(n.createdAt)}</p>
+          </li>
+        ))}
       </ul>
       <form onSubmit={submit} noValidate>
         <div class="field">
@@ -63,7 +89,9 @@ function Notes({ customer, reload }: { customer: CustomerDetail; reload: () => v
           <textarea id="note-body" value={body} onInput={(e) => setBody(e.currentTarget.value)} rows={3} />
         </div>
         <FormError message={error?.message} />
-        <div class="button-row"><SubmitButton busy={busy}>Add note</SubmitButton></div>
+        <div class="button-row">
+          <SubmitButton busy={busy}>Add note</SubmitButton>
+        </div>
       </form>
     </section>
   );
@@ -71,14 +99,20 @@ function Notes({ customer, reload }: { customer: CustomerDetail; reload: () => v
 
 function Audit({ id }: { id: string }) {
   const [entries, setEntries] = useState<AuditEntry[] | null>(null);
-  useEffect(() => { run<{ auditEntries: { nodes: AuditEntry[] } }>(CUSTOMER_AUDIT, { id }).then((r) => setEntries(r.data?.auditEntries.nodes ?? [])); }, [id]);
+  useEffect(() => {
+    run<{ auditEntries: { nodes: AuditEntry[] } }>(CUSTOMER_AUDIT, { id }).then((r) =>
+      setEntries(r.data?.auditEntries.nodes ?? []),
+    );
+  }, [id]);
   if (!entries) return <Loading what="the audit trail" />;
   return (
     <section aria-labelledby="audit-title">
       <h2 id="audit-title">Audit trail</h2>
       <ul class="plain audit">
         {entries.map((e) => (
-          <li key={e.at + e.action}>{formatTime(e.at)} · {e.actorRole} · {e.action}: {Object.keys(e.newValues ?? e.oldValues ?? {}).join(', ')}</li>
+          <li key={e.at + e.action}>
+            {formatTime(e.at)} · {e.actorRole} · {e.action}: {Object.keys(e.newValues ?? e.oldValues ?? {}).join(', ')}
+          </li>
         ))}
       </ul>
     </section>
@@ -89,7 +123,12 @@ function Customer({ id, user }: { id: string; user: CurrentUser }) {
   const [customer, setCustomer] = useState<CustomerDetail | null | undefined>(undefined);
   const [error, setError] = useState<AppError | null>(null);
   const [version, setVersion] = useState(0);
-  useEffect(() => { run<{ customer: CustomerDetail | null }>(CUSTOMER, { id }).then((r) => { setCustomer(r.data?.customer ?? null); setError(r.error); }); }, [id, version]);
+  useEffect(() => {
+    run<{ customer: CustomerDetail | null }>(CUSTOMER, { id }).then((r) => {
+      setCustomer(r.data?.customer ?? null);
+      setError(r.error);
+    });
+  }, [id, version]);
   const reload = () => setVersion((v) => v + 1);
   if (error) return <FormError message={error.message} />;
   if (customer === undefined) return <Loading what="the customer" />;
@@ -100,15 +139,27 @@ function Customer({ id, user }: { id: string; user: CurrentUser }) {
       <Photo customer={customer} reload={reload} />
       <section aria-labelledby="reservations-title">
         <h2 id="reservations-title">Reservations</h2>
-        {customer.reservations.nodes.length === 0 ? <p class="empty">No reservations.</p> : (
+        {customer.reservations.nodes.length === 0 ? (
+          <p class="empty">No reservations.</p>
+        ) : (
           <ul class="plain">
-            {customer.reservations.nodes.map((r) => <li key={r.rowId}>#{r.rowId} · {r.status} · {formatTime(r.startsAt)} · {formatMoney(r.amount, r.currency)}</li>)}
+            {customer.reservations.nodes.map((r) => (
+              <li key={r.rowId}>
+                #{r.rowId} · {r.status} · {formatTime(r.startsAt)} · {formatMoney(r.amount, r.currency)}
+              </li>
+            ))}
           </ul>
         )}
         <h3>Charges and refunds</h3>
-        {customer.payments.nodes.length === 0 ? <p class="empty">None.</p> : (
+        {customer.payments.nodes.length === 0 ? (
+          <p class="empty">None.</p>
+        ) : (
           <ul class="plain">
-            {customer.payments.nodes.map((p) => <li key={p.kind + p.at}>{p.kind} · #{p.reservationId} · {formatMoney(p.amount, p.currency)} · {p.status}</li>)}
+            {customer.payments.nodes.map((p) => (
+              <li key={p.kind + p.at}>
+                {p.kind} · #{p.reservationId} · {formatMoney(p.amount, p.currency)} · {p.status}
+              </li>
+            ))}
           </ul>
         )}
       </section>
@@ -123,7 +174,9 @@ export function StaffCustomerPage({ params }: { params: Record<string, string> }
     <RequireStaff title="Customer" roles={STAFF_ROLES} refusal="SMC01">
       {(user) => (
         <div class="page narrow">
-          <p><Link href="/staff/customers">All customers</Link></p>
+          <p>
+            <Link href="/staff/customers">All customers</Link>
+          </p>
           <h1 tabIndex={-1}>Customer #{params.id}</h1>
           <Customer id={params.id!} user={user} />
         </div>

@@ -18,9 +18,18 @@ function Results({ q }: { q: string }) {
   useEffect(() => {
     setItems(null);
     const request = q
-      ? run<{ searchCustomers: { nodes: CustomerListItem[] } }>(SEARCH_CUSTOMERS, { q }).then((r) => ({ ...r, items: r.data?.searchCustomers.nodes }))
-      : run<{ customers: { nodes: CustomerListItem[] } }>(RECENT_CUSTOMERS).then((r) => ({ ...r, items: r.data?.customers.nodes }));
-    request.then((r) => { setItems(r.items ?? []); setError(r.error); });
+      ? run<{ searchCustomers: { nodes: CustomerListItem[] } }>(SEARCH_CUSTOMERS, { q }).then((r) => ({
+          ...r,
+          items: r.data?.searchCustomers.nodes,
+        }))
+      : run<{ customers: { nodes: CustomerListItem[] } }>(RECENT_CUSTOMERS).then((r) => ({
+          ...r,
+          items: r.data?.customers.nodes,
+        }));
+    request.then((r) => {
+      setItems(r.items ?? []);
+      setError(r.error);
+    });
   }, [q]);
   if (error) return <FormError message={error.message} />;
   if (!items) return <Loading what="customers" />;
@@ -49,7 +58,10 @@ function CreateCustomer() {
     if (r.data) navigate(`/staff/customers/${r.data.createCustomer.result.rowId}`);
   }
   const placed = placeError(error, { 'new-email': ['SMA03', 'SMC02'], 'new-surname': ['SMC04'] });
-  const field = (key: keyof typeof form) => ({ value: form[key], onInput: (e: { currentTarget: HTMLInputElement }) => setForm({ ...form, [key]: e.currentTarget.value }) });
+  const field = (key: keyof typeof form) => ({
+    value: form[key],
+    onInput: (e: { currentTarget: HTMLInputElement }) => setForm({ ...form, [key]: e.currentTarget.value }),
+  });
   return (
     <section aria-labelledby="new-customer">
       <h2 id="new-customer">New customer</h2>
@@ -58,7 +70,9 @@ function CreateCustomer() {
         <TextField id="new-name" label="Name" {...field('name')} />
         <TextField id="new-surname" label="Surname" error={placed.field('new-surname')} {...field('surname')} />
         <FormError message={placed.general} />
-        <div class="button-row"><SubmitButton busy={busy}>Create customer</SubmitButton></div>
+        <div class="button-row">
+          <SubmitButton busy={busy}>Create customer</SubmitButton>
+        </div>
       </form>
     </section>
   );
@@ -73,10 +87,27 @@ export function StaffCustomersPage() {
       {() => (
         <div class="page narrow">
           <h1 tabIndex={-1}>Customers</h1>
-          <search><form onSubmit={(e) => { e.preventDefault(); navigate(`/staff/customers${text.trim() ? `?q=${encodeURIComponent(text.trim())}` : ''}`); }}>
-            <TextField id="customer-search" label="Name, surname or email" type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} />
-            <div class="button-row"><button type="submit" class="primary">Search</button></div>
-          </form></search>
+          <search>
+            <form
+              onSubmit={(e) => {
+                e.preventDefault();
+                navigate(`/staff/customers${text.trim() ? `?q=${encodeURIComponent(text.trim())}` : ''}`);
+              }}
+            >
+              <TextField
+                id="customer-search"
+                label="Name, surname or email"
+                type="search"
+                value={text}
+                onInput={(e) => setText(e.currentTarget.value)}
+              />
+              <div class="button-row">
+                <button type="submit" class="primary">
+                  Search
+                </button>
+              </div>
+            </form>
+          </search>
           <Results q={q} />
           <CreateCustomer />
         </div>

@@ -16,25 +16,40 @@ export function StaffEnforcementPage() {
   async function submit(event: Event) {
     event.preventDefault();
     setBusy(true);
-    const r = await mutate<{ enforcementLookup: { result: EnforcementAnswer } }>(ENFORCEMENT_LOOKUP,
-      { plate: form.plate, state: form.state.trim() || null, spot: form.spot.trim() || null });
+    const r = await mutate<{ enforcementLookup: { result: EnforcementAnswer } }>(ENFORCEMENT_LOOKUP, {
+      plate: form.plate,
+      state: form.state.trim() || null,
+      spot: form.spot.trim() || null,
+    });
     setBusy(false);
     setError(r.error);
     setAnswer(r.data?.enforcementLookup.result ?? null);
   }
   const placed = placeError(error, { plate: ['SME01'] });
-  const field = (key: keyof typeof form) => ({ value: form[key], onInput: (e: { currentTarget: HTMLInputElement }) => setForm({ ...form, [key]: e.currentTarget.value }) });
+  const field = (key: keyof typeof form) => ({
+    value: form[key],
+    onInput: (e: { currentTarget: HTMLInputElement }) => setForm({ ...form, [key]: e.currentTarget.value }),
+  });
   return (
     <RequireStaff title="Plate check" roles={['enforcement', 'admin']} refusal="SME02">
       {() => (
         <div class="page narrow">
           <h1 tabIndex={-1}>Plate check</h1>
           <form onSubmit={submit} noValidate>
-            <TextField id="plate" label="Licence plate" autoComplete="off" autoCapitalize="characters" error={placed.field('plate')} {...field('plate')} />
+            <TextField
+              id="plate"
+              label="Licence plate"
+              autoComplete="off"
+              autoCapitalize="characters"
+              error={placed.field('plate')}
+              {...field('plate')}
+            />
             <TextField id="plate-state" label="State (optional)" autoCapitalize="characters" {...field('state')} />
             <TextField id="spot" label="Spot number (optional)" inputMode="numeric" {...field('spot')} />
             <FormError message={placed.general} />
-            <div class="button-row"><SubmitButton busy={busy}>Check</SubmitButton></div>
+            <div class="button-row">
+              <SubmitButton busy={busy}>Check</SubmitButton>
+            </div>
           </form>
           {answer && (
             <p role="status" class={answer.valid ? 'notice enforcement-valid' : 'form-error enforcement-invalid'}>

@@ -4,7 +4,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
-import { BLOCK_SPOT, SET_SPOT_STATUS, STAFF_SPOT, type StaffSpot, UNBLOCK_SPOT, UPDATE_RATE, UPDATE_SPOT } from '../api/staff.ts';
+import {
+  BLOCK_SPOT,
+  SET_SPOT_STATUS,
+  STAFF_SPOT,
+  type StaffSpot,
+  UNBLOCK_SPOT,
+  UPDATE_RATE,
+  UPDATE_SPOT,
+} from '../api/staff.ts';
 import { FormError, Loading, Notice, SubmitButton, TextField } from '../components/fields.tsx';
 import { RequireStaff } from '../components/require_staff.tsx';
 import { formatMoney, formatWindow, intervalMinutes, toLocalInput } from '../format.ts';
@@ -22,7 +30,10 @@ function useAction(reload: () => void) {
     const r = await mutate(document, variables);
     setBusy(false);
     setError(r.error);
-    if (!r.error) { setDone(message); reload(); }
+    if (!r.error) {
+      setDone(message);
+      reload();
+    }
   }
   return { busy, error, done, act };
 }
@@ -58,31 +69,79 @@ function Spot({ id }: { id: string }) {
     .sort((a, b) => a.startsAt.localeCompare(b.startsAt));
   return (
     <>
-      <p class="spot-facts">{spot.description} · {spot.borough ?? 'no borough'} · <span class="spot-status">{outOfService ? 'Out of service' : 'Active'}</span>
-        {spot.rate && <> · {formatMoney(spot.rate.hourlyPrice, spot.rate.currency)} an hour ({spot.rate.code})</>}</p>
+      <p class="spot-facts">
+        {spot.description} · {spot.borough ?? 'no borough'} ·{' '}
+        <span class="spot-status">{outOfService ? 'Out of service' : 'Active'}</span>
+        {spot.rate && (
+          <>
+            {' '}
+            · {formatMoney(spot.rate.hourlyPrice, spot.rate.currency)} an hour ({spot.rate.code})
+          </>
+        )}
+      </p>
       <FormError message={error?.message} />
       {done && <Notice>{done}</Notice>}
-      <form onSubmit={(e) => { e.preventDefault(); act(UPDATE_SPOT, { id, street, maxStay: Number(maxStay) }, 'Spot saved.'); }} noValidate>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          act(UPDATE_SPOT, { id, street, maxStay: Number(maxStay) }, 'Spot saved.');
+        }}
+        noValidate
+      >
         <TextField id="street" label="Street" value={street} onInput={(e) => setStreet(e.currentTarget.value)} />
-        <TextField id="max-stay" label="Maximum stay (minutes)" inputMode="numeric" value={maxStay} onInput={(e) => setMaxStay(e.currentTarget.value)} />
-        <div class="button-row"><SubmitButton busy={busy}>Save spot</SubmitButton></div>
+        <TextField
+          id="max-stay"
+          label="Maximum stay (minutes)"
+          inputMode="numeric"
+          value={maxStay}
+          onInput={(e) => setMaxStay(e.currentTarget.value)}
+        />
+        <div class="button-row">
+          <SubmitButton busy={busy}>Save spot</SubmitButton>
+        </div>
       </form>
       {spot.rate && (
-        <form onSubmit={(e) => { e.preventDefault(); act(UPDATE_RATE, { id: spot.rate!.rowId, hourlyPrice: Number(price) }, 'Rate saved.'); }} noValidate>
-          <TextField id="hourly-price" label={`Hourly price of rate ${spot.rate.code} (cents, every spot on it)`} inputMode="numeric" value={price}
-            onInput={(e) => setPrice(e.currentTarget.value)} />
-          <div class="button-row"><SubmitButton busy={busy}>Save rate</SubmitButton></div>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            act(UPDATE_RATE, { id: spot.rate!.rowId, hourlyPrice: Number(price) }, 'Rate saved.');
+          }}
+          noValidate
+        >
+          <TextField
+            id="hourly-price"
+            label={`Hourly price of rate ${spot.rate.code} (cents, every spot on it)`}
+            inputMode="numeric"
+            value={price}
+            onInput={(e) => setPrice(e.currentTarget.value)}
+          />
+          <div class="button-row">
+            <SubmitButton busy={busy}>Save rate</SubmitButton>
+          </div>
         </form>
       )}
       <section aria-labelledby="service-title">
         <h2 id="service-title">Service</h2>
         <p>Reservations already made stay valid when a spot goes out of service; it only takes no new ones.</p>
         <ul class="plain affected">
-          {affected.map((r) => <li key={r.rowId}>#{r.rowId} · {r.status} · {formatWindow(r.startsAt, r.endsAt)}</li>)}
+          {affected.map((r) => (
+            <li key={r.rowId}>
+              #{r.rowId} · {r.status} · {formatWindow(r.startsAt, r.endsAt)}
+            </li>
+          ))}
         </ul>
         {affected.length === 0 && <p class="empty">No upcoming reservations.</p>}
-        <button type="button" disabled={busy} onClick={() => act(SET_SPOT_STATUS, { id, status: outOfService ? 'active' : 'out_of_service' },
-          outOfService ? 'Back in service.' : 'Out of service.')}>
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() =>
+            act(
+              SET_SPOT_STATUS,
+              { id, status: outOfService ? 'active' : 'out_of_service' },
+              outOfService ? 'Back in service.' : 'Out of service.',
+            )
+          }
+        >
           {outOfService ? 'Put back in service' : 'Take out of service'}
         </button>
       </section>
@@ -90,16 +149,44 @@ function Spot({ id }: { id: string }) {
         <h2 id="block-title">Maintenance block</h2>
         <ul class="plain blocks">
           {blocks.map((b) => (
-            <li key={b.rowId} data-block-id={b.rowId}>{formatWindow(b.startsAt, b.endsAt)}{b.note ? ` · ${b.note}` : ''}{' '}
-              <button type="button" disabled={busy} onClick={() => act(UNBLOCK_SPOT, { id: b.rowId }, 'Block lifted.')}>Lift block #{b.rowId}</button>
+            <li key={b.rowId} data-block-id={b.rowId}>
+              {formatWindow(b.startsAt, b.endsAt)}
+              {b.note ? ` · ${b.note}` : ''}{' '}
+              <button type="button" disabled={busy} onClick={() => act(UNBLOCK_SPOT, { id: b.rowId }, 'Block lifted.')}>
+                Lift block #{b.rowId}
+              </button>
             </li>
           ))}
         </ul>
         {blocks.length === 0 && <p class="empty">No blocks ahead.</p>}
-        <form onSubmit={(e) => { e.preventDefault(); act(BLOCK_SPOT, { id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), reason: 'Maintenance' }, 'Blocked.'); }} noValidate>
-          <TextField id="block-from" label="From" type="datetime-local" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
-          <TextField id="block-to" label="Until" type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
-          <div class="button-row"><SubmitButton busy={busy}>Block</SubmitButton></div>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            act(
+              BLOCK_SPOT,
+              { id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), reason: 'Maintenance' },
+              'Blocked.',
+            );
+          }}
+          noValidate
+        >
+          <TextField
+            id="block-from"
+            label="From"
+            type="datetime-local"
+            value={from}
+            onInput={(e) => setFrom(e.currentTarget.value)}
+          />
+          <TextField
+            id="block-to"
+            label="Until"
+            type="datetime-local"
+            value={to}
+            onInput={(e) => setTo(e.currentTarget.value)}
+          />
+          <div class="button-row">
+            <SubmitButton busy={busy}>Block</SubmitButton>
+          </div>
         </form>
       </section>
     </>
