@@ -5,5 +5,6 @@ import { readFileSync } from 'node:fs';
 const SOURCE = readFileSync(new URL('./stripe.js', import.meta.url), 'utf8');
 
 export function stripeJsSource(apiUrl: string): string {
-  return SOURCE.replace('"__STRIPE_EMULATOR_URL__"', JSON.stringify(apiUrl));
+  // The placeholder with its quotes, whichever the formatter chose, becomes a JSON string literal.
+  return SOURCE.replace(/(['"])__STRIPE_EMULATOR_URL__\1/, () => JSON.stringify(apiUrl));
 }
