@@ -121,10 +121,11 @@ test('over HTTP: spot taken, bad windows and malformed values get coded errors, 
       { spotId: '987654321', startsAt: hoursFromNow(1).toISOString(), durationMinutes: 30, email: 'b@example.test' },
       'SMB02',
     ],
+    // Not ISO 8601: refused before SQL sees it (server/plugins/strict_datetime.ts).
     [
       'malformed timestamp',
       { spotId, startsAt: 'tomorrow at noon', durationMinutes: 30, email: 'b@example.test' },
-      '22007',
+      'GRAPHQL_VALIDATION_FAILED',
     ],
     [
       'impossible date',
