@@ -1,6 +1,7 @@
 // The test command's runner: migrates the template database once, then runs
-// every test file in a process of its own (two at a time, one per core), and
-// ends with the line `N passed, N failed, N skipped` and the time taken. A file
+// every test file in a process of its own (two at a time, one per core; the
+// long ones first), and ends with the line `N passed, N failed, N skipped`
+// and the time taken. A file
 // that runs no test or skips any fails (test/helpers/run_file.ts): a suite that
 // quietly stops running its tests proves nothing.
 
@@ -12,9 +13,16 @@ import { runFile, type FileResult } from './helpers/run_file.ts';
 
 const TEST_DIR = dirname(fileURLToPath(import.meta.url));
 const filter = process.argv[2] ? new RegExp(process.argv[2]) : undefined;
+// The files that take a minute or more (browsers, the whole product, fault schedules) start
+// first, so that the run does not end with one lane busy on a long file and the other idle.
+const LONG_FIRST = [/^web_(?!error_messages)/, /^reliability_/, /^spots_sync\./, /^stripe_rate_limits\./];
+const rank = (f: string) => {
+  const i = LONG_FIRST.findIndex((re) => re.test(f));
+  return i === -1 ? LONG_FIRST.length : i;
+};
 const files = readdirSync(TEST_DIR)
   .filter((f) => f.endsWith('.test.ts') && (!filter || filter.test(f)))
-  .sort()
+  .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
   .map((f) => join(TEST_DIR, f));
 const parallel = Number(process.env.TEST_PARALLEL ?? 2);
 
