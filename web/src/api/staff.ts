@@ -90,3 +90,5 @@ export const UPDATE_RATE = `mutation UpdateRate($id: Int!, $hourlyPrice: Int!) {
 export const BLOCK_SPOT = `mutation BlockSpot($id: BigInt!, $from: Datetime!, $to: Datetime!, $reason: String) {
   blockSpot(input: { spotId: $id, startsAt: $from, endsAt: $to, reason: $reason }) { result { rowId } } }`;
 export const UNBLOCK_SPOT = `mutation UnblockSpot($id: BigInt!) { unblockSpot(input: { blockId: $id }) { result { rowId status } } }`;
+export const REFUND_RESERVATION = `mutation RefundReservation($id: BigInt!, $amount: Int) {
+  refundReservation(input: { reservationId: $id, amount: $amount }) { refundId amount currency status refundedTotal } }`;

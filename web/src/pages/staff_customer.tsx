@@ -4,7 +4,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { csrfHeaders, mutate, run } from '../api/client.ts';
 import { errorFromResponse, type AppError } from '../api/errors.ts';
 import { ADD_NOTE, type AuditEntry, CUSTOMER, CUSTOMER_AUDIT, type CustomerDetail } from '../api/staff.ts';
-import { FormError, Loading, SubmitButton } from '../components/fields.tsx';
+import { FormError, Loading, Notice, SubmitButton } from '../components/fields.tsx';
+import { RefundCharge } from '../components/refund_charge.tsx';
 import { RequireStaff } from '../components/require_staff.tsx';
 import { formatMoney, formatTime } from '../format.ts';
 import type { CurrentUser } from '../session.ts';
@@ -119,6 +120,47 @@ function Audit({ id }: { id: string }) {
   );
 }
 
+type Payment = CustomerDetail['payments']['nodes'][number];
+
+/** Per reservation with a successful charge, what is still refundable (refunds that did not fail count against it). */
+function refundable(payments: Payment[]): Map<string, number> {
+  const left = new Map<string, number>();
+  for (const p of payments) if (p.kind === 'charge' && p.status === 'succeeded') left.set(p.reservationId, p.amount);
+  for (const p of payments)
+    if (p.kind === 'refund' && p.status !== 'failed' && left.has(p.reservationId))
+      left.set(p.reservationId, left.get(p.reservationId)! - p.amount);
+  return left;
+}
+
+function Payments({ payments, reload }: { payments: Payment[]; reload: () => void }) {
+  const [done, setDone] = useState<string | null>(null);
+  if (payments.length === 0) return <p class="empty">None.</p>;
+  const left = refundable(payments);
+  return (
+    <>
+      {done && <Notice>{done}</Notice>}
+      <ul class="plain payments">
+        {payments.map((p) => (
+          <li key={p.kind + p.at} data-kind={p.kind} data-reservation-id={p.reservationId}>
+            {p.kind} · #{p.reservationId} · {formatMoney(p.amount, p.currency)} · {p.status}
+            {p.kind === 'charge' && p.status === 'succeeded' && (left.get(p.reservationId) ?? 0) > 0 && (
+              <RefundCharge
+                reservationId={p.reservationId}
+                remaining={left.get(p.reservationId)!}
+                currency={p.currency}
+                onRefunded={(message) => {
+                  setDone(message);
+                  reload();
+                }}
+              />
+            )}
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
 function Customer({ id, user }: { id: string; user: CurrentUser }) {
   const [customer, setCustomer] = useState<CustomerDetail | null | undefined>(undefined);
   const [error, setError] = useState<AppError | null>(null);
@@ -151,17 +193,7 @@ function Customer({ id, user }: { id: string; user: CurrentUser }) {
           </ul>
         )}
         <h3>Charges and refunds</h3>
-        {customer.payments.nodes.length === 0 ? (
-          <p class="empty">None.</p>
-        ) : (
-          <ul class="plain">
-            {customer.payments.nodes.map((p) => (
-              <li key={p.kind + p.at}>
-                {p.kind} · #{p.reservationId} · {formatMoney(p.amount, p.currency)} · {p.status}
-              </li>
-            ))}
-          </ul>
-        )}
+        <Payments payments={customer.payments.nodes} reload={reload} />
       </section>
       <Notes customer={customer} reload={reload} />
       {user.role === 'admin' && <Audit id={id} />}
