@@ -1,6 +1,6 @@
 // Operators and admins: one spot — street and maximum stay, its rate's hourly
-// price, out of service (with the reservations that keeps), and a maintenance
-// block. Zones are the API's rule: outside them every change answers SMO02.
+// price, out of service (with the reservations that keeps), and its week on a
+// calendar where maintenance blocks are added and lifted. Zones are the API's rule: outside them every change answers SMO02.
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
@@ -15,6 +15,7 @@ import {
 } from '../api/staff.ts';
 import { FormError, Loading, Notice, SubmitButton, TextField } from '../components/fields.tsx';
 import { RequireStaff } from '../components/require_staff.tsx';
+import { SpotWeek } from '../components/spot_week.tsx';
 import { formatMoney, formatWindow, intervalMinutes, toLocalInput } from '../format.ts';
 import { STAFF_ROLES } from './staff_customers.tsx';
 
@@ -63,10 +64,6 @@ function Spot({ id }: { id: string }) {
   const { spot, affected } = data;
   if (!spot) return <p role="alert">There is no such spot.</p>;
   const outOfService = spot.status === 'out_of_service';
-  // Blocks in force or ahead, soonest first.
-  const blocks = spot.reservations.nodes
-    .filter((r) => r.kind === 'block' && r.status === 'confirmed' && new Date(r.endsAt) > new Date())
-    .sort((a, b) => a.startsAt.localeCompare(b.startsAt));
   return (
     <>
       <p class="spot-facts">
@@ -145,20 +142,13 @@ function Spot({ id }: { id: string }) {
           {outOfService ? 'Put back in service' : 'Take out of service'}
         </button>
       </section>
+      <SpotWeek
+        bookings={spot.reservations.nodes}
+        busy={busy}
+        onLift={(blockId) => act(UNBLOCK_SPOT, { id: blockId }, 'Block lifted.')}
+      />
       <section aria-labelledby="block-title">
-        <h2 id="block-title">Maintenance block</h2>
-        <ul class="plain blocks">
-          {blocks.map((b) => (
-            <li key={b.rowId} data-block-id={b.rowId}>
-              {formatWindow(b.startsAt, b.endsAt)}
-              {b.note ? ` · ${b.note}` : ''}{' '}
-              <button type="button" disabled={busy} onClick={() => act(UNBLOCK_SPOT, { id: b.rowId }, 'Block lifted.')}>
-                Lift block #{b.rowId}
-              </button>
-            </li>
-          ))}
-        </ul>
-        {blocks.length === 0 && <p class="empty">No blocks ahead.</p>}
+        <h2 id="block-title">New maintenance block</h2>
         <form
           onSubmit={(e) => {
             e.preventDefault();
