@@ -73,7 +73,12 @@ export function cancel(url: string, id: string, token: string) {
 }
 
 /** Card set-up, the browser's confirmation (pm_card_visa) and confirmReservationPayment. */
-export async function setUpCard(url: string, emulator: StripeEmulator, id: string, token: string): Promise<Answer> {
+export async function setUpCard(
+  url: string,
+  emulator: Pick<StripeEmulator, 'stripeConfig'>,
+  id: string,
+  token: string,
+): Promise<Answer> {
   const setup = await gqlAt(
     url,
     `mutation ($id: BigInt!, $token: String) {

@@ -128,7 +128,7 @@ export async function startEmulator(webhookUrl?: string): Promise<StripeEmulator
 
 /** The browser's part: Stripe.js confirming the SetupIntent with a test card. */
 export async function browserConfirmsSetup(
-  emulator: StripeEmulator,
+  emulator: Pick<StripeEmulator, 'stripeConfig'>,
   setupIntentId: string,
   paymentMethod: string,
 ): Promise<Stripe.SetupIntent | Stripe.errors.StripeError> {

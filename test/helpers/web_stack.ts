@@ -22,6 +22,9 @@ import AxeBuilder from '@axe-core/playwright';
 import { build } from 'vite';
 import { WEB_DIR } from '../../cli/web_dev_server.ts';
 import { createTestDb, type TestDb } from './db.ts';
+import type { StripeEmulator } from '../../stripe-emulator/index.ts';
+
+type StripeConfig = StripeEmulator['stripeConfig'];
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -45,6 +48,10 @@ export interface WebStack {
   webUrl: string;
   apiUrl: string;
   inboxUrl: string;
+  /** Where the product's Stripe emulator answers, for a browser's half of a card set-up (setUpCard). */
+  stripeConfig: StripeConfig;
+  /** What the product printed so far, for failure messages. */
+  output(): string;
   db: TestDb;
   browser: Browser;
   /** A fresh browser profile (no cookies, no storage) at a size, in New York's time zone; `options` add to it (e.g. a location). */
@@ -96,7 +103,14 @@ async function startProduct(
   db: TestDb,
   distDir: string,
   extraEnv: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; webUrl: string; apiUrl: string; inboxUrl: string; output: () => string }> {
+): Promise<{
+  child: ChildProcess;
+  webUrl: string;
+  apiUrl: string;
+  inboxUrl: string;
+  stripeConfig: StripeConfig;
+  output: () => string;
+}> {
   const [api, smtp, inbox, stripe] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -133,6 +147,7 @@ async function startProduct(
     webUrl: `http://127.0.0.1:${api}`,
     apiUrl: `http://127.0.0.1:${api}`,
     inboxUrl: `http://127.0.0.1:${inbox}`,
+    stripeConfig: { host: '127.0.0.1', port: stripe, protocol: 'http' },
   };
 }
 
