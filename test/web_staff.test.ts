@@ -1,7 +1,9 @@
 // The staff console in Chromium against the running product: an operator
 // signs in, finds a customer despite a typo, opens the page, adds a note and
-// uploads a photo; an enforcement officer checks a plate on a phone; a driver
-// is told the customers page is for staff; no serious accessibility finding.
+// uploads a photo; refunds part of a real charge; blocks a spot and finds the
+// block on the week calendar, then lifts it there; an enforcement officer
+// checks a plate on a phone; a driver is told the customers page is for
+// staff; no serious accessibility finding.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import sharp from 'sharp';
@@ -9,7 +11,8 @@ import { createUser } from './helpers/db.ts';
 import { TEST_PASSWORD } from './helpers/auth.ts';
 import { createSpot } from './helpers/spots.ts';
 import { ERROR_SENTENCES } from '../web/src/error_messages.ts';
-import { seriousA11yViolations, startWebStack, type WebStack } from './helpers/web_stack.ts';
+import { endNow, reserveGuest, setUpCard } from './helpers/driver_client.ts';
+import { seriousA11yViolations, startWebStack, waitUntil, type WebStack } from './helpers/web_stack.ts';
 import type { Page } from 'playwright-core';
 
 let stack: WebStack;
@@ -124,11 +127,8 @@ test('an operator edits a spot in their zone, takes it out of service and blocks
   await page.locator('ul.affected li', { hasText: `#${kept.id}` }).waitFor();
   await page.getByRole('button', { name: 'Take out of service' }).click();
   await page.locator('.spot-status', { hasText: 'Out of service' }).waitFor();
-  await page.getByRole('button', { name: 'Block' }).click();
+  await page.getByRole('button', { name: 'Block', exact: true }).click();
   await page.getByRole('status').filter({ hasText: 'Blocked.' }).waitFor();
-  const listed = page.locator('ul.blocks li[data-block-id]');
-  await listed.waitFor();
-  assert.is(await listed.count(), 1);
   const {
     rows: [row],
   } = await stack.db.owner.query(
@@ -137,15 +137,159 @@ test('an operator edits a spot in their zone, takes it out of service and blocks
     [spot, kept.id],
   );
   assert.equal(row, { street: 'Court Street', status: 'out_of_service', kept: 'confirmed', blocks: 1 });
-  await page.getByRole('button', { name: /^Lift block #/ }).click();
-  await page.getByRole('status').filter({ hasText: 'Block lifted.' }).waitFor();
-  await page.locator('ul.blocks li').first().waitFor({ state: 'detached' });
 
   const other = await stack.newPage('desktop');
   await signIn(other.page, 'operator', `/staff/spots/${spot}`, 'Queens');
   // The page asks for the reservations the spot affects, which only its zone's operators may see.
   await other.page.getByRole('alert').filter({ hasText: ERROR_SENTENCES.SMO02 }).waitFor();
   assert.is(await other.page.getByRole('button', { name: 'Save spot' }).count(), 0);
+});
+
+/** A guest's stay on a spot metered round the clock with a $1.00 minimum, carded and ended now: a real charge. */
+async function chargedReservation(email: string): Promise<{ reservationId: string; amount: number }> {
+  const spot = await createSpot(stack.db, { lat: 40.71, lng: -74.0 });
+  await stack.db.owner.query(
+    `with rate as (
+      insert into app_public.rates (code, name, hourly_price, minimum_charge) values ('CON24', 'Round the clock', 400, 100) returning id),
+    hours as (insert into app_public.rate_hours (rate_id, isodow, opens, closes) select id, d, '00:00', '23:59:59.999999' from rate, generate_series(1, 7) d)
+    update app_public.spots set rate_id = (select id from rate) where id = $1`,
+    [spot],
+  );
+  const booked = await reserveGuest(stack.apiUrl, spot, new Date(), 60, email);
+  assert.not.ok(booked.errors, JSON.stringify(booked.errors));
+  const { rowId } = booked.data.reserve.result.reservation;
+  const token = booked.data.reserve.result.manageToken;
+  const carded = await setUpCard(stack.apiUrl, stack, rowId, token);
+  assert.not.ok(carded.errors, `${JSON.stringify(carded.errors)}\n${stack.output().slice(-4000)}`);
+  const ended = await endNow(stack.apiUrl, rowId, token);
+  assert.not.ok(ended.errors, JSON.stringify(ended.errors));
+  const amount = await waitUntil(async () => {
+    const { rows } = await stack.db.owner.query(
+      `select amount from app_private.charges where reservation_id = $1 and status = 'succeeded'`,
+      [rowId],
+    );
+    return rows[0]?.amount as number | undefined;
+  }, 'the charge succeeding');
+  return { reservationId: String(rowId), amount };
+}
+
+test('an operator refunds part of a charge, sees it listed, and is told when a second refund exceeds what remains', async () => {
+  const email = 'refunded@example.test';
+  const { reservationId, amount } = await chargedReservation(email);
+  // The guest's reservation made them a customer.
+  const {
+    rows: [c],
+  } = await stack.db.owner.query(`select id::text from app_public.customers where email = $1`, [email]);
+  const { page } = await stack.newPage('desktop');
+  await signIn(page, 'operator', `/staff/customers/${c.id}`);
+  const dollars = (cents: number) => `$${(cents / 100).toFixed(2)}`;
+  const part = 40;
+
+  await page.getByRole('button', { name: `Refund reservation #${reservationId}…` }).click();
+  const field = page.getByLabel(`Amount to refund of reservation #${reservationId} (USD)`);
+  assert.is(await field.inputValue(), (amount / 100).toFixed(2), 'the default is all that remains');
+  await field.fill((part / 100).toFixed(2));
+  await page.getByRole('button', { name: 'Review refund' }).click();
+  await page.getByText(`Refund ${dollars(part)} of reservation #${reservationId} to the customer's card?`).waitFor();
+  await page.getByRole('button', { name: `Refund ${dollars(part)}`, exact: true }).click();
+  await page
+    .getByRole('status')
+    .filter({ hasText: `Refunded ${dollars(part)} of reservation #${reservationId}.` })
+    .waitFor();
+  await page
+    .locator(`ul.payments li[data-kind="refund"][data-reservation-id="${reservationId}"]`, { hasText: dollars(part) })
+    .waitFor();
+  assert.equal(await seriousA11yViolations(page), [], 'the customer page with a refund (desktop)');
+
+  // What remains is the new default; asking for the whole charge again is more than that.
+  await page.getByRole('button', { name: `Refund reservation #${reservationId}…` }).click();
+  assert.is(await field.inputValue(), ((amount - part) / 100).toFixed(2));
+  await field.fill((amount / 100).toFixed(2));
+  await page.getByRole('button', { name: 'Review refund' }).click();
+  await page.getByRole('button', { name: `Refund ${dollars(amount)}`, exact: true }).click();
+  const fieldError = page.locator(`#refund-${reservationId}-error`);
+  await fieldError.waitFor();
+  assert.is(await fieldError.textContent(), ERROR_SENTENCES.SMP06);
+  assert.is(await field.getAttribute('aria-invalid'), 'true');
+  assert.equal(await seriousA11yViolations(page), [], 'the refund form with its error (desktop)');
+
+  const { rows } = await stack.db.owner.query(
+    `select f.amount, f.status from app_private.refunds f join app_private.charges ch on ch.id = f.charge_id
+    where ch.reservation_id = $1`,
+    [reservationId],
+  );
+  assert.equal(rows, [{ amount: part, status: 'succeeded' }]);
+
+  const phone = await stack.newPage('phone');
+  await signIn(phone.page, 'admin', `/staff/customers/${c.id}`);
+  await phone.page.getByRole('button', { name: `Refund reservation #${reservationId}…` }).click();
+  await phone.page.getByLabel(`Amount to refund of reservation #${reservationId} (USD)`).waitFor();
+  assert.equal(await seriousA11yViolations(phone.page), [], 'the customer page (phone)');
+});
+
+/** YYYY-MM-DD of the Wednesday of next week (weeks start on Monday) in New York, the browser's zone. */
+function nextWeeksWednesday(): string {
+  const today = new Date(`${new Date().toLocaleDateString('en-CA', { timeZone: 'America/New_York' })}T00:00:00Z`);
+  const sinceMonday = (today.getUTCDay() + 6) % 7;
+  return new Date(today.getTime() + (7 - sinceMonday + 2) * 86400e3).toISOString().slice(0, 10);
+}
+
+test('a block made from the form shows on its day of the week calendar, weeks move, and lifting it removes it', async () => {
+  const spot = await createSpot(stack.db, { lat: 40.69, lng: -73.96, borough: 'Brooklyn' });
+  const day = nextWeeksWednesday();
+  const {
+    rows: [booked],
+  } = await stack.db.owner.query(
+    `insert into app_public.reservations (spot_id, email, period, status, amount, currency)
+    values ($1, 'week@example.test', tstzrange(($2::date + time '14:00') at time zone 'America/New_York',
+      ($2::date + time '15:30') at time zone 'America/New_York'), 'confirmed', 600, 'USD') returning id::text`,
+    [spot, day],
+  );
+  const { page } = await stack.newPage('desktop');
+  await signIn(page, 'operator', `/staff/spots/${spot}`, 'Brooklyn');
+  await page.getByLabel('From').fill(`${day}T10:00`);
+  await page.getByLabel('Until').fill(`${day}T12:00`);
+  await page.getByRole('button', { name: 'Block', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: 'Blocked.' }).waitFor();
+  const {
+    rows: [block],
+  } = await stack.db.owner.query(
+    `select id::text from app_public.reservations where spot_id = $1 and kind = 'block' and status = 'confirmed'`,
+    [spot],
+  );
+  assert.ok(block, 'the block is stored');
+
+  // This week: neither is on the calendar.
+  const dayRow = page.locator(`li[data-day="${day}"]`);
+  assert.is(await dayRow.count(), 0);
+  await page.getByRole('button', { name: 'Next week' }).click();
+  const blockItem = dayRow.locator(`li[data-block-id="${block.id}"]`);
+  await blockItem.waitFor();
+  assert.match((await blockItem.textContent()) ?? '', /^10:00 AM – 12:00 PM · Block/);
+  assert.match(
+    (await dayRow.locator(`li[data-reservation-id="${booked.id}"]`).textContent()) ?? '',
+    new RegExp(`^2:00 PM – 3:30 PM · Reservation #${booked.id}`),
+  );
+  assert.is(await page.locator('li[data-block-id]').count(), 1, 'on one day only');
+  assert.equal(await seriousA11yViolations(page), [], 'the spot page with its week (desktop)');
+
+  await page.getByRole('button', { name: 'Previous week' }).click();
+  await dayRow.waitFor({ state: 'detached' });
+  await page.getByRole('button', { name: 'Next week' }).click();
+  await blockItem.getByRole('button', { name: `Lift block #${block.id}` }).click();
+  await page.getByRole('status').filter({ hasText: 'Block lifted.' }).waitFor();
+  await blockItem.waitFor({ state: 'detached' });
+  await dayRow.locator(`li[data-reservation-id="${booked.id}"]`).waitFor();
+  const {
+    rows: [lifted],
+  } = await stack.db.owner.query(`select status::text from app_public.reservations where id = $1`, [block.id]);
+  assert.is(lifted.status, 'cancelled');
+
+  const phone = await stack.newPage('phone');
+  await signIn(phone.page, 'operator', `/staff/spots/${spot}`, 'Brooklyn');
+  await phone.page.getByRole('button', { name: 'Next week' }).click();
+  await phone.page.locator(`li[data-day="${day}"] li[data-reservation-id="${booked.id}"]`).waitFor();
+  assert.equal(await seriousA11yViolations(phone.page), [], 'the spot page with its week (phone)');
 });
 
 test('a driver is told the customers page is for staff', async () => {
