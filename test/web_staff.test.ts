@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import sharp from 'sharp';
 import { createUser } from './helpers/db.ts';
 import { TEST_PASSWORD } from './helpers/auth.ts';
-import { createSpot } from './helpers/spots.ts';
+import { createRate, createSpot } from './helpers/spots.ts';
 import { ERROR_SENTENCES } from '../web/src/error_messages.ts';
 import { endNow, reserveGuest, setUpCard } from './helpers/driver_client.ts';
 import { seriousA11yViolations, startWebStack, waitUntil, type WebStack } from './helpers/web_stack.ts';
@@ -147,14 +147,11 @@ test('an operator edits a spot in their zone, takes it out of service and blocks
 
 /** A guest's stay on a spot metered round the clock with a $1.00 minimum, carded and ended now: a real charge. */
 async function chargedReservation(email: string): Promise<{ reservationId: string; amount: number }> {
-  const spot = await createSpot(stack.db, { lat: 40.71, lng: -74.0 });
-  await stack.db.owner.query(
-    `with rate as (
-      insert into app_public.rates (code, name, hourly_price, minimum_charge) values ('CON24', 'Round the clock', 400, 100) returning id),
-    hours as (insert into app_public.rate_hours (rate_id, isodow, opens, closes) select id, d, '00:00', '23:59:59.999999' from rate, generate_series(1, 7) d)
-    update app_public.spots set rate_id = (select id from rate) where id = $1`,
-    [spot],
-  );
+  const rateId = await createRate(stack.db, {
+    minimumCharge: 100,
+    hours: [1, 2, 3, 4, 5, 6, 7].map((d) => [d, '00:00', '23:59:59.999999']),
+  });
+  const spot = await createSpot(stack.db, { lat: 40.71, lng: -74.0, rateId });
   const booked = await reserveGuest(stack.apiUrl, spot, new Date(), 60, email);
   assert.not.ok(booked.errors, JSON.stringify(booked.errors));
   const { rowId } = booked.data.reserve.result.reservation;
