@@ -122,7 +122,11 @@ test('"Near me" searches at the browser\'s location; a refused location says so 
   await allowed.page.locator('summary').click();
   await allowed.page.getByRole('button', { name: 'Near me' }).click();
   await allowed.page.waitForURL(/lat=40\.75270&lng=-73\.97720/);
-  assert.is(await allowed.page.getByLabel('Latitude').inputValue(), '40.7527');
+  // The form follows the address once the page has re-read it.
+  await waitUntil(
+    async () => (await allowed.page.getByLabel('Latitude').inputValue()) === '40.7527',
+    'the latitude field at the location',
+  );
 
   const refused = await stack.newPage('desktop'); // no permission granted: the browser refuses
   await refused.page.goto(stack.webUrl + MIDTOWN);
