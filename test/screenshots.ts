@@ -6,10 +6,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { dropTemplate } from './helpers/db.ts';
+import { MIDTOWN, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { startWebStack, type Size } from './helpers/web_stack.ts';
 
 const OUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
-const MIDTOWN = '/?lat=40.75360&lng=-73.98320&radius=0.3&unit=km&minutes=60';
 
 const stack = await startWebStack(import.meta.filename);
 mkdirSync(OUT, { recursive: true });
@@ -40,13 +40,11 @@ try {
     await shoot(page, 'reserve', size);
 
     await page.getByRole('button', { name: 'Reserve and add a card' }).click();
-    await page.getByLabel('Card number').fill('4242 4242 4242 4242');
-    await page.getByLabel('Expiry (MM / YY)').fill('12 / 34');
-    await page.getByLabel('CVC').fill('123');
+    await typeCard(page, '4242 4242 4242 4242');
     await shoot(page, 'card', size);
 
     await page.getByRole('button', { name: 'Save card and confirm' }).click();
-    await page.locator('.status-line [data-status="confirmed"]').waitFor({ timeout: 30_000 });
+    await reservationStatusIs(page, 'confirmed');
     await shoot(page, 'confirmed', size);
 
     await page.goto(`${stack.webUrl}/sign-in`);

@@ -8,11 +8,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'playwright-core';
 import { OAuth2Server } from 'oauth2-mock-server';
+import { MIDTOWN, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
 
 let stack: WebStack;
 let google: OAuth2Server;
-const MIDTOWN = '/?lat=40.75360&lng=-73.98320&radius=0.3&unit=km&minutes=60';
 const PASSWORD = 'correct horse battery 9';
 
 test.before(async () => {
@@ -43,10 +43,6 @@ async function signUp(page: Page, name: string, email: string): Promise<void> {
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.locator('.notice', { hasText: `Welcome, ${name}!` }).waitFor();
-}
-
-async function statusIs(page: Page, status: string): Promise<void> {
-  await page.locator(`.status-line [data-status="${status}"]`).waitFor({ timeout: 30_000 });
 }
 
 test('A new user signs up and follows the verification link from the email', async () => {
@@ -81,11 +77,9 @@ test('A signed-in driver reserves, changes the end after seeing the new price, e
   await page.getByRole('button', { name: 'Reserve and add a card' }).click();
   await page.waitForURL(/\/reservations\/\d+$/);
   const id = /\/reservations\/(\d+)$/.exec(page.url())![1]!;
-  await page.getByLabel('Card number').fill('4242 4242 4242 4242');
-  await page.getByLabel('Expiry (MM / YY)').fill('12 / 34');
-  await page.getByLabel('CVC').fill('123');
+  await typeCard(page, '4242 4242 4242 4242');
   await page.getByRole('button', { name: 'Save card and confirm' }).click();
-  await statusIs(page, 'confirmed');
+  await reservationStatusIs(page, 'confirmed');
 
   // Change the end: the new price is shown first, and nothing changes until it is accepted.
   await page.getByRole('button', { name: 'See the new price' }).click();
@@ -100,7 +94,7 @@ test('A signed-in driver reserves, changes the end after seeing the new price, e
   await page.getByRole('link', { name: 'My reservations', exact: true }).click();
   await page.locator(`a[href="/reservations/${id}"]`).first().waitFor();
   await page.locator(`a[href="/reservations/${id}"]`).first().click();
-  await statusIs(page, 'confirmed');
+  await reservationStatusIs(page, 'confirmed');
 
   await page.getByRole('button', { name: 'End now…' }).click();
   assert.match(
@@ -117,7 +111,7 @@ test('A signed-in driver reserves, changes the end after seeing the new price, e
   const link = receipt.links.find((l) => l.endsWith(`/reservations/${id}`));
   assert.ok(link, `a link to the reservation in:\n${receipt.text}\n${receipt.links}`);
   await page.goto(link!);
-  await statusIs(page, 'completed');
+  await reservationStatusIs(page, 'completed');
 });
 
 test('Forgot password: the emailed link sets a new password, and it signs in', async () => {

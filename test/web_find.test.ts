@@ -5,10 +5,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { APP_ONLY_SENTENCES, ERROR_SENTENCES } from '../web/src/error_messages.ts';
+import { MIDTOWN } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, waitUntil, type WebStack } from './helpers/web_stack.ts';
 
 let stack: WebStack;
-const MIDTOWN = '/?lat=40.75360&lng=-73.98320&radius=0.3&unit=km&minutes=60';
 
 test.before(async () => {
   stack = await startWebStack(import.meta.filename);

@@ -7,10 +7,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'playwright-core';
+import { MIDTOWN, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
 
 let stack: WebStack;
-const MIDTOWN = '/?lat=40.75360&lng=-73.98320&radius=0.3&unit=km&minutes=60';
 
 test.before(async () => {
   stack = await startWebStack(import.meta.filename);
@@ -49,12 +49,6 @@ async function reserveNth(
   return { spotId, reservationId };
 }
 
-async function typeCard(page: Page, number: string): Promise<void> {
-  await page.getByLabel('Card number').fill(number);
-  await page.getByLabel('Expiry (MM / YY)').fill('12 / 34');
-  await page.getByLabel('CVC').fill('123');
-}
-
 /**
  * A guest's emailed link opened in a browser that holds no manage token: the
  * page offers to email a fresh link, and that link opens the reservation.
@@ -70,21 +64,17 @@ async function openAsGuestElsewhere(page: Page, link: string, email: string, res
   await page.goto(manageLink!);
 }
 
-async function statusIs(page: Page, status: string): Promise<void> {
-  await page.locator(`.status-line [data-status="${status}"]`).waitFor({ timeout: 30_000 });
-}
-
 test('A guest reserves and adds a card; it turns confirmed while another browser sees the spot taken', async () => {
   const watcher = await stack.newPage('desktop');
   await openFind(watcher.page);
   const guest = await stack.newPage('phone');
   const { spotId, reservationId } = await reserveNth(guest.page, 0, 'web.guest@example.test');
-  await statusIs(guest.page, 'held');
+  await reservationStatusIs(guest.page, 'held');
   assert.equal(await seriousA11yViolations(guest.page), [], 'the reservation page with its card form');
 
   await typeCard(guest.page, '4242 4242 4242 4242');
   await guest.page.getByRole('button', { name: 'Save card and confirm' }).click();
-  await statusIs(guest.page, 'confirmed');
+  await reservationStatusIs(guest.page, 'confirmed');
   assert.match((await guest.page.locator('.notice').first().textContent()) ?? '', /Your spot is reserved/);
 
   // The other browser's list and map turn the spot taken without a reload.
@@ -103,7 +93,7 @@ test('A guest reserves and adds a card; it turns confirmed while another browser
   assert.ok(link, `a link to the reservation in:\n${mail.text}`);
   const fresh = await stack.newPage('desktop');
   await openAsGuestElsewhere(fresh.page, link!, 'web.guest@example.test', reservationId);
-  await statusIs(fresh.page, 'confirmed');
+  await reservationStatusIs(fresh.page, 'confirmed');
   assert.not.match(fresh.page.url(), /Token=/i, 'the token is taken out of the address bar');
   // A guest can change what they booked from there.
   await fresh.page.getByRole('button', { name: 'See the new price' }).waitFor();
@@ -112,7 +102,7 @@ test('A guest reserves and adds a card; it turns confirmed while another browser
 test("A declined card shows the provider's message next to the card, and the reservation stays held", async () => {
   const { page } = await stack.newPage('desktop');
   const { reservationId } = await reserveNth(page, 1, 'web.declined@example.test');
-  await statusIs(page, 'held');
+  await reservationStatusIs(page, 'held');
   await typeCard(page, '4000 0000 0000 0002');
   await page.getByRole('button', { name: 'Save card and confirm' }).click();
   const error = page.locator('#card-error');
@@ -122,7 +112,7 @@ test("A declined card shows the provider's message next to the card, and the res
   // A second card, one that works, still confirms it.
   await typeCard(page, '4242 4242 4242 4242');
   await page.getByRole('button', { name: 'Save card and confirm' }).click();
-  await statusIs(page, 'confirmed');
+  await reservationStatusIs(page, 'confirmed');
   assert.ok(reservationId);
 });
 
@@ -143,7 +133,7 @@ test('A charge refused at the end: the emailed link opens the pay page, where an
   // Set up succeeds with this card; every charge on it is declined (Stripe's 4000 0000 0000 0341).
   await typeCard(page, '4000 0000 0000 0341');
   await page.getByRole('button', { name: 'Save card and confirm' }).click();
-  await statusIs(page, 'confirmed');
+  await reservationStatusIs(page, 'confirmed');
   await page.getByRole('button', { name: 'End now…' }).click();
   await page.getByRole('button', { name: 'End now', exact: true }).click();
   await page.locator('.notice', { hasText: 'Reservation ended' }).waitFor();
@@ -157,7 +147,7 @@ test('A charge refused at the end: the emailed link opens the pay page, where an
   assert.equal(await seriousA11yViolations(fresh.page), [], 'the pay page');
   await typeCard(fresh.page, '4242 4242 4242 4242');
   await fresh.page.getByRole('button', { name: 'Pay with this card' }).click();
-  await statusIs(fresh.page, 'completed');
+  await reservationStatusIs(fresh.page, 'completed');
   const receipt = await stack.waitForMail(email, new RegExp(`^Receipt for reservation #${reservationId}: \\$`));
   assert.match(receipt.text, /Payment reference: pi_/);
 });

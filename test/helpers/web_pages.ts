@@ -1,0 +1,17 @@
+// What the browser tests (and the screenshots) do on the web app's pages, in one place.
+import type { Page } from 'playwright-core';
+
+/** Find's search in Midtown Manhattan, a 0.3 km radius, the next hour: the seeded demo meters. */
+export const MIDTOWN = '/?lat=40.75360&lng=-73.98320&radius=0.3&unit=km&minutes=60';
+
+/** Types a card into the emulator's Stripe.js card element, as a person would. */
+export async function typeCard(page: Page, number: string): Promise<void> {
+  await page.getByLabel('Card number').fill(number);
+  await page.getByLabel('Expiry (MM / YY)').fill('12 / 34');
+  await page.getByLabel('CVC').fill('123');
+}
+
+/** Waits for the reservation page to show `status` (the page re-reads it while it waits on a card). */
+export async function reservationStatusIs(page: Page, status: string): Promise<void> {
+  await page.locator(`.status-line [data-status="${status}"]`).waitFor({ timeout: 30_000 });
+}
