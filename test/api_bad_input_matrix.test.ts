@@ -23,6 +23,7 @@ import {
   getNullableType,
 } from 'postgraphile/graphql';
 import { createTestDb, type TestDb } from './helpers/db.ts';
+import { writtenState } from './helpers/written_state.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import { createReservation, startEmulator, stripeConfigFor } from './helpers/payments.ts';
@@ -53,24 +54,6 @@ test.after(async () => {
 });
 
 const DOCUMENTED = new Set([...Object.keys(ERROR_CODES).filter((c) => c !== 'INTERNAL'), 'BAD_REQUEST']);
-
-/** Every table a request could write to, and Stripe's request count. */
-async function everything(): Promise<unknown> {
-  const {
-    rows: [s],
-  } = await db.owner.query(`select
-    (select coalesce(sum(hashtext(u::text)), 0) from app_public.users u)::bigint::text as users,
-    (select coalesce(sum(hashtext(r::text)), 0) from app_public.reservations r)::bigint::text as reservations,
-    (select coalesce(sum(hashtext(s::text)), 0) from app_public.spots s)::bigint::text as spots,
-    (select count(*) from app_private.sessions where revoked_at is null)::int as live_sessions,
-    (select count(*) from app_private.user_tokens)::int as tokens,
-    (select count(*) from app_private.user_secrets)::int as secrets,
-    (select count(*) from app_private.emails)::int as emails,
-    (select count(*) from app_private.reservation_events)::int as events,
-    (select count(*) from app_private.setup_intents)::int as setup_intents,
-    (select count(*) from app_private.refunds)::int as refunds`);
-  return { ...s, stripe: emulator.state().requests };
-}
 
 const future = (h: number) => new Date(Date.now() + h * 3600e3).toISOString();
 const HUGE = 'x'.repeat(50_000);
@@ -246,7 +229,7 @@ function cases(): Case[] {
 test('every argument of every operation, each bad value: a documented code, never INTERNAL or a 5xx, nothing written', async () => {
   const all = cases();
   assert.ok(all.length >= 200, `${all.length} cases`);
-  const before = await everything();
+  const before = await writtenState(db, emulator);
   const wrong: string[] = [];
   for (const c of all) {
     const res = await api.gql(c.query, c.variables, admin.headers);
@@ -256,7 +239,7 @@ test('every argument of every operation, each bad value: a documented code, neve
     }
   }
   assert.equal(wrong, [], `${wrong.length} of ${all.length} cases`);
-  assert.equal(await everything(), before, 'nothing written');
+  assert.equal(await writtenState(db, emulator), before, 'nothing written');
 });
 
 test('the inputs the review saw end INTERNAL: each has its documented code now', async () => {

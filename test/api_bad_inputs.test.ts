@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTestDb, type TestDb } from './helpers/db.ts';
+import { writtenState } from './helpers/written_state.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import { browserConfirmsSetup, createReservation, startEmulator, stripeConfigFor } from './helpers/payments.ts';
@@ -44,21 +45,6 @@ test.after(async () => {
   await emulator?.close();
   await db?.close();
 });
-
-/** Every table a bad request could write to, and Stripe's request count. */
-async function everything(): Promise<unknown> {
-  const {
-    rows: [s],
-  } = await db.owner.query(`select
-    (select coalesce(sum(hashtext(u::text)), 0) from app_public.users u)::bigint::text as users,
-    (select coalesce(sum(hashtext(r::text)), 0) from app_public.reservations r)::bigint::text as reservations,
-    (select count(*) from app_private.sessions where revoked_at is null)::int as live_sessions,
-    (select count(*) from app_private.user_tokens)::int as tokens,
-    (select count(*) from app_private.emails)::int as emails,
-    (select count(*) from app_private.reservation_events)::int as events,
-    (select count(*) from app_private.setup_intents)::int as setup_intents`);
-  return { ...s, stripe: emulator.state().requests };
-}
 
 type Case = [
   label: string,
@@ -216,7 +202,7 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
   const unverifiedAdmin = await createSignedInUser(db, api, { role: 'admin', verified: false });
   const unverifiedAdminToken = unverifiedAdmin.headers.authorization;
 
-  const before = await everything();
+  const before = await writtenState(db, emulator);
   const wrong: string[] = [];
   for (const [label, query, variables, who, code] of cases) {
     const res = await api.gql(query, variables, who());
@@ -225,7 +211,7 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
       wrong.push(`${label}: expected ${code}, got ${res.status} ${got ?? JSON.stringify(res.data)}`);
   }
   assert.equal(wrong, []);
-  assert.equal(await everything(), before, 'nothing written by any of them');
+  assert.equal(await writtenState(db, emulator), before, 'nothing written by any of them');
   // Confirming a cancelled reservation whose card was set up is no error, and no confirmation: it stays cancelled.
   assert.equal((await api.gql(CONFIRM, { id: cancelled.id, t: cancelled.manageToken })).data, {
     confirmReservationPayment: { reservationStatus: 'cancelled' },
@@ -237,13 +223,13 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
 });
 
 test('answers that are not errors: revokeSession of no session is null; resend when verified is false; forgotPassword of an unknown address is true and sends nothing', async () => {
-  const before = await everything();
+  const before = await writtenState(db, emulator);
   assert.equal((await api.gql(REVOKE, { id: '00000000-0000-0000-0000-000000000000' }, driver.headers)).data, {
     revokeSession: { result: null },
   });
   assert.equal((await api.gql(RESEND, {}, driver.headers)).data, { resendVerificationEmail: { result: false } });
   assert.equal((await api.gql(FORGOT, { e: 'no.such.person@example.com' })).data, { forgotPassword: { result: true } });
-  assert.equal(await everything(), before);
+  assert.equal(await writtenState(db, emulator), before);
   // The control: an unverified user's resend does send.
   assert.equal((await api.gql(RESEND, {}, unverified.headers)).data, { resendVerificationEmail: { result: true } });
 });
