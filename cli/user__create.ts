@@ -9,7 +9,6 @@ import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { dbUrls } from '../lib/db_urls.ts';
-import { loadConfig } from '../server/config.ts';
 import { usageOf } from './commands.ts';
 import { loggerFor } from '../lib/logger.ts';
 
@@ -65,12 +64,10 @@ export default async function main(args: string[]): Promise<void> {
       throw new Error('The passwords differ; nothing was created.');
   }
 
-  const config = loadConfig(process.env, { cookieSecret: 'unused-by-the-cli' });
   const client = new pg.Client({ connectionString: dbUrls().owner });
   await client.connect();
   try {
     await client.query('begin');
-    await client.query(`select set_config('app.web_url', $1, true)`, [config.webUrl]);
     const {
       rows: [user],
     } = await client.query<{ id: string }>('select app_private.user_create($1, $2, $3, $4, $5)::text as id', [

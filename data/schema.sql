@@ -1475,25 +1475,6 @@ $$;
 COMMENT ON FUNCTION app_hidden.iso_time(t timestamp with time zone) IS 'ISO 8601 in UTC, whatever the session time zone.';
 
 --
--- Name: link(text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
---
-
-CREATE FUNCTION app_hidden.link(path text, token text) RETURNS text
-    LANGUAGE sql STABLE
-    AS $$
-  -- The SPA's origin comes from the request (pgSettings app.web_url, set by
-  -- the server from WEB_URL); the default fits local development.
-  select rtrim(coalesce(nullif(current_setting('app.web_url', true), ''), 'http://localhost:5173'), '/')
-    || path || '?token=' || token;
-$$;
-
---
--- Name: FUNCTION link(path text, token text); Type: COMMENT; Schema: app_hidden; Owner: -
---
-
-COMMENT ON FUNCTION app_hidden.link(path text, token text) IS 'An absolute link into the web app carrying a token.';
-
---
 -- Name: live_tile(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -2025,9 +2006,9 @@ CREATE FUNCTION app_hidden.reservation_email_data(r app_public.reservations) RET
     'currency', r.currency,
     'status', r.status,
     'holdExpiresAt', app_hidden.iso_time(r.hold_expires_at),
-    'isGuest', r.user_id is null,
-    -- The SPA page that asks for the manage code; the token itself is never stored.
-    'manageLinkPath', case when r.user_id is null then '/reservations/' || r.id || '/manage' end))
+    -- Guests' emails lead to the page that asks for the manage code (emails/reservation.ts
+    -- makes the link); the token itself is never stored.
+    'isGuest', r.user_id is null))
   from app_public.spots s
   join app_public.rates rt on rt.id = s.rate_id
   where s.id = r.spot_id;
@@ -2219,6 +2200,26 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) IS 'Metres in one unit.';
+
+--
+-- Name: user_token_valid_for(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.user_token_valid_for(kind text) RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case user_token_valid_for.kind
+    when 'verify_email' then interval '3 days'
+    when 'password_reset' then interval '1 hour'
+    when 'invite' then interval '7 days'
+  end;
+$$;
+
+--
+-- Name: FUNCTION user_token_valid_for(kind text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.user_token_valid_for(kind text) IS 'How long a one-time emailed link of a kind works: email verification 3 days, password reset 1 hour, staff invitation 7 days.';
 
 --
 -- Name: window_length(tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -3934,10 +3935,11 @@ declare
   v_token text;
 begin
   select u.* into v_user from app_public.users u where u.id = send_verification.user_id;
-  v_token := app_private.user_token_issue(v_user.id, 'verify_email', v_user.email, interval '3 days');
+  v_token := app_private.user_token_issue(v_user.id, 'verify_email', v_user.email,
+    app_hidden.user_token_valid_for('verify_email'));
   perform app_private.email_enqueue('verify_email', v_user.email,
-    jsonb_build_object('name', v_user.name, 'link', app_hidden.link('/verify-email', v_token),
-                       'expiresAt', app_hidden.clock_now() + interval '3 days'));
+    jsonb_build_object('name', v_user.name, 'token', v_token,
+                       'expiresAt', app_hidden.clock_now() + app_hidden.user_token_valid_for('verify_email')));
 end;
 $$;
 
@@ -5160,11 +5162,11 @@ begin
   if password is not null then
     perform app_private.password_set(v_user_id, app_hidden.assert_password(password, email));
   else
-    v_token := app_private.user_token_issue(v_user_id, 'invite', v_email, interval '7 days');
+    v_token := app_private.user_token_issue(v_user_id, 'invite', v_email, app_hidden.user_token_valid_for('invite'));
     perform app_private.email_enqueue('staff_invite', v_email, jsonb_build_object(
       'name', v_name, 'role', role, 'invitedBy', coalesce(invited_by, 'Secure My Spot'),
-      'link', app_hidden.link('/accept-invite', v_token),
-      'expiresAt', app_hidden.clock_now() + interval '7 days'));
+      'token', v_token,
+      'expiresAt', app_hidden.clock_now() + app_hidden.user_token_valid_for('invite')));
   end if;
   return v_user_id;
 end;
@@ -6025,10 +6027,11 @@ begin
   select u.* into v_user from app_public.users u where u.email = v_email;
   -- The answer is the same whether or not the account exists.
   if v_user.id is not null then
-    v_token := app_private.user_token_issue(v_user.id, 'password_reset', v_user.email, interval '1 hour');
+    v_token := app_private.user_token_issue(v_user.id, 'password_reset', v_user.email,
+      app_hidden.user_token_valid_for('password_reset'));
     perform app_private.email_enqueue('password_reset', v_user.email,
-      jsonb_build_object('name', v_user.name, 'link', app_hidden.link('/reset-password', v_token),
-                         'expiresAt', app_hidden.clock_now() + interval '1 hour'));
+      jsonb_build_object('name', v_user.name, 'token', v_token,
+                         'expiresAt', app_hidden.clock_now() + app_hidden.user_token_valid_for('password_reset')));
   end if;
   return true;
 end;
@@ -6680,10 +6683,10 @@ begin
     -- One live token per reservation: the new hash replaces the old one.
     update app_private.reservation_secrets s set manage_token_hash = app_private.manage_token_hash(v_token)
     where s.reservation_id = v_r.id;
-    -- The token rides in the link's fragment (#…), which browsers never send to a server.
+    -- The email's link carries the token (in its fragment: lib/web_urls.ts); the outbox row
+    -- holds it only until the email is sent.
     perform app_private.email_enqueue('reservation_link', v_r.email,
-      app_hidden.reservation_email_data(v_r)
-        || jsonb_build_object('manageLinkPath', '/reservations/' || v_r.id || '/manage#manageToken=' || v_token));
+      app_hidden.reservation_email_data(v_r) || jsonb_build_object('manageToken', v_token));
   end if;
   return true;
 end;
@@ -9965,13 +9968,6 @@ REVOKE ALL ON FUNCTION app_hidden.iso_time(t timestamp with time zone) FROM PUBL
 GRANT ALL ON FUNCTION app_hidden.iso_time(t timestamp with time zone) TO app_anonymous;
 
 --
--- Name: FUNCTION link(path text, token text); Type: ACL; Schema: app_hidden; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_hidden.link(path text, token text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_hidden.link(path text, token text) TO app_anonymous;
-
---
 -- Name: FUNCTION live_tile(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -10159,6 +10155,13 @@ GRANT ALL ON FUNCTION app_hidden.spot_position(lat double precision, lng double 
 
 REVOKE ALL ON FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) TO app_anonymous;
+
+--
+-- Name: FUNCTION user_token_valid_for(kind text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.user_token_valid_for(kind text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.user_token_valid_for(kind text) TO app_anonymous;
 
 --
 -- Name: FUNCTION window_length(time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -

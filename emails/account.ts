@@ -1,6 +1,8 @@
-// Account emails, queued by the accounts issue with {name, link, expiresAt?}
+// Account emails, queued by the accounts SQL with {name, token, expiresAt?}
 // (staff_invite adds role and invitedBy; password_changed has only name; account_secured has name and provider).
+// The link is made here from the token (lib/web_urls.ts), against the worker's WEB_URL.
 import { formatTime, frame, required, type RenderContext, type RenderedEmail } from './format.ts';
+import { webLink, webPaths } from '../lib/web_urls.ts';
 
 type Data = Record<string, unknown>;
 
@@ -12,6 +14,11 @@ function greeting(data: Data): string {
  * "The link works until …", written like every other email's times: account emails concern no
  * spot, so they use the product's home time zone (RenderContext.timeZone, APP_TIME_ZONE).
  */
+/** The emailed one-time link: the page that takes the token (webPaths), in the web app. */
+function tokenLink(data: Data, ctx: RenderContext, page: (token: string) => string): string {
+  return webLink(ctx.appUrl, page(required<string>(data, 'token')));
+}
+
 function expiry(data: Data, ctx: RenderContext): string[] {
   if (!data.expiresAt) return [];
   const at = new Date(String(data.expiresAt));
@@ -28,7 +35,7 @@ export const accountTemplates: Record<string, (data: Data, ctx: RenderContext) =
         'Please confirm that this address is yours. If you did not sign up, ignore this email.',
         ...expiry(data, ctx),
       ],
-      action: { label: 'Verify my email', url: required<string>(data, 'link') },
+      action: { label: 'Verify my email', url: tokenLink(data, ctx, webPaths.verifyEmail) },
     });
   },
   password_reset(data, ctx) {
@@ -39,7 +46,7 @@ export const accountTemplates: Record<string, (data: Data, ctx: RenderContext) =
         'Someone asked to reset your password. If it was not you, ignore this email: your password stays as it is.',
         ...expiry(data, ctx),
       ],
-      action: { label: 'Choose a new password', url: required<string>(data, 'link') },
+      action: { label: 'Choose a new password', url: tokenLink(data, ctx, webPaths.resetPassword) },
     });
   },
   staff_invite(data, ctx) {
@@ -50,7 +57,7 @@ export const accountTemplates: Record<string, (data: Data, ctx: RenderContext) =
         `${data.invitedBy ? String(data.invitedBy) : 'An administrator'} invited you to join ${ctx.productName} as ${data.role ? String(data.role) : 'staff'}.`,
         ...expiry(data, ctx),
       ],
-      action: { label: 'Accept the invitation', url: required<string>(data, 'link') },
+      action: { label: 'Accept the invitation', url: tokenLink(data, ctx, webPaths.acceptInvite) },
     });
   },
   account_secured(data, ctx) {

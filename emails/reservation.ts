@@ -1,10 +1,12 @@
 // Reservation emails. Booking queues reservation_* with
 // app_hidden.reservation_email_data: {reservationId, spot, startsAt, endsAt
-// (ISO), timeZone, amount, currency, status, holdExpiresAt?, isGuest,
-// manageLinkPath? (guests)} plus reason (cancelled) or previousEndsAt /
-// previousAmount (changed); a full manageLink is also accepted. Payments
-// queues receipt and payment_failed with the same fields and a few more.
+// (ISO), timeZone, amount, currency, status, holdExpiresAt?, isGuest} plus
+// reason (cancelled) or previousEndsAt / previousAmount (changed), and
+// manageToken (reservation_link: a guest's new manage token). Payments queues
+// receipt and payment_failed with the same fields and a few more. Links are
+// made here (lib/web_urls.ts), against the worker's WEB_URL.
 import { formatAmount, formatTime, frame, required, type RenderContext, type RenderedEmail } from './format.ts';
+import { webLink, webPaths } from '../lib/web_urls.ts';
 
 type Data = Record<string, unknown>;
 
@@ -26,9 +28,14 @@ function facts(data: Data, ctx: RenderContext): Facts {
     spot: required<string>(data, 'spot'),
     window: `${starts} – ${ends}`,
     amount: formatAmount(Number(required(data, 'amount') ?? 0), required<string>(data, 'currency')),
-    manageLink:
-      (data.manageLink as string | undefined) ??
-      (data.manageLinkPath ? `${ctx.appUrl}${String(data.manageLinkPath)}` : `${ctx.appUrl}/reservations/${id}`),
+    // Drivers see their reservation when signed in; a guest's page asks for the manage token
+    // unless the link carries one (reservation_link).
+    manageLink: webLink(
+      ctx.appUrl,
+      data.isGuest
+        ? webPaths.manageReservation(id, data.manageToken ? String(data.manageToken) : undefined)
+        : webPaths.reservation(id),
+    ),
   };
 }
 
@@ -185,7 +192,7 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
       ],
       action: {
         label: 'Pay now',
-        url: (data.payLink as string | undefined) ?? `${ctx.appUrl}/reservations/${f.id}/pay`,
+        url: webLink(ctx.appUrl, webPaths.payReservation(f.id)),
       },
     });
   },

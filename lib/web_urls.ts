@@ -15,3 +15,28 @@ export function corsOriginsOf(env: NodeJS.ProcessEnv = process.env): string[] {
 export function webUrlOf(env: NodeJS.ProcessEnv = process.env): string {
   return urlVar(env, 'WEB_URL', corsOriginsOf(env)[0] ?? 'http://localhost:5173').replace(/\/+$/, '');
 }
+
+/**
+ * Every page of the web app that an email or a redirect leads to, spelled once. The
+ * database stores only what a link carries (a token, a reservation id); the emails and
+ * the OAuth redirects make the link here, against WEB_URL (webUrlOf).
+ */
+export const webPaths = {
+  verifyEmail: (token: string) => `/verify-email?token=${encodeURIComponent(token)}`,
+  resetPassword: (token: string) => `/reset-password?token=${encodeURIComponent(token)}`,
+  acceptInvite: (token: string) => `/accept-invite?token=${encodeURIComponent(token)}`,
+  reservation: (id: string) => `/reservations/${encodeURIComponent(id)}`,
+  /**
+   * A guest's page for a reservation. The manage token rides in the fragment (#…), which
+   * browsers never send to a server; without one the page asks for it (or offers a new link).
+   */
+  manageReservation: (id: string, manageToken?: string) =>
+    `/reservations/${encodeURIComponent(id)}/manage${manageToken ? `#manageToken=${encodeURIComponent(manageToken)}` : ''}`,
+  payReservation: (id: string) => `/reservations/${encodeURIComponent(id)}/pay`,
+  signInRefused: (code: string) => `/sign-in?error=${encodeURIComponent(code)}`,
+};
+
+/** An absolute link into the web app: WEB_URL (without its trailing slash) and a path of webPaths. */
+export function webLink(webUrl: string, path: string): string {
+  return webUrl.replace(/\/+$/, '') + path;
+}

@@ -1,1 +1,16 @@
--- Enter migration here
+-- Emailed links are made in one place, the email templates (lib/web_urls.ts, against
+-- WEB_URL): the outbox row keeps the token, no longer a link made in SQL from the request.
+--! include accounts_core.sql
+--! include accounts_password.sql
+--! include accounts_staff.sql
+--! include reservations_triggers.sql
+--! include reservations_guest_link.sql
+drop function if exists app_hidden.link(text, text);
+-- Emails queued before this change and not yet sent: keep their token, drop the link.
+update app_private.emails e
+set data = (e.data - 'link') || jsonb_build_object('token', substring(e.data ->> 'link' from '[?&]token=([^&#]+)'))
+where e.sent_at is null and e.data ? 'link' and e.data ->> 'link' ~ '[?&]token=';
+update app_private.emails e
+set data = (e.data - 'manageLinkPath')
+  || jsonb_strip_nulls(jsonb_build_object('manageToken', substring(e.data ->> 'manageLinkPath' from '#manageToken=(.+)$')))
+where e.sent_at is null and e.data ? 'manageLinkPath';

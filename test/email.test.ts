@@ -64,7 +64,7 @@ test('every template booking, accounts and payments queue renders text and HTML'
     const data =
       template.startsWith('reservation') || template === 'receipt' || template === 'payment_failed'
         ? reservationData
-        : { name: 'Ada', link: 'https://app.example.test/t/abc', expiresAt: '2026-07-01T13:00:00Z', role: 'operator' };
+        : { name: 'Ada', token: 'abc', expiresAt: '2026-07-01T13:00:00Z', role: 'operator' };
     const email = renderEmail(template, data, ctx);
     assert.ok(email.subject.length > 5, template);
     assert.ok(email.text.length > 20 && email.html.startsWith('<!doctype html>'), template);
@@ -88,16 +88,12 @@ test('every template any migration or fixture queues has a renderer', async () =
 
 test("account emails show times like the others: in the product's time zone, not UTC", () => {
   // 13:00Z in July is 9:00 EDT in New York, the default home time zone.
-  const verify = renderEmail(
-    'verify_email',
-    { name: 'Ada', link: 'https://x.test/v', expiresAt: '2026-07-01T13:00:00Z' },
-    ctx,
-  );
+  const verify = renderEmail('verify_email', { name: 'Ada', token: 'v', expiresAt: '2026-07-01T13:00:00Z' }, ctx);
   assert.match(verify.text, /works until Wed, Jul 1, 2026, 9:00\s?AM EDT/);
   assert.not.match(verify.text, /UTC|GMT/);
   const tokyo = renderEmail(
     'password_reset',
-    { name: 'Ada', link: 'https://x.test/r', expiresAt: '2026-07-01T13:00:00Z' },
+    { name: 'Ada', token: 'r', expiresAt: '2026-07-01T13:00:00Z' },
     { ...ctx, timeZone: 'Asia/Tokyo' },
   );
   assert.match(tokyo.text, /10:00\s?PM GMT\+9/);
@@ -119,12 +115,8 @@ test('times are shown in the data time zone and amounts in the currency', () => 
 });
 
 test('reminder links to extending; payment_failed links to paying and says when the card is retried', () => {
-  const reminder = renderEmail(
-    'reservation_reminder',
-    { ...reservationData, manageLink: 'https://app.example.test/m/tok' },
-    ctx,
-  );
-  assert.match(reminder.text, /Extend your reservation: https:\/\/app\.example\.test\/m\/tok/);
+  const reminder = renderEmail('reservation_reminder', { ...reservationData, isGuest: true }, ctx);
+  assert.match(reminder.text, /Extend your reservation: https:\/\/app\.example\.test\/reservations\/42\/manage/);
   const failed = renderEmail(
     'payment_failed',
     { ...reservationData, failureCode: 'card_declined', nextRetryAt: '2026-07-02T15:30:00Z' },
@@ -135,10 +127,10 @@ test('reminder links to extending; payment_failed links to paying and says when 
   assert.match(failed.html, /<a href="https:\/\/app\.example\.test\/reservations\/42\/pay">Pay now<\/a>/);
 });
 
-test('booking data: manage link path, hold deadline, cancel reason, previous end', () => {
+test("booking data: a guest's manage link, hold deadline, cancel reason, previous end", () => {
   const held = renderEmail(
     'reservation_held',
-    { ...reservationData, manageLinkPath: '/reservations/42/manage', holdExpiresAt: '2026-07-01T12:15:00Z' },
+    { ...reservationData, isGuest: true, holdExpiresAt: '2026-07-01T12:15:00Z' },
     ctx,
   );
   assert.match(held.text, /https:\/\/app\.example\.test\/reservations\/42\/manage/);
@@ -194,7 +186,7 @@ test('send_email delivers outbox rows over SMTP once and marks them sent; a sent
   // Setup
   const ids = [
     await enqueue('reservation_confirmed', 'a@example.test', reservationData),
-    await enqueue('verify_email', 'b@example.test', { name: 'B', link: 'https://x.test/v' }),
+    await enqueue('verify_email', 'b@example.test', { name: 'B', token: 'v' }),
     await enqueue('receipt', 'c@example.test', reservationData),
   ];
   const alreadySent = await enqueue('receipt', 'd@example.test', reservationData);

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTestDb, createUser, identityOf, sqlstateOf, type TestDb, type TestUser } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
+import { emailedLink, TEST_WEB_URL } from './helpers/outbox.ts';
 import {
   ANON,
   callAs,
@@ -116,7 +117,7 @@ test('a guest reserves by start and duration: one-time token, only its hash stor
   assert.is(secret.found, 0, 'the token itself is nowhere in the row');
   const [mail] = await emailsOf(db, r.id);
   assert.is(mail.recipient, 'Guest@Example.test');
-  assert.is(mail.data.manageLinkPath, `/reservations/${r.id}/manage`);
+  assert.is(emailedLink(mail), `${TEST_WEB_URL}/reservations/${r.id}/manage`);
   assert.is(mail.data.isGuest, true);
   // The guest reads it back with id + token, and only so.
   const [read] = await callAs(db, ANON, 'select id::text, status::text from app_public.guest_reservation($1, $2)', [

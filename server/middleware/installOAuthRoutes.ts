@@ -23,6 +23,7 @@ import { OAUTH_COOKIE, oauthCookieOptions, sameSecret, setSessionCookies } from 
 import { requestSettingsOf } from '../request_identity.ts';
 import { CodedError } from '../errors.ts';
 import { clientAddress } from './installRequestSettings.ts';
+import { webLink, webPaths } from '../../lib/web_urls.ts';
 import { currentRequest } from '../request_context.ts';
 
 type Provider = 'google' | 'facebook';
@@ -172,7 +173,6 @@ export function installOAuthRoutes(app: Express, config: ServerConfig): void {
   }
 
   const callback = (provider: Provider) => async (req: Request, res: Response) => {
-    const webUrl = config.webUrl.replace(/\/$/, '');
     const cookieState = req.signedCookies?.[OAUTH_COOKIE] as string | false | undefined;
     res.clearCookie(OAUTH_COOKIE, { ...oauthCookieOptions(config), maxAge: undefined });
     try {
@@ -221,12 +221,12 @@ export function installOAuthRoutes(app: Express, config: ServerConfig): void {
           ).rows[0],
       );
       setSessionCookies(res, config, session.session_id, session.token);
-      res.redirect(302, `${webUrl}${row.redirect_to ?? '/'}`);
+      res.redirect(302, webLink(config.webUrl, row.redirect_to ?? '/'));
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code !== 'SMA12' && code !== 'SMA13') throw err;
       currentRequest()?.log.warn({ provider, code }, `sign-in refused: ${(err as Error).message}`);
-      res.redirect(302, `${webUrl}/sign-in?error=${code}`);
+      res.redirect(302, webLink(config.webUrl, webPaths.signInRefused(code)));
     }
   };
 

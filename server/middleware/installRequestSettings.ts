@@ -1,7 +1,7 @@
 // The request facts SQL may use besides identity (server/request_identity.ts):
-// the client's address, for rate limits, the web app's origin, for the links
-// account emails carry, and how many holds one address may have at once (a
-// deployment whose users share addresses, e.g. behind carrier NAT, raises it).
+// the client's address, for rate limits, and how many holds one address may have
+// at once (a deployment whose users share addresses, e.g. behind carrier NAT,
+// raises it). Emailed links are made by the emails themselves (lib/web_urls.ts).
 // Behind a proxy, req.ip depends on TRUST_PROXY.
 import { isIP } from 'node:net';
 import type { Express, NextFunction, Request, Response } from 'express';
@@ -23,7 +23,6 @@ export function installRequestSettings(app: Express, config: ServerConfig): void
   app.use((req: Request, res: Response, next: NextFunction) => {
     res.locals.requestSettings = {
       'app.client_ip': clientAddress(req),
-      'app.web_url': config.webUrl,
       'app.holds_per_address': String(config.holdsPerAddress),
     };
     next();
