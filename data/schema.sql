@@ -349,6 +349,20 @@ COMMENT ON TYPE app_public.reservation_result IS 'What every reservation mutatio
 COMMENT ON COLUMN app_public.reservation_result.manage_token IS 'Only when one is issued (a guest''s reserve): the secret that, with the reservation id, reads, changes, ends, cancels or pays for it. Shown once; keep it.';
 
 --
+-- Name: max_stay(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.max_stay() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$ select interval '7 days' $$;
+
+--
+-- Name: FUNCTION max_stay(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.max_stay() IS 'The longest stay anywhere: the longest window a quote or a search prices (assert_window), and the most a spot''s own maximum stay may be (spot_max_stay).';
+
+--
 -- Name: spots; Type: TABLE; Schema: app_public; Owner: -
 --
 
@@ -372,7 +386,7 @@ CREATE TABLE app_public.spots (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT spots_borough_check CHECK ((length(borough) <= 50)),
     CONSTRAINT spots_from_street_check CHECK ((length(from_street) <= 200)),
-    CONSTRAINT spots_max_stay_check CHECK (((max_stay > '00:00:00'::interval) AND (max_stay <= '7 days'::interval))),
+    CONSTRAINT spots_max_stay_check CHECK (((max_stay > '00:00:00'::interval) AND (max_stay <= app_hidden.max_stay()))),
     CONSTRAINT spots_side_of_street_check CHECK ((length(side_of_street) <= 20)),
     CONSTRAINT spots_status_check CHECK ((status = ANY (ARRAY['active'::text, 'out_of_service'::text]))),
     CONSTRAINT spots_street_check CHECK (((length(street) >= 1) AND (length(street) <= 200))),
@@ -886,11 +900,13 @@ begin
   if ends_at <= starts_at then
     raise exception 'The end of a window must be after its start' using errcode = 'SMS03';
   end if;
-  if ends_at - starts_at > interval '7 days' then
-    raise exception 'A window may last at most 7 days' using errcode = 'SMS03';
+  if ends_at - starts_at > app_hidden.max_stay() then
+    raise exception 'A window may last at most % days', extract(day from app_hidden.max_stay())
+      using errcode = 'SMS03';
   end if;
-  if starts_at > now() + interval '90 days' then
-    raise exception 'A window may start at most 90 days ahead' using errcode = 'SMS03';
+  if starts_at > now() + app_hidden.booking_horizon() then
+    raise exception 'A window may start at most % days ahead', extract(day from app_hidden.booking_horizon())
+      using errcode = 'SMS03';
   end if;
   return tstzrange(starts_at, ends_at, '[)');
 end;
@@ -900,7 +916,7 @@ $$;
 -- Name: FUNCTION assert_window(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.assert_window(starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'The window [starts_at, ends_at) when it is one the product can price and book, else error SMS03.';
+COMMENT ON FUNCTION app_hidden.assert_window(starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'The window [starts_at, ends_at) when it is one the product can price and book (at most max_stay long, starting within booking_horizon), else error SMS03.';
 
 --
 -- Name: block_max_length(); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1420,6 +1436,38 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.guest_email(email text) IS 'A guest''s email, trimmed, or error SMB08.';
+
+--
+-- Name: holds_per_address(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.holds_per_address() RETURNS integer
+    LANGUAGE sql STABLE
+    AS $$
+  -- The API sends the server's HOLDS_PER_ADDRESS with every request (server/config.ts, whose
+  -- default is this one); other callers (the CLI, tests in SQL) get the default.
+  select coalesce(nullif(current_setting('app.holds_per_address', true), '')::int, 10)
+$$;
+
+--
+-- Name: FUNCTION holds_per_address(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.holds_per_address() IS 'How many reservations one client address may hold at once before SMB12: app.holds_per_address (the server''s HOLDS_PER_ADDRESS), else 10.';
+
+--
+-- Name: holds_per_driver(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.holds_per_driver() RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    AS $$ select 3 $$;
+
+--
+-- Name: FUNCTION holds_per_driver(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.holds_per_driver() IS 'How many reservations one email or signed-in driver may hold at once (held, not yet expired) before SMB12.';
 
 --
 -- Name: holds_spot(app_public.reservation_status); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -2151,8 +2199,9 @@ CREATE FUNCTION app_hidden.spot_max_stay(minutes integer) RETURNS interval
     LANGUAGE plpgsql IMMUTABLE
     AS $$
 begin
-  if minutes is null or minutes not between 1 and 7 * 24 * 60 then
-    raise exception 'A maximum stay is 1 minute to 7 days' using errcode = 'SMO05';
+  if minutes is null or minutes < 1 or make_interval(mins => minutes) > app_hidden.max_stay() then
+    raise exception 'A maximum stay is 1 minute to % days', extract(day from app_hidden.max_stay())
+      using errcode = 'SMO05';
   end if;
   return make_interval(mins => minutes);
 end;
@@ -2162,7 +2211,7 @@ $$;
 -- Name: FUNCTION spot_max_stay(minutes integer); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.spot_max_stay(minutes integer) IS 'A maximum stay of 1 minute to 7 days, else error SMO05.';
+COMMENT ON FUNCTION app_hidden.spot_max_stay(minutes integer) IS 'A maximum stay of 1 minute to app_hidden.max_stay() (7 days), else error SMO05.';
 
 --
 -- Name: spot_position(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -2247,20 +2296,21 @@ CREATE FUNCTION app_private.assert_hold_allowed(email public.citext, user_id big
     AS $$
 begin
   -- One script must not hold every spot in the city (a hold costs nothing for
-  -- 15 minutes) nor mail-bomb an address. Counted under a lock per email and
+  -- booking_hold_time) nor mail-bomb an address. Counted under a lock per email and
   -- per address, always in that order, so concurrent bookings cannot each
   -- see room for one more.
   perform pg_advisory_xact_lock(hashtextextended('holds:email:' || lower(email::text), 0));
   perform pg_advisory_xact_lock(hashtextextended('holds:ip:' || host(client_ip), 0));
   if (select count(*) from app_public.reservations r
       where r.status = 'held' and r.hold_expires_at > now()
-        and (r.email = assert_hold_allowed.email or r.user_id = assert_hold_allowed.user_id)) >= 3
+        and (r.email = assert_hold_allowed.email or r.user_id = assert_hold_allowed.user_id))
+        >= app_hidden.holds_per_driver()
      or ((select count(*) from app_private.reservation_origins o
          join app_public.reservations r on r.id = o.reservation_id
          where o.client_ip = assert_hold_allowed.client_ip and r.status = 'held' and r.hold_expires_at > now())
-         >= coalesce(nullif(current_setting('app.holds_per_address', true), '')::int, 10)) then
-    raise exception 'Too many reservations waiting for a card: finish or cancel one first (at most 3 per email or account, and a limit per network address)'
-      using errcode = 'SMB12';
+         >= app_hidden.holds_per_address()) then
+    raise exception 'Too many reservations waiting for a card: finish or cancel one first (at most % per email or account, and a limit per network address)',
+      app_hidden.holds_per_driver() using errcode = 'SMB12';
   end if;
 end;
 $$;
@@ -2269,7 +2319,7 @@ $$;
 -- Name: FUNCTION assert_hold_allowed(email public.citext, user_id bigint, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) IS 'Error SMB12 when one more hold would give an email or a signed-in driver more than 3 active holds (held, not yet expired), or a client address more than app.holds_per_address (the server''s HOLDS_PER_ADDRESS, 10 by default).';
+COMMENT ON FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) IS 'Error SMB12 when one more hold would give an email or a signed-in driver more than holds_per_driver (3) active holds (held, not yet expired), or a client address more than holds_per_address (the server''s HOLDS_PER_ADDRESS, 10 by default).';
 
 --
 -- Name: audit_write(text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
@@ -9570,6 +9620,13 @@ GRANT USAGE ON SCHEMA app_public TO app_anonymous;
 GRANT SELECT ON TABLE app_public.reservations TO app_user;
 
 --
+-- Name: FUNCTION max_stay(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.max_stay() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.max_stay() TO app_anonymous;
+
+--
 -- Name: TABLE spots; Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -9945,6 +10002,20 @@ GRANT ALL ON FUNCTION app_hidden.email_is_valid(email text) TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_hidden.guest_email(email text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.guest_email(email text) TO app_anonymous;
+
+--
+-- Name: FUNCTION holds_per_address(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.holds_per_address() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.holds_per_address() TO app_anonymous;
+
+--
+-- Name: FUNCTION holds_per_driver(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.holds_per_driver() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.holds_per_driver() TO app_anonymous;
 
 --
 -- Name: FUNCTION holds_spot(status app_public.reservation_status); Type: ACL; Schema: app_hidden; Owner: -

@@ -14,3 +14,13 @@ update app_private.emails e
 set data = (e.data - 'manageLinkPath')
   || jsonb_strip_nulls(jsonb_build_object('manageToken', substring(e.data ->> 'manageLinkPath' from '#manageToken=(.+)$')))
 where e.sent_at is null and e.data ? 'manageLinkPath';
+
+-- Each booking limit in one named function (reservations_rules.sql): the quote's window and a
+-- spot's maximum stay both stop at app_hidden.max_stay(), holds at holds_per_driver/address.
+--! include reservations_rules.sql
+--! include quote.sql
+--! include reservations_booking.sql
+--! include spots_admin.sql
+alter table app_public.spots drop constraint if exists spots_max_stay_check;
+alter table app_public.spots
+  add constraint spots_max_stay_check check (max_stay > interval '0' and max_stay <= app_hidden.max_stay());

@@ -43,7 +43,7 @@ export interface ServerConfig {
   graphqlIde: boolean;
   /** GRAPHQL_INTROSPECTION: `__schema`/`__type` answered, else refused with SMQ06. */
   graphqlIntrospection: boolean;
-  /** HOLDS_PER_ADDRESS: reservations held at once per client address (SMB12); SQL reads it as app.holds_per_address. */
+  /** HOLDS_PER_ADDRESS: reservations held at once per client address (SMB12); SQL reads it as app.holds_per_address (app_hidden.holds_per_address, whose default is this one). */
   holdsPerAddress: number;
   /** Live availability events: SSE and GraphQL subscriptions (server/live/hub.ts). */
   live: LiveSettings;
