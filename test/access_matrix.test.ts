@@ -10,7 +10,7 @@
 // changed (the row, its events, emails, jobs, payment rows and Stripe).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, identityOf, type TestDb } from './helpers/db.ts';
+import { createTestDb, identityOf, type TestDb, ANON, callAs } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser, signIn } from './helpers/auth.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
@@ -22,7 +22,7 @@ import {
   stripeConfigFor,
   useEmulatorInEnv,
 } from './helpers/payments.ts';
-import { ANON, callAs, hoursFromNow, reserve } from './helpers/reservations.ts';
+import { hoursFromNow, reserve } from './helpers/reservations.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { closeMailTransports } from '../lib/mail_transport.ts';
 
@@ -115,12 +115,11 @@ async function makeRow(target: Target, state: State): Promise<Row> {
   let row: Row;
   if (target === 'block') {
     const [from, to] = 'startsAt' in window ? [at(2), at(3)] : [new Date(), at(1)];
-    const [b] = await callAs(
-      db,
-      identityOf(blocker, 'operator'),
-      'select (app_public.block_spot($1, $2, $3)).id::text as id',
-      [await spot(), from, to],
-    );
+    const [b] = await callAs(db, identityOf(blocker), 'select (app_public.block_spot($1, $2, $3)).id::text as id', [
+      await spot(),
+      from,
+      to,
+    ]);
     return { id: b.id, target, rightful: { headers: blocker.headers, token: null } };
   }
   if (target === 'driver') {

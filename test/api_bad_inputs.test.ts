@@ -5,12 +5,12 @@
 // never a 5xx, and nothing is written.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, type TestDb } from './helpers/db.ts';
+import { createTestDb, type TestDb, ANON, callAs } from './helpers/db.ts';
 import { writtenState } from './helpers/written_state.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import { browserConfirmsSetup, createReservation, startEmulator, stripeConfigFor } from './helpers/payments.ts';
-import { ANON, callAs, hoursFromNow } from './helpers/reservations.ts';
+import { hoursFromNow } from './helpers/reservations.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 

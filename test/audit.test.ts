@@ -4,11 +4,11 @@
 // through auditEntries; no API role can write, change or delete a row.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { asRole, identityOf, sqlstateOf } from './helpers/db.ts';
+import { asRole, identityOf, sqlstateOf, ANON } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { useStaffApi, ZONE } from './helpers/staff.ts';
 import { committedSchema } from './helpers/committed_schema.ts';
-import { ANON, hoursFromNow, reserve } from './helpers/reservations.ts';
+import { hoursFromNow, reserve } from './helpers/reservations.ts';
 
 const ctx = useStaffApi(import.meta.filename, test);
 
@@ -102,12 +102,9 @@ test('every kind of staff change writes who, when and old → new', async () => 
     values ($1, 700, 'USD', 'k-audit', 'succeeded', now())`,
     [r.id],
   );
-  await asRole(
-    ctx.db.auth,
-    identityOf(op.user!, 'operator'),
-    (c) => c.query('select app_hidden.refund_prepare($1, 200)', [r.id]),
-    { commit: true },
-  );
+  await asRole(ctx.db, identityOf(op.user!), (c) => c.query('select app_hidden.refund_prepare($1, 200)', [r.id]), {
+    commit: true,
+  });
 
   // Assertions
   const opId = op.user!.id;
@@ -172,7 +169,7 @@ test('filters: by table, record, actor and time range', async () => {
 test("a change rolled back leaves no audit row; a booking or the owner's writes are not staff changes", async () => {
   const count = async () => (await ctx.db.owner.query('select count(*)::int as n from app_public.audit_log')).rows[0].n;
   const n = await count();
-  await asRole(ctx.db.auth, identityOf(operator().user!, 'operator'), async (client) => {
+  await asRole(ctx.db, identityOf(operator().user!), async (client) => {
     await client.query(`select app_public.create_customer('rolled.back@example.test', 'Roll', 'Back')`);
     assert.is(
       (
@@ -212,7 +209,7 @@ test('no API role can write, change, delete or read the log directly', async () 
   for (const [who, identity] of [
     ['anonymous', ANON],
     ['driver', identityOf(ctx.callers.driver.user!)],
-    ['admin', identityOf(ctx.callers.admin.user!, 'admin')],
+    ['admin', identityOf(ctx.callers.admin.user!)],
   ] as const) {
     for (const sql of [
       `insert into app_public.audit_log (actor_role, table_name, action) values ('admin', 'x', 'insert')`,
@@ -220,7 +217,7 @@ test('no API role can write, change, delete or read the log directly', async () 
       `delete from app_public.audit_log where id = ${row.id}`,
       'select * from app_public.audit_log',
     ]) {
-      const code = await sqlstateOf(asRole(ctx.db.auth, identity, (c) => c.query(sql)));
+      const code = await sqlstateOf(asRole(ctx.db, identity, (c) => c.query(sql)));
       assert.is(code, '42501', `${who}: ${sql}`);
     }
   }

@@ -10,7 +10,8 @@ import { createSpot } from './helpers/spots.ts';
 import { staffTablesDigest, useStaffApi } from './helpers/staff.ts';
 import { committedSchema } from './helpers/committed_schema.ts';
 import type { GraphQLInputObjectType } from 'postgraphile/graphql';
-import { ANON, hoursFromNow, reserve } from './helpers/reservations.ts';
+import { ANON } from './helpers/db.ts';
+import { hoursFromNow, reserve } from './helpers/reservations.ts';
 
 const ctx = useStaffApi(import.meta.filename, test);
 

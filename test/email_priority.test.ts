@@ -4,19 +4,19 @@
 // send_email job may be tried at most 25 times.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
+import { createTestDb, type TestDb } from './helpers/db.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
   browserConfirmsSetup,
   completeAtEnd,
   createReservation,
-  dbAs,
   startEmulator,
   startTestWorker,
   stripeConfigFor,
   useEmulatorInEnv,
   waitFor,
+  newOperatorDb,
 } from './helpers/payments.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
@@ -44,7 +44,7 @@ test.after(async () => {
 test('a burst of emails queued before a burst of charges: every charge runs first; send_email has 25 attempts', async () => {
   // Setup: 4 guests' hours with cards set up and confirmed (each wrote outbox rows).
   const stripe = stripeClient(stripeConfigFor(emulator));
-  const staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
+  const staffDb = await newOperatorDb(db);
   const ids: string[] = [];
   for (let i = 0; i < 4; i += 1) {
     const { id } = await createReservation(db, { hourlyPrice: 900 });

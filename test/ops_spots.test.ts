@@ -4,14 +4,14 @@
 // exclusion constraint as reservations.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { asRole, identityOf, sqlstateOf } from './helpers/db.ts';
+import { asRole, identityOf, sqlstateOf, callAs } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { useStaffApi, ZONE } from './helpers/staff.ts';
-import { callAs, hoursFromNow, reserve } from './helpers/reservations.ts';
+import { hoursFromNow, reserve } from './helpers/reservations.ts';
 
 const ctx = useStaffApi(import.meta.filename, test);
 
-const asOperator = (who: 'operator in zone' | 'operator out of zone') => identityOf(ctx.callers[who].user!, 'operator');
+const asOperator = (who: 'operator in zone' | 'operator out of zone') => identityOf(ctx.callers[who].user!);
 let n = 0;
 const zoneSpot = async (borough = ZONE) => createSpot(ctx.db, { lat: 40.6 + (n += 1) * 1e-3, lng: -73.95, borough });
 
@@ -21,12 +21,12 @@ test('row level security keeps an operator to their zones, whatever SQL they run
   const update = `update app_public.spots set street = 'Direct' where id = $1`;
   // The out-of-zone operator's direct update sees no row; the in-zone one's changes it.
   const outside = await asRole(
-    ctx.db.auth,
+    ctx.db,
     asOperator('operator out of zone'),
     async (c) => (await c.query(update, [spot])).rowCount,
   );
   const inside = await asRole(
-    ctx.db.auth,
+    ctx.db,
     asOperator('operator in zone'),
     async (c) => (await c.query(update, [spot])).rowCount,
   );
@@ -34,17 +34,17 @@ test('row level security keeps an operator to their zones, whatever SQL they run
   const insert = `insert into app_public.spots (location, street, rate_id, borough)
     values (st_setsrid(st_makepoint(-73.9, 40.6), 4326)::geography, 'New', $1, $2)`;
   assert.is(
-    await sqlstateOf(asRole(ctx.db.auth, asOperator('operator out of zone'), (c) => c.query(insert, [rate, ZONE]))),
+    await sqlstateOf(asRole(ctx.db, asOperator('operator out of zone'), (c) => c.query(insert, [rate, ZONE]))),
     '42501',
   );
   assert.is(
-    await sqlstateOf(asRole(ctx.db.auth, asOperator('operator in zone'), (c) => c.query(insert, [rate, ZONE]))),
+    await sqlstateOf(asRole(ctx.db, asOperator('operator in zone'), (c) => c.query(insert, [rate, ZONE]))),
     undefined,
   );
   // Moving a spot out of one's zones is refused too (with check).
   assert.is(
     await sqlstateOf(
-      asRole(ctx.db.auth, asOperator('operator in zone'), (c) =>
+      asRole(ctx.db, asOperator('operator in zone'), (c) =>
         c.query(`update app_public.spots set borough = 'Queens' where id = $1`, [spot]),
       ),
     ),
@@ -52,7 +52,7 @@ test('row level security keeps an operator to their zones, whatever SQL they run
   );
   // Drivers have no write grant at all.
   assert.is(
-    await sqlstateOf(asRole(ctx.db.auth, identityOf(ctx.callers.driver.user!), (c) => c.query(update, [spot]))),
+    await sqlstateOf(asRole(ctx.db, identityOf(ctx.callers.driver.user!), (c) => c.query(update, [spot]))),
     '42501',
   );
 });

@@ -6,9 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type Stripe from 'stripe';
-import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
+import { createTestDb, type TestDb, ANON, callAs } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import { ANON, callAs } from './helpers/reservations.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
@@ -23,6 +22,7 @@ import {
   useEmulatorInEnv,
   waitFor,
   type TestWorker,
+  newOperatorDb,
 } from './helpers/payments.ts';
 import { paymentOperations, type Db } from '../server/plugins/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
@@ -46,7 +46,7 @@ test.before(async () => {
     WEB_URL: 'https://app.example.test',
   });
   stripe = stripeClient(stripeConfigFor(emulator));
-  staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
+  staffDb = await newOperatorDb(db);
   worker = await startTestWorker(db);
 });
 
@@ -121,27 +121,17 @@ test('end to end with booking: a guest reserves, sets up a card, ends early → 
   // Setup: a spot at 6.00/h with a 3.00 minimum; the guest reserves it from now for an hour.
   const rate = await createRate(db, { hourlyPrice: 600, minimumCharge: 300 });
   const spot = await createSpot(db, { lat: 40.71, lng: -74.0, rateId: rate, street: 'Greenwich St' });
-  const anon = await db.auth.connect();
-  let id: string;
-  let token: string;
-  try {
-    await anon.query('set role app_anonymous');
-    const {
-      rows: [r],
-    } = await anon.query(
-      `select (x.reservation).id::text as id, x.manage_token as token
-       from app_public.reserve($1, null, null, 60, 'e2e.guest@example.test') x`,
-      [spot],
-    );
-    ({ id, token } = r);
-    await anon.query('reset role');
-  } finally {
-    anon.release();
-  }
+  const [{ id, token }] = await callAs<{ id: string; token: string }>(
+    db,
+    ANON,
+    `select (x.reservation).id::text as id, x.manage_token as token
+     from app_public.reserve($1, null, null, 60, 'e2e.guest@example.test') x`,
+    [spot],
+  );
   assert.equal(await reservationStatus(id), 'held');
 
   // The guest sets up a card (as the SPA: setupReservationPayment with the token, Stripe.js, confirm).
-  const guestDb = dbAs(db.auth, { role: 'app_anonymous' });
+  const guestDb = dbAs(db, ANON);
   const p = await paymentOperations.setupReservationPayment(stripe, guestDb, id, token);
   await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
   assert.equal(
@@ -150,14 +140,7 @@ test('end to end with booking: a guest reserves, sets up a card, ends early → 
   );
 
   // The guest ends it early: booking completes it at the used time and queues the charge.
-  const guest = await db.auth.connect();
-  try {
-    await guest.query('set role app_anonymous');
-    await guest.query('select app_public.end_reservation($1, $2)', [id, token]);
-    await guest.query('reset role');
-  } finally {
-    guest.release();
-  }
+  await callAs(db, ANON, 'select app_public.end_reservation($1, $2)', [id, token]);
   const c = await settled(id);
   assert.equal([c.status, c.amount], ['succeeded', 300], 'a few seconds used: the minimum charge');
   assert.equal(

@@ -7,13 +7,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import Stripe from 'stripe';
-import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
+import { createTestDb, type TestDb } from './helpers/db.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
   completeAtEnd,
   confirmedReservation,
-  dbAs,
   startEmulator,
   startTestWorker,
   stripeConfigFor,
@@ -21,6 +20,7 @@ import {
   waitFor,
   type CardContext,
   type TestWorker,
+  newOperatorDb,
 } from './helpers/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
 import { closeMailTransports } from '../lib/mail_transport.ts';
@@ -44,7 +44,7 @@ test.before(async () => {
     SMTP_PORT: String(smtp.port),
     WEB_URL: 'https://app.example.test',
   });
-  const staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
+  const staffDb = await newOperatorDb(db);
   ctx = { db, emulator, stripe: stripeClient(stripeConfigFor(emulator)), staffDb };
 });
 

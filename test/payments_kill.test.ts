@@ -5,18 +5,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
+import { createTestDb, type TestDb } from './helpers/db.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
   browserConfirmsSetup,
   completeAtEnd,
   createReservation,
-  dbAs,
   startEmulator,
   stripeConfigFor,
   waitFor,
   WEBHOOK_SECRET,
+  newOperatorDb,
 } from './helpers/payments.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
@@ -79,7 +79,7 @@ function startWorkerProcess(extraEnv: Record<string, string> = {}): Promise<Chil
 test('worker killed mid-charge and restarted → exactly one charge, nothing left locked', async () => {
   // Setup: a confirmed reservation with a card on file.
   const stripe = stripeClient(stripeConfigFor(emulator));
-  const staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
+  const staffDb = await newOperatorDb(db);
   const { id } = await createReservation(db, { hourlyPrice: 1450 });
   const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
   await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import Stripe from 'stripe';
-import { asRole, createTestDb, createUser, identityOf, sqlstateOf, type TestDb } from './helpers/db.ts';
+import { asRole, createTestDb, createUser, identityOf, sqlstateOf, type TestDb, ANON, callAs } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
@@ -21,7 +21,6 @@ import {
   waitFor,
   WEBHOOK_SECRET,
 } from './helpers/payments.ts';
-import { ANON, callAs } from './helpers/reservations.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import { closeMailTransports } from '../lib/mail_transport.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
@@ -216,16 +215,16 @@ test('who may set up: no token, a wrong token, or someone else → SMB06 (as eve
   const other = await createUser(db);
   const { id: mine } = await createReservation(db, { as: identityOf(owner) });
   const stripe = stripeClient(stripeConfigFor(emulator));
-  const ok = await paymentOperations.setupReservationPayment(stripe, dbAs(db.auth, identityOf(owner)), mine, null);
+  const ok = await paymentOperations.setupReservationPayment(stripe, dbAs(db, identityOf(owner)), mine, null);
   assert.match(ok.clientSecret!, /_secret_/);
   assert.equal(
-    await sqlstateOf(paymentOperations.setupReservationPayment(stripe, dbAs(db.auth, identityOf(other)), mine, null)),
+    await sqlstateOf(paymentOperations.setupReservationPayment(stripe, dbAs(db, identityOf(other)), mine, null)),
     'SMB06',
   );
   // The API roles cannot read any payment table.
   for (const table of ['stripe_customers', 'setup_intents', 'charges', 'refunds', 'stripe_webhook_events']) {
     assert.equal(
-      await sqlstateOf(asRole(db.auth, identityOf(owner), (c) => c.query(`select * from app_private.${table}`))),
+      await sqlstateOf(asRole(db, identityOf(owner), (c) => c.query(`select * from app_private.${table}`))),
       '42501',
       table,
     );
@@ -337,7 +336,7 @@ test('refunds: operators only, full or partial, never more than charged, same an
   const stripe = stripeClient(stripeConfigFor(emulator));
   const staff = await createUser(db, { role: 'operator' });
   const driver = await createUser(db);
-  const staffDb = dbAs(db.auth, identityOf(staff, 'operator'));
+  const staffDb = dbAs(db, identityOf(staff));
   const charged = async (hourlyPrice: number) => {
     const { id } = await createReservation(db, { as: identityOf(driver), hourlyPrice });
     const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
@@ -354,7 +353,7 @@ test('refunds: operators only, full or partial, never more than charged, same an
 
   // A driver (or anonymous) cannot refund.
   assert.equal(
-    await sqlstateOf(paymentOperations.refundReservation(stripe, dbAs(db.auth, identityOf(driver)), id, null)),
+    await sqlstateOf(paymentOperations.refundReservation(stripe, dbAs(db, identityOf(driver)), id, null)),
     'SMP05',
   );
   assert.equal((await api.gql(REFUND, { id })).errors?.[0].extensions?.code, 'SMP05');

@@ -11,9 +11,11 @@ import {
   type Identity,
   type TestDb,
   type TestUser,
+  ANON,
+  callAs,
 } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import { ANON, callAs, hoursFromNow, reserve, writeCounts, type Reserved } from './helpers/reservations.ts';
+import { hoursFromNow, reserve, writeCounts, type Reserved } from './helpers/reservations.ts';
 
 let db: TestDb;
 let owner: TestUser;
@@ -24,7 +26,7 @@ const roles: Record<string, () => Identity> = {
   anonymous: () => ANON,
   owner: () => identityOf(owner),
   otherDriver: () => identityOf(other),
-  operator: () => identityOf(operator, 'operator'),
+  operator: () => identityOf(operator),
 };
 
 test.before(async () => {
@@ -103,7 +105,7 @@ test('a signed-in driver reads only their own rows; staff read all', async () =>
       .n;
   assert.is(await count(identityOf(owner)), 2, 'the owner’s two; not the guest’s');
   assert.is(await count(identityOf(other)), 0);
-  assert.is(await count(identityOf(operator, 'operator')), 3);
+  assert.is(await count(identityOf(operator)), 3);
 });
 
 test('bad input: each refusal has its code, and nothing is written', async () => {

@@ -4,9 +4,18 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type pg from 'pg';
-import { createTestDb, createUser, identityOf, type Identity, type TestDb, type TestUser } from './helpers/db.ts';
+import {
+  ANON,
+  beginAs,
+  createTestDb,
+  createUser,
+  identityOf,
+  type Identity,
+  type TestDb,
+  type TestUser,
+} from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import { ANON, hoursFromNow, reserve, connectClients } from './helpers/reservations.ts';
+import { hoursFromNow, reserve, connectClients } from './helpers/reservations.ts';
 
 const CLIENTS = 52;
 let db: TestDb;
@@ -40,15 +49,7 @@ test.after(async () => {
  * run their statement at once, and commit. Returns each one's SQLSTATE or 'ok'.
  */
 async function race(work: Array<{ identity: Identity; sql: string; params: unknown[] }>): Promise<string[]> {
-  await Promise.all(
-    work.map(async (w, i) => {
-      await clients[i].query('begin');
-      await clients[i].query(`select set_config('role', $1, true), set_config('app.session_id', $2, true)`, [
-        w.identity.role,
-        w.identity.sessionId ?? '',
-      ]);
-    }),
-  );
+  await Promise.all(work.map((w, i) => beginAs(clients[i], w.identity)));
   return Promise.all(
     work.map(async (w, i) => {
       try {

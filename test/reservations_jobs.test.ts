@@ -4,9 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Runner } from 'graphile-worker';
-import { createTestDb, createUser, identityOf, type TestDb, type TestUser } from './helpers/db.ts';
+import { createTestDb, createUser, identityOf, type TestDb, type TestUser, ANON, callAs } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import { ANON, callAs, emailsOf, eventsOf, hoursFromNow, scheduledOf, reserve } from './helpers/reservations.ts';
+import { emailsOf, eventsOf, hoursFromNow, scheduledOf, reserve } from './helpers/reservations.ts';
 import { startWorker } from '../worker/runner.ts';
 import { taskList } from '../worker/task_list.ts';
 

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type pg from 'pg';
-import { createTestDb, createUser, type TestDb, type TestUser } from './helpers/db.ts';
+import { beginAs, createTestDb, createUser, identityOf, type TestDb, type TestUser } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { connectClients } from './helpers/reservations.ts';
 
@@ -65,10 +65,7 @@ test('random concurrent operations on two hot spots: no overlap, documented refu
       const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
       const mine: string[] = [];
       const call = async (sql: string, params: unknown[]) => {
-        await client.query('begin');
-        await client.query(`select set_config('role', 'app_user', true), set_config('app.session_id', $1, true)`, [
-          users[i].sessionId,
-        ]);
+        await beginAs(client, identityOf(users[i]));
         try {
           const { rows } = await client.query(sql, params);
           await client.query('commit');

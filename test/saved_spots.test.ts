@@ -3,8 +3,17 @@
 // and isSaved on spots (spotsNear, spot details) over HTTP.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { asRole, createTestDb, createUser, identityOf, sqlstateOf, type TestDb, type TestUser } from './helpers/db.ts';
-import { ANON, callAs } from './helpers/reservations.ts';
+import {
+  asRole,
+  createTestDb,
+  createUser,
+  identityOf,
+  sqlstateOf,
+  type TestDb,
+  type TestUser,
+  ANON,
+  callAs,
+} from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
@@ -84,7 +93,7 @@ test('another driver sees none of them and cannot remove them; the owner can', a
   const removed = await callAs(db, identityOf(bob), 'select app_public.unsave_spot($1) as removed', [spotA]);
   assert.is(removed[0].removed, false);
   const direct = await sqlstateOf(
-    asRole(db.auth, identityOf(bob), (c) => c.query('delete from app_public.saved_spots'), { commit: true }),
+    asRole(db, identityOf(bob), (c) => c.query('delete from app_public.saved_spots'), { commit: true }),
   );
   assert.is(direct, '42501', 'no direct writes');
   const {

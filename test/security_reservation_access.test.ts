@@ -6,12 +6,12 @@
 // refusal and nothing is written — not in the database, not at Stripe.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
+import { createTestDb, createUser, identityOf, type TestDb, ANON, callAs } from './helpers/db.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { browserConfirmsSetup, dbAs, startEmulator, stripeConfigFor } from './helpers/payments.ts';
-import { ANON, callAs, hoursFromNow, reserve, writeCounts } from './helpers/reservations.ts';
+import { hoursFromNow, reserve, writeCounts } from './helpers/reservations.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
@@ -93,7 +93,7 @@ test('no operation on a reservation or block is allowed to a caller without a ri
   const operator = await createUser(db, { role: 'operator' });
   const stripe = stripeClient(stripeConfigFor(emulator));
 
-  const driverDb = dbAs(db.auth, identityOf(driver));
+  const driverDb = dbAs(db, identityOf(driver));
   const asDriver = async (a: { startsAt?: Date; durationMinutes: number }) =>
     (await reserve(db, identityOf(driver), { spotId: await spot(), ...a })).id;
   const driverRow: Target = {
@@ -115,7 +115,7 @@ test('no operation on a reservation or block is allowed to a caller without a ri
   };
   const guestSetUp = await paymentOperations.setupReservationPayment(
     stripe,
-    dbAs(db.auth, ANON),
+    dbAs(db, ANON),
     guestRow.upcoming,
     guestUpcoming.manage_token,
   );
@@ -124,7 +124,7 @@ test('no operation on a reservation or block is allowed to a caller without a ri
 
   const block = async (from: number, to: number) =>
     (
-      await callAs(db, identityOf(operator, 'operator'), 'select (app_public.block_spot($1, $2, $3)).id::text as id', [
+      await callAs(db, identityOf(operator), 'select (app_public.block_spot($1, $2, $3)).id::text as id', [
         await spot(),
         hoursFromNow(from),
         hoursFromNow(to),

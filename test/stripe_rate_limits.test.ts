@@ -5,19 +5,19 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import Stripe from 'stripe';
-import { createTestDb, createUser, identityOf, type TestDb } from './helpers/db.ts';
+import { createTestDb, type TestDb } from './helpers/db.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
   completeAtEnd,
   confirmedReservation,
-  dbAs,
   startEmulator,
   startTestWorker,
   stripeConfigFor,
   useEmulatorInEnv,
   waitFor,
   type CardContext,
+  newOperatorDb,
 } from './helpers/payments.ts';
 import { childEnv, spawnWorker } from './helpers/processes.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
@@ -38,7 +38,7 @@ test.before(async () => {
     SMTP_PORT: String(smtp.port),
     WEB_URL: 'https://app.example.test',
   });
-  const staffDb = dbAs(db.auth, identityOf(await createUser(db, { role: 'operator' }), 'operator'));
+  const staffDb = await newOperatorDb(db);
   cards = { db, emulator, stripe: stripeClient(stripeConfigFor(emulator)), staffDb };
 });
 

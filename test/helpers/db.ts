@@ -148,25 +148,37 @@ export interface Identity {
   sessionId?: string;
 }
 
+/** A signed-out visitor (a guest). */
+export const ANON: Identity = { role: 'app_anonymous' };
+
+/**
+ * Opens a transaction on client as the API role and session, as PostGraphile does for a
+ * request: the one place tests become an API role (asRole for a pooled client; the
+ * concurrency tests, which hold their own connections, call it directly).
+ */
+export async function beginAs(client: pg.ClientBase, identity: Identity): Promise<void> {
+  await client.query('begin');
+  await client.query(`select set_config('role', $1, true), set_config('app.session_id', $2, true)`, [
+    identity.role,
+    identity.sessionId ?? '',
+  ]);
+}
+
 /**
  * Runs fn in one transaction as the API role and session, as PostGraphile runs a
  * request: rolled back afterwards, or committed with `{ commit: true }` (then an
  * error rolls it back), so a test can check what a refusal did or did not write.
  */
 export async function asRole<T>(
-  pool: pg.Pool,
+  db: TestDb,
   identity: Identity,
   fn: (client: pg.PoolClient) => Promise<T>,
   options: { commit?: boolean } = {},
 ): Promise<T> {
-  const client = await pool.connect();
+  const client = await db.auth.connect();
   let done = false;
   try {
-    await client.query('begin');
-    await client.query(`select set_config('role', $1, true), set_config('app.session_id', $2, true)`, [
-      identity.role,
-      identity.sessionId ?? '',
-    ]);
+    await beginAs(client, identity);
     const result = await fn(client);
     if (options.commit) {
       await client.query('commit');
@@ -179,10 +191,22 @@ export async function asRole<T>(
   }
 }
 
+/** asRole for one statement, committed (as a request's mutation would be): its rows. */
+export async function callAs<T = any>(
+  db: TestDb,
+  identity: Identity,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  return asRole(db, identity, async (client) => (await client.query(sql, params)).rows as T[], { commit: true });
+}
+
 export interface TestUser {
   id: string;
   email: string;
   sessionId: string;
+  /** The user's role in the product (driver, operator, admin, analyst, enforcement). */
+  role: string;
 }
 
 let userCounter = 0;
@@ -217,23 +241,26 @@ export async function createUser(
     `insert into app_private.sessions (user_id, token_hash) values ($1, gen_random_bytes(32)) returning id`,
     [user.id],
   );
-  return { id: String(user.id), email, sessionId: session.id };
+  return { id: String(user.id), email, sessionId: session.id, role: props.role ?? 'driver' };
 }
 
-/** The API role a user's requests run as. */
-export function identityOf(user: TestUser, role = 'driver'): Identity {
-  return { role: role === 'operator' || role === 'admin' ? 'app_operator' : 'app_user', sessionId: user.sessionId };
+/** The API role and session a user's requests run as (app_hidden.db_role_for). */
+export function identityOf(user: TestUser): Identity {
+  return {
+    role: user.role === 'operator' || user.role === 'admin' ? 'app_operator' : 'app_user',
+    sessionId: user.sessionId,
+  };
 }
 
 /** Runs fn as a fresh signed-in driver, rolled back afterwards. */
 export async function withUserDb<T>(db: TestDb, fn: (client: pg.PoolClient, user: TestUser) => Promise<T>): Promise<T> {
   const user = await createUser(db);
-  return asRole(db.auth, identityOf(user), (client) => fn(client, user));
+  return asRole(db, identityOf(user), (client) => fn(client, user));
 }
 
 /** Runs fn as an anonymous visitor, rolled back afterwards. */
 export async function withAnonDb<T>(db: TestDb, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return asRole(db.auth, { role: 'app_anonymous' }, fn);
+  return asRole(db, ANON, fn);
 }
 
 /** The SQLSTATE of a rejected promise, for asserting on refusals. */

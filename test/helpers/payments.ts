@@ -6,15 +6,14 @@
 import Stripe from 'stripe';
 import { startStripeEmulator, type StripeEmulator } from '../../stripe-emulator/index.ts';
 import type { StripeConfig } from '../../lib/stripe_client.ts';
-import type { Identity, TestDb } from './db.ts';
-import type pg from 'pg';
 import type { Runner } from 'graphile-worker';
 import * as assert from 'uvu/assert';
 import { paymentOperations, type Db } from '../../server/plugins/payments.ts';
 import { ownerTx } from '../../server/owner_sql.ts';
 import { makeWorkerPool, startWorker, type WorkerOptions } from '../../worker/runner.ts';
 import { createRate, createSpot } from './spots.ts';
-import { ANON, reserve } from './reservations.ts';
+import { ANON, createUser, identityOf, type Identity, type TestDb } from './db.ts';
+import { reserve } from './reservations.ts';
 
 export const WEBHOOK_SECRET = 'whsec_test_payments';
 
@@ -144,18 +143,23 @@ export async function emulatorState(emulator: StripeEmulator) {
   return emulator.state();
 }
 
-/** What PostGraphile gives the payments plugin, made from a pool and an identity. */
-export function dbAs(pool: pg.Pool, identity: Identity): Db {
+/** What PostGraphile gives the payments plugin, for an identity on the test database's API pool. */
+export function dbAs(db: TestDb, identity: Identity): Db {
   const pgSettings = { role: identity.role, 'app.session_id': identity.sessionId ?? '' };
   return {
     pgSettings,
     withPgClient(settings, callback) {
       const values = Object.fromEntries(Object.entries(settings ?? {}).map(([k, v]) => [k, v ?? '']));
-      return ownerTx(pool, values, (client) =>
+      return ownerTx(db.auth, values, (client) =>
         callback({ query: (q) => client.query(q.text, q.values as unknown[]) as never }),
       );
     },
   };
+}
+
+/** dbAs for a new operator (staff may set up payment for and refund any reservation). */
+export async function newOperatorDb(db: TestDb): Promise<Db> {
+  return dbAs(db, identityOf(await createUser(db, { role: 'operator' })));
 }
 
 /**

@@ -1,20 +1,7 @@
-// Booking helpers for tests: calling SQL as an API role in a committed
-// transaction (so a refusal can be checked against what was written), and
-// reading the side effects (audit rows, emails, scheduled work) as the owner.
+// Booking helpers for tests: reserving as an API role (through callAs, test/helpers/db.ts),
+// and reading the side effects (audit rows, emails, scheduled work) as the owner.
 import pg from 'pg';
-import { asRole, type Identity, type TestDb } from './db.ts';
-
-/** Runs one statement as the role in its own transaction and commits it (rolls back on error). */
-export async function callAs<T = any>(
-  db: TestDb,
-  identity: Identity,
-  sql: string,
-  params: unknown[] = [],
-): Promise<T[]> {
-  return asRole(db.auth, identity, async (client) => (await client.query(sql, params)).rows as T[], { commit: true });
-}
-
-export const ANON: Identity = { role: 'app_anonymous' };
+import { callAs, type Identity, type TestDb } from './db.ts';
 
 export interface Reserved {
   id: string;
