@@ -6,45 +6,35 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTestDb, type TestDb } from './helpers/db.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
-import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
   browserConfirmsSetup,
   completeAtEnd,
   createReservation,
-  startEmulator,
   startTestWorker,
-  stripeConfigFor,
-  useEmulatorInEnv,
   waitFor,
-  newOperatorDb,
+  startPaymentWorld,
+  type PaymentWorld,
 } from './helpers/payments.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
-import { stripeClient } from '../lib/stripe_client.ts';
-import { closeMailTransports } from '../lib/mail_transport.ts';
 
 let db: TestDb;
+let world: PaymentWorld;
 let emulator: StripeEmulator;
-let smtp: SmtpSink;
 
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
-  emulator = await startEmulator();
-  smtp = await startSmtpSink();
-  useEmulatorInEnv(emulator);
-  Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port) });
+  world = await startPaymentWorld(db);
+  ({ emulator } = world);
 });
 
 test.after(async () => {
-  closeMailTransports();
-  await emulator?.close();
-  await smtp?.close();
+  await world?.close();
   await db?.close();
 });
 
 test('a burst of emails queued before a burst of charges: every charge runs first; send_email has 25 attempts', async () => {
   // Setup: 4 guests' hours with cards set up and confirmed (each wrote outbox rows).
-  const stripe = stripeClient(stripeConfigFor(emulator));
-  const staffDb = await newOperatorDb(db);
+  const { stripe, staffDb } = world;
   const ids: string[] = [];
   for (let i = 0; i < 4; i += 1) {
     const { id } = await createReservation(db, { hourlyPrice: 900 });

@@ -9,26 +9,24 @@ import type Stripe from 'stripe';
 import { createTestDb, type TestDb, ANON, callAs } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
-import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
+import type { SmtpSink } from './helpers/smtp_sink.ts';
 import {
   browserConfirmsSetup,
   completeAtEnd,
   confirmedReservation as confirmedCard,
   createReservation,
   dbAs,
-  startEmulator,
   startTestWorker,
-  stripeConfigFor,
   useEmulatorInEnv,
   waitFor,
   type TestWorker,
-  newOperatorDb,
+  startPaymentWorld,
+  type PaymentWorld,
 } from './helpers/payments.ts';
 import { paymentOperations, type Db } from '../server/plugins/payments.ts';
-import { stripeClient } from '../lib/stripe_client.ts';
-import { closeMailTransports } from '../lib/mail_transport.ts';
 
 let db: TestDb;
+let world: PaymentWorld;
 let emulator: StripeEmulator;
 let smtp: SmtpSink;
 let worker: TestWorker;
@@ -37,24 +35,14 @@ let stripe: Stripe;
 
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
-  emulator = await startEmulator();
-  smtp = await startSmtpSink();
-  useEmulatorInEnv(emulator);
-  Object.assign(process.env, {
-    SMTP_HOST: smtp.host,
-    SMTP_PORT: String(smtp.port),
-    WEB_URL: 'https://app.example.test',
-  });
-  stripe = stripeClient(stripeConfigFor(emulator));
-  staffDb = await newOperatorDb(db);
+  world = await startPaymentWorld(db);
+  ({ emulator, smtp, staffDb, stripe } = world);
   worker = await startTestWorker(db);
 });
 
 test.after(async () => {
   await worker?.stop();
-  closeMailTransports();
-  await emulator?.close();
-  await smtp?.close();
+  await world?.close();
   await db?.close();
 });
 

@@ -9,50 +9,33 @@ import * as assert from 'uvu/assert';
 import Stripe from 'stripe';
 import { createTestDb, type TestDb } from './helpers/db.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
-import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import {
   completeAtEnd,
   confirmedReservation,
-  startEmulator,
   startTestWorker,
-  stripeConfigFor,
-  useEmulatorInEnv,
   waitFor,
-  type CardContext,
   type TestWorker,
-  newOperatorDb,
+  startPaymentWorld,
+  type PaymentWorld,
 } from './helpers/payments.ts';
-import { stripeClient } from '../lib/stripe_client.ts';
-import { closeMailTransports } from '../lib/mail_transport.ts';
 
 const DAY_AND_HOUR = 25 * 3600;
 
 let db: TestDb;
 let emulator: StripeEmulator;
-let smtp: SmtpSink;
-let ctx: CardContext;
+let ctx: PaymentWorld;
 let worker: TestWorker | undefined;
 
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
-  emulator = await startEmulator();
-  smtp = await startSmtpSink();
   // The SDK's own retries off: the job's retry is the re-send under test.
-  useEmulatorInEnv(emulator, { STRIPE_MAX_NETWORK_RETRIES: '0', STRIPE_TIMEOUT_MS: '700' });
-  Object.assign(process.env, {
-    SMTP_HOST: smtp.host,
-    SMTP_PORT: String(smtp.port),
-    WEB_URL: 'https://app.example.test',
-  });
-  const staffDb = await newOperatorDb(db);
-  ctx = { db, emulator, stripe: stripeClient(stripeConfigFor(emulator)), staffDb };
+  ctx = await startPaymentWorld(db, { STRIPE_MAX_NETWORK_RETRIES: '0', STRIPE_TIMEOUT_MS: '700' });
+  ({ emulator } = ctx);
 });
 
 test.after(async () => {
   await worker?.stop();
-  closeMailTransports();
-  await emulator?.close();
-  await smtp?.close();
+  await ctx?.close();
   await db?.close();
 });
 

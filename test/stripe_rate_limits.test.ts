@@ -7,45 +7,30 @@ import * as assert from 'uvu/assert';
 import Stripe from 'stripe';
 import { createTestDb, type TestDb } from './helpers/db.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
-import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
+import type { SmtpSink } from './helpers/smtp_sink.ts';
 import {
   completeAtEnd,
   confirmedReservation,
-  startEmulator,
   startTestWorker,
-  stripeConfigFor,
-  useEmulatorInEnv,
   waitFor,
-  type CardContext,
-  newOperatorDb,
+  startPaymentWorld,
+  type PaymentWorld,
 } from './helpers/payments.ts';
 import { childEnv, spawnWorker } from './helpers/processes.ts';
-import { stripeClient } from '../lib/stripe_client.ts';
-import { closeMailTransports } from '../lib/mail_transport.ts';
 
 let db: TestDb;
 let emulator: StripeEmulator;
 let smtp: SmtpSink;
-let cards: CardContext;
+let cards: PaymentWorld;
 
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
-  emulator = await startEmulator();
-  smtp = await startSmtpSink();
-  useEmulatorInEnv(emulator);
-  Object.assign(process.env, {
-    SMTP_HOST: smtp.host,
-    SMTP_PORT: String(smtp.port),
-    WEB_URL: 'https://app.example.test',
-  });
-  const staffDb = await newOperatorDb(db);
-  cards = { db, emulator, stripe: stripeClient(stripeConfigFor(emulator)), staffDb };
+  cards = await startPaymentWorld(db);
+  ({ emulator, smtp } = cards);
 });
 
 test.after(async () => {
-  closeMailTransports();
-  await emulator?.close();
-  await smtp?.close();
+  await cards?.close();
   await db?.close();
 });
 

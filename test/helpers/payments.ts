@@ -5,7 +5,10 @@
 // set-up, and polling helpers.
 import Stripe from 'stripe';
 import { startStripeEmulator, type StripeEmulator } from '../../stripe-emulator/index.ts';
-import type { StripeConfig } from '../../lib/stripe_client.ts';
+import { stripeClient, type StripeConfig } from '../../lib/stripe_client.ts';
+import { closeMailTransports } from '../../lib/mail_transport.ts';
+import { startSmtpSink, type SmtpSink } from './smtp_sink.ts';
+import { TEST_WEB_URL } from './outbox.ts';
 import type { Runner } from 'graphile-worker';
 import * as assert from 'uvu/assert';
 import { paymentOperations, type Db } from '../../server/plugins/payments.ts';
@@ -160,6 +163,37 @@ export function dbAs(db: TestDb, identity: Identity): Db {
 /** dbAs for a new operator (staff may set up payment for and refund any reservation). */
 export async function newOperatorDb(db: TestDb): Promise<Db> {
   return dbAs(db, identityOf(await createUser(db, { role: 'operator' })));
+}
+
+/** A payment test file's outside world (startPaymentWorld). */
+export interface PaymentWorld extends CardContext {
+  smtp: SmtpSink;
+  /** Ends the mail transports, the emulator and the SMTP sink (stop any worker first). */
+  close(): Promise<void>;
+}
+
+/**
+ * The Stripe emulator and an SMTP sink for a test file, put in process.env where the worker and
+ * the SDK read them (with `emulatorEnv` over the emulator's defaults, and WEB_URL for the emails'
+ * links), with an SDK client and an operator's database access.
+ */
+export async function startPaymentWorld(db: TestDb, emulatorEnv: Record<string, string> = {}): Promise<PaymentWorld> {
+  const emulator = await startEmulator();
+  const smtp = await startSmtpSink();
+  useEmulatorInEnv(emulator, emulatorEnv);
+  Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), WEB_URL: TEST_WEB_URL });
+  return {
+    db,
+    emulator,
+    smtp,
+    stripe: stripeClient(stripeConfigFor(emulator)),
+    staffDb: await newOperatorDb(db),
+    async close() {
+      closeMailTransports();
+      await emulator.close();
+      await smtp.close();
+    },
+  };
 }
 
 /**
