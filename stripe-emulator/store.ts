@@ -120,31 +120,26 @@ export function paginate<T extends Stored>(
   const endingBefore = str(params, 'ending_before');
   const data: T[] = [];
   let hasMore = false;
-  if (endingBefore !== undefined) {
-    // Items newer than the cursor, the `limit` closest to it, still returned newest first.
-    let i = cursorIndex(items, endingBefore, 'ending_before') + 1;
-    for (; i < items.length; i++) {
-      const o = items[i]!;
-      if (!keep(o)) continue;
-      if (data.length === limit) {
-        hasMore = true;
-        break;
-      }
-      data.push(o);
+  // items are oldest first. ending_before walks towards newer items (the `limit` closest to the
+  // cursor, then returned newest first); otherwise the walk goes from newest (or the item before
+  // starting_after) towards older ones.
+  const newer = endingBefore !== undefined;
+  const step = newer ? 1 : -1;
+  let i = newer
+    ? cursorIndex(items, endingBefore, 'ending_before') + 1
+    : startingAfter !== undefined
+      ? cursorIndex(items, startingAfter, 'starting_after') - 1
+      : items.length - 1;
+  for (; i >= 0 && i < items.length; i += step) {
+    const o = items[i]!;
+    if (!keep(o)) continue;
+    if (data.length === limit) {
+      hasMore = true;
+      break;
     }
-    data.reverse();
-  } else {
-    let i = startingAfter !== undefined ? cursorIndex(items, startingAfter, 'starting_after') - 1 : items.length - 1;
-    for (; i >= 0; i--) {
-      const o = items[i]!;
-      if (!keep(o)) continue;
-      if (data.length === limit) {
-        hasMore = true;
-        break;
-      }
-      data.push(o);
-    }
+    data.push(o);
   }
+  if (newer) data.reverse();
   return { object: 'list', data, has_more: hasMore, url };
 }
 
