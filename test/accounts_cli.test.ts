@@ -4,8 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createTestDb, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import type { TestDb } from './helpers/db.ts';
+import { type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { signIn } from './helpers/auth.ts';
 import { emailedLink } from './helpers/outbox.ts';
 
@@ -14,14 +14,10 @@ let api: TestApi;
 const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 function cli(args: string[], input = '') {
   const res = spawnSync(process.execPath, [MAIN, 'user:create', ...args], {

@@ -3,8 +3,8 @@
 // clients) and from the server's own origin pass.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import { createUser, type TestDb } from './helpers/db.ts';
+import { type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { TEST_PASSWORD } from './helpers/auth.ts';
 
 const SPA = 'https://app.example.test';
@@ -12,14 +12,10 @@ let db: TestDb;
 let api: TestApi;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db, { corsOrigins: [SPA] });
+  ({ db, api } = await startDbAndApi(import.meta.filename, { corsOrigins: [SPA] }));
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 const preflight = (origin: string, path = '/graphql') =>
   fetch(`${api.url}${path}`, {

@@ -3,8 +3,8 @@
 // reset, over HTTP and GraphQL.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import { createUser, type TestDb } from './helpers/db.ts';
+import { startApi, type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { createSpot } from './helpers/spots.ts';
 import { TEST_PASSWORD, postJson, signIn, assertRefused } from './helpers/auth.ts';
 import { emailedLink } from './helpers/outbox.ts';
@@ -13,14 +13,10 @@ let db: TestDb;
 let api: TestApi;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db, { webUrl: 'https://app.example.test' });
+  ({ db, api } = await startDbAndApi(import.meta.filename, { webUrl: 'https://app.example.test' }));
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 const ME = `{ currentUser { rowId isVerified } }`;
 const FORGOT = `mutation ($e: String!) { forgotPassword(input: { email: $e }) { result } }`;

@@ -4,8 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import { createUser, type TestDb } from './helpers/db.ts';
+import { type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { emailedLink } from './helpers/outbox.ts';
 import {
   TEST_PASSWORD,
@@ -21,14 +21,10 @@ let db: TestDb;
 let api: TestApi;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 const ME = `{ currentUser { rowId email role isVerified } }`;
 const hashOf = (token: string) => createHash('sha256').update(token).digest();

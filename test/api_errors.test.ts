@@ -5,8 +5,8 @@
 // COOKIE_SECRET.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import type { TestDb } from './helpers/db.ts';
+import { startApi, type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import { loadConfig } from '../server/config.ts';
 import { captureLogs } from './helpers/logs.ts';
@@ -15,14 +15,10 @@ let db: TestDb;
 let api: TestApi;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 test('an unexpected SQL error: INTERNAL with a reference the log has, and not a word of the error in the answer', async () => {
   // Setup: a fault no client can cause on purpose — a trigger failing with an

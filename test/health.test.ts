@@ -7,8 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { createTestDb, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import type { TestDb } from './helpers/db.ts';
+import { startApi, type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { makeWorkerPool, startWorker } from '../worker/runner.ts';
 import { startHealthServer } from '../worker/health_server.ts';
 
@@ -16,14 +16,10 @@ let db: TestDb;
 let api: TestApi;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 async function probe(base: string, path: string) {
   const res = await fetch(`${base}${path}`);

@@ -4,8 +4,8 @@
 // scheduled, one more email pending; a charge prepared and failed shows up by outcome.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import type { TestDb } from './helpers/db.ts';
+import { startApi, type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { createSpot } from './helpers/spots.ts';
 import { hoursFromNow } from './helpers/reservations.ts';
 import { completeAtEnd, createReservation, waitFor } from './helpers/payments.ts';
@@ -18,14 +18,10 @@ let db: TestDb;
 let api: TestApi;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db, { metricsToken: TOKEN });
+  ({ db, api } = await startDbAndApi(import.meta.filename, { metricsToken: TOKEN }));
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 /** One scrape, as sample name with labels → value. */
 async function scrape(): Promise<Map<string, number>> {

@@ -5,23 +5,20 @@
 // ignores the Host header; security headers and no-store on token answers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import { createUser, type TestDb } from './helpers/db.ts';
+import { type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { postJson, signIn, TEST_PASSWORD } from './helpers/auth.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
+import { emailedLink } from './helpers/outbox.ts';
 
 let db: TestDb;
 let api: TestApi;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 const code = (res: any) => res.errors?.[0]?.extensions?.code;
 const FORGOT = 'mutation ($e: String!) { forgotPassword(input: { email: $e }) { result } }';
@@ -31,10 +28,10 @@ const CHANGE =
 
 async function resetLinkOf(email: string): Promise<string> {
   const { rows } = await db.owner.query(
-    `select data->>'link' as link from app_private.emails where recipient = $1 and template = 'password_reset' order by id desc limit 1`,
+    `select template, data from app_private.emails where recipient = $1 and template = 'password_reset' order by id desc limit 1`,
     [email],
   );
-  return new URL(rows[0].link).searchParams.get('token')!;
+  return new URL(emailedLink(rows[0])!).searchParams.get('token')!;
 }
 
 test('a reset link asked for before a password change stops working after it', async () => {

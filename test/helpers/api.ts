@@ -1,7 +1,7 @@
 // The real API (Express + PostGraphile) on an ephemeral port, against a test database.
 import { makeApp, listen, type AppHandle } from '../../server/app.ts';
 import { loadConfig, type ServerConfig } from '../../server/config.ts';
-import type { TestDb } from './db.ts';
+import { createTestDb, type TestDb } from './db.ts';
 
 export interface GraphQLResponse<T = any> {
   status: number;
@@ -42,4 +42,18 @@ export async function startApi(db: TestDb, overrides: Partial<ServerConfig> = {}
     },
     close: () => handle.close(),
   };
+}
+
+/** A test file's own database and the API on it, for its test.before (closeAll them in test.after). */
+export async function startDbAndApi(
+  file: string,
+  overrides: Partial<ServerConfig> = {},
+): Promise<{ db: TestDb; api: TestApi }> {
+  const db = await createTestDb(file);
+  return { db, api: await startApi(db, overrides) };
+}
+
+/** Closes what a test file started, in the order given, skipping what never started. */
+export async function closeAll(...started: Array<{ close(): Promise<unknown> } | undefined>): Promise<void> {
+  for (const s of started) await s?.close();
 }
