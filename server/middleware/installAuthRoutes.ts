@@ -15,7 +15,7 @@ import { ownerPoolOf } from './installDatabasePools.ts';
 import { ownerTx } from '../owner_sql.ts';
 import { clearSessionCookies, setSessionCookies } from '../auth_cookies.ts';
 import { identityOf, requestSettingsOf } from '../request_identity.ts';
-import { CodedError } from '../errors.ts';
+import { refuseFailedLogin } from '../login_attempt.ts';
 import { clientAddress } from './installRequestSettings.ts';
 import { signUpLimited } from '../plugins/sign_up_gate.ts';
 
@@ -94,14 +94,7 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
        from app_private.login_attempt($1, $2, nullif($3, '')::inet)`,
       [str(body.email), str(body.password), clientAddress(req)],
     );
-    if (attempt.status === 'limited') {
-      throw new CodedError(
-        'SMA02',
-        `Too many attempts. Try again in ${attempt.retry_after} seconds.`,
-        String(attempt.retry_after),
-      );
-    }
-    if (attempt.status !== 'ok') throw new CodedError('SMA01', 'Wrong email or password');
+    refuseFailedLogin(attempt);
     sendSession(res, config, attempt, body.session === 'cookie');
   });
 

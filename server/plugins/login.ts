@@ -7,15 +7,7 @@
 import { extendSchema, gql } from 'postgraphile/utils';
 import { lambda } from 'postgraphile/grafast';
 import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
-import { CodedError } from '../errors.ts';
-
-interface Attempt {
-  status: string;
-  user_id: string | null;
-  session_id: string | null;
-  token: string | null;
-  retry_after: number;
-}
+import { refuseFailedLogin, type LoginAttempt } from '../login_attempt.ts';
 
 export const LoginPlugin = extendSchema((build) => {
   const executor = build.input.pgRegistry.pgExecutors.main;
@@ -44,21 +36,14 @@ export const LoginPlugin = extendSchema((build) => {
         login(_: unknown, fieldArgs: any) {
           const $input = fieldArgs.getRaw('input');
           const $attempt = sideEffectWithPgClient(executor, $input, async (client, input: any) => {
-            const { rows } = await client.query<Attempt>({
+            const { rows } = await client.query<LoginAttempt>({
               text: 'select status, user_id::text, session_id, token, retry_after from app_hidden.login($1, $2)',
               values: [input?.email ?? null, input?.password ?? null],
             });
             return rows[0];
           });
-          return lambda($attempt, (attempt: Attempt) => {
-            if (attempt.status === 'limited') {
-              throw new CodedError(
-                'SMA02',
-                `Too many attempts. Try again in ${attempt.retry_after} seconds.`,
-                String(attempt.retry_after),
-              );
-            }
-            if (attempt.status !== 'ok') throw new CodedError('SMA01', 'Wrong email or password');
+          return lambda($attempt, (attempt: LoginAttempt) => {
+            refuseFailedLogin(attempt);
             return { userId: attempt.user_id, sessionId: attempt.session_id, token: attempt.token };
           });
         },
