@@ -3,23 +3,19 @@
 // session, token or email).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import { createUser, type TestDb } from './helpers/db.ts';
+import { type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { postJson } from './helpers/auth.ts';
 
 let db: TestDb;
 let api: TestApi;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
   await createUser(db, { email: 'anna@example.com' });
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 async function written() {
   const {

@@ -4,8 +4,8 @@
 // read from X-Forwarded-For only behind a trusted proxy (TRUST_PROXY).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import { createUser, type TestDb } from './helpers/db.ts';
+import { startApi, type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { postJson, signIn, TEST_PASSWORD } from './helpers/auth.ts';
 
 let db: TestDb;
@@ -13,16 +13,11 @@ let api: TestApi;
 let proxied: TestApi;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
   proxied = await startApi(db, { trustProxy: 1 });
 });
 
-test.after(async () => {
-  await proxied?.close();
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(proxied, api, db));
 
 const code = (res: any) => res.errors?.[0]?.extensions?.code;
 const count = async (sql: string, params: unknown[] = []) => (await db.owner.query(sql, params)).rows[0].n as number;

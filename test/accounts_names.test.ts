@@ -4,8 +4,8 @@
 // same names with SMA05 and writes nothing, and stores good names the same way.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, createUser, sqlstateOf, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import { createUser, sqlstateOf, type TestDb } from './helpers/db.ts';
+import { type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { createSignedInUser, postJson, TEST_PASSWORD, type BearerSession } from './helpers/auth.ts';
 
 let db: TestDb;
@@ -14,16 +14,12 @@ let driver: BearerSession & { id: string };
 let admin: BearerSession;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
   driver = await createSignedInUser(db, api, { name: 'Dana Driver' });
   admin = await createSignedInUser(db, api, { role: 'admin' });
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 // Refused everywhere (blank ones except where no name means a default, below): too long, controls, format characters (bidi,
 // zero-width, soft hyphen, word joiner, tags) and names of invisible characters only.

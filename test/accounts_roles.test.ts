@@ -4,8 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { createTestDb, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import type { TestDb } from './helpers/db.ts';
+import { type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 
 type Role = 'anonymous' | 'driver' | 'operator' | 'admin' | 'analyst';
@@ -17,8 +17,7 @@ const actors = {} as Record<Role, { id?: string; headers: Record<string, string>
 const others = {} as Record<'driver' | 'operator' | 'admin' | 'analyst', { id: string; sessionId: string }>;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
   actors.anonymous = { headers: {} };
   for (const role of ['driver', 'operator', 'admin', 'analyst'] as const) {
     actors[role] = await createSignedInUser(db, api, { role, email: `${role}@example.com` });
@@ -26,10 +25,7 @@ test.before(async () => {
   }
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 const code = (res: any) => res.errors?.[0]?.extensions?.code;
 

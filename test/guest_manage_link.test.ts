@@ -3,9 +3,9 @@
 // gets the same answer and changes nothing; it is rate limited; guest emails say how.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, type TestDb } from './helpers/db.ts';
+import type { TestDb } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import { type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import { emailsOf, hoursFromNow } from './helpers/reservations.ts';
 import { emailedLink, TEST_WEB_URL } from './helpers/outbox.ts';
@@ -16,15 +16,11 @@ let api: TestApi;
 let rate: number;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
   rate = await createRate(db, { hourlyPrice: 600 });
 });
 
-test.after(async () => {
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(api, db));
 
 const RESERVE = `mutation ($spotId: BigInt!, $startsAt: Datetime, $email: String) {
   reserve(input: { spotId: $spotId, startsAt: $startsAt, durationMinutes: 60, email: $email }) {

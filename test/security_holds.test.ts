@@ -4,8 +4,8 @@
 // Confirming, cancelling or the hold's expiry makes room again.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import type { TestDb } from './helpers/db.ts';
+import { startApi, type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 
@@ -15,17 +15,12 @@ let proxied: TestApi;
 let spotId: string;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
   proxied = await startApi(db, { trustProxy: 1 });
   spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: await createRate(db), maxStay: '4 hours' });
 });
 
-test.after(async () => {
-  await proxied?.close();
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(proxied, api, db));
 
 const RESERVE = `mutation ($s: BigInt!, $at: Datetime!, $e: String) {
   reserve(input: { spotId: $s, startsAt: $at, durationMinutes: 30, email: $e }) { result { reservation { rowId } manageToken } } }`;

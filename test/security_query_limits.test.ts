@@ -14,8 +14,8 @@ import {
   isObjectType,
   type GraphQLField,
 } from 'postgraphile/graphql';
-import { createTestDb, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import type { TestDb } from './helpers/db.ts';
+import { startApi, type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import { createRate, createSpot, north } from './helpers/spots.ts';
 import { maskError } from '../server/mask_error.ts';
@@ -26,19 +26,14 @@ let api: TestApi;
 let dev: TestApi;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
   // What development runs: the IDE (and explain on request) and introspection on.
   dev = await startApi(db, { graphqlIde: true, graphqlIntrospection: true });
   const rateId = await createRate(db, { hourlyPrice: 300 });
   for (let i = 0; i < 120; i += 1) await createSpot(db, { lat: north(40.75, i * 20), lng: -73.99, rateId });
 });
 
-test.after(async () => {
-  await dev?.close();
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(dev, api, db));
 
 const code = (res: any) => res.errors?.[0]?.extensions?.code;
 const at = (h: number) => new Date(Date.now() + h * 3600e3).toISOString();

@@ -5,8 +5,8 @@
 // counts nothing, so no shape moves a per-address bucket without being counted.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, type TestDb } from './helpers/db.ts';
-import { startApi, type TestApi } from './helpers/api.ts';
+import type { TestDb } from './helpers/db.ts';
+import { startApi, type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { createSignedInUser, TEST_PASSWORD } from './helpers/auth.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 
@@ -15,16 +15,11 @@ let api: TestApi;
 let proxied: TestApi;
 
 test.before(async () => {
-  db = await createTestDb(import.meta.filename);
-  api = await startApi(db);
+  ({ db, api } = await startDbAndApi(import.meta.filename));
   proxied = await startApi(db, { trustProxy: 1 });
 });
 
-test.after(async () => {
-  await proxied?.close();
-  await api?.close();
-  await db?.close();
-});
+test.after(() => closeAll(proxied, api, db));
 
 const hits = async (bucket: string, key: string) =>
   (
