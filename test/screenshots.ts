@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { dropTemplate } from './helpers/db.ts';
-import { MIDTOWN, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
+import { MIDTOWN, openFirstFreeSpot, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { startWebStack, type Size } from './helpers/web_stack.ts';
 
 const OUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
@@ -27,15 +27,7 @@ try {
     await page.locator('li.spot').first().waitFor();
     await shoot(page, 'find', size);
 
-    await page
-      .locator('li.spot[data-state="free"]')
-      .first()
-      .getByRole('link', { name: /^Reserve/ })
-      .click();
-    await page
-      .locator('[data-price]')
-      .filter({ hasText: /^\$\d+\.\d\d$/ })
-      .waitFor();
+    await openFirstFreeSpot(page);
     await page.getByLabel('Your email').fill(`guest.${size}@example.test`);
     await shoot(page, 'reserve', size);
 

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'playwright-core';
 import { OAuth2Server } from 'oauth2-mock-server';
-import { MIDTOWN, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
+import { MIDTOWN, openFirstFreeSpot, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
 
 let stack: WebStack;
@@ -66,13 +66,7 @@ test('A signed-in driver reserves, changes the end after seeing the new price, e
   const { page } = await stack.newPage('desktop');
   await signUp(page, 'Dora Driver', 'dora@example.test');
   await page.goto(stack.webUrl + MIDTOWN);
-  const item = page.locator('li.spot[data-state="free"]').first();
-  await item.waitFor();
-  await item.getByRole('link', { name: /^Reserve/ }).click();
-  await page
-    .locator('[data-price]')
-    .filter({ hasText: /^\$\d+\.\d\d$/ })
-    .waitFor();
+  await openFirstFreeSpot(page);
   assert.is(await page.getByLabel('Your email').count(), 0, 'signed in: no email asked');
   await page.getByRole('button', { name: 'Reserve and add a card' }).click();
   await page.waitForURL(/\/reservations\/\d+$/);

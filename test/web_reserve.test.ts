@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'playwright-core';
-import { MIDTOWN, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
+import { MIDTOWN, openFirstFreeSpot, priceShown, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
 
 let stack: WebStack;
@@ -38,10 +38,7 @@ async function reserveNth(
   await prepare?.(spotId);
   await item.getByRole('link', { name: /^Reserve/ }).click();
   await page.waitForURL(new RegExp(`/spots/${spotId}`));
-  await page
-    .locator('[data-price]')
-    .filter({ hasText: /^\$\d+\.\d\d$/ })
-    .waitFor();
+  await priceShown(page);
   if (email) await page.getByLabel('Your email').fill(email);
   await page.getByRole('button', { name: 'Reserve and add a card' }).click();
   await page.waitForURL(/\/reservations\/\d+$/);
@@ -156,15 +153,7 @@ for (const size of ['phone', 'desktop'] as Size[]) {
   test(`The spot page has no serious or critical accessibility finding (${size})`, async () => {
     const { page } = await stack.newPage(size);
     await openFind(page);
-    await page
-      .locator('li.spot[data-state="free"]')
-      .first()
-      .getByRole('link', { name: /^Reserve/ })
-      .click();
-    await page
-      .locator('[data-price]')
-      .filter({ hasText: /^\$\d+\.\d\d$/ })
-      .waitFor();
+    await openFirstFreeSpot(page);
     assert.equal(await seriousA11yViolations(page), []);
   });
 }

@@ -15,3 +15,21 @@ export async function typeCard(page: Page, number: string): Promise<void> {
 export async function reservationStatusIs(page: Page, status: string): Promise<void> {
   await page.locator(`.status-line [data-status="${status}"]`).waitFor({ timeout: 30_000 });
 }
+
+/** Waits for the spot page's price (a quote in dollars and cents). */
+export async function priceShown(page: Page): Promise<void> {
+  await page
+    .locator('[data-price]')
+    .filter({ hasText: /^\$\d+\.\d\d$/ })
+    .waitFor();
+}
+
+/** On Find: follows the first free spot's Reserve link and waits for the spot page's price. */
+export async function openFirstFreeSpot(page: Page): Promise<void> {
+  await page
+    .locator('li.spot[data-state="free"]')
+    .first()
+    .getByRole('link', { name: /^Reserve/ })
+    .click();
+  await priceShown(page);
+}
