@@ -2,7 +2,6 @@
 // request, then a worker starts again: the job is unlocked (its process is
 // known dead), re-sent with the same idempotency key, and there is exactly one
 // charge. Real processes, real SDK, the emulator's `timeout` fault.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTestDb, type TestDb } from './helpers/db.ts';
@@ -15,17 +14,17 @@ import {
   startEmulator,
   stripeConfigFor,
   waitFor,
-  WEBHOOK_SECRET,
   newOperatorDb,
 } from './helpers/payments.ts';
 import { paymentOperations } from '../server/plugins/payments.ts';
 import { stripeClient } from '../lib/stripe_client.ts';
 import { startLiveness } from '../worker/liveness.ts';
+import { childEnv, spawnWorker, type Child } from './helpers/processes.ts';
 
 let db: TestDb;
 let emulator: StripeEmulator;
 let smtp: SmtpSink;
-const children = new Set<ChildProcess>();
+const children = new Set<Child>();
 
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
@@ -34,46 +33,21 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  await new Promise((r) => setTimeout(r, 100));
+  for (const child of children) await child.kill('SIGKILL');
   await emulator?.close();
   await smtp?.close();
   await db?.close();
 });
 
-function startWorkerProcess(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [new URL('./helpers/worker_process.ts', import.meta.url).pathname], {
-    env: {
-      ...process.env,
-      DATABASE_URL: db.urls.owner,
-      STRIPE_SECRET_KEY: 'sk_test_payments',
-      STRIPE_API_HOST: emulator.host,
-      STRIPE_API_PORT: String(emulator.port),
-      STRIPE_API_PROTOCOL: 'http',
-      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      SMTP_HOST: smtp.host,
-      SMTP_PORT: String(smtp.port),
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** A worker process with the emulator and the SMTP sink in its environment; resolves once it polls. */
+const startWorkerProcess = (extraEnv: Record<string, string> = {}): Promise<Child> =>
+  track(spawnWorker(childEnv(db.urls, emulator, smtp, extraEnv)));
+
+/** Remembers a started worker, so that test.after ends whatever a failed test left running. */
+async function track(started: Promise<Child>): Promise<Child> {
+  const child = await started;
   children.add(child);
-  child.on('exit', () => children.delete(child));
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 20_000);
-    const onData = (d: Buffer) => {
-      output += d;
-      if (output.includes('worker ready')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => {
-      output += d;
-    });
-  });
+  return child;
 }
 
 test('worker killed mid-charge and restarted → exactly one charge, nothing left locked', async () => {
@@ -104,8 +78,7 @@ test('worker killed mid-charge and restarted → exactly one charge, nothing lef
   const probe = await startLiveness(db.urls.owner);
   assert.equal(await probe.sweep(), 0, 'a live process is never swept');
   await probe.close();
-  first.kill('SIGKILL');
-  await new Promise((r) => first.once('exit', r));
+  await first.kill('SIGKILL');
   const {
     rows: [locked],
   } = await db.owner.query('select locked_by from graphile_worker.jobs where key = $1', [`reservation_charge:${id}`]);
@@ -144,12 +117,11 @@ test('worker killed mid-charge and restarted → exactly one charge, nothing lef
   const { rows: procs } = await db.owner.query('select pid from app_private.worker_processes');
   assert.equal(
     procs.map((r) => r.pid),
-    [second.pid],
+    [second.process.pid],
     'the dead process was forgotten',
   );
 
-  second.kill('SIGTERM');
-  await new Promise((r) => second.once('exit', r));
+  await second.kill('SIGTERM');
 });
 
 test.run();
