@@ -2359,96 +2359,17 @@ COMMENT ON FUNCTION app_private.charge_failed(charge_id bigint, attempt integer,
 --
 
 CREATE FUNCTION app_private.charge_prepare(reservation_id bigint) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-declare
-  v_r app_public.reservations;
-  v_c app_private.charges;
-  v_customer text;
-  v_pm text;
-  v_key_age interval;
-begin
-  select r.* into v_r from app_public.reservations r where r.id = charge_prepare.reservation_id for update;
-  if v_r.id is null then
-    return jsonb_build_object('action', 'skip', 'reason', 'no such reservation');
-  end if;
-  select c.* into v_c from app_private.charges c where c.reservation_id = v_r.id for update;
-
-  if v_c.id is not null then
-    if v_c.status in ('succeeded', 'not_required', 'processing') then
-      return jsonb_build_object('action', 'skip', 'reason', 'charge ' || v_c.status);
-    elsif v_c.status = 'failed' then
-      if v_r.status <> 'payment_failed' or v_c.next_retry_at is null then
-        return jsonb_build_object('action', 'skip', 'reason', 'no retry scheduled');
-      end if;
-      if v_c.next_retry_at > now() then
-        return jsonb_build_object('action', 'skip', 'reason', 'retry not due until ' || v_c.next_retry_at);
-      end if;
-      -- A new attempt after a decline is a new request: a new key (the old
-      -- key would only replay the decline).
-      update app_private.charges c
-      set attempt = c.attempt + 1,
-          idempotency_key = app_private.payment_key(v_r.id, 'charge-' || (c.attempt + 1)),
-          key_first_sent_at = null,
-          status = 'pending', next_retry_at = null, stripe_payment_intent_id = null
-      where c.id = v_c.id
-      returning * into v_c;
-    end if;
-    -- 'pending': an earlier run died or lost its answer; same key again.
-  else
-    if v_r.status <> 'completed' then
-      return jsonb_build_object('action', 'skip', 'reason', 'reservation is ' || v_r.status);
-    end if;
-    insert into app_private.charges (reservation_id, amount, currency, idempotency_key)
-    values (v_r.id, v_r.amount, v_r.currency, app_private.payment_key(v_r.id, 'charge-1'))
-    returning * into v_c;
-  end if;
-
-  if v_c.amount = 0 then
-    -- Nothing to charge (all of it free time): no Stripe call, still a receipt.
-    update app_private.charges c set status = 'not_required', succeeded_at = now() where c.id = v_c.id;
-    perform app_private.email_enqueue('receipt', v_r.email,
-      app_private.payment_email_data(v_r.id) || jsonb_build_object('amount', 0),
-      'receipt:' || v_r.id);
-    return jsonb_build_object('action', 'skip', 'reason', 'nothing to charge');
-  end if;
-
-  select cu.stripe_customer_id, si.payment_method into v_customer, v_pm
-  from app_private.setup_intents si
-  join app_private.stripe_customers cu on cu.id = si.customer_id
-  where si.reservation_id = v_r.id and si.status = 'succeeded';
-
-  if v_pm is not null and v_customer is not null then
-    -- The key's first use, kept across re-sends: Stripe forgets a key 24
-    -- hours after it first saw it, and after that a re-send would charge again.
-    v_key_age := now() - coalesce(v_c.key_first_sent_at, now());
-    if v_c.key_first_sent_at is null then
-      update app_private.charges c set key_first_sent_at = now() where c.id = v_c.id;
-    end if;
-  end if;
-
-  return jsonb_build_object(
-    'action', case when v_pm is null or v_customer is null then 'no_card' else 'charge' end,
-    'chargeId', v_c.id,
-    'reservationId', v_r.id,
-    'attempt', v_c.attempt,
-    'amount', v_c.amount,
-    'currency', lower(v_c.currency),
-    'idempotencyKey', v_c.idempotency_key,
-    'customer', v_customer,
-    'paymentMethod', v_pm,
-    -- An hour's margin before Stripe's 24: the worker looks the PaymentIntent up
-    -- (and adopts it) instead of trusting the key.
-    'lookUpFirst', coalesce(v_key_age >= interval '23 hours', false));
-end;
+  select p from app_private.charges_prepare(array[charge_prepare.reservation_id]) p;
 $$;
 
 --
 -- Name: FUNCTION charge_prepare(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.charge_prepare(reservation_id bigint) IS 'Makes (or finds) the charge row of a completed reservation and commits its idempotency key (and when it was first sent) before Stripe is called; says whether to charge, with what, and whether the key is old enough that Stripe may have forgotten it (lookUpFirst).';
+COMMENT ON FUNCTION app_private.charge_prepare(reservation_id bigint) IS 'charges_prepare of one reservation: its charge row and idempotency key committed before Stripe is called, and what to do.';
 
 --
 -- Name: charge_processing(bigint, integer, text); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2563,19 +2484,109 @@ COMMENT ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integ
 --
 
 CREATE FUNCTION app_private.charges_prepare(reservation_ids bigint[]) RETURNS SETOF jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  select app_private.charge_prepare(u.id)
-  from unnest(charges_prepare.reservation_ids) with ordinality as u(id, n)
-  order by u.n;
+declare
+  v_ids      bigint[] := charges_prepare.reservation_ids;
+  v_free     bigint[];
+  v_prepared jsonb[];
+begin
+  -- Each reservation, then its charge, locked in id order (every writer takes
+  -- a reservation's lock before its charge's).
+  perform from app_public.reservations r where r.id = any(v_ids) order by r.id for update;
+  perform from app_private.charges c where c.reservation_id = any(v_ids) order by c.reservation_id for update;
+
+  -- A failed attempt whose retry is due: a new attempt is a new request, with
+  -- a new key (the old key would only replay the decline).
+  update app_private.charges c
+  set attempt = c.attempt + 1,
+      idempotency_key = app_private.payment_key(c.reservation_id, 'charge-' || (c.attempt + 1)),
+      key_first_sent_at = null,
+      status = 'pending', next_retry_at = null, stripe_payment_intent_id = null
+  from app_public.reservations r
+  where c.reservation_id = any(v_ids) and r.id = c.reservation_id
+    and c.status = 'failed' and r.status = 'payment_failed' and c.next_retry_at <= now();
+
+  -- The first attempt of a completed reservation. ('pending' already: an
+  -- earlier run died or lost its answer; the same key again.)
+  insert into app_private.charges (reservation_id, amount, currency, idempotency_key)
+  select r.id, r.amount, r.currency, app_private.payment_key(r.id, 'charge-1')
+  from app_public.reservations r
+  where r.id = any(v_ids) and r.status = 'completed'
+    and not exists (select from app_private.charges c where c.reservation_id = r.id)
+  order by r.id;
+
+  -- Nothing to charge (all of it free time): no Stripe call, still a receipt.
+  with free as (
+    update app_private.charges c set status = 'not_required', succeeded_at = now()
+    where c.reservation_id = any(v_ids) and c.status = 'pending' and c.amount = 0
+    returning c.reservation_id
+  )
+  select array_agg(f.reservation_id) into v_free from free f;
+  insert into app_private.emails (template, recipient, data, dedupe_key)
+  select 'receipt', r.email, coalesce(app_hidden.reservation_email_data(r), '{}') || jsonb_build_object('amount', 0),
+         'receipt:' || r.id
+  from app_public.reservations r
+  where r.id = any(v_free)
+  order by r.id
+  on conflict on constraint emails_dedupe_key_key do nothing;
+
+  select array_agg(case
+      when r.id is null then jsonb_build_object('action', 'skip', 'reason', 'no such reservation')
+      when c.id is null then jsonb_build_object('action', 'skip', 'reason', 'reservation is ' || r.status)
+      when r.id = any(v_free) then jsonb_build_object('action', 'skip', 'reason', 'nothing to charge')
+      when c.status in ('succeeded', 'not_required', 'processing') then
+        jsonb_build_object('action', 'skip', 'reason', 'charge ' || c.status)
+      when c.status = 'failed' and (r.status <> 'payment_failed' or c.next_retry_at is null) then
+        jsonb_build_object('action', 'skip', 'reason', 'no retry scheduled')
+      when c.status = 'failed' then
+        jsonb_build_object('action', 'skip', 'reason', 'retry not due until ' || c.next_retry_at)
+      else jsonb_build_object(
+        'action', case when card.payment_method is null or card.customer is null then 'no_card' else 'charge' end,
+        'chargeId', c.id,
+        'reservationId', r.id,
+        'attempt', c.attempt,
+        'amount', c.amount,
+        'currency', lower(c.currency),
+        'idempotencyKey', c.idempotency_key,
+        'customer', card.customer,
+        'paymentMethod', card.payment_method,
+        -- Stripe forgets a key 24 hours after it first saw it: an hour's
+        -- margin, and the worker looks the PaymentIntent up (and adopts it)
+        -- instead of trusting the key.
+        'lookUpFirst', coalesce(card.payment_method is not null and card.customer is not null
+                                and now() - c.key_first_sent_at >= interval '23 hours', false))
+    end order by u.n)
+  into v_prepared
+  from unnest(v_ids) with ordinality u(id, n)
+  left join app_public.reservations r on r.id = u.id
+  left join app_private.charges c on c.reservation_id = r.id
+  left join lateral (
+    select cu.stripe_customer_id as customer, si.payment_method
+    from app_private.setup_intents si
+    join app_private.stripe_customers cu on cu.id = si.customer_id
+    where si.reservation_id = r.id and si.status = 'succeeded'
+    limit 1
+  ) card on true;
+
+  -- The key's first use, kept across re-sends (what lookUpFirst reads next time).
+  update app_private.charges c set key_first_sent_at = now()
+  where c.reservation_id = any(v_ids) and c.status = 'pending' and c.key_first_sent_at is null
+    and exists (select from app_private.setup_intents si
+                join app_private.stripe_customers cu on cu.id = si.customer_id
+                where si.reservation_id = c.reservation_id and si.status = 'succeeded'
+                  and si.payment_method is not null and cu.stripe_customer_id is not null);
+
+  return query select p.prepared from unnest(v_prepared) with ordinality p(prepared, n) order by p.n;
+end;
 $$;
 
 --
 -- Name: FUNCTION charges_prepare(reservation_ids bigint[]); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.charges_prepare(reservation_ids bigint[]) IS 'charge_prepare of each reservation, in order, in one statement (one commit for a batch of charges).';
+COMMENT ON FUNCTION app_private.charges_prepare(reservation_ids bigint[]) IS 'For each reservation, in order: makes (or finds) the charge row of a completed reservation and commits its idempotency key (and when it was first sent) before Stripe is called; says whether to charge, with what, and whether the key is old enough that Stripe may have forgotten it (lookUpFirst). Set-based: one statement a step for the whole batch.';
 
 --
 -- Name: charges_succeeded(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
