@@ -43,7 +43,7 @@ type Query = (
  * Turns for `calls` Stripe calls: when each granted call leaves (Date.now()
  * milliseconds, in order; fewer than asked when the later ones are too far
  * off), and in how many milliseconds to ask again for the rest (null: all
- * granted). The times are this process's clock when it asked plus the
+ * granted; see below). The times are this process's clock when it asked plus the
  * bucket's waits, so a slow answer does not shift them onto other calls' turns.
  * No budget configured: all granted at once, no database call.
  */
@@ -65,6 +65,11 @@ export async function takeStripeTurns(query: Query, budget: StripeBudget, calls 
   );
   return {
     leaveAtMs: turns!.waits.map((w) => askedAt + w * 1000),
-    retryInMs: turns!.retry_after === null ? null : Math.ceil(turns!.retry_after * 1000),
+    // Asked again when the first refused call's turn is half the longest wait
+    // away, not when it comes: the calls granted meanwhile have not run out by
+    // then (a job rescheduled for a time starts a little after it), so the
+    // budget never idles while charges wait.
+    retryInMs:
+      turns!.retry_after === null ? null : Math.max(0, Math.ceil(turns!.retry_after * 1000 - budget.maxWaitMs / 2)),
   };
 }
