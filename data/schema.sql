@@ -104,6 +104,130 @@ CREATE EXTENSION IF NOT EXISTS postgis WITH SCHEMA public;
 COMMENT ON EXTENSION postgis IS 'PostGIS geometry and geography spatial types and functions';
 
 --
+-- Name: reservation_status; Type: TYPE; Schema: app_public; Owner: -
+--
+
+CREATE TYPE app_public.reservation_status AS ENUM (
+    'held',
+    'confirmed',
+    'completed',
+    'cancelled',
+    'expired',
+    'payment_failed'
+);
+
+--
+-- Name: TYPE reservation_status; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TYPE app_public.reservation_status IS 'held: waiting for card set-up; confirmed: paid for by a set-up card; completed: ended and charged; cancelled; expired: hold never confirmed; payment_failed: the final charge failed.';
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: reservations; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.reservations (
+    id bigint NOT NULL,
+    spot_id bigint NOT NULL,
+    user_id bigint,
+    email public.citext NOT NULL,
+    period tstzrange NOT NULL,
+    status app_public.reservation_status DEFAULT 'held'::app_public.reservation_status NOT NULL,
+    amount integer NOT NULL,
+    currency text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    kind text DEFAULT 'reservation'::text NOT NULL,
+    hold_expires_at timestamp with time zone,
+    note text,
+    remind_at timestamp with time zone,
+    plate text,
+    plate_state text,
+    CONSTRAINT reservations_amount_check CHECK ((amount >= 0)),
+    CONSTRAINT reservations_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT reservations_hold_check CHECK (((hold_expires_at IS NULL) OR (status = 'held'::app_public.reservation_status))),
+    CONSTRAINT reservations_kind_check CHECK ((kind = ANY (ARRAY['reservation'::text, 'block'::text]))),
+    CONSTRAINT reservations_note_check CHECK ((length(note) <= 500)),
+    CONSTRAINT reservations_period_check CHECK (((NOT isempty(period)) AND lower_inc(period) AND (NOT upper_inc(period)) AND (NOT lower_inf(period)) AND (NOT upper_inf(period)))),
+    CONSTRAINT reservations_plate_check CHECK ((plate ~ '^[A-Z0-9]{1,10}$'::text)),
+    CONSTRAINT reservations_plate_state_check CHECK ((plate_state ~ '^[A-Z]{2,3}$'::text))
+);
+
+--
+-- Name: TABLE reservations; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.reservations IS 'A spot reserved for a time window by a signed-in driver or a guest.';
+
+--
+-- Name: COLUMN reservations.period; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.period IS 'The reserved window, start included, end excluded.';
+
+--
+-- Name: COLUMN reservations.amount; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.amount IS 'Price in minor units, quoted and locked when the window was set.';
+
+--
+-- Name: COLUMN reservations.kind; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.kind IS 'reservation (a driver''s), or block (an operator took the spot out of use for the period). Both are subject to the same no-overlap constraint.';
+
+--
+-- Name: COLUMN reservations.hold_expires_at; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.hold_expires_at IS 'While held: when the hold lapses unless payment set-up confirms it.';
+
+--
+-- Name: COLUMN reservations.note; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.note IS 'An operator''s reason for a block.';
+
+--
+-- Name: COLUMN reservations.remind_at; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.remind_at IS '@behavior -*
+When the due-work sweep emails the reminder of this confirmed reservation; null when none is due.';
+
+--
+-- Name: COLUMN reservations.plate; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.plate IS 'The licence plate of the vehicle parked on it (normalised), when the driver gave one.';
+
+--
+-- Name: COLUMN reservations.plate_state; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.plate_state IS 'The plate''s state or province code, e.g. NY.';
+
+--
+-- Name: reservation_change; Type: TYPE; Schema: app_private; Owner: -
+--
+
+CREATE TYPE app_private.reservation_change AS (
+	old_row app_public.reservations,
+	new_row app_public.reservations
+);
+
+--
+-- Name: TYPE reservation_change; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TYPE app_private.reservation_change IS 'One row of an insert or update statement on reservations: the row before (null for an insert) and after.';
+
+--
 -- Name: auth_session; Type: TYPE; Schema: app_public; Owner: -
 --
 
@@ -217,115 +341,6 @@ CREATE TYPE app_public.price_quote AS (
 --
 
 COMMENT ON TYPE app_public.price_quote IS 'A price for a window: amount in minor units, currency, and how much of the window is metered.';
-
---
--- Name: reservation_status; Type: TYPE; Schema: app_public; Owner: -
---
-
-CREATE TYPE app_public.reservation_status AS ENUM (
-    'held',
-    'confirmed',
-    'completed',
-    'cancelled',
-    'expired',
-    'payment_failed'
-);
-
---
--- Name: TYPE reservation_status; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TYPE app_public.reservation_status IS 'held: waiting for card set-up; confirmed: paid for by a set-up card; completed: ended and charged; cancelled; expired: hold never confirmed; payment_failed: the final charge failed.';
-
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
-
---
--- Name: reservations; Type: TABLE; Schema: app_public; Owner: -
---
-
-CREATE TABLE app_public.reservations (
-    id bigint NOT NULL,
-    spot_id bigint NOT NULL,
-    user_id bigint,
-    email public.citext NOT NULL,
-    period tstzrange NOT NULL,
-    status app_public.reservation_status DEFAULT 'held'::app_public.reservation_status NOT NULL,
-    amount integer NOT NULL,
-    currency text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    kind text DEFAULT 'reservation'::text NOT NULL,
-    hold_expires_at timestamp with time zone,
-    note text,
-    remind_at timestamp with time zone,
-    plate text,
-    plate_state text,
-    CONSTRAINT reservations_amount_check CHECK ((amount >= 0)),
-    CONSTRAINT reservations_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT reservations_hold_check CHECK (((hold_expires_at IS NULL) OR (status = 'held'::app_public.reservation_status))),
-    CONSTRAINT reservations_kind_check CHECK ((kind = ANY (ARRAY['reservation'::text, 'block'::text]))),
-    CONSTRAINT reservations_note_check CHECK ((length(note) <= 500)),
-    CONSTRAINT reservations_period_check CHECK (((NOT isempty(period)) AND lower_inc(period) AND (NOT upper_inc(period)) AND (NOT lower_inf(period)) AND (NOT upper_inf(period)))),
-    CONSTRAINT reservations_plate_check CHECK ((plate ~ '^[A-Z0-9]{1,10}$'::text)),
-    CONSTRAINT reservations_plate_state_check CHECK ((plate_state ~ '^[A-Z]{2,3}$'::text))
-);
-
---
--- Name: TABLE reservations; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TABLE app_public.reservations IS 'A spot reserved for a time window by a signed-in driver or a guest.';
-
---
--- Name: COLUMN reservations.period; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.reservations.period IS 'The reserved window, start included, end excluded.';
-
---
--- Name: COLUMN reservations.amount; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.reservations.amount IS 'Price in minor units, quoted and locked when the window was set.';
-
---
--- Name: COLUMN reservations.kind; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.reservations.kind IS 'reservation (a driver''s), or block (an operator took the spot out of use for the period). Both are subject to the same no-overlap constraint.';
-
---
--- Name: COLUMN reservations.hold_expires_at; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.reservations.hold_expires_at IS 'While held: when the hold lapses unless payment set-up confirms it.';
-
---
--- Name: COLUMN reservations.note; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.reservations.note IS 'An operator''s reason for a block.';
-
---
--- Name: COLUMN reservations.remind_at; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.reservations.remind_at IS '@behavior -*
-When the due-work sweep emails the reminder of this confirmed reservation; null when none is due.';
-
---
--- Name: COLUMN reservations.plate; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.reservations.plate IS 'The licence plate of the vehicle parked on it (normalised), when the driver gave one.';
-
---
--- Name: COLUMN reservations.plate_state; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.reservations.plate_state IS 'The plate''s state or province code, e.g. NY.';
 
 --
 -- Name: reservation_result; Type: TYPE; Schema: app_public; Owner: -
@@ -2395,96 +2410,17 @@ COMMENT ON FUNCTION app_private.charge_failed(charge_id bigint, attempt integer,
 --
 
 CREATE FUNCTION app_private.charge_prepare(reservation_id bigint) RETURNS jsonb
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-declare
-  v_r app_public.reservations;
-  v_c app_private.charges;
-  v_customer text;
-  v_pm text;
-  v_key_age interval;
-begin
-  select r.* into v_r from app_public.reservations r where r.id = charge_prepare.reservation_id for update;
-  if v_r.id is null then
-    return jsonb_build_object('action', 'skip', 'reason', 'no such reservation');
-  end if;
-  select c.* into v_c from app_private.charges c where c.reservation_id = v_r.id for update;
-
-  if v_c.id is not null then
-    if v_c.status in ('succeeded', 'not_required', 'processing') then
-      return jsonb_build_object('action', 'skip', 'reason', 'charge ' || v_c.status);
-    elsif v_c.status = 'failed' then
-      if v_r.status <> 'payment_failed' or v_c.next_retry_at is null then
-        return jsonb_build_object('action', 'skip', 'reason', 'no retry scheduled');
-      end if;
-      if v_c.next_retry_at > now() then
-        return jsonb_build_object('action', 'skip', 'reason', 'retry not due until ' || v_c.next_retry_at);
-      end if;
-      -- A new attempt after a decline is a new request: a new key (the old
-      -- key would only replay the decline).
-      update app_private.charges c
-      set attempt = c.attempt + 1,
-          idempotency_key = app_private.payment_key(v_r.id, 'charge-' || (c.attempt + 1)),
-          key_first_sent_at = null,
-          status = 'pending', next_retry_at = null, stripe_payment_intent_id = null
-      where c.id = v_c.id
-      returning * into v_c;
-    end if;
-    -- 'pending': an earlier run died or lost its answer; same key again.
-  else
-    if v_r.status <> 'completed' then
-      return jsonb_build_object('action', 'skip', 'reason', 'reservation is ' || v_r.status);
-    end if;
-    insert into app_private.charges (reservation_id, amount, currency, idempotency_key)
-    values (v_r.id, v_r.amount, v_r.currency, app_private.payment_key(v_r.id, 'charge-1'))
-    returning * into v_c;
-  end if;
-
-  if v_c.amount = 0 then
-    -- Nothing to charge (all of it free time): no Stripe call, still a receipt.
-    update app_private.charges c set status = 'not_required', succeeded_at = now() where c.id = v_c.id;
-    perform app_private.email_enqueue('receipt', v_r.email,
-      app_private.payment_email_data(v_r.id) || jsonb_build_object('amount', 0),
-      'receipt:' || v_r.id);
-    return jsonb_build_object('action', 'skip', 'reason', 'nothing to charge');
-  end if;
-
-  select cu.stripe_customer_id, si.payment_method into v_customer, v_pm
-  from app_private.setup_intents si
-  join app_private.stripe_customers cu on cu.id = si.customer_id
-  where si.reservation_id = v_r.id and si.status = 'succeeded';
-
-  if v_pm is not null and v_customer is not null then
-    -- The key's first use, kept across re-sends: Stripe forgets a key 24
-    -- hours after it first saw it, and after that a re-send would charge again.
-    v_key_age := now() - coalesce(v_c.key_first_sent_at, now());
-    if v_c.key_first_sent_at is null then
-      update app_private.charges c set key_first_sent_at = now() where c.id = v_c.id;
-    end if;
-  end if;
-
-  return jsonb_build_object(
-    'action', case when v_pm is null or v_customer is null then 'no_card' else 'charge' end,
-    'chargeId', v_c.id,
-    'reservationId', v_r.id,
-    'attempt', v_c.attempt,
-    'amount', v_c.amount,
-    'currency', lower(v_c.currency),
-    'idempotencyKey', v_c.idempotency_key,
-    'customer', v_customer,
-    'paymentMethod', v_pm,
-    -- An hour's margin before Stripe's 24: the worker looks the PaymentIntent up
-    -- (and adopts it) instead of trusting the key.
-    'lookUpFirst', coalesce(v_key_age >= interval '23 hours', false));
-end;
+  select p from app_private.charges_prepare(array[charge_prepare.reservation_id]) p;
 $$;
 
 --
 -- Name: FUNCTION charge_prepare(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.charge_prepare(reservation_id bigint) IS 'Makes (or finds) the charge row of a completed reservation and commits its idempotency key (and when it was first sent) before Stripe is called; says whether to charge, with what, and whether the key is old enough that Stripe may have forgotten it (lookUpFirst).';
+COMMENT ON FUNCTION app_private.charge_prepare(reservation_id bigint) IS 'charges_prepare of one reservation: its charge row and idempotency key committed before Stripe is called, and what to do.';
 
 --
 -- Name: charge_processing(bigint, integer, text); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2580,76 +2516,178 @@ COMMENT ON FUNCTION app_private.charge_retry_now(reservation_id bigint) IS 'A fa
 --
 
 CREATE FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-declare
-  v_c app_private.charges;
-begin
-  update app_private.charges c
-  set status = 'succeeded', stripe_payment_intent_id = charge_succeeded.payment_intent_id,
-      succeeded_at = now(), failure_code = null, failure_message = null, next_retry_at = null
-  where c.id = charge_succeeded.charge_id and c.attempt = charge_succeeded.attempt
-    and c.status in ('pending', 'processing')
-  returning * into v_c;
-  if v_c.id is null then
-    return false;
-  end if;
-  -- Paid after a failure: the reservation is complete again.
-  update app_public.reservations r set status = 'completed'
-  where r.id = v_c.reservation_id and r.status = 'payment_failed';
-  perform app_private.email_enqueue('receipt', r.email,
-    app_private.payment_email_data(r.id)
-      || jsonb_build_object('amount', v_c.amount, 'currency', v_c.currency, 'paymentIntent', v_c.stripe_payment_intent_id),
-    'receipt:' || r.id)
-  from app_public.reservations r where r.id = v_c.reservation_id;
-  return true;
-end;
+  select app_private.charges_succeeded(jsonb_build_array(jsonb_build_object(
+    'chargeId', charge_succeeded.charge_id, 'attempt', charge_succeeded.attempt,
+    'paymentIntentId', charge_succeeded.payment_intent_id))) = 1;
 $$;
 
 --
 -- Name: FUNCTION charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) IS 'Records a successful charge attempt and queues the receipt email (once per reservation).';
+COMMENT ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) IS 'Records a successful charge attempt and queues the receipt email (once per reservation); false when it was already recorded (charges_succeeded of one).';
 
 --
 -- Name: charges_prepare(bigint[]); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
 CREATE FUNCTION app_private.charges_prepare(reservation_ids bigint[]) RETURNS SETOF jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  select app_private.charge_prepare(u.id)
-  from unnest(charges_prepare.reservation_ids) with ordinality as u(id, n)
-  order by u.n;
+declare
+  v_ids      bigint[] := charges_prepare.reservation_ids;
+  v_free     bigint[];
+  v_prepared jsonb[];
+begin
+  -- Each reservation, then its charge, locked in id order (every writer takes
+  -- a reservation's lock before its charge's).
+  perform from app_public.reservations r where r.id = any(v_ids) order by r.id for update;
+  perform from app_private.charges c where c.reservation_id = any(v_ids) order by c.reservation_id for update;
+
+  -- A failed attempt whose retry is due: a new attempt is a new request, with
+  -- a new key (the old key would only replay the decline).
+  update app_private.charges c
+  set attempt = c.attempt + 1,
+      idempotency_key = app_private.payment_key(c.reservation_id, 'charge-' || (c.attempt + 1)),
+      key_first_sent_at = null,
+      status = 'pending', next_retry_at = null, stripe_payment_intent_id = null
+  from app_public.reservations r
+  where c.reservation_id = any(v_ids) and r.id = c.reservation_id
+    and c.status = 'failed' and r.status = 'payment_failed' and c.next_retry_at <= now();
+
+  -- The first attempt of a completed reservation. ('pending' already: an
+  -- earlier run died or lost its answer; the same key again.)
+  insert into app_private.charges (reservation_id, amount, currency, idempotency_key)
+  select r.id, r.amount, r.currency, app_private.payment_key(r.id, 'charge-1')
+  from app_public.reservations r
+  where r.id = any(v_ids) and r.status = 'completed'
+    and not exists (select from app_private.charges c where c.reservation_id = r.id)
+  order by r.id;
+
+  -- Nothing to charge (all of it free time): no Stripe call, still a receipt.
+  with free as (
+    update app_private.charges c set status = 'not_required', succeeded_at = now()
+    where c.reservation_id = any(v_ids) and c.status = 'pending' and c.amount = 0
+    returning c.reservation_id
+  )
+  select array_agg(f.reservation_id) into v_free from free f;
+  insert into app_private.emails (template, recipient, data, dedupe_key)
+  select 'receipt', r.email, coalesce(app_hidden.reservation_email_data(r), '{}') || jsonb_build_object('amount', 0),
+         'receipt:' || r.id
+  from app_public.reservations r
+  where r.id = any(v_free)
+  order by r.id
+  on conflict on constraint emails_dedupe_key_key do nothing;
+
+  select array_agg(case
+      when r.id is null then jsonb_build_object('action', 'skip', 'reason', 'no such reservation')
+      when c.id is null then jsonb_build_object('action', 'skip', 'reason', 'reservation is ' || r.status)
+      when r.id = any(v_free) then jsonb_build_object('action', 'skip', 'reason', 'nothing to charge')
+      when c.status in ('succeeded', 'not_required', 'processing') then
+        jsonb_build_object('action', 'skip', 'reason', 'charge ' || c.status)
+      when c.status = 'failed' and (r.status <> 'payment_failed' or c.next_retry_at is null) then
+        jsonb_build_object('action', 'skip', 'reason', 'no retry scheduled')
+      when c.status = 'failed' then
+        jsonb_build_object('action', 'skip', 'reason', 'retry not due until ' || c.next_retry_at)
+      else jsonb_build_object(
+        'action', case when card.payment_method is null or card.customer is null then 'no_card' else 'charge' end,
+        'chargeId', c.id,
+        'reservationId', r.id,
+        'attempt', c.attempt,
+        'amount', c.amount,
+        'currency', lower(c.currency),
+        'idempotencyKey', c.idempotency_key,
+        'customer', card.customer,
+        'paymentMethod', card.payment_method,
+        -- Stripe forgets a key 24 hours after it first saw it: an hour's
+        -- margin, and the worker looks the PaymentIntent up (and adopts it)
+        -- instead of trusting the key.
+        'lookUpFirst', coalesce(card.payment_method is not null and card.customer is not null
+                                and now() - c.key_first_sent_at >= interval '23 hours', false))
+    end order by u.n)
+  into v_prepared
+  from unnest(v_ids) with ordinality u(id, n)
+  left join app_public.reservations r on r.id = u.id
+  left join app_private.charges c on c.reservation_id = r.id
+  left join lateral (
+    select cu.stripe_customer_id as customer, si.payment_method
+    from app_private.setup_intents si
+    join app_private.stripe_customers cu on cu.id = si.customer_id
+    where si.reservation_id = r.id and si.status = 'succeeded'
+    limit 1
+  ) card on true;
+
+  -- The key's first use, kept across re-sends (what lookUpFirst reads next time).
+  update app_private.charges c set key_first_sent_at = now()
+  where c.reservation_id = any(v_ids) and c.status = 'pending' and c.key_first_sent_at is null
+    and exists (select from app_private.setup_intents si
+                join app_private.stripe_customers cu on cu.id = si.customer_id
+                where si.reservation_id = c.reservation_id and si.status = 'succeeded'
+                  and si.payment_method is not null and cu.stripe_customer_id is not null);
+
+  return query select p.prepared from unnest(v_prepared) with ordinality p(prepared, n) order by p.n;
+end;
 $$;
 
 --
 -- Name: FUNCTION charges_prepare(reservation_ids bigint[]); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.charges_prepare(reservation_ids bigint[]) IS 'charge_prepare of each reservation, in order, in one statement (one commit for a batch of charges).';
+COMMENT ON FUNCTION app_private.charges_prepare(reservation_ids bigint[]) IS 'For each reservation, in order: makes (or finds) the charge row of a completed reservation and commits its idempotency key (and when it was first sent) before Stripe is called; says whether to charge, with what, and whether the key is old enough that Stripe may have forgotten it (lookUpFirst). Set-based: one statement a step for the whole batch.';
 
 --
 -- Name: charges_succeeded(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
 CREATE FUNCTION app_private.charges_succeeded(outcomes jsonb) RETURNS integer
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  select count(*) filter (where app_private.charge_succeeded(
-    (o->>'chargeId')::bigint, (o->>'attempt')::int, o->>'paymentIntentId'))::int
-  from jsonb_array_elements(charges_succeeded.outcomes) o;
+declare
+  v_done app_private.charges[];
+begin
+  with o as (
+    select (x->>'chargeId')::bigint as charge_id, (x->>'attempt')::int as attempt, x->>'paymentIntentId' as payment_intent_id
+    from jsonb_array_elements(charges_succeeded.outcomes) x
+  ), done as (
+    update app_private.charges c
+    set status = 'succeeded', stripe_payment_intent_id = o.payment_intent_id,
+        succeeded_at = now(), failure_code = null, failure_message = null, next_retry_at = null
+    from o
+    where c.id = o.charge_id and c.attempt = o.attempt and c.status in ('pending', 'processing')
+    returning c.*
+  )
+  select array_agg(d order by d.reservation_id) into v_done from done d;
+  if v_done is null then
+    return 0;
+  end if;
+  -- Paid after a failure: the reservation is complete again (before its receipt reads its status).
+  update app_public.reservations r set status = 'completed'
+  from unnest(v_done) d
+  where r.id = d.reservation_id and r.status = 'payment_failed';
+  -- The receipts, once per reservation (as email_enqueue: a dedupe key used before is no new email).
+  insert into app_private.emails (template, recipient, data, dedupe_key)
+  select 'receipt', r.email,
+         coalesce(app_hidden.reservation_email_data(r), '{}')
+           || jsonb_build_object('amount', d.amount, 'currency', d.currency, 'paymentIntent', d.stripe_payment_intent_id),
+         'receipt:' || r.id
+  from unnest(v_done) d
+  join app_public.reservations r on r.id = d.reservation_id
+  order by d.reservation_id
+  on conflict on constraint emails_dedupe_key_key do nothing;
+  return cardinality(v_done);
+end;
 $$;
 
 --
 -- Name: FUNCTION charges_succeeded(outcomes jsonb); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.charges_succeeded(outcomes jsonb) IS 'charge_succeeded of each [{chargeId, attempt, paymentIntentId}] in one statement; returns how many were recorded (not already recorded).';
+COMMENT ON FUNCTION app_private.charges_succeeded(outcomes jsonb) IS 'Records the successful charge attempts [{chargeId, attempt, paymentIntentId}] set-based and queues their receipt emails (once per reservation); returns how many were recorded (not already recorded).';
 
 --
 -- Name: claim_guest_reservations(bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2936,42 +2974,48 @@ $$;
 COMMENT ON FUNCTION app_private.holds_expire_due(max_rows integer) IS 'Expires holds whose deadline passed without a confirmed card, freeing their spots. At most max_rows; returns how many.';
 
 --
--- Name: live_event(bigint, text, tstzrange); Type: FUNCTION; Schema: app_private; Owner: -
+-- Name: live_events_record(bigint[], text[], tstzrange[]); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) RETURNS void
+CREATE FUNCTION app_private.live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
-  v_lat  double precision;
-  v_lng  double precision;
-  v_tile text;
-  v_id   bigint;
+  v_sent int;
 begin
-  select st_y(s.location::geometry), st_x(s.location::geometry) into v_lat, v_lng
-  from app_public.spots s where s.id = live_event.spot_id;
-  v_tile := app_hidden.live_tile(v_lat, v_lng);
-  -- Watched: a listener refreshed it within 90 s (listeners refresh every 30 s).
-  if v_tile is null or not exists (
-    select from app_private.live_watched_tiles w
-    where w.tile = v_tile and w.seen_at > now() - interval '90 seconds') then
+  -- Nobody watching anywhere (the usual case): one index look-up, nothing sent.
+  if not exists (select from app_private.live_watched_tiles w where w.seen_at > now() - interval '90 seconds') then
     return;
   end if;
-  insert into app_private.live_events (tile, spot_id, lat, lng, reason, starts_at, ends_at)
-  values (v_tile, live_event.spot_id, v_lat, v_lng, live_event.reason, lower(time_window), upper(time_window))
-  returning id into v_id;
-  perform pg_notify('live:' || v_tile, json_build_object(
-    'id', v_id, 'spotId', live_event.spot_id::text, 'lat', v_lat, 'lng', v_lng, 'reason', live_event.reason,
-    'startsAt', lower(time_window), 'endsAt', upper(time_window))::text);
+  with e as (
+    select u.spot_id, u.reason, u.time_window, u.n, st_y(s.location::geometry) as lat, st_x(s.location::geometry) as lng
+    from unnest(live_events_record.spot_ids, live_events_record.reasons, live_events_record.windows)
+      with ordinality as u(spot_id, reason, time_window, n)
+    join app_public.spots s on s.id = u.spot_id
+  ), recorded as (
+    insert into app_private.live_events (tile, spot_id, lat, lng, reason, starts_at, ends_at)
+    select t.tile, e.spot_id, e.lat, e.lng, e.reason, lower(e.time_window), upper(e.time_window)
+    from e cross join lateral (select app_hidden.live_tile(e.lat, e.lng) as tile) t
+    -- Watched: a listener refreshed it within 90 s (listeners refresh every 30 s).
+    where exists (select from app_private.live_watched_tiles w
+                  where w.tile = t.tile and w.seen_at > now() - interval '90 seconds')
+    order by e.n
+    returning *
+  )
+  select count(pg_notify('live:' || r.tile, json_build_object(
+    'id', r.id, 'spotId', r.spot_id::text, 'lat', r.lat, 'lng', r.lng, 'reason', r.reason,
+    'startsAt', r.starts_at, 'endsAt', r.ends_at)::text))
+  into v_sent
+  from (select * from recorded order by id) r;
 end;
 $$;
 
 --
--- Name: FUNCTION live_event(spot_id bigint, reason text, time_window tstzrange); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) IS 'Records and NOTIFYs an availability event of a spot when its tile is watched by a live API process; otherwise does nothing.';
+COMMENT ON FUNCTION app_private.live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]) IS 'Records and NOTIFYs an availability event of each spot (spot_ids, reasons and windows aligned) whose tile is watched by a live API process; the others cost nothing but a look-up.';
 
 --
 -- Name: live_events; Type: TABLE; Schema: app_private; Owner: -
@@ -3614,6 +3658,7 @@ declare
   v_tokens float8;
   v_max float8 := extract(epoch from rate_budget_take.max_wait);
   v_wait float8;
+  v_behind float8;
 begin
   -- The configuration comes with each call (every process reads the same
   -- settings), so a changed limit takes effect at the next call.
@@ -3627,10 +3672,15 @@ begin
   v_tokens := least(v_b.burst,
     v_b.tokens + greatest(0, extract(epoch from rate_budget_take.at - v_b.updated_at)) * v_b.per_second);
   -- Call k (from 0) may leave when the bucket has had k + 1 tokens: the calls
-  -- granted leave per_second apart once the burst is spent.
+  -- granted leave per_second apart once the burst is spent. The bucket's
+  -- clock is the later of `at` and its last update (a caller whose clock was
+  -- read before it waited for the row lock), and waits count from the
+  -- caller's `at`: a caller leaves at at + wait on its own clock, so how long
+  -- this statement took does not move its calls onto another caller's turns.
+  v_behind := greatest(0, extract(epoch from v_b.updated_at - rate_budget_take.at));
   waits := '{}';
   for k in 0 .. rate_budget_take.calls - 1 loop
-    v_wait := greatest(0, (k + 1 - v_tokens) / v_b.per_second);
+    v_wait := greatest(0, v_behind + (k + 1 - v_tokens) / v_b.per_second);
     if v_wait > v_max then
       retry_after := v_wait;
       exit;
@@ -3648,7 +3698,7 @@ $$;
 -- Name: FUNCTION rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision) IS 'Reserves up to `calls` calls from the named budget (per_second, up to burst at once): waits holds, for each call granted, the seconds before it may leave (0 while tokens last, then per_second apart); calls whose turn is further off than max_wait are not granted (nothing taken) and retry_after says when the first of them would be. One row lock per reservation, shared by every worker process.';
+COMMENT ON FUNCTION app_private.rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision) IS 'Reserves up to `calls` calls from the named budget (per_second, up to burst at once): waits holds, for each call granted, the seconds before it may leave (0 while tokens last, then per_second apart); calls whose turn is further off than max_wait are not granted (nothing taken) and retry_after says when the first of them would be. Both count from `at`, the caller''s clock when it asked (a call leaves at at + wait). One row lock per reservation, shared by every worker process.';
 
 --
 -- Name: rate_limit_hit(text, text); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3933,6 +3983,84 @@ $$;
 COMMENT ON FUNCTION app_private.reservation_job_key(task text, reservation_id bigint) IS 'The graphile-worker job key of a reservation''s job: one waiting job per task and reservation (queuing again replaces it).';
 
 --
+-- Name: reservations_audit(app_private.reservation_change[]); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.reservations_audit(changes app_private.reservation_change[]) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  insert into app_private.reservation_events
+    (reservation_id, action, old_status, new_status, old_period, new_period, old_amount, new_amount,
+     actor_user_id, actor_role)
+  select n.id, a.action, o.status, n.status, o.period, n.period, o.amount, n.amount,
+         app_public.current_user_id(),
+         -- SECURITY DEFINER changes current_user, not the `role` setting the API set.
+         coalesce(nullif(current_setting('role', true), 'none'), 'system:' || session_user)
+  from unnest(reservations_audit.changes) with ordinality c
+  cross join lateral (select (c.new_row).*) n
+  left join lateral (select (c.old_row).*) o on true
+  cross join lateral (select case
+      when o.id is null then case when n.kind = 'block' then 'blocked' else 'reserved' end
+      when n.status is distinct from o.status then n.status::text  -- confirmed, cancelled, completed, expired, …
+      when n.period is distinct from o.period then 'end_changed'
+      when n.amount is distinct from o.amount or n.hold_expires_at is distinct from o.hold_expires_at then 'updated'
+    end as action) a   -- null: nothing a person would call a change
+  where a.action is not null
+  order by c.ordinality;
+$$;
+
+--
+-- Name: FUNCTION reservations_audit(changes app_private.reservation_change[]); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.reservations_audit(changes app_private.reservation_change[]) IS 'Writes the audit row of each inserted or changed reservation of one statement (old_row null for an insert).';
+
+--
+-- Name: reservations_emails(app_private.reservation_change[]); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.reservations_emails(changes app_private.reservation_change[]) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- The same dedupe key twice (a replayed change) is one email, as email_enqueue.
+  insert into app_private.emails (template, recipient, data, dedupe_key)
+  select e.template, n.email,
+         coalesce(app_hidden.reservation_email_data(c.new_row), '{}') || case e.template
+           when 'reservation_cancelled' then jsonb_build_object('reason',
+             case when app_hidden.current_user_is_staff() and n.user_id is distinct from app_public.current_user_id()
+                  then 'cancelled_by_operator' else 'cancelled' end)
+           when 'reservation_changed' then jsonb_build_object(
+             'previousEndsAt', app_hidden.iso_time(upper(o.period)), 'previousAmount', o.amount)
+           else '{}'::jsonb end,
+         e.template || ':' || n.id || case when e.template = 'reservation_changed'
+           then ':' || extract(epoch from n.updated_at) else '' end
+  from unnest(reservations_emails.changes) with ordinality c
+  cross join lateral (select (c.new_row).*) n
+  left join lateral (select (c.old_row).*) o on true
+  cross join lateral (select case
+      when o.id is null then 'reservation_held'
+      when n.status is distinct from o.status then case n.status
+        when 'confirmed' then 'reservation_confirmed'
+        when 'cancelled' then 'reservation_cancelled'
+        when 'expired'   then 'reservation_expired'
+        when 'completed' then 'reservation_ended'
+      end  -- payment_failed: the payments code writes that email
+      when n.period is distinct from o.period and app_hidden.holds_spot(n.status) then 'reservation_changed'
+    end as template) e
+  where n.kind = 'reservation' and e.template is not null
+  order by c.ordinality
+  on conflict on constraint emails_dedupe_key_key do nothing;
+$$;
+
+--
+-- Name: FUNCTION reservations_emails(changes app_private.reservation_change[]); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.reservations_emails(changes app_private.reservation_change[]) IS 'Queues the email of each inserted or changed reservation of one statement in the outbox: reservation_held, _confirmed, _changed, _cancelled, _expired (a hold never confirmed), _ended.';
+
+--
 -- Name: reservations_end_due(integer); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3971,6 +4099,35 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.reservations_end_due(max_rows integer) IS 'Ends reservations whose end has come: confirmed -> completed (spot free, charge queued in a batch job), still held -> expired. At most max_rows; returns how many.';
+
+--
+-- Name: reservations_live(app_private.reservation_change[]); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.reservations_live(changes app_private.reservation_change[]) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select app_private.live_events_record(array_agg(n.spot_id order by c.ordinality),
+                                        array_agg(e.reason order by c.ordinality),
+                                        array_agg(e.time_window order by c.ordinality))
+  from unnest(reservations_live.changes) with ordinality c
+  cross join lateral (select (c.new_row).*) n
+  left join lateral (select (c.old_row).*) o on true
+  cross join lateral (select app_hidden.holds_spot(n.status) as now_holds,
+                             o.id is not null and app_hidden.holds_spot(o.status) as was_holds) h
+  cross join lateral (select * from (values
+      (h.now_holds and not h.was_holds, 'taken', n.period),
+      (h.was_holds and not h.now_holds, 'freed', o.period),
+      (h.now_holds and h.was_holds and n.period is distinct from o.period, 'changed', n.period)
+    ) v(happened, reason, time_window) where v.happened) e;
+$$;
+
+--
+-- Name: FUNCTION reservations_live(changes app_private.reservation_change[]); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.reservations_live(changes app_private.reservation_change[]) IS 'Live event of each reservation or block of one statement: taken (starts holding its spot), freed (cancelled, expired, ended, payment failed), changed (its window moved).';
 
 --
 -- Name: send_verification(bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4914,133 +5071,39 @@ $$;
 COMMENT ON FUNCTION app_private.tg__timestamps() IS 'Keeps created_at fixed and updated_at strictly increasing on every write.';
 
 --
--- Name: tg_reservations__audit(); Type: FUNCTION; Schema: app_private; Owner: -
+-- Name: tg_reservations__changes(); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.tg_reservations__audit() RETURNS trigger
+CREATE FUNCTION app_private.tg_reservations__changes() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
-  v_action text;
+  v_changes app_private.reservation_change[];
 begin
   if tg_op = 'INSERT' then
-    v_action := case when new.kind = 'block' then 'blocked' else 'reserved' end;
-  elsif new.status is distinct from old.status then
-    v_action := new.status::text;                  -- confirmed, cancelled, completed, expired, …
-  elsif new.period is distinct from old.period then
-    v_action := 'end_changed';
-  elsif new.amount is distinct from old.amount or new.hold_expires_at is distinct from old.hold_expires_at then
-    v_action := 'updated';
+    v_changes := array(select row(null, row(n.*)::app_public.reservations)::app_private.reservation_change
+                       from new_rows n order by n.id);
   else
-    return null;                                   -- nothing a person would call a change
+    v_changes := array(select row(row(o.*)::app_public.reservations, row(n.*)::app_public.reservations)::app_private.reservation_change
+                       from new_rows n join old_rows o on o.id = n.id order by n.id);
   end if;
-  insert into app_private.reservation_events
-    (reservation_id, action, old_status, new_status, old_period, new_period, old_amount, new_amount,
-     actor_user_id, actor_role)
-  values
-    (new.id, v_action,
-     case when tg_op = 'UPDATE' then old.status end, new.status,
-     case when tg_op = 'UPDATE' then old.period end, new.period,
-     case when tg_op = 'UPDATE' then old.amount end, new.amount,
-     app_public.current_user_id(),
-     -- SECURITY DEFINER changes current_user, not the `role` setting the API set.
-     coalesce(nullif(current_setting('role', true), 'none'), 'system:' || session_user));
-  return null;
-end;
-$$;
-
---
--- Name: FUNCTION tg_reservations__audit(); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.tg_reservations__audit() IS 'Writes the audit row of each insert and change.';
-
---
--- Name: tg_reservations__live(); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.tg_reservations__live() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
-    AS $$
-declare
-  v_now_holds boolean := app_hidden.holds_spot(new.status);
-  v_was_holds boolean := tg_op = 'UPDATE' and app_hidden.holds_spot(old.status);
-begin
-  if v_now_holds and not v_was_holds then
-    perform app_private.live_event(new.spot_id, 'taken', new.period);
-  elsif v_was_holds and not v_now_holds then
-    perform app_private.live_event(new.spot_id, 'freed', old.period);
-  elsif v_now_holds and new.period is distinct from old.period then
-    perform app_private.live_event(new.spot_id, 'changed', new.period);
-  end if;
-  return null;
-end;
-$$;
-
---
--- Name: FUNCTION tg_reservations__live(); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.tg_reservations__live() IS 'Live event of a reservation or block: taken (starts holding its spot), freed (cancelled, expired, ended, payment failed), changed (its window moved).';
-
---
--- Name: tg_reservations__notify(); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.tg_reservations__notify() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
-    AS $$
-declare
-  v_template text;
-  v_key      text;
-  v_data     jsonb;
-begin
-  if new.kind <> 'reservation' then
+  if cardinality(v_changes) = 0 then
     return null;
   end if;
-  if tg_op = 'INSERT' then
-    v_template := 'reservation_held';
-    v_key := v_template || ':' || new.id;
-  elsif new.status is distinct from old.status then
-    v_template := case new.status
-      when 'confirmed' then 'reservation_confirmed'
-      when 'cancelled' then 'reservation_cancelled'
-      when 'expired'   then 'reservation_expired'
-      when 'completed' then 'reservation_ended'
-    end;  -- payment_failed: the payments code writes that email
-    v_key := v_template || ':' || new.id;
-  elsif new.period is distinct from old.period and app_hidden.holds_spot(new.status) then
-    v_template := 'reservation_changed';
-    v_key := v_template || ':' || new.id || ':' || extract(epoch from new.updated_at);
-  end if;
-  if v_template is null then
-    return null;
-  end if;
-  v_data := app_hidden.reservation_email_data(new);
-  if v_template = 'reservation_cancelled' then
-    v_data := v_data || jsonb_build_object('reason',
-      case when app_hidden.current_user_is_staff() and new.user_id is distinct from app_public.current_user_id() then 'cancelled_by_operator'
-           else 'cancelled' end);
-  elsif v_template = 'reservation_changed' then
-    v_data := v_data || jsonb_build_object(
-      'previousEndsAt', app_hidden.iso_time(upper(old.period)), 'previousAmount', old.amount);
-  end if;
-  perform app_private.email_enqueue(v_template, new.email, v_data, v_key);
+  perform app_private.reservations_audit(v_changes);
+  perform app_private.reservations_emails(v_changes);
+  perform app_private.reservations_live(v_changes);
   return null;
 end;
 $$;
 
 --
--- Name: FUNCTION tg_reservations__notify(); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION tg_reservations__changes(); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.tg_reservations__notify() IS 'Queues the email of each change: reservation_held, _confirmed, _changed, _cancelled, _expired (a hold never confirmed), _ended.';
+COMMENT ON FUNCTION app_private.tg_reservations__changes() IS 'After each insert or update statement on reservations: its audit rows, emails and live events, set-based (reservations_audit, reservations_emails, reservations_live).';
 
 --
 -- Name: tg_reservations__remind_at(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -5134,8 +5197,8 @@ CREATE FUNCTION app_private.tg_spots__live() RETURNS trigger
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
-  perform app_private.live_event(new.id,
-    case new.status when 'active' then 'in_service' else 'out_of_service' end, null);
+  perform app_private.live_events_record(array[new.id],
+    array[case new.status when 'active' then 'in_service' else 'out_of_service' end], array[null::tstzrange]);
   return null;
 end;
 $$;
@@ -8965,10 +9028,16 @@ CREATE TRIGGER _200_name BEFORE INSERT OR UPDATE OF name ON app_public.users FOR
 CREATE TRIGGER _200_remind_at BEFORE INSERT OR UPDATE OF status, period ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__remind_at();
 
 --
--- Name: reservations _500_audit; Type: TRIGGER; Schema: app_public; Owner: -
+-- Name: reservations _500_changes_inserted; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
-CREATE TRIGGER _500_audit AFTER INSERT OR UPDATE ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__audit();
+CREATE TRIGGER _500_changes_inserted AFTER INSERT ON app_public.reservations REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_reservations__changes();
+
+--
+-- Name: reservations _500_changes_updated; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _500_changes_updated AFTER UPDATE ON app_public.reservations REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_reservations__changes();
 
 --
 -- Name: spots _600_history_inserted; Type: TRIGGER; Schema: app_public; Owner: -
@@ -8983,12 +9052,6 @@ CREATE TRIGGER _600_history_inserted AFTER INSERT ON app_public.spots REFERENCIN
 CREATE TRIGGER _600_history_updated AFTER UPDATE ON app_public.spots REFERENCING OLD TABLE AS old_spots NEW TABLE AS new_spots FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg_spots__history_updated();
 
 --
--- Name: reservations _700_notify; Type: TRIGGER; Schema: app_public; Owner: -
---
-
-CREATE TRIGGER _700_notify AFTER INSERT OR UPDATE OF status, period ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__notify();
-
---
 -- Name: reservations _800_customer; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
@@ -8999,12 +9062,6 @@ CREATE TRIGGER _800_customer AFTER INSERT ON app_public.reservations FOR EACH RO
 --
 
 CREATE TRIGGER _800_customer AFTER INSERT ON app_public.users FOR EACH ROW WHEN ((new.role = 'driver'::text)) EXECUTE FUNCTION app_private.tg__customer_from_booker();
-
---
--- Name: reservations _800_live; Type: TRIGGER; Schema: app_public; Owner: -
---
-
-CREATE TRIGGER _800_live AFTER INSERT OR UPDATE OF status, period ON app_public.reservations FOR EACH ROW EXECUTE FUNCTION app_private.tg_reservations__live();
 
 --
 -- Name: spots _800_live; Type: TRIGGER; Schema: app_public; Owner: -
@@ -10368,10 +10425,10 @@ REVOKE ALL ON FUNCTION app_private.emails_queue_due(max_rows integer) FROM PUBLI
 REVOKE ALL ON FUNCTION app_private.holds_expire_due(max_rows integer) FROM PUBLIC;
 
 --
--- Name: FUNCTION live_event(spot_id bigint, reason text, time_window tstzrange); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.live_event(spot_id bigint, reason text, time_window tstzrange) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION live_events_since(after_id bigint, tiles text[]); Type: ACL; Schema: app_private; Owner: -
@@ -10542,10 +10599,28 @@ REVOKE ALL ON FUNCTION app_private.reservation_for_caller(reservation_id bigint,
 REVOKE ALL ON FUNCTION app_private.reservation_job_key(task text, reservation_id bigint) FROM PUBLIC;
 
 --
+-- Name: FUNCTION reservations_audit(changes app_private.reservation_change[]); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.reservations_audit(changes app_private.reservation_change[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reservations_emails(changes app_private.reservation_change[]); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.reservations_emails(changes app_private.reservation_change[]) FROM PUBLIC;
+
+--
 -- Name: FUNCTION reservations_end_due(max_rows integer); Type: ACL; Schema: app_private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_private.reservations_end_due(max_rows integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reservations_live(changes app_private.reservation_change[]); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.reservations_live(changes app_private.reservation_change[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION send_verification(user_id bigint); Type: ACL; Schema: app_private; Owner: -
@@ -10680,22 +10755,10 @@ REVOKE ALL ON FUNCTION app_private.tg__staff_stamps() FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.tg__timestamps() FROM PUBLIC;
 
 --
--- Name: FUNCTION tg_reservations__audit(); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION tg_reservations__changes(); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.tg_reservations__audit() FROM PUBLIC;
-
---
--- Name: FUNCTION tg_reservations__live(); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.tg_reservations__live() FROM PUBLIC;
-
---
--- Name: FUNCTION tg_reservations__notify(); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.tg_reservations__notify() FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.tg_reservations__changes() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg_reservations__remind_at(); Type: ACL; Schema: app_private; Owner: -

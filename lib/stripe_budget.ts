@@ -40,26 +40,36 @@ type Query = (
 ) => Promise<{ rows: Array<{ waits: number[]; retry_after: number | null }> }>;
 
 /**
- * Turns for `calls` Stripe calls: the milliseconds each granted call waits
- * before it leaves (in order; fewer than asked when the later ones are too far
- * off), and when to ask again for the rest (null: all granted).
+ * Turns for `calls` Stripe calls: when each granted call leaves (Date.now()
+ * milliseconds, in order; fewer than asked when the later ones are too far
+ * off), and in how many milliseconds to ask again for the rest (null: all
+ * granted; see below). The times are this process's clock when it asked plus the
+ * bucket's waits, so a slow answer does not shift them onto other calls' turns.
  * No budget configured: all granted at once, no database call.
  */
 export interface Turns {
-  waitsMs: number[];
+  leaveAtMs: number[];
   retryInMs: number | null;
 }
 
 export async function takeStripeTurns(query: Query, budget: StripeBudget, calls = 1): Promise<Turns> {
-  if (budget.perSecond <= 0 || calls <= 0) return { waitsMs: Array(Math.max(0, calls)).fill(0), retryInMs: null };
+  const askedAt = Date.now();
+  if (budget.perSecond <= 0 || calls <= 0)
+    return { leaveAtMs: Array(Math.max(0, calls)).fill(askedAt), retryInMs: null };
   const {
     rows: [turns],
   } = await query(
-    `select waits, retry_after from app_private.rate_budget_take('stripe', $1, $2, make_interval(secs => $3 / 1000.0), $4)`,
-    [budget.perSecond, budget.burst, budget.maxWaitMs, calls],
+    `select waits, retry_after
+     from app_private.rate_budget_take('stripe', $1, $2, make_interval(secs => $3 / 1000.0), $4, to_timestamp($5 / 1000.0))`,
+    [budget.perSecond, budget.burst, budget.maxWaitMs, calls, askedAt],
   );
   return {
-    waitsMs: turns!.waits.map((w) => w * 1000),
-    retryInMs: turns!.retry_after === null ? null : Math.ceil(turns!.retry_after * 1000),
+    leaveAtMs: turns!.waits.map((w) => askedAt + w * 1000),
+    // Asked again when the first refused call's turn is half the longest wait
+    // away, not when it comes: the calls granted meanwhile have not run out by
+    // then (a job rescheduled for a time starts a little after it), so the
+    // budget never idles while charges wait.
+    retryInMs:
+      turns!.retry_after === null ? null : Math.max(0, Math.ceil(turns!.retry_after * 1000 - budget.maxWaitMs / 2)),
   };
 }

@@ -80,8 +80,6 @@ async function earlierIntent(p: Prepared): Promise<Stripe.PaymentIntent | null> 
 
 /** Rescheduled after a 429 when Stripe gave no better time: about a second, spread so the retries do not arrive together. */
 const RATE_LIMITED_RETRY_MS = 1000;
-/** Stripe calls in flight at once for one batch job. */
-const BATCH_CONCURRENCY = 8;
 
 /** Thrown when a Stripe call must wait for a later run of the job (the shared budget or a 429 said so). */
 class NotNow extends Error {
@@ -115,8 +113,8 @@ async function inTurn<T>(helpers: JobHelpers, call: () => Promise<T>, leaveAt?: 
   // among later calls' turns and push that second over the limit: take a new one.
   if (leaveAt === undefined || Date.now() - leaveAt > LATE_MS) {
     const turn = await takeTurns(helpers, 1);
-    if (turn.waitsMs.length === 0) throw new NotNow(turn.retryInMs ?? RATE_LIMITED_RETRY_MS);
-    leaveAt = Date.now() + turn.waitsMs[0]!;
+    if (turn.leaveAtMs.length === 0) throw new NotNow(turn.retryInMs ?? RATE_LIMITED_RETRY_MS);
+    leaveAt = turn.leaveAtMs[0]!;
   }
   if (leaveAt > Date.now()) await sleep(leaveAt - Date.now());
   try {
@@ -285,11 +283,12 @@ const RECORD_EVERY = 10;
 
 /**
  * A batch: prepared together, the turns of its Stripe calls reserved together
- * (one budget statement), sent BATCH_CONCURRENCY at a time, successes
- * recorded RECORD_EVERY at a time. Returns one promise per entry
- * (graphile-worker's batch jobs): an entry that threw is retried alone, with
- * the same key. Entries whose turn is too far off, or that met a 429, go back
- * in one job, no attempt spent.
+ * (one budget statement), each call sent at its own turn (a call waits for
+ * none of the others: one slow answer must not make the next call miss its
+ * turn, which would waste it), successes recorded RECORD_EVERY at a time.
+ * Returns one promise per entry (graphile-worker's batch jobs): an entry that
+ * threw is retried alone, with the same key. Entries whose turn is too far
+ * off, or that met a 429, go back in one job, no attempt spent.
  */
 async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelpers): Promise<Array<Promise<void>>> {
   const ids = batch.map((b) => b.reservationId);
@@ -299,8 +298,7 @@ async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelper
   );
   const calling = rows.flatMap((r, i) => (r.prepared.action === 'charge' && !r.prepared.lookUpFirst ? [i] : []));
   const turns = await takeTurns(helpers, calling.length);
-  const now = Date.now();
-  const leaveAt = new Map(calling.slice(0, turns.waitsMs.length).map((i, k) => [i, now + turns.waitsMs[k]!]));
+  const leaveAt = new Map(calling.slice(0, turns.leaveAtMs.length).map((i, k) => [i, turns.leaveAtMs[k]!]));
   let notNowMs = turns.retryInMs ?? 0;
   const results: Array<{ error?: unknown; notNow?: boolean }> = rows.map(() => ({}));
   let unrecorded: Outcome[] = [];
@@ -310,33 +308,30 @@ async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelper
     unrecorded = [];
     await recordSucceeded(helpers, taken);
   };
-  let next = 0;
-  const lane = async () => {
-    for (let i = next++; i < rows.length; i = next++) {
-      const p = rows[i]!.prepared;
-      if (p.action === 'charge' && !p.lookUpFirst && !leaveAt.has(i)) {
-        results[i] = { notNow: true };
-        continue;
-      }
-      try {
-        // (Not `unrecorded.push(await …)`: that would push into the array a
-        // flush took meanwhile, and the success would never be recorded.)
-        const outcome = await send(p, helpers, leaveAt.get(i));
-        unrecorded.push(outcome);
-      } catch (err) {
-        if (err instanceof NotNow) {
-          notNowMs = Math.max(notNowMs, err.retryInMs);
-          results[i] = { notNow: true };
-        } else {
-          results[i] = { error: err };
-        }
-      }
-      // Outside the try: successes that could not be recorded fail the whole
-      // job, so every entry runs again (Stripe replays its answer to the key).
-      await flush(RECORD_EVERY);
+  const entry = async (i: number) => {
+    const p = rows[i]!.prepared;
+    if (p.action === 'charge' && !p.lookUpFirst && !leaveAt.has(i)) {
+      results[i] = { notNow: true };
+      return;
     }
+    try {
+      // (Not `unrecorded.push(await …)`: that would push into the array a
+      // flush took meanwhile, and the success would never be recorded.)
+      const outcome = await send(p, helpers, leaveAt.get(i));
+      unrecorded.push(outcome);
+    } catch (err) {
+      if (err instanceof NotNow) {
+        notNowMs = Math.max(notNowMs, err.retryInMs);
+        results[i] = { notNow: true };
+      } else {
+        results[i] = { error: err };
+      }
+    }
+    // Outside the try: successes that could not be recorded fail the whole
+    // job, so every entry runs again (Stripe replays its answer to the key).
+    await flush(RECORD_EVERY);
   };
-  await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, rows.length) }, lane));
+  await Promise.all(rows.map((_, i) => entry(i)));
   await flush(1);
   const later = ids.filter((_, i) => results[i]!.notNow);
   if (later.length > 0) await requeue(helpers, later, notNowMs, true);

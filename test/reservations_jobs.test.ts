@@ -226,8 +226,9 @@ test('a hold whose sweep was missed for minutes expires at the next one; cancell
   assert.equal(await scheduledOf(db, c.id), {});
 });
 
-test('many due at once are ended in batches, each exactly once, their charges queued in batch jobs holding each reservation once', async () => {
-  // Setup: 1,200 confirmed reservations whose end passed (more than two of the sweep's batches).
+test('many due at once are ended in batches, each exactly once (one audit row and one email each, written per statement), their charges queued in batch jobs holding each completed reservation once', async () => {
+  // Setup: 1,200 confirmed reservations whose end passed (more than two of the
+  // sweep's batches), and 300 holds never confirmed, ending in the same statements.
   const { rows: spots } = await db.owner.query(
     `
     insert into app_public.spots (location, street, rate_id, max_stay)
@@ -243,6 +244,20 @@ test('many due at once are ended in batches, each exactly once, their charges qu
     from unnest($1::bigint[]) id`,
     [spots.map((s: { id: string }) => s.id)],
   );
+  const { rows: heldSpots } = await db.owner.query(
+    `
+    insert into app_public.spots (location, street, rate_id, max_stay)
+    select st_setsrid(st_makepoint(-73.98 + g * 1e-5, 40.75), 4326)::geography, 'Held St', $1, interval '4 hours'
+    from generate_series(1, 300) g returning id`,
+    [rate],
+  );
+  await db.owner.query(
+    `
+    insert into app_public.reservations (spot_id, email, period, status, amount, currency, hold_expires_at)
+    select id, 'held@example.test', tstzrange(now() - interval '1 hour', now() - interval '1 second'), 'held', 600, 'USD', now() + interval '1 hour'
+    from unnest($1::bigint[]) id`,
+    [heldSpots.map((s: { id: string }) => s.id)],
+  );
   // Action
   worker = await startWorker({
     connectionString: db.urls.owner,
@@ -256,9 +271,11 @@ test('many due at once are ended in batches, each exactly once, their charges qu
     async () =>
       (
         await db.owner.query(
-          `select count(*)::int as n from app_public.reservations where email = 'batch@example.test' and status = 'completed'`,
+          `select count(*) filter (where email = 'batch@example.test' and status = 'completed')::int
+                + count(*) filter (where email = 'held@example.test' and status = 'expired')::int as n
+           from app_public.reservations`,
         )
-      ).rows[0].n === 1200,
+      ).rows[0].n === 1500,
   );
   // Assertions
   const {
@@ -275,8 +292,28 @@ test('many due at once are ended in batches, each exactly once, their charges qu
     (select max(json_array_length(j.payload)) from charge_batches j)::int as largest,
     (select count(*) from app_private.reservation_events e join app_public.reservations r on r.id = e.reservation_id
        where r.email = 'batch@example.test' and e.action = 'completed')::int as events,
-    (select count(*) from app_private.emails where recipient = 'batch@example.test' and template = 'reservation_ended')::int as emails`);
-  assert.equal(counts, { charges: 1200, entries: 1200, largest: 50, events: 1200, emails: 1200 });
+    (select count(*) from app_private.emails where recipient = 'batch@example.test' and template = 'reservation_ended')::int as emails,
+    -- Each email is about its own reservation, as it is now.
+    (select count(distinct e.data->>'reservationId') from app_private.emails e
+       join app_public.reservations r on r.id = (e.data->>'reservationId')::bigint
+       where e.recipient = 'batch@example.test' and e.template = 'reservation_ended'
+         and e.data->>'status' = 'completed' and e.data->>'spot' = 'Batch St' and r.email = e.recipient)::int as emails_right,
+    (select count(*) from app_private.reservation_events e join app_public.reservations r on r.id = e.reservation_id
+       where r.email = 'held@example.test' and e.action = 'expired' and e.old_status = 'held')::int as expired_events,
+    (select count(*) from app_private.emails where recipient = 'held@example.test' and template = 'reservation_expired')::int as expired_emails,
+    (select count(*) from charge_batches j, json_array_elements(j.payload) e
+       where (e->>'reservationId')::bigint in (select id from app_public.reservations where email = 'held@example.test'))::int as held_charged`);
+  assert.equal(counts, {
+    charges: 1200,
+    entries: 1200,
+    largest: 50,
+    events: 1200,
+    emails: 1200,
+    emails_right: 1200,
+    expired_events: 300,
+    expired_emails: 300,
+    held_charged: 0,
+  });
 });
 
 test.run();

@@ -17,6 +17,7 @@ import {
   type PaymentWorld,
 } from './helpers/payments.ts';
 import { childEnv, spawnWorker } from './helpers/processes.ts';
+import { takeStripeTurns } from '../lib/stripe_budget.ts';
 
 let db: TestDb;
 let emulator: StripeEmulator;
@@ -193,6 +194,33 @@ test('budget: granted at once while tokens last, then per_second apart; calls be
   );
   // A quiet minute refills to the burst, never beyond.
   assert.equal(await take('2026-12-01 18:01:00+00', 3, '0 seconds'), { waits: [0, 0], retryAfterMs: 100 });
+  // A caller whose clock was read before the bucket's last update (it waited
+  // for the row lock): its waits count from its own reading, so its call
+  // leaves after the others' turns (18:01:00.1, one token's time after the
+  // last), not 50 ms before it.
+  assert.equal(await take('2026-12-01 18:00:59.95+00', 1, '1 second'), { waits: [150], retryAfterMs: null });
+});
+
+test('budget: a batch refused beyond max wait is asked to come back while the turns granted meanwhile last (half the longest wait before its first turn)', async () => {
+  const answers: Array<{ waits: number[]; retry_after: number | null }> = [
+    { waits: [0, 0.5], retry_after: 10.25 },
+    { waits: [0, 0.5], retry_after: null },
+  ];
+  const asked: unknown[][] = [];
+  const query = async (_text: string, values: unknown[]) => {
+    asked.push(values);
+    return { rows: [answers.shift()!] };
+  };
+  const budget = { perSecond: 4, burst: 1, maxWaitMs: 10_000 };
+  const before = Date.now();
+  const refused = await takeStripeTurns(query, budget, 3);
+  assert.is(refused.leaveAtMs.length, 2, 'the two calls within max wait are granted');
+  assert.is(refused.retryInMs, 5250, 'back 5 s before the first refused turn, not at it');
+  // Granted turns are the asking clock plus the bucket's waits.
+  const askedAt = Number(asked[0]![4]);
+  assert.ok(askedAt >= before && askedAt <= Date.now());
+  assert.equal(refused.leaveAtMs, [askedAt, askedAt + 500]);
+  assert.is((await takeStripeTurns(query, budget, 2)).retryInMs, null);
 });
 
 test('a batch job of 14 without limits: every charge is sent once and recorded, the job done in one attempt', async () => {
