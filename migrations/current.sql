@@ -1,1 +1,8 @@
--- Enter migration here
+-- Booking's cost against its guarantee (issue 16, item 4): the hold limits read
+-- only the email's, driver's and address's own rows; current_user_id and the
+-- reservation email data keep their plans (plpgsql); reserve reads the client
+-- address once; a live event looks nothing up while no tile is watched.
+--!include current_user.sql
+--!include reservations_booking.sql
+--!include reservations_triggers.sql
+--!include live_events.sql
