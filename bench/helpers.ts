@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { provisionDatabase } from '../cli/db__provision.ts';
 import { migrateEnv, type DbUrls } from '../lib/db_urls.ts';
 
@@ -185,6 +186,27 @@ export function wrk(url: string, script: string, clients: number, seconds: numbe
 }
 
 export const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
+/**
+ * Connections the database server can still give (max_connections less those
+ * in use and the superusers' reserve): a pgbench of N clients needs N, and the
+ * server may be shared with other work.
+ */
+export async function freeConnections(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const {
+      rows: [r],
+    } = await client.query<{ free: number }>(
+      `select current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+         - (select count(*) from pg_stat_activity)::int as free`,
+    );
+    return r.free;
+  } finally {
+    await client.end();
+  }
+}
 
 /** Ends the bench after BENCH_MAX_S seconds (default 600) whatever it is doing: a bench never runs on unattended. */
 export function stopAfterMaxSeconds(bench: string): void {
