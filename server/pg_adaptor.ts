@@ -61,10 +61,11 @@ function queryConfig(raw: pg.PoolClient, q: PgClientQuery): pg.QueryConfig {
       const oldest = names.keys().next().value as string;
       names.delete(oldest);
       const connection = (raw as unknown as { connection: RawConnection }).connection;
-      raw
-        .query(`deallocate ${raw.escapeIdentifier(oldest)}`)
-        .then(() => delete connection.parsedStatements[oldest])
-        .catch(() => {}); // the connection is broken: the pool drops it
+      if (connection.parsedStatements[oldest] !== undefined) {
+        // Forgotten now: statements go out in order, so a later use of the name parses it again after this.
+        delete connection.parsedStatements[oldest];
+        raw.query(`deallocate ${raw.escapeIdentifier(oldest)}`).catch(() => {}); // a broken connection: the pool drops it
+      }
     }
     names.set(q.name, true);
     config.name = q.name;
@@ -123,13 +124,15 @@ function settingsClient(raw: pg.PoolClient, json: string): PgClient {
   const setConfig: pg.QueryConfig = { text: SET_CONFIG, values: [json] };
   return {
     async query<T>(q: PgClientQuery) {
+      // Before `begin`: a prepared statement it evicts is deallocated outside the transaction.
+      const config = queryConfig(raw, q);
       const stream = (raw as unknown as { connection: RawConnection }).connection.stream;
       stream.cork(); // one write for the four
       let begun: Promise<unknown>, set: Promise<unknown>, statement: Promise<pg.QueryResult>, ended: Promise<unknown>;
       try {
         begun = raw.query('begin');
         set = raw.query(setConfig);
-        statement = raw.query(queryConfig(raw, q));
+        statement = raw.query(config);
         // Runs whatever happened before it: after an error PostgreSQL answers it with a rollback.
         ended = raw.query('commit');
       } finally {

@@ -83,6 +83,17 @@ test('a failed statement rolls back what it wrote and keeps its own error', asyn
   assert.is((await withPgClient(settings, who)).user_id, driver.id);
 });
 
+test('past the bound of prepared statements per connection, an evicted one is prepared again when used', async () => {
+  const settings = { role: 'app_user', 'app.session_id': driver.sessionId };
+  const run = (i: number) =>
+    withPgClient(settings, (client) =>
+      client.query<{ n: number }>({ text: `select ${i}::int as n`, name: `pg_adaptor_test_${i}` }),
+    );
+  for (let i = 0; i < 110; i++) assert.equal((await run(i)).rows, [{ n: i }]);
+  assert.equal((await run(0)).rows, [{ n: 0 }]);
+  assert.equal((await run(109)).rows, [{ n: 109 }]);
+});
+
 test('withTransaction holds several statements in one transaction with the settings', async () => {
   const settings = { role: 'app_user', 'app.session_id': driver.sessionId };
   const [first, second] = await withPgClient(settings, (client) =>
