@@ -60,7 +60,7 @@ const points: Array<{ clients: number; perSecond: number; series: string }> = []
 try {
   await load(4, 1, graphql); // warm up: schema, plans, pools
   for (const clients of CLIENTS) {
-    const free = await freeConnections(urls.owner);
+    const free = await freeConnections(urls.owner, clients + 2);
     // NaN when the server cannot give pgbench its connections (said in the report, left out of the chart).
     const pgbenchTps = free >= clients + 2 ? await pgbench(urls.authenticator, script, clients, SECONDS) : NaN;
     // Its own pool, ended before the API's turn: the server's connections are shared with the API's pools.

@@ -310,7 +310,7 @@ try {
       if (apiBooked !== viaHttp.ok) console.log(`  (note: ${apiBooked} rows written, wrk counted ${viaHttp.ok})`);
       line(`API, ${clients} clients:`, viaHttp);
       points.push({ clients, perSecond: viaHttp.perSecond, series: `API, ${s.name}` });
-      const free = await freeConnections(urls.owner);
+      const free = await freeConnections(urls.owner, clients + 2);
       if (free < clients + 2) {
         report.line(`  pgbench, ${clients} clients: skipped (the server has ${free} connections free)`);
         continue;
