@@ -297,7 +297,7 @@ report.line(
 );
 const goals: string[] = [];
 const goal = (what: string, ratio: number, target: number) =>
-  goals.push(`goal     ${what}: ${fmt(ratio)}x (≥ ${fmt(target)}) ${ratio >= target ? 'met' : 'MISSED'}`);
+  goals.push(`goal     ${what}: ${fmt(ratio, 3)}x (≥ ${fmt(target)}) ${ratio >= target ? 'met' : 'MISSED'}`);
 try {
   await reset();
   await viaApi(api.url, scenarios[0], 4); // warm up: schema, plans, pools
