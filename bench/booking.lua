@@ -1,7 +1,9 @@
 -- wrk script: guest reservations through the reserve mutation, the same draw
 -- as sql/bench/booking.sql (random spot of SPOTS from SPOT_BASE+1, random slot).
 -- bench/booking.ts writes the constants line above this text.
--- Each booking its own guest address: one address holds at most 3 reservations at once (SMB12).
+-- Each booking its own guest email and client address (X-Forwarded-For; the
+-- bench's API trusts one proxy hop), as pgbench's booking.sql draws them: an
+-- email holds at most 3 reservations at once and an address 10 (SMB12).
 local mutation = "mutation ($spotId: BigInt, $startsAt: Datetime, $d: Int, $email: String) { reserve(input: { spotId: $spotId, " ..
   "startsAt: $startsAt, durationMinutes: $d, email: $email }) { result { reservation { rowId } } } }"
 ok, taken, other = 0, 0, 0  -- globals: done() reads them with thread:get()
@@ -11,7 +13,9 @@ request = function()
   local starts = os.date("!%Y-%m-%dT%H:%M:%SZ", BASE + math.random(0, SLOTS - 1) * SLOT_MINUTES * 60)
   local body = string.format('{"query":"%s","variables":{"spotId":"%d","startsAt":"%s","d":%d,"email":"bench%d@example.test"}}',
     mutation, spot, starts, SLOT_MINUTES, math.random(1, 1000000000))
-  return wrk.format("POST", "/graphql", { ["Content-Type"] = "application/json" }, body)
+  local address = math.random(0, 16777215)
+  local forwarded = string.format("10.%d.%d.%d", math.floor(address / 65536), math.floor(address / 256) % 256, address % 256)
+  return wrk.format("POST", "/graphql", { ["Content-Type"] = "application/json", ["X-Forwarded-For"] = forwarded }, body)
 end
 
 response = function(status, headers, body)

@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { provisionDatabase } from '../cli/db__provision.ts';
 import { migrateEnv, type DbUrls } from '../lib/db_urls.ts';
 
@@ -185,6 +186,35 @@ export function wrk(url: string, script: string, clients: number, seconds: numbe
 }
 
 export const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
+/**
+ * Waits (up to `waitSeconds`) until the database server can give `needed`
+ * more connections (max_connections less those in use and the superusers'
+ * reserve): a pgbench of N clients needs N, and the server may be shared with
+ * other work. Returns how many it could give at the end: fewer than `needed`
+ * means the measurement is skipped, and the report says so.
+ */
+export async function freeConnections(url: string, needed = 0, waitSeconds = 30): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const deadline = Date.now() + waitSeconds * 1000;
+    for (;;) {
+      const {
+        rows: [r],
+      } = await client.query<{ free: number; most: number }>(
+        `select current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int
+           - (select count(*) from pg_stat_activity)::int as free,
+           current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int as most`,
+      );
+      // The connection asking counts as in use; never wait for more than the server has.
+      if (r.free + 1 >= needed || needed > r.most || Date.now() > deadline) return r.free + 1;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  } finally {
+    await client.end();
+  }
+}
 
 /** Ends the bench after BENCH_MAX_S seconds (default 600) whatever it is doing: a bench never runs on unattended. */
 export function stopAfterMaxSeconds(bench: string): void {

@@ -58,7 +58,7 @@ export function dumpSchema(urls: DbUrls): string {
 export async function printSdl(urls: DbUrls): Promise<string> {
   // The default configuration: the SDL does not depend on its values.
   const config = loadConfig({}, { db: urls });
-  const pool = new pg.Pool({ connectionString: urls.authenticator, max: 2 });
+  const pool = new pg.Pool({ connectionString: urls.authenticator, max: 2, pipeline: true });
   try {
     const { schema } = await makeSchema(
       makePreset({

@@ -2056,25 +2056,31 @@ COMMENT ON FUNCTION app_hidden.require_sign_in() IS 'The signed-in user''s id, o
 --
 
 CREATE FUNCTION app_hidden.reservation_email_data(r app_public.reservations) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-  select jsonb_strip_nulls(jsonb_build_object(
-    'reservationId', r.id,
-    'spotId', r.spot_id,
-    'spot', app_public.spots_description(s),
-    'startsAt', app_hidden.iso_time(lower(r.period)),
-    'endsAt', app_hidden.iso_time(upper(r.period)),
-    'timeZone', rt.time_zone,
-    'amount', r.amount,
-    'currency', r.currency,
-    'status', r.status,
-    'holdExpiresAt', app_hidden.iso_time(r.hold_expires_at),
-    -- Guests' emails lead to the page that asks for the manage code (emails/reservation.ts
-    -- makes the link); the token itself is never stored.
-    'isGuest', r.user_id is null))
-  from app_public.spots s
-  join app_public.rates rt on rt.id = s.rate_id
-  where s.id = r.spot_id;
+begin
+  -- plpgsql rather than sql: every reservation change calls this from a
+  -- trigger, and a sql function that cannot be inlined plans its query again
+  -- at each call; plpgsql keeps the plan.
+  return (
+    select jsonb_strip_nulls(jsonb_build_object(
+      'reservationId', r.id,
+      'spotId', r.spot_id,
+      'spot', app_public.spots_description(s),
+      'startsAt', app_hidden.iso_time(lower(r.period)),
+      'endsAt', app_hidden.iso_time(upper(r.period)),
+      'timeZone', rt.time_zone,
+      'amount', r.amount,
+      'currency', r.currency,
+      'status', r.status,
+      'holdExpiresAt', app_hidden.iso_time(r.hold_expires_at),
+      -- Guests' emails lead to the page that asks for the manage code (emails/reservation.ts
+      -- makes the link); the token itself is never stored.
+      'isGuest', r.user_id is null))
+    from app_public.spots s
+    join app_public.rates rt on rt.id = s.rate_id
+    where s.id = r.spot_id);
+end;
 $$;
 
 --
@@ -2309,6 +2315,8 @@ CREATE FUNCTION app_private.assert_hold_allowed(email public.citext, user_id big
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+declare
+  v_per_address int := app_hidden.holds_per_address();
 begin
   -- One script must not hold every spot in the city (a hold costs nothing for
   -- booking_hold_time) nor mail-bomb an address. Counted under a lock per email and
@@ -2316,14 +2324,27 @@ begin
   -- see room for one more.
   perform pg_advisory_xact_lock(hashtextextended('holds:email:' || lower(email::text), 0));
   perform pg_advisory_xact_lock(hashtextextended('holds:ip:' || host(client_ip), 0));
-  if (select count(*) from app_public.reservations r
-      where r.status = 'held' and r.hold_expires_at > now()
-        and (r.email = assert_hold_allowed.email or r.user_id = assert_hold_allowed.user_id))
-        >= app_hidden.holds_per_driver()
-     or ((select count(*) from app_private.reservation_origins o
-         join app_public.reservations r on r.id = o.reservation_id
-         where o.client_ip = assert_hold_allowed.client_ip and r.status = 'held' and r.hold_expires_at > now())
-         >= app_hidden.holds_per_address()) then
+  -- Each count starts from the email's, the driver's or the address's own
+  -- rows and stops at the limit. Written as single joins (`email = … or
+  -- user_id = …`, origins joined to reservations) plpgsql's generic plans read
+  -- every held reservation in the city instead, at every booking.
+  -- (`offset 0` keeps the deadline out of the index choice: the email's and
+  -- the driver's indexes are read, never the index of every hold by deadline.)
+  if (select count(*) from (
+        (select h.id from (select r.id, r.hold_expires_at from app_public.reservations r
+                           where r.status = 'held' and r.email = assert_hold_allowed.email offset 0) h
+         where h.hold_expires_at > now())
+        union
+        (select h.id from (select r.id, r.hold_expires_at from app_public.reservations r
+                           where r.status = 'held' and r.user_id = assert_hold_allowed.user_id offset 0) h
+         where h.hold_expires_at > now())) held) >= app_hidden.holds_per_driver()
+     or (select count(*) from (
+          select from app_private.reservation_origins o
+          where o.client_ip = assert_hold_allowed.client_ip
+            -- A scalar subquery, never turned into a join: one key look-up per row of this address.
+            and (select r.status = 'held' and r.hold_expires_at > now()
+                 from app_public.reservations r where r.id = o.reservation_id) is true
+          limit v_per_address) held) >= v_per_address then
     raise exception 'Too many reservations waiting for a card: finish or cancel one first (at most % per email or account, and a limit per network address)',
       app_hidden.holds_per_driver() using errcode = 'SMB12';
   end if;
@@ -5938,17 +5959,28 @@ COMMENT ON FUNCTION app_public."current_user"() IS 'The signed-in user, or null 
 --
 
 CREATE FUNCTION app_public.current_user_id() RETURNS bigint
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+declare
+  v_session uuid := app_public.current_session_id();
+begin
+  -- plpgsql rather than sql: a security definer sql function is never inlined
+  -- and planned its query again at every call (every booking calls this twice,
+  -- RLS once a statement); plpgsql keeps the plan. Signed out: no query at all.
+  if v_session is null then
+    return null;
+  end if;
   -- The server only sets live sessions, but a request can outlive its
   -- session's revocation or expiry: checked again here.
-  select s.user_id
-  from app_private.sessions s
-  where s.id = app_public.current_session_id()
-    and s.revoked_at is null
-    and s.last_active_at > app_hidden.clock_now() - app_hidden.session_idle_timeout()
-    and s.created_at > app_hidden.clock_now() - app_hidden.session_max_age();
+  return (
+    select s.user_id
+    from app_private.sessions s
+    where s.id = v_session
+      and s.revoked_at is null
+      and s.last_active_at > app_hidden.clock_now() - app_hidden.session_idle_timeout()
+      and s.created_at > app_hidden.clock_now() - app_hidden.session_max_age());
+end;
 $$;
 
 --
@@ -6523,6 +6555,7 @@ declare
   v_quote   app_public.price_quote;
   v_token   text;
   v_r       app_public.reservations;
+  v_ip      inet := app_hidden.client_ip();
   -- The vehicle is optional; a malformed plate is refused (SME01) before anything is written.
   v_plate   text := case when reserve.plate is null then null else app_hidden.plate(reserve.plate) end;
   v_state   text := case when reserve.plate is null then null else app_hidden.plate_state(reserve.plate_state) end;
@@ -6550,8 +6583,8 @@ begin
   -- Bookings through the API carry the client's address (every mutation does:
   -- server/request_identity.ts) and are bounded; SQL run by the owner (tests,
   -- maintenance, the CLI) has no client and is not.
-  if app_hidden.client_ip() is not null then
-    perform app_private.assert_hold_allowed(v_email, v_user_id, app_hidden.client_ip());
+  if v_ip is not null then
+    perform app_private.assert_hold_allowed(v_email, v_user_id, v_ip);
   end if;
 
   begin
@@ -6564,8 +6597,8 @@ begin
     raise exception 'Sorry, this spot is already taken for part of that time' using errcode = 'SMB01';
   end;
 
-  if app_hidden.client_ip() is not null then
-    insert into app_private.reservation_origins (reservation_id, client_ip) values (v_r.id, app_hidden.client_ip());
+  if v_ip is not null then
+    insert into app_private.reservation_origins (reservation_id, client_ip) values (v_r.id, v_ip);
   end if;
   if v_user_id is null then
     v_token := app_private.new_manage_token();

@@ -33,3 +33,10 @@ alter table app_public.spots
 --! include live_events.sql
 --! include payments_charge.sql
 --! include rate_budgets.sql
+
+-- Booking's cost against its guarantee (issue 16, item 4): the hold limits read
+-- only the email's, driver's and address's own rows; current_user_id and the
+-- reservation email data keep their plans (plpgsql); reserve reads the client
+-- address once; a live event looks nothing up while no tile is watched
+-- (reservations_booking, reservations_triggers and live_events are included above).
+--! include current_user.sql

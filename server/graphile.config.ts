@@ -1,8 +1,8 @@
 // The PostGraphile preset: app_public becomes the GraphQL API.
 import { PgSimplifyInflectionPreset } from '@graphile/simplify-inflection';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
-import { makePgService } from 'postgraphile/adaptors/pg';
 import { maskError } from './mask_error.ts';
+import { makePipelinedPgService } from './pg_adaptor.ts';
 import { LoginPlugin } from './plugins/login.ts';
 import { PostgisCodecPlugin } from './plugins/postgis_codec.ts';
 import { ValidationErrorCodePlugin } from './plugins/validation_error_code.ts';
@@ -14,7 +14,7 @@ import { getOperationAST, type OperationTypeNode } from 'postgraphile/graphql';
 import { LiveSubscriptionPlugin, WebsocketSubscriptionsOnlyPlugin } from './plugins/live_subscription.ts';
 
 export interface PresetOptions {
-  /** The pool of app_authenticator connections GraphQL requests run on (the caller owns and ends it). */
+  /** The pool of app_authenticator connections GraphQL requests run on, made with `pipeline: true` (server/pg_adaptor.ts; the caller owns and ends it). */
   pool: import('pg').Pool;
   /** A superuser's, for watch mode only. */
   rootUrl?: string;
@@ -56,7 +56,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       ...(options.plugins ?? []),
     ],
     pgServices: [
-      makePgService({
+      makePipelinedPgService({
         pool: options.pool,
         superuserConnectionString: options.isDev ? options.rootUrl : undefined,
         schemas: ['app_public'],

@@ -26,7 +26,13 @@ export async function installPostGraphile(
   config: ServerConfig,
   onClose: (fn: () => Promise<void>) => void,
 ): Promise<void> {
-  const pool = makePool(app, 'graphql', { connectionString: config.db.authenticator, max: config.poolSize }, onClose);
+  // Pipelined: a request's settings, its statement and the commit go in one round trip (server/pg_adaptor.ts).
+  const pool = makePool(
+    app,
+    'graphql',
+    { connectionString: config.db.authenticator, max: config.poolSize, pipeline: true },
+    onClose,
+  );
   const pgl = postgraphile(
     makePreset({
       pool,
