@@ -159,7 +159,7 @@ test('emulator: the per-endpoint limit counts each method and route apart (every
   emulator.setRateLimits({ profile: 'off' });
 });
 
-test('emulator: the concurrency limit refuses a request while others are in flight; a lock_timeout fault carries Stripe-Should-Retry: true and the SDK retries it', async () => {
+test("emulator: the concurrency limit refuses a request while others are in flight; a lock_timeout fault carries Stripe-Should-Retry: true and the SDK retries it; a rate_limit fault is the limiters' 429, not retried", async () => {
   emulator.setRateLimits({ profile: 'off' });
   const slow = await (await import('../stripe-emulator/index.ts')).startStripeEmulator({
     rateLimits: { concurrency: 2 },
@@ -182,6 +182,12 @@ test('emulator: the concurrency limit refuses a request while others are in flig
   const sdk = new Stripe('sk_test_limits', { ...emulator.stripeConfig, maxNetworkRetries: 1 });
   const customer = await sdk.customers.create({ email: 'retried@example.test' });
   assert.match(customer.id, /^cus_/);
+  emulator.addFault({ method: 'POST', path: '/v1/customers', mode: 'rate_limit', count: 1 });
+  const before = emulator.state().customers;
+  const limited = await sdk.customers.create({ email: 'limited@example.test' }).catch((e: unknown) => e);
+  assert.instance(limited, Stripe.errors.StripeRateLimitError);
+  assert.is((limited as { code?: string }).code, 'rate_limit');
+  assert.is(emulator.state().customers, before, 'the refused request created nothing');
 });
 
 test('budget: granted at once while tokens last, then per_second apart; calls beyond max_wait refused (nothing taken) with when to ask again; refilled over time', async () => {
