@@ -2455,25 +2455,32 @@ $$;
 COMMENT ON FUNCTION app_private.charge_processing(charge_id bigint, attempt integer, payment_intent_id text) IS 'Stripe accepted the charge but has not settled it; the payment_intent.* webhook finishes it.';
 
 --
--- Name: charge_requeue(bigint, timestamp with time zone, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
+-- Name: charge_requeue(bigint, timestamp with time zone, integer, integer, bigint); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer) RETURNS void
+CREATE FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer, running_job_id bigint) RETURNS void
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  -- The running job's key moves to this new job (graphile-worker gives a
-  -- locked job's key to the new one), so the running one just ends.
+  -- The running job ends here, in the transaction that queues its successor.
+  -- Left to add_jobs, it would lose its key and be marked failed for good
+  -- (attempts = max_attempts, graphile-worker's rule for a locked job that is
+  -- replaced): a row that stays for ever, a failed job in the metrics, when
+  -- its worker dies before completing it. Completing a deleted job deletes
+  -- nothing; a job in a named queue would keep its queue locked, so those are
+  -- left alone (reservation jobs have none).
+  delete from graphile_worker._private_jobs j
+  where j.id = charge_requeue.running_job_id and j.job_queue_id is null;
   select app_private.queue_reservation_jobs('reservation__charge', array[charge_requeue.reservation_id],
     run_at => charge_requeue.run_at, priority => charge_requeue.priority,
     max_attempts => charge_requeue.max_attempts);
 $$;
 
 --
--- Name: FUNCTION charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer, running_job_id bigint); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer) IS 'Runs a charge job again at run_at without counting the attempt that is ending (Stripe answered 429: nothing was charged); max_attempts is what the job had left, priority what it had.';
+COMMENT ON FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer, running_job_id bigint) IS 'Runs a charge job again at run_at without counting the attempt that is ending (Stripe answered 429: nothing was charged); max_attempts is what the job had left, priority what it had. The running job (running_job_id) is removed in the same transaction, so a worker dying before it completes leaves nothing behind.';
 
 --
 -- Name: charge_retry_delay(integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -10198,10 +10205,10 @@ REVOKE ALL ON FUNCTION app_private.charge_prepare(reservation_id bigint) FROM PU
 REVOKE ALL ON FUNCTION app_private.charge_processing(charge_id bigint, attempt integer, payment_intent_id text) FROM PUBLIC;
 
 --
--- Name: FUNCTION charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer, running_job_id bigint); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer, running_job_id bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION charge_retry_delay(attempt integer); Type: ACL; Schema: app_private; Owner: -

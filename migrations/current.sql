@@ -1,1 +1,3 @@
 -- Enter migration here
+
+--!include payments_charge.sql
