@@ -2455,32 +2455,25 @@ $$;
 COMMENT ON FUNCTION app_private.charge_processing(charge_id bigint, attempt integer, payment_intent_id text) IS 'Stripe accepted the charge but has not settled it; the payment_intent.* webhook finishes it.';
 
 --
--- Name: charge_requeue(bigint, timestamp with time zone, integer, integer, bigint); Type: FUNCTION; Schema: app_private; Owner: -
+-- Name: charge_requeue(bigint, timestamp with time zone, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer, running_job_id bigint) RETURNS void
+CREATE FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer) RETURNS void
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  -- The running job ends here, in the transaction that queues its successor.
-  -- Left to add_jobs, it would lose its key and be marked failed for good
-  -- (attempts = max_attempts, graphile-worker's rule for a locked job that is
-  -- replaced): a row that stays for ever, a failed job in the metrics, when
-  -- its worker dies before completing it. Completing a deleted job deletes
-  -- nothing; a job in a named queue would keep its queue locked, so those are
-  -- left alone (reservation jobs have none).
-  delete from graphile_worker._private_jobs j
-  where j.id = charge_requeue.running_job_id and j.job_queue_id is null;
+  -- The running job's key moves to this new job (graphile-worker gives a
+  -- locked job's key to the new one), so the running one just ends.
   select app_private.queue_reservation_jobs('reservation__charge', array[charge_requeue.reservation_id],
     run_at => charge_requeue.run_at, priority => charge_requeue.priority,
     max_attempts => charge_requeue.max_attempts);
 $$;
 
 --
--- Name: FUNCTION charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer, running_job_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer, running_job_id bigint) IS 'Runs a charge job again at run_at without counting the attempt that is ending (Stripe answered 429: nothing was charged); max_attempts is what the job had left, priority what it had. The running job (running_job_id) is removed in the same transaction, so a worker dying before it completes leaves nothing behind.';
+COMMENT ON FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer) IS 'Runs a charge job again at run_at without counting the attempt that is ending (Stripe answered 429: nothing was charged); max_attempts is what the job had left, priority what it had.';
 
 --
 -- Name: charge_retry_delay(integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3541,6 +3534,17 @@ begin
   if coalesce(cardinality(queue_reservation_jobs.reservation_ids), 0) = 0 then
     return;
   end if;
+  -- A job of the same key that is running (this very job, queuing its own
+  -- next run; or another worker's) is superseded. graphile-worker would keep
+  -- its row, keyless and marked failed for good (attempts = max_attempts), and
+  -- a worker dying before completing it would leave that row for ever: a
+  -- failed job in the metrics though its successor does the work. Deleted
+  -- instead, in this transaction: completing or failing a deleted job changes
+  -- nothing. (Reservation jobs have no named queue, which would stay locked.)
+  delete from graphile_worker._private_jobs j
+  where j.key = any(array(select app_private.reservation_job_key(queue_reservation_jobs.task, id)
+                          from unnest(queue_reservation_jobs.reservation_ids) id))
+    and j.locked_at is not null and j.job_queue_id is null;
   -- One add_jobs call, one NOTIFY, however many reservations.
   perform graphile_worker.add_jobs(array(
     select (queue_reservation_jobs.task, json_build_object('reservationId', id), null,
@@ -10205,10 +10209,10 @@ REVOKE ALL ON FUNCTION app_private.charge_prepare(reservation_id bigint) FROM PU
 REVOKE ALL ON FUNCTION app_private.charge_processing(charge_id bigint, attempt integer, payment_intent_id text) FROM PUBLIC;
 
 --
--- Name: FUNCTION charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer, running_job_id bigint); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer, running_job_id bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.charge_requeue(reservation_id bigint, run_at timestamp with time zone, max_attempts integer, priority integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION charge_retry_delay(attempt integer); Type: ACL; Schema: app_private; Owner: -

@@ -1,3 +1,3 @@
 -- Enter migration here
 
---!include payments_charge.sql
+--!include reservations_triggers.sql

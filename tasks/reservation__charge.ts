@@ -259,10 +259,12 @@ async function requeue(
       [reservationIds, retryInMs, job.priority, left, reservationIds.length],
     );
   } else {
-    await helpers.query(
-      'select app_private.charge_requeue($1, now() + make_interval(secs => $2 / 1000.0), $3, $4, $5)',
-      [reservationIds[0], retryInMs, left, job.priority, job.id],
-    );
+    await helpers.query('select app_private.charge_requeue($1, now() + make_interval(secs => $2 / 1000.0), $3, $4)', [
+      reservationIds[0],
+      retryInMs,
+      left,
+      job.priority,
+    ]);
   }
 }
 

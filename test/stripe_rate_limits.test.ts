@@ -283,30 +283,38 @@ for (const batch of [false, true]) {
   });
 }
 
-test('a charge requeued after a 429 takes its running job with it: a worker that dies before completing it leaves no job failed for good', async () => {
-  const [id] = await completedReservations(1);
-  const key = `reservation_charge:${id}`;
-  // A worker took the job (as graphile-worker locks it) and met a 429 …
-  const {
-    rows: [running],
-  } = await db.owner.query(
-    `update graphile_worker._private_jobs set locked_at = now(), locked_by = 'dying-worker', attempts = attempts + 1
-     where key = $1 returning id, max_attempts - attempts + 1 as left`,
-    [key],
-  );
-  await db.owner.query("select app_private.charge_requeue($1, now() + interval '1 hour', $2, 0, $3)", [
-    id,
-    running.left,
-    running.id,
-  ]);
-  // … then died before completing it; the liveness sweep unlocks what it held.
-  await db.owner.query(`select graphile_worker.force_unlock_workers(array['dying-worker'])`);
-  const { rows } = await db.owner.query(
-    `select key, attempts, max_attempts from graphile_worker.jobs where task_identifier = 'reservation__charge'`,
-  );
-  assert.equal(rows, [{ key, attempts: 0, max_attempts: running.left }], 'only the successor, its attempt not spent');
-  await db.owner.query('delete from graphile_worker._private_jobs where key = $1', [key]);
-});
+for (const requeue of ['after a 429 (charge_requeue)', 'for a retry (queue_reservation_jobs)']) {
+  test(`a charge job queued again while it runs, ${requeue}, replaces its row: a worker that dies before completing it leaves no job failed for good`, async () => {
+    const [id] = await completedReservations(1);
+    const key = `reservation_charge:${id}`;
+    // A worker took the job (as graphile-worker locks it) …
+    const {
+      rows: [running],
+    } = await db.owner.query(
+      `update graphile_worker._private_jobs set locked_at = now(), locked_by = 'dying-worker', attempts = attempts + 1
+       where key = $1 returning max_attempts - attempts + 1 as left`,
+      [key],
+    );
+    // … and queued the charge's next run (a 429, or a decline's retry) …
+    if (requeue.includes('429'))
+      await db.owner.query("select app_private.charge_requeue($1, now() + interval '1 hour', $2, 0)", [
+        id,
+        running.left,
+      ]);
+    else
+      await db.owner.query(
+        "select app_private.queue_reservation_jobs('reservation__charge', array[$1::bigint], now() + interval '1 hour', 5)",
+        [id],
+      );
+    // … then died before completing it; the liveness sweep unlocks what it held.
+    await db.owner.query(`select graphile_worker.force_unlock_workers(array['dying-worker'])`);
+    const { rows } = await db.owner.query(
+      `select key, attempts, locked_at from graphile_worker.jobs where task_identifier = 'reservation__charge'`,
+    );
+    assert.equal(rows, [{ key, attempts: 0, locked_at: null }], 'only the successor, no attempt spent');
+    await db.owner.query('delete from graphile_worker._private_jobs where key = $1', [key]);
+  });
+}
 
 test("two worker processes share one budget: together they stay under the emulator's limit (no 429) at the budget's pace", async () => {
   const ids = await completedReservations(16);
