@@ -4112,6 +4112,11 @@ declare
   v_si app_private.setup_intents;
   v_status text := intent->>'status';
 begin
+  -- The reservation's row first, then its set-up: the order confirmReservationPayment
+  -- takes (reservation_for_caller locks the reservation before coming here). The
+  -- webhook, taking the set-up first and the reservation second, deadlocked with
+  -- it when both arrived at once on two API processes (40P01, test/scale_processes).
+  perform from app_public.reservations r where r.id = setup_intent_apply.reservation_id for update;
   update app_private.setup_intents si
   set stripe_setup_intent_id = coalesce(si.stripe_setup_intent_id, intent->>'id'),
       client_secret = coalesce(si.client_secret, intent->>'client_secret'),
