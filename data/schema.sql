@@ -3650,6 +3650,17 @@ begin
   if coalesce(cardinality(queue_reservation_jobs.reservation_ids), 0) = 0 then
     return;
   end if;
+  -- A job of the same key that is running (this very job, queuing its own
+  -- next run; or another worker's) is superseded. graphile-worker would keep
+  -- its row, keyless and marked failed for good (attempts = max_attempts), and
+  -- a worker dying before completing it would leave that row for ever: a
+  -- failed job in the metrics though its successor does the work. Deleted
+  -- instead, in this transaction: completing or failing a deleted job changes
+  -- nothing. (Reservation jobs have no named queue, which would stay locked.)
+  delete from graphile_worker._private_jobs j
+  where j.key = any(array(select app_private.reservation_job_key(queue_reservation_jobs.task, id)
+                          from unnest(queue_reservation_jobs.reservation_ids) id))
+    and j.locked_at is not null and j.job_queue_id is null;
   -- One add_jobs call, one NOTIFY, however many reservations.
   perform graphile_worker.add_jobs(array(
     select (queue_reservation_jobs.task, json_build_object('reservationId', id), null,
@@ -4331,6 +4342,11 @@ declare
   v_si app_private.setup_intents;
   v_status text := intent->>'status';
 begin
+  -- The reservation's row first, then its set-up: the order confirmReservationPayment
+  -- takes (reservation_for_caller locks the reservation before coming here). The
+  -- webhook, taking the set-up first and the reservation second, deadlocked with
+  -- it when both arrived at once on two API processes (40P01, test/scale_processes).
+  perform from app_public.reservations r where r.id = setup_intent_apply.reservation_id for update;
   update app_private.setup_intents si
   set stripe_setup_intent_id = coalesce(si.stripe_setup_intent_id, intent->>'id'),
       client_secret = coalesce(si.client_secret, intent->>'client_secret'),

@@ -48,6 +48,15 @@ export function dbUrls(env: NodeJS.ProcessEnv = process.env, database?: string):
   };
 }
 
+/**
+ * READ_DATABASE_URL: the API's login (app_authenticator) on a streaming replica
+ * of the database, which serves anonymous search (server/read_routing.ts); null
+ * when unset: every request goes to the primary.
+ */
+export function readDatabaseUrl(env: NodeJS.ProcessEnv = process.env): string | null {
+  return urlVar(env, 'READ_DATABASE_URL', '', PG) || null;
+}
+
 /** The variables graphile-migrate and graphile-worker read. */
 export function migrateEnv(urls: DbUrls): NodeJS.ProcessEnv {
   return {

@@ -40,3 +40,8 @@ alter table app_public.spots
 -- address once; a live event looks nothing up while no tile is watched
 -- (reservations_booking, reservations_triggers and live_events are included above).
 --! include current_user.sql
+
+-- Lock order reservation, then set-up (setup_intent_apply as confirmReservationPayment), so a
+-- webhook and a confirmation of the same booking cannot deadlock; a reservation job queued again
+-- while it runs replaces its locked row (reservations_triggers.sql, included above).
+--! include payments_setup.sql

@@ -1,7 +1,7 @@
 // Everything the server reads from the environment, in one place.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dbUrls, type DbUrls } from '../lib/db_urls.ts';
+import { dbUrls, readDatabaseUrl, type DbUrls } from '../lib/db_urls.ts';
 import { stripeConfigFromEnv, type StripeConfig } from '../lib/stripe_client.ts';
 import { corsOriginsOf, webUrlOf } from '../lib/web_urls.ts';
 import { boolVar, ConfigError, intVar, urlVar } from '../lib/env.ts';
@@ -10,6 +10,8 @@ import { photoConfigFromEnv, type PhotoConfig } from './photos/config.ts';
 
 export interface ServerConfig {
   db: DbUrls;
+  /** READ_DATABASE_URL: a streaming replica for anonymous search (server/read_routing.ts); null = primary only. */
+  readDatabaseUrl: string | null;
   port: number;
   host: string;
   isDev: boolean;
@@ -86,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const corsOrigins = corsOriginsOf(env);
   return {
     db: dbUrls(env),
+    readDatabaseUrl: readDatabaseUrl(env),
     port,
     host,
     isDev,

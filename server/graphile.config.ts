@@ -33,6 +33,15 @@ export interface PresetOptions {
   /** What subscriptions need in their context: the live hub and who counts as one client. */
   liveContext?: (requestContext: Partial<Grafast.RequestContext>) => Record<string, unknown>;
   exportSchemaPath?: string;
+  /**
+   * The database a request reads from when it is not the primary (a read
+   * replica, server/read_routing.ts): a withPgClient, or undefined for the primary.
+   */
+  readWithPgClient?: (
+    req: import('express').Request,
+    document: import('postgraphile/graphql').DocumentNode | undefined,
+    operation: import('postgraphile/graphql').OperationDefinitionNode | null | undefined,
+  ) => import('./read_routing.ts').WithPgClient | undefined;
   /** Plugins that need run-time configuration (e.g. payments' Stripe client). */
   plugins?: GraphileConfig.Plugin[];
 }
@@ -70,13 +79,17 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       context(requestContext, args) {
         const req = requestContext.expressv4?.req;
         const ws = requestContext.ws?.request;
-        const operation = args.document ? getOperationAST(args.document, args.operationName)?.operation : undefined;
+        const operationAst = args.document ? getOperationAST(args.document, args.operationName) : undefined;
+        const operation = operationAst?.operation;
         const pgSettings = req
           ? options.pgSettings(req, operation)
           : ws && options.websocketPgSettings
             ? options.websocketPgSettings(ws)
             : {};
-        return { pgSettings, ...options.liveContext?.(requestContext) };
+        // grafast merges this over the context the pgServices made (PgContextPlugin's
+        // prepareArgs runs first), so a withPgClient here replaces the primary's for this request.
+        const withPgClient = req ? options.readWithPgClient?.(req, args.document, operationAst) : undefined;
+        return { pgSettings, ...(withPgClient ? { withPgClient } : {}), ...options.liveContext?.(requestContext) };
       },
       // Off unless a request asks for it (server/query_limits.ts).
       explain: false,

@@ -4,6 +4,10 @@
 //   sms_graphql_request_duration_seconds{operation}          GraphQL requests by operation name
 //   sms_db_pool_connections{pool,state}                      open connections: total / idle
 //   sms_db_pool_waiting_clients{pool}                        queries queued for a connection
+//   sms_graphql_reads_total{database}                        GraphQL requests over HTTP by the database
+//                                                            chosen for them: primary or replica
+//                                                            (READ_DATABASE_URL, server/read_routing.ts)
+//   sms_read_replica_fallbacks_total                         replica calls the primary served instead
 //   sms_jobs_queued{task}, sms_jobs_due{task}                graphile-worker jobs waiting / due now
 //   sms_jobs_due_lateness_seconds{task}                      how long the oldest due job has waited
 //   sms_jobs_failed{task}                                    jobs out of attempts
@@ -67,6 +71,8 @@ export class Metrics {
   private readonly operations = new Set<string>();
   private readonly http: client.Histogram;
   private readonly graphql: client.Histogram;
+  private readonly reads: client.Counter;
+  private readonly fallbacks: client.Counter;
 
   /** `pools`: the process's pools by name; the "owner" one reads the database figures. */
   constructor(pools: ReadonlyMap<string, pg.Pool>) {
@@ -84,6 +90,17 @@ export class Metrics {
       help: 'GraphQL requests by operation name, in seconds.',
       labelNames: ['operation'],
       buckets: BUCKETS,
+      registers,
+    });
+    this.reads = new client.Counter({
+      name: 'sms_graphql_reads_total',
+      help: 'GraphQL requests over HTTP by the database chosen for them: primary, or the read replica.',
+      labelNames: ['database'],
+      registers,
+    });
+    this.fallbacks = new client.Counter({
+      name: 'sms_read_replica_fallbacks_total',
+      help: 'Database calls meant for the read replica that the primary served (replica unavailable).',
       registers,
     });
     new client.Gauge({
@@ -201,6 +218,16 @@ export class Metrics {
     if (!this.operations.has(operation) && this.operations.size >= MAX_OPERATIONS) operation = 'other';
     this.operations.add(operation);
     this.graphql.observe({ operation }, seconds);
+  }
+
+  /** A GraphQL request was given a database: the primary, or the read replica. */
+  observeRead(database: 'primary' | 'replica'): void {
+    this.reads.inc({ database });
+  }
+
+  /** A call meant for the read replica was served by the primary. */
+  observeReplicaFallback(): void {
+    this.fallbacks.inc();
   }
 
   /** The exposition text of this process. */

@@ -49,6 +49,16 @@ export function apiError(message = 'An unknown error occurred (emulated fault).'
   return new ApiError(500, { type: 'api_error', message });
 }
 
+/** 429 rate_limit: one of Stripe's limiters refused the request (no `Stripe-Should-Retry`: the libraries do not retry it). */
+export function rateLimited(refusal: string): ApiError {
+  return new ApiError(429, {
+    type: 'invalid_request_error',
+    code: 'rate_limit',
+    doc_url: docUrl('rate_limit'),
+    message: `${refusal} Learn more about rate limits here https://stripe.com/docs/rate-limits.`,
+  });
+}
+
 /** 429 lock_timeout: another request holds the object; retrying helps (Stripe says so with `Stripe-Should-Retry: true`). */
 export function lockTimeout(): ApiError {
   return new ApiError(429, {

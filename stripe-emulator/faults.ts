@@ -4,11 +4,19 @@
 //   error_after  – do the operation (stored under the idempotency key), answer 500;
 //   timeout      – do the operation, never answer (the socket is held until the client gives up);
 //   lock_timeout – answer 429 lock_timeout with `Stripe-Should-Retry: true`, do nothing (Stripe's
-//                  answer when another request holds the object; its libraries retry it).
+//                  answer when another request holds the object; its libraries retry it);
+//   rate_limit   – answer 429 rate_limit, no `Stripe-Should-Retry`, do nothing (what a limiter
+//                  answers, rate_limits.ts, on one request chosen by the test).
 import { invalidRequest } from './errors.ts';
 
-export type FaultMode = 'error_before' | 'error_after' | 'timeout' | 'lock_timeout';
-export const FAULT_MODES: readonly FaultMode[] = ['error_before', 'error_after', 'timeout', 'lock_timeout'];
+export type FaultMode = 'error_before' | 'error_after' | 'timeout' | 'lock_timeout' | 'rate_limit';
+export const FAULT_MODES: readonly FaultMode[] = [
+  'error_before',
+  'error_after',
+  'timeout',
+  'lock_timeout',
+  'rate_limit',
+];
 
 export type FaultSpec = { method?: string; path: string; mode: FaultMode; count?: number };
 export type Fault = { id: number; method: string; path: string; mode: FaultMode; remaining: number };

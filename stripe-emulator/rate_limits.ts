@@ -9,7 +9,7 @@
 // `invalid_request_error` with code `rate_limit`, and no `Stripe-Should-Retry`
 // header (Stripe's libraries do not retry real rate limits; only lock
 // timeouts carry `Stripe-Should-Retry: true`, see faults.ts).
-import { ApiError, docUrl, invalidRequest } from './errors.ts';
+import { type ApiError, invalidRequest, rateLimited } from './errors.ts';
 
 export type RateLimits = {
   /** Requests a second over the whole API; 0 = no limit. */
@@ -113,12 +113,7 @@ export class RateLimiter {
       refusal = `Request rate limit exceeded on ${endpoint}.`;
     if (refusal) {
       this.limited++;
-      return new ApiError(429, {
-        type: 'invalid_request_error',
-        code: 'rate_limit',
-        doc_url: docUrl('rate_limit'),
-        message: `${refusal} Learn more about rate limits here https://stripe.com/docs/rate-limits.`,
-      });
+      return rateLimited(refusal);
     }
     this.global.add(now);
     window.add(now);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { chargeRoutes } from './charges.ts';
 import { parseControlBody, runControl, type ControlContext } from './control.ts';
 import { customerRoutes } from './customers.ts';
-import { ApiError, apiError, invalidRequest, lockTimeout, unrecognizedUrl } from './errors.ts';
+import { ApiError, apiError, invalidRequest, lockTimeout, rateLimited, unrecognizedUrl } from './errors.ts';
 import { EventLog, eventRoutes } from './events.ts';
 import { applyExpand } from './expand.ts';
 import { FaultSet, type FaultSpec } from './faults.ts';
@@ -297,6 +297,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     const fault = faults.take(method, path);
     if (fault === 'error_before') return errorAnswer(apiError());
     if (fault === 'lock_timeout') return { ...errorAnswer(lockTimeout()), headers: { 'Stripe-Should-Retry': 'true' } };
+    if (fault === 'rate_limit') return errorAnswer(rateLimited('Request rate limit exceeded (emulated fault).'));
 
     const requestId = newId('req');
     const keyHeader = req.headers['idempotency-key'];

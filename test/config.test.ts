@@ -63,6 +63,10 @@ test('each bad variable is named, with what it must be', () => {
     'DATABASE_URL must be an absolute URL',
   );
   assert.match(
+    refusal(() => loadConfig({ READ_DATABASE_URL: 'http://replica:5432/app' })),
+    'READ_DATABASE_URL must be a URL starting postgres:// or postgresql://',
+  );
+  assert.match(
     refusal(() => loadConfig({ NODE_ENV: 'production' })),
     'COOKIE_SECRET must be set in production',
   );
@@ -89,6 +93,11 @@ test('unset or empty variables take their defaults; good values are read', () =>
   assert.is(config.poolSize, 10);
   assert.is(config.port, 6000);
   assert.is(config.cookieSecure, true);
+  assert.is(config.readDatabaseUrl, null, 'no replica unless configured');
+  assert.is(
+    loadConfig({ READ_DATABASE_URL: 'postgres://app_authenticator@replica/app' }).readDatabaseUrl,
+    'postgres://app_authenticator@replica/app',
+  );
   assert.equal(workerSettingsFromEnv({}), { concurrency: 10, synchronousCommit: 'off', livenessSweepMs: 30_000 });
   assert.is(mailConfigFromEnv({ SMTP_SECURE: 'true' }).secure, true);
 });

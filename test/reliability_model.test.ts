@@ -3,7 +3,7 @@
 // (reserve on a few hot spots now or later, set up a card and confirm, change
 // the end, end now, cancel, let the hold expire) and a fault schedule keyed to
 // the operation count (Stripe emulator faults: 500 before/after the operation,
-// timeouts; SMTP answering 421 after taking the message; the worker process
+// timeouts, 429 lock_timeout and rate_limit; SMTP answering 421 after taking the message; the worker process
 // killed with SIGKILL and started again). The clients run at once through the
 // API; a model per reservation predicts each answer (accepted or which code)
 // and the final state. Afterwards the audit (test/helpers/ledger.ts) counts
@@ -83,7 +83,8 @@ const FAULT_PATHS = ['/v1/customers', '/v1/setup_intents', '/v1/setup_intents/*'
 const faultArb = fc.record({
   at: fc.nat(),
   path: fc.constantFrom(...FAULT_PATHS),
-  mode: fc.constantFrom<FaultMode>('error_before', 'error_after', 'timeout'),
+  // 429s too: lock_timeout (the SDK retries it) and rate_limit (nothing done, not retried by the SDK).
+  mode: fc.constantFrom<FaultMode>('error_before', 'error_after', 'timeout', 'lock_timeout', 'rate_limit'),
 });
 
 const programArb: fc.Arbitrary<Program> = fc.record({
@@ -108,7 +109,7 @@ let smtp: SmtpSink;
 let api: ApiChild;
 let worker: Child;
 let env: NodeJS.ProcessEnv;
-const totals = { operations: 0, accepted: 0, refused: 0, stripeFaults: 0, workerKills: 0, smtpDrops: 0 };
+const totals = { operations: 0, accepted: 0, refused: 0, stripeFaults: 0, stripe429s: 0, workerKills: 0, smtpDrops: 0 };
 
 test.before(async () => {
   db = await createTestDb(import.meta.filename);
@@ -153,6 +154,7 @@ async function runProgram(program: Program, spotIds: string[], ownSpots: string[
     for (const f of faultsAt.get(n) ?? []) {
       emulator.addFault({ method: 'POST', path: f.path, mode: f.mode, count: 1 });
       totals.stripeFaults++;
+      if (f.mode === 'lock_timeout' || f.mode === 'rate_limit') totals.stripe429s++;
     }
     if (dropsAt.has(n)) {
       smtp.dropNext(1);
@@ -341,7 +343,7 @@ test('random operations from many clients on hot spots, with Stripe, SMTP and wo
   const { figures } = await audit(db.owner, emulator, smtp);
   console.log(
     `reliability_model (${FULL ? 'full' : 'reduced'}): seed ${result.seed}, ${result.numRuns} runs, ${totals.operations} operations ` +
-      `(${totals.accepted} accepted, ${totals.refused} refused as the model said), faults: ${totals.stripeFaults} Stripe, ` +
+      `(${totals.accepted} accepted, ${totals.refused} refused as the model said), faults: ${totals.stripeFaults} Stripe (${totals.stripe429s} of them 429s), ` +
       `${totals.workerKills} worker kills, ${totals.smtpDrops} SMTP drops; ${figures.reservations} reservations, ${figures.completed} completed, ` +
       `${figures.charged} charged, ${figures.emails} emails, ${figures.redeliveries} redelivered under the same Message-ID`,
   );

@@ -41,6 +41,14 @@ await Promise.all(
         `${mark} ${name}  ${result.passed} passed, ${result.failed} failed (${(result.ms / 1000).toFixed(1)} s)`,
       );
       if (result.failed > 0) console.log(result.output.replace(/^/gm, '    '));
+      // TEST_SHOW_OUTPUT=1 (npm run test:reliability): a passing file's printed figures too, without its JSON log lines.
+      else if (process.env.TEST_SHOW_OUTPUT === '1') {
+        const printed = result.output
+          .split('\n')
+          .map((line) => line.replace(/\{"level".*$/, '').trimEnd())
+          .filter((line) => line.trim());
+        console.log(printed.map((line) => `    ${line}`).join('\n'));
+      }
     }
   }),
 );

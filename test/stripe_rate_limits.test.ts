@@ -145,7 +145,7 @@ test('emulator: the per-endpoint limit counts each method and route apart (every
   emulator.setRateLimits({ profile: 'off' });
 });
 
-test('emulator: the concurrency limit refuses a request while others are in flight; a lock_timeout fault carries Stripe-Should-Retry: true and the SDK retries it', async () => {
+test("emulator: the concurrency limit refuses a request while others are in flight; a lock_timeout fault carries Stripe-Should-Retry: true and the SDK retries it; a rate_limit fault is the limiters' 429, not retried", async () => {
   emulator.setRateLimits({ profile: 'off' });
   const slow = await (await import('../stripe-emulator/index.ts')).startStripeEmulator({
     rateLimits: { concurrency: 2 },
@@ -168,6 +168,12 @@ test('emulator: the concurrency limit refuses a request while others are in flig
   const sdk = new Stripe('sk_test_limits', { ...emulator.stripeConfig, maxNetworkRetries: 1 });
   const customer = await sdk.customers.create({ email: 'retried@example.test' });
   assert.match(customer.id, /^cus_/);
+  emulator.addFault({ method: 'POST', path: '/v1/customers', mode: 'rate_limit', count: 1 });
+  const before = emulator.state().customers;
+  const limited = await sdk.customers.create({ email: 'limited@example.test' }).catch((e: unknown) => e);
+  assert.instance(limited, Stripe.errors.StripeRateLimitError);
+  assert.is((limited as { code?: string }).code, 'rate_limit');
+  assert.is(emulator.state().customers, before, 'the refused request created nothing');
 });
 
 test('budget: granted at once while tokens last, then per_second apart; calls beyond max_wait refused (nothing taken) with when to ask again; refilled over time', async () => {
@@ -287,6 +293,39 @@ for (const batch of [false, true]) {
       [ids],
     );
     assert.equal(r, { not_completed: 0, later_attempts: 0, failed_emails: 0, jobs: 0 });
+  });
+}
+
+for (const requeue of ['after a 429 (charge_requeue)', 'for a retry (queue_reservation_jobs)']) {
+  test(`a charge job queued again while it runs, ${requeue}, replaces its row: a worker that dies before completing it leaves no job failed for good`, async () => {
+    const [id] = await completedReservations(1);
+    const key = `reservation_charge:${id}`;
+    // A worker took the job (as graphile-worker locks it) …
+    const {
+      rows: [running],
+    } = await db.owner.query(
+      `update graphile_worker._private_jobs set locked_at = now(), locked_by = 'dying-worker', attempts = attempts + 1
+       where key = $1 returning max_attempts - attempts + 1 as left`,
+      [key],
+    );
+    // … and queued the charge's next run (a 429, or a decline's retry) …
+    if (requeue.includes('429'))
+      await db.owner.query("select app_private.charge_requeue($1, now() + interval '1 hour', $2, 0)", [
+        id,
+        running.left,
+      ]);
+    else
+      await db.owner.query(
+        "select app_private.queue_reservation_jobs('reservation__charge', array[$1::bigint], now() + interval '1 hour', 5)",
+        [id],
+      );
+    // … then died before completing it; the liveness sweep unlocks what it held.
+    await db.owner.query(`select graphile_worker.force_unlock_workers(array['dying-worker'])`);
+    const { rows } = await db.owner.query(
+      `select key, attempts, locked_at from graphile_worker.jobs where task_identifier = 'reservation__charge'`,
+    );
+    assert.equal(rows, [{ key, attempts: 0, locked_at: null }], 'only the successor, no attempt spent');
+    await db.owner.query('delete from graphile_worker._private_jobs where key = $1', [key]);
   });
 }
 

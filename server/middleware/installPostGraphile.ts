@@ -14,6 +14,8 @@ import { makePaymentsPlugin } from '../plugins/payments.ts';
 import { makeSignInProvidersPlugin } from '../plugins/sign_in_providers.ts';
 import { markGraphqlReady } from './installHealth.ts';
 import { makePool } from './installDatabasePools.ts';
+import { metricsOf } from './installMetrics.ts';
+import { makeReadRouting, mayReadFromReplica, type ReadRouting } from '../read_routing.ts';
 
 /** The schema plugins that need this server's configuration (also used by `npm run db:schema`). */
 export function configuredPlugins(config: ServerConfig): GraphileConfig.Plugin[] {
@@ -33,6 +35,24 @@ export async function installPostGraphile(
     { connectionString: config.db.authenticator, max: config.poolSize, pipeline: true },
     onClose,
   );
+  const metrics = metricsOf(app);
+  // READ_DATABASE_URL: anonymous search on a streaming replica (server/read_routing.ts).
+  // A short connect timeout: an unreachable replica costs a request 2 s, then it is backed off.
+  let reads: ReadRouting | undefined;
+  if (config.readDatabaseUrl) {
+    const replicaPool = makePool(
+      app,
+      'graphql_read',
+      {
+        connectionString: config.readDatabaseUrl,
+        max: config.poolSize,
+        connectionTimeoutMillis: 2_000,
+        pipeline: true,
+      },
+      onClose,
+    );
+    reads = makeReadRouting(pool, replicaPool, () => metrics.observeReplicaFallback());
+  }
   const pgl = postgraphile(
     makePreset({
       pool,
@@ -51,6 +71,14 @@ export async function installPostGraphile(
           ? liveClientKey(websocketIdentityOf(rc.ws.request)?.userId, rc.ws.request?.socket.remoteAddress)
           : liveClientKey(rc.expressv4?.res ? identityOf(rc.expressv4.res)?.userId : undefined, rc.expressv4?.req.ip),
       }),
+      readWithPgClient: (req, document, operation) => {
+        const replica =
+          reads && mayReadFromReplica(identityOf(req.res!) !== undefined, document, operation)
+            ? reads.forReplicaRead()
+            : undefined;
+        metrics.observeRead(replica ? 'replica' : 'primary');
+        return replica;
+      },
       plugins: configuredPlugins(config),
     }),
   );

@@ -16,6 +16,8 @@ export interface FileResult {
 const TIMEOUT_MS = 240_000;
 // A browser file starts the whole product and Chromium, and builds the web app: give it longer.
 const BROWSER_TIMEOUT_MS = 480_000;
+// TEST_FILE_TIMEOUT_S replaces both: `npm run test:reliability`'s soak alone runs ten minutes.
+const TIMEOUT_OVERRIDE_MS = Number(process.env.TEST_FILE_TIMEOUT_S ?? 0) * 1000;
 
 export function runFile(file: string, env: NodeJS.ProcessEnv): Promise<FileResult> {
   const started = Date.now();
@@ -29,7 +31,12 @@ export function runFile(file: string, env: NodeJS.ProcessEnv): Promise<FileResul
       output += d;
     });
     // A file that hangs (an unclosed server) counts as failed rather than stalling CI.
-    const limit = /\/web_[^/]*\.test\.ts$/.test(file) ? BROWSER_TIMEOUT_MS : TIMEOUT_MS;
+    const limit =
+      TIMEOUT_OVERRIDE_MS > 0
+        ? TIMEOUT_OVERRIDE_MS
+        : /\/web_[^/]*\.test\.ts$/.test(file)
+          ? BROWSER_TIMEOUT_MS
+          : TIMEOUT_MS;
     const timer = setTimeout(() => {
       output += `\n[runner] timed out after ${limit / 1000} s`;
       child.kill('SIGKILL');
