@@ -90,7 +90,7 @@ class NotNow extends Error {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 /** How late a call may leave after its reserved turn and still use it. */
 const LATE_MS = 50;
 
