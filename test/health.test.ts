@@ -2,15 +2,19 @@
 // fails while the database cannot be reached (the API's connections go
 // through a TCP relay the test closes: the shared PostgreSQL keeps running)
 // or while a committed migration has not run, and recovers after; the
-// worker's own /ready fails once its job runner stopped.
+// worker's own /ready fails once its job runner stopped, and its /metrics
+// (with the heap used after a full GC) wants METRICS_TOKEN's bearer token.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { AddressInfo } from 'node:net';
 import type { TestDb } from './helpers/db.ts';
 import { startApi, type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
 import { makeWorkerPool, startWorker } from '../worker/runner.ts';
 import { startHealthServer } from '../worker/health_server.ts';
+import { workerMetrics } from '../worker/metrics.ts';
 
 let db: TestDb;
 let api: TestApi;
@@ -133,13 +137,28 @@ test("the worker's /ready: ready while its runner runs, not after it stopped", a
     concurrency: 1,
     pgPool: pool,
   });
-  const server = await startHealthServer(0, '127.0.0.1', pool, runner);
+  const server = await startHealthServer(0, '127.0.0.1', pool, runner, {
+    registry: workerMetrics(),
+    token: 'scrape-token',
+  });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
     assert.equal(await whenReady(base), {
       status: 200,
       body: { status: 'ready', checks: { database: 'ok', migrations: 'ok', runner: 'ok' } },
     });
+    const refused = await fetch(`${base}/metrics`);
+    assert.is(refused.status, 401);
+    assert.is(((await refused.json()) as { error: { code: string } }).error.code, 'SMH01');
+    // A full collection for the gauge to report (gc() made callable here only).
+    v8.setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+    await new Promise((r) => setTimeout(r, 50));
+    const metrics = await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer scrape-token' } });
+    assert.is(metrics.status, 200);
+    const text = await metrics.text();
+    assert.match(text, /^process_resident_memory_bytes \d+/m);
+    assert.match(text, /^sms_heap_after_full_gc_bytes \d+/m);
     await runner.stop();
     const stopped = await probe(base, '/ready');
     assert.is(stopped.status, 503);

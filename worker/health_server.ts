@@ -1,12 +1,28 @@
 // The worker's own probes on WORKER_HEALTH_PORT (off when unset), for a
 // container orchestrator: GET /health (the process serves HTTP) and GET /ready
-// (the job runner is running and its database is ready: lib/readiness.ts).
+// (the job runner is running and its database is ready: lib/readiness.ts),
+// and GET /metrics (worker/metrics.ts) for a scraper, behind METRICS_TOKEN's
+// bearer token when it is set (like the API's METRICS_PORT: a private port).
 import { createServer, type Server } from 'node:http';
 import type pg from 'pg';
 import type { Runner } from 'graphile-worker';
+import type client from 'prom-client';
 import { checkReadiness } from '../lib/readiness.ts';
+import { isScraper } from '../server/metrics.ts';
 
-export async function startHealthServer(port: number, host: string, pool: pg.Pool, runner: Runner): Promise<Server> {
+export interface WorkerMetricsRoute {
+  registry: client.Registry;
+  /** METRICS_TOKEN: required as a bearer token when not null. */
+  token: string | null;
+}
+
+export async function startHealthServer(
+  port: number,
+  host: string,
+  pool: pg.Pool,
+  runner: Runner,
+  metrics: WorkerMetricsRoute,
+): Promise<Server> {
   let stopped = false;
   runner.promise.then(
     () => {
@@ -25,6 +41,14 @@ export async function startHealthServer(port: number, host: string, pool: pg.Poo
     if (req.url === '/ready') {
       const { ready, checks } = await checkReadiness(pool, { runner: !stopped || 'stopped' });
       return reply(ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', checks });
+    }
+    if (req.url === '/metrics') {
+      if (metrics.token !== null && !isScraper(req.headers.authorization, metrics.token)) {
+        res.setHeader('www-authenticate', 'Bearer');
+        return reply(401, { error: { code: 'SMH01', message: 'Metrics need the METRICS_TOKEN bearer token' } });
+      }
+      const text = await metrics.registry.metrics();
+      return res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
     }
     reply(404, { error: { code: 'NOT_FOUND', message: 'No such route' } });
   });

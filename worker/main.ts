@@ -1,6 +1,6 @@
 // `npm run worker`: the worker on its own, for deployments that scale it apart
 // from the API. WORKER_HEALTH_PORT (and WORKER_HEALTH_HOST, default 127.0.0.1)
-// serve its /health and /ready probes (worker/health_server.ts).
+// serve its /health and /ready probes and /metrics (worker/health_server.ts).
 import { dbUrls } from '../lib/db_urls.ts';
 import { configOrExit, intVar } from '../lib/env.ts';
 import { mailConfigFromEnv } from '../lib/mail_transport.ts';
@@ -9,6 +9,7 @@ import { webUrlOf } from '../lib/web_urls.ts';
 import { spotsSyncConfigFromEnv } from '../lib/spots_sync_config.ts';
 import { makeWorkerPool, startWorker, workerSettingsFromEnv } from './runner.ts';
 import { startHealthServer } from './health_server.ts';
+import { workerMetrics } from './metrics.ts';
 
 // Everything the worker and its tasks read, checked once before it starts.
 const { db, worker, healthPort } = configOrExit(() => ({
@@ -20,10 +21,15 @@ const { db, worker, healthPort } = configOrExit(() => ({
   spotsSync: spotsSyncConfigFromEnv(),
   healthPort: intVar(process.env, 'WORKER_HEALTH_PORT', 0, 0, 65535),
 }));
+// Before the runner: its start-up's full GCs count for the heap figure.
+const registry = workerMetrics();
 const pgPool = makeWorkerPool(db.owner, worker.concurrency + 2);
 const runner = await startWorker({ connectionString: db.owner, concurrency: worker.concurrency, pgPool });
 const health = process.env.WORKER_HEALTH_PORT
-  ? await startHealthServer(healthPort, process.env.WORKER_HEALTH_HOST ?? '127.0.0.1', pgPool, runner)
+  ? await startHealthServer(healthPort, process.env.WORKER_HEALTH_HOST ?? '127.0.0.1', pgPool, runner, {
+      registry,
+      token: process.env.METRICS_TOKEN || null,
+    })
   : undefined;
 const stop = async () => {
   health?.close();
