@@ -40,8 +40,12 @@ const WINDOW_S = FULL ? 60 : 10;
 const OPS_PER_S = FULL ? 20 : 10;
 /** When resident memory has settled: V8's young generation stopped growing by minute 4 (by minute 2 measured). */
 const RSS_SETTLED_S = FULL ? 240 : WINDOW_S;
-/** How far resident memory's peak after RSS_SETTLED_S may be above its peak before, per process. */
-const RSS_BOUND_MB = FULL ? 48 : 64;
+/**
+ * How far resident memory's peak after RSS_SETTLED_S may be above its peak before, per process.
+ * Judged at full size only: V8 takes minutes to size its heap, so the 30 s run is all warm-up
+ * and prints the figure (the heap after a full GC is what catches a leak at that size).
+ */
+const RSS_BOUND_MB = 48;
 /** Growth of the worker's heap used after a full GC allowed from the first window to the end. */
 const HEAP_BOUND_MB = 8;
 const API_POOL_SIZE = 10;
@@ -272,10 +276,9 @@ test(`soak: ${DURATION_S} s of mixed traffic at ${OPS_PER_S} operations a second
     const peak = (xs: typeof samples) => Math.max(...xs.map((s) => s[proc]));
     const before = peak(samples.filter((s) => s.at < RSS_SETTLED_S));
     const after = peak(samples.filter((s) => s.at >= RSS_SETTLED_S));
-    assert.ok(
-      after - before <= RSS_BOUND_MB,
-      `${proc} memory peak ${before} MB before ${RSS_SETTLED_S} s, ${after} MB after`,
-    );
+    const figure = `${proc} memory peak ${before} MB before ${RSS_SETTLED_S} s, ${after} MB after`;
+    if (FULL) assert.ok(after - before <= RSS_BOUND_MB, figure);
+    else console.log(`${figure} (judged at full size only)`);
   }
   // Connections: never above what the pools may hold, and not growing after warm-up.
   const most = Math.max(...samples.map((s) => s.connections));
