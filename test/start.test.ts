@@ -3,25 +3,16 @@
 // (deep links included), stops cleanly on Ctrl-C, and a second run changes nothing.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { dbUrls } from '../lib/db_urls.ts';
+import { freePort } from './helpers/processes.ts';
 
 const NAME = `${process.env.TEST_DB_PREFIX ?? 'sms_test'}_start_${process.pid}`;
 const urls = dbUrls(process.env, NAME);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Started {
   child: ChildProcess;

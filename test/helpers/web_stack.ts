@@ -7,7 +7,6 @@
 // test/start.test.ts covers npm start's Vite dev server.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -23,6 +22,7 @@ import { build } from 'vite';
 import { WEB_DIR } from '../../cli/web_dev_server.ts';
 import { createTestDb, type TestDb } from './db.ts';
 import type { StripeEmulator } from '../../stripe-emulator/index.ts';
+import { freePort } from './processes.ts';
 
 type StripeConfig = StripeEmulator['stripeConfig'];
 
@@ -60,15 +60,6 @@ export interface WebStack {
   /** The first mail to `to` whose subject matches, waiting for the worker to send it. */
   waitForMail(to: string, subject: RegExp): Promise<Mail>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function waitUntil<T>(
