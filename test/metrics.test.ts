@@ -10,7 +10,7 @@ import { createSpot } from './helpers/spots.ts';
 import { hoursFromNow } from './helpers/reservations.ts';
 import { completeAtEnd, createReservation, waitFor } from './helpers/payments.ts';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './helpers/processes.ts';
 import { join } from 'node:path';
 
 const TOKEN = 'metrics-scrape-token-for-tests';
@@ -94,15 +94,6 @@ test('charges by outcome', async () => {
   const after = await scrape();
   assert.is(value(after, 'sms_charges{status="failed"}') - value(before, 'sms_charges{status="failed"}'), 1);
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 test('METRICS_PORT under API_WORKERS=2: requests add up across the processes, database figures are taken once', async () => {
   const [port, metricsPort] = [await freePort(), await freePort()];
