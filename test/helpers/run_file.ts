@@ -13,6 +13,7 @@ export interface FileResult {
   ms: number;
 }
 
+const HOOK_ERRORS = new URL('./uvu_hook_errors.ts', import.meta.url).pathname;
 const TIMEOUT_MS = 240_000;
 // A browser file starts the whole product and Chromium, and builds the web app: give it longer.
 const BROWSER_TIMEOUT_MS = 480_000;
@@ -22,7 +23,9 @@ const TIMEOUT_OVERRIDE_MS = Number(process.env.TEST_FILE_TIMEOUT_S ?? 0) * 1000;
 export function runFile(file: string, env: NodeJS.ProcessEnv): Promise<FileResult> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { env: { ...process.env, ...env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, ['--import', HOOK_ERRORS, file], {
+      env: { ...process.env, ...env, NO_COLOR: '1' },
+    });
     let output = '';
     child.stdout.on('data', (d) => {
       output += d;
