@@ -120,12 +120,19 @@ export interface ProvisionOptions {
   log?: Log;
 }
 
+/** The advisory lock key (any constant; the root connection's session holds it). */
+const PROVISION_LOCK = 727_300_001;
+
 export async function provisionDatabase(options: ProvisionOptions = {}): Promise<DbUrls> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => provisionLog.info(line));
   const { client: root, url: rootUrl } = await connectRoot(env);
   const urls = dbUrls({ ...env, ROOT_DATABASE_URL: rootUrl }, options.database);
   try {
+    // Two starts on one server at once (two `npm start`s, parallel test files) would
+    // otherwise alter the same roles together, which PostgreSQL refuses with
+    // "tuple concurrently updated": one provisioning at a time per server.
+    await root.query('select pg_advisory_lock($1)', [PROVISION_LOCK]);
     await ensurePostgis(root, log);
     await ensureLoginRoles(root, urls);
     const exists = (await root.query('select 1 from pg_database where datname = $1', [urls.database])).rowCount === 1;

@@ -59,6 +59,18 @@ test('from nothing: database, roles, extensions and migrations', async () => {
   }
 });
 
+test('several at once on one server (two npm starts): every one succeeds', async () => {
+  // Each alters the same login roles; unserialised, PostgreSQL refused all but one
+  // with "tuple concurrently updated" (a browser test's npm start failed so in CI).
+  const results = await Promise.allSettled(
+    Array.from({ length: 4 }, () => provisionDatabase({ database: NAME, log: () => {} })),
+  );
+  assert.equal(
+    results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+    [],
+  );
+});
+
 test('again: nothing to do, data kept', async () => {
   const owner = new pg.Client({ connectionString: urls.owner });
   await owner.connect();
