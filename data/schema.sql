@@ -4019,9 +4019,10 @@ COMMENT ON FUNCTION app_private.reservation_job_key(task text, reservation_id bi
 --
 
 CREATE FUNCTION app_private.reservations_audit(changes app_private.reservation_change[]) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+begin
   insert into app_private.reservation_events
     (reservation_id, action, old_status, new_status, old_period, new_period, old_amount, new_amount,
      actor_user_id, actor_role)
@@ -4040,6 +4041,7 @@ CREATE FUNCTION app_private.reservations_audit(changes app_private.reservation_c
     end as action) a   -- null: nothing a person would call a change
   where a.action is not null
   order by c.ordinality;
+end;
 $$;
 
 --
@@ -4053,9 +4055,10 @@ COMMENT ON FUNCTION app_private.reservations_audit(changes app_private.reservati
 --
 
 CREATE FUNCTION app_private.reservations_emails(changes app_private.reservation_change[]) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+begin
   -- The same dedupe key twice (a replayed change) is one email, as email_enqueue.
   insert into app_private.emails (template, recipient, data, dedupe_key)
   select e.template, n.email,
@@ -4084,6 +4087,7 @@ CREATE FUNCTION app_private.reservations_emails(changes app_private.reservation_
   where n.kind = 'reservation' and e.template is not null
   order by c.ordinality
   on conflict on constraint emails_dedupe_key_key do nothing;
+end;
 $$;
 
 --
@@ -4137,12 +4141,13 @@ COMMENT ON FUNCTION app_private.reservations_end_due(max_rows integer) IS 'Ends 
 --
 
 CREATE FUNCTION app_private.reservations_live(changes app_private.reservation_change[]) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  select app_private.live_events_record(array_agg(n.spot_id order by c.ordinality),
-                                        array_agg(e.reason order by c.ordinality),
-                                        array_agg(e.time_window order by c.ordinality))
+begin
+  perform app_private.live_events_record(array_agg(n.spot_id order by c.ordinality),
+                                         array_agg(e.reason order by c.ordinality),
+                                         array_agg(e.time_window order by c.ordinality))
   from unnest(reservations_live.changes) with ordinality c
   cross join lateral (select (c.new_row).*) n
   left join lateral (select (c.old_row).*) o on true
@@ -4153,6 +4158,7 @@ CREATE FUNCTION app_private.reservations_live(changes app_private.reservation_ch
       (h.was_holds and not h.now_holds, 'freed', o.period),
       (h.now_holds and h.was_holds and n.period is distinct from o.period, 'changed', n.period)
     ) v(happened, reason, time_window) where v.happened) e;
+end;
 $$;
 
 --
