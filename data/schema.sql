@@ -2670,6 +2670,7 @@ CREATE FUNCTION app_private.charges_succeeded(outcomes jsonb) RETURNS integer
     AS $$
 declare
   v_done app_private.charges[];
+  v_ids  bigint[] := array(select (x->>'chargeId')::bigint from jsonb_array_elements(charges_succeeded.outcomes) x);
 begin
   with o as (
     select (x->>'chargeId')::bigint as charge_id, (x->>'attempt')::int as attempt, x->>'paymentIntentId' as payment_intent_id
@@ -2679,7 +2680,10 @@ begin
     set status = 'succeeded', stripe_payment_intent_id = o.payment_intent_id,
         succeeded_at = now(), failure_code = null, failure_message = null, next_retry_at = null
     from o
-    where c.id = o.charge_id and c.attempt = o.attempt and c.status in ('pending', 'processing')
+    -- `c.id = any(v_ids)` reads the charges by key. Joined on o alone, the
+    -- generic plan scanned every charge of the burst for each batch of ten
+    -- (the statistics still said no charge was pending): 13 ms a batch at 10,000.
+    where c.id = any(v_ids) and c.id = o.charge_id and c.attempt = o.attempt and c.status in ('pending', 'processing')
     returning c.*
   )
   select array_agg(d order by d.reservation_id) into v_done from done d;
@@ -2871,12 +2875,14 @@ COMMENT ON FUNCTION app_private.email_enqueue(template text, recipient public.ci
 --
 
 CREATE FUNCTION app_private.email_send_failed(email_id bigint, error text) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+begin
   update app_private.emails e
   set attempts = e.attempts + 1, last_error = left(email_send_failed.error, 500)
   where e.id = email_send_failed.email_id;
+end;
 $$;
 
 --
@@ -2890,12 +2896,14 @@ COMMENT ON FUNCTION app_private.email_send_failed(email_id bigint, error text) I
 --
 
 CREATE FUNCTION app_private.email_sent(email_id bigint) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+begin
   update app_private.emails e
   set sent_at = now(), attempts = e.attempts + 1, last_error = null
   where e.id = email_sent.email_id;
+end;
 $$;
 
 --
@@ -2909,14 +2917,17 @@ COMMENT ON FUNCTION app_private.email_sent(email_id bigint) IS 'Marks an outbox 
 --
 
 CREATE FUNCTION app_private.email_to_send(email_id bigint) RETURNS TABLE(id bigint, template text, recipient text, data jsonb, sent_at timestamp with time zone)
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+begin
   -- Locked until the sender's transaction ends: a second run of the same job
   -- waits, then sees sent_at and sends nothing.
+  return query
   select e.id, e.template, e.recipient::text, e.data, e.sent_at
   from app_private.emails e where e.id = email_to_send.email_id
   for update;
+end;
 $$;
 
 --
