@@ -15,7 +15,9 @@
 // so the per-email and per-address hold limits are checked as in production
 // without every booking queuing on one address's lock.
 // Clients: BENCH_CLIENTS (default 8,32,128); the bare inserts run at 32 clients
-// at most. A pgbench run needs as many connections as clients: one that the
+// at most. A pgbench run needs as many connections as clients, so the bench
+// runs on a PostgreSQL cluster of its own (bench/helpers.ts); with
+// --shared-server it uses ROOT_DATABASE_URL's, and a pgbench run that
 // server's max_connections cannot give is skipped and says so. Each
 // measurement starts from an empty reservations table. 127.0.0.1 only;
 // bounded by --seconds per measurement (default 5).
@@ -25,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import { benchDatabase, fmt, freeConnections, startApiProcess, ROOT_DIR } from './helpers.ts';
+import { benchDatabase, fmt, freeConnections, privateBenchDatabase, startApiProcess, ROOT_DIR } from './helpers.ts';
 import { BenchReport } from './report.ts';
 
 const args = process.argv.slice(2);
@@ -56,7 +58,9 @@ interface Outcome {
 
 const report = new BenchReport('booking');
 const points: Array<{ clients: number; perSecond: number; series: string }> = [];
-const urls = await benchDatabase('booking');
+// A cluster of the bench's own unless --shared-server: pgbench at 128 clients needs 128 connections.
+const SHARED_SERVER = args.includes('--shared-server');
+const urls = SHARED_SERVER ? await benchDatabase('booking') : await privateBenchDatabase('booking');
 const owner = new pg.Pool({ connectionString: urls.owner, max: 2 });
 
 // Inventory and the bench-only helpers (this database only, never a migration).
@@ -293,7 +297,10 @@ const api = await startApiProcess(urls, {
   TRUST_PROXY: '1', // wrk gives each booking its own client address in X-Forwarded-For
 });
 report.line(
-  `booking bench: ${SECONDS} s per measurement, API with ${API_WORKERS} processes, wrk vs pgbench, same draw, same function, same settings`,
+  `booking bench: ${SECONDS} s per measurement, API with ${API_WORKERS} processes, wrk vs pgbench, same draw, same function, same settings; ` +
+    (SHARED_SERVER
+      ? 'the shared PostgreSQL server'
+      : "a PostgreSQL cluster of the bench's own (default settings, 200 connections)"),
 );
 const goals: string[] = [];
 const goal = (what: string, ratio: number, target: number) =>

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { provisionDatabase } from '../cli/db__provision.ts';
 import { migrateEnv, type DbUrls } from '../lib/db_urls.ts';
+import { createCluster } from '../test/helpers/pg_cluster.ts';
 
 export const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -22,6 +23,20 @@ export const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export async function benchDatabase(bench: string): Promise<DbUrls> {
   const prefix = process.env.BENCH_DB_PREFIX ?? process.env.TEST_DB_PREFIX ?? 'sms';
   return provisionDatabase({ database: `${prefix}_bench_${bench}`, reset: true, applyCurrent: true, log: () => {} });
+}
+
+/**
+ * The bench's database on a PostgreSQL cluster of its own (initdb in a temp
+ * folder, max_connections 200, default settings otherwise), removed when the
+ * bench exits: a pgbench of 128 clients needs more connections than a shared
+ * server has free. Every figure of the run is then measured on it.
+ */
+export async function privateBenchDatabase(bench: string): Promise<DbUrls> {
+  const cluster = createCluster(await freePort());
+  process.once('exit', () => cluster.destroy());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
+  process.env.ROOT_DATABASE_URL = cluster.rootUrl;
+  return benchDatabase(bench);
 }
 
 /** A free TCP port on 127.0.0.1 (a bench never uses a fixed one another run could hold). */
