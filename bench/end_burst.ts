@@ -19,6 +19,7 @@
 // Worker settings: BENCH_CONCURRENCY (48), BENCH_LOCAL_QUEUE (500), BENCH_POOL (≤ 30
 // connections, to leave the shared cluster's slots to others).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import Stripe from 'stripe';
@@ -77,6 +78,26 @@ function spawnNode(
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** CPU seconds (user + system) a process has used so far (/proc/<pid>/stat; clock ticks of 1/100 s). */
+function cpuOf(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+/** The whole machine's busy and total CPU seconds so far (/proc/stat). */
+function machineCpu(): { busy: number; total: number } {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - ticks[3]! - ticks[4]!, total };
+}
+/** Where the CPU went while charging: the worker processes, the emulator, the rest of the machine (PostgreSQL, the SMTP sink, this bench). */
+function cpuSnapshot(workerPids: Array<number | undefined>) {
+  return {
+    workers: workerPids.reduce<number>((sum, pid) => sum + cpuOf(pid), 0),
+    emulator: cpuOf(emulatorProcess.pid),
+    machine: machineCpu(),
+  };
+}
+
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + TIMEOUT_S * 1000;
   while (!(await check())) {
@@ -91,6 +112,7 @@ const urls = await benchDatabase('end_burst');
 const owner = new pg.Pool({ connectionString: urls.owner, max: 4 });
 const smtp = await startSmtpSink();
 const {
+  child: emulatorProcess,
   match: [, stripeUrl],
 } = await spawnNode(
   'stripe-emulator/main.ts',
@@ -268,7 +290,11 @@ async function phase(label: string, spreadS: number, mode: 'end' | 'charge' = 'e
   const charged = async () =>
     (await owner.query(`select count(*)::int as n from app_private.charges where status = 'succeeded'`)).rows[0]
       .n as number;
+  const workerPids = workers.map((w) => w.child.pid);
+  await sleep(firstEnd - Date.now());
+  const cpuBefore = cpuSnapshot(workerPids);
   await until(async () => (await charged()) === N, `${label}: charges`);
+  const cpuAfter = cpuSnapshot(workerPids);
   const {
     rows: [t],
   } = await owner.query(`
@@ -317,6 +343,16 @@ async function phase(label: string, spreadS: number, mode: 'end' | 'charge' = 'e
       `Stripe calls ${calls}, 429s ${limited} (${fmt((100 * limited) / Math.max(1, calls))} %), most accepted in one second ${maxCallsPerSecond}; ` +
       `PaymentIntents ${intents}, Stripe charges ${stripeCharges}; ` +
       `emails ${smtp.messages.length - sentBefore} (${emailDuplicates} twice) all sent ${fmt(emailSpan, 1)} s after the first end; duplicates ${duplicates}`,
+  );
+  // CPU ms a charge from the first end to the last charge (the first emails are sent in it too).
+  const perCharge = (seconds: number) => fmt((1000 * seconds) / N);
+  const workerCpu = cpuAfter.workers - cpuBefore.workers;
+  const emulatorCpu = cpuAfter.emulator - cpuBefore.emulator;
+  const machineBusy = (cpuAfter.machine.busy - cpuBefore.machine.busy) / 100;
+  report.line(
+    `${''.padEnd(8)} CPU a charge: worker${workerPids.length > 1 ? 's' : ''} ${perCharge(workerCpu)} ms, Stripe emulator ${perCharge(emulatorCpu)} ms, ` +
+      `the rest (PostgreSQL, SMTP sink, bench) ${perCharge(machineBusy - workerCpu - emulatorCpu)} ms; ` +
+      `machine ${fmt((100 * (cpuAfter.machine.busy - cpuBefore.machine.busy)) / Math.max(1, cpuAfter.machine.total - cpuBefore.machine.total), 0)} % busy`,
   );
   return {
     chargesPerSecond,
