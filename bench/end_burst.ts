@@ -16,7 +16,8 @@
 // and duplicates (PaymentIntents and charges at the emulator beyond one per
 // reservation, emails sent twice; must be 0). Appends to bench/RESULTS.md and
 // draws bench/charts/end_burst_*.svg. Stops itself after BENCH_MAX_S (600).
-// Worker settings: BENCH_CONCURRENCY (48), BENCH_LOCAL_QUEUE (500), BENCH_POOL (≤ 30
+// Worker settings: BENCH_CONCURRENCY (24: on 2 cores, 48 charged a third slower
+// and 6 or 12 no faster), BENCH_LOCAL_QUEUE (500), BENCH_POOL (≤ 30
 // connections, to leave the shared cluster's slots to others).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -195,7 +196,7 @@ const stopWorkers = async (running: Array<{ child: ChildProcess }>) => {
   );
 };
 let workers = await startWorkers(1);
-const workerSettings = `concurrency ${process.env.BENCH_CONCURRENCY ?? 48}, localQueue ${process.env.BENCH_LOCAL_QUEUE ?? 500}`;
+const workerSettings = `concurrency ${process.env.BENCH_CONCURRENCY ?? 24}, localQueue ${process.env.BENCH_LOCAL_QUEUE ?? 500}`;
 report.line(`end_burst: ${N} reservations; worker ${workerSettings}; batch jobs of 50 charges`);
 
 const pending = async (task: string) =>

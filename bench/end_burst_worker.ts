@@ -5,7 +5,7 @@ import { Logger } from 'graphile-worker';
 import { makeWorkerPool, startWorker } from '../worker/runner.ts';
 import { taskList } from '../worker/task_list.ts';
 
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 48);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 24);
 const localQueue = Number(process.env.BENCH_LOCAL_QUEUE ?? 500);
 const pool = makeWorkerPool(process.env.DATABASE_URL!, Number(process.env.BENCH_POOL ?? Math.min(concurrency + 2, 30)));
 // Per-job INFO lines would cost more than the jobs: warnings and errors only.
