@@ -362,4 +362,36 @@ test('websockets carry no queries or mutations, whoever sends them (SMV03); noth
   await client.dispose();
 });
 
+test('websockets behind a proxy (TRUST_PROXY): the bound is per forwarded client, not per proxy', async () => {
+  // The peer of every socket here is 127.0.0.1, the "proxy"; X-Forwarded-For names the client.
+  const proxied = await startApi(db, {
+    trustProxy: 1,
+    live: { maxTiles: 64, maxPerClient: 2, retentionSeconds: 600, heartbeatSeconds: 1 },
+  });
+  const sockets: WebSocket[] = [];
+  const open = (forwardedFor: string) =>
+    new Promise<number>((resolve) => {
+      const socket = new WebSocket(`${proxied.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', {
+        headers: { 'x-forwarded-for': forwardedFor },
+      });
+      sockets.push(socket);
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.on('open', () => resolve(101));
+      socket.on('error', () => {});
+    });
+  try {
+    // Two clients at the bound each: before, the second was refused as the proxy's third socket.
+    assert.equal([await open('198.51.100.7'), await open('198.51.100.7')], [101, 101]);
+    assert.equal([await open('203.0.113.9'), await open('203.0.113.9')], [101, 101]);
+    // One client past its bound is still refused, whatever it adds in front of the proxy's entry.
+    assert.is(await open('198.51.100.7'), 429);
+    assert.is(await open('10.9.9.9, 198.51.100.7'), 429);
+    // Not an address: the proxy's own (the peer) counts, as for HTTP requests.
+    assert.equal([await open('nonsense'), await open('nonsense'), await open('nonsense')], [101, 101, 429]);
+  } finally {
+    for (const socket of sockets) socket.terminate();
+    await proxied.close();
+  }
+});
+
 test.run();

@@ -45,6 +45,7 @@ export function makeWebsocketGuard(
   lookup: SessionLookup,
   graphqlPath: string,
   upgrade: UpgradeHandler,
+  clientAddress: (req: IncomingMessage) => string,
 ) {
   const parseCookies = cookieParser(config.cookieSecret);
   const ownOrigin = new URL(config.publicUrl).origin;
@@ -76,7 +77,7 @@ export function makeWebsocketGuard(
       const cookie = r.signedCookies?.[SESSION_COOKIE];
       if (typeof cookie === 'string' && cookie) identity = await lookup(cookie, 'cookie');
     }
-    const key = liveClientKey(identity?.userId, req.socket.remoteAddress);
+    const key = liveClientKey(identity?.userId, clientAddress(req));
     const held = perClient.get(key) ?? 0;
     if (held >= config.live.maxPerClient) return refuse(socket, 429, 'Too Many Requests', 'SMV02');
     perClient.set(key, held + 1);

@@ -8,6 +8,7 @@ import { identityOf, pgSettingsFor } from '../request_identity.ts';
 import { makeWebsocketGuard, websocketIdentityOf } from '../live/websocket_guard.ts';
 import { liveClientKey, liveHubOf } from './installLiveEvents.ts';
 import { sessionLookupOf } from './installSession.ts';
+import { upgradeClientAddress } from './installRequestSettings.ts';
 import type { ServerConfig } from '../config.ts';
 import { makePaymentConfigPlugin } from '../plugins/payment_config.ts';
 import { makePaymentsPlugin } from '../plugins/payments.ts';
@@ -68,7 +69,10 @@ export async function installPostGraphile(
       liveContext: (rc) => ({
         liveHub: liveHubOf(app),
         liveClientKey: rc.ws
-          ? liveClientKey(websocketIdentityOf(rc.ws.request)?.userId, rc.ws.request?.socket.remoteAddress)
+          ? liveClientKey(
+              websocketIdentityOf(rc.ws.request)?.userId,
+              rc.ws.request && upgradeClientAddress(app, rc.ws.request),
+            )
           : liveClientKey(rc.expressv4?.res ? identityOf(rc.expressv4.res)?.userId : undefined, rc.expressv4?.req.ip),
       }),
       readWithPgClient: (req, document, operation) => {
@@ -90,7 +94,9 @@ export async function installPostGraphile(
   await serv.addTo(app, httpServer, false);
   const upgrade = await serv.getUpgradeHandler();
   if (upgrade) {
-    const guard = makeWebsocketGuard(config, sessionLookupOf(app), '/graphql', upgrade);
+    const guard = makeWebsocketGuard(config, sessionLookupOf(app), '/graphql', upgrade, (req) =>
+      upgradeClientAddress(app, req),
+    );
     httpServer.on('upgrade', guard.onUpgrade);
     app.locals.beforeClose = [...(app.locals.beforeClose ?? []), () => guard.closeAll()];
   }
