@@ -3062,7 +3062,9 @@ CREATE TABLE app_private.live_events (
     reason text NOT NULL,
     starts_at timestamp with time zone,
     ends_at timestamp with time zone,
-    at timestamp with time zone DEFAULT now() NOT NULL
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    snapshot_xmin xid8 DEFAULT pg_snapshot_xmin(pg_current_snapshot()) NOT NULL
 );
 
 --
@@ -3070,6 +3072,18 @@ CREATE TABLE app_private.live_events (
 --
 
 COMMENT ON TABLE app_private.live_events IS 'Availability events of watched tiles, kept for LIVE_EVENT_RETENTION so SSE clients can resume (Last-Event-ID). Ids and positions only: no reservation, user or email.';
+
+--
+-- Name: COLUMN live_events.xid; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.live_events.xid IS 'The transaction that wrote the event.';
+
+--
+-- Name: COLUMN live_events.snapshot_xmin; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.live_events.snapshot_xmin IS 'The oldest transaction still running when the event was written: events of transactions from it on may commit after this one.';
 
 --
 -- Name: live_events_since(bigint, text[]); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3080,7 +3094,11 @@ CREATE FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) RET
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
   select e.* from app_private.live_events e
-  where e.id > live_events_since.after_id and e.tile = any (live_events_since.tiles)
+  where e.tile = any (live_events_since.tiles)
+    and (e.id > live_events_since.after_id
+         or (e.id < live_events_since.after_id
+             and e.xid >= (select l.snapshot_xmin from app_private.live_events l
+                           where l.id = live_events_since.after_id)))
   order by e.id
   limit 1000;
 $$;
@@ -3089,7 +3107,7 @@ $$;
 -- Name: FUNCTION live_events_since(after_id bigint, tiles text[]); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) IS 'Events of the given tiles after an event id, oldest first (at most 1,000): what an SSE client that resumes with Last-Event-ID missed.';
+COMMENT ON FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) IS 'Events of the given tiles after an event id, oldest first (at most 1,000): what an SSE client that resumes with Last-Event-ID missed, including lower-numbered events whose transaction committed after that event was written.';
 
 --
 -- Name: live_watch(uuid, text[], interval); Type: FUNCTION; Schema: app_private; Owner: -

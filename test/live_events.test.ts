@@ -206,6 +206,58 @@ test('SSE: resume after a dropped connection with Last-Event-ID; heartbeats', as
   await again.close();
 });
 
+test('SSE: an event committed after a later-numbered one still reaches a live stream and a resumed one', async () => {
+  // Two writers in one watched area: the first takes its event id, the second
+  // takes the next id and commits first.
+  const record = (client: { query: typeof db.owner.query }, spot: string) =>
+    client.query(
+      `select app_private.live_events_record(array[$1::bigint], array['out_of_service'], array[null::tstzrange])`,
+      [spot],
+    );
+  const outOfOrder = async () => {
+    const slow = await db.owner.connect();
+    try {
+      await slow.query('begin');
+      await record(slow, spotIn);
+      await record(db.owner, spotIn2); // its own transaction: commits at once, with the higher id
+      return { commitSlow: () => slow.query('commit') };
+    } finally {
+      slow.release();
+    }
+  };
+  const idsOf = (events: Array<{ id?: string; data: any }>) => events.map((e) => [e.data.spotId, BigInt(e.id!)]);
+
+  // Connected throughout: both arrive, the lower id second.
+  const live = sse(BOX_QUERY);
+  await live.ready();
+  const first = await outOfOrder();
+  await live.next(1);
+  await first.commitSlow();
+  await live.next(2);
+  const [[fast, fastId], [slow, slowId]] = idsOf(live.events) as Array<[string, bigint]>;
+  assert.equal([fast, slow], [spotIn2, spotIn]);
+  assert.ok(slowId! < fastId!, 'the later event has the lower id');
+  await live.close();
+
+  // Disconnected between the two commits: the resume sends the lower id too.
+  const before = sse(BOX_QUERY);
+  await before.ready();
+  const second = await outOfOrder();
+  await before.next(1);
+  const lastId = before.events[0]!.id!;
+  await before.close();
+  await second.commitSlow();
+  const again = sse(BOX_QUERY, { 'last-event-id': lastId });
+  await again.ready();
+  assert.equal(
+    again.events.map((e) => e.data.spotId),
+    [spotIn],
+    'the event that committed late, once',
+  );
+  assert.ok(BigInt(again.events[0]!.id!) < BigInt(lastId));
+  await again.close();
+});
+
 test('SSE: a bad area, a bad Last-Event-ID and too many streams are refused with codes', async () => {
   const bad = sse('minLat=1');
   await bad.ready();

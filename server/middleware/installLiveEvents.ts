@@ -48,13 +48,16 @@ export function installLiveEvents(
         throw new CodedError('SMV04', 'Last-Event-ID must be the id of an event this stream sent');
       }
       // Live events are held back until what was missed has been sent, then
-      // sent in order without repeats.
-      let lastSent = lastEventId === undefined ? -1n : BigInt(lastEventId);
+      // sent as they come. Not filtered by "higher than the last id": ids are
+      // taken when events are written and transactions commit in their own
+      // order, so event 100 may arrive after 101 and must still be sent. What
+      // the replay sent is not sent again when its NOTIFY arrives too.
       let replaying = true;
       const held: LiveEvent[] = [];
+      const replayed = new Set<string>();
       const send = (e: LiveEvent) => {
-        if (BigInt(e.id) <= lastSent) return;
-        lastSent = BigInt(e.id);
+        if (replayed.has(e.id)) return;
+        if (replaying) replayed.add(e.id);
         res.write(frame(e));
       };
       const identity = res.locals.identity as { userId?: string } | undefined;
