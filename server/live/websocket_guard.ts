@@ -27,10 +27,18 @@ import { liveClientKey } from '../middleware/installLiveEvents.ts';
 type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 const IDENTITY = Symbol('sms.identity');
+const CLIENT_KEY = Symbol('sms.liveClientKey');
+
+type GuardedRequest = IncomingMessage & { [IDENTITY]?: RequestIdentity; [CLIENT_KEY]?: string };
 
 /** The identity the guard found for a websocket's upgrade request (undefined: anonymous). */
 export function websocketIdentityOf(req: IncomingMessage | undefined): RequestIdentity | undefined {
-  return (req as (IncomingMessage & { [IDENTITY]?: RequestIdentity }) | undefined)?.[IDENTITY];
+  return (req as GuardedRequest | undefined)?.[IDENTITY];
+}
+
+/** The client the guard counted a websocket against (liveClientKey), so its subscriptions count against the same one. */
+export function websocketClientKeyOf(req: IncomingMessage | undefined): string | undefined {
+  return (req as GuardedRequest | undefined)?.[CLIENT_KEY];
 }
 
 function refuse(socket: Duplex, status: number, reason: string, code: string): void {
@@ -88,7 +96,8 @@ export function makeWebsocketGuard(
       if (n > 0) perClient.set(key, n);
       else perClient.delete(key);
     });
-    if (identity) (req as IncomingMessage & { [IDENTITY]?: RequestIdentity })[IDENTITY] = identity;
+    if (identity) (req as GuardedRequest)[IDENTITY] = identity;
+    (req as GuardedRequest)[CLIENT_KEY] = key;
     upgrade(req, socket, head);
   };
 

@@ -5,7 +5,7 @@ import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { makePreset } from '../graphile.config.ts';
 import { identityOf, pgSettingsFor } from '../request_identity.ts';
-import { makeWebsocketGuard, websocketIdentityOf } from '../live/websocket_guard.ts';
+import { makeWebsocketGuard, websocketClientKeyOf, websocketIdentityOf } from '../live/websocket_guard.ts';
 import { liveClientKey, liveHubOf } from './installLiveEvents.ts';
 import { sessionLookupOf } from './installSession.ts';
 import { upgradeClientAddress } from './installRequestSettings.ts';
@@ -69,10 +69,7 @@ export async function installPostGraphile(
       liveContext: (rc) => ({
         liveHub: liveHubOf(app),
         liveClientKey: rc.ws
-          ? liveClientKey(
-              websocketIdentityOf(rc.ws.request)?.userId,
-              rc.ws.request && upgradeClientAddress(app, rc.ws.request),
-            )
+          ? websocketClientKeyOf(rc.ws.request)
           : liveClientKey(rc.expressv4?.res ? identityOf(rc.expressv4.res)?.userId : undefined, rc.expressv4?.req.ip),
       }),
       readWithPgClient: (req, document, operation) => {
