@@ -5,13 +5,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { provisionDatabase } from '../cli/db__provision.ts';
 import { migrateEnv, type DbUrls } from '../lib/db_urls.ts';
 import { createCluster } from '../test/helpers/pg_cluster.ts';
+import { freePort } from '../test/helpers/free_port.ts';
 
 export const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -20,9 +20,15 @@ export const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
  * BENCH_DB_PREFIX or TEST_DB_PREFIX (default sms), so runs of several
  * checkouts on one cluster never share one.
  */
-export async function benchDatabase(bench: string): Promise<DbUrls> {
-  const prefix = process.env.BENCH_DB_PREFIX ?? process.env.TEST_DB_PREFIX ?? 'sms';
-  return provisionDatabase({ database: `${prefix}_bench_${bench}`, reset: true, applyCurrent: true, log: () => {} });
+export async function benchDatabase(bench: string, env: NodeJS.ProcessEnv = process.env): Promise<DbUrls> {
+  const prefix = env.BENCH_DB_PREFIX ?? env.TEST_DB_PREFIX ?? 'sms';
+  return provisionDatabase({
+    env,
+    database: `${prefix}_bench_${bench}`,
+    reset: true,
+    applyCurrent: true,
+    log: () => {},
+  });
 }
 
 /**
@@ -35,20 +41,7 @@ export async function privateBenchDatabase(bench: string): Promise<DbUrls> {
   const cluster = createCluster(await freePort());
   process.once('exit', () => cluster.destroy());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
-  process.env.ROOT_DATABASE_URL = cluster.rootUrl;
-  return benchDatabase(bench);
-}
-
-/** A free TCP port on 127.0.0.1 (a bench never uses a fixed one another run could hold). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+  return benchDatabase(bench, { ...process.env, ROOT_DATABASE_URL: cluster.rootUrl });
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -10,7 +10,7 @@ import { createSpot } from './helpers/spots.ts';
 import { hoursFromNow } from './helpers/reservations.ts';
 import { completeAtEnd, createReservation, waitFor } from './helpers/payments.ts';
 import { spawn } from 'node:child_process';
-import { freePort } from './helpers/processes.ts';
+import { freePort } from './helpers/free_port.ts';
 import { join } from 'node:path';
 
 const TOKEN = 'metrics-scrape-token-for-tests';

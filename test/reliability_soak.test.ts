@@ -30,7 +30,8 @@ import { createTestDb, createUser, type TestDb } from './helpers/db.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp_sink.ts';
 import { startEmulator } from './helpers/payments.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
-import { childEnv, freePort, spawnApi, spawnWorker, type ApiChild, type Child } from './helpers/processes.ts';
+import { freePort } from './helpers/free_port.ts';
+import { childEnv, spawnApi, spawnWorker, type ApiChild, type Child } from './helpers/processes.ts';
 import { cancel, changeEnd, codeOf, gqlAt, reserveGuest, type Answer } from './helpers/driver_client.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 

@@ -18,7 +18,7 @@ import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { createCluster, createReplica, type Cluster } from './helpers/pg_cluster.ts';
 import { dbUrls } from '../lib/db_urls.ts';
-import { freePort } from './helpers/processes.ts';
+import { freePort } from './helpers/free_port.ts';
 import { startApi, type TestApi } from './helpers/api.ts';
 import { createUser, type TestDb } from './helpers/db.ts';
 import { signIn, TEST_PASSWORD } from './helpers/auth.ts';

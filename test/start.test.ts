@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { dbUrls } from '../lib/db_urls.ts';
-import { freePort } from './helpers/processes.ts';
+import { freePort } from './helpers/free_port.ts';
 
 const NAME = `${process.env.TEST_DB_PREFIX ?? 'sms_test'}_start_${process.pid}`;
 const urls = dbUrls(process.env, NAME);

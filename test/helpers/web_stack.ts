@@ -22,7 +22,7 @@ import { build } from 'vite';
 import { WEB_DIR } from '../../cli/web_dev_server.ts';
 import { createTestDb, type TestDb } from './db.ts';
 import type { StripeEmulator } from '../../stripe-emulator/index.ts';
-import { freePort } from './processes.ts';
+import { freePort } from './free_port.ts';
 
 type StripeConfig = StripeEmulator['stripeConfig'];
 
