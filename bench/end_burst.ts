@@ -349,11 +349,12 @@ async function phase(label: string, spreadS: number, mode: 'end' | 'charge' = 'e
   const perCharge = (seconds: number) => fmt((1000 * seconds) / N);
   const workerCpu = cpuAfter.workers - cpuBefore.workers;
   const emulatorCpu = cpuAfter.emulator - cpuBefore.emulator;
-  const machineBusy = (cpuAfter.machine.busy - cpuBefore.machine.busy) / 100;
+  const busyTicks = cpuAfter.machine.busy - cpuBefore.machine.busy;
+  const totalTicks = cpuAfter.machine.total - cpuBefore.machine.total;
   report.line(
     `${''.padEnd(8)} CPU a charge: worker${workerPids.length > 1 ? 's' : ''} ${perCharge(workerCpu)} ms, Stripe emulator ${perCharge(emulatorCpu)} ms, ` +
-      `the rest (PostgreSQL, SMTP sink, bench) ${perCharge(machineBusy - workerCpu - emulatorCpu)} ms; ` +
-      `machine ${fmt((100 * (cpuAfter.machine.busy - cpuBefore.machine.busy)) / Math.max(1, cpuAfter.machine.total - cpuBefore.machine.total), 0)} % busy`,
+      `the rest (PostgreSQL, SMTP sink, bench) ${perCharge(busyTicks / 100 - workerCpu - emulatorCpu)} ms; ` +
+      `machine ${fmt((100 * busyTicks) / Math.max(1, totalTicks), 0)} % busy`,
   );
   return {
     chargesPerSecond,
