@@ -3064,7 +3064,7 @@ CREATE TABLE app_private.live_events (
     ends_at timestamp with time zone,
     at timestamp with time zone DEFAULT now() NOT NULL,
     xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
-    snapshot_xmin xid8 DEFAULT pg_snapshot_xmin(pg_current_snapshot()) NOT NULL
+    snapshot pg_snapshot DEFAULT pg_current_snapshot() NOT NULL
 );
 
 --
@@ -3080,10 +3080,10 @@ COMMENT ON TABLE app_private.live_events IS 'Availability events of watched tile
 COMMENT ON COLUMN app_private.live_events.xid IS 'The transaction that wrote the event.';
 
 --
--- Name: COLUMN live_events.snapshot_xmin; Type: COMMENT; Schema: app_private; Owner: -
+-- Name: COLUMN live_events.snapshot; Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON COLUMN app_private.live_events.snapshot_xmin IS 'The oldest transaction still running when the event was written: events of transactions from it on may commit after this one.';
+COMMENT ON COLUMN app_private.live_events.snapshot IS 'The snapshot the event was written under: events of transactions it does not see may commit after this one.';
 
 --
 -- Name: live_events_since(bigint, text[]); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3097,8 +3097,8 @@ CREATE FUNCTION app_private.live_events_since(after_id bigint, tiles text[]) RET
   where e.tile = any (live_events_since.tiles)
     and (e.id > live_events_since.after_id
          or (e.id < live_events_since.after_id
-             and e.xid >= (select l.snapshot_xmin from app_private.live_events l
-                           where l.id = live_events_since.after_id)))
+             and not pg_visible_in_snapshot(e.xid, (select l.snapshot from app_private.live_events l
+                                                     where l.id = live_events_since.after_id))))
   order by e.id
   limit 1000;
 $$;

@@ -226,36 +226,53 @@ test('SSE: an event committed after a later-numbered one still reaches a live st
     }
   };
   const idsOf = (events: Array<{ id?: string; data: any }>) => events.map((e) => [e.data.spotId, BigInt(e.id!)]);
+  // An unrelated transaction open throughout, as other work on a busy server:
+  // it keeps every snapshot's xmin old, so only the snapshot itself tells
+  // which earlier events a resumed client may have missed.
+  const bystander = await db.owner.connect();
+  await bystander.query('begin');
+  await bystander.query('select pg_current_xact_id()');
+  const streams: Array<ReturnType<typeof sse>> = [];
+  const open = (headers?: Record<string, string>) => {
+    const stream = sse(BOX_QUERY, headers);
+    streams.push(stream);
+    return stream;
+  };
+  try {
+    // Connected throughout: both arrive, the lower id second.
+    const live = open();
+    await live.ready();
+    const first = await outOfOrder();
+    await live.next(1);
+    await first.commitSlow();
+    await live.next(2);
+    const [[fast, fastId], [slow, slowId]] = idsOf(live.events) as Array<[string, bigint]>;
+    assert.equal([fast, slow], [spotIn2, spotIn]);
+    assert.ok(slowId! < fastId!, 'the later event has the lower id');
+    await live.close();
 
-  // Connected throughout: both arrive, the lower id second.
-  const live = sse(BOX_QUERY);
-  await live.ready();
-  const first = await outOfOrder();
-  await live.next(1);
-  await first.commitSlow();
-  await live.next(2);
-  const [[fast, fastId], [slow, slowId]] = idsOf(live.events) as Array<[string, bigint]>;
-  assert.equal([fast, slow], [spotIn2, spotIn]);
-  assert.ok(slowId! < fastId!, 'the later event has the lower id');
-  await live.close();
-
-  // Disconnected between the two commits: the resume sends the lower id too.
-  const before = sse(BOX_QUERY);
-  await before.ready();
-  const second = await outOfOrder();
-  await before.next(1);
-  const lastId = before.events[0]!.id!;
-  await before.close();
-  await second.commitSlow();
-  const again = sse(BOX_QUERY, { 'last-event-id': lastId });
-  await again.ready();
-  assert.equal(
-    again.events.map((e) => e.data.spotId),
-    [spotIn],
-    'the event that committed late, once',
-  );
-  assert.ok(BigInt(again.events[0]!.id!) < BigInt(lastId));
-  await again.close();
+    // Disconnected between the two commits: the resume sends the lower id
+    // too, and none of the events committed before the last one seen.
+    const before = open();
+    await before.ready();
+    const second = await outOfOrder();
+    await before.next(1);
+    const lastId = before.events[0]!.id!;
+    await before.close();
+    await second.commitSlow();
+    const again = open({ 'last-event-id': lastId });
+    await again.ready();
+    assert.equal(
+      again.events.map((e) => e.data.spotId),
+      [spotIn],
+      'the event that committed late, once',
+    );
+    assert.ok(BigInt(again.events[0]!.id!) < BigInt(lastId));
+  } finally {
+    await Promise.all(streams.map((stream) => stream.close()));
+    await bystander.query('rollback');
+    bystander.release();
+  }
 });
 
 test('SSE: a bad area, a bad Last-Event-ID and too many streams are refused with codes', async () => {
