@@ -1526,8 +1526,10 @@ COMMENT ON FUNCTION app_hidden.human_duration(d interval) IS 'A length of time i
 --
 
 CREATE FUNCTION app_hidden.iso_time(t timestamp with time zone) RETURNS text
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE sql STABLE
     AS $$
+  -- Stable, as to_char is: declared immutable, PostgreSQL would not inline it
+  -- and every email's data would pay three function calls.
   select to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
 $$;
 
@@ -2059,27 +2061,7 @@ CREATE FUNCTION app_hidden.reservation_email_data(r app_public.reservations) RET
     LANGUAGE plpgsql STABLE
     AS $$
 begin
-  -- plpgsql rather than sql: every reservation change calls this from a
-  -- trigger, and a sql function that cannot be inlined plans its query again
-  -- at each call; plpgsql keeps the plan.
-  return (
-    select jsonb_strip_nulls(jsonb_build_object(
-      'reservationId', r.id,
-      'spotId', r.spot_id,
-      'spot', app_public.spots_description(s),
-      'startsAt', app_hidden.iso_time(lower(r.period)),
-      'endsAt', app_hidden.iso_time(upper(r.period)),
-      'timeZone', rt.time_zone,
-      'amount', r.amount,
-      'currency', r.currency,
-      'status', r.status,
-      'holdExpiresAt', app_hidden.iso_time(r.hold_expires_at),
-      -- Guests' emails lead to the page that asks for the manage code (emails/reservation.ts
-      -- makes the link); the token itself is never stored.
-      'isGuest', r.user_id is null))
-    from app_public.spots s
-    join app_public.rates rt on rt.id = s.rate_id
-    where s.id = r.spot_id);
+  return (select d from app_hidden.reservation_email_data_of(r) d);
 end;
 $$;
 
@@ -2087,7 +2069,43 @@ $$;
 -- Name: FUNCTION reservation_email_data(r app_public.reservations); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.reservation_email_data(r app_public.reservations) IS 'What every reservation email''s template receives (see README: email data keys).';
+COMMENT ON FUNCTION app_hidden.reservation_email_data(r app_public.reservations) IS 'What one reservation email''s template receives (reservation_email_data_of of one row).';
+
+--
+-- Name: reservation_email_data_of(app_public.reservations); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.reservation_email_data_of(r app_public.reservations) RETURNS SETOF jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  -- A set of one row, in sql, with no SET clause: called in FROM (lateral),
+  -- PostgreSQL inlines it into the caller's query as a join. A function
+  -- called once per row costs about five times as much, and every booking
+  -- and every end of the end-of-day burst writes one email a reservation.
+  select jsonb_strip_nulls(jsonb_build_object(
+    'reservationId', r.id,
+    'spotId', r.spot_id,
+    'spot', app_public.spots_description(s),
+    'startsAt', app_hidden.iso_time(lower(r.period)),
+    'endsAt', app_hidden.iso_time(upper(r.period)),
+    'timeZone', rt.time_zone,
+    'amount', r.amount,
+    'currency', r.currency,
+    'status', r.status,
+    'holdExpiresAt', app_hidden.iso_time(r.hold_expires_at),
+    -- Guests' emails lead to the page that asks for the manage code (emails/reservation.ts
+    -- makes the link); the token itself is never stored.
+    'isGuest', r.user_id is null))
+  from app_public.spots s
+  join app_public.rates rt on rt.id = s.rate_id
+  where s.id = r.spot_id;
+$$;
+
+--
+-- Name: FUNCTION reservation_email_data_of(r app_public.reservations); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.reservation_email_data_of(r app_public.reservations) IS 'What every reservation email''s template receives (see README: email data keys), as a set of one row for use in FROM: statements that write many emails join it (inlined).';
 
 --
 -- Name: search_point(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -2573,7 +2591,7 @@ begin
   -- a new key (the old key would only replay the decline).
   update app_private.charges c
   set attempt = c.attempt + 1,
-      idempotency_key = app_private.payment_key(c.reservation_id, 'charge-' || (c.attempt + 1)),
+      idempotency_key = app_private.payment_key_of(r, 'charge-' || (c.attempt + 1)),
       key_first_sent_at = null,
       status = 'pending', next_retry_at = null, stripe_payment_intent_id = null
   from app_public.reservations r
@@ -2583,7 +2601,7 @@ begin
   -- The first attempt of a completed reservation. ('pending' already: an
   -- earlier run died or lost its answer; the same key again.)
   insert into app_private.charges (reservation_id, amount, currency, idempotency_key)
-  select r.id, r.amount, r.currency, app_private.payment_key(r.id, 'charge-1')
+  select r.id, r.amount, r.currency, app_private.payment_key_of(r, 'charge-1')
   from app_public.reservations r
   where r.id = any(v_ids) and r.status = 'completed'
     and not exists (select from app_private.charges c where c.reservation_id = r.id)
@@ -2597,9 +2615,10 @@ begin
   )
   select array_agg(f.reservation_id) into v_free from free f;
   insert into app_private.emails (template, recipient, data, dedupe_key)
-  select 'receipt', r.email, coalesce(app_hidden.reservation_email_data(r), '{}') || jsonb_build_object('amount', 0),
+  select 'receipt', r.email, coalesce(ed.data, '{}') || jsonb_build_object('amount', 0),
          'receipt:' || r.id
   from app_public.reservations r
+  left join lateral app_hidden.reservation_email_data_of(r) ed(data) on true
   where r.id = any(v_free)
   order by r.id
   on conflict on constraint emails_dedupe_key_key do nothing;
@@ -2697,11 +2716,12 @@ begin
   -- The receipts, once per reservation (as email_enqueue: a dedupe key used before is no new email).
   insert into app_private.emails (template, recipient, data, dedupe_key)
   select 'receipt', r.email,
-         coalesce(app_hidden.reservation_email_data(r), '{}')
+         coalesce(ed.data, '{}')
            || jsonb_build_object('amount', d.amount, 'currency', d.currency, 'paymentIntent', d.stripe_payment_intent_id),
          'receipt:' || r.id
   from unnest(v_done) d
   join app_public.reservations r on r.id = d.reservation_id
+  left join lateral app_hidden.reservation_email_data_of(r) ed(data) on true
   order by d.reservation_id
   on conflict on constraint emails_dedupe_key_key do nothing;
   return cardinality(v_done);
@@ -3625,10 +3645,7 @@ CREATE FUNCTION app_private.payment_key(reservation_id bigint, what text) RETURN
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  -- Derived from the reservation: its id plus its creation instant, so that a
-  -- rebuilt database reusing id 1 never replays another database's request
-  -- at Stripe (keys live there for 24 hours).
-  select 'smp-res-' || r.id || '-' || (extract(epoch from r.created_at) * 1000)::bigint || '-' || payment_key.what
+  select app_private.payment_key_of(r, payment_key.what)
   from app_public.reservations r where r.id = payment_key.reservation_id;
 $$;
 
@@ -3637,6 +3654,26 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.payment_key(reservation_id bigint, what text) IS 'The Stripe idempotency key of one request about a reservation (what: setup-1, charge-2, …).';
+
+--
+-- Name: payment_key_of(app_public.reservations, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.payment_key_of(r app_public.reservations, what text) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  -- Derived from the reservation: its id plus its creation instant, so that a
+  -- rebuilt database reusing id 1 never replays another database's request
+  -- at Stripe (keys live there for 24 hours). An expression in sql with no
+  -- SET clause, so a statement that keys a batch of charges inlines it.
+  select 'smp-res-' || r.id || '-' || (extract(epoch from r.created_at) * 1000)::bigint || '-' || what;
+$$;
+
+--
+-- Name: FUNCTION payment_key_of(r app_public.reservations, what text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.payment_key_of(r app_public.reservations, what text) IS 'The Stripe idempotency key of one request about the reservation r (what: setup-1, charge-2, …).';
 
 --
 -- Name: queue_charge_batches(bigint[], timestamp with time zone, integer, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4091,7 +4128,7 @@ begin
   -- The same dedupe key twice (a replayed change) is one email, as email_enqueue.
   insert into app_private.emails (template, recipient, data, dedupe_key)
   select e.template, n.email,
-         coalesce(app_hidden.reservation_email_data(c.new_row), '{}') || case e.template
+         coalesce(d.data, '{}') || case e.template
            when 'reservation_cancelled' then jsonb_build_object('reason',
              case when app_hidden.current_user_is_staff() and n.user_id is distinct from app_public.current_user_id()
                   then 'cancelled_by_operator' else 'cancelled' end)
@@ -4113,6 +4150,7 @@ begin
       end  -- payment_failed: the payments code writes that email
       when n.period is distinct from o.period and app_hidden.holds_spot(n.status) then 'reservation_changed'
     end as template) e
+  left join lateral app_hidden.reservation_email_data_of(c.new_row) d(data) on true
   where n.kind = 'reservation' and e.template is not null
   order by c.ordinality
   on conflict on constraint emails_dedupe_key_key do nothing;
@@ -10299,6 +10337,13 @@ REVOKE ALL ON FUNCTION app_hidden.reservation_email_data(r app_public.reservatio
 GRANT ALL ON FUNCTION app_hidden.reservation_email_data(r app_public.reservations) TO app_anonymous;
 
 --
+-- Name: FUNCTION reservation_email_data_of(r app_public.reservations); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.reservation_email_data_of(r app_public.reservations) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.reservation_email_data_of(r app_public.reservations) TO app_anonymous;
+
+--
 -- Name: FUNCTION search_point(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -10609,6 +10654,12 @@ REVOKE ALL ON FUNCTION app_private.payment_email_data(reservation_id bigint) FRO
 --
 
 REVOKE ALL ON FUNCTION app_private.payment_key(reservation_id bigint, what text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION payment_key_of(r app_public.reservations, what text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.payment_key_of(r app_public.reservations, what text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION queue_charge_batches(reservation_ids bigint[], run_at timestamp with time zone, priority integer, max_attempts integer, batch_size integer); Type: ACL; Schema: app_private; Owner: -
