@@ -33,7 +33,7 @@ export interface AppHandle {
 export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   const app = express();
   app.disable('x-powered-by');
-  // req.ip is the client's address behind TRUST_PROXY proxies (rate limits use it).
+  // TRUST_PROXY proxies: their X-Forwarded-For gives the client's address (clientAddress; rate limits use it).
   app.set('trust proxy', config.trustProxy);
   const httpServer = createServer(app);
   const closers: Array<() => Promise<void>> = [];

@@ -27,7 +27,7 @@ export interface ServerConfig {
   cookieSecret: string;
   /** Cookies only over HTTPS: on when PUBLIC_URL is https, or as COOKIE_SECURE says. */
   cookieSecure: boolean;
-  /** Express `trust proxy` (e.g. 1 behind one load balancer): makes req.ip the client's address. */
+  /** Express `trust proxy` (e.g. 1 behind one load balancer): the client's address is then X-Forwarded-For that many hops back (clientAddress). */
   trustProxy: string | number | boolean;
   /** Email domains that belong to staff: OAuth never creates accounts on them. */
   staffEmailDomains: string[];

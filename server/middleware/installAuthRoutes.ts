@@ -59,7 +59,7 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
       rows: [gate],
     } = await pool.query<{ retry_after: number }>(
       `select app_private.sign_up_gate($1, $2, $3, nullif($4, '')::inet) as retry_after`,
-      [str(body.email), str(body.name), str(body.password), clientAddress(req)],
+      [str(body.email), str(body.name), str(body.password), clientAddress(req.app, req)],
     );
     if (gate.retry_after > 0) throw signUpLimited(gate.retry_after);
     // SQL's refusals (SMA03…SMA06) reach the client through installErrorHandler.
@@ -69,7 +69,7 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
       } = await client.query<NewSession>(
         `select (r).user_id::text, (r).session_id, (r).token
          from (select app_private.register($1, $2, $3, nullif($4, '')::inet) as r) x`,
-        [str(body.email), str(body.name), str(body.password), clientAddress(req)],
+        [str(body.email), str(body.name), str(body.password), clientAddress(req.app, req)],
       );
       // A statement of its own: the one that made the user cannot see it yet.
       const {
@@ -92,7 +92,7 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
     } = await pool.query<NewSession & { status: string; retry_after: number }>(
       `select status, user_id::text, session_id, token, retry_after
        from app_private.login_attempt($1, $2, nullif($3, '')::inet)`,
-      [str(body.email), str(body.password), clientAddress(req)],
+      [str(body.email), str(body.password), clientAddress(req.app, req)],
     );
     refuseFailedLogin(attempt);
     sendSession(res, config, attempt, body.session === 'cookie');

@@ -14,6 +14,7 @@ import type { ServerConfig } from '../config.ts';
 import { CodedError } from '../errors.ts';
 import { areaOf, type LiveEvent, LiveHub } from '../live/hub.ts';
 import { ownerPoolOf } from './installDatabasePools.ts';
+import { clientAddress } from './installRequestSettings.ts';
 
 export function liveHubOf(app: Express): LiveHub {
   return app.locals.liveHub as LiveHub;
@@ -61,7 +62,7 @@ export function installLiveEvents(
         res.write(frame(e));
       };
       const identity = res.locals.identity as { userId?: string } | undefined;
-      const stop = await hub.watch(area, liveClientKey(identity?.userId, req.ip), (e) =>
+      const stop = await hub.watch(area, liveClientKey(identity?.userId, clientAddress(req.app, req)), (e) =>
         replaying ? held.push(e) : send(e),
       );
       let heartbeat: NodeJS.Timeout | undefined;

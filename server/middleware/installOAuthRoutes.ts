@@ -215,7 +215,7 @@ export function installOAuthRoutes(app: Express, config: ServerConfig): void {
                 profile.name,
                 row.intent,
                 config.staffEmailDomains,
-                clientAddress(req),
+                clientAddress(req.app, req),
               ],
             )
           ).rows[0],

@@ -8,7 +8,7 @@ import { identityOf, pgSettingsFor } from '../request_identity.ts';
 import { makeWebsocketGuard, websocketClientKeyOf, websocketIdentityOf } from '../live/websocket_guard.ts';
 import { liveClientKey, liveHubOf } from './installLiveEvents.ts';
 import { sessionLookupOf } from './installSession.ts';
-import { upgradeClientAddress } from './installRequestSettings.ts';
+import { clientAddress } from './installRequestSettings.ts';
 import type { ServerConfig } from '../config.ts';
 import { makePaymentConfigPlugin } from '../plugins/payment_config.ts';
 import { makePaymentsPlugin } from '../plugins/payments.ts';
@@ -70,7 +70,10 @@ export async function installPostGraphile(
         liveHub: liveHubOf(app),
         liveClientKey: rc.ws
           ? websocketClientKeyOf(rc.ws.request)
-          : liveClientKey(rc.expressv4?.res ? identityOf(rc.expressv4.res)?.userId : undefined, rc.expressv4?.req.ip),
+          : liveClientKey(
+              rc.expressv4?.res ? identityOf(rc.expressv4.res)?.userId : undefined,
+              rc.expressv4 ? clientAddress(app, rc.expressv4.req) : undefined,
+            ),
       }),
       readWithPgClient: (req, document, operation) => {
         const replica =
@@ -92,7 +95,7 @@ export async function installPostGraphile(
   const upgrade = await serv.getUpgradeHandler();
   if (upgrade) {
     const guard = makeWebsocketGuard(config, sessionLookupOf(app), '/graphql', upgrade, (req) =>
-      upgradeClientAddress(app, req),
+      clientAddress(app, req),
     );
     httpServer.on('upgrade', guard.onUpgrade);
     app.locals.beforeClose = [...(app.locals.beforeClose ?? []), () => guard.closeAll()];

@@ -2,31 +2,22 @@
 // the client's address, for rate limits, and how many holds one address may have
 // at once (a deployment whose users share addresses, e.g. behind carrier NAT,
 // raises it). Emailed links are made by the emails themselves (lib/web_urls.ts).
-// Behind a proxy, req.ip depends on TRUST_PROXY.
+// Behind a proxy, the address depends on TRUST_PROXY.
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import type { Express, NextFunction, Request, Response } from 'express';
+import type { Application, Express, NextFunction, Request, Response } from 'express';
 import type { ServerConfig } from '../config.ts';
 
 /**
- * The client's address: Express's req.ip (the TCP peer, or with TRUST_PROXY the
- * address X-Forwarded-For gives that many hops back). Express takes a forwarded
- * entry as written, and one that is not an address (`X-Forwarded-For: nonsense`)
- * would reach SQL as no address at all and skip every per-address limit: then
- * the peer's own address counts instead.
+ * The client's address, for HTTP requests and websocket upgrades alike (no
+ * Express middleware sees an upgrade): Express's TRUST_PROXY rule (the app's
+ * compiled 'trust proxy fn') walked over the TCP peer and X-Forwarded-For from
+ * the nearest hop, as Express's req.ip does. Behind a proxy, the peer alone
+ * would make every client one client. A forwarded entry that is not an address
+ * (`X-Forwarded-For: nonsense`) would reach SQL as no address at all and skip
+ * every per-address limit: then the peer's own address counts instead.
  */
-export function clientAddress(req: Request): string {
-  const ip = req.ip ?? '';
-  return isIP(ip) ? ip : (req.socket.remoteAddress ?? '');
-}
-
-/**
- * The same address for a websocket upgrade, which no Express middleware sees:
- * Express's own TRUST_PROXY rule (the app's compiled 'trust proxy fn') walked
- * over the peer and X-Forwarded-For from the nearest hop, as req.ip does. The
- * peer alone would make every client behind the proxy one client.
- */
-export function upgradeClientAddress(app: Express, req: IncomingMessage): string {
+export function clientAddress(app: Application, req: IncomingMessage): string {
   const trusted = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
   const peer = req.socket.remoteAddress ?? '';
   const forwarded = String(req.headers['x-forwarded-for'] ?? '')
@@ -44,7 +35,7 @@ export function upgradeClientAddress(app: Express, req: IncomingMessage): string
 export function installRequestSettings(app: Express, config: ServerConfig): void {
   app.use((req: Request, res: Response, next: NextFunction) => {
     res.locals.requestSettings = {
-      'app.client_ip': clientAddress(req),
+      'app.client_ip': clientAddress(req.app, req),
       'app.holds_per_address': String(config.holdsPerAddress),
     };
     next();

@@ -8,6 +8,7 @@ import type Stripe from 'stripe';
 import type { ServerConfig } from '../config.ts';
 import { stripeClient } from '../../lib/stripe_client.ts';
 import { ownerPoolOf } from './installDatabasePools.ts';
+import { clientAddress } from './installRequestSettings.ts';
 import { CodedError } from '../errors.ts';
 import { currentRequest } from '../request_context.ts';
 
@@ -24,7 +25,7 @@ export function installStripeWebhook(app: Express, config: ServerConfig): void {
       event = stripe.webhooks.constructEvent(body, signature, config.stripe.webhookSecret);
     } catch (err) {
       currentRequest()?.log.warn(
-        { ip: req.ip, bytes: body.length },
+        { ip: clientAddress(req.app, req), bytes: body.length },
         `stripe webhook rejected: ${(err as Error).message.split('\n')[0]}`,
       );
       throw new CodedError('BAD_SIGNATURE', 'Webhook signature verification failed');
