@@ -2688,12 +2688,17 @@ CREATE FUNCTION app_private.charges_succeeded(outcomes jsonb) RETURNS integer
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
-  v_done app_private.charges[];
-  v_ids  bigint[] := array(select (x->>'chargeId')::bigint from jsonb_array_elements(charges_succeeded.outcomes) x);
+  v_done     app_private.charges[];
+  v_ids      bigint[];
+  v_attempts int[];
+  v_intents  text[];
 begin
+  select array_agg((x->>'chargeId')::bigint order by n), array_agg((x->>'attempt')::int order by n),
+         array_agg(x->>'paymentIntentId' order by n)
+  into v_ids, v_attempts, v_intents
+  from jsonb_array_elements(charges_succeeded.outcomes) with ordinality x(x, n);
   with o as (
-    select (x->>'chargeId')::bigint as charge_id, (x->>'attempt')::int as attempt, x->>'paymentIntentId' as payment_intent_id
-    from jsonb_array_elements(charges_succeeded.outcomes) x
+    select * from unnest(v_ids, v_attempts, v_intents) o(charge_id, attempt, payment_intent_id)
   ), done as (
     update app_private.charges c
     set status = 'succeeded', stripe_payment_intent_id = o.payment_intent_id,
