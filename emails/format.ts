@@ -32,28 +32,49 @@ export function required<T>(data: Record<string, unknown>, key: string): T {
   return value as T;
 }
 
+// Formatters are made once per time zone and per currency: making one costs
+// about twenty times what formatting with it does, and a burst of ends sends
+// two emails a reservation. Both sets are bounded (IANA zones, ISO currencies):
+// a name Intl refuses throws and is not kept.
+const timeFormats = new Map<string, Intl.DateTimeFormat>();
+const amountFormats = new Map<string, { format: Intl.NumberFormat; digits: number }>();
+
+/** The time formatter of an IANA time zone; throws a RangeError for a name that is not one. */
+export function timeFormatOf(timeZone: string): Intl.DateTimeFormat {
+  let format = timeFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      weekday: 'short',
+      year: 'numeric',
+      month: 'short',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: '2-digit',
+      timeZoneName: 'short',
+    });
+    timeFormats.set(timeZone, format);
+  }
+  return format;
+}
+
 /** "Mon, 23 Nov 2026, 14:30 EST" in the given IANA time zone. */
 export function formatTime(iso: string, timeZone: string): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) throw new EmailDataError(`not a time: ${iso}`);
-  return new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    weekday: 'short',
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: '2-digit',
-    timeZoneName: 'short',
-  }).format(date);
+  return timeFormatOf(timeZone).format(date);
 }
 
 /** Minor units to "$12.50" (the currency's own number of decimals: JPY has none). */
 export function formatAmount(minor: number, currency: string): string {
   const code = currency.toUpperCase();
-  const formatter = new Intl.NumberFormat('en-US', { style: 'currency', currency: code });
-  const digits = formatter.resolvedOptions().maximumFractionDigits ?? 2;
-  return formatter.format(Number(minor) / 10 ** digits);
+  let amount = amountFormats.get(code);
+  if (!amount) {
+    const format = new Intl.NumberFormat('en-US', { style: 'currency', currency: code });
+    amount = { format, digits: format.resolvedOptions().maximumFractionDigits ?? 2 };
+    amountFormats.set(code, amount);
+  }
+  return amount.format.format(Number(minor) / 10 ** amount.digits);
 }
 
 export interface Paragraphs {

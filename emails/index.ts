@@ -2,7 +2,7 @@
 // error (the send_email job fails loudly) rather than a blank message.
 import { accountTemplates } from './account.ts';
 import { reservationTemplates } from './reservation.ts';
-import type { RenderContext, RenderedEmail } from './format.ts';
+import { type RenderContext, type RenderedEmail, timeFormatOf } from './format.ts';
 import { webUrlOf } from '../lib/web_urls.ts';
 
 export type { RenderContext, RenderedEmail } from './format.ts';
@@ -24,7 +24,7 @@ export function renderEmail(template: string, data: Record<string, unknown>, ctx
 export function appTimeZoneOf(env: NodeJS.ProcessEnv = process.env): string {
   const timeZone = env.APP_TIME_ZONE || 'America/New_York';
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
+    timeFormatOf(timeZone);
   } catch {
     throw new Error(`APP_TIME_ZONE is not an IANA time zone: ${timeZone}`);
   }
