@@ -3762,6 +3762,8 @@ declare
   v_max float8 := extract(epoch from rate_budget_take.max_wait);
   v_wait float8;
   v_behind float8;
+  v_retry_at timestamptz;
+  v_refused_until timestamptz;
 begin
   -- The configuration comes with each call (every process reads the same
   -- settings), so a changed limit takes effect at the next call.
@@ -3790,9 +3792,21 @@ begin
     end if;
     waits := waits || v_wait;
   end loop;
+  if retry_after is not null then
+    -- Each refused caller comes back after the turns of those refused before
+    -- it. Told only the first free turn, every batch of a burst would come
+    -- back at the same moment, be refused together again, and keep due
+    -- charge jobs ahead of every email for the whole burst.
+    v_retry_at := greatest(rate_budget_take.at + make_interval(secs => retry_after),
+                           coalesce(v_b.refused_until, rate_budget_take.at));
+    retry_after := extract(epoch from v_retry_at - rate_budget_take.at);
+    v_refused_until := v_retry_at
+      + make_interval(secs => (rate_budget_take.calls - cardinality(waits)) / v_b.per_second);
+  end if;
   update app_private.rate_budgets b
   set tokens = v_tokens - cardinality(waits),
-      updated_at = greatest(b.updated_at, rate_budget_take.at)
+      updated_at = greatest(b.updated_at, rate_budget_take.at),
+      refused_until = coalesce(v_refused_until, b.refused_until)
   where b.name = rate_budget_take.name;
 end;
 $$;
@@ -7971,6 +7985,7 @@ CREATE TABLE app_private.rate_budgets (
     burst double precision NOT NULL,
     tokens double precision NOT NULL,
     updated_at timestamp with time zone NOT NULL,
+    refused_until timestamp with time zone,
     CONSTRAINT rate_budgets_burst_check CHECK ((burst >= (1)::double precision)),
     CONSTRAINT rate_budgets_per_second_check CHECK ((per_second > (0)::double precision))
 );
@@ -7980,6 +7995,12 @@ CREATE TABLE app_private.rate_budgets (
 --
 
 COMMENT ON TABLE app_private.rate_budgets IS 'Token buckets of outside calls shared by every worker process (e.g. stripe): tokens left at updated_at, refilled per_second up to burst.';
+
+--
+-- Name: COLUMN rate_budgets.refused_until; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.rate_budgets.refused_until IS 'The end of the turns promised to the callers refused so far: the next refused caller is told to come back after it.';
 
 --
 -- Name: rate_limits; Type: TABLE; Schema: app_private; Owner: -

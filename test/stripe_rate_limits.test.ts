@@ -207,6 +207,27 @@ test('budget: granted at once while tokens last, then per_second apart; calls be
   assert.equal(await take('2026-12-01 18:00:59.95+00', 1, '1 second'), { waits: [150], retryAfterMs: null });
 });
 
+test('budget: callers refused one after another are told to come back one after another, after the turns promised before them', async () => {
+  const take = async (calls: number) => {
+    const {
+      rows: [r],
+    } = await db.owner.query(
+      `select waits, retry_after from app_private.rate_budget_take('test_budget_herd', 10, 2, '0 seconds', $1, '2026-12-01 18:00:00+00')`,
+      [calls],
+    );
+    return {
+      granted: (r.waits as number[]).length,
+      retryAfterMs: r.retry_after === null ? null : Math.round(r.retry_after * 1000),
+    };
+  };
+  // 10 a second, 2 at once, no waiting: 2 of 5 granted, the other 3 back at the first free turn (+100 ms).
+  assert.equal(await take(5), { granted: 2, retryAfterMs: 100 });
+  // At the same instant: not back at +100 ms too (it would meet the first three
+  // there and be refused with them), but after their 3 turns.
+  assert.equal(await take(5), { granted: 0, retryAfterMs: 400 });
+  assert.equal(await take(1), { granted: 0, retryAfterMs: 900 });
+});
+
 test('budget: a batch refused beyond max wait is asked to come back while the turns granted meanwhile last (half the longest wait before its first turn)', async () => {
   const answers: Array<{ waits: number[]; retry_after: number | null }> = [
     { waits: [0, 0.5], retry_after: 10.25 },
