@@ -4023,10 +4023,10 @@ CREATE FUNCTION app_private.reminders_send_due(max_rows integer DEFAULT 500) RET
     returning r.*
   )
   -- Once per end time: a reminder re-armed by a changed end is a new email.
-  select count(app_private.email_enqueue('reservation_reminder', m.email,
-           app_hidden.reservation_email_data(m::app_public.reservations),
+  select count(app_private.email_enqueue('reservation_reminder', m.email, d.data,
            'reservation_reminder:' || m.id || ':' || extract(epoch from upper(m.period))::bigint))::int
   from reminded m
+  left join lateral app_hidden.reservation_email_data_of(m::app_public.reservations) d(data) on true
   where m.status = 'confirmed' and upper(m.period) > now();
 $$;
 
