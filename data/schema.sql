@@ -2576,6 +2576,7 @@ COMMENT ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integ
 CREATE FUNCTION app_private.charges_prepare(reservation_ids bigint[]) RETURNS SETOF jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET enable_seqscan TO 'off'
     AS $$
 declare
   v_ids      bigint[] := charges_prepare.reservation_ids;
@@ -2589,20 +2590,26 @@ begin
 
   -- A failed attempt whose retry is due: a new attempt is a new request, with
   -- a new key (the old key would only replay the decline).
+  -- (key_first_sent_at: the key's first use, kept across re-sends, what
+  -- lookUpFirst reads next time; set now for a key about to be sent, that is
+  -- when there is a card to charge.)
   update app_private.charges c
   set attempt = c.attempt + 1,
       idempotency_key = app_private.payment_key_of(r, 'charge-' || (c.attempt + 1)),
-      key_first_sent_at = null,
+      key_first_sent_at = case when card.payment_method is not null and card.customer is not null then now() end,
       status = 'pending', next_retry_at = null, stripe_payment_intent_id = null
   from app_public.reservations r
+  left join lateral app_private.reservation_card_of(r.id) card on true
   where c.reservation_id = any(v_ids) and r.id = c.reservation_id
     and c.status = 'failed' and r.status = 'payment_failed' and c.next_retry_at <= now();
 
   -- The first attempt of a completed reservation. ('pending' already: an
   -- earlier run died or lost its answer; the same key again.)
-  insert into app_private.charges (reservation_id, amount, currency, idempotency_key)
-  select r.id, r.amount, r.currency, app_private.payment_key_of(r, 'charge-1')
+  insert into app_private.charges (reservation_id, amount, currency, idempotency_key, key_first_sent_at)
+  select r.id, r.amount, r.currency, app_private.payment_key_of(r, 'charge-1'),
+         case when card.payment_method is not null and card.customer is not null then now() end
   from app_public.reservations r
+  left join lateral app_private.reservation_card_of(r.id) card on true
   where r.id = any(v_ids) and r.status = 'completed'
     and not exists (select from app_private.charges c where c.reservation_id = r.id)
   order by r.id;
@@ -2653,21 +2660,7 @@ begin
   from unnest(v_ids) with ordinality u(id, n)
   left join app_public.reservations r on r.id = u.id
   left join app_private.charges c on c.reservation_id = r.id
-  left join lateral (
-    select cu.stripe_customer_id as customer, si.payment_method
-    from app_private.setup_intents si
-    join app_private.stripe_customers cu on cu.id = si.customer_id
-    where si.reservation_id = r.id and si.status = 'succeeded'
-    limit 1
-  ) card on true;
-
-  -- The key's first use, kept across re-sends (what lookUpFirst reads next time).
-  update app_private.charges c set key_first_sent_at = now()
-  where c.reservation_id = any(v_ids) and c.status = 'pending' and c.key_first_sent_at is null
-    and exists (select from app_private.setup_intents si
-                join app_private.stripe_customers cu on cu.id = si.customer_id
-                where si.reservation_id = c.reservation_id and si.status = 'succeeded'
-                  and si.payment_method is not null and cu.stripe_customer_id is not null);
+  left join lateral app_private.reservation_card_of(r.id) card on true;
 
   return query select p.prepared from unnest(v_prepared) with ordinality p(prepared, n) order by p.n;
 end;
@@ -4035,6 +4028,27 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.reminders_send_due(max_rows integer) IS 'Emails the reminder of confirmed reservations whose remind_at has come (once per end time). At most max_rows; returns how many.';
+
+--
+-- Name: reservation_card_of(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.reservation_card_of(reservation_id bigint) RETURNS TABLE(customer text, payment_method text)
+    LANGUAGE sql STABLE
+    AS $$
+  -- sql with no SET clause: inlined where it is joined (lateral).
+  select cu.stripe_customer_id, si.payment_method
+  from app_private.setup_intents si
+  join app_private.stripe_customers cu on cu.id = si.customer_id
+  where si.reservation_id = reservation_card_of.reservation_id and si.status = 'succeeded'
+  limit 1;
+$$;
+
+--
+-- Name: FUNCTION reservation_card_of(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.reservation_card_of(reservation_id bigint) IS 'The Stripe customer and card a reservation''s set-up left to charge off-session (no row: none set up; either may be null).';
 
 --
 -- Name: reservation_for_caller(bigint, text, boolean); Type: FUNCTION; Schema: app_private; Owner: -
@@ -10746,6 +10760,12 @@ REVOKE ALL ON FUNCTION app_private.register(email text, name text, password text
 --
 
 REVOKE ALL ON FUNCTION app_private.reminders_send_due(max_rows integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reservation_card_of(reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.reservation_card_of(reservation_id bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION reservation_for_caller(reservation_id bigint, manage_token text, lock_row boolean); Type: ACL; Schema: app_private; Owner: -
