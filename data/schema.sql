@@ -2849,8 +2849,12 @@ CREATE FUNCTION app_private.due_work_schedule(every_ms integer) RETURNS void
   -- One waiting sweep at a time (its key); queued by the running sweep for
   -- its successor, at worker start, and each minute by the crontab in case
   -- the chain broke.
+  -- On the next boundary (whole seconds for every 1000 ms), where ends tend
+  -- to fall: a reservation ending at 18:00:00 is ended at once, not up to a
+  -- period later; the worker processes wake up there (worker/sweep_clock.ts).
   select graphile_worker.add_job('due_work__sweep', '{}'::json,
-    run_at => now() + make_interval(secs => due_work_schedule.every_ms / 1000.0),
+    run_at => to_timestamp((floor(extract(epoch from clock_timestamp()) * 1000 / due_work_schedule.every_ms) + 1)
+                           * due_work_schedule.every_ms / 1000.0),
     max_attempts => 25, job_key => 'due_work_sweep', job_key_mode => 'replace');
 $$;
 
@@ -2858,7 +2862,7 @@ $$;
 -- Name: FUNCTION due_work_schedule(every_ms integer); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.due_work_schedule(every_ms integer) IS 'Queues the next due-work sweep every_ms milliseconds from now (replacing a waiting one).';
+COMMENT ON FUNCTION app_private.due_work_schedule(every_ms integer) IS 'Queues the next due-work sweep on the next boundary of every_ms milliseconds (the next whole second for 1000), replacing a waiting one.';
 
 --
 -- Name: email_enqueue(text, public.citext, jsonb, text); Type: FUNCTION; Schema: app_private; Owner: -

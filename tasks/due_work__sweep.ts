@@ -1,4 +1,5 @@
-// The due-work sweep (job key due_work_sweep, about once a second): runs the
+// The due-work sweep (job key due_work_sweep, at every whole second: each
+// worker process wakes up for it, worker/sweep_clock.ts): runs the
 // SQL that finds work whose time has come — reservations to end (and their
 // charges to queue), holds to expire, reminders to send, outbox emails to
 // queue — and queues its own next run. Future work is a time in the row that
@@ -6,7 +7,7 @@
 // lost: a sweep that dies is redone by the next one.
 import type { Task } from 'graphile-worker';
 
-/** Milliseconds between sweeps: the most an end, a hold deadline or a new email waits. */
+/** Milliseconds between sweeps, on their boundaries (whole seconds): the most an end, a hold deadline or a new email waits. */
 export const SWEEP_EVERY_MS = 1000;
 
 /** Rows per statement: each batch commits on its own, so the first charges start while later ones are still being ended. */

@@ -91,4 +91,32 @@ test('the schedule: due_work__sweep (hold expiries, ends, reminders, emails) eve
   assert.ok(byTask.sessions__sweep.match({ min: 7, hour: 3, date: 1, month: 12, dow: 2 }));
 });
 
+test('the due-work sweep runs at every whole second, however rarely the worker polls', async () => {
+  // Setup: a worker that would find a job queued for later only after a minute.
+  await runner?.stop();
+  const { taskList } = await import('../worker/task_list.ts');
+  runner = await startWorker({
+    connectionString: db.urls.owner,
+    crontab: '# none',
+    pollInterval: 60_000,
+    taskList: { due_work__sweep: taskList.due_work__sweep },
+  });
+  const nextSweep = async () =>
+    (await db.owner.query(`select run_at from graphile_worker.jobs where key = 'due_work_sweep'`)).rows[0]?.run_at as
+      | Date
+      | undefined;
+  await waitFor(async () => (await nextSweep()) !== undefined);
+  const first = (await nextSweep())!.getTime();
+
+  // Action: wait three and a half seconds.
+  await new Promise((r) => setTimeout(r, 3500));
+
+  // Assertions: the successor of each run is queued on the next whole second,
+  // and the runs happened (polling alone would not have run a second one yet).
+  const last = (await nextSweep())!.getTime();
+  assert.is(first % 1000, 0, 'queued for a whole second');
+  assert.is(last % 1000, 0, 'queued for a whole second');
+  assert.ok(last - first >= 3000, `swept at least three more times (next sweep moved ${last - first} ms)`);
+});
+
 test.run();

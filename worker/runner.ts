@@ -6,6 +6,8 @@ import pg from 'pg';
 import { type Logger, run, type Runner, type TaskList } from 'graphile-worker';
 import { taskList as defaultTaskList } from './task_list.ts';
 import { startLiveness } from './liveness.ts';
+import { startSweepClock } from './sweep_clock.ts';
+import { SWEEP_EVERY_MS } from '../tasks/due_work__sweep.ts';
 import { loggerFor } from '../lib/logger.ts';
 import { workerLoggerFrom } from './worker_logger.ts';
 
@@ -96,6 +98,7 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
   const concurrency = options.concurrency ?? settings.concurrency;
   const ownPool = options.pgPool ? undefined : makeWorkerPool(options.connectionString, concurrency + 2);
   const pgPool = options.pgPool ?? ownPool!;
+  const sweepClock = startSweepClock(liveness.events, SWEEP_EVERY_MS);
   let runner: Runner;
   try {
     await liveness.sweep();
@@ -118,12 +121,14 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
       ...(options.preset ? { preset: options.preset } : {}),
     });
   } catch (err) {
+    sweepClock.stop();
     await liveness.close();
     await ownPool?.end();
     throw err;
   }
   const stop = runner.stop.bind(runner);
   runner.stop = async (reason?: string) => {
+    sweepClock.stop();
     await stop(reason);
     await liveness.close();
     await ownPool?.end();
