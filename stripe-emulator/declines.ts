@@ -2,7 +2,7 @@
 // intent, and the 402 `{ error: { type: 'card_error', … } }` answer carrying the intent.
 import type { Decline } from './cards.ts';
 import { ApiError, docUrl } from './errors.ts';
-import type { IntentError, PaymentMethod } from './shapes.ts';
+import { type IntentError, type PaymentMethod, snapshot } from './shapes.ts';
 
 export function cardErrorDetails(decline: Decline, pm: PaymentMethod, chargeId?: string): IntentError {
   const e: IntentError = {
@@ -10,7 +10,7 @@ export function cardErrorDetails(decline: Decline, pm: PaymentMethod, chargeId?:
     decline_code: decline.declineCode,
     doc_url: docUrl(decline.code),
     message: decline.message,
-    payment_method: structuredClone(pm),
+    payment_method: snapshot(pm),
     payment_method_type: 'card',
     type: 'card_error',
   };
@@ -24,7 +24,7 @@ export function authenticationFailure(kind: 'setup_intent' | 'payment_intent', p
     doc_url: docUrl(code),
     message:
       'We are unable to authenticate your payment method. Please choose a different payment method and try again.',
-    payment_method: structuredClone(pm),
+    payment_method: snapshot(pm),
     payment_method_type: 'card',
     type: 'invalid_request_error',
   };

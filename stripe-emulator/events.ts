@@ -4,7 +4,7 @@ import { resourceMissing } from './errors.ts';
 import { bool, rejectUnknown, str, strList } from './form.ts';
 import { newId, nowSeconds } from './ids.ts';
 import { route, type Route } from './routing.ts';
-import type { StripeEvent } from './shapes.ts';
+import { snapshot, type StripeEvent } from './shapes.ts';
 import { LIST_PARAMS, paginate, type Store } from './store.ts';
 import type { WebhookDispatcher, WebhookEndpoint } from './webhooks.ts';
 
@@ -36,8 +36,8 @@ export class EventLog {
       api_version: this.apiVersion,
       created: nowSeconds(),
       data: previousAttributes
-        ? { object: structuredClone(object), previous_attributes: previousAttributes }
-        : { object: structuredClone(object) },
+        ? { object: snapshot(object), previous_attributes: previousAttributes }
+        : { object: snapshot(object) },
       livemode: false,
       pending_webhooks: 0,
       request: request ?? { id: null, idempotency_key: null },

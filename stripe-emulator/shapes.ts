@@ -7,6 +7,16 @@ import { clientSecret, fingerprint, newId, nowSeconds } from './ids.ts';
 
 type Nullable<T> = T | null;
 
+/**
+ * A copy of a served object as it is now (an event's data.object, an error's
+ * payment_method): the object later changes in the store, the copy must not.
+ * A JSON round trip, as the object is only ever served as JSON; about twice as
+ * fast as structuredClone, and a PaymentIntent's events take three copies.
+ */
+export function snapshot<T>(object: T): T {
+  return JSON.parse(JSON.stringify(object)) as T;
+}
+
 export type Customer = {
   id: string;
   object: 'customer';
@@ -475,7 +485,7 @@ export function makeCharge(
     application_fee: null,
     application_fee_amount: null,
     balance_transaction: ok ? newId('txn') : null,
-    billing_details: structuredClone(pm.billing_details),
+    billing_details: snapshot(pm.billing_details),
     calculated_statement_descriptor: pi.statement_descriptor ?? 'SECURE MY SPOT',
     captured: ok,
     created: nowSeconds(),
