@@ -211,6 +211,34 @@ test('send_email delivers outbox rows over SMTP once and marks them sent; a sent
   assert.match(confirmed.raw, /multipart\/alternative/);
 });
 
+test('a send_email job naming no outbox row (not an id, an id of no row) ends without sending or failing', async () => {
+  // Setup: a running worker (the test above started it) and what the outbox holds now.
+  worker ??= await startTestWorker(db);
+  const messagesBefore = smtp.messages.length;
+  const outboxBefore = (await db.owner.query('select id, sent_at, attempts from app_private.emails order by id')).rows;
+
+  // Action
+  for (const emailId of ['x', '1; select 1', -5, 0, 1.5, '999999999']) {
+    await db.owner.query(`select graphile_worker.add_job('send_email', json_build_object('emailId', $1::json))`, [
+      JSON.stringify(emailId),
+    ]);
+  }
+  await waitFor(
+    async () =>
+      (await db.owner.query(`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'send_email'`))
+        .rows[0].n === 0,
+    15_000,
+    'every job done (a failed one would stay, to be retried)',
+  );
+
+  // Assertions
+  assert.is(smtp.messages.length, messagesBefore);
+  assert.equal(
+    (await db.owner.query('select id, sent_at, attempts from app_private.emails order by id')).rows,
+    outboxBefore,
+  );
+});
+
 test('SMTP down for a while: every email is delivered once after it recovers', async () => {
   // Setup: the server refuses connections; 6 emails are queued.
   smtp.setDown(true);
