@@ -8,7 +8,7 @@
 // nudges its pool just after every boundary instead: one job fetch a second.
 import type { EventEmitter } from 'node:events';
 
-/** After the boundary, so the sweep's run_at has passed even on a clock a little behind PostgreSQL's. */
+/** After the boundary, so the sweep's run_at has passed even when this machine's clock runs a little ahead of PostgreSQL's. */
 const AFTER_BOUNDARY_MS = 15;
 
 export interface SweepClock {
