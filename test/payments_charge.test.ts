@@ -176,6 +176,10 @@ test('declined card → payment_failed, an email with a pay link, a retry in 1 d
     'paid',
   );
   assert.equal(paid.attempt, 2);
+  assert.ok(
+    paid.key_first_sent_at > c.key_first_sent_at,
+    "the new attempt's key records its own first use (what a re-send after 23 hours reads)",
+  );
   assert.equal(await reservationStatus(id), 'completed');
   assert.equal(
     intentsOf(id)
