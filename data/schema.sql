@@ -2596,7 +2596,7 @@ begin
   update app_private.charges c
   set attempt = c.attempt + 1,
       idempotency_key = app_private.payment_key_of(r, 'charge-' || (c.attempt + 1)),
-      key_first_sent_at = case when card.payment_method is not null and card.customer is not null then now() end,
+      key_first_sent_at = case when card.chargeable then now() end,
       status = 'pending', next_retry_at = null, stripe_payment_intent_id = null
   from app_public.reservations r
   left join lateral app_private.reservation_card_of(r.id) card on true
@@ -2607,7 +2607,7 @@ begin
   -- earlier run died or lost its answer; the same key again.)
   insert into app_private.charges (reservation_id, amount, currency, idempotency_key, key_first_sent_at)
   select r.id, r.amount, r.currency, app_private.payment_key_of(r, 'charge-1'),
-         case when card.payment_method is not null and card.customer is not null then now() end
+         case when card.chargeable then now() end
   from app_public.reservations r
   left join lateral app_private.reservation_card_of(r.id) card on true
   where r.id = any(v_ids) and r.status = 'completed'
@@ -2641,7 +2641,7 @@ begin
       when c.status = 'failed' then
         jsonb_build_object('action', 'skip', 'reason', 'retry not due until ' || c.next_retry_at)
       else jsonb_build_object(
-        'action', case when card.payment_method is null or card.customer is null then 'no_card' else 'charge' end,
+        'action', case when card.chargeable then 'charge' else 'no_card' end,
         'chargeId', c.id,
         'reservationId', r.id,
         'attempt', c.attempt,
@@ -2653,8 +2653,7 @@ begin
         -- Stripe forgets a key 24 hours after it first saw it: an hour's
         -- margin, and the worker looks the PaymentIntent up (and adopts it)
         -- instead of trusting the key.
-        'lookUpFirst', coalesce(card.payment_method is not null and card.customer is not null
-                                and now() - c.key_first_sent_at >= interval '23 hours', false))
+        'lookUpFirst', coalesce(card.chargeable and now() - c.key_first_sent_at >= interval '23 hours', false))
     end order by u.n)
   into v_prepared
   from unnest(v_ids) with ordinality u(id, n)
@@ -4037,11 +4036,12 @@ COMMENT ON FUNCTION app_private.reminders_send_due(max_rows integer) IS 'Emails 
 -- Name: reservation_card_of(bigint); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.reservation_card_of(reservation_id bigint) RETURNS TABLE(customer text, payment_method text)
+CREATE FUNCTION app_private.reservation_card_of(reservation_id bigint) RETURNS TABLE(customer text, payment_method text, chargeable boolean)
     LANGUAGE sql STABLE
     AS $$
   -- sql with no SET clause: inlined where it is joined (lateral).
-  select cu.stripe_customer_id, si.payment_method
+  select cu.stripe_customer_id, si.payment_method,
+         cu.stripe_customer_id is not null and si.payment_method is not null
   from app_private.setup_intents si
   join app_private.stripe_customers cu on cu.id = si.customer_id
   where si.reservation_id = reservation_card_of.reservation_id and si.status = 'succeeded'
@@ -4052,7 +4052,7 @@ $$;
 -- Name: FUNCTION reservation_card_of(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.reservation_card_of(reservation_id bigint) IS 'The Stripe customer and card a reservation''s set-up left to charge off-session (no row: none set up; either may be null).';
+COMMENT ON FUNCTION app_private.reservation_card_of(reservation_id bigint) IS 'The Stripe customer and card a reservation''s set-up left to charge off-session, and whether both are there to charge (no row: none set up).';
 
 --
 -- Name: reservation_for_caller(bigint, text, boolean); Type: FUNCTION; Schema: app_private; Owner: -

@@ -426,4 +426,19 @@ test('nothing to charge (no metered minute in the window: amount 0) → no Strip
   await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
 });
 
+test('no card set up (confirmed without one) → no Stripe call, payment_failed with no_payment_method', async () => {
+  // A hold that never got a card, confirmed by the owner's hand (no API path confirms without one).
+  const { id } = await createReservation(db, { hourlyPrice: 800 });
+  await db.owner.query(
+    `update app_public.reservations set status = 'confirmed', hold_expires_at = null where id = $1`,
+    [id],
+  );
+  await complete(id);
+  const c = await settled(id);
+  assert.equal([c.status, c.failure_code, c.attempt], ['failed', 'no_payment_method', 1]);
+  assert.is(c.key_first_sent_at, null, 'no key was about to be sent');
+  assert.equal(intentsOf(id).length, 0);
+  assert.equal(await reservationStatus(id), 'payment_failed');
+});
+
 test.run();
