@@ -35,20 +35,30 @@ interface EmailRow {
 /** How long a mark that failed after the send is retried (the database restarting). */
 const MARK_RETRY_MS = 120_000;
 
-async function markSentWhenBack(helpers: JobHelpers, emailId: string): Promise<void> {
+/** Opens the transaction of a send or a mark: it commits synchronously (see above). */
+const BEGIN_SYNCHRONOUS = 'begin; set local synchronous_commit = on';
+/** Marks the row sent and commits, in one round trip (`id` from idLiteral). */
+const markSentAndCommit = (id: string) => `select app_private.email_sent(${id}); commit`;
+
+/** Rolls back so the connection does not go back to the pool inside an aborted transaction (when it still works). */
+const abandon = (client: { query(text: string): Promise<unknown> }) => client.query('rollback').catch(() => {});
+
+async function markSentWhenBack(helpers: JobHelpers, id: string): Promise<void> {
   const deadline = Date.now() + MARK_RETRY_MS;
   for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
     try {
       await helpers.withPgClient(async (client) => {
-        await client.query('begin');
-        await client.query('set local synchronous_commit = on');
-        await client.query('select app_private.email_sent($1)', [emailId]);
-        await client.query('commit');
+        try {
+          await client.query(`${BEGIN_SYNCHRONOUS}; ${markSentAndCommit(id)}`);
+        } catch (err) {
+          await abandon(client);
+          throw err;
+        }
       });
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
-      helpers.logger.warn(`email ${emailId}: sent, but not yet marked (${(err as Error).message}); retrying`);
+      helpers.logger.warn(`email ${id}: sent, but not yet marked (${(err as Error).message}); retrying`);
       await new Promise((r) => setTimeout(r, wait));
     }
   }
@@ -77,14 +87,14 @@ export const send_email: Task = async (payload, helpers) => {
     return;
   }
   const config = mailConfigFromEnv();
-  let accepted: string | null = null;
+  let accepted = false;
   const sent = await helpers
     .withPgClient(async (client) => {
       try {
         // Two round trips in all (five before: each statement waited for the
         // last, and on a loopback socket each write costs the worker ~0.1 ms).
         const opened = (await client.query(
-          `begin; set local synchronous_commit = on;
+          `${BEGIN_SYNCHRONOUS};
            select id::text, template, recipient, data, sent_at from app_private.email_to_send(${id})`,
         )) as unknown as Array<{ rows: EmailRow[] }>;
         const email = opened[2]!.rows[0];
@@ -103,13 +113,12 @@ export const send_email: Task = async (payload, helpers) => {
           messageId: `<email-${email.id}@${domain}>`,
           headers: { 'X-SMS-Email-Id': email.id, 'X-SMS-Template': email.template },
         });
-        accepted = email.id;
-        await client.query(`select app_private.email_sent(${id}); commit`);
+        accepted = true;
+        await client.query(markSentAndCommit(id));
         return 'sent';
       } catch (err) {
-        if (accepted !== null) {
-          // Not back to the pool inside an aborted transaction (when the connection still works).
-          await client.query('rollback').catch(() => {});
+        if (accepted) {
+          await abandon(client);
           return 'sent, mark lost';
         }
         await client.query('rollback');
@@ -119,11 +128,11 @@ export const send_email: Task = async (payload, helpers) => {
     })
     .catch((err: Error) => {
       // The connection itself failed (the database went away) after the SMTP server took it.
-      if (accepted !== null) return 'sent, mark lost';
+      if (accepted) return 'sent, mark lost';
       throw err;
     });
   if (sent === 'sent, mark lost') {
-    await markSentWhenBack(helpers, accepted!);
+    await markSentWhenBack(helpers, id);
     return;
   }
   if (sent !== 'sent') helpers.logger.info(`email ${emailId}: ${sent}`);
