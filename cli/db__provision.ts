@@ -13,7 +13,12 @@ const provisionLog = loggerFor('provision');
 
 const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT_DIR, 'node_modules', '.bin');
-const SOCKET_ROOT_URL = 'postgres://postgres@/postgres?host=/var/run/postgresql';
+/**
+ * Debian's Unix socket. The host part only keeps the URL parseable (WHATWG
+ * URLs refuse `postgres://user@/db`); libpq and node-postgres connect to the
+ * folder in ?host, and every URL derived from this one keeps it.
+ */
+export const SOCKET_ROOT_URL = 'postgres://postgres@localhost/postgres?host=/var/run/postgresql';
 
 export class ProvisionError extends Error {}
 
@@ -33,7 +38,8 @@ async function connectRoot(env: NodeJS.ProcessEnv): Promise<{ client: pg.Client;
     try {
       return { client: await connect(url), url };
     } catch (err) {
-      failures.push(`${new URL(url).host || 'unix socket'}: ${(err as Error).message}`);
+      const where = new URL(url);
+      failures.push(`${where.searchParams.get('host') ?? where.host}: ${(err as Error).message}`);
     }
   }
   throw new ProvisionError(

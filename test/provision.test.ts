@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
-import { provisionDatabase, ProvisionError } from '../cli/db__provision.ts';
+import { provisionDatabase, ProvisionError, SOCKET_ROOT_URL } from '../cli/db__provision.ts';
 import { dbUrls } from '../lib/db_urls.ts';
 
 const NAME = `${process.env.TEST_DB_PREFIX ?? 'sms_test'}_provision_${process.pid}`;
@@ -89,6 +89,32 @@ test('again: nothing to do, data kept', async () => {
   const { rowCount } = await check.query(`select 1 from app_public.rates where code = 'keep-me'`);
   await check.end();
   assert.is(rowCount, 1);
+});
+
+test('over a Unix socket: every derived URL keeps the socket, and provisioning works through it', async () => {
+  // The fallback when nothing listens on 127.0.0.1 (same user, same port as the test server).
+  const root = new URL(SOCKET_ROOT_URL);
+  const tcp = new URL(urls.root);
+  root.username = tcp.username;
+  root.port = tcp.port;
+  const socketUrls = dbUrls({ ROOT_DATABASE_URL: root.toString() }, NAME);
+  for (const url of [socketUrls.owner, socketUrls.shadow, socketUrls.authenticator]) {
+    assert.is(new URL(url).searchParams.get('host'), '/var/run/postgresql', url);
+  }
+  await provisionDatabase({
+    database: NAME,
+    env: { ...process.env, ROOT_DATABASE_URL: root.toString() },
+    log: () => {},
+  });
+  const client = new pg.Client({ connectionString: socketUrls.authenticator });
+  await client.connect();
+  try {
+    // No server address: the connection came through the socket.
+    const { rows } = await client.query(`select inet_server_addr() as addr, current_user`);
+    assert.equal(rows[0], { addr: null, current_user: 'app_anonymous' });
+  } finally {
+    await client.end();
+  }
 });
 
 test('PostgreSQL unreachable: one clear message, no stack of internals', async () => {
