@@ -105,6 +105,13 @@ async function ensureLoginRoles(root: pg.Client, urls: DbUrls): Promise<void> {
   // must not turn into an error. Here, not in afterReset.sql, so that a database
   // made before this setting gets it at its next start.
   await root.query(`alter role app_authenticator set statement_timeout to '${API_STATEMENT_TIMEOUT}'`);
+  // Every documented refusal (a spot taken, a bad argument, a wrong password) is an
+  // ERROR in PostgreSQL's log, and its STATEMENT line copied the whole generated
+  // statement there: about 2 KB a refusal for `reserve`, so a burst of refused
+  // bookings, or anyone sending bad input on purpose, filled the server's log disk.
+  // The ERROR line with its DETAIL and CONTEXT stays (a deadlock keeps its
+  // processes); the API's log has the request (server/mask_error.ts).
+  await root.query('alter role app_authenticator set log_min_error_statement to panic');
 }
 
 function currentMigrationIsEmpty(): boolean {

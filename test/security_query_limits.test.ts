@@ -230,4 +230,25 @@ test("statement_timeout: 15 s on the API's login role, and a cancelled statement
   );
 });
 
+test("log_min_error_statement: a refusal's statement text stays out of PostgreSQL's log for the API's login role", async () => {
+  const {
+    rows: [role],
+  } = await db.owner.query(
+    `select setconfig from pg_db_role_setting where setrole = 'app_authenticator'::regrole and setdatabase = 0`,
+  );
+  assert.ok(role.setconfig.includes('log_min_error_statement=panic'), JSON.stringify(role.setconfig));
+  const {
+    rows: [seen],
+  } = await db.auth.query('show log_min_error_statement');
+  assert.is(seen.log_min_error_statement, 'panic', 'a fresh API connection runs with it');
+  // The ERROR line itself is still written (deadlocks keep their detail).
+  const {
+    rows: [messages],
+  } = await db.auth.query('show log_min_messages');
+  assert.ok(
+    ['warning', 'notice', 'info', 'debug1', 'error'].includes(messages.log_min_messages),
+    messages.log_min_messages,
+  );
+});
+
 test.run();
