@@ -28,7 +28,16 @@ import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import { benchDatabase, fmt, freeConnections, privateBenchDatabase, startApiProcess, ROOT_DIR } from './helpers.ts';
+import {
+  benchDatabase,
+  fmt,
+  freeConnections,
+  pgbenchTiming,
+  pgbenchWarmRate,
+  privateBenchDatabase,
+  startApiProcess,
+  ROOT_DIR,
+} from './helpers.ts';
 import { BenchReport } from './report.ts';
 
 const args = process.argv.slice(2);
@@ -223,17 +232,6 @@ async function viaApi(apiUrl: string, s: Scenario, clients: number): Promise<Out
   return { attempts: +r[1], perSecond: +r[2], p50: +r[3], p99: +r[4], ok: +o[1], taken: +o[2], other: +o[3] };
 }
 
-/**
- * Seconds a pgbench run warms up before its rate is read: 2 s and 50 ms a client.
- * Every new PostgreSQL connection pays once for what reserve() reaches (its
- * functions and triggers compiled, their plans made, the catalog read): about
- * 70 ms a connection on a 2-core machine, so 128 fresh clients spent all of a
- * 5 s run warming up (17 tx/s, against hundreds once warm) and the API, whose
- * pooled connections are warm, looked 12x faster than pgbench. The rate is the
- * mean of pgbench's per-second progress reports after the warm-up.
- */
-const pgbenchWarmUp = (clients: number) => Math.ceil(2 + clients * 0.05);
-
 async function viaPgbench(
   url: string,
   file: string,
@@ -246,16 +244,9 @@ async function viaPgbench(
     '-n',
     '-f',
     join(ROOT_DIR, 'sql/bench', file),
-    '-c',
-    String(clients),
-    '-j',
-    '2',
+    ...pgbenchTiming(clients, SECONDS),
     '-D',
     `lock=${lock}`,
-    '-T',
-    String(pgbenchWarmUp(clients) + SECONDS),
-    '-P',
-    '1',
     '-D',
     `spot_base=${s.spotBase}`,
     '-D',
@@ -278,10 +269,8 @@ async function viaPgbench(
     return viaPgbench(url, file, s, clients, tries - 1, lock);
   }
   if (!tps || !tx) throw new Error(`pgbench failed:\n${out}`);
-  const warm = [...out.matchAll(/^progress: ([\d.]+) s, ([\d.]+) tps/gm)]
-    .filter((m) => +m[1] > pgbenchWarmUp(clients))
-    .map((m) => +m[2]);
-  if (warm.length === 0) throw new Error(`pgbench printed no progress after its warm-up:\n${out}`);
+  const rate = pgbenchWarmRate(out, clients);
+  if (rate === null) throw new Error(`pgbench printed no progress after its warm-up:\n${out}`);
   const ok = await written(file === 'booking_insert.sql' ? 'bench.reservations' : 'app_public.reservations');
   // Transactions still running at the deadline commit but are not counted: never below 0.
   // A client that hits an error other than the caught "spot taken" (e.g. a deadlock) is aborted.
@@ -292,7 +281,7 @@ async function viaPgbench(
     );
   return {
     attempts: +tx[1],
-    perSecond: warm.reduce((a, b) => a + b, 0) / warm.length,
+    perSecond: rate,
     ok,
     taken: Math.max(0, +tx[1] - ok),
     other: (failed ? +failed[1] : 0) + aborted,
