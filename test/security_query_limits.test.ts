@@ -211,17 +211,23 @@ test('introspection and explain: off in production, on in development, explain o
   assert.is((await fetch(`${dev.url}/graphiql`, { headers: { accept: 'text/html' } })).status, 200);
 });
 
-test("statement_timeout: 15 s on the API's login role, and a cancelled statement is answered 57014 with the documented message", async () => {
+/** A setting as provisioning stores it on the API's login role, and as a fresh API connection runs with it. */
+async function apiRoleSetting(name: string): Promise<{ stored: string[]; seen: string }> {
   const {
     rows: [role],
   } = await db.owner.query(
     `select setconfig from pg_db_role_setting where setrole = 'app_authenticator'::regrole and setdatabase = 0`,
   );
-  assert.ok(role.setconfig.includes('statement_timeout=15s'), JSON.stringify(role.setconfig));
   const {
     rows: [seen],
-  } = await db.auth.query('show statement_timeout');
-  assert.is(seen.statement_timeout, '15s', 'a fresh API connection runs with it');
+  } = await db.auth.query(`show ${name}`);
+  return { stored: role.setconfig, seen: seen[name] };
+}
+
+test("statement_timeout: 15 s on the API's login role, and a cancelled statement is answered 57014 with the documented message", async () => {
+  const timeout = await apiRoleSetting('statement_timeout');
+  assert.ok(timeout.stored.includes('statement_timeout=15s'), JSON.stringify(timeout.stored));
+  assert.is(timeout.seen, '15s', 'a fresh API connection runs with it');
   const cancelled = Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
   const masked = maskError(new GraphQLError('x', { originalError: cancelled }));
   assert.equal(
@@ -231,24 +237,12 @@ test("statement_timeout: 15 s on the API's login role, and a cancelled statement
 });
 
 test("log_min_error_statement: a refusal's statement text stays out of PostgreSQL's log for the API's login role", async () => {
-  const {
-    rows: [role],
-  } = await db.owner.query(
-    `select setconfig from pg_db_role_setting where setrole = 'app_authenticator'::regrole and setdatabase = 0`,
-  );
-  assert.ok(role.setconfig.includes('log_min_error_statement=panic'), JSON.stringify(role.setconfig));
-  const {
-    rows: [seen],
-  } = await db.auth.query('show log_min_error_statement');
-  assert.is(seen.log_min_error_statement, 'panic', 'a fresh API connection runs with it');
-  // The ERROR line itself is still written (deadlocks keep their detail).
-  const {
-    rows: [messages],
-  } = await db.auth.query('show log_min_messages');
-  assert.ok(
-    ['warning', 'notice', 'info', 'debug1', 'error'].includes(messages.log_min_messages),
-    messages.log_min_messages,
-  );
+  const statement = await apiRoleSetting('log_min_error_statement');
+  assert.ok(statement.stored.includes('log_min_error_statement=panic'), JSON.stringify(statement.stored));
+  assert.is(statement.seen, 'panic', 'a fresh API connection runs with it');
+  // The ERROR line itself is still written (a deadlock keeps its detail).
+  const messages = await apiRoleSetting('log_min_messages');
+  assert.ok(['warning', 'notice', 'info', 'debug1', 'error'].includes(messages.seen), messages.seen);
 });
 
 test.run();
