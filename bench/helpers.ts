@@ -137,7 +137,22 @@ export async function load(
   };
 }
 
-function pgbenchPath(): string {
+/** Runs a command to its end; resolves with what it printed (stdout and stderr together). */
+export function run(cmd: string, argv: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    child.on('close', () => resolve(out));
+  });
+}
+
+export function pgbenchPath(): string {
   const majors = readdirSync('/usr/lib/postgresql')
     .map(Number)
     .filter(Boolean)
@@ -169,24 +184,11 @@ export function pgbenchWarmRate(out: string, clients: number): number | null {
 }
 
 /** pgbench's transactions per second for a script, once its connections are warm (pgbenchWarmUp). */
-export function pgbench(url: string, script: string, clients: number, seconds: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(pgbenchPath(), ['-n', '-f', script, ...pgbenchTiming(clients, seconds), url], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-    });
-    child.stderr!.on('data', (d) => {
-      out += d;
-    });
-    child.on('close', () => {
-      const rate = pgbenchWarmRate(out, clients);
-      if (rate !== null) resolve(rate);
-      else reject(new Error(`pgbench failed:\n${out}`));
-    });
-  });
+export async function pgbench(url: string, script: string, clients: number, seconds: number): Promise<number> {
+  const out = await run(pgbenchPath(), ['-n', '-f', script, ...pgbenchTiming(clients, seconds), url]);
+  const rate = pgbenchWarmRate(out, clients);
+  if (rate === null) throw new Error(`pgbench failed:\n${out}`);
+  return rate;
 }
 
 /**
