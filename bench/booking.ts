@@ -255,7 +255,7 @@ async function viaPgbench(
     return viaPgbench(url, file, s, clients, tries - 1, lock);
   }
   if (!tx) throw new Error(`pgbench failed:\n${out}`);
-  const rate = pgbenchWarmRate(out, clients);
+  const rate = pgbenchWarmRate(out, clients, SECONDS);
   if (rate === null) throw new Error(`pgbench printed no progress after its warm-up:\n${out}`);
   const ok = await written(file === 'booking_insert.sql' ? 'bench.reservations' : 'app_public.reservations');
   // Transactions still running at the deadline commit but are not counted: never below 0.

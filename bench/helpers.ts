@@ -170,15 +170,19 @@ export function pgbenchPath(): string {
  */
 export const pgbenchWarmUp = (clients: number) => Math.ceil(2 + clients * 0.05);
 
-/** pgbench's arguments for a run of `seconds` after its warm-up, reporting progress every second. */
+/**
+ * pgbench's arguments for `seconds` measured after its warm-up, reporting progress
+ * every second. One second more: pgbench prints no report for the second it stops in.
+ */
 export function pgbenchTiming(clients: number, seconds: number): string[] {
-  return ['-c', String(clients), '-j', '2', '-T', String(pgbenchWarmUp(clients) + seconds), '-P', '1'];
+  return ['-c', String(clients), '-j', '2', '-T', String(pgbenchWarmUp(clients) + seconds + 1), '-P', '1'];
 }
 
-/** The mean of pgbench's per-second progress rates after the warm-up; null if it printed none. */
-export function pgbenchWarmRate(out: string, clients: number): number | null {
+/** The mean of pgbench's per-second rates over the `seconds` after its warm-up; null if it printed none of them. */
+export function pgbenchWarmRate(out: string, clients: number, seconds: number): number | null {
+  const warm = pgbenchWarmUp(clients);
   const rates = [...out.matchAll(/^progress: ([\d.]+) s, ([\d.]+) tps/gm)]
-    .filter((m) => +m[1] > pgbenchWarmUp(clients))
+    .filter((m) => +m[1] > warm && +m[1] <= warm + seconds)
     .map((m) => +m[2]);
   return rates.length > 0 ? rates.reduce((a, b) => a + b, 0) / rates.length : null;
 }
@@ -186,7 +190,7 @@ export function pgbenchWarmRate(out: string, clients: number): number | null {
 /** pgbench's transactions per second for a script, once its connections are warm (pgbenchWarmUp). */
 export async function pgbench(url: string, script: string, clients: number, seconds: number): Promise<number> {
   const out = await run(pgbenchPath(), ['-n', '-f', script, ...pgbenchTiming(clients, seconds), url]);
-  const rate = pgbenchWarmRate(out, clients);
+  const rate = pgbenchWarmRate(out, clients, seconds);
   if (rate === null) throw new Error(`pgbench failed:\n${out}`);
   return rate;
 }
