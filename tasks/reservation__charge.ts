@@ -278,14 +278,61 @@ async function chargeOne({ reservationId }: ReservationChargePayload, helpers: J
   }
 }
 
-/** Successes recorded together, but not held longer than this many (so a long batch's first charges show up early). */
-const RECORD_EVERY = 10;
+/**
+ * Successes recorded together: a recording statement costs about 0.9 ms
+ * however few it records, about 0.1 ms more for each (so a batch recorded ten
+ * at a time spent half its recording on the statements themselves; recorded
+ * whole, the unlimited end-of-day burst ran 2–25 % faster in paired runs).
+ * None is held longer than RECORD_WITHIN_MS, so a batch paced by the rate
+ * limit still shows its first charges early.
+ */
+const RECORD_EVERY = 50;
+const RECORD_WITHIN_MS = 500;
+
+/**
+ * Collects a batch's successes and records them, RECORD_EVERY at a time or
+ * RECORD_WITHIN_MS after the first waiting one. `done` records the rest and
+ * throws if any recording failed: successes that could not be recorded fail
+ * the whole job, so every entry runs again (Stripe replays its answer to the key).
+ */
+function successRecorder(helpers: JobHelpers) {
+  let waiting: Outcome[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const recording: Array<Promise<void>> = [];
+  let failure: { error: unknown } | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (waiting.length === 0) return;
+    const taken = waiting;
+    waiting = [];
+    // Caught at once (an unhandled rejection would end the process), rethrown by done().
+    recording.push(
+      recordSucceeded(helpers, taken).catch((error: unknown) => {
+        failure ??= { error };
+      }),
+    );
+  };
+  return {
+    add(outcome: Outcome) {
+      if (outcome.recorded) return;
+      waiting.push(outcome);
+      if (waiting.length >= RECORD_EVERY) flush();
+      else timer ??= setTimeout(flush, RECORD_WITHIN_MS);
+    },
+    async done() {
+      flush();
+      await Promise.all(recording);
+      if (failure) throw failure.error;
+    },
+  };
+}
 
 /**
  * A batch: prepared together, the turns of its Stripe calls reserved together
  * (one budget statement), each call sent at its own turn (a call waits for
  * none of the others: one slow answer must not make the next call miss its
- * turn, which would waste it), successes recorded RECORD_EVERY at a time.
+ * turn, which would waste it), successes recorded together (successRecorder).
  * Returns one promise per entry (graphile-worker's batch jobs): an entry that
  * threw is retried alone, with the same key. Entries whose turn is too far
  * off, or that met a 429, go back in one job, no attempt spent.
@@ -301,13 +348,7 @@ async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelper
   const leaveAt = new Map(calling.slice(0, turns.leaveAtMs.length).map((i, k) => [i, turns.leaveAtMs[k]!]));
   let notNowMs = turns.retryInMs ?? 0;
   const results: Array<{ error?: unknown; notNow?: boolean }> = rows.map(() => ({}));
-  let unrecorded: Outcome[] = [];
-  const flush = async (atLeast: number) => {
-    if (unrecorded.length < atLeast || unrecorded.length === 0) return;
-    const taken = unrecorded;
-    unrecorded = [];
-    await recordSucceeded(helpers, taken);
-  };
+  const succeeded = successRecorder(helpers);
   const entry = async (i: number) => {
     const p = rows[i]!.prepared;
     if (p.action === 'charge' && !p.lookUpFirst && !leaveAt.has(i)) {
@@ -315,10 +356,7 @@ async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelper
       return;
     }
     try {
-      // (Not `unrecorded.push(await …)`: that would push into the array a
-      // flush took meanwhile, and the success would never be recorded.)
-      const outcome = await send(p, helpers, leaveAt.get(i));
-      unrecorded.push(outcome);
+      succeeded.add(await send(p, helpers, leaveAt.get(i)));
     } catch (err) {
       if (err instanceof NotNow) {
         notNowMs = Math.max(notNowMs, err.retryInMs);
@@ -327,12 +365,9 @@ async function chargeBatch(batch: ReservationChargePayload[], helpers: JobHelper
         results[i] = { error: err };
       }
     }
-    // Outside the try: successes that could not be recorded fail the whole
-    // job, so every entry runs again (Stripe replays its answer to the key).
-    await flush(RECORD_EVERY);
   };
   await Promise.all(rows.map((_, i) => entry(i)));
-  await flush(1);
+  await succeeded.done();
   const later = ids.filter((_, i) => results[i]!.notNow);
   if (later.length > 0) await requeue(helpers, later, notNowMs, true);
   return results.map((r) => (r.error ? Promise.reject(r.error) : Promise.resolve()));

@@ -53,7 +53,7 @@ async function completedReservations(count: number, batch = false): Promise<stri
   const keys = ids.map((id) => `reservation_charge:${id}`);
   if (batch) {
     await db.owner.query('delete from graphile_worker._private_jobs where key = any($1)', [keys]);
-    // One batch larger than the task records at once (RECORD_EVERY): successes are recorded in several statements.
+    // All of them in one batch job.
     await db.owner.query('select app_private.queue_charge_batches($1::bigint[], max_attempts => 1, batch_size => $2)', [
       ids,
       ids.length,
@@ -258,6 +258,28 @@ test('a batch job of 14 without limits: every charge is sent once and recorded, 
   } finally {
     await worker.stop();
   }
+  assert.equal(
+    intentsPer(ids),
+    ids.map(() => 1),
+  );
+});
+
+test('a batch paced by the budget records its successes as they come, none held past half a second, not all at its end', async () => {
+  const ids = await completedReservations(6, true);
+  process.env.STRIPE_RATE_LIMIT = '4'; // turns 250 ms apart: the batch's calls span 1.25 s
+  const worker = await startTestWorker(db, { concurrency: 1 });
+  let charged: Array<{ at: number }>;
+  try {
+    charged = await allCharged(ids, 30_000);
+  } finally {
+    await worker.stop();
+    delete process.env.STRIPE_RATE_LIMIT;
+  }
+  // One recording statement, one succeeded_at (its transaction's now()).
+  const statements = new Set(charged.map((c) => c.at));
+  assert.ok(statements.size >= 2, `recorded in ${statements.size} statement(s)`);
+  const times = charged.map((c) => c.at);
+  assert.ok(Math.max(...times) - Math.min(...times) >= 0.5, 'the first successes were recorded before the last call');
   assert.equal(
     intentsPer(ids),
     ids.map(() => 1),
