@@ -264,7 +264,7 @@ test('a batch job of 14 without limits: every charge is sent once and recorded, 
   );
 });
 
-test('a batch paced by the budget records its successes as they come, none held past half a second, not all at its end', async () => {
+test('a batch paced by the budget records its successes as they come, in several statements, not all at its end', async () => {
   const ids = await completedReservations(6, true);
   process.env.STRIPE_RATE_LIMIT = '4'; // turns 250 ms apart: the batch's calls span 1.25 s
   const worker = await startTestWorker(db, { concurrency: 1 });
