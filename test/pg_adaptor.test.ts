@@ -94,6 +94,42 @@ test('past the bound of prepared statements per connection, an evicted one is pr
   assert.equal((await run(109)).rows, [{ n: 109 }]);
 });
 
+/** The connection's prepared statements whose text matches `like` (the pool has one connection). */
+async function preparedLike(like: string): Promise<string[]> {
+  const { rows } = await withPgClient(null, (client) =>
+    client.query<{ name: string }>({
+      text: 'select name from pg_prepared_statements where statement like $1 order by name',
+      values: [like],
+    }),
+  );
+  return rows.map((r) => r.name);
+}
+
+test('an unnamed statement with parameters (a mutation) is prepared once, and each request still has its own settings and values', async () => {
+  const other = await createUser(db);
+  const text = `select app_public.current_user_id()::text as user_id, $1::int * 2 as twice /* pg_adaptor_test_unnamed */`;
+  const run = (sessionId: string, n: number) =>
+    withPgClient({ role: 'app_user', 'app.session_id': sessionId }, (client) =>
+      client.query<{ user_id: string; twice: number }>({ text, values: [n] }),
+    );
+  assert.equal((await run(driver.sessionId, 1)).rows, [{ user_id: driver.id, twice: 2 }]);
+  assert.equal((await run(other.sessionId, 2)).rows, [{ user_id: other.id, twice: 4 }]);
+  assert.equal((await run(driver.sessionId, 3)).rows, [{ user_id: driver.id, twice: 6 }]);
+  const names = await preparedLike('%pg_adaptor_test_unnamed%');
+  assert.is(names.length, 1, `prepared as ${JSON.stringify(names)}`);
+  assert.match(names[0]!, /^sms_[0-9a-f]{40}$/);
+  // The request settings' own statement is prepared once too.
+  assert.equal(await preparedLike('select set_config(%'), ['sms_set_config']);
+});
+
+test('a statement without parameters is not prepared', async () => {
+  const { rows } = await withPgClient(null, (client) =>
+    client.query<{ n: number }>({ text: 'select 41 + 1 as n /* pg_adaptor_test_plain */' }),
+  );
+  assert.equal(rows, [{ n: 42 }]);
+  assert.equal(await preparedLike('%pg_adaptor_test_plain%'), []);
+});
+
 test('withTransaction holds several statements in one transaction with the settings', async () => {
   const settings = { role: 'app_user', 'app.session_id': driver.sessionId };
   const [first, second] = await withPgClient(settings, (client) =>
