@@ -122,6 +122,17 @@ test('an unnamed statement with parameters (a mutation) is prepared once, and ea
   assert.equal(await preparedLike('select set_config(%'), ['sms_set_config']);
 });
 
+test('a statement first sent after settings that failed is prepared on its next use', async () => {
+  const text = `select $1::int + 1 as n /* pg_adaptor_test_after_failure */`;
+  const err = await withPgClient({ role: 'no_such_role_here' }, (client) => client.query({ text, values: [1] })).catch(
+    (e: unknown) => e,
+  );
+  assert.match((err as Error).message, /no_such_role_here/);
+  const settings = { role: 'app_user', 'app.session_id': driver.sessionId };
+  const { rows } = await withPgClient(settings, (client) => client.query<{ n: number }>({ text, values: [41] }));
+  assert.equal(rows, [{ n: 42 }]);
+});
+
 test('a statement without parameters is not prepared', async () => {
   const { rows } = await withPgClient(null, (client) =>
     client.query<{ n: number }>({ text: 'select 41 + 1 as n /* pg_adaptor_test_plain */' }),
