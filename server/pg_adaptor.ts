@@ -56,18 +56,11 @@ const prepared = new WeakMap<pg.PoolClient, Map<string, true>>();
  * left unnamed: node-postgres sends those by the simple protocol, which also
  * runs several commands in one text.
  */
-const namesByText = new Map<string, string>();
-/** Texts remembered: the API's operations are a bounded set; past this, a text is hashed each time. */
-const NAMES_REMEMBERED = 1000;
 function statementName(q: PgClientQuery): string | undefined {
   if (q.name != null) return q.name;
   if (!q.values || q.values.length === 0) return undefined;
-  let name = namesByText.get(q.text);
-  if (name === undefined) {
-    name = `sms_${createHash('sha256').update(q.text).digest('hex').slice(0, 40)}`;
-    if (namesByText.size < NAMES_REMEMBERED) namesByText.set(q.text, name);
-  }
-  return name;
+  // Hashed at each use, as @dataplan/pg does for its queries: about 2 µs for 2 KB.
+  return `sms_${createHash('sha256').update(q.text).digest('hex').slice(0, 40)}`;
 }
 
 /**
