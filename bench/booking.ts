@@ -19,7 +19,10 @@
 // runs on a PostgreSQL cluster of its own (bench/helpers.ts); with
 // --shared-server it uses ROOT_DATABASE_URL's, and a pgbench run that
 // server's max_connections cannot give is skipped and says so. Each
-// measurement starts from an empty reservations table. 127.0.0.1 only;
+// measurement starts from an empty reservations table. Last, where one
+// booking's time goes inside PostgreSQL, statement by statement, for reserve()
+// and the bare insert (pg_stat_statements, loaded by the bench's own cluster;
+// skipped on a shared server that does not load it). 127.0.0.1 only;
 // bounded by --seconds per measurement (default 5), plus pgbench's warm-up
 // (pgbenchWarmUp).
 import { writeFileSync, readFileSync, mkdtempSync } from 'node:fs';
@@ -34,6 +37,7 @@ import {
   pgbenchPath,
   pgbenchTiming,
   pgbenchWarmRate,
+  pgbenchWarmUp,
   privateBenchDatabase,
   run,
   startApiProcess,
@@ -71,7 +75,14 @@ const report = new BenchReport('booking');
 const points: Array<{ clients: number; perSecond: number; series: string }> = [];
 // A cluster of the bench's own unless --shared-server: pgbench at 128 clients needs 128 connections.
 const SHARED_SERVER = args.includes('--shared-server');
-const urls = SHARED_SERVER ? await benchDatabase('booking') : await privateBenchDatabase('booking');
+// Its cluster loads pg_stat_statements, tracking nothing until the cost
+// breakdown (costBreakdown) turns it on for its own runs.
+const urls = SHARED_SERVER
+  ? await benchDatabase('booking')
+  : await privateBenchDatabase('booking', [
+      'shared_preload_libraries=pg_stat_statements',
+      'pg_stat_statements.track=none',
+    ]);
 const owner = new pg.Pool({ connectionString: urls.owner, max: 2 });
 
 // Inventory and the bench-only helpers (this database only, never a migration).
@@ -126,6 +137,59 @@ await owner.query(`
   exception when exclusion_violation then
     return 'taken';
   end $$;`);
+
+/**
+ * Where one booking's time goes inside PostgreSQL: pgbench at one client on
+ * distinct spots, with pg_stat_statements tracking nested statements too
+ * (so a statement's time includes the statements and triggers it runs), read
+ * after pgbench's warm-up. The same for the bare insert. Statements run at
+ * least once every two bookings, by time; µs and WAL bytes per booking.
+ */
+async function costBreakdown(s: Scenario): Promise<void> {
+  const inBenchDatabase = new URL(urls.root);
+  inBenchDatabase.pathname = `/${urls.database}`;
+  const root = new pg.Client({ connectionString: inBenchDatabase.href });
+  await root.connect();
+  try {
+    const loaded = (await root.query(`select current_setting('shared_preload_libraries') ~ 'pg_stat_statements' as on`))
+      .rows[0].on;
+    report.line(
+      `\nwhere one booking's time goes in PostgreSQL (pgbench, 1 client, ${s.name}; nested statements include what they run)`,
+    );
+    if (!loaded) {
+      report.line("  skipped: this server does not load pg_stat_statements (the bench's own cluster does)");
+      return;
+    }
+    await root.query('create extension if not exists pg_stat_statements');
+    const db = pg.escapeIdentifier(urls.database);
+    await root.query(`alter database ${db} set pg_stat_statements.track = 'all'`);
+    try {
+      for (const [label, url, file] of [
+        ['reserve()', urls.authenticator, 'booking.sql'],
+        ['bare insert + spot lock', urls.owner, 'booking_insert.sql'],
+      ] as const) {
+        await reset();
+        const running = viaPgbench(url, file, s, 1);
+        await new Promise((r) => setTimeout(r, pgbenchWarmUp(1) * 1000));
+        await root.query('select pg_stat_statements_reset()');
+        await running;
+        const { rows } = await root.query(
+          `with s as (select * from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())),
+                n as (select max(calls) as bookings from s where query ~ '^select bench\\.')
+           select round(s.total_exec_time * 1000 / n.bookings)::int as us, round(s.wal_bytes / n.bookings)::int as wal,
+                  n.bookings, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 100) as query
+           from s, n where s.calls * 2 >= n.bookings order by s.total_exec_time desc limit 16`,
+        );
+        report.line(`  ${label} (${rows[0]?.bookings ?? 0} bookings): µs a booking, WAL bytes a booking, statement`);
+        for (const r of rows) report.line(`  ${String(r.us).padStart(6)} ${String(r.wal).padStart(6)}  ${r.query}`);
+      }
+    } finally {
+      await root.query(`alter database ${db} reset pg_stat_statements.track`);
+    }
+  } finally {
+    await root.end();
+  }
+}
 
 const base = Math.ceil(Date.now() / 3600e3) * 3600 + 86400; // epoch seconds: a whole hour, tomorrow
 const scenarios: Scenario[] = [
@@ -293,7 +357,7 @@ report.line(
   `booking bench: ${SECONDS} s per measurement (pgbench's after its warm-up; counts include it), API with ${API_WORKERS} processes, wrk vs pgbench, same draw, same function, same settings; ` +
     (SHARED_SERVER
       ? 'the shared PostgreSQL server'
-      : "a PostgreSQL cluster of the bench's own (default settings, 200 connections)"),
+      : "a PostgreSQL cluster of the bench's own (default settings, 200 connections, pg_stat_statements loaded)"),
 );
 const goals: string[] = [];
 const goal = (what: string, ratio: number, target: number) =>
@@ -341,6 +405,7 @@ try {
       }
     }
   }
+  await costBreakdown(scenarios[0]);
   report.line('');
   for (const g of goals) report.line(g);
   report.chart('throughput', 'Booking: attempts/s vs clients (API, pgbench of reserve(), bare insert)', points, {

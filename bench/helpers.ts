@@ -33,12 +33,13 @@ export async function benchDatabase(bench: string, env: NodeJS.ProcessEnv = proc
 
 /**
  * The bench's database on a PostgreSQL cluster of its own (initdb in a temp
- * folder, max_connections 200, default settings otherwise), removed when the
- * bench exits: a pgbench of 128 clients needs more connections than a shared
- * server has free. Every figure of the run is then measured on it.
+ * folder, max_connections 200, default settings otherwise, plus `settings` as
+ * `name=value`), removed when the bench exits: a pgbench of 128 clients needs
+ * more connections than a shared server has free. Every figure of the run is
+ * then measured on it.
  */
-export async function privateBenchDatabase(bench: string): Promise<DbUrls> {
-  const cluster = createCluster(await freePort());
+export async function privateBenchDatabase(bench: string, settings: string[] = []): Promise<DbUrls> {
+  const cluster = createCluster(await freePort(), settings);
   process.once('exit', () => cluster.destroy());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
   return benchDatabase(bench, { ...process.env, ROOT_DATABASE_URL: cluster.rootUrl });

@@ -33,7 +33,7 @@ function ownedByPostgres(dir: string): void {
   chownSync(dir, id('-u'), id('-g'));
 }
 
-function makeCluster(dir: string, port: number): Cluster {
+function makeCluster(dir: string, port: number, settings: string[] = []): Cluster {
   const ctl = (args: string[]) => asPostgres(join(BIN, 'pg_ctl'), ['-D', dir, ...args]);
   const cluster: Cluster = {
     port,
@@ -51,7 +51,8 @@ function makeCluster(dir: string, port: number): Cluster {
         '-l',
         join(dir, 'server.log'),
         '-o',
-        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c wal_level=replica -c max_wal_senders=4 -c hot_standby=on`,
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c wal_level=replica -c max_wal_senders=4 -c hot_standby=on` +
+          settings.map((s) => ` -c ${s}`).join(''),
       ]);
     },
     destroy: () => {
@@ -64,8 +65,8 @@ function makeCluster(dir: string, port: number): Cluster {
   return cluster;
 }
 
-/** A new cluster on `port` (trust authentication on 127.0.0.1), started. */
-export function createCluster(port: number): Cluster {
+/** A new cluster on `port` (trust authentication on 127.0.0.1), started, with extra `name=value` settings. */
+export function createCluster(port: number, settings: string[] = []): Cluster {
   const parent = mkdtempSync(join(tmpdir(), 'sms-pg-'));
   ownedByPostgres(parent);
   const dir = join(parent, 'data');
@@ -81,7 +82,7 @@ export function createCluster(port: number): Cluster {
     '--locale=C.UTF-8',
   ]);
   asPostgres('sh', ['-c', `echo "host replication all 127.0.0.1/32 trust" >> ${dir}/pg_hba.conf`]);
-  const cluster = makeCluster(dir, port);
+  const cluster = makeCluster(dir, port, settings);
   cluster.start();
   return cluster;
 }
