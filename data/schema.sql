@@ -3227,10 +3227,12 @@ COMMENT ON FUNCTION app_private.login_attempt(email text, password text, client_
 --
 
 CREATE FUNCTION app_private.manage_token_hash(token text) RETURNS bytea
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE plpgsql IMMUTABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-  select public.digest(convert_to(token, 'UTF8'), 'sha256');
+begin
+  return public.digest(convert_to(token, 'UTF8'), 'sha256');
+end;
 $$;
 
 --
@@ -3402,11 +3404,13 @@ COMMENT ON FUNCTION app_private.meter_hours_parse(meter_hours text, OUT max_stay
 --
 
 CREATE FUNCTION app_private.new_manage_token() RETURNS text
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+begin
   -- 24 random bytes, URL-safe base64 (32 characters).
-  select translate(encode(public.gen_random_bytes(24), 'base64'), '+/', '-_');
+  return translate(encode(public.gen_random_bytes(24), 'base64'), '+/', '-_');
+end;
 $$;
 
 --
