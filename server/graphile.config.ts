@@ -12,6 +12,7 @@ import { SignUpGatePlugin } from './plugins/sign_up_gate.ts';
 import { makeQueryLimitsPlugin, PageSizePlugin } from './query_limits.ts';
 import { getOperationAST, type OperationTypeNode } from 'postgraphile/graphql';
 import { LiveSubscriptionPlugin, WebsocketSubscriptionsOnlyPlugin } from './plugins/live_subscription.ts';
+import { ReservationResultInlinePlugin } from './plugins/reservation_result_inline.ts';
 
 export interface PresetOptions {
   /** The pool of app_authenticator connections GraphQL requests run on, made with `pipeline: true` (server/pg_adaptor.ts; the caller owns and ends it). */
@@ -62,6 +63,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       SignUpGatePlugin,
       LiveSubscriptionPlugin,
       WebsocketSubscriptionsOnlyPlugin,
+      ReservationResultInlinePlugin,
       ...(options.plugins ?? []),
     ],
     pgServices: [

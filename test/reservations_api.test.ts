@@ -9,6 +9,7 @@ import { startApi, type TestApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import { emailsOf, hoursFromNow, scheduledOf, writeCounts } from './helpers/reservations.ts';
 import { ERROR_CODES } from '../server/error_codes.ts';
+import { poolsOf } from '../server/middleware/installDatabasePools.ts';
 
 let db: TestDb;
 let api: TestApi;
@@ -98,6 +99,62 @@ test('a guest ends a started reservation now over HTTP: charged the minimum for 
     [ended.data.endReservation.result.reservation.status, ended.data.endReservation.result.reservation.amount],
     ['completed', 100],
   );
+});
+
+test('each reservation mutation answers from its own statement: none sends the reservation back to be read', async () => {
+  // Setup: an API whose GraphQL pool has one connection, so whatever it prepares is on that one.
+  const single = await startApi(db, { poolSize: 1 });
+  try {
+    const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate, street: 'W 37 St' });
+    const later = await single.gql(RESERVE, {
+      spotId,
+      startsAt: hoursFromNow(2).toISOString(),
+      durationMinutes: 60,
+      email: 'one-statement@example.test',
+    });
+    const now = await single.gql(RESERVE, { spotId, durationMinutes: 30, email: 'one-statement@example.test' });
+    const token = (r: typeof later) => r.data.reserve.result.manageToken;
+    const idOf = (r: typeof later) => r.data.reserve.result.reservation.rowId;
+    // Action
+    const answers = [
+      later,
+      now,
+      await single.gql(CHANGE, { id: idOf(later), endsAt: hoursFromNow(4).toISOString(), manageToken: token(later) }),
+      await single.gql(CANCEL, { id: idOf(later), manageToken: token(later) }),
+      await single.gql(END, { id: idOf(now), manageToken: token(now) }),
+    ];
+    // Assertions: every answer whole (columns, computed columns, the spot relation, the token) ...
+    for (const a of answers) assert.equal(a.errors, undefined, JSON.stringify(a.errors));
+    const results = answers.map((a) => Object.values(a.data as Record<string, { result: any }>)[0].result);
+    assert.equal(
+      results.map((r) => [
+        r.reservation.status,
+        r.reservation.timeZone,
+        r.reservation.spot.description,
+        !!r.manageToken,
+      ]),
+      [
+        ['held', 'America/New_York', 'W 37 St', true],
+        ['held', 'America/New_York', 'W 37 St', true],
+        ['held', 'America/New_York', 'W 37 St', false],
+        ['cancelled', 'America/New_York', 'W 37 St', false],
+        ['completed', 'America/New_York', 'W 37 St', false],
+      ],
+    );
+    assert.is(new Date(results[2].reservation.endsAt).getTime(), hoursFromNow(4).getTime());
+    // ... and no statement that decodes a reservation record sent back by the API
+    // (PostGraphile's second statement, `select … from (select ($1::"app_public"."reservations").*)`).
+    const pool = poolsOf(single.handle.app).get('graphql')!;
+    const { rows } = await pool.query<{ statement: string }>('select statement from pg_prepared_statements');
+    assert.ok(
+      rows.some((r) => r.statement.includes('"app_public"."reserve"(')),
+      `the mutations were prepared on this connection: ${rows.map((r) => r.statement.slice(0, 80)).join(' | ')}`,
+    );
+    const decoding = rows.filter((r) => r.statement.includes('::"app_public"."reservations").*'));
+    assert.equal(decoding.length, 0, decoding.map((r) => r.statement).join('\n'));
+  } finally {
+    await single.close();
+  }
 });
 
 test('over HTTP: spot taken, bad windows and malformed values get coded errors, never a 500, and write nothing', async () => {
