@@ -112,14 +112,18 @@ export const ReservationResultInlinePlugin: GraphileConfig.Plugin = {
           };
         }
 
-        if (scope.pgCodec === resultCodec && (scope.fieldName === 'reservation' || scope.fieldName === 'manageToken')) {
-          const isToken = scope.fieldName === 'manageToken';
+        // The two attributes of reservation_result, whatever the inflection names their fields.
+        const attribute = scope.pgCodec === resultCodec ? scope.pgFieldAttribute : undefined;
+        const { reservation, manage_token: token } = resultCodec.attributes ?? {};
+        if (attribute !== undefined && (attribute === reservation || attribute === token)) {
           return {
             ...field,
             plan($record: ExecutableStep, args, info) {
               const row = functionRowOf($record);
               if (row === undefined) return original($record, args, info);
-              return isToken ? ($record as PgSelectSingleStep).select(sql`${row}.manage_token`, TYPES.text) : $record;
+              return attribute === token
+                ? ($record as PgSelectSingleStep).select(sql`${row}.${sql.identifier('manage_token')}`, TYPES.text)
+                : $record;
             },
           };
         }
