@@ -1,9 +1,13 @@
-// `npm run bench -- end_burst [--count N] [--phases noop,burst,live,charges,minute] [--spread S]`
+// `npm run bench -- end_burst [--count N] [--phases noop,stripe,burst,live,charges,minute] [--spread S]`
 // N reservations ending at the same instant, charged by the worker (the
 // due-work sweep ends them and queues their charges in batch jobs →
 // reservation__charge → Stripe emulator; receipt and "ended" emails to a real
 // SMTP listener). Measured in one run, on one machine, 127.0.0.1 only:
 //   noop     the worker process draining N no-op jobs due at once (the baseline);
+//   stripe   N PaymentIntents sent straight from the SDK (the worker's client
+//            and concurrency), no database, no job: the most charges/s this
+//            machine can make while it also runs the emulator, the ceiling
+//            every charge phase is read against;
 //   burst    N ending at one instant, the emulator unlimited;
 //   live     N ending at one instant against Stripe's live-mode limit (the
 //            emulator at 100 requests/s), two worker processes sharing the
@@ -11,7 +15,7 @@
 //   charges  N completed reservations whose keyed charge jobs fall due at
 //            once (one job a reservation: the path of ends one at a time);
 //   minute   N ending spread over --spread seconds (default 60).
-// Default phases: noop,burst,live. Prints charge lateness after the end
+// Default phases: noop,stripe,burst,live. Prints charge lateness after the end
 // (p50/p99/max), charges/s against no-op jobs/s or the limit, 429s, emails
 // and duplicates (PaymentIntents and charges at the emulator beyond one per
 // reservation, emails sent twice; must be 0). Appends to bench/RESULTS.md and
@@ -25,6 +29,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import Stripe from 'stripe';
 import { benchDatabase, fmt, ROOT_DIR, stopAfterMaxSeconds } from './helpers.ts';
+import { stripeClient, stripeConfigFromEnv } from '../lib/stripe_client.ts';
 import { BenchReport } from './report.ts';
 import { startSmtpSink } from '../test/helpers/smtp_sink.ts';
 
@@ -37,7 +42,7 @@ const N = arg('count', 10_000);
 const SPREAD_S = arg('spread', 60);
 const TIMEOUT_S = arg('timeout', 600);
 const phasesArg = args.indexOf('--phases');
-const PHASES = (phasesArg >= 0 ? args[phasesArg + 1]! : 'noop,burst,live').split(',');
+const PHASES = (phasesArg >= 0 ? args[phasesArg + 1]! : 'noop,stripe,burst,live').split(',');
 const LIVE_LIMIT = 100;
 const BUDGET = Number(process.env.BENCH_BUDGET ?? 95);
 const children: ChildProcess[] = [];
@@ -218,6 +223,45 @@ if (PHASES.includes('noop')) {
   report.line(`noop     ${N} no-op jobs due at once: ${fmt(noopPerSecond, 0)} jobs/s`);
 }
 
+// --- the ceiling: Stripe calls alone -------------------------------------
+// The charge's own Stripe call, from this process through the worker's
+// client (keep-alive agent, at most 64 sockets: a burst's batches keep them
+// all busy), with no database and no job around it. The emulator runs on
+// this machine too, so this is the most charges/s the machine can make; what
+// the burst loses against it is the product's own cost (ending, preparing,
+// recording, queueing).
+let stripeCallsPerSecond = Number.NaN;
+if (PHASES.includes('stripe')) {
+  const client = stripeClient(stripeConfigFromEnv(workerEnv));
+  const paymentMethod = si.payment_method as string;
+  const run = Date.now();
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < N; i = next++) {
+      await client.paymentIntents.create(
+        {
+          amount: 600,
+          currency: 'usd',
+          customer: customer.id,
+          payment_method: paymentMethod,
+          off_session: true,
+          confirm: true,
+          description: `Secure My Spot reservation ${i}`,
+          metadata: { reservation_id: String(i), charge_attempt: '1' },
+        },
+        { idempotencyKey: `bench-ceiling-${run}-${i}` },
+      );
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: 64 }, lane));
+  stripeCallsPerSecond = N / ((performance.now() - started) / 1000);
+  report.line(
+    `stripe   ${N} PaymentIntents straight from the SDK (no database, no job): ${fmt(stripeCallsPerSecond, 0)} calls/s` +
+      (Number.isNaN(noopPerSecond) ? '' : ` = ${fmt(stripeCallsPerSecond / noopPerSecond)} × no-op jobs/s`),
+  );
+}
+
 // --- a phase: N reservations ending within `spread` seconds ---------------
 interface PhaseResult {
   chargesPerSecond: number;
@@ -391,6 +435,11 @@ if (burst) {
     `goal     unlimited: ${fmt(burst.chargesPerSecond / noopPerSecond)} × no-op jobs/s (≥ 0.40), ` +
       `p99 lateness ${fmt(burst.p99)} s (≤ 10 s)`,
   );
+  if (!Number.isNaN(stripeCallsPerSecond))
+    report.line(
+      `         against the Stripe calls alone: charges/s ${fmt(burst.chargesPerSecond / stripeCallsPerSecond)} × their calls/s; ` +
+        `their ${N} calls alone took ${fmt(N / stripeCallsPerSecond)} s`,
+    );
 }
 if (results.charges)
   report.line(`         a keyed job a charge: ${fmt(results.charges.chargesPerSecond / noopPerSecond)} × no-op jobs/s`);
