@@ -2571,6 +2571,41 @@ $$;
 COMMENT ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) IS 'Records a successful charge attempt and queues the receipt email (once per reservation); false when it was already recorded (charges_succeeded of one).';
 
 --
+-- Name: charges_behind(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charges_behind() RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- A charge job due over a second ago and still there (done jobs are
+  -- deleted): one waiting for a worker, or taken but not finished. Taken
+  -- counts too: a worker's local queue takes jobs long before it runs them.
+  -- Out of a burst a batch is done within the second; a job waiting for its
+  -- retry has a run_at in the future, a job out of attempts is not counted.
+  -- Not while Stripe's rate limit paces the charges (the shared budget owes
+  -- turns, or has sent callers away): then waiting emails would not make a
+  -- charge any sooner, and they use the time the charges spend waiting.
+  return exists (
+      select from graphile_worker._private_jobs j
+      where j.task_id = (select t.id from graphile_worker._private_tasks t where t.identifier = 'reservation__charge')
+        and j.run_at < now() - interval '1 second' and j.attempts < j.max_attempts)
+    and not exists (
+      select from app_private.rate_budgets b
+      where b.name = 'stripe'
+        and (b.refused_until > now()
+             or b.tokens + extract(epoch from now() - b.updated_at) * b.per_second < 0));
+end;
+$$;
+
+--
+-- Name: FUNCTION charges_behind(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charges_behind() IS 'True while charges are behind for want of workers (a charge job due over a second ago is not done yet, and Stripe''s rate limit is not what paces them): the end-of-day burst. emails_queue_due holds the burst''s own emails back meanwhile.';
+
+--
 -- Name: charges_prepare(bigint[]); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -2967,21 +3002,27 @@ CREATE FUNCTION app_private.emails_queue_due(max_rows integer DEFAULT 1000) RETU
 declare
   v_ids bigint[];
 begin
-  with due as (
-    select e.id from app_private.emails e
-    where e.queued_at is null
-    order by e.id
-    limit emails_queue_due.max_rows
-    for update skip locked
-  ), queued as (
-    update app_private.emails e set queued_at = now()
-    from due where e.id = due.id
-    returning e.id
-  )
-  select array_agg(q.id) into v_ids from queued q;
-  if v_ids is not null then
+  if app_private.charges_behind() then
+    -- Charges go before emails. The burst's own emails (a reservation ended,
+    -- a receipt) wait until the charges have caught up: queued meanwhile,
+    -- their jobs and sending took 5-20 % of the burst's charges/s (paired
+    -- runs of bench/end_burst.ts). Every other email goes at once. (The
+    -- condition is the partial index emails_unqueued_now_idx's: the waiting
+    -- rows are not read at all.)
+    v_ids := array(
+      select e.id from app_private.emails e
+      where e.queued_at is null and e.template not in ('receipt', 'reservation_ended')
+      order by e.id limit emails_queue_due.max_rows for update skip locked);
+  else
+    v_ids := array(
+      select e.id from app_private.emails e
+      where e.queued_at is null
+      order by e.id limit emails_queue_due.max_rows for update skip locked);
+  end if;
+  if cardinality(v_ids) > 0 then
+    update app_private.emails e set queued_at = now() where e.id = any(v_ids);
     -- One add_jobs call for the batch. Priority 10 (graphile-worker runs lower
-    -- numbers first): in a burst the charges (0) go first, their emails after.
+    -- numbers first): a charge queued later still goes before these emails.
     perform graphile_worker.add_jobs(array(
       select ('send_email', json_build_object('emailId', id), null, now(), 25, 'send_email:' || id, 10, null)::graphile_worker.job_spec
       from unnest(v_ids) id));
@@ -2994,7 +3035,7 @@ $$;
 -- Name: FUNCTION emails_queue_due(max_rows integer); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.emails_queue_due(max_rows integer) IS 'Queues a send_email job for each outbox row not yet queued (at most max_rows, oldest first); returns how many.';
+COMMENT ON FUNCTION app_private.emails_queue_due(max_rows integer) IS 'Queues a send_email job for each outbox row not yet queued (at most max_rows, oldest first); returns how many. While charges are behind (charges_behind), a reservation''s "ended" email and its receipt wait.';
 
 --
 -- Name: holds_expire_due(integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -8956,6 +8997,12 @@ CREATE INDEX charges_payment_intent_idx ON app_private.charges USING btree (stri
 CREATE INDEX emails_unqueued_idx ON app_private.emails USING btree (id) WHERE (queued_at IS NULL);
 
 --
+-- Name: emails_unqueued_now_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX emails_unqueued_now_idx ON app_private.emails USING btree (id) WHERE ((queued_at IS NULL) AND (template <> ALL (ARRAY['receipt'::text, 'reservation_ended'::text])));
+
+--
 -- Name: live_events_tile_idx; Type: INDEX; Schema: app_private; Owner: -
 --
 
@@ -10556,6 +10603,12 @@ REVOKE ALL ON FUNCTION app_private.charge_retry_now(reservation_id bigint) FROM 
 --
 
 REVOKE ALL ON FUNCTION app_private.charge_succeeded(charge_id bigint, attempt integer, payment_intent_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION charges_behind(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charges_behind() FROM PUBLIC;
 
 --
 -- Name: FUNCTION charges_prepare(reservation_ids bigint[]); Type: ACL; Schema: app_private; Owner: -
