@@ -3002,22 +3002,26 @@ CREATE FUNCTION app_private.emails_queue_due(max_rows integer DEFAULT 1000) RETU
 declare
   v_ids bigint[];
 begin
-  if app_private.charges_behind() then
-    -- Charges go before emails. The burst's own emails (a reservation ended,
-    -- a receipt) wait until the charges have caught up: queued meanwhile,
-    -- their jobs and sending took 5-20 % of the burst's charges/s (paired
-    -- runs of bench/end_burst.ts). Every other email goes at once. (The
-    -- condition is the partial index emails_unqueued_now_idx's: the waiting
-    -- rows are not read at all.)
-    v_ids := array(
+  -- Two kinds of waiting rows, each in its own partial index (a row is in
+  -- one of them only): the end-of-day burst's own emails (a reservation
+  -- ended, a receipt) and every other email.
+  v_ids := array(
+    select e.id from app_private.emails e
+    where e.queued_at is null and e.template not in ('receipt', 'reservation_ended')
+    order by e.id limit emails_queue_due.max_rows for update skip locked);
+  -- Charges go before emails: while charges are behind, the burst's emails
+  -- wait; queued meanwhile, their jobs and sending took 5-20 % of the
+  -- burst's charges/s (paired runs of bench/end_burst.ts). (charges_behind
+  -- reads graphile-worker's jobs without an index, 20 ms at 100,000 jobs:
+  -- asked only when such an email waits.)
+  if cardinality(v_ids) < emails_queue_due.max_rows
+     and exists (select from app_private.emails e
+                 where e.queued_at is null and e.template in ('receipt', 'reservation_ended'))
+     and not app_private.charges_behind() then
+    v_ids := v_ids || array(
       select e.id from app_private.emails e
-      where e.queued_at is null and e.template not in ('receipt', 'reservation_ended')
-      order by e.id limit emails_queue_due.max_rows for update skip locked);
-  else
-    v_ids := array(
-      select e.id from app_private.emails e
-      where e.queued_at is null
-      order by e.id limit emails_queue_due.max_rows for update skip locked);
+      where e.queued_at is null and e.template in ('receipt', 'reservation_ended')
+      order by e.id limit emails_queue_due.max_rows - cardinality(v_ids) for update skip locked);
   end if;
   if cardinality(v_ids) > 0 then
     update app_private.emails e set queued_at = now() where e.id = any(v_ids);
@@ -3027,7 +3031,7 @@ begin
       select ('send_email', json_build_object('emailId', id), null, now(), 25, 'send_email:' || id, 10, null)::graphile_worker.job_spec
       from unnest(v_ids) id));
   end if;
-  return coalesce(cardinality(v_ids), 0);
+  return cardinality(v_ids);
 end;
 $$;
 
@@ -3035,7 +3039,7 @@ $$;
 -- Name: FUNCTION emails_queue_due(max_rows integer); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.emails_queue_due(max_rows integer) IS 'Queues a send_email job for each outbox row not yet queued (at most max_rows, oldest first); returns how many. While charges are behind (charges_behind), a reservation''s "ended" email and its receipt wait.';
+COMMENT ON FUNCTION app_private.emails_queue_due(max_rows integer) IS 'Queues a send_email job for each outbox row not yet queued (at most max_rows, oldest first, the end-of-day burst''s emails last); returns how many. While charges are behind (charges_behind), a reservation''s "ended" email and its receipt wait.';
 
 --
 -- Name: holds_expire_due(integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -8991,10 +8995,10 @@ ALTER TABLE ONLY app_public.vehicles
 CREATE INDEX charges_payment_intent_idx ON app_private.charges USING btree (stripe_payment_intent_id);
 
 --
--- Name: emails_unqueued_idx; Type: INDEX; Schema: app_private; Owner: -
+-- Name: emails_unqueued_later_idx; Type: INDEX; Schema: app_private; Owner: -
 --
 
-CREATE INDEX emails_unqueued_idx ON app_private.emails USING btree (id) WHERE (queued_at IS NULL);
+CREATE INDEX emails_unqueued_later_idx ON app_private.emails USING btree (id) WHERE ((queued_at IS NULL) AND (template = ANY (ARRAY['receipt'::text, 'reservation_ended'::text])));
 
 --
 -- Name: emails_unqueued_now_idx; Type: INDEX; Schema: app_private; Owner: -
