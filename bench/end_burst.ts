@@ -4,10 +4,10 @@
 // reservation__charge → Stripe emulator; receipt and "ended" emails to a real
 // SMTP listener). Measured in one run, on one machine, 127.0.0.1 only:
 //   noop     the worker process draining N no-op jobs due at once (the baseline);
-//   stripe   N PaymentIntents sent straight from the SDK (the worker's client
-//            and concurrency), no database, no job: the most charges/s this
-//            machine can make while it also runs the emulator, the ceiling
-//            every charge phase is read against;
+//   stripe   N PaymentIntents sent straight from the SDK (the worker's client,
+//            64 at a time: its sockets), no database, no job: the most
+//            charges/s this machine can make while it also runs the
+//            emulator, the ceiling every charge phase is read against;
 //   burst    N ending at one instant, the emulator unlimited;
 //   live     N ending at one instant against Stripe's live-mode limit (the
 //            emulator at 100 requests/s), two worker processes sharing the
