@@ -30,6 +30,7 @@ import pg from 'pg';
 import Stripe from 'stripe';
 import { benchDatabase, fmt, ROOT_DIR, stopAfterMaxSeconds } from './helpers.ts';
 import { stripeClient, stripeConfigFromEnv } from '../lib/stripe_client.ts';
+import { chargeIntentParams } from '../tasks/reservation__charge.ts';
 import { BenchReport } from './report.ts';
 import { startSmtpSink } from '../test/helpers/smtp_sink.ts';
 
@@ -224,7 +225,7 @@ if (PHASES.includes('noop')) {
 }
 
 // --- the ceiling: Stripe calls alone -------------------------------------
-// The charge's own Stripe call, from this process through the worker's
+// The charge's own Stripe call (chargeIntentParams), from this process through the worker's
 // client (keep-alive agent, at most 64 sockets: a burst's batches keep them
 // all busy), with no database and no job around it. The emulator runs on
 // this machine too, so this is the most charges/s the machine can make; what
@@ -239,16 +240,14 @@ if (PHASES.includes('stripe')) {
   const lane = async () => {
     for (let i = next++; i < N; i = next++) {
       await client.paymentIntents.create(
-        {
+        chargeIntentParams({
           amount: 600,
           currency: 'usd',
           customer: customer.id,
-          payment_method: paymentMethod,
-          off_session: true,
-          confirm: true,
-          description: `Secure My Spot reservation ${i}`,
-          metadata: { reservation_id: String(i), charge_attempt: '1' },
-        },
+          paymentMethod,
+          reservationId: String(i),
+          attempt: 1,
+        }),
         { idempotencyKey: `bench-ceiling-${run}-${i}` },
       );
     }

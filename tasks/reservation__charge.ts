@@ -64,6 +64,22 @@ interface Prepared {
   lookUpFirst: boolean;
 }
 
+/** The off-session PaymentIntent of one charge attempt, as sent to Stripe (with `p.idempotencyKey`). */
+export function chargeIntentParams(
+  p: Pick<Prepared, 'amount' | 'currency' | 'customer' | 'paymentMethod' | 'reservationId' | 'attempt'>,
+): Stripe.PaymentIntentCreateParams {
+  return {
+    amount: p.amount,
+    currency: p.currency,
+    customer: p.customer,
+    payment_method: p.paymentMethod,
+    off_session: true,
+    confirm: true,
+    description: `Secure My Spot reservation ${p.reservationId}`,
+    metadata: { reservation_id: String(p.reservationId), charge_attempt: String(p.attempt) },
+  };
+}
+
 /**
  * The PaymentIntent an earlier run of this attempt made, if Stripe has one
  * (searched: a lost answer left no id to retrieve). The customer belongs to
@@ -163,20 +179,7 @@ async function send(p: Prepared, helpers: JobHelpers, stripe: Stripe, leaveAt?: 
   try {
     intent ??= await inTurn(
       helpers,
-      () =>
-        stripe.paymentIntents.create(
-          {
-            amount: p.amount,
-            currency: p.currency,
-            customer: p.customer,
-            payment_method: p.paymentMethod,
-            off_session: true,
-            confirm: true,
-            description: `Secure My Spot reservation ${p.reservationId}`,
-            metadata: { reservation_id: String(p.reservationId), charge_attempt: String(p.attempt) },
-          },
-          { idempotencyKey: p.idempotencyKey },
-        ),
+      () => stripe.paymentIntents.create(chargeIntentParams(p), { idempotencyKey: p.idempotencyKey }),
       p.lookUpFirst ? undefined : leaveAt,
     );
   } catch (err) {
