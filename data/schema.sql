@@ -2594,8 +2594,7 @@ begin
     and not exists (
       select from app_private.rate_budgets b
       where b.name = 'stripe'
-        and (b.refused_until > now()
-             or b.tokens + extract(epoch from now() - b.updated_at) * b.per_second < 0));
+        and (b.refused_until > now() or app_private.rate_budget_tokens_at(b, now()) < 0));
 end;
 $$;
 
@@ -3836,10 +3835,8 @@ begin
   on conflict on constraint rate_budgets_pkey do update
     set per_second = excluded.per_second, burst = excluded.burst
   returning * into v_b;
-  -- Refilled since the last call (never above burst; a clock read earlier by
-  -- another session does not take tokens back).
-  v_tokens := least(v_b.burst,
-    v_b.tokens + greatest(0, extract(epoch from rate_budget_take.at - v_b.updated_at)) * v_b.per_second);
+  -- Refilled since the last call.
+  v_tokens := app_private.rate_budget_tokens_at(v_b, rate_budget_take.at);
   -- Call k (from 0) may leave when the bucket has had k + 1 tokens: the calls
   -- granted leave per_second apart once the burst is spent. The bucket's
   -- clock is the later of `at` and its last update (a caller whose clock was
@@ -3880,6 +3877,51 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision) IS 'Reserves up to `calls` calls from the named budget (per_second, up to burst at once): waits holds, for each call granted, the seconds before it may leave (0 while tokens last, then per_second apart); calls whose turn is further off than max_wait are not granted (nothing taken) and retry_after says when the first of them would be. Both count from `at`, the caller''s clock when it asked (a call leaves at at + wait). One row lock per reservation, shared by every worker process.';
+
+--
+-- Name: rate_budgets; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.rate_budgets (
+    name text NOT NULL,
+    per_second double precision NOT NULL,
+    burst double precision NOT NULL,
+    tokens double precision NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    refused_until timestamp with time zone,
+    CONSTRAINT rate_budgets_burst_check CHECK ((burst >= (1)::double precision)),
+    CONSTRAINT rate_budgets_per_second_check CHECK ((per_second > (0)::double precision))
+);
+
+--
+-- Name: TABLE rate_budgets; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.rate_budgets IS 'Token buckets of outside calls shared by every worker process (e.g. stripe): tokens left at updated_at, refilled per_second up to burst.';
+
+--
+-- Name: COLUMN rate_budgets.refused_until; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.rate_budgets.refused_until IS 'The end of the turns promised to the callers refused so far: the next refused caller is told to come back after it.';
+
+--
+-- Name: rate_budget_tokens_at(app_private.rate_budgets, timestamp with time zone); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.rate_budget_tokens_at(b app_private.rate_budgets, at timestamp with time zone) RETURNS double precision
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  -- sql with no SET clause: inlined where it is called. A clock read earlier
+  -- than the bucket's last update does not take tokens back.
+  select least(b.burst, b.tokens + greatest(0, extract(epoch from at - b.updated_at)) * b.per_second);
+$$;
+
+--
+-- Name: FUNCTION rate_budget_tokens_at(b app_private.rate_budgets, at timestamp with time zone); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.rate_budget_tokens_at(b app_private.rate_budgets, at timestamp with time zone) IS 'The tokens the bucket b holds at `at`: refilled per_second since its last update, never above burst; negative while it owes turns it granted with a wait.';
 
 --
 -- Name: rate_limit_hit(text, text); Type: FUNCTION; Schema: app_private; Owner: -
@@ -8071,33 +8113,6 @@ CREATE TABLE app_private.meter_zone_prices (
 COMMENT ON TABLE app_private.meter_zone_prices IS 'Hourly price in cents for meter rows without an Hourly_Rate, by Pay By Cell zone; zone ''*'' applies to every other zone.';
 
 --
--- Name: rate_budgets; Type: TABLE; Schema: app_private; Owner: -
---
-
-CREATE TABLE app_private.rate_budgets (
-    name text NOT NULL,
-    per_second double precision NOT NULL,
-    burst double precision NOT NULL,
-    tokens double precision NOT NULL,
-    updated_at timestamp with time zone NOT NULL,
-    refused_until timestamp with time zone,
-    CONSTRAINT rate_budgets_burst_check CHECK ((burst >= (1)::double precision)),
-    CONSTRAINT rate_budgets_per_second_check CHECK ((per_second > (0)::double precision))
-);
-
---
--- Name: TABLE rate_budgets; Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON TABLE app_private.rate_budgets IS 'Token buckets of outside calls shared by every worker process (e.g. stripe): tokens left at updated_at, refilled per_second up to burst.';
-
---
--- Name: COLUMN rate_budgets.refused_until; Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON COLUMN app_private.rate_budgets.refused_until IS 'The end of the turns promised to the callers refused so far: the next refused caller is told to come back after it.';
-
---
 -- Name: rate_limits; Type: TABLE; Schema: app_private; Owner: -
 --
 
@@ -10817,6 +10832,12 @@ REVOKE ALL ON FUNCTION app_private.queue_reservation_jobs(task text, reservation
 --
 
 REVOKE ALL ON FUNCTION app_private.rate_budget_take(name text, per_second double precision, burst double precision, max_wait interval, calls integer, at timestamp with time zone, OUT waits double precision[], OUT retry_after double precision) FROM PUBLIC;
+
+--
+-- Name: FUNCTION rate_budget_tokens_at(b app_private.rate_budgets, at timestamp with time zone); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.rate_budget_tokens_at(b app_private.rate_budgets, at timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION rate_limit_hit(bucket text, key text); Type: ACL; Schema: app_private; Owner: -
