@@ -14,7 +14,7 @@
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import Stripe from 'stripe';
-import { intVar, oneOfVar, urlVar } from './env.ts';
+import { ConfigError, intVar, oneOfVar, urlVar } from './env.ts';
 
 export interface StripeConfig {
   secretKey: string;
@@ -33,12 +33,13 @@ export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Strip
   const protocol = oneOfVar(env, 'STRIPE_API_PROTOCOL', ['http', 'https']);
   const host = env.STRIPE_API_HOST || undefined;
   const port = intVar(env, 'STRIPE_API_PORT', 0, 1, 65535) || undefined;
+  const secretKey = env.STRIPE_SECRET_KEY ?? 'sk_test_emulator';
   return {
-    secretKey: env.STRIPE_SECRET_KEY ?? 'sk_test_emulator',
+    secretKey,
     host,
     port,
     protocol,
-    webhookSecret: env.STRIPE_WEBHOOK_SECRET ?? 'whsec_emulator',
+    webhookSecret: webhookSecretOf(env, secretKey),
     timeoutMs: intVar(env, 'STRIPE_TIMEOUT_MS', 20_000, 1),
     maxNetworkRetries: intVar(env, 'STRIPE_MAX_NETWORK_RETRIES', 2, 0, 10),
     publishableKey: env.STRIPE_PUBLISHABLE_KEY ?? 'pk_test_emulator',
@@ -46,6 +47,21 @@ export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Strip
       urlVar(env, 'STRIPE_JS_URL', '') ||
       (isRealStripe({ host }) ? 'https://js.stripe.com/v3/' : emulatorJsUrl(host!, port, protocol)),
   };
+}
+
+/**
+ * The secret that signs webhooks. Its development default is public (it is in
+ * this file), and anyone who knows it can sign a "payment succeeded" event: a
+ * production process or a live key never falls back to it.
+ */
+function webhookSecretOf(env: NodeJS.ProcessEnv, secretKey: string): string {
+  if (env.STRIPE_WEBHOOK_SECRET) return env.STRIPE_WEBHOOK_SECRET;
+  if (env.NODE_ENV === 'production' || secretKey.startsWith('sk_live_')) {
+    throw new ConfigError(
+      'Configuration: STRIPE_WEBHOOK_SECRET must be set in production and with a live key (the whsec_… of the webhook endpoint)',
+    );
+  }
+  return 'whsec_emulator';
 }
 
 /** The emulator's Stripe.js-compatible script, beside its API. */

@@ -102,12 +102,24 @@ test('/ready: 200 while the database answers, 503 when it does not (/health stay
   }
 });
 
-test('production without COOKIE_SECRET does not start; with one it does', () => {
-  const env = { NODE_ENV: 'production', DATABASE_URL: db.urls.owner };
+test('production without COOKIE_SECRET or STRIPE_WEBHOOK_SECRET does not start; with both it does', () => {
+  const env = { NODE_ENV: 'production', DATABASE_URL: db.urls.owner, STRIPE_WEBHOOK_SECRET: 'whsec_x' };
   assert.throws(() => loadConfig(env), /COOKIE_SECRET must be set in production/);
   assert.throws(() => loadConfig({ ...env, COOKIE_SECRET: '' }), /COOKIE_SECRET must be set in production/);
-  assert.is(loadConfig({ ...env, COOKIE_SECRET: 'x'.repeat(32) }).cookieSecret, 'x'.repeat(32));
-  assert.is(loadConfig({ DATABASE_URL: db.urls.owner }).isDev, true, 'development keeps its fixed secret');
+  const withCookie = { ...env, COOKIE_SECRET: 'x'.repeat(32) };
+  assert.is(loadConfig(withCookie).cookieSecret, 'x'.repeat(32));
+  assert.is(loadConfig(withCookie).stripe.webhookSecret, 'whsec_x');
+  // The development default signs webhooks for whoever reads this repository.
+  for (const bad of [{ STRIPE_WEBHOOK_SECRET: undefined }, { STRIPE_WEBHOOK_SECRET: '' }]) {
+    assert.throws(() => loadConfig({ ...withCookie, ...bad }), /STRIPE_WEBHOOK_SECRET must be set in production/);
+  }
+  assert.throws(
+    () => loadConfig({ DATABASE_URL: db.urls.owner, STRIPE_SECRET_KEY: 'sk_live_abc' }),
+    /STRIPE_WEBHOOK_SECRET must be set in production and with a live key/,
+  );
+  const dev = loadConfig({ DATABASE_URL: db.urls.owner });
+  assert.is(dev.isDev, true, 'development keeps its fixed secrets');
+  assert.is(dev.stripe.webhookSecret, 'whsec_emulator');
 });
 
 test.run();

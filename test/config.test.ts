@@ -67,8 +67,12 @@ test('each bad variable is named, with what it must be', () => {
     'READ_DATABASE_URL must be a URL starting postgres:// or postgresql://',
   );
   assert.match(
-    refusal(() => loadConfig({ NODE_ENV: 'production' })),
+    refusal(() => loadConfig({ NODE_ENV: 'production', STRIPE_WEBHOOK_SECRET: 'whsec_x' })),
     'COOKIE_SECRET must be set in production',
+  );
+  assert.match(
+    refusal(() => stripeConfigFromEnv({ NODE_ENV: 'production' })),
+    'STRIPE_WEBHOOK_SECRET must be set in production',
   );
   assert.match(
     refusal(() => stripeConfigFromEnv({ STRIPE_API_PROTOCOL: 'ftp' })),
