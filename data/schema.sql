@@ -147,6 +147,7 @@ CREATE TABLE app_public.reservations (
     remind_at timestamp with time zone,
     plate text,
     plate_state text,
+    rate_terms jsonb,
     CONSTRAINT reservations_amount_check CHECK ((amount >= 0)),
     CONSTRAINT reservations_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
     CONSTRAINT reservations_hold_check CHECK (((hold_expires_at IS NULL) OR (status = 'held'::app_public.reservation_status))),
@@ -211,6 +212,13 @@ COMMENT ON COLUMN app_public.reservations.plate IS 'The licence plate of the veh
 --
 
 COMMENT ON COLUMN app_public.reservations.plate_state IS 'The plate''s state or province code, e.g. NY.';
+
+--
+-- Name: COLUMN reservations.rate_terms; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.rate_terms IS '@behavior -*
+The rate''s terms when the reservation was made (app_hidden.rate_terms): ending it early or moving its end is priced by them.';
 
 --
 -- Name: reservation_change; Type: TYPE; Schema: app_private; Owner: -
@@ -592,7 +600,8 @@ CREATE TABLE app_public.rates (
     CONSTRAINT rates_billing_increment_check CHECK (((billing_increment > '00:00:00'::interval) AND (billing_increment <= '01:00:00'::interval))),
     CONSTRAINT rates_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
     CONSTRAINT rates_hourly_price_check CHECK ((hourly_price >= 0)),
-    CONSTRAINT rates_minimum_charge_check CHECK ((minimum_charge >= 0))
+    CONSTRAINT rates_minimum_charge_check CHECK ((minimum_charge >= 0)),
+    CONSTRAINT rates_price_bounds CHECK (((hourly_price <= 500000) AND (minimum_charge <= 500000)))
 );
 
 --
@@ -797,8 +806,11 @@ CREATE FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charg
     LANGUAGE plpgsql STABLE
     AS $$
 begin
-  if hourly_price is null or hourly_price < 0 or minimum_charge is null or minimum_charge < 0 then
-    raise exception 'Prices are whole minor units, 0 or more' using errcode = 'SMO08';
+  -- The upper bound keeps every quote chargeable: 7 days (the longest stay)
+  -- at 500,000 an hour is 84,000,000, under Stripe's 99,999,999 a charge.
+  if hourly_price is null or hourly_price not between 0 and 500000
+     or minimum_charge is null or minimum_charge not between 0 and 500000 then
+    raise exception 'Prices are whole minor units from 0 to 500000' using errcode = 'SMO08';
   end if;
   if not exists (select from app_hidden.payment_minimums m where m.currency = assert_rate_money.currency) then
     raise exception 'Currency % cannot be charged', currency using errcode = 'SMO08';
@@ -810,7 +822,7 @@ $$;
 -- Name: FUNCTION assert_rate_money(hourly_price integer, minimum_charge integer, currency text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) IS 'Error SMO08 unless prices are 0 or more and the currency is chargeable.';
+COMMENT ON FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) IS 'Error SMO08 unless the hourly price and the minimum charge are 0 to 500,000 minor units and the currency is chargeable.';
 
 --
 -- Name: assert_role(text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1597,40 +1609,65 @@ $$;
 COMMENT ON FUNCTION app_hidden.login(email text, password text) IS 'app_private.login_attempt for the GraphQL login mutation (server/login_plugin.ts): never raises, so a failed attempt''s count commits with the request; the plugin turns the status into SMA01/SMA02 afterwards.';
 
 --
--- Name: metered_time(integer, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
+-- Name: rate_hours; Type: TABLE; Schema: app_public; Owner: -
 --
 
-CREATE FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) RETURNS interval
+CREATE TABLE app_public.rate_hours (
+    rate_id integer NOT NULL,
+    isodow integer NOT NULL,
+    opens time without time zone NOT NULL,
+    closes time without time zone NOT NULL,
+    CONSTRAINT rate_hours_check CHECK ((closes > opens)),
+    CONSTRAINT rate_hours_isodow_check CHECK (((isodow >= 1) AND (isodow <= 7)))
+);
+
+--
+-- Name: TABLE rate_hours; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.rate_hours IS '@behavior -insert -update -delete
+Metered hours of a rate, per ISO weekday (1 = Monday). A rate without rows is metered around the clock; outside these hours parking is free.';
+
+--
+-- Name: COLUMN rate_hours.closes; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.rate_hours.closes IS 'Local closing time; 24:00 means midnight at the end of the day.';
+
+--
+-- Name: metered_time(app_public.rate_hours[], text, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange) RETURNS interval
     LANGUAGE plpgsql STABLE
     AS $$
 declare
-  v_time_zone text;
   v_metered interval;
 begin
-  if not exists (select from app_public.rate_hours h where h.rate_id = metered_time.rate_id) then
+  if coalesce(cardinality(metered_time.hours), 0) = 0 then
     return upper(time_window) - lower(time_window);
   end if;
-  select r.time_zone into v_time_zone from app_public.rates r where r.id = metered_time.rate_id;
   select sum(upper(o.overlap) - lower(o.overlap)) into v_metered
   -- The local calendar days (dates in the rate's zone) the window touches.
   -- Dates, not timestamptz: a timestamptz day starts at midnight of the
   -- *session's* time zone and would shift every opening hour with it.
   from generate_series(0,
-         (upper(time_window) at time zone v_time_zone)::date
-           - (lower(time_window) at time zone v_time_zone)::date) as i(n)
-  cross join lateral (select (lower(time_window) at time zone v_time_zone)::date + i.n as day) d
-  join app_public.rate_hours h
-    on h.rate_id = metered_time.rate_id and h.isodow = extract(isodow from d.day)
+         (upper(time_window) at time zone metered_time.time_zone)::date
+           - (lower(time_window) at time zone metered_time.time_zone)::date) as i(n)
+  cross join lateral (select (lower(time_window) at time zone metered_time.time_zone)::date + i.n as day) d
+  join unnest(metered_time.hours) h on h.isodow = extract(isodow from d.day)
   -- `date + time` is a local timestamp; `at time zone` turns it into the real
   -- instant, DST included (24:00 is the next midnight). A local time that
   -- happens twice (01:30 when clocks fall back) reads as the later instant,
   -- right for closing; a meter opens at the earlier one: the local time an
   -- hour before, plus an hour (least(): never later than the plain reading).
+  -- The windows of one day never overlap (rate_hours_no_overlap), so their
+  -- sum is the metered time.
   cross join lateral (
     select time_window * tstzrange(
-      least((d.day + h.opens) at time zone v_time_zone,
-            ((d.day + h.opens) - interval '1 hour') at time zone v_time_zone + interval '1 hour'),
-      (d.day + h.closes) at time zone v_time_zone, '[)') as overlap
+      least((d.day + h.opens) at time zone metered_time.time_zone,
+            ((d.day + h.opens) - interval '1 hour') at time zone metered_time.time_zone + interval '1 hour'),
+      (d.day + h.closes) at time zone metered_time.time_zone, '[)') as overlap
   ) o
   where not isempty(o.overlap);
   return coalesce(v_metered, interval '0');
@@ -1638,10 +1675,10 @@ end;
 $$;
 
 --
--- Name: FUNCTION metered_time(rate_id integer, time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
+-- Name: FUNCTION metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) IS 'How much of the window falls in the rate''s metered hours (all of it for a rate metered around the clock).';
+COMMENT ON FUNCTION app_hidden.metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange) IS 'How much of the window falls in the metered hours, read in the time zone (all of it when there are no hours: metered around the clock).';
 
 --
 -- Name: payment_customer_forget(bigint, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1879,6 +1916,37 @@ $_$;
 COMMENT ON FUNCTION app_hidden.plate_state(state text) IS 'A state or province code (2–3 letters) in upper case, null when not given, else error SME01.';
 
 --
+-- Name: quote_of(app_public.rates, app_public.rate_hours[], tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.quote_of(rate app_public.rates, hours app_public.rate_hours[], time_window tstzrange) RETURNS app_public.price_quote
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_metered interval := app_hidden.metered_time(quote_of.hours, (quote_of.rate).time_zone, time_window);
+  v_increment numeric := extract(epoch from (quote_of.rate).billing_increment);
+  v_amount int;
+begin
+  -- rates_price_bounds keeps the largest amount (7 days at the highest hourly
+  -- price) within an int and within what Stripe charges at most.
+  v_amount := case
+    when v_metered = interval '0' then 0
+    else greatest(
+      (quote_of.rate).minimum_charge,
+      (select m.minimum_amount from app_hidden.payment_minimums m where m.currency = (quote_of.rate).currency),
+      round(ceil(extract(epoch from v_metered) / v_increment) * v_increment * (quote_of.rate).hourly_price / 3600.0)::int)
+  end;
+  return (v_amount, (quote_of.rate).currency, v_metered)::app_public.price_quote;
+end;
+$$;
+
+--
+-- Name: FUNCTION quote_of(rate app_public.rates, hours app_public.rate_hours[], time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.quote_of(rate app_public.rates, hours app_public.rate_hours[], time_window tstzrange) IS 'The price of a window under a rate''s terms, in its minor units: nothing when none of it is metered, else never below the rate''s minimum charge or the payment provider''s minimum for the currency.';
+
+--
 -- Name: quote_rate(integer, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -1887,24 +1955,14 @@ CREATE FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) RE
     AS $$
 declare
   v_rate app_public.rates;
-  v_metered interval;
-  v_increment numeric;
-  v_amount int;
 begin
   select * into v_rate from app_public.rates r where r.id = quote_rate.rate_id;
   if not found then
     return null;
   end if;
-  v_metered := app_hidden.metered_time(v_rate.id, time_window);
-  v_increment := extract(epoch from v_rate.billing_increment);
-  v_amount := case
-    when v_metered = interval '0' then 0
-    else greatest(
-      v_rate.minimum_charge,
-      (select m.minimum_amount from app_hidden.payment_minimums m where m.currency = v_rate.currency),
-      round(ceil(extract(epoch from v_metered) / v_increment) * v_increment * v_rate.hourly_price / 3600.0)::int)
-  end;
-  return (v_amount, v_rate.currency, v_metered)::app_public.price_quote;
+  return app_hidden.quote_of(v_rate,
+                             array(select h from app_public.rate_hours h where h.rate_id = v_rate.id),
+                             time_window);
 end;
 $$;
 
@@ -1912,7 +1970,29 @@ $$;
 -- Name: FUNCTION quote_rate(rate_id integer, time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) IS 'The price of a window at a rate, in the rate''s minor units: nothing when none of it is metered, else never below the rate''s minimum charge or the payment provider''s minimum for the currency.';
+COMMENT ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) IS 'The price of a window at a rate as it is now (quote_of): what searches and new bookings are quoted.';
+
+--
+-- Name: quote_terms(jsonb, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.quote_terms(terms jsonb, time_window tstzrange) RETURNS app_public.price_quote
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  return app_hidden.quote_of(
+    jsonb_populate_record(null::app_public.rates, quote_terms.terms -> 'rate'),
+    array(select jsonb_populate_record(null::app_public.rate_hours, h)
+          from jsonb_array_elements(quote_terms.terms -> 'hours') h),
+    time_window);
+end;
+$$;
+
+--
+-- Name: FUNCTION quote_terms(terms jsonb, time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.quote_terms(terms jsonb, time_window tstzrange) IS 'The price of a window under terms kept by rate_terms (quote_of).';
 
 --
 -- Name: rate_increment(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -1934,6 +2014,27 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.rate_increment(minutes integer) IS 'A billing increment of 1 to 60 minutes, else error SMO08.';
+
+--
+-- Name: rate_terms(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.rate_terms(rate_id integer) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select jsonb_build_object(
+    'rate', to_jsonb(r),
+    'hours', coalesce((select jsonb_agg(h order by h.isodow, h.opens)
+                       from app_public.rate_hours h where h.rate_id = r.id), '[]'))
+  from app_public.rates r
+  where r.id = rate_terms.rate_id;
+$$;
+
+--
+-- Name: FUNCTION rate_terms(rate_id integer); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.rate_terms(rate_id integer) IS 'A rate''s terms as they are now (its row and its metered hours), as a reservation keeps them: the reservation is priced by them for life (quote_terms), whatever becomes of the rate.';
 
 --
 -- Name: refund_prepare(bigint, integer); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -2107,6 +2208,27 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.reservation_email_data_of(r app_public.reservations) IS 'What every reservation email''s template receives (see README: email data keys), as a set of one row for use in FROM: statements that write many emails join it (inlined).';
+
+--
+-- Name: reservation_quote(app_public.reservations, tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.reservation_quote(r app_public.reservations, time_window tstzrange) RETURNS app_public.price_quote
+    LANGUAGE sql STABLE
+    AS $$
+  -- Reservations made before rate_terms existed had theirs copied when it
+  -- came (migration 000043); the spot's rate now is only a last resort.
+  select app_hidden.quote_terms(
+    coalesce(r.rate_terms,
+             app_hidden.rate_terms((select s.rate_id from app_public.spots s where s.id = r.spot_id))),
+    reservation_quote.time_window);
+$$;
+
+--
+-- Name: FUNCTION reservation_quote(r app_public.reservations, time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.reservation_quote(r app_public.reservations, time_window tstzrange) IS 'The price of a new window for a reservation under the rate terms it was booked with (rate_terms): an end moved later or earlier is priced as the rate stood at booking.';
 
 --
 -- Name: search_point(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -2809,8 +2931,7 @@ begin
   if v_end = upper(v_r.period) then
     v_quote := row(v_r.amount, v_r.currency, null)::app_public.price_quote;  -- ran its course: as quoted
   else
-    v_quote := app_hidden.quote_rate((select s.rate_id from app_public.spots s where s.id = v_r.spot_id),
-                                     tstzrange(lower(v_r.period), v_end, '[)'));
+    v_quote := app_hidden.reservation_quote(v_r, tstzrange(lower(v_r.period), v_end, '[)'));
   end if;
   update app_public.reservations r
   set status = 'completed', period = tstzrange(lower(v_r.period), v_end, '[)'),
@@ -4830,6 +4951,8 @@ begin
       when length(f.pay_by_cell_number) > 50 then 'Pay By Cell Number longer than 50 characters'
       when f.hourly_rate is null and z.zone_price is null then 'missing Hourly_Rate and no price for its zone'
       when f.hourly_rate !~ '^\$?\s*[0-9]{1,4}(\.[0-9]{1,2})?$' then 'Hourly_Rate is not a price in dollars'
+      -- The rates' bound (assert_rate_money): a larger price could not be charged for a long stay.
+      when round(ltrim(f.hourly_rate, '$ ')::numeric * 100) > 500000 then 'Hourly_Rate is above $5000.00'
       when f.meter_hours is null then 'missing Meter_Hours'
     end as why
   ) v;
@@ -4874,23 +4997,26 @@ begin
 
   -- 4. Rates of the accepted rows: created on first sight, with their hours;
   --    an existing rate (and any edit an operator made to it) is left alone.
-  insert into app_public.rates (code, name, hourly_price)
-  select distinct on (t.rate_code)
-    t.rate_code,
-    '$' || to_char(t.price / 100.0, 'FM9990.00') || '/h, '
-      || case when t.schedule = '24x7' then 'around the clock' else t.schedule end,
-    t.price
-  from pg_temp.spots_import_rows_v1 t
-  where t.why is null
-  order by t.rate_code
-  on conflict (code) do nothing;
-
+  --    Hours go only to the rates made here: an existing rate's hours may be
+  --    an operator's, and adding the file's beside them would overlap them.
+  with created as (
+    insert into app_public.rates (code, name, hourly_price)
+    select distinct on (t.rate_code)
+      t.rate_code,
+      '$' || to_char(t.price / 100.0, 'FM9990.00') || '/h, '
+        || case when t.schedule = '24x7' then 'around the clock' else t.schedule end,
+      t.price
+    from pg_temp.spots_import_rows_v1 t
+    where t.why is null
+    order by t.rate_code
+    on conflict (code) do nothing
+    returning id, code
+  )
   insert into app_public.rate_hours (rate_id, isodow, opens, closes)
-  select r.id, (h ->> 'isodow')::int, (h ->> 'opens')::time, (h ->> 'closes')::time
+  select c.id, (h ->> 'isodow')::int, (h ->> 'opens')::time, (h ->> 'closes')::time
   from (select distinct rate_code, hours from pg_temp.spots_import_rows_v1 where why is null) t
-  join app_public.rates r on r.code = t.rate_code
-  cross join lateral jsonb_array_elements(t.hours) as h
-  on conflict (rate_id, isodow, opens) do nothing;
+  join created c on c.code = t.rate_code
+  cross join lateral jsonb_array_elements(t.hours) as h;
 
   -- 5. Spots: insert new meter numbers; update a known one only when something
   --    differs, so an unchanged row writes nothing (xmax = 0 tells a fresh
@@ -6034,7 +6160,7 @@ begin
   v_window := tstzrange(lower(v_r.period), change_reservation_end.ends_at, '[)');
   select s.* into v_spot from app_public.spots s where s.id = v_r.spot_id;
   perform app_hidden.assert_max_stay(v_spot, v_window);
-  v_quote := app_hidden.quote_rate(v_spot.rate_id, v_window);
+  v_quote := app_hidden.reservation_quote(v_r, v_window);
 
   -- Row lock first (above), then the spot's: every writer takes them in this order.
   perform app_hidden.lock_spot(v_r.spot_id);
@@ -6058,7 +6184,7 @@ $$;
 -- Name: FUNCTION change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'Moves the end of your reservation (longer or shorter) and re-prices it. Guests pass the manage token. Refused when the spot is taken after the current end (SMB01), the new end has passed (SMB09), is not after the start (SMB03), exceeds the spot''s maximum stay (SMB04), or the reservation is over, cancelled or expired (SMB07).';
+COMMENT ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'Moves the end of your reservation (longer or shorter) and re-prices it at the rate it was booked under (a rate changed since does not apply). Guests pass the manage token. Refused when the spot is taken after the current end (SMB01), the new end has passed (SMB09), is not after the start (SMB03), exceeds the spot''s maximum stay (SMB04), or the reservation is over, cancelled or expired (SMB07).';
 
 --
 -- Name: create_customer(text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -6346,6 +6472,16 @@ begin
     raise exception 'This reservation has not started yet; cancel it instead (free of charge)'
       using errcode = 'SMB09';
   end if;
+  if v_r.status = 'held' then
+    -- No card was ever set up: ended, it is what its end would make of it
+    -- (reservations_end_due), expired with nothing to charge. Completing it
+    -- would charge a card that does not exist and leave a debt on the email.
+    update app_public.reservations r
+    set status = 'expired', hold_expires_at = null
+    where r.id = v_r.id
+    returning * into v_r;
+    return row(v_r, null)::app_public.reservation_result;
+  end if;
   return row(app_private.complete_reservation(v_r.id, now()), null)::app_public.reservation_result;
 end;
 $$;
@@ -6354,7 +6490,7 @@ $$;
 -- Name: FUNCTION end_reservation(reservation_id bigint, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) IS 'Ends a reservation that has started, now: it is charged for the time used (never less than the rate''s minimum charge) and the spot is free again. Guests pass the manage token. A reservation that has not started is cancelled instead (SMB09).';
+COMMENT ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) IS 'Ends a reservation that has started, now: it is charged for the time used at the rate it was booked under (never less than the rate''s minimum charge) and the spot is free again. One still held (no card set up) expires instead, with no charge. Guests pass the manage token. A reservation that has not started is cancelled instead (SMB09).';
 
 --
 -- Name: enforcement_lookup(text, text, bigint); Type: FUNCTION; Schema: app_public; Owner: -
@@ -6741,6 +6877,37 @@ $$;
 COMMENT ON FUNCTION app_public.resend_verification_email() IS 'Sends a new verification link (older ones stop working); false when already verified. At most 3 an hour.';
 
 --
+-- Name: reservation_end_quote(bigint, timestamp with time zone, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text DEFAULT NULL::text) RETURNS app_public.price_quote
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r app_public.reservations := app_private.reservation_for_caller(
+    reservation_end_quote.reservation_id, reservation_end_quote.manage_token, false);
+begin
+  if reservation_end_quote.ends_at is null or not isfinite(reservation_end_quote.ends_at) then
+    raise exception 'Give the end time to price' using errcode = 'SMB03';
+  end if;
+  if reservation_end_quote.ends_at <= lower(v_r.period) then
+    raise exception 'The end time must be after the start time' using errcode = 'SMB03';
+  end if;
+  if reservation_end_quote.ends_at - lower(v_r.period) > app_hidden.max_stay() then
+    raise exception 'A stay may last at most % days', extract(day from app_hidden.max_stay()) using errcode = 'SMB04';
+  end if;
+  return app_hidden.reservation_quote(v_r, tstzrange(lower(v_r.period), reservation_end_quote.ends_at, '[)'));
+end;
+$$;
+
+--
+-- Name: FUNCTION reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (now, to end it; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended. Guests pass the manage token (SMB06 otherwise); SMB03 for an end not after the start, SMB04 beyond 7 days.';
+
+--
 -- Name: reservations_ends_at(app_public.reservations); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -6797,6 +6964,7 @@ declare
   v_email   citext;
   v_window  tstzrange;
   v_spot    app_public.spots;
+  v_terms   jsonb;
   v_quote   app_public.price_quote;
   v_token   text;
   v_r       app_public.reservations;
@@ -6824,7 +6992,11 @@ begin
     raise exception 'This spot is out of service and cannot be reserved' using errcode = 'SMB02';
   end if;
   perform app_hidden.assert_max_stay(v_spot, v_window);
-  v_quote := app_hidden.quote_rate(v_spot.rate_id, v_window);
+  -- The rate's terms as they are now: this quote and every later re-pricing of
+  -- the reservation (ended early, moved end) come from this copy, so a rate
+  -- changed afterwards never changes what this driver was promised.
+  v_terms := app_hidden.rate_terms(v_spot.rate_id);
+  v_quote := app_hidden.quote_terms(v_terms, v_window);
   -- Bookings through the API carry the client's address (every mutation does:
   -- server/request_identity.ts) and are bounded; SQL run by the owner (tests,
   -- maintenance, the CLI) has no client and is not.
@@ -6834,9 +7006,9 @@ begin
 
   begin
     insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency, hold_expires_at,
-                                         plate, plate_state)
+                                         plate, plate_state, rate_terms)
     values (v_spot.id, v_user_id, v_email, v_window, 'held', v_quote.amount, v_quote.currency,
-            least(now() + app_hidden.booking_hold_time(), upper(v_window)), v_plate, v_state)
+            least(now() + app_hidden.booking_hold_time(), upper(v_window)), v_plate, v_state, v_terms)
     returning * into v_r;
   exception when exclusion_violation then
     raise exception 'Sorry, this spot is already taken for part of that time' using errcode = 'SMB01';
@@ -7152,9 +7324,14 @@ begin
     raise exception 'Hours are [{isodow: 1..7, opens: "HH:MM", closes: "HH:MM"}] with opens before closes' using errcode = 'SMO08';
   end if;
   delete from app_public.rate_hours h where h.rate_id = v_r.id;
-  insert into app_public.rate_hours (rate_id, isodow, opens, closes)
-  select v_r.id, (h ->> 'isodow')::int, (h ->> 'opens')::time, (h ->> 'closes')::time
-  from jsonb_array_elements(hours) h;
+  begin
+    insert into app_public.rate_hours (rate_id, isodow, opens, closes)
+    select v_r.id, (h ->> 'isodow')::int, (h ->> 'opens')::time, (h ->> 'closes')::time
+    from jsonb_array_elements(hours) h;
+  exception when exclusion_violation or unique_violation then
+    -- Overlapping windows would meter the same time twice.
+    raise exception 'Metered hours of one day must not overlap' using errcode = 'SMO08';
+  end;
   return v_r;
 end;
 $_$;
@@ -7209,14 +7386,22 @@ begin
     -- Keeps at least one admin: an admin cannot demote themselves.
     raise exception 'You cannot change your own role; ask another admin' using errcode = 'SMA16';
   end if;
-  -- The role is read at every request's session look-up, so it takes effect
-  -- on the user's next request without signing them out.
-  update app_public.users u set role = set_user_role.role
-  where u.id = set_user_role.user_id
-  returning u.* into v_user;
+  select u.* into v_user from app_public.users u where u.id = set_user_role.user_id for update;
   if v_user.id is null then
     raise exception 'There is no user %', set_user_role.user_id using errcode = 'SMA17';
   end if;
+  -- Anyone may sign up with an address they do not own (a colleague's, a
+  -- staff domain's) and wait: a staff role goes only to an account that has
+  -- proved its email, as an invitation does when its link is followed.
+  if set_user_role.role <> 'driver' and not v_user.is_verified then
+    raise exception 'This account has not verified its email; a staff role needs a verified account (or invite them)'
+      using errcode = 'SMA19';
+  end if;
+  -- The role is read at every request's session look-up, so it takes effect
+  -- on the user's next request without signing them out.
+  update app_public.users u set role = set_user_role.role
+  where u.id = v_user.id
+  returning u.* into v_user;
   return v_user;
 end;
 $$;
@@ -7225,7 +7410,7 @@ $$;
 -- Name: FUNCTION set_user_role(user_id bigint, role text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.set_user_role(user_id bigint, role text) IS 'Admins only: gives a user another role (driver, operator, admin, analyst, enforcement); not your own. Takes effect on the user''s next request.';
+COMMENT ON FUNCTION app_public.set_user_role(user_id bigint, role text) IS 'Admins only: gives a user another role (driver, operator, admin, analyst, enforcement); not your own; a role other than driver only to a verified account (SMA19). Takes effect on the user''s next request.';
 
 --
 -- Name: spot_affected_reservations(bigint); Type: FUNCTION; Schema: app_public; Owner: -
@@ -8427,32 +8612,6 @@ ALTER TABLE app_public.customers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
 );
 
 --
--- Name: rate_hours; Type: TABLE; Schema: app_public; Owner: -
---
-
-CREATE TABLE app_public.rate_hours (
-    rate_id integer NOT NULL,
-    isodow integer NOT NULL,
-    opens time without time zone NOT NULL,
-    closes time without time zone NOT NULL,
-    CONSTRAINT rate_hours_check CHECK ((closes > opens)),
-    CONSTRAINT rate_hours_isodow_check CHECK (((isodow >= 1) AND (isodow <= 7)))
-);
-
---
--- Name: TABLE rate_hours; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TABLE app_public.rate_hours IS '@behavior -insert -update -delete
-Metered hours of a rate, per ISO weekday (1 = Monday). A rate without rows is metered around the clock; outside these hours parking is free.';
-
---
--- Name: COLUMN rate_hours.closes; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.rate_hours.closes IS 'Local closing time; 24:00 means midnight at the end of the day.';
-
---
 -- Name: rates_id_seq; Type: SEQUENCE; Schema: app_public; Owner: -
 --
 
@@ -8890,6 +9049,13 @@ ALTER TABLE ONLY app_public.customers
 
 ALTER TABLE ONLY app_public.operator_zones
     ADD CONSTRAINT operator_zones_pkey PRIMARY KEY (user_id, borough);
+
+--
+-- Name: rate_hours rate_hours_no_overlap; Type: CONSTRAINT; Schema: app_public; Owner: -
+--
+
+ALTER TABLE ONLY app_public.rate_hours
+    ADD CONSTRAINT rate_hours_no_overlap EXCLUDE USING gist (rate_id WITH =, isodow WITH =, tsrange(('2000-01-03'::date + opens), ('2000-01-03'::date + closes)) WITH &&);
 
 --
 -- Name: rate_hours rate_hours_pkey; Type: CONSTRAINT; Schema: app_public; Owner: -
@@ -10381,11 +10547,42 @@ REVOKE ALL ON FUNCTION app_hidden.login(email text, password text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.login(email text, password text) TO app_anonymous;
 
 --
--- Name: FUNCTION metered_time(rate_id integer, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
+-- Name: TABLE rate_hours; Type: ACL; Schema: app_public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_hidden.metered_time(rate_id integer, time_window tstzrange) TO app_anonymous;
+GRANT SELECT ON TABLE app_public.rate_hours TO app_anonymous;
+GRANT DELETE ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.rate_id; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(rate_id) ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.isodow; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(isodow) ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.opens; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(opens) ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: COLUMN rate_hours.closes; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT INSERT(closes) ON TABLE app_public.rate_hours TO app_operator;
+
+--
+-- Name: FUNCTION metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange) TO app_anonymous;
 
 --
 -- Name: FUNCTION payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text); Type: ACL; Schema: app_hidden; Owner: -
@@ -10437,6 +10634,13 @@ REVOKE ALL ON FUNCTION app_hidden.plate_state(state text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.plate_state(state text) TO app_anonymous;
 
 --
+-- Name: FUNCTION quote_of(rate app_public.rates, hours app_public.rate_hours[], time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.quote_of(rate app_public.rates, hours app_public.rate_hours[], time_window tstzrange) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.quote_of(rate app_public.rates, hours app_public.rate_hours[], time_window tstzrange) TO app_anonymous;
+
+--
 -- Name: FUNCTION quote_rate(rate_id integer, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -10444,11 +10648,25 @@ REVOKE ALL ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzra
 GRANT ALL ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzrange) TO app_anonymous;
 
 --
+-- Name: FUNCTION quote_terms(terms jsonb, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.quote_terms(terms jsonb, time_window tstzrange) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.quote_terms(terms jsonb, time_window tstzrange) TO app_anonymous;
+
+--
 -- Name: FUNCTION rate_increment(minutes integer); Type: ACL; Schema: app_hidden; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_hidden.rate_increment(minutes integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.rate_increment(minutes integer) TO app_anonymous;
+
+--
+-- Name: FUNCTION rate_terms(rate_id integer); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.rate_terms(rate_id integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.rate_terms(rate_id integer) TO app_anonymous;
 
 --
 -- Name: FUNCTION refund_prepare(reservation_id bigint, amount integer); Type: ACL; Schema: app_hidden; Owner: -
@@ -10484,6 +10702,13 @@ GRANT ALL ON FUNCTION app_hidden.reservation_email_data(r app_public.reservation
 
 REVOKE ALL ON FUNCTION app_hidden.reservation_email_data_of(r app_public.reservations) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.reservation_email_data_of(r app_public.reservations) TO app_anonymous;
+
+--
+-- Name: FUNCTION reservation_quote(r app_public.reservations, time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.reservation_quote(r app_public.reservations, time_window tstzrange) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.reservation_quote(r app_public.reservations, time_window tstzrange) TO app_anonymous;
 
 --
 -- Name: FUNCTION search_point(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
@@ -11371,6 +11596,13 @@ REVOKE ALL ON FUNCTION app_public.resend_verification_email() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.resend_verification_email() TO app_anonymous;
 
 --
+-- Name: FUNCTION reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) TO app_anonymous;
+
+--
 -- Name: FUNCTION reservations_ends_at(r app_public.reservations); Type: ACL; Schema: app_public; Owner: -
 --
 
@@ -11661,37 +11893,6 @@ GRANT SELECT,USAGE ON SEQUENCE app_public.customer_notes_id_seq TO app_anonymous
 --
 
 GRANT SELECT,USAGE ON SEQUENCE app_public.customers_id_seq TO app_anonymous;
-
---
--- Name: TABLE rate_hours; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT SELECT ON TABLE app_public.rate_hours TO app_anonymous;
-GRANT DELETE ON TABLE app_public.rate_hours TO app_operator;
-
---
--- Name: COLUMN rate_hours.rate_id; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT INSERT(rate_id) ON TABLE app_public.rate_hours TO app_operator;
-
---
--- Name: COLUMN rate_hours.isodow; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT INSERT(isodow) ON TABLE app_public.rate_hours TO app_operator;
-
---
--- Name: COLUMN rate_hours.opens; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT INSERT(opens) ON TABLE app_public.rate_hours TO app_operator;
-
---
--- Name: COLUMN rate_hours.closes; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT INSERT(closes) ON TABLE app_public.rate_hours TO app_operator;
 
 --
 -- Name: SEQUENCE rates_id_seq; Type: ACL; Schema: app_public; Owner: -

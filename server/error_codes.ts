@@ -33,6 +33,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMA16: 'Not a role change that can be made: unknown role, or an admin changing their own role.',
   SMA17: 'No such user.',
   SMA18: 'Request from an origin that is not allowed (CORS; HTTP 403).',
+  SMA19: 'A staff role (anything but driver) goes only to an account that has verified its email.',
   // Booking
   SMB01: 'Spot taken: another reservation or an operator block overlaps that time (also when extending).',
   SMB02: 'No such spot, or the spot is out of service.',

@@ -138,6 +138,10 @@ async function makeRow(target: Target, state: State): Promise<Row> {
     assert.is(claimed.user_id, claimant.id, 'claimed at sign-in');
     row = { id: r.id, target, rightful: { headers: session.headers, token: null } };
   }
+  if (state === 'started') {
+    // Parked and paid for: confirmed as the payments code does (one still held would expire when ended).
+    await db.owner.query('select app_private.confirm_held_reservation($1)', [row.id]);
+  }
   if (state === 'setUp' || state === 'charged') {
     const setUp = await call(SETUP, row, row.rightful);
     assert.is(setUp.errors, undefined, JSON.stringify(setUp.errors));
@@ -161,6 +165,9 @@ const SETUP = `mutation ($id: BigInt!, $t: String) {
 const CONFIRM = `mutation ($id: BigInt!, $t: String) { confirmReservationPayment(input: { reservationId: $id, manageToken: $t }) { reservationId reservationStatus } }`;
 const REFUND = `mutation ($id: BigInt!) { refundReservation(input: { reservationId: $id }) { reservationId amount currency status refundedTotal } }`;
 const UNBLOCK = `mutation ($id: BigInt!) { unblockSpot(input: { blockId: $id }) { result { rowId status } } }`;
+
+const END_QUOTE = `query ($id: BigInt!, $t: String, $endsAt: Datetime!) {
+  reservationEndQuote(reservationId: $id, manageToken: $t, endsAt: $endsAt) { amount currency } }`;
 
 const NEW_END = at(4).toISOString();
 
@@ -231,6 +238,22 @@ const OPERATIONS: Record<string, Operation> = {
     refusal: onReservation(true),
     async allowed(row, data) {
       assert.equal(data.guestReservation, { rowId: row.id, status: 'held' });
+    },
+  },
+  reservationEndQuote: {
+    query: END_QUOTE,
+    state: 'upcoming',
+    refusal: onReservation(true),
+    async allowed(row, data) {
+      // 2 h at the file's rate, as booked; nothing written (the refusal snapshot covers the rest).
+      const {
+        rows: [q],
+      } = await db.owner.query(
+        `select (app_hidden.quote_rate(s.rate_id, tstzrange(lower(r.period), $2::timestamptz))).amount
+         from app_public.reservations r join app_public.spots s on s.id = r.spot_id where r.id = $1`,
+        [row.id, NEW_END],
+      );
+      assert.equal(data.reservationEndQuote, { amount: q.amount, currency: 'USD' });
     },
   },
   changeReservationEnd: {

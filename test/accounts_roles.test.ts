@@ -218,6 +218,37 @@ test('a role change takes effect on the next request, without signing out', asyn
   assert.is(code(none), 'SMA17');
 });
 
+test('a staff role goes only to a verified account (SMA19); driver back to driver is always allowed', async () => {
+  // Someone signed up with a staff-looking address they do not own and never verified it.
+  const squatter = await createSignedInUser(db, api, { role: 'driver', verified: false });
+  const admin = await createSignedInUser(db, api, { role: 'admin' });
+  for (const role of ['operator', 'admin', 'analyst', 'enforcement']) {
+    const res = await api.gql(
+      `mutation ($id: BigInt!, $role: String!) { setUserRole(input: { userId: $id, role: $role }) { result { role } } }`,
+      { id: squatter.id, role },
+      admin.headers,
+    );
+    assert.is(code(res), 'SMA19', role);
+  }
+  const {
+    rows: [row],
+  } = await db.owner.query('select role from app_public.users where id = $1', [squatter.id]);
+  assert.is(row.role, 'driver', 'nothing changed');
+  const same = await api.gql(
+    `mutation ($id: BigInt!) { setUserRole(input: { userId: $id, role: "driver" }) { result { role } } }`,
+    { id: squatter.id },
+    admin.headers,
+  );
+  assert.is(same.errors, undefined, JSON.stringify(same.errors));
+  await db.owner.query('update app_public.users set is_verified = true where id = $1', [squatter.id]);
+  const verified = await api.gql(
+    `mutation ($id: BigInt!) { setUserRole(input: { userId: $id, role: "operator" }) { result { role } } }`,
+    { id: squatter.id },
+    admin.headers,
+  );
+  assert.is(verified.data?.setUserRole.result.role, 'operator', 'once verified');
+});
+
 test('staff administration needs a verified email: an unverified admin gets SMA11', async () => {
   const admin = await createSignedInUser(db, api, { role: 'admin', verified: false });
   const res = await api.gql(

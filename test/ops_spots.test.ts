@@ -161,6 +161,23 @@ test('spot and rate input: codes, and nothing written', async () => {
       `mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 1, opens: "10:00", closes: "09:00" }] }) { clientMutationId } }`,
       'SMO08',
     ],
+    // Overlapping windows of one day would meter the same time twice.
+    [
+      `mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 1, opens: "09:00", closes: "12:00" }, { isodow: 1, opens: "11:00", closes: "13:00" }] }) { clientMutationId } }`,
+      'SMO08',
+    ],
+    [
+      `mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 3, opens: "00:00", closes: "24:00" }, { isodow: 3, opens: "00:00", closes: "24:00" }] }) { clientMutationId } }`,
+      'SMO08',
+    ],
+    // Prices a long stay could not be charged at (7 days at 2^31-1 overflowed every search over the spot).
+    [`mutation { createRate(input: { code: "x", name: "X", hourlyPrice: 500001 }) { clientMutationId } }`, 'SMO08'],
+    [
+      `mutation { createRate(input: { code: "x", name: "X", hourlyPrice: 100, minimumCharge: 500001 }) { clientMutationId } }`,
+      'SMO08',
+    ],
+    [`mutation { updateRate(input: { rateId: ${rate}, hourlyPrice: 2147483647 }) { clientMutationId } }`, 'SMO08'],
+    [`mutation { updateRate(input: { rateId: ${rate}, minimumCharge: 500001 }) { clientMutationId } }`, 'SMO08'],
   ];
   const digest = async () =>
     (

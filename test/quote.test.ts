@@ -4,7 +4,7 @@
 // reservation when it is made.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createTestDb, createUser, identityOf, sqlstateOf, withAnonDb, type TestDb } from './helpers/db.ts';
+import { callAs, createTestDb, createUser, identityOf, sqlstateOf, withAnonDb, type TestDb } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { hoursFromNow, reserve } from './helpers/reservations.ts';
 
@@ -200,6 +200,142 @@ test('the price is locked onto the reservation when it is made', async () => {
     rows: [row],
   } = await db.owner.query('select amount from app_public.reservations where id = $1', [r.id]);
   assert.is(row.amount, 750, 'a later price change does not touch it');
+});
+
+test('ending early or moving the end prices by the terms booked under, whatever became of the rate or the spot', async () => {
+  // Setup: the reservation's rate, and an untouched twin with the same terms that prices the expected amounts.
+  const terms = {
+    hourlyPrice: 600,
+    billingIncrement: '15 minutes',
+    minimumCharge: 150,
+    hours: [1, 2, 3, 4, 5, 6, 7].map((d) => [d, '00:00', '24:00'] as [number, string, string]),
+  };
+  const twin = await createRate(db, terms);
+  const changes: Record<string, (rate: number, spot: string) => Promise<unknown>> = {
+    'price raised': (rate) => db.owner.query('update app_public.rates set hourly_price = 60000 where id = $1', [rate]),
+    'price lowered': (rate) => db.owner.query('update app_public.rates set hourly_price = 6 where id = $1', [rate]),
+    increment: (rate) =>
+      db.owner.query(`update app_public.rates set billing_increment = '60 minutes' where id = $1`, [rate]),
+    minimum: (rate) => db.owner.query('update app_public.rates set minimum_charge = 50000 where id = $1', [rate]),
+    'time zone': (rate) => db.owner.query(`update app_public.rates set time_zone = 'Asia/Tokyo' where id = $1`, [rate]),
+    hours: async (rate) => {
+      await db.owner.query('delete from app_public.rate_hours where rate_id = $1', [rate]);
+      await db.owner.query(
+        `insert into app_public.rate_hours (rate_id, isodow, opens, closes) select $1, d, '00:00', '00:01' from generate_series(1, 7) d`,
+        [rate],
+      );
+    },
+    'spot on another rate': async (_rate, spot) =>
+      db.owner.query('update app_public.spots set rate_id = $1 where id = $2', [
+        await createRate(db, { hourlyPrice: 90000 }),
+        spot,
+      ]),
+  };
+  const driver = await createUser(db);
+  const as = identityOf(driver);
+  const ops: Record<string, { startsIn: number; endsAt?: Date }> = {
+    'end now': { startsIn: 0 },
+    extend: { startsIn: 3, endsAt: hoursFromNow(6) },
+    shorten: { startsIn: 3, endsAt: hoursFromNow(3.5) },
+  };
+  const wrong: string[] = [];
+  let differs = 0;
+  for (const [change, apply] of Object.entries(changes)) {
+    for (const [name, op] of Object.entries(ops)) {
+      const rate = await createRate(db, terms);
+      const spot = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate, maxStay: '7 days' });
+      const r = await reserve(db, as, {
+        spotId: spot,
+        startsAt: op.startsIn ? hoursFromNow(op.startsIn) : new Date(),
+        durationMinutes: 120,
+      });
+      await db.owner.query('select app_private.confirm_held_reservation($1)', [r.id]);
+      // Action: what the driver is shown (reservationEndQuote), then the change itself.
+      await apply(rate, spot);
+      let shown: number | null = null;
+      if (op.endsAt) {
+        [{ amount: shown }] = await callAs(db, as, 'select (app_public.reservation_end_quote($1, $2)).amount', [
+          r.id,
+          op.endsAt,
+        ]);
+        await callAs(db, as, 'select app_public.change_reservation_end($1, $2)', [r.id, op.endsAt]);
+      } else {
+        await callAs(db, as, 'select app_public.end_reservation($1)', [r.id]);
+      }
+      // Assertions
+      const {
+        rows: [row],
+      } = await db.owner.query(
+        `select r.amount, (app_hidden.quote_rate($2, r.period)).amount as booked,
+                (app_hidden.quote_rate(s.rate_id, r.period)).amount as live
+         from app_public.reservations r join app_public.spots s on s.id = r.spot_id where r.id = $1`,
+        [r.id, twin],
+      );
+      if (row.amount !== row.booked) wrong.push(`${change}, ${name}: ${row.amount}, booked terms give ${row.booked}`);
+      if (shown !== null && shown !== row.amount)
+        wrong.push(`${change}, ${name}: shown ${shown}, charged ${row.amount}`);
+      if (row.live !== row.booked) differs += 1;
+    }
+  }
+  assert.equal(wrong, []);
+  assert.ok(differs >= 15, `the changes must move the live price for the test to mean anything (${differs} of 21)`);
+});
+
+test('a rate is bounded so that the longest stay at it is chargeable, and search over it never fails', async () => {
+  // The highest price a rate may have, and its minimum charge, over 7 days: 84,000,000, an int and a Stripe charge.
+  const top = await createRate(db, { hourlyPrice: 500000, minimumCharge: 500000 });
+  const spot = await createSpot(db, { lat: 40.7601, lng: -73.9801, rateId: top, maxStay: '7 days' });
+  const from = hoursFromNow(1);
+  const to = new Date(from.getTime() + 7 * 86400e3);
+  const found = await withAnonDb(
+    db,
+    async (c) =>
+      (
+        await c.query(
+          `select (m.price).amount from app_public.spots_near(40.7601, -73.9801, 0.01, 'km', $1, $2) m where (m.spot).id = $3`,
+          [from, to, spot],
+        )
+      ).rows[0],
+  );
+  assert.is(found.amount, 84_000_000);
+  for (const [column, value] of [
+    ['hourly_price', 500001],
+    ['minimum_charge', 500001],
+    ['hourly_price', 2147483647],
+  ] as const) {
+    assert.is(
+      await sqlstateOf(db.owner.query(`update app_public.rates set ${column} = $2 where id = $1`, [top, value])),
+      '23514',
+      `${column} = ${value}`,
+    );
+  }
+});
+
+test("a day's metered windows never overlap, whoever writes them", async () => {
+  const rate = await createRate(db, { hours: [[1, '09:00', '12:00']] });
+  for (const [opens, closes] of [
+    ['11:00', '13:00'],
+    ['08:00', '09:30'],
+    ['10:00', '11:00'],
+    ['00:00', '24:00'],
+  ]) {
+    assert.is(
+      await sqlstateOf(
+        db.owner.query('insert into app_public.rate_hours (rate_id, isodow, opens, closes) values ($1, 1, $2, $3)', [
+          rate,
+          opens,
+          closes,
+        ]),
+      ),
+      '23P01',
+      `${opens}-${closes} over 09:00-12:00`,
+    );
+  }
+  // Touching windows and other days are fine.
+  await db.owner.query(
+    `insert into app_public.rate_hours (rate_id, isodow, opens, closes) values ($1, 1, '12:00', '24:00'), ($1, 2, '09:00', '12:00')`,
+    [rate],
+  );
 });
 
 test.run();

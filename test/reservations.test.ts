@@ -323,6 +323,46 @@ test('end now: charged for the time used with the minimum charge, charge queued,
   );
 });
 
+test('ending one still held (no card) expires it, for a driver and a guest: no charge, no debt, spot free', async () => {
+  for (const who of ['driver', 'guest'] as const) {
+    // Setup: a stay that has started and was never given a card.
+    const spotId = await spot();
+    const as = who === 'driver' ? identityOf(driver) : ANON;
+    const r = await reserve(db, as, {
+      spotId,
+      durationMinutes: 60,
+      ...(who === 'guest' ? { email: 'someone-else@example.test' } : {}),
+    });
+    // Action
+    const [ended] = await callAs(
+      db,
+      as,
+      'select status::text, amount, upper(period) as e from app_public.end_reservation($1, $2) x, lateral (select (x.reservation).*) r',
+      [r.id, r.manage_token],
+    );
+    // Assertions: what its end would have made of it, and nothing to charge.
+    assert.equal([ended.status, ended.amount], ['expired', r.amount], who);
+    assert.is(ended.e.getTime(), r.ends_at.getTime(), `${who}: its end unchanged`);
+    assert.equal(Object.keys(await scheduledOf(db, r.id)), [], `${who}: no charge queued, nothing left to do`);
+    const {
+      rows: [charges],
+    } = await db.owner.query('select count(*)::int as n from app_private.charges where reservation_id = $1', [r.id]);
+    assert.is(charges.n, 0, `${who}: no charge row`);
+    assert.equal(
+      (await emailsOf(db, r.id)).map((m) => m.template),
+      ['reservation_held', 'reservation_expired'],
+      `${who}: emails`,
+    );
+    const again = await reserve(db, ANON, { spotId, durationMinutes: 30, email: 'next@example.test' });
+    assert.is(again.status, 'held', `${who}: the spot is free again`);
+    assert.is(
+      await sqlstateOf(callAs(db, as, 'select app_public.end_reservation($1, $2)', [r.id, r.manage_token])),
+      'SMB07',
+      `${who}: already over`,
+    );
+  }
+});
+
 test('cancel before the start: free, nothing left scheduled; after the start: refused (end it instead)', async () => {
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2) });
@@ -386,6 +426,7 @@ test('guests change, end and cancel with their token, never without it', async (
   );
   assert.is(c.status, 'cancelled');
   const now = await reserve(db, ANON, { spotId, durationMinutes: 60, email: 'g@example.test' });
+  await confirm(now.id);
   const [e] = await callAs(
     db,
     ANON,

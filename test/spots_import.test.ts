@@ -458,6 +458,44 @@ spots('the SQL function on its own: order kept, duplicates in one call, not an a
   assert.is(await sqlstateOf(db.owner.query(`select * from app_private.spots_import('{}'::jsonb)`)), '22023');
 });
 
+spots('a price above $5000.00 an hour is rejected (a long stay could not be charged); $5000.00 is taken', async () => {
+  const over = { ...rows[3], 'Meter Number': '9900020', Hourly_Rate: '5000.01' };
+  const top = { ...rows[3], 'Meter Number': '9900021', Hourly_Rate: '5000.00' };
+  const summary = await importText('price.csv', toCsv([over, top]));
+  assert.equal(summary.rejects, [{ line: 2, reason: 'Hourly_Rate is above $5000.00' }]);
+  assert.equal([summary.inserted, summary.rejected], [1, 1]);
+  const {
+    rows: [stored],
+  } = await db.owner.query(
+    `select r.hourly_price from app_public.spots s join app_public.rates r on r.id = s.rate_id where s.external_id = '9900021'`,
+  );
+  assert.is(stored.hourly_price, 500000);
+});
+
+spots(
+  "an operator's hours on an imported rate are theirs: importing the file again adds none of the file's",
+  async () => {
+    // Setup: an operator meters the rate of the file's first meter around the clock on Mondays only.
+    const {
+      rows: [{ rate_id: rate }],
+    } = await db.owner.query('select rate_id from app_public.spots where external_id = $1', [rows[0]['Meter Number']]);
+    await db.owner.query('delete from app_public.rate_hours where rate_id = $1', [rate]);
+    await db.owner.query(
+      `insert into app_public.rate_hours (rate_id, isodow, opens, closes) values ($1, 1, '00:00', '24:00')`,
+      [rate],
+    );
+    // Action
+    const summary = await importSpots(db.owner, SEED_FILE);
+    // Assertions
+    assert.is(summary.rejected, 0);
+    const { rows: hours } = await db.owner.query(
+      `select isodow, opens::text, closes::text from app_public.rate_hours where rate_id = $1`,
+      [rate],
+    );
+    assert.equal(hours, [{ isodow: 1, opens: '00:00:00', closes: '24:00:00' }]);
+  },
+);
+
 spots('the import function is not callable by the API roles', async () => {
   const {
     rows: [r],

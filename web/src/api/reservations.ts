@@ -59,6 +59,14 @@ export const CHANGE_END = `mutation ChangeEnd($id: BigInt!, $endsAt: Datetime!, 
 export const END_NOW = `mutation EndNow($id: BigInt!, $token: String) {
   endReservation(input: { reservationId: $id, manageToken: $token }) { result { reservation { ${RESERVATION_FIELDS} } } }
 }`;
+/** What the reservation would cost ending at endsAt, at the rate it was booked under (what ending or moving it charges). */
+export const END_QUOTE = `query EndQuote($id: BigInt!, $token: String, $endsAt: Datetime!) {
+  reservationEndQuote(reservationId: $id, manageToken: $token, endsAt: $endsAt) { amount }
+}`;
+export interface EndQuoteData {
+  reservationEndQuote: { amount: number } | null;
+}
+
 export const CANCEL = `mutation Cancel($id: BigInt!, $token: String) {
   cancelReservation(input: { reservationId: $id, manageToken: $token }) { result { reservation { ${RESERVATION_FIELDS} } } }
 }`;

@@ -1,10 +1,10 @@
 // Change the end, end now, or cancel a reservation; each shows what it will
-// cost (a fresh quote) and waits for the driver to accept it.
+// cost (priced at the rate the reservation was booked under, as the change
+// itself will be) and waits for the driver to accept it.
 import { useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
-import { CANCEL, CHANGE_END, END_NOW, type Reservation } from '../api/reservations.ts';
-import { QUOTE, type QuoteData } from '../api/search.ts';
+import { CANCEL, CHANGE_END, END_NOW, END_QUOTE, type EndQuoteData, type Reservation } from '../api/reservations.ts';
 import { formatMinutes, formatMoney, formatTime, intervalMinutes } from '../format.ts';
 import { FormError, placeError, SelectField } from './fields.tsx';
 
@@ -33,12 +33,12 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
   );
 
   async function quote(endsAt: Date): Promise<number | null> {
-    const q = await run<QuoteData>(QUOTE, { id: r.spot!.rowId, startsAt: r.startsAt, endsAt: endsAt.toISOString() });
+    const q = await run<EndQuoteData>(END_QUOTE, { id: r.rowId, token: manageToken, endsAt: endsAt.toISOString() });
     if (q.error) {
       setError(q.error);
       return null;
     }
-    return q.data.quote?.amount ?? null;
+    return q.data.reservationEndQuote?.amount ?? null;
   }
 
   // The chosen step, or the first one on offer when it is not (any more).
@@ -101,12 +101,15 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
                 {formatMoney(pending.amount, r.currency)} instead of {formatMoney(r.amount, r.currency)}.
               </>
             )}
-            {pending.kind === 'end' && (
-              <>
-                You pay for the time used: {formatMoney(pending.amount, r.currency)} instead of{' '}
-                {formatMoney(r.amount, r.currency)}, and the spot is free again.
-              </>
-            )}
+            {pending.kind === 'end' &&
+              (r.status === 'held' ? (
+                <>No card was set up for it: ending it now releases the spot, and nothing is charged.</>
+              ) : (
+                <>
+                  You pay for the time used: {formatMoney(pending.amount, r.currency)} instead of{' '}
+                  {formatMoney(r.amount, r.currency)}, and the spot is free again.
+                </>
+              ))}
             {pending.kind === 'cancel' && <>It has not started: cancelling costs nothing.</>}
           </p>
           <div class="button-row">
