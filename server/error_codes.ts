@@ -104,6 +104,8 @@ export const ERROR_CODES: Record<string, string> = {
     'Too many live streams for this client: at most LIVE_MAX_PER_CLIENT SSE streams, subscriptions and websockets at once (HTTP 429).',
   SMV03: 'Websockets carry subscriptions only: send queries and mutations with HTTP POST /graphql.',
   SMV04: 'Last-Event-ID is not an event id of this stream.',
+  SMV05:
+    'Subscriptions run over the websocket (graphql-transport-ws on /graphql), not over HTTP; or use GET /live/spots.',
   // PostgreSQL's own, when a rule in the schema refuses a write
   '23505': 'A unique value is already taken (e.g. an email address).',
   '23514': 'A value breaks a rule of the schema (check constraint).',

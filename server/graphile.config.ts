@@ -11,7 +11,11 @@ import { RequestShapePlugin } from './plugins/request_shape.ts';
 import { SignUpGatePlugin } from './plugins/sign_up_gate.ts';
 import { makeQueryLimitsPlugin, PageSizePlugin } from './query_limits.ts';
 import { getOperationAST, type OperationTypeNode } from 'postgraphile/graphql';
-import { LiveSubscriptionPlugin, WebsocketSubscriptionsOnlyPlugin } from './plugins/live_subscription.ts';
+import {
+  HttpSubscriptionsRefusedPlugin,
+  LiveSubscriptionPlugin,
+  WebsocketSubscriptionsOnlyPlugin,
+} from './plugins/live_subscription.ts';
 import { ReservationResultInlinePlugin } from './plugins/reservation_result_inline.ts';
 
 export interface PresetOptions {
@@ -63,6 +67,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       SignUpGatePlugin,
       LiveSubscriptionPlugin,
       WebsocketSubscriptionsOnlyPlugin,
+      HttpSubscriptionsRefusedPlugin,
       ReservationResultInlinePlugin,
       ...(options.plugins ?? []),
     ],

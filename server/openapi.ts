@@ -203,7 +203,7 @@ export const OPENAPI_DOCUMENT = {
         tags: ['GraphQL'],
         summary: 'The GraphQL API',
         description:
-          'Every query and mutation. Errors carry `extensions.code`; the IDE at /graphiql (development) documents the schema.',
+          'Every query and mutation. Errors carry `extensions.code`; the IDE at /graphiql (development) documents the schema. Subscriptions run over the websocket on the same path (a subscription sent here is refused: `SMV05`).',
         requestBody: {
           required: true,
           content: json({
@@ -218,7 +218,10 @@ export const OPENAPI_DOCUMENT = {
         },
         responses: {
           '200': { description: 'A GraphQL response.', content: graphqlJson() },
-          '400': { description: 'A query that does not parse or validate.', content: graphqlJson() },
+          '400': {
+            description: 'A query that does not parse or validate, or a subscription (SMV05: websocket only).',
+            content: graphqlJson(),
+          },
           '401': error('SMA15: the bearer token is unknown, revoked or expired (sign in again).'),
           ...FORBIDDEN,
         },

@@ -431,6 +431,36 @@ test('websockets carry no queries or mutations, whoever sends them (SMV03); noth
   await client.dispose();
 });
 
+test('a subscription over HTTP POST is refused (SMV05) for every caller, and takes no live slot', async () => {
+  const SUBSCRIBE = `subscription($b: Float!, $c: Float!, $d: Float!, $e: Float!) {
+    spotAvailability(minLat: $b, minLng: $c, maxLat: $d, maxLng: $e) { spotId } }`;
+  const variables = { b: BOX.minLat, c: BOX.minLng, d: BOX.maxLat, e: BOX.maxLng };
+  const signedIn = await createSignedInUser(db, api, { email: 'live-post@example.test' });
+  await watchers(0);
+  for (const [who, headers] of [
+    ['anonymous', {}],
+    ['signed in', signedIn.headers],
+  ] as const) {
+    // More than the client's bound (4 here): a leaked slot would refuse the stream below.
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(`${api.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query: SUBSCRIBE, variables }),
+        // Accepted, it would be an endless multipart stream.
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = await res.json();
+      assert.equal([res.status, body.errors?.map((e: any) => e.extensions?.code)], [400, ['SMV05']], who);
+    }
+    assert.is(liveHubOf(api.handle.app).watcherCount, 0, `${who}: no watcher registered`);
+    const stream = sse(BOX_QUERY, headers);
+    await stream.ready();
+    assert.is(stream.status, 200, `${who}: still free to watch`);
+    await stream.close();
+  }
+});
+
 test('websockets behind a proxy (TRUST_PROXY): the bound is per forwarded client, not per proxy', async () => {
   // The peer of every socket here is 127.0.0.1, the "proxy"; X-Forwarded-For names the client.
   const proxied = await startApi(db, {

@@ -98,3 +98,27 @@ export const WebsocketSubscriptionsOnlyPlugin: GraphileConfig.Plugin = {
     },
   },
 };
+
+/**
+ * Refuses a subscription sent over HTTP (SMV05), before it runs. grafserv would
+ * answer it as a multipart stream, but the stream's LiveHub slot was never
+ * given back when the client hung up: ten short requests locked a client out
+ * of every live stream. Live updates come over the websocket or GET /live/spots,
+ * whose closing is watched. Only HTTP requests reach grafast's execute (the
+ * websocket path subscribes, and WebsocketSubscriptionsOnlyPlugin refuses the rest).
+ */
+export const HttpSubscriptionsRefusedPlugin: GraphileConfig.Plugin = {
+  name: 'HttpSubscriptionsRefusedPlugin',
+  version: '0.0.0',
+  grafast: {
+    middleware: {
+      execute(next, event) {
+        const { document, operationName } = event.args;
+        if (getOperationAST(document, operationName ?? undefined)?.operation === 'subscription') {
+          return { errors: [new GraphQLError(ERROR_CODES.SMV05, { extensions: { code: 'SMV05' } })] };
+        }
+        return next();
+      },
+    },
+  },
+};
