@@ -125,6 +125,13 @@ test('common and digits-only passwords are refused on sign-up, change and reset 
     'qwertyuiop',
     'Password123',
     'basketball1!',
+    // Shorter common words with digits or symbols appended.
+    'password!!!!',
+    'password12345!',
+    'Password12345',
+    'iloveyou1234',
+    'letmein12345',
+    'dragon 2024!!',
     '20261202123456',
     '0123456789',
   ];
