@@ -16,6 +16,7 @@ const API_PATHS = [
   '^/ready$',
   '^/metrics$',
   '^/docs',
+  '^/openapi\\.json$',
   '^/webhooks/',
   '^/live/',
   '^/customers/\\d+/photo',

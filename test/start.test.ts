@@ -113,6 +113,10 @@ test('first run: provisions, seeds, serves demo spots; Ctrl-C stops it', async (
     assert.match(await page.text(), /<div id="app"><\/div>/);
     const health = await fetch(`${s.webUrl}/health`);
     assert.equal(await health.json(), { status: 'ok' });
+    // The API's documents too, not the app's index.html in their place.
+    const openapi = await fetch(`${s.webUrl}/openapi.json`);
+    assert.is((await openapi.json()).openapi?.startsWith('3.'), true, '/openapi.json through the web origin');
+    assert.match(await (await fetch(`${s.webUrl}/docs`)).text(), /openapi\.json/);
     // The printed inbox URL opens the inbox, whoever asks (maildev alone 404s `/` without Accept: text/html).
     assert.match(s.output(), new RegExp(`Mail inbox\\s+${s.inboxUrl}\\n`));
     const inbox = await fetch(`${s.inboxUrl}/`);

@@ -26,7 +26,7 @@ export const LoginPlugin = extendSchema((build) => {
       extend type Mutation {
         """
         Signs in with email and password. Wrong email or password: error SMA01 (the same for both).
-        More than 10 attempts per email or 100 per client address in 15 minutes: error SMA02 with extensions.retryAfter (seconds).
+        More than 10 attempts per email from one client address, or 100 per email or per address, in 15 minutes: error SMA02 with extensions.retryAfter (seconds).
         """
         login(input: LoginInput!): LoginPayload
       }
