@@ -7050,6 +7050,11 @@ begin
   perform app_private.mark_verified(v_user.id, v_token.email);
   update app_private.sessions s set revoked_at = app_hidden.clock_now()
   where s.user_id = v_user.id and s.revoked_at is null;
+  -- Whoever reset it, the owner hears of it (a reset is how a stolen inbox
+  -- becomes a stolen account). Accepting an invitation sets the first password.
+  if v_token.kind = 'password_reset' then
+    perform app_private.email_enqueue('password_changed', v_user.email, jsonb_build_object('name', v_user.name));
+  end if;
   return true;
 end;
 $$;
@@ -7058,7 +7063,7 @@ $$;
 -- Name: FUNCTION reset_password(token text, new_password text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS 'Sets a new password with the token from a password reset or staff invitation link (single use), verifies the email it was sent to, and signs out every session of the account. Sign in afterwards.';
+COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS 'Sets a new password with the token from a password reset or staff invitation link (single use), verifies the email it was sent to, signs out every session of the account and, for a reset, emails password_changed. Sign in afterwards.';
 
 --
 -- Name: restore_customer(bigint); Type: FUNCTION; Schema: app_public; Owner: -
@@ -7234,8 +7239,13 @@ declare
   v_r app_public.reservations;
   v_token text;
 begin
+  -- Counted per reservation *and email*: counted per reservation alone, anyone
+  -- who knew an id could use up its quota with wrong emails and keep the
+  -- guest from their link for an hour. A wrong pair is limited exactly as
+  -- the right one, so the limit never tells which email is the right one.
   perform app_private.rate_limit_raise(greatest(
-    app_private.rate_limit_hit('manage_link_reservation', send_manage_link.reservation_id::text),
+    app_private.rate_limit_hit('manage_link_reservation',
+                               send_manage_link.reservation_id || ' ' || lower(v_email::text)),
     app_private.rate_limit_hit('manage_link_ip', host(app_hidden.client_ip()))));
   select r.* into v_r from app_public.reservations r
   where r.id = send_manage_link.reservation_id and r.kind = 'reservation' and r.user_id is null
@@ -7259,7 +7269,7 @@ $$;
 -- Name: FUNCTION send_manage_link(reservation_id bigint, email text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.send_manage_link(reservation_id bigint, email text) IS 'Guests who lost their manage token: emails a link with a new token to the reservation''s address when reservationId and email match a guest reservation (the old token stops working), and answers true either way. At most 3 an hour per reservation and 20 per client address (SMA02).';
+COMMENT ON FUNCTION app_public.send_manage_link(reservation_id bigint, email text) IS 'Guests who lost their manage token: emails a link with a new token to the reservation''s address when reservationId and email match a guest reservation (the old token stops working), and answers true either way. At most 3 an hour per reservation and email (a stranger''s wrong guesses never use up the guest''s), and 20 per client address (SMA02).';
 
 --
 -- Name: operator_zones; Type: TABLE; Schema: app_public; Owner: -

@@ -50,6 +50,10 @@ test('without a terminal: creates the operator and emails a staff invitation', a
   );
   assert.equal(accept.errors, undefined);
   await signIn(api, 'olive@example.com', "olive's own password");
+  const { rows: later } = await db.owner.query(
+    `select template from app_private.emails where recipient = 'olive@example.com' and template <> 'staff_invite'`,
+  );
+  assert.equal(later, [], 'a first password is no change to warn about');
 });
 
 test('--password-stdin: an admin ready to sign in, verified', async () => {

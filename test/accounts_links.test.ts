@@ -67,6 +67,8 @@ test('reset password: sets the password, signs out everywhere, verifies the emai
   const again = await api.gql(RESET, { t: token, p: 'yet another password' });
   assert.is(again.errors?.[0].extensions?.code, 'SMA07');
   assert.is((await api.gql(RESET, { t: 'made-up', p: 'yet another password' })).errors?.[0].extensions?.code, 'SMA07');
+  // The owner hears of it once, for the one reset that worked.
+  assert.is((await emailsTo(user.email, 'password_changed')).length, 1);
 });
 
 test('reset links expire after an hour, and a newer link replaces an older one', async () => {

@@ -87,7 +87,7 @@ test("a wrong email, an unknown id or a driver's reservation: the same answer, n
   assert.is(bad.errors?.[0].extensions?.code, 'SMA03');
 });
 
-test('at most 3 an hour per reservation: then SMA02 with retryAfter, and no new token', async () => {
+test('at most 3 an hour per reservation and email: then SMA02 with retryAfter, and no new token', async () => {
   const g = await guestReservation('eager@example.test');
   for (let i = 0; i < 3; i++)
     assert.equal((await api.gql(SEND, { id: g.id, email: 'eager@example.test' })).errors, undefined);
@@ -98,6 +98,20 @@ test('at most 3 an hour per reservation: then SMA02 with retryAfter, and no new 
   assert.is(sent.length, 3);
   const last = /#manageToken=(.+)$/.exec(emailedLink(sent.at(-1)!)!)![1];
   assert.is(await reads(g.id, last), 'ok', 'the refused request revoked nothing');
+});
+
+test("a stranger's wrong emails never use up the guest's requests, and are limited just the same", async () => {
+  const g = await guestReservation('targeted@example.test');
+  const codes: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    codes.push(
+      (await api.gql(SEND, { id: g.id, email: 'guessing@example.test' })).errors?.[0].extensions?.code ?? 'ok',
+    );
+  }
+  assert.equal(codes, ['ok', 'ok', 'ok', 'SMA02'], 'a wrong pair meets the limit as the right one would');
+  const res = await api.gql(SEND, { id: g.id, email: 'targeted@example.test' });
+  assert.equal([res.errors, res.data?.sendManageLink.result], [undefined, true]);
+  assert.is((await links(g.id)).length, 1, 'the guest still gets their link');
 });
 
 test("guest emails say how to get a new link; drivers' do not", async () => {
