@@ -66,8 +66,9 @@ export async function startApiProcess(urls: DbUrls, extraEnv: NodeJS.ProcessEnv 
       PORT: String(port),
       NODE_ENV: 'production',
       GRAPHILE_ENV: 'production',
-      // One access line per request would flood the terminal the bench prints to.
       COOKIE_SECRET: randomBytes(32).toString('hex'),
+      STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(16).toString('hex')}`,
+      // One access line per request would flood the terminal the bench prints to.
       LOG_LEVEL: 'warn',
       ...extraEnv,
     },
