@@ -1981,8 +1981,8 @@ CREATE FUNCTION app_hidden.quote_terms(terms jsonb, time_window tstzrange) RETUR
     AS $$
 begin
   return app_hidden.quote_of(
-    jsonb_populate_record(null::app_public.rates, quote_terms.terms -> 'rate'),
-    array(select jsonb_populate_record(null::app_public.rate_hours, h)
+    jsonb_populate_record(null::app_public.rates, quote_terms.terms),
+    array(select row(null, (h ->> 0)::int, (h ->> 1)::time, (h ->> 2)::time)::app_public.rate_hours
           from jsonb_array_elements(quote_terms.terms -> 'hours') h),
     time_window);
 end;
@@ -1992,7 +1992,7 @@ $$;
 -- Name: FUNCTION quote_terms(terms jsonb, time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.quote_terms(terms jsonb, time_window tstzrange) IS 'The price of a window under terms kept by rate_terms (quote_of).';
+COMMENT ON FUNCTION app_hidden.quote_terms(terms jsonb, time_window tstzrange) IS 'The price of a window under terms kept by rate_terms_of (quote_of).';
 
 --
 -- Name: rate_increment(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -2022,10 +2022,7 @@ COMMENT ON FUNCTION app_hidden.rate_increment(minutes integer) IS 'A billing inc
 CREATE FUNCTION app_hidden.rate_terms(rate_id integer) RETURNS jsonb
     LANGUAGE sql STABLE
     AS $$
-  select jsonb_build_object(
-    'rate', to_jsonb(r),
-    'hours', coalesce((select jsonb_agg(h order by h.isodow, h.opens)
-                       from app_public.rate_hours h where h.rate_id = r.id), '[]'))
+  select app_hidden.rate_terms_of(r, array(select h from app_public.rate_hours h where h.rate_id = r.id))
   from app_public.rates r
   where r.id = rate_terms.rate_id;
 $$;
@@ -2034,7 +2031,32 @@ $$;
 -- Name: FUNCTION rate_terms(rate_id integer); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.rate_terms(rate_id integer) IS 'A rate''s terms as they are now (its row and its metered hours), as a reservation keeps them: the reservation is priced by them for life (quote_terms), whatever becomes of the rate.';
+COMMENT ON FUNCTION app_hidden.rate_terms(rate_id integer) IS 'The terms of a rate as it is now (rate_terms_of).';
+
+--
+-- Name: rate_terms_of(app_public.rates, app_public.rate_hours[]); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.rate_terms_of(rate app_public.rates, hours app_public.rate_hours[]) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  -- Only what prices a window, and the hours as [isodow, opens, closes]: a
+  -- copy rides in every reservation row (and in what its triggers copy).
+  select jsonb_build_object(
+    'hourly_price', (rate_terms_of.rate).hourly_price,
+    'billing_increment', (rate_terms_of.rate).billing_increment,
+    'minimum_charge', (rate_terms_of.rate).minimum_charge,
+    'currency', (rate_terms_of.rate).currency,
+    'time_zone', (rate_terms_of.rate).time_zone,
+    'hours', coalesce((select jsonb_agg(jsonb_build_array(h.isodow, h.opens, h.closes) order by h.isodow, h.opens)
+                       from unnest(rate_terms_of.hours) h), '[]'));
+$$;
+
+--
+-- Name: FUNCTION rate_terms_of(rate app_public.rates, hours app_public.rate_hours[]); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.rate_terms_of(rate app_public.rates, hours app_public.rate_hours[]) IS 'A rate''s terms as a reservation keeps them (the pricing columns and the metered hours): the reservation is priced by them for life (quote_terms), whatever becomes of the rate.';
 
 --
 -- Name: refund_prepare(bigint, integer); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -6964,6 +6986,8 @@ declare
   v_email   citext;
   v_window  tstzrange;
   v_spot    app_public.spots;
+  v_rate    app_public.rates;
+  v_hours   app_public.rate_hours[];
   v_terms   jsonb;
   v_quote   app_public.price_quote;
   v_token   text;
@@ -6995,8 +7019,10 @@ begin
   -- The rate's terms as they are now: this quote and every later re-pricing of
   -- the reservation (ended early, moved end) come from this copy, so a rate
   -- changed afterwards never changes what this driver was promised.
-  v_terms := app_hidden.rate_terms(v_spot.rate_id);
-  v_quote := app_hidden.quote_terms(v_terms, v_window);
+  select r.* into v_rate from app_public.rates r where r.id = v_spot.rate_id;
+  v_hours := array(select h from app_public.rate_hours h where h.rate_id = v_rate.id);
+  v_quote := app_hidden.quote_of(v_rate, v_hours, v_window);
+  v_terms := app_hidden.rate_terms_of(v_rate, v_hours);
   -- Bookings through the API carry the client's address (every mutation does:
   -- server/request_identity.ts) and are bounded; SQL run by the owner (tests,
   -- maintenance, the CLI) has no client and is not.
@@ -10677,6 +10703,13 @@ GRANT ALL ON FUNCTION app_hidden.rate_increment(minutes integer) TO app_anonymou
 
 REVOKE ALL ON FUNCTION app_hidden.rate_terms(rate_id integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.rate_terms(rate_id integer) TO app_anonymous;
+
+--
+-- Name: FUNCTION rate_terms_of(rate app_public.rates, hours app_public.rate_hours[]); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.rate_terms_of(rate app_public.rates, hours app_public.rate_hours[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.rate_terms_of(rate app_public.rates, hours app_public.rate_hours[]) TO app_anonymous;
 
 --
 -- Name: FUNCTION refund_prepare(reservation_id bigint, amount integer); Type: ACL; Schema: app_hidden; Owner: -
