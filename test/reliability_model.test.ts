@@ -268,9 +268,10 @@ async function runProgram(program: Program, spotIds: string[], ownSpots: string[
             continue;
           }
           expect(`endNow ${m.id}`, a, null);
-          // No card (still held): the charge fails and the driver is sent the pay link.
-          m.emails.push('reservation_ended', ...(m.status === 'held' ? ['payment_failed'] : ['receipt']));
-          m.status = m.status === 'held' ? 'payment_failed' : 'completed';
+          // No card (still held): it expires as its end would expire it, and nothing is charged.
+          m.emails.push(m.status === 'held' ? 'reservation_expired' : 'reservation_ended');
+          if (m.status !== 'held') m.emails.push('receipt');
+          m.status = m.status === 'held' ? 'expired' : 'completed';
         } else if (op.kind === 'cancel') {
           const a = await cancel(api.url, m.id, m.token);
           if (!open) {
