@@ -37,6 +37,20 @@ test.before(async () => {
   await mk('increments', { hourlyPrice: 600, billingIncrement: '15 minutes', minimumCharge: 150 });
 });
 
+/** The price spotsNear shows for one spot, searched anonymously within 10 m of it. */
+async function searchPrice(lat: number, lng: number, from: Date, to: Date, spot: string): Promise<number> {
+  return withAnonDb(
+    db,
+    async (c) =>
+      (
+        await c.query(
+          `select (m.price).amount from app_public.spots_near($1, $2, 0.01, 'km', $3, $4) m where (m.spot).id = $5`,
+          [lat, lng, from, to, spot],
+        )
+      ).rows[0].amount,
+  );
+}
+
 test.after(async () => {
   await db?.close();
 });
@@ -132,17 +146,7 @@ test("never below the payment provider's minimum for the currency: quote, search
   // Search shows the same price for the same window.
   const from = hoursFromNow(1);
   const to = new Date(from.getTime() + 2 * 60e3);
-  const found = await withAnonDb(
-    db,
-    async (c) =>
-      (
-        await c.query(
-          `select (m.price).amount from app_public.spots_near(40.7512, -73.9912, 0.01, 'km', $1, $2) m where (m.spot).id = $3`,
-          [from, to, cheap],
-        )
-      ).rows[0],
-  );
-  assert.is(found.amount, 50, 'spotsNear price');
+  assert.is(await searchPrice(40.7512, -73.9912, from, to, cheap), 50, 'spotsNear price');
 
   // Booking locks it; ending early (a second used) charges it, not 7¢.
   const driver = await createUser(db);
@@ -287,17 +291,7 @@ test('a rate is bounded so that the longest stay at it is chargeable, and search
   const spot = await createSpot(db, { lat: 40.7601, lng: -73.9801, rateId: top, maxStay: '7 days' });
   const from = hoursFromNow(1);
   const to = new Date(from.getTime() + 7 * 86400e3);
-  const found = await withAnonDb(
-    db,
-    async (c) =>
-      (
-        await c.query(
-          `select (m.price).amount from app_public.spots_near(40.7601, -73.9801, 0.01, 'km', $1, $2) m where (m.spot).id = $3`,
-          [from, to, spot],
-        )
-      ).rows[0],
-  );
-  assert.is(found.amount, 84_000_000);
+  assert.is(await searchPrice(40.7601, -73.9801, from, to, spot), 84_000_000);
   for (const [column, value] of [
     ['hourly_price', 500001],
     ['minimum_charge', 500001],
