@@ -96,6 +96,26 @@ test('A guest reserves and adds a card; it turns confirmed while another browser
   await fresh.page.getByRole('button', { name: 'See the new price' }).waitFor();
 });
 
+test('A guest ends a started reservation before adding a card: told nothing is charged, and it expires', async () => {
+  const { page } = await stack.newPage('desktop');
+  const { reservationId } = await reserveNth(page, 2, 'web.nocard@example.test');
+  await reservationStatusIs(page, 'held');
+  await page.getByRole('button', { name: 'End now…' }).click();
+  assert.is(
+    await page.locator('.requote-text').textContent(),
+    'No card was set up for it: ending it now releases the spot, and nothing is charged.',
+  );
+  await page.getByRole('button', { name: 'End now', exact: true }).click();
+  await page.locator('.notice', { hasText: 'No card was set up, so nothing is charged.' }).waitFor();
+  await reservationStatusIs(page, 'expired');
+  const {
+    rows: [charges],
+  } = await stack.db.owner.query('select count(*)::int as n from app_private.charges where reservation_id = $1', [
+    reservationId,
+  ]);
+  assert.is(charges.n, 0);
+});
+
 test("A declined card shows the provider's message next to the card, and the reservation stays held", async () => {
   const { page } = await stack.newPage('desktop');
   const { reservationId } = await reserveNth(page, 1, 'web.declined@example.test');

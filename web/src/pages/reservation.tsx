@@ -150,7 +150,9 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
                 ? 'Reservation cancelled.'
                 : next.status === 'completed'
                   ? 'Reservation ended. We email you the receipt.'
-                  : 'New end saved.',
+                  : next.status === 'expired'
+                    ? 'Reservation ended. No card was set up, so nothing is charged.'
+                    : 'New end saved.',
             );
           }}
         />
