@@ -1085,6 +1085,24 @@ $$;
 COMMENT ON FUNCTION app_hidden.booking_window(starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer) IS 'The window [start, end) a reservation asks for: start defaults to now, the end is given or start + duration. Errors SMB03 (bad window) or SMB05 (beyond the horizon).';
 
 --
+-- Name: card_upcoming_max(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.card_upcoming_max() RETURNS integer
+    LANGUAGE sql STABLE
+    AS $$
+  -- The API sends the server's CARD_UPCOMING_MAX (server/config.ts, whose
+  -- default is this one); other callers get the default.
+  select coalesce(nullif(current_setting('app.card_upcoming_max', true), '')::int, 10)
+$$;
+
+--
+-- Name: FUNCTION card_upcoming_max(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.card_upcoming_max() IS 'How many confirmed reservations still to come one card (its fingerprint) may back before another is refused (SMP09): app.card_upcoming_max (the server''s CARD_UPCOMING_MAX), else 10.';
+
+--
 -- Name: client_ip(); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -2538,6 +2556,39 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb) IS 'Appends one audit row for the current actor.';
+
+--
+-- Name: card_at_limit(text, bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.card_at_limit(card_fingerprint text, reservation_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  if card_at_limit.card_fingerprint is null then
+    return false;
+  end if;
+  -- Hold limits count holds; a confirmed reservation costs nothing until its
+  -- end and can be cancelled free before its start, so without this one card
+  -- (behind any number of emails) could hold every spot of a street for days.
+  -- Counted under a lock per card, so two confirmations at once cannot both
+  -- see room for one more.
+  perform pg_advisory_xact_lock(hashtextextended('card:' || card_at_limit.card_fingerprint, 0));
+  return (select count(*) from (
+    select from app_private.setup_intents si
+    join app_public.reservations r on r.id = si.reservation_id
+    where si.card_fingerprint = card_at_limit.card_fingerprint and si.status = 'succeeded'
+      and r.id <> card_at_limit.reservation_id and r.status = 'confirmed' and upper(r.period) > now()
+    limit app_hidden.card_upcoming_max()) backed) >= app_hidden.card_upcoming_max();
+end;
+$$;
+
+--
+-- Name: FUNCTION card_at_limit(card_fingerprint text, reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.card_at_limit(card_fingerprint text, reservation_id bigint) IS 'Whether the card already backs card_upcoming_max confirmed reservations still to come (other than this one): then this one is not confirmed.';
 
 --
 -- Name: charge_failed(bigint, integer, text, text, text, boolean); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4688,6 +4739,7 @@ CREATE TABLE app_private.setup_intents (
     succeeded_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    card_fingerprint text,
     CONSTRAINT setup_intents_generation_check CHECK ((generation >= 1)),
     CONSTRAINT setup_intents_status_check CHECK ((status = ANY (ARRAY['new'::text, 'requires_payment_method'::text, 'requires_confirmation'::text, 'requires_action'::text, 'processing'::text, 'canceled'::text, 'succeeded'::text])))
 );
@@ -4697,6 +4749,12 @@ CREATE TABLE app_private.setup_intents (
 --
 
 COMMENT ON TABLE app_private.setup_intents IS 'Card set-up (Stripe SetupIntent, usage off_session) of one reservation.';
+
+--
+-- Name: COLUMN setup_intents.card_fingerprint; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.setup_intents.card_fingerprint IS 'Stripe''s fingerprint of the card set up (card.fingerprint of its PaymentMethod): the same card has the same one.';
 
 --
 -- Name: setup_intent_apply(bigint, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4722,6 +4780,8 @@ begin
       status = case when si.status = 'succeeded' then si.status else v_status end,
       payment_method = case when si.status = 'succeeded' then si.payment_method
                             else coalesce(intent->>'payment_method', si.payment_method) end,
+      card_fingerprint = case when si.status = 'succeeded' then si.card_fingerprint
+                              else coalesce(intent->>'card_fingerprint', si.card_fingerprint) end,
       succeeded_at = case when si.status <> 'succeeded' and v_status = 'succeeded' then now() else si.succeeded_at end
   where si.reservation_id = setup_intent_apply.reservation_id
     and (si.stripe_setup_intent_id is null or si.stripe_setup_intent_id = intent->>'id')
@@ -4731,8 +4791,11 @@ begin
     -- Booking owns the held → confirmed transition (and its email). Only a held
     -- reservation is handed over, so a replayed webhook, a second confirm, or a
     -- set-up finishing after the hold expired changes nothing.
+    -- A card already backing card_upcoming_max reservations to come leaves this
+    -- one held (the API answers SMP09; the hold then expires as any other).
     if exists (select from app_public.reservations r
-               where r.id = setup_intent_apply.reservation_id and r.status = 'held') then
+               where r.id = setup_intent_apply.reservation_id and r.status = 'held')
+       and not app_private.card_at_limit(v_si.card_fingerprint, setup_intent_apply.reservation_id) then
       perform app_private.confirm_held_reservation(setup_intent_apply.reservation_id);
     end if;
     -- A new card after a failed charge: charge it now rather than at the next
@@ -4747,7 +4810,7 @@ $$;
 -- Name: FUNCTION setup_intent_apply(reservation_id bigint, intent jsonb); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.setup_intent_apply(reservation_id bigint, intent jsonb) IS 'Records what Stripe says of a reservation''s SetupIntent; on success confirms the reservation (or retries a failed charge with the new card). Idempotent.';
+COMMENT ON FUNCTION app_private.setup_intent_apply(reservation_id bigint, intent jsonb) IS 'Records what Stripe says of a reservation''s SetupIntent (with card_fingerprint, the card''s, when known); on success confirms the reservation unless the card is at its limit (card_at_limit), or retries a failed charge with the new card. Idempotent.';
 
 --
 -- Name: setup_intent_json(app_private.setup_intents, app_public.reservations); Type: FUNCTION; Schema: app_private; Owner: -
@@ -5287,10 +5350,10 @@ $$;
 COMMENT ON FUNCTION app_private.spots_sync_schedule(run_at timestamp with time zone) IS 'Queues the next inventory sync at run_at (replacing a waiting one).';
 
 --
--- Name: stripe_webhook_receive(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+-- Name: stripe_webhook_receive(jsonb, text, integer); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.stripe_webhook_receive(event jsonb) RETURNS boolean
+CREATE FUNCTION app_private.stripe_webhook_receive(event jsonb, card_fingerprint text DEFAULT NULL::text, card_upcoming_max integer DEFAULT NULL::integer) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
@@ -5314,10 +5377,15 @@ begin
       v_reservation_id := (v_obj->'metadata'->>'reservation_id')::bigint;
     end if;
     if v_reservation_id is not null then
+      -- The server's limit, as the API sends it with every request (app.card_upcoming_max).
+      if stripe_webhook_receive.card_upcoming_max is not null then
+        perform set_config('app.card_upcoming_max', stripe_webhook_receive.card_upcoming_max::text, true);
+      end if;
       perform app_private.setup_intent_apply(v_reservation_id,
         v_obj - 'payment_method' || jsonb_build_object('payment_method',
           case jsonb_typeof(v_obj->'payment_method') when 'object' then v_obj->'payment_method'->'id'
-                                                     else v_obj->'payment_method' end));
+                                                     else v_obj->'payment_method' end,
+          'card_fingerprint', stripe_webhook_receive.card_fingerprint));
     end if;
   elsif event->>'type' in ('payment_intent.succeeded', 'payment_intent.payment_failed') then
     -- Only charges left 'processing' wait for these; the charge task records
@@ -5342,10 +5410,10 @@ end;
 $_$;
 
 --
--- Name: FUNCTION stripe_webhook_receive(event jsonb); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION stripe_webhook_receive(event jsonb, card_fingerprint text, card_upcoming_max integer); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.stripe_webhook_receive(event jsonb) IS 'Records a verified Stripe event once (false for a replay) and applies it: setup_intent.* → card set-up (confirming the reservation on success), payment_intent.* → a charge left processing.';
+COMMENT ON FUNCTION app_private.stripe_webhook_receive(event jsonb, card_fingerprint text, card_upcoming_max integer) IS 'Records a verified Stripe event once (false for a replay) and applies it: setup_intent.* → card set-up (confirming the reservation on success, unless card_fingerprint, the set-up card''s as the server looked it up, already backs card_upcoming_max reservations to come), payment_intent.* → a charge left processing.';
 
 --
 -- Name: tg__audit(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -9254,6 +9322,12 @@ CREATE INDEX reservation_origins_client_ip_idx ON app_private.reservation_origin
 CREATE INDEX sessions_user_id_idx ON app_private.sessions USING btree (user_id);
 
 --
+-- Name: setup_intents_card_fingerprint_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX setup_intents_card_fingerprint_idx ON app_private.setup_intents USING btree (card_fingerprint) WHERE (status = 'succeeded'::text);
+
+--
 -- Name: setup_intents_customer_id_idx; Type: INDEX; Schema: app_private; Owner: -
 --
 
@@ -10423,6 +10497,13 @@ REVOKE ALL ON FUNCTION app_hidden.booking_window(starts_at timestamp with time z
 GRANT ALL ON FUNCTION app_hidden.booking_window(starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer) TO app_anonymous;
 
 --
+-- Name: FUNCTION card_upcoming_max(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.card_upcoming_max() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.card_upcoming_max() TO app_anonymous;
+
+--
 -- Name: FUNCTION client_ip(); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -10848,6 +10929,12 @@ REVOKE ALL ON FUNCTION app_private.assert_hold_allowed(email public.citext, user
 --
 
 REVOKE ALL ON FUNCTION app_private.audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION card_at_limit(card_fingerprint text, reservation_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.card_at_limit(card_fingerprint text, reservation_id bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean); Type: ACL; Schema: app_private; Owner: -
@@ -11294,10 +11381,10 @@ REVOKE ALL ON FUNCTION app_private.spots_sync_not_modified(run_id bigint) FROM P
 REVOKE ALL ON FUNCTION app_private.spots_sync_schedule(run_at timestamp with time zone) FROM PUBLIC;
 
 --
--- Name: FUNCTION stripe_webhook_receive(event jsonb); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION stripe_webhook_receive(event jsonb, card_fingerprint text, card_upcoming_max integer); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.stripe_webhook_receive(event jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.stripe_webhook_receive(event jsonb, card_fingerprint text, card_upcoming_max integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg__audit(); Type: ACL; Schema: app_private; Owner: -

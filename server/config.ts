@@ -47,6 +47,8 @@ export interface ServerConfig {
   graphqlIntrospection: boolean;
   /** HOLDS_PER_ADDRESS: reservations held at once per client address (SMB12); SQL reads it as app.holds_per_address (app_hidden.holds_per_address, whose default is this one). */
   holdsPerAddress: number;
+  /** CARD_UPCOMING_MAX: confirmed reservations still to come one card may back (SMP09); SQL reads it as app.card_upcoming_max (app_hidden.card_upcoming_max, whose default is this one). */
+  cardUpcomingMax: number;
   /** Live availability events: SSE and GraphQL subscriptions (server/live/hub.ts). */
   live: LiveSettings;
   /** Customer photo uploads: limits and storage (server/photos/config.ts). */
@@ -120,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     graphqlIde: boolVar(env, 'GRAPHQL_IDE', isDev),
     graphqlIntrospection: boolVar(env, 'GRAPHQL_INTROSPECTION', isDev),
     holdsPerAddress: intVar(env, 'HOLDS_PER_ADDRESS', 10, 1, 1_000_000),
+    cardUpcomingMax: intVar(env, 'CARD_UPCOMING_MAX', 10, 1, 1_000_000),
     staffEmailDomains: (env.STAFF_EMAIL_DOMAINS ?? '')
       .split(',')
       .map((d) => d.trim().toLowerCase())

@@ -59,6 +59,8 @@ export const ERROR_CODES: Record<string, string> = {
   SMP06: 'Nothing to refund: no successful charge, or the amount is not within what remains refundable.',
   SMP07: 'Another refund of this reservation is in progress (retry it with the same amount).',
   SMP08: 'The card was refused by the payment provider.',
+  SMP09:
+    'This card already backs CARD_UPCOMING_MAX (10) confirmed reservations still to come: the reservation stays held (and expires); reserve again with another card, or after one of them.',
   // Query cost (server/query_limits.ts)
   SMQ01: 'Query nested too deep: fields at most 10 deep.',
   SMQ02: 'Too many aliases: at most 20 in one operation.',

@@ -283,6 +283,71 @@ test('webhook replayed 3 times → one confirmation', async () => {
   assert.equal(inbox.n, 1);
 });
 
+test('one card backs at most CARD_UPCOMING_MAX confirmed reservations to come, whatever the email: then SMP09, left held, by the API and the webhook alike', async () => {
+  // Setup: an API allowing 2 per card, which also receives the emulator's webhooks for the while.
+  const capped = await startApi(db, { stripe: stripeConfigFor(emulator), cardUpcomingMax: 2 });
+  emulator.setWebhook(`${capped.url}/webhooks/stripe`, WEBHOOK_SECRET);
+  const webhookDone = (setupIntentId: string) =>
+    waitFor(
+      async () => {
+        const { rows } = await db.owner.query(
+          `select 1 from app_private.stripe_webhook_events
+         where type = 'setup_intent.succeeded' and payload->'data'->'object'->>'id' = $1 and processed_at is not null`,
+          [setupIntentId],
+        );
+        return rows.length > 0;
+      },
+      20_000,
+      `webhook of ${setupIntentId}`,
+    );
+  /** A guest reservation 2 h ahead (each its own email), its card set up in the browser; the API's confirm answer. */
+  const book = async (card: string, confirmByApi = true) => {
+    const { id, manageToken } = await createReservation(db, { startsIn: 120 });
+    const setup = await capped.gql(SETUP, { id, manageToken });
+    const setupIntentId = setup.data.setupReservationPayment.setupIntentId;
+    await browserConfirmsSetup(emulator, setupIntentId, card);
+    await webhookDone(setupIntentId);
+    const answer = confirmByApi ? await capped.gql(CONFIRM, { id, manageToken }) : null;
+    return { id, manageToken, answer, code: answer?.errors?.[0]?.extensions?.code ?? null };
+  };
+  // A card no other test of this file sets up, so its count starts at 0.
+  const CARD = 'pm_card_amex';
+  try {
+    // Action and assertions
+    const first = await book(CARD);
+    const second = await book(CARD);
+    assert.equal([first.code, second.code], [null, null]);
+    assert.equal([await status(first.id), await status(second.id)], ['confirmed', 'confirmed']);
+    const third = await book(CARD);
+    assert.is(third.code, 'SMP09', JSON.stringify(third.answer));
+    assert.is(await status(third.id), 'held', 'neither the webhook nor the API confirmed it');
+    const {
+      rows: [fp],
+    } = await db.owner.query(
+      'select count(distinct card_fingerprint)::int as cards, count(card_fingerprint)::int as known from app_private.setup_intents where reservation_id = any($1)',
+      [[first.id, second.id, third.id]],
+    );
+    assert.equal(fp, { cards: 1, known: 3 }, 'the same card, known by its fingerprint on every set-up');
+    // The webhook alone (the browser closed before confirming) confirms nothing either.
+    const unasked = await book(CARD, false);
+    assert.is(await status(unasked.id), 'held');
+    // Another card is another card.
+    const other = await book('pm_card_mastercard');
+    assert.equal([other.code, await status(other.id)], [null, 'confirmed']);
+    // One of the two cancelled: room for one more on the first card.
+    const cancelled = await capped.gql(
+      `mutation ($id: BigInt!, $t: String) { cancelReservation(input: { reservationId: $id, manageToken: $t }) { result { reservation { status } } } }`,
+      { id: first.id, t: first.manageToken },
+    );
+    assert.is(cancelled.data?.cancelReservation.result.reservation.status, 'cancelled');
+    const again = await book(CARD);
+    assert.equal([again.code, await status(again.id)], [null, 'confirmed']);
+  } finally {
+    emulator.setWebhook(`${api.url}/webhooks/stripe`, WEBHOOK_SECRET);
+    await capped.close();
+  }
+});
+
 test('bad or missing signature → 400 and nothing changed; unknown events → 200', async () => {
   const { id } = await createReservation(db);
   const event = {

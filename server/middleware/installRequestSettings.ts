@@ -37,6 +37,7 @@ export function installRequestSettings(app: Express, config: ServerConfig): void
     res.locals.requestSettings = {
       'app.client_ip': clientAddress(req.app, req),
       'app.holds_per_address': String(config.holdsPerAddress),
+      'app.card_upcoming_max': String(config.cardUpcomingMax),
     };
     next();
   });

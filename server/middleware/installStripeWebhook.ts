@@ -14,6 +14,20 @@ import { currentRequest } from '../request_context.ts';
 
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
 
+/**
+ * The card behind a set-up that succeeded (Stripe's fingerprint of its
+ * PaymentMethod), which SQL needs to bound what one card backs; the event
+ * names the PaymentMethod only. A failed look-up fails the delivery (500), so
+ * Stripe sends the event again.
+ */
+async function cardFingerprintOf(stripe: Stripe, event: Stripe.Event): Promise<string | null> {
+  if (event.type !== 'setup_intent.succeeded') return null;
+  const pm = event.data.object.payment_method;
+  if (!pm) return null;
+  const method = typeof pm === 'string' ? await stripe.paymentMethods.retrieve(pm) : pm;
+  return method.card?.fingerprint ?? null;
+}
+
 export function installStripeWebhook(app: Express, config: ServerConfig): void {
   const stripe = stripeClient(config.stripe);
   app.post(STRIPE_WEBHOOK_PATH, express.raw({ type: () => true, limit: '512kb' }), async (req, res) => {
@@ -33,8 +47,8 @@ export function installStripeWebhook(app: Express, config: ServerConfig): void {
     const {
       rows: [row],
     } = await ownerPoolOf(app).query<{ fresh: boolean }>(
-      'select app_private.stripe_webhook_receive($1::jsonb) as fresh',
-      [JSON.stringify(event)],
+      'select app_private.stripe_webhook_receive($1::jsonb, $2, $3) as fresh',
+      [JSON.stringify(event), await cardFingerprintOf(stripe, event), config.cardUpcomingMax],
     );
     res.json({ received: true, duplicate: !row.fresh });
   });

@@ -61,7 +61,25 @@ interface SetupState {
 }
 
 function intentJson(si: Stripe.SetupIntent) {
-  return { id: si.id, client_secret: si.client_secret, status: si.status, payment_method: idOf(si.payment_method) };
+  const pm = si.payment_method;
+  return {
+    id: si.id,
+    client_secret: si.client_secret,
+    status: si.status,
+    payment_method: idOf(pm),
+    // The card's, when the PaymentMethod came expanded (confirmReservationPayment): SQL bounds what one card backs.
+    card_fingerprint: typeof pm === 'object' && pm ? (pm.card?.fingerprint ?? null) : null,
+  };
+}
+
+/** A set-up that succeeded at Stripe on a reservation left held: only the card limit does that (card_at_limit). */
+function refuseIfCardAtLimit(s: SetupState): void {
+  if (s.setupStatus === 'succeeded' && s.reservationStatus === 'held') {
+    throw new CodedError(
+      'SMP09',
+      'This card already pays for as many upcoming reservations as one card may: reserve again with another card.',
+    );
+  }
 }
 
 function payload(s: SetupState) {
@@ -132,10 +150,13 @@ async function setupReservationPayment(stripe: Stripe, db: Db, reservationId: st
 
 async function confirmReservationPayment(stripe: Stripe, db: Db, reservationId: string, manageToken: string | null) {
   const s = await call<SetupState>(db, 'app_hidden.payment_setup_lookup', [reservationId, manageToken]);
-  if (s.setupStatus === 'succeeded') return payload(s);
+  if (s.setupStatus === 'succeeded') {
+    refuseIfCardAtLimit(s);
+    return payload(s);
+  }
   let intent: Stripe.SetupIntent;
   try {
-    intent = await stripe.setupIntents.retrieve(s.setupIntentId!);
+    intent = await stripe.setupIntents.retrieve(s.setupIntentId!, { expand: ['payment_method'] });
   } catch (err) {
     translateStripeError(err);
   }
@@ -147,6 +168,7 @@ async function confirmReservationPayment(stripe: Stripe, db: Db, reservationId: 
   if (after.setupStatus !== 'succeeded') {
     throw new CodedError('SMP03', `The card set-up is not finished (Stripe says ${intent.status}).`);
   }
+  refuseIfCardAtLimit(after);
   return payload(after);
 }
 

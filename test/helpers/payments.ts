@@ -148,7 +148,13 @@ export async function emulatorState(emulator: StripeEmulator) {
 
 /** What PostGraphile gives the payments plugin, for an identity on the test database's API pool. */
 export function dbAs(db: TestDb, identity: Identity): Db {
-  const pgSettings = { role: identity.role, 'app.session_id': identity.sessionId ?? '' };
+  const pgSettings = {
+    role: identity.role,
+    'app.session_id': identity.sessionId ?? '',
+    // Tests set up dozens of reservations with the same test card (pm_card_visa): the per-card bound
+    // (SMP09, 10 in production) would refuse them; test/payments_setup.test.ts covers it.
+    'app.card_upcoming_max': '1000000',
+  };
   return {
     pgSettings,
     withPgClient(settings, callback) {

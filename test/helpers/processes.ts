@@ -48,6 +48,8 @@ export function childEnv(
     // Every simulated client books from 127.0.0.1 at once: the per-address hold
     // limit (SMB12, 10 in production) would refuse them (test/security_holds.test.ts covers it).
     HOLDS_PER_ADDRESS: '100000',
+    // And they all set up the same test card: the per-card bound (SMP09) would refuse them too.
+    CARD_UPCOMING_MAX: '100000',
     ...extra,
   };
 }

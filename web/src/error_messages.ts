@@ -50,6 +50,7 @@ export const ERROR_SENTENCES: Record<string, string> = {
   SMP06: 'There is nothing left to refund.',
   SMP07: 'Another refund of this reservation is in progress.',
   SMP08: 'Your card was refused. Try another card.',
+  SMP09: 'This card already pays for as many upcoming reservations as we allow. Reserve again with another card.',
   SMC01: 'Only staff may manage customers.',
   SMC02: 'A customer with this email already exists.',
   SMC03: 'There is no such customer.',
