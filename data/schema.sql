@@ -6984,8 +6984,10 @@ begin
   if reservation_end_quote.ends_at <= lower(v_r.period) then
     raise exception 'The end time must be after the start time' using errcode = 'SMB03';
   end if;
-  if reservation_end_quote.ends_at - lower(v_r.period) > app_hidden.max_stay() then
-    raise exception 'A stay may last at most % days', extract(day from app_hidden.max_stay()) using errcode = 'SMB04';
+  -- A longer stay meets the spot's maximum, as changeReservationEnd's does.
+  if reservation_end_quote.ends_at > upper(v_r.period) then
+    perform app_hidden.assert_max_stay((select s from app_public.spots s where s.id = v_r.spot_id),
+                                       tstzrange(lower(v_r.period), reservation_end_quote.ends_at, '[)'));
   end if;
   return app_hidden.reservation_quote(v_r, tstzrange(lower(v_r.period), reservation_end_quote.ends_at, '[)'));
 end;
@@ -6995,7 +6997,7 @@ $$;
 -- Name: FUNCTION reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (now, to end it; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended. Guests pass the manage token (SMB06 otherwise); SMB03 for an end not after the start, SMB04 beyond 7 days.';
+COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (now, to end it; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended. Guests pass the manage token (SMB06 otherwise); SMB03 for an end not after the start, SMB04 for a longer stay beyond the spot''s maximum.';
 
 --
 -- Name: reservations_ends_at(app_public.reservations); Type: FUNCTION; Schema: app_public; Owner: -

@@ -285,6 +285,25 @@ test('ending early or moving the end prices by the terms booked under, whatever 
   assert.ok(differs >= 15, `the changes must move the live price for the test to mean anything (${differs} of 21)`);
 });
 
+test("the price of a new end answers as changing the end would: the spot's maximum stay (SMB04), an end not after the start (SMB03)", async () => {
+  const driver = await createUser(db);
+  const as = identityOf(driver);
+  const spot = await createSpot(db, { lat: 40.75, lng: -73.99, maxStay: '2 hours' });
+  const r = await reserve(db, as, { spotId: spot, startsAt: hoursFromNow(3), durationMinutes: 60 });
+  const codes = async (endsAt: Date | null) => [
+    await sqlstateOf(callAs(db, as, 'select app_public.reservation_end_quote($1, $2)', [r.id, endsAt])),
+    await sqlstateOf(callAs(db, as, 'select app_public.change_reservation_end($1, $2)', [r.id, endsAt])),
+  ];
+  assert.equal(await codes(hoursFromNow(5.5)), ['SMB04', 'SMB04'], 'beyond the spot maximum');
+  assert.equal(await codes(hoursFromNow(3)), ['SMB03', 'SMB03'], 'at the start');
+  assert.equal(await codes(null), ['SMB03', 'SMB03'], 'no end');
+  const [{ amount }] = await callAs(db, as, 'select (app_public.reservation_end_quote($1, $2)).amount', [
+    r.id,
+    hoursFromNow(5),
+  ]);
+  assert.ok(amount > r.amount, 'the longest stay is priced');
+});
+
 test('a rate is bounded so that the longest stay at it is chargeable, and search over it never fails', async () => {
   // The highest price a rate may have, and its minimum charge, over 7 days: 84,000,000, an int and a Stripe charge.
   const top = await createRate(db, { hourlyPrice: 500000, minimumCharge: 500000 });
