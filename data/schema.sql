@@ -583,6 +583,24 @@ $$;
 COMMENT ON FUNCTION app_hidden.assert_filter_length(value text, max_chars integer, what text) IS 'Refuses (22001) a text filter longer than max_chars characters; what names the filter in the message.';
 
 --
+-- Name: rate_price_max(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.rate_price_max() RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  -- 7 days (the longest stay) at this an hour is 84,000,000, under Stripe's
+  -- 99,999,999 a charge: every quote stays chargeable (rates_price_bounds).
+  select 500000
+$$;
+
+--
+-- Name: FUNCTION rate_price_max(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.rate_price_max() IS 'The most a rate''s hourly price or minimum charge may be, in minor units (500,000): every quote stays chargeable.';
+
+--
 -- Name: rates; Type: TABLE; Schema: app_public; Owner: -
 --
 
@@ -601,7 +619,7 @@ CREATE TABLE app_public.rates (
     CONSTRAINT rates_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
     CONSTRAINT rates_hourly_price_check CHECK ((hourly_price >= 0)),
     CONSTRAINT rates_minimum_charge_check CHECK ((minimum_charge >= 0)),
-    CONSTRAINT rates_price_bounds CHECK (((hourly_price <= 500000) AND (minimum_charge <= 500000)))
+    CONSTRAINT rates_price_bounds CHECK (((hourly_price <= app_hidden.rate_price_max()) AND (minimum_charge <= app_hidden.rate_price_max())))
 );
 
 --
@@ -806,11 +824,9 @@ CREATE FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charg
     LANGUAGE plpgsql STABLE
     AS $$
 begin
-  -- The upper bound keeps every quote chargeable: 7 days (the longest stay)
-  -- at 500,000 an hour is 84,000,000, under Stripe's 99,999,999 a charge.
-  if hourly_price is null or hourly_price not between 0 and 500000
-     or minimum_charge is null or minimum_charge not between 0 and 500000 then
-    raise exception 'Prices are whole minor units from 0 to 500000' using errcode = 'SMO08';
+  if hourly_price is null or hourly_price not between 0 and app_hidden.rate_price_max()
+     or minimum_charge is null or minimum_charge not between 0 and app_hidden.rate_price_max() then
+    raise exception 'Prices are whole minor units from 0 to %', app_hidden.rate_price_max() using errcode = 'SMO08';
   end if;
   if not exists (select from app_hidden.payment_minimums m where m.currency = assert_rate_money.currency) then
     raise exception 'Currency % cannot be charged', currency using errcode = 'SMO08';
@@ -822,7 +838,7 @@ $$;
 -- Name: FUNCTION assert_rate_money(hourly_price integer, minimum_charge integer, currency text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) IS 'Error SMO08 unless the hourly price and the minimum charge are 0 to 500,000 minor units and the currency is chargeable.';
+COMMENT ON FUNCTION app_hidden.assert_rate_money(hourly_price integer, minimum_charge integer, currency text) IS 'Error SMO08 unless the hourly price and the minimum charge are 0 to rate_price_max (500,000) minor units and the currency is chargeable.';
 
 --
 -- Name: assert_role(text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -5036,8 +5052,9 @@ begin
       when length(f.pay_by_cell_number) > 50 then 'Pay By Cell Number longer than 50 characters'
       when f.hourly_rate is null and z.zone_price is null then 'missing Hourly_Rate and no price for its zone'
       when f.hourly_rate !~ '^\$?\s*[0-9]{1,4}(\.[0-9]{1,2})?$' then 'Hourly_Rate is not a price in dollars'
-      -- The rates' bound (assert_rate_money): a larger price could not be charged for a long stay.
-      when round(ltrim(f.hourly_rate, '$ ')::numeric * 100) > 500000 then 'Hourly_Rate is above $5000.00'
+      -- The rates' bound: a larger price could not be charged for a long stay.
+      when round(ltrim(f.hourly_rate, '$ ')::numeric * 100) > app_hidden.rate_price_max()
+        then 'Hourly_Rate is above $' || to_char(app_hidden.rate_price_max() / 100.0, 'FM9990.00')
       when f.meter_hours is null then 'missing Meter_Hours'
     end as why
   ) v;
@@ -10323,6 +10340,13 @@ GRANT ALL ON FUNCTION app_hidden.assert_email(email text) TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_hidden.assert_filter_length(value text, max_chars integer, what text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.assert_filter_length(value text, max_chars integer, what text) TO app_anonymous;
+
+--
+-- Name: FUNCTION rate_price_max(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.rate_price_max() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.rate_price_max() TO app_anonymous;
 
 --
 -- Name: TABLE rates; Type: ACL; Schema: app_public; Owner: -
