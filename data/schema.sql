@@ -1841,10 +1841,13 @@ begin
     on conflict (user_id) do nothing;
     select c.id into v_customer_id from app_private.stripe_customers c where c.user_id = v_r.user_id;
   else
-    insert into app_private.stripe_customers (guest_email, idempotency_key)
-    values (v_r.email, 'smp-cus-' || gen_random_uuid())
-    on conflict (guest_email) do nothing;
-    select c.id into v_customer_id from app_private.stripe_customers c where c.guest_email = v_r.email;
+    -- A guest's customer belongs to this one reservation. Shared by email, it
+    -- would put every card ever saved under that email within reach of anyone
+    -- who books with it (a card of the customer can confirm the customer's set-ups).
+    insert into app_private.stripe_customers (guest_email, guest_reservation_id, idempotency_key)
+    values (v_r.email, v_r.id, 'smp-cus-' || gen_random_uuid())
+    on conflict (guest_reservation_id) do nothing;
+    select c.id into v_customer_id from app_private.stripe_customers c where c.guest_reservation_id = v_r.id;
   end if;
 
   if v_si.reservation_id is null then
@@ -8572,6 +8575,7 @@ CREATE TABLE app_private.stripe_customers (
     stripe_customer_id text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    guest_reservation_id bigint,
     CONSTRAINT stripe_customers_guest_email_check CHECK ((length((guest_email)::text) <= 254)),
     CONSTRAINT stripe_customers_one_owner CHECK (((user_id IS NULL) <> (guest_email IS NULL)))
 );
@@ -8580,7 +8584,7 @@ CREATE TABLE app_private.stripe_customers (
 -- Name: TABLE stripe_customers; Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON TABLE app_private.stripe_customers IS 'The Stripe customer of a user (user_id) or of a guest email address (guest_email).';
+COMMENT ON TABLE app_private.stripe_customers IS 'The Stripe customer of a user (user_id), or of one guest reservation (guest_reservation_id, with its email in guest_email; rows made before migration 000050 have only the email).';
 
 --
 -- Name: stripe_customers_id_seq; Type: SEQUENCE; Schema: app_private; Owner: -
@@ -9048,11 +9052,11 @@ ALTER TABLE ONLY app_private.stored_objects
     ADD CONSTRAINT stored_objects_pkey PRIMARY KEY (key);
 
 --
--- Name: stripe_customers stripe_customers_guest_email_key; Type: CONSTRAINT; Schema: app_private; Owner: -
+-- Name: stripe_customers stripe_customers_guest_reservation_id_key; Type: CONSTRAINT; Schema: app_private; Owner: -
 --
 
 ALTER TABLE ONLY app_private.stripe_customers
-    ADD CONSTRAINT stripe_customers_guest_email_key UNIQUE (guest_email);
+    ADD CONSTRAINT stripe_customers_guest_reservation_id_key UNIQUE (guest_reservation_id);
 
 --
 -- Name: stripe_customers stripe_customers_idempotency_key_key; Type: CONSTRAINT; Schema: app_private; Owner: -
@@ -9738,6 +9742,13 @@ ALTER TABLE ONLY app_private.setup_intents
 
 ALTER TABLE ONLY app_private.setup_intents
     ADD CONSTRAINT setup_intents_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES app_public.reservations(id) ON DELETE CASCADE;
+
+--
+-- Name: stripe_customers stripe_customers_guest_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.stripe_customers
+    ADD CONSTRAINT stripe_customers_guest_reservation_id_fkey FOREIGN KEY (guest_reservation_id) REFERENCES app_public.reservations(id) ON DELETE CASCADE;
 
 --
 -- Name: stripe_customers stripe_customers_user_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -

@@ -116,20 +116,43 @@ test('guest: set-up returns a client secret, twice the same; the signed webhook 
   assert.equal((await api.gql(SETUP, { id, manageToken })).data.setupReservationPayment.setupIntentId, p.setupIntentId);
 });
 
-test('a returning guest whose Stripe customer is gone at Stripe (deleted there, or an emulator restart) gets a new one', async () => {
-  // Setup: a first reservation makes the guest's customer; then Stripe no longer knows that id.
-  const email = `returning.${process.pid}@example.test`;
+test('guests never share a Stripe customer: two reservations with one email get one each', async () => {
+  // Setup: the same email books twice; the first one's card is set up.
+  const email = `twice.${process.pid}@example.test`;
   const first = await createReservation(db, { email });
-  assert.equal((await api.gql(SETUP, { id: first.id, manageToken: first.manageToken })).errors, undefined);
-  await db.owner.query(
-    `update app_private.stripe_customers set stripe_customer_id = 'cus_gone' where guest_email = $1`,
-    [email],
-  );
   const second = await createReservation(db, { email });
+  const one = (await api.gql(SETUP, { id: first.id, manageToken: first.manageToken })).data.setupReservationPayment;
+  await browserConfirmsSetup(emulator, one.setupIntentId, 'pm_card_visa');
+
+  // Action
+  const two = await api.gql(SETUP, { id: second.id, manageToken: second.manageToken });
+
+  // Assertions: the second set-up is made for another customer at Stripe too.
+  assert.equal(two.errors, undefined, JSON.stringify(two.errors));
+  const stripe = stripeClient(stripeConfigFor(emulator));
+  const customers = await Promise.all(
+    [one.setupIntentId, two.data.setupReservationPayment.setupIntentId].map(
+      async (id: string) => (await stripe.setupIntents.retrieve(id)).customer,
+    ),
+  );
+  assert.match(String(customers[0]), /^cus_/);
+  assert.match(String(customers[1]), /^cus_/);
+  assert.is.not(customers[0], customers[1]);
+});
+
+test('a returning driver whose Stripe customer is gone at Stripe (deleted there, or an emulator restart) gets a new one', async () => {
+  // Setup: a first reservation makes the driver's customer; then Stripe no longer knows that id.
+  const driver = await createSignedInUser(db, api);
+  const first = await createReservation(db, { as: identityOf(driver) });
+  assert.equal((await api.gql(SETUP, { id: first.id }, driver.headers)).errors, undefined);
+  await db.owner.query(`update app_private.stripe_customers set stripe_customer_id = 'cus_gone' where user_id = $1`, [
+    driver.id,
+  ]);
+  const second = await createReservation(db, { as: identityOf(driver) });
   const before = emulator.state();
 
   // Action
-  const res = await api.gql(SETUP, { id: second.id, manageToken: second.manageToken });
+  const res = await api.gql(SETUP, { id: second.id }, driver.headers);
 
   // Assertions: a client secret for a new customer, recorded for the next time.
   assert.equal(res.errors, undefined, JSON.stringify(res.errors));
@@ -137,8 +160,8 @@ test('a returning guest whose Stripe customer is gone at Stripe (deleted there, 
   assert.equal(emulator.state().customers - before.customers, 1);
   const {
     rows: [c],
-  } = await db.owner.query('select stripe_customer_id from app_private.stripe_customers where guest_email = $1', [
-    email,
+  } = await db.owner.query('select stripe_customer_id from app_private.stripe_customers where user_id = $1', [
+    driver.id,
   ]);
   assert.match(c.stripe_customer_id, /^cus_/);
   assert.is.not(c.stripe_customer_id, 'cus_gone');
