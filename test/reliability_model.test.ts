@@ -1,7 +1,9 @@
 // No double booking and exactly-once money and email, together (issue 17,
 // item 1). fast-check generates a program: per client a list of operations
 // (reserve on a few hot spots now or later, set up a card and confirm, change
-// the end, end now, cancel, let the hold expire) and a fault schedule keyed to
+// the end, end now, cancel, let the hold expire; each client also starts with a
+// stay from now with its card set up and finishes by ending its running stays,
+// so every run completes and charges) and a fault schedule keyed to
 // the operation count (Stripe emulator faults: 500 before/after the operation,
 // timeouts, 429 lock_timeout and rate_limit; SMTP answering 421 after taking the message; the worker process
 // killed with SIGKILL and started again). The clients run at once through the
@@ -180,9 +182,31 @@ async function runProgram(program: Program, spotIds: string[], ownSpots: string[
   };
 
   await Promise.all(
-    program.clients.map(async (ops, c) => {
+    program.clients.map(async (generated, c) => {
       const mine: Modelled[] = [];
-      for (const op of ops) {
+      // Every client also books a stay that starts now and sets up its card
+      // first, and at the end ends every stay of its own that is still running:
+      // so each run completes and charges under the faults, not only the runs
+      // whose random draw happens to line reserve, confirm and end up.
+      const ops: Op[] = [
+        { kind: 'reserve', spot: 0, slot: 0, minutes: 60 },
+        { kind: 'confirm', pick: 0 },
+        ...generated,
+      ];
+      const finish = () =>
+        mine.flatMap((m, i): Op[] =>
+          m.startsNow && (m.status === 'held' || m.status === 'confirmed')
+            ? [{ kind: 'endNow', pick: mine.length - 1 - i }]
+            : [],
+        );
+      let finished = false;
+      for (let i = 0; ; i++) {
+        if (i === ops.length && !finished) {
+          finished = true;
+          ops.push(...finish());
+        }
+        const op = ops[i];
+        if (!op) break;
         inject(counter++);
         totals.operations++;
         if (op.kind === 'reserve') {

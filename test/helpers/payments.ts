@@ -134,7 +134,9 @@ export async function browserConfirmsSetup(
   setupIntentId: string,
   paymentMethod: string,
 ): Promise<Stripe.SetupIntent | Stripe.errors.StripeError> {
-  const stripe = new Stripe('sk_test_browser', { ...emulator.stripeConfig, maxNetworkRetries: 0 });
+  // A browser gives up on a request Stripe never answers (the emulator's `timeout`
+  // fault) long before the SDK's default 80 s.
+  const stripe = new Stripe('sk_test_browser', { ...emulator.stripeConfig, maxNetworkRetries: 0, timeout: 5_000 });
   try {
     return await stripe.setupIntents.confirm(setupIntentId, { payment_method: paymentMethod });
   } catch (err) {
