@@ -31,7 +31,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMA14: 'Cookie-authenticated request without the right X-CSRF-Token header (HTTP 403).',
   SMA15: 'Bearer token unknown, revoked or expired: sign in again (HTTP 401).',
   SMA16: 'Not a role change that can be made: unknown role, or an admin changing their own role.',
-  SMA17: 'No such user.',
+  SMA17: 'No such user (updateUser: not your own account).',
   SMA18: 'Request from an origin that is not allowed (CORS; HTTP 403).',
   SMA19: 'A staff role (anything but driver) goes only to an account that has verified its email.',
   // Booking

@@ -17,6 +17,7 @@ import {
   WebsocketSubscriptionsOnlyPlugin,
 } from './plugins/live_subscription.ts';
 import { ReservationResultInlinePlugin } from './plugins/reservation_result_inline.ts';
+import { NoRowMutationErrorPlugin } from './plugins/no_row_mutation_error.ts';
 
 export interface PresetOptions {
   /** The pool of app_authenticator connections GraphQL requests run on, made with `pipeline: true` (server/pg_adaptor.ts; the caller owns and ends it). */
@@ -69,6 +70,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       WebsocketSubscriptionsOnlyPlugin,
       HttpSubscriptionsRefusedPlugin,
       ReservationResultInlinePlugin,
+      NoRowMutationErrorPlugin,
       ...(options.plugins ?? []),
     ],
     pgServices: [

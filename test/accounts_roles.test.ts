@@ -43,7 +43,7 @@ const EXPECTED: Record<string, Record<Role, unknown>> = {
   'users: other drivers': { anonymous: '42501', driver: false, operator: true, admin: true, analyst: false },
   'users: other staff': { anonymous: '42501', driver: false, operator: false, admin: true, analyst: false },
   'rename self': { anonymous: '42501', driver: true, operator: true, admin: true, analyst: true },
-  'rename another user': { anonymous: '42501', driver: false, operator: false, admin: false, analyst: false },
+  'rename another user': { anonymous: '42501', driver: 'SMA17', operator: 'SMA17', admin: 'SMA17', analyst: 'SMA17' },
   'change a role column directly': {
     anonymous: 'GRAPHQL_VALIDATION_FAILED',
     driver: 'GRAPHQL_VALIDATION_FAILED',
@@ -114,8 +114,25 @@ async function attempt(role: Role, operation: string): Promise<unknown> {
         rows: [u],
       } = await db.owner.query('select name from app_public.users where id = $1', [target]);
       await db.owner.query(`update app_public.users set name = 'Restored' where id = $1`, [target]);
-      if (res.errors && code(res) !== 'SMA17' && u.name !== 'Renamed') return code(res) ?? false;
-      return u.name === 'Renamed';
+      // Refused with a code (SMA17 for someone else's row, not a silent `user: null`), and unchanged.
+      if (res.errors && u.name !== 'Renamed') {
+        if (operation === 'rename another user') {
+          // The same answer by email, and for an id nobody has.
+          const byEmail = await gql(
+            `mutation { updateUserByEmail(input: { email: "other.driver@example.com", patch: { name: "Renamed" } }) { user { rowId } } }`,
+          );
+          const nobody = await gql(
+            `mutation { updateUser(input: { rowId: "987654321", patch: { name: "Renamed" } }) { user { rowId } } }`,
+          );
+          const {
+            rows: [again],
+          } = await db.owner.query('select name from app_public.users where id = $1', [target]);
+          if (code(byEmail) !== code(res) || code(nobody) !== code(res) || again.name === 'Renamed')
+            return `by id ${code(res)}, by email ${code(byEmail)}, unknown id ${code(nobody)}, name ${again.name}`;
+        }
+        return code(res) ?? false;
+      }
+      return u.name === 'Renamed' && res.data?.updateUser?.user?.rowId === target;
     }
     case 'change a role column directly': {
       const res = await gql(
