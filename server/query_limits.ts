@@ -76,62 +76,77 @@ function isConnection(type: GraphQLNamedType): boolean {
 }
 
 /**
- * Walks an operation with its fragments expanded. Introspection fields (`__schema`,
- * `__type`) are not measured: they read the schema, not the database, and are off in
- * production (Ruru's own introspection query is deeper than any data query needs).
+ * Measures an operation as if its fragments were expanded, without expanding
+ * them: each fragment is measured once and its measure reused at every spread.
+ * Expanding is exponential — a fragment spreading the next one twice, 20 deep,
+ * is a million fields from under a kilobyte of query — and this rule runs
+ * before any limit can refuse the operation. Introspection fields (`__schema`,
+ * `__type`) are not measured: they read the schema, not the database, and are
+ * off in production (Ruru's own introspection query is deeper than any data
+ * query needs).
  */
 function measure(context: ValidationContext, operation: OperationDefinitionNode): Measure {
+  const schema = context.getSchema();
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of context.getDocument().definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
-  const total: Measure = { depth: 0, aliases: 0, fields: 0, rows: 0 };
-  // Fragment cycles are another rule's error; `seen` only keeps this walk finite.
-  const walk = (
-    set: SelectionSetNode,
-    parent: GraphQLNamedType | undefined,
-    depth: number,
-    rowsAround: number,
-    seen: Set<string>,
-  ) => {
+  const measured = new Map<string, Measure>();
+  // Fragment cycles are another rule's error; a fragment met again inside itself counts nothing.
+  const measuring = new Set<string>();
+  const none = (): Measure => ({ depth: 0, aliases: 0, fields: 0, rows: 0 });
+
+  /** A selection set's measure where it stands: depth from its own fields (1), rows for one row around it. */
+  const measureSet = (set: SelectionSetNode, parent: GraphQLNamedType | undefined): Measure => {
+    const m = none();
+    const add = (part: Measure) => {
+      m.depth = Math.max(m.depth, part.depth);
+      m.aliases += part.aliases;
+      m.fields += part.fields;
+      m.rows += part.rows;
+    };
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) {
         const name = selection.name.value;
         if (name === '__schema' || name === '__type') continue;
-        total.fields += 1;
-        if (selection.alias) total.aliases += 1;
-        total.depth = Math.max(total.depth, depth);
         const fieldDef =
           parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[name] : undefined;
         const type = fieldDef ? getNamedType(fieldDef.type) : undefined;
-        let rows = rowsAround;
-        if (type && isConnection(type)) {
-          rows = rowsAround * pageSizeOf(selection);
-          total.rows += rows;
-        }
-        // Stop early: a refused operation need not be walked to its end (it may be huge).
-        if (total.fields > QUERY_LIMITS.maxFields || total.rows > QUERY_LIMITS.maxRows) return;
-        if (selection.selectionSet) walk(selection.selectionSet, type, depth + 1, rows, seen);
+        // A connection's rows are its page size, and every row repeats what is selected under it.
+        const page = type && isConnection(type) ? pageSizeOf(selection) : 0;
+        const inner = selection.selectionSet ? measureSet(selection.selectionSet, type) : none();
+        add({
+          depth: 1 + inner.depth,
+          aliases: (selection.alias ? 1 : 0) + inner.aliases,
+          fields: 1 + inner.fields,
+          rows: page + (page || 1) * inner.rows,
+        });
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        const type = selection.typeCondition ? context.getSchema().getType(selection.typeCondition.name.value) : parent;
-        walk(selection.selectionSet, type ?? parent, depth, rowsAround, seen);
+        const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent;
+        add(measureSet(selection.selectionSet, type ?? parent));
       } else {
         const name = selection.name.value;
         const fragment = fragments.get(name);
-        if (!fragment || seen.has(name)) continue;
-        const type = context.getSchema().getType(fragment.typeCondition.name.value) ?? parent;
-        walk(fragment.selectionSet, type, depth, rowsAround, new Set([...seen, name]));
+        if (!fragment || measuring.has(name)) continue;
+        let part = measured.get(name);
+        if (!part) {
+          measuring.add(name);
+          part = measureSet(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value) ?? parent);
+          measuring.delete(name);
+          measured.set(name, part);
+        }
+        add(part);
       }
     }
+    return m;
   };
   const root =
     operation.operation === 'query'
-      ? context.getSchema().getQueryType()
+      ? schema.getQueryType()
       : operation.operation === 'mutation'
-        ? context.getSchema().getMutationType()
-        : context.getSchema().getSubscriptionType();
-  walk(operation.selectionSet, root ?? undefined, 1, 1, new Set());
-  return total;
+        ? schema.getMutationType()
+        : schema.getSubscriptionType();
+  return measureSet(operation.selectionSet, root ?? undefined);
 }
 
 /** The validation rule for depth, aliases and size (SMQ01–SMQ03). */

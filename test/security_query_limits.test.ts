@@ -108,6 +108,31 @@ test('depth, aliases and size: the limit itself passes, one more is refused', as
   assert.is(code(await api.gql(rows(20))), 'SMQ03');
 });
 
+/** A chain of `levels` fragments, each spreading the next one twice, ending in `leaf` on Query. */
+function fragmentChain(levels: number, leaf: string): string {
+  const chain = Array.from({ length: levels }, (_, i) => `fragment A${i} on Query { ...A${i + 1} ...A${i + 1} }`);
+  return `query { ...A0 } ${chain.join(' ')} fragment A${levels} on Query { ${leaf} }`;
+}
+
+test('fragments count as expanded, without being expanded: a spread chain doubling 60 times (2^60 fields) is refused at once', async () => {
+  // As expanded: 2^7 = 128 fields pass, 2^8 = 256 are more than 250.
+  assert.is(code(await api.gql(fragmentChain(7, '__typename'))), undefined);
+  assert.is(code(await api.gql(fragmentChain(8, '__typename'))), 'SMQ03');
+  // Aliases and depth through spreads: 2^4 = 16 aliases pass, 2^5 = 32 do not.
+  assert.is(code(await api.gql(fragmentChain(4, 'a: __typename'))), undefined);
+  assert.is(code(await api.gql(fragmentChain(5, 'a: __typename'))), 'SMQ02');
+  // Rows multiply through a fragment as they do inline: 100 + 100 × 19 pass, 100 + 100 × 20 do not.
+  const rowsVia = (inner: number) =>
+    `{ spots(first: 100) { nodes { ...R } } } fragment R on Spot { rate { spots(first: ${inner}) { nodes { rowId } } } }`;
+  assert.is(code(await api.gql(rowsVia(19))), undefined);
+  assert.is(code(await api.gql(rowsVia(20))), 'SMQ03');
+  // Expanding this one would never end (each level doubles the work); measured once per
+  // fragment it is refused like any other, and the server keeps answering.
+  const [huge, health] = await Promise.all([api.gql(fragmentChain(60, '__typename')), api.gql('{ __typename }')]);
+  assert.is(code(huge), 'SMQ03');
+  assert.equal(health.data, { __typename: 'Query' });
+});
+
 /** Every connection field of the Query type, read from the committed SDL (what clients see). */
 function rootConnections(): Array<GraphQLField<unknown, unknown>> {
   const schema = buildSchema(readFileSync(new URL('../data/schema.graphql', import.meta.url), 'utf8'));
