@@ -7,7 +7,12 @@
 // sessions, staff screens) and a guest's reservation read by its manage token
 // (read-your-writes right after booking) stay on the primary.
 import type pg from 'pg';
-import type { DocumentNode, OperationDefinitionNode, SelectionSetNode } from 'postgraphile/graphql';
+import type {
+  DocumentNode,
+  FragmentDefinitionNode,
+  OperationDefinitionNode,
+  SelectionSetNode,
+} from 'postgraphile/graphql';
 import { Kind } from 'postgraphile/graphql';
 import type { makePgAdaptorWithPgClient } from 'postgraphile/adaptors/pg';
 import { makePipelinedWithPgClient } from './pg_adaptor.ts';
@@ -41,15 +46,29 @@ export const REPLICA_FIELDS: ReadonlySet<string> = new Set([
 /** After the replica failed to serve, the primary serves its reads this long before the replica is tried again. */
 export const REPLICA_RETRY_MS = 5_000;
 
-/** Whether every root field of the query (fragments included) is one a replica may answer. */
-export function onlyReplicaFields(document: DocumentNode, selectionSet: SelectionSetNode): boolean {
+/**
+ * Whether every root field of the query (fragments included) is one a replica
+ * may answer. Each fragment is looked at once (`decided`): spreads that repeat
+ * a fragment would otherwise cost exponential time, and a cycle (refused by
+ * validation, which may run later) would never end; a fragment met again inside
+ * itself decides nothing.
+ */
+function onlyReplicaFields(
+  fragments: Map<string, FragmentDefinitionNode>,
+  selectionSet: SelectionSetNode,
+  decided: Map<string, boolean>,
+): boolean {
   return selectionSet.selections.every((selection) => {
     if (selection.kind === Kind.FIELD) return REPLICA_FIELDS.has(selection.name.value);
-    if (selection.kind === Kind.INLINE_FRAGMENT) return onlyReplicaFields(document, selection.selectionSet);
-    const fragment = document.definitions.find(
-      (d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value,
-    );
-    return fragment?.kind === Kind.FRAGMENT_DEFINITION && onlyReplicaFields(document, fragment.selectionSet);
+    if (selection.kind === Kind.INLINE_FRAGMENT) return onlyReplicaFields(fragments, selection.selectionSet, decided);
+    const name = selection.name.value;
+    const known = decided.get(name);
+    if (known !== undefined) return known;
+    decided.set(name, true);
+    const fragment = fragments.get(name);
+    const answer = fragment !== undefined && onlyReplicaFields(fragments, fragment.selectionSet, decided);
+    decided.set(name, answer);
+    return answer;
   });
 }
 
@@ -63,7 +82,13 @@ export function mayReadFromReplica(
     !signedIn &&
     document !== undefined &&
     operation?.operation === 'query' &&
-    onlyReplicaFields(document, operation.selectionSet)
+    onlyReplicaFields(
+      new Map(
+        document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
+      ),
+      operation.selectionSet,
+      new Map(),
+    )
   );
 }
 

@@ -126,6 +126,13 @@ test('routing: only anonymous queries of search and catalogue fields (fragments 
   assert.not.ok(may('{ spots { totalCount } guestReservation(reservationId: 1, manageToken: "t") { id } }'));
   assert.not.ok(may('query { ...F } fragment F on Query { currentUser { id } }'));
   assert.not.ok(may('mutation { logout(input: {}) { clientMutationId } }'));
+  // Each fragment is decided once: 80 levels of doubling spreads (never ending if expanded), and a
+  // cycle (validation refuses it, maybe after routing), both answer.
+  const chain = (leaf: string) =>
+    `query { ...A0 } ${Array.from({ length: 80 }, (_, i) => `fragment A${i} on Query { ...A${i + 1} ...A${i + 1} }`).join(' ')} fragment A80 on Query { ${leaf} }`;
+  assert.ok(may(chain('rates { totalCount }')));
+  assert.not.ok(may(chain('currentUser { id }')));
+  assert.ok(may('query { ...A } fragment A on Query { rates { totalCount } ...B } fragment B on Query { ...A }'));
   assert.ok(isReplicaUnavailable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })));
   assert.ok(isReplicaUnavailable(Object.assign(new Error('shutting down'), { code: '57P01' })));
   assert.ok(isReplicaUnavailable(new Error('Connection terminated unexpectedly')));
