@@ -5,6 +5,7 @@
 // victim's cookie is refused; websockets carry no queries or mutations.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { createClient, type Client } from 'graphql-ws';
 import { createTestDb, type TestDb } from './helpers/db.ts';
@@ -459,6 +460,34 @@ test('a subscription over HTTP POST is refused (SMV05) for every caller, and tak
     assert.is(stream.status, 200, `${who}: still free to watch`);
     await stream.close();
   }
+});
+
+test('SSE: a client that hangs up before its stream starts gives its slot back', async () => {
+  const quitter = await createSignedInUser(db, api, { email: 'live-quit@example.test' });
+  await watchers(0);
+  const { hostname: host, port } = new URL(api.url);
+  // More than the client's bound (4 here): each request is sent and its socket closed at once,
+  // while the API is still listening to the area's tiles.
+  for (let i = 0; i < 6; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect({ host, port: Number(port) }, () => {
+        socket.end(
+          `GET /live/spots?${BOX_QUERY} HTTP/1.1\r\nHost: ${host}:${port}\r\n` +
+            `Authorization: ${quitter.headers.authorization}\r\nAccept: text/event-stream\r\n\r\n`,
+          () => {
+            socket.destroy();
+            resolve();
+          },
+        );
+      });
+      socket.on('error', reject);
+    });
+  }
+  await watchers(0);
+  const stream = sse(BOX_QUERY, quitter.headers);
+  await stream.ready();
+  assert.is(stream.status, 200, 'still free to watch');
+  await stream.close();
 });
 
 test('websockets behind a proxy (TRUST_PROXY): the bound is per forwarded client, not per proxy', async () => {

@@ -62,14 +62,25 @@ export function installLiveEvents(
         res.write(frame(e));
       };
       const identity = res.locals.identity as { userId?: string } | undefined;
-      const stop = await hub.watch(area, liveClientKey(identity?.userId, clientAddress(req.app, req)), (e) =>
-        replaying ? held.push(e) : send(e),
-      );
+      // A client that hangs up while its tiles are being listened to (or even
+      // before this handler ran: the session look-up is awaited too) must still
+      // give its slot back, though its close event has passed by then.
+      let closed = false;
+      const gone = () => closed || req.socket.destroyed;
+      let stop: (() => Promise<void>) | undefined;
       let heartbeat: NodeJS.Timeout | undefined;
       res.on('close', () => {
+        closed = true;
         clearInterval(heartbeat);
-        void stop();
+        void stop?.();
       });
+      stop = await hub.watch(area, liveClientKey(identity?.userId, clientAddress(req.app, req)), (e) =>
+        replaying ? held.push(e) : send(e),
+      );
+      if (gone()) {
+        await stop();
+        return;
+      }
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
@@ -81,6 +92,10 @@ export function installLiveEvents(
       replaying = false;
       for (const e of held.splice(0)) send(e);
       res.write('event: ready\ndata: {}\n\n');
+      if (gone()) {
+        await stop();
+        return;
+      }
       heartbeat = setInterval(() => res.write(': heartbeat\n\n'), config.live.heartbeatSeconds * 1000);
     } catch (err) {
       // Once the stream has started, an error can only end it (the client reconnects and resumes).
