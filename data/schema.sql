@@ -6157,7 +6157,7 @@ begin
             block_spot.reason)
     returning * into v_r;
   exception when exclusion_violation then
-    raise exception 'The spot is reserved during that time; cancel those reservations first'
+    raise exception 'The spot is reserved or already blocked during that time; cancel those reservations or remove that block first'
       using errcode = 'SMB01';
   end;
   return v_r;
@@ -6186,7 +6186,9 @@ begin
     raise exception 'This reservation is % and cannot be cancelled', v_r.status using errcode = 'SMB07';
   end if;
   if lower(v_r.period) <= now() then
-    raise exception 'This reservation has already started; end it now instead (you pay only for the time used)'
+    raise exception 'This reservation has already started; end it now instead (%)',
+      case when v_r.status = 'held' then 'no card was set up, so nothing is charged'
+           else 'you pay only for the time used' end
       using errcode = 'SMB09';
   end if;
   update app_public.reservations r
@@ -6339,9 +6341,12 @@ begin
     raise exception 'Only operators and admins manage rates' using errcode = 'SMO01';
   end if;
   perform app_hidden.assert_rate_money(hourly_price, minimum_charge, currency);
-  if not exists (select from pg_timezone_names t where t.name = create_rate.time_zone)
-     or code is null or length(btrim(code)) not between 1 and 50 or name is null or length(btrim(name)) not between 1 and 100 then
-    raise exception 'A rate needs a code, a name and a time zone' using errcode = 'SMO08';
+  if code is null or length(btrim(code)) not between 1 and 50 or name is null or length(btrim(name)) not between 1 and 100 then
+    raise exception 'A rate needs a code (1 to 50 characters) and a name (1 to 100)' using errcode = 'SMO08';
+  end if;
+  if not exists (select from pg_timezone_names t where t.name = create_rate.time_zone) then
+    raise exception 'Unknown time zone %: use an IANA name such as America/New_York', coalesce(create_rate.time_zone, 'null')
+      using errcode = 'SMO08';
   end if;
   begin
     insert into app_public.rates (code, name, hourly_price, currency, billing_increment, minimum_charge, time_zone)
@@ -6821,24 +6826,29 @@ COMMENT ON FUNCTION app_public.my_reservations() IS 'Your current and upcoming r
 --
 
 CREATE FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone DEFAULT NULL::timestamp with time zone, ends_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS SETOF app_public.saved_spot_status
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-  select s, v.saved_at,
-    s.status = 'active'
-      and s.max_stay >= app_hidden.window_length(w.w)
-      and not exists (select from app_hidden.spot_occupancy o where o.spot_id = s.id and o.period && w.w),
-    app_hidden.quote_rate(s.rate_id, w.w)
-  from (select app_hidden.search_window(my_saved_spots.starts_at, my_saved_spots.ends_at) as w) w
-  join app_public.saved_spots v on v.user_id = app_public.current_user_id()
-  join app_public.spots s on s.id = v.spot_id
-  order by v.saved_at desc, s.id;
+begin
+  -- Signed out is SMA08, as saveSpot answers; the table's grant would refuse it with 42501.
+  perform app_hidden.assert_signed_in();
+  return query
+    select s, v.saved_at,
+      s.status = 'active'
+        and s.max_stay >= app_hidden.window_length(w.w)
+        and not exists (select from app_hidden.spot_occupancy o where o.spot_id = s.id and o.period && w.w),
+      app_hidden.quote_rate(s.rate_id, w.w)
+    from (select app_hidden.search_window(my_saved_spots.starts_at, my_saved_spots.ends_at) as w) w
+    join app_public.saved_spots v on v.user_id = app_public.current_user_id()
+    join app_public.spots s on s.id = v.spot_id
+    order by v.saved_at desc, s.id;
+end;
 $$;
 
 --
 -- Name: FUNCTION my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'The signed-in driver''s saved spots, newest first, each with whether it is free for the window [startsAt, endsAt) (default: the next hour) and its price for it. Empty when signed out.';
+COMMENT ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone, ends_at timestamp with time zone) IS 'The signed-in driver''s saved spots, newest first, each with whether it is free for the window [startsAt, endsAt) (default: the next hour) and its price for it. Signed out: SMA08.';
 
 --
 -- Name: my_sessions(); Type: FUNCTION; Schema: app_public; Owner: -
@@ -6876,6 +6886,9 @@ declare
   v_spot   app_public.spots;
   v_window tstzrange;
 begin
+  if quote.spot_id is null then
+    raise exception 'Give the spot to price (spotId)' using errcode = 'SMS04';
+  end if;
   select s.* into v_spot from app_public.spots s where s.id = quote.spot_id;
   if not found then
     raise exception 'There is no spot %', quote.spot_id using errcode = 'SMS04';
@@ -6998,6 +7011,10 @@ declare
   v_r app_public.reservations := app_private.reservation_for_caller(
     reservation_end_quote.reservation_id, reservation_end_quote.manage_token, false);
 begin
+  -- Only what can still be ended or moved has such a price.
+  if not app_hidden.holds_spot(v_r.status) then
+    raise exception 'This reservation is % and can no longer be ended or changed', v_r.status using errcode = 'SMB07';
+  end if;
   if reservation_end_quote.ends_at is null or not isfinite(reservation_end_quote.ends_at) then
     raise exception 'Give the end time to price' using errcode = 'SMB03';
   end if;
@@ -7017,7 +7034,7 @@ $$;
 -- Name: FUNCTION reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (now, to end it; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended. Guests pass the manage token (SMB06 otherwise); SMB03 for an end not after the start, SMB04 for a longer stay beyond the spot''s maximum.';
+COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (now, to end it; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended. Guests pass the manage token (SMB06 otherwise); SMB03 for an end not after the start, SMB04 for a longer stay beyond the spot''s maximum, SMB07 once it is completed, cancelled or expired.';
 
 --
 -- Name: reservations_ends_at(app_public.reservations); Type: FUNCTION; Schema: app_public; Owner: -

@@ -52,6 +52,8 @@ type Case = [
   variables: Record<string, unknown>,
   who: () => Record<string, string>,
   code: string,
+  /** What the message must say, where the code alone leaves it open. */
+  message?: RegExp,
 ];
 
 const anonymous = () => ({});
@@ -66,6 +68,7 @@ const BLOCK = `mutation ($s: BigInt!, $from: Datetime, $to: Datetime!) { blockSp
 const UNBLOCK = `mutation ($id: BigInt!) { unblockSpot(input: { blockId: $id }) { result { rowId } } }`;
 const MY = `query ($id: BigInt!) { myReservation(reservationId: $id) { rowId } }`;
 const QUOTE = `query ($s: BigInt!, $from: Datetime, $to: Datetime) { quote(spotId: $s, startsAt: $from, endsAt: $to) { amount currency } }`;
+const QUOTE_ANY = QUOTE.replace('$s: BigInt!', '$s: BigInt');
 const FORGOT = `mutation ($e: String) { forgotPassword(input: { email: $e }) { result } }`;
 const REVOKE = `mutation ($id: UUID!) { revokeSession(input: { sessionId: $id }) { result } }`;
 const RESEND = `mutation { resendVerificationEmail(input: {}) { result } }`;
@@ -153,7 +156,14 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
     ],
     ['blockSpot: unknown spot', BLOCK, { s: '99999999', from: at(10), to: at(11) }, asOperator, 'SMB02'],
     ['blockSpot: over a reservation', BLOCK, { s: spotId, from: at(1), to: at(4) }, asOperator, 'SMB01'],
-    ['blockSpot: over another block', BLOCK, { s: spotId, from: at(50), to: at(52) }, asOperator, 'SMB01'],
+    [
+      'blockSpot: over another block',
+      BLOCK,
+      { s: spotId, from: at(50), to: at(52) },
+      asOperator,
+      'SMB01',
+      /already blocked/,
+    ],
     ['blockSpot: by a driver', BLOCK, { s: spotId, from: at(10), to: at(11) }, asDriver, 'SMB10'],
     // unblockSpot
     ['unblockSpot: unknown id', UNBLOCK, { id: '99999999' }, asOperator, 'SMB06'],
@@ -168,6 +178,7 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
     ['myReservation: negative id', MY, { id: '-1' }, asDriver, 'SMB06'],
     // quote over HTTP
     ['quote: unknown spot', QUOTE, { s: '99999999', from: at(1), to: at(2) }, anonymous, 'SMS04'],
+    ['quote: no spot', QUOTE_ANY, { s: null, from: at(1), to: at(2) }, anonymous, 'SMS04', /Give the spot/],
     ['quote: no end', QUOTE, { s: spotId, from: at(1), to: null }, anonymous, 'SMS03'],
     ['quote: end before start', QUOTE, { s: spotId, from: at(2), to: at(1) }, anonymous, 'SMS03'],
     ['quote: longer than 7 days', QUOTE, { s: spotId, from: at(1), to: at(1 + 24 * 7 + 1) }, anonymous, 'SMS03'],
@@ -204,11 +215,12 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
 
   const before = await writtenState(db, emulator);
   const wrong: string[] = [];
-  for (const [label, query, variables, who, code] of cases) {
+  for (const [label, query, variables, who, code, message] of cases) {
     const res = await api.gql(query, variables, who());
     const got = res.errors?.[0]?.extensions?.code;
     if (got !== code || res.status >= 500)
       wrong.push(`${label}: expected ${code}, got ${res.status} ${got ?? JSON.stringify(res.data)}`);
+    else if (message && !message.test(res.errors[0].message)) wrong.push(`${label}: message ${res.errors[0].message}`);
   }
   assert.equal(wrong, []);
   assert.equal(await writtenState(db, emulator), before, 'nothing written by any of them');

@@ -129,7 +129,7 @@ test('spot and rate input: codes, and nothing written', async () => {
   const rate = await createRate(ctx.db);
   const spot = await zoneSpot();
   const op = ctx.callers['operator in zone'].headers;
-  const cases: Array<[string, string]> = [
+  const cases: Array<[query: string, code: string, message?: RegExp]> = [
     [
       `mutation { createSpot(input: { lat: 95, lng: 0, street: "X", rateId: ${rate}, borough: "${ZONE}" }) { clientMutationId } }`,
       'SMS01',
@@ -178,16 +178,28 @@ test('spot and rate input: codes, and nothing written', async () => {
     ],
     [`mutation { updateRate(input: { rateId: ${rate}, hourlyPrice: 2147483647 }) { clientMutationId } }`, 'SMO08'],
     [`mutation { updateRate(input: { rateId: ${rate}, minimumCharge: 500001 }) { clientMutationId } }`, 'SMO08'],
+    // Each refusal names what is wrong.
+    [
+      `mutation { createRate(input: { code: "x", name: "X", hourlyPrice: 100, timeZone: "Mars/Base" }) { clientMutationId } }`,
+      'SMO08',
+      /Unknown time zone Mars\/Base/,
+    ],
+    [
+      `mutation { createRate(input: { code: " ", name: "X", hourlyPrice: 100 }) { clientMutationId } }`,
+      'SMO08',
+      /code/,
+    ],
   ];
   const digest = async () =>
     (
       await ctx.db.owner.query(`select (select count(*) from app_public.spots) || '/' || (select count(*) from app_public.rates)
     || '/' || (select count(*) from app_public.rate_hours) || '/' || (select count(*) from app_public.audit_log) as d`)
     ).rows[0].d;
-  for (const [query, code] of cases) {
+  for (const [query, code, message] of cases) {
     const before = await digest();
     const res = await ctx.api.gql(query, {}, op);
     assert.is(res.errors?.[0]?.extensions?.code, code, query);
+    if (message) assert.match(res.errors[0].message, message, query);
     assert.is(await digest(), before, query);
   }
   const taken = await ctx.api.gql(

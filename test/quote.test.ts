@@ -304,6 +304,39 @@ test("the price of a new end answers as changing the end would: the spot's maxim
   assert.ok(amount > r.amount, 'the longest stay is priced');
 });
 
+test('no price of a new end for a reservation that can no longer be ended or changed: SMB07, as the mutations answer', async () => {
+  const driver = await createUser(db);
+  const as = identityOf(driver);
+  const spot = await createSpot(db, { lat: 40.75, lng: -73.99 });
+  const made = async (startsIn: number) =>
+    (await reserve(db, as, { spotId: spot, startsAt: hoursFromNow(startsIn), durationMinutes: 60 })).id;
+  const cancelled = await made(3);
+  await callAs(db, as, 'select app_public.cancel_reservation($1)', [cancelled]);
+  const [completed, expired] = [await made(5), await made(7)];
+  await db.owner.query(
+    `update app_public.reservations set status = 'completed', hold_expires_at = null where id = $1`,
+    [completed],
+  );
+  await db.owner.query(`update app_public.reservations set status = 'expired', hold_expires_at = null where id = $1`, [
+    expired,
+  ]);
+  for (const [what, id, startsIn] of [
+    ['cancelled', cancelled, 3],
+    ['completed', completed, 5],
+    ['expired', expired, 7],
+  ] as const) {
+    const codes = [
+      await sqlstateOf(
+        callAs(db, as, 'select app_public.reservation_end_quote($1, $2)', [id, hoursFromNow(startsIn + 2)]),
+      ),
+      await sqlstateOf(
+        callAs(db, as, 'select app_public.change_reservation_end($1, $2)', [id, hoursFromNow(startsIn + 2)]),
+      ),
+    ];
+    assert.equal(codes, ['SMB07', 'SMB07'], what);
+  }
+});
+
 test('a rate is bounded so that the longest stay at it is chargeable, and search over it never fails', async () => {
   // The highest price a rate may have, and its minimum charge, over 7 days: 84,000,000, an int and a Stripe charge.
   const top = await createRate(db, { hourlyPrice: 500000, minimumCharge: 500000 });

@@ -104,8 +104,9 @@ test('another driver sees none of them and cannot remove them; the owner can', a
   assert.is(own[0].removed, true);
 });
 
-test('signed out: SMA08; unknown spot: SMS04; nothing written', async () => {
+test('signed out: SMA08 (saving and the list); unknown spot: SMS04; nothing written', async () => {
   assert.is(await sqlstateOf(callAs(db, ANON, 'select app_public.save_spot($1)', [spotA])), 'SMA08');
+  assert.is(await sqlstateOf(callAs(db, ANON, 'select * from app_public.my_saved_spots()')), 'SMA08', 'the list too');
   assert.is(await sqlstateOf(callAs(db, identityOf(bob), 'select app_public.save_spot(999999)')), 'SMS04');
   const {
     rows: [n],
