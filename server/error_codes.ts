@@ -61,6 +61,8 @@ export const ERROR_CODES: Record<string, string> = {
   SMP08: 'The card was refused by the payment provider.',
   SMP09:
     'This card already backs CARD_UPCOMING_MAX (10) confirmed reservations still to come: the reservation stays held (and expires); reserve again with another card, or after one of them.',
+  SMP10:
+    'This card has an unpaid reservation whose charge failed: it confirms no other reservation until that one is paid (with another card); the reservation stays held (and expires).',
   // Query cost (server/query_limits.ts)
   SMQ01: 'Query nested too deep: fields at most 10 deep.',
   SMQ02: 'Too many aliases: at most 20 in one operation.',
@@ -123,6 +125,6 @@ export const ERROR_CODES: Record<string, string> = {
   '57014': 'The request ran longer than the database allows (15 s) and was cancelled; nothing was changed.',
   // Added by the API itself
   GRAPHQL_VALIDATION_FAILED:
-    'The query does not fit the schema, or a variable has the wrong type (a Datetime must be ISO 8601, e.g. 2026-12-03T10:00:00Z: words such as `yesterday` are refused).',
+    'The query does not fit the schema, or a variable has the wrong type (a Datetime must be ISO 8601 with a UTC offset, e.g. 2026-12-03T10:00:00Z or 2026-12-03T05:00:00-05:00: words such as `yesterday`, and times without Z or ±hh:mm, are refused).',
   INTERNAL: 'Unexpected error; the message carries a reference to the server log.',
 };

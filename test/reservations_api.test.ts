@@ -222,6 +222,56 @@ test('over HTTP: spot taken, bad windows and malformed values get coded errors, 
   assert.match(taken.errors![0].message, /already taken/);
 });
 
+test('a Datetime without a UTC offset is refused, as a literal or a variable, in a query and a mutation input', async () => {
+  const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate });
+  // A New York spot: a client sending 17:00 means 17:00 on the street, which
+  // read as UTC would be 12:00 there.
+  const startsAt = hoursFromNow(30);
+  const wall = (at: Date, offsetHours: number) =>
+    new Date(at.getTime() + offsetHours * 3600e3).toISOString().slice(0, 19);
+  const start = wall(startsAt, 0);
+  const end = wall(hoursFromNow(31), 0);
+  const QUOTE = `query ($s: BigInt, $from: Datetime, $to: Datetime) { quote(spotId: $s, startsAt: $from, endsAt: $to) { amount } }`;
+  const before = await writeCounts(db);
+  const cases: Array<[string, string, Record<string, unknown>]> = [
+    ['query, literal', `{ quote(spotId: "${spotId}", startsAt: "${start}Z", endsAt: "${end}") { amount } }`, {}],
+    ['query, variable', QUOTE, { s: spotId, from: `${start}Z`, to: end }],
+    [
+      'mutation input, literal',
+      `mutation { reserve(input: { spotId: "${spotId}", startsAt: "${start}", durationMinutes: 60, email: "wall@example.test" }) { result { manageToken } } }`,
+      {},
+    ],
+    ['mutation input, variable', RESERVE, { spotId, startsAt: start, durationMinutes: 60, email: 'wall@example.test' }],
+    [
+      'a date alone',
+      RESERVE,
+      { spotId, startsAt: start.slice(0, 10), durationMinutes: 60, email: 'wall@example.test' },
+    ],
+  ];
+  const failures: string[] = [];
+  for (const [name, query, variables] of cases) {
+    const res = await api.gql(query, variables);
+    const error = res.errors?.[0];
+    if (error?.extensions?.code !== 'GRAPHQL_VALIDATION_FAILED' || !/needs a UTC offset/.test(error.message))
+      failures.push(`${name}: ${res.status} ${error?.extensions?.code} ${error?.message}`);
+    if (res.data?.quote || res.data?.reserve) failures.push(`${name}: answered ${JSON.stringify(res.data)}`);
+  }
+  assert.equal(failures, []);
+  assert.equal(await writeCounts(db), before, 'nothing written');
+
+  // With the offset, the wall-clock time is the instant meant.
+  const quoted = await api.gql(QUOTE, { s: spotId, from: `${wall(startsAt, -5)}-05:00`, to: `${end}Z` });
+  assert.equal(quoted.errors, undefined, JSON.stringify(quoted.errors));
+  const booked = await api.gql(RESERVE, {
+    spotId,
+    startsAt: `${wall(startsAt, -5)}-05:00`,
+    durationMinutes: 60,
+    email: 'wall@example.test',
+  });
+  assert.equal(booked.errors, undefined, JSON.stringify(booked.errors));
+  assert.is(new Date(booked.data.reserve.result.reservation.startsAt).getTime(), startsAt.getTime());
+});
+
 test('over HTTP, anonymous: my reservations need a sign-in; blocks need an operator', async () => {
   const mine = await api.gql('{ myReservations { nodes { rowId } } }');
   assert.is(mine.errors?.[0].extensions?.code, 'SMB11');
