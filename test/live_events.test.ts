@@ -46,10 +46,10 @@ test.after(async () => {
   await db?.close();
 });
 
-/** An SSE client reading the raw stream: events as they arrive, plus whether `ready` came. */
+/** An SSE client reading the raw stream: events as they arrive (data parsed, and as sent), plus whether `ready` came. */
 function sse(query: string, headers: Record<string, string> = {}) {
   const controller = new AbortController();
-  const events: Array<{ id?: string; event?: string; data: any }> = [];
+  const events: Array<{ id?: string; event?: string; data: any; raw?: string }> = [];
   const waiters: Array<() => void> = [];
   let status = 0;
   let ready = false;
@@ -77,7 +77,8 @@ function sse(query: string, headers: Record<string, string> = {}) {
         }
         if (block.split('\n').includes(': heartbeat')) heartbeats++;
         if (msg.event === 'ready') ready = true;
-        else if (msg.event) events.push({ id: msg.id, event: msg.event, data: JSON.parse(msg.data ?? 'null') });
+        else if (msg.event)
+          events.push({ id: msg.id, event: msg.event, data: JSON.parse(msg.data ?? 'null'), raw: msg.data });
         for (const w of waiters.splice(0)) w();
       }
     }
@@ -180,16 +181,23 @@ test('SSE: events after a reservation is made, after it ends, after a hold expir
   await stream.close();
 });
 
-test('SSE: resume after a dropped connection with Last-Event-ID; heartbeats', async () => {
+test('SSE: resume after a dropped connection with Last-Event-ID, each missed event as it was sent live; heartbeats', async () => {
+  const live = sse(BOX_QUERY); // connected throughout
+  await live.ready();
   const first = sse(BOX_QUERY);
   await first.ready();
   await db.owner.query(`update app_public.spots set status = 'out_of_service' where id = $1`, [spotIn]);
   await first.next(1);
   const lastId = first.events[0].id!;
   await first.close();
-  // Missed while disconnected
+  // Missed while disconnected: a window to the microsecond, as reservations have.
   await db.owner.query(`update app_public.spots set status = 'active' where id = $1`, [spotIn]);
   await db.owner.query(`update app_public.spots set status = 'out_of_service' where id = $1`, [spotIn2]);
+  await db.owner.query(
+    `select app_private.live_events_record(array[$1::bigint], array['taken'],
+       array[tstzrange(now() + interval '1 hour 0.123456 seconds', now() + interval '2 hours')])`,
+    [spotIn2],
+  );
   const again = sse(BOX_QUERY, { 'last-event-id': lastId });
   await again.ready();
   assert.equal(
@@ -197,12 +205,21 @@ test('SSE: resume after a dropped connection with Last-Event-ID; heartbeats', as
     [
       [spotIn, 'in_service'],
       [spotIn2, 'out_of_service'],
+      [spotIn2, 'taken'],
     ],
   );
   assert.ok(again.events.every((e) => BigInt(e.id!) > BigInt(lastId)));
+  // The same JSON, byte for byte, as the live stream got for the same ids: same keys, same timestamps.
+  await live.next(4);
+  assert.equal(
+    again.events.map((e) => [e.id, e.raw]),
+    live.events.slice(1).map((e) => [e.id, e.raw]),
+  );
+  assert.match(again.events[2].data.startsAt, /\.\d{6}/, 'to the microsecond');
+  await live.close();
   await db.owner.query(`update app_public.spots set status = 'active' where id = $1`, [spotIn2]);
-  await again.next(3);
-  assert.equal(again.events[2].data.reason, 'in_service');
+  await again.next(4);
+  assert.equal(again.events[3].data.reason, 'in_service');
   await again.heartbeat(); // LIVE_HEARTBEAT is 1 s here
   await again.close();
 });
@@ -286,6 +303,31 @@ test('SSE: a bad area, a bad Last-Event-ID and too many streams are refused with
   const badId = sse(BOX_QUERY, { 'last-event-id': 'abc' });
   await badId.ready();
   assert.equal([badId.status, badId.events[0].data.error.code], [400, 'SMV04']);
+  // Ids come from the events' identity sequence: one above the newest issued was never sent.
+  const newest = async () =>
+    BigInt(
+      (
+        await db.owner.query(
+          `select pg_sequence_last_value(pg_get_serial_sequence('app_private.live_events', 'id'))::text as id`,
+        )
+      ).rows[0].id,
+    );
+  for (const id of ['99999999', String((await newest()) + 1n)]) {
+    const unknown = sse(BOX_QUERY, { 'last-event-id': id });
+    await unknown.ready();
+    assert.equal([id, unknown.status, unknown.events[0]?.data.error.code], [id, 400, 'SMV04']);
+  }
+  // An issued id stays good after its event aged out of retention (or its transaction rolled back).
+  await db.owner.query(
+    `select app_private.live_events_record(array[$1::bigint], array['in_service'], array[null::tstzrange])`,
+    [spotIn],
+  );
+  const agedOut = await newest();
+  await db.owner.query('delete from app_private.live_events where id = $1', [agedOut]);
+  const resumed = sse(BOX_QUERY, { 'last-event-id': String(agedOut) });
+  await resumed.ready();
+  assert.is(resumed.status, 200);
+  await resumed.close();
   // The bound is per client: a signed-in user of their own here.
   const other = await createSignedInUser(db, api, { email: 'live-many@example.test' });
   const open = [];

@@ -170,15 +170,8 @@ export class LiveHub {
   }
 
   private dispatch(payload: string | undefined): void {
-    if (!payload) return;
-    let e: LiveEvent;
-    try {
-      const raw = JSON.parse(payload) as LiveEvent & { id: number | string };
-      e = { ...raw, id: String(raw.id) };
-    } catch {
-      return;
-    }
-    for (const w of this.watchers) if (inArea(e, w.area)) w.deliver(e);
+    const e = payload ? eventOf(payload) : undefined;
+    if (e) for (const w of this.watchers) if (inArea(e, w.area)) w.deliver(e);
   }
 
   /** Tiles the database should record: watched now, or lately. */
@@ -285,16 +278,36 @@ export class LiveHub {
     return this.watchers.size;
   }
 
-  /** The area's events after an event id (what a resuming SSE client missed), oldest first. */
+  /**
+   * The area's events after an event id (what a resuming SSE client missed),
+   * oldest first. Each is built as app_private.live_events_record builds its
+   * NOTIFY payload, so a replayed event reads byte for byte as it did live
+   * (timestamps in PostgreSQL's JSON form, to the microsecond, not JavaScript's).
+   */
   async since(afterId: string, area: Area): Promise<LiveEvent[]> {
-    const { rows } = await this.pool.query<LiveEvent>(
-      `select id::text, spot_id::text as "spotId", lat, lng, reason, starts_at as "startsAt", ends_at as "endsAt"
-       from app_private.live_events_since($1, $2)`,
+    const { rows } = await this.pool.query<{ payload: string }>(
+      `select json_build_object(
+         'id', e.id, 'spotId', e.spot_id::text, 'lat', e.lat, 'lng', e.lng, 'reason', e.reason,
+         'startsAt', e.starts_at, 'endsAt', e.ends_at)::text as payload
+       from app_private.live_events_since($1, $2) e
+       order by e.id`,
       [afterId, tilesOf(area)],
     );
-    return rows
-      .map((r) => ({ ...r, startsAt: isoOrNull(r.startsAt), endsAt: isoOrNull(r.endsAt) }))
-      .filter((e) => inArea(e, area));
+    return rows.flatMap((r) => eventOf(r.payload) ?? []).filter((e) => inArea(e, area));
+  }
+
+  /**
+   * Whether an event id has been handed out: at most the newest id the
+   * database issued (its identity sequence, also counting events that rolled
+   * back or have since aged out of retention).
+   */
+  async issued(id: string): Promise<boolean> {
+    const {
+      rows: [r],
+    } = await this.pool.query<{ newest: string | null }>(
+      `select pg_sequence_last_value(pg_get_serial_sequence('app_private.live_events', 'id'))::text as newest`,
+    );
+    return BigInt(id) <= BigInt(r?.newest ?? 0);
   }
 
   /** An async iterator of the area's events (GraphQL subscriptions); return() stops it. */
@@ -341,6 +354,12 @@ export class LiveHub {
   }
 }
 
-function isoOrNull(v: unknown): string | null {
-  return v instanceof Date ? v.toISOString() : v == null ? null : String(v);
+/** An event from its JSON (a NOTIFY payload, or a replayed row built the same way); undefined when it is not one. */
+function eventOf(payload: string): LiveEvent | undefined {
+  try {
+    const raw = JSON.parse(payload) as LiveEvent & { id: number | string };
+    return { ...raw, id: String(raw.id) };
+  } catch {
+    return undefined;
+  }
 }

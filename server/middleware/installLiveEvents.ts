@@ -5,8 +5,9 @@
 // endsAt}` — ids and positions, nothing about who booked. A client that
 // reconnects with Last-Event-ID (EventSource does it by itself) first gets
 // what it missed (events are kept LIVE_EVENT_RETENTION seconds), then the
-// live ones. A comment line every LIVE_HEARTBEAT seconds keeps proxies from
-// closing the stream; a client holds at most LIVE_MAX_PER_CLIENT streams and
+// live ones; an id that is not one the server issued is refused (400 SMV04).
+// A comment line every LIVE_HEARTBEAT seconds keeps proxies from closing the
+// stream; a client holds at most LIVE_MAX_PER_CLIENT streams and
 // subscriptions together (429 SMV02). The process's LiveHub (server/live/hub.ts)
 // is made here and shared with the GraphQL subscription.
 import type { Express, NextFunction, Request, Response } from 'express';
@@ -45,7 +46,9 @@ export function installLiveEvents(
       const area = areaOf(req.query as Record<string, unknown>, config.live.maxTiles);
       const lastEventId =
         req.get('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
-      if (lastEventId !== undefined && !EVENT_ID.test(lastEventId)) {
+      // An id above the newest issued is none this stream sent: resuming from
+      // it would silently skip every event until the ids caught up with it.
+      if (lastEventId !== undefined && !(EVENT_ID.test(lastEventId) && (await hub.issued(lastEventId)))) {
         throw new CodedError('SMV04', 'Last-Event-ID must be the id of an event this stream sent');
       }
       // Live events are held back until what was missed has been sent, then
