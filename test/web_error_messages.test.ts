@@ -26,4 +26,19 @@ test('waiting time and log reference come from the answer; unknown codes keep th
   assert.is(sentenceFor('SMX99', 'A future message.'), 'A future message.');
 });
 
+test('too many attempts: the API says what was limited; a wait over 90 seconds is given in minutes, rounded up', () => {
+  // As the API words them: sign-up (server/plugins/sign_up_gate.ts) and SQL's limits (sign-in, resets, links).
+  const signUp = (s: number) => `Too many sign-ups from your address. Try again in ${s} seconds.`;
+  const limited = (s: number) => `Too many attempts. Try again in ${s} seconds.`;
+  assert.is(sentenceFor('SMA02', signUp(2981), 2981), 'Too many sign-ups from your address. Try again in 50 minutes.');
+  assert.is(sentenceFor('SMA02', signUp(90), 90), 'Too many sign-ups from your address. Try again in 90 seconds.');
+  assert.is(sentenceFor('SMA02', limited(91), 91), 'Too many attempts. Try again in 2 minutes.');
+  assert.is(sentenceFor('SMA02', limited(1), 1), 'Too many attempts. Try again in 1 second.');
+  assert.is(sentenceFor('SMA02', limited(3600), 3600), 'Too many attempts. Try again in 60 minutes.');
+  // Without a wait, or without a message, it still reads as a sentence.
+  assert.is(sentenceFor('SMA02', signUp(30)), signUp(30));
+  assert.is(sentenceFor('SMA02', '', 120), 'Too many attempts. Try again in 2 minutes.');
+  assert.is(sentenceFor('SMA02'), ERROR_SENTENCES.SMA02);
+});
+
 test.run();

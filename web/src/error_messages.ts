@@ -109,9 +109,23 @@ export const APP_ONLY_SENTENCES: Record<string, string> = {
   GEOLOCATION: 'Your location is not available: allow this site to use it, or type coordinates.',
 };
 
+/**
+ * SMA02: the API's own message, which says what was limited (sign-ups from
+ * this address, sign-in attempts…), with the wait in minutes once it is long:
+ * nobody reads "2981 seconds" as 50 minutes.
+ */
+function tooManyAttempts(serverMessage: string, retryAfter?: number): string {
+  if (!retryAfter) return serverMessage || ERROR_SENTENCES.SMA02!;
+  // The API's message ends with the wait in seconds: said again below, in the unit that reads.
+  const what = serverMessage.replace(/\s*Try again in \d+ seconds?\.?$/i, '') || 'Too many attempts.';
+  const wait =
+    retryAfter > 90 ? `${Math.ceil(retryAfter / 60)} minutes` : `${retryAfter} second${retryAfter === 1 ? '' : 's'}`;
+  return `${/[.!?]$/.test(what) ? what : `${what}.`} Try again in ${wait}.`;
+}
+
 /** The sentence for a code; waiting time and log reference are taken from the server's answer. */
 export function sentenceFor(code: string, serverMessage = '', retryAfter?: number): string {
-  if (code === 'SMA02' && retryAfter) return `Too many attempts. Try again in ${retryAfter} seconds.`;
+  if (code === 'SMA02') return tooManyAttempts(serverMessage, retryAfter);
   if (code === 'INTERNAL') {
     const reference = /reference ([\w-]+)/i.exec(serverMessage)?.[1];
     return reference
