@@ -1473,6 +1473,20 @@ $_$;
 COMMENT ON FUNCTION app_hidden.email_is_valid(email text) IS 'True for a plain ASCII address local@domain.tld (local part at most 64, whole at most 254 characters).';
 
 --
+-- Name: guest_bookings_per_email_hour(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.guest_bookings_per_email_hour() RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    AS $$ select 10 $$;
+
+--
+-- Name: FUNCTION guest_bookings_per_email_hour(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.guest_bookings_per_email_hour() IS 'How many guest reservations one email may be given in an hour, whatever became of them, before SMB12: each one mails that address, and cancelling frees its hold at once.';
+
+--
 -- Name: guest_email(text); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -1797,6 +1811,11 @@ begin
   v_r := app_private.reservation_for_caller(payment_setup_lookup.reservation_id, payment_setup_lookup.manage_token, true);
   select * into v_si from app_private.setup_intents si where si.reservation_id = v_r.id;
   if v_si.stripe_setup_intent_id is null then
+    -- setupReservationPayment would refuse it: say so rather than send the driver there.
+    if v_r.status not in ('held', 'payment_failed') then
+      raise exception 'Reservation % is %: only a held reservation, or one whose payment failed, takes a card',
+        v_r.id, v_r.status using errcode = 'SMP02';
+    end if;
     raise exception 'Reservation % has no card set-up to confirm: call setupReservationPayment first', v_r.id
       using errcode = 'SMP03';
   end if;
@@ -1808,7 +1827,7 @@ $$;
 -- Name: FUNCTION payment_setup_lookup(reservation_id bigint, manage_token text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.payment_setup_lookup(reservation_id bigint, manage_token text) IS 'Authorises the caller and returns the reservation''s set-up (error SMP03 when none was started).';
+COMMENT ON FUNCTION app_hidden.payment_setup_lookup(reservation_id bigint, manage_token text) IS 'Authorises the caller and returns the reservation''s set-up (error SMP03 when none was started, SMP02 when none was and the reservation takes no card).';
 
 --
 -- Name: payment_setup_prepare(bigint, text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -2517,6 +2536,8 @@ CREATE FUNCTION app_private.assert_hold_allowed(email public.citext, user_id big
     AS $$
 declare
   v_per_address int := app_hidden.holds_per_address();
+  v_per_hour    int := app_hidden.guest_bookings_per_email_hour();
+  v_held        int;
 begin
   -- One script must not hold every spot in the city (a hold costs nothing for
   -- booking_hold_time) nor mail-bomb an address. Counted under a lock per email and
@@ -2524,20 +2545,34 @@ begin
   -- see room for one more.
   perform pg_advisory_xact_lock(hashtextextended('holds:email:' || lower(email::text), 0));
   perform pg_advisory_xact_lock(hashtextextended('holds:ip:' || host(client_ip), 0));
-  -- Each count starts from the email's, the driver's or the address's own
-  -- rows and stops at the limit. Written as single joins (`email = … or
-  -- user_id = …`, origins joined to reservations) plpgsql's generic plans read
-  -- every held reservation in the city instead, at every booking.
-  -- (`offset 0` keeps the deadline out of the index choice: the email's and
-  -- the driver's indexes are read, never the index of every hold by deadline.)
-  if (select count(*) from (
-        (select h.id from (select r.id, r.hold_expires_at from app_public.reservations r
-                           where r.status = 'held' and r.email = assert_hold_allowed.email offset 0) h
-         where h.hold_expires_at > now())
-        union
-        (select h.id from (select r.id, r.hold_expires_at from app_public.reservations r
-                           where r.status = 'held' and r.user_id = assert_hold_allowed.user_id offset 0) h
-         where h.hold_expires_at > now())) held) >= app_hidden.holds_per_driver()
+  -- Each count starts from the driver's or the email's own rows and stops at
+  -- the limit; one query per case, since plpgsql's generic plan of a query
+  -- covering both read every held reservation in the city at every booking.
+  -- (`offset 0` keeps the deadline out of the index choice: the driver's and
+  -- the email's indexes are read, never the index of every hold by deadline.)
+  if assert_hold_allowed.user_id is not null then
+    -- A signed-in driver's own holds only: holds a stranger made as a guest
+    -- with the driver's address must not lock the driver out.
+    select count(*) into v_held from (
+      select from (select r.hold_expires_at from app_public.reservations r
+                   where r.status = 'held' and r.user_id = assert_hold_allowed.user_id offset 0) h
+      where h.hold_expires_at > now()) held;
+  else
+    select count(*) into v_held from (
+      select from (select r.hold_expires_at from app_public.reservations r
+                   where r.status = 'held' and r.email = assert_hold_allowed.email offset 0) h
+      where h.hold_expires_at > now()) held;
+    -- Holds come and go (cancelled at once, each with two emails): guests are
+    -- also bounded by how many reservations their email was given this hour.
+    if (select count(*) from (
+          select from app_public.reservations r
+          where r.user_id is null and r.email = assert_hold_allowed.email and r.created_at > now() - interval '1 hour'
+          limit v_per_hour) made) >= v_per_hour then
+      raise exception 'Too many guest reservations for this email in the last hour (at most %): try again later, or sign in',
+        v_per_hour using errcode = 'SMB12';
+    end if;
+  end if;
+  if v_held >= app_hidden.holds_per_driver()
      or (select count(*) from (
           select from app_private.reservation_origins o
           where o.client_ip = assert_hold_allowed.client_ip
@@ -2555,7 +2590,7 @@ $$;
 -- Name: FUNCTION assert_hold_allowed(email public.citext, user_id bigint, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) IS 'Error SMB12 when one more hold would give an email or a signed-in driver more than holds_per_driver (3) active holds (held, not yet expired), or a client address more than holds_per_address (the server''s HOLDS_PER_ADDRESS, 10 by default).';
+COMMENT ON FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) IS 'Error SMB12 when one more hold would give a signed-in driver (their own holds) or a guest email more than holds_per_driver (3) active holds (held, not yet expired), a client address more than holds_per_address (the server''s HOLDS_PER_ADDRESS, 10 by default), or a guest email more than guest_bookings_per_email_hour (10) reservations in the last hour.';
 
 --
 -- Name: audit_write(text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2608,6 +2643,30 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.card_at_limit(card_fingerprint text, reservation_id bigint) IS 'Whether the card already backs card_upcoming_max confirmed reservations still to come (other than this one): then this one is not confirmed.';
+
+--
+-- Name: card_unpaid(text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.card_unpaid(card_fingerprint text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- A card that set up fine but whose charge then failed would otherwise park
+  -- again and again without paying: it confirms nothing new until that debt is
+  -- paid (with another card, on the reservation that failed).
+  select card_unpaid.card_fingerprint is not null and exists (
+    select from app_private.setup_intents si
+    join app_public.reservations r on r.id = si.reservation_id
+    where si.card_fingerprint = card_unpaid.card_fingerprint and si.status = 'succeeded'
+      and r.status = 'payment_failed');
+$$;
+
+--
+-- Name: FUNCTION card_unpaid(card_fingerprint text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.card_unpaid(card_fingerprint text) IS 'Whether the card (its fingerprint) is the one on file of a reservation whose payment failed and is still unpaid: then it confirms no other reservation (SMP10).';
 
 --
 -- Name: charge_failed(bigint, integer, text, text, text, boolean); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2987,11 +3046,16 @@ CREATE FUNCTION app_private.claim_guest_reservations(user_id bigint) RETURNS int
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
   with claimed as (
+    -- Anyone may book as a guest with any email: an unpaid one made that way is
+    -- not put on the account (it would bar the owner from booking, SMB13).
     update app_public.reservations r set user_id = u.id
     from app_public.users u
     where u.id = claim_guest_reservations.user_id and u.is_verified
-      and r.user_id is null and r.email = u.email
-    returning 1
+      and r.user_id is null and r.email = u.email and r.status <> 'payment_failed'
+    returning r.id
+  ), revoked as (
+    -- Now the account's: whoever booked it keeps no say over it through its manage token.
+    delete from app_private.reservation_secrets s using claimed c where s.reservation_id = c.id
   )
   select count(*)::int from claimed;
 $$;
@@ -3000,7 +3064,7 @@ $$;
 -- Name: FUNCTION claim_guest_reservations(user_id bigint); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.claim_guest_reservations(user_id bigint) IS 'Gives a verified user the guest reservations made with their email; returns how many.';
+COMMENT ON FUNCTION app_private.claim_guest_reservations(user_id bigint) IS 'Gives a verified user the guest reservations made with their email (but not an unpaid one), and voids their manage tokens; returns how many.';
 
 --
 -- Name: complete_reservation(bigint, timestamp with time zone); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4810,10 +4874,12 @@ begin
     -- Booking owns the held → confirmed transition (and its email). Only a held
     -- reservation is handed over, so a replayed webhook, a second confirm, or a
     -- set-up finishing after the hold expired changes nothing.
-    -- A card already backing card_upcoming_max reservations to come leaves this
-    -- one held (the API answers SMP09; the hold then expires as any other).
+    -- A card with an unpaid failed charge, or already backing card_upcoming_max
+    -- reservations to come, leaves this one held (the API answers SMP10 or
+    -- SMP09; the hold then expires as any other).
     if exists (select from app_public.reservations r
                where r.id = setup_intent_apply.reservation_id and r.status = 'held')
+       and not app_private.card_unpaid(v_si.card_fingerprint)
        and not app_private.card_at_limit(v_si.card_fingerprint, setup_intent_apply.reservation_id) then
       perform app_private.confirm_held_reservation(setup_intent_apply.reservation_id);
     end if;
@@ -4829,7 +4895,7 @@ $$;
 -- Name: FUNCTION setup_intent_apply(reservation_id bigint, intent jsonb); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.setup_intent_apply(reservation_id bigint, intent jsonb) IS 'Records what Stripe says of a reservation''s SetupIntent (with card_fingerprint, the card''s, when known); on success confirms the reservation unless the card is at its limit (card_at_limit), or retries a failed charge with the new card. Idempotent.';
+COMMENT ON FUNCTION app_private.setup_intent_apply(reservation_id bigint, intent jsonb) IS 'Records what Stripe says of a reservation''s SetupIntent (with card_fingerprint, the card''s, when known); on success confirms the reservation unless the card has an unpaid failed charge (card_unpaid) or is at its limit (card_at_limit), or retries a failed charge with the new card. Idempotent.';
 
 --
 -- Name: setup_intent_json(app_private.setup_intents, app_public.reservations); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4851,7 +4917,9 @@ CREATE FUNCTION app_private.setup_intent_json(si app_private.setup_intents, rese
     'setupKey', si.idempotency_key,
     'setupIntentId', si.stripe_setup_intent_id,
     'clientSecret', si.client_secret,
-    'setupStatus', si.status)
+    'setupStatus', si.status,
+    -- Why a card set up at Stripe left the reservation held: its unpaid debt (SMP10), else its limit (SMP09).
+    'cardUnpaid', si.status = 'succeeded' and reservation.status = 'held' and app_private.card_unpaid(si.card_fingerprint))
   from app_private.stripe_customers c
   where c.id = si.customer_id;
 $$;
@@ -7107,6 +7175,13 @@ begin
   if v_user_id is not null then
     -- A signed-in driver's reservation goes to their account's address.
     select u.email into v_email from app_public.users u where u.id = v_user_id;
+    -- A driver whose charge failed books nothing more until it is paid: a
+    -- card that sets up but never pays would otherwise park for free forever.
+    if exists (select from app_public.reservations r where r.user_id = v_user_id and r.status = 'payment_failed') then
+      raise exception 'You have an unpaid reservation (#%): pay it with another card first',
+        (select min(r.id) from app_public.reservations r where r.user_id = v_user_id and r.status = 'payment_failed')
+        using errcode = 'SMB13';
+    end if;
   else
     v_email := app_hidden.guest_email(reserve.email);
   end if;
@@ -7163,7 +7238,7 @@ $$;
 -- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you. Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes. plate and plateState (optional) name the vehicle parked on it, for enforcement (SME01 when malformed). At most 3 holds at once per email or account and 10 per client address (SMB12).';
+COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you (email is not used: the account''s address is), refused while one of your reservations is unpaid (SMB13). Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes. plate and plateState (optional) name the vehicle parked on it, for enforcement (SME01 when malformed). At most 3 holds at once per email or account and 10 per client address, and 10 guest reservations an hour per email (SMB12).';
 
 --
 -- Name: reset_password(text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -9452,6 +9527,12 @@ CREATE INDEX reservations_held_idx ON app_public.reservations USING btree (hold_
 CREATE INDEX reservations_held_user_idx ON app_public.reservations USING btree (user_id) WHERE (status = 'held'::app_public.reservation_status);
 
 --
+-- Name: reservations_payment_failed_user_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_payment_failed_user_idx ON app_public.reservations USING btree (user_id) WHERE (status = 'payment_failed'::app_public.reservation_status);
+
+--
 -- Name: reservations_plate_idx; Type: INDEX; Schema: app_public; Owner: -
 --
 
@@ -10655,6 +10736,13 @@ REVOKE ALL ON FUNCTION app_hidden.email_is_valid(email text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.email_is_valid(email text) TO app_anonymous;
 
 --
+-- Name: FUNCTION guest_bookings_per_email_hour(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.guest_bookings_per_email_hour() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.guest_bookings_per_email_hour() TO app_anonymous;
+
+--
 -- Name: FUNCTION guest_email(email text); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -10989,6 +11077,12 @@ REVOKE ALL ON FUNCTION app_private.audit_write(table_name text, record_id text, 
 --
 
 REVOKE ALL ON FUNCTION app_private.card_at_limit(card_fingerprint text, reservation_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION card_unpaid(card_fingerprint text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.card_unpaid(card_fingerprint text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean); Type: ACL; Schema: app_private; Owner: -

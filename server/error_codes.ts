@@ -50,7 +50,8 @@ export const ERROR_CODES: Record<string, string> = {
   SMB10: 'Operators only (spot blocks).',
   SMB11: 'Sign-in required (my reservations); guests use the reservation id and manage token.',
   SMB12:
-    'Too many active holds: at most 3 held reservations per email address or signed-in driver, and 10 per client address (HOLDS_PER_ADDRESS), at once.',
+    'Too many holds: at most 3 held reservations at once per guest email address or signed-in driver (their own), and 10 per client address (HOLDS_PER_ADDRESS); or more than 10 guest reservations for one email in the last hour.',
+  SMB13: 'You have an unpaid reservation (its charge failed): pay it with another card before booking again.',
   // Payments
   SMP02: 'The reservation takes no card now: only a held reservation, or one whose payment failed, can be set up.',
   SMP03: 'Card set-up not finished: call setupReservationPayment, complete it in the browser, then confirm.',

@@ -154,6 +154,53 @@ test('a verified user signing in later claims guest reservations made with their
   );
 });
 
+test("claimed, a guest reservation's manage token no longer works; an unpaid one made with the email is not claimed; a driver with an unpaid one books nothing (SMB13)", async () => {
+  const spot = await createSpot(db, { lat: 40.712, lng: -74 });
+  const RESERVE = `mutation ($s: BigInt!, $at: Datetime!, $e: String) {
+    reserve(input: { spotId: $s, startsAt: $at, durationMinutes: 30, email: $e }) { result { reservation { rowId } manageToken } } }`;
+  const READ = `query ($id: BigInt!, $t: String!) { guestReservation(reservationId: $id, manageToken: $t) { rowId } }`;
+  // A stranger books as a guest with the owner's email, and keeps the manage token.
+  const planted = (
+    await api.gql(RESERVE, { s: spot, at: new Date(Date.now() + 5 * 3600e3).toISOString(), e: 'owner@example.com' })
+  ).data.reserve.result;
+  assert.equal((await api.gql(READ, { id: planted.reservation.rowId, t: planted.manageToken })).errors, undefined);
+  // And one with a failed payment.
+  const {
+    rows: [unpaid],
+  } = await db.owner.query(
+    `insert into app_public.reservations (spot_id, email, period, amount, currency, status)
+     values ($1, 'owner@example.com', tstzrange(now() - interval '3 hours', now() - interval '2 hours'), 500, 'USD', 'payment_failed')
+     returning id::text`,
+    [spot],
+  );
+  const owner = await createUser(db, { email: 'owner@example.com', password: TEST_PASSWORD, verified: true });
+  const session = await signIn(api, owner.email);
+  const { rows } = await db.owner.query(
+    'select id::text, user_id::text from app_public.reservations where id = any($1) order by id',
+    [[planted.reservation.rowId, unpaid.id]],
+  );
+  assert.equal(rows, [
+    { id: planted.reservation.rowId, user_id: owner.id },
+    { id: unpaid.id, user_id: null },
+  ]);
+  assert.is(
+    (await api.gql(READ, { id: planted.reservation.rowId, t: planted.manageToken })).errors?.[0].extensions?.code,
+    'SMB06',
+    "the stranger's token is void",
+  );
+  // Not claimed, the stranger's debt does not bar the owner; one of the owner's own does.
+  const at = new Date(Date.now() + 9 * 3600e3).toISOString();
+  assert.equal((await api.gql(RESERVE, { s: spot, at }, session.headers)).errors, undefined);
+  await db.owner.query(`update app_public.reservations set user_id = $1 where id = $2`, [owner.id, unpaid.id]);
+  const barred = await api.gql(
+    RESERVE,
+    { s: spot, at: new Date(Date.now() + 12 * 3600e3).toISOString() },
+    session.headers,
+  );
+  assert.is(barred.errors?.[0].extensions?.code, 'SMB13');
+  assert.match(barred.errors?.[0].message ?? '', new RegExp(`#${unpaid.id}`));
+});
+
 test('resend verification: a new link replaces the old one; false once verified; needs a session', async () => {
   const RESEND = `mutation { resendVerificationEmail(input: {}) { result } }`;
   const user = await createUser(db, { password: TEST_PASSWORD, verified: false });

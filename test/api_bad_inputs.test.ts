@@ -93,6 +93,17 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
     lifted.id,
   ]);
   const held = await createReservation(db, { spotId, startsIn: 120 });
+  // Their holds ran out before any card was set up; the second's set-up was started at Stripe.
+  const expired = await createReservation(db, { spotId, startsIn: 240 });
+  const expiredMidway = await createReservation(db, { spotId, startsIn: 300 });
+  await api.gql(
+    `mutation ($id: BigInt!, $t: String) { setupReservationPayment(input: { reservationId: $id, manageToken: $t }) { setupIntentId } }`,
+    { id: expiredMidway.id, t: expiredMidway.manageToken },
+  );
+  await db.owner.query(
+    `update app_public.reservations set status = 'expired', hold_expires_at = null where id = any($1)`,
+    [[expired.id, expiredMidway.id]],
+  );
   // A card set up at Stripe, then the reservation cancelled: there is nothing left to confirm.
   const cancelled = await createReservation(db, { spotId, startsIn: 600 });
   const setUp = await api.gql(
@@ -202,6 +213,14 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
     // confirmReservationPayment
     ['confirmReservationPayment: card never set up', CONFIRM, { id: held.id, t: held.manageToken }, anonymous, 'SMP03'],
     [
+      'confirmReservationPayment: hold expired',
+      CONFIRM,
+      { id: expired.id, t: expired.manageToken },
+      anonymous,
+      'SMP02',
+    ],
+
+    [
       'confirmReservationPayment: unknown reservation',
       CONFIRM,
       { id: '99999999', t: held.manageToken },
@@ -225,6 +244,10 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
   }
   assert.equal(wrong, []);
   assert.equal(await writtenState(db, emulator), before, 'nothing written by any of them');
+  // A set-up started before the hold ran out: Stripe is asked (and its answer recorded), then SMP02, not
+  // SMP03's "not finished", which would send the driver to finish it.
+  const midway = await api.gql(CONFIRM, { id: expiredMidway.id, t: expiredMidway.manageToken });
+  assert.is(midway.errors?.[0]?.extensions?.code, 'SMP02');
   // Confirming a cancelled reservation whose card was set up is no error, and no confirmation: it stays cancelled.
   assert.equal((await api.gql(CONFIRM, { id: cancelled.id, t: cancelled.manageToken })).data, {
     confirmReservationPayment: { reservationStatus: 'cancelled' },

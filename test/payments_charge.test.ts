@@ -142,7 +142,7 @@ test('end to end with booking: a guest reserves, sets up a card, ends early → 
   assert.match(mailsOf(id, 'receipt')[0].decoded, /Greenwich St/);
 });
 
-test('declined card → payment_failed, an email with a pay link, a retry in 1 day; a new card charges at once', async () => {
+test('declined card → payment_failed, an email with a pay link, a retry in 1 day; meanwhile that card confirms nothing new (SMP10); a new card charges at once', async () => {
   const id = await confirmedReservation('pm_card_chargeCustomerFail', 900);
   await complete(id);
   const c = await settled(id);
@@ -162,6 +162,16 @@ test('declined card → payment_failed, an email with a pay link, a retry in 1 d
     mailsOf(id, 'payment_failed')[0].decoded,
     new RegExp(`https://app\\.example\\.test/reservations/${id}/pay`),
   );
+
+  // Unpaid, the same card confirms no other reservation, whoever books it: SMP10, left held.
+  const other = await createReservation(db, { hourlyPrice: 900 });
+  const po = await paymentOperations.setupReservationPayment(stripe, staffDb, other.id, null);
+  await browserConfirmsSetup(emulator, po.setupIntentId!, 'pm_card_chargeCustomerFail');
+  const refused = await paymentOperations
+    .confirmReservationPayment(stripe, staffDb, other.id, null)
+    .catch((err: { code?: string }) => err);
+  assert.is((refused as { code?: string }).code, 'SMP10');
+  assert.is(await reservationStatus(other.id), 'held');
 
   // The driver sets up another card: the charge is retried at once with a new key.
   const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
@@ -188,6 +198,8 @@ test('declined card → payment_failed, an email with a pay link, a retry in 1 d
     ['requires_payment_method', 'succeeded'],
   );
   await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
+  // Paid: the card owes nothing any more and confirms a new reservation again.
+  assert.is(await reservationStatus(await confirmedReservation('pm_card_chargeCustomerFail', 900)), 'confirmed');
 });
 
 test('retry schedule: 1 d, 3 d, 7 d after each decline, then none; one payment_failed email per attempt', async () => {
@@ -243,8 +255,9 @@ test('authentication_required off-session → payment_failed saying the bank wan
 });
 
 // Requests Stripe refuses as such: the same request gets the same answer, so
-// the job ends at once (no graphile-worker retry, no scheduled retry).
-const refusals: Array<[string, string, (id: string) => Promise<void>]> = [
+// the job ends at once (no graphile-worker retry, no scheduled retry). Each
+// case sets up a card of its own: one left unpaid confirms nothing more (SMP10).
+const refusals: Array<[string, string, (id: string) => Promise<void>, string]> = [
   // A reservation priced before quotes respected Stripe's minimum (13¢).
   [
     "an amount below the currency's minimum",
@@ -254,6 +267,7 @@ const refusals: Array<[string, string, (id: string) => Promise<void>]> = [
       await db.owner.query('update app_public.reservations set amount = 13 where id = $1', [id]);
       await complete(id);
     },
+    'pm_card_visa_debit',
   ],
   // The card on file no longer exists at Stripe.
   [
@@ -266,11 +280,12 @@ const refusals: Array<[string, string, (id: string) => Promise<void>]> = [
       );
       await complete(id);
     },
+    'pm_card_mastercard',
   ],
 ];
-for (const [what, code, arrange] of refusals) {
+for (const [what, code, arrange, card] of refusals) {
   test(`Stripe refusing the request (${what}) → failed at once, payment_failed, the pay-link email, no retry`, async () => {
-    const id = await confirmedReservation('pm_card_visa', 900);
+    const id = await confirmedReservation(card, 900);
     const requestsBefore = emulator.state().requests;
     await arrange(id);
     const c = await settled(id, ['failed']);

@@ -1,6 +1,7 @@
 // Active holds are bounded (issue 9, item 5): at most 3 held reservations at
-// once per email address, 3 per signed-in driver, 10 per client address
-// (SMB12), through the API; a refused hold writes nothing and mails nobody.
+// once per guest email address, 3 per signed-in driver (their own), 10 per
+// client address, and 10 guest reservations an hour per email (SMB12), through
+// the API; a refused hold writes nothing and mails nobody.
 // Confirming, cancelling or the hold's expiry makes room again.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -103,6 +104,39 @@ test('per client address: 10 holds from one address with ten emails, the 11th is
     `select count(*)::int as n from app_private.reservation_origins where client_ip = '203.0.113.50'`,
   );
   assert.is(o.n, 10, 'each accepted hold recorded where it came from, the refused one not');
+});
+
+test("a stranger's guest holds with a driver's email do not lock the signed-in driver out", async () => {
+  const victim = await createSignedInUser(db, proxied);
+  const stranger = { 'x-forwarded-for': '198.51.100.20' };
+  const planted = [];
+  for (let i = 0; i < 3; i += 1) planted.push((await hold(proxied, victim.email, stranger)).code);
+  assert.equal(planted, [undefined, undefined, undefined]);
+  assert.is((await hold(proxied, victim.email, stranger)).code, 'SMB12', 'the email is held for guests');
+  // Signed in, only the driver's own holds count.
+  const own = await hold(proxied, null, { ...victim.headers, 'x-forwarded-for': '198.51.100.21' });
+  assert.is(own.code, undefined);
+});
+
+const CANCEL = `mutation ($id: BigInt!, $t: String) {
+  cancelReservation(input: { reservationId: $id, manageToken: $t }) { result { reservation { status } } } }`;
+
+test('per guest email and hour: 10 reservations even if each is cancelled at once (each mails the address), then SMB12', async () => {
+  const from = { 'x-forwarded-for': '198.51.100.30' };
+  const codes = [];
+  for (let i = 0; i < 10; i += 1) {
+    const h = await hold(proxied, 'mailbox@example.com', from);
+    codes.push(h.code);
+    if (h.id) await proxied.gql(CANCEL, { id: h.id, t: h.token }, from);
+  }
+  assert.equal(codes, Array(10).fill(undefined));
+  const before = await written();
+  const res = await proxied.gql(RESERVE, { s: spotId, at: nextWindow(), e: 'MAILBOX@example.com' }, from);
+  assert.is(res.errors?.[0]?.extensions?.code, 'SMB12');
+  assert.match(res.errors?.[0]?.message ?? '', /in the last hour/);
+  assert.equal(await written(), before, 'no row, no email, no event');
+  // Another email from the same address is not held back by it.
+  assert.is((await hold(proxied, 'other.mailbox@example.com', from)).code, undefined);
 });
 
 test('concurrent holds for one email cannot slip past the limit together', async () => {

@@ -58,6 +58,8 @@ interface SetupState {
   setupIntentId: string | null;
   clientSecret: string | null;
   setupStatus: string;
+  /** Set up at Stripe but left held because the card has an unpaid failed charge (else its limit held it). */
+  cardUnpaid: boolean;
 }
 
 function intentJson(si: Stripe.SetupIntent) {
@@ -72,14 +74,22 @@ function intentJson(si: Stripe.SetupIntent) {
   };
 }
 
-/** A set-up that succeeded at Stripe on a reservation left held: only the card limit does that (card_at_limit). */
-function refuseIfCardAtLimit(s: SetupState): void {
-  if (s.setupStatus === 'succeeded' && s.reservationStatus === 'held') {
+/**
+ * A set-up that succeeded at Stripe on a reservation left held: only the card's
+ * rules do that — an unpaid failed charge (card_unpaid), else its limit (card_at_limit).
+ */
+function refuseIfCardRefused(s: SetupState): void {
+  if (s.setupStatus !== 'succeeded' || s.reservationStatus !== 'held') return;
+  if (s.cardUnpaid) {
     throw new CodedError(
-      'SMP09',
-      'This card already pays for as many upcoming reservations as one card may: reserve again with another card.',
+      'SMP10',
+      'This card has an unpaid reservation whose charge failed: pay that one first (with another card), or reserve again with another card.',
     );
   }
+  throw new CodedError(
+    'SMP09',
+    'This card already pays for as many upcoming reservations as one card may: reserve again with another card.',
+  );
 }
 
 function payload(s: SetupState) {
@@ -151,7 +161,7 @@ async function setupReservationPayment(stripe: Stripe, db: Db, reservationId: st
 async function confirmReservationPayment(stripe: Stripe, db: Db, reservationId: string, manageToken: string | null) {
   const s = await call<SetupState>(db, 'app_hidden.payment_setup_lookup', [reservationId, manageToken]);
   if (s.setupStatus === 'succeeded') {
-    refuseIfCardAtLimit(s);
+    refuseIfCardRefused(s);
     return payload(s);
   }
   let intent: Stripe.SetupIntent;
@@ -166,9 +176,16 @@ async function confirmReservationPayment(stripe: Stripe, db: Db, reservationId: 
     intentJson(intent),
   ]);
   if (after.setupStatus !== 'succeeded') {
+    // Finishing it would change nothing on a reservation that takes no card any more (expired, cancelled, …).
+    if (after.reservationStatus !== 'held' && after.reservationStatus !== 'payment_failed') {
+      throw new CodedError(
+        'SMP02',
+        `Reservation ${reservationId} is ${after.reservationStatus}: only a held reservation, or one whose payment failed, takes a card.`,
+      );
+    }
     throw new CodedError('SMP03', `The card set-up is not finished (Stripe says ${intent.status}).`);
   }
-  refuseIfCardAtLimit(after);
+  refuseIfCardRefused(after);
   return payload(after);
 }
 
