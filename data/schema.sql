@@ -1729,6 +1729,23 @@ $$;
 COMMENT ON FUNCTION app_hidden.metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange) IS 'How much of the window falls in the metered hours, read in the time zone (all of it when there are no hours: metered around the clock).';
 
 --
+-- Name: password_check_hit(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.password_check_hit() RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select app_private.rate_limit_hit('password_check', app_public.current_user_id()::text);
+$$;
+
+--
+-- Name: FUNCTION password_check_hit(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.password_check_hit() IS 'Counts one changePassword attempt of the signed-in user (in a transaction of its own, before the attempt, so a wrong password that raises SMA09 is still counted); 0 when allowed, else the seconds to wait (SMA02). Signed out: 0.';
+
+--
 -- Name: payment_customer_forget(bigint, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -4303,7 +4320,10 @@ CREATE FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, O
     ('register_ip',    20, interval '1 hour', false),
     ('verify_resend',   3, interval '1 hour', false),
     ('manage_link_reservation', 3, interval '1 hour', false),
-    ('manage_link_ip', 20, interval '1 hour', false)
+    ('manage_link_ip', 20, interval '1 hour', false),
+    -- changePassword checks the current password: a stolen session must not
+    -- guess it faster than sign-in could (counted per user, every attempt).
+    ('password_check', 10, interval '15 minutes', false)
   ) as r(bucket, max_hits, period, escalates)
   where r.bucket = rate_limit_rule.bucket;
 $$;
@@ -6303,7 +6323,7 @@ $$;
 -- Name: FUNCTION change_password(old_password text, new_password text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.change_password(old_password text, new_password text) IS 'Changes your password (the current one is required) and signs out all your other sessions.';
+COMMENT ON FUNCTION app_public.change_password(old_password text, new_password text) IS 'Changes your password (the current one is required: SMA09 when wrong) and signs out all your other sessions. At most 10 attempts in 15 minutes (SMA02).';
 
 --
 -- Name: change_reservation_end(bigint, timestamp with time zone, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -10842,6 +10862,13 @@ GRANT INSERT(closes) ON TABLE app_public.rate_hours TO app_operator;
 
 REVOKE ALL ON FUNCTION app_hidden.metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION password_check_hit(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.password_check_hit() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.password_check_hit() TO app_anonymous;
 
 --
 -- Name: FUNCTION payment_customer_forget(reservation_id bigint, manage_token text, stripe_customer_id text); Type: ACL; Schema: app_hidden; Owner: -

@@ -13,7 +13,7 @@ export const ERROR_CODES: Record<string, string> = {
   // Accounts and sign-in
   SMA01: 'Wrong email or password (the same answer for both); HTTP 401 from POST /auth/login.',
   SMA02:
-    'Too many attempts (sign-in, sign-up, password reset, verification email, guest manage link); retry after the seconds given (Retry-After header on /auth routes, extensions.retryAfter in GraphQL).',
+    'Too many attempts (sign-in, sign-up, password reset, changePassword, verification email, guest manage link); retry after the seconds given (Retry-After header on /auth routes, extensions.retryAfter in GraphQL).',
   SMA03: 'Not an email address we accept: plain ASCII local@domain.tld, at most 254 characters.',
   SMA04:
     'Password rule not met: at least 10 characters, at most 72 bytes, not one repeated character, not the email, not digits only, not a common password (alone or with digits or symbols appended).',

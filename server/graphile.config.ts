@@ -18,6 +18,7 @@ import {
 } from './plugins/live_subscription.ts';
 import { ReservationResultInlinePlugin } from './plugins/reservation_result_inline.ts';
 import { NoRowMutationErrorPlugin } from './plugins/no_row_mutation_error.ts';
+import { PasswordCheckLimitPlugin } from './plugins/password_check_limit.ts';
 
 export interface PresetOptions {
   /** The pool of app_authenticator connections GraphQL requests run on, made with `pipeline: true` (server/pg_adaptor.ts; the caller owns and ends it). */
@@ -71,6 +72,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       HttpSubscriptionsRefusedPlugin,
       ReservationResultInlinePlugin,
       NoRowMutationErrorPlugin,
+      PasswordCheckLimitPlugin,
       ...(options.plugins ?? []),
     ],
     pgServices: [

@@ -1,6 +1,7 @@
 // The documented limits, each driven past its edge: sign-ups per client
 // address (20 an hour), password resets per client address across emails
-// (20 an hour), verification emails per user (3 an hour); the client address
+// (20 an hour), verification emails per user (3 an hour), changePassword's
+// check of the current password per user (10 in 15 minutes); the client address
 // read from X-Forwarded-For only behind a trusted proxy (TRUST_PROXY).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -134,6 +135,38 @@ test('verification email: 3 an hour per user, the 4th SMA02, exactly 3 sent', as
   assert.equal((await api.gql(RESEND, {}, (await signIn(api, other.email)).headers)).data, {
     resendVerificationEmail: { result: true },
   });
+});
+
+test('changePassword: 10 attempts in 15 minutes per user, wrong ones counted too (20 aliases in one request); then SMA02 even for the right password, and nothing changes', async () => {
+  await clearLimits();
+  const user = await createUser(db, { password: TEST_PASSWORD });
+  const session = await signIn(api, user.email);
+  const NEW = 'a brand new passphrase 7';
+  const guesses = Array.from(
+    { length: 20 },
+    (_, i) => `g${i}: changePassword(input: { oldPassword: "wrong guess ${i}", newPassword: "${NEW}" }) { result }`,
+  );
+  const res = await api.gql(`mutation { ${guesses.join(' ')} }`, {}, session.headers);
+  const codes = (res.errors ?? []).map((e: any) => e.extensions?.code);
+  assert.equal(codes, [...Array(10).fill('SMA09'), ...Array(10).fill('SMA02')]);
+  const right = await api.gql(
+    `mutation ($old: String!, $new: String!) { changePassword(input: { oldPassword: $old, newPassword: $new }) { result } }`,
+    { old: TEST_PASSWORD, new: NEW },
+    session.headers,
+  );
+  assert.is(code(right), 'SMA02', 'the right password waits too');
+  assert.ok(Number(right.errors[0].extensions.retryAfter) > 0);
+  // Still the old password: signing in with it works.
+  assert.ok((await signIn(api, user.email)).token);
+  // Another user is not held back.
+  const other = await createUser(db, { password: TEST_PASSWORD });
+  const otherSession = await signIn(api, other.email);
+  const ok = await api.gql(
+    `mutation ($old: String!, $new: String!) { changePassword(input: { oldPassword: $old, newPassword: $new }) { result } }`,
+    { old: TEST_PASSWORD, new: NEW },
+    otherSession.headers,
+  );
+  assert.equal(ok.data, { changePassword: { result: true } });
 });
 
 test.run();
