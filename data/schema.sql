@@ -148,6 +148,7 @@ CREATE TABLE app_public.reservations (
     plate text,
     plate_state text,
     rate_terms jsonb,
+    refunded integer DEFAULT 0 NOT NULL,
     CONSTRAINT reservations_amount_check CHECK ((amount >= 0)),
     CONSTRAINT reservations_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
     CONSTRAINT reservations_hold_check CHECK (((hold_expires_at IS NULL) OR (status = 'held'::app_public.reservation_status))),
@@ -155,7 +156,8 @@ CREATE TABLE app_public.reservations (
     CONSTRAINT reservations_note_check CHECK ((length(note) <= 500)),
     CONSTRAINT reservations_period_check CHECK (((NOT isempty(period)) AND lower_inc(period) AND (NOT upper_inc(period)) AND (NOT lower_inf(period)) AND (NOT upper_inf(period)))),
     CONSTRAINT reservations_plate_check CHECK ((plate ~ '^[A-Z0-9]{1,10}$'::text)),
-    CONSTRAINT reservations_plate_state_check CHECK ((plate_state ~ '^[A-Z]{2,3}$'::text))
+    CONSTRAINT reservations_plate_state_check CHECK ((plate_state ~ '^[A-Z]{2,3}$'::text)),
+    CONSTRAINT reservations_refunded_not_negative CHECK ((refunded >= 0))
 );
 
 --
@@ -219,6 +221,12 @@ COMMENT ON COLUMN app_public.reservations.plate_state IS 'The plate''s state or 
 
 COMMENT ON COLUMN app_public.reservations.rate_terms IS '@behavior -*
 The rate''s terms when the reservation was made (app_hidden.rate_terms): ending it early or moving its end is priced by them.';
+
+--
+-- Name: COLUMN reservations.refunded; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.refunded IS 'How much of the charge was refunded, in minor units of the currency (0 when nothing was).';
 
 --
 -- Name: reservation_change; Type: TYPE; Schema: app_private; Owner: -
@@ -2207,10 +2215,26 @@ begin
       failure_message = refund_record.failure_message
   where f.id = refund_record.refund_id and f.status = 'pending'
   returning * into v_f;
+  select * into v_c from app_private.charges c
+  where c.id = coalesce(v_f.charge_id, (select f.charge_id from app_private.refunds f where f.id = refund_record.refund_id));
+  if v_f.status = 'succeeded' then
+    -- Recorded just now (a retried request finds it done and skips this): the
+    -- driver sees it on the reservation and is told, once.
+    update app_public.reservations r set refunded = r.refunded + v_f.amount where r.id = v_c.reservation_id;
+    insert into app_private.emails (template, recipient, data, dedupe_key)
+    select 'refund', r.email,
+           coalesce(ed.data, '{}')
+             || jsonb_build_object('refundAmount', v_f.amount, 'refunded', r.refunded, 'charged', v_c.amount,
+                                   'currency', v_c.currency),
+           'refund:' || v_f.id
+    from app_public.reservations r
+    left join lateral app_hidden.reservation_email_data_of(r) ed(data) on true
+    where r.id = v_c.reservation_id
+    on conflict on constraint emails_dedupe_key_key do nothing;
+  end if;
   if v_f.id is null then
     select * into v_f from app_private.refunds f where f.id = refund_record.refund_id;
   end if;
-  select * into v_c from app_private.charges c where c.id = v_f.charge_id;
   return jsonb_build_object(
     'refundId', v_f.id, 'reservationId', v_c.reservation_id, 'amount', v_f.amount, 'currency', v_c.currency,
     'status', v_f.status, 'stripeRefundId', v_f.stripe_refund_id,
@@ -2223,7 +2247,7 @@ $$;
 -- Name: FUNCTION refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text) IS 'Staff only: records Stripe''s answer to a refund (a pending Stripe refund counts as made).';
+COMMENT ON FUNCTION app_hidden.refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text) IS 'Staff only: records Stripe''s answer to a refund (a pending Stripe refund counts as made); one made adds to the reservation''s refunded total and emails the driver (refund), once.';
 
 --
 -- Name: require_sign_in(); Type: FUNCTION; Schema: app_hidden; Owner: -

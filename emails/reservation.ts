@@ -3,7 +3,8 @@
 // (ISO), timeZone, amount, currency, status, holdExpiresAt?, isGuest} plus
 // reason (cancelled) or previousEndsAt / previousAmount (changed), and
 // manageToken (reservation_link: a guest's new manage token). Payments queues
-// receipt and payment_failed with the same fields and a few more. Links are
+// receipt and payment_failed with the same fields and a few more, and refund
+// with refundAmount, refunded (all refunds so far) and charged. Links are
 // made here (lib/web_urls.ts), against the worker's WEB_URL.
 import { formatAmount, formatTime, frame, required, type RenderContext, type RenderedEmail } from './format.ts';
 import { webLink, webPaths } from '../lib/web_urls.ts';
@@ -169,6 +170,20 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     return frame(ctx, {
       subject: `Receipt for reservation #${f.id}: ${f.amount}`,
       lines: ['Thank you for parking with us. Here is your receipt.', summary(f), `Charged: ${f.amount}`, reference],
+      action: { label: 'View the reservation', url: f.manageLink },
+    });
+  },
+  refund(data, ctx) {
+    const f = facts(data, ctx);
+    const currency = required<string>(data, 'currency');
+    const money = (key: string) => formatAmount(Number(required(data, key)), currency);
+    return frame(ctx, {
+      subject: `Refund for reservation #${f.id}: ${money('refundAmount')}`,
+      lines: [
+        `We refunded ${money('refundAmount')} to the card you paid with. Your bank may take a few days to show it.`,
+        summary(f),
+        `Charged: ${money('charged')}. Refunded in all: ${money('refunded')}.`,
+      ],
       action: { label: 'View the reservation', url: f.manageLink },
     });
   },

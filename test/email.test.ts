@@ -53,6 +53,7 @@ test('every template booking, accounts and payments queue renders text and HTML'
     'reservation_reminder',
     'receipt',
     'payment_failed',
+    'refund',
     'verify_email',
     'password_reset',
     'staff_invite',
@@ -64,7 +65,9 @@ test('every template booking, accounts and payments queue renders text and HTML'
     const data =
       template.startsWith('reservation') || template === 'receipt' || template === 'payment_failed'
         ? reservationData
-        : { name: 'Ada', token: 'abc', expiresAt: '2026-07-01T13:00:00Z', role: 'operator' };
+        : template === 'refund'
+          ? { ...reservationData, refundAmount: 600, refunded: 600, charged: 1600 }
+          : { name: 'Ada', token: 'abc', expiresAt: '2026-07-01T13:00:00Z', role: 'operator' };
     const email = renderEmail(template, data, ctx);
     assert.ok(email.subject.length > 5, template);
     assert.ok(email.text.length > 20 && email.html.startsWith('<!doctype html>'), template);

@@ -532,6 +532,21 @@ test('over HTTP as signed-in users: the driver sets up their card, another drive
     ],
     [600, 'succeeded', 600],
   );
+  // The driver sees it on the reservation and is told once, with the amounts.
+  const seen = await api.gql(
+    'query ($id: BigInt!) { myReservation(reservationId: $id) { amount refunded } }',
+    { id },
+    driver.headers,
+  );
+  assert.equal(seen.data.myReservation, { amount: 1600, refunded: 600 });
+  const { rows: mails } = await db.owner.query(
+    `select recipient::text, data from app_private.emails where template = 'refund' and data->>'reservationId' = $1`,
+    [id],
+  );
+  assert.equal(
+    mails.map((m) => [m.recipient, m.data.refundAmount, m.data.refunded, m.data.charged]),
+    [[driver.email, 600, 600, 1600]],
+  );
 });
 
 test.run();

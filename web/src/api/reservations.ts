@@ -8,6 +8,8 @@ export interface Reservation {
   rowId: string;
   status: ReservationStatus;
   amount: number;
+  /** How much of the charge was refunded (0: nothing). */
+  refunded: number;
   currency: string;
   startsAt: string;
   endsAt: string;
@@ -17,7 +19,7 @@ export interface Reservation {
   spot: { rowId: string; description: string | null; street: string; maxStay: Interval } | null;
 }
 
-const RESERVATION_FIELDS = `rowId status amount currency startsAt endsAt timeZone holdExpiresAt email
+const RESERVATION_FIELDS = `rowId status amount refunded currency startsAt endsAt timeZone holdExpiresAt email
   spot { rowId description street maxStay { days hours minutes } }`;
 
 export const MY_RESERVATION = `query MyReservation($id: BigInt!) { myReservation(reservationId: $id) { ${RESERVATION_FIELDS} } }`;

@@ -1,4 +1,4 @@
-// What a reservation is: spot, window in the spot's time zone, price, status.
+// What a reservation is: spot, window in the spot's time zone, price (and any refund), status.
 import { spotTitle } from '../api/search.ts';
 import { STATUS_TEXT, type Reservation } from '../api/reservations.ts';
 import { formatMoney, formatTime, formatWindow } from '../format.ts';
@@ -20,6 +20,12 @@ export function ReservationFacts({ r }: { r: Reservation }) {
       <dd>{formatWindow(r.startsAt, r.endsAt, r.timeZone)}</dd>
       <dt>{r.status === 'completed' || r.status === 'payment_failed' ? 'Price' : 'Quoted price'}</dt>
       <dd data-amount={r.amount}>{formatMoney(r.amount, r.currency)}</dd>
+      {r.refunded > 0 && (
+        <>
+          <dt>Refunded</dt>
+          <dd data-refunded={r.refunded}>{formatMoney(r.refunded, r.currency)}</dd>
+        </>
+      )}
       {r.status === 'held' && r.holdExpiresAt && (
         <>
           <dt>Hold ends</dt>
