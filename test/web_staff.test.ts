@@ -2,8 +2,10 @@
 // signs in, finds a customer despite a typo, opens the page, adds a note and
 // uploads a photo; refunds part of a real charge; blocks a spot and finds the
 // block on the week calendar, then lifts it there; an enforcement officer
-// checks a plate on a phone; a driver is told the customers page is for
-// staff; no serious accessibility finding.
+// checks a plate on a phone; a browser in another time zone sees a
+// customer's reservations, a spot's week and its blocks on the spot's clock;
+// a driver is told the customers page is for staff; no serious accessibility
+// finding.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import sharp from 'sharp';
@@ -231,23 +233,34 @@ function nextWeeksWednesday(): string {
   return new Date(today.getTime() + (7 - sinceMonday + 2) * 86400e3).toISOString().slice(0, 10);
 }
 
-test('a block made from the form shows on its day of the week calendar, weeks move, and lifting it removes it', async () => {
-  const spot = await createSpot(stack.db, { lat: 40.69, lng: -73.96, borough: 'Brooklyn' });
-  const day = nextWeeksWednesday();
+/** A confirmed reservation of the spot from 2:00 to 3:30 PM New York time on `day` (YYYY-MM-DD); its id. */
+async function afternoonStay(spot: string, day: string, email: string): Promise<string> {
   const {
     rows: [booked],
   } = await stack.db.owner.query(
     `insert into app_public.reservations (spot_id, email, period, status, amount, currency)
-    values ($1, 'week@example.test', tstzrange(($2::date + time '14:00') at time zone 'America/New_York',
+    values ($1, $3, tstzrange(($2::date + time '14:00') at time zone 'America/New_York',
       ($2::date + time '15:30') at time zone 'America/New_York'), 'confirmed', 600, 'USD') returning id::text`,
-    [spot, day],
+    [spot, day, email],
   );
-  const { page } = await stack.newPage('desktop');
-  await signIn(page, 'operator', `/staff/spots/${spot}`, 'Brooklyn');
+  return booked.id;
+}
+
+/** Blocks the open spot page's spot from 10:00 to 12:00 on `day` with its form. */
+async function blockMorning(page: Page, day: string): Promise<void> {
   await page.getByLabel('From').fill(`${day}T10:00`);
   await page.getByLabel('Until').fill(`${day}T12:00`);
   await page.getByRole('button', { name: 'Block', exact: true }).click();
   await page.getByRole('status').filter({ hasText: 'Blocked.' }).waitFor();
+}
+
+test('a block made from the form shows on its day of the week calendar, weeks move, and lifting it removes it', async () => {
+  const spot = await createSpot(stack.db, { lat: 40.69, lng: -73.96, borough: 'Brooklyn' });
+  const day = nextWeeksWednesday();
+  const bookedId = await afternoonStay(spot, day, 'week@example.test');
+  const { page } = await stack.newPage('desktop');
+  await signIn(page, 'operator', `/staff/spots/${spot}`, 'Brooklyn');
+  await blockMorning(page, day);
   const {
     rows: [block],
   } = await stack.db.owner.query(
@@ -264,8 +277,8 @@ test('a block made from the form shows on its day of the week calendar, weeks mo
   await blockItem.waitFor();
   assert.match((await blockItem.textContent()) ?? '', /^10:00 AM – 12:00 PM · Block/);
   assert.match(
-    (await dayRow.locator(`li[data-reservation-id="${booked.id}"]`).textContent()) ?? '',
-    new RegExp(`^2:00 PM – 3:30 PM · Reservation #${booked.id}`),
+    (await dayRow.locator(`li[data-reservation-id="${bookedId}"]`).textContent()) ?? '',
+    new RegExp(`^2:00 PM – 3:30 PM · Reservation #${bookedId}`),
   );
   assert.is(await page.locator('li[data-block-id]').count(), 1, 'on one day only');
   assert.equal(await seriousA11yViolations(page), [], 'the spot page with its week (desktop)');
@@ -276,7 +289,7 @@ test('a block made from the form shows on its day of the week calendar, weeks mo
   await blockItem.getByRole('button', { name: `Lift block #${block.id}` }).click();
   await page.getByRole('status').filter({ hasText: 'Block lifted.' }).waitFor();
   await blockItem.waitFor({ state: 'detached' });
-  await dayRow.locator(`li[data-reservation-id="${booked.id}"]`).waitFor();
+  await dayRow.locator(`li[data-reservation-id="${bookedId}"]`).waitFor();
   const {
     rows: [lifted],
   } = await stack.db.owner.query(`select status::text from app_public.reservations where id = $1`, [block.id]);
@@ -285,8 +298,50 @@ test('a block made from the form shows on its day of the week calendar, weeks mo
   const phone = await stack.newPage('phone');
   await signIn(phone.page, 'operator', `/staff/spots/${spot}`, 'Brooklyn');
   await phone.page.getByRole('button', { name: 'Next week' }).click();
-  await phone.page.locator(`li[data-day="${day}"] li[data-reservation-id="${booked.id}"]`).waitFor();
+  await phone.page.locator(`li[data-day="${day}"] li[data-reservation-id="${bookedId}"]`).waitFor();
   assert.equal(await seriousA11yViolations(phone.page), [], 'the spot page with its week (phone)');
+});
+
+test("a browser on another clock sees a customer's reservations, a spot's week and its blocks on the spot's clock", async () => {
+  const spot = await createSpot(stack.db, { lat: 40.69, lng: -73.96, borough: 'Brooklyn' });
+  const day = nextWeeksWednesday();
+  const email = 'zone@example.test';
+  const bookedId = await afternoonStay(spot, day, email);
+  const {
+    rows: [c],
+  } = await stack.db.owner.query(`select id::text from app_public.customers where email = $1`, [email]);
+  // Tokyo is 13 or 14 hours ahead: 2:00 PM in New York is early next morning there.
+  const { page } = await stack.newPage('desktop', { timezoneId: 'Asia/Tokyo' });
+  await signIn(page, 'operator', `/staff/customers/${c.id}`, 'Brooklyn');
+  const item = page.locator('li', { hasText: `#${bookedId} · confirmed · ` });
+  await item.waitFor();
+  const date = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' }).format(
+    new Date(`${day}T00:00:00Z`),
+  );
+  assert.match((await item.textContent()) ?? '', new RegExp(`^#${bookedId} · confirmed · ${date}, 2:00 PM E[SD]T · `));
+
+  await page.goto(`${stack.webUrl}/staff/spots/${spot}`);
+  await page.getByText("Times on this page are in America/New_York, the spot's time zone.").waitFor();
+  await blockMorning(page, day);
+  const {
+    rows: [block],
+  } = await stack.db.owner.query(
+    `select id::text, lower(period) = ($2::date + time '10:00') at time zone 'America/New_York' as at_ten_there
+     from app_public.reservations where spot_id = $1 and kind = 'block'`,
+    [spot, day],
+  );
+  assert.ok(block?.at_ten_there, 'the block starts at 10:00 on the spot’s clock');
+  await page.getByRole('button', { name: 'Next week' }).click();
+  const dayRow = page.locator(`li[data-day="${day}"]`);
+  await dayRow.locator(`li[data-block-id="${block.id}"]`).waitFor();
+  assert.match(
+    (await dayRow.locator(`li[data-block-id="${block.id}"]`).textContent()) ?? '',
+    /^10:00 AM – 12:00 PM · Block/,
+  );
+  assert.match(
+    (await dayRow.locator(`li[data-reservation-id="${bookedId}"]`).textContent()) ?? '',
+    new RegExp(`^2:00 PM – 3:30 PM · Reservation #${bookedId}`),
+  );
 });
 
 test('a driver is told the customers page is for staff', async () => {

@@ -41,9 +41,3 @@ export function formatTime(iso: string, timeZone?: string | null): string {
 export function formatWindow(startsAt: string, endsAt: string, timeZone?: string | null): string {
   return `${formatTime(startsAt, timeZone)} – ${formatTime(endsAt, timeZone)}`;
 }
-
-/** The value of a datetime-local input for a Date, in the browser's zone. */
-export function toLocalInput(date: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
-}

@@ -1,6 +1,6 @@
 // The time window a driver searches and books: a start ("now" or a local
 // date-time from an input) and a length in minutes.
-import { toLocalInput } from './format.ts';
+import { toLocalInput } from './zoned_time.ts';
 
 export interface TimeWindow {
   /** 'now' or a datetime-local value in the browser's zone. */

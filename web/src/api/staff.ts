@@ -20,7 +20,16 @@ export interface CustomerDetail extends CustomerListItem {
   createdAt: string;
   updatedAt: string;
   reservations: {
-    nodes: Array<{ rowId: string; status: string; startsAt: string; endsAt: string; amount: number; currency: string }>;
+    nodes: Array<{
+      rowId: string;
+      status: string;
+      startsAt: string;
+      endsAt: string;
+      /** The spot's: times read as its street signs do. */
+      timeZone: string | null;
+      amount: number;
+      currency: string;
+    }>;
   };
   payments: {
     nodes: Array<{ reservationId: string; kind: string; amount: number; currency: string; status: string; at: string }>;
@@ -30,7 +39,7 @@ export interface CustomerDetail extends CustomerListItem {
 
 export const CUSTOMER = `query Customer($id: BigInt!) { customer(rowId: $id) {
   rowId email name surname photoUrl createdAt updatedAt
-  reservations(first: 50) { nodes { rowId status startsAt endsAt amount currency } }
+  reservations(first: 50) { nodes { rowId status startsAt endsAt timeZone amount currency } }
   payments { nodes { reservationId kind amount currency status at } }
   customerNotes(orderBy: [CREATED_AT_ASC]) { nodes { rowId body createdAt } } } }`;
 export const ADD_NOTE = `mutation AddCustomerNote($id: BigInt!, $body: String!) {
@@ -64,7 +73,8 @@ export interface StaffSpot {
   status: string;
   description: string | null;
   maxStay: { days: number | null; hours: number | null; minutes: number | null };
-  rate: { rowId: number; code: string; hourlyPrice: number; currency: string } | null;
+  /** The rate's time zone is the spot's: its week and blocks are read on that clock. */
+  rate: { rowId: number; code: string; hourlyPrice: number; currency: string; timeZone: string } | null;
   reservations: {
     nodes: Array<{
       rowId: string;
@@ -78,7 +88,7 @@ export interface StaffSpot {
 }
 
 export const STAFF_SPOT = `query StaffSpot($id: BigInt!) {
-  spot(rowId: $id) { rowId street borough status description maxStay { days hours minutes } rate { rowId code hourlyPrice currency }
+  spot(rowId: $id) { rowId street borough status description maxStay { days hours minutes } rate { rowId code hourlyPrice currency timeZone }
     reservations(first: 100, orderBy: [PRIMARY_KEY_DESC]) { nodes { rowId kind status startsAt endsAt note } } }
   spotAffectedReservations(spotId: $id) { nodes { rowId status startsAt endsAt } } }`;
 export const UPDATE_SPOT = `mutation UpdateSpot($id: BigInt!, $street: String, $maxStay: Int) {
@@ -87,7 +97,7 @@ export const SET_SPOT_STATUS = `mutation SetSpotStatus($id: BigInt!, $status: St
   setSpotStatus(input: { spotId: $id, status: $status }) { result { rowId status } } }`;
 export const UPDATE_RATE = `mutation UpdateRate($id: Int!, $hourlyPrice: Int!) {
   updateRate(input: { rateId: $id, hourlyPrice: $hourlyPrice }) { result { rowId hourlyPrice } } }`;
-export const BLOCK_SPOT = `mutation BlockSpot($id: BigInt!, $from: Datetime!, $to: Datetime!, $reason: String) {
+export const BLOCK_SPOT = `mutation BlockSpot($id: BigInt!, $from: Datetime, $to: Datetime, $reason: String) {
   blockSpot(input: { spotId: $id, startsAt: $from, endsAt: $to, reason: $reason }) { result { rowId } } }`;
 export const UNBLOCK_SPOT = `mutation UnblockSpot($id: BigInt!) { unblockSpot(input: { blockId: $id }) { result { rowId status } } }`;
 export const REFUND_RESERVATION = `mutation RefundReservation($id: BigInt!, $amount: Int) {

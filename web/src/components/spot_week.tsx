@@ -1,23 +1,36 @@
 // A spot's week as a per-day list of time bars: its maintenance blocks and
-// reservations, each placed on a 24-hour track, in the browser's time zone.
+// reservations, each placed on a 24-hour track, in the spot's time zone (its
+// street's clock, which drivers see too), whatever the browser's.
 // A list (not a grid of hour cells) so that it reads in order with a screen
 // reader and fits a phone; blocks carry their Lift button.
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import type { StaffSpot } from '../api/staff.ts';
-import { toLocalInput } from '../format.ts';
+import { wallClock, zonedInstant } from '../zoned_time.ts';
 
 type Booking = StaffSpot['reservations']['nodes'][number];
 
 /** What no longer holds the spot: lifted blocks are cancelled ones. */
 const GONE = new Set(['cancelled', 'expired']);
 
-/** Monday 00:00 (local) of the week holding `date`. */
-export function weekStart(date: Date): Date {
-  return new Date(date.getFullYear(), date.getMonth(), date.getDate() - ((date.getDay() + 6) % 7));
+/** A calendar date as midnight UTC of that date: counted in whole days with no zone in the way. */
+type CalendarDay = Date;
+
+const addDays = (day: CalendarDay, n: number): CalendarDay => new Date(day.getTime() + n * 86_400_000);
+
+/** The Monday of the week holding `instant` in the zone. */
+export function weekStart(instant: Date, timeZone: string | null): CalendarDay {
+  const { year, month, day } = wallClock(instant, timeZone);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return addDays(date, -((date.getUTCDay() + 6) % 7));
 }
 
-const dayName = new Intl.DateTimeFormat('en-US', { weekday: 'long', month: 'short', day: 'numeric' });
-const clock = new Intl.DateTimeFormat('en-US', { hour: 'numeric', minute: '2-digit' });
+/** When the day begins in the zone: its midnight there. */
+function dayBegins(day: CalendarDay, timeZone: string | null): Date {
+  const [year, month, date] = [day.getUTCFullYear(), day.getUTCMonth() + 1, day.getUTCDate()];
+  return zonedInstant({ year, month, day: date, hour: 0, minute: 0 }, timeZone);
+}
+
+const dayName = new Intl.DateTimeFormat('en-US', { weekday: 'long', month: 'short', day: 'numeric', timeZone: 'UTC' });
 
 interface Segment {
   booking: Booking;
@@ -41,12 +54,14 @@ function SegmentRow({
   segment,
   dayStart,
   dayEnd,
+  clock,
   busy,
   onLift,
 }: {
   segment: Segment;
   dayStart: Date;
   dayEnd: Date;
+  clock: Intl.DateTimeFormat;
   busy: boolean;
   onLift: (blockId: string) => void;
 }) {
@@ -79,23 +94,29 @@ function SegmentRow({
   );
 }
 
+/** The week of a spot whose time zone is `timeZone` (null: the spot has no rate, so the browser's). */
 export function SpotWeek({
   bookings,
+  timeZone,
   busy,
   onLift,
 }: {
   bookings: Booking[];
+  timeZone: string | null;
   busy: boolean;
   onLift: (blockId: string) => void;
 }) {
-  const [monday, setMonday] = useState(() => weekStart(new Date()));
+  const [monday, setMonday] = useState(() => weekStart(new Date(), timeZone));
+  const clock = useMemo(
+    () => new Intl.DateTimeFormat('en-US', { hour: 'numeric', minute: '2-digit', timeZone: timeZone ?? undefined }),
+    [timeZone],
+  );
   const live = bookings.filter((b) => !GONE.has(b.status));
   const days = Array.from({ length: 7 }, (_, i) => {
-    const start = new Date(monday.getFullYear(), monday.getMonth(), monday.getDate() + i);
-    return { start, end: new Date(start.getFullYear(), start.getMonth(), start.getDate() + 1) };
+    const day = addDays(monday, i);
+    return { day, start: dayBegins(day, timeZone), end: dayBegins(addDays(day, 1), timeZone) };
   });
-  const move = (weeks: number) =>
-    setMonday(new Date(monday.getFullYear(), monday.getMonth(), monday.getDate() + 7 * weeks));
+  const move = (weeks: number) => setMonday(addDays(monday, 7 * weeks));
   return (
     <section aria-labelledby="week-title" class="spot-week">
       <h2 id="week-title" aria-live="polite">
@@ -110,12 +131,12 @@ export function SpotWeek({
         </button>
       </div>
       <ol class="week-days">
-        {days.map(({ start, end }) => {
+        {days.map(({ day, start, end }) => {
           const daySegments = segments(live, start, end);
-          const key = toLocalInput(start).slice(0, 10);
+          const key = day.toISOString().slice(0, 10);
           return (
             <li key={key} data-day={key} class="week-day">
-              <h3>{dayName.format(start)}</h3>
+              <h3>{dayName.format(day)}</h3>
               {daySegments.length === 0 ? (
                 <p class="empty">Free all day.</p>
               ) : (
@@ -126,6 +147,7 @@ export function SpotWeek({
                       segment={s}
                       dayStart={start}
                       dayEnd={end}
+                      clock={clock}
                       busy={busy}
                       onLift={onLift}
                     />

@@ -187,7 +187,7 @@ function Customer({ id, user }: { id: string; user: CurrentUser }) {
           <ul class="plain">
             {customer.reservations.nodes.map((r) => (
               <li key={r.rowId}>
-                #{r.rowId} · {r.status} · {formatTime(r.startsAt)} · {formatMoney(r.amount, r.currency)}
+                #{r.rowId} · {r.status} · {formatTime(r.startsAt, r.timeZone)} · {formatMoney(r.amount, r.currency)}
               </li>
             ))}
           </ul>

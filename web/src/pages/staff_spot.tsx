@@ -1,6 +1,8 @@
 // Operators and admins: one spot — street and maximum stay, its rate's hourly
 // price, out of service (with the reservations that keeps), and its week on a
 // calendar where maintenance blocks are added and lifted. Zones are the API's rule: outside them every change answers SMO02.
+// Every time on the page, shown or typed, is on the spot's clock (its rate's
+// time zone), as drivers and street signs read it, not the browser's.
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
@@ -16,7 +18,8 @@ import {
 import { FormError, Loading, Notice, SubmitButton, TextField } from '../components/fields.tsx';
 import { RequireStaff } from '../components/require_staff.tsx';
 import { SpotWeek } from '../components/spot_week.tsx';
-import { formatMoney, formatWindow, intervalMinutes, toLocalInput } from '../format.ts';
+import { formatMoney, formatWindow, intervalMinutes } from '../format.ts';
+import { fromLocalInput, toLocalInput, zoneName } from '../zoned_time.ts';
 import { STAFF_ROLES } from './staff_customers.tsx';
 
 type Affected = Array<{ rowId: string; status: string; startsAt: string; endsAt: string }>;
@@ -46,8 +49,10 @@ function Spot({ id }: { id: string }) {
   const [street, setStreet] = useState('');
   const [maxStay, setMaxStay] = useState('');
   const [price, setPrice] = useState('');
-  const [from, setFrom] = useState(toLocalInput(new Date(Date.now() + 3600e3)));
-  const [to, setTo] = useState(toLocalInput(new Date(Date.now() + 3 * 3600e3)));
+  // What was typed (null: the default, from 1 to 3 hours after the page opened, on the spot's clock once known).
+  const [from, setFrom] = useState<string | null>(null);
+  const [to, setTo] = useState<string | null>(null);
+  const [opened] = useState(() => Date.now());
   const { busy, error, done, act } = useAction(() => setVersion((v) => v + 1));
   useEffect(() => {
     run<{ spot: StaffSpot | null; spotAffectedReservations: { nodes: Affected } }>(STAFF_SPOT, { id }).then((r) => {
@@ -64,6 +69,9 @@ function Spot({ id }: { id: string }) {
   const { spot, affected } = data;
   if (!spot) return <p role="alert">There is no such spot.</p>;
   const outOfService = spot.status === 'out_of_service';
+  const zone = spot.rate?.timeZone ?? null;
+  const fromValue = from ?? toLocalInput(new Date(opened + 3600e3), zone);
+  const toValue = to ?? toLocalInput(new Date(opened + 3 * 3600e3), zone);
   return (
     <>
       <p class="spot-facts">
@@ -75,6 +83,10 @@ function Spot({ id }: { id: string }) {
             · {formatMoney(spot.rate.hourlyPrice, spot.rate.currency)} an hour ({spot.rate.code})
           </>
         )}
+      </p>
+      <p class="hint spot-zone">
+        Times on this page are in {zoneName(zone)},{' '}
+        {zone ? "the spot's time zone" : "this browser's (the spot has no rate)"}.
       </p>
       <FormError message={error?.message} />
       {done && <Notice>{done}</Notice>}
@@ -123,7 +135,7 @@ function Spot({ id }: { id: string }) {
         <ul class="plain affected">
           {affected.map((r) => (
             <li key={r.rowId}>
-              #{r.rowId} · {r.status} · {formatWindow(r.startsAt, r.endsAt)}
+              #{r.rowId} · {r.status} · {formatWindow(r.startsAt, r.endsAt, zone)}
             </li>
           ))}
         </ul>
@@ -144,6 +156,7 @@ function Spot({ id }: { id: string }) {
       </section>
       <SpotWeek
         bookings={spot.reservations.nodes}
+        timeZone={zone}
         busy={busy}
         onLift={(blockId) => act(UNBLOCK_SPOT, { id: blockId }, 'Block lifted.')}
       />
@@ -152,9 +165,11 @@ function Spot({ id }: { id: string }) {
         <form
           onSubmit={(e) => {
             e.preventDefault();
+            // A field left blank or half typed goes as null: the API answers what it means (no end: SMB03).
+            const [starts, ends] = [fromLocalInput(fromValue, zone), fromLocalInput(toValue, zone)];
             act(
               BLOCK_SPOT,
-              { id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), reason: 'Maintenance' },
+              { id, from: starts?.toISOString() ?? null, to: ends?.toISOString() ?? null, reason: 'Maintenance' },
               'Blocked.',
             );
           }}
@@ -164,14 +179,14 @@ function Spot({ id }: { id: string }) {
             id="block-from"
             label="From"
             type="datetime-local"
-            value={from}
+            value={fromValue}
             onInput={(e) => setFrom(e.currentTarget.value)}
           />
           <TextField
             id="block-to"
             label="Until"
             type="datetime-local"
-            value={to}
+            value={toValue}
             onInput={(e) => setTo(e.currentTarget.value)}
           />
           <div class="button-row">
