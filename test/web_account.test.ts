@@ -56,6 +56,8 @@ test('A new user signs up and follows the verification link from the email', asy
   await page.locator('.notice', { hasText: 'your email address is verified' }).waitFor();
   await page.goto(`${stack.webUrl}/account`);
   await page.locator('main', { hasText: '(verified).' }).waitFor();
+  // Sessions belong to no spot: their times are the browser's, and say so.
+  await page.getByText("Times in America/New_York, this browser's time zone.").waitFor();
   // The same link a second time is refused with its sentence, not raw JSON.
   await page.goto(link!);
   await page.locator('.form-error').waitFor();

@@ -15,6 +15,7 @@ import {
 import { FormError, Loading, Notice, placeError, SubmitButton, TextField } from '../components/fields.tsx';
 import { RequireSignIn } from '../components/require_sign_in.tsx';
 import { formatTime } from '../format.ts';
+import { zoneName } from '../zoned_time.ts';
 import { useLocation } from '../router.tsx';
 import { refreshSession, type CurrentUser } from '../session.ts';
 
@@ -145,6 +146,7 @@ function Sessions() {
   return (
     <section aria-labelledby="sessions-title">
       <h2 id="sessions-title">Where you are signed in</h2>
+      <p class="hint">Times in {zoneName()}, this browser's time zone.</p>
       {sessions === null ? (
         <Loading what="your sessions" />
       ) : (
