@@ -6740,16 +6740,27 @@ begin
   end if;
   v_plate := app_hidden.plate(plate);
   v_state := app_hidden.plate_state(plate_state);
-  -- A held reservation counts: its driver has booked and is giving a card
-  -- (a hold lasts 15 minutes at most, then it expires and stops counting).
+  -- A held reservation counts until its hold ends: its driver has booked and
+  -- is giving a card. Once a day per plate: a hold that lapsed without a card
+  -- after its stay had begun (the car could have parked under it) means the
+  -- next ones do not count, or booking and dropping a hold every 15 minutes
+  -- would park for free.
   select r.* into v_r from app_public.reservations r
   where r.plate = v_plate and (v_state is null or r.plate_state = v_state)
     and (enforcement_lookup.spot_id is null or r.spot_id = enforcement_lookup.spot_id)
-    and r.kind = 'reservation' and r.status in ('held', 'confirmed') and r.period @> v_now
-  order by upper(r.period) desc
+    and r.kind = 'reservation' and r.period @> v_now
+    and (r.status = 'confirmed'
+         or (r.status = 'held' and r.hold_expires_at > v_now
+             and not exists (
+               select from app_public.reservations x
+               where x.plate = r.plate and x.plate_state is not distinct from r.plate_state and x.id <> r.id
+                 and x.status = 'expired' and x.updated_at > v_now - interval '24 hours'
+                 and lower(x.period) < x.updated_at)))
+  order by r.status = 'confirmed' desc, upper(r.period) desc
   limit 1;
   v_answer := (v_plate, v_state, coalesce(enforcement_lookup.spot_id, v_r.spot_id), v_r.id is not null,
-               upper(v_r.period), v_now)::app_public.enforcement_answer;
+               case when v_r.status = 'held' then least(v_r.hold_expires_at, upper(v_r.period)) else upper(v_r.period) end,
+               v_now)::app_public.enforcement_answer;
   perform app_private.audit_write('enforcement_lookups', v_r.id::text, 'lookup', null, to_jsonb(v_answer));
   return v_answer;
 end;
@@ -6759,7 +6770,7 @@ $$;
 -- Name: FUNCTION enforcement_lookup(plate text, plate_state text, spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) IS 'Enforcement officers and admins (SME02 otherwise): does this plate (state optional; SME01 when malformed) hold a held or confirmed reservation covering now, at this spot when one is given? Answers without personal data; every lookup is written to the audit log.';
+COMMENT ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) IS 'Enforcement officers and admins (SME02 otherwise): does this plate (state optional; SME01 when malformed) hold a confirmed reservation covering now, at this spot when one is given, or one still held (card being given; valid until its hold ends, and not after another hold of the plate lapsed without a card in the last 24 hours)? Answers without personal data; every lookup is written to the audit log.';
 
 --
 -- Name: forgot_password(text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -9569,6 +9580,12 @@ CREATE INDEX reservations_held_idx ON app_public.reservations USING btree (hold_
 --
 
 CREATE INDEX reservations_held_user_idx ON app_public.reservations USING btree (user_id) WHERE (status = 'held'::app_public.reservation_status);
+
+--
+-- Name: reservations_lapsed_plate_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_lapsed_plate_idx ON app_public.reservations USING btree (plate, updated_at) WHERE ((status = 'expired'::app_public.reservation_status) AND (plate IS NOT NULL));
 
 --
 -- Name: reservations_payment_failed_user_idx; Type: INDEX; Schema: app_public; Owner: -

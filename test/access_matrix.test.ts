@@ -59,7 +59,8 @@ test.before(async () => {
   smtp = await startSmtpSink();
   useEmulatorInEnv(emulator);
   Object.assign(process.env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port) });
-  api = await startApi(db, { stripe: stripeConfigFor(emulator) });
+  // Dozens of rows set up with the one test card (pm_card_visa): past the per-card bound (SMP09) otherwise.
+  api = await startApi(db, { stripe: stripeConfigFor(emulator), cardUpcomingMax: 1_000_000 });
   // No webhooks: a card set up at Stripe stays unconfirmed until confirmReservationPayment.
   emulator.setWebhook(null);
   rate = await createRate(db, { hourlyPrice: 300, minimumCharge: 500 });
@@ -138,17 +139,17 @@ async function makeRow(target: Target, state: State): Promise<Row> {
     assert.is(claimed.user_id, claimant.id, 'claimed at sign-in');
     row = { id: r.id, target, rightful: { headers: session.headers, token: null } };
   }
-  if (state === 'started') {
-    // Parked and paid for: confirmed as the payments code does (one still held would expire when ended).
-    await db.owner.query('select app_private.confirm_held_reservation($1)', [row.id]);
-  }
-  if (state === 'setUp' || state === 'charged') {
+  if (state === 'setUp' || state === 'charged' || state === 'started') {
     const setUp = await call(SETUP, row, row.rightful);
     assert.is(setUp.errors, undefined, JSON.stringify(setUp.errors));
     await browserConfirmsSetup(emulator, setUp.data.setupReservationPayment.setupIntentId, 'pm_card_visa');
   }
-  if (state === 'charged') {
+  // Parked with a card on file (one still held would expire when ended; one confirmed without a
+  // card would fail its charge and leave its driver unpaid, SMB13).
+  if (state === 'charged' || state === 'started') {
     assert.is((await call(CONFIRM, row, row.rightful)).data?.confirmReservationPayment.reservationStatus, 'confirmed');
+  }
+  if (state === 'charged') {
     assert.is((await call(END, row, row.rightful)).data?.endReservation.result.reservation.status, 'completed');
   }
   return row;

@@ -103,6 +103,42 @@ test('the lookup before, during and after a reservation, and at another spot', a
   );
 });
 
+test('a hold protects a plate until it ends, and only once a day: after a hold lapsed without a card mid-stay, the next does not', async () => {
+  const guest = { email: `holds.${process.pid}@example.test` };
+  const RESERVE_NOW = `mutation ($spot: BigInt!, $plate: String, $state: String, $email: String) {
+    reserve(input: { spotId: $spot, durationMinutes: 60, plate: $plate, plateState: $state, email: $email }) {
+      result { reservation { rowId holdExpiresAt } } } }`;
+  const holdNow = async (plate: string) => {
+    const res = await ctx.api.gql(RESERVE_NOW, { spot: await spot(), plate, state: 'NY', ...guest });
+    assert.is(res.errors, undefined, JSON.stringify(res.errors));
+    return res.data.reserve.result.reservation as { rowId: string; holdExpiresAt: string };
+  };
+  // A first hold, card still to come: valid until the hold ends, not the stay.
+  const first = await holdNow('HOLD01');
+  const asHeld = await lookup('HOLD01');
+  assert.is(asHeld.valid, true);
+  assert.is(new Date(asHeld.validUntil).getTime(), new Date(first.holdExpiresAt).getTime());
+  // It lapses with no card (its stay had begun); a second hold right after protects nothing.
+  await ctx.db.owner.query(
+    `update app_public.reservations set status = 'expired', hold_expires_at = null where id = $1`,
+    [first.rowId],
+  );
+  const second = await holdNow('HOLD01');
+  assert.equal(await lookup('HOLD01'), {
+    plate: 'HOLD01',
+    plateState: 'NY',
+    spotId: null,
+    valid: false,
+    validUntil: null,
+  });
+  // Confirmed (a card given), it is valid again.
+  await ctx.db.owner.query('select app_private.confirm_held_reservation($1)', [second.rowId]);
+  assert.is((await lookup('HOLD01')).valid, true);
+  // Another plate's lapsed hold changes nothing for this one.
+  await holdNow('HOLD02');
+  assert.is((await lookup('HOLD02')).valid, true);
+});
+
 test('saved vehicles: own only', async () => {
   const saved = await ctx.api.gql(
     `mutation { saveVehicle(input: { plate: "own 1", plateState: "ny" }) { result { rowId } } }`,
