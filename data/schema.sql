@@ -3408,50 +3408,6 @@ $$;
 COMMENT ON FUNCTION app_private.live_anyone_watching() IS 'Whether any API process has a live client (a watched tile refreshed within 90 seconds). Without one, no change records an event.';
 
 --
--- Name: live_events_record(bigint[], text[], tstzrange[]); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-declare
-  v_sent int;
-begin
-  -- Nobody watching anywhere (the usual case): one index look-up, nothing sent.
-  if not app_private.live_anyone_watching() then
-    return;
-  end if;
-  with e as (
-    select u.spot_id, u.reason, u.time_window, u.n, st_y(s.location::geometry) as lat, st_x(s.location::geometry) as lng
-    from unnest(live_events_record.spot_ids, live_events_record.reasons, live_events_record.windows)
-      with ordinality as u(spot_id, reason, time_window, n)
-    join app_public.spots s on s.id = u.spot_id
-  ), recorded as (
-    insert into app_private.live_events (tile, spot_id, lat, lng, reason, starts_at, ends_at)
-    select t.tile, e.spot_id, e.lat, e.lng, e.reason, lower(e.time_window), upper(e.time_window)
-    from e cross join lateral (select app_hidden.live_tile(e.lat, e.lng) as tile) t
-    -- Watched: a listener refreshed it within 90 s (listeners refresh every 30 s).
-    where exists (select from app_private.live_watched_tiles w
-                  where w.tile = t.tile and w.seen_at > now() - interval '90 seconds')
-    order by e.n
-    returning *
-  )
-  select count(pg_notify('live:' || r.tile, json_build_object(
-    'id', r.id, 'spotId', r.spot_id::text, 'lat', r.lat, 'lng', r.lng, 'reason', r.reason,
-    'startsAt', r.starts_at, 'endsAt', r.ends_at)::text))
-  into v_sent
-  from (select * from recorded order by id) r;
-end;
-$$;
-
---
--- Name: FUNCTION live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]) IS 'Records and NOTIFYs an availability event of each spot (spot_ids, reasons and windows aligned) whose tile is watched by a live API process; the others cost nothing but a look-up.';
-
---
 -- Name: live_events; Type: TABLE; Schema: app_private; Owner: -
 --
 
@@ -3486,6 +3442,67 @@ COMMENT ON COLUMN app_private.live_events.xid IS 'The transaction that wrote the
 --
 
 COMMENT ON COLUMN app_private.live_events.snapshot IS 'The snapshot the event was written under: events of transactions it does not see may commit after this one.';
+
+--
+-- Name: live_event_json(app_private.live_events); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.live_event_json(e app_private.live_events) RETURNS text
+    LANGUAGE sql STABLE
+    SET "TimeZone" TO 'UTC'
+    AS $$
+  select json_build_object(
+    'id', e.id, 'spotId', e.spot_id::text, 'lat', e.lat, 'lng', e.lng, 'reason', e.reason,
+    'startsAt', e.starts_at, 'endsAt', e.ends_at)::text;
+$$;
+
+--
+-- Name: FUNCTION live_event_json(e app_private.live_events); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.live_event_json(e app_private.live_events) IS 'An availability event as clients get it (the NOTIFY payload, and the replay after Last-Event-ID): ids and positions, nothing about who booked.';
+
+--
+-- Name: live_events_record(bigint[], text[], tstzrange[]); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_sent int;
+begin
+  -- Nobody watching anywhere (the usual case): one index look-up, nothing sent.
+  if not app_private.live_anyone_watching() then
+    return;
+  end if;
+  with e as (
+    select u.spot_id, u.reason, u.time_window, u.n, st_y(s.location::geometry) as lat, st_x(s.location::geometry) as lng
+    from unnest(live_events_record.spot_ids, live_events_record.reasons, live_events_record.windows)
+      with ordinality as u(spot_id, reason, time_window, n)
+    join app_public.spots s on s.id = u.spot_id
+  ), recorded as (
+    insert into app_private.live_events (tile, spot_id, lat, lng, reason, starts_at, ends_at)
+    select t.tile, e.spot_id, e.lat, e.lng, e.reason, lower(e.time_window), upper(e.time_window)
+    from e cross join lateral (select app_hidden.live_tile(e.lat, e.lng) as tile) t
+    -- Watched: a listener refreshed it within 90 s (listeners refresh every 30 s).
+    where exists (select from app_private.live_watched_tiles w
+                  where w.tile = t.tile and w.seen_at > now() - interval '90 seconds')
+    order by e.n
+    returning *
+  )
+  select count(pg_notify('live:' || r.tile, app_private.live_event_json(r)))
+  into v_sent
+  from (select * from recorded order by id) r;
+end;
+$$;
+
+--
+-- Name: FUNCTION live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]) IS 'Records and NOTIFYs an availability event of each spot (spot_ids, reasons and windows aligned) whose tile is watched by a live API process; the others cost nothing but a look-up.';
 
 --
 -- Name: live_events_since(bigint, text[]); Type: FUNCTION; Schema: app_private; Owner: -
@@ -11277,6 +11294,12 @@ REVOKE ALL ON FUNCTION app_private.holds_expire_due(max_rows integer) FROM PUBLI
 --
 
 REVOKE ALL ON FUNCTION app_private.live_anyone_watching() FROM PUBLIC;
+
+--
+-- Name: FUNCTION live_event_json(e app_private.live_events); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.live_event_json(e app_private.live_events) FROM PUBLIC;
 
 --
 -- Name: FUNCTION live_events_record(spot_ids bigint[], reasons text[], windows tstzrange[]); Type: ACL; Schema: app_private; Owner: -

@@ -280,17 +280,13 @@ export class LiveHub {
 
   /**
    * The area's events after an event id (what a resuming SSE client missed),
-   * oldest first. Each is built as app_private.live_events_record builds its
-   * NOTIFY payload, so a replayed event reads byte for byte as it did live
+   * oldest first. Each is built by app_private.live_event_json, as the NOTIFY
+   * payload was, so a replayed event reads byte for byte as it did live
    * (timestamps in PostgreSQL's JSON form, to the microsecond, not JavaScript's).
    */
   async since(afterId: string, area: Area): Promise<LiveEvent[]> {
     const { rows } = await this.pool.query<{ payload: string }>(
-      `select json_build_object(
-         'id', e.id, 'spotId', e.spot_id::text, 'lat', e.lat, 'lng', e.lng, 'reason', e.reason,
-         'startsAt', e.starts_at, 'endsAt', e.ends_at)::text as payload
-       from app_private.live_events_since($1, $2) e
-       order by e.id`,
+      `select app_private.live_event_json(e) as payload from app_private.live_events_since($1, $2) e order by e.id`,
       [afterId, tilesOf(area)],
     );
     return rows.flatMap((r) => eventOf(r.payload) ?? []).filter((e) => inArea(e, area));
