@@ -745,6 +745,48 @@ $$;
 COMMENT ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_window tstzrange) IS 'Error SMB04 when the window is longer than the spot''s maximum stay.';
 
 --
+-- Name: assert_max_stay_joined(app_public.spots, tstzrange, bigint, public.citext, bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint DEFAULT NULL::bigint) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_span tstzrange := time_window;
+  v_next tstzrange;
+begin
+  -- The driver's (or the guest email's) own stays on this spot less than
+  -- max_stay_rest apart join this one: booked back to back, two stays within
+  -- the limit are one stay beyond it. Read through the spot's exclusion index
+  -- (spot and period); callers hold the spot's lock, so none is added meanwhile.
+  loop
+    select tstzrange(least(lower(v_span), min(lower(r.period))), greatest(upper(v_span), max(upper(r.period))), '[)')
+    into v_next
+    from app_public.reservations r
+    where r.spot_id = spot.id and r.kind = 'reservation' and app_hidden.holds_spot(r.status)
+      and r.id is distinct from except_id
+      and r.period && tstzrange(lower(v_span) - app_hidden.max_stay_rest(), upper(v_span) + app_hidden.max_stay_rest(), '[)')
+      and case when assert_max_stay_joined.user_id is not null then r.user_id = assert_max_stay_joined.user_id
+               else r.user_id is null and r.email = assert_max_stay_joined.email end;
+    exit when v_next is null or v_next = v_span;
+    v_span := v_next;
+  end loop;
+  if upper(v_span) - lower(v_span) > spot.max_stay then
+    raise exception 'This spot can be reserved for at most % in a row: your stays there less than % apart count as one',
+      app_hidden.human_duration(spot.max_stay), app_hidden.human_duration(app_hidden.max_stay_rest())
+      using errcode = 'SMB04';
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint) IS 'Error SMB04 when the window, joined with the same driver''s (or guest email''s) holding reservations on the spot less than max_stay_rest apart (other than except_id), is longer than the spot''s maximum stay.';
+
+--
 -- Name: assert_name(text); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -1663,6 +1705,20 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.login(email text, password text) IS 'app_private.login_attempt for the GraphQL login mutation (server/login_plugin.ts): never raises, so a failed attempt''s count commits with the request; the plugin turns the status into SMA01/SMA02 afterwards.';
+
+--
+-- Name: max_stay_rest(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.max_stay_rest() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$ select interval '1 hour' $$;
+
+--
+-- Name: FUNCTION max_stay_rest(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.max_stay_rest() IS 'How long a driver must be away from a spot before a new stay there counts on its own against the maximum stay (as street signs say "no return within 1 hour").';
 
 --
 -- Name: rate_hours; Type: TABLE; Schema: app_public; Owner: -
@@ -6405,6 +6461,9 @@ begin
 
   -- Row lock first (above), then the spot's: every writer takes them in this order.
   perform app_hidden.lock_spot(v_r.spot_id);
+  if change_reservation_end.ends_at > upper(v_r.period) then
+    perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_r.user_id, v_r.email, v_r.id);
+  end if;
   begin
     update app_public.reservations r
     set period = v_window, amount = v_quote.amount, currency = v_quote.currency,
@@ -7270,6 +7329,7 @@ begin
     raise exception 'This spot is out of service and cannot be reserved' using errcode = 'SMB02';
   end if;
   perform app_hidden.assert_max_stay(v_spot, v_window);
+  perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_user_id, v_email);
   -- The rate's terms as they are now: this quote and every later re-pricing of
   -- the reservation (ended early, moved end) come from this copy, so a rate
   -- changed afterwards never changes what this driver was promised.
@@ -10605,6 +10665,13 @@ REVOKE ALL ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_wi
 GRANT ALL ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_window tstzrange) TO app_anonymous;
 
 --
+-- Name: FUNCTION assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint) TO app_anonymous;
+
+--
 -- Name: FUNCTION assert_name(name text); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -10882,6 +10949,13 @@ GRANT ALL ON FUNCTION app_hidden.lock_spot(spot_id bigint) TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_hidden.login(email text, password text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.login(email text, password text) TO app_anonymous;
+
+--
+-- Name: FUNCTION max_stay_rest(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.max_stay_rest() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.max_stay_rest() TO app_anonymous;
 
 --
 -- Name: TABLE rate_hours; Type: ACL; Schema: app_public; Owner: -

@@ -39,7 +39,8 @@ export const ERROR_CODES: Record<string, string> = {
   SMB02: 'No such spot, or the spot is out of service.',
   SMB03:
     'Bad reservation window: start in the past, end not after start, both or neither of end and duration, duration under 1 minute, not a real date.',
-  SMB04: "Longer than the spot's maximum stay (blocks: longer than 366 days).",
+  SMB04:
+    "Longer than the spot's maximum stay, counting the same driver's (or guest email's) stays on that spot less than an hour apart as one (blocks: longer than 366 days).",
   SMB05: 'Start more than 90 days ahead.',
   SMB06:
     "No such reservation for you: unknown id, someone else's, a block, or wrong manage token (every read, change, end, cancel and card set-up of a reservation answers this).",

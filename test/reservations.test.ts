@@ -178,6 +178,45 @@ test('windows that touch end-to-start do not conflict; overlapping ones get SMB0
   assert.equal(await writeCounts(db), before, 'nothing written');
 });
 
+test("the spot's maximum stay holds across one driver's back-to-back stays (less than an hour apart), booked or extended", async () => {
+  const spotId = await createSpot(db, { lat: 40.74, lng: -73.99, rateId: await createRate(db), maxStay: '2 hours' });
+  const other = await createUser(db);
+  const mine = identityOf(driver);
+  const codeOf = (p: Promise<unknown>) => p.then(() => null).catch((e: { code?: string }) => e.code ?? String(e));
+  const first = await reserve(db, mine, { spotId, startsAt: hoursFromNow(10), durationMinutes: 120 });
+  const before = await writeCounts(db);
+  // Right after, or 59 minutes after: the same stay, 4 h and 3 h 59 min long.
+  assert.is(await codeOf(reserve(db, mine, { spotId, startsAt: hoursFromNow(12), durationMinutes: 60 })), 'SMB04');
+  assert.is(
+    await codeOf(reserve(db, mine, { spotId, startsAt: hoursFromNow(12 + 59 / 60), durationMinutes: 60 })),
+    'SMB04',
+  );
+  // Right before: the same.
+  assert.is(await codeOf(reserve(db, mine, { spotId, startsAt: hoursFromNow(9), durationMinutes: 60 })), 'SMB04');
+  assert.equal(await writeCounts(db), before, 'nothing written');
+  // An hour away it is a new stay; someone else may park right after.
+  assert.is(await codeOf(reserve(db, mine, { spotId, startsAt: hoursFromNow(13), durationMinutes: 60 })), null);
+  assert.is(
+    await codeOf(reserve(db, identityOf(other), { spotId, startsAt: hoursFromNow(12), durationMinutes: 30 })),
+    null,
+  );
+  // A guest email's stays join the same way.
+  const guest = { email: 'back.to.back@example.test' };
+  await reserve(db, ANON, { spotId, startsAt: hoursFromNow(20), durationMinutes: 90, ...guest });
+  assert.is(
+    await codeOf(reserve(db, ANON, { spotId, startsAt: hoursFromNow(21.5), durationMinutes: 60, ...guest })),
+    'SMB04',
+  );
+  // Moving an end so that it reaches the next stay is the same.
+  const early = await reserve(db, mine, { spotId, startsAt: hoursFromNow(30), durationMinutes: 60 });
+  await reserve(db, mine, { spotId, startsAt: hoursFromNow(32), durationMinutes: 60 });
+  assert.is(
+    await codeOf(callAs(db, mine, 'select app_public.change_reservation_end($1, $2)', [early.id, hoursFromNow(31.5)])),
+    'SMB04',
+  );
+  assert.ok(first.id);
+});
+
 test('confirm: held -> confirmed, hold expiry gone, reminder scheduled 15 min before the end; idempotent', async () => {
   const spotId = await spot();
   const r = await reserve(db, identityOf(driver), { spotId, startsAt: hoursFromNow(1), endsAt: hoursFromNow(2) });
