@@ -148,7 +148,9 @@ test('an operator edits a spot in their zone, takes it out of service and blocks
 });
 
 /** A guest's stay on a spot metered round the clock with a $1.00 minimum, carded and ended now: a real charge. */
-async function chargedReservation(email: string): Promise<{ reservationId: string; amount: number }> {
+async function chargedReservation(
+  email: string,
+): Promise<{ reservationId: string; amount: number; manageToken: string }> {
   const rateId = await createRate(stack.db, {
     minimumCharge: 100,
     hours: [1, 2, 3, 4, 5, 6, 7].map((d) => [d, '00:00', '23:59:59.999999']),
@@ -169,12 +171,12 @@ async function chargedReservation(email: string): Promise<{ reservationId: strin
     );
     return rows[0]?.amount as number | undefined;
   }, 'the charge succeeding');
-  return { reservationId: String(rowId), amount };
+  return { reservationId: String(rowId), amount, manageToken: token };
 }
 
 test('an operator refunds part of a charge, sees it listed, and is told when a second refund exceeds what remains', async () => {
   const email = 'refunded@example.test';
-  const { reservationId, amount } = await chargedReservation(email);
+  const { reservationId, amount, manageToken } = await chargedReservation(email);
   // The guest's reservation made them a customer.
   const {
     rows: [c],
@@ -218,6 +220,11 @@ test('an operator refunds part of a charge, sees it listed, and is told when a s
     [reservationId],
   );
   assert.equal(rows, [{ amount: part, status: 'succeeded' }]);
+
+  // The guest's own page shows it too.
+  const guest = await stack.newPage('desktop');
+  await guest.page.goto(`${stack.webUrl}/reservations/${reservationId}/manage#manageToken=${manageToken}`);
+  await guest.page.locator(`dd[data-refunded="${part}"]`, { hasText: dollars(part) }).waitFor();
 
   const phone = await stack.newPage('phone');
   await signIn(phone.page, 'admin', `/staff/customers/${c.id}`);
