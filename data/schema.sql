@@ -1632,6 +1632,22 @@ $$;
 COMMENT ON FUNCTION app_hidden.human_duration(d interval) IS 'A length of time in words a driver reads (h, min).';
 
 --
+-- Name: is_clock_time(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.is_clock_time(value text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+  select value ~ '^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?|24:00(:00(\.0{1,6})?)?)$';
+$_$;
+
+--
+-- Name: FUNCTION is_clock_time(value text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.is_clock_time(value text) IS 'Whether a text is a time of day as hours are written: HH:MM, HH:MM:SS or HH:MM:SS.ffffff, from 00:00 to 24:00.';
+
+--
 -- Name: iso_time(timestamp with time zone); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -7662,15 +7678,16 @@ COMMENT ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[
 
 CREATE FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) RETURNS app_public.rates
     LANGUAGE plpgsql
-    AS $_$
+    AS $$
 declare
   v_r app_public.rates := app_hidden.assert_manages_rate(rate_id);
 begin
   if hours is null or jsonb_typeof(hours) <> 'array' or exists (
     select from jsonb_array_elements(hours) h
     where jsonb_typeof(h -> 'isodow') is distinct from 'number' or (h ->> 'isodow')::numeric not in (1, 2, 3, 4, 5, 6, 7)
-       or (h ->> 'opens') !~ '^\d{2}:\d{2}$' or (h ->> 'closes') !~ '^\d{2}:\d{2}$'
-       or (h ->> 'opens') >= (h ->> 'closes')) then
+       -- HH:MM, or as rateHours reads them back (HH:MM:SS.ffffff); 24:00 is the end of the day.
+       or not app_hidden.is_clock_time(h ->> 'opens') or not app_hidden.is_clock_time(h ->> 'closes')
+       or (h ->> 'opens')::time >= (h ->> 'closes')::time) then
     raise exception 'Hours are [{isodow: 1..7, opens: "HH:MM", closes: "HH:MM"}] with opens before closes' using errcode = 'SMO08';
   end if;
   delete from app_public.rate_hours h where h.rate_id = v_r.id;
@@ -7684,7 +7701,7 @@ begin
   end;
   return v_r;
 end;
-$_$;
+$$;
 
 --
 -- Name: FUNCTION set_rate_hours(rate_id integer, hours jsonb); Type: COMMENT; Schema: app_public; Owner: -
@@ -10921,6 +10938,13 @@ GRANT ALL ON FUNCTION app_hidden.holds_spot(status app_public.reservation_status
 
 REVOKE ALL ON FUNCTION app_hidden.human_duration(d interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.human_duration(d interval) TO app_anonymous;
+
+--
+-- Name: FUNCTION is_clock_time(value text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.is_clock_time(value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.is_clock_time(value text) TO app_anonymous;
 
 --
 -- Name: FUNCTION iso_time(t timestamp with time zone); Type: ACL; Schema: app_hidden; Owner: -

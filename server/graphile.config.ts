@@ -5,6 +5,7 @@ import { maskError } from './mask_error.ts';
 import { makePipelinedPgService } from './pg_adaptor.ts';
 import { LoginPlugin } from './plugins/login.ts';
 import { PostgisCodecPlugin } from './plugins/postgis_codec.ts';
+import { TimeCodecPlugin } from './plugins/time_codec.ts';
 import { ValidationErrorCodePlugin } from './plugins/validation_error_code.ts';
 import { StrictDatetimePlugin } from './plugins/strict_datetime.ts';
 import { RequestShapePlugin } from './plugins/request_shape.ts';
@@ -60,6 +61,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
     plugins: [
       PostgisCodecPlugin,
+      TimeCodecPlugin,
       ValidationErrorCodePlugin,
       StrictDatetimePlugin,
       RequestShapePlugin,

@@ -178,6 +178,15 @@ test('spot and rate input: codes, and nothing written', async () => {
     ],
     [`mutation { updateRate(input: { rateId: ${rate}, hourlyPrice: 2147483647 }) { clientMutationId } }`, 'SMO08'],
     [`mutation { updateRate(input: { rateId: ${rate}, minimumCharge: 500001 }) { clientMutationId } }`, 'SMO08'],
+    // Not a time of day: a code of ours, not PostgreSQL's 22008.
+    [
+      `mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 1, opens: "09:00", closes: "25:00" }] }) { clientMutationId } }`,
+      'SMO08',
+    ],
+    [
+      `mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 1, opens: "09:00", closes: "24:30" }] }) { clientMutationId } }`,
+      'SMO08',
+    ],
     // Each refusal names what is wrong.
     [
       `mutation { createRate(input: { code: "x", name: "X", hourlyPrice: 100, timeZone: "Mars/Base" }) { clientMutationId } }`,
@@ -214,6 +223,28 @@ test('spot and rate input: codes, and nothing written', async () => {
     op,
   );
   assert.is(dup.errors?.[0]?.extensions?.code, 'SMO09');
+});
+
+test('hours to midnight read back as 24:00, and sending them back as read sets the same hours', async () => {
+  const op = ctx.callers['operator in zone'].headers;
+  const made = await ctx.api.gql(
+    `mutation { createRate(input: { code: "late", name: "Late", hourlyPrice: 300 }) { result { rowId } } }`,
+    {},
+    op,
+  );
+  assert.is(made.errors, undefined, JSON.stringify(made.errors));
+  const rateId = made.data.createRate.result.rowId;
+  const SET = `mutation ($r: Int!, $h: JSON!) { setRateHours(input: { rateId: $r, hours: $h }) { clientMutationId } }`;
+  const READ = `query ($r: Int!) { rateHours(condition: { rateId: $r }, orderBy: [ISODOW_ASC, OPENS_ASC]) { nodes { isodow opens closes } } }`;
+  assert.is(
+    (await ctx.api.gql(SET, { r: rateId, h: [{ isodow: 2, opens: '20:00', closes: '24:00' }] }, op)).errors,
+    undefined,
+  );
+  const read = (await ctx.api.gql(READ, { r: rateId }, op)).data.rateHours.nodes;
+  assert.equal(read, [{ isodow: 2, opens: '20:00:00.000000', closes: '24:00:00.000000' }]);
+  const again = await ctx.api.gql(SET, { r: rateId, h: read }, op);
+  assert.is(again.errors, undefined, JSON.stringify(again.errors));
+  assert.equal((await ctx.api.gql(READ, { r: rateId }, op)).data.rateHours.nodes, read);
 });
 
 test.run();
