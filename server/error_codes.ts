@@ -54,7 +54,8 @@ export const ERROR_CODES: Record<string, string> = {
     'Too many holds: at most 3 held reservations at once per guest email address or signed-in driver (their own), and 10 per client address (HOLDS_PER_ADDRESS); or more than 10 guest reservations for one email in the last hour.',
   SMB13: 'You have an unpaid reservation (its charge failed): pay it with another card before booking again.',
   // Payments
-  SMP02: 'The reservation takes no card now: only a held reservation, or one whose payment failed, can be set up.',
+  SMP02:
+    'The reservation takes no card now: only a held reservation, or one whose payment failed, can be set up (once a card is set up, asking again answers that same set-up).',
   SMP03: 'Card set-up not finished: call setupReservationPayment, complete it in the browser, then confirm.',
   SMP04: 'The payment provider could not be reached or failed; nothing was changed twice — try again.',
   SMP05: 'Only operators may refund.',
@@ -72,7 +73,8 @@ export const ERROR_CODES: Record<string, string> = {
     'Query too big: at most 250 fields, and at most 2,000 rows from its connections (page sizes multiplied through nested connections).',
   SMQ04:
     'Page size out of range: first and last from 0 to 100 on every connection (100 when neither is given); offset not negative.',
-  SMQ05: 'Batched request (a JSON array of operations): send one operation per request.',
+  SMQ05:
+    'Batched request (a JSON array of operations): send one operation per request. (A document may define several operations, as GraphQL allows; `operationName` picks the one that runs.)',
   SMQ06: 'Introspection is turned off (GRAPHQL_INTROSPECTION; off in production).',
   SMQ07: 'A cursor (after/before) this list did not give out: use pageInfo.endCursor or startCursor of the same query.',
   // Customers, operators' spots and rates, vehicles and enforcement
