@@ -750,7 +750,6 @@ COMMENT ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_windo
 
 CREATE FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint DEFAULT NULL::bigint) RETURNS void
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_span tstzrange := time_window;
