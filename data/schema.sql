@@ -315,7 +315,8 @@ CREATE TYPE app_public.enforcement_answer AS (
 	spot_id bigint,
 	valid boolean,
 	valid_until timestamp with time zone,
-	checked_at timestamp with time zone
+	checked_at timestamp with time zone,
+	time_zone text
 );
 
 --
@@ -334,13 +335,19 @@ COMMENT ON COLUMN app_public.enforcement_answer.spot_id IS 'The spot asked about
 -- Name: COLUMN enforcement_answer.valid; Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON COLUMN app_public.enforcement_answer.valid IS 'True while a held or confirmed reservation for this plate covers now.';
+COMMENT ON COLUMN app_public.enforcement_answer.valid IS 'True while a confirmed reservation for this plate covers now, or one still held (until its hold ends, and not after another hold of the plate lapsed mid-stay in the last 24 hours).';
 
 --
 -- Name: COLUMN enforcement_answer.valid_until; Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON COLUMN app_public.enforcement_answer.valid_until IS 'When that reservation ends (null when not valid).';
+COMMENT ON COLUMN app_public.enforcement_answer.valid_until IS 'When that reservation ends, or its hold does (null when not valid).';
+
+--
+-- Name: COLUMN enforcement_answer.time_zone; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.enforcement_answer.time_zone IS 'The spot''s time zone (its rate''s), to read valid_until on the street''s clock; null when no spot is known.';
 
 --
 -- Name: price_quote; Type: TYPE; Schema: app_public; Owner: -
@@ -6851,7 +6858,10 @@ begin
   limit 1;
   v_answer := (v_plate, v_state, coalesce(enforcement_lookup.spot_id, v_r.spot_id), v_r.id is not null,
                case when v_r.status = 'held' then least(v_r.hold_expires_at, upper(v_r.period)) else upper(v_r.period) end,
-               v_now)::app_public.enforcement_answer;
+               v_now,
+               -- The street's clock, to read valid_until as the signs do.
+               (select rt.time_zone from app_public.spots s join app_public.rates rt on rt.id = s.rate_id
+                where s.id = coalesce(enforcement_lookup.spot_id, v_r.spot_id)))::app_public.enforcement_answer;
   perform app_private.audit_write('enforcement_lookups', v_r.id::text, 'lookup', null, to_jsonb(v_answer));
   return v_answer;
 end;

@@ -14,7 +14,7 @@ const RESERVE = `mutation ($spot: BigInt!, $from: Datetime, $plate: String, $sta
   reserve(input: { spotId: $spot, startsAt: $from, durationMinutes: 60, plate: $plate, plateState: $state }) {
     result { reservation { rowId plate plateState } } } }`;
 const LOOKUP = `mutation ($plate: String!, $state: String, $spot: BigInt) {
-  enforcementLookup(input: { plate: $plate, plateState: $state, spotId: $spot }) { result { plate plateState spotId valid validUntil } } }`;
+  enforcementLookup(input: { plate: $plate, plateState: $state, spotId: $spot }) { result { plate plateState spotId valid validUntil timeZone } } }`;
 
 async function lookup(plate: string, spot?: string, state: string | null = 'NY') {
   const res = await ctx.api.gql(LOOKUP, { plate, state, spot }, ctx.callers.enforcement.headers);
@@ -63,6 +63,7 @@ test('the lookup before, during and after a reservation, and at another spot', a
     spotId: s,
     valid: false,
     validUntil: null,
+    timeZone: 'America/New_York',
   });
 
   // During: the owner moves the window over now (the clock of the database decides).
@@ -130,6 +131,7 @@ test('a hold protects a plate until it ends, and only once a day: after a hold l
     spotId: null,
     valid: false,
     validUntil: null,
+    timeZone: null,
   });
   // Confirmed (a card given), it is valid again.
   await ctx.db.owner.query('select app_private.confirm_held_reservation($1)', [second.rowId]);

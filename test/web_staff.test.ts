@@ -96,7 +96,8 @@ test('an enforcement officer checks a plate on a phone', async () => {
     values ($1, 'parked@example.test', tstzrange(now() - interval '5 minutes', now() + interval '1 hour'), 'confirmed', 300, 'USD', 'ABC123', 'NY')`,
     [spot],
   );
-  const { page } = await stack.newPage('phone');
+  // An officer's phone set to another zone: the answer is still on the street's clock.
+  const { page } = await stack.newPage('phone', { timezoneId: 'Asia/Tokyo' });
   await signIn(page, 'enforcement', '/staff/enforcement');
   await page.getByLabel('Licence plate').fill('abc 123');
   await page.getByLabel('Spot number (optional)').fill(spot);
@@ -104,7 +105,8 @@ test('an enforcement officer checks a plate on a phone', async () => {
   await page.locator('.enforcement-valid').waitFor();
   assert.match(
     (await page.locator('.enforcement-valid').textContent()) ?? '',
-    new RegExp(`^ABC123 holds a valid reservation at spot ${spot} until`),
+    new RegExp(`^ABC123 holds a valid reservation at spot ${spot} until .+ (EST|EDT)\\.$`),
+    "until, on the spot's clock (New York) whatever the phone's zone",
   );
   await page.getByLabel('Licence plate').fill('ZZZ999');
   await page.getByRole('button', { name: 'Check' }).click();

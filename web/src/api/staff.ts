@@ -61,10 +61,12 @@ export interface EnforcementAnswer {
   spotId: string | null;
   valid: boolean;
   validUntil: string | null;
+  /** The spot's time zone: validUntil reads on the street's clock. */
+  timeZone: string | null;
 }
 
 export const ENFORCEMENT_LOOKUP = `mutation EnforcementLookup($plate: String!, $state: String, $spot: BigInt) {
-  enforcementLookup(input: { plate: $plate, plateState: $state, spotId: $spot }) { result { plate plateState spotId valid validUntil } } }`;
+  enforcementLookup(input: { plate: $plate, plateState: $state, spotId: $spot }) { result { plate plateState spotId valid validUntil timeZone } } }`;
 
 export interface StaffSpot {
   rowId: string;

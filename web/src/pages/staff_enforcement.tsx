@@ -54,7 +54,7 @@ export function StaffEnforcementPage() {
           {answer && (
             <p role="status" class={answer.valid ? 'notice enforcement-valid' : 'form-error enforcement-invalid'}>
               {answer.valid
-                ? `${answer.plate} holds a valid reservation${answer.spotId ? ` at spot ${answer.spotId}` : ''} until ${formatTime(answer.validUntil!)}.`
+                ? `${answer.plate} holds a valid reservation${answer.spotId ? ` at spot ${answer.spotId}` : ''} until ${formatTime(answer.validUntil!, answer.timeZone)}.`
                 : `${answer.plate} holds no valid reservation${answer.spotId ? ` at spot ${answer.spotId}` : ''} now.`}
             </p>
           )}
