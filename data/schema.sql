@@ -3396,6 +3396,7 @@ CREATE FUNCTION app_private.emails_queue_due(max_rows integer DEFAULT 1000) RETU
     AS $$
 declare
   v_ids bigint[];
+  v_jobs int;
 begin
   -- Two kinds of waiting rows, each in its own partial index (a row is in
   -- one of them only): the end-of-day burst's own emails (a reservation
@@ -3419,12 +3420,18 @@ begin
       order by e.id limit emails_queue_due.max_rows - cardinality(v_ids) for update skip locked);
   end if;
   if cardinality(v_ids) > 0 then
-    update app_private.emails e set queued_at = now() where e.id = any(v_ids);
     -- One add_jobs call for the batch. Priority 10 (graphile-worker runs lower
     -- numbers first): a charge queued later still goes before these emails.
-    perform graphile_worker.add_jobs(array(
-      select ('send_email', json_build_object('emailId', id), null, now(), 25, 'send_email:' || id, 10, null)::graphile_worker.job_spec
-      from unnest(v_ids) id));
+    -- A recipient's emails of one batch start a second apart, oldest first:
+    -- sent at once by parallel workers, they reached the inbox in any order
+    -- ("confirmed" before "held"). At most 9 s: a later one may overtake then.
+    with queued as (
+      update app_private.emails e set queued_at = now() where e.id = any(v_ids) returning e.id, e.recipient
+    )
+    select count(*) into v_jobs from graphile_worker.add_jobs(array(
+      select ('send_email', json_build_object('emailId', q.id), null, now() + least(q.nth - 1, 9) * interval '1 second',
+              25, 'send_email:' || q.id, 10, null)::graphile_worker.job_spec
+      from (select u.id, row_number() over (partition by u.recipient order by u.id) as nth from queued u) q));
   end if;
   return cardinality(v_ids);
 end;
@@ -3434,7 +3441,7 @@ $$;
 -- Name: FUNCTION emails_queue_due(max_rows integer); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.emails_queue_due(max_rows integer) IS 'Queues a send_email job for each outbox row not yet queued (at most max_rows, oldest first, the end-of-day burst''s emails last); returns how many. While charges are behind (charges_behind), a reservation''s "ended" email and its receipt wait.';
+COMMENT ON FUNCTION app_private.emails_queue_due(max_rows integer) IS 'Queues a send_email job for each outbox row not yet queued (at most max_rows, oldest first, the end-of-day burst''s emails last; one recipient''s a second apart, in order); returns how many. While charges are behind (charges_behind), a reservation''s "ended" email and its receipt wait.';
 
 --
 -- Name: holds_expire_due(integer); Type: FUNCTION; Schema: app_private; Owner: -

@@ -184,4 +184,28 @@ test('while charges are behind, a reservation ended and its receipt wait in the 
   assert.is(n, templates.length, 'one send_email job each');
 });
 
+test("one recipient's emails queued together start a second apart, oldest first (at most 9 s); other recipients' at once", async () => {
+  await db.owner.query('select app_private.emails_queue_due(1000)');
+  const enqueue = async (to: string) =>
+    (await db.owner.query(`select app_private.email_enqueue('password_changed', $1, '{"name": "A"}') as id`, [to]))
+      .rows[0].id as string;
+  const a = [await enqueue('order.a@example.test'), await enqueue('order.b@example.test')];
+  for (let i = 0; i < 11; i += 1) a.push(await enqueue('order.a@example.test'));
+  await db.owner.query('select app_private.emails_queue_due(1000)');
+  const { rows } = await db.owner.query(
+    `select (regexp_replace(key, '^send_email:', ''))::bigint::text as id,
+            extract(epoch from run_at - min(run_at) over ())::float as delay
+     from graphile_worker.jobs where key = any($1) order by id`,
+    [a.map((id) => `send_email:${id}`)],
+  );
+  const delays = Object.fromEntries(rows.map((r) => [r.id, Math.round(r.delay * 1000) / 1000]));
+  const [first, other, ...rest] = a;
+  assert.is(delays[first!], 0);
+  assert.is(delays[other!], 0, 'another recipient: at once');
+  assert.equal(
+    rest.map((id) => delays[id]),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9],
+  );
+});
+
 test.run();
