@@ -1915,9 +1915,8 @@ begin
   select * into v_si from app_private.setup_intents si where si.reservation_id = v_r.id;
   if v_si.stripe_setup_intent_id is null then
     -- setupReservationPayment would refuse it: say so rather than send the driver there.
-    if v_r.status not in ('held', 'payment_failed') then
-      raise exception 'Reservation % is %: only a held reservation, or one whose payment failed, takes a card',
-        v_r.id, v_r.status using errcode = 'SMP02';
+    if not app_hidden.takes_card(v_r.status) then
+      perform app_private.refuse_no_card(v_r);
     end if;
     raise exception 'Reservation % has no card set-up to confirm: call setupReservationPayment first', v_r.id
       using errcode = 'SMP03';
@@ -1948,13 +1947,12 @@ begin
   v_r := app_private.reservation_for_caller(payment_setup_prepare.reservation_id, payment_setup_prepare.manage_token, true);
   select * into v_si from app_private.setup_intents si where si.reservation_id = v_r.id for update;
 
-  if v_r.status not in ('held', 'payment_failed') then
+  if not app_hidden.takes_card(v_r.status) then
     -- Asking again once the card is set up returns the same answer.
     if v_si.status = 'succeeded' then
       return app_private.setup_intent_json(v_si, v_r);
     end if;
-    raise exception 'Reservation % is %: only a held reservation, or one whose payment failed, takes a card',
-      v_r.id, v_r.status using errcode = 'SMP02';
+    perform app_private.refuse_no_card(v_r);
   end if;
 
   if v_r.user_id is not null then
@@ -2283,6 +2281,7 @@ CREATE FUNCTION app_hidden.refund_record(refund_id bigint, stripe_refund_id text
 declare
   v_f app_private.refunds;
   v_c app_private.charges;
+  v_r app_public.reservations;
 begin
   if not app_hidden.current_user_is_staff() then
     raise exception 'Only operators may refund' using errcode = 'SMP05';
@@ -2298,17 +2297,13 @@ begin
   if v_f.status = 'succeeded' then
     -- Recorded just now (a retried request finds it done and skips this): the
     -- driver sees it on the reservation and is told, once.
-    update app_public.reservations r set refunded = r.refunded + v_f.amount where r.id = v_c.reservation_id;
-    insert into app_private.emails (template, recipient, data, dedupe_key)
-    select 'refund', r.email,
-           coalesce(ed.data, '{}')
-             || jsonb_build_object('refundAmount', v_f.amount, 'refunded', r.refunded, 'charged', v_c.amount,
-                                   'currency', v_c.currency),
-           'refund:' || v_f.id
-    from app_public.reservations r
-    left join lateral app_hidden.reservation_email_data_of(r) ed(data) on true
-    where r.id = v_c.reservation_id
-    on conflict on constraint emails_dedupe_key_key do nothing;
+    update app_public.reservations r set refunded = r.refunded + v_f.amount where r.id = v_c.reservation_id
+    returning * into v_r;
+    perform app_private.email_enqueue('refund', v_r.email,
+      app_hidden.reservation_email_data(v_r)
+        || jsonb_build_object('refundAmount', v_f.amount, 'refunded', v_r.refunded, 'charged', v_c.amount,
+                              'currency', v_c.currency),
+      'refund:' || v_f.id);
   end if;
   if v_f.id is null then
     select * into v_f from app_private.refunds f where f.id = refund_record.refund_id;
@@ -2592,6 +2587,38 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) IS 'A WGS 84 point, or error SMS01 off the globe.';
+
+--
+-- Name: spot_time_zone(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.spot_time_zone(spot_id bigint) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  select rt.time_zone from app_public.spots s join app_public.rates rt on rt.id = s.rate_id where s.id = spot_time_zone.spot_id;
+$$;
+
+--
+-- Name: FUNCTION spot_time_zone(spot_id bigint); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.spot_time_zone(spot_id bigint) IS 'A spot''s time zone: its rate''s, the one its street signs read.';
+
+--
+-- Name: takes_card(app_public.reservation_status); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.takes_card(status app_public.reservation_status) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select status in ('held', 'payment_failed');
+$$;
+
+--
+-- Name: FUNCTION takes_card(status app_public.reservation_status); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.takes_card(status app_public.reservation_status) IS 'Whether a reservation in this status takes a card: held (to confirm it) or payment_failed (to pay it).';
 
 --
 -- Name: unit_metres(app_public.distance_unit); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -4496,6 +4523,25 @@ $$;
 COMMENT ON FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) IS 'When a provider-verified sign-in meets an unverified account with its email: takes the provider''s name, removes the password, revokes every session, voids pending email links and other provider links, and emails the owner (account_secured). The caller then links the provider and marks the email verified.';
 
 --
+-- Name: refuse_no_card(app_public.reservations); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.refuse_no_card(r app_public.reservations) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+begin
+  raise exception 'Reservation % is %: only a held reservation, or one whose payment failed, takes a card',
+    r.id, r.status using errcode = 'SMP02';
+end;
+$$;
+
+--
+-- Name: FUNCTION refuse_no_card(r app_public.reservations); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.refuse_no_card(r app_public.reservations) IS 'Raises SMP02 for a reservation that takes no card (app_hidden.takes_card).';
+
+--
 -- Name: register(text, text, text, inet); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -5064,8 +5110,11 @@ CREATE FUNCTION app_private.setup_intent_json(si app_private.setup_intents, rese
     'setupIntentId', si.stripe_setup_intent_id,
     'clientSecret', si.client_secret,
     'setupStatus', si.status,
+    'takesCard', app_hidden.takes_card(reservation.status),
     -- Why a card set up at Stripe left the reservation held: its unpaid debt (SMP10), else its limit (SMP09).
-    'cardUnpaid', si.status = 'succeeded' and reservation.status = 'held' and app_private.card_unpaid(si.card_fingerprint))
+    -- (Looked up only then.)
+    'cardUnpaid', case when si.status = 'succeeded' and reservation.status = 'held'
+                       then app_private.card_unpaid(si.card_fingerprint) else false end)
   from app_private.stripe_customers c
   where c.id = si.customer_id;
 $$;
@@ -6867,8 +6916,7 @@ begin
                case when v_r.status = 'held' then least(v_r.hold_expires_at, upper(v_r.period)) else upper(v_r.period) end,
                v_now,
                -- The street's clock, to read valid_until as the signs do.
-               (select rt.time_zone from app_public.spots s join app_public.rates rt on rt.id = s.rate_id
-                where s.id = coalesce(enforcement_lookup.spot_id, v_r.spot_id)))::app_public.enforcement_answer;
+               app_hidden.spot_time_zone(coalesce(enforcement_lookup.spot_id, v_r.spot_id)))::app_public.enforcement_answer;
   perform app_private.audit_write('enforcement_lookups', v_r.id::text, 'lookup', null, to_jsonb(v_answer));
   return v_answer;
 end;
@@ -7302,7 +7350,7 @@ COMMENT ON FUNCTION app_public.reservations_starts_at(r app_public.reservations)
 CREATE FUNCTION app_public.reservations_time_zone(r app_public.reservations) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-  select rt.time_zone from app_public.spots s join app_public.rates rt on rt.id = s.rate_id where s.id = r.spot_id;
+  select app_hidden.spot_time_zone(r.spot_id);
 $$;
 
 --
@@ -7329,6 +7377,7 @@ declare
   v_terms   jsonb;
   v_quote   app_public.price_quote;
   v_token   text;
+  v_unpaid  bigint;
   v_r       app_public.reservations;
   v_ip      inet := app_hidden.client_ip();
   -- The vehicle is optional; a malformed plate is refused (SME01) before anything is written.
@@ -7340,10 +7389,9 @@ begin
     select u.email into v_email from app_public.users u where u.id = v_user_id;
     -- A driver whose charge failed books nothing more until it is paid: a
     -- card that sets up but never pays would otherwise park for free forever.
-    if exists (select from app_public.reservations r where r.user_id = v_user_id and r.status = 'payment_failed') then
-      raise exception 'You have an unpaid reservation (#%): pay it with another card first',
-        (select min(r.id) from app_public.reservations r where r.user_id = v_user_id and r.status = 'payment_failed')
-        using errcode = 'SMB13';
+    select min(r.id) into v_unpaid from app_public.reservations r where r.user_id = v_user_id and r.status = 'payment_failed';
+    if v_unpaid is not null then
+      raise exception 'You have an unpaid reservation (#%): pay it with another card first', v_unpaid using errcode = 'SMB13';
     end if;
   else
     v_email := app_hidden.guest_email(reserve.email);
@@ -11239,6 +11287,20 @@ REVOKE ALL ON FUNCTION app_hidden.spot_position(lat double precision, lng double
 GRANT ALL ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) TO app_anonymous;
 
 --
+-- Name: FUNCTION spot_time_zone(spot_id bigint); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.spot_time_zone(spot_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.spot_time_zone(spot_id bigint) TO app_anonymous;
+
+--
+-- Name: FUNCTION takes_card(status app_public.reservation_status); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.takes_card(status app_public.reservation_status) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.takes_card(status app_public.reservation_status) TO app_anonymous;
+
+--
 -- Name: FUNCTION unit_metres(unit app_public.distance_unit); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -11576,6 +11638,12 @@ REVOKE ALL ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits int
 --
 
 REVOKE ALL ON FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION refuse_no_card(r app_public.reservations); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.refuse_no_card(r app_public.reservations) FROM PUBLIC;
 
 --
 -- Name: FUNCTION register(email text, name text, password text, client_ip inet); Type: ACL; Schema: app_private; Owner: -

@@ -58,6 +58,8 @@ interface SetupState {
   setupIntentId: string | null;
   clientSecret: string | null;
   setupStatus: string;
+  /** Whether the reservation takes a card now (held, or its payment failed: app_hidden.takes_card). */
+  takesCard: boolean;
   /** Set up at Stripe but left held because the card has an unpaid failed charge (else its limit held it). */
   cardUnpaid: boolean;
 }
@@ -177,7 +179,7 @@ async function confirmReservationPayment(stripe: Stripe, db: Db, reservationId: 
   ]);
   if (after.setupStatus !== 'succeeded') {
     // Finishing it would change nothing on a reservation that takes no card any more (expired, cancelled, …).
-    if (after.reservationStatus !== 'held' && after.reservationStatus !== 'payment_failed') {
+    if (!after.takesCard) {
       throw new CodedError(
         'SMP02',
         `Reservation ${reservationId} is ${after.reservationStatus}: only a held reservation, or one whose payment failed, takes a card.`,
