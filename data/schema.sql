@@ -149,6 +149,7 @@ CREATE TABLE app_public.reservations (
     plate_state text,
     rate_terms jsonb,
     refunded integer DEFAULT 0 NOT NULL,
+    verified_booker_id bigint,
     CONSTRAINT reservations_amount_check CHECK ((amount >= 0)),
     CONSTRAINT reservations_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
     CONSTRAINT reservations_hold_check CHECK (((hold_expires_at IS NULL) OR (status = 'held'::app_public.reservation_status))),
@@ -227,6 +228,13 @@ The rate''s terms when the reservation was made (app_hidden.rate_terms): ending 
 --
 
 COMMENT ON COLUMN app_public.reservations.refunded IS 'How much of the charge was refunded, in minor units of the currency (0 when nothing was).';
+
+--
+-- Name: COLUMN reservations.verified_booker_id; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.reservations.verified_booker_id IS '@behavior -*
+The account that booked it, when that account''s email was verified then (null: booked as a guest, or by an unverified account). Only such a reservation bars its account while unpaid (SMB13) and counts among its holds; a guest reservation claimed later never does.';
 
 --
 -- Name: reservation_change; Type: TYPE; Schema: app_private; Owner: -
@@ -1145,6 +1153,10 @@ begin
   end if;
   if v_end <= v_start then
     raise exception 'The end time must be after the start time' using errcode = 'SMB03';
+  end if;
+  -- The same floor as durationMinutes' (an end a microsecond after the start was taken).
+  if v_end - v_start < interval '1 minute' then
+    raise exception 'A reservation lasts at least one minute' using errcode = 'SMB03';
   end if;
   return tstzrange(v_start, v_end, '[)');
 end;
@@ -2676,7 +2688,7 @@ COMMENT ON FUNCTION app_hidden.window_length(time_window tstzrange) IS 'Elapsed 
 -- Name: assert_hold_allowed(public.citext, bigint, inet); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) RETURNS void
+CREATE FUNCTION app_private.assert_hold_allowed(email public.citext, verified_booker_id bigint, client_ip inet) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -2696,12 +2708,14 @@ begin
   -- covering both read every held reservation in the city at every booking.
   -- (`offset 0` keeps the deadline out of the index choice: the driver's and
   -- the email's indexes are read, never the index of every hold by deadline.)
-  if assert_hold_allowed.user_id is not null then
-    -- A signed-in driver's own holds only: holds a stranger made as a guest
-    -- with the driver's address must not lock the driver out.
+  if assert_hold_allowed.verified_booker_id is not null then
+    -- A verified driver's own holds only: holds a stranger made as a guest
+    -- with the driver's address (claimed into the account at sign-in or not)
+    -- must not lock the driver out. An unverified account is counted by its
+    -- email, as a guest is: nobody has proved the address is theirs.
     select count(*) into v_held from (
       select from (select r.hold_expires_at from app_public.reservations r
-                   where r.status = 'held' and r.user_id = assert_hold_allowed.user_id offset 0) h
+                   where r.status = 'held' and r.verified_booker_id = assert_hold_allowed.verified_booker_id offset 0) h
       where h.hold_expires_at > now()) held;
   else
     select count(*) into v_held from (
@@ -2714,7 +2728,7 @@ begin
           select from app_public.reservations r
           where r.user_id is null and r.email = assert_hold_allowed.email and r.created_at > now() - interval '1 hour'
           limit v_per_hour) made) >= v_per_hour then
-      raise exception 'Too many guest reservations for this email in the last hour (at most %): try again later, or sign in',
+      raise exception 'Too many guest reservations for this email in the last hour (at most %): try again later, or sign in to a verified account',
         v_per_hour using errcode = 'SMB12';
     end if;
   end if;
@@ -2733,10 +2747,10 @@ end;
 $$;
 
 --
--- Name: FUNCTION assert_hold_allowed(email public.citext, user_id bigint, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION assert_hold_allowed(email public.citext, verified_booker_id bigint, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) IS 'Error SMB12 when one more hold would give a signed-in driver (their own holds) or a guest email more than holds_per_driver (3) active holds (held, not yet expired), a client address more than holds_per_address (the server''s HOLDS_PER_ADDRESS, 10 by default), or a guest email more than guest_bookings_per_email_hour (10) reservations in the last hour.';
+COMMENT ON FUNCTION app_private.assert_hold_allowed(email public.citext, verified_booker_id bigint, client_ip inet) IS 'Error SMB12 when one more hold would give a verified driver (the holds they booked themselves; pass null for a guest or an unverified account, counted by email) or an email more than holds_per_driver (3) active holds (held, not yet expired), a client address more than holds_per_address (the server''s HOLDS_PER_ADDRESS, 10 by default), or a guest email more than guest_bookings_per_email_hour (10) reservations in the last hour.';
 
 --
 -- Name: audit_write(text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2801,18 +2815,19 @@ CREATE FUNCTION app_private.card_unpaid(card_fingerprint text) RETURNS boolean
   -- A card that set up fine but whose charge then failed would otherwise park
   -- again and again without paying: it confirms nothing new until that debt is
   -- paid (with another card, on the reservation that failed).
+  -- Read from the declines recorded, not from the reservation's set-up: asking
+  -- for a new set-up resets that, and cleared the debt without paying it.
   select card_unpaid.card_fingerprint is not null and exists (
-    select from app_private.setup_intents si
-    join app_public.reservations r on r.id = si.reservation_id
-    where si.card_fingerprint = card_unpaid.card_fingerprint and si.status = 'succeeded'
-      and r.status = 'payment_failed');
+    select from app_private.declined_cards d
+    join app_public.reservations r on r.id = d.reservation_id
+    where d.card_fingerprint = card_unpaid.card_fingerprint and r.status = 'payment_failed');
 $$;
 
 --
 -- Name: FUNCTION card_unpaid(card_fingerprint text); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.card_unpaid(card_fingerprint text) IS 'Whether the card (its fingerprint) is the one on file of a reservation whose payment failed and is still unpaid: then it confirms no other reservation (SMP10).';
+COMMENT ON FUNCTION app_private.card_unpaid(card_fingerprint text) IS 'Whether a charge on this card (its fingerprint) was declined for a reservation still unpaid (app_private.declined_cards): then it confirms no other reservation (SMP10).';
 
 --
 -- Name: charge_failed(bigint, integer, text, text, text, boolean); Type: FUNCTION; Schema: app_private; Owner: -
@@ -2842,6 +2857,12 @@ begin
   end if;
   update app_public.reservations r set status = 'payment_failed'
   where r.id = v_c.reservation_id and r.status = 'completed';
+  -- The card stays barred from confirming others until this one is paid
+  -- (card_unpaid), whatever set-up is asked for afterwards.
+  insert into app_private.declined_cards (reservation_id, card_fingerprint)
+  select si.reservation_id, si.card_fingerprint from app_private.setup_intents si
+  where si.reservation_id = v_c.reservation_id and si.status = 'succeeded' and si.card_fingerprint is not null
+  on conflict do nothing;
   perform app_private.email_enqueue('payment_failed', r.email,
     app_private.payment_email_data(r.id)
       || jsonb_build_object('amount', v_c.amount, 'currency', v_c.currency,
@@ -2862,7 +2883,7 @@ $$;
 -- Name: FUNCTION charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean) IS 'Records a failed attempt: the reservation becomes payment_failed, the driver is emailed a link to pay, and for a decline (retryable) the next retry is scheduled (see charge_retry_delay); a request the provider refused as such (not retryable) is not retried.';
+COMMENT ON FUNCTION app_private.charge_failed(charge_id bigint, attempt integer, failure_code text, failure_message text, payment_intent_id text, retryable boolean) IS 'Records a failed attempt: the reservation becomes payment_failed, its card is recorded as declined (app_private.declined_cards), the driver is emailed a link to pay, and for a decline (retryable) the next retry is scheduled (see charge_retry_delay); a request the provider refused as such (not retryable) is not retried.';
 
 --
 -- Name: charge_prepare(bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -4468,7 +4489,11 @@ CREATE FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, O
     ('login_pair',     10, interval '15 minutes', true),
     ('login_email',   100, interval '15 minutes', false),
     ('login_ip',      100, interval '15 minutes', false),
-    ('reset_email',     3, interval '1 hour', false),
+    -- Password resets as sign-in: per (email, address) first, so a stranger
+    -- asking for someone's resets uses up only their own; the per-email
+    -- ceiling bounds the mail an address can be sent from many addresses.
+    ('reset_pair',      3, interval '1 hour', false),
+    ('reset_email',    10, interval '1 hour', false),
     ('reset_ip',       20, interval '1 hour', false),
     ('register_ip',    20, interval '1 hour', false),
     ('verify_resend',   3, interval '1 hour', false),
@@ -6057,19 +6082,22 @@ $$;
 COMMENT ON FUNCTION app_private.user_create(email text, name text, role text, password text, invited_by text) IS 'Creates a user with a role (pre-registration): with a password (verified at once), or else with a 7-day invitation link emailed as staff_invite. Used by `npm run cli -- user:create` and invite_staff.';
 
 --
--- Name: user_token_issue(bigint, text, public.citext, interval); Type: FUNCTION; Schema: app_private; Owner: -
+-- Name: user_token_issue(bigint, text, public.citext, interval, boolean); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
-CREATE FUNCTION app_private.user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval) RETURNS text
+CREATE FUNCTION app_private.user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval, replaces_older boolean DEFAULT true) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_token text := app_private.new_token();
 begin
-  -- A new link replaces older unused ones of the same kind.
-  update app_private.user_tokens t set expires_at = least(t.expires_at, app_hidden.clock_now())
-  where t.user_id = user_token_issue.user_id and t.kind = user_token_issue.kind and t.used_at is null;
+  -- A new link replaces older unused ones of the same kind, unless anyone may
+  -- ask for one (a password reset): then a stranger's request would void the
+  -- link the owner is about to follow.
+  if user_token_issue.replaces_older then
+    perform app_private.user_tokens_void(user_token_issue.user_id, user_token_issue.kind);
+  end if;
   insert into app_private.user_tokens (user_id, kind, token_hash, email, created_at, expires_at)
   values (user_token_issue.user_id, user_token_issue.kind, app_private.token_hash(v_token), user_token_issue.email,
           app_hidden.clock_now(), app_hidden.clock_now() + valid_for);
@@ -6078,10 +6106,10 @@ end;
 $$;
 
 --
--- Name: FUNCTION user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval); Type: COMMENT; Schema: app_private; Owner: -
+-- Name: FUNCTION user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval, replaces_older boolean); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval) IS 'Issues a one-time token of a kind for a user (older unused ones of that kind stop working); returns the token.';
+COMMENT ON FUNCTION app_private.user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval, replaces_older boolean) IS 'Issues a one-time token of a kind for a user (older unused ones of that kind stop working, unless replaces_older is false); returns the token.';
 
 --
 -- Name: user_tokens; Type: TABLE; Schema: app_private; Owner: -
@@ -6136,6 +6164,26 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.user_token_use(token text, kinds text[]) IS 'Consumes a one-time token of one of the kinds, or error SMA07.';
+
+--
+-- Name: user_tokens_void(bigint, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.user_tokens_void(user_id bigint, kind text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  update app_private.user_tokens t set expires_at = least(t.expires_at, app_hidden.clock_now())
+  where t.user_id = user_tokens_void.user_id and t.kind = user_tokens_void.kind and t.used_at is null;
+end;
+$$;
+
+--
+-- Name: FUNCTION user_tokens_void(user_id bigint, kind text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.user_tokens_void(user_id bigint, kind text) IS 'Makes every unused token of a kind of a user stop working.';
 
 --
 -- Name: customer_notes; Type: TABLE; Schema: app_public; Owner: -
@@ -6898,7 +6946,8 @@ begin
   -- is giving a card. Once a day per plate: a hold that lapsed without a card
   -- after its stay had begun (the car could have parked under it) means the
   -- next ones do not count, or booking and dropping a hold every 15 minutes
-  -- would park for free.
+  -- would park for free. The plate alone decides that: the state is the
+  -- driver's word, and changing it at each hold would start the day afresh.
   select r.* into v_r from app_public.reservations r
   where r.plate = v_plate and (v_state is null or r.plate_state = v_state)
     and (enforcement_lookup.spot_id is null or r.spot_id = enforcement_lookup.spot_id)
@@ -6907,7 +6956,7 @@ begin
          or (r.status = 'held' and r.hold_expires_at > v_now
              and not exists (
                select from app_public.reservations x
-               where x.plate = r.plate and x.plate_state is not distinct from r.plate_state and x.id <> r.id
+               where x.plate = r.plate and x.id <> r.id
                  and x.status = 'expired' and x.updated_at > v_now - interval '24 hours'
                  and lower(x.period) < x.updated_at)))
   order by r.status = 'confirmed' desc, upper(r.period) desc
@@ -6942,13 +6991,17 @@ declare
   v_token text;
 begin
   perform app_private.rate_limit_raise(greatest(
-    app_private.rate_limit_hit('reset_email', lower(v_email::text)),
+    app_private.rate_limit_hit('reset_pair', lower(v_email::text) || ' ' || host(app_hidden.client_ip())),
     app_private.rate_limit_hit('reset_ip', host(app_hidden.client_ip()))));
+  -- Counted only once the pair is allowed: one address hammering an email
+  -- must not use up the email's ceiling for everyone.
+  perform app_private.rate_limit_raise(app_private.rate_limit_hit('reset_email', lower(v_email::text)));
   select u.* into v_user from app_public.users u where u.email = v_email;
   -- The answer is the same whether or not the account exists.
   if v_user.id is not null then
+    -- Earlier links keep working (until used or expired): anyone may ask.
     v_token := app_private.user_token_issue(v_user.id, 'password_reset', v_user.email,
-      app_hidden.user_token_valid_for('password_reset'));
+      app_hidden.user_token_valid_for('password_reset'), replaces_older => false);
     perform app_private.email_enqueue('password_reset', v_user.email,
       jsonb_build_object('name', v_user.name, 'token', v_token,
                          'expiresAt', app_hidden.clock_now() + app_hidden.user_token_valid_for('password_reset')));
@@ -6961,7 +7014,7 @@ $$;
 -- Name: FUNCTION forgot_password(email text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.forgot_password(email text) IS 'Emails a one-time password reset link (valid 1 hour) when an account has this email; answers the same either way. Limited to 3 an hour per email and 20 per client address.';
+COMMENT ON FUNCTION app_public.forgot_password(email text) IS 'Emails a one-time password reset link (valid 1 hour; earlier links stay valid until one is used) when an account has this email; answers the same either way. Limited to 3 an hour per email and client address, 10 per email and 20 per client address (SMA02).';
 
 --
 -- Name: guest_reservation(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -7378,6 +7431,9 @@ declare
   v_quote   app_public.price_quote;
   v_token   text;
   v_unpaid  bigint;
+  -- The account, when its email is verified: only then does it answer for
+  -- what it books (SMB13, its own hold count).
+  v_booker  bigint;
   v_r       app_public.reservations;
   v_ip      inet := app_hidden.client_ip();
   -- The vehicle is optional; a malformed plate is refused (SME01) before anything is written.
@@ -7386,10 +7442,13 @@ declare
 begin
   if v_user_id is not null then
     -- A signed-in driver's reservation goes to their account's address.
-    select u.email into v_email from app_public.users u where u.id = v_user_id;
+    select u.email, case when u.is_verified then u.id end into v_email, v_booker from app_public.users u where u.id = v_user_id;
     -- A driver whose charge failed books nothing more until it is paid: a
     -- card that sets up but never pays would otherwise park for free forever.
-    select min(r.id) into v_unpaid from app_public.reservations r where r.user_id = v_user_id and r.status = 'payment_failed';
+    -- Only what the driver booked with the address proved counts: anyone can
+    -- book as a guest with someone's email (claimed at their sign-in), or
+    -- sign up with it before its owner does.
+    select min(r.id) into v_unpaid from app_public.reservations r where r.verified_booker_id = v_booker and r.status = 'payment_failed';
     if v_unpaid is not null then
       raise exception 'You have an unpaid reservation (#%): pay it with another card first', v_unpaid using errcode = 'SMB13';
     end if;
@@ -7421,13 +7480,13 @@ begin
   -- server/request_identity.ts) and are bounded; SQL run by the owner (tests,
   -- maintenance, the CLI) has no client and is not.
   if v_ip is not null then
-    perform app_private.assert_hold_allowed(v_email, v_user_id, v_ip);
+    perform app_private.assert_hold_allowed(v_email, v_booker, v_ip);
   end if;
 
   begin
-    insert into app_public.reservations (spot_id, user_id, email, period, status, amount, currency, hold_expires_at,
-                                         plate, plate_state, rate_terms)
-    values (v_spot.id, v_user_id, v_email, v_window, 'held', v_quote.amount, v_quote.currency,
+    insert into app_public.reservations (spot_id, user_id, verified_booker_id, email, period, status, amount, currency,
+                                         hold_expires_at, plate, plate_state, rate_terms)
+    values (v_spot.id, v_user_id, v_booker, v_email, v_window, 'held', v_quote.amount, v_quote.currency,
             least(now() + app_hidden.booking_hold_time(), upper(v_window)), v_plate, v_state, v_terms)
     returning * into v_r;
   exception when exclusion_violation then
@@ -7450,7 +7509,7 @@ $$;
 -- Name: FUNCTION reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you (email is not used: the account''s address is), refused while one of your reservations is unpaid (SMB13). Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes. plate and plateState (optional) name the vehicle parked on it, for enforcement (SME01 when malformed). At most 3 holds at once per email or account and 10 per client address, and 10 guest reservations an hour per email (SMB12).';
+COMMENT ON FUNCTION app_public.reserve(spot_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, duration_minutes integer, email text, plate text, plate_state text) IS 'Reserves a spot from startsAt (default now; up to 5 min in the past reads as now; at most 90 days ahead) until endsAt, or for durationMinutes. Signed in: for you (email is not used: the account''s address is), refused while a reservation you booked with your email verified is unpaid (SMB13). Signed out: as a guest, with email required, and the answer carries the one-time manageToken. The reservation starts held and expires unless payment set-up confirms it within 15 minutes. plate and plateState (optional) name the vehicle parked on it, for enforcement (SME01 when malformed). At most 3 holds at once per email or account and 10 per client address, and 10 guest reservations an hour per email (SMB12).';
 
 --
 -- Name: reset_password(text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -7466,6 +7525,8 @@ declare
 begin
   select u.* into v_user from app_public.users u where u.id = v_token.user_id;
   perform app_private.password_set(v_user.id, app_hidden.assert_password(new_password, v_user.email));
+  -- The other reset links sent meanwhile stop working.
+  perform app_private.user_tokens_void(v_user.id, 'password_reset');
   -- The link went to this address: following it proves the user owns it.
   perform app_private.mark_verified(v_user.id, v_token.email);
   update app_private.sessions s set revoked_at = app_hidden.clock_now()
@@ -8598,6 +8659,22 @@ CREATE TABLE app_private.common_passwords (
 COMMENT ON TABLE app_private.common_passwords IS 'Common passwords (lowercased, NFKC) that app_hidden.assert_password refuses; generated, see migrations/fixtures/common_passwords.sql.';
 
 --
+-- Name: declined_cards; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.declined_cards (
+    reservation_id bigint NOT NULL,
+    card_fingerprint text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE declined_cards; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.declined_cards IS 'Each card (Stripe''s card fingerprint) whose charge was declined for a reservation: until that reservation is paid, the card confirms no other (card_unpaid, SMP10).';
+
+--
 -- Name: due_work; Type: VIEW; Schema: app_private; Owner: -
 --
 
@@ -9210,6 +9287,13 @@ ALTER TABLE ONLY app_private.common_passwords
     ADD CONSTRAINT common_passwords_pkey PRIMARY KEY (password);
 
 --
+-- Name: declined_cards declined_cards_pkey; Type: CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.declined_cards
+    ADD CONSTRAINT declined_cards_pkey PRIMARY KEY (card_fingerprint, reservation_id);
+
+--
 -- Name: emails emails_dedupe_key_key; Type: CONSTRAINT; Schema: app_private; Owner: -
 --
 
@@ -9608,6 +9692,12 @@ ALTER TABLE ONLY app_public.vehicles
 CREATE INDEX charges_payment_intent_idx ON app_private.charges USING btree (stripe_payment_intent_id);
 
 --
+-- Name: declined_cards_reservation_idx; Type: INDEX; Schema: app_private; Owner: -
+--
+
+CREATE INDEX declined_cards_reservation_idx ON app_private.declined_cards USING btree (reservation_id);
+
+--
 -- Name: emails_unqueued_later_idx; Type: INDEX; Schema: app_private; Owner: -
 --
 
@@ -9722,6 +9812,12 @@ CREATE INDEX reservations_due_end_idx ON app_public.reservations USING btree (up
 CREATE INDEX reservations_guest_email_idx ON app_public.reservations USING btree (email) WHERE (user_id IS NULL);
 
 --
+-- Name: reservations_held_booker_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_held_booker_idx ON app_public.reservations USING btree (verified_booker_id) WHERE (status = 'held'::app_public.reservation_status);
+
+--
 -- Name: reservations_held_email_idx; Type: INDEX; Schema: app_public; Owner: -
 --
 
@@ -9734,22 +9830,16 @@ CREATE INDEX reservations_held_email_idx ON app_public.reservations USING btree 
 CREATE INDEX reservations_held_idx ON app_public.reservations USING btree (hold_expires_at) WHERE (status = 'held'::app_public.reservation_status);
 
 --
--- Name: reservations_held_user_idx; Type: INDEX; Schema: app_public; Owner: -
---
-
-CREATE INDEX reservations_held_user_idx ON app_public.reservations USING btree (user_id) WHERE (status = 'held'::app_public.reservation_status);
-
---
 -- Name: reservations_lapsed_plate_idx; Type: INDEX; Schema: app_public; Owner: -
 --
 
 CREATE INDEX reservations_lapsed_plate_idx ON app_public.reservations USING btree (plate, updated_at) WHERE ((status = 'expired'::app_public.reservation_status) AND (plate IS NOT NULL));
 
 --
--- Name: reservations_payment_failed_user_idx; Type: INDEX; Schema: app_public; Owner: -
+-- Name: reservations_payment_failed_booker_idx; Type: INDEX; Schema: app_public; Owner: -
 --
 
-CREATE INDEX reservations_payment_failed_user_idx ON app_public.reservations USING btree (user_id) WHERE (status = 'payment_failed'::app_public.reservation_status);
+CREATE INDEX reservations_payment_failed_booker_idx ON app_public.reservations USING btree (verified_booker_id) WHERE (status = 'payment_failed'::app_public.reservation_status);
 
 --
 -- Name: reservations_plate_idx; Type: INDEX; Schema: app_public; Owner: -
@@ -10005,6 +10095,13 @@ ALTER TABLE ONLY app_private.charges
     ADD CONSTRAINT charges_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES app_public.reservations(id) ON DELETE RESTRICT;
 
 --
+-- Name: declined_cards declined_cards_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
+--
+
+ALTER TABLE ONLY app_private.declined_cards
+    ADD CONSTRAINT declined_cards_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES app_public.reservations(id) ON DELETE CASCADE;
+
+--
 -- Name: refunds refunds_charge_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -
 --
 
@@ -10218,6 +10315,12 @@ ALTER TABLE app_private.charges ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE app_private.common_passwords ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: declined_cards; Type: ROW SECURITY; Schema: app_private; Owner: -
+--
+
+ALTER TABLE app_private.declined_cards ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: emails; Type: ROW SECURITY; Schema: app_private; Owner: -
@@ -11322,10 +11425,10 @@ REVOKE ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) FROM PUBL
 GRANT ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) TO app_anonymous;
 
 --
--- Name: FUNCTION assert_hold_allowed(email public.citext, user_id bigint, client_ip inet); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION assert_hold_allowed(email public.citext, verified_booker_id bigint, client_ip inet); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.assert_hold_allowed(email public.citext, user_id bigint, client_ip inet) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.assert_hold_allowed(email public.citext, verified_booker_id bigint, client_ip inet) FROM PUBLIC;
 
 --
 -- Name: FUNCTION audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb); Type: ACL; Schema: app_private; Owner: -
@@ -11880,16 +11983,22 @@ REVOKE ALL ON FUNCTION app_private.token_hash(token text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.user_create(email text, name text, role text, password text, invited_by text) FROM PUBLIC;
 
 --
--- Name: FUNCTION user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval); Type: ACL; Schema: app_private; Owner: -
+-- Name: FUNCTION user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval, replaces_older boolean); Type: ACL; Schema: app_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_private.user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_private.user_token_issue(user_id bigint, kind text, email public.citext, valid_for interval, replaces_older boolean) FROM PUBLIC;
 
 --
 -- Name: FUNCTION user_token_use(token text, kinds text[]); Type: ACL; Schema: app_private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION app_private.user_token_use(token text, kinds text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION user_tokens_void(user_id bigint, kind text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.user_tokens_void(user_id bigint, kind text) FROM PUBLIC;
 
 --
 -- Name: TABLE customer_notes; Type: ACL; Schema: app_public; Owner: -

@@ -71,12 +71,11 @@ test('reset password: sets the password, signs out everywhere, verifies the emai
   assert.is((await emailsTo(user.email, 'password_changed')).length, 1);
 });
 
-test('reset links expire after an hour, and a newer link replaces an older one', async () => {
+test('reset links expire after an hour; a newer link leaves an older one working', async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
   await api.gql(FORGOT, { e: user.email });
   await api.gql(FORGOT, { e: user.email });
   const [first, second] = (await emailsTo(user.email, 'password_reset')).map((m) => tokenOf(m.link));
-  assert.is((await api.gql(RESET, { t: first, p: 'my new long password' })).errors?.[0].extensions?.code, 'SMA07');
   await db.owner.query(
     `update app_private.user_tokens set created_at = created_at - interval '61 minutes',
     expires_at = expires_at - interval '61 minutes' where token_hash = digest($1, 'sha256')`,
@@ -84,6 +83,7 @@ test('reset links expire after an hour, and a newer link replaces an older one',
   );
   assert.is((await api.gql(RESET, { t: second, p: 'my new long password' })).errors?.[0].extensions?.code, 'SMA07');
   await signIn(api, user.email);
+  assert.equal((await api.gql(RESET, { t: first, p: 'my new long password' })).errors, undefined);
 });
 
 test("email verification: register, follow the link, guest reservations with that email become the user's", async () => {
@@ -188,10 +188,20 @@ test("claimed, a guest reservation's manage token no longer works; an unpaid one
     'SMB06',
     "the stranger's token is void",
   );
-  // Not claimed, the stranger's debt does not bar the owner; one of the owner's own does.
+  // Not claimed, the stranger's debt does not bar the owner; nor does a claimed one whose charge fails
+  // later (the stranger's card); one the owner booked does.
   const at = new Date(Date.now() + 9 * 3600e3).toISOString();
   assert.equal((await api.gql(RESERVE, { s: spot, at }, session.headers)).errors, undefined);
-  await db.owner.query(`update app_public.reservations set user_id = $1 where id = $2`, [owner.id, unpaid.id]);
+  await db.owner.query(
+    `update app_public.reservations set status = 'payment_failed', hold_expires_at = null where id = $1`,
+    [planted.reservation.rowId],
+  );
+  const at2 = new Date(Date.now() + 10 * 3600e3).toISOString();
+  assert.equal((await api.gql(RESERVE, { s: spot, at: at2 }, session.headers)).errors, undefined);
+  await db.owner.query(`update app_public.reservations set user_id = $1, verified_booker_id = $1 where id = $2`, [
+    owner.id,
+    unpaid.id,
+  ]);
   const barred = await api.gql(
     RESERVE,
     { s: spot, at: new Date(Date.now() + 12 * 3600e3).toISOString() },
@@ -199,6 +209,32 @@ test("claimed, a guest reservation's manage token no longer works; an unpaid one
   );
   assert.is(barred.errors?.[0].extensions?.code, 'SMB13');
   assert.match(barred.errors?.[0].message ?? '', new RegExp(`#${unpaid.id}`));
+});
+
+test("what a stranger booked after signing up with someone's email does not bar its owner once they reset the password", async () => {
+  const spot = await createSpot(db, { lat: 40.713, lng: -74 });
+  const RESERVE = `mutation ($s: BigInt!, $at: Datetime!) {
+    reserve(input: { spotId: $s, startsAt: $at, durationMinutes: 30 }) { result { reservation { rowId } } } }`;
+  const squatter = await createUser(db, { email: 'squatted@example.com', password: TEST_PASSWORD, verified: false });
+  const theirs = await signIn(api, squatter.email);
+  const booked = await api.gql(
+    RESERVE,
+    { s: spot, at: new Date(Date.now() + 4 * 3600e3).toISOString() },
+    theirs.headers,
+  );
+  const id = booked.data.reserve.result.reservation.rowId;
+  // Its charge fails (the stranger's card).
+  await db.owner.query(
+    `update app_public.reservations set status = 'payment_failed', hold_expires_at = null where id = $1`,
+    [id],
+  );
+  // The owner takes the address back and books.
+  await api.gql(FORGOT, { e: squatter.email });
+  const token = tokenOf((await emailsTo(squatter.email, 'password_reset')).at(-1)!.link);
+  assert.equal((await api.gql(RESET, { t: token, p: 'a much better passphrase 42' })).errors, undefined);
+  const owner = await signIn(api, squatter.email, 'a much better passphrase 42');
+  const mine = await api.gql(RESERVE, { s: spot, at: new Date(Date.now() + 6 * 3600e3).toISOString() }, owner.headers);
+  assert.equal(mine.errors, undefined);
 });
 
 test('resend verification: a new link replaces the old one; false once verified; needs a session', async () => {
@@ -263,7 +299,7 @@ test('sign-in rate limit per client address: held in PostgreSQL, so a second API
   }
 });
 
-test('password reset rate limit: 3 an hour per email, then SMA02 with extensions.retryAfter; recovers', async () => {
+test('password reset rate limit: 3 an hour per email and address, then SMA02 with extensions.retryAfter; recovers', async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
   for (let i = 0; i < 3; i += 1) assert.equal((await api.gql(FORGOT, { e: user.email })).errors, undefined);
   const limited = await api.gql(FORGOT, { e: user.email });
@@ -273,10 +309,49 @@ test('password reset rate limit: 3 an hour per email, then SMA02 with extensions
   assert.is((await emailsTo(user.email, 'password_reset')).length, 3, 'no 4th email');
   await db.owner.query(
     `update app_private.rate_limits set window_start = window_start - interval '1 hour'
-    where bucket = 'reset_email' and key = lower($1)`,
+    where bucket = 'reset_pair' and key like lower($1) || ' %'`,
     [user.email],
   );
   assert.equal((await api.gql(FORGOT, { e: user.email })).errors, undefined);
+});
+
+test("a stranger asking for someone's password resets neither blocks the owner's nor voids the link sent; using one voids the rest", async () => {
+  const proxied = await startApi(db, { trustProxy: 1 });
+  try {
+    const user = await createUser(db, { password: TEST_PASSWORD });
+    const owner = { 'x-forwarded-for': '192.0.2.10' };
+    await proxied.gql(FORGOT, { e: user.email }, owner);
+    const [ownersLink] = await emailsTo(user.email, 'password_reset');
+    const stranger = { 'x-forwarded-for': '198.51.100.99' };
+    const codes = [];
+    for (let i = 0; i < 4; i += 1)
+      codes.push((await proxied.gql(FORGOT, { e: user.email }, stranger)).errors?.[0].extensions?.code);
+    assert.equal(codes, [undefined, undefined, undefined, 'SMA02'], "the stranger's own three");
+    assert.equal((await proxied.gql(FORGOT, { e: user.email }, owner)).errors, undefined, "the owner's are theirs");
+    // From many addresses the email's own ceiling holds: 10 an hour in all.
+    const more = [];
+    for (let i = 0; i < 7; i += 1) {
+      more.push(
+        (await proxied.gql(FORGOT, { e: user.email }, { 'x-forwarded-for': `198.51.100.${110 + i}` })).errors?.[0]
+          .extensions?.code,
+      );
+    }
+    assert.equal(more, [undefined, undefined, undefined, undefined, undefined, 'SMA02', 'SMA02']);
+    const links = await emailsTo(user.email, 'password_reset');
+    assert.is(links.length, 10);
+    assert.equal(
+      (await api.gql(RESET, { t: tokenOf(ownersLink.link), p: 'the owner chose this one 7' })).errors,
+      undefined,
+      'the first link still works after nine more were asked for',
+    );
+    assert.is(
+      (await api.gql(RESET, { t: tokenOf(links.at(-1)!.link), p: 'and not this one 8' })).errors?.[0].extensions?.code,
+      'SMA07',
+      'the others are void once one is used',
+    );
+  } finally {
+    await proxied.close();
+  }
 });
 
 test('anonymous mutations carry the client address: reset limit per address across emails', async () => {

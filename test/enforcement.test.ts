@@ -109,8 +109,8 @@ test('a hold protects a plate until it ends, and only once a day: after a hold l
   const RESERVE_NOW = `mutation ($spot: BigInt!, $plate: String, $state: String, $email: String) {
     reserve(input: { spotId: $spot, durationMinutes: 60, plate: $plate, plateState: $state, email: $email }) {
       result { reservation { rowId holdExpiresAt } } } }`;
-  const holdNow = async (plate: string) => {
-    const res = await ctx.api.gql(RESERVE_NOW, { spot: await spot(), plate, state: 'NY', ...guest });
+  const holdNow = async (plate: string, state = 'NY') => {
+    const res = await ctx.api.gql(RESERVE_NOW, { spot: await spot(), plate, state, ...guest });
     assert.is(res.errors, undefined, JSON.stringify(res.errors));
     return res.data.reserve.result.reservation as { rowId: string; holdExpiresAt: string };
   };
@@ -133,9 +133,17 @@ test('a hold protects a plate until it ends, and only once a day: after a hold l
     validUntil: null,
     timeZone: null,
   });
+  // Nor does one given another state: the state is the driver's word, and officers may not ask for it.
+  await ctx.db.owner.query(
+    `update app_public.reservations set status = 'expired', hold_expires_at = null where id = $1`,
+    [second.rowId],
+  );
+  const restated = await holdNow('HOLD01', 'NJ');
+  assert.is((await lookup('HOLD01', undefined, null)).valid, false, 'state not given');
+  assert.is((await lookup('HOLD01', undefined, 'NJ')).valid, false, 'the state the hold was given');
   // Confirmed (a card given), it is valid again.
-  await ctx.db.owner.query('select app_private.confirm_held_reservation($1)', [second.rowId]);
-  assert.is((await lookup('HOLD01')).valid, true);
+  await ctx.db.owner.query('select app_private.confirm_held_reservation($1)', [restated.rowId]);
+  assert.is((await lookup('HOLD01', undefined, 'NJ')).valid, true);
   // Another plate's lapsed hold changes nothing for this one.
   await holdNow('HOLD02');
   assert.is((await lookup('HOLD02')).valid, true);

@@ -142,7 +142,7 @@ test('end to end with booking: a guest reserves, sets up a card, ends early → 
   assert.match(mailsOf(id, 'receipt')[0].decoded, /Greenwich St/);
 });
 
-test('declined card → payment_failed, an email with a pay link, a retry in 1 day; meanwhile that card confirms nothing new (SMP10); a new card charges at once', async () => {
+test('declined card → payment_failed, an email with a pay link, a retry in 1 day; meanwhile that card confirms nothing new (SMP10), even after a new set-up is asked for; a new card charges at once', async () => {
   const id = await confirmedReservation('pm_card_chargeCustomerFail', 900);
   await complete(id);
   const c = await settled(id);
@@ -173,8 +173,15 @@ test('declined card → payment_failed, an email with a pay link, a retry in 1 d
   assert.is((refused as { code?: string }).code, 'SMP10');
   assert.is(await reservationStatus(other.id), 'held');
 
-  // The driver sets up another card: the charge is retried at once with a new key.
+  // Asking for a new set-up on the unpaid one pays nothing: the declined card stays barred.
   const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
+  const refusedAgain = await paymentOperations
+    .confirmReservationPayment(stripe, staffDb, other.id, null)
+    .catch((err: { code?: string }) => err);
+  assert.is((refusedAgain as { code?: string }).code, 'SMP10', 'a set-up asked for but not given frees no card');
+  assert.is(await reservationStatus(other.id), 'held');
+
+  // The driver gives another card: the charge is retried at once with a new key.
   await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
   await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null);
   const paid = await waitFor(

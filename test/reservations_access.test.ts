@@ -139,6 +139,13 @@ test('bad input: each refusal has its code, and nothing is written', async () =>
     ['longer than the max stay', identityOf(owner), R(spotId, start, null, 241), 'SMB04'],
     ['end before start', ANON, R(spotId, start, hoursFromNow(4), null), 'SMB03'],
     ['end equals start', ANON, R(spotId, start, start, null), 'SMB03'],
+    [
+      'end a microsecond after the start',
+      ANON,
+      R(spotId, start, start.toISOString().replace(/\.(\d{3})Z$/, '.$1001Z'), null),
+      'SMB03',
+    ],
+    ['end 59 seconds after the start', ANON, R(spotId, start, new Date(start.getTime() + 59e3), null), 'SMB03'],
     ['end and duration', ANON, R(spotId, start, hoursFromNow(6), 60), 'SMB03'],
     ['neither end nor duration', ANON, R(spotId, start, null, null), 'SMB03'],
     ['start in the past', ANON, R(spotId, new Date(Date.now() - 3600e3), null, 60), 'SMB03'],

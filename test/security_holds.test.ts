@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { TestDb } from './helpers/db.ts';
 import { startApi, type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
-import { createSignedInUser } from './helpers/auth.ts';
+import { createSignedInUser, signIn } from './helpers/auth.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 
 let db: TestDb;
@@ -116,6 +116,31 @@ test("a stranger's guest holds with a driver's email do not lock the signed-in d
   // Signed in, only the driver's own holds count.
   const own = await hold(proxied, null, { ...victim.headers, 'x-forwarded-for': '198.51.100.21' });
   assert.is(own.code, undefined);
+  // Signing in again claims the stranger's holds into the account; they still are not the driver's own.
+  const again = await signIn(proxied, victim.email);
+  const {
+    rows: [{ claimed }],
+  } = await db.owner.query(
+    `select count(*)::int as claimed from app_public.reservations where user_id = $1 and status = 'held'`,
+    [victim.id],
+  );
+  assert.is(claimed, 4, "the stranger's three holds and the driver's one");
+  const more = [];
+  for (let i = 0; i < 3; i += 1) {
+    more.push((await hold(proxied, null, { ...again.headers, 'x-forwarded-for': '198.51.100.22' })).code);
+  }
+  assert.equal(more, [undefined, undefined, 'SMB12'], 'three of their own, then the limit');
+});
+
+test('an unverified account is counted by its email, as a guest: nobody proved the address is theirs', async () => {
+  const unproved = await createSignedInUser(db, proxied, { verified: false });
+  const stranger = { 'x-forwarded-for': '198.51.100.30' };
+  for (let i = 0; i < 2; i += 1) assert.is((await hold(proxied, unproved.email, stranger)).code, undefined);
+  const own = [];
+  for (let i = 0; i < 2; i += 1) {
+    own.push((await hold(proxied, null, { ...unproved.headers, 'x-forwarded-for': '198.51.100.31' })).code);
+  }
+  assert.equal(own, [undefined, 'SMB12']);
 });
 
 const CANCEL = `mutation ($id: BigInt!, $t: String) {
