@@ -692,7 +692,7 @@ begin
   end if;
   select r.* into v_r from app_public.rates r where r.id = assert_manages_rate.rate_id;
   if v_r.id is null then
-    raise exception 'There is no rate %', assert_manages_rate.rate_id using errcode = 'SMO06';
+    raise exception 'There is no rate %', coalesce(assert_manages_rate.rate_id::text, '(none given)') using errcode = 'SMO06';
   end if;
   if not app_hidden.current_user_may_manage_rate(v_r.id) then
     raise exception 'Rate % is used by spots outside your zones', assert_manages_rate.rate_id using errcode = 'SMO02';
@@ -723,7 +723,7 @@ begin
   end if;
   select s.* into v_s from app_public.spots s where s.id = assert_manages_spot.spot_id;
   if v_s.id is null then
-    raise exception 'There is no spot %', assert_manages_spot.spot_id using errcode = 'SMO03';
+    raise exception 'There is no spot %', coalesce(assert_manages_spot.spot_id::text, '(none given)') using errcode = 'SMO03';
   end if;
   if not app_hidden.current_user_may_manage(v_s.borough) then
     raise exception 'Spot % is outside your zones', assert_manages_spot.spot_id using errcode = 'SMO02';
@@ -1424,7 +1424,7 @@ declare
 begin
   select c.* into v_c from app_public.customers c where c.id = customer_live.customer_id and c.deleted_at is null;
   if v_c.id is null then
-    raise exception 'There is no customer %', customer_live.customer_id using errcode = 'SMC03';
+    raise exception 'There is no customer %', coalesce(customer_live.customer_id::text, '(none given)') using errcode = 'SMC03';
   end if;
   return v_c;
 end;
@@ -3288,7 +3288,7 @@ begin
   where r.id = confirm_held_reservation.reservation_id and r.kind = 'reservation'
   for update;
   if not found then
-    raise exception 'There is no reservation %', confirm_held_reservation.reservation_id using errcode = 'SMB06';
+    raise exception 'There is no reservation %', coalesce(confirm_held_reservation.reservation_id::text, '(none given)') using errcode = 'SMB06';
   end if;
   if v_r.status = 'confirmed' then
     return v_r;  -- a replayed webhook or a second confirm: nothing to do
@@ -6577,6 +6577,9 @@ begin
   if change_reservation_end.ends_at <= lower(v_r.period) then
     raise exception 'The end time must be after the start time' using errcode = 'SMB03';
   end if;
+  if change_reservation_end.ends_at - lower(v_r.period) < interval '1 minute' then
+    raise exception 'A reservation lasts at least one minute' using errcode = 'SMB03';
+  end if;
   if change_reservation_end.ends_at = upper(v_r.period) then
     return row(v_r, null)::app_public.reservation_result;
   end if;
@@ -6588,6 +6591,11 @@ begin
   -- Row lock first (above), then the spot's: every writer takes them in this order.
   perform app_hidden.lock_spot(v_r.spot_id);
   if change_reservation_end.ends_at > upper(v_r.period) then
+    -- Reservations made before a spot went out of service are honoured as
+    -- made; more time on it would be a new use.
+    if v_spot.status <> 'active' then
+      raise exception 'This spot is out of service: the reservation can be shortened, not extended' using errcode = 'SMB02';
+    end if;
     perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_r.user_id, v_r.email, v_r.id);
   end if;
   begin
@@ -6610,7 +6618,7 @@ $$;
 -- Name: FUNCTION change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'Moves the end of your reservation (longer or shorter) and re-prices it at the rate it was booked under (a rate changed since does not apply). Guests pass the manage token. Refused when the spot is taken after the current end (SMB01), the new end has passed (SMB09), is not after the start (SMB03), exceeds the spot''s maximum stay (SMB04), or the reservation is over, cancelled or expired (SMB07).';
+COMMENT ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'Moves the end of your reservation (longer or shorter) and re-prices it at the rate it was booked under (a rate changed since does not apply). Guests pass the manage token. Refused when the spot is taken after the current end (SMB01), the new end has passed (SMB09), is not after the start or leaves less than a minute (SMB03), extends a reservation on a spot out of service (SMB02), exceeds the spot''s maximum stay (SMB04), or the reservation is over, cancelled or expired (SMB07).';
 
 --
 -- Name: create_customer(text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -6696,8 +6704,11 @@ begin
   if not app_hidden.current_user_may_manage(create_spot.borough) then
     raise exception 'Borough % is outside your zones', coalesce(create_spot.borough, '(none)') using errcode = 'SMO02';
   end if;
+  if nullif(btrim(create_spot.street), '') is null then
+    raise exception 'A spot needs its street' using errcode = 'SMO11';
+  end if;
   if not exists (select from app_public.rates r where r.id = create_spot.rate_id) then
-    raise exception 'There is no rate %', create_spot.rate_id using errcode = 'SMO06';
+    raise exception 'There is no rate %', coalesce(create_spot.rate_id::text, '(none given)') using errcode = 'SMO06';
   end if;
   -- Written as the request's role: row level security checks the zone again.
   insert into app_public.spots (location, street, rate_id, borough, zone, side_of_street, from_street, to_street,
@@ -6714,7 +6725,7 @@ $$;
 -- Name: FUNCTION create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the borough''s zone and admins: a new active spot at (lat, lng). SMO01 not staff, SMO02 outside your zones, SMO06 no such rate, SMO05 bad maximum stay, SMS01 bad coordinates.';
+COMMENT ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the borough''s zone and admins: a new active spot at (lat, lng). SMO01 not staff, SMO02 outside your zones, SMO06 no such rate, SMO05 bad maximum stay, SMO11 no street, SMS01 bad coordinates.';
 
 --
 -- Name: current_session_id(); Type: FUNCTION; Schema: app_public; Owner: -
@@ -7223,7 +7234,7 @@ begin
   end if;
   select s.* into v_spot from app_public.spots s where s.id = quote.spot_id;
   if not found then
-    raise exception 'There is no spot %', quote.spot_id using errcode = 'SMS04';
+    raise exception 'There is no spot %', coalesce(quote.spot_id::text, '(none given)') using errcode = 'SMS04';
   end if;
   v_window := app_hidden.assert_window(quote.starts_at, quote.ends_at);
   -- A window the spot would not accept has no price (the spot's maximum stay).
@@ -7562,7 +7573,7 @@ begin
   where c.id = restore_customer.customer_id and c.deleted_at is not null
   returning * into v_c;
   if v_c.id is null then
-    raise exception 'There is no deleted customer %', restore_customer.customer_id using errcode = 'SMC03';
+    raise exception 'There is no deleted customer %', coalesce(restore_customer.customer_id::text, '(none given)') using errcode = 'SMC03';
   end if;
   return v_c;
 end;
@@ -7780,12 +7791,21 @@ CREATE FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) R
 begin
   perform app_hidden.assert_admin();
   if not exists (select from app_public.users u where u.id = set_operator_zones.user_id and u.role = 'operator') then
-    raise exception 'User % is not an operator', set_operator_zones.user_id using errcode = 'SMO04';
+    raise exception 'User % is not an operator', coalesce(set_operator_zones.user_id::text, '(none given)') using errcode = 'SMO04';
+  end if;
+  -- An empty list means everywhere: a list left out must not mean it too, or
+  -- a forgotten argument would widen an operator's reach.
+  if boroughs is null then
+    raise exception 'Give the boroughs (an empty list: everywhere)' using errcode = 'SMO10';
+  end if;
+  -- (A borough with no spot yet is allowed: zones may be set up before the spots.)
+  if exists (select from unnest(boroughs) b where length(btrim(b)) not between 1 and 100 or b is null) then
+    raise exception 'Each borough is named, in 1 to 100 characters' using errcode = 'SMO10';
   end if;
   delete from app_public.operator_zones z
-  where z.user_id = set_operator_zones.user_id and z.borough <> all (coalesce(boroughs, '{}'));
+  where z.user_id = set_operator_zones.user_id and z.borough <> all (array(select btrim(b) from unnest(boroughs) b));
   insert into app_public.operator_zones (user_id, borough)
-  select set_operator_zones.user_id, btrim(b) from unnest(coalesce(boroughs, '{}')) b
+  select set_operator_zones.user_id, btrim(b) from unnest(boroughs) b
   on conflict do nothing;
   return query select z.* from app_public.operator_zones z where z.user_id = set_operator_zones.user_id order by z.borough;
 end;
@@ -7795,7 +7815,7 @@ $$;
 -- Name: FUNCTION set_operator_zones(user_id bigint, boroughs text[]); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) IS 'Admins only (SMA10): the boroughs an operator may act in, replacing the previous list (empty: everywhere). SMO04 when the user is not an operator.';
+COMMENT ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) IS 'Admins only (SMA10): the boroughs an operator may act in, replacing the previous list (empty: everywhere). SMO04 when the user is not an operator, SMO10 when the list is left out or a borough is blank.';
 
 --
 -- Name: set_rate_hours(integer, jsonb); Type: FUNCTION; Schema: app_public; Owner: -
@@ -7811,7 +7831,8 @@ begin
     select from jsonb_array_elements(hours) h
     where jsonb_typeof(h -> 'isodow') is distinct from 'number' or (h ->> 'isodow')::numeric not in (1, 2, 3, 4, 5, 6, 7)
        -- HH:MM, or as rateHours reads them back (HH:MM:SS.ffffff); 24:00 is the end of the day.
-       or not app_hidden.is_clock_time(h ->> 'opens') or not app_hidden.is_clock_time(h ->> 'closes')
+       -- (is not true: a time left out is null, and a null here let the row through.)
+       or app_hidden.is_clock_time(h ->> 'opens') is not true or app_hidden.is_clock_time(h ->> 'closes') is not true
        or (h ->> 'opens')::time >= (h ->> 'closes')::time) then
     raise exception 'Hours are [{isodow: 1..7, opens: "HH:MM", closes: "HH:MM"}] with opens before closes' using errcode = 'SMO08';
   end if;
@@ -7880,7 +7901,7 @@ begin
   end if;
   select u.* into v_user from app_public.users u where u.id = set_user_role.user_id for update;
   if v_user.id is null then
-    raise exception 'There is no user %', set_user_role.user_id using errcode = 'SMA17';
+    raise exception 'There is no user %', coalesce(set_user_role.user_id::text, '(none given)') using errcode = 'SMA17';
   end if;
   -- Anyone may sign up with an address they do not own (a colleague's, a
   -- staff domain's) and wait: a staff role goes only to an account that has
@@ -8129,7 +8150,7 @@ begin
   where r.id = unblock_spot.block_id and r.kind = 'block' and r.status = 'confirmed'
   returning * into v_r;
   if not found then
-    raise exception 'There is no active block %', unblock_spot.block_id using errcode = 'SMB06';
+    raise exception 'There is no active block %', coalesce(unblock_spot.block_id::text, '(none given)') using errcode = 'SMB06';
   end if;
   return v_r;
 end;
@@ -8211,8 +8232,12 @@ declare
 begin
   perform app_hidden.assert_rate_money(coalesce(hourly_price, v_r.hourly_price),
                                        coalesce(minimum_charge, v_r.minimum_charge), v_r.currency);
+  -- The same rule as create_rate's (a blank name was silently kept as it was).
+  if update_rate.name is not null and length(btrim(update_rate.name)) not between 1 and 100 then
+    raise exception 'A rate''s name is 1 to 100 characters' using errcode = 'SMO08';
+  end if;
   update app_public.rates r set
-    name = coalesce(nullif(btrim(update_rate.name), ''), r.name),
+    name = coalesce(btrim(update_rate.name), r.name),
     hourly_price = coalesce(update_rate.hourly_price, r.hourly_price),
     billing_increment = case when billing_increment_minutes is null then r.billing_increment
                              else app_hidden.rate_increment(billing_increment_minutes) end,
@@ -8227,7 +8252,7 @@ $$;
 -- Name: FUNCTION update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer) IS 'Operators whose zones hold every spot on the rate, and admins: changes its name or prices (null: unchanged). New quotes use it; reservations keep the price they were quoted.';
+COMMENT ON FUNCTION app_public.update_rate(rate_id integer, name text, hourly_price integer, billing_increment_minutes integer, minimum_charge integer) IS 'Operators whose zones hold every spot on the rate, and admins: changes its name or prices (null: unchanged; SMO08 as createRate for a bad value). New quotes use it; reservations keep the price they were quoted.';
 
 --
 -- Name: update_spot(bigint, double precision, double precision, text, integer, text, text, text, text, text, integer, boolean, boolean); Type: FUNCTION; Schema: app_public; Owner: -
@@ -8243,7 +8268,7 @@ begin
     raise exception 'Borough % is outside your zones', update_spot.borough using errcode = 'SMO02';
   end if;
   if update_spot.rate_id is not null and not exists (select from app_public.rates r where r.id = update_spot.rate_id) then
-    raise exception 'There is no rate %', update_spot.rate_id using errcode = 'SMO06';
+    raise exception 'There is no rate %', coalesce(update_spot.rate_id::text, '(none given)') using errcode = 'SMO06';
   end if;
   if (lat is null) <> (lng is null) then
     raise exception 'Give both latitude and longitude' using errcode = 'SMS01';

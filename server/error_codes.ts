@@ -36,9 +36,10 @@ export const ERROR_CODES: Record<string, string> = {
   SMA19: 'A staff role (anything but driver) goes only to an account that has verified its email.',
   // Booking
   SMB01: 'Spot taken: another reservation or an operator block overlaps that time (also when extending).',
-  SMB02: 'No such spot, or the spot is out of service.',
+  SMB02:
+    'No such spot, or the spot is out of service (no new reservation; one made before may be shortened, not extended).',
   SMB03:
-    'Bad reservation window: start in the past, end not after start, both or neither of end and duration, duration under 1 minute, not a real date.',
+    'Bad reservation window: start in the past, end not after start, both or neither of end and duration, a window under 1 minute (by duration or end, or a changed end), not a real date.',
   SMB04:
     "Longer than the spot's maximum stay, counting the same driver's (or guest email's) stays on that spot less than an hour apart as one (blocks: longer than 366 days).",
   SMB05: 'Start more than 90 days ahead.',
@@ -61,7 +62,8 @@ export const ERROR_CODES: Record<string, string> = {
   SMP05: 'Only operators may refund.',
   SMP06: 'Nothing to refund: no successful charge, or the amount is not within what remains refundable.',
   SMP07: 'Another refund of this reservation is in progress (retry it with the same amount).',
-  SMP08: 'The card was refused by the payment provider.',
+  SMP08:
+    'The card was refused by the payment provider (confirmReservationPayment after a set-up the bank declined; the message carries its reason).',
   SMP09:
     'This card already backs CARD_UPCOMING_MAX (10) confirmed reservations still to come: the reservation stays held (and expires); reserve again with another card, or after one of them.',
   SMP10:
@@ -92,8 +94,10 @@ export const ERROR_CODES: Record<string, string> = {
   SMO06: 'No such rate.',
   SMO07: 'A spot status is active or out_of_service.',
   SMO08:
-    'Bad rate: prices below 0, a currency that cannot be charged, billing increment outside 1–60 minutes, missing code, name or time zone, or malformed metered hours.',
+    'Bad rate: an hourly price or minimum charge outside 0–500,000 minor units, a currency that cannot be charged, billing increment outside 1–60 minutes, a missing or blank code or name, an unknown time zone (left out: America/New_York), or malformed (an opening or closing time left out) or overlapping metered hours.',
   SMO09: 'A rate with this code already exists.',
+  SMO10: 'Bad operator zones: the list left out (an empty list means everywhere), or a blank borough.',
+  SMO11: 'A spot needs its street.',
   SME01:
     'Bad vehicle: a plate is 1 to 10 letters and digits (spaces, dashes and dots ignored), a state 2 or 3 letters, a label 1 to 50 characters.',
   SME02: 'Only enforcement officers (and admins) may look plates up.',
@@ -117,6 +121,7 @@ export const ERROR_CODES: Record<string, string> = {
   // PostgreSQL's own, when a rule in the schema refuses a write
   '23505': 'A unique value is already taken (e.g. an email address).',
   '23514': 'A value breaks a rule of the schema (check constraint).',
+  '23502': 'A required value is missing.',
   '23P01': 'Overlaps an existing reservation (exclusion constraint).',
   '42501': 'Not allowed for the current user (permissions or row level security).',
   '22P02': 'A value has the wrong format (e.g. a malformed number or id).',

@@ -90,6 +90,26 @@ test('a spot out of service takes no new reservation and keeps the ones it has',
     rows: [row],
   } = await ctx.db.owner.query('select status::text from app_public.reservations where id = $1', [kept.id]);
   assert.is(row.status, 'held', 'the reservation made before is kept');
+  // Kept as made: it may be shortened, not extended (more time on the spot would be a new use).
+  const CHANGE = `mutation ($id: BigInt!, $end: Datetime!) { changeReservationEnd(input: { reservationId: $id, endsAt: $end }) { result { reservation { endsAt } } } }`;
+  const longer = await ctx.api.gql(
+    CHANGE,
+    { id: kept.id, end: hoursFromNow(3.5).toISOString() },
+    ctx.callers.driver.headers,
+  );
+  assert.is(longer.errors?.[0]?.extensions?.code, 'SMB02');
+  const shorter = await ctx.api.gql(
+    CHANGE,
+    { id: kept.id, end: hoursFromNow(2.5).toISOString() },
+    ctx.callers.driver.headers,
+  );
+  assert.is(shorter.errors, undefined, JSON.stringify(shorter.errors));
+  const tooShort = await ctx.api.gql(
+    CHANGE,
+    { id: kept.id, end: new Date(hoursFromNow(2).getTime() + 30e3).toISOString() },
+    ctx.callers.driver.headers,
+  );
+  assert.is(tooShort.errors?.[0]?.extensions?.code, 'SMB03', 'a reservation lasts a minute at least');
   const bad = await ctx.api.gql(
     `mutation ($id: BigInt!) { setSpotStatus(input: { spotId: $id, status: "closed" }) { clientMutationId } }`,
     { id: spot },
@@ -178,6 +198,31 @@ test('spot and rate input: codes, and nothing written', async () => {
     ],
     [`mutation { updateRate(input: { rateId: ${rate}, hourlyPrice: 2147483647 }) { clientMutationId } }`, 'SMO08'],
     [`mutation { updateRate(input: { rateId: ${rate}, minimumCharge: 500001 }) { clientMutationId } }`, 'SMO08'],
+    [`mutation { updateRate(input: { rateId: ${rate}, name: "  " }) { clientMutationId } }`, 'SMO08', /name/],
+    // A time left out is no time: it was let through, and the insert failed as INTERNAL.
+    [
+      `mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 1, opens: "09:00" }] }) { clientMutationId } }`,
+      'SMO08',
+    ],
+    [
+      `mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 1, opens: null, closes: "10:00" }] }) { clientMutationId } }`,
+      'SMO08',
+    ],
+    [`mutation { setRateHours(input: { rateId: ${rate}, hours: [1] }) { clientMutationId } }`, 'SMO08'],
+    [
+      `mutation { createSpot(input: { lat: 40, lng: -73, rateId: ${rate}, borough: "${ZONE}" }) { clientMutationId } }`,
+      'SMO11',
+    ],
+    [
+      `mutation { createSpot(input: { lat: 40, lng: -73, street: " ", rateId: ${rate}, borough: "${ZONE}" }) { clientMutationId } }`,
+      'SMO11',
+    ],
+    // An id left out is named as such, not as <NULL>.
+    [
+      `mutation { createSpot(input: { lat: 40, lng: -73, street: "X", borough: "${ZONE}" }) { clientMutationId } }`,
+      'SMO06',
+      /^There is no rate \(none given\)$/,
+    ],
     // Not a time of day: a code of ours, not PostgreSQL's 22008.
     [
       `mutation { setRateHours(input: { rateId: ${rate}, hours: [{ isodow: 1, opens: "09:00", closes: "25:00" }] }) { clientMutationId } }`,
@@ -223,6 +268,29 @@ test('spot and rate input: codes, and nothing written', async () => {
     op,
   );
   assert.is(dup.errors?.[0]?.extensions?.code, 'SMO09');
+});
+
+test("an operator's zones: a list left out, a null or a blank borough is refused (SMO10) and changes nothing; an empty list means everywhere", async () => {
+  const SET = `mutation ($id: BigInt!, $b: [String]) { setOperatorZones(input: { userId: $id, boroughs: $b }) { result { borough } } }`;
+  const op = ctx.callers['operator out of zone'].user!.id;
+  const zones = async () =>
+    (
+      await ctx.db.owner.query('select borough from app_public.operator_zones where user_id = $1 order by 1', [op])
+    ).rows.map((r) => r.borough);
+  const before = await zones();
+  assert.ok(before.length > 0, 'the operator has zones to lose');
+  for (const b of [undefined, null, [null], [''], ['  '], ['x'.repeat(101)]]) {
+    const res = await ctx.api.gql(SET, { id: op, b }, ctx.callers.admin.headers);
+    assert.is(res.errors?.[0]?.extensions?.code, 'SMO10', JSON.stringify(b));
+    assert.equal(await zones(), before, JSON.stringify(b));
+  }
+  const everywhere = await ctx.api.gql(SET, { id: op, b: [] }, ctx.callers.admin.headers);
+  assert.equal(everywhere.data.setOperatorZones.result, []);
+  const back = await ctx.api.gql(SET, { id: op, b: before }, ctx.callers.admin.headers);
+  assert.equal(
+    back.data.setOperatorZones.result.map((z: { borough: string }) => z.borough),
+    before,
+  );
 });
 
 test('hours to midnight read back as 24:00, and sending them back as read sets the same hours', async () => {

@@ -191,7 +191,7 @@ test('confirm mutation without the webhook: re-reads the intent from Stripe; twi
   }
 });
 
-test('a card needing 3-D Secure confirms only after authentication; a declined card leaves it held', async () => {
+test('a card needing 3-D Secure confirms only after authentication; a declined card leaves it held (SMP08)', async () => {
   const { id, manageToken } = await createReservation(db);
   const p = (await api.gql(SETUP, { id, manageToken })).data.setupReservationPayment;
   const si = (await browserConfirmsSetup(
@@ -210,10 +210,9 @@ test('a card needing 3-D Secure confirms only after authentication; a declined c
   assert.ok(err instanceof Stripe.errors.StripeCardError);
   await emulator.waitForWebhooks();
   assert.equal(await status(declined), 'held');
-  assert.equal(
-    (await api.gql(CONFIRM, { id: declined, manageToken: declinedToken })).errors?.[0].extensions?.code,
-    'SMP03',
-  );
+  const refused = (await api.gql(CONFIRM, { id: declined, manageToken: declinedToken })).errors?.[0];
+  assert.equal(refused?.extensions?.code, 'SMP08', "refused, with the bank's reason");
+  assert.match(refused?.message ?? '', /declined/i);
 });
 
 test('who may set up: no token, a wrong token, or someone else → SMB06 (as every reservation operation); a cancelled reservation → SMP02', async () => {

@@ -185,6 +185,9 @@ async function confirmReservationPayment(stripe: Stripe, db: Db, reservationId: 
         `Reservation ${reservationId} is ${after.reservationStatus}: only a held reservation, or one whose payment failed, takes a card.`,
       );
     }
+    // A card the bank declined leaves the set-up waiting for another card, with the reason.
+    const declined = intent.status === 'requires_payment_method' ? intent.last_setup_error : null;
+    if (declined) throw new CodedError('SMP08', `The card was refused: ${declined.message ?? declined.code}`);
     throw new CodedError('SMP03', `The card set-up is not finished (Stripe says ${intent.status}).`);
   }
   refuseIfCardRefused(after);
