@@ -42,6 +42,14 @@ export async function startWebDevServer(options: {
       host: options.host,
       port: options.port,
       strictPort: true,
+      // As the API's own answers (server/middleware/installSecurityHeaders.ts): no other site may
+      // frame the app's pages (a refund button under a decoy), nor sniff types, nor get the referrer.
+      headers: {
+        'Content-Security-Policy': "frame-ancestors 'none'",
+        'X-Frame-Options': 'DENY',
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+      },
       // The Host header stays the web app's, so the API sees a same-origin request.
       proxy: Object.fromEntries(API_PATHS.map((path) => [path, { target: options.apiUrl, ws: true }])),
     },

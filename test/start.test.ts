@@ -109,6 +109,8 @@ test('first run: provisions, seeds, serves demo spots; Ctrl-C stops it', async (
     // The web app at WEB_URL: an emailed deep link gets the app, and the app reaches the API through it.
     assert.match(s.output(), new RegExp(`Web app\\s+${s.webUrl}`));
     const page = await fetch(`${s.webUrl}/reservations/7/manage`, { headers: { accept: 'text/html' } });
+    assert.is(page.headers.get('content-security-policy'), "frame-ancestors 'none'", 'no other site frames the app');
+    assert.is(page.headers.get('x-frame-options'), 'DENY');
     assert.is(page.status, 200);
     assert.match(await page.text(), /<div id="app"><\/div>/);
     const health = await fetch(`${s.webUrl}/health`);
