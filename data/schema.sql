@@ -3507,7 +3507,7 @@ CREATE FUNCTION app_private.holds_expire_due(max_rows integer DEFAULT 500) RETUR
     for update skip locked
   ), expired as (
     update app_public.reservations r
-    set status = 'expired', hold_expires_at = null
+    set status = 'expired', amount = 0, hold_expires_at = null
     from due where r.id = due.id
     returning 1
   )
@@ -4823,9 +4823,11 @@ begin
     limit reservations_end_due.max_rows
     for update skip locked
   ), ended as (
-    -- Ran its course: charged as quoted. Still held at its end: expired, no charge.
+    -- Ran its course: charged as quoted. Still held at its end: expired, no
+    -- charge, and its amount 0 as a cancelled one's (it read as a price due).
     update app_public.reservations r
     set status = case when r.status = 'held' then 'expired' else 'completed' end::app_public.reservation_status,
+        amount = case when r.status = 'held' then 0 else r.amount end,
         hold_expires_at = null
     from due where r.id = due.id
     returning r.id, r.status
@@ -6577,7 +6579,9 @@ begin
   if change_reservation_end.ends_at <= lower(v_r.period) then
     raise exception 'The end time must be after the start time' using errcode = 'SMB03';
   end if;
-  if change_reservation_end.ends_at - lower(v_r.period) < interval '1 minute' then
+  -- Not started yet, it is still a booking: the floor reserve has. (Started,
+  -- any end still to come will do: it is ending it a little later.)
+  if lower(v_r.period) > now() and change_reservation_end.ends_at - lower(v_r.period) < interval '1 minute' then
     raise exception 'A reservation lasts at least one minute' using errcode = 'SMB03';
   end if;
   if change_reservation_end.ends_at = upper(v_r.period) then
@@ -6917,7 +6921,7 @@ begin
     -- (reservations_end_due), expired with nothing to charge. Completing it
     -- would charge a card that does not exist and leave a debt on the email.
     update app_public.reservations r
-    set status = 'expired', hold_expires_at = null
+    set status = 'expired', amount = 0, hold_expires_at = null
     where r.id = v_r.id
     returning * into v_r;
     return row(v_r, null)::app_public.reservation_result;

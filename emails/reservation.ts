@@ -121,7 +121,7 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
     return frame(ctx, {
       subject: `Hold on reservation #${f.id} expired`,
       lines: [
-        'No card was added in time, so the hold on this spot lapsed: the reservation was not made.',
+        'No card was added, so the hold on this spot lapsed: the reservation was not made.',
         'The spot is released and nothing will be charged for it.',
         summary(f),
       ],

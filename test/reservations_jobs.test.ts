@@ -84,6 +84,10 @@ test('a hold not confirmed by its deadline expires by the sweep, and the spot is
   await until('the hold to expire', async () => (await statusOf(g.id)) === 'expired');
   // Assertions
   assert.equal(await scheduledOf(db, g.id), {}, 'nothing left scheduled for an expired hold');
+  const {
+    rows: [{ amount }],
+  } = await db.owner.query('select amount from app_public.reservations where id = $1', [g.id]);
+  assert.is(amount, 0, 'nothing due: its amount reads 0, as a cancelled one');
   const mail = (await emailsOf(db, g.id)).at(-1)!;
   assert.equal([mail.template, mail.data.reason], ['reservation_expired', undefined]);
   assert.equal(
@@ -155,6 +159,10 @@ test('a hold still unconfirmed at its end expires there, without a charge', asyn
   ]);
   await until('the hold to expire', async () => (await statusOf(r.id)) === 'expired');
   assert.equal(await scheduledOf(db, r.id), {}, 'no charge for a reservation that was never confirmed');
+  const {
+    rows: [{ amount }],
+  } = await db.owner.query('select amount from app_public.reservations where id = $1', [r.id]);
+  assert.is(amount, 0, 'held at its end: expired with nothing due');
 });
 
 test('the sweep emails the reminder before the end, once', async () => {
