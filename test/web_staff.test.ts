@@ -149,6 +149,83 @@ test('an operator edits a spot in their zone, takes it out of service and blocks
   assert.is(await other.page.getByRole('button', { name: 'Save spot' }).count(), 0);
 });
 
+/** The GraphQL operations the page sends, by name, as they go. */
+function sentOperations(page: Page): string[] {
+  const sent: string[] = [];
+  page.on('request', (req) => {
+    if (!req.url().endsWith('/graphql') || req.method() !== 'POST') return;
+    const name = /^\s*(?:query|mutation)\s+(\w+)/.exec(String(req.postDataJSON()?.query ?? ''))?.[1];
+    if (name) sent.push(name);
+  });
+  return sent;
+}
+
+test('numbers typed on the spot page are checked next to their field, and a new hourly price is confirmed first', async () => {
+  // A yen rate (zero-decimal: 600 is ¥600) on two spots.
+  const rateId = await createRate(stack.db, { hourlyPrice: 600, currency: 'JPY' });
+  const spot = await createSpot(stack.db, { lat: 40.68, lng: -73.94, borough: 'Brooklyn', rateId });
+  await createSpot(stack.db, { lat: 40.681, lng: -73.94, borough: 'Brooklyn', rateId });
+  const { page } = await stack.newPage('desktop');
+  await signIn(page, 'operator', `/staff/spots/${spot}`, 'Brooklyn');
+  const sent = sentOperations(page);
+  await page.locator('.spot-facts', { hasText: '¥600 an hour' }).waitFor();
+  const priceField = page.getByLabel(/^Hourly price of rate .* \(JPY, every spot on it\)/);
+  assert.is(await priceField.inputValue(), '600', 'yen have no decimals');
+
+  // A cleared price is not ¥0: refused next to the field, nothing sent.
+  await priceField.fill('');
+  await page.getByRole('button', { name: 'Save rate' }).click();
+  const priceError = page.locator('#hourly-price-error');
+  await priceError.waitFor();
+  assert.match((await priceError.textContent()) ?? '', /^Enter an amount/);
+  assert.is(await priceField.getAttribute('aria-invalid'), 'true');
+  assert.ok(await priceField.evaluate((el) => el === document.activeElement), 'focus on the field to fix');
+  await priceField.fill('6.5');
+  await page.getByRole('button', { name: 'Save rate' }).click();
+  await page.locator('#hourly-price-error', { hasText: 'JPY amounts have no decimals' }).waitFor();
+
+  // A maximum stay that is no number: refused next to the field, nothing sent.
+  const maxStay = page.getByLabel('Maximum stay (minutes)');
+  await maxStay.fill('two hours');
+  await page.getByRole('button', { name: 'Save spot' }).click();
+  await page.locator('#max-stay-error', { hasText: 'whole number of minutes' }).waitFor();
+  assert.is(await maxStay.getAttribute('aria-invalid'), 'true');
+  assert.is(await page.getByRole('status').filter({ hasText: 'Spot saved.' }).count(), 0);
+  assert.equal(
+    sent.filter((n) => n !== 'StaffSpot'),
+    [],
+    'nothing was sent',
+  );
+
+  // A good price is confirmed first, naming the price and how many spots charge it.
+  await priceField.fill('700');
+  await page.getByRole('button', { name: 'Save rate' }).click();
+  await page
+    .locator('#rate-confirm-text', {
+      hasText: /from ¥600 to ¥700\? Every spot on the rate charges it: 2 spots\.$/,
+    })
+    .waitFor();
+  assert.equal(
+    sent.filter((n) => n !== 'StaffSpot'),
+    [],
+    'nothing sent before the confirmation',
+  );
+  assert.equal(await seriousA11yViolations(page), [], 'the confirmation step');
+  await page.getByRole('button', { name: 'Charge ¥700 an hour at 2 spots' }).click();
+  await page.getByRole('status').filter({ hasText: 'Rate saved.' }).waitFor();
+  await page.locator('.spot-facts', { hasText: '¥700 an hour' }).waitFor();
+  const {
+    rows: [rate],
+  } = await stack.db.owner.query('select hourly_price from app_public.rates where id = $1', [rateId]);
+  assert.is(rate.hourly_price, 700);
+  const {
+    rows: [saved],
+  } = await stack.db.owner.query(`select max_stay = interval '4 hours' as kept from app_public.spots where id = $1`, [
+    spot,
+  ]);
+  assert.ok(saved.kept, 'the maximum stay was not changed');
+});
+
 /** A guest's stay on a spot metered round the clock with a $1.00 minimum, carded and ended now: a real charge. */
 async function chargedReservation(
   email: string,
@@ -191,6 +268,22 @@ test('an operator refunds part of a charge, sees it listed, and is told when a s
   await page.getByRole('button', { name: `Refund reservation #${reservationId}…` }).click();
   const field = page.getByLabel(`Amount to refund of reservation #${reservationId} (USD)`);
   assert.is(await field.inputValue(), (amount / 100).toFixed(2), 'the default is all that remains');
+  // What is no refund is said next to the field, before any confirmation.
+  const typedError = page.locator(`#refund-${reservationId}-error`);
+  for (const [typed, sentence] of [
+    ['abc', /^Enter an amount as a plain number/],
+    ['', /^Enter an amount, such as/],
+    ['0', /^Enter an amount above 0\.$/],
+    ['0.001', /^USD amounts have at most 2 decimals/],
+    ['-1', /^Enter an amount as a plain number/],
+    [((amount + 1) / 100).toFixed(2), new RegExp(`^At most \\${dollars(amount)} is left to refund`)],
+  ] as const) {
+    await field.fill(typed);
+    await page.getByRole('button', { name: 'Review refund' }).click();
+    await typedError.filter({ hasText: sentence }).waitFor();
+    assert.is(await field.getAttribute('aria-invalid'), 'true', typed);
+    assert.is(await page.locator('.refund-confirm').count(), 0, `no confirmation for ${JSON.stringify(typed)}`);
+  }
   await field.fill((part / 100).toFixed(2));
   await page.getByRole('button', { name: 'Review refund' }).click();
   await page.getByText(`Refund ${dollars(part)} of reservation #${reservationId} to the customer's card?`).waitFor();
@@ -204,35 +297,50 @@ test('an operator refunds part of a charge, sees it listed, and is told when a s
     .waitFor();
   assert.equal(await seriousA11yViolations(page), [], 'the customer page with a refund (desktop)');
 
-  // What remains is the new default; asking for the whole charge again is more than that.
+  // What remains is the new default; asking for the whole charge again is more than that, said at once.
+  const rest = amount - part;
   await page.getByRole('button', { name: `Refund reservation #${reservationId}…` }).click();
-  assert.is(await field.inputValue(), ((amount - part) / 100).toFixed(2));
+  assert.is(await field.inputValue(), (rest / 100).toFixed(2));
   await field.fill((amount / 100).toFixed(2));
   await page.getByRole('button', { name: 'Review refund' }).click();
-  await page.getByRole('button', { name: `Refund ${dollars(amount)}`, exact: true }).click();
-  const fieldError = page.locator(`#refund-${reservationId}-error`);
-  await fieldError.waitFor();
-  assert.is(await fieldError.textContent(), ERROR_SENTENCES.SMP06);
-  assert.is(await field.getAttribute('aria-invalid'), 'true');
-  assert.equal(await seriousA11yViolations(page), [], 'the refund form with its error (desktop)');
+  await typedError.filter({ hasText: `At most ${dollars(rest)} is left to refund on this charge.` }).waitFor();
+  await field.fill((rest / 100).toFixed(2));
+  await page.getByRole('button', { name: 'Review refund' }).click();
+  await page.getByRole('button', { name: `Refund ${dollars(rest)}`, exact: true }).waitFor();
 
-  const { rows } = await stack.db.owner.query(
-    `select f.amount, f.status from app_private.refunds f join app_private.charges ch on ch.id = f.charge_id
-    where ch.reservation_id = $1`,
-    [reservationId],
-  );
-  assert.equal(rows, [{ amount: part, status: 'succeeded' }]);
-
-  // The guest's own page shows it too.
-  const guest = await stack.newPage('desktop');
-  await guest.page.goto(`${stack.webUrl}/reservations/${reservationId}/manage#manageToken=${manageToken}`);
-  await guest.page.locator(`dd[data-refunded="${part}"]`, { hasText: dollars(part) }).waitFor();
-
+  // Meanwhile an admin refunds the rest on a phone: the API's answer lands next to this page's field.
   const phone = await stack.newPage('phone');
   await signIn(phone.page, 'admin', `/staff/customers/${c.id}`);
   await phone.page.getByRole('button', { name: `Refund reservation #${reservationId}…` }).click();
   await phone.page.getByLabel(`Amount to refund of reservation #${reservationId} (USD)`).waitFor();
   assert.equal(await seriousA11yViolations(phone.page), [], 'the customer page (phone)');
+  await phone.page.getByRole('button', { name: 'Review refund' }).click();
+  await phone.page.getByRole('button', { name: `Refund ${dollars(rest)}`, exact: true }).click();
+  await phone.page
+    .getByRole('status')
+    .filter({ hasText: `Refunded ${dollars(rest)}` })
+    .waitFor();
+
+  await page.getByRole('button', { name: `Refund ${dollars(rest)}`, exact: true }).click();
+  const fieldError = page.locator(`#refund-${reservationId}-error`);
+  await fieldError.filter({ hasText: ERROR_SENTENCES.SMP06! }).waitFor();
+  assert.is(await field.getAttribute('aria-invalid'), 'true');
+  assert.equal(await seriousA11yViolations(page), [], 'the refund form with its error (desktop)');
+
+  const { rows } = await stack.db.owner.query(
+    `select f.amount, f.status from app_private.refunds f join app_private.charges ch on ch.id = f.charge_id
+    where ch.reservation_id = $1 order by f.id`,
+    [reservationId],
+  );
+  assert.equal(rows, [
+    { amount: part, status: 'succeeded' },
+    { amount: rest, status: 'succeeded' },
+  ]);
+
+  // The guest's own page shows it too.
+  const guest = await stack.newPage('desktop');
+  await guest.page.goto(`${stack.webUrl}/reservations/${reservationId}/manage#manageToken=${manageToken}`);
+  await guest.page.locator(`dd[data-refunded="${amount}"]`, { hasText: dollars(amount) }).waitFor();
 });
 
 /** YYYY-MM-DD of the Wednesday of next week (weeks start on Monday) in New York, the browser's zone. */

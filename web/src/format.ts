@@ -1,7 +1,63 @@
 // How amounts, distances, durations and times read on screen.
 
+// Amounts from the API are in the currency's minor units as Stripe counts them:
+// most currencies have 2 decimals (cents), Stripe's zero-decimal ones none (600
+// JPY is ¥600), its three-decimal ones 3. HUF, ISK and TWD are 2 for the API
+// although they are shown without decimals elsewhere.
+const ZERO_DECIMAL = new Set('BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF'.split(' '));
+const THREE_DECIMAL = new Set('BHD JOD KWD OMR TND'.split(' '));
+
+/** How many decimals a currency's amounts have: minor units are amount / 10^digits. */
+export function currencyDigits(currency: string): number {
+  const code = currency.toUpperCase();
+  if (ZERO_DECIMAL.has(code)) return 0;
+  if (THREE_DECIMAL.has(code)) return 3;
+  return 2;
+}
+
 export function formatMoney(amount: number, currency: string): string {
-  return new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(amount / 100);
+  const digits = currencyDigits(currency);
+  return new Intl.NumberFormat('en-US', {
+    style: 'currency',
+    currency,
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  }).format(amount / 10 ** digits);
+}
+
+/** Minor units as a person types the amount: 1250 USD is "12.50", 600 JPY is "600". */
+export function moneyInput(amount: number, currency: string): string {
+  const digits = currencyDigits(currency);
+  return (amount / 10 ** digits).toFixed(digits);
+}
+
+/**
+ * What a person typed as an amount of the currency, in minor units; or the
+ * sentence saying why it is not one (shown next to the field). Thousands
+ * separators, spaces and the currency's symbol or code are allowed; a sign,
+ * an exponent or more decimals than the currency has are not.
+ */
+export function parseMoney(text: string, currency: string): { amount: number } | { error: string } {
+  const digits = currencyDigits(currency);
+  const symbol =
+    new Intl.NumberFormat('en-US', { style: 'currency', currency }).formatToParts(0).find((p) => p.type === 'currency')
+      ?.value ?? currency;
+  const plain = text.replaceAll(symbol, '').replace(new RegExp(currency, 'gi'), '').replace(/[\s,]/g, '');
+  const example = moneyInput(1250 * 10 ** Math.max(0, digits - 2), currency);
+  if (plain === '') return { error: `Enter an amount, such as ${example}.` };
+  const m = /^(\d+)(?:\.(\d*))?$/.exec(plain);
+  if (!m) return { error: `Enter an amount as a plain number, such as ${example}.` };
+  const fraction = m[2] ?? '';
+  if (fraction.length > digits)
+    return {
+      error:
+        digits === 0
+          ? `${currency} amounts have no decimals: enter a whole number, such as ${example}.`
+          : `${currency} amounts have at most ${digits} decimals, such as ${example}.`,
+    };
+  const amount = Number(m[1]!) * 10 ** digits + Number(fraction.padEnd(digits, '0') || '0');
+  if (!Number.isSafeInteger(amount)) return { error: 'That amount is too large.' };
+  return { amount };
 }
 
 export type Unit = 'km' | 'mi';

@@ -76,7 +76,15 @@ export interface StaffSpot {
   description: string | null;
   maxStay: { days: number | null; hours: number | null; minutes: number | null };
   /** The rate's time zone is the spot's: its week and blocks are read on that clock. */
-  rate: { rowId: number; code: string; hourlyPrice: number; currency: string; timeZone: string } | null;
+  rate: {
+    rowId: number;
+    code: string;
+    hourlyPrice: number;
+    currency: string;
+    timeZone: string;
+    /** Every spot a change of the rate's price reaches. */
+    spots: { totalCount: number };
+  } | null;
   reservations: {
     nodes: Array<{
       rowId: string;
@@ -90,7 +98,7 @@ export interface StaffSpot {
 }
 
 export const STAFF_SPOT = `query StaffSpot($id: BigInt!) {
-  spot(rowId: $id) { rowId street borough status description maxStay { days hours minutes } rate { rowId code hourlyPrice currency timeZone }
+  spot(rowId: $id) { rowId street borough status description maxStay { days hours minutes } rate { rowId code hourlyPrice currency timeZone spots { totalCount } }
     reservations(first: 100, orderBy: [PRIMARY_KEY_DESC]) { nodes { rowId kind status startsAt endsAt note } } }
   spotAffectedReservations(spotId: $id) { nodes { rowId status startsAt endsAt } } }`;
 export const UPDATE_SPOT = `mutation UpdateSpot($id: BigInt!, $street: String, $maxStay: Int) {

@@ -1,20 +1,26 @@
 // Operators and admins: refund a successful charge in full or in part. The
-// amount (dollars, defaulting to what remains refundable) is reviewed in a
+// amount (in the charge's currency, with its own number of decimals: none for
+// JPY; defaulting to what remains refundable) is checked next to the field
+// (a plain positive amount, at most what remains), then reviewed in a
 // confirmation step before refundReservation runs; the API's codes land next
-// to the amount field.
+// to the amount field too.
 import { useState } from 'preact/hooks';
 import { mutate } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
 import { REFUND_RESERVATION } from '../api/staff.ts';
-import { formatMoney } from '../format.ts';
+import { formatMoney, moneyInput, parseMoney } from '../format.ts';
 import { FormError, placeError, SubmitButton, TextField } from './fields.tsx';
 
 const AMOUNT_CODES = { amount: ['SMP05', 'SMP06', 'SMP07'] };
 
-/** Minor units from what was typed; 0 (which the API refuses with SMP06) when it is no amount. */
-function toMinorUnits(text: string): number {
-  const cents = Math.round(Number(text.replace(/[$,\s]/g, '')) * 100);
-  return Number.isSafeInteger(cents) ? cents : 0;
+/** Minor units from what was typed, or why it cannot be refunded. */
+function refundAmount(text: string, remaining: number, currency: string): { amount: number } | { error: string } {
+  const parsed = parseMoney(text, currency);
+  if ('error' in parsed) return parsed;
+  if (parsed.amount <= 0) return { error: 'Enter an amount above 0.' };
+  if (parsed.amount > remaining)
+    return { error: `At most ${formatMoney(remaining, currency)} is left to refund on this charge.` };
+  return parsed;
 }
 
 export function RefundCharge({
@@ -30,7 +36,8 @@ export function RefundCharge({
   onRefunded: (message: string) => void;
 }) {
   const [open, setOpen] = useState(false);
-  const [text, setText] = useState((remaining / 100).toFixed(2));
+  const [text, setText] = useState(moneyInput(remaining, currency));
+  const [typed, setTyped] = useState<string | null>(null);
   const [review, setReview] = useState<number | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
@@ -41,8 +48,9 @@ export function RefundCharge({
       <button
         type="button"
         onClick={() => {
-          setText((remaining / 100).toFixed(2));
+          setText(moneyInput(remaining, currency));
           setError(null);
+          setTyped(null);
           setOpen(true);
         }}
       >
@@ -87,7 +95,14 @@ export function RefundCharge({
       onSubmit={(e) => {
         e.preventDefault();
         setError(null);
-        setReview(toMinorUnits(text));
+        const checked = refundAmount(text, remaining, currency);
+        if ('error' in checked) {
+          setTyped(checked.error);
+          document.getElementById(id)?.focus();
+          return;
+        }
+        setTyped(null);
+        setReview(checked.amount);
       }}
       noValidate
     >
@@ -97,7 +112,7 @@ export function RefundCharge({
         hint={`At most ${formatMoney(remaining, currency)}.`}
         inputMode="decimal"
         value={text}
-        error={placed.field('amount')}
+        error={typed ?? placed.field('amount')}
         onInput={(e) => setText(e.currentTarget.value)}
       />
       <FormError message={placed.general} />

@@ -3,6 +3,9 @@
 // calendar where maintenance blocks are added and lifted. Zones are the API's rule: outside them every change answers SMO02.
 // Every time on the page, shown or typed, is on the spot's clock (its rate's
 // time zone), as drivers and street signs read it, not the browser's.
+// Numbers typed are checked next to their field before anything is sent (a
+// blank price is not 0), and a new hourly price, which every spot on the rate
+// charges, is confirmed first with the price and the number of spots.
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
@@ -15,14 +18,29 @@ import {
   UPDATE_RATE,
   UPDATE_SPOT,
 } from '../api/staff.ts';
-import { FormError, Loading, Notice, SubmitButton, TextField } from '../components/fields.tsx';
+import { FormError, Loading, Notice, placeError, SubmitButton, TextField } from '../components/fields.tsx';
 import { RequireStaff } from '../components/require_staff.tsx';
 import { SpotWeek } from '../components/spot_week.tsx';
-import { formatMoney, formatWindow, intervalMinutes } from '../format.ts';
+import { formatMoney, formatWindow, intervalMinutes, moneyInput, parseMoney } from '../format.ts';
 import { fromLocalInput, toLocalInput, zoneName } from '../zoned_time.ts';
 import { STAFF_ROLES } from './staff_customers.tsx';
 
+const FIELD_CODES = { street: ['SMO11'], maxStay: ['SMO05'], price: ['SMO08'] };
+
+/** Whole minutes from what was typed, or why it is not a maximum stay. */
+function maxStayMinutes(text: string): { minutes: number } | { error: string } {
+  const plain = text.trim();
+  if (!/^\d+$/.test(plain)) return { error: 'Enter the maximum stay as a whole number of minutes, such as 120.' };
+  const minutes = Number(plain);
+  if (minutes < 1 || minutes > 7 * 24 * 60) return { error: 'A maximum stay is 1 minute to 7 days (10080 minutes).' };
+  return { minutes };
+}
+
+const focusField = (id: string) => setTimeout(() => document.getElementById(id)?.focus());
+
 type Affected = Array<{ rowId: string; status: string; startsAt: string; endsAt: string }>;
+
+const spotCount = (n: number) => (n === 1 ? '1 spot' : `${n} spots`);
 
 function useAction(reload: () => void) {
   const [busy, setBusy] = useState(false);
@@ -49,6 +67,9 @@ function Spot({ id }: { id: string }) {
   const [street, setStreet] = useState('');
   const [maxStay, setMaxStay] = useState('');
   const [price, setPrice] = useState('');
+  // Errors of what was typed, found before sending; a new price awaiting confirmation.
+  const [typed, setTyped] = useState<{ maxStay?: string; price?: string }>({});
+  const [newPrice, setNewPrice] = useState<number | null>(null);
   // What was typed (null: the default, from 1 to 3 hours after the page opened, on the spot's clock once known).
   const [from, setFrom] = useState<string | null>(null);
   const [to, setTo] = useState<string | null>(null);
@@ -61,7 +82,8 @@ function Spot({ id }: { id: string }) {
       setData({ spot: r.data.spot, affected: r.data.spotAffectedReservations.nodes });
       setStreet(r.data.spot?.street ?? '');
       setMaxStay(String(intervalMinutes(r.data.spot?.maxStay)));
-      setPrice(String(r.data.spot?.rate?.hourlyPrice ?? ''));
+      const rate = r.data.spot?.rate;
+      setPrice(rate ? moneyInput(rate.hourlyPrice, rate.currency) : '');
     });
   }, [id, version]);
   if (loadError) return <FormError message={loadError.message} />;
@@ -69,6 +91,8 @@ function Spot({ id }: { id: string }) {
   const { spot, affected } = data;
   if (!spot) return <p role="alert">There is no such spot.</p>;
   const outOfService = spot.status === 'out_of_service';
+  const placed = placeError(error, FIELD_CODES);
+  const rate = spot.rate;
   const zone = spot.rate?.timeZone ?? null;
   const fromValue = from ?? toLocalInput(new Date(opened + 3600e3), zone);
   const toValue = to ?? toLocalInput(new Date(opened + 3 * 3600e3), zone);
@@ -88,44 +112,91 @@ function Spot({ id }: { id: string }) {
         Times on this page are in {zoneName(zone)},{' '}
         {zone ? "the spot's time zone" : "this browser's (the spot has no rate)"}.
       </p>
-      <FormError message={error?.message} />
+      <FormError message={placed.general} />
       {done && <Notice>{done}</Notice>}
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          act(UPDATE_SPOT, { id, street, maxStay: Number(maxStay) }, 'Spot saved.');
+          const checked = maxStayMinutes(maxStay);
+          if ('error' in checked) {
+            setTyped({ maxStay: checked.error });
+            focusField('max-stay');
+            return;
+          }
+          setTyped({});
+          act(UPDATE_SPOT, { id, street, maxStay: checked.minutes }, 'Spot saved.');
         }}
         noValidate
       >
-        <TextField id="street" label="Street" value={street} onInput={(e) => setStreet(e.currentTarget.value)} />
+        <TextField
+          id="street"
+          label="Street"
+          value={street}
+          error={placed.field('street')}
+          onInput={(e) => setStreet(e.currentTarget.value)}
+        />
         <TextField
           id="max-stay"
           label="Maximum stay (minutes)"
           inputMode="numeric"
           value={maxStay}
+          error={typed.maxStay ?? placed.field('maxStay')}
           onInput={(e) => setMaxStay(e.currentTarget.value)}
         />
         <div class="button-row">
           <SubmitButton busy={busy}>Save spot</SubmitButton>
         </div>
       </form>
-      {spot.rate && (
+      {rate && newPrice === null && (
         <form
           onSubmit={(e) => {
             e.preventDefault();
-            act(UPDATE_RATE, { id: spot.rate!.rowId, hourlyPrice: Number(price) }, 'Rate saved.');
+            const checked = parseMoney(price, rate.currency);
+            if ('error' in checked) {
+              setTyped({ price: checked.error });
+              focusField('hourly-price');
+              return;
+            }
+            setTyped({});
+            setNewPrice(checked.amount);
           }}
           noValidate
         >
           <TextField
             id="hourly-price"
-            label={`Hourly price of rate ${spot.rate.code} (cents, every spot on it)`}
-            inputMode="numeric"
+            label={`Hourly price of rate ${rate.code} (${rate.currency}, every spot on it)`}
+            inputMode="decimal"
             value={price}
+            error={typed.price ?? placed.field('price')}
+            hint={`Now ${formatMoney(rate.hourlyPrice, rate.currency)} an hour at ${spotCount(rate.spots.totalCount)}.`}
             onInput={(e) => setPrice(e.currentTarget.value)}
           />
           <div class="button-row">
             <SubmitButton busy={busy}>Save rate</SubmitButton>
+          </div>
+        </form>
+      )}
+      {rate && newPrice !== null && (
+        <form
+          class="rate-confirm"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            await act(UPDATE_RATE, { id: rate.rowId, hourlyPrice: newPrice }, 'Rate saved.');
+            setNewPrice(null);
+          }}
+        >
+          <p id="rate-confirm-text">
+            Change the hourly price of rate {rate.code} from {formatMoney(rate.hourlyPrice, rate.currency)} to{' '}
+            {formatMoney(newPrice, rate.currency)}? Every spot on the rate charges it:{' '}
+            {spotCount(rate.spots.totalCount)}.
+          </p>
+          <div class="button-row">
+            <SubmitButton busy={busy}>
+              Charge {formatMoney(newPrice, rate.currency)} an hour at {spotCount(rate.spots.totalCount)}
+            </SubmitButton>
+            <button type="button" disabled={busy} onClick={() => setNewPrice(null)}>
+              Back
+            </button>
           </div>
         </form>
       )}
