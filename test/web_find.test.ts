@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { APP_ONLY_SENTENCES, ERROR_SENTENCES } from '../web/src/error_messages.ts';
 import { MIDTOWN } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, waitUntil, type WebStack } from './helpers/web_stack.ts';
+import { zonedInstant } from '../web/src/zoned_time.ts';
 
 let stack: WebStack;
 
@@ -134,6 +135,41 @@ test('"Near me" searches at the browser\'s location; a refused location says so 
   await refused.page.getByRole('button', { name: 'Near me' }).click();
   await refused.page.getByText(APP_ONLY_SENTENCES.GEOLOCATION!).waitFor();
   assert.match(refused.page.url(), /lat=40\.75360/, 'the search stays where it was');
+});
+
+test("A start typed on Find is read on the spots' clock, named next to the field, in a browser in Tokyo", async () => {
+  const { page } = await stack.newPage('desktop', { timezoneId: 'Asia/Tokyo' });
+  const starts: string[] = [];
+  page.on('request', (req) => {
+    const body = req.method() === 'POST' && req.url().endsWith('/graphql') ? req.postDataJSON() : null;
+    if (/query SpotsNear\(/.test(body?.query ?? '')) starts.push(body.variables.startsAt);
+  });
+  // Tomorrow in New York, where the demo meters are (their rates' zone).
+  const day = new Date(Date.now() + 86400e3).toLocaleDateString('en-CA', { timeZone: 'America/New_York' });
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+  const nyAt = (hour: number) => zonedInstant({ year: y, month: m, day: d, hour, minute: 0 }, 'America/New_York');
+
+  await page.goto(`${stack.webUrl}${MIDTOWN}&start=${day}T10:00`);
+  // The area's zone is learnt from its spots and kept in the address; the search runs on it.
+  await page.waitForURL(/tz=America%2FNew_York/);
+  await page.locator('li.spot').first().waitFor();
+  await waitUntil(async () => starts.at(-1) === nyAt(10).toISOString(), `10:00 in New York searched (${starts})`);
+  await page
+    .locator('#search-start-hint', { hasText: /^In America\/New_York \(E[SD]T\), the time zone of the spots here\.$/ })
+    .waitFor();
+  assert.is(await page.getByLabel('Start at').inputValue(), `${day}T10:00`);
+  const href = await page
+    .locator('li.spot')
+    .first()
+    .getByRole('link', { name: /^Reserve/ })
+    .getAttribute('href');
+  assert.match(href ?? '', new RegExp(`start=${day}T10%3A00`), 'the spot page gets the same reading');
+
+  // A start typed in the form is read on the same clock.
+  await page.getByLabel('Start at').fill(`${day}T11:00`);
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await waitUntil(async () => starts.at(-1) === nyAt(11).toISOString(), `11:00 in New York searched (${starts})`);
+  assert.equal(await seriousA11yViolations(page), []);
 });
 
 for (const size of ['phone', 'desktop'] as const) {

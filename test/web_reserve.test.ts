@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import type { Page } from 'playwright-core';
 import { MIDTOWN, openFirstFreeSpot, priceShown, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
+import { createRate, createSpot } from './helpers/spots.ts';
 
 let stack: WebStack;
 
@@ -167,6 +168,39 @@ test('A charge refused at the end: the emailed link opens the pay page, where an
   await reservationStatusIs(fresh.page, 'completed');
   const receipt = await stack.waitForMail(email, new RegExp(`^Receipt for reservation #${reservationId}: \\$`));
   assert.match(receipt.text, /Payment reference: pi_/);
+});
+
+test("A start chosen on the spot page is on the spot's clock, named next to the field, in a browser in Tokyo", async () => {
+  const spot = await createSpot(stack.db, { lat: 40.7, lng: -74.01 });
+  const { page } = await stack.newPage('desktop', { timezoneId: 'Asia/Tokyo' });
+  const day = new Date(Date.now() + 86400e3).toLocaleDateString('en-CA', { timeZone: 'America/New_York' });
+  await page.goto(`${stack.webUrl}/spots/${spot}`);
+  await priceShown(page);
+  await page.getByLabel('Start', { exact: true }).selectOption('later');
+  await page
+    .locator('#reserve-start-hint', { hasText: /^In America\/New_York \(E[SD]T\), the spot's time zone\.$/ })
+    .waitFor();
+  await page.getByLabel('Start at').fill(`${day}T10:00`);
+  await page.getByLabel('Your email').fill('web.zone@example.test');
+  await page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  await page.waitForURL(/\/reservations\/\d+$/);
+  const reservationId = /\/reservations\/(\d+)$/.exec(page.url())![1]!;
+  const {
+    rows: [row],
+  } = await stack.db.owner.query(
+    `select lower(period) = ($2::date + time '10:00') at time zone 'America/New_York' as at_ten_there
+     from app_public.reservations where id = $1`,
+    [reservationId, day],
+  );
+  assert.ok(row.at_ten_there, "10:00 on the spot's clock, not Tokyo's");
+});
+
+test('Yen are shown whole: a price of 600 minor units is ¥600, not ¥6', async () => {
+  const rateId = await createRate(stack.db, { hourlyPrice: 600, currency: 'JPY' });
+  const spot = await createSpot(stack.db, { lat: 40.7, lng: -74.02, rateId });
+  const { page } = await stack.newPage('desktop');
+  await page.goto(`${stack.webUrl}/spots/${spot}?minutes=60`);
+  await page.locator('[data-price]', { hasText: /^¥600$/ }).waitFor();
 });
 
 for (const size of ['phone', 'desktop'] as Size[]) {

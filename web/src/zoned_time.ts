@@ -17,6 +17,14 @@ export function zoneName(timeZone?: string | null): string {
   return timeZone ?? new Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
+/** The zone's name and its short name now: "America/New_York (EST)". */
+export function zoneLabel(timeZone?: string | null, at = new Date()): string {
+  const short = new Intl.DateTimeFormat('en-US', { timeZone: timeZone ?? undefined, timeZoneName: 'short' })
+    .formatToParts(at)
+    .find((p) => p.type === 'timeZoneName')?.value;
+  return short ? `${zoneName(timeZone)} (${short})` : zoneName(timeZone);
+}
+
 const readers = new Map<string, Intl.DateTimeFormat>();
 
 function readerFor(timeZone: string | undefined): Intl.DateTimeFormat {

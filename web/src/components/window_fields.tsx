@@ -1,4 +1,5 @@
-// Start ("now" or a chosen time) and length of the stay.
+// Start ("now" or a chosen time, on the spot's clock: the zone is named next
+// to the field) and length of the stay.
 import { formatMinutes } from '../format.ts';
 import { DURATIONS, nextHourInput, type TimeWindow } from '../window.ts';
 import { SelectField, TextField } from './fields.tsx';
@@ -10,9 +11,13 @@ interface Props {
   error?: string;
   /** Longest stay offered (the spot's maximum), in minutes. */
   maxMinutes?: number;
+  /** The zone a typed start is read in (the spot's); none: the browser's. */
+  timeZone?: string | null;
+  /** Which clock that is, said next to the start field ("In America/New_York (EST), the spot's time zone."). */
+  zoneHint: string;
 }
 
-export function WindowFields({ idPrefix, value, onChange, error, maxMinutes }: Props) {
+export function WindowFields({ idPrefix, value, onChange, error, maxMinutes, timeZone, zoneHint }: Props) {
   const durations = DURATIONS.filter((m) => maxMinutes === undefined || m <= maxMinutes);
   return (
     <fieldset class="window-fields">
@@ -21,7 +26,9 @@ export function WindowFields({ idPrefix, value, onChange, error, maxMinutes }: P
         id={`${idPrefix}-start-mode`}
         label="Start"
         value={value.start === 'now' ? 'now' : 'later'}
-        onChange={(e) => onChange({ ...value, start: e.currentTarget.value === 'now' ? 'now' : nextHourInput() })}
+        onChange={(e) =>
+          onChange({ ...value, start: e.currentTarget.value === 'now' ? 'now' : nextHourInput(timeZone) })
+        }
       >
         <option value="now">Now</option>
         <option value="later">At a time I choose</option>
@@ -32,6 +39,7 @@ export function WindowFields({ idPrefix, value, onChange, error, maxMinutes }: P
           label="Start at"
           type="datetime-local"
           required
+          hint={zoneHint}
           value={value.start}
           onChange={(e) => onChange({ ...value, start: e.currentTarget.value || value.start })}
         />

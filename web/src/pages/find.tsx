@@ -1,6 +1,10 @@
 // Find: a search (where, how far, when), the spots as markers and as a list
 // nearest first with the price for the window, and spots turning "taken"
 // when someone else books them (pushed by the live stream; polled without it).
+// A chosen start is read on the clock of the spots found (their rates' time
+// zone, named next to the field), kept in the address as tz=; before any spot
+// is known it is the browser's, and the search runs again once the area's
+// zone turns out to differ.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { run } from '../api/client.ts';
 import { makeError, type AppError } from '../api/errors.ts';
@@ -18,7 +22,8 @@ import { SpotMap } from '../components/spot_map.tsx';
 import { WindowFields } from '../components/window_fields.tsx';
 import { formatDistance, formatMinutes, formatMoney, intervalMinutes, type Unit } from '../format.ts';
 import { Link, navigate, useLocation } from '../router.tsx';
-import { windowFromParams, windowParams, windowRange, type TimeWindow } from '../window.ts';
+import { convertReading, windowFromParams, windowParams, windowRange, type TimeWindow } from '../window.ts';
+import { zoneLabel, zoneName } from '../zoned_time.ts';
 
 /** Midtown Manhattan, where the demo data's meters are. */
 const DEFAULT_CENTER = { lat: 40.7536, lng: -73.9832 };
@@ -34,6 +39,25 @@ interface Search {
   radius: number;
   unit: Unit;
   window: TimeWindow;
+  /** The zone the window's start is read in (the area's spots'); null: not known yet. */
+  tz: string | null;
+}
+
+function knownZone(name: string | null): string | null {
+  if (!name) return null;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return name;
+  } catch {
+    return null;
+  }
+}
+
+/** The clock of the spots found: the nearest one's, and whether others keep another. */
+function areaZone(matches: SpotMatch[]): { zone: string | null; mixed: boolean } {
+  const zones = new Set(matches.flatMap((m) => (m.spot.rate ? [m.spot.rate.timeZone] : [])));
+  const nearest = matches.find((m) => m.spot.rate)?.spot.rate?.timeZone ?? null;
+  return { zone: nearest, mixed: zones.size > 1 };
 }
 
 function searchFromUrl(url: URL): Search {
@@ -48,6 +72,7 @@ function searchFromUrl(url: URL): Search {
     radius: num('radius', 0.5),
     unit: p.get('unit') === 'mi' ? 'mi' : 'km',
     window: windowFromParams(p),
+    tz: knownZone(p.get('tz')),
   };
 }
 
@@ -58,6 +83,7 @@ function searchUrl(s: Search): string {
     radius: String(s.radius),
     unit: s.unit,
     ...windowParams(s.window),
+    ...(s.window.start !== 'now' && s.tz ? { tz: s.tz } : {}),
   });
   return `/?${params}`;
 }
@@ -66,6 +92,8 @@ const FIELD_CODES = { coordinates: ['SMS01'], radius: ['SMS02'], window: ['SMS03
 
 interface Results {
   search: Search;
+  /** The zone the search's start was read in (null: the browser's). */
+  zone: string | null;
   vars: SpotsNearVars;
   total: number;
   matches: SpotMatch[];
@@ -90,13 +118,16 @@ export function FindPage() {
   const [locating, setLocating] = useState(false);
   const [shown, setShown] = useState(PAGE);
   const mapCenter = useRef(DEFAULT_CENTER);
+  // The clock of the last spots found, for a start typed before the next search.
+  const lastZone = useRef<string | null>(null);
 
   // The URL is the search: running one is navigating to it (the back button returns to the last).
   const key = url.search;
   useEffect(() => {
     const s = searchFromUrl(new URL(location.href));
     setForm({ lat: String(s.lat), lng: String(s.lng), radius: String(s.radius), unit: s.unit, window: s.window });
-    const { startsAt, endsAt } = windowRange(s.window);
+    const zone = s.tz ?? lastZone.current;
+    const { startsAt, endsAt } = windowRange(s.window, zone);
     const vars: SpotsNearVars = {
       lat: s.lat,
       lng: s.lng,
@@ -116,7 +147,15 @@ export function FindPage() {
         setResults(null);
         return;
       }
-      setResults({ search: s, vars, total: r.data.spotsNear?.totalCount ?? 0, matches: r.data.spotsNear?.nodes ?? [] });
+      const matches = r.data.spotsNear?.nodes ?? [];
+      const area = areaZone(matches).zone;
+      if (area) lastZone.current = area;
+      // A start read on another clock than the area's: search again on the area's.
+      if (s.window.start !== 'now' && !s.tz && area && area !== zoneName(zone)) {
+        navigate(searchUrl({ ...s, tz: area }), { replace: true });
+        return;
+      }
+      setResults({ search: s, zone, vars, total: r.data.spotsNear?.totalCount ?? 0, matches });
       setTaken(new Set());
       setSelectedId(null);
       setShown(PAGE);
@@ -187,7 +226,7 @@ export function FindPage() {
       setError(makeError('SMS02'));
       return;
     }
-    navigate(searchUrl({ lat, lng, radius, unit: form.unit, window: form.window }));
+    navigate(searchUrl({ lat, lng, radius, unit: form.unit, window: form.window, tz: formZone }));
   }
 
   const searchAt = (lat: number, lng: number) =>
@@ -199,6 +238,7 @@ export function FindPage() {
         radius: Number(form.radius) || search.radius,
         unit: form.unit,
         window: form.window,
+        tz: formZone,
       }),
     );
 
@@ -222,6 +262,15 @@ export function FindPage() {
   }
 
   const placed = placeError(error, FIELD_CODES);
+  const area = results ? areaZone(results.matches) : { zone: null, mixed: false };
+  const formZone = area.zone ?? results?.zone ?? search.tz;
+  const zoneHint = area.zone
+    ? area.mixed
+      ? `In ${zoneLabel(area.zone)}, the nearest spot's time zone; some spots here keep another clock, and their pages show the start on it.`
+      : `In ${zoneLabel(area.zone)}, the time zone of the spots here.`
+    : formZone
+      ? `In ${zoneLabel(formZone)}.`
+      : `In ${zoneLabel()}, this browser's time zone, until spots are found here.`;
   const coordinateError = placed.field('coordinates');
   const matches = results?.matches ?? [];
   const unit = results?.search.unit ?? search.unit;
@@ -288,6 +337,8 @@ export function FindPage() {
           <WindowFields
             idPrefix="search"
             value={form.window}
+            timeZone={formZone}
+            zoneHint={zoneHint}
             error={placed.field('window')}
             onChange={(w) => setForm({ ...form, window: w })}
           />
@@ -329,7 +380,10 @@ export function FindPage() {
           <ol class="spots">
             {matches.slice(0, shown).map((m) => {
               const isTaken = taken.has(m.spot.rowId);
-              const params = new URLSearchParams(windowParams(results!.search.window));
+              // The start as the spot's own clock reads it: its page reads it there.
+              const w = results!.search.window;
+              const start = convertReading(w.start, results!.zone, m.spot.rate?.timeZone ?? results!.zone);
+              const params = new URLSearchParams(windowParams({ ...w, start }));
               return (
                 <li
                   key={m.spot.rowId}

@@ -1,5 +1,6 @@
-// Reserve one spot: its details, the window (up to its longest stay), the
-// price for that window, and an email for guests. Then on to the card.
+// Reserve one spot: its details, the window (up to its longest stay; a chosen
+// start is read on the spot's clock, its rate's time zone, named next to the
+// field), the price for that window, and an email for guests. Then on to the card.
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
@@ -11,6 +12,7 @@ import { formatMinutes, formatMoney, intervalMinutes } from '../format.ts';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { session } from '../session.ts';
 import { windowFromParams, windowRange, type TimeWindow } from '../window.ts';
+import { zoneLabel } from '../zoned_time.ts';
 
 const FIELD_CODES = { window: ['SMB03', 'SMB04', 'SMB05', 'SMS03'], email: ['SMB08', 'SMA03'] };
 
@@ -32,9 +34,14 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
     });
   }, [id]);
 
+  // The spot's clock, once the spot is known (a chosen start is read on it).
+  const zone = spot?.rate?.timeZone ?? null;
+  const known = spot !== undefined;
+
   // The price for the window as it is chosen.
   useEffect(() => {
-    const { startsAt, endsAt } = windowRange(w);
+    if (!known && w.start !== 'now') return;
+    const { startsAt, endsAt } = windowRange(w, zone);
     let live = true;
     run<QuoteData>(QUOTE, { id, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString() }).then((r) => {
       if (!live) return;
@@ -44,12 +51,12 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
     return () => {
       live = false;
     };
-  }, [id, w.start, w.minutes]);
+  }, [id, w.start, w.minutes, zone, known]);
 
   async function submit(event: Event) {
     event.preventDefault();
     setBusy(true);
-    const startsAt = w.start === 'now' ? null : new Date(w.start).toISOString();
+    const startsAt = w.start === 'now' ? null : windowRange(w, zone).startsAt.toISOString();
     const r = await mutate<ReserveData>(RESERVE, {
       spotId: id,
       startsAt,
@@ -104,6 +111,12 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
           value={w}
           onChange={setW}
           maxMinutes={maxMinutes}
+          timeZone={zone}
+          zoneHint={
+            zone
+              ? `In ${zoneLabel(zone)}, the spot's time zone.`
+              : `In ${zoneLabel()}, this browser's time zone (the spot has no rate).`
+          }
           error={placed.field('window')}
         />
         <p class="price-line" aria-live="polite">
