@@ -10,6 +10,9 @@ import type { Page } from 'playwright-core';
 import { MIDTOWN, openFirstFreeSpot, priceShown, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
+import { createUser } from './helpers/db.ts';
+import { TEST_PASSWORD } from './helpers/auth.ts';
+import { ERROR_SENTENCES } from '../web/src/error_messages.ts';
 
 let stack: WebStack;
 
@@ -201,6 +204,66 @@ test('Yen are shown whole: a price of 600 minor units is ¥600, not ¥6', async 
   const { page } = await stack.newPage('desktop');
   await page.goto(`${stack.webUrl}/spots/${spot}?minutes=60`);
   await page.locator('[data-price]', { hasText: /^¥600$/ }).waitFor();
+});
+
+test("The reserve form takes the vehicle's plate and state, so that enforcement finds the booking", async () => {
+  const { page } = await stack.newPage('desktop');
+  const booked = async (spot: string) => {
+    await page.waitForURL(/\/reservations\/\d+$/);
+    const id = /\/reservations\/(\d+)$/.exec(page.url())![1]!;
+    const {
+      rows: [row],
+    } = await stack.db.owner.query(
+      'select spot_id::text, plate, plate_state from app_public.reservations where id = $1',
+      [id],
+    );
+    assert.is(row.spot_id, spot);
+    return { plate: row.plate, plateState: row.plate_state };
+  };
+  const spot = await createSpot(stack.db, { lat: 40.7, lng: -74.03 });
+  await page.goto(`${stack.webUrl}/spots/${spot}`);
+  await priceShown(page);
+  await page.getByLabel('Your email').fill('web.plate@example.test');
+  // A malformed state is said next to its field; a malformed plate gets the API's sentence next to the plate.
+  await page.getByLabel('Licence plate').fill('abc-123');
+  await page.getByLabel("Plate's state or province (e.g. NY)").fill('N1');
+  await page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  await page.locator('#plate-state-error', { hasText: '2 or 3 letter code' }).waitFor();
+  assert.is(await page.getByLabel("Plate's state or province (e.g. NY)").getAttribute('aria-invalid'), 'true');
+  await page.getByLabel("Plate's state or province (e.g. NY)").fill('ny');
+  await page.getByLabel('Licence plate').fill('ABC 123 4567 89');
+  await page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  await page.locator('#plate-error', { hasText: ERROR_SENTENCES.SME01! }).waitFor();
+  assert.is(await page.getByLabel('Licence plate').getAttribute('aria-invalid'), 'true');
+  assert.equal(await seriousA11yViolations(page), [], 'the reserve form with a plate error');
+  await page.getByLabel('Licence plate').fill('abc-123');
+  await page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  assert.equal(await booked(spot), { plate: 'ABC123', plateState: 'NY' });
+
+  // A signed-in driver picks one of their saved vehicles.
+  const driver = await createUser(stack.db, { password: TEST_PASSWORD });
+  await stack.db.owner.query(
+    `insert into app_public.vehicles (user_id, plate, plate_state, label) values ($1, 'XYZ789', 'NJ', 'Van')`,
+    [driver.id],
+  );
+  const other = await createSpot(stack.db, { lat: 40.7, lng: -74.04 });
+  const signed = await stack.newPage('desktop');
+  await signed.page.goto(`${stack.webUrl}/sign-in?next=${encodeURIComponent(`/spots/${other}`)}`);
+  await signed.page.getByLabel('Email').fill(driver.email);
+  await signed.page.getByLabel('Password').fill(TEST_PASSWORD);
+  await signed.page.getByRole('button', { name: 'Sign in' }).click();
+  await signed.page.waitForURL(`**/spots/${other}`);
+  await priceShown(signed.page);
+  await signed.page.getByLabel('Saved vehicle').selectOption({ label: 'Van: XYZ789 (NJ)' });
+  assert.is(await signed.page.getByLabel('Licence plate').inputValue(), 'XYZ789');
+  await signed.page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  const p = signed.page;
+  await p.waitForURL(/\/reservations\/\d+$/);
+  const id = /\/reservations\/(\d+)$/.exec(p.url())![1]!;
+  const {
+    rows: [row],
+  } = await stack.db.owner.query('select plate, plate_state from app_public.reservations where id = $1', [id]);
+  assert.equal(row, { plate: 'XYZ789', plate_state: 'NJ' });
 });
 
 for (const size of ['phone', 'desktop'] as Size[]) {

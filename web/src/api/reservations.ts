@@ -48,12 +48,24 @@ export interface ReservationResult {
   result: { reservation: Reservation | null; manageToken: string | null } | null;
 }
 
-export const RESERVE = `mutation Reserve($spotId: BigInt!, $startsAt: Datetime, $minutes: Int!, $email: String) {
-  reserve(input: { spotId: $spotId, startsAt: $startsAt, durationMinutes: $minutes, email: $email }) {
+export const RESERVE = `mutation Reserve($spotId: BigInt!, $startsAt: Datetime, $minutes: Int!, $email: String, $plate: String, $plateState: String) {
+  reserve(input: { spotId: $spotId, startsAt: $startsAt, durationMinutes: $minutes, email: $email, plate: $plate, plateState: $plateState }) {
     result { reservation { ${RESERVATION_FIELDS} } manageToken }
   }
 }`;
 export type ReserveData = { reserve: ReservationResult | null };
+
+/** A signed-in driver's saved vehicles, offered on the reserve form. */
+export const MY_VEHICLES = `query MyVehicles { vehicles(first: 20) { nodes { rowId plate plateState label } } }`;
+export interface Vehicle {
+  rowId: string;
+  plate: string;
+  plateState: string | null;
+  label: string | null;
+}
+export interface MyVehiclesData {
+  vehicles: { nodes: Vehicle[] } | null;
+}
 
 export const CHANGE_END = `mutation ChangeEnd($id: BigInt!, $endsAt: Datetime!, $token: String) {
   changeReservationEnd(input: { reservationId: $id, endsAt: $endsAt, manageToken: $token }) { result { reservation { ${RESERVATION_FIELDS} } } }

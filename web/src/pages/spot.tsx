@@ -1,12 +1,21 @@
 // Reserve one spot: its details, the window (up to its longest stay; a chosen
 // start is read on the spot's clock, its rate's time zone, named next to the
-// field), the price for that window, and an email for guests. Then on to the card.
+// field), the price for that window, an email for guests, and the vehicle's
+// plate and state (optional; a signed-in driver may pick a saved vehicle), so
+// that enforcement's plate check finds the booking. Then on to the card.
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
-import { RESERVE, rememberManageToken, type ReserveData } from '../api/reservations.ts';
+import {
+  MY_VEHICLES,
+  type MyVehiclesData,
+  RESERVE,
+  rememberManageToken,
+  type ReserveData,
+  type Vehicle,
+} from '../api/reservations.ts';
 import { QUOTE, SPOT, spotTitle, type Price, type QuoteData, type SpotData } from '../api/search.ts';
-import { FormError, Loading, placeError, SubmitButton, TextField } from '../components/fields.tsx';
+import { FormError, Loading, placeError, SelectField, SubmitButton, TextField } from '../components/fields.tsx';
 import { WindowFields } from '../components/window_fields.tsx';
 import { formatMinutes, formatMoney, intervalMinutes } from '../format.ts';
 import { Link, navigate, useLocation } from '../router.tsx';
@@ -14,7 +23,15 @@ import { session } from '../session.ts';
 import { windowFromParams, windowRange, type TimeWindow } from '../window.ts';
 import { zoneLabel } from '../zoned_time.ts';
 
-const FIELD_CODES = { window: ['SMB03', 'SMB04', 'SMB05', 'SMS03'], email: ['SMB08', 'SMA03'] };
+const FIELD_CODES = { window: ['SMB03', 'SMB04', 'SMB05', 'SMS03'], email: ['SMB08', 'SMA03'], plate: ['SME01'] };
+
+/** Why a typed state is not one (the API's rule: 2 or 3 letters), or nothing. */
+function stateProblem(plate: string, state: string): string | undefined {
+  if (state.trim() === '') return undefined;
+  if (!/^[A-Za-z]{2,3}$/.test(state.trim())) return "Enter the plate's state as its 2 or 3 letter code, such as NY.";
+  if (plate.trim() === '') return 'Enter the plate too, or leave the state empty.';
+  return undefined;
+}
 
 export function SpotPage({ params }: { params: Record<string, string> }) {
   const id = params.id!;
@@ -24,6 +41,10 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
   const [w, setW] = useState<TimeWindow>(() => windowFromParams(url.searchParams));
   const [price, setPrice] = useState<Price | null>(null);
   const [email, setEmail] = useState('');
+  const [plate, setPlate] = useState('');
+  const [plateState, setPlateState] = useState('');
+  const [stateError, setStateError] = useState<string | undefined>(undefined);
+  const [vehicles, setVehicles] = useState<Vehicle[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
 
@@ -33,6 +54,13 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
       if (r.error) setError(r.error);
     });
   }, [id]);
+
+  // A signed-in driver's saved vehicles, to pick from.
+  const signedIn = state.status === 'signed-in';
+  useEffect(() => {
+    if (!signedIn) return;
+    run<MyVehiclesData>(MY_VEHICLES).then((r) => setVehicles(r.data?.vehicles?.nodes ?? []));
+  }, [signedIn]);
 
   // The spot's clock, once the spot is known (a chosen start is read on it).
   const zone = spot?.rate?.timeZone ?? null;
@@ -55,6 +83,12 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
 
   async function submit(event: Event) {
     event.preventDefault();
+    const problem = stateProblem(plate, plateState);
+    setStateError(problem);
+    if (problem) {
+      document.getElementById('plate-state')?.focus();
+      return;
+    }
     setBusy(true);
     const startsAt = w.start === 'now' ? null : windowRange(w, zone).startsAt.toISOString();
     const r = await mutate<ReserveData>(RESERVE, {
@@ -62,6 +96,8 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
       startsAt,
       minutes: w.minutes,
       email: state.status === 'signed-in' ? null : email,
+      plate: plate.trim() === '' ? null : plate,
+      plateState: plate.trim() === '' || plateState.trim() === '' ? null : plateState.trim(),
     });
     setBusy(false);
     if (r.error) {
@@ -122,6 +158,50 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
         <p class="price-line" aria-live="polite">
           Price for this time: <strong data-price>{price ? formatMoney(price.amount, price.currency) : '…'}</strong>
         </p>
+        <fieldset class="vehicle-fields">
+          <legend>Vehicle (optional)</legend>
+          {vehicles.length > 0 && (
+            <SelectField
+              id="saved-vehicle"
+              label="Saved vehicle"
+              value={vehicles.find((v) => v.plate === plate && (v.plateState ?? '') === plateState)?.rowId ?? ''}
+              onChange={(e) => {
+                const v = vehicles.find((x) => x.rowId === e.currentTarget.value);
+                setPlate(v?.plate ?? '');
+                setPlateState(v?.plateState ?? '');
+              }}
+            >
+              <option value="">Another vehicle</option>
+              {vehicles.map((v) => (
+                <option key={v.rowId} value={v.rowId}>
+                  {v.label ? `${v.label}: ` : ''}
+                  {v.plate}
+                  {v.plateState ? ` (${v.plateState})` : ''}
+                </option>
+              ))}
+            </SelectField>
+          )}
+          <TextField
+            id="plate"
+            label="Licence plate"
+            autoComplete="off"
+            autoCapitalize="characters"
+            value={plate}
+            error={placed.field('plate')}
+            hint="Enforcement officers check plates: give it so that they find this reservation."
+            onInput={(e) => setPlate(e.currentTarget.value)}
+          />
+          <TextField
+            id="plate-state"
+            label="Plate's state or province (e.g. NY)"
+            autoComplete="off"
+            autoCapitalize="characters"
+            maxLength={3}
+            value={plateState}
+            error={stateError}
+            onInput={(e) => setPlateState(e.currentTarget.value)}
+          />
+        </fieldset>
         {state.status !== 'signed-in' && (
           <>
             <TextField
