@@ -85,6 +85,9 @@ test('Typed coordinates, miles and a bad radius: the error sits next to the fiel
   await page.locator('#radius-error').waitFor();
   assert.is(await page.locator('#radius-error').textContent(), ERROR_SENTENCES.SMS02);
   assert.is(await page.getByLabel('Radius').getAttribute('aria-invalid'), 'true');
+  // Announced as it appears, and the field to fix has the focus (not the page, nor the button).
+  assert.is(await page.locator('#radius-error').getAttribute('role'), 'alert');
+  await page.waitForFunction(() => document.activeElement?.id === 'radius');
 
   await page.getByLabel('Radius').fill('0.5');
   await page.getByLabel('Latitude').fill('95');
@@ -170,6 +173,43 @@ test("A start typed on Find is read on the spots' clock, named next to the field
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   await waitUntil(async () => starts.at(-1) === nyAt(11).toISOString(), `11:00 in New York searched (${starts})`);
   assert.equal(await seriousA11yViolations(page), []);
+});
+
+test('Keyboard: the map markers are no tab stops before the list; the desktop page does not scroll into blank space', async () => {
+  const { page } = await stack.newPage('desktop');
+  await page.goto(stack.webUrl + MIDTOWN);
+  await page.locator('li.spot').first().waitFor();
+  await page.locator('path.marker').first().waitFor({ state: 'attached' });
+  // Tab from the top of the page to the first Reserve link: no marker on the way.
+  const stops: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    await page.keyboard.press('Tab');
+    const stop = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el) return 'none';
+      if (el.matches('path.marker')) return 'marker';
+      return `${el.tagName.toLowerCase()}:${(el.textContent ?? '').trim().slice(0, 20)}`;
+    });
+    stops.push(stop);
+    if (stop.startsWith('a:Reserve')) break;
+  }
+  assert.ok(stops.at(-1)?.startsWith('a:Reserve'), `the first Reserve link is reached: ${stops.join(' | ')}`);
+  assert.not.ok(stops.includes('marker'), `no marker is a tab stop: ${stops.join(' | ')}`);
+  const tabbable = await page
+    .locator('path.marker')
+    .evaluateAll((els) => els.filter((e) => (e as SVGElement).tabIndex >= 0).length);
+  assert.is(tabbable, 0, 'no marker in the tab order');
+
+  // The list's visually hidden link texts stay inside its scroll box: the page is as tall as what it shows.
+  const { scrollHeight, contentBottom } = await page.evaluate(() => ({
+    scrollHeight: document.documentElement.scrollHeight,
+    contentBottom: Math.max(
+      ...[...document.querySelectorAll('header, main, footer, .find')].map(
+        (e) => e.getBoundingClientRect().bottom + window.scrollY,
+      ),
+    ),
+  }));
+  assert.ok(scrollHeight <= contentBottom + 40, `page ${scrollHeight} px tall for ${contentBottom} px of content`);
 });
 
 for (const size of ['phone', 'desktop'] as const) {

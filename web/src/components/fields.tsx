@@ -1,6 +1,11 @@
 // Labelled form controls whose error sentence sits right under the control
-// that caused it (aria-describedby + aria-invalid), and form-level messages.
+// that caused it (aria-describedby + aria-invalid, announced as it appears:
+// role="alert"), and form-level messages. A submit button stays focusable
+// while its form is busy (aria-disabled, clicks ignored) so that focus does
+// not fall to the page, and moves focus to the first field in error once the
+// answer comes.
 import type { ComponentChildren, InputHTMLAttributes, SelectHTMLAttributes } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
 import type { AppError } from '../api/errors.ts';
 
 /** Which codes belong next to which field of a form: { email: ['SMA03', 'SMA06'] }. */
@@ -34,7 +39,7 @@ export function TextField({ id, label, error, hint, ...input }: InputProps) {
         </p>
       )}
       {error && (
-        <p class="field-error" id={`${id}-error`}>
+        <p class="field-error" id={`${id}-error`} role="alert">
           {error}
         </p>
       )}
@@ -63,7 +68,7 @@ export function SelectField({ id, label, error, children, ...select }: SelectPro
         {children}
       </select>
       {error && (
-        <p class="field-error" id={`${id}-error`}>
+        <p class="field-error" id={`${id}-error`} role="alert">
           {error}
         </p>
       )}
@@ -96,9 +101,33 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
+/** Focuses the first control of the form that is marked invalid; whether there was one. */
+export function focusFirstInvalid(form: HTMLFormElement | null | undefined): boolean {
+  const invalid = form?.querySelector<HTMLElement>('[aria-invalid="true"]');
+  invalid?.focus();
+  return Boolean(invalid);
+}
+
 export function SubmitButton({ busy, children }: { busy: boolean; children: ComponentChildren }) {
+  const button = useRef<HTMLButtonElement>(null);
+  const wasBusy = useRef(busy);
+  useEffect(() => {
+    // The answer came: a field in error gets the focus (its sentence is read with it).
+    if (wasBusy.current && !busy && button.current?.isConnected) focusFirstInvalid(button.current.form);
+    wasBusy.current = busy;
+  }, [busy]);
   return (
-    <button type="submit" class="primary" disabled={busy} aria-busy={busy ? 'true' : undefined}>
+    <button
+      ref={button}
+      type="submit"
+      class="primary"
+      aria-disabled={busy ? 'true' : undefined}
+      aria-busy={busy ? 'true' : undefined}
+      // Not disabled (focus would fall to the page): a click while busy sends nothing.
+      onClick={(e) => {
+        if (busy) e.preventDefault();
+      }}
+    >
       {children}
     </button>
   );

@@ -4,7 +4,7 @@
 // (a plain positive amount, at most what remains), then reviewed in a
 // confirmation step before refundReservation runs; the API's codes land next
 // to the amount field too.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { mutate } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
 import { REFUND_RESERVATION } from '../api/staff.ts';
@@ -43,6 +43,10 @@ export function RefundCharge({
   const [error, setError] = useState<AppError | null>(null);
   const placed = placeError(error, AMOUNT_CODES);
   const id = `refund-${reservationId}`;
+  // Each step takes the focus: the question when it is asked, the amount when back at the form.
+  useEffect(() => {
+    if (open) document.getElementById(review !== null ? `${id}-question` : id)?.focus();
+  }, [open, review !== null]);
   if (!open)
     return (
       <button
@@ -77,7 +81,7 @@ export function RefundCharge({
           refund(review);
         }}
       >
-        <p>
+        <p id={`${id}-question`} tabIndex={-1}>
           Refund {formatMoney(review, currency)} of reservation #{reservationId} to the customer's card? This cannot be
           undone.
         </p>

@@ -1,8 +1,8 @@
 // The Leaflet map of search results. Tiles come from SMS_WEB_TILE_URL
 // (OpenStreetMap's by default); when none load (offline, blocked), the map
 // turns into a plain grid and still places every marker. Markers are
-// circles (no image files to bundle); the list beside the map is the
-// keyboard and screen-reader way to the same spots.
+// circles (no image files to bundle) and no tab stops; the list beside the
+// map is the keyboard and screen-reader way to the same spots.
 import L from 'leaflet';
 import 'leaflet/dist/leaflet.css';
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -106,6 +106,8 @@ export function SpotMap({ center, radiusKm, spots, selectedId, onSelect, onMoveE
       const path = marker.getElement();
       path?.setAttribute('data-spot-id', spot.id);
       path?.setAttribute('data-state', spot.taken ? 'taken' : 'free');
+      // Not a tab stop: a hundred unnamed markers stood before the list, which is the keyboard way.
+      path?.setAttribute('tabindex', '-1');
     }
   }, [spots, selectedId]);
 

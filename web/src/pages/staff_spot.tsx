@@ -159,6 +159,7 @@ function Spot({ id }: { id: string }) {
             }
             setTyped({});
             setNewPrice(checked.amount);
+            focusField('rate-confirm-text');
           }}
           noValidate
         >
@@ -183,9 +184,10 @@ function Spot({ id }: { id: string }) {
             e.preventDefault();
             await act(UPDATE_RATE, { id: rate.rowId, hourlyPrice: newPrice }, 'Rate saved.');
             setNewPrice(null);
+            focusField('hourly-price');
           }}
         >
-          <p id="rate-confirm-text">
+          <p id="rate-confirm-text" tabIndex={-1}>
             Change the hourly price of rate {rate.code} from {formatMoney(rate.hourlyPrice, rate.currency)} to{' '}
             {formatMoney(newPrice, rate.currency)}? Every spot on the rate charges it:{' '}
             {spotCount(rate.spots.totalCount)}.
@@ -194,7 +196,14 @@ function Spot({ id }: { id: string }) {
             <SubmitButton busy={busy}>
               Charge {formatMoney(newPrice, rate.currency)} an hour at {spotCount(rate.spots.totalCount)}
             </SubmitButton>
-            <button type="button" disabled={busy} onClick={() => setNewPrice(null)}>
+            <button
+              type="button"
+              disabled={busy}
+              onClick={() => {
+                setNewPrice(null);
+                focusField('hourly-price');
+              }}
+            >
               Back
             </button>
           </div>
