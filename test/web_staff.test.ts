@@ -53,7 +53,10 @@ test('an operator finds a customer with a typo, adds a note and uploads a photo'
   await page.getByRole('button', { name: 'Search' }).click();
   await page.getByRole('link', { name: 'John Smith' }).click();
   await page.waitForURL(`**/staff/customers/${c.id}`);
-  await page.getByRole('heading', { name: `Customer #${c.id}` }).waitFor();
+  // The customer's name is the heading and the page's title.
+  await page.getByRole('heading', { name: 'John Smith', level: 1 }).waitFor();
+  await page.locator('.customer-id', { hasText: `Customer #${c.id} · john.smith@example.test` }).waitFor();
+  await page.waitForFunction(() => document.title === 'John Smith · Secure My Spot');
 
   await page.getByLabel('New note').fill('Prefers email');
   await page.getByRole('button', { name: 'Add note' }).click();
@@ -128,6 +131,8 @@ test('an operator edits a spot in their zone, takes it out of service and blocks
   await page.getByLabel('Street').fill('Court Street');
   await page.getByRole('button', { name: 'Save spot' }).click();
   await page.getByRole('status').filter({ hasText: 'Spot saved.' }).waitFor();
+  // While the answer came the button kept the focus (it does not disable itself and drop it to the page).
+  assert.is(await page.evaluate(() => document.activeElement?.textContent), 'Save spot');
   await page.locator('ul.affected li', { hasText: `#${kept.id}` }).waitFor();
   await page.getByRole('button', { name: 'Take out of service' }).click();
   await page.locator('.spot-status', { hasText: 'Out of service' }).waitFor();
@@ -177,6 +182,7 @@ test('numbers typed on the spot page are checked next to their field, and a new 
   await page.getByRole('button', { name: 'Save rate' }).click();
   const priceError = page.locator('#hourly-price-error');
   await priceError.waitFor();
+  assert.is(await priceError.getAttribute('role'), 'alert', 'announced as it appears');
   assert.match((await priceError.textContent()) ?? '', /^Enter an amount/);
   assert.is(await priceField.getAttribute('aria-invalid'), 'true');
   assert.ok(await priceField.evaluate((el) => el === document.activeElement), 'focus on the field to fix');
@@ -211,8 +217,10 @@ test('numbers typed on the spot page are checked next to their field, and a new 
     'nothing sent before the confirmation',
   );
   assert.equal(await seriousA11yViolations(page), [], 'the confirmation step');
+  assert.is(await page.evaluate(() => document.activeElement?.id), 'rate-confirm-text', 'the question has the focus');
   await page.getByRole('button', { name: 'Charge ¥700 an hour at 2 spots' }).click();
   await page.getByRole('status').filter({ hasText: 'Rate saved.' }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'hourly-price');
   await page.locator('.spot-facts', { hasText: '¥700 an hour' }).waitFor();
   const {
     rows: [rate],
@@ -437,7 +445,9 @@ test("a browser on another clock sees a customer's reservations, a spot's week a
   );
   assert.match((await item.textContent()) ?? '', new RegExp(`^#${bookedId} · confirmed · ${date}, 2:00 PM E[SD]T · `));
 
-  await page.goto(`${stack.webUrl}/staff/spots/${spot}`);
+  // The reservation links to its spot's staff page.
+  await item.getByRole('link', { name: `Spot #${spot}` }).click();
+  await page.waitForURL(`**/staff/spots/${spot}`);
   await page.getByText("Times on this page are in America/New_York, the spot's time zone.").waitFor();
   await blockMorning(page, day);
   const {

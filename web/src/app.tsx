@@ -1,4 +1,5 @@
-// The page frame (skip link, header with navigation, main) and the route table.
+// The page frame (skip link, header with navigation, main, the document's
+// title following the page's heading) and the route table.
 import type { ComponentType } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import { Link, match, navigate, useLocation } from './router.tsx';
@@ -119,6 +120,18 @@ export function App() {
     }
     (main.current?.querySelector('h1') as HTMLElement | null)?.focus();
   }, [url.pathname]);
+  // Each page's title is its heading (a customer's name once it loads, a reservation's number…).
+  useEffect(() => {
+    const update = () => {
+      const heading = main.current?.querySelector('h1')?.textContent?.trim();
+      const title = heading ? `${heading} · Secure My Spot` : 'Secure My Spot';
+      if (document.title !== title) document.title = title;
+    };
+    update();
+    const watcher = new MutationObserver(update);
+    watcher.observe(main.current!, { childList: true, subtree: true, characterData: true });
+    return () => watcher.disconnect();
+  }, []);
   return (
     <>
       <a class="skip-link" href="#main">

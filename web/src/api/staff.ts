@@ -22,6 +22,7 @@ export interface CustomerDetail extends CustomerListItem {
   reservations: {
     nodes: Array<{
       rowId: string;
+      spotId: string;
       status: string;
       startsAt: string;
       endsAt: string;
@@ -39,7 +40,7 @@ export interface CustomerDetail extends CustomerListItem {
 
 export const CUSTOMER = `query Customer($id: BigInt!) { customer(rowId: $id) {
   rowId email name surname photoUrl createdAt updatedAt
-  reservations(first: 50) { nodes { rowId status startsAt endsAt timeZone amount currency } }
+  reservations(first: 50) { nodes { rowId spotId status startsAt endsAt timeZone amount currency } }
   payments { nodes { reservationId kind amount currency status at } }
   customerNotes(orderBy: [CREATED_AT_ASC]) { nodes { rowId body createdAt } } } }`;
 export const ADD_NOTE = `mutation AddCustomerNote($id: BigInt!, $body: String!) {

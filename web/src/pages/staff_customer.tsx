@@ -1,5 +1,6 @@
-// Staff: one customer — photo (upload through POST /customers/:id/photo),
-// reservations, charges and refunds, notes, and (admins) the audit trail.
+// Staff: one customer — their name as the heading, photo (upload through POST
+// /customers/:id/photo), reservations (each with a link to its spot's staff
+// page), charges and refunds, notes, and (admins) the audit trail.
 import { useEffect, useState } from 'preact/hooks';
 import { csrfHeaders, mutate, run } from '../api/client.ts';
 import { errorFromResponse, type AppError } from '../api/errors.ts';
@@ -49,7 +50,7 @@ function Photo({ customer, reload }: { customer: CustomerDetail; reload: () => v
           aria-invalid={error ? 'true' : undefined}
         />
         {error && (
-          <p class="field-error" id="photo-file-error">
+          <p class="field-error" id="photo-file-error" role="alert">
             {error.message}
           </p>
         )}
@@ -161,6 +162,11 @@ function Payments({ payments, reload }: { payments: Payment[]; reload: () => voi
   );
 }
 
+/** "John Smith"; the email when the customer has no name. */
+function customerName(c: CustomerDetail): string {
+  return [c.name, c.surname].filter(Boolean).join(' ') || c.email;
+}
+
 function Customer({ id, user }: { id: string; user: CurrentUser }) {
   const [customer, setCustomer] = useState<CustomerDetail | null | undefined>(undefined);
   const [error, setError] = useState<AppError | null>(null);
@@ -172,12 +178,34 @@ function Customer({ id, user }: { id: string; user: CurrentUser }) {
     });
   }, [id, version]);
   const reload = () => setVersion((v) => v + 1);
-  if (error) return <FormError message={error.message} />;
-  if (customer === undefined) return <Loading what="the customer" />;
-  if (customer === null) return <p role="alert">There is no such customer.</p>;
+  const heading = <h1 tabIndex={-1}>{customer ? customerName(customer) : `Customer #${id}`}</h1>;
+  if (error)
+    return (
+      <>
+        {heading}
+        <FormError message={error.message} />
+      </>
+    );
+  if (customer === undefined)
+    return (
+      <>
+        {heading}
+        <Loading what="the customer" />
+      </>
+    );
+  if (customer === null)
+    return (
+      <>
+        {heading}
+        <p role="alert">There is no such customer.</p>
+      </>
+    );
   return (
     <>
-      <p class="email">{customer.email}</p>
+      {heading}
+      <p class="customer-id">
+        Customer #{customer.rowId} · <span class="email">{customer.email}</span>
+      </p>
       <Photo customer={customer} reload={reload} />
       <section aria-labelledby="reservations-title">
         <h2 id="reservations-title">Reservations</h2>
@@ -187,7 +215,8 @@ function Customer({ id, user }: { id: string; user: CurrentUser }) {
           <ul class="plain">
             {customer.reservations.nodes.map((r) => (
               <li key={r.rowId}>
-                #{r.rowId} · {r.status} · {formatTime(r.startsAt, r.timeZone)} · {formatMoney(r.amount, r.currency)}
+                #{r.rowId} · {r.status} · {formatTime(r.startsAt, r.timeZone)} · {formatMoney(r.amount, r.currency)} ·{' '}
+                <Link href={`/staff/spots/${r.spotId}`}>Spot #{r.spotId}</Link>
               </li>
             ))}
           </ul>
@@ -209,7 +238,6 @@ export function StaffCustomerPage({ params }: { params: Record<string, string> }
           <p>
             <Link href="/staff/customers">All customers</Link>
           </p>
-          <h1 tabIndex={-1}>Customer #{params.id}</h1>
           <Customer id={params.id!} user={user} />
         </div>
       )}
