@@ -56,6 +56,9 @@ async function reserveNth(
  */
 async function openAsGuestElsewhere(page: Page, link: string, email: string, reservationId: string): Promise<void> {
   await page.goto(link);
+  // Not told to "open the link from your email", which is what they just did.
+  await page.locator('.elsewhere', { hasText: 'If you booked it as a guest, we email you a link' }).waitFor();
+  assert.is(await page.getByText(ERROR_SENTENCES.SMB11!).count(), 0);
   await page.getByLabel('The email you booked with').fill(email);
   await page.getByRole('button', { name: 'Email me a link to manage it' }).click();
   await page.locator('.notice', { hasText: 'a link to manage it is on its way' }).waitFor();
@@ -112,6 +115,10 @@ test('A guest ends a started reservation before adding a card: told nothing is c
   await page.getByRole('button', { name: 'End now', exact: true }).click();
   await page.locator('.notice', { hasText: 'No card was set up, so nothing is charged.' }).waitFor();
   await reservationStatusIs(page, 'expired');
+  assert.is(
+    await page.locator('.status-line [data-status]').textContent(),
+    'Ended before a card was added: nothing is charged',
+  );
   const {
     rows: [charges],
   } = await stack.db.owner.query('select count(*)::int as n from app_private.charges where reservation_id = $1', [
@@ -124,6 +131,15 @@ test("A declined card shows the provider's message next to the card, and the res
   const { page } = await stack.newPage('desktop');
   const { reservationId } = await reserveNth(page, 1, 'web.declined@example.test');
   await reservationStatusIs(page, 'held');
+  // An empty, then an incomplete card: said under the card field, not "the payment service could not be reached".
+  await page.getByRole('button', { name: 'Save card and confirm' }).click();
+  await page
+    .locator('#card-error', { hasText: "Enter the card's number, expiry date (MM / YY) and security code." })
+    .waitFor();
+  await page.getByLabel('Card number').fill('4242 4242');
+  await page.getByRole('button', { name: 'Save card and confirm' }).click();
+  await page.locator('#card-error', { hasText: "Enter the card's number" }).waitFor();
+  assert.is(await page.getByText(ERROR_SENTENCES.SMP04!).count(), 0);
   await typeCard(page, '4000 0000 0000 0002');
   await page.getByRole('button', { name: 'Save card and confirm' }).click();
   const error = page.locator('#card-error');
@@ -165,6 +181,11 @@ test('A charge refused at the end: the emailed link opens the pay page, where an
   const fresh = await stack.newPage('phone');
   await openAsGuestElsewhere(fresh.page, link!, email, reservationId);
   await fresh.page.getByRole('heading', { name: `Pay for reservation #${reservationId}` }).waitFor();
+  // The card is charged at once here, not "when the reservation ends".
+  assert.match(
+    (await fresh.page.locator('.card-note').textContent()) ?? '',
+    /^This card is charged \$\d+\.\d\d at once, for the reservation that ended\.$/,
+  );
   assert.equal(await seriousA11yViolations(fresh.page), [], 'the pay page');
   await typeCard(fresh.page, '4242 4242 4242 4242');
   await fresh.page.getByRole('button', { name: 'Pay with this card' }).click();
@@ -264,6 +285,28 @@ test("The reserve form takes the vehicle's plate and state, so that enforcement 
     rows: [row],
   } = await stack.db.owner.query('select plate, plate_state from app_public.reservations where id = $1', [id]);
   assert.equal(row, { plate: 'XYZ789', plate_state: 'NJ' });
+});
+
+test("A stay asked for that is longer than the spot's maximum is shortened to it, and said so", async () => {
+  const spot = await createSpot(stack.db, { lat: 40.7, lng: -74.05, maxStay: '4 hours' });
+  const { page } = await stack.newPage('desktop');
+  await page.goto(`${stack.webUrl}/spots/${spot}?minutes=720`);
+  await page.locator('.shortened', { hasText: 'the 12 h asked for is shortened to 4 h.' }).waitFor();
+  assert.is(await page.getByLabel('For').inputValue(), '240');
+  await priceShown(page);
+});
+
+test('From a spot page to sign in, to sign up and back to sign in, the way back to the spot is kept', async () => {
+  const spot = await createSpot(stack.db, { lat: 40.7, lng: -74.06 });
+  const { page } = await stack.newPage('desktop');
+  await page.goto(`${stack.webUrl}/spots/${spot}`);
+  await priceShown(page);
+  await page.getByRole('link', { name: 'sign in', exact: true }).click();
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await page.waitForURL(new RegExp(`/sign-up\\?next=%2Fspots%2F${spot}$`));
+  await page.getByRole('link', { name: 'Sign in', exact: true }).last().click();
+  await page.waitForURL(new RegExp(`/sign-in\\?next=%2Fspots%2F${spot}$`));
+  await page.waitForFunction(() => document.title === 'Sign in · Secure My Spot');
 });
 
 for (const size of ['phone', 'desktop'] as Size[]) {

@@ -10,6 +10,8 @@ export interface StripeError {
   type?: string;
   code?: string;
   decline_code?: string;
+  /** The parameter at fault (card[number]…), for invalid_request_error. */
+  param?: string;
   message?: string;
 }
 export interface CardElement {

@@ -131,6 +131,7 @@ export const STATUS_TEXT: Record<ReservationStatus, string> = {
   confirmed: 'Confirmed',
   completed: 'Completed',
   cancelled: 'Cancelled',
-  expired: 'Expired: no card was added in time',
+  // A hold ends without a card when its time runs out or when the driver ends it: nothing is charged either way.
+  expired: 'Ended before a card was added: nothing is charged',
   payment_failed: 'Payment failed',
 };

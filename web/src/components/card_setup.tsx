@@ -1,7 +1,10 @@
 // Adds a card to a reservation: setupReservationPayment gives the SetupIntent's
 // client secret, Stripe.js's card element collects the card and confirms the
 // set-up in the browser, then confirmReservationPayment tells the API (the
-// webhook would too). A refused card's message appears under the card field.
+// webhook would too). A refused card's message appears under the card field,
+// and so does an empty or incomplete card (checked before sending, and when
+// Stripe answers a validation or card-parameter error): only Stripe being out
+// of reach is said to be that.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { mutate } from '../api/client.ts';
 import { makeError, type AppError } from '../api/errors.ts';
@@ -9,15 +12,19 @@ import { CONFIRM_PAYMENT, SETUP_PAYMENT, type SetupPaymentData } from '../api/re
 import { loadStripe, type CardElement, type StripeClient } from '../stripe.ts';
 import { FormError, Loading, SubmitButton } from './fields.tsx';
 
+const INCOMPLETE = "Enter the card's number, expiry date (MM / YY) and security code.";
+
 interface Props {
   reservationId: string;
   manageToken: string | null;
   /** After the card is set up: the page re-reads the reservation. */
   onDone(): void;
   submitLabel: string;
+  /** When the card is charged, said above it (at the end of a stay; at once on the pay page). */
+  note: string;
 }
 
-export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: Props) {
+export function CardSetup({ reservationId, manageToken, onDone, submitLabel, note }: Props) {
   const mount = useRef<HTMLDivElement>(null);
   const stripe = useRef<StripeClient | null>(null);
   const card = useRef<CardElement | null>(null);
@@ -25,6 +32,7 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: P
   const [ready, setReady] = useState(false);
   const [busy, setBusy] = useState(false);
   const [cardError, setCardError] = useState<string | null>(null);
+  const complete = useRef(false);
   const [error, setError] = useState<AppError | null>(null);
 
   useEffect(() => {
@@ -46,7 +54,10 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: P
       setClientSecret(setup.data.setupReservationPayment?.clientSecret ?? null);
       card.current = stripe.current.elements().create('card');
       card.current.mount(mount.current);
-      card.current.on('change', (e) => setCardError(e.error?.message ?? null));
+      card.current.on('change', (e) => {
+        complete.current = e.complete;
+        setCardError(e.error?.message ?? null);
+      });
       setReady(true);
     })();
     return () => {
@@ -58,6 +69,10 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: P
   async function submit(event: Event) {
     event.preventDefault();
     if (!stripe.current || !card.current || !clientSecret) return;
+    if (!complete.current) {
+      setCardError(INCOMPLETE);
+      return;
+    }
     setBusy(true);
     setCardError(null);
     setError(null);
@@ -65,8 +80,16 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: P
     if (result.error) {
       setBusy(false);
       // Stripe's own message says what is wrong with the card ("Your card was declined.").
-      if (result.error.type === 'card_error' || result.error.type === 'validation_error')
-        setCardError(result.error.message ?? makeError('SMP08').message);
+      const e = result.error;
+      if (e.type === 'card_error' || e.type === 'validation_error')
+        setCardError(e.message ?? makeError('SMP08').message);
+      else if (
+        e.type === 'invalid_request_error' &&
+        (e.param?.startsWith('card') || /^incomplete|^invalid_/.test(e.code ?? ''))
+      )
+        setCardError(INCOMPLETE);
+      else if (e.type === 'invalid_request_error')
+        setError({ code: 'STRIPE', message: e.message ?? makeError('SMP08').message });
       else setError(makeError('SMP04'));
       return;
     }
@@ -83,7 +106,7 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel }: P
   return (
     <form class="card-setup" onSubmit={submit} noValidate aria-labelledby="card-title">
       <h2 id="card-title">Card</h2>
-      <p>Your card is charged when the reservation ends, for the time you used.</p>
+      <p class="card-note">{note}</p>
       {!ready && !error && <Loading what="the payment form" />}
       <fieldset class="card-fieldset" hidden={!ready} aria-describedby={cardError ? 'card-error' : undefined}>
         <legend>Card details</legend>

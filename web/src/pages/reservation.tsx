@@ -26,6 +26,7 @@ import { ReservationFacts, StatusBadge } from '../components/reservation_summary
 import { Link, useLocation } from '../router.tsx';
 import { session } from '../session.ts';
 import { ERROR_SENTENCES } from '../error_messages.ts';
+import { formatMoney } from '../format.ts';
 
 const WATCH_MS = 2000;
 
@@ -102,18 +103,23 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
     );
   if (!r) {
     const here = location.pathname;
+    // A link from an email opened in a browser that never saw the reservation: not an error
+    // of the person's (the API's "open the link from your email" is what they just did).
+    const elsewhere = !token && sessionState.status === 'anonymous';
     return (
       <div class="page narrow">
         <h1 tabIndex={-1}>{title}</h1>
-        <FormError message={error?.message ?? ERROR_SENTENCES.SMB06} />
-        {!token && sessionState.status === 'anonymous' && (
+        {elsewhere ? (
           <>
-            <p>
-              <Link href={`/sign-in?next=${encodeURIComponent(here)}`}>Sign in</Link> if you booked it with your
-              account.
+            <p class="elsewhere">
+              This browser cannot show this reservation yet. If you booked it as a guest, we email you a link that opens
+              it here. If you booked it with your account,{' '}
+              <Link href={`/sign-in?next=${encodeURIComponent(here)}`}>sign in</Link>.
             </p>
             <ManageLinkRequest reservationId={id} />
           </>
+        ) : (
+          <FormError message={error?.message ?? ERROR_SENTENCES.SMB06} />
         )}
       </div>
     );
@@ -129,12 +135,24 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
       </p>
       <ReservationFacts r={r} />
       {r.status === 'held' && (
-        <CardSetup reservationId={id} manageToken={token} onDone={load} submitLabel="Save card and confirm" />
+        <CardSetup
+          reservationId={id}
+          manageToken={token}
+          onDone={load}
+          submitLabel="Save card and confirm"
+          note="Your card is charged when the reservation ends, for the time you used."
+        />
       )}
       {r.status === 'payment_failed' && (
         <>
           <p>Charging your card failed. Add a card: we charge it for this reservation right away.</p>
-          <CardSetup reservationId={id} manageToken={token} onDone={load} submitLabel={`Pay with this card`} />
+          <CardSetup
+            reservationId={id}
+            manageToken={token}
+            onDone={load}
+            submitLabel="Pay with this card"
+            note={`This card is charged ${formatMoney(r.amount, r.currency)} at once, for the reservation that ${over ? 'ended' : 'is under way'}.`}
+          />
         </>
       )}
       {r.status === 'confirmed' && <Notice>Your spot is reserved. We emailed you the details.</Notice>}

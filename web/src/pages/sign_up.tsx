@@ -65,7 +65,8 @@ export function SignUpPage() {
         <SubmitButton busy={busy}>Create account</SubmitButton>
       </form>
       <p>
-        Already have an account? <Link href="/sign-in">Sign in</Link>.
+        Already have an account?{' '}
+        <Link href={`/sign-in${next !== '/' ? `?next=${encodeURIComponent(next)}` : ''}`}>Sign in</Link>.
       </p>
     </div>
   );

@@ -20,7 +20,7 @@ import { WindowFields } from '../components/window_fields.tsx';
 import { formatMinutes, formatMoney, intervalMinutes } from '../format.ts';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { session } from '../session.ts';
-import { windowFromParams, windowRange, type TimeWindow } from '../window.ts';
+import { DURATIONS, windowFromParams, windowRange, type TimeWindow } from '../window.ts';
 import { zoneLabel } from '../zoned_time.ts';
 
 const FIELD_CODES = { window: ['SMB03', 'SMB04', 'SMB05', 'SMS03'], email: ['SMB08', 'SMA03'], plate: ['SME01'] };
@@ -54,6 +54,18 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
       if (r.error) setError(r.error);
     });
   }, [id]);
+
+  // A stay asked for (?minutes=, from Find) longer than the spot takes: its longest, said so.
+  const [shortened, setShortened] = useState<number | null>(null);
+  useEffect(() => {
+    if (!spot) return;
+    const max = intervalMinutes(spot.maxStay);
+    const fit = [...DURATIONS].reverse().find((m) => m <= max);
+    if (w.minutes > max && fit) {
+      setShortened(w.minutes);
+      setW((now) => ({ ...now, minutes: fit }));
+    }
+  }, [spot]);
 
   // A signed-in driver's saved vehicles, to pick from.
   const signedIn = state.status === 'signed-in';
@@ -155,6 +167,12 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
           }
           error={placed.field('window')}
         />
+        {shortened !== null && (
+          <p class="hint shortened" role="status">
+            This spot takes stays of up to {formatMinutes(maxMinutes)}: the {formatMinutes(shortened)} asked for is
+            shortened to {formatMinutes(w.minutes)}.
+          </p>
+        )}
         <p class="price-line" aria-live="polite">
           Price for this time: <strong data-price>{price ? formatMoney(price.amount, price.currency) : '…'}</strong>
         </p>
