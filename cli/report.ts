@@ -2,7 +2,8 @@
 // runs sql/reports/NAME.sql, the same file an analyst runs with psql
 // (`psql -v from=… -v to=… -f …`): its :'from' and :'to' become bound
 // parameters, never text pasted into SQL. Values are printed as PostgreSQL
-// writes them. CSV is written by csv-stringify (quoting, RFC 4180). Connects
+// writes them. CSV is written by csv-stringify (quoting, RFC 4180; formulas
+// defused, see defuseFormula). Connects
 // with REPORTS_DATABASE_URL (an analyst's login in production), else the owner.
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -62,8 +63,17 @@ export async function runReport(
   };
 }
 
+/**
+ * Text that a spreadsheet would run as a formula (=, +, -, @, tab or CR first) is written with a
+ * leading apostrophe: operators name rates and streets, and an analyst opens the file. Numbers,
+ * negative ones included, stay numbers.
+ */
+function defuseFormula(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) && !/^-?\d+(\.\d+)?$/.test(value) ? `'${value}` : value;
+}
+
 export function asCsv(report: ReportResult): string {
-  return stringify([report.columns, ...report.rows]);
+  return stringify([report.columns, ...report.rows], { cast: { string: defuseFormula } });
 }
 
 /** Columns padded to their widest value; numbers right-aligned. */

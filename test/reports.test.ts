@@ -153,6 +153,17 @@ test('length of stay and lead time', async () => {
   assert.equal((await runReport(client, 'stays_by_day', '2026-11-21', '2026-11-30')).rows, []);
 });
 
+test("CSV cells a spreadsheet would run as formulas (an operator's rate code) start with an apostrophe; numbers stay numbers", () => {
+  const csv = asCsv({
+    columns: ['rate', 'net', 'note'],
+    rows: [
+      ['=HYPERLINK("http://evil.example","x")', '-250', '+1 555'],
+      ['@SUM(A1)', '12.50', 'plain'],
+    ],
+  });
+  assert.is(csv, `rate,net,note\n"'=HYPERLINK(""http://evil.example"",""x"")",-250,'+1 555\n'@SUM(A1),12.50,plain\n`);
+});
+
 test('the CLI prints a table or CSV (quoted by the library), and refuses bad arguments', () => {
   const cli = (...args: string[]) =>
     spawnSync(process.execPath, ['cli/main.ts', 'report', ...args], {
