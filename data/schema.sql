@@ -2669,6 +2669,25 @@ $$;
 COMMENT ON FUNCTION app_hidden.user_token_valid_for(kind text) IS 'How long a one-time emailed link of a kind works: email verification 3 days, password reset 1 hour, staff invitation 7 days.';
 
 --
+-- Name: verify_email_check_hit(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.verify_email_check_hit(token text) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  select coalesce((select app_private.rate_limit_hit('password_check', t.user_id::text)
+                   from app_private.user_tokens t
+                   where t.token_hash = app_private.token_hash(verify_email_check_hit.token) and t.kind = 'verify_email'), 0);
+$$;
+
+--
+-- Name: FUNCTION verify_email_check_hit(token text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.verify_email_check_hit(token text) IS 'Counts one password given to verifyEmail against the account the token is for (the changePassword bucket: 10 in 15 minutes), in a transaction of its own before the attempt; 0 when allowed (or no such token), else the seconds to wait (SMA02).';
+
+--
 -- Name: window_length(tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -4897,8 +4916,10 @@ begin
   select u.* into v_user from app_public.users u where u.id = send_verification.user_id;
   v_token := app_private.user_token_issue(v_user.id, 'verify_email', v_user.email,
     app_hidden.user_token_valid_for('verify_email'));
+  -- No name: whoever signed up chose it, and the address may be someone
+  -- else's (a name like "SECURITY ALERT: … https://…" would greet them).
   perform app_private.email_enqueue('verify_email', v_user.email,
-    jsonb_build_object('name', v_user.name, 'token', v_token,
+    jsonb_build_object('token', v_token,
                        'expiresAt', app_hidden.clock_now() + app_hidden.user_token_valid_for('verify_email')));
 end;
 $$;
@@ -6964,7 +6985,8 @@ begin
   -- would park for free. The plate alone decides that: the state is the
   -- driver's word, and changing it at each hold would start the day afresh.
   select r.* into v_r from app_public.reservations r
-  where r.plate = v_plate and (v_state is null or r.plate_state = v_state)
+  -- A reservation booked without a state holds whatever state the officer reads.
+  where r.plate = v_plate and (v_state is null or r.plate_state is null or r.plate_state = v_state)
     and (enforcement_lookup.spot_id is null or r.spot_id = enforcement_lookup.spot_id)
     and r.kind = 'reservation' and r.period @> v_now
     and (r.status = 'confirmed'
@@ -7008,17 +7030,23 @@ begin
   perform app_private.rate_limit_raise(greatest(
     app_private.rate_limit_hit('reset_pair', lower(v_email::text) || ' ' || host(app_hidden.client_ip())),
     app_private.rate_limit_hit('reset_ip', host(app_hidden.client_ip()))));
-  -- Counted only once the pair is allowed: one address hammering an email
-  -- must not use up the email's ceiling for everyone.
-  perform app_private.rate_limit_raise(app_private.rate_limit_hit('reset_email', lower(v_email::text)));
   select u.* into v_user from app_public.users u where u.email = v_email;
+  -- The email's ceiling bounds the mail sent from many addresses; counted only
+  -- once the pair is allowed (one address hammering must not use it up), and
+  -- not for an address the account has signed in from: a stranger with a few
+  -- addresses must not keep the owner from resetting at home.
+  if not exists (select from app_private.sessions s
+                 where s.user_id = v_user.id and s.client_ip = app_hidden.client_ip()) then
+    perform app_private.rate_limit_raise(app_private.rate_limit_hit('reset_email', lower(v_email::text)));
+  end if;
   -- The answer is the same whether or not the account exists.
   if v_user.id is not null then
     -- Earlier links keep working (until used or expired): anyone may ask.
     v_token := app_private.user_token_issue(v_user.id, 'password_reset', v_user.email,
       app_hidden.user_token_valid_for('password_reset'), replaces_older => false);
+    -- The name only once the address is proved (see send_verification).
     perform app_private.email_enqueue('password_reset', v_user.email,
-      jsonb_build_object('name', v_user.name, 'token', v_token,
+      jsonb_build_object('name', case when v_user.is_verified then v_user.name end, 'token', v_token,
                          'expiresAt', app_hidden.clock_now() + app_hidden.user_token_valid_for('password_reset')));
   end if;
   return true;
@@ -7029,7 +7057,7 @@ $$;
 -- Name: FUNCTION forgot_password(email text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.forgot_password(email text) IS 'Emails a one-time password reset link (valid 1 hour; earlier links stay valid until one is used) when an account has this email; answers the same either way. Limited to 3 an hour per email and client address, 10 per email and 20 per client address (SMA02).';
+COMMENT ON FUNCTION app_public.forgot_password(email text) IS 'Emails a one-time password reset link (valid 1 hour; earlier links stay valid until one is used) when an account has this email; answers the same either way. Limited to 3 an hour per email and client address, 10 per email (not counting addresses the account signed in from) and 20 per client address (SMA02).';
 
 --
 -- Name: guest_reservation(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -8302,26 +8330,38 @@ $$;
 COMMENT ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the spot''s zone and admins: changes what is given (null: unchanged). Reservations already made keep their quoted price. SMO01/SMO02/SMO03 as for every spot operation.';
 
 --
--- Name: verify_email(text); Type: FUNCTION; Schema: app_public; Owner: -
+-- Name: verify_email(text, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
-CREATE FUNCTION app_public.verify_email(token text) RETURNS boolean
+CREATE FUNCTION app_public.verify_email(token text, password text DEFAULT NULL::text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
   v_token app_private.user_tokens := app_private.user_token_use(token, array['verify_email']);
 begin
+  -- The link proves the inbox, not that the account is the inbox owner's:
+  -- anyone may sign up with an address and wait for its owner to click.
+  -- Verified, that stranger's password and sessions would then hold the
+  -- owner's guest bookings (claimed at each sign-in). So the account itself
+  -- must be shown too: signed in as it, or its password. (A wrong one rolls
+  -- back, the token stays usable; attempts are counted beforehand by the API,
+  -- app_hidden.verify_email_check_hit.)
+  if app_public.current_user_id() is distinct from v_token.user_id
+     and not app_private.password_matches(v_token.user_id, verify_email.password) then
+    raise exception 'Sign in to this account, or give its password, to verify the address. Did not sign up? Ask for a password reset with this address: the account becomes yours'
+      using errcode = 'SMA20';
+  end if;
   perform app_private.mark_verified(v_token.user_id, v_token.email);
   return true;
 end;
 $$;
 
 --
--- Name: FUNCTION verify_email(token text); Type: COMMENT; Schema: app_public; Owner: -
+-- Name: FUNCTION verify_email(token text, password text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.verify_email(token text) IS 'Verifies an email address with the token from its verification link (single use, 3 days). Guest reservations made with that address become the account''s.';
+COMMENT ON FUNCTION app_public.verify_email(token text, password text) IS 'Verifies an email address with the token from its verification link (single use, 3 days), signed in as the account or with its password (SMA20 otherwise: a link alone does not show the account is yours). Guest reservations made with that address become the account''s.';
 
 --
 -- Name: reservation_events; Type: TABLE; Schema: app_private; Owner: -
@@ -11447,6 +11487,13 @@ REVOKE ALL ON FUNCTION app_hidden.user_token_valid_for(kind text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.user_token_valid_for(kind text) TO app_anonymous;
 
 --
+-- Name: FUNCTION verify_email_check_hit(token text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.verify_email_check_hit(token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.verify_email_check_hit(token text) TO app_anonymous;
+
+--
 -- Name: FUNCTION window_length(time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -12499,11 +12546,11 @@ REVOKE ALL ON FUNCTION app_public.update_spot(spot_id bigint, lat double precisi
 GRANT ALL ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) TO app_anonymous;
 
 --
--- Name: FUNCTION verify_email(token text); Type: ACL; Schema: app_public; Owner: -
+-- Name: FUNCTION verify_email(token text, password text); Type: ACL; Schema: app_public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_public.verify_email(token text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.verify_email(token text) TO app_anonymous;
+REVOKE ALL ON FUNCTION app_public.verify_email(token text, password text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.verify_email(token text, password text) TO app_anonymous;
 
 --
 -- Name: TABLE booking_funnel; Type: ACL; Schema: analytics; Owner: -

@@ -34,6 +34,8 @@ export const ERROR_CODES: Record<string, string> = {
   SMA17: 'No such user (updateUser: not your own account).',
   SMA18: 'Request from an origin that is not allowed (CORS; HTTP 403).',
   SMA19: 'A staff role (anything but driver) goes only to an account that has verified its email.',
+  SMA20:
+    "verifyEmail signed out of the account and without its password (or a wrong one): the link proves the inbox, the password the account. Didn't sign up? forgotPassword with the address makes the account yours.",
   // Booking
   SMB01: 'Spot taken: another reservation or an operator block overlaps that time (also when extending).',
   SMB02:

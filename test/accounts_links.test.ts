@@ -21,7 +21,7 @@ test.after(() => closeAll(api, db));
 const ME = `{ currentUser { rowId isVerified } }`;
 const FORGOT = `mutation ($e: String!) { forgotPassword(input: { email: $e }) { result } }`;
 const RESET = `mutation ($t: String!, $p: String!) { resetPassword(input: { token: $t, newPassword: $p }) { result } }`;
-const VERIFY = `mutation ($t: String!) { verifyEmail(input: { token: $t }) { result } }`;
+const VERIFY = `mutation ($t: String!, $p: String) { verifyEmail(input: { token: $t, password: $p }) { result } }`;
 
 async function emailsTo(email: string, template: string): Promise<Array<{ data: any; link: string }>> {
   const { rows } = await db.owner.query(
@@ -111,9 +111,12 @@ test("email verification: register, follow the link, guest reservations with tha
   assert.is(held.user_id, null, 'not before the email is proved');
 
   const [mail] = await emailsTo('guest.once@example.com', 'verify_email');
-  assert.is(mail.data.name, 'Gus');
+  assert.is(mail.data.name, undefined, 'no name chosen by whoever signed up greets the address');
   assert.match(mail.link, /^https:\/\/app\.example\.test\/verify-email\?token=/);
-  const res = await api.gql(VERIFY, { t: tokenOf(mail.link) });
+  // The link alone proves the inbox, not the account: signed in as it, or its password.
+  assert.is((await api.gql(VERIFY, { t: tokenOf(mail.link) })).errors?.[0].extensions?.code, 'SMA20');
+  assert.is((await api.gql(ME, {}, headers)).data.currentUser.isVerified, false);
+  const res = await api.gql(VERIFY, { t: tokenOf(mail.link) }, headers);
   assert.equal(res.errors, undefined);
   assert.is((await api.gql(ME, {}, headers)).data.currentUser.isVerified, true);
   const { rows } = await db.owner.query(
@@ -237,6 +240,74 @@ test("what a stranger booked after signing up with someone's email does not bar 
   assert.equal(mine.errors, undefined);
 });
 
+test("someone who signed up with another's address gets nothing from the owner's click: the link wants the account's password; the owner's reset takes the account", async () => {
+  const victim = 'clicks.links@example.com';
+  const squat = await postJson(api, '/auth/register', {
+    email: victim,
+    name: 'SECURITY ALERT https://evil.example',
+    password: 'the squatter knows this 1',
+  });
+  assert.is(squat.status, 201);
+  const squatter = { authorization: `Bearer ${squat.body.token}` };
+  const [mail] = await emailsTo(victim, 'verify_email');
+  assert.not.ok(JSON.stringify(mail.data).includes('evil.example'), 'the chosen name is not mailed to the address');
+  // The owner clicks without the password: nothing verified, the link still usable.
+  const clicked = await api.gql(VERIFY, { t: tokenOf(mail.link) });
+  assert.is(clicked.errors?.[0].extensions?.code, 'SMA20');
+  assert.is(
+    (await api.gql(VERIFY, { t: tokenOf(mail.link), p: 'a guess at it 123' })).errors?.[0].extensions?.code,
+    'SMA20',
+  );
+  assert.is((await api.gql(ME, {}, squatter)).data.currentUser.isVerified, false);
+  // The owner resets instead: the squatter's session and password are gone.
+  await api.gql(FORGOT, { e: victim });
+  const [reset] = await emailsTo(victim, 'password_reset');
+  assert.is(reset.data.name, null, 'not verified yet: no name in the reset mail either');
+  assert.equal((await api.gql(RESET, { t: tokenOf(reset.link), p: 'the owner sets this one 2' })).errors, undefined);
+  assertRefused(await api.gql(ME, {}, squatter), 401, 'SMA15', "the squatter's session ended");
+  assert.is((await postJson(api, '/auth/login', { email: victim, password: 'the squatter knows this 1' })).status, 401);
+  const owner = await signIn(api, victim, 'the owner sets this one 2');
+  assert.is((await api.gql(ME, {}, owner.headers)).data.currentUser.isVerified, true);
+});
+
+test('verifying with the password: the right one verifies; wrong ones are counted (10 in 15 minutes, SMA02) even though each rolls back', async () => {
+  const user = await createUser(db, { password: TEST_PASSWORD, verified: false });
+  const s = await signIn(api, user.email);
+  await api.gql(`mutation { resendVerificationEmail(input: {}) { result } }`, {}, s.headers);
+  const token = tokenOf((await emailsTo(user.email, 'verify_email')).at(-1)!.link);
+  const codes = [];
+  for (let i = 0; i < 11; i += 1)
+    codes.push((await api.gql(VERIFY, { t: token, p: `wrong guess ${i}` })).errors?.[0].extensions?.code);
+  assert.equal(codes, [...Array(10).fill('SMA20'), 'SMA02']);
+  assert.is(
+    (await api.gql(VERIFY, { t: token, p: TEST_PASSWORD })).errors?.[0].extensions?.code,
+    'SMA02',
+    'even the right one waits',
+  );
+  await db.owner.query(`delete from app_private.rate_limits where bucket = 'password_check' and key = $1`, [user.id]);
+  assert.equal((await api.gql(VERIFY, { t: token, p: TEST_PASSWORD })).errors, undefined);
+  assert.is((await api.gql(ME, {}, s.headers)).data.currentUser.isVerified, true);
+});
+
+test("the email's reset ceiling does not hold back an address the account signed in from", async () => {
+  const proxied = await startApi(db, { trustProxy: 1 });
+  try {
+    const user = await createUser(db, { password: TEST_PASSWORD });
+    const home = { 'x-forwarded-for': '192.0.2.77' };
+    const signedIn = await postJson(proxied, '/auth/login', { email: user.email, password: TEST_PASSWORD }, home);
+    assert.is(signedIn.status, 200);
+    for (let i = 0; i < 4; i += 1) {
+      for (let j = 0; j < 3; j += 1)
+        await proxied.gql(FORGOT, { e: user.email }, { 'x-forwarded-for': `198.51.100.${140 + i}` });
+    }
+    const stranger = await proxied.gql(FORGOT, { e: user.email }, { 'x-forwarded-for': '198.51.100.150' });
+    assert.is(stranger.errors?.[0].extensions?.code, 'SMA02', "strangers' addresses used up the email's 10");
+    assert.equal((await proxied.gql(FORGOT, { e: user.email }, home)).errors, undefined, 'the owner at home still can');
+  } finally {
+    await proxied.close();
+  }
+});
+
 test('resend verification: a new link replaces the old one; false once verified; needs a session', async () => {
   const RESEND = `mutation { resendVerificationEmail(input: {}) { result } }`;
   const user = await createUser(db, { password: TEST_PASSWORD, verified: false });
@@ -244,8 +315,8 @@ test('resend verification: a new link replaces the old one; false once verified;
   assert.is((await api.gql(RESEND, {}, s.headers)).data.resendVerificationEmail.result, true);
   assert.is((await api.gql(RESEND, {}, s.headers)).data.resendVerificationEmail.result, true);
   const [a, b] = (await emailsTo(user.email, 'verify_email')).map((m) => tokenOf(m.link));
-  assert.is((await api.gql(VERIFY, { t: a })).errors?.[0].extensions?.code, 'SMA07');
-  assert.equal((await api.gql(VERIFY, { t: b })).errors, undefined);
+  assert.is((await api.gql(VERIFY, { t: a }, s.headers)).errors?.[0].extensions?.code, 'SMA07');
+  assert.equal((await api.gql(VERIFY, { t: b }, s.headers)).errors, undefined);
   assert.is((await api.gql(RESEND, {}, s.headers)).data.resendVerificationEmail.result, false);
   assert.is((await api.gql(RESEND)).errors?.[0].extensions?.code, 'SMA08');
 });

@@ -149,6 +149,16 @@ test('a hold protects a plate until it ends, and only once a day: after a hold l
   assert.is((await lookup('HOLD02')).valid, true);
 });
 
+test('a reservation booked without the plate state holds whatever state the officer reads', async () => {
+  const s = await spot();
+  const made = await ctx.api.gql(RESERVE, { spot: s, plate: 'NOSTATE1' }, ctx.callers.driver.headers);
+  const id = made.data.reserve.result.reservation.rowId;
+  await ctx.db.owner.query(`select app_private.confirm_held_reservation($1)`, [id]);
+  assert.is((await lookup('NOSTATE1', s, null)).valid, true);
+  assert.is((await lookup('NOSTATE1', s, 'NY')).valid, true, 'the officer gives the state they read');
+  assert.is((await lookup('NOSTATE1', undefined, 'NJ')).valid, true);
+});
+
 test('saved vehicles: own only', async () => {
   const saved = await ctx.api.gql(
     `mutation { saveVehicle(input: { plate: "own 1", plateState: "ny" }) { result { rowId } } }`,

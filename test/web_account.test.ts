@@ -64,6 +64,23 @@ test('A new user signs up and follows the verification link from the email', asy
   assert.not.match((await page.locator('main').textContent()) ?? '', /[{}]/);
 });
 
+test('The verification link opened in another browser asks for the password: a wrong one is said next to the field, the right one verifies', async () => {
+  const { page } = await stack.newPage('desktop');
+  await signUp(page, 'Otto Other', 'otto@example.test');
+  const mail = await stack.waitForMail('otto@example.test', /^Verify your email for /);
+  const link = mail.links.find((l) => l.includes('/verify-email'))!;
+  const { page: phone } = await stack.newPage('phone');
+  await phone.goto(link);
+  await phone.getByRole('link', { name: 'choose a password' }).waitFor();
+  await phone.getByLabel('Password').fill('not the password 1');
+  await phone.getByRole('button', { name: 'Verify' }).click();
+  await phone.locator('#password-error').waitFor();
+  assert.is(await phone.getByLabel('Password').getAttribute('aria-invalid'), 'true');
+  await phone.getByLabel('Password').fill(PASSWORD);
+  await phone.getByRole('button', { name: 'Verify' }).click();
+  await phone.locator('.notice', { hasText: 'your email address is verified' }).waitFor();
+});
+
 test('A signed-in driver reserves, changes the end after seeing the new price, ends it, and opens the receipt', async () => {
   const { page } = await stack.newPage('desktop');
   await signUp(page, 'Dora Driver', 'dora@example.test');

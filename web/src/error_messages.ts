@@ -30,6 +30,7 @@ export const ERROR_SENTENCES: Record<string, string> = {
   SMA17: 'There is no such user.',
   SMA18: 'This site may not use the API.',
   SMA19: 'A staff role needs an account whose email is verified: ask them to verify it first, or invite them.',
+  SMA20: 'Enter the password of this account to verify the address.',
   SMB01: 'Someone else has this spot for part of that time. Choose another time or another spot.',
   SMB02: 'This spot cannot be booked: it does not exist or is out of service.',
   SMB03: 'That time does not work: the start cannot be in the past and the end must come after the start.',

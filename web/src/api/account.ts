@@ -1,6 +1,8 @@
 // Account documents (sign-in, sign-up and sign-out use the /auth routes: session.ts).
 
-export const VERIFY_EMAIL = `mutation VerifyEmail($token: String!) { verifyEmail(input: { token: $token }) { result } }`;
+export const VERIFY_EMAIL = `mutation VerifyEmail($token: String!, $password: String) {
+  verifyEmail(input: { token: $token, password: $password }) { result }
+}`;
 export const RESEND_VERIFICATION = `mutation ResendVerification { resendVerificationEmail(input: {}) { result } }`;
 export const FORGOT_PASSWORD = `mutation ForgotPassword($email: String!) { forgotPassword(input: { email: $email }) { result } }`;
 export const RESET_PASSWORD = `mutation ResetPassword($token: String!, $password: String!) {

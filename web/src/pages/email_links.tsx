@@ -13,18 +13,55 @@ const TOKEN_CODES = { token: ['SMA07'] };
 export function VerifyEmailPage() {
   const token = useLocation().searchParams.get('token') ?? '';
   const [state, setState] = useState<'working' | 'done' | AppError>('working');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+
+  async function verify(withPassword: string | null) {
+    const r = await mutate<{ verifyEmail: { result: boolean } }>(VERIFY_EMAIL, { token, password: withPassword });
+    setState(r.error ?? 'done');
+    if (!r.error) refreshSession();
+  }
+  // Signed in as the account, the link alone verifies; otherwise the API asks for its password (SMA20).
   useEffect(() => {
-    mutate<{ verifyEmail: { result: boolean } }>(VERIFY_EMAIL, { token }).then((r) => {
-      setState(r.error ?? 'done');
-      if (!r.error) refreshSession();
-    });
+    verify(null);
   }, [token]);
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    setBusy(true);
+    await verify(password);
+    setBusy(false);
+  }
+
+  const needsPassword = typeof state === 'object' && state.code === 'SMA20';
+  // The first answer asks for the password: no error shown next to the field until one was typed.
+  const placed = placeError(needsPassword && password !== '' ? state : null, { password: ['SMA20'] });
   return (
     <div class="page narrow">
       <h1 tabIndex={-1}>Verify your email</h1>
       {state === 'working' && <Loading what="your verification" />}
       {state === 'done' && <Notice>Thank you: your email address is verified.</Notice>}
-      {typeof state === 'object' && <FormError message={state.message} />}
+      {needsPassword && (
+        <form onSubmit={submit} noValidate>
+          <p>
+            Enter the password of the account this address signed up with. Did not sign up with us? Then someone else
+            did with your address: <Link href="/forgot-password">choose a password</Link> instead, and the account is
+            yours.
+          </p>
+          <TextField
+            id="password"
+            label="Password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            error={placed.field('password')}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
+          <SubmitButton busy={busy}>Verify</SubmitButton>
+        </form>
+      )}
+      {typeof state === 'object' && !needsPassword && <FormError message={state.message} />}
       <p>
         <Link href="/">Find a spot</Link>
       </p>
