@@ -4517,6 +4517,7 @@ CREATE FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, O
     ('register_ip',    20, interval '1 hour', false),
     ('verify_resend',   3, interval '1 hour', false),
     ('manage_link_reservation', 3, interval '1 hour', false),
+    ('manage_link_total', 10, interval '1 hour', false),
     ('manage_link_ip', 20, interval '1 hour', false),
     -- changePassword checks the current password: a stolen session must not
     -- guess it faster than sign-in could (counted per user, every attempt).
@@ -7763,18 +7764,26 @@ declare
   v_r app_public.reservations;
   v_token text;
 begin
-  -- Counted per reservation *and email*: counted per reservation alone, anyone
-  -- who knew an id could use up its quota with wrong emails and keep the
-  -- guest from their link for an hour. A wrong pair is limited exactly as
-  -- the right one, so the limit never tells which email is the right one.
+  -- Counted per reservation, email *and client address*: counted per
+  -- reservation alone, anyone who knew an id could use up its quota with wrong
+  -- emails; per reservation and email, anyone who knew both could use up the
+  -- guest's. A wrong pair is limited exactly as the right one, so the limit
+  -- never tells which email is the right one.
   perform app_private.rate_limit_raise(greatest(
     app_private.rate_limit_hit('manage_link_reservation',
-                               send_manage_link.reservation_id || ' ' || lower(v_email::text)),
+                               send_manage_link.reservation_id || ' ' || lower(v_email::text) || ' ' || host(app_hidden.client_ip())),
     app_private.rate_limit_hit('manage_link_ip', host(app_hidden.client_ip()))));
   select r.* into v_r from app_public.reservations r
   where r.id = send_manage_link.reservation_id and r.kind = 'reservation' and r.user_id is null
     and r.email::citext = v_email
   for update;
+  -- A ceiling on the mail one address gets from many client addresses, as
+  -- for password resets, which the address the guest booked from does not meet.
+  if not exists (select from app_private.reservation_origins o
+                 where o.reservation_id = v_r.id and o.client_ip = app_hidden.client_ip()) then
+    perform app_private.rate_limit_raise(app_private.rate_limit_hit('manage_link_total',
+      send_manage_link.reservation_id || ' ' || lower(v_email::text)));
+  end if;
   if v_r.id is not null then
     v_token := app_private.new_manage_token();
     -- One live token per reservation: the new hash replaces the old one.
@@ -7793,7 +7802,7 @@ $$;
 -- Name: FUNCTION send_manage_link(reservation_id bigint, email text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.send_manage_link(reservation_id bigint, email text) IS 'Guests who lost their manage token: emails a link with a new token to the reservation''s address when reservationId and email match a guest reservation (the old token stops working), and answers true either way. At most 3 an hour per reservation and email (a stranger''s wrong guesses never use up the guest''s), and 20 per client address (SMA02).';
+COMMENT ON FUNCTION app_public.send_manage_link(reservation_id bigint, email text) IS 'Guests who lost their manage token: emails a link with a new token to the reservation''s address when reservationId and email match a guest reservation (the old token stops working), and answers true either way. At most 3 an hour per reservation, email and client address (a stranger''s requests never use up the guest''s), 10 per reservation and email from addresses other than the one it was booked from, and 20 per client address (SMA02).';
 
 --
 -- Name: operator_zones; Type: TABLE; Schema: app_public; Owner: -

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { TestDb } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import { type TestApi, closeAll, startDbAndApi } from './helpers/api.ts';
+import { type TestApi, closeAll, startApi, startDbAndApi } from './helpers/api.ts';
 import { createSignedInUser } from './helpers/auth.ts';
 import { emailsOf, hoursFromNow } from './helpers/reservations.ts';
 import { emailedLink, TEST_WEB_URL } from './helpers/outbox.ts';
@@ -112,6 +112,44 @@ test("a stranger's wrong emails never use up the guest's requests, and are limit
   const res = await api.gql(SEND, { id: g.id, email: 'targeted@example.test' });
   assert.equal([res.errors, res.data?.sendManageLink.result], [undefined, true]);
   assert.is((await links(g.id)).length, 1, 'the guest still gets their link');
+});
+
+test("a stranger who knows the reservation and the email, from another address, does not use up the guest's requests", async () => {
+  const proxied = await startApi(db, { trustProxy: 1 });
+  try {
+    const guest = { 'x-forwarded-for': '192.0.2.60' };
+    const spotId = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: rate });
+    const made = await proxied.gql(
+      RESERVE,
+      { spotId, startsAt: hoursFromNow(1).toISOString(), email: 'known@example.test' },
+      guest,
+    );
+    const id = made.data.reserve.result.reservation.rowId;
+    const codes = [];
+    for (let i = 0; i < 4; i += 1) {
+      codes.push(
+        (await proxied.gql(SEND, { id, email: 'known@example.test' }, { 'x-forwarded-for': '198.51.100.61' }))
+          .errors?.[0].extensions?.code ?? 'ok',
+      );
+    }
+    assert.equal(codes, ['ok', 'ok', 'ok', 'SMA02'], "the stranger's own three");
+    // Strangers from many addresses meet the reservation's ceiling (10 an hour)…
+    const more = [];
+    for (let i = 0; i < 8; i += 1) {
+      more.push(
+        (await proxied.gql(SEND, { id, email: 'known@example.test' }, { 'x-forwarded-for': `198.51.100.${70 + i}` }))
+          .errors?.[0].extensions?.code ?? 'ok',
+      );
+    }
+    assert.equal(more, [...Array(7).fill('ok'), 'SMA02']);
+    // …which the address the guest booked from does not.
+    const own = await proxied.gql(SEND, { id, email: 'known@example.test' }, guest);
+    assert.equal([own.errors, own.data?.sendManageLink.result], [undefined, true]);
+    const last = /#manageToken=(.+)$/.exec(emailedLink((await links(id)).at(-1)!)!)![1];
+    assert.is(await reads(id, last), 'ok', "the guest's newest link works");
+  } finally {
+    await proxied.close();
+  }
 });
 
 test("guest emails say how to get a new link; drivers' do not", async () => {
