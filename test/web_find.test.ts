@@ -8,6 +8,7 @@ import { APP_ONLY_SENTENCES, ERROR_SENTENCES } from '../web/src/error_messages.t
 import { MIDTOWN } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, waitUntil, type WebStack } from './helpers/web_stack.ts';
 import { zonedInstant } from '../web/src/zoned_time.ts';
+import { createRate, createSpot } from './helpers/spots.ts';
 
 let stack: WebStack;
 
@@ -173,6 +174,21 @@ test("A start typed on Find is read on the spots' clock, named next to the field
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   await waitUntil(async () => starts.at(-1) === nyAt(11).toISOString(), `11:00 in New York searched (${starts})`);
   assert.equal(await seriousA11yViolations(page), []);
+
+  // Moved to an area whose spots keep Chicago's clock: the same instant, shown on that clock (an hour earlier).
+  const rateId = await createRate(stack.db);
+  await stack.db.owner.query(`update app_public.rates set time_zone = 'America/Chicago' where id = $1`, [rateId]);
+  await createSpot(stack.db, { lat: 41.8781, lng: -87.6298, rateId });
+  await page.getByLabel('Latitude').fill('41.8781');
+  await page.getByLabel('Longitude').fill('-87.6298');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.waitForURL(/tz=America%2FChicago/);
+  await page.locator('li.spot').first().waitFor();
+  await waitUntil(async () => starts.at(-1) === nyAt(11).toISOString(), `still 11:00 in New York (${starts})`);
+  await page
+    .locator('#search-start-hint', { hasText: /^In America\/Chicago \(C[SD]T\), the time zone of the spots here\.$/ })
+    .waitFor();
+  assert.is(await page.getByLabel('Start at').inputValue(), `${day}T10:00`);
 });
 
 test('Keyboard: the map markers are no tab stops before the list; the desktop page does not scroll into blank space', async () => {

@@ -4,7 +4,8 @@
 // A chosen start is read on the clock of the spots found (their rates' time
 // zone, named next to the field), kept in the address as tz=; before any spot
 // is known it is the browser's, and the search runs again once the area's
-// zone turns out to differ.
+// zone turns out to differ (a search moved to an area on another clock keeps
+// the instant asked for and shows it on the new area's clock).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { run } from '../api/client.ts';
 import { makeError, type AppError } from '../api/errors.ts';
@@ -150,9 +151,12 @@ export function FindPage() {
       const matches = r.data.spotsNear?.nodes ?? [];
       const area = areaZone(matches).zone;
       if (area) lastZone.current = area;
-      // A start read on another clock than the area's: search again on the area's.
-      if (s.window.start !== 'now' && !s.tz && area && area !== zoneName(zone)) {
-        navigate(searchUrl({ ...s, tz: area }), { replace: true });
+      // A start read on another clock than the area's: search again on the area's. A reading
+      // given without a zone means the area's clock; one given in another zone (typed while the
+      // last area's spots were shown) keeps its instant, shown on the area's clock.
+      if (s.window.start !== 'now' && area && area !== zoneName(zone)) {
+        const start = s.tz ? convertReading(s.window.start, s.tz, area) : s.window.start;
+        navigate(searchUrl({ ...s, window: { ...s.window, start }, tz: area }), { replace: true });
         return;
       }
       setResults({ search: s, zone, vars, total: r.data.spotsNear?.totalCount ?? 0, matches });
