@@ -3166,6 +3166,43 @@ $$;
 COMMENT ON FUNCTION app_private.charges_prepare(reservation_ids bigint[]) IS 'For each reservation, in order: makes (or finds) the charge row of a completed reservation and commits its idempotency key (and when it was first sent) before Stripe is called; says whether to charge, with what, and whether the key is old enough that Stripe may have forgotten it (lookUpFirst). Set-based: one statement a step for the whole batch.';
 
 --
+-- Name: charges_requeue_exhausted(integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.charges_requeue_exhausted(max_rows integer DEFAULT 500) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_jobs bigint[];
+begin
+  -- A charge job fails (and is retried with graphile-worker's back-off) only
+  -- while Stripe cannot be reached or answers 5xx; declines are recorded, not
+  -- thrown. After max_attempts (about 3.6 hours) graphile-worker stops, and
+  -- nothing else would charge those stays: an outage of an afternoon would
+  -- leave them unpaid for good. They start again from attempt 0. Looked for at
+  -- most every 10 minutes: graphile-worker's jobs have no index for this.
+  if app_private.rate_limit_hit('charges_requeue', 'sweep') > 0 then
+    return 0;
+  end if;
+  v_jobs := array(select j.id from graphile_worker.jobs j
+                  where j.task_identifier = 'reservation__charge' and j.attempts >= j.max_attempts
+                    and j.locked_at is null
+                  order by j.id limit charges_requeue_exhausted.max_rows);
+  if cardinality(v_jobs) > 0 then
+    perform graphile_worker.reschedule_jobs(v_jobs, run_at => now(), attempts => 0);
+  end if;
+  return cardinality(v_jobs);
+end;
+$$;
+
+--
+-- Name: FUNCTION charges_requeue_exhausted(max_rows integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.charges_requeue_exhausted(max_rows integer) IS 'Every 10 minutes at most (the due-work sweep calls it every second): charge jobs that used up their attempts (Stripe unreachable for hours) run again from attempt 0; the charge keeps its idempotency key, so none is made twice. Returns how many jobs.';
+
+--
 -- Name: charges_succeeded(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -4518,6 +4555,8 @@ CREATE FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits integer, O
     ('verify_resend',   3, interval '1 hour', false),
     ('manage_link_reservation', 3, interval '1 hour', false),
     ('manage_link_total', 10, interval '1 hour', false),
+    -- Not a client's: how often the sweep looks for charge jobs that used up their attempts.
+    ('charges_requeue', 1, interval '10 minutes', false),
     ('manage_link_ip', 20, interval '1 hour', false),
     -- changePassword checks the current password: a stolen session must not
     -- guess it faster than sign-in could (counted per user, every attempt).
@@ -11586,6 +11625,12 @@ REVOKE ALL ON FUNCTION app_private.charges_behind() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app_private.charges_prepare(reservation_ids bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION charges_requeue_exhausted(max_rows integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.charges_requeue_exhausted(max_rows integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION charges_succeeded(outcomes jsonb); Type: ACL; Schema: app_private; Owner: -

@@ -209,6 +209,47 @@ test('declined card → payment_failed, an email with a pay link, a retry in 1 d
   assert.is(await reservationStatus(await confirmedReservation('pm_card_chargeCustomerFail', 900)), 'confirmed');
 });
 
+test('a charge job that used up its attempts (Stripe unreachable for hours) runs again from the sweep, and charges once', async () => {
+  const id = await confirmedReservation('pm_card_visa', 900);
+  // Its stay is over and its job gave up: completed by hand (the sweep would queue a job of its
+  // own), with a job as graphile-worker leaves one after its last failed attempt.
+  await db.owner.query(
+    `update app_public.reservations set status = 'completed', period = tstzrange(lower(period), now()) where id = $1`,
+    [id],
+  );
+  const {
+    rows: [job],
+  } = await db.owner.query(
+    `select id from graphile_worker.add_job('reservation__charge', json_build_array(json_build_object('reservationId', $1::bigint)),
+       run_at => now() + interval '1 day', max_attempts => 10)`,
+    [id],
+  );
+  await db.owner.query(
+    `update graphile_worker._private_jobs set attempts = max_attempts, last_error = 'connection to Stripe failed' where id = $1`,
+    [job.id],
+  );
+  assert.is(await charge(id), undefined, 'nothing charged yet');
+  await db.owner.query(`delete from app_private.rate_limits where bucket = 'charges_requeue'`);
+  const paid = await waitFor(
+    async () => {
+      const c = await charge(id);
+      return c?.status === 'succeeded' ? c : null;
+    },
+    15_000,
+    'charged after the sweep queued it again',
+  );
+  assert.is(paid.amount, 900);
+  assert.equal(
+    intentsOf(id).map((pi) => pi.status),
+    ['succeeded'],
+  );
+  // The next sweeps within 10 minutes do not look again.
+  const {
+    rows: [{ n }],
+  } = await db.owner.query(`select app_private.charges_requeue_exhausted() as n`);
+  assert.is(n, 0);
+});
+
 test('retry schedule: 1 d, 3 d, 7 d after each decline, then none; one payment_failed email per attempt', async () => {
   const id = await confirmedReservation('pm_card_chargeCustomerFail', 700);
   await complete(id);
