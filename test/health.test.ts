@@ -129,6 +129,44 @@ test('/ready fails while the database is unreachable and recovers after', async 
   }
 });
 
+test('an API started while the database is unreachable builds its schema once it is back', async () => {
+  const owner = new URL(db.urls.owner);
+  const relay = await startRelay({ host: owner.hostname, port: Number(owner.port || 5432) });
+  await relay.cut();
+  const via = (url: string) => {
+    const u = new URL(url);
+    u.port = String(relay.port);
+    return u.toString();
+  };
+  const relayed = await startApi(db, {
+    db: { ...db.urls, owner: via(db.urls.owner), authenticator: via(db.urls.authenticator) },
+  });
+  try {
+    const down = await probe(relayed.url, '/ready');
+    assert.is(down.status, 503);
+    assert.is(down.body.checks?.graphql, 'schema not built yet');
+    const refused = await relayed.gql('{ __typename }');
+    assert.is(refused.status, 503);
+    assert.is(refused.errors?.[0]?.extensions?.code, 'INTERNAL');
+    assert.match(refused.errors?.[0]?.message ?? '', /^Service not ready, retry shortly \(reference [\w-]+\)$/);
+    assert.is((await probe(relayed.url, '/health')).status, 200);
+    await relay.restore();
+    // The build is retried with backoff (at most 5 s apart).
+    let ready = await probe(relayed.url, '/ready');
+    for (let i = 0; i < 40 && ready.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      ready = await probe(relayed.url, '/ready');
+    }
+    assert.is(ready.status, 200, `ready once the database is back: ${JSON.stringify(ready.body)}`);
+    const answered = await relayed.gql('{ __typename }');
+    assert.is(answered.status, 200, JSON.stringify(answered));
+    assert.equal(answered.data, { __typename: 'Query' });
+  } finally {
+    await relayed.close();
+    await relay.cut();
+  }
+});
+
 test("the worker's /ready: ready while its runner runs, not after it stopped", async () => {
   const pool = makeWorkerPool(db.urls.owner, 4);
   const runner = await startWorker({

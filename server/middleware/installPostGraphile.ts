@@ -1,8 +1,20 @@
 // Mounts the GraphQL API (POST /graphql) and, in development, the Ruru IDE.
+//
+// The schema is built from the database (introspection), so it cannot be
+// built while the database is unreachable. makeApp waits for a first attempt
+// only; if it fails, the process still starts (and /ready says the schema is
+// not built) while the build is retried with backoff (JSON log lines) until it
+// succeeds. Until then POST /graphql answers 503 (code INTERNAL, a reference
+// and Retry-After), and websocket upgrades are refused: grafserv is mounted
+// only on a built schema (on a failed one every request broke with a 500).
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import express, { type Express } from 'express';
-import { postgraphile } from 'postgraphile';
+import express, { type Express, type RequestHandler } from 'express';
+import { makeSchema } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/express/v4';
+import { CodedError, sendError } from '../errors.ts';
+import { currentRequest } from '../request_context.ts';
+import { loggerFor } from '../../lib/logger.ts';
 import { makePreset } from '../graphile.config.ts';
 import { identityOf, pgSettingsFor } from '../request_identity.ts';
 import { makeWebsocketGuard, websocketClientKeyOf, websocketIdentityOf } from '../live/websocket_guard.ts';
@@ -54,54 +66,118 @@ export async function installPostGraphile(
     );
     reads = makeReadRouting(pool, replicaPool, () => metrics.observeReplicaFallback());
   }
-  const pgl = postgraphile(
-    makePreset({
-      pool,
-      rootUrl: config.db.root,
-      isDev: config.isDev,
-      ide: config.graphqlIde,
-      introspection: config.graphqlIntrospection,
-      pgSettings: pgSettingsFor,
-      websocketPgSettings: (request): Record<string, string> => {
-        const identity = websocketIdentityOf(request);
-        return identity ? { role: identity.dbRole, 'app.session_id': identity.sessionId } : {};
-      },
-      liveContext: (rc) => ({
-        liveHub: liveHubOf(app),
-        liveClientKey: rc.ws
-          ? websocketClientKeyOf(rc.ws.request)
-          : liveClientKey(
-              rc.expressv4?.res ? identityOf(rc.expressv4.res)?.userId : undefined,
-              rc.expressv4 ? clientAddress(app, rc.expressv4.req) : undefined,
-            ),
-      }),
-      readWithPgClient: (req, document, operation) => {
-        const replica =
-          reads && mayReadFromReplica(identityOf(req.res!) !== undefined, document, operation)
-            ? reads.forReplicaRead()
-            : undefined;
-        metrics.observeRead(replica ? 'replica' : 'primary');
-        return replica;
-      },
-      plugins: configuredPlugins(config),
+  const preset = makePreset({
+    pool,
+    rootUrl: config.db.root,
+    isDev: config.isDev,
+    ide: config.graphqlIde,
+    introspection: config.graphqlIntrospection,
+    pgSettings: pgSettingsFor,
+    websocketPgSettings: (request): Record<string, string> => {
+      const identity = websocketIdentityOf(request);
+      return identity ? { role: identity.dbRole, 'app.session_id': identity.sessionId } : {};
+    },
+    liveContext: (rc) => ({
+      liveHub: liveHubOf(app),
+      liveClientKey: rc.ws
+        ? websocketClientKeyOf(rc.ws.request)
+        : liveClientKey(
+            rc.expressv4?.res ? identityOf(rc.expressv4.res)?.userId : undefined,
+            rc.expressv4 ? clientAddress(app, rc.expressv4.req) : undefined,
+          ),
     }),
-  );
+    readWithPgClient: (req, document, operation) => {
+      const replica =
+        reads && mayReadFromReplica(identityOf(req.res!) !== undefined, document, operation)
+          ? reads.forReplicaRead()
+          : undefined;
+      metrics.observeRead(replica ? 'replica' : 'primary');
+      return replica;
+    },
+    plugins: configuredPlugins(config),
+  });
   // Bodies parsed here, before grafserv (which uses req.body when present), so
   // pgSettingsFor can tell an anonymous mutation from a query. The limit is grafserv's.
   app.use('/graphql', express.json({ limit: '100kb' }));
-  const serv = pgl.createServ(grafserv);
-  // Websocket upgrades go through the guard (origin, identity, bound) first.
-  await serv.addTo(app, httpServer, false);
-  const upgrade = await serv.getUpgradeHandler();
-  if (upgrade) {
-    const guard = makeWebsocketGuard(config, sessionLookupOf(app), '/graphql', upgrade, (req) =>
-      clientAddress(app, req),
-    );
-    httpServer.on('upgrade', guard.onUpgrade);
-    app.locals.beforeClose = [...(app.locals.beforeClose ?? []), () => guard.closeAll()];
-  }
-  markGraphqlReady(app);
-  onClose(async () => {
-    await pgl.release();
+  // grafserv's routes, once the schema is built; until then /graphql is refused cleanly.
+  let mounted: RequestHandler | undefined;
+  app.use((req, res, next) => {
+    if (mounted) return mounted(req, res, next);
+    if (req.path !== '/graphql') return next();
+    res.set('Retry-After', String(NOT_READY_RETRY_AFTER_S));
+    sendError(res, notReadyError(), 503);
   });
+
+  const log = loggerFor('api');
+  let closed = false;
+  let serv: ReturnType<typeof grafserv> | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let wakeRetry: (() => void) | undefined;
+
+  const build = async (): Promise<void> => {
+    const { schema } = await makeSchema(preset);
+    if (closed) return;
+    const built = grafserv({ preset, schema });
+    const router = express.Router();
+    // Websocket upgrades go through the guard (origin, identity, bound) first.
+    await built.addTo(router as unknown as Express, httpServer, false);
+    const upgrade = await built.getUpgradeHandler();
+    if (upgrade) {
+      const guard = makeWebsocketGuard(config, sessionLookupOf(app), '/graphql', upgrade, (req) =>
+        clientAddress(app, req),
+      );
+      httpServer.on('upgrade', guard.onUpgrade);
+      app.locals.beforeClose = [...(app.locals.beforeClose ?? []), () => guard.closeAll()];
+    }
+    serv = built;
+    mounted = router;
+    markGraphqlReady(app);
+  };
+
+  const retry = async (attempt: number): Promise<void> => {
+    for (let n = attempt; !closed; n++) {
+      const delayMs = Math.min(BUILD_RETRY_MAX_MS, BUILD_RETRY_FIRST_MS * 2 ** (n - 1));
+      await new Promise<void>((resolve) => {
+        wakeRetry = resolve;
+        retryTimer = setTimeout(resolve, delayMs);
+      });
+      if (closed) return;
+      try {
+        await build();
+        log.info({ attempt: n + 1 }, 'graphql schema built');
+        return;
+      } catch (err) {
+        log.error(
+          { err, attempt: n + 1, retryInMs: Math.min(BUILD_RETRY_MAX_MS, BUILD_RETRY_FIRST_MS * 2 ** n) },
+          'graphql schema build failed, retrying',
+        );
+      }
+    }
+  };
+
+  try {
+    await build();
+  } catch (err) {
+    log.error({ err, attempt: 1, retryInMs: BUILD_RETRY_FIRST_MS }, 'graphql schema build failed, retrying');
+    void retry(1);
+  }
+  onClose(async () => {
+    closed = true;
+    clearTimeout(retryTimer);
+    wakeRetry?.();
+    await serv?.release();
+  });
+}
+
+/** Backoff of the schema build's retries: 250 ms, doubling, at most 5 s apart. */
+const BUILD_RETRY_FIRST_MS = 250;
+const BUILD_RETRY_MAX_MS = 5_000;
+const NOT_READY_RETRY_AFTER_S = 5;
+
+/** What POST /graphql answers before the schema is built: 503, INTERNAL with the request's reference. */
+function notReadyError(): CodedError {
+  const request = currentRequest();
+  const reference = request?.id ?? randomBytes(6).toString('hex');
+  (request?.log ?? loggerFor('api')).warn({ reference }, 'graphql refused: schema not built yet');
+  return new CodedError('INTERNAL', `Service not ready, retry shortly (reference ${reference})`);
 }
