@@ -44,7 +44,9 @@ export async function runReport(
     ['--from', from],
     ['--to', to],
   ]) {
-    if (!DATE.test(value ?? '') || Number.isNaN(Date.parse(value)))
+    // Date.parse reads 2026-02-30 as March 2nd: a real date is one that reads back the same.
+    const parsed = DATE.test(value ?? '') ? new Date(`${value}T00:00:00Z`) : null;
+    if (!parsed || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== value)
       throw new ReportUsageError(`${flag} must be a date YYYY-MM-DD`);
   }
   if (from >= to) throw new ReportUsageError('--from must be before --to (the period is [from, to))');
@@ -95,17 +97,29 @@ export function asTable(report: ReportResult): string {
   ].join('\n');
 }
 
-export default async function main(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
+const parseReportArgs = (args: string[]) =>
+  parseArgs({
     args,
     allowPositionals: true,
     options: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', default: 'table' } },
   });
-  const [name] = positionals;
-  if (!name || !values.from || !values.to || !['table', 'csv'].includes(values.format!)) {
-    console.error(`${usageOf('report')}\nReports: ${reportNames().join(', ')}`);
-    process.exit(2);
+
+function usageExit(message?: string): never {
+  console.error(`${message ? `${message}\n` : ''}${usageOf('report')}\nReports: ${reportNames().join(', ')}`);
+  process.exit(2);
+}
+
+export default async function main(args: string[]): Promise<void> {
+  let parsed: ReturnType<typeof parseReportArgs>;
+  try {
+    parsed = parseReportArgs(args);
+  } catch (err) {
+    // An unknown option or one without its value is a bad argument as any other (exit 2, not a crash).
+    usageExit((err as Error).message);
   }
+  const { values, positionals } = parsed;
+  const [name] = positionals;
+  if (!name || !values.from || !values.to || !['table', 'csv'].includes(values.format!)) usageExit();
   const client = new pg.Client({
     connectionString: urlVar(process.env, 'REPORTS_DATABASE_URL', dbUrls().owner, ['postgres:', 'postgresql:']),
   });

@@ -199,6 +199,9 @@ test('the CLI prints a table or CSV (quoted by the library), and refuses bad arg
     ['booking_funnel', '--from', 'yesterday', '--to', '2026-11-20'],
     ['booking_funnel', '--from', '2026-11-20'],
     ['booking_funnel', '--from', '2026-11-20', '--to', '2026-11-21', '--format', 'xml'],
+    ['booking_funnel', '--from', '2026-02-30', '--to', '2026-03-05'],
+    ['booking_funnel', '--from', '2026-11-20', '--to', '2026-11-21', '--bogus', '1'],
+    ['booking_funnel', '--from', '2026-11-20', '--to', '2026-11-21', '--format'],
   ]) {
     const res = cli(...bad);
     assert.is(res.status, 2, bad.join(' '));
