@@ -46,7 +46,7 @@ export default async function main(args: string[]): Promise<void> {
     args,
     options: {
       email: { type: 'string' },
-      role: { type: 'string', default: 'driver' },
+      role: { type: 'string' },
       name: { type: 'string' },
       invite: { type: 'boolean', default: false },
       'password-stdin': { type: 'boolean', default: false },
@@ -54,6 +54,8 @@ export default async function main(args: string[]): Promise<void> {
     strict: true,
   });
   if (!values.email) throw new Error(`--email is required.\n${usageOf('user:create')}`);
+  // No default: left out, it made a driver and mailed them a staff invitation.
+  if (!values.role) throw new Error(`--role is required.\n${usageOf('user:create')}`);
 
   let password: string | null = null;
   if (values['password-stdin']) {

@@ -64,7 +64,7 @@ test('--password-stdin: an admin ready to sign in, verified', async () => {
   assert.equal(me.data.currentUser, { role: 'admin', isVerified: true });
 });
 
-test('refusals: taken email, unknown role, weak password, missing email', async () => {
+test('refusals: taken email, unknown role, weak password, missing email or role', async () => {
   const {
     rows: [{ n: before }],
   } = await db.owner.query('select count(*)::int as n from app_public.users');
@@ -81,6 +81,10 @@ test('refusals: taken email, unknown role, weak password, missing email', async 
   const missing = cli(['--role', 'admin']);
   assert.is(missing.status, 1);
   assert.match(missing.out, /Usage/);
+  // Left out, the role made a driver and mailed them a staff invitation.
+  const noRole = cli(['--email', 'w@example.com']);
+  assert.is(noRole.status, 1);
+  assert.match(noRole.out, /--role is required/);
   const {
     rows: [{ n: after }],
   } = await db.owner.query('select count(*)::int as n from app_public.users');
