@@ -15,6 +15,9 @@ import { startApi, type TestApi, closeAll, startDbAndApi } from './helpers/api.t
 import { makeWorkerPool, startWorker } from '../worker/runner.ts';
 import { startHealthServer } from '../worker/health_server.ts';
 import { workerMetrics } from '../worker/metrics.ts';
+import { spawn } from 'node:child_process';
+import { childEnv } from './helpers/processes.ts';
+import { freePort } from './helpers/free_port.ts';
 
 let db: TestDb;
 let api: TestApi;
@@ -163,6 +166,61 @@ test('an API started while the database is unreachable builds its schema once it
     assert.equal(answered.data, { __typename: 'Query' });
   } finally {
     await relayed.close();
+    await relay.cut();
+  }
+});
+
+test('a worker started while the database is unreachable serves its probes and starts once it is back', async () => {
+  const owner = new URL(db.urls.owner);
+  const relay = await startRelay({ host: owner.hostname, port: Number(owner.port || 5432) });
+  await relay.cut();
+  const via = (url: string) => {
+    const u = new URL(url);
+    u.port = String(relay.port);
+    return u.toString();
+  };
+  const healthPort = await freePort();
+  const env = childEnv(
+    { ...db.urls, owner: via(db.urls.owner), authenticator: via(db.urls.authenticator) },
+    { host: '127.0.0.1', port: 1 } as never,
+    { host: '127.0.0.1', port: 1 },
+    { WORKER_HEALTH_PORT: String(healthPort), LOG_LEVEL: 'info' },
+  );
+  const child = spawn(process.execPath, [new URL('../worker/main.ts', import.meta.url).pathname], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const base = `http://127.0.0.1:${healthPort}`;
+  const poll = async (path: string, status: number) => {
+    for (let i = 0; i < 120; i++) {
+      const res = await probe(base, path).catch(() => undefined);
+      if (res?.status === status) return res;
+      assert.is(child.exitCode, null, `the worker exited:\n${out}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.unreachable(`${path} never answered ${status}:\n${out}`);
+  };
+  try {
+    await poll('/health', 200);
+    const down = await poll('/ready', 503);
+    assert.is(down?.body.checks?.runner, 'not started (waiting for the database)');
+    assert.match(down?.body.checks?.database ?? '', /^unavailable: /);
+    const failed = out
+      .split('\n')
+      .filter((l) => l.includes('worker start failed'))
+      .map((l) => JSON.parse(l) as { level: number; attempt: number; retryInMs: number });
+    assert.ok(failed.length > 0, `a JSON line per failed attempt:\n${out}`);
+    assert.is(failed[0].attempt, 1);
+    await relay.restore();
+    const up = await poll('/ready', 200);
+    assert.equal(up?.body.checks, { database: 'ok', migrations: 'ok', runner: 'ok' });
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
     await relay.cut();
   }
 });

@@ -1,6 +1,8 @@
 // The worker's own probes on WORKER_HEALTH_PORT (off when unset), for a
 // container orchestrator: GET /health (the process serves HTTP) and GET /ready
-// (the job runner is running and its database is ready: lib/readiness.ts),
+// (the job runner is running and its database is ready: lib/readiness.ts;
+// while the database has not answered at start-up, the runner is not started
+// yet and /ready says so),
 // and GET /metrics (worker/metrics.ts) for a scraper, behind METRICS_TOKEN's
 // bearer token when it is set (like the API's METRICS_PORT: a private port).
 import { createServer, type Server } from 'node:http';
@@ -9,6 +11,7 @@ import type { Runner } from 'graphile-worker';
 import type client from 'prom-client';
 import { checkReadiness } from '../lib/readiness.ts';
 import { isScraper } from '../server/metrics.ts';
+import type { PendingRunner } from './runner.ts';
 
 export interface WorkerMetricsRoute {
   registry: client.Registry;
@@ -20,18 +23,25 @@ export async function startHealthServer(
   port: number,
   host: string,
   pool: pg.Pool,
-  runner: Runner,
+  runner: Runner | PendingRunner,
   metrics: WorkerMetricsRoute,
 ): Promise<Server> {
+  // A PendingRunner (startWorkerWhenReachable) has no runner until the database answers.
+  let current: Runner | undefined;
   let stopped = false;
-  runner.promise.then(
-    () => {
-      stopped = true;
-    },
-    () => {
-      stopped = true;
-    },
-  );
+  const watch = (r: Runner) => {
+    current = r;
+    r.promise.then(
+      () => {
+        stopped = true;
+      },
+      () => {
+        stopped = true;
+      },
+    );
+  };
+  if ('started' in runner) void runner.started.then((r) => r && watch(r));
+  else watch(runner);
   const server = createServer(async (req, res) => {
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -39,7 +49,9 @@ export async function startHealthServer(
     if (req.method !== 'GET') return reply(405, { error: { code: 'BAD_REQUEST', message: 'GET only' } });
     if (req.url === '/health') return reply(200, { status: 'ok' });
     if (req.url === '/ready') {
-      const { ready, checks } = await checkReadiness(pool, { runner: !stopped || 'stopped' });
+      const { ready, checks } = await checkReadiness(pool, {
+        runner: current === undefined ? 'not started (waiting for the database)' : !stopped || 'stopped',
+      });
       return reply(ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', checks });
     }
     if (req.url === '/metrics') {

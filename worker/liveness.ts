@@ -35,14 +35,21 @@ export async function startLiveness(
   // A dying connection must not crash the worker; the process simply stops
   // counting as alive for the others.
   client.on('error', (err) => log(`liveness connection lost: ${err.message}`));
-  await client.connect();
-  const {
-    rows: [me],
-  } = await client.query<{ id: string }>(
-    'insert into app_private.worker_processes (hostname, pid) values ($1, $2) returning id',
-    [hostname(), process.pid],
-  );
-  await client.query('select pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS, me.id]);
+  let me: { id: string };
+  try {
+    await client.connect();
+    ({
+      rows: [me],
+    } = await client.query<{ id: string }>(
+      'insert into app_private.worker_processes (hostname, pid) values ($1, $2) returning id',
+      [hostname(), process.pid],
+    ));
+    await client.query('select pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS, me.id]);
+  } catch (err) {
+    // The worker retries its start-up (startWorkerWhenReachable): no connection left behind.
+    await client.end().catch(() => {});
+    throw err;
+  }
 
   // One connection serves the recording and the sweeps: run them one at a
   // time, in the order asked (pg no longer queues overlapping queries for us).

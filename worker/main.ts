@@ -7,7 +7,7 @@ import { mailConfigFromEnv } from '../lib/mail_transport.ts';
 import { stripeConfigFromEnv } from '../lib/stripe_client.ts';
 import { webUrlOf } from '../lib/web_urls.ts';
 import { spotsSyncConfigFromEnv } from '../lib/spots_sync_config.ts';
-import { makeWorkerPool, startWorker, workerSettingsFromEnv } from './runner.ts';
+import { makeWorkerPool, startWorkerWhenReachable, workerSettingsFromEnv } from './runner.ts';
 import { startHealthServer } from './health_server.ts';
 import { workerMetrics } from './metrics.ts';
 
@@ -24,19 +24,22 @@ const { db, worker, healthPort } = configOrExit(() => ({
 // Before the runner: its start-up's full GCs count for the heap figure.
 const registry = workerMetrics();
 const pgPool = makeWorkerPool(db.owner, worker.concurrency + 2);
-const runner = await startWorker({ connectionString: db.owner, concurrency: worker.concurrency, pgPool });
+// Started once the database answers (retried with backoff meanwhile); the
+// health port serves from the start, /ready 503 until the runner runs.
+const pending = startWorkerWhenReachable({ connectionString: db.owner, concurrency: worker.concurrency, pgPool });
 const health = process.env.WORKER_HEALTH_PORT
-  ? await startHealthServer(healthPort, process.env.WORKER_HEALTH_HOST ?? '127.0.0.1', pgPool, runner, {
+  ? await startHealthServer(healthPort, process.env.WORKER_HEALTH_HOST ?? '127.0.0.1', pgPool, pending, {
       registry,
       token: process.env.METRICS_TOKEN || null,
     })
   : undefined;
 const stop = async () => {
   health?.close();
-  await runner.stop();
+  await pending.stop();
   await pgPool.end();
   process.exit(0);
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
-await runner.promise;
+const runner = await pending.started;
+await runner?.promise;
