@@ -26,7 +26,7 @@ import { installErrorHandler } from './middleware/installErrorHandler.ts';
 export interface AppHandle {
   app: Express;
   httpServer: Server;
-  /** Stops accepting requests and releases pools, in reverse order of install. */
+  /** Stops accepting requests, lets those in flight finish (at most 10 s), then releases pools; once, however often called. */
   close(): Promise<void>;
 }
 
@@ -38,6 +38,7 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   const httpServer = createServer(app);
   const closers: Array<() => Promise<void>> = [];
   const onClose = (fn: () => Promise<void>) => closers.unshift(fn);
+  let closing: Promise<void> | undefined;
 
   installRequestLog(app);
   installSecurityHeaders(app);
@@ -62,16 +63,36 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   return {
     app,
     httpServer,
-    async close() {
-      // Upgraded sockets (websockets) keep the server open: end them first.
-      for (const fn of (app.locals.beforeClose ?? []) as Array<() => void>) fn();
-      await new Promise<void>((resolve) => {
-        httpServer.close(() => resolve());
-        httpServer.closeAllConnections();
-      });
-      for (const fn of closers) await fn();
+    close() {
+      closing ??= drainAndClose(app, httpServer, closers);
+      return closing;
     },
   };
+}
+
+/** How long close() lets requests in flight finish before cutting their connections. */
+const DRAIN_MS = 10_000;
+
+/**
+ * Stops accepting connections, ends long-lived streams at once (websockets,
+ * SSE: app.locals.beforeClose), lets requests in flight finish — a booking's
+ * answer and manage token must reach its client once its transaction
+ * committed — closing each keep-alive connection as it goes idle, and cuts
+ * what is left after DRAIN_MS. Then releases the pools, in reverse order of install.
+ */
+async function drainAndClose(app: Express, httpServer: Server, closers: Array<() => Promise<void>>): Promise<void> {
+  for (const fn of (app.locals.beforeClose ?? []) as Array<() => void>) fn();
+  await new Promise<void>((resolve) => {
+    const idle = setInterval(() => httpServer.closeIdleConnections(), 50);
+    const cut = setTimeout(() => httpServer.closeAllConnections(), DRAIN_MS);
+    httpServer.close(() => {
+      clearInterval(idle);
+      clearTimeout(cut);
+      resolve();
+    });
+    httpServer.closeIdleConnections();
+  });
+  for (const fn of closers) await fn();
 }
 
 export async function listen(handle: AppHandle, port: number, host: string): Promise<number> {

@@ -40,6 +40,14 @@ export function installLiveEvents(
   const hub = new LiveHub(config.db.owner, ownerPoolOf(app), config.live);
   app.locals.liveHub = hub;
   onClose(() => hub.close());
+  // Open streams, ended first when the server closes (server/app.ts): they never finish by themselves.
+  const streams = new Set<Response>();
+  app.locals.beforeClose = [
+    ...(app.locals.beforeClose ?? []),
+    () => {
+      for (const r of streams) r.end();
+    },
+  ];
 
   app.get('/live/spots', async (req: Request, res: Response, next: NextFunction) => {
     try {
@@ -84,6 +92,8 @@ export function installLiveEvents(
         await stop();
         return;
       }
+      streams.add(res);
+      res.on('close', () => streams.delete(res));
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
