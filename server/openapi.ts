@@ -224,6 +224,12 @@ export const OPENAPI_DOCUMENT = {
           },
           '401': error('SMA15: the bearer token is unknown, revoked or expired (sign in again).'),
           ...FORBIDDEN,
+          '503': {
+            description:
+              'The GraphQL schema is not built yet (the database has not answered since the process started; the build is retried): `INTERNAL`, "Service not ready, retry shortly (reference …)", with Retry-After. /ready says `graphql: schema not built yet` meanwhile.',
+            headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait.' } },
+            content: graphqlJson(),
+          },
         },
       },
     },
