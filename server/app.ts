@@ -1,6 +1,6 @@
 // Assembles the HTTP server. Each install* adds one concern; reading this list
 // tells what the server does.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import type { ServerConfig } from './config.ts';
 import { installRequestLog } from './middleware/installRequestLog.ts';
@@ -36,6 +36,13 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
   // TRUST_PROXY proxies: their X-Forwarded-For gives the client's address (clientAddress; rate limits use it).
   app.set('trust proxy', config.trustProxy);
   const httpServer = createServer(app);
+  // Responses not yet finished, so that close() can tell their clients not to reuse the connection.
+  const inFlight = new Set<ServerResponse>();
+  httpServer.on('request', (_req, res: ServerResponse) => {
+    if (closing) res.shouldKeepAlive = false;
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
   const closers: Array<() => Promise<void>> = [];
   const onClose = (fn: () => Promise<void>) => closers.unshift(fn);
   let closing: Promise<void> | undefined;
@@ -64,7 +71,7 @@ export async function makeApp(config: ServerConfig): Promise<AppHandle> {
     app,
     httpServer,
     close() {
-      closing ??= drainAndClose(app, httpServer, closers);
+      closing ??= drainAndClose(app, httpServer, inFlight, closers);
       return closing;
     },
   };
@@ -80,8 +87,15 @@ const DRAIN_MS = 10_000;
  * committed — closing each keep-alive connection as it goes idle, and cuts
  * what is left after DRAIN_MS. Then releases the pools, in reverse order of install.
  */
-async function drainAndClose(app: Express, httpServer: Server, closers: Array<() => Promise<void>>): Promise<void> {
+async function drainAndClose(
+  app: Express,
+  httpServer: Server,
+  inFlight: Set<ServerResponse>,
+  closers: Array<() => Promise<void>>,
+): Promise<void> {
   for (const fn of (app.locals.beforeClose ?? []) as Array<() => void>) fn();
+  // Answered with `Connection: close`: the client does not send another request on a closing connection.
+  for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
   await new Promise<void>((resolve) => {
     const idle = setInterval(() => httpServer.closeIdleConnections(), 50);
     const cut = setTimeout(() => httpServer.closeAllConnections(), DRAIN_MS);

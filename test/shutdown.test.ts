@@ -28,10 +28,13 @@ test('a reservation in flight when the API is closed still gets its answer', asy
     await lock.query('begin');
     await lock.query('lock table app_public.reservations in access exclusive mode');
     locked = true;
-    const answer = api.gql(RESERVE, {
-      s: spot,
-      at: new Date(Date.now() + 5 * 3600e3).toISOString(),
-      e: 'inflight@example.com',
+    const answer = fetch(`${api.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({
+        query: RESERVE,
+        variables: { s: spot, at: new Date(Date.now() + 5 * 3600e3).toISOString(), e: 'inflight@example.com' },
+      }),
     });
     // Until the mutation waits for the lock.
     for (let i = 0; i < 100; i++) {
@@ -53,8 +56,10 @@ test('a reservation in flight when the API is closed still gets its answer', asy
     await lock.query('commit');
     locked = false;
     const res = await answer;
-    assert.is(res.status, 200, JSON.stringify(res));
-    const { reservation, manageToken } = res.data.reserve.result;
+    const body = (await res.json()) as { data?: any };
+    assert.is(res.status, 200, JSON.stringify(body));
+    assert.is(res.headers.get('connection'), 'close', 'the client is told not to reuse the connection');
+    const { reservation, manageToken } = body.data.reserve.result;
     assert.type(manageToken, 'string');
     await closed;
     const { rows } = await db.owner.query('select email from app_public.reservations where id = $1', [
