@@ -1,9 +1,12 @@
 // Liveness and readiness: /health answers while the process runs; /ready
 // fails while the database cannot be reached (the API's connections go
 // through a TCP relay the test closes: the shared PostgreSQL keeps running)
-// or while a committed migration has not run, and recovers after; the
-// worker's own /ready fails once its job runner stopped, and its /metrics
-// (with the heap used after a full GC) wants METRICS_TOKEN's bearer token.
+// or while a committed migration has not run, and recovers after; an API or
+// a worker started while the database is unreachable waits for it (the API's
+// /graphql answers 503 until its schema is built, the worker's /ready is 503
+// until its runner starts) and works once it is back; the worker's own
+// /ready fails once its job runner stopped, and its /metrics (with the heap
+// used after a full GC) wants METRICS_TOKEN's bearer token.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, connect, type Server, type Socket } from 'node:net';
