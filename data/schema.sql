@@ -2601,6 +2601,28 @@ $$;
 COMMENT ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) IS 'A WGS 84 point, or error SMS01 off the globe.';
 
 --
+-- Name: spot_street(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.spot_street(street text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  -- Blank, a spot has no name on the map or in the list (updateSpot took '   ').
+  if length(btrim(street)) between 1 and 200 then
+    return btrim(street);
+  end if;
+  raise exception 'A spot needs its street, 1 to 200 characters' using errcode = 'SMO11';
+end;
+$$;
+
+--
+-- Name: FUNCTION spot_street(street text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.spot_street(street text) IS 'A spot''s street, trimmed, or error SMO11 when missing, blank or over 200 characters.';
+
+--
 -- Name: spot_time_zone(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -6769,16 +6791,13 @@ begin
   if not app_hidden.current_user_may_manage(create_spot.borough) then
     raise exception 'Borough % is outside your zones', coalesce(create_spot.borough, '(none)') using errcode = 'SMO02';
   end if;
-  if nullif(btrim(create_spot.street), '') is null then
-    raise exception 'A spot needs its street' using errcode = 'SMO11';
-  end if;
   if not exists (select from app_public.rates r where r.id = create_spot.rate_id) then
     raise exception 'There is no rate %', coalesce(create_spot.rate_id::text, '(none given)') using errcode = 'SMO06';
   end if;
   -- Written as the request's role: row level security checks the zone again.
   insert into app_public.spots (location, street, rate_id, borough, zone, side_of_street, from_street, to_street,
                                 max_stay, is_accessible, has_ev_charger)
-  values (app_hidden.spot_position(lat, lng), street, rate_id, nullif(btrim(borough), ''), zone, side_of_street,
+  values (app_hidden.spot_position(lat, lng), app_hidden.spot_street(street), rate_id, nullif(btrim(borough), ''), zone, side_of_street,
           from_street, to_street, app_hidden.spot_max_stay(max_stay_minutes),
           coalesce(is_accessible, false), coalesce(has_ev_charger, false))
   returning * into v_s;
@@ -6790,7 +6809,7 @@ $$;
 -- Name: FUNCTION create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the borough''s zone and admins: a new active spot at (lat, lng). SMO01 not staff, SMO02 outside your zones, SMO06 no such rate, SMO05 bad maximum stay, SMO11 no street, SMS01 bad coordinates.';
+COMMENT ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the borough''s zone and admins: a new active spot at (lat, lng). SMO01 not staff, SMO02 outside your zones, SMO06 no such rate, SMO05 bad maximum stay, SMO11 no street (1 to 200 characters), SMS01 bad coordinates.';
 
 --
 -- Name: current_session_id(); Type: FUNCTION; Schema: app_public; Owner: -
@@ -8355,7 +8374,7 @@ begin
   end if;
   update app_public.spots s set
     location = case when lat is null then s.location else app_hidden.spot_position(lat, lng) end,
-    street = coalesce(update_spot.street, s.street),
+    street = case when update_spot.street is null then s.street else app_hidden.spot_street(update_spot.street) end,
     rate_id = coalesce(update_spot.rate_id, s.rate_id),
     borough = coalesce(update_spot.borough, s.borough),
     zone = coalesce(update_spot.zone, s.zone),
@@ -8375,7 +8394,7 @@ $$;
 -- Name: FUNCTION update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the spot''s zone and admins: changes what is given (null: unchanged). Reservations already made keep their quoted price. SMO01/SMO02/SMO03 as for every spot operation.';
+COMMENT ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the spot''s zone and admins: changes what is given (null: unchanged). Reservations already made keep their quoted price. SMO01/SMO02/SMO03 as for every spot operation, SMO11 a blank or over-long street.';
 
 --
 -- Name: verify_email(text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -11505,6 +11524,13 @@ GRANT ALL ON FUNCTION app_hidden.spot_max_stay(minutes integer) TO app_anonymous
 
 REVOKE ALL ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) TO app_anonymous;
+
+--
+-- Name: FUNCTION spot_street(street text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.spot_street(street text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.spot_street(street text) TO app_anonymous;
 
 --
 -- Name: FUNCTION spot_time_zone(spot_id bigint); Type: ACL; Schema: app_hidden; Owner: -

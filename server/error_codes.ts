@@ -99,7 +99,7 @@ export const ERROR_CODES: Record<string, string> = {
     'Bad rate: an hourly price or minimum charge outside 0–500,000 minor units, a currency that cannot be charged, billing increment outside 1–60 minutes, a missing or blank code or name, an unknown time zone (left out: America/New_York), or malformed (an opening or closing time left out) or overlapping metered hours.',
   SMO09: 'A rate with this code already exists.',
   SMO10: 'Bad operator zones: the list left out (an empty list means everywhere), or a blank borough.',
-  SMO11: 'A spot needs its street.',
+  SMO11: 'A spot needs its street, 1 to 200 characters (createSpot, updateSpot).',
   SME01:
     'Bad vehicle: a plate is 1 to 10 letters and digits (spaces, dashes and dots ignored), a state 2 or 3 letters, a label 1 to 50 characters.',
   SME02: 'Only enforcement officers (and admins) may look plates up.',

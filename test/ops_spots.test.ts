@@ -163,6 +163,12 @@ test('spot and rate input: codes, and nothing written', async () => {
       'SMO05',
     ],
     [`mutation { updateSpot(input: { spotId: "999999", street: "X" }) { clientMutationId } }`, 'SMO03'],
+    // A blank street left a spot without a name on the map and in the list.
+    [`mutation { updateSpot(input: { spotId: "${spot}", street: "   " }) { clientMutationId } }`, 'SMO11'],
+    [
+      `mutation { updateSpot(input: { spotId: "${spot}", street: "${'x'.repeat(201)}" }) { clientMutationId } }`,
+      'SMO11',
+    ],
     [`mutation { updateSpot(input: { spotId: "${spot}", borough: "Queens" }) { clientMutationId } }`, 'SMO02'],
     [`mutation { createRate(input: { code: "x", name: "X", hourlyPrice: -1 }) { clientMutationId } }`, 'SMO08'],
     [
