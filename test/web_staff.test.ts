@@ -294,7 +294,22 @@ test('an operator refunds part of a charge, sees it listed, and is told when a s
   }
   await field.fill((part / 100).toFixed(2));
   await page.getByRole('button', { name: 'Review refund' }).click();
-  await page.getByText(`Refund ${dollars(part)} of reservation #${reservationId} to the customer's card?`).waitFor();
+  const question = page.getByText(`Refund ${dollars(part)} of reservation #${reservationId} to the customer's card?`);
+  await question.waitFor();
+  // Back returns to the amount as typed (it does not submit the amount form again); Cancel closes the whole thing.
+  await page.locator('.refund-confirm').getByRole('button', { name: 'Back' }).click();
+  await page.waitForFunction((id) => document.activeElement?.id === id, `refund-${reservationId}`);
+  assert.is(await page.locator('.refund-confirm').count(), 0, 'Back leaves the confirmation');
+  assert.is(await field.inputValue(), (part / 100).toFixed(2));
+  await page.getByRole('button', { name: 'Review refund' }).click();
+  await question.waitFor();
+  await page.locator('.refund-confirm').getByRole('button', { name: 'Cancel' }).click();
+  await page.getByRole('button', { name: `Refund reservation #${reservationId}…` }).waitFor();
+  assert.is(await page.locator('.refund-confirm, .refund-form').count(), 0, 'Cancel closes the refund');
+  await page.getByRole('button', { name: `Refund reservation #${reservationId}…` }).click();
+  await field.fill((part / 100).toFixed(2));
+  await page.getByRole('button', { name: 'Review refund' }).click();
+  await question.waitFor();
   await page.getByRole('button', { name: `Refund ${dollars(part)}`, exact: true }).click();
   await page
     .getByRole('status')

@@ -2,7 +2,8 @@
 // amount (in the charge's currency, with its own number of decimals: none for
 // JPY; defaulting to what remains refundable) is checked next to the field
 // (a plain positive amount, at most what remains), then reviewed in a
-// confirmation step before refundReservation runs; the API's codes land next
+// confirmation step (Back to the amount, Cancel to close) before
+// refundReservation runs; the API's codes land next
 // to the amount field too.
 import { useEffect, useState } from 'preact/hooks';
 import { mutate } from '../api/client.ts';
@@ -75,6 +76,7 @@ export function RefundCharge({
   if (review !== null)
     return (
       <form
+        key="confirm"
         class="refund-confirm"
         onSubmit={(e) => {
           e.preventDefault();
@@ -87,14 +89,26 @@ export function RefundCharge({
         </p>
         <div class="button-row">
           <SubmitButton busy={busy}>Refund {formatMoney(review, currency)}</SubmitButton>
-          <button type="button" disabled={busy} onClick={() => setReview(null)}>
+          <button key="back" type="button" disabled={busy} onClick={() => setReview(null)}>
             Back
+          </button>
+          <button
+            key="cancel-confirm"
+            type="button"
+            disabled={busy}
+            onClick={() => {
+              setReview(null);
+              setOpen(false);
+            }}
+          >
+            Cancel
           </button>
         </div>
       </form>
     );
   return (
     <form
+      key="amount"
       class="refund-form"
       onSubmit={(e) => {
         e.preventDefault();
@@ -121,10 +135,10 @@ export function RefundCharge({
       />
       <FormError message={placed.general} />
       <div class="button-row">
-        <button type="submit" class="primary">
+        <button key="review" type="submit" class="primary">
           Review refund
         </button>
-        <button type="button" onClick={() => setOpen(false)}>
+        <button key="cancel" type="button" onClick={() => setOpen(false)}>
           Cancel
         </button>
       </div>
