@@ -72,10 +72,15 @@ test('The verification link opened in another browser asks for the password: a w
   const { page: phone } = await stack.newPage('phone');
   await phone.goto(link);
   await phone.getByRole('link', { name: 'choose a password' }).waitFor();
+  // Empty: asked for before sending; wrong: said to be wrong. Either way the field has the focus.
+  await phone.getByRole('button', { name: 'Verify' }).click();
+  await phone.locator('#password-error', { hasText: 'Enter the password of this account.' }).waitFor();
+  await phone.waitForFunction(() => document.activeElement?.id === 'password');
   await phone.getByLabel('Password').fill('not the password 1');
   await phone.getByRole('button', { name: 'Verify' }).click();
-  await phone.locator('#password-error').waitFor();
+  await phone.locator('#password-error', { hasText: "That password is not this account's." }).waitFor();
   assert.is(await phone.getByLabel('Password').getAttribute('aria-invalid'), 'true');
+  await phone.waitForFunction(() => document.activeElement?.id === 'password');
   await phone.getByLabel('Password').fill(PASSWORD);
   await phone.getByRole('button', { name: 'Verify' }).click();
   await phone.locator('.notice', { hasText: 'your email address is verified' }).waitFor();

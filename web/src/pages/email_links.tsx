@@ -15,11 +15,14 @@ export function VerifyEmailPage() {
   const [state, setState] = useState<'working' | 'done' | AppError>('working');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
+  // What is wrong with the password field: left empty (found before sending) or not this account's (SMA20 again).
+  const [passwordError, setPasswordError] = useState<string | null>(null);
 
-  async function verify(withPassword: string | null) {
+  async function verify(withPassword: string | null): Promise<AppError | null> {
     const r = await mutate<{ verifyEmail: { result: boolean } }>(VERIFY_EMAIL, { token, password: withPassword });
     setState(r.error ?? 'done');
     if (!r.error) refreshSession();
+    return r.error;
   }
   // Signed in as the account, the link alone verifies; otherwise the API asks for its password (SMA20).
   useEffect(() => {
@@ -28,14 +31,25 @@ export function VerifyEmailPage() {
 
   async function submit(event: Event) {
     event.preventDefault();
+    const focus = () => setTimeout(() => document.getElementById('password')?.focus());
+    if (password === '') {
+      setPasswordError('Enter the password of this account.');
+      focus();
+      return;
+    }
+    setPasswordError(null);
     setBusy(true);
-    await verify(password);
+    const error = await verify(password);
     setBusy(false);
+    // SMA20 after a password was sent: that password is not the account's.
+    if (error?.code === 'SMA20') {
+      setPasswordError("That password is not this account's. Check it and try again, or choose a password instead.");
+      focus();
+    }
   }
 
+  // The first answer (SMA20) asks for the password: no error next to the field until one was tried.
   const needsPassword = typeof state === 'object' && state.code === 'SMA20';
-  // The first answer asks for the password: no error shown next to the field until one was typed.
-  const placed = placeError(needsPassword && password !== '' ? state : null, { password: ['SMA20'] });
   return (
     <div class="page narrow">
       <h1 tabIndex={-1}>Verify your email</h1>
@@ -55,7 +69,7 @@ export function VerifyEmailPage() {
             autoComplete="current-password"
             required
             value={password}
-            error={placed.field('password')}
+            error={passwordError ?? undefined}
             onInput={(e) => setPassword(e.currentTarget.value)}
           />
           <SubmitButton busy={busy}>Verify</SubmitButton>
