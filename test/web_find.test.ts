@@ -95,6 +95,22 @@ test('Typed coordinates, miles and a bad radius: the error sits next to the fiel
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.locator('#lat-error').waitFor();
   assert.is(await page.locator('#lat-error').textContent(), ERROR_SENTENCES.SMS01);
+
+  // Found before sending, the same way: next to the field, which takes the focus; a blank one is asked for.
+  await page.getByLabel('Latitude').fill('');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('#lat-error', { hasText: /^Enter the latitude and the longitude, such as/ }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'lat');
+  await page.getByLabel('Latitude').fill('40.75');
+  await page.getByLabel('Longitude').fill('west');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('#lat-error', { hasText: /^Enter the latitude and the longitude as numbers/ }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'lng');
+  await page.getByLabel('Longitude').fill('-73.98');
+  await page.getByLabel('Radius').fill('x');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('#radius-error', { hasText: ERROR_SENTENCES.SMS02 }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'radius');
 });
 
 test('A listed spot that someone else books turns taken, in the list and on the map, pushed by the live stream', async () => {

@@ -222,12 +222,31 @@ export function FindPage() {
     const lat = Number(form.lat);
     const lng = Number(form.lng);
     const radius = Number(form.radius);
-    if (form.lat.trim() === '' || form.lng.trim() === '' || !Number.isFinite(lat) || !Number.isFinite(lng)) {
-      setError(makeError('SMS01'));
+    // Found before sending: said next to the field (SMS01 sits at the coordinates), which takes the
+    // focus as it does when the API finds the error.
+    const refuse = (error: AppError, field: string) => {
+      setError(error);
+      setTimeout(() => document.getElementById(field)?.focus());
+    };
+    const [latBlank, lngBlank] = [form.lat.trim() === '', form.lng.trim() === ''];
+    if (latBlank || lngBlank) {
+      const error = {
+        ...makeError('SMS01'),
+        message: 'Enter the latitude and the longitude, such as 40.7536 and -73.9832.',
+      };
+      refuse(error, latBlank ? 'lat' : 'lng');
+      return;
+    }
+    if (!Number.isFinite(lat) || !Number.isFinite(lng)) {
+      const error = {
+        ...makeError('SMS01'),
+        message: 'Enter the latitude and the longitude as numbers, such as 40.7536 and -73.9832.',
+      };
+      refuse(error, Number.isFinite(lat) ? 'lng' : 'lat');
       return;
     }
     if (!Number.isFinite(radius)) {
-      setError(makeError('SMS02'));
+      refuse(makeError('SMS02'), 'radius');
       return;
     }
     navigate(searchUrl({ lat, lng, radius, unit: form.unit, window: form.window, tz: formZone }));
