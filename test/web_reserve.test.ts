@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'playwright-core';
 import { MIDTOWN, openFirstFreeSpot, priceShown, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
-import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
+import { seriousA11yViolations, startWebStack, type Size, waitUntil, type WebStack } from './helpers/web_stack.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { createUser } from './helpers/db.ts';
 import { TEST_PASSWORD } from './helpers/auth.ts';
@@ -136,6 +136,11 @@ test("A declined card shows the provider's message next to the card, and the res
   await page
     .locator('#card-error', { hasText: "Enter the card's number, expiry date (MM / YY) and security code." })
     .waitFor();
+  // The card number takes the focus (not left on the button).
+  await waitUntil(
+    () => page.getByLabel('Card number').evaluate((el) => el === document.activeElement),
+    'focus on the card number',
+  );
   await page.getByLabel('Card number').fill('4242 4242');
   await page.getByRole('button', { name: 'Save card and confirm' }).click();
   await page.locator('#card-error', { hasText: "Enter the card's number" }).waitFor();

@@ -17,6 +17,8 @@ export interface StripeError {
 export interface CardElement {
   mount(target: HTMLElement | string): void;
   destroy(): void;
+  /** Real Stripe.js has it (the card number takes the focus); the emulator may not. */
+  focus?(): void;
   on(event: 'change', handler: (e: { complete: boolean; error?: StripeError }) => void): void;
 }
 export interface StripeClient {

@@ -4,7 +4,7 @@
 // webhook would too). A refused card's message appears under the card field,
 // and so does an empty or incomplete card (checked before sending, and when
 // Stripe answers a validation or card-parameter error): only Stripe being out
-// of reach is said to be that.
+// of reach is said to be that. The card field takes the focus with its error.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { mutate } from '../api/client.ts';
 import { makeError, type AppError } from '../api/errors.ts';
@@ -66,11 +66,18 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel, not
     };
   }, [reservationId, manageToken]);
 
+  /** The card field takes the focus with its error: the element's own focus() where Stripe.js has it, else its first input. */
+  function focusCard() {
+    if (card.current?.focus) card.current.focus();
+    else mount.current?.querySelector<HTMLElement>('input, iframe')?.focus();
+  }
+
   async function submit(event: Event) {
     event.preventDefault();
     if (!stripe.current || !card.current || !clientSecret) return;
     if (!complete.current) {
       setCardError(INCOMPLETE);
+      focusCard();
       return;
     }
     setBusy(true);
@@ -81,14 +88,16 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel, not
       setBusy(false);
       // Stripe's own message says what is wrong with the card ("Your card was declined.").
       const e = result.error;
-      if (e.type === 'card_error' || e.type === 'validation_error')
+      if (e.type === 'card_error' || e.type === 'validation_error') {
         setCardError(e.message ?? makeError('SMP08').message);
-      else if (
+        focusCard();
+      } else if (
         e.type === 'invalid_request_error' &&
         (e.param?.startsWith('card') || /^incomplete|^invalid_/.test(e.code ?? ''))
-      )
+      ) {
         setCardError(INCOMPLETE);
-      else if (e.type === 'invalid_request_error')
+        focusCard();
+      } else if (e.type === 'invalid_request_error')
         setError({ code: 'STRIPE', message: e.message ?? makeError('SMP08').message });
       else setError(makeError('SMP04'));
       return;
