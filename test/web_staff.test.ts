@@ -197,6 +197,19 @@ test('numbers typed on the spot page are checked next to their field, and a new 
   await page.locator('#max-stay-error', { hasText: 'whole number of minutes' }).waitFor();
   assert.is(await maxStay.getAttribute('aria-invalid'), 'true');
   assert.is(await page.getByRole('status').filter({ hasText: 'Spot saved.' }).count(), 0);
+  // A blank street is no street: said next to the Street field, which takes the focus.
+  const street = page.getByLabel('Street');
+  await street.fill('   ');
+  await page.getByRole('button', { name: 'Save spot' }).click();
+  await page.locator('#street-error', { hasText: 'Enter the street of the spot.' }).waitFor();
+  assert.is(await street.getAttribute('aria-invalid'), 'true');
+  await page.waitForFunction(() => document.activeElement?.id === 'street');
+  // A block without its end: said next to Until, which takes the focus.
+  await page.getByLabel('Until').fill('');
+  await page.getByRole('button', { name: 'Block', exact: true }).click();
+  await page.locator('#block-to-error', { hasText: 'Enter when the block ends' }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'block-to');
+  assert.is(await page.locator('#block-from-error').count(), 0, 'the start is fine');
   assert.equal(
     sent.filter((n) => n !== 'StaffSpot'),
     [],

@@ -4,7 +4,7 @@
 // Every time on the page, shown or typed, is on the spot's clock (its rate's
 // time zone), as drivers and street signs read it, not the browser's.
 // Numbers typed are checked next to their field before anything is sent (a
-// blank price is not 0), and a new hourly price, which every spot on the rate
+// blank price is not 0, a blank street or block end is no street or end), and a new hourly price, which every spot on the rate
 // charges, is confirmed first with the price and the number of spots.
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
@@ -35,6 +35,17 @@ function maxStayMinutes(text: string): { minutes: number } | { error: string } {
   if (minutes < 1 || minutes > 7 * 24 * 60) return { error: 'A maximum stay is 1 minute to 7 days (10080 minutes).' };
   return { minutes };
 }
+
+/** The street trimmed, or why it is not one (the API's rule, SMO11: 1 to 200 characters). */
+function streetName(text: string): { street: string } | { error: string } {
+  const street = text.trim();
+  if (street === '') return { error: 'Enter the street of the spot.' };
+  if (street.length > 200) return { error: `A street is at most 200 characters (this one is ${street.length}).` };
+  return { street };
+}
+
+/** The field each placed API error belongs to, which takes the focus when the error lands there. */
+const FIELD_IDS: Record<string, string> = { street: 'street', maxStay: 'max-stay', price: 'hourly-price' };
 
 const focusField = (id: string) => setTimeout(() => document.getElementById(id)?.focus());
 
@@ -68,7 +79,13 @@ function Spot({ id }: { id: string }) {
   const [maxStay, setMaxStay] = useState('');
   const [price, setPrice] = useState('');
   // Errors of what was typed, found before sending; a new price awaiting confirmation.
-  const [typed, setTyped] = useState<{ maxStay?: string; price?: string }>({});
+  const [typed, setTyped] = useState<{
+    street?: string;
+    maxStay?: string;
+    price?: string;
+    blockFrom?: string;
+    blockTo?: string;
+  }>({});
   const [newPrice, setNewPrice] = useState<number | null>(null);
   // What was typed (null: the default, from 1 to 3 hours after the page opened, on the spot's clock once known).
   const [from, setFrom] = useState<string | null>(null);
@@ -86,6 +103,14 @@ function Spot({ id }: { id: string }) {
       setPrice(rate ? moneyInput(rate.hourlyPrice, rate.currency) : '');
     });
   }, [id, version]);
+  // An API error placed next to a field moves the focus there, as the errors found before sending do.
+  useEffect(() => {
+    if (!error) return;
+    const owner = Object.keys(FIELD_CODES).find((name) =>
+      FIELD_CODES[name as keyof typeof FIELD_CODES].includes(error.code),
+    );
+    if (owner) focusField(FIELD_IDS[owner]!);
+  }, [error]);
   if (loadError) return <FormError message={loadError.message} />;
   if (!data) return <Loading what="the spot" />;
   const { spot, affected } = data;
@@ -117,14 +142,18 @@ function Spot({ id }: { id: string }) {
       <form
         onSubmit={(e) => {
           e.preventDefault();
+          const named = streetName(street);
           const checked = maxStayMinutes(maxStay);
-          if ('error' in checked) {
-            setTyped({ maxStay: checked.error });
-            focusField('max-stay');
+          if ('error' in named || 'error' in checked) {
+            setTyped({
+              street: 'error' in named ? named.error : undefined,
+              maxStay: 'error' in checked ? checked.error : undefined,
+            });
+            focusField('error' in named ? 'street' : 'max-stay');
             return;
           }
           setTyped({});
-          act(UPDATE_SPOT, { id, street, maxStay: checked.minutes }, 'Spot saved.');
+          act(UPDATE_SPOT, { id, street: named.street, maxStay: checked.minutes }, 'Spot saved.');
         }}
         noValidate
       >
@@ -132,7 +161,7 @@ function Spot({ id }: { id: string }) {
           id="street"
           label="Street"
           value={street}
-          error={placed.field('street')}
+          error={typed.street ?? placed.field('street')}
           onInput={(e) => setStreet(e.currentTarget.value)}
         />
         <TextField
@@ -245,11 +274,20 @@ function Spot({ id }: { id: string }) {
         <form
           onSubmit={(e) => {
             e.preventDefault();
-            // A field left blank or half typed goes as null: the API answers what it means (no end: SMB03).
+            // A field left blank or half typed is refused next to it; the API judges the times themselves (SMB03).
             const [starts, ends] = [fromLocalInput(fromValue, zone), fromLocalInput(toValue, zone)];
+            if (!starts || !ends) {
+              setTyped({
+                blockFrom: starts ? undefined : 'Enter when the block starts: a date and a time.',
+                blockTo: ends ? undefined : 'Enter when the block ends: a date and a time.',
+              });
+              focusField(starts ? 'block-to' : 'block-from');
+              return;
+            }
+            setTyped({});
             act(
               BLOCK_SPOT,
-              { id, from: starts?.toISOString() ?? null, to: ends?.toISOString() ?? null, reason: 'Maintenance' },
+              { id, from: starts.toISOString(), to: ends.toISOString(), reason: 'Maintenance' },
               'Blocked.',
             );
           }}
@@ -260,6 +298,7 @@ function Spot({ id }: { id: string }) {
             label="From"
             type="datetime-local"
             value={fromValue}
+            error={typed.blockFrom}
             onInput={(e) => setFrom(e.currentTarget.value)}
           />
           <TextField
@@ -267,6 +306,7 @@ function Spot({ id }: { id: string }) {
             label="Until"
             type="datetime-local"
             value={toValue}
+            error={typed.blockTo}
             onInput={(e) => setTo(e.currentTarget.value)}
           />
           <div class="button-row">
