@@ -189,6 +189,14 @@ test('numbers typed on the spot page are checked next to their field, and a new 
   await priceField.fill('6.5');
   await page.getByRole('button', { name: 'Save rate' }).click();
   await page.locator('#hourly-price-error', { hasText: 'JPY amounts have no decimals' }).waitFor();
+  // A comma only separates thousands: "6,50" is refused, not read as ¥650.
+  await priceField.fill('6,50');
+  await page.getByRole('button', { name: 'Save rate' }).click();
+  await page
+    .locator('#hourly-price-error', {
+      hasText: /^Use a point for decimals; a comma only between thousands, such as 1,250\.$/,
+    })
+    .waitFor();
 
   // A maximum stay that is no number: refused next to the field, nothing sent.
   const maxStay = page.getByLabel('Maximum stay (minutes)');

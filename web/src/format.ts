@@ -33,19 +33,25 @@ export function moneyInput(amount: number, currency: string): string {
 
 /**
  * What a person typed as an amount of the currency, in minor units; or the
- * sentence saying why it is not one (shown next to the field). Thousands
- * separators, spaces and the currency's symbol or code are allowed; a sign,
- * an exponent or more decimals than the currency has are not.
+ * sentence saying why it is not one (shown next to the field). Spaces and the
+ * currency's symbol or code are allowed, and commas only as thousands
+ * separators in groups of three (1,250.00); any other comma (a decimal comma
+ * such as 4,50) is refused rather than dropped (4,50 is not 450), and so are a
+ * sign, an exponent or more decimals than the currency has.
  */
 export function parseMoney(text: string, currency: string): { amount: number } | { error: string } {
   const digits = currencyDigits(currency);
   const symbol =
     new Intl.NumberFormat('en-US', { style: 'currency', currency }).formatToParts(0).find((p) => p.type === 'currency')
       ?.value ?? currency;
-  const plain = text.replaceAll(symbol, '').replace(new RegExp(currency, 'gi'), '').replace(/[\s,]/g, '');
+  const plain = text.replaceAll(symbol, '').replace(new RegExp(currency, 'gi'), '').replace(/\s/g, '');
   const example = moneyInput(1250 * 10 ** Math.max(0, digits - 2), currency);
   if (plain === '') return { error: `Enter an amount, such as ${example}.` };
-  const m = /^(\d+)(?:\.(\d*))?$/.exec(plain);
+  if (plain.includes(',') && !/^\d{1,3}(?:,\d{3})+(?:\.\d*)?$/.test(plain))
+    return {
+      error: `Use a point for decimals; a comma only between thousands, such as ${digits ? `1,250.${'0'.repeat(digits)}` : '1,250'}.`,
+    };
+  const m = /^(\d+)(?:\.(\d*))?$/.exec(plain.replaceAll(',', ''));
   if (!m) return { error: `Enter an amount as a plain number, such as ${example}.` };
   const fraction = m[2] ?? '';
   if (fraction.length > digits)

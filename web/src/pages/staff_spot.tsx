@@ -198,7 +198,7 @@ function Spot({ id }: { id: string }) {
             inputMode="decimal"
             value={price}
             error={typed.price ?? placed.field('price')}
-            hint={`Now ${formatMoney(rate.hourlyPrice, rate.currency)} an hour at ${spotCount(rate.spots.totalCount)}.`}
+            hint={`Now ${formatMoney(rate.hourlyPrice, rate.currency)} an hour at ${spotCount(rate.spots.totalCount)}. Decimals after a point; a comma only between thousands.`}
             onInput={(e) => setPrice(e.currentTarget.value)}
           />
           <div class="button-row">
