@@ -103,6 +103,12 @@ test('an enforcement officer checks a plate on a phone', async () => {
   const { page } = await stack.newPage('phone', { timezoneId: 'Asia/Tokyo' });
   await signIn(page, 'enforcement', '/staff/enforcement');
   await page.getByLabel('Licence plate').fill('abc 123');
+  // A spot number that is no number: refused next to its field, which takes the focus.
+  await page.getByLabel('Spot number (optional)').fill('12a');
+  await page.getByRole('button', { name: 'Check' }).click();
+  await page.locator('#spot-error', { hasText: 'Enter the spot number in digits' }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'spot');
+  assert.is(await page.locator('.form-error:not(.enforcement-invalid)').count(), 0, 'no form-level error');
   await page.getByLabel('Spot number (optional)').fill(spot);
   await page.getByRole('button', { name: 'Check' }).click();
   await page.locator('.enforcement-valid').waitFor();

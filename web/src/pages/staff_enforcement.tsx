@@ -1,5 +1,6 @@
 // Enforcement officers (phone-sized): does this plate hold a valid
-// reservation now (at this spot)? Every lookup is audited by the API.
+// reservation now (at this spot)? Every lookup is audited by the API. A spot
+// number that is not one (digits) is refused next to its field before sending.
 import { useState } from 'preact/hooks';
 import { mutate } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
@@ -12,14 +13,23 @@ export function StaffEnforcementPage() {
   const [form, setForm] = useState({ plate: '', state: '', spot: '' });
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
+  const [spotError, setSpotError] = useState<string | null>(null);
   const [answer, setAnswer] = useState<EnforcementAnswer | null>(null);
   async function submit(event: Event) {
     event.preventDefault();
+    const spot = form.spot.trim();
+    if (spot !== '' && !/^\d+$/.test(spot)) {
+      setSpotError('Enter the spot number in digits, as on the sign (such as 1042), or leave it empty.');
+      setAnswer(null);
+      setTimeout(() => document.getElementById('spot')?.focus());
+      return;
+    }
+    setSpotError(null);
     setBusy(true);
     const r = await mutate<{ enforcementLookup: { result: EnforcementAnswer } }>(ENFORCEMENT_LOOKUP, {
       plate: form.plate,
       state: form.state.trim() || null,
-      spot: form.spot.trim() || null,
+      spot: spot || null,
     });
     setBusy(false);
     setError(r.error);
@@ -45,7 +55,13 @@ export function StaffEnforcementPage() {
               {...field('plate')}
             />
             <TextField id="plate-state" label="State (optional)" autoCapitalize="characters" {...field('state')} />
-            <TextField id="spot" label="Spot number (optional)" inputMode="numeric" {...field('spot')} />
+            <TextField
+              id="spot"
+              label="Spot number (optional)"
+              inputMode="numeric"
+              error={spotError ?? undefined}
+              {...field('spot')}
+            />
             <FormError message={placed.general} />
             <div class="button-row">
               <SubmitButton busy={busy}>Check</SubmitButton>
