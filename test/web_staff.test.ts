@@ -289,7 +289,8 @@ async function chargedReservation(
 }
 
 test('an operator refunds part of a charge, sees it listed, and is told when a second refund exceeds what remains', async () => {
-  const email = 'refunded@example.test';
+  // A long email and no name: the page's heading is the email, which must wrap on a phone.
+  const email = 'refunded.customer.with.a.rather.long.address@example.test';
   const { reservationId, amount, manageToken } = await chargedReservation(email);
   // The guest's reservation made them a customer.
   const {
@@ -364,6 +365,10 @@ test('an operator refunds part of a charge, sees it listed, and is told when a s
   await phone.page.getByRole('button', { name: `Refund reservation #${reservationId}…` }).click();
   await phone.page.getByLabel(`Amount to refund of reservation #${reservationId} (USD)`).waitFor();
   assert.equal(await seriousA11yViolations(phone.page), [], 'the customer page (phone)');
+  assert.ok(
+    await phone.page.locator('h1', { hasText: email }).evaluate((h) => h.scrollWidth <= h.clientWidth),
+    'the email heading wraps within a phone screen',
+  );
   await phone.page.getByRole('button', { name: 'Review refund' }).click();
   await phone.page.getByRole('button', { name: `Refund ${dollars(rest)}`, exact: true }).click();
   await phone.page
