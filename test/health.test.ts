@@ -106,7 +106,8 @@ async function startRelay(target: { host: string; port: number }) {
   };
 }
 
-test('/ready fails while the database is unreachable and recovers after', async () => {
+/** The test database reached through a relay that can be cut and restored: its URLs and the relay. */
+async function relayedDatabase() {
   const owner = new URL(db.urls.owner);
   const relay = await startRelay({ host: owner.hostname, port: Number(owner.port || 5432) });
   const via = (url: string) => {
@@ -114,8 +115,13 @@ test('/ready fails while the database is unreachable and recovers after', async 
     u.port = String(relay.port);
     return u.toString();
   };
+  return { relay, urls: { ...db.urls, owner: via(db.urls.owner), authenticator: via(db.urls.authenticator) } };
+}
+
+test('/ready fails while the database is unreachable and recovers after', async () => {
+  const { relay, urls } = await relayedDatabase();
   const relayed = await startApi(db, {
-    db: { ...db.urls, owner: via(db.urls.owner), authenticator: via(db.urls.authenticator) },
+    db: urls,
   });
   try {
     const up = await whenReady(relayed.url);
@@ -136,16 +142,10 @@ test('/ready fails while the database is unreachable and recovers after', async 
 });
 
 test('an API started while the database is unreachable builds its schema once it is back', async () => {
-  const owner = new URL(db.urls.owner);
-  const relay = await startRelay({ host: owner.hostname, port: Number(owner.port || 5432) });
+  const { relay, urls } = await relayedDatabase();
   await relay.cut();
-  const via = (url: string) => {
-    const u = new URL(url);
-    u.port = String(relay.port);
-    return u.toString();
-  };
   const relayed = await startApi(db, {
-    db: { ...db.urls, owner: via(db.urls.owner), authenticator: via(db.urls.authenticator) },
+    db: urls,
   });
   try {
     const down = await probe(relayed.url, '/ready');
@@ -174,17 +174,11 @@ test('an API started while the database is unreachable builds its schema once it
 });
 
 test('a worker started while the database is unreachable serves its probes and starts once it is back', async () => {
-  const owner = new URL(db.urls.owner);
-  const relay = await startRelay({ host: owner.hostname, port: Number(owner.port || 5432) });
+  const { relay, urls } = await relayedDatabase();
   await relay.cut();
-  const via = (url: string) => {
-    const u = new URL(url);
-    u.port = String(relay.port);
-    return u.toString();
-  };
   const healthPort = await freePort();
   const env = childEnv(
-    { ...db.urls, owner: via(db.urls.owner), authenticator: via(db.urls.authenticator) },
+    urls,
     { host: '127.0.0.1', port: 1 } as never,
     { host: '127.0.0.1', port: 1 },
     { WORKER_HEALTH_PORT: String(healthPort), LOG_LEVEL: 'info' },
