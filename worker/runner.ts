@@ -9,6 +9,7 @@ import { startLiveness } from './liveness.ts';
 import { startSweepClock } from './sweep_clock.ts';
 import { SWEEP_EVERY_MS } from '../tasks/due_work__sweep.ts';
 import { loggerFor } from '../lib/logger.ts';
+import { retryWithBackoff } from '../lib/retry_with_backoff.ts';
 import { workerLoggerFrom } from './worker_logger.ts';
 
 import { intVar, oneOfVar } from '../lib/env.ts';
@@ -136,13 +137,7 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
   return runner;
 }
 
-/** Backoff of the worker's start-up retries: 250 ms, doubling, at most 5 s apart. */
-const START_RETRY_FIRST_MS = 250;
-const START_RETRY_MAX_MS = 5_000;
-
 export interface PendingRunner {
-  /** The runner once started; undefined while the database has not answered yet. */
-  current(): Runner | undefined;
   /** Resolves with the runner once started, or undefined if stopped before. */
   started: Promise<Runner | undefined>;
   /** Stops retrying, and the runner if it started. */
@@ -150,45 +145,27 @@ export interface PendingRunner {
 }
 
 /**
- * startWorker, retried with backoff (one JSON log line per failed attempt)
- * until the database answers: a worker started during a database outage
- * waits for it instead of crashing, and its health port serves meanwhile.
+ * startWorker, retried with backoff (lib/retry_with_backoff.ts; one JSON log
+ * line per failed attempt) until the database answers: a worker started
+ * during a database outage waits for it instead of crashing, and its health
+ * port serves meanwhile.
  */
 export function startWorkerWhenReachable(options: WorkerOptions): PendingRunner {
-  let runner: Runner | undefined;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
-  const started = (async () => {
-    for (let attempt = 1; !stopped; attempt++) {
-      try {
-        const r = await startWorker(options);
-        if (stopped) {
-          await r.stop();
-          return undefined;
-        }
-        if (attempt > 1) log.info({ attempt }, 'worker started');
-        runner = r;
-        return r;
-      } catch (err) {
-        const retryInMs = Math.min(START_RETRY_MAX_MS, START_RETRY_FIRST_MS * 2 ** (attempt - 1));
-        log.error({ err, attempt, retryInMs }, 'worker start failed (database unreachable?), retrying');
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          timer = setTimeout(resolve, retryInMs);
-        });
-      }
-    }
-    return undefined;
-  })();
+  const starting = retryWithBackoff(
+    async (attempt) => {
+      const runner = await startWorker(options);
+      if (attempt > 1) log.info({ attempt }, 'worker started');
+      return runner;
+    },
+    (err, attempt, retryInMs) =>
+      log.error({ err, attempt, retryInMs }, 'worker start failed (database unreachable?), retrying'),
+  );
   return {
-    current: () => runner,
-    started,
+    started: starting.result,
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      wake?.();
-      await (await started)?.stop();
+      starting.stop();
+      // A start that was under way when stopped is stopped as soon as it is up.
+      await (await starting.result)?.stop();
     },
   };
 }

@@ -15,6 +15,7 @@ import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { CodedError, sendError } from '../errors.ts';
 import { currentRequest } from '../request_context.ts';
 import { loggerFor } from '../../lib/logger.ts';
+import { retryWithBackoff } from '../../lib/retry_with_backoff.ts';
 import { makePreset } from '../graphile.config.ts';
 import { identityOf, pgSettingsFor } from '../request_identity.ts';
 import { makeWebsocketGuard, websocketClientKeyOf, websocketIdentityOf } from '../live/websocket_guard.ts';
@@ -111,8 +112,6 @@ export async function installPostGraphile(
   const log = loggerFor('api');
   let closed = false;
   let serv: ReturnType<typeof grafserv> | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let wakeRetry: (() => void) | undefined;
 
   const build = async (): Promise<void> => {
     const { schema } = await makeSchema(preset);
@@ -134,44 +133,29 @@ export async function installPostGraphile(
     markGraphqlReady(app);
   };
 
-  const retry = async (attempt: number): Promise<void> => {
-    for (let n = attempt; !closed; n++) {
-      const delayMs = Math.min(BUILD_RETRY_MAX_MS, BUILD_RETRY_FIRST_MS * 2 ** (n - 1));
-      await new Promise<void>((resolve) => {
-        wakeRetry = resolve;
-        retryTimer = setTimeout(resolve, delayMs);
-      });
-      if (closed) return;
-      try {
-        await build();
-        log.info({ attempt: n + 1 }, 'graphql schema built');
-        return;
-      } catch (err) {
-        log.error(
-          { err, attempt: n + 1, retryInMs: Math.min(BUILD_RETRY_MAX_MS, BUILD_RETRY_FIRST_MS * 2 ** n) },
-          'graphql schema build failed, retrying',
-        );
-      }
-    }
-  };
-
-  try {
-    await build();
-  } catch (err) {
-    log.error({ err, attempt: 1, retryInMs: BUILD_RETRY_FIRST_MS }, 'graphql schema build failed, retrying');
-    void retry(1);
-  }
+  // Start-up waits for the first attempt only; later ones run in the background.
+  let firstFailed: () => void = () => {};
+  const firstTried = new Promise<void>((resolve) => {
+    firstFailed = resolve;
+  });
+  const building = retryWithBackoff(
+    async (attempt) => {
+      await build();
+      if (attempt > 1) log.info({ attempt }, 'graphql schema built');
+    },
+    (err, attempt, retryInMs) => {
+      log.error({ err, attempt, retryInMs }, 'graphql schema build failed, retrying');
+      if (attempt === 1) firstFailed();
+    },
+  );
+  await Promise.race([building.result, firstTried]);
   onClose(async () => {
     closed = true;
-    clearTimeout(retryTimer);
-    wakeRetry?.();
+    building.stop();
     await serv?.release();
   });
 }
 
-/** Backoff of the schema build's retries: 250 ms, doubling, at most 5 s apart. */
-const BUILD_RETRY_FIRST_MS = 250;
-const BUILD_RETRY_MAX_MS = 5_000;
 const NOT_READY_RETRY_AFTER_S = 5;
 
 /** What POST /graphql answers before the schema is built: 503, INTERNAL with the request's reference. */
