@@ -801,6 +801,27 @@ $$;
 COMMENT ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint) IS 'Error SMB04 when the window, joined with the same driver''s (or guest email''s) holding reservations on the spot less than max_stay_rest apart (other than except_id), is longer than the spot''s maximum stay.';
 
 --
+-- Name: assert_min_stay(tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_min_stay(time_window tstzrange) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if upper(time_window) - lower(time_window) < app_hidden.min_stay() then
+    raise exception 'A reservation lasts at least %', app_hidden.human_duration(app_hidden.min_stay())
+      using errcode = 'SMB03';
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_min_stay(time_window tstzrange); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_min_stay(time_window tstzrange) IS 'Error SMB03 when the window is shorter than min_stay.';
+
+--
 -- Name: assert_name(text); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -1155,9 +1176,7 @@ begin
     raise exception 'The end time must be after the start time' using errcode = 'SMB03';
   end if;
   -- The same floor as durationMinutes' (an end a microsecond after the start was taken).
-  if v_end - v_start < interval '1 minute' then
-    raise exception 'A reservation lasts at least one minute' using errcode = 'SMB03';
-  end if;
+  perform app_hidden.assert_min_stay(tstzrange(v_start, v_end, '[)'));
   return tstzrange(v_start, v_end, '[)');
 end;
 $$;
@@ -1825,6 +1844,20 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange) IS 'How much of the window falls in the metered hours, read in the time zone (all of it when there are no hours: metered around the clock).';
+
+--
+-- Name: min_stay(); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.min_stay() RETURNS interval
+    LANGUAGE sql IMMUTABLE
+    AS $$ select interval '1 minute' $$;
+
+--
+-- Name: FUNCTION min_stay(); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.min_stay() IS 'The shortest reservation, by duration or by end, and a changed end before the start (SMB03).';
 
 --
 -- Name: password_check_hit(); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -6662,15 +6695,15 @@ begin
   if change_reservation_end.ends_at <= lower(v_r.period) then
     raise exception 'The end time must be after the start time' using errcode = 'SMB03';
   end if;
-  -- Not started yet, it is still a booking: the floor reserve has. (Started,
-  -- any end still to come will do: it is ending it a little later.)
-  if lower(v_r.period) > now() and change_reservation_end.ends_at - lower(v_r.period) < interval '1 minute' then
-    raise exception 'A reservation lasts at least one minute' using errcode = 'SMB03';
-  end if;
   if change_reservation_end.ends_at = upper(v_r.period) then
     return row(v_r, null)::app_public.reservation_result;
   end if;
   v_window := tstzrange(lower(v_r.period), change_reservation_end.ends_at, '[)');
+  -- Not started yet, it is still a booking: the floor reserve has. (Started,
+  -- any end still to come will do: it is ending it a little later.)
+  if lower(v_r.period) > now() then
+    perform app_hidden.assert_min_stay(v_window);
+  end if;
   select s.* into v_spot from app_public.spots s where s.id = v_r.spot_id;
   perform app_hidden.assert_max_stay(v_spot, v_window);
   v_quote := app_hidden.reservation_quote(v_r, v_window);
@@ -10992,6 +11025,13 @@ REVOKE ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, 
 GRANT ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint) TO app_anonymous;
 
 --
+-- Name: FUNCTION assert_min_stay(time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_min_stay(time_window tstzrange) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_min_stay(time_window tstzrange) TO app_anonymous;
+
+--
 -- Name: FUNCTION assert_name(name text); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -11321,6 +11361,13 @@ GRANT INSERT(closes) ON TABLE app_public.rate_hours TO app_operator;
 
 REVOKE ALL ON FUNCTION app_hidden.metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.metered_time(hours app_public.rate_hours[], time_zone text, time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION min_stay(); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.min_stay() FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.min_stay() TO app_anonymous;
 
 --
 -- Name: FUNCTION password_check_hit(); Type: ACL; Schema: app_hidden; Owner: -
