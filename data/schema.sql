@@ -10717,7 +10717,7 @@ CREATE POLICY select_all ON app_public.spots FOR SELECT TO app_anonymous USING (
 -- Name: customer_notes select_live; Type: POLICY; Schema: app_public; Owner: -
 --
 
-CREATE POLICY select_live ON app_public.customer_notes FOR SELECT TO app_operator USING ((( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff) AND (EXISTS ( SELECT
+CREATE POLICY select_live ON app_public.customer_notes FOR SELECT TO app_anonymous USING ((( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff) AND (EXISTS ( SELECT
    FROM app_public.customers c
   WHERE ((c.id = customer_notes.customer_id) AND (c.deleted_at IS NULL))))));
 
@@ -10725,43 +10725,43 @@ CREATE POLICY select_live ON app_public.customer_notes FOR SELECT TO app_operato
 -- Name: customers select_live; Type: POLICY; Schema: app_public; Owner: -
 --
 
-CREATE POLICY select_live ON app_public.customers FOR SELECT TO app_operator USING (((deleted_at IS NULL) AND ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff)));
+CREATE POLICY select_live ON app_public.customers FOR SELECT TO app_anonymous USING (((deleted_at IS NULL) AND ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff)));
 
 --
 -- Name: operator_zones select_own; Type: POLICY; Schema: app_public; Owner: -
 --
 
-CREATE POLICY select_own ON app_public.operator_zones FOR SELECT TO app_operator USING (((user_id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_admin() AS current_user_is_admin)));
+CREATE POLICY select_own ON app_public.operator_zones FOR SELECT TO app_anonymous USING (((user_id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_admin() AS current_user_is_admin)));
 
 --
 -- Name: reservations select_own; Type: POLICY; Schema: app_public; Owner: -
 --
 
-CREATE POLICY select_own ON app_public.reservations FOR SELECT TO app_user USING (((user_id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff)));
+CREATE POLICY select_own ON app_public.reservations FOR SELECT TO app_anonymous USING (((user_id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff)));
 
 --
 -- Name: saved_spots select_own; Type: POLICY; Schema: app_public; Owner: -
 --
 
-CREATE POLICY select_own ON app_public.saved_spots FOR SELECT TO app_user USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
+CREATE POLICY select_own ON app_public.saved_spots FOR SELECT TO app_anonymous USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
 
 --
 -- Name: vehicles select_own; Type: POLICY; Schema: app_public; Owner: -
 --
 
-CREATE POLICY select_own ON app_public.vehicles FOR SELECT TO app_user USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
+CREATE POLICY select_own ON app_public.vehicles FOR SELECT TO app_anonymous USING ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
 
 --
 -- Name: spot_sync_runs select_staff; Type: POLICY; Schema: app_public; Owner: -
 --
 
-CREATE POLICY select_staff ON app_public.spot_sync_runs FOR SELECT TO app_operator USING (( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff));
+CREATE POLICY select_staff ON app_public.spot_sync_runs FOR SELECT TO app_anonymous USING (( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff));
 
 --
 -- Name: users select_visible; Type: POLICY; Schema: app_public; Owner: -
 --
 
-CREATE POLICY select_visible ON app_public.users FOR SELECT TO app_user USING (((id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_admin() AS current_user_is_admin) OR ((role = 'driver'::text) AND ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff))));
+CREATE POLICY select_visible ON app_public.users FOR SELECT TO app_anonymous USING (((id = ( SELECT app_public.current_user_id() AS current_user_id)) OR ( SELECT app_hidden.current_user_is_admin() AS current_user_is_admin) OR ((role = 'driver'::text) AND ( SELECT app_hidden.current_user_is_staff() AS current_user_is_staff))));
 
 --
 -- Name: spot_changes; Type: ROW SECURITY; Schema: app_public; Owner: -
@@ -10833,7 +10833,7 @@ GRANT USAGE ON SCHEMA app_public TO app_anonymous;
 -- Name: TABLE reservations; Type: ACL; Schema: app_public; Owner: -
 --
 
-GRANT SELECT ON TABLE app_public.reservations TO app_user;
+GRANT SELECT ON TABLE app_public.reservations TO app_anonymous;
 
 --
 -- Name: FUNCTION max_stay(); Type: ACL; Schema: app_hidden; Owner: -
@@ -11196,7 +11196,7 @@ GRANT ALL ON FUNCTION app_hidden.current_user_may_manage_rate(rate_id integer) T
 -- Name: TABLE customers; Type: ACL; Schema: app_public; Owner: -
 --
 
-GRANT SELECT ON TABLE app_public.customers TO app_operator;
+GRANT SELECT ON TABLE app_public.customers TO app_anonymous;
 
 --
 -- Name: FUNCTION customer_live(customer_id bigint); Type: ACL; Schema: app_hidden; Owner: -
@@ -12207,7 +12207,7 @@ REVOKE ALL ON FUNCTION app_private.user_tokens_void(user_id bigint, kind text) F
 -- Name: TABLE customer_notes; Type: ACL; Schema: app_public; Owner: -
 --
 
-GRANT SELECT ON TABLE app_public.customer_notes TO app_operator;
+GRANT SELECT ON TABLE app_public.customer_notes TO app_anonymous;
 
 --
 -- Name: FUNCTION add_customer_note(customer_id bigint, body text); Type: ACL; Schema: app_public; Owner: -
@@ -12227,7 +12227,7 @@ GRANT ALL ON FUNCTION app_public.audit_entries(table_name text, record_id text, 
 -- Name: TABLE users; Type: ACL; Schema: app_public; Owner: -
 --
 
-GRANT SELECT ON TABLE app_public.users TO app_user;
+GRANT SELECT ON TABLE app_public.users TO app_anonymous;
 
 --
 -- Name: COLUMN users.name; Type: ACL; Schema: app_public; Owner: -
@@ -12442,7 +12442,7 @@ GRANT ALL ON FUNCTION app_public.register(email text, name text, password text) 
 -- Name: TABLE vehicles; Type: ACL; Schema: app_public; Owner: -
 --
 
-GRANT SELECT ON TABLE app_public.vehicles TO app_user;
+GRANT SELECT ON TABLE app_public.vehicles TO app_anonymous;
 
 --
 -- Name: FUNCTION remove_vehicle(vehicle_id bigint); Type: ACL; Schema: app_public; Owner: -
@@ -12518,7 +12518,7 @@ GRANT ALL ON FUNCTION app_public.revoke_session(session_id uuid) TO app_anonymou
 -- Name: TABLE saved_spots; Type: ACL; Schema: app_public; Owner: -
 --
 
-GRANT SELECT ON TABLE app_public.saved_spots TO app_user;
+GRANT SELECT ON TABLE app_public.saved_spots TO app_anonymous;
 
 --
 -- Name: FUNCTION save_spot(spot_id bigint); Type: ACL; Schema: app_public; Owner: -
@@ -12552,7 +12552,7 @@ GRANT ALL ON FUNCTION app_public.send_manage_link(reservation_id bigint, email t
 -- Name: TABLE operator_zones; Type: ACL; Schema: app_public; Owner: -
 --
 
-GRANT SELECT ON TABLE app_public.operator_zones TO app_operator;
+GRANT SELECT ON TABLE app_public.operator_zones TO app_anonymous;
 
 --
 -- Name: FUNCTION set_operator_zones(user_id bigint, boroughs text[]); Type: ACL; Schema: app_public; Owner: -
@@ -12779,7 +12779,7 @@ GRANT SELECT,USAGE ON SEQUENCE app_public.spot_changes_id_seq TO app_anonymous;
 -- Name: TABLE spot_sync_runs; Type: ACL; Schema: app_public; Owner: -
 --
 
-GRANT SELECT ON TABLE app_public.spot_sync_runs TO app_operator;
+GRANT SELECT ON TABLE app_public.spot_sync_runs TO app_anonymous;
 
 --
 -- Name: SEQUENCE spot_sync_runs_id_seq; Type: ACL; Schema: app_public; Owner: -

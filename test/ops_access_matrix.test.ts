@@ -136,11 +136,16 @@ const OPERATIONS: Record<string, Operation> = {
       );
     },
   },
+  // Row level security answers the others with nothing rather than an error (test/access_graph.test.ts).
   customers: {
     query: `query ($id: BigInt!) { customer(rowId: $id) { rowId email } customers(first: 5) { totalCount } }`,
-    expect: only(STAFF, '42501'),
+    expect: () => null,
     vars: async () => ({ id: await customer() }),
-    async check(data, vars) {
+    async check(data, vars, caller) {
+      if (!STAFF.includes(caller)) {
+        assert.equal(data, { customer: null, customers: { totalCount: 0 } });
+        return;
+      }
       assert.is(data.customer.rowId, vars.id);
       assert.ok(data.customers.totalCount >= 1);
     },

@@ -85,7 +85,7 @@ test('sync runs: staff read them, drivers do not', async () => {
   const staff = await api.gql(q, {}, operator.headers);
   assert.equal(staff.data.spotSyncRuns.nodes, [{ sourceUrl: 'http://example.test/m.csv', outcome: 'failed' }]);
   const other = await api.gql(q, {}, driver.headers);
-  assert.equal(other.errors?.[0].extensions?.code, '42501');
+  assert.equal(other.data, { spotSyncRuns: { nodes: [] } }, 'an empty list, as row level security leaves it');
 });
 
 test.run();
