@@ -3815,10 +3815,15 @@ declare
   v_user_id bigint;
   v_session record;
 begin
+  -- The email's own ceiling counts only attempts its (email, address) pair and
+  -- the address were allowed: an address already refused cannot go on using
+  -- it up, which would lock the owner out from every other address too.
   v_retry := greatest(
     app_private.rate_limit_hit('login_pair', v_pair),
-    app_private.rate_limit_hit('login_email', v_key),
     app_private.rate_limit_hit('login_ip', host(client_ip)));
+  if v_retry = 0 then
+    v_retry := app_private.rate_limit_hit('login_email', v_key);
+  end if;
   if v_retry > 0 then
     return query select 'limited'::text, null::bigint, null::uuid, null::text, v_retry;
     return;
@@ -6157,6 +6162,32 @@ $$;
 COMMENT ON FUNCTION app_private.token_hash(token text) IS 'SHA-256 of a token: what tables keep instead of the token.';
 
 --
+-- Name: unpaid_behind(app_public.reservations); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.unpaid_behind(r app_public.reservations) RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- The same two debts reserve (SMB13) and the card set-up (SMP10) look for:
+  -- the verified driver who booked it, or the card behind it, has a charge
+  -- that failed and is still unpaid.
+  select min(u.id) from app_public.reservations u
+  where u.status = 'payment_failed' and u.id <> r.id
+    and ((r.verified_booker_id is not null and u.verified_booker_id = r.verified_booker_id)
+         or u.id in (select d.reservation_id
+                     from app_private.setup_intents si
+                     join app_private.declined_cards d on d.card_fingerprint = si.card_fingerprint
+                     where si.reservation_id = r.id));
+$$;
+
+--
+-- Name: FUNCTION unpaid_behind(r app_public.reservations); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.unpaid_behind(r app_public.reservations) IS 'An unpaid reservation (payment_failed) booked by the same verified driver as r, or declined on the card behind r; null when there is none.';
+
+--
 -- Name: user_create(text, text, text, text, text); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -6679,6 +6710,7 @@ declare
   v_spot   app_public.spots;
   v_window tstzrange;
   v_quote  app_public.price_quote;
+  v_unpaid bigint;
 begin
   v_r := app_private.reservation_for_caller(change_reservation_end.reservation_id, change_reservation_end.manage_token, true);
   if not app_hidden.holds_spot(v_r.status) or upper(v_r.period) <= now() then
@@ -6717,6 +6749,13 @@ begin
       raise exception 'This spot is out of service: the reservation can be shortened, not extended' using errcode = 'SMB02';
     end if;
     perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_r.user_id, v_r.email, v_r.id);
+    -- More time is more credit: a card whose charge failed would otherwise
+    -- stretch every reservation it backed before the decline, and fail again.
+    v_unpaid := app_private.unpaid_behind(v_r);
+    if v_unpaid is not null then
+      raise exception 'Reservation #% is unpaid (its charge failed): pay it with another card before extending this one', v_unpaid
+        using errcode = 'SMB13';
+    end if;
   end if;
   begin
     update app_public.reservations r
@@ -6738,7 +6777,7 @@ $$;
 -- Name: FUNCTION change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'Moves the end of your reservation (longer or shorter) and re-prices it at the rate it was booked under (a rate changed since does not apply). Guests pass the manage token. Refused when the spot is taken after the current end (SMB01), the new end has passed (SMB09), is not after the start or leaves less than a minute (SMB03), extends a reservation on a spot out of service (SMB02), exceeds the spot''s maximum stay (SMB04), or the reservation is over, cancelled or expired (SMB07).';
+COMMENT ON FUNCTION app_public.change_reservation_end(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'Moves the end of your reservation (longer or shorter) and re-prices it at the rate it was booked under (a rate changed since does not apply). Guests pass the manage token. Refused when the spot is taken after the current end (SMB01), the new end has passed (SMB09), is not after the start or leaves less than a minute (SMB03), extends a reservation on a spot out of service (SMB02), exceeds the spot''s maximum stay (SMB04), extends while a reservation of the same verified driver or card is unpaid (SMB13), or the reservation is over, cancelled or expired (SMB07).';
 
 --
 -- Name: create_customer(text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -12178,6 +12217,12 @@ REVOKE ALL ON FUNCTION app_private.tg_users__name() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app_private.token_hash(token text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION unpaid_behind(r app_public.reservations); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.unpaid_behind(r app_public.reservations) FROM PUBLIC;
 
 --
 -- Name: FUNCTION user_create(email text, name text, role text, password text, invited_by text); Type: ACL; Schema: app_private; Owner: -

@@ -55,7 +55,8 @@ export const ERROR_CODES: Record<string, string> = {
   SMB11: 'Sign-in required (my reservations); guests use the reservation id and manage token.',
   SMB12:
     'Too many holds: at most 3 held reservations at once per guest email address or signed-in driver (their own), and 10 per client address (HOLDS_PER_ADDRESS); or more than 10 guest reservations for one email in the last hour.',
-  SMB13: 'You have an unpaid reservation (its charge failed): pay it with another card before booking again.',
+  SMB13:
+    'You have an unpaid reservation (its charge failed): pay it with another card before booking again, or before extending a reservation you booked (or one on the same card).',
   // Payments
   SMP02:
     'The reservation takes no card now: only a held reservation, or one whose payment failed, can be set up (once a card is set up, asking again answers that same set-up).',

@@ -194,7 +194,8 @@ test("claimed, a guest reservation's manage token no longer works; an unpaid one
   // Not claimed, the stranger's debt does not bar the owner; nor does a claimed one whose charge fails
   // later (the stranger's card); one the owner booked does.
   const at = new Date(Date.now() + 9 * 3600e3).toISOString();
-  assert.equal((await api.gql(RESERVE, { s: spot, at }, session.headers)).errors, undefined);
+  const mine = await api.gql(RESERVE, { s: spot, at }, session.headers);
+  assert.equal(mine.errors, undefined);
   await db.owner.query(
     `update app_public.reservations set status = 'payment_failed', hold_expires_at = null where id = $1`,
     [planted.reservation.rowId],
@@ -212,6 +213,15 @@ test("claimed, a guest reservation's manage token no longer works; an unpaid one
   );
   assert.is(barred.errors?.[0].extensions?.code, 'SMB13');
   assert.match(barred.errors?.[0].message ?? '', new RegExp(`#${unpaid.id}`));
+  // Nor may what they booked before grow meanwhile; it may shrink.
+  const CHANGE_END = `mutation ($id: BigInt!, $end: Datetime!) {
+    changeReservationEnd(input: { reservationId: $id, endsAt: $end }) { result { reservation { endsAt } } } }`;
+  const id = mine.data.reserve.result.reservation.rowId;
+  const minutesAfterStart = (m: number) => new Date(Date.parse(at) + m * 60e3).toISOString();
+  const longer = await api.gql(CHANGE_END, { id, end: minutesAfterStart(45) }, session.headers);
+  assert.is(longer.errors?.[0].extensions?.code, 'SMB13');
+  const shorter = await api.gql(CHANGE_END, { id, end: minutesAfterStart(20) }, session.headers);
+  assert.is(shorter.errors, undefined);
 });
 
 test("what a stranger booked after signing up with someone's email does not bar its owner once they reset the password", async () => {

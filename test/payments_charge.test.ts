@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type Stripe from 'stripe';
-import { createTestDb, type TestDb, ANON, callAs } from './helpers/db.ts';
+import { createTestDb, createUser, identityOf, type TestDb, ANON, callAs } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import type { StripeEmulator } from '../stripe-emulator/index.ts';
 import type { SmtpSink } from './helpers/smtp_sink.ts';
@@ -144,6 +144,9 @@ test('end to end with booking: a guest reserves, sets up a card, ends early → 
 
 test('declined card → payment_failed, an email with a pay link, a retry in 1 day; meanwhile that card confirms nothing new (SMP10), even after a new set-up is asked for; a new card charges at once', async () => {
   const id = await confirmedReservation('pm_card_chargeCustomerFail', 900);
+  const operator = identityOf(await createUser(db, { role: 'operator' }));
+  // Confirmed on the same card before its decline: it may not grow meanwhile.
+  const stretched = await confirmedReservation('pm_card_chargeCustomerFail', 900);
   await complete(id);
   const c = await settled(id);
 
@@ -172,6 +175,21 @@ test('declined card → payment_failed, an email with a pay link, a retry in 1 d
     .catch((err: { code?: string }) => err);
   assert.is((refused as { code?: string }).code, 'SMP10');
   assert.is(await reservationStatus(other.id), 'held');
+  // Nor does a reservation the card backed before the decline get longer (SMB13); shorter it may.
+  const endOf = async (r: string) =>
+    (await db.owner.query('select upper(period) as e from app_public.reservations where id = $1', [r])).rows[0]
+      .e as Date;
+  const stretchedEnd = await endOf(stretched);
+  const changeEnd = (minutes: number) =>
+    callAs(db, operator, 'select (app_public.change_reservation_end($1, $2)).reservation', [
+      stretched,
+      new Date(stretchedEnd.getTime() + minutes * 60e3),
+    ]).catch((err: { code?: string; message?: string }) => err);
+  const longer = (await changeEnd(30)) as { code?: string; message?: string };
+  assert.is(longer.code, 'SMB13');
+  assert.match(longer.message ?? '', `#${id}`);
+  assert.equal(await endOf(stretched), stretchedEnd, 'the end did not move');
+  assert.not.ok('code' in ((await changeEnd(-10)) as object), 'shortening stays open');
 
   // Asking for a new set-up on the unpaid one pays nothing: the declined card stays barred.
   const p = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
@@ -205,8 +223,9 @@ test('declined card → payment_failed, an email with a pay link, a retry in 1 d
     ['requires_payment_method', 'succeeded'],
   );
   await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
-  // Paid: the card owes nothing any more and confirms a new reservation again.
+  // Paid: the card owes nothing any more and confirms a new reservation again, and may stretch one.
   assert.is(await reservationStatus(await confirmedReservation('pm_card_chargeCustomerFail', 900)), 'confirmed');
+  assert.not.ok('code' in ((await changeEnd(20)) as object), 'extending works again once paid');
 });
 
 test('a charge job that used up its attempts (Stripe unreachable for hours) runs again from the sweep, and charges once', async () => {

@@ -44,7 +44,7 @@ export const ERROR_SENTENCES: Record<string, string> = {
   SMB10: 'Only operators may block spots.',
   SMB11: 'Sign in to see your reservations. As a guest, open the link from your email.',
   SMB12: 'You already have several reservations waiting for a card. Finish or cancel one of them first.',
-  SMB13: 'You have an unpaid reservation. Pay it with another card before booking again.',
+  SMB13: 'You have an unpaid reservation. Pay it with another card before booking again or staying longer.',
   SMP02: 'This reservation takes no card now.',
   SMP03: 'The card set-up is not finished yet. Complete it, then try again.',
   SMP04: 'The payment service could not be reached. Nothing was charged twice; please try again.',
