@@ -1966,6 +1966,13 @@ begin
     raise exception 'Reservation % has no card set-up to confirm: call setupReservationPayment first', v_r.id
       using errcode = 'SMP03';
   end if;
+  -- Set up, but left held by the card's rules: they may pass now (its debt
+  -- paid, or one of its reservations over).
+  if v_r.status = 'held' and v_si.status is not distinct from 'succeeded' then
+    if app_private.confirm_if_card_allows(v_r.id, v_si.card_fingerprint) then
+      select * into v_r from app_public.reservations r where r.id = v_r.id;
+    end if;
+  end if;
   return app_private.setup_intent_json(v_si, v_r);
 end;
 $$;
@@ -1974,7 +1981,7 @@ $$;
 -- Name: FUNCTION payment_setup_lookup(reservation_id bigint, manage_token text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.payment_setup_lookup(reservation_id bigint, manage_token text) IS 'Authorises the caller and returns the reservation''s set-up (error SMP03 when none was started, SMP02 when none was and the reservation takes no card).';
+COMMENT ON FUNCTION app_hidden.payment_setup_lookup(reservation_id bigint, manage_token text) IS 'Authorises the caller and returns the reservation''s set-up (error SMP03 when none was started, SMP02 when none was and the reservation takes no card); a held reservation whose card set up but was refused by the card''s rules is confirmed if they pass now.';
 
 --
 -- Name: payment_setup_prepare(bigint, text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -2000,6 +2007,17 @@ begin
     perform app_private.refuse_no_card(v_r);
   end if;
 
+  -- Set up, but left held by the card's rules (SMP09, SMP10): confirmed if the
+  -- card passes now; else (below) the driver gives another card on this hold.
+  -- (Nested, not one condition: with no set-up yet v_si.status is NULL, and
+  -- AND would go on to call the function that confirms.)
+  if v_r.status = 'held' and v_si.status is not distinct from 'succeeded' then
+    if app_private.confirm_if_card_allows(v_r.id, v_si.card_fingerprint) then
+      select * into v_r from app_public.reservations r where r.id = v_r.id;
+      return app_private.setup_intent_json(v_si, v_r);
+    end if;
+  end if;
+
   if v_r.user_id is not null then
     insert into app_private.stripe_customers (user_id, idempotency_key)
     values (v_r.user_id, 'smp-cus-' || gen_random_uuid())
@@ -2019,8 +2037,9 @@ begin
     insert into app_private.setup_intents (reservation_id, customer_id, idempotency_key)
     values (v_r.id, v_customer_id, app_private.payment_key(v_r.id, 'setup-1'))
     returning * into v_si;
-  elsif v_r.status = 'payment_failed' and v_si.status = 'succeeded' then
-    -- The card on file was declined: set up a new one under a new key.
+  elsif v_si.status = 'succeeded' then
+    -- The card on file was declined (payment_failed), or refused by its rules
+    -- (held): set up a new one under a new key.
     update app_private.setup_intents si
     set generation = si.generation + 1,
         idempotency_key = app_private.payment_key(v_r.id, 'setup-' || (si.generation + 1)),
@@ -2038,7 +2057,7 @@ $$;
 -- Name: FUNCTION payment_setup_prepare(reservation_id bigint, manage_token text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.payment_setup_prepare(reservation_id bigint, manage_token text) IS 'Authorises the caller, makes (or finds) the Stripe customer and set-up rows of a held or payment-failed reservation with their idempotency keys, and returns what the Stripe calls need.';
+COMMENT ON FUNCTION app_hidden.payment_setup_prepare(reservation_id bigint, manage_token text) IS 'Authorises the caller, makes (or finds) the Stripe customer and set-up rows of a held or payment-failed reservation with their idempotency keys, and returns what the Stripe calls need: a new set-up (new key) when the card on file was declined, or set up but refused by the card''s rules (SMP09, SMP10) and still refused.';
 
 --
 -- Name: payment_setup_record(bigint, text, jsonb); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -3424,6 +3443,39 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.confirm_held_reservation(reservation_id bigint) IS 'held -> confirmed (the payments code calls it once the card is set up). Idempotent; SMB07 when the hold already expired or the reservation was cancelled.';
+
+--
+-- Name: confirm_if_card_allows(bigint, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.confirm_if_card_allows(reservation_id bigint, card_fingerprint text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- Booking owns the held → confirmed transition (and its email). Only a held
+  -- reservation is handed over, so a replayed webhook, a second confirm, or a
+  -- set-up finishing after the hold expired changes nothing.
+  -- A card with an unpaid failed charge, or already backing card_upcoming_max
+  -- reservations to come, leaves this one held (the API answers SMP10 or
+  -- SMP09; the hold then expires as any other, unless the card passes later
+  -- or another card is given).
+  if exists (select from app_public.reservations r
+             where r.id = confirm_if_card_allows.reservation_id and r.status = 'held')
+     and not app_private.card_unpaid(confirm_if_card_allows.card_fingerprint)
+     and not app_private.card_at_limit(confirm_if_card_allows.card_fingerprint, confirm_if_card_allows.reservation_id) then
+    perform app_private.confirm_held_reservation(confirm_if_card_allows.reservation_id);
+    return true;
+  end if;
+  return false;
+end;
+$$;
+
+--
+-- Name: FUNCTION confirm_if_card_allows(reservation_id bigint, card_fingerprint text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.confirm_if_card_allows(reservation_id bigint, card_fingerprint text) IS 'Confirms a held reservation whose card set-up succeeded, unless the card has an unpaid failed charge (card_unpaid) or is at its limit (card_at_limit); true when it confirmed it.';
 
 --
 -- Name: due_work_schedule(integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -5211,18 +5263,7 @@ begin
   returning * into v_si;
 
   if v_si.status = 'succeeded' then
-    -- Booking owns the held → confirmed transition (and its email). Only a held
-    -- reservation is handed over, so a replayed webhook, a second confirm, or a
-    -- set-up finishing after the hold expired changes nothing.
-    -- A card with an unpaid failed charge, or already backing card_upcoming_max
-    -- reservations to come, leaves this one held (the API answers SMP10 or
-    -- SMP09; the hold then expires as any other).
-    if exists (select from app_public.reservations r
-               where r.id = setup_intent_apply.reservation_id and r.status = 'held')
-       and not app_private.card_unpaid(v_si.card_fingerprint)
-       and not app_private.card_at_limit(v_si.card_fingerprint, setup_intent_apply.reservation_id) then
-      perform app_private.confirm_held_reservation(setup_intent_apply.reservation_id);
-    end if;
+    perform app_private.confirm_if_card_allows(setup_intent_apply.reservation_id, v_si.card_fingerprint);
     -- A new card after a failed charge: charge it now rather than at the next
     -- scheduled retry.
     perform app_private.charge_retry_now(setup_intent_apply.reservation_id);
@@ -11767,6 +11808,12 @@ REVOKE ALL ON FUNCTION app_private.complete_reservation(reservation_id bigint, e
 --
 
 REVOKE ALL ON FUNCTION app_private.confirm_held_reservation(reservation_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION confirm_if_card_allows(reservation_id bigint, card_fingerprint text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.confirm_if_card_allows(reservation_id bigint, card_fingerprint text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION due_work_schedule(every_ms integer); Type: ACL; Schema: app_private; Owner: -

@@ -68,9 +68,9 @@ export const ERROR_CODES: Record<string, string> = {
   SMP08:
     'The card was refused by the payment provider (confirmReservationPayment after a set-up the bank declined; the message carries its reason).',
   SMP09:
-    'This card already backs CARD_UPCOMING_MAX (10) confirmed reservations still to come: the reservation stays held (and expires); reserve again with another card, or after one of them.',
+    'This card already backs CARD_UPCOMING_MAX (10) confirmed reservations still to come: the reservation stays held; give another card (setupReservationPayment starts a new set-up on the same hold), or confirm again once one of them is over.',
   SMP10:
-    'This card has an unpaid reservation whose charge failed: it confirms no other reservation until that one is paid (with another card); the reservation stays held (and expires).',
+    'This card has an unpaid reservation whose charge failed: it confirms no other reservation until that one is paid (with another card); the reservation stays held: give another card (setupReservationPayment starts a new set-up on the same hold), or confirm again once that one is paid.',
   // Query cost (server/query_limits.ts)
   SMQ01: 'Query nested too deep: fields at most 10 deep.',
   SMQ02: 'Too many aliases: at most 20 in one operation.',

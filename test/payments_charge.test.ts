@@ -223,7 +223,9 @@ test('declined card → payment_failed, an email with a pay link, a retry in 1 d
     ['requires_payment_method', 'succeeded'],
   );
   await waitFor(async () => (await refreshEmailIds(), mailsOf(id, 'receipt').length === 1), 10_000, 'receipt');
-  // Paid: the card owes nothing any more and confirms a new reservation again, and may stretch one.
+  // Paid: the hold it left is confirmed with it now, as a new reservation is; and it may stretch one.
+  await paymentOperations.confirmReservationPayment(stripe, staffDb, other.id, null);
+  assert.is(await reservationStatus(other.id), 'confirmed');
   assert.is(await reservationStatus(await confirmedReservation('pm_card_chargeCustomerFail', 900)), 'confirmed');
   assert.not.ok('code' in ((await changeEnd(20)) as object), 'extending works again once paid');
 });

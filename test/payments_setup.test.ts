@@ -330,7 +330,7 @@ test('one card backs at most CARD_UPCOMING_MAX confirmed reservations to come, w
     await browserConfirmsSetup(emulator, setupIntentId, card);
     await webhookDone(setupIntentId);
     const answer = confirmByApi ? await capped.gql(CONFIRM, { id, manageToken }) : null;
-    return { id, manageToken, answer, code: answer?.errors?.[0]?.extensions?.code ?? null };
+    return { id, manageToken, answer, code: answer?.errors?.[0]?.extensions?.code ?? null, setupIntentId };
   };
   // A card no other test of this file sets up, so its count starts at 0.
   const CARD = 'pm_card_amex';
@@ -353,6 +353,14 @@ test('one card backs at most CARD_UPCOMING_MAX confirmed reservations to come, w
     // The webhook alone (the browser closed before confirming) confirms nothing either.
     const unasked = await book(CARD, false);
     assert.is(await status(unasked.id), 'held');
+    // The held one takes another card: a new set-up (new key) on the same hold, which confirms.
+    const swap = (await capped.gql(SETUP, { id: third.id, manageToken: third.manageToken })).data
+      .setupReservationPayment;
+    assert.is.not(swap.setupIntentId, third.setupIntentId);
+    assert.ok(swap.clientSecret, JSON.stringify(swap));
+    await browserConfirmsSetup(emulator, swap.setupIntentId, 'pm_card_visa_debit');
+    const swapped = await capped.gql(CONFIRM, { id: third.id, manageToken: third.manageToken });
+    assert.equal([swapped.errors, await status(third.id)], [undefined, 'confirmed']);
     // Another card is another card.
     const other = await book('pm_card_mastercard');
     assert.equal([other.code, await status(other.id)], [null, 'confirmed']);
@@ -362,8 +370,11 @@ test('one card backs at most CARD_UPCOMING_MAX confirmed reservations to come, w
       { id: first.id, t: first.manageToken },
     );
     assert.is(cancelled.data?.cancelReservation.result.reservation.status, 'cancelled');
+    // The hold whose card was refused confirms with that card once it passes; then the card is full again.
+    const later = await capped.gql(CONFIRM, { id: unasked.id, manageToken: unasked.manageToken });
+    assert.equal([later.errors, await status(unasked.id)], [undefined, 'confirmed']);
     const again = await book(CARD);
-    assert.equal([again.code, await status(again.id)], [null, 'confirmed']);
+    assert.equal([again.code, await status(again.id)], ['SMP09', 'held']);
   } finally {
     emulator.setWebhook(`${api.url}/webhooks/stripe`, WEBHOOK_SECRET);
     await capped.close();
