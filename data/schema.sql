@@ -1315,7 +1315,8 @@ CREATE FUNCTION app_hidden.current_user_may_manage(borough text) RETURNS boolean
       when u.role = 'operator' then
         not exists (select from app_public.operator_zones z where z.user_id = u.id)
         or exists (select from app_public.operator_zones z
-                   where z.user_id = u.id and z.borough = current_user_may_manage.borough)
+                   -- Boroughs are free text: "brooklyn" is in a Brooklyn zone.
+                   where z.user_id = u.id and lower(z.borough) = lower(btrim(current_user_may_manage.borough)))
       else false
     end
     from app_public.users u where u.id = app_public.current_user_id()), false);
@@ -2296,6 +2297,12 @@ begin
   if not app_hidden.current_user_is_staff() then
     raise exception 'Only operators may refund' using errcode = 'SMP05';
   end if;
+  -- The answer every other reservation operation gives an unknown id.
+  if not exists (select from app_public.reservations r
+                 where r.id = refund_prepare.reservation_id and r.kind = 'reservation') then
+    raise exception 'There is no reservation %', coalesce(refund_prepare.reservation_id::text, '(none given)')
+      using errcode = 'SMB06';
+  end if;
   select c.* into v_c from app_private.charges c
   where c.reservation_id = refund_prepare.reservation_id and c.status = 'succeeded'
   for update;
@@ -2307,7 +2314,7 @@ begin
   select * into v_f from app_private.refunds f where f.charge_id = v_c.id and f.status = 'pending';
   if v_f.id is not null then
     if refund_prepare.amount is not null and refund_prepare.amount <> v_f.amount then
-      raise exception 'A refund of % is already in progress for reservation %', v_f.amount, refund_prepare.reservation_id
+      raise exception 'A refund of % % minor units is already in progress for reservation %', v_f.amount, v_c.currency, refund_prepare.reservation_id
         using errcode = 'SMP07';
     end if;
   else
@@ -2315,7 +2322,7 @@ begin
     where f.charge_id = v_c.id and f.status = 'succeeded';
     v_amount := coalesce(refund_prepare.amount, v_c.amount - v_refunded);
     if v_amount <= 0 or v_amount > v_c.amount - v_refunded then
-      raise exception 'A refund must be more than 0 and at most the % still refundable', v_c.amount - v_refunded
+      raise exception 'A refund must be more than 0 and at most what is still refundable: % % minor units', v_c.amount - v_refunded, v_c.currency
         using errcode = 'SMP06';
     end if;
     insert into app_private.refunds (charge_id, amount, idempotency_key, requested_by)
@@ -2332,7 +2339,7 @@ $$;
 -- Name: FUNCTION refund_prepare(reservation_id bigint, amount integer); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.refund_prepare(reservation_id bigint, amount integer) IS 'Staff only (SMP05): makes the refund row (amount defaults to what remains refundable; SMP06 when nothing does, SMP07 when another refund is in flight) and returns what refunds.create needs.';
+COMMENT ON FUNCTION app_hidden.refund_prepare(reservation_id bigint, amount integer) IS 'Staff only (SMP05): makes the refund row (amount defaults to what remains refundable; SMB06 for no such reservation, SMP06 when nothing is refundable, SMP07 when another refund is in flight) and returns what refunds.create needs.';
 
 --
 -- Name: refund_record(bigint, text, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -7150,6 +7157,11 @@ begin
   end if;
   v_plate := app_hidden.plate(plate);
   v_state := app_hidden.plate_state(plate_state);
+  -- A mistyped spot number must not read as "not valid".
+  if enforcement_lookup.spot_id is not null
+     and not exists (select from app_public.spots s where s.id = enforcement_lookup.spot_id) then
+    raise exception 'There is no spot %', enforcement_lookup.spot_id using errcode = 'SMS04';
+  end if;
   -- A held reservation counts until its hold ends: its driver has booked and
   -- is giving a card. Once a day per plate: a hold that lapsed without a card
   -- after its stay had begun (the car could have parked under it) means the
@@ -7184,7 +7196,7 @@ $$;
 -- Name: FUNCTION enforcement_lookup(plate text, plate_state text, spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) IS 'Enforcement officers and admins (SME02 otherwise): does this plate (state optional; SME01 when malformed) hold a confirmed reservation covering now, at this spot when one is given, or one still held (card being given; valid until its hold ends, and not after another hold of the plate lapsed without a card in the last 24 hours)? Answers without personal data; every lookup is written to the audit log.';
+COMMENT ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) IS 'Enforcement officers and admins (SME02 otherwise): does this plate (state optional; SME01 when malformed) hold a confirmed reservation covering now, at this spot when one is given, or one still held (card being given; valid until its hold ends, and not after another hold of the plate lapsed without a card in the last 24 hours)? Answers without personal data; every lookup is written to the audit log. SMS04 for a spot that does not exist.';
 
 --
 -- Name: forgot_password(text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -7402,25 +7414,30 @@ COMMENT ON FUNCTION app_public.my_saved_spots(starts_at timestamp with time zone
 --
 
 CREATE FUNCTION app_public.my_sessions() RETURNS SETOF app_public.session_info
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+declare
+  v_user_id bigint := app_hidden.assert_signed_in();
+begin
+  return query
   select s.id, s.method, s.created_at, s.last_active_at,
          least(s.last_active_at + app_hidden.session_idle_timeout(), s.created_at + app_hidden.session_max_age()),
          s.id = app_public.current_session_id()
   from app_private.sessions s
-  where s.user_id = app_public.current_user_id()
+  where s.user_id = v_user_id
     and s.revoked_at is null
     and s.last_active_at > app_hidden.clock_now() - app_hidden.session_idle_timeout()
     and s.created_at > app_hidden.clock_now() - app_hidden.session_max_age()
   order by s.created_at desc;
+end;
 $$;
 
 --
 -- Name: FUNCTION my_sessions(); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.my_sessions() IS 'The signed-in user''s live sessions, newest first.';
+COMMENT ON FUNCTION app_public.my_sessions() IS 'The signed-in user''s live sessions, newest first (SMA08 signed out).';
 
 --
 -- Name: quote(bigint, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: app_public; Owner: -
@@ -7502,10 +7519,11 @@ CREATE FUNCTION app_public.remove_vehicle(vehicle_id bigint) RETURNS app_public.
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
+  v_user_id bigint := app_hidden.assert_signed_in();
   v_v app_public.vehicles;
 begin
   delete from app_public.vehicles v
-  where v.id = remove_vehicle.vehicle_id and v.user_id = app_public.current_user_id()
+  where v.id = remove_vehicle.vehicle_id and v.user_id = v_user_id
   returning * into v_v;
   if v_v.id is null then
     raise exception 'You have no vehicle %', remove_vehicle.vehicle_id using errcode = 'SME03';
@@ -7518,7 +7536,7 @@ $$;
 -- Name: FUNCTION remove_vehicle(vehicle_id bigint); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.remove_vehicle(vehicle_id bigint) IS 'Removes one of your saved vehicles (SME03 when it is not yours or does not exist).';
+COMMENT ON FUNCTION app_public.remove_vehicle(vehicle_id bigint) IS 'Removes one of your saved vehicles (SMA08 signed out; SME03 when it is not yours or does not exist).';
 
 --
 -- Name: resend_verification_email(); Type: FUNCTION; Schema: app_public; Owner: -
@@ -7557,23 +7575,26 @@ CREATE FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at 
 declare
   v_r app_public.reservations := app_private.reservation_for_caller(
     reservation_end_quote.reservation_id, reservation_end_quote.manage_token, false);
+  v_end timestamptz;
 begin
   -- Only what can still be ended or moved has such a price.
   if not app_hidden.holds_spot(v_r.status) then
     raise exception 'This reservation is % and can no longer be ended or changed', v_r.status using errcode = 'SMB07';
   end if;
-  if reservation_end_quote.ends_at is null or not isfinite(reservation_end_quote.ends_at) then
+  -- Left out: now, what endReservation would charge.
+  v_end := coalesce(reservation_end_quote.ends_at, now());
+  if not isfinite(v_end) then
     raise exception 'Give the end time to price' using errcode = 'SMB03';
   end if;
-  if reservation_end_quote.ends_at <= lower(v_r.period) then
+  if v_end <= lower(v_r.period) then
     raise exception 'The end time must be after the start time' using errcode = 'SMB03';
   end if;
   -- A longer stay meets the spot's maximum, as changeReservationEnd's does.
-  if reservation_end_quote.ends_at > upper(v_r.period) then
+  if v_end > upper(v_r.period) then
     perform app_hidden.assert_max_stay((select s from app_public.spots s where s.id = v_r.spot_id),
-                                       tstzrange(lower(v_r.period), reservation_end_quote.ends_at, '[)'));
+                                       tstzrange(lower(v_r.period), v_end, '[)'));
   end if;
-  return app_hidden.reservation_quote(v_r, tstzrange(lower(v_r.period), reservation_end_quote.ends_at, '[)'));
+  return app_hidden.reservation_quote(v_r, tstzrange(lower(v_r.period), v_end, '[)'));
 end;
 $$;
 
@@ -7581,7 +7602,7 @@ $$;
 -- Name: FUNCTION reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (now, to end it; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended. Guests pass the manage token (SMB06 otherwise); SMB03 for an end not after the start, SMB04 for a longer stay beyond the spot''s maximum, SMB07 once it is completed, cancelled or expired.';
+COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (left out: now, what endReservation would charge; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended. Guests pass the manage token (SMB06 otherwise); SMB03 for an end not after the start, SMB04 for a longer stay beyond the spot''s maximum, SMB07 once it is completed, cancelled or expired.';
 
 --
 -- Name: reservations_ends_at(app_public.reservations); Type: FUNCTION; Schema: app_public; Owner: -
@@ -7655,6 +7676,10 @@ declare
   v_plate   text := case when reserve.plate is null then null else app_hidden.plate(reserve.plate) end;
   v_state   text := case when reserve.plate is null then null else app_hidden.plate_state(reserve.plate_state) end;
 begin
+  -- A state alone names no vehicle: refused rather than silently dropped.
+  if reserve.plate is null and nullif(btrim(reserve.plate_state), '') is not null then
+    raise exception 'Give the plate with its state' using errcode = 'SME01';
+  end if;
   if v_user_id is not null then
     -- A signed-in driver's reservation goes to their account's address.
     select u.email, case when u.is_verified then u.id end into v_email, v_booker from app_public.users u where u.id = v_user_id;
@@ -7794,19 +7819,25 @@ COMMENT ON FUNCTION app_public.restore_customer(customer_id bigint) IS 'Staff (S
 --
 
 CREATE FUNCTION app_public.revoke_session(session_id uuid) RETURNS boolean
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+declare
+  v_user_id bigint := app_hidden.assert_signed_in();
+begin
   update app_private.sessions s set revoked_at = app_hidden.clock_now()
-  where s.id = revoke_session.session_id and s.user_id = app_public.current_user_id() and s.revoked_at is null
-  returning true;
+  where s.id = revoke_session.session_id and s.user_id = v_user_id and s.revoked_at is null;
+  -- Null, not false, for a session that is not one of yours: the same answer
+  -- whether it exists or not.
+  return case when found then true end;
+end;
 $$;
 
 --
 -- Name: FUNCTION revoke_session(session_id uuid); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.revoke_session(session_id uuid) IS 'Signs out one of your own sessions (e.g. a lost phone); null when it is not one of your live sessions.';
+COMMENT ON FUNCTION app_public.revoke_session(session_id uuid) IS 'Signs out one of your own sessions (e.g. a lost phone); null when it is not one of your live sessions; SMA08 signed out.';
 
 --
 -- Name: saved_spots; Type: TABLE; Schema: app_public; Owner: -
@@ -8002,6 +8033,9 @@ CREATE FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) R
     AS $$
 begin
   perform app_hidden.assert_admin();
+  if not exists (select from app_public.users u where u.id = set_operator_zones.user_id) then
+    raise exception 'There is no user %', coalesce(set_operator_zones.user_id::text, '(none given)') using errcode = 'SMA17';
+  end if;
   if not exists (select from app_public.users u where u.id = set_operator_zones.user_id and u.role = 'operator') then
     raise exception 'User % is not an operator', coalesce(set_operator_zones.user_id::text, '(none given)') using errcode = 'SMO04';
   end if;
@@ -8027,7 +8061,7 @@ $$;
 -- Name: FUNCTION set_operator_zones(user_id bigint, boroughs text[]); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) IS 'Admins only (SMA10): the boroughs an operator may act in, replacing the previous list (empty: everywhere). SMO04 when the user is not an operator, SMO10 when the list is left out or a borough is blank.';
+COMMENT ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs text[]) IS 'Admins only (SMA10): the boroughs an operator may act in, replacing the previous list (empty: everywhere). SMA17 when there is no such user, SMO04 when the user is not an operator, SMO10 when the list is left out or a borough is blank.';
 
 --
 -- Name: set_rate_hours(integer, jsonb); Type: FUNCTION; Schema: app_public; Owner: -

@@ -9,7 +9,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMS02: 'Radius not above 0, or above the 50 km (31 mi) maximum.',
   SMS03:
     'Time window not bookable: missing bound, end not after start, longer than 7 days, or starting more than 90 days ahead.',
-  SMS04: 'No such spot.',
+  SMS04: "No such spot (search, quotes, the plate lookup's spot).",
   // Accounts and sign-in
   SMA01: 'Wrong email or password (the same answer for both); HTTP 401 from POST /auth/login.',
   SMA02:
@@ -31,7 +31,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMA14: 'Cookie-authenticated request without the right X-CSRF-Token header (HTTP 403).',
   SMA15: 'Bearer token unknown, revoked or expired: sign in again (HTTP 401).',
   SMA16: 'Not a role change that can be made: unknown role, or an admin changing their own role.',
-  SMA17: 'No such user (updateUser: not your own account).',
+  SMA17: 'No such user (updateUser: not your own account; setOperatorZones, setUserRole: unknown id).',
   SMA18: 'Request from an origin that is not allowed (CORS; HTTP 403).',
   SMA19: 'A staff role (anything but driver) goes only to an account that has verified its email.',
   SMA20:
@@ -46,7 +46,7 @@ export const ERROR_CODES: Record<string, string> = {
     "Longer than the spot's maximum stay, counting the same driver's (or guest email's) stays on that spot less than an hour apart as one (blocks: longer than 366 days).",
   SMB05: 'Start more than 90 days ahead.',
   SMB06:
-    "No such reservation for you: unknown id, someone else's, a block, or wrong manage token (every read, change, end, cancel and card set-up of a reservation answers this).",
+    "No such reservation for you: unknown id, someone else's, a block, or wrong manage token (every read, change, end, cancel, card set-up and refund of a reservation answers this).",
   SMB07: 'The reservation can no longer be changed: it is over, cancelled, expired or completed.',
   SMB08: 'Guest reservation without a valid email address (the rule of SMA03: plain ASCII local@domain.tld).',
   SMB09:
@@ -102,7 +102,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMO10: 'Bad operator zones: the list left out (an empty list means everywhere), or a blank borough.',
   SMO11: 'A spot needs its street, 1 to 200 characters (createSpot, updateSpot).',
   SME01:
-    'Bad vehicle: a plate is 1 to 10 letters and digits (spaces, dashes and dots ignored), a state 2 or 3 letters, a label 1 to 50 characters.',
+    'Bad vehicle: a plate is 1 to 10 letters and digits (spaces, dashes and dots ignored), a state 2 or 3 letters (and only with a plate), a label 1 to 50 characters.',
   SME02: 'Only enforcement officers (and admins) may look plates up.',
   SME03: 'No such vehicle of yours.',
   SMU01: 'Photo upload larger than PHOTO_MAX_BYTES (HTTP 413).',

@@ -318,7 +318,8 @@ const OPERATIONS: Record<string, Operation> = {
   refundReservation: {
     query: REFUND,
     state: 'charged',
-    refusal: (c, t) => (!staffOn(c, t) ? 'SMP05' : t === 'block' ? 'SMP06' : null),
+    // A block is no reservation: SMB06, as every reservation operation answers it.
+    refusal: (c, t) => (!staffOn(c, t) ? 'SMP05' : t === 'block' ? 'SMB06' : null),
     async allowed(row, data) {
       const {
         rows: [charge],

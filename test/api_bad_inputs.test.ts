@@ -73,6 +73,12 @@ const FORGOT = `mutation ($e: String) { forgotPassword(input: { email: $e }) { r
 const REVOKE = `mutation ($id: UUID!) { revokeSession(input: { sessionId: $id }) { result } }`;
 const RESEND = `mutation { resendVerificationEmail(input: {}) { result } }`;
 const CONFIRM = `mutation ($id: BigInt!, $t: String) { confirmReservationPayment(input: { reservationId: $id, manageToken: $t }) { reservationStatus } }`;
+const SESSIONS = `query { mySessions { nodes { rowId } } }`;
+const REMOVE_VEHICLE = `mutation ($id: BigInt!) { removeVehicle(input: { vehicleId: $id }) { result { plate } } }`;
+const ZONES = `mutation ($id: BigInt!) { setOperatorZones(input: { userId: $id, boroughs: ["Bronx"] }) { result { borough } } }`;
+const LOOKUP = `mutation ($s: BigInt) { enforcementLookup(input: { plate: "ABC123", spotId: $s }) { result { valid } } }`;
+const REFUND = `mutation ($id: BigInt!) { refundReservation(input: { reservationId: $id }) { refundId } }`;
+const RESERVE = `mutation ($s: BigInt!, $p: String, $st: String) { reserve(input: { spotId: $s, durationMinutes: 30, email: "plate@example.test", plate: $p, plateState: $st }) { result { reservation { rowId } } } }`;
 
 test('each bad input: its documented code, no 5xx, nothing written', async () => {
   // Setup: rows for the refusals to point at.
@@ -208,6 +214,25 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
     ['forgotPassword: header injection', FORGOT, { e: 'a@example.com\r\nBcc: x@example.com' }, anonymous, 'SMA03'],
     // revokeSession
     ['revokeSession: not a UUID', REVOKE, { id: 'not-a-uuid' }, asDriver, 'GRAPHQL_VALIDATION_FAILED'],
+    // Signed out, every own-account operation says "sign in first", as one code.
+    ['revokeSession: signed out', REVOKE, { id: driver.sessionId }, anonymous, 'SMA08'],
+    ['mySessions: signed out', SESSIONS, {}, anonymous, 'SMA08'],
+    ['removeVehicle: signed out', REMOVE_VEHICLE, { id: '1' }, anonymous, 'SMA08'],
+    // Unknown ids answer the code of their kind.
+    ['setOperatorZones: unknown user', ZONES, { id: '99999999' }, asAdmin, 'SMA17'],
+    ['setOperatorZones: a driver', ZONES, { id: driver.id }, asAdmin, 'SMO04'],
+    ['enforcementLookup: unknown spot', LOOKUP, { s: '99999999' }, asAdmin, 'SMS04'],
+    ['refundReservation: unknown reservation', REFUND, { id: '99999999' }, asOperator, 'SMB06'],
+    [
+      'refundReservation: nothing charged',
+      REFUND,
+      { id: held.id },
+      asOperator,
+      'SMP06',
+      /USD minor units|no successful charge/,
+    ],
+    // A state alone names no vehicle.
+    ['reserve: a plate state without a plate', RESERVE, { s: spotId, p: null, st: 'NY' }, anonymous, 'SME01'],
     // resendVerificationEmail
     ['resendVerificationEmail: signed out', RESEND, {}, anonymous, 'SMA08'],
     // confirmReservationPayment

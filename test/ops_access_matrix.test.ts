@@ -331,8 +331,8 @@ const OPERATIONS: Record<string, Operation> = {
   },
   removeVehicle: {
     query: `mutation ($id: BigInt!) { removeVehicle(input: { vehicleId: $id }) { result { rowId } } }`,
-    // A vehicle of the caller's own (anonymous: somebody's): only its owner removes it.
-    expect: only(SIGNED_IN, 'SME03'),
+    // A vehicle of the caller's own (anonymous: somebody's): only its owner removes it; signed out, sign in first.
+    expect: only(SIGNED_IN, (c) => (c === 'anonymous' ? 'SMA08' : 'SME03')),
     async vars(caller) {
       const owner = userIdOf(caller) ?? userIdOf('driver');
       const [v] = await ownerQuery(

@@ -41,6 +41,13 @@ test('row level security keeps an operator to their zones, whatever SQL they run
     await sqlstateOf(asRole(ctx.db, asOperator('operator in zone'), (c) => c.query(insert, [rate, ZONE]))),
     undefined,
   );
+  // A borough is free text: its case and surrounding spaces do not take it out of the zone.
+  assert.is(
+    await sqlstateOf(
+      asRole(ctx.db, asOperator('operator in zone'), (c) => c.query(insert, [rate, ` ${ZONE.toUpperCase()} `])),
+    ),
+    undefined,
+  );
   // Moving a spot out of one's zones is refused too (with check).
   assert.is(
     await sqlstateOf(

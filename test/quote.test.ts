@@ -296,12 +296,18 @@ test("the price of a new end answers as changing the end would: the spot's maxim
   ];
   assert.equal(await codes(hoursFromNow(5.5)), ['SMB04', 'SMB04'], 'beyond the spot maximum');
   assert.equal(await codes(hoursFromNow(3)), ['SMB03', 'SMB03'], 'at the start');
+  // No end: the quote prices ending now, which is before this one starts; the change needs an end.
   assert.equal(await codes(null), ['SMB03', 'SMB03'], 'no end');
   const [{ amount }] = await callAs(db, as, 'select (app_public.reservation_end_quote($1, $2)).amount', [
     r.id,
     hoursFromNow(5),
   ]);
   assert.ok(amount > r.amount, 'the longest stay is priced');
+  // Started, no end prices ending now: what endReservation would charge.
+  const started = await reserve(db, as, { spotId: spot, durationMinutes: 60 });
+  const endQuote = async (endsAt: Date | null) =>
+    (await callAs(db, as, 'select (app_public.reservation_end_quote($1, $2)).amount', [started.id, endsAt]))[0].amount;
+  assert.is(await endQuote(null), await endQuote(new Date()));
 });
 
 test('no price of a new end for a reservation that can no longer be ended or changed: SMB07, as the mutations answer', async () => {

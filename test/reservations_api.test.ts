@@ -279,8 +279,10 @@ test('over HTTP, anonymous: my reservations need a sign-in; blocks need an opera
     `mutation { blockSpot(input: { spotId: "1", startsAt: "2030-01-01T00:00:00Z", endsAt: "2030-01-02T00:00:00Z" }) { result { rowId } } }`,
   );
   assert.is(block.errors?.[0].extensions?.code, 'SMB10');
-  // What row level security or a missing grant refuses: the documented words, not PostgreSQL's.
-  const users = await api.gql('{ users { nodes { email } } }');
+  // What a missing grant refuses (signed out, no update on users): the documented words, not PostgreSQL's.
+  const users = await api.gql(
+    'mutation { updateUser(input: { rowId: "1", patch: { name: "X" } }) { user { email } } }',
+  );
   assert.equal(
     users.errors?.map((e) => [e.extensions?.code, e.message]),
     [['42501', ERROR_CODES['42501']]],
