@@ -3,6 +3,12 @@
 // 404 otherwise (curl, a link checker, a first look from a script), so the inbox runs on a
 // port of its own and a thin front on MAILDEV_WEB_PORT passes everything through — HTTP and
 // the inbox's live-update websocket — reading `/` as the inbox page.
+// The inbox holds every sign-in, reset and verification link, so the front keeps
+// it to the developer's own browser: no CORS at all (maildev would allow any
+// origin, with credentials: any page visited could read the mail), a request
+// from another origin's page refused (403, preflights and websockets too), and
+// only a Host of 127.0.0.1, localhost or [::1] at its port (else 421), so a
+// rebound DNS name cannot make the inbox same-origin with a foreign page.
 import http from 'node:http';
 import net from 'node:net';
 import { MailDev } from 'maildev';
@@ -14,14 +20,41 @@ export interface MailSink {
   stop(): Promise<void>;
 }
 
-function front(innerPort: number): http.Server {
+/** Whether a Host header names this front on loopback (DNS rebinding sends the attacker's name). */
+function isLocalHost(host: string | undefined, port: number): boolean {
+  return host !== undefined && [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(host.toLowerCase());
+}
+
+/** maildev's answer headers without its CORS ones: no other origin reads the inbox. */
+function withoutCors(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !name.startsWith('access-control-')));
+}
+
+/** Why a request is refused (status and a line of text), or undefined when it may go through. */
+function refusalOf(req: http.IncomingMessage, port: number): [number, string] | undefined {
+  if (!isLocalHost(req.headers.host, port))
+    return [421, 'The mail inbox answers only at 127.0.0.1, localhost or [::1].\n'];
+  // Another origin's page (a CORS preflight, a form post, a websocket): the inbox is the developer's alone.
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${req.headers.host}`) {
+    return [403, 'The mail inbox is not open to other origins.\n'];
+  }
+  return undefined;
+}
+
+function front(innerPort: number, port: () => number): http.Server {
   const server = http.createServer((req, res) => {
+    const refused = refusalOf(req, port());
+    if (refused) {
+      res.writeHead(refused[0], { 'content-type': 'text/plain; charset=utf-8' }).end(refused[1]);
+      return;
+    }
     const headers = { ...req.headers };
     if (req.method === 'GET' && (req.url === '/' || req.url === '')) headers.accept = 'text/html';
     const upstream = http.request(
       { host: '127.0.0.1', port: innerPort, method: req.method, path: req.url, headers },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        res.writeHead(answer.statusCode ?? 502, withoutCors(answer.headers));
         answer.pipe(res);
       },
     );
@@ -33,6 +66,14 @@ function front(innerPort: number): http.Server {
   });
   // Websocket upgrades: the request line and headers as received, then bytes both ways.
   server.on('upgrade', (req, socket, head) => {
+    const refused = refusalOf(req, port());
+    if (refused) {
+      const [status, text] = refused;
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+      );
+      return;
+    }
     const upstream = net.connect(innerPort, '127.0.0.1', () => {
       const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
       for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
@@ -57,7 +98,7 @@ export async function startMailSink(smtpPort: number, webPort: number): Promise<
   });
   const innerPort = servers.api?.getPort();
   if (!innerPort) throw new Error("the mail sink's web inbox did not start");
-  const server = front(innerPort);
+  const server = front(innerPort, () => (server.address() as net.AddressInfo).port);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(webPort, '127.0.0.1', () => resolve());

@@ -116,7 +116,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMV01:
     'Bad live area: give minLat, minLng, maxLat, maxLng or lat, lng, radius (km, at most 50), on the globe, covering at most LIVE_MAX_TILES tiles of 0.05°.',
   SMV02:
-    'Too many live streams for this client: at most LIVE_MAX_PER_CLIENT SSE streams, subscriptions and websockets at once (HTTP 429).',
+    'Too many live streams for this client: at most LIVE_MAX_PER_CLIENT SSE streams, subscriptions and websockets at once per client address and per signed-in account (HTTP 429).',
   SMV03: 'Websockets carry subscriptions only: send queries and mutations with HTTP POST /graphql.',
   SMV04: 'Last-Event-ID is not an event id of this stream.',
   SMV05:

@@ -50,6 +50,12 @@ export interface PresetOptions {
     document: import('postgraphile/graphql').DocumentNode | undefined,
     operation: import('postgraphile/graphql').OperationDefinitionNode | null | undefined,
   ) => import('./read_routing.ts').WithPgClient | undefined;
+  /** Called for every HTTP request whose operation runs (parsed and valid): the metrics label it (server/graphql_operation.ts). */
+  onOperation?: (
+    req: import('express').Request,
+    document: import('postgraphile/graphql').DocumentNode,
+    operation: import('postgraphile/graphql').OperationDefinitionNode,
+  ) => void;
   /** Plugins that need run-time configuration (e.g. payments' Stripe client). */
   plugins?: GraphileConfig.Plugin[];
 }
@@ -94,6 +100,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
         const ws = requestContext.ws?.request;
         const operationAst = args.document ? getOperationAST(args.document, args.operationName) : undefined;
         const operation = operationAst?.operation;
+        if (req && args.document && operationAst) options.onOperation?.(req, args.document, operationAst);
         const pgSettings = req
           ? options.pgSettings(req, operation)
           : ws && options.websocketPgSettings

@@ -273,7 +273,9 @@ export const OPENAPI_DOCUMENT = {
           '400': error(
             'SMV01: a bad area (missing or off-globe coordinates, radius above 50 km, more than LIVE_MAX_TILES tiles); SMV04: a Last-Event-ID that is not an event id.',
           ),
-          '429': error('SMV02: this client already holds LIVE_MAX_PER_CLIENT live streams and subscriptions.'),
+          '429': error(
+            'SMV02: this client address or account already holds LIVE_MAX_PER_CLIENT live streams and subscriptions.',
+          ),
         },
       },
     },

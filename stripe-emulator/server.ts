@@ -1,6 +1,7 @@
 // The HTTP front: API-key check (secret keys, and publishable keys for what Stripe.js does),
 // form parsing, faults, idempotency, routing to the resource handlers, `expand[]`, and Stripe's
-// error answers; CORS and the Stripe.js-compatible script (GET /v3/) for browsers.
+// error answers; CORS (Stripe's routes only, not /_emulator/) and the Stripe.js-compatible
+// script (GET /v3/) for browsers.
 // `startStripeEmulator()` wires it all.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -139,6 +140,11 @@ const CORS_HEADERS = {
   'Access-Control-Allow-Headers': 'Authorization, Content-Type, Idempotency-Key, Stripe-Version',
   'Access-Control-Max-Age': '600',
 };
+
+/** The emulator's own helper routes (control.ts): never readable cross-origin. */
+function isControlPath(url: string | undefined): boolean {
+  return new URL(url ?? '/', 'http://emulator').pathname.startsWith('/_emulator/');
+}
 
 function readBody(req: http.IncomingMessage): Promise<string | null> {
   return new Promise((resolve, reject) => {
@@ -370,7 +376,9 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
           'Content-Type': 'application/json',
           'Content-Length': body.length,
           'Stripe-Version': apiVersion,
-          ...(req.headers.origin ? { 'Access-Control-Allow-Origin': '*' } : {}),
+          // Stripe's API answers any page (Stripe.js); the /_emulator/ helpers (state, faults,
+          // reset, webhook endpoint) answer no page of another origin.
+          ...(req.headers.origin && !isControlPath(req.url) ? { 'Access-Control-Allow-Origin': '*' } : {}),
           ...(answer.headers ?? {}),
         });
         res.end(body);

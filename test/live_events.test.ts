@@ -533,6 +533,59 @@ test('SSE: a client that hangs up before its stream starts gives its slot back',
   await stream.close();
 });
 
+test('the bound holds per address too: accounts signed in from one address share it (SSE and websockets)', async () => {
+  // Every client here comes from 127.0.0.1; the bound is 4.
+  const [a, b, c] = await Promise.all(
+    ['live-shared-a', 'live-shared-b', 'live-shared-c'].map((name) =>
+      createSignedInUser(db, api, { email: `${name}@example.test` }),
+    ),
+  );
+  await watchers(0);
+  const streams: Array<ReturnType<typeof sse>> = [];
+  const stream = async (headers: Record<string, string>) => {
+    const s = sse(BOX_QUERY, headers);
+    streams.push(s);
+    await s.ready();
+    return s;
+  };
+  try {
+    for (const user of [a, a, b, b]) assert.is((await stream(user.headers)).status, 200);
+    // A third account, and an anonymous client, from the same address: over the address's bound.
+    const third = await stream(c.headers);
+    assert.equal([third.status, third.events[0]?.data.error.code], [429, 'SMV02']);
+    const anonymous = await stream({});
+    assert.equal([anonymous.status, anonymous.events[0]?.data.error.code], [429, 'SMV02']);
+    // One given back: the address has room again.
+    await streams[0]!.close();
+    await watchers(3);
+    assert.is((await stream(c.headers)).status, 200);
+  } finally {
+    await Promise.all(streams.map((s) => s.close()));
+  }
+  await watchers(0);
+
+  const sockets: WebSocket[] = [];
+  const open = (token: string) =>
+    new Promise<number>((resolve) => {
+      const socket = new WebSocket(`${api.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      sockets.push(socket);
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.on('open', () => resolve(101));
+      socket.on('error', () => {});
+    });
+  try {
+    assert.equal(
+      [await open(a.token), await open(a.token), await open(b.token), await open(b.token)],
+      [101, 101, 101, 101],
+    );
+    assert.is(await open(c.token), 429, 'a third account from the same address');
+  } finally {
+    for (const socket of sockets) socket.terminate();
+  }
+});
+
 test('websockets behind a proxy (TRUST_PROXY): the bound is per forwarded client, not per proxy', async () => {
   // The peer of every socket here is 127.0.0.1, the "proxy"; X-Forwarded-For names the client.
   const proxied = await startApi(db, {

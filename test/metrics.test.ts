@@ -1,6 +1,6 @@
 // GET /metrics: refused without the token (and absent in production without
 // one); scraped before and after a booking, the figures move by exactly what
-// the booking did: one more `Book` GraphQL request, its hold expiry and end
+// the booking did: one more `reserve` GraphQL request, its hold expiry and end
 // scheduled, one more email pending; a charge prepared and failed shows up by outcome.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -63,7 +63,8 @@ test('a booking moves the request, job and email figures by one', async () => {
   assert.equal(res.errors, undefined, JSON.stringify(res.errors));
   const after = await scrape();
 
-  const book = 'sms_graphql_request_duration_seconds_count{operation="Book"}';
+  // Labelled by the root field that ran, not by the name the client gave its operation.
+  const book = 'sms_graphql_request_duration_seconds_count{operation="reserve"}';
   assert.is(value(after, book) - value(before, book), 1);
   const http = 'sms_http_request_duration_seconds_count{method="POST",route="/graphql",status="200"}';
   assert.is(value(after, http) - value(before, http), 1);
@@ -76,6 +77,40 @@ test('a booking moves the request, job and email figures by one', async () => {
   // The pools are reported.
   assert.ok(after.has('sms_db_pool_connections{pool="owner",state="total"}'));
   assert.ok(after.has('sms_db_pool_waiting_clients{pool="owner"}'));
+});
+
+test('operations are labelled by the root fields they ran: made-up names cannot crowd real ones out', async () => {
+  const post = (body: unknown) =>
+    fetch(`${api.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then((res) => res.json());
+  // More made-up operation names than the old cap (200), each its own request.
+  for (let i = 0; i < 210; i++) await post({ query: `query Junk${i} { __typename }` });
+  await post({ query: 'query Junk999 { __typename }', operationName: 'Junk999' });
+  // Aliases and fragments do not hide the field; invalid and unparsable requests ran nothing.
+  await post({ query: 'query Pretend { mine: __typename ...F } fragment F on Query { currentUser { email } }' });
+  await post({ query: 'query NoSuchField { adminPasswords }' });
+  await post({ query: 'query {' });
+  const before = await scrape();
+  const res = await api.gql(`query CurrentUser { currentUser { email } }`);
+  assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  const after = await scrape();
+  const labels = [...after.keys()]
+    .filter((k) => k.startsWith('sms_graphql_request_duration_seconds_count{'))
+    .map((k) => /operation="([^"]*)"/.exec(k)?.[1]);
+  assert.equal(
+    labels.filter((l) => /Junk|Pretend|NoSuchField|other|adminPasswords/.test(l ?? '')),
+    [],
+    'no client-chosen name, nor "other"',
+  );
+  const count = (op: string) => value(after, `sms_graphql_request_duration_seconds_count{operation="${op}"}`);
+  assert.ok(count('__typename') >= 211, `__typename: ${count('__typename')}`);
+  assert.is(count('__typename+currentUser'), 1, 'alias and fragment seen through');
+  assert.ok(count('none') >= 2, 'invalid and unparsable');
+  const current = 'sms_graphql_request_duration_seconds_count{operation="currentUser"}';
+  assert.is(value(after, current) - value(before, current), 1);
 });
 
 test('charges by outcome', async () => {
@@ -129,7 +164,9 @@ test('METRICS_PORT under API_WORKERS=2: requests add up across the processes, da
     }
     assert.is((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status, 401, 'the token is required here too');
     const text = await waitFor(scrapeCluster, 30_000, 'cluster metrics');
-    const count = Number(/^sms_graphql_request_duration_seconds_count\{operation="Ping"\} (\d+)$/m.exec(text)?.[1]);
+    const count = Number(
+      /^sms_graphql_request_duration_seconds_count\{operation="__typename"\} (\d+)$/m.exec(text)?.[1],
+    );
     assert.is(count, N, 'every request counted once, whichever worker served it');
     const {
       rows: [{ n }],

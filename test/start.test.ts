@@ -113,6 +113,12 @@ test('first run: provisions, seeds, serves demo spots; Ctrl-C stops it', async (
     assert.is(page.headers.get('x-frame-options'), 'DENY');
     assert.is(page.status, 200);
     assert.match(await page.text(), /<div id="app"><\/div>/);
+    // The app's own modules, and nothing else of the repository (Vite's /@fs/ reads any allowed file).
+    assert.is((await fetch(`${s.webUrl}/src/main.tsx`)).status, 200);
+    const repo = new URL('..', import.meta.url).pathname;
+    for (const file of ['server/config.ts?raw', 'package.json', 'node_modules/pg/package.json']) {
+      assert.is((await fetch(`${s.webUrl}/@fs${repo}${file}`)).status, 403, file);
+    }
     const health = await fetch(`${s.webUrl}/health`);
     assert.equal(await health.json(), { status: 'ok' });
     // The API's documents too, not the app's index.html in their place.
@@ -125,6 +131,10 @@ test('first run: provisions, seeds, serves demo spots; Ctrl-C stops it', async (
     assert.is(inbox.status, 200);
     assert.match(await inbox.text(), /<html/i);
     assert.not.match(s.output(), /MailDev API running/, 'only the address to use is printed');
+    // No other origin reads the inbox (test/mail_sink.test.ts has the rest).
+    const foreign = await fetch(`${s.inboxUrl}/api/email`, { headers: { origin: 'http://evil.test' } });
+    assert.is(foreign.status, 403);
+    assert.is(foreign.headers.get('access-control-allow-origin'), null);
     // The emulator's Stripe.js is printed and served.
     const stripeJs = /Stripe\.js: (http:\/\/\S+\/v3\/)/.exec(s.output())?.[1];
     assert.ok(stripeJs, s.output());

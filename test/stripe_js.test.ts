@@ -136,6 +136,37 @@ test('a publishable key works only with the intent whose client secret it presen
   assert.is(right.headers.get('access-control-allow-origin'), '*');
 });
 
+test("CORS: Stripe's routes answer a page of another origin; the /_emulator/ helpers do not", async () => {
+  const origin = { origin: 'http://evil.example.test' };
+  // Stripe.js's calls, and a preflight for other clients (as Stripe answers them).
+  const preflight = await fetch(`${emulator.url}/v1/setup_intents/seti_x/confirm`, {
+    method: 'OPTIONS',
+    headers: { ...origin, 'access-control-request-method': 'POST' },
+  });
+  assert.is(preflight.status, 204);
+  assert.is(preflight.headers.get('access-control-allow-origin'), '*');
+  const api = await fetch(`${emulator.url}/v1/setup_intents/seti_x?key=${PK}`, { headers: origin });
+  assert.is(api.headers.get('access-control-allow-origin'), '*');
+  // The helpers: state (every object's id), reset, faults, webhook endpoint, the 3-D Secure step.
+  const before = emulator.state().customers;
+  for (const [method, path] of [
+    ['GET', '/_emulator/state'],
+    ['GET', '/_emulator/faults'],
+    ['POST', '/_emulator/setup_intents/seti_x/authenticate'],
+    ['OPTIONS', '/_emulator/reset'],
+    ['OPTIONS', '/_emulator/webhook'],
+  ] as const) {
+    const res = await fetch(`${emulator.url}${path}`, {
+      method,
+      headers: { ...origin, ...(method === 'OPTIONS' ? { 'access-control-request-method': 'POST' } : {}) },
+    });
+    await res.arrayBuffer();
+    const allowed = [...res.headers.keys()].filter((name) => name.startsWith('access-control-'));
+    assert.equal(allowed, [], `${method} ${path}`);
+  }
+  assert.is(emulator.state().customers, before, 'no reset ran');
+});
+
 test('a publishable key cannot do what a secret key does; live and malformed keys are refused', async () => {
   const before = emulator.state().customers;
   const customers = await browserCall('POST', '/v1/customers', { email: 'x@example.test' });

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { CodedError } from '../errors.ts';
 import { loggerFor } from '../../lib/logger.ts';
+import { ClientBound } from './client_bound.ts';
 
 const log = loggerFor('live');
 const TILE = 0.05;
@@ -45,7 +46,7 @@ export interface Area {
 export interface LiveSettings {
   /** Tiles one area may cover at most (LIVE_MAX_TILES). */
   maxTiles: number;
-  /** Watchers (SSE streams and subscriptions) one client may hold at once (LIVE_MAX_PER_CLIENT). */
+  /** Watchers (SSE streams and subscriptions) one client address, and one account, may hold at once (LIVE_MAX_PER_CLIENT). */
   maxPerClient: number;
   /** Seconds events are kept for resuming (LIVE_EVENT_RETENTION). */
   retentionSeconds: number;
@@ -122,7 +123,8 @@ export function inArea(e: Pick<LiveEvent, 'lat' | 'lng'>, area: Area): boolean {
 interface Watcher {
   area: Area;
   tiles: string[];
-  clientKey: string;
+  /** Gives the watcher's per-client slots back. */
+  release: () => void;
   deliver: (e: LiveEvent) => void;
 }
 
@@ -137,7 +139,7 @@ export class LiveHub {
   private readonly tileCounts = new Map<string, number>();
   /** Tiles without watchers still recorded until this time (ms). */
   private readonly lingering = new Map<string, number>();
-  private readonly perClient = new Map<string, number>();
+  private readonly perClient: ClientBound;
   private timer: NodeJS.Timeout | undefined;
   /** Serialises LISTEN/UNLISTEN and the watched-tiles refresh. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -146,6 +148,7 @@ export class LiveHub {
     this.connectionString = connectionString;
     this.pool = pool;
     this.settings = settings;
+    this.perClient = new ClientBound(settings.maxPerClient);
   }
 
   private async connection(): Promise<pg.Client> {
@@ -213,16 +216,20 @@ export class LiveHub {
 
   /**
    * Starts delivering the area's events; resolves once the database knows the
-   * tiles are watched (events after that are delivered). SMV02 when the client
-   * already holds maxPerClient watchers. Returns the function that stops it.
+   * tiles are watched (events after that are delivered). SMV02 when one of the
+   * client's keys (liveClientKeys: its address, its account) already holds
+   * maxPerClient watchers. Returns the function that stops it.
    */
-  async watch(area: Area, clientKey: string, deliver: (e: LiveEvent) => void): Promise<() => Promise<void>> {
-    const held = this.perClient.get(clientKey) ?? 0;
-    if (held >= this.settings.maxPerClient) {
+  async watch(
+    area: Area,
+    clientKeys: readonly string[],
+    deliver: (e: LiveEvent) => void,
+  ): Promise<() => Promise<void>> {
+    const release = this.perClient.take(clientKeys);
+    if (!release) {
       throw new CodedError('SMV02', `At most ${this.settings.maxPerClient} live streams per client: close one first`);
     }
-    this.perClient.set(clientKey, held + 1);
-    const watcher: Watcher = { area, tiles: tilesOf(area), clientKey, deliver };
+    const watcher: Watcher = { area, tiles: tilesOf(area), release, deliver };
     this.watchers.add(watcher);
     try {
       await this.run(async () => {
@@ -249,9 +256,7 @@ export class LiveHub {
 
   private async unwatch(watcher: Watcher): Promise<void> {
     if (!this.watchers.delete(watcher)) return;
-    const held = (this.perClient.get(watcher.clientKey) ?? 1) - 1;
-    if (held > 0) this.perClient.set(watcher.clientKey, held);
-    else this.perClient.delete(watcher.clientKey);
+    watcher.release();
     const gone: string[] = [];
     for (const tile of watcher.tiles) {
       const n = (this.tileCounts.get(tile) ?? 1) - 1;
@@ -307,11 +312,11 @@ export class LiveHub {
   }
 
   /** An async iterator of the area's events (GraphQL subscriptions); return() stops it. */
-  async stream(area: Area, clientKey: string): Promise<AsyncIterableIterator<LiveEvent>> {
+  async stream(area: Area, clientKeys: readonly string[]): Promise<AsyncIterableIterator<LiveEvent>> {
     const buffered: LiveEvent[] = [];
     let wake: (() => void) | undefined;
     let done = false;
-    const stop = await this.watch(area, clientKey, (e) => {
+    const stop = await this.watch(area, clientKeys, (e) => {
       buffered.push(e);
       wake?.();
     });

@@ -9,7 +9,8 @@
 //     session cookie, looked up like any request (installSession); the
 //     identity rides on the upgrade request into the GraphQL context
 //     (graphile.config.ts), so subscriptions load rows as that user.
-//   * Bound: at most LIVE_MAX_PER_CLIENT sockets per client (429 SMV02).
+//   * Bound: at most LIVE_MAX_PER_CLIENT sockets per client address, and per
+//     signed-in account (429 SMV02; server/live/client_bound.ts, as for SSE).
 // Queries and mutations over the socket are refused by
 // server/plugins/live_subscription.ts (only subscriptions), so rate limits
 // and CSRF, which live on the HTTP path, never need a websocket twin.
@@ -22,23 +23,23 @@ import { SESSION_COOKIE } from '../auth_cookies.ts';
 import { ERROR_CODES } from '../error_codes.ts';
 import type { RequestIdentity } from '../request_identity.ts';
 import { BEARER, type SessionLookup } from '../middleware/installSession.ts';
-import { liveClientKey } from '../middleware/installLiveEvents.ts';
+import { ClientBound, liveClientKeys } from './client_bound.ts';
 
 type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 const IDENTITY = Symbol('sms.identity');
-const CLIENT_KEY = Symbol('sms.liveClientKey');
+const CLIENT_KEYS = Symbol('sms.liveClientKeys');
 
-type GuardedRequest = IncomingMessage & { [IDENTITY]?: RequestIdentity; [CLIENT_KEY]?: string };
+type GuardedRequest = IncomingMessage & { [IDENTITY]?: RequestIdentity; [CLIENT_KEYS]?: string[] };
 
 /** The identity the guard found for a websocket's upgrade request (undefined: anonymous). */
 export function websocketIdentityOf(req: IncomingMessage | undefined): RequestIdentity | undefined {
   return (req as GuardedRequest | undefined)?.[IDENTITY];
 }
 
-/** The client the guard counted a websocket against (liveClientKey), so its subscriptions count against the same one. */
-export function websocketClientKeyOf(req: IncomingMessage | undefined): string | undefined {
-  return (req as GuardedRequest | undefined)?.[CLIENT_KEY];
+/** The keys the guard counted a websocket against (liveClientKeys), so its subscriptions count against the same ones. */
+export function websocketClientKeysOf(req: IncomingMessage | undefined): string[] | undefined {
+  return (req as GuardedRequest | undefined)?.[CLIENT_KEYS];
 }
 
 function refuse(socket: Duplex, status: number, reason: string, code: string): void {
@@ -57,7 +58,7 @@ export function makeWebsocketGuard(
 ) {
   const parseCookies = cookieParser(config.cookieSecret);
   const ownOrigin = new URL(config.publicUrl).origin;
-  const perClient = new Map<string, number>();
+  const perClient = new ClientBound(config.live.maxPerClient);
   const open = new Set<Duplex>();
 
   const guard = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
@@ -85,19 +86,16 @@ export function makeWebsocketGuard(
       const cookie = r.signedCookies?.[SESSION_COOKIE];
       if (typeof cookie === 'string' && cookie) identity = await lookup(cookie, 'cookie');
     }
-    const key = liveClientKey(identity?.userId, clientAddress(req));
-    const held = perClient.get(key) ?? 0;
-    if (held >= config.live.maxPerClient) return refuse(socket, 429, 'Too Many Requests', 'SMV02');
-    perClient.set(key, held + 1);
+    const keys = liveClientKeys(identity?.userId, clientAddress(req));
+    const release = perClient.take(keys);
+    if (!release) return refuse(socket, 429, 'Too Many Requests', 'SMV02');
     open.add(socket);
     socket.once('close', () => {
       open.delete(socket);
-      const n = (perClient.get(key) ?? 1) - 1;
-      if (n > 0) perClient.set(key, n);
-      else perClient.delete(key);
+      release();
     });
     if (identity) (req as GuardedRequest)[IDENTITY] = identity;
-    (req as GuardedRequest)[CLIENT_KEY] = key;
+    (req as GuardedRequest)[CLIENT_KEYS] = keys;
     upgrade(req, socket, head);
   };
 

@@ -7,23 +7,20 @@
 // what it missed (events are kept LIVE_EVENT_RETENTION seconds), then the
 // live ones; an id that is not one the server issued is refused (400 SMV04).
 // A comment line every LIVE_HEARTBEAT seconds keeps proxies from closing the
-// stream; a client holds at most LIVE_MAX_PER_CLIENT streams and
-// subscriptions together (429 SMV02). The process's LiveHub (server/live/hub.ts)
+// stream; a client address, and a signed-in account, each hold at most
+// LIVE_MAX_PER_CLIENT streams and subscriptions together (429 SMV02,
+// server/live/client_bound.ts). The process's LiveHub (server/live/hub.ts)
 // is made here and shared with the GraphQL subscription.
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { ServerConfig } from '../config.ts';
 import { CodedError } from '../errors.ts';
+import { liveClientKeys } from '../live/client_bound.ts';
 import { areaOf, type LiveEvent, LiveHub } from '../live/hub.ts';
 import { ownerPoolOf } from './installDatabasePools.ts';
 import { clientAddress } from './installRequestSettings.ts';
 
 export function liveHubOf(app: Express): LiveHub {
   return app.locals.liveHub as LiveHub;
-}
-
-/** Who counts as one client for the per-client bound: the signed-in user, else the address. */
-export function liveClientKey(userId: string | undefined, address: string | undefined): string {
-  return userId ? `user:${userId}` : `ip:${address ?? ''}`;
 }
 
 const EVENT_ID = /^\d{1,18}$/;
@@ -85,7 +82,7 @@ export function installLiveEvents(
         clearInterval(heartbeat);
         void stop?.();
       });
-      stop = await hub.watch(area, liveClientKey(identity?.userId, clientAddress(req.app, req)), (e) =>
+      stop = await hub.watch(area, liveClientKeys(identity?.userId, clientAddress(req.app, req)), (e) =>
         replaying ? held.push(e) : send(e),
       );
       if (gone()) {

@@ -6,7 +6,7 @@
 // bearer token for a session's. (METRICS_PORT serves the same apart: server/main.ts.)
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { ServerConfig } from '../config.ts';
-import { graphqlOperationName } from '../graphql_operation.ts';
+import { executedOperationOf } from '../graphql_operation.ts';
 import { isScraper, Metrics } from '../metrics.ts';
 import { CodedError } from '../errors.ts';
 import { poolsOf } from './installDatabasePools.ts';
@@ -29,7 +29,8 @@ export function installMetrics(app: Express, config: ServerConfig): void {
       // A matched route's pattern, never the raw path: unmatched paths would make a label per URL.
       const path = req.originalUrl.split('?')[0];
       const route = (req.route?.path as string | undefined) ?? (MOUNTED.has(path) ? path : 'unmatched');
-      const operation = route === '/graphql' ? graphqlOperationName(req.body) : undefined;
+      // What ran, by root fields (graphql_operation.ts); "none" when nothing did (refused, unparsable, invalid).
+      const operation = route === '/graphql' ? (executedOperationOf(res) ?? 'none') : undefined;
       metrics.observeRequest(req.method, route, res.statusCode, seconds, operation);
     });
     next();

@@ -17,9 +17,11 @@ import { currentRequest } from '../request_context.ts';
 import { loggerFor } from '../../lib/logger.ts';
 import { retryWithBackoff } from '../../lib/retry_with_backoff.ts';
 import { makePreset } from '../graphile.config.ts';
+import { recordExecutedOperation } from '../graphql_operation.ts';
 import { identityOf, pgSettingsFor } from '../request_identity.ts';
-import { makeWebsocketGuard, websocketClientKeyOf, websocketIdentityOf } from '../live/websocket_guard.ts';
-import { liveClientKey, liveHubOf } from './installLiveEvents.ts';
+import { liveClientKeys } from '../live/client_bound.ts';
+import { makeWebsocketGuard, websocketClientKeysOf, websocketIdentityOf } from '../live/websocket_guard.ts';
+import { liveHubOf } from './installLiveEvents.ts';
 import { sessionLookupOf } from './installSession.ts';
 import { clientAddress } from './installRequestSettings.ts';
 import type { ServerConfig } from '../config.ts';
@@ -80,13 +82,16 @@ export async function installPostGraphile(
     },
     liveContext: (rc) => ({
       liveHub: liveHubOf(app),
-      liveClientKey: rc.ws
-        ? websocketClientKeyOf(rc.ws.request)
-        : liveClientKey(
+      liveClientKeys: rc.ws
+        ? websocketClientKeysOf(rc.ws.request)
+        : liveClientKeys(
             rc.expressv4?.res ? identityOf(rc.expressv4.res)?.userId : undefined,
             rc.expressv4 ? clientAddress(app, rc.expressv4.req) : undefined,
           ),
     }),
+    onOperation: (req, document, operation) => {
+      if (req.res) recordExecutedOperation(req.res, document, operation);
+    },
     readWithPgClient: (req, document, operation) => {
       const replica =
         reads && mayReadFromReplica(identityOf(req.res!) !== undefined, document, operation)

@@ -39,7 +39,7 @@ export const LiveSubscriptionPlugin: GraphileConfig.Plugin = extendSchema((build
         """
         Availability events of spots in an area: a box (minLat, minLng, maxLat, maxLng) or a point and
         radius in km (lat, lng, radius), at most LIVE_MAX_TILES tiles of 0.05°. SMV01 for a bad area,
-        SMV02 when the client already holds LIVE_MAX_PER_CLIENT live streams.
+        SMV02 when the client's address or account already holds LIVE_MAX_PER_CLIENT live streams.
         """
         spotAvailability(minLat: Float, minLng: Float, maxLat: Float, maxLng: Float, lat: Float, lng: Float, radius: Float): SpotAvailabilityEvent!
       }
@@ -50,11 +50,11 @@ export const LiveSubscriptionPlugin: GraphileConfig.Plugin = extendSchema((build
           spotAvailability: {
             subscribePlan(_$root, fieldArgs) {
               const $subscriber = lambda(
-                [context().get('liveHub' as never), context().get('liveClientKey' as never), fieldArgs.getRaw()],
-                ([hub, clientKey, args]) => {
+                [context().get('liveHub' as never), context().get('liveClientKeys' as never), fieldArgs.getRaw()],
+                ([hub, clientKeys, args]) => {
                   const live = hub as unknown as LiveHub;
                   const area = areaOf(args as Record<string, unknown>, live.settings.maxTiles);
-                  return { subscribe: () => live.stream(area, clientKey as unknown as string) };
+                  return { subscribe: () => live.stream(area, clientKeys as unknown as string[]) };
                 },
               );
               return listen($subscriber as never, 'spotAvailability');
