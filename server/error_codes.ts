@@ -21,7 +21,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMA06: 'An account with this email already exists.',
   SMA07: 'Email link (verification, password reset, invitation) unknown, already used or expired.',
   SMA08: 'Sign in first.',
-  SMA09: 'The current password given to changePassword is wrong.',
+  SMA09: 'The current password given to changePassword (`oldPassword`) is wrong.',
   SMA10: 'Only an admin may do this.',
   SMA11: 'Verify your email address first.',
   SMA12:

@@ -224,6 +224,12 @@ export const OPENAPI_DOCUMENT = {
           },
           '401': error('SMA15: the bearer token is unknown, revoked or expired (sign in again).'),
           ...FORBIDDEN,
+          '405': { description: 'BAD_REQUEST: a method other than POST.', content: graphqlJson() },
+          '406': { description: 'BAD_REQUEST: an Accept header that allows no JSON answer.', content: graphqlJson() },
+          '415': {
+            description: 'BAD_REQUEST: a body other than application/json or application/graphql (forms included).',
+            content: graphqlJson(),
+          },
           '503': {
             description:
               'The GraphQL schema is not built yet (the database has not answered since the process started; the build is retried): `INTERNAL`, "Service not ready, retry shortly (reference …)", with Retry-After. /ready says `graphql: schema not built yet` meanwhile.',
@@ -288,8 +294,9 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '201': sessionAnswer('Signed in: a bearer token, or cookies and a CSRF token with `session: "cookie"`.'),
           '400': error(
-            'SMA03 email, SMA04 password or SMA05 name not accepted; BAD_REQUEST for a body that is not JSON.',
+            'SMA03 email, SMA04 password or SMA05 name not accepted; BAD_REQUEST for a body that does not parse, or a `session` other than "cookie".',
           ),
+          '415': error('BAD_REQUEST: a body that is not application/json (forms included).'),
           '409': error('SMA06: an account with this email already exists.'),
           '429': {
             ...error('SMA02: too many sign-ups from this address; retry after Retry-After seconds.'),
@@ -307,8 +314,9 @@ export const OPENAPI_DOCUMENT = {
         requestBody: credentials(false),
         responses: {
           '200': sessionAnswer('Signed in.'),
-          '400': error('BAD_REQUEST: a body that is not JSON.'),
+          '400': error('BAD_REQUEST: a body that does not parse, or a `session` other than "cookie".'),
           '401': error('SMA01: wrong email or password (the same answer for both).'),
+          '415': error('BAD_REQUEST: a body that is not application/json (forms included).'),
           ...FORBIDDEN,
           '429': {
             ...error('SMA02: too many attempts; retry after Retry-After seconds.'),

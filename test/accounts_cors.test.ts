@@ -43,7 +43,7 @@ test('a configured origin: preflight 204 with credentials and the CSRF header al
   const gql = await post(SPA, '/graphql', { query: '{ currentUser { rowId } }' });
   assert.is(gql.status, 200);
   assert.is(gql.headers.get('access-control-allow-origin'), SPA);
-  assert.is(gql.headers.get('access-control-expose-headers'), 'Retry-After');
+  assert.is(gql.headers.get('access-control-expose-headers'), 'Retry-After, X-Request-Id');
 });
 
 test('another origin: preflight 403, no CORS headers; its POSTs refused (SMA18), so no cross-site sign-in', async () => {

@@ -103,8 +103,8 @@ test('sign-up over GraphQL: the same cases, the same codes, nothing written', as
 
 test('malformed requests to /auth routes: 4xx, nothing written', async () => {
   const before = await written();
-  const raw = (body: string, type = 'application/json') =>
-    fetch(`${api.url}/auth/register`, {
+  const raw = (body: string, type = 'application/json', route = '/auth/register') =>
+    fetch(`${api.url}${route}`, {
       method: 'POST',
       headers: { 'content-type': type },
       body,
@@ -116,8 +116,14 @@ test('malformed requests to /auth routes: 4xx, nothing written', async () => {
   assert.is(huge.status, 413);
   const array = await raw('[1, 2]');
   assert.is(array.status, 400);
-  const form = await raw('email=a%40b.com', 'application/x-www-form-urlencoded');
-  assert.is(form.status, 400);
+  // A form (or any body but JSON) is refused as such, not read as empty fields ("wrong password").
+  for (const route of ['/auth/register', '/auth/login']) {
+    const form = await raw('email=a%40b.com', 'application/x-www-form-urlencoded', route);
+    assert.equal([form.status, (await form.json()).error.code], [415, 'BAD_REQUEST'], route);
+    // session is "cookie" or left out; anything else would quietly mean a bearer token.
+    const bogus = await raw(JSON.stringify({ ...GOOD, session: 'bogus' }), 'application/json', route);
+    assert.equal([bogus.status, (await bogus.json()).error.code], [400, 'BAD_REQUEST'], route);
+  }
   assert.equal(await written(), before);
 });
 

@@ -18,10 +18,30 @@ import { identityOf, requestSettingsOf } from '../request_identity.ts';
 import { refuseFailedLogin } from '../login_attempt.ts';
 import { clientAddress } from './installRequestSettings.ts';
 import { signUpLimited } from '../plugins/sign_up_gate.ts';
+import { CodedError, sendError } from '../errors.ts';
 
 /** A string field, or null (which SQL refuses with the field's own error): PostgreSQL text cannot hold NUL. */
 function str(value: unknown): string | null {
   return typeof value === 'string' && !value.includes('\u0000') ? value : null;
+}
+
+/**
+ * The JSON body of a sign-up or sign-in, or null once refused: a form post
+ * would read as empty fields and answer "wrong email or password" (415, as
+ * /graphql answers it), and a `session` other than "cookie" would quietly
+ * mean a bearer token (400).
+ */
+function credentialsBody(req: Request, res: Response): Record<string, unknown> | null {
+  if (!req.is('application/json')) {
+    sendError(res, new CodedError('BAD_REQUEST', 'Send a JSON body (Content-Type: application/json)'), 415);
+    return null;
+  }
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  if (body.session !== undefined && body.session !== 'cookie') {
+    sendError(res, new CodedError('BAD_REQUEST', 'session is "cookie" (browser cookies) or left out (a bearer token)'));
+    return null;
+  }
+  return body;
 }
 
 export interface NewSession {
@@ -53,7 +73,8 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
   app.use('/auth', express.json({ limit: '16kb' }));
 
   app.post('/auth/register', async (req: Request, res: Response) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
+    const body = credentialsBody(req, res);
+    if (!body) return;
     // Checked, counted and committed first, so a sign-up refused for a taken email counts too (app_private.sign_up_gate).
     const {
       rows: [gate],
@@ -85,7 +106,8 @@ export function installAuthRoutes(app: Express, config: ServerConfig): void {
   });
 
   app.post('/auth/login', async (req: Request, res: Response) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
+    const body = credentialsBody(req, res);
+    if (!body) return;
     // One statement, committed whatever the outcome: failed attempts count.
     const {
       rows: [attempt],

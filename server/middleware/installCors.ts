@@ -26,7 +26,8 @@ export function installCors(app: Express, config: ServerConfig): void {
       res.set('Access-Control-Allow-Origin', origin);
       res.set('Access-Control-Allow-Credentials', 'true');
       // The SPA reads how long to wait after a 429.
-      res.set('Access-Control-Expose-Headers', 'Retry-After');
+      // Retry-After for SMA02; X-Request-Id, the reference an INTERNAL error's message quotes.
+      res.set('Access-Control-Expose-Headers', 'Retry-After, X-Request-Id');
     }
     if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
       if (!isAllowed) throw refused();
