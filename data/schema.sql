@@ -760,10 +760,10 @@ $$;
 COMMENT ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_window tstzrange) IS 'Error SMB04 when the window is longer than the spot''s maximum stay.';
 
 --
--- Name: assert_max_stay_joined(app_public.spots, tstzrange, bigint, public.citext, bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
+-- Name: assert_max_stay_joined(app_public.spots, tstzrange, bigint, public.citext, bigint, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
-CREATE FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint DEFAULT NULL::bigint) RETURNS void
+CREATE FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint DEFAULT NULL::bigint, plate text DEFAULT NULL::text, plate_state text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql STABLE
     AS $$
 declare
@@ -772,8 +772,11 @@ declare
 begin
   -- The driver's (or the guest email's) own stays on this spot less than
   -- max_stay_rest apart join this one: booked back to back, two stays within
-  -- the limit are one stay beyond it. Read through the spot's exclusion index
-  -- (spot and period); callers hold the spot's lock, so none is added meanwhile.
+  -- the limit are one stay beyond it. So do the stays of the same vehicle,
+  -- whoever booked them: the limit is the street's, and enforcement reads the
+  -- plate, so a second email for the same car must not reset it. Read through
+  -- the spot's exclusion index (spot and period); callers hold the spot's
+  -- lock, so none is added meanwhile.
   loop
     select tstzrange(least(lower(v_span), min(lower(r.period))), greatest(upper(v_span), max(upper(r.period))), '[)')
     into v_next
@@ -781,13 +784,17 @@ begin
     where r.spot_id = spot.id and r.kind = 'reservation' and app_hidden.holds_spot(r.status)
       and r.id is distinct from except_id
       and r.period && tstzrange(lower(v_span) - app_hidden.max_stay_rest(), upper(v_span) + app_hidden.max_stay_rest(), '[)')
-      and case when assert_max_stay_joined.user_id is not null then r.user_id = assert_max_stay_joined.user_id
-               else r.user_id is null and r.email = assert_max_stay_joined.email end;
+      and (case when assert_max_stay_joined.user_id is not null then r.user_id = assert_max_stay_joined.user_id
+                else r.user_id is null and r.email = assert_max_stay_joined.email end
+           -- A state left out on either side matches any, as enforcement reads it.
+           or (r.plate = assert_max_stay_joined.plate
+               and (r.plate_state is null or assert_max_stay_joined.plate_state is null
+                    or r.plate_state = assert_max_stay_joined.plate_state)));
     exit when v_next is null or v_next = v_span;
     v_span := v_next;
   end loop;
   if upper(v_span) - lower(v_span) > spot.max_stay then
-    raise exception 'This spot can be reserved for at most % in a row: your stays there less than % apart count as one',
+    raise exception 'This spot can be reserved for at most % in a row: your stays there (or this vehicle''s) less than % apart count as one',
       app_hidden.human_duration(spot.max_stay), app_hidden.human_duration(app_hidden.max_stay_rest())
       using errcode = 'SMB04';
   end if;
@@ -795,10 +802,10 @@ end;
 $$;
 
 --
--- Name: FUNCTION assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint); Type: COMMENT; Schema: app_hidden; Owner: -
+-- Name: FUNCTION assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text, plate_state text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint) IS 'Error SMB04 when the window, joined with the same driver''s (or guest email''s) holding reservations on the spot less than max_stay_rest apart (other than except_id), is longer than the spot''s maximum stay.';
+COMMENT ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text, plate_state text) IS 'Error SMB04 when the window, joined with the same driver''s (or guest email''s), or the same plate''s, holding reservations on the spot less than max_stay_rest apart (other than except_id), is longer than the spot''s maximum stay.';
 
 --
 -- Name: assert_min_stay(tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -6796,7 +6803,7 @@ begin
     if v_spot.status <> 'active' then
       raise exception 'This spot is out of service: the reservation can be shortened, not extended' using errcode = 'SMB02';
     end if;
-    perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_r.user_id, v_r.email, v_r.id);
+    perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_r.user_id, v_r.email, v_r.id, v_r.plate, v_r.plate_state);
     -- More time is more credit: a card whose charge failed would otherwise
     -- stretch every reservation it backed before the decline, and fail again.
     v_unpaid := app_private.unpaid_behind(v_r);
@@ -7708,7 +7715,7 @@ begin
     raise exception 'This spot is out of service and cannot be reserved' using errcode = 'SMB02';
   end if;
   perform app_hidden.assert_max_stay(v_spot, v_window);
-  perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_user_id, v_email);
+  perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_user_id, v_email, null, v_plate, v_state);
   -- The rate's terms as they are now: this quote and every later re-pricing of
   -- the reservation (ended early, moved end) come from this copy, so a rate
   -- changed afterwards never changes what this driver was promised.
@@ -11132,11 +11139,11 @@ REVOKE ALL ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_wi
 GRANT ALL ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_window tstzrange) TO app_anonymous;
 
 --
--- Name: FUNCTION assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint); Type: ACL; Schema: app_hidden; Owner: -
+-- Name: FUNCTION assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text, plate_state text); Type: ACL; Schema: app_hidden; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint) TO app_anonymous;
+REVOKE ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text, plate_state text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text, plate_state text) TO app_anonymous;
 
 --
 -- Name: FUNCTION assert_min_stay(time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -

@@ -43,7 +43,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMB03:
     'Bad reservation window: start in the past, end not after start, both or neither of end and duration, a window under 1 minute (by duration or end, or a changed end), not a real date.',
   SMB04:
-    "Longer than the spot's maximum stay, counting the same driver's (or guest email's) stays on that spot less than an hour apart as one (blocks: longer than 366 days).",
+    "Longer than the spot's maximum stay, counting the same driver's (or guest email's), or the same plate's, stays on that spot less than an hour apart as one (blocks: longer than 366 days).",
   SMB05: 'Start more than 90 days ahead.',
   SMB06:
     "No such reservation for you: unknown id, someone else's, a block, or wrong manage token (every read, change, end, cancel, card set-up and refund of a reservation answers this).",

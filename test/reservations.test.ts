@@ -214,6 +214,21 @@ test("the spot's maximum stay holds across one driver's back-to-back stays (less
     await codeOf(callAs(db, mine, 'select app_public.change_reservation_end($1, $2)', [early.id, hoursFromNow(31.5)])),
     'SMB04',
   );
+  // So do one vehicle's stays, whoever books them: a second email does not start the limit again.
+  const withPlate = (email: string, hours: number, plate: string, state: string | null) =>
+    codeOf(
+      callAs(db, ANON, 'select app_public.reserve($1, $2, null, 60, $3, $4, $5)', [
+        spotId,
+        hoursFromNow(hours),
+        email,
+        plate,
+        state,
+      ]),
+    );
+  assert.is(await withPlate('car.one@example.test', 40, 'MAX 123', 'NY'), null);
+  assert.is(await withPlate('car.two@example.test', 41, 'max-123', null), null);
+  assert.is(await withPlate('car.three@example.test', 42, 'MAX123', 'NY'), 'SMB04', 'the same car, a third hour');
+  assert.is(await withPlate('car.four@example.test', 42, 'MAX123', 'NJ'), null, 'another state is another car');
   assert.ok(first.id);
 });
 
