@@ -4930,6 +4930,7 @@ begin
       when n.status is distinct from o.status then n.status::text  -- confirmed, cancelled, completed, expired, …
       when n.period is distinct from o.period then 'end_changed'
       when n.amount is distinct from o.amount or n.hold_expires_at is distinct from o.hold_expires_at then 'updated'
+      when n.plate is distinct from o.plate or n.plate_state is distinct from o.plate_state then 'vehicle_changed'
     end as action) a   -- null: nothing a person would call a change
   where a.action is not null
   order by c.ordinality;
@@ -8107,6 +8108,56 @@ $$;
 --
 
 COMMENT ON FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) IS 'Operators as for updateRate, and admins: the rate''s metered hours, replacing the old ones (empty list: metered around the clock). Example: [{"isodow": 1, "opens": "09:00", "closes": "19:00"}].';
+
+--
+-- Name: set_reservation_vehicle(bigint, text, text, text); Type: FUNCTION; Schema: app_public; Owner: -
+--
+
+CREATE FUNCTION app_public.set_reservation_vehicle(reservation_id bigint, plate text, plate_state text DEFAULT NULL::text, manage_token text DEFAULT NULL::text) RETURNS app_public.reservation_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_r     app_public.reservations;
+  v_plate text;
+  v_state text;
+begin
+  v_r := app_private.reservation_for_caller(set_reservation_vehicle.reservation_id, set_reservation_vehicle.manage_token, true);
+  if not app_hidden.holds_spot(v_r.status) or upper(v_r.period) <= now() then
+    raise exception 'This reservation is %, so it can no longer be changed',
+      case when app_hidden.holds_spot(v_r.status) then 'over' else v_r.status::text end
+      using errcode = 'SMB07';
+  end if;
+  if set_reservation_vehicle.plate is null then
+    if nullif(btrim(set_reservation_vehicle.plate_state), '') is not null then
+      raise exception 'Give the plate with its state' using errcode = 'SME01';
+    end if;
+  else
+    v_plate := app_hidden.plate(set_reservation_vehicle.plate);
+    v_state := app_hidden.plate_state(set_reservation_vehicle.plate_state);
+  end if;
+  if v_plate is not distinct from v_r.plate and v_state is not distinct from v_r.plate_state then
+    return row(v_r, null)::app_public.reservation_result;
+  end if;
+  -- Another car on the same stay is that car's stay: it meets the spot's
+  -- maximum with that car's stays around it, as booking it would.
+  perform app_hidden.lock_spot(v_r.spot_id);
+  if v_plate is not null then
+    perform app_hidden.assert_max_stay_joined((select s from app_public.spots s where s.id = v_r.spot_id),
+                                              v_r.period, null, null, v_r.id, v_plate, v_state);
+  end if;
+  update app_public.reservations r set plate = v_plate, plate_state = v_state
+  where r.id = v_r.id
+  returning * into v_r;
+  return row(v_r, null)::app_public.reservation_result;
+end;
+$$;
+
+--
+-- Name: FUNCTION set_reservation_vehicle(reservation_id bigint, plate text, plate_state text, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON FUNCTION app_public.set_reservation_vehicle(reservation_id bigint, plate text, plate_state text, manage_token text) IS 'Names the vehicle parked on your reservation (a plate left out removes it), for enforcement: a driver who booked without one, or changed cars. Guests pass the manage token (SMB06 otherwise). SME01 for a malformed plate or a state without a plate, SMB04 when that vehicle''s stays on the spot less than an hour apart would exceed its maximum, SMB07 once the reservation is over, cancelled or expired.';
 
 --
 -- Name: set_spot_status(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -12700,6 +12751,13 @@ GRANT ALL ON FUNCTION app_public.set_operator_zones(user_id bigint, boroughs tex
 
 REVOKE ALL ON FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.set_rate_hours(rate_id integer, hours jsonb) TO app_anonymous;
+
+--
+-- Name: FUNCTION set_reservation_vehicle(reservation_id bigint, plate text, plate_state text, manage_token text); Type: ACL; Schema: app_public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_public.set_reservation_vehicle(reservation_id bigint, plate text, plate_state text, manage_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.set_reservation_vehicle(reservation_id bigint, plate text, plate_state text, manage_token text) TO app_anonymous;
 
 --
 -- Name: FUNCTION set_spot_status(spot_id bigint, status text); Type: ACL; Schema: app_public; Owner: -

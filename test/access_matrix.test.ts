@@ -161,6 +161,8 @@ const CHANGE = `mutation ($id: BigInt!, $t: String, $endsAt: Datetime!) {
   changeReservationEnd(input: { reservationId: $id, manageToken: $t, endsAt: $endsAt }) { result { reservation { rowId status endsAt } } } }`;
 const END = `mutation ($id: BigInt!, $t: String) { endReservation(input: { reservationId: $id, manageToken: $t }) { result { reservation { rowId status } } } }`;
 const CANCEL = `mutation ($id: BigInt!, $t: String) { cancelReservation(input: { reservationId: $id, manageToken: $t }) { result { reservation { rowId status } } } }`;
+const VEHICLE = `mutation ($id: BigInt!, $t: String) {
+  setReservationVehicle(input: { reservationId: $id, manageToken: $t, plate: "mtx 42", plateState: "ny" }) { result { reservation { rowId plate plateState } } } }`;
 const SETUP = `mutation ($id: BigInt!, $t: String) {
   setupReservationPayment(input: { reservationId: $id, manageToken: $t }) { reservationId reservationStatus setupIntentId setupIntentStatus clientSecret } }`;
 const CONFIRM = `mutation ($id: BigInt!, $t: String) { confirmReservationPayment(input: { reservationId: $id, manageToken: $t }) { reservationId reservationStatus } }`;
@@ -275,6 +277,18 @@ const OPERATIONS: Record<string, Operation> = {
     async allowed(row, data) {
       assert.equal(data.endReservation.result.reservation, { rowId: row.id, status: 'completed' });
       assert.is((await dbRow(row.id)).status, 'completed');
+    },
+  },
+  setReservationVehicle: {
+    query: VEHICLE,
+    state: 'upcoming',
+    refusal: onReservation(true),
+    async allowed(row, data) {
+      assert.equal(data.setReservationVehicle.result.reservation, { rowId: row.id, plate: 'MTX42', plateState: 'NY' });
+      const { rows } = await db.owner.query('select plate, plate_state from app_public.reservations where id = $1', [
+        row.id,
+      ]);
+      assert.equal(rows, [{ plate: 'MTX42', plate_state: 'NY' }]);
     },
   },
   cancelReservation: {

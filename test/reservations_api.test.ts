@@ -78,6 +78,25 @@ test('a guest reserves over HTTP, reads it back with the token, extends it and c
   assert.is(changed.data.changeReservationEnd.result.reservation.amount, 800);
   assert.is((await scheduledOf(db, id)).reservation_end.run_at.getTime(), hoursFromNow(3).getTime());
 
+  // The vehicle, named after booking (or changed): normalised, and refused without the token.
+  const VEHICLE = `mutation ($id: BigInt, $p: String, $s: String, $manageToken: String) {
+    setReservationVehicle(input: { reservationId: $id, plate: $p, plateState: $s, manageToken: $manageToken }) {
+      result { reservation { plate plateState } } } }`;
+  const named = await api.gql(VEHICLE, { id, p: 'abc-123', s: 'ny', manageToken });
+  assert.equal(named.data?.setReservationVehicle.result.reservation, { plate: 'ABC123', plateState: 'NY' });
+  const refusals = [
+    [{ id, p: 'XYZ9', s: 'NJ' }, 'SMB06'],
+    [{ id, p: null, s: 'NJ', manageToken }, 'SME01'],
+    [{ id, p: 'not a plate!', s: null, manageToken }, 'SME01'],
+  ] as const;
+  for (const [vars, code] of refusals)
+    assert.is((await api.gql(VEHICLE, vars)).errors?.[0].extensions?.code, code, JSON.stringify(vars));
+  const { rows: events } = await db.owner.query(
+    `select count(*)::int as n from app_private.reservation_events where reservation_id = $1 and action = 'vehicle_changed'`,
+    [id],
+  );
+  assert.equal(events, [{ n: 1 }], 'audited once; the refusals changed nothing');
+
   const noToken = await api.gql(CANCEL, { id });
   assert.is(noToken.errors?.[0].extensions?.code, 'SMB06');
   const cancelled = await api.gql(CANCEL, { id, manageToken });
