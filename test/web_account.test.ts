@@ -10,6 +10,7 @@ import type { Page } from 'playwright-core';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { MIDTOWN, openFirstFreeSpot, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
+import { ERROR_SENTENCES } from '../web/src/error_messages.ts';
 
 let stack: WebStack;
 let google: OAuth2Server;
@@ -169,6 +170,36 @@ test('Sign in with Google: the button appears when configured and the round trip
   await page.locator('main', { hasText: 'gil.google@example.test' }).waitFor();
   assert.match((await page.locator('main').textContent()) ?? '', /\(verified\)\./);
   assert.is(await page.getByRole('link', { name: 'Facebook' }).count(), 0, 'Facebook is not configured here');
+
+  // Saved vehicles (the reserve form's picker): errors next to their field, which takes the focus; add, remove.
+  const stateField = page.getByLabel('State or province (optional, e.g. NY)');
+  await page.getByLabel('Licence plate').fill('abc-123');
+  await stateField.fill('N1');
+  await page.getByRole('button', { name: 'Add vehicle' }).click();
+  await page.locator('#vehicle-state-error', { hasText: '2 or 3 letter code' }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'vehicle-state');
+  await stateField.fill('ny');
+  await page.getByLabel('Licence plate').fill('ABC 123 4567 89');
+  await page.getByRole('button', { name: 'Add vehicle' }).click();
+  await page.locator('#vehicle-plate-error', { hasText: ERROR_SENTENCES.SME01! }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'vehicle-plate');
+  await page.getByLabel('Licence plate').fill('abc-123');
+  await page.getByLabel('Label (optional, e.g. Van)').fill('Van');
+  await page.getByRole('button', { name: 'Add vehicle' }).click();
+  const van = page.locator('ul.vehicles li', { hasText: 'Van: ABC123 (NY)' });
+  await van.waitFor();
+  await van.getByRole('button', { name: 'Remove ABC123' }).click();
+  await van.waitFor({ state: 'detached' });
+  await page.getByText('No saved vehicle yet.').waitFor();
+
+  // The session revoked elsewhere: the next answer refuses it, and the header turns signed out.
+  await stack.db.owner.query(
+    `update app_private.sessions set revoked_at = now()
+     where user_id = (select id from app_public.users where email = 'gil.google@example.test')`,
+  );
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.locator('header').getByRole('link', { name: 'Sign in' }).waitFor();
+  assert.is(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
 });
 
 async function assertAccessible(page: Page, paths: string[]): Promise<void> {

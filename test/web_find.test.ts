@@ -121,6 +121,7 @@ test('A listed spot that someone else books turns taken, in the list and on the 
   // The page listens to GET /live/spots for its area; while it does, it does not poll.
   await page.locator('.count[data-live="on"]').waitFor();
   const spotId = await first.getAttribute('data-spot-id');
+  const free = Number(/^(\d+) free/.exec((await page.locator('.count').textContent()) ?? '')?.[1]);
   const booked = await api(
     `mutation($id: BigInt!) { reserve(input: { spotId: $id, durationMinutes: 60, email: "other.driver@example.test" }) {
     result { reservation { rowId status } } } }`,
@@ -130,6 +131,8 @@ test('A listed spot that someone else books turns taken, in the list and on the 
   await page.locator(`li.spot[data-spot-id="${spotId}"][data-state="taken"]`).waitFor();
   await page.locator(`path.marker[data-spot-id="${spotId}"][data-state="taken"]`).waitFor({ state: 'attached' });
   assert.match((await page.locator(`li.spot[data-spot-id="${spotId}"]`).textContent()) ?? '', /Taken/);
+  // The count of free spots goes down with it.
+  await page.locator('.count', { hasText: new RegExp(`^${free - 1} free spots? within`) }).waitFor();
 });
 
 test('"Near me" searches at the browser\'s location; a refused location says so next to the button', async () => {

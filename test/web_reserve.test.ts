@@ -119,6 +119,9 @@ test('A guest ends a started reservation before adding a card: told nothing is c
     await page.locator('.status-line [data-status]').textContent(),
     'Ended before a card was added: nothing is charged',
   );
+  // When it really ended (now), not only the end it was booked with.
+  const endedAt = await page.locator('dd[data-ended-at]').getAttribute('data-ended-at');
+  assert.ok(Math.abs(new Date(endedAt!).getTime() - Date.now()) < 60_000, `ended at ${endedAt}`);
   const {
     rows: [charges],
   } = await stack.db.owner.query('select count(*)::int as n from app_private.charges where reservation_id = $1', [
@@ -131,11 +134,19 @@ test("A declined card shows the provider's message next to the card, and the res
   const { page } = await stack.newPage('desktop');
   const { reservationId } = await reserveNth(page, 1, 'web.declined@example.test');
   await reservationStatusIs(page, 'held');
-  // An empty, then an incomplete card: said under the card field, not "the payment service could not be reached".
+  // A 3-D Secure check dismissed is said for the whole form...
+  page.once('dialog', (dialog) => dialog.dismiss());
+  await typeCard(page, '4000 0025 0000 3155');
+  await page.getByRole('button', { name: 'Save card and confirm' }).click();
+  await page.locator('.form-error', { hasText: 'unable to authenticate' }).waitFor();
+  await page.getByLabel('Card number').fill('');
+  // ...then an empty, then an incomplete card: said under the card field (in its place: one message at a time),
+  // not "the payment service could not be reached".
   await page.getByRole('button', { name: 'Save card and confirm' }).click();
   await page
     .locator('#card-error', { hasText: "Enter the card's number, expiry date (MM / YY) and security code." })
     .waitFor();
+  assert.is(await page.locator('.form-error').count(), 0, 'the earlier message is gone');
   // The card number takes the focus (not left on the button).
   await waitUntil(
     () => page.getByLabel('Card number').evaluate((el) => el === document.activeElement),
@@ -183,6 +194,23 @@ test('A charge refused at the end: the emailed link opens the pay page, where an
   const failed = await stack.waitForMail(email, new RegExp(`^Payment failed for reservation #${reservationId}`));
   const link = failed.links.find((l) => l.includes(`/reservations/${reservationId}`));
   assert.ok(link, `a link to the reservation in:\n${failed.text}`);
+
+  // Meanwhile another guest holds a spot with that card: its rules refuse it (SMP10) under the card field,
+  // and the same hold takes another card on a new set-up.
+  const other = await createSpot(stack.db, { lat: 40.7, lng: -74.07 });
+  await page.goto(`${stack.webUrl}/spots/${other}`);
+  await priceShown(page);
+  await page.getByLabel('Your email').fill('web.samecard@example.test');
+  await page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  await reservationStatusIs(page, 'held');
+  await typeCard(page, '4000 0000 0000 0341');
+  await page.getByRole('button', { name: 'Save card and confirm' }).click();
+  await page.locator('#card-error', { hasText: ERROR_SENTENCES.SMP10! }).waitFor();
+  assert.is(await page.getByLabel('Card number').inputValue(), '', 'an empty card field for another card');
+  await typeCard(page, '4242 4242 4242 4242');
+  await page.getByRole('button', { name: 'Save card and confirm' }).click();
+  await reservationStatusIs(page, 'confirmed');
+
   const fresh = await stack.newPage('phone');
   await openAsGuestElsewhere(fresh.page, link!, email, reservationId);
   await fresh.page.getByRole('heading', { name: `Pay for reservation #${reservationId}` }).waitFor();
@@ -209,7 +237,15 @@ test("A start chosen on the spot page is on the spot's clock, named next to the 
   await page
     .locator('#reserve-start-hint', { hasText: /^In America\/New_York \(E[SD]T\), the spot's time zone\.$/ })
     .waitFor();
+  // A start that has passed is said next to the field at once, unpriced; reserving sends the focus there.
+  const yesterday = new Date(Date.now() - 86400e3).toLocaleDateString('en-CA', { timeZone: 'America/New_York' });
+  await page.getByLabel('Start at').fill(`${yesterday}T10:00`);
+  await page.locator('#reserve-start-error', { hasText: 'That start has passed' }).waitFor();
+  assert.is(await page.locator('[data-price]').textContent(), '—');
+  await page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  await page.waitForFunction(() => document.activeElement?.id === 'reserve-start');
   await page.getByLabel('Start at').fill(`${day}T10:00`);
+  await priceShown(page);
   await page.getByLabel('Your email').fill('web.zone@example.test');
   await page.getByRole('button', { name: 'Reserve and add a card' }).click();
   await page.waitForURL(/\/reservations\/\d+$/);

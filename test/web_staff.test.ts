@@ -433,6 +433,17 @@ test('a block made from the form shows on its day of the week calendar, weeks mo
   const { page } = await stack.newPage('desktop');
   await signIn(page, 'operator', `/staff/spots/${spot}`, 'Brooklyn');
   await blockMorning(page, day);
+  // Refused blocks: the operator's sentence next to the field at fault, which takes the focus; nothing at the top.
+  const refused = async (from: string, until: string, field: string, sentence: RegExp) => {
+    await page.getByLabel('From').fill(`${day}T${from}`);
+    await page.getByLabel('Until').fill(`${day}T${until}`);
+    await page.getByRole('button', { name: 'Block', exact: true }).click();
+    await page.locator(`#${field}-error`).filter({ hasText: sentence }).waitFor();
+    await page.waitForFunction((id) => document.activeElement?.id === id, field);
+    assert.is(await page.locator('.form-error').count(), 0, 'no page-level error');
+  };
+  await refused('15:00', '16:00', 'block-from', /^This time overlaps a reservation or another block on this spot\./);
+  await refused('15:00', '14:30', 'block-to', /^A block must end after it starts/);
   const {
     rows: [block],
   } = await stack.db.owner.query(

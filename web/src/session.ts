@@ -1,6 +1,6 @@
 // Who is signed in. The browser holds an HttpOnly session cookie set by the
 // /auth routes; the app only knows the user from `currentUser`.
-import { csrfHeaders, run } from './api/client.ts';
+import { csrfHeaders, run, whenSessionEnds } from './api/client.ts';
 import { errorFromResponse, networkError, type AppError } from './api/errors.ts';
 import { createStore } from './store.ts';
 
@@ -26,6 +26,16 @@ export async function refreshSession(): Promise<SessionState> {
   session.set(state);
   return state;
 }
+
+// An answer saying the session is over (revoked or expired elsewhere): read who is signed in again, once.
+let rechecking = false;
+whenSessionEnds(() => {
+  if (rechecking || session.get().status !== 'signed-in') return;
+  rechecking = true;
+  refreshSession().finally(() => {
+    rechecking = false;
+  });
+});
 
 async function postAuth(path: string, body: unknown): Promise<AppError | null> {
   try {

@@ -33,3 +33,9 @@ export const SIGN_IN_PROVIDERS = `query SignInProviders { signInProviders }`;
 export interface SignInProvidersData {
   signInProviders: string[];
 }
+
+/** A signed-in driver's saved vehicles (listed with MY_VEHICLES, api/reservations.ts): saving a plate again changes its label. */
+export const SAVE_VEHICLE = `mutation SaveVehicle($plate: String!, $plateState: String, $label: String) {
+  saveVehicle(input: { plate: $plate, plateState: $plateState, label: $label }) { result { rowId plate plateState label } }
+}`;
+export const REMOVE_VEHICLE = `mutation RemoveVehicle($id: BigInt!) { removeVehicle(input: { vehicleId: $id }) { result { rowId } } }`;

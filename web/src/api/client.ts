@@ -14,6 +14,14 @@ export function csrfHeaders(): Record<string, string> {
   return token ? { 'x-csrf-token': token } : {};
 }
 
+/** Who re-reads the session when an answer says it is over (session.ts); kept here, which session.ts imports. */
+let sessionEnded: (() => void) | null = null;
+
+/** `handler` runs when an answer says this browser is no longer signed in: HTTP 401, SMA15 or SMA08. */
+export function whenSessionEnds(handler: () => void): void {
+  sessionEnded = handler;
+}
+
 /**
  * The API's non-GraphQL refusals (CSRF 403, CORS 403, a stale bearer 401)
  * answer {"error": {code, message}}; reshape them as GraphQL errors so every
@@ -21,6 +29,7 @@ export function csrfHeaders(): Record<string, string> {
  */
 async function apiFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const res = await fetch(input, init);
+  if (res.status === 401) sessionEnded?.();
   if (res.ok || !res.headers.get('content-type')?.includes('json')) return res;
   const body = (await res
     .clone()
@@ -53,7 +62,12 @@ export async function run<T, V extends AnyVariables = AnyVariables>(
 ): Promise<Result<T>> {
   const op = mutation ? client.mutation<T, V>(document, variables as V) : client.query<T, V>(document, variables as V);
   const result = await op.toPromise();
-  if (result.error) return { data: null, error: errorFromResult(result.error) };
+  if (result.error) {
+    const error = errorFromResult(result.error);
+    // Revoked or expired elsewhere (a password reset, a session signed out): the header must say so too.
+    if (error.code === 'SMA15' || error.code === 'SMA08') sessionEnded?.();
+    return { data: null, error };
+  }
   if (!result.data) return { data: null, error: networkError() };
   return { data: result.data, error: null };
 }

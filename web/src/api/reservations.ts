@@ -15,11 +15,13 @@ export interface Reservation {
   endsAt: string;
   timeZone: string | null;
   holdExpiresAt: string | null;
+  /** Its last change: for one expired, when the hold ended (endsAt keeps the end it was booked with). */
+  updatedAt: string;
   email: string;
   spot: { rowId: string; description: string | null; street: string; maxStay: Interval } | null;
 }
 
-const RESERVATION_FIELDS = `rowId status amount refunded currency startsAt endsAt timeZone holdExpiresAt email
+const RESERVATION_FIELDS = `rowId status amount refunded currency startsAt endsAt timeZone holdExpiresAt updatedAt email
   spot { rowId description street maxStay { days hours minutes } }`;
 
 export const MY_RESERVATION = `query MyReservation($id: BigInt!) { myReservation(reservationId: $id) { ${RESERVATION_FIELDS} } }`;

@@ -5,6 +5,8 @@
 // and so does an empty or incomplete card (checked before sending, and when
 // Stripe answers a validation or card-parameter error): only Stripe being out
 // of reach is said to be that. The card field takes the focus with its error.
+// A card that is set up but refused by the card's rules (SMP09, SMP10) leaves
+// the hold waiting: the form asks for another card on a new set-up.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { mutate } from '../api/client.ts';
 import { makeError, type AppError } from '../api/errors.ts';
@@ -35,6 +37,19 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel, not
   const complete = useRef(false);
   const [error, setError] = useState<AppError | null>(null);
 
+  /** A fresh, empty card element in the form (again after the card's rules refused the last card). */
+  function mountCard() {
+    if (!stripe.current || !mount.current) return;
+    card.current?.destroy();
+    complete.current = false;
+    card.current = stripe.current.elements().create('card');
+    card.current.mount(mount.current);
+    card.current.on('change', (e) => {
+      complete.current = e.complete;
+      setCardError(e.error?.message ?? null);
+    });
+  }
+
   useEffect(() => {
     let live = true;
     (async () => {
@@ -52,17 +67,13 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel, not
       }
       if (!live || !mount.current) return;
       setClientSecret(setup.data.setupReservationPayment?.clientSecret ?? null);
-      card.current = stripe.current.elements().create('card');
-      card.current.mount(mount.current);
-      card.current.on('change', (e) => {
-        complete.current = e.complete;
-        setCardError(e.error?.message ?? null);
-      });
+      mountCard();
       setReady(true);
     })();
     return () => {
       live = false;
       card.current?.destroy();
+      card.current = null;
     };
   }, [reservationId, manageToken]);
 
@@ -72,12 +83,22 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel, not
     else mount.current?.querySelector<HTMLElement>('input, iframe')?.focus();
   }
 
+  /** One error at a time: a card's under the card field (which takes the focus), else one for the whole form. */
+  function showCardError(message: string) {
+    setError(null);
+    setCardError(message);
+    focusCard();
+  }
+  function showError(e: AppError) {
+    setCardError(null);
+    setError(e);
+  }
+
   async function submit(event: Event) {
     event.preventDefault();
     if (!stripe.current || !card.current || !clientSecret) return;
     if (!complete.current) {
-      setCardError(INCOMPLETE);
-      focusCard();
+      showCardError(INCOMPLETE);
       return;
     }
     setBusy(true);
@@ -88,25 +109,39 @@ export function CardSetup({ reservationId, manageToken, onDone, submitLabel, not
       setBusy(false);
       // Stripe's own message says what is wrong with the card ("Your card was declined.").
       const e = result.error;
-      if (e.type === 'card_error' || e.type === 'validation_error') {
-        setCardError(e.message ?? makeError('SMP08').message);
-        focusCard();
-      } else if (
+      if (e.type === 'card_error' || e.type === 'validation_error')
+        showCardError(e.message ?? makeError('SMP08').message);
+      else if (
         e.type === 'invalid_request_error' &&
         (e.param?.startsWith('card') || /^incomplete|^invalid_/.test(e.code ?? ''))
-      ) {
-        setCardError(INCOMPLETE);
-        focusCard();
-      } else if (e.type === 'invalid_request_error')
-        setError({ code: 'STRIPE', message: e.message ?? makeError('SMP08').message });
-      else setError(makeError('SMP04'));
+      )
+        showCardError(INCOMPLETE);
+      else if (e.type === 'invalid_request_error')
+        showError({ code: 'STRIPE', message: e.message ?? makeError('SMP08').message });
+      else showError(makeError('SMP04'));
       return;
     }
     const confirmed = await mutate(CONFIRM_PAYMENT, { id: reservationId, token: manageToken });
+    // The card was set up, but its rules (SMP09: as many reservations as one card may back; SMP10: an
+    // unpaid one) left the reservation held: it takes another card, on a new set-up.
+    if (confirmed.error && (confirmed.error.code === 'SMP09' || confirmed.error.code === 'SMP10')) {
+      const refusal = confirmed.error;
+      const setup = await mutate<SetupPaymentData>(SETUP_PAYMENT, { id: reservationId, token: manageToken });
+      setBusy(false);
+      const secret = setup.data?.setupReservationPayment?.clientSecret;
+      if (!secret) {
+        showError(setup.error ?? refusal);
+        return;
+      }
+      setClientSecret(secret);
+      mountCard();
+      showCardError(refusal.message);
+      return;
+    }
     setBusy(false);
     // Not finished yet (SMP03) is fine: the webhook confirms it and the page is watching.
     if (confirmed.error && confirmed.error.code !== 'SMP03') {
-      setError(confirmed.error);
+      showError(confirmed.error);
       return;
     }
     onDone();

@@ -11,13 +11,29 @@ export function StatusBadge({ r }: { r: Reservation }) {
   );
 }
 
+/**
+ * When a hold ended before its booked end (ended now, or its time to add a card ran out): the
+ * API keeps the booked window, and the change that expired it is its last one.
+ */
+export function endedEarlyAt(r: Reservation): string | null {
+  if (r.status !== 'expired') return null;
+  return new Date(r.updatedAt).getTime() < new Date(r.endsAt).getTime() ? r.updatedAt : null;
+}
+
 export function ReservationFacts({ r }: { r: Reservation }) {
+  const endedAt = endedEarlyAt(r);
   return (
     <dl class="facts">
       <dt>Spot</dt>
       <dd>{r.spot ? spotTitle(r.spot) : '—'}</dd>
       <dt>When</dt>
       <dd>{formatWindow(r.startsAt, r.endsAt, r.timeZone)}</dd>
+      {endedAt && (
+        <>
+          <dt>Ended</dt>
+          <dd data-ended-at={endedAt}>at {formatTime(endedAt, r.timeZone)}</dd>
+        </>
+      )}
       <dt>{r.status === 'completed' || r.status === 'payment_failed' ? 'Price' : 'Quoted price'}</dt>
       <dd data-amount={r.amount}>{formatMoney(r.amount, r.currency)}</dd>
       {r.refunded > 0 && (

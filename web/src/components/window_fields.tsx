@@ -8,7 +8,10 @@ interface Props {
   idPrefix: string;
   value: TimeWindow;
   onChange(w: TimeWindow): void;
+  /** An error of the window as a whole (its length: next to "For"). */
   error?: string;
+  /** An error of the chosen start, next to it (e.g. a start that has passed). */
+  startError?: string;
   /** Longest stay offered (the spot's maximum), in minutes. */
   maxMinutes?: number;
   /** The zone a typed start is read in (the spot's); none: the browser's. */
@@ -17,7 +20,7 @@ interface Props {
   zoneHint: string;
 }
 
-export function WindowFields({ idPrefix, value, onChange, error, maxMinutes, timeZone, zoneHint }: Props) {
+export function WindowFields({ idPrefix, value, onChange, error, startError, maxMinutes, timeZone, zoneHint }: Props) {
   const durations = DURATIONS.filter((m) => maxMinutes === undefined || m <= maxMinutes);
   return (
     <fieldset class="window-fields">
@@ -40,6 +43,7 @@ export function WindowFields({ idPrefix, value, onChange, error, maxMinutes, tim
           type="datetime-local"
           required
           hint={zoneHint}
+          error={startError}
           value={value.start}
           onChange={(e) => onChange({ ...value, start: e.currentTarget.value || value.start })}
         />

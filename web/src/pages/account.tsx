@@ -1,5 +1,6 @@
-// Your account: name, email verification, password change, and the devices
-// signed in as you, each of which you can sign out.
+// Your account: name, email verification, password change, saved vehicles
+// (the reserve form offers them), and the devices signed in as you, each of
+// which you can sign out.
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
@@ -7,11 +8,14 @@ import {
   CHANGE_PASSWORD,
   MY_SESSIONS,
   RESEND_VERIFICATION,
+  REMOVE_VEHICLE,
   REVOKE_SESSION,
+  SAVE_VEHICLE,
   UPDATE_NAME,
   type MySessionsData,
   type SessionInfo,
 } from '../api/account.ts';
+import { MY_VEHICLES, type MyVehiclesData, type Vehicle } from '../api/reservations.ts';
 import { FormError, Loading, Notice, placeError, SubmitButton, TextField } from '../components/fields.tsx';
 import { RequireSignIn } from '../components/require_sign_in.tsx';
 import { formatTime } from '../format.ts';
@@ -125,6 +129,122 @@ function ChangePassword() {
   );
 }
 
+const vehicleName = (v: Vehicle) =>
+  `${v.label ? `${v.label}: ` : ''}${v.plate}${v.plateState ? ` (${v.plateState})` : ''}`;
+
+/** The vehicles the reserve form offers: listed, added (state and label checked first), removed. */
+function Vehicles() {
+  const [vehicles, setVehicles] = useState<Vehicle[] | null>(null);
+  const [form, setForm] = useState({ plate: '', plateState: '', label: '' });
+  const [typed, setTyped] = useState<{ plate?: string; plateState?: string; label?: string }>({});
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<AppError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const load = () =>
+    run<MyVehiclesData>(MY_VEHICLES).then((r) => {
+      if (r.error) setError(r.error);
+      setVehicles(r.data?.vehicles?.nodes ?? []);
+    });
+  useEffect(() => {
+    load();
+  }, []);
+
+  async function add(event: Event) {
+    event.preventDefault();
+    const [plate, plateState, label] = [form.plate.trim(), form.plateState.trim(), form.label.trim()];
+    const found = {
+      plate: plate === '' ? 'Enter the licence plate, such as ABC 1234.' : undefined,
+      plateState:
+        plateState !== '' && !/^[A-Za-z]{2,3}$/.test(plateState)
+          ? "Enter the plate's state as its 2 or 3 letter code, such as NY."
+          : undefined,
+      label: label.length > 50 ? `A label is at most 50 characters (this one is ${label.length}).` : undefined,
+    };
+    setTyped(found);
+    setDone(null);
+    setError(null);
+    const first = (['plate', 'plateState', 'label'] as const).find((k) => found[k]);
+    if (first) {
+      document
+        .getElementById({ plate: 'vehicle-plate', plateState: 'vehicle-state', label: 'vehicle-label' }[first])
+        ?.focus();
+      return;
+    }
+    setBusy(true);
+    const r = await mutate(SAVE_VEHICLE, { plate, plateState: plateState || null, label: label || null });
+    setBusy(false);
+    setError(r.error);
+    if (r.error) return;
+    setForm({ plate: '', plateState: '', label: '' });
+    setDone('Vehicle saved.');
+    load();
+  }
+
+  async function remove(v: Vehicle) {
+    setDone(null);
+    const r = await mutate(REMOVE_VEHICLE, { id: v.rowId });
+    setError(r.error);
+    if (!r.error) setDone(`Removed ${v.plate}.`);
+    load();
+  }
+
+  // The API's SME01 (a plate it does not take) belongs next to the plate: state and label are checked before sending.
+  const placed = placeError(error, { plate: ['SME01'] });
+  return (
+    <section aria-labelledby="vehicles-title">
+      <h2 id="vehicles-title">Vehicles</h2>
+      <p class="hint">The reserve form offers these, so that enforcement's plate check finds your reservations.</p>
+      {vehicles === null ? (
+        <Loading what="your vehicles" />
+      ) : vehicles.length === 0 ? (
+        <p class="empty">No saved vehicle yet.</p>
+      ) : (
+        <ul class="plain vehicles">
+          {vehicles.map((v) => (
+            <li key={v.rowId} data-vehicle-id={v.rowId}>
+              {vehicleName(v)}{' '}
+              <button type="button" class="danger" onClick={() => remove(v)}>
+                Remove<span class="visually-hidden"> {v.plate}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <form onSubmit={add} noValidate>
+        <TextField
+          id="vehicle-plate"
+          label="Licence plate"
+          autoComplete="off"
+          autoCapitalize="characters"
+          value={form.plate}
+          error={typed.plate ?? placed.field('plate')}
+          onInput={(e) => setForm({ ...form, plate: e.currentTarget.value })}
+        />
+        <TextField
+          id="vehicle-state"
+          label="State or province (optional, e.g. NY)"
+          autoComplete="off"
+          autoCapitalize="characters"
+          maxLength={3}
+          value={form.plateState}
+          error={typed.plateState}
+          onInput={(e) => setForm({ ...form, plateState: e.currentTarget.value })}
+        />
+        <TextField
+          id="vehicle-label"
+          label="Label (optional, e.g. Van)"
+          value={form.label}
+          error={typed.label}
+          onInput={(e) => setForm({ ...form, label: e.currentTarget.value })}
+        />
+        <FormError message={placed.general} />
+        {done && <Notice>{done}</Notice>}
+        <SubmitButton busy={busy}>Add vehicle</SubmitButton>
+      </form>
+    </section>
+  );
+}
+
 function Sessions() {
   const [sessions, setSessions] = useState<SessionInfo[] | null>(null);
   const [error, setError] = useState<AppError | null>(null);
@@ -185,6 +305,7 @@ export function AccountPage() {
           {welcome && <Notice>Welcome, {user.name}! We emailed you a link to verify your address.</Notice>}
           <Profile user={user} />
           <ChangePassword />
+          <Vehicles />
           <Sessions />
         </div>
       )}

@@ -296,6 +296,8 @@ export function FindPage() {
       : `In ${zoneLabel()}, this browser's time zone, until spots are found here.`;
   const coordinateError = placed.field('coordinates');
   const matches = results?.matches ?? [];
+  // Listed spots booked by someone else since the search are free no more.
+  const freeCount = Math.max(0, (results?.total ?? 0) - taken.size);
   const unit = results?.search.unit ?? search.unit;
   const radiusKm = (results?.search.radius ?? search.radius) * (unit === 'mi' ? KM_PER_MILE : 1);
 
@@ -395,9 +397,9 @@ export function FindPage() {
           {loading && <Loading what="spots" />}
           {!loading && results && (
             <p role="status" class="count" data-live={live ? 'on' : 'off'}>
-              {results.total === 0
+              {freeCount === 0
                 ? 'No free spot in this area for that time. Try a larger radius or another time.'
-                : `${results.total} free ${results.total === 1 ? 'spot' : 'spots'} within ${results.search.radius} ${unit}${results.total > matches.length ? `, the nearest ${matches.length} shown` : ''}.`}
+                : `${freeCount} free ${freeCount === 1 ? 'spot' : 'spots'} within ${results.search.radius} ${unit}${results.total > matches.length ? `, the nearest ${matches.length} shown` : ''}.`}
             </p>
           )}
           <ol class="spots">

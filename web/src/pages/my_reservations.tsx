@@ -6,23 +6,27 @@ import { MY_RESERVATIONS, type MyReservationsData, type Reservation } from '../a
 import { spotTitle } from '../api/search.ts';
 import { FormError, Loading } from '../components/fields.tsx';
 import { RequireSignIn } from '../components/require_sign_in.tsx';
-import { StatusBadge } from '../components/reservation_summary.tsx';
-import { formatMoney, formatWindow } from '../format.ts';
+import { endedEarlyAt, StatusBadge } from '../components/reservation_summary.tsx';
+import { formatMoney, formatTime, formatWindow } from '../format.ts';
 import { Link } from '../router.tsx';
 
 function ReservationList({ items, empty }: { items: Reservation[]; empty: string }) {
   if (items.length === 0) return <p class="empty">{empty}</p>;
   return (
     <ul class="plain reservations">
-      {items.map((r) => (
-        <li key={r.rowId} data-reservation-id={r.rowId}>
-          <Link href={`/reservations/${r.rowId}`}>Reservation #{r.rowId}</Link> <StatusBadge r={r} />
-          <p class="spot-title">{r.spot ? spotTitle(r.spot) : ''}</p>
-          <p class="spot-facts">
-            {formatWindow(r.startsAt, r.endsAt, r.timeZone)} · {formatMoney(r.amount, r.currency)}
-          </p>
-        </li>
-      ))}
+      {items.map((r) => {
+        const endedAt = endedEarlyAt(r);
+        return (
+          <li key={r.rowId} data-reservation-id={r.rowId}>
+            <Link href={`/reservations/${r.rowId}`}>Reservation #{r.rowId}</Link> <StatusBadge r={r} />
+            <p class="spot-title">{r.spot ? spotTitle(r.spot) : ''}</p>
+            <p class="spot-facts">
+              {formatWindow(r.startsAt, r.endsAt, r.timeZone)}
+              {endedAt && `, ended at ${formatTime(endedAt, r.timeZone)}`} · {formatMoney(r.amount, r.currency)}
+            </p>
+          </li>
+        );
+      })}
     </ul>
   );
 }

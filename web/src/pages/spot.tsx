@@ -25,6 +25,10 @@ import { zoneLabel } from '../zoned_time.ts';
 
 const FIELD_CODES = { window: ['SMB03', 'SMB04', 'SMB05', 'SMS03'], email: ['SMB08', 'SMA03'], plate: ['SME01'] };
 
+/** A chosen start this far in the past is said to have passed at once, and not priced. */
+const PAST_SLACK_MS = 5 * 60_000;
+const PAST_START = 'That start has passed: choose a time from now on, or start now.';
+
 /** Why a typed state is not one (the API's rule: 2 or 3 letters), or nothing. */
 function stateProblem(plate: string, state: string): string | undefined {
   if (state.trim() === '') return undefined;
@@ -78,10 +82,20 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
   const zone = spot?.rate?.timeZone ?? null;
   const known = spot !== undefined;
 
-  // The price for the window as it is chosen.
+  /** Whether the chosen start (none when it is "now") is more than `slackMs` in the past, on the spot's clock. */
+  const startPassed = (slackMs: number) =>
+    w.start !== 'now' && windowRange(w, zone).startsAt.getTime() < Date.now() - slackMs;
+  const pastStart = known && startPassed(PAST_SLACK_MS);
+
+  // The price for the window as it is chosen (none for a start that has passed: it is said so instead).
   useEffect(() => {
     if (!known && w.start !== 'now') return;
     const { startsAt, endsAt } = windowRange(w, zone);
+    if (startsAt.getTime() < Date.now() - PAST_SLACK_MS) {
+      setPrice(null);
+      setError(null);
+      return;
+    }
     let live = true;
     run<QuoteData>(QUOTE, { id, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString() }).then((r) => {
       if (!live) return;
@@ -97,6 +111,10 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
     event.preventDefault();
     const problem = stateProblem(plate, plateState);
     setStateError(problem);
+    if (pastStart) {
+      document.getElementById('reserve-start')?.focus();
+      return;
+    }
     if (problem) {
       document.getElementById('plate-state')?.focus();
       return;
@@ -142,6 +160,9 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
   }
   const maxMinutes = intervalMinutes(spot.maxStay);
   const placed = placeError(error, FIELD_CODES);
+  // A bad window (SMB03) whose chosen start has passed is the start's error, not the length's.
+  const startCaused = error?.code === 'SMB03' && startPassed(0);
+  const startError = pastStart ? PAST_START : startCaused ? placed.field('window') : undefined;
   return (
     <div class="page narrow">
       <h1 tabIndex={-1}>Reserve a spot</h1>
@@ -165,7 +186,8 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
               ? `In ${zoneLabel(zone)}, the spot's time zone.`
               : `In ${zoneLabel()}, this browser's time zone (the spot has no rate).`
           }
-          error={placed.field('window')}
+          startError={startError}
+          error={startCaused ? undefined : placed.field('window')}
         />
         {shortened !== null && (
           <p class="hint shortened" role="status">
@@ -174,7 +196,8 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
           </p>
         )}
         <p class="price-line" aria-live="polite">
-          Price for this time: <strong data-price>{price ? formatMoney(price.amount, price.currency) : '…'}</strong>
+          Price for this time:{' '}
+          <strong data-price>{pastStart ? '—' : price ? formatMoney(price.amount, price.currency) : '…'}</strong>
         </p>
         <fieldset class="vehicle-fields">
           <legend>Vehicle (optional)</legend>

@@ -25,7 +25,22 @@ import { formatMoney, formatWindow, intervalMinutes, moneyInput, parseMoney } fr
 import { fromLocalInput, toLocalInput, zoneName } from '../zoned_time.ts';
 import { STAFF_ROLES } from './staff_customers.tsx';
 
-const FIELD_CODES = { street: ['SMO11'], maxStay: ['SMO05'], price: ['SMO08'] };
+const FIELD_CODES = {
+  street: ['SMO11'],
+  maxStay: ['SMO05'],
+  price: ['SMO08'],
+  // A refused maintenance block: an overlap concerns its whole window (said at its start), a bad or too long one its end.
+  blockFrom: ['SMB01'],
+  blockTo: ['SMB03', 'SMB04'],
+};
+
+/** The block form's refusals in an operator's words (the shared sentences are written for drivers). */
+const BLOCK_SENTENCES: Record<string, string> = {
+  SMB01:
+    'This time overlaps a reservation or another block on this spot. Choose another time, or lift that block first.',
+  SMB03: 'A block must end after it starts, and after now.',
+  SMB04: 'A block lasts at most 366 days.',
+};
 
 /** Whole minutes from what was typed, or why it is not a maximum stay. */
 function maxStayMinutes(text: string): { minutes: number } | { error: string } {
@@ -45,7 +60,13 @@ function streetName(text: string): { street: string } | { error: string } {
 }
 
 /** The field each placed API error belongs to, which takes the focus when the error lands there. */
-const FIELD_IDS: Record<string, string> = { street: 'street', maxStay: 'max-stay', price: 'hourly-price' };
+const FIELD_IDS: Record<string, string> = {
+  street: 'street',
+  maxStay: 'max-stay',
+  price: 'hourly-price',
+  blockFrom: 'block-from',
+  blockTo: 'block-to',
+};
 
 const focusField = (id: string) => setTimeout(() => document.getElementById(id)?.focus());
 
@@ -117,6 +138,8 @@ function Spot({ id }: { id: string }) {
   if (!spot) return <p role="alert">There is no such spot.</p>;
   const outOfService = spot.status === 'out_of_service';
   const placed = placeError(error, FIELD_CODES);
+  const blockError = (name: 'blockFrom' | 'blockTo') =>
+    placed.field(name) && error ? (BLOCK_SENTENCES[error.code] ?? error.message) : undefined;
   const rate = spot.rate;
   const zone = spot.rate?.timeZone ?? null;
   const fromValue = from ?? toLocalInput(new Date(opened + 3600e3), zone);
@@ -298,7 +321,7 @@ function Spot({ id }: { id: string }) {
             label="From"
             type="datetime-local"
             value={fromValue}
-            error={typed.blockFrom}
+            error={typed.blockFrom ?? blockError('blockFrom')}
             onInput={(e) => setFrom(e.currentTarget.value)}
           />
           <TextField
@@ -306,7 +329,7 @@ function Spot({ id }: { id: string }) {
             label="Until"
             type="datetime-local"
             value={toValue}
-            error={typed.blockTo}
+            error={typed.blockTo ?? blockError('blockTo')}
             onInput={(e) => setTo(e.currentTarget.value)}
           />
           <div class="button-row">
