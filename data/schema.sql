@@ -562,6 +562,28 @@ $$;
 COMMENT ON FUNCTION app_hidden.assert_admin() IS 'The current user''s id when a verified admin, else error SMA10 (not an admin), SMA11 (email not verified) or SMA08 (signed out).';
 
 --
+-- Name: assert_changeable(app_public.reservations); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.assert_changeable(r app_public.reservations) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if not app_hidden.holds_spot(r.status) or upper(r.period) <= now() then
+    raise exception 'This reservation is %, so it can no longer be changed',
+      case when app_hidden.holds_spot(r.status) then 'over' else r.status::text end
+      using errcode = 'SMB07';
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_changeable(r app_public.reservations); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.assert_changeable(r app_public.reservations) IS 'Error SMB07 unless the reservation still holds its spot (held or confirmed) and is not over: what may have its end or its vehicle changed.';
+
+--
 -- Name: assert_email(text); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -2755,6 +2777,33 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.user_token_valid_for(kind text) IS 'How long a one-time emailed link of a kind works: email verification 3 days, password reset 1 hour, staff invitation 7 days.';
+
+--
+-- Name: vehicle(text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.vehicle(given_plate text, given_state text, OUT plate text, OUT plate_state text) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  -- The vehicle is optional, but a state alone names none: refused rather
+  -- than silently dropped.
+  if given_plate is null then
+    if nullif(btrim(given_state), '') is not null then
+      raise exception 'Give the plate with its state' using errcode = 'SME01';
+    end if;
+    return;
+  end if;
+  plate := app_hidden.plate(given_plate);
+  plate_state := app_hidden.plate_state(given_state);
+end;
+$$;
+
+--
+-- Name: FUNCTION vehicle(given_plate text, given_state text, OUT plate text, OUT plate_state text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.vehicle(given_plate text, given_state text, OUT plate text, OUT plate_state text) IS 'The plate and state a booking names, normalised (both null when no plate is given), else error SME01 (a malformed plate or state, or a state without a plate).';
 
 --
 -- Name: verify_email_check_hit(text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -6769,11 +6818,7 @@ declare
   v_unpaid bigint;
 begin
   v_r := app_private.reservation_for_caller(change_reservation_end.reservation_id, change_reservation_end.manage_token, true);
-  if not app_hidden.holds_spot(v_r.status) or upper(v_r.period) <= now() then
-    raise exception 'This reservation is %, so it can no longer be changed',
-      case when app_hidden.holds_spot(v_r.status) then 'over' else v_r.status::text end
-      using errcode = 'SMB07';
-  end if;
+  perform app_hidden.assert_changeable(v_r);
   if change_reservation_end.ends_at is null or not isfinite(change_reservation_end.ends_at) then
     raise exception 'Give the new end time' using errcode = 'SMB03';
   end if;
@@ -7680,14 +7725,11 @@ declare
   v_booker  bigint;
   v_r       app_public.reservations;
   v_ip      inet := app_hidden.client_ip();
-  -- The vehicle is optional; a malformed plate is refused (SME01) before anything is written.
-  v_plate   text := case when reserve.plate is null then null else app_hidden.plate(reserve.plate) end;
-  v_state   text := case when reserve.plate is null then null else app_hidden.plate_state(reserve.plate_state) end;
+  v_plate   text;
+  v_state   text;
 begin
-  -- A state alone names no vehicle: refused rather than silently dropped.
-  if reserve.plate is null and nullif(btrim(reserve.plate_state), '') is not null then
-    raise exception 'Give the plate with its state' using errcode = 'SME01';
-  end if;
+  -- The vehicle is optional; a malformed one is refused (SME01) before anything is written.
+  select v.plate, v.plate_state into v_plate, v_state from app_hidden.vehicle(reserve.plate, reserve.plate_state) v;
   if v_user_id is not null then
     -- A signed-in driver's reservation goes to their account's address.
     select u.email, case when u.is_verified then u.id end into v_email, v_booker from app_public.users u where u.id = v_user_id;
@@ -8123,19 +8165,9 @@ declare
   v_state text;
 begin
   v_r := app_private.reservation_for_caller(set_reservation_vehicle.reservation_id, set_reservation_vehicle.manage_token, true);
-  if not app_hidden.holds_spot(v_r.status) or upper(v_r.period) <= now() then
-    raise exception 'This reservation is %, so it can no longer be changed',
-      case when app_hidden.holds_spot(v_r.status) then 'over' else v_r.status::text end
-      using errcode = 'SMB07';
-  end if;
-  if set_reservation_vehicle.plate is null then
-    if nullif(btrim(set_reservation_vehicle.plate_state), '') is not null then
-      raise exception 'Give the plate with its state' using errcode = 'SME01';
-    end if;
-  else
-    v_plate := app_hidden.plate(set_reservation_vehicle.plate);
-    v_state := app_hidden.plate_state(set_reservation_vehicle.plate_state);
-  end if;
+  perform app_hidden.assert_changeable(v_r);
+  select v.plate, v.plate_state into v_plate, v_state
+  from app_hidden.vehicle(set_reservation_vehicle.plate, set_reservation_vehicle.plate_state) v;
   if v_plate is not distinct from v_r.plate and v_state is not distinct from v_r.plate_state then
     return row(v_r, null)::app_public.reservation_result;
   end if;
@@ -11100,6 +11132,13 @@ REVOKE ALL ON FUNCTION app_hidden.assert_admin() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.assert_admin() TO app_anonymous;
 
 --
+-- Name: FUNCTION assert_changeable(r app_public.reservations); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.assert_changeable(r app_public.reservations) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_changeable(r app_public.reservations) TO app_anonymous;
+
+--
 -- Name: FUNCTION assert_email(email text); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -11778,6 +11817,13 @@ GRANT ALL ON FUNCTION app_hidden.unit_metres(unit app_public.distance_unit) TO a
 
 REVOKE ALL ON FUNCTION app_hidden.user_token_valid_for(kind text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.user_token_valid_for(kind text) TO app_anonymous;
+
+--
+-- Name: FUNCTION vehicle(given_plate text, given_state text, OUT plate text, OUT plate_state text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.vehicle(given_plate text, given_state text, OUT plate text, OUT plate_state text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.vehicle(given_plate text, given_state text, OUT plate text, OUT plate_state text) TO app_anonymous;
 
 --
 -- Name: FUNCTION verify_email_check_hit(token text); Type: ACL; Schema: app_hidden; Owner: -
