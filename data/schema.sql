@@ -782,36 +782,45 @@ $$;
 COMMENT ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_window tstzrange) IS 'Error SMB04 when the window is longer than the spot''s maximum stay.';
 
 --
--- Name: assert_max_stay_joined(app_public.spots, tstzrange, bigint, public.citext, bigint, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+-- Name: assert_max_stay_joined(app_public.spots, tstzrange, bigint, public.citext, bigint, text); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
-CREATE FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint DEFAULT NULL::bigint, plate text DEFAULT NULL::text, plate_state text DEFAULT NULL::text) RETURNS void
+CREATE FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint DEFAULT NULL::bigint, plate text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql STABLE
     AS $$
 declare
   v_span tstzrange := time_window;
   v_next tstzrange;
+  v_near tstzrange;
 begin
   -- The driver's (or the guest email's) own stays on this spot less than
   -- max_stay_rest apart join this one: booked back to back, two stays within
   -- the limit are one stay beyond it. So do the stays of the same vehicle,
   -- whoever booked them: the limit is the street's, and enforcement reads the
-  -- plate, so a second email for the same car must not reset it. Read through
-  -- the spot's exclusion index (spot and period); callers hold the spot's
-  -- lock, so none is added meanwhile.
+  -- plate (its state is the driver's word, so the plate alone), so a second
+  -- email for the same car must not reset it. Stays already over count as
+  -- they were used (ending early trims the period), or ending a stay and
+  -- booking again at once would reset it. Callers hold the spot's lock, so
+  -- none is added meanwhile.
   loop
-    select tstzrange(least(lower(v_span), min(lower(r.period))), greatest(upper(v_span), max(upper(r.period))), '[)')
+    v_near := tstzrange(lower(v_span) - app_hidden.max_stay_rest(), upper(v_span) + app_hidden.max_stay_rest(), '[)');
+    select tstzrange(least(lower(v_span), min(lower(u.period))), greatest(upper(v_span), max(upper(u.period))), '[)')
     into v_next
-    from app_public.reservations r
-    where r.spot_id = spot.id and r.kind = 'reservation' and app_hidden.holds_spot(r.status)
-      and r.id is distinct from except_id
-      and r.period && tstzrange(lower(v_span) - app_hidden.max_stay_rest(), upper(v_span) + app_hidden.max_stay_rest(), '[)')
-      and (case when assert_max_stay_joined.user_id is not null then r.user_id = assert_max_stay_joined.user_id
-                else r.user_id is null and r.email = assert_max_stay_joined.email end
-           -- A state left out on either side matches any, as enforcement reads it.
-           or (r.plate = assert_max_stay_joined.plate
-               and (r.plate_state is null or assert_max_stay_joined.plate_state is null
-                    or r.plate_state = assert_max_stay_joined.plate_state)));
+    from (
+      -- Holding the spot: through its exclusion index (spot and period).
+      select r.id, r.period, r.user_id, r.email, r.plate from app_public.reservations r
+      where r.spot_id = spot.id and r.kind = 'reservation' and app_hidden.holds_spot(r.status)
+        and r.period && v_near
+      union all
+      -- Over, the spot used: through reservations_ended_stay_idx.
+      select r.id, r.period, r.user_id, r.email, r.plate from app_public.reservations r
+      where r.spot_id = spot.id and r.status in ('completed', 'payment_failed')
+        and upper(r.period) > lower(v_near) and lower(r.period) < upper(v_near)
+    ) u
+    where u.id is distinct from except_id
+      and (case when assert_max_stay_joined.user_id is not null then u.user_id = assert_max_stay_joined.user_id
+                else u.user_id is null and u.email = assert_max_stay_joined.email end
+           or u.plate = assert_max_stay_joined.plate);
     exit when v_next is null or v_next = v_span;
     v_span := v_next;
   end loop;
@@ -824,10 +833,10 @@ end;
 $$;
 
 --
--- Name: FUNCTION assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text, plate_state text); Type: COMMENT; Schema: app_hidden; Owner: -
+-- Name: FUNCTION assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text, plate_state text) IS 'Error SMB04 when the window, joined with the same driver''s (or guest email''s), or the same plate''s, holding reservations on the spot less than max_stay_rest apart (other than except_id), is longer than the spot''s maximum stay.';
+COMMENT ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text) IS 'Error SMB04 when the window, joined with the same driver''s (or guest email''s), or the same plate''s, stays on the spot less than max_stay_rest apart (held, confirmed, or over and used: completed, payment failed; other than except_id), is longer than the spot''s maximum stay.';
 
 --
 -- Name: assert_min_stay(tstzrange); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -2067,7 +2076,15 @@ begin
     insert into app_private.setup_intents (reservation_id, customer_id, idempotency_key)
     values (v_r.id, v_customer_id, app_private.payment_key(v_r.id, 'setup-1'))
     returning * into v_si;
-  elsif v_si.status = 'succeeded' then
+  elsif v_si.status = 'succeeded'
+        and (v_r.status = 'held'
+             -- Payment failed: only once the card on file was charged and
+             -- declined. One given since is being charged now (charge_retry_now);
+             -- a second set-up asked meanwhile must not take it away from
+             -- that charge.
+             or exists (select from app_private.charges c
+                        where c.reservation_id = v_r.id and c.status = 'failed'
+                          and c.updated_at >= v_si.succeeded_at)) then
     -- The card on file was declined (payment_failed), or refused by its rules
     -- (held): set up a new one under a new key.
     update app_private.setup_intents si
@@ -2907,6 +2924,51 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.assert_hold_allowed(email public.citext, verified_booker_id bigint, client_ip inet) IS 'Error SMB12 when one more hold would give a verified driver (the holds they booked themselves; pass null for a guest or an unverified account, counted by email) or an email more than holds_per_driver (3) active holds (held, not yet expired), a client address more than holds_per_address (the server''s HOLDS_PER_ADDRESS, 10 by default), or a guest email more than guest_bookings_per_email_hour (10) reservations in the last hour.';
+
+--
+-- Name: assert_may_extend(app_public.reservations, app_public.spots); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.assert_may_extend(r app_public.reservations, spot app_public.spots) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_unpaid bigint;
+begin
+  -- Reservations made before a spot went out of service are honoured as
+  -- made; more time on it would be a new use.
+  if spot.status <> 'active' then
+    raise exception 'This spot is out of service: the reservation can be shortened, not extended' using errcode = 'SMB02';
+  end if;
+  -- More time is more credit: not while the verified driver who booked it, or
+  -- the card behind it, has a charge that failed and is still unpaid (the
+  -- debts reserve, SMB13, and the card set-up, SMP10, look for). A declined
+  -- card would otherwise stretch every reservation it backed before the
+  -- decline, and fail again at each end.
+  select min(u.id) into v_unpaid from app_public.reservations u
+  where u.status = 'payment_failed' and u.id <> r.id
+    and r.verified_booker_id is not null and u.verified_booker_id = r.verified_booker_id;
+  if v_unpaid is not null then
+    raise exception 'Reservation #% is unpaid (its charge failed): pay it with another card before extending this one', v_unpaid
+      using errcode = 'SMB13';
+  end if;
+  -- The card's debt may be someone else's reservation: no number.
+  if exists (select from app_private.setup_intents si
+             join app_private.declined_cards d on d.card_fingerprint = si.card_fingerprint
+             join app_public.reservations u on u.id = d.reservation_id
+             where si.reservation_id = r.id and u.id <> r.id and u.status = 'payment_failed') then
+    raise exception 'The card on this reservation has an unpaid charge: pay it with another card, or give this reservation another card, before extending it'
+      using errcode = 'SMB13';
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_may_extend(r app_public.reservations, spot app_public.spots); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.assert_may_extend(r app_public.reservations, spot app_public.spots) IS 'Error SMB02 when the spot is out of service, SMB13 when the verified driver who booked r, or the card behind r, has an unpaid failed charge: what refuses a later end (changeReservationEnd and its quote).';
 
 --
 -- Name: audit_write(text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3936,14 +3998,17 @@ begin
   v_retry := greatest(
     app_private.rate_limit_hit('login_pair', v_pair),
     app_private.rate_limit_hit('login_ip', host(client_ip)));
-  if v_retry = 0 then
+  select u.id into v_user_id from app_public.users u where u.email = v_key::citext;
+  -- Nor is it counted for an address the account has signed in from: a
+  -- stranger with a dozen addresses must not keep the owner out at home.
+  if v_retry = 0 and not exists (select from app_private.sessions s
+                                 where s.user_id = v_user_id and s.client_ip = login_attempt.client_ip) then
     v_retry := app_private.rate_limit_hit('login_email', v_key);
   end if;
   if v_retry > 0 then
     return query select 'limited'::text, null::bigint, null::uuid, null::text, v_retry;
     return;
   end if;
-  select u.id into v_user_id from app_public.users u where u.email = v_key::citext;
   -- password_matches does the bcrypt work even for an unknown user.
   if not app_private.password_matches(coalesce(v_user_id, -1), password) then
     return query select 'invalid'::text, null::bigint, null::uuid, null::text, 0;
@@ -4966,8 +5031,10 @@ CREATE FUNCTION app_private.reservations_audit(changes app_private.reservation_c
 begin
   insert into app_private.reservation_events
     (reservation_id, action, old_status, new_status, old_period, new_period, old_amount, new_amount,
-     actor_user_id, actor_role)
+     old_plate, new_plate, actor_user_id, actor_role)
   select n.id, a.action, o.status, n.status, o.period, n.period, o.amount, n.amount,
+         -- Which car a booking named when: disputes, and enforcement's rules, read the plate.
+         nullif(concat_ws(' ', o.plate, o.plate_state), ''), nullif(concat_ws(' ', n.plate, n.plate_state), ''),
          app_public.current_user_id(),
          -- SECURITY DEFINER changes current_user, not the `role` setting the API set.
          coalesce(nullif(current_setting('role', true), 'none'), 'system:' || session_user)
@@ -6267,32 +6334,6 @@ $$;
 COMMENT ON FUNCTION app_private.token_hash(token text) IS 'SHA-256 of a token: what tables keep instead of the token.';
 
 --
--- Name: unpaid_behind(app_public.reservations); Type: FUNCTION; Schema: app_private; Owner: -
---
-
-CREATE FUNCTION app_private.unpaid_behind(r app_public.reservations) RETURNS bigint
-    LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-  -- The same two debts reserve (SMB13) and the card set-up (SMP10) look for:
-  -- the verified driver who booked it, or the card behind it, has a charge
-  -- that failed and is still unpaid.
-  select min(u.id) from app_public.reservations u
-  where u.status = 'payment_failed' and u.id <> r.id
-    and ((r.verified_booker_id is not null and u.verified_booker_id = r.verified_booker_id)
-         or u.id in (select d.reservation_id
-                     from app_private.setup_intents si
-                     join app_private.declined_cards d on d.card_fingerprint = si.card_fingerprint
-                     where si.reservation_id = r.id));
-$$;
-
---
--- Name: FUNCTION unpaid_behind(r app_public.reservations); Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON FUNCTION app_private.unpaid_behind(r app_public.reservations) IS 'An unpaid reservation (payment_failed) booked by the same verified driver as r, or declined on the card behind r; null when there is none.';
-
---
 -- Name: user_create(text, text, text, text, text); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -6815,7 +6856,6 @@ declare
   v_spot   app_public.spots;
   v_window tstzrange;
   v_quote  app_public.price_quote;
-  v_unpaid bigint;
 begin
   v_r := app_private.reservation_for_caller(change_reservation_end.reservation_id, change_reservation_end.manage_token, true);
   perform app_hidden.assert_changeable(v_r);
@@ -6844,19 +6884,8 @@ begin
   -- Row lock first (above), then the spot's: every writer takes them in this order.
   perform app_hidden.lock_spot(v_r.spot_id);
   if change_reservation_end.ends_at > upper(v_r.period) then
-    -- Reservations made before a spot went out of service are honoured as
-    -- made; more time on it would be a new use.
-    if v_spot.status <> 'active' then
-      raise exception 'This spot is out of service: the reservation can be shortened, not extended' using errcode = 'SMB02';
-    end if;
-    perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_r.user_id, v_r.email, v_r.id, v_r.plate, v_r.plate_state);
-    -- More time is more credit: a card whose charge failed would otherwise
-    -- stretch every reservation it backed before the decline, and fail again.
-    v_unpaid := app_private.unpaid_behind(v_r);
-    if v_unpaid is not null then
-      raise exception 'Reservation #% is unpaid (its charge failed): pay it with another card before extending this one', v_unpaid
-        using errcode = 'SMB13';
-    end if;
+    perform app_private.assert_may_extend(v_r, v_spot);
+    perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_r.user_id, v_r.email, v_r.id, v_r.plate);
   end if;
   begin
     update app_public.reservations r
@@ -7067,7 +7096,12 @@ CREATE FUNCTION app_public.customers_payments(c app_public.customers) RETURNS SE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
-  perform app_hidden.assert_staff();
+  -- A field of a row only staff see: empty for anyone else, as row level
+  -- security leaves the row's other relations (an error would null the
+  -- object it hangs off, e.g. a driver's currentUser).
+  if not app_hidden.current_user_is_staff() then
+    return;
+  end if;
   return query
   select x.reservation_id, x.kind, x.amount, x.currency, x.status, x.at
   from app_public.customers_reservations(c) r
@@ -7087,7 +7121,7 @@ $$;
 -- Name: FUNCTION customers_payments(c app_public.customers); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.customers_payments(c app_public.customers) IS 'Staff (SMC01): the charges and refunds of the customer''s reservations, oldest first.';
+COMMENT ON FUNCTION app_public.customers_payments(c app_public.customers) IS 'Staff: the charges and refunds of the customer''s reservations, oldest first (empty for anyone else).';
 
 --
 -- Name: customers_photo_url(app_public.customers); Type: FUNCTION; Schema: app_public; Owner: -
@@ -7629,12 +7663,16 @@ declare
   v_r app_public.reservations := app_private.reservation_for_caller(
     reservation_end_quote.reservation_id, reservation_end_quote.manage_token, false);
   v_end timestamptz;
+  v_spot app_public.spots;
 begin
   -- Only what can still be ended or moved has such a price.
   if not app_hidden.holds_spot(v_r.status) then
     raise exception 'This reservation is % and can no longer be ended or changed', v_r.status using errcode = 'SMB07';
   end if;
-  -- Left out: now, what endReservation would charge.
+  -- Left out: now, what endReservation would charge (and refuse, not started).
+  if reservation_end_quote.ends_at is null and lower(v_r.period) > now() then
+    raise exception 'This reservation has not started yet; cancel it instead (free of charge)' using errcode = 'SMB09';
+  end if;
   v_end := coalesce(reservation_end_quote.ends_at, now());
   if not isfinite(v_end) then
     raise exception 'Give the end time to price' using errcode = 'SMB03';
@@ -7642,10 +7680,11 @@ begin
   if v_end <= lower(v_r.period) then
     raise exception 'The end time must be after the start time' using errcode = 'SMB03';
   end if;
-  -- A longer stay meets the spot's maximum, as changeReservationEnd's does.
+  -- A later end meets what changeReservationEnd would check.
   if v_end > upper(v_r.period) then
-    perform app_hidden.assert_max_stay((select s from app_public.spots s where s.id = v_r.spot_id),
-                                       tstzrange(lower(v_r.period), v_end, '[)'));
+    select s.* into v_spot from app_public.spots s where s.id = v_r.spot_id;
+    perform app_private.assert_may_extend(v_r, v_spot);
+    perform app_hidden.assert_max_stay(v_spot, tstzrange(lower(v_r.period), v_end, '[)'));
   end if;
   return app_hidden.reservation_quote(v_r, tstzrange(lower(v_r.period), v_end, '[)'));
 end;
@@ -7655,7 +7694,7 @@ $$;
 -- Name: FUNCTION reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (left out: now, what endReservation would charge; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended. Guests pass the manage token (SMB06 otherwise); SMB03 for an end not after the start, SMB04 for a longer stay beyond the spot''s maximum, SMB07 once it is completed, cancelled or expired.';
+COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (left out: now, what endReservation would charge; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended. Guests pass the manage token (SMB06 otherwise); refused as the change or the end would be: SMB03 for an end not after the start, SMB09 for now before the start, and for a later end SMB02 (spot out of service), SMB13 (an unpaid charge of the driver or card) or SMB04 (beyond the spot''s maximum stay); SMB07 once it is completed, cancelled or expired.';
 
 --
 -- Name: reservations_ends_at(app_public.reservations); Type: FUNCTION; Schema: app_public; Owner: -
@@ -7758,7 +7797,7 @@ begin
     raise exception 'This spot is out of service and cannot be reserved' using errcode = 'SMB02';
   end if;
   perform app_hidden.assert_max_stay(v_spot, v_window);
-  perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_user_id, v_email, null, v_plate, v_state);
+  perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_user_id, v_email, null, v_plate);
   -- The rate's terms as they are now: this quote and every later re-pricing of
   -- the reservation (ended early, moved end) come from this copy, so a rate
   -- changed afterwards never changes what this driver was promised.
@@ -8171,12 +8210,18 @@ begin
   if v_plate is not distinct from v_r.plate and v_state is not distinct from v_r.plate_state then
     return row(v_r, null)::app_public.reservation_result;
   end if;
+  -- A hold that lapses after its start bars its plate's next holds for a day
+  -- (enforcement_lookup): swapping the plate off before it lapses would dodge
+  -- that, so a started hold keeps its vehicle until a card confirms it.
+  if v_r.status = 'held' and lower(v_r.period) <= now() then
+    raise exception 'A hold''s vehicle cannot change once it has started: give a card first' using errcode = 'SMB09';
+  end if;
   -- Another car on the same stay is that car's stay: it meets the spot's
   -- maximum with that car's stays around it, as booking it would.
   perform app_hidden.lock_spot(v_r.spot_id);
   if v_plate is not null then
     perform app_hidden.assert_max_stay_joined((select s from app_public.spots s where s.id = v_r.spot_id),
-                                              v_r.period, null, null, v_r.id, v_plate, v_state);
+                                              v_r.period, null, null, v_r.id, v_plate);
   end if;
   update app_public.reservations r set plate = v_plate, plate_state = v_state
   where r.id = v_r.id
@@ -8189,7 +8234,7 @@ $$;
 -- Name: FUNCTION set_reservation_vehicle(reservation_id bigint, plate text, plate_state text, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.set_reservation_vehicle(reservation_id bigint, plate text, plate_state text, manage_token text) IS 'Names the vehicle parked on your reservation (a plate left out removes it), for enforcement: a driver who booked without one, or changed cars. Guests pass the manage token (SMB06 otherwise). SME01 for a malformed plate or a state without a plate, SMB04 when that vehicle''s stays on the spot less than an hour apart would exceed its maximum, SMB07 once the reservation is over, cancelled or expired.';
+COMMENT ON FUNCTION app_public.set_reservation_vehicle(reservation_id bigint, plate text, plate_state text, manage_token text) IS 'Names the vehicle parked on your reservation (a plate left out removes it), for enforcement: a driver who booked without one, or changed cars. Guests pass the manage token (SMB06 otherwise). SME01 for a malformed plate or a state without a plate, SMB04 when that vehicle''s stays on the spot less than an hour apart would exceed its maximum, SMB09 for a hold already started (a card first), SMB07 once the reservation is over, cancelled or expired.';
 
 --
 -- Name: set_spot_status(bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -8683,7 +8728,9 @@ CREATE TABLE app_private.reservation_events (
     new_amount integer NOT NULL,
     actor_user_id bigint,
     actor_role text NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    old_plate text,
+    new_plate text
 );
 
 --
@@ -8691,6 +8738,18 @@ CREATE TABLE app_private.reservation_events (
 --
 
 COMMENT ON TABLE app_private.reservation_events IS 'Audit trail: who changed which reservation how (action, before/after status, period and amount).';
+
+--
+-- Name: COLUMN reservation_events.old_plate; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.reservation_events.old_plate IS 'The plate and state the reservation named before the change (null: none).';
+
+--
+-- Name: COLUMN reservation_events.new_plate; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.reservation_events.new_plate IS 'The plate and state it names after.';
 
 --
 -- Name: booking_funnel; Type: VIEW; Schema: analytics; Owner: -
@@ -10179,6 +10238,12 @@ CREATE INDEX customers_surname_idx ON app_public.customers USING btree (surname,
 CREATE INDEX reservations_due_end_idx ON app_public.reservations USING btree (upper(period)) WHERE ((kind = 'reservation'::text) AND app_hidden.holds_spot(status));
 
 --
+-- Name: reservations_ended_stay_idx; Type: INDEX; Schema: app_public; Owner: -
+--
+
+CREATE INDEX reservations_ended_stay_idx ON app_public.reservations USING btree (spot_id, upper(period)) WHERE (status = ANY (ARRAY['completed'::app_public.reservation_status, 'payment_failed'::app_public.reservation_status]));
+
+--
 -- Name: reservations_guest_email_idx; Type: INDEX; Schema: app_public; Owner: -
 --
 
@@ -11229,11 +11294,11 @@ REVOKE ALL ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_wi
 GRANT ALL ON FUNCTION app_hidden.assert_max_stay(spot app_public.spots, time_window tstzrange) TO app_anonymous;
 
 --
--- Name: FUNCTION assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text, plate_state text); Type: ACL; Schema: app_hidden; Owner: -
+-- Name: FUNCTION assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text); Type: ACL; Schema: app_hidden; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text, plate_state text) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text, plate_state text) TO app_anonymous;
+REVOKE ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.assert_max_stay_joined(spot app_public.spots, time_window tstzrange, user_id bigint, email public.citext, except_id bigint, plate text) TO app_anonymous;
 
 --
 -- Name: FUNCTION assert_min_stay(time_window tstzrange); Type: ACL; Schema: app_hidden; Owner: -
@@ -11846,6 +11911,12 @@ GRANT ALL ON FUNCTION app_hidden.window_length(time_window tstzrange) TO app_ano
 REVOKE ALL ON FUNCTION app_private.assert_hold_allowed(email public.citext, verified_booker_id bigint, client_ip inet) FROM PUBLIC;
 
 --
+-- Name: FUNCTION assert_may_extend(r app_public.reservations, spot app_public.spots); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.assert_may_extend(r app_public.reservations, spot app_public.spots) FROM PUBLIC;
+
+--
 -- Name: FUNCTION audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -12402,12 +12473,6 @@ REVOKE ALL ON FUNCTION app_private.tg_users__name() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app_private.token_hash(token text) FROM PUBLIC;
-
---
--- Name: FUNCTION unpaid_behind(r app_public.reservations); Type: ACL; Schema: app_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_private.unpaid_behind(r app_public.reservations) FROM PUBLIC;
 
 --
 -- Name: FUNCTION user_create(email text, name text, role text, password text, invited_by text); Type: ACL; Schema: app_private; Owner: -

@@ -43,14 +43,14 @@ export const ERROR_CODES: Record<string, string> = {
   SMB03:
     'Bad reservation window: start in the past, end not after start, both or neither of end and duration, a window under 1 minute (by duration or end, or a changed end), not a real date.',
   SMB04:
-    "Longer than the spot's maximum stay, counting the same driver's (or guest email's), or the same plate's, stays on that spot less than an hour apart as one (blocks: longer than 366 days).",
+    "Longer than the spot's maximum stay, counting the same driver's (or guest email's), or the same plate's (whatever its state), stays on that spot less than an hour apart as one, those already over included, as long as they were used (blocks: longer than 366 days).",
   SMB05: 'Start more than 90 days ahead.',
   SMB06:
     "No such reservation for you: unknown id, someone else's, a block, or wrong manage token (every read, change, end, cancel, card set-up and refund of a reservation answers this).",
   SMB07: 'The reservation can no longer be changed: it is over, cancelled, expired or completed.',
   SMB08: 'Guest reservation without a valid email address (the rule of SMA03: plain ASCII local@domain.tld).',
   SMB09:
-    'Not at this time: new end already passed, ending one not started (cancel it), cancelling one started (end it).',
+    'Not at this time: new end already passed, ending one not started (cancel it; reservationEndQuote without an end too), cancelling one started (end it), changing the vehicle of a hold already started (give a card first).',
   SMB10: 'Operators only (spot blocks).',
   SMB11: 'Sign-in required (my reservations); guests use the reservation id and manage token.',
   SMB12:

@@ -21,7 +21,7 @@ const GRAPH = `query ($spot: BigInt!) {
   }
   currentUser {
     rowId
-    customer { email customerNotes(first: 10) { totalCount } reservations(first: 10) { totalCount } }
+    customer { email customerNotes(first: 10) { totalCount } reservations(first: 10) { totalCount } payments(first: 10) { totalCount } }
     operatorZones(first: 10) { nodes { borough } }
     vehicles(first: 10) { nodes { plate } }
     savedSpots(first: 10) { nodes { spotId } }
@@ -131,7 +131,7 @@ test('every relation answers for every caller, with only the rows that caller ma
 test('the same relations for staff reading a driver: the customer, its notes and reservations', async () => {
   const { api, callers } = ctx;
   const driver = callers.driver.user!;
-  const q = `query ($id: BigInt!) { user(rowId: $id) { rowId customer { email customerNotes { totalCount } } vehicles { totalCount } } }`;
+  const q = `query ($id: BigInt!) { user(rowId: $id) { rowId customer { email customerNotes { totalCount } payments { totalCount } } vehicles { totalCount } } }`;
   const seen: Record<string, unknown> = {};
   for (const caller of STAFF_CALLERS) {
     const res = await api.gql(q, { id: driver.id }, callers[caller].headers);

@@ -187,7 +187,12 @@ test('declined card → payment_failed, an email with a pay link, a retry in 1 d
     ]).catch((err: { code?: string; message?: string }) => err);
   const longer = (await changeEnd(30)) as { code?: string; message?: string };
   assert.is(longer.code, 'SMB13');
-  assert.match(longer.message ?? '', `#${id}`);
+  assert.not.match(longer.message ?? '', '#', "the card's debt may be someone else's reservation: no number");
+  const quoted = await callAs(db, operator, 'select app_public.reservation_end_quote($1, $2)', [
+    stretched,
+    new Date(stretchedEnd.getTime() + 30 * 60e3),
+  ]).catch((err: { code?: string }) => err);
+  assert.is((quoted as { code?: string }).code, 'SMB13', 'the quote refuses what the change would');
   assert.equal(await endOf(stretched), stretchedEnd, 'the end did not move');
   assert.not.ok('code' in ((await changeEnd(-10)) as object), 'shortening stays open');
 

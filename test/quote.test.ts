@@ -296,8 +296,8 @@ test("the price of a new end answers as changing the end would: the spot's maxim
   ];
   assert.equal(await codes(hoursFromNow(5.5)), ['SMB04', 'SMB04'], 'beyond the spot maximum');
   assert.equal(await codes(hoursFromNow(3)), ['SMB03', 'SMB03'], 'at the start');
-  // No end: the quote prices ending now, which is before this one starts; the change needs an end.
-  assert.equal(await codes(null), ['SMB03', 'SMB03'], 'no end');
+  // No end: the quote prices ending now, which endReservation refuses before the start; the change needs an end.
+  assert.equal(await codes(null), ['SMB09', 'SMB03'], 'no end');
   const [{ amount }] = await callAs(db, as, 'select (app_public.reservation_end_quote($1, $2)).amount', [
     r.id,
     hoursFromNow(5),

@@ -228,8 +228,29 @@ test("the spot's maximum stay holds across one driver's back-to-back stays (less
   assert.is(await withPlate('car.one@example.test', 40, 'MAX 123', 'NY'), null);
   assert.is(await withPlate('car.two@example.test', 41, 'max-123', null), null);
   assert.is(await withPlate('car.three@example.test', 42, 'MAX123', 'NY'), 'SMB04', 'the same car, a third hour');
-  assert.is(await withPlate('car.four@example.test', 42, 'MAX123', 'NJ'), null, 'another state is another car');
+  // The state is the driver's word (enforcement reads the plate): another state joins too.
+  assert.is(await withPlate('car.four@example.test', 42, 'MAX123', 'NJ'), 'SMB04', 'the plate alone');
   assert.ok(first.id);
+});
+
+test('a stay already over still counts against the maximum: ending early and booking again at once does not reset it', async () => {
+  const spotId = await createSpot(db, { lat: 40.741, lng: -73.99, rateId: await createRate(db), maxStay: '2 hours' });
+  const mine = identityOf(driver);
+  const codeOf = (p: Promise<unknown>) => p.then(() => null).catch((e: { code?: string }) => e.code ?? String(e));
+  const r = await reserve(db, mine, { spotId, durationMinutes: 90 });
+  await db.owner.query('select app_private.confirm_held_reservation($1)', [r.id]);
+  await db.owner.query(
+    `update app_public.reservations set period = tstzrange(now() - interval '80 minutes', upper(period)) where id = $1`,
+    [r.id],
+  );
+  await callAs(db, mine, 'select app_public.end_reservation($1)', [r.id]);
+  // 80 minutes used: another hour right away is 2 h 20 min in a row.
+  assert.is(await codeOf(reserve(db, mine, { spotId, durationMinutes: 60 })), 'SMB04');
+  assert.is(
+    await codeOf(reserve(db, mine, { spotId, durationMinutes: 35 })),
+    null,
+    'within what is left of the 2 hours',
+  );
 });
 
 test('confirm: held -> confirmed, hold expiry gone, reminder scheduled 15 min before the end; idempotent', async () => {

@@ -92,10 +92,25 @@ test('a guest reserves over HTTP, reads it back with the token, extends it and c
   for (const [vars, code] of refusals)
     assert.is((await api.gql(VEHICLE, vars)).errors?.[0].extensions?.code, code, JSON.stringify(vars));
   const { rows: events } = await db.owner.query(
-    `select count(*)::int as n from app_private.reservation_events where reservation_id = $1 and action = 'vehicle_changed'`,
+    `select old_plate, new_plate from app_private.reservation_events where reservation_id = $1 and action = 'vehicle_changed'`,
     [id],
   );
-  assert.equal(events, [{ n: 1 }], 'audited once; the refusals changed nothing');
+  assert.equal(
+    events,
+    [{ old_plate: null, new_plate: 'ABC123 NY' }],
+    'audited once, with the plates; the refusals changed nothing',
+  );
+  // A hold that has started keeps its vehicle until a card confirms it: a plate swapped off a hold about
+  // to lapse would dodge enforcement's lapsed-hold rule.
+  const started = (await api.gql(RESERVE, { spotId, durationMinutes: 30, email: 'started@example.test' })).data.reserve
+    .result;
+  const swap = await api.gql(VEHICLE, {
+    id: started.reservation.rowId,
+    p: 'NEW1',
+    s: null,
+    manageToken: started.manageToken,
+  });
+  assert.is(swap.errors?.[0].extensions?.code, 'SMB09');
 
   const noToken = await api.gql(CANCEL, { id });
   assert.is(noToken.errors?.[0].extensions?.code, 'SMB06');

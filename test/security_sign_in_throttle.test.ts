@@ -83,9 +83,11 @@ test('a pair that keeps failing waits twice as long each window: 15 min, then 30
   assert.is((await login(owner.email, TEST_PASSWORD, ATTACKER)).status, 429);
 });
 
-test('the per-email ceiling: 100 attempts from all addresses in 15 minutes, then every address waits', async () => {
+test('the per-email ceiling: 100 attempts from all addresses in 15 minutes, then every address waits but those the owner signed in from', async () => {
   await clearLimits();
   const owner = await createUser(db, { password: TEST_PASSWORD });
+  const HOME = { 'x-forwarded-for': '192.0.2.50' };
+  assert.is((await login(owner.email, TEST_PASSWORD, HOME)).status, 200, 'signed in from home once');
   // 99 failures already counted from many addresses (each pair under its own limit).
   await db.owner.query(
     `insert into app_private.rate_limits (bucket, key, window_start, hits) values ('login_email', lower($1), now(), 99)`,
@@ -94,6 +96,8 @@ test('the per-email ceiling: 100 attempts from all addresses in 15 minutes, then
   assert.is((await login(owner.email, 'the hundredth', { 'x-forwarded-for': '192.0.2.1' })).body.error.code, 'SMA01');
   const limited = await login(owner.email, TEST_PASSWORD, OWNER);
   assert.equal([limited.status, limited.body.error.code], [429, 'SMA02']);
+  // A dozen addresses of a stranger's must not keep the owner out at home.
+  assert.is((await login(owner.email, TEST_PASSWORD, HOME)).status, 200, 'home is not counted against the ceiling');
 });
 
 test('sign-ups refused with SMA06 count against the per-address limit, over HTTP and GraphQL', async () => {
