@@ -7613,7 +7613,7 @@ begin
   where v.id = remove_vehicle.vehicle_id and v.user_id = v_user_id
   returning * into v_v;
   if v_v.id is null then
-    raise exception 'You have no vehicle %', remove_vehicle.vehicle_id using errcode = 'SME03';
+    raise exception 'You have no vehicle %', coalesce(remove_vehicle.vehicle_id::text, '(none given)') using errcode = 'SME03';
   end if;
   return v_v;
 end;

@@ -10,16 +10,21 @@ import { SafeError } from 'postgraphile/grafast';
 import { CodedError, internalError, isDocumented, publicMessage } from './errors.ts';
 
 /**
- * PostGraphile's refusal of an `after`/`before` cursor it did not give out (garbage, another
- * list's, or another order's) is a SafeError without a code: it gets SMQ07. Other SafeErrors
- * stay unexpected.
+ * PostGraphile's SafeErrors without a code that a client causes: a refused `after`/`before`
+ * cursor it did not give out (garbage, another list's, or another order's) gets SMQ07; an
+ * update with an empty patch (`updateUser(input: { patch: {} })`) gets 23502, a required value
+ * missing. Other SafeErrors stay unexpected.
  */
 function knownSafeError(err: Error): CodedError | undefined {
-  if (err instanceof SafeError && /^Invalid\b.*\bcursor\b/.test(err.message)) {
+  if (!(err instanceof SafeError)) return undefined;
+  if (/^Invalid\b.*\bcursor\b/.test(err.message)) {
     return new CodedError(
       'SMQ07',
       'This cursor was not given out by this list: use pageInfo.endCursor or startCursor of the same query',
     );
+  }
+  if (/^Attempted to update a record, but no new values were specified/.test(err.message)) {
+    return new CodedError('23502', 'Give at least one value to change in the patch');
   }
   return undefined;
 }

@@ -132,6 +132,21 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
     ['updateUser: NUL in the name', UPDATE_USER, { id: driver.id, name: 'Da\u0000na' }, asDriver, '22021'],
     ['updateUser: rowId not a number', UPDATE_USER, { id: 'abc', name: 'Dana' }, asDriver, '22P02'],
     ['updateUser: signed out', UPDATE_USER, { id: driver.id, name: 'Dana' }, anonymous, '42501'],
+    [
+      'updateUser: an empty patch',
+      `mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: {} }) { user { name } } }`,
+      { id: driver.id },
+      asDriver,
+      '23502',
+    ],
+    [
+      'removeVehicle: no id',
+      REMOVE_VEHICLE.replace('$id: BigInt!', '$id: BigInt'),
+      { id: null },
+      asDriver,
+      'SME03',
+      /none given/,
+    ],
     // inviteStaff
     ['inviteStaff: bad email', INVITE, { e: 'not-an-email', n: 'Op', r: 'operator' }, asAdmin, 'SMA03'],
     ['inviteStaff: look-alike email', INVITE, { e: 'оps@example.com', n: 'Op', r: 'operator' }, asAdmin, 'SMA03'],

@@ -85,12 +85,12 @@ function refuseIfCardRefused(s: SetupState): void {
   if (s.cardUnpaid) {
     throw new CodedError(
       'SMP10',
-      'This card has an unpaid reservation whose charge failed: pay that one first (with another card), or reserve again with another card.',
+      'This card has an unpaid reservation whose charge failed: give this reservation another card (setupReservationPayment again), or confirm again once that one is paid.',
     );
   }
   throw new CodedError(
     'SMP09',
-    'This card already pays for as many upcoming reservations as one card may: reserve again with another card.',
+    'This card already pays for as many upcoming reservations as one card may: give this reservation another card (setupReservationPayment again), or confirm again once one of them is over.',
   );
 }
 
