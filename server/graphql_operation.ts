@@ -2,7 +2,7 @@
 // `operationName` when sent, else the first operation's name in the document;
 // "anonymous" without one. Names are the client's choice, so only plain
 // identifiers are kept. The latency histogram (server/metrics.ts) is labelled
-// by what the operation ran instead, its root fields: a set the schema bounds.
+// by what the operation ran instead, its root field: a set the schema bounds.
 import type { ServerResponse } from 'node:http';
 import {
   type DocumentNode,
@@ -23,12 +23,14 @@ export function graphqlOperationName(body: unknown): string {
 }
 
 /**
- * The metrics label of an operation that ran: the names of its root fields
- * (aliases and fragments seen through), sorted and joined with `+`, e.g.
- * `reserve` or `currentUser+spotsNear`. The document has been validated
- * against the schema, so a client can pick only among the schema's root fields
- * (Query, Mutation, Subscription and `__typename`/`__schema`/`__type`), never
- * invent a name.
+ * The metrics label of an operation that ran: the name of its root field
+ * (aliases and fragments seen through), e.g. `reserve`; `multiple` when it
+ * selects several different root fields, `none` when it selects none. The
+ * document has been validated against the schema, so a single field is one of
+ * the schema's root fields (Query, Mutation, Subscription and
+ * `__typename`/`__schema`/`__type`), never a name the client invents; and
+ * combinations are not labels of their own, which a client could mint by the
+ * thousand from ~100 root fields.
  */
 export function rootFieldsLabel(document: DocumentNode, operation: OperationDefinitionNode): string {
   const fragments = new Map<string, FragmentDefinitionNode>();
@@ -47,7 +49,8 @@ export function rootFieldsLabel(document: DocumentNode, operation: OperationDefi
     }
   };
   collect(operation.selectionSet);
-  return [...names].sort().join('+') || 'none';
+  if (names.size > 1) return 'multiple';
+  return names.values().next().value ?? 'none';
 }
 
 const EXECUTED = Symbol('sms.graphqlRootFields');

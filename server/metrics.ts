@@ -1,8 +1,8 @@
 // The API's Prometheus metrics (prom-client), scraped at GET /metrics
 // (server/middleware/installMetrics.ts) or on METRICS_PORT (server/main.ts):
 //   sms_http_request_duration_seconds{method,route,status}   every request
-//   sms_graphql_request_duration_seconds{operation}          GraphQL requests by the root fields they ran
-//                                                            (`reserve`, `currentUser+spotsNear`; `none`
+//   sms_graphql_request_duration_seconds{operation}          GraphQL requests by the root field they ran
+//                                                            (`reserve`; `multiple` for several, `none`
 //                                                            when nothing ran), never a client-chosen name
 //   sms_db_pool_connections{pool,state}                      open connections: total / idle
 //   sms_db_pool_waiting_clients{pool}                        queries queued for a connection
@@ -27,12 +27,6 @@ import cluster from 'node:cluster';
 import client from 'prom-client';
 import type pg from 'pg';
 
-/**
- * Operations are labelled by their root fields (server/graphql_operation.ts): one field is one of
- * the schema's, a bounded set. Combinations of several are the client's choice: past this many
- * distinct ones, the rest count as "other" (a single field's label is never refused).
- */
-const MAX_COMBINATIONS = 200;
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 interface Snapshot {
@@ -74,7 +68,6 @@ export function isScraper(authorization: string | undefined, token: string): boo
 
 export class Metrics {
   readonly registry = new client.Registry();
-  private readonly combinations = new Set<string>();
   private readonly http: client.Histogram;
   private readonly graphql: client.Histogram;
   private readonly reads: client.Counter;
@@ -93,7 +86,7 @@ export class Metrics {
     });
     this.graphql = new client.Histogram({
       name: 'sms_graphql_request_duration_seconds',
-      help: 'GraphQL requests by the root fields of the operation they ran, in seconds.',
+      help: 'GraphQL requests by the root field of the operation they ran (multiple: several; none: nothing ran), in seconds.',
       labelNames: ['operation'],
       buckets: BUCKETS,
       registers,
@@ -220,11 +213,8 @@ export class Metrics {
 
   observeRequest(method: string, route: string, status: number, seconds: number, operation?: string): void {
     this.http.observe({ method, route, status: String(status) }, seconds);
+    // `operation` is a root field of the schema, `multiple` or `none` (graphql_operation.ts): a bounded set.
     if (operation === undefined) return;
-    if (operation.includes('+') && !this.combinations.has(operation)) {
-      if (this.combinations.size >= MAX_COMBINATIONS) operation = 'other';
-      else this.combinations.add(operation);
-    }
     this.graphql.observe({ operation }, seconds);
   }
 

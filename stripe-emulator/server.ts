@@ -1,7 +1,8 @@
-// The HTTP front: API-key check (secret keys, and publishable keys for what Stripe.js does),
-// form parsing, faults, idempotency, routing to the resource handlers, `expand[]`, and Stripe's
-// error answers; CORS (Stripe's routes only, not /_emulator/) and the Stripe.js-compatible
-// script (GET /v3/) for browsers.
+// The HTTP front: API-key check (secret keys, and publishable keys for what Stripe.js does;
+// a request from a web page, with an Origin header, may not use a secret key), form parsing,
+// faults, idempotency, routing to the resource handlers, `expand[]`, and Stripe's error
+// answers; CORS (Stripe's routes only, not /_emulator/, which refuses any request from a
+// page but Stripe.js's 3-D Secure step) and the Stripe.js-compatible script (GET /v3/) for browsers.
 // `startStripeEmulator()` wires it all.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -91,21 +92,25 @@ function redact(key: string): string {
 
 type Credential = { key: string; publishable: boolean };
 
+/** The API key a request presents: its Authorization header, or else Stripe.js's `key` parameter. */
+function presentedKey(header: string | undefined, keyParam: unknown): string | undefined {
+  if (header) {
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const basic = /^Basic\s+(\S+)\s*$/i.exec(header);
+    if (bearer) return bearer[1];
+    if (basic) return Buffer.from(basic[1]!, 'base64').toString('utf8').split(':')[0];
+    return undefined;
+  }
+  return typeof keyParam === 'string' && keyParam ? keyParam : undefined;
+}
+
 /** The API key of the request (Authorization header, or Stripe.js's `key` parameter), or the 401 to answer. */
 function authenticate(
   header: string | undefined,
   keyParam: unknown,
   expected: { secret?: string; publishable?: string },
 ): Credential | ApiError {
-  let key: string | undefined;
-  if (header) {
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const basic = /^Basic\s+(\S+)\s*$/i.exec(header);
-    if (bearer) key = bearer[1];
-    else if (basic) key = Buffer.from(basic[1]!, 'base64').toString('utf8').split(':')[0];
-  } else if (typeof keyParam === 'string' && keyParam) {
-    key = keyParam;
-  }
+  const key = presentedKey(header, keyParam);
   if (key && /^pk_/.test(key)) {
     if (/^pk_live_/.test(key))
       return invalidRequest('The Stripe emulator only accepts test mode keys (pk_test_…).', { status: 401 });
@@ -144,6 +149,15 @@ const CORS_HEADERS = {
 /** The emulator's own helper routes (control.ts): never readable cross-origin. */
 function isControlPath(url: string | undefined): boolean {
   return new URL(url ?? '/', 'http://emulator').pathname.startsWith('/_emulator/');
+}
+
+/**
+ * The one helper a page may call (a request with an Origin header): Stripe.js's 3-D Secure
+ * step (stripe.js `_authenticate`, a no-cors POST). It needs the SetupIntent's id, which only
+ * the page holding its client secret knows.
+ */
+function pageMayCall(method: string, path: string): boolean {
+  return method === 'POST' && /^\/_emulator\/setup_intents\/[^/]+\/authenticate$/.test(path);
 }
 
 function readBody(req: http.IncomingMessage): Promise<string | null> {
@@ -248,6 +262,16 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       };
 
     if (path.startsWith('/_emulator/')) {
+      // A browser sends Origin with every POST and every CORS request: no CORS keeps a page
+      // from reading the helpers' answers, this keeps it from running them (a text/plain POST
+      // needs no preflight). Node clients (tests, the CLI) send no Origin.
+      if (req.headers.origin !== undefined && !pageMayCall(method, path)) {
+        return errorAnswer(
+          invalidRequest("The Stripe emulator's /_emulator/ helpers do not answer requests from a web page.", {
+            status: 403,
+          }),
+        );
+      }
       try {
         const result = runControl(control, method, path, {
           body: parseControlBody(raw, req.headers['content-type']),
@@ -278,6 +302,19 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     } catch (e) {
       if (e instanceof ApiError) return errorAnswer(e);
       throw e;
+    }
+    // A page (its requests carry Origin) uses the publishable key, as Stripe.js does; a secret
+    // key there is refused before it is checked, so a page cannot use or probe one.
+    if (
+      req.headers.origin !== undefined &&
+      /^(sk|rk)_/.test(presentedKey(req.headers.authorization, params.key) ?? '')
+    ) {
+      return errorAnswer(
+        invalidRequest(
+          'Secret API keys (sk_…, rk_…) are for servers, not browsers: this request came from a web page (it has an Origin header). Use your publishable key (pk_test_…) with Stripe.js in the browser.',
+          { status: 403 },
+        ),
+      );
     }
     const auth = authenticate(req.headers.authorization, params.key, {
       secret: options.apiKey,

@@ -114,6 +114,14 @@ test('malformed requests to /auth routes: 4xx, nothing written', async () => {
   assert.is((await broken.json()).error.code, 'BAD_REQUEST');
   const huge = await raw(JSON.stringify({ ...GOOD, name: long(20000) }));
   assert.is(huge.status, 413);
+  assert.equal((await huge.json()).error, { code: 'BAD_REQUEST', message: 'Request body too large' });
+  const hugeLogin = await raw(
+    JSON.stringify({ email: GOOD.email, password: long(1_000_000) }),
+    undefined,
+    '/auth/login',
+  );
+  assert.is(hugeLogin.status, 413);
+  assert.equal((await hugeLogin.json()).error, { code: 'BAD_REQUEST', message: 'Request body too large' });
   const array = await raw('[1, 2]');
   assert.is(array.status, 400);
   // A form (or any body but JSON) is refused as such, not read as empty fields ("wrong password").

@@ -79,7 +79,7 @@ test('a booking moves the request, job and email figures by one', async () => {
   assert.ok(after.has('sms_db_pool_waiting_clients{pool="owner"}'));
 });
 
-test('operations are labelled by the root fields they ran: made-up names cannot crowd real ones out', async () => {
+test('operations are labelled by the root field they ran (several: multiple): made-up names cannot crowd real ones out', async () => {
   const post = (body: unknown) =>
     fetch(`${api.url}/graphql`, {
       method: 'POST',
@@ -93,24 +93,42 @@ test('operations are labelled by the root fields they ran: made-up names cannot 
   await post({ query: 'query Pretend { mine: __typename ...F } fragment F on Query { currentUser { email } }' });
   await post({ query: 'query NoSuchField { adminPasswords }' });
   await post({ query: 'query {' });
+  const labelsOf = (samples: Map<string, number>) =>
+    [...samples.keys()]
+      .filter((k) => k.startsWith('sms_graphql_request_duration_seconds_count{'))
+      .map((k) => /operation="([^"]*)"/.exec(k)?.[1])
+      .sort();
   const before = await scrape();
   const res = await api.gql(`query CurrentUser { currentUser { email } }`);
   assert.equal(res.errors, undefined, JSON.stringify(res.errors));
   const after = await scrape();
-  const labels = [...after.keys()]
-    .filter((k) => k.startsWith('sms_graphql_request_duration_seconds_count{'))
-    .map((k) => /operation="([^"]*)"/.exec(k)?.[1]);
+  const labels = labelsOf(after);
   assert.equal(
-    labels.filter((l) => /Junk|Pretend|NoSuchField|other|adminPasswords/.test(l ?? '')),
+    labels.filter((l) => /Junk|Pretend|NoSuchField|other|adminPasswords|\+/.test(l ?? '')),
     [],
-    'no client-chosen name, nor "other"',
+    'no client-chosen name, no combination of fields, nor "other"',
   );
   const count = (op: string) => value(after, `sms_graphql_request_duration_seconds_count{operation="${op}"}`);
   assert.ok(count('__typename') >= 211, `__typename: ${count('__typename')}`);
-  assert.is(count('__typename+currentUser'), 1, 'alias and fragment seen through');
+  assert.is(count('multiple'), 1, 'alias and fragment seen through: two root fields');
   assert.ok(count('none') >= 2, 'invalid and unparsable');
   const current = 'sms_graphql_request_duration_seconds_count{operation="currentUser"}';
   assert.is(value(after, current) - value(before, current), 1);
+
+  // Other pairs of root fields (a client can pick among ~100) are `multiple` too: no new label.
+  const pairs = [
+    '{ paymentConfig { testMode } signInProviders }',
+    '{ currentUser { email } paymentConfig { testMode } }',
+    '{ a: signInProviders b: __typename }',
+  ];
+  for (const query of pairs) {
+    const out = (await post({ query })) as { errors?: unknown };
+    assert.equal(out.errors, undefined, `${query}: ${JSON.stringify(out.errors)}`);
+  }
+  const later = await scrape();
+  assert.equal(labelsOf(later), labels, 'the same labels as before');
+  const multiple = 'sms_graphql_request_duration_seconds_count{operation="multiple"}';
+  assert.is(value(later, multiple) - value(after, multiple), pairs.length);
 });
 
 test('charges by outcome', async () => {

@@ -124,6 +124,24 @@ test('a batch is refused whole (SMQ05) and counts nothing: it cannot run mutatio
   assert.is(await hits('reset_ip', '127.0.0.1'), 0);
 });
 
+test('an oversized body is refused 413 BAD_REQUEST "Request body too large" in every shape, and counts nothing', async () => {
+  await db.owner.query('delete from app_private.rate_limits');
+  const big = `mutation { forgotPassword(input: { email: "big@example.com" }) { result } } # ${'x'.repeat(200_000)}`;
+  for (const [name, body, type] of [
+    ['application/json', JSON.stringify({ query: big }), 'application/json'],
+    ['application/graphql', big, 'application/graphql'],
+  ] as const) {
+    const res = await send(api, body, type);
+    assert.is(res.status, 413, name);
+    assert.equal(
+      [res.body.errors?.[0]?.extensions?.code, res.body.errors?.[0]?.message],
+      ['BAD_REQUEST', 'Request body too large'],
+      name,
+    );
+  }
+  assert.is(await hits('reset_ip', '127.0.0.1'), 0);
+});
+
 test('TRUST_PROXY: the forwarded address is the key for every shape; without it X-Forwarded-For is ignored', async () => {
   await db.owner.query('delete from app_private.rate_limits');
   let n = 0;

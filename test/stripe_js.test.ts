@@ -167,6 +167,112 @@ test("CORS: Stripe's routes answer a page of another origin; the /_emulator/ hel
   assert.is(emulator.state().customers, before, 'no reset ran');
 });
 
+test('a page cannot run the /_emulator/ helpers: a request with an Origin header is refused 403', async () => {
+  const page = { origin: 'http://evil.example.test' };
+  const clock = async () => ((await (await fetch(`${emulator.url}/_emulator/clock`)).json()) as { now: number }).now;
+  const before = await clock();
+  // A "simple" request (text/plain, no preflight): the browser sends it, the answer is unread.
+  const advance = await fetch(`${emulator.url}/_emulator/clock`, {
+    method: 'POST',
+    headers: { ...page, 'content-type': 'text/plain' },
+    body: JSON.stringify({ advance_seconds: 86_400 }),
+  });
+  assert.is(advance.status, 403);
+  assert.is(((await advance.json()) as any).error.type, 'invalid_request_error');
+  assert.is(advance.headers.get('access-control-allow-origin'), null);
+  assert.ok((await clock()) - before < 3_600, 'the clock did not move a day');
+  const customers = emulator.state().customers;
+  const limits = emulator.state().rate_limits.limits;
+  assert.ok(customers > 0);
+  for (const [method, path, body] of [
+    ['POST', '/_emulator/reset', ''],
+    ['POST', '/_emulator/faults', '{"path":"/v1/customers","mode":"error_before"}'],
+    ['POST', '/_emulator/rate_limits', '{"profile":"live"}'],
+    ['POST', '/_emulator/webhook', '{"url":"http://evil.example.test/hook"}'],
+    ['GET', '/_emulator/state', ''],
+  ] as const) {
+    const res = await fetch(`${emulator.url}${path}`, {
+      method,
+      headers: { ...page, 'content-type': 'text/plain' },
+      ...(method === 'POST' ? { body } : {}),
+    });
+    await res.arrayBuffer();
+    assert.is(res.status, 403, `${method} ${path}`);
+  }
+  const state = emulator.state();
+  assert.is(state.customers, customers, 'no reset ran');
+  assert.is(state.faults.pending, 0, 'no fault was added');
+  assert.equal(state.rate_limits.limits, limits, 'the rate limits are unchanged');
+  assert.is(state.webhooks.endpoint, null, 'no webhook endpoint was set');
+  // The same helpers still answer a client without an Origin (tests, the CLI).
+  const ok = await fetch(`${emulator.url}/_emulator/clock`, { method: 'POST', body: '{"advance_seconds":0}' });
+  assert.is(ok.status, 200);
+});
+
+test("Stripe.js's 3-D Secure step, from the page (Origin, no-cors POST), still runs", async () => {
+  const si = await serverSetupIntent();
+  const pending = await browserCall('POST', `/v1/setup_intents/${si.id}/confirm`, {
+    client_secret: si.client_secret!,
+    payment_method: 'pm_card_authenticationRequiredOnSetup',
+  });
+  assert.is(pending.body.status, 'requires_action');
+  const res = await fetch(`${emulator.url}/_emulator/setup_intents/${si.id}/authenticate?outcome=succeed`, {
+    method: 'POST',
+    headers: { origin: 'http://web.example.test' },
+  });
+  await res.arrayBuffer();
+  assert.is(res.status, 200);
+  assert.is(res.headers.get('access-control-allow-origin'), null, 'its answer stays unreadable to the page');
+  assert.is((await stripe.setupIntents.retrieve(si.id)).status, 'succeeded');
+});
+
+test('a secret key from a web page (Origin header) is refused 403; a publishable key from one works', async () => {
+  const page = { origin: 'http://evil.example.test' };
+  const before = emulator.state().customers;
+  const customer = await stripe.customers.create({ email: 'victim@example.test' });
+  for (const [what, init] of [
+    ['Bearer header, GET', { headers: { ...page, authorization: 'Bearer sk_test_guessed' } }],
+    ['Basic header, GET', { headers: { ...page, authorization: `Basic ${btoa('sk_test_guessed:')}` } }],
+    ['restricted key', { headers: { ...page, authorization: 'Bearer rk_test_guessed' } }],
+  ] as const) {
+    const res = await fetch(`${emulator.url}/v1/customers/${customer.id}`, init);
+    const body = (await res.json()) as any;
+    assert.is(res.status, 403, what);
+    assert.is(body.error.type, 'invalid_request_error', what);
+    assert.match(body.error.message, /Secret API keys .* are for servers, not browsers/, what);
+    assert.match(body.error.message, /publishable key/, what);
+    assert.not.match(JSON.stringify(body), /victim@example\.test/, what);
+  }
+  // The key as a form parameter, in a text/plain POST (no preflight): refused, nothing made.
+  const create = await fetch(`${emulator.url}/v1/customers`, {
+    method: 'POST',
+    headers: { ...page, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'key=sk_test_guessed&email=x@example.test',
+  });
+  assert.is(create.status, 403);
+  await create.arrayBuffer();
+  const refund = await fetch(`${emulator.url}/v1/refunds`, {
+    method: 'POST',
+    headers: { ...page, authorization: 'Bearer sk_test_guessed', 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'charge=ch_x',
+  });
+  assert.is(refund.status, 403);
+  await refund.arrayBuffer();
+  assert.is(emulator.state().customers, before + 1, "only the server's customer was made");
+  // The publishable key, with an Origin: Stripe.js's calls still go through.
+  const si = await serverSetupIntent();
+  const read = await fetch(
+    `${emulator.url}/v1/setup_intents/${si.id}?key=${PK}&client_secret=${encodeURIComponent(si.client_secret!)}`,
+    { headers: page },
+  );
+  assert.is(read.status, 200);
+  assert.is(read.headers.get('access-control-allow-origin'), '*');
+  assert.is(((await read.json()) as any).id, si.id);
+  // The same secret key without an Origin (a server, the Node SDK) works.
+  const server = new Stripe('sk_test_guessed', { ...emulator.stripeConfig, maxNetworkRetries: 0 });
+  assert.is((await server.customers.retrieve(customer.id)).id, customer.id);
+});
+
 test('a publishable key cannot do what a secret key does; live and malformed keys are refused', async () => {
   const before = emulator.state().customers;
   const customers = await browserCall('POST', '/v1/customers', { email: 'x@example.test' });

@@ -10,10 +10,14 @@ export function installErrorHandler(app: Express): void {
   });
   app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
     if (isDocumented(err)) return sendError(res, err);
-    // Express's own 4xx (a body that does not parse, or is too large).
+    // Express's own 4xx (a body that does not parse, or is too large: 413).
     const status = (err as { status?: number }).status;
     if (status && status >= 400 && status < 500)
-      return sendError(res, new CodedError('BAD_REQUEST', 'Malformed request'), status);
+      return sendError(
+        res,
+        new CodedError('BAD_REQUEST', status === 413 ? 'Request body too large' : 'Malformed request'),
+        status,
+      );
     sendError(res, internalError(err));
   });
 }

@@ -4,7 +4,8 @@
 // included: a cross-site form could post one), a wrong method or Accept header,
 // a `query` that is not a string. grafserv answers these itself, bypassing
 // maskError, so their errors would carry no code; this gives every one a code:
-// SMQ05 for a batch, BAD_REQUEST for the rest (INTERNAL for a 5xx).
+// SMQ05 for a batch, BAD_REQUEST for the rest (INTERNAL for a 5xx); a body too
+// large (413) says "Request body too large", as a JSON one does (installErrorHandler.ts).
 import type { Request } from 'express';
 import type { Result } from 'postgraphile/grafserv';
 
@@ -35,7 +36,13 @@ function codedBody(body: ErrorBody, statusCode: number): ErrorBody {
   const code = statusCode >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
   return {
     ...body,
-    errors: body.errors?.map((e) => (e.extensions?.code ? e : { ...e, extensions: { ...e.extensions, code } })),
+    errors: body.errors?.map((e) => {
+      if (e.extensions?.code) return e;
+      // grafserv's own 413 (an application/graphql body past maxRequestLength) says "Too much
+      // data"; the same message as express.json's 413 for a JSON body (installErrorHandler.ts).
+      const message = statusCode === 413 ? 'Request body too large' : e.message;
+      return { ...e, message, extensions: { ...e.extensions, code } };
+    }),
   };
 }
 
