@@ -268,6 +268,15 @@ test('each bad input: its documented code, no 5xx, nothing written', async () =>
       'SMB06',
     ],
     ['confirmReservationPayment: no token', CONFIRM, { id: held.id, t: null }, anonymous, 'SMB06'],
+    // The id left out answers as every reservation operation does (a nullable BigInt, as theirs).
+    [
+      'confirmReservationPayment: no id',
+      CONFIRM.replace('$id: BigInt!', '$id: BigInt'),
+      { id: null },
+      anonymous,
+      'SMB06',
+    ],
+    ['refundReservation: no id', REFUND.replace('$id: BigInt!', '$id: BigInt'), { id: null }, asOperator, 'SMB06'],
   ];
   const unverifiedAdmin = await createSignedInUser(db, api, { role: 'admin', verified: false });
   const unverifiedAdminToken = unverifiedAdmin.headers.authorization;

@@ -110,7 +110,12 @@ function isMissingCustomer(err: unknown): boolean {
   return e?.code === 'resource_missing' && e.param === 'customer';
 }
 
-async function setupReservationPayment(stripe: Stripe, db: Db, reservationId: string, manageToken: string | null) {
+async function setupReservationPayment(
+  stripe: Stripe,
+  db: Db,
+  reservationId: string | null,
+  manageToken: string | null,
+) {
   let s = await call<SetupState>(db, 'app_hidden.payment_setup_prepare', [reservationId, manageToken]);
   if (s.setupIntentId && s.clientSecret) return payload(s);
   // Twice at most: a customer recorded here but gone at Stripe (deleted there, or the
@@ -160,7 +165,12 @@ async function setupReservationPayment(stripe: Stripe, db: Db, reservationId: st
   }
 }
 
-async function confirmReservationPayment(stripe: Stripe, db: Db, reservationId: string, manageToken: string | null) {
+async function confirmReservationPayment(
+  stripe: Stripe,
+  db: Db,
+  reservationId: string | null,
+  manageToken: string | null,
+) {
   const s = await call<SetupState>(db, 'app_hidden.payment_setup_lookup', [reservationId, manageToken]);
   if (s.setupStatus === 'succeeded') {
     refuseIfCardRefused(s);
@@ -202,7 +212,7 @@ interface RefundState {
   paymentIntentId: string;
 }
 
-async function refundReservation(stripe: Stripe, db: Db, reservationId: string, amount: number | null) {
+async function refundReservation(stripe: Stripe, db: Db, reservationId: string | null, amount: number | null) {
   const r = await call<RefundState>(db, 'app_hidden.refund_prepare', [reservationId, amount]);
   let refund: Stripe.Refund;
   try {
@@ -229,7 +239,7 @@ async function refundReservation(stripe: Stripe, db: Db, reservationId: string, 
 export const paymentOperations = { setupReservationPayment, confirmReservationPayment, refundReservation };
 
 /** What each mutation body receives besides the Stripe client and the request's database access. */
-type PaymentOperation<A> = (stripe: Stripe, db: Db, reservationId: string, arg: A | null) => Promise<unknown>;
+type PaymentOperation<A> = (stripe: Stripe, db: Db, reservationId: string | null, arg: A | null) => Promise<unknown>;
 
 export function makePaymentsPlugin(stripeConfig: StripeConfig): GraphileConfig.Plugin {
   /**
@@ -252,7 +262,7 @@ export function makePaymentsPlugin(stripeConfig: StripeConfig): GraphileConfig.P
           operation(
             stripeClient(stripeConfig),
             { withPgClient: withPgClient as WithPgClient, pgSettings: pgSettings as Db['pgSettings'] },
-            String(reservationId),
+            reservationId == null ? null : String(reservationId),
             (arg as A | null | undefined) ?? null,
           ),
       );
@@ -260,16 +270,17 @@ export function makePaymentsPlugin(stripeConfig: StripeConfig): GraphileConfig.P
   return extendSchema(() => ({
     typeDefs: gql`
       input SetupReservationPaymentInput {
-        reservationId: BigInt!
+        "Left out: SMB06, as for every reservation operation."
+        reservationId: BigInt
         "A guest's manage token (signed-in drivers and staff leave it out)."
         manageToken: String
       }
       input ConfirmReservationPaymentInput {
-        reservationId: BigInt!
+        reservationId: BigInt
         manageToken: String
       }
       input RefundReservationInput {
-        reservationId: BigInt!
+        reservationId: BigInt
         "Minor units; leave out for everything still refundable."
         amount: Int
       }
