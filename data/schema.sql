@@ -2005,13 +2005,7 @@ begin
     raise exception 'Reservation % has no card set-up to confirm: call setupReservationPayment first', v_r.id
       using errcode = 'SMP03';
   end if;
-  -- Set up, but left held by the card's rules: they may pass now (its debt
-  -- paid, or one of its reservations over).
-  if v_r.status = 'held' and v_si.status is not distinct from 'succeeded' then
-    if app_private.confirm_if_card_allows(v_r.id, v_si.card_fingerprint) then
-      select * into v_r from app_public.reservations r where r.id = v_r.id;
-    end if;
-  end if;
+  v_r := app_private.card_rules_again(v_r, v_si);
   return app_private.setup_intent_json(v_si, v_r);
 end;
 $$;
@@ -2048,13 +2042,9 @@ begin
 
   -- Set up, but left held by the card's rules (SMP09, SMP10): confirmed if the
   -- card passes now; else (below) the driver gives another card on this hold.
-  -- (Nested, not one condition: with no set-up yet v_si.status is NULL, and
-  -- AND would go on to call the function that confirms.)
-  if v_r.status = 'held' and v_si.status is not distinct from 'succeeded' then
-    if app_private.confirm_if_card_allows(v_r.id, v_si.card_fingerprint) then
-      select * into v_r from app_public.reservations r where r.id = v_r.id;
-      return app_private.setup_intent_json(v_si, v_r);
-    end if;
+  v_r := app_private.card_rules_again(v_r, v_si);
+  if v_r.status = 'confirmed' then
+    return app_private.setup_intent_json(v_si, v_r);
   end if;
 
   if v_r.user_id is not null then
@@ -3021,6 +3011,67 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.card_at_limit(card_fingerprint text, reservation_id bigint) IS 'Whether the card already backs card_upcoming_max confirmed reservations still to come (other than this one): then this one is not confirmed.';
+
+--
+-- Name: setup_intents; Type: TABLE; Schema: app_private; Owner: -
+--
+
+CREATE TABLE app_private.setup_intents (
+    reservation_id bigint NOT NULL,
+    customer_id bigint NOT NULL,
+    generation integer DEFAULT 1 NOT NULL,
+    idempotency_key text NOT NULL,
+    stripe_setup_intent_id text,
+    client_secret text,
+    status text DEFAULT 'new'::text NOT NULL,
+    payment_method text,
+    succeeded_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    card_fingerprint text,
+    CONSTRAINT setup_intents_generation_check CHECK ((generation >= 1)),
+    CONSTRAINT setup_intents_status_check CHECK ((status = ANY (ARRAY['new'::text, 'requires_payment_method'::text, 'requires_confirmation'::text, 'requires_action'::text, 'processing'::text, 'canceled'::text, 'succeeded'::text])))
+);
+
+--
+-- Name: TABLE setup_intents; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON TABLE app_private.setup_intents IS 'Card set-up (Stripe SetupIntent, usage off_session) of one reservation.';
+
+--
+-- Name: COLUMN setup_intents.card_fingerprint; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.setup_intents.card_fingerprint IS 'Stripe''s fingerprint of the card set up (card.fingerprint of its PaymentMethod): the same card has the same one.';
+
+--
+-- Name: card_rules_again(app_public.reservations, app_private.setup_intents); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.card_rules_again(r app_public.reservations, si app_private.setup_intents) RETURNS app_public.reservations
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- Set up at Stripe but left held by the card's rules (SMP09, SMP10): they
+  -- may pass now (its debt paid, or one of its reservations over). Nested,
+  -- not one condition: with no set-up si.status is NULL, and AND would go on
+  -- to call the function that confirms.
+  if r.status = 'held' and si.status is not distinct from 'succeeded' then
+    if app_private.confirm_if_card_allows(r.id, si.card_fingerprint) then
+      select * into r from app_public.reservations x where x.id = r.id;
+    end if;
+  end if;
+  return r;
+end;
+$$;
+
+--
+-- Name: FUNCTION card_rules_again(r app_public.reservations, si app_private.setup_intents); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.card_rules_again(r app_public.reservations, si app_private.setup_intents) IS 'The reservation as it is once its card''s rules are applied again: a held one whose set-up succeeded but was refused by them (card_unpaid, card_at_limit) is confirmed if they pass now; any other comes back as given.';
 
 --
 -- Name: card_unpaid(text); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3999,10 +4050,8 @@ begin
     app_private.rate_limit_hit('login_pair', v_pair),
     app_private.rate_limit_hit('login_ip', host(client_ip)));
   select u.id into v_user_id from app_public.users u where u.email = v_key::citext;
-  -- Nor is it counted for an address the account has signed in from: a
-  -- stranger with a dozen addresses must not keep the owner out at home.
-  if v_retry = 0 and not exists (select from app_private.sessions s
-                                 where s.user_id = v_user_id and s.client_ip = login_attempt.client_ip) then
+  -- Nor is it counted for an address the account has signed in from.
+  if v_retry = 0 and not app_private.signed_in_from(v_user_id, login_attempt.client_ip) then
     v_retry := app_private.rate_limit_hit('login_email', v_key);
   end if;
   if v_retry > 0 then
@@ -5330,39 +5379,6 @@ $$;
 COMMENT ON FUNCTION app_private.sessions_sweep() IS 'Deletes revoked, idle and too old sessions (returns how many), and expired one-time tokens, OAuth states and rate limit windows. Run by the sessions__sweep cron task.';
 
 --
--- Name: setup_intents; Type: TABLE; Schema: app_private; Owner: -
---
-
-CREATE TABLE app_private.setup_intents (
-    reservation_id bigint NOT NULL,
-    customer_id bigint NOT NULL,
-    generation integer DEFAULT 1 NOT NULL,
-    idempotency_key text NOT NULL,
-    stripe_setup_intent_id text,
-    client_secret text,
-    status text DEFAULT 'new'::text NOT NULL,
-    payment_method text,
-    succeeded_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    card_fingerprint text,
-    CONSTRAINT setup_intents_generation_check CHECK ((generation >= 1)),
-    CONSTRAINT setup_intents_status_check CHECK ((status = ANY (ARRAY['new'::text, 'requires_payment_method'::text, 'requires_confirmation'::text, 'requires_action'::text, 'processing'::text, 'canceled'::text, 'succeeded'::text])))
-);
-
---
--- Name: TABLE setup_intents; Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON TABLE app_private.setup_intents IS 'Card set-up (Stripe SetupIntent, usage off_session) of one reservation.';
-
---
--- Name: COLUMN setup_intents.card_fingerprint; Type: COMMENT; Schema: app_private; Owner: -
---
-
-COMMENT ON COLUMN app_private.setup_intents.card_fingerprint IS 'Stripe''s fingerprint of the card set up (card.fingerprint of its PaymentMethod): the same card has the same one.';
-
---
 -- Name: setup_intent_apply(bigint, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -5460,6 +5476,28 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.sign_up_gate(email text, name text, password text, client_ip inet) IS 'Checks a sign-up''s input (SMA03–SMA05) and counts the attempt from its client address (20 an hour); returns 0, or the seconds to wait. Callers run it in a statement of its own, committed before app_private.register, so a sign-up register refuses with SMA06 (the email has an account) still counts: else trying addresses one by one would tell which have accounts, for free.';
+
+--
+-- Name: signed_in_from(bigint, inet); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.signed_in_from(user_id bigint, client_ip inet) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- The per-email ceilings (sign-in, password reset) bound what many addresses
+  -- together may try; an address the account has signed in from is the
+  -- owner's, and a stranger with a dozen addresses must not keep the owner out
+  -- there. (Unknown account or address: false.)
+  select exists (select from app_private.sessions s
+                 where s.user_id = signed_in_from.user_id and s.client_ip = signed_in_from.client_ip);
+$$;
+
+--
+-- Name: FUNCTION signed_in_from(user_id bigint, client_ip inet); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.signed_in_from(user_id bigint, client_ip inet) IS 'Whether the account has had a session from this client address: such an address is spared the per-email sign-in and reset ceilings.';
 
 --
 -- Name: spot_change_source(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -7304,10 +7342,8 @@ begin
   select u.* into v_user from app_public.users u where u.email = v_email;
   -- The email's ceiling bounds the mail sent from many addresses; counted only
   -- once the pair is allowed (one address hammering must not use it up), and
-  -- not for an address the account has signed in from: a stranger with a few
-  -- addresses must not keep the owner from resetting at home.
-  if not exists (select from app_private.sessions s
-                 where s.user_id = v_user.id and s.client_ip = app_hidden.client_ip()) then
+  -- not for an address the account has signed in from.
+  if not app_private.signed_in_from(v_user.id, app_hidden.client_ip()) then
     perform app_private.rate_limit_raise(app_private.rate_limit_hit('reset_email', lower(v_email::text)));
   end if;
   -- The answer is the same whether or not the account exists.
@@ -11929,6 +11965,12 @@ REVOKE ALL ON FUNCTION app_private.audit_write(table_name text, record_id text, 
 REVOKE ALL ON FUNCTION app_private.card_at_limit(card_fingerprint text, reservation_id bigint) FROM PUBLIC;
 
 --
+-- Name: FUNCTION card_rules_again(r app_public.reservations, si app_private.setup_intents); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.card_rules_again(r app_public.reservations, si app_private.setup_intents) FROM PUBLIC;
+
+--
 -- Name: FUNCTION card_unpaid(card_fingerprint text); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -12347,6 +12389,12 @@ REVOKE ALL ON FUNCTION app_private.setup_intent_json(si app_private.setup_intent
 --
 
 REVOKE ALL ON FUNCTION app_private.sign_up_gate(email text, name text, password text, client_ip inet) FROM PUBLIC;
+
+--
+-- Name: FUNCTION signed_in_from(user_id bigint, client_ip inet); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.signed_in_from(user_id bigint, client_ip inet) FROM PUBLIC;
 
 --
 -- Name: FUNCTION spot_change_source(OUT sync_run_id bigint, OUT source text); Type: ACL; Schema: app_private; Owner: -
