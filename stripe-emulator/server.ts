@@ -146,9 +146,9 @@ const CORS_HEADERS = {
   'Access-Control-Max-Age': '600',
 };
 
-/** The emulator's own helper routes (control.ts): never readable cross-origin. */
-function isControlPath(url: string | undefined): boolean {
-  return new URL(url ?? '/', 'http://emulator').pathname.startsWith('/_emulator/');
+/** The emulator's own helper routes (control.ts): run for no page but pageMayCall's, readable by none. */
+function isControlPath(pathname: string): boolean {
+  return pathname.startsWith('/_emulator/');
 }
 
 /**
@@ -261,7 +261,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
         body: JSON.stringify({ error: { type: 'invalid_request_error', message: 'Request body too large.' } }),
       };
 
-    if (path.startsWith('/_emulator/')) {
+    if (isControlPath(path)) {
       // A browser sends Origin with every POST and every CORS request: no CORS keeps a page
       // from reading the helpers' answers, this keeps it from running them (a text/plain POST
       // needs no preflight). Node clients (tests, the CLI) send no Origin.
@@ -415,7 +415,9 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
           'Stripe-Version': apiVersion,
           // Stripe's API answers any page (Stripe.js); the /_emulator/ helpers (state, faults,
           // reset, webhook endpoint) answer no page of another origin.
-          ...(req.headers.origin && !isControlPath(req.url) ? { 'Access-Control-Allow-Origin': '*' } : {}),
+          ...(req.headers.origin && !isControlPath(new URL(req.url ?? '/', 'http://emulator').pathname)
+            ? { 'Access-Control-Allow-Origin': '*' }
+            : {}),
           ...(answer.headers ?? {}),
         });
         res.end(body);
