@@ -1,16 +1,21 @@
 // The local mail sink of `npm start`: maildev's SMTP server and web inbox. maildev answers
 // its own root with the inbox only when the request accepts text/html (a browser) and with
-// 404 otherwise (curl, a link checker, a first look from a script), so the inbox runs on a
-// port of its own and a thin front on MAILDEV_WEB_PORT passes everything through — HTTP and
-// the inbox's live-update websocket — reading `/` as the inbox page.
+// 404 otherwise (curl, a link checker, a first look from a script), so the inbox runs behind
+// a thin front on MAILDEV_WEB_PORT that passes everything through — HTTP and the inbox's
+// live-update websocket — reading `/` as the inbox page. maildev itself answers any origin
+// and any Host, so it listens on no TCP port at all: only on a Unix socket in a directory
+// of this process's user alone (mode 0700), which no browser page can reach.
 // The inbox holds every sign-in, reset and verification link, so the front keeps
 // it to the developer's own browser: no CORS at all (maildev would allow any
 // origin, with credentials: any page visited could read the mail), a request
 // from another origin's page refused (403, preflights and websockets too), and
 // only a Host of 127.0.0.1, localhost or [::1] at its port (else 421), so a
 // rebound DNS name cannot make the inbox same-origin with a foreign page.
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MailDev } from 'maildev';
 
 export interface MailSink {
@@ -42,7 +47,7 @@ function refusalOf(req: http.IncomingMessage, port: number): [number, string] | 
   return undefined;
 }
 
-function front(innerPort: number, port: () => number): http.Server {
+function front(innerSocket: string, port: () => number): http.Server {
   const server = http.createServer((req, res) => {
     const refused = refusalOf(req, port());
     if (refused) {
@@ -51,13 +56,10 @@ function front(innerPort: number, port: () => number): http.Server {
     }
     const headers = { ...req.headers };
     if (req.method === 'GET' && (req.url === '/' || req.url === '')) headers.accept = 'text/html';
-    const upstream = http.request(
-      { host: '127.0.0.1', port: innerPort, method: req.method, path: req.url, headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, withoutCors(answer.headers));
-        answer.pipe(res);
-      },
-    );
+    const upstream = http.request({ socketPath: innerSocket, method: req.method, path: req.url, headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, withoutCors(answer.headers));
+      answer.pipe(res);
+    });
     upstream.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();
@@ -74,7 +76,7 @@ function front(innerPort: number, port: () => number): http.Server {
       );
       return;
     }
-    const upstream = net.connect(innerPort, '127.0.0.1', () => {
+    const upstream = net.connect(innerSocket, () => {
       const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
       for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
       upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
@@ -96,9 +98,17 @@ export async function startMailSink(smtpPort: number, webPort: number): Promise<
   const servers = await maildev.start().finally(() => {
     console.info = info;
   });
-  const innerPort = servers.api?.getPort();
-  if (!innerPort) throw new Error("the mail sink's web inbox did not start");
-  const server = front(innerPort, () => (server.address() as net.AddressInfo).port);
+  const inner = servers.api?.server.server;
+  if (!inner) throw new Error("the mail sink's web inbox did not start");
+  // maildev can only listen on TCP: move its server (socket.io stays attached to it) to the socket.
+  const dir = mkdtempSync(join(tmpdir(), 'sms-mail-sink-'));
+  const innerSocket = join(dir, 'inbox.sock');
+  await new Promise<void>((resolve) => inner.close(() => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    inner.once('error', reject);
+    inner.listen(innerSocket, () => resolve());
+  });
+  const server = front(innerSocket, () => (server.address() as net.AddressInfo).port);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(webPort, '127.0.0.1', () => resolve());
@@ -112,6 +122,7 @@ export async function startMailSink(smtpPort: number, webPort: number): Promise<
         server.closeAllConnections();
       });
       await maildev.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

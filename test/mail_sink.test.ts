@@ -2,6 +2,8 @@
 // verification link — to the developer's own browser: no CORS answer lets
 // another origin read it, a foreign page's requests (preflights, websockets
 // too) are refused, and a Host that is not loopback (DNS rebinding) is refused.
+// maildev itself, which answers any origin, listens on no TCP port a page could find.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,10 +12,48 @@ import { freePort } from './helpers/free_port.ts';
 
 let sink: MailSink;
 let port: number;
+let smtpPort: number;
+let portsBefore: number[];
+
+/** The TCP ports this process listens on (Linux: its socket descriptors matched in /proc/net/tcp*). */
+function listeningPorts(): number[] {
+  const inodes = new Set(
+    readdirSync('/proc/self/fd')
+      .map((fd) => {
+        try {
+          return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+        } catch {
+          return undefined; // closed meanwhile
+        }
+      })
+      .filter((inode) => inode !== undefined),
+  );
+  const ports = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((table) =>
+    readFileSync(table, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      // Columns: sl, local address:port (hex), remote, state (0A is LISTEN), …, inode.
+      .filter((cols) => cols[3] === '0A' && inodes.has(cols[9]))
+      .map((cols) => Number.parseInt(cols[1].split(':').at(-1)!, 16)),
+  );
+  return [...new Set(ports)].sort((a, b) => a - b);
+}
 
 test.before(async () => {
+  portsBefore = listeningPorts();
   port = await freePort();
-  sink = await startMailSink(await freePort(), port);
+  smtpPort = await freePort();
+  sink = await startMailSink(smtpPort, port);
+});
+
+test("the sink listens on its SMTP port and the inbox's front only: maildev's own server on no TCP port", () => {
+  const opened = listeningPorts().filter((p) => !portsBefore.includes(p));
+  assert.equal(
+    opened,
+    [smtpPort, port].sort((a, b) => a - b),
+  );
 });
 
 test.after(async () => {
