@@ -2339,6 +2339,11 @@ begin
     raise exception 'There is no reservation %', coalesce(refund_prepare.reservation_id::text, '(none given)')
       using errcode = 'SMB06';
   end if;
+  if not app_hidden.current_user_may_manage((
+      select s.borough from app_public.reservations r join app_public.spots s on s.id = r.spot_id
+      where r.id = refund_prepare.reservation_id)) then
+    raise exception 'Reservation % is on a spot outside your zones', refund_prepare.reservation_id using errcode = 'SMO02';
+  end if;
   select c.* into v_c from app_private.charges c
   where c.reservation_id = refund_prepare.reservation_id and c.status = 'succeeded'
   for update;
@@ -2375,7 +2380,7 @@ $$;
 -- Name: FUNCTION refund_prepare(reservation_id bigint, amount integer); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.refund_prepare(reservation_id bigint, amount integer) IS 'Staff only (SMP05): makes the refund row (amount defaults to what remains refundable; SMB06 for no such reservation, SMP06 when nothing is refundable, SMP07 when another refund is in flight) and returns what refunds.create needs.';
+COMMENT ON FUNCTION app_hidden.refund_prepare(reservation_id bigint, amount integer) IS 'Staff only (SMP05), on a spot in their zones (SMO02): makes the refund row (amount defaults to what remains refundable; SMB06 for no such reservation, SMP06 when nothing is refundable, SMP07 when another refund is in flight) and returns what refunds.create needs.';
 
 --
 -- Name: refund_record(bigint, text, text, text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -3831,6 +3836,82 @@ $$;
 COMMENT ON FUNCTION app_private.emails_queue_due(max_rows integer) IS 'Queues a send_email job for each outbox row not yet queued (at most max_rows, oldest first, the end-of-day burst''s emails last; one recipient''s a second apart, in order); returns how many. While charges are behind (charges_behind), a reservation''s "ended" email and its receipt wait.';
 
 --
+-- Name: users; Type: TABLE; Schema: app_public; Owner: -
+--
+
+CREATE TABLE app_public.users (
+    id bigint NOT NULL,
+    email public.citext NOT NULL,
+    name text,
+    role text DEFAULT 'driver'::text NOT NULL,
+    is_verified boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['driver'::text, 'operator'::text, 'admin'::text, 'analyst'::text, 'enforcement'::text])))
+);
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON TABLE app_public.users IS 'A person who can sign in: a driver, or staff (operator, admin, analyst).';
+
+--
+-- Name: COLUMN users.email; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.email IS 'Unique, compared case-insensitively.';
+
+--
+-- Name: COLUMN users.name; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.name IS 'How the user is addressed (1–100 characters). Users may change their own.';
+
+--
+-- Name: COLUMN users.role; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.role IS 'driver (default), operator, admin or analyst.';
+
+--
+-- Name: COLUMN users.is_verified; Type: COMMENT; Schema: app_public; Owner: -
+--
+
+COMMENT ON COLUMN app_public.users.is_verified IS 'True once the user has proved they own their email address.';
+
+--
+-- Name: forget_unproved_setup(bigint, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.forget_unproved_setup(user_id bigint, name text) RETURNS app_public.users
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_user app_public.users;
+begin
+  update app_public.users u
+  set name = coalesce(nullif(btrim(forget_unproved_setup.name), ''), split_part(u.email::text, '@', 1))
+  where u.id = forget_unproved_setup.user_id
+  returning u.* into v_user;
+  update app_private.sessions s set revoked_at = app_hidden.clock_now()
+  where s.user_id = v_user.id and s.revoked_at is null;
+  update app_private.user_tokens t set expires_at = least(t.expires_at, app_hidden.clock_now())
+  where t.user_id = v_user.id and t.used_at is null;
+  delete from app_private.user_identities i where i.user_id = v_user.id;
+  return v_user;
+end;
+$$;
+
+--
+-- Name: FUNCTION forget_unproved_setup(user_id bigint, name text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.forget_unproved_setup(user_id bigint, name text) IS 'For an account whose email was never verified, as its owner proves the address: the name becomes the one given (else the email''s local part), every session is revoked, pending email links are voided and provider links removed. Returns the updated user.';
+
+--
 -- Name: holds_expire_due(integer); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -4869,21 +4950,10 @@ CREATE FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider 
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
-  v_user app_public.users;
+  v_user app_public.users := app_private.forget_unproved_setup(reclaim_unverified_account.user_id, name);
 begin
-  select u.* into v_user from app_public.users u where u.id = reclaim_unverified_account.user_id;
-  -- Their password, sessions, pending email links, other sign-in links and the
-  -- name they chose go; the name becomes the one the provider gave.
-  update app_public.users u
-  set name = coalesce(nullif(btrim(reclaim_unverified_account.name), ''), split_part(u.email::text, '@', 1))
-  where u.id = v_user.id
-  returning u.* into v_user;
+  -- The provider path sets no password: the stranger's goes too.
   delete from app_private.user_secrets s where s.user_id = v_user.id;
-  update app_private.sessions s set revoked_at = app_hidden.clock_now()
-  where s.user_id = v_user.id and s.revoked_at is null;
-  update app_private.user_tokens t set expires_at = least(t.expires_at, app_hidden.clock_now())
-  where t.user_id = v_user.id and t.used_at is null;
-  delete from app_private.user_identities i where i.user_id = v_user.id;
   perform app_private.email_enqueue('account_secured', v_user.email,
     jsonb_build_object('name', v_user.name, 'provider', reclaim_unverified_account.provider));
 end;
@@ -4893,7 +4963,7 @@ $$;
 -- Name: FUNCTION reclaim_unverified_account(user_id bigint, provider text, name text); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) IS 'When a provider-verified sign-in meets an unverified account with its email: takes the provider''s name, removes the password, revokes every session, voids pending email links and other provider links, and emails the owner (account_secured). The caller then links the provider and marks the email verified.';
+COMMENT ON FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) IS 'When a provider-verified sign-in meets an unverified account with its email: app_private.forget_unproved_setup with the provider''s name, removes the password and emails the owner (account_secured). The caller then links the provider and marks the email verified.';
 
 --
 -- Name: refuse_no_card(app_public.reservations); Type: FUNCTION; Schema: app_private; Owner: -
@@ -5016,6 +5086,7 @@ CREATE FUNCTION app_private.reservation_for_caller(reservation_id bigint, manage
     AS $$
 declare
   v_r app_public.reservations;
+  v_own boolean;
 begin
   -- Blocks (kind 'block') are operators' business, handled by unblock_spot.
   if reservation_for_caller.lock_row then
@@ -5028,19 +5099,24 @@ begin
   end if;
   -- Each alternative is coalesced on its own: signed out, current_user_id()
   -- is null, and `null or false` is null, which `if not …` would let through.
-  if (found
-      and (coalesce(v_r.user_id = app_public.current_user_id(), false)
-           or coalesce(app_hidden.current_user_is_staff(), false)
+  v_own := coalesce(v_r.user_id = app_public.current_user_id(), false)
            or coalesce(reservation_for_caller.manage_token <> '' and exists (
-                    select from app_private.reservation_secrets s
-                    where s.reservation_id = v_r.id
-                      and s.manage_token_hash = app_private.manage_token_hash(reservation_for_caller.manage_token)),
-                  false))) is not true
-  then
+                 select from app_private.reservation_secrets s
+                 where s.reservation_id = v_r.id
+                   and s.manage_token_hash = app_private.manage_token_hash(reservation_for_caller.manage_token)),
+               false);
+  if (found and (v_own or coalesce(app_hidden.current_user_is_staff(), false))) is not true then
     -- One answer for "no such id", "not yours" and "wrong token": an id says
     -- nothing about whether it exists.
     raise exception 'We could not find that reservation for you; check its number (and, as a guest, the manage code from your booking)'
       using errcode = 'SMB06';
+  end if;
+  -- Staff read every reservation, but change another's only on a spot in
+  -- their zones, as they do the spot itself.
+  if reservation_for_caller.lock_row and not v_own then
+    if not app_hidden.current_user_may_manage((select s.borough from app_public.spots s where s.id = v_r.spot_id)) then
+      raise exception 'Reservation % is on a spot outside your zones', v_r.id using errcode = 'SMO02';
+    end if;
   end if;
   return v_r;
 end;
@@ -5050,7 +5126,7 @@ $$;
 -- Name: FUNCTION reservation_for_caller(reservation_id bigint, manage_token text, lock_row boolean); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.reservation_for_caller(reservation_id bigint, manage_token text, lock_row boolean) IS 'The reservation (locked for update when lock_row) when the caller owns it, is staff, or gives its guest manage token; else error SMB06. The one access decision for a single reservation.';
+COMMENT ON FUNCTION app_private.reservation_for_caller(reservation_id bigint, manage_token text, lock_row boolean) IS 'The reservation (locked for update when lock_row) when the caller owns it, is staff, or gives its guest manage token; else error SMB06. Staff changing (lock_row) another''s reservation on a spot outside their zones: SMO02. The one access decision for a single reservation.';
 
 --
 -- Name: reservation_job_key(text, bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -6670,52 +6746,6 @@ $$;
 COMMENT ON FUNCTION app_public.audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone) IS 'Admins only (SMA10): the audit log, newest first, filtered by what was changed (table name, row id), who changed it, and a time range [since, until). A table name over 63 characters or a row id over 100 is refused (22001).';
 
 --
--- Name: users; Type: TABLE; Schema: app_public; Owner: -
---
-
-CREATE TABLE app_public.users (
-    id bigint NOT NULL,
-    email public.citext NOT NULL,
-    name text,
-    role text DEFAULT 'driver'::text NOT NULL,
-    is_verified boolean DEFAULT false NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT users_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
-    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['driver'::text, 'operator'::text, 'admin'::text, 'analyst'::text, 'enforcement'::text])))
-);
-
---
--- Name: TABLE users; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON TABLE app_public.users IS 'A person who can sign in: a driver, or staff (operator, admin, analyst).';
-
---
--- Name: COLUMN users.email; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.users.email IS 'Unique, compared case-insensitively.';
-
---
--- Name: COLUMN users.name; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.users.name IS 'How the user is addressed (1–100 characters). Users may change their own.';
-
---
--- Name: COLUMN users.role; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.users.role IS 'driver (default), operator, admin or analyst.';
-
---
--- Name: COLUMN users.is_verified; Type: COMMENT; Schema: app_public; Owner: -
---
-
-COMMENT ON COLUMN app_public.users.is_verified IS 'True once the user has proved they own their email address.';
-
---
 -- Name: auth_session_user(app_public.auth_session); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
@@ -7887,9 +7917,17 @@ CREATE FUNCTION app_public.reset_password(token text, new_password text) RETURNS
 declare
   v_token app_private.user_tokens := app_private.user_token_use(token, array['password_reset', 'invite']);
   v_user app_public.users;
+  v_password text;
 begin
   select u.* into v_user from app_public.users u where u.id = v_token.user_id;
-  perform app_private.password_set(v_user.id, app_hidden.assert_password(new_password, v_user.email));
+  v_password := app_hidden.assert_password(new_password, v_user.email);
+  -- A reset link proves the address; an account nobody had proved it for
+  -- may be a stranger's setup waiting for its owner (see forget_unproved_setup).
+  -- An invitation's account was made by an admin, with the name they gave.
+  if v_token.kind = 'password_reset' and not v_user.is_verified and v_token.email = v_user.email then
+    v_user := app_private.forget_unproved_setup(v_user.id, null);
+  end if;
+  perform app_private.password_set(v_user.id, v_password);
   -- The other reset links sent meanwhile stop working.
   perform app_private.user_tokens_void(v_user.id, 'password_reset');
   -- The link went to this address: following it proves the user owns it.
@@ -7909,7 +7947,7 @@ $$;
 -- Name: FUNCTION reset_password(token text, new_password text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS 'Sets a new password with the token from a password reset or staff invitation link (single use), verifies the email it was sent to, signs out every session of the account and, for a reset, emails password_changed. Sign in afterwards.';
+COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS 'Sets a new password with the token from a password reset or staff invitation link (single use), verifies the email it was sent to, signs out every session of the account and, for a reset, emails password_changed. A reset of an account whose email was never verified also drops what its maker set (app_private.forget_unproved_setup: the name becomes the email''s local part, provider links go). Sign in afterwards.';
 
 --
 -- Name: restore_customer(bigint); Type: FUNCTION; Schema: app_public; Owner: -
@@ -12103,6 +12141,24 @@ REVOKE ALL ON FUNCTION app_private.email_to_send(email_id bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_private.emails_queue_due(max_rows integer) FROM PUBLIC;
 
 --
+-- Name: TABLE users; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT SELECT ON TABLE app_public.users TO app_anonymous;
+
+--
+-- Name: COLUMN users.name; Type: ACL; Schema: app_public; Owner: -
+--
+
+GRANT UPDATE(name) ON TABLE app_public.users TO app_user;
+
+--
+-- Name: FUNCTION forget_unproved_setup(user_id bigint, name text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.forget_unproved_setup(user_id bigint, name text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION holds_expire_due(max_rows integer); Type: ACL; Schema: app_private; Owner: -
 --
 
@@ -12565,18 +12621,6 @@ GRANT ALL ON FUNCTION app_public.add_customer_note(customer_id bigint, body text
 
 REVOKE ALL ON FUNCTION app_public.audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_public.audit_entries(table_name text, record_id text, actor_user_id bigint, since timestamp with time zone, until timestamp with time zone) TO app_anonymous;
-
---
--- Name: TABLE users; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT SELECT ON TABLE app_public.users TO app_anonymous;
-
---
--- Name: COLUMN users.name; Type: ACL; Schema: app_public; Owner: -
---
-
-GRANT UPDATE(name) ON TABLE app_public.users TO app_user;
 
 --
 -- Name: FUNCTION auth_session_user(session app_public.auth_session); Type: ACL; Schema: app_public; Owner: -

@@ -1,7 +1,8 @@
 // Who may do what to a reservation, through GraphQL over HTTP: every
 // reservation, payment and block operation × every caller (anonymous,
 // anonymous with another reservation's real manage token, another driver, an
-// analyst, an operator, an admin, and the row's rightful party) × every kind
+// analyst, an operator, an operator whose zones do not hold the spot, an
+// admin, and the row's rightful party) × every kind
 // of row (a signed-in driver's reservation, a guest's, an operator's block, a
 // guest reservation claimed by its driver at sign-in). Rows are made by the
 // product's own functions (reserve, card set-up, the worker's charge). An
@@ -44,6 +45,7 @@ const CALLERS = [
   'another driver',
   'analyst',
   'operator',
+  'operator of another zone',
   'admin',
   'rightful party',
 ] as const;
@@ -81,11 +83,22 @@ test.before(async () => {
     'another driver': { headers: (await createSignedInUser(db, api)).headers, token: null },
     analyst: { headers: (await createSignedInUser(db, api, { role: 'analyst' })).headers, token: null },
     operator: { headers: (await createSignedInUser(db, api, { role: 'operator' })).headers, token: null },
+    'operator of another zone': { headers: (await zonedOperator('Queens')).headers, token: null },
     admin: { headers: (await createSignedInUser(db, api, { role: 'admin' })).headers, token: null },
     // Filled per row: the owner's session, the guest's own token, the claimant's session.
     'rightful party': { headers: {}, token: null },
   };
 });
+
+/** An operator acting in one borough only; the file's spots have none, so all are outside it. */
+async function zonedOperator(borough: string): Promise<User> {
+  const operator = await createSignedInUser(db, api, { role: 'operator' });
+  await db.owner.query('insert into app_public.operator_zones (user_id, borough) values ($1, $2)', [
+    operator.id,
+    borough,
+  ]);
+  return operator;
+}
 
 test.after(async () => {
   await api?.close();
@@ -216,11 +229,16 @@ interface Operation {
   allowed(row: Row, data: any): Promise<void>;
 }
 
-const isStaff = (c: Caller) => c === 'operator' || c === 'admin';
+const isStaff = (c: Caller) => c === 'operator' || c === 'operator of another zone' || c === 'admin';
 /** Staff, or a block's rightful party: the operator who made it. */
 const staffOn = (c: Caller, t: Target) => isStaff(c) || (c === 'rightful party' && t === 'block');
 const onReservation = (rightfulToo: boolean) => (c: Caller, t: Target) =>
   t === 'block' ? 'SMB06' : isStaff(c) || (rightfulToo && c === 'rightful party') ? null : 'SMB06';
+/** A change: staff read every row but change another's only on a spot in their zones (SMO02). */
+const inZones =
+  (refusal: (c: Caller, t: Target) => string | null) =>
+  (c: Caller, t: Target): string | null =>
+    c === 'operator of another zone' && refusal('operator', t) === null ? 'SMO02' : refusal(c, t);
 
 const OPERATIONS: Record<string, Operation> = {
   myReservation: {
@@ -262,7 +280,7 @@ const OPERATIONS: Record<string, Operation> = {
   changeReservationEnd: {
     query: CHANGE,
     state: 'upcoming',
-    refusal: onReservation(true),
+    refusal: inZones(onReservation(true)),
     async allowed(row, data) {
       const r = data.changeReservationEnd.result.reservation;
       assert.is(r.rowId, row.id);
@@ -273,7 +291,7 @@ const OPERATIONS: Record<string, Operation> = {
   endReservation: {
     query: END,
     state: 'started',
-    refusal: onReservation(true),
+    refusal: inZones(onReservation(true)),
     async allowed(row, data) {
       assert.equal(data.endReservation.result.reservation, { rowId: row.id, status: 'completed' });
       assert.is((await dbRow(row.id)).status, 'completed');
@@ -282,7 +300,7 @@ const OPERATIONS: Record<string, Operation> = {
   setReservationVehicle: {
     query: VEHICLE,
     state: 'upcoming',
-    refusal: onReservation(true),
+    refusal: inZones(onReservation(true)),
     async allowed(row, data) {
       assert.equal(data.setReservationVehicle.result.reservation, { rowId: row.id, plate: 'MTX42', plateState: 'NY' });
       const { rows } = await db.owner.query('select plate, plate_state from app_public.reservations where id = $1', [
@@ -294,7 +312,7 @@ const OPERATIONS: Record<string, Operation> = {
   cancelReservation: {
     query: CANCEL,
     state: 'upcoming',
-    refusal: onReservation(true),
+    refusal: inZones(onReservation(true)),
     async allowed(row, data) {
       assert.equal(data.cancelReservation.result.reservation, { rowId: row.id, status: 'cancelled' });
       assert.is((await dbRow(row.id)).status, 'cancelled');
@@ -303,7 +321,7 @@ const OPERATIONS: Record<string, Operation> = {
   setupReservationPayment: {
     query: SETUP,
     state: 'upcoming',
-    refusal: onReservation(true),
+    refusal: inZones(onReservation(true)),
     async allowed(row, data) {
       const p = data.setupReservationPayment;
       assert.is(p.reservationId, row.id);
@@ -323,7 +341,7 @@ const OPERATIONS: Record<string, Operation> = {
   confirmReservationPayment: {
     query: CONFIRM,
     state: 'setUp',
-    refusal: onReservation(true),
+    refusal: inZones(onReservation(true)),
     async allowed(row, data) {
       assert.equal(data.confirmReservationPayment, { reservationId: row.id, reservationStatus: 'confirmed' });
       assert.is((await dbRow(row.id)).status, 'confirmed');
@@ -333,7 +351,7 @@ const OPERATIONS: Record<string, Operation> = {
     query: REFUND,
     state: 'charged',
     // A block is no reservation: SMB06, as every reservation operation answers it.
-    refusal: (c, t) => (!staffOn(c, t) ? 'SMP05' : t === 'block' ? 'SMB06' : null),
+    refusal: inZones((c, t) => (!staffOn(c, t) ? 'SMP05' : t === 'block' ? 'SMB06' : null)),
     async allowed(row, data) {
       const {
         rows: [charge],
@@ -359,7 +377,7 @@ const OPERATIONS: Record<string, Operation> = {
   unblockSpot: {
     query: UNBLOCK,
     state: 'upcoming',
-    refusal: (c, t) => (!staffOn(c, t) ? 'SMB10' : t === 'block' ? null : 'SMB06'),
+    refusal: inZones((c, t) => (!staffOn(c, t) ? 'SMB10' : t === 'block' ? null : 'SMB06')),
     async allowed(row, data) {
       assert.equal(data.unblockSpot.result, { rowId: row.id, status: 'cancelled' });
       assert.is((await dbRow(row.id)).status, 'cancelled');

@@ -269,7 +269,12 @@ test("someone who signed up with another's address gets nothing from the owner's
     'SMA20',
   );
   assert.is((await api.gql(ME, {}, squatter)).data.currentUser.isVerified, false);
-  // The owner resets instead: the squatter's session and password are gone.
+  // Had the squatter linked a provider account of theirs, it would sign them back in.
+  await db.owner.query(
+    `insert into app_private.user_identities (user_id, provider, subject, email) values ($1, 'facebook', 'squatter-fb', $2)`,
+    [squat.body.userId, victim],
+  );
+  // The owner resets instead: the squatter's session, password, name and provider link are gone.
   await api.gql(FORGOT, { e: victim });
   const [reset] = await emailsTo(victim, 'password_reset');
   assert.is(reset.data.name, null, 'not verified yet: no name in the reset mail either');
@@ -277,7 +282,29 @@ test("someone who signed up with another's address gets nothing from the owner's
   assertRefused(await api.gql(ME, {}, squatter), 401, 'SMA15', "the squatter's session ended");
   assert.is((await postJson(api, '/auth/login', { email: victim, password: 'the squatter knows this 1' })).status, 401);
   const owner = await signIn(api, victim, 'the owner sets this one 2');
-  assert.is((await api.gql(ME, {}, owner.headers)).data.currentUser.isVerified, true);
+  assert.equal((await api.gql(`{ currentUser { isVerified name } }`, {}, owner.headers)).data.currentUser, {
+    isVerified: true,
+    name: 'clicks.links',
+  });
+  const [changed] = await emailsTo(victim, 'password_changed');
+  assert.is(changed.data.name, 'clicks.links', "the owner is not greeted with the squatter's name");
+  const {
+    rows: [links],
+  } = await db.owner.query('select count(*)::int as n from app_private.user_identities where user_id = $1', [
+    squat.body.userId,
+  ]);
+  assert.is(links.n, 0, "the squatter's provider link is gone");
+});
+
+test('a reset keeps the name of an account whose address was already proved', async () => {
+  const user = await createUser(db, { password: TEST_PASSWORD, name: 'Proved Name' });
+  await api.gql(FORGOT, { e: user.email });
+  const token = tokenOf((await emailsTo(user.email, 'password_reset')).at(-1)!.link);
+  assert.equal((await api.gql(RESET, { t: token, p: 'a kept name passphrase 3' })).errors, undefined);
+  const {
+    rows: [row],
+  } = await db.owner.query('select name from app_public.users where id = $1', [user.id]);
+  assert.is(row.name, 'Proved Name');
 });
 
 test('verifying with the password: the right one verifies; wrong ones are counted (10 in 15 minutes, SMA02) even though each rolls back', async () => {
