@@ -2076,13 +2076,18 @@ begin
                         where c.reservation_id = v_r.id and c.status = 'failed'
                           and c.updated_at >= v_si.succeeded_at)) then
     -- The card on file was declined (payment_failed), or refused by its rules
-    -- (held): set up a new one under a new key.
+    -- (held): set up a new one under a new key. A declined card stays the one
+    -- the scheduled retries charge (reservation_card_of) until the new one is
+    -- set up: asking is not giving (the pay page asks as it opens).
     update app_private.setup_intents si
     set generation = si.generation + 1,
         idempotency_key = app_private.payment_key(v_r.id, 'setup-' || (si.generation + 1)),
         customer_id = v_customer_id,
         stripe_setup_intent_id = null, client_secret = null, status = 'new',
-        payment_method = null, succeeded_at = null
+        payment_method = null, succeeded_at = null,
+        retry_customer = case when v_r.status = 'payment_failed'
+                              then (select c.stripe_customer_id from app_private.stripe_customers c where c.id = si.customer_id) end,
+        retry_payment_method = case when v_r.status = 'payment_failed' then si.payment_method end
     where si.reservation_id = v_r.id
     returning * into v_si;
   end if;
@@ -3034,6 +3039,8 @@ CREATE TABLE app_private.setup_intents (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     card_fingerprint text,
+    retry_customer text,
+    retry_payment_method text,
     CONSTRAINT setup_intents_generation_check CHECK ((generation >= 1)),
     CONSTRAINT setup_intents_status_check CHECK ((status = ANY (ARRAY['new'::text, 'requires_payment_method'::text, 'requires_confirmation'::text, 'requires_action'::text, 'processing'::text, 'canceled'::text, 'succeeded'::text])))
 );
@@ -3049,6 +3056,18 @@ COMMENT ON TABLE app_private.setup_intents IS 'Card set-up (Stripe SetupIntent, 
 --
 
 COMMENT ON COLUMN app_private.setup_intents.card_fingerprint IS 'Stripe''s fingerprint of the card set up (card.fingerprint of its PaymentMethod): the same card has the same one.';
+
+--
+-- Name: COLUMN setup_intents.retry_customer; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.setup_intents.retry_customer IS 'While a new set-up after a decline is unfinished: the Stripe customer of the declined card the retries keep charging.';
+
+--
+-- Name: COLUMN setup_intents.retry_payment_method; Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON COLUMN app_private.setup_intents.retry_payment_method IS 'While a new set-up after a decline is unfinished: the declined card the retries keep charging.';
 
 --
 -- Name: card_rules_again(app_public.reservations, app_private.setup_intents); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3742,8 +3761,13 @@ CREATE FUNCTION app_private.email_sent(email_id bigint) RETURNS void
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
+  -- Only hashes of one-time tokens are stored anywhere else: once mailed, the
+  -- plain token (a password reset, verification or invitation link's, a guest
+  -- manage token) leaves the outbox too, or a database reader or a backup
+  -- would hold live keys to accounts and reservations.
   update app_private.emails e
-  set sent_at = now(), attempts = e.attempts + 1, last_error = null
+  set sent_at = now(), attempts = e.attempts + 1, last_error = null,
+      data = e.data - array['token', 'manageToken']
   where e.id = email_sent.email_id;
 end;
 $$;
@@ -3752,7 +3776,7 @@ $$;
 -- Name: FUNCTION email_sent(email_id bigint); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.email_sent(email_id bigint) IS 'Marks an outbox row sent (in the transaction that locked it with email_to_send).';
+COMMENT ON FUNCTION app_private.email_sent(email_id bigint) IS 'Marks an outbox row sent (in the transaction that locked it with email_to_send) and removes the plain one-time token it carried (token, manageToken).';
 
 --
 -- Name: email_to_send(bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -5062,11 +5086,17 @@ CREATE FUNCTION app_private.reservation_card_of(reservation_id bigint) RETURNS T
     LANGUAGE sql STABLE
     AS $$
   -- sql with no SET clause: inlined where it is joined (lateral).
-  select cu.stripe_customer_id, si.payment_method,
-         cu.stripe_customer_id is not null and si.payment_method is not null
+  select card.customer, card.payment_method, card.customer is not null and card.payment_method is not null
   from app_private.setup_intents si
   join app_private.stripe_customers cu on cu.id = si.customer_id
-  where si.reservation_id = reservation_card_of.reservation_id and si.status = 'succeeded'
+  -- A new set-up asked for after a decline (the pay page opened) keeps the
+  -- retries on the card on file until a new card is actually set up.
+  cross join lateral (
+    select case when si.status = 'succeeded' then cu.stripe_customer_id else si.retry_customer end as customer,
+           case when si.status = 'succeeded' then si.payment_method else si.retry_payment_method end as payment_method
+  ) card
+  where si.reservation_id = reservation_card_of.reservation_id
+    and (si.status = 'succeeded' or si.retry_payment_method is not null)
   limit 1;
 $$;
 
@@ -5074,7 +5104,7 @@ $$;
 -- Name: FUNCTION reservation_card_of(reservation_id bigint); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.reservation_card_of(reservation_id bigint) IS 'The Stripe customer and card a reservation''s set-up left to charge off-session, and whether both are there to charge (no row: none set up).';
+COMMENT ON FUNCTION app_private.reservation_card_of(reservation_id bigint) IS 'The Stripe customer and card a reservation''s set-up left to charge off-session (while a new set-up after a decline is not finished, the declined card, which the retries keep trying), and whether both are there to charge (no row: none set up).';
 
 --
 -- Name: reservation_for_caller(bigint, text, boolean); Type: FUNCTION; Schema: app_private; Owner: -
@@ -7730,6 +7760,7 @@ declare
     reservation_end_quote.reservation_id, reservation_end_quote.manage_token, false);
   v_end timestamptz;
   v_spot app_public.spots;
+  v_quote app_public.price_quote;
 begin
   -- Only what can still be ended or moved has such a price.
   if not app_hidden.holds_spot(v_r.status) then
@@ -7752,7 +7783,12 @@ begin
     perform app_private.assert_may_extend(v_r, v_spot);
     perform app_hidden.assert_max_stay(v_spot, tstzrange(lower(v_r.period), v_end, '[)'));
   end if;
-  return app_hidden.reservation_quote(v_r, tstzrange(lower(v_r.period), v_end, '[)'));
+  v_quote := app_hidden.reservation_quote(v_r, tstzrange(lower(v_r.period), v_end, '[)'));
+  -- Ended now without a card, a hold expires uncharged (end_reservation).
+  if reservation_end_quote.ends_at is null and v_r.status = 'held' then
+    v_quote.amount := 0;
+  end if;
+  return v_quote;
 end;
 $$;
 
@@ -7760,7 +7796,7 @@ $$;
 -- Name: FUNCTION reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (left out: now, what endReservation would charge; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended. Guests pass the manage token (SMB06 otherwise); refused as the change or the end would be: SMB03 for an end not after the start, SMB09 for now before the start, and for a later end SMB02 (spot out of service), SMB13 (an unpaid charge of the driver or card) or SMB04 (beyond the spot''s maximum stay); SMB07 once it is completed, cancelled or expired.';
+COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (left out: now, what endReservation would charge; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended: its quote for now is 0. Guests pass the manage token (SMB06 otherwise); refused as the change or the end would be: SMB03 for an end not after the start, SMB09 for now before the start, and for a later end SMB02 (spot out of service), SMB13 (an unpaid charge of the driver or card) or SMB04 (beyond the spot''s maximum stay); SMB07 once it is completed, cancelled or expired.';
 
 --
 -- Name: reservations_ends_at(app_public.reservations); Type: FUNCTION; Schema: app_public; Owner: -

@@ -214,6 +214,39 @@ test('send_email delivers outbox rows over SMTP once and marks them sent; a sent
   assert.match(confirmed.raw, /multipart\/alternative/);
 });
 
+test('once sent, an outbox row keeps no plain one-time token (the mail carried it); the rest of its data stays', async () => {
+  worker ??= await startTestWorker(db);
+  const ids = [
+    await enqueue('verify_email', 'e@example.test', { token: 'plain-verify-token' }),
+    await enqueue('reservation_link', 'f@example.test', {
+      ...reservationData,
+      isGuest: true,
+      manageToken: 'plain-manage-token',
+    }),
+  ];
+  await waitFor(async () => (await sentCount(ids)) === 2, 15_000, 'both sent');
+  const mailed = await waitFor(async () => {
+    const texts = smtp.messages.filter((m) => m.emailId && ids.includes(m.emailId)).map((m) => m.decoded);
+    return texts.length === 2 ? texts : null;
+  });
+  assert.ok(
+    mailed.some((text) => text.includes('plain-verify-token')),
+    'the verification link was mailed',
+  );
+  assert.ok(
+    mailed.some((text) => text.includes('plain-manage-token')),
+    mailed.join('\n---\n').slice(0, 3000),
+  );
+  const { rows } = await db.owner.query(
+    'select data from app_private.emails where id = any($1::bigint[]) order by id',
+    [ids],
+  );
+  assert.equal(
+    rows.map((r) => r.data),
+    [{}, { ...reservationData, isGuest: true }],
+  );
+});
+
 test('a send_email job naming no outbox row (not an id, an id of no row) ends without sending or failing', async () => {
   // Setup: a running worker (the test above started it) and what the outbox holds now.
   worker ??= await startTestWorker(db);

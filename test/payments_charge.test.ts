@@ -276,6 +276,57 @@ test('a charge job that used up its attempts (Stripe unreachable for hours) runs
   assert.is(n, 0);
 });
 
+/** The decline's retry falls due now (time passes). */
+async function retryNow(id: string) {
+  await db.owner.query('update app_private.charges set next_retry_at = now() where reservation_id = $1', [id]);
+  await db.owner.query(
+    `select graphile_worker.reschedule_jobs(array[(select id from graphile_worker.jobs where key = $1)], run_at => now())`,
+    [`reservation_charge:${id}`],
+  );
+}
+
+test('a new set-up asked for after a decline (the pay page opening) leaves the retries charging the card on file', async () => {
+  const id = await confirmedReservation('pm_card_chargeCustomerFail', 700);
+  await complete(id);
+  await settled(id);
+  const [declined] = intentsOf(id);
+  // The driver opens the pay link and leaves without giving a card.
+  const asked = await paymentOperations.setupReservationPayment(stripe, staffDb, id, null);
+  assert.is(asked.setupIntentStatus, 'requires_payment_method');
+  await retryNow(id);
+  const retried = await waitFor(
+    async () => {
+      const x = await charge(id);
+      return x.attempt === 2 && x.status === 'failed' ? x : null;
+    },
+    15_000,
+    'the retry',
+  );
+  assert.is(retried.failure_code, 'card_declined', 'the retry reached Stripe with a card, not no_payment_method');
+  const intents = intentsOf(id);
+  assert.is(intents.length, 2);
+  assert.equal(
+    intents.map((pi) => [pi.customer, pi.payment_method]),
+    [
+      [declined.customer, declined.payment_method],
+      [declined.customer, declined.payment_method],
+    ],
+  );
+  // A card given on that set-up takes over, and pays (which also frees the declined card for the tests after).
+  await browserConfirmsSetup(emulator, asked.setupIntentId!, 'pm_card_visa');
+  await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null);
+  const paid = await waitFor(
+    async () => {
+      const x = await charge(id);
+      return x.status === 'succeeded' ? x : null;
+    },
+    15_000,
+    'paid with the new card',
+  );
+  assert.is(paid.attempt, 3);
+  assert.is(intentsOf(id).at(-1)!.payment_method !== declined.payment_method, true);
+});
+
 test('retry schedule: 1 d, 3 d, 7 d after each decline, then none; one payment_failed email per attempt', async () => {
   const id = await confirmedReservation('pm_card_chargeCustomerFail', 700);
   await complete(id);
@@ -302,12 +353,7 @@ test('retry schedule: 1 d, 3 d, 7 d after each decline, then none; one payment_f
         Math.round(((new Date(c.next_retry_at).getTime() - new Date(c.updated_at).getTime()) / 86400e3) * 1000) / 1000,
       );
       assert.equal(new Date(job.run_at).getTime(), new Date(c.next_retry_at).getTime());
-      // Time passes: the retry is due now.
-      await db.owner.query('update app_private.charges set next_retry_at = now() where reservation_id = $1', [id]);
-      await db.owner.query(
-        `select graphile_worker.reschedule_jobs(array[(select id from graphile_worker.jobs where key = $1)], run_at => now())`,
-        [`reservation_charge:${id}`],
-      );
+      await retryNow(id);
     } else {
       await waitFor(async () => (await chargeJob(id)) === undefined, 5_000, 'no more retries queued');
     }

@@ -285,6 +285,26 @@ test('ending early or moving the end prices by the terms booked under, whatever 
   assert.ok(differs >= 15, `the changes must move the live price for the test to mean anything (${differs} of 21)`);
 });
 
+test('the price of ending now is what ending charges: a started hold (no card) is 0, a confirmed one its time used', async () => {
+  const driver = await createUser(db);
+  const as = identityOf(driver);
+  const wrong: string[] = [];
+  for (const confirmed of [false, true]) {
+    const spot = await createSpot(db, { lat: 40.75, lng: -73.99, rateId: await createRate(db, { hourlyPrice: 600 }) });
+    const r = await reserve(db, as, { spotId: spot, startsAt: new Date(), durationMinutes: 60 });
+    if (confirmed) await db.owner.query('select app_private.confirm_held_reservation($1)', [r.id]);
+    const [{ amount: shown }] = await callAs(db, as, 'select (app_public.reservation_end_quote($1, null)).amount', [
+      r.id,
+    ]);
+    const [{ amount: charged }] = await callAs(db, as, 'select (app_public.end_reservation($1)).reservation.amount', [
+      r.id,
+    ]);
+    if (shown !== charged) wrong.push(`${confirmed ? 'confirmed' : 'held'}: shown ${shown}, charged ${charged}`);
+    if (confirmed && !(charged > 0)) wrong.push(`confirmed: charged ${charged}, expected the minimum at least`);
+  }
+  assert.equal(wrong, []);
+});
+
 test("the price of a new end answers as changing the end would: the spot's maximum stay (SMB04), an end not after the start (SMB03)", async () => {
   const driver = await createUser(db);
   const as = identityOf(driver);
@@ -303,8 +323,9 @@ test("the price of a new end answers as changing the end would: the spot's maxim
     hoursFromNow(5),
   ]);
   assert.ok(amount > r.amount, 'the longest stay is priced');
-  // Started, no end prices ending now: what endReservation would charge.
+  // Started and confirmed, no end prices ending now: what endReservation would charge.
   const started = await reserve(db, as, { spotId: spot, durationMinutes: 60 });
+  await db.owner.query('select app_private.confirm_held_reservation($1)', [started.id]);
   const endQuote = async (endsAt: Date | null) =>
     (await callAs(db, as, 'select (app_public.reservation_end_quote($1, $2)).amount', [started.id, endsAt]))[0].amount;
   assert.is(await endQuote(null), await endQuote(new Date()));
