@@ -259,6 +259,49 @@ test('a tampered cookie is ignored (anonymous) and cleared', async () => {
   );
 });
 
+test("a cookie session ended elsewhere: a page that sends the CSRF header (it believes it is signed in) gets 401 SMA15, not a visitor's answer", async () => {
+  const user = await createUser(db, { password: TEST_PASSWORD, name: 'Before' });
+  const s = await signInWithCookie(api, user.email);
+  const other = await signIn(api, user.email);
+  const revoked = await api.gql(
+    `mutation ($id: UUID!) { revokeSession(input: { sessionId: $id }) { clientMutationId } }`,
+    { id: s.sessionId },
+    other.headers,
+  );
+  assert.is(revoked.errors, undefined);
+  const rename = `mutation ($id: BigInt!) { updateUser(input: { rowId: $id, patch: { name: "After" } }) { user { name } } }`;
+  assertRefused(
+    await api.gql(rename, { id: user.id }, s.headers),
+    401,
+    'SMA15',
+    'a write with the dead cookie and its CSRF header',
+  );
+  const raw = await fetch(`${api.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...s.headers },
+    body: JSON.stringify({ query: ME }),
+  });
+  assert.is(raw.status, 401);
+  assert.ok(
+    raw.headers.getSetCookie().some((l) => /^sms_session=;/.test(l)),
+    'the dead cookie is cleared',
+  );
+  assertRefused(await api.gql(ME, {}, s.headers), 401, 'SMA15', 'a read from the same page');
+  const {
+    rows: [row],
+  } = await db.owner.query('select name from app_public.users where id = $1', [user.id]);
+  assert.is(row.name, 'Before', 'nothing written');
+  // Without the header (a link followed, a script), the request is a visitor's; /auth/* stays open.
+  assert.is((await api.gql(ME, {}, { cookie: s.cookie })).data.currentUser, null);
+  const again = await postJson(
+    api,
+    '/auth/login',
+    { email: user.email, password: TEST_PASSWORD, session: 'cookie' },
+    s.headers,
+  );
+  assert.is(again.status, 200);
+});
+
 test('POST /auth/logout with the cookie: needs CSRF, revokes, clears cookies', async () => {
   const user = await createUser(db, { password: TEST_PASSWORD });
   const s = await signInWithCookie(api, user.email);

@@ -3,11 +3,14 @@
 // cookie. The token's SHA-256 is looked up in SQL (app_private.session_lookup),
 // which also renews the session at most once a minute (sliding expiry).
 // A bad bearer token is refused (401 SMA15) so API clients notice; a dead
-// cookie is cleared and the request carries on anonymously.
+// cookie is cleared, and the request carries on anonymously unless it sends
+// the CSRF header: then a page believes it is signed in (the web app sends the
+// header whenever it holds the CSRF cookie) and is told otherwise (401 SMA15),
+// rather than getting a visitor's answer (a write refused as 42501).
 import { createHash } from 'node:crypto';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { ServerConfig } from '../config.ts';
-import { SESSION_COOKIE, clearSessionCookies } from '../auth_cookies.ts';
+import { CSRF_HEADER, SESSION_COOKIE, clearSessionCookies } from '../auth_cookies.ts';
 import type { RequestIdentity } from '../request_identity.ts';
 import { CodedError } from '../errors.ts';
 import { makePool } from './installDatabasePools.ts';
@@ -24,9 +27,11 @@ export function sessionLookupOf(app: Express): SessionLookup {
   return app.locals.sessionLookup as SessionLookup;
 }
 
+const sessionEnded = () => new CodedError('SMA15', 'Your session has expired or is not valid: sign in again');
+
 function refused(res: Response): CodedError {
   res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
-  return new CodedError('SMA15', 'Your session has expired or is not valid: sign in again');
+  return sessionEnded();
 }
 
 export function installSession(app: Express, config: ServerConfig, onClose: (fn: () => Promise<void>) => void): void {
@@ -53,6 +58,10 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
     let via: RequestIdentity['via'] = 'bearer';
     // On /auth/* a stale token must not stop the client from signing in again.
     const lenient = req.path.startsWith('/auth/');
+    const deadCookie = () => {
+      clearSessionCookies(res, config);
+      next(!lenient && req.get(CSRF_HEADER) !== undefined ? sessionEnded() : undefined);
+    };
     if (header !== undefined) {
       token = BEARER.exec(header)?.[1];
       if (!token) return lenient ? next() : next(refused(res));
@@ -63,15 +72,14 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
         token = cookie;
         via = 'cookie';
       } else if (cookie === false || req.cookies?.[SESSION_COOKIE] !== undefined) {
-        clearSessionCookies(res, config);
+        return deadCookie();
       }
     }
     if (!token) return next();
     const identity = await lookup(token, via);
     if (!identity) {
       if (via === 'bearer') return lenient ? next() : next(refused(res));
-      clearSessionCookies(res, config);
-      return next();
+      return deadCookie();
     }
     res.locals.identity = identity;
     next();

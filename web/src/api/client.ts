@@ -59,6 +59,7 @@ export async function run<T, V extends AnyVariables = AnyVariables>(
   document: string,
   variables?: V,
   mutation = false,
+  retried = false,
 ): Promise<Result<T>> {
   const op = mutation ? client.mutation<T, V>(document, variables as V) : client.query<T, V>(document, variables as V);
   const result = await op.toPromise();
@@ -66,6 +67,9 @@ export async function run<T, V extends AnyVariables = AnyVariables>(
     const error = errorFromResult(result.error);
     // Revoked or expired elsewhere (a password reset, a session signed out): the header must say so too.
     if (error.code === 'SMA15' || error.code === 'SMA08') sessionEnded?.();
+    // The API cleared the dead cookie with that answer: a read is asked again as the visitor
+    // this browser now is (a search still shows spots); a write is not, its author must know.
+    if (error.code === 'SMA15' && !mutation && !retried) return run<T, V>(document, variables, mutation, true);
     return { data: null, error };
   }
   if (!result.data) return { data: null, error: networkError() };
