@@ -952,6 +952,9 @@ begin
     raise exception 'Prices are whole minor units from 0 to %', app_hidden.rate_price_max() using errcode = 'SMO08';
   end if;
   if not exists (select from app_hidden.payment_minimums m where m.currency = assert_rate_money.currency) then
+    if exists (select from app_hidden.payment_minimums m where m.currency = upper(assert_rate_money.currency)) then
+      raise exception 'Write the currency in capitals: % rather than %', upper(currency), currency using errcode = 'SMO08';
+    end if;
     raise exception 'Currency % cannot be charged', currency using errcode = 'SMO08';
   end if;
 end;
@@ -2256,6 +2259,35 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.quote_terms(terms jsonb, time_window tstzrange) IS 'The price of a window under terms kept by rate_terms_of (quote_of).';
+
+--
+-- Name: raise_customer_email_taken(text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.raise_customer_email_taken(email text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_deleted bigint;
+begin
+  -- A soft-deleted customer keeps its email but shows in no list or search:
+  -- staff need its number to restore it rather than a dead end.
+  select c.id into v_deleted from app_public.customers c
+  where c.email = raise_customer_email_taken.email::citext and c.deleted_at is not null;
+  if v_deleted is not null then
+    raise exception 'Deleted customer % has this email: restore it (restoreCustomer) instead', v_deleted
+      using errcode = 'SMC02';
+  end if;
+  raise exception 'A customer with this email already exists' using errcode = 'SMC02';
+end;
+$$;
+
+--
+-- Name: FUNCTION raise_customer_email_taken(email text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.raise_customer_email_taken(email text) IS 'Raises SMC02 for an email another customer has, naming the customer when it is a deleted one (to restore).';
 
 --
 -- Name: rate_increment(integer); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -7024,7 +7056,7 @@ begin
     values (app_hidden.assert_email(email), app_hidden.customer_name(name), app_hidden.customer_name(surname))
     returning * into v_c;
   exception when unique_violation then
-    raise exception 'A customer with this email already exists' using errcode = 'SMC02';
+    perform app_hidden.raise_customer_email_taken(email);
   end;
   return v_c;
 end;
@@ -8247,10 +8279,17 @@ begin
   if exists (select from unnest(boroughs) b where length(btrim(b)) not between 1 and 100 or b is null) then
     raise exception 'Each borough is named, in 1 to 100 characters' using errcode = 'SMO10';
   end if;
+  -- Boroughs compare without case or surrounding spaces (current_user_may_manage):
+  -- "Queens" and " queens " are one zone, kept as first written.
   delete from app_public.operator_zones z
-  where z.user_id = set_operator_zones.user_id and z.borough <> all (array(select btrim(b) from unnest(boroughs) b));
+  where z.user_id = set_operator_zones.user_id
+    and lower(z.borough) <> all (array(select lower(btrim(b)) from unnest(boroughs) b));
   insert into app_public.operator_zones (user_id, borough)
-  select set_operator_zones.user_id, btrim(b) from unnest(boroughs) b
+  select distinct on (lower(btrim(b))) set_operator_zones.user_id, btrim(b)
+  from unnest(boroughs) with ordinality as given(b, n)
+  where not exists (select from app_public.operator_zones z
+                    where z.user_id = set_operator_zones.user_id and lower(z.borough) = lower(btrim(b)))
+  order by lower(btrim(b)), n
   on conflict do nothing;
   return query select z.* from app_public.operator_zones z where z.user_id = set_operator_zones.user_id order by z.borough;
 end;
@@ -8699,7 +8738,7 @@ begin
     where c.id = v_c.id
     returning * into v_c;
   exception when unique_violation then
-    raise exception 'A customer with this email already exists' using errcode = 'SMC02';
+    perform app_hidden.raise_customer_email_taken(update_customer.email);
   end;
   return v_c;
 end;
@@ -11831,6 +11870,13 @@ GRANT ALL ON FUNCTION app_hidden.quote_rate(rate_id integer, time_window tstzran
 
 REVOKE ALL ON FUNCTION app_hidden.quote_terms(terms jsonb, time_window tstzrange) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.quote_terms(terms jsonb, time_window tstzrange) TO app_anonymous;
+
+--
+-- Name: FUNCTION raise_customer_email_taken(email text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.raise_customer_email_taken(email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.raise_customer_email_taken(email text) TO app_anonymous;
 
 --
 -- Name: FUNCTION rate_increment(minutes integer); Type: ACL; Schema: app_hidden; Owner: -

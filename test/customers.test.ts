@@ -141,6 +141,32 @@ test('soft-deleted customers vanish from every list and search, stay in the audi
     staff(),
   );
   assert.is(res.errors?.[0]?.extensions?.code, 'SMC03');
+  // Its email stays taken; the refusal names the deleted customer, the one way staff learn what to restore.
+  for (const [what, query, vars] of [
+    [
+      'create',
+      `mutation { createCustomer(input: { email: "Vanishing@example.test", name: "V", surname: "W" }) { clientMutationId } }`,
+      {},
+    ],
+    [
+      'update',
+      `mutation ($id: BigInt!) { updateCustomer(input: { customerId: $id, email: "vanishing@example.test" }) { clientMutationId } }`,
+      { id: await create('other-vanisher@example.test', 'O', 'V') },
+    ],
+  ] as const) {
+    const taken = await ctx.api.gql(query, vars, staff());
+    assert.is(taken.errors?.[0]?.extensions?.code, 'SMC02', what);
+    assert.match(taken.errors?.[0]?.message, new RegExp(`Deleted customer ${id} has this email: restore it`), what);
+  }
+  const live = await ctx.api.gql(
+    `mutation { createCustomer(input: { email: "other-vanisher@example.test", name: "V", surname: "W" }) { clientMutationId } }`,
+    {},
+    staff(),
+  );
+  assert.equal(
+    [live.errors?.[0]?.extensions?.code, live.errors?.[0]?.message],
+    ['SMC02', 'A customer with this email already exists'],
+  );
 
   const audit = await ok(
     `query ($id: String!) { auditEntries(tableName: "customers", recordId: $id) { nodes { action newValues } } }`,

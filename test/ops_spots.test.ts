@@ -299,10 +299,34 @@ test("an operator's zones: a list left out, a null or a blank borough is refused
   }
   const everywhere = await ctx.api.gql(SET, { id: op, b: [] }, ctx.callers.admin.headers);
   assert.equal(everywhere.data.setOperatorZones.result, []);
+  // One borough in two spellings is one zone, kept as first written; re-sending it in another changes nothing.
+  const twice = await ctx.api.gql(SET, { id: op, b: ['Queens', ' queens ', 'QUEENS'] }, ctx.callers.admin.headers);
+  assert.equal(twice.data.setOperatorZones.result, [{ borough: 'Queens' }]);
+  const respelled = await ctx.api.gql(SET, { id: op, b: ['queens'] }, ctx.callers.admin.headers);
+  assert.equal(respelled.data.setOperatorZones.result, [{ borough: 'Queens' }]);
   const back = await ctx.api.gql(SET, { id: op, b: before }, ctx.callers.admin.headers);
   assert.equal(
     back.data.setOperatorZones.result.map((z: { borough: string }) => z.borough),
     before,
+  );
+});
+
+test('a currency in lower case is refused with a message that says so, not as one that cannot be charged', async () => {
+  const create = (currency: string) =>
+    ctx.api.gql(
+      `mutation ($c: String!) { createRate(input: { code: "lc-${process.pid}", name: "Lower", hourlyPrice: 100, currency: $c }) { clientMutationId } }`,
+      { c: currency },
+      ctx.callers.admin.headers,
+    );
+  const lower = await create('usd');
+  assert.equal(
+    [lower.errors?.[0]?.extensions?.code, lower.errors?.[0]?.message],
+    ['SMO08', 'Write the currency in capitals: USD rather than usd'],
+  );
+  const unknown = await create('xyz');
+  assert.equal(
+    [unknown.errors?.[0]?.extensions?.code, unknown.errors?.[0]?.message],
+    ['SMO08', 'Currency xyz cannot be charged'],
   );
 });
 
