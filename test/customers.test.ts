@@ -156,7 +156,11 @@ test('soft-deleted customers vanish from every list and search, stay in the audi
   ] as const) {
     const taken = await ctx.api.gql(query, vars, staff());
     assert.is(taken.errors?.[0]?.extensions?.code, 'SMC02', what);
-    assert.match(taken.errors?.[0]?.message, new RegExp(`Deleted customer ${id} has this email: restore it`), what);
+    assert.match(
+      taken.errors?.[0]?.message ?? '',
+      new RegExp(`Deleted customer ${id} has this email: restore it`),
+      what,
+    );
   }
   const live = await ctx.api.gql(
     `mutation { createCustomer(input: { email: "other-vanisher@example.test", name: "V", surname: "W" }) { clientMutationId } }`,

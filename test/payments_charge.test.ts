@@ -87,6 +87,20 @@ async function settled(id: string, statuses = ['succeeded', 'failed', 'not_requi
   );
 }
 
+/** After a decline: the driver gives a working card on the set-up asked for, and the charge retried at once succeeds. */
+async function paysWithNewCard(id: string, setupIntentId: string) {
+  await browserConfirmsSetup(emulator, setupIntentId, 'pm_card_visa');
+  await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null);
+  return waitFor(
+    async () => {
+      const x = await charge(id);
+      return x.status === 'succeeded' ? x : null;
+    },
+    15_000,
+    'paid with the new card',
+  );
+}
+
 test('happy path: hold → card set up → end → one off-session charge → receipt email', async () => {
   const id = await confirmedReservation('pm_card_visa', 1250);
   await complete(id);
@@ -205,16 +219,7 @@ test('declined card → payment_failed, an email with a pay link, a retry in 1 d
   assert.is(await reservationStatus(other.id), 'held');
 
   // The driver gives another card: the charge is retried at once with a new key.
-  await browserConfirmsSetup(emulator, p.setupIntentId!, 'pm_card_visa');
-  await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null);
-  const paid = await waitFor(
-    async () => {
-      const x = await charge(id);
-      return x.status === 'succeeded' ? x : null;
-    },
-    15_000,
-    'paid',
-  );
+  const paid = await paysWithNewCard(id, p.setupIntentId!);
   assert.equal(paid.attempt, 2);
   assert.ok(
     paid.key_first_sent_at > c.key_first_sent_at,
@@ -313,16 +318,7 @@ test('a new set-up asked for after a decline (the pay page opening) leaves the r
     ],
   );
   // A card given on that set-up takes over, and pays (which also frees the declined card for the tests after).
-  await browserConfirmsSetup(emulator, asked.setupIntentId!, 'pm_card_visa');
-  await paymentOperations.confirmReservationPayment(stripe, staffDb, id, null);
-  const paid = await waitFor(
-    async () => {
-      const x = await charge(id);
-      return x.status === 'succeeded' ? x : null;
-    },
-    15_000,
-    'paid with the new card',
-  );
+  const paid = await paysWithNewCard(id, asked.setupIntentId!);
   assert.is(paid.attempt, 3);
   assert.is(intentsOf(id).at(-1)!.payment_method !== declined.payment_method, true);
 });
