@@ -114,7 +114,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMH01: 'GET /metrics without the METRICS_TOKEN bearer token (HTTP 401).',
   // Live availability (GET /live/spots, Subscription.spotAvailability)
   SMV01:
-    'Bad live area: give minLat, minLng, maxLat, maxLng or lat, lng, radius (km, at most 50), on the globe, covering at most LIVE_MAX_TILES tiles of 0.05°.',
+    'Bad live area: give minLat, minLng, maxLat, maxLng or lat, lng, radius (km, at most 50), one set whole and not mixed with the other, on the globe, covering at most LIVE_MAX_TILES tiles of 0.05°.',
   SMV02:
     'Too many live streams for this client: at most LIVE_MAX_PER_CLIENT SSE streams, subscriptions and websockets at once per client address and per signed-in account (HTTP 429).',
   SMV03: 'Websockets carry subscriptions only: send queries and mutations with HTTP POST /graphql.',

@@ -50,6 +50,22 @@ const HTTP_STATUS: Record<string, number> = {
   SMU05: 404,
 };
 
+/** The HTTP status of an error's answer: by its code, 400 for a code not listed. */
+export function httpStatusOf(err: CodedError): number {
+  return HTTP_STATUS[err.code] ?? 400;
+}
+
+// Refusals that two doors answer: Express middleware for HTTP requests, and
+// server/live/websocket_guard.ts for websocket upgrades, which Express never
+// sees. Each is made here once, so both doors say the same sentence.
+
+/** SMA18: an Origin that is neither a CORS_ORIGINS origin nor this server (installCors.ts, websocket_guard.ts). */
+export const originRefused = (): CodedError => new CodedError('SMA18', 'This origin may not call the API');
+
+/** SMA15: a session token or cookie that is malformed, unknown, revoked or expired (installSession.ts, websocket_guard.ts). */
+export const sessionEnded = (): CodedError =>
+  new CodedError('SMA15', 'Your session has expired or is not valid: sign in again');
+
 /** An error a client may see as it is: ours, or SQL's with a documented SQLSTATE. */
 export function isDocumented(err: unknown): err is CodedError {
   if (err instanceof CodedError) return true;
@@ -89,7 +105,7 @@ const GRAPHQL_RESPONSE = 'application/graphql-response+json';
  * same status (the GraphQL-over-HTTP spec lets a server refuse a request, e.g. for
  * authentication, with a 4xx), as application/graphql-response+json when the client accepts it.
  */
-export function sendError(res: Response, err: CodedError, status = HTTP_STATUS[err.code] ?? 400): void {
+export function sendError(res: Response, err: CodedError, status = httpStatusOf(err)): void {
   if (err.code === 'SMA02' && err.detail) res.set('Retry-After', err.detail);
   res.status(status);
   const req = res.req;

@@ -13,7 +13,17 @@ const graphqlJson = () => ({
   'application/graphql-response+json': { schema: ref('GraphQLResponse') },
   ...json(ref('GraphQLResponse')),
 });
+/** A refusal of /graphql, before any GraphQL runs: a GraphQL response with errors only, as either JSON type. */
+const graphqlError = (description: string) => ({
+  description,
+  content: {
+    'application/graphql-response+json': { schema: ref('GraphQLErrorResponse') },
+    ...json(ref('GraphQLErrorResponse')),
+  },
+});
 const error = (description: string) => ({ description, content: json(ref('Error')) });
+/** What express.json (and express.raw) answer past a route's body limit. */
+const TOO_LARGE = 'BAD_REQUEST, "Request body too large"';
 const redirect = (description: string) => ({
   description,
   headers: { Location: { schema: { type: 'string' }, description: 'Where the browser goes next.' } },
@@ -30,11 +40,11 @@ const CUSTOMER_ID = [
   },
 ];
 
-const FORBIDDEN = {
-  '403': error(
-    'SMA14: a cookie-authenticated request without the right X-CSRF-Token header; SMA18: an origin CORS does not allow.',
-  ),
-};
+const FORBIDDEN_WHY =
+  'SMA14: a cookie-authenticated request without the right X-CSRF-Token header; SMA18: an origin CORS does not allow.';
+const FORBIDDEN = { '403': error(FORBIDDEN_WHY) };
+/** The JSON body limit of /auth/* (installAuthRoutes.ts). */
+const AUTH_TOO_LARGE = { '413': error(`${TOO_LARGE}: a JSON body over 16 kB.`) };
 
 const credentials = (withName: boolean) => ({
   required: true,
@@ -119,7 +129,8 @@ export const OPENAPI_DOCUMENT = {
     title: 'Secure My Spot HTTP routes',
     version: '1',
     description:
-      'The plain HTTP routes beside the GraphQL API. Errors are `{"error": {"code", "message"}}` with the codes of README\'s error table. ' +
+      'The plain HTTP routes beside the GraphQL API. Errors are `{"error": {"code", "message"}}` with the codes of README\'s error table; ' +
+      'POST /graphql answers every error, refusals before any GraphQL runs included, as a GraphQL response, `{"errors": [{"message", "extensions": {"code"}}]}`. ' +
       'API clients authenticate with `Authorization: Bearer <token>`; browsers with the `sms_session` cookie and, on every POST, ' +
       'the `sms_csrf` cookie echoed in an `X-CSRF-Token` header.',
   },
@@ -217,24 +228,27 @@ export const OPENAPI_DOCUMENT = {
           }),
         },
         responses: {
-          '200': { description: 'A GraphQL response.', content: graphqlJson() },
-          '400': {
-            description: 'A query that does not parse or validate, or a subscription (SMV05: websocket only).',
-            content: graphqlJson(),
-          },
-          '401': error('SMA15: the bearer token is unknown, revoked or expired (sign in again).'),
-          ...FORBIDDEN,
-          '405': { description: 'BAD_REQUEST: a method other than POST.', content: graphqlJson() },
-          '406': { description: 'BAD_REQUEST: an Accept header that allows no JSON answer.', content: graphqlJson() },
-          '415': {
-            description: 'BAD_REQUEST: a body other than application/json or application/graphql (forms included).',
-            content: graphqlJson(),
-          },
-          '503': {
+          '200': {
             description:
-              'The GraphQL schema is not built yet (the database has not answered since the process started; the build is retried): `INTERNAL`, "Service not ready, retry shortly (reference …)", with Retry-After. /ready says `graphql: schema not built yet` meanwhile.',
-            headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait.' } },
+              'A GraphQL response: data, and errors with their codes if any. A client that accepts only application/json also gets the 400s of a query that does not parse or validate, or of a subscription, as a 200.',
             content: graphqlJson(),
+          },
+          '400': graphqlError(
+            'GRAPHQL_VALIDATION_FAILED or an SMQ code: a query that does not parse, validate or keep to the cost limits; SMV05: a subscription (websocket only); SMQ05: a batch; BAD_REQUEST: a body that does not parse.',
+          ),
+          '401': graphqlError('SMA15: the bearer token is unknown, revoked or expired (sign in again).'),
+          '403': graphqlError(FORBIDDEN_WHY),
+          '405': graphqlError('BAD_REQUEST: a method other than POST.'),
+          '406': graphqlError('BAD_REQUEST: an Accept header that allows no JSON answer.'),
+          '413': graphqlError(`${TOO_LARGE}: a body over 100 kB.`),
+          '415': graphqlError(
+            'BAD_REQUEST: a body other than application/json or application/graphql (forms included).',
+          ),
+          '503': {
+            ...graphqlError(
+              'The GraphQL schema is not built yet (the database has not answered since the process started; the build is retried): `INTERNAL`, "Service not ready, retry shortly (reference …)", with Retry-After. /ready says `graphql: schema not built yet` meanwhile.',
+            ),
+            headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait.' } },
           },
         },
       },
@@ -253,13 +267,13 @@ export const OPENAPI_DOCUMENT = {
             name,
             in: 'query',
             schema: { type: 'number' },
-            description: 'The box (all four), or lat, lng and radius.',
+            description: 'A box: all four, and none of lat, lng, radius.',
           })),
           ...['lat', 'lng'].map((name) => ({
             name,
             in: 'query',
             schema: { type: 'number' },
-            description: 'Centre of a circle.',
+            description: 'Centre of a circle (with radius, and none of the box parameters).',
           })),
           {
             name: 'radius',
@@ -277,7 +291,7 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': { description: 'The event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
           '400': error(
-            'SMV01: a bad area (missing or off-globe coordinates, radius above 50 km, more than LIVE_MAX_TILES tiles); SMV04: a Last-Event-ID that is not an event id.',
+            'SMV01: a bad area (not exactly a whole box or a whole circle: a parameter missing, or box and circle parameters mixed; off-globe coordinates, radius above 50 km, more than LIVE_MAX_TILES tiles); SMV04: a Last-Event-ID that is not an event id.',
           ),
           '429': error(
             'SMV02: this client address or account already holds LIVE_MAX_PER_CLIENT live streams and subscriptions.',
@@ -298,6 +312,7 @@ export const OPENAPI_DOCUMENT = {
           ),
           '415': error('BAD_REQUEST: a body that is not application/json (forms included).'),
           '409': error('SMA06: an account with this email already exists.'),
+          ...AUTH_TOO_LARGE,
           '429': {
             ...error('SMA02: too many sign-ups from this address; retry after Retry-After seconds.'),
             headers: { 'Retry-After': { schema: { type: 'integer' } } },
@@ -316,6 +331,7 @@ export const OPENAPI_DOCUMENT = {
           '200': sessionAnswer('Signed in.'),
           '400': error('BAD_REQUEST: a body that does not parse, or a `session` other than "cookie".'),
           '401': error('SMA01: wrong email or password (the same answer for both).'),
+          ...AUTH_TOO_LARGE,
           '415': error('BAD_REQUEST: a body that is not application/json (forms included).'),
           ...FORBIDDEN,
           '429': {
@@ -331,7 +347,7 @@ export const OPENAPI_DOCUMENT = {
         tags: ['Sign-in'],
         summary: 'Sign out',
         description: 'Revokes the current session (if any) and clears the cookies.',
-        responses: { '204': { description: 'Signed out.' }, ...FORBIDDEN },
+        responses: { '204': { description: 'Signed out.' }, ...FORBIDDEN, ...AUTH_TOO_LARGE },
       },
     },
     '/auth/google': oauthStart('google', 'Google'),
@@ -417,6 +433,7 @@ export const OPENAPI_DOCUMENT = {
             }),
           },
           '400': error('BAD_SIGNATURE: missing or wrong signature, or a stale timestamp.'),
+          '413': error(`${TOO_LARGE}: a body over 512 kB.`),
           '500': error('INTERNAL: recording failed; Stripe delivers the event again.'),
         },
       },
@@ -487,14 +504,27 @@ export const OPENAPI_DOCUMENT = {
         type: 'object',
         properties: {
           data: { type: ['object', 'null'] },
-          errors: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['message'],
-              properties: {
-                message: { type: 'string' },
-                extensions: { type: 'object', properties: { code: { type: 'string' } } },
+          errors: { type: 'array', items: ref('GraphQLError') },
+        },
+      },
+      GraphQLErrorResponse: {
+        type: 'object',
+        description: 'A request refused before any GraphQL ran: errors, no data.',
+        required: ['errors'],
+        properties: { errors: { type: 'array', minItems: 1, items: ref('GraphQLError') } },
+      },
+      GraphQLError: {
+        type: 'object',
+        required: ['message', 'extensions'],
+        properties: {
+          message: { type: 'string' },
+          extensions: {
+            type: 'object',
+            required: ['code'],
+            properties: {
+              code: {
+                type: 'string',
+                description: "A code of README's error table, or BAD_REQUEST.",
               },
             },
           },

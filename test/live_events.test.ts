@@ -451,6 +451,144 @@ test("websockets: a foreign origin with the victim's cookie is refused; the own 
   assert.is(bad, 401);
 });
 
+/** A refused websocket upgrade: its status, content type and JSON body (fails when the upgrade is accepted). */
+function upgradeRefusal(headers: Record<string, string>): Promise<{ status: number; type?: string; body: any }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${api.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', { headers });
+    socket.on('unexpected-response', (_req, res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: JSON.parse(text) }),
+      );
+    });
+    socket.on('open', () => {
+      socket.terminate();
+      reject(new Error(`upgrade with ${JSON.stringify(headers)} accepted`));
+    });
+    socket.on('error', () => {});
+  });
+}
+
+test('websocket refusals answer what the HTTP routes answer for the same code (status, code, message)', async () => {
+  const asHttp = async (res: Response) => ({
+    status: res.status,
+    type: res.headers.get('content-type') ?? undefined,
+    body: await res.json(),
+  });
+  const evil = { origin: 'http://evil.example.test' };
+  const badToken = { authorization: `Bearer ${'x'.repeat(40)}` };
+  const pairs: Array<[string, { status: number; type?: string; body: any }, { status: number; body: any }]> = [
+    [
+      'SMA18',
+      await upgradeRefusal(evil),
+      await asHttp(await fetch(`${api.url}/auth/logout`, { method: 'POST', headers: evil })),
+    ],
+    [
+      'SMA15',
+      await upgradeRefusal(badToken),
+      await asHttp(await fetch(`${api.url}/live/spots?${BOX_QUERY}`, { headers: badToken })),
+    ],
+  ];
+  // SMV02: one past the bound (4 here) of websockets, and of SSE streams, from this address.
+  await watchers(0);
+  const sockets: WebSocket[] = [];
+  const streams: Array<ReturnType<typeof sse>> = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = new WebSocket(`${api.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+        sockets.push(socket);
+        socket.on('open', () => resolve());
+        socket.on('unexpected-response', (_req, res) => reject(new Error(`socket ${i}: ${res.statusCode}`)));
+      });
+      const stream = sse(BOX_QUERY);
+      streams.push(stream);
+      await stream.ready();
+      assert.is(stream.status, 200);
+    }
+    const fifth = sse(BOX_QUERY);
+    streams.push(fifth);
+    await fifth.ready();
+    pairs.push(['SMV02', await upgradeRefusal({}), { status: fifth.status, body: fifth.events[0]?.data }]);
+  } finally {
+    for (const socket of sockets) socket.terminate();
+    await Promise.all(streams.map((s) => s.close()));
+  }
+  for (const [code, ws, http] of pairs) {
+    assert.is(http.body.error.code, code, `${code} over HTTP`);
+    assert.equal(ws.body, http.body, `${code}: the websocket's refusal is the HTTP route's`);
+    assert.is(ws.status, http.status, code);
+    assert.match(ws.type ?? '', /^application\/json/, code);
+    // The people-facing sentence, not README's table text with its HTTP status.
+    assert.not.match(ws.body.error.message, /HTTP \d{3}|CORS;/, code);
+  }
+  await watchers(0);
+});
+
+test('an area is a whole box or a whole circle: a mix or a part is refused with SMV01, on SSE and over the websocket', async () => {
+  const CIRCLE = { lat: 40.71, lng: -73.99, radius: 1 };
+  const MIX = /box .*or a circle .*not both/;
+  const cases: Array<[string, Record<string, number>, RegExp]> = [
+    ['a circle and minLat', { ...CIRCLE, minLat: BOX.minLat }, MIX],
+    ['a box and lat', { ...BOX, lat: CIRCLE.lat }, MIX],
+    ['a box and radius', { ...BOX, radius: 1 }, MIX],
+    ['a whole box and a whole circle', { ...BOX, ...CIRCLE }, MIX],
+    ['a box without maxLng', { minLat: BOX.minLat, minLng: BOX.minLng, maxLat: BOX.maxLat }, /missing maxLng/],
+    ['a circle without radius', { lat: CIRCLE.lat, lng: CIRCLE.lng }, /missing radius/],
+    ['radius alone', { radius: 1 }, /missing lat, lng/],
+    ['no area', {}, /give minLat, minLng, maxLat and maxLng, or lat, lng and radius/],
+  ];
+  await watchers(0);
+  const client = wsClient({});
+  try {
+    for (const [what, args, message] of cases) {
+      const stream = sse(new URLSearchParams(Object.entries(args).map(([k, v]) => [k, String(v)])).toString());
+      await stream.ready();
+      await stream.close();
+      const refusal = stream.events[0]?.data.error;
+      assert.equal([what, stream.status, refusal?.code], [what, 400, 'SMV01']);
+      assert.match(refusal.message, message, `${what}: ${refusal.message}`);
+
+      const list = Object.entries(args)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ');
+      const errors = await new Promise<any[]>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${what}: no answer over the websocket`)), 20_000);
+        client.subscribe(
+          { query: `subscription { spotAvailability${list ? `(${list})` : ''} { eventId } }` },
+          {
+            next: (msg) => {
+              clearTimeout(timer);
+              resolve((msg.errors as any[]) ?? [msg]);
+            },
+            error: (err) => {
+              clearTimeout(timer);
+              resolve(Array.isArray(err) ? err : [err]);
+            },
+            complete: () => {},
+          },
+        );
+      });
+      assert.equal([what, errors.map((e) => e.extensions?.code)], [what, ['SMV01']]);
+      assert.is(errors[0].message, refusal.message, `${what}: the same message on both`);
+    }
+    // Whole, either one is taken.
+    for (const area of [BOX, CIRCLE]) {
+      const stream = sse(new URLSearchParams(Object.entries(area).map(([k, v]) => [k, String(v)])).toString());
+      await stream.ready();
+      await stream.close();
+      assert.is(stream.status, 200, JSON.stringify(area));
+    }
+  } finally {
+    await client.dispose();
+  }
+  await watchers(0);
+});
+
 test('websockets carry no queries or mutations, whoever sends them (SMV03); nothing is written', async () => {
   const client = wsClient({ authorization: `Bearer ${driver.token}` });
   const run = (query: string) =>

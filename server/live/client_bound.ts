@@ -5,6 +5,12 @@
 // the maximum. Counting only the account would let N accounts from one address
 // hold N times the bound; counting only the address would let one account hold
 // the bound from each of many addresses.
+import { CodedError } from '../errors.ts';
+
+/** SMV02, the refusal of a live stream, subscription or websocket past the bound: the same sentence from each. */
+export function tooManyLiveStreams(max: number): CodedError {
+  return new CodedError('SMV02', `At most ${max} live streams per client: close one first`);
+}
 
 /** The keys a live stream counts against: `ip:<address>`, plus `user:<id>` when signed in. */
 export function liveClientKeys(userId: string | undefined, address: string | undefined): string[] {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { CodedError } from '../errors.ts';
 import { loggerFor } from '../../lib/logger.ts';
-import { ClientBound } from './client_bound.ts';
+import { ClientBound, tooManyLiveStreams } from './client_bound.ts';
 
 const log = loggerFor('live');
 const TILE = 0.05;
@@ -61,21 +61,37 @@ const num = (v: unknown): number | undefined => {
   return Number.isFinite(n) ? n : Number.NaN;
 };
 
-/** An area from {minLat, minLng, maxLat, maxLng} or {lat, lng, radius (km)}; SMV01 when neither is whole and sane. */
+const BOX = ['minLat', 'minLng', 'maxLat', 'maxLng'] as const;
+const CIRCLE = ['lat', 'lng', 'radius'] as const;
+
+/**
+ * An area from {minLat, minLng, maxLat, maxLng} or {lat, lng, radius (km)};
+ * SMV01 unless exactly one of them is given, whole (a part of one, or parts of
+ * both, would leave the client guessing which area it watches), and sane.
+ */
 export function areaOf(args: Record<string, unknown>, maxTiles: number): Area {
-  const [minLat, minLng, maxLat, maxLng, lat, lng, radius] = [
-    'minLat',
-    'minLng',
-    'maxLat',
-    'maxLng',
-    'lat',
-    'lng',
-    'radius',
-  ].map((k) => num(args[k]));
+  const given = <K extends string>(keys: readonly K[]) => keys.filter((k) => num(args[k]) !== undefined);
+  const [inBox, inCircle] = [given(BOX), given(CIRCLE)];
+  if (inBox.length > 0 && inCircle.length > 0) {
+    throw badArea(
+      `give a box (minLat, minLng, maxLat, maxLng) or a circle (lat, lng, radius in km), not both: got ${[...inBox, ...inCircle].join(', ')}`,
+    );
+  }
+  if (inBox.length > 0 && inBox.length < BOX.length) {
+    throw badArea(
+      `a box needs minLat, minLng, maxLat and maxLng: missing ${BOX.filter((k) => !inBox.includes(k)).join(', ')}`,
+    );
+  }
+  if (inCircle.length > 0 && inCircle.length < CIRCLE.length) {
+    throw badArea(
+      `a circle needs lat, lng and radius (km): missing ${CIRCLE.filter((k) => !inCircle.includes(k)).join(', ')}`,
+    );
+  }
+  const [minLat, minLng, maxLat, maxLng, lat, lng, radius] = [...BOX, ...CIRCLE].map((k) => num(args[k]));
   let area: Area;
-  if ([minLat, minLng, maxLat, maxLng].every((v) => v !== undefined)) {
+  if (inBox.length > 0) {
     area = { minLat: minLat!, minLng: minLng!, maxLat: maxLat!, maxLng: maxLng! };
-  } else if ([lat, lng, radius].every((v) => v !== undefined)) {
+  } else if (inCircle.length > 0) {
     if (!(radius! > 0 && radius! <= 50)) throw badArea('radius must be above 0 and at most 50 km');
     const dLat = (radius! * 1000) / 111_195;
     const dLng = dLat / Math.max(Math.cos((lat! * Math.PI) / 180), 0.01);
@@ -226,9 +242,7 @@ export class LiveHub {
     deliver: (e: LiveEvent) => void,
   ): Promise<() => Promise<void>> {
     const release = this.perClient.take(clientKeys);
-    if (!release) {
-      throw new CodedError('SMV02', `At most ${this.settings.maxPerClient} live streams per client: close one first`);
-    }
+    if (!release) throw tooManyLiveStreams(this.settings.maxPerClient);
     const watcher: Watcher = { area, tiles: tilesOf(area), release, deliver };
     this.watchers.add(watcher);
     try {

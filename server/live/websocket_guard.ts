@@ -11,19 +11,22 @@
 //     (graphile.config.ts), so subscriptions load rows as that user.
 //   * Bound: at most LIVE_MAX_PER_CLIENT sockets per client address, and per
 //     signed-in account (429 SMV02; server/live/client_bound.ts, as for SSE).
+// A refused upgrade is answered as an HTTP route refusing with the same code:
+// its status and `{"error": {"code", "message"}}` with the same message (the
+// errors are made by server/errors.ts and client_bound.ts, for both doors).
 // Queries and mutations over the socket are refused by
 // server/plugins/live_subscription.ts (only subscriptions), so rate limits
 // and CSRF, which live on the HTTP path, never need a websocket twin.
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import cookieParser from 'cookie-parser';
 import type { Request, Response } from 'express';
 import type { ServerConfig } from '../config.ts';
 import { SESSION_COOKIE } from '../auth_cookies.ts';
-import { ERROR_CODES } from '../error_codes.ts';
+import { type CodedError, httpStatusOf, internalError, originRefused, publicMessage, sessionEnded } from '../errors.ts';
 import type { RequestIdentity } from '../request_identity.ts';
 import { BEARER, type SessionLookup } from '../middleware/installSession.ts';
-import { ClientBound, liveClientKeys } from './client_bound.ts';
+import { ClientBound, liveClientKeys, tooManyLiveStreams } from './client_bound.ts';
 
 type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -42,10 +45,12 @@ export function websocketClientKeysOf(req: IncomingMessage | undefined): string[
   return (req as GuardedRequest | undefined)?.[CLIENT_KEYS];
 }
 
-function refuse(socket: Duplex, status: number, reason: string, code: string): void {
-  const body = JSON.stringify({ error: { code, message: ERROR_CODES[code] ?? code } });
+/** Answers the upgrade as sendError answers an HTTP route: `{"error": {"code", "message"}}` with the code's status. */
+function refuse(socket: Duplex, err: CodedError): void {
+  const status = httpStatusOf(err);
+  const body = JSON.stringify({ error: { code: err.code, message: publicMessage(err) } });
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 
@@ -72,14 +77,14 @@ export function makeWebsocketGuard(
       origin !== `http://${host}` &&
       origin !== `https://${host}`
     ) {
-      return refuse(socket, 403, 'Forbidden', 'SMA18');
+      return refuse(socket, originRefused());
     }
     let identity: RequestIdentity | undefined;
     const header = req.headers.authorization;
     if (header !== undefined) {
       const token = BEARER.exec(header)?.[1];
       identity = token ? await lookup(token, 'bearer') : undefined;
-      if (!identity) return refuse(socket, 401, 'Unauthorized', 'SMA15');
+      if (!identity) return refuse(socket, sessionEnded());
     } else {
       const r = req as unknown as Request;
       parseCookies(r, {} as Response, () => {});
@@ -88,7 +93,7 @@ export function makeWebsocketGuard(
     }
     const keys = liveClientKeys(identity?.userId, clientAddress(req));
     const release = perClient.take(keys);
-    if (!release) return refuse(socket, 429, 'Too Many Requests', 'SMV02');
+    if (!release) return refuse(socket, tooManyLiveStreams(perClient.max));
     open.add(socket);
     socket.once('close', () => {
       open.delete(socket);
@@ -101,7 +106,7 @@ export function makeWebsocketGuard(
 
   return {
     onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-      guard(req, socket, head).catch(() => refuse(socket, 500, 'Internal Server Error', 'INTERNAL'));
+      guard(req, socket, head).catch((err: unknown) => refuse(socket, internalError(err)));
     },
     /** Ends every open websocket (server shutdown). */
     closeAll(): void {

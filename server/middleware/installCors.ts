@@ -5,11 +5,9 @@
 // cross-site form posts, including sign-in CSRF on /auth/login.
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { ServerConfig } from '../config.ts';
-import { CodedError } from '../errors.ts';
+import { originRefused } from '../errors.ts';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-const refused = () => new CodedError('SMA18', 'This origin may not call the API');
 
 export function installCors(app: Express, config: ServerConfig): void {
   const allowed = new Set(config.corsOrigins);
@@ -30,14 +28,14 @@ export function installCors(app: Express, config: ServerConfig): void {
       res.set('Access-Control-Expose-Headers', 'Retry-After, X-Request-Id');
     }
     if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
-      if (!isAllowed) throw refused();
+      if (!isAllowed) throw originRefused();
       res.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
       res.set('Access-Control-Allow-Headers', 'Content-Type, Authorization, X-CSRF-Token');
       res.set('Access-Control-Max-Age', '600');
       res.status(204).end();
       return;
     }
-    if (!SAFE.has(req.method) && !isAllowed && !isSelf) throw refused();
+    if (!SAFE.has(req.method) && !isAllowed && !isSelf) throw originRefused();
     next();
   });
 }

@@ -12,7 +12,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import type { ServerConfig } from '../config.ts';
 import { CSRF_HEADER, SESSION_COOKIE, clearSessionCookies } from '../auth_cookies.ts';
 import type { RequestIdentity } from '../request_identity.ts';
-import { CodedError } from '../errors.ts';
+import { type CodedError, sessionEnded } from '../errors.ts';
 import { makePool } from './installDatabasePools.ts';
 
 // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are the same.
@@ -26,8 +26,6 @@ export type SessionLookup = (token: string, via: RequestIdentity['via']) => Prom
 export function sessionLookupOf(app: Express): SessionLookup {
   return app.locals.sessionLookup as SessionLookup;
 }
-
-const sessionEnded = () => new CodedError('SMA15', 'Your session has expired or is not valid: sign in again');
 
 function refused(res: Response): CodedError {
   res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
