@@ -3947,11 +3947,20 @@ CREATE FUNCTION app_private.forget_unproved_setup(user_id bigint, name text) RET
     AS $$
 declare
   v_user app_public.users;
+  v_old_name text;
 begin
+  select u.name into v_old_name from app_public.users u where u.id = forget_unproved_setup.user_id;
   update app_public.users u
   set name = coalesce(nullif(btrim(forget_unproved_setup.name), ''), split_part(u.email::text, '@', 1))
   where u.id = forget_unproved_setup.user_id
   returning u.* into v_user;
+  -- The customer record the sign-up made carries the same chosen name, unless staff changed it since.
+  update app_public.customers c set name = left(v_user.name, 100)
+  where c.user_id = v_user.id and c.name is not distinct from v_old_name;
+  -- Saved cars and spots fill in the owner's next bookings (the web app picks a
+  -- saved car): a stranger's plate would be the one enforcement finds covered.
+  delete from app_public.vehicles v where v.user_id = v_user.id;
+  delete from app_public.saved_spots s where s.user_id = v_user.id;
   update app_private.sessions s set revoked_at = app_hidden.clock_now()
   where s.user_id = v_user.id and s.revoked_at is null;
   update app_private.user_tokens t set expires_at = least(t.expires_at, app_hidden.clock_now())
@@ -3965,7 +3974,7 @@ $$;
 -- Name: FUNCTION forget_unproved_setup(user_id bigint, name text); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.forget_unproved_setup(user_id bigint, name text) IS 'For an account whose email was never verified, as its owner proves the address: the name becomes the one given (else the email''s local part), every session is revoked, pending email links are voided and provider links removed. Returns the updated user.';
+COMMENT ON FUNCTION app_private.forget_unproved_setup(user_id bigint, name text) IS 'For an account whose email was never verified, as its owner proves the address: the name becomes the one given (else the email''s local part), on the customer record too unless staff changed it, saved vehicles and spots are removed, every session is revoked, pending email links are voided and provider links removed. Returns the updated user.';
 
 --
 -- Name: holds_expire_due(integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -7085,6 +7094,11 @@ begin
   if code is null or length(btrim(code)) not between 1 and 50 or name is null or length(btrim(name)) not between 1 and 100 then
     raise exception 'A rate needs a code (1 to 50 characters) and a name (1 to 100)' using errcode = 'SMO08';
   end if;
+  -- The city import finds its rates by these codes (spots_import): a rate made
+  -- ahead under one would take the import's meters, in any borough, at its price.
+  if lower(btrim(code)) like 'meter-%' then
+    raise exception 'Rate codes starting meter- belong to the city import' using errcode = 'SMO08';
+  end if;
   if not exists (select from pg_timezone_names t where t.name = create_rate.time_zone) then
     raise exception 'Unknown time zone %: use an IANA name such as America/New_York', coalesce(create_rate.time_zone, 'null')
       using errcode = 'SMO08';
@@ -7105,7 +7119,7 @@ $$;
 -- Name: FUNCTION create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text) IS 'Operators and admins: a new rate metered around the clock (setRateHours limits it). SMO08 bad values, SMO09 code taken.';
+COMMENT ON FUNCTION app_public.create_rate(code text, name text, hourly_price integer, currency text, billing_increment_minutes integer, minimum_charge integer, time_zone text) IS 'Operators and admins: a new rate metered around the clock (setRateHours limits it). SMO08 bad values (and codes starting meter-, the city import''s), SMO09 code taken.';
 
 --
 -- Name: create_spot(double precision, double precision, text, integer, text, text, text, text, text, integer, boolean, boolean); Type: FUNCTION; Schema: app_public; Owner: -
@@ -8807,7 +8821,7 @@ begin
     location = case when lat is null then s.location else app_hidden.spot_position(lat, lng) end,
     street = case when update_spot.street is null then s.street else app_hidden.spot_street(update_spot.street) end,
     rate_id = coalesce(update_spot.rate_id, s.rate_id),
-    borough = coalesce(update_spot.borough, s.borough),
+    borough = coalesce(nullif(btrim(update_spot.borough), ''), s.borough),
     zone = coalesce(update_spot.zone, s.zone),
     side_of_street = coalesce(update_spot.side_of_street, s.side_of_street),
     from_street = coalesce(update_spot.from_street, s.from_street),
@@ -10673,6 +10687,12 @@ CREATE TRIGGER _900_audit_blocks AFTER INSERT OR UPDATE ON app_public.reservatio
 --
 
 CREATE TRIGGER _900_audit_role AFTER UPDATE OF role ON app_public.users FOR EACH ROW WHEN ((old.role IS DISTINCT FROM new.role)) EXECUTE FUNCTION app_private.tg__audit('users');
+
+--
+-- Name: users _900_audit_staff_account; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _900_audit_staff_account AFTER INSERT ON app_public.users FOR EACH ROW WHEN ((new.role <> 'driver'::text)) EXECUTE FUNCTION app_private.tg__audit('users');
 
 --
 -- Name: charges charges_reservation_id_fkey; Type: FK CONSTRAINT; Schema: app_private; Owner: -

@@ -269,6 +269,24 @@ test("someone who signed up with another's address gets nothing from the owner's
     'SMA20',
   );
   assert.is((await api.gql(ME, {}, squatter)).data.currentUser.isVerified, false);
+  // What the squatter saved would fill in the owner's next bookings: their car (enforcement would find it covered).
+  const saved = await api.gql(
+    `mutation { saveVehicle(input: { plate: "SQU4T", plateState: "NJ", label: "mine" }) { clientMutationId } }`,
+    {},
+    squatter,
+  );
+  assert.is(saved.errors, undefined, JSON.stringify(saved.errors));
+  const spot = await createSpot(db, { lat: 40.72, lng: -74 });
+  assert.is(
+    (
+      await api.gql(
+        `mutation ($s: BigInt!) { saveSpot(input: { spotId: $s }) { clientMutationId } }`,
+        { s: spot },
+        squatter,
+      )
+    ).errors,
+    undefined,
+  );
   // Had the squatter linked a provider account of theirs, it would sign them back in.
   await db.owner.query(
     `insert into app_private.user_identities (user_id, provider, subject, email) values ($1, 'facebook', 'squatter-fb', $2)`,
@@ -294,6 +312,20 @@ test("someone who signed up with another's address gets nothing from the owner's
     squat.body.userId,
   ]);
   assert.is(links.n, 0, "the squatter's provider link is gone");
+  const mine = await api.gql(
+    `{ vehicles { nodes { plate } } mySavedSpots { nodes { spot { rowId } } } }`,
+    {},
+    owner.headers,
+  );
+  assert.equal(
+    [mine.data.vehicles.nodes, mine.data.mySavedSpots.nodes],
+    [[], []],
+    "the squatter's car and spot are gone",
+  );
+  const {
+    rows: [customer],
+  } = await db.owner.query('select name from app_public.customers where user_id = $1', [squat.body.userId]);
+  assert.is(customer.name, 'clicks.links', 'the customer record forgets the chosen name too');
 });
 
 test('a reset keeps the name of an account whose address was already proved', async () => {

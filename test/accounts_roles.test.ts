@@ -212,6 +212,24 @@ for (const operation of Object.keys(EXPECTED)) {
   });
 }
 
+test('an account made with a staff role (inviteStaff) is in the audit log, with who made it', async () => {
+  const email = `audited-invite-${process.pid}@example.com`;
+  const admin = await createSignedInUser(db, api, { role: 'admin' });
+  const res = await api.gql(
+    `mutation ($e: String!) { inviteStaff(input: { email: $e, name: "Audited Op", role: "operator" }) { result { rowId } } }`,
+    { e: email },
+    admin.headers,
+  );
+  assert.is(res.errors, undefined, JSON.stringify(res.errors));
+  const id = res.data.inviteStaff.result.rowId;
+  const { rows } = await db.owner.query(
+    `select action, actor_user_id::text as actor, new_values->>'role' as role, new_values->>'email' as email
+     from app_public.audit_log where table_name = 'users' and record_id = $1`,
+    [id],
+  );
+  assert.equal(rows, [{ action: 'insert', actor: admin.id, role: 'operator', email }]);
+});
+
 test('a role change takes effect on the next request, without signing out', async () => {
   const user = await createSignedInUser(db, api, { role: 'driver' });
   const admin = await createSignedInUser(db, api, { role: 'admin' });

@@ -311,7 +311,7 @@ test("an operator's zones: a list left out, a null or a blank borough is refused
   );
 });
 
-test('a currency in lower case is refused with a message that says so, not as one that cannot be charged', async () => {
+test('createRate: a currency in lower case is refused saying so, not as one that cannot be charged; the import meter- codes are refused', async () => {
   const create = (currency: string) =>
     ctx.api.gql(
       `mutation ($c: String!) { createRate(input: { code: "lc-${process.pid}", name: "Lower", hourlyPrice: 100, currency: $c }) { clientMutationId } }`,
@@ -323,6 +323,19 @@ test('a currency in lower case is refused with a message that says so, not as on
     [lower.errors?.[0]?.extensions?.code, lower.errors?.[0]?.message],
     ['SMO08', 'Write the currency in capitals: USD rather than usd'],
   );
+  // The city import's codes are its own: a rate made ahead under one would take its meters at its price.
+  for (const code of ['meter-123-24x7', ' Meter-500-mon-sat ']) {
+    const squat = await ctx.api.gql(
+      `mutation ($c: String!) { createRate(input: { code: $c, name: "Squat", hourlyPrice: 500000 }) { clientMutationId } }`,
+      { c: code },
+      ctx.callers['operator in zone'].headers,
+    );
+    assert.equal(
+      [squat.errors?.[0]?.extensions?.code, squat.errors?.[0]?.message],
+      ['SMO08', 'Rate codes starting meter- belong to the city import'],
+      code,
+    );
+  }
   const unknown = await create('xyz');
   assert.equal(
     [unknown.errors?.[0]?.extensions?.code, unknown.errors?.[0]?.message],
