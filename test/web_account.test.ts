@@ -2,7 +2,8 @@
 // against the running product: sign up and follow the verification email;
 // reserve, change the end after seeing the new price, end now, and follow the
 // receipt's link; forgot and reset password; Google's button, round trip
-// through a local OpenID Connect provider (oauth2-mock-server); every account
+// through a local OpenID Connect provider (oauth2-mock-server); signing out
+// another session leaves the focus on the message saying so; every account
 // page accessible at phone and desktop sizes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -200,6 +201,29 @@ test('Sign in with Google: the button appears when configured and the round trip
   await page.getByRole('button', { name: 'Change password' }).click();
   await page.locator('header').getByRole('link', { name: 'Sign in' }).waitFor();
   assert.is(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
+});
+
+test('Signing out another session on the account page: the focus goes to the message saying so, not the page', async () => {
+  const { page } = await stack.newPage('desktop');
+  await signUp(page, 'Sam Sessions', 'sam.sessions@example.test');
+  const { page: other } = await stack.newPage('phone');
+  await other.goto(`${stack.webUrl}/sign-in`);
+  await other.getByLabel('Email').fill('sam.sessions@example.test');
+  await other.getByLabel('Password').fill(PASSWORD);
+  await other.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await other.getByRole('button', { name: 'Sign out' }).waitFor();
+
+  await page.goto(`${stack.webUrl}/account`);
+  const button = page.getByRole('button', { name: /^Sign out this session/ });
+  await button.waitFor();
+  assert.is(await button.count(), 1, 'the other browser');
+  await button.click();
+  const notice = page.locator('#sessions-notice', { hasText: /^Signed out the session started / });
+  await notice.waitFor();
+  await button.waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.activeElement?.id === 'sessions-notice');
+  assert.ok(await page.evaluate(() => document.activeElement !== document.body));
+  assert.equal(await seriousA11yViolations(page), [], 'the account page with the message focused');
 });
 
 async function assertAccessible(page: Page, paths: string[]): Promise<void> {

@@ -17,6 +17,11 @@ test('sentences are sentences: capitalised, ending with a full stop, no code or 
   }
 });
 
+test("a spot taken for the window is not said to be taken by someone else: it may be the driver's own booking", () => {
+  for (const code of ['SMB01', '23P01']) assert.not.match(ERROR_SENTENCES[code]!, /someone else|another driver/i, code);
+  assert.match(ERROR_SENTENCES.SMB01!, /^This spot is already taken for part of that time\./);
+});
+
 test('waiting time and log reference come from the answer; unknown codes keep the API message', () => {
   assert.is(sentenceFor('SMA02', 'Too many attempts', 42), 'Too many attempts. Try again in 42 seconds.');
   assert.is(

@@ -2,8 +2,11 @@
 // finds a spot, reserves it and adds a card while a second browser watches the
 // spot turn taken; a declined card's message; the guest's emailed link in a
 // fresh browser; a charge that fails at the end and is settled on the pay page
-// the email links to. Cards are typed into the emulator's Stripe.js card
-// element exactly as a person would.
+// the email links to; the spot page after booking (Back) and when shown again
+// says the spot is taken instead of offering it; a signed-in driver's saved
+// vehicle is preselected; the focus after actions whose button goes away.
+// Cards are typed into the emulator's Stripe.js card element exactly as a
+// person would.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'playwright-core';
@@ -11,10 +14,22 @@ import { MIDTOWN, openFirstFreeSpot, priceShown, reservationStatusIs, typeCard }
 import { seriousA11yViolations, startWebStack, type Size, waitUntil, type WebStack } from './helpers/web_stack.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { createUser } from './helpers/db.ts';
+import { reserveGuest } from './helpers/driver_client.ts';
 import { TEST_PASSWORD } from './helpers/auth.ts';
 import { ERROR_SENTENCES } from '../web/src/error_messages.ts';
 
 let stack: WebStack;
+
+const RESERVED = 'Your spot is reserved. We emailed you the details.';
+
+/** Waits for the element `id` to have the focus (and so not the page's body). */
+async function focusedId(page: Page, id: string): Promise<void> {
+  await waitUntil(
+    () => page.evaluate((want) => document.activeElement?.id === want, id),
+    `focus on #${id} (it is on ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 80))})`,
+    10_000,
+  );
+}
 
 test.before(async () => {
   stack = await startWebStack(import.meta.filename);
@@ -80,6 +95,13 @@ test('A guest reserves and adds a card; it turns confirmed while another browser
   await guest.page.getByRole('button', { name: 'Save card and confirm' }).click();
   await reservationStatusIs(guest.page, 'confirmed');
   assert.match((await guest.page.locator('.notice').first().textContent()) ?? '', /Your spot is reserved/);
+  // The card form went away with its button: the focus is on the message that says it worked, not on the page.
+  await focusedId(guest.page, 'reserved-notice');
+  // It was news when the card was added, not on a later visit: a reload does not say it again.
+  await guest.page.reload();
+  await reservationStatusIs(guest.page, 'confirmed');
+  await guest.page.getByRole('button', { name: 'See the new price' }).waitFor();
+  assert.is(await guest.page.getByText(RESERVED).count(), 0, 'not said after a reload');
 
   // The other browser's list and map turn the spot taken without a reload.
   await watcher.page.locator(`li.spot[data-spot-id="${spotId}"][data-state="taken"]`).waitFor({ timeout: 30_000 });
@@ -101,6 +123,16 @@ test('A guest reserves and adds a card; it turns confirmed while another browser
   assert.not.match(fresh.page.url(), /Token=/i, 'the token is taken out of the address bar');
   // A guest can change what they booked from there.
   await fresh.page.getByRole('button', { name: 'See the new price' }).waitFor();
+  // Not said in a fresh browser either, nor after a change and a reload; the change says its own.
+  assert.is(await fresh.page.getByText(RESERVED).count(), 0, 'not said on a later visit');
+  await fresh.page.getByRole('button', { name: 'See the new price' }).click();
+  await fresh.page.getByRole('button', { name: 'Accept new end' }).click();
+  await fresh.page.locator('.notice', { hasText: 'New end saved.' }).waitFor();
+  await focusedId(fresh.page, 'change-notice');
+  await fresh.page.reload();
+  await reservationStatusIs(fresh.page, 'confirmed');
+  await fresh.page.getByRole('button', { name: 'See the new price' }).waitFor();
+  assert.is(await fresh.page.getByText(RESERVED).count(), 0, 'not said after a change and a reload');
 });
 
 test('A guest ends a started reservation before adding a card: told nothing is charged, and it expires', async () => {
@@ -227,6 +259,75 @@ test('A charge refused at the end: the emailed link opens the pay page, where an
   assert.match(receipt.text, /Payment reference: pi_/);
 });
 
+test('Back from a booking, and a spot page shown again, say the spot is taken instead of offering it', async () => {
+  // Their own booking: the overlap is not "someone else's".
+  assert.not.match(ERROR_SENTENCES.SMB01!, /someone else/i);
+  const spot = await createSpot(stack.db, { lat: 40.72, lng: -74.08 });
+  const { page } = await stack.newPage('desktop');
+  await page.goto(`${stack.webUrl}/spots/${spot}?minutes=60`);
+  await priceShown(page);
+  await page.getByLabel('Your email').fill('web.back@example.test');
+  await page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  await reservationStatusIs(page, 'held');
+  await page.goBack();
+  await page.waitForURL((u) => u.pathname === `/spots/${spot}` && u.search === '?minutes=60');
+  const taken = page.locator('[data-availability="taken"]');
+  await taken.waitFor();
+  assert.is(await taken.getAttribute('role'), 'status');
+  assert.match((await taken.textContent()) ?? '', /^This spot is already taken for part of that time\./);
+  assert.is(await page.getByRole('button', { name: 'Reserve and add a card' }).count(), 0, 'nothing to click');
+
+  // Pages left open while the spot is booked elsewhere: shown again (Back into a page the browser kept:
+  // pageshow with persisted; a tab brought back: visibilitychange), they read it again.
+  const other = await createSpot(stack.db, { lat: 40.72, lng: -74.09 });
+  const kept = await stack.newPage('desktop');
+  const tab = await stack.newPage('phone');
+  const clicked = await stack.newPage('desktop');
+  for (const p of [kept.page, tab.page, clicked.page]) {
+    await p.goto(`${stack.webUrl}/spots/${other}?minutes=60`);
+    await priceShown(p);
+    await p.getByRole('button', { name: 'Reserve and add a card' }).waitFor();
+  }
+  const booked = await reserveGuest(stack.apiUrl, other, new Date(), 60, 'web.elsewhere@example.test');
+  assert.not.ok(booked.errors, JSON.stringify(booked.errors));
+  await kept.page.evaluate(() => window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })));
+  await kept.page.locator('[data-availability="taken"]').waitFor();
+  assert.is(await kept.page.getByRole('button', { name: 'Reserve and add a card' }).count(), 0);
+  await tab.page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await tab.page.locator('[data-availability="taken"]').waitFor();
+  // One not shown again, reserving it anyway: refused, said the same way, and the message takes the focus
+  // from the button it replaces.
+  await clicked.page.getByLabel('Your email').fill('web.late@example.test');
+  await clicked.page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  await clicked.page.locator('[data-availability="taken"]').waitFor();
+  await waitUntil(
+    () => clicked.page.evaluate(() => document.activeElement?.getAttribute('data-availability') === 'taken'),
+    'focus on the taken message',
+  );
+  assert.is(await clicked.page.locator('.form-error').count(), 0, 'said once');
+});
+
+test('A guest cancels a reservation that has not started: the focus follows the question and the answer', async () => {
+  const spot = await createSpot(stack.db, { lat: 40.72, lng: -74.1 });
+  const booked = await reserveGuest(stack.apiUrl, spot, new Date(Date.now() + 86400e3), 60, 'web.cancel@example.test');
+  assert.not.ok(booked.errors, JSON.stringify(booked.errors));
+  const { rowId, status } = booked.data.reserve.result.reservation;
+  assert.is(status, 'held');
+  const { page } = await stack.newPage('desktop');
+  await page.goto(`${stack.webUrl}/reservations/${rowId}/manage#manageToken=${booked.data.reserve.result.manageToken}`);
+  await reservationStatusIs(page, 'held');
+  await page.getByRole('button', { name: 'Cancel reservation…' }).click();
+  await focusedId(page, 'requote-title');
+  // Kept as it is: back to the button that asked.
+  await page.getByRole('button', { name: 'Keep it as it is' }).click();
+  await focusedId(page, 'end-or-cancel');
+  await page.getByRole('button', { name: 'Cancel reservation…' }).click();
+  await page.getByRole('button', { name: 'Cancel reservation', exact: true }).click();
+  await reservationStatusIs(page, 'cancelled');
+  await page.locator('.notice', { hasText: 'Reservation cancelled.' }).waitFor();
+  await focusedId(page, 'change-notice');
+});
+
 test("A start chosen on the spot page is on the spot's clock, named next to the field, in a browser in Tokyo", async () => {
   const spot = await createSpot(stack.db, { lat: 40.7, lng: -74.01 });
   const { page } = await stack.newPage('desktop', { timezoneId: 'Asia/Tokyo' });
@@ -316,6 +417,9 @@ test("The reserve form takes the vehicle's plate and state, so that enforcement 
   await signed.page.getByRole('button', { name: 'Sign in' }).click();
   await signed.page.waitForURL(`**/spots/${other}`);
   await priceShown(signed.page);
+  // "Another vehicle" stays on offer, with empty fields.
+  await signed.page.getByLabel('Saved vehicle').selectOption({ label: 'Another vehicle' });
+  assert.is(await signed.page.getByLabel('Licence plate').inputValue(), '');
   await signed.page.getByLabel('Saved vehicle').selectOption({ label: 'Van: XYZ789 (NJ)' });
   assert.is(await signed.page.getByLabel('Licence plate').inputValue(), 'XYZ789');
   await signed.page.getByRole('button', { name: 'Reserve and add a card' }).click();
@@ -326,6 +430,34 @@ test("The reserve form takes the vehicle's plate and state, so that enforcement 
     rows: [row],
   } = await stack.db.owner.query('select plate, plate_state from app_public.reservations where id = $1', [id]);
   assert.equal(row, { plate: 'XYZ789', plate_state: 'NJ' });
+});
+
+test('A signed-in driver with a saved vehicle books with it without touching the picker', async () => {
+  const driver = await createUser(stack.db, { password: TEST_PASSWORD });
+  await stack.db.owner.query(
+    `insert into app_public.vehicles (user_id, plate, plate_state, label) values ($1, 'SAV123', 'CT', 'Car')`,
+    [driver.id],
+  );
+  const spot = await createSpot(stack.db, { lat: 40.72, lng: -74.11 });
+  const { page } = await stack.newPage('desktop');
+  await page.goto(`${stack.webUrl}/sign-in?next=${encodeURIComponent(`/spots/${spot}`)}`);
+  await page.getByLabel('Email').fill(driver.email);
+  await page.getByLabel('Password').fill(TEST_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`**/spots/${spot}`);
+  await priceShown(page);
+  const picker = page.getByLabel('Saved vehicle');
+  await picker.waitFor();
+  assert.is(await page.getByLabel('Licence plate').inputValue(), 'SAV123', 'the saved vehicle is preselected');
+  assert.is(await page.getByLabel("Plate's state or province (e.g. NY)").inputValue(), 'CT');
+  assert.equal(await picker.locator('option').allTextContents(), ['Another vehicle', 'Car: SAV123 (CT)']);
+  await page.getByRole('button', { name: 'Reserve and add a card' }).click();
+  await page.waitForURL(/\/reservations\/\d+$/);
+  const id = /\/reservations\/(\d+)$/.exec(page.url())![1]!;
+  const {
+    rows: [row],
+  } = await stack.db.owner.query('select plate, plate_state from app_public.reservations where id = $1', [id]);
+  assert.equal(row, { plate: 'SAV123', plate_state: 'CT' });
 });
 
 test("A stay asked for that is longer than the spot's maximum is shortened to it, and said so", async () => {

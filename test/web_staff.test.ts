@@ -1,7 +1,8 @@
 // The staff console in Chromium against the running product: an operator
 // signs in, finds a customer despite a typo, opens the page, adds a note and
 // uploads a photo; refunds part of a real charge; blocks a spot and finds the
-// block on the week calendar, then lifts it there; an enforcement officer
+// block on the week calendar, then lifts it there; a price error lasts only
+// until the price changes or another change succeeds; an enforcement officer
 // checks a plate on a phone; a browser in another time zone sees a
 // customer's reservations, a spot's week and its blocks on the spot's clock;
 // a driver is told the customers page is for staff; no serious accessibility
@@ -259,6 +260,43 @@ test('numbers typed on the spot page are checked next to their field, and a new 
     spot,
   ]);
   assert.ok(saved.kept, 'the maximum stay was not changed');
+});
+
+test('a price error on the spot page goes when the price is typed again or another change succeeds', async () => {
+  const spot = await createSpot(stack.db, { lat: 40.682, lng: -73.94, borough: 'Brooklyn' });
+  const { page } = await stack.newPage('desktop');
+  await signIn(page, 'operator', `/staff/spots/${spot}`, 'Brooklyn');
+  const priceField = page.getByLabel(/^Hourly price of rate /);
+  await priceField.waitFor();
+  const saved = await priceField.inputValue();
+  const priceError = page.locator('#hourly-price-error');
+  const refused = async () => {
+    await priceField.fill('abc');
+    await page.getByRole('button', { name: 'Save rate' }).click();
+    await priceError.filter({ hasText: /^Enter an amount as a plain number/ }).waitFor();
+  };
+  // Typed again: what was said about the old value goes (the new one is judged when saved).
+  await refused();
+  await priceField.fill('abc4');
+  await priceError.waitFor({ state: 'detached' });
+  assert.is(await priceField.getAttribute('aria-invalid'), null);
+  // Another change that succeeds reads the spot again, the price field too: its error goes.
+  await refused();
+  await page.getByRole('button', { name: 'Block', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: 'Blocked.' }).waitFor();
+  await priceError.waitFor({ state: 'detached' });
+  const readAgain = () =>
+    waitUntil(async () => (await priceField.inputValue()) === saved, "the rate's price read again into its field");
+  await readAgain();
+  await refused();
+  // The block (1 to 3 hours from when the page opened) is this week's, or next week's late on a Sunday.
+  const lift = page.getByRole('button', { name: /^Lift block #/ }).first();
+  if ((await lift.count()) === 0) await page.getByRole('button', { name: 'Next week' }).click();
+  await lift.click();
+  await page.getByRole('status').filter({ hasText: 'Block lifted.' }).waitFor();
+  await priceError.waitFor({ state: 'detached' });
+  await readAgain();
+  assert.is(await priceField.getAttribute('aria-invalid'), null);
 });
 
 /** A guest's stay on a spot metered round the clock with a $1.00 minimum, carded and ended now: a real charge. */

@@ -76,21 +76,30 @@ export function SelectField({ id, label, error, children, ...select }: SelectPro
   );
 }
 
-/** A message about the whole form (or page), announced when it appears. */
-export function FormError({ message }: { message: string | undefined }) {
+/** A message about the whole form (or page), announced when it appears; with an `id` it can take the focus. */
+export function FormError({ message, id }: { message: string | undefined; id?: string }) {
   return (
-    <div role="alert" class={message ? 'form-error' : undefined}>
+    <div role="alert" class={message ? 'form-error' : undefined} id={id} tabIndex={id ? -1 : undefined}>
       {message}
     </div>
   );
 }
 
-export function Notice({ children }: { children: ComponentChildren }) {
+/**
+ * A message about what just happened, announced. With an `id` it can take the focus (tabIndex -1): after an
+ * action whose button went away, focus goes to the message that says how it went, not to the page.
+ */
+export function Notice({ children, id }: { children: ComponentChildren; id?: string }) {
   return (
-    <div role="status" class="notice">
+    <div role="status" class="notice" id={id} tabIndex={id ? -1 : undefined}>
       {children}
     </div>
   );
+}
+
+/** Moves the focus to the element `id` once the page has drawn it (after an action whose button went away). */
+export function focusById(id: string): void {
+  setTimeout(() => document.getElementById(id)?.focus());
 }
 
 export function Loading({ what }: { what: string }) {

@@ -1,16 +1,21 @@
 // Change the end, end now, or cancel a reservation; each shows what it will
 // cost (priced at the rate the reservation was booked under, as the change
-// itself will be) and waits for the driver to accept it.
+// itself will be) and waits for the driver to accept it. The question takes
+// the focus when it opens; keeping things as they are (or a refusal) gives it
+// back to the button that asked.
 import { useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
 import { CANCEL, CHANGE_END, END_NOW, END_QUOTE, type EndQuoteData, type Reservation } from '../api/reservations.ts';
 import { formatMinutes, formatMoney, formatTime, intervalMinutes } from '../format.ts';
-import { FormError, placeError, SelectField } from './fields.tsx';
+import { FormError, focusById, placeError, SelectField } from './fields.tsx';
 
 type Pending = { kind: 'change'; endsAt: Date; amount: number } | { kind: 'end'; amount: number } | { kind: 'cancel' };
 
 const STEPS = [-60, -30, -15, 15, 30, 60, 120];
+
+/** The button that opens each question, which takes the focus back when the question closes unanswered. */
+const OPENER: Record<Pending['kind'], string> = { change: 'see-price', end: 'end-or-cancel', cancel: 'end-or-cancel' };
 
 interface Props {
   r: Reservation;
@@ -48,13 +53,26 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
     setError(null);
     const endsAt = new Date(new Date(r.endsAt).getTime() + Number(chosen) * 60_000);
     const amount = await quote(endsAt);
-    if (amount !== null) setPending({ kind: 'change', endsAt, amount });
+    if (amount !== null) ask({ kind: 'change', endsAt, amount });
+  }
+
+  /** Opens the question; it takes the focus from the button that asked (which goes away). */
+  function ask(next: Pending) {
+    setPending(next);
+    focusById('requote-title');
+  }
+
+  /** Closes the question unanswered: the focus goes back to the button that asked. */
+  function keep() {
+    const opener = pending ? OPENER[pending.kind] : null;
+    setPending(null);
+    if (opener) focusById(opener);
   }
 
   async function askEnd() {
     setError(null);
     const amount = await quote(new Date());
-    if (amount !== null) setPending({ kind: 'end', amount });
+    if (amount !== null) ask({ kind: 'end', amount });
   }
 
   async function accept() {
@@ -72,9 +90,11 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
             vars,
           );
     setBusy(false);
+    const opener = OPENER[pending.kind];
     setPending(null);
     if (result.error) {
       setError(result.error);
+      focusById(['SMB01', 'SMB04', 'SMB03'].includes(result.error.code) && steps.length > 0 ? 'step' : opener);
       return;
     }
     const payload = Object.values(result.data)[0];
@@ -87,7 +107,7 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
       <h2 id="manage-title">Change this reservation</h2>
       {pending ? (
         <section class="requote" aria-labelledby="requote-title">
-          <h3 id="requote-title">
+          <h3 id="requote-title" tabIndex={-1}>
             {pending.kind === 'change'
               ? 'Change the end?'
               : pending.kind === 'end'
@@ -116,7 +136,7 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
             <button type="button" class="primary" disabled={busy} onClick={accept}>
               {pending.kind === 'change' ? 'Accept new end' : pending.kind === 'end' ? 'End now' : 'Cancel reservation'}
             </button>
-            <button type="button" disabled={busy} onClick={() => setPending(null)}>
+            <button type="button" disabled={busy} onClick={keep}>
               Keep it as it is
             </button>
           </div>
@@ -138,23 +158,24 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
                   </option>
                 ))}
               </SelectField>
-              <button type="button" onClick={askChange}>
+              <button type="button" id="see-price" onClick={askChange}>
                 See the new price
               </button>
             </div>
           )}
           <div class="button-row">
             {started ? (
-              <button type="button" class="danger" onClick={askEnd}>
+              <button type="button" id="end-or-cancel" class="danger" onClick={askEnd}>
                 End now…
               </button>
             ) : (
               <button
                 type="button"
+                id="end-or-cancel"
                 class="danger"
                 onClick={() => {
                   setError(null);
-                  setPending({ kind: 'cancel' });
+                  ask({ kind: 'cancel' });
                 }}
               >
                 Cancel reservation…

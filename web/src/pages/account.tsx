@@ -1,6 +1,7 @@
 // Your account: name, email verification, password change, saved vehicles
 // (the reserve form offers them), and the devices signed in as you, each of
-// which you can sign out.
+// which you can sign out. A button that goes away with what it removed (a
+// vehicle, a session) leaves the focus on the message saying it is done.
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
@@ -16,7 +17,7 @@ import {
   type SessionInfo,
 } from '../api/account.ts';
 import { MY_VEHICLES, type MyVehiclesData, type Vehicle } from '../api/reservations.ts';
-import { FormError, Loading, Notice, placeError, SubmitButton, TextField } from '../components/fields.tsx';
+import { FormError, focusById, Loading, Notice, placeError, SubmitButton, TextField } from '../components/fields.tsx';
 import { RequireSignIn } from '../components/require_sign_in.tsx';
 import { formatTime } from '../format.ts';
 import { zoneName } from '../zoned_time.ts';
@@ -185,7 +186,9 @@ function Vehicles() {
     const r = await mutate(REMOVE_VEHICLE, { id: v.rowId });
     setError(r.error);
     if (!r.error) setDone(`Removed ${v.plate}.`);
-    load();
+    await load();
+    // Its Remove button is gone with it.
+    if (!r.error) focusById('vehicles-notice');
   }
 
   // The API's SME01 (a plate it does not take) belongs next to the plate: state and label are checked before sending.
@@ -238,7 +241,7 @@ function Vehicles() {
           onInput={(e) => setForm({ ...form, label: e.currentTarget.value })}
         />
         <FormError message={placed.general} />
-        {done && <Notice>{done}</Notice>}
+        {done && <Notice id="vehicles-notice">{done}</Notice>}
         <SubmitButton busy={busy}>Add vehicle</SubmitButton>
       </form>
     </section>
@@ -248,6 +251,7 @@ function Vehicles() {
 function Sessions() {
   const [sessions, setSessions] = useState<SessionInfo[] | null>(null);
   const [error, setError] = useState<AppError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
   const load = () =>
     run<MySessionsData>(MY_SESSIONS).then((r) => {
       setError(r.error);
@@ -257,10 +261,14 @@ function Sessions() {
     load();
   }, []);
 
-  async function revoke(id: string) {
-    const r = await mutate(REVOKE_SESSION, { id });
+  async function revoke(s: SessionInfo) {
+    setDone(null);
+    const r = await mutate(REVOKE_SESSION, { id: s.rowId });
     setError(r.error);
-    load();
+    if (!r.error) setDone(`Signed out the session started ${formatTime(s.createdAt)}.`);
+    await load();
+    // Its button is gone with it: the focus goes to the message saying so (or to the refusal).
+    focusById(r.error ? 'sessions-error' : 'sessions-notice');
   }
 
   return (
@@ -281,7 +289,7 @@ function Sessions() {
               </span>
               {!s.isCurrent && (
                 <div>
-                  <button type="button" class="danger" onClick={() => revoke(s.rowId)}>
+                  <button type="button" class="danger" onClick={() => revoke(s)}>
                     Sign out this session<span class="visually-hidden"> started {formatTime(s.createdAt)}</span>
                   </button>
                 </div>
@@ -290,7 +298,8 @@ function Sessions() {
           ))}
         </ul>
       )}
-      <FormError message={error?.message} />
+      {done && <Notice id="sessions-notice">{done}</Notice>}
+      <FormError message={error?.message} id="sessions-error" />
     </section>
   );
 }

@@ -1,6 +1,6 @@
 // Find: a search (where, how far, when), the spots as markers and as a list
 // nearest first with the price for the window, and spots turning "taken"
-// when someone else books them (pushed by the live stream; polled without it).
+// when they are booked meanwhile (pushed by the live stream; polled without it).
 // A chosen start is read on the clock of the spots found (their rates' time
 // zone, named next to the field), kept in the address as tz=; before any spot
 // is known it is the browser's, and the search runs again once the area's
@@ -296,7 +296,7 @@ export function FindPage() {
       : `In ${zoneLabel()}, this browser's time zone, until spots are found here.`;
   const coordinateError = placed.field('coordinates');
   const matches = results?.matches ?? [];
-  // Listed spots booked by someone else since the search are free no more.
+  // Listed spots booked since the search are free no more.
   const freeCount = Math.max(0, (results?.total ?? 0) - taken.size);
   const unit = results?.search.unit ?? search.unit;
   const radiusKm = (results?.search.radius ?? search.radius) * (unit === 'mi' ? KM_PER_MILE : 1);
@@ -429,7 +429,7 @@ export function FindPage() {
                     {m.spot.hasEvCharger && ' · EV charger'}
                   </p>
                   {isTaken ? (
-                    <p class="badge-taken">Taken: someone else just booked it</p>
+                    <p class="badge-taken">Taken: just booked</p>
                   ) : (
                     <div class="spot-actions">
                       <button

@@ -5,8 +5,10 @@
 // link emailed) and
 // /reservations/:id/pay (a payment that failed). Shows the status as it
 // changes (held → confirmed), card set-up while one is needed, and the
-// changes a driver can still make.
-import { useEffect, useState } from 'preact/hooks';
+// changes a driver can still make. "Your spot is reserved" is said when this
+// page saw it turn confirmed (the card just added), not on later visits; after
+// an action whose form goes away, the focus goes to what says how it went.
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
 import {
@@ -17,9 +19,10 @@ import {
   type GuestReservationData,
   type MyReservationData,
   type Reservation,
+  type ReservationStatus,
 } from '../api/reservations.ts';
 import { CardSetup } from '../components/card_setup.tsx';
-import { FormError, Loading, Notice } from '../components/fields.tsx';
+import { FormError, focusById, Loading, Notice } from '../components/fields.tsx';
 import { ManageActions } from '../components/manage_actions.tsx';
 import { ManageLinkRequest } from '../components/manage_link_request.tsx';
 import { ReservationFacts, StatusBadge } from '../components/reservation_summary.tsx';
@@ -72,6 +75,10 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
   const [error, setError] = useState<AppError | null>(null);
   const [loaded, setLoaded] = useState(false);
   const [changed, setChanged] = useState<string | null>(null);
+  // Whether this page saw the reservation turn confirmed (a card just added): then, and only then, it says so.
+  const [justConfirmed, setJustConfirmed] = useState(false);
+  const seen = useRef<{ id: string; status: ReservationStatus } | null>(null);
+  const changedHere = useRef(false);
 
   const load = async () => {
     const got = await fetchReservation(id, token);
@@ -92,6 +99,23 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
     const timer = setInterval(load, WATCH_MS);
     return () => clearInterval(timer);
   }, [waiting]);
+
+  // Out of waiting for a card (the card form is gone): say so, and move the focus from where the
+  // form was to the message (a change made here focuses its own message).
+  useEffect(() => {
+    const before = seen.current?.id === r?.rowId ? seen.current?.status : null;
+    seen.current = r ? { id: r.rowId, status: r.status } : null;
+    if (!r || !before || before === r.status) return;
+    const confirmedNow = before === 'held' && r.status === 'confirmed';
+    if (confirmedNow) setJustConfirmed(true);
+    if (changedHere.current) {
+      changedHere.current = false;
+      return;
+    }
+    if (before !== 'held' && before !== 'payment_failed') return;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    focusById(confirmedNow ? 'reserved-notice' : 'status-line');
+  }, [r?.rowId, r?.status]);
 
   const title = `Reservation #${id}`;
   if (!loaded)
@@ -130,7 +154,7 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
   return (
     <div class="page narrow">
       <h1 tabIndex={-1}>{r.status === 'payment_failed' ? `Pay for reservation #${id}` : title}</h1>
-      <p aria-live="polite" class="status-line">
+      <p aria-live="polite" class="status-line" id="status-line" tabIndex={-1}>
         Status: <StatusBadge r={r} />
       </p>
       <ReservationFacts r={r} />
@@ -155,13 +179,16 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
           />
         </>
       )}
-      {r.status === 'confirmed' && <Notice>Your spot is reserved. We emailed you the details.</Notice>}
-      {changed && <Notice>{changed}</Notice>}
+      {r.status === 'confirmed' && justConfirmed && !changed && (
+        <Notice id="reserved-notice">Your spot is reserved. We emailed you the details.</Notice>
+      )}
+      {changed && <Notice id="change-notice">{changed}</Notice>}
       {open && !over && (
         <ManageActions
           r={r}
           manageToken={token}
           onChanged={(next) => {
+            changedHere.current = next.status !== r.status;
             setR(next);
             setChanged(
               next.status === 'cancelled'
@@ -172,6 +199,8 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
                     ? 'Reservation ended. No card was set up, so nothing is charged.'
                     : 'New end saved.',
             );
+            // The button that made the change is gone: the message saying how it went takes the focus.
+            focusById('change-notice');
           }}
         />
       )}

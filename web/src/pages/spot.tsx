@@ -1,9 +1,13 @@
 // Reserve one spot: its details, the window (up to its longest stay; a chosen
 // start is read on the spot's clock, its rate's time zone, named next to the
 // field), the price for that window, an email for guests, and the vehicle's
-// plate and state (optional; a signed-in driver may pick a saved vehicle), so
-// that enforcement's plate check finds the booking. Then on to the card.
-import { useEffect, useState } from 'preact/hooks';
+// plate and state (optional; a signed-in driver picks a saved vehicle, the
+// first preselected), so that enforcement's plate check finds the booking.
+// Then on to the card. Whether the spot is free for the window is read with
+// the price, and read again when the page is shown again (Back into a page the
+// browser kept, a tab brought back): a spot taken meanwhile, by the driver
+// themself too, says so instead of offering to reserve it.
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
 import {
@@ -14,7 +18,16 @@ import {
   type ReserveData,
   type Vehicle,
 } from '../api/reservations.ts';
-import { QUOTE, SPOT, spotTitle, type Price, type QuoteData, type SpotData } from '../api/search.ts';
+import {
+  QUOTE,
+  SPOT,
+  SPOTS_NEAR_IDS,
+  spotTitle,
+  type Price,
+  type QuoteData,
+  type SpotData,
+  type SpotsNearIdsData,
+} from '../api/search.ts';
 import { FormError, Loading, placeError, SelectField, SubmitButton, TextField } from '../components/fields.tsx';
 import { WindowFields } from '../components/window_fields.tsx';
 import { formatMinutes, formatMoney, intervalMinutes } from '../format.ts';
@@ -22,12 +35,16 @@ import { Link, navigate, useLocation } from '../router.tsx';
 import { session } from '../session.ts';
 import { DURATIONS, windowFromParams, windowRange, type TimeWindow } from '../window.ts';
 import { zoneLabel } from '../zoned_time.ts';
+import { ERROR_SENTENCES } from '../error_messages.ts';
 
 const FIELD_CODES = { window: ['SMB03', 'SMB04', 'SMB05', 'SMS03'], email: ['SMB08', 'SMA03'], plate: ['SME01'] };
 
 /** A chosen start this far in the past is said to have passed at once, and not priced. */
 const PAST_SLACK_MS = 5 * 60_000;
 const PAST_START = 'That start has passed: choose a time from now on, or start now.';
+
+/** How far around the spot's own point the search that says whether it is free looks (km): the spot itself. */
+const SELF_RADIUS_KM = 0.01;
 
 /** Why a typed state is not one (the API's rule: 2 or 3 letters), or nothing. */
 function stateProblem(plate: string, state: string): string | undefined {
@@ -49,8 +66,14 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
   const [plateState, setPlateState] = useState('');
   const [stateError, setStateError] = useState<string | undefined>(undefined);
   const [vehicles, setVehicles] = useState<Vehicle[]>([]);
+  // Whether the driver touched the vehicle fields (then a saved vehicle is not put in them).
+  const vehicleTouched = useRef(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
+  // Whether the spot is free for the window (null: not known yet, or not checkable).
+  const [free, setFree] = useState<boolean | null>(null);
+  // Bumped to read availability and price again: the page shown again, or a reservation refused as overlapping.
+  const [recheck, setRecheck] = useState(0);
 
   useEffect(() => {
     run<SpotData>(SPOT, { id }).then((r) => {
@@ -73,10 +96,37 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
 
   // A signed-in driver's saved vehicles, to pick from.
   const signedIn = state.status === 'signed-in';
+  // The first saved vehicle (the only one, or the first the API lists) is preselected, unless the
+  // driver typed a plate already; "Another vehicle" stays on offer.
   useEffect(() => {
     if (!signedIn) return;
-    run<MyVehiclesData>(MY_VEHICLES).then((r) => setVehicles(r.data?.vehicles?.nodes ?? []));
+    run<MyVehiclesData>(MY_VEHICLES).then((r) => {
+      const list = r.data?.vehicles?.nodes ?? [];
+      setVehicles(list);
+      const first = list[0];
+      if (first && !vehicleTouched.current) {
+        setPlate(first.plate);
+        setPlateState(first.plateState ?? '');
+      }
+    });
   }, [signedIn]);
+
+  // Shown again (Back into a page the browser kept, the tab brought back): what it shows may be stale.
+  useEffect(() => {
+    const again = () => setRecheck((n) => n + 1);
+    const onShow = (e: PageTransitionEvent) => {
+      if (e.persisted) again();
+    };
+    const onVisible = () => {
+      if (document.visibilityState === 'visible') again();
+    };
+    window.addEventListener('pageshow', onShow);
+    document.addEventListener('visibilitychange', onVisible);
+    return () => {
+      window.removeEventListener('pageshow', onShow);
+      document.removeEventListener('visibilitychange', onVisible);
+    };
+  }, []);
 
   // The spot's clock, once the spot is known (a chosen start is read on it).
   const zone = spot?.rate?.timeZone ?? null;
@@ -87,28 +137,56 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
     w.start !== 'now' && windowRange(w, zone).startsAt.getTime() < Date.now() - slackMs;
   const pastStart = known && startPassed(PAST_SLACK_MS);
 
-  // The price for the window as it is chosen (none for a start that has passed: it is said so instead).
+  // The price for the window as it is chosen (none for a start that has passed: it is said so instead),
+  // and whether the spot is free for it: a search for free spots at the spot's own point lists it or not.
+  // Read again for the same window (the page shown again), an error of the form's (a plate) stays.
+  const lastWindow = useRef('');
   useEffect(() => {
+    const windowKey = `${id} ${w.start} ${w.minutes} ${zone} ${known}`;
+    const sameWindow = windowKey === lastWindow.current;
+    lastWindow.current = windowKey;
     if (!known && w.start !== 'now') return;
     const { startsAt, endsAt } = windowRange(w, zone);
     if (startsAt.getTime() < Date.now() - PAST_SLACK_MS) {
       setPrice(null);
+      setFree(null);
       setError(null);
       return;
     }
     let live = true;
-    run<QuoteData>(QUOTE, { id, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString() }).then((r) => {
+    const range = { startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString() };
+    run<QuoteData>(QUOTE, { id, ...range }).then((r) => {
       if (!live) return;
       setPrice(r.data?.quote ?? null);
-      setError(r.error);
+      setError((now) => (sameWindow ? (r.error ?? now) : r.error));
     });
+    // A stay longer than the spot takes is the window's error (SMB04), not the spot being taken.
+    if (spot && spot.status === 'active' && w.minutes <= intervalMinutes(spot.maxStay)) {
+      const near = { lat: spot.lat, lng: spot.lng, radius: SELF_RADIUS_KM, unit: 'km', ...range };
+      run<SpotsNearIdsData>(SPOTS_NEAR_IDS, near).then((r) => {
+        if (!live) return;
+        setFree(r.data?.spotsNear ? r.data.spotsNear.nodes.some((n) => n.spot.rowId === id) : null);
+      });
+    } else setFree(null);
     return () => {
       live = false;
     };
-  }, [id, w.start, w.minutes, zone, known]);
+  }, [id, w.start, w.minutes, zone, known, recheck]);
+
+  // Taken (found so, or a reservation refused as overlapping): the message takes the focus from the button it replaces.
+  const takenMessage = useRef<HTMLParagraphElement>(null);
+  const focusTaken = useRef(false);
+  useEffect(() => {
+    if (free === false && focusTaken.current) takenMessage.current?.focus();
+    focusTaken.current = false;
+  }, [free]);
 
   async function submit(event: Event) {
     event.preventDefault();
+    if (free === false) {
+      takenMessage.current?.focus();
+      return;
+    }
     const problem = stateProblem(plate, plateState);
     setStateError(problem);
     if (pastStart) {
@@ -131,6 +209,13 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
     });
     setBusy(false);
     if (r.error) {
+      // Taken since the page read it: said in the page's words, with availability read again.
+      if (r.error.code === 'SMB01') {
+        focusTaken.current = true;
+        setFree(false);
+        setRecheck((n) => n + 1);
+        return;
+      }
       setError(r.error);
       return;
     }
@@ -207,6 +292,7 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
               label="Saved vehicle"
               value={vehicles.find((v) => v.plate === plate && (v.plateState ?? '') === plateState)?.rowId ?? ''}
               onChange={(e) => {
+                vehicleTouched.current = true;
                 const v = vehicles.find((x) => x.rowId === e.currentTarget.value);
                 setPlate(v?.plate ?? '');
                 setPlateState(v?.plateState ?? '');
@@ -230,7 +316,10 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
             value={plate}
             error={placed.field('plate')}
             hint="Enforcement officers check plates: give it so that they find this reservation."
-            onInput={(e) => setPlate(e.currentTarget.value)}
+            onInput={(e) => {
+              vehicleTouched.current = true;
+              setPlate(e.currentTarget.value);
+            }}
           />
           <TextField
             id="plate-state"
@@ -240,7 +329,10 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
             maxLength={3}
             value={plateState}
             error={stateError}
-            onInput={(e) => setPlateState(e.currentTarget.value)}
+            onInput={(e) => {
+              vehicleTouched.current = true;
+              setPlateState(e.currentTarget.value);
+            }}
           />
         </fieldset>
         {state.status !== 'signed-in' && (
@@ -263,7 +355,17 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
           </>
         )}
         <FormError message={placed.general} />
-        <SubmitButton busy={busy}>Reserve and add a card</SubmitButton>
+        {free === false ? (
+          <p class="taken-here" data-availability="taken" role="status" tabIndex={-1} ref={takenMessage}>
+            {ERROR_SENTENCES.SMB01} <Link href="/">Find another spot</Link>
+          </p>
+        ) : spot.status !== 'active' ? (
+          <p class="taken-here" data-availability="out-of-service" role="status">
+            {ERROR_SENTENCES.SMB02} <Link href="/">Find another spot</Link>
+          </p>
+        ) : (
+          <SubmitButton busy={busy}>Reserve and add a card</SubmitButton>
+        )}
       </form>
     </div>
   );

@@ -6,6 +6,8 @@
 // Numbers typed are checked next to their field before anything is sent (a
 // blank price is not 0, a blank street or block end is no street or end), and a new hourly price, which every spot on the rate
 // charges, is confirmed first with the price and the number of spots.
+// A field's error lasts until its value changes or another change succeeds
+// (which reads the spot again and puts its values back in the fields).
 import { useEffect, useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
@@ -89,8 +91,16 @@ function useAction(reload: () => void) {
       reload();
     }
   }
-  return { busy, error, done, act };
+  return { busy, error, done, act, clearError: () => setError(null) };
 }
+
+type TypedErrors = {
+  street?: string;
+  maxStay?: string;
+  price?: string;
+  blockFrom?: string;
+  blockTo?: string;
+};
 
 function Spot({ id }: { id: string }) {
   const [data, setData] = useState<{ spot: StaffSpot | null; affected: Affected } | null>(null);
@@ -100,19 +110,23 @@ function Spot({ id }: { id: string }) {
   const [maxStay, setMaxStay] = useState('');
   const [price, setPrice] = useState('');
   // Errors of what was typed, found before sending; a new price awaiting confirmation.
-  const [typed, setTyped] = useState<{
-    street?: string;
-    maxStay?: string;
-    price?: string;
-    blockFrom?: string;
-    blockTo?: string;
-  }>({});
+  const [typed, setTyped] = useState<TypedErrors>({});
   const [newPrice, setNewPrice] = useState<number | null>(null);
   // What was typed (null: the default, from 1 to 3 hours after the page opened, on the spot's clock once known).
   const [from, setFrom] = useState<string | null>(null);
   const [to, setTo] = useState<string | null>(null);
   const [opened] = useState(() => Date.now());
-  const { busy, error, done, act } = useAction(() => setVersion((v) => v + 1));
+  // A change that succeeded reads the spot again, which puts its values back in the fields: what was
+  // said about what had been typed in them no longer holds.
+  const { busy, error, done, act, clearError } = useAction(() => {
+    setTyped({});
+    setVersion((v) => v + 1);
+  });
+  /** A field's value changed: its error (found before sending, or the API's placed there) no longer holds. */
+  const edited = (name: keyof TypedErrors) => {
+    setTyped((now) => (now[name] ? { ...now, [name]: undefined } : now));
+    if (error && FIELD_CODES[name].includes(error.code)) clearError();
+  };
   useEffect(() => {
     run<{ spot: StaffSpot | null; spotAffectedReservations: { nodes: Affected } }>(STAFF_SPOT, { id }).then((r) => {
       setLoadError(r.error);
@@ -185,7 +199,10 @@ function Spot({ id }: { id: string }) {
           label="Street"
           value={street}
           error={typed.street ?? placed.field('street')}
-          onInput={(e) => setStreet(e.currentTarget.value)}
+          onInput={(e) => {
+            setStreet(e.currentTarget.value);
+            edited('street');
+          }}
         />
         <TextField
           id="max-stay"
@@ -193,7 +210,10 @@ function Spot({ id }: { id: string }) {
           inputMode="numeric"
           value={maxStay}
           error={typed.maxStay ?? placed.field('maxStay')}
-          onInput={(e) => setMaxStay(e.currentTarget.value)}
+          onInput={(e) => {
+            setMaxStay(e.currentTarget.value);
+            edited('maxStay');
+          }}
         />
         <div class="button-row">
           <SubmitButton busy={busy}>Save spot</SubmitButton>
@@ -222,7 +242,10 @@ function Spot({ id }: { id: string }) {
             value={price}
             error={typed.price ?? placed.field('price')}
             hint={`Now ${formatMoney(rate.hourlyPrice, rate.currency)} an hour at ${spotCount(rate.spots.totalCount)}. Decimals after a point; a comma only between thousands.`}
-            onInput={(e) => setPrice(e.currentTarget.value)}
+            onInput={(e) => {
+              setPrice(e.currentTarget.value);
+              edited('price');
+            }}
           />
           <div class="button-row">
             <SubmitButton busy={busy}>Save rate</SubmitButton>
@@ -322,7 +345,10 @@ function Spot({ id }: { id: string }) {
             type="datetime-local"
             value={fromValue}
             error={typed.blockFrom ?? blockError('blockFrom')}
-            onInput={(e) => setFrom(e.currentTarget.value)}
+            onInput={(e) => {
+              setFrom(e.currentTarget.value);
+              edited('blockFrom');
+            }}
           />
           <TextField
             id="block-to"
@@ -330,7 +356,10 @@ function Spot({ id }: { id: string }) {
             type="datetime-local"
             value={toValue}
             error={typed.blockTo ?? blockError('blockTo')}
-            onInput={(e) => setTo(e.currentTarget.value)}
+            onInput={(e) => {
+              setTo(e.currentTarget.value);
+              edited('blockTo');
+            }}
           />
           <div class="button-row">
             <SubmitButton busy={busy}>Block</SubmitButton>
