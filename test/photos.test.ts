@@ -225,4 +225,28 @@ test('replacing a photo removes the old bytes and is audited', async () => {
   assert.is(rows[1].old_values.photo_key, first.photo_key);
 });
 
+test('uploads to one customer at once leave one photo stored: each replaced one is removed', async () => {
+  const api = apis.postgres;
+  const op = callers['operator in zone'].headers;
+  const id = await customer();
+  const answers = await Promise.all(
+    Array.from({ length: 8 }, async () => upload(api, id, await png(), 'image/png', op)),
+  );
+  assert.equal(
+    answers.map((a) => a.status),
+    Array(8).fill(201),
+    JSON.stringify(answers.filter((a) => a.status !== 201)),
+  );
+  const { rows } = await db.owner.query(
+    `select o.key, o.key = c.photo_key as current from app_private.stored_objects o
+     join app_public.customers c on c.id = $1 where o.key like 'customers/' || $1 || '/%'`,
+    [id],
+  );
+  assert.equal(
+    rows.map((r) => r.current),
+    [true],
+    JSON.stringify(rows),
+  );
+});
+
 test.run();

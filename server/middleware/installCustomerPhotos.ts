@@ -74,6 +74,9 @@ export function installCustomerPhotos(
       let customer: { photo_url: string };
       try {
         ({ previous, customer } = await asCaller(req, res, async (c) => {
+          // Uploads to one customer in turn: two reading the same previous key would both keep
+          // their own photo's bytes, and the one replaced second would stay stored for good.
+          await c.query(`select pg_advisory_xact_lock(hashtextextended('customer-photo:' || $1, 0))`, [id]);
           const {
             rows: [old],
           } = await c.query('select photo_key from app_public.customers where id = $1', [id]);
