@@ -15,7 +15,7 @@ const stack = await startWebStack(import.meta.filename);
 mkdirSync(OUT, { recursive: true });
 
 async function shoot(page: Page, name: string, size: Size): Promise<void> {
-  await page.locator('.loading').waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.querySelector('.loading') === null);
   await page.screenshot({ path: join(OUT, `${name}-${size}.png`), fullPage: size === 'phone' });
   console.log(`docs/screenshots/${name}-${size}.png`);
 }

@@ -230,7 +230,8 @@ async function assertAccessible(page: Page, paths: string[]): Promise<void> {
   for (const path of paths) {
     await page.goto(stack.webUrl + path);
     await page.locator('h1').first().waitFor();
-    await page.locator('.loading').waitFor({ state: 'detached' });
+    // Every part of the page done loading (the account page loads vehicles and sessions at once).
+    await page.waitForFunction(() => document.querySelector('.loading') === null);
     assert.equal(await seriousA11yViolations(page), [], path);
   }
 }
