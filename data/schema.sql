@@ -3764,6 +3764,22 @@ $$;
 COMMENT ON FUNCTION app_private.email_enqueue(template text, recipient public.citext, data jsonb, dedupe_key text) IS 'Writes an email to the outbox in the caller''s transaction (the due-work sweep queues its sending within about a second); returns its id, or null when dedupe_key was already used.';
 
 --
+-- Name: email_send_attempts_max(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.email_send_attempts_max() RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select 25;
+$$;
+
+--
+-- Name: FUNCTION email_send_attempts_max(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.email_send_attempts_max() IS 'How many times an email is tried (its send_email job''s max_attempts) before it is given up.';
+
+--
 -- Name: email_send_failed(bigint, text); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3772,8 +3788,12 @@ CREATE FUNCTION app_private.email_send_failed(email_id bigint, error text) RETUR
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
+  -- The last attempt failed: the email is given up (nothing queues it again), and
+  -- its plain one-time token with it, as email_sent drops it once mailed.
   update app_private.emails e
-  set attempts = e.attempts + 1, last_error = left(email_send_failed.error, 500)
+  set attempts = e.attempts + 1, last_error = left(email_send_failed.error, 500),
+      data = case when e.attempts + 1 >= app_private.email_send_attempts_max()
+                  then e.data - array['token', 'manageToken'] else e.data end
   where e.id = email_send_failed.email_id;
 end;
 $$;
@@ -3782,7 +3802,7 @@ $$;
 -- Name: FUNCTION email_send_failed(email_id bigint, error text); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.email_send_failed(email_id bigint, error text) IS 'Records a failed sending attempt of an outbox row (the send_email job is retried with back-off).';
+COMMENT ON FUNCTION app_private.email_send_failed(email_id bigint, error text) IS 'Records a failed sending attempt of an outbox row (the send_email job is retried with back-off); after the last one, drops the plain one-time token it carried.';
 
 --
 -- Name: email_sent(bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -3878,7 +3898,7 @@ begin
     )
     select count(*) into v_jobs from graphile_worker.add_jobs(array(
       select ('send_email', json_build_object('emailId', q.id), null, now() + least(q.nth - 1, 9) * interval '1 second',
-              25, 'send_email:' || q.id, 10, null)::graphile_worker.job_spec
+              app_private.email_send_attempts_max(), 'send_email:' || q.id, 10, null)::graphile_worker.job_spec
       from (select u.id, row_number() over (partition by u.recipient order by u.id) as nth from queued u) q));
   end if;
   return cardinality(v_ids);
@@ -12217,6 +12237,12 @@ REVOKE ALL ON FUNCTION app_private.due_work_schedule(every_ms integer) FROM PUBL
 --
 
 REVOKE ALL ON FUNCTION app_private.email_enqueue(template text, recipient public.citext, data jsonb, dedupe_key text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION email_send_attempts_max(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.email_send_attempts_max() FROM PUBLIC;
 
 --
 -- Name: FUNCTION email_send_failed(email_id bigint, error text); Type: ACL; Schema: app_private; Owner: -

@@ -247,6 +247,34 @@ test('once sent, an outbox row keeps no plain one-time token (the mail carried i
   );
 });
 
+test('an email given up after its last failed attempt keeps no plain one-time token either', async () => {
+  // Queued in the same transaction, so the running worker's sweep never sends it: every attempt
+  // fails, as when SMTP keeps refusing. (A multi-statement query is one transaction.)
+  const [made] = (await db.owner.query(
+    `select app_private.email_enqueue('verify_email', 'g@example.test', '{"token": "plain-never-sent-token"}')::text as id;
+     update app_private.emails set queued_at = now()
+     where id = currval(pg_get_serial_sequence('app_private.emails', 'id'))`,
+  )) as unknown as Array<{ rows: Array<{ id: string }> }>;
+  const id = made.rows[0].id;
+  const tokenAfter = async (failures: number) => {
+    for (let i = 0; i < failures; i++)
+      await db.owner.query(`select app_private.email_send_failed($1, 'refused')`, [id]);
+    const {
+      rows: [row],
+    } = await db.owner.query(`select data->>'token' as token, attempts from app_private.emails where id = $1`, [id]);
+    return row;
+  };
+  const {
+    rows: [{ max }],
+  } = await db.owner.query('select app_private.email_send_attempts_max() as max');
+  assert.equal(
+    await tokenAfter(max - 1),
+    { token: 'plain-never-sent-token', attempts: max - 1 },
+    'kept while it may still go',
+  );
+  assert.equal(await tokenAfter(1), { token: null, attempts: max }, 'dropped once given up');
+});
+
 test('a send_email job naming no outbox row (not an id, an id of no row) ends without sending or failing', async () => {
   // Setup: a running worker (the test above started it) and what the outbox holds now.
   worker ??= await startTestWorker(db);
