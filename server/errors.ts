@@ -59,6 +59,9 @@ export function httpStatusOf(err: CodedError): number {
 // server/live/websocket_guard.ts for websocket upgrades, which Express never
 // sees. Each is made here once, so both doors say the same sentence.
 
+/** What a 413 says, whichever parser refused the body (installErrorHandler.ts for JSON, request_shape.ts for grafserv's). */
+export const BODY_TOO_LARGE = 'Request body too large';
+
 /** SMA18: an Origin that is neither a CORS_ORIGINS origin nor this server (installCors.ts, websocket_guard.ts). */
 export const originRefused = (): CodedError => new CodedError('SMA18', 'This origin may not call the API');
 

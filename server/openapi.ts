@@ -3,6 +3,7 @@
 // as GET /openapi.json and rendered as GET /docs (server/openapi_page.ts);
 // test/openapi.test.ts holds it to the Express router: every route is
 // described here and every operation here answers as described.
+import { BODY_TOO_LARGE } from './errors.ts';
 
 type Json = Record<string, unknown>;
 
@@ -23,7 +24,7 @@ const graphqlError = (description: string) => ({
 });
 const error = (description: string) => ({ description, content: json(ref('Error')) });
 /** What express.json (and express.raw) answer past a route's body limit. */
-const TOO_LARGE = 'BAD_REQUEST, "Request body too large"';
+const TOO_LARGE = `BAD_REQUEST, "${BODY_TOO_LARGE}"`;
 const redirect = (description: string) => ({
   description,
   headers: { Location: { schema: { type: 'string' }, description: 'Where the browser goes next.' } },

@@ -2,7 +2,7 @@
 // throws, answered as JSON by sendError (server/errors.ts). Unexpected errors
 // are logged with a reference and never echoed.
 import type { Express, NextFunction, Request, Response } from 'express';
-import { CodedError, internalError, isDocumented, sendError } from '../errors.ts';
+import { BODY_TOO_LARGE, CodedError, internalError, isDocumented, sendError } from '../errors.ts';
 
 export function installErrorHandler(app: Express): void {
   app.use(() => {
@@ -15,7 +15,7 @@ export function installErrorHandler(app: Express): void {
     if (status && status >= 400 && status < 500)
       return sendError(
         res,
-        new CodedError('BAD_REQUEST', status === 413 ? 'Request body too large' : 'Malformed request'),
+        new CodedError('BAD_REQUEST', status === 413 ? BODY_TOO_LARGE : 'Malformed request'),
         status,
       );
     sendError(res, internalError(err));

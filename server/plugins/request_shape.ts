@@ -5,9 +5,10 @@
 // a `query` that is not a string. grafserv answers these itself, bypassing
 // maskError, so their errors would carry no code; this gives every one a code:
 // SMQ05 for a batch, BAD_REQUEST for the rest (INTERNAL for a 5xx); a body too
-// large (413) says "Request body too large", as a JSON one does (installErrorHandler.ts).
+// large (413) says BODY_TOO_LARGE, as a JSON one does (installErrorHandler.ts).
 import type { Request } from 'express';
 import type { Result } from 'postgraphile/grafserv';
+import { BODY_TOO_LARGE } from '../errors.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -39,8 +40,8 @@ function codedBody(body: ErrorBody, statusCode: number): ErrorBody {
     errors: body.errors?.map((e) => {
       if (e.extensions?.code) return e;
       // grafserv's own 413 (an application/graphql body past maxRequestLength) says "Too much
-      // data"; the same message as express.json's 413 for a JSON body (installErrorHandler.ts).
-      const message = statusCode === 413 ? 'Request body too large' : e.message;
+      // data"; it says what express.json's 413 for a JSON body says.
+      const message = statusCode === 413 ? BODY_TOO_LARGE : e.message;
       return { ...e, message, extensions: { ...e.extensions, code } };
     }),
   };

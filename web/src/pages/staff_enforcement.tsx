@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import { mutate } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
 import { ENFORCEMENT_LOOKUP, type EnforcementAnswer } from '../api/staff.ts';
-import { FormError, placeError, SubmitButton, TextField } from '../components/fields.tsx';
+import { FormError, focusById, placeError, SubmitButton, TextField } from '../components/fields.tsx';
 import { RequireStaff } from '../components/require_staff.tsx';
 import { formatTime } from '../format.ts';
 
@@ -21,7 +21,7 @@ export function StaffEnforcementPage() {
     if (spot !== '' && !/^\d+$/.test(spot)) {
       setSpotError('Enter the spot number in digits, as on the sign (such as 1042), or leave it empty.');
       setAnswer(null);
-      setTimeout(() => document.getElementById('spot')?.focus());
+      focusById('spot');
       return;
     }
     setSpotError(null);
