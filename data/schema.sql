@@ -3736,6 +3736,26 @@ $$;
 COMMENT ON FUNCTION app_private.due_work_schedule(every_ms integer) IS 'Queues the next due-work sweep on the next boundary of every_ms milliseconds (the next whole second for 1000), replacing a waiting one.';
 
 --
+-- Name: email_data_spent(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.email_data_spent(data jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  -- Only hashes of one-time tokens are stored anywhere else: once an email is
+  -- mailed or given up, the plain token (a password reset, verification or
+  -- invitation link's, a guest manage token) leaves the outbox too, or a
+  -- database reader or a backup would hold live keys to accounts and reservations.
+  select data - array['token', 'manageToken'];
+$$;
+
+--
+-- Name: FUNCTION email_data_spent(data jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.email_data_spent(data jsonb) IS 'An outbox row''s data without the plain one-time tokens it carried (token, manageToken): what stays once the email is sent or given up.';
+
+--
 -- Name: email_enqueue(text, public.citext, jsonb, text); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -3793,7 +3813,7 @@ begin
   update app_private.emails e
   set attempts = e.attempts + 1, last_error = left(email_send_failed.error, 500),
       data = case when e.attempts + 1 >= app_private.email_send_attempts_max()
-                  then e.data - array['token', 'manageToken'] else e.data end
+                  then app_private.email_data_spent(e.data) else e.data end
   where e.id = email_send_failed.email_id;
 end;
 $$;
@@ -3813,13 +3833,9 @@ CREATE FUNCTION app_private.email_sent(email_id bigint) RETURNS void
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
-  -- Only hashes of one-time tokens are stored anywhere else: once mailed, the
-  -- plain token (a password reset, verification or invitation link's, a guest
-  -- manage token) leaves the outbox too, or a database reader or a backup
-  -- would hold live keys to accounts and reservations.
   update app_private.emails e
   set sent_at = now(), attempts = e.attempts + 1, last_error = null,
-      data = e.data - array['token', 'manageToken']
+      data = app_private.email_data_spent(e.data)
   where e.id = email_sent.email_id;
 end;
 $$;
@@ -8049,7 +8065,7 @@ $$;
 -- Name: FUNCTION reset_password(token text, new_password text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS 'Sets a new password with the token from a password reset or staff invitation link (single use), verifies the email it was sent to, signs out every session of the account and, for a reset, emails password_changed. A reset of an account whose email was never verified also drops what its maker set (app_private.forget_unproved_setup: the name becomes the email''s local part, provider links go). Sign in afterwards.';
+COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS 'Sets a new password with the token from a password reset or staff invitation link (single use), verifies the email it was sent to, signs out every session of the account and, for a reset, emails password_changed. A reset of an account whose email was never verified also drops what its maker set (app_private.forget_unproved_setup). Sign in afterwards.';
 
 --
 -- Name: restore_customer(bigint); Type: FUNCTION; Schema: app_public; Owner: -
@@ -12231,6 +12247,12 @@ REVOKE ALL ON FUNCTION app_private.confirm_if_card_allows(reservation_id bigint,
 --
 
 REVOKE ALL ON FUNCTION app_private.due_work_schedule(every_ms integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION email_data_spent(data jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.email_data_spent(data jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION email_enqueue(template text, recipient public.citext, data jsonb, dedupe_key text); Type: ACL; Schema: app_private; Owner: -
