@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { dropTemplate } from './helpers/db.ts';
-import { MIDTOWN, openFirstFreeSpot, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
+import { MIDTOWN, nothingLoading, openFirstFreeSpot, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { startWebStack, type Size } from './helpers/web_stack.ts';
 
 const OUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
@@ -15,7 +15,7 @@ const stack = await startWebStack(import.meta.filename);
 mkdirSync(OUT, { recursive: true });
 
 async function shoot(page: Page, name: string, size: Size): Promise<void> {
-  await page.waitForFunction(() => document.querySelector('.loading') === null);
+  await nothingLoading(page);
   await page.screenshot({ path: join(OUT, `${name}-${size}.png`), fullPage: size === 'phone' });
   console.log(`docs/screenshots/${name}-${size}.png`);
 }

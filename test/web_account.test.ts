@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Page } from 'playwright-core';
 import { OAuth2Server } from 'oauth2-mock-server';
-import { MIDTOWN, openFirstFreeSpot, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
+import { MIDTOWN, nothingLoading, openFirstFreeSpot, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
 import { ERROR_SENTENCES } from '../web/src/error_messages.ts';
 
@@ -230,8 +230,7 @@ async function assertAccessible(page: Page, paths: string[]): Promise<void> {
   for (const path of paths) {
     await page.goto(stack.webUrl + path);
     await page.locator('h1').first().waitFor();
-    // Every part of the page done loading (the account page loads vehicles and sessions at once).
-    await page.waitForFunction(() => document.querySelector('.loading') === null);
+    await nothingLoading(page);
     assert.equal(await seriousA11yViolations(page), [], path);
   }
 }

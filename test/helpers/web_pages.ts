@@ -11,6 +11,14 @@ export async function typeCard(page: Page, number: string): Promise<void> {
   await page.getByLabel('CVC').fill('123');
 }
 
+/**
+ * Waits until no part of the page is loading. A page may load several parts at once (the
+ * account page: vehicles and sessions), so this waits for every `.loading`, not the first.
+ */
+export async function nothingLoading(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.querySelector('.loading') === null);
+}
+
 /** Waits for the reservation page to show `status` (the page re-reads it while it waits on a card). */
 export async function reservationStatusIs(page: Page, status: string): Promise<void> {
   await page.locator(`.status-line [data-status="${status}"]`).waitFor({ timeout: 30_000 });
