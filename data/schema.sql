@@ -1343,6 +1343,40 @@ $$;
 COMMENT ON FUNCTION app_hidden.current_user_is_staff() IS 'True when the signed-in user is an operator or an admin (the roles whose requests run as app_operator).';
 
 --
+-- Name: current_user_may_join_rate(integer, text); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.current_user_may_join_rate(rate_id integer, borough text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+  -- A zoned operator may change a rate only while every spot on it is in
+  -- their zones (current_user_may_manage_rate). An operator of another zone
+  -- who put one of their spots on that rate would take it from them, so an
+  -- operator's spot joins a rate only when no zoned operator who manages the
+  -- rate today lacks the spot's borough. Admins decide for everyone; a rate
+  -- no spot uses yet belongs to no zone.
+  select app_hidden.current_user_is_admin()
+      or not exists (
+        select from app_public.users op
+        where op.role = 'operator'
+          and exists (select from app_public.spots s where s.rate_id = current_user_may_join_rate.rate_id)
+          and not exists (select from app_public.spots s
+                          where s.rate_id = current_user_may_join_rate.rate_id
+                            and not exists (select from app_public.operator_zones z
+                                            where z.user_id = op.id and lower(z.borough) = lower(btrim(s.borough))))
+          and not exists (select from app_public.operator_zones z
+                          where z.user_id = op.id
+                            and lower(z.borough) = lower(btrim(current_user_may_join_rate.borough))));
+$$;
+
+--
+-- Name: FUNCTION current_user_may_join_rate(rate_id integer, borough text); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.current_user_may_join_rate(rate_id integer, borough text) IS 'True when the signed-in staff member may put a spot of this borough on this rate: an admin, or no zoned operator who can change the rate today lacks the borough (SMO12 otherwise).';
+
+--
 -- Name: current_user_may_manage(text); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -7176,6 +7210,9 @@ begin
   if not exists (select from app_public.rates r where r.id = create_spot.rate_id) then
     raise exception 'There is no rate %', coalesce(create_spot.rate_id::text, '(none given)') using errcode = 'SMO06';
   end if;
+  if not app_hidden.current_user_may_join_rate(create_spot.rate_id, create_spot.borough) then
+    raise exception 'Rate % belongs to another zone''s spots: use a rate of your own', create_spot.rate_id using errcode = 'SMO12';
+  end if;
   -- Written as the request's role: row level security checks the zone again.
   insert into app_public.spots (location, street, rate_id, borough, zone, side_of_street, from_street, to_street,
                                 max_stay, is_accessible, has_ev_charger)
@@ -7191,7 +7228,7 @@ $$;
 -- Name: FUNCTION create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the borough''s zone and admins: a new active spot at (lat, lng). SMO01 not staff, SMO02 outside your zones, SMO06 no such rate, SMO05 bad maximum stay, SMO11 no street (1 to 200 characters), SMS01 bad coordinates.';
+COMMENT ON FUNCTION app_public.create_spot(lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the borough''s zone and admins: a new active spot at (lat, lng). SMO01 not staff, SMO02 outside your zones, SMO06 no such rate, SMO12 a rate whose spots are all in another operator''s zones, SMO05 bad maximum stay, SMO11 no street (1 to 200 characters), SMS01 bad coordinates.';
 
 --
 -- Name: current_session_id(); Type: FUNCTION; Schema: app_public; Owner: -
@@ -8850,6 +8887,16 @@ begin
   if update_spot.rate_id is not null and not exists (select from app_public.rates r where r.id = update_spot.rate_id) then
     raise exception 'There is no rate %', coalesce(update_spot.rate_id::text, '(none given)') using errcode = 'SMO06';
   end if;
+  -- A spot changing rate or borough joins its rate anew.
+  if (update_spot.rate_id is distinct from v_s.rate_id and update_spot.rate_id is not null)
+     or (nullif(btrim(update_spot.borough), '') is not null
+         and lower(btrim(update_spot.borough)) is distinct from lower(v_s.borough)) then
+    if not app_hidden.current_user_may_join_rate(coalesce(update_spot.rate_id, v_s.rate_id),
+                                                 coalesce(nullif(btrim(update_spot.borough), ''), v_s.borough)) then
+      raise exception 'Rate % belongs to another zone''s spots: use a rate of your own', coalesce(update_spot.rate_id, v_s.rate_id)
+        using errcode = 'SMO12';
+    end if;
+  end if;
   if (lat is null) <> (lng is null) then
     raise exception 'Give both latitude and longitude' using errcode = 'SMS01';
   end if;
@@ -8875,7 +8922,7 @@ $$;
 -- Name: FUNCTION update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the spot''s zone and admins: changes what is given (null: unchanged). Reservations already made keep their quoted price. SMO01/SMO02/SMO03 as for every spot operation, SMO11 a blank or over-long street.';
+COMMENT ON FUNCTION app_public.update_spot(spot_id bigint, lat double precision, lng double precision, street text, rate_id integer, borough text, zone text, side_of_street text, from_street text, to_street text, max_stay_minutes integer, is_accessible boolean, has_ev_charger boolean) IS 'Operators in the spot''s zone and admins: changes what is given (null: unchanged). Reservations already made keep their quoted price. SMO01/SMO02/SMO03 as for every spot operation, SMO06 no such rate, SMO12 a rate (or, moving the spot, a borough) that would take the rate from the operators of another zone, SMO11 a blank or over-long street.';
 
 --
 -- Name: verify_email(text, text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -11658,6 +11705,13 @@ GRANT ALL ON FUNCTION app_hidden.current_user_is_admin() TO app_anonymous;
 
 REVOKE ALL ON FUNCTION app_hidden.current_user_is_staff() FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.current_user_is_staff() TO app_anonymous;
+
+--
+-- Name: FUNCTION current_user_may_join_rate(rate_id integer, borough text); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.current_user_may_join_rate(rate_id integer, borough text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.current_user_may_join_rate(rate_id integer, borough text) TO app_anonymous;
 
 --
 -- Name: FUNCTION current_user_may_manage(borough text); Type: ACL; Schema: app_hidden; Owner: -

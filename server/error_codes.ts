@@ -101,6 +101,8 @@ export const ERROR_CODES: Record<string, string> = {
   SMO09: 'A rate with this code already exists.',
   SMO10: 'Bad operator zones: the list left out (an empty list means everywhere), or a blank borough.',
   SMO11: 'A spot needs its street, 1 to 200 characters (createSpot, updateSpot).',
+  SMO12:
+    "A rate whose spots are all in another operator's zones: putting your spot on it (createSpot, updateSpot with rateId or borough) would take the rate from them. Use a rate of your own.",
   SME01:
     'Bad vehicle: a plate is 1 to 10 letters and digits (spaces, dashes and dots ignored), a state 2 or 3 letters (and only with a plate), a label 1 to 50 characters.',
   SME02: 'Only enforcement officers (and admins) may look plates up.',

@@ -37,6 +37,17 @@ async function customer(): Promise<string> {
   );
   return c.id;
 }
+/** A rate whose only spot is in the other operator's zone (Queens): that operator may change it. */
+async function queensRate(): Promise<number> {
+  const rate = await createRate(ctx.db);
+  await createSpot(ctx.db, { lat: 40.72 + made * 1e-4, lng: -73.8, rateId: rate, borough: 'Queens' });
+  made += 1;
+  return rate;
+}
+/** Who may put a Brooklyn spot on the Queens operator's rate: admins only (SMO12 takes no rate from a zone). */
+const joinsQueensRate = only(['admin'], (c) =>
+  c === 'operator in zone' ? 'SMO12' : c === 'operator out of zone' ? 'SMO02' : 'SMO01',
+);
 /** A spot in the in-zone operator's borough, on a rate of its own. */
 async function zoneSpot(): Promise<{ spot: string; rate: number }> {
   const rate = await createRate(ctx.db);
@@ -216,6 +227,23 @@ const OPERATIONS: Record<string, Operation> = {
         [vars.id],
       );
       assert.equal(row, { street: 'Atlantic Avenue', hour: true });
+    },
+  },
+  createSpotOnAnotherZonesRate: {
+    query: `mutation ($rate: Int!) { createSpot(input: { lat: 40.691, lng: -73.981, street: "Court Street", rateId: $rate,
+      borough: "${ZONE}" }) { result { rowId rateId borough } } }`,
+    expect: joinsQueensRate,
+    vars: async () => ({ rate: await queensRate() }),
+    async check(data, vars) {
+      assert.equal([data.createSpot.result.rateId, data.createSpot.result.borough], [vars.rate, ZONE]);
+    },
+  },
+  updateSpotOntoAnotherZonesRate: {
+    query: `mutation ($id: BigInt!, $rate: Int!) { updateSpot(input: { spotId: $id, rateId: $rate }) { result { rowId rateId } } }`,
+    expect: joinsQueensRate,
+    vars: async () => ({ id: (await zoneSpot()).spot, rate: await queensRate() }),
+    async check(data, vars) {
+      assert.equal(data.updateSpot.result, { rowId: vars.id, rateId: vars.rate });
     },
   },
   setSpotStatus: {

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { asRole, identityOf, sqlstateOf, callAs } from './helpers/db.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
 import { useStaffApi, ZONE } from './helpers/staff.ts';
+import { createSignedInUser } from './helpers/auth.ts';
 import { hoursFromNow, reserve } from './helpers/reservations.ts';
 
 const ctx = useStaffApi(import.meta.filename, test);
@@ -281,6 +282,62 @@ test('spot and rate input: codes, and nothing written', async () => {
     op,
   );
   assert.is(dup.errors?.[0]?.extensions?.code, 'SMO09');
+});
+
+test("a spot joins a rate only when that takes the rate from no other zone's operator (SMO12)", async () => {
+  const brooklyn = ctx.callers['operator in zone'].headers;
+  const rateOf = async (...boroughs: Array<string | null>) => {
+    const rate = await createRate(ctx.db);
+    for (const borough of boroughs)
+      await createSpot(ctx.db, {
+        lat: 40.62 + (n += 1) * 1e-3,
+        lng: -73.9,
+        rateId: rate,
+        borough: borough ?? undefined,
+      });
+    return rate;
+  };
+  const CREATE = `mutation ($rate: Int!, $b: String) { createSpot(input: { lat: 40.65, lng: -73.95, street: "Fulton Street", rateId: $rate, borough: $b }) { result { rowId } } }`;
+  const MOVE = `mutation ($id: BigInt!, $rate: Int, $b: String) { updateSpot(input: { spotId: $id, rateId: $rate, borough: $b }) { result { rowId rateId borough } } }`;
+  const codeOf = (res: any) => res.errors?.[0]?.extensions?.code ?? null;
+  const spotsOn = async (rate: number) =>
+    (await ctx.db.owner.query('select count(*)::int as n from app_public.spots where rate_id = $1', [rate])).rows[0].n;
+
+  // Refused: the Queens operator manages these rates today and would lose them.
+  for (const spelled of [['Queens'], ['queens', ' QUEENS ']]) {
+    const rate = await rateOf(...spelled);
+    assert.is(codeOf(await ctx.api.gql(CREATE, { rate, b: ZONE }, brooklyn)), 'SMO12', spelled.join());
+    const mine = await zoneSpot();
+    assert.is(codeOf(await ctx.api.gql(MOVE, { id: mine, rate }, brooklyn)), 'SMO12', spelled.join());
+    assert.is(await spotsOn(rate), spelled.length, 'nothing joined');
+  }
+  // Allowed: a rate no spot uses, one already in the caller's borough (any spelling), one across zones
+  // (no zoned operator can change it), one with a spot of no borough (only admins and unzoned operators can).
+  for (const boroughs of [[], ['brooklyn'], ['Queens', ZONE], [null]]) {
+    const rate = await rateOf(...boroughs);
+    const made = await ctx.api.gql(CREATE, { rate, b: ZONE }, brooklyn);
+    assert.is(codeOf(made), null, JSON.stringify(boroughs));
+    const moved = await ctx.api.gql(MOVE, { id: await zoneSpot(), rate }, brooklyn);
+    assert.is(codeOf(moved), null, JSON.stringify(boroughs));
+    assert.is(await spotsOn(rate), boroughs.length + 2);
+  }
+  // Moving a spot to another borough joins its rate anew. An operator of both boroughs may not take a
+  // Brooklyn-only rate from the Brooklyn operator, but may move a spot of a rate already in both; admins
+  // decide for everyone.
+  const both = await createSignedInUser(ctx.db, ctx.api, { role: 'operator' });
+  await ctx.db.owner.query(`insert into app_public.operator_zones (user_id, borough) values ($1, $2), ($1, 'Queens')`, [
+    both.id,
+    ZONE,
+  ]);
+  const brooklynOnly = await rateOf(ZONE);
+  const spot = await createSpot(ctx.db, { lat: 40.61, lng: -73.91, rateId: brooklynOnly, borough: ZONE });
+  assert.is(codeOf(await ctx.api.gql(MOVE, { id: spot, b: 'Queens' }, both.headers)), 'SMO12');
+  const shared = await rateOf('Queens');
+  const sharedSpot = await createSpot(ctx.db, { lat: 40.611, lng: -73.91, rateId: shared, borough: ZONE });
+  const moved = await ctx.api.gql(MOVE, { id: sharedSpot, b: 'Queens' }, both.headers);
+  assert.equal(moved.data?.updateSpot.result, { rowId: sharedSpot, rateId: shared, borough: 'Queens' });
+  const byAdmin = await ctx.api.gql(MOVE, { id: spot, b: 'Queens' }, ctx.callers.admin.headers);
+  assert.equal(byAdmin.data?.updateSpot.result, { rowId: spot, rateId: brooklynOnly, borough: 'Queens' });
 });
 
 test("an operator's zones: a list left out, a null or a blank borough is refused (SMO10) and changes nothing; an empty list means everywhere", async () => {

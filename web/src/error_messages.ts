@@ -71,6 +71,7 @@ export const ERROR_SENTENCES: Record<string, string> = {
   SMO09: 'A rate with this code already exists.',
   SMO10: 'Give the boroughs this operator works in, each by name (none: everywhere).',
   SMO11: 'Give the street of the spot.',
+  SMO12: 'This rate belongs to spots in another zone. Choose a rate of your own.',
   SME01: 'Check the licence plate and its state.',
   SME02: 'Only enforcement officers may look plates up.',
   SME03: 'There is no such vehicle on your account.',
