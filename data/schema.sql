@@ -9022,6 +9022,31 @@ CREATE VIEW analytics.booking_funnel AS
 COMMENT ON VIEW analytics.booking_funnel IS 'Per day a reservation was made (New York time): held (every reservation starts held), confirmed (ever), completed, and the other endings: expired holds, cancellations, payment failures.';
 
 --
+-- Name: boroughs; Type: VIEW; Schema: analytics; Owner: -
+--
+
+CREATE VIEW analytics.boroughs AS
+ WITH spellings AS (
+         SELECT lower(btrim(s.borough)) AS key,
+            btrim(s.borough) AS spelling,
+            count(*) AS spots,
+            min(s.id) AS first_spot
+           FROM app_public.spots s
+          GROUP BY (lower(btrim(s.borough))), (btrim(s.borough))
+        )
+ SELECT spellings.key,
+    (array_agg(spellings.spelling ORDER BY spellings.spots DESC, spellings.first_spot))[1] AS borough,
+    (sum(spellings.spots))::bigint AS spots
+   FROM spellings
+  GROUP BY spellings.key;
+
+--
+-- Name: VIEW boroughs; Type: COMMENT; Schema: analytics; Owner: -
+--
+
+COMMENT ON VIEW analytics.boroughs IS 'One row per borough however spelled on spots (key: lower case, trimmed): the spelling most spots use (ties: the oldest spot''s), and its spots. Reports group by it.';
+
+--
 -- Name: charges; Type: TABLE; Schema: app_private; Owner: -
 --
 
@@ -9140,7 +9165,7 @@ CREATE VIEW analytics.occupancy_by_hour AS
            FROM app_public.reservations r
           WHERE ((r.kind = 'reservation'::text) AND (r.status = ANY (ARRAY['confirmed'::app_public.reservation_status, 'completed'::app_public.reservation_status, 'payment_failed'::app_public.reservation_status])))
         ), hours AS (
-         SELECT s.borough,
+         SELECT lower(btrim(s.borough)) AS borough_key,
             h_1.hour,
             (EXTRACT(epoch FROM (LEAST(upper(u.period), h_1.hour_end) - GREATEST(lower(u.period), h_1.hour_start))) / (60)::numeric) AS minutes
            FROM ((used u
@@ -9150,24 +9175,21 @@ CREATE VIEW analytics.occupancy_by_hour AS
                     ((g.g + '01:00:00'::interval) AT TIME ZONE 'America/New_York'::text) AS hour_end
                    FROM generate_series(date_trunc('hour'::text, (lower(u.period) AT TIME ZONE 'America/New_York'::text)), ((upper(u.period) AT TIME ZONE 'America/New_York'::text) - '00:00:00.000001'::interval), '01:00:00'::interval) g(g)) h_1)
         )
- SELECT h.borough,
+ SELECT b.borough,
     h.hour,
     count(*) AS reservations,
     round(sum(h.minutes), 2) AS reserved_minutes,
-    ( SELECT count(*) AS count
-           FROM app_public.spots s
-          WHERE (NOT (s.borough IS DISTINCT FROM h.borough))) AS spots,
-    round((sum(h.minutes) / (60.0 * (( SELECT count(*) AS count
-           FROM app_public.spots s
-          WHERE (NOT (s.borough IS DISTINCT FROM h.borough))))::numeric)), 4) AS occupancy
-   FROM hours h
-  GROUP BY h.borough, h.hour;
+    b.spots,
+    round((sum(h.minutes) / (60.0 * (b.spots)::numeric)), 4) AS occupancy
+   FROM (hours h
+     JOIN analytics.boroughs b ON ((NOT (b.key IS DISTINCT FROM h.borough_key))))
+  GROUP BY b.borough, b.spots, h.hour;
 
 --
 -- Name: VIEW occupancy_by_hour; Type: COMMENT; Schema: analytics; Owner: -
 --
 
-COMMENT ON VIEW analytics.occupancy_by_hour IS 'Per borough and local (New York) clock hour with any use: reservations overlapping it, minutes reserved, spots in the borough, and occupancy = minutes reserved / (spots × 60). Counts confirmed, completed and payment_failed stays.';
+COMMENT ON VIEW analytics.occupancy_by_hour IS 'Per borough (spellings folded, as analytics.boroughs) and local (New York) clock hour with any use: reservations overlapping it, minutes reserved, spots in the borough, and occupancy = minutes reserved / (spots × 60). Counts confirmed, completed and payment_failed stays.';
 
 --
 -- Name: reservations; Type: VIEW; Schema: analytics; Owner: -
@@ -9267,20 +9289,21 @@ COMMENT ON VIEW analytics.spots IS 'Every spot with its position and tariff.';
 
 CREATE VIEW analytics.stays_by_day AS
  SELECT ((lower(r.period) AT TIME ZONE 'America/New_York'::text))::date AS day,
-    s.borough,
+    b.borough,
     count(*) AS stays,
     round(avg((EXTRACT(epoch FROM (upper(r.period) - lower(r.period))) / (60)::numeric)), 2) AS avg_stay_minutes,
     round(avg((EXTRACT(epoch FROM GREATEST((lower(r.period) - r.created_at), '00:00:00'::interval)) / (60)::numeric)), 2) AS avg_lead_minutes
-   FROM (app_public.reservations r
+   FROM ((app_public.reservations r
      JOIN app_public.spots s ON ((s.id = r.spot_id)))
+     JOIN analytics.boroughs b ON ((NOT (b.key IS DISTINCT FROM lower(btrim(s.borough))))))
   WHERE ((r.kind = 'reservation'::text) AND (r.status = 'completed'::app_public.reservation_status))
-  GROUP BY (((lower(r.period) AT TIME ZONE 'America/New_York'::text))::date), s.borough;
+  GROUP BY (((lower(r.period) AT TIME ZONE 'America/New_York'::text))::date), b.borough;
 
 --
 -- Name: VIEW stays_by_day; Type: COMMENT; Schema: analytics; Owner: -
 --
 
-COMMENT ON VIEW analytics.stays_by_day IS 'Completed stays per day of their start (New York time) and borough: how many, their average length, and the average lead time between booking and start (minutes).';
+COMMENT ON VIEW analytics.stays_by_day IS 'Completed stays per day of their start (New York time) and borough (spellings folded): how many, their average length, and the average lead time between booking and start (minutes).';
 
 --
 -- Name: payment_minimums; Type: TABLE; Schema: app_hidden; Owner: -
@@ -13282,6 +13305,12 @@ GRANT ALL ON FUNCTION app_public.verify_email(token text, password text) TO app_
 --
 
 GRANT SELECT ON TABLE analytics.booking_funnel TO app_analyst;
+
+--
+-- Name: TABLE boroughs; Type: ACL; Schema: analytics; Owner: -
+--
+
+GRANT SELECT ON TABLE analytics.boroughs TO app_analyst;
 
 --
 -- Name: TABLE charges; Type: ACL; Schema: analytics; Owner: -
