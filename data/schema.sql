@@ -4017,16 +4017,12 @@ CREATE FUNCTION app_private.forget_unproved_setup(user_id bigint, name text) RET
     AS $$
 declare
   v_user app_public.users;
-  v_old_name text;
 begin
-  select u.name into v_old_name from app_public.users u where u.id = forget_unproved_setup.user_id;
+  -- The customer record follows (trigger _810_customer_name on users).
   update app_public.users u
   set name = coalesce(nullif(btrim(forget_unproved_setup.name), ''), split_part(u.email::text, '@', 1))
   where u.id = forget_unproved_setup.user_id
   returning u.* into v_user;
-  -- The customer record the sign-up made carries the same chosen name, unless staff changed it since.
-  update app_public.customers c set name = left(v_user.name, 100)
-  where c.user_id = v_user.id and c.name is not distinct from v_old_name;
   -- Saved cars and spots fill in the owner's next bookings (the web app picks a
   -- saved car): a stranger's plate would be the one enforcement finds covered.
   delete from app_public.vehicles v where v.user_id = v_user.id;
@@ -6548,6 +6544,30 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.tg_spots__live() IS 'Live event of a spot put out of service or back in service.';
+
+--
+-- Name: tg_users__customer_name(); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.tg_users__customer_name() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- The customer record starts with the account's name. It follows the
+  -- account's renames (updateUser, a reset of an unproved account) until
+  -- staff give it a name of their own: then the names differ, and staff's stays.
+  update app_public.customers c set name = new.name
+  where c.user_id = new.id and c.name is not distinct from old.name and new.name is distinct from old.name;
+  return null;
+end;
+$$;
+
+--
+-- Name: FUNCTION tg_users__customer_name(); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.tg_users__customer_name() IS 'AFTER UPDATE OF name trigger on users: the account''s customer record takes the new name, unless staff changed the record''s name.';
 
 --
 -- Name: tg_users__name(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -10747,6 +10767,12 @@ CREATE TRIGGER _800_customer AFTER INSERT ON app_public.users FOR EACH ROW WHEN 
 CREATE TRIGGER _800_live AFTER UPDATE OF status ON app_public.spots FOR EACH ROW WHEN ((new.status IS DISTINCT FROM old.status)) EXECUTE FUNCTION app_private.tg_spots__live();
 
 --
+-- Name: users _810_customer_name; Type: TRIGGER; Schema: app_public; Owner: -
+--
+
+CREATE TRIGGER _810_customer_name AFTER UPDATE OF name ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_users__customer_name();
+
+--
 -- Name: customer_notes _900_audit; Type: TRIGGER; Schema: app_public; Owner: -
 --
 
@@ -12792,6 +12818,12 @@ REVOKE ALL ON FUNCTION app_private.tg_spots__history_updated() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION app_private.tg_spots__live() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_users__customer_name(); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.tg_users__customer_name() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg_users__name(); Type: ACL; Schema: app_private; Owner: -

@@ -81,6 +81,41 @@ test('accounts and guest emails become customers, with their reservations and pa
   assert.equal([account.name, account.userId], ['Sign Up', reg.body.userId]);
 });
 
+test("a driver's rename reaches their customer record, until staff name the record themselves", async () => {
+  const driver = ctx.callers.driver;
+  const rename = async (name: string) => {
+    const res = await ctx.api.gql(
+      `mutation ($id: BigInt!, $n: String!) { updateUser(input: { rowId: $id, patch: { name: $n } }) { user { name } } }`,
+      { id: driver.user!.id, n: name },
+      driver.headers,
+    );
+    assert.is(res.errors, undefined, JSON.stringify(res.errors));
+  };
+  const record = async () =>
+    (
+      await ok(
+        `query ($u: BigInt!) { customers(first: 1, condition: { userId: $u }) { nodes { rowId name surname updatedBy } } }`,
+        {
+          u: driver.user!.id,
+        },
+      )
+    ).customers.nodes[0];
+
+  await rename('Grace Brewster');
+  const followed = await record();
+  assert.equal([followed.name, followed.updatedBy], ['Grace Brewster', null], 'the rename, stamped as nobody on staff');
+
+  // Staff know her by another name: a later rename of the account leaves theirs.
+  await ok(
+    `mutation ($id: BigInt!) { updateCustomer(input: { customerId: $id, name: "Amazing Grace", surname: "Hopper" }) { clientMutationId } }`,
+    {
+      id: followed.rowId,
+    },
+  );
+  await rename('Grace Murray');
+  assert.equal([(await record()).name, (await record()).surname], ['Amazing Grace', 'Hopper']);
+});
+
 test('search by name, surname or email, with typos; sort and page', async () => {
   await create('marie.curie@example.test', 'Marie', 'Curie');
   await create('pierre@example.test', 'Pierre', 'Curie');
