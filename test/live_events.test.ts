@@ -421,10 +421,10 @@ test('GraphQL subscription over a websocket: the event, with the spot read as th
 
 test("websockets: a foreign origin with the victim's cookie is refused; the own origin is not", async () => {
   const victim = await signInWithCookie(api, driver.email);
-  const attempt = (origin: string) =>
+  const attempt = (origin: string, host?: string) =>
     new Promise<number>((resolve) => {
       const socket = new WebSocket(`${api.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', {
-        headers: { cookie: victim.cookie, origin },
+        headers: { cookie: victim.cookie, origin, ...(host ? { host } : {}) },
       });
       socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       socket.on('open', () => {
@@ -434,6 +434,8 @@ test("websockets: a foreign origin with the victim's cookie is refused; the own 
       socket.on('error', () => {});
     });
   assert.is(await attempt('http://evil.example.test'), 403);
+  // A page that rebinds its own name to this server sends its own Host: the Host header vouches for nothing.
+  assert.is(await attempt('http://evil.example.test', 'evil.example.test'), 403);
   assert.is(await attempt('http://app.example.test'), 101);
   assert.is(await attempt(api.url), 101);
   // A bad bearer token is refused at the door too

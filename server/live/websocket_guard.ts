@@ -62,21 +62,14 @@ export function makeWebsocketGuard(
   clientAddress: (req: IncomingMessage) => string,
 ) {
   const parseCookies = cookieParser(config.cookieSecret);
-  const ownOrigin = new URL(config.publicUrl).origin;
   const perClient = new ClientBound(config.live.maxPerClient);
   const open = new Set<Duplex>();
 
   const guard = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     if ((req.url ?? '').split('?')[0] !== graphqlPath) return void socket.destroy();
     const origin = req.headers.origin;
-    const host = req.headers.host;
-    if (
-      origin !== undefined &&
-      !config.corsOrigins.includes(origin) &&
-      origin !== ownOrigin &&
-      origin !== `http://${host}` &&
-      origin !== `https://${host}`
-    ) {
+    // As for HTTP (installCors): never the Host header, which the client writes (DNS rebinding).
+    if (origin !== undefined && !config.corsOrigins.includes(origin) && origin !== new URL(config.publicUrl).origin) {
       return refuse(socket, originRefused());
     }
     let identity: RequestIdentity | undefined;
