@@ -72,7 +72,8 @@ export const ERROR_CODES: Record<string, string> = {
   SMP10:
     'This card has an unpaid reservation whose charge failed: it confirms no other reservation until that one is paid (with another card); the reservation stays held: give another card (setupReservationPayment starts a new set-up on the same hold), or confirm again once that one is paid.',
   // Query cost (server/query_limits.ts)
-  SMQ01: 'Query nested too deep: fields at most 10 deep.',
+  SMQ01:
+    'Query nested too deep: fields at most 10 deep, and braces, brackets and parentheses at most 64 deep in the text.',
   SMQ02: 'Too many aliases: at most 20 in one operation.',
   SMQ03:
     'Query too big: at most 250 fields, and at most 2,000 rows from its connections (page sizes multiplied through nested connections).',

@@ -46,6 +46,11 @@ export const QUERY_LIMITS = {
   maxRows: 2000,
   /** Largest `first`/`last` on any connection, and the page size when neither is given. */
   maxPageSize: 100,
+  /**
+   * Braces, brackets and parentheses nested in the document text, checked before it is
+   * parsed: graphql-js parses recursively, and a few thousand levels exhaust the stack.
+   */
+  maxNesting: 64,
 } as const;
 
 function refusal(code: string, message: string, node?: OperationDefinitionNode | FieldNode): GraphQLError {
@@ -147,6 +152,46 @@ function measure(context: ValidationContext, operation: OperationDefinitionNode)
         ? schema.getMutationType()
         : schema.getSubscriptionType();
   return measureSet(operation.selectionSet, root ?? undefined);
+}
+
+const OPENS = new Set(['{', '[', '(']);
+const CLOSES = new Set(['}', ']', ')']);
+
+/**
+ * Whether the document's braces, brackets and parentheses (outside strings and
+ * comments) nest deeper than QUERY_LIMITS.maxNesting. A lexical count, so that a
+ * document too deep to parse is refused (SMQ01) instead of overflowing the parser.
+ */
+export function nestsTooDeep(source: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < source.length; i += 1) {
+    const c = source[i];
+    if (c === '#') {
+      while (i < source.length && source[i] !== '\n' && source[i] !== '\r') i += 1;
+    } else if (c === '"' && source.startsWith('"""', i)) {
+      // A block string ends at the first """ not escaped as \""".
+      i += 3;
+      while (i < source.length && !(source.startsWith('"""', i) && source[i - 1] !== '\\')) i += 1;
+      i += 2;
+    } else if (c === '"') {
+      i += 1;
+      while (i < source.length && source[i] !== '"' && source[i] !== '\n') i += source[i] === '\\' ? 2 : 1;
+    } else if (OPENS.has(c)) {
+      depth += 1;
+      if (depth > QUERY_LIMITS.maxNesting) return true;
+    } else if (CLOSES.has(c)) {
+      depth -= 1;
+    }
+  }
+  return false;
+}
+
+/** The refusal of a document nesting deeper than nestsTooDeep allows. */
+export function nestingRefused(): GraphQLError {
+  return refusal(
+    'SMQ01',
+    `This query nests more than ${QUERY_LIMITS.maxNesting} levels of braces, brackets or parentheses; fields at most ${QUERY_LIMITS.maxDepth} deep are allowed`,
+  );
 }
 
 /** The validation rule for depth, aliases and size (SMQ01–SMQ03). */

@@ -195,6 +195,32 @@ test('every connection of the schema: first/last past 0…100 and a negative off
   assert.is(code(await api.gql('{ rates(first: 1) { nodes { spots(first: 500) { totalCount } } } }')), 'SMQ04');
 });
 
+test('a document nested too deep to parse is SMQ01, whatever nests; braces in strings and comments do not count', async () => {
+  const levels = 6000;
+  const documents = {
+    fields: `${'{ a '.repeat(levels)}${'}'.repeat(levels)}`,
+    lists: `{ spot(rowId: ${'['.repeat(levels)}1${']'.repeat(levels)}) { rowId } }`,
+    'input objects': `{ spot(rowId: ${'{ a: '.repeat(levels)}1${'}'.repeat(levels)}) { rowId } }`,
+  };
+  for (const [what, query] of Object.entries(documents)) {
+    const res = await raw(api, JSON.stringify({ query }), { 'content-type': 'application/json' });
+    assert.is(res.body.errors[0].extensions.code, 'SMQ01', what);
+    assert.match(res.body.errors[0].message, /nests more than 64 levels/, what);
+  }
+  // Only the document's own nesting counts: the same characters inside a comment, a string or a
+  // block string reach the resolver (refused there for a visitor, SMC01: the document was read).
+  const inside = '{['.repeat(levels);
+  for (const query of [
+    `# ${inside}\n{ __typename }`,
+    `{ searchCustomers(query: "${inside}") { totalCount } }`,
+    `{ searchCustomers(query: """${inside} \\""" }""") { totalCount } }`,
+  ]) {
+    const res = await api.gql(query);
+    assert.is.not(code(res), 'SMQ01', query.slice(0, 40));
+    assert.ok(code(res) === undefined || code(res) === 'SMC01', `${query.slice(0, 40)}: ${code(res)}`);
+  }
+});
+
 test("one operation per request: a batch is SMQ05; grafserv's own refusals carry a code", async () => {
   const batch = await raw(api, JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]), {
     'content-type': 'application/json',

@@ -1,9 +1,11 @@
 // grafserv answers parse and validation errors (a syntax error, an unknown
 // field) without passing them through maskError, so they would reach clients
 // without the `extensions.code` every other error has. This wraps the
-// parse-and-validate step to add it.
+// parse-and-validate step to add it, and to refuse a document nested too deep
+// to parse (SMQ01) before the parser's recursion exhausts the stack.
 import { GraphQLError } from 'postgraphile/graphql';
 import type { ExecutionConfig } from 'postgraphile/grafserv';
+import { nestingRefused, nestsTooDeep } from '../query_limits.ts';
 
 function withValidationCode(error: GraphQLError): GraphQLError {
   if (error.extensions?.code) return error;
@@ -21,6 +23,7 @@ function coded(config: ExecutionConfig): ExecutionConfig {
   return {
     ...config,
     parseAndValidate(query: string) {
+      if (nestsTooDeep(query)) return { errors: [nestingRefused()] };
       const result = parseAndValidate(query);
       return result.errors ? { ...result, errors: result.errors.map(withValidationCode) } : result;
     },
