@@ -1795,6 +1795,63 @@ $$;
 COMMENT ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) IS 'The live-event tile of a point: "<floor(lat / 0.05)>:<floor(lng / 0.05)>".';
 
 --
+-- Name: local_instant(timestamp without time zone, text, boolean); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.local_instant(local_time timestamp without time zone, time_zone text, earliest boolean) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_plain timestamptz := local_time at time zone local_instant.time_zone;
+  -- The zone's UTC offset a few hours either side (clocks move by 2 hours at
+  -- most, and months apart): different only when they change near here.
+  v_before interval := ((v_plain - interval '3 hours') at time zone local_instant.time_zone)
+                       - ((v_plain - interval '3 hours') at time zone 'UTC');
+  v_after interval := ((v_plain + interval '3 hours') at time zone local_instant.time_zone)
+                      - ((v_plain + interval '3 hours') at time zone 'UTC');
+  -- The local time read with each offset; a reading is real when the clock shows it then.
+  v_with_before timestamptz := (local_time - v_before) at time zone 'UTC';
+  v_with_after timestamptz := (local_time - v_after) at time zone 'UTC';
+  v_before_real boolean := (v_with_before at time zone local_instant.time_zone) = local_time;
+  v_after_real boolean := (v_with_after at time zone local_instant.time_zone) = local_time;
+  v_lo timestamptz;
+  v_hi timestamptz;
+  v_mid timestamptz;
+begin
+  if v_before = v_after then
+    return v_plain;
+  elsif v_before_real and v_after_real then
+    -- Clocks fell back: this local time happens twice.
+    return case when earliest then least(v_with_before, v_with_after) else greatest(v_with_before, v_with_after) end;
+  elsif v_before_real then
+    return v_with_before;
+  elsif v_after_real then
+    return v_with_after;
+  end if;
+  -- Clocks sprang forward over this local time: it never happens, and the
+  -- clock passes it at the change. Find that instant (to the second) between
+  -- the two readings: before it the clock shows less, from it more.
+  v_lo := least(v_with_before, v_with_after);
+  v_hi := greatest(v_with_before, v_with_after);
+  while v_hi - v_lo > interval '1 second' loop
+    v_mid := v_lo + (v_hi - v_lo) / 2;
+    if (v_mid at time zone local_instant.time_zone) >= local_time then
+      v_hi := v_mid;
+    else
+      v_lo := v_mid;
+    end if;
+  end loop;
+  return date_trunc('second', v_hi);
+end;
+$$;
+
+--
+-- Name: FUNCTION local_instant(local_time timestamp without time zone, time_zone text, earliest boolean); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.local_instant(local_time timestamp without time zone, time_zone text, earliest boolean) IS 'The instant a local clock time happens in the time zone: the earliest or latest of the two when clocks fall back, the change itself when clocks spring forward over it. For clocks that move by any amount (30 minutes in some zones).';
+
+--
 -- Name: lock_spot(bigint); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -1884,10 +1941,17 @@ CREATE FUNCTION app_hidden.metered_time(hours app_public.rate_hours[], time_zone
     AS $$
 declare
   v_metered interval;
+  v_steady boolean;
 begin
   if coalesce(cardinality(metered_time.hours), 0) = 0 then
     return upper(time_window) - lower(time_window);
   end if;
+  -- Nearly always the clocks do not change within a day of the window: every
+  -- local time then happens once, and reading it is one conversion.
+  v_steady := ((lower(time_window) - interval '2 days') at time zone metered_time.time_zone)
+                - ((lower(time_window) - interval '2 days') at time zone 'UTC')
+              = ((upper(time_window) + interval '2 days') at time zone metered_time.time_zone)
+                - ((upper(time_window) + interval '2 days') at time zone 'UTC');
   select sum(upper(o.overlap) - lower(o.overlap)) into v_metered
   -- The local calendar days (dates in the rate's zone) the window touches.
   -- Dates, not timestamptz: a timestamptz day starts at midnight of the
@@ -1897,18 +1961,18 @@ begin
            - (lower(time_window) at time zone metered_time.time_zone)::date) as i(n)
   cross join lateral (select (lower(time_window) at time zone metered_time.time_zone)::date + i.n as day) d
   join unnest(metered_time.hours) h on h.isodow = extract(isodow from d.day)
-  -- `date + time` is a local timestamp; `at time zone` turns it into the real
-  -- instant, DST included (24:00 is the next midnight). A local time that
-  -- happens twice (01:30 when clocks fall back) reads as the later instant,
-  -- right for closing; a meter opens at the earlier one: the local time an
-  -- hour before, plus an hour (least(): never later than the plain reading).
-  -- The windows of one day never overlap (rate_hours_no_overlap), so their
-  -- sum is the metered time.
+  -- `date + time` is a local time (24:00 is the next midnight). Near a clock
+  -- change, local_instant reads it: a meter opens the first time the clock
+  -- shows its opening and closes the last time it shows its closing, and a
+  -- time the clocks skip is the change itself. The windows of one day never
+  -- overlap (rate_hours_no_overlap), so their sum is the metered time.
   cross join lateral (
     select time_window * tstzrange(
-      least((d.day + h.opens) at time zone metered_time.time_zone,
-            ((d.day + h.opens) - interval '1 hour') at time zone metered_time.time_zone + interval '1 hour'),
-      (d.day + h.closes) at time zone metered_time.time_zone, '[)') as overlap
+      case when v_steady then (d.day + h.opens) at time zone metered_time.time_zone
+           else app_hidden.local_instant(d.day + h.opens, metered_time.time_zone, true) end,
+      case when v_steady then (d.day + h.closes) at time zone metered_time.time_zone
+           else app_hidden.local_instant(d.day + h.closes, metered_time.time_zone, false) end,
+      '[)') as overlap
   ) o
   where not isempty(o.overlap);
   return coalesce(v_metered, interval '0');
@@ -11886,6 +11950,13 @@ GRANT ALL ON FUNCTION app_hidden.iso_time(t timestamp with time zone) TO app_ano
 
 REVOKE ALL ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.live_tile(lat double precision, lng double precision) TO app_anonymous;
+
+--
+-- Name: FUNCTION local_instant(local_time timestamp without time zone, time_zone text, earliest boolean); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.local_instant(local_time timestamp without time zone, time_zone text, earliest boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.local_instant(local_time timestamp without time zone, time_zone text, earliest boolean) TO app_anonymous;
 
 --
 -- Name: FUNCTION lock_spot(spot_id bigint); Type: ACL; Schema: app_hidden; Owner: -

@@ -35,6 +35,22 @@ test.before(async () => {
     ],
   });
   await mk('increments', { hourlyPrice: 600, billingIncrement: '15 minutes', minimumCharge: 150 });
+  // Meter times the clocks skip or repeat (Sundays), 360 an hour: in New York (one hour) and at Lord Howe
+  // Island, whose clocks move by 30 minutes (02:00 → 02:30 on 2026-10-04, 02:00 → 01:30 on 2026-04-05).
+  await mk('closesInGap', { hourlyPrice: 360, hours: [[7, '00:00', '02:30']] });
+  await mk('opensInGap', { hourlyPrice: 360, hours: [[7, '02:30', '12:00']] });
+  for (const [name, opens, closes] of [
+    ['lordHoweLate', '02:15', '04:00'],
+    ['lordHoweRepeated', '01:45', '04:00'],
+    ['lordHoweClosesRepeated', '00:00', '01:45'],
+    ['lordHoweOpensInGap', '02:15', '04:00'],
+  ] as const) {
+    await mk(name, { hourlyPrice: 360, hours: [[7, opens, closes]] });
+    await db.owner.query(
+      `update app_public.rates set time_zone = 'Australia/Lord_Howe' where id = (select rate_id from app_public.spots where id = $1)`,
+      [spots[name]],
+    );
+  }
 });
 
 /** The price spotsNear shows for one spot, searched anonymously within 10 m of it. */
@@ -88,6 +104,27 @@ test('metered hours that span a DST change count the real time in them', async (
   const fall = await quote(spots.nightSunday, '2026-10-31T12:00:00-04:00', '2026-11-01T12:00:00-05:00');
   assert.is(fall.metered, 4 * 3600);
   assert.is(fall.amount, 1440);
+});
+
+test('a meter time the clocks skip is the change itself; one they repeat opens at its first and closes at its last', async () => {
+  // New York, 2026-03-08: the clock jumps from 02:00 EST to 03:00 EDT (07:00Z), so 02:30 never shows.
+  const night = ['2026-03-08T00:00:00-05:00', '2026-03-08T12:00:00-04:00'] as const;
+  const metered = async (spot: string, from: string, to: string) => (await quote(spot, from, to)).metered / 60;
+  assert.is(await metered(spots.closesInGap, ...night), 120, 'closing at 02:30: metered 00:00–03:00 EDT, 2 real hours');
+  assert.is(await metered(spots.closesInGap, '2026-03-08T03:00:00-04:00', '2026-03-08T03:30:00-04:00'), 0);
+  assert.is(await metered(spots.opensInGap, ...night), 9 * 60, 'opening at 02:30: metered from 03:00 EDT to 12:00');
+  assert.is(await metered(spots.opensInGap, '2026-03-08T03:00:00-04:00', '2026-03-08T03:30:00-04:00'), 30);
+  // Lord Howe, 2026-04-05 (+11 until 15:00Z, then +10:30): 01:30–02:00 shows twice.
+  const lhFall = ['2026-04-04T12:00:00Z', '2026-04-05T00:00:00Z'] as const;
+  assert.is(await metered(spots.lordHoweLate, ...lhFall), 105, '02:15 +10:30 (15:45Z) to 04:00 +10:30 (17:30Z)');
+  assert.is(await metered(spots.lordHoweRepeated, ...lhFall), 165, 'from the first 01:45 (14:45Z)');
+  assert.is(await metered(spots.lordHoweClosesRepeated, ...lhFall), 135, 'from 13:00Z to the last 01:45 (15:15Z)');
+  // Lord Howe, 2026-10-04 (+10:30 until 15:30Z, then +11): 02:00–02:30 never shows; 02:15 is the change.
+  assert.is(
+    await metered(spots.lordHoweOpensInGap, '2026-10-03T12:00:00Z', '2026-10-04T00:00:00Z'),
+    90,
+    '15:30Z to 17:00Z',
+  );
 });
 
 test('operating hours are read in the rate’s zone, whatever the session’s time zone', async () => {
