@@ -2528,33 +2528,14 @@ CREATE FUNCTION app_hidden.refund_record(refund_id bigint, stripe_refund_id text
 declare
   v_f app_private.refunds;
   v_c app_private.charges;
-  v_r app_public.reservations;
 begin
   if not app_hidden.current_user_is_staff() then
     raise exception 'Only operators may refund' using errcode = 'SMP05';
   end if;
-  update app_private.refunds f
-  set stripe_refund_id = coalesce(f.stripe_refund_id, refund_record.stripe_refund_id),
-      status = case when refund_record.status in ('succeeded', 'pending') then 'succeeded' else 'failed' end,
-      failure_message = refund_record.failure_message
-  where f.id = refund_record.refund_id and f.status = 'pending'
-  returning * into v_f;
-  select * into v_c from app_private.charges c
-  where c.id = coalesce(v_f.charge_id, (select f.charge_id from app_private.refunds f where f.id = refund_record.refund_id));
-  if v_f.status = 'succeeded' then
-    -- Recorded just now (a retried request finds it done and skips this): the
-    -- driver sees it on the reservation and is told, once.
-    update app_public.reservations r set refunded = r.refunded + v_f.amount where r.id = v_c.reservation_id
-    returning * into v_r;
-    perform app_private.email_enqueue('refund', v_r.email,
-      app_hidden.reservation_email_data(v_r)
-        || jsonb_build_object('refundAmount', v_f.amount, 'refunded', v_r.refunded, 'charged', v_c.amount,
-                              'currency', v_c.currency),
-      'refund:' || v_f.id);
-  end if;
-  if v_f.id is null then
-    select * into v_f from app_private.refunds f where f.id = refund_record.refund_id;
-  end if;
+  perform app_private.refund_apply(refund_record.refund_id, refund_record.stripe_refund_id, refund_record.status,
+                                   refund_record.failure_message);
+  select * into v_f from app_private.refunds f where f.id = refund_record.refund_id;
+  select * into v_c from app_private.charges c where c.id = v_f.charge_id;
   return jsonb_build_object(
     'refundId', v_f.id, 'reservationId', v_c.reservation_id, 'amount', v_f.amount, 'currency', v_c.currency,
     'status', v_f.status, 'stripeRefundId', v_f.stripe_refund_id,
@@ -2567,7 +2548,7 @@ $$;
 -- Name: FUNCTION refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text); Type: COMMENT; Schema: app_hidden; Owner: -
 --
 
-COMMENT ON FUNCTION app_hidden.refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text) IS 'Staff only: records Stripe''s answer to a refund (a pending Stripe refund counts as made); one made adds to the reservation''s refunded total and emails the driver (refund), once.';
+COMMENT ON FUNCTION app_hidden.refund_record(refund_id bigint, stripe_refund_id text, status text, failure_message text) IS 'Staff only: records Stripe''s answer to the operator''s refund (app_private.refund_apply) and returns it with the reservation''s refunded total.';
 
 --
 -- Name: require_sign_in(); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -5161,6 +5142,121 @@ $$;
 COMMENT ON FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) IS 'When a provider-verified sign-in meets an unverified account with its email: app_private.forget_unproved_setup with the provider''s name, removes the password and emails the owner (account_secured). The caller then links the provider and marks the email verified.';
 
 --
+-- Name: refund_apply(bigint, text, text, text); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.refund_apply(refund_id bigint, stripe_refund_id text, status text, failure_message text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_f app_private.refunds;
+begin
+  -- Only a refund still in flight: the operator's request and Stripe's
+  -- refund.* webhook may both report it, in either order, and it counts once.
+  update app_private.refunds f
+  set stripe_refund_id = coalesce(f.stripe_refund_id, refund_apply.stripe_refund_id),
+      status = case when refund_apply.status in ('succeeded', 'pending') then 'succeeded' else 'failed' end,
+      failure_message = refund_apply.failure_message
+  where f.id = refund_apply.refund_id and f.status = 'pending'
+  returning * into v_f;
+  if v_f.status = 'succeeded' then
+    perform app_private.refund_made(v_f.id);
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION refund_apply(refund_id bigint, stripe_refund_id text, status text, failure_message text); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.refund_apply(refund_id bigint, stripe_refund_id text, status text, failure_message text) IS 'Records Stripe''s answer to a refund in flight (a pending Stripe refund counts as made: app_private.refund_made); nothing when it was recorded already.';
+
+--
+-- Name: refund_from_stripe(jsonb); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.refund_from_stripe(refund jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_c app_private.charges;
+  v_f app_private.refunds;
+  v_status text := refund->>'status';
+begin
+  if jsonb_typeof(refund->'amount') is distinct from 'number' or coalesce(refund->>'id', '') = '' then
+    return;
+  end if;
+  -- Locked as refund_prepare locks it: what is refundable changes one refund at a time.
+  select c.* into v_c from app_private.charges c
+  where c.stripe_payment_intent_id = refund->>'payment_intent' and c.status = 'succeeded'
+  for update;
+  if v_c.id is null then
+    return;
+  end if;
+  select f.* into v_f from app_private.refunds f
+  where f.charge_id = v_c.id
+    and (f.stripe_refund_id = refund->>'id'
+         or (f.stripe_refund_id is null and f.id::text = refund->'metadata'->>'refund_id'));
+  if v_f.id is null then
+    -- Made outside the app (Stripe's dashboard): the books and the driver learn of it here.
+    if v_status in ('succeeded', 'pending') and (refund->>'amount')::numeric between 1 and v_c.amount then
+      insert into app_private.refunds (charge_id, amount, idempotency_key, stripe_refund_id, status)
+      values (v_c.id, (refund->>'amount')::int, 'stripe:' || (refund->>'id'), refund->>'id', 'succeeded')
+      returning * into v_f;
+      perform app_private.refund_made(v_f.id);
+    end if;
+  elsif v_f.status = 'pending' then
+    perform app_private.refund_apply(v_f.id, refund->>'id', v_status, refund->>'failure_reason');
+  elsif v_f.status = 'succeeded' and v_status in ('failed', 'canceled') then
+    -- Counted when Stripe took it (pending), and then it could not be paid out.
+    update app_private.refunds f
+    set status = 'failed', failure_message = coalesce(refund->>'failure_reason', v_status)
+    where f.id = v_f.id;
+    update app_public.reservations r set refunded = r.refunded - v_f.amount where r.id = v_c.reservation_id;
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION refund_from_stripe(refund jsonb); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.refund_from_stripe(refund jsonb) IS 'Applies a refund.* webhook''s refund to the books: the app''s own refund in flight is recorded once, one made outside the app (Stripe''s dashboard) is recorded and emailed, and one counted and then failed at Stripe comes off the refunded total.';
+
+--
+-- Name: refund_made(bigint); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.refund_made(refund_id bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+  v_f app_private.refunds;
+  v_c app_private.charges;
+  v_r app_public.reservations;
+begin
+  select * into v_f from app_private.refunds f where f.id = refund_made.refund_id;
+  select * into v_c from app_private.charges c where c.id = v_f.charge_id;
+  update app_public.reservations r set refunded = r.refunded + v_f.amount where r.id = v_c.reservation_id
+  returning * into v_r;
+  perform app_private.email_enqueue('refund', v_r.email,
+    app_hidden.reservation_email_data(v_r)
+      || jsonb_build_object('refundAmount', v_f.amount, 'refunded', v_r.refunded, 'charged', v_c.amount,
+                            'currency', v_c.currency),
+    'refund:' || v_f.id);
+end;
+$$;
+
+--
+-- Name: FUNCTION refund_made(refund_id bigint); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.refund_made(refund_id bigint) IS 'A refund just recorded as made: adds it to the reservation''s refunded total and emails the driver (refund), once per refund.';
+
+--
 -- Name: refuse_no_card(app_public.reservations); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -6320,6 +6416,8 @@ begin
           v_obj->'last_payment_error'->>'message', v_obj->>'id');
       end if;
     end if;
+  elsif event->>'type' in ('refund.created', 'refund.updated', 'refund.failed', 'charge.refund.updated') then
+    perform app_private.refund_from_stripe(v_obj);
   end if;
   -- Every other type is acknowledged and kept in the inbox, unhandled.
   update app_private.stripe_webhook_events e set processed_at = now() where e.id = event->>'id';
@@ -6331,7 +6429,7 @@ $_$;
 -- Name: FUNCTION stripe_webhook_receive(event jsonb, card_fingerprint text, card_upcoming_max integer); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.stripe_webhook_receive(event jsonb, card_fingerprint text, card_upcoming_max integer) IS 'Records a verified Stripe event once (false for a replay) and applies it: setup_intent.* → card set-up (confirming the reservation on success, unless card_fingerprint, the set-up card''s as the server looked it up, already backs card_upcoming_max reservations to come), payment_intent.* → a charge left processing.';
+COMMENT ON FUNCTION app_private.stripe_webhook_receive(event jsonb, card_fingerprint text, card_upcoming_max integer) IS 'Records a verified Stripe event once (false for a replay) and applies it: setup_intent.* → card set-up (confirming the reservation on success, unless card_fingerprint, the set-up card''s as the server looked it up, already backs card_upcoming_max reservations to come), payment_intent.* → a charge left processing, refund.* → app_private.refund_from_stripe.';
 
 --
 -- Name: tg__audit(); Type: FUNCTION; Schema: app_private; Owner: -
@@ -12661,6 +12759,24 @@ REVOKE ALL ON FUNCTION app_private.rate_limit_rule(bucket text, OUT max_hits int
 --
 
 REVOKE ALL ON FUNCTION app_private.reclaim_unverified_account(user_id bigint, provider text, name text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION refund_apply(refund_id bigint, stripe_refund_id text, status text, failure_message text); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.refund_apply(refund_id bigint, stripe_refund_id text, status text, failure_message text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION refund_from_stripe(refund jsonb); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.refund_from_stripe(refund jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION refund_made(refund_id bigint); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.refund_made(refund_id bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION refuse_no_card(r app_public.reservations); Type: ACL; Schema: app_private; Owner: -

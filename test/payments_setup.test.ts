@@ -429,8 +429,8 @@ test('bad or missing signature → 400 and nothing changed; unknown events → 2
   assert.equal(await count(), before + 1);
 });
 
-test('refunds: operators only, full or partial, never more than charged, same answer on retry', async () => {
-  // Setup: a driver's hour at 20.00/h, set up, ended and charged by the worker's charge task.
+/** An operator, a driver, and a way to give the driver an hour set up, ended and charged by the worker's charge task. */
+async function refundSetting() {
   const stripe = stripeClient(stripeConfigFor(emulator));
   const staff = await createUser(db, { role: 'operator' });
   const driver = await createUser(db);
@@ -443,6 +443,12 @@ test('refunds: operators only, full or partial, never more than charged, same an
     await completeAtEnd(db, id);
     return { id, pi: (await chargeThroughWorker(db, [id]))[id] };
   };
+  return { stripe, staffDb, driver, charged };
+}
+
+test('refunds: operators only, full or partial, never more than charged, same answer on retry', async () => {
+  // Setup: a driver's hour at 20.00/h.
+  const { stripe, staffDb, driver, charged } = await refundSetting();
   const { id, pi } = await charged(2000);
   const {
     rows: [c],
@@ -466,9 +472,11 @@ test('refunds: operators only, full or partial, never more than charged, same an
   const refunds = await stripe.refunds.list({ payment_intent: pi });
   assert.equal(refunds.data.map((r) => r.amount).sort(), [1500, 500]);
 
-  // Stripe answers 500 after refunding: the retry re-sends the same key, one refund.
+  // Stripe answers 500 after refunding, and its webhook has not come (delivery off meanwhile): the
+  // retry re-sends the same key, one refund. (With the webhook, it records the refund by itself.)
   const second = await charged(900);
   emulator.addFault({ method: 'POST', path: '/v1/refunds', mode: 'error_after', count: 3 });
+  emulator.setWebhook(null);
   const failing = stripeClient(stripeConfigFor(emulator, { maxNetworkRetries: 0 }));
   try {
     assert.equal(await sqlstateOf(paymentOperations.refundReservation(failing, staffDb, second.id, null)), 'SMP04');
@@ -480,8 +488,12 @@ test('refunds: operators only, full or partial, never more than charged, same an
   } finally {
     emulator.clearFaults();
   }
-  const retried = await paymentOperations.refundReservation(failing, staffDb, second.id, null);
-  assert.equal([retried.amount, retried.status], [900, 'succeeded']);
+  try {
+    const retried = await paymentOperations.refundReservation(failing, staffDb, second.id, null);
+    assert.equal([retried.amount, retried.status], [900, 'succeeded']);
+  } finally {
+    emulator.setWebhook(`${api.url}/webhooks/stripe`, WEBHOOK_SECRET);
+  }
   assert.equal((await stripe.refunds.list({ payment_intent: second.pi })).data.length, 1);
 
   // Amounts that are not a refund: SMP06, nothing sent to Stripe.
@@ -507,6 +519,79 @@ test('refunds: operators only, full or partial, never more than charged, same an
     [third.id],
   );
   assert.is(n, 0);
+});
+
+test('refunds made at Stripe (its dashboard) reach the books and the driver once; one that fails after it was counted comes off', async () => {
+  const { stripe, staffDb, charged } = await refundSetting();
+  const { id, pi } = await charged(1000);
+  const books = async () =>
+    (
+      await db.owner.query(
+        `select r.refunded, (select json_agg(json_build_object('amount', f.amount, 'status', f.status, 'by', f.requested_by) order by f.id)
+           from app_private.refunds f join app_private.charges c on c.id = f.charge_id where c.reservation_id = r.id) as refunds
+         from app_public.reservations r where r.id = $1`,
+        [id],
+      )
+    ).rows[0];
+
+  // An operator refunds 300 in Stripe's dashboard: Stripe's refund.created webhook tells the app.
+  await stripe.refunds.create({ payment_intent: pi, amount: 300 });
+  await emulator.waitForWebhooks();
+  await waitFor(async () => (await books()).refunded === 300, 10_000, 'refund.created applied');
+  assert.equal((await books()).refunds, [{ amount: 300, status: 'succeeded', by: null }]);
+  assert.is(await emails(id, 'refund'), 1, 'the driver is told');
+
+  // The app then refunds what is left, not what it would have thought was left.
+  const rest = await paymentOperations.refundReservation(stripe, staffDb, id, null);
+  assert.equal([rest.amount, rest.status, rest.refundedTotal], [700, 'succeeded', 1000]);
+  await emulator.waitForWebhooks();
+  assert.is((await books()).refunded, 1000, "the app's own refund, reported by request and by webhook, counts once");
+  assert.is(await emails(id, 'refund'), 2);
+
+  // Stripe later fails the 700 (a pending refund the bank would not take), twice over: it comes off once.
+  const {
+    rows: [own],
+  } = await db.owner.query(
+    `select f.stripe_refund_id from app_private.refunds f join app_private.charges c on c.id = f.charge_id
+     where c.reservation_id = $1 and f.amount = 700`,
+    [id],
+  );
+  for (const n of [1, 2]) {
+    const body = JSON.stringify({
+      id: `evt_refund_failed_${id}_${n}`,
+      object: 'event',
+      type: n === 1 ? 'refund.failed' : 'refund.updated',
+      data: {
+        object: {
+          id: own.stripe_refund_id,
+          object: 'refund',
+          amount: 700,
+          payment_intent: pi,
+          status: 'failed',
+          failure_reason: 'expired_or_canceled_card',
+        },
+      },
+    });
+    assert.is((await signedPost(body, signatureHeader(body, WEBHOOK_SECRET))).status, 200);
+  }
+  const after = await books();
+  assert.is(after.refunded, 300);
+  assert.equal(after.refunds[1], { amount: 700, status: 'failed', by: after.refunds[1].by });
+  // Events for no charge of ours, or not a refund's shape, change nothing.
+  for (const object of [
+    { id: 're_elsewhere', amount: 50, payment_intent: 'pi_not_ours', status: 'succeeded' },
+    { id: 're_odd', amount: '50', payment_intent: pi, status: 'succeeded' },
+    { id: 're_big', amount: 1_000_000, payment_intent: pi, status: 'succeeded' },
+  ]) {
+    const body = JSON.stringify({
+      id: `evt_${object.id}_${id}`,
+      object: 'event',
+      type: 'refund.created',
+      data: { object },
+    });
+    assert.is((await signedPost(body, signatureHeader(body, WEBHOOK_SECRET))).status, 200);
+  }
+  assert.equal(await books(), after);
 });
 
 test('over HTTP as signed-in users: the driver sets up their card, another driver cannot, an operator refunds', async () => {
