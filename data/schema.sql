@@ -3082,6 +3082,34 @@ $$;
 COMMENT ON FUNCTION app_private.assert_may_extend(r app_public.reservations, spot app_public.spots) IS 'Error SMB02 when the spot is out of service, SMB13 when the verified driver who booked r, or the card behind r, has an unpaid failed charge: what refuses a later end (changeReservationEnd and its quote).';
 
 --
+-- Name: assert_new_end(app_public.reservations, app_public.spots, tstzrange); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.assert_new_end(r app_public.reservations, spot app_public.spots, time_window tstzrange) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+  -- Not started yet, it is still a booking: the floor reserve has. (Started,
+  -- any end still to come will do: it is ending it a little later.)
+  if lower(r.period) > now() then
+    perform app_hidden.assert_min_stay(time_window);
+  end if;
+  perform app_hidden.assert_max_stay(spot, time_window);
+  if upper(time_window) > upper(r.period) then
+    perform app_private.assert_may_extend(r, spot);
+    perform app_hidden.assert_max_stay_joined(spot, time_window, r.user_id, r.email, r.id, r.plate);
+  end if;
+end;
+$$;
+
+--
+-- Name: FUNCTION assert_new_end(r app_public.reservations, spot app_public.spots, time_window tstzrange); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.assert_new_end(r app_public.reservations, spot app_public.spots, time_window tstzrange) IS 'What refuses moving r''s end to the end of time_window, besides the spot being taken (the exclusion constraint): the least stay before the start (SMB03), the spot''s maximum stay alone (SMB04) and, for a later end, app_private.assert_may_extend (SMB02, SMB13) and the maximum stay joined with the driver''s or plate''s other stays (SMB04). changeReservationEnd and its quote.';
+
+--
 -- Name: audit_write(text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: app_private; Owner: -
 --
 
@@ -7263,21 +7291,13 @@ begin
     return row(v_r, null)::app_public.reservation_result;
   end if;
   v_window := tstzrange(lower(v_r.period), change_reservation_end.ends_at, '[)');
-  -- Not started yet, it is still a booking: the floor reserve has. (Started,
-  -- any end still to come will do: it is ending it a little later.)
-  if lower(v_r.period) > now() then
-    perform app_hidden.assert_min_stay(v_window);
-  end if;
   select s.* into v_spot from app_public.spots s where s.id = v_r.spot_id;
-  perform app_hidden.assert_max_stay(v_spot, v_window);
   v_quote := app_hidden.reservation_quote(v_r, v_window);
 
-  -- Row lock first (above), then the spot's: every writer takes them in this order.
+  -- Row lock first (above), then the spot's: every writer takes them in this
+  -- order. The joined maximum stay reads the driver's other stays on the spot.
   perform app_hidden.lock_spot(v_r.spot_id);
-  if change_reservation_end.ends_at > upper(v_r.period) then
-    perform app_private.assert_may_extend(v_r, v_spot);
-    perform app_hidden.assert_max_stay_joined(v_spot, v_window, v_r.user_id, v_r.email, v_r.id, v_r.plate);
-  end if;
+  perform app_private.assert_new_end(v_r, v_spot, v_window);
   begin
     update app_public.reservations r
     set period = v_window, amount = v_quote.amount, currency = v_quote.currency,
@@ -8075,14 +8095,27 @@ begin
   if not isfinite(v_end) then
     raise exception 'Give the end time to price' using errcode = 'SMB03';
   end if;
+  if reservation_end_quote.ends_at is not null then
+    -- A new end: refused as changeReservationEnd would refuse it, so that no
+    -- price is shown for a change that cannot be made.
+    perform app_hidden.assert_changeable(v_r);
+    if v_end <= now() then
+      raise exception 'The new end time has already passed' using errcode = 'SMB09';
+    end if;
+  end if;
   if v_end <= lower(v_r.period) then
     raise exception 'The end time must be after the start time' using errcode = 'SMB03';
   end if;
-  -- A later end meets what changeReservationEnd would check.
-  if v_end > upper(v_r.period) then
+  if reservation_end_quote.ends_at is not null then
     select s.* into v_spot from app_public.spots s where s.id = v_r.spot_id;
-    perform app_private.assert_may_extend(v_r, v_spot);
-    perform app_hidden.assert_max_stay(v_spot, tstzrange(lower(v_r.period), v_end, '[)'));
+    perform app_private.assert_new_end(v_r, v_spot, tstzrange(lower(v_r.period), v_end, '[)'));
+    -- The change meets the exclusion constraint; the quote looks for what it would meet.
+    if v_end > upper(v_r.period)
+       and exists (select from app_public.reservations o
+                   where o.spot_id = v_r.spot_id and o.id <> v_r.id and app_hidden.holds_spot(o.status)
+                     and o.period && tstzrange(upper(v_r.period), v_end, '[)')) then
+      raise exception 'Sorry, the spot is taken by someone else after your current end time' using errcode = 'SMB01';
+    end if;
   end if;
   v_quote := app_hidden.reservation_quote(v_r, tstzrange(lower(v_r.period), v_end, '[)'));
   -- Ended now without a card, a hold expires uncharged (end_reservation).
@@ -8097,7 +8130,7 @@ $$;
 -- Name: FUNCTION reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (left out: now, what endReservation would charge; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended: its quote for now is 0. Guests pass the manage token (SMB06 otherwise); refused as the change or the end would be: SMB03 for an end not after the start, SMB09 for now before the start, and for a later end SMB02 (spot out of service), SMB13 (an unpaid charge of the driver or card) or SMB04 (beyond the spot''s maximum stay); SMB07 once it is completed, cancelled or expired.';
+COMMENT ON FUNCTION app_public.reservation_end_quote(reservation_id bigint, ends_at timestamp with time zone, manage_token text) IS 'What your reservation would cost if it ended at endsAt (left out: now, what endReservation would charge; later or earlier, to move its end), at the rate it was booked under: what endReservation and changeReservationEnd would charge. One still held (no card) is never charged when ended: its quote for now is 0. Guests pass the manage token (SMB06 otherwise); refused as the end or the change would be: SMB03 for an end not after the start, SMB09 for now before the start or a new end already passed, and for a new end what changeReservationEnd refuses (SMB01 the spot taken after the current end, SMB02, SMB03 under the least stay, SMB04, SMB13); SMB07 once it is over, completed, cancelled or expired.';
 
 --
 -- Name: reservations_ends_at(app_public.reservations); Type: FUNCTION; Schema: app_public; Owner: -
@@ -12399,6 +12432,12 @@ REVOKE ALL ON FUNCTION app_private.assert_hold_allowed(email public.citext, veri
 --
 
 REVOKE ALL ON FUNCTION app_private.assert_may_extend(r app_public.reservations, spot app_public.spots) FROM PUBLIC;
+
+--
+-- Name: FUNCTION assert_new_end(r app_public.reservations, spot app_public.spots, time_window tstzrange); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.assert_new_end(r app_public.reservations, spot app_public.spots, time_window tstzrange) FROM PUBLIC;
 
 --
 -- Name: FUNCTION audit_write(table_name text, record_id text, action text, old_values jsonb, new_values jsonb); Type: ACL; Schema: app_private; Owner: -

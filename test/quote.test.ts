@@ -342,7 +342,7 @@ test('the price of ending now is what ending charges: a started hold (no card) i
   assert.equal(wrong, []);
 });
 
-test("the price of a new end answers as changing the end would: the spot's maximum stay (SMB04), an end not after the start (SMB03)", async () => {
+test("the price of a new end answers as changing the end would: the spot's maximum stay (SMB04), an end not after the start or too soon after it (SMB03), one already passed (SMB09), the spot taken (SMB01)", async () => {
   const driver = await createUser(db);
   const as = identityOf(driver);
   const spot = await createSpot(db, { lat: 40.75, lng: -73.99, maxStay: '2 hours' });
@@ -353,6 +353,7 @@ test("the price of a new end answers as changing the end would: the spot's maxim
   ];
   assert.equal(await codes(hoursFromNow(5.5)), ['SMB04', 'SMB04'], 'beyond the spot maximum');
   assert.equal(await codes(hoursFromNow(3)), ['SMB03', 'SMB03'], 'at the start');
+  assert.equal(await codes(new Date(r.starts_at.getTime() + 30_000)), ['SMB03', 'SMB03'], 'under the least stay');
   // No end: the quote prices ending now, which endReservation refuses before the start; the change needs an end.
   assert.equal(await codes(null), ['SMB09', 'SMB03'], 'no end');
   const [{ amount }] = await callAs(db, as, 'select (app_public.reservation_end_quote($1, $2)).amount', [
@@ -360,12 +361,33 @@ test("the price of a new end answers as changing the end would: the spot's maxim
     hoursFromNow(5),
   ]);
   assert.ok(amount > r.amount, 'the longest stay is priced');
+  // Someone else books the hour after it: a later end would run into theirs.
+  const other = await createUser(db);
+  await reserve(db, identityOf(other), {
+    spotId: spot,
+    startsAt: new Date(r.ends_at.getTime() + 600_000),
+    durationMinutes: 60,
+  });
+  assert.equal(await codes(new Date(r.ends_at.getTime() + 1_200_000)), ['SMB01', 'SMB01'], 'the spot taken');
   // Started and confirmed, no end prices ending now: what endReservation would charge.
   const started = await reserve(db, as, { spotId: spot, durationMinutes: 60 });
   await db.owner.query('select app_private.confirm_held_reservation($1)', [started.id]);
-  const endQuote = async (endsAt: Date | null) =>
-    (await callAs(db, as, 'select (app_public.reservation_end_quote($1, $2)).amount', [started.id, endsAt]))[0].amount;
-  assert.is(await endQuote(null), await endQuote(new Date()));
+  const [{ amount: now }] = await callAs(db, as, 'select (app_public.reservation_end_quote($1, null)).amount', [
+    started.id,
+  ]);
+  const {
+    rows: [used],
+  } = await db.owner.query(
+    `select (app_hidden.reservation_quote(r, tstzrange(lower(r.period), now()))).amount from app_public.reservations r where r.id = $1`,
+    [started.id],
+  );
+  assert.is(now, used.amount);
+  // A new end already passed cannot be moved to, so it has no price either.
+  const startedCodes = [
+    await sqlstateOf(callAs(db, as, 'select app_public.reservation_end_quote($1, $2)', [started.id, new Date()])),
+    await sqlstateOf(callAs(db, as, 'select app_public.change_reservation_end($1, $2)', [started.id, new Date()])),
+  ];
+  assert.equal(startedCodes, ['SMB09', 'SMB09'], 'an end already passed');
 });
 
 test('no price of a new end for a reservation that can no longer be ended or changed: SMB07, as the mutations answer', async () => {
