@@ -6261,6 +6261,11 @@ begin
     return;  -- backing off: no run
   end if;
   retry_at := null;
+  -- Runs of a source never overlap (one queue), so one still running now was
+  -- cut short by a worker that died: its transaction died with it, nothing changed.
+  update app_public.spot_sync_runs r
+  set finished_at = now(), outcome = 'failed', error = 'interrupted: the worker stopped during the run; nothing was changed'
+  where r.source_url = spots_sync_begin.source_url and r.outcome = 'running';
   -- A 30 s interval makes 2,880 runs a day, nearly all 304s: those are kept a
   -- week (runs that changed something stay, with the history they wrote).
   delete from app_public.spot_sync_runs r
@@ -6273,7 +6278,7 @@ $$;
 -- Name: FUNCTION spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) IS 'Starts a sync run of a source: the run id and the validators to send (If-None-Match / If-Modified-Since), or no run and the time to retry while the source is backed off. Forgets 304 runs older than a week.';
+COMMENT ON FUNCTION app_private.spots_sync_begin(source_url text, OUT run_id bigint, OUT etag text, OUT last_modified text, OUT retry_at timestamp with time zone) IS 'Starts a sync run of a source: the run id and the validators to send (If-None-Match / If-Modified-Since), or no run and the time to retry while the source is backed off. Closes a run a dead worker left running (failed, nothing changed) and forgets 304 runs older than a week.';
 
 --
 -- Name: spots_sync_failed(bigint, text, integer, integer); Type: FUNCTION; Schema: app_private; Owner: -
@@ -6320,10 +6325,19 @@ CREATE FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_mod
     AS $$
 declare
   v_removed int;
+  v_active  int;
   v_source  text;
 begin
   if to_regclass('pg_temp.spots_sync_seen') is null then
     raise exception 'spots_sync_finish: no batch of this run in this transaction' using errcode = '22023';
+  end if;
+  select count(*) filter (where not exists (select from pg_temp.spots_sync_seen x where x.external_id = s.external_id)),
+         count(*)
+    into v_removed, v_active
+  from app_public.spots s where s.external_id is not null and s.status = 'active';
+  if v_removed > app_private.spots_sync_removed_max(v_active) then
+    raise exception 'The snapshot leaves out % of the % active meters; one run may take at most % out of service (a cut or wrong file?)',
+      v_removed, v_active, app_private.spots_sync_removed_max(v_active);
   end if;
   update app_public.spots s set status = 'out_of_service'
   where s.external_id is not null and s.status = 'active'
@@ -6349,7 +6363,7 @@ $$;
 -- Name: FUNCTION spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb); Type: COMMENT; Schema: app_private; Owner: -
 --
 
-COMMENT ON FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb) IS 'Ends a successful sync run inside its transaction: puts active meters the snapshot did not list out of service (returns how many), writes the run''s summary, keeps the source''s validators and clears its back-off.';
+COMMENT ON FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, last_modified text, rows_seen integer, inserted integer, changed integer, unchanged integer, rejected integer, rejects jsonb) IS 'Ends a successful sync run inside its transaction: puts active meters the snapshot did not list out of service (returns how many; more than app_private.spots_sync_removed_max fails the run), writes the run''s summary, keeps the source''s validators and clears its back-off.';
 
 --
 -- Name: spots_sync_not_modified(bigint); Type: FUNCTION; Schema: app_private; Owner: -
@@ -6371,6 +6385,25 @@ $$;
 --
 
 COMMENT ON FUNCTION app_private.spots_sync_not_modified(run_id bigint) IS 'Ends a sync run whose source answered 304 Not Modified: nothing read, back-off cleared.';
+
+--
+-- Name: spots_sync_removed_max(integer); Type: FUNCTION; Schema: app_private; Owner: -
+--
+
+CREATE FUNCTION app_private.spots_sync_removed_max(active integer) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  -- A city retires a few meters at a time. A snapshot that leaves out more is
+  -- far likelier a cut or wrong file, and would empty the map: 20 % of the
+  -- active meters at most, and never fewer than 50 (small inventories).
+  select greatest(50, ceil(spots_sync_removed_max.active * 0.2)::int);
+$$;
+
+--
+-- Name: FUNCTION spots_sync_removed_max(active integer); Type: COMMENT; Schema: app_private; Owner: -
+--
+
+COMMENT ON FUNCTION app_private.spots_sync_removed_max(active integer) IS 'How many of a source''s active meters one sync run may put out of service: 20 %, at least 50. A run that would remove more fails, changing nothing.';
 
 --
 -- Name: spots_sync_schedule(timestamp with time zone); Type: FUNCTION; Schema: app_private; Owner: -
@@ -12978,6 +13011,12 @@ REVOKE ALL ON FUNCTION app_private.spots_sync_finish(run_id bigint, etag text, l
 --
 
 REVOKE ALL ON FUNCTION app_private.spots_sync_not_modified(run_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION spots_sync_removed_max(active integer); Type: ACL; Schema: app_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_private.spots_sync_removed_max(active integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION spots_sync_schedule(run_at timestamp with time zone); Type: ACL; Schema: app_private; Owner: -
