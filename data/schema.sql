@@ -5525,6 +5525,12 @@ begin
            when 'reservation_cancelled' then jsonb_build_object('reason',
              case when app_hidden.current_user_is_staff() and n.user_id is distinct from app_public.current_user_id()
                   then 'cancelled_by_operator' else 'cancelled' end)
+           -- A hold ended in a request (endReservation) rather than lapsing by itself (the worker's jobs).
+           when 'reservation_expired' then case
+             when current_setting('role', true) not in ('app_anonymous', 'app_user', 'app_operator') then '{}'::jsonb
+             when app_hidden.current_user_is_staff() and n.user_id is distinct from app_public.current_user_id()
+               then jsonb_build_object('reason', 'ended_by_operator')
+             else jsonb_build_object('reason', 'ended') end
            when 'reservation_changed' then jsonb_build_object(
              'previousEndsAt', app_hidden.iso_time(upper(o.period)), 'previousAmount', o.amount)
            else '{}'::jsonb end,

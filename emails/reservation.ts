@@ -1,7 +1,7 @@
 // Reservation emails. Booking queues reservation_* with
 // app_hidden.reservation_email_data: {reservationId, spot, startsAt, endsAt
 // (ISO), timeZone, amount, currency, status, holdExpiresAt?, isGuest} plus
-// reason (cancelled) or previousEndsAt / previousAmount (changed), and
+// reason (cancelled; expired when ended by the driver or an operator) or previousEndsAt / previousAmount (changed), and
 // manageToken (reservation_link: a guest's new manage token). Payments queues
 // receipt and payment_failed with the same fields and a few more, and refund
 // with refundAmount, refunded (all refunds so far) and charged. Links are
@@ -118,10 +118,16 @@ export const reservationTemplates: Record<string, (data: Data, ctx: RenderContex
   },
   reservation_expired(data, ctx) {
     const f = facts(data, ctx);
+    // Ended in a request (endReservation) or lapsed by itself at its deadline.
+    const ended = data.reason === 'ended' || data.reason === 'ended_by_operator';
     return frame(ctx, {
-      subject: `Hold on reservation #${f.id} expired`,
+      subject: `Hold on reservation #${f.id} ${ended ? 'ended' : 'expired'}`,
       lines: [
-        'No card was added, so the hold on this spot lapsed: the reservation was not made.',
+        data.reason === 'ended'
+          ? 'You ended the hold before a card was added: the reservation was not made.'
+          : data.reason === 'ended_by_operator'
+            ? 'An operator ended the hold before a card was added: the reservation was not made.'
+            : 'No card was added, so the hold on this spot lapsed: the reservation was not made.',
         'The spot is released and nothing will be charged for it.',
         summary(f),
       ],

@@ -142,6 +142,13 @@ test("booking data: a guest's manage link, hold deadline, cancel reason, previou
   assert.match(expired.subject, /^Hold on reservation #42 expired$/);
   assert.match(expired.text, /hold on this spot lapsed/);
   assert.not.match(expired.subject + expired.text, /cancel/i, 'an expired hold is not a cancellation');
+  // Ended by the driver (endReservation) or by an operator, not lapsed.
+  const ended = renderEmail('reservation_expired', { ...reservationData, reason: 'ended' }, ctx);
+  assert.match(ended.subject, /^Hold on reservation #42 ended$/);
+  assert.match(ended.text, /You ended the hold before a card was added/);
+  assert.not.match(ended.text, /lapsed/);
+  const byOperator = renderEmail('reservation_expired', { ...reservationData, reason: 'ended_by_operator' }, ctx);
+  assert.match(byOperator.text, /An operator ended the hold/);
   const changed = renderEmail(
     'reservation_changed',
     { ...reservationData, previousEndsAt: '2026-07-01T14:00:00Z', previousAmount: 800 },

@@ -424,11 +424,13 @@ test('ending one still held (no card) expires it, for a driver and a guest: no c
       rows: [charges],
     } = await db.owner.query('select count(*)::int as n from app_private.charges where reservation_id = $1', [r.id]);
     assert.is(charges.n, 0, `${who}: no charge row`);
+    const mails = await emailsOf(db, r.id);
     assert.equal(
-      (await emailsOf(db, r.id)).map((m) => m.template),
+      mails.map((m) => m.template),
       ['reservation_held', 'reservation_expired'],
       `${who}: emails`,
     );
+    assert.is(mails[1].data.reason, 'ended', `${who}: the email says they ended it, not that it lapsed`);
     const again = await reserve(db, ANON, { spotId, durationMinutes: 30, email: 'next@example.test' });
     assert.is(again.status, 'held', `${who}: the spot is free again`);
     assert.is(
