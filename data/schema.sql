@@ -1636,6 +1636,31 @@ $_$;
 COMMENT ON FUNCTION app_hidden.email_is_valid(email text) IS 'True for a plain ASCII address local@domain.tld (local part at most 64, whole at most 254 characters).';
 
 --
+-- Name: geo_point(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
+--
+
+CREATE FUNCTION app_hidden.geo_point(lat double precision, lng double precision) RETURNS public.geography
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  if lat is null or lng is null then
+    raise exception 'Give both a latitude and a longitude' using errcode = 'SMS01';
+  end if;
+  if not (lat between -90 and 90) or not (lng between -180 and 180) then
+    raise exception 'Latitude must be between -90 and 90 and longitude between -180 and 180'
+      using errcode = 'SMS01';
+  end if;
+  return st_setsrid(st_makepoint(lng, lat), 4326)::geography;
+end;
+$$;
+
+--
+-- Name: FUNCTION geo_point(lat double precision, lng double precision); Type: COMMENT; Schema: app_hidden; Owner: -
+--
+
+COMMENT ON FUNCTION app_hidden.geo_point(lat double precision, lng double precision) IS 'A WGS 84 point (a spot''s place, or where to search around), or error SMS01 when a coordinate is missing or off the globe.';
+
+--
 -- Name: guest_bookings_per_email_hour(); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -2651,28 +2676,6 @@ $$;
 COMMENT ON FUNCTION app_hidden.reservation_quote(r app_public.reservations, time_window tstzrange) IS 'The price of a new window for a reservation under the rate terms it was booked with (rate_terms): an end moved later or earlier is priced as the rate stood at booking.';
 
 --
--- Name: search_point(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
---
-
-CREATE FUNCTION app_hidden.search_point(lat double precision, lng double precision) RETURNS public.geography
-    LANGUAGE plpgsql IMMUTABLE
-    AS $$
-begin
-  if lat is null or lng is null or not (lat between -90 and 90) or not (lng between -180 and 180) then
-    raise exception 'Latitude must be between -90 and 90 and longitude between -180 and 180'
-      using errcode = 'SMS01';
-  end if;
-  return st_setsrid(st_makepoint(lng, lat), 4326)::geography;
-end;
-$$;
-
---
--- Name: FUNCTION search_point(lat double precision, lng double precision); Type: COMMENT; Schema: app_hidden; Owner: -
---
-
-COMMENT ON FUNCTION app_hidden.search_point(lat double precision, lng double precision) IS 'The point to search around, or error SMS01 for coordinates off the globe.';
-
---
 -- Name: search_radius_metres(double precision, app_public.distance_unit); Type: FUNCTION; Schema: app_hidden; Owner: -
 --
 
@@ -2682,8 +2685,10 @@ CREATE FUNCTION app_hidden.search_radius_metres(radius double precision, unit ap
 begin
   -- 'NaN' sorts above every number in PostgreSQL, so it is refused by name.
   -- Compared in the radius's own unit: multiplying first overflows for huge radii (1e308).
-  if radius is null or radius = 'NaN' or radius <= 0
-     or radius > 50000 / app_hidden.unit_metres(coalesce(unit, 'km')) then
+  if radius is null then
+    raise exception 'Give a radius: more than 0 and at most 50 km (31 mi)' using errcode = 'SMS02';
+  end if;
+  if radius = 'NaN' or radius <= 0 or radius > 50000 / app_hidden.unit_metres(coalesce(unit, 'km')) then
     raise exception 'The radius must be more than 0 and at most 50 km (31 mi)' using errcode = 'SMS02';
   end if;
   return radius * app_hidden.unit_metres(coalesce(unit, 'km'));
@@ -2794,27 +2799,6 @@ $$;
 --
 
 COMMENT ON FUNCTION app_hidden.spot_max_stay(minutes integer) IS 'A maximum stay of 1 minute to app_hidden.max_stay() (7 days), else error SMO05.';
-
---
--- Name: spot_position(double precision, double precision); Type: FUNCTION; Schema: app_hidden; Owner: -
---
-
-CREATE FUNCTION app_hidden.spot_position(lat double precision, lng double precision) RETURNS public.geography
-    LANGUAGE plpgsql IMMUTABLE
-    AS $$
-begin
-  if lat is null or lng is null or lat not between -90 and 90 or lng not between -180 and 180 then
-    raise exception 'Coordinates must be latitude -90…90 and longitude -180…180' using errcode = 'SMS01';
-  end if;
-  return st_setsrid(st_makepoint(lng, lat), 4326)::geography;
-end;
-$$;
-
---
--- Name: FUNCTION spot_position(lat double precision, lng double precision); Type: COMMENT; Schema: app_hidden; Owner: -
---
-
-COMMENT ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) IS 'A WGS 84 point, or error SMS01 off the globe.';
 
 --
 -- Name: spot_street(text); Type: FUNCTION; Schema: app_hidden; Owner: -
@@ -7457,7 +7441,7 @@ begin
   -- Written as the request's role: row level security checks the zone again.
   insert into app_public.spots (location, street, rate_id, borough, zone, side_of_street, from_street, to_street,
                                 max_stay, is_accessible, has_ev_charger)
-  values (app_hidden.spot_position(lat, lng), app_hidden.spot_street(street), rate_id, nullif(btrim(borough), ''), zone, side_of_street,
+  values (app_hidden.geo_point(lat, lng), app_hidden.spot_street(street), rate_id, nullif(btrim(borough), ''), zone, side_of_street,
           from_street, to_street, app_hidden.spot_max_stay(max_stay_minutes),
           coalesce(is_accessible, false), coalesce(has_ev_charger, false))
   returning * into v_s;
@@ -8971,7 +8955,7 @@ CREATE FUNCTION app_public.spots_near(lat double precision, lng double precision
   -- once per query, and usable by the index scan as a constant.
   select
     s,
-    (s.location <-> (select app_hidden.search_point(spots_near.lat, spots_near.lng)))
+    (s.location <-> (select app_hidden.geo_point(spots_near.lat, spots_near.lng)))
       / app_hidden.unit_metres(coalesce(spots_near.unit, 'km')),
     app_hidden.quote_rate(s.rate_id, (select app_hidden.search_window(spots_near.starts_at, spots_near.ends_at)))
   from app_public.spots s
@@ -8980,7 +8964,7 @@ CREATE FUNCTION app_public.spots_near(lat double precision, lng double precision
   where (select app_hidden.search_window(spots_near.starts_at, spots_near.ends_at)) is not null
     and st_dwithin(
           s.location,
-          (select app_hidden.search_point(spots_near.lat, spots_near.lng)),
+          (select app_hidden.geo_point(spots_near.lat, spots_near.lng)),
           (select app_hidden.search_radius_metres(spots_near.radius, spots_near.unit)),
           false)
     and s.status = 'active'
@@ -8989,7 +8973,7 @@ CREATE FUNCTION app_public.spots_near(lat double precision, lng double precision
       select from app_hidden.spot_occupancy o
       where o.spot_id = s.id
         and o.period && (select app_hidden.search_window(spots_near.starts_at, spots_near.ends_at)))
-  order by s.location <-> (select app_hidden.search_point(spots_near.lat, spots_near.lng));
+  order by s.location <-> (select app_hidden.geo_point(spots_near.lat, spots_near.lng));
 $$;
 
 --
@@ -9155,7 +9139,7 @@ begin
     raise exception 'Give both latitude and longitude' using errcode = 'SMS01';
   end if;
   update app_public.spots s set
-    location = case when lat is null then s.location else app_hidden.spot_position(lat, lng) end,
+    location = case when lat is null then s.location else app_hidden.geo_point(lat, lng) end,
     street = case when update_spot.street is null then s.street else app_hidden.spot_street(update_spot.street) end,
     rate_id = coalesce(update_spot.rate_id, s.rate_id),
     borough = coalesce(nullif(btrim(update_spot.borough), ''), s.borough),
@@ -12059,6 +12043,13 @@ REVOKE ALL ON FUNCTION app_hidden.email_is_valid(email text) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.email_is_valid(email text) TO app_anonymous;
 
 --
+-- Name: FUNCTION geo_point(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
+--
+
+REVOKE ALL ON FUNCTION app_hidden.geo_point(lat double precision, lng double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_hidden.geo_point(lat double precision, lng double precision) TO app_anonymous;
+
+--
 -- Name: FUNCTION guest_bookings_per_email_hour(); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -12342,13 +12333,6 @@ REVOKE ALL ON FUNCTION app_hidden.reservation_quote(r app_public.reservations, t
 GRANT ALL ON FUNCTION app_hidden.reservation_quote(r app_public.reservations, time_window tstzrange) TO app_anonymous;
 
 --
--- Name: FUNCTION search_point(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_hidden.search_point(lat double precision, lng double precision) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_hidden.search_point(lat double precision, lng double precision) TO app_anonymous;
-
---
 -- Name: FUNCTION search_radius_metres(radius double precision, unit app_public.distance_unit); Type: ACL; Schema: app_hidden; Owner: -
 --
 
@@ -12396,13 +12380,6 @@ GRANT ALL ON FUNCTION app_hidden.sign_up_gate(email text, name text, password te
 
 REVOKE ALL ON FUNCTION app_hidden.spot_max_stay(minutes integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION app_hidden.spot_max_stay(minutes integer) TO app_anonymous;
-
---
--- Name: FUNCTION spot_position(lat double precision, lng double precision); Type: ACL; Schema: app_hidden; Owner: -
---
-
-REVOKE ALL ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_hidden.spot_position(lat double precision, lng double precision) TO app_anonymous;
 
 --
 -- Name: FUNCTION spot_street(street text); Type: ACL; Schema: app_hidden; Owner: -

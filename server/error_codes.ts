@@ -5,8 +5,8 @@
 
 export const ERROR_CODES: Record<string, string> = {
   // Search and prices
-  SMS01: 'Coordinates off the globe (latitude −90…90, longitude −180…180).',
-  SMS02: 'Radius not above 0, or above the 50 km (31 mi) maximum.',
+  SMS01: 'Coordinates missing or off the globe (latitude −90…90, longitude −180…180).',
+  SMS02: 'Radius missing, not above 0, or above the 50 km (31 mi) maximum.',
   SMS03:
     'Time window not bookable: missing bound, end not after start, longer than 7 days, or starting more than 90 days ahead.',
   SMS04: "No such spot (search, quotes, the plate lookup's spot).",

@@ -117,6 +117,19 @@ test('bad input is refused with a documented code', async () => {
   for (const [sql, params, code] of cases) {
     assert.is(await sqlstateOf(near(sql, params)), code, sql);
   }
+  // A value left out is named as missing, not as out of range.
+  const messageOf = (sql: string) =>
+    near(sql, []).then(
+      () => '',
+      (err: Error) => err.message,
+    );
+  assert.is(await messageOf('app_public.spots_near(null, 0, 1)'), 'Give both a latitude and a longitude');
+  assert.is(await messageOf('app_public.spots_near(0, null, 1)'), 'Give both a latitude and a longitude');
+  assert.is(
+    await messageOf('app_public.spots_near(0, 0, null)'),
+    'Give a radius: more than 0 and at most 50 km (31 mi)',
+  );
+  assert.match(await messageOf('app_public.spots_near(91, 0, 1)'), /^Latitude must be between -90 and 90/);
 });
 
 test('a dense area: strictly nearest first by the very distance reported, within the radius', async () => {
