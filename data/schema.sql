@@ -2633,6 +2633,8 @@ CREATE FUNCTION app_hidden.reservation_email_data_of(r app_public.reservations) 
     'reservationId', r.id,
     'spotId', r.spot_id,
     'spot', app_public.spots_description(s),
+    -- The number on the meter's sign (the city's), which tells one spot of a block from the next.
+    'meterNumber', s.external_id,
     'startsAt', app_hidden.iso_time(lower(r.period)),
     'endsAt', app_hidden.iso_time(upper(r.period)),
     'timeZone', rt.time_zone,
@@ -7666,10 +7668,10 @@ $$;
 COMMENT ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) IS 'Ends a reservation that has started, now: it is charged for the time used at the rate it was booked under (never less than the rate''s minimum charge) and the spot is free again. One still held (no card set up) expires instead, with no charge. Guests pass the manage token. A reservation that has not started is cancelled instead (SMB09).';
 
 --
--- Name: enforcement_lookup(text, text, bigint); Type: FUNCTION; Schema: app_public; Owner: -
+-- Name: enforcement_lookup(text, text, bigint, text); Type: FUNCTION; Schema: app_public; Owner: -
 --
 
-CREATE FUNCTION app_public.enforcement_lookup(plate text, plate_state text DEFAULT NULL::text, spot_id bigint DEFAULT NULL::bigint) RETURNS app_public.enforcement_answer
+CREATE FUNCTION app_public.enforcement_lookup(plate text, plate_state text DEFAULT NULL::text, spot_id bigint DEFAULT NULL::bigint, meter_number text DEFAULT NULL::text) RETURNS app_public.enforcement_answer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -7680,16 +7682,27 @@ declare
   v_r app_public.reservations;
   v_now timestamptz := now();
   v_answer app_public.enforcement_answer;
+  v_spot_id bigint := enforcement_lookup.spot_id;
 begin
   if v_role is distinct from 'enforcement' and v_role is distinct from 'admin' then
     raise exception 'Only enforcement officers may look plates up' using errcode = 'SME02';
   end if;
   v_plate := app_hidden.plate(plate);
   v_state := app_hidden.plate_state(plate_state);
+  -- On the street an officer reads the city's meter number off the sign; the
+  -- spot id is ours. Either names the spot, not both.
+  if nullif(btrim(enforcement_lookup.meter_number), '') is not null then
+    if v_spot_id is not null then
+      raise exception 'Give the spot or its meter number, not both' using errcode = 'SMS04';
+    end if;
+    select s.id into v_spot_id from app_public.spots s where s.external_id = btrim(enforcement_lookup.meter_number);
+    if v_spot_id is null then
+      raise exception 'There is no meter %', left(btrim(enforcement_lookup.meter_number), 50) using errcode = 'SMS04';
+    end if;
+  end if;
   -- A mistyped spot number must not read as "not valid".
-  if enforcement_lookup.spot_id is not null
-     and not exists (select from app_public.spots s where s.id = enforcement_lookup.spot_id) then
-    raise exception 'There is no spot %', enforcement_lookup.spot_id using errcode = 'SMS04';
+  if v_spot_id is not null and not exists (select from app_public.spots s where s.id = v_spot_id) then
+    raise exception 'There is no spot %', v_spot_id using errcode = 'SMS04';
   end if;
   -- A held reservation counts until its hold ends: its driver has booked and
   -- is giving a card. Once a day per plate: a hold that lapsed without a card
@@ -7700,7 +7713,7 @@ begin
   select r.* into v_r from app_public.reservations r
   -- A reservation booked without a state holds whatever state the officer reads.
   where r.plate = v_plate and (v_state is null or r.plate_state is null or r.plate_state = v_state)
-    and (enforcement_lookup.spot_id is null or r.spot_id = enforcement_lookup.spot_id)
+    and (v_spot_id is null or r.spot_id = v_spot_id)
     and r.kind = 'reservation' and r.period @> v_now
     and (r.status = 'confirmed'
          or (r.status = 'held' and r.hold_expires_at > v_now
@@ -7711,21 +7724,21 @@ begin
                  and lower(x.period) < x.updated_at)))
   order by r.status = 'confirmed' desc, upper(r.period) desc
   limit 1;
-  v_answer := (v_plate, v_state, coalesce(enforcement_lookup.spot_id, v_r.spot_id), v_r.id is not null,
+  v_answer := (v_plate, v_state, coalesce(v_spot_id, v_r.spot_id), v_r.id is not null,
                case when v_r.status = 'held' then least(v_r.hold_expires_at, upper(v_r.period)) else upper(v_r.period) end,
                v_now,
                -- The street's clock, to read valid_until as the signs do.
-               app_hidden.spot_time_zone(coalesce(enforcement_lookup.spot_id, v_r.spot_id)))::app_public.enforcement_answer;
+               app_hidden.spot_time_zone(coalesce(v_spot_id, v_r.spot_id)))::app_public.enforcement_answer;
   perform app_private.audit_write('enforcement_lookups', v_r.id::text, 'lookup', null, to_jsonb(v_answer));
   return v_answer;
 end;
 $$;
 
 --
--- Name: FUNCTION enforcement_lookup(plate text, plate_state text, spot_id bigint); Type: COMMENT; Schema: app_public; Owner: -
+-- Name: FUNCTION enforcement_lookup(plate text, plate_state text, spot_id bigint, meter_number text); Type: COMMENT; Schema: app_public; Owner: -
 --
 
-COMMENT ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) IS 'Enforcement officers and admins (SME02 otherwise): does this plate (state optional; SME01 when malformed) hold a confirmed reservation covering now, at this spot when one is given, or one still held (card being given; valid until its hold ends, and not after another hold of the plate lapsed without a card in the last 24 hours)? Answers without personal data; every lookup is written to the audit log. SMS04 for a spot that does not exist.';
+COMMENT ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint, meter_number text) IS 'Enforcement officers and admins (SME02 otherwise): does this plate (state optional; SME01 when malformed) hold a confirmed reservation covering now, at this spot when one is given, or one still held (card being given; valid until its hold ends, and not after another hold of the plate lapsed without a card in the last 24 hours)? Answers without personal data; every lookup is written to the audit log. The spot by its id or by the city''s meter number on the sign (meterNumber); SMS04 for a spot or meter that does not exist, or both given.';
 
 --
 -- Name: forgot_password(text); Type: FUNCTION; Schema: app_public; Owner: -
@@ -13249,11 +13262,11 @@ REVOKE ALL ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_
 GRANT ALL ON FUNCTION app_public.end_reservation(reservation_id bigint, manage_token text) TO app_anonymous;
 
 --
--- Name: FUNCTION enforcement_lookup(plate text, plate_state text, spot_id bigint); Type: ACL; Schema: app_public; Owner: -
+-- Name: FUNCTION enforcement_lookup(plate text, plate_state text, spot_id bigint, meter_number text); Type: ACL; Schema: app_public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint) TO app_anonymous;
+REVOKE ALL ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint, meter_number text) FROM PUBLIC;
+GRANT ALL ON FUNCTION app_public.enforcement_lookup(plate text, plate_state text, spot_id bigint, meter_number text) TO app_anonymous;
 
 --
 -- Name: FUNCTION forgot_password(email text); Type: ACL; Schema: app_public; Owner: -

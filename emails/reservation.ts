@@ -1,5 +1,5 @@
 // Reservation emails. Booking queues reservation_* with
-// app_hidden.reservation_email_data: {reservationId, spot, startsAt, endsAt
+// app_hidden.reservation_email_data: {reservationId, spot, meterNumber?, startsAt, endsAt
 // (ISO), timeZone, amount, currency, status, holdExpiresAt?, isGuest} plus
 // reason (cancelled; expired when ended by the driver or an operator) or previousEndsAt / previousAmount (changed), and
 // manageToken (reservation_link: a guest's new manage token). Payments queues
@@ -26,7 +26,9 @@ function facts(data: Data, ctx: RenderContext): Facts {
   const ends = formatTime(required<string>(data, 'endsAt'), timeZone);
   return {
     id,
-    spot: required<string>(data, 'spot'),
+    spot: data.meterNumber
+      ? `${required<string>(data, 'spot')} — meter ${data.meterNumber}`
+      : required<string>(data, 'spot'),
     window: `${starts} – ${ends}`,
     amount: formatAmount(Number(required(data, 'amount') ?? 0), required<string>(data, 'currency')),
     // Drivers see their reservation when signed in; a guest's page asks for the manage token

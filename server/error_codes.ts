@@ -9,7 +9,7 @@ export const ERROR_CODES: Record<string, string> = {
   SMS02: 'Radius missing, not above 0, or above the 50 km (31 mi) maximum.',
   SMS03:
     'Time window not bookable: missing bound, end not after start, longer than 7 days, or starting more than 90 days ahead.',
-  SMS04: "No such spot (search, quotes, the plate lookup's spot).",
+  SMS04: "No such spot (search, quotes, saveSpot, the plate lookup's spot or meter number, or both given).",
   // Accounts and sign-in
   SMA01: 'Wrong email or password (the same answer for both); HTTP 401 from POST /auth/login.',
   SMA02:

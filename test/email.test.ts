@@ -142,6 +142,9 @@ test("booking data: a guest's manage link, hold deadline, cancel reason, previou
   assert.match(expired.subject, /^Hold on reservation #42 expired$/);
   assert.match(expired.text, /hold on this spot lapsed/);
   assert.not.match(expired.subject + expired.text, /cancel/i, 'an expired hold is not a cancellation');
+  // The meter number on the sign tells one spot of a block from the next.
+  const metered = renderEmail('reservation_confirmed', { ...reservationData, meterNumber: '3016374' }, ctx);
+  assert.match(metered.text, /Spot: W 36 St \(north side\) between 7 Av and 8 Av — meter 3016374/);
   // Ended by the driver (endReservation) or by an operator, not lapsed.
   const ended = renderEmail('reservation_expired', { ...reservationData, reason: 'ended' }, ctx);
   assert.match(ended.subject, /^Hold on reservation #42 ended$/);

@@ -104,6 +104,40 @@ test('the lookup before, during and after a reservation, and at another spot', a
   );
 });
 
+test("the spot by the city's meter number on its sign: the same answer as by its id; an unknown meter, or both given, SMS04", async () => {
+  const s = await spot();
+  await ctx.db.owner.query(`update app_public.spots set external_id = $2 where id = $1`, [s, `30${s}74`]);
+  const made = await ctx.api.gql(RESERVE, { spot: s, plate: 'METER1', state: 'NY' }, ctx.callers.driver.headers);
+  await ctx.db.owner.query(
+    `update app_public.reservations set status = 'confirmed', hold_expires_at = null where id = $1`,
+    [made.data.reserve.result.reservation.rowId],
+  );
+  const BY_METER = `mutation ($plate: String!, $meter: String, $spot: BigInt) {
+    enforcementLookup(input: { plate: $plate, meterNumber: $meter, spotId: $spot }) { result { spotId valid } } }`;
+  const ask = (meter: string, spotId?: string) =>
+    ctx.api.gql(BY_METER, { plate: 'METER1', meter, spot: spotId }, ctx.callers.enforcement.headers);
+  assert.equal((await ask(` 30${s}74 `)).data.enforcementLookup.result, { spotId: s, valid: true });
+  assert.equal((await ask(`30${s}74`)).data.enforcementLookup.result, {
+    spotId: s,
+    valid: (await lookup('METER1', s)).valid,
+  });
+  // The driver's emails carry it too.
+  const {
+    rows: [mail],
+  } = await ctx.db.owner.query(
+    `select data->>'meterNumber' as meter from app_private.emails where (data->>'reservationId') = $1`,
+    [made.data.reserve.result.reservation.rowId],
+  );
+  assert.is(mail.meter, `30${s}74`);
+  for (const [meter, spotId] of [
+    ['99999999', undefined],
+    [`30${s}74`, s],
+  ] as const) {
+    const res = await ask(meter, spotId);
+    assert.is(res.errors?.[0]?.extensions?.code, 'SMS04', `${meter} ${spotId}`);
+  }
+});
+
 test('a hold protects a plate until it ends, and only once a day: after a hold lapsed without a card mid-stay, the next does not', async () => {
   const guest = { email: `holds.${process.pid}@example.test` };
   const RESERVE_NOW = `mutation ($spot: BigInt!, $plate: String, $state: String, $email: String) {
