@@ -69,6 +69,13 @@ export const originRefused = (): CodedError => new CodedError('SMA18', 'This ori
 export const sessionEnded = (): CodedError =>
   new CodedError('SMA15', 'Your session has expired or is not valid: sign in again');
 
+/** An Authorization header of another scheme (Basic…), or a Bearer without a token's shape. */
+export const notABearerToken = (): CodedError =>
+  new CodedError(
+    'SMA15',
+    'Send the session token as "Authorization: Bearer <token>" (login returns it): sign in again if you have none',
+  );
+
 /** An error a client may see as it is: ours, or SQL's with a documented SQLSTATE. */
 export function isDocumented(err: unknown): err is CodedError {
   if (err instanceof CodedError) return true;

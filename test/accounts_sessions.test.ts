@@ -165,6 +165,9 @@ test("a bad or revoked bearer token gets 401 SMA15 in GraphQL's response shape, 
       authorization,
     );
     assert.match(res.errors![0].message, /sign in again/);
+    // A header that is no bearer token at all says how to send one.
+    const shaped = /^Bearer [A-Za-z0-9_-]{16,}/.test(authorization);
+    assert.is(/Authorization: Bearer <token>/.test(res.errors![0].message), !shaped, authorization);
     assert.is((res as { data?: unknown }).data, undefined, 'not executed');
   }
   // A client of the GraphQL-over-HTTP spec's own media type gets it back.

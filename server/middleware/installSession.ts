@@ -12,7 +12,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import type { ServerConfig } from '../config.ts';
 import { CSRF_HEADER, SESSION_COOKIE, clearSessionCookies } from '../auth_cookies.ts';
 import type { RequestIdentity } from '../request_identity.ts';
-import { type CodedError, sessionEnded } from '../errors.ts';
+import { type CodedError, notABearerToken, sessionEnded } from '../errors.ts';
 import { makePool } from './installDatabasePools.ts';
 
 // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are the same.
@@ -27,9 +27,9 @@ export function sessionLookupOf(app: Express): SessionLookup {
   return app.locals.sessionLookup as SessionLookup;
 }
 
-function refused(res: Response): CodedError {
+function refused(res: Response, error = sessionEnded()): CodedError {
   res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
-  return sessionEnded();
+  return error;
 }
 
 export function installSession(app: Express, config: ServerConfig, onClose: (fn: () => Promise<void>) => void): void {
@@ -62,7 +62,7 @@ export function installSession(app: Express, config: ServerConfig, onClose: (fn:
     };
     if (header !== undefined) {
       token = BEARER.exec(header)?.[1];
-      if (!token) return lenient ? next() : next(refused(res));
+      if (!token) return lenient ? next() : next(refused(res, notABearerToken()));
     } else {
       // false when the signature does not match: treated as no cookie.
       const cookie = req.signedCookies?.[SESSION_COOKIE];
