@@ -118,7 +118,9 @@ export default async function main(args: string[]): Promise<void> {
     usageExit((err as Error).message);
   }
   const { values, positionals } = parsed;
-  const [name] = positionals;
+  const [name, ...extra] = positionals;
+  // One report a run: a second name or a stray word would otherwise be ignored without a word.
+  if (extra.length) usageExit(`One report a run; unexpected: ${extra.join(' ')}`);
   if (!name || !values.from || !values.to || !['table', 'csv'].includes(values.format!)) usageExit();
   const client = new pg.Client({
     connectionString: urlVar(process.env, 'REPORTS_DATABASE_URL', dbUrls().owner, ['postgres:', 'postgresql:']),

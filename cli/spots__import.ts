@@ -7,8 +7,9 @@
 // batches as JSON to app_private.spots_import
 // (migrations/fixtures/spots_import.sql), where every rule about rates, hours, spots and
 // rejects lives. Node itself rejects only what it cannot hand over as a row: a malformed
-// CSV record, a record with the wrong number of fields, or a meter number already seen
-// earlier in the file (a later batch would otherwise overwrite the earlier row).
+// CSV record, a record with the wrong number of fields, text PostgreSQL cannot store (a
+// NUL character), or a meter number already seen earlier in the file (a later batch
+// would otherwise overwrite the earlier row).
 //
 // Each batch is one statement, committed on its own unless the caller's client is in a
 // transaction; an interrupted import can simply be run again.
@@ -142,6 +143,7 @@ export default async function main(argv: string[] = process.argv.slice(2)): Prom
   });
   if (positionals.length !== 1) throw new ImportError(`One FILE, please.\n${usageOf('spots:import')}`);
   const show = Number(values.show ?? 20);
+  if (!Number.isInteger(show) || show < 0) throw new ImportError('--show must be a whole number, 0 or more');
   const batchSize = Number(values['batch-size'] ?? 1000);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ImportError('--batch-size must be a positive integer');
   const tty = process.stdout.isTTY === true;
@@ -150,7 +152,7 @@ export default async function main(argv: string[] = process.argv.slice(2)): Prom
   try {
     const summary = await importSpots(client, positionals[0], {
       batchSize,
-      keepRejects: Math.max(show, 0),
+      keepRejects: show,
       onProgress: tty ? (p) => process.stdout.write(progressBar(p)) : undefined,
     });
     if (tty) process.stdout.write('\n');

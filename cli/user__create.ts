@@ -56,6 +56,8 @@ export default async function main(args: string[]): Promise<void> {
   if (!values.email) throw new Error(`--email is required.\n${usageOf('user:create')}`);
   // No default: left out, it made a driver and mailed them a staff invitation.
   if (!values.role) throw new Error(`--role is required.\n${usageOf('user:create')}`);
+  if (values.invite && values['password-stdin'])
+    throw new Error(`--invite and --password-stdin cannot be combined.\n${usageOf('user:create')}`);
 
   let password: string | null = null;
   if (values['password-stdin']) {

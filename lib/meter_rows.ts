@@ -39,6 +39,9 @@ export class MeterDataError extends Error {}
 
 export type MeterRow = Record<string, string | number>;
 
+/** A file read as it goes, or a body already in memory (the sync's). */
+type Input = AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
+
 /** One input row: the row for SQL (with row_number), or why Node could not make one. */
 export interface MeterItem {
   line: number;
@@ -64,7 +67,7 @@ function checkColumns(present: Set<string | undefined>, found: string[], where: 
 }
 
 /** Input cut into pieces of at most 16 kB (views, not copies), so one piece holds a few hundred rows at most. */
-async function* pieces(input: AsyncIterable<string | Uint8Array>): AsyncGenerator<string | Uint8Array> {
+async function* pieces(input: Input): AsyncGenerator<string | Uint8Array> {
   const MAX = 16 * 1024;
   for await (const chunk of input) {
     for (let i = 0; i < chunk.length; i += MAX) {
@@ -74,10 +77,7 @@ async function* pieces(input: AsyncIterable<string | Uint8Array>): AsyncGenerato
 }
 
 /** CSV: the first record is the header; yields the rows of each piece read. */
-export async function* csvMeterRows(
-  input: AsyncIterable<string | Uint8Array>,
-  where: string,
-): AsyncGenerator<MeterItem[]> {
+export async function* csvMeterRows(input: Input, where: string): AsyncGenerator<MeterItem[]> {
   let keys: Array<string | undefined> | undefined;
   for await (const records of readCsv(pieces(input))) {
     const items: MeterItem[] = [];
@@ -128,10 +128,7 @@ function jsonRow(value: unknown, line: number): MeterItem {
  * A JSON array of objects, parsed one element at a time: the scanner keeps only
  * the text of the element being read. line = the element's position (1-based).
  */
-export async function* jsonMeterRows(
-  input: AsyncIterable<string | Uint8Array>,
-  where: string,
-): AsyncGenerator<MeterItem[]> {
+export async function* jsonMeterRows(input: Input, where: string): AsyncGenerator<MeterItem[]> {
   const decoder = new TextDecoder();
   let state = 'before' as 'before' | 'between' | 'inside' | 'after';
   let depth = 0;
@@ -220,6 +217,16 @@ export interface BatchOptions {
   onBatch?: (rows: number) => void;
 }
 
+/** Why PostgreSQL could not take the row: jsonb refuses \u0000 and a lone surrogate (and with them the whole batch). */
+function unstorable(row: MeterRow): string | undefined {
+  for (const [key, value] of Object.entries(row)) {
+    if (typeof value !== 'string') continue;
+    if (value.includes('\0')) return `${key} contains a NUL character`;
+    if (!value.isWellFormed()) return `${key} is not valid Unicode (a lone surrogate)`;
+  }
+  return undefined;
+}
+
 /** Sends the rows to SQL in batches (sendBatch answers one outcome per row) and adds up the outcomes. */
 export async function importMeterRows(
   items: AsyncIterable<MeterItem[]>,
@@ -265,8 +272,9 @@ export async function importMeterRows(
       const item = chunk[i];
       totals.rows++;
       totals.maxRowsHeld = Math.max(totals.maxRowsHeld, batch.length + chunk.length - i);
-      if (item.reject !== undefined || !item.row) {
-        reject(item.line, item.reject ?? 'rejected');
+      const why = item.reject ?? (item.row ? unstorable(item.row) : 'rejected');
+      if (why !== undefined || !item.row) {
+        reject(item.line, why ?? 'rejected');
         continue;
       }
       const meter = String(item.row.meter_number ?? '').trim();

@@ -64,7 +64,7 @@ test('--password-stdin: an admin ready to sign in, verified', async () => {
   assert.equal(me.data.currentUser, { role: 'admin', isVerified: true });
 });
 
-test('refusals: taken email, unknown role, weak password, missing email or role', async () => {
+test('refusals: taken email, unknown role, weak password, both --invite and --password-stdin, missing email or role', async () => {
   const {
     rows: [{ n: before }],
   } = await db.owner.query('select count(*)::int as n from app_public.users');
@@ -78,6 +78,13 @@ test('refusals: taken email, unknown role, weak password, missing email or role'
     cli(['--email', 'y@example.com', '--role', 'admin', '--password-stdin'], 'short\n').out,
     /at least 10 characters/,
   );
+  // Either way of setting the password, not both (a good password must not slip through).
+  const both = cli(
+    ['--email', 'v@example.com', '--role', 'admin', '--invite', '--password-stdin'],
+    'admin password 123\n',
+  );
+  assert.is(both.status, 1, both.out);
+  assert.match(both.out, /--invite and --password-stdin cannot be combined/);
   const missing = cli(['--role', 'admin']);
   assert.is(missing.status, 1);
   assert.match(missing.out, /Usage/);

@@ -203,6 +203,9 @@ test('the CLI prints a table or CSV (quoted by the library), and refuses bad arg
     ['booking_funnel', '--from', '2026-02-30', '--to', '2026-03-05'],
     ['booking_funnel', '--from', '2026-11-20', '--to', '2026-11-21', '--bogus', '1'],
     ['booking_funnel', '--from', '2026-11-20', '--to', '2026-11-21', '--format'],
+    // One report a run: a second one, or a stray word, is not silently dropped.
+    ['booking_funnel', 'stays_by_day', '--from', '2026-11-20', '--to', '2026-11-21'],
+    ['booking_funnel', '--from', '2026-11-20', '--to', '2026-11-21', 'extra'],
   ]) {
     const res = cli(...bad);
     assert.is(res.status, 2, bad.join(' '));

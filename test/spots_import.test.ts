@@ -1,5 +1,6 @@
 // spots:import — the CSV reader (no database), then the import of the shipped demo
 // file and of hand-made rows through app_private.spots_import, against a real database.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -431,6 +432,51 @@ spots("the city's own layout (no Hourly_Rate): the zone's price, else the defaul
     { external_id: '9900031', hourly_price: 725 },
     { external_id: '9900032', hourly_price: fallback.hourly_price },
   ]);
+});
+
+spots('a NUL character rejects its row only; the batches after it are imported', async () => {
+  // Setup: jsonb refuses \u0000, so the whole second batch failed and the import stopped half-written.
+  const row = (n: number, street = 'NUL TEST STREET') => ({
+    ...rows[4],
+    'Meter Number': `990004${n}`,
+    On_Street: street,
+  });
+  const file = join(dir, 'nul.csv');
+  writeFileSync(file, toCsv([row(1), row(2), row(3, 'NUL\0STREET'), row(4), row(5)]));
+  // Action
+  const summary = await importSpots(db.owner, file, { batchSize: 2 });
+  // Assertions
+  assert.equal([summary.inserted, summary.rejected], [4, 1]);
+  assert.equal(summary.rejects, [{ line: 4, reason: 'on_street contains a NUL character' }]);
+  const { rows: stored } = await db.owner.query(
+    `select external_id from app_public.spots where external_id like '990004_' order by 1`,
+  );
+  assert.equal(
+    stored.map((s) => s.external_id),
+    ['9900041', '9900042', '9900044', '9900045'],
+  );
+});
+
+spots('bad --show or --batch-size: refused before anything is written, like the other bad arguments', async () => {
+  const file = join(dir, 'show.csv');
+  writeFileSync(file, toCsv([{ ...rows[4], 'Meter Number': '9900051' }]));
+  for (const [flag, value, message] of [
+    ['--show', 'abc', '--show must be a whole number, 0 or more'],
+    ['--show', '2.5', '--show must be a whole number, 0 or more'],
+    ['--batch-size', '0', '--batch-size must be a positive integer'],
+  ]) {
+    const res = spawnSync(process.execPath, ['cli/main.ts', 'spots:import', flag, value, file], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: db.urls.owner, LOG_FORMAT: 'json' },
+      encoding: 'utf8',
+    });
+    assert.is(res.status, 1, `${flag} ${value}: ${res.stdout}${res.stderr}`);
+    assert.ok(`${res.stdout}${res.stderr}`.includes(message), `${flag} ${value}: ${res.stdout}${res.stderr}`);
+  }
+  const {
+    rows: [n],
+  } = await db.owner.query(`select count(*)::int as n from app_public.spots where external_id = '9900051'`);
+  assert.is(n.n, 0);
 });
 
 spots('the SQL function on its own: order kept, duplicates in one call, not an array', async () => {

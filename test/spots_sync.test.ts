@@ -1,8 +1,10 @@
 // The inventory sync against a local HTTP server serving meter data in the
 // city's layout (no Hourly_Rate column): history rows only for real changes,
 // 304 and unchanged files, meters that disappear, a failing source (back-off,
-// nothing changed, recovery), JSON, a 100k-row file streamed with a bounded
-// number of rows held, and the task's own chain and lock.
+// nothing changed, recovery), JSON, the task's own chain and lock, a source
+// closing the connection right after the body, the body's size limit, text the
+// database cannot store, what a failed run says, and a 100k-row file parsed with
+// a bounded number of rows held.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'uvu';
@@ -11,7 +13,6 @@ import pg from 'pg';
 import { runOnce } from 'graphile-worker';
 import { createTestDb, type TestDb } from './helpers/db.ts';
 import { syncSpotsOnce, spots__sync, type SyncResult } from '../tasks/spots__sync.ts';
-import type { SpotsSyncConfig } from '../lib/spots_sync_config.ts';
 
 const HEADER =
   'Meter Number,Status,Pay By Cell Number,Meter_Hours,Parking_Facility_Name,Facility,Borough,On_Street,Side_of_Street,From_Street,To_Street,Latitude,Longitude,Location';
@@ -61,7 +62,9 @@ function serve(body: string, etag: string | null, contentType = 'text/csv'): voi
   Object.assign(source, { status: 200, body, etag, contentType, stream: undefined });
 }
 
-function config(over: Partial<SpotsSyncConfig> & { url?: string } = {}): SpotsSyncConfig & { url: string } {
+type SyncConfig = Parameters<typeof syncSpotsOnce>[1];
+
+function config(over: Partial<SyncConfig> = {}): SyncConfig {
   return {
     url: `${baseUrl}/meters.csv`,
     intervalSeconds: 30,
@@ -73,8 +76,7 @@ function config(over: Partial<SpotsSyncConfig> & { url?: string } = {}): SpotsSy
   };
 }
 
-const sync = (over: Partial<SpotsSyncConfig> & { url?: string } = {}): Promise<SyncResult> =>
-  syncSpotsOnce(client, config(over), log);
+const sync = (over: Partial<SyncConfig> = {}): Promise<SyncResult> => syncSpotsOnce(client, config(over), log);
 
 async function changes(
   runId: string | null,
@@ -331,7 +333,127 @@ test('the task re-queues itself, and skips while another worker holds the sync',
   }
 });
 
-test('a 100,000-row file is streamed: a bounded number of rows held, every row seen', async () => {
+test('a source that closes the connection right after the body (HTTP/1.0 style) does not kill the worker', async () => {
+  // Setup: Content-Length, `Connection: close` and a FIN right after the body, which
+  // is big enough to still be arriving while the first small batches are in SQL.
+  // Read as it was sent to SQL, the FIN hit a paused parser in Node's bundled undici
+  // and the process died of an uncatchable assertion (nodejs/undici#5360). The extra
+  // meters are out of service so that the next snapshot may leave them out.
+  const extra = Array.from({ length: 3000 }, (_, i) => ({
+    meter: String(7_000_000 + i),
+    street: 'CLOSE STREET',
+    status: 'Inactive',
+  }));
+  const body = csvOf([...METERS, ...extra]);
+  Object.assign(source, {
+    stream: (res: ServerResponse) =>
+      res
+        .writeHead(200, { 'content-type': 'text/csv', 'content-length': Buffer.byteLength(body), connection: 'close' })
+        .end(body),
+  });
+  // Action
+  const result = await sync({ batchSize: 50 });
+  // Assertions: the run went through (a crash would have ended this test file).
+  assert.is(result.outcome, 'succeeded', result.error);
+  assert.equal([result.rows, result.rejected], [3 + extra.length, 0]);
+});
+
+test('a body over the size limit fails the run unread, announced or not', async () => {
+  const before = await snapshot();
+  const body = csvOf(METERS);
+  const announced = (res: ServerResponse) =>
+    res.writeHead(200, { 'content-type': 'text/csv', 'content-length': body.length }).end(body);
+  const chunked = (res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'text/csv' });
+    res.write(body.slice(0, 100));
+    res.end(body.slice(100));
+  };
+  for (const stream of [announced, chunked]) {
+    Object.assign(source, { stream });
+    const result = await sync({ maxBytes: body.length - 1 });
+    assert.is(result.outcome, 'failed', stream.name);
+    assert.is(result.error, `the body is larger than ${body.length - 1} bytes, the most the sync takes`);
+    await db.owner.query(`update app_private.spot_sync_sources set retry_at = null`);
+  }
+  assert.is(await snapshot(), before);
+});
+
+test('text the database cannot store rejects its row only (NUL in CSV or JSON, a lone surrogate in JSON)', async () => {
+  // Setup: as jsonb refused the batch, one such row failed every sync of the feed.
+  const csv = csvOf([METERS[0], { ...METERS[1], street: 'FULTON\0STREET' }, METERS[2]]);
+  const json = JSON.stringify(
+    ['ATLANTIC AVENUE', 'FULTON\u0000STREET', 'COURT \ud800STREET'].map((street, i) => ({
+      meter_number: METERS[i].meter,
+      status: 'Active',
+      meter_hours: '2HR Pas Mon-Sat 0800-2200',
+      on_street: street,
+      lat: String(40.7 + i * 0.0001),
+      long: '-73.95',
+    })),
+  );
+  for (const [body, contentType, rejects] of [
+    [csv, 'text/csv', [{ line: 3, reason: 'on_street contains a NUL character' }]],
+    [
+      json,
+      'application/json',
+      [
+        { line: 2, reason: 'on_street contains a NUL character' },
+        { line: 3, reason: 'on_street is not valid Unicode (a lone surrogate)' },
+      ],
+    ],
+  ] as const) {
+    serve(body, null, contentType);
+    // Action
+    const result = await sync();
+    // Assertions
+    assert.is(result.outcome, 'succeeded', result.error);
+    assert.is(result.rejected, rejects.length);
+    const {
+      rows: [run],
+    } = await db.owner.query('select rejects from app_public.spot_sync_runs where id = $1', [result.runId]);
+    assert.equal(run.rejects, rejects);
+    assert.is(result.inserted! + result.changed! + result.unchanged!, 3 - rejects.length);
+  }
+  // The three meters back in service, for the tests after this one.
+  serve(csvOf(METERS), null);
+  assert.is((await sync()).outcome, 'succeeded');
+});
+
+test('a failed run says what failed: the network, the data or the database', async () => {
+  const before = await snapshot();
+  const retryNow = () => db.owner.query(`update app_private.spot_sync_sources set retry_at = null`);
+  // The network: nothing listens on port 1.
+  const network = await sync({ url: 'http://127.0.0.1:1/meters.csv' });
+  assert.match(network.error ?? '', /^could not fetch: /);
+  // The data: a header of binary garbage (a NUL in it, which the run's text column cannot hold either).
+  serve('\0\x1f\x8b,junk\r\n1,2\r\n', '"bin"');
+  const data = await sync();
+  assert.match(data.error ?? '', /^\/meters\.csv: the header lacks .*found: \\0/);
+  await retryNow();
+  // The database: the spots table stays locked longer than the run may wait.
+  serve(csvOf(METERS), '"locked"');
+  const other = new pg.Client({ connectionString: db.urls.owner });
+  await other.connect();
+  await other.query('begin');
+  await other.query('lock table app_public.spots in exclusive mode');
+  await client.query(`set lock_timeout = '200ms'`);
+  const database = await sync().finally(async () => {
+    await client.query('reset lock_timeout');
+    await other.end();
+    await retryNow();
+  });
+  assert.is(database.error, 'database error 55P03: canceling statement due to lock timeout');
+  assert.is(await snapshot(), before);
+  const { rows } = await db.owner.query(
+    `select error from app_public.spot_sync_runs where outcome = 'failed' order by id desc limit 3`,
+  );
+  assert.equal(
+    rows.map((r) => r.error),
+    [network.error, data.error, database.error].reverse(),
+  );
+});
+
+test('a 100,000-row file is parsed in pieces: a bounded number of rows held, every row seen', async () => {
   // Setup: the file is generated as it is sent, 500 rows a write
   const ROWS = 100_000;
   Object.assign(source, {
@@ -361,6 +483,14 @@ test('a 100,000-row file is streamed: a bounded number of rows held, every row s
   console.log(`100k-row sync: at most ${result.maxRowsHeld} rows held (${seconds} s, not asserted)`);
   assert.ok(result.maxRowsHeld! <= 1500, `held ${result.maxRowsHeld} rows`);
   assert.is(result.removed, 3, 'the meters of the earlier snapshots are gone from this one');
+});
+
+test('a snapshot the SQL refuses is recorded with its own reason, not as a fetch error', async () => {
+  // Setup: after the 100,000-row file, one that lists three meters leaves out nearly all.
+  serve(csvOf(METERS), '"cut"');
+  const result = await sync();
+  assert.is(result.outcome, 'failed');
+  assert.match(result.error ?? '', /^The snapshot leaves out 100,?000 of the 100,?00\d active meters/);
 });
 
 test.run();
