@@ -1,7 +1,9 @@
 // Accounts and a signed-in driver's reservation in the web app, in Chromium
 // against the running product: sign up and follow the verification email;
 // reserve, change the end after seeing the new price, end now, and follow the
-// receipt's link; forgot and reset password; Google's button, round trip
+// receipt's link; forgot and reset password; set-password links that are
+// incomplete or refused; the API out of reach does not sign anyone out;
+// Google's button, round trip
 // through a local OpenID Connect provider (oauth2-mock-server); signing out
 // another session leaves the focus on the message saying so; every account
 // page accessible at phone and desktop sizes.
@@ -11,7 +13,7 @@ import type { Page } from 'playwright-core';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { MIDTOWN, nothingLoading, openFirstFreeSpot, reservationStatusIs, typeCard } from './helpers/web_pages.ts';
 import { seriousA11yViolations, startWebStack, type Size, type WebStack } from './helpers/web_stack.ts';
-import { ERROR_SENTENCES } from '../web/src/error_messages.ts';
+import { APP_ONLY_SENTENCES, ERROR_SENTENCES } from '../web/src/error_messages.ts';
 
 let stack: WebStack;
 let google: OAuth2Server;
@@ -157,6 +159,49 @@ test('Forgot password: the emailed link sets a new password, and it signs in', a
   await page.locator('#password-error, .form-error').first().waitFor();
   await page.getByLabel('Password').fill('another long passphrase 7');
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+});
+
+test('Set-password links: one without a token says so at once, one refused takes the form away and says who makes a new one', async () => {
+  const { page } = await stack.newPage('desktop');
+  for (const path of ['/reset-password', '/reset-password?token=', '/accept-invite']) {
+    await page.goto(stack.webUrl + path);
+    await page.locator('.form-error', { hasText: 'This link is incomplete' }).waitFor();
+    assert.is(await page.getByLabel('New password').count(), 0, `${path}: no form`);
+  }
+  assert.match((await page.locator('.form-error').textContent()) ?? '', /ask the admin who invited you/);
+
+  for (const [path, sentence] of [
+    ['/reset-password?token=unknown', ERROR_SENTENCES.SMA07!],
+    ['/accept-invite?token=unknown', 'ask the admin who invited you for a new invitation.'],
+  ] as const) {
+    await page.goto(stack.webUrl + path);
+    await page.getByLabel('New password').fill('another long passphrase 7');
+    await page.getByRole('button', { name: 'Set password' }).click();
+    await page.locator('#link-refused', { hasText: sentence }).waitFor();
+    assert.is(await page.getByLabel('New password').count(), 0, `${path}: the form is gone`);
+    await page.waitForFunction(() => document.activeElement?.id === 'link-refused');
+  }
+  // Only an admin invites again: no link to ask for one.
+  assert.not.match((await page.locator('main').textContent()) ?? '', /Ask for a new (one|link)/);
+});
+
+test('The API out of reach or failing: a signed-in driver is told so, not asked to sign in, and is still signed in after', async () => {
+  const { page } = await stack.newPage('desktop');
+  await signUp(page, 'Una Unreachable', 'una@example.test');
+  const network = APP_ONLY_SENTENCES.NETWORK!;
+  for (const answer of ['refused', 'bad gateway'] as const) {
+    await page.route('**/graphql', (route) =>
+      answer === 'refused' ? route.abort('connectionrefused') : route.fulfill({ status: 502, body: 'Bad Gateway' }),
+    );
+    await page.goto(`${stack.webUrl}/account`);
+    await page.locator('.form-error', { hasText: network }).waitFor();
+    assert.is(await page.getByText(ERROR_SENTENCES.SMA08!).count(), 0, answer);
+    assert.is(await page.locator('header').getByRole('link', { name: 'Sign in' }).count(), 0, answer);
+    await page.unroute('**/graphql');
+  }
+  await page.getByRole('button', { name: 'Try again' }).click();
+  await page.locator('main', { hasText: 'una@example.test' }).waitFor();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
 });
 

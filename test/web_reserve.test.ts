@@ -1,8 +1,9 @@
 // Booking in the web app, in Chromium against the running product: a guest
 // finds a spot, reserves it and adds a card while a second browser watches the
 // spot turn taken; a declined card's message; the guest's emailed link in a
-// fresh browser; a charge that fails at the end and is settled on the pay page
-// the email links to; the spot page after booking (Back) and when shown again
+// fresh browser; a manage token replaced or refused is dropped and a fresh link
+// offered; a charge that fails at the end shows on the page that ended it and is
+// settled on the pay page the email links to; the spot page after booking (Back) and when shown again
 // says the spot is taken instead of offering it; a signed-in driver's saved
 // vehicle is preselected; the focus after actions whose button goes away.
 // Cards are typed into the emulator's Stripe.js card element exactly as a
@@ -82,6 +83,40 @@ async function openAsGuestElsewhere(page: Page, link: string, email: string, res
   assert.ok(manageLink, `a manage link in:\n${mail.text}`);
   await page.goto(manageLink!);
 }
+
+/** The manage token this browser keeps for a reservation (null: none). */
+const keptToken = (page: Page, reservationId: string) =>
+  page.evaluate((id) => localStorage.getItem(`sms.manageToken.${id}`), reservationId);
+
+test('A manage token replaced by a newer link is dropped and a fresh link offered; a refused link is not kept', async () => {
+  const email = 'web.stale@example.test';
+  const spot = await createSpot(stack.db, { lat: 40.72, lng: -74.12 });
+  const booked = await reserveGuest(stack.apiUrl, spot, new Date(Date.now() + 86400e3), 60, email);
+  assert.not.ok(booked.errors, JSON.stringify(booked.errors));
+  const { reservation, manageToken } = booked.data.reserve.result;
+  const manage = `${stack.webUrl}/reservations/${reservation.rowId}/manage`;
+  const kept = await stack.newPage('desktop');
+  await kept.page.goto(`${manage}#manageToken=${manageToken}`);
+  await reservationStatusIs(kept.page, 'held');
+  assert.is(await keptToken(kept.page, reservation.rowId), manageToken, 'kept once accepted');
+  // Left, so that the kept token is refused when the page opens again, not by the open page's next look.
+  await kept.page.goto(`${stack.webUrl}/sign-in`);
+
+  // Another browser asks for a fresh link, which replaces the one the first browser kept.
+  const other = await stack.newPage('phone');
+  await openAsGuestElsewhere(other.page, manage, email, reservation.rowId);
+  await reservationStatusIs(other.page, 'held');
+  await kept.page.goto(manage);
+  await kept.page.locator('.elsewhere', { hasText: 'That link to manage it no longer works' }).waitFor();
+  await kept.page.getByRole('button', { name: 'Email me a link to manage it' }).waitFor();
+  assert.is(await keptToken(kept.page, reservation.rowId), null, 'the dead token is dropped');
+
+  // The old link itself, in a browser that never saw the reservation: offered the same, and not kept.
+  const stale = await stack.newPage('desktop');
+  await stale.page.goto(`${manage}#manageToken=${manageToken}`);
+  await stale.page.getByRole('button', { name: 'Email me a link to manage it' }).waitFor();
+  assert.is(await keptToken(stale.page, reservation.rowId), null, 'a refused token is not kept');
+});
 
 test('A guest reserves and adds a card; it turns confirmed while another browser sees the spot taken', async () => {
   const watcher = await stack.newPage('desktop');
@@ -221,7 +256,14 @@ test('A charge refused at the end: the emailed link opens the pay page, where an
   await reservationStatusIs(page, 'confirmed');
   await page.getByRole('button', { name: 'End now…' }).click();
   await page.getByRole('button', { name: 'End now', exact: true }).click();
-  await page.locator('.notice', { hasText: 'Reservation ended' }).waitFor();
+  // The charge comes after the answer: no receipt promised, and the page keeps watching until it fails.
+  await page
+    .locator('.notice', {
+      hasText: 'Reservation ended. We charge your card and email you the receipt or, if the charge fails, how to pay.',
+    })
+    .waitFor();
+  await reservationStatusIs(page, 'payment_failed');
+  await page.getByRole('button', { name: 'Pay with this card' }).waitFor();
 
   const failed = await stack.waitForMail(email, new RegExp(`^Payment failed for reservation #${reservationId}`));
   const link = failed.links.find((l) => l.includes(`/reservations/${reservationId}`));
@@ -255,6 +297,8 @@ test('A charge refused at the end: the emailed link opens the pay page, where an
   await typeCard(fresh.page, '4242 4242 4242 4242');
   await fresh.page.getByRole('button', { name: 'Pay with this card' }).click();
   await reservationStatusIs(fresh.page, 'completed');
+  await fresh.page.locator('.notice', { hasText: 'Paid. We emailed you the receipt.' }).waitFor();
+  await focusedId(fresh.page, 'paid-notice');
   const receipt = await stack.waitForMail(email, new RegExp(`^Receipt for reservation #${reservationId}: \\$`));
   assert.match(receipt.text, /Payment reference: pi_/);
 });
@@ -321,6 +365,12 @@ test('A guest cancels a reservation that has not started: the focus follows the 
   // Kept as it is: back to the button that asked.
   await page.getByRole('button', { name: 'Keep it as it is' }).click();
   await focusedId(page, 'end-or-cancel');
+  // Escape keeps it too, as it closes a dialog.
+  await page.getByRole('button', { name: 'Cancel reservation…' }).click();
+  await focusedId(page, 'requote-title');
+  await page.keyboard.press('Escape');
+  await focusedId(page, 'end-or-cancel');
+  assert.is(await page.getByRole('button', { name: 'Keep it as it is' }).count(), 0, 'the question is gone');
   await page.getByRole('button', { name: 'Cancel reservation…' }).click();
   await page.getByRole('button', { name: 'Cancel reservation', exact: true }).click();
   await reservationStatusIs(page, 'cancelled');

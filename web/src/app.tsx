@@ -92,14 +92,17 @@ function Header() {
               </li>
             </>
           ) : (
-            <>
-              <li>
-                <Link href="/sign-in">Sign in</Link>
-              </li>
-              <li>
-                <Link href="/sign-up">Sign up</Link>
-              </li>
-            </>
+            // Not known (the server out of reach): offering to sign in would say this browser is signed out.
+            state.status !== 'unknown' && (
+              <>
+                <li>
+                  <Link href="/sign-in">Sign in</Link>
+                </li>
+                <li>
+                  <Link href="/sign-up">Sign up</Link>
+                </li>
+              </>
+            )
           )}
         </ul>
       </nav>

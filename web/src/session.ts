@@ -12,17 +12,30 @@ export interface CurrentUser {
   isVerified: boolean;
 }
 
-export type SessionState = { status: 'loading' } | { status: 'anonymous' } | { status: 'signed-in'; user: CurrentUser };
+export type SessionState =
+  | { status: 'loading' }
+  | { status: 'anonymous' }
+  | { status: 'signed-in'; user: CurrentUser }
+  // Never answered (the API out of reach, a 5xx): who is signed in is not known, so no page says "sign in".
+  | { status: 'unknown'; error: AppError };
 
 export const session = createStore<SessionState>({ status: 'loading' });
 
 const CURRENT_USER = `query CurrentUser { currentUser { rowId email name role isVerified } }`;
 
+/** The answers that say this browser's session is over; any other failure says nothing about who is signed in. */
+const SESSION_ENDED = ['SMA15', 'SMA08'];
+
 export async function refreshSession(): Promise<SessionState> {
   const result = await run<{ currentUser: CurrentUser | null }>(CURRENT_USER);
+  const before = session.get();
   const state: SessionState = result.data?.currentUser
     ? { status: 'signed-in', user: result.data.currentUser }
-    : { status: 'anonymous' };
+    : result.data || SESSION_ENDED.includes(result.error.code)
+      ? { status: 'anonymous' }
+      : before.status === 'signed-in' || before.status === 'anonymous'
+        ? before
+        : { status: 'unknown', error: result.error };
   session.set(state);
   return state;
 }

@@ -75,8 +75,8 @@ export const CHANGE_END = `mutation ChangeEnd($id: BigInt!, $endsAt: Datetime!, 
 export const END_NOW = `mutation EndNow($id: BigInt!, $token: String) {
   endReservation(input: { reservationId: $id, manageToken: $token }) { result { reservation { ${RESERVATION_FIELDS} } } }
 }`;
-/** What the reservation would cost ending at endsAt, at the rate it was booked under (what ending or moving it charges). */
-export const END_QUOTE = `query EndQuote($id: BigInt!, $token: String, $endsAt: Datetime!) {
+/** What the reservation would cost ending at endsAt (left out: now), at the rate it was booked under (what ending or moving it charges). */
+export const END_QUOTE = `query EndQuote($id: BigInt!, $token: String, $endsAt: Datetime) {
   reservationEndQuote(reservationId: $id, manageToken: $token, endsAt: $endsAt) { amount }
 }`;
 export interface EndQuoteData {
@@ -117,6 +117,15 @@ export function rememberManageToken(id: string, token: string): void {
     localStorage.setItem(tokenKey(id), token);
   } catch {
     /* private mode: the link still works */
+  }
+}
+
+/** Drops `token` if it is the one kept for `id` (a newer one kept meanwhile stays). */
+export function forgetManageToken(id: string, token: string): void {
+  try {
+    if (localStorage.getItem(tokenKey(id)) === token) localStorage.removeItem(tokenKey(id));
+  } catch {
+    /* private mode: nothing was kept */
   }
 }
 

@@ -1,8 +1,8 @@
 // Change the end, end now, or cancel a reservation; each shows what it will
 // cost (priced at the rate the reservation was booked under, as the change
 // itself will be) and waits for the driver to accept it. The question takes
-// the focus when it opens; keeping things as they are (or a refusal) gives it
-// back to the button that asked.
+// the focus when it opens; keeping things as they are (its button, or Escape
+// as in a dialog) or a refusal gives it back to the button that asked.
 import { useState } from 'preact/hooks';
 import { mutate, run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
@@ -37,8 +37,9 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
       currentMinutes + m > 0 && currentMinutes + m <= maxMinutes && new Date(r.endsAt).getTime() + m * 60_000 > now,
   );
 
-  async function quote(endsAt: Date): Promise<number | null> {
-    const q = await run<EndQuoteData>(END_QUOTE, { id: r.rowId, token: manageToken, endsAt: endsAt.toISOString() });
+  /** The price ending at `endsAt`; null: now, by the API's clock (a browser's "now" has passed when it arrives). */
+  async function quote(endsAt: Date | null): Promise<number | null> {
+    const q = await run<EndQuoteData>(END_QUOTE, { id: r.rowId, token: manageToken, endsAt: endsAt?.toISOString() });
     if (q.error) {
       setError(q.error);
       return null;
@@ -71,7 +72,7 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
 
   async function askEnd() {
     setError(null);
-    const amount = await quote(new Date());
+    const amount = await quote(null);
     if (amount !== null) ask({ kind: 'end', amount });
   }
 
@@ -106,7 +107,13 @@ export function ManageActions({ r, manageToken, onChanged }: Props) {
     <section class="manage" aria-labelledby="manage-title">
       <h2 id="manage-title">Change this reservation</h2>
       {pending ? (
-        <section class="requote" aria-labelledby="requote-title">
+        <section
+          class="requote"
+          aria-labelledby="requote-title"
+          onKeyDown={(e) => {
+            if (e.key === 'Escape' && !busy) keep();
+          }}
+        >
           <h3 id="requote-title" tabIndex={-1}>
             {pending.kind === 'change'
               ? 'Change the end?'

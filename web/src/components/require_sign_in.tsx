@@ -1,8 +1,9 @@
-// Pages for signed-in drivers: a sign-in link (coming back here) for everyone else.
+// Pages for signed-in drivers: a sign-in link (coming back here) for everyone else, and a way to
+// try again when the server could not say who is signed in.
 import type { ComponentChildren } from 'preact';
 import { Link } from '../router.tsx';
-import { session, type CurrentUser } from '../session.ts';
-import { Loading } from './fields.tsx';
+import { refreshSession, session, type CurrentUser } from '../session.ts';
+import { FormError, Loading } from './fields.tsx';
 import { ERROR_SENTENCES } from '../error_messages.ts';
 
 export function RequireSignIn({
@@ -18,6 +19,16 @@ export function RequireSignIn({
       <div class="page">
         <h1 tabIndex={-1}>{title}</h1>
         <Loading what="your account" />
+      </div>
+    );
+  if (state.status === 'unknown')
+    return (
+      <div class="page narrow">
+        <h1 tabIndex={-1}>{title}</h1>
+        <FormError message={state.error.message} />
+        <button type="button" onClick={refreshSession}>
+          Try again
+        </button>
       </div>
     );
   if (state.status === 'anonymous') {

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { mutate } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
 import { FORGOT_PASSWORD, RESET_PASSWORD, VERIFY_EMAIL } from '../api/account.ts';
-import { FormError, Loading, Notice, placeError, SubmitButton, TextField } from '../components/fields.tsx';
+import { FormError, focusById, Loading, Notice, placeError, SubmitButton, TextField } from '../components/fields.tsx';
 import { Link, useLocation } from '../router.tsx';
 import { refreshSession } from '../session.ts';
 
@@ -83,7 +83,14 @@ export function VerifyEmailPage() {
   );
 }
 
-/** /reset-password and /accept-invite: both set a password with the emailed token. */
+/** Anyone asks for a new reset link; only an admin invites again. */
+const ASK_ADMIN = 'ask the admin who invited you for a new invitation';
+
+/**
+ * /reset-password and /accept-invite: both set a password with the emailed token. Whether a token is
+ * good is known only when it is used (no API checks one beforehand), but a link without one is
+ * incomplete at once; a token refused takes the form away, since no password would be taken.
+ */
 export function SetPasswordPage({ invitation }: { invitation: boolean }) {
   const token = useLocation().searchParams.get('token') ?? '';
   const [password, setPassword] = useState('');
@@ -98,9 +105,15 @@ export function SetPasswordPage({ invitation }: { invitation: boolean }) {
     setBusy(false);
     setError(r.error);
     setDone(!r.error);
+    // The form goes away with its button: the message saying how it went takes the focus.
+    if (r.error?.code === 'SMA07') focusById('link-refused');
   }
 
   const placed = placeError(error, { password: ['SMA04'], ...TOKEN_CODES });
+  const refusal = !token
+    ? `This link is incomplete: open the whole link from the email, or ${invitation ? ASK_ADMIN : 'ask for a new one'}.`
+    : placed.field('token') &&
+      (invitation ? `This invitation is unknown, already used or expired: ${ASK_ADMIN}.` : placed.field('token'));
   return (
     <div class="page narrow">
       <h1 tabIndex={-1}>{invitation ? 'Accept your invitation' : 'Choose a new password'}</h1>
@@ -108,6 +121,8 @@ export function SetPasswordPage({ invitation }: { invitation: boolean }) {
         <Notice>
           Your password is set. <Link href="/sign-in">Sign in</Link> with it.
         </Notice>
+      ) : refusal ? (
+        <FormError id="link-refused" message={refusal} />
       ) : (
         <form onSubmit={submit} noValidate>
           {invitation && <p>You were invited to join the Secure My Spot staff. Choose a password to finish.</p>}
@@ -122,11 +137,11 @@ export function SetPasswordPage({ invitation }: { invitation: boolean }) {
             error={placed.field('password')}
             onInput={(e) => setPassword(e.currentTarget.value)}
           />
-          <FormError message={placed.field('token') ?? placed.general} />
+          <FormError message={placed.general} />
           <SubmitButton busy={busy}>Set password</SubmitButton>
         </form>
       )}
-      {placed.field('token') && !invitation && (
+      {refusal && !invitation && (
         <p>
           <Link href="/forgot-password">Ask for a new link</Link>
         </p>

@@ -1,8 +1,8 @@
 // One reservation: /reservations/:id (signed-in drivers' emails),
 // /reservations/:id/manage (guests' emails; the manage token comes in the
 // link as #manageToken=… (or token=…, in the fragment or the query), or was
-// kept by this browser when booking; without one, the guest can have a fresh
-// link emailed) and
+// kept by this browser when booking or once a link's token was accepted;
+// without one, or with one refused, the guest can have a fresh link emailed) and
 // /reservations/:id/pay (a payment that failed). Shows the status as it
 // changes (held → confirmed), card set-up while one is needed, and the
 // changes a driver can still make. "Your spot is reserved" is said when this
@@ -12,6 +12,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
 import {
+  forgetManageToken,
   GUEST_RESERVATION,
   MY_RESERVATION,
   rememberedManageToken,
@@ -32,21 +33,19 @@ import { ERROR_SENTENCES } from '../error_messages.ts';
 import { formatMoney } from '../format.ts';
 
 const WATCH_MS = 2000;
+/** How long a reservation ended here is watched: its charge runs after the answer, and may fail. */
+const SETTLE_MS = 60_000;
 
-/** The guest's token from the link (then kept, and taken out of the address bar) or from this browser. */
-function manageTokenFor(id: string, url: URL): string | null {
+/** The guest's token in the link, taken out of the address bar (it is kept only once the API accepts it). */
+function tokenFromLink(url: URL): string | null {
   const fragment = new URLSearchParams(url.hash.slice(1));
   const fromLink =
     fragment.get('manageToken') ??
     fragment.get('token') ??
     url.searchParams.get('manageToken') ??
     url.searchParams.get('token');
-  if (fromLink) {
-    rememberManageToken(id, fromLink);
-    history.replaceState(null, '', url.pathname);
-    return fromLink;
-  }
-  return rememberedManageToken(id);
+  if (fromLink) history.replaceState(null, '', url.pathname);
+  return fromLink;
 }
 
 async function fetchReservation(
@@ -65,11 +64,13 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
   const id = params.id!;
   const url = useLocation();
   const sessionState = session.use();
-  const [token, setToken] = useState(() => manageTokenFor(id, url));
+  const [token, setToken] = useState(() => tokenFromLink(url) ?? rememberedManageToken(id));
+  // Whether a token was refused here (replaced by a newer link, or never valid): the page says why it offers a new one.
+  const [refused, setRefused] = useState(false);
   // A fresh manage link opened in this same tab changes only the fragment: no reload.
   useEffect(() => {
-    const fromLink = manageTokenFor(id, url);
-    if (fromLink !== token) setToken(fromLink);
+    const fromLink = tokenFromLink(url);
+    if (fromLink && fromLink !== token) setToken(fromLink);
   }, [url.hash]);
   const [r, setR] = useState<Reservation | null>(null);
   const [error, setError] = useState<AppError | null>(null);
@@ -77,11 +78,22 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
   const [changed, setChanged] = useState<string | null>(null);
   // Whether this page saw the reservation turn confirmed (a card just added): then, and only then, it says so.
   const [justConfirmed, setJustConfirmed] = useState(false);
+  // Likewise paid: a card just added on the pay page settled it.
+  const [justPaid, setJustPaid] = useState(false);
+  const [settling, setSettling] = useState(false);
   const seen = useRef<{ id: string; status: ReservationStatus } | null>(null);
   const changedHere = useRef(false);
 
   const load = async () => {
     const got = await fetchReservation(id, token);
+    if (token && got.error?.code === 'SMB06') {
+      // A dead token kept would shut this browser out for good: drop it, and try the one kept (if another) or none.
+      forgetManageToken(id, token);
+      setRefused(true);
+      setToken(rememberedManageToken(id));
+      return;
+    }
+    if (token && got.r) rememberManageToken(id, token);
     setR(got.r);
     setError(got.error);
     setLoaded(true);
@@ -92,8 +104,14 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
     load();
   }, [id, token, sessionState.status]);
 
+  useEffect(() => {
+    if (!settling) return;
+    const timer = setTimeout(() => setSettling(false), SETTLE_MS);
+    return () => clearTimeout(timer);
+  }, [settling]);
+
   // While the reservation waits on the payment provider, watch it change.
-  const waiting = r?.status === 'held' || r?.status === 'payment_failed';
+  const waiting = r?.status === 'held' || r?.status === 'payment_failed' || settling;
   useEffect(() => {
     if (!waiting) return;
     const timer = setInterval(load, WATCH_MS);
@@ -107,14 +125,16 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
     seen.current = r ? { id: r.rowId, status: r.status } : null;
     if (!r || !before || before === r.status) return;
     const confirmedNow = before === 'held' && r.status === 'confirmed';
+    const paidNow = before === 'payment_failed' && r.status === 'completed';
     if (confirmedNow) setJustConfirmed(true);
+    if (paidNow) setJustPaid(true);
     if (changedHere.current) {
       changedHere.current = false;
       return;
     }
     if (before !== 'held' && before !== 'payment_failed') return;
     if (document.activeElement && document.activeElement !== document.body) return;
-    focusById(confirmedNow ? 'reserved-notice' : 'status-line');
+    focusById(confirmedNow ? 'reserved-notice' : paidNow ? 'paid-notice' : 'status-line');
   }, [r?.rowId, r?.status]);
 
   const title = `Reservation #${id}`;
@@ -136,6 +156,7 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
         {elsewhere ? (
           <>
             <p class="elsewhere">
+              {refused && 'That link to manage it no longer works: each link we email replaces the one before. '}
               This browser cannot show this reservation yet. If you booked it as a guest, we email you a link that opens
               it here. If you booked it with your account,{' '}
               <Link href={`/sign-in?next=${encodeURIComponent(here)}`}>sign in</Link>.
@@ -182,6 +203,7 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
       {r.status === 'confirmed' && justConfirmed && !changed && (
         <Notice id="reserved-notice">Your spot is reserved. We emailed you the details.</Notice>
       )}
+      {r.status === 'completed' && justPaid && <Notice id="paid-notice">Paid. We emailed you the receipt.</Notice>}
       {changed && <Notice id="change-notice">{changed}</Notice>}
       {open && !over && (
         <ManageActions
@@ -189,12 +211,14 @@ export function ReservationPage({ params }: { params: Record<string, string> }) 
           manageToken={token}
           onChanged={(next) => {
             changedHere.current = next.status !== r.status;
+            if (next.status === 'completed') setSettling(true);
             setR(next);
             setChanged(
               next.status === 'cancelled'
                 ? 'Reservation cancelled.'
                 : next.status === 'completed'
-                  ? 'Reservation ended. We email you the receipt.'
+                  ? // The charge is not known yet: a refused card is told how to pay, not sent a receipt.
+                    'Reservation ended. We charge your card and email you the receipt or, if the charge fails, how to pay.'
                   : next.status === 'expired'
                     ? 'Reservation ended. No card was set up, so nothing is charged.'
                     : 'New end saved.',
