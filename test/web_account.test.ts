@@ -112,9 +112,13 @@ test('A signed-in driver reserves, changes the end after seeing the new price, e
   const changed = await stack.waitForMail('dora@example.test', new RegExp(`^Reservation #${id} changed$`));
   assert.match(changed.text, /New price: \$\d+\.\d\d/);
 
-  // My reservations lists it.
+  // My reservations lists it, named with the meter number on its sign.
   await page.getByRole('link', { name: 'My reservations', exact: true }).click();
   await page.locator(`a[href="/reservations/${id}"]`).first().waitFor();
+  assert.match(
+    (await page.locator(`li[data-reservation-id="${id}"] .spot-title`).first().textContent()) ?? '',
+    / · Meter \d+$/,
+  );
   await page.locator(`a[href="/reservations/${id}"]`).first().click();
   await reservationStatusIs(page, 'confirmed');
 

@@ -65,6 +65,31 @@ test('Find lists the free spots nearest first with their price, and a marker for
   assert.match((await page.locator('.map-note').textContent()) ?? '', /spots are still placed/);
 });
 
+test('Each spot is named with the meter number on its sign, in the list and on its page; a spot made by hand, by its street', async () => {
+  const { page } = await stack.newPage('desktop');
+  await page.goto(stack.webUrl + MIDTOWN);
+  const first = page.locator('li.spot').first();
+  await first.waitFor();
+  const spotId = await first.getAttribute('data-spot-id');
+  const {
+    data: { spot },
+  } = await api('query($id: BigInt!) { spot(rowId: $id) { description externalId } }', { id: spotId });
+  assert.ok(spot.externalId, "the demo meters carry the city's meter number");
+  const name = `${spot.description} · Meter ${spot.externalId}`;
+  assert.is(await first.locator('.spot-title').textContent(), name);
+  // The Reserve link names it the same way to a screen reader.
+  await first.getByRole('link', { name: `Reserve ${name}, ` }).click();
+  await page.waitForURL(new RegExp(`/spots/${spotId}`));
+  await page.locator('.spot-title', { hasText: name }).waitFor();
+  assert.is(await page.locator('.spot-title').textContent(), name);
+
+  // No meter number: the street alone, no "Meter".
+  await createSpot(stack.db, { lat: 40.58, lng: -74.15, street: 'Hand Made Street' });
+  await page.goto(`${stack.webUrl}/?lat=40.58000&lng=-74.15000&radius=0.3&unit=km&minutes=60`);
+  await page.locator('li.spot').first().waitFor();
+  assert.equal(await page.locator('li.spot .spot-title').allTextContents(), ['Hand Made Street']);
+});
+
 test('Typed coordinates, miles and a bad radius: the error sits next to the field that caused it', async () => {
   const { page } = await stack.newPage('desktop');
   await page.goto(stack.webUrl + MIDTOWN);

@@ -124,6 +124,14 @@ test('A guest reserves and adds a card; it turns confirmed while another browser
   const guest = await stack.newPage('phone');
   const { spotId, reservationId } = await reserveNth(guest.page, 0, 'web.guest@example.test');
   await reservationStatusIs(guest.page, 'held');
+  // The spot is named with the meter number on its sign: the block's other meters share its title.
+  const {
+    rows: [meter],
+  } = await stack.db.owner.query('select external_id from app_public.spots where id = $1', [spotId]);
+  assert.match(
+    (await guest.page.locator('dl.facts dd').first().textContent()) ?? '',
+    new RegExp(` · Meter ${meter.external_id}$`),
+  );
   assert.equal(await seriousA11yViolations(guest.page), [], 'the reservation page with its card form');
 
   await typeCard(guest.page, '4242 4242 4242 4242');

@@ -3,7 +3,7 @@
 // uploads a photo; refunds part of a real charge; blocks a spot and finds the
 // block on the week calendar, then lifts it there; a price error lasts only
 // until the price changes or another change succeeds; an enforcement officer
-// checks a plate on a phone; a browser in another time zone sees a
+// checks a plate on a phone by the meter number on the sign; a browser in another time zone sees a
 // customer's reservations, a spot's week and its blocks on the spot's clock;
 // a driver is told the customers page is for staff; no serious accessibility
 // finding.
@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { createUser } from './helpers/db.ts';
 import { TEST_PASSWORD } from './helpers/auth.ts';
 import { createRate, createSpot } from './helpers/spots.ts';
-import { ERROR_SENTENCES } from '../web/src/error_messages.ts';
+import { ERROR_SENTENCES, METER_UNKNOWN } from '../web/src/error_messages.ts';
 import { endNow, reserveGuest, setUpCard } from './helpers/driver_client.ts';
 import { seriousA11yViolations, startWebStack, waitUntil, type WebStack } from './helpers/web_stack.ts';
 import type { Page } from 'playwright-core';
@@ -93,8 +93,10 @@ test('an operator finds a customer with a typo, adds a note and uploads a photo'
   assert.equal(await seriousA11yViolations(page), []);
 });
 
-test('an enforcement officer checks a plate on a phone', async () => {
+test('an enforcement officer checks a plate on a phone by the meter number on the sign', async () => {
   const spot = await createSpot(stack.db, { lat: 40.7, lng: -73.99 });
+  const meter = `90${spot}17`;
+  await stack.db.owner.query('update app_public.spots set external_id = $2 where id = $1', [spot, meter]);
   await stack.db.owner.query(
     `insert into app_public.reservations (spot_id, email, period, status, amount, currency, plate, plate_state)
     values ($1, 'parked@example.test', tstzrange(now() - interval '5 minutes', now() + interval '1 hour'), 'confirmed', 300, 'USD', 'ABC123', 'NY')`,
@@ -102,25 +104,48 @@ test('an enforcement officer checks a plate on a phone', async () => {
   );
   // An officer's phone set to another zone: the answer is still on the street's clock.
   const { page } = await stack.newPage('phone', { timezoneId: 'Asia/Tokyo' });
+  const sent: Array<Record<string, unknown>> = [];
+  page.on('request', (req) => {
+    const body = req.method() === 'POST' && req.url().endsWith('/graphql') ? req.postDataJSON() : null;
+    if (/mutation EnforcementLookup\(/.test(body?.query ?? '')) sent.push(body.variables);
+  });
   await signIn(page, 'enforcement', '/staff/enforcement');
+  const meterField = page.getByLabel('Meter number (optional)');
+  assert.match(
+    (await page.locator('#meter-hint').textContent()) ?? '',
+    /^The number on the meter's sign, such as \d+\./,
+  );
   await page.getByLabel('Licence plate').fill('abc 123');
-  // A spot number that is no number: refused next to its field, which takes the focus.
-  await page.getByLabel('Spot number (optional)').fill('12a');
+  // A number on no meter: said next to its field, which takes the focus; no answer shown.
+  await meterField.fill('99999999');
   await page.getByRole('button', { name: 'Check' }).click();
-  await page.locator('#spot-error', { hasText: 'Enter the spot number in digits' }).waitFor();
-  await page.waitForFunction(() => document.activeElement?.id === 'spot');
-  assert.is(await page.locator('.form-error:not(.enforcement-invalid)').count(), 0, 'no form-level error');
-  await page.getByLabel('Spot number (optional)').fill(spot);
+  await page.locator('#meter-error').waitFor();
+  // The officer's sentence, not the drivers' shared one.
+  assert.is(await page.locator('#meter-error').textContent(), METER_UNKNOWN);
+  await page.waitForFunction(() => document.activeElement?.id === 'meter');
+  assert.is(await page.locator('.form-error').count(), 0, 'no form-level error and no answer');
+  // The meter's number as typed from the sign (spaces around it are dropped): sent as the meter number.
+  await meterField.fill(` ${meter} `);
   await page.getByRole('button', { name: 'Check' }).click();
   await page.locator('.enforcement-valid').waitFor();
+  assert.is(await page.locator('#meter-error').count(), 0);
   assert.match(
     (await page.locator('.enforcement-valid').textContent()) ?? '',
-    new RegExp(`^ABC123 holds a valid reservation at spot ${spot} until .+ (EST|EDT)\\.$`),
+    new RegExp(`^ABC123 holds a valid reservation at meter ${meter} until .+ (EST|EDT)\\.$`),
     "until, on the spot's clock (New York) whatever the phone's zone",
   );
+  assert.equal(sent.at(-1), { plate: 'abc 123', state: null, meter });
   await page.getByLabel('Licence plate').fill('ZZZ999');
   await page.getByRole('button', { name: 'Check' }).click();
-  await page.locator('.enforcement-invalid').waitFor();
+  await page
+    .locator('.enforcement-invalid', { hasText: `ZZZ999 holds no valid reservation at meter ${meter} now.` })
+    .waitFor();
+  // Without a meter number: the plate anywhere.
+  await meterField.fill('');
+  await page.getByLabel('Licence plate').fill('ABC123');
+  await page.getByRole('button', { name: 'Check' }).click();
+  await page.locator('.enforcement-valid', { hasText: /^ABC123 holds a valid reservation until / }).waitFor();
+  assert.equal(sent.at(-1), { plate: 'ABC123', state: null, meter: null });
   assert.equal(await seriousA11yViolations(page), []);
 });
 

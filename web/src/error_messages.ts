@@ -142,3 +142,6 @@ export function sentenceFor(code: string, serverMessage = '', retryAfter?: numbe
   // A code added to the API after this build: the API's own message is still meant for people.
   return ERROR_SENTENCES[code] ?? APP_ONLY_SENTENCES[code] ?? (serverMessage || ERROR_SENTENCES.INTERNAL!);
 }
+
+/** SMS04 on the plate check: the officer typed the number on a meter's sign. */
+export const METER_UNKNOWN = 'No meter with this number.';

@@ -18,11 +18,17 @@ export interface Reservation {
   /** Its last change: for one expired, when the hold ended (endsAt keeps the end it was booked with). */
   updatedAt: string;
   email: string;
-  spot: { rowId: string; description: string | null; street: string; maxStay: Interval } | null;
+  spot: {
+    rowId: string;
+    description: string | null;
+    street: string;
+    externalId: string | null;
+    maxStay: Interval;
+  } | null;
 }
 
 const RESERVATION_FIELDS = `rowId status amount refunded currency startsAt endsAt timeZone holdExpiresAt updatedAt email
-  spot { rowId description street maxStay { days hours minutes } }`;
+  spot { rowId description street externalId maxStay { days hours minutes } }`;
 
 export const MY_RESERVATION = `query MyReservation($id: BigInt!) { myReservation(reservationId: $id) { ${RESERVATION_FIELDS} } }`;
 export interface MyReservationData {

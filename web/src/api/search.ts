@@ -13,6 +13,8 @@ export interface Spot {
   lng: number;
   description: string | null;
   street: string;
+  /** The city's meter number, the only number on the meter's sign; null for a spot made by hand. */
+  externalId: string | null;
   borough: string | null;
   maxStay: Interval;
   meterHours: string | null;
@@ -33,7 +35,7 @@ export interface SpotMatch {
   spot: Spot;
 }
 
-const SPOT_FIELDS = `rowId lat lng description street borough maxStay { days hours minutes } meterHours isAccessible hasEvCharger status
+const SPOT_FIELDS = `rowId lat lng description street externalId borough maxStay { days hours minutes } meterHours isAccessible hasEvCharger status
   rate { name hourlyPrice currency timeZone }`;
 
 export const SPOTS_NEAR = `query SpotsNear($lat: Float!, $lng: Float!, $radius: Float!, $unit: DistanceUnit!, $startsAt: Datetime!, $endsAt: Datetime!) {
@@ -79,4 +81,12 @@ export interface QuoteData {
 
 export function spotTitle(spot: Pick<Spot, 'description' | 'street'>): string {
   return spot.description ?? spot.street;
+}
+
+/**
+ * The spot as a driver names it: its title, then the meter number on the sign when it has one
+ * (every meter of a block face shares the title). Map markers keep the bare title.
+ */
+export function spotName(spot: Pick<Spot, 'description' | 'street' | 'externalId'>): string {
+  return spot.externalId ? `${spotTitle(spot)} · Meter ${spot.externalId}` : spotTitle(spot);
 }

@@ -66,8 +66,9 @@ export interface EnforcementAnswer {
   timeZone: string | null;
 }
 
-export const ENFORCEMENT_LOOKUP = `mutation EnforcementLookup($plate: String!, $state: String, $spot: BigInt) {
-  enforcementLookup(input: { plate: $plate, plateState: $state, spotId: $spot }) { result { plate plateState spotId valid validUntil timeZone } } }`;
+/** The spot by the city's meter number on its sign (an unknown one is SMS04). */
+export const ENFORCEMENT_LOOKUP = `mutation EnforcementLookup($plate: String!, $state: String, $meter: String) {
+  enforcementLookup(input: { plate: $plate, plateState: $state, meterNumber: $meter }) { result { plate plateState spotId valid validUntil timeZone } } }`;
 
 export interface StaffSpot {
   rowId: string;

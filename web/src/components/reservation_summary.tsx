@@ -1,5 +1,5 @@
 // What a reservation is: spot, window in the spot's time zone, price (and any refund), status.
-import { spotTitle } from '../api/search.ts';
+import { spotName } from '../api/search.ts';
 import { STATUS_TEXT, type Reservation } from '../api/reservations.ts';
 import { formatMoney, formatTime, formatWindow } from '../format.ts';
 
@@ -25,7 +25,7 @@ export function ReservationFacts({ r }: { r: Reservation }) {
   return (
     <dl class="facts">
       <dt>Spot</dt>
-      <dd>{r.spot ? spotTitle(r.spot) : '—'}</dd>
+      <dd>{r.spot ? spotName(r.spot) : '—'}</dd>
       <dt>When</dt>
       <dd>{formatWindow(r.startsAt, r.endsAt, r.timeZone)}</dd>
       {endedAt && (

@@ -12,6 +12,7 @@ import { makeError, type AppError } from '../api/errors.ts';
 import {
   SPOTS_NEAR,
   SPOTS_NEAR_IDS,
+  spotName,
   spotTitle,
   type SpotMatch,
   type SpotsNearData,
@@ -422,7 +423,7 @@ export function FindPage() {
                     <span class="distance">{formatDistance(m.distance, unit)}</span>
                     <span class="price">{m.price ? formatMoney(m.price.amount, m.price.currency) : ''}</span>
                   </div>
-                  <p class="spot-title">{spotTitle(m.spot)}</p>
+                  <p class="spot-title">{spotName(m.spot)}</p>
                   <p class="spot-facts">
                     Up to {formatMinutes(intervalMinutes(m.spot.maxStay))}
                     {m.spot.isAccessible && ' · accessible'}
@@ -444,7 +445,7 @@ export function FindPage() {
                         Reserve
                         <span class="visually-hidden">
                           {' '}
-                          {spotTitle(m.spot)}, {formatDistance(m.distance, unit)} away
+                          {spotName(m.spot)}, {formatDistance(m.distance, unit)} away
                         </span>
                       </Link>
                     </div>

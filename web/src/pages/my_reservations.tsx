@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { run } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
 import { MY_RESERVATIONS, type MyReservationsData, type Reservation } from '../api/reservations.ts';
-import { spotTitle } from '../api/search.ts';
+import { spotName } from '../api/search.ts';
 import { FormError, Loading } from '../components/fields.tsx';
 import { RequireSignIn } from '../components/require_sign_in.tsx';
 import { endedEarlyAt, StatusBadge } from '../components/reservation_summary.tsx';
@@ -19,7 +19,7 @@ function ReservationList({ items, empty }: { items: Reservation[]; empty: string
         return (
           <li key={r.rowId} data-reservation-id={r.rowId}>
             <Link href={`/reservations/${r.rowId}`}>Reservation #{r.rowId}</Link> <StatusBadge r={r} />
-            <p class="spot-title">{r.spot ? spotTitle(r.spot) : ''}</p>
+            <p class="spot-title">{r.spot ? spotName(r.spot) : ''}</p>
             <p class="spot-facts">
               {formatWindow(r.startsAt, r.endsAt, r.timeZone)}
               {endedAt && `, ended at ${formatTime(endedAt, r.timeZone)}`} · {formatMoney(r.amount, r.currency)}

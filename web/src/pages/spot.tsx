@@ -22,7 +22,7 @@ import {
   QUOTE,
   SPOT,
   SPOTS_NEAR_IDS,
-  spotTitle,
+  spotName,
   type Price,
   type QuoteData,
   type SpotData,
@@ -252,7 +252,7 @@ export function SpotPage({ params }: { params: Record<string, string> }) {
     <div class="page narrow">
       <h1 tabIndex={-1}>Reserve a spot</h1>
       <p class="spot-title">
-        <strong>{spotTitle(spot)}</strong>
+        <strong>{spotName(spot)}</strong>
       </p>
       <p class="spot-facts">
         {spot.borough && `${spot.borough} · `}Up to {formatMinutes(maxMinutes)}

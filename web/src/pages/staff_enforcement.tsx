@@ -1,45 +1,42 @@
 // Enforcement officers (phone-sized): does this plate hold a valid
-// reservation now (at this spot)? Every lookup is audited by the API. A spot
-// number that is not one (digits) is refused next to its field before sending.
+// reservation now (at this meter)? The officer types the number on the
+// meter's sign, the city's meter number (our spot ids are on no sign); an
+// unknown one is said next to its field. Every lookup is audited by the API.
 import { useState } from 'preact/hooks';
 import { mutate } from '../api/client.ts';
 import type { AppError } from '../api/errors.ts';
 import { ENFORCEMENT_LOOKUP, type EnforcementAnswer } from '../api/staff.ts';
-import { FormError, focusById, placeError, SubmitButton, TextField } from '../components/fields.tsx';
+import { FormError, placeError, SubmitButton, TextField } from '../components/fields.tsx';
 import { RequireStaff } from '../components/require_staff.tsx';
+import { METER_UNKNOWN } from '../error_messages.ts';
 import { formatTime } from '../format.ts';
 
 export function StaffEnforcementPage() {
-  const [form, setForm] = useState({ plate: '', state: '', spot: '' });
+  const [form, setForm] = useState({ plate: '', state: '', meter: '' });
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
-  const [spotError, setSpotError] = useState<string | null>(null);
-  const [answer, setAnswer] = useState<EnforcementAnswer | null>(null);
+  // The answer, with the meter it was asked for.
+  const [answer, setAnswer] = useState<{ result: EnforcementAnswer; meter: string } | null>(null);
   async function submit(event: Event) {
     event.preventDefault();
-    const spot = form.spot.trim();
-    if (spot !== '' && !/^\d+$/.test(spot)) {
-      setSpotError('Enter the spot number in digits, as on the sign (such as 1042), or leave it empty.');
-      setAnswer(null);
-      focusById('spot');
-      return;
-    }
-    setSpotError(null);
+    const meter = form.meter.trim();
     setBusy(true);
     const r = await mutate<{ enforcementLookup: { result: EnforcementAnswer } }>(ENFORCEMENT_LOOKUP, {
       plate: form.plate,
       state: form.state.trim() || null,
-      spot: spot || null,
+      meter: meter || null,
     });
     setBusy(false);
     setError(r.error);
-    setAnswer(r.data?.enforcementLookup.result ?? null);
+    const result = r.data?.enforcementLookup.result;
+    setAnswer(result ? { result, meter } : null);
   }
-  const placed = placeError(error, { plate: ['SME01'] });
+  const placed = placeError(error, { plate: ['SME01'], meter: ['SMS04'] });
   const field = (key: keyof typeof form) => ({
     value: form[key],
     onInput: (e: { currentTarget: HTMLInputElement }) => setForm({ ...form, [key]: e.currentTarget.value }),
   });
+  const where = (meter: string) => (meter ? ` at meter ${meter}` : '');
   return (
     <RequireStaff title="Plate check" roles={['enforcement', 'admin']} refusal="SME02">
       {() => (
@@ -56,11 +53,14 @@ export function StaffEnforcementPage() {
             />
             <TextField id="plate-state" label="State (optional)" autoCapitalize="characters" {...field('state')} />
             <TextField
-              id="spot"
-              label="Spot number (optional)"
+              id="meter"
+              label="Meter number (optional)"
+              hint="The number on the meter's sign, such as 1027293. Leave it empty to check the plate anywhere."
+              autoComplete="off"
               inputMode="numeric"
-              error={spotError ?? undefined}
-              {...field('spot')}
+              // The shared SMS04 sentence is a driver's; the officer typed a meter number.
+              error={placed.field('meter') && METER_UNKNOWN}
+              {...field('meter')}
             />
             <FormError message={placed.general} />
             <div class="button-row">
@@ -68,10 +68,13 @@ export function StaffEnforcementPage() {
             </div>
           </form>
           {answer && (
-            <p role="status" class={answer.valid ? 'notice enforcement-valid' : 'form-error enforcement-invalid'}>
-              {answer.valid
-                ? `${answer.plate} holds a valid reservation${answer.spotId ? ` at spot ${answer.spotId}` : ''} until ${formatTime(answer.validUntil!, answer.timeZone)}.`
-                : `${answer.plate} holds no valid reservation${answer.spotId ? ` at spot ${answer.spotId}` : ''} now.`}
+            <p
+              role="status"
+              class={answer.result.valid ? 'notice enforcement-valid' : 'form-error enforcement-invalid'}
+            >
+              {answer.result.valid
+                ? `${answer.result.plate} holds a valid reservation${where(answer.meter)} until ${formatTime(answer.result.validUntil!, answer.result.timeZone)}.`
+                : `${answer.result.plate} holds no valid reservation${where(answer.meter)} now.`}
             </p>
           )}
         </div>
